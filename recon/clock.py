@@ -1,0 +1,79 @@
+"""Clocks: the real one, and a virtual one that tests and the sandbox advance by hand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What recon needs of time: an aware UTC now, and a way to wait."""
+
+    def now(self) -> datetime:
+        """The current time, tz-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (for rate limits and timeouts)."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait; a virtual clock advances instead of blocking."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time. ``scale`` > 1 makes rate-limit time pass faster (benchmarks only)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return self._origin + (time.monotonic() - self._origin) * self.scale
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.scale)
+
+
+class VirtualClock:
+    """A clock that only moves when told to; ``sleep`` advances it at once. Thread-safe."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 1, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("VirtualClock needs a tz-aware start")
+        self._mono = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.advance(timedelta(seconds=seconds))
+
+    def advance(self, delta: timedelta) -> None:
+        """Move time forward."""
+        with self._lock:
+            self._now += delta
+            self._mono += delta.total_seconds()
+
+    def set(self, moment: datetime) -> None:
+        """Jump to a later moment (never backwards)."""
+        with self._lock:
+            if moment < self._now:
+                raise ValueError("a VirtualClock never goes back")
+            self._mono += (moment - self._now).total_seconds()
+            self._now = moment

@@ -1,0 +1,250 @@
+"""Settings: the one place recon reads its TOML file and the environment.
+
+Precedence: environment (``RECON_<SECTION>__<KEY>``) over the TOML file over defaults. Secrets are
+never in the file: the file names the environment variable that holds each one (``token_env``),
+and ``Settings.secret`` reads it at the moment of use. A bad file fails with ``ConfigError`` naming
+the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from recon.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/recon.toml")
+SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
+DEFAULT_RMA_PATTERNS = (
+    # recon's own note first: "Loop RMA #12345"
+    r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
+    r"\brma\b\s*[#:]?\s*(?P<rma>\d{3,20})",
+    r"loop\s+return\s*#?\s*(?P<rma>\d{3,20})",
+    r"\breturn\s*#\s*(?P<rma>\d{3,20})",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShopSettings(_Section):
+    slug: str = Field(default="sandbox", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    domain: str = "recon-sandbox.myshopify.com"
+    api_version: str = "2026-04"
+    token_env: str = "RECON_SHOPIFY_TOKEN"
+    base_url: str | None = None  # default https://{domain}; the sandbox sets its own
+    timezone: str = "UTC"
+
+    @field_validator("api_version")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        # @idempotent and changeFromQuantity exist from 2026-01 on; older versions cannot run recon's
+        # write documents (shopify-admin-api.md §2).
+        if value not in SUPPORTED_SHOPIFY_VERSIONS:
+            raise ValueError(f"expected one of {', '.join(SUPPORTED_SHOPIFY_VERSIONS)}")
+        return value
+
+
+class LoopSettings(_Section):
+    base_url: str = "https://api.loopreturns.com/api"
+    api_version: str = Field(default="2026-07", pattern=r"^(v1|\d{4}-\d{2})$")
+    api_key_env: str = "RECON_LOOP_API_KEY"
+    page_size: int = Field(default=750, ge=1, le=750)
+    window_days: int = Field(default=100, ge=1, le=120)
+
+
+class SandboxSettings(_Section):
+    enabled: bool = False
+    world: Path | None = None  # a world file; else one is generated from seed/returns
+    seed: int = 7
+    returns: int = Field(default=200, ge=1)
+    host: str = "127.0.0.1"
+    shopify_port: int = 0  # 0: any free port
+    loop_port: int = 0
+    clock_scale: float = Field(default=1.0, gt=0)
+
+
+class StoreSettings(_Section):
+    url: str = "sqlite:///var/recon.db"
+
+
+class SyncSettings(_Section):
+    lookback_hours: int = Field(default=72, ge=0)
+    backfill_window_days: int = Field(default=7, ge=1, le=100)
+    initial_days: int = Field(default=60, ge=1)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+
+
+class EngineSettings(_Section):
+    amount_tolerance: Decimal = Decimal("0.01")
+    rma_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_RMA_PATTERNS))
+    refund_pending_days: int = Field(default=3, ge=0)
+    unsettled_after_days: int = Field(default=10, ge=0)
+    stale_return_days: int = Field(default=30, ge=1)
+    heuristic_min_confidence: float = Field(default=0.8, ge=0, le=1)
+
+    @field_validator("rma_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for index, pattern in enumerate(patterns):
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {index} is not a regular expression: {exc}") from None
+            if "rma" not in compiled.groupindex:
+                raise ValueError(f"pattern {index} needs a named group (?P<rma>...)")
+        return patterns
+
+
+class RemediationMode(StrEnum):
+    PLAN = "plan"
+    APPROVAL = "approval"
+    APPLY = "apply"
+
+
+class WarehouseEvent(StrEnum):
+    PROCESSED = "processed"
+    RECEIVED = "received"
+    INSPECTED = "inspected"
+
+
+class RemediationSettings(_Section):
+    mode: RemediationMode = RemediationMode.PLAN
+    auto_apply: list[Literal["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]] = Field(
+        default_factory=list
+    )
+    restock_after: WarehouseEvent = WarehouseEvent.RECEIVED
+    max_refund_amount: Decimal = Field(default=Decimal("500.00"), ge=0)
+    max_run_total: Decimal = Field(default=Decimal("5000.00"), ge=0)
+    max_run_count: int = Field(default=50, ge=0)
+    note_template: str = "Loop RMA #{rma}"
+    status_tag: str = "recon:loop-{state}"
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: str | None = None
+    password_env: str | None = None
+    verify_certificate: bool = True
+    ca_file: Path | None = None
+    timeout_seconds: float = 30.0
+    sender: str = "recon@localhost"
+
+
+class DeliverySettings(_Section):
+    mode: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: Path = Path("reports/outbox")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    recipients: dict[Literal["finance", "warehouse", "cx"], list[str]] = Field(
+        default_factory=lambda: {"finance": ["finance@example.com"]}
+    )
+
+
+class ReportSettings(_Section):
+    dir: Path = Path("reports")
+    include_customer_pii: bool = False
+    top_exceptions: int = Field(default=20, ge=1)
+
+
+class Settings(BaseSettings):
+    """All of recon's settings. Build with ``load_settings``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECON_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    shop: ShopSettings = Field(default_factory=ShopSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    remediation: RemediationSettings = Field(default_factory=RemediationSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init (the TOML file's content, passed by load_settings) loses to the environment.
+        return (env_settings, init_settings)
+
+    def secret(self, env_name: str | None) -> str:
+        """Read a secret from the environment variable the settings name.
+
+        Raises:
+            ConfigError: if no variable is named or it is unset or empty.
+        """
+        if not env_name:
+            raise ConfigError("a secret is needed but no environment variable is named for it")
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(f"environment variable {env_name} is not set (it holds a secret)")
+        return value
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from a TOML file (default ``config/recon.toml``) and the environment.
+
+    Raises:
+        ConfigError: the file is missing or not TOML, or a key is unknown or has a bad value; the
+            message names the key and what was expected.
+    """
+    path = path or Path(os.environ.get("RECON_CONFIG", DEFAULT_CONFIG))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:10]:
+            key = _format_location(error["loc"])
+            if error["type"] == "extra_forbidden":
+                problems.append(f"{key}: unknown key")
+            else:
+                problems.append(f"{key}: {error['msg']} (got {error.get('input')!r})")
+        raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
+    base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
+    return _resolve_paths(settings, base)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make relative paths in the file relative to the project directory holding ``config/``."""
+
+    def fix(value: Path) -> Path:
+        return value if value.is_absolute() else base / value
+
+    if settings.sandbox.world is not None:
+        settings.sandbox.world = fix(settings.sandbox.world)
+    settings.delivery.outbox_dir = fix(settings.delivery.outbox_dir)
+    settings.reports.dir = fix(settings.reports.dir)
+    url = settings.store.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        settings.store.url = "sqlite:///" + str(fix(Path(url.removeprefix("sqlite:///"))))
+    return settings

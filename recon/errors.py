@@ -1,0 +1,83 @@
+"""The project's error tree; the CLI maps ReconError to an exit code in exactly one place.
+
+    ReconError                      exit 1 unless stated
+    ├── ConfigError                 exit 2  a bad setting; the message names the key and what was expected
+    ├── WorldError                  exit 2  an invalid sandbox world file; the message names the bad field
+    ├── SourceError                         talking to Loop or Shopify failed
+    │   ├── AuthError               exit 3  401/403/ACCESS_DENIED: bad token or missing scope
+    │   ├── RetryExhaustedError             retriable failures outlasted the retry budget
+    │   ├── FatalHTTPError                  a non-retriable 4xx, or a GraphQL validation error (a bug)
+    │   ├── CursorLoopError                 a server handed back a cursor it had already given
+    │   └── ThrottledError                  THROTTLED/429 that the policy decided not to wait out
+    ├── StoreError                          the local mirror is unusable (migration, lock, corrupt)
+    ├── LockError                   exit 4  another run holds the run lock / our lease was taken over
+    ├── RemediationError                    a write could not be planned or applied safely
+    └── DeliveryError                       the report could not be delivered (kept in the outbox)
+
+Bad *records* are not errors: they are quarantined with the record id, field and reason, and the
+run goes on (see ``recon.models.Quarantined``).
+"""
+
+from __future__ import annotations
+
+
+class ReconError(Exception):
+    """Base of every error recon raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(ReconError):
+    """A setting is missing or invalid; the message names the key and the expected value."""
+
+    exit_code = 2
+
+
+class WorldError(ReconError):
+    """A sandbox world file is invalid; the message names the path of the bad field."""
+
+    exit_code = 2
+
+
+class SourceError(ReconError):
+    """Talking to Loop or Shopify failed."""
+
+
+class AuthError(SourceError):
+    """The API refused our credentials or scopes (401, 403, ACCESS_DENIED)."""
+
+    exit_code = 3
+
+
+class RetryExhaustedError(SourceError):
+    """Retriable failures (429, 5xx, timeouts, THROTTLED) outlasted the retry budget."""
+
+
+class FatalHTTPError(SourceError):
+    """A non-retriable response: other 4xx, GraphQL validation errors, malformed bodies."""
+
+
+class CursorLoopError(SourceError):
+    """A paginated endpoint returned a cursor it had already returned."""
+
+
+class ThrottledError(SourceError):
+    """The API throttled us and the policy chose not to wait (e.g. the wait exceeds the budget)."""
+
+
+class StoreError(ReconError):
+    """The local mirror cannot be used."""
+
+
+class LockError(ReconError):
+    """Another run holds the run lock, or this run's lease was taken over."""
+
+    exit_code = 4
+
+
+class RemediationError(ReconError):
+    """A remediation action could not be planned or applied safely."""
+
+
+class DeliveryError(ReconError):
+    """A report could not be delivered; the message stays in the outbox."""

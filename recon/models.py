@@ -1,0 +1,268 @@
+"""Typed records shared by sources, store, engine, remediation and reports.
+
+Sources parse API payloads into these (leniently: ids int-or-str → str of digits, money → Decimal,
+timestamps → aware UTC); the store persists them keyed by natural id; the engine turns lists of them
+into DataFrames. Ids are the numeric tails of Shopify GIDs and Loop's ids, always ``str``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    """Base of every mirrored record: immutable, ignores unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# --- Loop -------------------------------------------------------------------------------------
+
+
+class ReturnLine(Record):
+    """One returned unit of a Loop return."""
+
+    line_item_id: str  # Loop's line id
+    provider_line_item_id: str | None  # Shopify LineItem id
+    sku: str | None = None
+    price: Decimal = Decimal("0")
+    refund: Decimal = Decimal("0")
+    returned_at: datetime | None = None
+    restock_location_id: str | None = None
+    inspected: bool = False  # condition/disposition graded by the warehouse
+
+
+class LoopRefundRecord(Record):
+    """An entry of Loop's ``refunds[]`` / ``shopify_refund_object[]``."""
+
+    gateway: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    provider_refund_id: str | None = None
+
+
+class LoopReturnRecord(Record):
+    """A Loop return (RMA) as recon understands it."""
+
+    id: str
+    state: str  # open, closed, cancelled, expired, review (open string: unknown values kept)
+    outcome: str
+    created_at: datetime
+    updated_at: datetime
+    provider_order_id: str | None
+    order_name: str | None
+    currency: str
+    total: Decimal
+    refund: Decimal
+    gift_card: Decimal
+    handling_fee: Decimal = Decimal("0")
+    label_status: str | None = None
+    was_processed: bool = False
+    refund_before_inspection: bool = False
+    refund_processed_at: datetime | None = None
+    return_processed_at: datetime | None = None
+    gift_card_processed_at: datetime | None = None
+    lines: tuple[ReturnLine, ...] = ()
+    refunds: tuple[LoopRefundRecord, ...] = ()
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+# --- Shopify ----------------------------------------------------------------------------------
+
+
+class OrderLine(Record):
+    id: str
+    sku: str | None
+    quantity: int
+    variant_id: str | None = None
+    inventory_item_id: str | None = None
+
+
+class OrderRecord(Record):
+    id: str
+    name: str
+    created_at: datetime | None = None
+    updated_at: datetime
+    cancelled_at: datetime | None = None
+    currency: str  # shop currency
+    presentment_currency: str
+    financial_status: str | None = None
+    return_status: str | None = None
+    tags: tuple[str, ...] = ()
+    lines: tuple[OrderLine, ...] = ()
+    refund_ids: tuple[str, ...] = ()
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class RefundLineRecord(Record):
+    id: str | None
+    line_item_id: str
+    sku: str | None
+    quantity: int
+    restock_type: str
+    restocked: bool
+    location_id: str | None = None
+    subtotal: Decimal = Decimal("0")  # presentment
+
+
+class TransactionRecord(Record):
+    id: str
+    order_id: str
+    refund_id: str | None  # set for refund transactions
+    kind: str
+    status: str
+    gateway: str | None
+    amount: Decimal  # presentment
+    currency: str  # presentment currency
+    amount_shop: Decimal
+    shop_currency: str
+    processed_at: datetime | None
+    parent_id: str | None = None
+    error_code: str | None = None
+
+
+class RefundRecord(Record):
+    id: str
+    order_id: str
+    note: str | None
+    created_at: datetime | None
+    processed_at: datetime
+    total: Decimal  # presentment
+    currency: str  # presentment
+    total_shop: Decimal
+    shop_currency: str
+    lines: tuple[RefundLineRecord, ...] = ()
+    transactions: tuple[TransactionRecord, ...] = ()
+    return_id: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class PayoutRecord(Record):
+    id: str
+    issued_at: datetime
+    status: str
+    currency: str
+    net: Decimal
+    refunds_gross: Decimal  # summary.refundsFeeGross
+    charges_gross: Decimal = Decimal("0")
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class BalanceTransactionRecord(Record):
+    id: str
+    type: str
+    source_type: str | None
+    source_id: str | None
+    source_order_transaction_id: str | None
+    order_id: str | None
+    amount: Decimal
+    fee: Decimal
+    net: Decimal
+    currency: str
+    transaction_date: datetime
+    payout_id: str | None
+    payout_status: str
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class GiftCardRecord(Record):
+    id: str
+    created_at: datetime
+    note: str | None
+    initial_value: Decimal
+    currency: str
+    order_id: str | None = None
+    enabled: bool = True
+
+
+class InventoryObservation(Record):
+    """Available quantity of one inventory item at one location, when it was read."""
+
+    inventory_item_id: str
+    location_id: str
+    available: int
+    observed_at: datetime
+
+
+class Quarantined(Record):
+    """A record that could not be parsed: kept with its raw payload for review, never dropped."""
+
+    source: str  # loop, shopify
+    kind: str  # return, order, refund, payout, balance_transaction...
+    record_id: str | None
+    field: str
+    reason: str
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+# --- Findings ---------------------------------------------------------------------------------
+
+
+class Category(StrEnum):
+    MISSING_REFUND = "MISSING_REFUND"
+    MISSING_RESTOCK = "MISSING_RESTOCK"
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    DUPLICATE_REFUND = "DUPLICATE_REFUND"
+    UNKNOWN_RMA = "UNKNOWN_RMA"
+    REFUND_ON_CANCELLED_RETURN = "REFUND_ON_CANCELLED_RETURN"
+    REFUND_FAILED = "REFUND_FAILED"
+    REFUND_PENDING = "REFUND_PENDING"
+    UNSETTLED_REFUND = "UNSETTLED_REFUND"
+    UNMATCHED_REFUND = "UNMATCHED_REFUND"
+    SKU_MISMATCH = "SKU_MISMATCH"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    MISSING_STORE_CREDIT = "MISSING_STORE_CREDIT"
+    STATUS_DRIFT = "STATUS_DRIFT"
+    STALE_RETURN = "STALE_RETURN"
+    AMBIGUOUS_RMA = "AMBIGUOUS_RMA"  # a refund note naming two RMAs
+    GHOST_INVENTORY = "GHOST_INVENTORY"  # restocked in Shopify, never received by the warehouse
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Owner(StrEnum):
+    FINANCE = "finance"
+    WAREHOUSE = "warehouse"
+    CX = "cx"
+
+
+class FindingStatus(StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class Finding(Record):
+    """One break in the Loop → Shopify → payout chain. Field names are the findings.json contract."""
+
+    key: str  # stable across runs: same break, same key
+    category: Category
+    severity: Severity
+    owner: Owner
+    rma: str | None = None
+    shopify_order_id: str | None = None
+    shopify_order_name: str | None = None
+    shopify_refund_ids: tuple[str, ...] = ()
+    transaction_ids: tuple[str, ...] = ()
+    payout_id: str | None = None
+    sku: str | None = None
+    location_id: str | None = None
+    amount_at_risk: Decimal = Decimal("0")
+    currency: str | None = None
+    detail: str = ""
+    next_step: str = ""
+    status: FindingStatus = FindingStatus.NEW
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    resolved_at: datetime | None = None

@@ -1,0 +1,505 @@
+"""The sandbox world file: one shop's Shopify and Loop data, as a documented, validated JSON format.
+
+A world is the single source of truth both emulators serve from. It is deliberately close to the
+two APIs' own vocabulary (Shopify names in the ``orders``/``payouts`` parts, Loop names in
+``loop_returns``) so a user can hand-write one from a real incident. Format reference:
+``docs/world-format.md``. Every id is a string of digits (the numeric tail of a Shopify GID, or a
+Loop id); every amount is a decimal string; every timestamp is ISO 8601 with a zone.
+
+Time: the sandbox clock decides what exists. A record whose ``created_at`` (or, for a balance
+transaction, ``transaction_date``; for a payout, ``issued_at``) lies after the sandbox's *now* is
+invisible, and a record's ``revisions`` apply once their ``at`` has passed. That is how a world
+describes several nights: returns closing later, refunds landing late, payouts settling days after.
+
+Loading validates with pydantic; an invalid file raises ``WorldError`` naming the path of the bad
+field, e.g. ``orders[3].line_items[0].price: expected a decimal amount``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from recon.errors import WorldError
+
+WORLD_FORMAT_VERSION = 1
+
+Id = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+
+
+class Plan(StrEnum):
+    """Shopify plan, which fixes the GraphQL restore rate (points per second)."""
+
+    STANDARD = "standard"
+    ADVANCED = "advanced"
+    PLUS = "plus"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def restore_rate(self) -> float:
+        return {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}[self.value]
+
+
+class Location(_Model):
+    id: Id
+    name: str
+
+
+class InventoryItem(_Model):
+    """One stocked variant; ``available`` is keyed by location id."""
+
+    id: Id
+    variant_id: Id
+    sku: str
+    tracked: bool = True
+    available: dict[str, int] = Field(default_factory=dict)
+
+
+class LineItem(_Model):
+    id: Id
+    sku: str | None = None
+    title: str = ""
+    variant_id: Id | None = None
+    inventory_item_id: Id | None = None
+    quantity: int = Field(ge=1)
+    price: Amount  # unit price, presentment currency
+    price_shop: Amount | None = None  # unit price, shop currency (defaults to price)
+    fulfilled: bool = True
+
+
+class TransactionKind(StrEnum):
+    SALE = "SALE"
+    CAPTURE = "CAPTURE"
+    AUTHORIZATION = "AUTHORIZATION"
+    VOID = "VOID"
+    REFUND = "REFUND"
+    CHANGE = "CHANGE"
+    EMV_AUTHORIZATION = "EMV_AUTHORIZATION"
+    SUGGESTED_REFUND = "SUGGESTED_REFUND"
+
+
+class TransactionStatus(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    PENDING = "PENDING"
+    ERROR = "ERROR"
+    AWAITING_RESPONSE = "AWAITING_RESPONSE"
+    UNKNOWN = "UNKNOWN"
+
+
+class Transaction(_Model):
+    """An order transaction (sale, capture, refund...). Refund transactions name their refund."""
+
+    id: Id
+    kind: TransactionKind
+    status: TransactionStatus = TransactionStatus.SUCCESS
+    gateway: str = "shopify_payments"
+    amount: Amount  # presentment currency
+    amount_shop: Amount | None = None  # shop currency (defaults to amount)
+    processed_at: AwareDatetime
+    parent_id: Id | None = None
+    refund_id: Id | None = None
+    error_code: str | None = None
+
+
+class RestockType(StrEnum):
+    RETURN = "RETURN"
+    CANCEL = "CANCEL"
+    NO_RESTOCK = "NO_RESTOCK"
+    LEGACY_RESTOCK = "LEGACY_RESTOCK"
+
+
+class RefundLine(_Model):
+    id: Id
+    line_item_id: Id
+    quantity: int = Field(ge=1)
+    restock_type: RestockType = RestockType.NO_RESTOCK
+    restocked: bool = False
+    location_id: Id | None = None
+    subtotal: Amount  # presentment currency
+
+
+class Refund(_Model):
+    """A Shopify refund. Money moved only through its transactions (``Transaction.refund_id``)."""
+
+    id: Id
+    note: str | None = None
+    created_at: AwareDatetime
+    processed_at: AwareDatetime | None = None
+    lines: list[RefundLine] = Field(default_factory=list)
+    shipping: Amount = Decimal("0")
+    return_id: Id | None = None  # Shopify Return this refund belongs to
+    idempotency_key: str | None = None  # set by the emulator for refunds it created
+
+
+class ShopifyReturnStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    DECLINED = "DECLINED"
+    CANCELED = "CANCELED"
+
+
+class ShopifyReturnLine(_Model):
+    id: Id
+    line_item_id: Id
+    quantity: int = Field(ge=1)
+
+
+class ShopifyReturn(_Model):
+    """A Shopify ``Return`` object (Loop mirrors its returns into Shopify's Returns API)."""
+
+    id: Id
+    name: str
+    status: ShopifyReturnStatus
+    created_at: AwareDatetime
+    closed_at: AwareDatetime | None = None
+    lines: list[ShopifyReturnLine] = Field(default_factory=list)
+
+
+class Order(_Model):
+    id: Id
+    name: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    processed_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    test: bool = False
+    currency: Currency  # shop currency
+    presentment_currency: Currency
+    exchange_rate: Amount = Decimal("1")  # shop amount = presentment amount * rate
+    tags: list[str] = Field(default_factory=list)
+    note: str | None = None
+    line_items: list[LineItem] = Field(min_length=1)
+    transactions: list[Transaction] = Field(default_factory=list)
+    refunds: list[Refund] = Field(default_factory=list)
+    returns: list[ShopifyReturn] = Field(default_factory=list)
+
+
+class LoopState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REVIEW = "review"
+
+
+class LoopLineItem(_Model):
+    """One returned unit (Loop documents no quantity field: one line item is one unit)."""
+
+    line_item_id: Id
+    provider_line_item_id: Id  # Shopify order line item id
+    product_id: Id | None = None
+    variant_id: Id | None = None
+    sku: str | None = None
+    title: str = ""
+    price: Amount
+    discount: Amount = Decimal("0")
+    tax: Amount = Decimal("0")
+    refund: Amount
+    returned_at: AwareDatetime
+    return_reason: str = ""
+    provider_restock_location_id: Id | None = None
+    outcome: str = "default"
+    # Warehouse grading; set once the unit was inspected (None until then).
+    condition: dict[str, Any] | None = None
+    disposition: dict[str, Any] | None = None
+
+
+class LoopRefund(_Model):
+    """Loop's ``refunds[]`` entry (details endpoint and webhook)."""
+
+    gateway: str
+    amount: Amount
+    currency: Currency
+    provider_refund_id: str | None = None
+    provider: str = "shopify"
+
+
+class LoopReturn(_Model):
+    """A Loop return (RMA). Field names are Loop's; money in the shop currency (``currency``)."""
+
+    id: Id
+    state: LoopState
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    outcome: str  # open string: refund, exchange, gift_card, combinations...
+    order_id: Id  # Loop's own order id
+    provider_order_id: Id  # Shopify order id
+    order_name: str
+    currency: Currency
+    multi_currency: bool = False
+    customer: str = ""
+    total: Amount
+    refund: Amount = Decimal("0")
+    gift_card: Amount = Decimal("0")
+    handling_fee: Amount = Decimal("0")
+    exchange_credit_total: Amount = Decimal("0")
+    return_total: Amount | None = None
+    line_items: list[LoopLineItem] = Field(min_length=1)
+    refunds: list[LoopRefund] = Field(default_factory=list)
+    label_status: str = "pending"
+    carrier: str = ""
+    tracking_number: str = ""
+    destination_id: Id | None = None
+    was_processed: bool = False
+    refund_before_inspection: bool = False
+    return_processed_at: AwareDatetime | None = None
+    refund_processed_at: AwareDatetime | None = None
+    gift_card_processed_at: AwareDatetime | None = None
+    exchange_processed_at: AwareDatetime | None = None
+    type: Literal["standard", "warranty"] = "standard"
+
+
+class PayoutStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+class PayoutSummary(_Model):
+    """``ShopifyPaymentsPayoutSummary``; omitted fields are zero."""
+
+    charges_gross: Amount = Decimal("0")
+    charges_fee: Amount = Decimal("0")
+    refunds_fee_gross: Amount = Decimal("0")
+    refunds_fee: Amount = Decimal("0")
+    adjustments_gross: Amount = Decimal("0")
+    adjustments_fee: Amount = Decimal("0")
+    reserved_funds_gross: Amount = Decimal("0")
+    reserved_funds_fee: Amount = Decimal("0")
+    retried_payouts_gross: Amount = Decimal("0")
+    retried_payouts_fee: Amount = Decimal("0")
+    advance_gross: Amount = Decimal("0")
+    advance_fees: Amount = Decimal("0")
+    usdc_rebate_credit_amount: Amount = Decimal("0")
+
+
+class Payout(_Model):
+    id: Id
+    issued_at: AwareDatetime
+    status: PayoutStatus
+    transaction_type: Literal["DEPOSIT", "WITHDRAWAL"] = "DEPOSIT"
+    currency: Currency
+    net: Amount
+    summary: PayoutSummary = Field(default_factory=PayoutSummary)
+
+
+class BalanceTransaction(_Model):
+    """A Shopify Payments balance transaction. Refund rows are negative."""
+
+    id: Id
+    type: str  # ShopifyPaymentsTransactionType: CHARGE, REFUND, REFUND_FAILURE, ADJUSTMENT...
+    source_type: str | None = None  # ShopifyPaymentsSourceType
+    source_id: Id | None = None
+    source_order_transaction_id: Id | None = None
+    order_id: Id | None = None
+    currency: Currency
+    amount: Amount
+    fee: Amount = Decimal("0")
+    net: Amount
+    transaction_date: AwareDatetime
+    payout_id: Id | None = None  # None while PENDING
+    payout_status: Literal[
+        "PENDING", "SCHEDULED", "PAID", "FAILED", "CANCELED", "ACTION_REQUIRED"
+    ] = "PENDING"
+    test: bool = False
+
+
+class GiftCard(_Model):
+    id: Id
+    created_at: AwareDatetime
+    note: str | None = None
+    initial_value: Amount
+    balance: Amount
+    currency: Currency
+    customer_id: Id | None = None
+    order_id: Id | None = None
+    enabled: bool = True
+    source: Literal["api_client", "manual", "purchased"] = "api_client"
+    last_characters: str = "0000"
+
+
+class Revision(_Model):
+    """A change that happens to a record at ``at`` (e.g. a Loop return closing on night 3).
+
+    ``target`` is ``loop_return:<id>``, ``order:<id>``, ``balance_transaction:<id>`` or
+    ``payout:<id>``; ``set`` holds top-level field values that replace the record's from ``at`` on.
+    Records that first appear later need no revision: their ``created_at`` is in the future.
+    """
+
+    at: AwareDatetime
+    target: Annotated[str, StringConstraints(pattern=r"^(loop_return|order|balance_transaction|payout):[0-9]+$")]
+    set: dict[str, Any]
+
+
+class Shop(_Model):
+    domain: str = "recon-sandbox.myshopify.com"
+    name: str = "Recon Sandbox"
+    currency: Currency = "USD"
+    plan: Plan = Plan.STANDARD
+    bucket_size: int = Field(default=2000, ge=1000)  # leaky-bucket capacity; restore rate from plan
+    locations: list[Location] = Field(min_length=1)
+    shopify_payments: bool = True
+
+
+class World(_Model):
+    """A whole sandbox world. ``now`` is where the sandbox clock starts."""
+
+    format: Literal["recon-world"] = "recon-world"
+    version: Literal[1] = WORLD_FORMAT_VERSION
+    seed: int | None = None
+    now: AwareDatetime
+    shop: Shop
+    inventory: list[InventoryItem] = Field(default_factory=list)
+    orders: list[Order] = Field(default_factory=list)
+    loop_returns: list[LoopReturn] = Field(default_factory=list)
+    payouts: list[Payout] = Field(default_factory=list)
+    balance_transactions: list[BalanceTransaction] = Field(default_factory=list)
+    gift_cards: list[GiftCard] = Field(default_factory=list)
+    revisions: list[Revision] = Field(default_factory=list)
+
+    @field_validator("orders")
+    @classmethod
+    def _unique_orders(cls, orders: list[Order]) -> list[Order]:
+        _require_unique("orders", [o.id for o in orders])
+        return orders
+
+    @field_validator("loop_returns")
+    @classmethod
+    def _unique_returns(cls, returns: list[LoopReturn]) -> list[LoopReturn]:
+        _require_unique("loop_returns", [r.id for r in returns])
+        return returns
+
+    @model_validator(mode="after")
+    def _references(self) -> World:
+        order_ids = {o.id for o in self.orders}
+        for index, ret in enumerate(self.loop_returns):
+            if ret.provider_order_id not in order_ids:
+                raise ValueError(
+                    f"loop_returns[{index}].provider_order_id: order {ret.provider_order_id} "
+                    "is not in orders"
+                )
+        payout_ids = {p.id for p in self.payouts}
+        for index, row in enumerate(self.balance_transactions):
+            if row.payout_id is not None and row.payout_id not in payout_ids:
+                raise ValueError(
+                    f"balance_transactions[{index}].payout_id: payout {row.payout_id} "
+                    "is not in payouts"
+                )
+        return self
+
+
+class PlantedFinding(_Model):
+    """One discrepancy the generator planted; field names match ``findings.json``."""
+
+    key: str  # CATEGORY|scope, as docs/findings.md defines it
+    category: str
+    rma: str | None = None
+    shopify_order_name: str | None = None
+    shopify_order_id: str | None = None
+    shopify_refund_ids: list[str] = Field(default_factory=list)
+    amount_at_risk: Amount = Decimal("0")
+    currency: Currency | None = None
+    sku: str | None = None
+    payout_id: str | None = None
+    description: str = ""
+
+
+class GroundTruth(_Model):
+    """The planted discrepancies of a world, written beside it as ``<world>.truth.json``."""
+
+    format: Literal["recon-truth"] = "recon-truth"
+    version: Literal[1] = 1
+    seed: int | None = None
+    as_of: AwareDatetime
+    findings: list[PlantedFinding]
+    clean_cases: dict[str, int] = Field(default_factory=dict)
+
+
+def _require_unique(name: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(ids):
+        if value in seen:
+            raise ValueError(f"{name}[{index}].id: duplicate id {value}")
+        seen.add(value)
+
+
+def _error_path(error: Any) -> str:
+    parts: list[str] = []
+    for item in error["loc"]:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(root)"
+
+
+def parse_world(data: Any, *, source: str = "world") -> World:
+    """Validate a decoded world document.
+
+    Raises:
+        WorldError: naming the path of the first bad fields and what was expected.
+    """
+    try:
+        return World.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{_error_path(e)}: {e['msg']}" for e in exc.errors()[:10]]
+        more = exc.error_count() - len(lines)
+        suffix = f"\n  ... and {more} more" if more > 0 else ""
+        raise WorldError(f"{source} is not a valid world:\n  " + "\n  ".join(lines) + suffix) from None
+
+
+def load_world(path: Path) -> World:
+    """Read and validate a world file.
+
+    Raises:
+        WorldError: if the file is missing, not JSON, or invalid (with the bad field's path).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WorldError(f"cannot read world file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorldError(f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return parse_world(data, source=str(path))
+
+
+def dump_world(world: World, path: Path) -> None:
+    """Write a world file (compact JSON; amounts and ids as strings)."""
+    path.write_text(world.model_dump_json(exclude_defaults=False), encoding="utf-8")
+
+
+def truth_path(world_path: Path) -> Path:
+    """Where a world's ground truth lives: ``x.json`` → ``x.truth.json``."""
+    return world_path.with_name(world_path.stem + ".truth.json")
+
+
+def to_utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, seconds precision, as Shopify prints ``DateTime``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
