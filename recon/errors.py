@@ -8,7 +8,8 @@
     │   ├── RetryExhaustedError             retriable failures outlasted the retry budget
     │   ├── FatalHTTPError                  a non-retriable 4xx, or a GraphQL validation error (a bug)
     │   ├── CursorLoopError                 a server handed back a cursor it had already given
-    │   └── ThrottledError                  THROTTLED/429 that the policy decided not to wait out
+    │   ├── ThrottledError                  THROTTLED/429 that the policy decided not to wait out
+    │   └── OutcomeUnknownError             a write was sent and no answer came (5xx, timeout, reset)
     ├── StoreError                          the local mirror is unusable (migration, lock, corrupt)
     ├── LockError                   exit 4  another run holds the run lock / our lease was taken over
     ├── RemediationError                    a write could not be planned or applied safely
@@ -63,6 +64,10 @@ class CursorLoopError(SourceError):
 
 class ThrottledError(SourceError):
     """The API throttled us and the policy chose not to wait (e.g. the wait exceeds the budget)."""
+
+
+class OutcomeUnknownError(SourceError):
+    """A write was sent but its outcome is unknown; resend only with the same idempotency key."""
 
 
 class StoreError(ReconError):
