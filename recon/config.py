@@ -143,13 +143,18 @@ class SmtpSettings(_Section):
     sender: str = "recon@localhost"
 
 
+Team = Literal["finance", "warehouse", "cx"]
+
+
+def _default_recipients() -> dict[Team, list[str]]:
+    return {"finance": ["finance@example.com"]}
+
+
 class DeliverySettings(_Section):
     mode: Literal["outbox", "smtp"] = "outbox"
     outbox_dir: Path = Path("reports/outbox")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
-    recipients: dict[Literal["finance", "warehouse", "cx"], list[str]] = Field(
-        default_factory=lambda: {"finance": ["finance@example.com"]}
-    )
+    recipients: dict[Team, list[str]] = Field(default_factory=_default_recipients)
 
 
 class ReportSettings(_Section):

@@ -69,6 +69,11 @@ class SandboxState:
     def now(self) -> datetime:
         return self.clock.now()
 
+    @property
+    def revision_count(self) -> int:
+        """How many revisions have been applied so far (indexes rebuild when it changes)."""
+        return self._applied_revisions
+
     def mint_id(self) -> str:
         """A fresh numeric id for a record the emulator creates."""
         with self.lock:
@@ -89,13 +94,13 @@ class SandboxState:
 
     def _apply(self, target: str, values: dict[str, Any]) -> None:
         kind, _, record_id = target.partition(":")
-        table: dict[str, Any] = {
+        tables: dict[str, dict[str, Any]] = {
             "loop_return": self.returns_by_id,
             "order": self.orders_by_id,
             "payout": self.payouts_by_id,
             "balance_transaction": self.balance_by_id,
-        }[kind]
-        record = table.get(record_id)
+        }
+        record = tables[kind].get(record_id)
         if record is None:
             return
         updated = record.model_validate({**record.model_dump(), **values})

@@ -37,7 +37,7 @@ from pydantic import (
 
 from recon.errors import WorldError
 
-WORLD_FORMAT_VERSION = 1
+WORLD_FORMAT_VERSION: Literal[1] = 1
 
 Id = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

@@ -1,0 +1,150 @@
+"""Benchmark the engine at scale against a plain datacompy two-table compare.
+
+``python bench/bench_engine.py [--returns 1000000]`` builds returns, lines, refunds, refund
+lines, transactions, balance transactions and payouts directly as DataFrames (vectorised numpy,
+seeded), runs ``reconcile`` end to end, then times ``datacompy.Compare`` of the returns frame
+against the refunds frame joined on the RMA. Prints wall time, peak RSS and the ratio (goal ≤ 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from recon.config import EngineSettings
+from recon.engine import Frames, reconcile
+from recon.engine.frames import (
+    GIFT_CARD_COLUMNS,
+    ORDER_COLUMNS,
+    RETURN_REFUND_COLUMNS,
+    empty_frame,
+)
+
+AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+
+
+def _ids(start: int, n: int) -> np.ndarray:
+    return (np.arange(start, start + n)).astype(str).astype(object)
+
+
+def build(n: int, seed: int = 7) -> Frames:
+    """~2% of returns carry a discrepancy (missing refund, short refund, unsettled, no restock)."""
+    rng = np.random.default_rng(seed)
+    rma = _ids(10_000_000, n)
+    order_id = _ids(5_000_000_000, n)
+    refund_minor = rng.integers(500, 50_000, n)
+    created = pd.Timestamp(AS_OF) - pd.to_timedelta(rng.integers(1, 20, n), unit="D")
+    returns = pd.DataFrame({
+        "rma": rma, "state": "closed", "outcome": "refund", "created_at": created,
+        "order_id": order_id, "order_name": "#" + pd.Series(order_id).str[-7:],
+        "currency": "USD", "total_minor": refund_minor, "refund_minor": refund_minor,
+        "gift_card_minor": np.zeros(n, dtype="int64"), "label_status": "delivered",
+        "was_processed": True,
+    })  # fmt: skip
+    pli = _ids(7_000_000_000, n)
+    sku = ("SKU-" + pd.Series(rng.integers(0, 5000, n)).astype(str)).to_numpy(dtype=object)
+    return_lines = pd.DataFrame({
+        "rma": rma, "line_item_id": _ids(9_000_000_000, n), "provider_line_item_id": pli,
+        "sku": sku, "price_minor": refund_minor, "inspected": True, "restock_location_id": "1",
+    })  # fmt: skip
+    has_refund = rng.random(n) > 0.01
+    m = int(has_refund.sum())
+    refund_id = _ids(3_000_000_000, m)
+    short = np.where(rng.random(m) < 0.005, 100, 0)
+    refunds = pd.DataFrame({
+        "refund_id": refund_id, "order_id": order_id[has_refund],
+        "note": "Loop RMA #" + pd.Series(rma[has_refund]), "processed_at": created[has_refund],
+        "currency": "USD", "shop_currency": "USD",
+    })  # fmt: skip
+    refund_lines = pd.DataFrame({
+        "refund_id": refund_id, "line_item_id": pli[has_refund], "sku": sku[has_refund],
+        "quantity": np.ones(m, dtype="int64"), "restocked": rng.random(m) > 0.005,
+        "location_id": "1",
+    })  # fmt: skip
+    txn_id = _ids(4_000_000_000, m)
+    amount = refund_minor[has_refund] - short
+    transactions = pd.DataFrame({
+        "transaction_id": txn_id, "order_id": order_id[has_refund], "refund_id": refund_id,
+        "kind": "REFUND", "status": "SUCCESS", "gateway": "shopify_payments",
+        "amount_minor": amount, "currency": "USD", "amount_shop_minor": amount,
+        "shop_currency": "USD", "processed_at": created[has_refund],
+    })  # fmt: skip
+    settled = rng.random(m) > 0.005
+    payout_no = rng.integers(0, 1000, int(settled.sum()))
+    payout_ids = _ids(600_000, 1000)
+    balance = pd.DataFrame({
+        "balance_transaction_id": _ids(8_000_000_000, int(settled.sum())), "type": "REFUND",
+        "source_order_transaction_id": txn_id[settled], "amount_minor": -amount[settled],
+        "currency": "USD", "payout_id": payout_ids[payout_no], "payout_status": "PAID",
+    })  # fmt: skip
+    payouts = pd.DataFrame({
+        "payout_id": payout_ids, "issued_at": pd.Timestamp(AS_OF), "status": "PAID",
+        "currency": "USD", "refunds_gross_minor": np.zeros(1000, dtype="int64"),
+    })  # fmt: skip
+    orders = empty_frame(ORDER_COLUMNS)
+    return Frames(
+        returns,
+        return_lines,
+        orders,
+        refunds,
+        refund_lines,
+        transactions,
+        payouts,
+        balance,
+        empty_frame(GIFT_CARD_COLUMNS),
+        empty_frame(RETURN_REFUND_COLUMNS),
+    )
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
+
+
+def run_datacompy(frames: Frames) -> float:
+    """Plain two-table compare: Loop refund per RMA vs Shopify refund amount per RMA."""
+    import datacompy
+
+    left = frames.returns[["rma", "refund_minor", "currency"]].rename(
+        columns={"refund_minor": "amount"}
+    )
+    right = frames.refunds[["refund_id", "note", "currency"]].assign(
+        rma=frames.refunds["note"].str.removeprefix("Loop RMA #"),
+        amount=frames.transactions["amount_minor"].to_numpy(),
+    )[["rma", "amount", "currency"]]
+    start = time.perf_counter()
+    compare = datacompy.Compare(left, right, join_columns="rma", abs_tol=0, rel_tol=0)
+    compare.matches()
+    compare.report()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--returns", type=int, default=1_000_000)
+    args = parser.parse_args()
+    frames = build(args.returns)
+    start = time.perf_counter()
+    result = reconcile(frames, EngineSettings(), AS_OF)
+    engine_s = time.perf_counter() - start
+    engine_rss = _peak_rss_mb()
+    print(
+        f"engine: {args.returns:,} returns, {len(result.findings):,} findings, "
+        f"{engine_s:.2f} s, peak RSS {engine_rss:,.0f} MB"
+    )
+    compare_s = run_datacompy(frames)
+    print(f"datacompy.Compare: {compare_s:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
+    print(
+        f"ratio engine/datacompy: {engine_s / compare_s:.2f} (goal <= 1.0); "
+        f"peak memory goal < 4096 MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

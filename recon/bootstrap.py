@@ -1,0 +1,110 @@
+"""Composition root: the only place that builds concrete adapters from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from recon.clock import Clock, SystemClock, VirtualClock
+from recon.config import Settings
+from recon.sandbox.world import GroundTruth
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything a run needs, wired. Built by ``build_app``; tests build their own."""
+
+    settings: Settings
+    clock: Clock
+    store: object  # recon.store.sql.SqlStore
+    loop: object  # recon.ports.LoopSource
+    shopify: object  # recon.sources.shopify.ShopifyClient
+    truth: GroundTruth | None = None  # set when running on a generated sandbox world
+    sandbox: object | None = None  # recon.sandbox.server.SandboxServer
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def _sandbox_world(settings: Settings) -> tuple[object, GroundTruth | None]:
+    from recon.sandbox.generator import generate_world
+    from recon.sandbox.world import GroundTruth, load_world, truth_path
+
+    if settings.sandbox.world is not None:
+        world = load_world(settings.sandbox.world)
+        tpath = truth_path(settings.sandbox.world)
+        truth = GroundTruth.model_validate_json(tpath.read_text()) if tpath.exists() else None
+        return world, truth
+    return generate_world(seed=settings.sandbox.seed, returns=settings.sandbox.returns)
+
+
+@contextmanager
+def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App]:
+    """Build the adapters for one run and close them afterwards.
+
+    With ``[sandbox] enabled`` the Shopify and Loop emulators are started on localhost from the
+    configured world (or a generated one) and recon talks to them over real HTTP with the same
+    clients it uses for the real APIs. The sandbox and recon share one virtual clock that starts at
+    the world's ``now``, so pacing waits cost no wall time.
+
+    Raises:
+        ConfigError: a secret's environment variable is unset (real shops only).
+        WorldError: the configured world file is invalid.
+    """
+    from recon.sources.loop import LoopClient
+    from recon.sources.shopify import ShopifyClient
+    from recon.store.sql import SqlStore
+
+    with ExitStack() as stack:
+        truth: GroundTruth | None = None
+        server = None
+        if settings.sandbox.enabled:
+            from recon.sandbox.server import SandboxServer
+            from recon.sandbox.state import SandboxState
+
+            world, truth = _sandbox_world(settings)
+            clock = clock or VirtualClock(world.now)  # type: ignore[attr-defined]
+            state = SandboxState(world, clock=clock)  # type: ignore[arg-type]
+            server = SandboxServer(state, host=settings.sandbox.host)
+            stack.enter_context(server)
+            shopify_base, loop_base = server.shopify_base_url, server.loop_base_url
+            token, api_key = server.shopify_token, server.loop_api_key
+        else:
+            clock = clock or SystemClock()
+            shopify_base = settings.shop.base_url or f"https://{settings.shop.domain}"
+            loop_base = settings.loop.base_url
+            token = settings.secret(settings.shop.token_env)
+            api_key = settings.secret(settings.loop.api_key_env)
+
+        timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
+        shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
+        loop_http = stack.enter_context(httpx.Client(timeout=timeout))
+        _ensure_store_dir(settings.store.url)
+        store = SqlStore(settings.store.url)
+        stack.callback(getattr(store, "close", lambda: None))
+        yield App(
+            settings=settings,
+            clock=clock,
+            store=store,
+            loop=LoopClient(
+                loop_http, base_url=loop_base, api_version=settings.loop.api_version,
+                api_key=api_key, clock=clock, page_size=settings.loop.page_size,
+                window_days=settings.loop.window_days,
+            ),
+            shopify=ShopifyClient(
+                shopify_http, base_url=shopify_base, api_version=settings.shop.api_version,
+                token=token, clock=clock,
+            ),
+            truth=truth,
+            sandbox=server,
+        )
+
+
+def _ensure_store_dir(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

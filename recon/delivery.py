@@ -1,0 +1,259 @@
+"""Deliver report e-mails over SMTP or into an outbox directory, never losing a message.
+
+``deliver`` first resends the ``.eml`` files waiting in the outbox, then sends the new messages;
+a message that cannot be sent is written to the outbox as ``.eml`` and retried by the next run.
+``build_messages`` makes one message per team, listing only that team's items.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import logging
+import re
+import smtplib
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from recon.config import DeliverySettings, SmtpSettings
+from recon.errors import ConfigError, DeliveryError
+from recon.models import Owner
+from recon.reporting.data import ReportData, for_team
+from recon.reporting.html import make_environment, render_email
+
+log = logging.getLogger(__name__)
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Mailer(Protocol):
+    """Sends one e-mail or raises ``DeliveryError``."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Send ``message``.
+
+        Raises:
+            DeliveryError: the message was not accepted.
+        """
+        ...
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """A client TLS context: system CAs (or ``ca_file``), certificate and host name verified.
+
+    ``verify_certificate = false`` is an explicit opt-out for a relay with a self-signed
+    certificate; it still encrypts but no longer authenticates the server.
+    """
+    cafile = str(settings.ca_file) if settings.ca_file else None
+    context = ssl.create_default_context(cafile=cafile)
+    if not settings.verify_certificate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class SmtpMailer:
+    """Sends through an SMTP relay with STARTTLS, implicit TLS (``ssl``) or, if configured, none."""
+
+    def __init__(self, settings: SmtpSettings, secret: Callable[[str | None], str]) -> None:
+        self._settings = settings
+        self._secret = secret  # Settings.secret: credentials are read at the moment of use
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message.
+
+        Raises:
+            DeliveryError: connection, TLS (including an untrusted certificate), authentication
+                or the relay refusing the message.
+            ConfigError: a credential's environment variable is unset.
+        """
+        s = self._settings
+        try:
+            with self._connect() as smtp:
+                if s.username_env:
+                    smtp.login(self._secret(s.username_env), self._secret(s.password_env))
+                smtp.send_message(message)
+        except ConfigError:
+            raise
+        except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+            raise DeliveryError(
+                f"SMTP {s.host}:{s.port} ({s.security}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self._settings
+        if s.security == "ssl":
+            return smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout_seconds, context=tls_context(s)
+            )
+        smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+        if s.security == "starttls":
+            try:
+                smtp.ehlo()
+                # Never fall back to plain text: a relay without STARTTLS is an error.
+                smtp.starttls(context=tls_context(s))
+                smtp.ehlo()
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
+
+def eml_name(message: EmailMessage) -> str:
+    """A stable, safe file name for a message: run, team and a digest of its Message-ID."""
+    digest = hashlib.sha256(str(message.get("Message-ID", "")).encode()).hexdigest()[:12]
+    run = _UNSAFE_NAME.sub("_", str(message.get("X-Recon-Run", "run")))[:60]
+    team = _UNSAFE_NAME.sub("_", str(message.get("X-Recon-Team", "all")))[:20]
+    return f"{run}-{team}-{digest}.eml"
+
+
+class OutboxMailer:
+    """Writes each message as an ``.eml`` file into a directory (the default delivery mode)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: EmailMessage) -> None:
+        """Write the message.
+
+        Raises:
+            DeliveryError: the file could not be written.
+        """
+        try:
+            write_eml(message, self.directory)
+        except OSError as exc:
+            raise DeliveryError(f"cannot write to outbox {self.directory}: {exc}") from exc
+
+
+def write_eml(message: EmailMessage, directory: Path) -> Path:
+    """Write a message atomically (temp file + rename) so a crash never leaves half a file.
+
+    Raises:
+        OSError: the directory or file cannot be written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / eml_name(message)
+    temp = path.with_suffix(".eml.part")
+    temp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+    temp.replace(path)
+    return path
+
+
+def read_eml(path: Path) -> EmailMessage:
+    """Parse an ``.eml`` file back into an ``EmailMessage``."""
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)  # policy.default always builds EmailMessage
+    return parsed
+
+
+@dataclass
+class DeliveryResult:
+    """What ``deliver`` did: subjects sent, outbox files resent, and files kept for next time."""
+
+    sent: list[str] = field(default_factory=list)
+    resent: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is left waiting in the outbox."""
+        return not self.kept
+
+
+def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) -> DeliveryResult:
+    """Resend what waits in the outbox, then send ``messages``; keep failures as ``.eml``.
+
+    With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent.
+
+    Raises:
+        DeliveryError: only if a failed message cannot even be written to the outbox.
+    """
+    result = DeliveryResult()
+    if not isinstance(mailer, OutboxMailer):
+        for path in sorted(outbox_dir.glob("*.eml")):
+            try:
+                mailer.send(read_eml(path))
+            except DeliveryError as exc:
+                result.kept.append(path)
+                result.errors.append(f"{path.name}: {exc}")
+                log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
+                continue
+            sent_dir = outbox_dir / "sent"
+            sent_dir.mkdir(exist_ok=True)
+            path.replace(sent_dir / path.name)  # keep an audit copy of what went out
+            result.resent.append(path)
+    for message in messages:
+        try:
+            mailer.send(message)
+            result.sent.append(str(message["Subject"]))
+        except DeliveryError as exc:
+            try:
+                kept = write_eml(message, outbox_dir)
+            except OSError as write_exc:
+                raise DeliveryError(f"{exc}; and the outbox failed too: {write_exc}") from exc
+            result.kept.append(kept)
+            result.errors.append(f"{kept.name}: {exc}")
+            log.warning("could not send %r; kept in the outbox as %s: %s",
+                        str(message["Subject"]), kept, exc)
+    return result
+
+
+def build_messages(
+    data: ReportData, settings: DeliverySettings, attachments: Sequence[Path] = ()
+) -> list[EmailMessage]:
+    """One message per team with recipients: finance gets everything and the attachments.
+
+    Warehouse and CX get only their categories (``recon.reporting.data.TEAM_CATEGORIES``), and
+    no message at all when they have nothing open and nothing resolved. The workbook lists every
+    finding, so it goes to finance only.
+
+    Raises:
+        OSError: an attachment cannot be read.
+    """
+    env = make_environment()
+    messages = []
+    for team in (Owner.FINANCE, Owner.WAREHOUSE, Owner.CX):
+        recipients = settings.recipients.get(team.value) or []
+        if not recipients:
+            continue
+        team_data = for_team(data, team)
+        quiet = not team_data.headline.open_findings and not team_data.resolved_findings
+        if team != Owner.FINANCE and quiet:
+            continue
+        text, html = render_email(team_data, team.value, env)
+        message = _message(team_data, team, settings, recipients, text, html)
+        if team == Owner.FINANCE:
+            for path in attachments:
+                message.add_attachment(
+                    path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+                    filename=path.name,
+                )
+        messages.append(message)
+    return messages
+
+
+def _message(
+    data: ReportData, team: Owner, settings: DeliverySettings,
+    recipients: Sequence[str], text: str, html: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = (
+        f"[recon] {data.shop} {data.as_of.date().isoformat()}: "
+        f"{data.headline.open_findings} open findings ({team.value})"
+    )
+    message["From"] = settings.smtp.sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = format_datetime(data.as_of)
+    message["Message-ID"] = make_msgid(idstring=f"{data.run_id}.{team.value}", domain="recon.local")
+    message["X-Recon-Run"] = data.run_id
+    message["X-Recon-Team"] = team.value
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message

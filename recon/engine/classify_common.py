@@ -1,0 +1,104 @@
+"""Finding rows shared by the classifiers: the category table and rows → ``Finding`` objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from recon.models import Category, Finding, Owner, Severity
+from recon.money import from_minor
+
+# docs/findings.md "Categories": severity, owner and the next step finance/ops/CX should take.
+RULES: dict[Category, tuple[Severity, Owner, str]] = {
+    Category.MISSING_REFUND: (Severity.HIGH, Owner.FINANCE, "Create the refund in Shopify."),
+    Category.REFUND_FAILED: (Severity.HIGH, Owner.CX, "Contact the customer; retry the refund."),
+    Category.REFUND_PENDING: (Severity.MEDIUM, Owner.FINANCE, "Check the refund with the gateway."),
+    Category.AMOUNT_MISMATCH: (Severity.HIGH, Owner.FINANCE, "Review the refunded amount."),
+    Category.DUPLICATE_REFUND: (Severity.CRITICAL, Owner.FINANCE, "Review the extra refunds."),
+    Category.UNKNOWN_RMA: (Severity.HIGH, Owner.FINANCE, "Find the return this refund names."),
+    Category.AMBIGUOUS_RMA: (Severity.MEDIUM, Owner.FINANCE, "Decide which RMA the refund is for."),
+    Category.REFUND_ON_CANCELLED_RETURN: (
+        Severity.HIGH,
+        Owner.FINANCE,
+        "Review the refund on a cancelled return.",
+    ),
+    Category.UNSETTLED_REFUND: (
+        Severity.MEDIUM,
+        Owner.FINANCE,
+        "Check the payout for this refund.",
+    ),
+    Category.UNMATCHED_REFUND: (Severity.MEDIUM, Owner.CX, "Tie the refund to a return."),
+    Category.SKU_MISMATCH: (Severity.LOW, Owner.WAREHOUSE, "Compare refunded and returned items."),
+    Category.CURRENCY_MISMATCH: (Severity.HIGH, Owner.FINANCE, "Review the currencies."),
+    Category.MISSING_STORE_CREDIT: (Severity.MEDIUM, Owner.CX, "Issue the store credit."),
+    Category.MISSING_RESTOCK: (Severity.MEDIUM, Owner.WAREHOUSE, "Restock the returned units."),
+    Category.GHOST_INVENTORY: (Severity.MEDIUM, Owner.WAREHOUSE, "Remove the phantom stock."),
+    Category.STATUS_DRIFT: (Severity.LOW, Owner.CX, "Close the return on the Shopify order."),
+    Category.STALE_RETURN: (Severity.LOW, Owner.CX, "Chase the open return."),
+}
+ROW_COLUMNS = [
+    "category",
+    "scope",
+    "rma",
+    "order_id",
+    "order_name",
+    "refund_ids",
+    "transaction_ids",
+    "payout_id",
+    "sku",
+    "location_id",
+    "amount_minor",
+    "currency",
+    "detail",
+]
+
+
+def rows(category: Category, frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    """Finding rows for one category: ``columns`` map ROW_COLUMNS names to Series or constants."""
+    out = pd.DataFrame(index=frame.index)
+    out["category"] = category.value
+    for name in ROW_COLUMNS[1:]:
+        value = columns.get(name)
+        if name in ("refund_ids", "transaction_ids") and value is None:
+            value = [()] * len(frame)
+        out[name] = value
+    return out.reset_index(drop=True)
+
+
+def _opt(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # NaN from a left join
+        return None
+    return str(value)
+
+
+def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Finding]:
+    """Build ``Finding`` objects (a loop over findings, not over input rows)."""
+    findings: list[Finding] = []
+    for row in finding_rows.itertuples(index=False):
+        category = Category(row.category)
+        severity, owner, next_step = RULES[category]
+        order_id = _opt(row.order_id)
+        name = _opt(row.order_name) or (order_names.get(order_id) if order_id else None)
+        currency = _opt(row.currency)
+        findings.append(
+            Finding(
+                key=f"{category.value}|{row.scope}",
+                category=category,
+                severity=severity,
+                owner=owner,
+                rma=_opt(row.rma),
+                shopify_order_id=order_id,
+                shopify_order_name=_opt(name),
+                shopify_refund_ids=tuple(sorted(row.refund_ids)),
+                transaction_ids=tuple(sorted(row.transaction_ids)),
+                payout_id=_opt(row.payout_id),
+                sku=_opt(row.sku),
+                location_id=_opt(row.location_id),
+                amount_at_risk=from_minor(int(row.amount_minor), currency or "USD"),
+                currency=currency,
+                detail=str(row.detail or ""),
+                next_step=next_step,
+            )
+        )
+    return findings

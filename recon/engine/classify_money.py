@@ -1,0 +1,191 @@
+"""Money findings: missing, mismatched, duplicate, failed, pending and unlinked refunds."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recon.engine.classify_common import rows
+from recon.engine.frames import fill_bool, fill_int
+from recon.engine.link import basis_amounts
+from recon.models import Category
+
+CLOSED_OUT = ("cancelled", "expired")
+
+
+def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+    """One row per link with the refund's money in the return's currency (``basis_*``)."""
+    frame = links.merge(facts, on="refund_id", how="left").merge(
+        returns[["rma", "currency", "refund_minor", "state"]].rename(
+            columns={"currency": "return_currency", "state": "return_state"}
+        ),
+        on="rma",
+        how="left",
+    )
+    frame = basis_amounts(frame, frame["return_currency"])
+    frame["has_covered"] = (frame["covered_minor"] > 0) | (frame["covered_shop_minor"] > 0)
+    frame["has_failed"] = (frame["failed_minor"] > 0) | (frame["failed_shop_minor"] > 0)
+    return frame
+
+
+def per_return(money: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+    """Returns with their linked totals: total (basis), n_covered, any_failed, any_mismatch."""
+    grouped = (
+        money.assign(mismatch=money["basis"] == "mismatch")
+        .groupby("rma", sort=False)
+        .agg(
+            total=("basis_covered", "sum"),
+            n_covered=("has_covered", "sum"),
+            any_failed=("has_failed", "any"),
+            any_mismatch=("mismatch", "any"),
+            n_links=("refund_id", "size"),
+        )
+    )
+    out = returns.merge(grouped, left_on="rma", right_index=True, how="left")
+    for column in ("total", "n_covered", "n_links"):
+        out[column] = fill_int(out[column])
+    for column in ("any_failed", "any_mismatch"):
+        out[column] = fill_bool(out[column])
+    return out
+
+
+def classify_returns(agg: pd.DataFrame, tol: pd.Series) -> list[pd.DataFrame]:
+    """RMA-scoped money findings (findings.md rows MISSING_REFUND … CURRENCY_MISMATCH)."""
+    state = agg["state"].astype(str)
+    refund = agg["refund_minor"]
+    amounts_run = ~agg["any_mismatch"]  # "if neither, ... no amount rule runs for it"
+    missing = (state == "closed") & (refund > 0) & (agg["n_covered"] == 0) & ~agg["any_failed"]
+    duplicate = amounts_run & (agg["n_covered"] >= 2) & (agg["total"] > refund + tol)
+    mismatch = (
+        amounts_run
+        & (agg["total"] > 0)
+        & ((agg["total"] - refund).abs() > tol)
+        & ~duplicate
+        & ~state.isin(CLOSED_OUT)
+    )
+    cancelled = amounts_run & state.isin(CLOSED_OUT) & (agg["total"] > 0)
+    specs = [
+        (
+            Category.MISSING_REFUND,
+            missing,
+            refund,
+            "closed return with a refund outcome has no refund",
+        ),
+        (
+            Category.DUPLICATE_REFUND,
+            duplicate,
+            agg["total"] - refund,
+            "refunds exceed Loop's refund",
+        ),
+        (
+            Category.AMOUNT_MISMATCH,
+            mismatch,
+            (agg["total"] - refund).abs(),
+            "refunded total differs from Loop's refund",
+        ),
+        (
+            Category.REFUND_ON_CANCELLED_RETURN,
+            cancelled,
+            agg["total"],
+            "refund on a closed-out return",
+        ),
+        (
+            Category.CURRENCY_MISMATCH,
+            agg["any_mismatch"],
+            refund,
+            "refund currencies differ from the return's currency",
+        ),
+    ]
+    out = []
+    for category, mask, amount, detail in specs:
+        hit = agg[mask]
+        out.append(
+            rows(
+                category,
+                hit,
+                scope="rma=" + hit["rma"].astype(str),
+                rma=hit["rma"],
+                order_id=hit["order_id"],
+                order_name=hit["order_name"],
+                amount_minor=amount[mask],
+                currency=hit["currency"],
+                detail=detail,
+            )
+        )
+    return out
+
+
+def classify_linked_refunds(money: pd.DataFrame) -> list[pd.DataFrame]:
+    """REFUND_FAILED and REFUND_PENDING on linked refunds (amounts in the basis currency).
+
+    When the currencies mismatch there is no basis; these then use shop money (a documented choice:
+    the findings still need an amount finance can read).
+    """
+    ok = money["basis"] != "mismatch"
+    currency = money["return_currency"].where(ok, money["shop_currency"])
+    failed_amt = money["basis_failed"].where(ok, money["failed_shop_minor"])
+    pending_amt = money["basis_pending"].where(ok, money["pending_shop_minor"])
+    failed = money["has_failed"] & ~money["has_covered"]
+    pending = money["pending_old"].astype(bool)
+    out = []
+    for category, mask, amount, detail in (
+        (
+            Category.REFUND_FAILED,
+            failed,
+            failed_amt,
+            "refund transactions failed, none went through",
+        ),
+        (Category.REFUND_PENDING, pending, pending_amt, "refund transaction pending too long"),
+    ):
+        hit = money[mask]
+        out.append(
+            rows(
+                category,
+                hit,
+                scope="refund=" + hit["refund_id"].astype(str),
+                rma=hit["rma"],
+                order_id=hit["order_id"],
+                refund_ids=[(r,) for r in hit["refund_id"]],
+                amount_minor=amount[mask],
+                currency=currency[mask],
+                detail=detail,
+            )
+        )
+    return out
+
+
+def classify_unlinked(
+    facts: pd.DataFrame, links: pd.DataFrame, unknown: pd.DataFrame, returns: pd.DataFrame
+) -> list[pd.DataFrame]:
+    """UNKNOWN_RMA, AMBIGUOUS_RMA and UNMATCHED_REFUND (amounts in shop money)."""
+    unk = unknown.merge(facts.drop(columns=["rmas"]), on="refund_id")
+    ambiguous = facts[facts["n_rmas"] >= 2]
+    covered = (facts["covered_minor"] > 0) | (facts["covered_shop_minor"] > 0)
+    unmatched = facts[
+        (facts["n_rmas"] == 0)
+        & ~facts["refund_id"].isin(links["refund_id"])
+        & covered
+        & facts["order_id"].isin(returns["order_id"])
+    ]
+    out = []
+    for category, hit, rma, detail in (
+        (Category.UNKNOWN_RMA, unk, unk["rma"], "the note names an RMA Loop does not have"),
+        (Category.AMBIGUOUS_RMA, ambiguous, None, "the note names several RMAs"),
+        (Category.UNMATCHED_REFUND, unmatched, None, "refund on a returned order with no RMA"),
+    ):
+        detail_col = detail
+        if category is Category.AMBIGUOUS_RMA:
+            detail_col = detail + ": " + hit["rmas"].map(", ".join).astype(str)
+        out.append(
+            rows(
+                category,
+                hit,
+                scope="refund=" + hit["refund_id"].astype(str),
+                rma=rma,
+                order_id=hit["order_id"],
+                refund_ids=[(r,) for r in hit["refund_id"]],
+                amount_minor=hit["covered_shop_minor"],
+                currency=hit["shop_currency"],
+                detail=detail_col,
+            )
+        )
+    return out

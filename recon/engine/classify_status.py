@@ -1,0 +1,96 @@
+"""Status findings: STATUS_DRIFT, STALE_RETURN and MISSING_STORE_CREDIT."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from recon.engine.classify_common import rows
+from recon.engine.frames import Frames
+from recon.models import Category
+
+FINAL = ("closed", "cancelled", "expired")
+OPEN_ON_SHOPIFY = ("RETURN_REQUESTED", "IN_PROGRESS")
+
+
+def classify_status_drift(frames: Frames) -> pd.DataFrame:
+    """STATUS_DRIFT per order: Loop has closed out every return, Shopify still shows one open.
+
+    The finding's RMA is the highest closed RMA on the order, compared as a number (by length,
+    then digits, so 20-digit ids do not overflow); its amount is 0 in that return's currency.
+    """
+    ret = frames.returns
+    state = ret["state"].astype(str)
+    per_order = (
+        ret.assign(final=state.isin(FINAL), closed=state == "closed")
+        .groupby("order_id", sort=False)
+        .agg(all_final=("final", "all"), any_closed=("closed", "any"))
+    )
+    drifting = per_order[per_order["all_final"] & per_order["any_closed"]].index
+    orders = frames.orders[
+        frames.orders["order_id"].isin(drifting)
+        & frames.orders["return_status"].isin(OPEN_ON_SHOPIFY)
+    ]
+    closed = ret[(state == "closed") & ret["order_id"].isin(orders["order_id"])]
+    closed = closed.assign(rma_len=closed["rma"].str.len()).sort_values(
+        ["order_id", "rma_len", "rma"]
+    )
+    hit = closed.drop_duplicates("order_id", keep="last").merge(
+        orders[["order_id", "order_name", "return_status"]], on="order_id", suffixes=("_loop", "")
+    )
+    return rows(
+        Category.STATUS_DRIFT,
+        hit,
+        scope="order=" + hit["order_id"].astype(str),
+        rma=hit["rma"],
+        order_id=hit["order_id"],
+        order_name=hit["order_name"],
+        amount_minor=0,
+        currency=hit["currency"],
+        detail="Loop closed every return; Shopify shows " + hit["return_status"],
+    )
+
+
+def classify_stale(frames: Frames, as_of: datetime, stale_days: int) -> pd.DataFrame:
+    """STALE_RETURN: open or in review, created more than ``stale_days`` before ``as_of``."""
+    ret = frames.returns
+    mask = ret["state"].isin(("open", "review")) & (
+        ret["created_at"] < as_of - timedelta(days=stale_days)
+    )
+    hit = ret[mask]
+    return rows(
+        Category.STALE_RETURN,
+        hit,
+        scope="rma=" + hit["rma"].astype(str),
+        rma=hit["rma"],
+        order_id=hit["order_id"],
+        order_name=hit["order_name"],
+        amount_minor=hit["total_minor"],
+        currency=hit["currency"],
+        detail="return open for more than " + str(stale_days) + " days",
+    )
+
+
+def classify_store_credit(frames: Frames) -> pd.DataFrame:
+    """MISSING_STORE_CREDIT: no gift card note contains the RMA as a whole number.
+
+    "Whole number" = a maximal run of digits in the note equals the RMA (so 1234 is not found in
+    a note saying 12345).
+    """
+    numbers = frames.gift_cards["note"].fillna("").astype(str).str.findall(r"\d+").explode()
+    named = set(numbers.dropna().astype(str))
+    ret = frames.returns
+    mask = (ret["state"] == "closed") & (ret["gift_card_minor"] > 0) & ~ret["rma"].isin(named)
+    hit = ret[mask]
+    return rows(
+        Category.MISSING_STORE_CREDIT,
+        hit,
+        scope="rma=" + hit["rma"].astype(str),
+        rma=hit["rma"],
+        order_id=hit["order_id"],
+        order_name=hit["order_name"],
+        amount_minor=hit["gift_card_minor"],
+        currency=hit["currency"],
+        detail="store-credit outcome with no gift card naming the RMA",
+    )

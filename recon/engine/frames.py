@@ -1,0 +1,307 @@
+"""Turn mirrored records into the engine's DataFrames (money as int64 minor units + currency)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recon.models import (
+    BalanceTransactionRecord,
+    GiftCardRecord,
+    LoopReturnRecord,
+    OrderRecord,
+    PayoutRecord,
+    RefundRecord,
+)
+from recon.money import exponent, from_minor, to_minor
+
+# Column sets are the engine's contract: the benchmark builds the same frames directly.
+RETURN_COLUMNS = (
+    "rma",
+    "state",
+    "outcome",
+    "created_at",
+    "order_id",
+    "order_name",
+    "currency",
+    "total_minor",
+    "refund_minor",
+    "gift_card_minor",
+    "label_status",
+    "was_processed",
+)
+RETURN_LINE_COLUMNS = (
+    "rma",
+    "line_item_id",
+    "provider_line_item_id",
+    "sku",
+    "price_minor",
+    "inspected",
+    "restock_location_id",
+)
+RETURN_REFUND_COLUMNS = ("rma", "provider_refund_id")
+ORDER_COLUMNS = ("order_id", "order_name", "currency", "presentment_currency", "return_status")
+REFUND_COLUMNS = ("refund_id", "order_id", "note", "processed_at", "currency", "shop_currency")
+REFUND_LINE_COLUMNS = ("refund_id", "line_item_id", "sku", "quantity", "restocked", "location_id")
+TRANSACTION_COLUMNS = (
+    "transaction_id",
+    "order_id",
+    "refund_id",
+    "kind",
+    "status",
+    "gateway",
+    "amount_minor",
+    "currency",
+    "amount_shop_minor",
+    "shop_currency",
+    "processed_at",
+)
+PAYOUT_COLUMNS = ("payout_id", "issued_at", "status", "currency", "refunds_gross_minor")
+BALANCE_COLUMNS = (
+    "balance_transaction_id",
+    "type",
+    "source_order_transaction_id",
+    "amount_minor",
+    "currency",
+    "payout_id",
+    "payout_status",
+)
+GIFT_CARD_COLUMNS = ("gift_card_id", "note", "currency", "initial_value_minor")
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for column in columns:
+        if column.endswith("_minor") or column == "quantity":
+            frame[column] = frame[column].astype("int64")
+        elif column in ("was_processed", "inspected", "restocked"):
+            frame[column] = frame[column].astype(bool)
+        elif column.endswith("_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        else:  # ids and codes stay Python strings (an empty frame would default to float)
+            frame[column] = frame[column].astype(object)
+    return frame
+
+
+def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    """An empty frame with the engine's dtypes for a column set."""
+    return _frame([], columns)
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The engine's input: one DataFrame per record kind (see the *_COLUMNS constants)."""
+
+    returns: pd.DataFrame
+    return_lines: pd.DataFrame
+    orders: pd.DataFrame
+    refunds: pd.DataFrame
+    refund_lines: pd.DataFrame
+    transactions: pd.DataFrame
+    payouts: pd.DataFrame
+    balance_transactions: pd.DataFrame
+    gift_cards: pd.DataFrame
+    # Loop's refunds[].provider_refund_id per RMA (findings.md link 2); exploded, one row a pair.
+    return_refunds: pd.DataFrame = field(default_factory=lambda: empty_frame(RETURN_REFUND_COLUMNS))
+
+
+def minor(amount: Decimal, currency: str) -> int:
+    """Integer minor units of an amount in its currency (recon.money, never float)."""
+    return to_minor(amount, currency)
+
+
+def to_decimal_series(units: pd.Series, currencies: pd.Series) -> list[Decimal]:
+    """Decimal objects from minor units and currencies, for result frames and findings.
+
+    Each distinct (currency, amount) is converted once: amounts repeat a lot, Decimal is slow.
+    """
+    values = np.asarray(units, dtype="int64")
+    codes = np.asarray(currencies, dtype=object)
+    out = np.empty(len(values), dtype=object)
+    for currency in pd.unique(codes):
+        mask = codes == currency
+        uniq, inverse = np.unique(values[mask], return_inverse=True)
+        decimals = np.array([from_minor(int(u), str(currency)) for u in uniq] + [None], dtype=object)
+        out[mask] = decimals[:-1][inverse]
+    return list(out)
+
+
+def _return_rows(returns: Iterable[LoopReturnRecord]) -> tuple[list[dict[str, Any]], ...]:
+    rows, lines, refs = [], [], []
+    for r in returns:
+        c = r.currency
+        rows.append(
+            {
+                "rma": r.id,
+                "state": r.state,
+                "outcome": r.outcome,
+                "created_at": r.created_at,
+                "order_id": r.provider_order_id,
+                "order_name": r.order_name,
+                "currency": c,
+                "total_minor": minor(r.total, c),
+                "refund_minor": minor(r.refund, c),
+                "gift_card_minor": minor(r.gift_card, c),
+                "label_status": r.label_status,
+                "was_processed": r.was_processed,
+            }
+        )
+        lines.extend(
+            {
+                "rma": r.id,
+                "line_item_id": ln.line_item_id,
+                "provider_line_item_id": ln.provider_line_item_id,
+                "sku": ln.sku,
+                "price_minor": minor(ln.price, c),
+                "inspected": ln.inspected,
+                "restock_location_id": ln.restock_location_id,
+            }
+            for ln in r.lines
+        )
+        ids = dict.fromkeys(x.provider_refund_id for x in r.refunds if x.provider_refund_id)
+        refs.extend({"rma": r.id, "provider_refund_id": pid} for pid in ids)
+    return rows, lines, refs
+
+
+def _refund_rows(refunds: Iterable[RefundRecord]) -> tuple[list[dict[str, Any]], ...]:
+    rows, lines, txns = [], [], []
+    for f in refunds:
+        rows.append(
+            {
+                "refund_id": f.id,
+                "order_id": f.order_id,
+                "note": f.note,
+                "processed_at": f.processed_at,
+                "currency": f.currency,
+                "shop_currency": f.shop_currency,
+            }
+        )
+        lines.extend(
+            {
+                "refund_id": f.id,
+                "line_item_id": ln.line_item_id,
+                "sku": ln.sku,
+                "quantity": ln.quantity,
+                "restocked": ln.restocked,
+                "location_id": ln.location_id,
+            }
+            for ln in f.lines
+        )
+        txns.extend(
+            {
+                "transaction_id": t.id,
+                "order_id": t.order_id,
+                "refund_id": t.refund_id or f.id,
+                "kind": t.kind,
+                "status": t.status,
+                "gateway": t.gateway,
+                "amount_minor": minor(t.amount, t.currency),
+                "currency": t.currency,
+                "amount_shop_minor": minor(t.amount_shop, t.shop_currency),
+                "shop_currency": t.shop_currency,
+                "processed_at": t.processed_at,
+            }
+            for t in f.transactions
+        )
+    return rows, lines, txns
+
+
+def build_frames(
+    returns: Iterable[LoopReturnRecord],
+    orders: Iterable[OrderRecord],
+    refunds: Iterable[RefundRecord],
+    payouts: Iterable[PayoutRecord],
+    balance_transactions: Iterable[BalanceTransactionRecord],
+    gift_cards: Iterable[GiftCardRecord],
+) -> Frames:
+    """Build the engine's frames from mirrored records.
+
+    Refund transactions come from ``RefundRecord.transactions``. Duplicate records (same natural
+    id) keep the last one, as the mirror's upsert would.
+
+    Raises:
+        recon.money.MoneyError: never for records built by sources (they validate currencies).
+    """
+    ret_rows, line_rows, ref_rows = _return_rows(returns)
+    refund_rows, refund_line_rows, txn_rows = _refund_rows(refunds)
+    order_rows = [
+        {
+            "order_id": o.id,
+            "order_name": o.name,
+            "currency": o.currency,
+            "presentment_currency": o.presentment_currency,
+            "return_status": o.return_status,
+        }
+        for o in orders
+    ]
+    payout_rows = [
+        {
+            "payout_id": p.id,
+            "issued_at": p.issued_at,
+            "status": p.status,
+            "currency": p.currency,
+            "refunds_gross_minor": minor(p.refunds_gross, p.currency),
+        }
+        for p in payouts
+    ]
+    bt_rows = [
+        {
+            "balance_transaction_id": b.id,
+            "type": b.type,
+            "source_order_transaction_id": b.source_order_transaction_id,
+            "amount_minor": minor(b.amount, b.currency),
+            "currency": b.currency,
+            "payout_id": b.payout_id,
+            "payout_status": b.payout_status,
+        }
+        for b in balance_transactions
+    ]
+    gift_rows = [
+        {
+            "gift_card_id": g.id,
+            "note": g.note,
+            "currency": g.currency,
+            "initial_value_minor": minor(g.initial_value, g.currency),
+        }
+        for g in gift_cards
+    ]
+    return Frames(
+        returns=_dedupe(_frame(ret_rows, RETURN_COLUMNS), "rma"),
+        return_lines=_frame(line_rows, RETURN_LINE_COLUMNS),
+        orders=_dedupe(_frame(order_rows, ORDER_COLUMNS), "order_id"),
+        refunds=_dedupe(_frame(refund_rows, REFUND_COLUMNS), "refund_id"),
+        refund_lines=_frame(refund_line_rows, REFUND_LINE_COLUMNS),
+        transactions=_dedupe(_frame(txn_rows, TRANSACTION_COLUMNS), "transaction_id"),
+        payouts=_dedupe(_frame(payout_rows, PAYOUT_COLUMNS), "payout_id"),
+        balance_transactions=_dedupe(_frame(bt_rows, BALANCE_COLUMNS), "balance_transaction_id"),
+        gift_cards=_dedupe(_frame(gift_rows, GIFT_CARD_COLUMNS), "gift_card_id"),
+        return_refunds=_frame(ref_rows, RETURN_REFUND_COLUMNS),
+    )
+
+
+def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    return frame.drop_duplicates(subset=[key], keep="last").reset_index(drop=True)
+
+
+def minor_tolerance(tolerance: Decimal, currencies: pd.Series) -> pd.Series:
+    """The amount tolerance in each row's minor units, floored (integer diff > t iff > floor t)."""
+    table = {
+        c: int((tolerance.scaleb(exponent(c))).to_integral_value(rounding="ROUND_FLOOR"))
+        for c in pd.unique(currencies.astype(str))
+    }
+    return currencies.astype(str).map(table).astype(np.int64)
+
+
+def fill_int(values: pd.Series) -> pd.Series:
+    """Integer column after a left join: missing → 0, without object-downcast warnings."""
+    return values.astype("Int64").fillna(0).astype("int64")
+
+
+def fill_bool(values: pd.Series) -> pd.Series:
+    """Boolean column after a left join: missing → False."""
+    return values.eq(True).astype(bool)

@@ -1,0 +1,46 @@
+"""Finding lifecycle across runs: new → open → resolved, or acknowledged (DESIGN decision 7)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from recon.models import Finding, FindingStatus
+
+_LIVE = (FindingStatus.NEW, FindingStatus.OPEN)
+
+
+def merge(previous: list[Finding], current: list[Finding], now: datetime) -> list[Finding]:
+    """Carry statuses from the previous run's findings into this run's, by ``key``.
+
+    - first time seen → ``new`` (first_seen = last_seen = now);
+    - seen before and new/open → ``open`` (first_seen kept, last_seen = now);
+    - acknowledged → stays ``acknowledged`` while amount_at_risk and detail are unchanged, else
+      back to ``open`` (someone must look again);
+    - previously resolved and back → ``new`` with a fresh first_seen (a new occurrence: the old
+      one was closed; a regression should be as loud as a first sighting);
+    - previously new/open/acknowledged and absent now → ``resolved`` (resolved_at = now);
+    - previously resolved and still absent → dropped (the store keeps the history).
+
+    Returns the current findings (input order) followed by the newly resolved ones (by key).
+    """
+    before = {f.key: f for f in previous}
+    merged = [_carry(before.get(f.key), f, now) for f in current]
+    present = {f.key for f in current}
+    resolved = [
+        p.model_copy(update={"status": FindingStatus.RESOLVED, "resolved_at": now})
+        for key, p in sorted(before.items())
+        if key not in present and p.status is not FindingStatus.RESOLVED
+    ]
+    return merged + resolved
+
+
+def _carry(prev: Finding | None, cur: Finding, now: datetime) -> Finding:
+    if prev is None or prev.status is FindingStatus.RESOLVED:
+        update = {"status": FindingStatus.NEW, "first_seen": now}
+    elif prev.status is FindingStatus.ACKNOWLEDGED and (
+        prev.amount_at_risk == cur.amount_at_risk and prev.detail == cur.detail
+    ):
+        update = {"status": FindingStatus.ACKNOWLEDGED, "first_seen": prev.first_seen or now}
+    else:
+        update = {"status": FindingStatus.OPEN, "first_seen": prev.first_seen or now}
+    return cur.model_copy(update={**update, "last_seen": now, "resolved_at": None})

@@ -1,0 +1,182 @@
+"""Link Shopify refunds to Loop returns: note RMA, then provider_refund_id, then a heuristic.
+
+Follows STYLE.md "one outer join, then classify": keys are normalised (strings of digits), each
+key kind is one ``merge(..., indicator=True)``, and the both/left-only split decides link or
+finding. The rules are docs/findings.md "Linking refunds to returns", implemented literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from recon.engine.frames import Frames, fill_bool, fill_int
+from recon.engine.rma import parse_rma_series
+
+# Refund transaction status buckets (findings.md "Vocabulary").
+OK_STATUSES = ("SUCCESS",)
+PENDING_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
+FAILED_STATUSES = ("FAILURE", "ERROR")
+LINK_COLUMNS = ["refund_id", "rma", "match_method", "confidence"]
+_BUCKETS = ("covered", "failed", "pending")
+
+
+def refund_facts(
+    frames: Frames, patterns: Sequence[str], as_of: datetime, pending_days: int
+) -> pd.DataFrame:
+    """One row per refund: parsed RMAs and covered/failed/pending sums in both monies.
+
+    Columns added to the refund frame: ``rmas`` (tuple), ``n_rmas``, ``<bucket>_minor``
+    (presentment), ``<bucket>_shop_minor`` for covered/failed/pending, and ``pending_old``
+    (a pending refund transaction processed more than ``pending_days`` before ``as_of``).
+    """
+    refunds = frames.refunds.copy()
+    refunds["rmas"] = parse_rma_series(refunds["note"], patterns)
+    refunds["n_rmas"] = refunds["rmas"].map(len).astype("int64")
+    txn = frames.transactions
+    txn = txn[txn["kind"].astype(str).str.upper() == "REFUND"]
+    status = txn["status"].astype(str).str.upper()
+    cutoff = as_of - timedelta(days=pending_days)
+    is_pending = status.isin(PENDING_STATUSES)
+    parts = {
+        "refund_id": txn["refund_id"],
+        "pending_old": is_pending & (txn["processed_at"] < cutoff),
+    }
+    masks = {
+        "covered": status.isin(OK_STATUSES) | is_pending,
+        "failed": status.isin(FAILED_STATUSES),
+        "pending": is_pending,
+    }
+    for bucket, mask in masks.items():
+        parts[f"{bucket}_minor"] = txn["amount_minor"].where(mask, 0)
+        parts[f"{bucket}_shop_minor"] = txn["amount_shop_minor"].where(mask, 0)
+    sums = (
+        pd.DataFrame(parts)
+        .groupby("refund_id", sort=False)
+        .agg({k: ("any" if k == "pending_old" else "sum") for k in parts if k != "refund_id"})
+    )
+    refunds = refunds.merge(sums, left_on="refund_id", right_index=True, how="left")
+    for bucket in _BUCKETS:
+        for suffix in ("_minor", "_shop_minor"):
+            refunds[bucket + suffix] = fill_int(refunds[bucket + suffix])
+    refunds["pending_old"] = fill_bool(refunds["pending_old"])
+    return refunds
+
+
+def link_refunds(
+    facts: pd.DataFrame, frames: Frames, tolerance_minor: pd.Series, min_confidence: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Link refunds to returns, strongest key first.
+
+    Returns:
+        ``(links, unknown)``: links (refund_id, rma, match_method, confidence), one row per linked
+        refund; ``unknown`` the refunds whose single note RMA is not a Loop return (with ``rma``).
+    """
+    returns = frames.returns[["rma"]]
+    single = facts.loc[facts["n_rmas"] == 1, ["refund_id"]].assign(
+        rma=facts.loc[facts["n_rmas"] == 1, "rmas"].map(lambda found: found[0]).astype(object)
+    )
+    joined = single.merge(returns, on="rma", how="left", indicator=True)
+    by_note = joined.loc[joined["_merge"] == "both", ["refund_id", "rma"]].assign(
+        match_method="note", confidence=1.0
+    )
+    unknown = joined.loc[joined["_merge"] == "left_only", ["refund_id", "rma"]]
+    # Link 2 only for refunds whose note names no RMA: a note that names one "links nothing"
+    # when it is unknown or ambiguous (findings.md), so it is not rescued by a weaker key.
+    no_rma = facts.loc[facts["n_rmas"] == 0, ["refund_id", "order_id"]]
+    by_provider = (
+        no_rma[["refund_id"]]
+        .merge(frames.return_refunds, left_on="refund_id", right_on="provider_refund_id")
+        .merge(returns, on="rma")
+        .sort_values(["refund_id", "rma"])
+        .drop_duplicates("refund_id")[  # one refund, one return: the lowest RMA wins (documented)
+            ["refund_id", "rma"]
+        ]
+        .assign(match_method="provider_refund_id", confidence=1.0)
+    )
+    linked_rmas = pd.concat([by_note["rma"], by_provider["rma"]])
+    rest = no_rma[~no_rma["refund_id"].isin(by_provider["refund_id"])]
+    by_heuristic = _heuristic(facts, rest, frames, linked_rmas, tolerance_minor, min_confidence)
+    links = concat_rows([by_note, by_provider, by_heuristic], LINK_COLUMNS)
+    links["confidence"] = links["confidence"].astype("float64")
+    return links, unknown.reset_index(drop=True)
+
+
+def concat_rows(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """Concatenate non-empty parts (pandas warns on empty ones); typed empty frame if none."""
+    kept = [part[columns] for part in parts if not part.empty]
+    if not kept:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(kept, ignore_index=True)
+
+
+def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFrame:
+    """Pick each row's Shopify money in the return's currency (findings.md "Money basis").
+
+    ``frame`` carries the refund facts; adds ``basis`` (shop, presentment or mismatch) and
+    ``basis_<bucket>`` minor-unit columns (0 when the currencies mismatch).
+    """
+    shop = return_currency.to_numpy() == frame["shop_currency"].to_numpy()
+    pres = ~shop & (return_currency.to_numpy() == frame["currency"].to_numpy())
+    out = frame.assign(basis=np.select([shop, pres], ["shop", "presentment"], "mismatch"))
+    for bucket in _BUCKETS:
+        out[f"basis_{bucket}"] = np.select(
+            [shop, pres], [frame[f"{bucket}_shop_minor"], frame[f"{bucket}_minor"]], 0
+        ).astype("int64")
+    return out
+
+
+def _sku_signature(frame: pd.DataFrame, key: str, counts: pd.Series | None = None) -> pd.Series:
+    """A multiset of SKUs as one sorted, joined string per key (small candidate sets only)."""
+    skus = frame["sku"].fillna("").astype(str)
+    if counts is not None:
+        repeats = counts.clip(lower=0).to_numpy()
+        skus = pd.Series(np.repeat(skus.to_numpy(), repeats))
+        keys = pd.Series(np.repeat(frame[key].to_numpy(), repeats))
+    else:
+        keys = frame[key]
+    tall = pd.DataFrame({key: keys.to_numpy(), "sku": skus.to_numpy()}).sort_values([key, "sku"])
+    return tall.groupby(key, sort=False)["sku"].agg("\x1f".join)
+
+
+def _heuristic(
+    facts: pd.DataFrame,
+    rest: pd.DataFrame,
+    frames: Frames,
+    linked_rmas: pd.Series,
+    tolerance_minor: pd.Series,
+    min_confidence: float,
+) -> pd.DataFrame:
+    """Link 3: same order, covered within tolerance (0.5), same SKU multiset (0.5)."""
+    empty = pd.DataFrame(columns=LINK_COLUMNS)
+    returns = frames.returns.assign(tol=tolerance_minor.to_numpy())
+    free = returns[~returns["rma"].isin(linked_rmas)]
+    pairs = rest.merge(free[["rma", "order_id", "currency", "refund_minor", "tol"]], on="order_id")
+    if pairs.empty:
+        return empty
+    money = facts.set_index("refund_id").loc[pairs["refund_id"]].reset_index()
+    pairs = basis_amounts(money, pairs["currency"]).assign(
+        rma=pairs["rma"].to_numpy(),
+        refund_minor=pairs["refund_minor"].to_numpy(),
+        tol=pairs["tol"].to_numpy(),
+    )
+    amount_ok = (pairs["basis"] != "mismatch") & (
+        (pairs["basis_covered"] - pairs["refund_minor"]).abs() <= pairs["tol"]
+    )
+    rlines = frames.refund_lines[frames.refund_lines["refund_id"].isin(pairs["refund_id"])]
+    f_sig = _sku_signature(rlines, "refund_id", rlines["quantity"])
+    rl = frames.return_lines[frames.return_lines["rma"].isin(pairs["rma"])]
+    r_sig = _sku_signature(rl, "rma")
+    sku_ok = pairs["refund_id"].map(f_sig).fillna("").to_numpy() == (
+        pairs["rma"].map(r_sig).fillna("").to_numpy()
+    )
+    pairs["confidence"] = 0.5 * amount_ok.astype(float) + 0.5 * sku_ok.astype(float)
+    good = pairs[pairs["confidence"] >= min_confidence]
+    # "exactly one unlinked return on the order qualifies; otherwise F is unmatched".
+    good = good[good.groupby("refund_id")["rma"].transform("size") == 1]
+    return good[["refund_id", "rma"]].assign(
+        match_method="heuristic", confidence=good["confidence"].to_numpy()
+    )

@@ -1,0 +1,51 @@
+"""Payout tie-out: each payout's refund balance transactions against its summary and our links."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from recon.engine.frames import Frames, fill_int, to_decimal_series
+
+TIEOUT_COLUMNS = [
+    "payout_id",
+    "issued_at",
+    "status",
+    "currency",
+    "refunds_count",
+    "refunds_matched",
+    "refunds_unmatched",
+    "refunds_sum",
+    "summary_refunds_gross",
+    "difference",
+]
+
+
+def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
+    """One row per payout; money columns are ``Decimal`` in the payout currency.
+
+    ``refunds_sum`` is the sum of the payout's REFUND balance transactions (negative, as Shopify
+    sends them); ``difference = refunds_sum - summary_refunds_gross`` (``summary.refundsFeeGross``
+    taken with Shopify's sign). A refund row is *matched* when its order transaction belongs to a
+    refund linked to an RMA.
+    """
+    bts = frames.balance_transactions
+    refund_bts = bts[(bts["type"].astype(str).str.upper() == "REFUND") & bts["payout_id"].notna()]
+    txn = frames.transactions[["transaction_id", "refund_id"]]
+    linked_txns = txn.loc[txn["refund_id"].isin(links["refund_id"]), "transaction_id"]
+    refund_bts = refund_bts.assign(
+        matched=refund_bts["source_order_transaction_id"].isin(linked_txns)
+    )
+    per = refund_bts.groupby("payout_id").agg(
+        refunds_count=("balance_transaction_id", "size"),
+        refunds_matched=("matched", "sum"),
+        refunds_sum_minor=("amount_minor", "sum"),
+    )
+    out = frames.payouts.merge(per, left_on="payout_id", right_index=True, how="left")
+    for column in ("refunds_count", "refunds_matched", "refunds_sum_minor"):
+        out[column] = fill_int(out[column])
+    out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
+    diff = out["refunds_sum_minor"] - out["refunds_gross_minor"]
+    out["refunds_sum"] = to_decimal_series(out["refunds_sum_minor"], out["currency"])
+    out["summary_refunds_gross"] = to_decimal_series(out["refunds_gross_minor"], out["currency"])
+    out["difference"] = to_decimal_series(diff, out["currency"])
+    return out[TIEOUT_COLUMNS].sort_values("payout_id").reset_index(drop=True)

@@ -1,0 +1,140 @@
+"""The run lock: one lease per shop in the database, with an expiry and a fencing token.
+
+A run acquires the shop's lease before it writes to Shopify and keeps it alive with ``renew``; a
+crashed run's lease expires (by the injected clock) and the next run takes it over with a higher
+fencing token. The executor calls ``assert_current`` inside the transaction that marks an intent
+``sending``, so a run whose lease was taken over cannot write (DESIGN decision 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from recon.clock import Clock
+from recon.errors import LockError
+from recon.store.tables import Base
+
+
+class RunLockRow(Base):
+    """The current lease of one shop; ``token`` only ever grows."""
+
+    __tablename__ = "run_lock"
+    shop: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    token: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Proof of holding the run lock: valid while the row keeps this token and is unexpired."""
+
+    shop: str
+    holder: str
+    token: int
+    expires_at: datetime
+
+
+class RunLock:
+    """Acquire, renew and release per-shop leases; every call is its own short transaction."""
+
+    def __init__(self, sessions: Callable[[], Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def acquire(self, shop: str, holder: str, ttl: timedelta) -> Lease:
+        """Take the shop's lease, or take over an expired one (the fencing token goes up).
+
+        Raises:
+            LockError: another holder's lease is still live.
+        """
+        now = self._clock.now()
+        expires = now + ttl
+        try:
+            with self._sessions() as session, session.begin():
+                # A conditional UPDATE is atomic on SQLite and PostgreSQL: of two runs racing for an
+                # expired lease, exactly one matches the row.
+                taken = session.execute(
+                    update(RunLockRow)
+                    .where(RunLockRow.shop == shop, RunLockRow.expires_at <= now)
+                    .values(
+                        holder=holder,
+                        token=RunLockRow.token + 1,
+                        acquired_at=now,
+                        expires_at=expires,
+                    )
+                )
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    token = session.scalar(select(RunLockRow.token).where(RunLockRow.shop == shop))
+                    return Lease(shop, holder, int(token or 0), expires)
+                current = session.get(RunLockRow, shop)
+                if current is not None:
+                    raise LockError(
+                        f"another run ({current.holder}) holds the run lock for shop {shop} until "
+                        f"{current.expires_at.isoformat()}"
+                    )
+                session.add(
+                    RunLockRow(
+                        shop=shop, holder=holder, token=1, acquired_at=now, expires_at=expires
+                    )
+                )
+        except IntegrityError:
+            raise LockError(f"another run took the run lock for shop {shop} first") from None
+        return Lease(shop, holder, 1, expires)
+
+    def renew(self, lease: Lease, ttl: timedelta) -> Lease:
+        """Extend a live lease.
+
+        Raises:
+            LockError: the lease expired or was taken over.
+        """
+        now = self._clock.now()
+        expires = now + ttl
+        with self._sessions() as session, session.begin():
+            assert_current(session, lease, now)
+            session.execute(
+                update(RunLockRow)
+                .where(RunLockRow.shop == lease.shop, RunLockRow.token == lease.token)
+                .values(expires_at=expires)
+            )
+        return Lease(lease.shop, lease.holder, lease.token, expires)
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease up (expire it now); a lease already taken over is left alone."""
+        now = self._clock.now()
+        with self._sessions() as session, session.begin():
+            session.execute(
+                update(RunLockRow)
+                .where(
+                    RunLockRow.shop == lease.shop,
+                    RunLockRow.token == lease.token,
+                    RunLockRow.holder == lease.holder,
+                )
+                .values(expires_at=now)
+            )
+
+
+def assert_current(session: Session, lease: Lease, now: datetime) -> None:
+    """Check, inside the caller's transaction, that ``lease`` is still the shop's live lease.
+
+    Call it after the transaction's first write (SQLite then holds the write lock) so no takeover
+    can commit between this check and the caller's commit; on PostgreSQL the row is read
+    ``FOR SHARE`` for the same effect.
+
+    Raises:
+        LockError: the lease expired or another run took it over (higher fencing token).
+    """
+    row = session.execute(
+        select(RunLockRow).where(RunLockRow.shop == lease.shop).with_for_update(read=True)
+    ).scalar_one_or_none()
+    if row is None or row.token != lease.token or row.holder != lease.holder:
+        raise LockError(f"run lease for shop {lease.shop} was taken over; this run may not write")
+    if row.expires_at <= now:
+        raise LockError(f"run lease for shop {lease.shop} expired at {row.expires_at.isoformat()}")

@@ -1,0 +1,1 @@
+"""Remediation: plan fixes from findings, record intents, apply them; never move money twice."""

@@ -1,0 +1,340 @@
+"""The intent ledger: one row per remediation action, committed before any write, and its audit.
+
+States: proposed → approved | rejected (approval), planned → sending → done | failed | unknown |
+needs_review. Every transition appends an ``action_events`` row with when, who, why and Shopify's
+response; events are never updated or deleted (no retention cap). DESIGN decision 8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from recon.config import RemediationMode
+from recon.errors import RemediationError
+from recon.remediation.planner import ActionKind, ActionState, Disposition, PlannedAction
+from recon.store.tables import MONEY, Base, JsonType
+
+S = ActionState
+_ALLOWED: dict[ActionState, frozenset[ActionState]] = {
+    S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.PLANNED, S.NEEDS_REVIEW}),
+    S.APPROVED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
+    S.PLANNED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
+    # sending → sending: a resend of an in-flight intent with the same key and variables (§17).
+    S.SENDING: frozenset({S.SENDING, S.DONE, S.FAILED, S.UNKNOWN, S.NEEDS_REVIEW}),
+    S.UNKNOWN: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
+}
+EXECUTABLE = (S.PLANNED, S.APPROVED)
+IN_FLIGHT = (S.SENDING, S.UNKNOWN)
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id for an unbounded log.
+_EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ActionRow(Base):
+    """One remediation intent; ``variables`` are exactly what is (re)sent under ``key``."""
+
+    __tablename__ = "remediation_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(36), unique=True)
+    shop: Mapped[str] = mapped_column(String(64), index=True)
+    rma: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+    n: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(64))
+    finding_key: Mapped[str] = mapped_column(String(255), index=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[str | None] = mapped_column(MONEY, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    result_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ActionEventRow(Base):
+    """One transition of one intent: the append-only audit trail."""
+
+    __tablename__ = "action_events"
+    id: Mapped[int] = mapped_column(_EventId, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("remediation_actions.id"), index=True)
+    at: Mapped[datetime]
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    response: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """An intent as the CLI lists it."""
+
+    id: int
+    key: str
+    kind: str
+    category: str
+    rma: str
+    order_id: str
+    amount: str | None
+    currency: str | None
+    state: str
+    reason: str
+    result_id: str | None
+
+
+def _view(row: ActionRow) -> ActionView:
+    return ActionView(
+        row.id,
+        row.key,
+        row.kind,
+        row.category,
+        row.rma,
+        row.order_id,
+        row.amount,
+        row.currency,
+        row.state,
+        row.reason,
+        row.result_id,
+    )
+
+
+def transition(
+    session: Session,
+    row: ActionRow,
+    to_state: ActionState,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str = "",
+    response: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Move an intent to a new state and append the audit event (in the caller's transaction).
+
+    Raises:
+        RemediationError: the move is not allowed (e.g. out of a terminal state).
+    """
+    current = ActionState(row.state)
+    if to_state not in _ALLOWED.get(current, frozenset()):
+        raise RemediationError(f"action {row.id} cannot go from {current} to {to_state}")
+    row.state = to_state.value
+    row.updated_at = now
+    if reason:
+        row.reason = reason
+    if response is not None:
+        row.response = response
+    session.add(
+        ActionEventRow(
+            action_id=row.id,
+            at=now,
+            from_state=current.value,
+            to_state=to_state.value,
+            actor=actor,
+            reason=reason,
+            response=response,
+            run_id=run_id,
+        )
+    )
+
+
+def _initial_state(action: PlannedAction, mode: RemediationMode) -> ActionState:
+    if action.disposition is Disposition.REVIEW:
+        return S.NEEDS_REVIEW
+    if action.disposition is Disposition.AUTO and mode is RemediationMode.APPLY:
+        return S.PLANNED
+    return S.PROPOSED
+
+
+def record_plan(
+    session: Session,
+    actions: Iterable[PlannedAction],
+    *,
+    mode: RemediationMode,
+    now: datetime,
+    run_id: str | None = None,
+    actor: str = "planner",
+) -> list[int]:
+    """Insert intents for actions whose key is new; promote proposed ones policy now auto-applies.
+
+    An existing key keeps its row and state: the same intent is never recorded twice.
+    Returns the ids of the rows inserted or promoted.
+    """
+    touched: list[int] = []
+    for action in actions:
+        row = session.scalar(select(ActionRow).where(ActionRow.key == action.key))
+        state = _initial_state(action, mode)
+        if row is not None:
+            if row.state == S.PROPOSED and state is S.PLANNED:
+                transition(
+                    session,
+                    row,
+                    S.PLANNED,
+                    actor="policy:auto_apply",
+                    now=now,
+                    reason="category is in auto_apply",
+                    run_id=run_id,
+                )
+                touched.append(row.id)
+            continue
+        row = _new_row(action, state, now, run_id)
+        session.add(row)
+        session.flush()
+        session.add(
+            ActionEventRow(
+                action_id=row.id,
+                at=now,
+                from_state=None,
+                to_state=state.value,
+                actor=actor,
+                reason=action.reason,
+                run_id=run_id,
+            )
+        )
+        touched.append(row.id)
+    return touched
+
+
+def _new_row(
+    action: PlannedAction, state: ActionState, now: datetime, run_id: str | None
+) -> ActionRow:
+    return ActionRow(
+        key=action.key,
+        shop=action.shop,
+        rma=action.rma,
+        kind=action.kind.value,
+        subject=action.subject,
+        n=action.n,
+        category=action.category.value,
+        finding_key=action.finding_key,
+        order_id=action.order_id,
+        amount=None if action.amount is None else str(action.amount),
+        currency=action.currency,
+        state=state.value,
+        reason=action.reason,
+        details=action.details,
+        run_id=run_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def list_actions(
+    session: Session, shop: str, states: Sequence[ActionState] | None = None
+) -> list[ActionView]:
+    """Intents of one shop, oldest first, optionally only in the given states."""
+    query = select(ActionRow).where(ActionRow.shop == shop).order_by(ActionRow.id)
+    if states:
+        query = query.where(ActionRow.state.in_([s.value for s in states]))
+    return [_view(row) for row in session.scalars(query)]
+
+
+def _decide(
+    session: Session,
+    shop: str,
+    ids: Sequence[int],
+    to_state: ActionState,
+    actor: str,
+    now: datetime,
+    reason: str,
+) -> list[ActionView]:
+    rows = list(
+        session.scalars(select(ActionRow).where(ActionRow.id.in_(ids), ActionRow.shop == shop))
+    )
+    found = {row.id for row in rows}
+    missing = sorted(set(ids) - found)
+    if missing:
+        raise RemediationError(f"no action with id {', '.join(map(str, missing))} for shop {shop}")
+    for row in rows:
+        if row.state != S.PROPOSED:
+            raise RemediationError(
+                f"action {row.id} is {row.state}, only proposed actions can be decided"
+            )
+        transition(session, row, to_state, actor=actor, now=now, reason=reason)
+    return [_view(row) for row in rows]
+
+
+def approve(
+    session: Session, shop: str, ids: Sequence[int], *, actor: str, now: datetime, reason: str = ""
+) -> list[ActionView]:
+    """Approve proposed intents (the next apply run sends them); records who approved and why.
+
+    Raises:
+        RemediationError: an id is unknown or its intent is not ``proposed``.
+    """
+    return _decide(session, shop, ids, S.APPROVED, actor, now, reason or "approved")
+
+
+def reject(
+    session: Session, shop: str, ids: Sequence[int], *, actor: str, now: datetime, reason: str = ""
+) -> list[ActionView]:
+    """Reject proposed intents; they are never sent.
+
+    Raises:
+        RemediationError: an id is unknown or its intent is not ``proposed``.
+    """
+    return _decide(session, shop, ids, S.REJECTED, actor, now, reason or "rejected")
+
+
+def rows_in(session: Session, shop: str, states: Sequence[ActionState]) -> list[ActionRow]:
+    """Intent rows of one shop in the given states, oldest first."""
+    query = select(ActionRow).where(
+        ActionRow.shop == shop, ActionRow.state.in_([s.value for s in states])
+    )
+    return list(session.scalars(query.order_by(ActionRow.id)))
+
+
+def events(session: Session, action_id: int) -> list[ActionEventRow]:
+    """The audit trail of one intent, in order."""
+    query = select(ActionEventRow).where(ActionEventRow.action_id == action_id)
+    return list(session.scalars(query.order_by(ActionEventRow.id)))
+
+
+def restocked_units(session: Session, shop: str) -> set[tuple[str, str]]:
+    """(rma, line item id) pairs recon has restocked: done restocks and done refunds' RETURN lines.
+
+    The engine's MISSING_RESTOCK rule reads this ("no restock recorded in recon's action ledger").
+    """
+    pairs: set[tuple[str, str]] = set()
+    for row in rows_in(session, shop, [S.DONE]):
+        if row.kind == ActionKind.RESTOCK:
+            pairs.add((row.rma, str(row.details["line_item_id"])))
+        elif row.kind == ActionKind.REFUND:
+            for line in row.details.get("lines", []):
+                if line["restock_type"] == "RETURN":
+                    pairs.add((row.rma, str(line["line_item_id"])))
+    return pairs
+
+
+def note(
+    session: Session,
+    row: ActionRow,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str,
+    run_id: str | None = None,
+) -> None:
+    """Append an event that changes no state (e.g. held back by the circuit breaker)."""
+    session.add(
+        ActionEventRow(
+            action_id=row.id,
+            at=now,
+            from_state=row.state,
+            to_state=row.state,
+            actor=actor,
+            reason=reason,
+            run_id=run_id,
+        )
+    )

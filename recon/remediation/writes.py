@@ -1,0 +1,354 @@
+"""Typed Shopify reads and writes for remediation, behind the small ``ShopifyGateway`` port.
+
+``GraphQLGateway`` implements the port with the documents in ``recon/sources/graphql/mutations``
+over any ``execute(document, variables, write)`` (``ShopifyClient.execute``). Write calls return
+the mutation's raw payload so the executor can mark the moment between "sent" and "parsed"; the
+``parse_*`` functions turn payloads into ``WriteResult``. Facts: shopify-admin-api.md §9-§11, §16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from recon.errors import FatalHTTPError, RemediationError
+from recon.money import format_amount, parse_amount
+
+_DOCUMENTS = Path(__file__).resolve().parent.parent / "sources" / "graphql" / "mutations"
+
+Execute = Callable[[str, dict[str, Any], bool], dict[str, Any]]
+
+
+def gid(kind: str, numeric_id: str) -> str:
+    """The global id of a numeric Shopify id (``gid://shopify/Order/1``); a gid passes through."""
+    return numeric_id if numeric_id.startswith("gid://") else f"gid://shopify/{kind}/{numeric_id}"
+
+
+def tail(global_id: str) -> str:
+    """The numeric tail of a gid (models keep numeric ids, shopify-admin-api.md §4)."""
+    return global_id.rsplit("/", 1)[-1]
+
+
+def load_document(name: str) -> str:
+    """The text of one of remediation's GraphQL documents, e.g. ``RefundCreate``."""
+    return (_DOCUMENTS / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class OrderRefund:
+    id: str
+    note: str | None
+    amount: Decimal | None  # presentment
+
+
+@dataclass(frozen=True)
+class OrderRefunds:
+    """An order's currencies and its refunds as re-read right before a refund write."""
+
+    order_id: str
+    shop_currency: str
+    presentment_currency: str
+    refunds: tuple[OrderRefund, ...]
+
+
+@dataclass(frozen=True)
+class SuggestedTransaction:
+    gateway: str
+    parent_id: str | None
+    amount: Decimal  # presentment
+    maximum_refundable: Decimal  # presentment
+
+
+@dataclass(frozen=True)
+class SuggestedRefund:
+    """``Order.suggestedRefund`` for the planned lines, in presentment money unless named shop."""
+
+    shop_currency: str
+    presentment_currency: str
+    amount: Decimal
+    amount_shop: Decimal
+    maximum_refundable: Decimal
+    transactions: tuple[SuggestedTransaction, ...]
+
+
+@dataclass(frozen=True)
+class LineItemStock:
+    line_item_id: str
+    inventory_item_id: str | None
+    tracked: bool
+    available: int | None  # None: the item is not stocked at the location
+
+
+@dataclass(frozen=True)
+class UserErrorInfo:
+    message: str
+    code: str | None = None
+    field: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """A parsed mutation payload: the created object's id, or Shopify's userErrors."""
+
+    result_id: str | None
+    errors: tuple[UserErrorInfo, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.result_id is not None
+
+
+class ShopifyGateway(Protocol):
+    """What remediation needs from Shopify. Ids are gids; writes return the raw mutation payload.
+
+    A write whose outcome is unknown (5xx, timeout, reset) raises ``OutcomeUnknownError``.
+    """
+
+    def order_refunds(self, order_gid: str) -> OrderRefunds:
+        """The order's currencies and refunds with their notes."""
+        ...
+
+    def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
+        """What Shopify suggests for these ``RefundLineItemInput``s."""
+        ...
+
+    def create_refund(self, refund_input: dict[str, Any], key: str) -> dict[str, Any]:
+        """``refundCreate`` under ``@idempotent(key:)``; returns the ``refundCreate`` payload."""
+        ...
+
+    def line_item_inventory(
+        self, line_item_gids: Sequence[str], location_gid: str
+    ) -> list[LineItemStock]:
+        """Inventory item and ``available`` at the location of each line item."""
+        ...
+
+    def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
+        """``inventoryAdjustQuantities`` under ``@idempotent(key:)``; returns its payload."""
+        ...
+
+    def add_tags(self, order_gid: str, tags: Sequence[str]) -> dict[str, Any]:
+        """``tagsAdd`` on the order; returns its payload."""
+        ...
+
+
+def _money(bag: dict[str, Any] | None, which: str = "presentmentMoney") -> Decimal:
+    if not bag or not bag.get(which):
+        raise FatalHTTPError(f"Shopify answer lacks {which}")
+    return parse_amount(bag[which]["amount"])
+
+
+def _user_errors(payload: dict[str, Any]) -> tuple[UserErrorInfo, ...]:
+    return tuple(
+        UserErrorInfo(str(e.get("message", "")), e.get("code"), tuple(e.get("field") or ()))
+        for e in payload.get("userErrors") or ()
+    )
+
+
+def parse_refund_payload(payload: dict[str, Any]) -> WriteResult:
+    """Parse a ``refundCreate`` payload (userErrors mean no refund was created, §16)."""
+    refund = payload.get("refund") or {}
+    return WriteResult(refund.get("id"), _user_errors(payload))
+
+
+def parse_adjust_payload(payload: dict[str, Any]) -> WriteResult:
+    """Parse an ``inventoryAdjustQuantities`` payload."""
+    group = payload.get("inventoryAdjustmentGroup") or {}
+    return WriteResult(group.get("id"), _user_errors(payload))
+
+
+def parse_tags_payload(payload: dict[str, Any]) -> WriteResult:
+    """Parse a ``tagsAdd`` payload."""
+    node = payload.get("node") or {}
+    return WriteResult(node.get("id"), _user_errors(payload))
+
+
+class GraphQLGateway:
+    """``ShopifyGateway`` over a GraphQL ``execute(document, variables, write) -> data``."""
+
+    def __init__(self, execute: Execute) -> None:
+        self._execute = execute
+
+    def _order(self, name: str, order_gid: str, variables: dict[str, Any]) -> dict[str, Any]:
+        order = self._execute(load_document(name), {"orderId": order_gid, **variables}, False).get(
+            "order"
+        )
+        if not order:
+            raise FatalHTTPError(f"order {order_gid} not found (or older than 60 days, §1)")
+        return dict(order)
+
+    def order_refunds(self, order_gid: str) -> OrderRefunds:
+        order = self._order("OrderRefundNotes", order_gid, {})
+        refunds = tuple(
+            OrderRefund(r["id"], r.get("note"), _money(r.get("totalRefundedSet")))
+            for r in order.get("refunds") or ()
+        )
+        return OrderRefunds(
+            order["id"], order["currencyCode"], order["presentmentCurrencyCode"], refunds
+        )
+
+    def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
+        order = self._order("SuggestedRefund", order_gid, {"refundLineItems": list(lines)})
+        suggested = order["suggestedRefund"]
+        transactions = tuple(
+            SuggestedTransaction(
+                gateway=t["gateway"],
+                parent_id=(t.get("parentTransaction") or {}).get("id"),
+                amount=_money(t.get("amountSet")),
+                maximum_refundable=_money(t.get("maximumRefundableSet")),
+            )
+            for t in suggested.get("suggestedTransactions") or ()
+        )
+        return SuggestedRefund(
+            shop_currency=order["currencyCode"],
+            presentment_currency=order["presentmentCurrencyCode"],
+            amount=_money(suggested["amountSet"]),
+            amount_shop=_money(suggested["amountSet"], "shopMoney"),
+            maximum_refundable=_money(suggested["maximumRefundableSet"]),
+            transactions=transactions,
+        )
+
+    def create_refund(self, refund_input: dict[str, Any], key: str) -> dict[str, Any]:
+        variables = {"input": refund_input, "idempotencyKey": key}
+        return dict(self._execute(load_document("RefundCreate"), variables, True)["refundCreate"])
+
+    def line_item_inventory(
+        self, line_item_gids: Sequence[str], location_gid: str
+    ) -> list[LineItemStock]:
+        variables = {"ids": list(line_item_gids), "locationId": location_gid}
+        nodes = self._execute(load_document("LineItemInventory"), variables, False)["nodes"]
+        return [_stock(node) for node in nodes if node]
+
+    def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
+        variables = {"input": adjust_input, "idempotencyKey": key}
+        data = self._execute(load_document("InventoryAdjust"), variables, True)
+        return dict(data["inventoryAdjustQuantities"])
+
+    def add_tags(self, order_gid: str, tags: Sequence[str]) -> dict[str, Any]:
+        data = self._execute(load_document("TagsAdd"), {"id": order_gid, "tags": list(tags)}, True)
+        return dict(data["tagsAdd"])
+
+
+def _stock(node: dict[str, Any]) -> LineItemStock:
+    item = (node.get("variant") or {}).get("inventoryItem") or {}
+    level = item.get("inventoryLevel")
+    available = None
+    if level is not None:
+        quantities = {q["name"]: int(q["quantity"]) for q in level.get("quantities") or ()}
+        available = quantities.get("available")
+    return LineItemStock(node["id"], item.get("id"), bool(item.get("tracked")), available)
+
+
+# --- building write inputs (pure) ---------------------------------------------------------------
+
+
+def note_names_rma(note: str | None, marker: str) -> bool:
+    """Whether a refund note carries ``marker`` for exactly this RMA (``#12`` is not ``#123``)."""
+    if not note:
+        return False
+    start = note.find(marker)
+    while start >= 0:
+        end = start + len(marker)
+        if end == len(note) or not note[end].isalnum():
+            return True
+        start = note.find(marker, start + 1)
+    return False
+
+
+def refund_line_inputs(lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``RefundLineItemInput``s from the planned lines; ``locationId`` only for RETURN (§10)."""
+    inputs = []
+    for line in lines:
+        item: dict[str, Any] = {
+            "lineItemId": gid("LineItem", str(line["line_item_id"])),
+            "quantity": int(line["quantity"]),
+            "restockType": line["restock_type"],
+        }
+        if line["restock_type"] == "RETURN" and line.get("location_id"):
+            item["locationId"] = gid("Location", str(line["location_id"]))
+        inputs.append(item)
+    return inputs
+
+
+def presentment_amount(amount: Decimal, currency: str, suggested: SuggestedRefund) -> Decimal:
+    """Loop's refund in the order's presentment currency, the currency refunds are issued in (§4).
+
+    A Loop amount in shop currency converts only when it equals Shopify's own suggestion in shop
+    money (then the suggestion's presentment amount is exact); any other case goes to a human.
+
+    Raises:
+        RemediationError: the currencies cannot be reconciled.
+    """
+    if currency == suggested.presentment_currency:
+        return amount
+    if currency == suggested.shop_currency and amount == suggested.amount_shop:
+        return suggested.amount
+    if currency == suggested.shop_currency:
+        raise RemediationError(
+            f"Loop refund {amount} {currency} is in shop currency and differs from Shopify's "
+            f"suggestion; no exact conversion to {suggested.presentment_currency}"
+        )
+    raise RemediationError(
+        f"currency mismatch: Loop {currency}, order shop {suggested.shop_currency} / presentment "
+        f"{suggested.presentment_currency}"
+    )
+
+
+def allocate_transactions(
+    order_gid: str, amount: Decimal, suggested: SuggestedRefund
+) -> list[dict[str, Any]]:
+    """Spread the amount over the suggested transactions in order, each capped at its maximum (§9).
+
+    Raises:
+        RemediationError: the amount exceeds what the order can still refund ("over-refund"):
+            someone refunded already; never set allowOverRefunding.
+    """
+    currency = suggested.presentment_currency
+    if amount > suggested.maximum_refundable:
+        raise RemediationError(
+            f"over-refund: planned {format_amount(amount, currency)} {currency} exceeds maximum "
+            f"refundable {format_amount(suggested.maximum_refundable, currency)}"
+        )
+    left, transactions = amount, []
+    for suggestion in suggested.transactions:
+        share = min(left, suggestion.maximum_refundable)
+        if share <= 0:
+            continue
+        transaction: dict[str, Any] = {
+            "orderId": order_gid,
+            "kind": "REFUND",
+            "gateway": suggestion.gateway,
+            "amount": format_amount(share, currency),
+        }
+        if suggestion.parent_id:
+            transaction["parentId"] = suggestion.parent_id
+        transactions.append(transaction)
+        left -= share
+    if left > 0:
+        raise RemediationError(
+            f"over-refund: the order's transactions can refund "
+            f"{format_amount(amount - left, currency)} of "
+            f"{format_amount(amount, currency)} {currency}"
+        )
+    return transactions
+
+
+def restock_input(
+    rma: str, inventory_item_gid: str, location_gid: str, quantity: int, available: int
+) -> dict[str, Any]:
+    """``InventoryAdjustQuantitiesInput`` for a restock with compare-and-swap (§11)."""
+    return {
+        "reason": "restock",
+        "name": "available",
+        "referenceDocumentUri": f"gid://recon/LoopReturn/{rma}",
+        "changes": [
+            {
+                "inventoryItemId": inventory_item_gid,
+                "locationId": location_gid,
+                "delta": quantity,
+                "changeFromQuantity": available,
+            }
+        ],
+    }

@@ -1,0 +1,352 @@
+"""Frozen report data: every number a report shows is computed here once; templates only format.
+
+Built by ``build_report_data`` from the engine's findings and frames, the remediation ledger and
+the previous run's findings. Amounts are per currency and never added across currencies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from recon.models import Category, Finding, FindingStatus, Owner, Severity
+from recon.money import ZERO, quantize
+from recon.reporting.safety import clean_text
+
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+_DIGITS = re.compile(r"^\d{1,30}$")
+_HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+# Which team's e-mail lists which categories (the assignment's routing; finance gets everything).
+TEAM_CATEGORIES: dict[Owner, frozenset[Category]] = {
+    Owner.WAREHOUSE: frozenset(
+        {Category.MISSING_RESTOCK, Category.GHOST_INVENTORY, Category.SKU_MISMATCH}
+    ),
+    Owner.CX: frozenset(
+        {
+            Category.REFUND_FAILED,
+            Category.MISSING_STORE_CREDIT,
+            Category.STATUS_DRIFT,
+            Category.UNMATCHED_REFUND,
+            Category.STALE_RETURN,
+        }
+    ),
+    Owner.FINANCE: frozenset(Category),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRow:
+    """One open finding as the reports show it (text already cleaned, links built by recon)."""
+
+    key: str
+    category: str
+    severity: str
+    owner: str
+    status: str
+    amount_at_risk: Decimal
+    currency: str
+    age_days: int
+    first_seen: date | None
+    rma: str
+    order_name: str
+    order_id: str
+    refund_ids: str
+    sku: str
+    detail: str
+    next_step: str
+    shopify_url: str | None
+    loop_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """An amount with its currency."""
+
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryTotal:
+    """Open findings of one category: how many, and money at risk per currency."""
+
+    category: str
+    owner: str
+    count: int
+    amounts: tuple[Amount, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """Money at risk of open findings first seen on one day, in one currency."""
+
+    day: date
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """The KPIs at the top of every report."""
+
+    open_findings: int
+    critical: int
+    new_since_last_run: int
+    resolved_since_last_run: int
+    money_at_risk: tuple[Amount, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """Everything the workbook, the HTML report and the e-mails show, computed once."""
+
+    shop: str
+    shop_domain: str
+    run_id: str
+    as_of: datetime
+    period_start: date
+    period_end: date
+    include_customer_pii: bool
+    headline: Headline
+    by_category: tuple[CategoryTotal, ...]
+    currencies: tuple[str, ...]
+    top_exceptions: tuple[ExceptionRow, ...]
+    new_findings: tuple[ExceptionRow, ...]
+    resolved_findings: tuple[ExceptionRow, ...]
+    trend: tuple[TrendPoint, ...]
+    top_n: int
+    open_findings: tuple[Finding, ...] = field(repr=False)
+    matches: pd.DataFrame = field(repr=False)
+    payout_tieout: pd.DataFrame = field(repr=False)
+    actions: tuple[Mapping[str, Any], ...] = field(repr=False)
+    store_credit: tuple[Mapping[str, Any], ...] = field(repr=False)
+
+    def exception_rows(self) -> Iterator[ExceptionRow]:
+        """Open findings as rows, generated lazily (the workbook streams them)."""
+        for finding in self.open_findings:
+            yield to_row(finding, self.shop_domain, self.as_of, self.include_customer_pii)
+
+    def text(self, value: object) -> str:
+        """Clean untrusted text the way this report was configured (PII scrubbed unless allowed)."""
+        return clean_text(value, include_pii=self.include_customer_pii)
+
+
+def shop_handle(shop_domain: str) -> str:
+    """The store handle in admin URLs: ``acme.myshopify.com`` → ``acme``.
+
+    Raises:
+        ValueError: if the domain does not give a valid handle.
+    """
+    handle = shop_domain.strip().lower().removeprefix("https://").split(".", 1)[0]
+    if not _HANDLE.match(handle):
+        raise ValueError(f"cannot derive a store handle from {shop_domain!r}")
+    return handle
+
+
+def shopify_order_url(shop_domain: str, order_id: str | None) -> str | None:
+    """Admin link of an order (format assumed: admin.shopify.com/store/<handle>/orders/<id>)."""
+    if not order_id or not _DIGITS.match(order_id):
+        return None  # only numeric ids recon parsed itself make links
+    return f"https://admin.shopify.com/store/{quote(shop_handle(shop_domain))}/orders/{order_id}"
+
+
+def loop_return_url(rma: str | None) -> str | None:
+    """Loop admin link of a return (format assumed: admin.loopreturns.com/returns/<rma>)."""
+    if not rma or not _DIGITS.match(rma):
+        return None
+    return f"https://admin.loopreturns.com/returns/{rma}"
+
+
+def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: bool) -> ExceptionRow:
+    """Turn a finding into a report row (age from first_seen, links, cleaned text)."""
+    first_seen = finding.first_seen
+    age = max((as_of - first_seen).days, 0) if first_seen else 0
+    return ExceptionRow(
+        key=clean_text(finding.key, include_pii=True),
+        category=finding.category.value,
+        severity=finding.severity.value,
+        owner=finding.owner.value,
+        status=finding.status.value,
+        amount_at_risk=finding.amount_at_risk,
+        currency=finding.currency or "",
+        age_days=age,
+        first_seen=first_seen.date() if first_seen else None,
+        rma=clean_text(finding.rma, include_pii=True),
+        order_name=clean_text(finding.shopify_order_name, include_pii=include_pii),
+        order_id=clean_text(finding.shopify_order_id, include_pii=True),
+        refund_ids=", ".join(finding.shopify_refund_ids),
+        sku=clean_text(finding.sku, include_pii=True),
+        detail=clean_text(finding.detail, include_pii=include_pii),
+        next_step=clean_text(finding.next_step, include_pii=include_pii),
+        shopify_url=shopify_order_url(shop_domain, finding.shopify_order_id),
+        loop_url=loop_return_url(finding.rma),
+    )
+
+
+def _sort_key(finding: Finding) -> tuple[int, Decimal, str]:
+    # Amounts in different currencies are only compared for ordering, never added.
+    return (SEVERITY_RANK[finding.severity], -finding.amount_at_risk, finding.key)
+
+
+def _amounts(pairs: Iterable[tuple[str, Decimal]]) -> tuple[Amount, ...]:
+    totals: dict[str, Decimal] = {}
+    for currency, amount in pairs:
+        totals[currency] = totals.get(currency, ZERO) + amount
+    return tuple(
+        Amount(c, quantize(a, c) if c else a) for c, a in sorted(totals.items())
+    )
+
+
+def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:
+    grouped: dict[Category, list[Finding]] = {}
+    for finding in open_findings:
+        grouped.setdefault(finding.category, []).append(finding)
+    totals = [
+        CategoryTotal(
+            category=category.value,
+            owner=items[0].owner.value,
+            count=len(items),
+            amounts=_amounts((f.currency or "", f.amount_at_risk) for f in items),
+        )
+        for category, items in grouped.items()
+    ]
+    return tuple(sorted(totals, key=lambda t: (-t.count, t.category)))
+
+
+def _trend(open_findings: Sequence[Finding]) -> tuple[TrendPoint, ...]:
+    totals: dict[tuple[date, str], Decimal] = {}
+    for finding in open_findings:
+        if finding.first_seen is None:
+            continue
+        key = (finding.first_seen.date(), finding.currency or "")
+        totals[key] = totals.get(key, ZERO) + finding.amount_at_risk
+    return tuple(TrendPoint(day, cur, amount) for (day, cur), amount in sorted(totals.items()))
+
+
+def _changes(
+    findings: Sequence[Finding], previous: Sequence[Finding] | None
+) -> tuple[list[Finding], list[Finding]]:
+    """New and resolved findings: the lifecycle status, completed by a diff with the last run."""
+    current_open = {f.key: f for f in findings if f.status != FindingStatus.RESOLVED}
+    previous_open = (
+        {f.key: f for f in previous if f.status != FindingStatus.RESOLVED} if previous else {}
+    )
+    new = [
+        f
+        for f in current_open.values()
+        if f.status == FindingStatus.NEW or (previous is not None and f.key not in previous_open)
+    ]
+    resolved = {f.key: f for f in findings if f.status == FindingStatus.RESOLVED}
+    for key, finding in previous_open.items():
+        if key not in current_open and key not in resolved:
+            resolved[key] = finding  # gone from this run: the break was fixed
+    return sorted(new, key=_sort_key), sorted(resolved.values(), key=_sort_key)
+
+
+def build_report_data(
+    *,
+    findings: Sequence[Finding],
+    matches: pd.DataFrame,
+    payout_tieout: pd.DataFrame,
+    actions: Sequence[Mapping[str, Any]],
+    store_credit: Sequence[Mapping[str, Any]],
+    previous_findings: Sequence[Finding] | None,
+    shop: str,
+    shop_domain: str,
+    period_start: date,
+    period_end: date,
+    run_id: str,
+    as_of: datetime,
+    include_customer_pii: bool = False,
+    top_n: int = 20,
+) -> ReportData:
+    """Compute every figure the reports show, once.
+
+    Raises:
+        ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be tz-aware UTC")
+    shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
+    open_findings = sorted(
+        (f for f in findings if f.status != FindingStatus.RESOLVED), key=_sort_key
+    )
+    new, resolved = _changes(findings, previous_findings)
+
+    def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
+        return tuple(to_row(f, shop_domain, as_of, include_customer_pii) for f in items)
+
+    headline = Headline(
+        open_findings=len(open_findings),
+        critical=sum(1 for f in open_findings if f.severity == Severity.CRITICAL),
+        new_since_last_run=len(new),
+        resolved_since_last_run=len(resolved),
+        money_at_risk=_amounts((f.currency or "", f.amount_at_risk) for f in open_findings),
+    )
+    return ReportData(
+        shop=shop,
+        shop_domain=shop_domain,
+        run_id=run_id,
+        as_of=as_of,
+        period_start=period_start,
+        period_end=period_end,
+        include_customer_pii=include_customer_pii,
+        headline=headline,
+        by_category=_by_category(open_findings),
+        currencies=tuple(a.currency for a in headline.money_at_risk),
+        top_exceptions=rows(open_findings[:top_n]),
+        new_findings=rows(new),
+        resolved_findings=rows(resolved),
+        trend=_trend(open_findings),
+        top_n=top_n,
+        open_findings=tuple(open_findings),
+        matches=matches,
+        payout_tieout=payout_tieout,
+        actions=tuple(actions),
+        store_credit=tuple(store_credit),
+    )
+
+
+def for_team(data: ReportData, team: Owner) -> ReportData:
+    """The same report limited to the categories one team acts on (finance: everything)."""
+    if team == Owner.FINANCE:
+        return data
+    wanted = TEAM_CATEGORIES[team]
+    findings = [f for f in data.open_findings if f.category in wanted]
+    new_keys = {r.key for r in data.new_findings if r.category in wanted}
+    resolved = tuple(r for r in data.resolved_findings if r.category in wanted)
+    headline = Headline(
+        open_findings=len(findings),
+        critical=sum(1 for f in findings if f.severity == Severity.CRITICAL),
+        new_since_last_run=len(new_keys),
+        resolved_since_last_run=len(resolved),
+        money_at_risk=_amounts((f.currency or "", f.amount_at_risk) for f in findings),
+    )
+    return ReportData(
+        **{
+            **_fields(data),
+            "headline": headline,
+            "by_category": _by_category(findings),
+            "currencies": tuple(a.currency for a in headline.money_at_risk),
+            "top_exceptions": tuple(
+                to_row(f, data.shop_domain, data.as_of, data.include_customer_pii)
+                for f in findings[: data.top_n]
+            ),
+            "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
+            "resolved_findings": resolved,
+            "trend": _trend(findings),
+            "open_findings": tuple(findings),
+        }
+    )
+
+
+def _fields(data: ReportData) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in data.__dataclass_fields__}

@@ -1,0 +1,115 @@
+"""The Exceptions sheet (shared with the month-end workbook) and the per-run deliverables.
+
+``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into
+``<reports dir>/<shop>/<YYYY-MM-DD>/``; the caller writes ``findings.json`` beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from recon.reporting.data import ExceptionRow, ReportData
+from recon.reporting.html import write_report_html
+from recon.reporting.xlsx_writer import Column, Formula, StreamingBook, StreamingSheet
+
+EXCEPTIONS_TABLE = "Exceptions"
+EXCEPTION_COLUMNS = (
+    Column("category", width=26),
+    Column("severity", width=10),
+    Column("owner", width=11),
+    Column("status", width=10),
+    Column("amount_at_risk", "money", 15, currency_column="currency"),
+    Column("currency", width=10),
+    Column("age_days", "int", 10),
+    Column("first_seen", "date", 12),
+    Column("rma", width=12),
+    Column("order", width=12),
+    Column("order_id", width=16),
+    Column("refund_ids", width=18),
+    Column("sku", width=14),
+    Column("detail", width=50),
+    Column("next_step", width=40),
+    Column("shopify_link", "formula", 16),
+    Column("loop_link", "formula", 14),
+    Column("key", width=40),
+)
+
+
+@dataclass(frozen=True)
+class RunReports:
+    """Where one run's reports were written."""
+
+    directory: Path
+    exceptions_xlsx: Path
+    report_html: Path
+
+
+def hyperlink(url: str | None, label: str) -> Formula | None:
+    """A HYPERLINK formula over a URL recon built from validated ids (see ``data``)."""
+    if url is None:
+        return None
+    if '"' in url or '"' in label or not url.startswith("https://"):
+        raise ValueError("hyperlinks are built by recon from validated ids only")
+    return Formula(f'=HYPERLINK("{url}","{label}")')
+
+
+def exception_values(row: ExceptionRow) -> list[object]:
+    """One Exceptions row in ``EXCEPTION_COLUMNS`` order."""
+    return [
+        row.category,
+        row.severity,
+        row.owner,
+        row.status,
+        row.amount_at_risk,
+        row.currency,
+        row.age_days,
+        row.first_seen,
+        row.rma,
+        row.order_name,
+        row.order_id,
+        row.refund_ids,
+        row.sku,
+        row.detail,
+        row.next_step,
+        hyperlink(row.shopify_url, "Open in Shopify"),
+        hyperlink(row.loop_url, "Open in Loop"),
+        row.key,
+    ]
+
+
+def write_exceptions_sheet(book: StreamingBook, data: ReportData) -> StreamingSheet:
+    """Stream every open finding into an ``Exceptions`` sheet and table."""
+    sheet = book.sheet("Exceptions", EXCEPTION_COLUMNS, table=EXCEPTIONS_TABLE)
+    sheet.extend(exception_values(row) for row in data.exception_rows())
+    return sheet
+
+
+def write_exceptions_workbook(data: ReportData, path: Path) -> Path:
+    """Write the per-run ``exceptions.xlsx`` (one Exceptions sheet).
+
+    Raises:
+        OSError: if the file cannot be written.
+    """
+    book = StreamingBook()
+    write_exceptions_sheet(book, data)
+    book.save(path)
+    return path
+
+
+def run_directory(data: ReportData, reports_dir: Path) -> Path:
+    """``<reports dir>/<shop>/<YYYY-MM-DD>`` for the run's as-of date (UTC)."""
+    return reports_dir / data.shop / data.as_of.date().isoformat()
+
+
+def write_run_reports(data: ReportData, out_dir: Path) -> RunReports:
+    """Write ``exceptions.xlsx`` and ``report.html`` for one run.
+
+    Raises:
+        OSError: if the files cannot be written.
+    """
+    directory = run_directory(data, out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    xlsx = write_exceptions_workbook(data, directory / "exceptions.xlsx")
+    html = write_report_html(data, directory / "report.html")
+    return RunReports(directory=directory, exceptions_xlsx=xlsx, report_html=html)

@@ -1,0 +1,83 @@
+"""HTML report and e-mail bodies from Jinja2 templates; autoescape on for every HTML template.
+
+Templates only format ``ReportData`` (DESIGN decision 10). ``StrictUndefined`` turns a typo in a
+template into an error instead of a silently empty cell.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from recon.money import format_amount
+from recon.reporting.charts import findings_by_category_chart
+from recon.reporting.data import ReportData
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+
+def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
+    """The one Jinja2 environment for reports and e-mails.
+
+    Autoescape is chosen by file name: ``*.html`` and ``*.html.j2`` are escaped. Plain ``*.j2``
+    is deliberately not in the list, or ``email.txt.j2`` would come out full of ``&amp;``.
+    """
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["money"] = money
+    return env
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``1234.5, "USD"`` → ``"1,234.50 USD"`` (minor units per ISO 4217)."""
+    if not currency:
+        return f"{amount:,f}"
+    text = format_amount(amount, currency)
+    whole, _, fraction = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-')):,}"
+    return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
+
+
+def _context(data: ReportData, **extra: Any) -> dict[str, Any]:
+    return {
+        "data": data,
+        "headline": data.headline,
+        "chart": findings_by_category_chart(data.by_category),
+        **extra,
+    }
+
+
+def render_report(data: ReportData, env: Environment | None = None) -> str:
+    """The HTML report as a string."""
+    env = env or make_environment()
+    return env.get_template("report.html.j2").render(_context(data))
+
+
+def render_email(data: ReportData, team: str, env: Environment | None = None) -> tuple[str, str]:
+    """Plain-text and HTML bodies of one team's e-mail."""
+    env = env or make_environment()
+    context = _context(data, team=team)
+    text = env.get_template("email.txt.j2").render(context)
+    html = env.get_template("email.html.j2").render(context)
+    return text, html
+
+
+def write_report_html(data: ReportData, path: Path) -> Path:
+    """Write ``report.html``.
+
+    Raises:
+        OSError: if the file cannot be written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(data), encoding="utf-8")
+    return path

@@ -1,0 +1,271 @@
+"""The month-end workbook finance closes the month with: Summary formulas over streamed tables.
+
+Sheets: Summary (KPIs and per-currency totals as real formulas over the tables, two charts),
+Exceptions, Matched, Payouts, Actions, Store credit. Every data sheet is streamed (openpyxl
+write-only), so memory stays flat in the number of rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl.chart import BarChart, LineChart, Reference
+
+from recon.reporting.data import ReportData
+from recon.reporting.exceptions_xlsx import write_exceptions_sheet
+from recon.reporting.xlsx_writer import Column, StreamingBook, money_format
+
+MATCHED_COLUMNS = (
+    Column("rma", width=12),
+    Column("shopify_order_id", width=16),
+    Column("shopify_order_name", width=14),
+    Column("state", width=10),
+    Column("outcome", width=12),
+    Column("currency", width=9),
+    Column("loop_refund", "money", 13, currency_column="currency"),
+    Column("loop_gift_card", "money", 13, currency_column="currency"),
+    Column("refund_ids", width=18),
+    Column("refunded_total", "money", 14, currency_column="currency"),
+    Column("match_method", width=16),
+    Column("match_confidence", "number", 10),
+    Column("transaction_ids", width=18),
+    Column("payout_ids", width=16),
+    Column("payout_statuses", width=14),
+)
+PAYOUT_COLUMNS = (
+    Column("payout_id", width=16),
+    Column("issued_at", "datetime", 17),
+    Column("status", width=11),
+    Column("currency", width=9),
+    Column("refunds_count", "int", 10),
+    Column("refunds_matched", "int", 10),
+    Column("refunds_unmatched", "int", 10),
+    Column("refunds_sum", "money", 14, currency_column="currency"),
+    Column("summary_refunds_gross", "money", 14, currency_column="currency"),
+    Column("difference", "money", 13, currency_column="currency"),
+)
+ACTION_COLUMNS = (
+    Column("id", width=10),
+    Column("rma", width=12),
+    Column("kind", width=10),
+    Column("status", width=12),
+    Column("amount", "money", 12, currency_column="currency"),
+    Column("currency", width=9),
+    Column("reason", width=40),
+    Column("approved_by", width=18),
+    Column("created_at", "datetime", 17),
+    Column("updated_at", "datetime", 17),
+    Column("shopify_result", width=40),
+)
+STORE_CREDIT_COLUMNS = (
+    Column("rma", width=12),
+    Column("order_name", width=14),
+    Column("gift_card_amount", "money", 14, currency_column="currency"),
+    Column("currency", width=9),
+    Column("gift_card_id", width=16),
+    Column("status", width=12),
+)
+# Columns holding people's free text: PII-scrubbed unless the report allows it.
+FREE_TEXT = frozenset({"shopify_order_name", "order_name", "reason", "shopify_result"})
+
+
+def plain(value: object) -> object:
+    """A pandas/numpy cell → a plain Python value openpyxl writes (NaN/NA → empty)."""
+    if value is None or isinstance(value, str | Decimal | bool | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, default=str, sort_keys=True)
+    if pd.isna(value):  # type: ignore[call-overload]
+        return None
+    item = getattr(value, "item", None)  # numpy scalars
+    return item() if callable(item) else str(value)
+
+
+def _cleaned(data: ReportData, columns: Sequence[Column], values: Sequence[Any]) -> list[object]:
+    row = [plain(v) for v in values]
+    for i, column in enumerate(columns):
+        if column.name in FREE_TEXT and isinstance(row[i], str):
+            row[i] = data.text(row[i])
+    return row
+
+
+def frame_rows(data: ReportData, frame: pd.DataFrame, columns: Sequence[Column]) -> Iterator[list[object]]:
+    """Rows of a frame in column order, lazily (no copy of the frame); missing columns are empty."""
+    series = [
+        frame[c.name] if c.name in frame.columns else pd.Series([None] * len(frame))
+        for c in columns
+    ]
+    for values in zip(*series, strict=True):
+        yield _cleaned(data, columns, values)
+
+
+def dict_rows(
+    data: ReportData, items: Sequence[Mapping[str, Any]], columns: Sequence[Column]
+) -> Iterator[list[object]]:
+    """Rows of ledger dicts in column order, lazily."""
+    for item in items:
+        yield _cleaned(data, columns, [item.get(c.name) for c in columns])
+
+
+def write_monthend_workbook(data: ReportData, path: Path) -> Path:
+    """Write the month-end workbook.
+
+    Raises:
+        OSError: if the file cannot be written.
+    """
+    book = StreamingBook()
+    summary = book.workbook.create_sheet("Summary")  # first tab; filled once the tables exist
+    write_exceptions_sheet(book, data)
+    book.sheet("Matched", MATCHED_COLUMNS, table="Matched").extend(
+        frame_rows(data, data.matches, MATCHED_COLUMNS)
+    )
+    book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts").extend(
+        frame_rows(data, data.payout_tieout, PAYOUT_COLUMNS)
+    )
+    book.sheet("Actions", ACTION_COLUMNS, table="Actions").extend(
+        dict_rows(data, data.actions, ACTION_COLUMNS)
+    )
+    book.sheet("Store credit", STORE_CREDIT_COLUMNS, table="StoreCredit").extend(
+        dict_rows(data, data.store_credit, STORE_CREDIT_COLUMNS)
+    )
+    layout = write_summary(book, summary, data, summary_currencies(data))
+    _add_charts(summary, layout)
+    book.save(path)
+    return path
+
+
+def summary_currencies(data: ReportData) -> tuple[str, ...]:
+    """Currencies the Summary shows a row for: open findings, matched refunds and payouts."""
+    found = set(data.currencies)
+    for frame in (data.matches, data.payout_tieout):
+        if "currency" in frame.columns:
+            found.update(str(c) for c in frame["currency"].dropna().unique() if c)
+    return tuple(sorted(c for c in found if c))
+
+
+def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> None:
+    first, last, width = layout["categories"]
+    if last >= first:
+        bar = BarChart()
+        bar.title = "Open exceptions by category"
+        bar.y_axis.title = "findings"
+        bar.add_data(Reference(summary, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+        bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
+        bar.width, bar.height = 18, 9
+        summary.add_chart(bar, "H2")
+    first, last, width = layout["trend"]
+    if last >= first and width > 0:
+        line = LineChart()
+        line.title = "Value at risk by first-seen date"
+        line.add_data(
+            Reference(summary, min_col=2, max_col=1 + width, min_row=first - 1, max_row=last),
+            titles_from_data=True,
+        )
+        line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
+        line.width, line.height = 18, 9
+        summary.add_chart(line, "H22")
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+Layout = dict[str, tuple[int, int, int]]
+
+
+def _q(text: str) -> str:
+    """A string literal inside a formula (criteria are enum values and ISO codes only)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def write_summary(
+    book: StreamingBook, ws: Any, data: ReportData, currencies: Sequence[str]
+) -> Layout:
+    """Fill the Summary sheet; return where the chart data blocks are (first, last row, width).
+
+    Each KPI and total is a formula over the tables, so the workbook re-computes what it claims
+    after anyone filters or edits the data sheets.
+    """
+    currencies = [c for c in currencies if _CURRENCY.match(c)]
+    bold = book.bold
+    rows: list[list[object]] = []
+
+    def header(*titles: str) -> None:
+        rows.append([_bold(ws, t, bold) for t in titles])
+
+    header("recon month-end workbook")
+    rows += [
+        ["Shop", data.shop],
+        ["Period", f"{data.period_start.isoformat()} – {data.period_end.isoformat()}"],
+        ["Run", data.run_id],
+        ["As of (UTC)", book.styled(ws, data.as_of.replace(tzinfo=None), "yyyy-mm-dd hh:mm")],
+        [],
+    ]
+    header("KPI", "Value")
+    rows += [
+        ["Open findings", "=COUNTA(Exceptions[key])"],
+        ["Critical findings", '=COUNTIFS(Exceptions[severity],"critical")'],
+        ["New since last run", data.headline.new_since_last_run],
+        ["Resolved since last run", data.headline.resolved_since_last_run],
+        [],
+    ]
+    header("Currency", "Money at risk", "Open findings", "Matched refunds", "Payout refunds",
+           "Payout difference")
+    for cur in currencies:
+        fmt = money_format(cur)
+        rows.append([
+            cur,
+            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", fmt),
+            f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
+            book.styled(ws, f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", fmt),
+            book.styled(ws, f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", fmt),
+            book.styled(ws, f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", fmt),
+        ])
+    layout: Layout = {}
+    rows.append([])
+    header("Category", "Open findings", *currencies)
+    first = len(rows) + 1
+    for total in data.by_category:
+        crit = f"Exceptions[category],{_q(total.category)}"
+        rows.append([total.category, f"=COUNTIFS({crit})"] + [
+            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],{crit},"
+                        f"Exceptions[currency],{_q(cur)})", money_format(cur))
+            for cur in currencies
+        ])
+    layout["categories"] = (first, len(rows), 1)
+    rows.append([])
+    header("First seen", *currencies)
+    first = len(rows) + 1
+    for day in sorted({point.day for point in data.trend}):
+        row_no = len(rows) + 1
+        rows.append([book.styled(ws, day, "yyyy-mm-dd")] + [
+            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
+                        f"Exceptions[currency],{_q(cur)})", money_format(cur))
+            for cur in currencies
+        ])
+    layout["trend"] = (first, len(rows), len(currencies))
+    ws.column_dimensions["A"].width = 28
+    for letter in "BCDEF":
+        ws.column_dimensions[letter].width = 18
+    for row in rows:
+        ws.append(row)
+    return layout
+
+
+def _bold(ws: Any, text: str, font: Any) -> object:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, text)
+    cell.font = font
+    return cell

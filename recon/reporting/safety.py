@@ -1,0 +1,71 @@
+"""Make untrusted text safe for reports: control characters, Excel limits, formula injection, PII.
+
+Notes, names and reasons come from Loop, Shopify and people; DESIGN decision 10 says they are
+escaped in HTML (Jinja autoescape does that) and forced to text in Excel (this module does that).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Excel refuses a cell longer than this (Excel specifications and limits: "Total number of
+# characters that a cell can contain: 32,767").
+EXCEL_CELL_LIMIT = 32_767
+_TRUNCATED = "…[truncated]"
+
+# XML 1.0 forbids C0 controls other than tab/LF/CR; openpyxl raises IllegalCharacterError on them.
+# DEL and C1 controls are legal XML but render as garbage, so they go too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+# A spreadsheet treats a cell starting with one of these as a formula when the text is typed,
+# pasted or exported to CSV (OWASP "CSV Injection"); tab and CR are used to hide the prefix.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Phone numbers need a leading + or separators between digit groups, so that RMA numbers and
+# Shopify ids (long bare digit strings) are never mistaken for phones.
+_PHONE = re.compile(
+    r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w])"
+    r"|\+\d{8,15}(?!\d)"
+)
+EMAIL_PLACEHOLDER = "[email removed]"
+PHONE_PLACEHOLDER = "[phone removed]"
+
+
+def strip_control(text: str) -> str:
+    """Remove control characters that XML or spreadsheets cannot show (keeps tab, LF, CR)."""
+    return _CONTROL.sub("", text)
+
+
+def cap_cell(text: str, limit: int = EXCEL_CELL_LIMIT) -> str:
+    """Cut text to Excel's per-cell limit, saying that it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(_TRUNCATED)] + _TRUNCATED
+
+
+def looks_like_formula(text: str) -> bool:
+    """True when a spreadsheet could read the text as a formula."""
+    return text.startswith(FORMULA_PREFIXES)
+
+
+def scrub_pii(text: str) -> str:
+    """Replace e-mail addresses and phone numbers with placeholders."""
+    return _PHONE.sub(PHONE_PLACEHOLDER, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
+
+
+def clean_text(value: object, *, include_pii: bool = False) -> str:
+    """Untrusted value → displayable text: control characters removed, PII scrubbed unless allowed.
+
+    ``None`` becomes the empty string. Length is not capped here (HTML has no cell limit); the
+    Excel writer caps with ``cap_cell``.
+    """
+    if value is None:
+        return ""
+    text = strip_control(str(value))
+    return text if include_pii else scrub_pii(text)
+
+
+def excel_text(value: str) -> str:
+    """Text fit for one Excel cell: control characters removed and capped at the cell limit."""
+    return cap_cell(strip_control(value))

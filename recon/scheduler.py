@@ -1,0 +1,51 @@
+"""The built-in scheduler: run the nightly job on a cron expression with APScheduler.
+
+Cron users do not need this: ``run_recon.py run`` from crontab does the same, and the run lock
+(``recon.lock``) keeps two runs of one shop from overlapping whichever way they were started.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC
+
+from recon.errors import ConfigError, ReconError
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
+    """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, crontab syntax).
+
+    A run still going when the next is due is not started twice (``max_instances=1``); a run missed
+    while the machine slept starts once on wake-up within the grace time (``coalesce``).
+
+    Raises:
+        ConfigError: if the cron expression or time zone is invalid.
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        trigger = CronTrigger.from_crontab(cron, timezone=timezone)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
+    scheduler = BlockingScheduler(timezone=UTC)
+    scheduler.add_job(
+        _guarded(job), trigger, id="recon-nightly", max_instances=1, coalesce=True,
+        misfire_grace_time=3600,
+    )
+    return scheduler
+
+
+def _guarded(job: Callable[[], object]) -> Callable[[], None]:
+    """Keep the scheduler alive across a failed run; the failure is logged and recorded."""
+
+    def run() -> None:
+        try:
+            job()
+        except ReconError as exc:
+            log.error("scheduled run failed: %s", exc)
+
+    return run

@@ -1,0 +1,200 @@
+"""GraphQL documents: loading them from package data, and their requested cost, computed statically.
+
+Cost model (shopify-admin-api.md §15, checked against that file's estimates): scalars and enums 0,
+an object 1 plus its fields, a connection 2 + ``first`` x one node (``pageInfo`` free), a sized
+plain list ``first`` x one element, ``nodes(ids:)`` one element per id. Page sizes are then the
+largest that keep a query at or under Shopify's 1,000-point cap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from graphql import parse
+from graphql.language import (
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_COST = 1000
+MAX_PAGE = 250  # page size and input-array cap (§1)
+_CONNECTION_PARTS = frozenset({"nodes", "edges", "pageInfo"})
+
+
+@lru_cache(maxsize=64)
+def load_document(name: str) -> str:
+    """The text of ``recon/sources/graphql/<name>.graphql``.
+
+    Raises:
+        FileNotFoundError: if there is no such document.
+    """
+    resource = resources.files("recon.sources").joinpath("graphql", f"{name}.graphql")
+    return resource.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=64)
+def _operation(document: str) -> OperationDefinitionNode:
+    parsed: DocumentNode = parse(document)
+    for definition in parsed.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            return definition
+    raise ValueError("document has no operation")
+
+
+def estimate_cost(document: str, variables: Mapping[str, Any]) -> int:
+    """Requested cost of a query with these variables, by Shopify's published formula."""
+    operation = _operation(document)
+    base = 10 if operation.operation.value == "mutation" else 0
+    return base + _selection_cost(operation.selection_set, variables)
+
+
+def _selection_cost(selection_set: SelectionSetNode | None, variables: Mapping[str, Any]) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field_cost(selection, variables)
+        elif isinstance(selection, InlineFragmentNode):
+            total += _selection_cost(selection.selection_set, variables)
+        elif isinstance(selection, FragmentSpreadNode):  # pragma: no cover - not used by recon
+            raise ValueError("fragment spreads are not supported by the cost estimator")
+    return total
+
+
+def _field_cost(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    if node.selection_set is None or node.name.value == "pageInfo":
+        return 0  # scalars, enums and pageInfo are free
+    ids = _argument_len(node, "ids", variables)
+    if ids is not None:  # nodes(ids:): one element per id
+        return ids * (1 + _selection_cost(node.selection_set, variables))
+    first = _argument(node, "first", variables)
+    children = {s.name.value for s in node.selection_set.selections if isinstance(s, FieldNode)}
+    if first is not None and children & _CONNECTION_PARTS:
+        return 2 + first * (1 + _connection_element(node, variables))
+    element = 1 + _selection_cost(node.selection_set, variables)
+    return element * first if first is not None else element
+
+
+def _connection_element(node: FieldNode, variables: Mapping[str, Any]) -> int:
+    """Cost of one node of a connection (what ``nodes`` or ``edges.node`` selects)."""
+    assert node.selection_set is not None
+    for selection in node.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value == "nodes":
+            return _selection_cost(selection.selection_set, variables)
+        if isinstance(selection, FieldNode) and selection.name.value == "edges":
+            inner = selection.selection_set
+            for edge_part in inner.selections if inner else ():
+                if isinstance(edge_part, FieldNode) and edge_part.name.value == "node":
+                    return _selection_cost(edge_part.selection_set, variables)
+    return 0
+
+
+def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> int | None:
+    for argument in node.arguments:
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            resolved = variables.get(value.name.value)
+            return resolved if isinstance(resolved, int) else None
+    return None
+
+
+def _argument_len(node: FieldNode, name: str, variables: Mapping[str, Any]) -> int | None:
+    for argument in node.arguments:
+        if argument.name.value != name:
+            continue
+        value = argument.value
+        if isinstance(value, ListValueNode):
+            return len(value.values)
+        if isinstance(value, VariableNode):
+            resolved = variables.get(value.name.value)
+            return len(resolved) if isinstance(resolved, list | tuple) else None
+    return None
+
+
+class PageSizer:
+    """Chooses ``first`` (or the ``ids`` chunk) per document from its cost, learning from responses.
+
+    The static estimate is linear in the page size: cost(n) = fixed + n x per_item. When
+    ``requestedQueryCost`` disagrees, the observed per-item cost replaces the estimate.
+    """
+
+    def __init__(self, *, budget: int = MAX_QUERY_COST) -> None:
+        self._budget = budget
+        self._per_item: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def linear_cost(
+        self, document: str, size_var: str, variables: Mapping[str, Any]
+    ) -> tuple[int, float]:
+        """(fixed cost, cost per item) of a document along its page-size variable."""
+        key = _operation(document).name
+        name = key.value if key else document[:40]
+        fixed = estimate_cost(
+            document, {**variables, size_var: _size_value(variables, size_var, 0)}
+        )
+        one = estimate_cost(document, {**variables, size_var: _size_value(variables, size_var, 1)})
+        with self._lock:
+            per_item = self._per_item.get(name, float(one - fixed))
+        return fixed, per_item
+
+    def size(self, document: str, size_var: str, variables: Mapping[str, Any]) -> int:
+        """The largest page size whose requested cost stays within the budget (1..250)."""
+        fixed, per_item = self.linear_cost(document, size_var, variables)
+        if per_item <= 0:
+            return MAX_PAGE
+        return max(1, min(MAX_PAGE, math.floor((self._budget - fixed) / per_item)))
+
+    def observe(
+        self, document: str, size_var: str, variables: Mapping[str, Any], requested: float
+    ) -> None:
+        """Compare the estimate with Shopify's ``requestedQueryCost`` and adapt if it was off."""
+        count = _count(variables.get(size_var))
+        estimate = estimate_cost(document, variables)
+        if count <= 0 or abs(requested - estimate) <= max(1.0, 0.05 * estimate):
+            return
+        fixed, _ = self.linear_cost(document, size_var, variables)
+        key = _operation(document).name
+        name = key.value if key else document[:40]
+        per_item = max(1.0, (requested - fixed) / count)
+        logger.warning(
+            "shopify %s: requested cost %.0f, estimated %d; per-item cost now %.1f",
+            name,
+            requested,
+            estimate,
+            per_item,
+        )
+        with self._lock:
+            self._per_item[name] = per_item
+
+
+def _size_value(variables: Mapping[str, Any], size_var: str, count: int) -> Any:
+    """A value of the size variable holding ``count`` items (an int, or a list for ``ids``)."""
+    if isinstance(variables.get(size_var), list | tuple):
+        return ["x"] * count
+    return count
+
+
+def _count(value: object) -> int:
+    if isinstance(value, list | tuple):
+        return len(value)
+    return value if isinstance(value, int) else 0

@@ -1,0 +1,213 @@
+"""The one HTTP retry policy: classify each outcome once, wait (Retry-After or backoff), give up.
+
+Outcomes (shopify-admin-api.md §16-17, loop-returns-api.md §4):
+
+    success (< 400, no retry verdict from the body)   -> returned
+    body verdict (THROTTLED, INTERNAL_SERVER_ERROR)   -> retried; THROTTLED is safe for writes
+    429                                               -> retried, Retry-After honoured (writes too:
+                                                         the request was refused before executing)
+    5xx, 408, timeout, connection reset               -> retried for reads; OutcomeUnknownError for
+                                                         writes (the write may have happened)
+    connect error (nothing was sent)                  -> retried, reads and writes
+    401, 403                                          -> AuthError
+    other 4xx                                         -> FatalHTTPError
+
+Waits go through the injected clock, so a ``VirtualClock`` makes tests instant; ``zero_wait``
+skips waiting altogether. Every message carries the response's ``X-Request-Id`` and no secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from recon.clock import Clock
+from recon.errors import (
+    AuthError,
+    FatalHTTPError,
+    OutcomeUnknownError,
+    RetryExhaustedError,
+    ThrottledError,
+)
+from recon.sources.redact import protect_logger, redact_text, redact_url
+
+logger = logging.getLogger(__name__)
+
+# Nothing reached the server: safe to resend even a write.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+_BACKOFF = -1.0  # "no wait was prescribed": use the policy's backoff
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts budget and backoff shape. ``zero_wait`` turns every wait into no wait (tests)."""
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_wait: float = 300.0  # a single requested wait beyond this is not waited out
+    zero_wait: bool = False
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter, capped: uniform(0, min(cap, base * 2**n))."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempt - 1, 0)))
+        return self.rng.uniform(0, ceiling)
+
+
+@dataclass(frozen=True)
+class BodyVerdict:
+    """What a response body says beyond its status: retry after ``wait`` (None: backoff)."""
+
+    reason: str
+    wait: float | None = None
+    executed: bool = False  # True: the request may have run (a write must not be resent)
+
+
+BodyCheck = Callable[[httpx.Response], BodyVerdict | None]
+Pace = Callable[[], object]
+
+
+def request_id(response: httpx.Response | None) -> str:
+    """The server's request id for error messages, or ``-``."""
+    if response is None:
+        return "-"
+    return response.headers.get("X-Request-Id") or response.headers.get("x-request-id") or "-"
+
+
+def parse_retry_after(value: str | None, clock: Clock) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - clock.now()).total_seconds())
+
+
+class RetryingSender:
+    """Sends one request under the policy. One instance per API client (it holds no state)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        service: str,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._http = http
+        self._clock = clock
+        self.policy = policy or RetryPolicy()
+        self._service = service
+        self._secrets = secrets
+        protect_logger("httpx", secrets)
+
+    def send(
+        self,
+        request: httpx.Request,
+        *,
+        write: bool = False,
+        check_body: BodyCheck | None = None,
+        pace: Pace | None = None,
+    ) -> httpx.Response:
+        """Send, retrying what is safe to retry, and return the successful response.
+
+        Raises:
+            AuthError: on 401/403.
+            FatalHTTPError: on any other 4xx.
+            OutcomeUnknownError: a write got a 5xx, a timeout or a dropped connection.
+            RetryExhaustedError: the attempts budget ran out.
+            ThrottledError: the server asked for a wait longer than ``policy.max_wait``.
+        """
+        where = f"{self._service} {request.method} {redact_url(str(request.url))}"
+        for attempt in range(1, self.policy.max_attempts + 1):
+            if pace is not None:
+                pace()
+            outcome, reason = self._attempt(request, where, write=write, check_body=check_body)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            if attempt == self.policy.max_attempts:
+                raise RetryExhaustedError(
+                    f"{where}: gave up after {attempt} attempts; last failure: {reason}"
+                )
+            self._wait(outcome, where, reason, attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self, request: httpx.Request, where: str, *, write: bool, check_body: BodyCheck | None
+    ) -> tuple[httpx.Response | float, str]:
+        """One try: the response on success, else (seconds to wait, why)."""
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            reason = redact_text(f"{type(exc).__name__}: {exc}", self._secrets)
+            if write and not isinstance(exc, _NOT_SENT):
+                raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})") from exc
+            return _BACKOFF, reason
+        verdict = check_body(response) if check_body is not None else None
+        if verdict is not None:
+            reason = f"{verdict.reason} (X-Request-Id {request_id(response)})"
+            if write and verdict.executed:
+                raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
+            return (verdict.wait if verdict.wait is not None else _BACKOFF), reason
+        return self._classify_status(response, where, write=write)
+
+    def _classify_status(
+        self, response: httpx.Response, where: str, *, write: bool
+    ) -> tuple[httpx.Response | float, str]:
+        status = response.status_code
+        rid = request_id(response)
+        if status < 400:
+            return response, ""
+        reason = f"HTTP {status} (X-Request-Id {rid})"
+        if status == 429:
+            return self._backoff_for(response), reason
+        if status >= 500 or status == 408:
+            if write:
+                raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
+            return self._backoff_for(response), reason
+        if status in (401, 403):
+            raise AuthError(
+                f"{where}: {reason}: the {self._service} credentials were refused or lack a scope"
+            )
+        detail = redact_text(response.text[:300], self._secrets)
+        raise FatalHTTPError(f"{where}: {reason}: {detail}")
+
+    def _backoff_for(self, response: httpx.Response | None) -> float:
+        """Retry-After when the server gave one, else exponential backoff with full jitter."""
+        header = response.headers.get("Retry-After") if response is not None else None
+        after = parse_retry_after(header, self._clock)
+        return after if after is not None else _BACKOFF
+
+    def _wait(self, wait: float, where: str, reason: str, attempt: int) -> None:
+        seconds = self.policy.backoff(attempt) if wait == _BACKOFF else wait
+        if seconds > self.policy.max_wait:
+            raise ThrottledError(
+                f"{where}: asked to wait {seconds:.0f}s (> {self.policy.max_wait:.0f}s): {reason}"
+            )
+        logger.warning(
+            "%s: %s; retry %d/%d in %.2fs",
+            where,
+            reason,
+            attempt,
+            self.policy.max_attempts - 1,
+            seconds,
+        )
+        if not self.policy.zero_wait:
+            self._clock.sleep(seconds)

@@ -1,0 +1,95 @@
+"""Masks secrets (API tokens, keys) in headers, URLs and log text before anything is logged.
+
+httpx masks only ``Authorization``/``Proxy-Authorization`` in reprs, not ``X-Shopify-Access-Token``
+or Loop's ``X-Authorization`` (shopify-admin-api.md §3, loop-returns-api.md §3).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "[REDACTED]"
+SECRET_HEADERS = frozenset(
+    {"x-shopify-access-token", "x-authorization", "authorization", "proxy-authorization", "cookie"}
+)
+_SECRET_PARAM = re.compile(
+    r"(token|api[_-]?key|apikey|secret|password|passwd|signature|sig|auth|credential|key)$", re.I
+)
+_HEADER_LINE = re.compile(
+    r"(?P<name>x-shopify-access-token|x-authorization|proxy-authorization|authorization)"
+    r"(?P<sep>['\"]?\s*[:=,]\s*['\"]?)(?P<value>(?:bearer\s+|basic\s+)?[^\s'\",}]+)",
+    re.I,
+)
+_QUERY_PAIR = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&\s'\"#]+)")
+# Shopify token prefixes (shpat_ admin, shpca_ custom app, shppa_ private, shpss_ shared secret).
+_SHOPIFY_TOKEN = re.compile(r"\bshp(?:at|ca|pa|ss|ua)_[A-Za-z0-9]+")
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of the headers with every secret header value masked."""
+    return {
+        name: (MASK if name.lower() in SECRET_HEADERS else value) for name, value in headers.items()
+    }
+
+
+def redact_url(url: str) -> str:
+    """The URL with token-like query parameters and user:password masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc
+    if "@" in parts.netloc:
+        netloc = f"{MASK}@{netloc}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode(
+        [(name, MASK if _SECRET_PARAM.search(name) else value) for name, value in pairs], safe="[]"
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask known secret values, secret headers, token-like query pairs and Shopify tokens."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    text = _HEADER_LINE.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
+    text = _QUERY_PAIR.sub(
+        lambda m: f"{m['name']}={MASK}" if _SECRET_PARAM.search(m["name"]) else m.group(0), text
+    )
+    return _SHOPIFY_TOKEN.sub(MASK, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record's rendered message (attach to handlers).
+
+    ``bootstrap`` can add it to the root handlers so third-party loggers (httpx logs request URLs at
+    INFO) never print a secret either.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(secret for secret in secrets if secret)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Also mask these values."""
+        self._secrets = tuple(dict.fromkeys((*self._secrets, *(s for s in secrets if s))))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage(), self._secrets)
+        record.args = None
+        return True
+
+
+def protect_logger(name: str, secrets: Iterable[str] = ()) -> None:
+    """Attach (once) a ``RedactingFilter`` to a logger, adding ``secrets`` to what it masks.
+
+    httpx logs every request URL at INFO through the ``httpx`` logger; a token in a query string
+    would otherwise reach the logs.
+    """
+    target = logging.getLogger(name)
+    for existing in target.filters:
+        if isinstance(existing, RedactingFilter):
+            existing.add(secrets)
+            return
+    target.addFilter(RedactingFilter(secrets))

@@ -1,0 +1,36 @@
+"""Run the mirror's Alembic migrations programmatically (ini and scripts ship in the package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def alembic_config() -> Config:
+    """The packaged Alembic configuration (script location resolved next to this file)."""
+    return Config(str(ALEMBIC_INI))
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Upgrade the database behind ``engine`` to the newest revision; a no-op when already there.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused a migration (the caller wraps it).
+    """
+    config = alembic_config()
+    with engine.begin() as connection:
+        # env.py migrates this connection instead of opening its own (one engine, one file).
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

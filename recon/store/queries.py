@@ -1,0 +1,97 @@
+"""What sync asks the mirror: gaps to fill and records still unsettled that must be re-polled."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recon.store import tables as tbl
+
+# Refund transaction statuses that may still change (findings.md "pending").
+PENDING_TRANSACTION_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
+# Payout states that no longer change (shopify-admin-api.md, ShopifyPaymentsPayoutStatus).
+FINAL_PAYOUT_STATUSES = ("PAID", "FAILED", "CANCELED")
+# Loop states a return can still leave (loop-returns-api.md).
+OPEN_RETURN_STATES = ("open", "review")
+
+
+class SyncQueries:
+    """Read-only queries for sync; mixed into ``SqlStore``, which provides ``session``."""
+
+    def session(self) -> AbstractContextManager[Session]:
+        raise NotImplementedError  # pragma: no cover - SqlStore overrides it
+
+    def order_ids_missing(self) -> list[str]:
+        """Order ids Loop returns reference that the mirror has no order for."""
+        ret, order = tbl.LoopReturnRow, tbl.OrderRow
+        query = (
+            select(ret.provider_order_id)
+            .outerjoin(order, order.id == ret.provider_order_id)
+            .where(ret.provider_order_id.is_not(None), order.id.is_(None))
+            .distinct()
+        )
+        with self.session() as s:
+            return sorted(str(i) for i in s.scalars(query))
+
+    def refund_ids_missing_details(self) -> list[str]:
+        """Refund ids listed on mirrored orders whose details (lines, transactions) are missing."""
+        listed, refund = tbl.OrderRefundIdRow, tbl.RefundRow
+        query = (
+            select(listed.refund_id)
+            .outerjoin(refund, refund.id == listed.refund_id)
+            .where(refund.id.is_(None))
+            .distinct()
+        )
+        with self.session() as s:
+            return sorted(s.scalars(query))
+
+    def orders_with_pending_refunds(self) -> list[str]:
+        """Orders with a refund transaction still pending: re-read them and their refunds."""
+        txn = tbl.TransactionRow
+        query = select(txn.order_id).where(txn.status.in_(PENDING_TRANSACTION_STATUSES)).distinct()
+        with self.session() as s:
+            return sorted(s.scalars(query))
+
+    def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
+        """The refund ids the mirror lists for these orders."""
+        listed = tbl.OrderRefundIdRow
+        found: set[str] = set()
+        with self.session() as s:
+            for start in range(0, len(order_ids), 500):
+                chunk = order_ids[start : start + 500]
+                found.update(s.scalars(select(listed.refund_id).where(listed.order_id.in_(chunk))))
+        return sorted(found)
+
+    def earliest_unsettled_balance_transaction(self) -> datetime | None:
+        """The oldest balance transaction whose payout is not final (PENDING, SCHEDULED...)."""
+        bt = tbl.BalanceTransactionRow
+        query = select(func.min(bt.transaction_date)).where(
+            bt.payout_status.not_in(FINAL_PAYOUT_STATUSES)
+        )
+        with self.session() as s:
+            return s.scalar(query)
+
+    def earliest_open_payout(self) -> datetime | None:
+        """The oldest payout not yet final (SCHEDULED, IN_TRANSIT...)."""
+        payout = tbl.PayoutRow
+        query = select(func.min(payout.issued_at)).where(
+            payout.status.not_in(FINAL_PAYOUT_STATUSES)
+        )
+        with self.session() as s:
+            return s.scalar(query)
+
+    def open_return_ids(self) -> list[str]:
+        """Loop returns still open or in review (changes arrive through updated_at windows)."""
+        ret = tbl.LoopReturnRow
+        with self.session() as s:
+            return sorted(s.scalars(select(ret.id).where(ret.state.in_(OPEN_RETURN_STATES))))
+
+    def earliest_update_in_state(self, state: str) -> datetime | None:
+        """The oldest ``updated_at`` among mirrored returns in ``state`` (re-poll start)."""
+        ret = tbl.LoopReturnRow
+        query = select(func.min(ret.updated_at)).where(ret.state == state)
+        with self.session() as s:
+            return s.scalar(query)

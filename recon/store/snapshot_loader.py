@@ -1,0 +1,113 @@
+"""Build a ``Snapshot`` from the mirror, for everything or for one period.
+
+A period [start, end) takes the records that belong to it plus what they need to be reconciled:
+returns alive in the period (created before ``end``, updated at or after ``start``), refunds
+processed in it or on those returns' orders, the orders of both, balance transactions in it or
+settling those refunds' transactions, payouts issued in it or carrying those balance
+transactions, gift cards created in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from recon.models import (
+    BalanceTransactionRecord,
+    GiftCardRecord,
+    LoopReturnRecord,
+    OrderRecord,
+    PayoutRecord,
+    Record,
+    RefundRecord,
+)
+from recon.store import tables as tbl
+from recon.store.rows import rebuild
+from recon.store.snapshot import Snapshot
+
+M = TypeVar("M", bound=Record)
+_IN_CHUNK = 500
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _load(session: Session, row: Any, model: type[M], where: ColumnElement[bool] | None) -> list[M]:
+    query = select(row.record, row.raw)
+    if where is not None:
+        query = query.where(where)
+    records = [rebuild(model, record, raw) for record, raw in session.execute(query)]
+    return sorted(records, key=lambda r: str(getattr(r, "id", "")))
+
+
+def _in(column: InstrumentedAttribute[Any], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN values``, split so no statement exceeds the bound-parameter limit."""
+    ordered = sorted(set(values))
+    if not ordered:
+        return column.in_([])
+    return or_(*(column.in_(ordered[i : i + _IN_CHUNK]) for i in range(0, len(ordered), _IN_CHUNK)))
+
+
+def _between(column: InstrumentedAttribute[Any], start: datetime, end: datetime) -> Any:
+    return (column >= start) & (column < end)
+
+
+def load_snapshot(session: Session, start: datetime | None, end: datetime | None) -> Snapshot:
+    """Records for [start, end), or all records when both are None (an open side is unbounded)."""
+    if start is None and end is None:
+        return Snapshot(
+            returns=tuple(_load(session, tbl.LoopReturnRow, LoopReturnRecord, None)),
+            orders=tuple(_load(session, tbl.OrderRow, OrderRecord, None)),
+            refunds=tuple(_load(session, tbl.RefundRow, RefundRecord, None)),
+            payouts=tuple(_load(session, tbl.PayoutRow, PayoutRecord, None)),
+            balance_transactions=tuple(
+                _load(session, tbl.BalanceTransactionRow, BalanceTransactionRecord, None)
+            ),
+            gift_cards=tuple(_load(session, tbl.GiftCardRow, GiftCardRecord, None)),
+        )
+    lo = start or _EARLIEST
+    hi = end or _LATEST
+    ret = tbl.LoopReturnRow
+    returns = _load(session, ret, LoopReturnRecord, (ret.created_at < hi) & (ret.updated_at >= lo))
+    order_ids = {r.provider_order_id for r in returns if r.provider_order_id}
+    refunds = _load(
+        session,
+        tbl.RefundRow,
+        RefundRecord,
+        or_(_between(tbl.RefundRow.processed_at, lo, hi), _in(tbl.RefundRow.order_id, order_ids)),
+    )
+    orders = _load(
+        session,
+        tbl.OrderRow,
+        OrderRecord,
+        _in(tbl.OrderRow.id, order_ids | {f.order_id for f in refunds}),
+    )
+    txn_ids = {t.id for f in refunds for t in f.transactions}
+    bt = tbl.BalanceTransactionRow
+    balance = _load(
+        session,
+        bt,
+        BalanceTransactionRecord,
+        or_(_between(bt.transaction_date, lo, hi), _in(bt.source_order_transaction_id, txn_ids)),
+    )
+    payout_ids = {b.payout_id for b in balance if b.payout_id}
+    payouts = _load(
+        session,
+        tbl.PayoutRow,
+        PayoutRecord,
+        or_(_between(tbl.PayoutRow.issued_at, lo, hi), _in(tbl.PayoutRow.id, payout_ids)),
+    )
+    gift_cards = _load(
+        session, tbl.GiftCardRow, GiftCardRecord, _between(tbl.GiftCardRow.created_at, lo, hi)
+    )
+    return Snapshot(
+        returns=tuple(returns),
+        orders=tuple(orders),
+        refunds=tuple(refunds),
+        payouts=tuple(payouts),
+        balance_transactions=tuple(balance),
+        gift_cards=tuple(gift_cards),
+    )

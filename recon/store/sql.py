@@ -1,0 +1,448 @@
+"""SqlStore: the local mirror on SQLite (0600, WAL) or PostgreSQL, migrated to head on open.
+
+Writes are bulk upserts by natural id (``INSERT ... ON CONFLICT DO UPDATE`` on both dialects);
+child rows (lines, transactions) are replaced with their parent. Every write method takes an
+optional ``session`` so callers can put rows, watermarks and checkpoints in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from recon.clock import Clock, SystemClock
+from recon.errors import StoreError
+from recon.models import (
+    BalanceTransactionRecord,
+    Finding,
+    GiftCardRecord,
+    InventoryObservation,
+    LoopReturnRecord,
+    OrderRecord,
+    PayoutRecord,
+    Quarantined,
+    RefundRecord,
+)
+from recon.store import rows as conv
+from recon.store import tables as tbl
+from recon.store.migrate import upgrade_to_head
+from recon.store.queries import SyncQueries
+from recon.store.snapshot import Snapshot
+from recon.store.snapshot_loader import load_snapshot
+
+_ID = TypeVar(
+    "_ID",
+    LoopReturnRecord,
+    OrderRecord,
+    RefundRecord,
+    PayoutRecord,
+    BalanceTransactionRecord,
+    GiftCardRecord,
+)
+# SQLite allows 32766 bound parameters per statement (3.32+), PostgreSQL 65535.
+_MAX_PARAMS = 30_000
+
+
+def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
+    """One record per id, the last given (a page boundary can repeat a record)."""
+    return list({r.id: r for r in records}.values())
+
+
+def _table(model: type[tbl.Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # declarative classes map one Table each
+    return table
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """Create the database file with mode 0600 before SQLite does (it would use the umask).
+
+    The mirror holds customer and payment data (DESIGN decision 5).
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (reports) do not block the nightly writer; busy_timeout rides out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class SqlStore(SyncQueries):
+    """The mirror. Build one per process with the store URL from settings."""
+
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+        """Open (creating if needed) the database and migrate it to the newest revision.
+
+        Raises:
+            StoreError: the database cannot be opened or migrated.
+        """
+        self.url = url
+        self.clock: Clock = clock or SystemClock()
+        try:
+            if url.startswith("sqlite"):
+                _prepare_sqlite_file(url)
+            self.engine: Engine = create_engine(url)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            upgrade_to_head(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open the mirror at {make_url(url)!r}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        Raises:
+            StoreError: the database refused the transaction (the original error is chained).
+        """
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"mirror transaction failed: {exc}") from exc
+
+    @contextmanager
+    def _tx(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+        else:
+            with self.session() as own:
+                yield own
+
+    # --- bulk primitives ------------------------------------------------------------------
+
+    def _upsert(self, session: Session, model: type[tbl.Base], rows: Sequence[conv.Row]) -> None:
+        if not rows:
+            return
+        table = _table(model)
+        keys = [c.name for c in table.primary_key.columns]
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            stmt: Any = sqlite.insert(table)
+        elif dialect == "postgresql":
+            stmt = postgresql.insert(table)
+        else:
+            raise StoreError(f"unsupported database dialect {dialect!r} (sqlite or postgresql)")
+        changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        if changes:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+        else:  # a table of keys only (order_refund_ids): nothing to update
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        # ON CONFLICT cannot touch one row twice in a statement: keep the last row per key.
+        unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+        for chunk in _chunks(unique, max(1, _MAX_PARAMS // len(table.columns))):
+            session.execute(stmt, list(chunk))
+
+    def _replace_children(
+        self,
+        session: Session,
+        model: type[tbl.Base],
+        parent_col: str,
+        parent_ids: Sequence[str],
+        rows: Sequence[conv.Row],
+    ) -> None:
+        table = _table(model)
+        for chunk in _chunks(parent_ids, 500):
+            session.execute(delete(table).where(table.c[parent_col].in_(chunk)))
+        self._upsert(session, model, rows)
+
+    # --- records --------------------------------------------------------------------------
+
+    def upsert_returns(
+        self, records: Iterable[LoopReturnRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update Loop returns and replace their lines; returns the count written."""
+        unique = _latest_by_id(records)
+        parents, lines = conv.return_rows(unique, self.clock.now())
+        with self._tx(session) as s:
+            self._upsert(s, tbl.LoopReturnRow, parents)
+            self._replace_children(
+                s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines
+            )
+        return len(unique)
+
+    def upsert_orders(
+        self, records: Iterable[OrderRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update orders and replace their lines and refund ids."""
+        unique = _latest_by_id(records)
+        parents, lines, refund_ids = conv.order_rows(unique, self.clock.now())
+        ids = [o.id for o in unique]
+        with self._tx(session) as s:
+            self._upsert(s, tbl.OrderRow, parents)
+            self._replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
+            self._replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)
+        return len(unique)
+
+    def upsert_refunds(
+        self, records: Iterable[RefundRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update refunds and replace their lines and transactions."""
+        unique = _latest_by_id(records)
+        parents, lines, transactions = conv.refund_rows(unique, self.clock.now())
+        ids = [f.id for f in unique]
+        with self._tx(session) as s:
+            self._upsert(s, tbl.RefundRow, parents)
+            self._replace_children(s, tbl.RefundLineRow, "refund_id", ids, lines)
+            self._replace_children(s, tbl.TransactionRow, "refund_id", ids, transactions)
+        return len(unique)
+
+    def upsert_payouts(
+        self, records: Iterable[PayoutRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update Shopify Payments payouts."""
+        unique = _latest_by_id(records)
+        with self._tx(session) as s:
+            self._upsert(s, tbl.PayoutRow, conv.payout_rows(unique, self.clock.now()))
+        return len(unique)
+
+    def upsert_balance_transactions(
+        self, records: Iterable[BalanceTransactionRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update Shopify Payments balance transactions."""
+        unique = _latest_by_id(records)
+        with self._tx(session) as s:
+            rows = conv.balance_rows(unique, self.clock.now())
+            self._upsert(s, tbl.BalanceTransactionRow, rows)
+        return len(unique)
+
+    def upsert_gift_cards(
+        self, records: Iterable[GiftCardRecord], *, session: Session | None = None
+    ) -> int:
+        """Insert or update gift cards (Loop's store credit)."""
+        unique = _latest_by_id(records)
+        with self._tx(session) as s:
+            self._upsert(s, tbl.GiftCardRow, conv.gift_card_rows(unique, self.clock.now()))
+        return len(unique)
+
+    def add_inventory_observations(
+        self, observations: Iterable[InventoryObservation], *, session: Session | None = None
+    ) -> None:
+        """Record available quantities as read (keyed by item, location and time)."""
+        rows = [
+            {
+                "inventory_item_id": o.inventory_item_id,
+                "location_id": o.location_id,
+                "observed_at": o.observed_at,
+                "available": o.available,
+                "record": conv.record_json(o),
+            }
+            for o in observations
+        ]
+        with self._tx(session) as s:
+            self._upsert(s, tbl.InventoryObservationRow, rows)
+
+    def load_inventory_observations(self) -> list[InventoryObservation]:
+        """Every observation, oldest first."""
+        with self.session() as s:
+            found = s.scalars(
+                select(tbl.InventoryObservationRow.record).order_by(
+                    tbl.InventoryObservationRow.observed_at
+                )
+            ).all()
+        return [InventoryObservation.model_validate(r) for r in found]
+
+    def load_snapshot(self, start: datetime | None = None, end: datetime | None = None) -> Snapshot:
+        """The mirrored records for [start, end) (everything when both are None).
+
+        See ``recon.store.snapshot_loader`` for which records a window includes.
+
+        Raises:
+            StoreError: the mirror cannot be read.
+        """
+        with self.session() as s:
+            return load_snapshot(s, start, end)
+
+    # --- quarantine -----------------------------------------------------------------------
+
+    def add_quarantined(
+        self, items: Iterable[Quarantined], run_id: str | None, *, session: Session | None = None
+    ) -> int:
+        """Keep records that could not be parsed, with their raw payload, for review."""
+        at = self.clock.now()
+        rows = [
+            {
+                "run_id": run_id,
+                "source": q.source,
+                "kind": q.kind,
+                "record_id": q.record_id,
+                "field": q.field,
+                "reason": q.reason[:2000],
+                "raw": dict(q.raw),
+                "quarantined_at": at,
+            }
+            for q in items
+        ]
+        if rows:
+            with self._tx(session) as s:
+                s.execute(insert(tbl.QuarantineRow), rows)
+        return len(rows)
+
+    def list_quarantined(self, run_id: str | None = None) -> list[Quarantined]:
+        """Quarantined records, oldest first (only one run's when ``run_id`` is given)."""
+        query = select(tbl.QuarantineRow).order_by(tbl.QuarantineRow.id)
+        if run_id is not None:
+            query = query.where(tbl.QuarantineRow.run_id == run_id)
+        with self.session() as s:
+            return [
+                Quarantined(
+                    source=q.source,
+                    kind=q.kind,
+                    record_id=q.record_id,
+                    field=q.field,
+                    reason=q.reason,
+                    raw=q.raw or {},
+                )
+                for q in s.scalars(query)
+            ]
+
+    # --- watermarks, checkpoints, runs ----------------------------------------------------
+
+    def get_watermark(self, stream: str) -> datetime | None:
+        """Where ``stream`` was last read up to, or None before its first run."""
+        with self.session() as s:
+            return s.scalar(
+                select(tbl.SyncWatermarkRow.at).where(tbl.SyncWatermarkRow.stream == stream)
+            )
+
+    def set_watermark(self, stream: str, at: datetime, *, session: Session | None = None) -> None:
+        """Move ``stream``'s watermark (commit it in the same session as the rows it covers)."""
+        row = {"stream": stream, "at": at, "updated_at": self.clock.now()}
+        with self._tx(session) as s:
+            self._upsert(s, tbl.SyncWatermarkRow, [row])
+
+    def completed_windows(self, range_start: datetime, range_end: datetime) -> set[datetime]:
+        """Starts of the windows of backfill [range_start, range_end) already committed."""
+        table = tbl.BackfillWindowRow
+        query = select(table.window_start).where(
+            table.range_start == range_start, table.range_end == range_end
+        )
+        with self.session() as s:
+            return set(s.scalars(query))
+
+    def mark_window_done(
+        self,
+        range_start: datetime,
+        range_end: datetime,
+        window: tuple[datetime, datetime],
+        stats: Mapping[str, Any],
+        *,
+        session: Session | None = None,
+    ) -> None:
+        """Checkpoint one backfill window; pass the session that wrote its rows."""
+        row = {
+            "range_start": range_start,
+            "range_end": range_end,
+            "window_start": window[0],
+            "window_end": window[1],
+            "completed_at": self.clock.now(),
+            "stats": dict(stats),
+        }
+        with self._tx(session) as s:
+            self._upsert(s, tbl.BackfillWindowRow, [row])
+
+    def start_run(self, kind: str) -> str:
+        """Record a run as started; returns its id."""
+        run_id = uuid.uuid4().hex
+        with self.session() as s:
+            s.add(
+                tbl.RunRow(
+                    id=run_id,
+                    kind=kind,
+                    status="running",
+                    started_at=self.clock.now(),
+                    finished_at=None,
+                    stats=None,
+                )
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, stats: Mapping[str, Any]) -> None:
+        """Record how a run ended (``status``: ok, failed...) with its figures (JSON-able)."""
+        with self.session() as s:
+            s.execute(
+                update(tbl.RunRow)
+                .where(tbl.RunRow.id == run_id)
+                .values(status=status, finished_at=self.clock.now(), stats=dict(stats))
+            )
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """A run's row as a dict (id, kind, status, started_at, finished_at, stats)."""
+        with self.session() as s:
+            run = s.get(tbl.RunRow, run_id)
+            if run is None:
+                return None
+            return {
+                "id": run.id,
+                "kind": run.kind,
+                "status": run.status,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "stats": run.stats,
+            }
+
+    # --- findings -------------------------------------------------------------------------
+
+    def load_findings(self) -> list[Finding]:
+        """Every stored finding, by key."""
+        with self.session() as s:
+            payloads = s.scalars(select(tbl.FindingRow.payload).order_by(tbl.FindingRow.key)).all()
+        return [Finding.model_validate(p) for p in payloads]
+
+    def save_findings(self, findings: Iterable[Finding], *, session: Session | None = None) -> None:
+        """Insert or update findings by key (the lifecycle is decided by the caller)."""
+        rows = [
+            {
+                "key": f.key,
+                "category": f.category.value,
+                "status": f.status.value,
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+                "resolved_at": f.resolved_at,
+                "acknowledged": f.status == "acknowledged",
+                "payload": f.model_dump(mode="json"),
+            }
+            for f in findings
+        ]
+        with self._tx(session) as s:
+            self._upsert(s, tbl.FindingRow, rows)
+
+    def count_rows(self, table: str) -> int:
+        """Rows in one mirror table (for stats and tests)."""
+        with self.session() as s:
+            return int(
+                s.scalar(select(func.count()).select_from(tbl.Base.metadata.tables[table])) or 0
+            )

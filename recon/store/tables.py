@@ -1,0 +1,254 @@
+"""The mirror's tables (SQLAlchemy 2 declarative): API records, sync bookkeeping, runs and findings.
+
+Every mirrored row keeps its natural id as primary key, the columns recon queries on, the pydantic
+record as JSON (``record``, ``model_dump(mode="json")`` without ``raw``, so it round-trips exactly)
+and the API payload (``raw``) for audit. Money is stored as text (exact Decimal), never float.
+Migrations under ``migrations/`` create these tables; later revisions add theirs to this ``Base``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, String, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact); plain JSON text elsewhere.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+MONEY = String(40)  # Decimal as its exact string: SQLite has no exact NUMERIC (DESIGN decision 4)
+ID = String(64)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every dialect.
+
+    SQLite keeps no offset, so values are stored as naive UTC (which also keeps text comparison in
+    time order) and read back with ``tzinfo=UTC``; PostgreSQL uses ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: recon stores aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every recon table (remediation adds its ledger here too)."""
+
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute as-is
+        datetime: UTCDateTime(),
+        dict[str, Any]: JsonType,
+    }
+
+
+class _Mirrored:
+    """Columns every mirrored API record carries."""
+
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    synced_at: Mapped[datetime]
+
+
+# --- Loop -------------------------------------------------------------------------------------
+
+
+class LoopReturnRow(_Mirrored, Base):
+    __tablename__ = "loop_returns"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    provider_order_id: Mapped[str | None] = mapped_column(ID, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    refund: Mapped[str] = mapped_column(MONEY)
+    gift_card: Mapped[str] = mapped_column(MONEY)
+
+
+class LoopReturnLineRow(Base):
+    __tablename__ = "loop_return_lines"
+    return_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_item_id: Mapped[str] = mapped_column(ID)
+    provider_line_item_id: Mapped[str | None] = mapped_column(ID, index=True)
+    sku: Mapped[str | None] = mapped_column(String(255))
+    refund: Mapped[str] = mapped_column(MONEY)
+
+
+# --- Shopify ----------------------------------------------------------------------------------
+
+
+class OrderRow(_Mirrored, Base):
+    __tablename__ = "orders"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    financial_status: Mapped[str | None] = mapped_column(String(32))
+    return_status: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    presentment_currency: Mapped[str] = mapped_column(String(3))
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+    order_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    sku: Mapped[str | None] = mapped_column(String(255), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class OrderRefundIdRow(Base):
+    """The refund ids an order lists: lets sync find refunds whose details are not mirrored yet."""
+
+    __tablename__ = "order_refund_ids"
+    order_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    refund_id: Mapped[str] = mapped_column(ID, primary_key=True, index=True)
+
+
+class RefundRow(_Mirrored, Base):
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ID, index=True)
+    processed_at: Mapped[datetime] = mapped_column(index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[str] = mapped_column(MONEY)
+    total_shop: Mapped[str] = mapped_column(MONEY)
+
+
+class RefundLineRow(Base):
+    __tablename__ = "refund_lines"
+    refund_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_item_id: Mapped[str] = mapped_column(ID, index=True)
+    sku: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(Integer)
+    restock_type: Mapped[str] = mapped_column(String(32))
+
+
+class TransactionRow(Base):
+    """Refund transactions (children of a refund, replaced with it)."""
+
+    __tablename__ = "transactions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ID, index=True)
+    refund_id: Mapped[str | None] = mapped_column(ID, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    gateway: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[str] = mapped_column(MONEY)
+    amount_shop: Mapped[str] = mapped_column(MONEY)
+    processed_at: Mapped[datetime | None]
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    synced_at: Mapped[datetime]
+
+
+class PayoutRow(_Mirrored, Base):
+    __tablename__ = "payouts"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    issued_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    net: Mapped[str] = mapped_column(MONEY)
+
+
+class BalanceTransactionRow(_Mirrored, Base):
+    __tablename__ = "balance_transactions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    transaction_date: Mapped[datetime] = mapped_column(index=True)
+    source_order_transaction_id: Mapped[str | None] = mapped_column(ID, index=True)
+    order_id: Mapped[str | None] = mapped_column(ID, index=True)
+    payout_id: Mapped[str | None] = mapped_column(ID, index=True)
+    payout_status: Mapped[str] = mapped_column(String(32), index=True)
+    amount: Mapped[str] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class GiftCardRow(_Mirrored, Base):
+    __tablename__ = "gift_cards"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    order_id: Mapped[str | None] = mapped_column(ID, index=True)
+    initial_value: Mapped[str] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class InventoryObservationRow(Base):
+    __tablename__ = "inventory_observations"
+    inventory_item_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    location_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(primary_key=True)
+    available: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+# --- Bookkeeping ------------------------------------------------------------------------------
+
+
+class QuarantineRow(Base):
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(ID)
+    field: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(2000))
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    quarantined_at: Mapped[datetime]
+
+
+class SyncWatermarkRow(Base):
+    """How far each incremental stream has been read (the end of its last committed window)."""
+
+    __tablename__ = "sync_watermarks"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BackfillWindowRow(Base):
+    """One committed backfill window, keyed by the backfill's own [range_start, range_end)."""
+
+    __tablename__ = "backfill_windows"
+    range_start: Mapped[datetime] = mapped_column(primary_key=True)
+    range_end: Mapped[datetime] = mapped_column(primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    window_end: Mapped[datetime]
+    completed_at: Mapped[datetime]
+    stats: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)

@@ -1,0 +1,78 @@
+"""Settings: the embedded default loads, bad files fail naming the key, secrets come only from env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recon.config import load_settings
+from recon.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_embedded_default_is_a_sandbox_with_sqlite_and_outbox() -> None:
+    settings = load_settings(ROOT / "config" / "recon.toml")
+    assert settings.sandbox.enabled
+    assert settings.store.url.startswith("sqlite:///")
+    assert settings.delivery.mode == "outbox"
+    assert settings.remediation.mode == "plan"
+
+
+def test_example_config_is_valid() -> None:
+    settings = load_settings(ROOT / "config" / "recon.example.toml")
+    assert not settings.sandbox.enabled
+    assert settings.delivery.smtp.verify_certificate
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[shop]\napi_version = "2025-10"\n', "shop.api_version"),
+        ('[sync]\nlookback_hours = -1\n', "sync.lookback_hours"),
+        ('[engine]\nrma_patterns = ["RMA (\\\\d+)"]\n', "engine.rma_patterns"),
+        ('[remediation]\nmode = "yolo"\n', "remediation.mode"),
+        ('[delivery]\nsmtp_hots = "x"\n', "delivery.smtp_hots: unknown key"),
+        ('[loop]\npage_size = 1000\n', "loop.page_size"),
+    ],
+)
+def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert expected in str(info.value)
+
+
+def test_not_toml_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[shop\n"))
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECON_STORE__URL", "sqlite:////tmp/other.db")
+    settings = load_settings(write(tmp_path, '[store]\nurl = "sqlite:///var/x.db"\n'))
+    assert settings.store.url == "sqlite:////tmp/other.db"
+
+
+def test_relative_paths_resolve_against_the_project(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, '[store]\nurl = "sqlite:///var/x.db"\n'))
+    assert settings.store.url == f"sqlite:///{tmp_path}/var/x.db"
+    assert settings.delivery.outbox_dir == tmp_path / "reports" / "outbox"
+
+
+def test_secret_is_read_from_the_named_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(write(tmp_path, ""))
+    monkeypatch.delenv("RECON_SHOPIFY_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="RECON_SHOPIFY_TOKEN is not set"):
+        settings.secret(settings.shop.token_env)
+    monkeypatch.setenv("RECON_SHOPIFY_TOKEN", "shpat_x")
+    assert settings.secret(settings.shop.token_env) == "shpat_x"

@@ -1,0 +1,42 @@
+"""Money parsing: exact decimals from strings, refusal of anything ambiguous."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from recon.money import MoneyError, format_amount, parse_amount, parse_currency, sum_by_currency, to_minor
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("63.30", Decimal("63.30")), (" 1.5 ", Decimal("1.5")), (7, Decimal(7)), (6.1, Decimal("6.1")),
+     ("-41.94", Decimal("-41.94")), (Decimal("2.50"), Decimal("2.50"))],
+)
+def test_parse_amount_is_exact(value: object, expected: Decimal) -> None:
+    assert parse_amount(value) == expected
+
+
+@pytest.mark.parametrize("value", [None, "", "1,000.00", "NaN", "inf", True, "12.3.4", [], "1e5"])
+def test_parse_amount_refuses_ambiguous_values(value: object) -> None:
+    with pytest.raises(MoneyError):
+        parse_amount(value)
+
+
+def test_currency_codes() -> None:
+    assert parse_currency("usd") == "USD"
+    with pytest.raises(MoneyError):
+        parse_currency("US")
+
+
+def test_minor_units_follow_iso_4217() -> None:
+    assert to_minor(Decimal("12.345"), "USD") == 1234  # banker's rounding
+    assert to_minor(Decimal("1000"), "JPY") == 1000
+    assert to_minor(Decimal("1.2345"), "KWD") == 1234
+    assert format_amount(Decimal("5"), "EUR") == "5.00"
+
+
+def test_sums_never_cross_currencies() -> None:
+    totals = sum_by_currency([("USD", Decimal("1.10")), ("EUR", Decimal("2")), ("USD", Decimal("0.90"))])
+    assert totals == {"USD": Decimal("2.00"), "EUR": Decimal("2")}

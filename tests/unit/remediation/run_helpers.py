@@ -1,0 +1,87 @@
+"""Running remediation end to end against the FakeGateway, and checking what Shopify ended up with."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from remediation_world import SHOP, settings, standard_contexts, standard_findings
+from sqlalchemy import select
+
+from recon.config import RemediationMode
+from recon.lock import RunLock
+from recon.remediation.executor import ApplyReport, Executor
+from recon.remediation.ledger import ActionRow
+from recon.remediation.planner import TERMINAL_STATES, plan_actions
+
+CRASH_POINTS = (
+    "after_intent_commit",
+    "after_mark_sending",
+    "after_request_sent",
+    "after_response",
+    "before_final_commit",
+)
+TTL = timedelta(minutes=10)
+
+
+class SimulatedCrash(Exception):
+    """Raised by the crash hook in place of os._exit: the run stops exactly there."""
+
+
+def crash_once_at(name: str) -> Any:
+    fired: list[str] = []
+
+    def hook(point: str) -> None:
+        if point == name and not fired:
+            fired.append(point)
+            raise SimulatedCrash(point)
+
+    return hook
+
+
+def run(
+    sessions,
+    gateway,
+    clock,
+    *,
+    mode=RemediationMode.APPLY,
+    crash=None,
+    policy=None,
+    contexts=None,
+    findings=None,
+    holder="run-a",
+    run_id="run-1",
+) -> ApplyReport:
+    """One remediation run: plan, take the lease, record, apply, release (not on a crash)."""
+    policy = policy or settings()
+    plan = plan_actions(
+        findings or standard_findings(), policy, contexts or standard_contexts(), shop=SHOP
+    )
+    executor = Executor(
+        sessions, gateway, policy, clock, shop=SHOP, crash=crash or (lambda _point: None)
+    )
+    lock = RunLock(sessions, clock)
+    lease = lock.acquire(SHOP, holder, TTL)
+    report = executor.run(plan, mode, lease, run_id)
+    lock.release(lease)
+    return report
+
+
+def intents(sessions) -> list[ActionRow]:
+    with sessions() as session:
+        return list(session.scalars(select(ActionRow).order_by(ActionRow.id)))
+
+
+def assert_done_exactly_once(sessions, gateway) -> None:
+    """One refund for RMA ...701 (restocking its unit), one restock for ...702, one tag; all done."""
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+    moves = gateway.state["adjustments"]
+    assert [(m["via"], m["item"], m["delta"]) for m in moves] == [
+        ("refund", "gid://shopify/InventoryItem/3001", 1),
+        ("adjust", "gid://shopify/InventoryItem/3002", 1),
+    ]
+    assert gateway.available("3001") == 6 and gateway.available("3002") == 8
+    assert gateway.state["orders"]["gid://shopify/Order/1001"]["tags"] == ["recon:loop-closed"]
+    rows = intents(sessions)
+    assert [r.state for r in rows] == ["done", "done", "done"]
+    assert all(r.state in TERMINAL_STATES for r in rows)

@@ -1,0 +1,92 @@
+"""The run lock: one live lease per shop, takeover after expiry, and a taken-over run cannot write."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from remediation_world import SHOP, settings, standard_contexts, standard_findings
+from run_helpers import TTL, intents, run
+
+from recon.config import RemediationMode
+from recon.errors import LockError
+from recon.remediation.executor import Executor
+from recon.remediation.planner import plan_actions
+
+
+def test_second_holder_is_refused_while_lease_is_live(run_lock, clock):
+    first = run_lock.acquire(SHOP, "run-a", TTL)
+    with pytest.raises(LockError, match="run-a"):
+        run_lock.acquire(SHOP, "run-b", TTL)
+    clock.advance(TTL - timedelta(seconds=1))
+    with pytest.raises(LockError):
+        run_lock.acquire(SHOP, "run-b", TTL)
+    assert first.token == 1
+
+
+def test_expired_lease_is_taken_over_with_a_higher_token(run_lock, clock):
+    first = run_lock.acquire(SHOP, "run-a", TTL)
+    clock.advance(TTL)
+    second = run_lock.acquire(SHOP, "run-b", TTL)
+    assert second.token == first.token + 1
+    with pytest.raises(LockError, match="taken over"):
+        run_lock.renew(first, TTL)
+    run_lock.release(first)  # a stale release leaves the new holder alone
+    with pytest.raises(LockError):
+        run_lock.acquire(SHOP, "run-c", TTL)
+
+
+def test_renew_keeps_the_lease_and_release_frees_it(run_lock, clock):
+    lease = run_lock.acquire(SHOP, "run-a", TTL)
+    clock.advance(TTL / 2)
+    lease = run_lock.renew(lease, TTL)
+    clock.advance(TTL / 2 + timedelta(seconds=1))
+    with pytest.raises(LockError):
+        run_lock.acquire(SHOP, "run-b", TTL)  # still live thanks to renew
+    run_lock.release(lease)
+    assert run_lock.acquire(SHOP, "run-b", TTL).token == 2
+
+
+def test_shops_lock_independently(run_lock):
+    run_lock.acquire(SHOP, "run-a", TTL)
+    assert run_lock.acquire("other-shop", "run-b", TTL).token == 1
+
+
+def test_two_runs_at_once_one_applies_the_other_gets_lock_error(sessions, gateway, clock, run_lock):
+    held = run_lock.acquire(SHOP, "run-a", TTL)
+    with pytest.raises(LockError):
+        run(sessions, gateway, clock, holder="run-b")
+    assert gateway.calls == []
+    policy = settings()
+    plan = plan_actions(standard_findings(), policy, standard_contexts(), shop=SHOP)
+    Executor(sessions, gateway, policy, clock, shop=SHOP).run(
+        plan, RemediationMode.APPLY, held, "r"
+    )
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+
+
+def test_taken_over_lease_cannot_write(sessions, gateway, clock, run_lock):
+    policy = settings()
+    plan = plan_actions(standard_findings(), policy, standard_contexts(), shop=SHOP)
+    executor = Executor(sessions, gateway, policy, clock, shop=SHOP)
+    stale = run_lock.acquire(SHOP, "run-a", TTL)
+    executor.record(plan, RemediationMode.APPLY, "run-a")
+    clock.advance(TTL + timedelta(seconds=1))  # run-a stalls; run-b takes over
+    run_lock.acquire(SHOP, "run-b", TTL)
+    with pytest.raises(LockError, match="taken over"):
+        executor.apply(stale, "run-a")
+    writes = [c for c in gateway.calls if c[0] in ("refund", "adjust", "tags")]
+    assert writes == []
+    assert [r.state for r in intents(sessions)] == ["planned", "planned", "planned"]
+
+
+def test_expired_lease_cannot_write(sessions, gateway, clock, run_lock):
+    policy = settings()
+    plan = plan_actions(standard_findings(), policy, standard_contexts(), shop=SHOP)
+    lease = run_lock.acquire(SHOP, "run-a", TTL)
+    clock.advance(TTL)
+    with pytest.raises(LockError, match="expired"):
+        Executor(sessions, gateway, policy, clock, shop=SHOP).run(
+            plan, RemediationMode.APPLY, lease, "run-a"
+        )
+    assert [c for c in gateway.calls if c[0] == "refund"] == []

@@ -1,0 +1,99 @@
+"""Frozen report data: KPIs per currency, what changed, ordering, team views, links."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from recon.models import Owner
+from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
+from report_samples import AS_OF, make_data
+
+
+def test_money_at_risk_is_per_currency_and_never_added_across(report_data: ReportData) -> None:
+    assert report_data.headline.money_at_risk == (
+        Amount("EUR", Decimal("37.35")),  # 15.25 + 22.10
+        Amount("USD", Decimal("198.60")),  # 48.60 + 120.00 + 30.00; the resolved 10.00 is not at risk
+    )
+    assert report_data.headline.open_findings == 5
+    assert report_data.headline.critical == 1
+
+
+def test_new_and_resolved_combine_lifecycle_status_and_the_previous_run(report_data: ReportData) -> None:
+    new = {row.key for row in report_data.new_findings}
+    resolved = {row.key for row in report_data.resolved_findings}
+    assert new == {
+        "MISSING_REFUND|rma=12345701", "DUPLICATE_REFUND|rma=12345702",
+        "MISSING_RESTOCK|rma=12345704,line=77",
+    }
+    assert resolved == {"STALE_RETURN|rma=12345699", "UNKNOWN_RMA|refund=800"}
+    assert report_data.headline.new_since_last_run == 3
+    assert report_data.headline.resolved_since_last_run == 2
+
+
+def test_without_a_previous_run_the_lifecycle_status_decides() -> None:
+    data = make_data(previous_findings=None)
+    assert {r.key for r in data.resolved_findings} == {"STALE_RETURN|rma=12345699"}
+    assert data.headline.new_since_last_run == 3  # AMOUNT_MISMATCH and REFUND_FAILED are "open"
+
+
+def test_top_exceptions_sorted_by_severity_then_amount() -> None:
+    data = make_data(top_n=3)
+    assert [r.key for r in data.top_exceptions] == [
+        "DUPLICATE_REFUND|rma=12345702",  # critical
+        "MISSING_REFUND|rma=12345701",  # high, 48.60
+        "REFUND_FAILED|refund=903",  # high, 22.10
+    ]
+
+
+def test_category_totals_keep_currencies_apart(report_data: ReportData) -> None:
+    totals = {t.category: t for t in report_data.by_category}
+    assert totals["MISSING_REFUND"].count == 1
+    assert totals["MISSING_REFUND"].amounts == (Amount("USD", Decimal("48.60")),)
+    assert "STALE_RETURN" not in totals  # resolved
+
+
+def test_age_and_links(report_data: ReportData) -> None:
+    row = next(r for r in report_data.exception_rows() if r.rma == "12345701")
+    assert row.age_days == 3
+    assert row.first_seen == (AS_OF - timedelta(days=3)).date()
+    assert row.shopify_url == "https://admin.shopify.com/store/recon-sandbox/orders/5444175757553"
+    assert row.loop_url == "https://admin.loopreturns.com/returns/12345701"
+
+
+@pytest.mark.parametrize("bad", ['1" onclick="x', "../1", "", None, "12 34"])
+def test_links_only_from_numeric_ids(bad: str | None) -> None:
+    assert shopify_order_url("acme.myshopify.com", bad) is None
+    assert loop_return_url(bad) is None
+
+
+def test_pii_scrubbed_unless_allowed() -> None:
+    scrubbed = next(r for r in make_data().exception_rows() if r.rma == "12345705")
+    kept = next(
+        r for r in make_data(include_customer_pii=True).exception_rows() if r.rma == "12345705"
+    )
+    assert "jane.doe@example.com" not in scrubbed.detail and "555-123" not in scrubbed.detail
+    assert "jane.doe@example.com" in kept.detail
+
+
+def test_team_views_list_only_their_categories(report_data: ReportData) -> None:
+    warehouse = for_team(report_data, Owner.WAREHOUSE)
+    cx = for_team(report_data, Owner.CX)
+    assert [r.category for r in warehouse.exception_rows()] == ["MISSING_RESTOCK"]
+    assert [r.category for r in cx.exception_rows()] == ["REFUND_FAILED"]
+    assert cx.headline.money_at_risk == (Amount("EUR", Decimal("22.10")),)
+    assert [r.category for r in cx.resolved_findings] == ["STALE_RETURN"]
+    assert for_team(report_data, Owner.FINANCE) is report_data
+
+
+def test_report_data_is_frozen(report_data: ReportData) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report_data.shop = "other"  # type: ignore[misc]
+
+
+def test_naive_as_of_is_refused() -> None:
+    with pytest.raises(ValueError, match="tz-aware"):
+        make_data(as_of=AS_OF.replace(tzinfo=None))

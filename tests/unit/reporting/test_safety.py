@@ -1,0 +1,47 @@
+"""Untrusted text: control characters, Excel's cell limit, formula prefixes, PII."""
+
+from __future__ import annotations
+
+import pytest
+
+from recon.reporting.safety import (
+    EXCEL_CELL_LIMIT,
+    clean_text,
+    excel_text,
+    looks_like_formula,
+    scrub_pii,
+)
+
+
+def test_control_characters_are_removed_but_newlines_kept() -> None:
+    assert clean_text("a\x00b\x07c\nd\te\x1b", include_pii=True) == "abc\nd\te"
+
+
+def test_text_longer_than_an_excel_cell_is_cut_and_says_so() -> None:
+    text = excel_text("x" * (EXCEL_CELL_LIMIT + 10))
+    assert len(text) == EXCEL_CELL_LIMIT
+    assert text.endswith("[truncated]")
+    assert excel_text("short") == "short"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("=1+1", True), ("+1", True), ("-1", True), ("@SUM(1)", True), ("\t=1", True),
+     ("\r=1", True), ("refund 1", False), ("#7400123", False), ("", False)],
+)
+def test_formula_prefixes(text: str, expected: bool) -> None:
+    assert looks_like_formula(text) is expected
+
+
+def test_emails_and_phones_are_scrubbed_but_rma_and_order_ids_are_not() -> None:
+    text = "jane@example.com called +1 555-123-4567 and (555) 123 4567 about RMA 12345701 order 5444175757553"
+    scrubbed = scrub_pii(text)
+    assert "jane@example.com" not in scrubbed
+    assert "555" not in scrubbed
+    assert "12345701" in scrubbed and "5444175757553" in scrubbed
+
+
+def test_pii_kept_when_configured() -> None:
+    assert clean_text("jane@example.com", include_pii=True) == "jane@example.com"
+    assert clean_text("jane@example.com") == "[email removed]"
+    assert clean_text(None) == ""

@@ -1,0 +1,234 @@
+"""An independent, literal re-derivation of docs/findings.md over a world, to prove its truth exact.
+
+Plain Python on purpose: no engine code, no pandas. Default settings (tolerance 0.01, pending 3 days,
+unsettled 10 days, stale 30 days, restock after *received*), as of ``world.now``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from recon.config import DEFAULT_RMA_PATTERNS
+from recon.money import quantize
+from recon.sandbox.world import LoopReturn, Order, Refund, Transaction, World
+
+TOL = Decimal("0.01")
+PATTERNS = [re.compile(p, re.IGNORECASE) for p in DEFAULT_RMA_PATTERNS]
+OK, PENDING, FAILED = {"SUCCESS"}, {"PENDING", "AWAITING_RESPONSE", "UNKNOWN"}, {"FAILURE", "ERROR"}
+GONE = {"cancelled", "expired"}
+
+
+@dataclass
+class Derived:
+    category: str
+    rma: str | None
+    order_id: str
+    refund_ids: list[str]
+    amount: Decimal
+    currency: str
+
+
+@dataclass
+class _Ctx:
+    world: World
+    out: dict[str, Derived] = field(default_factory=dict)
+
+    def add(self, scope: str, d: Derived) -> None:
+        key = f"{d.category}|{scope}"
+        assert key not in self.out, f"two findings for {key}"
+        self.out[key] = d
+
+
+def rmas_in(note: str | None) -> set[str]:
+    return {m.group("rma") for p in PATTERNS for m in p.finditer(note or "")}
+
+
+def shop(t: Transaction) -> Decimal:
+    return t.amount_shop if t.amount_shop is not None else t.amount
+
+
+def basis(r: LoopReturn, o: Order) -> str | None:
+    if r.currency == o.currency:
+        return "shop"
+    if r.currency == o.presentment_currency:
+        return "presentment"
+    return None
+
+
+def derive(world: World) -> dict[str, Derived]:
+    """Every finding docs/findings.md raises for ``world`` as of its ``now``."""
+    now = world.now
+    assert all(rev.at > now for rev in world.revisions), "truth is as of now: no revision applies yet"
+    ctx = _Ctx(world)
+    orders = {o.id: o for o in world.orders if o.created_at <= now}
+    returns = [r for r in world.loop_returns if r.created_at <= now]
+    by_id = {r.id: r for r in returns}
+    returns_on: dict[str, list[LoopReturn]] = {}
+    for r in returns:
+        returns_on.setdefault(r.provider_order_id, []).append(r)
+    refunds: list[tuple[Order, Refund, list[Transaction]]] = []
+    for o in orders.values():
+        for f in o.refunds:
+            if f.created_at <= now:
+                txns = [t for t in o.transactions if t.refund_id == f.id and t.kind == "REFUND"
+                        and t.processed_at <= now]
+                refunds.append((o, f, txns))
+
+    def covered(txns: list[Transaction], r: LoopReturn | None, o: Order) -> Decimal:
+        use_shop = r is None or basis(r, o) == "shop"
+        return sum(((shop(t) if use_shop else t.amount) for t in txns if t.status in OK | PENDING),
+                   Decimal(0))
+
+    links: dict[str, str] = {}
+    noted: set[str] = set()
+    for o, f, txns in refunds:
+        named = rmas_in(f.note)
+        if named:
+            noted.add(f.id)
+        if len(named) >= 2:
+            ctx.add(f"refund={f.id}", Derived("AMBIGUOUS_RMA", None, o.id, [f.id], covered(txns, None, o), o.currency))
+        elif len(named) == 1:
+            (rma,) = named
+            if rma in by_id:
+                links[f.id] = rma
+            else:
+                ctx.add(f"refund={f.id}", Derived("UNKNOWN_RMA", rma, o.id, [f.id], covered(txns, None, o), o.currency))
+    provider = {x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id}
+    for _o, f, _t in refunds:
+        if f.id not in noted and f.id not in links and f.id in provider:
+            links[f.id] = provider[f.id]
+    linked_returns = set(links.values())
+    for o, f, txns in refunds:
+        if f.id in noted or f.id in links:
+            continue
+        skus = Counter(_line_sku(o, ln.line_item_id) for ln in f.lines for _ in range(ln.quantity))
+        fits = []
+        for r in returns_on.get(o.id, []):
+            if r.id in linked_returns:
+                continue
+            conf = 0.0
+            if abs(covered(txns, r, o) - r.refund) <= TOL:
+                conf += 0.5
+            if skus == Counter(x.sku for x in r.line_items):
+                conf += 0.5
+            if conf >= 0.8:
+                fits.append(r)
+        if len(fits) == 1:
+            links[f.id] = fits[0].id
+        elif covered(txns, None, o) > 0 and returns_on.get(o.id):
+            ctx.add(f"refund={f.id}", Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency))
+    for r in returns:
+        _per_return(ctx, r, orders[r.provider_order_id],
+                    [(f, t) for o, f, t in refunds if links.get(f.id) == r.id], covered)
+    _status_drift(ctx, orders, returns_on)
+    _unsettled(ctx, orders, refunds, links)
+    return ctx.out
+
+
+def _line_sku(o: Order, line_id: str) -> str | None:
+    return next((li.sku for li in o.line_items if li.id == line_id), None)
+
+
+def _received(r: LoopReturn) -> bool:
+    return r.label_status == "delivered" or (r.state == "closed" and r.was_processed)
+
+
+def _per_return(ctx: _Ctx, r: LoopReturn, o: Order, linked: list[tuple[Refund, list[Transaction]]],
+                covered: object) -> None:
+    now = ctx.world.now
+    ids = sorted(f.id for f, _ in linked)
+    cov = {f.id: covered(t, r, o) for f, t in linked}  # type: ignore[operator]
+    total = sum(cov.values(), Decimal(0))
+    mismatch = bool(linked) and basis(r, o) is None
+    if mismatch:
+        ctx.add(f"rma={r.id}", Derived("CURRENCY_MISMATCH", r.id, o.id, ids, r.refund, r.currency))
+    failed_money = any(t.status in FAILED for _, ts in linked for t in ts)
+    if r.state == "closed" and r.refund > 0 and not any(c > 0 for c in cov.values()) and not failed_money:
+        ctx.add(f"rma={r.id}", Derived("MISSING_REFUND", r.id, o.id, ids, r.refund, r.currency))
+    for f, ts in linked:
+        failed = [t for t in ts if t.status in FAILED]
+        if failed and cov[f.id] == 0:
+            ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], sum((shop(t) for t in failed), Decimal(0)), o.currency))
+        pend = [t for t in ts if t.status in PENDING]
+        if any(t.processed_at < now - timedelta(days=3) for t in pend):
+            ctx.add(f"refund={f.id}", Derived("REFUND_PENDING", r.id, o.id, [f.id], sum((shop(t) for t in pend), Decimal(0)), o.currency))
+    dup = sum(1 for c in cov.values() if c > 0) >= 2 and total > r.refund + TOL
+    if dup and not mismatch:
+        ctx.add(f"rma={r.id}", Derived("DUPLICATE_REFUND", r.id, o.id, ids, total - r.refund, r.currency))
+    if not dup and not mismatch and total > 0 and abs(total - r.refund) > TOL and r.state not in GONE:
+        ctx.add(f"rma={r.id}", Derived("AMOUNT_MISMATCH", r.id, o.id, ids, abs(total - r.refund), r.currency))
+    if r.state in GONE and total > 0:
+        ctx.add(f"rma={r.id}", Derived("REFUND_ON_CANCELLED_RETURN", r.id, o.id, ids, total, r.currency))
+    lines = [ln for f, _ in linked for ln in f.lines]
+    if lines:
+        refunded = Counter(_line_sku(o, ln.line_item_id) for ln in lines for _ in range(ln.quantity))
+        if refunded != Counter(x.sku for x in r.line_items):
+            ctx.add(f"rma={r.id}", Derived("SKU_MISMATCH", r.id, o.id, ids, Decimal(0), r.currency))
+    if r.state == "closed" and r.gift_card > 0:
+        pattern = re.compile(rf"(?<!\d){r.id}(?!\d)")
+        if not any(pattern.search(g.note or "") for g in ctx.world.gift_cards if g.created_at <= now):
+            ctx.add(f"rma={r.id}", Derived("MISSING_STORE_CREDIT", r.id, o.id, ids, r.gift_card, r.currency))
+    _restock(ctx, r, o, ids, lines)
+    if r.state in ("open", "review") and r.created_at < now - timedelta(days=30):
+        ctx.add(f"rma={r.id}", Derived("STALE_RETURN", r.id, o.id, ids, r.total, r.currency))
+
+
+def _restock(ctx: _Ctx, r: LoopReturn, o: Order, ids: list[str], lines: list) -> None:  # type: ignore[type-arg]
+    prices: dict[str, Decimal] = {}
+    for x in r.line_items:
+        prices[x.provider_line_item_id] = prices.get(x.provider_line_item_id, Decimal(0)) + x.price
+    restocked = {ln.line_item_id for ln in lines if ln.restocked}
+    for line_id, amount in prices.items():
+        scope = f"rma={r.id},line={line_id}"
+        if r.state not in GONE and _received(r) and line_id not in restocked:
+            ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
+        if line_id in restocked and (r.state in GONE or not _received(r)):
+            ctx.add(scope, Derived("GHOST_INVENTORY", r.id, o.id, ids, amount, r.currency))
+
+
+def return_status(o: Order, now: object) -> str:
+    """Order.returnStatus as docs/world-format.md derives it from the visible Shopify returns."""
+    statuses = {x.status for x in o.returns if x.created_at <= now}  # type: ignore[operator]
+    if "REQUESTED" in statuses:
+        return "RETURN_REQUESTED"
+    if "OPEN" in statuses:
+        return "IN_PROGRESS"
+    return "RETURNED" if "CLOSED" in statuses else "NO_RETURN"
+
+
+def _status_drift(ctx: _Ctx, orders: dict[str, Order], returns_on: dict[str, list[LoopReturn]]) -> None:
+    for order_id, rs in returns_on.items():
+        o = orders[order_id]
+        closed = [r for r in rs if r.state == "closed"]
+        if (all(r.state in GONE | {"closed"} for r in rs) and closed
+                and return_status(o, ctx.world.now) in ("RETURN_REQUESTED", "IN_PROGRESS")):
+            rma = max(closed, key=lambda r: int(r.id)).id
+            ctx.add(f"order={o.id}", Derived("STATUS_DRIFT", rma, o.id, [], Decimal(0), o.currency))
+
+
+def _unsettled(ctx: _Ctx, orders: dict[str, Order], refunds: list, links: dict[str, str]) -> None:  # type: ignore[type-arg]
+    now = ctx.world.now
+    rows: dict[str, list] = {}  # type: ignore[type-arg]
+    for b in ctx.world.balance_transactions:
+        if b.transaction_date <= now and b.source_order_transaction_id:
+            rows.setdefault(b.source_order_transaction_id, []).append(b)
+    payouts = {p.id: p for p in ctx.world.payouts if p.issued_at <= now}
+    for o, f, txns in refunds:
+        for t in txns:
+            if t.status != "SUCCESS" or t.gateway != "shopify_payments":
+                continue
+            mine = rows.get(t.id, [])
+            bad_payout = any(b.payout_status in ("FAILED", "CANCELED") or (
+                b.payout_id in payouts and payouts[b.payout_id].status in ("FAILED", "CANCELED"))
+                for b in mine)
+            old = t.processed_at < now - timedelta(days=10)
+            if bad_payout or (old and (not mine or all(b.payout_status == "PENDING" for b in mine))):
+                ctx.add(f"transaction={t.id}", Derived("UNSETTLED_REFUND", links.get(f.id), o.id, [f.id], shop(t), o.currency))
+
+
+def quantized(d: Derived) -> Decimal:
+    return quantize(d.amount, d.currency)

@@ -1,0 +1,125 @@
+"""Lenient Loop parsing: every published shape parses; each kind of bad record is quarantined."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recon.models import LoopReturnRecord, Quarantined
+from recon.sources.loop_parse import parse_return
+
+EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "examples" / "loop"
+SHAPES = [
+    "return-open-exchange.json",
+    "return-closed-refund.json",
+    "return-closed-gift-card.json",
+    "return-cancelled.json",
+    "return-review-out-of-stock.json",
+    "return-details.json",
+    "webhook-return-created-2020.json",
+    "webhook-return-closed.json",
+]
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_every_published_shape_parses(name: str) -> None:
+    record = parse_return(_load(name))
+    assert isinstance(record, LoopReturnRecord), record
+    assert record.created_at.tzinfo is not None and record.updated_at.tzinfo is not None
+
+
+def test_list_item_fields() -> None:
+    record = parse_return(_load("return-closed-refund.json"))
+    assert isinstance(record, LoopReturnRecord)
+    assert (record.id, record.state, record.provider_order_id) == (
+        "12345701",
+        "closed",
+        "5444175757553",
+    )
+    assert record.refund == Decimal("48.60") and record.currency == "USD"
+    # {date, timezone_type, timezone} object form (loop-returns-api.md §12)
+    assert record.refund_processed_at == datetime(2024, 3, 5, 14, 22, 12, tzinfo=UTC)
+    assert [r.provider_refund_id for r in record.refunds] == ["918273645123"]
+    assert record.lines[0].restock_location_id == "71234567890"
+    assert record.lines[0].inspected is False
+    assert record.raw["order_name"] == "#7400123"
+
+
+def test_details_shape_integer_ids_and_zone_less_times() -> None:
+    record = parse_return(_load("return-details.json"))
+    assert isinstance(record, LoopReturnRecord)
+    assert record.id == "12345701" and record.lines[0].line_item_id == "300000001"
+    assert record.created_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+    assert record.refunds[0].amount == Decimal("48.60")
+
+
+def test_graded_line_is_inspected_and_unknown_fields_ignored() -> None:
+    item = _load("return-closed-refund.json")
+    item["line_items"][0]["condition"] = {"grade": "A"}
+    item["brand_new_field"] = {"anything": 1}
+    record = parse_return(item)
+    assert isinstance(record, LoopReturnRecord) and record.lines[0].inspected
+
+
+def _set(path: list[Any], value: Any) -> dict[str, Any]:
+    item = copy.deepcopy(_load("return-closed-refund.json"))
+    target: Any = item
+    for key in path[:-1]:
+        target = target[key]
+    if value is _DROP:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return item
+
+
+_DROP = object()
+
+BAD = [
+    # (what is wrong, path, value, expected quarantine field)
+    ("null line amount", ["line_items", 0, "refund"], None, "line_items[0].refund"),
+    ("missing total", ["total"], _DROP, "total"),
+    ("thousands separator", ["refund"], "1,000.00", "refund"),
+    ("unknown currency", ["currency"], "ZZZ", "currency"),
+    ("wrong type for amount", ["gift_card"], {"amount": "1"}, "gift_card"),
+    ("wrong type for lines", ["line_items"], "none", "line_items"),
+    (
+        "overlong text",
+        ["line_items", 0, "return_comment"],
+        "x" * 10_001,
+        "line_items[0].return_comment",
+    ),
+    ("control character in sku", ["line_items", 0, "sku"], "TEE\x00BLK", "line_items[0].sku"),
+    ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),
+    ("bad timestamp", ["created_at"], "yesterday", "created_at"),
+]
+
+
+@pytest.mark.parametrize(("case", "path", "value", "field"), BAD, ids=[row[0] for row in BAD])
+def test_bad_record_is_quarantined_with_the_field_named(
+    case: str, path: list[Any], value: Any, field: str
+) -> None:
+    result = parse_return(_set(path, value))
+    assert isinstance(result, Quarantined), case
+    assert (result.source, result.kind, result.record_id, result.field) == (
+        "loop",
+        "return",
+        "12345701",
+        field,
+    )
+    assert result.reason and result.raw["id"] == "12345701"
+
+
+def test_non_object_is_quarantined() -> None:
+    result = parse_return(["not", "a", "return"])
+    assert isinstance(result, Quarantined) and result.field == "$"

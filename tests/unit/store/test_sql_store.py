@@ -1,0 +1,209 @@
+"""SqlStore: file mode, migrations, idempotent upserts, exact round trips, bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text
+
+from recon.clock import VirtualClock
+from recon.models import Category, Finding, FindingStatus, Owner, Quarantined, Severity
+from recon.store import tables as tbl
+from recon.store.migrate import alembic_config, current_revision
+from recon.store.sql import SqlStore
+from tests.fakes import EPOCH, dump_mirror, make_order, make_refund, sample_dataset
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqlStore:
+    mirror = SqlStore(f"sqlite:///{tmp_path / 'var' / 'recon.db'}", clock=VirtualClock(EPOCH))
+    yield mirror
+    mirror.close()
+
+
+def _fill(store: SqlStore) -> None:
+    data = sample_dataset(returns=30)
+    store.upsert_returns(data.returns)
+    store.upsert_orders(data.orders)
+    store.upsert_refunds(data.refunds)
+    store.upsert_payouts(data.payouts)
+    store.upsert_balance_transactions(data.balance_transactions)
+    store.upsert_gift_cards(data.gift_cards)
+
+
+def test_new_database_file_is_private_to_its_owner(store: SqlStore, tmp_path: Path) -> None:
+    mode = stat.S_IMODE((tmp_path / "var" / "recon.db").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_sqlite_runs_in_wal_mode(store: SqlStore) -> None:
+    with store.session() as s:
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_migrations_create_schema_then_are_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    first = SqlStore(url)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert current_revision(first.engine) == head
+    assert {"loop_returns", "findings", "sync_watermarks"} <= set(
+        inspect(first.engine).get_table_names()
+    )
+    first.upsert_orders([make_order(1, EPOCH)])
+    first.close()
+    again = SqlStore(url)
+    with again.session() as s:
+        versions = s.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert versions == [head]
+    assert again.count_rows("orders") == 1  # reopening kept the data
+    again.close()
+
+
+def test_upserting_twice_leaves_the_same_rows(store: SqlStore) -> None:
+    _fill(store)
+    before = dump_mirror(store)
+    _fill(store)
+    assert dump_mirror(store) == before
+    assert len(before["loop_returns"]) == 30
+    assert len(before["transactions"]) == len(before["refunds"])
+
+
+def test_records_round_trip_exactly(store: SqlStore) -> None:
+    data = sample_dataset(returns=30)
+    _fill(store)
+    snap = store.load_snapshot()
+    assert list(snap.returns) == sorted(data.returns, key=lambda r: r.id)
+    assert list(snap.orders) == sorted(data.orders, key=lambda r: r.id)
+    assert list(snap.refunds) == sorted(data.refunds, key=lambda r: r.id)
+    assert list(snap.payouts) == sorted(data.payouts, key=lambda r: r.id)
+    assert list(snap.balance_transactions) == sorted(data.balance_transactions, key=lambda r: r.id)
+    assert list(snap.gift_cards) == sorted(data.gift_cards, key=lambda r: r.id)
+    refund = snap.refunds[0]
+    assert refund.raw == {"id": f"gid://shopify/Refund/{refund.id}"}
+    assert refund.created_at is not None and refund.created_at.utcoffset() == timedelta(0)
+
+
+def test_money_keeps_its_exact_digits(store: SqlStore) -> None:
+    store.upsert_refunds([make_refund(1, EPOCH, Decimal("10.10"))])
+    (refund,) = store.load_snapshot().refunds
+    assert str(refund.total) == "10.10"
+    with store.session() as s:
+        assert s.scalar(select(tbl.RefundRow.total)) == "10.10"
+
+
+def test_a_new_version_replaces_the_child_rows(store: SqlStore) -> None:
+    order = make_order(1, EPOCH, ("71", "72"))
+    store.upsert_orders([order])
+    store.upsert_orders([order.model_copy(update={"refund_ids": ("72",), "lines": ()})])
+    assert store.count_rows("order_refund_ids") == 1
+    assert store.count_rows("order_lines") == 0
+    assert store.load_snapshot().orders[0].refund_ids == ("72",)
+
+
+def test_watermarks_keep_utc(store: SqlStore) -> None:
+    assert store.get_watermark("shopify.payouts") is None
+    at = datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
+    store.set_watermark("shopify.payouts", at)
+    store.set_watermark("shopify.payouts", at + timedelta(days=1))
+    got = store.get_watermark("shopify.payouts")
+    assert got == at + timedelta(days=1) and got.utcoffset() == timedelta(0)
+
+
+def test_quarantined_records_are_listed_with_their_payload(store: SqlStore) -> None:
+    run = store.start_run("sync")
+    bad = Quarantined(
+        source="loop",
+        kind="return",
+        record_id="77",
+        field="total",
+        reason="expected a decimal amount, got '1,000.00'",
+        raw={"total": "1,000.00"},
+    )
+    store.add_quarantined([bad], run)
+    assert store.list_quarantined() == [bad]
+    assert store.list_quarantined(run_id="other") == []
+
+
+def test_runs_record_their_outcome(store: SqlStore) -> None:
+    run = store.start_run("backfill")
+    store.finish_run(run, "ok", {"records": {"orders": 3}})
+    row = store.get_run(run)
+    assert row is not None
+    assert (row["kind"], row["status"], row["stats"]) == (
+        "backfill",
+        "ok",
+        {"records": {"orders": 3}},
+    )
+
+
+def test_findings_are_upserted_by_key(store: SqlStore) -> None:
+    finding = Finding(
+        key="MISSING_REFUND:rma=1001",
+        category=Category.MISSING_REFUND,
+        severity=Severity.HIGH,
+        owner=Owner.FINANCE,
+        rma="1001",
+        amount_at_risk=Decimal("12.30"),
+        currency="USD",
+        first_seen=EPOCH,
+        last_seen=EPOCH,
+    )
+    store.save_findings([finding])
+    later = finding.model_copy(
+        update={"status": FindingStatus.ACKNOWLEDGED, "last_seen": EPOCH + timedelta(days=1)}
+    )
+    store.save_findings([later])
+    assert store.load_findings() == [later]
+    with store.session() as s:
+        assert s.scalar(select(tbl.FindingRow.acknowledged)) is True
+
+
+def test_sync_gaps_are_reported(store: SqlStore) -> None:
+    data = sample_dataset(returns=10)
+    store.upsert_returns(data.returns)
+    closed_orders = [o for o in data.orders if o.refund_ids]
+    store.upsert_orders(closed_orders)
+    referenced = {r.provider_order_id for r in data.returns}
+    assert set(store.order_ids_missing()) == referenced - {o.id for o in closed_orders}
+    assert store.refund_ids_missing_details() == sorted(
+        r for o in closed_orders for r in o.refund_ids
+    )
+    store.upsert_refunds([make_refund(2, EPOCH, Decimal("3.00"), status="PENDING")])
+    assert store.orders_with_pending_refunds() == ["5002"]
+
+
+def test_snapshot_of_a_period_brings_what_its_returns_need(store: SqlStore) -> None:
+    _fill(store)
+    start, end = EPOCH + timedelta(days=3), EPOCH + timedelta(days=6)
+    snap = store.load_snapshot(start, end)
+    assert snap.returns and all(r.updated_at >= start and r.created_at < end for r in snap.returns)
+    order_ids = {o.id for o in snap.orders}
+    assert {r.provider_order_id for r in snap.returns} <= order_ids
+    settled = {b.source_order_transaction_id for b in snap.balance_transactions}
+    in_period = [f for f in snap.refunds if f.order_id in order_ids]
+    assert {t.id for f in in_period for t in f.transactions} <= settled | {
+        t.id for f in in_period for t in f.transactions if t.status != "SUCCESS"
+    }
+    assert {b.payout_id for b in snap.balance_transactions} <= {p.id for p in snap.payouts}
+    assert len(snap.returns) < len(store.load_snapshot().returns)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("RECON_TEST_POSTGRES_URL"),
+    reason="set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run",
+)
+def test_postgresql_round_trip() -> None:
+    store = SqlStore(os.environ["RECON_TEST_POSTGRES_URL"])
+    try:
+        data = sample_dataset(returns=5)
+        store.upsert_refunds(data.refunds)
+        store.upsert_refunds(data.refunds)
+        assert list(store.load_snapshot().refunds) == sorted(data.refunds, key=lambda r: r.id)
+    finally:
+        store.close()

@@ -1,0 +1,131 @@
+"""Backfill: windows, checkpoints, crash-and-resume, and agreement with nightly syncs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from recon.backfill import CRASH_ENV, backfill, split_windows
+from recon.clock import VirtualClock
+from recon.config import SyncSettings
+from recon.errors import ConfigError
+from recon.store.sql import SqlStore
+from recon.sync import run_sync
+from tests.fakes import EPOCH, dump_mirror, sample_dataset
+
+CHILD = Path(__file__).with_name("backfill_child.py")
+SETTINGS = SyncSettings(backfill_window_days=3, lookback_hours=72)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(EPOCH + timedelta(days=10))
+
+
+def _store(path: Path, clock: VirtualClock) -> SqlStore:
+    return SqlStore(f"sqlite:///{path}", clock=clock)
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
+    store = _store(tmp_path / "a.db", clock)
+    yield store
+    store.close()
+
+
+def test_windows_cover_the_range_without_gaps() -> None:
+    wins = split_windows(EPOCH, EPOCH + timedelta(days=8), 3)
+    assert wins == [
+        (EPOCH, EPOCH + timedelta(days=3)),
+        (EPOCH + timedelta(days=3), EPOCH + timedelta(days=6)),
+        (EPOCH + timedelta(days=6), EPOCH + timedelta(days=8)),
+    ]
+    with pytest.raises(ConfigError):
+        split_windows(EPOCH, EPOCH, 3)
+
+
+def test_a_finished_backfill_rerun_fetches_nothing(mirror: SqlStore, clock: VirtualClock) -> None:
+    loop, shopify = sample_dataset(returns=20).fakes()
+    start, end = EPOCH - timedelta(days=1), EPOCH + timedelta(days=10)
+    stats = backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=end, progress=False)
+    assert stats.windows == 4
+    assert {(c[1], c[2]) for c in shopify.calls if c[0] == "iter_payouts"} == set(
+        split_windows(start, end, 3)
+    )
+    loop.calls.clear()
+    shopify.calls.clear()
+    again = backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=end, progress=False)
+    assert (again.windows, loop.calls, shopify.calls) == (0, [], [])
+    assert mirror.get_watermark("shopify.payouts") == end  # the nightly sync carries on from here
+
+
+def test_backfill_then_nights_equals_one_backfill_of_the_whole_range(
+    tmp_path: Path, clock: VirtualClock
+) -> None:
+    data = sample_dataset(returns=40)  # spans about 21 days from EPOCH
+    start = EPOCH - timedelta(days=1)
+    nightly = _store(tmp_path / "nightly.db", clock)
+    loop, shopify = data.fakes()
+    backfill(nightly, loop, shopify, clock, SETTINGS, start=start, end=clock.now(), progress=False)
+    for _ in range(8):
+        clock.advance(timedelta(days=2))
+        run_sync(nightly, loop, shopify, clock, SETTINGS)
+
+    fresh = _store(tmp_path / "fresh.db", clock)
+    loop, shopify = data.fakes()
+    backfill(fresh, loop, shopify, clock, SETTINGS, start=start, end=clock.now(), progress=False)
+    expected = dump_mirror(fresh)
+    assert len(expected["loop_returns"]) == 40
+    assert dump_mirror(nightly) == expected
+    nightly.close()
+    fresh.close()
+
+
+def _calls(log: Path, name: str) -> list[list[str]]:
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    return [line[1:] for line in lines if line[0] == name]
+
+
+def _child(url: str, log_dir: Path, crash_after: int | None) -> int:
+    log_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    if crash_after is not None:
+        env[CRASH_ENV] = str(crash_after)
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(CHILD), url, str(log_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 137), done.stderr
+    return done.returncode
+
+
+@pytest.mark.slow
+def test_a_killed_backfill_resumes_at_its_checkpoint(tmp_path: Path, clock: VirtualClock) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    assert _child(url, tmp_path / "run1", crash_after=2) == 137
+    first = _calls(tmp_path / "run1" / "shopify.jsonl", "iter_payouts")
+    assert len(first) == 2  # killed right after committing the second window
+
+    assert _child(url, tmp_path / "run2", crash_after=None) == 0
+    second = _calls(tmp_path / "run2" / "shopify.jsonl", "iter_payouts")
+    assert len(second) == 6 and not {tuple(w) for w in first} & {tuple(w) for w in second}
+    assert second[0][0] == first[-1][1]  # resumed at the first incomplete window
+
+    assert _child(f"sqlite:///{tmp_path / 'whole.db'}", tmp_path / "run3", None) == 0
+    resumed = SqlStore(url, clock=clock)
+    whole = SqlStore(f"sqlite:///{tmp_path / 'whole.db'}", clock=clock)
+    assert dump_mirror(resumed) == dump_mirror(whole)
+    assert len(dump_mirror(whole)["refunds"]) > 0
+    resumed.close()
+    whole.close()

@@ -1,0 +1,204 @@
+"""Nightly sync: watermarks and look-back, re-polling what settles late, quarantine, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from recon.clock import VirtualClock
+from recon.config import SyncSettings
+from recon.errors import SourceError
+from recon.models import LoopReturnRecord, Quarantined
+from recon.ports import LOOP_STATES
+from recon.store.sql import SqlStore
+from recon.sync import run_sync
+from tests.fakes import (
+    EPOCH,
+    FakeLoop,
+    FakeShopify,
+    balance_for,
+    make_order,
+    make_refund,
+    make_return,
+    sample_dataset,
+)
+
+SETTINGS = SyncSettings(lookback_hours=72, initial_days=60)
+WINDOWED = ("iter_refunded_orders", "iter_payouts", "iter_balance_transactions", "iter_gift_cards")
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(EPOCH + timedelta(days=30))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
+    mirror = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    yield mirror
+    mirror.close()
+
+
+def windows(calls: list[tuple[object, ...]], name: str) -> list[tuple[object, ...]]:
+    return [c[1:] for c in calls if c[0] == name]
+
+
+def test_first_night_reads_initial_days_then_only_since_watermark_minus_lookback(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    data = sample_dataset(returns=40)
+    loop, shopify = data.fakes()
+    first_until = clock.now()
+    stats = run_sync(store, loop, shopify, clock, SETTINGS)
+    since = first_until - timedelta(days=60)
+    assert sorted(windows(loop.calls, "iter_returns")) == sorted(
+        (state, since, first_until) for state in LOOP_STATES
+    )
+    for name in WINDOWED:
+        assert windows(shopify.calls, name) == [(since, first_until)]
+    assert stats.records["returns"] == 40
+    assert stats.records["refunds"] == len(data.refunds)
+    assert stats.api_calls == len(loop.calls) + len(shopify.calls)
+
+    loop.calls.clear()
+    shopify.calls.clear()
+    clock.advance(timedelta(days=1))
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    since = first_until - timedelta(hours=72)
+    assert sorted(windows(loop.calls, "iter_returns")) == sorted(
+        (state, since, clock.now()) for state in LOOP_STATES
+    )
+    for name in WINDOWED:
+        assert windows(shopify.calls, name) == [(since, clock.now())], name
+
+
+def test_orders_come_by_id_from_returns_and_refund_details_by_id(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    data = sample_dataset(returns=20)
+    loop, shopify = data.fakes()
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    snap = store.load_snapshot()
+    assert {r.provider_order_id for r in snap.returns} <= {o.id for o in snap.orders}
+    # The sweep alone finds the two refunds naming RMAs Loop does not know.
+    assert {f.note for f in snap.refunds} >= {"Loop RMA #90020", "Loop RMA #90021"}
+    assert {f.id for f in snap.refunds} == {f.id for f in data.refunds}
+    assert store.refund_ids_missing_details() == []
+
+
+def test_a_refund_issued_after_the_return_was_first_seen_is_picked_up(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    now = clock.now()
+    open_return = make_return(1, now - timedelta(days=2), state="open")
+    loop = FakeLoop([open_return])
+    shopify = FakeShopify(orders=[make_order(1, now - timedelta(days=2))])
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.load_snapshot().refunds == ()
+
+    clock.advance(timedelta(days=1))
+    refund = make_refund(1, clock.now() - timedelta(hours=3), Decimal("11.01"), status="PENDING")
+    loop.put(make_return(1, clock.now() - timedelta(hours=2), state="closed"))
+    shopify.put(make_order(1, clock.now() - timedelta(hours=3), (refund.id,)))
+    shopify.put(refund)
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    (mirrored,) = store.load_snapshot().refunds
+    assert mirrored.transactions[0].status == "PENDING"
+
+    # The transaction settles days later without the order changing: re-polled because pending.
+    clock.advance(timedelta(days=5))
+    settled_txn = refund.transactions[0].model_copy(update={"status": "SUCCESS"})
+    shopify.put(refund.model_copy(update={"transactions": (settled_txn,)}))
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    (mirrored,) = store.load_snapshot().refunds
+    assert mirrored.transactions[0].status == "SUCCESS"
+    assert store.orders_with_pending_refunds() == []
+
+
+def test_a_balance_transaction_paid_out_weeks_later_is_re_read(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    now = clock.now()
+    refund = make_refund(1, now - timedelta(days=10), Decimal("20.00"))  # older than look-back
+    pending = balance_for(1, refund, payout_id=None, status="PENDING")
+    shopify = FakeShopify(balance_transactions=[pending])
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+
+    clock.advance(timedelta(days=14))  # far beyond the 72 h look-back
+    shopify.put(pending.model_copy(update={"payout_id": "6001", "payout_status": "PAID"}))
+    shopify.calls.clear()
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert windows(shopify.calls, "iter_balance_transactions") == [
+        (pending.transaction_date, clock.now())
+    ]
+    (mirrored,) = store.load_snapshot().balance_transactions
+    assert (mirrored.payout_id, mirrored.payout_status) == ("6001", "PAID")
+    assert store.earliest_unsettled_balance_transaction() is None
+
+
+def test_a_scheduled_payout_is_re_read_until_paid(store: SqlStore, clock: VirtualClock) -> None:
+    data = sample_dataset(returns=10, start=clock.now() - timedelta(days=10))
+    scheduled = data.payouts[0].model_copy(update={"status": "SCHEDULED"})
+    shopify = FakeShopify(payouts=[scheduled])
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    clock.advance(timedelta(days=20))
+    shopify.put(scheduled.model_copy(update={"status": "PAID"}))
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert [p.status for p in store.load_snapshot().payouts] == ["PAID"]
+
+
+def test_quarantined_records_are_kept_and_the_run_goes_on(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    bad = Quarantined(
+        source="loop",
+        kind="return",
+        record_id="999",
+        field="total",
+        reason="not a decimal",
+        raw={"id": 999, "total": "abc"},
+    )
+    loop = FakeLoop(
+        [make_return(1, clock.now() - timedelta(days=1))],
+        quarantined=[(clock.now() - timedelta(days=1), bad)],
+    )
+    stats = run_sync(store, loop, FakeShopify(), clock, SETTINGS)
+    assert stats.quarantined == 1
+    assert store.list_quarantined() == [bad]
+    assert len(store.load_snapshot().returns) == 1
+
+
+class BrokenLoop(FakeLoop):
+    def iter_returns(
+        self, start: datetime, end: datetime, state: str
+    ) -> Iterator[LoopReturnRecord | Quarantined]:
+        raise SourceError("Loop answered 503 five times")
+        yield  # pragma: no cover - makes this a generator like the real one
+
+
+def test_a_failing_source_writes_nothing_and_keeps_watermarks(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    data = sample_dataset(returns=5)
+    with pytest.raises(SourceError):
+        run_sync(store, BrokenLoop(), data.fakes()[1], clock, SETTINGS)
+    assert store.get_watermark("shopify.payouts") is None
+    assert store.load_snapshot().orders == ()
+
+
+def test_open_returns_are_re_read_until_they_close(store: SqlStore, clock: VirtualClock) -> None:
+    seen = clock.now() - timedelta(days=1)
+    loop = FakeLoop([make_return(1, seen, state="open")])
+    run_sync(store, loop, FakeShopify(), clock, SETTINGS)
+    clock.advance(timedelta(days=10))
+    # The label was delivered but Loop kept updated_at: only a re-read of open returns sees it.
+    loop.put(make_return(1, seen, state="open").model_copy(update={"label_status": "delivered"}))
+    loop.calls.clear()
+    run_sync(store, loop, FakeShopify(), clock, SETTINGS)
+    assert ("open", seen, clock.now()) in windows(loop.calls, "iter_returns")
+    (mirrored,) = store.load_snapshot().returns
+    assert mirrored.label_status == "delivered"
