@@ -2,8 +2,9 @@
 
 ``python bench/bench_engine.py [--returns 1000000]`` builds returns, lines, refunds, refund
 lines, transactions, balance transactions and payouts directly as DataFrames (vectorised numpy,
-seeded), runs ``reconcile`` end to end, then times ``datacompy.Compare`` of the returns frame
-against the refunds frame joined on the RMA. Prints wall time, peak RSS and the ratio (goal ≤ 1.0).
+seeded), runs ``reconcile`` end to end, then times ``datacompy.PandasCompare`` (1.x name of
+``Compare``) of the returns frame against the refunds frame joined on the RMA. Prints wall
+time, peak RSS and the ratio (goal ≤ 1.0).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def run_datacompy(frames: Frames) -> float:
         amount=frames.transactions["amount_minor"].to_numpy(),
     )[["rma", "amount", "currency"]]
     start = time.perf_counter()
-    compare = datacompy.Compare(left, right, join_columns="rma", abs_tol=0, rel_tol=0)
+    compare = datacompy.PandasCompare(left, right, join_columns="rma", abs_tol=0, rel_tol=0)
     compare.matches()
     compare.report()
     return time.perf_counter() - start
@@ -139,7 +140,7 @@ def main() -> None:
         f"{engine_s:.2f} s, peak RSS {engine_rss:,.0f} MB"
     )
     compare_s = run_datacompy(frames)
-    print(f"datacompy.Compare: {compare_s:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
+    print(f"datacompy.PandasCompare: {compare_s:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
     print(
         f"ratio engine/datacompy: {engine_s / compare_s:.2f} (goal <= 1.0); "
         f"peak memory goal < 4096 MB"

@@ -1,7 +1,7 @@
 """Benchmark: the streamed month-end workbook against XlsxWriter's constant_memory mode.
 
 Usage: ``python bench/bench_report.py [--rows 100000]``. Writes Exceptions + Matched sheets of
-``--rows`` rows each, prints seconds, the ratio to XlsxWriter (goal ≤ 1.2×) and tracemalloc peak
+``--rows`` rows each, prints seconds, the ratio to XlsxWriter (goal <= 1.2x) and tracemalloc peak
 memory of the writer at 10,000 rows and at ``--rows`` rows (goal: flat).
 """
 
@@ -22,10 +22,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recon.models import Category, Finding, Owner, Severity  # noqa: E402
-from recon.reporting.data import ReportData, build_report_data  # noqa: E402
-from recon.reporting.exceptions_xlsx import EXCEPTION_COLUMNS, exception_values  # noqa: E402
-from recon.reporting.monthend import MATCHED_COLUMNS, frame_rows, write_monthend_workbook  # noqa: E402
+from recon.models import Category, Finding, Owner, Severity
+from recon.reporting.data import ReportData, build_report_data
+from recon.reporting.exceptions_xlsx import EXCEPTION_COLUMNS, exception_values
+from recon.reporting.monthend import MATCHED_COLUMNS, frame_rows, write_monthend_workbook
 
 AS_OF = datetime(2026, 11, 1, 2, tzinfo=UTC)
 CATEGORIES = list(Category)
@@ -72,9 +72,17 @@ def make_data(rows: int) -> ReportData:
         }
     )
     return build_report_data(
-        findings=findings, matches=matches, payout_tieout=pd.DataFrame(), actions=[],
-        store_credit=[], previous_findings=None, shop="bench", shop_domain="bench.myshopify.com",
-        period_start=date(2026, 10, 1), period_end=date(2026, 10, 31), run_id="bench",
+        findings=findings,
+        matches=matches,
+        payout_tieout=pd.DataFrame(),
+        actions=[],
+        store_credit=[],
+        previous_findings=None,
+        shop="bench",
+        shop_domain="bench.myshopify.com",
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
+        run_id="bench",
         as_of=AS_OF,
     )
 
@@ -105,10 +113,16 @@ def write_xlsxwriter(data: ReportData, path: Path) -> None:
                 else:
                     ws.write_string(r, c, str(value))
 
-    sheet("Exceptions", [c.name for c in EXCEPTION_COLUMNS],
-          (exception_values(row) for row in data.exception_rows()))
-    sheet("Matched", [c.name for c in MATCHED_COLUMNS],
-          frame_rows(data, data.matches, MATCHED_COLUMNS))
+    sheet(
+        "Exceptions",
+        [c.name for c in EXCEPTION_COLUMNS],
+        (exception_values(row) for row in data.exception_rows()),
+    )
+    sheet(
+        "Matched",
+        [c.name for c in MATCHED_COLUMNS],
+        frame_rows(data, data.matches, MATCHED_COLUMNS),
+    )
     book.close()
 
 

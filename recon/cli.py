@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from recon.errors import ReconError
+
+if TYPE_CHECKING:
+    from recon.config import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err = Console(stderr=True)
@@ -48,6 +53,114 @@ def generate(
 
     world_path, truth = write_scenario(out, seed=seed, returns=returns)
     Console().print(f"world: {world_path}\ntruth: {truth}")
+
+
+def _settings(config: Path | None) -> Settings:
+    from recon.config import load_settings
+
+    return load_settings(config)
+
+
+def _configure_logging(verbose: bool) -> None:
+    from recon.sources.redact import RedactingFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """The nightly job: sync, reconcile, remediate per policy, report, deliver."""
+    from recon.bootstrap import build_app
+    from recon.service import run_nightly
+    from recon.summary import print_outcome
+
+    _configure_logging(verbose)
+    settings = _settings(config)
+    with build_app(settings) as application:
+        outcome = run_nightly(application)
+        print_outcome(Console(), outcome, application.truth)
+
+
+@app.command()
+def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the nightly job on the embedded default (sandbox + SQLite + outbox), from scratch."""
+    from recon.bootstrap import build_app
+    from recon.service import run_nightly
+    from recon.summary import print_outcome
+
+    _configure_logging(verbose)
+    settings = _settings(None)
+    settings.sandbox.enabled = True
+    _fresh_sqlite(settings.store.url)
+    console = Console()
+    console.print(
+        f"[bold]recon demo[/]: sandbox world seed {settings.sandbox.seed}, "
+        f"{settings.sandbox.returns} Loop returns; store {settings.store.url}"
+    )
+    with build_app(settings) as application:
+        outcome = run_nightly(application)
+        print_outcome(console, outcome, application.truth)
+
+
+def _fresh_sqlite(url: str) -> None:
+    """The demo starts from an empty mirror so it always shows a first night."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option("--from", help="first day (UTC), e.g. 2026-01-01")],
+    end: Annotated[datetime, typer.Option("--to", help="end, exclusive (UTC)")],
+    config: ConfigOption = None,
+) -> None:
+    """Fetch a date range into the mirror in checkpointed windows; a rerun resumes."""
+    from recon.backfill import backfill as run_backfill
+    from recon.bootstrap import build_app
+
+    settings = _settings(config)
+    with build_app(settings) as application:
+        stats = run_backfill(
+            application.store, application.loop, application.shopify, application.clock,  # type: ignore[arg-type]
+            settings, start=_utc(start), end=_utc(end), progress=True,
+        )
+    Console().print(f"backfill done: {stats.total} records, {stats.quarantined} quarantined")
+
+
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option(help="crontab expression, e.g. '0 2 * * *'")] = "0 2 * * *",
+    config: ConfigOption = None,
+) -> None:
+    """Run the nightly job on a schedule with the built-in APScheduler (alternative to cron)."""
+    from recon.bootstrap import build_app
+    from recon.scheduler import build_scheduler
+    from recon.service import run_nightly
+
+    settings = _settings(config)
+
+    def job() -> None:
+        with build_app(settings) as application:
+            run_nightly(application)
+
+    scheduler: Any = build_scheduler(cron, job, timezone=settings.shop.timezone)
+    Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def main() -> None:

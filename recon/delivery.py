@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from recon.config import DeliverySettings, SmtpSettings
 from recon.errors import ConfigError, DeliveryError
@@ -200,8 +200,12 @@ def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) 
                 raise DeliveryError(f"{exc}; and the outbox failed too: {write_exc}") from exc
             result.kept.append(kept)
             result.errors.append(f"{kept.name}: {exc}")
-            log.warning("could not send %r; kept in the outbox as %s: %s",
-                        str(message["Subject"]), kept, exc)
+            log.warning(
+                "could not send %r; kept in the outbox as %s: %s",
+                str(message["Subject"]),
+                kept,
+                exc,
+            )
     return result
 
 
@@ -219,8 +223,13 @@ def build_messages(
     """
     env = make_environment()
     messages = []
-    for team in (Owner.FINANCE, Owner.WAREHOUSE, Owner.CX):
-        recipients = settings.recipients.get(team.value) or []
+    teams: tuple[tuple[Owner, Literal["finance", "warehouse", "cx"]], ...] = (
+        (Owner.FINANCE, "finance"),
+        (Owner.WAREHOUSE, "warehouse"),
+        (Owner.CX, "cx"),
+    )
+    for team, name in teams:
+        recipients = settings.recipients.get(name) or []
         if not recipients:
             continue
         team_data = for_team(data, team)
@@ -232,7 +241,9 @@ def build_messages(
         if team == Owner.FINANCE:
             for path in attachments:
                 message.add_attachment(
-                    path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+                    path.read_bytes(),
+                    maintype=XLSX_TYPE[0],
+                    subtype=XLSX_TYPE[1],
                     filename=path.name,
                 )
         messages.append(message)
@@ -240,8 +251,12 @@ def build_messages(
 
 
 def _message(
-    data: ReportData, team: Owner, settings: DeliverySettings,
-    recipients: Sequence[str], text: str, html: str,
+    data: ReportData,
+    team: Owner,
+    settings: DeliverySettings,
+    recipients: Sequence[str],
+    text: str,
+    html: str,
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = (

@@ -50,6 +50,11 @@ MIRROR_TABLES = (
 )
 
 
+def _cell(value: object) -> str:
+    # JSONB (PostgreSQL) reorders keys; compare JSON by content.
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else repr(value)
+
+
 def dump_mirror(store: SqlStore) -> dict[str, list[tuple[str, ...]]]:
     """Every mirror table's rows (all columns but synced_at), sorted: what a user would diff."""
     out = {}
@@ -57,7 +62,7 @@ def dump_mirror(store: SqlStore) -> dict[str, list[tuple[str, ...]]]:
         for name in MIRROR_TABLES:
             table = tbl.Base.metadata.tables[name]
             cols = [c for c in table.columns if c.name != "synced_at"]
-            out[name] = sorted(tuple(repr(v) for v in row) for row in s.execute(select(*cols)))
+            out[name] = sorted(tuple(_cell(v) for v in row) for row in s.execute(select(*cols)))
     return out
 
 

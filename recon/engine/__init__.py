@@ -113,7 +113,8 @@ def _join_by(keys: pd.Series, values: pd.Series) -> pd.Series:
     many = frame["k"].duplicated(keep=False).to_numpy()
     single = frame[~many].set_index("k")["v"]
     joined = frame[many].groupby("k", sort=False)["v"].agg(",".join)
-    return pd.concat([single, joined])
+    combined: pd.Series = pd.concat([single, joined])
+    return combined
 
 
 def _matches(agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame) -> pd.DataFrame:

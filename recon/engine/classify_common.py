@@ -75,29 +75,29 @@ def _opt(value: Any) -> str | None:
 def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Finding]:
     """Build ``Finding`` objects (a loop over findings, not over input rows)."""
     findings: list[Finding] = []
-    for row in finding_rows.itertuples(index=False):
-        category = Category(row.category)
+    for row in finding_rows.to_dict(orient="records"):
+        category = Category(str(row["category"]))
         severity, owner, next_step = RULES[category]
-        order_id = _opt(row.order_id)
-        name = _opt(row.order_name) or (order_names.get(order_id) if order_id else None)
-        currency = _opt(row.currency)
+        order_id = _opt(row["order_id"])
+        name = _opt(row["order_name"]) or (order_names.get(order_id) if order_id else None)
+        currency = _opt(row["currency"])
         findings.append(
             Finding(
-                key=f"{category.value}|{row.scope}",
+                key=f"{category.value}|{row['scope']}",
                 category=category,
                 severity=severity,
                 owner=owner,
-                rma=_opt(row.rma),
+                rma=_opt(row["rma"]),
                 shopify_order_id=order_id,
                 shopify_order_name=_opt(name),
-                shopify_refund_ids=tuple(sorted(row.refund_ids)),
-                transaction_ids=tuple(sorted(row.transaction_ids)),
-                payout_id=_opt(row.payout_id),
-                sku=_opt(row.sku),
-                location_id=_opt(row.location_id),
-                amount_at_risk=from_minor(int(row.amount_minor), currency or "USD"),
+                shopify_refund_ids=tuple(sorted(row["refund_ids"])),
+                transaction_ids=tuple(sorted(row["transaction_ids"])),
+                payout_id=_opt(row["payout_id"]),
+                sku=_opt(row["sku"]),
+                location_id=_opt(row["location_id"]),
+                amount_at_risk=from_minor(int(row["amount_minor"]), currency or "USD"),
                 currency=currency,
-                detail=str(row.detail or ""),
+                detail=str(row["detail"] or ""),
                 next_step=next_step,
             )
         )

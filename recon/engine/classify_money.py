@@ -172,7 +172,7 @@ def classify_unlinked(
         (Category.AMBIGUOUS_RMA, ambiguous, None, "the note names several RMAs"),
         (Category.UNMATCHED_REFUND, unmatched, None, "refund on a returned order with no RMA"),
     ):
-        detail_col = detail
+        detail_col: str | pd.Series = detail
         if category is Category.AMBIGUOUS_RMA:
             detail_col = detail + ": " + hit["rmas"].map(", ".join).astype(str)
         out.append(

@@ -126,13 +126,17 @@ def to_decimal_series(units: pd.Series, currencies: pd.Series) -> list[Decimal]:
     for currency in pd.unique(codes):
         mask = codes == currency
         uniq, inverse = np.unique(values[mask], return_inverse=True)
-        decimals = np.array([from_minor(int(u), str(currency)) for u in uniq] + [None], dtype=object)
+        decimals = np.array(
+            [from_minor(int(u), str(currency)) for u in uniq] + [None], dtype=object
+        )
         out[mask] = decimals[:-1][inverse]
     return list(out)
 
 
 def _return_rows(returns: Iterable[LoopReturnRecord]) -> tuple[list[dict[str, Any]], ...]:
-    rows, lines, refs = [], [], []
+    rows: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    refs: list[dict[str, Any]] = []
     for r in returns:
         c = r.currency
         rows.append(
@@ -169,7 +173,9 @@ def _return_rows(returns: Iterable[LoopReturnRecord]) -> tuple[list[dict[str, An
 
 
 def _refund_rows(refunds: Iterable[RefundRecord]) -> tuple[list[dict[str, Any]], ...]:
-    rows, lines, txns = [], [], []
+    rows: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    txns: list[dict[str, Any]] = []
     for f in refunds:
         rows.append(
             {
@@ -305,3 +311,8 @@ def fill_int(values: pd.Series) -> pd.Series:
 def fill_bool(values: pd.Series) -> pd.Series:
     """Boolean column after a left join: missing → False."""
     return values.eq(True).astype(bool)
+
+
+def decimals(units: pd.Series, currencies: pd.Series) -> pd.Series:
+    """``to_decimal_series`` as an object Series aligned with ``units``."""
+    return pd.Series(to_decimal_series(units, currencies), index=units.index, dtype=object)

@@ -131,7 +131,7 @@ def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFra
 
 def _sku_signature(frame: pd.DataFrame, key: str, counts: pd.Series | None = None) -> pd.Series:
     """A multiset of SKUs as one sorted, joined string per key (small candidate sets only)."""
-    skus = frame["sku"].fillna("").astype(str)
+    skus: pd.Series = frame["sku"].fillna("").astype(str)
     if counts is not None:
         repeats = counts.clip(lower=0).to_numpy()
         skus = pd.Series(np.repeat(skus.to_numpy(), repeats))

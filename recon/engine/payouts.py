@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recon.engine.frames import Frames, fill_int, to_decimal_series
+from recon.engine.frames import Frames, decimals, fill_int
 
 TIEOUT_COLUMNS = [
     "payout_id",
@@ -45,7 +45,7 @@ def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
         out[column] = fill_int(out[column])
     out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
     diff = out["refunds_sum_minor"] - out["refunds_gross_minor"]
-    out["refunds_sum"] = to_decimal_series(out["refunds_sum_minor"], out["currency"])
-    out["summary_refunds_gross"] = to_decimal_series(out["refunds_gross_minor"], out["currency"])
-    out["difference"] = to_decimal_series(diff, out["currency"])
+    out["refunds_sum"] = decimals(out["refunds_sum_minor"], out["currency"])
+    out["summary_refunds_gross"] = decimals(out["refunds_gross_minor"], out["currency"])
+    out["difference"] = decimals(diff, out["currency"])
     return out[TIEOUT_COLUMNS].sort_values("payout_id").reset_index(drop=True)

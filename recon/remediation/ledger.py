@@ -177,15 +177,7 @@ def record_plan(
         state = _initial_state(action, mode)
         if row is not None:
             if row.state == S.PROPOSED and state is S.PLANNED:
-                transition(
-                    session,
-                    row,
-                    S.PLANNED,
-                    actor="policy:auto_apply",
-                    now=now,
-                    reason="category is in auto_apply",
-                    run_id=run_id,
-                )
+                _promote(session, row, now, run_id)
                 touched.append(row.id)
             continue
         row = _new_row(action, state, now, run_id)
@@ -204,6 +196,13 @@ def record_plan(
         )
         touched.append(row.id)
     return touched
+
+
+def _promote(session: Session, row: ActionRow, now: datetime, run_id: str | None) -> None:
+    reason = "category is in auto_apply"
+    transition(
+        session, row, S.PLANNED, actor="policy:auto_apply", now=now, reason=reason, run_id=run_id
+    )
 
 
 def _new_row(

@@ -190,6 +190,25 @@ def _refund_lines(ret: LoopReturnRecord, event: WarehouseEvent) -> list[dict[str
     ]
 
 
+def _refund_policy(
+    category: Category,
+    amount: Decimal,
+    ret: LoopReturnRecord,
+    order: OrderRecord,
+    settings: RemediationSettings,
+) -> tuple[Disposition, str]:
+    """Per-refund cap and currency sanity first; then the category's auto_apply policy."""
+    if amount > settings.max_refund_amount:
+        cap = settings.max_refund_amount
+        return Disposition.REVIEW, f"amount {amount} {ret.currency} exceeds max_refund_amount {cap}"
+    if ret.currency not in (order.currency, order.presentment_currency):
+        return Disposition.REVIEW, (
+            f"currency mismatch: Loop {ret.currency}, order shop {order.currency} / presentment "
+            f"{order.presentment_currency}"
+        )
+    return _policy(category, settings), ""
+
+
 def _plan_refund(
     finding: Finding,
     settings: RemediationSettings,
@@ -206,18 +225,7 @@ def _plan_refund(
     if amount <= 0:
         draft.skipped.append(f"{finding.key}: Loop refund is {amount}, nothing to refund")
         return
-    disposition, reason = _policy(finding.category, settings), ""
-    if amount > settings.max_refund_amount:
-        disposition = Disposition.REVIEW
-        reason = (
-            f"amount {amount} {ret.currency} exceeds max_refund_amount {settings.max_refund_amount}"
-        )
-    elif ret.currency not in (order.currency, order.presentment_currency):
-        disposition = Disposition.REVIEW
-        reason = (
-            f"currency mismatch: Loop {ret.currency}, order shop {order.currency} / presentment "
-            f"{order.presentment_currency}"
-        )
+    disposition, reason = _refund_policy(finding.category, amount, ret, order, settings)
     details = {
         "lines": _refund_lines(ret, settings.restock_after),
         "note": settings.note_template.format(rma=ret.id),
@@ -290,34 +298,49 @@ def _plan_restock(
     order_line = next((x for x in order.lines if x.id == line_id), None)
     item = order_line.inventory_item_id if order_line else None
     for location, quantity in sorted(by_location.items(), key=lambda kv: str(kv[0])):
-        missing = [n for n, v in (("location", location), ("inventory item", item)) if not v]
-        disposition = Disposition.REVIEW if missing else _policy(finding.category, settings)
-        subject = f"{line_id}@{location}"
         draft.actions.append(
-            PlannedAction(
-                key=idempotency_key(shop, ret.id, ActionKind.RESTOCK, 1, subject),
-                kind=ActionKind.RESTOCK,
-                category=finding.category,
-                finding_key=finding.key,
-                shop=shop,
-                rma=ret.id,
-                n=1,
-                subject=subject,
-                order_id=order.id,
-                amount=None,
-                currency=None,
-                details={
-                    "line_item_id": line_id,
-                    "inventory_item_id": item,
-                    "location_id": location,
-                    "quantity": quantity,
-                },
-                disposition=disposition,
-                reason=f"unknown {' and '.join(missing)}" if missing else "",
+            _restock_action(
+                finding, settings, shop, ret.id, order.id, line_id, item, location, quantity
             )
         )
     if not units:
         draft.skipped.append(f"{finding.key}: no unit past the warehouse event any more")
+
+
+def _restock_action(
+    finding: Finding,
+    settings: RemediationSettings,
+    shop: str,
+    rma: str,
+    order_id: str,
+    line_id: str,
+    item: str | None,
+    location: str | None,
+    quantity: int,
+) -> PlannedAction:
+    missing = [n for n, v in (("location", location), ("inventory item", item)) if not v]
+    subject = f"{line_id}@{location}"
+    return PlannedAction(
+        key=idempotency_key(shop, rma, ActionKind.RESTOCK, 1, subject),
+        kind=ActionKind.RESTOCK,
+        category=finding.category,
+        finding_key=finding.key,
+        shop=shop,
+        rma=rma,
+        n=1,
+        subject=subject,
+        order_id=order_id,
+        amount=None,
+        currency=None,
+        details={
+            "line_item_id": line_id,
+            "inventory_item_id": item,
+            "location_id": location,
+            "quantity": quantity,
+        },
+        disposition=Disposition.REVIEW if missing else _policy(finding.category, settings),
+        reason=f"unknown {' and '.join(missing)}" if missing else "",
+    )
 
 
 def _plan_annotate(

@@ -200,9 +200,7 @@ def _amounts(pairs: Iterable[tuple[str, Decimal]]) -> tuple[Amount, ...]:
     totals: dict[str, Decimal] = {}
     for currency, amount in pairs:
         totals[currency] = totals.get(currency, ZERO) + amount
-    return tuple(
-        Amount(c, quantize(a, c) if c else a) for c, a in sorted(totals.items())
-    )
+    return tuple(Amount(c, quantize(a, c) if c else a) for c, a in sorted(totals.items()))
 
 
 def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:

@@ -22,12 +22,16 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
     """The one Jinja2 environment for reports and e-mails.
 
-    Autoescape is chosen by file name: ``*.html`` and ``*.html.j2`` are escaped. Plain ``*.j2``
-    is deliberately not in the list, or ``email.txt.j2`` would come out full of ``&amp;``.
+    Autoescape is chosen by file name: ``*.html`` and ``*.html.j2`` (and anything unknown) are
+    escaped; only ``*.txt.j2`` is not, or the plain-text e-mail would be full of ``&amp;``.
     """
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
-        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"),
+            disabled_extensions=("txt", "txt.j2"),
+            default=True,  # an unknown template name is escaped: the safe mistake
+        ),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

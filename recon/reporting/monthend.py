@@ -103,7 +103,9 @@ def _cleaned(data: ReportData, columns: Sequence[Column], values: Sequence[Any])
     return row
 
 
-def frame_rows(data: ReportData, frame: pd.DataFrame, columns: Sequence[Column]) -> Iterator[list[object]]:
+def frame_rows(
+    data: ReportData, frame: pd.DataFrame, columns: Sequence[Column]
+) -> Iterator[list[object]]:
     """Rows of a frame in column order, lazily (no copy of the frame); missing columns are empty."""
     series = [
         frame[c.name] if c.name in frame.columns else pd.Series([None] * len(frame))
@@ -163,7 +165,9 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         bar = BarChart()
         bar.title = "Open exceptions by category"
         bar.y_axis.title = "findings"
-        bar.add_data(Reference(summary, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+        bar.add_data(
+            Reference(summary, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True
+        )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
         summary.add_chart(bar, "H2")
@@ -220,40 +224,65 @@ def write_summary(
         ["Resolved since last run", data.headline.resolved_since_last_run],
         [],
     ]
-    header("Currency", "Money at risk", "Open findings", "Matched refunds", "Payout refunds",
-           "Payout difference")
+    header(
+        "Currency",
+        "Money at risk",
+        "Open findings",
+        "Matched refunds",
+        "Payout refunds",
+        "Payout difference",
+    )
     for cur in currencies:
         fmt = money_format(cur)
-        rows.append([
-            cur,
-            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", fmt),
-            f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
-            book.styled(ws, f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", fmt),
-            book.styled(ws, f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", fmt),
-            book.styled(ws, f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", fmt),
-        ])
+        rows.append(
+            [
+                cur,
+                book.styled(
+                    ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", fmt
+                ),
+                f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
+                book.styled(
+                    ws, f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", fmt
+                ),
+                book.styled(ws, f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", fmt),
+                book.styled(ws, f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", fmt),
+            ]
+        )
     layout: Layout = {}
     rows.append([])
     header("Category", "Open findings", *currencies)
     first = len(rows) + 1
     for total in data.by_category:
         crit = f"Exceptions[category],{_q(total.category)}"
-        rows.append([total.category, f"=COUNTIFS({crit})"] + [
-            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],{crit},"
-                        f"Exceptions[currency],{_q(cur)})", money_format(cur))
-            for cur in currencies
-        ])
+        rows.append(
+            [total.category, f"=COUNTIFS({crit})"]
+            + [
+                book.styled(
+                    ws,
+                    f"=SUMIFS(Exceptions[amount_at_risk],{crit},Exceptions[currency],{_q(cur)})",
+                    money_format(cur),
+                )
+                for cur in currencies
+            ]
+        )
     layout["categories"] = (first, len(rows), 1)
     rows.append([])
     header("First seen", *currencies)
     first = len(rows) + 1
     for day in sorted({point.day for point in data.trend}):
         row_no = len(rows) + 1
-        rows.append([book.styled(ws, day, "yyyy-mm-dd")] + [
-            book.styled(ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
-                        f"Exceptions[currency],{_q(cur)})", money_format(cur))
-            for cur in currencies
-        ])
+        rows.append(
+            [book.styled(ws, day, "yyyy-mm-dd")]
+            + [
+                book.styled(
+                    ws,
+                    f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
+                    f"Exceptions[currency],{_q(cur)})",
+                    money_format(cur),
+                )
+                for cur in currencies
+            ]
+        )
     layout["trend"] = (first, len(rows), len(currencies))
     ws.column_dimensions["A"].width = 28
     for letter in "BCDEF":

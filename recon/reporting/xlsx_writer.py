@@ -123,7 +123,9 @@ class StreamingSheet:
             currency = None
             if index is not None and index in self._currency_index:
                 currency = row[self._currency_index[index]]
-            return self._book.styled(self._ws, value, money_format(currency if isinstance(currency, str) else None))
+            return self._book.styled(
+                self._ws, value, money_format(currency if isinstance(currency, str) else None)
+            )
         if isinstance(value, datetime):
             naive = value.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones
             return self._book.styled(self._ws, naive, DATETIME_FORMAT)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -36,6 +35,7 @@ from recon.models import (
 )
 from recon.store import rows as conv
 from recon.store import tables as tbl
+from recon.store.bulk import replace_children, upsert_rows
 from recon.store.migrate import upgrade_to_head
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
@@ -50,24 +50,11 @@ _ID = TypeVar(
     BalanceTransactionRecord,
     GiftCardRecord,
 )
-# SQLite allows 32766 bound parameters per statement (3.32+), PostgreSQL 65535.
-_MAX_PARAMS = 30_000
 
 
 def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
     """One record per id, the last given (a page boundary can repeat a record)."""
     return list({r.id: r for r in records}.values())
-
-
-def _table(model: type[tbl.Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)  # declarative classes map one Table each
-    return table
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _prepare_sqlite_file(url: str) -> None:
@@ -144,41 +131,6 @@ class SqlStore(SyncQueries):
 
     # --- bulk primitives ------------------------------------------------------------------
 
-    def _upsert(self, session: Session, model: type[tbl.Base], rows: Sequence[conv.Row]) -> None:
-        if not rows:
-            return
-        table = _table(model)
-        keys = [c.name for c in table.primary_key.columns]
-        dialect = session.get_bind().dialect.name
-        if dialect == "sqlite":
-            stmt: Any = sqlite.insert(table)
-        elif dialect == "postgresql":
-            stmt = postgresql.insert(table)
-        else:
-            raise StoreError(f"unsupported database dialect {dialect!r} (sqlite or postgresql)")
-        changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-        if changes:
-            stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
-        else:  # a table of keys only (order_refund_ids): nothing to update
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        # ON CONFLICT cannot touch one row twice in a statement: keep the last row per key.
-        unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
-        for chunk in _chunks(unique, max(1, _MAX_PARAMS // len(table.columns))):
-            session.execute(stmt, list(chunk))
-
-    def _replace_children(
-        self,
-        session: Session,
-        model: type[tbl.Base],
-        parent_col: str,
-        parent_ids: Sequence[str],
-        rows: Sequence[conv.Row],
-    ) -> None:
-        table = _table(model)
-        for chunk in _chunks(parent_ids, 500):
-            session.execute(delete(table).where(table.c[parent_col].in_(chunk)))
-        self._upsert(session, model, rows)
-
     # --- records --------------------------------------------------------------------------
 
     def upsert_returns(
@@ -188,10 +140,8 @@ class SqlStore(SyncQueries):
         unique = _latest_by_id(records)
         parents, lines = conv.return_rows(unique, self.clock.now())
         with self._tx(session) as s:
-            self._upsert(s, tbl.LoopReturnRow, parents)
-            self._replace_children(
-                s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines
-            )
+            upsert_rows(s, tbl.LoopReturnRow, parents)
+            replace_children(s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines)
         return len(unique)
 
     def upsert_orders(
@@ -202,9 +152,9 @@ class SqlStore(SyncQueries):
         parents, lines, refund_ids = conv.order_rows(unique, self.clock.now())
         ids = [o.id for o in unique]
         with self._tx(session) as s:
-            self._upsert(s, tbl.OrderRow, parents)
-            self._replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
-            self._replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)
+            upsert_rows(s, tbl.OrderRow, parents)
+            replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
+            replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)
         return len(unique)
 
     def upsert_refunds(
@@ -215,9 +165,9 @@ class SqlStore(SyncQueries):
         parents, lines, transactions = conv.refund_rows(unique, self.clock.now())
         ids = [f.id for f in unique]
         with self._tx(session) as s:
-            self._upsert(s, tbl.RefundRow, parents)
-            self._replace_children(s, tbl.RefundLineRow, "refund_id", ids, lines)
-            self._replace_children(s, tbl.TransactionRow, "refund_id", ids, transactions)
+            upsert_rows(s, tbl.RefundRow, parents)
+            replace_children(s, tbl.RefundLineRow, "refund_id", ids, lines)
+            replace_children(s, tbl.TransactionRow, "refund_id", ids, transactions)
         return len(unique)
 
     def upsert_payouts(
@@ -226,7 +176,7 @@ class SqlStore(SyncQueries):
         """Insert or update Shopify Payments payouts."""
         unique = _latest_by_id(records)
         with self._tx(session) as s:
-            self._upsert(s, tbl.PayoutRow, conv.payout_rows(unique, self.clock.now()))
+            upsert_rows(s, tbl.PayoutRow, conv.payout_rows(unique, self.clock.now()))
         return len(unique)
 
     def upsert_balance_transactions(
@@ -236,7 +186,7 @@ class SqlStore(SyncQueries):
         unique = _latest_by_id(records)
         with self._tx(session) as s:
             rows = conv.balance_rows(unique, self.clock.now())
-            self._upsert(s, tbl.BalanceTransactionRow, rows)
+            upsert_rows(s, tbl.BalanceTransactionRow, rows)
         return len(unique)
 
     def upsert_gift_cards(
@@ -245,7 +195,7 @@ class SqlStore(SyncQueries):
         """Insert or update gift cards (Loop's store credit)."""
         unique = _latest_by_id(records)
         with self._tx(session) as s:
-            self._upsert(s, tbl.GiftCardRow, conv.gift_card_rows(unique, self.clock.now()))
+            upsert_rows(s, tbl.GiftCardRow, conv.gift_card_rows(unique, self.clock.now()))
         return len(unique)
 
     def add_inventory_observations(
@@ -263,7 +213,7 @@ class SqlStore(SyncQueries):
             for o in observations
         ]
         with self._tx(session) as s:
-            self._upsert(s, tbl.InventoryObservationRow, rows)
+            upsert_rows(s, tbl.InventoryObservationRow, rows)
 
     def load_inventory_observations(self) -> list[InventoryObservation]:
         """Every observation, oldest first."""
@@ -342,7 +292,7 @@ class SqlStore(SyncQueries):
         """Move ``stream``'s watermark (commit it in the same session as the rows it covers)."""
         row = {"stream": stream, "at": at, "updated_at": self.clock.now()}
         with self._tx(session) as s:
-            self._upsert(s, tbl.SyncWatermarkRow, [row])
+            upsert_rows(s, tbl.SyncWatermarkRow, [row])
 
     def completed_windows(self, range_start: datetime, range_end: datetime) -> set[datetime]:
         """Starts of the windows of backfill [range_start, range_end) already committed."""
@@ -372,7 +322,7 @@ class SqlStore(SyncQueries):
             "stats": dict(stats),
         }
         with self._tx(session) as s:
-            self._upsert(s, tbl.BackfillWindowRow, [row])
+            upsert_rows(s, tbl.BackfillWindowRow, [row])
 
     def start_run(self, kind: str) -> str:
         """Record a run as started; returns its id."""
@@ -438,7 +388,7 @@ class SqlStore(SyncQueries):
             for f in findings
         ]
         with self._tx(session) as s:
-            self._upsert(s, tbl.FindingRow, rows)
+            upsert_rows(s, tbl.FindingRow, rows)
 
     def count_rows(self, table: str) -> int:
         """Rows in one mirror table (for stats and tests)."""

@@ -28,91 +28,195 @@ def ago(days: float) -> datetime:
 
 
 def line(pli: str, sku: str, price: str = "20.00", *, inspected: bool = False) -> ReturnLine:
-    return ReturnLine(line_item_id="9" + pli, provider_line_item_id=pli, sku=sku,
-                      price=Decimal(price), refund=Decimal(price), inspected=inspected)
+    return ReturnLine(
+        line_item_id="9" + pli,
+        provider_line_item_id=pli,
+        sku=sku,
+        price=Decimal(price),
+        refund=Decimal(price),
+        inspected=inspected,
+    )
 
 
-def ret(rma: str, order: str = "100", *, state: str = "closed", refund: str = "20.00",
-        gift_card: str = "0", currency: str = "USD", lines: tuple[ReturnLine, ...] | None = None,
-        label: str | None = "delivered", processed: bool = True, outcome: str = "refund",
-        created_days: float = 5, total: str | None = None,
-        provider_refund_ids: tuple[str, ...] = ()) -> LoopReturnRecord:
+def ret(
+    rma: str,
+    order: str = "100",
+    *,
+    state: str = "closed",
+    refund: str = "20.00",
+    gift_card: str = "0",
+    currency: str = "USD",
+    lines: tuple[ReturnLine, ...] | None = None,
+    label: str | None = "delivered",
+    processed: bool = True,
+    outcome: str = "refund",
+    created_days: float = 5,
+    total: str | None = None,
+    provider_refund_ids: tuple[str, ...] = (),
+) -> LoopReturnRecord:
     lines = lines if lines is not None else (line("1" + rma[-3:], "SKU-A"),)
     return LoopReturnRecord(
-        id=rma, state=state, outcome=outcome, created_at=ago(created_days), updated_at=ago(1),
-        provider_order_id=order, order_name=f"#{order}", currency=currency,
-        total=Decimal(total or refund), refund=Decimal(refund), gift_card=Decimal(gift_card),
-        label_status=label, was_processed=processed, lines=lines,
+        id=rma,
+        state=state,
+        outcome=outcome,
+        created_at=ago(created_days),
+        updated_at=ago(1),
+        provider_order_id=order,
+        order_name=f"#{order}",
+        currency=currency,
+        total=Decimal(total or refund),
+        refund=Decimal(refund),
+        gift_card=Decimal(gift_card),
+        label_status=label,
+        was_processed=processed,
+        lines=lines,
         refunds=tuple(LoopRefundRecord(provider_refund_id=p) for p in provider_refund_ids),
     )
 
 
-def order(oid: str = "100", *, currency: str = "USD", presentment: str | None = None,
-          return_status: str | None = "RETURNED") -> OrderRecord:
-    return OrderRecord(id=oid, name=f"#{oid}", updated_at=ago(1), currency=currency,
-                       presentment_currency=presentment or currency, return_status=return_status)
+def order(
+    oid: str = "100",
+    *,
+    currency: str = "USD",
+    presentment: str | None = None,
+    return_status: str | None = "RETURNED",
+) -> OrderRecord:
+    return OrderRecord(
+        id=oid,
+        name=f"#{oid}",
+        updated_at=ago(1),
+        currency=currency,
+        presentment_currency=presentment or currency,
+        return_status=return_status,
+    )
 
 
-def txn(tid: str, amount: str, *, status: str = "SUCCESS", gateway: str = "shopify_payments",
-        days: float = 2, shop_amount: str | None = None, currency: str = "USD",
-        shop_currency: str = "USD", order_id: str = "100") -> TransactionRecord:
+def txn(
+    tid: str,
+    amount: str,
+    *,
+    status: str = "SUCCESS",
+    gateway: str = "shopify_payments",
+    days: float = 2,
+    shop_amount: str | None = None,
+    currency: str = "USD",
+    shop_currency: str = "USD",
+    order_id: str = "100",
+) -> TransactionRecord:
     return TransactionRecord(
-        id=tid, order_id=order_id, refund_id=None, kind="REFUND", status=status, gateway=gateway,
-        amount=Decimal(amount), currency=currency, amount_shop=Decimal(shop_amount or amount),
-        shop_currency=shop_currency, processed_at=ago(days),
+        id=tid,
+        order_id=order_id,
+        refund_id=None,
+        kind="REFUND",
+        status=status,
+        gateway=gateway,
+        amount=Decimal(amount),
+        currency=currency,
+        amount_shop=Decimal(shop_amount or amount),
+        shop_currency=shop_currency,
+        processed_at=ago(days),
     )
 
 
 def rline(pli: str, sku: str, *, qty: int = 1, restocked: bool = True) -> RefundLineRecord:
-    return RefundLineRecord(id=None, line_item_id=pli, sku=sku, quantity=qty,
-                            restock_type="RETURN" if restocked else "NO_RESTOCK",
-                            restocked=restocked)
+    return RefundLineRecord(
+        id=None,
+        line_item_id=pli,
+        sku=sku,
+        quantity=qty,
+        restock_type="RETURN" if restocked else "NO_RESTOCK",
+        restocked=restocked,
+    )
 
 
-def refund(fid: str, note: str | None, txns: tuple[TransactionRecord, ...], *,
-           order_id: str = "100", lines: tuple[RefundLineRecord, ...] = (),
-           currency: str = "USD", shop_currency: str = "USD") -> RefundRecord:
+def refund(
+    fid: str,
+    note: str | None,
+    txns: tuple[TransactionRecord, ...],
+    *,
+    order_id: str = "100",
+    lines: tuple[RefundLineRecord, ...] = (),
+    currency: str = "USD",
+    shop_currency: str = "USD",
+) -> RefundRecord:
     txns = tuple(t.model_copy(update={"refund_id": fid, "order_id": order_id}) for t in txns)
     total = sum((t.amount for t in txns), Decimal(0))
-    return RefundRecord(id=fid, order_id=order_id, note=note, created_at=ago(2),
-                        processed_at=ago(2), total=total, currency=currency,
-                        total_shop=sum((t.amount_shop for t in txns), Decimal(0)),
-                        shop_currency=shop_currency, lines=lines, transactions=txns)
+    return RefundRecord(
+        id=fid,
+        order_id=order_id,
+        note=note,
+        created_at=ago(2),
+        processed_at=ago(2),
+        total=total,
+        currency=currency,
+        total_shop=sum((t.amount_shop for t in txns), Decimal(0)),
+        shop_currency=shop_currency,
+        lines=lines,
+        transactions=txns,
+    )
 
 
-def bt(bid: str, source_txn: str, amount: str, *, payout: str | None = "700",
-       status: str = "PAID") -> BalanceTransactionRecord:
+def bt(
+    bid: str, source_txn: str, amount: str, *, payout: str | None = "700", status: str = "PAID"
+) -> BalanceTransactionRecord:
     return BalanceTransactionRecord(
-        id=bid, type="REFUND", source_type="REFUND", source_id=source_txn,
-        source_order_transaction_id=source_txn, order_id="100", amount=-Decimal(amount),
-        fee=Decimal(0), net=-Decimal(amount), currency="USD", transaction_date=ago(1),
-        payout_id=payout, payout_status=status if payout else "PENDING",
+        id=bid,
+        type="REFUND",
+        source_type="REFUND",
+        source_id=source_txn,
+        source_order_transaction_id=source_txn,
+        order_id="100",
+        amount=-Decimal(amount),
+        fee=Decimal(0),
+        net=-Decimal(amount),
+        currency="USD",
+        transaction_date=ago(1),
+        payout_id=payout,
+        payout_status=status if payout else "PENDING",
     )
 
 
 def payout(pid: str = "700", *, status: str = "PAID", refunds_gross: str = "0") -> PayoutRecord:
-    return PayoutRecord(id=pid, issued_at=ago(1), status=status, currency="USD",
-                        net=Decimal(0), refunds_gross=Decimal(refunds_gross))
+    return PayoutRecord(
+        id=pid,
+        issued_at=ago(1),
+        status=status,
+        currency="USD",
+        net=Decimal(0),
+        refunds_gross=Decimal(refunds_gross),
+    )
 
 
 def gift(gid: str, note: str, value: str = "20.00") -> GiftCardRecord:
-    return GiftCardRecord(id=gid, created_at=ago(1), note=note, initial_value=Decimal(value),
-                          currency="USD")
+    return GiftCardRecord(
+        id=gid, created_at=ago(1), note=note, initial_value=Decimal(value), currency="USD"
+    )
 
 
 def frames_of(*records: object) -> Frames:
     """Sort mixed records by type into build_frames' arguments."""
+
     def of(kind: type) -> list:  # type: ignore[type-arg]
         return [r for r in records if isinstance(r, kind)]
 
-    return build_frames(of(LoopReturnRecord), of(OrderRecord), of(RefundRecord),
-                        of(PayoutRecord), of(BalanceTransactionRecord), of(GiftCardRecord))
+    return build_frames(
+        of(LoopReturnRecord),
+        of(OrderRecord),
+        of(RefundRecord),
+        of(PayoutRecord),
+        of(BalanceTransactionRecord),
+        of(GiftCardRecord),
+    )
 
 
-def run(*records: object, restocked: frozenset[tuple[str, str]] = frozenset(),
-        settings: EngineSettings | None = None) -> ReconResult:
-    return reconcile(frames_of(*records), settings or EngineSettings(), AS_OF,
-                     restocked_by_recon=restocked)
+def run(
+    *records: object,
+    restocked: frozenset[tuple[str, str]] = frozenset(),
+    settings: EngineSettings | None = None,
+) -> ReconResult:
+    return reconcile(
+        frames_of(*records), settings or EngineSettings(), AS_OF, restocked_by_recon=restocked
+    )
 
 
 def keyset(result: ReconResult) -> set[tuple[str, str]]:

@@ -17,11 +17,24 @@ from recon.models import Category, Finding, FindingStatus, Owner, Severity
 LATER = AS_OF + timedelta(days=1)
 
 
-def finding(key: str, amount: str = "10.00", severity: Severity = Severity.HIGH,
-            status: FindingStatus = FindingStatus.NEW) -> Finding:
-    return Finding(key=key, category=Category.MISSING_REFUND, severity=severity,
-                   owner=Owner.FINANCE, rma=key[-5:], amount_at_risk=Decimal(amount),
-                   currency="USD", status=status, first_seen=AS_OF, last_seen=AS_OF)
+def finding(
+    key: str,
+    amount: str = "10.00",
+    severity: Severity = Severity.HIGH,
+    status: FindingStatus = FindingStatus.NEW,
+) -> Finding:
+    return Finding(
+        key=key,
+        category=Category.MISSING_REFUND,
+        severity=severity,
+        owner=Owner.FINANCE,
+        rma=key[-5:],
+        amount_at_risk=Decimal(amount),
+        currency="USD",
+        status=status,
+        first_seen=AS_OF,
+        last_seen=AS_OF,
+    )
 
 
 def test_new_then_open_then_resolved() -> None:
@@ -29,7 +42,10 @@ def test_new_then_open_then_resolved() -> None:
     assert first[0].status is FindingStatus.NEW and first[0].first_seen == AS_OF
     second = merge(first, [finding("MISSING_REFUND|rma=11111")], LATER)
     assert (second[0].status, second[0].first_seen, second[0].last_seen) == (
-        FindingStatus.OPEN, AS_OF, LATER)
+        FindingStatus.OPEN,
+        AS_OF,
+        LATER,
+    )
     third = merge(second, [], LATER + timedelta(days=1))
     assert third[0].status is FindingStatus.RESOLVED
     assert third[0].resolved_at == LATER + timedelta(days=1)
@@ -48,21 +64,37 @@ def test_resolved_finding_that_reappears_is_new_again() -> None:
     resolved = [finding("K|rma=33333", status=FindingStatus.RESOLVED)]
     again = merge(resolved, [finding("K|rma=33333")], LATER)
     assert (again[0].status, again[0].first_seen, again[0].resolved_at) == (
-        FindingStatus.NEW, LATER, None)
+        FindingStatus.NEW,
+        LATER,
+        None,
+    )
 
 
 def test_findings_json_round_trip_sorted_with_string_amounts(tmp_path: Path) -> None:
     path = tmp_path / "out" / "findings.json"
-    items = [finding("A|rma=10001", "5.00", Severity.LOW), finding("B|rma=10002", "5.00"),
-             finding("C|rma=10003", "50.00"), finding("D|rma=10004", "1.00", Severity.CRITICAL)]
+    items = [
+        finding("A|rma=10001", "5.00", Severity.LOW),
+        finding("B|rma=10002", "5.00"),
+        finding("C|rma=10003", "50.00"),
+        finding("D|rma=10004", "1.00", Severity.CRITICAL),
+    ]
     write_findings_json(path, items, shop="sandbox", run_id="r1", as_of=AS_OF)
     raw = json.loads(path.read_text())
-    assert (raw["format"], raw["version"], raw["as_of"]) == ("recon-findings", 1,
-                                                            "2026-11-01T02:00:00Z")
+    assert (raw["format"], raw["version"], raw["as_of"]) == (
+        "recon-findings",
+        1,
+        "2026-11-01T02:00:00Z",
+    )
     assert [f["key"] for f in raw["findings"]] == [
-        "D|rma=10004", "C|rma=10003", "B|rma=10002", "A|rma=10001"]
+        "D|rma=10004",
+        "C|rma=10003",
+        "B|rma=10002",
+        "A|rma=10001",
+    ]
     assert raw["findings"][1]["amount_at_risk"] == "50.00"
-    assert raw["findings"][1]["shopify_refund_ids"] == [] and raw["findings"][1]["payout_id"] is None
+    assert (
+        raw["findings"][1]["shopify_refund_ids"] == [] and raw["findings"][1]["payout_id"] is None
+    )
     header, back = read_findings_json(path)
     assert header["run_id"] == "r1"
     assert {f.key: f.amount_at_risk for f in back} == {f.key: f.amount_at_risk for f in items}

@@ -37,15 +37,26 @@ def refund_worlds(draw):  # type: ignore[no-untyped-def]
     rmas = draw(st.lists(st.integers(100, 140), min_size=1, max_size=5, unique=True))
     records: list[object] = [order(str(o)) for o in (100, 101, 102, 103)] + [payout()]
     for r in rmas:
-        records.append(ret(str(r), order=str(100 + r % 3), refund=f"{r % 7 + 1}.00",
-                           state=draw(st.sampled_from(["closed", "open", "cancelled"]))))
+        records.append(
+            ret(
+                str(r),
+                order=str(100 + r % 3),
+                refund=f"{r % 7 + 1}.00",
+                state=draw(st.sampled_from(["closed", "open", "cancelled"])),
+            )
+        )
     for i in range(draw(st.integers(0, 8))):
         note = draw(NOTES).format(r=draw(st.sampled_from(rmas)))
         cents = draw(st.integers(1, 900))
         status = draw(st.sampled_from(["SUCCESS", "PENDING", "FAILURE"]))
-        records.append(refund(str(500 + i), note or None,
-                              (txn(str(600 + i), f"{cents // 100}.{cents % 100:02d}", status=status),),
-                              order_id=str(100 + draw(st.integers(0, 3)))))
+        records.append(
+            refund(
+                str(500 + i),
+                note or None,
+                (txn(str(600 + i), f"{cents // 100}.{cents % 100:02d}", status=status),),
+                order_id=str(100 + draw(st.integers(0, 3))),
+            )
+        )
     return records
 
 
@@ -59,19 +70,31 @@ def test_refund_money_is_conserved_per_currency(records) -> None:  # type: ignor
     """
     frames = frames_of(*records)
     result = reconcile(frames, EngineSettings(), AS_OF)
-    covered = {f.id: sum((t.amount_shop for t in f.transactions if t.status != "FAILURE"),
-                         Decimal(0)) for f in records if hasattr(f, "transactions")}
+    covered = {
+        f.id: sum((t.amount_shop for t in f.transactions if t.status != "FAILURE"), Decimal(0))
+        for f in records
+        if hasattr(f, "transactions")
+    }
     linked = sum((covered[r] for r in set(result.links["refund_id"])), Decimal(0))
     by_cat = {c: Decimal(0) for c in Category}
     for f in result.findings:
         by_cat[f.category] += f.amount_at_risk
     returned_orders = set(frames.returns["order_id"])
-    excluded = sum((covered[f.id] for f in records if hasattr(f, "transactions")
-                    and f.id not in set(result.links["refund_id"]) and not _names_rma(f.note)
-                    and f.order_id not in returned_orders), Decimal(0))
+    excluded = sum(
+        (
+            covered[f.id]
+            for f in records
+            if hasattr(f, "transactions")
+            and f.id not in set(result.links["refund_id"])
+            and not _names_rma(f.note)
+            and f.order_id not in returned_orders
+        ),
+        Decimal(0),
+    )
     quarantined = by_cat[Category.UNKNOWN_RMA] + by_cat[Category.AMBIGUOUS_RMA]
     assert sum(covered.values(), Decimal(0)) == (
-        linked + by_cat[Category.UNMATCHED_REFUND] + quarantined + excluded)
+        linked + by_cat[Category.UNMATCHED_REFUND] + quarantined + excluded
+    )
 
 
 def _names_rma(note: str | None) -> bool:
@@ -89,4 +112,5 @@ def test_second_run_on_unchanged_data_opens_and_resolves_nothing(name: str) -> N
     assert all(f.status is FindingStatus.OPEN for f in second)
     assert {f.key for f in second} == {f.key for f in first}
     assert keyset(run(*records, restocked=restocked)) == {
-        (f.category.value, f.key.split("|", 1)[1]) for f in second}
+        (f.category.value, f.key.split("|", 1)[1]) for f in second
+    }

@@ -9,7 +9,17 @@ from decimal import Decimal
 
 import pytest
 from engine_builders import (
-    bt, gift, keyset, line, order, payout, refund, ret, rline, run, txn,
+    bt,
+    gift,
+    keyset,
+    line,
+    order,
+    payout,
+    refund,
+    ret,
+    rline,
+    run,
+    txn,
 )
 
 from recon.models import Category
@@ -18,12 +28,19 @@ RMA = "12345"
 PLI = "1345"  # the default return line's Shopify line item id for RMA 12345
 
 
-def settled_refund(fid: str = "500", note: str | None = f"Loop RMA #{RMA}", amount: str = "20.00",
-                   tid: str = "600", **kw: object) -> list[object]:
+def settled_refund(
+    fid: str = "500",
+    note: str | None = f"Loop RMA #{RMA}",
+    amount: str = "20.00",
+    tid: str = "600",
+    **kw: object,
+) -> list[object]:
     """A refund that went through and sits in paid payout 700, restocking the default line."""
     lines = kw.pop("lines", (rline(PLI, "SKU-A"),))
-    return [refund(fid, note, (txn(tid, amount),), lines=lines, **kw),  # type: ignore[arg-type]
-            bt("8" + tid, tid, amount)]
+    return [
+        refund(fid, note, (txn(tid, amount),), lines=lines, **kw),  # type: ignore[arg-type]
+        bt("8" + tid, tid, amount),
+    ]
 
 
 def clean() -> list[object]:
@@ -35,108 +52,265 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
     "clean": (clean(), set(), frozenset()),
     # --- each category at least once ----------------------------------------------------------
     "missing refund: closed, refund owed, nothing in Shopify (restocked by recon)": (
-        [ret(RMA), order()], {("MISSING_REFUND", f"rma={RMA}")}, frozenset({(RMA, PLI)})),
+        [ret(RMA), order()],
+        {("MISSING_REFUND", f"rma={RMA}")},
+        frozenset({(RMA, PLI)}),
+    ),
     "refund failed: the only transaction failed": (
-        [ret(RMA), order(), refund("500", f"RMA {RMA}", (txn("600", "20.00", status="FAILURE"),),
-                                   lines=(rline(PLI, "SKU-A"),))],
-        {("REFUND_FAILED", "refund=500")}, frozenset()),
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500",
+                f"RMA {RMA}",
+                (txn("600", "20.00", status="FAILURE"),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+        ],
+        {("REFUND_FAILED", "refund=500")},
+        frozenset(),
+    ),
     "refund pending: pending for 5 days (limit 3)": (
-        [ret(RMA), order(), refund("500", f"RMA#{RMA}", (txn("600", "20", status="PENDING",
-                                                             days=5),), lines=(rline(PLI, "SKU-A"),))],
-        {("REFUND_PENDING", "refund=500")}, frozenset()),
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500",
+                f"RMA#{RMA}",
+                (txn("600", "20", status="PENDING", days=5),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+        ],
+        {("REFUND_PENDING", "refund=500")},
+        frozenset(),
+    ),
     "amount mismatch: 15.00 refunded for 20.00 owed": (
         [ret(RMA), order(), payout(), *settled_refund(amount="15.00")],
-        {("AMOUNT_MISMATCH", f"rma={RMA}")}, frozenset()),
+        {("AMOUNT_MISMATCH", f"rma={RMA}")},
+        frozenset(),
+    ),
     "duplicate refund: two full refunds for one RMA": (
         [*clean(), *settled_refund("501", tid="601", lines=())],
-        {("DUPLICATE_REFUND", f"rma={RMA}")}, frozenset()),
+        {("DUPLICATE_REFUND", f"rma={RMA}")},
+        frozenset(),
+    ),
     "unknown RMA: a second refund names RMA 99999": (
         [*clean(), *settled_refund("501", note="Loop RMA #99999", tid="601", lines=())],
-        {("UNKNOWN_RMA", "refund=501")}, frozenset()),
+        {("UNKNOWN_RMA", "refund=501")},
+        frozenset(),
+    ),
     "ambiguous RMA: one refund names two open returns": (
-        [ret(RMA, state="open", label="in_transit"), ret("12346", state="open", label="in_transit"),
-         order(), payout(), *settled_refund(note=f"RMA {RMA} and RMA 12346", lines=())],
-        {("AMBIGUOUS_RMA", "refund=500")}, frozenset()),
+        [
+            ret(RMA, state="open", label="in_transit"),
+            ret("12346", state="open", label="in_transit"),
+            order(),
+            payout(),
+            *settled_refund(note=f"RMA {RMA} and RMA 12346", lines=()),
+        ],
+        {("AMBIGUOUS_RMA", "refund=500")},
+        frozenset(),
+    ),
     "refund on cancelled return": (
-        [ret(RMA, state="cancelled", label=None, processed=False), order(), payout(),
-         *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),))],
-        {("REFUND_ON_CANCELLED_RETURN", f"rma={RMA}")}, frozenset()),
+        [
+            ret(RMA, state="cancelled", label=None, processed=False),
+            order(),
+            payout(),
+            *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
+        ],
+        {("REFUND_ON_CANCELLED_RETURN", f"rma={RMA}")},
+        frozenset(),
+    ),
     "unsettled: 15 days old, no balance transaction": (
-        [ret(RMA), order(), refund("500", f"Loop RMA #{RMA}", (txn("600", "20", days=15),),
-                                   lines=(rline(PLI, "SKU-A"),))],
-        {("UNSETTLED_REFUND", "transaction=600")}, frozenset()),
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", days=15),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+        ],
+        {("UNSETTLED_REFUND", "transaction=600")},
+        frozenset(),
+    ),
     "unsettled: its payout failed (any age)": (
-        [ret(RMA), order(), payout("701", status="FAILED"),
-         refund("500", f"Loop RMA #{RMA}", (txn("600", "20"),), lines=(rline(PLI, "SKU-A"),)),
-         bt("8600", "600", "20", payout="701", status="FAILED")],
-        {("UNSETTLED_REFUND", "transaction=600")}, frozenset()),
+        [
+            ret(RMA),
+            order(),
+            payout("701", status="FAILED"),
+            refund("500", f"Loop RMA #{RMA}", (txn("600", "20"),), lines=(rline(PLI, "SKU-A"),)),
+            bt("8600", "600", "20", payout="701", status="FAILED"),
+        ],
+        {("UNSETTLED_REFUND", "transaction=600")},
+        frozenset(),
+    ),
     "unmatched: a 7.00 refund with no note on a returned order": (
         [*clean(), *settled_refund("501", note="goodwill", amount="7.00", tid="601", lines=())],
-        {("UNMATCHED_REFUND", "refund=501")}, frozenset()),
+        {("UNMATCHED_REFUND", "refund=501")},
+        frozenset(),
+    ),
     "sku mismatch: SKU-B refunded for SKU-A returned": (
         [ret(RMA), order(), payout(), *settled_refund(lines=(rline("777", "SKU-B"),))],
         {("SKU_MISMATCH", f"rma={RMA}"), ("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
-        frozenset()),
+        frozenset(),
+    ),
     "currency mismatch: GBP return, USD/EUR order": (
         [ret(RMA, currency="GBP"), order(presentment="EUR"), payout(), *settled_refund()],
-        {("CURRENCY_MISMATCH", f"rma={RMA}")}, frozenset()),
+        {("CURRENCY_MISMATCH", f"rma={RMA}")},
+        frozenset(),
+    ),
     "missing store credit: the gift card names 123456, not 12345": (
-        [ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"), order(),
-         gift("900", "Loop RMA 123456")],
-        {("MISSING_STORE_CREDIT", f"rma={RMA}")}, frozenset({(RMA, PLI)})),
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", "Loop RMA 123456"),
+        ],
+        {("MISSING_STORE_CREDIT", f"rma={RMA}")},
+        frozenset({(RMA, PLI)}),
+    ),
     "missing restock: refunded without restocking": (
-        [ret(RMA), order(), payout(), *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),))],
-        {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")}, frozenset()),
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
+        ],
+        {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
+        frozenset(),
+    ),
     "ghost inventory: restocked while the unit is still in transit": (
-        [ret(RMA, state="open", label="in_transit", processed=False), order(), payout(),
-         *settled_refund()],
-        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")}, frozenset()),
+        [
+            ret(RMA, state="open", label="in_transit", processed=False),
+            order(),
+            payout(),
+            *settled_refund(),
+        ],
+        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
+        frozenset(),
+    ),
     "status drift: Loop closed, Shopify order still IN_PROGRESS": (
-        [ret(RMA), ret("12399", state="closed", lines=(line("1399", "SKU-A"),)),
-         order(return_status="IN_PROGRESS"), payout(), *settled_refund(),
-         *settled_refund("501", note="Loop RMA #12399", tid="601",
-                         lines=(rline("1399", "SKU-A"),))],
-        {("STATUS_DRIFT", "order=100")}, frozenset()),
+        [
+            ret(RMA),
+            ret("12399", state="closed", lines=(line("1399", "SKU-A"),)),
+            order(return_status="IN_PROGRESS"),
+            payout(),
+            *settled_refund(),
+            *settled_refund(
+                "501", note="Loop RMA #12399", tid="601", lines=(rline("1399", "SKU-A"),)
+            ),
+        ],
+        {("STATUS_DRIFT", "order=100")},
+        frozenset(),
+    ),
     "stale: open 40 days, still in transit": (
         [ret(RMA, state="open", label="in_transit", processed=False, created_days=40), order()],
-        {("STALE_RETURN", f"rma={RMA}")}, frozenset()),
+        {("STALE_RETURN", f"rma={RMA}")},
+        frozenset(),
+    ),
     # --- clean cases that must raise nothing ---------------------------------------------------
     "clean: exchange with no refund (unit restocked by recon)": (
-        [ret(RMA, refund="0", outcome="exchange", total="20.00"), order()], set(),
-        frozenset({(RMA, PLI)})),
+        [ret(RMA, refund="0", outcome="exchange", total="20.00"), order()],
+        set(),
+        frozenset({(RMA, PLI)}),
+    ),
     "clean: store credit with its gift card": (
-        [ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"), order(),
-         gift("900", f"Store credit for Loop return #{RMA}.")], set(), frozenset({(RMA, PLI)})),
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}."),
+        ],
+        set(),
+        frozenset({(RMA, PLI)}),
+    ),
     "clean: partial refund (12.00 of a 20.00 item)": (
-        [ret(RMA, refund="12.00", total="20.00"), order(), payout(),
-         *settled_refund(amount="12.00")], set(), frozenset()),
+        [
+            ret(RMA, refund="12.00", total="20.00"),
+            order(),
+            payout(),
+            *settled_refund(amount="12.00"),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: mixed tender in two transactions (card 12 + gift card 8)": (
-        [ret(RMA), order(), payout(),
-         refund("500", f"Loop RMA #{RMA}", (txn("600", "12.00"),
-                                           txn("601", "8.00", gateway="gift_card", days=15)),
-                lines=(rline(PLI, "SKU-A"),)), bt("8600", "600", "12.00")], set(), frozenset()),
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "12.00"), txn("601", "8.00", gateway="gift_card", days=15)),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8600", "600", "12.00"),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: multi-currency (Loop USD; refund 18.50 EUR = 20.00 USD shop money)": (
-        [ret(RMA), order(presentment="EUR"), payout(),
-         refund("500", f"Loop RMA #{RMA}", (txn("600", "18.50", currency="EUR",
-                                                shop_amount="20.00"),),
-                lines=(rline(PLI, "SKU-A"),), currency="EUR"), bt("8600", "600", "20.00")],
-        set(), frozenset()),
+        [
+            ret(RMA),
+            order(presentment="EUR"),
+            payout(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "18.50", currency="EUR", shop_amount="20.00"),),
+                lines=(rline(PLI, "SKU-A"),),
+                currency="EUR",
+            ),
+            bt("8600", "600", "20.00"),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: several returns on one order, each refunded": (
-        [ret(RMA), ret("12399", lines=(line("1399", "SKU-B"),)), order(), payout(),
-         *settled_refund(), *settled_refund("501", note="Loop RMA #12399", tid="601",
-                                            lines=(rline("1399", "SKU-B"),))], set(), frozenset()),
+        [
+            ret(RMA),
+            ret("12399", lines=(line("1399", "SKU-B"),)),
+            order(),
+            payout(),
+            *settled_refund(),
+            *settled_refund(
+                "501", note="Loop RMA #12399", tid="601", lines=(rline("1399", "SKU-B"),)
+            ),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: refund issued before inspection, not restocked yet": (
-        [ret(RMA, state="open", label="in_transit", processed=False), order(), payout(),
-         *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),))], set(), frozenset()),
+        [
+            ret(RMA, state="open", label="in_transit", processed=False),
+            order(),
+            payout(),
+            *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: refund 3 days old not yet in a payout (limit 10 days)": (
-        [ret(RMA), order(), refund("500", f"Loop RMA #{RMA}", (txn("600", "20", days=3),),
-                                   lines=(rline(PLI, "SKU-A"),))], set(), frozenset()),
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500", f"Loop RMA #{RMA}", (txn("600", "20", days=3),), lines=(rline(PLI, "SKU-A"),)
+            ),
+        ],
+        set(),
+        frozenset(),
+    ),
     "clean: linked by Loop's provider_refund_id": (
         [ret(RMA, provider_refund_ids=("500",)), order(), payout(), *settled_refund(note=None)],
-        set(), frozenset()),
+        set(),
+        frozenset(),
+    ),
     "clean: linked by heuristic (same order, amount and SKUs)": (
-        [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")], set(),
-        frozenset()),
+        [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")],
+        set(),
+        frozenset(),
+    ),
 }
 
 
@@ -166,18 +340,31 @@ def test_match_methods_and_amounts() -> None:
 
 def test_multi_currency_uses_presentment_when_loop_speaks_it() -> None:
     """Loop EUR, order shop USD / presentment EUR: the 18.50 EUR refund matches 18.50 EUR."""
-    records = [ret(RMA, refund="18.50", currency="EUR"), order(presentment="EUR"), payout(),
-               refund("500", f"Loop RMA #{RMA}", (txn("600", "18.50", currency="EUR",
-                                                      shop_amount="20.00"),),
-                      lines=(rline(PLI, "SKU-A"),), currency="EUR"), bt("8600", "600", "20.00")]
+    records = [
+        ret(RMA, refund="18.50", currency="EUR"),
+        order(presentment="EUR"),
+        payout(),
+        refund(
+            "500",
+            f"Loop RMA #{RMA}",
+            (txn("600", "18.50", currency="EUR", shop_amount="20.00"),),
+            lines=(rline(PLI, "SKU-A"),),
+            currency="EUR",
+        ),
+        bt("8600", "600", "20.00"),
+    ]
     assert keyset(run(*records)) == set()
 
 
 def test_heuristic_declines_when_two_returns_qualify() -> None:
     """Two unlinked returns on the order look the same: the refund stays unmatched."""
-    records = [ret(RMA, state="open", label="in_transit"),
-               ret("12346", state="open", label="in_transit", lines=(line("1345", "SKU-A"),)),
-               order(), payout(), *settled_refund(note=None, lines=())]
+    records = [
+        ret(RMA, state="open", label="in_transit"),
+        ret("12346", state="open", label="in_transit", lines=(line("1345", "SKU-A"),)),
+        order(),
+        payout(),
+        *settled_refund(note=None, lines=()),
+    ]
     assert keyset(run(*records)) == {("UNMATCHED_REFUND", "refund=500")}
 
 

@@ -1,4 +1,4 @@
-"""Running remediation end to end against the FakeGateway, and checking what Shopify ended up with."""
+"""Running remediation end to end against the FakeGateway; checking what Shopify ends up with."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CRASH_POINTS = (
 TTL = timedelta(minutes=10)
 
 
-class SimulatedCrash(Exception):
+class SimulatedCrashError(Exception):
     """Raised by the crash hook in place of os._exit: the run stops exactly there."""
 
 
@@ -34,7 +34,7 @@ def crash_once_at(name: str) -> Any:
     def hook(point: str) -> None:
         if point == name and not fired:
             fired.append(point)
-            raise SimulatedCrash(point)
+            raise SimulatedCrashError(point)
 
     return hook
 
@@ -73,7 +73,7 @@ def intents(sessions) -> list[ActionRow]:
 
 
 def assert_done_exactly_once(sessions, gateway) -> None:
-    """One refund for RMA ...701 (restocking its unit), one restock for ...702, one tag; all done."""
+    """One refund for ...701 (restocking its unit), one restock for ...702, one tag; all done."""
     assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
     moves = gateway.state["adjustments"]
     assert [(m["via"], m["item"], m["delta"]) for m in moves] == [

@@ -10,7 +10,7 @@ import pytest
 from remediation_world import SHOP, make_order, make_return, settings, standard_findings
 from run_helpers import (
     CRASH_POINTS,
-    SimulatedCrash,
+    SimulatedCrashError,
     assert_done_exactly_once,
     crash_once_at,
     intents,
@@ -33,7 +33,7 @@ def test_apply_fixes_everything_once_and_rerun_writes_nothing(sessions, gateway,
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_crash_at_every_point_then_rerun_applies_exactly_once(sessions, gateway, clock, point):
-    with pytest.raises(SimulatedCrash):
+    with pytest.raises(SimulatedCrashError):
         run(sessions, gateway, clock, crash=crash_once_at(point))
     clock.advance(timedelta(minutes=11))  # the crashed run's lease expires
     run(sessions, gateway, clock, holder="run-b", run_id="run-2")
@@ -207,3 +207,9 @@ def test_over_cap_refund_is_recorded_for_review_not_sent(sessions, gateway, cloc
     assert refund.state == "needs_review" and "max_refund_amount" in refund.reason
     assert [o.kind for o in report.applied] == ["restock", "annotate"]
     assert not [c for c in gateway.calls if c[0] == "refund"]
+
+
+def test_plan_then_apply_promotes_auto_apply_proposals(sessions, gateway, clock):
+    run(sessions, gateway, clock, mode=RemediationMode.PLAN)
+    run(sessions, gateway, clock, run_id="run-2")
+    assert_done_exactly_once(sessions, gateway)

@@ -1,4 +1,4 @@
-"""The run lock: one live lease per shop, takeover after expiry, and a taken-over run cannot write."""
+"""The run lock: one live lease per shop, takeover after expiry; a taken-over run cannot write."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
 from recon.reporting.data import ReportData, build_report_data
 
@@ -38,23 +39,73 @@ def finding(category: Category, scope: str, amount: str, currency: str, **extra:
 
 def sample_findings() -> list[Finding]:
     return [
-        finding(Category.MISSING_REFUND, "rma=12345701", "48.60", "USD", rma="12345701",
-                shopify_order_id="5444175757553", shopify_order_name="#7400123",
-                detail="Loop refunded 48.60; no Shopify refund", next_step="Create the refund"),
-        finding(Category.DUPLICATE_REFUND, "rma=12345702", "120.00", "USD",
-                severity=Severity.CRITICAL, rma="12345702", shopify_order_id="5444175757554",
-                shopify_refund_ids=("901", "902"), detail=INJECTION, next_step="+1 review"),
-        finding(Category.AMOUNT_MISMATCH, "rma=12345703", "15.25", "EUR", rma="12345703",
-                detail="-1", next_step="@SUM(1)", first_seen=AS_OF - timedelta(days=10),
-                status=FindingStatus.OPEN),
-        finding(Category.MISSING_RESTOCK, "rma=12345704,line=77", "30.00", "USD",
-                severity=Severity.MEDIUM, owner=Owner.WAREHOUSE, rma="12345704", sku="SKU-1",
-                detail="<script>alert(1)</script>", next_step="Adjust inventory"),
-        finding(Category.REFUND_FAILED, "refund=903", "22.10", "EUR", owner=Owner.CX,
-                rma="12345705", detail="Customer jane.doe@example.com, +1 555-123-4567 waiting",
-                next_step="Call the customer", status=FindingStatus.OPEN),
-        finding(Category.STALE_RETURN, "rma=12345699", "10.00", "USD", severity=Severity.LOW,
-                owner=Owner.CX, status=FindingStatus.RESOLVED, resolved_at=AS_OF),
+        finding(
+            Category.MISSING_REFUND,
+            "rma=12345701",
+            "48.60",
+            "USD",
+            rma="12345701",
+            shopify_order_id="5444175757553",
+            shopify_order_name="#7400123",
+            detail="Loop refunded 48.60; no Shopify refund",
+            next_step="Create the refund",
+        ),
+        finding(
+            Category.DUPLICATE_REFUND,
+            "rma=12345702",
+            "120.00",
+            "USD",
+            severity=Severity.CRITICAL,
+            rma="12345702",
+            shopify_order_id="5444175757554",
+            shopify_refund_ids=("901", "902"),
+            detail=INJECTION,
+            next_step="+1 review",
+        ),
+        finding(
+            Category.AMOUNT_MISMATCH,
+            "rma=12345703",
+            "15.25",
+            "EUR",
+            rma="12345703",
+            detail="-1",
+            next_step="@SUM(1)",
+            first_seen=AS_OF - timedelta(days=10),
+            status=FindingStatus.OPEN,
+        ),
+        finding(
+            Category.MISSING_RESTOCK,
+            "rma=12345704,line=77",
+            "30.00",
+            "USD",
+            severity=Severity.MEDIUM,
+            owner=Owner.WAREHOUSE,
+            rma="12345704",
+            sku="SKU-1",
+            detail="<script>alert(1)</script>",
+            next_step="Adjust inventory",
+        ),
+        finding(
+            Category.REFUND_FAILED,
+            "refund=903",
+            "22.10",
+            "EUR",
+            owner=Owner.CX,
+            rma="12345705",
+            detail="Customer jane.doe@example.com, +1 555-123-4567 waiting",
+            next_step="Call the customer",
+            status=FindingStatus.OPEN,
+        ),
+        finding(
+            Category.STALE_RETURN,
+            "rma=12345699",
+            "10.00",
+            "USD",
+            severity=Severity.LOW,
+            owner=Owner.CX,
+            status=FindingStatus.RESOLVED,
+            resolved_at=AS_OF,
+        ),
     ]
 
 
@@ -67,43 +118,93 @@ def previous_findings() -> list[Finding]:
 
 
 def sample_matches() -> pd.DataFrame:
-    return pd.DataFrame([
-        {"rma": "12345690", "shopify_order_id": "5444175757550", "shopify_order_name": "#7400100",
-         "state": "closed", "outcome": "refund", "currency": "USD", "loop_refund": Decimal("20.00"),
-         "loop_gift_card": Decimal("0.00"), "refund_ids": "801", "refunded_total": Decimal("20.00"),
-         "match_method": "note", "match_confidence": 1.0, "transaction_ids": "701",
-         "payout_ids": "601", "payout_statuses": "PAID"},
-        {"rma": "12345691", "shopify_order_id": "5444175757551", "shopify_order_name": "=1+1",
-         "state": "closed", "outcome": "refund", "currency": "EUR", "loop_refund": Decimal("7.50"),
-         "loop_gift_card": Decimal("0.00"), "refund_ids": "802,803",
-         "refunded_total": Decimal("7.50"), "match_method": "heuristic",
-         "match_confidence": 0.9, "transaction_ids": "702", "payout_ids": None,
-         "payout_statuses": None},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "rma": "12345690",
+                "shopify_order_id": "5444175757550",
+                "shopify_order_name": "#7400100",
+                "state": "closed",
+                "outcome": "refund",
+                "currency": "USD",
+                "loop_refund": Decimal("20.00"),
+                "loop_gift_card": Decimal("0.00"),
+                "refund_ids": "801",
+                "refunded_total": Decimal("20.00"),
+                "match_method": "note",
+                "match_confidence": 1.0,
+                "transaction_ids": "701",
+                "payout_ids": "601",
+                "payout_statuses": "PAID",
+            },
+            {
+                "rma": "12345691",
+                "shopify_order_id": "5444175757551",
+                "shopify_order_name": "=1+1",
+                "state": "closed",
+                "outcome": "refund",
+                "currency": "EUR",
+                "loop_refund": Decimal("7.50"),
+                "loop_gift_card": Decimal("0.00"),
+                "refund_ids": "802,803",
+                "refunded_total": Decimal("7.50"),
+                "match_method": "heuristic",
+                "match_confidence": 0.9,
+                "transaction_ids": "702",
+                "payout_ids": None,
+                "payout_statuses": None,
+            },
+        ]
+    )
 
 
 def sample_payouts() -> pd.DataFrame:
-    return pd.DataFrame([
-        {"payout_id": "601", "issued_at": datetime(2026, 10, 20, tzinfo=UTC), "status": "PAID",
-         "currency": "USD", "refunds_count": 1, "refunds_matched": 1, "refunds_unmatched": 0,
-         "refunds_sum": Decimal("20.00"), "summary_refunds_gross": Decimal("21.00"),
-         "difference": Decimal("-1.00")},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "payout_id": "601",
+                "issued_at": datetime(2026, 10, 20, tzinfo=UTC),
+                "status": "PAID",
+                "currency": "USD",
+                "refunds_count": 1,
+                "refunds_matched": 1,
+                "refunds_unmatched": 0,
+                "refunds_sum": Decimal("20.00"),
+                "summary_refunds_gross": Decimal("21.00"),
+                "difference": Decimal("-1.00"),
+            },
+        ]
+    )
 
 
 def sample_actions() -> list[dict[str, Any]]:
     return [
-        {"id": 1, "rma": "12345701", "kind": "refund", "status": "proposed",
-         "amount": Decimal("48.60"), "currency": "USD", "reason": "=cmd|' /C calc'!A0",
-         "approved_by": None, "created_at": AS_OF, "updated_at": AS_OF,
-         "shopify_result": {"userErrors": []}},
+        {
+            "id": 1,
+            "rma": "12345701",
+            "kind": "refund",
+            "status": "proposed",
+            "amount": Decimal("48.60"),
+            "currency": "USD",
+            "reason": "=cmd|' /C calc'!A0",
+            "approved_by": None,
+            "created_at": AS_OF,
+            "updated_at": AS_OF,
+            "shopify_result": {"userErrors": []},
+        },
     ]
 
 
 def sample_store_credit() -> list[dict[str, Any]]:
     return [
-        {"rma": "12345705", "order_name": "#7400130", "gift_card_amount": Decimal("12.00"),
-         "currency": "EUR", "gift_card_id": "44", "status": "issued"},
+        {
+            "rma": "12345705",
+            "order_name": "#7400130",
+            "gift_card_amount": Decimal("12.00"),
+            "currency": "EUR",
+            "gift_card_id": "44",
+            "status": "issued",
+        },
     ]
 
 
@@ -124,4 +225,3 @@ def make_data(**overrides: Any) -> ReportData:
     }
     arguments.update(overrides)
     return build_report_data(**arguments)
-

@@ -7,26 +7,31 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from report_samples import AS_OF, make_data
 
 from recon.models import Owner
 from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
-from report_samples import AS_OF, make_data
 
 
 def test_money_at_risk_is_per_currency_and_never_added_across(report_data: ReportData) -> None:
     assert report_data.headline.money_at_risk == (
         Amount("EUR", Decimal("37.35")),  # 15.25 + 22.10
-        Amount("USD", Decimal("198.60")),  # 48.60 + 120.00 + 30.00; the resolved 10.00 is not at risk
+        Amount(
+            "USD", Decimal("198.60")
+        ),  # 48.60 + 120.00 + 30.00; the resolved 10.00 is not at risk
     )
     assert report_data.headline.open_findings == 5
     assert report_data.headline.critical == 1
 
 
-def test_new_and_resolved_combine_lifecycle_status_and_the_previous_run(report_data: ReportData) -> None:
+def test_new_and_resolved_combine_lifecycle_status_and_the_previous_run(
+    report_data: ReportData,
+) -> None:
     new = {row.key for row in report_data.new_findings}
     resolved = {row.key for row in report_data.resolved_findings}
     assert new == {
-        "MISSING_REFUND|rma=12345701", "DUPLICATE_REFUND|rma=12345702",
+        "MISSING_REFUND|rma=12345701",
+        "DUPLICATE_REFUND|rma=12345702",
         "MISSING_RESTOCK|rma=12345704,line=77",
     }
     assert resolved == {"STALE_RETURN|rma=12345699", "UNKNOWN_RMA|refund=800"}

@@ -26,15 +26,27 @@ def test_text_longer_than_an_excel_cell_is_cut_and_says_so() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("=1+1", True), ("+1", True), ("-1", True), ("@SUM(1)", True), ("\t=1", True),
-     ("\r=1", True), ("refund 1", False), ("#7400123", False), ("", False)],
+    [
+        ("=1+1", True),
+        ("+1", True),
+        ("-1", True),
+        ("@SUM(1)", True),
+        ("\t=1", True),
+        ("\r=1", True),
+        ("refund 1", False),
+        ("#7400123", False),
+        ("", False),
+    ],
 )
 def test_formula_prefixes(text: str, expected: bool) -> None:
     assert looks_like_formula(text) is expected
 
 
 def test_emails_and_phones_are_scrubbed_but_rma_and_order_ids_are_not() -> None:
-    text = "jane@example.com called +1 555-123-4567 and (555) 123 4567 about RMA 12345701 order 5444175757553"
+    text = (
+        "jane@example.com called +1 555-123-4567 and (555) 123 4567"
+        " about RMA 12345701 order 5444175757553"
+    )
     scrubbed = scrub_pii(text)
     assert "jane@example.com" not in scrubbed
     assert "555" not in scrubbed

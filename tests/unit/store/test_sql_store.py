@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from recon.clock import VirtualClock
 from recon.models import Category, Finding, FindingStatus, Owner, Quarantined, Severity
@@ -21,7 +24,7 @@ from tests.fakes import EPOCH, dump_mirror, make_order, make_refund, sample_data
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqlStore:
+def store(tmp_path: Path) -> Iterator[SqlStore]:
     mirror = SqlStore(f"sqlite:///{tmp_path / 'var' / 'recon.db'}", clock=VirtualClock(EPOCH))
     yield mirror
     mirror.close()
@@ -194,16 +197,32 @@ def test_snapshot_of_a_period_brings_what_its_returns_need(store: SqlStore) -> N
     assert len(snap.returns) < len(store.load_snapshot().returns)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("RECON_TEST_POSTGRES_URL"),
-    reason="set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run",
-)
-def test_postgresql_round_trip() -> None:
-    store = SqlStore(os.environ["RECON_TEST_POSTGRES_URL"])
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A private schema in the database RECON_TEST_POSTGRES_URL names, dropped afterwards."""
+    base = os.environ.get("RECON_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
+    schema = f"recon_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_postgresql_mirror_matches_sqlite(postgres_url: str, store: SqlStore) -> None:
+    pg = SqlStore(postgres_url, clock=VirtualClock(EPOCH))
     try:
-        data = sample_dataset(returns=5)
-        store.upsert_refunds(data.refunds)
-        store.upsert_refunds(data.refunds)
-        assert list(store.load_snapshot().refunds) == sorted(data.refunds, key=lambda r: r.id)
+        _fill(pg)
+        _fill(pg)
+        _fill(store)
+        assert dump_mirror(pg) == dump_mirror(store)
+        assert pg.load_snapshot() == store.load_snapshot()
+        window = (EPOCH, EPOCH + timedelta(days=3))
+        assert pg.load_snapshot(*window) == store.load_snapshot(*window)
     finally:
-        store.close()
+        pg.close()

@@ -69,8 +69,10 @@ def test_first_night_reads_initial_days_then_only_since_watermark_minus_lookback
     clock.advance(timedelta(days=1))
     run_sync(store, loop, shopify, clock, SETTINGS)
     since = first_until - timedelta(hours=72)
+    # Open returns are re-read from the oldest one (the sample has them from day one).
+    oldest_open = min(r.updated_at for r in data.returns if r.state == "open")
     assert sorted(windows(loop.calls, "iter_returns")) == sorted(
-        (state, since, clock.now()) for state in LOOP_STATES
+        (state, oldest_open if state == "open" else since, clock.now()) for state in LOOP_STATES
     )
     for name in WINDOWED:
         assert windows(shopify.calls, name) == [(since, clock.now())], name
@@ -191,7 +193,7 @@ def test_a_failing_source_writes_nothing_and_keeps_watermarks(
 
 
 def test_open_returns_are_re_read_until_they_close(store: SqlStore, clock: VirtualClock) -> None:
-    seen = clock.now() - timedelta(days=1)
+    seen = clock.now() - timedelta(days=5)  # older than the look-back on the next night
     loop = FakeLoop([make_return(1, seen, state="open")])
     run_sync(store, loop, FakeShopify(), clock, SETTINGS)
     clock.advance(timedelta(days=10))

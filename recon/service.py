@@ -1,0 +1,96 @@
+"""Service functions the CLI and the scheduler call: the nightly run, backfill, month-end report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recon.bootstrap import App
+from recon.engine import ReconResult, build_frames, reconcile
+from recon.engine.findings_json import write_findings_json
+from recon.engine.lifecycle import merge
+from recon.models import Finding, FindingStatus
+from recon.store.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """What one nightly run did, for the CLI summary and the runs table."""
+
+    run_id: str
+    as_of: datetime
+    findings: list[Finding]
+    result: ReconResult
+    report_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    sync: dict[str, Any] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        """Findings that still need someone (not resolved)."""
+        return [f for f in self.findings if f.status != FindingStatus.RESOLVED]
+
+
+def reconcile_snapshot(app: App, snapshot: Snapshot, as_of: datetime) -> ReconResult:
+    """Run the engine over mirrored records (pure; no API calls)."""
+    frames = build_frames(
+        snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
+        snapshot.balance_transactions, snapshot.gift_cards,
+    )
+    return reconcile(
+        frames, app.settings.engine, as_of,
+        restocked_by_recon=_restocked_by_recon(app),
+        restock_after=app.settings.remediation.restock_after,
+    )
+
+
+def _restocked_by_recon(app: App) -> frozenset[tuple[str, str]]:
+    """(rma, line item) pairs recon restocked through inventoryAdjustQuantities (action ledger)."""
+    done = getattr(app.store, "restocked_by_recon", None)
+    return frozenset(done()) if callable(done) else frozenset()
+
+
+def report_dir(app: App, as_of: datetime) -> Path:
+    """``reports/<shop>/<YYYY-MM-DD>/`` for a run at ``as_of``."""
+    return app.settings.reports.dir / app.settings.shop.slug / as_of.strftime("%Y-%m-%d")
+
+
+def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
+    """Sync, reconcile, remediate per policy, report and deliver: the nightly job.
+
+    Raises:
+        LockError: another run of this shop holds the lock.
+        SourceError: an API could not be read (auth, exhausted retries).
+    """
+    from recon.sync import run_sync
+
+    store: Any = app.store
+    as_of = until or app.clock.now()
+    run_id = store.start_run("nightly")
+    try:
+        stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)  # type: ignore[arg-type]
+        result = reconcile_snapshot(app, store.load_snapshot(), as_of)
+        findings = merge(store.load_findings(), result.findings, as_of)
+        store.save_findings(findings)
+        out = report_dir(app, as_of)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"findings": out / "findings.json"}
+        write_findings_json(
+            files["findings"], findings, shop=app.settings.shop.slug, run_id=run_id, as_of=as_of
+        )
+        outcome = RunOutcome(
+            run_id=run_id, as_of=as_of, findings=findings, result=result, report_dir=out,
+            files=files, sync=stats.as_dict(),
+        )
+    except BaseException:
+        store.finish_run(run_id, "failed", {})
+        raise
+    store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
+    return outcome

@@ -1,0 +1,72 @@
+"""Bulk writes shared by the store: chunked upserts by primary key and child-row replacement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from recon.errors import StoreError
+from recon.store import tables as tbl
+from recon.store.rows import Row
+
+# SQLite allows 32766 bound parameters per statement (3.32+), PostgreSQL 65535.
+MAX_PARAMS = 30_000
+
+
+def table_of(model: type[tbl.Base]) -> Table:
+    """The Table a declarative class maps."""
+    table = model.__table__
+    assert isinstance(table, Table)  # declarative classes map one Table each
+    return table
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) -> None:
+    """Insert or update ``rows`` by primary key, in chunks, on SQLite or PostgreSQL.
+
+    Raises:
+        StoreError: the database is neither SQLite nor PostgreSQL.
+    """
+    if not rows:
+        return
+    table = table_of(model)
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        stmt: Any = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:
+        raise StoreError(f"unsupported database dialect {dialect!r} (sqlite or postgresql)")
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    if changes:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+    else:  # a table of keys only (order_refund_ids): nothing to update
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    # ON CONFLICT cannot touch one row twice in a statement: keep the last row per key.
+    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    for chunk in chunks(unique, max(1, MAX_PARAMS // len(table.columns))):
+        session.execute(stmt, list(chunk))
+
+
+def replace_children(
+    session: Session,
+    model: type[tbl.Base],
+    parent_col: str,
+    parent_ids: Sequence[str],
+    rows: Sequence[Row],
+) -> None:
+    """Replace the child rows of ``parent_ids`` (lines go with their parent's new version)."""
+    table = table_of(model)
+    for chunk in chunks(parent_ids, 500):
+        session.execute(delete(table).where(table.c[parent_col].in_(chunk)))
+    upsert_rows(session, model, rows)

@@ -1,0 +1,58 @@
+"""The console summary of a run: money at risk per category, files written, score against truth."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+
+from recon.models import FindingStatus
+from recon.money import format_amount
+from recon.sandbox.world import GroundTruth
+from recon.service import RunOutcome
+
+
+def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | None) -> None:
+    """Print what a finance lead wants in ten seconds, then where the files are."""
+    table = Table(title=f"recon run {outcome.run_id} as of {outcome.as_of:%Y-%m-%d %H:%M} UTC")
+    for column in ("category", "owner", "open", "new", "amount at risk"):
+        table.add_column(column, justify="right" if column != "category" else "left")
+    groups: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    for finding in outcome.open_findings:
+        groups[finding.category.value].append(finding)
+    for category in sorted(groups):
+        items = groups[category]
+        money: dict[str, Decimal] = defaultdict(Decimal)
+        for item in items:
+            money[item.currency or "?"] += item.amount_at_risk
+        amounts = ", ".join(
+            f"{format_amount(v, c) if c != '?' else v} {c}" for c, v in sorted(money.items()) if v
+        )
+        new = sum(1 for i in items if i.status == FindingStatus.NEW)
+        table.add_row(category, items[0].owner.value, str(len(items)), str(new), amounts or "-")
+    console.print(table)
+    sync = outcome.sync.get("records", {})
+    if sync:
+        console.print("synced: " + ", ".join(f"{k} {v}" for k, v in sorted(sync.items())))
+    for note in outcome.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for name, path in outcome.files.items():
+        console.print(f"{name}: {path}")
+    if truth is not None:
+        _print_score(console, outcome, truth)
+
+
+def _print_score(console: Console, outcome: RunOutcome, truth: GroundTruth) -> None:
+    from recon.sandbox.scoring import score
+
+    result = score(outcome.findings, truth)
+    worst_p = min((c.precision for c in result.categories.values()), default=1.0)
+    worst_r = min((c.recall for c in result.categories.values()), default=1.0)
+    console.print(
+        f"sandbox ground truth: {len(truth.findings)} planted discrepancies; "
+        f"worst category precision {worst_p:.2f}, recall {worst_r:.2f}"
+        + ("" if result.perfect else f"; missed {sorted(result.missed)[:5]} "
+           f"unexpected {sorted(result.unexpected)[:5]} amounts {list(result.amount_mismatches)[:5]}")
+    )

@@ -1,0 +1,98 @@
+"""A tiny evaluator for the Summary formulas, used when LibreOffice is not installed.
+
+It understands exactly what recon writes: SUMIFS, COUNTIFS and COUNTA over structured table
+references (``Table[column]``) with string-literal or same-sheet cell criteria. It reads the
+table's ref and header from the saved workbook, so it checks that a formula points at the column
+it names, and computes the result from the cells a user would see.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from openpyxl.utils import range_boundaries
+
+_CALL = re.compile(r"^=(SUMIFS|COUNTIFS|COUNTA)\((.*)\)$")
+_REF = re.compile(r"^(\w+)\[(\w+)\]$")
+_CELL = re.compile(r"^[A-Z]+\d+$")
+
+
+def table_columns(workbook: Any) -> dict[str, dict[str, list[Any]]]:
+    """Table name → column name → values of the table's data rows."""
+    tables: dict[str, dict[str, list[Any]]] = {}
+    for ws in workbook.worksheets:
+        for table in ws.tables.values():
+            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+            rows = list(
+                ws.iter_rows(
+                    min_row=min_row,
+                    max_row=max_row,
+                    min_col=min_col,
+                    max_col=max_col,
+                    values_only=True,
+                )
+            )
+            header = [str(h) for h in rows[0]]
+            assert header == [c.name for c in table.tableColumns], "table columns match header"
+            tables[table.displayName] = {
+                name: [row[i] for row in rows[1:]] for i, name in enumerate(header)
+            }
+    return tables
+
+
+def _split(args: str) -> list[str]:
+    parts, depth, current, quoted = [], 0, "", False
+    for char in args:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0) if not quoted else 0
+        current += char
+    parts.append(current)
+    return [p.strip() for p in parts]
+
+
+def _column(tables: dict[str, dict[str, list[Any]]], ref: str) -> list[Any]:
+    match = _REF.match(ref)
+    assert match, f"not a structured reference: {ref}"
+    return tables[match.group(1)][match.group(2)]
+
+
+def _criterion(ws: Any, text: str) -> Any:
+    if text.startswith('"'):
+        return text[1:-1].replace('""', '"')
+    assert _CELL.match(text), f"unsupported criterion {text}"
+    return ws[text].value
+
+
+def _matches(value: Any, criterion: Any) -> bool:
+    if isinstance(criterion, str):
+        return isinstance(value, str) and value.lower() == criterion.lower()
+    if isinstance(criterion, datetime) and isinstance(value, datetime):
+        return value == criterion
+    return bool(value == criterion)
+
+
+def evaluate(ws: Any, formula: str, tables: dict[str, dict[str, list[Any]]]) -> Decimal:
+    """Compute one Summary formula from the workbook's cells."""
+    match = _CALL.match(formula)
+    assert match, f"unexpected formula {formula}"
+    name, args = match.group(1), _split(match.group(2))
+    if name == "COUNTA":
+        return Decimal(sum(1 for v in _column(tables, args[0]) if v not in (None, "")))
+    values = _column(tables, args[0]) if name == "SUMIFS" else None
+    pairs = args[1:] if name == "SUMIFS" else args
+    columns = [
+        (_column(tables, pairs[i]), _criterion(ws, pairs[i + 1])) for i in range(0, len(pairs), 2)
+    ]
+    length = len(columns[0][0])
+    hits = [i for i in range(length) if all(_matches(col[i], crit) for col, crit in columns)]
+    if values is None:
+        return Decimal(len(hits))
+    return sum((Decimal(str(values[i])) for i in hits if values[i] is not None), Decimal(0))

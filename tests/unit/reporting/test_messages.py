@@ -1,0 +1,120 @@
+"""E-mails per team and outbox behaviour of ``deliver`` with a fake mailer."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from report_samples import make_data
+
+from recon.config import DeliverySettings
+from recon.delivery import OutboxMailer, build_messages, deliver, read_eml
+from recon.errors import DeliveryError
+from recon.reporting.data import ReportData
+
+
+class FakeMailer:
+    """Records what it sends; fails while ``down`` is set."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        if self.down:
+            raise DeliveryError("connection refused")
+        self.sent.append(message)
+
+
+def settings(tmp_path: Path) -> DeliverySettings:
+    return DeliverySettings(
+        outbox_dir=tmp_path / "outbox",
+        recipients={
+            "finance": ["fin@example.com"],
+            "warehouse": ["wh@example.com"],
+            "cx": ["cx@example.com"],
+        },
+    )
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def test_each_team_gets_only_its_items(tmp_path: Path, report_data: ReportData) -> None:
+    xlsx = tmp_path / "monthend.xlsx"
+    xlsx.write_bytes(b"PK fake workbook")
+    messages = {
+        str(m["X-Recon-Team"]): m for m in build_messages(report_data, settings(tmp_path), [xlsx])
+    }
+    assert set(messages) == {"finance", "warehouse", "cx"}
+    finance, warehouse, cx = messages["finance"], messages["warehouse"], messages["cx"]
+    assert finance["To"] == "fin@example.com"
+    assert "MISSING_RESTOCK" in body(warehouse, "plain")
+    assert "MISSING_REFUND" not in body(warehouse, "plain")
+    assert "REFUND_FAILED" in body(cx, "html") and "DUPLICATE_REFUND" not in body(cx, "html")
+    assert all(
+        k in body(finance, "plain") for k in ("MISSING_REFUND", "MISSING_RESTOCK", "REFUND_FAILED")
+    )
+    attachments = list(finance.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["monthend.xlsx"]
+    assert attachments[0].get_content() == b"PK fake workbook"
+    assert not list(warehouse.iter_attachments())  # the workbook lists every team's items
+
+
+def test_no_customer_pii_unless_configured(tmp_path: Path) -> None:
+    def whole(data: ReportData) -> str:
+        return "".join(m.as_string() for m in build_messages(data, settings(tmp_path)))
+
+    assert "jane.doe@example.com" not in whole(make_data())
+    assert "555-123-4567" not in whole(make_data())
+    assert "jane.doe@example.com" in whole(make_data(include_customer_pii=True))
+
+
+def test_quiet_teams_get_no_mail(tmp_path: Path) -> None:
+    data = make_data(findings=[], previous_findings=None)
+    assert [str(m["X-Recon-Team"]) for m in build_messages(data, settings(tmp_path))] == ["finance"]
+
+
+def test_failed_send_is_kept_in_the_outbox_and_sent_next_time(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    outbox = tmp_path / "outbox"
+    messages = build_messages(report_data, settings(tmp_path))
+    mailer = FakeMailer(down=True)
+    first = deliver(messages, mailer, outbox)
+    assert not first.ok and len(first.kept) == 3 and len(first.errors) == 3
+    assert sorted(p.name for p in outbox.glob("*.eml")) == sorted(p.name for p in first.kept)
+
+    mailer.down = False
+    second = deliver([], mailer, outbox)
+    assert second.ok and len(second.resent) == 3
+    assert sorted(str(m["Subject"]) for m in mailer.sent) == sorted(
+        str(m["Subject"]) for m in messages
+    )
+    assert not list(outbox.glob("*.eml")) and len(list((outbox / "sent").glob("*.eml"))) == 3
+    resent = mailer.sent[0]
+    assert resent.get_body(preferencelist=("html",)) is not None  # alternatives survive the file
+
+
+def test_outbox_mode_writes_eml_and_resends_nothing(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    outbox = tmp_path / "outbox"
+    messages = build_messages(report_data, settings(tmp_path))
+    result = deliver(messages, OutboxMailer(outbox), outbox)
+    again = deliver(messages, OutboxMailer(outbox), outbox)
+    assert result.ok and again.ok and not again.resent
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 3  # same run, same names: overwritten, not duplicated
+    assert read_eml(files[0])["X-Recon-Run"] == "run-20261101"
+
+
+def test_unwritable_outbox_is_an_error(tmp_path: Path, report_data: ReportData) -> None:
+    blocker = tmp_path / "outbox"
+    blocker.write_text("not a directory")
+    with pytest.raises(DeliveryError, match="outbox failed too"):
+        deliver(build_messages(report_data, settings(tmp_path)), FakeMailer(down=True), blocker)

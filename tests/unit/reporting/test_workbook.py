@@ -1,0 +1,211 @@
+"""The month-end workbook and exceptions.xlsx, read back the way finance would open them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from formula_check import evaluate, table_columns
+from openpyxl import load_workbook
+from report_samples import INJECTION, make_data, sample_findings
+
+from recon.models import FindingStatus
+from recon.reporting.data import ReportData
+from recon.reporting.exceptions_xlsx import EXCEPTION_COLUMNS, write_run_reports
+from recon.reporting.monthend import write_monthend_workbook
+
+SHEETS = ["Summary", "Exceptions", "Matched", "Payouts", "Actions", "Store credit"]
+
+
+@pytest.fixture
+def workbook_path(tmp_path: Path, report_data: ReportData) -> Path:
+    return write_monthend_workbook(report_data, tmp_path / "monthend.xlsx")
+
+
+def summary_formulas(ws: Any) -> dict[tuple[str, str], str]:
+    """(row label, column header) → formula, for every formula cell on the Summary sheet."""
+    found: dict[tuple[str, str], str] = {}
+    header: list[Any] = []
+    for row in ws.iter_rows():
+        values = [c.value for c in row]
+        if (
+            values
+            and isinstance(values[0], str)
+            and values[0] in ("KPI", "Currency", "Category", "First seen")
+        ):
+            header = values
+            continue
+        for cell, title in zip(row[1:], header[1:], strict=False):
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                found[(str(values[0]), str(title))] = cell.value
+    return found
+
+
+def test_sheets_tables_headers_and_layout(workbook_path: Path) -> None:
+    book = load_workbook(workbook_path)
+    assert book.sheetnames == SHEETS
+    exceptions = book["Exceptions"]
+    assert [c.value for c in exceptions[1]] == [c.name for c in EXCEPTION_COLUMNS]
+    assert exceptions.freeze_panes == "A2"
+    table = exceptions.tables["Exceptions"]
+    assert table.ref == "A1:R6" and table.autoFilter.ref == "A1:R6"  # 5 open findings
+    assert {t for ws in book.worksheets for t in ws.tables} == {
+        "Exceptions",
+        "Matched",
+        "Payouts",
+        "Actions",
+        "StoreCredit",
+    }
+    assert exceptions.column_dimensions["N"].width == 50
+    amount = exceptions["E2"]
+    assert isinstance(amount.value, int | float) and amount.number_format == "#,##0.00"
+    assert len(book["Summary"]._charts) == 2  # by category (bar) and over time (line)
+
+
+def test_exceptions_rows_tie_to_the_findings_fed_in(workbook_path: Path) -> None:
+    book = load_workbook(workbook_path)
+    rows = list(book["Exceptions"].iter_rows(min_row=2, values_only=True))
+    open_findings = [f for f in sample_findings() if f.status != FindingStatus.RESOLVED]
+    assert sorted(r[17] for r in rows) == sorted(f.key for f in open_findings)
+    for currency in ("USD", "EUR"):
+        in_sheet = sum(Decimal(str(r[4])) for r in rows if r[5] == currency)
+        fed = sum(f.amount_at_risk for f in open_findings if f.currency == currency)
+        assert in_sheet == fed
+
+
+def test_hyperlinks_are_recon_built_formulas(workbook_path: Path) -> None:
+    ws = load_workbook(workbook_path)["Exceptions"]
+    links = {row[0].value: (row[15].value, row[16].value) for row in ws.iter_rows(min_row=2)}
+    assert links["MISSING_REFUND"] == (
+        '=HYPERLINK("https://admin.shopify.com/store/recon-sandbox/orders/5444175757553",'
+        '"Open in Shopify")',
+        '=HYPERLINK("https://admin.loopreturns.com/returns/12345701","Open in Loop")',
+    )
+    assert links["REFUND_FAILED"][0] is None  # no order id: no link rather than a guessed one
+
+
+def test_summary_formulas_compute_what_they_claim(workbook_path: Path) -> None:
+    """Without LibreOffice: evaluate each formula from the table cells and compare with figures
+    computed independently from the findings, matches and payouts fed in."""
+    book = load_workbook(workbook_path)
+    summary, tables = book["Summary"], table_columns(book)
+    formulas = summary_formulas(summary)
+    results = {key: evaluate(summary, f, tables) for key, f in formulas.items()}
+    expected = {
+        ("Open findings", "Value"): Decimal(5),
+        ("Critical findings", "Value"): Decimal(1),
+        ("USD", "Money at risk"): Decimal("198.60"),
+        ("EUR", "Money at risk"): Decimal("37.35"),
+        ("USD", "Open findings"): Decimal(3),
+        ("USD", "Matched refunds"): Decimal("20.00"),
+        ("EUR", "Matched refunds"): Decimal("7.50"),
+        ("USD", "Payout difference"): Decimal("-1.00"),
+        ("MISSING_REFUND", "USD"): Decimal("48.60"),
+        ("MISSING_REFUND", "EUR"): Decimal(0),
+        ("REFUND_FAILED", "Open findings"): Decimal(1),
+    }
+    for key, value in expected.items():
+        assert results[key] == value, key
+    assert formulas[("USD", "Money at risk")] == (
+        '=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],"USD")'
+    )
+    by_day = {(label[:10], cur): v for (label, cur), v in results.items() if label[:2] == "20"}
+    assert by_day == {  # the line chart's data: value at risk by first_seen date
+        ("2026-10-22", "EUR"): Decimal("15.25"),
+        ("2026-10-22", "USD"): Decimal(0),
+        ("2026-10-29", "EUR"): Decimal("22.10"),
+        ("2026-10-29", "USD"): Decimal("198.60"),
+    }
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")
+def test_summary_formulas_recomputed_by_libreoffice(workbook_path: Path, tmp_path: Path) -> None:
+    """With LibreOffice: let a real spreadsheet engine recompute the Summary formulas."""
+    assert SOFFICE is not None
+    subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [
+            SOFFICE,
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(tmp_path / "lo"),
+            str(workbook_path),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    values = load_workbook(tmp_path / "lo" / workbook_path.name, data_only=True)["Summary"]
+    labels = {row[0].value: row for row in values.iter_rows()}
+    assert Decimal(str(labels["USD"][1].value)) == Decimal("198.60")
+    assert labels["Open findings"][1].value == 5
+
+
+def cell_xml(xlsx: Path) -> dict[str, str]:
+    """Sheet file → raw XML."""
+    with zipfile.ZipFile(xlsx) as archive:
+        return {n: archive.read(n).decode() for n in archive.namelist() if "worksheets/sheet" in n}
+
+
+def cells_with_formulas(xml: str) -> set[str]:
+    return set(re.findall(r'<c r="([A-Z]+\d+)"[^>]*>(?:(?!</c>).)*?<f>', xml))
+
+
+@pytest.mark.parametrize("payload", [INJECTION, "+1", "-1", "@SUM(1)", "\t=1+1", "#N/A"])
+def test_untrusted_text_never_becomes_a_formula(tmp_path: Path, payload: str) -> None:
+    findings = [
+        f.model_copy(
+            update={"detail": payload, "next_step": payload, "shopify_order_name": payload}
+        )
+        for f in sample_findings()
+    ]
+    path = write_monthend_workbook(make_data(findings=findings), tmp_path / "x.xlsx")
+    sheets = cell_xml(path)
+    exceptions = sheets["xl/worksheets/sheet2.xml"]
+    formula_cells = cells_with_formulas(exceptions)
+    assert formula_cells and all(re.match(r"[PQ]\d+$", c) for c in formula_cells)  # links only
+    for ws_xml in (sheets["xl/worksheets/sheet3.xml"], sheets["xl/worksheets/sheet5.xml"]):
+        assert "<f>" not in ws_xml  # Matched "=1+1" order name, Actions "=cmd|..." reason
+    ws = load_workbook(path)["Exceptions"]
+    detail = ws["N2"]
+    assert detail.value == payload.replace("\t", "") or detail.value == payload
+    assert detail.data_type == "s" and detail.quotePrefix
+
+
+def test_control_characters_and_huge_text_survive(tmp_path: Path) -> None:
+    findings = [
+        f.model_copy(update={"detail": "bad\x00\x1b" + "y" * 40_000}) for f in sample_findings()
+    ]
+    path = write_monthend_workbook(make_data(findings=findings), tmp_path / "x.xlsx")
+    value = load_workbook(path)["Exceptions"]["N2"].value
+    assert value.startswith("bad" + "y") and len(value) == 32_767
+
+
+def test_empty_month_still_opens_with_zero_totals(tmp_path: Path) -> None:
+    data = make_data(findings=[], previous_findings=None, actions=[], store_credit=[])
+    book = load_workbook(write_monthend_workbook(data, tmp_path / "empty.xlsx"))
+    tables = table_columns(book)
+    formulas = summary_formulas(book["Summary"])
+    assert evaluate(book["Summary"], formulas[("Open findings", "Value")], tables) == 0
+    assert evaluate(book["Summary"], formulas[("USD", "Matched refunds")], tables) == Decimal(
+        "20.00"
+    )
+
+
+def test_run_reports_land_in_shop_and_date_directory(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    reports = write_run_reports(report_data, tmp_path / "reports")
+    assert reports.directory == tmp_path / "reports" / "sandbox" / "2026-11-01"
+    assert load_workbook(reports.exceptions_xlsx).sheetnames == ["Exceptions"]
+    assert "Returns reconciliation: sandbox" in reports.report_html.read_text(encoding="utf-8")
