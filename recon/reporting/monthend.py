@@ -11,12 +11,13 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from recon.reporting.data import ReportData
@@ -193,6 +194,83 @@ def _q(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+class _SummaryRows:
+    """Builds the Summary sheet's rows in memory (a few dozen: one per currency/category/day)."""
+
+    def __init__(self, book: StreamingBook, ws: Any) -> None:
+        self.book, self.ws = book, ws
+        self.rows: list[list[object]] = []
+
+    def header(self, *titles: str) -> None:
+        self.rows.append([_bold(self.ws, t, self.book.bold) for t in titles])
+
+    def money(self, formula: str, currency: str) -> object:
+        return self.book.styled(self.ws, formula, money_format(currency))
+
+    def add(self, *row: object) -> int:
+        """Append a row; return its 1-based row number."""
+        self.rows.append(list(row))
+        return len(self.rows)
+
+    def head(self, data: ReportData) -> None:
+        self.header("recon month-end workbook")
+        self.add("Shop", data.shop)
+        self.add("Period", f"{data.period_start.isoformat()} – {data.period_end.isoformat()}")
+        self.add("Run", data.run_id)
+        as_of = data.as_of.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones
+        self.add("As of (UTC)", self.book.styled(self.ws, as_of, "yyyy-mm-dd hh:mm"))
+        self.add()
+        self.header("KPI", "Value")
+        self.add("Open findings", "=COUNTA(Exceptions[key])")
+        self.add("Critical findings", '=COUNTIFS(Exceptions[severity],"critical")')
+        # New/resolved compare with the previous run, which the workbook does not hold.
+        self.add("New since last run", data.headline.new_since_last_run)
+        self.add("Resolved since last run", data.headline.resolved_since_last_run)
+        self.add()
+
+    def currencies(self, currencies: Sequence[str]) -> None:
+        self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
+                    "Payout refunds", "Payout difference")  # fmt: skip
+        for cur in currencies:
+            self.add(
+                cur,
+                self.money(f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", cur),
+                f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
+                self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
+                self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),
+                self.money(f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", cur),
+            )  # fmt: skip
+        self.add()
+
+    def categories(self, data: ReportData, currencies: Sequence[str]) -> tuple[int, int, int]:
+        self.header("Category", "Open findings", *currencies)
+        first = len(self.rows) + 1
+        for total in data.by_category:
+            crit = f"Exceptions[category],{_q(total.category)}"
+            amounts = [
+                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{crit},"
+                           f"Exceptions[currency],{_q(cur)})", cur)
+                for cur in currencies
+            ]  # fmt: skip
+            self.add(total.category, f"=COUNTIFS({crit})", *amounts)
+        block = (first, len(self.rows), 1)
+        self.add()
+        return block
+
+    def trend(self, data: ReportData, currencies: Sequence[str]) -> tuple[int, int, int]:
+        self.header("First seen", *currencies)
+        first = len(self.rows) + 1
+        for day in sorted({point.day for point in data.trend}):
+            row_no = len(self.rows) + 1
+            amounts = [
+                self.money(f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
+                           f"Exceptions[currency],{_q(cur)})", cur)
+                for cur in currencies
+            ]  # fmt: skip
+            self.add(self.book.styled(self.ws, day, "yyyy-mm-dd"), *amounts)
+        return (first, len(self.rows), len(currencies))
+
+
 def write_summary(
     book: StreamingBook, ws: Any, data: ReportData, currencies: Sequence[str]
 ) -> Layout:
@@ -201,100 +279,23 @@ def write_summary(
     Each KPI and total is a formula over the tables, so the workbook re-computes what it claims
     after anyone filters or edits the data sheets.
     """
-    currencies = [c for c in currencies if _CURRENCY.match(c)]
-    bold = book.bold
-    rows: list[list[object]] = []
-
-    def header(*titles: str) -> None:
-        rows.append([_bold(ws, t, bold) for t in titles])
-
-    header("recon month-end workbook")
-    rows += [
-        ["Shop", data.shop],
-        ["Period", f"{data.period_start.isoformat()} – {data.period_end.isoformat()}"],
-        ["Run", data.run_id],
-        ["As of (UTC)", book.styled(ws, data.as_of.replace(tzinfo=None), "yyyy-mm-dd hh:mm")],
-        [],
-    ]
-    header("KPI", "Value")
-    rows += [
-        ["Open findings", "=COUNTA(Exceptions[key])"],
-        ["Critical findings", '=COUNTIFS(Exceptions[severity],"critical")'],
-        ["New since last run", data.headline.new_since_last_run],
-        ["Resolved since last run", data.headline.resolved_since_last_run],
-        [],
-    ]
-    header(
-        "Currency",
-        "Money at risk",
-        "Open findings",
-        "Matched refunds",
-        "Payout refunds",
-        "Payout difference",
-    )
-    for cur in currencies:
-        fmt = money_format(cur)
-        rows.append(
-            [
-                cur,
-                book.styled(
-                    ws, f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", fmt
-                ),
-                f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
-                book.styled(
-                    ws, f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", fmt
-                ),
-                book.styled(ws, f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", fmt),
-                book.styled(ws, f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", fmt),
-            ]
-        )
-    layout: Layout = {}
-    rows.append([])
-    header("Category", "Open findings", *currencies)
-    first = len(rows) + 1
-    for total in data.by_category:
-        crit = f"Exceptions[category],{_q(total.category)}"
-        rows.append(
-            [total.category, f"=COUNTIFS({crit})"]
-            + [
-                book.styled(
-                    ws,
-                    f"=SUMIFS(Exceptions[amount_at_risk],{crit},Exceptions[currency],{_q(cur)})",
-                    money_format(cur),
-                )
-                for cur in currencies
-            ]
-        )
-    layout["categories"] = (first, len(rows), 1)
-    rows.append([])
-    header("First seen", *currencies)
-    first = len(rows) + 1
-    for day in sorted({point.day for point in data.trend}):
-        row_no = len(rows) + 1
-        rows.append(
-            [book.styled(ws, day, "yyyy-mm-dd")]
-            + [
-                book.styled(
-                    ws,
-                    f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
-                    f"Exceptions[currency],{_q(cur)})",
-                    money_format(cur),
-                )
-                for cur in currencies
-            ]
-        )
-    layout["trend"] = (first, len(rows), len(currencies))
+    valid = [c for c in currencies if _CURRENCY.match(c)]
+    summary = _SummaryRows(book, ws)
+    summary.head(data)
+    summary.currencies(valid)
+    layout: Layout = {
+        "categories": summary.categories(data, valid),
+        "trend": summary.trend(data, valid),
+    }
     ws.column_dimensions["A"].width = 28
     for letter in "BCDEF":
         ws.column_dimensions[letter].width = 18
-    for row in rows:
+    for row in summary.rows:
         ws.append(row)
     return layout
 
 
 def _bold(ws: Any, text: str, font: Any) -> object:
-    from openpyxl.cell import WriteOnlyCell
-
     cell = WriteOnlyCell(ws, text)
     cell.font = font
     return cell

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from recon.remediation.writes import GraphQLGateway, parse_adjust_payload
@@ -22,7 +23,9 @@ class ScriptedExecute:
         self.sent: list[tuple[str, dict, bool]] = []
 
     def __call__(self, document: str, variables: dict, write: bool) -> dict:
-        name = document.split("(")[0].split()[-1]
+        match = re.search(r"\b(?:query|mutation)\s+(\w+)", document)
+        assert match, document
+        name = match.group(1)
         self.sent.append((name, variables, write))
         return self.answers[name]
 
