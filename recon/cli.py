@@ -20,7 +20,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)")
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
 ]
 
 
@@ -37,14 +38,21 @@ def sandbox(
     from recon.sandbox.server import serve_until_interrupted
 
     serve_until_interrupted(
-        world_path=world, seed=seed, returns=returns, host=host,
-        shopify_port=shopify_port, loop_port=loop_port, console=Console(),
+        world_path=world,
+        seed=seed,
+        returns=returns,
+        host=host,
+        shopify_port=shopify_port,
+        loop_port=loop_port,
+        console=Console(),
     )
 
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Option(help="where to write the world JSON")] = Path("var/world.json"),
+    out: Annotated[Path, typer.Option(help="where to write the world JSON")] = Path(
+        "var/world.json"
+    ),
     seed: Annotated[int, typer.Option()] = 7,
     returns: Annotated[int, typer.Option()] = 300,
 ) -> None:
@@ -129,8 +137,14 @@ def backfill(
     settings = _settings(config)
     with build_app(settings) as application:
         stats = run_backfill(
-            application.store, application.loop, application.shopify, application.clock,  # type: ignore[arg-type]
-            settings, start=_utc(start), end=_utc(end), progress=True,
+            application.store,
+            application.loop,
+            application.shopify,
+            application.clock,  # type: ignore[arg-type]
+            settings,
+            start=_utc(start),
+            end=_utc(end),
+            progress=True,
         )
     Console().print(f"backfill done: {stats.total} records, {stats.quarantined} quarantined")
 

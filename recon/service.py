@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
+from recon.lock import Lease, RunLock
 from recon.models import Finding, FindingStatus
+from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
+# Long enough for a one-year backfill-sized night; a crashed run's lease expires after this.
+RUN_LEASE = timedelta(hours=4)
 
 
 @dataclass
@@ -41,20 +49,31 @@ class RunOutcome:
 def reconcile_snapshot(app: App, snapshot: Snapshot, as_of: datetime) -> ReconResult:
     """Run the engine over mirrored records (pure; no API calls)."""
     frames = build_frames(
-        snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
-        snapshot.balance_transactions, snapshot.gift_cards,
+        snapshot.returns,
+        snapshot.orders,
+        snapshot.refunds,
+        snapshot.payouts,
+        snapshot.balance_transactions,
+        snapshot.gift_cards,
     )
     return reconcile(
-        frames, app.settings.engine, as_of,
+        frames,
+        app.settings.engine,
+        as_of,
         restocked_by_recon=_restocked_by_recon(app),
         restock_after=app.settings.remediation.restock_after,
     )
 
 
 def _restocked_by_recon(app: App) -> frozenset[tuple[str, str]]:
-    """(rma, line item) pairs recon restocked through inventoryAdjustQuantities (action ledger)."""
-    done = getattr(app.store, "restocked_by_recon", None)
-    return frozenset(done()) if callable(done) else frozenset()
+    """(rma, line item) pairs recon restocked (the action ledger), for MISSING_RESTOCK."""
+    return ledger_restocks(sessions(app), app.settings.shop.slug)
+
+
+def sessions(app: App) -> sessionmaker[Session]:
+    """A session factory on the mirror for the ledger and the run lock."""
+    store: Any = app.store
+    return sessionmaker(store.engine, expire_on_commit=False)
 
 
 def report_dir(app: App, as_of: datetime) -> Path:
@@ -69,16 +88,38 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
         LockError: another run of this shop holds the lock.
         SourceError: an API could not be read (auth, exhausted retries).
     """
+    store: Any = app.store
+    lock = RunLock(sessions(app), app.clock)
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    lease = lock.acquire(app.settings.shop.slug, holder, RUN_LEASE)
+    try:
+        return _run_locked(app, store, lease, until or app.clock.now())
+    finally:
+        lock.release(lease)
+
+
+def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutcome:
     from recon.sync import run_sync
 
-    store: Any = app.store
-    as_of = until or app.clock.now()
+    slug = app.settings.shop.slug
     run_id = store.start_run("nightly")
     try:
         stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)  # type: ignore[arg-type]
-        result = reconcile_snapshot(app, store.load_snapshot(), as_of)
+        snapshot = store.load_snapshot()
+        result = reconcile_snapshot(app, snapshot, as_of)
         findings = merge(store.load_findings(), result.findings, as_of)
         store.save_findings(findings)
+        applied = remediate(
+            sessions(app),
+            app.shopify,
+            app.settings.remediation,
+            app.clock,
+            shop=slug,
+            findings=findings,
+            snapshot=snapshot,
+            lease=lease,
+            run_id=run_id,
+        )
         out = report_dir(app, as_of)
         out.mkdir(parents=True, exist_ok=True)
         files = {"findings": out / "findings.json"}
@@ -86,8 +127,15 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
             files["findings"], findings, shop=app.settings.shop.slug, run_id=run_id, as_of=as_of
         )
         outcome = RunOutcome(
-            run_id=run_id, as_of=as_of, findings=findings, result=result, report_dir=out,
-            files=files, sync=stats.as_dict(),
+            run_id=run_id,
+            as_of=as_of,
+            findings=findings,
+            result=result,
+            report_dir=out,
+            files=files,
+            sync=stats.as_dict(),
+            actions=action_rows(sessions(app), slug),
+            notes=[f"remediation halted: {applied.halted}"] if applied.halted else [],
         )
     except BaseException:
         store.finish_run(run_id, "failed", {})

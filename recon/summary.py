@@ -53,6 +53,11 @@ def _print_score(console: Console, outcome: RunOutcome, truth: GroundTruth) -> N
     console.print(
         f"sandbox ground truth: {len(truth.findings)} planted discrepancies; "
         f"worst category precision {worst_p:.2f}, recall {worst_r:.2f}"
-        + ("" if result.perfect else f"; missed {sorted(result.missed)[:5]} "
-           f"unexpected {sorted(result.unexpected)[:5]} amounts {list(result.amount_mismatches)[:5]}")
+        + (
+            ""
+            if result.perfect
+            else f"; missed {sorted(result.missed)[:5]} "
+            f"unexpected {sorted(result.unexpected)[:5]} "
+            f"amounts {list(result.amount_mismatches)[:5]}"
+        )
     )

@@ -232,9 +232,10 @@ class _SummaryRows:
         self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
                     "Payout refunds", "Payout difference")  # fmt: skip
         for cur in currencies:
+            at_risk = f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})"
             self.add(
                 cur,
-                self.money(f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})", cur),
+                self.money(at_risk, cur),
                 f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
                 self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),

@@ -160,7 +160,7 @@ class Builder:
             sale = self._sale[order["id"]]
             txn["parent_id"] = sale["id"]
         if status in ("FAILURE", "ERROR"):
-            txn["error_code"] = "card_declined"
+            txn["error_code"] = "CARD_DECLINED"
         order["transactions"].append(txn)
         return txn
 

@@ -1,4 +1,4 @@
-"""Score a run's findings against a sandbox world's ground truth: precision and recall per category."""
+"""Score a run's findings against a sandbox ground truth: precision and recall per category."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def score(findings: Iterable[Finding], truth: GroundTruth) -> Score:
         categories[name] = CategoryScore(name, len(exp), len(got), len(exp & got))
     wrong_amounts = tuple(
         sorted(
-            key for key in expected.keys() & found.keys()
+            key
+            for key in expected.keys() & found.keys()
             if expected[key].amount_at_risk != found[key].amount_at_risk
             or (expected[key].currency or None) != (found[key].currency or None)
         )

@@ -120,7 +120,8 @@ class Transaction(_Model):
     processed_at: AwareDatetime
     parent_id: Id | None = None
     refund_id: Id | None = None
-    error_code: str | None = None
+    # An OrderTransactionErrorCode value (upper case, e.g. CARD_DECLINED), as the schema enumerates.
+    error_code: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z_]+$")] | None = None
 
 
 class RestockType(StrEnum):

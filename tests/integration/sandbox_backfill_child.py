@@ -13,19 +13,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from recon.backfill import backfill  # noqa: E402
-from recon.sandbox.world import load_world  # noqa: E402
-from tests.integration.sandbox_helpers import sandbox_rig, sync_settings_for_tests  # noqa: E402
+from recon.backfill import backfill
+from recon.sandbox.world import load_world
+from tests.integration.sandbox_helpers import sandbox_rig, sync_settings_for_tests
 
 
 def main(world_file: str, store_url: str, start: str, end: str) -> None:
     world = load_world(Path(world_file))
-    with tempfile.TemporaryDirectory() as tmp, sandbox_rig(
-        world, Path(tmp), store_url=store_url
-    ) as rig:
-        backfill(rig.store, rig.loop, rig.shopify, rig.clock, sync_settings_for_tests(),
-                 start=datetime.fromisoformat(start), end=datetime.fromisoformat(end),
-                 progress=False)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sandbox_rig(world, Path(tmp), store_url=store_url) as rig,
+    ):
+        backfill(
+            rig.store,
+            rig.loop,
+            rig.shopify,
+            rig.clock,
+            sync_settings_for_tests(),
+            start=datetime.fromisoformat(start),
+            end=datetime.fromisoformat(end),
+            progress=False,
+        )
 
 
 if __name__ == "__main__":

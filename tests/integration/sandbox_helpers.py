@@ -3,8 +3,8 @@
 ``sandbox_rig(world, tmp_path)`` starts a ``SandboxServer`` on ``world`` with one clock shared by
 the emulators and the clients (a ``VirtualClock`` by default, so pacing never sleeps for real),
 builds ``LoopClient`` + ``ShopifyClient`` on one ``httpx.Client`` whose requests are logged per API,
-and opens a ``SqlStore`` on a SQLite file under ``tmp_path``. ``mirror_records`` reads every mirrored
-table back as ``{table: {id: record JSON}}`` so two mirrors can be compared with ``==``.
+and opens a ``SqlStore`` on a SQLite file under ``tmp_path``. ``mirror_records`` reads every
+mirrored table back as ``{table: {id: record JSON}}`` so two mirrors can be compared with ``==``.
 """
 
 from __future__ import annotations

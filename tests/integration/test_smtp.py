@@ -148,3 +148,19 @@ def test_smtp_down_keeps_eml_then_sends_it_next_run(
     assert [m["Subject"] for m in inbox.messages] == ["[recon] nightly", "[recon] next"]
     assert next(inbox.messages[0].iter_attachments()).get_filename() == "monthend.xlsx"
     assert not list(outbox.glob("*.eml"))
+
+
+def test_implicit_tls_delivery(ca: trustme.CA, ca_file: Path) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST).configure_cert(context)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname=HOST, port=free_port(), ssl_context=context)
+    controller.start()
+    try:
+        settings = SmtpSettings(
+            host=HOST, port=controller.port, security="ssl", ca_file=ca_file, timeout_seconds=5
+        )
+        SmtpMailer(settings, no_secret).send(message("[recon] over tls"))
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == ["[recon] over tls"]

@@ -1,0 +1,73 @@
+"""Remediation inside a run: plan from findings, record intents, apply under the run lease."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from recon.clock import Clock
+from recon.config import RemediationSettings
+from recon.lock import Lease
+from recon.models import Finding, FindingStatus
+from recon.remediation.executor import ApplyReport, Executor
+from recon.remediation.ledger import list_actions, restocked_units
+from recon.remediation.planner import RmaContext, plan_actions
+from recon.remediation.writes import GraphQLGateway
+from recon.store.snapshot import Snapshot
+
+
+def gateway_for(shopify: Any) -> GraphQLGateway:
+    """The Shopify write port over ``ShopifyClient.execute`` (keyword ``write``)."""
+
+    def execute(document: str, variables: dict[str, Any], write: bool) -> dict[str, Any]:
+        result: dict[str, Any] = shopify.execute(document, variables, write=write)
+        return result
+
+    return GraphQLGateway(execute)
+
+
+def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
+    """Each RMA with its Loop return and Shopify order, for the planner."""
+    orders = {o.id: o for o in snapshot.orders}
+    return {
+        r.id: RmaContext(loop_return=r, order=orders.get(r.provider_order_id or ""))
+        for r in snapshot.returns
+    }
+
+
+def remediate(
+    sessions: Callable[[], Session],
+    shopify: Any,
+    settings: RemediationSettings,
+    clock: Clock,
+    *,
+    shop: str,
+    findings: Iterable[Finding],
+    snapshot: Snapshot,
+    lease: Lease | None,
+    run_id: str,
+) -> ApplyReport:
+    """Plan actions for the open findings and record/apply them per ``settings.mode``.
+
+    Raises:
+        LockError: the run's lease was taken over before a write.
+    """
+    open_findings = [f for f in findings if f.status != FindingStatus.RESOLVED]
+    plan = plan_actions(open_findings, settings, contexts_for(snapshot), shop=shop)
+    executor = Executor(sessions, gateway_for(shopify), settings, clock, shop=shop)
+    return executor.run(plan, settings.mode, lease, run_id)
+
+
+def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:
+    """Every intent of the shop as plain rows for the reports (the audit trail has no cap)."""
+    with sessions() as session:
+        return [asdict(view) for view in list_actions(session, shop)]
+
+
+def ledger_restocks(sessions: Callable[[], Session], shop: str) -> frozenset[tuple[str, str]]:
+    """(rma, line item) pairs recon restocked, for the engine's MISSING_RESTOCK rule."""
+    with sessions() as session:
+        return frozenset(restocked_units(session, shop))
