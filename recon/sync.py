@@ -149,9 +149,10 @@ def _read_shopify(
     if plan.gift_cards:
         batch.gift_cards += _split(shopify.iter_gift_cards(*plan.gift_cards), q)
     # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
+    # The sweep's lean page has no line items; orders Loop references are read by id with their
+    # lines (inventory items for restocks), even when the sweep saw them too.
     referenced = {r.provider_order_id for r in loop_done.result() if r.provider_order_id}
-    swept = {o.id for o in batch.orders}
-    wanted = sorted((referenced | set(plan.order_ids)) - swept)
+    wanted = sorted(referenced | set(plan.order_ids))
     if wanted:
         batch.orders += _split(shopify.iter_orders_by_id(wanted), q)
     refund_ids = sorted({rid for o in batch.orders for rid in o.refund_ids} | set(plan.refund_ids))

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from recon.config import EngineSettings, WarehouseEvent
-from recon.engine import classify_money, classify_settlement, classify_status, classify_stock
+from recon.engine import classify_money, classify_settlement, classify_status, classify_stock, keys
 from recon.engine.classify_common import ROW_COLUMNS, to_findings
-from recon.engine.frames import Frames, build_frames, minor_tolerance, to_decimal_series
+from recon.engine.frames import Frames, build_frames, decimal_array, minor_tolerance
 from recon.engine.link import concat_rows, link_refunds, refund_facts
 from recon.engine.payouts import tie_out
 from recon.models import Finding
@@ -104,56 +104,63 @@ def reconcile(
     )
 
 
-def _join_by(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """Comma-join distinct values per key; singletons skip the Python join (1M-row fast path)."""
-    if keys.is_unique:
-        return pd.Series(values.astype(str).to_numpy(), index=keys.to_numpy())
-    frame = pd.DataFrame({"k": keys.to_numpy(), "v": values.astype(str).to_numpy()})
-    frame = frame.drop_duplicates().sort_values(["k", "v"])
-    many = frame["k"].duplicated(keep=False).to_numpy()
-    single = frame[~many].set_index("k")["v"]
-    joined = frame[many].groupby("k", sort=False)["v"].agg(",".join)
-    combined: pd.Series = pd.concat([single, joined])
-    return combined
+def _best_link(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per RMA slot, the strongest link's method and confidence ("none", 0.0 when unlinked).
+
+    Strongest = method rank, then highest confidence; ties carry the same values, so any wins.
+    """
+    rank = links["match_method"].map(_METHOD_RANK).to_numpy(dtype=np.float64)
+    confidence = links["confidence"].to_numpy(dtype=np.float64)
+    order = np.lexsort((-confidence, rank, at))
+    order = order[at[order] >= 0]
+    first = order[np.r_[True, at[order][1:] != at[order][:-1]]] if len(order) else order
+    method = pd.Series(np.full(size, None, dtype=object))
+    method.iloc[at[first]] = links["match_method"].to_numpy(dtype=object)[first]
+    best = np.full(size, np.nan)
+    best[at[first]] = confidence[first]
+    return method.fillna("none").to_numpy(dtype=object), np.nan_to_num(best, nan=0.0)
+
+
+def _settled_slots(
+    settled: pd.DataFrame, links: pd.DataFrame, link_at: np.ndarray, rmas: pd.Index
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Settled transactions of linked refunds with their RMA slot (an inner join on refund_id)."""
+    refunds = keys.table(links["refund_id"])
+    if len(refunds) == len(links):  # one link per refund (link.py guarantees it): a lookup
+        return settled, keys.take(link_at, keys.positions(settled["refund_id"], refunds), -1)
+    txn = settled.merge(links[["refund_id", "rma"]], on="refund_id")
+    return txn, keys.positions(txn["rma"], rmas)
 
 
 def _matches(agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame) -> pd.DataFrame:
-    """One row per RMA: its links, refunded total (basis currency), transactions and payouts."""
-    best = (
-        links.assign(rank=links["match_method"].map(_METHOD_RANK))
-        .sort_values(["rma", "rank", "confidence"], ascending=[True, True, False])
-        .drop_duplicates("rma")
-    )
-    best = best.set_index("rma")
-    txn = settled.merge(links[["refund_id", "rma"]], on="refund_id")
-    rma = agg["rma"]
-    with_payout = txn[txn["payout_id"].notna()]
+    """One row per RMA: its links, refunded total (basis currency), transactions and payouts.
+
+    Per-RMA values are computed once per distinct RMA slot (integer positions, issue H10).
+    """
+    rmas = keys.table(agg["rma"])
+    at, size = keys.positions(agg["rma"], rmas), len(rmas)
+    link_at = keys.positions(links["rma"], rmas)
+    method, confidence = _best_link(links, link_at, size)
+    txn, txn_at = _settled_slots(settled, links, link_at, rmas)
+    paid_at = np.where(txn["payout_id"].notna().to_numpy(), txn_at, -1)
+    currency = agg["currency"]
     out = pd.DataFrame(
         {
-            "rma": rma.to_numpy(),
+            "rma": agg["rma"].to_numpy(),
             "shopify_order_id": agg["order_id"].to_numpy(),
             "shopify_order_name": agg["order_name"].to_numpy(),
             "state": agg["state"].to_numpy(),
             "outcome": agg["outcome"].to_numpy(),
-            "currency": agg["currency"].to_numpy(),
-            "loop_refund": to_decimal_series(agg["refund_minor"], agg["currency"]),
-            "loop_gift_card": to_decimal_series(agg["gift_card_minor"], agg["currency"]),
-            "refund_ids": rma.map(_join_by(links["rma"], links["refund_id"])).fillna("").to_numpy(),
-            "refunded_total": to_decimal_series(agg["total"], agg["currency"]),
-            "match_method": rma.map(best["match_method"]).fillna("none").to_numpy(),
-            "match_confidence": rma.map(best["confidence"])
-            .fillna(0.0)
-            .astype(np.float64)
-            .to_numpy(),
-            "transaction_ids": rma.map(_join_by(txn["rma"], txn["transaction_id"]))
-            .fillna("")
-            .to_numpy(),
-            "payout_ids": rma.map(_join_by(with_payout["rma"], with_payout["payout_id"]))
-            .fillna("")
-            .to_numpy(),
-            "payout_statuses": rma.map(_join_by(with_payout["rma"], with_payout["payout_state"]))
-            .fillna("")
-            .to_numpy(),
+            "currency": currency.to_numpy(),
+            "loop_refund": decimal_array(agg["refund_minor"], currency),
+            "loop_gift_card": decimal_array(agg["gift_card_minor"], currency),
+            "refund_ids": keys.join_at(link_at, links["refund_id"], size)[at],
+            "refunded_total": decimal_array(agg["total"], currency),
+            "match_method": method[at],
+            "match_confidence": confidence[at],
+            "transaction_ids": keys.join_at(txn_at, txn["transaction_id"], size)[at],
+            "payout_ids": keys.join_at(paid_at, txn["payout_id"], size)[at],
+            "payout_statuses": keys.join_at(paid_at, txn["payout_state"], size)[at],
         }
     )
     return out[MATCH_COLUMNS]

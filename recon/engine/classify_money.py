@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from recon.engine import keys
 from recon.engine.classify_common import rows
-from recon.engine.frames import fill_bool, fill_int
 from recon.engine.link import basis_amounts
 from recon.models import Category
 
@@ -14,12 +15,12 @@ CLOSED_OUT = ("cancelled", "expired")
 
 def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
     """One row per link with the refund's money in the return's currency (``basis_*``)."""
-    frame = links.merge(facts, on="refund_id", how="left").merge(
+    frame = keys.left_join(
+        keys.left_join(links, facts, "refund_id"),
         returns[["rma", "currency", "refund_minor", "state"]].rename(
             columns={"currency": "return_currency", "state": "return_state"}
         ),
-        on="rma",
-        how="left",
+        "rma",
     )
     frame = basis_amounts(frame, frame["return_currency"])
     frame["has_covered"] = (frame["covered_minor"] > 0) | (frame["covered_shop_minor"] > 0)
@@ -29,22 +30,17 @@ def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame
 
 def per_return(money: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
     """Returns with their linked totals: total (basis), n_covered, any_failed, any_mismatch."""
-    grouped = (
-        money.assign(mismatch=money["basis"] == "mismatch")
-        .groupby("rma", sort=False)
-        .agg(
-            total=("basis_covered", "sum"),
-            n_covered=("has_covered", "sum"),
-            any_failed=("has_failed", "any"),
-            any_mismatch=("mismatch", "any"),
-            n_links=("refund_id", "size"),
-        )
-    )
-    out = returns.merge(grouped, left_on="rma", right_index=True, how="left")
-    for column in ("total", "n_covered", "n_links"):
-        out[column] = fill_int(out[column])
-    for column in ("any_failed", "any_mismatch"):
-        out[column] = fill_bool(out[column])
+    # Sums per RMA slot on integer positions (issue H10); rows of an RMA that is not a return
+    # are dropped, as the left join onto returns dropped them.
+    rmas = keys.table(returns["rma"])
+    at, size = keys.positions(money["rma"], rmas), len(rmas)
+    row = keys.positions(returns["rma"], rmas)
+    out = returns.copy()
+    out["total"] = keys.sum_at(at, money["basis_covered"], size)[row]
+    out["n_covered"] = keys.sum_at(at, money["has_covered"], size)[row]
+    out["any_failed"] = keys.any_at(at, money["has_failed"], size)[row]
+    out["any_mismatch"] = keys.any_at(at, money["basis"] == "mismatch", size)[row]
+    out["n_links"] = np.bincount(at[at >= 0], minlength=size).astype(np.int64)[row]
     return out
 
 

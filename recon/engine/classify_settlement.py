@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
+from recon.engine import keys
 from recon.engine.classify_common import rows
-from recon.engine.frames import Frames, fill_bool, fill_int
+from recon.engine.frames import Frames
 from recon.models import Category
 
 BAD_PAYOUT = ("FAILED", "CANCELED")
@@ -22,33 +24,39 @@ def settle(frames: Frames) -> pd.DataFrame:
     PENDING, failed if any sits in a FAILED/CANCELED payout, payout = the first one named.
     """
     txn = frames.transactions
-    status = txn["status"].astype(str).str.upper()
     ok = txn[
-        (txn["kind"].astype(str).str.upper() == "REFUND")
-        & (status == "SUCCESS")
-        & (txn["gateway"] == "shopify_payments")
+        (keys.upper(txn["kind"]) == "REFUND").to_numpy()
+        & (keys.upper(txn["status"]) == "SUCCESS").to_numpy()
+        & (txn["gateway"] == "shopify_payments").to_numpy()
     ]
-    bts = frames.balance_transactions.merge(
-        frames.payouts[["payout_id", "status"]], on="payout_id", how="left"
-    )
-    payout_status = bts["status"].fillna(bts["payout_status"]).astype(str).str.upper()
+    bts = frames.balance_transactions
+    payouts = frames.payouts.drop_duplicates("payout_id")  # a left merge on a unique key
+    payout = keys.positions(bts["payout_id"], keys.table(payouts["payout_id"]))
+    named = pd.Series(keys.take(payouts["status"], payout, np.nan), index=bts.index)
+    payout_status = keys.upper(named.fillna(bts["payout_status"]))
     bts = bts.assign(
-        settled=bts["payout_status"].astype(str).str.upper() != "PENDING",
-        bad=payout_status.isin(BAD_PAYOUT),
-        payout_state=payout_status,
+        settled=(keys.upper(bts["payout_status"]) != "PENDING").to_numpy(),
+        bad=payout_status.isin(BAD_PAYOUT).to_numpy(),
+        payout_state=payout_status.to_numpy(),
     )
-    per_txn = bts.groupby("source_order_transaction_id", sort=False).agg(
+    # Group on integer codes: the same groups as grouping the id strings, without re-hashing.
+    codes, txn_ids = pd.factorize(bts["source_order_transaction_id"].to_numpy(dtype=object))
+    per_txn = bts.groupby(codes, sort=False).agg(
         has_bt=("balance_transaction_id", "size"),
         settled=("settled", "any"),
         bad=("bad", "any"),
         payout_id=("payout_id", "first"),
         payout_state=("payout_state", "first"),
     )
-    out = ok.merge(per_txn, left_on="transaction_id", right_index=True, how="left")
-    out["has_bt"] = fill_int(out["has_bt"]) > 0
+    per_txn = per_txn.reindex(np.arange(len(txn_ids)))  # row i = code i; drops NaN ids (-1)
+    at = keys.positions(ok["transaction_id"], pd.Index(txn_ids, dtype=object))
+    out = ok.copy()
+    out["has_bt"] = keys.take(per_txn["has_bt"].to_numpy(), at, 0) > 0
     for column in ("settled", "bad"):
-        out[column] = fill_bool(out[column])
-    return out
+        out[column] = keys.take(per_txn[column].to_numpy(dtype=bool), at, False)
+    for column in ("payout_id", "payout_state"):
+        out[column] = keys.take(per_txn[column].to_numpy(dtype=object), at, np.nan)
+    return out.reset_index(drop=True)
 
 
 def classify_unsettled(

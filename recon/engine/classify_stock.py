@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from recon.config import WarehouseEvent
+from recon.engine import keys
 from recon.engine.classify_common import rows
 from recon.engine.frames import Frames
 from recon.engine.link import concat_rows
@@ -20,19 +22,16 @@ def linked_lines(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     then by SKU (the first return line of that SKU, in return-line order). ``pli`` is NaN when
     neither key finds a unit of the return.
     """
-    lines = frames.refund_lines.merge(links[["refund_id", "rma"]], on="refund_id")
-    lines = lines.reset_index(drop=True).rename_axis("line_no").reset_index()
+    lines = keys.inner_join(frames.refund_lines, links[["refund_id", "rma"]], "refund_id")
+    lines = lines.rename_axis("line_no").reset_index()
     units = frames.return_lines[["rma", "provider_line_item_id", "sku"]]
-    plis = units[["rma", "provider_line_item_id"]].drop_duplicates()
-    by_id = lines.merge(
-        plis,
-        left_on=["rma", "line_item_id"],
-        right_on=["rma", "provider_line_item_id"],
-        how="left",
-        indicator=True,
+    # (rma, line item) pairs as int64 codes: the two-key join on strings dominated at 1M rows.
+    line_pair, unit_pair = keys.pair_codes(
+        (lines["rma"], lines["line_item_id"]), (units["rma"], units["provider_line_item_id"])
     )
-    found = by_id[by_id["_merge"] == "both"].assign(pli=lambda f: f["line_item_id"])
-    rest = lines[~lines["line_no"].isin(found["line_no"])]
+    by_id = np.isin(line_pair, unit_pair)
+    found = lines[by_id].assign(pli=lambda f: f["line_item_id"])
+    rest = lines[~by_id]
     by_sku = rest.merge(
         units.rename(columns={"sku": "unit_sku"}),
         left_on=["rma", "sku"],
@@ -46,12 +45,26 @@ def linked_lines(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
 
 def classify_sku(frames: Frames, lines: pd.DataFrame) -> pd.DataFrame:
     """SKU_MISMATCH: the SKU multiset of linked refund lines differs from the return's."""
-    refunded = lines.assign(sku=lines["sku"].fillna("")).groupby(["rma", "sku"])["quantity"].sum()
-    units = frames.return_lines[frames.return_lines["rma"].isin(lines["rma"])]
-    returned = units.assign(sku=units["sku"].fillna("")).groupby(["rma", "sku"]).size()
-    both = pd.concat([refunded.rename("refunded"), returned.rename("returned")], axis=1).fillna(0)
-    bad = both[both["refunded"] != both["returned"]].index.get_level_values("rma").unique()
-    hit = frames.returns[frames.returns["rma"].isin(bad)]
+    units = frames.return_lines[keys.member(frames.return_lines["rma"], lines["rma"])]
+    # Refunded minus returned units per (rma, sku) on integer codes: a multiset differs iff
+    # some net count is not 0 (the same test as comparing the two counts side by side).
+    net = pd.DataFrame(
+        {
+            "rma": np.concatenate([lines["rma"].to_numpy(object), units["rma"].to_numpy(object)]),
+            "sku": np.concatenate(
+                [lines["sku"].fillna("").to_numpy(object), units["sku"].fillna("").to_numpy(object)]
+            ),
+            "units": np.concatenate(
+                [lines["quantity"].to_numpy(np.int64), np.full(len(units), -1, dtype=np.int64)]
+            ),
+        }
+    )
+    rma_code, rmas = pd.factorize(net["rma"])
+    pair = _pair_code(rma_code, pd.factorize(net["sku"])[0])
+    slot, _ = pd.factorize(pair)
+    off = keys.sum_at(slot, net["units"], int(slot.max(initial=-1)) + 1)[slot] != 0
+    bad = rmas[np.unique(rma_code[off & (pair >= 0)])]
+    hit = frames.returns[keys.member(frames.returns["rma"], bad)]
     return rows(
         Category.SKU_MISMATCH,
         hit,
@@ -65,12 +78,20 @@ def classify_sku(frames: Frames, lines: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _pair_code(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One int64 per pair of factorize codes (-1 stays -1: a missing id pairs with nothing)."""
+    width = np.int64(second.max(initial=0)) + 1
+    code = first.astype(np.int64) * width + second
+    code[(first < 0) | (second < 0)] = -1
+    return code
+
+
 def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
     """Return units with ``received`` and ``event_done`` (findings.md "Vocabulary")."""
     ret = frames.returns[
         ["rma", "state", "label_status", "was_processed", "currency", "order_id", "order_name"]
     ]
-    units = frames.return_lines.merge(ret, on="rma")
+    units = keys.inner_join(frames.return_lines, ret, "rma")
     processed = (units["state"] == "closed") & units["was_processed"]
     received = (units["label_status"] == "delivered") | processed
     done = {
@@ -111,22 +132,36 @@ def classify_restock(
     """
     units = _units(frames, event)
     restocked = lines[lines["restocked"].astype(bool) & lines["pli"].notna()]
-    pairs = pd.MultiIndex.from_frame(restocked[["rma", "pli"]].astype(str)).unique()
-    unit_pairs = pd.MultiIndex.from_frame(units[["rma", "pli"]])
-    by_recon = (
-        pd.MultiIndex.from_tuples(list(restocked_by_recon), names=["rma", "pli"])
-        if restocked_by_recon
-        else unit_pairs[:0]
-    )
+    recon_rma = np.array([r for r, _ in restocked_by_recon], dtype=object)
+    recon_pli = np.array([p for _, p in restocked_by_recon], dtype=object)
+    # (rma, pli) pairs as one int64 code each: membership is a hash lookup, not tuple compares.
+    rma_code = pd.factorize(
+        np.concatenate(
+            [
+                units["rma"].to_numpy(object),
+                restocked["rma"].astype(str).to_numpy(object),
+                recon_rma,
+            ]
+        )
+    )[0]
+    pli_code = pd.factorize(
+        np.concatenate(
+            [
+                units["pli"].to_numpy(object),
+                restocked["pli"].astype(str).to_numpy(object),
+                recon_pli,
+            ]
+        )
+    )[0]
+    code = _pair_code(rma_code, pli_code)
+    n_units, n_restocked = len(units), len(restocked)
+    unit_pairs = code[:n_units]
+    is_restocked = np.isin(unit_pairs, code[n_units : n_units + n_restocked])
+    by_recon = np.isin(unit_pairs, code[n_units + n_restocked :])
     live = ~units["state"].isin(CLOSED_OUT)
-    missing = units[
-        live.to_numpy()
-        & units["event_done"].to_numpy()
-        & ~unit_pairs.isin(pairs)
-        & ~unit_pairs.isin(by_recon)
-    ]
+    missing = units[live.to_numpy() & units["event_done"].to_numpy() & ~is_restocked & ~by_recon]
     not_received = units["state"].isin(CLOSED_OUT) | ~units["received"]
-    ghost = units[not_received.to_numpy() & unit_pairs.isin(pairs)]
+    ghost = units[not_received.to_numpy() & is_restocked]
     out = []
     for category, hit, detail in (
         (Category.MISSING_RESTOCK, _per_line(missing), "received unit not restocked in Shopify"),

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from recon.engine.frames import Frames, fill_bool, fill_int
+from recon.engine import keys
+from recon.engine.frames import Frames
 from recon.engine.rma import parse_rma_series
 
 # Refund transaction status buckets (findings.md "Vocabulary").
@@ -22,6 +23,7 @@ PENDING_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
 FAILED_STATUSES = ("FAILURE", "ERROR")
 LINK_COLUMNS = ["refund_id", "rma", "match_method", "confidence"]
 _BUCKETS = ("covered", "failed", "pending")
+_SUM_COLUMNS = [b + s for b in _BUCKETS for s in ("_minor", "_shop_minor")]
 
 
 def refund_facts(
@@ -37,33 +39,27 @@ def refund_facts(
     refunds["rmas"] = parse_rma_series(refunds["note"], patterns)
     refunds["n_rmas"] = refunds["rmas"].map(len).astype("int64")
     txn = frames.transactions
-    txn = txn[txn["kind"].astype(str).str.upper() == "REFUND"]
-    status = txn["status"].astype(str).str.upper()
-    cutoff = as_of - timedelta(days=pending_days)
-    is_pending = status.isin(PENDING_STATUSES)
-    parts = {
-        "refund_id": txn["refund_id"],
-        "pending_old": is_pending & (txn["processed_at"] < cutoff),
-    }
+    txn = txn[keys.upper(txn["kind"]).to_numpy() == "REFUND"]
+    status = keys.upper(txn["status"])
+    is_pending = status.isin(PENDING_STATUSES).to_numpy()
     masks = {
-        "covered": status.isin(OK_STATUSES) | is_pending,
-        "failed": status.isin(FAILED_STATUSES),
+        "covered": status.isin(OK_STATUSES).to_numpy() | is_pending,
+        "failed": status.isin(FAILED_STATUSES).to_numpy(),
         "pending": is_pending,
     }
+    # Every refund row of the same id gets its id's sums (the left join this replaces did too).
+    ids = keys.table(refunds["refund_id"])
+    at = keys.positions(txn["refund_id"], ids)
+    row = keys.positions(refunds["refund_id"], ids)
+    cutoff = as_of - timedelta(days=pending_days)
+    old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
+    refunds["pending_old"] = keys.any_at(at, old, len(ids))[row]
     for bucket, mask in masks.items():
-        parts[f"{bucket}_minor"] = txn["amount_minor"].where(mask, 0)
-        parts[f"{bucket}_shop_minor"] = txn["amount_shop_minor"].where(mask, 0)
-    sums = (
-        pd.DataFrame(parts)
-        .groupby("refund_id", sort=False)
-        .agg({k: ("any" if k == "pending_old" else "sum") for k in parts if k != "refund_id"})
-    )
-    refunds = refunds.merge(sums, left_on="refund_id", right_index=True, how="left")
-    for bucket in _BUCKETS:
-        for suffix in ("_minor", "_shop_minor"):
-            refunds[bucket + suffix] = fill_int(refunds[bucket + suffix])
-    refunds["pending_old"] = fill_bool(refunds["pending_old"])
-    return refunds
+        for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
+            amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
+            refunds[bucket + suffix] = keys.sum_at(at, amounts, len(ids))[row]
+    columns = [*refunds.columns[:-7], "pending_old", *_SUM_COLUMNS]
+    return refunds[columns].reset_index(drop=True)
 
 
 def link_refunds(

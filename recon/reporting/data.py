@@ -118,6 +118,7 @@ class ReportData:
     headline: Headline
     by_category: tuple[CategoryTotal, ...]
     currencies: tuple[str, ...]
+    ledger_currencies: tuple[str, ...]
     top_exceptions: tuple[ExceptionRow, ...]
     new_findings: tuple[ExceptionRow, ...]
     resolved_findings: tuple[ExceptionRow, ...]
@@ -229,6 +230,15 @@ def _trend(open_findings: Sequence[Finding]) -> tuple[TrendPoint, ...]:
     return tuple(TrendPoint(day, cur, amount) for (day, cur), amount in sorted(totals.items()))
 
 
+def _frame_currencies(*frames: pd.DataFrame) -> tuple[str, ...]:
+    """Currencies present in the matched and payout frames (computed once, not while writing)."""
+    found: set[str] = set()
+    for frame in frames:
+        if "currency" in frame.columns:
+            found.update(str(c) for c in frame["currency"].dropna().unique() if c)
+    return tuple(sorted(found))
+
+
 def _changes(
     findings: Sequence[Finding], previous: Sequence[Finding] | None
 ) -> tuple[list[Finding], list[Finding]]:
@@ -300,6 +310,7 @@ def build_report_data(
         headline=headline,
         by_category=_by_category(open_findings),
         currencies=tuple(a.currency for a in headline.money_at_risk),
+        ledger_currencies=_frame_currencies(matches, payout_tieout),
         top_exceptions=rows(open_findings[:top_n]),
         new_findings=rows(new),
         resolved_findings=rows(resolved),

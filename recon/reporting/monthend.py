@@ -153,11 +153,7 @@ def write_monthend_workbook(data: ReportData, path: Path) -> Path:
 
 def summary_currencies(data: ReportData) -> tuple[str, ...]:
     """Currencies the Summary shows a row for: open findings, matched refunds and payouts."""
-    found = set(data.currencies)
-    for frame in (data.matches, data.payout_tieout):
-        if "currency" in frame.columns:
-            found.update(str(c) for c in frame["currency"].dropna().unique() if c)
-    return tuple(sorted(c for c in found if c))
+    return tuple(sorted(set(data.currencies) | set(data.ledger_currencies)))
 
 
 def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> None:

@@ -21,13 +21,25 @@ CENT = Decimal("0.01")
 # -- shared shapes ---------------------------------------------------------------------------------
 
 
-def _new_return(b: Builder, *, age: tuple[float, float] = (20, 110), units: int = 0,
-                lines: int = 2, presentment: str = SHOP_CURRENCY, gift_tender: Decimal = ZERO,
-                created: datetime | None = None, **kwargs: object) -> tuple[Json, Json]:
+def _new_return(
+    b: Builder,
+    *,
+    age: tuple[float, float] = (20, 110),
+    units: int = 0,
+    lines: int = 2,
+    presentment: str = SHOP_CURRENCY,
+    gift_tender: Decimal = ZERO,
+    created: datetime | None = None,
+    **kwargs: object,
+) -> tuple[Json, Json]:
     """An order placed a few days before a return of 1-2 of its units created ``age`` days ago."""
     created = created or b.ago(*age)
-    order = b.order(b.later(created, -15, -3), lines=lines, presentment=presentment,
-                    gift_card_tender=gift_tender)
+    order = b.order(
+        b.later(created, -15, -3),
+        lines=lines,
+        presentment=presentment,
+        gift_card_tender=gift_tender,
+    )
     count = units or b.rng.choice((1, 1, 2))
     ret = b.loop_return(order, b.units(order, count), created, **kwargs)  # type: ignore[arg-type]
     return order, ret
@@ -109,7 +121,10 @@ def clean_multi_return(b: Builder) -> int:
     created = b.ago(20, 100)
     order = b.order(b.later(created, -15, -3), lines=3)
     first, second = order["line_items"][0], order["line_items"][1]
-    for link, item, start in (("provider", first, created), ("note", second, b.later(created, 1, 4))):
+    for link, item, start in (
+        ("provider", first, created),
+        ("note", second, b.later(created, 1, 4)),
+    ):
         ret = b.loop_return(order, [item], start)
         at = b.later(start, 5, 12, cap=b.now - HOUR)
         b.close(ret, at)
@@ -135,8 +150,12 @@ def clean_settlement_pending(b: Builder) -> int:
 
 def clean_open(b: Builder) -> int:
     outcome = b.rng.choice(("refund", "refund", "exchange", "gift_card"))
-    _order, ret = _young(b, outcome=outcome, state=b.rng.choice(("open", "open", "review")),
-                         label=b.rng.choice(("pending", "in_transit")))
+    _order, ret = _young(
+        b,
+        outcome=outcome,
+        state=b.rng.choice(("open", "open", "review")),
+        label=b.rng.choice(("pending", "in_transit")),
+    )
     if ret["state"] == "open" and outcome == "refund":
         b.open_refund_returns.append(ret)
     return 1
@@ -174,16 +193,31 @@ def plant_missing_refund(b: Builder) -> int:
     """Closed by hand in Loop (no processing), parcel never delivered, refund never issued."""
     order, ret = _new_return(b)
     b.close(ret, b.later(ret["created_at"], 3, 10, cap=b.now - HOUR), processed=False)
-    b.expect("MISSING_REFUND", f"rma={ret['id']}", order=order, rma=ret["id"],
-             amount=ret["refund"], currency=ret["currency"], description="closed, refund never issued")
+    b.expect(
+        "MISSING_REFUND",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="closed, refund never issued",
+    )
     return 1
 
 
 def plant_refund_failed(b: Builder) -> int:
     order, ret, at = _closed(b)
     refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "FAILURE")])
-    b.expect("REFUND_FAILED", f"refund={refund['id']}", order=order, rma=ret["id"], refunds=[refund],
-             amount=ret["refund"], currency=SHOP_CURRENCY, description="card refund declined")
+    b.expect(
+        "REFUND_FAILED",
+        f"refund={refund['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=SHOP_CURRENCY,
+        description="card refund declined",
+    )
     return 1
 
 
@@ -192,8 +226,16 @@ def plant_refund_pending(b: Builder) -> int:
     order, ret = _new_return(b, created=at - timedelta(days=b.rng.uniform(5, 10)))
     b.close(ret, at)
     refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "PENDING")])
-    b.expect("REFUND_PENDING", f"refund={refund['id']}", order=order, rma=ret["id"], refunds=[refund],
-             amount=ret["refund"], currency=SHOP_CURRENCY, description="refund pending for days")
+    b.expect(
+        "REFUND_PENDING",
+        f"refund={refund['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=SHOP_CURRENCY,
+        description="refund pending for days",
+    )
     return 1
 
 
@@ -202,8 +244,16 @@ def plant_amount_mismatch(b: Builder) -> int:
     delta = Decimal(b.rng.randrange(100, 1500)) / 100
     paid = ret["refund"] - delta if ret["refund"] - delta > 1 else ret["refund"] + delta
     refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, paid, "SUCCESS")])
-    b.expect("AMOUNT_MISMATCH", f"rma={ret['id']}", order=order, rma=ret["id"], refunds=[refund],
-             amount=abs(paid - ret["refund"]), currency=ret["currency"], description="wrong amount")
+    b.expect(
+        "AMOUNT_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=abs(paid - ret["refund"]),
+        currency=ret["currency"],
+        description="wrong amount",
+    )
     return 1
 
 
@@ -211,11 +261,22 @@ def plant_duplicate_refund(b: Builder) -> int:
     """Loop refunded; then someone refunded the same RMA again by hand (money only, no lines)."""
     order, ret, at = _closed(b)
     first = b.refunded(order, ret, at)
-    second = b.refund(order, b.later(at, 1, 3, cap=b.now - HOUR), note=f"Loop RMA #{ret['id']}",
-                      pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")])
-    b.expect("DUPLICATE_REFUND", f"rma={ret['id']}", order=order, rma=ret["id"],
-             refunds=[first, second], amount=ret["refund"], currency=ret["currency"],
-             description="refunded twice")
+    second = b.refund(
+        order,
+        b.later(at, 1, 3, cap=b.now - HOUR),
+        note=f"Loop RMA #{ret['id']}",
+        pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
+    )
+    b.expect(
+        "DUPLICATE_REFUND",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[first, second],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="refunded twice",
+    )
     return 1
 
 
@@ -223,27 +284,47 @@ def _stray_refund(b: Builder, note: str) -> tuple[Json, Json]:
     """A money-only refund on a plain sale (an order with no Loop return)."""
     order = b.order(b.ago(20, 100), lines=2)
     amount = order["line_items"][0]["price_shop"]
-    refund = b.refund(order, b.later(order["created_at"], 5, 15, cap=b.now - HOUR), note=note,
-                      pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")])
+    refund = b.refund(
+        order,
+        b.later(order["created_at"], 5, 15, cap=b.now - HOUR),
+        note=note,
+        pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+    )
     return order, refund
 
 
 def plant_unknown_rma(b: Builder) -> int:
     rma = str(next(b.unknown_rmas))
     order, refund = _stray_refund(b, f"Loop RMA #{rma}")
-    b.expect("UNKNOWN_RMA", f"refund={refund['id']}", order=order, rma=rma, refunds=[refund],
-             amount=_txn_of(order, refund)["amount_shop"], currency=SHOP_CURRENCY,
-             description="note names an RMA Loop does not have")
+    b.expect(
+        "UNKNOWN_RMA",
+        f"refund={refund['id']}",
+        order=order,
+        rma=rma,
+        refunds=[refund],
+        amount=_txn_of(order, refund)["amount_shop"],
+        currency=SHOP_CURRENCY,
+        description="note names an RMA Loop does not have",
+    )
     return 0
 
 
 def plant_ambiguous_rma(b: Builder) -> int:
-    first, second = (r["id"] for r in b.rng.sample(b.returns, 2)) if len(b.returns) > 1 else (
-        str(next(b.unknown_rmas)), str(next(b.unknown_rmas)))
+    first, second = (
+        (r["id"] for r in b.rng.sample(b.returns, 2))
+        if len(b.returns) > 1
+        else (str(next(b.unknown_rmas)), str(next(b.unknown_rmas)))
+    )
     order, refund = _stray_refund(b, f"Loop RMA #{first} and Loop RMA #{second}")
-    b.expect("AMBIGUOUS_RMA", f"refund={refund['id']}", order=order, refunds=[refund],
-             amount=_txn_of(order, refund)["amount_shop"], currency=SHOP_CURRENCY,
-             description="note names two RMAs")
+    b.expect(
+        "AMBIGUOUS_RMA",
+        f"refund={refund['id']}",
+        order=order,
+        refunds=[refund],
+        amount=_txn_of(order, refund)["amount_shop"],
+        currency=SHOP_CURRENCY,
+        description="note names two RMAs",
+    )
     return 0
 
 
@@ -252,9 +333,16 @@ def plant_refund_on_cancelled(b: Builder) -> int:
     at = b.later(ret["created_at"], 2, 6, cap=b.now - HOUR)
     ret["updated_at"] = at
     refund = b.refunded(order, ret, at, link="note", restock=False)
-    b.expect("REFUND_ON_CANCELLED_RETURN", f"rma={ret['id']}", order=order, rma=ret["id"],
-             refunds=[refund], amount=ret["refund"], currency=ret["currency"],
-             description="refund on a cancelled return")
+    b.expect(
+        "REFUND_ON_CANCELLED_RETURN",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="refund on a cancelled return",
+    )
     return 1
 
 
@@ -267,9 +355,17 @@ def plant_unsettled(b: Builder) -> int:
     if variant == "failed":
         payout_id = b.payout([b.balance[-1]], at + timedelta(days=3), "FAILED")["id"]
     txn = _txn_of(order, refund)
-    b.expect("UNSETTLED_REFUND", f"transaction={txn['id']}", order=order, rma=ret["id"],
-             refunds=[refund], amount=txn["amount_shop"], currency=SHOP_CURRENCY,
-             payout_id=payout_id, description=f"refund not settled ({variant})")
+    b.expect(
+        "UNSETTLED_REFUND",
+        f"transaction={txn['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=txn["amount_shop"],
+        currency=SHOP_CURRENCY,
+        payout_id=payout_id,
+        description=f"refund not settled ({variant})",
+    )
     return 1
 
 
@@ -279,10 +375,21 @@ def plant_unmatched(b: Builder) -> int:
     amount = Decimal(b.rng.randrange(500, 1500)) / 100
     if abs(amount - ret["refund"]) <= CENT:
         amount += 1
-    stray = b.refund(order, b.later(at, 1, 3, cap=b.now - HOUR), note="Goodwill credit: late delivery",
-                     pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")])
-    b.expect("UNMATCHED_REFUND", f"refund={stray['id']}", order=order, refunds=[stray],
-             amount=amount, currency=SHOP_CURRENCY, description="refund with no RMA on a returned order")
+    stray = b.refund(
+        order,
+        b.later(at, 1, 3, cap=b.now - HOUR),
+        note="Goodwill credit: late delivery",
+        pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+    )
+    b.expect(
+        "UNMATCHED_REFUND",
+        f"refund={stray['id']}",
+        order=order,
+        refunds=[stray],
+        amount=amount,
+        currency=SHOP_CURRENCY,
+        description="refund with no RMA on a returned order",
+    )
     return 1
 
 
@@ -292,27 +399,56 @@ def plant_sku_mismatch(b: Builder) -> int:
     ret["refund_before_inspection"] = True
     returned = ret["line_items"][0]["provider_line_item_id"]
     wrong = next(li for li in order["line_items"] if li["id"] != returned)
-    refund = b.refund(order, b.later(ret["created_at"], 0.1, 1, cap=b.now - HOUR), units=[wrong],
-                      restock=False, note=f"Loop RMA #{ret['id']}",
-                      pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")])
-    b.expect("SKU_MISMATCH", f"rma={ret['id']}", order=order, rma=ret["id"], refunds=[refund],
-             amount=ZERO, currency=ret["currency"], description="refunded the wrong SKU")
+    refund = b.refund(
+        order,
+        b.later(ret["created_at"], 0.1, 1, cap=b.now - HOUR),
+        units=[wrong],
+        restock=False,
+        note=f"Loop RMA #{ret['id']}",
+        pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
+    )
+    b.expect(
+        "SKU_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ZERO,
+        currency=ret["currency"],
+        description="refunded the wrong SKU",
+    )
     return 1
 
 
 def plant_currency_mismatch(b: Builder) -> int:
     order, ret, at = _closed(b, currency="EUR")
     refund = b.refunded(order, ret, at)
-    b.expect("CURRENCY_MISMATCH", f"rma={ret['id']}", order=order, rma=ret["id"], refunds=[refund],
-             amount=ret["refund"], currency="EUR", description="Loop in EUR, order in USD")
+    b.expect(
+        "CURRENCY_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency="EUR",
+        description="Loop in EUR, order in USD",
+    )
     return 1
 
 
 def plant_missing_store_credit(b: Builder) -> int:
     order, ret, at = _closed(b, outcome="gift_card")
     restock = b.restock_only(order, ret, at)
-    b.expect("MISSING_STORE_CREDIT", f"rma={ret['id']}", order=order, rma=ret["id"], refunds=[restock],
-             amount=ret["gift_card"], currency=ret["currency"], description="no gift card issued")
+    b.expect(
+        "MISSING_STORE_CREDIT",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[restock],
+        amount=ret["gift_card"],
+        currency=ret["currency"],
+        description="no gift card issued",
+    )
     return 1
 
 
@@ -320,8 +456,16 @@ def plant_missing_restock(b: Builder) -> int:
     order, ret, at = _closed(b)
     refund = b.refunded(order, ret, at, restock=False)
     for line_id, amount in _by_line(ret).items():
-        b.expect("MISSING_RESTOCK", f"rma={ret['id']},line={line_id}", order=order, rma=ret["id"],
-                 refunds=[refund], amount=amount, currency=ret["currency"], description="not restocked")
+        b.expect(
+            "MISSING_RESTOCK",
+            f"rma={ret['id']},line={line_id}",
+            order=order,
+            rma=ret["id"],
+            refunds=[refund],
+            amount=amount,
+            currency=ret["currency"],
+            description="not restocked",
+        )
     return 1
 
 
@@ -331,9 +475,16 @@ def plant_ghost_inventory(b: Builder) -> int:
     ret["refund_before_inspection"] = True
     refund = b.refunded(order, ret, b.later(ret["created_at"], 0.1, 1, cap=b.now - HOUR))
     for line_id, amount in _by_line(ret).items():
-        b.expect("GHOST_INVENTORY", f"rma={ret['id']},line={line_id}", order=order, rma=ret["id"],
-                 refunds=[refund], amount=amount, currency=ret["currency"],
-                 description="restocked before the parcel arrived")
+        b.expect(
+            "GHOST_INVENTORY",
+            f"rma={ret['id']},line={line_id}",
+            order=order,
+            rma=ret["id"],
+            refunds=[refund],
+            amount=amount,
+            currency=ret["currency"],
+            description="restocked before the parcel arrived",
+        )
     return 1
 
 
@@ -341,16 +492,31 @@ def plant_status_drift(b: Builder) -> int:
     order, ret, at = _closed(b)
     b.refunded(order, ret, at)
     b.mirror[ret["id"]].update(status="OPEN", closed_at=None)
-    b.expect("STATUS_DRIFT", f"order={order['id']}", order=order, rma=ret["id"], amount=ZERO,
-             currency=SHOP_CURRENCY, description="Shopify return still open")
+    b.expect(
+        "STATUS_DRIFT",
+        f"order={order['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ZERO,
+        currency=SHOP_CURRENCY,
+        description="Shopify return still open",
+    )
     return 1
 
 
 def plant_stale(b: Builder) -> int:
-    order, ret = _new_return(b, age=(35, 100), label="pending",
-                             state=b.rng.choice(("open", "review")))
-    b.expect("STALE_RETURN", f"rma={ret['id']}", order=order, rma=ret["id"], amount=ret["total"],
-             currency=ret["currency"], description="open for over 30 days")
+    order, ret = _new_return(
+        b, age=(35, 100), label="pending", state=b.rng.choice(("open", "review"))
+    )
+    b.expect(
+        "STALE_RETURN",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ret["total"],
+        currency=ret["currency"],
+        description="open for over 30 days",
+    )
     return 1
 
 
@@ -405,8 +571,12 @@ def populate(b: Builder, *, returns: int, orders: int) -> None:
         order = b.order(b.ago(0.2, 120), lines=b.rng.choice((1, 2, 3)))
         if b.rng.random() < 0.03:
             amount = order["line_items"][0]["price_shop"]
-            b.refund(order, b.later(order["created_at"], 1, 5, cap=b.now - HOUR),
-                     note="Goodwill credit: late delivery", pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")])
+            b.refund(
+                order,
+                b.later(order["created_at"], 1, 5, cap=b.now - HOUR),
+                note="Goodwill credit: late delivery",
+                pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+            )
             b.clean["refund_without_return"] += 1
         elif order["created_at"] < b.now - timedelta(days=10):
             b.plain_orders.append(order)
@@ -421,14 +591,33 @@ def _future(b: Builder, returns: int) -> None:
         at = b.later(b.now, 0.1, horizon)
         order = b.orders_by_id[ret["provider_order_id"]]
         units = [b.line_item(order, x["provider_line_item_id"]) for x in ret["line_items"]]
-        refund = b.refund(order, at, units=units, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
-                          return_id=b.mirror[ret["id"]]["id"])
-        b.revise(at, f"loop_return:{ret['id']}", {
-            "state": "closed", "updated_at": iso(at), "was_processed": True,
-            "label_status": "delivered", "return_processed_at": iso(at), "refund_processed_at": iso(at),
-            "refunds": [{"gateway": SHOPIFY_PAYMENTS, "amount": str(ret["refund"]),
-                         "currency": ret["currency"], "provider_refund_id": refund["id"]}],
-        })
+        refund = b.refund(
+            order,
+            at,
+            units=units,
+            pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
+            return_id=b.mirror[ret["id"]]["id"],
+        )
+        b.revise(
+            at,
+            f"loop_return:{ret['id']}",
+            {
+                "state": "closed",
+                "updated_at": iso(at),
+                "was_processed": True,
+                "label_status": "delivered",
+                "return_processed_at": iso(at),
+                "refund_processed_at": iso(at),
+                "refunds": [
+                    {
+                        "gateway": SHOPIFY_PAYMENTS,
+                        "amount": str(ret["refund"]),
+                        "currency": ret["currency"],
+                        "provider_refund_id": refund["id"],
+                    }
+                ],
+            },
+        )
         b.deferred.append((order, ret["id"], at))
     count = max(1, round(returns * horizon / 100))
     for order in b.rng.sample(b.plain_orders, min(count, len(b.plain_orders))):

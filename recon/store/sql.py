@@ -35,7 +35,7 @@ from recon.models import (
 )
 from recon.store import rows as conv
 from recon.store import tables as tbl
-from recon.store.bulk import replace_children, upsert_rows
+from recon.store.bulk import chunks, replace_children, upsert_rows
 from recon.store.migrate import upgrade_to_head
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
@@ -81,6 +81,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
+    lean = [o.id for o in orders if not o.lines]
+    if not lean:
+        return orders
+    known: dict[str, tuple[Any, ...]] = {}
+    for chunk in chunks(lean, 500):
+        for row_id, record in session.execute(
+            select(tbl.OrderRow.id, tbl.OrderRow.record).where(tbl.OrderRow.id.in_(chunk))
+        ):
+            lines = OrderRecord.model_validate(record).lines
+            if lines:
+                known[row_id] = lines
+    return [o.model_copy(update={"lines": known[o.id]}) if o.id in known else o for o in orders]
 
 
 class SqlStore(SyncQueries):
@@ -147,11 +162,23 @@ class SqlStore(SyncQueries):
     def upsert_orders(
         self, records: Iterable[OrderRecord], *, session: Session | None = None
     ) -> int:
-        """Insert or update orders and replace their lines and refund ids."""
-        unique = _latest_by_id(records)
-        parents, lines, refund_ids = conv.order_rows(unique, self.clock.now())
+        """Insert or update orders and replace their lines and refund ids.
+
+        An order always has line items, so a record without any was read by a lean query (the
+        refunded-orders sweep) that did not ask for them: the lines already mirrored are kept.
+        """
+        batch = list(records)
+        in_batch = {o.id: o.lines for o in batch if o.lines}
+        unique = [
+            o.model_copy(update={"lines": in_batch[o.id]})
+            if not o.lines and o.id in in_batch
+            else o
+            for o in _latest_by_id(batch)
+        ]
         ids = [o.id for o in unique]
         with self._tx(session) as s:
+            unique = _keep_known_lines(s, unique)
+            parents, lines, refund_ids = conv.order_rows(unique, self.clock.now())
             upsert_rows(s, tbl.OrderRow, parents)
             replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
             replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)

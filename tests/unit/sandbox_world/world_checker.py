@@ -1,7 +1,7 @@
-"""An independent, literal re-derivation of docs/findings.md over a world, to prove its truth exact.
+"""An independent, literal re-derivation of docs/findings.md over a world, to prove truth exact.
 
-Plain Python on purpose: no engine code, no pandas. Default settings (tolerance 0.01, pending 3 days,
-unsettled 10 days, stale 30 days, restock after *received*), as of ``world.now``.
+Plain Python on purpose: no engine code, no pandas. Default settings (tolerance 0.01, pending 3
+days, unsettled 10 days, stale 30 days, restock after *received*), as of ``world.now``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def basis(r: LoopReturn, o: Order) -> str | None:
 def derive(world: World) -> dict[str, Derived]:
     """Every finding docs/findings.md raises for ``world`` as of its ``now``."""
     now = world.now
-    assert all(rev.at > now for rev in world.revisions), "truth is as of now: no revision applies yet"
+    assert all(rev.at > now for rev in world.revisions), (
+        "truth is as of now: no revision applies yet"
+    )
     ctx = _Ctx(world)
     orders = {o.id: o for o in world.orders if o.created_at <= now}
     returns = [r for r in world.loop_returns if r.created_at <= now]
@@ -74,14 +76,19 @@ def derive(world: World) -> dict[str, Derived]:
     for o in orders.values():
         for f in o.refunds:
             if f.created_at <= now:
-                txns = [t for t in o.transactions if t.refund_id == f.id and t.kind == "REFUND"
-                        and t.processed_at <= now]
+                txns = [
+                    t
+                    for t in o.transactions
+                    if t.refund_id == f.id and t.kind == "REFUND" and t.processed_at <= now
+                ]
                 refunds.append((o, f, txns))
 
     def covered(txns: list[Transaction], r: LoopReturn | None, o: Order) -> Decimal:
         use_shop = r is None or basis(r, o) == "shop"
-        return sum(((shop(t) if use_shop else t.amount) for t in txns if t.status in OK | PENDING),
-                   Decimal(0))
+        return sum(
+            ((shop(t) if use_shop else t.amount) for t in txns if t.status in OK | PENDING),
+            Decimal(0),
+        )
 
     links: dict[str, str] = {}
     noted: set[str] = set()
@@ -90,14 +97,22 @@ def derive(world: World) -> dict[str, Derived]:
         if named:
             noted.add(f.id)
         if len(named) >= 2:
-            ctx.add(f"refund={f.id}", Derived("AMBIGUOUS_RMA", None, o.id, [f.id], covered(txns, None, o), o.currency))
+            ctx.add(
+                f"refund={f.id}",
+                Derived("AMBIGUOUS_RMA", None, o.id, [f.id], covered(txns, None, o), o.currency),
+            )
         elif len(named) == 1:
             (rma,) = named
             if rma in by_id:
                 links[f.id] = rma
             else:
-                ctx.add(f"refund={f.id}", Derived("UNKNOWN_RMA", rma, o.id, [f.id], covered(txns, None, o), o.currency))
-    provider = {x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id}
+                ctx.add(
+                    f"refund={f.id}",
+                    Derived("UNKNOWN_RMA", rma, o.id, [f.id], covered(txns, None, o), o.currency),
+                )
+    provider = {
+        x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id
+    }
     for _o, f, _t in refunds:
         if f.id not in noted and f.id not in links and f.id in provider:
             links[f.id] = provider[f.id]
@@ -120,10 +135,18 @@ def derive(world: World) -> dict[str, Derived]:
         if len(fits) == 1:
             links[f.id] = fits[0].id
         elif covered(txns, None, o) > 0 and returns_on.get(o.id):
-            ctx.add(f"refund={f.id}", Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency))
+            ctx.add(
+                f"refund={f.id}",
+                Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency),
+            )
     for r in returns:
-        _per_return(ctx, r, orders[r.provider_order_id],
-                    [(f, t) for o, f, t in refunds if links.get(f.id) == r.id], covered)
+        _per_return(
+            ctx,
+            r,
+            orders[r.provider_order_id],
+            [(f, t) for o, f, t in refunds if links.get(f.id) == r.id],
+            covered,
+        )
     _status_drift(ctx, orders, returns_on)
     _unsettled(ctx, orders, refunds, links)
     return ctx.out
@@ -137,8 +160,13 @@ def _received(r: LoopReturn) -> bool:
     return r.label_status == "delivered" or (r.state == "closed" and r.was_processed)
 
 
-def _per_return(ctx: _Ctx, r: LoopReturn, o: Order, linked: list[tuple[Refund, list[Transaction]]],
-                covered: object) -> None:
+def _per_return(
+    ctx: _Ctx,
+    r: LoopReturn,
+    o: Order,
+    linked: list[tuple[Refund, list[Transaction]]],
+    covered: object,
+) -> None:
     now = ctx.world.now
     ids = sorted(f.id for f, _ in linked)
     cov = {f.id: covered(t, r, o) for f, t in linked}  # type: ignore[operator]
@@ -147,31 +175,77 @@ def _per_return(ctx: _Ctx, r: LoopReturn, o: Order, linked: list[tuple[Refund, l
     if mismatch:
         ctx.add(f"rma={r.id}", Derived("CURRENCY_MISMATCH", r.id, o.id, ids, r.refund, r.currency))
     failed_money = any(t.status in FAILED for _, ts in linked for t in ts)
-    if r.state == "closed" and r.refund > 0 and not any(c > 0 for c in cov.values()) and not failed_money:
+    if (
+        r.state == "closed"
+        and r.refund > 0
+        and not any(c > 0 for c in cov.values())
+        and not failed_money
+    ):
         ctx.add(f"rma={r.id}", Derived("MISSING_REFUND", r.id, o.id, ids, r.refund, r.currency))
     for f, ts in linked:
         failed = [t for t in ts if t.status in FAILED]
         if failed and cov[f.id] == 0:
-            ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], sum((shop(t) for t in failed), Decimal(0)), o.currency))
+            ctx.add(
+                f"refund={f.id}",
+                Derived(
+                    "REFUND_FAILED",
+                    r.id,
+                    o.id,
+                    [f.id],
+                    sum((shop(t) for t in failed), Decimal(0)),
+                    o.currency,
+                ),
+            )
         pend = [t for t in ts if t.status in PENDING]
         if any(t.processed_at < now - timedelta(days=3) for t in pend):
-            ctx.add(f"refund={f.id}", Derived("REFUND_PENDING", r.id, o.id, [f.id], sum((shop(t) for t in pend), Decimal(0)), o.currency))
+            ctx.add(
+                f"refund={f.id}",
+                Derived(
+                    "REFUND_PENDING",
+                    r.id,
+                    o.id,
+                    [f.id],
+                    sum((shop(t) for t in pend), Decimal(0)),
+                    o.currency,
+                ),
+            )
     dup = sum(1 for c in cov.values() if c > 0) >= 2 and total > r.refund + TOL
     if dup and not mismatch:
-        ctx.add(f"rma={r.id}", Derived("DUPLICATE_REFUND", r.id, o.id, ids, total - r.refund, r.currency))
-    if not dup and not mismatch and total > 0 and abs(total - r.refund) > TOL and r.state not in GONE:
-        ctx.add(f"rma={r.id}", Derived("AMOUNT_MISMATCH", r.id, o.id, ids, abs(total - r.refund), r.currency))
+        ctx.add(
+            f"rma={r.id}",
+            Derived("DUPLICATE_REFUND", r.id, o.id, ids, total - r.refund, r.currency),
+        )
+    if (
+        not dup
+        and not mismatch
+        and total > 0
+        and abs(total - r.refund) > TOL
+        and r.state not in GONE
+    ):
+        ctx.add(
+            f"rma={r.id}",
+            Derived("AMOUNT_MISMATCH", r.id, o.id, ids, abs(total - r.refund), r.currency),
+        )
     if r.state in GONE and total > 0:
-        ctx.add(f"rma={r.id}", Derived("REFUND_ON_CANCELLED_RETURN", r.id, o.id, ids, total, r.currency))
+        ctx.add(
+            f"rma={r.id}", Derived("REFUND_ON_CANCELLED_RETURN", r.id, o.id, ids, total, r.currency)
+        )
     lines = [ln for f, _ in linked for ln in f.lines]
     if lines:
-        refunded = Counter(_line_sku(o, ln.line_item_id) for ln in lines for _ in range(ln.quantity))
+        refunded = Counter(
+            _line_sku(o, ln.line_item_id) for ln in lines for _ in range(ln.quantity)
+        )
         if refunded != Counter(x.sku for x in r.line_items):
             ctx.add(f"rma={r.id}", Derived("SKU_MISMATCH", r.id, o.id, ids, Decimal(0), r.currency))
     if r.state == "closed" and r.gift_card > 0:
         pattern = re.compile(rf"(?<!\d){r.id}(?!\d)")
-        if not any(pattern.search(g.note or "") for g in ctx.world.gift_cards if g.created_at <= now):
-            ctx.add(f"rma={r.id}", Derived("MISSING_STORE_CREDIT", r.id, o.id, ids, r.gift_card, r.currency))
+        if not any(
+            pattern.search(g.note or "") for g in ctx.world.gift_cards if g.created_at <= now
+        ):
+            ctx.add(
+                f"rma={r.id}",
+                Derived("MISSING_STORE_CREDIT", r.id, o.id, ids, r.gift_card, r.currency),
+            )
     _restock(ctx, r, o, ids, lines)
     if r.state in ("open", "review") and r.created_at < now - timedelta(days=30):
         ctx.add(f"rma={r.id}", Derived("STALE_RETURN", r.id, o.id, ids, r.total, r.currency))
@@ -200,12 +274,17 @@ def return_status(o: Order, now: object) -> str:
     return "RETURNED" if "CLOSED" in statuses else "NO_RETURN"
 
 
-def _status_drift(ctx: _Ctx, orders: dict[str, Order], returns_on: dict[str, list[LoopReturn]]) -> None:
+def _status_drift(
+    ctx: _Ctx, orders: dict[str, Order], returns_on: dict[str, list[LoopReturn]]
+) -> None:
     for order_id, rs in returns_on.items():
         o = orders[order_id]
         closed = [r for r in rs if r.state == "closed"]
-        if (all(r.state in GONE | {"closed"} for r in rs) and closed
-                and return_status(o, ctx.world.now) in ("RETURN_REQUESTED", "IN_PROGRESS")):
+        if (
+            all(r.state in GONE | {"closed"} for r in rs)
+            and closed
+            and return_status(o, ctx.world.now) in ("RETURN_REQUESTED", "IN_PROGRESS")
+        ):
             rma = max(closed, key=lambda r: int(r.id)).id
             ctx.add(f"order={o.id}", Derived("STATUS_DRIFT", rma, o.id, [], Decimal(0), o.currency))
 
@@ -222,12 +301,21 @@ def _unsettled(ctx: _Ctx, orders: dict[str, Order], refunds: list, links: dict[s
             if t.status != "SUCCESS" or t.gateway != "shopify_payments":
                 continue
             mine = rows.get(t.id, [])
-            bad_payout = any(b.payout_status in ("FAILED", "CANCELED") or (
-                b.payout_id in payouts and payouts[b.payout_id].status in ("FAILED", "CANCELED"))
-                for b in mine)
+            bad_payout = any(
+                b.payout_status in ("FAILED", "CANCELED")
+                or (
+                    b.payout_id in payouts and payouts[b.payout_id].status in ("FAILED", "CANCELED")
+                )
+                for b in mine
+            )
             old = t.processed_at < now - timedelta(days=10)
-            if bad_payout or (old and (not mine or all(b.payout_status == "PENDING" for b in mine))):
-                ctx.add(f"transaction={t.id}", Derived("UNSETTLED_REFUND", links.get(f.id), o.id, [f.id], shop(t), o.currency))
+            if bad_payout or (
+                old and (not mine or all(b.payout_status == "PENDING" for b in mine))
+            ):
+                ctx.add(
+                    f"transaction={t.id}",
+                    Derived("UNSETTLED_REFUND", links.get(f.id), o.id, [f.id], shop(t), o.currency),
+                )
 
 
 def quantized(d: Derived) -> Decimal:

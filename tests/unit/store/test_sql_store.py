@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from recon.clock import VirtualClock
-from recon.models import Category, Finding, FindingStatus, Owner, Quarantined, Severity
+from recon.models import Category, Finding, FindingStatus, OrderLine, Owner, Quarantined, Severity
 from recon.store import tables as tbl
 from recon.store.migrate import alembic_config, current_revision
 from recon.store.sql import SqlStore
@@ -103,10 +103,31 @@ def test_money_keeps_its_exact_digits(store: SqlStore) -> None:
 def test_a_new_version_replaces_the_child_rows(store: SqlStore) -> None:
     order = make_order(1, EPOCH, ("71", "72"))
     store.upsert_orders([order])
-    store.upsert_orders([order.model_copy(update={"refund_ids": ("72",), "lines": ()})])
+    line = OrderLine(id="99", sku="NEW", quantity=1)
+    store.upsert_orders([order.model_copy(update={"refund_ids": ("72",), "lines": (line,)})])
     assert store.count_rows("order_refund_ids") == 1
-    assert store.count_rows("order_lines") == 0
-    assert store.load_snapshot().orders[0].refund_ids == ("72",)
+    assert store.count_rows("order_lines") == 1
+    (mirrored,) = store.load_snapshot().orders
+    assert mirrored.refund_ids == ("72",)
+    assert mirrored.lines == (line,)
+
+
+def test_a_lean_order_without_lines_keeps_the_mirrored_lines(store: SqlStore) -> None:
+    """The refunded-orders sweep reads orders without line items; it must not erase them."""
+    order = make_order(1, EPOCH, ("71",))
+    store.upsert_orders([order])
+    lean = order.model_copy(update={"refund_ids": ("71", "72"), "lines": ()})
+    store.upsert_orders([lean])
+    (mirrored,) = store.load_snapshot().orders
+    assert mirrored.refund_ids == ("71", "72")
+    assert mirrored.lines == order.lines
+    assert store.count_rows("order_lines") == 1
+
+
+def test_lean_and_full_versions_in_one_batch_keep_the_lines(store: SqlStore) -> None:
+    order = make_order(2, EPOCH, ("81",))
+    store.upsert_orders([order, order.model_copy(update={"lines": ()})])
+    assert store.load_snapshot().orders[0].lines == order.lines
 
 
 def test_watermarks_keep_utc(store: SqlStore) -> None:

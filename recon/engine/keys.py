@@ -1,0 +1,138 @@
+"""Integer keys for string ids: hash each id column once, then look up, group and sum on int64.
+
+Issue H10: at 1M returns the engine spent most of its time re-hashing and sorting the same
+object-dtype id strings in ``merge``/``isin``/``groupby``. These helpers turn a lookup into a
+position in a table of distinct ids (``Index.get_indexer``), so the rest is numpy on integers.
+Missing ids (None/NaN) behave as in ``Series.isin``: None matches None, NaN matches NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def table(values: Any) -> pd.Index:
+    """The distinct values, in first-appearance order, as an Index to look positions up in."""
+    return pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+
+
+def positions(values: Any, ids: pd.Index) -> np.ndarray:
+    """Position of each value in ``ids`` (a ``table``), -1 where it is absent."""
+    if len(ids) == 0:
+        return np.full(len(values), -1, dtype=np.int64)
+    return np.asarray(ids.get_indexer(np.asarray(values, dtype=object)), dtype=np.int64)
+
+
+def member(values: Any, pool: Any) -> np.ndarray:
+    """``Series(values).isin(pool)`` as a bool array, through one hash table of ``pool``."""
+    return positions(values, table(pool)) >= 0
+
+
+def upper(values: pd.Series) -> pd.Series:
+    """``values.astype(str).str.upper()``, computed once per distinct value (codes repeat)."""
+    raw = values.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(raw)
+    out = np.array([str(u).upper() for u in uniques] + [""], dtype=object)[codes]
+    missing = np.flatnonzero(codes < 0)  # None → "NONE", NaN → "NAN", as astype(str) does
+    out[missing] = [str(v).upper() for v in raw[missing]]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def sum_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
+    """Integer sums of ``values`` per position (rows at -1 are skipped); exact, no float."""
+    out = np.zeros(size, dtype=np.int64)
+    keep = pos >= 0
+    np.add.at(out, pos[keep], np.asarray(values, dtype=np.int64)[keep])
+    return out
+
+
+def any_at(pos: np.ndarray, flags: Any, size: int) -> np.ndarray:
+    """Whether any flag is set per position (rows at -1 are skipped)."""
+    out = np.zeros(size, dtype=bool)
+    keep = pos >= 0
+    out[pos[keep & np.asarray(flags, dtype=bool)]] = True
+    return out
+
+
+def take(values: Any, pos: np.ndarray, fill: Any) -> np.ndarray:
+    """``values[pos]`` with ``fill`` where ``pos`` is -1 (a left join on a unique key)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf" or not isinstance(fill, (int, float, bool)):
+        arr = arr.astype(object)
+    out = np.concatenate([arr, np.array([fill], dtype=arr.dtype)])
+    return out[np.where(pos >= 0, pos, len(arr))]
+
+
+def join_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
+    """Per position, the distinct ``str`` values sorted and comma-joined ("" when none).
+
+    Positions with one distinct value skip the Python join: at 1M RMAs almost all have one.
+    """
+    keep = pos >= 0
+    frame = pd.DataFrame(
+        {"k": pos[keep], "v": pd.Series(np.asarray(values, dtype=object)[keep]).astype(str)}
+    ).drop_duplicates()
+    out = np.full(size, "", dtype=object)
+    k = frame["k"].to_numpy()
+    counts = np.bincount(k, minlength=size)
+    single = counts[k] == 1
+    out[k[single]] = frame["v"].to_numpy()[single]
+    many = frame[~single].sort_values(["k", "v"])
+    if not many.empty:
+        joined = many.groupby("k", sort=False)["v"].agg(",".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def left_join(left: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="left")``, as a lookup when that gives the same frame.
+
+    The lookup applies when each key is one ``right`` row, every ``left`` key is found (no NaN
+    upcasts) and no other column name is shared (no suffixes); otherwise this is the merge.
+    """
+    ids = table(right[on])
+    shared = (set(left.columns) & set(right.columns)) - {on}
+    at = positions(left[on], ids) if _unique_key(ids, right, shared) else None
+    if at is None or (at < 0).any():
+        return left.merge(right, on=on, how="left")
+    extra = right.drop(columns=on).iloc[at].reset_index(drop=True)
+    return pd.concat([left.reset_index(drop=True), extra], axis=1)
+
+
+def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
+    """``left.merge(right, on=on)`` (inner, left order), as a lookup when each key is one row.
+
+    Falls back to the merge when ``right`` repeats a key or shares another column name.
+    """
+    ids = table(right[on])
+    if not _unique_key(ids, right, (set(left.columns) & set(right.columns)) - {on}):
+        return left.merge(right, on=on)
+    at = positions(left[on], ids)
+    kept = left[at >= 0].reset_index(drop=True)
+    extra = right.drop(columns=on).iloc[at[at >= 0]].reset_index(drop=True)
+    return pd.concat([kept, extra], axis=1)
+
+
+def pair_codes(*pairs: tuple[Any, Any]) -> list[np.ndarray]:
+    """One int64 code per (a, b) pair, comparable across the given pair columns.
+
+    Missing ids compare equal to each other (NaN and None alike), as merge keys do.
+    """
+    sizes = np.cumsum([0, *(len(a) for a, _ in pairs)])
+    first = pd.factorize(
+        np.concatenate([np.asarray(a, dtype=object) for a, _ in pairs]), use_na_sentinel=False
+    )[0].astype(np.int64)
+    second = pd.factorize(
+        np.concatenate([np.asarray(b, dtype=object) for _, b in pairs]), use_na_sentinel=False
+    )[0].astype(np.int64)
+    code = first * (second.max(initial=0) + 1) + second
+    return [code[sizes[i] : sizes[i + 1]] for i in range(len(pairs))]
+
+
+def _unique_key(ids: pd.Index, right: pd.DataFrame, shared: set[str]) -> bool:
+    """Whether a lookup equals the merge: one row per key, no NA key (merge pairs NaN with
+    None, ``get_indexer`` does not) and no shared column needing a suffix."""
+    return len(ids) == len(right) and not shared and not ids.hasnans

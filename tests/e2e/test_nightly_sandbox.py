@@ -1,0 +1,126 @@
+"""The nightly job end to end over real HTTP against the sandbox, scored against its ground truth."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from recon.bootstrap import build_app
+from recon.config import RemediationMode, Settings, load_settings
+from recon.engine.findings_json import read_findings_json
+from recon.errors import LockError
+from recon.lock import RunLock
+from recon.models import Category, FindingStatus
+from recon.sandbox.scoring import score
+from recon.service import RUN_LEASE, run_nightly, sessions
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sandbox_settings(tmp_path: Path, seed: int, returns: int = 300) -> Settings:
+    """The embedded default, pointed at a private mirror and report folder."""
+    settings = load_settings(ROOT / "config" / "recon.toml")
+    settings.sandbox.enabled = True
+    settings.sandbox.seed = seed
+    settings.sandbox.returns = returns
+    settings.store.url = f"sqlite:///{tmp_path / 'recon.db'}"
+    settings.reports.dir = tmp_path / "reports"
+    settings.delivery.outbox_dir = tmp_path / "outbox"
+    return settings
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_findings_match_the_planted_discrepancies(tmp_path: Path, seed: int) -> None:
+    """Precision and recall are 1.0 for every category; amounts at risk equal the truth's."""
+    with build_app(sandbox_settings(tmp_path, seed)) as app:
+        outcome = run_nightly(app)
+        assert app.truth is not None
+        result = score(outcome.findings, app.truth)
+    assert not result.missed, sorted(result.missed)
+    assert not result.unexpected, sorted(result.unexpected)
+    assert not result.amount_mismatches, result.amount_mismatches
+    for name, category in result.categories.items():
+        assert (category.precision, category.recall) == (1.0, 1.0), name
+    header, written = read_findings_json(outcome.files["findings"])
+    assert header["shop"] == "sandbox"
+    assert {f.key for f in written} == {f.key for f in outcome.open_findings}
+
+
+def test_every_category_is_planted_and_found(tmp_path: Path) -> None:
+    with build_app(sandbox_settings(tmp_path, seed=11, returns=600)) as app:
+        outcome = run_nightly(app)
+    found = {f.category for f in outcome.open_findings}
+    assert found == set(Category)
+
+
+def test_second_night_on_unchanged_data_opens_and_resolves_nothing(tmp_path: Path) -> None:
+    with build_app(sandbox_settings(tmp_path, seed=3)) as app:
+        first = run_nightly(app)
+        app.clock.sleep(60)  # type: ignore[attr-defined]
+        second = run_nightly(app)
+    statuses = Counter(f.status for f in second.findings)
+    assert statuses[FindingStatus.NEW] == 0
+    assert statuses[FindingStatus.RESOLVED] == 0
+    assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
+
+
+def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
+    with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
+        lease = RunLock(sessions(app), app.clock).acquire("sandbox", "other-host:1", RUN_LEASE)
+        with pytest.raises(LockError, match="holds the run lock"):
+            run_nightly(app)
+        RunLock(sessions(app), app.clock).release(lease)
+        assert run_nightly(app).findings
+
+
+def test_apply_fixes_missing_refunds_and_restocks_once(tmp_path: Path) -> None:
+    """After one apply run the sandbox holds the refunds and stock Loop says it should."""
+    settings = sandbox_settings(tmp_path, seed=4)
+    settings.remediation.mode = RemediationMode.APPLY
+    settings.remediation.auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
+    with build_app(settings) as app:
+        assert app.truth is not None and app.sandbox is not None
+        state = app.sandbox.state  # type: ignore[attr-defined]
+        planted = [p for p in app.truth.findings if p.category == "MISSING_REFUND"]
+        restocks = [p for p in app.truth.findings if p.category == "MISSING_RESTOCK"]
+        stock_before = _stock(state)
+        first = run_nightly(app)
+        app.clock.sleep(3600)  # type: ignore[attr-defined]
+        second = run_nightly(app)
+        app.clock.sleep(3600)  # type: ignore[attr-defined]
+        third = run_nightly(app)
+        stock_after = _stock(state)
+    done = [a for a in first.actions if a["state"] == "done"]
+    assert {a["rma"] for a in done if a["kind"] == "refund"} == {p.rma for p in planted}
+    for finding in planted:
+        order = state.orders_by_id[finding.shopify_order_id]
+        notes = [r for r in order.refunds if r.note and finding.rma in r.note]
+        assert len(notes) == 1, finding.key  # exactly one refund per intended action
+        paid = sum(t.amount for t in order.transactions if t.refund_id == notes[0].id)
+        assert paid == finding.amount_at_risk
+    moved = sum(stock_after.values()) - sum(stock_before.values())
+    assert moved == sum(_units(state, p) for p in restocks)
+    for night in (second, third):
+        left = {f.category for f in night.open_findings}
+        assert Category.MISSING_REFUND not in left
+        assert Category.MISSING_RESTOCK not in left
+    assert len([a for a in third.actions if a["state"] == "done"]) == len(done)
+
+
+def _stock(state: object) -> dict[tuple[str, str], int]:
+    world = state.world  # type: ignore[attr-defined]
+    return {
+        (item.id, location): qty
+        for item in world.inventory
+        for location, qty in item.available.items()
+    }
+
+
+def _units(state: object, planted: object) -> int:
+    rma = planted.rma  # type: ignore[attr-defined]
+    line = planted.key.split("line=")[1]  # type: ignore[attr-defined]
+    ret = state.returns_by_id[rma]  # type: ignore[attr-defined]
+    return sum(1 for unit in ret.line_items if unit.provider_line_item_id == line)
