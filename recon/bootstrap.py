@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from recon.clock import Clock, SystemClock, VirtualClock
 from recon.config import Settings
 from recon.sandbox.world import GroundTruth
+
+if TYPE_CHECKING:
+    from recon.sandbox.server import SandboxServer
+    from recon.sources.loop import LoopClient
+    from recon.sources.shopify import ShopifyClient
+    from recon.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +30,11 @@ class App:
 
     settings: Settings
     clock: Clock
-    store: object  # recon.store.sql.SqlStore
-    loop: object  # recon.ports.LoopSource
-    shopify: object  # recon.sources.shopify.ShopifyClient
+    store: SqlStore
+    loop: LoopClient
+    shopify: ShopifyClient
     truth: GroundTruth | None = None  # set when running on a generated sandbox world
-    sandbox: object | None = None  # recon.sandbox.server.SandboxServer
+    sandbox: SandboxServer | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 

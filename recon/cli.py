@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from recon.config import RemediationMode
 from recon.errors import ReconError
 
 if TYPE_CHECKING:
@@ -81,6 +82,10 @@ def _configure_logging(verbose: bool) -> None:
 @app.command()
 def run(
     config: ConfigOption = None,
+    mode: Annotated[
+        RemediationMode | None,
+        typer.Option(help="override [remediation] mode for this run: plan, approval or apply"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """The nightly job: sync, reconcile, remediate per policy, report, deliver."""
@@ -90,6 +95,8 @@ def run(
 
     _configure_logging(verbose)
     settings = _settings(config)
+    if mode is not None:
+        settings.remediation.mode = mode
     with build_app(settings) as application:
         outcome = run_nightly(application)
         print_outcome(Console(), outcome, application.truth)
@@ -140,8 +147,8 @@ def backfill(
             application.store,
             application.loop,
             application.shopify,
-            application.clock,  # type: ignore[arg-type]
-            settings,
+            application.clock,
+            settings.sync,
             start=_utc(start),
             end=_utc(end),
             progress=True,
@@ -171,6 +178,93 @@ def schedule(
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         scheduler.shutdown(wait=False)
+
+
+actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
+app.add_typer(actions_app, name="actions")
+
+
+def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:
+    from sqlalchemy.orm import sessionmaker
+
+    from recon.store.sql import SqlStore
+
+    settings = _settings(config)
+    store = SqlStore(settings.store.url)
+    return settings, sessionmaker(store.engine, expire_on_commit=False)
+
+
+@actions_app.command("list")
+def actions_list(
+    config: ConfigOption = None,
+    state: Annotated[list[str] | None, typer.Option(help="only these states")] = None,
+) -> None:
+    """List intents: proposed, approved, done, failed, needs_review..."""
+    from rich.table import Table
+
+    from recon.remediation.ledger import list_actions
+    from recon.remediation.planner import ActionState
+
+    settings, sessions = _ledger_sessions(config)
+    states = [ActionState(s) for s in state] if state else None
+    with sessions() as session:
+        rows = list_actions(session, settings.shop.slug, states)
+    table = Table(title=f"actions for {settings.shop.slug}")
+    for column in ("id", "kind", "category", "rma", "order", "amount", "state", "reason"):
+        table.add_column(column)
+    for row in rows:
+        amount = f"{row.amount} {row.currency}" if row.amount else "-"
+        table.add_row(
+            str(row.id),
+            row.kind,
+            row.category,
+            row.rma,
+            row.order_id,
+            amount,
+            row.state,
+            row.reason,
+        )
+    Console().print(table)
+
+
+def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> None:
+    import getpass
+
+    from recon.remediation import ledger
+
+    settings, sessions = _ledger_sessions(config)
+    decide = ledger.approve if approve else ledger.reject
+    with sessions() as session, session.begin():
+        rows = decide(
+            session,
+            settings.shop.slug,
+            ids,
+            actor=f"cli:{getpass.getuser()}",
+            now=datetime.now(UTC),
+            reason=reason,
+        )
+    verb = "approved" if approve else "rejected"
+    Console().print(f"{verb}: " + ", ".join(str(r.id) for r in rows))
+
+
+@actions_app.command("approve")
+def actions_approve(
+    ids: Annotated[list[int], typer.Argument(help="intent ids from `actions list`")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Approve proposed intents; the next run in approval or apply mode sends them."""
+    _decide(config, ids, reason, approve=True)
+
+
+@actions_app.command("reject")
+def actions_reject(
+    ids: Annotated[list[int], typer.Argument(help="intent ids from `actions list`")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Reject proposed intents; they are never sent."""
+    _decide(config, ids, reason, approve=False)
 
 
 def _utc(moment: datetime) -> datetime:

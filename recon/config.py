@@ -40,15 +40,15 @@ class ShopSettings(_Section):
     slug: str = Field(default="sandbox", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     domain: str = "recon-sandbox.myshopify.com"
     api_version: str = "2026-04"
-    token_env: str = "RECON_SHOPIFY_TOKEN"
+    token_env: str = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
     base_url: str | None = None  # default https://{domain}; the sandbox sets its own
     timezone: str = "UTC"
 
     @field_validator("api_version")
     @classmethod
     def _supported(cls, value: str) -> str:
-        # @idempotent and changeFromQuantity exist from 2026-01 on; older versions cannot run recon's
-        # write documents (shopify-admin-api.md §2).
+        # @idempotent and changeFromQuantity exist from 2026-01 on; older versions cannot run
+        # recon's write documents (shopify-admin-api.md §2).
         if value not in SUPPORTED_SHOPIFY_VERSIONS:
             raise ValueError(f"expected one of {', '.join(SUPPORTED_SHOPIFY_VERSIONS)}")
         return value

@@ -1,19 +1,19 @@
 """The project's error tree; the CLI maps ReconError to an exit code in exactly one place.
 
-    ReconError                      exit 1 unless stated
-    ├── ConfigError                 exit 2  a bad setting; the message names the key and what was expected
-    ├── WorldError                  exit 2  an invalid sandbox world file; the message names the bad field
-    ├── SourceError                         talking to Loop or Shopify failed
-    │   ├── AuthError               exit 3  401/403/ACCESS_DENIED: bad token or missing scope
-    │   ├── RetryExhaustedError             retriable failures outlasted the retry budget
-    │   ├── FatalHTTPError                  a non-retriable 4xx, or a GraphQL validation error (a bug)
-    │   ├── CursorLoopError                 a server handed back a cursor it had already given
-    │   ├── ThrottledError                  THROTTLED/429 that the policy decided not to wait out
-    │   └── OutcomeUnknownError             a write was sent and no answer came (5xx, timeout, reset)
-    ├── StoreError                          the local mirror is unusable (migration, lock, corrupt)
-    ├── LockError                   exit 4  another run holds the run lock / our lease was taken over
-    ├── RemediationError                    a write could not be planned or applied safely
-    └── DeliveryError                       the report could not be delivered (kept in the outbox)
+    ReconError                  exit 1 unless stated
+    ├── ConfigError             exit 2  a bad setting; the message names the key and the expectation
+    ├── WorldError              exit 2  an invalid sandbox world file; names the bad field's path
+    ├── SourceError                     talking to Loop or Shopify failed
+    │   ├── AuthError           exit 3  401/403/ACCESS_DENIED: bad token or missing scope
+    │   ├── RetryExhaustedError         retriable failures outlasted the retry budget
+    │   ├── FatalHTTPError              a non-retriable 4xx, or a GraphQL validation error (a bug)
+    │   ├── CursorLoopError             a server handed back a cursor it had already given
+    │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
+    │   └── OutcomeUnknownError         a write was sent and no answer came (5xx, timeout, reset)
+    ├── StoreError                      the local mirror is unusable (migration, lock, corrupt)
+    ├── LockError               exit 4  another run holds the run lock / our lease was taken over
+    ├── RemediationError                a write could not be planned or applied safely
+    └── DeliveryError                   the report could not be delivered (kept in the outbox)
 
 Bad *records* are not errors: they are quarantined with the record id, field and reason, and the
 run goes on (see ``recon.models.Quarantined``).

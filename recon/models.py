@@ -244,7 +244,7 @@ class FindingStatus(StrEnum):
 
 
 class Finding(Record):
-    """One break in the Loop → Shopify → payout chain. Field names are the findings.json contract."""
+    """One break in the Loop → Shopify → payout chain. Fields: the findings.json contract."""
 
     key: str  # stable across runs: same break, same key
     category: Category

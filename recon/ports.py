@@ -1,6 +1,6 @@
 """The ports between the pure core and the adapters (sources, store, mailer).
 
-Adapters implement these Protocols; ``bootstrap`` wires the concrete ones; tests use ``tests/fakes.py``.
+Adapters implement these Protocols; ``bootstrap`` wires the concrete ones; tests use fakes.
 Every iterator yields typed records or ``Quarantined`` entries: a bad record never stops a run.
 """
 

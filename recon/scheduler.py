@@ -33,7 +33,11 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        _guarded(job), trigger, id="recon-nightly", max_instances=1, coalesce=True,
+        _guarded(job),
+        trigger,
+        id="recon-nightly",
+        max_instances=1,
+        coalesce=True,
         misfire_grace_time=3600,
     )
     return scheduler

@@ -104,7 +104,7 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
     slug = app.settings.shop.slug
     run_id = store.start_run("nightly")
     try:
-        stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)  # type: ignore[arg-type]
+        stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)
         snapshot = store.load_snapshot()
         result = reconcile_snapshot(app, snapshot, as_of)
         findings = merge(store.load_findings(), result.findings, as_of)

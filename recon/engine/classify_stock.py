@@ -81,7 +81,7 @@ def classify_sku(frames: Frames, lines: pd.DataFrame) -> pd.DataFrame:
 def _pair_code(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """One int64 per pair of factorize codes (-1 stays -1: a missing id pairs with nothing)."""
     width = np.int64(second.max(initial=0)) + 1
-    code = first.astype(np.int64) * width + second
+    code: np.ndarray = first.astype(np.int64) * width + second
     code[(first < 0) | (second < 0)] = -1
     return code
 

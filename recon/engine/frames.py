@@ -134,7 +134,7 @@ def decimal_array(units: Any, currencies: Any) -> np.ndarray:
         _fill_decimals(out, values, currency_code == i, str(currency))
     for currency in pd.unique(codes[currency_code < 0]):
         if currency is None:  # ``codes == None`` matched None rows before; NaN matched nothing
-            _fill_decimals(out, values, np.equal(codes, None), str(currency))
+            _fill_decimals(out, values, codes == None, str(currency))  # noqa: E711
     return out
 
 

@@ -16,14 +16,15 @@ import pandas as pd
 
 def table(values: Any) -> pd.Index:
     """The distinct values, in first-appearance order, as an Index to look positions up in."""
-    return pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    ids: pd.Index = pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    return ids
 
 
 def positions(values: Any, ids: pd.Index) -> np.ndarray:
     """Position of each value in ``ids`` (a ``table``), -1 where it is absent."""
     if len(ids) == 0:
         return np.full(len(values), -1, dtype=np.int64)
-    return np.asarray(ids.get_indexer(np.asarray(values, dtype=object)), dtype=np.int64)
+    return np.asarray(ids.get_indexer(pd.Index(values, dtype=object)), dtype=np.int64)
 
 
 def member(values: Any, pool: Any) -> np.ndarray:

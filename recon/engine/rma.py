@@ -8,8 +8,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from recon.config import DEFAULT_RMA_PATTERNS
 
@@ -71,9 +69,10 @@ def parse_rma_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(n_rmas, first_rma)`` per note: how many distinct RMAs it names and the first (or None).
 
-    The bulk goes through Arrow's RE2 kernels (a 1M-refund run would spend seconds in ``re``,
-    issue H10); notes with two or more matches, unusual characters, or patterns RE2 cannot
-    compile are parsed by ``parse_rmas``, so the answer is the same either way.
+    The bulk goes through Arrow's RE2 kernels when pyarrow is installed (a 1M-refund run spent
+    seconds in ``re``, issue H10); notes with two or more matches, unusual characters, or
+    patterns RE2 cannot compile are parsed by ``parse_rmas``, each distinct note once, so the
+    answer is the same either way.
 
     Raises:
         re.error: if a pattern is not a regular expression.
@@ -85,8 +84,10 @@ def parse_rma_arrays(
     slow = np.ones(len(filled), dtype=bool)
     if len(filled) and all(p.isascii() for p in key):
         slow = _fast_parse(filled, _compile(key).pattern, counts, first)
+    parsed: dict[str, list[str]] = {}
     for i in np.flatnonzero(slow):
-        found = parse_rmas(filled[i], key)
+        note = filled[i]
+        found = parsed[note] if note in parsed else parsed.setdefault(note, parse_rmas(note, key))
         counts[i] = len(found)
         first[i] = found[0] if found else None
     return counts, first
@@ -96,13 +97,19 @@ def _fast_parse(
     filled: np.ndarray, pattern: str, counts: np.ndarray, first: np.ndarray
 ) -> np.ndarray:
     """Fill ``counts``/``first`` for plain notes with at most one match; return the rest's mask."""
+    everything = np.ones(len(filled), dtype=bool)
+    try:
+        import pyarrow as pa  # type: ignore[import-untyped]  # optional; no stubs
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - pyarrow is optional: ``re`` parses every note
+        return everything
     arr = pa.array(filled, type=pa.string())
     regex = "(?i)" + pattern
     try:
         matched = pc.count_substring_regex(arr, regex).to_numpy(zero_copy_only=False)
         groups = pc.extract_regex(arr, regex)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # RE2 lacks it: use ``re``
-        return np.ones(len(filled), dtype=bool)
+        return everything
     plain = pc.match_substring_regex(arr, _PLAIN_NOTE).to_numpy(zero_copy_only=False)
     one = plain & (matched == 1)
     rma = pa.nulls(len(filled), pa.string())
@@ -112,4 +119,5 @@ def _fast_parse(
     found = one & ~pc.is_null(rma).to_numpy(zero_copy_only=False)
     first[found] = rma.to_numpy(zero_copy_only=False)[found]
     counts[found] = 1
-    return ~((plain & (matched == 0)) | one)
+    slow: np.ndarray = ~((plain & (matched == 0)) | one)
+    return slow

@@ -18,7 +18,7 @@ from recon.sandbox.world import (
 )
 
 SHOPIFY_TOKEN = "shpat_sandbox_not_a_secret"  # noqa: S105 - the sandbox's published credential
-LOOP_API_KEY = "loop_sandbox_not_a_secret"  # noqa: S105 - the sandbox's published credential
+LOOP_API_KEY = "loop_sandbox_not_a_secret"
 
 
 class SandboxState:

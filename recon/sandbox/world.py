@@ -58,7 +58,9 @@ class Plan(StrEnum):
 
     @property
     def restore_rate(self) -> float:
-        return {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}[self.value]
+        return {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}[
+            self.value
+        ]
 
 
 class Location(_Model):
@@ -353,7 +355,9 @@ class Revision(_Model):
     """
 
     at: AwareDatetime
-    target: Annotated[str, StringConstraints(pattern=r"^(loop_return|order|balance_transaction|payout):[0-9]+$")]
+    target: Annotated[
+        str, StringConstraints(pattern=r"^(loop_return|order|balance_transaction|payout):[0-9]+$")
+    ]
     set: dict[str, Any]
 
 
@@ -471,7 +475,9 @@ def parse_world(data: Any, *, source: str = "world") -> World:
         lines = [f"{_error_path(e)}: {e['msg']}" for e in exc.errors()[:10]]
         more = exc.error_count() - len(lines)
         suffix = f"\n  ... and {more} more" if more > 0 else ""
-        raise WorldError(f"{source} is not a valid world:\n  " + "\n  ".join(lines) + suffix) from None
+        raise WorldError(
+            f"{source} is not a valid world:\n  " + "\n  ".join(lines) + suffix
+        ) from None
 
 
 def load_world(path: Path) -> World:
@@ -487,7 +493,9 @@ def load_world(path: Path) -> World:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise WorldError(f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise WorldError(
+            f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     return parse_world(data, source=str(path))
 
 

@@ -1,4 +1,4 @@
-"""The nightly job end to end over real HTTP against the sandbox, scored against its ground truth."""
+"""The nightly job end to end over real HTTP against the sandbox, scored against ground truth."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings: the embedded default loads, bad files fail naming the key, secrets come only from env."""
+"""Settings: the default loads, bad files fail naming the key, secrets come only from env."""
 
 from __future__ import annotations
 
@@ -37,11 +37,11 @@ def test_example_config_is_valid() -> None:
     ("text", "expected"),
     [
         ('[shop]\napi_version = "2025-10"\n', "shop.api_version"),
-        ('[sync]\nlookback_hours = -1\n', "sync.lookback_hours"),
+        ("[sync]\nlookback_hours = -1\n", "sync.lookback_hours"),
         ('[engine]\nrma_patterns = ["RMA (\\\\d+)"]\n', "engine.rma_patterns"),
         ('[remediation]\nmode = "yolo"\n', "remediation.mode"),
         ('[delivery]\nsmtp_hots = "x"\n', "delivery.smtp_hots: unknown key"),
-        ('[loop]\npage_size = 1000\n', "loop.page_size"),
+        ("[loop]\npage_size = 1000\n", "loop.page_size"),
     ],
 )
 def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -6,13 +6,26 @@ from decimal import Decimal
 
 import pytest
 
-from recon.money import MoneyError, format_amount, parse_amount, parse_currency, sum_by_currency, to_minor
+from recon.money import (
+    MoneyError,
+    format_amount,
+    parse_amount,
+    parse_currency,
+    sum_by_currency,
+    to_minor,
+)
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("63.30", Decimal("63.30")), (" 1.5 ", Decimal("1.5")), (7, Decimal(7)), (6.1, Decimal("6.1")),
-     ("-41.94", Decimal("-41.94")), (Decimal("2.50"), Decimal("2.50"))],
+    [
+        ("63.30", Decimal("63.30")),
+        (" 1.5 ", Decimal("1.5")),
+        (7, Decimal(7)),
+        (6.1, Decimal("6.1")),
+        ("-41.94", Decimal("-41.94")),
+        (Decimal("2.50"), Decimal("2.50")),
+    ],
 )
 def test_parse_amount_is_exact(value: object, expected: Decimal) -> None:
     assert parse_amount(value) == expected
@@ -38,5 +51,7 @@ def test_minor_units_follow_iso_4217() -> None:
 
 
 def test_sums_never_cross_currencies() -> None:
-    totals = sum_by_currency([("USD", Decimal("1.10")), ("EUR", Decimal("2")), ("USD", Decimal("0.90"))])
+    totals = sum_by_currency(
+        [("USD", Decimal("1.10")), ("EUR", Decimal("2")), ("USD", Decimal("0.90"))]
+    )
     assert totals == {"USD": Decimal("2.00"), "EUR": Decimal("2")}
