@@ -16,6 +16,7 @@ from typing import Any
 from recon.clock import Clock
 
 logger = logging.getLogger(__name__)
+PACING_MARGIN_POINTS = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,10 @@ class CostBucket:
         status = self._status
         if available is None or status is None or status.restore_rate <= 0:
             return 0.0
-        # A query dearer than the bucket can ever hold waits only for a full bucket.
-        needed = min(cost, status.maximum)
+        # A query dearer than the bucket can ever hold waits only for a full bucket. The margin
+        # covers ``currentlyAvailable`` being rounded in responses and clock granularity: without
+        # it a query paced to the exact point is refused THROTTLED by a fraction of a point.
+        needed = min(cost + PACING_MARGIN_POINTS, status.maximum)
         return max(0.0, (needed - available) / status.restore_rate)
 
     def pace(self, cost: float) -> None:
