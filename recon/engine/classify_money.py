@@ -158,9 +158,9 @@ def classify_unlinked(
     covered = (facts["covered_minor"] > 0) | (facts["covered_shop_minor"] > 0)
     unmatched = facts[
         (facts["n_rmas"] == 0)
-        & ~facts["refund_id"].isin(links["refund_id"])
+        & ~keys.member(facts["refund_id"], links["refund_id"])
         & covered
-        & facts["order_id"].isin(returns["order_id"])
+        & keys.member(facts["order_id"], returns["order_id"])
     ]
     out = []
     for category, hit, rma, detail in (

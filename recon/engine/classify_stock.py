@@ -29,7 +29,7 @@ def linked_lines(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     line_pair, unit_pair = keys.pair_codes(
         (lines["rma"], lines["line_item_id"]), (units["rma"], units["provider_line_item_id"])
     )
-    by_id = np.isin(line_pair, unit_pair)
+    by_id = keys.member(line_pair, unit_pair)
     found = lines[by_id].assign(pli=lambda f: f["line_item_id"])
     rest = lines[~by_id]
     by_sku = rest.merge(
@@ -156,8 +156,8 @@ def classify_restock(
     code = _pair_code(rma_code, pli_code)
     n_units, n_restocked = len(units), len(restocked)
     unit_pairs = code[:n_units]
-    is_restocked = np.isin(unit_pairs, code[n_units : n_units + n_restocked])
-    by_recon = np.isin(unit_pairs, code[n_units + n_restocked :])
+    is_restocked = keys.member(unit_pairs, code[n_units : n_units + n_restocked])
+    by_recon = keys.member(unit_pairs, code[n_units + n_restocked :])
     live = ~units["state"].isin(CLOSED_OUT)
     missing = units[live.to_numpy() & units["event_done"].to_numpy() & ~is_restocked & ~by_recon]
     not_received = units["state"].isin(CLOSED_OUT) | ~units["received"]

@@ -16,7 +16,9 @@ import pandas as pd
 
 def table(values: Any) -> pd.Index:
     """The distinct values, in first-appearance order, as an Index to look positions up in."""
-    ids: pd.Index = pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    ids: pd.Index = pd.Index(np.asarray(values, dtype=object), dtype=object, copy=False)
+    if not ids.is_unique:  # the check builds the lookup hash table; ids columns mostly pass
+        ids = pd.Index(pd.unique(ids.to_numpy()), dtype=object)
     return ids
 
 
@@ -28,8 +30,14 @@ def positions(values: Any, ids: pd.Index) -> np.ndarray:
 
 
 def member(values: Any, pool: Any) -> np.ndarray:
-    """``Series(values).isin(pool)`` as a bool array, through one hash table of ``pool``."""
-    return positions(values, table(pool)) >= 0
+    """``Series(values).isin(pool)`` as a bool array, through one hash table of ``pool``.
+
+    Integer codes go to pandas' int64 hash ``isin`` (``np.isin`` sorts: slower at 1M rows).
+    """
+    arr, other = np.asarray(values), np.asarray(pool)
+    if arr.dtype.kind in "iu" and other.dtype.kind in "iu":
+        return np.asarray(pd.Series(arr, copy=False).isin(other).to_numpy(), dtype=bool)
+    return positions(arr, table(other)) >= 0
 
 
 def upper(values: pd.Series) -> pd.Series:

@@ -149,7 +149,7 @@ def _heuristic(
     """Link 3: same order, covered within tolerance (0.5), same SKU multiset (0.5)."""
     empty = pd.DataFrame(columns=LINK_COLUMNS)
     returns = frames.returns.assign(tol=tolerance_minor.to_numpy())
-    free = returns[~returns["rma"].isin(linked_rmas)]
+    free = returns[~keys.member(returns["rma"], linked_rmas)]
     pairs = rest.merge(free[["rma", "order_id", "currency", "refund_minor", "tol"]], on="order_id")
     if pairs.empty:
         return empty
@@ -162,9 +162,9 @@ def _heuristic(
     amount_ok = (pairs["basis"] != "mismatch") & (
         (pairs["basis_covered"] - pairs["refund_minor"]).abs() <= pairs["tol"]
     )
-    rlines = frames.refund_lines[frames.refund_lines["refund_id"].isin(pairs["refund_id"])]
+    rlines = frames.refund_lines[keys.member(frames.refund_lines["refund_id"], pairs["refund_id"])]
     f_sig = _sku_signature(rlines, "refund_id", rlines["quantity"])
-    rl = frames.return_lines[frames.return_lines["rma"].isin(pairs["rma"])]
+    rl = frames.return_lines[keys.member(frames.return_lines["rma"], pairs["rma"])]
     r_sig = _sku_signature(rl, "rma")
     sku_ok = pairs["refund_id"].map(f_sig).fillna("").to_numpy() == (
         pairs["rma"].map(r_sig).fillna("").to_numpy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from recon.engine import keys
 from recon.engine.frames import Frames, decimals, fill_int
 
 TIEOUT_COLUMNS = [
@@ -29,11 +30,11 @@ def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     refund linked to an RMA.
     """
     bts = frames.balance_transactions
-    refund_bts = bts[(bts["type"].astype(str).str.upper() == "REFUND") & bts["payout_id"].notna()]
+    refund_bts = bts[(keys.upper(bts["type"]) == "REFUND") & bts["payout_id"].notna()]
     txn = frames.transactions[["transaction_id", "refund_id"]]
-    linked_txns = txn.loc[txn["refund_id"].isin(links["refund_id"]), "transaction_id"]
+    linked_txns = txn.loc[keys.member(txn["refund_id"], links["refund_id"]), "transaction_id"]
     refund_bts = refund_bts.assign(
-        matched=refund_bts["source_order_transaction_id"].isin(linked_txns)
+        matched=keys.member(refund_bts["source_order_transaction_id"], linked_txns)
     )
     per = refund_bts.groupby("payout_id").agg(
         refunds_count=("balance_transaction_id", "size"),

@@ -101,15 +101,12 @@ def test_nightly_syncs_end_with_the_same_mirror_as_one_fresh_backfill(tmp_path: 
         ]
         assert changed == [], f"{table}: stale records in the nightly mirror"
     lines_differ = [i for i, o in rebuilt["orders"].items() if nightly["orders"][i] != o]
-    if lines_differ:
-        # Known defect in recon/sync.py (reported): an order found by the lean OrdersPage sweep
-        # is not re-read by id, so it is mirrored without line items, and a later sweep replaces
-        # lines read by id with none. Which path an order takes decides its lines.
-        pytest.xfail(f"order line items depend on the fetch path: {len(lines_differ)} orders")
+    # An order found by the lean OrdersPage sweep must still be mirrored with its line items.
+    assert lines_differ == [], "order line items depend on the fetch path"
 
 
 def _but_lines(record: dict[str, Any]) -> dict[str, Any]:
-    """An order record without its line items (compared separately, see the known defect)."""
+    """An order record without its line items (they are compared on their own)."""
     return {k: v for k, v in record.items() if k != "lines"}
 
 
