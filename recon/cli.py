@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from recon.config import RemediationMode
-from recon.errors import ReconError
+from recon.errors import ConfigError, ReconError
 
 if TYPE_CHECKING:
     from recon.config import Settings
@@ -178,6 +178,43 @@ def schedule(
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         scheduler.shutdown(wait=False)
+
+
+@app.command()
+def report(
+    month: Annotated[str | None, typer.Option(help="a calendar month, e.g. 2026-10")] = None,
+    start: Annotated[datetime | None, typer.Option("--from", help="first day (UTC)")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="end day, exclusive (UTC)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Build the month-end workbook from the local mirror (no API calls)."""
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+
+    first, last = _period(month, start, end)
+    settings = _settings(config)
+    store = SqlStore(settings.store.url)
+    try:
+        path = build_monthend(settings, store, datetime.now(UTC), first, last)
+    finally:
+        store.close()
+    Console().print(f"month-end workbook: {path}")
+
+
+def _period(month: str | None, start: datetime | None, end: datetime | None) -> tuple[date, date]:
+    """[first, last) days from ``--month`` or ``--from``/``--to``."""
+    if month is not None:
+        try:
+            first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).date()
+        except ValueError:
+            raise ConfigError(f"--month: expected YYYY-MM, got {month!r}") from None
+        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return first, following
+    if start is None or end is None:
+        raise ConfigError("report: give --month, or both --from and --to")
+    if end <= start:
+        raise ConfigError("report: --to must be after --from")
+    return start.date(), end.date()
 
 
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")

@@ -6,20 +6,24 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
+from recon.config import Settings
+from recon.deliverables import monthend_path, publish, report_data
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock
 from recon.models import Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
+from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import Snapshot
+from recon.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 # Long enough for a one-year backfill-sized night; a crashed run's lease expires after this.
@@ -46,7 +50,9 @@ class RunOutcome:
         return [f for f in self.findings if f.status != FindingStatus.RESOLVED]
 
 
-def reconcile_snapshot(app: App, snapshot: Snapshot, as_of: datetime) -> ReconResult:
+def reconcile_snapshot(
+    settings: Settings, store: SqlStore, snapshot: Snapshot, as_of: datetime
+) -> ReconResult:
     """Run the engine over mirrored records (pure; no API calls)."""
     frames = build_frames(
         snapshot.returns,
@@ -58,21 +64,15 @@ def reconcile_snapshot(app: App, snapshot: Snapshot, as_of: datetime) -> ReconRe
     )
     return reconcile(
         frames,
-        app.settings.engine,
+        settings.engine,
         as_of,
-        restocked_by_recon=_restocked_by_recon(app),
-        restock_after=app.settings.remediation.restock_after,
+        restocked_by_recon=ledger_restocks(sessions(store), settings.shop.slug),
+        restock_after=settings.remediation.restock_after,
     )
 
 
-def _restocked_by_recon(app: App) -> frozenset[tuple[str, str]]:
-    """(rma, line item) pairs recon restocked (the action ledger), for MISSING_RESTOCK."""
-    return ledger_restocks(sessions(app), app.settings.shop.slug)
-
-
-def sessions(app: App) -> sessionmaker[Session]:
+def sessions(store: SqlStore) -> sessionmaker[Session]:
     """A session factory on the mirror for the ledger and the run lock."""
-    store: Any = app.store
     return sessionmaker(store.engine, expire_on_commit=False)
 
 
@@ -89,7 +89,7 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
         SourceError: an API could not be read (auth, exhausted retries).
     """
     store: Any = app.store
-    lock = RunLock(sessions(app), app.clock)
+    lock = RunLock(sessions(app.store), app.clock)
     holder = f"{socket.gethostname()}:{os.getpid()}"
     lease = lock.acquire(app.settings.shop.slug, holder, RUN_LEASE)
     try:
@@ -106,11 +106,12 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
     try:
         stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)
         snapshot = store.load_snapshot()
-        result = reconcile_snapshot(app, snapshot, as_of)
-        findings = merge(store.load_findings(), result.findings, as_of)
+        result = reconcile_snapshot(app.settings, store, snapshot, as_of)
+        previous = store.load_findings()
+        findings = merge(previous, result.findings, as_of)
         store.save_findings(findings)
         applied = remediate(
-            sessions(app),
+            sessions(app.store),
             app.shopify,
             app.settings.remediation,
             app.clock,
@@ -120,12 +121,26 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
             lease=lease,
             run_id=run_id,
         )
+        actions = action_rows(sessions(app.store), slug)
         out = report_dir(app, as_of)
         out.mkdir(parents=True, exist_ok=True)
         files = {"findings": out / "findings.json"}
-        write_findings_json(
-            files["findings"], findings, shop=app.settings.shop.slug, run_id=run_id, as_of=as_of
+        write_findings_json(files["findings"], findings, shop=slug, run_id=run_id, as_of=as_of)
+        data = report_data(
+            app.settings,
+            findings=findings,
+            previous=previous,
+            result=result,
+            snapshot=snapshot,
+            actions=actions,
+            run_id=run_id,
+            as_of=as_of,
+            period=((as_of - timedelta(days=1)).date(), as_of.date()),
         )
+        reports, notes = publish(app.settings, data)
+        files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
+        if applied.halted:
+            notes.insert(0, f"remediation halted: {applied.halted}")
         outcome = RunOutcome(
             run_id=run_id,
             as_of=as_of,
@@ -134,11 +149,55 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
             report_dir=out,
             files=files,
             sync=stats.as_dict(),
-            actions=action_rows(sessions(app), slug),
-            notes=[f"remediation halted: {applied.halted}"] if applied.halted else [],
+            actions=actions,
+            notes=notes,
         )
     except BaseException:
         store.finish_run(run_id, "failed", {})
         raise
     store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
     return outcome
+
+
+def build_monthend(
+    settings: Settings, store: SqlStore, now: datetime, start: date, end: date
+) -> Path:
+    """The month-end workbook for [start, end) from the mirror alone (no API calls).
+
+    Findings are recomputed over the period's records as of its end (or now, if earlier), and
+    keep the lifecycle (first seen, status) the nightly runs recorded for the same keys.
+    """
+    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    until = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    as_of = min(until, now)
+    snapshot = store.load_snapshot(since, until)
+    result = reconcile_snapshot(settings, store, snapshot, as_of)
+    known = {f.key: f for f in store.load_findings()}
+    findings = [
+        f.model_copy(
+            update={
+                "status": known[f.key].status,
+                "first_seen": known[f.key].first_seen,
+                "last_seen": known[f.key].last_seen,
+            }
+        )
+        if f.key in known
+        else f.model_copy(update={"first_seen": as_of, "last_seen": as_of})
+        for f in result.findings
+    ]
+    rmas = {r.id for r in snapshot.returns}
+    actions = [a for a in action_rows(sessions(store), settings.shop.slug) if a["rma"] in rmas]
+    data = report_data(
+        settings,
+        findings=findings,
+        previous=None,
+        result=result,
+        snapshot=snapshot,
+        actions=actions,
+        run_id=f"month-end {start}..{end}",
+        as_of=as_of,
+        period=(start, end),
+    )
+    path = monthend_path(settings, start, end)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_monthend_workbook(data, path)

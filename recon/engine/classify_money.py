@@ -7,16 +7,26 @@ import pandas as pd
 
 from recon.engine import keys
 from recon.engine.classify_common import rows
-from recon.engine.link import basis_amounts
+from recon.engine.link import BUCKETS, basis_amounts
 from recon.models import Category
 
 CLOSED_OUT = ("cancelled", "expired")
+_MONEY_FACTS = [
+    "refund_id",
+    "order_id",
+    "currency",
+    "shop_currency",
+    "pending_old",
+    *(f"{bucket}{suffix}" for bucket in BUCKETS for suffix in ("_minor", "_shop_minor")),
+]
 
 
 def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
     """One row per link with the refund's money in the return's currency (``basis_*``)."""
+    # Only the refund columns the money rules read: copying notes and RMA tuples for 1M links
+    # was a large share of this step (issue H10).
     frame = keys.left_join(
-        keys.left_join(links, facts, "refund_id"),
+        keys.left_join(links, facts[_MONEY_FACTS], "refund_id"),
         returns[["rma", "currency", "refund_minor", "state"]].rename(
             columns={"currency": "return_currency", "state": "return_state"}
         ),

@@ -15,15 +15,14 @@ import pandas as pd
 
 from recon.engine import keys
 from recon.engine.frames import Frames
-from recon.engine.rma import parse_rma_series
+from recon.engine.rma import parse_rma_arrays, rma_tuples
 
 # Refund transaction status buckets (findings.md "Vocabulary").
 OK_STATUSES = ("SUCCESS",)
 PENDING_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
 FAILED_STATUSES = ("FAILURE", "ERROR")
 LINK_COLUMNS = ["refund_id", "rma", "match_method", "confidence"]
-_BUCKETS = ("covered", "failed", "pending")
-_SUM_COLUMNS = [b + s for b in _BUCKETS for s in ("_minor", "_shop_minor")]
+BUCKETS = ("covered", "failed", "pending")
 
 
 def refund_facts(
@@ -35,9 +34,13 @@ def refund_facts(
     (presentment), ``<bucket>_shop_minor`` for covered/failed/pending, and ``pending_old``
     (a pending refund transaction processed more than ``pending_days`` before ``as_of``).
     """
-    refunds = frames.refunds.copy()
-    refunds["rmas"] = parse_rma_series(refunds["note"], patterns)
-    refunds["n_rmas"] = refunds["rmas"].map(len).astype("int64")
+    # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
+    # frame made pandas re-copy its blocks (issue H10).
+    refunds = frames.refunds
+    counts, first = parse_rma_arrays(refunds["note"], patterns)
+    out = {column: refunds[column].to_numpy() for column in refunds.columns}
+    out["rmas"] = rma_tuples(refunds["note"], counts, first, patterns)
+    out["n_rmas"] = counts
     txn = frames.transactions
     txn = txn[keys.upper(txn["kind"]).to_numpy() == "REFUND"]
     status = keys.upper(txn["status"])
@@ -53,13 +56,12 @@ def refund_facts(
     row = keys.positions(refunds["refund_id"], ids)
     cutoff = as_of - timedelta(days=pending_days)
     old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
-    refunds["pending_old"] = keys.any_at(at, old, len(ids))[row]
+    out["pending_old"] = keys.any_at(at, old, len(ids))[row]
     for bucket, mask in masks.items():
         for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
-            refunds[bucket + suffix] = keys.sum_at(at, amounts, len(ids))[row]
-    columns = [*refunds.columns[:-7], "pending_old", *_SUM_COLUMNS]
-    return refunds[columns].reset_index(drop=True)
+            out[bucket + suffix] = keys.sum_at(at, amounts, len(ids))[row]
+    return pd.DataFrame(out)
 
 
 def link_refunds(
@@ -118,7 +120,7 @@ def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFra
     shop = return_currency.to_numpy() == frame["shop_currency"].to_numpy()
     pres = ~shop & (return_currency.to_numpy() == frame["currency"].to_numpy())
     out = frame.assign(basis=np.select([shop, pres], ["shop", "presentment"], "mismatch"))
-    for bucket in _BUCKETS:
+    for bucket in BUCKETS:
         out[f"basis_{bucket}"] = np.select(
             [shop, pres], [frame[f"{bucket}_shop_minor"], frame[f"{bucket}_minor"]], 0
         ).astype("int64")

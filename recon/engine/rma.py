@@ -54,6 +54,17 @@ def parse_rma_series(notes: pd.Series, patterns: Sequence[str] = DEFAULT_RMA_PAT
         re.error: if a pattern is not a regular expression.
     """
     counts, first = parse_rma_arrays(notes, patterns)
+    return pd.Series(rma_tuples(notes, counts, first, patterns), index=notes.index, dtype=object)
+
+
+def rma_tuples(
+    notes: pd.Series, counts: np.ndarray, first: np.ndarray, patterns: Sequence[str]
+) -> np.ndarray:
+    """The RMA tuples ``parse_rma_series`` returns, from ``parse_rma_arrays``' answer.
+
+    Raises:
+        re.error: if a pattern is not a regular expression.
+    """
     out = np.empty(len(counts), dtype=object)
     out[:] = [()] * len(counts)
     one = np.flatnonzero(counts == 1)
@@ -61,7 +72,7 @@ def parse_rma_series(notes: pd.Series, patterns: Sequence[str] = DEFAULT_RMA_PAT
     filled = notes.fillna("").astype(str).to_numpy()
     many = np.flatnonzero(counts >= 2)
     out[many] = [tuple(parse_rmas(note, tuple(patterns))) for note in filled[many]]
-    return pd.Series(out, index=notes.index, dtype=object)
+    return out
 
 
 def parse_rma_arrays(

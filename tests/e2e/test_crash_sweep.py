@@ -150,7 +150,11 @@ def shop(tmp_path: Path) -> Iterator[Shop]:
     state = SandboxState(world, clock=clock)
     with SandboxServer(state) as server:
         yield Shop(
-            state, truth, clock, _config(tmp_path, server), f"sqlite:///{tmp_path / 'recon.db'}",
+            state,
+            truth,
+            clock,
+            _config(tmp_path, server),
+            f"sqlite:///{tmp_path / 'recon.db'}",
             tmp_path,
         )
 
@@ -164,14 +168,18 @@ class Night:
     summary: dict[str, Any] | None
 
 
-def run_child(shop: Shop, *, crash_at: str | None = None) -> Night:
-    """Run one nightly job in a fresh process, as cron would."""
+def run_child(
+    shop: Shop, *, crash_at: str | None = None, auto_apply: list[str] | None = None
+) -> Night:
+    """Run one nightly job in a fresh process, as cron would; ``auto_apply`` overrides the file's."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RECON_")}
     env["RECON_SHOPIFY_TOKEN"] = shop.state.shopify_token
     env["RECON_LOOP_API_KEY"] = shop.state.loop_api_key
     env["CRASH_CHILD_CLOCK_SHIFT"] = str(shop.clock.offset.total_seconds())
     if crash_at is not None:
         env[CRASH_ENV] = crash_at
+    if auto_apply is not None:
+        env["RECON_REMEDIATION__AUTO_APPLY"] = json.dumps(auto_apply)
     summary = shop.tmp / "summary.json"
     summary.unlink(missing_ok=True)
     done = subprocess.run(  # noqa: S603 - our own script, with our own interpreter
@@ -225,11 +233,11 @@ def assert_each_refund_issued_once(shop: Shop) -> None:
         marker = f"Loop RMA #{planted.rma}"
         mine = [r for r in order.refunds if note_names_rma(r.note, marker)]
         assert len(mine) == 1, (planted.key, [r.note for r in order.refunds])
-        paid = sum(
-            (t.amount for t in order.transactions if t.refund_id == mine[0].id), Decimal(0)
-        )
+        paid = sum((t.amount for t in order.transactions if t.refund_id == mine[0].id), Decimal(0))
         assert paid == shop.state.returns_by_id[planted.rma].refund, planted.key
-    expected = {idempotency_key(SHOP, p.rma or "", ActionKind.REFUND, 1) for p in shop.planted_refunds}
+    expected = {
+        idempotency_key(SHOP, p.rma or "", ActionKind.REFUND, 1) for p in shop.planted_refunds
+    }
     keys = Counter(r.idempotency_key for r in recon_refunds(shop))
     assert keys == Counter(expected), "recon created a refund nobody intended, or one twice"
 
@@ -240,7 +248,8 @@ def assert_each_unit_restocked_once(shop: Shop) -> None:
     adjusts = [g for g in movements(shop) if g.source == "inventoryAdjustQuantities"]
     assert len({g.idempotency_key for g in adjusts}) == len(adjusts), "one key applied twice"
     refund_keys = {
-        idempotency_key(SHOP, p.rma or "", ActionKind.REFUND, 1): p.rma for p in shop.planted_refunds
+        idempotency_key(SHOP, p.rma or "", ActionKind.REFUND, 1): p.rma
+        for p in shop.planted_refunds
     }
     by_refund = Counter(
         (refund_keys[g.idempotency_key or ""], c.inventory_item_id)
@@ -273,7 +282,9 @@ def assert_ledger_settled(shop: Shop) -> list[ActionView]:
     """Every intent is terminal, and every refund/restock intent is done."""
     actions = ledger(shop)
     assert actions, "the run recorded no intent"
-    unsettled = [(a.id, a.kind, a.state, a.reason) for a in actions if a.state not in TERMINAL_STATES]
+    unsettled = [
+        (a.id, a.kind, a.state, a.reason) for a in actions if a.state not in TERMINAL_STATES
+    ]
     assert not unsettled, unsettled
     writes = [a for a in actions if a.kind in ("refund", "restock")]
     assert {(a.kind, a.rma) for a in writes} == {
@@ -302,18 +313,49 @@ def test_the_world_plants_something_to_fix(shop: Shop) -> None:
     assert len(shop.planted_restocks) >= 1
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_killed_at_a_write_step_then_rerun_moves_money_and_stock_once(
-    shop: Shop, point: str
-) -> None:
-    first = run_child(shop, crash_at=point)
+def crash_then_rerun(shop: Shop, point: str, first_policy: list[str] | None = None) -> list[Any]:
+    """Kill the first night at ``point``; rerun after its lease ran out. Returns the ledger as the
+    crash left it."""
+    first = run_child(shop, crash_at=point, auto_apply=first_policy)
     assert first.returncode == KILLED, first.stderr
-    in_flight = [a for a in ledger(shop) if a.state not in TERMINAL_STATES]
-    assert in_flight, "the crash left nothing in flight: the crash point was not on the path"
+    crashed = ledger(shop)
     # The crashed run still holds the run lock; the next run comes after its lease ran out.
     shop.clock.travel(RUN_LEASE + timedelta(minutes=5))
     second = run_child(shop)
     assert second.returncode == 0, second.stderr
+    return crashed
+
+
+def assert_killed_at(crashed: list[ActionView], point: str, kind: str) -> None:
+    """The kill really happened on the write path of the first ``kind`` intent."""
+    states = Counter(a.state for a in crashed)
+    if point == "after_intent_commit":
+        assert set(states) <= {"planned", "proposed"}, states
+        return
+    sending = [a for a in crashed if a.state == "sending"]
+    assert [a.kind for a in sending] == [kind], [(a.kind, a.state) for a in crashed]
+    assert not states["done"], "nothing can be done before the first write finished"
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_killed_at_a_write_step_then_rerun_moves_money_and_stock_once(
+    shop: Shop, point: str
+) -> None:
+    """Refunds are applied first, so the kill lands on the first refund's write."""
+    crashed = crash_then_rerun(shop, point)
+    assert_killed_at(crashed, point, "refund")
+    assert_each_refund_issued_once(shop)
+    assert_each_unit_restocked_once(shop)
+    settled = assert_ledger_settled(shop)
+    assert_third_night_is_quiet(shop, settled)
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS[1:])
+def test_killed_at_a_restock_write_step_then_rerun_moves_stock_once(shop: Shop, point: str) -> None:
+    """The first night auto-applies restocks only (refunds wait for approval), so the kill lands
+    on a restock's write; the rerun, under the full policy, finishes everything."""
+    crashed = crash_then_rerun(shop, point, first_policy=["MISSING_RESTOCK"])
+    assert_killed_at(crashed, point, "restock")
     assert_each_refund_issued_once(shop)
     assert_each_unit_restocked_once(shop)
     settled = assert_ledger_settled(shop)

@@ -69,10 +69,10 @@ def test_second_night_on_unchanged_data_opens_and_resolves_nothing(tmp_path: Pat
 
 def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
-        lease = RunLock(sessions(app), app.clock).acquire("sandbox", "other-host:1", RUN_LEASE)
+        lease = RunLock(sessions(app.store), app.clock).acquire("sandbox", "other-host:1", RUN_LEASE)
         with pytest.raises(LockError, match="holds the run lock"):
             run_nightly(app)
-        RunLock(sessions(app), app.clock).release(lease)
+        RunLock(sessions(app.store), app.clock).release(lease)
         assert run_nightly(app).findings
 
 
