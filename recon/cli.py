@@ -217,6 +217,30 @@ def _period(month: str | None, start: datetime | None, end: datetime | None) -> 
     return start.date(), end.date()
 
 
+@app.command()
+def quarantine(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
+) -> None:
+    """List records that could not be parsed: kept with their raw payload for review."""
+    from rich.table import Table
+
+    from recon.store.sql import SqlStore
+
+    settings = _settings(config)
+    store = SqlStore(settings.store.url)
+    try:
+        items = store.list_quarantined()
+    finally:
+        store.close()
+    table = Table(title=f"quarantined records: {len(items)}")
+    for column in ("source", "kind", "record id", "field", "reason"):
+        table.add_column(column)
+    for item in items[:limit]:
+        table.add_row(item.source, item.kind, item.record_id or "?", item.field, item.reason[:120])
+    Console().print(table)
+
+
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 app.add_typer(actions_app, name="actions")
 

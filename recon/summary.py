@@ -36,6 +36,18 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
     sync = outcome.sync.get("records", {})
     if sync:
         console.print("synced: " + ", ".join(f"{k} {v}" for k, v in sorted(sync.items())))
+    if outcome.sync.get("quarantined"):
+        console.print(
+            f"[yellow]quarantined:[/] {outcome.sync['quarantined']} records could not be parsed "
+            "and are kept for review (`run_recon.py quarantine`)"
+        )
+    done = [a for a in outcome.actions if a.get("state") == "done"]
+    waiting = [a for a in outcome.actions if a.get("state") in ("proposed", "approved", "planned")]
+    if outcome.actions:
+        console.print(
+            f"actions: {len(done)} applied, {len(waiting)} proposed or waiting "
+            "(`run_recon.py actions list`)"
+        )
     for note in outcome.notes:
         console.print(f"[yellow]note:[/] {note}")
     for name, path in outcome.files.items():

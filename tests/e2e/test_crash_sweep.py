@@ -171,7 +171,7 @@ class Night:
 def run_child(
     shop: Shop, *, crash_at: str | None = None, auto_apply: list[str] | None = None
 ) -> Night:
-    """Run one nightly job in a fresh process, as cron would; ``auto_apply`` overrides the file's."""
+    """Run one nightly job in a fresh process, as cron would (``auto_apply`` overrides the file)."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RECON_")}
     env["RECON_SHOPIFY_TOKEN"] = shop.state.shopify_token
     env["RECON_LOOP_API_KEY"] = shop.state.loop_api_key

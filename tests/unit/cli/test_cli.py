@@ -1,0 +1,83 @@
+"""The command line as a user meets it: exit codes and messages that name what is wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def recon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+    return subprocess.run(  # noqa: S603 - our own entry point with fixed arguments
+        [sys.executable, str(ROOT / "run_recon.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir()
+    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
+    return path
+
+
+def test_a_bad_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "config" / "recon.toml"
+    bad.parent.mkdir()
+    bad.write_text('[remediation]\nmax_refund_amount = "lots"\n', encoding="utf-8")
+    result = recon("run", "--config", str(bad))
+    assert result.returncode == 2
+    assert "remediation.max_refund_amount" in result.stderr
+
+
+def test_missing_secret_exits_2_naming_the_variable(config: Path) -> None:
+    result = recon("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "RECON_SHOPIFY_TOKEN" in result.stderr
+
+
+def test_report_needs_a_period(config: Path) -> None:
+    result = recon("report", "--month", "October", "--config", str(config))
+    assert result.returncode == 2
+    assert "--month: expected YYYY-MM" in result.stderr
+
+
+def test_month_end_workbook_from_an_empty_mirror(config: Path) -> None:
+    result = recon("report", "--month", "2026-10", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (config.parent.parent / "reports" / "sandbox" / "month-end" / "2026-10.xlsx").exists()
+
+
+def test_approving_an_unknown_action_is_refused(config: Path) -> None:
+    result = recon("actions", "approve", "999", "--config", str(config))
+    assert result.returncode == 1
+    assert "999" in result.stderr
+
+
+def test_generate_writes_a_world_and_its_truth(tmp_path: Path) -> None:
+    out = tmp_path / "w.json"
+    result = recon("generate", "--out", str(out), "--seed", "3", "--returns", "60")
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and (tmp_path / "w.truth.json").exists()
+
+
+def test_an_invalid_world_file_names_the_field(tmp_path: Path, config: Path) -> None:
+    world = tmp_path / "bad.json"
+    world.write_text('{"now": "2026-11-01T00:00:00Z", "shop": {"locations": []}}', "utf-8")
+    text = config.read_text() + f'\n[sandbox]\nenabled = true\nworld = "{world}"\n'
+    config.write_text(text, encoding="utf-8")
+    result = recon("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "shop.locations" in result.stderr
