@@ -8,6 +8,8 @@ fencing token. The executor calls ``assert_current`` inside the transaction that
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,9 +47,16 @@ class Lease:
 class RunLock:
     """Acquire, renew and release per-shop leases; every call is its own short transaction."""
 
-    def __init__(self, sessions: Callable[[], Session], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        clock: Clock,
+        *,
+        holder_dead: Callable[[str], bool] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._holder_dead = holder_dead or holder_process_is_gone
 
     def acquire(self, shop: str, holder: str, ttl: timedelta) -> Lease:
         """Take the shop's lease, or take over an expired one (the fencing token goes up).
@@ -61,9 +70,16 @@ class RunLock:
             with self._sessions() as session, session.begin():
                 # A conditional UPDATE is atomic on SQLite and PostgreSQL: of two runs racing for an
                 # expired lease, exactly one matches the row.
+                current = session.get(RunLockRow, shop)
+                # A live lease whose holder process died on this very host (kill -9, OOM) is as
+                # good as expired: waiting hours for it to lapse only delays the recovery run.
+                dead = current is not None and self._holder_dead(current.holder)
+                free = RunLockRow.expires_at <= now
+                if dead and current is not None:
+                    free = free | (RunLockRow.token == current.token)
                 taken = session.execute(
                     update(RunLockRow)
-                    .where(RunLockRow.shop == shop, RunLockRow.expires_at <= now)
+                    .where(RunLockRow.shop == shop, free)
                     .values(
                         holder=holder,
                         token=RunLockRow.token + 1,
@@ -119,6 +135,24 @@ class RunLock:
                 )
                 .values(expires_at=now)
             )
+
+
+def holder_process_is_gone(holder: str) -> bool:
+    """True when ``holder`` (``host:pid``) names a process on this host that no longer exists.
+
+    A holder on another host, or one whose name does not parse, is never presumed dead: only its
+    lease expiry frees it.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    return False
 
 
 def assert_current(session: Session, lease: Lease, now: datetime) -> None:

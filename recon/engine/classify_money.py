@@ -163,7 +163,8 @@ def classify_unlinked(
     facts: pd.DataFrame, links: pd.DataFrame, unknown: pd.DataFrame, returns: pd.DataFrame
 ) -> list[pd.DataFrame]:
     """UNKNOWN_RMA, AMBIGUOUS_RMA and UNMATCHED_REFUND (amounts in shop money)."""
-    unk = unknown.merge(facts.drop(columns=["rmas"]), on="refund_id")
+    named = facts[keys.member(facts["refund_id"], unknown["refund_id"])]  # few rows to join
+    unk = unknown.merge(named.drop(columns=["rmas"]), on="refund_id")
     ambiguous = facts[facts["n_rmas"] >= 2]
     covered = (facts["covered_minor"] > 0) | (facts["covered_shop_minor"] > 0)
     unmatched = facts[

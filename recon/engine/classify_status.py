@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
+from recon.engine import keys
 from recon.engine.classify_common import rows
 from recon.engine.frames import Frames
 from recon.models import Category
@@ -22,17 +24,19 @@ def classify_status_drift(frames: Frames) -> pd.DataFrame:
     """
     ret = frames.returns
     state = ret["state"].astype(str)
-    per_order = (
-        ret.assign(final=state.isin(FINAL), closed=state == "closed")
-        .groupby("order_id", sort=False)
-        .agg(all_final=("final", "all"), any_closed=("closed", "any"))
-    )
-    drifting = per_order[per_order["all_final"] & per_order["any_closed"]].index
+    # Per order on integer codes (issue H10): all returns final and at least one closed.
+    order, order_ids = pd.factorize(ret["order_id"].to_numpy(dtype=object))
+    known = order >= 0  # NaN order ids form no group, as in a groupby
+    not_final = np.zeros(len(order_ids), dtype=bool)
+    not_final[order[known & ~state.isin(FINAL).to_numpy()]] = True
+    any_closed = np.zeros(len(order_ids), dtype=bool)
+    any_closed[order[known & (state == "closed").to_numpy()]] = True
+    drifting = order_ids[~not_final & any_closed]
     orders = frames.orders[
-        frames.orders["order_id"].isin(drifting)
+        keys.member(frames.orders["order_id"], drifting)
         & frames.orders["return_status"].isin(OPEN_ON_SHOPIFY)
     ]
-    closed = ret[(state == "closed") & ret["order_id"].isin(orders["order_id"])]
+    closed = ret[(state == "closed").to_numpy() & keys.member(ret["order_id"], orders["order_id"])]
     closed = closed.assign(rma_len=closed["rma"].str.len()).sort_values(
         ["order_id", "rma_len", "rma"]
     )

@@ -119,6 +119,25 @@ def _per_line(units: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _restocked(
+    units: pd.DataFrame, lines: pd.DataFrame, restocked_by_recon: frozenset[tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: is its (rma, pli) restocked by a linked refund line, or by recon's ledger?
+
+    Pairs are compared as int64 codes (a hash lookup), not as tuples of strings (issue H10).
+    """
+    restocked = lines[lines["restocked"].astype(bool) & lines["pli"].notna()]
+    unit_pairs, refund_pairs, ledger_pairs = keys.pair_codes(
+        (units["rma"], units["pli"]),
+        (restocked["rma"].astype(str), restocked["pli"].astype(str)),
+        (
+            np.array([rma for rma, _ in restocked_by_recon], dtype=object),
+            np.array([pli for _, pli in restocked_by_recon], dtype=object),
+        ),
+    )
+    return keys.member(unit_pairs, refund_pairs), keys.member(unit_pairs, ledger_pairs)
+
+
 def classify_restock(
     frames: Frames,
     lines: pd.DataFrame,
@@ -131,33 +150,7 @@ def classify_restock(
     simplest literal reading; quantities are not netted against units).
     """
     units = _units(frames, event)
-    restocked = lines[lines["restocked"].astype(bool) & lines["pli"].notna()]
-    recon_rma = np.array([r for r, _ in restocked_by_recon], dtype=object)
-    recon_pli = np.array([p for _, p in restocked_by_recon], dtype=object)
-    # (rma, pli) pairs as one int64 code each: membership is a hash lookup, not tuple compares.
-    rma_code = pd.factorize(
-        np.concatenate(
-            [
-                units["rma"].to_numpy(object),
-                restocked["rma"].astype(str).to_numpy(object),
-                recon_rma,
-            ]
-        )
-    )[0]
-    pli_code = pd.factorize(
-        np.concatenate(
-            [
-                units["pli"].to_numpy(object),
-                restocked["pli"].astype(str).to_numpy(object),
-                recon_pli,
-            ]
-        )
-    )[0]
-    code = _pair_code(rma_code, pli_code)
-    n_units, n_restocked = len(units), len(restocked)
-    unit_pairs = code[:n_units]
-    is_restocked = keys.member(unit_pairs, code[n_units : n_units + n_restocked])
-    by_recon = keys.member(unit_pairs, code[n_units + n_restocked :])
+    is_restocked, by_recon = _restocked(units, lines, restocked_by_recon)
     live = ~units["state"].isin(CLOSED_OUT)
     missing = units[live.to_numpy() & units["event_done"].to_numpy() & ~is_restocked & ~by_recon]
     not_received = units["state"].isin(CLOSED_OUT) | ~units["received"]

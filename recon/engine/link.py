@@ -38,7 +38,7 @@ def refund_facts(
     # frame made pandas re-copy its blocks (issue H10).
     refunds = frames.refunds
     counts, first = parse_rma_arrays(refunds["note"], patterns)
-    out = {column: refunds[column].to_numpy() for column in refunds.columns}
+    out = {column: refunds[column].array for column in refunds.columns}
     out["rmas"] = rma_tuples(refunds["note"], counts, first, patterns)
     out["n_rmas"] = counts
     txn = frames.transactions
@@ -77,11 +77,15 @@ def link_refunds(
     single = facts.loc[facts["n_rmas"] == 1, ["refund_id"]].assign(
         rma=facts.loc[facts["n_rmas"] == 1, "rmas"].map(lambda found: found[0]).astype(object)
     )
-    joined = single.merge(returns, on="rma", how="left", indicator=True)
-    by_note = joined.loc[joined["_merge"] == "both", ["refund_id", "rma"]].assign(
-        match_method="note", confidence=1.0
-    )
-    unknown = joined.loc[joined["_merge"] == "left_only", ["refund_id", "rma"]]
+    joined = single.reset_index(drop=True)
+    rmas = keys.table(returns["rma"])
+    if len(rmas) == len(returns):  # one return per RMA: the left join is a membership test
+        known = keys.positions(joined["rma"], rmas) >= 0
+    else:
+        joined = joined.merge(returns, on="rma", how="left", indicator=True)
+        known = (joined["_merge"] == "both").to_numpy()
+    by_note = joined.loc[known, ["refund_id", "rma"]].assign(match_method="note", confidence=1.0)
+    unknown = joined.loc[~known, ["refund_id", "rma"]]
     # Link 2 only for refunds whose note names no RMA: a note that names one "links nothing"
     # when it is unknown or ambiguous (findings.md), so it is not rescued by a weaker key.
     no_rma = facts.loc[facts["n_rmas"] == 0, ["refund_id", "order_id"]]

@@ -1,0 +1,94 @@
+"""The engine's fast paths (issue H10) give the same answers as the plain pandas/``re`` ones."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recon.config import DEFAULT_RMA_PATTERNS
+from recon.engine import keys
+from recon.engine.frames import decimal_array
+from recon.engine.rma import parse_rma_arrays, parse_rma_series, parse_rmas
+
+TRICKY_NOTES = [
+    "Loop RMA #12345",
+    "RMA 111 and RMA 222",
+    "RMA 111, again RMA 111",
+    "rma: 0042",
+    "Return #123 then loop return 456",
+    "RMA ١٢٣٤",  # Arabic-Indic digits: Python's \d matches them, RE2's does not
+    "rma\x1c123",  # \x1c is whitespace to Python, not to RE2
+    "Loop\vRMA 1234",
+    "ſrma 1234",  # long s folds to "s" under IGNORECASE
+    "Order #1001 refunded",
+    "PRMA 123",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        DEFAULT_RMA_PATTERNS,
+        (r"R-(?P<rma>\d+)", r"(?<=ticket )(?P<rma>\d+)"),  # look-behind: RE2 cannot, ``re`` does
+        (r"(\d)(?P<rma>\d+)",),  # an unnamed group
+        (r"rma\s*(?P<rma>\d*)",),  # may capture "" (no RMA)
+    ],
+)
+def test_series_parse_equals_the_scalar_parse(patterns: tuple[str, ...]) -> None:
+    notes = pd.Series(TRICKY_NOTES + ["R-778", "ticket 99", "x RMA 5 rma 5 RMA 6"] * 3)
+    expected = [tuple(parse_rmas(n, patterns)) for n in notes]
+    assert list(parse_rma_series(notes, patterns)) == expected
+    counts, first = parse_rma_arrays(notes, patterns)
+    assert list(counts) == [len(e) for e in expected]
+    assert list(first) == [e[0] if e else None for e in expected]
+
+
+def test_member_is_isin_including_missing_ids() -> None:
+    values = pd.Series(["a", None, np.nan, "b", "c"], dtype=object)
+    for pool in (["a", None], ["a", np.nan], [], ["b", "b"]):
+        assert list(keys.member(values, pd.Series(pool, dtype=object))) == list(values.isin(pool))
+    assert list(keys.member(np.array([1, 2, 3]), np.array([3, 3]))) == [False, False, True]
+
+
+def test_join_at_sorts_and_dedupes_per_slot() -> None:
+    pos = np.array([0, 2, 2, -1, 0, 2])
+    joined = keys.join_at(pos, ["b", "x", "a", "ignored", "b", "x"], 4)
+    assert list(joined) == ["b", "", "a,x", ""]
+
+
+@pytest.mark.parametrize(
+    "right",
+    [
+        pd.DataFrame({"k": ["a", "b"], "v": [1, 2]}),  # unique, all found: the lookup
+        pd.DataFrame({"k": ["a", "a", "b"], "v": [1, 3, 2]}),  # repeated key: the merge
+        pd.DataFrame({"k": ["a"], "v": [1]}),  # a key not found: the merge (NaN upcast)
+        pd.DataFrame({"k": ["a", None], "v": [1, 2]}),  # NA key: the merge (None pairs NaN)
+    ],
+)
+def test_joins_equal_merges(right: pd.DataFrame) -> None:
+    left = pd.DataFrame({"k": ["b", "a", np.nan, "b"], "x": [1, 2, 3, 4]}, index=[9, 8, 7, 6])
+    pd.testing.assert_frame_equal(
+        keys.left_join(left, right, "k"), left.merge(right, on="k", how="left")
+    )
+    pd.testing.assert_frame_equal(keys.inner_join(left, right, "k"), left.merge(right, on="k"))
+
+
+def test_upper_matches_str_upper() -> None:
+    values = pd.Series(["refund", None, "Refund", np.nan, "SUCCESS"], dtype=object)
+    pd.testing.assert_series_equal(keys.upper(values), values.astype(str).str.upper())
+
+
+def test_decimal_array_uses_each_currency_exponent() -> None:
+    units = pd.Series([1234, 1234, 1234, -5])
+    currencies = pd.Series(["USD", "JPY", "KWD", "USD"])
+    assert list(decimal_array(units, currencies)) == [
+        Decimal("12.34"),
+        Decimal("1234"),
+        Decimal("1.234"),
+        Decimal("-0.05"),
+    ]
