@@ -34,34 +34,17 @@ def settle(frames: Frames) -> pd.DataFrame:
     payout = keys.positions(bts["payout_id"], keys.table(payouts["payout_id"]))
     named = pd.Series(keys.take(payouts["status"], payout, np.nan), index=bts.index)
     payout_status = keys.upper(named.fillna(bts["payout_status"]))
-    # Group on integer codes: the same groups as grouping the id strings, without re-hashing;
-    # only the columns the reduction reads (copying all of them cost more than the grouping).
-    codes, txn_ids = pd.factorize(bts["source_order_transaction_id"].to_numpy(dtype=object))
-    per_txn = (
-        pd.DataFrame(
-            {
-                "payout_id": bts["payout_id"].to_numpy(dtype=object),
-                "settled": (keys.upper(bts["payout_status"]) != "PENDING").to_numpy(),
-                "bad": payout_status.isin(BAD_PAYOUT).to_numpy(),
-                "payout_state": payout_status.to_numpy(),
-            }
-        )
-        .groupby(codes, sort=False)
-        .agg(
-            settled=("settled", "any"),
-            bad=("bad", "any"),
-            payout_id=("payout_id", "first"),
-            payout_state=("payout_state", "first"),
-        )
-        .reindex(np.arange(len(txn_ids)))  # row i = code i; drops NaN ids (-1)
-    )
-    at = keys.positions(ok["transaction_id"], pd.Index(txn_ids, dtype=object))
+    # Reduce per order transaction on integer codes (issue H10): the groups a groupby on the
+    # id strings would form (NaN ids form none), and each refund transaction's group, in one pass.
+    group, size, (at,) = keys.group_codes(bts["source_order_transaction_id"], ok["transaction_id"])
+    settled = keys.any_at(group, keys.upper(bts["payout_status"]) != "PENDING", size)
+    bad = keys.any_at(group, payout_status.isin(BAD_PAYOUT), size)
     out = {column: ok[column].array for column in ok.columns}
     out["has_bt"] = at >= 0
-    for column in ("settled", "bad"):
-        out[column] = keys.take(per_txn[column].to_numpy(dtype=bool), at, False)
-    for column in ("payout_id", "payout_state"):
-        out[column] = keys.take(per_txn[column].to_numpy(dtype=object), at, np.nan)
+    out["settled"] = keys.take(settled, at, False)
+    out["bad"] = keys.take(bad, at, False)
+    out["payout_id"] = keys.take(keys.first_at(group, bts["payout_id"], size), at, np.nan)
+    out["payout_state"] = keys.take(keys.first_at(group, payout_status, size), at, np.nan)
     return pd.DataFrame(out)
 
 

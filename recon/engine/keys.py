@@ -8,6 +8,7 @@ Missing ids (None/NaN) behave as in ``Series.isin``: None matches None, NaN matc
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -142,3 +143,27 @@ def _unique_key(ids: pd.Index, right: pd.DataFrame, shared: set[str]) -> bool:
     """Whether a lookup equals the merge: one row per key, no NA key (merge pairs NaN with
     None, ``get_indexer`` does not) and no shared column needing a suffix."""
     return len(ids) == len(right) and not shared and not ids.hasnans
+
+
+def group_codes(keys_: Any, *lookups: Any) -> tuple[np.ndarray, int, list[np.ndarray]]:
+    """Group codes of ``keys_`` (first-appearance order, NA → -1) and each lookup's code in them.
+
+    One hash pass over all arrays: a lookup value absent from ``keys_`` (or NA) gets -1, as a
+    groupby that drops NA keys followed by a left join would leave it unmatched.
+    """
+    arrays = [np.asarray(keys_, dtype=object), *(np.asarray(a, dtype=object) for a in lookups)]
+    codes = pd.factorize(np.concatenate(arrays))[0].astype(np.int64)
+    size = int(codes[: len(arrays[0])].max(initial=-1)) + 1
+    codes[len(arrays[0]) :][codes[len(arrays[0]) :] >= size] = -1
+    bounds = np.cumsum([len(a) for a in arrays])
+    return codes[: bounds[0]], size, [codes[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def first_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
+    """Per position, the first non-NA value (NaN when none): a groupby's ``first``."""
+    arr = np.asarray(values, dtype=object)
+    keep = np.flatnonzero((pos >= 0) & pd.notna(arr))
+    first = keep[~pd.Series(pos[keep]).duplicated().to_numpy()]
+    out = np.full(size, np.nan, dtype=object)
+    out[pos[first]] = arr[first]
+    return out

@@ -42,7 +42,6 @@ def refund_facts(
     out["rmas"] = rma_tuples(refunds["note"], counts, first, patterns)
     out["n_rmas"] = counts
     txn = frames.transactions
-    txn = txn[keys.upper(txn["kind"]).to_numpy() == "REFUND"]
     status = keys.upper(txn["status"])
     is_pending = status.isin(PENDING_STATUSES).to_numpy()
     masks = {
@@ -50,17 +49,17 @@ def refund_facts(
         "failed": status.isin(FAILED_STATUSES).to_numpy(),
         "pending": is_pending,
     }
-    # Every refund row of the same id gets its id's sums (the left join this replaces did too).
-    ids = keys.table(refunds["refund_id"])
-    at = keys.positions(txn["refund_id"], ids)
-    row = keys.positions(refunds["refund_id"], ids)
+    # Every refund row of the same id gets its id's sums (the left join this replaces did too);
+    # transactions of other kinds, or of no known refund, count nowhere (position -1).
+    row, size, (at,) = keys.group_codes(refunds["refund_id"], txn["refund_id"])
+    at = np.where(keys.upper(txn["kind"]).to_numpy() == "REFUND", at, -1)
     cutoff = as_of - timedelta(days=pending_days)
     old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
-    out["pending_old"] = keys.any_at(at, old, len(ids))[row]
+    out["pending_old"] = keys.take(keys.any_at(at, old, size), row, False)
     for bucket, mask in masks.items():
         for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
-            out[bucket + suffix] = keys.sum_at(at, amounts, len(ids))[row]
+            out[bucket + suffix] = keys.take(keys.sum_at(at, amounts, size), row, 0)
     return pd.DataFrame(out)
 
 

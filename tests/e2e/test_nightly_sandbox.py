@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from recon.bootstrap import build_app
 from recon.config import RemediationMode, Settings, load_settings
@@ -124,3 +127,28 @@ def _units(state: object, planted: object) -> int:
     line = planted.key.split("line=")[1]  # type: ignore[attr-defined]
     ret = state.returns_by_id[rma]  # type: ignore[attr-defined]
     return sum(1 for unit in ret.line_items if unit.provider_line_item_id == line)
+
+
+def test_the_nightly_job_runs_on_postgresql(tmp_path: Path) -> None:
+    """The same run with the mirror, ledger and lock in PostgreSQL (skipped without a server)."""
+    url = os.environ.get("RECON_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
+    schema = f"recon_e2e_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        settings = sandbox_settings(tmp_path, seed=2)
+        settings.store.url = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        with build_app(settings) as app:
+            first = run_nightly(app)
+            app.clock.sleep(60)  # type: ignore[attr-defined]
+            second = run_nightly(app)
+            assert app.truth is not None
+            assert score(first.findings, app.truth).perfect
+        assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
