@@ -102,6 +102,9 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
     from recon.sync import run_sync
 
     slug = app.settings.shop.slug
+    abandoned = store.abandon_unfinished_runs()
+    if abandoned:
+        log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
     run_id = store.start_run("nightly")
     try:
         stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)

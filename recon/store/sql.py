@@ -367,6 +367,17 @@ class SqlStore(SyncQueries):
             )
         return run_id
 
+    def abandon_unfinished_runs(self) -> int:
+        """Mark runs still ``running`` as ``abandoned`` (call while holding the run lock: any such
+        run was killed); returns how many."""
+        with self.session() as s:
+            result = s.execute(
+                update(tbl.RunRow)
+                .where(tbl.RunRow.status == "running")
+                .values(status="abandoned", finished_at=self.clock.now())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def finish_run(self, run_id: str, status: str, stats: Mapping[str, Any]) -> None:
         """Record how a run ended (``status``: ok, failed...) with its figures (JSON-able)."""
         with self.session() as s:

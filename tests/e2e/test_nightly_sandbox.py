@@ -72,7 +72,9 @@ def test_second_night_on_unchanged_data_opens_and_resolves_nothing(tmp_path: Pat
 
 def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
-        lease = RunLock(sessions(app.store), app.clock).acquire("sandbox", "other-host:1", RUN_LEASE)
+        lease = RunLock(sessions(app.store), app.clock).acquire(
+            "sandbox", "other-host:1", RUN_LEASE
+        )
         with pytest.raises(LockError, match="holds the run lock"):
             run_nightly(app)
         RunLock(sessions(app.store), app.clock).release(lease)
@@ -140,7 +142,9 @@ def test_the_nightly_job_runs_on_postgresql(tmp_path: Path) -> None:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         settings = sandbox_settings(tmp_path, seed=2)
-        settings.store.url = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        settings.store.url = (
+            url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        )
         with build_app(settings) as app:
             first = run_nightly(app)
             app.clock.sleep(60)  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from recon.lock import RunLock, holder_process_is_gone
 
 
 def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - a throwaway child
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
 

@@ -247,3 +247,12 @@ def test_postgresql_mirror_matches_sqlite(postgres_url: str, store: SqlStore) ->
         assert pg.load_snapshot(*window) == store.load_snapshot(*window)
     finally:
         pg.close()
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_abandoned(store: SqlStore) -> None:
+    killed = store.start_run("nightly")
+    finished = store.start_run("nightly")
+    store.finish_run(finished, "ok", {})
+    assert store.abandon_unfinished_runs() == 1
+    assert (store.get_run(killed) or {})["status"] == "abandoned"
+    assert (store.get_run(finished) or {})["status"] == "ok"
