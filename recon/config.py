@@ -14,9 +14,16 @@ import tomllib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from recon.errors import ConfigError
@@ -106,6 +113,9 @@ class EngineSettings(_Section):
         return patterns
 
 
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
 class RemediationMode(StrEnum):
     PLAN = "plan"
     APPROVAL = "approval"
@@ -124,9 +134,30 @@ class RemediationSettings(_Section):
         default_factory=list
     )
     restock_after: WarehouseEvent = WarehouseEvent.RECEIVED
-    max_refund_amount: Decimal = Field(default=Decimal("500.00"), ge=0)
-    max_run_total: Decimal = Field(default=Decimal("5000.00"), ge=0)
+    # Money limits are per currency and never compared across currencies: 500 USD and 500 KWD
+    # are not the same risk. A refund in a currency with no limit here goes to review.
+    max_refund_amount: dict[CurrencyCode, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("500.00")}
+    )
+    max_run_total: dict[CurrencyCode, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal("5000.00")}
+    )
     max_run_count: int = Field(default=50, ge=0)
+
+    @field_validator("max_refund_amount", "max_run_total", mode="before")
+    @classmethod
+    def _per_currency(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            raise ValueError('expected a table of currency = amount, e.g. { USD = "500.00" }')
+        return value
+
+    @field_validator("max_refund_amount", "max_run_total")
+    @classmethod
+    def _not_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"{currency}: a limit cannot be negative")
+        return value
     note_template: str = "Loop RMA #{rma}"
     status_tag: str = "recon:loop-{state}"
 

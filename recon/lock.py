@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Integer, String, select, update
 from sqlalchemy.exc import IntegrityError
@@ -137,14 +138,34 @@ class RunLock:
             )
 
 
-def holder_process_is_gone(holder: str) -> bool:
-    """True when ``holder`` (``host:pid``) names a process on this host that no longer exists.
+def holder_name() -> str:
+    """This process as a lock holder: ``host:pid-namespace:pid``.
 
-    A holder on another host, or one whose name does not parse, is never presumed dead: only its
-    lease expiry frees it.
+    The PID namespace (its inode) tells containers that share a host name apart, so a process in
+    one never declares a live holder in another dead.
     """
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}"
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(Path("/proc/self/ns/pid").stat().st_ino)
+    except OSError:
+        return "-"
+
+
+def holder_process_is_gone(holder: str) -> bool:
+    """True when ``holder`` (from ``holder_name``) is a process of this host and PID namespace
+    that no longer exists.
+
+    A holder on another host or namespace, or one whose name does not parse, is never presumed
+    dead: only its lease expiry frees it.
+    """
+    parts = holder.split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return False
+    host, namespace, pid = parts
+    if host != socket.gethostname() or namespace != _pid_namespace() or namespace == "-":
         return False
     try:
         os.kill(int(pid), 0)

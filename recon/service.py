@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +16,7 @@ from recon.deliverables import monthend_path, publish, report_data
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
-from recon.lock import Lease, RunLock
+from recon.lock import Lease, RunLock, holder_name
 from recon.models import Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
@@ -90,8 +88,7 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
     """
     store: Any = app.store
     lock = RunLock(sessions(app.store), app.clock)
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    lease = lock.acquire(app.settings.shop.slug, holder, RUN_LEASE)
+    lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     try:
         return _run_locked(app, store, lease, until or app.clock.now())
     finally:

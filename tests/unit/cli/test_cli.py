@@ -36,7 +36,7 @@ def config(tmp_path: Path) -> Path:
 def test_a_bad_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "config" / "recon.toml"
     bad.parent.mkdir()
-    bad.write_text('[remediation]\nmax_refund_amount = "lots"\n', encoding="utf-8")
+    bad.write_text('[remediation]\nmax_refund_amount = "500.00"\n', encoding="utf-8")
     result = recon("run", "--config", str(bad))
     assert result.returncode == 2
     assert "remediation.max_refund_amount" in result.stderr
