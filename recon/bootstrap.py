@@ -14,6 +14,7 @@ import httpx
 from recon.clock import Clock, SystemClock, VirtualClock
 from recon.config import Settings
 from recon.sandbox.world import GroundTruth
+from recon.sources.redact import protect_root_handlers
 
 if TYPE_CHECKING:
     from recon.sandbox.server import SandboxServer
@@ -88,6 +89,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
             token = settings.secret(settings.shop.token_env)
             api_key = settings.secret(settings.loop.api_key_env)
 
+        protect_root_handlers([token, api_key])
         timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
         shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
         loop_http = stack.enter_context(httpx.Client(timeout=timeout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError
@@ -17,7 +19,11 @@ from recon.errors import ConfigError, ReconError
 if TYPE_CHECKING:
     from recon.config import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="recon: nightly returns reconciliation between Loop Returns and Shopify.",
+)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -71,12 +77,22 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _configure_logging(verbose: bool) -> None:
+    """One stderr handler with the redacting filter, for every command (secrets never logged)."""
     from recon.sources.redact import RedactingFilter
 
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+@app.callback()
+def _global(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress (INFO)")] = False,
+) -> None:
+    """Nightly returns reconciliation between Loop Returns and Shopify."""
+    _configure_logging(verbose)
 
 
 @app.command()
@@ -93,7 +109,8 @@ def run(
     from recon.service import run_nightly
     from recon.summary import print_outcome
 
-    _configure_logging(verbose)
+    if verbose:
+        _configure_logging(verbose)
     settings = _settings(config)
     if mode is not None:
         settings.remediation.mode = mode
@@ -105,18 +122,22 @@ def run(
 @app.command()
 def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the nightly job on the embedded default (sandbox + SQLite + outbox), from scratch."""
+    from sqlalchemy.engine import make_url
+
     from recon.bootstrap import build_app
     from recon.service import run_nightly
     from recon.summary import print_outcome
 
-    _configure_logging(verbose)
+    if verbose:
+        _configure_logging(verbose)
     settings = _settings(None)
     settings.sandbox.enabled = True
     _fresh_sqlite(settings.store.url)
     console = Console()
     console.print(
         f"[bold]recon demo[/]: sandbox world seed {settings.sandbox.seed}, "
-        f"{settings.sandbox.returns} Loop returns; store {settings.store.url}"
+        f"{settings.sandbox.returns} Loop returns; store "
+        + escape(make_url(settings.store.url).render_as_string(hide_password=True))
     )
     with build_app(settings) as application:
         outcome = run_nightly(application)
@@ -237,7 +258,10 @@ def quarantine(
     for column in ("source", "kind", "record id", "field", "reason"):
         table.add_column(column)
     for item in items[:limit]:
-        table.add_row(item.source, item.kind, item.record_id or "?", item.field, item.reason[:120])
+        table.add_row(
+            *(escape(v) for v in (item.source, item.kind, item.record_id or "?", item.field)),
+            escape(item.reason[:120]),
+        )
     Console().print(table)
 
 
@@ -275,16 +299,9 @@ def actions_list(
         table.add_column(column)
     for row in rows:
         amount = f"{row.amount} {row.currency}" if row.amount else "-"
-        table.add_row(
-            str(row.id),
-            row.kind,
-            row.category,
-            row.rma,
-            row.order_id,
-            amount,
-            row.state,
-            row.reason,
-        )
+        cells = (str(row.id), row.kind, row.category, row.rma, row.order_id, amount, row.state)
+        # Reasons carry Shopify's own error text: print it literally, never as console markup.
+        table.add_row(*(escape(c) for c in cells), escape(row.reason))
     Console().print(table)
 
 
@@ -334,10 +351,13 @@ def _utc(moment: datetime) -> datetime:
 
 def main() -> None:
     """Run the CLI; map recon's errors to exit codes."""
+    # Reports, e-mails and the mirror hold finance data: files recon writes are private to the
+    # user running it (0600), whatever the shell's umask.
+    os.umask(0o077)
     try:
         app(standalone_mode=False)
     except ReconError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False)
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)

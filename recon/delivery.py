@@ -74,6 +74,11 @@ class SmtpMailer:
             ConfigError: a credential's environment variable is unset.
         """
         s = self._settings
+        if s.username_env and s.security == "none":
+            # Never send a password in clear text: a relay without TLS gets no credentials.
+            raise ConfigError(
+                'delivery.smtp: username_env is set but security = "none"; use starttls or ssl'
+            )
         try:
             with self._connect() as smtp:
                 if s.username_env:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recon.models import FindingStatus
@@ -49,7 +50,7 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
             "(`run_recon.py actions list`)"
         )
     for note in outcome.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print("[yellow]note:[/] " + escape(note))
     for name, path in outcome.files.items():
         console.print(f"{name}: {path}")
     if truth is not None:

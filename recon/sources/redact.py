@@ -81,6 +81,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def protect_root_handlers(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` in every line the root logger's handlers write (installing the filter).
+
+    Called by ``bootstrap`` once the tokens are known: a key without a recognisable prefix (Loop's)
+    can only be masked by value.
+    """
+    values = [s for s in secrets if s]
+    for handler in logging.getLogger().handlers:
+        for existing in handler.filters:
+            if isinstance(existing, RedactingFilter):
+                existing.add(values)
+                break
+        else:
+            handler.addFilter(RedactingFilter(values))
+
+
 def protect_logger(name: str, secrets: Iterable[str] = ()) -> None:
     """Attach (once) a ``RedactingFilter`` to a logger, adding ``secrets`` to what it masks.
 

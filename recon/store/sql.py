@@ -70,6 +70,7 @@ def _prepare_sqlite_file(url: str) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        path.chmod(0o600)  # a mirror created by an older version or by hand is tightened too
         return
     os.close(fd)
 

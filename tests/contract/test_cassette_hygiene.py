@@ -13,13 +13,14 @@ CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 FORBIDDEN = {
     "the sandbox Shopify token": re.escape(SHOPIFY_TOKEN),
     "the sandbox Loop key": re.escape(LOOP_API_KEY),
-    "a Shopify token": r"shp(?:at|ca|pa|ss)_[A-Za-z0-9_]+",
+    "a Shopify token": r"shp(?:at|ca|pa|ss|ua)_[A-Za-z0-9_]+",
     "a Shopify token header": r"(?i)x-shopify-access-token",
     "a Loop key header": r"(?i)x-authorization",
     "an Authorization header": r"(?i)\bauthorization:\s*\S",
     "a bearer token": r"(?i)bearer\s+[A-Za-z0-9._-]{8,}",
     "a token in a query string": r"(?i)[?&](?:access_token|api_key|apikey|token|key)=[^&\s]+",
     "the recording host": r"127\.0\.0\.1|localhost:\d+|\[::1\]",
+    "a customer e-mail address": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
 }
 
 
