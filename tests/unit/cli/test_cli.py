@@ -81,3 +81,31 @@ def test_an_invalid_world_file_names_the_field(tmp_path: Path, config: Path) -> 
     result = recon("run", "--config", str(config))
     assert result.returncode == 2
     assert "shop.locations" in result.stderr
+
+
+def test_files_recon_writes_are_private(config: Path) -> None:
+    result = recon("report", "--month", "2026-10", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    workbook = config.parent.parent / "reports" / "sandbox" / "month-end" / "2026-10.xlsx"
+    assert workbook.stat().st_mode & 0o077 == 0
+    assert (config.parent.parent / "var" / "recon.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_untrusted_text_is_printed_literally_not_as_markup(config: Path) -> None:
+    """A quarantine reason quoting a payload like ``[/x]`` must not break the console."""
+    from recon.models import Quarantined
+    from recon.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
+    bad = Quarantined(
+        source="loop",
+        kind="return",
+        record_id="123",
+        field="currency",
+        reason="expected an ISO 4217 currency code, got '[/x]'",
+    )
+    store.add_quarantined([bad], "run-1")
+    store.close()
+    result = recon("quarantine", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "[/x]" in result.stdout
