@@ -45,7 +45,7 @@ def settle(frames: Frames) -> pd.DataFrame:
     out["bad"] = keys.take(bad, at, False)
     out["payout_id"] = keys.take(keys.first_at(group, bts["payout_id"], size), at, np.nan)
     out["payout_state"] = keys.take(keys.first_at(group, payout_status, size), at, np.nan)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)  # ``ok`` is a fresh copy: no need to re-stack it
 
 
 def classify_unsettled(

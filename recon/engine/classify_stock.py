@@ -23,14 +23,13 @@ def linked_lines(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     neither key finds a unit of the return.
     """
     lines = keys.inner_join(frames.refund_lines, links[["refund_id", "rma"]], "refund_id")
-    lines = lines.rename_axis("line_no").reset_index()
+    lines.insert(0, "line_no", np.arange(len(lines), dtype=np.int64))  # a fresh frame: no copy
     units = frames.return_lines[["rma", "provider_line_item_id", "sku"]]
-    # (rma, line item) pairs as int64 codes: the two-key join on strings dominated at 1M rows.
-    line_pair, unit_pair = keys.pair_codes(
+    # A membership test of (rma, line item) pairs: the two-key join on strings dominated at 1M.
+    by_id = keys.pair_member(
         (lines["rma"], lines["line_item_id"]), (units["rma"], units["provider_line_item_id"])
     )
-    by_id = keys.member(line_pair, unit_pair)
-    found = lines[by_id].assign(pli=lambda f: f["line_item_id"])
+    found = keys.with_columns(lines[by_id], pli=lambda f: f["line_item_id"])
     rest = lines[~by_id]
     by_sku = rest.merge(
         units.rename(columns={"sku": "unit_sku"}),
@@ -99,8 +98,8 @@ def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
         WarehouseEvent.PROCESSED: processed,
         WarehouseEvent.INSPECTED: units["inspected"],
     }[event]
-    return units.assign(
-        received=received, event_done=done, pli=units["provider_line_item_id"].fillna("")
+    return keys.with_columns(
+        units, received=received, event_done=done, pli=units["provider_line_item_id"].fillna("")
     )
 
 
@@ -124,18 +123,16 @@ def _restocked(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per unit: is its (rma, pli) restocked by a linked refund line, or by recon's ledger?
 
-    Pairs are compared as int64 codes (a hash lookup), not as tuples of strings (issue H10).
+    Pairs are looked up (``keys.pair_member``), not compared as tuples of strings (issue H10).
     """
     restocked = lines[lines["restocked"].astype(bool) & lines["pli"].notna()]
-    unit_pairs, refund_pairs, ledger_pairs = keys.pair_codes(
-        (units["rma"], units["pli"]),
-        (restocked["rma"].astype(str), restocked["pli"].astype(str)),
-        (
-            np.array([rma for rma, _ in restocked_by_recon], dtype=object),
-            np.array([pli for _, pli in restocked_by_recon], dtype=object),
-        ),
+    unit = (units["rma"], units["pli"])
+    ledger = (
+        np.array([rma for rma, _ in restocked_by_recon], dtype=object),
+        np.array([pli for _, pli in restocked_by_recon], dtype=object),
     )
-    return keys.member(unit_pairs, refund_pairs), keys.member(unit_pairs, ledger_pairs)
+    refunded = (restocked["rma"].astype(str), restocked["pli"].astype(str))
+    return keys.pair_member(unit, refunded), keys.pair_member(unit, ledger)
 
 
 def classify_restock(

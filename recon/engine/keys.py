@@ -38,6 +38,12 @@ def member(values: Any, pool: Any) -> np.ndarray:
     arr, other = np.asarray(values), np.asarray(pool)
     if arr.dtype.kind in "iu" and other.dtype.kind in "iu":
         return np.asarray(pd.Series(arr, copy=False).isin(other).to_numpy(), dtype=bool)
+    if len(other) > 4 * len(arr):  # hash the small side; probe it with the big one
+        ids = table(arr)
+        present = np.zeros(len(ids) + 1, dtype=bool)
+        present[positions(other, ids)] = True  # misses land on the spare last slot
+        found: np.ndarray = present[:-1][positions(arr, ids)]
+        return found
     return positions(arr, table(other)) >= 0
 
 
@@ -105,8 +111,7 @@ def left_join(left: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
     at = positions(left[on], ids) if _unique_key(ids, right, shared) else None
     if at is None or (at < 0).any():
         return left.merge(right, on=on, how="left")
-    extra = right.drop(columns=on).iloc[at].reset_index(drop=True)
-    return pd.concat([left.reset_index(drop=True), extra], axis=1)
+    return _side_by_side(left, np.arange(len(left)), right, at, on)
 
 
 def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
@@ -118,9 +123,21 @@ def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame
     if not _unique_key(ids, right, (set(left.columns) & set(right.columns)) - {on}):
         return left.merge(right, on=on)
     at = positions(left[on], ids)
-    kept = left[at >= 0].reset_index(drop=True)
-    extra = right.drop(columns=on).iloc[at[at >= 0]].reset_index(drop=True)
-    return pd.concat([kept, extra], axis=1)
+    rows = np.flatnonzero(at >= 0)
+    return _side_by_side(left, rows, right, at[rows], on)
+
+
+def _side_by_side(
+    left: pd.DataFrame, rows: np.ndarray, right: pd.DataFrame, at: np.ndarray, on: str
+) -> pd.DataFrame:
+    """Left's ``rows`` beside right's rows ``at`` (all columns but ``on``), framed once.
+
+    Every column is a fresh ``take``, so the frame may hold them unstacked (``copy=False``):
+    stacking 1M-row object columns into blocks was a large share of each join (issue H10).
+    """
+    data = {column: left[column].array.take(rows) for column in left.columns}
+    data.update({c: right[c].array.take(at) for c in right.columns if c != on})
+    return pd.DataFrame(data, copy=False)
 
 
 def pair_codes(*pairs: tuple[Any, Any]) -> list[np.ndarray]:
@@ -167,3 +184,35 @@ def first_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
     out = np.full(size, np.nan, dtype=object)
     out[pos[first]] = arr[first]
     return out
+
+
+def with_columns(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    """``frame.assign(**columns)`` without a deep copy of the existing columns.
+
+    The new frame shares the old columns' data (none is modified in place) and gets the new
+    ones: ``assign`` copied all of a 1M-row frame each time (issue H10).
+    """
+    out = frame.copy(deep=False)
+    for name, value in columns.items():
+        out[name] = value(out) if callable(value) else value
+    return out
+
+
+def pair_member(left: tuple[Any, Any], right: tuple[Any, Any]) -> np.ndarray:
+    """Whether each ``left`` (a, b) pair is among the ``right`` pairs (NA equals NA, as in merge).
+
+    When ``right``'s b values are unique and not NA, each left pair has one candidate: a lookup
+    on b and an equality test on a (no pair hashing); otherwise the pairs are coded.
+    """
+    (a1, b1), (a2, b2) = left, right
+    ids = table(b2)
+    if len(ids) == len(b2) and not ids.hasnans:
+        at = positions(b1, ids)
+        hit = np.flatnonzero(at >= 0)
+        mine, theirs = np.asarray(a1, dtype=object)[hit], np.asarray(a2, dtype=object)[at[hit]]
+        if not (pd.isna(mine).any() or pd.isna(theirs).any()):
+            out = np.zeros(len(at), dtype=bool)
+            out[hit] = mine == theirs
+            return out
+    codes_left, codes_right = pair_codes(left, right)
+    return member(codes_left, codes_right)

@@ -122,7 +122,10 @@ def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFra
     """
     shop = return_currency.to_numpy() == frame["shop_currency"].to_numpy()
     pres = ~shop & (return_currency.to_numpy() == frame["currency"].to_numpy())
-    out = frame.assign(basis=np.select([shop, pres], ["shop", "presentment"], "mismatch"))
+    basis = np.full(len(frame), "mismatch", dtype=object)
+    basis[pres] = "presentment"
+    basis[shop] = "shop"
+    out = keys.with_columns(frame, basis=basis)
     for bucket in BUCKETS:
         out[f"basis_{bucket}"] = np.select(
             [shop, pres], [frame[f"{bucket}_shop_minor"], frame[f"{bucket}_minor"]], 0
@@ -153,7 +156,9 @@ def _heuristic(
 ) -> pd.DataFrame:
     """Link 3: same order, covered within tolerance (0.5), same SKU multiset (0.5)."""
     empty = pd.DataFrame(columns=LINK_COLUMNS)
-    returns = frames.returns.assign(tol=tolerance_minor.to_numpy())
+    if rest.empty:  # nothing left to link (usual at scale): skip hashing every return
+        return empty
+    returns = keys.with_columns(frames.returns, tol=tolerance_minor.to_numpy())
     free = returns[~keys.member(returns["rma"], linked_rmas)]
     pairs = rest.merge(free[["rma", "order_id", "currency", "refund_minor", "tol"]], on="order_id")
     if pairs.empty:

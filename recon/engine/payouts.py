@@ -33,8 +33,8 @@ def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     refund_bts = bts[(keys.upper(bts["type"]) == "REFUND") & bts["payout_id"].notna()]
     txn = frames.transactions[["transaction_id", "refund_id"]]
     linked_txns = txn.loc[keys.member(txn["refund_id"], links["refund_id"]), "transaction_id"]
-    refund_bts = refund_bts.assign(
-        matched=keys.member(refund_bts["source_order_transaction_id"], linked_txns)
+    refund_bts = keys.with_columns(
+        refund_bts, matched=keys.member(refund_bts["source_order_transaction_id"], linked_txns)
     )
     per = refund_bts.groupby("payout_id").agg(
         refunds_count=("balance_transaction_id", "size"),

@@ -110,8 +110,8 @@ def _fast_parse(
     """Fill ``counts``/``first`` for plain notes with at most one match; return the rest's mask."""
     everything = np.ones(len(filled), dtype=bool)
     try:
-        import pyarrow as pa  # type: ignore[import-untyped]  # optional; no stubs
-        import pyarrow.compute as pc  # type: ignore[import-untyped]
+        import pyarrow as pa  # optional dependency; no stubs
+        import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - pyarrow is optional: ``re`` parses every note
         return everything
     arr = pa.array(filled, type=pa.string())

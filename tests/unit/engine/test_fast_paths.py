@@ -53,6 +53,8 @@ def test_member_is_isin_including_missing_ids() -> None:
     for pool in (["a", None], ["a", np.nan], [], ["b", "b"]):
         assert list(keys.member(values, pd.Series(pool, dtype=object))) == list(values.isin(pool))
     assert list(keys.member(np.array([1, 2, 3]), np.array([3, 3]))) == [False, False, True]
+    big_pool = pd.Series([f"id{i}" for i in range(30)] + [None, "a"], dtype=object)  # hashes values
+    assert list(keys.member(values, big_pool)) == list(values.isin(big_pool))
 
 
 def test_join_at_sorts_and_dedupes_per_slot() -> None:
@@ -92,3 +94,21 @@ def test_decimal_array_uses_each_currency_exponent() -> None:
         Decimal("1.234"),
         Decimal("-0.05"),
     ]
+
+
+@pytest.mark.parametrize(
+    "right",
+    [
+        (["r1", "r2", "r2"], ["p1", "p2", "p3"]),  # unique line items: the lookup
+        (["r1", "r2", "r1"], ["p1", "p2", "p2"]),  # a repeated line item: coded pairs
+        (["r1", "r2"], ["p1", None]),  # an NA line item pairs with NA, as in a merge
+    ],
+)
+def test_pair_member_is_a_two_key_merge_indicator(right: tuple[list[str], list[str]]) -> None:
+    left = pd.DataFrame(
+        {"a": ["r1", "r2", "r1", "r2", "r2"], "b": ["p1", "p1", "p2", np.nan, "p3"]}
+    )
+    other = pd.DataFrame({"a": right[0], "b": right[1]}).drop_duplicates()
+    merged = left.merge(other, on=["a", "b"], how="left", indicator=True)
+    found = keys.pair_member((left["a"], left["b"]), (other["a"], other["b"]))
+    assert list(found) == list(merged["_merge"] == "both")
