@@ -12,7 +12,7 @@ because label and ``was_processed`` changes may lag or not move ``updated_at`` (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -135,8 +135,14 @@ def _read_loop(loop: LoopSource, plan: FetchPlan) -> Batch:
     return batch
 
 
+Versions = Callable[[Sequence[str]], Mapping[str, datetime]]
+
+
 def _read_shopify(
-    shopify: ShopifySource, plan: FetchPlan, loop_done: Future[list[LoopReturnRecord]]
+    shopify: ShopifySource,
+    plan: FetchPlan,
+    loop_done: Future[list[LoopReturnRecord]],
+    versions: Versions | None,
 ) -> Batch:
     batch = Batch()
     q = batch.quarantined
@@ -150,8 +156,16 @@ def _read_shopify(
         batch.gift_cards += _split(shopify.iter_gift_cards(*plan.gift_cards), q)
     # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
     # The sweep's lean page has no line items; orders Loop references are read by id with their
-    # lines (inventory items for restocks), even when the sweep saw them too.
-    referenced = {r.provider_order_id for r in loop_done.result() if r.provider_order_id}
+    # lines (inventory items for restocks), even when the sweep saw them too. A re-polled return
+    # that has not changed since it was mirrored needs no re-read of its order: refunds on it
+    # come through the sweep, and a missing order is in ``plan.order_ids``.
+    returns = loop_done.result()
+    known = versions([r.id for r in returns]) if versions is not None else {}
+    referenced = {
+        r.provider_order_id
+        for r in returns
+        if r.provider_order_id and known.get(r.id) != r.updated_at
+    }
     wanted = sorted(referenced | set(plan.order_ids))
     if wanted:
         batch.orders += _split(shopify.iter_orders_by_id(wanted), q)
@@ -161,7 +175,13 @@ def _read_shopify(
     return batch
 
 
-def fetch(plan: FetchPlan, loop: LoopSource, shopify: ShopifySource) -> Batch:
+def fetch(
+    plan: FetchPlan,
+    loop: LoopSource,
+    shopify: ShopifySource,
+    *,
+    versions: Versions | None = None,
+) -> Batch:
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
     Raises:
@@ -171,7 +191,7 @@ def fetch(plan: FetchPlan, loop: LoopSource, shopify: ShopifySource) -> Batch:
         loop_future = pool.submit(_read_loop, loop, plan)
         returns_future: Future[list[LoopReturnRecord]] = Future()
         loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
-        shopify_batch = pool.submit(_read_shopify, shopify, plan, returns_future).result()
+        shopify_batch = pool.submit(_read_shopify, shopify, plan, returns_future, versions).result()
         loop_batch = loop_future.result()
     shopify_batch.returns = loop_batch.returns
     shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined
@@ -300,7 +320,7 @@ def run_sync(
     calls_before = api_calls(loop, shopify)
     try:
         plan = plan_nightly(store, settings, until)
-        batch = fetch(plan, loop, shopify)
+        batch = fetch(plan, loop, shopify, versions=store.return_versions)
         stats = commit_batch(store, batch, run_id, watermarks=dict.fromkeys(all_streams(), until))
         calls_after = api_calls(loop, shopify)
         if calls_before is not None and calls_after is not None:

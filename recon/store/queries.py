@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -88,6 +89,19 @@ class SyncQueries:
         ret = tbl.LoopReturnRow
         with self.session() as s:
             return sorted(s.scalars(select(ret.id).where(ret.state.in_(OPEN_RETURN_STATES))))
+
+    def return_versions(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """``updated_at`` of the mirrored returns among ``ids`` (absent ids are not mirrored)."""
+        ret = tbl.LoopReturnRow
+        versions: dict[str, datetime] = {}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                for return_id, updated_at in s.execute(
+                    select(ret.id, ret.updated_at).where(ret.id.in_(chunk))
+                ):
+                    versions[return_id] = updated_at
+        return versions
 
     def earliest_update_in_state(self, state: str) -> datetime | None:
         """The oldest ``updated_at`` among mirrored returns in ``state`` (re-poll start)."""

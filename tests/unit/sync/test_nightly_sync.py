@@ -204,3 +204,25 @@ def test_open_returns_are_re_read_until_they_close(store: SqlStore, clock: Virtu
     assert ("open", seen, clock.now()) in windows(loop.calls, "iter_returns")
     (mirrored,) = store.load_snapshot().returns
     assert mirrored.label_status == "delivered"
+
+
+def test_an_unchanged_re_polled_return_does_not_re_read_its_order(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Open returns are re-read every night; their orders only when the return changed."""
+    seen = clock.now() - timedelta(days=5)
+    ret = make_return(1, seen, state="open")
+    order = make_order(1, seen)
+    loop = FakeLoop([ret])
+    shopify = FakeShopify(orders=[order.model_copy(update={"id": ret.provider_order_id})])
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert ("iter_orders_by_id", [ret.provider_order_id]) in shopify.calls
+    clock.advance(timedelta(days=1))
+    shopify.calls.clear()
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert not [c for c in shopify.calls if c[0] == "iter_orders_by_id"]
+    clock.advance(timedelta(days=1))
+    closed_at = clock.now() - timedelta(hours=1)
+    loop.put(ret.model_copy(update={"state": "closed", "updated_at": closed_at}))
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert ("iter_orders_by_id", [ret.provider_order_id]) in shopify.calls
