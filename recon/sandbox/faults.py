@@ -15,6 +15,12 @@ class Faults:
     client sees a transport error: an unknown outcome). ``throttle_storm``: every Shopify query is
     answered THROTTLED until turned off. ``latency_seconds`` is real sleep on the server, for
     benchmarks only.
+
+    Loop fidelity switches (loop-returns-api.md §6 trap 4, §10.1/§10.3: behaviour that is only
+    observed or unverified, so both cases are exercised): ``loop_omit_refund_object`` leaves
+    ``shopify_refund_object`` out of list items (``refunds[]`` is then only on the details
+    endpoint); ``loop_cursor_without_id`` issues cursors keyed on the timestamp alone, as in Loop's
+    sample, so rows sharing the page-edge second are skipped by the next page.
     """
 
     error_rate: float = 0.0
@@ -22,6 +28,13 @@ class Faults:
     throttle_storm: bool = False
     drop_write_rate: float = 0.0
     seed: int = 0
+    # Scales the Shopify emulator's requested query cost, so the client's static estimate is
+    # wrong the way a live schema's can be and MAX_COST_EXCEEDED can fire (shopify-admin-api.md §15).
+    cost_multiplier: float = 1.0
+    # HTTP status of a THROTTLED answer: live Shopify's is not settled (200 or 429, §15).
+    throttled_status: int = 200
+    loop_omit_refund_object: bool = False
+    loop_cursor_without_id: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 

@@ -94,6 +94,8 @@ class Builder:
         self.plain_orders: list[Json] = []  # plain sales old enough to get a return later
         self.open_refund_returns: list[Json] = []  # clean open returns that may close later
         self.deferred: list[tuple[Json, str, datetime]] = []  # mirror closes, once names exist
+        # (order, refund, note template): notes naming the order, written once names exist
+        self.order_notes: list[tuple[Json, Json, str]] = []
 
     # -- ids and time ---------------------------------------------------------------------------
 
@@ -416,8 +418,14 @@ class Builder:
         pays: Iterable[tuple[str, Decimal, str]] | None = None,
         restock: bool = True,
         settle: str = "auto",
+        order_note: str | None = None,
     ) -> Json:
-        """Refund a return in full (``ret['refund']`` through Shopify Payments) and link it."""
+        """Refund a return in full (``ret['refund']`` through Shopify Payments) and link it.
+
+        ``order_note``: a note template naming the ORDER (``{name}`` "#1043", ``{number}``
+        "1043"), filled in once orders are named: Loop's own refund note text is unknown
+        (loop-returns-api.md §9, §14), so such notes must not be read as RMAs.
+        """
         units = [self.line_item(order, x["provider_line_item_id"]) for x in ret["line_items"]]
         note = f"Loop RMA #{ret['id']}" if link == "note" else None
         pays = list(pays) if pays is not None else [(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")]
@@ -433,6 +441,8 @@ class Builder:
         )
         if link == "provider":
             self.link_provider(ret, refund, order)
+        if order_note is not None:
+            self.order_notes.append((order, refund, order_note))
         ret["refund_processed_at"] = at
         return refund
 
@@ -505,6 +515,9 @@ class Builder:
             ret["order_name"] = names[ret["provider_order_id"]]
         for order, rma, at in self.deferred:
             self._close_mirror_later(order, rma, at)
+        for order, refund, template in self.order_notes:
+            name = order["name"]
+            refund["note"] = template.format(name=name, number=name.lstrip("#"))
         self._assign_payouts()
         world = construct(
             World,

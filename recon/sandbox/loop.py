@@ -6,11 +6,13 @@ review silently left out; ``nextPageUrl`` without ``from`` and ``state`` (so a n
 re-sent ``from`` walks back to the beginning of history); 120-day windows; 300 requests a minute.
 
 Cursor: base64url JSON in the style of Loop's sample, ``{"<filter column>": "2024-03-05 14:22:15",
-"id": "12345701", "_pointsToNextItems": true}``. Loop's sample carries the timestamp only; the
-sandbox adds ``id`` as a tie-breaker so a page edge inside one second neither repeats nor skips rows
-(a cursor without ``id`` is still accepted and behaves like Loop's, trap 4). Loop documents no
-order (trap 5); the sandbox serves newest first by the filter column, then id, so next pages go
-back in time. Windows are inclusive at both ends; zone-less times are UTC.
+"id": "12345701", "_pointsToNextItems": true}``. Loop's sample carries the timestamp only; by
+default the sandbox adds ``id`` as a tie-breaker so a page edge inside one second neither repeats
+nor skips rows. With ``Faults.loop_cursor_without_id`` it issues Loop's shape instead (trap 4): the
+edge timestamp cut to the second, no id, and the next page starts strictly before that second, so
+rows sharing it that did not fit on the page are skipped (a cursor without ``id`` is always
+accepted). Loop documents no order (trap 5); the sandbox serves newest first by the filter column,
+then id, so next pages go back in time. Windows are inclusive at both ends; zone-less times are UTC.
 """
 
 from __future__ import annotations
@@ -236,11 +238,21 @@ class Page:
     previous: Cursor | None
 
 
-def select_page(index: ReturnIndex, query: ListQuery, now: datetime) -> Page:
+def _edge_cursor(key: Key, column: str, *, forward: bool, with_id: bool) -> Cursor:
+    """A cursor at a page edge: (timestamp, id), or Loop's timestamp-only shape cut to seconds."""
+    at, return_id = key
+    if with_id:
+        return Cursor(column, at, return_id, forward)
+    return Cursor(column, at.replace(microsecond=0), None, forward)
+
+
+def select_page(
+    index: ReturnIndex, query: ListQuery, now: datetime, *, cursor_id: bool = True
+) -> Page:
     """The page a query asks for: ``page_size`` rows, newest first, older or newer than its cursor.
 
     Next pages go back in time; that is what makes a next page without ``from`` walk back through
-    all history (§6 trap 3).
+    all history (§6 trap 3). ``cursor_id`` False issues timestamp-only cursors (§6 trap 4).
     """
     col, states, size, cursor = query.column, query.states, query.page_size, query.cursor
     lower: Key = (query.start, -1)
@@ -263,8 +275,11 @@ def select_page(index: ReturnIndex, query: ListQuery, now: datetime) -> Page:
         last_at, last_id = index.key(col, rows[-1])
         older: Key = (last_at, last_id - 1)
         has_next = bool(index.take(col, states, lower, older, 1, now, newest_first=True))
-    next_cursor = Cursor(col, *index.key(col, rows[-1]), True) if has_next else None
-    prev_cursor = Cursor(col, *index.key(col, rows[0]), False) if has_prev else None
+    next_cursor = prev_cursor = None
+    if has_next:
+        next_cursor = _edge_cursor(index.key(col, rows[-1]), col, forward=True, with_id=cursor_id)
+    if has_prev:
+        prev_cursor = _edge_cursor(index.key(col, rows[0]), col, forward=False, with_id=cursor_id)
     return Page(rows, next_cursor, prev_cursor)
 
 
@@ -272,7 +287,8 @@ def _page_url(request: Request, query: ListQuery, cursor: Cursor | None) -> str 
     """Loop's next/previous page URL: ``to``, ``filter``, ``pageSize``, ``cursor``; no ``from``.
 
     Faithful to Loop's sample (§6 trap 3): a client that follows the URL as given loses its
-    ``from`` and ``state`` and must re-send them.
+    ``from``, ``state`` and ``paginate`` (so its next page would be a bare array of everything
+    older) and must re-send them.
     """
     if cursor is None:
         return None
@@ -280,7 +296,6 @@ def _page_url(request: Request, query: ListQuery, cursor: Cursor | None) -> str 
         "to": format_time(query.end),
         "filter": query.column,
         "pageSize": str(query.page_size),
-        "paginate": "true",
         "cursor": cursor.encode(),
     }
     return str(request.url.replace(query=urlencode(params, quote_via=quote)))
@@ -347,7 +362,9 @@ class _LoopApi:
                     newest_first=True,
                 )
                 return JSONResponse([render_list_item(r, self.state) for r in rows])
-            page = select_page(index, query, now)
+            page = select_page(
+                index, query, now, cursor_id=not self.state.faults.loop_cursor_without_id
+            )
             body = {
                 "returns": [render_list_item(r, self.state) for r in page.rows],
                 "nextPageUrl": _page_url(request, query, page.next),

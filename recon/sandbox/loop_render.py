@@ -36,12 +36,35 @@ def plain_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _processed(moment: datetime | None) -> dict[str, Any] | None:
-    """The PHP DateTime object form of ``outcomes_processed_at.*`` (§10.3)."""
+def plain_processed_form(return_id: str) -> bool:
+    """Whether this return's ``outcomes_processed_at.*`` use the plain-string form.
+
+    §10.3/§14: one description shows PHP DateTime objects, other clients plain timestamps; which
+    an account gets is unverified, so the sandbox serves both, by a fixed rule on the id (a
+    quarter of returns, ids ending 3 mod 4), and the client must parse either.
+    """
+    return return_id.isdigit() and int(return_id) % 4 == 3
+
+
+def _processed(moment: datetime | None, *, plain: bool) -> dict[str, Any] | str | None:
+    """One ``outcomes_processed_at.*`` value: null, ``"2024-03-05 14:22:12"`` or the object form."""
     if moment is None:
         return None
+    if plain:
+        return plain_timestamp(moment)
     date = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return {"date": date, "timezone_type": 3, "timezone": "UTC"}
+
+
+def _outcomes_processed(ret: LoopReturn) -> dict[str, Any]:
+    plain = plain_processed_form(ret.id)
+    return {
+        "return_processed": _processed(ret.return_processed_at, plain=plain),
+        "refund_processed": _processed(ret.refund_processed_at, plain=plain),
+        "exchange_processed": _processed(ret.exchange_processed_at, plain=plain),
+        "gift_card_processed": _processed(ret.gift_card_processed_at, plain=plain),
+        "shop_cash_processed": None,
+    }
 
 
 def _int_or_text(value: str) -> int | str:
@@ -177,7 +200,7 @@ def render_list_item(ret: LoopReturn, state: SandboxState) -> dict[str, Any]:
     """One item of ``GET /warehouse/return/list``, shaped like ``return-closed-refund.json``."""
     order_number = _order_number(ret)
     status_id = uuid.uuid5(_STATUS_PAGE_NAMESPACE, ret.id)
-    return {
+    item: dict[str, Any] = {
         "id": ret.id,
         "state": ret.state.value,
         "created_at": list_timestamp(ret.created_at),
@@ -204,13 +227,10 @@ def render_list_item(ret: LoopReturn, state: SandboxState) -> dict[str, Any]:
         "upsell": money(Decimal("0")),
         "refund_before_inspection": ret.refund_before_inspection,
         "was_processed": ret.was_processed,
-        "outcomes_processed_at": {
-            "return_processed": _processed(ret.return_processed_at),
-            "refund_processed": _processed(ret.refund_processed_at),
-            "exchange_processed": _processed(ret.exchange_processed_at),
-            "gift_card_processed": _processed(ret.gift_card_processed_at),
-            "shop_cash_processed": None,
-        },
+        # §10.1 (observed): shipping refunded as a "reimbursement"; the world models none.
+        "refund_shipping_total": money(Decimal("0")),
+        "refund_shipping_tax_total": money(Decimal("0")),
+        "outcomes_processed_at": _outcomes_processed(ret),
         "shopify_refund_object": _shopify_refund_objects(state, ret),
         "line_items": [_list_line_item(li) for li in ret.line_items],
         "exchanges": [],
@@ -221,6 +241,11 @@ def render_list_item(ret: LoopReturn, state: SandboxState) -> dict[str, Any]:
         "package_reference": None,
         "type": ret.type,
     }
+    if state.faults.loop_omit_refund_object:
+        # §10.1/§10.3: shopify_refund_object[] is only observed; an account may not send it, and
+        # then the refund linkage is on the details endpoint's refunds[] alone.
+        del item["shopify_refund_object"]
+    return item
 
 
 def _details_refund(refund: LoopRefund) -> dict[str, Any]:

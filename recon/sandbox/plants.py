@@ -80,6 +80,24 @@ def clean_linked(b: Builder, link: str) -> int:
     return 1
 
 
+# Loop's refund note text is unknown (loop-returns-api.md §9, §14). Plausible ones name the ORDER,
+# by name or bare number; none may be read as an RMA: the refund links by provider id only.
+LOOP_ORDER_NOTES = (
+    "Refund for order {name} via Loop Returns",
+    "Loop Returns refund: order {number}",
+    "Refunded by Loop Returns for order #{number}",
+    "Loop return processed for order {name}",
+    "Returned items, order {number} (Loop Returns)",
+)
+
+
+def clean_loop_note(b: Builder) -> int:
+    """A Loop-created refund (provider-linked) whose note names the order, not the RMA."""
+    order, ret, at = _closed(b)
+    b.refunded(order, ret, at, link="provider", order_note=b.rng.choice(LOOP_ORDER_NOTES))
+    return 1
+
+
 def clean_exchange(b: Builder, closed: bool) -> int:
     if closed:
         order, ret, at = _closed(b, outcome="exchange")
@@ -172,6 +190,7 @@ CLEAN: dict[str, tuple[int, Callable[[Builder], int]]] = {
     "refund_provider_link": (30, lambda b: clean_linked(b, "provider")),
     "refund_note_link": (8, lambda b: clean_linked(b, "note")),
     "refund_heuristic_link": (3, lambda b: clean_linked(b, "heuristic")),
+    "refund_loop_note_naming_order": (5, clean_loop_note),
     "exchange_closed": (6, lambda b: clean_exchange(b, closed=True)),
     "exchange_open": (3, lambda b: clean_exchange(b, closed=False)),
     "store_credit": (7, clean_store_credit),

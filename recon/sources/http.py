@@ -5,7 +5,9 @@ Outcomes (shopify-admin-api.md §16-17, loop-returns-api.md §4):
     success (< 400, no retry verdict from the body)   -> returned
     body verdict (THROTTLED, INTERNAL_SERVER_ERROR)   -> retried; THROTTLED is safe for writes
     429                                               -> retried, Retry-After honoured (writes too:
-                                                         the request was refused before executing)
+                                                         the request was refused before executing);
+                                                         without the header, the policy's throttle
+                                                         backoff (Loop: at least ~10 s, see below)
     5xx, 408, timeout, connection reset               -> retried for reads; OutcomeUnknownError for
                                                          writes (the write may have happened)
     connect error (nothing was sent)                  -> retried, reads and writes
@@ -42,23 +44,45 @@ logger = logging.getLogger(__name__)
 # Nothing reached the server: safe to resend even a write.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _BACKOFF = -1.0  # "no wait was prescribed": use the policy's backoff
+_THROTTLE_BACKOFF = -2.0  # a 429 without Retry-After: use the policy's throttle backoff
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Attempts budget and backoff shape. ``zero_wait`` turns every wait into no wait (tests)."""
+    """Attempts budget and backoff shape. ``zero_wait`` turns every wait into no wait (tests).
+
+    ``throttle_min_delay``: a 429 that names no ``Retry-After`` waits at least this long (with
+    jitter, at most ``throttle_max_delay``); ``None`` backs off like a 5xx. A 429 with the header
+    always waits what the header says.
+    """
 
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_wait: float = 300.0  # a single requested wait beyond this is not waited out
     zero_wait: bool = False
+    throttle_min_delay: float | None = None
+    throttle_max_delay: float = 60.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped: uniform(0, min(cap, base * 2**n))."""
         ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempt - 1, 0)))
         return self.rng.uniform(0, ceiling)
+
+    def throttle_backoff(self, attempt: int) -> float:
+        """The wait after a 429 without ``Retry-After``: uniform(floor, min(cap, floor * 2**n)).
+
+        A limit counted over a rolling minute (Loop, §4) is not freed by a sub-second pause: an
+        over-limit key stays over it until old requests age out, and the key may be shared with
+        other integrations whose traffic recon cannot see. So the wait starts at the floor,
+        doubles its jitter range per attempt and stops at the cap.
+        """
+        if self.throttle_min_delay is None:
+            return self.backoff(attempt)
+        floor = min(self.throttle_min_delay, self.throttle_max_delay)
+        ceiling = min(self.throttle_max_delay, floor * (2 ** max(attempt, 1)))
+        return self.rng.uniform(floor, ceiling)
 
 
 @dataclass(frozen=True)
@@ -177,7 +201,10 @@ class RetryingSender:
             return response, ""
         reason = f"HTTP {status} (X-Request-Id {rid})"
         if status == 429:
-            return self._backoff_for(response), reason
+            # Retry-After present: honour it. Absent (Loop documents none, §4): the policy's
+            # throttle backoff, which for Loop is seconds, not the sub-second 5xx backoff.
+            after = self._backoff_for(response)
+            return (_THROTTLE_BACKOFF if after == _BACKOFF else after), reason
         if status >= 500 or status == 408:
             if write:
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
@@ -196,7 +223,12 @@ class RetryingSender:
         return after if after is not None else _BACKOFF
 
     def _wait(self, wait: float, where: str, reason: str, attempt: int) -> None:
-        seconds = self.policy.backoff(attempt) if wait == _BACKOFF else wait
+        if wait == _BACKOFF:
+            seconds = self.policy.backoff(attempt)
+        elif wait == _THROTTLE_BACKOFF:
+            seconds = self.policy.throttle_backoff(attempt)
+        else:
+            seconds = wait
         if seconds > self.policy.max_wait:
             raise ThrottledError(
                 f"{where}: asked to wait {seconds:.0f}s (> {self.policy.max_wait:.0f}s): {reason}"

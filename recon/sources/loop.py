@@ -1,14 +1,26 @@
 """Loop Returns client: the Detailed Returns List, windowed, paged, paced and de-duplicated.
 
 Traps handled (loop-returns-api.md §6): no window means "last 24 hours", no state means "not
-cancelled, not review", windows over 120 days are refused, and ``nextPageUrl`` drops ``from``
-and ``state``, so every page re-sends them.
+cancelled, not review", windows over 120 days are refused, and ``nextPageUrl`` drops ``from``,
+``state`` and ``paginate``, so every page re-sends them. A cursor keyed on the timestamp alone
+(trap 4) can skip rows sharing the page-edge second, so that second is re-read (``_edge_second``).
+A closed refund return whose list item carries no refund linkage at all is completed from Get
+Return Details (§10.3, ``_with_details_refunds``).
+
+Time zone of ``from``/``to`` (trap 6, unknown): windows are sent in UTC with an explicit ``Z``. A
+server that ignored the zone and read them in the shop's zone would shift a window by at most
+±14 hours; the nightly look-back (``[sync] lookback_hours``, 72 by default) re-reads far more than
+that, so such a shift can delay a return by a night but never lose it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -26,9 +38,11 @@ from recon.sources.pacing import TokenBucket
 logger = logging.getLogger(__name__)
 
 MAX_WINDOW_DAYS = 120
+MAX_PAGE = "750"  # §6: Loop's largest pageSize
 WINDOW_OVERLAP = timedelta(minutes=10)
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
+THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
 
 LoopItem = LoopReturnRecord | Quarantined
 
@@ -53,9 +67,28 @@ def split_windows(
         windows.append((cursor, window_end))
         if window_end >= end:
             break
-        # Overlap: Loop's cursor keys on one timestamp only, rows at an edge can slip (§6 trap 4).
+        # Overlap: a row updated exactly at a window boundary belongs to both windows under either
+        # reading of inclusive/exclusive bounds, and Loop's zone handling of from/to is unknown
+        # (§6 trap 6); duplicates are dropped by id. Rows skipped at a page edge inside a window
+        # (cursor keyed on one timestamp, trap 4) are a different problem: see _edge_second.
         cursor = window_end - overlap
     return windows
+
+
+def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
+    """The retry policy for Loop: ``policy`` (or the default) with Loop's 429 wait unless set.
+
+    §4: 300 requests per rolling minute per API key, possibly shared with the merchant's other
+    Loop integrations, and no ``Retry-After`` documented. A 429 that carries the header waits
+    what it says; one without waits 10-60 s (jittered, doubling per attempt), since a 5xx-style
+    sub-second retry would only land inside the same full minute again.
+    """
+    chosen = policy or RetryPolicy()
+    if chosen.throttle_min_delay is not None:
+        return chosen
+    return replace(
+        chosen, throttle_min_delay=THROTTLE_MIN_SECONDS, throttle_max_delay=THROTTLE_MAX_SECONDS
+    )
 
 
 def loop_time(moment: datetime) -> str:
@@ -88,7 +121,7 @@ class LoopClient:
         self._page_size = page_size
         self._window_days = window_days
         self._sender = RetryingSender(
-            http, clock=clock, policy=policy, service="loop", secrets=(api_key,)
+            http, clock=clock, policy=loop_policy(policy), service="loop", secrets=(api_key,)
         )
         self._bucket = TokenBucket(clock)
         origin = urlsplit(self._root)
@@ -155,15 +188,15 @@ class LoopClient:
             }
             yield from self._iter_pages(params)
 
-    def _iter_pages(self, params: dict[str, str]) -> Iterator[LoopItem]:
+    def _iter_pages(self, params: dict[str, str], *, edges: bool = True) -> Iterator[LoopItem]:
+        """Every page of one list query; ``edges`` re-reads each page-edge second (trap 4)."""
         url: str | None = f"{self._root}{LIST_PATH}"
         query = dict(params)
         seen_cursors: set[str] = set()
         while url is not None:
-            body = self._get(url, query)
-            returns, next_url = _page_parts(body)
-            for item in returns:
-                yield parse_return(item)
+            returns, next_url = _page_parts(self._get(url, query))
+            items = [self._with_details_refunds(parse_return(raw)) for raw in returns]
+            yield from items
             if not next_url:
                 return
             url, query = self._next_request(next_url, params)
@@ -174,9 +207,62 @@ class LoopClient:
                     "the server repeated a page cursor"
                 )
             seen_cursors.add(cursor)
+            if edges and not cursor_breaks_ties(query.get("cursor")):
+                yield from self._edge_second(params, items)
+
+    def _edge_second(self, params: dict[str, str], items: list[LoopItem]) -> Iterator[LoopItem]:
+        """Re-read the second of the page's last row, paged, same state and filter (§6 trap 4).
+
+        Loop's sample cursor holds the filter column's timestamp and no id, so the next page may
+        start strictly past that second: rows sharing it that did not fit on this page would be
+        skipped (or, the other way round, repeated; repeats are dropped by id). Asking for
+        [T, T + 1 s] once per page edge brings every such row back. The edge query asks for
+        Loop's largest page, since its own next page would again start past T: only more than
+        750 rows updated within one second could still slip, which is not a realistic load.
+        """
+        last = next((i for i in reversed(items) if isinstance(i, LoopReturnRecord)), None)
+        if last is None:
+            return
+        second = last.updated_at.replace(microsecond=0)  # the filter column is updated_at
+        low = max(second, _from_loop_time(params["from"]))
+        high = min(second + timedelta(seconds=1), _from_loop_time(params["to"]))
+        if low > high:
+            return
+        edge = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
+        yield from self._iter_pages(edge, edges=False)
+
+    def _with_details_refunds(self, item: LoopItem) -> LoopItem:
+        """Complete a closed refund return's linkage from Get Return Details when the list lacks it.
+
+        Two cases (§10.1, §10.3): ``shopify_refund_object[]`` is only *observed* on list items;
+        ``refunds[]`` with ``provider_refund_id`` is *documented* only on the details endpoint.
+        When the list item carries the array (even empty), it is Loop's record of the refunds it
+        created and is trusted as is: an empty one means Loop issued none (Auto-Refund off, refund
+        made by staff or by recon), and asking details for each such return would cost a call per
+        return per run. When the array is absent and no ``refunds[]`` id is present, the return
+        is refunded (closed, ``refund`` > 0) yet unlinked, so details are fetched (paced like any
+        Loop call) and their ``refunds[]`` taken; without this the engine would find no link for
+        a refund Loop itself made and raise false findings (MISSING_REFUND, MISSING_RESTOCK,
+        UNMATCHED_REFUND).
+        """
+        if not isinstance(item, LoopReturnRecord) or not _needs_details(item):
+            return item
+        try:
+            details = self.get_return(item.id)
+        except FatalHTTPError as exc:  # e.g. 404: keep what the list said, do not fail the run
+            logger.warning("loop return %s: details unavailable (%s)", item.id, exc)
+            return item
+        if not isinstance(details, LoopReturnRecord) or not details.refunds:
+            return item
+        raw = {**item.raw, "refunds": details.raw.get("refunds", [])}  # audit: what was used
+        return item.model_copy(update={"refunds": details.refunds, "raw": raw})
 
     def _next_request(self, next_url: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
-        """Split ``nextPageUrl`` and re-apply from/to/filter/state (§6 trap 3).
+        """Split ``nextPageUrl`` and re-apply every first-page parameter (§6 trap 3).
+
+        Loop's sample next URL keeps ``to``, ``filter``, ``pageSize`` and ``cursor`` only: without
+        ``from`` and ``state`` it walks back through all history and every state, and without
+        ``paginate=true`` it would answer a bare array, so all of ``params`` go over its query.
 
         Raises:
             FatalHTTPError: if the next page points at another host (the key must not leak).
@@ -200,6 +286,36 @@ class LoopClient:
             return response.json()
         except ValueError as exc:
             raise FatalHTTPError(f"loop {request.url.path}: response is not JSON") from exc
+
+
+def _needs_details(record: LoopReturnRecord) -> bool:
+    """Closed, refunded to the payment method, no provider refund id and no refund-object array."""
+    if record.state != "closed" or record.refund <= 0:
+        return False
+    if any(refund.provider_refund_id for refund in record.refunds):
+        return False
+    return record.raw.get("shopify_refund_object") is None
+
+
+def cursor_breaks_ties(cursor: str | None) -> bool:
+    """True when a page cursor provably carries an id tie-breaker beside its timestamp.
+
+    Cursors are never built by hand (§6); this only reads one. Loop's sample cursor is base64
+    JSON with the timestamp alone (trap 4); a cursor that also names an ``id`` cannot skip rows
+    at the page edge, so the edge second need not be re-read. Anything unreadable counts as "no".
+    """
+    if not cursor:
+        return False
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return isinstance(payload, dict) and payload.get("id") not in (None, "")
+
+
+def _from_loop_time(text: str) -> datetime:
+    """Parse back a bound written by ``loop_time``."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _page_parts(body: Any) -> tuple[list[Any], str | None]:

@@ -40,7 +40,8 @@ def _follow(client, url, resend):
 
 
 def _walk(client, first_params, resend):
-    """Follow nextPageUrl to the end; ``resend`` is merged over each next URL's own query."""
+    """Follow nextPageUrl to the end; ``paginate=true`` and ``resend`` are merged over each next
+    URL's own query (Loop's next URL lacks ``paginate``, like ``from`` and ``state``)."""
     seen, pages = [], 0
     response = client.get(LIST, headers=AUTH, params=first_params)
     while True:
@@ -50,7 +51,7 @@ def _walk(client, first_params, resend):
         pages += 1
         if body["nextPageUrl"] is None:
             return seen, pages
-        response = _follow(client, body["nextPageUrl"], resend)
+        response = _follow(client, body["nextPageUrl"], {"paginate": "true", **resend})
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -82,7 +83,8 @@ def test_next_page_url_carries_to_filter_page_size_and_cursor_but_not_from_or_st
     query = parse_qs(url.query)
     assert url.scheme == "http"
     assert url.path == LIST
-    assert set(query) == {"to", "filter", "pageSize", "paginate", "cursor"}
+    # Loop's sample next URL has no paginate either (examples/loop/list-page-paginated.json).
+    assert set(query) == {"to", "filter", "pageSize", "cursor"}
     assert query["to"] == ["2026-11-01 12:00:00"]
     assert query["filter"] == ["updated_at"]
     cursor = query["cursor"][0]
@@ -128,8 +130,9 @@ def test_previous_page_url_leads_back_to_the_page_before(loop_client):
     client = loop_client(_dataset())
     params = {**WINDOW, "state": "closed", "paginate": "true", "pageSize": "5"}
     first = client.get(LIST, headers=AUTH, params=params).json()
-    second = _follow(client, first["nextPageUrl"], WINDOW | {"state": "closed"}).json()
-    back = _follow(client, second["previousPageUrl"], WINDOW | {"state": "closed"}).json()
+    resend = WINDOW | {"state": "closed", "paginate": "true"}
+    second = _follow(client, first["nextPageUrl"], resend).json()
+    back = _follow(client, second["previousPageUrl"], resend).json()
     assert [r["id"] for r in back["returns"]] == [r["id"] for r in first["returns"]]
     assert back["previousPageUrl"] is None
     assert back["nextPageUrl"] is not None

@@ -149,3 +149,26 @@ def test_logs_and_errors_of_a_failing_request_hold_no_secret(
     assert TOKEN not in caplog.text
     assert TOKEN not in str(caught.value)
     assert "page=2" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("floor", "low", "high"),
+    [(None, 0.0, 0.5), (10.0, 10.0, 60.0)],
+    ids=["no-floor-backs-off-like-5xx", "floor-waits-10-to-60s"],
+)
+def test_429_without_retry_after_uses_the_throttle_floor_when_one_is_set(
+    floor: float | None, low: float, high: float
+) -> None:
+    """Shopify's default keeps the sub-second backoff; a floored policy (Loop) waits seconds."""
+    clock = VirtualClock()
+    transport = ScriptedTransport([httpx.Response(429), httpx.Response(200, json={"ok": 1})])
+    sender = _sender(transport, clock, throttle_min_delay=floor, throttle_max_delay=60.0)
+    sender.send(_request(transport, clock))
+    assert low <= clock.monotonic() <= high
+
+
+def test_throttle_backoff_stays_between_floor_and_cap_on_every_attempt() -> None:
+    policy = RetryPolicy(throttle_min_delay=10.0, throttle_max_delay=60.0)
+    waits = [policy.throttle_backoff(attempt) for attempt in range(1, 9) for _ in range(50)]
+    assert min(waits) >= 10.0 and max(waits) <= 60.0
+    assert max(waits) > 40.0  # the range widens with attempts (jitter, not a fixed pause)

@@ -1,0 +1,216 @@
+"""LoopClient against the Loop emulator in each of its fidelity modes, and Loop's 429 policy.
+
+Datasets: 60 closed returns in groups of five sharing one ``updated_at`` second (page edges fall
+inside the groups), and a handful of closed returns refunded by Loop; 429 behaviour is scripted.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import warnings
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sources_scripted import ScriptedTransport
+
+from recon.clock import VirtualClock
+from recon.models import LoopReturnRecord
+from recon.sandbox.faults import Faults
+from recon.sandbox.loop import create_loop_app
+from recon.sandbox.state import LOOP_API_KEY, SandboxState
+from recon.sandbox.world import LoopReturn
+from recon.sources.http import RetryPolicy
+from recon.sources.loop import LoopClient, cursor_breaks_ties
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox_loop"))
+from loop_worlds import NOW, make_return, make_world
+
+with warnings.catch_warnings():  # Starlette's one-off import warning (see loop_worlds.py)
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+START, END = NOW - timedelta(days=30), NOW
+
+
+def _sandbox(returns: list[LoopReturn], **faults: bool) -> tuple[TestClient, list[httpx.Request]]:
+    state = SandboxState(make_world(returns), faults=Faults(**faults))
+    http = TestClient(create_loop_app(state), base_url="http://testserver")
+    sent: list[httpx.Request] = []
+    http.event_hooks = {"request": [sent.append], "response": []}
+    return http, sent
+
+
+def _loop(http: httpx.Client, page_size: int = 750) -> LoopClient:
+    return LoopClient(
+        http,
+        base_url="http://testserver/api",
+        api_version="2026-07",
+        api_key=LOOP_API_KEY,
+        clock=VirtualClock(NOW),
+        page_size=page_size,
+        policy=RetryPolicy(zero_wait=True),
+    )
+
+
+def _tied(count: int = 60, per_second: int = 5) -> list[LoopReturn]:
+    base = NOW - timedelta(days=3)
+    return [
+        make_return(
+            3000 + n,
+            created_at=base - timedelta(days=1),
+            updated_at=base + timedelta(seconds=n // per_second, milliseconds=7 * (n % 5)),
+        )
+        for n in range(count)
+    ]
+
+
+def _ids(items: list[object]) -> list[str]:
+    return [i.id for i in items if isinstance(i, LoopReturnRecord)]
+
+
+@pytest.mark.parametrize("page_size", [3, 4, 7])
+def test_timestamp_only_cursors_still_yield_every_record_exactly_once(page_size: int) -> None:
+    returns = _tied()
+    http, sent = _sandbox(returns, loop_cursor_without_id=True)
+    with http:
+        ids = _ids(list(_loop(http, page_size).iter_returns(START, END, "closed")))
+    assert sorted(ids) == sorted(r.id for r in returns)
+    assert len(ids) == len(set(ids))
+    edge_queries = [r for r in sent if r.url.params["to"] != "2026-11-01T12:00:00Z"]
+    assert edge_queries, "the page-edge second was never re-read"
+    for request in edge_queries:
+        low = datetime.fromisoformat(request.url.params["from"])
+        high = datetime.fromisoformat(request.url.params["to"])
+        assert high - low == timedelta(seconds=1)
+        assert request.url.params["state"] == "closed"
+        assert request.url.params["filter"] == "updated_at"
+
+
+def test_cursors_with_an_id_need_no_edge_requery() -> None:
+    returns = _tied()
+    http, sent = _sandbox(returns)
+    with http:
+        ids = _ids(list(_loop(http, 7).iter_returns(START, END, "closed")))
+    assert sorted(ids) == sorted(r.id for r in returns)
+    assert len(sent) == 9  # ceil(60 / 7) pages, nothing else
+
+
+def test_next_pages_are_requested_paginated_though_the_next_url_lacks_it() -> None:
+    http, sent = _sandbox(_tied(12))
+    with http:
+        ids = _ids(list(_loop(http, 5).iter_returns(START, END, "closed")))
+    assert len(ids) == 12
+    assert len(sent) == 3
+    for request in sent[1:]:
+        assert "cursor" in request.url.params
+        assert request.url.params["paginate"] == "true"
+        assert request.url.params["from"] == "2026-10-02T12:00:00Z"
+
+
+def _loop_refunded(return_id: int) -> LoopReturn:
+    at = NOW - timedelta(days=2)
+    return make_return(
+        return_id,
+        created_at=at - timedelta(days=5),
+        updated_at=at,
+        provider_refund_id=str(990000 + return_id),
+        refund_processed_at=at,
+    )
+
+
+def test_without_the_refund_object_the_client_takes_refunds_from_details() -> None:
+    refunded = [_loop_refunded(5001 + n) for n in range(3)]
+    by_hand = make_return(5100, created_at=NOW - timedelta(days=4))  # closed, no Loop refund
+    http, sent = _sandbox([*refunded, by_hand], loop_omit_refund_object=True)
+    with http:
+        items = list(_loop(http).iter_returns(START, END, "closed"))
+    links = {i.id: [r.provider_refund_id for r in i.refunds] for i in items}  # type: ignore[union-attr]
+    assert links == {"5001": ["995001"], "5002": ["995002"], "5003": ["995003"], "5100": []}
+    record = next(i for i in items if i.id == "5001")
+    assert isinstance(record, LoopReturnRecord)
+    assert record.refunds[0].amount == Decimal("48.60")
+    assert record.raw["refunds"][0]["provider_refund_id"] == "995001"  # audit: what was used
+    detail_calls = [r for r in sent if r.url.path.endswith("/details")]
+    assert sorted(r.url.params["return_id"] for r in detail_calls) == [
+        "5001",
+        "5002",
+        "5003",
+        "5100",
+    ]
+
+
+def test_with_the_refund_object_no_details_are_fetched() -> None:
+    refunded = [_loop_refunded(5001 + n) for n in range(3)]
+    by_hand = make_return(5100, created_at=NOW - timedelta(days=4))
+    http, sent = _sandbox([*refunded, by_hand])
+    with http:
+        items = list(_loop(http).iter_returns(START, END, "closed"))
+    assert {i.id: len(i.refunds) for i in items} == {  # type: ignore[union-attr]
+        "5001": 1,
+        "5002": 1,
+        "5003": 1,
+        "5100": 0,
+    }
+    assert [r.url.path.rsplit("/", 1)[-1] for r in sent] == ["list"]
+
+
+def test_outcomes_processed_at_parses_in_both_forms() -> None:
+    """Return 5003 (3 mod 4) is served plain strings, 5001 the object form: same instant."""
+    http, _ = _sandbox([_loop_refunded(5001), _loop_refunded(5003)])
+    with http:
+        items = list(_loop(http).iter_returns(START, END, "closed"))
+    moments = {i.id: i.refund_processed_at for i in items}  # type: ignore[union-attr]
+    assert moments == {"5001": NOW - timedelta(days=2), "5003": NOW - timedelta(days=2)}
+    raw = {i.id: i.raw["outcomes_processed_at"]["refund_processed"] for i in items}  # type: ignore[union-attr]
+    assert isinstance(raw["5003"], str) and isinstance(raw["5001"], dict)
+
+
+def test_cursor_tie_breaker_is_read_not_assumed() -> None:
+    assert cursor_breaks_ties("eyJ1cGRhdGVkX2F0IjoiMjAyNC0wMy0wNSAxNDoyMjoxNSIsImlkIjoiNyJ9")
+    # Loop's sample shape: the timestamp only.
+    assert not cursor_breaks_ties(
+        "eyJ1cGRhdGVkX2F0IjoiMjAyNC0wMy0wNSAxNDoyMjoxNSIsIl9wb2ludHNUb05leHRJdGVtcyI6dHJ1ZX0"
+    )
+    assert not cursor_breaks_ties("not base64 json!")
+    assert not cursor_breaks_ties(None)
+
+
+# -- 429 from Loop ---------------------------------------------------------------------------
+
+
+def _empty_page() -> httpx.Response:
+    return httpx.Response(200, json={"returns": [], "nextPageUrl": None, "previousPageUrl": None})
+
+
+def _timed_client(steps: list[httpx.Response], clock: VirtualClock) -> LoopClient:
+    return LoopClient(
+        httpx.Client(transport=ScriptedTransport(steps)),
+        base_url="https://api.loopreturns.com/api",
+        api_version="2026-07",
+        api_key="loop-secret-key",
+        clock=clock,
+        policy=RetryPolicy(rng=random.Random(7)),
+    )
+
+
+@pytest.mark.parametrize("storms", [1, 3, 6])
+def test_a_429_without_retry_after_waits_ten_to_sixty_seconds_per_attempt(storms: int) -> None:
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    client = _timed_client([httpx.Response(429)] * storms + [_empty_page()], clock)
+    list(client.iter_returns(START, END, "open"))
+    waited = clock.monotonic()
+    # The token bucket paces at 4 a second, so at most ~0.25 s per request is pacing.
+    assert 10 * storms <= waited <= 60 * storms + 0.25 * (storms + 1)
+
+
+def test_a_429_with_retry_after_waits_what_it_says() -> None:
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    client = _timed_client(
+        [httpx.Response(429, headers={"Retry-After": "2"}), _empty_page()], clock
+    )
+    list(client.iter_returns(START, END, "open"))
+    assert 2 <= clock.monotonic() < 2.6
