@@ -32,7 +32,7 @@ from recon.errors import CursorLoopError, FatalHTTPError
 from recon.models import LoopReturnRecord, Quarantined
 from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
-from recon.sources.loop_parse import parse_return
+from recon.sources.loop_parse import parse_return, parse_return_items
 from recon.sources.pacing import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,11 @@ class LoopClient:
         seen_cursors: set[str] = set()
         while url is not None:
             returns, next_url = _page_parts(self._get(url, query))
-            items = [self._with_details_refunds(parse_return(raw)) for raw in returns]
+            items = [
+                self._with_details_refunds(item) if isinstance(item, LoopReturnRecord) else item
+                for raw in returns
+                for item in parse_return_items(raw)
+            ]
             yield from items
             if not next_url:
                 return

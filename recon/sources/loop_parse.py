@@ -22,37 +22,82 @@ from recon.sources.parsing import (
     as_money,
     as_text,
     as_time,
+    collecting_notes,
     find_overlong_text,
+    note_cleaned,
     opt_id,
     opt_text,
     opt_time,
 )
 
+# Customer contact data recon never needs: dropped before the payload is kept as ``raw``, so
+# the mirror holds no e-mail, phone or address (DESIGN decision 10; loop-returns-api.md §10.1).
+_PII_KEYS = ("customer", "customer_detail", "address")
+
 
 def parse_return(item: object) -> LoopReturnRecord | Quarantined:
     """One list item, details response or webhook body → a record, or its quarantine entry."""
+    return parse_return_items(item)[0]
+
+
+def parse_return_items(item: object) -> list[LoopReturnRecord | Quarantined]:
+    """``[record, *notes]`` for a usable return (notes: free text that was cleaned, kept for
+    review), or ``[quarantined]`` when an id, amount, currency or timestamp cannot be trusted."""
     if not isinstance(item, Mapping):
-        return Quarantined(
-            source="loop",
-            kind="return",
-            record_id=None,
-            field="$",
-            reason=f"expected an object, got {type(item).__name__}",
-            raw={"value": repr(item)[:1000]},
-        )
-    raw = dict(item)
+        return [
+            Quarantined(
+                source="loop",
+                kind="return",
+                record_id=None,
+                field="$",
+                reason=f"expected an object, got {type(item).__name__}",
+                raw={"value": repr(item)[:1000]},
+            )
+        ]
+    raw = _without_pii(item)
     record_id = _safe_id(raw.get("id"))
-    try:
-        return _build(raw)
-    except BadFieldError as bad:
-        return Quarantined(
+    with collecting_notes() as notes:
+        try:
+            record = _build(raw)
+        except BadFieldError as bad:
+            return [
+                Quarantined(
+                    source="loop",
+                    kind="return",
+                    record_id=record_id,
+                    field=bad.field,
+                    reason=bad.reason,
+                    raw=raw,
+                )
+            ]
+    cleaned = [
+        Quarantined(
             source="loop",
             kind="return",
             record_id=record_id,
-            field=bad.field,
-            reason=bad.reason,
+            field=field,
+            reason=f"kept after cleaning: {reason}",
             raw=raw,
         )
+        for field, reason in _by_field(notes).items()
+    ]
+    return [record, *cleaned]
+
+
+def _by_field(notes: list[tuple[str, str]]) -> dict[str, str]:
+    """One note per field (a field can be both overlong and cleaned)."""
+    merged: dict[str, str] = {}
+    for field, reason in notes:
+        merged[field] = f"{merged[field]}; {reason}" if field in merged else reason
+    return merged
+
+
+def _without_pii(item: Mapping[str, Any]) -> dict[str, Any]:
+    raw = {key: value for key, value in item.items() if key not in _PII_KEYS}
+    method = raw.get("return_method")
+    if isinstance(method, Mapping) and "address" in method:
+        raw["return_method"] = {k: v for k, v in method.items() if k != "address"}
+    return raw
 
 
 def _safe_id(value: object) -> str | None:
@@ -64,8 +109,8 @@ def _safe_id(value: object) -> str | None:
 
 def _build(raw: dict[str, Any]) -> LoopReturnRecord:
     overlong = find_overlong_text(raw)
-    if overlong is not None:
-        raise BadFieldError(overlong, f"text longer than {_MAX_TEXT} characters")
+    if overlong is not None:  # in a field recon does not read: the record is still usable
+        note_cleaned(overlong, f"text longer than {_MAX_TEXT} characters (kept in raw only)")
     created = as_time(raw.get("created_at"), "created_at")
     processed = as_mapping(raw.get("outcomes_processed_at"), "outcomes_processed_at")
     return LoopReturnRecord(
@@ -77,7 +122,7 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
         # The 2020 webhook shape has no updated_at (§10.1).
         updated_at=opt_time(raw.get("updated_at"), "updated_at") or created,
         provider_order_id=opt_id(raw.get("provider_order_id"), "provider_order_id"),
-        order_name=opt_text(raw.get("order_name"), "order_name", single_line=True),
+        order_name=opt_text(raw.get("order_name"), "order_name", single_line=True, clean=True),
         currency=as_currency(raw.get("currency"), "currency"),
         total=as_money(raw.get("total"), "total"),
         refund=as_money(raw.get("refund"), "refund"),
@@ -122,7 +167,7 @@ def _line(value: object, path: str) -> ReturnLine:
         provider_line_item_id=opt_id(
             line.get("provider_line_item_id"), f"{path}.provider_line_item_id"
         ),
-        sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True),
+        sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True, clean=True),
         price=_opt_money(line, "price", f"{path}.price"),
         refund=as_money(line.get("refund"), f"{path}.refund"),
         returned_at=opt_time(line.get("returned_at"), f"{path}.returned_at"),
@@ -144,7 +189,7 @@ def _refunds(raw: Mapping[str, Any]) -> tuple[LoopRefundRecord, ...]:
         amount = entry.get("amount")
         currency = entry.get("currency")
         record = LoopRefundRecord(
-            gateway=opt_text(entry.get("gateway"), f"{path}.gateway", single_line=True),
+            gateway=opt_text(entry.get("gateway"), f"{path}.gateway", single_line=True, clean=True),
             amount=None if amount is None else as_money(amount, f"{path}.amount"),
             currency=None if currency in (None, "") else as_currency(currency, f"{path}.currency"),
             provider_refund_id=opt_id(

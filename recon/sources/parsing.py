@@ -7,7 +7,9 @@ Each reader raises ``BadFieldError`` naming the field path; the record parsers t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -17,6 +19,8 @@ from recon.money import MoneyError, parse_amount, parse_currency
 
 MAX_TEXT = 10_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # keeps \t \n \r
+_NOTES: ContextVar[list[tuple[str, str]] | None] = ContextVar("recon_parse_notes", default=None)
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 # ISO 4217 active codes: a three-letter string outside this set is a data error, not a currency.
 ISO_4217 = frozenset(
@@ -72,16 +76,57 @@ def opt_id(value: object, field: str) -> str | None:
     return as_id(value, field)
 
 
-def opt_text(value: object, field: str, *, single_line: bool = False) -> str | None:
-    """A free-text field; ``single_line`` rejects control characters (SKUs, names).
+@contextmanager
+def collecting_notes() -> Iterator[list[tuple[str, str]]]:
+    """Collect the (field, reason) of every text cleaned while parsing one record."""
+    notes: list[tuple[str, str]] = []
+    token = _NOTES.set(notes)
+    try:
+        yield notes
+    finally:
+        _NOTES.reset(token)
+
+
+def note_cleaned(field: str, reason: str) -> None:
+    """Record that a field was cleaned (kept for review beside the record)."""
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.append((field, reason))
+
+
+def clean_text(value: str, field: str, *, single_line: bool) -> str:
+    """Free text made safe to keep: control characters removed, at most 10,000 characters.
+
+    Untrusted text (notes, names, SKUs) never costs the record: losing a refund because its note
+    is odd would make recon see a refund as missing and risk paying it twice. What was changed is
+    noted for review (``collecting_notes``); the raw payload keeps the original.
+    """
+    pattern = _CONTROL if single_line else _CONTROL_MULTILINE
+    cleaned = pattern.sub("", value)
+    if cleaned != value:
+        note_cleaned(field, "control characters removed")
+    if len(cleaned) > MAX_TEXT:
+        note_cleaned(field, f"text of {len(cleaned)} characters cut to {MAX_TEXT}")
+        cleaned = cleaned[:MAX_TEXT]
+    return cleaned
+
+
+def opt_text(
+    value: object, field: str, *, single_line: bool = False, clean: bool = False
+) -> str | None:
+    """A text field. ``clean`` (free text: notes, names, SKUs) removes control characters and
+    cuts overlong text, noting it; otherwise (states, enums) such text is refused.
 
     Raises:
-        BadFieldError: for non-strings, text over 10,000 characters, or control characters.
+        BadFieldError: for non-strings; without ``clean``, text over 10,000 characters or (with
+            ``single_line``) control characters.
     """
     if value is None:
         return None
     if not isinstance(value, str):
         raise BadFieldError(field, f"expected text, got {type(value).__name__}")
+    if clean:
+        return clean_text(value, field, single_line=single_line)
     if len(value) > MAX_TEXT:
         raise BadFieldError(field, f"text longer than {MAX_TEXT} characters")
     if single_line and _CONTROL.search(value):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from recon.models import LoopReturnRecord, Quarantined
-from recon.sources.loop_parse import parse_return
+from recon.sources.loop_parse import parse_return, parse_return_items
 
 EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "examples" / "loop"
 SHAPES = [
@@ -93,13 +93,6 @@ BAD = [
     ("unknown currency", ["currency"], "ZZZ", "currency"),
     ("wrong type for amount", ["gift_card"], {"amount": "1"}, "gift_card"),
     ("wrong type for lines", ["line_items"], "none", "line_items"),
-    (
-        "overlong text",
-        ["line_items", 0, "return_comment"],
-        "x" * 10_001,
-        "line_items[0].return_comment",
-    ),
-    ("control character in sku", ["line_items", 0, "sku"], "TEE\x00BLK", "line_items[0].sku"),
     ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),
     ("bad timestamp", ["created_at"], "yesterday", "created_at"),
 ]
@@ -118,6 +111,52 @@ def test_bad_record_is_quarantined_with_the_field_named(
         field,
     )
     assert result.reason and result.raw["id"] == "12345701"
+
+
+CLEANED = [
+    # (what is odd, path, value, field named for review, what the record keeps)
+    (
+        "overlong text recon does not read",
+        ["line_items", 0, "return_comment"],
+        "x" * 10_001,
+        "line_items[0].return_comment",
+        None,
+    ),
+    (
+        "control character in sku",
+        ["line_items", 0, "sku"],
+        "TEE\x00BLK",
+        "line_items[0].sku",
+        "TEEBLK",
+    ),
+    ("overlong sku", ["line_items", 0, "sku"], "S" * 10_050, "line_items[0].sku", "S" * 10_000),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "path", "value", "field", "kept"), CLEANED, ids=[row[0] for row in CLEANED]
+)
+def test_odd_free_text_is_cleaned_the_record_kept_and_listed_for_review(
+    case: str, path: list[Any], value: Any, field: str, kept: str | None
+) -> None:
+    """Free text never costs the record: a refund recon cannot see might be paid twice."""
+    record, *notes = parse_return_items(_set(path, value))
+    assert isinstance(record, LoopReturnRecord), case
+    if kept is not None:
+        assert record.lines[0].sku == kept
+    assert [(n.record_id, n.field) for n in notes] == [("12345701", field)]
+    assert all(isinstance(n, Quarantined) and n.reason.startswith("kept after") for n in notes)
+
+
+def test_customer_contact_data_is_not_kept_in_raw() -> None:
+    item = _load("return-closed-refund.json")
+    item["customer_detail"] = {"email": "a@example.com", "phone": "+1 555 0100"}
+    item["address"] = {"address1": "1 Main St"}
+    item["return_method"] = {"provider": "x", "address": {"address1": "2 Side St"}}
+    record = parse_return(item)
+    assert isinstance(record, LoopReturnRecord)
+    assert not {"customer", "customer_detail", "address"} & set(record.raw)
+    assert record.raw["return_method"] == {"provider": "x"}
 
 
 def test_non_object_is_quarantined() -> None:
