@@ -28,8 +28,8 @@ class Faults:
     throttle_storm: bool = False
     drop_write_rate: float = 0.0
     seed: int = 0
-    # Scales the Shopify emulator's requested query cost, so the client's static estimate is
-    # wrong the way a live schema's can be and MAX_COST_EXCEEDED can fire (shopify-admin-api.md §15).
+    # Scales the Shopify emulator's requested query cost: the client's static estimate is then
+    # wrong as a live schema's can be, and MAX_COST_EXCEEDED can fire (shopify-admin-api.md §15).
     cost_multiplier: float = 1.0
     # HTTP status of a THROTTLED answer: live Shopify's is not settled (200 or 429, §15).
     throttled_status: int = 200

@@ -361,6 +361,20 @@ class Revision(_Model):
     set: dict[str, Any]
 
 
+# Every scope recon needs (shopify-admin-api.md §3), read_all_orders included.
+RECON_SCOPES: tuple[str, ...] = (
+    "read_orders",
+    "read_all_orders",
+    "write_orders",
+    "read_returns",
+    "read_inventory",
+    "write_inventory",
+    "read_gift_cards",
+    "write_gift_cards",
+    "read_shopify_payments_payouts",
+)
+
+
 class Shop(_Model):
     domain: str = "recon-sandbox.myshopify.com"
     name: str = "Recon Sandbox"
@@ -369,6 +383,11 @@ class Shop(_Model):
     bucket_size: int = Field(default=2000, ge=1000)  # leaky-bucket capacity; restore rate from plan
     locations: list[Location] = Field(min_length=1)
     shopify_payments: bool = True
+    # Access scopes granted to recon's app (shopify-admin-api.md §3). Without read_all_orders the
+    # emulator hides orders created more than 60 days before its now, as Shopify does (§1, §5).
+    scopes: list[str] = Field(default_factory=lambda: list(RECON_SCOPES))
+    # Deep pagination stops after this many objects per query (§1: 25,000); tests set it small.
+    deep_page_cap: int = Field(default=25_000, ge=1)
 
 
 class World(_Model):

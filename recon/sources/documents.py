@@ -3,7 +3,9 @@
 Cost model (shopify-admin-api.md §15, checked against that file's estimates): scalars and enums 0,
 an object 1 plus its fields, a connection 2 + ``first`` x one node (``pageInfo`` free), a sized
 plain list ``first`` x one element, ``nodes(ids:)`` one element per id. Page sizes are then the
-largest that keep a query at or under Shopify's 1,000-point cap.
+largest that keep a query at or under ``PAGE_COST_BUDGET``: 900 points, a tenth below Shopify's
+1,000-point cap, because live costs drift from the formula; a page refused anyway
+(MAX_COST_EXCEEDED) is shrunk from Shopify's own figure and retried (``PageSizer.shrink``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from graphql.language import (
 
 logger = logging.getLogger(__name__)
 
-MAX_QUERY_COST = 1000
+MAX_QUERY_COST = 1000  # Shopify's single-query cap, any plan (§1)
+PAGE_COST_BUDGET = 900  # what recon sizes pages to: headroom for costs the formula gets wrong
 MAX_PAGE = 250  # page size and input-array cap (§1)
 _CONNECTION_PARTS = frozenset({"nodes", "edges", "pageInfo"})
 
@@ -105,6 +108,23 @@ def _connection_element(node: FieldNode, variables: Mapping[str, Any]) -> int:
     return 0
 
 
+@lru_cache(maxsize=64)
+def field_first(document: str, field_name: str) -> int | None:
+    """The literal ``first`` of the first field called ``field_name`` (``refunds(first: 20)``)."""
+    pending = [_operation(document).selection_set]
+    while pending:
+        selection_set = pending.pop(0)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value == field_name:
+                value = _argument(selection, "first", {})
+                if value is not None:
+                    return value
+            inner = getattr(selection, "selection_set", None)
+            if inner is not None:
+                pending.append(inner)
+    return None
+
+
 def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> int | None:
     for argument in node.arguments:
         if argument.name.value != name:
@@ -138,7 +158,7 @@ class PageSizer:
     ``requestedQueryCost`` disagrees, the observed per-item cost replaces the estimate.
     """
 
-    def __init__(self, *, budget: int = MAX_QUERY_COST) -> None:
+    def __init__(self, *, budget: int = PAGE_COST_BUDGET) -> None:
         self._budget = budget
         self._per_item: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -163,6 +183,32 @@ class PageSizer:
         if per_item <= 0:
             return MAX_PAGE
         return max(1, min(MAX_PAGE, math.floor((self._budget - fixed) / per_item)))
+
+    def expected_cost(self, document: str, size_var: str, variables: Mapping[str, Any]) -> float:
+        """The cost to pace for: the static estimate, or the learned one when that is dearer."""
+        estimate = estimate_cost(document, variables)
+        count = _count(variables.get(size_var))
+        if count <= 0:
+            return float(estimate)
+        fixed, per_item = self.linear_cost(document, size_var, variables)
+        return max(float(estimate), fixed + per_item * count)
+
+    def shrink(
+        self, document: str, size_var: str, variables: Mapping[str, Any], requested: float | None
+    ) -> int:
+        """A smaller size after MAX_COST_EXCEEDED: learn from ``requested``, then re-size.
+
+        Always strictly smaller than the refused size, so retrying converges; 0 means the refused
+        size was already 1 and nothing smaller exists.
+        """
+        count = _count(variables.get(size_var))
+        if requested is not None:
+            self.observe(document, size_var, variables, requested)
+        empty = {**variables, size_var: _size_value(variables, size_var, 0)}
+        size = self.size(document, size_var, empty)
+        if size >= count:  # the estimate still says it fits: scale by Shopify's figure, or halve
+            size = math.floor(count * self._budget / requested) if requested else count // 2
+        return max(0, min(size, count - 1))
 
     def observe(
         self, document: str, size_var: str, variables: Mapping[str, Any], requested: float

@@ -114,6 +114,35 @@ class CostBucket:
         return max(0.0, needed - status.available) / status.restore_rate
 
 
+class RequestPacer:
+    """Pacing for one request across its attempts.
+
+    A THROTTLED answer's wait is computed from that answer's fresh throttle status and Shopify's
+    own requested cost (§15), so it already covers the retry: pacing again for the client's
+    estimate on top of it only over-waits (an estimate above Shopify's figure would add another
+    (estimate - requested) / restoreRate). The attempt after a THROTTLED wait is therefore not
+    paced again.
+    """
+
+    def __init__(self, bucket: CostBucket, cost: float) -> None:
+        self._bucket = bucket
+        self._cost = cost
+        self._covered = False
+
+    def pace(self) -> None:
+        """Before an attempt: sleep until the query fits, unless a THROTTLED wait just did."""
+        if self._covered:
+            self._covered = False
+            return
+        self._bucket.pace(self._cost)
+
+    def throttled(self, extensions: object) -> float:
+        """Seconds to wait after a THROTTLED answer; the next ``pace`` is then skipped."""
+        self._bucket.observe(extensions)
+        self._covered = ThrottleStatus.from_extensions(extensions) is not None
+        return self._bucket.throttled_wait(extensions)
+
+
 class TokenBucket:
     """At most ``per_minute`` requests in any 60-second window, at most ``burst`` at once.
 

@@ -69,5 +69,6 @@ def test_payouts_orders_and_refunds_are_paged_and_parsed(
     assert parsed["50034"].total == Decimal("35.50")
     assert [t.amount for t in parsed["50034"].transactions] == [Decimal("35.50")]
     assert [t.amount for t in parsed["50054"].transactions] == [Decimal("12.34")]
-    # payouts 3 pages + sweep (refunded: 1, partially_refunded: 3) + by id 3 + refunds 2
-    assert calls == 3 + 4 + 3 + 2
+    # the start-up scope read + payouts 3 pages + sweep (refunded: 1, partially_refunded: 3)
+    # + by id 3 + refunds 2
+    assert calls == 1 + 3 + 4 + 3 + 2

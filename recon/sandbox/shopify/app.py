@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -97,6 +98,10 @@ class ShopifyEngine:
             cost = requested_cost(self.schema, operation, fragments, variables)
         except PageSizeError as exc:
             return {"errors": [_error(str(exc), code="BAD_REQUEST")]}, False
+        multiplier = self.state.faults.cost_multiplier
+        if multiplier != 1.0:
+            # Live costs drift from the published formula; this makes the client's estimate wrong.
+            cost = math.ceil(cost * multiplier)
         refusal = self._refuse(version, operation, variables, cost)
         if refusal is not None:
             return refusal, False
@@ -136,8 +141,8 @@ class ShopifyEngine:
         missing = self._missing_idempotency(version, operation, variables)
         if missing is not None:
             return {"errors": [_error(missing)], "extensions": self._cost(cost, None)}
-        # Throttled is answered with HTTP 200 here; live Shopify's status (200 or 429) is not
-        # settled (examples/shopify/graphql-throttled-error.json), so clients must detect by code.
+        # Live Shopify's THROTTLED status (200 or 429) is not settled (examples/shopify/
+        # graphql-throttled-error.json): ``faults.throttled_status`` picks it; detect by code.
         if self.state.faults.throttle_storm or not self.bucket.take(cost):
             return {
                 "errors": [_error("Throttled", code="THROTTLED", documentation=_RATE_DOCS)],
@@ -234,6 +239,15 @@ def _shopify_error_response(status: int, errors: Any, request_id: str) -> JSONRe
     )
 
 
+def _status_of(payload: dict[str, Any], state: SandboxState) -> int:
+    """HTTP status of a GraphQL answer: 200, or ``faults.throttled_status`` when THROTTLED."""
+    for error in payload.get("errors") or ():
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        if isinstance(extensions, dict) and extensions.get("code") == "THROTTLED":
+            return state.faults.throttled_status
+    return 200
+
+
 def create_shopify_app(state: SandboxState) -> Starlette:
     """The emulator serving ``POST /admin/api/{version}/graphql.json`` for 2026-01 and 2026-04."""
     engine = ShopifyEngine(state)
@@ -268,11 +282,14 @@ def create_shopify_app(state: SandboxState) -> Starlette:
             return _shopify_error_response(
                 400, {"query": "Required parameter missing or invalid"}, request_id
             )
-        payload, mutated = await run_in_threadpool(engine.run, request.path_params["version"], body)
-        headers = {"X-Request-Id": request_id}
+        version = request.path_params["version"]
+        payload, mutated = await run_in_threadpool(engine.run, version, body)
+        # The version served (shopify-admin-api.md §2): a pinned version that is gone "falls
+        # forward"; the emulator serves exactly the version asked for.
+        headers = {"X-Request-Id": request_id, "X-Shopify-API-Version": version}
         if mutated and state.faults.drop_write():
             headers[_DROP_HEADER.decode()] = "1"
-        return JSONResponse(payload, headers=headers)
+        return JSONResponse(payload, status_code=_status_of(payload, state), headers=headers)
 
     app = Starlette(
         routes=[Route("/admin/api/{version}/graphql.json", graphql_endpoint, methods=["POST"])],

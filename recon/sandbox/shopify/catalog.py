@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from recon.sandbox.shopify.search import Key, SortedIndex, encode_cursor, micros, take_page
+from recon.sandbox.shopify.search import (
+    Key,
+    SortedIndex,
+    cursor_position,
+    encode_cursor,
+    micros,
+    take_page,
+)
 from recon.sandbox.state import SandboxState
 from recon.sandbox.world import (
     BalanceTransaction,
@@ -63,6 +70,7 @@ class Table(Generic[R]):
     by_id: dict[int, R] = field(default_factory=dict)
     size: int = 0
     next_change: datetime | None = None
+    deep_page_cap: int | None = None  # objects one query may page through (§1: 25,000)
     _indexes: dict[str, SortedIndex] = field(default_factory=dict)
     _current: dict[str, dict[int, Key]] = field(default_factory=dict)
 
@@ -160,6 +168,7 @@ class Catalog:
             if revision is not None and (table.next_change is None or revision < table.next_change):
                 table.next_change = revision
             self._tables[name] = table
+        table.deep_page_cap = self.state.world.shop.deep_page_cap
         return table
 
     def orders(self, now: datetime) -> Table[Order]:
@@ -256,17 +265,27 @@ def page_connection(
     sort_key = str(args.get("sortKey") or default_sort)
     index = table.index(sort_key)
     page = take_page(index, args, lambda key: accept(table.by_id[key[1]]), bounds)
-    records = [table.by_id[key[1]] for key in page.keys]
+    keys, has_next = page.keys, page.has_next
+    forwards = args.get("last") is None
+    start = cursor_position(args.get("after")) if forwards else 0
+    cap = table.deep_page_cap
+    if forwards and cap is not None and start + len(keys) >= cap:
+        # Deep pagination stops here: no next page, although more records may match (§1, §5).
+        keys, has_next = keys[: max(0, cap - start)], False
+    records = [table.by_id[key[1]] for key in keys]
+
+    def cursor(offset: int) -> str:
+        return encode_cursor(keys[offset], start + offset + 1 if forwards else None)
+
     return {
         "pageInfo": {
-            "hasNextPage": page.has_next,
+            "hasNextPage": has_next,
             "hasPreviousPage": page.has_previous,
-            "startCursor": encode_cursor(page.keys[0]) if page.keys else None,
-            "endCursor": encode_cursor(page.keys[-1]) if page.keys else None,
+            "startCursor": cursor(0) if keys else None,
+            "endCursor": cursor(len(keys) - 1) if keys else None,
         },
         "nodes": lambda info, **_: [render(r) for r in records],
         "edges": lambda info, **_: [
-            {"cursor": encode_cursor(k), "node": render(r)}
-            for k, r in zip(page.keys, records, strict=True)
+            {"cursor": cursor(i), "node": render(r)} for i, r in enumerate(records)
         ],
     }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from recon.sandbox.shopify.catalog import Catalog
 from recon.sandbox.shopify.render import Node, gid
 from recon.sandbox.state import SandboxState
 from recon.sandbox.world import InventoryItem, Order
+
+ORDER_VISIBILITY_DAYS = 60  # without read_all_orders (shopify-admin-api.md §1)
 
 
 @dataclass
@@ -111,9 +113,25 @@ class RequestContext:
             "item": lambda info, **_: self.render_inventory_item(item),
         }
 
+    def has_scope(self, scope: str) -> bool:
+        """Whether the shop granted recon's app ``scope``."""
+        return scope in self.state.world.shop.scopes
+
+    def order_visible(self, order: Order) -> bool:
+        """Created by now and, without ``read_all_orders``, created in the last 60 days.
+
+        Shopify hides older orders silently: absent from ``orders``, null in ``nodes``, and so are
+        their refunds, transactions and returns (shopify-admin-api.md §1, §5, §6).
+        """
+        if order.created_at > self.now:
+            return False
+        return self.has_scope("read_all_orders") or order.created_at >= self.now - timedelta(
+            days=ORDER_VISIBILITY_DAYS
+        )
+
     def visible_order(self, order_id: str) -> Order | None:
         order = self.state.orders_by_id.get(order_id)
-        return order if order is not None and order.created_at <= self.now else None
+        return order if order is not None and self.order_visible(order) else None
 
     def suggest_refund(self, view: Any, args: dict[str, Any]) -> Node:
         from recon.sandbox.shopify.resolvers_refunds import suggest_refund

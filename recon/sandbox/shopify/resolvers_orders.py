@@ -86,7 +86,7 @@ def resolve_orders(ctx: RequestContext, args: dict[str, Any]) -> Node:
         table,
         args,
         "PROCESSED_AT",
-        accept=lambda order: matches(view(order), query, ORDER_FIELDS),
+        accept=lambda order: ctx.order_visible(order) and matches(view(order), query, ORDER_FIELDS),
         render=lambda order: view(order).render(),
         bounds=bounds,
     )
@@ -128,7 +128,7 @@ def _tail(value: str, kind: str) -> str | None:
 def _child(kind: str, method: str) -> Callable[[RequestContext, str], Node | None]:
     def resolve(ctx: RequestContext, record_id: str) -> Node | None:
         order = ctx.catalog.owner(kind, record_id)
-        if order is None or order.created_at > ctx.now:
+        if order is None or not ctx.order_visible(order):
             return None
         view = OrderView(order, ctx.now, ctx.state.world.shop, ctx)
         pools: dict[str, list[Any]] = {

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from graphql import GraphQLError
+
 from recon.money import ZERO
 from recon.sandbox.shopify.catalog import page_connection
 from recon.sandbox.shopify.context import RequestContext
@@ -21,6 +23,8 @@ from recon.sandbox.shopify.search import (
     time_bounds,
 )
 from recon.sandbox.world import BalanceTransaction, GiftCard, Payout
+
+PAYOUTS_SCOPE = "read_shopify_payments_payouts"  # shopify-admin-api.md §3
 
 _SUMMARY = {
     "chargesGross": "charges_gross",
@@ -133,7 +137,23 @@ GIFT_CARD_FIELDS: dict[str, Matcher] = {
 
 
 def resolve_payments_account(ctx: RequestContext) -> Node | None:
-    """``QueryRoot.shopifyPaymentsAccount``: null for a shop without Shopify Payments."""
+    """``QueryRoot.shopifyPaymentsAccount``: null for a shop without Shopify Payments.
+
+    Raises:
+        GraphQLError: ACCESS_DENIED without ``read_shopify_payments_payouts``: the field is null
+            and the error sits beside the rest of the data (partial data, shopify-admin-api.md §16).
+    """
+    if not ctx.has_scope(PAYOUTS_SCOPE):
+        # Message and extensions after Shopify's ACCESS_DENIED errors (wording unverified, §16).
+        raise GraphQLError(
+            "Access denied for shopifyPaymentsAccount field. "
+            f"Required access: `{PAYOUTS_SCOPE}` access scope.",
+            extensions={
+                "code": "ACCESS_DENIED",
+                "documentation": "https://shopify.dev/api/usage/access-scopes",
+                "requiredAccess": f"`{PAYOUTS_SCOPE}` access scope.",
+            },
+        )
     if not ctx.state.world.shop.shopify_payments:
         return None
 

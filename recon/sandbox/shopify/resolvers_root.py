@@ -52,4 +52,16 @@ def root_value(ctx: RequestContext) -> dict[str, Any]:
         ),
         "tagsAdd": lambda info, id, tags: tags_add(ctx, id, tags),
         "giftCardCreate": lambda info, input: gift_card_create(ctx, input),
+        "currentAppInstallation": lambda info: app_installation(ctx),
+    }
+
+
+def app_installation(ctx: RequestContext) -> dict[str, Any]:
+    """``QueryRoot.currentAppInstallation``: recon's app and the scopes the shop granted it."""
+    return {
+        "id": "gid://shopify/AppInstallation/1",
+        "accessScopes": [
+            {"handle": scope, "description": f"{scope.replace('_', ' ').capitalize()}."}
+            for scope in ctx.state.world.shop.scopes
+        ],
     }

@@ -192,10 +192,28 @@ class SortedIndex:
         return (self.keys[i] for i in range(start, stop))
 
 
-def encode_cursor(key: Key) -> str:
-    """An opaque cursor carrying the last record's sort value and id."""
-    raw = json.dumps({"last_value": key[0], "last_id": key[1]}, separators=(",", ":"))
+def encode_cursor(key: Key, position: int | None = None) -> str:
+    """An opaque cursor carrying the last record's sort value and id (and its position).
+
+    The position (how many records the query has returned up to this one) lets a connection stop
+    at the deep-pagination cap (shopify-admin-api.md §1: 25,000 objects per query).
+    """
+    data: dict[str, int] = {"last_value": key[0], "last_id": key[1]}
+    if position is not None:
+        data["n"] = position
+    raw = json.dumps(data, separators=(",", ":"))
     return base64.b64encode(raw.encode()).decode()
+
+
+def cursor_position(cursor: object) -> int:
+    """The position carried by a cursor from ``encode_cursor`` (0 when absent or unreadable)."""
+    if not isinstance(cursor, str):
+        return 0
+    try:
+        value = json.loads(base64.b64decode(cursor.encode(), validate=True)).get("n", 0)
+    except (ValueError, AttributeError, binascii.Error):
+        return 0
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def decode_cursor(cursor: str | None) -> Key | None:

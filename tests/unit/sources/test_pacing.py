@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from recon.clock import VirtualClock
-from recon.sources.pacing import PACING_MARGIN_POINTS, CostBucket, TokenBucket
+from recon.sources.pacing import PACING_MARGIN_POINTS, CostBucket, RequestPacer, TokenBucket
 
 
 def _ext(
@@ -45,6 +45,19 @@ def test_throttled_wait_from_throttle_status() -> None:
     assert bucket.throttled_wait(_ext(available=666, restore=50, requested=752)) == pytest.approx(
         1.72
     )
+
+
+def test_request_pacer_does_not_pace_again_after_a_throttled_wait() -> None:
+    clock = VirtualClock()
+    bucket = CostBucket(clock)
+    pacer = RequestPacer(bucket, cost=900)
+    wait = pacer.throttled(_ext(available=100, restore=50, requested=500))
+    assert wait == pytest.approx(8.0)
+    clock.sleep(wait)
+    pacer.pace()  # the THROTTLED wait covered this attempt: no (900 - 500) / 50 on top
+    assert clock.monotonic() == pytest.approx(8.0)
+    pacer.pace()  # a later attempt (after another kind of failure) is paced as usual
+    assert clock.monotonic() == pytest.approx(8.0 + (900 + PACING_MARGIN_POINTS - 500) / 50)
 
 
 def test_token_bucket_never_exceeds_300_in_any_minute() -> None:

@@ -34,6 +34,7 @@ def _client(transport: ScriptedTransport, clock: VirtualClock | None = None) -> 
         token=TOKEN,
         clock=clock or VirtualClock(),
         policy=RetryPolicy(base_delay=0.01),
+        check_scopes=False,  # the start-up scope read is tested in test_shopify_limits.py
     )
 
 

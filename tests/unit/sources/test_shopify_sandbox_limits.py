@@ -1,0 +1,225 @@
+"""The real ShopifyClient against the Shopify emulator at its limits (shopify-admin-api.md §1-§7,
+§15): orders past 60 days, missing scopes, costs above the formula, the deep-pagination cap, more
+refunds than ``Order.refunds(first: 20)`` returns, THROTTLED as HTTP 200 and 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
+from recon.clock import VirtualClock
+from recon.errors import AuthError
+from recon.models import OrderRecord, Quarantined
+from recon.sandbox.faults import Faults
+from recon.sandbox.server import SandboxServer
+from recon.sandbox.shopify import create_shopify_app
+from recon.sandbox.state import SHOPIFY_TOKEN, SandboxState
+from recon.sandbox.world import RECON_SCOPES, parse_world
+from recon.sources.http import RetryPolicy
+from recon.sources.shopify import NOT_VISIBLE, ShopifyClient
+
+with warnings.catch_warnings():  # Starlette 1.x warns at import that it prefers `httpx2`
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+EVER = (datetime(2025, 1, 1, tzinfo=UTC), NOW + timedelta(days=1))
+
+
+def _order(n: int, created: datetime, refunds: int = 1) -> dict[str, Any]:
+    """Order 5000+n: 2 x 50.00 paid, ``refunds`` refunds of 1.00 each (partially refunded)."""
+    oid = str(5000 + n)
+    sale = str(700000 + n * 1000)
+    doc: dict[str, Any] = {
+        "id": oid,
+        "name": f"#{oid}",
+        "created_at": created.isoformat(),
+        "updated_at": created.isoformat(),
+        "currency": "USD",
+        "presentment_currency": "USD",
+        "line_items": [
+            {
+                "id": str(600000 + n),
+                "sku": f"SKU-{n}",
+                "title": "Thing",
+                "variant_id": "900",
+                "inventory_item_id": "800",
+                "quantity": 2,
+                "price": "50.00",
+            }
+        ],
+        "transactions": [
+            {"id": sale, "kind": "SALE", "amount": "100.00", "processed_at": created.isoformat()}
+        ],
+        "refunds": [],
+    }
+    for r in range(refunds):
+        at = (created + timedelta(minutes=r + 1)).isoformat()
+        refund_id = str(10_000_000 + n * 1000 + r)
+        doc["refunds"].append({"id": refund_id, "note": f"RMA {n}-{r}", "created_at": at})
+        doc["transactions"].append(
+            {
+                "id": str(20_000_000 + n * 1000 + r),
+                "kind": "REFUND",
+                "amount": "1.00",
+                "processed_at": at,
+                "parent_id": sale,
+                "refund_id": refund_id,
+            }
+        )
+    return doc
+
+
+def _state(orders: list[dict[str, Any]], faults: Faults | None = None, **shop: Any) -> SandboxState:
+    world = parse_world(
+        {
+            "now": NOW.isoformat(),
+            "shop": {"locations": [{"id": "1", "name": "Main"}], **shop},
+            "inventory": [{"id": "800", "variant_id": "900", "sku": "SKU", "available": {"1": 5}}],
+            "orders": orders,
+        }
+    )
+    return SandboxState(world, clock=VirtualClock(world.now), faults=faults)
+
+
+def _client(state: SandboxState, http: httpx.Client | None = None, **kw: Any) -> ShopifyClient:
+    return ShopifyClient(
+        http or TestClient(create_shopify_app(state)),
+        base_url=str(http.base_url) if http is not None else "http://testserver",
+        api_version="2026-04",
+        token=SHOPIFY_TOKEN,
+        clock=state.clock,
+        policy=RetryPolicy(base_delay=0.01),
+        **kw,
+    )
+
+
+def _by_kind(items: list[Any]) -> tuple[dict[str, OrderRecord], list[Quarantined]]:
+    orders = {item.id: item for item in items if isinstance(item, OrderRecord)}
+    return orders, [item for item in items if isinstance(item, Quarantined)]
+
+
+def test_without_read_all_orders_old_orders_are_quarantined_and_the_start_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    orders = [_order(1, NOW - timedelta(days=90)), _order(2, NOW - timedelta(days=5))]
+    state = _state(orders, scopes=[s for s in RECON_SCOPES if s != "read_all_orders"])
+    client = _client(state)
+    with caplog.at_level(logging.WARNING):
+        found, quarantined = _by_kind(list(client.iter_orders_by_id(["5001", "5002", "5999"])))
+    assert sorted(found) == ["5002"]
+    assert [(q.kind, q.record_id, q.field, q.reason) for q in quarantined] == [
+        ("order", "5001", "$", NOT_VISIBLE),
+        ("order", "5999", "$", NOT_VISIBLE),
+    ]
+    warning = [r.getMessage() for r in caplog.records if "read_all_orders" in r.getMessage()]
+    assert len(warning) == 1 and "60 days" in warning[0]
+    assert client.scopes is not None and "read_all_orders" not in client.scopes
+    swept, _ = _by_kind(list(client.iter_refunded_orders(*EVER)))
+    assert sorted(swept) == ["5002"]  # silently absent from searches: why the warning matters
+
+
+def test_with_every_scope_nothing_is_hidden_and_nothing_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = _state([_order(1, NOW - timedelta(days=90)), _order(2, NOW - timedelta(days=5))])
+    with caplog.at_level(logging.WARNING):
+        found, quarantined = _by_kind(list(_client(state).iter_orders_by_id(["5001", "5002"])))
+    assert sorted(found) == ["5001", "5002"] and quarantined == []
+    assert "scope" not in caplog.text
+
+
+def test_payouts_without_their_scope_fail_with_the_scope_named() -> None:
+    state = _state([], scopes=["read_orders", "read_all_orders"])
+    with pytest.raises(AuthError, match="read_shopify_payments_payouts"):
+        list(_client(state).iter_payouts(*EVER))
+
+
+def test_costs_above_the_formula_shrink_the_page_and_lose_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    orders = [_order(n, NOW - timedelta(hours=n)) for n in range(1, 81)]
+    state = _state(orders, Faults(cost_multiplier=1.3))
+    client = _client(state)
+    with caplog.at_level(logging.WARNING):
+        swept, bad = _by_kind(list(client.iter_refunded_orders(*EVER)))
+        by_id, bad_ids = _by_kind(list(client.iter_orders_by_id(sorted(swept))))
+    assert len(swept) == 80 and len(by_id) == 80 and bad == bad_ids == []
+    refusals = [r for r in caplog.records if "refused at cost" in r.getMessage()]
+    assert len(refusals) == 2  # one per document: the sizer learns Shopify's figure
+
+
+def test_windows_at_the_deep_paging_cap_are_split_until_every_order_is_read() -> None:
+    orders = [_order(n, NOW - timedelta(hours=3 * n)) for n in range(1, 24)]
+    capped = _client(_state(orders, deep_page_cap=5), deep_page_cap=5)
+    swept, _ = _by_kind(list(capped.iter_refunded_orders(*EVER)))
+    assert sorted(swept) == [str(5000 + n) for n in range(1, 24)]
+    # The same sandbox read by a client that does not split: the cap silently hides 18 orders.
+    naive = _client(_state(orders, deep_page_cap=5), deep_page_cap=10**6)
+    assert len(_by_kind(list(naive.iter_refunded_orders(*EVER)))[0]) == 5
+
+
+def test_orders_with_more_refunds_than_the_list_returns_are_reread_or_quarantined() -> None:
+    orders = [
+        _order(1, NOW - timedelta(days=3), refunds=25),
+        _order(2, NOW - timedelta(days=2), refunds=251),
+        _order(3, NOW - timedelta(days=1), refunds=20),
+    ]
+    client = _client(_state(orders))
+    for items in (
+        list(client.iter_orders_by_id(["5001", "5002", "5003"])),
+        list(client.iter_refunded_orders(*EVER)),
+    ):
+        found, quarantined = _by_kind(items)
+        assert len(found["5001"].refund_ids) == 25
+        assert len(found["5003"].refund_ids) == 20
+        (truncated,) = quarantined
+        assert (truncated.record_id, truncated.field) == ("5002", "refunds")
+        assert "at least 250 refunds" in truncated.reason
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[SandboxState, str]]:
+    """The emulator on a real localhost port (uvicorn), and its base URL."""
+    state = _state([_order(1, NOW - timedelta(days=1))])
+    with SandboxServer(state) as server:
+        yield state, server.shopify_base_url
+
+
+class StormOnce(httpx.HTTPTransport):
+    """A real transport that ends the sandbox's throttle storm after its first answer."""
+
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__()
+        self.state = state
+        self.statuses: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        self.statuses.append(response.status_code)
+        self.state.faults.throttle_storm = False
+        return response
+
+
+@pytest.mark.parametrize("status", [200, 429])
+def test_throttled_as_200_or_429_over_real_http_is_waited_out(
+    served: tuple[SandboxState, str], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    state, base_url = served
+    state.faults.throttle_storm, state.faults.throttled_status = True, status
+    transport = StormOnce(state)
+    with httpx.Client(base_url=base_url, transport=transport) as http:
+        client = _client(state, http, check_scopes=False)
+        with caplog.at_level(logging.WARNING):
+            found, _ = _by_kind(list(client.iter_orders_by_id(["5001"])))
+    assert sorted(found) == ["5001"]
+    assert transport.statuses == [status, 200]
+    assert "THROTTLED" in caplog.text  # detected by its code, whatever the status
