@@ -43,10 +43,10 @@ from recon.sources.shopify_paging import DEEP_PAGE_CAP, Pager, gid
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
+    parse_items,
     parse_order,
     parse_payout,
     parse_refund,
-    quarantine_or,
 )
 
 logger = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ class ShopifyClient:
 
     def _complete_order(
         self, document: str, node: Any, extra_lines: Sequence[Any] = ()
-    ) -> OrderRecord | Quarantined:
+    ) -> list[OrderRecord | Quarantined]:
         """Parse an order, re-reading its refunds first when the list came back full (§7)."""
         limit = field_first(document, "refunds")
         refunds = node.get("refunds") if isinstance(node, Mapping) else None
@@ -223,8 +223,8 @@ class ShopifyClient:
             every, complete = self._all_refunds(node, limit)
             node = {**node, "refunds": every}
             if not complete:
-                return _refunds_truncated(node)
-        return quarantine_or("order", node, partial(parse_order, extra_lines=extra_lines))
+                return [_refunds_truncated(node)]
+        return parse_items("order", node, partial(parse_order, extra_lines=extra_lines))
 
     def _all_refunds(self, node: Mapping[str, Any], limit: int) -> tuple[list[Any], bool]:
         """(refund ids, whether that is all of them) for an order whose list filled ``limit``.
@@ -254,7 +254,7 @@ class ShopifyClient:
                 yield _not_visible(order_gid)
                 continue
             extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
-            yield self._complete_order(document, node, extra)
+            yield from self._complete_order(document, node, extra)
 
     def iter_refunded_orders(
         self, start: datetime, end: datetime
@@ -268,11 +268,12 @@ class ShopifyClient:
                 return f"{window_query('updated_at', low, high)} AND financial_status:{status}"
 
             for node in self.pager.windowed("OrdersPage", ("orders",), query, start, end):
-                item = self._complete_order(document, node)
-                key = item.id if isinstance(item, OrderRecord) else f"q:{item.record_id}"
+                items = self._complete_order(document, node)
+                first = items[0]
+                key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
                 if key not in seen:
                     seen.add(key)
-                    yield item
+                    yield from items
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         """Refunds with all their lines and transactions (inner connections followed)."""
@@ -281,7 +282,7 @@ class ShopifyClient:
                 continue  # its order is gone or out of sight; the order itself is quarantined
             lines = self.pager.follow("RefundLineItemsPage", "refundLineItems", node)
             transactions = self.pager.follow("RefundTransactionsPage", "transactions", node)
-            yield quarantine_or(
+            yield from parse_items(
                 "refund",
                 node,
                 lambda n: parse_refund(n, lines, transactions),  # noqa: B023
@@ -296,7 +297,7 @@ class ShopifyClient:
         path = ("shopifyPaymentsAccount", "payouts")
         query = partial(window_query, "issued_at")
         for node in self.pager.windowed("Payouts", path, query, start, end):
-            yield quarantine_or("payout", node, parse_payout)
+            yield from parse_items("payout", node, parse_payout)
 
     def iter_balance_transactions(
         self, start: datetime, end: datetime
@@ -309,7 +310,7 @@ class ShopifyClient:
         path = ("shopifyPaymentsAccount", "balanceTransactions")
         query = partial(window_query, "processed_at")
         for node in self.pager.windowed("BalanceTransactions", path, query, start, end):
-            yield quarantine_or("balance_transaction", node, parse_balance_transaction)
+            yield from parse_items("balance_transaction", node, parse_balance_transaction)
 
     def iter_gift_cards(
         self, start: datetime, end: datetime
@@ -320,7 +321,7 @@ class ShopifyClient:
             return f"source:api_client AND {window_query('created_at', low, high)}"
 
         for node in self.pager.windowed("GiftCards", ("giftCards",), query, start, end):
-            yield quarantine_or("gift_card", node, parse_gift_card)
+            yield from parse_items("gift_card", node, parse_gift_card)
 
 
 def _not_visible(order_gid: str) -> Quarantined:

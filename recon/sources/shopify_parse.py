@@ -33,7 +33,9 @@ from recon.sources.parsing import (
     as_money,
     as_text,
     as_time,
+    collecting_notes,
     find_overlong_text,
+    note_cleaned,
     opt_id,
     opt_text,
     opt_time,
@@ -46,35 +48,66 @@ def quarantine_or(
     kind: str, node: object, build: Callable[[Mapping[str, Any]], T]
 ) -> T | Quarantined:
     """Run ``build`` on a node; a ``BadFieldError`` becomes a ``Quarantined`` entry of ``kind``."""
+    return parse_items(kind, node, build)[0]
+
+
+def parse_items(
+    kind: str, node: object, build: Callable[[Mapping[str, Any]], T]
+) -> list[T | Quarantined]:
+    """``[record, *notes]`` when the node is usable (notes: free text that was cleaned, listed
+    for review), or ``[quarantined]`` when an id, amount, currency or timestamp is bad."""
     if not isinstance(node, Mapping):
-        return Quarantined(
-            source="shopify",
-            kind=kind,
-            record_id=None,
-            field="$",
-            reason=f"expected an object, got {type(node).__name__}",
-            raw={"value": repr(node)[:1000]},
-        )
+        return [
+            Quarantined(
+                source="shopify",
+                kind=kind,
+                record_id=None,
+                field="$",
+                reason=f"expected an object, got {type(node).__name__}",
+                raw={"value": repr(node)[:1000]},
+            )
+        ]
     raw = dict(node)
-    try:
-        overlong = find_overlong_text(raw)
-        if overlong is not None:
-            raise BadFieldError(overlong, f"text longer than {MAX_TEXT} characters")
-        return build(raw)
-    except BadFieldError as bad:
-        record_id: str | None
+    record_id = _record_id(raw)
+    with collecting_notes() as notes:
         try:
-            record_id = as_id(raw.get("id"), "id")
-        except BadFieldError:
-            record_id = None
-        return Quarantined(
+            overlong = find_overlong_text(raw)
+            if overlong is not None:  # in a field recon does not read: the record stays usable
+                note_cleaned(overlong, f"text longer than {MAX_TEXT} characters (kept in raw)")
+            record = build(raw)
+        except BadFieldError as bad:
+            return [
+                Quarantined(
+                    source="shopify",
+                    kind=kind,
+                    record_id=record_id,
+                    field=bad.field,
+                    reason=bad.reason,
+                    raw=raw,
+                )
+            ]
+    merged: dict[str, str] = {}
+    for field, reason in notes:
+        merged[field] = f"{merged[field]}; {reason}" if field in merged else reason
+    cleaned: list[T | Quarantined] = [
+        Quarantined(
             source="shopify",
             kind=kind,
             record_id=record_id,
-            field=bad.field,
-            reason=bad.reason,
+            field=field,
+            reason=f"kept after cleaning: {reason}",
             raw=raw,
         )
+        for field, reason in merged.items()
+    ]
+    return [record, *cleaned]
+
+
+def _record_id(raw: Mapping[str, Any]) -> str | None:
+    try:
+        return as_id(raw.get("id"), "id")
+    except BadFieldError:
+        return None
 
 
 def money(value: object, path: str) -> tuple[Decimal, str]:
@@ -117,7 +150,7 @@ def parse_order(node: Mapping[str, Any], extra_lines: Sequence[Any] = ()) -> Ord
     lines = [*_nodes(node.get("lineItems"), "lineItems"), *extra_lines]
     return OrderRecord(
         id=as_id(node.get("id"), "id"),
-        name=as_text(node.get("name"), "name"),
+        name=opt_text(node.get("name"), "name", single_line=True, clean=True) or "",
         created_at=opt_time(node.get("createdAt"), "createdAt"),
         updated_at=as_time(node.get("updatedAt"), "updatedAt"),
         cancelled_at=opt_time(node.get("cancelledAt"), "cancelledAt"),
@@ -130,7 +163,7 @@ def parse_order(node: Mapping[str, Any], extra_lines: Sequence[Any] = ()) -> Ord
         ),
         return_status=opt_text(node.get("returnStatus"), "returnStatus", single_line=True),
         tags=tuple(
-            as_text(tag, f"tags[{index}]")
+            opt_text(tag, f"tags[{index}]", single_line=True, clean=True) or ""
             for index, tag in enumerate(as_list(node.get("tags"), "tags"))
         ),
         lines=tuple(_order_line(line, f"lineItems[{i}]") for i, line in enumerate(lines)),
@@ -147,7 +180,7 @@ def _order_line(value: object, path: str) -> OrderLine:
     variant = as_mapping(line.get("variant"), f"{path}.variant")
     return OrderLine(
         id=as_id(line.get("id"), f"{path}.id"),
-        sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True),
+        sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True, clean=True),
         quantity=as_int(line.get("quantity"), f"{path}.quantity"),
         variant_id=opt_id(variant.get("id"), f"{path}.variant.id"),
         inventory_item_id=_ref_id(variant.get("inventoryItem"), f"{path}.variant.inventoryItem"),
@@ -176,7 +209,7 @@ def parse_refund(
     return RefundRecord(
         id=refund_id,
         order_id=order_id,
-        note=opt_text(node.get("note"), "note"),
+        note=opt_text(node.get("note"), "note", clean=True),
         created_at=opt_time(node.get("createdAt"), "createdAt"),
         processed_at=as_time(node.get("processedAt"), "processedAt"),
         total=total,
@@ -205,7 +238,7 @@ def _refund_line(value: object, path: str) -> RefundLineRecord:
     return RefundLineRecord(
         id=opt_id(line.get("id"), f"{path}.id"),
         line_item_id=as_id(item.get("id"), f"{path}.lineItem.id"),
-        sku=opt_text(item.get("sku"), f"{path}.lineItem.sku", single_line=True),
+        sku=opt_text(item.get("sku"), f"{path}.lineItem.sku", single_line=True, clean=True),
         quantity=as_int(line.get("quantity"), f"{path}.quantity"),
         restock_type=as_text(line.get("restockType"), f"{path}.restockType"),
         restocked=as_bool(line.get("restocked"), f"{path}.restocked"),
@@ -229,7 +262,7 @@ def _transaction(
         refund_id=refund_id,
         kind=as_text(tx.get("kind"), f"{path}.kind"),
         status=as_text(tx.get("status"), f"{path}.status"),
-        gateway=opt_text(tx.get("gateway"), f"{path}.gateway", single_line=True),
+        gateway=opt_text(tx.get("gateway"), f"{path}.gateway", single_line=True, clean=True),
         amount=amount,
         currency=currency,
         amount_shop=amount_shop,
@@ -302,7 +335,7 @@ def parse_gift_card(node: Mapping[str, Any]) -> GiftCardRecord:
     return GiftCardRecord(
         id=as_id(node.get("id"), "id"),
         created_at=as_time(node.get("createdAt"), "createdAt"),
-        note=opt_text(node.get("note"), "note"),
+        note=opt_text(node.get("note"), "note", clean=True),
         initial_value=value,
         currency=currency,
         order_id=_ref_id(node.get("order"), "order"),

@@ -14,6 +14,7 @@ from recon.models import BalanceTransactionRecord, Quarantined, RefundRecord
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
+    parse_items,
     parse_refund,
     quarantine_or,
 )
@@ -89,13 +90,6 @@ BAD = [
         {"amount": "1.00", "currencyCode": "QQQ"},
         "totalRefundedSet.presentmentMoney.currencyCode",
     ),
-    ("overlong note", ["note"], "n" * 10_001, "note"),
-    (
-        "control character in sku",
-        ["refundLineItems", "nodes", 0, "lineItem", "sku"],
-        "A\x07B",
-        "refundLineItems[0].lineItem.sku",
-    ),
     (
         "null amount",
         ["totalRefundedSet", "shopMoney"],
@@ -115,6 +109,29 @@ def test_bad_refund_is_quarantined(case: str, path: list[Any], value: Any, field
         "929361472",
         field,
     )
+
+
+CLEANED = [
+    ("overlong note", ["note"], "n" * 10_001, "note"),
+    (
+        "control character in sku",
+        ["refundLineItems", "nodes", 0, "lineItem", "sku"],
+        "A\x07B",
+        "refundLineItems[0].lineItem.sku",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "path", "value", "field"), CLEANED, ids=[r[0] for r in CLEANED])
+def test_odd_free_text_keeps_the_refund_and_is_listed(
+    case: str, path: list[Any], value: Any, field: str
+) -> None:
+    """A refund with a strange note is still a refund: dropping it would invite paying twice."""
+    refund, *notes = parse_items("refund", _bad(path, value), parse_refund)
+    assert not isinstance(refund, Quarantined), case
+    assert [(n.record_id, n.field) for n in notes] == [("929361472", field)]
+    assert refund.note is None or len(refund.note) <= 10_000
+    assert not refund.lines[0].sku or "\x07" not in refund.lines[0].sku
 
 
 def test_gift_card_defaults() -> None:
