@@ -77,7 +77,10 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
 
             world, truth = _sandbox_world(settings)
             clock = clock or VirtualClock(world.now)  # type: ignore[attr-defined]
-            state = SandboxState(world, clock=clock)  # type: ignore[arg-type]
+            from recon.sandbox.faults import Faults
+
+            faults = Faults(**settings.sandbox.faults.model_dump())
+            state = SandboxState(world, clock=clock, faults=faults)  # type: ignore[arg-type]
             server = SandboxServer(state, host=settings.sandbox.host)
             stack.enter_context(server)
             shopify_base, loop_base = server.shopify_base_url, server.loop_base_url

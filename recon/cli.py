@@ -40,10 +40,28 @@ def sandbox(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     shopify_port: Annotated[int, typer.Option()] = 8701,
     loop_port: Annotated[int, typer.Option()] = 8702,
+    error_rate: Annotated[float, typer.Option(help="share of requests answered 5xx")] = 0.0,
+    latency: Annotated[float, typer.Option(help="seconds added to every answer")] = 0.0,
+    drop_write_rate: Annotated[
+        float, typer.Option(help="share of writes applied but never answered")
+    ] = 0.0,
+    throttle_storm: Annotated[bool, typer.Option(help="answer every query THROTTLED")] = False,
+    throttled_status: Annotated[int, typer.Option(help="HTTP status of THROTTLED: 200|429")] = 200,
+    cost_multiplier: Annotated[float, typer.Option(help="scale Shopify's query cost")] = 1.0,
 ) -> None:
-    """Serve the Shopify and Loop emulators on localhost until Ctrl-C."""
+    """Serve the Shopify and Loop emulators on localhost until Ctrl-C (faults optional)."""
+    from recon.config import FaultSettings
+    from recon.sandbox.faults import Faults
     from recon.sandbox.server import serve_until_interrupted
 
+    settings = FaultSettings(
+        error_rate=error_rate,
+        latency_seconds=latency,
+        drop_write_rate=drop_write_rate,
+        throttle_storm=throttle_storm,
+        throttled_status=throttled_status,
+        cost_multiplier=cost_multiplier,
+    )
     serve_until_interrupted(
         world_path=world,
         seed=seed,
@@ -52,6 +70,7 @@ def sandbox(
         shopify_port=shopify_port,
         loop_port=loop_port,
         console=Console(),
+        faults=Faults(**settings.model_dump()),
     )
 
 

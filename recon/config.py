@@ -69,6 +69,20 @@ class LoopSettings(_Section):
     window_days: int = Field(default=100, ge=1, le=120)
 
 
+class FaultSettings(_Section):
+    """Faults the sandbox injects (``recon.sandbox.faults.Faults``): for rehearsals and chaos."""
+
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    latency_seconds: float = Field(default=0.0, ge=0)
+    throttle_storm: bool = False
+    drop_write_rate: float = Field(default=0.0, ge=0, le=1)
+    seed: int = 0
+    cost_multiplier: float = Field(default=1.0, gt=0)
+    throttled_status: Literal[200, 429] = 200
+    loop_omit_refund_object: bool = False
+    loop_cursor_without_id: bool = False
+
+
 class SandboxSettings(_Section):
     enabled: bool = False
     world: Path | None = None  # a world file; else one is generated from seed/returns
@@ -78,6 +92,7 @@ class SandboxSettings(_Section):
     shopify_port: int = 0  # 0: any free port
     loop_port: int = 0
     clock_scale: float = Field(default=1.0, gt=0)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
 class StoreSettings(_Section):
@@ -158,6 +173,7 @@ class RemediationSettings(_Section):
             if amount < 0:
                 raise ValueError(f"{currency}: a limit cannot be negative")
         return value
+
     note_template: str = "Loop RMA #{rma}"
     status_tag: str = "recon:loop-{state}"
 

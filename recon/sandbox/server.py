@@ -18,6 +18,7 @@ import uvicorn
 from rich.console import Console
 
 from recon.errors import ConfigError, ReconError
+from recon.sandbox.faults import Faults
 from recon.sandbox.state import SandboxState
 
 _START_TIMEOUT = 15.0  # seconds of real time for uvicorn to come up
@@ -201,7 +202,9 @@ class SandboxServer:
         return self.state.loop_api_key
 
 
-def _load_state(world_path: Path | None, seed: int, returns: int) -> SandboxState:
+def _load_state(
+    world_path: Path | None, seed: int, returns: int, faults: Faults | None = None
+) -> SandboxState:
     if world_path is not None:
         from recon.sandbox.world import load_world
 
@@ -209,7 +212,7 @@ def _load_state(world_path: Path | None, seed: int, returns: int) -> SandboxStat
     else:
         generator = importlib.import_module("recon.sandbox.generator")
         world, _truth = generator.generate_world(seed=seed, returns=returns)
-    return SandboxState(world, clock=OffsetClock(world.now))
+    return SandboxState(world, clock=OffsetClock(world.now), faults=faults)
 
 
 @contextlib.contextmanager
@@ -238,6 +241,7 @@ def serve_until_interrupted(
     shopify_port: int,
     loop_port: int,
     console: Console,
+    faults: Faults | None = None,
 ) -> None:
     """Serve a world (loaded, or generated from ``seed``) until Ctrl-C or SIGTERM, then stop.
 
@@ -248,7 +252,7 @@ def serve_until_interrupted(
         WorldError: the world file is invalid.
         ConfigError: a port cannot be bound.
     """
-    state = _load_state(world_path, seed, returns)
+    state = _load_state(world_path, seed, returns, faults)
     stop = threading.Event()
     server = SandboxServer(
         state, host=host, shopify_port=shopify_port, loop_port=loop_port, loop_rate_limit=True

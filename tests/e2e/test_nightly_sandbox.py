@@ -156,3 +156,16 @@ def test_the_nightly_job_runs_on_postgresql(tmp_path: Path) -> None:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_a_run_through_sandbox_faults_still_scores_perfectly(tmp_path: Path) -> None:
+    """5xx answers, THROTTLED as HTTP 429 and a skewed cost model: the retries absorb them."""
+    settings = sandbox_settings(tmp_path, seed=6, returns=120)
+    settings.sandbox.faults.error_rate = 0.1
+    settings.sandbox.faults.throttled_status = 429
+    settings.sandbox.faults.cost_multiplier = 1.3
+    settings.sandbox.faults.seed = 6
+    with build_app(settings) as app:
+        outcome = run_nightly(app)
+        assert app.truth is not None
+        assert score(outcome.findings, app.truth).perfect
