@@ -90,12 +90,12 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     try:
-        return _run_locked(app, store, lease, until or app.clock.now())
+        return _run_locked(app, store, lock, lease, until or app.clock.now())
     finally:
         lock.release(lease)
 
 
-def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutcome:
+def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: datetime) -> RunOutcome:
     from recon.sync import run_sync
 
     slug = app.settings.shop.slug
@@ -105,6 +105,9 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
     run_id = store.start_run("nightly")
     try:
         stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)
+        # A long sync may have eaten most of the lease: renew it before remediation writes
+        # (LockError if it was taken over meanwhile: then this run must not write at all).
+        lease = lock.renew(lease, RUN_LEASE)
         snapshot = store.load_snapshot()
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
         previous = store.load_findings()
@@ -120,6 +123,7 @@ def _run_locked(app: App, store: Any, lease: Lease, as_of: datetime) -> RunOutco
             snapshot=snapshot,
             lease=lease,
             run_id=run_id,
+            renew=lambda current: lock.renew(current, RUN_LEASE),
         )
         actions = action_rows(sessions(app.store), slug)
         out = report_dir(app, as_of)

@@ -15,35 +15,52 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import RemediationMode, RemediationSettings
-from recon.errors import FatalHTTPError, LockError, OutcomeUnknownError, RemediationError
+from recon.errors import (
+    AuthError,
+    FatalHTTPError,
+    LockError,
+    RemediationError,
+    SourceError,
+)
 from recon.lock import Lease, assert_current
+from recon.remediation.guards import (
+    new_refunds_reason,
+    resend_overrefund_reason,
+    restock_conflict_reason,
+    stale_reason,
+)
 from recon.remediation.ledger import (
     EXECUTABLE,
     IN_FLIGHT,
     ActionRow,
     note,
+    recon_refund_ids,
     record_plan,
+    restocked_units,
     rows_in,
     transition,
 )
-from recon.remediation.planner import ActionKind, ActionState, Plan, check_breaker
+from recon.remediation.planner import (
+    ActionKind,
+    ActionState,
+    Plan,
+    check_breaker,
+    refund_cap_reason,
+)
+from recon.remediation.verdicts import ApplyReport as ApplyReport
+from recon.remediation.verdicts import Intent, Outcome, Verdict, classify_write, parse_write
 from recon.remediation.writes import (
+    OrderRefunds,
     ShopifyGateway,
-    WriteResult,
     allocate_transactions,
     gid,
     note_names_rma,
-    parse_adjust_payload,
-    parse_refund_payload,
-    parse_tags_payload,
     presentment_amount,
     refund_line_inputs,
     restock_input,
@@ -59,71 +76,12 @@ def crashpoint(name: str) -> None:
         os._exit(137)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """Where one intent ended up in this run."""
-
-    action_id: int
-    key: str
-    kind: str
-    rma: str
-    state: str
-    reason: str
-    result_id: str | None
-
-
-@dataclass(frozen=True)
-class ApplyReport:
-    """What one run did: intents recorded, in-flight ones resolved, new ones applied, or why not."""
-
-    run_id: str
-    recorded: tuple[int, ...] = ()
-    recovered: tuple[Outcome, ...] = ()
-    applied: tuple[Outcome, ...] = ()
-    halted: str | None = None
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A detached snapshot of an intent row."""
-
-    id: int
-    key: str
-    kind: ActionKind
-    rma: str
-    order_id: str
-    amount: Decimal | None
-    currency: str | None
-    details: dict[str, Any]
-    variables: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, row: ActionRow) -> Intent:
-        amount = None if row.amount is None else Decimal(row.amount)
-        return cls(
-            row.id,
-            row.key,
-            ActionKind(row.kind),
-            row.rma,
-            row.order_id,
-            amount,
-            row.currency,
-            dict(row.details),
-            row.variables,
-        )
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A decision reached without writing (already done, or needs a human)."""
-
-    state: ActionState
-    reason: str
-    result_id: str | None = None
-
-
 class Executor:
-    """Records plans in the ledger and applies intents through a ``ShopifyGateway``."""
+    """Records plans in the ledger and applies intents through a ``ShopifyGateway``.
+
+    ``renew`` extends the run lease right before each write (``RunLock.renew``), so a long run
+    keeps a valid lease; when it fails (``LockError``) nothing more is sent.
+    """
 
     def __init__(
         self,
@@ -135,6 +93,7 @@ class Executor:
         shop: str,
         actor: str = "recon",
         crash: Callable[[str], None] = crashpoint,
+        renew: Callable[[Lease], Lease] | None = None,
     ) -> None:
         self._sessions = sessions
         self._gateway = gateway
@@ -143,6 +102,7 @@ class Executor:
         self._shop = shop
         self._actor = actor
         self._crash = crash
+        self._renew = renew or (lambda lease: lease)
 
     def run(
         self, plan: Plan, mode: RemediationMode, lease: Lease | None, run_id: str
@@ -151,13 +111,14 @@ class Executor:
 
         Raises:
             LockError: no lease was given for a mode that writes, or it was taken over mid-run.
+            AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
         recorded = self.record(plan, mode, run_id)
         if mode is RemediationMode.PLAN:
             return ApplyReport(run_id, tuple(recorded), halted=plan.breaker)
         if lease is None:
             raise LockError("applying remediation needs the run lock")
-        report = self.apply(lease, run_id)
+        report = self.apply(lease, run_id, plan)
         return ApplyReport(run_id, tuple(recorded), report.recovered, report.applied, report.halted)
 
     def record(self, plan: Plan, mode: RemediationMode, run_id: str) -> list[int]:
@@ -169,20 +130,31 @@ class Executor:
         self._crash("after_intent_commit")
         return ids
 
-    def apply(self, lease: Lease, run_id: str) -> ApplyReport:
+    def apply(self, lease: Lease, run_id: str, plan: Plan) -> ApplyReport:
         """Resolve in-flight intents, then send approved/planned ones unless the breaker trips.
+
+        ``plan`` is tonight's plan from the findings still open: an approved/planned intent it
+        does not call for any more (finding resolved, amount or lines changed) goes to review
+        instead of being sent.
 
         Raises:
             LockError: the lease expired or was taken over (nothing more is sent).
+            AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
         recovered = tuple(self._resolve(i, lease, run_id) for i in self._intents(IN_FLIGHT))
-        pending = self._intents(EXECUTABLE)
+        pending, stale = [], []
+        for intent in self._intents(EXECUTABLE):
+            why = stale_reason(intent, plan)
+            if why is None:
+                pending.append(intent)
+            else:
+                stale.append(self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id))
         halted = check_breaker([(i.amount, i.currency) for i in pending], self._settings)
         if halted:
             self._hold(pending, halted, run_id)
-            return ApplyReport(run_id, recovered=recovered, halted=halted)
+            return ApplyReport(run_id, recovered=recovered, applied=tuple(stale), halted=halted)
         applied = tuple(self._execute(i, lease, run_id) for i in pending)
-        return ApplyReport(run_id, recovered=recovered, applied=applied)
+        return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied))
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -203,6 +175,25 @@ class Executor:
                     run_id=run_id,
                 )
 
+    def _unreadable(self, intent: Intent, exc: SourceError, run_id: str) -> Outcome:
+        """A read before a write failed: a bad answer goes to review, a transient one waits.
+
+        Raises:
+            AuthError: bad credentials stop the run (shopify-admin-api.md §17).
+        """
+        if isinstance(exc, AuthError):
+            raise exc
+        if isinstance(exc, FatalHTTPError):
+            return self._finish(
+                intent, Verdict(S.NEEDS_REVIEW, f"could not read Shopify: {exc}"), run_id
+            )
+        why = f"could not read Shopify, left for the next run: {exc}"
+        with self._sessions() as session, session.begin():
+            row = session.get_one(ActionRow, intent.id)
+            note(session, row, actor=self._actor, now=self._clock.now(), reason=why, run_id=run_id)
+            state = row.state
+        return Outcome(intent.id, intent.key, intent.kind.value, intent.rma, state, why, None)
+
     def _resolve(self, intent: Intent, lease: Lease, run_id: str) -> Outcome:
         """Finish an intent a previous run left in flight: re-read, else resend the same request."""
         if intent.variables is None:
@@ -211,18 +202,38 @@ class Executor:
             )
         if intent.kind is ActionKind.REFUND:
             try:
-                found = self._existing_refund(intent)
-            except FatalHTTPError as exc:
-                return self._finish(intent, Verdict(S.NEEDS_REVIEW, str(exc)), run_id)
+                found = self._recheck_in_flight_refund(intent, intent.variables)
+            except SourceError as exc:
+                return self._unreadable(intent, exc, run_id)
             if found is not None:
                 return self._finish(intent, found, run_id)
         return self._send(intent, intent.variables, lease, run_id, resend=True)
 
+    def _recheck_in_flight_refund(
+        self, intent: Intent, variables: dict[str, Any]
+    ) -> Verdict | None:
+        """Done if the refund is there; review if the order changed so a resend could overpay.
+
+        A resend past the key's retention window is a new refund (§10), so before it: no other
+        refund may have appeared and the stored amount must still be refundable.
+        """
+        order_gid = gid("Order", intent.order_id)
+        order = self._gateway.order_refunds(order_gid)
+        found = self._marked_refund(intent, order)
+        if found is not None:
+            return found
+        lines = variables["input"].get("refundLineItems", [])
+        guard = self._refund_guard(intent, order, lines)
+        if guard is not None:
+            return guard
+        over = resend_overrefund_reason(variables, self._gateway.suggested_refund(order_gid, lines))
+        return None if over is None else Verdict(S.NEEDS_REVIEW, over)
+
     def _execute(self, intent: Intent, lease: Lease, run_id: str) -> Outcome:
         try:
             prepared = self._prepare(intent)
-        except FatalHTTPError as exc:
-            prepared = Verdict(S.NEEDS_REVIEW, f"could not read Shopify: {exc}")
+        except SourceError as exc:
+            return self._unreadable(intent, exc, run_id)
         if isinstance(prepared, Verdict):
             return self._finish(intent, prepared, run_id)
         return self._send(intent, prepared, lease, run_id, resend=False)
@@ -234,24 +245,41 @@ class Executor:
             return self._prepare_restock(intent)
         return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
 
-    def _existing_refund(self, intent: Intent) -> Verdict | None:
+    def _marked_refund(self, intent: Intent, order: OrderRefunds) -> Verdict | None:
         """A refund on the order whose note carries this RMA's marker: the write happened."""
         marker = self._settings.note_template.format(rma=intent.rma)
-        for refund in self._gateway.order_refunds(gid("Order", intent.order_id)).refunds:
+        for refund in order.refunds:
             if note_names_rma(refund.note, marker):
                 return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
         return None
 
-    def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
-        """Re-read the order, check caps and currency, build the refundCreate variables (§9-10)."""
-        order_gid = gid("Order", intent.order_id)
-        marker = self._settings.note_template.format(rma=intent.rma)
-        order = self._gateway.order_refunds(order_gid)
-        for refund in order.refunds:
-            if note_names_rma(refund.note, marker):
-                return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
+    def _refund_guard(
+        self, intent: Intent, order: OrderRefunds, lines: Sequence[dict[str, Any]]
+    ) -> Verdict | None:
+        """Review instead of a refund that is over its cap, paid meanwhile or restocks twice."""
         if intent.amount is None or intent.currency is None:
             return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
+        with self._sessions() as session:
+            own = recon_refund_ids(session, self._shop, intent.order_id)
+            restocked = restocked_units(session, self._shop)
+        reasons = (
+            refund_cap_reason(intent.amount, intent.currency, self._settings),
+            new_refunds_reason(intent, order, own),
+            restock_conflict_reason(intent.rma, lines, restocked),
+        )
+        why = next((r for r in reasons if r is not None), None)
+        return None if why is None else Verdict(S.NEEDS_REVIEW, why)
+
+    def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
+        """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""
+        order_gid = gid("Order", intent.order_id)
+        order = self._gateway.order_refunds(order_gid)
+        found = self._marked_refund(intent, order)
+        if found is not None:
+            return found
+        guard = self._refund_guard(intent, order, intent.details["lines"])
+        if guard is not None or intent.amount is None or intent.currency is None:
+            return guard or Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
         lines = refund_line_inputs(intent.details["lines"])
         suggested = self._gateway.suggested_refund(order_gid, lines)
         try:
@@ -263,7 +291,7 @@ class Executor:
             return Verdict(S.NEEDS_REVIEW, str(exc))
         refund_input = {
             "orderId": order_gid,
-            "note": marker,
+            "note": self._settings.note_template.format(rma=intent.rma),
             "notify": False,
             "currency": suggested.presentment_currency,
             "refundLineItems": lines,
@@ -307,6 +335,13 @@ class Executor:
     def _send(
         self, intent: Intent, variables: dict[str, Any], lease: Lease, run_id: str, *, resend: bool
     ) -> Outcome:
+        """Mark the intent sending under a freshly renewed lease, send it, record the answer.
+
+        Raises:
+            LockError: the lease could not be renewed or was taken over: nothing is sent.
+            AuthError: Shopify refused our credentials (recorded as unknown first).
+        """
+        lease = self._renew(lease)
         with self._sessions() as session, session.begin():
             row = session.get_one(ActionRow, intent.id)
             row.variables = variables
@@ -325,10 +360,19 @@ class Executor:
         self._crash("after_mark_sending")
         try:
             raw = self._call(intent, variables)
-        except OutcomeUnknownError as exc:
-            return self._finish(intent, Verdict(S.UNKNOWN, f"outcome unknown: {exc}"), run_id)
+        except AuthError as exc:
+            # The run cannot go on without credentials; the next run re-reads before any resend.
+            self._finish(intent, Verdict(S.UNKNOWN, f"outcome unknown, run stopped: {exc}"), run_id)
+            raise
+        except SourceError as exc:
+            # 5xx, timeouts, exhausted retries, a refused request: whether the write happened is
+            # not known here; the next run re-reads Shopify, then resends with the same key (§17).
+            kind = type(exc).__name__
+            return self._finish(
+                intent, Verdict(S.UNKNOWN, f"outcome unknown ({kind}): {exc}"), run_id
+            )
         self._crash("after_request_sent")
-        verdict = _classify(intent.kind, _parse(intent.kind, raw))
+        verdict = classify_write(intent.kind, parse_write(intent.kind, raw))
         self._crash("after_response")
         return self._finish(intent, verdict, run_id, response=raw)
 
@@ -360,31 +404,3 @@ class Executor:
             verdict.reason,
             verdict.result_id,
         )
-
-
-def _parse(kind: ActionKind, raw: dict[str, Any]) -> WriteResult:
-    if kind is ActionKind.REFUND:
-        return parse_refund_payload(raw)
-    if kind is ActionKind.RESTOCK:
-        return parse_adjust_payload(raw)
-    return parse_tags_payload(raw)
-
-
-def _classify(kind: ActionKind, result: WriteResult) -> Verdict:
-    """Map a parsed payload to the intent's next state (shopify-admin-api.md §16, §17)."""
-    if result.ok:
-        return Verdict(S.DONE, "applied", result.result_id)
-    if not result.errors:
-        # Neither an object nor an error: nothing proves the write happened or not.
-        return Verdict(S.UNKNOWN, "Shopify returned neither a result nor userErrors")
-    codes = {e.code for e in result.errors}
-    message = "; ".join(e.message for e in result.errors)
-    if "IDEMPOTENCY_CONCURRENT_REQUEST" in codes:
-        return Verdict(S.UNKNOWN, f"still running at Shopify, resolve next run: {message}")
-    if "CHANGE_FROM_QUANTITY_STALE" in codes:
-        return Verdict(
-            S.NEEDS_REVIEW, f"stock moved since it was read (stale changeFromQuantity): {message}"
-        )
-    if "IDEMPOTENCY_KEY_PARAMETER_MISMATCH" in codes:
-        return Verdict(S.NEEDS_REVIEW, f"same key, different variables (a bug): {message}")
-    return Verdict(S.FAILED, f"Shopify refused the {kind.value}: {message}")

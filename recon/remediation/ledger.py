@@ -17,14 +17,22 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from recon.config import RemediationMode
 from recon.errors import RemediationError
-from recon.remediation.planner import ActionKind, ActionState, Disposition, PlannedAction
+from recon.remediation.planner import (
+    ActionKind,
+    ActionState,
+    Disposition,
+    LedgerFacts,
+    PlannedAction,
+)
 from recon.store.tables import MONEY, Base, JsonType
 
 S = ActionState
 _ALLOWED: dict[ActionState, frozenset[ActionState]] = {
     S.PROPOSED: frozenset({S.APPROVED, S.REJECTED, S.PLANNED, S.NEEDS_REVIEW}),
-    S.APPROVED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
-    S.PLANNED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
+    # approved/planned → rejected: a human cancels an intent before it is sent (e.g. one the
+    # circuit breaker holds back).
+    S.APPROVED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW, S.REJECTED}),
+    S.PLANNED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW, S.REJECTED}),
     # sending → sending: a resend of an in-flight intent with the same key and variables (§17).
     S.SENDING: frozenset({S.SENDING, S.DONE, S.FAILED, S.UNKNOWN, S.NEEDS_REVIEW}),
     S.UNKNOWN: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
@@ -247,6 +255,7 @@ def _decide(
     actor: str,
     now: datetime,
     reason: str,
+    from_states: frozenset[ActionState] = frozenset({S.PROPOSED}),
 ) -> list[ActionView]:
     rows = list(
         session.scalars(select(ActionRow).where(ActionRow.id.in_(ids), ActionRow.shop == shop))
@@ -256,10 +265,9 @@ def _decide(
     if missing:
         raise RemediationError(f"no action with id {', '.join(map(str, missing))} for shop {shop}")
     for row in rows:
-        if row.state != S.PROPOSED:
-            raise RemediationError(
-                f"action {row.id} is {row.state}, only proposed actions can be decided"
-            )
+        if row.state not in from_states:
+            allowed = ", ".join(sorted(from_states))
+            raise RemediationError(f"action {row.id} is {row.state}; only {allowed} can be decided")
         transition(session, row, to_state, actor=actor, now=now, reason=reason)
     return [_view(row) for row in rows]
 
@@ -278,12 +286,16 @@ def approve(
 def reject(
     session: Session, shop: str, ids: Sequence[int], *, actor: str, now: datetime, reason: str = ""
 ) -> list[ActionView]:
-    """Reject proposed intents; they are never sent.
+    """Reject intents not sent yet (proposed, planned or approved); they are never sent.
+
+    Planned and approved intents can be rejected too: the circuit breaker holds them back, and a
+    human must be able to cancel them rather than have the next run send them.
 
     Raises:
-        RemediationError: an id is unknown or its intent is not ``proposed``.
+        RemediationError: an id is unknown or its intent is not proposed, planned or approved.
     """
-    return _decide(session, shop, ids, S.REJECTED, actor, now, reason or "rejected")
+    cancellable = frozenset({S.PROPOSED, S.PLANNED, S.APPROVED})
+    return _decide(session, shop, ids, S.REJECTED, actor, now, reason or "rejected", cancellable)
 
 
 def rows_in(session: Session, shop: str, states: Sequence[ActionState]) -> list[ActionRow]:
@@ -301,19 +313,46 @@ def events(session: Session, action_id: int) -> list[ActionEventRow]:
 
 
 def restocked_units(session: Session, shop: str) -> set[tuple[str, str]]:
-    """(rma, line item id) pairs recon has restocked: done restocks and done refunds' RETURN lines.
+    """(rma, line item id) pairs recon has restocked: done restocks and RETURN lines of refunds
+    recon's own write created.
 
-    The engine's MISSING_RESTOCK rule reads this ("no restock recorded in recon's action ledger").
+    A refund intent marked done because a refund carrying its RMA marker was found (written by
+    someone else, or by a write whose answer was lost) does not count: that refund may not have
+    restocked; the engine sees its real refund lines (``restocked``) instead. The engine's
+    MISSING_RESTOCK rule reads this ("no restock recorded in recon's action ledger").
     """
     pairs: set[tuple[str, str]] = set()
     for row in rows_in(session, shop, [S.DONE]):
         if row.kind == ActionKind.RESTOCK:
             pairs.add((row.rma, str(row.details["line_item_id"])))
-        elif row.kind == ActionKind.REFUND:
+        elif row.kind == ActionKind.REFUND and _created_by_our_write(row):
             for line in row.details.get("lines", []):
                 if line["restock_type"] == "RETURN":
                     pairs.add((row.rma, str(line["line_item_id"])))
     return pairs
+
+
+def _created_by_our_write(row: ActionRow) -> bool:
+    """Whether the refund of a done intent is the one ``refundCreate`` answered us with."""
+    created = ((row.response or {}).get("refund") or {}).get("id")
+    return created is not None and created == row.result_id
+
+
+def ledger_facts(session: Session, shop: str) -> LedgerFacts:
+    """What the planner must know from the ledger: restocked units and each intent's state."""
+    states = {row.key: ActionState(row.state) for row in rows_in(session, shop, list(S))}
+    return LedgerFacts(frozenset(restocked_units(session, shop)), states)
+
+
+def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:
+    """Numeric ids of the refunds recon's intents ended with on one order (its own refunds)."""
+    query = select(ActionRow.result_id).where(
+        ActionRow.shop == shop,
+        ActionRow.order_id == order_id,
+        ActionRow.kind == ActionKind.REFUND.value,
+        ActionRow.result_id.is_not(None),
+    )
+    return {str(rid).rsplit("/", 1)[-1] for rid in session.scalars(query)}
 
 
 def note(

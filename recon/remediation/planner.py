@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -18,7 +19,11 @@ from typing import Any
 
 from recon.config import RemediationSettings, WarehouseEvent
 from recon.models import Category, Finding, LoopReturnRecord, OrderRecord, ReturnLine
-from recon.money import format_amount, quantize, sum_by_currency
+from recon.money import format_amount, quantize
+
+# Re-exported: callers know the limits as part of planning.
+from recon.remediation.limits import check_breaker as check_breaker
+from recon.remediation.limits import refund_cap_reason as refund_cap_reason
 
 # Fixed forever: changing it would give every intent a new key, i.e. a second refund (§10).
 KEY_NAMESPACE = uuid.UUID("0b6f3c5e-7d2a-5f4e-9c1b-8a4d2e6f1c30")
@@ -45,6 +50,8 @@ class ActionState(StrEnum):
 TERMINAL_STATES = frozenset(
     {ActionState.DONE, ActionState.FAILED, ActionState.NEEDS_REVIEW, ActionState.REJECTED}
 )
+# Ended without writing: an intent in one of these states never restocks anything.
+NEVER_SENT = frozenset({ActionState.FAILED, ActionState.NEEDS_REVIEW, ActionState.REJECTED})
 
 
 class Disposition(StrEnum):
@@ -87,23 +94,42 @@ class PlannedAction:
 
 @dataclass(frozen=True)
 class RmaContext:
-    """What the planner needs to know about one RMA: the Loop return and its Shopify order."""
+    """What the planner needs to know about one RMA: the Loop return and its Shopify order.
+
+    ``refund_ids`` are the order's refunds the mirror knows (beside ``order.refund_ids``): the
+    executor sends the refund to review if any other refund appears on the order before it is sent.
+    """
 
     loop_return: LoopReturnRecord
     order: OrderRecord | None
+    refund_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What the ledger already knows: units recon restocked, and the state of each intent key."""
+
+    restocked: AbstractSet[tuple[str, str]] = frozenset()
+    states: Mapping[str, ActionState] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The planner's answer: actions, findings it did not act on (and why), breaker verdict."""
+    """The planner's answer: actions, findings it did not act on (and why), breaker verdict.
+
+    ``finding_keys`` are the open findings the plan was made from: an intent recorded earlier
+    whose finding is not among them is no longer owed and must not be sent.
+    """
 
     actions: tuple[PlannedAction, ...]
     skipped: tuple[str, ...] = ()
     breaker: str | None = None
+    finding_keys: frozenset[str] = frozenset()
 
 
 @dataclass
 class _Draft:
+    ledger: LedgerFacts
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -126,14 +152,16 @@ def plan_actions(
     contexts: Mapping[str, RmaContext],
     *,
     shop: str,
+    ledger: LedgerFacts | None = None,
 ) -> Plan:
     """Turn findings into proposed actions under the remediation policy.
 
-    Refunds are planned first so that restocks of units a refund already restocks are dropped
+    Refunds are planned first so that restocks of units a refund already restocks are dropped,
+    and a refund never restocks (``RETURN``) a unit the ledger says recon restocked already
     (DESIGN decision 9: never adjust inventory for the same unit twice).
     """
     ordered = sorted(findings, key=lambda f: (f.category != Category.MISSING_REFUND, f.key))
-    draft = _Draft()
+    draft = _Draft(ledger or LedgerFacts())
     for finding in ordered:
         if finding.category is Category.MISSING_REFUND:
             _plan_refund(finding, settings, contexts, shop, draft)
@@ -142,45 +170,30 @@ def plan_actions(
         elif finding.category is Category.STATUS_DRIFT:
             _plan_annotate(finding, settings, contexts, shop, draft)
     auto = [(a.amount, a.currency) for a in draft.actions if a.disposition is Disposition.AUTO]
-    return Plan(tuple(draft.actions), tuple(draft.skipped), check_breaker(auto, settings))
-
-
-def check_breaker(
-    amounts: Sequence[tuple[Decimal | None, str | None]], settings: RemediationSettings
-) -> str | None:
-    """Why one run's actions, given as (amount, currency) pairs, exceed the per-run limits.
-
-    Past either limit nothing is applied at all (the circuit breaker); None means within limits.
-    Totals are per currency: amounts in different currencies are never added.
-    """
-    if len(amounts) > settings.max_run_count:
-        return (
-            f"circuit breaker: {len(amounts)} actions exceed max_run_count {settings.max_run_count}"
-        )
-    totals = sum_by_currency(
-        (currency, amount) for amount, currency in amounts if amount is not None and currency
-    )
-    for currency, total in sorted(totals.items()):
-        if total > settings.max_run_total:
-            return (
-                f"circuit breaker: refunds of {format_amount(total, currency)} {currency} exceed "
-                f"max_run_total {settings.max_run_total}"
-            )
-    return None
+    breaker = check_breaker(auto, settings)
+    keys = frozenset(f.key for f in ordered)
+    return Plan(tuple(draft.actions), tuple(draft.skipped), breaker, keys)
 
 
 def _policy(category: Category, settings: RemediationSettings) -> Disposition:
     return Disposition.AUTO if category.value in settings.auto_apply else Disposition.APPROVAL
 
 
-def _refund_lines(ret: LoopReturnRecord, event: WarehouseEvent) -> list[dict[str, Any]]:
-    """Refund lines: RETURN (restock now) for units past the warehouse event, else NO_RESTOCK."""
+def _refund_lines(
+    ret: LoopReturnRecord, event: WarehouseEvent, restocked: AbstractSet[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Refund lines: RETURN (restock now) for units past the warehouse event, else NO_RESTOCK.
+
+    A line recon already restocked (``inventoryAdjustQuantities``, per the ledger) is NO_RESTOCK:
+    ``RETURN`` would put the same unit back a second time (shopify-admin-api.md §10).
+    """
     units: Counter[tuple[str, str, str | None]] = Counter()
     for line in ret.lines:
         if line.provider_line_item_id is None:
             continue
+        done = (ret.id, line.provider_line_item_id) in restocked
         restock = warehouse_event_happened(ret, line, event) and line.restock_location_id
-        if restock:
+        if restock and not done:
             units[(line.provider_line_item_id, "RETURN", line.restock_location_id)] += 1
         else:
             units[(line.provider_line_item_id, "NO_RESTOCK", None)] += 1
@@ -197,15 +210,15 @@ def _refund_policy(
     order: OrderRecord,
     settings: RemediationSettings,
 ) -> tuple[Disposition, str]:
-    """Per-refund cap and currency sanity first; then the category's auto_apply policy."""
-    if amount > settings.max_refund_amount:
-        cap = settings.max_refund_amount
-        return Disposition.REVIEW, f"amount {amount} {ret.currency} exceeds max_refund_amount {cap}"
+    """Currency sanity and the per-refund cap (per currency) first; then the auto_apply policy."""
     if ret.currency not in (order.currency, order.presentment_currency):
         return Disposition.REVIEW, (
             f"currency mismatch: Loop {ret.currency}, order shop {order.currency} / presentment "
             f"{order.presentment_currency}"
         )
+    over = refund_cap_reason(amount, ret.currency, settings)
+    if over is not None:
+        return Disposition.REVIEW, over
     return _policy(category, settings), ""
 
 
@@ -227,10 +240,13 @@ def _plan_refund(
         return
     disposition, reason = _refund_policy(finding.category, amount, ret, order, settings)
     details = {
-        "lines": _refund_lines(ret, settings.restock_after),
+        "lines": _refund_lines(ret, settings.restock_after, draft.ledger.restocked),
         "note": settings.note_template.format(rma=ret.id),
         "amount": format_amount(amount, ret.currency),
         "currency": ret.currency,
+        # The refunds the order had when this was planned: any other one appearing before the
+        # send means someone refunded meanwhile (executor re-reads the order, §10).
+        "refund_ids": sorted({_tail(r) for r in (*order.refund_ids, *ctx.refund_ids)}),
     }
     draft.actions.append(
         PlannedAction(
@@ -252,8 +268,21 @@ def _plan_refund(
     )
 
 
+def _tail(refund_id: str) -> str:
+    """The numeric id of a refund (the mirror keeps numeric ids, a gid's tail is the same)."""
+    return refund_id.rsplit("/", 1)[-1]
+
+
 def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> bool:
+    """Whether a refund in this plan will restock the line: one that may still be sent.
+
+    A refund going to review, or whose intent was rejected, failed or sent to review, never
+    restocks anything, so the restock must not wait for it.
+    """
     for action in draft.actions:
+        state = draft.ledger.states.get(action.key)
+        if action.disposition is Disposition.REVIEW or state in NEVER_SENT:
+            continue
         if action.kind is ActionKind.REFUND and action.rma == rma:
             lines = action.details["lines"]
             if any(

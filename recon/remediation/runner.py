@@ -13,10 +13,13 @@ from recon.config import RemediationSettings
 from recon.lock import Lease
 from recon.models import Finding, FindingStatus
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.ledger import list_actions, restocked_units
+from recon.remediation.ledger import ledger_facts, list_actions, restocked_units
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
+
+# Resolved findings need nothing; acknowledged ones a human has taken over: recon leaves them be.
+_NOT_REMEDIATED = frozenset({FindingStatus.RESOLVED, FindingStatus.ACKNOWLEDGED})
 
 
 def gateway_for(shopify: Any) -> GraphQLGateway:
@@ -30,10 +33,17 @@ def gateway_for(shopify: Any) -> GraphQLGateway:
 
 
 def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
-    """Each RMA with its Loop return and Shopify order, for the planner."""
+    """Each RMA with its Loop return, its Shopify order and the refunds the mirror has for it."""
     orders = {o.id: o for o in snapshot.orders}
+    refunds: dict[str, list[str]] = {}
+    for refund in snapshot.refunds:
+        refunds.setdefault(refund.order_id, []).append(refund.id)
     return {
-        r.id: RmaContext(loop_return=r, order=orders.get(r.provider_order_id or ""))
+        r.id: RmaContext(
+            loop_return=r,
+            order=orders.get(r.provider_order_id or ""),
+            refund_ids=tuple(refunds.get(r.provider_order_id or "", ())),
+        )
         for r in snapshot.returns
     }
 
@@ -49,15 +59,22 @@ def remediate(
     snapshot: Snapshot,
     lease: Lease | None,
     run_id: str,
+    renew: Callable[[Lease], Lease] | None = None,
 ) -> ApplyReport:
     """Plan actions for the open findings and record/apply them per ``settings.mode``.
 
+    Acknowledged findings are left alone like resolved ones. ``renew`` extends the run lease
+    before each write (see ``Executor``).
+
     Raises:
-        LockError: the run's lease was taken over before a write.
+        LockError: the run's lease was taken over, or could not be renewed, before a write.
+        AuthError: Shopify refused our credentials during a write.
     """
-    open_findings = [f for f in findings if f.status != FindingStatus.RESOLVED]
-    plan = plan_actions(open_findings, settings, contexts_for(snapshot), shop=shop)
-    executor = Executor(sessions, gateway_for(shopify), settings, clock, shop=shop)
+    open_findings = [f for f in findings if f.status not in _NOT_REMEDIATED]
+    with sessions() as session:
+        ledger = ledger_facts(session, shop)
+    plan = plan_actions(open_findings, settings, contexts_for(snapshot), shop=shop, ledger=ledger)
+    executor = Executor(sessions, gateway_for(shopify), settings, clock, shop=shop, renew=renew)
     return executor.run(plan, settings.mode, lease, run_id)
 
 

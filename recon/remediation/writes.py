@@ -299,7 +299,12 @@ def presentment_amount(amount: Decimal, currency: str, suggested: SuggestedRefun
 def allocate_transactions(
     order_gid: str, amount: Decimal, suggested: SuggestedRefund
 ) -> list[dict[str, Any]]:
-    """Spread the amount over the suggested transactions in order, each capped at its maximum (§9).
+    """Spread Loop's amount over Shopify's suggested transactions (§9).
+
+    Loop owns the amount, Shopify suggests the split (gift card first): each transaction first
+    gets its suggested amount (``amountSet``), in order, while Loop's amount lasts; what Loop says
+    is owed beyond the suggestion then tops transactions up, in order, each within its
+    ``maximumRefundableSet``. The total is never more than Loop's amount.
 
     Raises:
         RemediationError: the amount exceeds what the order can still refund ("over-refund"):
@@ -311,28 +316,41 @@ def allocate_transactions(
             f"over-refund: planned {format_amount(amount, currency)} {currency} exceeds maximum "
             f"refundable {format_amount(suggested.maximum_refundable, currency)}"
         )
-    left, transactions = amount, []
-    for suggestion in suggested.transactions:
-        share = min(left, suggestion.maximum_refundable)
-        if share <= 0:
-            continue
-        transaction: dict[str, Any] = {
-            "orderId": order_gid,
-            "kind": "REFUND",
-            "gateway": suggestion.gateway,
-            "amount": format_amount(share, currency),
-        }
-        if suggestion.parent_id:
-            transaction["parentId"] = suggestion.parent_id
-        transactions.append(transaction)
-        left -= share
+    shares = [Decimal(0)] * len(suggested.transactions)
+    left = amount
+    for suggested_first in (True, False):
+        for i, suggestion in enumerate(suggested.transactions):
+            ceiling = suggestion.maximum_refundable
+            if suggested_first:
+                ceiling = min(suggestion.amount, ceiling)
+            share = max(Decimal(0), min(left, ceiling - shares[i]))
+            shares[i] += share
+            left -= share
     if left > 0:
         raise RemediationError(
             f"over-refund: the order's transactions can refund "
             f"{format_amount(amount - left, currency)} of "
             f"{format_amount(amount, currency)} {currency}"
         )
-    return transactions
+    return [
+        _refund_transaction(order_gid, suggestion, share, currency)
+        for suggestion, share in zip(suggested.transactions, shares, strict=True)
+        if share > 0
+    ]
+
+
+def _refund_transaction(
+    order_gid: str, suggestion: SuggestedTransaction, share: Decimal, currency: str
+) -> dict[str, Any]:
+    transaction: dict[str, Any] = {
+        "orderId": order_gid,
+        "kind": "REFUND",
+        "gateway": suggestion.gateway,
+        "amount": format_amount(share, currency),
+    }
+    if suggestion.parent_id:
+        transaction["parentId"] = suggestion.parent_id
+    return transaction
 
 
 def restock_input(

@@ -124,8 +124,8 @@ http_timeout_seconds = 20
 mode = "apply"
 # STATUS_DRIFT too, so that no intent is left waiting for approval: every one must settle.
 auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
-max_refund_amount = "100000"
-max_run_total = "1000000"
+max_refund_amount = {{ USD = "100000", EUR = "100000", CAD = "100000" }}
+max_run_total = {{ USD = "1000000", EUR = "1000000", CAD = "1000000" }}
 max_run_count = 500
 
 [reports]

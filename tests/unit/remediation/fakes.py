@@ -4,8 +4,9 @@ It honours ``@idempotent`` keys (same key + same variables → the original payl
 same key + other variables → refused), applies writes (refunds with ``restockType: RETURN`` restock
 the unit), caps refunds at the maximum refundable, checks ``changeFromQuantity``, and can be told to
 drop a response (apply, then raise ``OutcomeUnknownError``), lose a request, answer with userErrors,
-or move stock between a read and a write. With ``path`` its state lives in a JSON file so a
-subprocess that dies mid-run leaves Shopify's side behind, as the real one would.
+move stock between a read and a write, raise a given error, or call a hook on each write. With
+``path`` its state lives in a JSON file so a subprocess that dies mid-run leaves Shopify's side
+behind, as the real one would.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class FakeGateway:
         self.lose: set[str] = set()  # kinds whose next request never arrives
         self.user_errors: dict[str, dict[str, Any]] = {}  # kind → one userError for the next call
         self.move_stock_after_read = 0  # someone else changes stock right after our read
+        self.raise_next: dict[str, Exception] = {}  # kind → raised by the next write (unsent)
+        self.on_write: Any = None  # called as each write arrives (e.g. to move the clock)
         self._save()
 
     # --- test helpers -------------------------------------------------------------------------
@@ -137,6 +140,10 @@ class FakeGateway:
 
     def _entry(self, kind: str, key: str | None, variables: Any) -> dict[str, Any] | None:
         self.calls.append((kind, key, json.loads(json.dumps(variables))))
+        if self.on_write is not None:
+            self.on_write()
+        if kind in self.raise_next:
+            raise self.raise_next.pop(kind)
         if kind in self.lose:
             self.lose.discard(kind)
             raise OutcomeUnknownError(f"{kind}: connection reset before the request arrived")

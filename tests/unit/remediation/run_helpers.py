@@ -11,7 +11,7 @@ from sqlalchemy import select
 from recon.config import RemediationMode
 from recon.lock import RunLock
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.ledger import ActionRow
+from recon.remediation.ledger import ActionRow, ledger_facts
 from recon.remediation.planner import TERMINAL_STATES, plan_actions
 
 CRASH_POINTS = (
@@ -51,16 +51,33 @@ def run(
     findings=None,
     holder="run-a",
     run_id="run-1",
+    ledger=True,
+    renew=False,
 ) -> ApplyReport:
-    """One remediation run: plan, take the lease, record, apply, release (not on a crash)."""
+    """One remediation run: plan (knowing the ledger, as the runner does), take the lease,
+    record, apply, release (not on a crash)."""
     policy = policy or settings()
+    facts = None
+    if ledger:
+        with sessions() as session:
+            facts = ledger_facts(session, SHOP)
     plan = plan_actions(
-        findings or standard_findings(), policy, contexts or standard_contexts(), shop=SHOP
-    )
-    executor = Executor(
-        sessions, gateway, policy, clock, shop=SHOP, crash=crash or (lambda _point: None)
+        standard_findings() if findings is None else findings,
+        policy,
+        contexts or standard_contexts(),
+        shop=SHOP,
+        ledger=facts,
     )
     lock = RunLock(sessions, clock)
+    executor = Executor(
+        sessions,
+        gateway,
+        policy,
+        clock,
+        shop=SHOP,
+        crash=crash or (lambda _point: None),
+        renew=(lambda lease: lock.renew(lease, TTL)) if renew else None,
+    )
     lease = lock.acquire(SHOP, holder, TTL)
     report = executor.run(plan, mode, lease, run_id)
     lock.release(lease)

@@ -110,7 +110,12 @@ def test_refund_already_carrying_the_rma_is_done_without_writing(sessions, gatew
 
 def test_marker_of_a_longer_rma_does_not_count(sessions, gateway, clock):
     gateway.add_manual_refund("10.00", note="Loop RMA #123457019")
-    outcome = _only_refund(sessions, gateway, clock)
+    # The other RMA's refund was there when the plan was made (the mirror knows it).
+    known = gateway.state["orders"]["gid://shopify/Order/1001"]["refunds"][0]["id"]
+    contexts = {
+        "12345701": RmaContext(make_return("12345701", "2001"), make_order(), refund_ids=(known,))
+    }
+    outcome = _only_refund(sessions, gateway, clock, contexts=contexts)
     assert outcome.state == "done"
     assert len(gateway.refunds_with("Loop RMA #12345701")) == 2  # the other RMA's and ours
 
@@ -130,7 +135,8 @@ def test_refund_is_issued_in_presentment_currency(sessions, gateway, clock):
             make_return("12345701", "2001", currency="CAD"), make_order("USD", "CAD")
         )
     }
-    _only_refund(sessions, gateway, clock, contexts=contexts)
+    cad = {"max_refund_amount": {"CAD": Decimal("500")}, "max_run_total": {"CAD": Decimal("500")}}
+    _only_refund(sessions, gateway, clock, contexts=contexts, policy=settings(**cad))
     variables = intents(sessions)[0].variables["input"]
     assert variables["currency"] == "CAD"
     assert variables["transactions"][0]["amount"] == "48.60"
@@ -202,7 +208,9 @@ def test_approval_flow_applies_only_approved(sessions, gateway, clock):
 
 
 def test_over_cap_refund_is_recorded_for_review_not_sent(sessions, gateway, clock):
-    report = run(sessions, gateway, clock, policy=settings(max_refund_amount=Decimal("10.00")))
+    report = run(
+        sessions, gateway, clock, policy=settings(max_refund_amount={"USD": Decimal("10.00")})
+    )
     refund = intents(sessions)[0]
     assert refund.state == "needs_review" and "max_refund_amount" in refund.reason
     assert [o.kind for o in report.applied] == ["restock", "annotate"]

@@ -74,7 +74,7 @@ def test_taken_over_lease_cannot_write(sessions, gateway, clock, run_lock):
     clock.advance(TTL + timedelta(seconds=1))  # run-a stalls; run-b takes over
     run_lock.acquire(SHOP, "run-b", TTL)
     with pytest.raises(LockError, match="taken over"):
-        executor.apply(stale, "run-a")
+        executor.apply(stale, "run-a", plan)
     writes = [c for c in gateway.calls if c[0] in ("refund", "adjust", "tags")]
     assert writes == []
     assert [r.state for r in intents(sessions)] == ["planned", "planned", "planned"]

@@ -40,7 +40,7 @@ ALL = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
 def test_dispositions_follow_policy(auto_apply, max_refund, expected):
     plan = plan_actions(
         standard_findings(),
-        settings(auto_apply=auto_apply, max_refund_amount=Decimal(max_refund)),
+        settings(auto_apply=auto_apply, max_refund_amount={"USD": Decimal(max_refund)}),
         standard_contexts(),
         shop="sandbox",
     )
@@ -95,14 +95,14 @@ def test_refund_carries_loop_amount_and_rma_note():
     [
         (50, "5000.00", None),
         (2, "5000.00", "max_run_count 2"),  # three auto actions
-        (50, "40.00", "max_run_total 40.00"),  # the 48.60 refund alone is over
+        (50, "40.00", "max_run_total 40.00 USD"),  # the 48.60 refund alone is over
         (3, "48.60", None),
     ],
 )
 def test_circuit_breaker(max_count, max_total, tripped):
     plan = plan_actions(
         standard_findings(),
-        settings(max_run_count=max_count, max_run_total=Decimal(max_total)),
+        settings(max_run_count=max_count, max_run_total={"USD": Decimal(max_total)}),
         standard_contexts(),
         shop="sandbox",
     )

@@ -1,0 +1,103 @@
+"""Checks right before a write that an intent is still owed and safe to send (pure, no I/O).
+
+An intent recorded on an earlier night may be stale by the time it is sent: its finding resolved
+(someone refunded by hand), the amount or lines changed, a refund appeared on the order, or the
+unit was restocked meanwhile. Each check returns why the intent must go to a human, or None.
+DESIGN decision 8; shopify-admin-api.md §9-§11, §17.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from decimal import Decimal
+from typing import Any
+
+from recon.money import format_amount
+from recon.remediation.planner import Disposition, Plan, PlannedAction
+from recon.remediation.verdicts import Intent
+from recon.remediation.writes import OrderRefunds, SuggestedRefund, tail
+
+# Plan-time context, not part of the write: a change in it alone does not make an intent stale.
+_CONTEXT_DETAILS = frozenset({"refund_ids"})
+
+
+def _write_details(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k not in _CONTEXT_DETAILS}
+
+
+def stale_reason(intent: Intent, plan: Plan) -> str | None:
+    """Why an approved/planned intent is no longer what tonight's open findings call for.
+
+    The intent must match an action of tonight's plan (made from the findings still open): same
+    key, same amount, currency, order and write details, and not a case for review now.
+    """
+    if intent.finding_key not in plan.finding_keys:
+        return f"not sent: finding {intent.finding_key} is no longer open"
+    current = next((a for a in plan.actions if a.key == intent.key), None)
+    if current is None:
+        return f"not sent: tonight's plan for {intent.finding_key} has no such action any more"
+    changes = _changes(intent, current)
+    if changes:
+        return "not sent: the action would now differ (" + "; ".join(changes) + ")"
+    if current.disposition is Disposition.REVIEW:
+        return f"not sent: tonight's plan sends it to review: {current.reason}"
+    return None
+
+
+def _changes(intent: Intent, current: PlannedAction) -> list[str]:
+    changes = []
+    if intent.amount != current.amount or intent.currency != current.currency:
+        changes.append(
+            f"amount {intent.amount} {intent.currency} → {current.amount} {current.currency}"
+        )
+    if intent.order_id != current.order_id:
+        changes.append(f"order {intent.order_id} → {current.order_id}")
+    before, now = _write_details(intent.details), _write_details(current.details)
+    for name in sorted(set(before) | set(now)):
+        if before.get(name) != now.get(name):
+            changes.append(f"{name} {before.get(name)!r} → {now.get(name)!r}")
+    return changes
+
+
+def new_refunds_reason(
+    intent: Intent, order: OrderRefunds, own_refund_ids: AbstractSet[str]
+) -> str | None:
+    """Why a refund must not be sent: a refund appeared on the order since it was planned.
+
+    Any new refund counts, with or without recon's marker (a CX agent or Loop itself may have
+    paid the customer). Refunds recon's own intents created (other RMAs on the order) do not.
+    """
+    known = {tail(str(r)) for r in intent.details.get("refund_ids", ())} | set(own_refund_ids)
+    appeared = sorted(r.id for r in order.refunds if tail(r.id) not in known)
+    if not appeared:
+        return None
+    return f"refunded manually meanwhile: refund {', '.join(appeared)} appeared since the plan"
+
+
+def restock_conflict_reason(
+    rma: str, lines: Iterable[dict[str, Any]], restocked: AbstractSet[tuple[str, str]]
+) -> str | None:
+    """Why a refund must not be sent: a RETURN line restocks a unit recon already restocked.
+
+    ``lines`` are planned lines (``line_item_id``/``restock_type``) or ``RefundLineItemInput``s.
+    """
+    for line in lines:
+        kind = line.get("restock_type", line.get("restockType"))
+        item = tail(str(line.get("line_item_id", line.get("lineItemId"))))
+        if kind == "RETURN" and (rma, item) in restocked:
+            return f"line {item} would be restocked twice: recon already restocked it (§10)"
+    return None
+
+
+def resend_overrefund_reason(variables: dict[str, Any], suggested: SuggestedRefund) -> str | None:
+    """Why stored refund variables must not be resent: they exceed what the order can refund now."""
+    transactions: Sequence[dict[str, Any]] = variables["input"].get("transactions", ())
+    total = sum((Decimal(str(t["amount"])) for t in transactions), Decimal(0))
+    if total <= suggested.maximum_refundable:
+        return None
+    currency = suggested.presentment_currency
+    return (
+        f"over-refund on resend: stored {format_amount(total, currency)} {currency} exceeds "
+        f"maximum refundable {format_amount(suggested.maximum_refundable, currency)}"
+    )

@@ -1,0 +1,57 @@
+"""Money limits of remediation, per currency: the per-refund cap and the per-run circuit breaker.
+
+Limits are ``{currency: amount}`` tables (``[remediation]`` in the settings); amounts in different
+currencies are never compared or added, and a currency without a limit is never auto-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from recon.config import RemediationSettings
+from recon.money import format_amount, sum_by_currency
+
+
+def check_breaker(
+    amounts: Sequence[tuple[Decimal | None, str | None]], settings: RemediationSettings
+) -> str | None:
+    """Why one run's actions, given as (amount, currency) pairs, exceed the per-run limits.
+
+    Past either limit nothing is applied at all (the circuit breaker); None means within limits.
+    Totals are per currency, each against its own ``max_run_total`` entry: amounts in different
+    currencies are never added, and a currency without a limit trips the breaker.
+    """
+    if len(amounts) > settings.max_run_count:
+        return (
+            f"circuit breaker: {len(amounts)} actions exceed max_run_count {settings.max_run_count}"
+        )
+    totals = sum_by_currency(
+        (currency, amount) for amount, currency in amounts if amount is not None and currency
+    )
+    for currency, total in sorted(totals.items()):
+        limit = settings.max_run_total.get(currency)
+        if limit is None:
+            return f"circuit breaker: refunds in {currency} but no max_run_total for {currency}"
+        if total > limit:
+            return (
+                f"circuit breaker: refunds of {format_amount(total, currency)} {currency} exceed "
+                f"max_run_total {format_amount(limit, currency)} {currency}"
+            )
+    return None
+
+
+def refund_cap_reason(amount: Decimal, currency: str, settings: RemediationSettings) -> str | None:
+    """Why one refund is over its currency's ``max_refund_amount`` (or has no cap); None if fine.
+
+    Checked when planning and again right before sending (the settings may have changed).
+    """
+    cap = settings.max_refund_amount.get(currency)
+    if cap is None:
+        return f"no max_refund_amount for {currency}"
+    if amount > cap:
+        return (
+            f"amount {format_amount(amount, currency)} {currency} exceeds max_refund_amount "
+            f"{format_amount(cap, currency)} {currency}"
+        )
+    return None

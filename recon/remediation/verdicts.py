@@ -1,0 +1,120 @@
+"""Intent snapshots, run outcomes, and what Shopify's answer to a write means for an intent.
+
+A ``Verdict`` is an intent's next state with the reason; ``classify_write`` maps a parsed write
+payload to one (shopify-admin-api.md §16, §17). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from recon.remediation.ledger import ActionRow
+from recon.remediation.planner import ActionKind, ActionState
+from recon.remediation.writes import (
+    WriteResult,
+    parse_adjust_payload,
+    parse_refund_payload,
+    parse_tags_payload,
+)
+
+S = ActionState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one intent ended up in this run."""
+
+    action_id: int
+    key: str
+    kind: str
+    rma: str
+    state: str
+    reason: str
+    result_id: str | None
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What one run did: intents recorded, in-flight ones resolved, new ones applied, or why not."""
+
+    run_id: str
+    recorded: tuple[int, ...] = ()
+    recovered: tuple[Outcome, ...] = ()
+    applied: tuple[Outcome, ...] = ()
+    halted: str | None = None
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A detached snapshot of an intent row."""
+
+    id: int
+    key: str
+    kind: ActionKind
+    rma: str
+    order_id: str
+    finding_key: str
+    amount: Decimal | None
+    currency: str | None
+    details: dict[str, Any]
+    variables: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: ActionRow) -> Intent:
+        amount = None if row.amount is None else Decimal(row.amount)
+        return cls(
+            row.id,
+            row.key,
+            ActionKind(row.kind),
+            row.rma,
+            row.order_id,
+            row.finding_key,
+            amount,
+            row.currency,
+            dict(row.details),
+            row.variables,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision reached without writing (already done, or needs a human)."""
+
+    state: ActionState
+    reason: str
+    result_id: str | None = None
+
+
+def parse_write(kind: ActionKind, raw: dict[str, Any]) -> WriteResult:
+    """Parse the raw payload of an intent's write."""
+    if kind is ActionKind.REFUND:
+        return parse_refund_payload(raw)
+    if kind is ActionKind.RESTOCK:
+        return parse_adjust_payload(raw)
+    return parse_tags_payload(raw)
+
+
+def classify_write(kind: ActionKind, result: WriteResult) -> Verdict:
+    """Map a parsed payload to the intent's next state (shopify-admin-api.md §16, §17)."""
+    if result.ok:
+        return Verdict(S.DONE, "applied", result.result_id)
+    if not result.errors:
+        # Neither an object nor an error: nothing proves the write happened or not.
+        return Verdict(S.UNKNOWN, "Shopify returned neither a result nor userErrors")
+    codes = {e.code for e in result.errors}
+    message = "; ".join(e.message for e in result.errors)
+    if "IDEMPOTENCY_CONCURRENT_REQUEST" in codes:
+        return Verdict(S.UNKNOWN, f"still running at Shopify, resolve next run: {message}")
+    if kind is ActionKind.REFUND and not any(codes) and "idempot" in message.casefold():
+        # refundCreate's UserError has no code (§10): a message about the idempotency key
+        # (a concurrent request, a key reuse) says nothing about whether the refund exists.
+        return Verdict(S.UNKNOWN, f"idempotency conflict, resolve next run: {message}")
+    if "CHANGE_FROM_QUANTITY_STALE" in codes:
+        return Verdict(
+            S.NEEDS_REVIEW, f"stock moved since it was read (stale changeFromQuantity): {message}"
+        )
+    if "IDEMPOTENCY_KEY_PARAMETER_MISMATCH" in codes:
+        return Verdict(S.NEEDS_REVIEW, f"same key, different variables (a bug): {message}")
+    return Verdict(S.FAILED, f"Shopify refused the {kind.value}: {message}")

@@ -1,0 +1,346 @@
+"""Money-safety review fixes: stale intents, double restocks, per-currency limits, lost writes.
+
+The world is remediation_world's: order 1001 (USD, 100.00 by card), RMA 12345701 owed 48.60 for
+one received unit of line 2001, RMA 12345702 owing a restock of line 2002.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from remediation_world import (
+    SHOP,
+    T0,
+    finding,
+    make_order,
+    make_return,
+    settings,
+    standard_contexts,
+)
+from run_helpers import TTL, intents, run
+
+from recon.config import RemediationMode
+from recon.errors import AuthError, FatalHTTPError, LockError, RetryExhaustedError
+from recon.models import Category, FindingStatus
+from recon.remediation.ledger import approve, reject, restocked_units
+from recon.remediation.limits import check_breaker
+from recon.remediation.planner import ActionKind, ActionState, LedgerFacts, RmaContext
+from recon.remediation.planner import plan_actions as plan
+from recon.remediation.runner import remediate
+from recon.remediation.writes import SuggestedRefund, SuggestedTransaction, allocate_transactions
+from recon.store.snapshot import Snapshot
+
+ORDER = "gid://shopify/Order/1001"
+REFUND_701 = [finding(Category.MISSING_REFUND, "12345701")]
+RESTOCK_701 = [finding(Category.MISSING_RESTOCK, "12345701", line="2001")]
+
+
+def _refunds(gateway):
+    return gateway.state["orders"][ORDER]["refunds"]
+
+
+def _approve_all(sessions, ids):
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(ids), actor="finance", now=T0)
+
+
+def _proposed_then_approved(sessions, gateway, clock):
+    """Night 1 in approval mode proposes the 48.60 refund; finance approves it the next day."""
+    night1 = run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, findings=REFUND_701)
+    _approve_all(sessions, night1.recorded)
+
+
+# --- 1. stale intents -----------------------------------------------------------------------
+
+
+def test_approved_refund_whose_finding_resolved_is_not_sent(sessions, gateway, clock):
+    _proposed_then_approved(sessions, gateway, clock)
+    gateway.add_manual_refund("48.60", note="Refund via Loop return")  # the finding resolves
+    night2 = run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, findings=[])
+    assert [(o.state, o.reason) for o in night2.applied] == [
+        ("needs_review", "not sent: finding MISSING_REFUND|rma=12345701 is no longer open")
+    ]
+    assert len(_refunds(gateway)) == 1  # only the manual one
+
+
+def test_approved_refund_whose_amount_changed_is_not_sent(sessions, gateway, clock):
+    _proposed_then_approved(sessions, gateway, clock)
+    contexts = standard_contexts(refund="30.00")  # Loop now owes 30.00, not 48.60
+    night2 = run(
+        sessions,
+        gateway,
+        clock,
+        mode=RemediationMode.APPROVAL,
+        findings=REFUND_701,
+        contexts=contexts,
+    )
+    outcome = night2.applied[0]
+    assert outcome.state == "needs_review" and "48.60 USD → 30.00 USD" in outcome.reason
+    assert _refunds(gateway) == []
+
+
+def test_refund_appearing_after_the_plan_stops_the_send(sessions, gateway, clock):
+    _proposed_then_approved(sessions, gateway, clock)
+    gateway.add_manual_refund("5.00", note="goodwill")  # small: no over-refund to catch it
+    night2 = run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, findings=REFUND_701)
+    outcome = night2.applied[0]
+    assert outcome.state == "needs_review" and "appeared since the plan" in outcome.reason
+    assert gateway.refunds_with("Loop RMA") == []
+
+
+def test_in_flight_refund_is_not_resent_when_a_refund_appeared(sessions, gateway, clock):
+    gateway.lose = {"refund"}  # the request never arrived: the intent is unknown
+    assert run(sessions, gateway, clock, findings=REFUND_701).applied[0].state == "unknown"
+    gateway.add_manual_refund("48.60", note="CX refunded by hand")
+    night2 = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    assert night2.recovered[0].state == "needs_review"
+    assert "appeared since the plan" in night2.recovered[0].reason
+    assert len([c for c in gateway.calls if c[0] == "refund"]) == 1  # never resent
+
+
+def test_in_flight_resend_rechecks_the_maximum_refundable(sessions, gateway, clock):
+    gateway.lose = {"refund"}
+    run(sessions, gateway, clock, findings=REFUND_701)
+    gateway.state["orders"][ORDER]["sales"][0]["amount"] = "40.00"  # e.g. a chargeback meanwhile
+    night2 = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    outcome = night2.recovered[0]
+    assert outcome.state == "needs_review" and "over-refund on resend" in outcome.reason
+    assert len([c for c in gateway.calls if c[0] == "refund"]) == 1
+
+
+def test_lowered_cap_is_rechecked_when_an_approved_refund_is_sent(sessions, gateway, clock):
+    _proposed_then_approved(sessions, gateway, clock)
+    policy = settings(auto_apply=[], max_refund_amount={"USD": Decimal("10.00")})
+    night2 = run(
+        sessions,
+        gateway,
+        clock,
+        mode=RemediationMode.APPROVAL,
+        findings=REFUND_701,
+        policy=policy,
+    )
+    assert night2.applied[0].state == "needs_review"
+    assert "max_refund_amount 10.00 USD" in night2.applied[0].reason
+    assert _refunds(gateway) == []
+
+
+# --- 2 and 6. restocks ------------------------------------------------------------------------
+
+
+def _restock_then_refund(sessions, gateway, clock, *, ledger):
+    """Night 1: return open, label delivered → restock. Night 2: closed → refund owed."""
+    opened = {"12345701": RmaContext(make_return("12345701", "2001", state="open"), make_order())}
+    run(sessions, gateway, clock, findings=RESTOCK_701, contexts=opened)
+    return run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2", ledger=ledger)
+
+
+def test_unit_restocked_earlier_is_refunded_without_restock(sessions, gateway, clock):
+    night2 = _restock_then_refund(sessions, gateway, clock, ledger=True)
+    assert night2.applied[0].state == "done"
+    lines = _refunds(gateway)[0]["lines"]
+    assert [(x["lineItemId"], x["restockType"]) for x in lines] == [
+        ("gid://shopify/LineItem/2001", "NO_RESTOCK")
+    ]
+    assert gateway.available("3001") == 6  # 5 + the one returned unit, once
+
+
+def test_executor_refuses_a_refund_that_would_restock_twice(sessions, gateway, clock):
+    night2 = _restock_then_refund(sessions, gateway, clock, ledger=False)  # a planner bug
+    assert night2.applied[0].state == "needs_review"
+    assert "restocked twice" in night2.applied[0].reason
+    assert _refunds(gateway) == [] and gateway.available("3001") == 6
+
+
+def test_refund_found_by_marker_does_not_count_as_restocked(sessions, gateway, clock):
+    gateway.add_manual_refund("48.60", note="Loop RMA #12345701")  # CX, with NO_RESTOCK
+    contexts = {
+        "12345701": RmaContext(
+            make_return("12345701", "2001"), make_order(), refund_ids=(_refunds(gateway)[0]["id"],)
+        )
+    }
+    assert (
+        run(sessions, gateway, clock, findings=REFUND_701, contexts=contexts).applied[0].state
+        == "done"
+    )
+    with sessions() as session:
+        assert restocked_units(session, SHOP) == set()
+
+
+def test_refund_created_by_our_write_counts_as_restocked(sessions, gateway, clock):
+    run(sessions, gateway, clock, findings=REFUND_701)
+    with sessions() as session:
+        assert restocked_units(session, SHOP) == {("12345701", "2001")}
+
+
+# --- 7. restock not skipped for a refund that will never be sent ------------------------------
+
+
+@pytest.mark.parametrize(
+    "state", [ActionState.REJECTED, ActionState.NEEDS_REVIEW, ActionState.FAILED]
+)
+def test_restock_is_planned_when_the_refund_intent_ended_unsent(state):
+    refund_key = plan(REFUND_701, settings(), standard_contexts(), shop=SHOP).actions[0].key
+    ledger = LedgerFacts(states={refund_key: state})
+    actions = plan(
+        REFUND_701 + RESTOCK_701, settings(), standard_contexts(), shop=SHOP, ledger=ledger
+    )
+    assert [a.kind for a in actions.actions] == [ActionKind.REFUND, ActionKind.RESTOCK]
+
+
+def test_restock_is_planned_when_the_refund_goes_to_review():
+    policy = settings(max_refund_amount={"USD": Decimal("10.00")})
+    actions = plan(REFUND_701 + RESTOCK_701, policy, standard_contexts(), shop=SHOP).actions
+    assert [(a.kind, a.disposition.value) for a in actions] == [
+        (ActionKind.REFUND, "review"),
+        (ActionKind.RESTOCK, "auto"),
+    ]
+
+
+# --- 3. limits per currency -------------------------------------------------------------------
+
+
+def test_refund_in_a_currency_without_a_cap_goes_to_review():
+    contexts = {
+        "12345701": RmaContext(
+            make_return("12345701", "2001", currency="KWD"), make_order("KWD", "KWD")
+        )
+    }
+    action = plan(REFUND_701, settings(), contexts, shop=SHOP).actions[0]
+    assert (action.disposition.value, action.reason) == ("review", "no max_refund_amount for KWD")
+
+
+@pytest.mark.parametrize(
+    ("amounts", "tripped"),
+    [
+        ([("4000", "USD"), ("4000", "EUR")], None),  # each under its own limit: never summed
+        ([("4000", "USD"), ("4600", "EUR")], "max_run_total 4500.00 EUR"),
+        ([("10", "KWD")], "no max_run_total for KWD"),
+    ],
+)
+def test_run_total_is_per_currency(amounts, tripped):
+    policy = settings(max_run_total={"USD": Decimal("5000"), "EUR": Decimal("4500")})
+    verdict = check_breaker([(Decimal(a), c) for a, c in amounts], policy)
+    assert verdict is None if tripped is None else tripped in (verdict or "")
+
+
+# --- 4. acknowledged findings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "recorded"), [(FindingStatus.OPEN, 1), (FindingStatus.ACKNOWLEDGED, 0)]
+)
+def test_acknowledged_findings_are_not_remediated(sessions, clock, status, recorded):
+    found = REFUND_701[0].model_copy(update={"status": status})
+    ctx = standard_contexts()["12345701"]
+    report = remediate(
+        sessions,
+        None,
+        settings(),
+        clock,
+        shop=SHOP,
+        findings=[found],
+        snapshot=Snapshot(returns=(ctx.loop_return,), orders=(ctx.order,)),
+        lease=None,
+        run_id="r1",
+    )
+    assert len(report.recorded) == recorded
+
+
+# --- 5. tender allocation ---------------------------------------------------------------------
+
+
+def _suggested(*splits):
+    transactions = tuple(
+        SuggestedTransaction(gw, f"gid://shopify/OrderTransaction/{i}", Decimal(a), Decimal(m))
+        for i, (gw, a, m) in enumerate(splits)
+    )
+    top = sum((t.maximum_refundable for t in transactions), Decimal(0))
+    return SuggestedRefund("USD", "USD", Decimal(0), Decimal(0), top, transactions)
+
+
+@pytest.mark.parametrize(
+    ("loop_amount", "expected"),
+    [
+        ("50.00", [("gift_card", "15.00"), ("shopify_payments", "35.00")]),  # Shopify's split
+        ("60.00", [("gift_card", "25.00"), ("shopify_payments", "35.00")]),  # top up in order
+        ("40.00", [("gift_card", "15.00"), ("shopify_payments", "25.00")]),  # never above Loop
+    ],
+)
+def test_allocation_follows_shopify_suggested_split(loop_amount, expected):
+    suggested = _suggested(("gift_card", "15.00", "30.00"), ("shopify_payments", "35.00", "70.00"))
+    sent = allocate_transactions(ORDER, Decimal(loop_amount), suggested)
+    assert [(t["gateway"], t["amount"]) for t in sent] == expected
+
+
+# --- 9. cancelling held intents ---------------------------------------------------------------
+
+
+def test_intent_held_by_the_breaker_can_be_rejected(sessions, gateway, clock):
+    held = run(sessions, gateway, clock, findings=REFUND_701, policy=settings(max_run_count=0))
+    assert held.halted is not None
+    with sessions() as session, session.begin():
+        reject(session, SHOP, list(held.recorded), actor="finance", now=T0, reason="paid by hand")
+    run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    assert [r.state for r in intents(sessions)] == ["rejected"] and gateway.calls == []
+
+
+# --- 10 and 11. unknown outcomes ---------------------------------------------------------------
+
+
+def test_refund_idempotency_user_error_is_unknown_then_resolved(sessions, gateway, clock):
+    message = "A request with this idempotency key is currently in progress"
+    gateway.user_errors["refund"] = {"field": None, "message": message}
+    assert run(sessions, gateway, clock, findings=REFUND_701).applied[0].state == "unknown"
+    night2 = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    assert night2.recovered[0].state == "done"
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+
+
+@pytest.mark.parametrize("error", [FatalHTTPError("400 bad"), RetryExhaustedError("503 x5")])
+def test_transport_errors_on_a_write_are_unknown_and_the_run_goes_on(
+    sessions, gateway, clock, error
+):
+    gateway.raise_next["refund"] = error
+    report = run(sessions, gateway, clock)
+    assert [o.state for o in report.applied] == ["unknown", "done", "done"]
+    assert str(error) in report.applied[0].reason
+
+
+def test_auth_error_on_a_write_is_recorded_and_stops_the_run(sessions, gateway, clock):
+    gateway.raise_next["refund"] = AuthError("401 token revoked")
+    with pytest.raises(AuthError):
+        run(sessions, gateway, clock)
+    assert [r.state for r in intents(sessions)] == ["unknown", "planned", "planned"]
+    assert [c[0] for c in gateway.calls] == ["refund"]
+
+
+# --- 12. lease renewal ------------------------------------------------------------------------
+
+
+def test_long_run_renews_its_lease_before_each_write(sessions, gateway, clock):
+    gateway.on_write = lambda: clock.advance(TTL * 0.6)  # each write is slow
+    run(sessions, gateway, clock, renew=True)
+    assert [r.state for r in intents(sessions)] == ["done", "done", "done"]
+
+
+def test_without_renewal_a_long_run_stops_writing(sessions, gateway, clock):
+    gateway.on_write = lambda: clock.advance(TTL * 0.6)
+    with pytest.raises(LockError, match="expired"):
+        run(sessions, gateway, clock, renew=False)
+    assert len(gateway.calls) == 2
+
+
+def test_failed_renewal_stops_writing(sessions, gateway, clock):
+    from recon.lock import RunLock
+
+    def takeover():
+        clock.advance(TTL + timedelta(seconds=1))
+        RunLock(sessions, clock).acquire(SHOP, "run-b", TTL)
+
+    gateway.on_write = takeover
+    with pytest.raises(LockError):
+        run(sessions, gateway, clock, renew=True)
+    assert len(gateway.calls) == 1
+    assert [r.state for r in intents(sessions)][1:] == ["planned", "planned"]
