@@ -360,7 +360,7 @@ def actions_reject(
     reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
     config: ConfigOption = None,
 ) -> None:
-    """Reject proposed intents; they are never sent."""
+    """Reject proposed, planned or approved intents (e.g. held by the circuit breaker)."""
     _decide(config, ids, reason, approve=False)
 
 

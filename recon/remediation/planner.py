@@ -239,6 +239,12 @@ def _plan_refund(
         draft.skipped.append(f"{finding.key}: Loop refund is {amount}, nothing to refund")
         return
     disposition, reason = _refund_policy(finding.category, amount, ret, order, settings)
+    unread = sorted({_tail(r) for r in order.refund_ids} - {_tail(r) for r in ctx.refund_ids})
+    if unread:
+        # A refund recon could not read (quarantined, or its details not fetched yet) may be the
+        # very refund this finding says is missing: never pay again on a guess.
+        disposition = Disposition.REVIEW
+        reason = f"the order has refunds recon could not read: {', '.join(unread)}"
     details = {
         "lines": _refund_lines(ret, settings.restock_after, draft.ledger.restocked),
         "note": settings.note_template.format(rma=ret.id),

@@ -344,3 +344,22 @@ def test_failed_renewal_stops_writing(sessions, gateway, clock):
         run(sessions, gateway, clock, renew=True)
     assert len(gateway.calls) == 1
     assert [r.state for r in intents(sessions)][1:] == ["planned", "planned"]
+
+
+def test_a_refund_recon_could_not_read_sends_the_refund_to_review() -> None:
+    """The order lists a refund the mirror lacks (quarantined): that may be the 'missing' one."""
+    from dataclasses import replace
+
+    from remediation_world import SHOP, settings, standard_contexts, standard_findings
+
+    from recon.remediation.planner import Disposition, plan_actions
+
+    contexts = standard_contexts()
+    rma, ctx = next((k, c) for k, c in contexts.items() if c.order is not None)
+    order = ctx.order.model_copy(update={"refund_ids": (*ctx.order.refund_ids, "999000111")})
+    contexts = {**contexts, rma: replace(ctx, order=order)}
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    plan = plan_actions(standard_findings(), policy, contexts, shop=SHOP)
+    refund = next(a for a in plan.actions if a.kind == "refund" and a.rma == rma)
+    assert refund.disposition == Disposition.REVIEW
+    assert "could not read: 999000111" in refund.reason
