@@ -97,7 +97,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
         loop_http = stack.enter_context(httpx.Client(timeout=timeout))
         _ensure_store_dir(settings.store.url)
-        store = SqlStore(settings.store.url, clock=clock)
+        store = SqlStore(settings.store.url, clock=clock, schema=settings.store.schema_)
         stack.callback(getattr(store, "close", lambda: None))
         yield App(
             settings=settings,

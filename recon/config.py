@@ -97,6 +97,8 @@ class SandboxSettings(_Section):
 
 class StoreSettings(_Section):
     url: str = "sqlite:///var/recon.db"
+    # PostgreSQL shared by many shops: each shop's rows live in a schema of their own.
+    schema_: str | None = Field(default=None, alias="schema", pattern=r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class SyncSettings(_Section):

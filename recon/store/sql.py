@@ -99,11 +99,28 @@ def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[Order
     return [o.model_copy(update={"lines": known[o.id]}) if o.id in known else o for o in orders]
 
 
+def _create_engine(url: str, schema: str | None) -> Engine:
+    if schema is None:
+        return create_engine(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        raise StoreError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
+    if not schema.replace("_", "").isalnum():
+        raise StoreError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return engine
+
+
 class SqlStore(SyncQueries):
     """The mirror. Build one per process with the store URL from settings."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, schema: str | None = None) -> None:
         """Open (creating if needed) the database and migrate it to the newest revision.
+
+        ``schema`` (PostgreSQL) keeps one shop's mirror, ledger and watermarks in a schema of its
+        own, so many shops (an agency's) share one server without sharing rows; the schema is
+        created on first use. SQLite gives each shop its own file instead.
 
         Raises:
             StoreError: the database cannot be opened or migrated.
@@ -113,7 +130,7 @@ class SqlStore(SyncQueries):
         try:
             if url.startswith("sqlite"):
                 _prepare_sqlite_file(url)
-            self.engine: Engine = create_engine(url)
+            self.engine: Engine = _create_engine(url, schema)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             upgrade_to_head(self.engine)

@@ -131,30 +131,38 @@ def _units(state: object, planted: object) -> int:
     return sum(1 for unit in ret.line_items if unit.provider_line_item_id == line)
 
 
-def test_the_nightly_job_runs_on_postgresql(tmp_path: Path) -> None:
-    """The same run with the mirror, ledger and lock in PostgreSQL (skipped without a server)."""
+def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Path) -> None:
+    """An agency's shops on one PostgreSQL: mirror, ledger and lock kept apart by schema."""
     url = os.environ.get("RECON_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
-    schema = f"recon_e2e_{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    shops = {f"shop_a_{suffix}": 2, f"shop_b_{suffix}": 3}
     admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        settings = sandbox_settings(tmp_path, seed=2)
-        settings.store.url = (
-            url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
-        )
-        with build_app(settings) as app:
-            first = run_nightly(app)
-            app.clock.sleep(60)  # type: ignore[attr-defined]
-            second = run_nightly(app)
-            assert app.truth is not None
-            assert score(first.findings, app.truth).perfect
-        assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
+        keys = {}
+        for schema, seed in shops.items():
+            settings = sandbox_settings(tmp_path / schema, seed=seed)
+            settings.store.url = url
+            settings.store.schema_ = schema
+            settings.shop.slug = schema.replace("_", "-")
+            with build_app(settings) as app:
+                first = run_nightly(app)
+                app.clock.sleep(60)  # type: ignore[attr-defined]
+                second = run_nightly(app)
+                assert app.truth is not None
+                assert score(first.findings, app.truth).perfect
+            assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
+            keys[schema] = {f.key for f in first.open_findings}
+        a, b = shops
+        with admin.connect() as conn:
+            count_a = conn.execute(text(f'SELECT count(*) FROM "{a}".findings')).scalar_one()
+            count_b = conn.execute(text(f'SELECT count(*) FROM "{b}".findings')).scalar_one()
+        assert (count_a, count_b) == (len(keys[a]), len(keys[b]))
     finally:
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for schema in shops:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
 
