@@ -1,0 +1,249 @@
+"""Planted money and linking discrepancies: each breaks one refund and records its findings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from recon.sandbox.builder import Builder
+from recon.sandbox.builder_shopify import SHOP_CURRENCY, SHOPIFY_PAYMENTS
+from recon.sandbox.construct import Json
+from recon.sandbox.scenario_shapes import CENT, HOUR, closed_return, new_return, txn_of
+
+# Each planter returns the number of Loop returns it used.
+
+
+def plant_missing_refund(b: Builder) -> int:
+    """Closed by hand in Loop (no processing), parcel never delivered, refund never issued."""
+    order, ret = new_return(b)
+    b.close(ret, b.later(ret["created_at"], 3, 10, cap=b.now - HOUR), processed=False)
+    b.expect(
+        "MISSING_REFUND",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="closed, refund never issued",
+    )
+    return 1
+
+
+def plant_refund_failed(b: Builder) -> int:
+    order, ret, at = closed_return(b)
+    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "FAILURE")])
+    b.expect(
+        "REFUND_FAILED",
+        f"refund={refund['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=SHOP_CURRENCY,
+        description="card refund declined",
+    )
+    return 1
+
+
+def plant_refund_pending(b: Builder) -> int:
+    at = b.ago(5, 9)
+    order, ret = new_return(b, created=at - timedelta(days=b.rng.uniform(5, 10)))
+    b.close(ret, at)
+    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "PENDING")])
+    b.expect(
+        "REFUND_PENDING",
+        f"refund={refund['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=SHOP_CURRENCY,
+        description="refund pending for days",
+    )
+    return 1
+
+
+def plant_amount_mismatch(b: Builder) -> int:
+    order, ret, at = closed_return(b)
+    delta = Decimal(b.rng.randrange(100, 1500)) / 100
+    paid = ret["refund"] - delta if ret["refund"] - delta > 1 else ret["refund"] + delta
+    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, paid, "SUCCESS")])
+    b.expect(
+        "AMOUNT_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=abs(paid - ret["refund"]),
+        currency=ret["currency"],
+        description="wrong amount",
+    )
+    return 1
+
+
+def plant_duplicate_refund(b: Builder) -> int:
+    """Loop refunded; then someone refunded the same RMA again by hand (money only, no lines)."""
+    order, ret, at = closed_return(b)
+    first = b.refunded(order, ret, at)
+    second = b.refund(
+        order,
+        b.later(at, 1, 3, cap=b.now - HOUR),
+        note=f"Loop RMA #{ret['id']}",
+        pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
+    )
+    b.expect(
+        "DUPLICATE_REFUND",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[first, second],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="refunded twice",
+    )
+    return 1
+
+
+def _stray_refund(b: Builder, note: str) -> tuple[Json, Json]:
+    """A money-only refund on a plain sale (an order with no Loop return)."""
+    order = b.order(b.ago(20, 100), lines=2)
+    amount = order["line_items"][0]["price_shop"]
+    refund = b.refund(
+        order,
+        b.later(order["created_at"], 5, 15, cap=b.now - HOUR),
+        note=note,
+        pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+    )
+    return order, refund
+
+
+def plant_unknown_rma(b: Builder) -> int:
+    rma = str(next(b.unknown_rmas))
+    order, refund = _stray_refund(b, f"Loop RMA #{rma}")
+    b.expect(
+        "UNKNOWN_RMA",
+        f"refund={refund['id']}",
+        order=order,
+        rma=rma,
+        refunds=[refund],
+        amount=txn_of(order, refund)["amount_shop"],
+        currency=SHOP_CURRENCY,
+        description="note names an RMA Loop does not have",
+    )
+    return 0
+
+
+def plant_ambiguous_rma(b: Builder) -> int:
+    first, second = (
+        (r["id"] for r in b.rng.sample(b.returns, 2))
+        if len(b.returns) > 1
+        else (str(next(b.unknown_rmas)), str(next(b.unknown_rmas)))
+    )
+    order, refund = _stray_refund(b, f"Loop RMA #{first} and Loop RMA #{second}")
+    b.expect(
+        "AMBIGUOUS_RMA",
+        f"refund={refund['id']}",
+        order=order,
+        refunds=[refund],
+        amount=txn_of(order, refund)["amount_shop"],
+        currency=SHOP_CURRENCY,
+        description="note names two RMAs",
+    )
+    return 0
+
+
+def plant_refund_on_cancelled(b: Builder) -> int:
+    order, ret = new_return(b, state="cancelled", label="pending")
+    at = b.later(ret["created_at"], 2, 6, cap=b.now - HOUR)
+    ret["updated_at"] = at
+    refund = b.refunded(order, ret, at, link="note", restock=False)
+    b.expect(
+        "REFUND_ON_CANCELLED_RETURN",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency=ret["currency"],
+        description="refund on a cancelled return",
+    )
+    return 1
+
+
+def plant_unsettled(b: Builder) -> int:
+    """An old card refund with no balance transaction, one still pending, or a failed payout."""
+    order, ret, at = closed_return(b, age=(25, 110))
+    variant = b.rng.choice(("none", "pending", "failed"))
+    refund = b.refunded(order, ret, at, settle="none" if variant == "none" else "pending")
+    payout_id = None
+    if variant == "failed":
+        payout_id = b.payout([b.balance[-1]], at + timedelta(days=3), "FAILED")["id"]
+    txn = txn_of(order, refund)
+    b.expect(
+        "UNSETTLED_REFUND",
+        f"transaction={txn['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=txn["amount_shop"],
+        currency=SHOP_CURRENCY,
+        payout_id=payout_id,
+        description=f"refund not settled ({variant})",
+    )
+    return 1
+
+
+def plant_unmatched(b: Builder) -> int:
+    order, ret, at = closed_return(b)
+    b.refunded(order, ret, at)
+    amount = Decimal(b.rng.randrange(500, 1500)) / 100
+    if abs(amount - ret["refund"]) <= CENT:
+        amount += 1
+    stray = b.refund(
+        order,
+        b.later(at, 1, 3, cap=b.now - HOUR),
+        note="Goodwill credit: late delivery",
+        pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+    )
+    b.expect(
+        "UNMATCHED_REFUND",
+        f"refund={stray['id']}",
+        order=order,
+        refunds=[stray],
+        amount=amount,
+        currency=SHOP_CURRENCY,
+        description="refund with no RMA on a returned order",
+    )
+    return 1
+
+
+def plant_currency_mismatch(b: Builder) -> int:
+    order, ret, at = closed_return(b, currency="EUR")
+    refund = b.refunded(order, ret, at)
+    b.expect(
+        "CURRENCY_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ret["refund"],
+        currency="EUR",
+        description="Loop in EUR, order in USD",
+    )
+    return 1
+
+
+def plant_missing_store_credit(b: Builder) -> int:
+    order, ret, at = closed_return(b, outcome="gift_card")
+    restock = b.restock_only(order, ret, at)
+    b.expect(
+        "MISSING_STORE_CREDIT",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[restock],
+        amount=ret["gift_card"],
+        currency=ret["currency"],
+        description="no gift card issued",
+    )
+    return 1

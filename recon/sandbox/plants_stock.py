@@ -1,0 +1,110 @@
+"""Planted stock and status discrepancies: wrong SKU, restocks, Shopify Return status, staleness."""
+
+from __future__ import annotations
+
+from recon.sandbox.builder import Builder
+from recon.sandbox.builder_shopify import SHOP_CURRENCY, SHOPIFY_PAYMENTS, ZERO
+from recon.sandbox.scenario_shapes import (
+    HOUR,
+    closed_return,
+    new_return,
+    prices_by_line,
+    young_return,
+)
+
+# Each planter returns the number of Loop returns it used.
+
+
+def plant_sku_mismatch(b: Builder) -> int:
+    """Refunded before inspection, but the refund line names the wrong item of the order."""
+    order, ret = young_return(b, units=1)
+    ret["refund_before_inspection"] = True
+    returned = ret["line_items"][0]["provider_line_item_id"]
+    wrong = next(li for li in order["line_items"] if li["id"] != returned)
+    refund = b.refund(
+        order,
+        b.later(ret["created_at"], 0.1, 1, cap=b.now - HOUR),
+        units=[wrong],
+        restock=False,
+        note=f"Loop RMA #{ret['id']}",
+        pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
+    )
+    b.expect(
+        "SKU_MISMATCH",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=ZERO,
+        currency=ret["currency"],
+        description="refunded the wrong SKU",
+    )
+    return 1
+
+
+def plant_missing_restock(b: Builder) -> int:
+    order, ret, at = closed_return(b)
+    refund = b.refunded(order, ret, at, restock=False)
+    for line_id, amount in prices_by_line(ret).items():
+        b.expect(
+            "MISSING_RESTOCK",
+            f"rma={ret['id']},line={line_id}",
+            order=order,
+            rma=ret["id"],
+            refunds=[refund],
+            amount=amount,
+            currency=ret["currency"],
+            description="not restocked",
+        )
+    return 1
+
+
+def plant_ghost_inventory(b: Builder) -> int:
+    """Refunded and restocked before inspection while the parcel is still in transit."""
+    order, ret = young_return(b)
+    ret["refund_before_inspection"] = True
+    refund = b.refunded(order, ret, b.later(ret["created_at"], 0.1, 1, cap=b.now - HOUR))
+    for line_id, amount in prices_by_line(ret).items():
+        b.expect(
+            "GHOST_INVENTORY",
+            f"rma={ret['id']},line={line_id}",
+            order=order,
+            rma=ret["id"],
+            refunds=[refund],
+            amount=amount,
+            currency=ret["currency"],
+            description="restocked before the parcel arrived",
+        )
+    return 1
+
+
+def plant_status_drift(b: Builder) -> int:
+    order, ret, at = closed_return(b)
+    b.refunded(order, ret, at)
+    b.mirror[ret["id"]].update(status="OPEN", closed_at=None)
+    b.expect(
+        "STATUS_DRIFT",
+        f"order={order['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ZERO,
+        currency=SHOP_CURRENCY,
+        description="Shopify return still open",
+    )
+    return 1
+
+
+def plant_stale(b: Builder) -> int:
+    order, ret = new_return(
+        b, age=(35, 100), label="pending", state=b.rng.choice(("open", "review"))
+    )
+    b.expect(
+        "STALE_RETURN",
+        f"rma={ret['id']}",
+        order=order,
+        rma=ret["id"],
+        amount=ret["total"],
+        currency=ret["currency"],
+        description="open for over 30 days",
+    )
+    return 1
