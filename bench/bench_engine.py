@@ -2,9 +2,10 @@
 
 ``python bench/bench_engine.py [--returns 1000000]`` builds returns, lines, refunds, refund
 lines, transactions, balance transactions and payouts directly as DataFrames (vectorised numpy,
-seeded), runs ``reconcile`` end to end, then times ``datacompy.PandasCompare`` (1.x name of
-``Compare``) of the returns frame against the refunds frame joined on the RMA. Prints wall
-time, peak RSS and the ratio (goal ≤ 1.0).
+seeded) with their id codes (``with_codes``, as ``build_frames`` does; timed and counted),
+runs ``reconcile`` end to end, then times ``datacompy.PandasCompare`` (1.x name of ``Compare``)
+of the returns frame against the refunds frame joined on the RMA. Prints wall time, peak RSS
+and the ratio (goal ≤ 1.0).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from recon.engine.frames import (
     ORDER_COLUMNS,
     RETURN_REFUND_COLUMNS,
     empty_frame,
+    with_codes,
 )
 
 AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -139,20 +141,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returns", type=int, default=1_000_000)
     args = parser.parse_args()
+    # Id codes are built by ``build_frames`` in a real run. They are engine work (datacompy gets
+    # its frames as they are), so the headline ratio counts them; the classification alone is
+    # printed beside it.
     frames = build(args.returns)
+    start = time.perf_counter()
+    frames = with_codes(frames)
+    codes_s = time.perf_counter() - start
     start = time.perf_counter()
     result = reconcile(frames, EngineSettings(), AS_OF)
     engine_s = time.perf_counter() - start
     engine_rss = _peak_rss_mb()
     print(
         f"engine: {args.returns:,} returns, {len(result.findings):,} findings, "
-        f"{engine_s:.2f} s, peak RSS {engine_rss:,.0f} MB"
+        f"{codes_s + engine_s:.2f} s ({codes_s:.2f} s id codes + {engine_s:.2f} s classification), "
+        f"peak RSS {engine_rss:,.0f} MB"
     )
     compare_s = run_datacompy(frames)
     print(f"datacompy.PandasCompare: {compare_s:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
     print(
-        f"ratio engine/datacompy: {engine_s / compare_s:.2f} (goal <= 1.0); "
-        f"peak memory goal < 4096 MB"
+        f"ratio engine/datacompy: {(codes_s + engine_s) / compare_s:.2f} "
+        f"(classification alone {engine_s / compare_s:.2f}; goal <= 1.0); "
+        f"peak memory {engine_rss:,.0f} MB (goal < 4096 MB)"
     )
 
 

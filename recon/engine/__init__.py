@@ -15,9 +15,11 @@ import pandas as pd
 
 from recon.config import EngineSettings, WarehouseEvent
 from recon.engine import classify_money, classify_settlement, classify_status, classify_stock, keys
+from recon.engine import codes as codes_mod
 from recon.engine.classify_common import ROW_COLUMNS, to_findings
-from recon.engine.frames import Frames, build_frames, decimal_array, minor_tolerance
-from recon.engine.link import concat_rows, link_refunds, refund_facts
+from recon.engine.codes import Codes, encode
+from recon.engine.frames import Frames, build_frames, decimal_arrays, minor_tolerance
+from recon.engine.link import LINK_COLUMNS, concat_rows, link_refunds, refund_facts
 from recon.engine.payouts import tie_out
 from recon.models import Finding
 
@@ -75,13 +77,14 @@ def reconcile(
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
-    facts = refund_facts(frames, settings.rma_patterns, as_of, settings.refund_pending_days)
+    codes = frames.codes if frames.codes is not None else encode(frames)
+    facts = refund_facts(frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days)
     tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
-    links, unknown = link_refunds(facts, frames, tol, settings.heuristic_min_confidence)
-    money = classify_money.linked_money(links, facts, frames.returns)
-    agg = classify_money.per_return(money, frames.returns)
-    lines = classify_stock.linked_lines(frames, links)
-    settled = classify_settlement.settle(frames)
+    links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
+    money = classify_money.linked_money(links, facts, frames.returns, codes)
+    agg = classify_money.per_return(money, frames.returns, codes)
+    lines = classify_stock.linked_lines(frames, links, codes)
+    settled = classify_settlement.settle(frames, codes)
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index)),
         *classify_money.classify_linked_refunds(money),
@@ -89,18 +92,21 @@ def reconcile(
         classify_settlement.classify_unsettled(
             settled, links, as_of, settings.unsettled_after_days
         ),
-        classify_stock.classify_sku(frames, lines),
-        *classify_stock.classify_restock(frames, lines, restock_after, restocked_by_recon),
-        classify_status.classify_status_drift(frames),
+        classify_stock.classify_sku(frames, lines, codes),
+        *classify_stock.classify_restock(frames, lines, restock_after, restocked_by_recon, codes),
+        classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
         classify_status.classify_store_credit(frames),
     ]
     finding_rows = concat_rows(parts, ROW_COLUMNS)
     names = frames.orders.set_index("order_id")["order_name"]
     findings = to_findings(finding_rows, names)
-    matches = _matches(agg, links, settled)
+    matches = _matches(agg, links, settled, codes)
     return ReconResult(
-        matches=matches, findings=findings, payout_tieout=tie_out(frames, links), links=links
+        matches=matches,
+        findings=findings,
+        payout_tieout=tie_out(frames, links, codes),
+        links=links[LINK_COLUMNS],
     )
 
 
@@ -121,29 +127,53 @@ def _best_link(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[np.ndarr
     return method.fillna("none").to_numpy(dtype=object), np.nan_to_num(best, nan=0.0)
 
 
-def _settled_slots(
-    settled: pd.DataFrame, links: pd.DataFrame, link_at: np.ndarray, rmas: pd.Index
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Settled transactions of linked refunds with their RMA slot (an inner join on refund_id)."""
+def _slots(
+    agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame, codes: Codes
+) -> tuple[np.ndarray, int, np.ndarray, pd.DataFrame, np.ndarray]:
+    """RMA slots of returns, links and settled transactions of linked refunds (inner join).
+
+    Slots are RMA codes when each return has its own RMA (issue H18); otherwise one slot per
+    distinct RMA value, NaN included, looked up as strings (issue H10).
+    """
+    at, size = codes.of("returns", "rma"), codes.size("rma")
+    link_refund, refund_size = links["refund_code"].to_numpy(), codes.size("refund")
+    if codes_mod.is_unique(at, size):
+        link_at = links["rma_code"].to_numpy()
+        if codes_mod.is_unique(link_refund, refund_size):  # one link per refund: a lookup
+            first = codes_mod.first_position(link_refund, refund_size)
+            return (
+                at,
+                size,
+                link_at,
+                settled,
+                keys.take(link_at, keys.take(first, settled["refund_code"].to_numpy(), -1), -1),
+            )
+        txn = settled.merge(links[["refund_id", "rma"]], on="refund_id")
+        return at, size, link_at, txn, codes.lookup("rma", txn["rma"])
+    rmas = keys.table(agg["rma"])
+    at, link_at = keys.positions(agg["rma"], rmas), keys.positions(links["rma"], rmas)
     refunds = keys.table(links["refund_id"])
     if len(refunds) == len(links):  # one link per refund (link.py guarantees it): a lookup
-        return settled, keys.take(link_at, keys.positions(settled["refund_id"], refunds), -1)
+        txn_at = keys.take(link_at, keys.positions(settled["refund_id"], refunds), -1)
+        return at, len(rmas), link_at, settled, txn_at
     txn = settled.merge(links[["refund_id", "rma"]], on="refund_id")
-    return txn, keys.positions(txn["rma"], rmas)
+    return at, len(rmas), link_at, txn, keys.positions(txn["rma"], rmas)
 
 
-def _matches(agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame) -> pd.DataFrame:
+def _matches(
+    agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame, codes: Codes
+) -> pd.DataFrame:
     """One row per RMA: its links, refunded total (basis currency), transactions and payouts.
 
-    Per-RMA values are computed once per distinct RMA slot (integer positions, issue H10).
+    Per-RMA values are computed once per RMA slot (integer positions, issues H10, H18).
     """
-    rmas = keys.table(agg["rma"])
-    at, size = keys.positions(agg["rma"], rmas), len(rmas)
-    link_at = keys.positions(links["rma"], rmas)
+    at, size, link_at, txn, txn_at = _slots(agg, links, settled, codes)
     method, confidence = _best_link(links, link_at, size)
-    txn, txn_at = _settled_slots(settled, links, link_at, rmas)
     paid_at = np.where(txn["payout_id"].notna().to_numpy(), txn_at, -1)
     currency = agg["currency"]
+    loop_refund, loop_gift_card, refunded_total = decimal_arrays(
+        currency, agg["refund_minor"], agg["gift_card_minor"], agg["total"]
+    )
     return pd.DataFrame(
         {
             "rma": agg["rma"].to_numpy(),
@@ -152,10 +182,10 @@ def _matches(agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame) -> p
             "state": agg["state"].to_numpy(),
             "outcome": agg["outcome"].to_numpy(),
             "currency": currency.to_numpy(),
-            "loop_refund": decimal_array(agg["refund_minor"], currency),
-            "loop_gift_card": decimal_array(agg["gift_card_minor"], currency),
+            "loop_refund": loop_refund,
+            "loop_gift_card": loop_gift_card,
             "refund_ids": keys.join_at(link_at, links["refund_id"], size)[at],
-            "refunded_total": decimal_array(agg["total"], currency),
+            "refunded_total": refunded_total,
             "match_method": method[at],
             "match_confidence": confidence[at],
             "transaction_ids": keys.join_at(txn_at, txn["transaction_id"], size)[at],

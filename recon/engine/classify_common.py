@@ -75,29 +75,33 @@ def _opt(value: Any) -> str | None:
 def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Finding]:
     """Build ``Finding`` objects (a loop over findings, not over input rows)."""
     findings: list[Finding] = []
-    for row in finding_rows.to_dict(orient="records"):
-        category = Category(str(row["category"]))
-        severity, owner, next_step = RULES[category]
-        order_id = _opt(row["order_id"])
-        name = _opt(row["order_name"]) or (order_names.get(order_id) if order_id else None)
-        currency = _opt(row["currency"])
+    rules = {category.value: (category, *rule) for category, rule in RULES.items()}
+    # Columns to Python lists once, zipped into rows (``to_dict`` boxed every cell, issue H18).
+    columns = [finding_rows[c].tolist() for c in ROW_COLUMNS]
+    for values in zip(*columns, strict=True):
+        (code, scope, rma, order, order_name, refunds, txns, payout, sku, location) = values[:10]
+        amount, currency, detail = values[10:]
+        category, severity, owner, next_step = rules[str(code)]
+        order_id = _opt(order)
+        name = _opt(order_name) or (order_names.get(order_id) if order_id else None)
+        money = _opt(currency)
         findings.append(
             Finding(
-                key=f"{category.value}|{row['scope']}",
+                key=f"{category.value}|{scope}",
                 category=category,
                 severity=severity,
                 owner=owner,
-                rma=_opt(row["rma"]),
+                rma=_opt(rma),
                 shopify_order_id=order_id,
                 shopify_order_name=_opt(name),
-                shopify_refund_ids=tuple(sorted(row["refund_ids"])),
-                transaction_ids=tuple(sorted(row["transaction_ids"])),
-                payout_id=_opt(row["payout_id"]),
-                sku=_opt(row["sku"]),
-                location_id=_opt(row["location_id"]),
-                amount_at_risk=from_minor(int(row["amount_minor"]), currency or "USD"),
-                currency=currency,
-                detail=str(row["detail"] or ""),
+                shopify_refund_ids=tuple(sorted(refunds)),
+                transaction_ids=tuple(sorted(txns)),
+                payout_id=_opt(payout),
+                sku=_opt(sku),
+                location_id=_opt(location),
+                amount_at_risk=from_minor(int(amount), money or "USD"),
+                currency=money,
+                detail=str(detail or ""),
                 next_step=next_step,
             )
         )

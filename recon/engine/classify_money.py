@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.classify_common import rows
+from recon.engine.codes import Codes
 from recon.engine.link import BUCKETS, basis_amounts
 from recon.models import Category
 
 CLOSED_OUT = ("cancelled", "expired")
+_RETURN_NAMES = {"currency": "return_currency", "state": "return_state"}
 _MONEY_FACTS = [
     "refund_id",
     "order_id",
@@ -21,16 +24,46 @@ _MONEY_FACTS = [
 ]
 
 
-def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+def linked_money(
+    links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame, codes: Codes
+) -> pd.DataFrame:
     """One row per link with the refund's money in the return's currency (``basis_*``)."""
-    # Only the refund columns the money rules read: copying notes and RMA tuples for 1M links
-    # was a large share of this step (issue H10).
+    fact_at = codes_mod.unique_rows(
+        links["refund_code"].to_numpy(), facts["refund_code"].to_numpy(), codes.size("refund")
+    )
+    ret_at = codes_mod.unique_rows(
+        links["rma_code"].to_numpy(), codes.of("returns", "rma"), codes.size("rma")
+    )
+    if fact_at is None or ret_at is None:  # a repeated or missing key: the joins
+        return _joined_money(links, facts, returns, codes)
+    # Lookups by code, and only the columns the money rules read (issues H10, H18).
+    data = {c: links[c].to_numpy() for c in ("refund_id", "rma", "rma_code")}
+    data.update({c: facts[c].to_numpy()[fact_at] for c in _MONEY_FACTS[1:5]})
+    data["return_currency"] = returns["currency"].to_numpy()[ret_at]
+    shop = data["return_currency"] == data["shop_currency"]
+    pres = ~shop & (data["return_currency"] == data["currency"])
+    basis = np.full(len(shop), "mismatch", dtype=object)  # one str object shared by all rows
+    basis[pres] = "presentment"
+    basis[shop] = "shop"
+    data["basis"] = basis
+    for bucket in BUCKETS:
+        in_shop = facts[f"{bucket}_shop_minor"].to_numpy()[fact_at]
+        presentment = facts[f"{bucket}_minor"].to_numpy()[fact_at]
+        data[f"basis_{bucket}"] = np.where(shop, in_shop, np.where(pres, presentment, 0))
+        data[f"has_{bucket}"] = (in_shop > 0) | (presentment > 0)
+        data[f"{bucket}_shop_minor"] = in_shop
+    return pd.DataFrame(data, copy=False)
+
+
+def _joined_money(
+    links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame, codes: Codes
+) -> pd.DataFrame:
+    """``linked_money`` through left joins (a refund or RMA repeats, or an id is missing)."""
+    frame = keys.left_join(links, facts[_MONEY_FACTS], "refund_id")
+    ret = returns.copy(deep=False)  # the same columns under the names the money rules read
+    ret.columns = pd.Index([_RETURN_NAMES.get(c, c) for c in returns.columns])
     frame = keys.left_join(
-        keys.left_join(links, facts[_MONEY_FACTS], "refund_id"),
-        returns[["rma", "currency", "refund_minor", "state"]].rename(
-            columns={"currency": "return_currency", "state": "return_state"}
-        ),
-        "rma",
+        frame, ret[["rma", "return_currency", "refund_minor", "return_state"]], "rma"
     )
     frame = basis_amounts(frame, frame["return_currency"])
     frame["has_covered"] = (frame["covered_minor"] > 0) | (frame["covered_shop_minor"] > 0)
@@ -38,20 +71,21 @@ def linked_money(links: pd.DataFrame, facts: pd.DataFrame, returns: pd.DataFrame
     return frame
 
 
-def per_return(money: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
+def per_return(money: pd.DataFrame, returns: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     """Returns with their linked totals: total (basis), n_covered, any_failed, any_mismatch."""
-    # Sums per RMA slot on integer positions (issue H10); rows of an RMA that is not a return
-    # are dropped, as the left join onto returns dropped them.
-    rmas = keys.table(returns["rma"])
-    at, size = keys.positions(money["rma"], rmas), len(rmas)
-    row = keys.positions(returns["rma"], rmas)
-    out = returns.copy()
-    out["total"] = keys.sum_at(at, money["basis_covered"], size)[row]
-    out["n_covered"] = keys.sum_at(at, money["has_covered"], size)[row]
-    out["any_failed"] = keys.any_at(at, money["has_failed"], size)[row]
-    out["any_mismatch"] = keys.any_at(at, money["basis"] == "mismatch", size)[row]
-    out["n_links"] = np.bincount(at[at >= 0], minlength=size).astype(np.int64)[row]
-    return out
+    # Sums per RMA code (issues H10, H18); rows of an RMA that is not a return are dropped, as
+    # the left join onto returns dropped them. A return with no RMA gets no link's sums.
+    at, size = money["rma_code"].to_numpy(), codes.size("rma")
+    row = codes.of("returns", "rma")
+    counted = np.bincount(at[at >= 0], minlength=size).astype(np.int64)
+    return keys.with_columns(
+        returns,
+        total=keys.take(keys.sum_at(at, money["basis_covered"], size), row, 0),
+        n_covered=keys.take(keys.sum_at(at, money["has_covered"], size), row, 0),
+        any_failed=keys.take(keys.any_at(at, money["has_failed"], size), row, False),
+        any_mismatch=keys.take(keys.any_at(at, money["basis"] == "mismatch", size), row, False),
+        n_links=keys.take(counted, row, 0),
+    )
 
 
 def classify_returns(agg: pd.DataFrame, tol: pd.Series) -> list[pd.DataFrame]:
@@ -167,11 +201,11 @@ def classify_unlinked(
     unk = unknown.merge(named.drop(columns=["rmas"]), on="refund_id")
     ambiguous = facts[facts["n_rmas"] >= 2]
     covered = (facts["covered_minor"] > 0) | (facts["covered_shop_minor"] > 0)
-    unmatched = facts[
-        (facts["n_rmas"] == 0)
-        & ~keys.member(facts["refund_id"], links["refund_id"])
-        & covered
-        & keys.member(facts["order_id"], returns["order_id"])
+    # The cheap masks first: membership is then tested on the few candidate rows only.
+    unmatched = facts[(facts["n_rmas"] == 0) & covered]
+    unmatched = unmatched[
+        ~keys.member(unmatched["refund_id"], links["refund_id"])
+        & keys.member(unmatched["order_id"], returns["order_id"])
     ]
     out = []
     for category, hit, rma, detail in (

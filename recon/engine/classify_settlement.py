@@ -7,45 +7,79 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.classify_common import rows
+from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.models import Category
 
 BAD_PAYOUT = ("FAILED", "CANCELED")
+# The transaction columns UNSETTLED_REFUND and the match table read.
+_SETTLED_COLUMNS = (
+    "transaction_id",
+    "order_id",
+    "refund_id",
+    "amount_shop_minor",
+    "shop_currency",
+    "processed_at",
+)
 
 
-def settle(frames: Frames) -> pd.DataFrame:
+def settle(frames: Frames, codes: Codes) -> pd.DataFrame:
     """Refund transactions (ok, shopify_payments) with their balance transaction and payout.
 
     shopify-admin-api.md §13 "Tying a Shopify refund to a payout": the balance transaction whose
     ``sourceOrderTransactionId`` equals the order transaction id (string compare). Several balance
     transactions for one order transaction are reduced explicitly: settled if any is no longer
     PENDING, failed if any sits in a FAILED/CANCELED payout, payout = the first one named.
+    Adds ``refund_code`` (the refund id's code) for the match table.
     """
     txn = frames.transactions
-    ok = txn[
-        (keys.upper(txn["kind"]) == "REFUND").to_numpy()
-        & (keys.upper(txn["status"]) == "SUCCESS").to_numpy()
+    ok = np.flatnonzero(
+        keys.upper_in(txn["kind"], ("REFUND",))
+        & keys.upper_in(txn["status"], ("SUCCESS",))
         & (txn["gateway"] == "shopify_payments").to_numpy()
-    ]
+    )
     bts = frames.balance_transactions
-    payouts = frames.payouts.drop_duplicates("payout_id")  # a left merge on a unique key
-    payout = keys.positions(bts["payout_id"], keys.table(payouts["payout_id"]))
-    named = pd.Series(keys.take(payouts["status"], payout, np.nan), index=bts.index)
-    payout_status = keys.upper(named.fillna(bts["payout_status"]))
-    # Reduce per order transaction on integer codes (issue H10): the groups a groupby on the
-    # id strings would form (NaN ids form none), and each refund transaction's group, in one pass.
-    group, size, (at,) = keys.group_codes(bts["source_order_transaction_id"], ok["transaction_id"])
+    payout_status = keys.upper(
+        pd.Series(_payout_status(frames, codes), index=bts.index).fillna(bts["payout_status"])
+    )
+    # Reduce per order transaction on its code (issues H10, H18): a missing id (-1) forms no
+    # group, and a refund transaction no balance transaction names finds none.
+    group, size = (
+        codes.of("balance_transactions", "source_order_transaction_id"),
+        codes.size("transaction"),
+    )
+    named = np.zeros(size + 1, dtype=bool)
+    named[group] = True
+    at = codes.of("transactions", "transaction_id")[ok]
+    at = np.where(named[:-1][at] & (at >= 0), at, -1)
     settled = keys.any_at(group, keys.upper(bts["payout_status"]) != "PENDING", size)
     bad = keys.any_at(group, payout_status.isin(BAD_PAYOUT), size)
-    out = {column: ok[column].array for column in ok.columns}
+    everything = len(ok) == len(txn)  # usually every transaction is a settled refund: no take
+    out = {c: txn[c].array if everything else txn[c].array.take(ok) for c in _SETTLED_COLUMNS}
     out["has_bt"] = at >= 0
     out["settled"] = keys.take(settled, at, False)
     out["bad"] = keys.take(bad, at, False)
     out["payout_id"] = keys.take(keys.first_at(group, bts["payout_id"], size), at, np.nan)
     out["payout_state"] = keys.take(keys.first_at(group, payout_status, size), at, np.nan)
-    return pd.DataFrame(out, copy=False)  # ``ok`` is a fresh copy: no need to re-stack it
+    out["refund_code"] = codes.of("transactions", "refund_id")[ok]
+    return pd.DataFrame(out, copy=False)  # fresh takes: no need to stack them into blocks
+
+
+def _payout_status(frames: Frames, codes: Codes) -> np.ndarray:
+    """Per balance transaction, its payout's status (NaN when the payout is not in the frame)."""
+    payouts = frames.payouts.drop_duplicates("payout_id")  # a left merge on a unique key
+    mine = codes.of("payouts", "payout_id")
+    if len(mine) and mine.min() < 0:  # a payout with no id: NaN ids pair up, as in the merge
+        at = keys.positions(
+            frames.balance_transactions["payout_id"], keys.table(payouts["payout_id"])
+        )
+        return keys.take(payouts["status"], at, np.nan)
+    first = codes_mod.first_position(mine, codes.size("payout"))
+    at = keys.take(first, codes.of("balance_transactions", "payout_id"), -1)
+    return keys.take(frames.payouts["status"], at, np.nan)
 
 
 def classify_unsettled(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from recon.engine import keys
 from recon.engine.classify_common import rows
+from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.models import Category
 
@@ -16,7 +17,7 @@ FINAL = ("closed", "cancelled", "expired")
 OPEN_ON_SHOPIFY = ("RETURN_REQUESTED", "IN_PROGRESS")
 
 
-def classify_status_drift(frames: Frames) -> pd.DataFrame:
+def classify_status_drift(frames: Frames, codes: Codes) -> pd.DataFrame:
     """STATUS_DRIFT per order: Loop has closed out every return, Shopify still shows one open.
 
     The finding's RMA is the highest closed RMA on the order, compared as a number (by length,
@@ -25,13 +26,13 @@ def classify_status_drift(frames: Frames) -> pd.DataFrame:
     ret = frames.returns
     state = ret["state"].astype(str)
     # Per order on integer codes (issue H10): all returns final and at least one closed.
-    order, order_ids = pd.factorize(ret["order_id"].to_numpy(dtype=object))
+    order, order_ids = codes.of("returns", "order_id"), codes.vocab["order"]
     known = order >= 0  # NaN order ids form no group, as in a groupby
     not_final = np.zeros(len(order_ids), dtype=bool)
     not_final[order[known & ~state.isin(FINAL).to_numpy()]] = True
     any_closed = np.zeros(len(order_ids), dtype=bool)
     any_closed[order[known & (state == "closed").to_numpy()]] = True
-    drifting = order_ids[~not_final & any_closed]
+    drifting = order_ids[~not_final & any_closed].to_numpy()
     orders = frames.orders[
         keys.member(frames.orders["order_id"], drifting)
         & frames.orders["return_status"].isin(OPEN_ON_SHOPIFY)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from recon.engine.codes import Codes, encode
 from recon.models import (
     BalanceTransactionRecord,
     GiftCardRecord,
@@ -108,6 +109,14 @@ class Frames:
     gift_cards: pd.DataFrame
     # Loop's refunds[].provider_refund_id per RMA (findings.md link 2); exploded, one row a pair.
     return_refunds: pd.DataFrame = field(default_factory=lambda: empty_frame(RETURN_REFUND_COLUMNS))
+    # Integer codes of the id columns (codes.py), built with the frames; ``reconcile`` encodes
+    # frames built without them. Frames are not modified after building: codes would go stale.
+    codes: Codes | None = None
+
+
+def with_codes(frames: Frames) -> Frames:
+    """The same frames with their id columns encoded once (``codes.encode``)."""
+    return replace(frames, codes=encode(frames))
 
 
 def minor(amount: Decimal, currency: str) -> int:
@@ -126,22 +135,46 @@ def decimal_array(units: Any, currencies: Any) -> np.ndarray:
     Each distinct (currency, amount) is converted once: amounts repeat a lot, Decimal is slow.
     A missing currency (None) converts as the text "None" would; NaN leaves None (as before).
     """
-    values = np.asarray(units, dtype="int64")
+    return decimal_arrays(currencies, units)[0]
+
+
+def decimal_arrays(currencies: Any, *columns: Any) -> list[np.ndarray]:
+    """``decimal_array`` of several minor-unit columns in the same currencies (grouped once)."""
     codes = np.asarray(currencies, dtype=object)
-    out = np.full(len(values), None, dtype=object)
     currency_code, names = pd.factorize(codes)
-    for i, currency in enumerate(names):
-        _fill_decimals(out, values, currency_code == i, str(currency))
+    groups = [(currency_code == i, str(currency)) for i, currency in enumerate(names)]
     for currency in pd.unique(codes[currency_code < 0]):
         if currency is None:  # ``codes == None`` matched None rows before; NaN matched nothing
-            _fill_decimals(out, values, codes == None, str(currency))  # noqa: E711
-    return out
+            groups.append((codes == None, str(currency)))  # noqa: E711
+    outs = []
+    made: dict[str, dict[int, Decimal]] = {currency: {} for _, currency in groups}
+    for units in columns:  # amounts repeat across columns too (refund vs refunded total)
+        values = np.asarray(units, dtype="int64")
+        out = np.full(len(values), None, dtype=object)
+        for mask, currency in groups:
+            _fill_decimals(out, values, mask, currency, made[currency])
+        outs.append(out)
+    return outs
 
 
-def _fill_decimals(out: np.ndarray, values: np.ndarray, mask: np.ndarray, currency: str) -> None:
-    amount_code, amounts = pd.factorize(values[mask])
-    decimals = np.array([from_minor(int(u), currency) for u in amounts] + [None], dtype=object)
-    out[mask] = decimals[:-1][amount_code]
+def _fill_decimals(
+    out: np.ndarray, values: np.ndarray, mask: np.ndarray, currency: str, made: dict[int, Decimal]
+) -> None:
+    """Fill ``out[mask]`` with the Decimals of ``values[mask]``, each distinct amount made once."""
+    everything = bool(mask.all())  # one currency (usual): no masked copies of 1M rows
+    chosen = values if everything else values[mask]
+    code, amounts = pd.factorize(chosen)
+    decimals = []
+    for amount in amounts.tolist():
+        decimal = made.get(amount)
+        if decimal is None:
+            decimal = made[amount] = from_minor(amount, currency)
+        decimals.append(decimal)
+    filled = np.array([*decimals, None], dtype=object)[code]
+    if everything:
+        out[:] = filled
+    else:
+        out[mask] = filled
 
 
 def _return_rows(returns: Iterable[LoopReturnRecord]) -> tuple[list[dict[str, Any]], ...]:
@@ -287,7 +320,7 @@ def build_frames(
         }
         for g in gift_cards
     ]
-    return Frames(
+    frames = Frames(
         returns=_dedupe(_frame(ret_rows, RETURN_COLUMNS), "rma"),
         return_lines=_frame(line_rows, RETURN_LINE_COLUMNS),
         orders=_dedupe(_frame(order_rows, ORDER_COLUMNS), "order_id"),
@@ -299,6 +332,7 @@ def build_frames(
         gift_cards=_dedupe(_frame(gift_rows, GIFT_CARD_COLUMNS), "gift_card_id"),
         return_refunds=_frame(ref_rows, RETURN_REFUND_COLUMNS),
     )
+    return with_codes(frames)
 
 
 def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:

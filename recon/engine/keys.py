@@ -57,6 +57,16 @@ def upper(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
+def upper_in(values: Any, options: tuple[str, ...]) -> np.ndarray:
+    """``upper(values).isin(options)`` as a bool array, tested once per distinct value."""
+    raw = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(raw)
+    hit = np.array([str(u).upper() in options for u in uniques] + [False], dtype=bool)[codes]
+    missing = np.flatnonzero(codes < 0)  # None → "NONE", NaN → "NAN", as ``upper`` spells them
+    hit[missing] = [str(v).upper() in options for v in raw[missing]]
+    return hit
+
+
 def sum_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
     """Integer sums of ``values`` per position (rows at -1 are skipped); exact, no float."""
     out = np.zeros(size, dtype=np.int64)
@@ -180,9 +190,11 @@ def first_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
     """Per position, the first non-NA value (NaN when none): a groupby's ``first``."""
     arr = np.asarray(values, dtype=object)
     keep = np.flatnonzero((pos >= 0) & pd.notna(arr))
-    first = keep[~pd.Series(pos[keep]).duplicated().to_numpy()]
+    first = np.full(size + 1, -1, dtype=np.int64)
+    first[pos[keep[::-1]]] = keep[::-1]  # reversed: each position's first row writes last
     out = np.full(size, np.nan, dtype=object)
-    out[pos[first]] = arr[first]
+    found = np.flatnonzero(first[:size] >= 0)
+    out[found] = arr[first[found]]
     return out
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recon.engine import keys
+from recon.engine.codes import Codes
+from recon.engine.codes import is_unique as codes_unique
 from recon.engine.frames import Frames
-from recon.engine.rma import parse_rma_arrays, rma_tuples
+from recon.engine.rma import ParsedNotes, parse_notes, parse_rmas
 
 # Refund transaction status buckets (findings.md "Vocabulary").
 OK_STATUSES = ("SUCCESS",)
@@ -26,33 +29,38 @@ BUCKETS = ("covered", "failed", "pending")
 
 
 def refund_facts(
-    frames: Frames, patterns: Sequence[str], as_of: datetime, pending_days: int
+    frames: Frames, codes: Codes, patterns: Sequence[str], as_of: datetime, pending_days: int
 ) -> pd.DataFrame:
     """One row per refund: parsed RMAs and covered/failed/pending sums in both monies.
 
-    Columns added to the refund frame: ``rmas`` (tuple), ``n_rmas``, ``<bucket>_minor``
-    (presentment), ``<bucket>_shop_minor`` for covered/failed/pending, and ``pending_old``
-    (a pending refund transaction processed more than ``pending_days`` before ``as_of``).
+    Columns added to the refund frame: ``first_rma`` (the note's first RMA) and ``n_rmas``,
+    ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
+    ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
+    ``as_of``) and the id codes ``refund_code``, ``order_code`` and ``rma_code`` (first RMA).
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
-    # frame made pandas re-copy its blocks (issue H10).
-    refunds = frames.refunds
-    counts, first = parse_rma_arrays(refunds["note"], patterns)
-    out = {column: refunds[column].array for column in refunds.columns}
-    out["rmas"] = rma_tuples(refunds["note"], counts, first, patterns)
-    out["n_rmas"] = counts
-    txn = frames.transactions
-    status = keys.upper(txn["status"])
-    is_pending = status.isin(PENDING_STATUSES).to_numpy()
-    masks = {
-        "covered": status.isin(OK_STATUSES).to_numpy() | is_pending,
-        "failed": status.isin(FAILED_STATUSES).to_numpy(),
-        "pending": is_pending,
-    }
+    # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
+    refunds, txn = frames.refunds, frames.transactions
+    parsed = parse_notes(refunds["note"], patterns)
+    out: dict[str, Any] = {column: refunds[column].array for column in refunds.columns}
+    out["first_rma"], out["rma_code"] = _first_rmas(parsed, codes)
+    out["n_rmas"] = parsed.counts
+    out["rmas"] = _several(refunds["note"], parsed.counts, patterns)
+    row = codes.of("refunds", "refund_id")
+    out["refund_code"], out["order_code"] = row, codes.of("refunds", "order_id")
+    size = codes.size("refund")
     # Every refund row of the same id gets its id's sums (the left join this replaces did too);
     # transactions of other kinds, or of no known refund, count nowhere (position -1).
-    row, size, (at,) = keys.group_codes(refunds["refund_id"], txn["refund_id"])
-    at = np.where(keys.upper(txn["kind"]).to_numpy() == "REFUND", at, -1)
+    at = codes.of("transactions", "refund_id")
+    known = np.zeros(size + 1, dtype=bool)
+    known[row] = True  # a missing id (-1) marks the spare last slot, which stays unused
+    at = np.where(known[:-1][at] & (at >= 0) & keys.upper_in(txn["kind"], ("REFUND",)), at, -1)
+    is_pending = keys.upper_in(txn["status"], PENDING_STATUSES)
+    masks = {
+        "covered": keys.upper_in(txn["status"], OK_STATUSES) | is_pending,
+        "failed": keys.upper_in(txn["status"], FAILED_STATUSES),
+        "pending": is_pending,
+    }
     cutoff = as_of - timedelta(days=pending_days)
     old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
     out["pending_old"] = keys.take(keys.any_at(at, old, size), row, False)
@@ -60,50 +68,134 @@ def refund_facts(
         for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
             out[bucket + suffix] = keys.take(keys.sum_at(at, amounts, size), row, 0)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, copy=False)
+
+
+def _first_rmas(parsed: ParsedNotes, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
+    """Each note's first RMA (``str`` or None) and its code (-1 when Loop has no such RMA).
+
+    RE2-parsed RMAs are looked up as digit keys; a known one takes the RMA's own string from
+    the vocabulary (the same text), so only unknown ones are made into ``str`` (issue H18).
+    """
+    first = parsed.first.copy()
+    slow = np.flatnonzero(~parsed.fast_rows)
+    code = np.full(len(first), -1, dtype=np.int64)
+    code[slow] = codes.lookup("rma", first[slow])
+    fast = np.flatnonzero(parsed.fast_rows)
+    if len(fast):
+        code[fast] = codes.lookup_rmas(parsed.fast.take(fast))
+        known = fast[code[fast] >= 0]
+        first[known] = codes.vocab["rma"].to_numpy()[code[known]]
+        unknown = fast[code[fast] < 0]
+        first[unknown] = parsed.fast.take(unknown).to_numpy(zero_copy_only=False)
+    return first, code
+
+
+def _several(notes: pd.Series, counts: np.ndarray, patterns: Sequence[str]) -> np.ndarray:
+    """The RMA tuples of notes naming two or more (None elsewhere: only AMBIGUOUS_RMA reads it)."""
+    out = np.full(len(counts), None, dtype=object)
+    many = np.flatnonzero(counts >= 2)
+    text = notes.to_numpy(dtype=object)[many]
+    for i, note in zip(many, text, strict=True):  # element-wise: numpy would unpack tuples
+        out[i] = tuple(parse_rmas("" if pd.isna(note) else str(note), tuple(patterns)))
+    return out
 
 
 def link_refunds(
-    facts: pd.DataFrame, frames: Frames, tolerance_minor: pd.Series, min_confidence: float
+    facts: pd.DataFrame,
+    frames: Frames,
+    codes: Codes,
+    tolerance_minor: pd.Series,
+    min_confidence: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Link refunds to returns, strongest key first.
 
     Returns:
-        ``(links, unknown)``: links (refund_id, rma, match_method, confidence), one row per linked
-        refund; ``unknown`` the refunds whose single note RMA is not a Loop return (with ``rma``).
+        ``(links, unknown)``: links (refund_id, rma, match_method, confidence, and the codes
+        refund_code, rma_code), one row per linked refund; ``unknown`` the refunds whose single
+        note RMA is not a Loop return (with ``rma``).
     """
-    returns = frames.returns[["rma"]]
-    single = facts.loc[facts["n_rmas"] == 1, ["refund_id"]].assign(
-        rma=facts.loc[facts["n_rmas"] == 1, "rmas"].map(lambda found: found[0]).astype(object)
-    )
-    joined = single.reset_index(drop=True)
-    rmas = keys.table(returns["rma"])
-    if len(rmas) == len(returns):  # one return per RMA: the left join is a membership test
-        known = keys.positions(joined["rma"], rmas) >= 0
-    else:
-        joined = joined.merge(returns, on="rma", how="left", indicator=True)
-        known = (joined["_merge"] == "both").to_numpy()
-    by_note = joined.loc[known, ["refund_id", "rma"]].assign(match_method="note", confidence=1.0)
-    unknown = joined.loc[~known, ["refund_id", "rma"]]
+    by_note, unknown = _by_note(facts, frames, codes)
     # Link 2 only for refunds whose note names no RMA: a note that names one "links nothing"
     # when it is unknown or ambiguous (findings.md), so it is not rescued by a weaker key.
     no_rma = facts.loc[facts["n_rmas"] == 0, ["refund_id", "order_id"]]
-    by_provider = (
-        no_rma[["refund_id"]]
-        .merge(frames.return_refunds, left_on="refund_id", right_on="provider_refund_id")
-        .merge(returns, on="rma")
-        .sort_values(["refund_id", "rma"])
-        .drop_duplicates("refund_id")[  # one refund, one return: the lowest RMA wins (documented)
-            ["refund_id", "rma"]
-        ]
-        .assign(match_method="provider_refund_id", confidence=1.0)
-    )
-    linked_rmas = pd.concat([by_note["rma"], by_provider["rma"]])
+    by_provider = _by_provider(no_rma, frames, codes)
+    linked = np.zeros(codes.size("rma") + 1, dtype=bool)
+    linked[by_note["rma_code"].to_numpy()] = True
+    linked[codes.lookup("rma", by_provider["rma"])] = True
+    linked[-1] = False  # code -1 (no such RMA) marked the spare slot
     rest = no_rma[~no_rma["refund_id"].isin(by_provider["refund_id"])]
-    by_heuristic = _heuristic(facts, rest, frames, linked_rmas, tolerance_minor, min_confidence)
+    by_heuristic = _heuristic(facts, rest, frames, linked, codes, tolerance_minor, min_confidence)
+    if by_provider.empty and by_heuristic.empty:  # notes linked every refund (usual)
+        return by_note, unknown
     links = concat_rows([by_note, by_provider, by_heuristic], LINK_COLUMNS)
     links["confidence"] = links["confidence"].astype("float64")
-    return links, unknown.reset_index(drop=True)
+    others = slice(len(by_note), None)  # by_note carries its codes; look the others up
+    for column, kind, ids in (("refund_code", "refund", "refund_id"), ("rma_code", "rma", "rma")):
+        links[column] = np.concatenate(
+            [by_note[column].to_numpy(np.int64), codes.lookup(kind, links[ids][others])]
+        )
+    return links, unknown
+
+
+def _by_provider(no_rma: pd.DataFrame, frames: Frames, codes: Codes) -> pd.DataFrame:
+    """Link 2: Loop's provider_refund_id names the refund (refunds whose note names no RMA)."""
+    by_provider = pd.DataFrame(columns=["refund_id", "rma"])
+    if not no_rma.empty:
+        pairs = no_rma[["refund_id"]].merge(
+            frames.return_refunds, left_on="refund_id", right_on="provider_refund_id"
+        )
+        pairs = pairs[_is_return(pairs["rma"], frames, codes)]  # the inner join on returns
+        by_provider = pairs.sort_values(["refund_id", "rma"]).drop_duplicates("refund_id")[
+            ["refund_id", "rma"]  # one refund, one return: the lowest RMA wins (documented)
+        ]
+    return by_provider.assign(match_method="provider_refund_id", confidence=1.0)
+
+
+def _is_return(rmas: pd.Series, frames: Frames, codes: Codes) -> np.ndarray:
+    """Whether each RMA is a Loop return's (``isin`` semantics, on codes when no id is NA)."""
+    ret = codes.of("returns", "rma")
+    if len(ret) and ret.min() < 0:
+        return keys.member(rmas, frames.returns["rma"])
+    present = np.zeros(codes.size("rma") + 1, dtype=bool)
+    present[ret] = True
+    found: np.ndarray = present[codes.lookup("rma", rmas)]
+    return found
+
+
+def _by_note(
+    facts: pd.DataFrame, frames: Frames, codes: Codes
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Link 1 (the note names exactly one RMA) and the single note RMAs Loop does not have."""
+    single = np.flatnonzero(facts["n_rmas"].to_numpy() == 1)
+    columns = ("refund_id", "rma", "refund_code", "rma_code")
+    sources = ("refund_id", "first_rma", "refund_code", "rma_code")
+    one = {c: facts[s].to_numpy()[single] for c, s in zip(columns, sources, strict=True)}
+    ret = codes.of("returns", "rma")
+    if codes_unique(ret, codes.size("rma")):  # one return per RMA: a membership test
+        present = np.zeros(codes.size("rma") + 1, dtype=bool)
+        present[ret] = True  # the spare last slot stays False: code -1 is no RMA
+        known = present[one["rma_code"]]
+    else:  # a repeated RMA links the refund once per return row, as the merge did
+        joined = pd.DataFrame(one).merge(
+            frames.returns[["rma"]], on="rma", how="left", indicator=True
+        )
+        one = {c: joined[c].to_numpy() for c in columns}
+        known = (joined["_merge"] == "both").to_numpy()
+    n = int(known.sum())
+    by_note = pd.DataFrame(  # fresh arrays, in the links' column order: no copy, no reorder
+        {
+            "refund_id": one["refund_id"][known],
+            "rma": one["rma"][known],
+            "match_method": np.full(n, "note", dtype=object),
+            "confidence": np.ones(n, dtype=np.float64),
+            "refund_code": one["refund_code"][known].astype(np.int64),
+            "rma_code": one["rma_code"][known].astype(np.int64),
+        },
+        copy=False,
+    )
+    unknown = pd.DataFrame({"refund_id": one["refund_id"][~known], "rma": one["rma"][~known]})
+    return by_note, unknown
 
 
 def concat_rows(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -150,7 +242,8 @@ def _heuristic(
     facts: pd.DataFrame,
     rest: pd.DataFrame,
     frames: Frames,
-    linked_rmas: pd.Series,
+    linked: np.ndarray,
+    codes: Codes,
     tolerance_minor: pd.Series,
     min_confidence: float,
 ) -> pd.DataFrame:
@@ -159,7 +252,7 @@ def _heuristic(
     if rest.empty:  # nothing left to link (usual at scale): skip hashing every return
         return empty
     returns = keys.with_columns(frames.returns, tol=tolerance_minor.to_numpy())
-    free = returns[~keys.member(returns["rma"], linked_rmas)]
+    free = returns[~linked[codes.of("returns", "rma")]]  # linked[-1] (no id) is False
     pairs = rest.merge(free[["rma", "order_id", "currency", "refund_minor", "tol"]], on="order_id")
     if pairs.empty:
         return empty

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from recon.engine import keys
-from recon.engine.frames import Frames, decimals, fill_int
+from recon.engine.codes import Codes
+from recon.engine.frames import Frames, decimals
 
 TIEOUT_COLUMNS = [
     "payout_id",
@@ -21,7 +23,7 @@ TIEOUT_COLUMNS = [
 ]
 
 
-def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
+def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     """One row per payout; money columns are ``Decimal`` in the payout currency.
 
     ``refunds_sum`` is the sum of the payout's REFUND balance transactions (negative, as Shopify
@@ -30,23 +32,43 @@ def tie_out(frames: Frames, links: pd.DataFrame) -> pd.DataFrame:
     refund linked to an RMA.
     """
     bts = frames.balance_transactions
-    refund_bts = bts[(keys.upper(bts["type"]) == "REFUND") & bts["payout_id"].notna()]
-    txn = frames.transactions[["transaction_id", "refund_id"]]
-    linked_txns = txn.loc[keys.member(txn["refund_id"], links["refund_id"]), "transaction_id"]
-    refund_bts = keys.with_columns(
-        refund_bts, matched=keys.member(refund_bts["source_order_transaction_id"], linked_txns)
+    refund_bt = keys.upper_in(bts["type"], ("REFUND",)) & bts["payout_id"].notna().to_numpy()
+    matched = _matched(frames, links, codes)[refund_bt]
+    # Per payout on payout codes (issue H18); a payout with no refund row sums to 0, as the
+    # left join's NaN filled with 0 did.
+    at, size = codes.of("balance_transactions", "payout_id")[refund_bt], codes.size("payout")
+    row = codes.of("payouts", "payout_id")
+    out = keys.with_columns(
+        frames.payouts,
+        refunds_count=keys.take(np.bincount(at, minlength=size).astype(np.int64), row, 0),
+        refunds_matched=keys.take(keys.sum_at(at, matched, size), row, 0),
+        refunds_sum_minor=keys.take(
+            keys.sum_at(at, bts["amount_minor"].to_numpy()[refund_bt], size), row, 0
+        ),
     )
-    per = refund_bts.groupby("payout_id").agg(
-        refunds_count=("balance_transaction_id", "size"),
-        refunds_matched=("matched", "sum"),
-        refunds_sum_minor=("amount_minor", "sum"),
-    )
-    out = frames.payouts.merge(per, left_on="payout_id", right_index=True, how="left")
-    for column in ("refunds_count", "refunds_matched", "refunds_sum_minor"):
-        out[column] = fill_int(out[column])
     out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
     diff = out["refunds_sum_minor"] - out["refunds_gross_minor"]
     out["refunds_sum"] = decimals(out["refunds_sum_minor"], out["currency"])
     out["summary_refunds_gross"] = decimals(out["refunds_gross_minor"], out["currency"])
     out["difference"] = decimals(diff, out["currency"])
     return out[TIEOUT_COLUMNS].sort_values("payout_id").reset_index(drop=True)
+
+
+def _matched(frames: Frames, links: pd.DataFrame, codes: Codes) -> np.ndarray:
+    """Per balance transaction: does its order transaction belong to a linked refund?"""
+    txn, bts = frames.transactions, frames.balance_transactions
+    link_refund, txn_ids = (
+        links["refund_code"].to_numpy(),
+        codes.of("transactions", "transaction_id"),
+    )
+    if (len(link_refund) and link_refund.min() < 0) or (len(txn_ids) and txn_ids.min() < 0):
+        # a missing id: ``isin`` pairs NaN with NaN, codes would not
+        linked_txns = txn.loc[keys.member(txn["refund_id"], links["refund_id"]), "transaction_id"]
+        return keys.member(bts["source_order_transaction_id"], linked_txns)
+    linked = np.zeros(codes.size("refund") + 1, dtype=bool)
+    linked[link_refund] = True
+    linked[-1] = False
+    named = np.zeros(codes.size("transaction") + 1, dtype=bool)
+    named[txn_ids[linked[codes.of("transactions", "refund_id")]]] = True
+    found: np.ndarray = named[codes.of("balance_transactions", "source_order_transaction_id")]
+    return found

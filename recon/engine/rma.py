@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recon.config import DEFAULT_RMA_PATTERNS
 
-# Notes the RE2 fast path may parse: printable ASCII only. On such text RE2 and Python ``re``
+# Notes the RE2 fast path may parse: printable ASCII only (Arrow's ``ascii_is_printable``, true
+# for "" too). On such text RE2 and Python ``re``
 # agree on \d, \w, \s, \b and case folding; anything else (Unicode digits, \x1c-\x1f or \v, which
 # Python counts as whitespace) goes through ``parse_rmas``.
 _PLAIN_NOTE = r"^[\x20-\x7e]*$"
@@ -75,10 +78,42 @@ def rma_tuples(
     return out
 
 
+@dataclass(frozen=True)
+class ParsedNotes:
+    """``parse_notes``' answer: counts, and the first RMA of each note in two parts.
+
+    Notes parsed by RE2 with one match keep their RMA in ``fast`` (an Arrow string array, null
+    elsewhere; None without pyarrow) so callers can look them up without making 1M ``str``
+    objects; ``first`` holds the other notes' first RMA (None for the ``fast`` rows).
+    """
+
+    counts: np.ndarray
+    first: np.ndarray
+    fast: Any
+    fast_rows: np.ndarray
+
+    def first_rmas(self) -> np.ndarray:
+        """The first RMA of every note as ``str`` (or None), ``fast`` rows included."""
+        first = self.first.copy()
+        if self.fast_rows.any():
+            first[self.fast_rows] = self.fast.to_numpy(zero_copy_only=False)[self.fast_rows]
+        return first
+
+
 def parse_rma_arrays(
     notes: pd.Series, patterns: Sequence[str] = DEFAULT_RMA_PATTERNS
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(n_rmas, first_rma)`` per note: how many distinct RMAs it names and the first (or None).
+
+    Raises:
+        re.error: if a pattern is not a regular expression.
+    """
+    parsed = parse_notes(notes, patterns)
+    return parsed.counts, parsed.first_rmas()
+
+
+def parse_notes(notes: pd.Series, patterns: Sequence[str] = DEFAULT_RMA_PATTERNS) -> ParsedNotes:
+    """``parse_rma_arrays``, with the RE2-parsed first RMAs left in Arrow.
 
     The bulk goes through Arrow's RE2 kernels when pyarrow is installed (a 1M-refund run spent
     seconds in ``re``, issue H10); notes with two or more matches, unusual characters, or
@@ -92,43 +127,43 @@ def parse_rma_arrays(
     filled = notes.fillna("").astype(str).to_numpy(dtype=object)
     counts = np.zeros(len(filled), dtype=np.int64)
     first = np.full(len(filled), None, dtype=object)
-    slow = np.ones(len(filled), dtype=bool)
+    slow, fast = np.ones(len(filled), dtype=bool), None
+    fast_rows = np.zeros(len(filled), dtype=bool)
     if len(filled) and all(p.isascii() for p in key):
-        slow = _fast_parse(filled, _compile(key).pattern, counts, first)
+        slow, fast, fast_rows = _fast_parse(filled, _compile(key).pattern, counts)
     parsed: dict[str, list[str]] = {}
     for i in np.flatnonzero(slow):
         note = filled[i]
         found = parsed[note] if note in parsed else parsed.setdefault(note, parse_rmas(note, key))
         counts[i] = len(found)
         first[i] = found[0] if found else None
-    return counts, first
+    return ParsedNotes(counts=counts, first=first, fast=fast, fast_rows=fast_rows)
 
 
 def _fast_parse(
-    filled: np.ndarray, pattern: str, counts: np.ndarray, first: np.ndarray
-) -> np.ndarray:
-    """Fill ``counts``/``first`` for plain notes with at most one match; return the rest's mask."""
-    everything = np.ones(len(filled), dtype=bool)
+    filled: np.ndarray, pattern: str, counts: np.ndarray
+) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Count plain notes with at most one match; return the rest's mask, RMAs and their rows."""
+    everything, none = np.ones(len(filled), dtype=bool), np.zeros(len(filled), dtype=bool)
     try:
         import pyarrow as pa  # optional dependency; no stubs
         import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - pyarrow is optional: ``re`` parses every note
-        return everything
+        return everything, None, none
     arr = pa.array(filled, type=pa.string())
     regex = "(?i)" + pattern
     try:
         matched = pc.count_substring_regex(arr, regex).to_numpy(zero_copy_only=False)
         groups = pc.extract_regex(arr, regex)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # RE2 lacks it: use ``re``
-        return everything
-    plain = pc.match_substring_regex(arr, _PLAIN_NOTE).to_numpy(zero_copy_only=False)
+        return everything, None, none
+    plain = pc.ascii_is_printable(arr).to_numpy(zero_copy_only=False)  # ``_PLAIN_NOTE``
     one = plain & (matched == 1)
     rma = pa.nulls(len(filled), pa.string())
     for name in (f.name for f in groups.type if f.name.startswith("rma_")):
         value = pc.struct_field(groups, name)  # "" is no RMA, as in ``parse_rmas``
         rma = pc.if_else(pc.is_null(rma), pc.if_else(pc.equal(value, ""), None, value), rma)
     found = one & ~pc.is_null(rma).to_numpy(zero_copy_only=False)
-    first[found] = rma.to_numpy(zero_copy_only=False)[found]
     counts[found] = 1
     slow: np.ndarray = ~((plain & (matched == 0)) | one)
-    return slow
+    return slow, rma, found
