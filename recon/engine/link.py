@@ -44,7 +44,7 @@ def refund_facts(
     parsed = parse_notes(refunds["note"], patterns)
     out: dict[str, Any] = {column: refunds[column].array for column in refunds.columns}
     out["first_rma"], out["rma_code"] = _first_rmas(parsed, codes)
-    out["n_rmas"] = parsed.counts
+    out["n_rmas"] = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
     out["rmas"] = _several(refunds["note"], parsed.counts, patterns)
     row = codes.of("refunds", "refund_id")
     out["refund_code"], out["order_code"] = row, codes.of("refunds", "order_id")
@@ -69,6 +69,31 @@ def refund_facts(
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
             out[bucket + suffix] = keys.take(keys.sum_at(at, amounts, size), row, 0)
     return pd.DataFrame(out, copy=False)
+
+
+def _drop_order_numbers(
+    frames: Frames, counts: np.ndarray, first: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Counts with order numbers removed: a note like "Return #1043 via Loop Returns" on order
+    #1043 names the order, not an RMA.
+
+    Loop's refund note text is unknown (loop-returns-api.md §14) and the default patterns accept
+    "Return #123"; a number the note shares with the refund's own order name, that no Loop return
+    carries, is read as the order number (``first`` becomes None and the refund falls through to
+    the weaker keys) rather than raising UNKNOWN_RMA. Only unknown single-RMA notes are checked.
+    """
+    counts = np.asarray(counts).copy()
+    suspects = np.flatnonzero((counts == 1) & (np.asarray(code) < 0))
+    if not len(suspects):
+        return counts
+    names = frames.orders.set_index("order_id")["order_name"]
+    order_ids = pd.Series(frames.refunds["order_id"].to_numpy()[suspects])
+    digits = order_ids.map(names).fillna("").astype(str).str.replace(r"\D", "", regex=True)
+    same = digits.to_numpy() == np.array([str(v) for v in first[suspects]], dtype=object)
+    dropped = suspects[same]
+    counts[dropped] = 0
+    first[dropped] = None
+    return counts
 
 
 def _first_rmas(parsed: ParsedNotes, codes: Codes) -> tuple[np.ndarray, np.ndarray]:

@@ -99,6 +99,21 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
         {("UNKNOWN_RMA", "refund=501")},
         frozenset(),
     ),
+    "a note naming the order (Return #100 on order #100) is no RMA: linked by provider id": (
+        [
+            ret(RMA, provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="Return #100 via Loop Returns"),
+        ],
+        set(),
+        frozenset(),
+    ),
+    "a number that is neither an RMA nor the order's still raises UNKNOWN_RMA": (
+        [*clean(), *settled_refund("501", note="Return #4242", tid="601", lines=())],
+        {("UNKNOWN_RMA", "refund=501")},
+        frozenset(),
+    ),
     "ambiguous RMA: one refund names two open returns": (
         [
             ret(RMA, state="open", label="in_transit"),
