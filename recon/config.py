@@ -103,7 +103,7 @@ class StoreSettings(_Section):
 
 class SyncSettings(_Section):
     lookback_hours: int = Field(default=72, ge=0)
-    backfill_window_days: int = Field(default=30, ge=1, le=100)
+    backfill_window_days: int = Field(default=100, ge=1, le=100)
     initial_days: int = Field(default=60, ge=1)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=6, ge=0)
