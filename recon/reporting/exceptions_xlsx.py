@@ -15,7 +15,7 @@ from recon.reporting.xlsx_writer import Column, Formula, StreamingBook, Streamin
 
 EXCEPTIONS_TABLE = "Exceptions"
 EXCEPTION_COLUMNS = (
-    Column("category", width=26),
+    Column("category", width=30),
     Column("severity", width=10),
     Column("owner", width=11),
     Column("status", width=10),
