@@ -60,6 +60,12 @@ class ShopifySource(Protocol):
         """Shopify Payments balance transactions processed in [start, end)."""
         ...
 
+    def iter_balance_transactions_by_id(
+        self, ids: Sequence[str]
+    ) -> Iterator[BalanceTransactionRecord | Quarantined]:
+        """Balance transactions by numeric id; an id that resolves to null is quarantined."""
+        ...
+
     def iter_gift_cards(
         self, start: datetime, end: datetime
     ) -> Iterator[GiftCardRecord | Quarantined]:

@@ -4,7 +4,8 @@ Loop and Shopify are throttled separately, so one thread reads Loop while anothe
 the threads only fetch and return records, and the calling thread writes them (rows and watermarks
 in one transaction), so the store is never shared across threads. Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
-re-polled every night until they settle. So are open and in-review Loop returns: their state
+re-polled every night until they settle: orders and balance transactions by id, payouts by
+widening their (small) window. So are open and in-review Loop returns: their state
 streams are re-read from the oldest such return's ``updated_at`` (at most ``initial_days`` back),
 because label and ``was_processed`` changes may lag or not move ``updated_at`` (loop-returns-api.md
 §6 trap 7).
@@ -92,6 +93,7 @@ class FetchPlan:
     gift_cards: Window | None = None
     order_ids: tuple[str, ...] = ()  # re-polled or missing orders, besides those returns reference
     refund_ids: tuple[str, ...] = ()  # refunds whose details are missing
+    balance_ids: tuple[str, ...] = ()  # mirrored balance transactions whose payout is not final
 
     @classmethod
     def for_window(cls, window: Window) -> FetchPlan:
@@ -138,12 +140,7 @@ def _read_loop(loop: LoopSource, plan: FetchPlan) -> Batch:
 Versions = Callable[[Sequence[str]], Mapping[str, datetime]]
 
 
-def _read_shopify(
-    shopify: ShopifySource,
-    plan: FetchPlan,
-    loop_done: Future[list[LoopReturnRecord]],
-    versions: Versions | None,
-) -> Batch:
+def _read_shopify_windows(shopify: ShopifySource, plan: FetchPlan) -> Batch:
     batch = Batch()
     q = batch.quarantined
     if plan.sweep:
@@ -152,8 +149,24 @@ def _read_shopify(
         batch.payouts += _split(shopify.iter_payouts(*plan.payouts), q)
     if plan.balance:
         batch.balance_transactions += _split(shopify.iter_balance_transactions(*plan.balance), q)
+    # An unsettled row's payout status changes but its processed_at does not, so no window from
+    # the watermark sees it: re-read it by id unless the window just did (shopify-admin-api.md §13).
+    read = {b.id for b in batch.balance_transactions}
+    if unsettled := [i for i in plan.balance_ids if i not in read]:
+        batch.balance_transactions += _split(shopify.iter_balance_transactions_by_id(unsettled), q)
     if plan.gift_cards:
         batch.gift_cards += _split(shopify.iter_gift_cards(*plan.gift_cards), q)
+    return batch
+
+
+def _read_shopify(
+    shopify: ShopifySource,
+    plan: FetchPlan,
+    loop_done: Future[list[LoopReturnRecord]],
+    versions: Versions | None,
+) -> Batch:
+    batch = _read_shopify_windows(shopify, plan)
+    q = batch.quarantined
     # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
     # The sweep's lean page has no line items; orders Loop references are read by id with their
     # lines (inventory items for restocks), even when the sweep saw them too. A re-polled return
@@ -269,7 +282,7 @@ def _loop_window(store: SqlStore, state: str, until: datetime, settings: SyncSet
 
 
 def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> FetchPlan:
-    """Windows from each stream's watermark, widened to re-poll what has not settled yet."""
+    """Windows from each stream's watermark, plus what has not settled yet (by id or widened)."""
     sweep, payouts, balance, gifts = (
         (_since(store, stream, until, settings), until)
         for stream in (SWEEP, PAYOUTS, BALANCE, GIFT_CARDS)
@@ -277,9 +290,6 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
     open_payout = store.earliest_open_payout()
     if open_payout is not None and open_payout < payouts[0]:
         payouts = (open_payout, until)
-    unsettled = store.earliest_unsettled_balance_transaction()
-    if unsettled is not None and unsettled < balance[0]:
-        balance = (unsettled, until)
     return FetchPlan(
         loop={s: _loop_window(store, s, until, settings) for s in LOOP_STATES},
         sweep=sweep,
@@ -288,6 +298,7 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         gift_cards=gifts,
         order_ids=tuple(sorted({*store.order_ids_missing(), *store.orders_with_pending_refunds()})),
         refund_ids=tuple(store.refund_ids_missing_details()),
+        balance_ids=tuple(store.unsettled_balance_transaction_ids()),
     )
 
 

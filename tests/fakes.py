@@ -174,6 +174,22 @@ class FakeShopify(_CallLog):
         self.record("iter_balance_transactions", start, end)
         yield from (b for b in self.balance_transactions if start <= b.transaction_date < end)
 
+    def iter_balance_transactions_by_id(
+        self, ids: Sequence[str]
+    ) -> Iterator[BalanceTransactionRecord | Quarantined]:
+        self.record("iter_balance_transactions_by_id", sorted(ids))
+        known = {b.id: b for b in self.balance_transactions}
+        for balance_id in dict.fromkeys(ids):
+            found = known.get(balance_id)
+            yield found or Quarantined(
+                source="shopify",
+                kind="balance_transaction",
+                record_id=balance_id,
+                field="$",
+                reason="balance transaction not visible",
+                raw={"id": balance_id},
+            )
+
     def iter_gift_cards(
         self, start: datetime, end: datetime
     ) -> Iterator[GiftCardRecord | Quarantined]:

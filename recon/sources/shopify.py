@@ -3,8 +3,8 @@
 Page sizes come from each document's static cost (``recon.sources.documents``) so no query is
 refused for cost and none is smaller than it needs to be (DESIGN decision 3); a page refused
 anyway is shrunk and retried. The first call reads the app's granted scopes (the 60-day rule,
-shopify-admin-api.md §1); windows that reach the 25,000-object deep-pagination cap are split in
-halves and re-read (``recon.sources.shopify_paging``).
+shopify-admin-api.md §1); windows that reach the 25,000-object deep-pagination cap resume from
+their last row's timestamp (``recon.sources.shopify_paging``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 # result sets are merged by id (shopify-admin-api.md §5).
 REFUNDED_STATUSES = ("refunded", "partially_refunded")
 NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
+BALANCE_NOT_VISIBLE = (
+    "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
+    "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
+)
 
 
 def search_time(moment: datetime) -> str:
@@ -267,7 +271,10 @@ class ShopifyClient:
             def query(low: datetime, high: datetime, status: str = status) -> str:
                 return f"{window_query('updated_at', low, high)} AND financial_status:{status}"
 
-            for node in self.pager.windowed("OrdersPage", ("orders",), query, start, end):
+            nodes = self.pager.windowed(
+                "OrdersPage", ("orders",), query, start, end, sort_field="updatedAt"
+            )
+            for node in nodes:
                 items = self._complete_order(document, node)
                 first = items[0]
                 key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
@@ -296,7 +303,7 @@ class ShopifyClient:
         """
         path = ("shopifyPaymentsAccount", "payouts")
         query = partial(window_query, "issued_at")
-        for node in self.pager.windowed("Payouts", path, query, start, end):
+        for node in self.pager.windowed("Payouts", path, query, start, end, sort_field="issuedAt"):
             yield from parse_items("payout", node, parse_payout)
 
     def iter_balance_transactions(
@@ -309,7 +316,25 @@ class ShopifyClient:
         """
         path = ("shopifyPaymentsAccount", "balanceTransactions")
         query = partial(window_query, "processed_at")
-        for node in self.pager.windowed("BalanceTransactions", path, query, start, end):
+        nodes = self.pager.windowed(
+            "BalanceTransactions", path, query, start, end, sort_field="transactionDate"
+        )
+        for node in nodes:
+            yield from parse_items("balance_transaction", node, parse_balance_transaction)
+
+    def iter_balance_transactions_by_id(
+        self, ids: Sequence[str]
+    ) -> Iterator[BalanceTransactionRecord | Quarantined]:
+        """Balance transactions by numeric id (``nodes(ids:)``): unsettled ones re-polled.
+
+        An id that resolves to null is quarantined, not dropped, so the mirror's stale row is
+        visible (shopify-admin-api.md §6: ``nodes`` answers null for what it cannot show).
+        """
+        kind = "ShopifyPaymentsBalanceTransaction"
+        for node_gid, node in self.pager.by_ids("BalanceTransactionsById", kind, ids):
+            if node is None:
+                yield _balance_not_visible(node_gid)
+                continue
             yield from parse_items("balance_transaction", node, parse_balance_transaction)
 
     def iter_gift_cards(
@@ -320,7 +345,10 @@ class ShopifyClient:
         def query(low: datetime, high: datetime) -> str:
             return f"source:api_client AND {window_query('created_at', low, high)}"
 
-        for node in self.pager.windowed("GiftCards", ("giftCards",), query, start, end):
+        cards = self.pager.windowed(
+            "GiftCards", ("giftCards",), query, start, end, sort_field="createdAt"
+        )
+        for node in cards:
             yield from parse_items("gift_card", node, parse_gift_card)
 
 
@@ -333,6 +361,17 @@ def _not_visible(order_gid: str) -> Quarantined:
         field="$",
         reason=NOT_VISIBLE,
         raw={"id": order_gid},
+    )
+
+
+def _balance_not_visible(node_gid: str) -> Quarantined:
+    return Quarantined(
+        source="shopify",
+        kind="balance_transaction",
+        record_id=node_gid.rsplit("/", 1)[-1],
+        field="$",
+        reason=BALANCE_NOT_VISIBLE,
+        raw={"id": node_gid},
     )
 
 

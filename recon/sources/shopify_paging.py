@@ -3,15 +3,17 @@
 Every call is sized by the ``PageSizer``; a page refused with MAX_COST_EXCEEDED is shrunk from
 Shopify's own cost figure and the *same* page is asked again (shopify-admin-api.md §15). Deep
 pagination stops at 25,000 objects per query and then reports ``hasNextPage: false`` although more
-records match (§1, §5): a window that yields that many is split in halves and each half re-read,
-recursively, so nothing is lost.
+records match (§1, §5). Window connections are sorted by the window's own timestamp, so a window
+that yields that many resumes with a new query from the last row's timestamp (``>=``, whole
+seconds) and drops the rows it has already seen: nothing is lost and nothing is read twice but
+the rows sharing that one second.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from recon.errors import CursorLoopError
@@ -32,16 +34,32 @@ def gid(kind: str, numeric_id: str) -> str:
     return numeric_id if numeric_id.startswith("gid://") else f"gid://shopify/{kind}/{numeric_id}"
 
 
-def split_window(start: datetime, end: datetime) -> datetime | None:
-    """A whole-second midpoint strictly inside [start, end), or None when none exists.
+def resume_point(node: Any, sort_field: str) -> datetime | None:
+    """The timestamp a capped window resumes from: ``sort_field`` of its last row, or None."""
+    value = node.get(sort_field) if isinstance(node, Mapping) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
-    Search values have second precision (``search_time``), so halves are cut on seconds.
-    """
-    middle = start + (end - start) / 2
-    middle = middle.replace(microsecond=0)
-    if middle <= start.replace(microsecond=0):
-        middle += timedelta(seconds=1)
-    return middle if start < middle < end else None
+
+def whole_second(moment: datetime) -> datetime:
+    """``moment`` cut to the second: what a search value means (``search_time``)."""
+    return moment.replace(microsecond=0)
+
+
+def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
+    """The page's nodes whose ``id`` is not in ``seen`` (added as they pass)."""
+    for node in page:
+        key = node.get("id") if isinstance(node, Mapping) else None
+        if isinstance(key, str):
+            if key in seen:
+                continue
+            seen.add(key)
+        yield node
 
 
 class Pager:
@@ -117,36 +135,37 @@ class Pager:
         query: WindowQuery,
         start: datetime,
         end: datetime,
-        seen: set[str] | None = None,
+        *,
+        sort_field: str,
     ) -> Iterator[Any]:
-        """Every node matching ``query(start, end)``, each once, whatever the deep-paging cap."""
-        seen = set() if seen is None else seen
-        count = 0
-        for page in self.pages(name, {"query": query(start, end)}, path):
-            count += len(page)
-            for node in page:
-                key = node.get("id") if isinstance(node, Mapping) else None
-                if isinstance(key, str):
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                yield node
-        if count < self.deep_page_cap:
-            return
-        middle = split_window(start, end)
-        if middle is None:
-            logger.error(
-                "shopify %s: %d records in the one-second window from %s: deep pagination "
-                "(%d) may have hidden some; use a bulk operation for this range",
-                name,
-                count,
-                start.isoformat(),
-                self.deep_page_cap,
-            )
-            return
-        logger.info("shopify %s: %d records reach the deep-paging cap; splitting", name, count)
-        yield from self.windowed(name, path, query, start, middle, seen)
-        yield from self.windowed(name, path, query, middle, end, seen)
+        """Every node matching ``query(start, end)``, each once, whatever the deep-paging cap.
+
+        The document must sort the connection ascending by the window's timestamp, which each
+        node carries as ``sort_field`` (e.g. ``updatedAt`` under ``sortKey: UPDATED_AT``).
+        """
+        seen: set[str] = set()
+        low = start
+        while True:
+            count, last = 0, None
+            for page in self.pages(name, {"query": query(low, end)}, path):
+                count += len(page)
+                last = page[-1] if page else last
+                yield from _unseen(page, seen)
+            if count < self.deep_page_cap:
+                return
+            resume = resume_point(last, sort_field)
+            if resume is None or whole_second(resume) <= whole_second(low):
+                logger.error(
+                    "shopify %s: %d records from %s on reach the deep-paging cap (%d) and the "
+                    "next query could not start later: some may be hidden; use a bulk operation",
+                    name,
+                    count,
+                    low.isoformat(),
+                    self.deep_page_cap,
+                )
+                return
+            logger.info("shopify %s: deep-paging cap reached; resuming at %s", name, resume)
+            low = whole_second(resume)
 
     def by_ids(
         self, name: str, kind: str, ids: Sequence[str]

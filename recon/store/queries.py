@@ -66,14 +66,16 @@ class SyncQueries:
                 found.update(s.scalars(select(listed.refund_id).where(listed.order_id.in_(chunk))))
         return sorted(found)
 
-    def earliest_unsettled_balance_transaction(self) -> datetime | None:
-        """The oldest balance transaction whose payout is not final (PENDING, SCHEDULED...)."""
+    def unsettled_balance_transaction_ids(self) -> list[str]:
+        """Balance transactions whose payout is not final: re-polled by id every night.
+
+        Their payout status changes while their ``transaction_date`` stays put, so a window read
+        from the watermark would never see the change (shopify-admin-api.md §13).
+        """
         bt = tbl.BalanceTransactionRow
-        query = select(func.min(bt.transaction_date)).where(
-            bt.payout_status.not_in(FINAL_PAYOUT_STATUSES)
-        )
+        query = select(bt.id).where(bt.payout_status.not_in(FINAL_PAYOUT_STATUSES))
         with self.session() as s:
-            return s.scalar(query)
+            return sorted(s.scalars(query))
 
     def earliest_open_payout(self) -> datetime | None:
         """The oldest payout not yet final (SCHEDULED, IN_TRANSIT...)."""

@@ -25,7 +25,6 @@ from recon.sources.documents import (
 )
 from recon.sources.http import RetryPolicy
 from recon.sources.shopify import ShopifyClient
-from recon.sources.shopify_paging import split_window
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)
@@ -179,12 +178,25 @@ def test_shrink_always_makes_progress_and_respects_the_budget() -> None:
     assert sizer.shrink(document, "first", {"first": 40, "query": ""}, None) < 40
 
 
-def test_split_window_cuts_on_whole_seconds() -> None:
-    assert split_window(START, END) == datetime(2026, 1, 16, 12, tzinfo=UTC)
-    one = datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)
-    assert split_window(START, one) is None
-    two = datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)
-    assert split_window(START, two) == one
+def test_a_capped_window_resumes_at_its_last_rows_timestamp_with_a_new_query() -> None:
+    def at_hour(numbers: list[int]) -> httpx.Response:
+        nodes = [_order(n) | {"updatedAt": f"2026-01-01T{9 + n}:00:00Z"} for n in numbers]
+        info = {"hasNextPage": False, "endCursor": "c"}  # the cap ends paging (§1, §5)
+        return gql({"orders": {"pageInfo": info, "nodes": nodes}})
+
+    empty = at_hour([])
+    transport = ScriptedTransport([at_hour([1, 2]), at_hour([2, 3]), at_hour([3]), empty])
+    client = _client(transport, check_scopes=False, deep_page_cap=2)
+    orders = [o.id for o in client.iter_refunded_orders(START, END)]
+    assert orders == ["1", "2", "3"]  # order 2 came twice: kept once
+    queries = [body["variables"]["query"] for body in transport.bodies()]
+    assert [q.split(" AND ")[0] for q in queries] == [
+        "updated_at:>='2026-01-01T00:00:00Z'",
+        "updated_at:>='2026-01-01T11:00:00Z'",  # order 2's updatedAt, inclusive
+        "updated_at:>='2026-01-01T12:00:00Z'",
+        "updated_at:>='2026-01-01T00:00:00Z'",  # the next status starts over
+    ]
+    assert all("updated_at:<'2026-02-01T00:00:00Z'" in q for q in queries)
 
 
 def test_documents_ask_for_twenty_refunds() -> None:

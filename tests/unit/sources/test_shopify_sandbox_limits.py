@@ -157,14 +157,45 @@ def test_costs_above_the_formula_shrink_the_page_and_lose_nothing(
     assert len(refusals) == 2  # one per document: the sizer learns Shopify's figure
 
 
-def test_windows_at_the_deep_paging_cap_are_split_until_every_order_is_read() -> None:
+def _orders_read_per_query(client: ShopifyClient) -> list[int]:
+    """Orders each ``OrdersPage`` call brought back (a response hook on the client's HTTP)."""
+    counts: list[int] = []
+
+    def count(response: httpx.Response) -> None:
+        response.read()
+        data = response.json().get("data") or {}
+        if isinstance(data.get("orders"), dict):
+            counts.append(len(data["orders"]["nodes"]))
+
+    client._http.event_hooks = {"response": [count]}
+    return counts
+
+
+def test_windows_at_the_deep_paging_cap_resume_from_the_last_row_and_read_every_order() -> None:
     orders = [_order(n, NOW - timedelta(hours=3 * n)) for n in range(1, 24)]
     capped = _client(_state(orders, deep_page_cap=5), deep_page_cap=5)
-    swept, _ = _by_kind(list(capped.iter_refunded_orders(*EVER)))
+    per_query = _orders_read_per_query(capped)
+    items = list(capped.iter_refunded_orders(*EVER))
+    swept, _ = _by_kind(items)
     assert sorted(swept) == [str(5000 + n) for n in range(1, 24)]
-    # The same sandbox read by a client that does not split: the cap silently hides 18 orders.
+    assert len(items) == 23  # each order once
+    # Each capped query hands on to one starting at its last row's second: only that row is read
+    # twice (23 orders + 5 resumes), where splitting the window re-read whole halves.
+    assert sum(per_query) == 23 + 5
+    # The same sandbox read by a client that does not resume: the cap silently hides 18 orders.
     naive = _client(_state(orders, deep_page_cap=5), deep_page_cap=10**6)
     assert len(_by_kind(list(naive.iter_refunded_orders(*EVER)))[0]) == 5
+
+
+def test_more_rows_than_the_cap_in_one_second_stop_with_an_error_not_a_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    orders = [_order(n, NOW - timedelta(days=1)) for n in range(1, 9)]  # one shared updated_at
+    capped = _client(_state(orders, deep_page_cap=5), deep_page_cap=5)
+    with caplog.at_level(logging.ERROR):
+        swept, _ = _by_kind(list(capped.iter_refunded_orders(*EVER)))
+    assert len(swept) == 5
+    assert "bulk operation" in caplog.text
 
 
 def test_orders_with_more_refunds_than_the_list_returns_are_reread_or_quarantined() -> None:

@@ -121,7 +121,7 @@ def test_a_refund_issued_after_the_return_was_first_seen_is_picked_up(
     assert store.orders_with_pending_refunds() == []
 
 
-def test_a_balance_transaction_paid_out_weeks_later_is_re_read(
+def test_a_balance_transaction_paid_out_weeks_later_is_re_read_by_id_not_by_window(
     store: SqlStore, clock: VirtualClock
 ) -> None:
     now = clock.now()
@@ -129,17 +129,54 @@ def test_a_balance_transaction_paid_out_weeks_later_is_re_read(
     pending = balance_for(1, refund, payout_id=None, status="PENDING")
     shopify = FakeShopify(balance_transactions=[pending])
     run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert store.unsettled_balance_transaction_ids() == [pending.id]
 
     clock.advance(timedelta(days=14))  # far beyond the 72 h look-back
+    watermark = clock.now() - timedelta(days=14)
     shopify.put(pending.model_copy(update={"payout_id": "6001", "payout_status": "PAID"}))
     shopify.calls.clear()
     run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    # The window stays at watermark - look-back; the unsettled row is asked for by its id.
     assert windows(shopify.calls, "iter_balance_transactions") == [
-        (pending.transaction_date, clock.now())
+        (watermark - timedelta(hours=72), clock.now())
     ]
+    assert windows(shopify.calls, "iter_balance_transactions_by_id") == [([pending.id],)]
     (mirrored,) = store.load_snapshot().balance_transactions
     assert (mirrored.payout_id, mirrored.payout_status) == ("6001", "PAID")
-    assert store.earliest_unsettled_balance_transaction() is None
+    assert store.unsettled_balance_transaction_ids() == []
+
+    shopify.calls.clear()  # settled: the next night asks for no id
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert windows(shopify.calls, "iter_balance_transactions_by_id") == []
+
+
+def test_an_unsettled_row_the_window_already_read_is_not_asked_for_again(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    refund = make_refund(1, clock.now() - timedelta(hours=1), Decimal("20.00"))
+    pending = balance_for(1, refund, payout_id=None, status="PENDING")
+    shopify = FakeShopify(balance_transactions=[pending])
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    clock.advance(timedelta(hours=12))  # still inside the look-back window
+    shopify.calls.clear()
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert windows(shopify.calls, "iter_balance_transactions_by_id") == []
+    assert store.unsettled_balance_transaction_ids() == [pending.id]
+
+
+def test_an_unsettled_row_gone_from_shopify_is_quarantined_and_kept(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    refund = make_refund(1, clock.now() - timedelta(days=10), Decimal("20.00"))
+    pending = balance_for(1, refund, payout_id=None, status="PENDING")
+    shopify = FakeShopify(balance_transactions=[pending])
+    run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    shopify.balance_transactions.clear()
+    clock.advance(timedelta(days=5))
+    stats = run_sync(store, FakeLoop(), shopify, clock, SETTINGS)
+    assert stats.quarantined == 1
+    (mirrored,) = store.load_snapshot().balance_transactions
+    assert (mirrored.id, mirrored.payout_status) == (pending.id, "PENDING")
 
 
 def test_a_scheduled_payout_is_re_read_until_paid(store: SqlStore, clock: VirtualClock) -> None:
