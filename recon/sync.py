@@ -168,10 +168,10 @@ def _read_shopify(
     batch = _read_shopify_windows(shopify, plan)
     q = batch.quarantined
     # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
-    # The sweep's lean page has no line items; orders Loop references are read by id with their
-    # lines (inventory items for restocks), even when the sweep saw them too. A re-polled return
-    # that has not changed since it was mirrored needs no re-read of its order: refunds on it
-    # come through the sweep, and a missing order is in ``plan.order_ids``.
+    # Orders Loop references are read by id with their lines (inventory items for restocks),
+    # unless the sweep just read them (it asks for line items too). A re-polled return that has
+    # not changed since it was mirrored needs no re-read of its order: refunds on it come through
+    # the sweep, and a missing order is in ``plan.order_ids``.
     returns = loop_done.result()
     known = versions([r.id for r in returns]) if versions is not None else {}
     referenced = {
@@ -179,7 +179,9 @@ def _read_shopify(
         for r in returns
         if r.provider_order_id and known.get(r.id) != r.updated_at
     }
-    wanted = sorted(referenced | set(plan.order_ids))
+    # The sweep reads line items too: an order it just saw is complete and is not read again.
+    swept = {o.id for o in batch.orders if o.lines}
+    wanted = sorted((referenced | set(plan.order_ids)) - swept)
     if wanted:
         batch.orders += _split(shopify.iter_orders_by_id(wanted), q)
     refund_ids = sorted({rid for o in batch.orders for rid in o.refund_ids} | set(plan.refund_ids))

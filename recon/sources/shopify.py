@@ -275,7 +275,8 @@ class ShopifyClient:
                 "OrdersPage", ("orders",), query, start, end, sort_field="updatedAt"
             )
             for node in nodes:
-                items = self._complete_order(document, node)
+                extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
+                items = self._complete_order(document, node, extra)
                 first = items[0]
                 key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
                 if key not in seen:
