@@ -155,12 +155,17 @@ class PageSizer:
     """Chooses ``first`` (or the ``ids`` chunk) per document from its cost, learning from responses.
 
     The static estimate is linear in the page size: cost(n) = fixed + n x per_item. When
-    ``requestedQueryCost`` disagrees, the observed per-item cost replaces the estimate.
+    ``requestedQueryCost`` disagrees, the observed per-item cost replaces the estimate. A document
+    is sized to ``budget`` (a tenth below the cap) until Shopify's own figure has confirmed the
+    estimate; from then on to the full 1,000-point cap, so no call is wasted on headroom
+    (shopify-admin-api.md §15: "confirm on first live call").
     """
 
-    def __init__(self, *, budget: int = PAGE_COST_BUDGET) -> None:
+    def __init__(self, *, budget: int = PAGE_COST_BUDGET, cap: int = MAX_QUERY_COST) -> None:
         self._budget = budget
+        self._cap = max(cap, budget)
         self._per_item: dict[str, float] = {}
+        self._confirmed: set[str] = set()
         self._lock = threading.Lock()
 
     def linear_cost(
@@ -182,7 +187,9 @@ class PageSizer:
         fixed, per_item = self.linear_cost(document, size_var, variables)
         if per_item <= 0:
             return MAX_PAGE
-        return max(1, min(MAX_PAGE, math.floor((self._budget - fixed) / per_item)))
+        with self._lock:
+            budget = self._cap if _name(document) in self._confirmed else self._budget
+        return max(1, min(MAX_PAGE, math.floor((budget - fixed) / per_item)))
 
     def expected_cost(self, document: str, size_var: str, variables: Mapping[str, Any]) -> float:
         """The cost to pace for: the static estimate, or the learned one when that is dearer."""
@@ -216,6 +223,12 @@ class PageSizer:
         """Compare the estimate with Shopify's ``requestedQueryCost`` and adapt if it was off."""
         count = _count(variables.get(size_var))
         estimate = estimate_cost(document, variables)
+        exact = abs(requested - estimate) <= 1.0
+        with self._lock:
+            if exact and count > 0 and _name(document) not in self._per_item:
+                self._confirmed.add(_name(document))
+            elif not exact:
+                self._confirmed.discard(_name(document))
         if count <= 0 or abs(requested - estimate) <= max(1.0, 0.05 * estimate):
             return
         fixed, _ = self.linear_cost(document, size_var, variables)
@@ -231,6 +244,11 @@ class PageSizer:
         )
         with self._lock:
             self._per_item[name] = per_item
+
+
+def _name(document: str) -> str:
+    key = _operation(document).name
+    return key.value if key else document[:40]
 
 
 def _size_value(variables: Mapping[str, Any], size_var: str, count: int) -> Any:

@@ -17,6 +17,7 @@ from recon.clock import VirtualClock
 from recon.errors import AuthError
 from recon.models import OrderRecord, Quarantined
 from recon.sources.documents import (
+    MAX_QUERY_COST,
     PAGE_COST_BUDGET,
     PageSizer,
     estimate_cost,
@@ -202,3 +203,18 @@ def test_a_capped_window_resumes_at_its_last_rows_timestamp_with_a_new_query() -
 def test_documents_ask_for_twenty_refunds() -> None:
     for name in ("OrdersById", "OrdersPage"):
         assert field_first(load_document(name), "refunds") == 20
+
+
+def test_pages_grow_to_the_cap_once_shopify_confirms_the_estimate() -> None:
+    """Headroom until the live cost model is confirmed; then no call is wasted on it (§15)."""
+    sizer = PageSizer()
+    document = load_document("OrdersById")
+    cautious = sizer.size(document, "ids", {"ids": []})
+    assert estimate_cost(document, {"ids": ["x"] * cautious}) <= PAGE_COST_BUDGET
+    variables = {"ids": ["x"] * cautious}
+    sizer.observe(document, "ids", variables, float(estimate_cost(document, variables)))
+    confirmed = sizer.size(document, "ids", {"ids": []})
+    assert confirmed > cautious
+    assert estimate_cost(document, {"ids": ["x"] * confirmed}) <= MAX_QUERY_COST
+    sizer.observe(document, "ids", variables, 1.3 * estimate_cost(document, variables))
+    assert sizer.size(document, "ids", {"ids": []}) < cautious  # off: learned, and headroom again
