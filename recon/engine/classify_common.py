@@ -66,6 +66,24 @@ def rows(category: Category, frame: pd.DataFrame, **columns: Any) -> pd.DataFram
     return out.reset_index(drop=True)
 
 
+def return_rows(
+    category: Category, hit: pd.DataFrame, *, amount_minor: Any, detail: Any
+) -> pd.DataFrame:
+    """Finding rows scoped to one return (``rma=<id>``) from rows carrying the return's columns
+    (rma, order_id, order_name, currency)."""
+    return rows(
+        category,
+        hit,
+        scope="rma=" + hit["rma"].astype(str),
+        rma=hit["rma"],
+        order_id=hit["order_id"],
+        order_name=hit["order_name"],
+        amount_minor=amount_minor,
+        currency=hit["currency"],
+        detail=detail,
+    )
+
+
 def _opt(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and value != value):  # NaN from a left join
         return None

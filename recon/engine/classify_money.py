@@ -7,7 +7,7 @@ import pandas as pd
 
 from recon.engine import codes as codes_mod
 from recon.engine import keys
-from recon.engine.classify_common import rows
+from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.link import BUCKETS, basis_amounts
 from recon.models import Category
@@ -138,19 +138,7 @@ def classify_returns(agg: pd.DataFrame, tol: pd.Series) -> list[pd.DataFrame]:
     out = []
     for category, mask, amount, detail in specs:
         hit = agg[mask]
-        out.append(
-            rows(
-                category,
-                hit,
-                scope="rma=" + hit["rma"].astype(str),
-                rma=hit["rma"],
-                order_id=hit["order_id"],
-                order_name=hit["order_name"],
-                amount_minor=amount[mask],
-                currency=hit["currency"],
-                detail=detail,
-            )
-        )
+        out.append(return_rows(category, hit, amount_minor=amount[mask], detail=detail))
     return out
 
 

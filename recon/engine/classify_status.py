@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recon.engine import keys
-from recon.engine.classify_common import rows
+from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.models import Category
@@ -64,15 +64,10 @@ def classify_stale(frames: Frames, as_of: datetime, stale_days: int) -> pd.DataF
         ret["created_at"] < as_of - timedelta(days=stale_days)
     )
     hit = ret[mask]
-    return rows(
+    return return_rows(
         Category.STALE_RETURN,
         hit,
-        scope="rma=" + hit["rma"].astype(str),
-        rma=hit["rma"],
-        order_id=hit["order_id"],
-        order_name=hit["order_name"],
         amount_minor=hit["total_minor"],
-        currency=hit["currency"],
         detail="return open for more than " + str(stale_days) + " days",
     )
 
@@ -88,14 +83,9 @@ def classify_store_credit(frames: Frames) -> pd.DataFrame:
     ret = frames.returns
     mask = (ret["state"] == "closed") & (ret["gift_card_minor"] > 0) & ~ret["rma"].isin(named)
     hit = ret[mask]
-    return rows(
+    return return_rows(
         Category.MISSING_STORE_CREDIT,
         hit,
-        scope="rma=" + hit["rma"].astype(str),
-        rma=hit["rma"],
-        order_id=hit["order_id"],
-        order_name=hit["order_name"],
         amount_minor=hit["gift_card_minor"],
-        currency=hit["currency"],
         detail="store-credit outcome with no gift card naming the RMA",
     )

@@ -8,7 +8,7 @@ import pandas as pd
 from recon.config import WarehouseEvent
 from recon.engine import codes as codes_mod
 from recon.engine import keys
-from recon.engine.classify_common import rows
+from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.engine.link import concat_rows
@@ -116,16 +116,8 @@ def classify_sku(frames: Frames, lines: pd.DataFrame, codes: Codes) -> pd.DataFr
     bad[_net_mismatch(side, quantity, rest, np.int64(codes.size("sku") + 1))] = True
     bad[-1] = False
     hit = frames.returns[bad[codes.of("returns", "rma")]]
-    return rows(
-        Category.SKU_MISMATCH,
-        hit,
-        scope="rma=" + hit["rma"].astype(str),
-        rma=hit["rma"],
-        order_id=hit["order_id"],
-        order_name=hit["order_name"],
-        amount_minor=0,
-        currency=hit["currency"],
-        detail="refunded SKUs differ from returned SKUs",
+    return return_rows(
+        Category.SKU_MISMATCH, hit, amount_minor=0, detail="refunded SKUs differ from returned SKUs"
     )
 
 

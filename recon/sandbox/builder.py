@@ -218,6 +218,29 @@ class Builder(ShopifyBuilder):
 
     # -- ground truth ---------------------------------------------------------------------------
 
+    def expect_return(
+        self,
+        category: str,
+        order: Json,
+        ret: Json,
+        *,
+        amount: Decimal,
+        currency: str | None = None,
+        refunds: Iterable[Json] = (),
+        description: str = "",
+    ) -> None:
+        """Record a finding scoped to one Loop return (``rma=<id>``), in its currency by default."""
+        self.expect(
+            category,
+            f"rma={ret['id']}",
+            order=order,
+            rma=ret["id"],
+            refunds=refunds,
+            amount=amount,
+            currency=currency or ret["currency"],
+            description=description,
+        )
+
     def expect(
         self,
         category: str,

@@ -17,13 +17,11 @@ def plant_missing_refund(b: Builder) -> int:
     """Closed by hand in Loop (no processing), parcel never delivered, refund never issued."""
     order, ret = new_return(b)
     b.close(ret, b.later(ret["created_at"], 3, 10, cap=b.now - HOUR), processed=False)
-    b.expect(
+    b.expect_return(
         "MISSING_REFUND",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         amount=ret["refund"],
-        currency=ret["currency"],
         description="closed, refund never issued",
     )
     return 1
@@ -68,14 +66,12 @@ def plant_amount_mismatch(b: Builder) -> int:
     delta = Decimal(b.rng.randrange(100, 1500)) / 100
     paid = ret["refund"] - delta if ret["refund"] - delta > 1 else ret["refund"] + delta
     refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, paid, "SUCCESS")])
-    b.expect(
+    b.expect_return(
         "AMOUNT_MISMATCH",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[refund],
         amount=abs(paid - ret["refund"]),
-        currency=ret["currency"],
         description="wrong amount",
     )
     return 1
@@ -91,14 +87,12 @@ def plant_duplicate_refund(b: Builder) -> int:
         note=f"Loop RMA #{ret['id']}",
         pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
     )
-    b.expect(
+    b.expect_return(
         "DUPLICATE_REFUND",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[first, second],
         amount=ret["refund"],
-        currency=ret["currency"],
         description="refunded twice",
     )
     return 1
@@ -157,14 +151,12 @@ def plant_refund_on_cancelled(b: Builder) -> int:
     at = b.later(ret["created_at"], 2, 6, cap=b.now - HOUR)
     ret["updated_at"] = at
     refund = b.refunded(order, ret, at, link="note", restock=False)
-    b.expect(
+    b.expect_return(
         "REFUND_ON_CANCELLED_RETURN",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[refund],
         amount=ret["refund"],
-        currency=ret["currency"],
         description="refund on a cancelled return",
     )
     return 1
@@ -220,11 +212,10 @@ def plant_unmatched(b: Builder) -> int:
 def plant_currency_mismatch(b: Builder) -> int:
     order, ret, at = closed_return(b, currency="EUR")
     refund = b.refunded(order, ret, at)
-    b.expect(
+    b.expect_return(
         "CURRENCY_MISMATCH",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[refund],
         amount=ret["refund"],
         currency="EUR",
@@ -236,14 +227,12 @@ def plant_currency_mismatch(b: Builder) -> int:
 def plant_missing_store_credit(b: Builder) -> int:
     order, ret, at = closed_return(b, outcome="gift_card")
     restock = b.restock_only(order, ret, at)
-    b.expect(
+    b.expect_return(
         "MISSING_STORE_CREDIT",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[restock],
         amount=ret["gift_card"],
-        currency=ret["currency"],
         description="no gift card issued",
     )
     return 1

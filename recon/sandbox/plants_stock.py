@@ -29,14 +29,12 @@ def plant_sku_mismatch(b: Builder) -> int:
         note=f"Loop RMA #{ret['id']}",
         pays=[(SHOPIFY_PAYMENTS, ret["refund"], "SUCCESS")],
     )
-    b.expect(
+    b.expect_return(
         "SKU_MISMATCH",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         refunds=[refund],
         amount=ZERO,
-        currency=ret["currency"],
         description="refunded the wrong SKU",
     )
     return 1
@@ -98,13 +96,11 @@ def plant_stale(b: Builder) -> int:
     order, ret = new_return(
         b, age=(35, 100), label="pending", state=b.rng.choice(("open", "review"))
     )
-    b.expect(
+    b.expect_return(
         "STALE_RETURN",
-        f"rma={ret['id']}",
-        order=order,
-        rma=ret["id"],
+        order,
+        ret,
         amount=ret["total"],
-        currency=ret["currency"],
         description="open for over 30 days",
     )
     return 1
