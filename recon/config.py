@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,9 +28,31 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from recon.errors import ConfigError
+from recon.models import Category
 
 DEFAULT_CONFIG = Path("config/recon.toml")
 SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Shopify access-token prefixes: a token pasted where its variable's name belongs.
+_TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
+# Keys whose bad values are never echoed in an error (a secret pasted in the wrong place, a
+# password inside a database URL).
+_HIDDEN_KEYS = re.compile(r"(_env|token|password|secret|api_key|url)$", re.IGNORECASE)
+_SHOWN_MAX = 80
+
+
+def _env_name(value: str) -> str:
+    """An environment variable's name, never a secret pasted in its place."""
+    if not _ENV_NAME.match(value) or value.lower().startswith(_TOKEN_PREFIXES):
+        raise ValueError(
+            "must name the environment variable that holds the secret (letters, digits, _), "
+            "not the secret itself"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
 DEFAULT_RMA_PATTERNS = (
     # recon's own note first: "Loop RMA #12345"
     r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
@@ -47,7 +70,7 @@ class ShopSettings(_Section):
     slug: str = Field(default="sandbox", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     domain: str = "recon-sandbox.myshopify.com"
     api_version: str = "2026-04"
-    token_env: str = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
+    token_env: EnvName = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
     base_url: str | None = None  # default https://{domain}; the sandbox sets its own
     timezone: str = "UTC"
 
@@ -64,7 +87,7 @@ class ShopSettings(_Section):
 class LoopSettings(_Section):
     base_url: str = "https://api.loopreturns.com/api"
     api_version: str = Field(default="2026-07", pattern=r"^(v1|\d{4}-\d{2})$")
-    api_key_env: str = "RECON_LOOP_API_KEY"
+    api_key_env: EnvName = "RECON_LOOP_API_KEY"
     page_size: int = Field(default=750, ge=1, le=750)
     window_days: int = Field(default=100, ge=1, le=120)
 
@@ -81,6 +104,7 @@ class FaultSettings(_Section):
     throttled_status: Literal[200, 429] = 200
     loop_omit_refund_object: bool = False
     loop_cursor_without_id: bool = False
+    payout_refunds_positive: bool = False
 
 
 class SandboxSettings(_Section):
@@ -116,6 +140,11 @@ class EngineSettings(_Section):
     unsettled_after_days: int = Field(default=10, ge=0)
     stale_return_days: int = Field(default=30, ge=1)
     heuristic_min_confidence: float = Field(default=0.8, ge=0, le=1)
+    # Categories this shop does not want reported, e.g. MISSING_RESTOCK when Loop's
+    # restock.requested webhook restocks in a warehouse system and never on Shopify refund lines.
+    # They are still computed and counted ("not reported" in the run summary and report); their
+    # earlier findings are neither resolved nor carried on while muted.
+    muted_categories: list[Category] = Field(default_factory=list)
 
     @field_validator("rma_patterns")
     @classmethod
@@ -184,8 +213,8 @@ class SmtpSettings(_Section):
     host: str = "localhost"
     port: int = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    username_env: str | None = None
-    password_env: str | None = None
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
     verify_certificate: bool = True
     ca_file: Path | None = None
     timeout_seconds: float = 30.0
@@ -255,6 +284,14 @@ class Settings(BaseSettings):
         return value
 
 
+def _shown(key: str, value: Any) -> str:
+    """The bad value for an error message, unless it may be a secret (then only its kind)."""
+    if _HIDDEN_KEYS.search(key):
+        return "value not shown"
+    shown = repr(value)
+    return f"got {shown}" if len(shown) <= _SHOWN_MAX else "a long value, not shown"
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -282,7 +319,7 @@ def load_settings(path: Path | None = None) -> Settings:
             if error["type"] == "extra_forbidden":
                 problems.append(f"{key}: unknown key")
             else:
-                problems.append(f"{key}: {error['msg']} (got {error.get('input')!r})")
+                problems.append(f"{key}: {error['msg']} ({_shown(key, error.get('input'))})")
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
     base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
     return _resolve_paths(settings, base)

@@ -67,6 +67,7 @@ def report_data(
         as_of=as_of,
         include_customer_pii=settings.reports.include_customer_pii,
         top_n=settings.reports.top_exceptions,
+        muted=tuple(result.muted.items()),
     )
 
 

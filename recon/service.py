@@ -69,6 +69,14 @@ def reconcile_snapshot(
     )
 
 
+def muted_notes(muted: dict[str, int]) -> list[str]:
+    """One line per muted category that had findings this run."""
+    return [
+        f"{category}: {count} finding(s) not reported (engine.muted_categories)"
+        for category, count in muted.items()
+    ]
+
+
 def sessions(store: SqlStore) -> sessionmaker[Session]:
     """A session factory on the mirror for the ledger and the run lock."""
     return sessionmaker(store.engine, expire_on_commit=False)
@@ -110,7 +118,9 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         lease = lock.renew(lease, RUN_LEASE)
         snapshot = store.load_snapshot()
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
-        previous = store.load_findings()
+        # Muted categories' earlier findings stay as they were: muting is not resolving.
+        muted = set(app.settings.engine.muted_categories)
+        previous = [f for f in store.load_findings() if f.category not in muted]
         findings = merge(previous, result.findings, as_of)
         store.save_findings(findings)
         applied = remediate(
@@ -142,6 +152,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             period=((as_of - timedelta(days=1)).date(), as_of.date()),
         )
         reports, notes = publish(app.settings, data)
+        notes.extend(muted_notes(result.muted))
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
         if applied.halted:
             notes.insert(0, f"remediation halted: {applied.halted}")

@@ -7,7 +7,7 @@ Money columns of the result frames hold ``Decimal`` objects (object dtype); repo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -21,7 +21,7 @@ from recon.engine.codes import Codes, encode
 from recon.engine.frames import Frames, build_frames, decimal_arrays, minor_tolerance
 from recon.engine.link import LINK_COLUMNS, concat_rows, link_refunds, refund_facts
 from recon.engine.payouts import tie_out
-from recon.models import Finding
+from recon.models import Category, Finding
 
 __all__ = ["MATCH_COLUMNS", "Frames", "ReconResult", "build_frames", "reconcile"]
 
@@ -53,6 +53,8 @@ class ReconResult:
     findings: list[Finding]
     payout_tieout: pd.DataFrame
     links: pd.DataFrame
+    # Findings of ``settings.muted_categories`` left out of ``findings``: count per category.
+    muted: dict[str, int] = field(default_factory=dict)
 
 
 def reconcile(
@@ -99,6 +101,7 @@ def reconcile(
         classify_status.classify_store_credit(frames),
     ]
     finding_rows = concat_rows(parts, ROW_COLUMNS)
+    finding_rows, muted = _mute(finding_rows, settings.muted_categories)
     names = frames.orders.set_index("order_id")["order_name"]
     findings = to_findings(finding_rows, names)
     matches = _matches(agg, links, settled, codes)
@@ -107,7 +110,17 @@ def reconcile(
         findings=findings,
         payout_tieout=tie_out(frames, links, codes),
         links=links[LINK_COLUMNS],
+        muted=muted,
     )
+
+
+def _mute(rows: pd.DataFrame, muted: list[Category]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop finding rows of muted categories; count them per category."""
+    if not muted or rows.empty:
+        return rows, {}
+    hit = rows["category"].isin([c.value for c in muted]).to_numpy()
+    counts = rows.loc[hit, "category"].value_counts()
+    return rows[~hit], {str(k): int(v) for k, v in sorted(counts.items())}
 
 
 def _best_link(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

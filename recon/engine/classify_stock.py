@@ -149,7 +149,7 @@ def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
     ]
     units = keys.inner_join(frames.return_lines, ret, "rma")
     processed = (units["state"] == "closed") & units["was_processed"]
-    received = (units["label_status"] == "delivered") | processed
+    received = (units["label_status"] == "delivered") | processed | units["inspected"]
     done = {
         WarehouseEvent.RECEIVED: received,
         WarehouseEvent.PROCESSED: processed,
@@ -202,7 +202,8 @@ def classify_restock(
     """MISSING_RESTOCK and GHOST_INVENTORY per (RMA, provider line item).
 
     A line item counts as restocked when any linked refund line for it has ``restocked`` (the
-    simplest literal reading; quantities are not netted against units).
+    simplest literal reading; quantities are not netted against units), or when recon's action
+    ledger restocked it: a unit recon restocked for a return later cancelled is ghost stock too.
     """
     if codes_mod.is_unique(codes.of("returns", "rma"), codes.size("rma")):
         missing, ghost = _restock_masks(frames, lines, event, restocked_by_recon, codes)
@@ -211,7 +212,7 @@ def classify_restock(
     out = []
     for category, hit, detail in (
         (Category.MISSING_RESTOCK, _per_line(missing), "received unit not restocked in Shopify"),
-        (Category.GHOST_INVENTORY, _per_line(ghost), "restocked in Shopify but never received"),
+        (Category.GHOST_INVENTORY, _per_line(ghost), "restocked but never received"),
     ):
         out.append(
             rows(
@@ -243,7 +244,7 @@ def _restock_merge(
     live = ~units["state"].isin(CLOSED_OUT)
     missing = units[live.to_numpy() & units["event_done"].to_numpy() & ~is_restocked & ~by_recon]
     not_received = units["state"].isin(CLOSED_OUT) | ~units["received"]
-    return missing, units[not_received.to_numpy() & is_restocked]
+    return missing, units[not_received.to_numpy() & (is_restocked | by_recon)]
 
 
 def _restock_masks(
@@ -264,18 +265,20 @@ def _restock_masks(
     state = ret["state"].to_numpy(dtype=object)[r]
     closed_out = pd.Series(state).isin(CLOSED_OUT).to_numpy()
     processed = (state == "closed") & ret["was_processed"].to_numpy(dtype=bool)[r]
+    inspected = units["inspected"].to_numpy(dtype=bool)[row]  # graded: it is in the warehouse
     received = (ret["label_status"].to_numpy(dtype=object)[r] == "delivered") | processed
+    received |= inspected
     done = {
         WarehouseEvent.RECEIVED: received,
         WarehouseEvent.PROCESSED: processed,
-        WarehouseEvent.INSPECTED: units["inspected"].to_numpy(dtype=bool)[row],
+        WarehouseEvent.INSPECTED: inspected,
     }[event]
     width = np.int64(codes.size("line") + 1)  # ``blank`` may use code ``size`` for ""
     pli = codes_mod.blank(codes, "line", codes.of("return_lines", "provider_line_item_id"))[row]
     pair = unit_rma[row] * width + pli
     is_restocked, by_recon = _restocked_codes(pair, lines, restocked_by_recon, codes, width)
     missing = row[~closed_out & done & ~is_restocked & ~by_recon]
-    ghost = row[(closed_out | ~received) & is_restocked]
+    ghost = row[(closed_out | ~received) & (is_restocked | by_recon)]  # recon's own count too
     return _unit_rows(frames, missing, at[missing]), _unit_rows(frames, ghost, at[ghost])
 
 

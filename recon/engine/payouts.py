@@ -26,10 +26,13 @@ TIEOUT_COLUMNS = [
 def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     """One row per payout; money columns are ``Decimal`` in the payout currency.
 
-    ``refunds_sum`` is the sum of the payout's REFUND balance transactions (negative, as Shopify
-    sends them); ``difference = refunds_sum - summary_refunds_gross`` (``summary.refundsFeeGross``
-    taken with Shopify's sign). A refund row is *matched* when its order transaction belongs to a
-    refund linked to an RMA.
+    ``refunds_sum`` is the sum of the payout's REFUND balance transactions (negative: refund
+    balance transactions are money out, shopify-admin-api.md §13);
+    ``difference = refunds_sum - summary_refunds_gross``. The sign of ``summary.refundsFeeGross``
+    is not documented (unverified), so it is read either way: ``summary_refunds_gross`` is its
+    magnitude as money out (``-abs``), comparable with ``refunds_sum`` whichever sign Shopify
+    sends. A refund row is *matched* when its order transaction belongs to a refund linked to an
+    RMA.
     """
     bts = frames.balance_transactions
     refund_bt = keys.upper_in(bts["type"], ("REFUND",)) & bts["payout_id"].notna().to_numpy()
@@ -47,9 +50,10 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
         ),
     )
     out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
-    diff = out["refunds_sum_minor"] - out["refunds_gross_minor"]
+    summary = -out["refunds_gross_minor"].abs()  # money out, whichever sign was sent
+    diff = out["refunds_sum_minor"] - summary
     out["refunds_sum"] = decimals(out["refunds_sum_minor"], out["currency"])
-    out["summary_refunds_gross"] = decimals(out["refunds_gross_minor"], out["currency"])
+    out["summary_refunds_gross"] = decimals(summary, out["currency"])
     out["difference"] = decimals(diff, out["currency"])
     return out[TIEOUT_COLUMNS].sort_values("payout_id").reset_index(drop=True)
 

@@ -118,11 +118,76 @@ def parse_notes(notes: pd.Series, patterns: Sequence[str] = DEFAULT_RMA_PATTERNS
     The bulk goes through Arrow's RE2 kernels when pyarrow is installed (a 1M-refund run spent
     seconds in ``re``, issue H10); notes with two or more matches, unusual characters, or
     patterns RE2 cannot compile are parsed by ``parse_rmas``, each distinct note once, so the
-    answer is the same either way.
+    answer is the same either way. Notes exactly as recon writes them (``Loop RMA #<digits>``)
+    skip the regex when the default pattern comes first (``_own_notes``).
 
     Raises:
         re.error: if a pattern is not a regular expression.
     """
+    own = _own_notes(notes, tuple(patterns))
+    if own is None:
+        return _parse_notes(notes, patterns)
+    rows, rmas = own
+    rest = np.flatnonzero(~rows)
+    if not len(rest):
+        return ParsedNotes(
+            counts=np.ones(len(rows), dtype=np.int64),
+            first=np.full(len(rows), None, dtype=object),
+            fast=rmas,
+            fast_rows=rows,
+        )
+    other = _parse_notes(notes.iloc[rest], patterns)
+    counts = np.ones(len(rows), dtype=np.int64)
+    counts[rest] = other.counts
+    first = np.full(len(rows), None, dtype=object)
+    first[rest] = other.first
+    fast_rows = rows.copy()
+    fast_rows[rest] = other.fast_rows
+    if other.fast is not None and other.fast_rows.any():
+        import pyarrow as pa  # present: ``_own_notes`` used it
+        import pyarrow.compute as pc
+
+        at = np.full(len(rows), -1, dtype=np.int64)
+        at[rest] = np.arange(len(rest))
+        theirs = other.fast.take(pa.array(at, mask=at < 0)).cast(rmas.type)
+        rmas = pc.if_else(pa.array(rows), rmas, theirs)
+    return ParsedNotes(counts=counts, first=first, fast=rmas, fast_rows=fast_rows)
+
+
+# recon's own refund note (config.py ``note_template``), matched whole by DEFAULT_RMA_PATTERNS[0].
+_OWN_PREFIX = "Loop RMA #"
+
+
+def _own_notes(notes: pd.Series, patterns: tuple[str, ...]) -> tuple[np.ndarray, Any] | None:
+    """Rows that are exactly ``Loop RMA #`` + 3-20 ASCII digits, and those digits (Arrow).
+
+    With the default first pattern such a note gives exactly those digits (the first
+    alternative matches the whole note at position 0), so no regex needs to run. None when
+    patterns differ or pyarrow is missing.
+    """
+    if not patterns or patterns[0] != DEFAULT_RMA_PATTERNS[0] or not len(notes):
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - optional dependency
+        return None
+    try:
+        array = pa.array(notes.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a note that is not text: the general path
+        return None
+    tail = pc.utf8_slice_codeunits(array, len(_OWN_PREFIX))
+    size = pc.utf8_length(tail)
+    own = pc.and_(
+        pc.and_(pc.starts_with(array, _OWN_PREFIX), pc.ascii_is_decimal(tail)),
+        pc.and_(pc.greater_equal(size, 3), pc.less_equal(size, 20)),
+    )
+    rows = np.asarray(pc.fill_null(own, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return rows, pc.if_else(own, tail, pa.scalar(None, type=tail.type))
+
+
+def _parse_notes(notes: pd.Series, patterns: Sequence[str]) -> ParsedNotes:
+    """``parse_notes`` without the own-note shortcut."""
     key = tuple(patterns)
     filled = notes.fillna("").astype(str).to_numpy(dtype=object)
     counts = np.zeros(len(filled), dtype=np.int64)

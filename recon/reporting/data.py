@@ -129,6 +129,8 @@ class ReportData:
     payout_tieout: pd.DataFrame = field(repr=False)
     actions: tuple[Mapping[str, Any], ...] = field(repr=False)
     store_credit: tuple[Mapping[str, Any], ...] = field(repr=False)
+    # (category, findings this run) of categories muted by settings: shown, never hidden silently.
+    muted: tuple[tuple[str, int], ...] = ()
 
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open findings as rows, generated lazily (the workbook streams them)."""
@@ -275,6 +277,7 @@ def build_report_data(
     as_of: datetime,
     include_customer_pii: bool = False,
     top_n: int = 20,
+    muted: tuple[tuple[str, int], ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -321,6 +324,7 @@ def build_report_data(
         payout_tieout=payout_tieout,
         actions=tuple(actions),
         store_credit=tuple(store_credit),
+        muted=muted,
     )
 
 

@@ -21,6 +21,10 @@ class Faults:
     ``shopify_refund_object`` out of list items (``refunds[]`` is then only on the details
     endpoint); ``loop_cursor_without_id`` issues cursors keyed on the timestamp alone, as in Loop's
     sample, so rows sharing the page-edge second are skipped by the next page.
+
+    Shopify fidelity switch: ``payout_refunds_positive`` sends ``summary.refundsFeeGross`` as a
+    positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
+    summary's sign is not stated, so the tie-out is tested with either.
     """
 
     error_rate: float = 0.0
@@ -35,6 +39,7 @@ class Faults:
     throttled_status: int = 200
     loop_omit_refund_object: bool = False
     loop_cursor_without_id: bool = False
+    payout_refunds_positive: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 

@@ -44,11 +44,15 @@ _SUMMARY = {
 _CODE = re.compile(r"^[A-Za-z0-9]*$")
 
 
-def render_payout(payout: Payout) -> Node:
+def render_payout(ctx: RequestContext, payout: Payout) -> Node:
+    """A payout; ``summary.refundsFeeGross`` is negative (money out) unless the sandbox's
+    ``payout_refunds_positive`` switch sends it positive: its live sign is unverified."""
     summary = {
         name: money(getattr(payout.summary, attr), payout.currency)
         for name, attr in _SUMMARY.items()
     }
+    if ctx.state.faults.payout_refunds_positive:
+        summary["refundsFeeGross"] = money(abs(payout.summary.refunds_fee_gross), payout.currency)
     return {
         "__typename": "ShopifyPaymentsPayout",
         "id": gid("ShopifyPaymentsPayout", payout.id),
@@ -169,7 +173,7 @@ def resolve_payments_account(ctx: RequestContext) -> Node | None:
             args,
             "ISSUED_AT",
             accept=lambda p: matches(p, query, PAYOUT_FIELDS),
-            render=render_payout,
+            render=lambda p: render_payout(ctx, p),
             bounds=bounds,
         )
 
@@ -270,9 +274,7 @@ def _by_id(
 
 
 NODE_RESOLVERS = {
-    "ShopifyPaymentsPayout": _by_id(
-        lambda c: c.catalog.payouts(c.now), lambda c, p: render_payout(p)
-    ),
+    "ShopifyPaymentsPayout": _by_id(lambda c: c.catalog.payouts(c.now), render_payout),
     "ShopifyPaymentsBalanceTransaction": _by_id(
         lambda c: c.catalog.balance_transactions(c.now), render_balance
     ),

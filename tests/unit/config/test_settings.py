@@ -50,6 +50,33 @@ def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> Non
     assert expected in str(info.value)
 
 
+TOKEN = "shpat_" + "0123456789abcdef" * 2  # a fake token
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (f'[shop]\ntoken_env = "{TOKEN}"\n', "shop.token_env"),
+        (f'[loop]\napi_key_env = "{TOKEN} "\n', "loop.api_key_env"),
+        (f'[delivery.smtp]\npassword_env = "pa ss {TOKEN}"\n', "delivery.smtp.password_env"),
+        (f'[store]\nurl = ["postgresql://recon:{TOKEN}@db/recon"]\n', "store.url"),
+    ],
+)
+def test_a_secret_in_the_wrong_place_is_refused_and_not_echoed(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    message = str(info.value)
+    assert key in message and "value not shown" in message
+    assert TOKEN not in message and "0123456789abcdef" not in message
+
+
+def test_an_ordinary_bad_value_is_still_shown(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"loop.page_size: .*got 1000"):
+        load_settings(write(tmp_path, "[loop]\npage_size = 1000\n"))
+
+
 def test_not_toml_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(write(tmp_path, "[shop\n"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import numpy as np
@@ -9,12 +10,32 @@ import pandas as pd
 import pytest
 
 from recon.config import DEFAULT_RMA_PATTERNS
+from recon.engine import codes as codes_mod
 from recon.engine import keys
-from recon.engine.frames import decimal_array
+from recon.engine.frames import (
+    BALANCE_COLUMNS,
+    GIFT_CARD_COLUMNS,
+    ORDER_COLUMNS,
+    PAYOUT_COLUMNS,
+    REFUND_COLUMNS,
+    REFUND_LINE_COLUMNS,
+    RETURN_COLUMNS,
+    RETURN_LINE_COLUMNS,
+    TRANSACTION_COLUMNS,
+    Frames,
+    decimal_array,
+    empty_frame,
+)
 from recon.engine.rma import parse_rma_arrays, parse_rma_series, parse_rmas
 
 TRICKY_NOTES = [
     "Loop RMA #12345",
+    "Loop RMA #00123",  # recon's own note: parsed without the regex, leading zeros kept
+    "Loop RMA #12",  # too short for the default patterns
+    "Loop RMA #123456789012345678901",  # 21 digits: the pattern takes 20
+    "Loop RMA #123 ",
+    "loop rma #1234",
+    "Loop RMA #１２３",  # fullwidth digits: not recon's note, Python's \d still matches
     "RMA 111 and RMA 222",
     "RMA 111, again RMA 111",
     "rma: 0042",
@@ -46,6 +67,19 @@ def test_series_parse_equals_the_scalar_parse(patterns: tuple[str, ...]) -> None
     counts, first = parse_rma_arrays(notes, patterns)
     assert list(counts) == [len(e) for e in expected]
     assert list(first) == [e[0] if e else None for e in expected]
+
+
+@pytest.mark.parametrize(
+    "patterns", [DEFAULT_RMA_PATTERNS, (DEFAULT_RMA_PATTERNS[0], r"(?P<rma>\d*)$")]
+)
+def test_own_notes_parse_as_the_scalar_parse(patterns: tuple[str, ...]) -> None:
+    own = [f"Loop RMA #{n:05d}" for n in range(50)] + [None]
+    for notes in (pd.Series(own), pd.Series([*own, "RMA 9999 and RMA 8888", "Return #4242"])):
+        expected = [tuple(parse_rmas(n, patterns)) for n in notes]
+        assert list(parse_rma_series(notes, patterns)) == expected
+        counts, first = parse_rma_arrays(notes, patterns)
+        assert list(first) == [e[0] if e else None for e in expected]
+        assert list(counts) == [len(e) for e in expected]
 
 
 def test_member_is_isin_including_missing_ids() -> None:
@@ -112,3 +146,44 @@ def test_pair_member_is_a_two_key_merge_indicator(right: tuple[list[str], list[s
     merged = left.merge(other, on=["a", "b"], how="left", indicator=True)
     found = keys.pair_member((left["a"], left["b"]), (other["a"], other["b"]))
     assert list(found) == list(merged["_merge"] == "both")
+
+
+DIGIT_IDS = [
+    [["0123", "123", None, "7", "123"], ["123", "99", np.nan, "0123"]],
+    [["5", "5", "5"], [], ["6", None]],
+    [[None, None], ["1"]],
+]
+
+
+@pytest.mark.parametrize("arrays", DIGIT_IDS)
+def test_digit_ids_are_coded_as_their_strings(arrays: list[list[object]]) -> None:
+    columns = [np.array(a, dtype=object) for a in arrays]
+    keyed = [codes_mod._object_keys(c) for c in columns]
+    assert all(k is not None for k in keyed)
+    got, vocab, _ = codes_mod._encode_keys(columns, keyed)  # type: ignore[arg-type]
+    want, want_vocab = codes_mod._encode_kind(columns)
+    assert [list(g) for g in got] == [list(w) for w in want]
+    assert list(vocab) == list(want_vocab)
+
+
+@pytest.mark.parametrize(
+    "column", [["1", ""], ["1", "12a"], ["1", "1" * 18], ["1", 7], ["1", "١٢٣"], ["x", "1"]]
+)
+def test_ids_other_than_short_digit_strings_are_hashed_as_strings(column: list[object]) -> None:
+    assert codes_mod._object_keys(np.array(column, dtype=object)) is None
+
+
+def test_keyed_lookup_equals_the_string_lookup() -> None:
+    ids = [f"{n:04d}" for n in range(3000)]
+    sets = (RETURN_COLUMNS, RETURN_LINE_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS)
+    sets += (REFUND_LINE_COLUMNS, TRANSACTION_COLUMNS, PAYOUT_COLUMNS, BALANCE_COLUMNS)
+    frames = Frames(*(empty_frame(c) for c in (*sets, GIFT_CARD_COLUMNS)))
+    returns = pd.DataFrame({c: pd.Series([None] * len(ids), dtype=object) for c in RETURN_COLUMNS})
+    frames = dataclasses.replace(frames, returns=returns.assign(rma=ids))
+    codes = codes_mod.encode(frames)
+    assert "rma" in codes.keys  # digit ids: coded by key
+    probe = [*ids[::-1], "0001", "1", "99999", None, np.nan]  # "1" is not "0001"
+    strings = pd.Index(codes.vocab["rma"].to_numpy(), dtype=object)
+    want = strings.get_indexer(pd.Index(probe, dtype=object))
+    assert list(codes.lookup("rma", probe)) == list(want)
+    assert list(codes.lookup("rma", [*probe, "R-1"])) == [*want, -1]  # mixed: strings

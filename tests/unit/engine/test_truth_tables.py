@@ -22,7 +22,8 @@ from engine_builders import (
     txn,
 )
 
-from recon.models import Category
+from recon.config import EngineSettings
+from recon.models import Category, Finding
 
 RMA = "12345"
 PLI = "1345"  # the default return line's Shopify line item id for RMA 12345
@@ -204,6 +205,37 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
         {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
         frozenset(),
     ),
+    "ghost inventory: recon restocked the unit, then the return was cancelled": (
+        [ret(RMA, state="cancelled"), order()],
+        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
+        frozenset({(RMA, PLI)}),
+    ),
+    "clean: recon restocked a received unit of a closed return": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
+        ],
+        set(),
+        frozenset({(RMA, PLI)}),
+    ),
+    "clean: restocked after inspection while the label still says in transit": (
+        [
+            ret(
+                RMA,
+                state="open",
+                label="in_transit",
+                processed=False,
+                lines=(line(PLI, "SKU-A", inspected=True),),
+            ),
+            order(),
+            payout(),
+            *settled_refund(),
+        ],
+        set(),
+        frozenset(),
+    ),
     "status drift: Loop closed, Shopify order still IN_PROGRESS": (
         [
             ret(RMA),
@@ -332,7 +364,10 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
 @pytest.mark.parametrize("name", list(CASES))
 def test_findings_truth_table(name: str) -> None:
     records, expected, restocked = CASES[name]
-    assert keyset(run(*records, restocked=restocked)) == expected
+    result = run(*records, restocked=restocked)
+    assert keyset(result) == expected
+    for finding in result.findings:  # built unvalidated (model_construct): each must validate
+        assert Finding.model_validate(finding.model_dump()) == finding
 
 
 def test_every_category_is_covered_by_a_truth_table() -> None:
@@ -383,10 +418,30 @@ def test_heuristic_declines_when_two_returns_qualify() -> None:
     assert keyset(run(*records)) == {("UNMATCHED_REFUND", "refund=500")}
 
 
-def test_payout_tieout_counts_matched_and_unmatched_refunds() -> None:
+@pytest.mark.parametrize("summary", ["-27.00", "27.00"])  # the summary's sign is unverified
+def test_payout_tieout_counts_matched_and_unmatched_refunds(summary: str) -> None:
     records = [*CASES["unmatched: a 7.00 refund with no note on a returned order"][0]]
-    records[2] = payout(refunds_gross="-27.00")
+    records[2] = payout(refunds_gross=summary)
     tie = run(*records).payout_tieout
     row = tie.iloc[0]
     assert (row["refunds_count"], row["refunds_matched"], row["refunds_unmatched"]) == (2, 1, 1)
     assert (row["refunds_sum"], row["difference"]) == (Decimal("-27.00"), Decimal("0.00"))
+    assert row["summary_refunds_gross"] == Decimal("-27.00")
+
+
+@pytest.mark.parametrize("summary", ["-20.00", "20.00"])
+def test_payout_tieout_difference_is_the_refunds_the_summary_lacks(summary: str) -> None:
+    """Refund rows total -27.00 against a 20.00 summary: 7.00 more went out than it shows."""
+    records = [*CASES["unmatched: a 7.00 refund with no note on a returned order"][0]]
+    records[2] = payout(refunds_gross=summary)
+    row = run(*records).payout_tieout.iloc[0]
+    assert row["difference"] == Decimal("-7.00")
+
+
+def test_muted_categories_are_counted_not_reported() -> None:
+    records = CASES["missing restock: refunded without restocking"][0]
+    assert keyset(run(*records)) == {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")}
+    muted = run(*records, settings=EngineSettings(muted_categories=[Category.MISSING_RESTOCK]))
+    assert muted.findings == [] and muted.muted == {"MISSING_RESTOCK": 1}
+    other = run(*records, settings=EngineSettings(muted_categories=[Category.STALE_RETURN]))
+    assert keyset(other) == keyset(run(*records)) and other.muted == {}
