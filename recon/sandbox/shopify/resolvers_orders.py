@@ -117,7 +117,15 @@ def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | None]:
         raise GraphQLError(
             f"The input array size of {len(ids)} is greater than the maximum allowed of {MAX_PAGE}."
         )
-    return [resolve_node(ctx, node_id) for node_id in ids]
+    return [_node_or_error(ctx, node_id) for node_id in ids]
+
+
+def _node_or_error(ctx: RequestContext, node_id: str) -> Node | None | GraphQLError:
+    """One ``nodes`` item; an error becomes that item's null and its own entry in ``errors``."""
+    try:
+        return resolve_node(ctx, node_id)
+    except GraphQLError as error:
+        return error  # graphql-core raises a returned error at the item's path
 
 
 def _tail(value: str, kind: str) -> str | None:

@@ -140,6 +140,18 @@ GIFT_CARD_FIELDS: dict[str, Matcher] = {
 }
 
 
+def access_denied(what: str) -> GraphQLError:
+    """Shopify's ACCESS_DENIED for a read that needs the payouts scope (wording unverified, §16)."""
+    return GraphQLError(
+        f"Access denied for {what}. Required access: `{PAYOUTS_SCOPE}` access scope.",
+        extensions={
+            "code": "ACCESS_DENIED",
+            "documentation": "https://shopify.dev/api/usage/access-scopes",
+            "requiredAccess": f"`{PAYOUTS_SCOPE}` access scope.",
+        },
+    )
+
+
 def resolve_payments_account(ctx: RequestContext) -> Node | None:
     """``QueryRoot.shopifyPaymentsAccount``: null for a shop without Shopify Payments.
 
@@ -148,16 +160,7 @@ def resolve_payments_account(ctx: RequestContext) -> Node | None:
             and the error sits beside the rest of the data (partial data, shopify-admin-api.md §16).
     """
     if not ctx.has_scope(PAYOUTS_SCOPE):
-        # Message and extensions after Shopify's ACCESS_DENIED errors (wording unverified, §16).
-        raise GraphQLError(
-            "Access denied for shopifyPaymentsAccount field. "
-            f"Required access: `{PAYOUTS_SCOPE}` access scope.",
-            extensions={
-                "code": "ACCESS_DENIED",
-                "documentation": "https://shopify.dev/api/usage/access-scopes",
-                "requiredAccess": f"`{PAYOUTS_SCOPE}` access scope.",
-            },
-        )
+        raise access_denied("shopifyPaymentsAccount field")
     if not ctx.state.world.shop.shopify_payments:
         return None
 
@@ -266,7 +269,16 @@ def _gift_error(code: str, field: str, message: str) -> Node:
 def _by_id(
     pick: Callable[[RequestContext], Any], render: Callable[[RequestContext, Any], Node]
 ) -> Any:
+    """A node resolver for payments records: they need the payouts scope, like the account.
+
+    Raises:
+        GraphQLError: ACCESS_DENIED without ``read_shopify_payments_payouts`` (the node is null
+            and the error names it; the affected-field behaviour is unverified, §16).
+    """
+
     def resolve(ctx: RequestContext, record_id: str) -> Node | None:
+        if ctx.state.world.shop.shopify_payments and not ctx.has_scope(PAYOUTS_SCOPE):
+            raise access_denied("node field")
         record = pick(ctx).by_id.get(int(record_id))
         return None if record is None else render(ctx, record)
 

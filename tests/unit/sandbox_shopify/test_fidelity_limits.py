@@ -93,6 +93,22 @@ def test_payouts_without_their_scope_are_null_with_an_access_denied_error(
     assert "read_shopify_payments_payouts" in error["message"]
 
 
+def test_payments_nodes_without_the_scope_are_denied_item_by_item(
+    make_shop: Callable[..., Shopify],
+) -> None:
+    ids = [
+        "gid://shopify/Order/1002",
+        "gid://shopify/ShopifyPaymentsPayout/1",
+        "gid://shopify/ShopifyPaymentsBalanceTransaction/1",
+    ]
+    body = make_shop(_ages_world(["read_orders", "read_all_orders"])).gql(NODES, {"ids": ids})
+    assert [n and n["id"] for n in body["data"]["nodes"]] == [ids[0], None, None]
+    assert [e["path"] for e in body["errors"]] == [["nodes", 1], ["nodes", 2]]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"ACCESS_DENIED"}
+    granted = make_shop(_ages_world()).gql(NODES, {"ids": ids})  # unknown ids: null, no error
+    assert "errors" not in granted and granted["data"]["nodes"][1:] == [None, None]
+
+
 def test_cost_multiplier_scales_requested_cost_and_can_exceed_the_cap(
     make_shop: Callable[..., Shopify],
 ) -> None:
