@@ -107,7 +107,7 @@ def resolve_node(ctx: RequestContext, node_gid: str) -> Node | None:
     return None if resolver is None else resolver(ctx, record_id)
 
 
-def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | None]:
+def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | GraphQLError | None]:
     """``QueryRoot.nodes``: results in input order, null where an id does not resolve.
 
     Raises:
@@ -120,7 +120,7 @@ def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | None]:
     return [_node_or_error(ctx, node_id) for node_id in ids]
 
 
-def _node_or_error(ctx: RequestContext, node_id: str) -> Node | None | GraphQLError:
+def _node_or_error(ctx: RequestContext, node_id: str) -> Node | GraphQLError | None:
     """One ``nodes`` item; an error becomes that item's null and its own entry in ``errors``."""
     try:
         return resolve_node(ctx, node_id)
