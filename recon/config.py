@@ -33,7 +33,7 @@ from recon.models import Category
 DEFAULT_CONFIG = Path("config/recon.toml")
 SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Shopify access-token prefixes: a token pasted where its variable's name belongs.
 _TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
 # Keys whose bad values are never echoed in an error (a secret pasted in the wrong place, a
@@ -44,7 +44,7 @@ _SHOWN_MAX = 80
 
 def _env_name(value: str) -> str:
     """An environment variable's name, never a secret pasted in its place."""
-    if not _ENV_NAME.match(value) or value.lower().startswith(_TOKEN_PREFIXES):
+    if not _ENV_NAME.fullmatch(value) or value.lower().startswith(_TOKEN_PREFIXES):
         raise ValueError(
             "must name the environment variable that holds the secret (letters, digits, _), "
             "not the secret itself"
@@ -286,8 +286,8 @@ class Settings(BaseSettings):
 
 def _shown(key: str, value: Any) -> str:
     """The bad value for an error message, unless it may be a secret (then only its kind)."""
-    if _HIDDEN_KEYS.search(key):
-        return "value not shown"
+    if _HIDDEN_KEYS.search(key) or isinstance(value, (dict, list, tuple)):
+        return "value not shown"  # a table or list may hold a secret a level down
     shown = repr(value)
     return f"got {shown}" if len(shown) <= _SHOWN_MAX else "a long value, not shown"
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 if TYPE_CHECKING:
     from recon.engine.frames import Frames
@@ -134,9 +135,8 @@ def _object_keys(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
     sample = values[:_SAMPLE]
     if not all(_digits_or_missing(v) for v in sample):
         return None  # e.g. SKUs: not worth converting to Arrow
-    try:
-        array = pa.array(values, type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an id that is not a string (or a NaN float)
+    array = _arrow_strings(values)
+    if array is None:
         return None
     missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     length = pc.utf8_length(array)
@@ -150,13 +150,23 @@ def _object_keys(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _probe_keys(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``digit_keys`` of any ``str``/None/NaN values (None if one is another kind of object)."""
-    import pyarrow as pa  # present: only kinds coded by ``_object_keys`` are probed by key
+    array = _arrow_strings(objects)
+    return None if array is None else digit_keys(array)
 
-    try:
-        array = pa.array(objects, type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+
+def _arrow_strings(values: np.ndarray) -> Any:
+    """The values as an Arrow string array (missing → null); None unless all are ``str``.
+
+    Arrow would also take ``bytes`` (decoded), which the string path keeps apart from ``str``.
+    """
+    import pyarrow as pa
+
+    if len(values) and infer_dtype(values, skipna=True) not in ("string", "empty"):
         return None
-    return digit_keys(array)
+    try:
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):  # e.g. a lone surrogate
+        return None
 
 
 def _digits_or_missing(value: object) -> bool:

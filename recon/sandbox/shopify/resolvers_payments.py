@@ -267,17 +267,21 @@ def _gift_error(code: str, field: str, message: str) -> Node:
 
 
 def _by_id(
-    pick: Callable[[RequestContext], Any], render: Callable[[RequestContext, Any], Node]
+    pick: Callable[[RequestContext], Any],
+    render: Callable[[RequestContext, Any], Node],
+    *,
+    payouts_scope: bool = False,
 ) -> Any:
-    """A node resolver for payments records: they need the payouts scope, like the account.
+    """A node resolver; payments records need the payouts scope, like the account field.
 
     Raises:
-        GraphQLError: ACCESS_DENIED without ``read_shopify_payments_payouts`` (the node is null
-            and the error names it; the affected-field behaviour is unverified, §16).
+        GraphQLError: ACCESS_DENIED for a payments record without
+            ``read_shopify_payments_payouts`` (the node is null and the error names it; the
+            affected-field behaviour is unverified, §16).
     """
 
     def resolve(ctx: RequestContext, record_id: str) -> Node | None:
-        if ctx.state.world.shop.shopify_payments and not ctx.has_scope(PAYOUTS_SCOPE):
+        if payouts_scope and not ctx.has_scope(PAYOUTS_SCOPE):
             raise access_denied("node field")
         record = pick(ctx).by_id.get(int(record_id))
         return None if record is None else render(ctx, record)
@@ -286,9 +290,11 @@ def _by_id(
 
 
 NODE_RESOLVERS = {
-    "ShopifyPaymentsPayout": _by_id(lambda c: c.catalog.payouts(c.now), render_payout),
+    "ShopifyPaymentsPayout": _by_id(
+        lambda c: c.catalog.payouts(c.now), render_payout, payouts_scope=True
+    ),
     "ShopifyPaymentsBalanceTransaction": _by_id(
-        lambda c: c.catalog.balance_transactions(c.now), render_balance
+        lambda c: c.catalog.balance_transactions(c.now), render_balance, payouts_scope=True
     ),
     "GiftCard": _by_id(lambda c: c.catalog.gift_cards(c.now), render_gift_card),
 }

@@ -60,6 +60,8 @@ TOKEN = "shpat_" + "0123456789abcdef" * 2  # a fake token
         (f'[loop]\napi_key_env = "{TOKEN} "\n', "loop.api_key_env"),
         (f'[delivery.smtp]\npassword_env = "pa ss {TOKEN}"\n', "delivery.smtp.password_env"),
         (f'[store]\nurl = ["postgresql://recon:{TOKEN}@db/recon"]\n', "store.url"),
+        (f'[[store]]\nurl = "postgresql://recon:{TOKEN}@db/recon"\n', "store"),  # a table list
+        ('[shop]\ntoken_env = "RECON_SHOPIFY_TOKEN\\n"\n', "shop.token_env"),
     ],
 )
 def test_a_secret_in_the_wrong_place_is_refused_and_not_echoed(

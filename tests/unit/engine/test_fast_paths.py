@@ -167,10 +167,24 @@ def test_digit_ids_are_coded_as_their_strings(arrays: list[list[object]]) -> Non
 
 
 @pytest.mark.parametrize(
-    "column", [["1", ""], ["1", "12a"], ["1", "1" * 18], ["1", 7], ["1", "١٢٣"], ["x", "1"]]
+    "column",
+    [
+        ["1", ""],
+        ["1", "12a"],
+        ["1", "1" * 18],
+        ["1", 7],
+        ["1", "١٢٣"],
+        ["x", "1"],
+        ["1"] * 64 + ["\ud800"],  # a lone surrogate past the sample: Arrow cannot encode it
+        ["1"] * 64 + [b"1", "2"],  # bytes past the sample: not the str "1"
+    ],
 )
 def test_ids_other_than_short_digit_strings_are_hashed_as_strings(column: list[object]) -> None:
-    assert codes_mod._object_keys(np.array(column, dtype=object)) is None
+    values = np.array(column, dtype=object)
+    assert codes_mod._object_keys(values) is None
+    if len(values) > codes_mod._SAMPLE:  # encode takes the string path: distinct values kept
+        _, vocab = codes_mod._encode_kind([values])
+        assert len(vocab) == len({(type(v), v) for v in column})
 
 
 def test_keyed_lookup_equals_the_string_lookup() -> None:

@@ -107,6 +107,8 @@ def test_payments_nodes_without_the_scope_are_denied_item_by_item(
     assert {e["extensions"]["code"] for e in body["errors"]} == {"ACCESS_DENIED"}
     granted = make_shop(_ages_world()).gql(NODES, {"ids": ids})  # unknown ids: null, no error
     assert "errors" not in granted and granted["data"]["nodes"][1:] == [None, None]
+    cards = make_shop(_ages_world(["read_orders", "read_gift_cards"]))
+    assert "errors" not in cards.gql(NODES, {"ids": ["gid://shopify/GiftCard/1"]})  # own scope
 
 
 def test_cost_multiplier_scales_requested_cost_and_can_exceed_the_cap(
