@@ -93,9 +93,8 @@ def _opt(value: Any) -> str | None:
 def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Finding]:
     """Build ``Finding`` objects (a loop over findings, not over input rows).
 
-    Every field is built here with its declared type, so validation is skipped
-    (``model_construct``: 32k findings spent a third of this in pydantic); a unit test checks
-    each built finding validates to itself.
+    Validated construction is kept: pydantic-core validates faster than ``model_construct``
+    fills defaults (measured: 32k findings 0.06 s against 0.15 s).
     """
     findings: list[Finding] = []
     rules = {category.value: (category, *rule) for category, rule in RULES.items()}
@@ -109,7 +108,7 @@ def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Find
         name = _opt(order_name) or (order_names.get(order_id) if order_id else None)
         money = _opt(currency)
         findings.append(
-            Finding.model_construct(
+            Finding(
                 key=f"{category.value}|{scope}",
                 category=category,
                 severity=severity,

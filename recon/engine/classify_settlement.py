@@ -58,7 +58,9 @@ def settle(frames: Frames, codes: Codes) -> pd.DataFrame:
     settled = keys.any_at(group, keys.upper(bts["payout_status"]) != "PENDING", size)
     bad = keys.any_at(group, payout_status.isin(BAD_PAYOUT), size)
     everything = len(ok) == len(txn)  # usually every transaction is a settled refund: no take
-    out = {c: txn[c].array if everything else txn[c].array.take(ok) for c in _SETTLED_COLUMNS}
+    out = {
+        c: keys.raw(txn[c]) if everything else keys.raw(txn[c]).take(ok) for c in _SETTLED_COLUMNS
+    }
     out["has_bt"] = at >= 0
     out["settled"] = keys.take(settled, at, False)
     out["bad"] = keys.take(bad, at, False)

@@ -76,8 +76,8 @@ def _refund_lines_of(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.Da
     else:
         at = keys.take(codes_mod.first_position(link_refund, size), line_refund, -1)
         rows = np.flatnonzero(at >= 0)
-        data = {column: refund_lines[column].array.take(rows) for column in refund_lines.columns}
-        data["rma"] = links["rma"].array.take(at[rows])
+        data = {c: keys.raw(refund_lines[c]).take(rows) for c in refund_lines.columns}
+        data["rma"] = keys.raw(links["rma"]).take(at[rows])
         data["rma_code"] = links["rma_code"].to_numpy()[at[rows]]
         data["line_code"] = codes.of("refund_lines", "line_item_id")[rows]
         data["sku_code"] = codes.of("refund_lines", "sku")[rows]

@@ -42,7 +42,7 @@ def refund_facts(
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
     refunds, txn = frames.refunds, frames.transactions
     parsed = parse_notes(refunds["note"], patterns)
-    out: dict[str, Any] = {column: refunds[column].array for column in refunds.columns}
+    out: dict[str, Any] = {column: keys.raw(refunds[column]) for column in refunds.columns}
     out["first_rma"], out["rma_code"] = _first_rmas(parsed, codes)
     out["n_rmas"] = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
     out["rmas"] = _several(refunds["note"], parsed.counts, patterns)
