@@ -127,25 +127,17 @@ def _object_keys(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
     Returns the keys and the missing mask. Hashing 1M ``str`` objects was most of ``encode``'s
     time (issue H18 follow-up); shop and Loop ids are digit strings, so they are coded as int64.
     """
+    if not all(_digits_or_missing(v) for v in values[:_SAMPLE]):
+        return None  # e.g. SKUs: not worth converting to Arrow
     try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
+        array = _arrow_strings(values)
     except ImportError:  # pragma: no cover - optional dependency: ids are hashed as strings
         return None
-    sample = values[:_SAMPLE]
-    if not all(_digits_or_missing(v) for v in sample):
-        return None  # e.g. SKUs: not worth converting to Arrow
-    array = _arrow_strings(values)
     if array is None:
         return None
+    keys, keyed = digit_keys(array)
     missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    length = pc.utf8_length(array)
-    longest = pc.max(length).as_py()
-    if longest is not None and (longest > 17 or not pc.all(pc.ascii_is_decimal(array)).as_py()):
-        return None  # something other than 1-17 digits ("" included): hashed as strings
-    number = pc.fill_null(pc.cast(array, pa.int64()), 0).to_numpy(zero_copy_only=False)
-    size = pc.fill_null(length, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.where(missing, 0, size * 10**17 + number), missing
+    return (keys, missing) if (keyed | missing).all() else None  # "" or 18 digits: strings
 
 
 def _probe_keys(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -176,15 +168,14 @@ def _digits_or_missing(value: object) -> bool:
 
 
 def _rma_keys(vocab: pd.Index) -> tuple[pd.Index | None, np.ndarray | None]:
-    """The ``digit_keys`` index of the RMA vocabulary (None without pyarrow)."""
+    """The ``digit_keys`` index of an RMA vocabulary hashed as strings (None without pyarrow)."""
     try:
-        import pyarrow as pa
+        probe = _probe_keys(vocab.to_numpy())
     except ImportError:  # pragma: no cover - no RE2 parsing either: strings are looked up
         return None, None
-    try:
-        keys, keyed = digit_keys(pa.array(vocab.to_numpy(), type=pa.string()))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an id that is not a string: no keys
+    if probe is None:  # an id that is not a string: no keys
         return None, None
+    keys, keyed = probe
     index = pd.Index(keys[keyed])
     _ = index.is_unique  # distinct strings give distinct keys; builds the hash table once
     return index, np.flatnonzero(keyed).astype(np.int64)
