@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recon.bootstrap import build_app
-from recon.config import load_settings
+from recon.config import RemediationMode, load_settings
 from recon.models import Category, FindingStatus
 from recon.service import run_nightly
 
@@ -33,7 +33,7 @@ def test_muted_category_is_left_out_not_resolved(tmp_path: Path) -> None:
         restocks = [f for f in first.open_findings if f.category == Category.MISSING_RESTOCK]
         assert restocks  # the world plants some
         app.settings.engine.muted_categories = [Category.MISSING_RESTOCK]
-        app.settings.remediation.mode = "apply"
+        app.settings.remediation.mode = RemediationMode.APPLY
         app.settings.remediation.auto_apply = ["MISSING_RESTOCK"]
         second = run_nightly(app)
         stored = {f.key: f for f in app.store.load_findings()}
