@@ -63,7 +63,9 @@ DEFAULT_RMA_PATTERNS = (
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # validate_assignment: a value set in code ("apply" for the mode) becomes the enum it names,
+    # and a bad one is refused, as in the file; identity checks on enums then hold.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class ShopSettings(_Section):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from recon.config import load_settings
+from recon.config import RemediationMode, load_settings
 from recon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -105,3 +106,11 @@ def test_secret_is_read_from_the_named_variable(
         settings.secret(settings.shop.token_env)
     monkeypatch.setenv("RECON_SHOPIFY_TOKEN", "shpat_x")
     assert settings.secret(settings.shop.token_env) == "shpat_x"
+
+
+def test_settings_set_in_code_are_validated_like_the_file() -> None:
+    settings = load_settings(ROOT / "config" / "recon.toml")
+    settings.remediation.mode = "apply"  # type: ignore[assignment]
+    assert settings.remediation.mode is RemediationMode.APPLY
+    with pytest.raises(ValidationError):
+        settings.remediation.mode = "yolo"  # type: ignore[assignment]
