@@ -137,9 +137,25 @@ def run_datacompy(frames: Frames) -> float:
     return time.perf_counter() - start
 
 
+def _profile(frames: Frames) -> None:
+    """Run ``reconcile`` again under cProfile; print the engine's steps by cumulative time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    reconcile(frames, EngineSettings(), AS_OF)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(r"recon/engine", 25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returns", type=int, default=1_000_000)
+    parser.add_argument(
+        "--profile", action="store_true", help="also print where the engine's time goes (cProfile)"
+    )
     args = parser.parse_args()
     # Id codes are built by ``build_frames`` in a real run. They are engine work (datacompy gets
     # its frames as they are), so the headline ratio counts them; the classification alone is
@@ -157,6 +173,8 @@ def main() -> None:
         f"{codes_s + engine_s:.2f} s ({codes_s:.2f} s id codes + {engine_s:.2f} s classification), "
         f"peak RSS {engine_rss:,.0f} MB"
     )
+    if args.profile:
+        _profile(frames)
     compare_s = run_datacompy(frames)
     print(f"datacompy.PandasCompare: {compare_s:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
     print(
