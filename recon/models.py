@@ -262,6 +262,8 @@ class Finding(Record):
     currency: str | None = None
     detail: str = ""
     next_step: str = ""
+    # Stock findings: the returned units at issue (Loop line item ids, one per unit, sorted).
+    loop_line_item_ids: tuple[str, ...] = ()
     status: FindingStatus = FindingStatus.NEW
     first_seen: datetime | None = None
     last_seen: datetime | None = None

@@ -7,6 +7,7 @@ Money columns of the result frames hold ``Decimal`` objects (object dtype); repo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from recon.config import EngineSettings, WarehouseEvent
-from recon.engine import classify_money, classify_settlement, classify_status, classify_stock, keys
+from recon.engine import (
+    classify_money,
+    classify_restock,
+    classify_settlement,
+    classify_status,
+    classify_stock,
+    keys,
+)
 from recon.engine import codes as codes_mod
 from recon.engine.classify_common import ROW_COLUMNS, to_findings
 from recon.engine.codes import Codes, encode
@@ -62,7 +70,7 @@ def reconcile(
     settings: EngineSettings,
     as_of: datetime,
     *,
-    restocked_by_recon: frozenset[tuple[str, str]] = frozenset(),
+    restocked_by_recon: Mapping[tuple[str, str], Sequence[str]] | None = None,
     restock_after: WarehouseEvent = WarehouseEvent.RECEIVED,
 ) -> ReconResult:
     """Link refunds to returns and classify every break per docs/findings.md.
@@ -71,7 +79,8 @@ def reconcile(
         frames: the input frames (``build_frames`` or built directly, same columns).
         settings: thresholds, tolerances and RMA patterns.
         as_of: the run's time (tz-aware UTC); every "older than N days" rule counts from it.
-        restocked_by_recon: (rma, provider_line_item_id) pairs recon's action ledger restocked.
+        restocked_by_recon: the units recon's action ledger restocked: per (rma,
+            provider_line_item_id), their Loop line item ids ("" where not recorded).
         restock_after: the warehouse event that makes a unit restockable (remediation setting).
 
     Raises:
@@ -95,7 +104,9 @@ def reconcile(
             settled, links, as_of, settings.unsettled_after_days
         ),
         classify_stock.classify_sku(frames, lines, codes),
-        *classify_stock.classify_restock(frames, lines, restock_after, restocked_by_recon, codes),
+        *classify_restock.classify_restock(
+            frames, lines, restock_after, restocked_by_recon or {}, codes
+        ),
         classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
         classify_status.classify_store_credit(frames),

@@ -51,6 +51,7 @@ ROW_COLUMNS = [
     "amount_minor",
     "currency",
     "detail",
+    "unit_ids",
 ]
 
 
@@ -60,7 +61,7 @@ def rows(category: Category, frame: pd.DataFrame, **columns: Any) -> pd.DataFram
     out["category"] = category.value
     for name in ROW_COLUMNS[1:]:
         value = columns.get(name)
-        if name in ("refund_ids", "transaction_ids") and value is None:
+        if name in ("refund_ids", "transaction_ids", "unit_ids") and value is None:
             value = [()] * len(frame)
         out[name] = value
     return out.reset_index(drop=True)
@@ -102,7 +103,7 @@ def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Find
     columns = [finding_rows[c].tolist() for c in ROW_COLUMNS]
     for values in zip(*columns, strict=True):
         (code, scope, rma, order, order_name, refunds, txns, payout, sku, location) = values[:10]
-        amount, currency, detail = values[10:]
+        amount, currency, detail, unit_ids = values[10:]
         category, severity, owner, next_step = rules[str(code)]
         order_id = _opt(order)
         name = _opt(order_name) or (order_names.get(order_id) if order_id else None)
@@ -125,6 +126,7 @@ def to_findings(finding_rows: pd.DataFrame, order_names: pd.Series) -> list[Find
                 currency=money,
                 detail=str(detail or ""),
                 next_step=next_step,
+                loop_line_item_ids=tuple(unit_ids),
             )
         )
     return findings

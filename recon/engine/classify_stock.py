@@ -1,20 +1,19 @@
-"""Stock findings: SKU_MISMATCH, MISSING_RESTOCK and GHOST_INVENTORY (line level)."""
+"""Stock findings at line level: refund lines linked to return units, and SKU_MISMATCH.
+
+MISSING_RESTOCK and GHOST_INVENTORY are in ``classify_restock``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from recon.config import WarehouseEvent
 from recon.engine import codes as codes_mod
 from recon.engine import keys
-from recon.engine.classify_common import return_rows, rows
+from recon.engine.classify_common import return_rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.engine.link import concat_rows
 from recon.models import Category
-
-CLOSED_OUT = ("cancelled", "expired")
 
 
 def linked_lines(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
@@ -140,182 +139,3 @@ def _net_mismatch(
     off = keys.sum_at(slot, units, int(slot.max(initial=-1)) + 1)[slot] != 0
     found: np.ndarray = rma[off]
     return found
-
-
-def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
-    """Return units with ``received`` and ``event_done`` (findings.md "Vocabulary")."""
-    ret = frames.returns[
-        ["rma", "state", "label_status", "was_processed", "currency", "order_id", "order_name"]
-    ]
-    units = keys.inner_join(frames.return_lines, ret, "rma")
-    processed = (units["state"] == "closed") & units["was_processed"]
-    received = (units["label_status"] == "delivered") | processed | units["inspected"]
-    done = {
-        WarehouseEvent.RECEIVED: received,
-        WarehouseEvent.PROCESSED: processed,
-        WarehouseEvent.INSPECTED: units["inspected"],
-    }[event]
-    return keys.with_columns(
-        units, received=received, event_done=done, pli=units["provider_line_item_id"].fillna("")
-    )
-
-
-def _per_line(units: pd.DataFrame) -> pd.DataFrame:
-    return (
-        units.groupby(["rma", "pli"], sort=False)
-        .agg(
-            amount=("price_minor", "sum"),
-            sku=("sku", "first"),
-            currency=("currency", "first"),
-            order_id=("order_id", "first"),
-            order_name=("order_name", "first"),
-            location_id=("restock_location_id", "first"),
-        )
-        .reset_index()
-    )
-
-
-def _restocked(
-    units: pd.DataFrame, lines: pd.DataFrame, restocked_by_recon: frozenset[tuple[str, str]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit: is its (rma, pli) restocked by a linked refund line, or by recon's ledger?
-
-    Pairs are looked up (``keys.pair_member``), not compared as tuples of strings (issue H10).
-    """
-    restocked = lines[lines["restocked"].astype(bool) & lines["pli"].notna()]
-    unit = (units["rma"], units["pli"])
-    ledger = (
-        np.array([rma for rma, _ in restocked_by_recon], dtype=object),
-        np.array([pli for _, pli in restocked_by_recon], dtype=object),
-    )
-    refunded = (restocked["rma"].astype(str), restocked["pli"].astype(str))
-    return keys.pair_member(unit, refunded), keys.pair_member(unit, ledger)
-
-
-def classify_restock(
-    frames: Frames,
-    lines: pd.DataFrame,
-    event: WarehouseEvent,
-    restocked_by_recon: frozenset[tuple[str, str]],
-    codes: Codes,
-) -> list[pd.DataFrame]:
-    """MISSING_RESTOCK and GHOST_INVENTORY per (RMA, provider line item).
-
-    A line item counts as restocked when any linked refund line for it has ``restocked`` (the
-    simplest literal reading; quantities are not netted against units), or when recon's action
-    ledger restocked it: a unit recon restocked for a return later cancelled is ghost stock too.
-    """
-    if codes_mod.is_unique(codes.of("returns", "rma"), codes.size("rma")):
-        missing, ghost = _restock_masks(frames, lines, event, restocked_by_recon, codes)
-    else:  # a repeated RMA: the join on returns repeats units, as the merge does
-        missing, ghost = _restock_merge(frames, lines, event, restocked_by_recon)
-    out = []
-    for category, hit, detail in (
-        (Category.MISSING_RESTOCK, _per_line(missing), "received unit not restocked in Shopify"),
-        (Category.GHOST_INVENTORY, _per_line(ghost), "restocked but never received"),
-    ):
-        out.append(
-            rows(
-                category,
-                hit,
-                scope="rma=" + hit["rma"].astype(str) + ",line=" + hit["pli"].astype(str),
-                rma=hit["rma"],
-                order_id=hit["order_id"],
-                order_name=hit["order_name"],
-                sku=hit["sku"],
-                location_id=hit["location_id"],
-                amount_minor=hit["amount"],
-                currency=hit["currency"],
-                detail=detail,
-            )
-        )
-    return out
-
-
-def _restock_merge(
-    frames: Frames,
-    lines: pd.DataFrame,
-    event: WarehouseEvent,
-    restocked_by_recon: frozenset[tuple[str, str]],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Missing and ghost units through the string joins (returns repeat an RMA)."""
-    units = _units(frames, event)
-    is_restocked, by_recon = _restocked(units, lines, restocked_by_recon)
-    live = ~units["state"].isin(CLOSED_OUT)
-    missing = units[live.to_numpy() & units["event_done"].to_numpy() & ~is_restocked & ~by_recon]
-    not_received = units["state"].isin(CLOSED_OUT) | ~units["received"]
-    return missing, units[not_received.to_numpy() & (is_restocked | by_recon)]
-
-
-def _restock_masks(
-    frames: Frames,
-    lines: pd.DataFrame,
-    event: WarehouseEvent,
-    restocked_by_recon: frozenset[tuple[str, str]],
-    codes: Codes,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Missing and ghost units on codes: flags per return line, frames for the hits only."""
-    ret, units = frames.returns, frames.return_lines
-    unit_rma = codes.of("return_lines", "rma")
-    at = keys.take(
-        codes_mod.first_position(codes.of("returns", "rma"), codes.size("rma")), unit_rma, -1
-    )
-    row = np.flatnonzero(at >= 0)  # the inner join of return lines on returns
-    r = at[row]
-    state = ret["state"].to_numpy(dtype=object)[r]
-    closed_out = pd.Series(state).isin(CLOSED_OUT).to_numpy()
-    processed = (state == "closed") & ret["was_processed"].to_numpy(dtype=bool)[r]
-    inspected = units["inspected"].to_numpy(dtype=bool)[row]  # graded: it is in the warehouse
-    received = (ret["label_status"].to_numpy(dtype=object)[r] == "delivered") | processed
-    received |= inspected
-    done = {
-        WarehouseEvent.RECEIVED: received,
-        WarehouseEvent.PROCESSED: processed,
-        WarehouseEvent.INSPECTED: inspected,
-    }[event]
-    width = np.int64(codes.size("line") + 1)  # ``blank`` may use code ``size`` for ""
-    pli = codes_mod.blank(codes, "line", codes.of("return_lines", "provider_line_item_id"))[row]
-    pair = unit_rma[row] * width + pli
-    is_restocked, by_recon = _restocked_codes(pair, lines, restocked_by_recon, codes, width)
-    missing = row[~closed_out & done & ~is_restocked & ~by_recon]
-    ghost = row[(closed_out | ~received) & (is_restocked | by_recon)]  # recon's own count too
-    return _unit_rows(frames, missing, at[missing]), _unit_rows(frames, ghost, at[ghost])
-
-
-def _restocked_codes(
-    pair: np.ndarray,
-    lines: pd.DataFrame,
-    restocked_by_recon: frozenset[tuple[str, str]],
-    codes: Codes,
-    width: np.int64,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``_restocked`` on (rma, line item) code pairs: restocked by a refund line, by recon."""
-    done = lines["restocked"].to_numpy(dtype=bool) & (lines["pli_code"].to_numpy() >= 0)
-    refunded = lines["rma_code"].to_numpy()[done] * width + lines["pli_code"].to_numpy()[done]
-    ledger_rma = codes.lookup("rma", [rma for rma, _ in restocked_by_recon])
-    plis = np.array([pli for _, pli in restocked_by_recon], dtype=object)
-    ledger_pli = codes.lookup("line", plis)
-    if len(plis):  # "" names the units whose line item is missing (``fillna("")``)
-        ledger_pli = np.where(
-            plis == "", codes_mod.blank(codes, "line", np.array([-1]))[0], ledger_pli
-        )
-    known = (ledger_rma >= 0) & (ledger_pli >= 0)
-    ledger = ledger_rma[known] * width + ledger_pli[known]
-    return keys.member(pair, refunded), keys.member(pair, ledger)
-
-
-def _unit_rows(frames: Frames, row: np.ndarray, ret_row: np.ndarray) -> pd.DataFrame:
-    """The ``_units`` columns ``_per_line`` reads, for a few return lines (``row``)."""
-    units, ret = frames.return_lines, frames.returns
-    return pd.DataFrame(
-        {
-            "rma": units["rma"].to_numpy(dtype=object)[row],
-            "pli": units["provider_line_item_id"].to_numpy(dtype=object)[row],
-            "price_minor": units["price_minor"].to_numpy()[row],
-            "sku": units["sku"].to_numpy(dtype=object)[row],
-            "restock_location_id": units["restock_location_id"].to_numpy(dtype=object)[row],
-            "currency": ret["currency"].to_numpy(dtype=object)[ret_row],
-            "order_id": ret["order_id"].to_numpy(dtype=object)[ret_row],
-            "order_name": ret["order_name"].to_numpy(dtype=object)[ret_row],
-        }
-    ).fillna({"pli": ""})

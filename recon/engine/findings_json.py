@@ -18,8 +18,8 @@ VERSION = 1
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _FIELDS = (
     "key", "category", "rma", "shopify_order_id", "shopify_order_name", "shopify_refund_ids",
-    "transaction_ids", "payout_id", "sku", "location_id", "amount_at_risk", "currency",
-    "severity", "owner", "status", "first_seen", "last_seen", "resolved_at", "detail",
+    "transaction_ids", "payout_id", "sku", "location_id", "loop_line_item_ids", "amount_at_risk",
+    "currency", "severity", "owner", "status", "first_seen", "last_seen", "resolved_at", "detail",
     "next_step",
 )  # fmt: skip
 

@@ -188,7 +188,9 @@ def group_codes(keys_: Any, *lookups: Any) -> tuple[np.ndarray, int, list[np.nda
     One hash pass over all arrays: a lookup value absent from ``keys_`` (or NA) gets -1, as a
     groupby that drops NA keys followed by a left join would leave it unmatched.
     """
-    arrays = [np.asarray(keys_, dtype=object), *(np.asarray(a, dtype=object) for a in lookups)]
+    arrays = [np.asarray(keys_), *(np.asarray(a) for a in lookups)]
+    if not all(a.dtype.kind in "iu" for a in arrays):  # integer codes hash as int64
+        arrays = [a.astype(object) for a in arrays]
     codes = pd.factorize(np.concatenate(arrays))[0].astype(np.int64)
     size = int(codes[: len(arrays[0])].max(initial=-1)) + 1
     codes[len(arrays[0]) :][codes[len(arrays[0]) :] >= size] = -1

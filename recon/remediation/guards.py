@@ -8,7 +8,7 @@ DESIGN decision 8; shopify-admin-api.md §9-§11, §17.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any
@@ -76,17 +76,24 @@ def new_refunds_reason(
 
 
 def restock_conflict_reason(
-    rma: str, lines: Iterable[dict[str, Any]], restocked: AbstractSet[tuple[str, str]]
+    rma: str, lines: Iterable[dict[str, Any]], restocked: Mapping[tuple[str, str], Sequence[str]]
 ) -> str | None:
-    """Why a refund must not be sent: a RETURN line restocks a unit recon already restocked.
+    """Why a refund must not be sent: a RETURN line may restock a unit recon restocked.
 
-    ``lines`` are planned lines (``line_item_id``/``restock_type``) or ``RefundLineItemInput``s.
+    ``lines`` are planned lines or ``RefundLineItemInput``s. A planned RETURN line records
+    ``ledger_units``, the units of its line item recon had restocked when it was planned (the
+    plan left those out); any more since then may be the very units this line restocks. A line
+    without it (an input) conflicts with any restock recon made of its line item.
     """
     for line in lines:
         kind = line.get("restock_type", line.get("restockType"))
         item = tail(str(line.get("line_item_id", line.get("lineItemId"))))
-        if kind == "RETURN" and (rma, item) in restocked:
-            return f"line {item} would be restocked twice: recon already restocked it (§10)"
+        now, planned = len(restocked.get((rma, item), ())), int(line.get("ledger_units", 0))
+        if kind == "RETURN" and now > planned:
+            return (
+                f"line {item} would be restocked twice: recon restocked {now} unit(s) of it, "
+                f"{planned} when the refund was planned (§10)"
+            )
     return None
 
 

@@ -312,24 +312,28 @@ def events(session: Session, action_id: int) -> list[ActionEventRow]:
     return list(session.scalars(query.order_by(ActionEventRow.id)))
 
 
-def restocked_units(session: Session, shop: str) -> set[tuple[str, str]]:
-    """(rma, line item id) pairs recon has restocked: done restocks and RETURN lines of refunds
-    recon's own write created.
+def restocked_units(session: Session, shop: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The units recon has restocked per (rma, line item id), as Loop line item ids ("" for a
+    unit an intent planned before units were recorded): done restocks and RETURN lines of
+    refunds recon's own write created.
 
     A refund intent marked done because a refund carrying its RMA marker was found (written by
     someone else, or by a write whose answer was lost) does not count: that refund may not have
     restocked; the engine sees its real refund lines (``restocked``) instead. The engine's
-    MISSING_RESTOCK rule reads this ("no restock recorded in recon's action ledger").
+    stock rules read this (docs/findings.md "Restocks are counted in units").
     """
-    pairs: set[tuple[str, str]] = set()
+    units: dict[tuple[str, str], list[str]] = {}
     for row in rows_in(session, shop, [S.DONE]):
         if row.kind == ActionKind.RESTOCK:
-            pairs.add((row.rma, str(row.details["line_item_id"])))
+            writes = [row.details]
         elif row.kind == ActionKind.REFUND and _created_by_our_write(row):
-            for line in row.details.get("lines", []):
-                if line["restock_type"] == "RETURN":
-                    pairs.add((row.rma, str(line["line_item_id"])))
-    return pairs
+            writes = [x for x in row.details.get("lines", []) if x["restock_type"] == "RETURN"]
+        else:
+            continue
+        for write in writes:
+            ids = write.get("units") or [""] * int(write["quantity"])
+            units.setdefault((row.rma, str(write["line_item_id"])), []).extend(map(str, ids))
+    return {key: tuple(ids) for key, ids in units.items()}
 
 
 def _created_by_our_write(row: ActionRow) -> bool:
@@ -341,7 +345,7 @@ def _created_by_our_write(row: ActionRow) -> bool:
 def ledger_facts(session: Session, shop: str) -> LedgerFacts:
     """What the planner must know from the ledger: restocked units and each intent's state."""
     states = {row.key: ActionState(row.state) for row in rows_in(session, shop, list(S))}
-    return LedgerFacts(frozenset(restocked_units(session, shop)), states)
+    return LedgerFacts(restocked_units(session, shop), states)
 
 
 def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:

@@ -9,21 +9,26 @@ DESIGN decisions 8 and 9; shopify-admin-api.md §9-§11. Nothing here does I/O.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from recon.config import RemediationSettings, WarehouseEvent
-from recon.models import Category, Finding, LoopReturnRecord, OrderRecord, ReturnLine
+from recon.config import RemediationSettings
+from recon.models import Category, Finding, LoopReturnRecord, OrderRecord
 from recon.money import format_amount, quantize
 
 # Re-exported: callers know the limits as part of planning.
 from recon.remediation.limits import check_breaker as check_breaker
 from recon.remediation.limits import refund_cap_reason as refund_cap_reason
+from recon.remediation.units import (
+    finding_line,
+    refund_lines,
+    unit_order,
+    unit_tag,
+    warehouse_event_happened,
+)
 
 # Fixed forever: changing it would give every intent a new key, i.e. a second refund (§10).
 KEY_NAMESPACE = uuid.UUID("0b6f3c5e-7d2a-5f4e-9c1b-8a4d2e6f1c30")
@@ -107,9 +112,9 @@ class RmaContext:
 
 @dataclass(frozen=True)
 class LedgerFacts:
-    """What the ledger already knows: units recon restocked, and the state of each intent key."""
+    """What the ledger knows: units recon restocked per (rma, line item), each intent's state."""
 
-    restocked: AbstractSet[tuple[str, str]] = frozenset()
+    restocked: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
     states: Mapping[str, ActionState] = field(default_factory=dict)
 
 
@@ -132,18 +137,6 @@ class _Draft:
     ledger: LedgerFacts
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def warehouse_event_happened(
-    ret: LoopReturnRecord, line: ReturnLine, event: WarehouseEvent
-) -> bool:
-    """Whether a returned unit reached the configured restock event (docs/findings.md)."""
-    processed = ret.state == "closed" and ret.was_processed
-    if event is WarehouseEvent.PROCESSED:
-        return processed
-    if event is WarehouseEvent.INSPECTED:
-        return line.inspected
-    return ret.label_status == "delivered" or processed or line.inspected  # graded: received
 
 
 def plan_actions(
@@ -177,30 +170,6 @@ def plan_actions(
 
 def _policy(category: Category, settings: RemediationSettings) -> Disposition:
     return Disposition.AUTO if category.value in settings.auto_apply else Disposition.APPROVAL
-
-
-def _refund_lines(
-    ret: LoopReturnRecord, event: WarehouseEvent, restocked: AbstractSet[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """Refund lines: RETURN (restock now) for units past the warehouse event, else NO_RESTOCK.
-
-    A line recon already restocked (``inventoryAdjustQuantities``, per the ledger) is NO_RESTOCK:
-    ``RETURN`` would put the same unit back a second time (shopify-admin-api.md §10).
-    """
-    units: Counter[tuple[str, str, str | None]] = Counter()
-    for line in ret.lines:
-        if line.provider_line_item_id is None:
-            continue
-        done = (ret.id, line.provider_line_item_id) in restocked
-        restock = warehouse_event_happened(ret, line, event) and line.restock_location_id
-        if restock and not done:
-            units[(line.provider_line_item_id, "RETURN", line.restock_location_id)] += 1
-        else:
-            units[(line.provider_line_item_id, "NO_RESTOCK", None)] += 1
-    return [
-        {"line_item_id": item, "quantity": qty, "restock_type": kind, "location_id": location}
-        for (item, kind, location), qty in sorted(units.items(), key=lambda kv: str(kv[0]))
-    ]
 
 
 def _refund_policy(
@@ -246,7 +215,7 @@ def _plan_refund(
         disposition = Disposition.REVIEW
         reason = f"the order has refunds recon could not read: {', '.join(unread)}"
     details = {
-        "lines": _refund_lines(ret, settings.restock_after, draft.ledger.restocked),
+        "lines": refund_lines(ret, settings.restock_after, draft.ledger.restocked),
         "note": settings.note_template.format(rma=ret.id),
         "amount": format_amount(amount, ret.currency),
         "currency": ret.currency,
@@ -279,32 +248,22 @@ def _tail(refund_id: str) -> str:
     return refund_id.rsplit("/", 1)[-1]
 
 
-def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> bool:
-    """Whether a refund in this plan will restock the line: one that may still be sent.
+def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> set[str]:
+    """Units of the line a refund in this plan will restock: one that may still be sent.
 
     A refund going to review, or whose intent was rejected, failed or sent to review, never
     restocks anything, so the restock must not wait for it.
     """
+    units: set[str] = set()
     for action in draft.actions:
         state = draft.ledger.states.get(action.key)
         if action.disposition is Disposition.REVIEW or state in NEVER_SENT:
             continue
         if action.kind is ActionKind.REFUND and action.rma == rma:
-            lines = action.details["lines"]
-            if any(
-                x["line_item_id"] == line_item_id and x["restock_type"] == "RETURN" for x in lines
-            ):
-                return True
-    return False
-
-
-def _finding_line(finding: Finding) -> str | None:
-    """The line item id of a MISSING_RESTOCK finding: its scope is ``rma=<R>,line=<id>``."""
-    for part in finding.key.partition("|")[2].split(","):
-        name, _, value = part.partition("=")
-        if name == "line" and value:
-            return value
-    return None
+            for x in action.details["lines"]:
+                if x["line_item_id"] == line_item_id and x["restock_type"] == "RETURN":
+                    units.update(x["units"])
+    return units
 
 
 def _plan_restock(
@@ -314,47 +273,65 @@ def _plan_restock(
     shop: str,
     draft: _Draft,
 ) -> None:
+    """Restock the units the finding names (``loop_line_item_ids``), one intent per location.
+
+    Units a planned refund restocks (``RETURN``) are left to it. The intent's key names its
+    units, so the same units can never be restocked under two keys; a restock of every unit of
+    the line past the event keeps the line's key (``<line>@<location>``, as before units were
+    recorded).
+    """
     ctx = contexts.get(finding.rma or "")
-    line_id = _finding_line(finding)
+    line_id = finding_line(finding)
     if ctx is None or ctx.order is None or line_id is None:
         draft.skipped.append(f"{finding.key}: return, order or line not in the mirror")
         return
-    if _restocked_by_refund(draft, ctx.loop_return.id, line_id):
-        draft.skipped.append(f"{finding.key}: restocked by the planned refund (restockType RETURN)")
-        return
     ret, order = ctx.loop_return, ctx.order
-    units = [
+    if not finding.loop_line_item_ids:
+        draft.skipped.append(f"{finding.key}: the finding names no unit (loop_line_item_ids)")
+        return
+    past = [
         u
-        for u in ret.lines
+        for u in sorted(ret.lines, key=unit_order)
         if u.provider_line_item_id == line_id
         and warehouse_event_happened(ret, u, settings.restock_after)
     ]
-    by_location = Counter(u.restock_location_id or finding.location_id for u in units)
-    order_line = next((x for x in order.lines if x.id == line_id), None)
-    item = order_line.inventory_item_id if order_line else None
-    for location, quantity in sorted(by_location.items(), key=lambda kv: str(kv[0])):
-        draft.actions.append(
-            _restock_action(
-                finding, settings, shop, ret.id, order.id, line_id, item, location, quantity
-            )
-        )
+    named = [u for u in past if u.line_item_id in finding.loop_line_item_ids]
+    by_refund = _restocked_by_refund(draft, ret.id, line_id)
+    units = [u for u in named if u.line_item_id not in by_refund]
+    if named and not units:
+        draft.skipped.append(f"{finding.key}: restocked by the planned refund (restockType RETURN)")
+        return
     if not units:
         draft.skipped.append(f"{finding.key}: no unit past the warehouse event any more")
+        return
+    by_location: dict[str | None, list[str]] = {}
+    for u in units:
+        by_location.setdefault(u.restock_location_id or finding.location_id, []).append(
+            u.line_item_id
+        )
+    order_line = next((x for x in order.lines if x.id == line_id), None)
+    item = order_line.inventory_item_id if order_line else None
+    whole = len(units) == len(past)
+    for location, ids in sorted(by_location.items(), key=lambda kv: str(kv[0])):
+        subject = f"{line_id}@{location}" + ("" if whole else f"/{unit_tag(ids)}")
+        draft.actions.append(
+            _restock_action(
+                finding, settings, shop, (ret.id, order.id, subject), item, location, ids
+            )
+        )
 
 
 def _restock_action(
     finding: Finding,
     settings: RemediationSettings,
     shop: str,
-    rma: str,
-    order_id: str,
-    line_id: str,
+    at: tuple[str, str, str],
     item: str | None,
     location: str | None,
-    quantity: int,
+    units: list[str],
 ) -> PlannedAction:
-    missing = [n for n, v in (("location", location), ("inventory item", item)) if not v]
-    subject = f"{line_id}@{location}"
+    rma, order_id, subject = at
+    missing = [name for name, v in (("location", location), ("inventory item", item)) if not v]
     return PlannedAction(
         key=idempotency_key(shop, rma, ActionKind.RESTOCK, 1, subject),
         kind=ActionKind.RESTOCK,
@@ -368,10 +345,11 @@ def _restock_action(
         amount=None,
         currency=None,
         details={
-            "line_item_id": line_id,
+            "line_item_id": subject.partition("@")[0],
             "inventory_item_id": item,
             "location_id": location,
-            "quantity": quantity,
+            "quantity": len(units),
+            "units": units,
         },
         disposition=Disposition.REVIEW if missing else _policy(finding.category, settings),
         reason=f"unknown {' and '.join(missing)}" if missing else "",

@@ -84,7 +84,9 @@ def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, An
         return [asdict(view) for view in list_actions(session, shop)]
 
 
-def ledger_restocks(sessions: Callable[[], Session], shop: str) -> frozenset[tuple[str, str]]:
-    """(rma, line item) pairs recon restocked, for the engine's MISSING_RESTOCK rule."""
+def ledger_restocks(
+    sessions: Callable[[], Session], shop: str
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Units recon restocked per (rma, line item), for the engine's stock rules."""
     with sessions() as session:
-        return frozenset(restocked_units(session, shop))
+        return restocked_units(session, shop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from recon.money import quantize
 from recon.sandbox.builder import Builder
 from recon.sandbox.builder_shopify import SHOP_CURRENCY, SHOPIFY_PAYMENTS, ZERO
 from recon.sandbox.scenario_shapes import (
@@ -41,6 +42,8 @@ def plant_sku_mismatch(b: Builder) -> int:
 
 
 def plant_missing_restock(b: Builder) -> int:
+    if b.rng.random() < 0.5:
+        return _plant_partial_restock(b)
     order, ret, at = closed_return(b)
     refund = b.refunded(order, ret, at, restock=False)
     for line_id, amount in prices_by_line(ret).items():
@@ -54,6 +57,50 @@ def plant_missing_restock(b: Builder) -> int:
             currency=ret["currency"],
             description="not restocked",
         )
+    return 1
+
+
+def _plant_partial_restock(b: Builder) -> int:
+    """Two units of one line item refunded in two parts: the first restocks, the second not.
+
+    Restocks are counted in units (docs/findings.md): the line is restocked once for two
+    received units, so one unit (the second in Loop line id order) is missing.
+    """
+    created = b.ago(20, 110)
+    order = b.order(b.later(created, -15, -3), lines=1)
+    while order["line_items"][0]["quantity"] < 2:  # orders of 1-2 units: one of 2 is needed
+        order = b.order(b.later(created, -15, -3), lines=1)
+    item = order["line_items"][0]
+    ret = b.loop_return(order, [item, item], created)
+    at = b.later(created, 5, 12, cap=b.now - 2 * HOUR)
+    b.close(ret, at)
+    first = quantize(ret["refund"] / 2, SHOP_CURRENCY)
+    refunds = [
+        b.refund(
+            order,
+            when,
+            units=[item],
+            restock=restock,
+            pays=[(SHOPIFY_PAYMENTS, amount, "SUCCESS")],
+            note=f"Loop RMA #{ret['id']}",
+            return_id=b.mirror[ret["id"]]["id"],
+        )
+        for when, restock, amount in (
+            (at, True, first),
+            (at + HOUR, False, ret["refund"] - first),
+        )
+    ]
+    units = sorted(ret["line_items"], key=lambda x: (x["line_item_id"], x["price"]))
+    b.expect(
+        "MISSING_RESTOCK",
+        f"rma={ret['id']},line={item['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=refunds,
+        amount=units[1]["price"],
+        currency=ret["currency"],
+        description="one of two units restocked",
+    )
     return 1
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import sessionmaker
+from stock import units_to_restock
 
 from recon.remediation.executor import CRASH_ENV
 from recon.remediation.ledger import ActionView, list_actions
@@ -213,11 +214,6 @@ def movements(shop: Shop) -> list[AdjustmentGroup]:
     return list(shop.state.inventory_adjustments)  # type: ignore[attr-defined]
 
 
-def _units(shop: Shop, rma: str, line: str) -> int:
-    ret = shop.state.returns_by_id[rma]
-    return sum(1 for unit in ret.line_items if unit.provider_line_item_id == line)
-
-
 def _item_of(shop: Shop, rma: str, line: str) -> str:
     order = shop.state.orders_by_id[shop.state.returns_by_id[rma].provider_order_id]
     item = next(li.inventory_item_id for li in order.line_items if li.id == line)
@@ -261,7 +257,10 @@ def assert_each_unit_restocked_once(shop: Shop) -> None:
     for planted in shop.planted_restocks:
         assert planted.rma is not None
         line = planted.key.split("line=")[1]
-        item, units = _item_of(shop, planted.rma, line), _units(shop, planted.rma, line)
+        item, units = (
+            _item_of(shop, planted.rma, line),
+            units_to_restock(shop.state, planted.rma, line),
+        )
         uri = f"gid://recon/LoopReturn/{planted.rma}"
         changes = [
             c

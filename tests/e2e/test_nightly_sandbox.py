@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from stock import units_to_restock
 
 from recon.bootstrap import build_app
 from recon.config import RemediationMode, Settings, load_settings
@@ -107,7 +108,9 @@ def test_apply_fixes_missing_refunds_and_restocks_once(tmp_path: Path) -> None:
         paid = sum(t.amount for t in order.transactions if t.refund_id == notes[0].id)
         assert paid == finding.amount_at_risk
     moved = sum(stock_after.values()) - sum(stock_before.values())
-    assert moved == sum(_units(state, p) for p in restocks)
+    assert moved == sum(
+        units_to_restock(state, p.rma or "", p.key.split("line=")[1]) for p in restocks
+    )
     for night in (second, third):
         left = {f.category for f in night.open_findings}
         assert Category.MISSING_REFUND not in left
@@ -122,13 +125,6 @@ def _stock(state: object) -> dict[tuple[str, str], int]:
         for item in world.inventory
         for location, qty in item.available.items()
     }
-
-
-def _units(state: object, planted: object) -> int:
-    rma = planted.rma  # type: ignore[attr-defined]
-    line = planted.key.split("line=")[1]  # type: ignore[attr-defined]
-    ret = state.returns_by_id[rma]  # type: ignore[attr-defined]
-    return sum(1 for unit in ret.line_items if unit.provider_line_item_id == line)
 
 
 def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Path) -> None:

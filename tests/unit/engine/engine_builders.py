@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,9 +28,12 @@ def ago(days: float) -> datetime:
     return AS_OF - timedelta(days=days)
 
 
-def line(pli: str, sku: str, price: str = "20.00", *, inspected: bool = False) -> ReturnLine:
+def line(
+    pli: str, sku: str, price: str = "20.00", *, inspected: bool = False, uid: str | None = None
+) -> ReturnLine:
+    """One returned unit; ``uid`` is its Loop line item id (default ``9<pli>``)."""
     return ReturnLine(
-        line_item_id="9" + pli,
+        line_item_id=uid or "9" + pli,
         provider_line_item_id=pli,
         sku=sku,
         price=Decimal(price),
@@ -211,7 +215,7 @@ def frames_of(*records: object) -> Frames:
 
 def run(
     *records: object,
-    restocked: frozenset[tuple[str, str]] = frozenset(),
+    restocked: Mapping[tuple[str, str], Sequence[str]] | None = None,
     settings: EngineSettings | None = None,
 ) -> ReconResult:
     return reconcile(

@@ -23,10 +23,13 @@ from engine_builders import (
 )
 
 from recon.config import EngineSettings
-from recon.models import Category
+from recon.engine import classify_restock
+from recon.engine import codes as codes_mod
+from recon.models import Category, ReturnLine
 
 RMA = "12345"
 PLI = "1345"  # the default return line's Shopify line item id for RMA 12345
+UNIT = "9" + PLI  # its Loop line item id
 
 
 def settled_refund(
@@ -44,18 +47,37 @@ def settled_refund(
     ]
 
 
+def two_units(*, inspected: bool = False) -> tuple[ReturnLine, ReturnLine]:
+    """Two returned units of line item PLI: Loop lines 9001 (graded if ``inspected``) and 9002."""
+    return (
+        line(PLI, "SKU-A", inspected=inspected, uid="9001"),
+        line(PLI, "SKU-A", uid="9002"),
+    )
+
+
+def two_unit_refund(restocked: int) -> list[object]:
+    """A settled 40.00 refund of both units of PLI, ``restocked`` of them restocked."""
+    lines = [rline(PLI, "SKU-A", qty=restocked)] if restocked else []
+    if restocked < 2:
+        lines.append(rline(PLI, "SKU-A", qty=2 - restocked, restocked=False))
+    return settled_refund(amount="40.00", lines=tuple(lines))
+
+
 def clean() -> list[object]:
     """One closed refund return, refunded, restocked and paid out: the baseline."""
     return [ret(RMA), order(), payout(), *settled_refund()]
 
 
-CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, str]]]] = {
-    "clean": (clean(), set(), frozenset()),
+# (records, expected (category, scope) set, Loop unit ids recon's ledger restocked per line item)
+CASES: dict[
+    str, tuple[list[object], set[tuple[str, str]], dict[tuple[str, str], tuple[str, ...]]]
+] = {
+    "clean": (clean(), set(), {}),
     # --- each category at least once ----------------------------------------------------------
     "missing refund: closed, refund owed, nothing in Shopify (restocked by recon)": (
         [ret(RMA), order()],
         {("MISSING_REFUND", f"rma={RMA}")},
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
     ),
     "refund failed: the only transaction failed": (
         [
@@ -69,7 +91,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         {("REFUND_FAILED", "refund=500")},
-        frozenset(),
+        {},
     ),
     "refund pending: pending for 5 days (limit 3)": (
         [
@@ -83,22 +105,22 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         {("REFUND_PENDING", "refund=500")},
-        frozenset(),
+        {},
     ),
     "amount mismatch: 15.00 refunded for 20.00 owed": (
         [ret(RMA), order(), payout(), *settled_refund(amount="15.00")],
         {("AMOUNT_MISMATCH", f"rma={RMA}")},
-        frozenset(),
+        {},
     ),
     "duplicate refund: two full refunds for one RMA": (
         [*clean(), *settled_refund("501", tid="601", lines=())],
         {("DUPLICATE_REFUND", f"rma={RMA}")},
-        frozenset(),
+        {},
     ),
     "unknown RMA: a second refund names RMA 99999": (
         [*clean(), *settled_refund("501", note="Loop RMA #99999", tid="601", lines=())],
         {("UNKNOWN_RMA", "refund=501")},
-        frozenset(),
+        {},
     ),
     "a note naming the order (Return #100 on order #100) is no RMA: linked by provider id": (
         [
@@ -108,12 +130,12 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(note="Return #100 via Loop Returns"),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "a number that is neither an RMA nor the order's still raises UNKNOWN_RMA": (
         [*clean(), *settled_refund("501", note="Return #4242", tid="601", lines=())],
         {("UNKNOWN_RMA", "refund=501")},
-        frozenset(),
+        {},
     ),
     "ambiguous RMA: one refund names two open returns": (
         [
@@ -124,7 +146,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(note=f"RMA {RMA} and RMA 12346", lines=()),
         ],
         {("AMBIGUOUS_RMA", "refund=500")},
-        frozenset(),
+        {},
     ),
     "refund on cancelled return": (
         [
@@ -134,7 +156,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
         ],
         {("REFUND_ON_CANCELLED_RETURN", f"rma={RMA}")},
-        frozenset(),
+        {},
     ),
     "unsettled: 15 days old, no balance transaction": (
         [
@@ -148,7 +170,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         {("UNSETTLED_REFUND", "transaction=600")},
-        frozenset(),
+        {},
     ),
     "unsettled: its payout failed (any age)": (
         [
@@ -159,22 +181,22 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             bt("8600", "600", "20", payout="701", status="FAILED"),
         ],
         {("UNSETTLED_REFUND", "transaction=600")},
-        frozenset(),
+        {},
     ),
     "unmatched: a 7.00 refund with no note on a returned order": (
         [*clean(), *settled_refund("501", note="goodwill", amount="7.00", tid="601", lines=())],
         {("UNMATCHED_REFUND", "refund=501")},
-        frozenset(),
+        {},
     ),
     "sku mismatch: SKU-B refunded for SKU-A returned": (
         [ret(RMA), order(), payout(), *settled_refund(lines=(rline("777", "SKU-B"),))],
         {("SKU_MISMATCH", f"rma={RMA}"), ("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
-        frozenset(),
+        {},
     ),
     "currency mismatch: GBP return, USD/EUR order": (
         [ret(RMA, currency="GBP"), order(presentment="EUR"), payout(), *settled_refund()],
         {("CURRENCY_MISMATCH", f"rma={RMA}")},
-        frozenset(),
+        {},
     ),
     "missing store credit: the gift card names 123456, not 12345": (
         [
@@ -183,7 +205,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             gift("900", "Loop RMA 123456"),
         ],
         {("MISSING_STORE_CREDIT", f"rma={RMA}")},
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
     ),
     "missing restock: refunded without restocking": (
         [
@@ -193,7 +215,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
         ],
         {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
-        frozenset(),
+        {},
     ),
     "ghost inventory: restocked while the unit is still in transit": (
         [
@@ -203,12 +225,12 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(),
         ],
         {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
-        frozenset(),
+        {},
     ),
     "ghost inventory: recon restocked the unit, then the return was cancelled": (
         [ret(RMA, state="cancelled"), order()],
         {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
     ),
     "clean: recon restocked a received unit of a closed return": (
         [
@@ -218,7 +240,49 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
         ],
         set(),
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "missing restock: two units of one line item, one restocked": (
+        [ret(RMA, refund="40.00", lines=two_units()), order(), payout(), *two_unit_refund(1)],
+        {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
+        {},
+    ),
+    "clean: two units of one line item, both restocked by one refund line": (
+        [ret(RMA, refund="40.00", lines=two_units()), order(), payout(), *two_unit_refund(2)],
+        set(),
+        {},
+    ),
+    "clean: two units, the refund restocked one and recon the other": (
+        [ret(RMA, refund="40.00", lines=two_units()), order(), payout(), *two_unit_refund(1)],
+        set(),
+        {(RMA, PLI): ("9002",)},
+    ),
+    "clean: two units, the refund restocked one, a ledger row without unit ids the other": (
+        [ret(RMA, refund="40.00", lines=two_units()), order(), payout(), *two_unit_refund(1)],
+        set(),
+        {(RMA, PLI): ("",)},
+    ),
+    "missing restock: recon restocked one unit of two, the refund none": (
+        [ret(RMA, refund="40.00", lines=two_units()), order(), payout(), *two_unit_refund(0)],
+        {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},
+        {(RMA, PLI): ("9001",)},
+    ),
+    "ghost inventory: two units restocked, one graded, one still in transit": (
+        [
+            ret(
+                RMA,
+                state="open",
+                label="in_transit",
+                processed=False,
+                refund="40.00",
+                lines=two_units(inspected=True),
+            ),
+            order(),
+            payout(),
+            *two_unit_refund(2),
+        ],
+        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
+        {},
     ),
     "clean: restocked after inspection while the label still says in transit": (
         [
@@ -234,7 +298,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "status drift: Loop closed, Shopify order still IN_PROGRESS": (
         [
@@ -248,18 +312,18 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         {("STATUS_DRIFT", "order=100")},
-        frozenset(),
+        {},
     ),
     "stale: open 40 days, still in transit": (
         [ret(RMA, state="open", label="in_transit", processed=False, created_days=40), order()],
         {("STALE_RETURN", f"rma={RMA}")},
-        frozenset(),
+        {},
     ),
     # --- clean cases that must raise nothing ---------------------------------------------------
     "clean: exchange with no refund (unit restocked by recon)": (
         [ret(RMA, refund="0", outcome="exchange", total="20.00"), order()],
         set(),
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
     ),
     "clean: store credit with its gift card": (
         [
@@ -268,7 +332,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             gift("900", f"Store credit for Loop return #{RMA}."),
         ],
         set(),
-        frozenset({(RMA, PLI)}),
+        {(RMA, PLI): (UNIT,)},
     ),
     "clean: partial refund (12.00 of a 20.00 item)": (
         [
@@ -278,7 +342,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(amount="12.00"),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: mixed tender in two transactions (card 12 + gift card 8)": (
         [
@@ -294,7 +358,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             bt("8600", "600", "12.00"),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: multi-currency (Loop USD; refund 18.50 EUR = 20.00 USD shop money)": (
         [
@@ -311,7 +375,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             bt("8600", "600", "20.00"),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: several returns on one order, each refunded": (
         [
@@ -325,7 +389,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: refund issued before inspection, not restocked yet": (
         [
@@ -335,7 +399,7 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             *settled_refund(lines=(rline(PLI, "SKU-A", restocked=False),)),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: refund 3 days old not yet in a payout (limit 10 days)": (
         [
@@ -346,17 +410,17 @@ CASES: dict[str, tuple[list[object], set[tuple[str, str]], frozenset[tuple[str, 
             ),
         ],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: linked by Loop's provider_refund_id": (
         [ret(RMA, provider_refund_ids=("500",)), order(), payout(), *settled_refund(note=None)],
         set(),
-        frozenset(),
+        {},
     ),
     "clean: linked by heuristic (same order, amount and SKUs)": (
         [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")],
         set(),
-        frozenset(),
+        {},
     ),
 }
 
@@ -442,3 +506,51 @@ def test_muted_categories_are_counted_not_reported() -> None:
     assert muted.findings == [] and muted.muted == {"MISSING_RESTOCK": 1}
     other = run(*records, settings=EngineSettings(muted_categories=[Category.STALE_RETURN]))
     assert keyset(other) == keyset(run(*records)) and other.muted == {}
+
+
+def test_a_partly_restocked_line_names_the_missing_unit_and_its_price() -> None:
+    records = CASES["missing restock: two units of one line item, one restocked"][0]
+    (finding,) = run(*records).findings
+    assert finding.amount_at_risk == Decimal("20.00")  # one unit of two, not the line
+    assert finding.loop_line_item_ids == ("9002",)  # units in Loop id order: 9001 is covered
+    assert finding.detail == "1 of 2 received units not restocked in Shopify"
+
+
+def test_a_ghost_unit_is_the_one_not_received() -> None:
+    records = CASES["ghost inventory: two units restocked, one graded, one still in transit"][0]
+    (finding,) = run(*records).findings
+    assert finding.amount_at_risk == Decimal("20.00")
+    assert finding.loop_line_item_ids == ("9002",)  # 9001 is graded: in the warehouse
+
+
+class _PlainPaths:
+    """``codes`` module stand-in whose uniqueness test always fails: the merge paths run."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(codes_mod, name)
+
+    @staticmethod
+    def is_unique(*_: object) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in CASES if "restock" in n or "ghost" in n or "unit" in n]
+)
+def test_stock_rules_give_the_same_findings_on_the_merge_path(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records, _, restocked = CASES[name]
+    fast = run(*records, restocked=restocked).findings
+    monkeypatch.setattr(classify_restock, "codes_mod", _PlainPaths())
+    assert run(*records, restocked=restocked).findings == fast
+
+
+def test_the_unit_recon_restocked_is_not_named_again() -> None:
+    records, _, restocked = CASES[
+        "missing restock: recon restocked one unit of two, the refund none"
+    ]
+    (finding,) = run(*records, restocked={(RMA, PLI): ("9002",)}).findings
+    assert finding.loop_line_item_ids == ("9001",)  # 9002 is named by the ledger: restocked
+    (finding,) = run(*records, restocked=restocked).findings
+    assert finding.loop_line_item_ids == ("9002",)

@@ -10,7 +10,7 @@ import pytest
 from engine_builders import line, ret
 
 from recon.config import WarehouseEvent
-from recon.remediation.planner import warehouse_event_happened
+from recon.remediation.units import warehouse_event_happened
 
 # (state, label, processed, inspected) → (received, processed, inspected)
 TABLE = [

@@ -111,6 +111,7 @@ def finding(category: Category, rma: str, *, line: str | None = None) -> Finding
         rma=rma,
         shopify_order_id="1001",
         location_id="4001",
+        loop_line_item_ids=(f"L{line}",) if line else (),  # the unit make_return gives the line
     )
 
 

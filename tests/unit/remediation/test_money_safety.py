@@ -165,13 +165,13 @@ def test_refund_found_by_marker_does_not_count_as_restocked(sessions, gateway, c
         == "done"
     )
     with sessions() as session:
-        assert restocked_units(session, SHOP) == set()
+        assert restocked_units(session, SHOP) == {}
 
 
 def test_refund_created_by_our_write_counts_as_restocked(sessions, gateway, clock):
     run(sessions, gateway, clock, findings=REFUND_701)
     with sessions() as session:
-        assert restocked_units(session, SHOP) == {("12345701", "2001")}
+        assert restocked_units(session, SHOP) == {("12345701", "2001"): ("L2001",)}
 
 
 # --- 7. restock not skipped for a refund that will never be sent ------------------------------

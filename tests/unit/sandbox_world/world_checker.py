@@ -252,15 +252,22 @@ def _per_return(
 
 
 def _restock(ctx: _Ctx, r: LoopReturn, o: Order, ids: list[str], lines: list) -> None:  # type: ignore[type-arg]
-    prices: dict[str, Decimal] = {}
-    for x in r.line_items:
-        prices[x.provider_line_item_id] = prices.get(x.provider_line_item_id, Decimal(0)) + x.price
-    restocked = {ln.line_item_id for ln in lines if ln.restocked}
-    for line_id, amount in prices.items():
+    """Counted in units: restocked quantity against the units of each line item (one each)."""
+    units: dict[str, list[Decimal]] = {}
+    for x in sorted(r.line_items, key=lambda x: (x.line_item_id, x.price)):
+        units.setdefault(x.provider_line_item_id, []).append(x.price)
+    restocked: Counter[str] = Counter()
+    for ln in lines:
+        if ln.restocked:
+            restocked[ln.line_item_id] += ln.quantity
+    for line_id, prices in units.items():
         scope = f"rma={r.id},line={line_id}"
-        if r.state not in GONE and _received(r) and line_id not in restocked:
-            ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
-        if line_id in restocked and (r.state in GONE or not _received(r)):
+        if r.state not in GONE and _received(r):  # every unit is back: the uncovered are missing
+            if missing := prices[restocked[line_id] :]:
+                amount = sum(missing, Decimal(0))
+                ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
+        elif ghost := prices[: restocked[line_id]]:  # none is back: each restock is ghost stock
+            amount = sum(ghost, Decimal(0))
             ctx.add(scope, Derived("GHOST_INVENTORY", r.id, o.id, ids, amount, r.currency))
 
 
