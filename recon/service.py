@@ -64,7 +64,9 @@ def reconcile_snapshot(
         frames,
         settings.engine,
         as_of,
-        restocked_by_recon=ledger_restocks(sessions(store), settings.shop.slug),
+        restocked_by_recon=ledger_restocks(
+            sessions(store), settings.shop.slug, frozenset(frames.refunds["refund_id"].astype(str))
+        ),
         restock_after=settings.remediation.restock_after,
     )
 

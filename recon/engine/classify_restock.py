@@ -191,17 +191,20 @@ def _ledger_units(
     rma: np.ndarray,
     pli: np.ndarray,
     unit_ids: np.ndarray,
+    prices: np.ndarray,
     ledger: Mapping[tuple[str, str], Sequence[str]],
 ) -> tuple[np.ndarray, dict[tuple[str, str], int]]:
     """Units recon's ledger names, and per line item the entries that name none of its units.
 
     ``ledger`` maps (rma, line item) to the Loop line item ids recon restocked ("" where a row
-    did not record it). Those entries are counted like refund lines instead.
+    did not record it). Those entries are counted like refund lines instead. Units are matched
+    in unit order, so a repeated id names the same unit whatever order the rows came in.
     """
     named = np.zeros(len(unit_ids), dtype=bool)
     left = {key: Counter(str(i) for i in ids) for key, ids in ledger.items()}
     wanted = {str(i) for ids in ledger.values() for i in ids if i}
-    for at in np.flatnonzero(pd.Series(unit_ids, dtype=object).isin(wanted).to_numpy()):
+    found = np.flatnonzero(pd.Series(unit_ids, dtype=object).isin(wanted).to_numpy())
+    for at in sorted(found, key=lambda i: (str(unit_ids[i]), int(prices[i]))):
         entries = left.get((str(rma[at]), str(pli[at])))
         if entries is not None and entries[str(unit_ids[at])] > 0:
             entries[str(unit_ids[at])] -= 1
@@ -225,6 +228,7 @@ def _restock_merge(
         units["rma"].to_numpy(dtype=object),
         units["pli"].to_numpy(dtype=object),
         units["line_item_id"].to_numpy(dtype=object),
+        units["price_minor"].to_numpy(dtype=np.int64),
         restocked_by_recon,
     )
     ledger = list(counted.items())
@@ -289,6 +293,7 @@ def _restock_masks(
             units["rma"].to_numpy(dtype=object)[row],
             units["provider_line_item_id"].fillna("").to_numpy(dtype=object)[row],
             unit_ids,
+            units["price_minor"].to_numpy(dtype=np.int64)[row],
             restocked_by_recon,
         )
         if restocked_by_recon

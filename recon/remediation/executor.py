@@ -33,6 +33,7 @@ from recon.remediation.guards import (
     new_refunds_reason,
     resend_overrefund_reason,
     restock_conflict_reason,
+    restock_twice_reason,
     stale_reason,
 )
 from recon.remediation.ledger import (
@@ -300,8 +301,12 @@ class Executor:
         return {"input": refund_input, "idempotencyKey": intent.key}
 
     def _prepare_restock(self, intent: Intent) -> dict[str, Any] | Verdict:
-        """Read ``available`` now and build the compare-and-swap adjustment (§11)."""
+        """Unless a unit of it was restocked meanwhile, read ``available``: the CAS (§11)."""
         details = intent.details
+        with self._sessions() as session:
+            again = restock_twice_reason(intent.rma, details, restocked_units(session, self._shop))
+        if again is not None:
+            return Verdict(S.NEEDS_REVIEW, again)
         line_gid = gid("LineItem", str(details["line_item_id"]))
         location_gid = gid("Location", str(details["location_id"]))
         stock = next(

@@ -8,6 +8,7 @@ DESIGN decision 8; shopify-admin-api.md §9-§11, §17.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
@@ -95,6 +96,21 @@ def restock_conflict_reason(
                 f"{planned} when the refund was planned (§10)"
             )
     return None
+
+
+def restock_twice_reason(
+    rma: str, details: dict[str, Any], restocked: Mapping[tuple[str, str], Sequence[str]]
+) -> str | None:
+    """Why a restock must not be sent: recon already restocked one of its units.
+
+    ``details`` are a restock intent's; ``restocked`` the ledger's done restocks. An intent
+    planned before units were recorded names none and is checked by the planner's key alone.
+    """
+    done = Counter(restocked.get((rma, str(details["line_item_id"])), ()))
+    again = sorted(u for u in set(details.get("units", ())) if done[u] > 0)
+    if not again:
+        return None
+    return f"unit(s) {', '.join(again)} already restocked by recon under another intent"
 
 
 def resend_overrefund_reason(variables: dict[str, Any], suggested: SuggestedRefund) -> str | None:

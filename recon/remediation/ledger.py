@@ -8,6 +8,7 @@ response; events are never updated or deleted (no retention cap). DESIGN decisio
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -312,7 +313,9 @@ def events(session: Session, action_id: int) -> list[ActionEventRow]:
     return list(session.scalars(query.order_by(ActionEventRow.id)))
 
 
-def restocked_units(session: Session, shop: str) -> dict[tuple[str, str], tuple[str, ...]]:
+def restocked_units(
+    session: Session, shop: str, *, mirrored_refunds: AbstractSet[str] = frozenset()
+) -> dict[tuple[str, str], tuple[str, ...]]:
     """The units recon has restocked per (rma, line item id), as Loop line item ids ("" for a
     unit an intent planned before units were recorded): done restocks and RETURN lines of
     refunds recon's own write created.
@@ -320,20 +323,39 @@ def restocked_units(session: Session, shop: str) -> dict[tuple[str, str], tuple[
     A refund intent marked done because a refund carrying its RMA marker was found (written by
     someone else, or by a write whose answer was lost) does not count: that refund may not have
     restocked; the engine sees its real refund lines (``restocked``) instead. The engine's
-    stock rules read this (docs/findings.md "Restocks are counted in units").
+    stock rules read this (docs/findings.md "Restocks are counted in units"); for them, refunds
+    already in the mirror (``mirrored_refunds``, numeric ids) are left out: the engine counts
+    their refund lines, and counting both would cover a unit twice.
     """
     units: dict[tuple[str, str], list[str]] = {}
     for row in rows_in(session, shop, [S.DONE]):
         if row.kind == ActionKind.RESTOCK:
             writes = [row.details]
-        elif row.kind == ActionKind.REFUND and _created_by_our_write(row):
+        elif (
+            row.kind == ActionKind.REFUND
+            and _created_by_our_write(row)
+            and str(row.result_id).rsplit("/", 1)[-1] not in mirrored_refunds
+        ):
             writes = [x for x in row.details.get("lines", []) if x["restock_type"] == "RETURN"]
         else:
             continue
         for write in writes:
-            ids = write.get("units") or [""] * int(write["quantity"])
-            units.setdefault((row.rma, str(write["line_item_id"])), []).extend(map(str, ids))
+            _add_units(units, row.rma, write)
     return {key: tuple(ids) for key, ids in units.items()}
+
+
+def restocks_in_flight(session: Session, shop: str) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Units of restock intents sent with no answer yet (sending, unknown), per (rma, line)."""
+    units: dict[tuple[str, str], list[str]] = {}
+    for row in rows_in(session, shop, list(IN_FLIGHT)):
+        if row.kind == ActionKind.RESTOCK:
+            _add_units(units, row.rma, row.details)
+    return {key: tuple(ids) for key, ids in units.items()}
+
+
+def _add_units(units: dict[tuple[str, str], list[str]], rma: str, write: dict[str, Any]) -> None:
+    ids = write.get("units") or [""] * int(write["quantity"])
+    units.setdefault((rma, str(write["line_item_id"])), []).extend(map(str, ids))
 
 
 def _created_by_our_write(row: ActionRow) -> bool:
@@ -345,7 +367,7 @@ def _created_by_our_write(row: ActionRow) -> bool:
 def ledger_facts(session: Session, shop: str) -> LedgerFacts:
     """What the planner must know from the ledger: restocked units and each intent's state."""
     states = {row.key: ActionState(row.state) for row in rows_in(session, shop, list(S))}
-    return LedgerFacts(restocked_units(session, shop), states)
+    return LedgerFacts(restocked_units(session, shop), states, restocks_in_flight(session, shop))
 
 
 def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:

@@ -9,6 +9,7 @@ DESIGN decisions 8 and 9; shopify-admin-api.md §9-§11. Nothing here does I/O.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from recon.config import RemediationSettings
-from recon.models import Category, Finding, LoopReturnRecord, OrderRecord
+from recon.models import Category, Finding, LoopReturnRecord, OrderRecord, ReturnLine
 from recon.money import format_amount, quantize
 
 # Re-exported: callers know the limits as part of planning.
@@ -116,6 +117,8 @@ class LedgerFacts:
 
     restocked: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
     states: Mapping[str, ActionState] = field(default_factory=dict)
+    # Units of restock intents sent without an answer yet (resolved before anything is sent).
+    in_flight: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,13 +251,13 @@ def _tail(refund_id: str) -> str:
     return refund_id.rsplit("/", 1)[-1]
 
 
-def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> set[str]:
+def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> list[str]:
     """Units of the line a refund in this plan will restock: one that may still be sent.
 
     A refund going to review, or whose intent was rejected, failed or sent to review, never
     restocks anything, so the restock must not wait for it.
     """
-    units: set[str] = set()
+    units: list[str] = []
     for action in draft.actions:
         state = draft.ledger.states.get(action.key)
         if action.disposition is Disposition.REVIEW or state in NEVER_SENT:
@@ -262,7 +265,7 @@ def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> set[str]
         if action.kind is ActionKind.REFUND and action.rma == rma:
             for x in action.details["lines"]:
                 if x["line_item_id"] == line_item_id and x["restock_type"] == "RETURN":
-                    units.update(x["units"])
+                    units.extend(x["units"])
     return units
 
 
@@ -295,15 +298,18 @@ def _plan_restock(
         if u.provider_line_item_id == line_id
         and warehouse_event_happened(ret, u, settings.restock_after)
     ]
-    named = [u for u in past if u.line_item_id in finding.loop_line_item_ids]
-    by_refund = _restocked_by_refund(draft, ret.id, line_id)
-    units = [u for u in named if u.line_item_id not in by_refund]
-    if named and not units:
-        draft.skipped.append(f"{finding.key}: restocked by the planned refund (restockType RETURN)")
-        return
-    if not units:
-        draft.skipped.append(f"{finding.key}: no unit past the warehouse event any more")
-        return
+    wanted = Counter(finding.loop_line_item_ids)  # a multiset: never more units than named
+    for covered, why in (
+        ((), "no named unit past the warehouse event any more"),
+        (draft.ledger.restocked.get((ret.id, line_id), ()), "restocked by recon already"),
+        (draft.ledger.in_flight.get((ret.id, line_id), ()), "being restocked by recon"),
+        (_restocked_by_refund(draft, ret.id, line_id), "restocked by the planned refund"),
+    ):
+        wanted.subtract(covered)
+        units = _pick(past, wanted)
+        if not units:
+            draft.skipped.append(f"{finding.key}: {why}")
+            return
     by_location: dict[str | None, list[str]] = {}
     for u in units:
         by_location.setdefault(u.restock_location_id or finding.location_id, []).append(
@@ -319,6 +325,18 @@ def _plan_restock(
                 finding, settings, shop, (ret.id, order.id, subject), item, location, ids
             )
         )
+
+
+def _pick(units: list[ReturnLine], wanted: Counter[str]) -> list[ReturnLine]:
+    """The units still wanted (a multiset of ids), the last ones in unit order, as the engine
+    names the units past a restocked count."""
+    left = Counter(wanted)
+    picked = []
+    for unit in reversed(units):
+        if left[unit.line_item_id] > 0:
+            left[unit.line_item_id] -= 1
+            picked.append(unit)
+    return picked[::-1]
 
 
 def _restock_action(

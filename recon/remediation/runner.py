@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict
 from typing import Any
 
@@ -85,8 +86,9 @@ def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, An
 
 
 def ledger_restocks(
-    sessions: Callable[[], Session], shop: str
+    sessions: Callable[[], Session], shop: str, mirrored_refunds: AbstractSet[str]
 ) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Units recon restocked per (rma, line item), for the engine's stock rules."""
+    """Units recon restocked per (rma, line item), for the engine's stock rules (refunds in
+    the mirror left out: the engine reads their lines)."""
     with sessions() as session:
-        return restocked_units(session, shop)
+        return restocked_units(session, shop, mirrored_refunds=mirrored_refunds)

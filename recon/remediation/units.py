@@ -44,7 +44,9 @@ def refund_lines(
     ledger entries (``ledger_units``) for the executor's re-check before sending.
     """
     units: dict[tuple[str, str, str | None], list[str]] = {}
-    ledger = {pli: list(ids) for (rma, pli), ids in restocked.items() if rma == ret.id}
+    ledger = {
+        pli: _entries(ret, pli, ids) for (rma, pli), ids in restocked.items() if rma == ret.id
+    }
     for unit in sorted(ret.lines, key=unit_order):
         item = unit.provider_line_item_id
         if item is None:
@@ -65,6 +67,12 @@ def refund_lines(
             line |= {"units": ids, "ledger_units": len(restocked.get((ret.id, item), ()))}
         lines.append(line)
     return lines
+
+
+def _entries(ret: LoopReturnRecord, pli: str, ids: Sequence[str]) -> list[str]:
+    """A line item's ledger entries; an id naming none of its units counts as "" (a unit)."""
+    mine = {u.line_item_id for u in ret.lines if u.provider_line_item_id == pli}
+    return [i if i in mine else "" for i in ids]
 
 
 def finding_line(finding: Finding) -> str | None:

@@ -106,10 +106,11 @@ class ShopifyBuilder:
         lines: int = 2,
         presentment: str = SHOP_CURRENCY,
         gift_card_tender: Decimal = ZERO,
+        quantity: int | None = None,
     ) -> Json:
-        """An order for ``lines`` distinct SKUs (quantity 1-2 each), paid and settled."""
+        """An order for ``lines`` distinct SKUs (``quantity`` each, else 1-2), paid and settled."""
         rate = RATES[presentment]
-        items = self._line_items(lines, rate, presentment)
+        items = self._line_items(lines, rate, presentment, quantity)
         order: Json = {
             "id": self.sid(),
             "name": "",
@@ -135,8 +136,11 @@ class ShopifyBuilder:
         self.orders_by_id[order["id"]] = order
         return order
 
-    def _line_items(self, lines: int, rate: Decimal, presentment: str) -> list[Json]:
-        """``lines`` distinct catalog SKUs priced in the presentment currency, quantity 1-2 each."""
+    def _line_items(
+        self, lines: int, rate: Decimal, presentment: str, quantity: int | None = None
+    ) -> list[Json]:
+        """``lines`` distinct catalog SKUs priced in the presentment currency, quantity 1-2 each
+        unless ``quantity`` is given."""
         items: list[Json] = []
         for sku in self.rng.sample(self.catalog, lines):
             price = sku.price if rate == 1 else quantize(sku.price / rate, presentment)
@@ -147,7 +151,7 @@ class ShopifyBuilder:
                     "title": sku.title,
                     "variant_id": sku.variant_id,
                     "inventory_item_id": sku.inventory_item_id,
-                    "quantity": self.rng.choice((1, 1, 2)),
+                    "quantity": quantity or self.rng.choice((1, 1, 2)),
                     "price": price,
                     "price_shop": sku.price,
                 }

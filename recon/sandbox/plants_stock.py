@@ -67,9 +67,7 @@ def _plant_partial_restock(b: Builder) -> int:
     received units, so one unit (the second in Loop line id order) is missing.
     """
     created = b.ago(20, 110)
-    order = b.order(b.later(created, -15, -3), lines=1)
-    while order["line_items"][0]["quantity"] < 2:  # orders of 1-2 units: one of 2 is needed
-        order = b.order(b.later(created, -15, -3), lines=1)
+    order = b.order(b.later(created, -15, -3), lines=1, quantity=2)
     item = order["line_items"][0]
     ret = b.loop_return(order, [item, item], created)
     at = b.later(created, 5, 12, cap=b.now - 2 * HOUR)

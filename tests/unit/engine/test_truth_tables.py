@@ -554,3 +554,13 @@ def test_the_unit_recon_restocked_is_not_named_again() -> None:
     assert finding.loop_line_item_ids == ("9001",)  # 9002 is named by the ledger: restocked
     (finding,) = run(*records, restocked=restocked).findings
     assert finding.loop_line_item_ids == ("9002",)
+
+
+def test_a_repeated_loop_id_names_the_same_unit_whatever_the_row_order() -> None:
+    cheap, dear = line(PLI, "SKU-A", "10.00", uid="777"), line(PLI, "SKU-A", "30.00", uid="777")
+    amounts = set()
+    for units in ((cheap, dear), (dear, cheap)):
+        records = [ret(RMA, refund="40.00", lines=units), order(), payout(), *two_unit_refund(0)]
+        (finding,) = run(*records, restocked={(RMA, PLI): ("777",)}).findings
+        amounts.add((finding.loop_line_item_ids, finding.amount_at_risk))
+    assert amounts == {(("777",), Decimal("30.00"))}  # the ledger's 777 is the first: 10.00

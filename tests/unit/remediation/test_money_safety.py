@@ -172,6 +172,11 @@ def test_refund_created_by_our_write_counts_as_restocked(sessions, gateway, cloc
     run(sessions, gateway, clock, findings=REFUND_701)
     with sessions() as session:
         assert restocked_units(session, SHOP) == {("12345701", "2001"): ("L2001",)}
+        created = next(r["id"] for r in _refunds(gateway) if "12345701" in (r.get("note") or ""))
+        # Once the mirror holds that refund, the engine reads its lines: the ledger must not
+        # count the same unit a second time.
+        mirrored = {created.rsplit("/", 1)[-1]}
+        assert restocked_units(session, SHOP, mirrored_refunds=mirrored) == {}
 
 
 # --- 7. restock not skipped for a refund that will never be sent ------------------------------

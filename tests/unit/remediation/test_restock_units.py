@@ -7,6 +7,7 @@ from decimal import Decimal
 from remediation_world import SHOP, finding, make_order, make_return, settings
 from run_helpers import intents, run
 
+from recon.config import WarehouseEvent
 from recon.models import Category, ReturnLine
 from recon.remediation.guards import restock_conflict_reason
 from recon.remediation.planner import ActionKind, LedgerFacts, RmaContext, plan_actions
@@ -89,3 +90,66 @@ def test_the_refund_guard_counts_restocks_since_the_plan():
     assert reason is not None and "restocked twice" in reason
     legacy = {k: v for k, v in line.items() if k != "ledger_units"}  # any restock conflicts
     assert restock_conflict_reason(RMA, [legacy], {(RMA, "2002"): ("M2002",)}) is not None
+
+
+def graded_context(*graded: str) -> dict[str, RmaContext]:
+    """Return 12345702 in transit with units A, B and C of line 2002; ``graded`` inspected."""
+    ret = make_return(RMA, "2002", refund="90.00")
+    units = tuple(
+        ret.lines[0].model_copy(
+            update={"line_item_id": u, "price": Decimal("30.00"), "inspected": u in graded}
+        )
+        for u in ("A", "B", "C")
+    )
+    update = {"lines": units, "label_status": "in_transit", "was_processed": False}
+    return {RMA: RmaContext(ret.model_copy(update={**update, "state": "open"}), make_order())}
+
+
+def adjusted(gateway) -> int:
+    return sum(m["delta"] for m in gateway.state["adjustments"] if m["via"] == "adjust")
+
+
+def test_a_unit_whose_restock_got_no_answer_is_not_planned_again(sessions, gateway, clock):
+    """Units graded one per night (restock after inspection); B's answer is lost, so the
+    engine, reading the ledger before B's intent is resolved, names B again beside C."""
+    policy = settings(restock_after=WarehouseEvent.INSPECTED)
+    run(sessions, gateway, clock, findings=[restock_finding("A")], contexts=graded_context("A"),
+        policy=policy, run_id="n0")  # fmt: skip
+    gateway.drop = {"adjust"}
+    run(sessions, gateway, clock, findings=[restock_finding("B")],
+        contexts=graded_context("A", "B"), policy=policy, run_id="n1")  # fmt: skip
+    run(sessions, gateway, clock, findings=[restock_finding("B", "C")],
+        contexts=graded_context("A", "B", "C"), policy=policy, run_id="n2")  # fmt: skip
+    assert adjusted(gateway) == 3  # one per unit: B is not restocked a second time
+    assert {(i.subject, i.state) for i in intents(sessions)} == {
+        ("2002@4001", "done"), ("2002@4001/B", "done"), ("2002@4001/C", "done"),
+    }  # fmt: skip
+
+
+def test_the_executor_refuses_a_unit_recon_restocked_under_another_key(sessions, gateway, clock):
+    run(sessions, gateway, clock, findings=[restock_finding("M2002")],
+        contexts=two_unit_context(), run_id="n0")  # fmt: skip
+    # A plan made without the ledger (as a stale engine view would) names the unit again.
+    run(sessions, gateway, clock, findings=[restock_finding("L2002", "M2002")],
+        contexts=two_unit_context(), run_id="n1", ledger=False)  # fmt: skip
+    assert adjusted(gateway) == 1
+    second = next(i for i in intents(sessions) if i.subject == "2002@4001")
+    assert second.state == "needs_review" and "M2002 already restocked" in second.reason
+
+
+def test_a_ledger_id_the_return_no_longer_lists_still_counts_as_a_unit():
+    ledger = LedgerFacts(restocked={(RMA, "2002"): ("gone",)})
+    context = {RMA: RmaContext(make_return(RMA, "2002"), make_order())}
+    plan = plan_actions([finding(Category.MISSING_REFUND, RMA)], settings(), context, shop=SHOP,
+                        ledger=ledger)  # fmt: skip
+    (refund,) = plan.actions
+    assert [x["restock_type"] for x in refund.details["lines"]] == ["NO_RESTOCK"]
+
+
+def test_a_repeated_loop_id_restocks_as_many_units_as_named():
+    ((_, ctx),) = two_unit_context().items()
+    lines = tuple(u.model_copy(update={"line_item_id": "777"}) for u in ctx.loop_return.lines)
+    context = {RMA: RmaContext(ctx.loop_return.model_copy(update={"lines": lines}), ctx.order)}
+    plan = plan_actions([restock_finding("777")], settings(), context, shop=SHOP)
+    (action,) = restocks(plan)
+    assert action.details["quantity"] == 1
