@@ -308,17 +308,25 @@ def actions_list(
 
     from recon.remediation.ledger import list_actions
     from recon.remediation.planner import ActionState
+    from recon.remediation.views import describe
 
     settings, sessions = _ledger_sessions(config)
     states = [ActionState(s) for s in state] if state else None
     with sessions() as session:
         rows = list_actions(session, settings.shop.slug, states)
     table = Table(title=f"actions for {settings.shop.slug}")
-    for column in ("id", "kind", "category", "rma", "order", "amount", "state", "reason"):
+    for column in ("id", "kind", "category", "rma", "order", "what", "state", "reason"):
         table.add_column(column)
     for row in rows:
-        amount = f"{row.amount} {row.currency}" if row.amount else "-"
-        cells = (str(row.id), row.kind, row.category, row.rma, row.order_id, amount, row.state)
+        cells = (
+            str(row.id),
+            row.kind,
+            row.category,
+            row.rma,
+            row.order_id,
+            describe(row),
+            row.state,
+        )
         # Reasons carry Shopify's own error text: print it literally, never as console markup.
         table.add_row(*(escape(c) for c in cells), escape(row.reason))
     Console().print(table)

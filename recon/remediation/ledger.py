@@ -101,9 +101,13 @@ class ActionView:
     state: str
     reason: str
     result_id: str | None
+    details: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    approved_by: str | None = None
 
 
-def _view(row: ActionRow) -> ActionView:
+def _view(row: ActionRow, approved_by: str | None = None) -> ActionView:
     return ActionView(
         row.id,
         row.key,
@@ -116,6 +120,10 @@ def _view(row: ActionRow) -> ActionView:
         row.state,
         row.reason,
         row.result_id,
+        row.details,
+        row.created_at,
+        row.updated_at,
+        approved_by,
     )
 
 
@@ -245,7 +253,13 @@ def list_actions(
     query = select(ActionRow).where(ActionRow.shop == shop).order_by(ActionRow.id)
     if states:
         query = query.where(ActionRow.state.in_([s.value for s in states]))
-    return [_view(row) for row in session.scalars(query)]
+    rows = list(session.scalars(query))
+    mine = select(ActionRow.id).where(ActionRow.shop == shop)  # a subquery: no id list to bind
+    approvals = select(ActionEventRow.action_id, ActionEventRow.actor).where(
+        ActionEventRow.action_id.in_(mine), ActionEventRow.to_state == S.APPROVED.value
+    )
+    approved_by = dict(session.execute(approvals.order_by(ActionEventRow.id)).all())
+    return [_view(row, approved_by.get(row.id)) for row in rows]
 
 
 def _decide(

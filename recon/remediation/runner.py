@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from recon.models import Finding, FindingStatus
 from recon.remediation.executor import ApplyReport, Executor
 from recon.remediation.ledger import ledger_facts, list_actions, restocked_units
 from recon.remediation.planner import RmaContext, plan_actions
+from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
 
@@ -82,7 +82,7 @@ def remediate(
 def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:
     """Every intent of the shop as plain rows for the reports (the audit trail has no cap)."""
     with sessions() as session:
-        return [asdict(view) for view in list_actions(session, shop)]
+        return [report_row(view) for view in list_actions(session, shop)]
 
 
 def ledger_restocks(

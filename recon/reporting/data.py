@@ -20,6 +20,9 @@ from recon.models import Category, Finding, FindingStatus, Owner, Severity
 from recon.money import ZERO, quantize
 from recon.reporting.safety import clean_text
 
+# Intent states that wait for a person: to approve, to be sent by the next run, or to review.
+WAITING = frozenset({"proposed", "approved", "planned", "needs_review"})
+
 SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _DIGITS = re.compile(r"^\d{1,30}$")
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -131,6 +134,11 @@ class ReportData:
     store_credit: tuple[Mapping[str, Any], ...] = field(repr=False)
     # (category, findings this run) of categories muted by settings: shown, never hidden silently.
     muted: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def waiting_actions(self) -> tuple[Mapping[str, Any], ...]:
+        """Intents waiting for a person: to approve (proposed), to be sent, or to review."""
+        return tuple(a for a in self.actions if a.get("status") in WAITING)
 
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open findings as rows, generated lazily (the workbook streams them)."""

@@ -1,4 +1,5 @@
-"""The Exceptions sheet (shared with the month-end workbook) and the per-run deliverables.
+"""The Exceptions and Actions sheets (shared with the month-end workbook) and the per-run
+deliverables.
 
 ``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into
 ``<reports dir>/<shop>/<YYYY-MM-DD>/``; the caller writes ``findings.json`` beside them.
@@ -6,11 +7,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recon.reporting.data import ExceptionRow, ReportData
 from recon.reporting.html import write_report_html
+from recon.reporting.rows import ACTION_COLUMNS, dict_rows
 from recon.reporting.xlsx_writer import Column, Formula, StreamingBook, StreamingSheet
 
 EXCEPTIONS_TABLE = "Exceptions"
@@ -85,14 +89,25 @@ def write_exceptions_sheet(book: StreamingBook, data: ReportData) -> StreamingSh
     return sheet
 
 
+def write_actions_sheet(
+    book: StreamingBook, data: ReportData, actions: Sequence[Mapping[str, Any]]
+) -> StreamingSheet:
+    """The intents given, one row each, in an ``Actions`` sheet and table."""
+    sheet = book.sheet("Actions", ACTION_COLUMNS, table="Actions")
+    sheet.extend(dict_rows(data, actions, ACTION_COLUMNS))
+    return sheet
+
+
 def write_exceptions_workbook(data: ReportData, path: Path) -> Path:
-    """Write the per-run ``exceptions.xlsx`` (one Exceptions sheet).
+    """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, and an Actions sheet of the
+    intents waiting for a person (to approve, or to review).
 
     Raises:
         OSError: if the file cannot be written.
     """
     book = StreamingBook()
     write_exceptions_sheet(book, data)
+    write_actions_sheet(book, data, data.waiting_actions)
     book.save(path)
     return path
 

@@ -7,21 +7,18 @@ write-only), so memory stays flat in the number of rows.
 
 from __future__ import annotations
 
-import json
-import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from recon.reporting.data import ReportData
-from recon.reporting.exceptions_xlsx import write_exceptions_sheet
+from recon.reporting.exceptions_xlsx import write_actions_sheet, write_exceptions_sheet
+from recon.reporting.rows import dict_rows, frame_rows
 from recon.reporting.xlsx_writer import Column, StreamingBook, money_format
 
 MATCHED_COLUMNS = (
@@ -53,19 +50,6 @@ PAYOUT_COLUMNS = (
     Column("summary_refunds_gross", "money", 14, currency_column="currency"),
     Column("difference", "money", 13, currency_column="currency"),
 )
-ACTION_COLUMNS = (
-    Column("id", width=10),
-    Column("rma", width=12),
-    Column("kind", width=10),
-    Column("status", width=12),
-    Column("amount", "money", 12, currency_column="currency"),
-    Column("currency", width=9),
-    Column("reason", width=40),
-    Column("approved_by", width=18),
-    Column("created_at", "datetime", 17),
-    Column("updated_at", "datetime", 17),
-    Column("shopify_result", width=40),
-)
 STORE_CREDIT_COLUMNS = (
     Column("rma", width=12),
     Column("order_name", width=14),
@@ -74,54 +58,6 @@ STORE_CREDIT_COLUMNS = (
     Column("gift_card_id", width=16),
     Column("status", width=12),
 )
-# Columns holding people's free text: PII-scrubbed unless the report allows it.
-FREE_TEXT = frozenset({"shopify_order_name", "order_name", "reason", "shopify_result"})
-
-
-def plain(value: object) -> object:
-    """A pandas/numpy cell → a plain Python value openpyxl writes (NaN/NA → empty)."""
-    if value is None or isinstance(value, str | Decimal | bool | int):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if isinstance(value, datetime | date):
-        return value
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, default=str, sort_keys=True)
-    if pd.isna(value):  # type: ignore[call-overload]
-        return None
-    item = getattr(value, "item", None)  # numpy scalars
-    return item() if callable(item) else str(value)
-
-
-def _cleaned(data: ReportData, columns: Sequence[Column], values: Sequence[Any]) -> list[object]:
-    row = [plain(v) for v in values]
-    for i, column in enumerate(columns):
-        if column.name in FREE_TEXT and isinstance(row[i], str):
-            row[i] = data.text(row[i])
-    return row
-
-
-def frame_rows(
-    data: ReportData, frame: pd.DataFrame, columns: Sequence[Column]
-) -> Iterator[list[object]]:
-    """Rows of a frame in column order, lazily (no copy of the frame); missing columns are empty."""
-    series = [
-        frame[c.name] if c.name in frame.columns else pd.Series([None] * len(frame))
-        for c in columns
-    ]
-    for values in zip(*series, strict=True):
-        yield _cleaned(data, columns, values)
-
-
-def dict_rows(
-    data: ReportData, items: Sequence[Mapping[str, Any]], columns: Sequence[Column]
-) -> Iterator[list[object]]:
-    """Rows of ledger dicts in column order, lazily."""
-    for item in items:
-        yield _cleaned(data, columns, [item.get(c.name) for c in columns])
 
 
 def write_monthend_workbook(data: ReportData, path: Path) -> Path:
@@ -139,9 +75,7 @@ def write_monthend_workbook(data: ReportData, path: Path) -> Path:
     book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts").extend(
         frame_rows(data, data.payout_tieout, PAYOUT_COLUMNS)
     )
-    book.sheet("Actions", ACTION_COLUMNS, table="Actions").extend(
-        dict_rows(data, data.actions, ACTION_COLUMNS)
-    )
+    write_actions_sheet(book, data, data.actions)
     book.sheet("Store credit", STORE_CREDIT_COLUMNS, table="StoreCredit").extend(
         dict_rows(data, data.store_credit, STORE_CREDIT_COLUMNS)
     )

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
+from recon.remediation.ledger import ActionView
+from recon.remediation.views import report_row
 from recon.reporting.data import ReportData, build_report_data
 
 AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -178,21 +180,41 @@ def sample_payouts() -> pd.DataFrame:
 
 
 def sample_actions() -> list[dict[str, Any]]:
-    return [
-        {
-            "id": 1,
-            "rma": "12345701",
-            "kind": "refund",
-            "status": "proposed",
-            "amount": Decimal("48.60"),
-            "currency": "USD",
-            "reason": "=cmd|' /C calc'!A0",
-            "approved_by": None,
-            "created_at": AS_OF,
-            "updated_at": AS_OF,
-            "shopify_result": {"userErrors": []},
-        },
-    ]
+    """Intents as the runner hands them to the reports (``report_row`` of ledger views)."""
+    refund = ActionView(
+        id=1,
+        key="k-1",
+        kind="refund",
+        category="MISSING_REFUND",
+        rma="12345701",
+        order_id="5444175757553",
+        amount="48.60",
+        currency="USD",
+        state="proposed",
+        reason="=cmd|' /C calc'!A0",
+        result_id=None,
+        details={"lines": [{"line_item_id": "2001", "quantity": 1, "restock_type": "RETURN"}]},
+        created_at=AS_OF,
+        updated_at=AS_OF,
+    )
+    restock = ActionView(
+        id=2,
+        key="k-2",
+        kind="restock",
+        category="MISSING_RESTOCK",
+        rma="12345702",
+        order_id="5444175757554",
+        amount=None,
+        currency=None,
+        state="done",
+        reason="",
+        result_id="gid://shopify/InventoryAdjustmentGroup/9",
+        details={"line_item_id": "2002", "location_id": "4001", "quantity": 1, "units": ["L1"]},
+        created_at=AS_OF,
+        updated_at=AS_OF,
+        approved_by="cli:finance",
+    )
+    return [report_row(refund), report_row(restock)]
 
 
 def sample_store_credit() -> list[dict[str, Any]]:

@@ -207,5 +207,25 @@ def test_run_reports_land_in_shop_and_date_directory(
 ) -> None:
     reports = write_run_reports(report_data, tmp_path / "reports")
     assert reports.directory == tmp_path / "reports" / "sandbox" / "2026-11-01"
-    assert load_workbook(reports.exceptions_xlsx).sheetnames == ["Exceptions"]
+    book = load_workbook(reports.exceptions_xlsx)
+    assert book.sheetnames == ["Exceptions", "Actions"]
+    actions = list(book["Actions"].iter_rows(values_only=True))
+    header = [str(v) for v in actions[0]]
+    waiting = [dict(zip(header, row, strict=True)) for row in actions[1:]]
+    # Only intents waiting for a person; the done restock is in the month-end Actions sheet.
+    assert [(a["id"], a["status"], a["what"]) for a in waiting] == [
+        (1, "proposed", "refund 48.60 USD, restocking 1 unit(s)")
+    ]
     assert "Returns reconciliation: sandbox" in reports.report_html.read_text(encoding="utf-8")
+
+
+def test_month_end_actions_sheet_fills_every_column_the_ledger_knows(workbook_path: Path) -> None:
+    rows = list(load_workbook(workbook_path)["Actions"].iter_rows(values_only=True))
+    header = [str(v) for v in rows[0]]
+    restock = dict(zip(header, rows[2], strict=True))
+    assert restock["status"] == "done" and restock["approved_by"] == "cli:finance"
+    assert restock["shopify_result"] == "gid://shopify/InventoryAdjustmentGroup/9"
+    assert restock["created_at"] is not None and restock["updated_at"] is not None
+    assert restock["what"] == (
+        "restock 1 unit(s) of line item 2002 at location 4001 (Loop line items L1)"
+    )
