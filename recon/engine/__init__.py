@@ -111,7 +111,7 @@ def reconcile(
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
         classify_status.classify_store_credit(frames),
     ]
-    finding_rows = concat_rows(parts, ROW_COLUMNS)
+    finding_rows = _with_linked_refunds(concat_rows(parts, ROW_COLUMNS), links, codes)
     finding_rows, muted = _mute(finding_rows, settings.muted_categories)
     names = frames.orders.set_index("order_id")["order_name"]
     findings = to_findings(finding_rows, names)
@@ -123,6 +123,30 @@ def reconcile(
         links=links[LINK_COLUMNS],
         muted=muted,
     )
+
+
+def _with_linked_refunds(rows: pd.DataFrame, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
+    """Return-scoped findings (``rma=…``) name the refunds linked to their RMA (findings.md:
+    "the ids needed to act"); findings scoped to one refund or transaction name theirs already.
+
+    Links are picked by RMA code, so only the findings' few RMAs are looked at.
+    """
+    scoped = np.flatnonzero(rows["scope"].astype(str).str.startswith("rma=").to_numpy())
+    if not len(scoped):
+        return rows
+    rmas = rows["rma"].to_numpy(dtype=object)
+    wanted = np.zeros(codes.size("rma") + 1, dtype=bool)
+    wanted[codes.lookup("rma", rmas[scoped])] = True
+    wanted[-1] = False  # code -1: an RMA that is no return's
+    mine = links[wanted[links["rma_code"].to_numpy()]]
+    by_rma: dict[str, set[str]] = {}
+    for rma, refund in zip(mine["rma"].tolist(), mine["refund_id"].tolist(), strict=True):
+        by_rma.setdefault(str(rma), set()).add(str(refund))
+    ids = rows["refund_ids"].to_numpy(dtype=object).copy()
+    for at in scoped.tolist():
+        if not ids[at]:
+            ids[at] = tuple(sorted(by_rma.get(str(rmas[at]), ())))
+    return rows.assign(refund_ids=ids)
 
 
 def _mute(rows: pd.DataFrame, muted: list[Category]) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -44,21 +44,27 @@ def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
 
 
 def _per_line(units: pd.DataFrame) -> pd.DataFrame:
-    """Units → one row per (rma, line item): Σ price, the first unit's columns, unit ids."""
+    """Units → one row per (rma, line item): Σ price times weight (the units at issue, plus
+    restocks beyond the units returned), the first unit's columns, the listed units' ids."""
+    units = units.assign(
+        amount=units["price_minor"].to_numpy(dtype=np.int64) * units["weight"].to_numpy(),
+        listed_id=units["line_item_id"].where(units["listed"].to_numpy(dtype=bool)),
+    )
     grouped = units.groupby(["rma", "pli"], sort=False)
     out = grouped.agg(
-        amount=("price_minor", "sum"),
+        amount=("amount", "sum"),
         sku=("sku", "first"),
         currency=("currency", "first"),
         order_id=("order_id", "first"),
         order_name=("order_name", "first"),
         location_id=("restock_location_id", "first"),
         done=("done", "first"),
+        extra=("extra", "sum"),
     ).reset_index()
     if len(out) == len(units):  # one unit per line item (usual): groups are rows, in order
-        out["unit_ids"] = [_ids([i]) for i in units["line_item_id"].tolist()]
+        out["unit_ids"] = [_ids([i]) for i in units["listed_id"].tolist()]
     else:
-        out["unit_ids"] = grouped["line_item_id"].agg(_ids).tolist()
+        out["unit_ids"] = grouped["listed_id"].agg(_ids).tolist()
     return out
 
 
@@ -90,7 +96,7 @@ def classify_restock(
     out = []
     for category, hit, detail in (
         (Category.MISSING_RESTOCK, _per_line(missing), _missing_detail),
-        (Category.GHOST_INVENTORY, _per_line(ghost), lambda _: "restocked but never received"),
+        (Category.GHOST_INVENTORY, _per_line(ghost), _ghost_detail),
     ):
         out.append(
             rows(
@@ -125,14 +131,24 @@ def _missing_detail(hit: pd.DataFrame) -> pd.Series:
     return text
 
 
+def _ghost_detail(hit: pd.DataFrame) -> pd.Series:
+    """The finding's detail: restocks on units not received, or beyond the units returned."""
+    beyond = hit["extra"].to_numpy() > 0
+    text = np.where(
+        beyond, "restocked more units than were returned", "restocked but never received"
+    )
+    return pd.Series(text, index=hit.index, dtype=object)
+
+
 def _net_units(
     group: np.ndarray,
     restocked: np.ndarray,
     flags: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     unit_ids: np.ndarray,
     prices: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Missing and ghost units, and each unit's count of done units in its line item.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Missing and ghost units, each unit's count of done units in its line item, and restocks
+    beyond the units returned (on the line item's first unit, in unit order; else 0).
 
     Args:
         group: per unit, its (rma, line item) group code (0..n-1).
@@ -145,21 +161,28 @@ def _net_units(
     Units are taken in a fixed order within a group (Loop line item id, then price), so the
     same units are named whatever order the rows came in. Restocks cover done units first:
     those past the restocked count are missing. Restocks beyond the kept units are ghost stock,
-    one spare unit per extra restock.
+    one spare unit per extra restock, and past the spare units too they are ghost stock with no
+    unit of the return to name (a unit recon restocked and a refund restocked again, or a refund
+    line restocking more than was returned).
     """
     done, kept, spare, named = flags
     total = restocked[group]
     if len(restocked) == len(group):  # a unit per group (usual): ranks 0, counts its flags
         missing = done & ~named & (total <= 0)
-        return missing, spare & (named | (total > 0)), done.astype(np.int64)
+        extra = np.maximum(total - ~named, 0)  # an unnamed unit absorbs one counted restock
+        return missing, spare & (named | (total > 0)), done.astype(np.int64), extra
     size = len(restocked)
     done, kept, left = done & ~named, kept & ~named, spare & ~named  # counted, not named
-    done_rank, spare_rank = _unit_ranks(group, (done, left), unit_ids, prices)
+    done_rank, spare_rank, rank = _unit_ranks(
+        group, (done, left, np.ones(len(group), dtype=bool)), unit_ids, prices
+    )
     done_n = np.bincount(group, weights=flags[0], minlength=size).astype(np.int64)
     kept_n = np.bincount(group, weights=kept, minlength=size).astype(np.int64)
+    left_n = np.bincount(group, weights=left, minlength=size).astype(np.int64)
     missing = done & (done_rank >= total)
     ghost = (spare & named) | (left & (spare_rank < total - kept_n[group]))
-    return missing, ghost, done_n[group]
+    beyond = np.maximum(restocked - kept_n - left_n, 0)
+    return missing, ghost, done_n[group], np.where(rank == 0, beyond[group], 0)
 
 
 def _unit_ranks(
@@ -248,15 +271,19 @@ def _restock_merge(
         closed_out | ~received,
         named,
     )
-    missing, ghost, done_n = _net_units(
+    missing, ghost, done_n, extra = _net_units(
         group,
         total,
         flags,
         units["line_item_id"].to_numpy(dtype=object),
         units["price_minor"].to_numpy(dtype=np.int64),
     )
-    units = keys.with_columns(units, done=done_n)
-    return units[missing], units[ghost]
+    one = np.ones(len(units), dtype=np.int64)
+    short = keys.with_columns(units, done=done_n, weight=one, extra=0 * one, listed=True)
+    over = keys.with_columns(
+        units, done=done_n, weight=ghost.astype(np.int64) + extra, extra=extra, listed=ghost
+    )
+    return short[missing], over[ghost | (extra > 0)]
 
 
 def _restock_masks(
@@ -300,16 +327,17 @@ def _restock_masks(
         else (np.zeros(len(row), dtype=bool), {})
     )
     group, total = _restocked_codes((unit_rma[row], pli), lines, counted, codes, width)
-    missing, ghost, done_n = _net_units(
+    missing, ghost, done_n, extra = _net_units(
         group,
         total,
         (~closed_out & done, ~closed_out & received, closed_out | ~received, named),
         unit_ids,
         units["price_minor"].to_numpy(dtype=np.int64)[row],
     )
+    over = ghost | (extra > 0)
     return (
         _unit_rows(frames, row[missing], at[row[missing]], done_n[missing]),
-        _unit_rows(frames, row[ghost], at[row[ghost]], done_n[ghost]),
+        _unit_rows(frames, row[over], at[row[over]], done_n[over], (ghost[over], extra[over])),
     )
 
 
@@ -356,10 +384,20 @@ def _restocked_codes(
 
 
 def _unit_rows(
-    frames: Frames, row: np.ndarray, ret_row: np.ndarray, done_n: np.ndarray
+    frames: Frames,
+    row: np.ndarray,
+    ret_row: np.ndarray,
+    done_n: np.ndarray,
+    ghost: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """The ``_units`` columns ``_per_line`` reads, for a few return lines (``row``)."""
+    """The ``_units`` columns ``_per_line`` reads, for a few return lines (``row``).
+
+    ``ghost``: (is the unit itself at issue, restocks beyond the units returned) per row; by
+    default every row is one unit at issue.
+    """
     units, ret = frames.return_lines, frames.returns
+    listed, extra = ghost if ghost is not None else (np.ones(len(row), dtype=bool), None)
+    extra = extra if extra is not None else np.zeros(len(row), dtype=np.int64)
     return pd.DataFrame(
         {
             "rma": units["rma"].to_numpy(dtype=object)[row],
@@ -372,5 +410,8 @@ def _unit_rows(
             "order_id": ret["order_id"].to_numpy(dtype=object)[ret_row],
             "order_name": ret["order_name"].to_numpy(dtype=object)[ret_row],
             "done": done_n,
+            "weight": listed.astype(np.int64) + extra,
+            "extra": extra,
+            "listed": listed,
         }
     ).fillna({"pli": ""})

@@ -284,6 +284,16 @@ CASES: dict[
         {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
         {},
     ),
+    "ghost inventory: a refund restocked two units of a line returned once": (
+        [ret(RMA), order(), payout(), *settled_refund(lines=(rline(PLI, "SKU-A", qty=2),))],
+        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}"), ("SKU_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
+    "ghost inventory: recon restocked the unit and the refund restocked it too": (
+        clean(),
+        {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
+        {(RMA, PLI): (UNIT,)},
+    ),
     "clean: restocked after inspection while the label still says in transit": (
         [
             ret(
@@ -445,7 +455,7 @@ def test_match_methods_and_amounts() -> None:
     mismatch = run(*CASES["amount mismatch: 15.00 refunded for 20.00 owed"][0])
     (finding,) = mismatch.findings
     assert (finding.amount_at_risk, finding.currency) == (Decimal("5.00"), "USD")
-    assert finding.shopify_refund_ids == () and finding.shopify_order_name == "#100"
+    assert finding.shopify_refund_ids == ("500",) and finding.shopify_order_name == "#100"
     assert mismatch.matches.loc[0, "refunded_total"] == Decimal("15.00")
 
 
@@ -564,3 +574,25 @@ def test_a_repeated_loop_id_names_the_same_unit_whatever_the_row_order() -> None
         (finding,) = run(*records, restocked={(RMA, PLI): ("777",)}).findings
         amounts.add((finding.loop_line_item_ids, finding.amount_at_risk))
     assert amounts == {(("777",), Decimal("30.00"))}  # the ledger's 777 is the first: 10.00
+
+
+def test_return_scoped_findings_name_the_linked_refunds() -> None:
+    records = [
+        ret(RMA),
+        order(),
+        payout(),
+        *settled_refund("500", tid="600"),
+        *settled_refund("501", tid="601"),
+    ]
+    findings = {f.category: f for f in run(*records).findings}
+    assert findings[Category.DUPLICATE_REFUND].shopify_refund_ids == ("500", "501")
+
+
+def test_restocks_beyond_the_units_returned_are_ghost_stock_at_the_unit_price() -> None:
+    records, _, restocked = CASES[
+        "ghost inventory: a refund restocked two units of a line returned once"
+    ]
+    findings = {f.category: f for f in run(*records, restocked=restocked).findings}
+    ghost = findings[Category.GHOST_INVENTORY]
+    assert ghost.amount_at_risk == Decimal("20.00") and ghost.loop_line_item_ids == ()
+    assert ghost.detail == "restocked more units than were returned"

@@ -262,12 +262,16 @@ def _restock(ctx: _Ctx, r: LoopReturn, o: Order, ids: list[str], lines: list) ->
             restocked[ln.line_item_id] += ln.quantity
     for line_id, prices in units.items():
         scope = f"rma={r.id},line={line_id}"
+        n, ghost = restocked[line_id], []
         if r.state not in GONE and _received(r):  # every unit is back: the uncovered are missing
-            if missing := prices[restocked[line_id] :]:
+            if missing := prices[n:]:
                 amount = sum(missing, Decimal(0))
                 ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
-        elif ghost := prices[: restocked[line_id]]:  # none is back: each restock is ghost stock
-            amount = sum(ghost, Decimal(0))
+        else:  # none is back: each restock is ghost stock, on the units of the line first
+            ghost = prices[:n]
+        beyond = max(n - len(prices), 0)  # restocks past every unit: at the first unit's price
+        if ghost or beyond:
+            amount = sum(ghost, Decimal(0)) + beyond * prices[0]
             ctx.add(scope, Derived("GHOST_INVENTORY", r.id, o.id, ids, amount, r.currency))
 
 
