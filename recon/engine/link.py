@@ -44,8 +44,9 @@ def refund_facts(
     parsed = parse_notes(refunds["note"], patterns)
     out: dict[str, Any] = {column: keys.raw(refunds[column]) for column in refunds.columns}
     out["first_rma"], out["rma_code"] = _first_rmas(parsed, codes)
-    out["n_rmas"] = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
-    out["rmas"] = _several(refunds["note"], parsed.counts, patterns)
+    counts = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
+    out["rmas"] = _several(refunds["note"], counts, patterns)
+    out["n_rmas"] = _drop_order_number_beside(frames, counts, out, codes)
     row = codes.of("refunds", "refund_id")
     out["refund_code"], out["order_code"] = row, codes.of("refunds", "order_id")
     size = codes.size("refund")
@@ -86,14 +87,47 @@ def _drop_order_numbers(
     suspects = np.flatnonzero((counts == 1) & (np.asarray(code) < 0))
     if not len(suspects):
         return counts
-    names = frames.orders.set_index("order_id")["order_name"]
-    order_ids = pd.Series(frames.refunds["order_id"].to_numpy()[suspects])
-    digits = order_ids.map(names).fillna("").astype(str).str.replace(r"\D", "", regex=True)
-    same = digits.to_numpy() == np.array([str(v) for v in first[suspects]], dtype=object)
+    digits = np.array(_order_digits(frames, suspects), dtype=object)
+    same = digits == np.array([str(v) for v in first[suspects]], dtype=object)
     dropped = suspects[same]
     counts[dropped] = 0
     first[dropped] = None
     return counts
+
+
+def _drop_order_number_beside(
+    frames: Frames, counts: np.ndarray, out: dict[str, Any], codes: Codes
+) -> np.ndarray:
+    """Counts of notes naming several numbers, the refund's own order number left out.
+
+    "Return #1043 - Loop RMA #12345" on order #1043 names one RMA, 12345, not two: the order
+    number (when no Loop return carries it) is dropped before the RMAs are counted, as for a
+    note naming only the order. A note left with one RMA links by it; ``rmas``, ``first_rma``
+    and ``rma_code`` in ``out`` are updated for those notes.
+    """
+    counts = np.asarray(counts).copy()
+    many = np.flatnonzero(counts >= 2)
+    if not len(many):
+        return counts
+    digits = _order_digits(frames, many)
+    for at, order in zip(many.tolist(), digits, strict=True):
+        named = out["rmas"][at]
+        kept = tuple(r for r in named if r != order or codes.lookup("rma", [r])[0] >= 0)
+        if len(kept) == len(named):
+            continue
+        counts[at] = len(set(kept))
+        out["rmas"][at] = kept if counts[at] >= 2 else None
+        out["first_rma"][at] = kept[0] if kept else None
+        out["rma_code"][at] = codes.lookup("rma", [kept[0]])[0] if kept else -1
+    return counts
+
+
+def _order_digits(frames: Frames, rows: np.ndarray) -> list[str]:
+    """The digits of the order name of the refunds at ``rows`` ("" if the order is unknown)."""
+    names = frames.orders.set_index("order_id")["order_name"]
+    order_ids = pd.Series(frames.refunds["order_id"].to_numpy()[rows])
+    digits = order_ids.map(names).fillna("").astype(str).str.replace(r"\D", "", regex=True)
+    return [str(d) for d in digits.tolist()]
 
 
 def _first_rmas(parsed: ParsedNotes, codes: Codes) -> tuple[np.ndarray, np.ndarray]:

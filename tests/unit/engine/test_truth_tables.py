@@ -294,6 +294,11 @@ CASES: dict[
         {("GHOST_INVENTORY", f"rma={RMA},line={PLI}")},
         {(RMA, PLI): (UNIT,)},
     ),
+    "clean: the note names the order number beside the RMA": (
+        [ret(RMA), order(), payout(), *settled_refund(note=f"Return #100 - Loop RMA #{RMA}")],
+        set(),
+        {},
+    ),
     "clean: restocked after inspection while the label still says in transit": (
         [
             ret(

@@ -93,7 +93,8 @@ def derive(world: World) -> dict[str, Derived]:
     links: dict[str, str] = {}
     noted: set[str] = set()
     for o, f, txns in refunds:
-        named = rmas_in(f.note)
+        order_number = re.sub(r"\D", "", o.name)
+        named = {n for n in rmas_in(f.note) if n in by_id or n != order_number}
         if named:
             noted.add(f.id)
         if len(named) >= 2:
