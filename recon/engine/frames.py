@@ -254,7 +254,9 @@ def _refund_rows(refunds: Iterable[RefundRecord]) -> tuple[list[dict[str, Any]],
                 "currency": t.currency,
                 "amount_shop_minor": minor(t.amount_shop, t.shop_currency),
                 "shop_currency": t.shop_currency,
-                "processed_at": t.processed_at,
+                # Shopify may leave processedAt null on a transaction; the age rules
+                # (REFUND_PENDING, UNSETTLED_REFUND) then count from its refund's.
+                "processed_at": t.processed_at or f.processed_at,
             }
             for t in f.transactions
         )

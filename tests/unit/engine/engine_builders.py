@@ -101,7 +101,7 @@ def txn(
     *,
     status: str = "SUCCESS",
     gateway: str = "shopify_payments",
-    days: float = 2,
+    days: float | None = 2,
     shop_amount: str | None = None,
     currency: str = "USD",
     shop_currency: str = "USD",
@@ -118,7 +118,7 @@ def txn(
         currency=currency,
         amount_shop=Decimal(shop_amount or amount),
         shop_currency=shop_currency,
-        processed_at=ago(days),
+        processed_at=None if days is None else ago(days),  # None: Shopify left it null
     )
 
 
@@ -142,6 +142,7 @@ def refund(
     lines: tuple[RefundLineRecord, ...] = (),
     currency: str = "USD",
     shop_currency: str = "USD",
+    days: float = 2,
 ) -> RefundRecord:
     txns = tuple(t.model_copy(update={"refund_id": fid, "order_id": order_id}) for t in txns)
     total = sum((t.amount for t in txns), Decimal(0))
@@ -149,8 +150,8 @@ def refund(
         id=fid,
         order_id=order_id,
         note=note,
-        created_at=ago(2),
-        processed_at=ago(2),
+        created_at=ago(days),
+        processed_at=ago(days),
         total=total,
         currency=currency,
         total_shop=sum((t.amount_shop for t in txns), Decimal(0)),

@@ -172,6 +172,37 @@ CASES: dict[
         {("UNSETTLED_REFUND", "transaction=600")},
         {},
     ),
+    "unsettled: no balance transaction after 15 days, the transaction's processedAt null": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", days=None),),
+                lines=(rline(PLI, "SKU-A"),),
+                days=15,
+            ),
+        ],
+        {("UNSETTLED_REFUND", "transaction=600")},
+        {},
+    ),
+    "refund pending for 5 days, the transaction's processedAt null": (
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", status="PENDING", days=None),),
+                lines=(rline(PLI, "SKU-A"),),
+                days=5,
+            ),
+        ],
+        {("REFUND_PENDING", "refund=500")},
+        {},
+    ),
     "unsettled: its payout failed (any age)": (
         [
             ret(RMA),
