@@ -172,13 +172,20 @@ def link_refunds(
     Returns:
         ``(links, unknown)``: links (refund_id, rma, match_method, confidence, and the codes
         refund_code, rma_code), one row per linked refund; ``unknown`` the refunds whose single
-        note RMA is not a Loop return (with ``rma``).
+        note RMA is not a Loop return (with ``rma``) and that Loop's provider_refund_id does
+        not tie to a return either.
     """
     by_note, unknown = _by_note(facts, frames, codes)
-    # Link 2 only for refunds whose note names no RMA: a note that names one "links nothing"
-    # when it is unknown or ambiguous (findings.md), so it is not rescued by a weaker key.
+    # Link 2 for refunds whose note names no RMA, and for those whose one RMA is unknown: Loop's
+    # own record of the refund outranks a number in a note whose text Loop does not document
+    # (findings.md). An ambiguous note is not rescued by a weaker key.
     no_rma = facts.loc[facts["n_rmas"] == 0, ["refund_id", "order_id"]]
-    by_provider = _by_provider(no_rma, frames, codes)
+    candidates = no_rma
+    if not unknown.empty:
+        named = facts.loc[keys.member(facts["refund_id"], unknown["refund_id"])]
+        candidates = pd.concat([no_rma, named[["refund_id", "order_id"]]], ignore_index=True)
+    by_provider = _by_provider(candidates, frames, codes)
+    unknown = unknown[~keys.member(unknown["refund_id"], by_provider["refund_id"])]
     linked = np.zeros(codes.size("rma") + 1, dtype=bool)
     linked[by_note["rma_code"].to_numpy()] = True
     linked[codes.lookup("rma", by_provider["rma"])] = True
@@ -198,7 +205,8 @@ def link_refunds(
 
 
 def _by_provider(no_rma: pd.DataFrame, frames: Frames, codes: Codes) -> pd.DataFrame:
-    """Link 2: Loop's provider_refund_id names the refund (refunds whose note names no RMA)."""
+    """Link 2: Loop's provider_refund_id names the refund (refunds whose note names no known
+    RMA)."""
     by_provider = pd.DataFrame(columns=["refund_id", "rma"])
     if not no_rma.empty:
         pairs = no_rma[["refund_id"]].merge(

@@ -463,6 +463,16 @@ CASES: dict[
         set(),
         {},
     ),
+    "clean: Loop's provider_refund_id links a refund whose note names an unknown number": (
+        [
+            ret(RMA, provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="Refund for Return #5551234"),
+        ],
+        set(),
+        {},
+    ),
     "clean: linked by heuristic (same order, amount and SKUs)": (
         [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")],
         set(),

@@ -90,6 +90,9 @@ def derive(world: World) -> dict[str, Derived]:
             Decimal(0),
         )
 
+    provider = {
+        x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id
+    }
     links: dict[str, str] = {}
     noted: set[str] = set()
     for o, f, txns in refunds:
@@ -106,14 +109,13 @@ def derive(world: World) -> dict[str, Derived]:
             (rma,) = named
             if rma in by_id:
                 links[f.id] = rma
+            elif f.id in provider:  # Loop's record outranks an unknown number in a note
+                links[f.id] = provider[f.id]
             else:
                 ctx.add(
                     f"refund={f.id}",
                     Derived("UNKNOWN_RMA", rma, o.id, [f.id], covered(txns, None, o), o.currency),
                 )
-    provider = {
-        x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id
-    }
     for _o, f, _t in refunds:
         if f.id not in noted and f.id not in links and f.id in provider:
             links[f.id] = provider[f.id]
