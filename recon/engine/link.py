@@ -320,12 +320,15 @@ def _heuristic(
         return empty
     returns = keys.with_columns(frames.returns, tol=tolerance_minor.to_numpy())
     free = returns[~linked[codes.of("returns", "rma")]]  # linked[-1] (no id) is False
-    pairs = rest.merge(free[["rma", "order_id", "currency", "refund_minor", "tol"]], on="order_id")
+    pairs = rest.merge(
+        free[["rma", "order_id", "currency", "refund_minor", "tol", "state"]], on="order_id"
+    )
     if pairs.empty:
         return empty
     money = facts.set_index("refund_id").loc[pairs["refund_id"]].reset_index()
     pairs = basis_amounts(money, pairs["currency"]).assign(
         rma=pairs["rma"].to_numpy(),
+        closed_out=pairs["state"].isin(("cancelled", "expired")).to_numpy(),
         refund_minor=pairs["refund_minor"].to_numpy(),
         tol=pairs["tol"].to_numpy(),
     )
@@ -341,8 +344,13 @@ def _heuristic(
     )
     pairs["confidence"] = 0.5 * amount_ok.astype(float) + 0.5 * sku_ok.astype(float)
     good = pairs[pairs["confidence"] >= min_confidence]
+    # A cancelled or expired return qualifies only when no live one does: the customer who
+    # cancels a return and opens another for the same item is refunded for the new one.
+    live = ~good["closed_out"].to_numpy()
+    any_live = good.assign(live=live).groupby("refund_id")["live"].transform("any").to_numpy()
+    preferred: pd.DataFrame = good[live | ~any_live]
     # "exactly one unlinked return on the order qualifies; otherwise F is unmatched".
-    good = good[good.groupby("refund_id")["rma"].transform("size") == 1]
+    good = preferred[preferred.groupby("refund_id")["rma"].transform("size") == 1]
     return good[["refund_id", "rma"]].assign(
         match_method="heuristic", confidence=good["confidence"].to_numpy()
     )

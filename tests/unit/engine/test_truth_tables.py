@@ -642,3 +642,17 @@ def test_restocks_beyond_the_units_returned_are_ghost_stock_at_the_unit_price() 
     ghost = findings[Category.GHOST_INVENTORY]
     assert ghost.amount_at_risk == Decimal("20.00") and ghost.loop_line_item_ids == ()
     assert ghost.detail == "restocked more units than were returned"
+
+
+def test_heuristic_prefers_the_live_return_to_a_cancelled_one() -> None:
+    """The customer cancelled return 12346 and opened 12345 for the same item: the refund with
+    no note is for the live return; with only the cancelled one, it links to that (and says so).
+    """
+    cancelled = ret("12346", state="cancelled", lines=(line(PLI, "SKU-A"),))
+    live = ret(RMA)
+    refund_ = settled_refund(note=None)
+    both = run(cancelled, live, order(), payout(), *refund_)
+    assert [(x.rma, x.match_method) for x in both.links.itertuples()] == [(RMA, "heuristic")]
+    assert keyset(both) == set()
+    alone = run(cancelled, order(), payout(), *refund_)
+    assert keyset(alone) >= {("REFUND_ON_CANCELLED_RETURN", "rma=12346")}

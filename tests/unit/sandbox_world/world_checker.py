@@ -135,6 +135,8 @@ def derive(world: World) -> dict[str, Derived]:
                 conf += 0.5
             if conf >= 0.8:
                 fits.append(r)
+        live = [r for r in fits if r.state not in GONE]
+        fits = live or fits  # a cancelled/expired return only when no live one qualifies
         if len(fits) == 1:
             links[f.id] = fits[0].id
         elif covered(txns, None, o) > 0 and returns_on.get(o.id):
