@@ -97,7 +97,7 @@ def reconcile(
     lines = classify_stock.linked_lines(frames, links, codes)
     settled = classify_settlement.settle(frames, codes)
     parts = [
-        *classify_money.classify_returns(agg, tol.set_axis(agg.index)),
+        *classify_money.classify_returns(agg, tol.set_axis(agg.index), _disputed(facts)),
         *classify_money.classify_linked_refunds(money),
         *classify_money.classify_unlinked(facts, links, unknown, frames.returns),
         classify_settlement.classify_unsettled(
@@ -123,6 +123,12 @@ def reconcile(
         links=links[LINK_COLUMNS],
         muted=muted,
     )
+
+
+def _disputed(facts: pd.DataFrame) -> frozenset[str]:
+    """RMAs named by notes that name several (AMBIGUOUS_RMA)."""
+    several = facts["rmas"].to_numpy(dtype=object)[facts["n_rmas"].to_numpy() >= 2]
+    return frozenset(str(rma) for rmas in several.tolist() for rma in rmas or ())
 
 
 def _with_linked_refunds(rows: pd.DataFrame, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:

@@ -88,12 +88,20 @@ def per_return(money: pd.DataFrame, returns: pd.DataFrame, codes: Codes) -> pd.D
     )
 
 
-def classify_returns(agg: pd.DataFrame, tol: pd.Series) -> list[pd.DataFrame]:
-    """RMA-scoped money findings (findings.md rows MISSING_REFUND … CURRENCY_MISMATCH)."""
+def classify_returns(
+    agg: pd.DataFrame, tol: pd.Series, disputed: frozenset[str] = frozenset()
+) -> list[pd.DataFrame]:
+    """RMA-scoped money findings (findings.md rows MISSING_REFUND … CURRENCY_MISMATCH).
+
+    ``disputed``: RMAs a note names among several (AMBIGUOUS_RMA): their refund may be that one,
+    so no MISSING_REFUND asks for another until someone decides.
+    """
     state = agg["state"].astype(str)
     refund = agg["refund_minor"]
     amounts_run = ~agg["any_mismatch"]  # "if neither, ... no amount rule runs for it"
     missing = (state == "closed") & (refund > 0) & (agg["n_covered"] == 0) & ~agg["any_failed"]
+    if disputed:
+        missing &= ~agg["rma"].isin(disputed)
     duplicate = amounts_run & (agg["n_covered"] >= 2) & (agg["total"] > refund + tol)
     mismatch = (
         amounts_run

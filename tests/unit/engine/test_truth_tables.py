@@ -148,6 +148,21 @@ CASES: dict[
         {("AMBIGUOUS_RMA", "refund=500")},
         {},
     ),
+    "ambiguous RMA: one refund for two closed returns asks for no second refund": (
+        [
+            ret(RMA),
+            ret("12346"),
+            order(),
+            payout(),
+            *settled_refund(note=f"RMA {RMA} and RMA 12346", amount="40.00", lines=()),
+        ],
+        {  # stock is another matter: no refund line restocked either unit
+            ("AMBIGUOUS_RMA", "refund=500"),
+            ("MISSING_RESTOCK", f"rma={RMA},line={PLI}"),
+            ("MISSING_RESTOCK", "rma=12346,line=1346"),
+        },
+        {},
+    ),
     "refund on cancelled return": (
         [
             ret(RMA, state="cancelled", label=None, processed=False),

@@ -36,6 +36,7 @@ class Derived:
 class _Ctx:
     world: World
     out: dict[str, Derived] = field(default_factory=dict)
+    disputed: set[str] = field(default_factory=set)  # RMAs a note names among several
 
     def add(self, scope: str, d: Derived) -> None:
         key = f"{d.category}|{scope}"
@@ -101,6 +102,7 @@ def derive(world: World) -> dict[str, Derived]:
         if named:
             noted.add(f.id)
         if len(named) >= 2:
+            ctx.disputed |= named
             ctx.add(
                 f"refund={f.id}",
                 Derived("AMBIGUOUS_RMA", None, o.id, [f.id], covered(txns, None, o), o.currency),
@@ -185,6 +187,7 @@ def _per_return(
         and r.refund > 0
         and not any(c > 0 for c in cov.values())
         and not failed_money
+        and r.id not in ctx.disputed
     ):
         ctx.add(f"rma={r.id}", Derived("MISSING_REFUND", r.id, o.id, ids, r.refund, r.currency))
     for f, ts in linked:
