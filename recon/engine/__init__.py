@@ -109,7 +109,7 @@ def reconcile(
         ),
         classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
-        classify_status.classify_store_credit(frames),
+        classify_status.classify_store_credit(frames, tol),
     ]
     finding_rows = _with_linked_refunds(concat_rows(parts, ROW_COLUMNS), links, codes)
     finding_rows, muted = _mute(finding_rows, settings.muted_categories)

@@ -72,20 +72,47 @@ def classify_stale(frames: Frames, as_of: datetime, stale_days: int) -> pd.DataF
     )
 
 
-def classify_store_credit(frames: Frames) -> pd.DataFrame:
-    """MISSING_STORE_CREDIT: no gift card note contains the RMA as a whole number.
+def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
+    """MISSING_STORE_CREDIT: no gift card note names the RMA as a whole number, or the cards that
+    do, in the return's currency, add up to less than ``R.gift_card`` (beyond the tolerance).
 
     "Whole number" = a maximal run of digits in the note equals the RMA (so 1234 is not found in
-    a note saying 12345).
+    a note saying 12345). A card naming an RMA twice counts once; cards in another currency
+    count as issued but cannot be compared.
     """
-    numbers = frames.gift_cards["note"].fillna("").astype(str).str.findall(r"\d+").explode()
-    named = set(numbers.dropna().astype(str))
+    cards = frames.gift_cards
+    numbers = cards["note"].fillna("").astype(str).str.findall(r"\d+")
+    named = pd.DataFrame(
+        {
+            "card": np.repeat(np.arange(len(cards)), numbers.map(len).to_numpy(dtype=np.int64)),
+            "rma": np.array([n for found in numbers.tolist() for n in found], dtype=object),
+        }
+    ).drop_duplicates()
+    at = named["card"].to_numpy()
+    named = named.assign(
+        currency=cards["currency"].to_numpy(dtype=object)[at],
+        value=cards["initial_value_minor"].to_numpy(dtype=np.int64)[at],
+    )
     ret = frames.returns
-    mask = (ret["state"] == "closed") & (ret["gift_card_minor"] > 0) & ~ret["rma"].isin(named)
-    hit = ret[mask]
+    owed = (ret["state"] == "closed") & (ret["gift_card_minor"] > 0)
+    due = ret[owed.to_numpy()]
+    same = due[["rma", "currency"]].merge(named, on=["rma", "currency"], how="left")
+    issued = same.groupby(["rma", "currency"], sort=False)["value"].sum(min_count=1)
+    key = pd.MultiIndex.from_arrays([due["rma"], due["currency"]])
+    issued_minor = issued.reindex(key).fillna(0).astype(np.int64).to_numpy()
+    any_card = due["rma"].astype(str).isin(set(named["rma"])).to_numpy()
+    short = due["gift_card_minor"].to_numpy(dtype=np.int64) - issued_minor
+    in_currency = issued_minor > 0
+    mask = ~any_card | (in_currency & (short > tol[owed.to_numpy()].to_numpy()))
+    hit = due[mask]
+    detail = np.where(
+        any_card[mask],
+        "gift cards naming the RMA add up to less than the store credit",
+        "store-credit outcome with no gift card naming the RMA",
+    )
     return return_rows(
         Category.MISSING_STORE_CREDIT,
         hit,
-        amount_minor=hit["gift_card_minor"],
-        detail="store-credit outcome with no gift card naming the RMA",
+        amount_minor=np.where(any_card[mask], short[mask], hit["gift_card_minor"].to_numpy()),
+        detail=detail,
     )

@@ -253,6 +253,25 @@ CASES: dict[
         {("MISSING_STORE_CREDIT", f"rma={RMA}")},
         {(RMA, PLI): (UNIT,)},
     ),
+    "missing store credit: the gift card naming the RMA holds 5.00 of 20.00": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}.", "5.00"),
+        ],
+        {("MISSING_STORE_CREDIT", f"rma={RMA}")},
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "clean: store credit in two gift cards naming the RMA": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}.", "15.00"),
+            gift("901", f"Rest of the store credit, return {RMA}, return {RMA}", "5.00"),
+        ],
+        set(),
+        {(RMA, PLI): (UNIT,)},
+    ),
     "missing restock: refunded without restocking": (
         [
             ret(RMA),
@@ -671,3 +690,12 @@ def test_heuristic_prefers_the_live_return_to_a_cancelled_one() -> None:
     assert keyset(both) == set()
     alone = run(cancelled, order(), payout(), *refund_)
     assert keyset(alone) >= {("REFUND_ON_CANCELLED_RETURN", "rma=12346")}
+
+
+def test_a_short_gift_card_leaves_the_rest_of_the_store_credit_at_risk() -> None:
+    records, _, restocked = CASES[
+        "missing store credit: the gift card naming the RMA holds 5.00 of 20.00"
+    ]
+    (finding,) = run(*records, restocked=restocked).findings
+    assert finding.amount_at_risk == Decimal("15.00")
+    assert finding.detail == "gift cards naming the RMA add up to less than the store credit"

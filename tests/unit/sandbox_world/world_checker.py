@@ -247,12 +247,16 @@ def _per_return(
             ctx.add(f"rma={r.id}", Derived("SKU_MISMATCH", r.id, o.id, ids, Decimal(0), r.currency))
     if r.state == "closed" and r.gift_card > 0:
         pattern = re.compile(rf"(?<!\d){r.id}(?!\d)")
-        if not any(
-            pattern.search(g.note or "") for g in ctx.world.gift_cards if g.created_at <= now
-        ):
+        cards = [
+            g for g in ctx.world.gift_cards if g.created_at <= now and pattern.search(g.note or "")
+        ]
+        issued = sum((g.initial_value for g in cards if g.currency == r.currency), Decimal(0))
+        short = r.gift_card - issued
+        if not cards or (issued > 0 and short > TOL):
+            amount = short if cards else r.gift_card
             ctx.add(
                 f"rma={r.id}",
-                Derived("MISSING_STORE_CREDIT", r.id, o.id, ids, r.gift_card, r.currency),
+                Derived("MISSING_STORE_CREDIT", r.id, o.id, ids, amount, r.currency),
             )
     _restock(ctx, r, o, ids, lines)
     if r.state in ("open", "review") and r.created_at < now - timedelta(days=30):
