@@ -27,7 +27,14 @@ from recon.engine import codes as codes_mod
 from recon.engine.classify_common import ROW_COLUMNS, to_findings
 from recon.engine.codes import Codes, encode
 from recon.engine.frames import Frames, build_frames, decimal_arrays, minor_tolerance
-from recon.engine.link import LINK_COLUMNS, concat_rows, link_refunds, refund_facts
+from recon.engine.link import (
+    FAILED_STATUSES,
+    LINK_COLUMNS,
+    PENDING_STATUSES,
+    concat_rows,
+    link_refunds,
+    refund_facts,
+)
 from recon.engine.payouts import tie_out
 from recon.models import Category, Finding
 
@@ -112,6 +119,7 @@ def reconcile(
         classify_status.classify_store_credit(frames, tol),
     ]
     finding_rows = _with_linked_refunds(concat_rows(parts, ROW_COLUMNS), links, codes)
+    finding_rows = _with_transactions(finding_rows, frames.transactions)
     finding_rows, muted = _mute(finding_rows, settings.muted_categories)
     names = frames.orders.set_index("order_id")["order_name"]
     findings = to_findings(finding_rows, names)
@@ -153,6 +161,34 @@ def _with_linked_refunds(rows: pd.DataFrame, links: pd.DataFrame, codes: Codes) 
         if not ids[at]:
             ids[at] = tuple(sorted(by_rma.get(str(rmas[at]), ())))
     return rows.assign(refund_ids=ids)
+
+
+_TXN_STATUSES = {
+    Category.REFUND_FAILED.value: FAILED_STATUSES,
+    Category.REFUND_PENDING.value: PENDING_STATUSES,
+}
+
+
+def _with_transactions(rows: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
+    """REFUND_FAILED and REFUND_PENDING name the refund transactions that failed or wait."""
+    hit = np.flatnonzero(rows["category"].isin(list(_TXN_STATUSES)).to_numpy()).tolist()
+    if not hit:
+        return rows
+    categories = rows["category"].to_numpy(dtype=object)
+    refund_of = {i: next(iter(rows["refund_ids"].to_numpy(dtype=object)[i])) for i in hit}
+    mine = transactions[keys.member(transactions["refund_id"], list(refund_of.values()))]
+    by_refund: dict[object, list[tuple[str, str]]] = {}
+    for txn, refund, status, kind in zip(
+        mine["transaction_id"], mine["refund_id"], mine["status"], mine["kind"], strict=True
+    ):
+        if str(kind).upper() == "REFUND":
+            by_refund.setdefault(refund, []).append((str(txn), str(status).upper()))
+    ids = rows["transaction_ids"].to_numpy(dtype=object).copy()
+    for i in hit:
+        wanted = _TXN_STATUSES[str(categories[i])]
+        found = by_refund.get(refund_of[i], [])
+        ids[i] = tuple(sorted(txn for txn, status in found if status in wanted))
+    return rows.assign(transaction_ids=ids)
 
 
 def _mute(rows: pd.DataFrame, muted: list[Category]) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -699,3 +699,12 @@ def test_a_short_gift_card_leaves_the_rest_of_the_store_credit_at_risk() -> None
     (finding,) = run(*records, restocked=restocked).findings
     assert finding.amount_at_risk == Decimal("15.00")
     assert finding.detail == "gift cards naming the RMA add up to less than the store credit"
+
+
+def test_failed_and_pending_refunds_name_their_transactions() -> None:
+    pending = run(*CASES["refund pending for 5 days, the transaction's processedAt null"][0])
+    (finding,) = pending.findings
+    assert finding.transaction_ids == ("600",)
+    failed = run(*CASES["refund failed: the only transaction failed"][0])
+    (finding,) = [f for f in failed.findings if f.category is Category.REFUND_FAILED]
+    assert finding.transaction_ids == ("600",)
