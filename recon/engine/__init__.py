@@ -152,9 +152,13 @@ def _with_linked_refunds(rows: pd.DataFrame, links: pd.DataFrame, codes: Codes) 
     wanted = np.zeros(codes.size("rma") + 1, dtype=bool)
     wanted[codes.lookup("rma", rmas[scoped])] = True
     wanted[-1] = False  # code -1: an RMA that is no return's
-    mine = links[wanted[links["rma_code"].to_numpy()]]
+    mine = np.flatnonzero(wanted[links["rma_code"].to_numpy()])  # positions: no frame copy
     by_rma: dict[str, set[str]] = {}
-    for rma, refund in zip(mine["rma"].tolist(), mine["refund_id"].tolist(), strict=True):
+    for rma, refund in zip(
+        links["rma"].to_numpy(dtype=object)[mine].tolist(),
+        links["refund_id"].to_numpy(dtype=object)[mine].tolist(),
+        strict=True,
+    ):
         by_rma.setdefault(str(rma), set()).add(str(refund))
     ids = rows["refund_ids"].to_numpy(dtype=object).copy()
     for at in scoped.tolist():
