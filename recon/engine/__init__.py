@@ -99,12 +99,13 @@ def reconcile(
     facts = refund_facts(frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days)
     tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
     links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
+    disputed = _disputed(facts)
     money = classify_money.linked_money(links, facts, frames.returns, codes)
     agg = classify_money.per_return(money, frames.returns, codes)
     lines = classify_stock.linked_lines(frames, links, codes)
     settled = classify_settlement.settle(frames, codes)
     parts = [
-        *classify_money.classify_returns(agg, tol.set_axis(agg.index), _disputed(facts)),
+        *classify_money.classify_returns(agg, tol.set_axis(agg.index), disputed),
         *classify_money.classify_linked_refunds(money),
         *classify_money.classify_unlinked(facts, links, unknown, frames.returns),
         classify_settlement.classify_unsettled(
@@ -112,7 +113,7 @@ def reconcile(
         ),
         classify_stock.classify_sku(frames, lines, codes),
         *classify_restock.classify_restock(
-            frames, lines, restock_after, restocked_by_recon or {}, codes
+            frames, lines, restock_after, restocked_by_recon or {}, codes, disputed
         ),
         classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),

@@ -79,6 +79,7 @@ def classify_restock(
     event: WarehouseEvent,
     restocked_by_recon: Mapping[tuple[str, str], Sequence[str]],
     codes: Codes,
+    disputed: frozenset[str] = frozenset(),
 ) -> list[pd.DataFrame]:
     """MISSING_RESTOCK and GHOST_INVENTORY per (RMA, provider line item), counted in units.
 
@@ -88,11 +89,15 @@ def classify_restock(
     units (Loop line item ids): those are restocked, and ghost stock if not received. A ledger
     entry naming no unit of the line (a row from before units were recorded) and refund lines
     cover the other units whose warehouse event happened first, in unit order (``_net_units``).
+    ``disputed`` RMAs (named by a note naming several) raise no MISSING_RESTOCK: that refund's
+    lines may be theirs, and its AMBIGUOUS_RMA is decided first.
     """
     if codes_mod.is_unique(codes.of("returns", "rma"), codes.size("rma")):
         missing, ghost = _restock_masks(frames, lines, event, restocked_by_recon, codes)
     else:  # a repeated RMA: the join on returns repeats units, as the merge does
         missing, ghost = _restock_merge(frames, lines, event, restocked_by_recon)
+    if disputed:  # a refund naming several RMAs may have restocked these: decided first
+        missing = missing[~missing["rma"].astype(str).isin(disputed).to_numpy()]
     out = []
     for category, hit, detail in (
         (Category.MISSING_RESTOCK, _per_line(missing), _missing_detail),

@@ -276,7 +276,7 @@ def _restock(ctx: _Ctx, r: LoopReturn, o: Order, ids: list[str], lines: list) ->
         scope = f"rma={r.id},line={line_id}"
         n, ghost = restocked[line_id], []
         if r.state not in GONE and _received(r):  # every unit is back: the uncovered are missing
-            if missing := prices[n:]:
+            if (missing := prices[n:]) and r.id not in ctx.disputed:
                 amount = sum(missing, Decimal(0))
                 ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
         else:  # none is back: each restock is ghost stock, on the units of the line first
