@@ -128,9 +128,14 @@ def plant_unknown_rma(b: Builder) -> int:
 
 
 def plant_ambiguous_rma(b: Builder) -> int:
+    """A stray refund whose note names two returns. Returns already expected to raise
+    MISSING_REFUND or MISSING_RESTOCK are not named: the rules hold those back while a note
+    naming several RMAs names them (findings.md)."""
+    held = {f["rma"] for f in b.findings if f["category"] in ("MISSING_REFUND", "MISSING_RESTOCK")}
+    pool = [r for r in b.returns if r["id"] not in held]
     first, second = (
-        (r["id"] for r in b.rng.sample(b.returns, 2))
-        if len(b.returns) > 1
+        (r["id"] for r in b.rng.sample(pool, 2))
+        if len(pool) > 1
         else (str(next(b.unknown_rmas)), str(next(b.unknown_rmas)))
     )
     order, refund = _stray_refund(b, f"Loop RMA #{first} and Loop RMA #{second}")
