@@ -99,13 +99,13 @@ def reconcile(
     facts = refund_facts(frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days)
     tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
     links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
-    disputed = _disputed(facts)
+    paid, restocked = _disputed(facts, frames, Category.AMBIGUOUS_RMA in settings.muted_categories)
     money = classify_money.linked_money(links, facts, frames.returns, codes)
     agg = classify_money.per_return(money, frames.returns, codes)
     lines = classify_stock.linked_lines(frames, links, codes)
     settled = classify_settlement.settle(frames, codes)
     parts = [
-        *classify_money.classify_returns(agg, tol.set_axis(agg.index), disputed),
+        *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
         *classify_money.classify_linked_refunds(money),
         *classify_money.classify_unlinked(facts, links, unknown, frames.returns),
         classify_settlement.classify_unsettled(
@@ -113,7 +113,7 @@ def reconcile(
         ),
         classify_stock.classify_sku(frames, lines, codes),
         *classify_restock.classify_restock(
-            frames, lines, restock_after, restocked_by_recon or {}, codes, disputed
+            frames, lines, restock_after, restocked_by_recon or {}, codes, restocked
         ),
         classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
@@ -134,10 +134,31 @@ def reconcile(
     )
 
 
-def _disputed(facts: pd.DataFrame) -> frozenset[str]:
-    """RMAs named by notes that name several (AMBIGUOUS_RMA)."""
-    several = facts["rmas"].to_numpy(dtype=object)[facts["n_rmas"].to_numpy() >= 2]
-    return frozenset(str(rma) for rmas in several.tolist() for rma in rmas or ())
+def _disputed(
+    facts: pd.DataFrame, frames: Frames, muted: bool
+) -> tuple[frozenset[str], frozenset[str]]:
+    """RMAs named by notes that name several (AMBIGUOUS_RMA): those whose refund moved money,
+    and those whose refund restocked a line. Nothing is held back while AMBIGUOUS_RMA is muted
+    (no finding would then say why).
+    """
+    several = np.flatnonzero(facts["n_rmas"].to_numpy() >= 2)
+    if muted or not len(several):
+        return frozenset(), frozenset()
+    rmas = facts["rmas"].to_numpy(dtype=object)[several]
+    money = (facts["covered_minor"].to_numpy()[several] > 0) | (
+        facts["covered_shop_minor"].to_numpy()[several] > 0
+    )
+    ids = facts["refund_id"].to_numpy(dtype=object)[several]
+    lines = frames.refund_lines
+    mine = lines[keys.member(lines["refund_id"], ids)]
+    restocking = set(mine.loc[mine["restocked"].astype(bool).to_numpy(), "refund_id"].tolist())
+    stock = np.array([i in restocking for i in ids.tolist()], dtype=bool)
+
+    def held(mask: np.ndarray) -> frozenset[str]:
+        pairs = zip(rmas.tolist(), mask.tolist(), strict=True)
+        return frozenset(str(rma) for named, hit in pairs if hit for rma in named or ())
+
+    return held(money), held(stock)
 
 
 def _with_linked_refunds(rows: pd.DataFrame, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:

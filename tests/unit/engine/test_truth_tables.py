@@ -163,6 +163,22 @@ CASES: dict[
         {("AMBIGUOUS_RMA", "refund=500")},  # nor a second restock: its lines may be theirs
         {},
     ),
+    "ambiguous RMA: a note naming two returns on a failed refund holds nothing back": (
+        [
+            ret(RMA),
+            ret("12346"),
+            order(),
+            refund("500", f"RMA {RMA} and RMA 12346", (txn("600", "40.00", status="FAILURE"),)),
+        ],
+        {
+            ("AMBIGUOUS_RMA", "refund=500"),
+            ("MISSING_REFUND", f"rma={RMA}"),
+            ("MISSING_REFUND", "rma=12346"),
+            ("MISSING_RESTOCK", f"rma={RMA},line={PLI}"),
+            ("MISSING_RESTOCK", "rma=12346,line=1346"),
+        },
+        {},
+    ),
     "refund on cancelled return": (
         [
             ret(RMA, state="cancelled", label=None, processed=False),
@@ -708,3 +724,9 @@ def test_failed_and_pending_refunds_name_their_transactions() -> None:
     failed = run(*CASES["refund failed: the only transaction failed"][0])
     (finding,) = [f for f in failed.findings if f.category is Category.REFUND_FAILED]
     assert finding.transaction_ids == ("600",)
+
+
+def test_a_muted_ambiguous_rma_holds_no_missing_refund_back() -> None:
+    records = CASES["ambiguous RMA: one refund for two closed returns asks for no second refund"][0]
+    muted = run(*records, settings=EngineSettings(muted_categories=[Category.AMBIGUOUS_RMA]))
+    assert {("MISSING_REFUND", f"rma={RMA}"), ("MISSING_REFUND", "rma=12346")} <= keyset(muted)

@@ -36,7 +36,9 @@ class Derived:
 class _Ctx:
     world: World
     out: dict[str, Derived] = field(default_factory=dict)
-    disputed: set[str] = field(default_factory=set)  # RMAs a note names among several
+    # RMAs a note naming several names, when that refund moved money / restocked a line.
+    disputed: set[str] = field(default_factory=set)
+    disputed_stock: set[str] = field(default_factory=set)
 
     def add(self, scope: str, d: Derived) -> None:
         key = f"{d.category}|{scope}"
@@ -102,7 +104,10 @@ def derive(world: World) -> dict[str, Derived]:
         if named:
             noted.add(f.id)
         if len(named) >= 2:
-            ctx.disputed |= named
+            if covered(txns, None, o) > 0:
+                ctx.disputed |= named
+            if any(ln.restocked for ln in f.lines):
+                ctx.disputed_stock |= named
             ctx.add(
                 f"refund={f.id}",
                 Derived("AMBIGUOUS_RMA", None, o.id, [f.id], covered(txns, None, o), o.currency),
@@ -276,7 +281,7 @@ def _restock(ctx: _Ctx, r: LoopReturn, o: Order, ids: list[str], lines: list) ->
         scope = f"rma={r.id},line={line_id}"
         n, ghost = restocked[line_id], []
         if r.state not in GONE and _received(r):  # every unit is back: the uncovered are missing
-            if (missing := prices[n:]) and r.id not in ctx.disputed:
+            if (missing := prices[n:]) and r.id not in ctx.disputed_stock:
                 amount = sum(missing, Decimal(0))
                 ctx.add(scope, Derived("MISSING_RESTOCK", r.id, o.id, ids, amount, r.currency))
         else:  # none is back: each restock is ghost stock, on the units of the line first
