@@ -262,7 +262,7 @@ class Executor:
             return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
         with self._sessions() as session:
             own = recon_refund_ids(session, self._shop, intent.order_id)
-            restocked = restocked_units(session, self._shop)
+            restocked = restocked_units(session, self._shop, rma=intent.rma)
         reasons = (
             refund_cap_reason(intent.amount, intent.currency, self._settings),
             new_refunds_reason(intent, order, own),
@@ -304,7 +304,8 @@ class Executor:
         """Unless a unit of it was restocked meanwhile, read ``available``: the CAS (§11)."""
         details = intent.details
         with self._sessions() as session:
-            again = restock_twice_reason(intent.rma, details, restocked_units(session, self._shop))
+            done = restocked_units(session, self._shop, rma=intent.rma)
+            again = restock_twice_reason(intent.rma, details, done)
         if again is not None:
             return Verdict(S.NEEDS_REVIEW, again)
         line_gid = gid("LineItem", str(details["line_item_id"]))

@@ -313,11 +313,15 @@ def reject(
     return _decide(session, shop, ids, S.REJECTED, actor, now, reason or "rejected", cancellable)
 
 
-def rows_in(session: Session, shop: str, states: Sequence[ActionState]) -> list[ActionRow]:
-    """Intent rows of one shop in the given states, oldest first."""
+def rows_in(
+    session: Session, shop: str, states: Sequence[ActionState], rma: str | None = None
+) -> list[ActionRow]:
+    """Intent rows of one shop in the given states (of one RMA if given), oldest first."""
     query = select(ActionRow).where(
         ActionRow.shop == shop, ActionRow.state.in_([s.value for s in states])
     )
+    if rma is not None:
+        query = query.where(ActionRow.rma == rma)
     return list(session.scalars(query.order_by(ActionRow.id)))
 
 
@@ -328,7 +332,11 @@ def events(session: Session, action_id: int) -> list[ActionEventRow]:
 
 
 def restocked_units(
-    session: Session, shop: str, *, mirrored_refunds: AbstractSet[str] = frozenset()
+    session: Session,
+    shop: str,
+    *,
+    mirrored_refunds: AbstractSet[str] = frozenset(),
+    rma: str | None = None,
 ) -> dict[tuple[str, str], tuple[str, ...]]:
     """The units recon has restocked per (rma, line item id), as Loop line item ids ("" for a
     unit an intent planned before units were recorded): done restocks and RETURN lines of
@@ -339,10 +347,11 @@ def restocked_units(
     restocked; the engine sees its real refund lines (``restocked``) instead. The engine's
     stock rules read this (docs/findings.md "Restocks are counted in units"); for them, refunds
     already in the mirror (``mirrored_refunds``, numeric ids) are left out: the engine counts
-    their refund lines, and counting both would cover a unit twice.
+    their refund lines, and counting both would cover a unit twice. ``rma`` reads one RMA's
+    intents only (the executor's checks before a write).
     """
     units: dict[tuple[str, str], list[str]] = {}
-    for row in rows_in(session, shop, [S.DONE]):
+    for row in rows_in(session, shop, [S.DONE], rma):
         if row.kind == ActionKind.RESTOCK:
             writes = [row.details]
         elif (
