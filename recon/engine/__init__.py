@@ -31,6 +31,7 @@ from recon.engine.link import (
     FAILED_STATUSES,
     LINK_COLUMNS,
     PENDING_STATUSES,
+    bounced,
     concat_rows,
     link_refunds,
     refund_facts,
@@ -96,14 +97,17 @@ def reconcile(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
     codes = frames.codes if frames.codes is not None else encode(frames)
-    facts = refund_facts(frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days)
+    back = bounced(frames, codes)
+    facts = refund_facts(
+        frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
+    )
     tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
     links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
     paid, restocked = _disputed(facts, frames, Category.AMBIGUOUS_RMA in settings.muted_categories)
     money = classify_money.linked_money(links, facts, frames.returns, codes)
     agg = classify_money.per_return(money, frames.returns, codes)
     lines = classify_stock.linked_lines(frames, links, codes)
-    settled = classify_settlement.settle(frames, codes)
+    settled = classify_settlement.settle(frames, codes, back)
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
         *classify_money.classify_linked_refunds(money),
@@ -120,7 +124,7 @@ def reconcile(
         classify_status.classify_store_credit(frames, tol),
     ]
     finding_rows = _with_linked_refunds(concat_rows(parts, ROW_COLUMNS), links, codes)
-    finding_rows = _with_transactions(finding_rows, frames.transactions)
+    finding_rows = _with_transactions(finding_rows, frames.transactions, back)
     finding_rows, muted = _mute(finding_rows, settings.muted_categories)
     names = frames.orders.set_index("order_id")["order_name"]
     findings = to_findings(finding_rows, names)
@@ -195,20 +199,30 @@ _TXN_STATUSES = {
 }
 
 
-def _with_transactions(rows: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
-    """REFUND_FAILED and REFUND_PENDING name the refund transactions that failed or wait."""
+def _with_transactions(
+    rows: pd.DataFrame, transactions: pd.DataFrame, back: np.ndarray
+) -> pd.DataFrame:
+    """REFUND_FAILED and REFUND_PENDING name the refund transactions that failed or wait (a
+    bounced transaction, ``back``, counts as failed)."""
     hit = np.flatnonzero(rows["category"].isin(list(_TXN_STATUSES)).to_numpy()).tolist()
     if not hit:
         return rows
     categories = rows["category"].to_numpy(dtype=object)
     refund_of = {i: next(iter(rows["refund_ids"].to_numpy(dtype=object)[i])) for i in hit}
-    mine = transactions[keys.member(transactions["refund_id"], list(refund_of.values()))]
+    at = np.flatnonzero(keys.member(transactions["refund_id"], list(refund_of.values())))
+    mine = transactions.take(at)
     by_refund: dict[object, list[tuple[str, str]]] = {}
-    for txn, refund, status, kind in zip(
-        mine["transaction_id"], mine["refund_id"], mine["status"], mine["kind"], strict=True
+    for txn, refund, status, kind, gone in zip(
+        mine["transaction_id"],
+        mine["refund_id"],
+        mine["status"],
+        mine["kind"],
+        back[at].tolist(),
+        strict=True,
     ):
         if str(kind).upper() == "REFUND":
-            by_refund.setdefault(refund, []).append((str(txn), str(status).upper()))
+            state = FAILED_STATUSES[0] if gone else str(status).upper()
+            by_refund.setdefault(refund, []).append((str(txn), state))
     ids = rows["transaction_ids"].to_numpy(dtype=object).copy()
     for i in hit:
         wanted = _TXN_STATUSES[str(categories[i])]

@@ -20,6 +20,7 @@ _MONEY_FACTS = [
     "currency",
     "shop_currency",
     "pending_old",
+    "bounced",
     *(f"{bucket}{suffix}" for bucket in BUCKETS for suffix in ("_minor", "_shop_minor")),
 ]
 
@@ -38,7 +39,7 @@ def linked_money(
         return _joined_money(links, facts, returns, codes)
     # Lookups by code, and only the columns the money rules read (issues H10, H18).
     data = {c: links[c].to_numpy() for c in ("refund_id", "rma", "rma_code")}
-    data.update({c: facts[c].to_numpy()[fact_at] for c in _MONEY_FACTS[1:5]})
+    data.update({c: facts[c].to_numpy()[fact_at] for c in _MONEY_FACTS[1:6]})
     data["return_currency"] = returns["currency"].to_numpy()[ret_at]
     shop = data["return_currency"] == data["shop_currency"]
     pres = ~shop & (data["return_currency"] == data["currency"])
@@ -162,14 +163,18 @@ def classify_linked_refunds(money: pd.DataFrame) -> list[pd.DataFrame]:
     pending_amt = money["basis_pending"].where(ok, money["pending_shop_minor"])
     failed = money["has_failed"] & ~money["has_covered"]
     pending = money["pending_old"].astype(bool)
-    out = []
-    for category, mask, amount, detail in (
-        (
-            Category.REFUND_FAILED,
-            failed,
-            failed_amt,
+    failed_detail = pd.Series(
+        np.where(
+            money["bounced"].fillna(False).astype(bool).to_numpy(),
+            "the refund went through, then bounced (REFUND_FAILURE): the money is back with "
+            "the shop",
             "refund transactions failed, none went through",
         ),
+        index=money.index,
+    )
+    out = []
+    for category, mask, amount, detail in (
+        (Category.REFUND_FAILED, failed, failed_amt, failed_detail),
         (Category.REFUND_PENDING, pending, pending_amt, "refund transaction pending too long"),
     ):
         hit = money[mask]
@@ -183,7 +188,7 @@ def classify_linked_refunds(money: pd.DataFrame) -> list[pd.DataFrame]:
                 refund_ids=[(r,) for r in hit["refund_id"]],
                 amount_minor=amount[mask],
                 currency=currency[mask],
-                detail=detail,
+                detail=detail[mask] if isinstance(detail, pd.Series) else detail,
             )
         )
     return out

@@ -26,20 +26,22 @@ _SETTLED_COLUMNS = (
 )
 
 
-def settle(frames: Frames, codes: Codes) -> pd.DataFrame:
+def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     """Refund transactions (ok, shopify_payments) with their balance transaction and payout.
 
     shopify-admin-api.md §13 "Tying a Shopify refund to a payout": the balance transaction whose
     ``sourceOrderTransactionId`` equals the order transaction id (string compare). Several balance
     transactions for one order transaction are reduced explicitly: settled if any is no longer
     PENDING, failed if any sits in a FAILED/CANCELED payout, payout = the first one named.
-    Adds ``refund_code`` (the refund id's code) for the match table.
+    Adds ``refund_code`` (the refund id's code) for the match table. A transaction that bounced
+    (``back``, per transaction row: link.bounced) is failed money, not a refund to settle.
     """
     txn = frames.transactions
     ok = np.flatnonzero(
         keys.upper_in(txn["kind"], ("REFUND",))
         & keys.upper_in(txn["status"], ("SUCCESS",))
         & (txn["gateway"] == "shopify_payments").to_numpy()
+        & ~back
     )
     bts = frames.balance_transactions
     payout_status = keys.upper(

@@ -305,7 +305,7 @@ def build_frames(
         {
             "balance_transaction_id": b.id,
             "type": b.type,
-            "source_order_transaction_id": b.source_order_transaction_id,
+            "source_order_transaction_id": _source_transaction(b),
             "amount_minor": minor(b.amount, b.currency),
             "currency": b.currency,
             "payout_id": b.payout_id,
@@ -335,6 +335,18 @@ def build_frames(
         return_refunds=_frame(ref_rows, RETURN_REFUND_COLUMNS),
     )
     return with_codes(frames)
+
+
+def _source_transaction(b: BalanceTransactionRecord) -> str | None:
+    """The order transaction a balance transaction belongs to.
+
+    ``sourceOrderTransactionId``; for a REFUND_FAILURE row that lacks it, ``sourceId`` (on
+    refund rows the two are equal in Shopify's REST fixtures; whether Shopify fills the first on
+    failures is unverified, so both cases tie the bounce to its refund transaction).
+    """
+    if b.source_order_transaction_id or str(b.type).upper() != "REFUND_FAILURE":
+        return b.source_order_transaction_id
+    return b.source_id
 
 
 def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:

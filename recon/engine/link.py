@@ -24,19 +24,27 @@ from recon.engine.rma import ParsedNotes, parse_notes, parse_rmas
 OK_STATUSES = ("SUCCESS",)
 PENDING_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
 FAILED_STATUSES = ("FAILURE", "ERROR")
+# The Shopify Payments balance transaction type of a refund that bounced after it went through.
+BOUNCE_TYPES = ("REFUND_FAILURE",)
 LINK_COLUMNS = ["refund_id", "rma", "match_method", "confidence"]
 BUCKETS = ("covered", "failed", "pending")
 
 
 def refund_facts(
-    frames: Frames, codes: Codes, patterns: Sequence[str], as_of: datetime, pending_days: int
+    frames: Frames,
+    codes: Codes,
+    patterns: Sequence[str],
+    as_of: datetime,
+    pending_days: int,
+    back: np.ndarray,
 ) -> pd.DataFrame:
     """One row per refund: parsed RMAs and covered/failed/pending sums in both monies.
 
     Columns added to the refund frame: ``first_rma`` (the note's first RMA) and ``n_rmas``,
     ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
-    ``as_of``) and the id codes ``refund_code``, ``order_code`` and ``rma_code`` (first RMA).
+    ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
+    row, from ``bounced``) and the id codes ``refund_code``, ``order_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -57,19 +65,46 @@ def refund_facts(
     known[row] = True  # a missing id (-1) marks the spare last slot, which stays unused
     at = np.where(known[:-1][at] & (at >= 0) & keys.upper_in(txn["kind"], ("REFUND",)), at, -1)
     is_pending = keys.upper_in(txn["status"], PENDING_STATUSES)
+    is_ok = keys.upper_in(txn["status"], OK_STATUSES)
     masks = {
-        "covered": keys.upper_in(txn["status"], OK_STATUSES) | is_pending,
-        "failed": keys.upper_in(txn["status"], FAILED_STATUSES),
+        "covered": (is_ok & ~back) | is_pending,
+        "failed": keys.upper_in(txn["status"], FAILED_STATUSES) | back,
         "pending": is_pending,
     }
     cutoff = as_of - timedelta(days=pending_days)
     old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
     out["pending_old"] = keys.take(keys.any_at(at, old, size), row, False)
+    out["bounced"] = keys.take(keys.any_at(at, back, size), row, False)
     for bucket, mask in masks.items():
         for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
             out[bucket + suffix] = keys.take(keys.sum_at(at, amounts, size), row, 0)
     return pd.DataFrame(out, copy=False)
+
+
+def bounced(frames: Frames, codes: Codes) -> np.ndarray:
+    """Per transaction row: a SUCCESS transaction a REFUND_FAILURE balance transaction names?
+
+    A card refund can fail after Shopify marked its transaction SUCCESS; Shopify Payments then
+    books a REFUND_FAILURE balance transaction ("The refund failed. The funds are still with
+    the shop", schema's ShopifyPaymentsTransactionType) and the order transaction keeps its
+    status. Such money counts as failed, not covered (docs/findings.md "Vocabulary").
+
+    The row names the order transaction by ``sourceOrderTransactionId``. Whether Shopify fills
+    that field on REFUND_FAILURE rows is not documented (unverified); ``build_frames`` falls
+    back to ``sourceId``, which equals it on refund rows (Shopify's REST fixtures). A failure
+    naming neither is not tied to a refund; it stays in the store and in its payout.
+    """
+    bts = frames.balance_transactions
+    failure = keys.upper_in(bts["type"], BOUNCE_TYPES)
+    if not failure.any():
+        return np.zeros(len(frames.transactions), dtype=bool)
+    named = np.zeros(codes.size("transaction") + 1, dtype=bool)
+    named[codes.of("balance_transactions", "source_order_transaction_id")[failure]] = True
+    named[-1] = False  # code -1: no id
+    hit = named[codes.of("transactions", "transaction_id")]
+    ok: np.ndarray = hit & keys.upper_in(frames.transactions["status"], OK_STATUSES)
+    return ok  # only money that went through can bounce
 
 
 def _drop_order_numbers(

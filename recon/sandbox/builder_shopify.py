@@ -223,6 +223,22 @@ class ShopifyBuilder:
             self._auto_settle.append(row)
         return row
 
+    def bounce(self, order: Json, txn: Json, at: datetime, *, tied: bool = True) -> Json:
+        """The card refund ``txn`` bounced at ``at``: Shopify Payments books a REFUND_FAILURE
+        (money back to the shop, paid out on schedule); the order transaction stays SUCCESS.
+
+        ``tied=False`` leaves ``sourceOrderTransactionId`` empty and names the transaction by
+        ``sourceId`` only: whether Shopify fills the first on failures is unverified, so the
+        sandbox serves both.
+        """
+        row = self._balance(
+            order, {**txn, "processed_at": at}, "REFUND_FAILURE", txn["amount_shop"]
+        )
+        row.update(source_type="REFUND", source_id=txn["id"])
+        if not tied:
+            row["source_order_transaction_id"] = None
+        return row
+
     def units(self, order: Json, count: int) -> list[Json]:
         """``count`` returnable units (order line items, one entry per unit) of an order."""
         pool = [li for li in order["line_items"] for _ in range(li["quantity"])]

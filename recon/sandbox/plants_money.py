@@ -28,19 +28,32 @@ def plant_missing_refund(b: Builder) -> int:
 
 
 def plant_refund_failed(b: Builder) -> int:
-    order, ret, at = closed_return(b)
-    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "FAILURE")])
-    b.expect(
-        "REFUND_FAILED",
-        f"refund={refund['id']}",
-        order=order,
-        rma=ret["id"],
-        refunds=[refund],
-        amount=ret["refund"],
-        currency=SHOP_CURRENCY,
-        description="card refund declined",
-    )
-    return 1
+    """Two refunds that never reached the customer: one declined (its transaction FAILURE), one
+    that went through and bounced days later (a REFUND_FAILURE balance transaction)."""
+    for bounced in (False, True):
+        order, ret, at = closed_return(b)
+        if bounced:
+            refund = b.refunded(order, ret, at)
+            txn = txn_of(order, refund)
+            # Both ways Shopify may name the transaction (unverified), alternating by id.
+            tied = int(txn["id"]) % 2 == 0
+            b.bounce(order, txn, b.later(at, 0.5, 3, cap=b.now - HOUR), tied=tied)
+        else:
+            pays = [(SHOPIFY_PAYMENTS, ret["refund"], "FAILURE")]
+            refund = b.refunded(order, ret, at, pays=pays)
+        b.expect(
+            "REFUND_FAILED",
+            f"refund={refund['id']}",
+            order=order,
+            rma=ret["id"],
+            refunds=[refund],
+            amount=ret["refund"],
+            currency=SHOP_CURRENCY,
+            description="card refund bounced after it went through"
+            if bounced
+            else "card refund declined",
+        )
+    return 2
 
 
 def plant_refund_pending(b: Builder) -> int:

@@ -162,18 +162,28 @@ def refund(
 
 
 def bt(
-    bid: str, source_txn: str, amount: str, *, payout: str | None = "700", status: str = "PAID"
+    bid: str,
+    source_txn: str,
+    amount: str,
+    *,
+    payout: str | None = "700",
+    status: str = "PAID",
+    kind: str = "REFUND",
+    tied: bool = True,
 ) -> BalanceTransactionRecord:
+    """A balance transaction of ``source_txn``: a REFUND is money out, a REFUND_FAILURE money
+    back; ``tied=False`` leaves ``sourceOrderTransactionId`` empty (only ``sourceId`` names it)."""
+    money = Decimal(amount) if kind == "REFUND_FAILURE" else -Decimal(amount)
     return BalanceTransactionRecord(
         id=bid,
-        type="REFUND",
+        type=kind,
         source_type="REFUND",
         source_id=source_txn,
-        source_order_transaction_id=source_txn,
+        source_order_transaction_id=source_txn if tied else None,
         order_id="100",
-        amount=-Decimal(amount),
+        amount=money,
         fee=Decimal(0),
-        net=-Decimal(amount),
+        net=money,
         currency="USD",
         transaction_date=ago(1),
         payout_id=payout,

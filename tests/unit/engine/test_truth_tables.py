@@ -93,6 +93,63 @@ CASES: dict[
         {("REFUND_FAILED", "refund=500")},
         {},
     ),
+    "refund bounced: it went through and was paid out, then Shopify booked a REFUND_FAILURE": (
+        [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE")],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
+    "refund bounced: the failure names the transaction by sourceId only (unverified case)": (
+        [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE", tied=False)],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
+    "refund bounced, old and never paid out: failed money, not an unsettled refund": (
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", days=15),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8900", "600", "20.00", kind="REFUND_FAILURE", payout=None),
+        ],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
+    "refund bounced, then a second refund paid it: only the bounce is reported": (
+        [
+            *clean(),
+            bt("8900", "600", "20.00", kind="REFUND_FAILURE"),
+            *settled_refund("501", amount="20.00", tid="601", lines=()),
+        ],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
+    "refund half bounced: one of two card transactions came back": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "12.00"), txn("601", "8.00")),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8600", "600", "12.00"),
+            bt("8601", "601", "8.00"),
+            bt("8900", "601", "8.00", kind="REFUND_FAILURE"),
+        ],
+        {("AMOUNT_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
+    "a REFUND_FAILURE naming a transaction of no refund raises nothing": (
+        [*clean(), bt("8900", "999", "5.00", kind="REFUND_FAILURE")],
+        set(),
+        {},
+    ),
     "refund pending: pending for 5 days (limit 3)": (
         [
             ret(RMA),
@@ -724,6 +781,16 @@ def test_failed_and_pending_refunds_name_their_transactions() -> None:
     failed = run(*CASES["refund failed: the only transaction failed"][0])
     (finding,) = [f for f in failed.findings if f.category is Category.REFUND_FAILED]
     assert finding.transaction_ids == ("600",)
+
+
+def test_a_bounced_refund_names_its_transaction_and_says_it_bounced() -> None:
+    records = CASES[
+        "refund bounced: the failure names the transaction by sourceId only (unverified case)"
+    ]
+    (finding,) = run(*records[0]).findings
+    assert finding.transaction_ids == ("600",)
+    assert finding.amount_at_risk == Decimal("20.00")
+    assert "bounced" in finding.detail
 
 
 def test_a_muted_ambiguous_rma_holds_no_missing_refund_back() -> None:

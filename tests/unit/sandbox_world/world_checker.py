@@ -75,12 +75,20 @@ def derive(world: World) -> dict[str, Derived]:
     returns_on: dict[str, list[LoopReturn]] = {}
     for r in returns:
         returns_on.setdefault(r.provider_order_id, []).append(r)
+    # A SUCCESS refund a REFUND_FAILURE balance transaction names bounced: it is failed money.
+    bounced = {
+        b.source_order_transaction_id or b.source_id
+        for b in world.balance_transactions
+        if b.type == "REFUND_FAILURE" and b.transaction_date <= now
+    }
     refunds: list[tuple[Order, Refund, list[Transaction]]] = []
     for o in orders.values():
         for f in o.refunds:
             if f.created_at <= now:
                 txns = [
-                    t
+                    t.model_copy(update={"status": "FAILURE"})
+                    if t.id in bounced and t.status == "SUCCESS"
+                    else t
                     for t in o.transactions
                     if t.refund_id == f.id and t.kind == "REFUND" and t.processed_at <= now
                 ]
