@@ -248,9 +248,12 @@ def _by_provider(no_rma: pd.DataFrame, frames: Frames, codes: Codes) -> pd.DataF
             frames.return_refunds, left_on="refund_id", right_on="provider_refund_id"
         )
         pairs = pairs[_is_return(pairs["rma"], frames, codes)]  # the inner join on returns
-        by_provider = pairs.sort_values(["refund_id", "rma"]).drop_duplicates("refund_id")[
-            ["refund_id", "rma"]  # one refund, one return: the lowest RMA wins (documented)
-        ]
+        # One refund, one return: the lowest RMA wins (findings.md), compared as numbers for
+        # digit ids ("999" before "1000": shorter first, then text).
+        pairs = pairs.assign(_width=pairs["rma"].astype(str).str.len())
+        by_provider = pairs.sort_values(["refund_id", "_width", "rma"]).drop_duplicates(
+            "refund_id"
+        )[["refund_id", "rma"]]
     return by_provider.assign(match_method="provider_refund_id", confidence=1.0)
 
 

@@ -570,6 +570,17 @@ CASES: dict[
         set(),
         {},
     ),
+    "two returns list the same refund: the lowest RMA (as a number) is linked": (
+        [
+            ret("999", provider_refund_ids=("500",)),
+            ret("1000", provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note=None, lines=(rline("1999", "SKU-A"),)),
+        ],
+        {("MISSING_REFUND", "rma=1000"), ("MISSING_RESTOCK", "rma=1000,line=1000")},
+        {},
+    ),
     "clean: Loop's provider_refund_id links a refund whose note names an unknown number": (
         [
             ret(RMA, provider_refund_ids=("500",)),

@@ -101,9 +101,11 @@ def derive(world: World) -> dict[str, Derived]:
             Decimal(0),
         )
 
-    provider = {
-        x.provider_refund_id: r.id for r in returns for x in r.refunds if x.provider_refund_id
-    }
+    provider: dict[str, str] = {}
+    for r in sorted(returns, key=lambda r: (len(r.id), r.id), reverse=True):
+        for x in r.refunds:  # the lowest RMA (as a number) wins a refund two returns list
+            if x.provider_refund_id:
+                provider[x.provider_refund_id] = r.id
     links: dict[str, str] = {}
     noted: set[str] = set()
     for o, f, txns in refunds:
