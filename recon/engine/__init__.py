@@ -8,6 +8,7 @@ Money columns of the result frames hold ``Decimal`` objects (object dtype); repo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -97,6 +98,7 @@ def reconcile(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
     codes = frames.codes if frames.codes is not None else encode(frames)
+    frames, codes = _one_row_per_rma(frames, codes)
     back = bounced(frames, codes)
     facts = refund_facts(
         frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
@@ -136,6 +138,30 @@ def reconcile(
         links=links[LINK_COLUMNS],
         muted=muted,
     )
+
+
+def _one_row_per_rma(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
+    """Frames whose returns name each RMA once: the last row of a repeated RMA, as
+    ``build_frames`` keeps it (frames built directly may repeat one; every rule is one finding
+    per scope and the match table one row per RMA). Rows with no RMA are kept as they are.
+    """
+    at, size = codes.of("returns", "rma"), codes.size("rma")
+    if codes_mod.is_unique(at, size):  # the usual case: a bincount, no copy
+        return frames, codes
+    last = np.full(size, -1, dtype=np.int64)
+    rows = np.arange(len(at))
+    known = at >= 0
+    np.maximum.at(last, at[known], rows[known])  # each RMA's last row
+    keep = np.flatnonzero(~known | (last[np.maximum(at, 0)] == rows))
+    if len(keep) == len(at):
+        return frames, codes
+    columns = {
+        key: (column[keep] if key[0] == "returns" else column)
+        for key, column in codes.columns.items()
+    }
+    returns = frames.returns.take(keep).reset_index(drop=True)
+    codes = dataclasses.replace(codes, columns=columns)
+    return dataclasses.replace(frames, returns=returns, codes=codes), codes
 
 
 def _disputed(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
+import pandas as pd
+import pytest
 from engine_builders import AS_OF, frames_of, keyset, order, payout, refund, ret, run, txn
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +29,21 @@ def test_shuffling_input_rows_changes_no_finding(name: str, rnd) -> None:  # typ
     shuffled = list(records)
     rnd.shuffle(shuffled)
     assert _facts(run(*shuffled, restocked=restocked)) == _facts(run(*records, restocked=restocked))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_return_row_given_twice_changes_no_finding(name: str) -> None:
+    """Frames built directly (not through ``build_frames``) may repeat a return: one finding per
+    scope and one match row per RMA still hold."""
+    records, _, restocked = CASES[name]
+    frames = frames_of(*records)
+    twice = replace(
+        frames, returns=pd.concat([frames.returns, frames.returns], ignore_index=True), codes=None
+    )
+    result = reconcile(twice, EngineSettings(), AS_OF, restocked_by_recon=restocked)
+    assert _facts(result) == _facts(run(*records, restocked=restocked))
+    assert len({f.key for f in result.findings}) == len(result.findings)
+    assert result.matches["rma"].is_unique
 
 
 NOTES = st.sampled_from(["rma {r}", "Loop RMA #99{r}", "RMA {r} RMA 4{r}", "", "thanks"])
