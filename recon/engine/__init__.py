@@ -7,8 +7,8 @@ Money columns of the result frames hold ``Decimal`` objects (object dtype); repo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
