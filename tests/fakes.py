@@ -391,7 +391,7 @@ def balance_for(
         id=str(8000 + i),
         type="REFUND",
         source_type="REFUND",
-        source_id=refund.id,
+        source_id=txn.id,
         source_order_transaction_id=txn.id,
         order_id=refund.order_id,
         amount=-txn.amount,

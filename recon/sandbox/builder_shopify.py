@@ -207,7 +207,8 @@ class ShopifyBuilder:
             "id": self.sid(),
             "type": kind,
             "source_type": kind,
-            "source_id": txn["refund_id"] or txn["id"],
+            # The order transaction, as Shopify's REST fixtures show it on refund rows.
+            "source_id": txn["id"],
             "source_order_transaction_id": txn["id"],
             "order_id": order["id"],
             "currency": SHOP_CURRENCY,
@@ -234,7 +235,7 @@ class ShopifyBuilder:
         row = self._balance(
             order, {**txn, "processed_at": at}, "REFUND_FAILURE", txn["amount_shop"]
         )
-        row.update(source_type="REFUND", source_id=txn["id"])
+        row["source_type"] = "REFUND"
         if not tied:
             row["source_order_transaction_id"] = None
         return row
