@@ -19,20 +19,17 @@ from pandas.api.types import infer_dtype
 if TYPE_CHECKING:
     from recon.engine.frames import Frames
 
-# Id kind → the (frame, column) pairs holding ids of that kind (frames.py's column sets).
+# Id kind → the (frame, column) pairs holding ids of that kind that the rules read by code.
+# Other id columns (orders', refunds' and transactions' order ids, Loop's provider refund ids)
+# are joined as strings on the few rows that need them: coding them (3M ids at 1M returns)
+# would be work no rule reads. A lookup of an id no coded column holds gives -1.
 KINDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "rma": (("returns", "rma"), ("return_lines", "rma"), ("return_refunds", "rma")),
-    "order": (
-        ("returns", "order_id"),
-        ("orders", "order_id"),
-        ("refunds", "order_id"),
-        ("transactions", "order_id"),
-    ),
+    "rma": (("returns", "rma"), ("return_lines", "rma")),
+    "order": (("returns", "order_id"),),  # grouped on by STATUS_DRIFT
     "refund": (
         ("refunds", "refund_id"),
         ("refund_lines", "refund_id"),
         ("transactions", "refund_id"),
-        ("return_refunds", "provider_refund_id"),
     ),
     "transaction": (
         ("transactions", "transaction_id"),

@@ -44,7 +44,7 @@ def refund_facts(
     ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
-    row, from ``bounced``) and the id codes ``refund_code``, ``order_code`` and ``rma_code``.
+    row, from ``bounced``) and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -56,7 +56,7 @@ def refund_facts(
     out["rmas"] = _several(refunds["note"], counts, patterns)
     out["n_rmas"] = _drop_order_number_beside(frames, counts, out, codes)
     row = codes.of("refunds", "refund_id")
-    out["refund_code"], out["order_code"] = row, codes.of("refunds", "order_id")
+    out["refund_code"] = row
     size = codes.size("refund")
     # Every refund row of the same id gets its id's sums (the left join this replaces did too);
     # transactions of other kinds, or of no known refund, count nowhere (position -1).
