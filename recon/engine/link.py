@@ -75,6 +75,12 @@ def refund_facts(
     old = is_pending & (txn["processed_at"] < cutoff).to_numpy()
     out["pending_old"] = keys.take(keys.any_at(at, old, size), row, False)
     out["bounced"] = keys.take(keys.any_at(at, back, size), row, False)
+    for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
+        if back.any():  # the money that went through and came back (the heuristic reads it)
+            amounts = np.where(back, txn[column].to_numpy(dtype=np.int64), 0)
+            out["bounced" + suffix] = keys.take(keys.sum_at(at, amounts, size), row, 0)
+        else:
+            out["bounced" + suffix] = np.zeros(len(row), dtype=np.int64)
     for bucket, mask in masks.items():
         for suffix, column in (("_minor", "amount_minor"), ("_shop_minor", "amount_shop_minor")):
             amounts = np.where(mask, txn[column].to_numpy(dtype=np.int64), 0)
@@ -323,7 +329,9 @@ def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFra
     basis[pres] = "presentment"
     basis[shop] = "shop"
     out = keys.with_columns(frame, basis=basis)
-    for bucket in BUCKETS:
+    for bucket in (*BUCKETS, "bounced"):
+        if f"{bucket}_minor" not in frame:
+            continue
         out[f"basis_{bucket}"] = np.select(
             [shop, pres], [frame[f"{bucket}_shop_minor"], frame[f"{bucket}_minor"]], 0
         ).astype("int64")
@@ -352,7 +360,7 @@ def _heuristic(
     tolerance_minor: pd.Series,
     min_confidence: float,
 ) -> pd.DataFrame:
-    """Link 3: same order, covered within tolerance (0.5), same SKU multiset (0.5)."""
+    """Link 3: same order, amount within tolerance (0.5), same SKU multiset (0.5)."""
     empty = pd.DataFrame(columns=LINK_COLUMNS)
     if rest.empty:  # nothing left to link (usual at scale): skip hashing every return
         return empty
@@ -370,8 +378,12 @@ def _heuristic(
         refund_minor=pairs["refund_minor"].to_numpy(),
         tol=pairs["tol"].to_numpy(),
     )
+    # The money F moved (a bounce included: it went through), or, when none did, the money it
+    # tried to move: a declined or bounced refund is still the refund of its return.
+    moved = pairs["basis_covered"] + pairs["basis_bounced"]
+    attempted = moved.where(moved > 0, pairs["basis_failed"])
     amount_ok = (pairs["basis"] != "mismatch") & (
-        (pairs["basis_covered"] - pairs["refund_minor"]).abs() <= pairs["tol"]
+        (attempted - pairs["refund_minor"]).abs() <= pairs["tol"]
     )
     rlines = frames.refund_lines[keys.member(frames.refund_lines["refund_id"], pairs["refund_id"])]
     f_sig = _sku_signature(rlines, "refund_id", rlines["quantity"])

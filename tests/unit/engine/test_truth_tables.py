@@ -145,6 +145,26 @@ CASES: dict[
         {("AMOUNT_MISMATCH", f"rma={RMA}")},
         {},
     ),
+    "refund bounced, its note names no RMA: linked by the heuristic, not owed again": (
+        [
+            *clean()[:3],
+            *settled_refund(note=None),
+            bt("8900", "600", "20.00", kind="REFUND_FAILURE"),
+        ],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
+    "refund declined, its note names no RMA: linked by the heuristic, not owed again": (
+        [
+            ret(RMA),
+            order(),
+            refund(
+                "500", None, (txn("600", "20.00", status="FAILURE"),), lines=(rline(PLI, "SKU-A"),)
+            ),
+        ],
+        {("REFUND_FAILED", "refund=500")},
+        {},
+    ),
     "a REFUND_FAILURE naming a transaction of no refund raises nothing": (
         [*clean(), bt("8900", "999", "5.00", kind="REFUND_FAILURE")],
         set(),

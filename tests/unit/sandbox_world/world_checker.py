@@ -81,14 +81,15 @@ def derive(world: World) -> dict[str, Derived]:
         for b in world.balance_transactions
         if b.type == "REFUND_FAILURE" and b.transaction_date <= now
     }
+    bounced = {
+        t.id for o in orders.values() for t in o.transactions if t.status == "SUCCESS"
+    } & bounced
     refunds: list[tuple[Order, Refund, list[Transaction]]] = []
     for o in orders.values():
         for f in o.refunds:
             if f.created_at <= now:
                 txns = [
-                    t.model_copy(update={"status": "FAILURE"})
-                    if t.id in bounced and t.status == "SUCCESS"
-                    else t
+                    t.model_copy(update={"status": "FAILURE"}) if t.id in bounced else t
                     for t in o.transactions
                     if t.refund_id == f.id and t.kind == "REFUND" and t.processed_at <= now
                 ]
@@ -100,6 +101,16 @@ def derive(world: World) -> dict[str, Derived]:
             ((shop(t) if use_shop else t.amount) for t in txns if t.status in OK | PENDING),
             Decimal(0),
         )
+
+    def attempted(txns: list[Transaction], r: LoopReturn, o: Order) -> Decimal:
+        """The heuristic's amount: money moved (bounced included), else money tried."""
+        use_shop = basis(r, o) == "shop"
+
+        def money(ts: list[Transaction]) -> Decimal:
+            return sum(((shop(t) if use_shop else t.amount) for t in ts), Decimal(0))
+
+        moved = money([t for t in txns if t.status in OK | PENDING or t.id in bounced])
+        return moved if moved > 0 else money([t for t in txns if t.status in FAILED])
 
     provider: dict[str, str] = {}
     for r in sorted(returns, key=lambda r: (len(r.id), r.id), reverse=True):
@@ -146,7 +157,7 @@ def derive(world: World) -> dict[str, Derived]:
             if r.id in linked_returns:
                 continue
             conf = 0.0
-            if abs(covered(txns, r, o) - r.refund) <= TOL:
+            if abs(attempted(txns, r, o) - r.refund) <= TOL:
                 conf += 0.5
             if skus == Counter(x.sku for x in r.line_items):
                 conf += 0.5
