@@ -193,6 +193,13 @@ def _received(r: LoopReturn) -> bool:
     return r.label_status == "delivered" or (r.state == "closed" and r.was_processed)
 
 
+def _in_basis(ts: list[Transaction], r: LoopReturn, o: Order) -> tuple[Decimal, str]:
+    """Transactions' sum in the money basis (the return's currency); shop money on a mismatch."""
+    if basis(r, o) == "presentment":
+        return sum((t.amount for t in ts), Decimal(0)), r.currency
+    return sum((shop(t) for t in ts), Decimal(0)), o.currency
+
+
 def _per_return(
     ctx: _Ctx,
     r: LoopReturn,
@@ -219,29 +226,13 @@ def _per_return(
     for f, ts in linked:
         failed = [t for t in ts if t.status in FAILED]
         if failed and cov[f.id] == 0:
-            ctx.add(
-                f"refund={f.id}",
-                Derived(
-                    "REFUND_FAILED",
-                    r.id,
-                    o.id,
-                    [f.id],
-                    sum((shop(t) for t in failed), Decimal(0)),
-                    o.currency,
-                ),
-            )
+            money, currency = _in_basis(failed, r, o)
+            ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], money, currency))
         pend = [t for t in ts if t.status in PENDING]
         if any(t.processed_at < now - timedelta(days=3) for t in pend):
+            money, currency = _in_basis(pend, r, o)
             ctx.add(
-                f"refund={f.id}",
-                Derived(
-                    "REFUND_PENDING",
-                    r.id,
-                    o.id,
-                    [f.id],
-                    sum((shop(t) for t in pend), Decimal(0)),
-                    o.currency,
-                ),
+                f"refund={f.id}", Derived("REFUND_PENDING", r.id, o.id, [f.id], money, currency)
             )
     dup = sum(1 for c in cov.values() if c > 0) >= 2 and total > r.refund + TOL
     if dup and not mismatch:
