@@ -87,6 +87,7 @@ def build(n: int, seed: int = 7) -> Frames:
         "balance_transaction_id": _ids(8_000_000_000, int(settled.sum())), "type": "REFUND",
         "source_order_transaction_id": txn_id[settled], "amount_minor": -amount[settled],
         "currency": "USD", "payout_id": payout_ids[payout_no], "payout_status": "PAID",
+        "transaction_date": created[has_refund][settled],
     })  # fmt: skip
     payouts = pd.DataFrame({
         "payout_id": payout_ids, "issued_at": pd.Timestamp(AS_OF), "status": "PAID",

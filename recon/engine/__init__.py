@@ -99,7 +99,7 @@ def reconcile(
         raise ValueError("as_of must be timezone-aware (UTC)")
     codes = frames.codes if frames.codes is not None else encode(frames)
     frames, codes = _one_row_per_rma(frames, codes)
-    back = bounced(frames, codes)
+    back = bounced(frames, codes, as_of)
     facts = refund_facts(
         frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
     )

@@ -71,6 +71,7 @@ BALANCE_COLUMNS = (
     "currency",
     "payout_id",
     "payout_status",
+    "transaction_date",
 )
 GIFT_CARD_COLUMNS = ("gift_card_id", "note", "currency", "initial_value_minor")
 
@@ -310,6 +311,7 @@ def build_frames(
             "currency": b.currency,
             "payout_id": b.payout_id,
             "payout_status": b.payout_status,
+            "transaction_date": b.transaction_date,
         }
         for b in balance_transactions
     ]

@@ -88,7 +88,7 @@ def refund_facts(
     return pd.DataFrame(out, copy=False)
 
 
-def bounced(frames: Frames, codes: Codes) -> np.ndarray:
+def bounced(frames: Frames, codes: Codes, as_of: datetime) -> np.ndarray:
     """Per transaction row: a SUCCESS transaction a REFUND_FAILURE balance transaction names?
 
     A card refund can fail after Shopify marked its transaction SUCCESS; Shopify Payments then
@@ -99,12 +99,14 @@ def bounced(frames: Frames, codes: Codes) -> np.ndarray:
     The row names the order transaction by ``sourceOrderTransactionId``. Whether Shopify fills
     that field on REFUND_FAILURE rows is not documented (unverified); ``build_frames`` falls
     back to ``sourceId``, which equals it on refund rows (Shopify's REST fixtures). A failure
-    naming neither is not tied to a refund; it stays in the store and in its payout.
+    naming neither is not tied to a refund; it stays in the store and in its payout. A failure
+    dated after ``as_of`` has not happened yet for this run.
     """
     bts = frames.balance_transactions
     failure = keys.upper_in(bts["type"], BOUNCE_TYPES)
     if not failure.any():
         return np.zeros(len(frames.transactions), dtype=bool)
+    failure &= (pd.to_datetime(bts["transaction_date"], utc=True) <= as_of).to_numpy()
     named = np.zeros(codes.size("transaction") + 1, dtype=bool)
     named[codes.of("balance_transactions", "source_order_transaction_id")[failure]] = True
     named[-1] = False  # code -1: no id

@@ -91,7 +91,15 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         session,
         bt,
         BalanceTransactionRecord,
-        or_(_between(bt.transaction_date, lo, hi), _in(bt.source_order_transaction_id, txn_ids)),
+        or_(
+            _between(bt.transaction_date, lo, hi),
+            _in(bt.source_order_transaction_id, txn_ids),
+            # A bounce named only by sourceId (engine/link.py ``bounced``), dated outside the
+            # window: found by its order, so the refund it undoes is not counted as paid.
+            (bt.type == "REFUND_FAILURE")
+            & bt.source_order_transaction_id.is_(None)
+            & _in(bt.order_id, {f.order_id for f in refunds}),
+        ),
     )
     payout_ids = {b.payout_id for b in balance if b.payout_id}
     payouts = _load(

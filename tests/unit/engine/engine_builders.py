@@ -170,6 +170,7 @@ def bt(
     status: str = "PAID",
     kind: str = "REFUND",
     tied: bool = True,
+    days: float = 1,
 ) -> BalanceTransactionRecord:
     """A balance transaction of ``source_txn``: a REFUND is money out, a REFUND_FAILURE money
     back; ``tied=False`` leaves ``sourceOrderTransactionId`` empty (only ``sourceId`` names it)."""
@@ -185,7 +186,7 @@ def bt(
         fee=Decimal(0),
         net=money,
         currency="USD",
-        transaction_date=ago(1),
+        transaction_date=ago(days),
         payout_id=payout,
         payout_status=status if payout else "PENDING",
     )

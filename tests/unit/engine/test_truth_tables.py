@@ -165,6 +165,11 @@ CASES: dict[
         {("REFUND_FAILED", "refund=500")},
         {},
     ),
+    "a bounce dated after the run's time has not happened yet": (
+        [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE", tied=False, days=-2)],
+        set(),
+        {},
+    ),
     "a REFUND_FAILURE naming a transaction of no refund raises nothing": (
         [*clean(), bt("8900", "999", "5.00", kind="REFUND_FAILURE")],
         set(),

@@ -218,6 +218,31 @@ def test_snapshot_of_a_period_brings_what_its_returns_need(store: SqlStore) -> N
     assert len(snap.returns) < len(store.load_snapshot().returns)
 
 
+def test_a_period_brings_a_later_bounce_named_only_by_source_id(store: SqlStore) -> None:
+    """A REFUND_FAILURE outside the window that names its refund transaction by ``sourceId``
+    only is still loaded: without it the bounced refund would count as paid."""
+    _fill(store)
+    start, end = EPOCH + timedelta(days=3), EPOCH + timedelta(days=6)
+    refund = next(f for f in store.load_snapshot(start, end).refunds if f.transactions)
+    txn = refund.transactions[0]
+    template = store.load_snapshot().balance_transactions[0]
+    bounce = template.model_copy(
+        update={
+            "id": "99990001",
+            "type": "REFUND_FAILURE",
+            "source_id": txn.id,
+            "source_order_transaction_id": None,
+            "order_id": refund.order_id,
+            "amount": txn.amount,
+            "net": txn.amount,
+            "transaction_date": EPOCH + timedelta(days=60),
+        }
+    )
+    store.upsert_balance_transactions([bounce])
+    loaded = {b.id: b for b in store.load_snapshot(start, end).balance_transactions}
+    assert loaded["99990001"].source_id == txn.id
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A private schema in the database RECON_TEST_POSTGRES_URL names, dropped afterwards."""
