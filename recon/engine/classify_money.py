@@ -216,7 +216,10 @@ def classify_unlinked(
     ):
         detail_col: str | pd.Series = detail
         if category is Category.AMBIGUOUS_RMA:
-            detail_col = detail + ": " + hit["rmas"].map(", ".join).astype(str)
+            source = hit["listed_by_loop"].map(
+                {True: "Loop lists the refund on several returns", False: detail}
+            )
+            detail_col = source + ": " + hit["rmas"].map(", ".join).astype(str)
         out.append(
             rows(
                 category,

@@ -44,7 +44,8 @@ def refund_facts(
     ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
-    row, from ``bounced``) and the id codes ``refund_code`` and ``rma_code``.
+    row, from ``bounced``), ``listed_by_loop`` (its RMAs are the returns Loop lists it on, see
+    ``_listed_on_several``) and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -55,6 +56,7 @@ def refund_facts(
     counts = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
     out["rmas"] = _several(refunds["note"], counts, patterns)
     out["n_rmas"] = _drop_order_number_beside(frames, counts, out, codes)
+    out["listed_by_loop"] = _listed_on_several(frames, codes, out)
     row = codes.of("refunds", "refund_id")
     out["refund_code"] = row
     size = codes.size("refund")
@@ -165,6 +167,34 @@ def _drop_order_number_beside(
     return counts
 
 
+def _listed_on_several(frames: Frames, codes: Codes, out: dict[str, Any]) -> np.ndarray:
+    """Refunds Loop lists on several returns, whose note names no RMA Loop has: ambiguous.
+
+    Link 2 would otherwise pick one return and leave the others looking unpaid, and recon would
+    propose refunding them again. Like a note naming several RMAs, such a refund links nothing
+    and raises AMBIGUOUS_RMA; ``rmas``, ``n_rmas``, ``first_rma`` and ``rma_code`` in ``out``
+    are set to the listing returns (lowest first, as numbers). Returns the rows changed.
+    """
+    changed = np.zeros(len(out["n_rmas"]), dtype=bool)
+    listings = frames.return_refunds
+    if listings.empty or not listings["provider_refund_id"].duplicated().any():
+        return changed  # each refund listed once at most (usual): no pair is looked at
+    pairs = listings[["provider_refund_id", "rma"]].dropna().drop_duplicates()
+    pairs = pairs[_is_return(pairs["rma"], frames, codes)]
+    pairs = pairs[pairs["provider_refund_id"].duplicated(keep=False)]
+    listed: dict[str, tuple[str, ...]] = {}
+    for refund, rmas in pairs.groupby("provider_refund_id")["rma"]:
+        listed[str(refund)] = tuple(sorted(map(str, rmas), key=lambda r: (len(r), r)))
+    counts, code = out["n_rmas"], out["rma_code"]
+    no_known = (counts == 0) | ((counts == 1) & (code < 0))
+    ids = out["refund_id"]
+    for at in np.flatnonzero(no_known & keys.member(ids, list(listed))).tolist():
+        named = listed[str(ids[at])]
+        out["rmas"][at], counts[at], out["first_rma"][at], code[at] = named, len(named), None, -1
+        changed[at] = True
+    return changed
+
+
 def _order_digits(frames: Frames, rows: np.ndarray) -> list[str]:
     """The digits of the order name of the refunds at ``rows`` ("" if the order is unknown)."""
     names = frames.orders.set_index("order_id")["order_name"]
@@ -256,8 +286,8 @@ def _by_provider(no_rma: pd.DataFrame, frames: Frames, codes: Codes) -> pd.DataF
             frames.return_refunds, left_on="refund_id", right_on="provider_refund_id"
         )
         pairs = pairs[_is_return(pairs["rma"], frames, codes)]  # the inner join on returns
-        # One refund, one return: the lowest RMA wins (findings.md), compared as numbers for
-        # digit ids ("999" before "1000": shorter first, then text).
+        # One refund, one return. A refund listed on several returns never gets here (it is
+        # AMBIGUOUS_RMA, ``_listed_on_several``); the sort only makes the pick deterministic.
         pairs = pairs.assign(_width=pairs["rma"].astype(str).str.len())
         by_provider = pairs.sort_values(["refund_id", "_width", "rma"]).drop_duplicates(
             "refund_id"

@@ -595,13 +595,39 @@ CASES: dict[
         set(),
         {},
     ),
-    "two returns list the same refund: the lowest RMA (as a number) is linked": (
+    "two returns list the same refund: ambiguous, neither is refunded again": (
         [
             ret("999", provider_refund_ids=("500",)),
             ret("1000", provider_refund_ids=("500",)),
             order(),
             payout(),
             *settled_refund(note=None, lines=(rline("1999", "SKU-A"),)),
+        ],
+        {("AMBIGUOUS_RMA", "refund=500")},
+        {},
+    ),
+    "two returns list a refund whose note names an unknown number: ambiguous": (
+        [
+            ret("999", provider_refund_ids=("500",)),
+            ret("1000", provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="RMA 777", lines=()),
+        ],
+        {  # it paid, so no second refund; it restocked nothing, so both still need restocking
+            ("AMBIGUOUS_RMA", "refund=500"),
+            ("MISSING_RESTOCK", "rma=999,line=1999"),
+            ("MISSING_RESTOCK", "rma=1000,line=1000"),
+        },
+        {},
+    ),
+    "two returns list a refund whose note names one of them: the note links it": (
+        [
+            ret("999", provider_refund_ids=("500",)),
+            ret("1000", provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="Loop RMA #999", lines=(rline("1999", "SKU-A"),)),
         ],
         {("MISSING_REFUND", "rma=1000"), ("MISSING_RESTOCK", "rma=1000,line=1000")},
         {},
@@ -827,6 +853,13 @@ def test_a_bounced_refund_names_its_transaction_and_says_it_bounced() -> None:
     assert finding.transaction_ids == ("600",)
     assert finding.amount_at_risk == Decimal("20.00")
     assert "bounced" in finding.detail
+
+
+def test_a_refund_loop_lists_twice_says_so() -> None:
+    records = CASES["two returns list the same refund: ambiguous, neither is refunded again"][0]
+    (finding,) = run(*records).findings
+    assert finding.detail == "Loop lists the refund on several returns: 999, 1000"
+    assert finding.amount_at_risk == Decimal("20.00")
 
 
 def test_a_muted_ambiguous_rma_holds_no_missing_refund_back() -> None:

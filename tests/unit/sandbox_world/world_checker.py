@@ -119,9 +119,17 @@ def derive(world: World) -> dict[str, Derived]:
                 provider[x.provider_refund_id] = r.id
     links: dict[str, str] = {}
     noted: set[str] = set()
+    listing: dict[str, set[str]] = {}
+    for r in returns:
+        for x in r.refunds:
+            if x.provider_refund_id:
+                listing.setdefault(x.provider_refund_id, set()).add(r.id)
     for o, f, txns in refunds:
         order_number = re.sub(r"\D", "", o.name)
         named = {n for n in rmas_in(f.note) if n in by_id or n != order_number}
+        lists = listing.get(f.id, set())
+        if len(lists) >= 2 and not named & by_id.keys() and len(named) <= 1:
+            named = lists  # Loop lists it on several returns: ambiguous, as a note naming several
         if named:
             noted.add(f.id)
         if len(named) >= 2:
