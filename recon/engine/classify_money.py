@@ -216,9 +216,7 @@ def classify_unlinked(
     ):
         detail_col: str | pd.Series = detail
         if category is Category.AMBIGUOUS_RMA:
-            source = hit["listed_by_loop"].map(
-                {True: "Loop lists the refund on several returns", False: detail}
-            )
+            source = hit["listed_by_loop"].fillna(detail)
             detail_col = source + ": " + hit["rmas"].map(", ".join).astype(str)
         out.append(
             rows(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.codes import Codes
 from recon.engine.codes import is_unique as codes_unique
@@ -44,8 +45,8 @@ def refund_facts(
     ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
-    row, from ``bounced``), ``listed_by_loop`` (its RMAs are the returns Loop lists it on, see
-    ``_listed_on_several``) and the id codes ``refund_code`` and ``rma_code``.
+    row, from ``bounced``), ``listed_by_loop`` (why its RMAs come from Loop's record, see
+    ``_listed_on_several``; None for most) and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -168,30 +169,50 @@ def _drop_order_number_beside(
 
 
 def _listed_on_several(frames: Frames, codes: Codes, out: dict[str, Any]) -> np.ndarray:
-    """Refunds Loop lists on several returns, whose note names no RMA Loop has: ambiguous.
+    """Refunds Loop and the note tie to different returns: ambiguous, as a note naming several.
 
-    Link 2 would otherwise pick one return and leave the others looking unpaid, and recon would
-    propose refunding them again. Like a note naming several RMAs, such a refund links nothing
-    and raises AMBIGUOUS_RMA; ``rmas``, ``n_rmas``, ``first_rma`` and ``rma_code`` in ``out``
-    are set to the listing returns (lowest first, as numbers). Returns the rows changed.
+    Two cases (findings.md link 2): Loop lists the refund on two or more returns and its note
+    names no RMA Loop has; or its note names return X and Loop lists it on another return.
+    Linking one return would leave the others looking unpaid, and recon would propose refunding
+    them again. Such a refund links nothing and raises AMBIGUOUS_RMA; ``rmas``, ``n_rmas``,
+    ``first_rma`` and ``rma_code`` in ``out`` are set to all the returns named (lowest first,
+    as numbers). Returns, per row, why (None where nothing changed).
     """
-    changed = np.zeros(len(out["n_rmas"]), dtype=bool)
+    changed = np.full(len(out["n_rmas"]), None, dtype=object)
     listings = frames.return_refunds
-    if listings.empty or not listings["provider_refund_id"].duplicated().any():
-        return changed  # each refund listed once at most (usual): no pair is looked at
+    if listings.empty:
+        return changed
     pairs = listings[["provider_refund_id", "rma"]].dropna().drop_duplicates()
     pairs = pairs[_is_return(pairs["rma"], frames, codes)]
-    pairs = pairs[pairs["provider_refund_id"].duplicated(keep=False)]
-    listed: dict[str, tuple[str, ...]] = {}
-    for refund, rmas in pairs.groupby("provider_refund_id")["rma"]:
-        listed[str(refund)] = tuple(sorted(map(str, rmas), key=lambda r: (len(r), r)))
+    first = codes_mod.first_position(codes.of("refunds", "refund_id"), codes.size("refund"))
+    at = keys.take(first, codes.lookup("refund", pairs["provider_refund_id"]), -1)
+    pairs, at = pairs[at >= 0], at[at >= 0]  # refunds this run has
     counts, code = out["n_rmas"], out["rma_code"]
-    no_known = (counts == 0) | ((counts == 1) & (code < 0))
-    ids = out["refund_id"]
-    for at in np.flatnonzero(no_known & keys.member(ids, list(listed))).tolist():
-        named = listed[str(ids[at])]
-        out["rmas"][at], counts[at], out["first_rma"][at], code[at] = named, len(named), None, -1
-        changed[at] = True
+    n, note_code = counts[at], code[at]
+    disagree = (n == 1) & (note_code >= 0) & (codes.lookup("rma", pairs["rma"]) != note_code)
+    no_known = (n == 0) | ((n == 1) & (note_code < 0))
+    several = no_known & pairs["provider_refund_id"].duplicated(keep=False).to_numpy()
+    hit = disagree | several
+    if not hit.any():  # usual: Loop and the notes agree
+        return changed
+    named: dict[int, set[str]] = {}
+    for row in np.unique(at[disagree]).tolist():
+        changed[row] = "the note and Loop's record name different returns"
+    for row in np.unique(at[several]).tolist():
+        changed[row] = "Loop lists the refund on several returns"
+    for row in np.unique(at[hit]).tolist():
+        named[row] = {str(out["first_rma"][row])} if code[row] >= 0 and counts[row] == 1 else set()
+    for row, rma in zip(at.tolist(), pairs["rma"].astype(str).tolist(), strict=True):
+        if row in named:
+            named[row].add(rma)
+    for row, rmas in named.items():
+        ordered = tuple(sorted(rmas, key=lambda r: (len(r), r)))
+        out["rmas"][row], counts[row], out["first_rma"][row], code[row] = (
+            ordered,
+            len(ordered),
+            None,
+            -1,
+        )
     return changed
 
 

@@ -621,7 +621,7 @@ CASES: dict[
         },
         {},
     ),
-    "two returns list a refund whose note names one of them: the note links it": (
+    "two returns list a refund whose note names one of them: ambiguous all the same": (
         [
             ret("999", provider_refund_ids=("500",)),
             ret("1000", provider_refund_ids=("500",)),
@@ -629,7 +629,28 @@ CASES: dict[
             payout(),
             *settled_refund(note="Loop RMA #999", lines=(rline("1999", "SKU-A"),)),
         ],
-        {("MISSING_REFUND", "rma=1000"), ("MISSING_RESTOCK", "rma=1000,line=1000")},
+        {("AMBIGUOUS_RMA", "refund=500")},
+        {},
+    ),
+    "the note names one return, Loop lists the refund on another: ambiguous": (
+        [
+            ret("999"),
+            ret("1000", provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="Loop RMA #999", lines=(rline("1999", "SKU-A"),)),
+        ],
+        {("AMBIGUOUS_RMA", "refund=500")},
+        {},
+    ),
+    "the note and Loop name the same return: linked by the note": (
+        [
+            ret(RMA, provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(),
+        ],
+        set(),
         {},
     ),
     "clean: Loop's provider_refund_id links a refund whose note names an unknown number": (
@@ -860,6 +881,9 @@ def test_a_refund_loop_lists_twice_says_so() -> None:
     (finding,) = run(*records).findings
     assert finding.detail == "Loop lists the refund on several returns: 999, 1000"
     assert finding.amount_at_risk == Decimal("20.00")
+    records = CASES["the note names one return, Loop lists the refund on another: ambiguous"][0]
+    (finding,) = run(*records).findings
+    assert finding.detail == "the note and Loop's record name different returns: 999, 1000"
 
 
 def test_a_muted_ambiguous_rma_holds_no_missing_refund_back() -> None:

@@ -127,9 +127,13 @@ def derive(world: World) -> dict[str, Derived]:
     for o, f, txns in refunds:
         order_number = re.sub(r"\D", "", o.name)
         named = {n for n in rmas_in(f.note) if n in by_id or n != order_number}
+        # Loop's record and the note tie it to different returns: ambiguous, as a note naming
+        # several (Loop lists it on several and the note names none Loop has, or the note names
+        # one return and Loop lists it on another).
         lists = listing.get(f.id, set())
-        if len(lists) >= 2 and not named & by_id.keys() and len(named) <= 1:
-            named = lists  # Loop lists it on several returns: ambiguous, as a note naming several
+        known = named & by_id.keys()
+        if len(named) <= 1 and (len(lists - known) >= 2 or (known and lists - known)):
+            named = known | lists
         if named:
             noted.add(f.id)
         if len(named) >= 2:
