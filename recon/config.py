@@ -148,6 +148,19 @@ class EngineSettings(_Section):
     # earlier findings are neither resolved nor carried on while muted.
     muted_categories: list[Category] = Field(default_factory=list)
 
+    @field_validator("muted_categories")
+    @classmethod
+    def _mutable(cls, categories: list[Category]) -> list[Category]:
+        # An AMBIGUOUS_RMA holds back the refunds and restocks of the returns it names until
+        # someone decides (docs/findings.md); muted, nothing would say why they were held, and
+        # not holding them would have recon pay or restock a return again.
+        if Category.AMBIGUOUS_RMA in categories:
+            raise ValueError(
+                "AMBIGUOUS_RMA cannot be muted: it holds back refunds and restocks of the returns "
+                "it names until someone decides which return the refund is for"
+            )
+        return categories
+
     @field_validator("rma_patterns")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:

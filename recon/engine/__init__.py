@@ -105,7 +105,7 @@ def reconcile(
     )
     tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
     links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
-    paid, restocked = _disputed(facts, frames, Category.AMBIGUOUS_RMA in settings.muted_categories)
+    paid, restocked = _disputed(facts, frames)
     money = classify_money.linked_money(links, facts, frames.returns, codes)
     agg = classify_money.per_return(money, frames.returns, codes)
     lines = classify_stock.linked_lines(frames, links, codes)
@@ -164,15 +164,12 @@ def _one_row_per_rma(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
     return dataclasses.replace(frames, returns=returns, codes=codes), codes
 
 
-def _disputed(
-    facts: pd.DataFrame, frames: Frames, muted: bool
-) -> tuple[frozenset[str], frozenset[str]]:
-    """RMAs named by notes that name several (AMBIGUOUS_RMA): those whose refund moved money,
-    and those whose refund restocked a line. Nothing is held back while AMBIGUOUS_RMA is muted
-    (no finding would then say why).
+def _disputed(facts: pd.DataFrame, frames: Frames) -> tuple[frozenset[str], frozenset[str]]:
+    """RMAs an AMBIGUOUS_RMA refund names: those whose refund moved money, and those whose
+    refund restocked a line (AMBIGUOUS_RMA cannot be muted: config.py says why).
     """
     several = np.flatnonzero(facts["n_rmas"].to_numpy() >= 2)
-    if muted or not len(several):
+    if not len(several):
         return frozenset(), frozenset()
     rmas = facts["rmas"].to_numpy(dtype=object)[several]
     money = (facts["covered_minor"].to_numpy()[several] > 0) | (
