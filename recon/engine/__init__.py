@@ -112,7 +112,7 @@ def reconcile(
     settled = classify_settlement.settle(frames, codes, back)
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
-        *classify_money.classify_linked_refunds(money),
+        *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes),
         *classify_money.classify_unlinked(facts, links, unknown, frames.returns),
         classify_settlement.classify_unsettled(
             settled, links, as_of, settings.unsettled_after_days

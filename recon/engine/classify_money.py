@@ -151,17 +151,25 @@ def classify_returns(
     return out
 
 
-def classify_linked_refunds(money: pd.DataFrame) -> list[pd.DataFrame]:
+def classify_linked_refunds(
+    money: pd.DataFrame, agg: pd.DataFrame, tol: pd.Series, codes: Codes
+) -> list[pd.DataFrame]:
     """REFUND_FAILED and REFUND_PENDING on linked refunds (amounts in the basis currency).
 
     When the currencies mismatch there is no basis; these then use shop money (a documented choice:
-    the findings still need an amount finance can read).
+    the findings still need an amount finance can read). A failed refund of a return that other
+    refunds paid in full (``agg`` per return, ``tol`` its tolerance) is no REFUND_FAILED: the
+    customer has the money, and "retry the refund" would pay twice.
     """
     ok = money["basis"] != "mismatch"
     currency = money["return_currency"].where(ok, money["shop_currency"])
     failed_amt = money["basis_failed"].where(ok, money["failed_shop_minor"])
     pending_amt = money["basis_pending"].where(ok, money["pending_shop_minor"])
-    failed = money["has_failed"] & ~money["has_covered"]
+    paid_rows = (~agg["any_mismatch"] & (agg["total"] >= agg["refund_minor"] - tol)).to_numpy()
+    paid = np.zeros(codes.size("rma") + 1, dtype=bool)
+    paid[codes.of("returns", "rma")[paid_rows]] = True
+    paid[-1] = False  # code -1: no RMA
+    failed = money["has_failed"] & ~money["has_covered"] & ~paid[money["rma_code"].to_numpy()]
     pending = money["pending_old"].astype(bool)
     # Details only for the few failed rows: a 1M-row string column costs most of a second.
     bounced = money.loc[failed, "bounced"].fillna(False).astype(bool)

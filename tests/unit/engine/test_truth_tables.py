@@ -118,13 +118,35 @@ CASES: dict[
         {("REFUND_FAILED", "refund=500")},
         {},
     ),
-    "refund bounced, then a second refund paid it: only the bounce is reported": (
+    "refund bounced, then a second refund paid it: the customer has the money": (
         [
             *clean(),
             bt("8900", "600", "20.00", kind="REFUND_FAILURE"),
             *settled_refund("501", amount="20.00", tid="601", lines=()),
         ],
-        {("REFUND_FAILED", "refund=500")},
+        set(),
+        {},
+    ),
+    "refund declined, then a retry paid it: the customer has the money": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00", status="FAILURE"),)),
+            *settled_refund("501", tid="601"),
+        ],
+        set(),
+        {},
+    ),
+    "refund declined, a retry paid part of it: the failure still stands": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00", status="FAILURE"),)),
+            *settled_refund("501", amount="12.00", tid="601"),
+        ],
+        {("REFUND_FAILED", "refund=500"), ("AMOUNT_MISMATCH", f"rma={RMA}")},
         {},
     ),
     "refund half bounced: one of two card transactions came back": (
@@ -167,6 +189,19 @@ CASES: dict[
     ),
     "a bounce dated after the run's time has not happened yet": (
         [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE", tied=False, days=-2)],
+        set(),
+        {},
+    ),
+    "a declined refund and the retry that paid, no notes: the retry links, the return is settled": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund(
+                "500", None, (txn("600", "20.00", status="FAILURE"),), lines=(rline(PLI, "SKU-A"),)
+            ),
+            *settled_refund("501", note=None, tid="601"),
+        ],
         set(),
         {},
     ),

@@ -160,30 +160,43 @@ def derive(world: World) -> dict[str, Derived]:
         if f.id not in noted and f.id not in links and f.id in provider:
             links[f.id] = provider[f.id]
     linked_returns = set(links.values())
-    for o, f, txns in refunds:
-        if f.id in noted or f.id in links:
-            continue
-        skus = Counter(_line_sku(o, ln.line_item_id) for ln in f.lines for _ in range(ln.quantity))
-        fits = []
-        for r in returns_on.get(o.id, []):
-            if r.id in linked_returns:
+
+    def moved(txns: list[Transaction]) -> bool:
+        return any(t.status in OK | PENDING or t.id in bounced for t in txns)
+
+    # Refunds that moved money link first; declined ones only to returns still unlinked then.
+    for first_pass in (True, False):
+        claimed: set[str] = set()
+        for o, f, txns in refunds:
+            if f.id in noted or f.id in links or moved(txns) != first_pass:
                 continue
-            conf = 0.0
-            if abs(attempted(txns, r, o) - r.refund) <= TOL:
-                conf += 0.5
-            if skus == Counter(x.sku for x in r.line_items):
-                conf += 0.5
-            if conf >= 0.8:
-                fits.append(r)
-        live = [r for r in fits if r.state not in GONE]
-        fits = live or fits  # a cancelled/expired return only when no live one qualifies
-        if len(fits) == 1:
-            links[f.id] = fits[0].id
-        elif covered(txns, None, o) > 0 and returns_on.get(o.id):
-            ctx.add(
-                f"refund={f.id}",
-                Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency),
+            skus = Counter(
+                _line_sku(o, ln.line_item_id) for ln in f.lines for _ in range(ln.quantity)
             )
+            fits = []
+            for r in returns_on.get(o.id, []):
+                if r.id in linked_returns:
+                    continue
+                conf = 0.0
+                if abs(attempted(txns, r, o) - r.refund) <= TOL:
+                    conf += 0.5
+                if skus == Counter(x.sku for x in r.line_items):
+                    conf += 0.5
+                if conf >= 0.8:
+                    fits.append(r)
+            live = [r for r in fits if r.state not in GONE]
+            fits = live or fits  # a cancelled/expired return only when no live one qualifies
+            if len(fits) == 1:
+                links[f.id] = fits[0].id
+                claimed.add(fits[0].id)
+            elif covered(txns, None, o) > 0 and returns_on.get(o.id):
+                ctx.add(
+                    f"refund={f.id}",
+                    Derived(
+                        "UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency
+                    ),
+                )
+        linked_returns |= claimed
     for r in returns:
         _per_return(
             ctx,
@@ -235,9 +248,10 @@ def _per_return(
         and r.id not in ctx.disputed
     ):
         ctx.add(f"rma={r.id}", Derived("MISSING_REFUND", r.id, o.id, ids, r.refund, r.currency))
+    paid = basis(r, o) is not None and total >= r.refund - TOL  # a retry paid it in full
     for f, ts in linked:
         failed = [t for t in ts if t.status in FAILED]
-        if failed and cov[f.id] == 0:
+        if failed and cov[f.id] == 0 and not paid:
             money, currency = _in_basis(failed, r, o)
             ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], money, currency))
         pend = [t for t in ts if t.status in PENDING]
