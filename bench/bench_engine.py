@@ -26,7 +26,6 @@ from recon.engine import Frames, reconcile
 from recon.engine.frames import (
     GIFT_CARD_COLUMNS,
     ORDER_COLUMNS,
-    RETURN_REFUND_COLUMNS,
     empty_frame,
     with_codes,
 )
@@ -94,6 +93,9 @@ def build(n: int, seed: int = 7) -> Frames:
         "currency": "USD", "refunds_gross_minor": np.zeros(1000, dtype="int64"),
     })  # fmt: skip
     orders = empty_frame(ORDER_COLUMNS)
+    # Loop's record of the refund of each refunded return (refunds[].provider_refund_id): the
+    # engine checks it against the notes (AMBIGUOUS_RMA when they disagree; here they agree).
+    return_refunds = pd.DataFrame({"rma": rma[has_refund], "provider_refund_id": refund_id})
     return Frames(
         returns,
         return_lines,
@@ -104,7 +106,7 @@ def build(n: int, seed: int = 7) -> Frames:
         payouts,
         balance,
         empty_frame(GIFT_CARD_COLUMNS),
-        empty_frame(RETURN_REFUND_COLUMNS),
+        return_refunds,
     )
 
 

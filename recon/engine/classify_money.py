@@ -9,7 +9,7 @@ from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
-from recon.engine.link import BUCKETS, basis_amounts
+from recon.engine.link import BUCKETS, LISTED_DETAILS, basis_amounts
 from recon.models import Category
 
 CLOSED_OUT = ("cancelled", "expired")
@@ -224,7 +224,7 @@ def classify_unlinked(
     ):
         detail_col: str | pd.Series = detail
         if category is Category.AMBIGUOUS_RMA:
-            source = hit["listed_by_loop"].fillna(detail)
+            source = hit["listed_by_loop"].map(LISTED_DETAILS).fillna(detail)
             detail_col = source + ": " + hit["rmas"].map(", ".join).astype(str)
         out.append(
             rows(

@@ -20,16 +20,17 @@ if TYPE_CHECKING:
     from recon.engine.frames import Frames
 
 # Id kind → the (frame, column) pairs holding ids of that kind that the rules read by code.
-# Other id columns (orders', refunds' and transactions' order ids, Loop's provider refund ids)
-# are joined as strings on the few rows that need them: coding them (3M ids at 1M returns)
-# would be work no rule reads. A lookup of an id no coded column holds gives -1.
+# Other id columns (orders', refunds' and transactions' order ids) are joined as strings on the
+# few rows that need them: coding them (2M ids at 1M returns) would be work no rule reads. A
+# lookup of an id no coded column holds gives -1.
 KINDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "rma": (("returns", "rma"), ("return_lines", "rma")),
+    "rma": (("returns", "rma"), ("return_lines", "rma"), ("return_refunds", "rma")),
     "order": (("returns", "order_id"),),  # grouped on by STATUS_DRIFT
     "refund": (
         ("refunds", "refund_id"),
         ("refund_lines", "refund_id"),
         ("transactions", "refund_id"),
+        ("return_refunds", "provider_refund_id"),  # Loop's record vs the notes (link.py)
     ),
     "transaction": (
         ("transactions", "transaction_id"),

@@ -168,52 +168,72 @@ def _drop_order_number_beside(
     return counts
 
 
+# Why a refund's RMAs come from Loop's record (facts column ``listed_by_loop``; 0: they don't).
+LOOP_LISTS_SEVERAL, LOOP_DISAGREES = 1, 2
+LISTED_DETAILS = {
+    LOOP_LISTS_SEVERAL: "Loop lists the refund on several returns",
+    LOOP_DISAGREES: "the note and Loop's record name different returns",
+}
+
+
 def _listed_on_several(frames: Frames, codes: Codes, out: dict[str, Any]) -> np.ndarray:
     """Refunds Loop and the note tie to different returns: ambiguous, as a note naming several.
 
-    Two cases (findings.md link 2): Loop lists the refund on two or more returns and its note
-    names no RMA Loop has; or its note names return X and Loop lists it on another return.
-    Linking one return would leave the others looking unpaid, and recon would propose refunding
-    them again. Such a refund links nothing and raises AMBIGUOUS_RMA; ``rmas``, ``n_rmas``,
-    ``first_rma`` and ``rma_code`` in ``out`` are set to all the returns named (lowest first,
-    as numbers). Returns, per row, why (None where nothing changed).
+    Three cases (findings.md link 2): Loop lists the refund on two or more returns and its note
+    names no RMA Loop has; its note names return X and Loop lists it on another return; its note
+    names several RMAs and Loop lists it on yet another. Linking one return would leave the
+    others looking unpaid, and recon would propose refunding them again. Such a refund links
+    nothing and raises AMBIGUOUS_RMA; ``rmas``, ``n_rmas``, ``first_rma`` and ``rma_code`` in
+    ``out`` are set to all the returns named (lowest first, as numbers). Returns, per refund
+    row, why (``LISTED_DETAILS`` keys; 0 where nothing changed).
+
+    Works on id codes: strings are looked at only for the refunds that hit (issue H18).
     """
-    changed = np.full(len(out["n_rmas"]), None, dtype=object)
-    listings = frames.return_refunds
-    if listings.empty:
-        return changed
-    pairs = listings[["provider_refund_id", "rma"]].dropna().drop_duplicates()
-    pairs = pairs[_is_return(pairs["rma"], frames, codes)]
+    reason = np.zeros(len(out["n_rmas"]), dtype=np.int8)
+    if frames.return_refunds.empty:
+        return reason
+    size = codes.size("rma")
+    present = np.zeros(size + 1, dtype=bool)
+    present[codes.of("returns", "rma")] = True
+    present[-1] = False  # code -1: no RMA
     first = codes_mod.first_position(codes.of("refunds", "refund_id"), codes.size("refund"))
-    at = keys.take(first, codes.lookup("refund", pairs["provider_refund_id"]), -1)
-    pairs, at = pairs[at >= 0], at[at >= 0]  # refunds this run has
+    at = keys.take(first, codes.of("return_refunds", "provider_refund_id"), -1)
+    rma = codes.of("return_refunds", "rma")
+    keep = (at >= 0) & present[rma]  # refunds this run has, listed on returns it has
+    if not keep.any():
+        return reason
+    pairs = pd.unique(at[keep] * np.int64(size) + rma[keep])  # each (refund row, RMA) once
+    at, rma = pairs // size, pairs % size
     counts, code = out["n_rmas"], out["rma_code"]
-    n, note_code = counts[at], code[at]
-    disagree = (n == 1) & (note_code >= 0) & (codes.lookup("rma", pairs["rma"]) != note_code)
-    no_known = (n == 0) | ((n == 1) & (note_code < 0))
-    several = no_known & pairs["provider_refund_id"].duplicated(keep=False).to_numpy()
-    hit = disagree | several
+    n, note = counts[at], code[at]
+    listed = np.bincount(at, minlength=len(reason))[at]
+    disagree = (n == 1) & (note >= 0) & (rma != note)
+    several = ((n == 0) | ((n == 1) & (note < 0))) & (listed >= 2)
+    hit = disagree | several | (n >= 2)  # beside a note naming several: checked below
     if not hit.any():  # usual: Loop and the notes agree
-        return changed
-    named: dict[int, set[str]] = {}
-    for row in np.unique(at[disagree]).tolist():
-        changed[row] = "the note and Loop's record name different returns"
-    for row in np.unique(at[several]).tolist():
-        changed[row] = "Loop lists the refund on several returns"
-    for row in np.unique(at[hit]).tolist():
-        named[row] = {str(out["first_rma"][row])} if code[row] >= 0 and counts[row] == 1 else set()
-    for row, rma in zip(at.tolist(), pairs["rma"].astype(str).tolist(), strict=True):
-        if row in named:
-            named[row].add(rma)
-    for row, rmas in named.items():
-        ordered = tuple(sorted(rmas, key=lambda r: (len(r), r)))
+        return reason
+    groups: dict[int, set[str]] = {}
+    names = codes.vocab["rma"].to_numpy()[rma[hit]]
+    for row, name in zip(at[hit].tolist(), names.tolist(), strict=True):
+        groups.setdefault(row, set()).add(str(name))
+    for row, loop in groups.items():
+        if counts[row] >= 2:
+            named, why = set(out["rmas"][row]), LOOP_DISAGREES
+            if loop <= named:
+                continue  # Loop lists it on returns the note names already
+        elif counts[row] == 1 and code[row] >= 0:
+            named, why = {str(out["first_rma"][row])}, LOOP_DISAGREES
+        else:
+            named, why = set(), LOOP_LISTS_SEVERAL
+        ordered = tuple(sorted(named | loop, key=lambda r: (len(r), r)))
         out["rmas"][row], counts[row], out["first_rma"][row], code[row] = (
             ordered,
             len(ordered),
             None,
             -1,
         )
-    return changed
+        reason[row] = why
+    return reason
 
 
 def _order_digits(frames: Frames, rows: np.ndarray) -> list[str]:

@@ -678,6 +678,23 @@ CASES: dict[
         {("AMBIGUOUS_RMA", "refund=500")},
         {},
     ),
+    "the note names two returns, Loop lists the refund on a third: all three are held": (
+        [
+            ret("999"),
+            ret("1000"),
+            ret("1001", provider_refund_ids=("500",)),
+            order(),
+            payout(),
+            *settled_refund(note="RMA #999 RMA #1000", lines=()),
+        ],
+        {
+            ("AMBIGUOUS_RMA", "refund=500"),
+            ("MISSING_RESTOCK", "rma=999,line=1999"),
+            ("MISSING_RESTOCK", "rma=1000,line=1000"),
+            ("MISSING_RESTOCK", "rma=1001,line=1001"),
+        },
+        {},
+    ),
     "the note and Loop name the same return: linked by the note": (
         [
             ret(RMA, provider_refund_ids=("500",)),

@@ -134,6 +134,8 @@ def derive(world: World) -> dict[str, Derived]:
         known = named & by_id.keys()
         if len(named) <= 1 and (len(lists - known) >= 2 or (known and lists - known)):
             named = known | lists
+        elif len(named) >= 2:
+            named |= lists  # a note naming several, and Loop lists it on yet another return
         if named:
             noted.add(f.id)
         if len(named) >= 2:
