@@ -433,45 +433,9 @@ def _heuristic(
     tolerance_minor: pd.Series,
     min_confidence: float,
 ) -> pd.DataFrame:
-    """Link 3: same order, amount within tolerance (0.5), same SKU multiset (0.5).
-
-    Refunds that moved money link first; a refund that moved none (declined) is matched only
-    against the returns still unlinked after them, so a declined refund and the retry that paid
-    do not both claim one return (findings.md link 3).
-    """
-    if rest.empty:  # nothing left to link (usual at scale): skip hashing every return
-        return pd.DataFrame(columns=LINK_COLUMNS)
-    money = facts.loc[keys.member(facts["refund_id"], rest["refund_id"])]
-    moved = money.loc[
-        (money[["covered_minor", "covered_shop_minor", "bounced_minor", "bounced_shop_minor"]] > 0)
-        .any(axis=1)
-        .to_numpy(),
-        "refund_id",
-    ]
-    first_pass = keys.member(rest["refund_id"], moved)
-    parts = []
-    for part in (rest[first_pass], rest[~first_pass]):
-        found = _heuristic_pass(facts, part, frames, linked, codes, tolerance_minor, min_confidence)
-        if not found.empty:
-            linked = linked.copy()
-            linked[codes.lookup("rma", found["rma"])] = True
-            linked[-1] = False
-            parts.append(found)
-    return concat_rows(parts, LINK_COLUMNS)
-
-
-def _heuristic_pass(
-    facts: pd.DataFrame,
-    rest: pd.DataFrame,
-    frames: Frames,
-    linked: np.ndarray,
-    codes: Codes,
-    tolerance_minor: pd.Series,
-    min_confidence: float,
-) -> pd.DataFrame:
-    """One pass of link 3 over the refunds ``rest`` against the returns not ``linked``."""
+    """Link 3: same order, amount within tolerance (0.5), same SKU multiset (0.5)."""
     empty = pd.DataFrame(columns=LINK_COLUMNS)
-    if rest.empty:
+    if rest.empty:  # nothing left to link (usual at scale): skip hashing every return
         return empty
     returns = keys.with_columns(frames.returns, tol=tolerance_minor.to_numpy())
     free = returns[~linked[codes.of("returns", "rma")]]  # linked[-1] (no id) is False

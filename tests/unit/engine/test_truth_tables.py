@@ -30,6 +30,7 @@ from recon.models import Category, ReturnLine
 RMA = "12345"
 PLI = "1345"  # the default return line's Shopify line item id for RMA 12345
 UNIT = "9" + PLI  # its Loop line item id
+UNRESTOCKED = rline(PLI, "SKU-A", restocked=False)  # a refund line of PLI that restocked nothing
 
 
 def settled_refund(
@@ -192,7 +193,7 @@ CASES: dict[
         set(),
         {},
     ),
-    "a declined refund and the retry that paid, no notes: the retry links, the return is settled": (
+    "declined refund that restocked, then a retry that paid, no notes: both link, settled": (
         [
             ret(RMA),
             order(),
@@ -200,9 +201,23 @@ CASES: dict[
             refund(
                 "500", None, (txn("600", "20.00", status="FAILURE"),), lines=(rline(PLI, "SKU-A"),)
             ),
-            *settled_refund("501", note=None, tid="601"),
+            *settled_refund("501", note=None, tid="601", lines=(UNRESTOCKED,)),
         ],
-        set(),
+        # The unit was restocked once (by the declined refund) and the retry paid: no money nor
+        # stock finding; the two refunds' lines name SKU-A twice (SKU_MISMATCH, low, 0.00).
+        {("SKU_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
+    "declined refund and its paid retry, a cancelled twin return: both link to the live one": (
+        [
+            ret(RMA, state="cancelled"),
+            ret("12346", lines=(line(PLI, "SKU-A", uid="9002"),)),
+            order(),
+            payout(),
+            refund("500", None, (txn("600", "20.00", status="FAILURE"),), lines=(UNRESTOCKED,)),
+            *settled_refund("501", note=None, tid="601", lines=(UNRESTOCKED,)),
+        ],
+        {("MISSING_RESTOCK", f"rma=12346,line={PLI}"), ("SKU_MISMATCH", "rma=12346")},
         {},
     ),
     "a REFUND_FAILURE naming a transaction of no refund raises nothing": (

@@ -163,42 +163,30 @@ def derive(world: World) -> dict[str, Derived]:
             links[f.id] = provider[f.id]
     linked_returns = set(links.values())
 
-    def moved(txns: list[Transaction]) -> bool:
-        return any(t.status in OK | PENDING or t.id in bounced for t in txns)
-
-    # Refunds that moved money link first; declined ones only to returns still unlinked then.
-    for first_pass in (True, False):
-        claimed: set[str] = set()
-        for o, f, txns in refunds:
-            if f.id in noted or f.id in links or moved(txns) != first_pass:
+    for o, f, txns in refunds:
+        if f.id in noted or f.id in links:
+            continue
+        skus = Counter(_line_sku(o, ln.line_item_id) for ln in f.lines for _ in range(ln.quantity))
+        fits = []
+        for r in returns_on.get(o.id, []):
+            if r.id in linked_returns:
                 continue
-            skus = Counter(
-                _line_sku(o, ln.line_item_id) for ln in f.lines for _ in range(ln.quantity)
+            conf = 0.0
+            if abs(attempted(txns, r, o) - r.refund) <= TOL:
+                conf += 0.5
+            if skus == Counter(x.sku for x in r.line_items):
+                conf += 0.5
+            if conf >= 0.8:
+                fits.append(r)
+        live = [r for r in fits if r.state not in GONE]
+        fits = live or fits  # a cancelled/expired return only when no live one qualifies
+        if len(fits) == 1:
+            links[f.id] = fits[0].id
+        elif covered(txns, None, o) > 0 and returns_on.get(o.id):
+            ctx.add(
+                f"refund={f.id}",
+                Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency),
             )
-            fits = []
-            for r in returns_on.get(o.id, []):
-                if r.id in linked_returns:
-                    continue
-                conf = 0.0
-                if abs(attempted(txns, r, o) - r.refund) <= TOL:
-                    conf += 0.5
-                if skus == Counter(x.sku for x in r.line_items):
-                    conf += 0.5
-                if conf >= 0.8:
-                    fits.append(r)
-            live = [r for r in fits if r.state not in GONE]
-            fits = live or fits  # a cancelled/expired return only when no live one qualifies
-            if len(fits) == 1:
-                links[f.id] = fits[0].id
-                claimed.add(fits[0].id)
-            elif covered(txns, None, o) > 0 and returns_on.get(o.id):
-                ctx.add(
-                    f"refund={f.id}",
-                    Derived(
-                        "UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency
-                    ),
-                )
-        linked_returns |= claimed
     for r in returns:
         _per_return(
             ctx,
