@@ -98,7 +98,7 @@ def reconcile(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware (UTC)")
     codes = frames.codes if frames.codes is not None else encode(frames)
-    frames, codes = _one_row_per_rma(frames, codes)
+    frames, codes = _one_row_per_id(frames, codes)
     back = bounced(frames, codes, as_of)
     facts = refund_facts(
         frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
@@ -140,28 +140,36 @@ def reconcile(
     )
 
 
-def _one_row_per_rma(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
-    """Frames whose returns name each RMA once: the last row of a repeated RMA, as
-    ``build_frames`` keeps it (frames built directly may repeat one; every rule is one finding
-    per scope and the match table one row per RMA). Rows with no RMA are kept as they are.
+def _one_row_per_id(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
+    """Frames whose returns name each RMA once and whose refunds each id once: the last row of
+    a repeated id, as ``build_frames`` keeps it. Frames built directly may repeat one; every
+    rule is one finding per scope and the match table one row per RMA. Rows with no id are
+    kept as they are.
     """
-    at, size = codes.of("returns", "rma"), codes.size("rma")
-    if codes_mod.is_unique(at, size):  # the usual case: a bincount, no copy
-        return frames, codes
+    for frame, column, kind in (("returns", "rma", "rma"), ("refunds", "refund_id", "refund")):
+        keep = _last_rows(codes.of(frame, column), codes.size(kind))
+        if keep is None:
+            continue
+        columns = {
+            key: (coded[keep] if key[0] == frame else coded) for key, coded in codes.columns.items()
+        }
+        codes = dataclasses.replace(codes, columns=columns)
+        rows = getattr(frames, frame).take(keep).reset_index(drop=True)
+        frames = dataclasses.replace(frames, **{frame: rows, "codes": codes})
+    return frames, codes
+
+
+def _last_rows(at: np.ndarray, size: int) -> np.ndarray | None:
+    """Rows to keep so that no code repeats (each code's last row; code -1 rows all), or None
+    when none repeats (the usual case: a bincount, no copy)."""
+    if codes_mod.is_unique(at, size):
+        return None
     last = np.full(size, -1, dtype=np.int64)
     rows = np.arange(len(at))
     known = at >= 0
-    np.maximum.at(last, at[known], rows[known])  # each RMA's last row
+    np.maximum.at(last, at[known], rows[known])  # each id's last row
     keep = np.flatnonzero(~known | (last[np.maximum(at, 0)] == rows))
-    if len(keep) == len(at):
-        return frames, codes
-    columns = {
-        key: (column[keep] if key[0] == "returns" else column)
-        for key, column in codes.columns.items()
-    }
-    returns = frames.returns.take(keep).reset_index(drop=True)
-    codes = dataclasses.replace(codes, columns=columns)
-    return dataclasses.replace(frames, returns=returns, codes=codes), codes
+    return None if len(keep) == len(at) else keep
 
 
 def _disputed(facts: pd.DataFrame, frames: Frames) -> tuple[frozenset[str], frozenset[str]]:

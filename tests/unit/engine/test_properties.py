@@ -32,14 +32,14 @@ def test_shuffling_input_rows_changes_no_finding(name: str, rnd) -> None:  # typ
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_a_return_row_given_twice_changes_no_finding(name: str) -> None:
-    """Frames built directly (not through ``build_frames``) may repeat a return: one finding per
-    scope and one match row per RMA still hold."""
+@pytest.mark.parametrize("frame", ["returns", "refunds"])
+def test_a_row_given_twice_changes_no_finding(name: str, frame: str) -> None:
+    """Frames built directly (not through ``build_frames``) may repeat a return or a refund:
+    one finding per scope and one match row per RMA still hold."""
     records, _, restocked = CASES[name]
     frames = frames_of(*records)
-    twice = replace(
-        frames, returns=pd.concat([frames.returns, frames.returns], ignore_index=True), codes=None
-    )
+    rows = getattr(frames, frame)
+    twice = replace(frames, **{frame: pd.concat([rows, rows], ignore_index=True)}, codes=None)
     result = reconcile(twice, EngineSettings(), AS_OF, restocked_by_recon=restocked)
     assert _facts(result) == _facts(run(*records, restocked=restocked))
     assert len({f.key for f in result.findings}) == len(result.findings)
