@@ -65,6 +65,7 @@ from recon.remediation.writes import (
     presentment_amount,
     refund_line_inputs,
     restock_input,
+    tail,
 )
 
 CRASH_ENV = "RECON_TEST_CRASH_AT"
@@ -247,11 +248,25 @@ class Executor:
         return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
 
     def _marked_refund(self, intent: Intent, order: OrderRefunds) -> Verdict | None:
-        """A refund on the order whose note carries this RMA's marker: the write happened."""
+        """A refund on the order whose note carries this RMA's marker: the write happened.
+
+        Unless that refund was already on the order when the intent was planned: then recon did
+        not write it, and the finding was raised with it in view (it moved no money, or its
+        note is disputed, AMBIGUOUS_RMA). Marking the intent done would leave the money owed
+        with nothing saying so; a human decides.
+        """
         marker = self._settings.note_template.format(rma=intent.rma)
+        planned = {str(r) for r in intent.details.get("refund_ids", ())}
         for refund in order.refunds:
-            if note_names_rma(refund.note, marker):
-                return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
+            if not note_names_rma(refund.note, marker):
+                continue
+            if tail(refund.id) in planned:
+                return Verdict(
+                    S.NEEDS_REVIEW,
+                    f"refund {refund.id} carries {marker!r} but was on the order when this was "
+                    "planned, and the money is still owed: recon did not write it",
+                )
+            return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
         return None
 
     def _refund_guard(

@@ -138,6 +138,10 @@ class Plan:
 @dataclass
 class _Draft:
     ledger: LedgerFacts
+    # Units the engine found unrestocked: MISSING_RESTOCK's (rma, line item) → Loop line ids.
+    unrestocked: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # Orders with a paid refund linked to no return (UNMATCHED_REFUND): order id → refund ids.
+    unmatched: dict[str, list[str]] = field(default_factory=dict)
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -154,10 +158,21 @@ def plan_actions(
 
     Refunds are planned first so that restocks of units a refund already restocks are dropped,
     and a refund never restocks (``RETURN``) a unit the ledger says recon restocked already
-    (DESIGN decision 9: never adjust inventory for the same unit twice).
+    (DESIGN decision 9: never adjust inventory for the same unit twice). A refund on an order
+    with an open UNMATCHED_REFUND goes to review: that refund may be this one. A refund
+    restocks only the units a MISSING_RESTOCK finding of this run names: Shopify may have
+    restocked the others already (a zero-money or declined refund did), the engine holds some
+    back (AMBIGUOUS_RMA), and a muted or acknowledged MISSING_RESTOCK means recon does not.
     """
     ordered = sorted(findings, key=lambda f: (f.category != Category.MISSING_REFUND, f.key))
     draft = _Draft(ledger or LedgerFacts())
+    for finding in ordered:
+        line = finding_line(finding)
+        if finding.category is Category.MISSING_RESTOCK and finding.rma and line:
+            draft.unrestocked[(finding.rma, line)] = frozenset(finding.loop_line_item_ids)
+        if finding.category is Category.UNMATCHED_REFUND and finding.shopify_order_id:
+            ids = draft.unmatched.setdefault(finding.shopify_order_id, [])
+            ids.extend(finding.shopify_refund_ids)
     for finding in ordered:
         if finding.category is Category.MISSING_REFUND:
             _plan_refund(finding, settings, contexts, shop, draft)
@@ -217,8 +232,17 @@ def _plan_refund(
         # very refund this finding says is missing: never pay again on a guess.
         disposition = Disposition.REVIEW
         reason = f"the order has refunds recon could not read: {', '.join(unread)}"
+    elif order.id in draft.unmatched:
+        # A paid refund on the order that links to no return (UNMATCHED_REFUND) may be this
+        # return's, refunded by hand without the RMA: a human decides (acknowledge it if not).
+        disposition = Disposition.REVIEW
+        reason = "the order has a paid refund linked to no return (UNMATCHED_REFUND): " + ", ".join(
+            sorted(draft.unmatched[order.id])
+        )
     details = {
-        "lines": refund_lines(ret, settings.restock_after, draft.ledger.restocked),
+        "lines": refund_lines(
+            ret, settings.restock_after, draft.ledger.restocked, draft.unrestocked
+        ),
         "note": settings.note_template.format(rma=ret.id),
         "amount": format_amount(amount, ret.currency),
         "currency": ret.currency,

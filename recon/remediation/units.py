@@ -33,9 +33,15 @@ def unit_order(line: ReturnLine) -> tuple[str, Decimal]:
 
 
 def refund_lines(
-    ret: LoopReturnRecord, event: WarehouseEvent, restocked: Mapping[tuple[str, str], Sequence[str]]
+    ret: LoopReturnRecord,
+    event: WarehouseEvent,
+    restocked: Mapping[tuple[str, str], Sequence[str]],
+    unrestocked: Mapping[tuple[str, str], frozenset[str]],
 ) -> list[dict[str, Any]]:
-    """Refund lines: RETURN (restock now) for units past the warehouse event, else NO_RESTOCK.
+    """Refund lines: RETURN (restock now) for units past the warehouse event that a
+    MISSING_RESTOCK finding names (``unrestocked``: (rma, line item) → Loop line ids), else
+    NO_RESTOCK. Units no finding names are restocked already, held back, or not recon's to
+    restock (the finding is muted or acknowledged).
 
     Units recon already restocked (``inventoryAdjustQuantities``, per the ledger) are NO_RESTOCK:
     ``RETURN`` would put the same unit back a second time (shopify-admin-api.md §10). The ledger
@@ -52,7 +58,11 @@ def refund_lines(
         if item is None:
             continue
         location = unit.restock_location_id
-        restock = warehouse_event_happened(ret, unit, event) and bool(location)
+        restock = (
+            warehouse_event_happened(ret, unit, event)
+            and bool(location)
+            and unit.line_item_id in unrestocked.get((ret.id, item), frozenset())
+        )
         mine = ledger.get(item, [])
         if unit.line_item_id in mine or (restock and "" in mine):
             mine.remove(unit.line_item_id if unit.line_item_id in mine else "")

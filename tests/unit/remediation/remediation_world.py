@@ -116,8 +116,11 @@ def finding(category: Category, rma: str, *, line: str | None = None) -> Finding
 
 
 def standard_findings() -> list[Finding]:
+    """What the engine raises: 701 unpaid and its received unit not restocked (the refund will
+    restock it), 702's unit not restocked, and 702's order still open on Shopify."""
     return [
         finding(Category.MISSING_REFUND, "12345701"),
+        finding(Category.MISSING_RESTOCK, "12345701", line="2001"),
         finding(Category.MISSING_RESTOCK, "12345702", line="2002"),
         finding(Category.STATUS_DRIFT, "12345702"),
     ]

@@ -130,10 +130,13 @@ def test_lowered_cap_is_rechecked_when_an_approved_refund_is_sent(sessions, gate
 
 
 def _restock_then_refund(sessions, gateway, clock, *, ledger):
-    """Night 1: return open, label delivered → restock. Night 2: closed → refund owed."""
+    """Night 1: return open, label delivered → restock. Night 2: closed → refund owed, and a
+    stale MISSING_RESTOCK still naming the unit (as an engine that missed the ledger would):
+    the planner's ledger check, then the executor's, must keep it from a second restock."""
     opened = {"12345701": RmaContext(make_return("12345701", "2001", state="open"), make_order())}
     run(sessions, gateway, clock, findings=RESTOCK_701, contexts=opened)
-    return run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2", ledger=ledger)
+    stale = REFUND_701 + RESTOCK_701
+    return run(sessions, gateway, clock, findings=stale, run_id="run-2", ledger=ledger)
 
 
 def test_unit_restocked_earlier_is_refunded_without_restock(sessions, gateway, clock):
@@ -154,22 +157,53 @@ def test_executor_refuses_a_refund_that_would_restock_twice(sessions, gateway, c
 
 
 def test_refund_found_by_marker_does_not_count_as_restocked(sessions, gateway, clock):
-    gateway.add_manual_refund("48.60", note="Loop RMA #12345701")  # CX, with NO_RESTOCK
+    # CX refunds by hand with the marker (NO_RESTOCK) after the nightly sync read the order.
+    gateway.add_manual_refund("48.60", note="Loop RMA #12345701")
+    assert run(sessions, gateway, clock, findings=REFUND_701).applied[0].state == "done"
+    with sessions() as session:
+        assert restocked_units(session, SHOP) == {}
+
+
+def test_a_marked_refund_the_plan_already_knew_goes_to_review(sessions, gateway, clock):
+    """The order held a refund carrying 701's marker when the refund was planned (declined, or
+    its note disputed by Loop's record): it is not recon's write, and the money is owed."""
+    gateway.add_manual_refund("0.00", note="Loop RMA #12345701")
     contexts = {
         "12345701": RmaContext(
             make_return("12345701", "2001"), make_order(), refund_ids=(_refunds(gateway)[0]["id"],)
         )
     }
-    assert (
-        run(sessions, gateway, clock, findings=REFUND_701, contexts=contexts).applied[0].state
-        == "done"
+    outcome = run(sessions, gateway, clock, findings=REFUND_701, contexts=contexts).applied[0]
+    assert outcome.state == "needs_review" and "recon did not write it" in outcome.reason
+    assert len(_refunds(gateway)) == 1  # nothing sent
+
+
+def test_a_refund_restocks_only_units_the_engine_found_unrestocked(sessions, gateway, clock):
+    """No MISSING_RESTOCK for 701 (Shopify restocked its unit with an earlier zero-money or
+    declined refund, or an AMBIGUOUS_RMA holds it back): the refund pays without restocking."""
+    assert run(sessions, gateway, clock, findings=REFUND_701).applied[0].state == "done"
+    lines = _refunds(gateway)[0]["lines"]
+    assert [(x["lineItemId"], x["restockType"]) for x in lines] == [
+        ("gid://shopify/LineItem/2001", "NO_RESTOCK")
+    ]
+    assert gateway.available("3001") == 5  # untouched
+
+
+def test_a_paid_refund_linked_to_no_return_sends_the_refund_to_review(sessions, gateway, clock):
+    """CX refunded 20.00 by hand with no RMA and the heuristic could not tie it: the engine
+    raises UNMATCHED_REFUND beside 701's MISSING_REFUND. That refund may be 701's."""
+    gateway.add_manual_refund("20.00", note="by hand")
+    unmatched = finding(Category.UNMATCHED_REFUND, "12345701").model_copy(
+        update={"key": "UNMATCHED_REFUND|refund=500", "rma": None, "shopify_refund_ids": ("500",)}
     )
-    with sessions() as session:
-        assert restocked_units(session, SHOP) == {}
+    run(sessions, gateway, clock, findings=[*REFUND_701, unmatched])
+    refund = intents(sessions)[0]
+    assert refund.state == "needs_review" and "(UNMATCHED_REFUND): 500" in refund.reason
+    assert len(_refunds(gateway)) == 1  # only CX's
 
 
 def test_refund_created_by_our_write_counts_as_restocked(sessions, gateway, clock):
-    run(sessions, gateway, clock, findings=REFUND_701)
+    run(sessions, gateway, clock, findings=REFUND_701 + RESTOCK_701)
     with sessions() as session:
         assert restocked_units(session, SHOP) == {("12345701", "2001"): ("L2001",)}
         created = next(r["id"] for r in _refunds(gateway) if "12345701" in (r.get("note") or ""))

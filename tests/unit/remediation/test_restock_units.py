@@ -66,8 +66,12 @@ def test_a_stale_finding_never_restocks_the_same_unit_twice(sessions, gateway, c
 
 def test_a_refund_leaves_out_the_unit_recon_restocked():
     ledger = LedgerFacts(restocked={(RMA, "2002"): ("M2002",)})
+    # A MISSING_RESTOCK still naming both units (stale): the ledger check leaves M2002 out.
+    stale = finding(Category.MISSING_RESTOCK, RMA, line="2002").model_copy(
+        update={"loop_line_item_ids": ("L2002", "M2002")}
+    )
     plan = plan_actions(
-        [finding(Category.MISSING_REFUND, RMA)],
+        [finding(Category.MISSING_REFUND, RMA), stale],
         settings(),
         two_unit_context(),
         shop=SHOP,
