@@ -151,14 +151,13 @@ class EngineSettings(_Section):
     @field_validator("muted_categories")
     @classmethod
     def _mutable(cls, categories: list[Category]) -> list[Category]:
-        # An AMBIGUOUS_RMA holds back the refunds and restocks of the returns it names until
-        # someone decides (docs/findings.md); muted, nothing would say why they were held, and
-        # not holding them would have recon pay or restock a return again.
-        if Category.AMBIGUOUS_RMA in categories:
-            raise ValueError(
-                "AMBIGUOUS_RMA cannot be muted: it holds back refunds and restocks of the returns "
-                "it names until someone decides which return the refund is for"
-            )
+        # These findings hold recon's own refunds back until someone decides (docs/findings.md,
+        # remediation/planner.py); muted, nothing would say why, and not holding them would
+        # have recon pay a return again. Acknowledging one finding is the way to release it.
+        for category in categories:
+            why = _UNMUTABLE.get(category)
+            if why is not None:
+                raise ValueError(f"{category.value} cannot be muted: {why}")
         return categories
 
     @field_validator("rma_patterns")
@@ -173,6 +172,13 @@ class EngineSettings(_Section):
                 raise ValueError(f"pattern {index} needs a named group (?P<rma>...)")
         return patterns
 
+
+_UNMUTABLE = {
+    Category.AMBIGUOUS_RMA: "it holds back refunds and restocks of the returns it names until "
+    "someone decides which return the refund is for",
+    Category.UNMATCHED_REFUND: "recon does not refund a return on the same order while a paid "
+    "refund there links to no return (it may be that return's); acknowledge it once checked",
+}
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 

@@ -65,7 +65,6 @@ from recon.remediation.writes import (
     presentment_amount,
     refund_line_inputs,
     restock_input,
-    tail,
 )
 
 CRASH_ENV = "RECON_TEST_CRASH_AT"
@@ -221,7 +220,7 @@ class Executor:
         """
         order_gid = gid("Order", intent.order_id)
         order = self._gateway.order_refunds(order_gid)
-        found = self._marked_refund(intent, order)
+        found = self._marked_refund(intent, order, in_flight=True)
         if found is not None:
             return found
         lines = variables["input"].get("refundLineItems", [])
@@ -247,24 +246,26 @@ class Executor:
             return self._prepare_restock(intent)
         return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
 
-    def _marked_refund(self, intent: Intent, order: OrderRefunds) -> Verdict | None:
-        """A refund on the order whose note carries this RMA's marker: the write happened.
+    def _marked_refund(
+        self, intent: Intent, order: OrderRefunds, *, in_flight: bool
+    ) -> Verdict | None:
+        """A refund on the order whose note carries this RMA's marker.
 
-        Unless that refund was already on the order when the intent was planned: then recon did
-        not write it, and the finding was raised with it in view (it moved no money, or its
-        note is disputed, AMBIGUOUS_RMA). Marking the intent done would leave the money owed
-        with nothing saying so; a human decides.
+        For an intent in flight (sent by an earlier run, outcome unknown) it is that write: done.
+        Before the first send recon cannot have written it: someone else did, and tonight's
+        findings still say the money is owed (it moved none, or Loop's record disputes its
+        note: AMBIGUOUS_RMA). Marking the intent done would leave that money unpaid with nothing
+        saying so; a human decides.
         """
         marker = self._settings.note_template.format(rma=intent.rma)
-        planned = {str(r) for r in intent.details.get("refund_ids", ())}
         for refund in order.refunds:
             if not note_names_rma(refund.note, marker):
                 continue
-            if tail(refund.id) in planned:
+            if not in_flight:
                 return Verdict(
                     S.NEEDS_REVIEW,
-                    f"refund {refund.id} carries {marker!r} but was on the order when this was "
-                    "planned, and the money is still owed: recon did not write it",
+                    f"refund {refund.id} carries {marker!r}, but recon has not sent this refund "
+                    "yet and the money is still owed: someone else wrote it",
                 )
             return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
         return None
@@ -290,7 +291,7 @@ class Executor:
         """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""
         order_gid = gid("Order", intent.order_id)
         order = self._gateway.order_refunds(order_gid)
-        found = self._marked_refund(intent, order)
+        found = self._marked_refund(intent, order, in_flight=False)
         if found is not None:
             return found
         guard = self._refund_guard(intent, order, intent.details["lines"])

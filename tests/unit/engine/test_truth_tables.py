@@ -953,8 +953,9 @@ def test_a_refund_loop_lists_twice_says_so() -> None:
     assert finding.detail == "the note and Loop's record name different returns: 999, 1000"
 
 
-def test_ambiguous_rma_cannot_be_muted() -> None:
-    """Muted, nothing would say why the returns it names are held back; not held, recon would
-    propose paying them again."""
-    with pytest.raises(ValueError, match="AMBIGUOUS_RMA cannot be muted"):
-        EngineSettings(muted_categories=[Category.AMBIGUOUS_RMA])
+@pytest.mark.parametrize("category", [Category.AMBIGUOUS_RMA, Category.UNMATCHED_REFUND])
+def test_findings_that_hold_refunds_back_cannot_be_muted(category: Category) -> None:
+    """Muted, nothing would say why the returns are held back; not held, recon would propose
+    paying them again."""
+    with pytest.raises(ValueError, match=f"{category.value} cannot be muted"):
+        EngineSettings(muted_categories=[category])

@@ -101,10 +101,12 @@ def test_over_refund_goes_to_review(sessions, gateway, clock):
     assert "40.00" in outcome.reason
 
 
-def test_refund_already_carrying_the_rma_is_done_without_writing(sessions, gateway, clock):
+def test_refund_someone_else_marked_goes_to_review_without_writing(sessions, gateway, clock):
+    """Recon has not sent this refund, so a refund carrying its marker is someone else's: it may
+    have moved no money (findings still say 48.60 is owed). A human decides."""
     gateway.add_manual_refund("48.60", note="Loop RMA #12345701")
     outcome = _only_refund(sessions, gateway, clock)
-    assert outcome.state == "done" and outcome.result_id is not None
+    assert outcome.state == "needs_review" and "someone else wrote it" in outcome.reason
     assert not [c for c in gateway.calls if c[0] == "refund"]
 
 

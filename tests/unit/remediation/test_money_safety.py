@@ -157,9 +157,14 @@ def test_executor_refuses_a_refund_that_would_restock_twice(sessions, gateway, c
 
 
 def test_refund_found_by_marker_does_not_count_as_restocked(sessions, gateway, clock):
-    # CX refunds by hand with the marker (NO_RESTOCK) after the nightly sync read the order.
+    # Recon's request is lost on the way; CX then refunds by hand with the marker (NO_RESTOCK).
+    gateway.lose = {"refund"}
+    run(sessions, gateway, clock, findings=REFUND_701 + RESTOCK_701)
+    gateway.lose = set()
     gateway.add_manual_refund("48.60", note="Loop RMA #12345701")
-    assert run(sessions, gateway, clock, findings=REFUND_701).applied[0].state == "done"
+    night2 = run(sessions, gateway, clock, findings=REFUND_701 + RESTOCK_701, run_id="run-2")
+    assert [o.state for o in night2.recovered] == ["done"]  # the marker: not sent a second time
+    assert "already carries" in night2.recovered[0].reason
     with sessions() as session:
         assert restocked_units(session, SHOP) == {}
 
@@ -174,7 +179,7 @@ def test_a_marked_refund_the_plan_already_knew_goes_to_review(sessions, gateway,
         )
     }
     outcome = run(sessions, gateway, clock, findings=REFUND_701, contexts=contexts).applied[0]
-    assert outcome.state == "needs_review" and "recon did not write it" in outcome.reason
+    assert outcome.state == "needs_review" and "someone else wrote it" in outcome.reason
     assert len(_refunds(gateway)) == 1  # nothing sent
 
 
@@ -200,6 +205,17 @@ def test_a_paid_refund_linked_to_no_return_sends_the_refund_to_review(sessions, 
     refund = intents(sessions)[0]
     assert refund.state == "needs_review" and "(UNMATCHED_REFUND): 500" in refund.reason
     assert len(_refunds(gateway)) == 1  # only CX's
+
+
+def test_a_done_refund_does_not_stand_in_for_a_restock_still_missing():
+    """A refund intent done (by the marker of a refund that restocked nothing) must not keep
+    the unit's MISSING_RESTOCK from being planned, night after night."""
+    refund_key = plan(REFUND_701, settings(), standard_contexts(), shop=SHOP).actions[0].key
+    ledger = LedgerFacts(states={refund_key: ActionState.DONE})
+    actions = plan(
+        REFUND_701 + RESTOCK_701, settings(), standard_contexts(), shop=SHOP, ledger=ledger
+    )
+    assert ActionKind.RESTOCK in [a.kind for a in actions.actions]
 
 
 def test_refund_created_by_our_write_counts_as_restocked(sessions, gateway, clock):
