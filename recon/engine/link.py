@@ -46,7 +46,7 @@ def refund_facts(
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
     row, from ``bounced``), ``listed_by_loop`` (why its RMAs come from Loop's record, see
-    ``_listed_on_several``; None for most) and the id codes ``refund_code`` and ``rma_code``.
+    ``_loop_disagrees``; 0 for most) and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -57,7 +57,7 @@ def refund_facts(
     counts = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
     out["rmas"] = _several(refunds["note"], counts, patterns)
     out["n_rmas"] = _drop_order_number_beside(frames, counts, out, codes)
-    out["listed_by_loop"] = _listed_on_several(frames, codes, out)
+    out["listed_by_loop"] = _loop_disagrees(frames, codes, out)
     row = codes.of("refunds", "refund_id")
     out["refund_code"] = row
     size = codes.size("refund")
@@ -176,7 +176,7 @@ LISTED_DETAILS = {
 }
 
 
-def _listed_on_several(frames: Frames, codes: Codes, out: dict[str, Any]) -> np.ndarray:
+def _loop_disagrees(frames: Frames, codes: Codes, out: dict[str, Any]) -> np.ndarray:
     """Refunds Loop and the note tie to different returns: ambiguous, as a note naming several.
 
     Three cases (findings.md link 2): Loop lists the refund on two or more returns and its note
@@ -328,7 +328,7 @@ def _by_provider(no_rma: pd.DataFrame, frames: Frames, codes: Codes) -> pd.DataF
         )
         pairs = pairs[_is_return(pairs["rma"], frames, codes)]  # the inner join on returns
         # One refund, one return. A refund listed on several returns never gets here (it is
-        # AMBIGUOUS_RMA, ``_listed_on_several``); the sort only makes the pick deterministic.
+        # AMBIGUOUS_RMA, ``_loop_disagrees``); the sort only makes the pick deterministic.
         pairs = pairs.assign(_width=pairs["rma"].astype(str).str.len())
         by_provider = pairs.sort_values(["refund_id", "_width", "rma"]).drop_duplicates(
             "refund_id"

@@ -279,17 +279,14 @@ def _restocked_by_refund(draft: _Draft, rma: str, line_item_id: str) -> list[str
     """Units of the line a refund in this plan will restock: one that may still be sent.
 
     A refund going to review, or whose intent was rejected, failed or sent to review, never
-    restocks anything, so the restock must not wait for it. Nor one already done: what it
-    restocked is in the ledger (``ledger.restocked``), and tonight's lines are recomputed.
+    restocks anything, so the restock must not wait for it. One already done still counts: if
+    it was found by its marker after a lost answer, the ledger cannot say what it restocked,
+    and the mirror may not hold it yet.
     """
     units: list[str] = []
     for action in draft.actions:
         state = draft.ledger.states.get(action.key)
-        if (
-            action.disposition is Disposition.REVIEW
-            or state in NEVER_SENT
-            or state is ActionState.DONE
-        ):
+        if action.disposition is Disposition.REVIEW or state in NEVER_SENT:
             continue
         if action.kind is ActionKind.REFUND and action.rma == rma:
             for x in action.details["lines"]:
