@@ -1,24 +1,34 @@
 """Remediation planning (pure): findings + policy + per-RMA data → proposed actions, stable keys.
 
-``refund`` repairs MISSING_REFUND (and restocks, through ``restockType: RETURN``, the units whose
-warehouse event has happened, so refund and restock are one write), ``restock`` repairs
+``refund`` repairs MISSING_REFUND (and restocks, through ``restockType: RETURN``, the units a
+MISSING_RESTOCK finding names, so refund and restock are one write), ``restock`` repairs
 MISSING_RESTOCK for units no planned refund restocks, ``annotate`` tags STATUS_DRIFT orders.
 DESIGN decisions 8 and 9; shopify-admin-api.md §9-§11. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
 from recon.config import RemediationSettings
 from recon.models import Category, Finding, LoopReturnRecord, OrderRecord, ReturnLine
 from recon.money import format_amount, quantize
+
+# The vocabulary lives in actions.py; re-exported here, where callers have always found it.
+from recon.remediation.actions import KEY_NAMESPACE as KEY_NAMESPACE
+from recon.remediation.actions import NEVER_SENT as NEVER_SENT
+from recon.remediation.actions import TERMINAL_STATES as TERMINAL_STATES
+from recon.remediation.actions import ActionKind as ActionKind
+from recon.remediation.actions import ActionState as ActionState
+from recon.remediation.actions import Disposition as Disposition
+from recon.remediation.actions import LedgerFacts as LedgerFacts
+from recon.remediation.actions import Plan as Plan
+from recon.remediation.actions import PlannedAction as PlannedAction
+from recon.remediation.actions import RmaContext as RmaContext
+from recon.remediation.actions import idempotency_key as idempotency_key
 
 # Re-exported: callers know the limits as part of planning.
 from recon.remediation.limits import check_breaker as check_breaker
@@ -30,109 +40,6 @@ from recon.remediation.units import (
     unit_tag,
     warehouse_event_happened,
 )
-
-# Fixed forever: changing it would give every intent a new key, i.e. a second refund (§10).
-KEY_NAMESPACE = uuid.UUID("0b6f3c5e-7d2a-5f4e-9c1b-8a4d2e6f1c30")
-
-
-class ActionKind(StrEnum):
-    REFUND = "refund"
-    RESTOCK = "restock"
-    ANNOTATE = "annotate"
-
-
-class ActionState(StrEnum):
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    PLANNED = "planned"
-    SENDING = "sending"
-    DONE = "done"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    NEEDS_REVIEW = "needs_review"
-
-
-TERMINAL_STATES = frozenset(
-    {ActionState.DONE, ActionState.FAILED, ActionState.NEEDS_REVIEW, ActionState.REJECTED}
-)
-# Ended without writing: an intent in one of these states never restocks anything.
-NEVER_SENT = frozenset({ActionState.FAILED, ActionState.NEEDS_REVIEW, ActionState.REJECTED})
-
-
-class Disposition(StrEnum):
-    """What policy allows for one action: apply it unattended, wait for approval, or a human."""
-
-    AUTO = "auto"
-    APPROVAL = "approval"
-    REVIEW = "review"
-
-
-def idempotency_key(shop: str, rma: str, kind: ActionKind, n: int, subject: str = "") -> str:
-    """The deterministic ``@idempotent`` key of the n-th intent of one kind for one RMA.
-
-    ``subject`` separates intents of one kind on one RMA that are genuinely different writes (the
-    line and location of a restock). uuid5 of a fixed namespace: the same intent gets the same key
-    in every process, so a resend can never become a second refund (shopify-admin-api.md §10, §17).
-    """
-    return str(uuid.uuid5(KEY_NAMESPACE, f"{shop}|{rma}|{kind.value}|{subject}|{n}"))
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    """One proposed write; ``details`` is JSON-ready (amounts as strings), stored on the intent."""
-
-    key: str
-    kind: ActionKind
-    category: Category
-    finding_key: str
-    shop: str
-    rma: str
-    n: int
-    subject: str
-    order_id: str
-    amount: Decimal | None
-    currency: str | None
-    details: dict[str, Any]
-    disposition: Disposition
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class RmaContext:
-    """What the planner needs to know about one RMA: the Loop return and its Shopify order.
-
-    ``refund_ids`` are the order's refunds the mirror knows (beside ``order.refund_ids``): the
-    executor sends the refund to review if any other refund appears on the order before it is sent.
-    """
-
-    loop_return: LoopReturnRecord
-    order: OrderRecord | None
-    refund_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LedgerFacts:
-    """What the ledger knows: units recon restocked per (rma, line item), each intent's state."""
-
-    restocked: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
-    states: Mapping[str, ActionState] = field(default_factory=dict)
-    # Units of restock intents sent without an answer yet (resolved before anything is sent).
-    in_flight: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The planner's answer: actions, findings it did not act on (and why), breaker verdict.
-
-    ``finding_keys`` are the open findings the plan was made from: an intent recorded earlier
-    whose finding is not among them is no longer owed and must not be sent.
-    """
-
-    actions: tuple[PlannedAction, ...]
-    skipped: tuple[str, ...] = ()
-    breaker: str | None = None
-    finding_keys: frozenset[str] = frozenset()
 
 
 @dataclass
