@@ -48,6 +48,7 @@ from recon.remediation.ledger import (
     transition,
 )
 from recon.remediation.planner import (
+    TERMINAL_STATES,
     ActionKind,
     ActionState,
     Plan,
@@ -403,6 +404,14 @@ class Executor:
     ) -> Outcome:
         with self._sessions() as session, session.begin():
             row = session.get_one(ActionRow, intent.id)
+            if ActionState(row.state) in TERMINAL_STATES:
+                # Another run took the lease over while this one was on its way (stalled between
+                # marking the intent sending and its answer) and finished the intent: stop here,
+                # as on any lost lease; the same key made the two sends one write.
+                raise LockError(
+                    f"action {row.id} was finished ({row.state}) by another run while this one "
+                    "was sending it: the lease was taken over"
+                )
             if verdict.result_id is not None:
                 row.result_id = verdict.result_id
             transition(

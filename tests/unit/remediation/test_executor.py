@@ -18,6 +18,7 @@ from run_helpers import (
 )
 
 from recon.config import RemediationMode
+from recon.errors import LockError
 from recon.remediation.ledger import approve, events, list_actions, reject
 from recon.remediation.planner import ActionState, RmaContext
 
@@ -37,6 +38,24 @@ def test_crash_at_every_point_then_rerun_applies_exactly_once(sessions, gateway,
         run(sessions, gateway, clock, crash=crash_once_at(point))
     clock.advance(timedelta(minutes=11))  # the crashed run's lease expires
     run(sessions, gateway, clock, holder="run-b", run_id="run-2")
+    assert_done_exactly_once(sessions, gateway)
+
+
+def test_a_run_whose_intent_another_run_finished_stops_as_on_a_lost_lease(sessions, gateway, clock):
+    """Run A marks the refund sending and stalls past its lease; run B takes over and finishes
+    it; A's request then goes out (same key: one refund) and A stops with LockError instead of
+    failing on the finished intent."""
+
+    def stall(point: str) -> None:
+        if point == "after_mark_sending" and not stalled:
+            stalled.append(point)
+            clock.advance(timedelta(minutes=11))  # A's lease expires
+            run(sessions, gateway, clock, holder="run-b", run_id="run-b")
+
+    stalled: list[str] = []
+    with pytest.raises(LockError, match="taken over"):
+        run(sessions, gateway, clock, crash=stall)
+    run(sessions, gateway, clock, holder="run-c", run_id="run-c")
     assert_done_exactly_once(sessions, gateway)
 
 
