@@ -1,10 +1,11 @@
 """Build a ``Snapshot`` from the mirror, for everything or for one period.
 
 A period [start, end) takes the records that belong to it plus what they need to be reconciled:
-returns alive in the period (created before ``end``, updated at or after ``start``), refunds
-processed in it or on those returns' orders, the orders of both, balance transactions in it or
-settling those refunds' transactions, payouts issued in it or carrying those balance
-transactions, gift cards created in it.
+returns alive in the period (created before ``end``, updated at or after ``start``) or on an
+order whose refund bounced in it (a REFUND_FAILURE dated in the period), refunds processed in it
+or on those orders, the orders of both, balance transactions in it or settling those refunds'
+transactions (and bounces naming them only by ``sourceId``, by order), payouts issued in it or
+carrying those balance transactions, gift cards created in it.
 """
 
 from __future__ import annotations
@@ -71,8 +72,28 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
     lo = start or _EARLIEST
     hi = end or _LATEST
     ret = tbl.LoopReturnRow
-    returns = _load(session, ret, LoopReturnRecord, (ret.created_at < hi) & (ret.updated_at >= lo))
-    order_ids = {r.provider_order_id for r in returns if r.provider_order_id}
+    bt = tbl.BalanceTransactionRow
+    # A refund that bounces in this period (REFUND_FAILURE dated in it) is this period's money
+    # event even when the refund and its return are older: their orders come in whole.
+    bounced_orders: set[str] = set(
+        session.scalars(
+            select(bt.order_id).where(
+                (bt.type == "REFUND_FAILURE")
+                & _between(bt.transaction_date, lo, hi)
+                & bt.order_id.is_not(None)
+            )
+        )
+    )
+    returns = _load(
+        session,
+        ret,
+        LoopReturnRecord,
+        or_(
+            (ret.created_at < hi) & (ret.updated_at >= lo),
+            _in(ret.provider_order_id, bounced_orders),
+        ),
+    )
+    order_ids = {r.provider_order_id for r in returns if r.provider_order_id} | bounced_orders
     refunds = _load(
         session,
         tbl.RefundRow,
@@ -86,7 +107,6 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         _in(tbl.OrderRow.id, order_ids | {f.order_id for f in refunds}),
     )
     txn_ids = {t.id for f in refunds for t in f.transactions}
-    bt = tbl.BalanceTransactionRow
     balance = _load(
         session,
         bt,

@@ -243,6 +243,41 @@ def test_a_period_brings_a_later_bounce_named_only_by_source_id(store: SqlStore)
     assert loaded["99990001"].source_id == txn.id
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_period_brings_the_refund_its_bounce_undoes(store: SqlStore, tied: bool) -> None:
+    """A refund that bounces in a later period: that period's snapshot holds the refund, its
+    order and the return on it, so the month-end report shows the REFUND_FAILED."""
+    _fill(store)
+    refund = next(
+        f
+        for f in store.load_snapshot(EPOCH + timedelta(days=3), EPOCH + timedelta(days=6)).refunds
+        if f.transactions
+    )
+    txn = refund.transactions[0]
+    bounce = (
+        store.load_snapshot()
+        .balance_transactions[0]
+        .model_copy(
+            update={
+                "id": "99990002",
+                "type": "REFUND_FAILURE",
+                "source_id": txn.id,
+                "source_order_transaction_id": txn.id if tied else None,
+                "order_id": refund.order_id,
+                "amount": txn.amount,
+                "net": txn.amount,
+                "transaction_date": EPOCH + timedelta(days=65),
+            }
+        )
+    )
+    store.upsert_balance_transactions([bounce])
+    later = store.load_snapshot(EPOCH + timedelta(days=60), EPOCH + timedelta(days=70))
+    assert refund.id in {f.id for f in later.refunds}
+    assert refund.order_id in {o.id for o in later.orders}
+    assert refund.order_id in {r.provider_order_id for r in later.returns}
+    assert "99990002" in {b.id for b in later.balance_transactions}
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A private schema in the database RECON_TEST_POSTGRES_URL names, dropped afterwards."""
