@@ -20,6 +20,8 @@ TIEOUT_COLUMNS = [
     "refunds_sum",
     "summary_refunds_gross",
     "difference",
+    "refund_failures_count",
+    "refund_failures_sum",
 ]
 
 
@@ -33,22 +35,36 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     magnitude as money out (``-abs``), comparable with ``refunds_sum`` whichever sign Shopify
     sends. A refund row is *matched* when its order transaction belongs to a refund linked to an
     RMA.
+
+    ``refund_failures_count`` and ``refund_failures_sum`` show the payout's REFUND_FAILURE rows
+    (a refund that bounced: money back in, positive) beside the tie-out, not in it: whether
+    Shopify nets them into ``refundsFeeGross`` is not documented (unverified), so
+    ``difference`` stays the REFUND rows against the summary and finance sees both.
     """
     bts = frames.balance_transactions
-    refund_bt = keys.upper_in(bts["type"], ("REFUND",)) & bts["payout_id"].notna().to_numpy()
+    kind = keys.upper_in(bts["type"], ("REFUND", "REFUND_FAILURE"))
+    in_payout = kind & bts["payout_id"].notna().to_numpy()
+    refund_bt = in_payout & ~keys.upper_in(bts["type"], ("REFUND_FAILURE",))
     matched = _matched(frames, links, codes)[refund_bt]
     # Per payout on payout codes (issue H18); a payout with no refund row sums to 0, as the
     # left join's NaN filled with 0 did.
-    at, size = codes.of("balance_transactions", "payout_id")[refund_bt], codes.size("payout")
-    row = codes.of("payouts", "payout_id")
+    payout_at, size = codes.of("balance_transactions", "payout_id"), codes.size("payout")
+    row, amounts = codes.of("payouts", "payout_id"), bts["amount_minor"].to_numpy()
+
+    def per_payout(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return keys.take(keys.sum_at(payout_at[mask], values[mask], size), row, 0)
+
+    ones = np.ones(len(bts), dtype=np.int64)
+    failure = in_payout & ~refund_bt
     out = keys.with_columns(
         frames.payouts,
-        refunds_count=keys.take(np.bincount(at, minlength=size).astype(np.int64), row, 0),
-        refunds_matched=keys.take(keys.sum_at(at, matched, size), row, 0),
-        refunds_sum_minor=keys.take(
-            keys.sum_at(at, bts["amount_minor"].to_numpy()[refund_bt], size), row, 0
-        ),
+        refunds_count=per_payout(refund_bt, ones),
+        refunds_matched=keys.take(keys.sum_at(payout_at[refund_bt], matched, size), row, 0),
+        refunds_sum_minor=per_payout(refund_bt, amounts),
+        refund_failures_count=per_payout(failure, ones),
+        refund_failures_minor=per_payout(failure, amounts),
     )
+    out["refund_failures_sum"] = decimals(out["refund_failures_minor"], out["currency"])
     out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
     summary = -out["refunds_gross_minor"].abs()  # money out, whichever sign was sent
     diff = out["refunds_sum_minor"] - summary

@@ -49,6 +49,8 @@ PAYOUT_COLUMNS = (
     Column("refunds_sum", "money", 14, currency_column="currency"),
     Column("summary_refunds_gross", "money", 14, currency_column="currency"),
     Column("difference", "money", 13, currency_column="currency"),
+    Column("refund_failures_count", "int", 10),
+    Column("refund_failures_sum", "money", 14, currency_column="currency"),
 )
 STORE_CREDIT_COLUMNS = (
     Column("rma", width=12),
@@ -160,7 +162,7 @@ class _SummaryRows:
 
     def currencies(self, currencies: Sequence[str]) -> None:
         self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
-                    "Payout refunds", "Payout difference")  # fmt: skip
+                    "Payout refunds", "Payout difference", "Bounced refunds")  # fmt: skip
         for cur in currencies:
             at_risk = f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})"
             self.add(
@@ -170,6 +172,9 @@ class _SummaryRows:
                 self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", cur),
+                self.money(
+                    f"=SUMIFS(Payouts[refund_failures_sum],Payouts[currency],{_q(cur)})", cur
+                ),
             )  # fmt: skip
         self.add()
 

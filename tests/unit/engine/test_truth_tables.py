@@ -812,6 +812,21 @@ def test_payout_tieout_difference_is_the_refunds_the_summary_lacks(summary: str)
     assert row["difference"] == Decimal("-7.00")
 
 
+def test_payout_tieout_shows_bounced_refunds_beside_the_refunds() -> None:
+    """A refund paid out in payout 700 bounced: the payout shows the REFUND_FAILURE (money back
+    in) apart from the REFUND rows, whose tie-out against the summary it does not change."""
+    records = [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE")]
+    records[records.index(payout())] = payout(refunds_gross="-20.00")
+    row = run(*records).payout_tieout.iloc[0]
+    assert (row["refunds_count"], row["refund_failures_count"]) == (1, 1)
+    assert (row["refunds_sum"], row["difference"]) == (Decimal("-20.00"), Decimal("0.00"))
+    assert row["refund_failures_sum"] == Decimal("20.00")
+    untied = [*clean(), bt("8900", "600", "20.00", kind="REFUND_FAILURE", tied=False)]
+    assert run(*untied).payout_tieout.iloc[0]["refund_failures_count"] == 1
+    quiet = run(*clean()).payout_tieout.iloc[0]
+    assert (quiet["refund_failures_count"], quiet["refund_failures_sum"]) == (0, Decimal("0.00"))
+
+
 def test_muted_categories_are_counted_not_reported() -> None:
     records = CASES["missing restock: refunded without restocking"][0]
     assert keyset(run(*records)) == {("MISSING_RESTOCK", f"rma={RMA},line={PLI}")}

@@ -174,6 +174,8 @@ def sample_payouts() -> pd.DataFrame:
                 "refunds_sum": Decimal("20.00"),
                 "summary_refunds_gross": Decimal("21.00"),
                 "difference": Decimal("-1.00"),
+                "refund_failures_count": 1,
+                "refund_failures_sum": Decimal("12.50"),
             },
         ]
     )
