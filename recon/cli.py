@@ -223,8 +223,12 @@ def schedule(
 @app.command()
 def report(
     month: Annotated[str | None, typer.Option(help="a calendar month, e.g. 2026-10")] = None,
-    start: Annotated[datetime | None, typer.Option("--from", help="first day (UTC)")] = None,
-    end: Annotated[datetime | None, typer.Option("--to", help="end day, exclusive (UTC)")] = None,
+    start: Annotated[
+        datetime | None, typer.Option("--from", help="first day (the shop's time zone)")
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option("--to", help="end day, exclusive (the shop's time zone)")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Build the month-end workbook from the local mirror (no API calls)."""

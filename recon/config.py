@@ -15,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -74,7 +75,16 @@ class ShopSettings(_Section):
     api_version: str = "2026-04"
     token_env: EnvName = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
     base_url: str | None = None  # default https://{domain}; the sandbox sets its own
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # the shop's business day: month-end periods and the scheduler
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name, e.g. America/New_York") from None
+        return value
 
     @field_validator("api_version")
     @classmethod

@@ -4,39 +4,66 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from recon.config import Settings
 from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
 from recon.engine import ReconResult
-from recon.models import Finding
+from recon.models import Finding, GiftCardRecord, LoopReturnRecord
+from recon.money import exponent, quantize, to_minor
 from recon.reporting.data import ReportData, build_report_data
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
 from recon.store.snapshot import Snapshot
 
 
-def store_credit_rows(snapshot: Snapshot) -> list[dict[str, Any]]:
-    """One row per Loop return with store credit: the gift card carrying its RMA, or none."""
+def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, Any]]:
+    """One row per Loop return with store credit, its gift cards and a status that follows the
+    ``MISSING_STORE_CREDIT`` rule (docs/findings.md), so the sheet and the findings agree.
+
+    A card counts for a return when its note names the RMA as a whole number. ``issued_amount``
+    adds the cards in the return's currency. Status: ``not due`` (cancelled or expired),
+    ``due`` (open), ``missing`` (closed, no card), ``short`` (closed, cards in its currency fall
+    short by more than ``tolerance``), else ``issued`` (cards in another currency count as
+    issued: they cannot be compared).
+    """
     orders = {o.id: o.name for o in snapshot.orders}
+    by_number: dict[str, list[GiftCardRecord]] = {}
+    for card in snapshot.gift_cards:
+        for number in set(re.findall(r"\d+", card.note or "")):
+            by_number.setdefault(number, []).append(card)
     rows: list[dict[str, Any]] = []
     for ret in snapshot.returns:
         if ret.gift_card <= 0:
             continue
-        pattern = re.compile(rf"(?<!\d){re.escape(ret.id)}(?!\d)")
-        card = next((g for g in snapshot.gift_cards if g.note and pattern.search(g.note)), None)
+        cards = sorted(by_number.get(ret.id, []), key=lambda g: g.id)
+        issued = sum((g.initial_value for g in cards if g.currency == ret.currency), Decimal(0))
         rows.append(
             {
                 "rma": ret.id,
                 "order_name": orders.get(ret.provider_order_id or "", ret.order_name or ""),
                 "gift_card_amount": ret.gift_card,
+                "issued_amount": quantize(issued, ret.currency),
                 "currency": ret.currency,
-                "gift_card_id": card.id if card else "",
-                "status": "issued" if card else ("missing" if ret.state == "closed" else "due"),
+                "gift_card_id": ", ".join(g.id for g in cards),
+                "status": _credit_status(ret, bool(cards), issued, tolerance),
             }
         )
     return rows
+
+
+def _credit_status(ret: LoopReturnRecord, carded: bool, issued: Decimal, tol: Decimal) -> str:
+    if ret.state in ("cancelled", "expired"):
+        return "not due"
+    if ret.state != "closed":
+        return "due"
+    if not carded:
+        return "missing"
+    short = to_minor(ret.gift_card, ret.currency) - to_minor(issued, ret.currency)
+    floor = int(tol.scaleb(exponent(ret.currency)).to_integral_value(rounding="ROUND_FLOOR"))
+    return "short" if issued > 0 and short > floor else "issued"
 
 
 def report_data(
@@ -57,7 +84,7 @@ def report_data(
         matches=result.matches,
         payout_tieout=result.payout_tieout,
         actions=actions,
-        store_credit=store_credit_rows(snapshot),
+        store_credit=store_credit_rows(snapshot, settings.engine.amount_tolerance),
         previous_findings=previous,
         shop=settings.shop.slug,
         shop_domain=settings.shop.domain,
@@ -93,10 +120,9 @@ def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str]
 
 
 def monthend_path(settings: Settings, start: date, end: date) -> Path:
-    """``reports/<shop>/month-end/<YYYY-MM>.xlsx`` (or ``<from>_<to>.xlsx`` for a range)."""
-    name = (
-        f"{start:%Y-%m}.xlsx"
-        if start.day == 1 and (end - start).days in range(27, 32)
-        else f"{start.isoformat()}_{end.isoformat()}.xlsx"
-    )
+    """``reports/<shop>/month-end/<YYYY-MM>.xlsx`` for a whole calendar month [start, end),
+    else ``<from>_<to>.xlsx`` (a partial month never takes, or overwrites, the month's name)."""
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    whole_month = start.day == 1 and end == following
+    name = f"{start:%Y-%m}.xlsx" if whole_month else f"{start.isoformat()}_{end.isoformat()}.xlsx"
     return settings.reports.dir / settings.shop.slug / "month-end" / name

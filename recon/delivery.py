@@ -175,7 +175,10 @@ class DeliveryResult:
 def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) -> DeliveryResult:
     """Resend what waits in the outbox, then send ``messages``; keep failures as ``.eml``.
 
-    With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent.
+    With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent. A
+    configuration error at the moment of sending (an SMTP credential's variable unset) keeps the
+    message like any other failure: the run has saved its findings, so the next run would see
+    them as open, not new, and their e-mail would be lost.
 
     Raises:
         DeliveryError: only if a failed message cannot even be written to the outbox.
@@ -185,7 +188,7 @@ def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) 
         for path in sorted(outbox_dir.glob("*.eml")):
             try:
                 mailer.send(read_eml(path))
-            except DeliveryError as exc:
+            except (DeliveryError, ConfigError) as exc:
                 result.kept.append(path)
                 result.errors.append(f"{path.name}: {exc}")
                 log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
@@ -198,7 +201,7 @@ def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) 
         try:
             mailer.send(message)
             result.sent.append(str(message["Subject"]))
-        except DeliveryError as exc:
+        except (DeliveryError, ConfigError) as exc:
             try:
                 kept = write_eml(message, outbox_dir)
             except OSError as write_exc:

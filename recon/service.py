@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -176,28 +177,37 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
     return outcome
 
 
+def _at_period_end(finding: Finding, stored: Finding) -> Finding:
+    """A finding recomputed as of the period's end, with the lifecycle the nightly runs gave it.
+
+    A break resolved since (stored ``resolved``) was still open at the period's end, which is
+    what the workbook shows: it stays in the month's exceptions, open.
+    """
+    status = FindingStatus.OPEN if stored.status == FindingStatus.RESOLVED else stored.status
+    return finding.model_copy(
+        update={"status": status, "first_seen": stored.first_seen, "last_seen": stored.last_seen}
+    )
+
+
 def build_monthend(
     settings: Settings, store: SqlStore, now: datetime, start: date, end: date
 ) -> Path:
     """The month-end workbook for [start, end) from the mirror alone (no API calls).
 
-    Findings are recomputed over the period's records as of its end (or now, if earlier), and
-    keep the lifecycle (first seen, status) the nightly runs recorded for the same keys.
+    Days are the shop's (``[shop] timezone``): a refund at 18:00 in Los Angeles on the 31st
+    belongs to that month, as in Shopify's own figures, though it is the 1st in UTC. Findings
+    are recomputed over the period's records as of its end (or now, if earlier), and keep the
+    lifecycle (first seen, status) the nightly runs recorded for the same keys.
     """
-    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    until = datetime.combine(end, datetime.min.time(), tzinfo=UTC)
+    zone = ZoneInfo(settings.shop.timezone)
+    since = datetime.combine(start, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    until = datetime.combine(end, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     as_of = min(until, now)
     snapshot = store.load_snapshot(since, until)
     result = reconcile_snapshot(settings, store, snapshot, as_of)
     known = {f.key: f for f in store.load_findings()}
     findings = [
-        f.model_copy(
-            update={
-                "status": known[f.key].status,
-                "first_seen": known[f.key].first_seen,
-                "last_seen": known[f.key].last_seen,
-            }
-        )
+        _at_period_end(f, known[f.key])
         if f.key in known
         else f.model_copy(update={"first_seen": as_of, "last_seen": as_of})
         for f in result.findings

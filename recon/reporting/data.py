@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -116,7 +116,7 @@ class ReportData:
     run_id: str
     as_of: datetime
     period_start: date
-    period_end: date
+    period_end: date  # exclusive: October is [10-01, 11-01)
     include_customer_pii: bool
     headline: Headline
     by_category: tuple[CategoryTotal, ...]
@@ -134,6 +134,15 @@ class ReportData:
     store_credit: tuple[Mapping[str, Any], ...] = field(repr=False)
     # (category, findings this run) of categories muted by settings: shown, never hidden silently.
     muted: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def period_label(self) -> str:
+        """The period's days as people read them: first and last day, both included, joined by
+        an en dash (October: 10-01 to 10-31, not 11-01); a one-day period is that day alone."""
+        last = max(self.period_end - timedelta(days=1), self.period_start)
+        if last == self.period_start:
+            return last.isoformat()
+        return f"{self.period_start.isoformat()} – {last.isoformat()}"
 
     @property
     def waiting_actions(self) -> tuple[Mapping[str, Any], ...]:
@@ -191,10 +200,12 @@ def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: boo
         age_days=age,
         first_seen=first_seen.date() if first_seen else None,
         rma=clean_text(finding.rma, include_pii=True),
-        order_name=clean_text(finding.shopify_order_name, include_pii=include_pii),
+        # Identifiers are never scrubbed: "#1001-2002-3003" or SKU "100-200-300" look like a
+        # phone number, and the team could not act on a finding without them.
+        order_name=clean_text(finding.shopify_order_name, include_pii=True),
         order_id=clean_text(finding.shopify_order_id, include_pii=True),
-        refund_ids=clean_text(", ".join(finding.shopify_refund_ids), include_pii=include_pii),
-        sku=clean_text(finding.sku, include_pii=include_pii),
+        refund_ids=clean_text(", ".join(finding.shopify_refund_ids), include_pii=True),
+        sku=clean_text(finding.sku, include_pii=True),
         detail=clean_text(finding.detail, include_pii=include_pii),
         next_step=clean_text(finding.next_step, include_pii=include_pii),
         shopify_url=shopify_order_url(shop_domain, finding.shopify_order_id),
@@ -365,6 +376,8 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "resolved_findings": resolved,
             "trend": _trend(findings),
             "open_findings": tuple(findings),
+            # the team's own intents: a restock is the warehouse's, a refund finance's
+            "actions": tuple(a for a in data.actions if a.get("category") in wanted),
         }
     )
 

@@ -56,6 +56,7 @@ STORE_CREDIT_COLUMNS = (
     Column("rma", width=12),
     Column("order_name", width=14),
     Column("gift_card_amount", "money", 14, currency_column="currency"),
+    Column("issued_amount", "money", 14, currency_column="currency"),
     Column("currency", width=9),
     Column("gift_card_id", width=16),
     Column("status", width=12),
@@ -147,7 +148,7 @@ class _SummaryRows:
     def head(self, data: ReportData) -> None:
         self.header("recon month-end workbook")
         self.add("Shop", data.shop)
-        self.add("Period", f"{data.period_start.isoformat()} – {data.period_end.isoformat()}")
+        self.add("Period", data.period_label)
         self.add("Run", data.run_id)
         as_of = data.as_of.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones
         self.add("As of (UTC)", self.book.styled(self.ws, as_of, "yyyy-mm-dd hh:mm"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from recon.money import parse_amount
 from recon.reporting.data import ReportData
 from recon.reporting.xlsx_writer import Column
 
@@ -29,8 +30,9 @@ ACTION_COLUMNS = (
     Column("updated_at", "datetime", 17),
     Column("shopify_result", width=40),
 )
-# Columns holding people's free text: PII-scrubbed unless the report allows it.
-FREE_TEXT = frozenset({"shopify_order_name", "order_name", "reason", "shopify_result", "what"})
+# Columns holding people's free text: PII-scrubbed unless the report allows it. Identifiers
+# (order names, SKUs, ids) are not: an order name "#1001-2002-3003" reads like a phone number.
+FREE_TEXT = frozenset({"reason", "shopify_result", "what"})
 
 
 def plain(value: object) -> object:
@@ -54,9 +56,19 @@ def plain(value: object) -> object:
 def cleaned(data: ReportData, columns: Sequence[Column], values: Sequence[Any]) -> list[object]:
     row = [plain(v) for v in values]
     for i, column in enumerate(columns):
-        if column.name in FREE_TEXT and isinstance(row[i], str):
-            row[i] = data.text(row[i])
+        value = row[i]
+        if column.name in FREE_TEXT and isinstance(value, str):
+            row[i] = data.text(value)
+        elif column.kind == "money" and isinstance(value, str) and value:
+            row[i] = _amount(value)  # the ledger keeps amounts as text: a number to sum
     return row
+
+
+def _amount(text: str) -> Decimal | str:
+    try:
+        return parse_amount(text)
+    except ValueError:
+        return text  # not an amount after all: shown as the text it is
 
 
 def frame_rows(

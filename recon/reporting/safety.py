@@ -38,10 +38,28 @@ def strip_control(text: str) -> str:
 
 
 def cap_cell(text: str, limit: int = EXCEL_CELL_LIMIT) -> str:
-    """Cut text to Excel's per-cell limit, saying that it was cut."""
-    if len(text) <= limit:
+    """Cut text to Excel's per-cell limit, saying that it was cut.
+
+    Excel counts UTF-16 code units: a character outside the Basic Multilingual Plane (an emoji)
+    is two of them.
+    """
+    if _utf16_units(text) <= limit:
         return text
-    return text[: limit - len(_TRUNCATED)] + _TRUNCATED
+    room = limit - _utf16_units(_TRUNCATED)
+    cut, used = 0, 0
+    for char in text:
+        size = 2 if ord(char) > 0xFFFF else 1
+        if used + size > room:
+            break
+        used += size
+        cut += 1
+    return text[:cut] + _TRUNCATED
+
+
+def _utf16_units(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
 def looks_like_formula(text: str) -> bool:

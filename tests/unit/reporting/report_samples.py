@@ -225,6 +225,7 @@ def sample_store_credit() -> list[dict[str, Any]]:
             "rma": "12345705",
             "order_name": "#7400130",
             "gift_card_amount": Decimal("12.00"),
+            "issued_amount": Decimal("12.00"),
             "currency": "EUR",
             "gift_card_id": "44",
             "status": "issued",
@@ -243,7 +244,7 @@ def make_data(**overrides: Any) -> ReportData:
         "shop": "sandbox",
         "shop_domain": "recon-sandbox.myshopify.com",
         "period_start": date(2026, 10, 1),
-        "period_end": date(2026, 10, 31),
+        "period_end": date(2026, 11, 1),  # exclusive
         "run_id": "run-20261101",
         "as_of": AS_OF,
     }

@@ -7,9 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from report_samples import AS_OF, make_data
+from report_samples import AS_OF, finding, make_data
 
-from recon.models import Owner
+from recon.models import Category, Owner
 from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
 
 
@@ -82,6 +82,14 @@ def test_pii_scrubbed_unless_allowed() -> None:
     )
     assert "jane.doe@example.com" not in scrubbed.detail and "555-123" not in scrubbed.detail
     assert "jane.doe@example.com" in kept.detail
+
+
+def test_identifiers_that_look_like_phone_numbers_are_kept() -> None:
+    """PII scrubbing is for free text: the warehouse needs SKU 100-200-300 to restock."""
+    odd = finding(Category.MISSING_RESTOCK, "rma=12345710,line=1", "5.00", "USD", rma="12345710")
+    odd = odd.model_copy(update={"sku": "100-200-300", "shopify_order_name": "#1001-2002-3003"})
+    (row,) = [r for r in make_data(findings=[odd]).exception_rows() if r.rma == "12345710"]
+    assert (row.sku, row.order_name) == ("100-200-300", "#1001-2002-3003")
 
 
 def test_team_views_list_only_their_categories(report_data: ReportData) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from pathlib import Path
+from unittest.mock import MagicMock
 
 import pytest
 from report_samples import make_data
 
-from recon.config import DeliverySettings
-from recon.delivery import OutboxMailer, build_messages, deliver, read_eml
+from recon.config import DeliverySettings, Settings, SmtpSettings
+from recon.delivery import OutboxMailer, SmtpMailer, build_messages, deliver, read_eml
 from recon.errors import DeliveryError
-from recon.reporting.data import ReportData
+from recon.models import Owner
+from recon.reporting.data import ReportData, for_team
 
 
 class FakeMailer:
@@ -111,6 +113,47 @@ def test_outbox_mode_writes_eml_and_resends_nothing(
     files = sorted(outbox.glob("*.eml"))
     assert len(files) == 3  # same run, same names: overwritten, not duplicated
     assert read_eml(files[0])["X-Recon-Run"] == "run-20261101"
+
+
+def test_a_missing_smtp_credential_keeps_every_message_in_the_outbox(
+    tmp_path: Path, report_data: ReportData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password's variable is unset: nothing can be sent, and nothing is lost."""
+    monkeypatch.delenv("RECON_TEST_SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("RECON_TEST_SMTP_USER", "recon")
+    smtp = SmtpSettings(
+        host="127.0.0.1",
+        port=1,
+        security="ssl",
+        username_env="RECON_TEST_SMTP_USER",
+        password_env="RECON_TEST_SMTP_PASSWORD",
+    )
+    mailer = SmtpMailer(smtp, Settings().secret)
+    connected = MagicMock()
+    monkeypatch.setattr(mailer, "_connect", lambda: connected)
+    outbox = tmp_path / "outbox"
+    result = deliver(build_messages(report_data, settings(tmp_path)), mailer, outbox)
+    assert not result.ok and len(list(outbox.glob("*.eml"))) == 3
+    assert all("RECON_TEST_SMTP_PASSWORD" in error for error in result.errors)
+    connected.__enter__.return_value.send_message.assert_not_called()
+
+
+def test_team_mails_count_only_the_teams_own_actions(report_data: ReportData) -> None:
+    """The sample has a finance refund waiting for approval and a warehouse restock."""
+    assert [a["category"] for a in report_data.waiting_actions] == ["MISSING_REFUND"]
+    warehouse = for_team(report_data, Owner.WAREHOUSE)
+    assert [a["category"] for a in warehouse.actions] == ["MISSING_RESTOCK"]
+    assert warehouse.waiting_actions == () and for_team(report_data, Owner.CX).actions == ()
+    assert len(for_team(report_data, Owner.FINANCE).waiting_actions) == 1
+
+
+def test_the_html_mail_says_which_categories_were_muted(tmp_path: Path) -> None:
+    data = make_data(muted=(("MISSING_RESTOCK", 4),))
+    (finance,) = [
+        m for m in build_messages(data, settings(tmp_path)) if m["X-Recon-Team"] == "finance"
+    ]
+    assert "MISSING_RESTOCK (4)" in body(finance, "html")
+    assert "MISSING_RESTOCK (4)" in body(finance, "plain")
 
 
 def test_unwritable_outbox_is_an_error(tmp_path: Path, report_data: ReportData) -> None:

@@ -24,6 +24,16 @@ def test_text_longer_than_an_excel_cell_is_cut_and_says_so() -> None:
     assert excel_text("short") == "short"
 
 
+@pytest.mark.parametrize("head", ["", "x"])
+def test_the_cell_limit_counts_utf16_units_as_excel_does(head: str) -> None:
+    """An emoji is two UTF-16 units: 20,000 of them are 40,000 units, over Excel's 32,767."""
+    text = excel_text(head + "\U0001f4e6" * 20_000)
+    assert len(text.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT
+    assert text.endswith("[truncated]") and "\ufffd" not in text
+    fits = "\U0001f4e6" * (EXCEL_CELL_LIMIT // 2)
+    assert excel_text(fits) == fits
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

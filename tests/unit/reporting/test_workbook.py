@@ -230,3 +230,12 @@ def test_month_end_actions_sheet_fills_every_column_the_ledger_knows(workbook_pa
     assert restock["what"] == (
         "restock 1 unit(s) of line item 2002 at location 4001 (Loop line items L1)"
     )
+
+
+def test_action_amounts_are_numbers_finance_can_sum(workbook_path: Path) -> None:
+    """The ledger keeps amounts as text; the Actions sheet writes them as money cells."""
+    ws = load_workbook(workbook_path)["Actions"]
+    header = [c.value for c in ws[1]]
+    amounts = [row[header.index("amount")] for row in ws.iter_rows(min_row=2)]
+    assert amounts and all(isinstance(c.value, int | float) for c in amounts if c.value)
+    assert {c.number_format for c in amounts if c.value} == {"#,##0.00"}

@@ -1,0 +1,208 @@
+"""The month-end deliverables: the store-credit sheet's status, the workbook's name and period."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from recon.config import Settings, ShopSettings
+from recon.deliverables import monthend_path, store_credit_rows
+from recon.models import GiftCardRecord, LoopReturnRecord
+from recon.store.snapshot import Snapshot
+
+AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+TOL = Decimal("0.01")
+
+
+def credit_return(rma: str, state: str = "closed", owed: str = "50.00") -> LoopReturnRecord:
+    return LoopReturnRecord(
+        id=rma,
+        state=state,
+        outcome="credit",
+        created_at=AS_OF,
+        updated_at=AS_OF,
+        provider_order_id="5001",
+        order_name="#1001",
+        currency="USD",
+        total=Decimal(owed),
+        refund=Decimal(0),
+        gift_card=Decimal(owed),
+    )
+
+
+def card(gid: str, note: str, value: str, currency: str = "USD") -> GiftCardRecord:
+    return GiftCardRecord(
+        id=gid, created_at=AS_OF, note=note, initial_value=Decimal(value), currency=currency
+    )
+
+
+# (return state, cards) → (status, issued_amount): the MISSING_STORE_CREDIT rule's verdict.
+STATUS_CASES = {
+    "closed, card for the full amount": ("closed", [card("g1", "Loop RMA 123456", "50.00")]),
+    "closed, two cards add up": (
+        "closed",
+        [card("g1", "RMA 123456 part 1", "30.00"), card("g2", "RMA 123456 (2)", "20.00")],
+    ),
+    "closed, a card 45.00 short": ("closed", [card("g1", "Loop RMA 123456", "5.00")]),
+    "closed, short by the tolerance only": ("closed", [card("g1", "RMA 123456", "49.99")]),
+    "closed, no card": ("closed", []),
+    "closed, a card naming a longer number": ("closed", [card("g1", "RMA 1234567", "50.00")]),
+    "closed, a card in another currency": ("closed", [card("g1", "RMA 123456", "5", "EUR")]),
+    "open": ("open", []),
+    "cancelled": ("cancelled", []),
+}
+EXPECTED = {
+    "closed, card for the full amount": ("issued", "50.00", "g1"),
+    "closed, two cards add up": ("issued", "50.00", "g1, g2"),
+    "closed, a card 45.00 short": ("short", "5.00", "g1"),
+    "closed, short by the tolerance only": ("issued", "49.99", "g1"),
+    "closed, no card": ("missing", "0.00", ""),
+    "closed, a card naming a longer number": ("missing", "0.00", ""),
+    "closed, a card in another currency": ("issued", "0.00", "g1"),
+    "open": ("due", "0.00", ""),
+    "cancelled": ("not due", "0.00", ""),
+}
+
+
+@pytest.mark.parametrize("case", list(STATUS_CASES))
+def test_store_credit_status_follows_the_missing_store_credit_rule(case: str) -> None:
+    state, cards = STATUS_CASES[case]
+    snapshot = Snapshot(returns=(credit_return("123456", state),), gift_cards=tuple(cards))
+    (row,) = store_credit_rows(snapshot, TOL)
+    status, issued, ids = EXPECTED[case]
+    assert (row["status"], row["issued_amount"], row["gift_card_id"]) == (
+        status,
+        Decimal(issued),
+        ids,
+    )
+
+
+def test_returns_without_store_credit_have_no_row() -> None:
+    refund_only = credit_return("123456", owed="0.00")
+    assert store_credit_rows(Snapshot(returns=(refund_only,)), TOL) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "name"),
+    [
+        (date(2026, 10, 1), date(2026, 11, 1), "2026-10.xlsx"),
+        (date(2026, 2, 1), date(2026, 3, 1), "2026-02.xlsx"),
+        (date(2026, 12, 1), date(2027, 1, 1), "2026-12.xlsx"),
+        # a partial month never takes (and overwrites) the month's own workbook
+        (date(2026, 10, 1), date(2026, 10, 29), "2026-10-01_2026-10-29.xlsx"),
+        (date(2026, 2, 1), date(2026, 3, 4), "2026-02-01_2026-03-04.xlsx"),
+        (date(2026, 10, 2), date(2026, 11, 1), "2026-10-02_2026-11-01.xlsx"),
+    ],
+)
+def test_month_end_workbook_name(start: date, end: date, name: str, tmp_path: Path) -> None:
+    settings = Settings()
+    settings.reports.dir = tmp_path
+    assert monthend_path(settings, start, end).name == name
+
+
+def test_month_end_period_is_cut_at_the_shops_midnight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """October for a Los Angeles shop is Oct 1 07:00 UTC to Nov 1 07:00 UTC (PDT, UTC-7)."""
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+
+    settings = Settings(shop=ShopSettings(timezone="America/Los_Angeles"))
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    asked: list[tuple[datetime | None, datetime | None]] = []
+    real = store.load_snapshot
+
+    def spy(start: datetime | None = None, end: datetime | None = None) -> Snapshot:
+        asked.append((start, end))
+        return real(start, end)
+
+    monkeypatch.setattr(store, "load_snapshot", spy)
+    try:
+        path = build_monthend(settings, store, AS_OF, date(2026, 10, 1), date(2026, 11, 1))
+    finally:
+        store.close()
+    assert asked == [(datetime(2026, 10, 1, 7, tzinfo=UTC), datetime(2026, 11, 1, 7, tzinfo=UTC))]
+    assert path.name == "2026-10.xlsx" and path.exists()
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_key() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        ShopSettings(timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "label"),
+    [
+        (date(2026, 10, 1), date(2026, 11, 1), "2026-10-01 – 2026-10-31"),
+        (date(2026, 10, 31), date(2026, 11, 1), "2026-10-31"),  # a nightly run's day
+    ],
+)
+def test_reports_show_the_period_with_its_last_day(
+    start: date, end: date, label: str, tmp_path: Path
+) -> None:
+    """The period is [start, end); the workbook and the HTML report show its last day, not end."""
+    from openpyxl import load_workbook
+    from report_samples import make_data
+
+    from recon.reporting.html import render_report
+    from recon.reporting.monthend import write_monthend_workbook
+
+    data = make_data(period_start=start, period_end=end)
+    assert data.period_label == label
+    assert f"period {label}</div>" in render_report(data)
+    summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
+    periods = [row[1] for row in summary.iter_rows(values_only=True) if row[0] == "Period"]
+    assert periods == [label]
+
+
+def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path: Path) -> None:
+    """Open on Oct 31, fixed on Nov 3: October's workbook lists it, open, first seen Oct 20."""
+    from openpyxl import load_workbook
+
+    from recon.models import Category, Finding, FindingStatus, Owner, Severity
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    owed = LoopReturnRecord(
+        id="123456",
+        state="closed",
+        outcome="refund",
+        created_at=datetime(2026, 10, 20, tzinfo=UTC),
+        updated_at=datetime(2026, 10, 21, tzinfo=UTC),
+        provider_order_id="5001",
+        order_name="#1001",
+        currency="USD",
+        total=Decimal("50.00"),
+        refund=Decimal("50.00"),
+        gift_card=Decimal(0),
+    )
+    key = "MISSING_REFUND|rma=123456"
+    resolved = Finding(
+        key=key,
+        category=Category.MISSING_REFUND,
+        severity=Severity.HIGH,
+        owner=Owner.FINANCE,
+        status=FindingStatus.RESOLVED,
+        first_seen=datetime(2026, 10, 20, 2, tzinfo=UTC),
+        last_seen=datetime(2026, 11, 2, 2, tzinfo=UTC),
+        resolved_at=datetime(2026, 11, 3, 2, tzinfo=UTC),
+    )
+    try:
+        store.upsert_returns([owed])
+        store.save_findings([resolved])
+        now = datetime(2026, 11, 5, tzinfo=UTC)
+        path = build_monthend(settings, store, now, date(2026, 10, 1), date(2026, 11, 1))
+    finally:
+        store.close()
+    sheet = load_workbook(path)["Exceptions"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    (row,) = [r for r in rows if r["key"] == key]
+    assert row["status"] == "open" and str(row["first_seen"]).startswith("2026-10-20")
