@@ -66,10 +66,19 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _advance_watermarks(store: SqlStore, end: datetime, now: datetime) -> None:
-    """Let the nightly sync continue where a backfill up to now stopped, never moving back."""
+def _advance_watermarks(store: SqlStore, start: datetime, end: datetime, now: datetime) -> None:
+    """Let the nightly sync continue where a backfill up to now stopped, never moving back.
+
+    A stream's watermark moves only when the backfill began at or before it (or it has none):
+    a backfill of a later range would otherwise carry it over the days between, which neither
+    the nightly sync nor the backfill ever read.
+    """
     reached = min(end, now)
-    behind = [s for s in all_streams() if (store.get_watermark(s) or reached) <= reached]
+    behind = []
+    for stream in all_streams():
+        mark = store.get_watermark(stream)
+        if mark is None or start <= mark <= reached:
+            behind.append(stream)
     with store.session() as session:
         for stream in behind:
             store.set_watermark(stream, reached, session=session)
@@ -95,7 +104,9 @@ def backfill(
     """
     windows = split_windows(start, end, settings.backfill_window_days)
     done = store.completed_windows(start, end)
-    todo = [w for w in windows if w[0] not in done]
+    # A window is done when that very window was committed: a rerun with other window days
+    # reads every window again rather than skip days a longer window would claim.
+    todo = [w for w in windows if w not in done]
     crash_after = _crash_after()
     run_id = store.start_run("backfill")
     stats = SyncStats()
@@ -120,7 +131,7 @@ def backfill(
                 elapsed = clock.monotonic() - began
                 rate = f"{stats.total / elapsed:,.0f}" if elapsed > 0 else "-"
                 bar.update(task, advance=1, records=stats.total, rate=rate)
-        _advance_watermarks(store, end, clock.now())
+        _advance_watermarks(store, start, end, clock.now())
     except BaseException as exc:
         store.finish_run(
             run_id, "failed", {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}

@@ -5,10 +5,12 @@ the threads only fetch and return records, and the calling thread writes them (r
 in one transaction), so the store is never shared across threads. Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
 re-polled every night until they settle: orders and balance transactions by id, payouts by
-widening their (small) window. So are open and in-review Loop returns: their state
-streams are re-read from the oldest such return's ``updated_at`` (at most ``initial_days`` back),
-because label and ``was_processed`` changes may lag or not move ``updated_at`` (loop-returns-api.md
-§6 trap 7).
+widening their (small) window. So are the orders of open MISSING_REFUND and MISSING_RESTOCK
+findings, which remediation may write to: a restock-only refund moves no money, so the order's
+financial status, which the sweep filters on, does not change. So are open and in-review Loop
+returns: their state streams are re-read from the oldest such return's ``updated_at`` (at most
+``initial_days`` back), because label and ``was_processed`` changes may lag or not move
+``updated_at`` (loop-returns-api.md §6 trap 7).
 """
 
 from __future__ import annotations
@@ -298,7 +300,15 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         payouts=payouts,
         balance=balance,
         gift_cards=gifts,
-        order_ids=tuple(sorted({*store.order_ids_missing(), *store.orders_with_pending_refunds()})),
+        order_ids=tuple(
+            sorted(
+                {
+                    *store.order_ids_missing(),
+                    *store.orders_with_pending_refunds(),
+                    *store.orders_with_open_write_findings(),
+                }
+            )
+        ),
         refund_ids=tuple(store.refund_ids_missing_details()),
         balance_ids=tuple(store.unsettled_balance_transaction_ids()),
     )

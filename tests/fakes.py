@@ -155,7 +155,12 @@ class FakeShopify(_CallLog):
     ) -> Iterator[OrderRecord | Quarantined]:
         _check_window(start, end)
         self.record("iter_refunded_orders", start, end)
-        yield from (o for o in self.orders if o.refund_ids and start <= o.updated_at < end)
+        # As Shopify's sweep query: by financial status, so a refund that moved no money (the
+        # order stays "paid") is not in it.
+        refunded = ("refunded", "partially_refunded")
+        yield from (
+            o for o in self.orders if o.financial_status in refunded and start <= o.updated_at < end
+        )
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         self.record("iter_refunds_by_id", sorted(ids))

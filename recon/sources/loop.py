@@ -326,10 +326,16 @@ def _page_parts(body: Any) -> tuple[list[Any], str | None]:
     """(returns, nextPageUrl) of a paginated page; a bare array is one last page (§6)."""
     if isinstance(body, list):
         return body, None
-    if not isinstance(body, dict) or not isinstance(body.get("returns", []), list):
-        raise FatalHTTPError("loop returns list: unexpected response shape")
+    # With paginate=true the page is always {"returns": [...], ...} (§6). A 200 without that
+    # list (an error object such as {"message": "Server busy"}) is no empty page: reading it as
+    # one would move the watermark past returns never read.
+    if not isinstance(body, dict) or not isinstance(body.get("returns"), list):
+        keys = sorted(body)[:5] if isinstance(body, dict) else type(body).__name__
+        raise FatalHTTPError(
+            f"loop returns list: unexpected response shape (no returns list: {keys})"
+        )
     next_url = body.get("nextPageUrl")
-    return list(body.get("returns") or []), next_url if isinstance(next_url, str) else None
+    return list(body["returns"]), next_url if isinstance(next_url, str) else None
 
 
 def _check_window(start: datetime | None, end: datetime | None) -> None:

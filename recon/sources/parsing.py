@@ -243,7 +243,10 @@ def opt_time(value: object, field: str) -> datetime | None:
     if moment.tzinfo is None:
         # Loop's zone-less forms are taken as UTC (loop-returns-api.md §12, unverified upstream).
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+01:00
+        raise BadFieldError(field, f"timestamp out of range {value[:40]!r}") from exc
 
 
 def as_time(value: object, field: str) -> datetime:

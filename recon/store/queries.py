@@ -17,6 +17,10 @@ PENDING_TRANSACTION_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
 FINAL_PAYOUT_STATUSES = ("PAID", "FAILED", "CANCELED")
 # Loop states a return can still leave (loop-returns-api.md).
 OPEN_RETURN_STATES = ("open", "review")
+# Open findings whose order is re-read every night: remediation may write to it (a refund or a
+# restock), and a refund that moves no money (a restock-only refund made by hand) leaves the
+# order's financial status as it was, so the refunded-orders sweep never sees it.
+REREAD_CATEGORIES = ("MISSING_REFUND", "MISSING_RESTOCK")
 
 
 class SyncQueries:
@@ -55,6 +59,16 @@ class SyncQueries:
         query = select(txn.order_id).where(txn.status.in_(PENDING_TRANSACTION_STATUSES)).distinct()
         with self.session() as s:
             return sorted(s.scalars(query))
+
+    def orders_with_open_write_findings(self) -> list[str]:
+        """Orders of open ``REREAD_CATEGORIES`` findings: re-read by id every night."""
+        row = tbl.FindingRow
+        query = select(row.payload).where(
+            row.category.in_(REREAD_CATEGORIES), row.status.in_(("new", "open", "acknowledged"))
+        )
+        with self.session() as s:
+            ids = {p.get("shopify_order_id") for p in s.scalars(query)}
+        return sorted(str(i) for i in ids if i)
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""

@@ -7,7 +7,9 @@ optional ``session`` so callers can put rows, watermarks and checkpoints in one 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -99,14 +101,30 @@ def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[Order
     return [o.model_copy(update={"lines": known[o.id]}) if o.id in known else o for o in orders]
 
 
+# JSON text of a NUL character that is not itself an escaped backslash's "u0000".
+_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def json_text(value: Any) -> str:
+    """JSON for the mirror's JSON columns, with NUL characters as U+FFFD.
+
+    PostgreSQL's ``jsonb`` refuses ``\\u0000``: one payload carrying it (a raw field recon never
+    reads, such as a line title) would fail the whole night's transaction and every night after,
+    as the record stays in the window. The character is replaced, on every dialect alike.
+    """
+    return _NUL.sub(r"\1\\ufffd", json.dumps(value))
+
+
 def _create_engine(url: str, schema: str | None) -> Engine:
     if schema is None:
-        return create_engine(url)
+        return create_engine(url, json_serializer=json_text)
     if make_url(url).get_backend_name() != "postgresql":
         raise StoreError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
     if not schema.replace("_", "").isalnum():
         raise StoreError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    engine = create_engine(
+        url, connect_args={"options": f"-csearch_path={schema}"}, json_serializer=json_text
+    )
     with engine.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     return engine
@@ -339,14 +357,16 @@ class SqlStore(SyncQueries):
         with self._tx(session) as s:
             upsert_rows(s, tbl.SyncWatermarkRow, [row])
 
-    def completed_windows(self, range_start: datetime, range_end: datetime) -> set[datetime]:
-        """Starts of the windows of backfill [range_start, range_end) already committed."""
+    def completed_windows(
+        self, range_start: datetime, range_end: datetime
+    ) -> set[tuple[datetime, datetime]]:
+        """The [start, end) windows of backfill [range_start, range_end) already committed."""
         table = tbl.BackfillWindowRow
-        query = select(table.window_start).where(
+        query = select(table.window_start, table.window_end).where(
             table.range_start == range_start, table.range_end == range_end
         )
         with self.session() as s:
-            return set(s.scalars(query))
+            return {(start, end) for start, end in s.execute(query)}
 
     def mark_window_done(
         self,

@@ -173,7 +173,7 @@ def test_a_killed_backfill_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         uninterrupted = mirror_records(whole)
         whole.close()
         whole_froms = _loop_froms(rig.log.requests[before_whole:])
-    done_froms = {w.strftime("%Y-%m-%dT%H:%M:%SZ") for w in committed}
+    done_froms = {w.strftime("%Y-%m-%dT%H:%M:%SZ") for w, _ in committed}
     assert done_froms <= whole_froms  # an uninterrupted run does fetch those windows
     assert loop_froms and not (loop_froms & done_froms), "a committed window was fetched again"
     assert total_windows > 2

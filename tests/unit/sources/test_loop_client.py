@@ -91,6 +91,25 @@ def test_next_page_on_another_host_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [{"message": "Server busy"}, {"returns": None, "nextPageUrl": None}, {"returns": "[]"}, "ok"],
+)
+def test_a_200_without_a_returns_list_is_an_error_not_an_empty_page(body: object) -> None:
+    """Read as an empty last page, it would move the watermark past returns never read."""
+    transport = ScriptedTransport([httpx.Response(200, json=body)])
+    with pytest.raises(FatalHTTPError, match="unexpected response shape"):
+        list(_client(transport).iter_returns(START, END, "closed"))
+
+
+def test_an_empty_page_and_a_bare_array_are_pages() -> None:
+    empty = {"returns": [], "nextPageUrl": None, "previousPageUrl": None}
+    transport = ScriptedTransport([httpx.Response(200, json=empty)])
+    assert list(_client(transport).iter_returns(START, END, "closed")) == []
+    bare = ScriptedTransport([httpx.Response(200, json=[_item("7")])])
+    assert [r.id for r in _client(bare).iter_returns(START, END, "closed")] == ["7"]
+
+
+@pytest.mark.parametrize(
     ("start", "end"), [(None, END), (START, None), (START.replace(tzinfo=None), END)]
 )
 def test_refuses_a_call_without_a_full_aware_window(start: datetime, end: datetime) -> None:

@@ -95,6 +95,13 @@ BAD = [
     ("wrong type for lines", ["line_items"], "none", "line_items"),
     ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),
     ("bad timestamp", ["created_at"], "yesterday", "created_at"),
+    ("timestamp before year 1 in UTC", ["created_at"], "0001-01-01T00:00:00+01:00", "created_at"),
+    (
+        "zoned timestamp before year 1 in UTC",
+        ["created_at"],
+        {"date": "0001-01-01 00:00:00", "timezone": "Europe/Paris"},
+        "created_at",
+    ),
 ]
 
 

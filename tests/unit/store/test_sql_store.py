@@ -316,3 +316,40 @@ def test_runs_left_running_by_a_killed_process_are_marked_abandoned(store: SqlSt
     assert store.abandon_unfinished_runs() == 1
     assert (store.get_run(killed) or {})["status"] == "abandoned"
     assert (store.get_run(finished) or {})["status"] == "ok"
+
+
+def _nul_records(store: SqlStore) -> None:
+    """A return whose raw payload holds NUL characters (a line title recon never reads), an
+    ordinary return beside it, and a quarantined record whose raw payload holds one too."""
+    data = sample_dataset(returns=2)
+    odd = data.returns[0]
+    raw = {**odd.raw, "line_items": [{"title": "Tee\x00 shirt"}], "k\x00": "literal \\u0000"}
+    store.upsert_returns([odd.model_copy(update={"raw": raw}), data.returns[1]])
+    bad = Quarantined(
+        source="loop", kind="return", record_id="9", field="id", reason="bad", raw={"x": "a\x00"}
+    )
+    store.add_quarantined([bad], run_id=None)
+
+
+def _check_nul_records(store: SqlStore) -> None:
+    returns = store.load_snapshot().returns
+    assert len(returns) == 2
+    raw = returns[0].raw
+    assert raw["line_items"] == [{"title": "Tee\ufffd shirt"}]
+    assert raw["k\ufffd"] == "literal \\u0000"  # text that only spells the escape is kept
+    assert [q.raw for q in store.list_quarantined()] == [{"x": "a\ufffd"}]
+
+
+def test_a_nul_character_in_a_raw_payload_is_stored_as_a_replacement(store: SqlStore) -> None:
+    _nul_records(store)
+    _check_nul_records(store)
+
+
+def test_postgresql_stores_payloads_with_nul_characters(postgres_url: str) -> None:
+    """jsonb refuses \\u0000: one such payload used to fail the whole night, every night."""
+    pg = SqlStore(postgres_url, clock=VirtualClock(EPOCH))
+    try:
+        _nul_records(pg)
+        _check_nul_records(pg)
+    finally:
+        pg.close()

@@ -18,7 +18,16 @@ from recon.config import SyncSettings
 from recon.errors import ConfigError
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
-from tests.fakes import EPOCH, dump_mirror, sample_dataset
+from tests.fakes import (
+    EPOCH,
+    FakeLoop,
+    FakeShopify,
+    dump_mirror,
+    make_order,
+    make_refund,
+    make_return,
+    sample_dataset,
+)
 
 CHILD = Path(__file__).with_name("backfill_child.py")
 SETTINGS = SyncSettings(backfill_window_days=3, lookback_hours=72)
@@ -129,3 +138,44 @@ def test_a_killed_backfill_resumes_at_its_checkpoint(tmp_path: Path, clock: Virt
     assert len(dump_mirror(whole)["refunds"]) > 0
     resumed.close()
     whole.close()
+
+
+def test_a_backfill_of_a_later_range_leaves_the_nightly_watermark_before_the_gap(
+    tmp_path: Path,
+) -> None:
+    """The nightly stopped on day 0; a return and its refund came on day 10; then someone
+    backfilled days 30-37 only. The next nightly still reads from day 0, so day 10 is found."""
+    clock = VirtualClock(EPOCH)
+    store = _store(tmp_path / "gap.db", clock)
+    settings = SyncSettings(lookback_hours=72, initial_days=60, backfill_window_days=5)
+    loop, shopify = FakeLoop(), FakeShopify()
+    run_sync(store, loop, shopify, clock, settings)
+    day10 = EPOCH + timedelta(days=10)
+    ret = make_return(1, day10)
+    refund = make_refund(1, day10, ret.refund)
+    loop.put(ret)
+    shopify.put(refund)
+    shopify.put(make_order(1, day10, (refund.id,)))
+    clock.advance(timedelta(days=40))
+    later = (EPOCH + timedelta(days=30), EPOCH + timedelta(days=37))
+    backfill(store, loop, shopify, clock, settings, start=later[0], end=later[1], progress=False)
+    assert store.get_watermark("shopify.payouts") == EPOCH  # not carried over days 0-30
+    run_sync(store, loop, shopify, clock, settings)
+    assert (store.count_rows("loop_returns"), store.count_rows("refunds")) == (1, 1)
+    store.close()
+
+
+def test_a_rerun_with_other_window_days_reads_every_day_of_the_range(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """A run with 5-day windows committed [0, 5) and stopped; the rerun uses 10-day windows.
+    [0, 10) was never committed as such, so days 5-10 are read, not skipped."""
+    loop, shopify = FakeLoop(), FakeShopify()
+    start, end = EPOCH - timedelta(days=20), EPOCH
+    with mirror.session() as session:
+        first = (start, start + timedelta(days=5))
+        mirror.mark_window_done(start, end, first, {}, session=session)
+    loop.put(make_return(2, start + timedelta(days=7)))
+    settings = SyncSettings(backfill_window_days=10, lookback_hours=72)
+    stats = backfill(mirror, loop, shopify, clock, settings, start=start, end=end, progress=False)
+    assert stats.windows == 2 and mirror.count_rows("loop_returns") == 1

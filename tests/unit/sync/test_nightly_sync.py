@@ -12,7 +12,15 @@ import pytest
 from recon.clock import VirtualClock
 from recon.config import SyncSettings
 from recon.errors import SourceError
-from recon.models import LoopReturnRecord, Quarantined
+from recon.models import (
+    Category,
+    Finding,
+    FindingStatus,
+    LoopReturnRecord,
+    Owner,
+    Quarantined,
+    Severity,
+)
 from recon.ports import LOOP_STATES
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
@@ -119,6 +127,44 @@ def test_a_refund_issued_after_the_return_was_first_seen_is_picked_up(
     (mirrored,) = store.load_snapshot().refunds
     assert mirrored.transactions[0].status == "SUCCESS"
     assert store.orders_with_pending_refunds() == []
+
+
+def test_a_restock_only_refund_on_an_order_with_an_open_missing_restock_is_mirrored(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Staff restock by hand with a refund of 0.00: the order stays "paid", so the sweep of
+    refunded orders never sees it. The order has an open MISSING_RESTOCK (which remediation
+    would act on): it is re-read by id every night, and the refund reaches the mirror."""
+    now = clock.now()
+    loop = FakeLoop([make_return(1, now - timedelta(days=3), state="closed", outcome="credit")])
+    shopify = FakeShopify(orders=[make_order(1, now - timedelta(days=3))])
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    store.save_findings([open_finding(Category.MISSING_RESTOCK, "5001")])
+
+    clock.advance(timedelta(days=2))
+    at = clock.now() - timedelta(hours=30)  # out of Loop's re-read: the return did not change
+    restock = make_refund(1, at, Decimal("0.00")).model_copy(update={"transactions": ()})
+    order = make_order(1, at, (restock.id,)).model_copy(update={"financial_status": "paid"})
+    shopify.put(order)
+    shopify.put(restock)
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert [r.id for r in store.load_snapshot().refunds] == [restock.id]
+    assert "5001" in store.orders_with_open_write_findings()
+    store.save_findings([open_finding(Category.MISSING_RESTOCK, "5001", FindingStatus.RESOLVED)])
+    assert store.orders_with_open_write_findings() == []
+
+
+def open_finding(
+    category: Category, order_id: str, status: FindingStatus = FindingStatus.OPEN
+) -> Finding:
+    return Finding(
+        key=f"{category.value}|order={order_id}",
+        category=category,
+        severity=Severity.MEDIUM,
+        owner=Owner.WAREHOUSE,
+        shopify_order_id=order_id,
+        status=status,
+    )
 
 
 def test_a_balance_transaction_paid_out_weeks_later_is_re_read_by_id_not_by_window(
