@@ -117,7 +117,7 @@ def reconcile(
         classify_settlement.classify_unsettled(
             settled, links, as_of, settings.unsettled_after_days
         ),
-        classify_stock.classify_sku(frames, lines, codes),
+        classify_stock.classify_sku(frames, lines, codes, _refunded_nothing(facts, codes)),
         *classify_restock.classify_restock(
             frames, lines, restock_after, restocked_by_recon or {}, codes, restocked
         ),
@@ -170,6 +170,20 @@ def _last_rows(at: np.ndarray, size: int) -> np.ndarray | None:
     np.maximum.at(last, at[known], rows[known])  # each id's last row
     keep = np.flatnonzero(~known | (last[np.maximum(at, 0)] == rows))
     return None if len(keep) == len(at) else keep
+
+
+def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:
+    """Per refund code: every money transaction of the refund failed or bounced (it tried to
+    move money and moved none)."""
+    covered = (facts["covered_minor"].to_numpy() != 0) | (
+        facts["covered_shop_minor"].to_numpy() != 0
+    )
+    failed = (facts["failed_minor"].to_numpy() != 0) | (facts["failed_shop_minor"].to_numpy() != 0)
+    out = np.zeros(codes.size("refund"), dtype=bool)
+    at = facts["refund_code"].to_numpy()
+    known = at >= 0
+    out[at[known]] = (failed & ~covered)[known]
+    return out
 
 
 def _disputed(facts: pd.DataFrame, frames: Frames) -> tuple[frozenset[str], frozenset[str]]:

@@ -71,6 +71,7 @@ def _refund_lines_of(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.Da
             rma_code=codes.lookup("rma", lines["rma"]),
             line_code=codes.lookup("line", lines["line_item_id"]),
             sku_code=codes.lookup("sku", lines["sku"]),
+            refund_code=codes.lookup("refund", lines["refund_id"]),
         )
     else:
         at = keys.take(codes_mod.first_position(link_refund, size), line_refund, -1)
@@ -80,13 +81,24 @@ def _refund_lines_of(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.Da
         data["rma_code"] = links["rma_code"].to_numpy()[at[rows]]
         data["line_code"] = codes.of("refund_lines", "line_item_id")[rows]
         data["sku_code"] = codes.of("refund_lines", "sku")[rows]
+        data["refund_code"] = line_refund[rows]
         lines = pd.DataFrame(data, copy=False)
     lines.insert(0, "line_no", np.arange(len(lines), dtype=np.int64))
     return lines
 
 
-def classify_sku(frames: Frames, lines: pd.DataFrame, codes: Codes) -> pd.DataFrame:
-    """SKU_MISMATCH: the SKU multiset of linked refund lines differs from the return's."""
+def classify_sku(
+    frames: Frames, lines: pd.DataFrame, codes: Codes, refunded_nothing: np.ndarray
+) -> pd.DataFrame:
+    """SKU_MISMATCH: the SKU multiset of linked refund lines differs from the return's.
+
+    Lines of a refund that refunded nothing (``refunded_nothing``, per refund code: every money
+    transaction failed or bounced) are not counted: a declined refund and its paid retry name
+    the same SKUs once, not twice.
+    """
+    if refunded_nothing.any():
+        dud = np.append(refunded_nothing, False)  # code -1 (no refund id) is never a dud
+        lines = lines[~dud[lines["refund_code"].to_numpy()]]
     size = codes.size("rma")
     line_rma = lines["rma_code"].to_numpy()
     unit_rma = codes.of("return_lines", "rma")

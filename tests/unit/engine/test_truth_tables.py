@@ -204,8 +204,27 @@ CASES: dict[
             *settled_refund("501", note=None, tid="601", lines=(UNRESTOCKED,)),
         ],
         # The unit was restocked once (by the declined refund) and the retry paid: no money nor
-        # stock finding; the two refunds' lines name SKU-A twice (SKU_MISMATCH, low, 0.00).
-        {("SKU_MISMATCH", f"rma={RMA}")},
+        # stock finding; the declined refund refunded nothing, so SKU-A counts once (no
+        # SKU_MISMATCH).
+        set(),
+        {},
+    ),
+    "declined refund naming SKU-B, paid retry naming SKU-A: the SKUs refunded match": (
+        [
+            *clean(),
+            refund(
+                "502",
+                f"Loop RMA #{RMA}",
+                (txn("602", "20.00", status="FAILURE"),),
+                lines=(rline("1399", "SKU-B", restocked=False),),
+            ),
+        ],
+        set(),  # the declined refund refunded nothing; the paid one is SKU-A, as returned
+        {},
+    ),
+    "a paid refund and a restock-only refund naming another SKU: SKU_MISMATCH stands": (
+        [*clean(), refund("502", f"Loop RMA #{RMA}", (), lines=(rline("1399", "SKU-B"),))],
+        {("SKU_MISMATCH", f"rma={RMA}")},  # moving no money is not failing: its lines count
         {},
     ),
     "declined refund and its paid retry, a cancelled twin return: both link to the live one": (
@@ -217,7 +236,7 @@ CASES: dict[
             refund("500", None, (txn("600", "20.00", status="FAILURE"),), lines=(UNRESTOCKED,)),
             *settled_refund("501", note=None, tid="601", lines=(UNRESTOCKED,)),
         ],
-        {("MISSING_RESTOCK", f"rma=12346,line={PLI}"), ("SKU_MISMATCH", "rma=12346")},
+        {("MISSING_RESTOCK", f"rma=12346,line={PLI}")},
         {},
     ),
     "a REFUND_FAILURE naming a transaction of no refund raises nothing": (

@@ -271,10 +271,19 @@ def _per_return(
         ctx.add(
             f"rma={r.id}", Derived("REFUND_ON_CANCELLED_RETURN", r.id, o.id, ids, total, r.currency)
         )
+    # A refund whose every money transaction failed or bounced refunded nothing: its lines are
+    # not counted (a declined refund and its paid retry name the SKUs once).
+    duds = {
+        f.id
+        for f, ts in linked
+        if any(t.status in FAILED and t.amount for t in ts)
+        and not any(t.status in OK | PENDING and t.amount for t in ts)
+    }
     lines = [ln for f, _ in linked for ln in f.lines]
-    if lines:
+    counted = [ln for f, _ in linked if f.id not in duds for ln in f.lines]
+    if counted:
         refunded = Counter(
-            _line_sku(o, ln.line_item_id) for ln in lines for _ in range(ln.quantity)
+            _line_sku(o, ln.line_item_id) for ln in counted for _ in range(ln.quantity)
         )
         if refunded != Counter(x.sku for x in r.line_items):
             ctx.add(f"rma={r.id}", Derived("SKU_MISMATCH", r.id, o.id, ids, Decimal(0), r.currency))
