@@ -66,7 +66,6 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
     """
     from recon.sources.loop import LoopClient
     from recon.sources.shopify import ShopifyClient
-    from recon.store.sql import SqlStore
 
     with ExitStack() as stack:
         truth: GroundTruth | None = None
@@ -96,8 +95,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
         shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
         loop_http = stack.enter_context(httpx.Client(timeout=timeout))
-        _ensure_store_dir(settings.store.url)
-        store = SqlStore(settings.store.url, clock=clock, schema=settings.store.schema_)
+        store = open_store(settings, clock)
         stack.callback(getattr(store, "close", lambda: None))
         yield App(
             settings=settings,
@@ -122,6 +120,23 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
             truth=truth,
             sandbox=server,
         )
+
+
+def open_store(settings: Settings, clock: Clock | None = None) -> SqlStore:
+    """The shop's store as settings name it: URL, ``[store] schema``, claimed for the shop.
+
+    Every command opens the store through here, so none reads another schema or shop.
+
+    Raises:
+        StoreError: the store cannot be opened or migrated.
+        ConfigError: a bad ``[store] schema``, or the store belongs to another shop.
+    """
+    from recon.store.sql import SqlStore  # SQLAlchemy and the migrations load on first use
+
+    _ensure_store_dir(settings.store.url)
+    return SqlStore(
+        settings.store.url, clock=clock, schema=settings.store.schema_, shop=settings.shop.slug
+    )
 
 
 def _ensure_store_dir(url: str) -> None:

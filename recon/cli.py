@@ -232,12 +232,12 @@ def report(
     config: ConfigOption = None,
 ) -> None:
     """Build the month-end workbook from the local mirror (no API calls)."""
+    from recon.bootstrap import open_store
     from recon.service import build_monthend
-    from recon.store.sql import SqlStore
 
     first, last = _period(month, start, end)
     settings = _settings(config)
-    store = SqlStore(settings.store.url)
+    store = open_store(settings)
     try:
         path = build_monthend(settings, store, datetime.now(UTC), first, last)
     finally:
@@ -269,10 +269,10 @@ def quarantine(
     """List records that could not be parsed: kept with their raw payload for review."""
     from rich.table import Table
 
-    from recon.store.sql import SqlStore
+    from recon.bootstrap import open_store
 
     settings = _settings(config)
-    store = SqlStore(settings.store.url)
+    store = open_store(settings)
     try:
         items = store.list_quarantined()
     finally:
@@ -295,10 +295,10 @@ app.add_typer(actions_app, name="actions")
 def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:
     from sqlalchemy.orm import sessionmaker
 
-    from recon.store.sql import SqlStore
+    from recon.bootstrap import open_store
 
     settings = _settings(config)
-    store = SqlStore(settings.store.url)
+    store = open_store(settings)
     return settings, sessionmaker(store.engine, expire_on_commit=False)
 
 

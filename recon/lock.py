@@ -139,12 +139,22 @@ class RunLock:
 
 
 def holder_name() -> str:
-    """This process as a lock holder: ``host:pid-namespace:pid``.
+    """This process as a lock holder: ``host:boot:pid-namespace:pid:start``.
 
-    The PID namespace (its inode) tells containers that share a host name apart, so a process in
-    one never declares a live holder in another dead.
+    The boot id tells apart hosts that share a name (cloned VM images) and reboots; the PID
+    namespace (its inode) containers on one host; the process start time (clock ticks since
+    boot) a new process that reuses a dead holder's PID. Where one is unknown it is "-", and a
+    holder with an unknown part is never presumed dead (only its lease expiry frees it).
     """
-    return f"{socket.gethostname()}:{_pid_namespace()}:{os.getpid()}"
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{_boot_id()}:{_pid_namespace()}:{pid}:{_start_time(pid)}"
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or "-"
+    except OSError:
+        return "-"
 
 
 def _pid_namespace() -> str:
@@ -154,26 +164,37 @@ def _pid_namespace() -> str:
         return "-"
 
 
-def holder_process_is_gone(holder: str) -> bool:
-    """True when ``holder`` (from ``holder_name``) is a process of this host and PID namespace
-    that no longer exists.
+def _start_time(pid: int) -> str:
+    """Field 22 of ``/proc/<pid>/stat`` (after the command name, which may hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return "-"
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else "-"
 
-    A holder on another host or namespace, or one whose name does not parse, is never presumed
+
+def holder_process_is_gone(holder: str) -> bool:
+    """True when ``holder`` (from ``holder_name``) was a process of this very host, boot and
+    PID namespace that no longer runs: its PID is free, or now another process's.
+
+    A holder elsewhere, with an unknown part, or whose name does not parse is never presumed
     dead: only its lease expiry frees it.
     """
     parts = holder.split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
+    if len(parts) != 5 or not parts[3].isdigit() or "-" in parts[1:3]:
         return False
-    host, namespace, pid = parts
-    if host != socket.gethostname() or namespace != _pid_namespace() or namespace == "-":
+    host, boot, namespace, pid, start = parts
+    if (host, boot, namespace) != (socket.gethostname(), _boot_id(), _pid_namespace()):
         return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False  # it exists, under another user
-    return False
+        pass  # it exists, under another user: its start time still tells
+    now = _start_time(int(pid))
+    return start != "-" and now not in ("-", start)  # the PID is another process's now
 
 
 def assert_current(session: Session, lease: Lease, now: datetime) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from recon.errors import ConfigError, ReconError
 
@@ -33,7 +34,7 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        _guarded(job),
+        _guarded(job, timezone),
         trigger,
         id="recon-nightly",
         max_instances=1,
@@ -43,10 +44,24 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
     return scheduler
 
 
-def _guarded(job: Callable[[], object]) -> Callable[[], None]:
-    """Keep the scheduler alive across a failed run; the failure is logged and recorded."""
+def _guarded(
+    job: Callable[[], object],
+    timezone: str,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[[], None]:
+    """Keep the scheduler alive across a failed run (the failure is logged and recorded), and
+    run once per wall-clock time: when the clocks go back, a time in the repeated hour (01:30
+    in New York on the first Sunday of November) comes twice, and the trigger fires at both.
+    """
+    zone = ZoneInfo(timezone)
+    last: list[datetime] = []
 
     def run() -> None:
+        wall = now().astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+        if last and last[0] == wall:
+            log.info("skipped: %s %s already ran (the clocks went back)", wall, timezone)
+            return
+        last[:] = [wall]
         try:
             job()
         except ReconError as exc:

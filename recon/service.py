@@ -17,7 +17,7 @@ from recon.deliverables import monthend_path, publish, report_data
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
-from recon.lock import Lease, RunLock, holder_name
+from recon.lock import Lease, RunLock, assert_current, holder_name
 from recon.models import Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
@@ -115,7 +115,15 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
     run_id = store.start_run("nightly")
     try:
-        stats = run_sync(store, app.loop, app.shopify, app.clock, app.settings.sync, until=as_of)
+        stats = run_sync(
+            store,
+            app.loop,
+            app.shopify,
+            app.clock,
+            app.settings.sync,
+            until=as_of,
+            fence=lambda session: assert_current(session, lease, app.clock.now()),
+        )
         # A long sync may have eaten most of the lease: renew it before remediation writes
         # (LockError if it was taken over meanwhile: then this run must not write at all).
         lease = lock.renew(lease, RUN_LEASE)
@@ -125,7 +133,10 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         muted = set(app.settings.engine.muted_categories)
         previous = [f for f in store.load_findings() if f.category not in muted]
         findings = merge(previous, result.findings, as_of)
-        store.save_findings(findings)
+        with store.session() as session:  # the findings and the lease check: one transaction
+            store.save_findings(findings, session=session)
+            session.flush()
+            assert_current(session, lease, app.clock.now())
         applied = remediate(
             sessions(app.store),
             app.shopify,

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.models import (
@@ -233,6 +235,10 @@ def api_calls(*sources: object) -> int | None:
     )
 
 
+# A check run inside a write transaction before it commits; raises to roll it back.
+Fence = Callable[[Session], None]
+
+
 def commit_batch(
     store: SqlStore,
     batch: Batch,
@@ -240,11 +246,16 @@ def commit_batch(
     *,
     watermarks: Mapping[str, datetime] | None = None,
     checkpoint: tuple[datetime, datetime, Window] | None = None,
+    fence: Fence | None = None,
 ) -> SyncStats:
     """Write a batch, its watermarks and its backfill checkpoint in one transaction.
 
+    ``fence`` runs inside that transaction after the writes (the run lock's lease check): a run
+    that lost its lease keeps nothing, not even its watermarks.
+
     Raises:
         recon.errors.StoreError: the transaction failed; nothing of the batch is kept.
+        recon.errors.LockError: ``fence`` refused (the lease was lost); nothing is kept.
     """
     stats = SyncStats(quarantined=len(batch.quarantined))
     with store.session() as s:
@@ -264,6 +275,9 @@ def commit_batch(
         if checkpoint is not None:
             range_start, range_end, window = checkpoint
             store.mark_window_done(range_start, range_end, window, stats.as_dict(), session=s)
+        if fence is not None:
+            s.flush()  # the first write takes SQLite's write lock before the check
+            fence(s)
     return stats
 
 
@@ -328,10 +342,12 @@ def run_sync(
     *,
     until: datetime | None = None,
     run_id: str | None = None,
+    fence: Fence | None = None,
 ) -> SyncStats:
     """The nightly incremental sync up to ``until`` (default: now).
 
-    Records a ``sync`` run unless the caller passes its own ``run_id``.
+    Records a ``sync`` run unless the caller passes its own ``run_id``. ``fence`` checks the
+    run's lease inside the commit (``commit_batch``).
 
     Raises:
         recon.errors.SourceError: an API failed; nothing is written and watermarks stay put.
@@ -344,7 +360,9 @@ def run_sync(
     try:
         plan = plan_nightly(store, settings, until)
         batch = fetch(plan, loop, shopify, versions=store.return_versions)
-        stats = commit_batch(store, batch, run_id, watermarks=dict.fromkeys(all_streams(), until))
+        stats = commit_batch(
+            store, batch, run_id, watermarks=dict.fromkeys(all_streams(), until), fence=fence
+        )
         calls_after = api_calls(loop, shopify)
         if calls_before is not None and calls_after is not None:
             stats.api_calls = calls_after - calls_before

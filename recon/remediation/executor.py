@@ -30,6 +30,7 @@ from recon.errors import (
 )
 from recon.lock import Lease, assert_current
 from recon.remediation.guards import (
+    closed_reason,
     new_refunds_reason,
     resend_overrefund_reason,
     restock_conflict_reason,
@@ -105,6 +106,10 @@ class Executor:
         self._actor = actor
         self._crash = crash
         self._renew = renew or (lambda lease: lease)
+        # The run's lease while it records and applies: every ledger write checks it in its own
+        # transaction (``_fence``), so a run that lost the lease changes nothing, not even an
+        # intent's state (a stale run moving tonight's intents to review stops the new run's).
+        self._lease: Lease | None = None
 
     def run(
         self, plan: Plan, mode: RemediationMode, lease: Lease | None, run_id: str
@@ -115,6 +120,7 @@ class Executor:
             LockError: no lease was given for a mode that writes, or it was taken over mid-run.
             AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
+        self._lease = lease
         recorded = self.record(plan, mode, run_id)
         if mode is RemediationMode.PLAN:
             return ApplyReport(run_id, tuple(recorded), halted=plan.breaker)
@@ -129,6 +135,7 @@ class Executor:
             ids = record_plan(
                 session, plan.actions, mode=mode, now=self._clock.now(), run_id=run_id
             )
+            self._fence(session)
         self._crash("after_intent_commit")
         return ids
 
@@ -143,7 +150,8 @@ class Executor:
             LockError: the lease expired or was taken over (nothing more is sent).
             AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
-        recovered = tuple(self._resolve(i, lease, run_id) for i in self._intents(IN_FLIGHT))
+        self._lease = lease
+        recovered = tuple(self._resolve(i, lease, run_id, plan) for i in self._intents(IN_FLIGHT))
         pending, stale = [], []
         for intent in self._intents(EXECUTABLE):
             why = stale_reason(intent, plan)
@@ -164,8 +172,19 @@ class Executor:
         with self._sessions() as session:
             return [Intent.of(row) for row in rows_in(session, self._shop, states)]
 
+    def _fence(self, session: Session) -> None:
+        """Inside a ledger write's transaction: the run still holds its lease (if it has one).
+
+        Raises:
+            LockError: the lease expired or was taken over; the transaction rolls back.
+        """
+        if self._lease is not None:
+            session.flush()  # the first write takes SQLite's write lock before the check
+            assert_current(session, self._lease, self._clock.now())
+
     def _hold(self, intents: Sequence[Intent], reason: str, run_id: str) -> None:
         with self._sessions() as session, session.begin():
+            self._fence(session)
             for intent in intents:
                 row = session.get_one(ActionRow, intent.id)
                 note(
@@ -193,11 +212,19 @@ class Executor:
         with self._sessions() as session, session.begin():
             row = session.get_one(ActionRow, intent.id)
             note(session, row, actor=self._actor, now=self._clock.now(), reason=why, run_id=run_id)
+            self._fence(session)
             state = row.state
         return Outcome(intent.id, intent.key, intent.kind.value, intent.rma, state, why, None)
 
-    def _resolve(self, intent: Intent, lease: Lease, run_id: str) -> Outcome:
-        """Finish an intent a previous run left in flight: re-read, else resend the same request."""
+    def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome:
+        """Finish an intent a previous run left in flight: re-read, else resend the same request.
+
+        A resend is a new decision to write, so it must still be what tonight's plan calls for,
+        as a planned intent must: Loop may have turned the refund into store credit, or lowered
+        it, since the interrupted send (``stale_reason``); a restock's finding may have been
+        resolved by hand (``closed_reason``). A refund the re-read finds on the order is done
+        whatever the plan says (it was written).
+        """
         if intent.variables is None:
             return self._finish(
                 intent, Verdict(S.NEEDS_REVIEW, "in flight without stored variables"), run_id
@@ -209,6 +236,13 @@ class Executor:
                 return self._unreadable(intent, exc, run_id)
             if found is not None:
                 return self._finish(intent, found, run_id)
+        if intent.kind is ActionKind.REFUND:
+            why = stale_reason(intent, plan)
+        else:  # the planner leaves units with a write in flight out: only the finding tells
+            why = closed_reason(intent, plan)
+        if why is not None:
+            why = why.replace("not sent:", "not resent:", 1)
+            return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
         return self._send(intent, intent.variables, lease, run_id, resend=True)
 
     def _recheck_in_flight_refund(
@@ -424,6 +458,7 @@ class Executor:
                 response=response,
                 run_id=run_id,
             )
+            self._fence(session)
             if response is not None:
                 self._crash("before_final_commit")
         return Outcome(

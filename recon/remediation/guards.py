@@ -33,8 +33,9 @@ def stale_reason(intent: Intent, plan: Plan) -> str | None:
     The intent must match an action of tonight's plan (made from the findings still open): same
     key, same amount, currency, order and write details, and not a case for review now.
     """
-    if intent.finding_key not in plan.finding_keys:
-        return f"not sent: finding {intent.finding_key} is no longer open"
+    closed = closed_reason(intent, plan)
+    if closed is not None:
+        return closed
     current = next((a for a in plan.actions if a.key == intent.key), None)
     if current is None:
         return f"not sent: tonight's plan for {intent.finding_key} has no such action any more"
@@ -43,6 +44,13 @@ def stale_reason(intent: Intent, plan: Plan) -> str | None:
         return "not sent: the action would now differ (" + "; ".join(changes) + ")"
     if current.disposition is Disposition.REVIEW:
         return f"not sent: tonight's plan sends it to review: {current.reason}"
+    return None
+
+
+def closed_reason(intent: Intent, plan: Plan) -> str | None:
+    """Why an intent is not to be sent: its finding is no longer open tonight."""
+    if intent.finding_key not in plan.finding_keys:
+        return f"not sent: finding {intent.finding_key} is no longer open"
     return None
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from recon.errors import FatalHTTPError, RemediationError
 from recon.money import format_amount, parse_amount
+from recon.sources.shopify_checks import CostExceededError
 
 _DOCUMENTS = Path(__file__).resolve().parent.parent / "sources" / "graphql" / "mutations"
 
@@ -165,6 +166,10 @@ def parse_tags_payload(payload: dict[str, Any]) -> WriteResult:
     return WriteResult(node.get("id"), _user_errors(payload))
 
 
+# Refunds read per order before a refund write; fewer when the cost cap refuses that many.
+REFUNDS_FIRST, REFUNDS_FALLBACK = 250, 50
+
+
 class GraphQLGateway:
     """``ShopifyGateway`` over a GraphQL ``execute(document, variables, write) -> data``."""
 
@@ -180,7 +185,23 @@ class GraphQLGateway:
         return dict(order)
 
     def order_refunds(self, order_gid: str) -> OrderRefunds:
-        order = self._order("OrderRefundNotes", order_gid, {})
+        """The order's refunds with their notes (all of them, or an error: never a cut list).
+
+        Raises:
+            FatalHTTPError: the order is gone, or only a list that may be cut short was readable.
+        """
+        try:
+            order = self._order("OrderRefundNotes", order_gid, {"first": REFUNDS_FIRST})
+        except CostExceededError:
+            # The cost model priced 250 refunds over Shopify's cap (its costs are estimates
+            # that can change): read fewer. A list that fills the smaller size may be cut
+            # short, so it is not trusted: a missed marker would mean paying twice.
+            order = self._order("OrderRefundNotes", order_gid, {"first": REFUNDS_FALLBACK})
+            if len(order.get("refunds") or ()) >= REFUNDS_FALLBACK:
+                raise FatalHTTPError(
+                    f"order {order_gid}: {REFUNDS_FALLBACK} refunds or more, and the cost cap "
+                    f"refused reading {REFUNDS_FIRST}; the list may be incomplete"
+                ) from None
         refunds = tuple(
             OrderRefund(r["id"], r.get("note"), _money(r.get("totalRefundedSet")))
             for r in order.get("refunds") or ()

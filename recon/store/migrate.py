@@ -25,6 +25,12 @@ def upgrade_to_head(engine: Engine) -> None:
     """
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes opening one schema at once would both run the migrations; the
+            # second then fails on the catalog (duplicate type). The lock lasts to commit.
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext('recon-migrate:' || current_schema()))"
+            )
         # env.py migrates this connection instead of opening its own (one engine, one file).
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

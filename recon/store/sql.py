@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock, SystemClock
-from recon.errors import StoreError
+from recon.errors import ConfigError, StoreError
 from recon.models import (
     BalanceTransactionRecord,
     Finding,
@@ -119,13 +119,18 @@ def _create_engine(url: str, schema: str | None) -> Engine:
     if schema is None:
         return create_engine(url, json_serializer=json_text)
     if make_url(url).get_backend_name() != "postgresql":
-        raise StoreError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
+        raise ConfigError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
     if not schema.replace("_", "").isalnum():
-        raise StoreError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
+        raise ConfigError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
     engine = create_engine(
         url, connect_args={"options": f"-csearch_path={schema}"}, json_serializer=json_text
     )
     with engine.begin() as connection:
+        # Two processes starting at once (cron and the scheduler after a deploy) would race on
+        # CREATE SCHEMA IF NOT EXISTS: one of them fails on the catalog's unique index.
+        connection.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {"key": f"recon-schema:{schema}"}
+        )
         connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     return engine
 
@@ -133,15 +138,26 @@ def _create_engine(url: str, schema: str | None) -> Engine:
 class SqlStore(SyncQueries):
     """The mirror. Build one per process with the store URL from settings."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        schema: str | None = None,
+        shop: str | None = None,
+    ) -> None:
         """Open (creating if needed) the database and migrate it to the newest revision.
 
         ``schema`` (PostgreSQL) keeps one shop's mirror, ledger and watermarks in a schema of its
         own, so many shops (an agency's) share one server without sharing rows; the schema is
-        created on first use. SQLite gives each shop its own file instead.
+        created on first use. SQLite gives each shop its own file instead. ``shop`` claims the
+        store for that shop on first open, and refuses it to any other shop afterwards: mirror
+        rows, watermarks and findings carry no shop, so two shops in one store would mix.
 
         Raises:
             StoreError: the database cannot be opened or migrated.
+            ConfigError: a schema given for SQLite or badly named, or the store belongs to
+                another shop.
         """
         self.url = url
         self.clock: Clock = clock or SystemClock()
@@ -154,6 +170,31 @@ class SqlStore(SyncQueries):
             upgrade_to_head(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the mirror at {make_url(url)!r}: {exc}") from exc
+        if shop is not None:
+            self._claim(shop, url, schema)
+
+    def _claim(self, shop: str, url: str, schema: str | None) -> None:
+        """Record ``shop`` as the store's owner, or check that it is.
+
+        Raises:
+            ConfigError: the store belongs to another shop.
+        """
+        try:
+            with self.session() as s:
+                owner = s.get(tbl.StoreOwnerRow, 1)
+                if owner is None:
+                    s.add(tbl.StoreOwnerRow(id=1, shop=shop, claimed_at=self.clock.now()))
+                    return
+                owner_shop = owner.shop
+        except StoreError:  # another process claimed it between the read and the insert
+            with self.session() as s:
+                owner_shop = s.get_one(tbl.StoreOwnerRow, 1).shop
+        if owner_shop != shop:
+            where = f"schema {schema!r} of {make_url(url)!r}" if schema else repr(make_url(url))
+            raise ConfigError(
+                f"the store at {where} belongs to shop {owner_shop!r}, not {shop!r}: give each "
+                "shop its own SQLite file, or its own [store] schema on PostgreSQL"
+            )
 
     def close(self) -> None:
         """Release the connection pool."""

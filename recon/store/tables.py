@@ -252,3 +252,12 @@ class FindingRow(Base):
     resolved_at: Mapped[datetime | None]
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class StoreOwnerRow(Base):
+    """The shop a store belongs to (one row, id 1): one store never holds two shops' data."""
+
+    __tablename__ = "store_owner"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shop: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime]

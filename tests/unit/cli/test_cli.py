@@ -109,3 +109,67 @@ def test_untrusted_text_is_printed_literally_not_as_markup(config: Path) -> None
     result = recon("quarantine", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert "[/x]" in result.stdout
+
+
+def test_a_second_shop_on_the_same_store_exits_2_naming_the_owner(
+    tmp_path: Path, config: Path
+) -> None:
+    """Two shops pointed at one SQLite file would read each other's watermarks and resolve each
+    other's findings; the second is refused, whichever command opens the store."""
+    assert recon("quarantine", "--config", str(config)).returncode == 0  # "sandbox" claims it
+    beta = config.with_name("beta.toml")
+    beta.write_text(config.read_text() + '\n[shop]\nslug = "beta"\n', encoding="utf-8")
+    for command in (("quarantine",), ("actions", "list"), ("report", "--month", "2026-10")):
+        result = recon(*command, "--config", str(beta))
+        assert result.returncode == 2, (command, result.stderr)
+        assert "belongs to shop 'sandbox', not 'beta'" in result.stderr
+
+
+def test_a_schema_for_sqlite_exits_2(config: Path) -> None:
+    config.write_text(config.read_text() + 'schema = "acme"\n', encoding="utf-8")
+    result = recon("quarantine", "--config", str(config))
+    assert result.returncode == 2
+    assert "[store] schema is for PostgreSQL" in result.stderr
+
+
+def test_every_command_opens_the_shops_own_postgresql_schema(tmp_path: Path) -> None:
+    """An agency: acme and beta on one server, a schema each. A record of acme's is listed by
+    acme's commands and never by beta's (report, quarantine and actions used to open the
+    server's default schema)."""
+    import uuid
+
+    from recon.bootstrap import open_store
+    from recon.config import load_settings
+    from recon.models import Quarantined
+
+    base = os.environ.get("RECON_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
+    suffix = uuid.uuid4().hex[:8]
+    configs = {}
+    for shop in ("acme", "beta"):
+        path = tmp_path / f"{shop}.toml"
+        path.write_text(
+            f'[shop]\nslug = "{shop}"\n[store]\nurl = "{base}"\nschema = "{shop}_{suffix}"\n',
+            encoding="utf-8",
+        )
+        configs[shop] = path
+    store = open_store(load_settings(configs["acme"]))
+    bad = Quarantined(
+        source="loop", kind="return", record_id="ACME-1", field="id", reason="bad", raw={}
+    )
+    store.add_quarantined([bad], run_id=None)
+    store.close()
+    try:
+        acme = recon("quarantine", "--config", str(configs["acme"]))
+        beta = recon("quarantine", "--config", str(configs["beta"]))
+        assert acme.returncode == beta.returncode == 0, acme.stderr + beta.stderr
+        assert "ACME-1" in acme.stdout and "ACME-1" not in beta.stdout
+    finally:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(base)
+        with admin.begin() as conn:
+            for shop in ("acme", "beta"):
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {shop}_{suffix} CASCADE"))
+        admin.dispose()

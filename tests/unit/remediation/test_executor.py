@@ -243,3 +243,30 @@ def test_plan_then_apply_promotes_auto_apply_proposals(sessions, gateway, clock)
     run(sessions, gateway, clock, mode=RemediationMode.PLAN)
     run(sessions, gateway, clock, run_id="run-2")
     assert_done_exactly_once(sessions, gateway)
+
+
+@pytest.mark.parametrize("change", ["turned into store credit", "refund lowered"])
+def test_an_interrupted_refund_loop_no_longer_owes_is_not_resent(
+    sessions, gateway, clock, change: str
+) -> None:
+    """The run died with the refund marked sending, before the request went out. By the next
+    night Loop no longer owes 48.60: the re-read finds no refund, and the resend would be a new
+    payment decision against tonight's plan, so the intent goes to review, nothing is sent."""
+    with pytest.raises(SimulatedCrashError):
+        run(sessions, gateway, clock, crash=crash_once_at("after_mark_sending"))
+    clock.advance(timedelta(minutes=11))
+    if change == "turned into store credit":
+        findings = [f for f in standard_findings() if f.category != "MISSING_REFUND"]
+        contexts = None
+    else:
+        findings = standard_findings()
+        order = make_order()
+        contexts = {
+            "12345701": RmaContext(make_return("12345701", "2001", refund="24.30"), order),
+            "12345702": RmaContext(make_return("12345702", "2002", refund="30.00"), order),
+        }
+    run(sessions, gateway, clock, run_id="run-2", findings=findings, contexts=contexts)
+    assert gateway.refunds_with("Loop RMA #12345701") == []
+    refund = intents(sessions)[0]
+    assert (refund.kind, refund.state) == ("refund", "needs_review")
+    assert refund.reason.startswith("not resent:")

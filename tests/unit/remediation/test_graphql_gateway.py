@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pytest
+
+from recon.errors import FatalHTTPError
 from recon.remediation.writes import GraphQLGateway, parse_adjust_payload
+from recon.sources.shopify_checks import CostExceededError
 
 
 def _money(amount: str, currency: str = "CAD") -> dict:
@@ -84,3 +88,47 @@ def test_reads_parse_money_as_decimal_and_writes_carry_the_key():
     result = parse_adjust_payload(gateway.adjust_inventory({"changes": []}, "key-2"))
     assert not result.ok and result.errors[0].code == "CHANGE_FROM_QUANTITY_STALE"
     assert [write for _, _, write in execute.sent] == [False, True, True]
+
+
+def _refunds_answer(count: int) -> dict:
+    refunds = [
+        {"id": f"gid://shopify/Refund/{i}", "note": None, "totalRefundedSet": _money("1.00")}
+        for i in range(count)
+    ]
+    return {
+        "order": {
+            "id": "gid://shopify/Order/1",
+            "currencyCode": "USD",
+            "presentmentCurrencyCode": "CAD",
+            "refunds": refunds,
+        }
+    }
+
+
+class CostCapped(ScriptedExecute):
+    """Refuses the refund list over ``cap`` refunds as Shopify refuses a query over 1,000."""
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__({})
+        self.count, self.cap = count, cap
+
+    def __call__(self, document: str, variables: dict, write: bool) -> dict:
+        self.sent.append(("OrderRefundNotes", variables, write))
+        if variables["first"] > self.cap:
+            raise CostExceededError("query cost over the 1,000-point cap", 1014.0)
+        return _refunds_answer(min(self.count, variables["first"]))
+
+
+def test_a_refund_list_the_cost_cap_refuses_is_read_shorter() -> None:
+    """A night whose query costs run high must not send every refund to review for good."""
+    execute = CostCapped(count=3, cap=200)
+    refunds = GraphQLGateway(execute).order_refunds("gid://shopify/Order/1")
+    assert len(refunds.refunds) == 3
+    assert [v["first"] for _, v, _ in execute.sent] == [250, 50]
+
+
+def test_a_shorter_list_that_may_be_cut_is_not_trusted() -> None:
+    """50 refunds or more with only 50 readable: a marker could be missing, so it is an error."""
+    with pytest.raises(FatalHTTPError, match="may be incomplete"):
+        GraphQLGateway(CostCapped(count=80, cap=200)).order_refunds("gid://shopify/Order/1")
+    assert len(GraphQLGateway(CostCapped(count=80, cap=300)).order_refunds("x").refunds) == 80

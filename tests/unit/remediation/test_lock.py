@@ -90,3 +90,27 @@ def test_expired_lease_cannot_write(sessions, gateway, clock, run_lock):
             plan, RemediationMode.APPLY, lease, "run-a"
         )
     assert [c for c in gateway.calls if c[0] == "refund"] == []
+
+
+def test_a_run_that_lost_its_lease_changes_no_intent_of_the_new_holder(
+    sessions, gateway, clock, run_lock
+):
+    """Run A stalls past its lease with an older plan that owes nothing; run B takes over and
+    plans tonight's refund, restock and tag. A resumes: it must stop (LockError) without
+    sending tonight's intents to review, and B then sends them."""
+    policy = settings()
+    stale_lease = run_lock.acquire(SHOP, "run-a", TTL)
+    stale_plan = plan_actions([], policy, standard_contexts(), shop=SHOP)
+    clock.advance(TTL + timedelta(seconds=1))
+    lease = run_lock.acquire(SHOP, "run-b", TTL)
+    plan = plan_actions(standard_findings(), policy, standard_contexts(), shop=SHOP)
+    b = Executor(sessions, gateway, policy, clock, shop=SHOP)
+    b.record(plan, RemediationMode.APPLY, "run-b")
+    a = Executor(sessions, gateway, policy, clock, shop=SHOP)
+    with pytest.raises(LockError):
+        a.apply(stale_lease, "run-a", stale_plan)
+    assert [r.state for r in intents(sessions)] == ["planned"] * 3
+    with pytest.raises(LockError):
+        a.run(stale_plan, RemediationMode.PLAN, stale_lease, "run-a")  # records nothing either
+    b.apply(lease, "run-b", plan)
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1

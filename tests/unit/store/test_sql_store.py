@@ -353,3 +353,44 @@ def test_postgresql_stores_payloads_with_nul_characters(postgres_url: str) -> No
         _check_nul_records(pg)
     finally:
         pg.close()
+
+
+def test_a_store_belongs_to_the_first_shop_that_opens_it(tmp_path: Path) -> None:
+    """Mirror rows, watermarks and findings carry no shop: a second shop is refused, by name."""
+    from recon.errors import ConfigError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    SqlStore(url, shop="acme").close()
+    SqlStore(url, shop="acme").close()  # its own shop, again: fine
+    with pytest.raises(ConfigError, match="belongs to shop 'acme', not 'beta'"):
+        SqlStore(url, shop="beta")
+    SqlStore(url).close()  # tools and tests that name no shop are not refused
+
+
+def test_two_processes_opening_a_new_postgresql_schema_at_once_both_succeed(
+    postgres_url: str,
+) -> None:
+    """cron and the scheduler start together after a deploy: both create and migrate the
+    schema; neither may fail on the catalog (they take turns on an advisory lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = make_url(postgres_url).difference_update_query(["options"])
+    schema = f"recon_race_{uuid.uuid4().hex[:10]}"
+
+    def open_one(_: int) -> str | None:
+        store = SqlStore(base.render_as_string(hide_password=False), schema=schema, shop="acme")
+        try:
+            return current_revision(store.engine)
+        finally:
+            store.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            revisions = list(pool.map(open_one, range(4)))
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert revisions == [head] * 4
+    finally:
+        admin = create_engine(base)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()

@@ -309,3 +309,22 @@ def test_an_unchanged_re_polled_return_does_not_re_read_its_order(
     loop.put(ret.model_copy(update={"state": "closed", "updated_at": closed_at}))
     run_sync(store, loop, shopify, clock, SETTINGS)
     assert ("iter_orders_by_id", [ret.provider_order_id]) in shopify.calls
+
+
+def test_a_sync_whose_fence_refuses_keeps_nothing(store: SqlStore, clock: VirtualClock) -> None:
+    """The nightly run checks its lease inside the sync's commit: a run that lost the lock
+    writes no record and moves no watermark (the run that took over owns them)."""
+    from sqlalchemy.orm import Session
+
+    from recon.errors import LockError
+
+    def lost(session: Session) -> None:
+        raise LockError("run lease for shop sandbox was taken over; this run may not write")
+
+    loop, shopify = sample_dataset(returns=5).fakes()
+    with pytest.raises(LockError):
+        run_sync(store, loop, shopify, clock, SETTINGS, fence=lost)
+    assert store.count_rows("loop_returns") == 0
+    assert store.get_watermark("shopify.payouts") is None
+    run_sync(store, loop, shopify, clock, SETTINGS, fence=lambda session: None)
+    assert store.count_rows("loop_returns") == 5

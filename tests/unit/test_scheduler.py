@@ -1,0 +1,77 @@
+"""The built-in scheduler: the cron trigger in the shop's time zone, one run per wall-clock time,
+and a failed run that does not stop the schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from recon.errors import ConfigError, SourceError
+from recon.scheduler import _guarded, build_scheduler
+
+NEW_YORK = "America/New_York"
+
+
+def fire_times(cron: str, start: datetime, count: int) -> list[datetime]:
+    """The trigger's next ``count`` fire times from ``start``, stepped as APScheduler does."""
+    scheduler: Any = build_scheduler(cron, lambda: None, timezone=NEW_YORK)
+    trigger = scheduler._pending_jobs[0][0].trigger
+    times, previous, now = [], None, start
+    for _ in range(count):
+        nxt = trigger.get_next_fire_time(previous, now)
+        times.append(nxt.astimezone(UTC))
+        previous, now = nxt, nxt.astimezone(UTC) + timedelta(seconds=1)
+    return times
+
+
+def test_a_bad_cron_expression_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="invalid cron expression"):
+        build_scheduler("61 2 * * *", lambda: None)
+
+
+def test_the_job_runs_once_overlaps_never_and_a_late_start_once() -> None:
+    scheduler: Any = build_scheduler("0 2 * * *", lambda: None, timezone=NEW_YORK)
+    job = scheduler._pending_jobs[0][0]
+    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 3600)
+    assert str(job.trigger.timezone) == NEW_YORK
+
+
+def test_when_the_clocks_go_back_the_repeated_time_runs_once() -> None:
+    """01:30 comes twice in New York on 2026-11-01: the trigger fires at both, the job runs
+    once; the next night runs as usual."""
+    fires = fire_times("30 1 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), 3)
+    assert fires[:2] == [
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # 01:30 EDT
+        datetime(2026, 11, 1, 6, 30, tzinfo=UTC),  # 01:30 EST, the same wall-clock time
+    ]
+    clock: Iterator[datetime] = iter(fires)
+    ran: list[datetime] = []
+    job = _guarded(lambda: ran.append(fires[len(ran)]), NEW_YORK, now=lambda: next(clock))
+    for _ in fires:
+        job()
+    assert len(ran) == 2  # the first 01:30 and the next night's
+
+
+def test_when_the_clocks_go_forward_the_missing_time_runs_once() -> None:
+    fires = fire_times("30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), 3)
+    local = [f.astimezone(ZoneInfo(NEW_YORK)).date() for f in fires]
+    assert local == sorted(set(local))  # one run a day, 2026-03-08 included
+
+
+def test_a_failed_run_does_not_stop_the_next() -> None:
+    calls: list[int] = []
+
+    def job() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise SourceError("Shopify is down")
+
+    times = iter([datetime(2026, 11, 2, 7, tzinfo=UTC), datetime(2026, 11, 3, 7, tzinfo=UTC)])
+    guarded = _guarded(job, NEW_YORK, now=lambda: next(times))
+    guarded()  # logged, not raised
+    guarded()
+    assert len(calls) == 2
