@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
     """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, crontab syntax).
 
-    A run still going when the next is due is not started twice (``max_instances=1``); a run missed
-    while the machine slept starts once on wake-up within the grace time (``coalesce``).
+    A run still going when the next is due is not started twice (``max_instances=1``); runs missed
+    while the machine slept or the scheduler was down start once on wake-up, however late
+    (``coalesce``, no grace limit): a late nightly run beats a skipped one, and the next one reads
+    from the watermarks either way.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
@@ -39,7 +41,7 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         id="recon-nightly",
         max_instances=1,
         coalesce=True,
-        misfire_grace_time=3600,
+        misfire_grace_time=None,
     )
     return scheduler
 

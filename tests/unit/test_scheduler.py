@@ -33,10 +33,10 @@ def test_a_bad_cron_expression_is_a_config_error() -> None:
         build_scheduler("61 2 * * *", lambda: None)
 
 
-def test_the_job_runs_once_overlaps_never_and_a_late_start_once() -> None:
+def test_the_job_never_overlaps_and_missed_runs_start_once_however_late() -> None:
     scheduler: Any = build_scheduler("0 2 * * *", lambda: None, timezone=NEW_YORK)
     job = scheduler._pending_jobs[0][0]
-    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 3600)
+    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, None)
     assert str(job.trigger.timezone) == NEW_YORK
 
 
