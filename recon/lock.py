@@ -123,6 +123,26 @@ class RunLock:
             )
         return Lease(lease.shop, lease.holder, lease.token, expires)
 
+    def extend_in(self, session: Session, lease: Lease, ttl: timedelta) -> Lease:
+        """Inside the caller's write transaction: refuse if the lease was taken over, else
+        extend it (even if it lapsed while no one took it). For long work whose commit should
+        stand unless another run has really taken the shop: a sync longer than the lease keeps
+        its rows, where ``assert_current`` would throw them away night after night.
+
+        Raises:
+            LockError: another run took the lease over (higher token or another holder).
+        """
+        session.flush()  # the first write takes SQLite's write lock before the check
+        row = session.execute(
+            select(RunLockRow).where(RunLockRow.shop == lease.shop).with_for_update()
+        ).scalar_one_or_none()
+        if row is None or row.token != lease.token or row.holder != lease.holder:
+            raise LockError(
+                f"run lease for shop {lease.shop} was taken over; this run may not write"
+            )
+        row.expires_at = self._clock.now() + ttl
+        return Lease(lease.shop, lease.holder, lease.token, row.expires_at)
+
     def release(self, lease: Lease) -> None:
         """Give the lease up (expire it now); a lease already taken over is left alone."""
         now = self._clock.now()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from recon.errors import ConfigError, ReconError
@@ -56,14 +56,17 @@ def _guarded(
     in New York on the first Sunday of November) comes twice, and the trigger fires at both.
     """
     zone = ZoneInfo(timezone)
-    last: list[datetime] = []
+    ran: dict[datetime, datetime] = {}  # wall-clock minute → when (UTC) it ran, last 25 hours
 
     def run() -> None:
-        wall = now().astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
-        if last and last[0] == wall:
+        at = now()
+        wall = at.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
+        for old in [w for w, when in ran.items() if at - when > timedelta(hours=25)]:
+            del ran[old]
+        if wall in ran:
             log.info("skipped: %s %s already ran (the clocks went back)", wall, timezone)
             return
-        last[:] = [wall]
+        ran[wall] = at
         try:
             job()
         except ReconError as exc:

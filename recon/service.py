@@ -17,7 +17,7 @@ from recon.deliverables import monthend_path, publish, report_data
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
-from recon.lock import Lease, RunLock, assert_current, holder_name
+from recon.lock import Lease, RunLock, holder_name
 from recon.models import Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
@@ -106,6 +106,11 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
         lock.release(lease)
 
 
+def _extended(lock: RunLock, session: Session, lease: Lease) -> None:
+    """The sync's fence: its commit stands unless another run took the shop's lease."""
+    lock.extend_in(session, lease, RUN_LEASE)
+
+
 def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: datetime) -> RunOutcome:
     from recon.sync import run_sync
 
@@ -122,7 +127,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             app.clock,
             app.settings.sync,
             until=as_of,
-            fence=lambda session: assert_current(session, lease, app.clock.now()),
+            fence=lambda session: _extended(lock, session, lease),
         )
         # A long sync may have eaten most of the lease: renew it before remediation writes
         # (LockError if it was taken over meanwhile: then this run must not write at all).
@@ -135,8 +140,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         findings = merge(previous, result.findings, as_of)
         with store.session() as session:  # the findings and the lease check: one transaction
             store.save_findings(findings, session=session)
-            session.flush()
-            assert_current(session, lease, app.clock.now())
+            lease = lock.extend_in(session, lease, RUN_LEASE)
         applied = remediate(
             sessions(app.store),
             app.shopify,

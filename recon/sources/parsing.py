@@ -219,6 +219,10 @@ def _zone(name: object, field: str) -> tzinfo:
         raise BadFieldError(field, f"unknown time zone {name!r}") from exc
 
 
+# Timestamps outside these are placeholders or garbage, never a real event of either API.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def opt_time(value: object, field: str) -> datetime | None:
     """A timestamp as aware UTC, from any format of loop-returns-api.md §12.
 
@@ -244,9 +248,15 @@ def opt_time(value: object, field: str) -> datetime | None:
         # Loop's zone-less forms are taken as UTC (loop-returns-api.md §12, unverified upstream).
         moment = moment.replace(tzinfo=zone)
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+01:00
         raise BadFieldError(field, f"timestamp out of range {value[:40]!r}") from exc
+    if not EARLIEST <= moment < LATEST:
+        # A placeholder such as 0001-01-01 parses, but no return, refund or payout is dated so,
+        # and the engine's timestamps (pandas, 1677-2262) could not hold it: one such record
+        # would fail every night's reconciliation.
+        raise BadFieldError(field, f"timestamp out of range (1900-2199) {value[:40]!r}")
+    return moment
 
 
 def as_time(value: object, field: str) -> datetime:

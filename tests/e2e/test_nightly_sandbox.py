@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,39 @@ def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
             run_nightly(app)
         RunLock(sessions(app.store), app.clock).release(lease)
         assert run_nightly(app).findings
+
+
+def test_a_sync_longer_than_the_lease_keeps_its_work_unless_another_run_took_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody else runs: a sync past the 4-hour lease still commits and the night goes on
+    (throwing it away made every later, longer night fail too). A run that took the lease
+    meanwhile keeps the shop: the slow run's sync is rolled back."""
+    import recon.sync as sync_mod
+    from recon.sync import all_streams
+
+    settings = sandbox_settings(tmp_path, seed=4, returns=30)
+    with build_app(settings) as app:
+        real_fetch = sync_mod.fetch
+        takeover: list[bool] = []
+
+        def slow_fetch(*args: object, **kwargs: object) -> object:
+            out = real_fetch(*args, **kwargs)  # type: ignore[arg-type]
+            app.clock.advance(RUN_LEASE + timedelta(minutes=1))
+            if takeover:
+                RunLock(sessions(app.store), app.clock).acquire("sandbox", "other", RUN_LEASE)
+            return out
+
+        monkeypatch.setattr(sync_mod, "fetch", slow_fetch)
+        outcome = run_nightly(app)
+        assert score(outcome.findings, app.truth).perfect  # type: ignore[arg-type]
+        marks = {app.store.get_watermark(s) for s in all_streams()}
+        assert marks == {outcome.as_of}
+        takeover.append(True)
+        app.clock.advance(timedelta(days=1))
+        with pytest.raises(LockError, match="taken over"):
+            run_nightly(app)
+        assert {app.store.get_watermark(s) for s in all_streams()} == marks  # not moved
 
 
 def test_apply_fixes_missing_refunds_and_restocks_once(tmp_path: Path) -> None:

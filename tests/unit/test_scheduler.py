@@ -56,6 +56,21 @@ def test_when_the_clocks_go_back_the_repeated_time_runs_once() -> None:
     assert len(ran) == 2  # the first 01:30 and the next night's
 
 
+@pytest.mark.parametrize("step", [30, 20])
+def test_several_times_in_the_repeated_hour_each_run_once(step: int) -> None:
+    """A cron at 01:00 and 01:30 (or every 20 minutes): 01:00 EDT, 01:30 EDT, then 01:00 EST
+    and 01:30 EST again. Each wall-clock time runs once; the repeated hour is skipped."""
+    start = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)  # 01:00 EDT
+    fires = [start + timedelta(minutes=step * i) for i in range(120 // step)]  # 2 hours, UTC
+    tick: list[datetime] = []
+    ran: list[datetime] = []
+    guarded = _guarded(lambda: ran.append(tick[-1]), NEW_YORK, now=lambda: tick[-1])
+    for fire in fires:
+        tick.append(fire)
+        guarded()
+    assert ran == fires[: len(fires) // 2]  # the EDT hour; its EST repeat is skipped
+
+
 def test_when_the_clocks_go_forward_the_missing_time_runs_once() -> None:
     fires = fire_times("30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=UTC), 3)
     local = [f.astimezone(ZoneInfo(NEW_YORK)).date() for f in fires]

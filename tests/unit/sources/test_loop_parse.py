@@ -96,6 +96,8 @@ BAD = [
     ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),
     ("bad timestamp", ["created_at"], "yesterday", "created_at"),
     ("timestamp before year 1 in UTC", ["created_at"], "0001-01-01T00:00:00+01:00", "created_at"),
+    ("placeholder timestamp", ["created_at"], "0001-01-01T00:00:00Z", "created_at"),
+    ("timestamp past pandas' range", ["created_at"], "2300-01-01T00:00:00Z", "created_at"),
     (
         "zoned timestamp before year 1 in UTC",
         ["created_at"],

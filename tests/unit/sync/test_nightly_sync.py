@@ -155,7 +155,10 @@ def test_a_restock_only_refund_on_an_order_with_an_open_missing_restock_is_mirro
 
 
 def open_finding(
-    category: Category, order_id: str, status: FindingStatus = FindingStatus.OPEN
+    category: Category,
+    order_id: str,
+    status: FindingStatus = FindingStatus.OPEN,
+    seen: datetime = EPOCH + timedelta(days=30),
 ) -> Finding:
     return Finding(
         key=f"{category.value}|order={order_id}",
@@ -164,7 +167,25 @@ def open_finding(
         owner=Owner.WAREHOUSE,
         shopify_order_id=order_id,
         status=status,
+        first_seen=seen,
+        last_seen=seen,
     )
+
+
+def test_only_orders_of_breaks_the_latest_run_saw_open_are_re_read(store: SqlStore) -> None:
+    """Acknowledged findings (remediation leaves them alone) and findings of a muted category
+    (their last_seen stays where it was) are not re-read night after night."""
+    night = EPOCH + timedelta(days=30)
+    store.save_findings(
+        [
+            open_finding(Category.MISSING_RESTOCK, "5001", seen=night),
+            open_finding(Category.MISSING_REFUND, "5002", seen=night - timedelta(hours=20)),
+            open_finding(Category.MISSING_REFUND, "5003", FindingStatus.ACKNOWLEDGED, night),
+            open_finding(Category.MISSING_RESTOCK, "5004", seen=night - timedelta(days=9)),
+            open_finding(Category.STALE_RETURN, "5005", seen=night),
+        ]
+    )
+    assert store.orders_with_open_write_findings() == ["5001", "5002"]
 
 
 def test_a_balance_transaction_paid_out_weeks_later_is_re_read_by_id_not_by_window(
