@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Integer, String, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from recon.clock import Clock
@@ -91,7 +91,9 @@ class RunLock:
                 if taken.rowcount == 1:  # type: ignore[attr-defined]
                     token = session.scalar(select(RunLockRow.token).where(RunLockRow.shop == shop))
                     return Lease(shop, holder, int(token or 0), expires)
-                current = session.get(RunLockRow, shop)
+                # Re-read: the UPDATE above changed the session's copy even though no row
+                # matched, and the message must name the real holder.
+                current = session.get(RunLockRow, shop, populate_existing=True)
                 if current is not None:
                     raise LockError(
                         f"another run ({current.holder}) holds the run lock for shop {shop} until "
@@ -104,6 +106,12 @@ class RunLock:
                 )
         except IntegrityError:
             raise LockError(f"another run took the run lock for shop {shop} first") from None
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower():
+                raise
+            # SQLite: another run has held the write lock past the busy timeout (a long sync
+            # commits in one transaction); it is running, so this run is the one to stop.
+            raise LockError(f"another run is writing to shop {shop}'s store") from None
         return Lease(shop, holder, 1, expires)
 
     def renew(self, lease: Lease, ttl: timedelta) -> Lease:

@@ -219,8 +219,14 @@ def _zone(name: object, field: str) -> tzinfo:
         raise BadFieldError(field, f"unknown time zone {name!r}") from exc
 
 
-# Timestamps outside these are placeholders or garbage, never a real event of either API.
+# Timestamps outside these are placeholders or garbage, never a real event of either API, and
+# the engine's timestamps (pandas: 1677-2262) could not hold them: one such value in the mirror
+# would fail every night's reconciliation.
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class _OutOfRangeError(BadFieldError):
+    """A timestamp that parses but is no real date (``0001-01-01``, ``9999-12-31``)."""
 
 
 def opt_time(value: object, field: str) -> datetime | None:
@@ -228,10 +234,32 @@ def opt_time(value: object, field: str) -> datetime | None:
 
     Accepts ``2023-01-01T22:27:15.000Z``, ``2023-08-22 14:08:31`` (no zone: UTC),
     ``2020-10-29T16:07:31+00:00`` and ``{"date": ..., "timezone_type": 3, "timezone": "UTC"}``.
+    A placeholder outside 1900-2199 reads as missing and is noted for review: the record is
+    kept (a refund recon cannot see is one it might pay twice); the raw payload keeps it.
 
     Raises:
         BadFieldError: for unparseable text, unknown zones or wrong types.
     """
+    try:
+        return _moment(value, field)
+    except _OutOfRangeError as exc:
+        note_cleaned(field, f"{exc.reason}: read as missing")
+        return None
+
+
+def as_time(value: object, field: str) -> datetime:
+    """A required timestamp (see ``opt_time``).
+
+    Raises:
+        BadFieldError: if missing, unparseable or out of range (1900-2199).
+    """
+    moment = _moment(value, field)
+    if moment is None:
+        raise BadFieldError(field, "missing timestamp")
+    return moment
+
+
+def _moment(value: object, field: str) -> datetime | None:
     if value is None or value == "":
         return None
     zone: tzinfo = UTC
@@ -249,25 +277,10 @@ def opt_time(value: object, field: str) -> datetime | None:
         moment = moment.replace(tzinfo=zone)
     try:
         moment = moment.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:  # e.g. 0001-01-01T00:00:00+01:00
-        raise BadFieldError(field, f"timestamp out of range {value[:40]!r}") from exc
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+01:00
+        raise _OutOfRangeError(field, f"timestamp out of range {value[:40]!r}") from None
     if not EARLIEST <= moment < LATEST:
-        # A placeholder such as 0001-01-01 parses, but no return, refund or payout is dated so,
-        # and the engine's timestamps (pandas, 1677-2262) could not hold it: one such record
-        # would fail every night's reconciliation.
-        raise BadFieldError(field, f"timestamp out of range (1900-2199) {value[:40]!r}")
-    return moment
-
-
-def as_time(value: object, field: str) -> datetime:
-    """A required timestamp (see ``opt_time``).
-
-    Raises:
-        BadFieldError: if missing or unparseable.
-    """
-    moment = opt_time(value, field)
-    if moment is None:
-        raise BadFieldError(field, "missing timestamp")
+        raise _OutOfRangeError(field, f"timestamp out of range (1900-2199) {value[:40]!r}")
     return moment
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,24 +61,19 @@ class SyncQueries:
             return sorted(s.scalars(query))
 
     def orders_with_open_write_findings(self) -> list[str]:
-        """Orders of open ``REREAD_CATEGORIES`` findings: re-read by id every night.
+        """Orders of open (new or open) ``REREAD_CATEGORIES`` findings: re-read by id nightly.
 
-        Only findings the latest run saw (``last_seen`` within a day of the newest): a muted
-        category's findings keep their old ``last_seen`` and drop out, as do acknowledged
-        ones, which remediation leaves alone. So the re-read stays as large as tonight's open
-        breaks, not as all that ever were.
+        Acknowledged findings are left out: remediation leaves them alone, and they would
+        otherwise pile up night after night. A muted category's findings stay open as they were
+        and are still re-read (a fixed set, not a growing one), so the night it is un-muted
+        starts from a fresh mirror.
         """
         row = tbl.FindingRow
-        open_ = (row.category.in_(REREAD_CATEGORIES), row.status.in_(("new", "open")))
+        query = select(row.payload).where(
+            row.category.in_(REREAD_CATEGORIES), row.status.in_(("new", "open"))
+        )
         with self.session() as s:
-            latest = s.scalar(select(func.max(row.last_seen)))  # the latest run that saw any
-            if latest is None:
-                return []
-            recent = row.last_seen >= latest - timedelta(days=1)
-            ids = {
-                p.get("shopify_order_id")
-                for p in s.scalars(select(row.payload).where(*open_, recent))
-            }
+            ids = {p.get("shopify_order_id") for p in s.scalars(query)}
         return sorted(str(i) for i in ids if i)
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:

@@ -114,3 +114,24 @@ def test_a_run_that_lost_its_lease_changes_no_intent_of_the_new_holder(
         a.run(stale_plan, RemediationMode.PLAN, stale_lease, "run-a")  # records nothing either
     b.apply(lease, "run-b", plan)
     assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+
+
+def test_a_store_another_run_is_writing_to_refuses_with_lock_error(tmp_path, clock):
+    """SQLite: a long sync holds the write lock past the busy timeout; the second run stops
+    with LockError (exit 4), not a raw "database is locked" (exit 1)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import sessionmaker
+
+    from recon.lock import RunLock, RunLockRow
+
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    writer = create_engine(url)
+    RunLockRow.metadata.create_all(writer, tables=[RunLockRow.__table__])
+    other = sessionmaker(create_engine(url, connect_args={"timeout": 0.1}))
+    with writer.connect() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the sync's open write transaction
+        connection.execute(text("DELETE FROM run_lock"))
+        with pytest.raises(LockError, match="another run is writing"):
+            RunLock(other, clock).acquire(SHOP, "run-b", TTL)
+        connection.exec_driver_sql("ROLLBACK")
+    assert RunLock(other, clock).acquire(SHOP, "run-b", TTL).token == 1

@@ -143,6 +143,28 @@ CLEANED = [
 
 
 @pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (["line_items", 0, "returned_at"], "0001-01-01T00:00:00Z", "line_items[0].returned_at"),
+        (
+            ["outcomes_processed_at", "refund_processed"],
+            "9999-12-31T23:59:59Z",
+            "outcomes_processed_at.refund_processed",
+        ),
+    ],
+)
+def test_a_placeholder_in_an_optional_timestamp_reads_as_missing_and_keeps_the_record(
+    path: list[Any], value: str, field: str
+) -> None:
+    item = _set(path, value)
+    record, *notes = parse_return_items(item)
+    assert isinstance(record, LoopReturnRecord)
+    assert [
+        (n.field, n.reason.startswith("kept after cleaning: timestamp out of range")) for n in notes
+    ] == [(field, True)]
+
+
+@pytest.mark.parametrize(
     ("case", "path", "value", "field", "kept"), CLEANED, ids=[row[0] for row in CLEANED]
 )
 def test_odd_free_text_is_cleaned_the_record_kept_and_listed_for_review(

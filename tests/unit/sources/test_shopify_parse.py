@@ -119,7 +119,28 @@ CLEANED = [
         "A\x07B",
         "refundLineItems[0].lineItem.sku",
     ),
+    ("placeholder createdAt", ["createdAt"], "0001-01-01T00:00:00Z", "createdAt"),
 ]
+
+
+def test_a_placeholder_transaction_date_reads_as_missing_and_keeps_the_refund() -> None:
+    """Such a date used to be mirrored and then crash every reconciliation (pandas' range)."""
+    money = {"amount": "5.00", "currencyCode": "USD"}
+    node = _bad(
+        ["transactions", "nodes"],
+        [
+            {
+                "id": "gid://shopify/OrderTransaction/77",
+                "kind": "REFUND",
+                "status": "SUCCESS",
+                "processedAt": "0001-01-01T00:00:00Z",
+                "amountSet": {"presentmentMoney": money, "shopMoney": money},
+            }
+        ],
+    )
+    refund, *notes = parse_items("refund", node, parse_refund)
+    assert isinstance(refund, RefundRecord) and refund.transactions[0].processed_at is None
+    assert [n.field for n in notes] == ["transactions[0].processedAt"]
 
 
 @pytest.mark.parametrize(("case", "path", "value", "field"), CLEANED, ids=[r[0] for r in CLEANED])

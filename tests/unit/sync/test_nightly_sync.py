@@ -172,16 +172,16 @@ def open_finding(
     )
 
 
-def test_only_orders_of_breaks_the_latest_run_saw_open_are_re_read(store: SqlStore) -> None:
-    """Acknowledged findings (remediation leaves them alone) and findings of a muted category
-    (their last_seen stays where it was) are not re-read night after night."""
+def test_only_orders_of_open_breaks_remediation_may_act_on_are_re_read(store: SqlStore) -> None:
+    """Acknowledged findings (remediation leaves them alone) are not re-read night after night;
+    an open one is, however old (a muted category's, so the night it is un-muted is fresh)."""
     night = EPOCH + timedelta(days=30)
     store.save_findings(
         [
             open_finding(Category.MISSING_RESTOCK, "5001", seen=night),
-            open_finding(Category.MISSING_REFUND, "5002", seen=night - timedelta(hours=20)),
+            open_finding(Category.MISSING_REFUND, "5002", seen=night - timedelta(days=9)),
             open_finding(Category.MISSING_REFUND, "5003", FindingStatus.ACKNOWLEDGED, night),
-            open_finding(Category.MISSING_RESTOCK, "5004", seen=night - timedelta(days=9)),
+            open_finding(Category.MISSING_RESTOCK, "5004", FindingStatus.RESOLVED, night),
             open_finding(Category.STALE_RETURN, "5005", seen=night),
         ]
     )
