@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from recon.cli_findings import findings_app
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError
 
@@ -290,6 +291,7 @@ def quarantine(
 
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 app.add_typer(actions_app, name="actions")
+app.add_typer(findings_app, name="findings")
 
 
 def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:

@@ -268,3 +268,6 @@ class Finding(Record):
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     resolved_at: datetime | None = None
+    # Who acknowledged it and why (``run_recon.py findings ack``); cleared when it changes.
+    acknowledged_by: str | None = None
+    acknowledged_note: str = ""

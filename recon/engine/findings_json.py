@@ -20,7 +20,7 @@ _FIELDS = (
     "key", "category", "rma", "shopify_order_id", "shopify_order_name", "shopify_refund_ids",
     "transaction_ids", "payout_id", "sku", "location_id", "loop_line_item_ids", "amount_at_risk",
     "currency", "severity", "owner", "status", "first_seen", "last_seen", "resolved_at", "detail",
-    "next_step",
+    "next_step", "acknowledged_by", "acknowledged_note",
 )  # fmt: skip
 
 

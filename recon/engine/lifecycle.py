@@ -14,8 +14,9 @@ def merge(previous: list[Finding], current: list[Finding], now: datetime) -> lis
 
     - first time seen → ``new`` (first_seen = last_seen = now);
     - seen before and new/open → ``open`` (first_seen kept, last_seen = now);
-    - acknowledged → stays ``acknowledged`` while amount_at_risk and detail are unchanged, else
-      back to ``open`` (someone must look again);
+    - acknowledged → stays ``acknowledged`` (with who acknowledged it and why) while what it
+      says is unchanged: amount at risk, detail, and the ids it names (refunds, transactions,
+      units); else back to ``open`` (someone must look again);
     - previously resolved and back → ``new`` with a fresh first_seen (a new occurrence: the old
       one was closed; a regression should be as loud as a first sighting);
     - previously new/open/acknowledged and absent now → ``resolved`` (resolved_at = now);
@@ -37,10 +38,24 @@ def merge(previous: list[Finding], current: list[Finding], now: datetime) -> lis
 def _carry(prev: Finding | None, cur: Finding, now: datetime) -> Finding:
     if prev is None or prev.status is FindingStatus.RESOLVED:
         update = {"status": FindingStatus.NEW, "first_seen": now}
-    elif prev.status is FindingStatus.ACKNOWLEDGED and (
-        prev.amount_at_risk == cur.amount_at_risk and prev.detail == cur.detail
-    ):
-        update = {"status": FindingStatus.ACKNOWLEDGED, "first_seen": prev.first_seen or now}
+    elif prev.status is FindingStatus.ACKNOWLEDGED and _same(prev, cur):
+        update = {
+            "status": FindingStatus.ACKNOWLEDGED,
+            "first_seen": prev.first_seen or now,
+            "acknowledged_by": prev.acknowledged_by,
+            "acknowledged_note": prev.acknowledged_note,
+        }
     else:
         update = {"status": FindingStatus.OPEN, "first_seen": prev.first_seen or now}
     return cur.model_copy(update={**update, "last_seen": now, "resolved_at": None})
+
+
+def _same(prev: Finding, cur: Finding) -> bool:
+    """Whether a finding says what it said when it was acknowledged."""
+    return (
+        prev.amount_at_risk == cur.amount_at_risk
+        and prev.detail == cur.detail
+        and prev.shopify_refund_ids == cur.shopify_refund_ids
+        and prev.transaction_ids == cur.transaction_ids
+        and prev.loop_line_item_ids == cur.loop_line_item_ids
+    )

@@ -51,6 +51,15 @@ class Disposition(StrEnum):
     REVIEW = "review"
 
 
+# Plan-time context, not part of the write: a change in it alone does not make a write differ.
+_CONTEXT_DETAILS = frozenset({"refund_ids"})
+
+
+def write_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """An intent's details without plan-time context: what the write itself sends."""
+    return {k: v for k, v in details.items() if k not in _CONTEXT_DETAILS}
+
+
 def idempotency_key(shop: str, rma: str, kind: ActionKind, n: int, subject: str = "") -> str:
     """The deterministic ``@idempotent`` key of the n-th intent of one kind for one RMA.
 
@@ -102,6 +111,13 @@ class LedgerFacts:
     states: Mapping[str, ActionState] = field(default_factory=dict)
     # Units of restock intents sent without an answer yet (resolved before anything is sent).
     in_flight: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
+    # Refund intents that ended without writing (needs_review, failed): their write (amount,
+    # currency, write details), so the planner can tell when tonight calls for another one.
+    ended_refunds: Mapping[str, tuple[Decimal | None, str | None, Mapping[str, Any]]] = field(
+        default_factory=dict
+    )
+    # Keys the planner recorded straight into review (a hold such as UNMATCHED_REFUND).
+    held_at_birth: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

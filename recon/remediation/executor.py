@@ -130,8 +130,27 @@ class Executor:
         return ApplyReport(run_id, tuple(recorded), report.recovered, report.applied, report.halted)
 
     def record(self, plan: Plan, mode: RemediationMode, run_id: str) -> list[int]:
-        """Commit the plan's intents (new keys only) before anything is sent."""
+        """Commit the plan's intents (new keys only) before anything is sent.
+
+        A proposed intent tonight's plan no longer calls for (its finding resolved, or the
+        write changed) is superseded first: sent to review with the reason, so finance is not
+        asked to approve what is no longer owed; the next plan proposes the current write.
+        """
         with self._sessions() as session, session.begin():
+            for row in rows_in(session, self._shop, [S.PROPOSED]):
+                intent = Intent.of(row)
+                why = (
+                    stale_reason(intent, plan)
+                    if intent.kind is ActionKind.REFUND
+                    else closed_reason(intent, plan)
+                )
+                if why is not None:
+                    why = why.replace("not sent:", "superseded:", 1)
+                    now = self._clock.now()
+                    transition(
+                        session, row, S.NEEDS_REVIEW, actor=self._actor, now=now, reason=why,
+                        run_id=run_id,
+                    )  # fmt: skip
             ids = record_plan(
                 session, plan.actions, mode=mode, now=self._clock.now(), run_id=run_id
             )

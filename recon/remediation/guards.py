@@ -15,16 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from recon.money import format_amount
+from recon.remediation.actions import write_details
 from recon.remediation.planner import Disposition, Plan, PlannedAction
 from recon.remediation.verdicts import Intent
 from recon.remediation.writes import OrderRefunds, SuggestedRefund, tail
-
-# Plan-time context, not part of the write: a change in it alone does not make an intent stale.
-_CONTEXT_DETAILS = frozenset({"refund_ids"})
-
-
-def _write_details(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in details.items() if k not in _CONTEXT_DETAILS}
 
 
 def stale_reason(intent: Intent, plan: Plan) -> str | None:
@@ -62,7 +56,7 @@ def _changes(intent: Intent, current: PlannedAction) -> list[str]:
         )
     if intent.order_id != current.order_id:
         changes.append(f"order {intent.order_id} → {current.order_id}")
-    before, now = _write_details(intent.details), _write_details(current.details)
+    before, now = write_details(intent.details), write_details(current.details)
     for name in sorted(set(before) | set(now)):
         if before.get(name) != now.get(name):
             changes.append(f"{name} {before.get(name)!r} → {now.get(name)!r}")

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select
@@ -389,8 +390,24 @@ def _created_by_our_write(row: ActionRow) -> bool:
 
 def ledger_facts(session: Session, shop: str) -> LedgerFacts:
     """What the planner must know from the ledger: restocked units and each intent's state."""
-    states = {row.key: ActionState(row.state) for row in rows_in(session, shop, list(S))}
-    return LedgerFacts(restocked_units(session, shop), states, restocks_in_flight(session, shop))
+    rows = rows_in(session, shop, list(S))
+    states = {row.key: ActionState(row.state) for row in rows}
+    ended = {
+        row.key: (None if row.amount is None else Decimal(row.amount), row.currency, row.details)
+        for row in rows
+        if row.kind == ActionKind.REFUND.value and row.state in (S.NEEDS_REVIEW, S.FAILED)
+    }
+    born_held = select(ActionEventRow.action_id).where(
+        ActionEventRow.from_state.is_(None), ActionEventRow.to_state == S.NEEDS_REVIEW.value
+    )
+    held = set(session.scalars(born_held))
+    return LedgerFacts(
+        restocked_units(session, shop),
+        states,
+        restocks_in_flight(session, shop),
+        ended_refunds=ended,
+        held_at_birth=frozenset(row.key for row in rows if row.id in held),
+    )
 
 
 def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from recon.config import RemediationSettings
 from recon.models import Category, Finding, LoopReturnRecord, OrderRecord, ReturnLine
@@ -29,6 +30,7 @@ from recon.remediation.actions import Plan as Plan
 from recon.remediation.actions import PlannedAction as PlannedAction
 from recon.remediation.actions import RmaContext as RmaContext
 from recon.remediation.actions import idempotency_key as idempotency_key
+from recon.remediation.actions import write_details
 
 # Re-exported: callers know the limits as part of planning.
 from recon.remediation.limits import check_breaker as check_breaker
@@ -157,15 +159,16 @@ def _plan_refund(
         # send means someone refunded meanwhile (executor re-reads the order, §10).
         "refund_ids": sorted({_tail(r) for r in (*order.refund_ids, *ctx.refund_ids)}),
     }
+    n = _refund_n(draft.ledger, shop, ret.id, (amount, ret.currency, details), disposition)
     draft.actions.append(
         PlannedAction(
-            key=idempotency_key(shop, ret.id, ActionKind.REFUND, 1),
+            key=idempotency_key(shop, ret.id, ActionKind.REFUND, n),
             kind=ActionKind.REFUND,
             category=finding.category,
             finding_key=finding.key,
             shop=shop,
             rma=ret.id,
-            n=1,
+            n=n,
             subject="",
             order_id=order.id,
             amount=amount,
@@ -175,6 +178,39 @@ def _plan_refund(
             reason=reason,
         )
     )
+
+
+def _refund_n(
+    ledger: LedgerFacts,
+    shop: str,
+    rma: str,
+    write: tuple[Decimal, str, Mapping[str, Any]],
+    disposition: Disposition,
+) -> int:
+    """Which refund intent of the RMA tonight's refund is: the latest one, or a new one.
+
+    A new intent (n + 1, a new idempotency key) only when the latest ended without writing
+    (needs review, failed) and tonight calls for something else: another amount or write (Loop
+    changed the return), or no review any more where the planner held it (the UNMATCHED_REFUND
+    was acknowledged). A rejected intent stays the answer; one that went to review at send time
+    for the same write is not proposed again each night. Sending a new intent still passes every
+    guard: a refund carrying the RMA's marker on the order sends it to review, never twice.
+    """
+    n = 1
+    while idempotency_key(shop, rma, ActionKind.REFUND, n + 1) in ledger.states:
+        n += 1
+    key = idempotency_key(shop, rma, ActionKind.REFUND, n)
+    ended = ledger.ended_refunds.get(key)
+    if ended is None:
+        return n
+    amount, currency, details = write
+    changed = (ended[0], ended[1], write_details(ended[2])) != (
+        amount,
+        currency,
+        write_details(details),
+    )
+    released = key in ledger.held_at_birth and disposition is not Disposition.REVIEW
+    return n + 1 if changed or released else n
 
 
 def _tail(refund_id: str) -> str:

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from recon.errors import ConfigError, StoreError
 from recon.models import (
     BalanceTransactionRecord,
     Finding,
+    FindingStatus,
     GiftCardRecord,
     InventoryObservation,
     LoopReturnRecord,
@@ -506,6 +507,33 @@ class SqlStore(SyncQueries):
         ]
         with self._tx(session) as s:
             upsert_rows(s, tbl.FindingRow, rows)
+
+    def acknowledge_findings(self, keys: Sequence[str], *, by: str, note: str) -> list[Finding]:
+        """Mark open findings acknowledged (checked; quiet until they change), with who and why.
+
+        Raises:
+            ConfigError: a key is unknown or its finding is resolved (nothing to acknowledge);
+                nothing is changed then.
+        """
+        done: list[Finding] = []
+        with self.session() as s:
+            for key in keys:
+                row = s.get(tbl.FindingRow, key)
+                if row is None:
+                    raise ConfigError(f"no finding with key {key!r} (see findings.json)")
+                if row.status == FindingStatus.RESOLVED.value:
+                    raise ConfigError(f"finding {key!r} is resolved: nothing to acknowledge")
+                finding = Finding.model_validate(row.payload).model_copy(
+                    update={
+                        "status": FindingStatus.ACKNOWLEDGED,
+                        "acknowledged_by": by,
+                        "acknowledged_note": note,
+                    }
+                )
+                row.status, row.acknowledged = finding.status.value, True
+                row.payload = finding.model_dump(mode="json")
+                done.append(finding)
+        return done
 
     def count_rows(self, table: str) -> int:
         """Rows in one mirror table (for stats and tests)."""

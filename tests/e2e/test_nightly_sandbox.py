@@ -72,6 +72,23 @@ def test_second_night_on_unchanged_data_opens_and_resolves_nothing(tmp_path: Pat
     assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
 
 
+def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
+    tmp_path: Path,
+) -> None:
+    """Finance checks a finding and acknowledges it (`findings ack`): the next nights keep it
+    acknowledged, with who and why, in findings.json too."""
+    with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
+        first = run_nightly(app)
+        key = next(f.key for f in first.open_findings if f.category == Category.UNMATCHED_REFUND)
+        app.store.acknowledge_findings([key], by="cli:ana", note="paid by hand in the shop")
+        app.clock.sleep(60)  # type: ignore[attr-defined]
+        second = run_nightly(app)
+    (acked,) = [f for f in second.findings if f.key == key]
+    assert (acked.status, acked.acknowledged_by) == (FindingStatus.ACKNOWLEDGED, "cli:ana")
+    _, written = read_findings_json(second.files["findings"])
+    assert next(f for f in written if f.key == key).acknowledged_note == "paid by hand in the shop"
+
+
 def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
         lease = RunLock(sessions(app.store), app.clock).acquire(

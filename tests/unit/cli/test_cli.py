@@ -173,3 +173,29 @@ def test_every_command_opens_the_shops_own_postgresql_schema(tmp_path: Path) -> 
             for shop in ("acme", "beta"):
                 conn.execute(text(f"DROP SCHEMA IF EXISTS {shop}_{suffix} CASCADE"))
         admin.dispose()
+
+
+def test_findings_ack_records_who_and_why_and_refuses_unknown_keys(config: Path) -> None:
+    from recon.bootstrap import open_store
+    from recon.config import load_settings
+    from recon.models import Category, Finding, Owner, Severity
+
+    key = "UNMATCHED_REFUND|refund=500"
+    store = open_store(load_settings(config))
+    store.save_findings(
+        [Finding(key=key, category=Category.UNMATCHED_REFUND, severity=Severity.MEDIUM,
+                 owner=Owner.CX)]
+    )  # fmt: skip
+    store.close()
+    acked = recon("findings", "ack", key, "--note", "refunded by hand", "--config", str(config))
+    assert acked.returncode == 0, acked.stderr
+    listed = recon("findings", "list", "--config", str(config))
+    assert listed.returncode == 0
+    (line,) = [x for x in listed.stdout.splitlines() if key in x]
+    assert "acknowledged" in line and "refunded by hand" in line
+    store = open_store(load_settings(config))
+    (finding,) = store.load_findings()
+    store.close()
+    assert (finding.status, finding.acknowledged_note) == ("acknowledged", "refunded by hand")
+    unknown = recon("findings", "ack", "NOPE|x", "--note", "n", "--config", str(config))
+    assert unknown.returncode == 2 and "no finding with key 'NOPE|x'" in unknown.stderr

@@ -60,6 +60,31 @@ def test_acknowledged_stays_quiet_until_the_amount_changes() -> None:
     assert changed[0].status is FindingStatus.OPEN and changed[0].first_seen == AS_OF
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"shopify_refund_ids": ("501",)},
+        {"transaction_ids": ("601",)},
+        {"loop_line_item_ids": ("9002",)},  # another unit missing, at the same price
+    ],
+)
+def test_acknowledged_opens_again_when_the_ids_it_names_change(change: dict[str, object]) -> None:
+    ack = {
+        "status": FindingStatus.ACKNOWLEDGED,
+        "acknowledged_by": "cli:ana",
+        "acknowledged_note": "ok",
+    }
+    acked = [finding("K|rma=22222").model_copy(update=ack)]
+    same = merge(acked, [finding("K|rma=22222")], LATER)
+    assert (same[0].status, same[0].acknowledged_by, same[0].acknowledged_note) == (
+        FindingStatus.ACKNOWLEDGED,
+        "cli:ana",
+        "ok",
+    )
+    changed = merge(acked, [finding("K|rma=22222").model_copy(update=change)], LATER)
+    assert changed[0].status is FindingStatus.OPEN and changed[0].acknowledged_by is None
+
+
 def test_resolved_finding_that_reappears_is_new_again() -> None:
     resolved = [finding("K|rma=33333", status=FindingStatus.RESOLVED)]
     again = merge(resolved, [finding("K|rma=33333")], LATER)

@@ -1,0 +1,77 @@
+"""``run_recon.py findings``: list the open findings and acknowledge the ones someone checked.
+
+Acknowledged findings stay quiet (not "new", not in the e-mail's new list) until what they say
+changes; an acknowledged ``UNMATCHED_REFUND`` or ``AMBIGUOUS_RMA`` no longer holds back the
+refunds of its order or returns (docs/findings.md).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from recon.models import FindingStatus
+
+findings_app = typer.Typer(no_args_is_help=True, help="List and acknowledge findings.")
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="settings file (default config/recon.toml)")
+]
+
+
+@findings_app.command("list")
+def findings_list(
+    config: ConfigOption = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="only these statuses (default: all but resolved)"),
+    ] = None,
+) -> None:
+    """List findings with their key, status and amount at risk."""
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    wanted = {FindingStatus(s) for s in status} if status else {
+        FindingStatus.NEW, FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED
+    }  # fmt: skip
+    settings = _settings(config)
+    store = open_store(settings)
+    try:
+        rows = [f for f in store.load_findings() if f.status in wanted]
+    finally:
+        store.close()
+    table = Table(title=f"findings for {settings.shop.slug}")
+    for column in ("key", "status", "owner", "amount", "acknowledged by", "note"):
+        table.add_column(column)
+    for f in rows:
+        amount = f"{f.amount_at_risk} {f.currency or ''}".strip()
+        cells = (f.key, f.status.value, f.owner.value, amount, f.acknowledged_by or "",
+                 f.acknowledged_note)  # fmt: skip
+        table.add_row(*(escape(c) for c in cells))  # text from the APIs: never console markup
+    # Piped (to grep, a file): full lines, so each key can be copied into ``findings ack``.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+@findings_app.command("ack")
+def findings_ack(
+    keys: Annotated[list[str], typer.Argument(help="finding keys (findings list, findings.json)")],
+    note: Annotated[str, typer.Option("--note", help="what was checked (kept with it)")],
+    config: ConfigOption = None,
+) -> None:
+    """Acknowledge findings someone checked: quiet until they change."""
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    settings = _settings(config)
+    store = open_store(settings)
+    try:
+        done = store.acknowledge_findings(keys, by=f"cli:{getpass.getuser()}", note=note)
+    finally:
+        store.close()
+    Console().print("acknowledged: " + ", ".join(escape(f.key) for f in done))

@@ -1,0 +1,83 @@
+"""A refund intent that ended without writing is proposed again when tonight calls for another
+write, or when the planner's hold on it is lifted; a proposed intent no longer owed is superseded.
+"""
+
+from __future__ import annotations
+
+from remediation_world import SHOP, T0, finding, settings, standard_contexts
+from run_helpers import intents, run
+
+from recon.config import RemediationMode
+from recon.models import Category
+from recon.remediation.ledger import approve, reject
+
+APPROVAL, APPLY = RemediationMode.APPROVAL, RemediationMode.APPLY
+REFUND = finding(Category.MISSING_REFUND, "12345701")
+UNMATCHED = finding(Category.UNMATCHED_REFUND, "12345701").model_copy(
+    update={"key": "UNMATCHED_REFUND|refund=9001", "rma": None, "shopify_refund_ids": ("9001",)}
+)
+
+
+def states(sessions) -> list[tuple[str, str | None]]:
+    return [(r.state, r.amount) for r in intents(sessions) if r.kind == "refund"]
+
+
+def test_acknowledging_the_unmatched_refund_releases_the_held_refund(sessions, gateway, clock):
+    """Night 1 holds the refund (a paid refund on the order is linked to no return). Finance
+    checks it and acknowledges the UNMATCHED_REFUND (remediation then leaves it out): the next
+    night plans the refund afresh, and apply mode pays it, once."""
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, UNMATCHED], policy=policy)
+    assert states(sessions) == [("needs_review", "48.60")]
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id="run-2")
+    assert states(sessions) == [("needs_review", "48.60"), ("done", "48.60")]
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id="run-3")
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1  # no third intent, no 2nd pay
+
+
+def test_after_a_stale_approval_the_corrected_amount_is_proposed(sessions, gateway, clock):
+    """48.60 was approved, then Loop lowered the refund to 30.00: the approved intent goes to
+    review unsent, and the 30.00 refund is proposed for finance to approve."""
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    lowered = standard_contexts(refund="30.00")
+    for night in ("run-2", "run-3"):
+        run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered,
+            run_id=night)  # fmt: skip
+    assert states(sessions) == [("needs_review", "48.60"), ("proposed", "30.00")]
+    assert gateway.refunds_with("Loop RMA #12345701") == []
+
+
+def test_a_proposed_refund_no_longer_owed_is_superseded(sessions, gateway, clock):
+    """Proposed 48.60; Loop then says 30.00: finance is no longer asked to approve 48.60."""
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    lowered = standard_contexts(refund="30.00")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="2")
+    (row,) = [r for r in intents(sessions) if r.kind == "refund"]
+    assert row.state == "needs_review" and row.reason.startswith("superseded:")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="3")
+    assert states(sessions) == [("needs_review", "48.60"), ("proposed", "30.00")]
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[], run_id="4")  # refunded by hand
+    assert states(sessions) == [("needs_review", "48.60"), ("needs_review", "30.00")]
+
+
+def test_a_rejected_refund_stays_the_answer(sessions, gateway, clock):
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    with sessions() as session, session.begin():
+        reject(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    for night in ("run-2", "run-3"):
+        run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id=night)
+    assert states(sessions) == [("rejected", "48.60")]
+
+
+def test_a_refund_sent_to_review_at_send_time_is_not_proposed_again_each_night(
+    sessions, gateway, clock
+):
+    """The order gained a refund since planning: review, once; the same write is not
+    re-proposed every night (only a different write or a lifted hold makes a new intent)."""
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    gateway.add_manual_refund("10.00", note="a refund by hand")
+    for night in ("run-1", "run-2", "run-3"):
+        run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id=night)
+    assert states(sessions) == [("needs_review", "48.60")]
