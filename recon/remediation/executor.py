@@ -45,6 +45,7 @@ from recon.remediation.ledger import (
     recon_refund_ids,
     record_plan,
     restocked_units,
+    restocks_in_flight,
     rows_in,
     transition,
 )
@@ -333,6 +334,8 @@ class Executor:
         with self._sessions() as session:
             own = recon_refund_ids(session, self._shop, intent.order_id)
             restocked = restocked_units(session, self._shop, rma=intent.rma)
+            for key, units in restocks_in_flight(session, self._shop, intent.rma).items():
+                restocked[key] = (*restocked.get(key, ()), *units)  # may have landed
         reasons = (
             refund_cap_reason(intent.amount, intent.currency, self._settings),
             new_refunds_reason(intent, order, own),

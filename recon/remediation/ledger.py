@@ -368,11 +368,20 @@ def restocked_units(
     return {key: tuple(ids) for key, ids in units.items()}
 
 
-def restocks_in_flight(session: Session, shop: str) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Units of restock intents sent with no answer yet (sending, unknown), per (rma, line)."""
+def restocks_in_flight(
+    session: Session, shop: str, rma: str | None = None
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Units of restock intents that were sent and may have landed, per (rma, line): still
+    in flight (sending, unknown), or ended in review or failed after a send (a lost answer
+    then a refused resend: the first write may have gone through). Neither a restock nor a
+    refund's RETURN line may put these units back again; a human decides.
+    """
     units: dict[tuple[str, str], list[str]] = {}
-    for row in rows_in(session, shop, list(IN_FLIGHT)):
-        if row.kind == ActionKind.RESTOCK:
+    sent = select(ActionEventRow.action_id).where(ActionEventRow.to_state == S.SENDING.value)
+    ended = [row for row in rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)]
+    was_sent = set(session.scalars(sent.where(ActionEventRow.action_id.in_([r.id for r in ended]))))
+    for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
+        if row.kind == ActionKind.RESTOCK and (row.state in IN_FLIGHT or row.id in was_sent):
             _add_units(units, row.rma, row.details)
     return {key: tuple(ids) for key, ids in units.items()}
 

@@ -150,7 +150,7 @@ def _plan_refund(
         )
     details = {
         "lines": refund_lines(
-            ret, settings.restock_after, draft.ledger.restocked, draft.unrestocked
+            ret, settings.restock_after, _restocked_or_maybe(draft.ledger), draft.unrestocked
         ),
         "note": settings.note_template.format(rma=ret.id),
         "amount": format_amount(amount, ret.currency),
@@ -180,6 +180,15 @@ def _plan_refund(
     )
 
 
+def _restocked_or_maybe(ledger: LedgerFacts) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Units recon restocked, and units a restock of recon's may have (sent, no sure answer):
+    a refund's RETURN line must not put either back again."""
+    out = {key: tuple(units) for key, units in ledger.restocked.items()}
+    for key, units in ledger.in_flight.items():
+        out[key] = (*out.get(key, ()), *units)
+    return out
+
+
 def _refund_n(
     ledger: LedgerFacts,
     shop: str,
@@ -187,30 +196,31 @@ def _refund_n(
     write: tuple[Decimal, str, Mapping[str, Any]],
     disposition: Disposition,
 ) -> int:
-    """Which refund intent of the RMA tonight's refund is: the latest one, or a new one.
+    """Which refund intent of the RMA tonight's refund is: an existing one, or a new one.
 
-    A new intent (n + 1, a new idempotency key) only when the latest ended without writing
-    (needs review, failed) and tonight calls for something else: another amount or write (Loop
-    changed the return), or no review any more where the planner held it (the UNMATCHED_REFUND
-    was acknowledged). A rejected intent stays the answer; one that went to review at send time
-    for the same write is not proposed again each night. Sending a new intent still passes every
-    guard: a refund carrying the RMA's marker on the order sends it to review, never twice.
+    The latest intent while it is live, done or rejected (a rejection stays the answer). When
+    it ended without writing (needs review, failed), an ended intent with tonight's very write
+    is the answer (no new intent every night, even if Loop's amount goes back and forth),
+    except one the planner held when tonight holds it no more (the UNMATCHED_REFUND was
+    acknowledged). Else a new intent (n + 1, a new idempotency key); sending it still passes
+    every guard, and a refund carrying the RMA's marker on the order sends it to review.
     """
-    n = 1
-    while idempotency_key(shop, rma, ActionKind.REFUND, n + 1) in ledger.states:
-        n += 1
-    key = idempotency_key(shop, rma, ActionKind.REFUND, n)
-    ended = ledger.ended_refunds.get(key)
-    if ended is None:
-        return n
+    latest = 1
+    while idempotency_key(shop, rma, ActionKind.REFUND, latest + 1) in ledger.states:
+        latest += 1
+    if idempotency_key(shop, rma, ActionKind.REFUND, latest) not in ledger.ended_refunds:
+        return latest
     amount, currency, details = write
-    changed = (ended[0], ended[1], write_details(ended[2])) != (
-        amount,
-        currency,
-        write_details(details),
-    )
-    released = key in ledger.held_at_birth and disposition is not Disposition.REVIEW
-    return n + 1 if changed or released else n
+    tonight = (amount, currency, write_details(details))
+    for n in range(latest, 0, -1):
+        key = idempotency_key(shop, rma, ActionKind.REFUND, n)
+        ended = ledger.ended_refunds.get(key)
+        if ended is None or (ended[0], ended[1], write_details(ended[2])) != tonight:
+            continue
+        released = key in ledger.held_at_birth and disposition is not Disposition.REVIEW
+        if not released:
+            return n
+    return latest + 1
 
 
 def _tail(refund_id: str) -> str:

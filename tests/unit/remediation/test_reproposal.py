@@ -81,3 +81,32 @@ def test_a_refund_sent_to_review_at_send_time_is_not_proposed_again_each_night(
     for night in ("run-1", "run-2", "run-3"):
         run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id=night)
     assert states(sessions) == [("needs_review", "48.60")]
+
+
+RESTOCK = finding(Category.MISSING_RESTOCK, "12345701", line="2001")
+
+
+def test_a_released_refund_does_not_restock_a_unit_a_restock_may_have_put_back(
+    sessions, gateway, clock
+):
+    """Night 1 holds the refund, so the unit's restock is planned on its own; Shopify applies it
+    but the answer is lost. Night 2 lifts the hold while the restock's resend is lost too. The
+    released refund must not restock the unit (RETURN) a second time."""
+    policy = settings()
+    gateway.drop.add("adjust")
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, RESTOCK, UNMATCHED], policy=policy)
+    gateway.lose.add("adjust")
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, RESTOCK], policy=policy,
+        run_id="run-2")  # fmt: skip
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id="run-3")
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+    assert gateway.available("3001") == 6  # 5 before: one returned unit, put back once
+
+
+def test_an_amount_going_back_and_forth_makes_no_new_intent_every_night(sessions, gateway, clock):
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    for night in range(6):
+        amount = "48.60" if night % 2 == 0 else "30.00"
+        run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, UNMATCHED], policy=policy,
+            contexts=standard_contexts(refund=amount), run_id=f"run-{night}")  # fmt: skip
+    assert states(sessions) == [("needs_review", "48.60"), ("needs_review", "30.00")]
