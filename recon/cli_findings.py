@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.errors import ConfigError
 from recon.models import FindingStatus
 
 findings_app = typer.Typer(no_args_is_help=True, help="List and acknowledge findings.")
@@ -37,9 +39,13 @@ def findings_list(
     from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    wanted = {FindingStatus(s) for s in status} if status else {
-        FindingStatus.NEW, FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED
-    }  # fmt: skip
+    try:
+        wanted = {FindingStatus(s) for s in status} if status else {
+            FindingStatus.NEW, FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED
+        }  # fmt: skip
+    except ValueError:
+        choices = ", ".join(s.value for s in FindingStatus)
+        raise ConfigError(f"--status: expected one of {choices}, got {status}") from None
     settings = _settings(config)
     store = open_store(settings)
     try:
@@ -67,11 +73,22 @@ def findings_ack(
     """Acknowledge findings someone checked: quiet until they change."""
     from recon.bootstrap import open_store
     from recon.cli import _settings
+    from recon.clock import SystemClock
+    from recon.lock import RunLock, holder_name
+    from recon.service import sessions
 
     settings = _settings(config)
     store = open_store(settings)
     try:
-        done = store.acknowledge_findings(keys, by=f"cli:{getpass.getuser()}", note=note)
+        # A nightly run saves the findings it loaded before this ack: it would undo it. Take
+        # the shop's run lock for the moment of the write (LockError, exit 4, while one runs).
+        lock = RunLock(sessions(store), SystemClock())
+        lease = lock.acquire(settings.shop.slug, holder_name(), timedelta(minutes=1))
+        try:
+            done = store.acknowledge_findings(keys, by=f"cli:{getpass.getuser()}", note=note)
+        finally:
+            lock.release(lease)
     finally:
         store.close()
-    Console().print("acknowledged: " + ", ".join(escape(f.key) for f in done))
+    for finding in done:
+        Console().print("acknowledged: " + escape(finding.key))

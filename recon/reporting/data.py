@@ -185,6 +185,16 @@ def loop_return_url(rma: str | None) -> str | None:
     return f"https://admin.loopreturns.com/returns/{rma}"
 
 
+def _next_step(finding: Finding) -> str:
+    """The next step, or for an acknowledged finding who checked it and why: its usual next
+    step ("Restock the returned units.") was taken care of, and must not be done twice."""
+    if finding.status is not FindingStatus.ACKNOWLEDGED:
+        return finding.next_step
+    who = finding.acknowledged_by or "someone"
+    why = f": {finding.acknowledged_note}" if finding.acknowledged_note else ""
+    return f"Acknowledged by {who}{why} (quiet until it changes)."
+
+
 def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: bool) -> ExceptionRow:
     """Turn a finding into a report row (age from first_seen, links, cleaned text)."""
     first_seen = finding.first_seen
@@ -207,7 +217,7 @@ def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: boo
         refund_ids=clean_text(", ".join(finding.shopify_refund_ids), include_pii=True),
         sku=clean_text(finding.sku, include_pii=True),
         detail=clean_text(finding.detail, include_pii=include_pii),
-        next_step=clean_text(finding.next_step, include_pii=include_pii),
+        next_step=clean_text(_next_step(finding), include_pii=include_pii),
         shopify_url=shopify_order_url(shop_domain, finding.shopify_order_id),
         loop_url=loop_return_url(finding.rma),
     )

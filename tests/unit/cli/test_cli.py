@@ -199,3 +199,34 @@ def test_findings_ack_records_who_and_why_and_refuses_unknown_keys(config: Path)
     assert (finding.status, finding.acknowledged_note) == ("acknowledged", "refunded by hand")
     unknown = recon("findings", "ack", "NOPE|x", "--note", "n", "--config", str(config))
     assert unknown.returncode == 2 and "no finding with key 'NOPE|x'" in unknown.stderr
+
+
+def test_findings_ack_waits_for_no_run_and_bad_statuses_exit_2(config: Path) -> None:
+    """A nightly run saves the findings it loaded before an ack and would undo it: while a
+    run holds the shop's lock, `findings ack` refuses (exit 4). A bad --status is exit 2."""
+    from datetime import timedelta
+
+    from recon.bootstrap import open_store
+    from recon.clock import SystemClock
+    from recon.config import load_settings
+    from recon.lock import RunLock
+    from recon.models import Category, Finding, Owner, Severity
+    from recon.service import sessions
+
+    key = "MISSING_RESTOCK|rma=1,line=2"
+    store = open_store(load_settings(config))
+    store.save_findings(
+        [Finding(key=key, category=Category.MISSING_RESTOCK, severity=Severity.MEDIUM,
+                 owner=Owner.WAREHOUSE)]
+    )  # fmt: skip
+    lock = RunLock(sessions(store), SystemClock())
+    lease = lock.acquire("sandbox", "other-host:1", timedelta(hours=1))
+    try:
+        busy = recon("findings", "ack", key, "--note", "n", "--config", str(config))
+        assert busy.returncode == 4 and "holds the run lock" in busy.stderr
+    finally:
+        lock.release(lease)
+        store.close()
+    assert recon("findings", "ack", key, "--note", "n", "--config", str(config)).returncode == 0
+    bad = recon("findings", "list", "--status", "Acknowledged", "--config", str(config))
+    assert bad.returncode == 2 and "--status: expected one of" in bad.stderr

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from report_samples import AS_OF, finding, make_data
 
-from recon.models import Category, Owner
+from recon.models import Category, FindingStatus, Owner
 from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
 
 
@@ -90,6 +90,23 @@ def test_identifiers_that_look_like_phone_numbers_are_kept() -> None:
     odd = odd.model_copy(update={"sku": "100-200-300", "shopify_order_name": "#1001-2002-3003"})
     (row,) = [r for r in make_data(findings=[odd]).exception_rows() if r.rma == "12345710"]
     assert (row.sku, row.order_name) == ("100-200-300", "#1001-2002-3003")
+
+
+def test_an_acknowledged_finding_shows_who_checked_it_instead_of_the_next_step() -> None:
+    """The warehouse must not restock by hand a second time what someone already did."""
+    acked = finding(
+        Category.MISSING_RESTOCK, "rma=12345711,line=1", "5.00", "USD", rma="12345711"
+    ).model_copy(
+        update={
+            "status": FindingStatus.ACKNOWLEDGED,
+            "acknowledged_by": "cli:ana",
+            "acknowledged_note": "restocked by hand",
+            "next_step": "Restock the returned units.",
+        }
+    )
+    (row,) = [r for r in make_data(findings=[acked]).exception_rows() if r.rma == "12345711"]
+    assert row.status == "acknowledged"
+    assert row.next_step == "Acknowledged by cli:ana: restocked by hand (quiet until it changes)."
 
 
 def test_team_views_list_only_their_categories(report_data: ReportData) -> None:
