@@ -141,13 +141,7 @@ class RunLock:
             LockError: another run took the lease over (higher token or another holder).
         """
         session.flush()  # the first write takes SQLite's write lock before the check
-        row = session.execute(
-            select(RunLockRow).where(RunLockRow.shop == lease.shop).with_for_update()
-        ).scalar_one_or_none()
-        if row is None or row.token != lease.token or row.holder != lease.holder:
-            raise LockError(
-                f"run lease for shop {lease.shop} was taken over; this run may not write"
-            )
+        row = _held_row(session, lease, read=False)
         row.expires_at = self._clock.now() + ttl
         return Lease(lease.shop, lease.holder, lease.token, row.expires_at)
 
@@ -235,10 +229,21 @@ def assert_current(session: Session, lease: Lease, now: datetime) -> None:
     Raises:
         LockError: the lease expired or another run took it over (higher fencing token).
     """
+    row = _held_row(session, lease, read=True)
+    if row.expires_at <= now:
+        raise LockError(f"run lease for shop {lease.shop} expired at {row.expires_at.isoformat()}")
+
+
+def _held_row(session: Session, lease: Lease, *, read: bool) -> RunLockRow:
+    """The shop's lock row, locked (``FOR SHARE`` when ``read``, else ``FOR UPDATE``), if it is
+    still this lease's.
+
+    Raises:
+        LockError: another run took the lease over (higher token or another holder).
+    """
     row = session.execute(
-        select(RunLockRow).where(RunLockRow.shop == lease.shop).with_for_update(read=True)
+        select(RunLockRow).where(RunLockRow.shop == lease.shop).with_for_update(read=read)
     ).scalar_one_or_none()
     if row is None or row.token != lease.token or row.holder != lease.holder:
         raise LockError(f"run lease for shop {lease.shop} was taken over; this run may not write")
-    if row.expires_at <= now:
-        raise LockError(f"run lease for shop {lease.shop} expired at {row.expires_at.isoformat()}")
+    return row

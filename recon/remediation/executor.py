@@ -140,11 +140,7 @@ class Executor:
         with self._sessions() as session, session.begin():
             for row in rows_in(session, self._shop, [S.PROPOSED]):
                 intent = Intent.of(row)
-                why = (
-                    stale_reason(intent, plan)
-                    if intent.kind is ActionKind.REFUND
-                    else closed_reason(intent, plan)
-                )
+                why = _no_longer_called_for(intent, plan)
                 if why is not None:
                     why = why.replace("not sent:", "superseded:", 1)
                     now = self._clock.now()
@@ -256,10 +252,7 @@ class Executor:
                 return self._unreadable(intent, exc, run_id)
             if found is not None:
                 return self._finish(intent, found, run_id)
-        if intent.kind is ActionKind.REFUND:
-            why = stale_reason(intent, plan)
-        else:  # the planner leaves units with a write in flight out: only the finding tells
-            why = closed_reason(intent, plan)
+        why = _no_longer_called_for(intent, plan)
         if why is not None:
             why = why.replace("not sent:", "not resent:", 1)
             return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
@@ -492,3 +485,12 @@ class Executor:
             verdict.reason,
             verdict.result_id,
         )
+
+
+def _no_longer_called_for(intent: Intent, plan: Plan) -> str | None:
+    """Why tonight's plan no longer calls for an intent not sent yet (or to be resent): a
+    refund must match tonight's action; a restock or tag only needs its finding still open
+    (the planner leaves units with a write in flight out of the plan)."""
+    if intent.kind is ActionKind.REFUND:
+        return stale_reason(intent, plan)
+    return closed_reason(intent, plan)

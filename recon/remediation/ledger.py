@@ -378,7 +378,7 @@ def restocks_in_flight(
     """
     units: dict[tuple[str, str], list[str]] = {}
     sent = select(ActionEventRow.action_id).where(ActionEventRow.to_state == S.SENDING.value)
-    ended = [row for row in rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)]
+    ended = rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)
     was_sent = set(session.scalars(sent.where(ActionEventRow.action_id.in_([r.id for r in ended]))))
     for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
         if row.kind == ActionKind.RESTOCK and (row.state in IN_FLIGHT or row.id in was_sent):
