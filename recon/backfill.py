@@ -25,7 +25,16 @@ from recon.config import SyncSettings
 from recon.errors import ConfigError
 from recon.ports import LoopSource, ShopifySource
 from recon.store.sql import SqlStore
-from recon.sync import FetchPlan, SyncStats, Window, all_streams, api_calls, commit_batch, fetch
+from recon.sync import (
+    Fence,
+    FetchPlan,
+    SyncStats,
+    Window,
+    all_streams,
+    api_calls,
+    commit_batch,
+    fetch,
+)
 
 CRASH_ENV = "RECON_TEST_CRASH_AFTER_WINDOWS"
 
@@ -66,7 +75,9 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _advance_watermarks(store: SqlStore, start: datetime, end: datetime, now: datetime) -> None:
+def _advance_watermarks(
+    store: SqlStore, start: datetime, end: datetime, now: datetime, fence: Fence | None
+) -> None:
     """Let the nightly sync continue where a backfill up to now stopped, never moving back.
 
     A stream's watermark moves only when the backfill began at or before it (or it has none):
@@ -82,6 +93,9 @@ def _advance_watermarks(store: SqlStore, start: datetime, end: datetime, now: da
     with store.session() as session:
         for stream in behind:
             store.set_watermark(stream, reached, session=session)
+        if fence is not None:
+            session.flush()  # the first write takes SQLite's write lock before the check
+            fence(session)
 
 
 def backfill(
@@ -94,10 +108,16 @@ def backfill(
     start: datetime,
     end: datetime,
     progress: bool = True,
+    fence: Fence | None = None,
 ) -> SyncStats:
     """Mirror everything in [start, end), window by window, resuming where a previous run stopped.
 
+    ``fence`` runs inside each window's transaction (and the watermarks'): the run lock's lease
+    check (``service.run_backfill``). If it refuses, that window is not kept and the backfill
+    stops; the windows committed before stay, and a rerun resumes after them.
+
     Raises:
+        recon.errors.LockError: ``fence`` refused (another run took the shop's lease).
         ConfigError: the range is empty or naive.
         recon.errors.SourceError: an API failed; committed windows stay committed.
         recon.errors.StoreError: the mirror could not be written.
@@ -123,7 +143,9 @@ def backfill(
             )
             for window in todo:
                 batch = fetch(FetchPlan.for_window(window), loop, shopify)
-                window_stats = commit_batch(store, batch, run_id, checkpoint=(start, end, window))
+                window_stats = commit_batch(
+                    store, batch, run_id, checkpoint=(start, end, window), fence=fence
+                )
                 window_stats.windows = 1
                 stats.merge(window_stats)
                 if crash_after is not None and stats.windows >= crash_after:
@@ -131,7 +153,7 @@ def backfill(
                 elapsed = clock.monotonic() - began
                 rate = f"{stats.total / elapsed:,.0f}" if elapsed > 0 else "-"
                 bar.update(task, advance=1, records=stats.total, rate=rate)
-        _advance_watermarks(store, start, end, clock.now())
+        _advance_watermarks(store, start, end, clock.now(), fence)
     except BaseException as exc:
         store.finish_run(
             run_id, "failed", {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}

@@ -178,22 +178,17 @@ def backfill(
     end: Annotated[datetime, typer.Option("--to", help="end, exclusive (UTC)")],
     config: ConfigOption = None,
 ) -> None:
-    """Fetch a date range into the mirror in checkpointed windows; a rerun resumes."""
-    from recon.backfill import backfill as run_backfill
+    """Fetch a date range into the mirror in checkpointed windows; a rerun resumes.
+
+    Takes the shop's run lock: exit 4 while a nightly run holds it (and a nightly run started
+    during a backfill exits 4).
+    """
     from recon.bootstrap import build_app
+    from recon.service import run_backfill
 
     settings = _settings(config)
     with build_app(settings) as application:
-        stats = run_backfill(
-            application.store,
-            application.loop,
-            application.shopify,
-            application.clock,
-            settings.sync,
-            start=_utc(start),
-            end=_utc(end),
-            progress=True,
-        )
+        stats = run_backfill(application, start=_utc(start), end=_utc(end), progress=True)
     Console().print(f"backfill done: {stats.total} records, {stats.quarantined} quarantined")
 
 

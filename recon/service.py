@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,9 @@ from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from recon.sync import SyncStats
 
 log = logging.getLogger(__name__)
 # Long enough for a one-year backfill-sized night; a crashed run's lease expires after this.
@@ -102,6 +105,41 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     try:
         return _run_locked(app, store, lock, lease, until or app.clock.now())
+    finally:
+        lock.release(lease)
+
+
+def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = True) -> SyncStats:
+    """Backfill [start, end) under the shop's run lock, as a nightly run holds it.
+
+    The two write the same mirror and watermarks, and a nightly run would reconcile (and
+    remediate on) a half-backfilled mirror, so they take turns: a backfill while a run holds
+    the lock gets ``LockError``, and so does a run during a backfill. Each window's commit
+    extends the lease (a backfill may take hours); if another run took the lease over, the
+    backfill stops, its committed windows stay, and a rerun resumes after them.
+
+    Raises:
+        LockError: another run of this shop holds the lock, or took it over.
+    """
+    from recon.backfill import backfill
+
+    lock = RunLock(sessions(app.store), app.clock)
+    lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    try:
+        abandoned = app.store.abandon_unfinished_runs()
+        if abandoned:
+            log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
+        return backfill(
+            app.store,
+            app.loop,
+            app.shopify,
+            app.clock,
+            app.settings.sync,
+            start=start,
+            end=end,
+            progress=progress,
+            fence=lambda session: _extended(lock, session, lease),
+        )
     finally:
         lock.release(lease)
 

@@ -7,15 +7,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from recon.backfill import CRASH_ENV, backfill, split_windows
+from recon.bootstrap import App
 from recon.clock import VirtualClock
-from recon.config import SyncSettings
-from recon.errors import ConfigError
+from recon.config import Settings, SyncSettings
+from recon.errors import ConfigError, LockError
+from recon.lock import RunLock
+from recon.service import run_backfill, sessions
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
 from tests.fakes import (
@@ -179,3 +182,58 @@ def test_a_rerun_with_other_window_days_reads_every_day_of_the_range(
     settings = SyncSettings(backfill_window_days=10, lookback_hours=72)
     stats = backfill(mirror, loop, shopify, clock, settings, start=start, end=end, progress=False)
     assert stats.windows == 2 and mirror.count_rows("loop_returns") == 1
+
+
+def _backfill_app(store: SqlStore, loop: object, shopify: object, clock: VirtualClock) -> App:
+    settings = Settings.model_validate({"shop": {"slug": "lock-shop"}, "sync": SETTINGS})
+    return App(settings=settings, clock=clock, store=store, loop=loop, shopify=shopify)  # type: ignore[arg-type]
+
+
+def test_a_backfill_waits_for_the_run_holding_the_shop_lock(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """A nightly run holds the lock: the backfill must not write the mirror under it."""
+    loop, shopify = sample_dataset(returns=20).fakes()
+    app = _backfill_app(mirror, loop, shopify, clock)
+    lock = RunLock(sessions(mirror), clock)
+    nightly = lock.acquire("lock-shop", "nightly-run", timedelta(hours=4))
+    start, end = EPOCH - timedelta(days=1), EPOCH + timedelta(days=10)
+    with pytest.raises(LockError):
+        run_backfill(app, start=start, end=end, progress=False)
+    assert mirror.completed_windows(start, end) == set()
+    assert loop.calls == [] and shopify.calls == []
+    lock.release(nightly)
+    assert run_backfill(app, start=start, end=end, progress=False).windows == 4
+    # ... and a nightly run during a backfill is refused the same way: the backfill's lease is
+    # released when it ends, so it is free again now.
+    assert lock.acquire("lock-shop", "nightly-run", timedelta(hours=4)).token == 3
+
+
+def test_a_backfill_whose_lease_was_taken_over_stops_and_keeps_its_windows(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """The backfill stalls past its lease during its third window and a nightly run takes the
+    shop over: that window is not kept (nor the watermarks), the first two stay, and a rerun
+    resumes after them."""
+    loop, shopify = sample_dataset(returns=20).fakes()
+    lock = RunLock(sessions(mirror), clock)
+    fetched = shopify.iter_payouts
+
+    def stalls_on_third_window(since: datetime, until: datetime) -> object:
+        if sum(1 for c in shopify.calls if c[0] == "iter_payouts") == 2:
+            clock.advance(timedelta(hours=5))  # past RUN_LEASE: the lease expires
+            lock.acquire("lock-shop", "nightly-run", timedelta(minutes=10))
+        return fetched(since, until)
+
+    shopify.iter_payouts = stalls_on_third_window  # type: ignore[method-assign]
+    app = _backfill_app(mirror, loop, shopify, clock)
+    start, end = EPOCH - timedelta(days=1), EPOCH + timedelta(days=10)
+    with pytest.raises(LockError):
+        run_backfill(app, start=start, end=end, progress=False)
+    windows = split_windows(start, end, 3)
+    assert mirror.completed_windows(start, end) == set(windows[:2])
+    assert mirror.get_watermark("shopify.payouts") is None
+    clock.advance(timedelta(minutes=11))  # the nightly run's lease ends
+    shopify.iter_payouts = fetched  # type: ignore[method-assign]
+    assert run_backfill(app, start=start, end=end, progress=False).windows == 2
+    assert mirror.get_watermark("shopify.payouts") == end
