@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from recon.errors import FatalHTTPError, RemediationError
 from recon.money import format_amount, parse_amount
+from recon.sources.documents import with_idempotency_key
 from recon.sources.shopify_checks import CostExceededError
 
 _DOCUMENTS = Path(__file__).resolve().parent.parent / "sources" / "graphql" / "mutations"
@@ -232,8 +233,9 @@ class GraphQLGateway:
         )
 
     def create_refund(self, refund_input: dict[str, Any], key: str) -> dict[str, Any]:
-        variables = {"input": refund_input, "idempotencyKey": key}
-        return dict(self._execute(load_document("RefundCreate"), variables, True)["refundCreate"])
+        # The key travels as a literal in the document (``with_idempotency_key``, §10).
+        document = with_idempotency_key(load_document("RefundCreate"), key)
+        return dict(self._execute(document, {"input": refund_input}, True)["refundCreate"])
 
     def line_item_inventory(
         self, line_item_gids: Sequence[str], location_gid: str
@@ -243,8 +245,8 @@ class GraphQLGateway:
         return [_stock(node) for node in nodes if node]
 
     def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
-        variables = {"input": adjust_input, "idempotencyKey": key}
-        data = self._execute(load_document("InventoryAdjust"), variables, True)
+        document = with_idempotency_key(load_document("InventoryAdjust"), key)
+        data = self._execute(document, {"input": adjust_input}, True)
         return dict(data["inventoryAdjustQuantities"])
 
     def add_tags(self, order_gid: str, tags: Sequence[str]) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from graphql import parse
+from graphql import parse, print_ast
 from graphql.language import (
+    ArgumentNode,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentSpreadNode,
@@ -28,7 +30,11 @@ from graphql.language import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
+    VariableDefinitionNode,
     VariableNode,
+    Visitor,
+    visit,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,6 +54,51 @@ def load_document(name: str) -> str:
     """
     resource = resources.files("recon.sources").joinpath("graphql", f"{name}.graphql")
     return resource.read_text(encoding="utf-8")
+
+
+class _LiteralKey(Visitor):
+    """Puts ``key`` in every ``@idempotent(key: $var)`` and drops those variables' definitions."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+        self.replaced: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> DirectiveNode | None:
+        if node.name.value != "idempotent":
+            return None
+        arguments = []
+        for argument in node.arguments:
+            if argument.name.value == "key" and isinstance(argument.value, VariableNode):
+                self.replaced.add(argument.value.name.value)
+                argument = ArgumentNode(name=argument.name, value=StringValueNode(value=self.key))
+            arguments.append(argument)
+        return DirectiveNode(name=node.name, arguments=tuple(arguments))
+
+
+def with_idempotency_key(document: str, key: str) -> str:
+    """The write ``document`` with ``key`` written into ``@idempotent(key:)`` as a string literal.
+
+    Shopify's published examples put the key in the document as a literal; that a *variable* as
+    the key is honoured at runtime is unverified (shopify-admin-api.md §10). A literal is right
+    either way, so writes go out with the key rendered in and its variable definition removed (an
+    unused variable would make the document invalid). The ``.graphql`` files keep the variable so
+    they stay one validated document each.
+
+    Raises:
+        ValueError: for an empty or blank key (Shopify refuses it, §10).
+    """
+    if not key.strip():
+        raise ValueError("an idempotency key must not be empty or blank")
+    literal = _LiteralKey(key)
+    keyed = visit(parse(document), literal)
+    unused = literal.replaced
+
+    class _DropUnused(Visitor):
+        def enter_variable_definition(self, node: VariableDefinitionNode, *_: object) -> object:
+            return self.REMOVE if node.variable.name.value in unused else None
+
+    return print_ast(visit(keyed, _DropUnused()))
 
 
 @lru_cache(maxsize=64)

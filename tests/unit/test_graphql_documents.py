@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 from graphql import GraphQLSchema, build_schema, parse, validate
-from graphql.language import ExecutableDefinitionNode, FieldNode, Visitor, visit
+from graphql.language import (
+    DirectiveNode,
+    ExecutableDefinitionNode,
+    FieldNode,
+    StringValueNode,
+    Visitor,
+    visit,
+)
+
+from recon.remediation.writes import GraphQLGateway
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / ".." / "shared" / "reference" / "schema"
@@ -82,3 +91,45 @@ def test_idempotent_writes_carry_the_directive(path: Path) -> None:
     fields = _WriteFields()
     visit(parse(text), fields)
     assert [name for name, keyed in fields.found if not keyed] == []
+
+
+class _KeyArguments(Visitor):
+    """Collects the value node of every ``@idempotent(key:)`` argument."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: list[object] = []
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> None:
+        if node.name.value == "idempotent":
+            self.values += [arg.value for arg in node.arguments if arg.name.value == "key"]
+
+
+@pytest.mark.parametrize(
+    ("method", "field"),
+    [("create_refund", "refundCreate"), ("adjust_inventory", "inventoryAdjustQuantities")],
+)
+def test_writes_send_the_idempotency_key_as_a_string_literal(
+    method: str, field: str, schema: GraphQLSchema
+) -> None:
+    """shopify-admin-api.md §10: that Shopify honours a *variable* as the key is unverified and
+    Shopify's own examples use a literal, so the key goes on the wire as a literal: right either
+    way. A key with quotes and backslashes must survive the rendering unchanged."""
+    sent: list[tuple[str, dict[str, object]]] = []
+
+    def execute(document: str, variables: dict[str, object], write: bool) -> dict[str, object]:
+        assert write
+        sent.append((document, variables))
+        return {field: {"userErrors": []}}
+
+    key = 'recon-7f3c"\\key'
+    getattr(GraphQLGateway(execute), method)({"orderId": "gid://shopify/Order/1"}, key)
+    document, variables = sent[0]
+    assert variables == {"input": {"orderId": "gid://shopify/Order/1"}}
+    parsed = parse(document)
+    assert [error.message for error in validate(schema, parsed)] == []
+    keys = _KeyArguments()
+    visit(parsed, keys)
+    assert len(keys.values) == 1
+    assert isinstance(keys.values[0], StringValueNode)
+    assert keys.values[0].value == key

@@ -25,12 +25,14 @@ class ScriptedExecute:
     def __init__(self, answers: dict[str, dict]) -> None:
         self.answers = answers
         self.sent: list[tuple[str, dict, bool]] = []
+        self.documents: list[str] = []
 
     def __call__(self, document: str, variables: dict, write: bool) -> dict:
         match = re.search(r"\b(?:query|mutation)\s+(\w+)", document)
         assert match, document
         name = match.group(1)
         self.sent.append((name, variables, write))
+        self.documents.append(document)
         return self.answers[name]
 
 
@@ -80,11 +82,13 @@ def test_reads_parse_money_as_decimal_and_writes_carry_the_key():
     assert suggested.transactions[0].parent_id == "gid://shopify/OrderTransaction/9"
     payload = gateway.create_refund({"orderId": "gid://shopify/Order/1"}, "key-1")
     assert payload["refund"]["id"] == "gid://shopify/Refund/5"
+    # The key is written into the document as a literal (shopify-admin-api.md §10).
     assert execute.sent[1] == (
         "RefundCreate",
-        {"input": {"orderId": "gid://shopify/Order/1"}, "idempotencyKey": "key-1"},
+        {"input": {"orderId": "gid://shopify/Order/1"}},
         True,
     )
+    assert '@idempotent(key: "key-1")' in execute.documents[1]
     result = parse_adjust_payload(gateway.adjust_inventory({"changes": []}, "key-2"))
     assert not result.ok and result.errors[0].code == "CHANGE_FROM_QUANTITY_STALE"
     assert [write for _, _, write in execute.sent] == [False, True, True]
