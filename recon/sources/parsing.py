@@ -215,7 +215,9 @@ def _zone(name: object, field: str) -> tzinfo:
         return timezone(sign * timedelta(minutes=minutes))
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # OSError: the tz database is files, so a directory ("America") or an overlong name fails
+    # with an OS error rather than ZoneInfoNotFoundError; one odd record must not stop the run.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise BadFieldError(field, f"unknown time zone {name!r}") from exc
 
 

@@ -104,6 +104,20 @@ BAD = [
         {"date": "0001-01-01 00:00:00", "timezone": "Europe/Paris"},
         "created_at",
     ),
+    # PHP DateTime objects (§10.3, §12): a zone name the tz database cannot open must not escape
+    # as an OSError (a directory of zones, a name longer than a file name) and stop the run.
+    (
+        "zone name that is a tz directory",
+        ["outcomes_processed_at", "refund_processed"],
+        {"date": "2024-03-05 14:22:12.000000", "timezone_type": 3, "timezone": "America"},
+        "outcomes_processed_at.refund_processed",
+    ),
+    (
+        "zone name longer than a file name",
+        ["outcomes_processed_at", "refund_processed"],
+        {"date": "2024-03-05 14:22:12.000000", "timezone_type": 3, "timezone": "Z" * 300},
+        "outcomes_processed_at.refund_processed",
+    ),
 ]
 
 
