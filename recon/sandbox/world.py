@@ -380,7 +380,10 @@ class Shop(_Model):
     name: str = "Recon Sandbox"
     currency: Currency = "USD"
     plan: Plan = Plan.STANDARD
-    bucket_size: int = Field(default=2000, ge=1000)  # leaky-bucket capacity; restore rate from plan
+    # Leaky-bucket capacity; the restore rate comes from the plan. Shopify does not publish bucket
+    # sizes and may lower limits temporarily (shopify-admin-api.md §15), so a bucket smaller than
+    # the 1,000-point single-query cap is allowed: a client must size its pages to it.
+    bucket_size: int = Field(default=2000, ge=100)
     locations: list[Location] = Field(min_length=1)
     shopify_payments: bool = True
     # Access scopes granted to recon's app (shopify-admin-api.md §3). Without read_all_orders the

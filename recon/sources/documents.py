@@ -215,9 +215,25 @@ class PageSizer:
     def __init__(self, *, budget: int = PAGE_COST_BUDGET, cap: int = MAX_QUERY_COST) -> None:
         self._budget = budget
         self._cap = max(cap, budget)
+        self._bucket: int | None = None  # the bucket's maximumAvailable, once Shopify said it
         self._per_item: dict[str, float] = {}
         self._confirmed: set[str] = set()
         self._lock = threading.Lock()
+
+    def fit_bucket(self, maximum: float) -> None:
+        """Size pages to at most ``maximum`` points: the bucket Shopify reports.
+
+        Shopify does not publish bucket sizes and may lower limits temporarily (§15): a page
+        dearer than the whole bucket is refused THROTTLED however long the client waits.
+        """
+        with self._lock:
+            self._bucket = max(1, math.floor(maximum))
+
+    def _limit(self, document: str) -> int:
+        """The cost a page may reach: budget (cap once confirmed), never above the bucket."""
+        with self._lock:
+            limit = self._cap if _name(document) in self._confirmed else self._budget
+            return limit if self._bucket is None else min(limit, self._bucket)
 
     def linear_cost(
         self, document: str, size_var: str, variables: Mapping[str, Any]
@@ -238,8 +254,7 @@ class PageSizer:
         fixed, per_item = self.linear_cost(document, size_var, variables)
         if per_item <= 0:
             return MAX_PAGE
-        with self._lock:
-            budget = self._cap if _name(document) in self._confirmed else self._budget
+        budget = self._limit(document)
         return max(1, min(MAX_PAGE, math.floor((budget - fixed) / per_item)))
 
     def expected_cost(self, document: str, size_var: str, variables: Mapping[str, Any]) -> float:
@@ -265,7 +280,8 @@ class PageSizer:
         empty = {**variables, size_var: _size_value(variables, size_var, 0)}
         size = self.size(document, size_var, empty)
         if size >= count:  # the estimate still says it fits: scale by Shopify's figure, or halve
-            size = math.floor(count * self._budget / requested) if requested else count // 2
+            budget = min(self._budget, self._limit(document))
+            size = math.floor(count * budget / requested) if requested else count // 2
         return max(0, min(size, count - 1))
 
     def observe(

@@ -30,8 +30,9 @@ from recon.models import (
 )
 from recon.sources.documents import PageSizer, field_first, load_document
 from recon.sources.http import BodyVerdict, RetryingSender, RetryPolicy, request_id
-from recon.sources.pacing import CostBucket, RequestPacer
+from recon.sources.pacing import CostBucket, RequestPacer, ThrottleStatus, requested_cost
 from recon.sources.shopify_checks import (
+    CostExceededError,
     VersionWatch,
     code_of,
     errors_of,
@@ -178,6 +179,9 @@ class ShopifyClient:
         body = self._json(response)
         extensions = body.get("extensions") if isinstance(body.get("extensions"), Mapping) else {}
         self.bucket.observe(extensions)
+        status = ThrottleStatus.from_extensions(extensions)
+        if status is not None:
+            self.sizer.fit_bucket(status.maximum)
         raise_for_errors(body, response)
         data = body.get("data")
         if not isinstance(data, dict):
@@ -186,9 +190,13 @@ class ShopifyClient:
             )
         return data, extensions or {}
 
-    @staticmethod
-    def _check_body(response: httpx.Response, *, pacer: RequestPacer) -> BodyVerdict | None:
-        """THROTTLED (any HTTP status) and INTERNAL_SERVER_ERROR in the body are retriable (§16)."""
+    def _check_body(self, response: httpx.Response, *, pacer: RequestPacer) -> BodyVerdict | None:
+        """THROTTLED (any HTTP status) and INTERNAL_SERVER_ERROR in the body are retriable (§16).
+
+        Raises:
+            CostExceededError: THROTTLED for a query dearer than the whole bucket: no wait makes
+                it fit, so the caller shrinks the page (§15: limits may be lowered).
+        """
         try:
             body = response.json()
         except ValueError:
@@ -197,6 +205,16 @@ class ShopifyClient:
             return None
         codes = {code_of(error) for error in errors_of(body)}
         if "THROTTLED" in codes:
+            status = ThrottleStatus.from_extensions(body.get("extensions"))
+            requested = requested_cost(body.get("extensions"))
+            if status is not None and requested is not None and requested > status.maximum:
+                self.bucket.observe(body.get("extensions"))
+                self.sizer.fit_bucket(status.maximum)
+                raise CostExceededError(
+                    f"shopify (X-Request-Id {request_id(response)}): query cost {requested:.0f} "
+                    f"exceeds the whole bucket ({status.maximum:.0f} points): THROTTLED for good",
+                    requested,
+                )
             # The cost check runs before execution: a throttled write did not run (§15).
             return BodyVerdict("THROTTLED", wait=pacer.throttled(body.get("extensions")))
         if "INTERNAL_SERVER_ERROR" in codes:

@@ -254,3 +254,17 @@ def test_throttled_as_200_or_429_over_real_http_is_waited_out(
     assert sorted(found) == ["5001"]
     assert transport.statuses == [status, 200]
     assert "THROTTLED" in caplog.text  # detected by its code, whatever the status
+
+
+def test_a_bucket_smaller_than_a_page_shrinks_the_pages_and_loses_nothing() -> None:
+    """§15: the bucket size is not published and Shopify may lower limits temporarily, so the
+    client reads ``maximumAvailable`` instead of hard-coding it. A page dearer than the whole
+    bucket would be THROTTLED however long the client waited: pages are sized to the bucket."""
+    orders = [_order(n, NOW - timedelta(hours=n)) for n in range(1, 41)]
+    # With the start-up scope read the bucket is known before the first page; without it the
+    # first page is refused THROTTLED at a cost the bucket can never hold, and is shrunk.
+    for check_scopes in (True, False):
+        client = _client(_state(orders, bucket_size=400), check_scopes=check_scopes)
+        swept, bad = _by_kind(list(client.iter_refunded_orders(*EVER)))
+        by_id, bad_ids = _by_kind(list(client.iter_orders_by_id(sorted(swept))))
+        assert len(swept) == 40 and len(by_id) == 40 and bad == bad_ids == [], check_scopes
