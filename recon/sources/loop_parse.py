@@ -26,6 +26,7 @@ from recon.sources.parsing import (
     find_overlong_text,
     note_cleaned,
     opt_id,
+    opt_numeric_id,
     opt_text,
     opt_time,
 )
@@ -121,7 +122,7 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
         created_at=created,
         # The 2020 webhook shape has no updated_at (§10.1).
         updated_at=opt_time(raw.get("updated_at"), "updated_at") or created,
-        provider_order_id=opt_id(raw.get("provider_order_id"), "provider_order_id"),
+        provider_order_id=opt_numeric_id(raw.get("provider_order_id"), "provider_order_id"),
         order_name=opt_text(raw.get("order_name"), "order_name", single_line=True, clean=True),
         currency=as_currency(raw.get("currency"), "currency"),
         total=as_money(raw.get("total"), "total"),

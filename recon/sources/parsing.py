@@ -76,6 +76,22 @@ def opt_id(value: object, field: str) -> str | None:
     return as_id(value, field)
 
 
+def opt_numeric_id(value: object, field: str) -> str | None:
+    """Like ``opt_id`` for an id that names a Shopify object: digits only (or its GID).
+
+    Such an id is sent to Shopify as ``gid://shopify/<Kind>/<id>``; Shopify refuses a malformed
+    global id with a top-level error, which would fail the whole ``nodes(ids:)`` call and the run
+    (not a null for that one id). The record is quarantined with the field named instead.
+
+    Raises:
+        BadFieldError: as ``as_id``, or for an id that is not all ASCII digits.
+    """
+    text = opt_id(value, field)
+    if text is not None and not (text.isascii() and text.isdigit()):
+        raise BadFieldError(field, f"not a Shopify id (digits expected): {text[:40]!r}")
+    return text
+
+
 @contextmanager
 def collecting_notes() -> Iterator[list[tuple[str, str]]]:
     """Collect the (field, reason) of every text cleaned while parsing one record."""

@@ -94,6 +94,14 @@ BAD = [
     ("wrong type for amount", ["gift_card"], {"amount": "1"}, "gift_card"),
     ("wrong type for lines", ["line_items"], "none", "line_items"),
     ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),
+    # Sent to Shopify's nodes(ids:) as a GID: a malformed one fails the whole call, not this id.
+    ("order id that is not a Shopify id", ["provider_order_id"], "abc", "provider_order_id"),
+    (
+        "order GID with a non-numeric tail",
+        ["provider_order_id"],
+        "gid://x/O/1a",
+        "provider_order_id",
+    ),
     ("bad timestamp", ["created_at"], "yesterday", "created_at"),
     ("timestamp before year 1 in UTC", ["created_at"], "0001-01-01T00:00:00+01:00", "created_at"),
     ("placeholder timestamp", ["created_at"], "0001-01-01T00:00:00Z", "created_at"),
