@@ -79,9 +79,10 @@ def opt_id(value: object, field: str) -> str | None:
 def opt_numeric_id(value: object, field: str) -> str | None:
     """Like ``opt_id`` for an id that names a Shopify object: digits only (or its GID).
 
-    Such an id is sent to Shopify as ``gid://shopify/<Kind>/<id>``; Shopify refuses a malformed
-    global id with a top-level error, which would fail the whole ``nodes(ids:)`` call and the run
-    (not a null for that one id). The record is quarantined with the field named instead.
+    Such an id is sent to Shopify as ``gid://shopify/<Kind>/<id>`` in a ``nodes(ids:)`` call.
+    How Shopify answers a malformed global id is not in the reference: a null for that id, or a
+    top-level error that fails the whole call (and so the run). Both cases are covered by never
+    sending one: the record is quarantined with the field named instead.
 
     Raises:
         BadFieldError: as ``as_id``, or for an id that is not all ASCII digits.
