@@ -37,6 +37,17 @@ def test_parse_amount_refuses_ambiguous_values(value: object) -> None:
         parse_amount(value)
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["1" * 30 + ".00", "0." + "1" * 40, 10**30, Decimal("1E+30"), 1e-20],
+    ids=["30 integer digits", "40 decimals", "huge int", "huge Decimal", "tiny float"],
+)
+def test_parse_amount_refuses_more_digits_than_money_has(value: object) -> None:
+    """Such a value would fail exact arithmetic (28 digits) in the engine every night after."""
+    with pytest.raises(MoneyError, match="digits"):
+        parse_amount(value)
+
+
 def test_currency_codes() -> None:
     assert parse_currency("usd") == "USD"
     with pytest.raises(MoneyError):

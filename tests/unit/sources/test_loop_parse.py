@@ -91,6 +91,7 @@ BAD = [
     ("missing total", ["total"], _DROP, "total"),
     ("thousands separator", ["refund"], "1,000.00", "refund"),
     ("unknown currency", ["currency"], "ZZZ", "currency"),
+    ("amount beyond exact arithmetic", ["refund"], "1" * 30 + ".00", "refund"),
     ("wrong type for amount", ["gift_card"], {"amount": "1"}, "gift_card"),
     ("wrong type for lines", ["line_items"], "none", "line_items"),
     ("control character in id", ["provider_order_id"], "544\n417", "provider_order_id"),

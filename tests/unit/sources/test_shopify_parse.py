@@ -91,6 +91,12 @@ BAD = [
         "totalRefundedSet.presentmentMoney.currencyCode",
     ),
     (
+        "amount beyond exact arithmetic",
+        ["totalRefundedSet", "presentmentMoney"],
+        {"amount": "9" * 30 + ".00", "currencyCode": "USD"},
+        "totalRefundedSet.presentmentMoney.amount",
+    ),
+    (
         "null amount",
         ["totalRefundedSet", "shopMoney"],
         {"amount": None, "currencyCode": "USD"},
