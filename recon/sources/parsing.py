@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from recon.money import MoneyError, parse_amount, parse_currency
 
 MAX_TEXT = 10_000
+MAX_ID = 64  # the mirror's id columns (real ids: at most 20 digits)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # keeps \t \n \r
 _NOTES: ContextVar[list[tuple[str, str]] | None] = ContextVar("recon_parse_notes", default=None)
@@ -60,8 +61,8 @@ def as_id(value: object, field: str) -> str:
     text = value.strip()
     if text.startswith("gid://"):
         text = text.rsplit("/", 1)[-1].split("?", 1)[0]
-    if not text or len(text) > 255:
-        raise BadFieldError(field, "empty or overlong id")
+    if not text or len(text) > MAX_ID:
+        raise BadFieldError(field, f"empty or overlong id (at most {MAX_ID} characters)")
     return text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import String, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,7 @@ def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) ->
     else:
         raise StoreError(f"unsupported database dialect {dialect!r} (sqlite or postgresql)")
     changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    rows = _fit_text(table, keys, rows)
     if changes:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
     else:  # a table of keys only (order_refund_ids): nothing to update
@@ -56,6 +57,34 @@ def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) ->
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
     for chunk in chunks(unique, max(1, MAX_PARAMS // len(table.columns))):
         session.execute(stmt, list(chunk))
+
+
+def _fit_text(table: Table, keys: list[str], rows: Sequence[Row]) -> Sequence[Row]:
+    """Rows with text cut to its column's width (PostgreSQL refuses longer text).
+
+    These columns only index or filter; the record itself is kept whole in ``record``. The
+    parsers keep free text up to 10,000 characters and states as open strings, so without this
+    one long order name or SKU failed the night's whole transaction, and every night after.
+    Keys are never cut (two ids would become one): the parsers refuse ids longer than 64.
+    """
+    widths = {
+        c.name: c.type.length
+        for c in table.columns
+        if c.name not in keys and isinstance(c.type, String) and c.type.length
+    }
+    if not any(
+        isinstance(row.get(name), str) and len(row[name]) > width
+        for row in rows
+        for name, width in widths.items()
+    ):
+        return rows
+    return [
+        {
+            name: value[: widths[name]] if name in widths and isinstance(value, str) else value
+            for name, value in row.items()
+        }
+        for row in rows
+    ]
 
 
 def replace_children(

@@ -354,7 +354,7 @@ class SqlStore(SyncQueries):
                 "source": q.source,
                 "kind": q.kind,
                 "record_id": q.record_id,
-                "field": q.field,
+                "field": q.field[:255],  # a path through a payload's own keys can be long
                 "reason": q.reason[:2000],
                 "raw": dict(q.raw),
                 "quarantined_at": at,

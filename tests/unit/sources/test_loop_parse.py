@@ -103,6 +103,8 @@ BAD = [
         "gid://x/O/1a",
         "provider_order_id",
     ),
+    # The mirror's id columns hold 64 characters; a longer id would fail the night's write.
+    ("overlong id", ["line_items", 0, "line_item_id"], "7" * 65, "line_items[0].line_item_id"),
     ("bad timestamp", ["created_at"], "yesterday", "created_at"),
     ("timestamp before year 1 in UTC", ["created_at"], "0001-01-01T00:00:00+01:00", "created_at"),
     ("placeholder timestamp", ["created_at"], "0001-01-01T00:00:00Z", "created_at"),

@@ -16,7 +16,16 @@ from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from recon.clock import VirtualClock
-from recon.models import Category, Finding, FindingStatus, OrderLine, Owner, Quarantined, Severity
+from recon.models import (
+    Category,
+    Finding,
+    FindingStatus,
+    OrderLine,
+    Owner,
+    Quarantined,
+    Record,
+    Severity,
+)
 from recon.store import tables as tbl
 from recon.store.migrate import alembic_config, current_revision
 from recon.store.sql import SqlStore
@@ -394,3 +403,74 @@ def test_two_processes_opening_a_new_postgresql_schema_at_once_both_succeed(
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+
+
+def _wide_text_records(store: SqlStore) -> list[Record]:
+    """Text longer than its column in every text column, beside ordinary records: each value
+    was accepted by the parsers (free text is kept up to 10,000 characters; states and statuses
+    are open strings), so the mirror must keep it too."""
+    data = sample_dataset(returns=4)
+    ret = data.returns[0]
+    ret = ret.model_copy(
+        update={
+            "state": "s" * 40,
+            "outcome": "o" * 70,
+            "lines": tuple(line.model_copy(update={"sku": "K" * 300}) for line in ret.lines),
+        }
+    )
+    order = data.orders[0]
+    order = order.model_copy(
+        update={
+            "name": "#" + "9" * 100,
+            "financial_status": "f" * 40,
+            "return_status": "r" * 40,
+            "lines": tuple(line.model_copy(update={"sku": "K" * 300}) for line in order.lines),
+        }
+    )
+    refund = data.refunds[0]
+    refund = refund.model_copy(
+        update={
+            "lines": tuple(
+                line.model_copy(update={"sku": "K" * 300, "restock_type": "t" * 40})
+                for line in refund.lines
+            ),
+            "transactions": tuple(
+                t.model_copy(update={"kind": "k" * 40, "status": "u" * 40, "gateway": "g" * 100})
+                for t in refund.transactions
+            ),
+        }
+    )
+    payout = data.payouts[0].model_copy(update={"status": "p" * 40})
+    balance = data.balance_transactions[0].model_copy(
+        update={"type": "y" * 70, "payout_status": "q" * 40}
+    )
+    store.upsert_returns([ret, *data.returns[1:]])
+    store.upsert_orders([order, *data.orders[1:]])
+    store.upsert_refunds([refund, *data.refunds[1:]])
+    store.upsert_payouts([payout, *data.payouts[1:]])
+    store.upsert_balance_transactions([balance, *data.balance_transactions[1:]])
+    bad = Quarantined(
+        source="loop", kind="return", record_id="9", field="x" * 300, reason="bad", raw={}
+    )
+    store.add_quarantined([bad], run_id=None)
+    return [ret, order, refund, payout, balance]
+
+
+def test_postgresql_keeps_text_longer_than_its_columns(postgres_url: str) -> None:
+    """A varchar overflow used to fail the whole night's transaction, and every night after."""
+    pg = SqlStore(postgres_url, clock=VirtualClock(EPOCH))
+    try:
+        wide = _wide_text_records(pg)
+        snapshot = pg.load_snapshot()
+        mirrored = [
+            *snapshot.returns,
+            *snapshot.orders,
+            *snapshot.refunds,
+            *snapshot.payouts,
+            *snapshot.balance_transactions,
+        ]
+        for record in wide:
+            assert record in mirrored
+        assert [q.field for q in pg.list_quarantined()] == ["x" * 255]
+    finally:
+        pg.close()
