@@ -331,14 +331,16 @@ def load_settings(path: Path | None = None) -> Settings:
     """Load settings from a TOML file (default ``config/recon.toml``) and the environment.
 
     Raises:
-        ConfigError: the file is missing or not TOML, or a key is unknown or has a bad value; the
-            message names the key and what was expected.
+        ConfigError: the file is missing, unreadable or not TOML, or a key is unknown or has a
+            bad value; the message names the key and what was expected.
     """
     path = path or Path(os.environ.get("RECON_CONFIG", DEFAULT_CONFIG))
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     try:

@@ -114,3 +114,14 @@ def test_settings_set_in_code_are_validated_like_the_file() -> None:
     assert settings.remediation.mode is RemediationMode.APPLY
     with pytest.raises(ValidationError):
         settings.remediation.mode = "yolo"  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe[shop]\n"], ids=["a directory", "not UTF-8"])
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "recon.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"{path}: cannot read"):
+        load_settings(path)
