@@ -26,7 +26,12 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from recon.errors import ConfigError
 from recon.models import Category
@@ -41,6 +46,7 @@ _TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
 # password inside a database URL).
 _HIDDEN_KEYS = re.compile(r"(_env|token|password|secret|api_key|url)$", re.IGNORECASE)
 _SHOWN_MAX = 80
+_ENV_PREFIX = "RECON_"
 
 
 def _env_name(value: str) -> str:
@@ -276,7 +282,7 @@ class Settings(BaseSettings):
     """All of recon's settings. Build with ``load_settings``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RECON_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+        env_prefix=_ENV_PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False
     )
 
     shop: ShopSettings = Field(default_factory=ShopSettings)
@@ -343,19 +349,71 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    _check_env_sections()
     try:
         settings = Settings(**data)
+    except SettingsError as exc:  # an environment value that is not JSON where a table is due
+        raise ConfigError(_env_unreadable(str(exc))) from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors()[:10]:
             key = _format_location(error["loc"])
             if error["type"] == "extra_forbidden":
-                problems.append(f"{key}: unknown key")
+                problem = f"{key}: unknown key"
             else:
-                problems.append(f"{key}: {error['msg']} ({_shown(key, error.get('input'))})")
+                problem = f"{key}: {error['msg']} ({_shown(key, error.get('input'))})"
+            problems.append(problem + _env_source(error["loc"]))
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
     base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
     return _resolve_paths(settings, base)
+
+
+def _env_names() -> dict[str, str]:
+    """The environment's ``RECON_`` variables, upper-cased name → name as set."""
+    return {name.upper(): name for name in os.environ if name.upper().startswith(_ENV_PREFIX)}
+
+
+def _check_env_sections() -> None:
+    """Refuse ``RECON_<SECTION>__<KEY>`` naming no section: pydantic-settings ignores it.
+
+    Raises:
+        ConfigError: naming the variable and the sections there are.
+    """
+    sections = set(Settings.model_fields)
+    for upper, name in sorted(_env_names().items()):
+        section = upper.removeprefix(_ENV_PREFIX).split("__", 1)[0].lower()
+        if "__" in upper and section not in sections:
+            raise ConfigError(
+                f"environment variable {name}: unknown section {section!r} "
+                f"(expected RECON_<SECTION>__<KEY>, a section one of {', '.join(sorted(sections))})"
+            )
+
+
+def _env_source(loc: tuple[Any, ...]) -> str:
+    """`` (environment variable RECON_...)`` when the bad key's value came from one, else ''."""
+    names = _env_names()
+    for end in range(len(loc), 0, -1):
+        name = names.get(_ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper())
+        if name is not None:
+            return f" (environment variable {name})"
+    return ""
+
+
+def _env_unreadable(detail: str) -> str:
+    """The message for an environment value pydantic-settings could not decode."""
+    found = re.search(r'field "(\w+)"', detail)
+    section = (found.group(1) if found else "").upper()
+    names = [
+        name
+        for upper, name in sorted(_env_names().items())
+        if section
+        and (upper == _ENV_PREFIX + section or upper.startswith(f"{_ENV_PREFIX}{section}__"))
+    ]
+    return (
+        f"environment variable {' or '.join(names) or 'RECON_...'}: cannot be read as settings "
+        f"(a table or list is written as JSON, e.g. "
+        f'RECON_REMEDIATION__MAX_REFUND_AMOUNT=\'{{"USD": "500.00"}}\')'
+    )
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

@@ -125,3 +125,39 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path, content: bytes | N
         path.write_bytes(content)
     with pytest.raises(ConfigError, match=f"{path}: cannot read"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RECON_REMEDIATION__MAX_REFUND_AMOUNT", "500"),  # a table must be JSON
+        ("RECON_SANDBOX__FAULTS", "{oops"),
+        ("RECON_SHOP", "x"),
+    ],
+)
+def test_an_unreadable_environment_value_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings(write(tmp_path, ""))
+
+
+def test_a_misspelt_section_in_the_environment_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silently ignored, the run would use the file's (SQLite) store instead of the one meant."""
+    monkeypatch.setenv("RECON_STROE__URL", "postgresql+psycopg://recon@db/recon")
+    with pytest.raises(ConfigError, match="RECON_STROE__URL: unknown section"):
+        load_settings(write(tmp_path, ""))
+
+
+def test_a_bad_key_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECON_STORE__URLL", "sqlite:///x.db")
+    monkeypatch.setenv("RECON_SYNC__LOOKBACK_HOURS", "-1")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, ""))
+    assert "store.urll: unknown key (environment variable RECON_STORE__URLL)" in str(info.value)
+    assert "(environment variable RECON_SYNC__LOOKBACK_HOURS)" in str(info.value)
