@@ -15,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -60,6 +61,19 @@ def _env_name(value: str) -> str:
 
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+def _http_url(value: str) -> str:
+    """An http(s) base URL; anything else would only fail at the first request, after retries."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# The shop's host name (the API is at https://{domain}): not a URL.
+_HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 DEFAULT_RMA_PATTERNS = (
     # recon's own note first: "Loop RMA #12345"
     r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
@@ -77,10 +91,10 @@ class _Section(BaseModel):
 
 class ShopSettings(_Section):
     slug: str = Field(default="sandbox", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    domain: str = "recon-sandbox.myshopify.com"
+    domain: str = Field(default="recon-sandbox.myshopify.com", pattern=_HOST)
     api_version: str = "2026-04"
     token_env: EnvName = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
-    base_url: str | None = None  # default https://{domain}; the sandbox sets its own
+    base_url: HttpUrl | None = None  # default https://{domain}; the sandbox sets its own
     timezone: str = "UTC"  # the shop's business day: month-end periods and the scheduler
 
     @field_validator("timezone")
@@ -103,7 +117,7 @@ class ShopSettings(_Section):
 
 
 class LoopSettings(_Section):
-    base_url: str = "https://api.loopreturns.com/api"
+    base_url: HttpUrl = "https://api.loopreturns.com/api"
     api_version: str = Field(default="2026-07", pattern=r"^(v1|\d{4}-\d{2})$")
     api_key_env: EnvName = "RECON_LOOP_API_KEY"
     page_size: int = Field(default=750, ge=1, le=750)
@@ -141,6 +155,29 @@ class StoreSettings(_Section):
     url: str = "sqlite:///var/recon.db"
     # PostgreSQL shared by many shops: each shop's rows live in a schema of their own.
     schema_: str | None = Field(default=None, alias="schema", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Checked here, not at the first connection: a bad URL there is a driver's traceback,
+        # and a password's unescaped "@" makes the driver print the password's tail as a host.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        expected = "expected sqlite:///path/to/recon.db or postgresql+psycopg://user@host/db"
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(expected) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(expected)
+        if "@" in (url.host or ""):
+            raise ValueError("an @ in the user name or password must be written %40")
+        try:
+            url.get_dialect().import_dbapi()
+        except (NoSuchModuleError, ImportError):
+            raise ValueError(f"the driver {url.drivername} is not installed; {expected}") from None
+        return value
 
 
 class SyncSettings(_Section):

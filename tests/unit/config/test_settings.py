@@ -161,3 +161,28 @@ def test_a_bad_key_from_the_environment_names_the_variable(
         load_settings(write(tmp_path, ""))
     assert "store.urll: unknown key (environment variable RECON_STORE__URLL)" in str(info.value)
     assert "(environment variable RECON_SYNC__LOOKBACK_HOURS)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[store]\nurl = "var/recon.db"\n', "store.url"),
+        ('[store]\nurl = "mysql://recon@db/recon"\n', "store.url"),
+        ('[store]\nurl = "postgresql+nosuchdriver://recon@db/recon"\n', "store.url"),
+        ('[shop]\nbase_url = "recon-sandbox.myshopify.com"\n', "shop.base_url"),
+        ('[shop]\ndomain = "https://recon-sandbox.myshopify.com"\n', "shop.domain"),
+        ('[loop]\nbase_url = "ftp://api.loopreturns.com/api"\n', "loop.base_url"),
+    ],
+)
+def test_a_bad_url_is_a_config_error(tmp_path: Path, text: str, key: str) -> None:
+    """Not at the first connection, as a traceback or after minutes of retries."""
+    with pytest.raises(ConfigError, match=key):
+        load_settings(write(tmp_path, text))
+
+
+def test_an_unescaped_at_sign_in_the_store_password_is_refused_unseen(tmp_path: Path) -> None:
+    """The driver would read the password's tail as the host and print it in its error."""
+    text = '[store]\nurl = "postgresql+psycopg://recon:pa@ss-tail-99@db.internal/recon"\n'
+    with pytest.raises(ConfigError, match=r"store\.url") as info:
+        load_settings(write(tmp_path, text))
+    assert "ss-tail-99" not in str(info.value) and "%40" in str(info.value)
