@@ -206,6 +206,35 @@ def as_int(value: object, field: str) -> int:
     raise BadFieldError(field, f"expected an integer, got {value!r}")
 
 
+def as_quantity(value: object, field: str) -> int:
+    """A count of units: an integer, never negative.
+
+    Raises:
+        BadFieldError: as ``as_int``, and for a negative count.
+    """
+    quantity = as_int(value, field)
+    if quantity < 0:
+        raise BadFieldError(field, f"negative quantity {quantity}")
+    return quantity
+
+
+def as_enum(value: object, field: str, allowed: frozenset[str]) -> str:
+    """A value of an API enum (compared in upper case; kept as sent).
+
+    An API version is pinned, so its enums are closed: a value outside one is read as no state
+    recon knows, and a paid refund would look unpaid.
+
+    Raises:
+        BadFieldError: if missing, not text, or not one of ``allowed``.
+    """
+    text = as_text(value, field)
+    if text.strip().upper() not in allowed:
+        raise BadFieldError(
+            field, f"unknown value {text[:40]!r} (expected one of {', '.join(sorted(allowed))})"
+        )
+    return text
+
+
 def as_bool(value: object, field: str, default: bool = False) -> bool:
     """A boolean; ``None`` means the default.
 

@@ -26,11 +26,12 @@ from recon.sources.parsing import (
     BadFieldError,
     as_bool,
     as_currency,
+    as_enum,
     as_id,
-    as_int,
     as_list,
     as_mapping,
     as_money,
+    as_quantity,
     as_text,
     as_time,
     collecting_notes,
@@ -42,6 +43,24 @@ from recon.sources.parsing import (
 )
 
 T = TypeVar("T")
+# The enums recon's money and stock logic reads, as in both supported schema versions
+# (reference/schema/shopify-admin-2026-01.graphql and -2026-04.graphql).
+TRANSACTION_KINDS = frozenset(
+    [
+        "SALE",
+        "CAPTURE",
+        "AUTHORIZATION",
+        "VOID",
+        "REFUND",
+        "CHANGE",
+        "EMV_AUTHORIZATION",
+        "SUGGESTED_REFUND",
+    ]
+)
+TRANSACTION_STATUSES = frozenset(
+    ["SUCCESS", "FAILURE", "PENDING", "ERROR", "AWAITING_RESPONSE", "UNKNOWN"]
+)
+RESTOCK_TYPES = frozenset({"RETURN", "CANCEL", "LEGACY_RESTOCK", "NO_RESTOCK"})
 
 
 def quarantine_or(
@@ -181,7 +200,7 @@ def _order_line(value: object, path: str) -> OrderLine:
     return OrderLine(
         id=as_id(line.get("id"), f"{path}.id"),
         sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True, clean=True),
-        quantity=as_int(line.get("quantity"), f"{path}.quantity"),
+        quantity=as_quantity(line.get("quantity"), f"{path}.quantity"),
         variant_id=opt_id(variant.get("id"), f"{path}.variant.id"),
         inventory_item_id=_ref_id(variant.get("inventoryItem"), f"{path}.variant.inventoryItem"),
     )
@@ -239,8 +258,8 @@ def _refund_line(value: object, path: str) -> RefundLineRecord:
         id=opt_id(line.get("id"), f"{path}.id"),
         line_item_id=as_id(item.get("id"), f"{path}.lineItem.id"),
         sku=opt_text(item.get("sku"), f"{path}.lineItem.sku", single_line=True, clean=True),
-        quantity=as_int(line.get("quantity"), f"{path}.quantity"),
-        restock_type=as_text(line.get("restockType"), f"{path}.restockType"),
+        quantity=as_quantity(line.get("quantity"), f"{path}.quantity"),
+        restock_type=as_enum(line.get("restockType"), f"{path}.restockType", RESTOCK_TYPES),
         restocked=as_bool(line.get("restocked"), f"{path}.restocked"),
         location_id=_ref_id(line.get("location"), f"{path}.location"),
         subtotal=subtotal,
@@ -260,8 +279,8 @@ def _transaction(
         id=as_id(tx.get("id"), f"{path}.id"),
         order_id=order_id,
         refund_id=refund_id,
-        kind=as_text(tx.get("kind"), f"{path}.kind"),
-        status=as_text(tx.get("status"), f"{path}.status"),
+        kind=as_enum(tx.get("kind"), f"{path}.kind", TRANSACTION_KINDS),
+        status=as_enum(tx.get("status"), f"{path}.status", TRANSACTION_STATUSES),
         gateway=opt_text(tx.get("gateway"), f"{path}.gateway", single_line=True, clean=True),
         amount=amount,
         currency=currency,

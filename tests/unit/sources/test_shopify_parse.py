@@ -15,6 +15,7 @@ from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
     parse_items,
+    parse_order,
     parse_refund,
     quarantine_or,
 )
@@ -46,6 +47,27 @@ REFUND: dict[str, Any] = {
     },
     "transactions": {"nodes": []},
 }
+
+
+TRANSACTION: dict[str, Any] = {
+    "id": "gid://shopify/OrderTransaction/1",
+    "kind": "REFUND",
+    "status": "SUCCESS",
+    "gateway": "shopify_payments",
+    "processedAt": "2026-01-01T14:02:10Z",
+    "amountSet": {"shopMoney": MONEY, "presentmentMoney": MONEY},
+}
+
+
+def test_a_refund_with_a_transaction_parses() -> None:
+    node = copy.deepcopy(REFUND)
+    node["transactions"]["nodes"] = [TRANSACTION, {**TRANSACTION, "status": "unknown"}]
+    record = quarantine_or("refund", node, parse_refund)
+    assert isinstance(record, RefundRecord)
+    assert [(t.kind, t.status) for t in record.transactions] == [
+        ("REFUND", "SUCCESS"),
+        ("REFUND", "unknown"),
+    ]
 
 
 def test_balance_transactions_from_the_example_page() -> None:
@@ -95,6 +117,33 @@ BAD = [
         ["totalRefundedSet", "presentmentMoney"],
         {"amount": "9" * 30 + ".00", "currencyCode": "USD"},
         "totalRefundedSet.presentmentMoney.amount",
+    ),
+    # A negative count of refunded units would read as units to restock (and refund) again.
+    (
+        "negative quantity",
+        ["refundLineItems", "nodes", 0, "quantity"],
+        -3,
+        "refundLineItems[0].quantity",
+    ),
+    # Values outside the pinned API version's enums (shopify-admin-api.md): read as some other
+    # state, they made a paid refund look missing.
+    (
+        "unknown restock type",
+        ["refundLineItems", "nodes", 0, "restockType"],
+        "RESTOCK_LATER",
+        "refundLineItems[0].restockType",
+    ),
+    (
+        "unknown transaction kind",
+        ["transactions", "nodes"],
+        [{**TRANSACTION, "kind": "REFUND_V2"}],
+        "transactions[0].kind",
+    ),
+    (
+        "unknown transaction status",
+        ["transactions", "nodes"],
+        [{**TRANSACTION, "status": "SETTLED"}],
+        "transactions[0].status",
     ),
     (
         "null amount",
@@ -171,3 +220,16 @@ def test_gift_card_defaults() -> None:
     }
     card = parse_gift_card(node)
     assert card.enabled and card.order_id is None and card.initial_value == Decimal("80.00")
+
+
+def test_a_negative_ordered_quantity_quarantines_the_order() -> None:
+    node = {
+        "id": "gid://shopify/Order/450789469",
+        "updatedAt": "2026-01-01T14:02:10Z",
+        "currencyCode": "USD",
+        "presentmentCurrencyCode": "USD",
+        "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/1", "sku": "A", "quantity": -2}]},
+    }
+    result = quarantine_or("order", node, parse_order)
+    assert isinstance(result, Quarantined)
+    assert (result.record_id, result.field) == ("450789469", "lineItems[0].quantity")
