@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -135,12 +135,12 @@ def _plan_refund(
         draft.skipped.append(f"{finding.key}: Loop refund is {amount}, nothing to refund")
         return
     disposition, reason = _refund_policy(finding.category, amount, ret, order, settings)
-    unread = sorted({_tail(r) for r in order.refund_ids} - {_tail(r) for r in ctx.refund_ids})
+    unread = _unread_refunds(ctx)
     if unread:
         # A refund recon could not read (quarantined, or its details not fetched yet) may be the
         # very refund this finding says is missing: never pay again on a guess.
         disposition = Disposition.REVIEW
-        reason = f"the order has refunds recon could not read: {', '.join(unread)}"
+        reason = unread
     elif order.id in draft.unmatched:
         # A paid refund on the order that links to no return (UNMATCHED_REFUND) may be this
         # return's, refunded by hand without the RMA: a human decides (acknowledge it if not).
@@ -223,6 +223,13 @@ def _refund_n(
     return latest + 1
 
 
+def _unread_refunds(ctx: RmaContext) -> str:
+    """Why the order's refunds cannot be trusted (some could not be read), or ``""``."""
+    listed = ctx.order.refund_ids if ctx.order is not None else ()
+    unread = sorted({_tail(r) for r in listed} - {_tail(r) for r in ctx.refund_ids})
+    return f"the order has refunds recon could not read: {', '.join(unread)}" if unread else ""
+
+
 def _tail(refund_id: str) -> str:
     """The numeric id of a refund (the mirror keeps numeric ids, a gid's tail is the same)."""
     return refund_id.rsplit("/", 1)[-1]
@@ -297,13 +304,17 @@ def _plan_restock(
     order_line = next((x for x in order.lines if x.id == line_id), None)
     item = order_line.inventory_item_id if order_line else None
     whole = len(units) == len(past)
+    # A refund recon could not read (quarantined) may have restocked these units already
+    # (restockType RETURN): restocking on a guess would count them twice.
+    unread = _unread_refunds(ctx)
     for location, ids in sorted(by_location.items(), key=lambda kv: str(kv[0])):
         subject = f"{line_id}@{location}" + ("" if whole else f"/{unit_tag(ids)}")
-        draft.actions.append(
-            _restock_action(
-                finding, settings, shop, (ret.id, order.id, subject), item, location, ids
-            )
+        action = _restock_action(
+            finding, settings, shop, (ret.id, order.id, subject), item, location, ids
         )
+        if unread:
+            action = replace(action, disposition=Disposition.REVIEW, reason=unread)
+        draft.actions.append(action)
 
 
 def _pick(units: list[ReturnLine], wanted: Counter[str]) -> list[ReturnLine]:

@@ -420,3 +420,23 @@ def test_a_refund_recon_could_not_read_sends_the_refund_to_review() -> None:
     refund = next(a for a in plan.actions if a.kind == "refund" and a.rma == rma)
     assert refund.disposition == Disposition.REVIEW
     assert "could not read: 999000111" in refund.reason
+
+
+def test_a_refund_recon_could_not_read_sends_the_restock_to_review() -> None:
+    """A quarantined refund with restockType RETURN may have put the unit back already:
+    restocking it again would show stock the shelf does not have."""
+    from dataclasses import replace
+
+    from remediation_world import SHOP, settings, standard_contexts, standard_findings
+
+    from recon.remediation.planner import Disposition, plan_actions
+
+    contexts = standard_contexts()
+    ctx = contexts["12345702"]
+    assert ctx.order is not None
+    order = ctx.order.model_copy(update={"refund_ids": (*ctx.order.refund_ids, "999000111")})
+    contexts = {**contexts, "12345702": replace(ctx, order=order)}
+    plan = plan_actions(standard_findings(), settings(), contexts, shop=SHOP)
+    restock = next(a for a in plan.actions if a.kind == "restock" and a.rma == "12345702")
+    assert restock.disposition == Disposition.REVIEW
+    assert "could not read: 999000111" in restock.reason
