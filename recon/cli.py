@@ -273,13 +273,22 @@ def quarantine(
         items = store.list_quarantined()
     finally:
         store.close()
-    table = Table(title=f"quarantined records: {len(items)}")
-    for column in ("source", "kind", "record id", "field", "reason"):
+    # A record re-read every night (an open return) is quarantined every night: list it once,
+    # with how often, and newest first, so tonight's new ones are never behind the old ones.
+    seen: dict[tuple[str, str, str | None, str, str], int] = {}
+    for item in items:
+        key = (item.source, item.kind, item.record_id, item.field, item.reason)
+        seen[key] = seen.pop(key, 0) + 1
+    table = Table(
+        title=f"quarantined records: {len(seen)} ({len(items)} times in all), newest first"
+    )
+    for column in ("source", "kind", "record id", "field", "reason", "times"):
         table.add_column(column)
-    for item in items[:limit]:
+    for (source, kind, record_id, field, reason), times in list(reversed(seen.items()))[:limit]:
         table.add_row(
-            *(escape(v) for v in (item.source, item.kind, item.record_id or "?", item.field)),
-            escape(item.reason[:120]),
+            *(escape(v) for v in (source, kind, record_id or "?", field)),
+            escape(reason[:120]),
+            str(times),
         )
     Console().print(table)
 

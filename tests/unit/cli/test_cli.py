@@ -230,3 +230,26 @@ def test_findings_ack_waits_for_no_run_and_bad_statuses_exit_2(config: Path) -> 
     assert recon("findings", "ack", key, "--note", "n", "--config", str(config)).returncode == 0
     bad = recon("findings", "list", "--status", "Acknowledged", "--config", str(config))
     assert bad.returncode == 2 and "--status: expected one of" in bad.stderr
+
+
+def test_a_record_quarantined_every_night_does_not_hide_a_new_one(config: Path) -> None:
+    """An open return re-read (and quarantined) nightly once filled the listing's 200 rows,
+    oldest first: a record quarantined tonight was not shown at all."""
+    from recon.models import Quarantined
+    from recon.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
+    nightly = Quarantined(
+        source="loop", kind="return", record_id="111", field="currency", reason="unknown 'XXX'"
+    )
+    for night in range(210):
+        store.add_quarantined([nightly], f"run-{night}")
+    tonight = Quarantined(
+        source="shopify", kind="refund", record_id="222", field="processedAt", reason="bad"
+    )
+    store.add_quarantined([tonight], "run-210")
+    store.close()
+    result = recon("quarantine", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "processedAt" in result.stdout and "222" in result.stdout
+    assert result.stdout.count("currency") == 1 and "210" in result.stdout  # once, 210 times
