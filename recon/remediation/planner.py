@@ -314,7 +314,29 @@ def _plan_restock(
         )
         if unread:
             action = replace(action, disposition=Disposition.REVIEW, reason=unread)
-        draft.actions.append(action)
+        draft.actions.append(_past_held(action, draft.ledger, shop))
+
+
+def _past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> PlannedAction:
+    """The restock under the first key the planner did not hold at birth, unless tonight
+    holds it too.
+
+    A restock the planner recorded straight into review (a refund on the order recon could
+    not read, a missing location) was never sent, and its key stays in review for good. When
+    tonight's plan holds it no more, the same units get the next key (n + 1), as a refund does
+    (``_refund_n``); held again, the held key stays the answer (no new intent every night).
+    Units of a restock that was sent are covered before this (``restocked``, ``in_flight``).
+    """
+    if action.disposition is Disposition.REVIEW:
+        return action
+    n = action.n
+    while idempotency_key(shop, action.rma, action.kind, n, action.subject) in ledger.held_at_birth:
+        n += 1
+    if n == action.n:
+        return action
+    return replace(
+        action, n=n, key=idempotency_key(shop, action.rma, action.kind, n, action.subject)
+    )
 
 
 def _pick(units: list[ReturnLine], wanted: Counter[str]) -> list[ReturnLine]:

@@ -440,3 +440,40 @@ def test_a_refund_recon_could_not_read_sends_the_restock_to_review() -> None:
     restock = next(a for a in plan.actions if a.kind == "restock" and a.rma == "12345702")
     assert restock.disposition == Disposition.REVIEW
     assert "could not read: 999000111" in restock.reason
+
+
+def test_a_held_restock_is_proposed_again_once_the_hold_lifts() -> None:
+    """The restock was recorded straight into review (a refund on the order could not be
+    read). Once that refund is read and did not restock the unit, the restock is proposed
+    under the next key; while the hold stands, the held intent stays the only one."""
+    from dataclasses import replace
+
+    from remediation_world import SHOP, settings, standard_contexts, standard_findings
+
+    from recon.remediation.actions import ActionState, LedgerFacts
+    from recon.remediation.planner import Disposition, plan_actions
+
+    contexts = standard_contexts()
+    ctx = contexts["12345702"]
+    assert ctx.order is not None
+    order = ctx.order.model_copy(update={"refund_ids": (*ctx.order.refund_ids, "999000111")})
+    held_contexts = {**contexts, "12345702": replace(ctx, order=order)}
+    first = plan_actions(standard_findings(), settings(), held_contexts, shop=SHOP)
+    held = next(a for a in first.actions if a.kind == "restock" and a.rma == "12345702")
+    ledger = LedgerFacts(
+        states={held.key: ActionState.NEEDS_REVIEW}, held_at_birth=frozenset({held.key})
+    )
+
+    still = plan_actions(standard_findings(), settings(), held_contexts, shop=SHOP, ledger=ledger)
+    again = next(a for a in still.actions if a.kind == "restock" and a.rma == "12345702")
+    assert (again.key, again.disposition) == (held.key, Disposition.REVIEW)
+
+    lifted = plan_actions(standard_findings(), settings(), contexts, shop=SHOP, ledger=ledger)
+    restock = next(a for a in lifted.actions if a.kind == "restock" and a.rma == "12345702")
+    assert restock.disposition != Disposition.REVIEW
+    assert (restock.n, restock.subject, restock.details["units"]) == (
+        2,
+        held.subject,
+        held.details["units"],
+    )
+    assert restock.key != held.key
