@@ -159,17 +159,23 @@ def classify_linked_refunds(
     When the currencies mismatch there is no basis; these then use shop money (a documented choice:
     the findings still need an amount finance can read). A failed refund of a return that other
     refunds paid in full (``agg`` per return, ``tol`` its tolerance) is no REFUND_FAILED: the
-    customer has the money, and "retry the refund" would pay twice.
+    customer has the money, and "retry the refund" would pay twice. Nor is a failed refund of a
+    cancelled or expired return: nothing is owed, and a retry would pay for a cancelled return.
     """
     ok = money["basis"] != "mismatch"
     currency = money["return_currency"].where(ok, money["shop_currency"])
     failed_amt = money["basis_failed"].where(ok, money["failed_shop_minor"])
     pending_amt = money["basis_pending"].where(ok, money["pending_shop_minor"])
-    paid_rows = (~agg["any_mismatch"] & (agg["total"] >= agg["refund_minor"] - tol)).to_numpy()
-    paid = np.zeros(codes.size("rma") + 1, dtype=bool)
-    paid[codes.of("returns", "rma")[paid_rows]] = True
-    paid[-1] = False  # code -1: no RMA
-    failed = money["has_failed"] & ~money["has_covered"] & ~paid[money["rma_code"].to_numpy()]
+    owed_nothing_rows = (
+        (~agg["any_mismatch"] & (agg["total"] >= agg["refund_minor"] - tol))
+        | agg["state"].isin(CLOSED_OUT)  # nothing is owed on a cancelled or expired return
+    ).to_numpy()
+    owed_nothing = np.zeros(codes.size("rma") + 1, dtype=bool)
+    owed_nothing[codes.of("returns", "rma")[owed_nothing_rows]] = True
+    owed_nothing[-1] = False  # code -1: no RMA
+    failed = (
+        money["has_failed"] & ~money["has_covered"] & ~owed_nothing[money["rma_code"].to_numpy()]
+    )
     pending = money["pending_old"].astype(bool)
     # Details only for the few failed rows: a 1M-row string column costs most of a second.
     bounced = money.loc[failed, "bounced"].fillna(False).astype(bool)

@@ -340,6 +340,26 @@ CASES: dict[
         {("REFUND_ON_CANCELLED_RETURN", f"rma={RMA}")},
         {},
     ),
+    "a declined refund on a cancelled return: nothing is owed, so no retry is asked for": (
+        [
+            ret(RMA, state="cancelled", label=None, processed=False),
+            order(),
+            refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00", status="FAILURE"),)),
+        ],
+        set(),
+        {},
+    ),
+    "a bounced refund on an expired return: the money is back, nothing is owed": (
+        [
+            ret(RMA, state="expired", label=None, processed=False),
+            order(),
+            payout(),
+            *settled_refund(lines=(UNRESTOCKED,)),
+            bt("8900", "600", "20.00", kind="REFUND_FAILURE"),
+        ],
+        set(),
+        {},
+    ),
     "unsettled: 15 days old, no balance transaction": (
         [
             ret(RMA),

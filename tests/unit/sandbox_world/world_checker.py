@@ -241,7 +241,7 @@ def _per_return(
     paid = basis(r, o) is not None and total >= r.refund - TOL  # a retry paid it in full
     for f, ts in linked:
         failed = [t for t in ts if t.status in FAILED]
-        if failed and cov[f.id] == 0 and not paid:
+        if failed and cov[f.id] == 0 and not paid and r.state not in GONE:
             money, currency = _in_basis(failed, r, o)
             ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], money, currency))
         pend = [t for t in ts if t.status in PENDING]
