@@ -11,6 +11,7 @@ from recon.engine import keys
 from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
+from recon.engine.rma import ascii_digits
 from recon.models import Category
 
 FINAL = ("closed", "cancelled", "expired")
@@ -77,11 +78,12 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
     do, in the return's currency, add up to less than ``R.gift_card`` (beyond the tolerance).
 
     "Whole number" = a maximal run of digits in the note equals the RMA (so 1234 is not found in
-    a note saying 12345). A card naming an RMA twice counts once; cards in another currency
+    a note saying 12345; digits in any script read as ASCII, as in refund notes). A card
+    naming an RMA twice counts once; cards in another currency
     count as issued but cannot be compared.
     """
     cards = frames.gift_cards
-    numbers = cards["note"].fillna("").astype(str).str.findall(r"\d+")
+    numbers = cards["note"].fillna("").astype(str).map(ascii_digits).str.findall(r"\d+")
     named = pd.DataFrame(
         {
             "card": np.repeat(np.arange(len(cards)), numbers.map(len).to_numpy(dtype=np.int64)),

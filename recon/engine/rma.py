@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,12 +31,26 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with every Unicode decimal digit written as its ASCII digit.
+
+    Python's ``\\d`` matches any decimal digit, so a note typed with fullwidth (an IME) or
+    Arabic-Indic digits names an RMA in them; Loop's ids are ASCII. Other characters are kept.
+    """
+    if text.isascii():
+        return text
+    return "".join(
+        str(digit) if (digit := unicodedata.decimal(c, None)) is not None else c for c in text
+    )
+
+
 def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS) -> list[str]:
     """Return the distinct RMA numbers a note names, in order of first appearance.
 
     Every pattern must have a named group ``rma``. The patterns are tried as one alternation
     (earlier patterns win at a position), so ``"RMA 1 and RMA 2"`` gives two ids (findings.md: a
     note naming two RMAs is AMBIGUOUS_RMA). Leading zeros are kept: an RMA is an id, not a number.
+    Digits are given in ASCII (``ascii_digits``): fullwidth "RMA 123" names RMA 123.
 
     Raises:
         re.error: if a pattern is not a regular expression (settings validate them first).
@@ -46,7 +61,7 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
     for match in _compile(tuple(patterns)).finditer(note):
         rma = next((v for k, v in match.groupdict().items() if k.startswith("rma_") and v), None)
         if rma is not None:
-            found.setdefault(rma, None)
+            found.setdefault(ascii_digits(rma), None)
     return list(found)
 
 

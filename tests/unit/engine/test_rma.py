@@ -21,6 +21,8 @@ from recon.engine.rma import parse_rma_series, parse_rmas
         ("Customer returned via RMA 555; see ticket", ["555"]),
         ("RMA 111 and RMA 222", ["111", "222"]),
         ("RMA 111, again RMA 111", ["111"]),
+        ("Loop RMA #１２３４５", ["12345"]),  # fullwidth digits (an IME): the same RMA
+        ("RMA ١٢٣٤ and RMA 1234", ["1234"]),  # Arabic-Indic digits: the same RMA, named once
         ("#1001", []),
         ("Order #1001 refunded", []),
         ("Returned 2 items", []),

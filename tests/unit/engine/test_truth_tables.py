@@ -769,6 +769,20 @@ CASES: dict[
         set(),
         {},
     ),
+    "clean: a note typing the RMA in fullwidth digits names that RMA": (
+        [ret(RMA), order(), payout(), *settled_refund(note="Loop RMA #１２３４５")],
+        set(),
+        {},
+    ),
+    "clean: store credit whose gift card names the RMA in Arabic-Indic digits": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", "Store credit for Loop return #١٢٣٤٥"),
+        ],
+        set(),
+        {(RMA, PLI): (UNIT,)},
+    ),
     "clean: linked by heuristic (same order, amount and SKUs)": (
         [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")],
         set(),

@@ -7,6 +7,7 @@ days, unsettled 10 days, stale 30 days, restock after *received*), as of ``world
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,8 +47,13 @@ class _Ctx:
         self.out[key] = d
 
 
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script (fullwidth, Arabic-Indic) as ASCII: Loop's RMAs are ASCII."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
 def rmas_in(note: str | None) -> set[str]:
-    return {m.group("rma") for p in PATTERNS for m in p.finditer(note or "")}
+    return {ascii_digits(m.group("rma")) for p in PATTERNS for m in p.finditer(note or "")}
 
 
 def shop(t: Transaction) -> Decimal:
@@ -290,7 +296,9 @@ def _per_return(
     if r.state == "closed" and r.gift_card > 0:
         pattern = re.compile(rf"(?<!\d){r.id}(?!\d)")
         cards = [
-            g for g in ctx.world.gift_cards if g.created_at <= now and pattern.search(g.note or "")
+            g
+            for g in ctx.world.gift_cards
+            if g.created_at <= now and pattern.search(ascii_digits(g.note or ""))
         ]
         issued = sum((g.initial_value for g in cards if g.currency == r.currency), Decimal(0))
         short = r.gift_card - issued
