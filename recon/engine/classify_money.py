@@ -229,6 +229,8 @@ def classify_unlinked(
         (Category.UNMATCHED_REFUND, unmatched, None, "refund on a returned order with no RMA"),
     ):
         detail_col: str | pd.Series = detail
+        if category is Category.UNKNOWN_RMA and hit["rma_elsewhere"].any():
+            detail_col = _elsewhere_detail(hit, returns, detail)
         if category is Category.AMBIGUOUS_RMA:
             source = hit["listed_by_loop"].map(LISTED_DETAILS).fillna(detail)
             detail_col = source + ": " + hit["rmas"].map(", ".join).astype(str)
@@ -246,3 +248,18 @@ def classify_unlinked(
             )
         )
     return out
+
+
+def _elsewhere_detail(unk: pd.DataFrame, returns: pd.DataFrame, detail: str) -> pd.Series:
+    """UNKNOWN_RMA's detail; a note naming a return of another order says which order."""
+    names = returns.drop_duplicates("rma").set_index("rma")["order_name"]
+    elsewhere = unk["rma_elsewhere"].to_numpy(dtype=bool)
+    text = pd.Series(detail, index=unk.index, dtype=object)
+    rma = unk.loc[elsewhere, "rma"].astype(str)
+    text[elsewhere] = (
+        "the note names a return of another order: "
+        + rma
+        + " on "
+        + unk.loc[elsewhere, "rma"].map(names).astype(str)
+    )
+    return text

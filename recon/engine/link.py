@@ -46,7 +46,8 @@ def refund_facts(
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
     row, from ``bounced``), ``listed_by_loop`` (why its RMAs come from Loop's record, see
-    ``_loop_disagrees``; 0 for most) and the id codes ``refund_code`` and ``rma_code``.
+    ``_loop_disagrees``; 0 for most), ``rma_elsewhere`` (its note's one RMA is a return of
+    another order: ``_on_other_orders``) and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -54,10 +55,16 @@ def refund_facts(
     parsed = parse_notes(refunds["note"], patterns)
     out: dict[str, Any] = {column: keys.raw(refunds[column]) for column in refunds.columns}
     out["first_rma"], out["rma_code"] = _first_rmas(parsed, codes)
+    elsewhere = _on_other_orders(frames, codes, parsed.counts == 1, out["rma_code"])
     counts = _drop_order_numbers(frames, parsed.counts, out["first_rma"], out["rma_code"])
     out["rmas"] = _several(refunds["note"], counts, patterns)
     out["n_rmas"] = _drop_order_number_beside(frames, counts, out, codes)
+    # A note left with one RMA once its order number is dropped: checked the same way.
+    beside = (counts >= 2) & (out["n_rmas"] == 1)
+    elsewhere |= _on_other_orders(frames, codes, beside, out["rma_code"])
     out["listed_by_loop"] = _loop_disagrees(frames, codes, out)
+    # Still one RMA, a return of another order's (not the order number, not made ambiguous).
+    out["rma_elsewhere"] = elsewhere & (out["n_rmas"] == 1) & (out["rma_code"] < 0)
     row = codes.of("refunds", "refund_id")
     out["refund_code"] = row
     size = codes.size("refund")
@@ -116,6 +123,33 @@ def bounced(frames: Frames, codes: Codes, as_of: datetime) -> np.ndarray:
     hit = named[codes.of("transactions", "transaction_id")]
     ok: np.ndarray = hit & keys.upper_in(frames.transactions["status"], OK_STATUSES)
     return ok  # only money that went through can bounce
+
+
+def _on_other_orders(
+    frames: Frames, codes: Codes, single: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """Per refund row of ``single`` (its note names one RMA): that RMA is a Loop return on
+    another order than the refund's.
+
+    A refund pays back its own order's payment, so it cannot be that return's refund (a
+    mistyped RMA, or a refund issued on the wrong order): ``code`` is set to -1 there, and the
+    refund is read as one whose note names no return of its own (findings.md link 1). Orders
+    are compared only where both are known.
+    """
+    elsewhere = np.zeros(len(code), dtype=bool)
+    hit = np.flatnonzero(np.asarray(single) & (code >= 0))
+    if not len(hit):
+        return elsewhere
+    first = codes_mod.first_position(codes.of("returns", "rma"), codes.size("rma"))
+    at = first[code[hit]]
+    hit, at = hit[at >= 0], at[at >= 0]  # an RMA only a return line carries: no return
+    theirs = frames.returns["order_id"].to_numpy(dtype=object)[at]
+    mine = frames.refunds["order_id"].to_numpy(dtype=object)[hit]
+    differ = np.flatnonzero(theirs != mine)  # few rows: only those are checked for NA
+    other = differ[pd.notna(theirs[differ]) & pd.notna(mine[differ])]
+    elsewhere[hit[other]] = True
+    code[hit[other]] = -1
+    return elsewhere
 
 
 def _drop_order_numbers(
@@ -304,8 +338,14 @@ def link_refunds(
     linked[by_note["rma_code"].to_numpy()] = True
     linked[codes.lookup("rma", by_provider["rma"])] = True
     linked[-1] = False  # code -1 (no such RMA) marked the spare slot
-    rest = no_rma[~no_rma["refund_id"].isin(by_provider["refund_id"])]
+    # A note naming a return of another order names none of its own: the heuristic may link
+    # it on its own order (its one RMA was mistyped); unlinked, it stays UNKNOWN_RMA.
+    elsewhere = facts.loc[facts["rma_elsewhere"].to_numpy(dtype=bool), ["refund_id", "order_id"]]
+    rest = pd.concat([no_rma, elsewhere]) if len(elsewhere) else no_rma
+    rest = rest[~rest["refund_id"].isin(by_provider["refund_id"])]
     by_heuristic = _heuristic(facts, rest, frames, linked, codes, tolerance_minor, min_confidence)
+    if len(elsewhere):
+        unknown = unknown[~keys.member(unknown["refund_id"], by_heuristic["refund_id"])]
     if by_provider.empty and by_heuristic.empty:  # notes linked every refund (usual)
         return by_note, unknown
     links = concat_rows([by_note, by_provider, by_heuristic], LINK_COLUMNS)

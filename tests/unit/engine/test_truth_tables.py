@@ -288,6 +288,45 @@ CASES: dict[
         {("UNKNOWN_RMA", "refund=501")},
         {},
     ),
+    "a note naming a return of another order pays it not: that return is still owed": (
+        [
+            ret(RMA),
+            ret("12399", order="101", lines=(line("1399", "SKU-B"),)),
+            order(),
+            order("101"),
+            payout(),
+            *settled_refund(note="Loop RMA #12399"),  # 12345's refund, its RMA mistyped
+        ],
+        {("MISSING_REFUND", "rma=12399"), ("MISSING_RESTOCK", "rma=12399,line=1399")},
+        {},
+    ),
+    "a note naming a return of another order, no return of its own fits: UNKNOWN_RMA": (
+        [
+            ret("12399", order="101", lines=(line("1399", "SKU-B"),)),
+            order(),
+            order("101"),
+            payout(),
+            *settled_refund(note="Loop RMA #12399", lines=()),
+        ],
+        {
+            ("UNKNOWN_RMA", "refund=500"),
+            ("MISSING_REFUND", "rma=12399"),
+            ("MISSING_RESTOCK", "rma=12399,line=1399"),
+        },
+        {},
+    ),
+    "a note naming its order number and a return of another order: that return is not paid": (
+        [
+            ret(RMA),
+            ret("12399", order="101", lines=(line("1399", "SKU-B"),)),
+            order(),
+            order("101"),
+            payout(),
+            *settled_refund(note="Return #100 - Loop RMA #12399"),
+        ],
+        {("MISSING_REFUND", "rma=12399"), ("MISSING_RESTOCK", "rma=12399,line=1399")},
+        {},
+    ),
     "ambiguous RMA: one refund names two open returns": (
         [
             ret(RMA, state="open", label="in_transit"),
@@ -1009,6 +1048,15 @@ def test_a_bounced_refund_names_its_transaction_and_says_it_bounced() -> None:
     assert finding.transaction_ids == ("600",)
     assert finding.amount_at_risk == Decimal("20.00")
     assert "bounced" in finding.detail
+
+
+def test_a_note_naming_a_return_of_another_order_says_so() -> None:
+    records = CASES[
+        "a note naming a return of another order, no return of its own fits: UNKNOWN_RMA"
+    ]
+    (finding,) = [f for f in run(*records[0]).findings if f.category is Category.UNKNOWN_RMA]
+    assert (finding.rma, finding.amount_at_risk) == ("12399", Decimal("20.00"))
+    assert finding.detail == "the note names a return of another order: 12399 on #101"
 
 
 def test_a_refund_loop_lists_twice_says_so() -> None:

@@ -130,19 +130,29 @@ def derive(world: World) -> dict[str, Derived]:
         for x in r.refunds:
             if x.provider_refund_id:
                 listing.setdefault(x.provider_refund_id, set()).add(r.id)
+    elsewhere: dict[str, str] = {}  # refund → its note's one RMA, a return of another order
     for o, f, txns in refunds:
         order_number = re.sub(r"\D", "", o.name)
-        named = {n for n in rmas_in(f.note) if n in by_id or n != order_number}
+        raw = rmas_in(f.note)
+        other = {n for n in raw if n in by_id and by_id[n].provider_order_id != o.id}
+        if len(raw) == 1 and raw <= other:  # not its return: read as a number Loop lacks
+            named = raw - {order_number}
+        else:
+            named = {n for n in raw if n in by_id or n != order_number}
+        if len(named) == 1 and named <= other:
+            (elsewhere[f.id],) = named
         # Loop's record and the note tie it to different returns: ambiguous, as a note naming
         # several (Loop lists it on several and the note names none Loop has, or the note names
         # one return and Loop lists it on another).
         lists = listing.get(f.id, set())
-        known = named & by_id.keys()
+        known = set() if f.id in elsewhere else named & by_id.keys()
         if len(named) <= 1 and (len(lists - known) >= 2 or (known and lists - known)):
             named = known | lists
         elif len(named) >= 2:
             named |= lists  # a note naming several, and Loop lists it on yet another return
-        if named:
+        if len(named) >= 2:
+            elsewhere.pop(f.id, None)  # ambiguous, as any refund tied to several returns
+        if named and f.id not in elsewhere:
             noted.add(f.id)
         if len(named) >= 2:
             if covered(txns, None, o) > 0:
@@ -155,11 +165,11 @@ def derive(world: World) -> dict[str, Derived]:
             )
         elif len(named) == 1:
             (rma,) = named
-            if rma in by_id:
+            if rma in by_id and f.id not in elsewhere:
                 links[f.id] = rma
             elif f.id in provider:  # Loop's record outranks an unknown number in a note
                 links[f.id] = provider[f.id]
-            else:
+            elif f.id not in elsewhere:  # the heuristic may link it on its own order first
                 ctx.add(
                     f"refund={f.id}",
                     Derived("UNKNOWN_RMA", rma, o.id, [f.id], covered(txns, None, o), o.currency),
@@ -188,6 +198,13 @@ def derive(world: World) -> dict[str, Derived]:
         fits = live or fits  # a cancelled/expired return only when no live one qualifies
         if len(fits) == 1:
             links[f.id] = fits[0].id
+        elif f.id in elsewhere:  # a return of another order's RMA, and none of its own fits
+            ctx.add(
+                f"refund={f.id}",
+                Derived(
+                    "UNKNOWN_RMA", elsewhere[f.id], o.id, [f.id], covered(txns, None, o), o.currency
+                ),
+            )
         elif covered(txns, None, o) > 0 and returns_on.get(o.id):
             ctx.add(
                 f"refund={f.id}",
