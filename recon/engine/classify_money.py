@@ -129,7 +129,7 @@ def classify_returns(
             Category.AMOUNT_MISMATCH,
             mismatch,
             (agg["total"] - refund).abs(),
-            "refunded total differs from Loop's refund",
+            _mismatch_detail,
         ),
         (
             Category.REFUND_ON_CANCELLED_RETURN,
@@ -147,8 +147,20 @@ def classify_returns(
     out = []
     for category, mask, amount, detail in specs:
         hit = agg[mask]
-        out.append(return_rows(category, hit, amount_minor=amount[mask], detail=detail))
+        text = detail(hit) if callable(detail) else detail
+        out.append(return_rows(category, hit, amount_minor=amount[mask], detail=text))
     return out
+
+
+def _mismatch_detail(hit: pd.DataFrame) -> pd.Series:
+    """AMOUNT_MISMATCH's detail says which way the total differs: an acknowledged over-refund
+    that turns short (a part bounced) keeps its amount at risk but says something new, so it
+    opens again (lifecycle.py)."""
+    over = (hit["total"] > hit["refund_minor"]).to_numpy()
+    text = np.where(
+        over, "refunded total exceeds Loop's refund", "refunded total falls short of Loop's refund"
+    )
+    return pd.Series(text, index=hit.index, dtype=object)
 
 
 def classify_linked_refunds(

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engine_builders import AS_OF
+from engine_builders import AS_OF, bt, order, payout, refund, ret, rline, run, txn
 
 from recon.engine.findings_json import read_findings_json, write_findings_json
 from recon.engine.lifecycle import merge
@@ -83,6 +83,32 @@ def test_acknowledged_opens_again_when_the_ids_it_names_change(change: dict[str,
     )
     changed = merge(acked, [finding("K|rma=22222").model_copy(update=change)], LATER)
     assert changed[0].status is FindingStatus.OPEN and changed[0].acknowledged_by is None
+
+
+def test_an_acknowledged_over_refund_that_turns_short_opens_again() -> None:
+    """Loop owes 15.00; refund 500 paid 10.00 + 10.00, 5.00 too much: finance acknowledges it.
+    Then the 10.00 card part bounces: the customer is 5.00 short. The amount at risk is 5.00
+    either way, but what the finding says changed: it must not stay quiet."""
+    records = [
+        ret("12345", refund="15.00", total="20.00"),
+        order(),
+        payout(),
+        refund(
+            "500",
+            "Loop RMA #12345",
+            (txn("600", "10.00"), txn("601", "10.00")),
+            lines=(rline("1345", "SKU-A"),),
+        ),
+        bt("8600", "600", "10.00"),
+        bt("8601", "601", "10.00"),
+    ]
+    (over,) = run(*records).findings
+    assert (over.category, over.amount_at_risk) == (Category.AMOUNT_MISMATCH, Decimal("5.00"))
+    acked = [over.model_copy(update={"status": FindingStatus.ACKNOWLEDGED})]
+    (short,) = run(*records, bt("8901", "601", "10.00", kind="REFUND_FAILURE")).findings
+    assert (short.key, short.amount_at_risk) == (over.key, Decimal("5.00"))
+    (merged,) = merge(acked, [short], LATER)
+    assert merged.status is FindingStatus.OPEN
 
 
 def test_resolved_finding_that_reappears_is_new_again() -> None:
