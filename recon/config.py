@@ -231,6 +231,9 @@ _UNMUTABLE = {
     "someone decides which return the refund is for",
     Category.UNMATCHED_REFUND: "recon does not refund a return on the same order while a paid "
     "refund there links to no return (it may be that return's); acknowledge it once checked",
+    Category.UNKNOWN_RMA: "recon does not refund a return on the same order while a paid refund "
+    "there names an RMA it cannot link (a mistyped RMA: it may be that return's refund); "
+    "acknowledge it once checked",
 }
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

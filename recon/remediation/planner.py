@@ -49,7 +49,8 @@ class _Draft:
     ledger: LedgerFacts
     # Units the engine found unrestocked: MISSING_RESTOCK's (rma, line item) → Loop line ids.
     unrestocked: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
-    # Orders with a paid refund linked to no return (UNMATCHED_REFUND): order id → refund ids.
+    # Orders with a paid refund linked to no return (UNMATCHED_REFUND, UNKNOWN_RMA): order id →
+    # "<refund id> (<category>)".
     unmatched: dict[str, list[str]] = field(default_factory=dict)
     actions: list[PlannedAction] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -79,9 +80,11 @@ def plan_actions(
         line = finding_line(finding)
         if finding.category is Category.MISSING_RESTOCK and finding.rma and line:
             draft.unrestocked[(finding.rma, line)] = frozenset(finding.loop_line_item_ids)
-        if finding.category is Category.UNMATCHED_REFUND and finding.shopify_order_id:
+        if finding.category in _HOLDS_ORDER and finding.shopify_order_id:
             ids = draft.unmatched.setdefault(finding.shopify_order_id, [])
-            ids.extend(finding.shopify_refund_ids)
+            ids.extend(
+                f"{refund} ({finding.category.value})" for refund in finding.shopify_refund_ids
+            )
     for finding in ordered:
         if finding.category is Category.MISSING_REFUND:
             _plan_refund(finding, settings, contexts, shop, draft)
@@ -93,6 +96,10 @@ def plan_actions(
     breaker = check_breaker(auto, settings)
     keys = frozenset(f.key for f in ordered)
     return Plan(tuple(draft.actions), tuple(draft.skipped), breaker, keys)
+
+
+# Findings of a paid refund that links to no return: refunds on their order wait for a human.
+_HOLDS_ORDER = frozenset({Category.UNMATCHED_REFUND, Category.UNKNOWN_RMA})
 
 
 def _policy(category: Category, settings: RemediationSettings) -> Disposition:
@@ -142,10 +149,11 @@ def _plan_refund(
         disposition = Disposition.REVIEW
         reason = unread
     elif order.id in draft.unmatched:
-        # A paid refund on the order that links to no return (UNMATCHED_REFUND) may be this
-        # return's, refunded by hand without the RMA: a human decides (acknowledge it if not).
+        # A paid refund on the order that links to no return may be this return's: refunded by
+        # hand without the RMA (UNMATCHED_REFUND), or with a mistyped one (UNKNOWN_RMA). A human
+        # decides (acknowledge the finding if it is not this return's).
         disposition = Disposition.REVIEW
-        reason = "the order has a paid refund linked to no return (UNMATCHED_REFUND): " + ", ".join(
+        reason = "the order has a paid refund linked to no return: " + ", ".join(
             sorted(draft.unmatched[order.id])
         )
     details = {

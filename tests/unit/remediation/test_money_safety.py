@@ -203,7 +203,20 @@ def test_a_paid_refund_linked_to_no_return_sends_the_refund_to_review(sessions, 
     )
     run(sessions, gateway, clock, findings=[*REFUND_701, unmatched])
     refund = intents(sessions)[0]
-    assert refund.state == "needs_review" and "(UNMATCHED_REFUND): 500" in refund.reason
+    assert refund.state == "needs_review" and "500 (UNMATCHED_REFUND)" in refund.reason
+    assert len(_refunds(gateway)) == 1  # only CX's
+
+
+def test_a_paid_refund_with_a_mistyped_rma_sends_the_refund_to_review(sessions, gateway, clock):
+    """CX refunded 20.00 with the RMA mistyped ("Loop RMA #12354701"): the engine raises
+    UNKNOWN_RMA for that refund beside 701's MISSING_REFUND. That refund may be 701's."""
+    gateway.add_manual_refund("20.00", note="Loop RMA #12354701")
+    unknown = finding(Category.UNKNOWN_RMA, "12345701").model_copy(
+        update={"key": "UNKNOWN_RMA|refund=500", "rma": None, "shopify_refund_ids": ("500",)}
+    )
+    run(sessions, gateway, clock, findings=[*REFUND_701, unknown])
+    refund = intents(sessions)[0]
+    assert refund.state == "needs_review" and "500 (UNKNOWN_RMA)" in refund.reason
     assert len(_refunds(gateway)) == 1  # only CX's
 
 
