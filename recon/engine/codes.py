@@ -89,7 +89,7 @@ class Codes:
         """
         out = np.full(len(values), -1, dtype=np.int64)
         keyed = np.zeros(len(values), dtype=bool)
-        if self.rma_keys is not None and self.rma_key_codes is not None:
+        if self.rma_keys is not None and self.rma_key_codes is not None and len(self.rma_keys):
             keys, keyed = digit_keys(values)
             at = np.asarray(self.rma_keys.get_indexer(pd.Index(keys[keyed])), dtype=np.int64)
             out[keyed] = np.where(at >= 0, self.rma_key_codes[np.maximum(at, 0)], -1)

@@ -283,6 +283,11 @@ CASES: dict[
         set(),
         {},
     ),
+    "refunds naming RMAs when no Loop return is mirrored at all (a month with refunds only)": (
+        [payout(), *settled_refund("501", note="Loop RMA #4242", tid="601", lines=())],
+        {("UNKNOWN_RMA", "refund=501")},
+        {},
+    ),
     "a number that is neither an RMA nor the order's still raises UNKNOWN_RMA": (
         [*clean(), *settled_refund("501", note="Return #4242", tid="601", lines=())],
         {("UNKNOWN_RMA", "refund=501")},

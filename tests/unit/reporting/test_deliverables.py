@@ -206,3 +206,46 @@ def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path:
     rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
     (row,) = [r for r in rows if r["key"] == key]
     assert row["status"] == "open" and str(row["first_seen"]).startswith("2026-10-20")
+
+
+def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
+    tmp_path: Path,
+) -> None:
+    """Return 1001 closed on Oct 20; its refund was paid on Nov 3 and is in the mirror. At the
+    close of October it was owed: October's workbook lists its MISSING_REFUND, unresolved, and the
+    refund is not in October's figures. November's counts the refund."""
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+    from tests.fakes import make_order, make_refund, make_return
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    paid_on = datetime(2026, 11, 3, 15, tzinfo=UTC)
+    closed = make_return(1, datetime(2026, 10, 20, tzinfo=UTC))
+    refund = make_refund(1, paid_on, closed.refund, note="Loop RMA #1001")
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+
+    def missing_refunds(month: date, end: date) -> list[dict[str, object]]:
+        path = build_monthend(settings, store, now, month, end)
+        sheet = load_workbook(path)["Exceptions"]
+        header = [c.value for c in sheet[1]]
+        rows = [
+            dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)
+        ]
+        return [r for r in rows if r["category"] == "MISSING_REFUND" and r["rma"] == "1001"]
+
+    try:
+        store.upsert_returns([closed])
+        store.upsert_orders([make_order(1, paid_on + timedelta(hours=1), (refund.id,))])
+        store.upsert_refunds([refund])
+        october = missing_refunds(date(2026, 10, 1), date(2026, 11, 1))
+        november = missing_refunds(date(2026, 11, 1), date(2026, 12, 1))
+    finally:
+        store.close()
+    assert [r["status"] for r in october] == ["new"]  # no nightly run recorded it
+    assert november == []
