@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -398,13 +399,25 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
-        import click
+    except _usage_errors() as exc:  # with standalone_mode=False, usage errors arrive here
+        exc.show()
+        sys.exit(exc.exit_code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _usage_errors() -> tuple[type[Any], ...]:
+    """Click's usage errors (exit 2): click's own, and the copy of click newer Typers carry.
+
+    Typer 0.2x parses the command line with its own ``typer._click``, whose errors are not
+    ``click.ClickException``: caught as click's alone, a mistyped date printed a traceback and
+    exited 1, which cron wrappers read as a failed run.
+    """
+    import click
+
+    try:
+        vendored = importlib.import_module("typer._click.exceptions").ClickException
+    except (ImportError, AttributeError):  # an older Typer on the real click
+        return (click.ClickException,)
+    return (click.ClickException, vendored)
 
 
 if __name__ == "__main__":

@@ -253,3 +253,30 @@ def test_a_record_quarantined_every_night_does_not_hide_a_new_one(config: Path) 
     assert result.returncode == 0, result.stderr
     assert "processedAt" in result.stdout and "222" in result.stdout
     assert result.stdout.count("currency") == 1 and "210" in result.stdout  # once, 210 times
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("backfill", "--from", "2026/07/01", "--to", "2026-11-01"), "--from"),
+        (("backfill", "--from", "2026-07-01"), "--to"),
+        (("report", "--from", "October", "--to", "2026-11-01"), "--from"),
+        (("run", "--mode", "yolo"), "--mode"),
+        (("run", "--bogus"), "--bogus"),
+    ],
+)
+def test_a_mistyped_command_line_exits_2_naming_the_option(
+    config: Path, args: tuple[str, ...], named: str
+) -> None:
+    """A date in the wrong format, a missing or unknown option: a usage message, not a
+    traceback and exit 1 (a cron wrapper reads 1 as "the run failed")."""
+    result = recon(*args, "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_command_prints_the_help(config: Path) -> None:
+    result = recon()
+    assert "Traceback" not in result.stderr
+    assert "backfill" in result.stdout + result.stderr
