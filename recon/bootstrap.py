@@ -64,6 +64,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         ConfigError: a secret's environment variable is unset (real shops only).
         WorldError: the configured world file is invalid.
     """
+    from recon.sources.http import RetryPolicy
     from recon.sources.loop import LoopClient
     from recon.sources.shopify import ShopifyClient
 
@@ -93,6 +94,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
 
         protect_root_handlers([token, api_key])
         timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
+        # [sync] max_retries counts the retries after the first try, for every request.
+        policy = RetryPolicy(max_attempts=settings.sync.max_retries + 1)
         shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
         loop_http = stack.enter_context(httpx.Client(timeout=timeout))
         store = open_store(settings, clock)
@@ -109,6 +112,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 clock=clock,
                 page_size=settings.loop.page_size,
                 window_days=settings.loop.window_days,
+                policy=policy,
             ),
             shopify=ShopifyClient(
                 shopify_http,
@@ -116,6 +120,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 api_version=settings.shop.api_version,
                 token=token,
                 clock=clock,
+                policy=policy,
             ),
             truth=truth,
             sandbox=server,

@@ -186,3 +186,27 @@ def test_an_unescaped_at_sign_in_the_store_password_is_refused_unseen(tmp_path: 
     with pytest.raises(ConfigError, match=r"store\.url") as info:
         load_settings(write(tmp_path, text))
     assert "ss-tail-99" not in str(info.value) and "%40" in str(info.value)
+
+
+def test_sync_max_retries_bounds_the_attempts_of_each_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[sync] max_retries = 1``: one try and one retry, then the run gives up (it was ignored,
+    and every request was tried 8 times whatever the file said)."""
+    from datetime import UTC, datetime
+
+    from recon.bootstrap import build_app
+    from recon.errors import RetryExhaustedError
+
+    monkeypatch.setenv("RECON_SHOPIFY_TOKEN", "shpat_test")
+    monkeypatch.setenv("RECON_LOOP_API_KEY", "loop-test")
+    text = (
+        '[store]\nurl = "sqlite:///var/x.db"\n[sync]\nmax_retries = 1\n'
+        '[loop]\nbase_url = "http://127.0.0.1:9/api"\n'  # discard port: connection refused
+        '[shop]\nbase_url = "http://127.0.0.1:9"\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    with build_app(settings) as app, pytest.raises(RetryExhaustedError) as info:
+        start = datetime(2026, 10, 1, tzinfo=UTC)
+        list(app.loop.iter_returns(start, datetime(2026, 10, 2, tzinfo=UTC), "open"))
+    assert "gave up after 2 attempts" in str(info.value)
