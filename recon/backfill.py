@@ -112,17 +112,27 @@ def backfill(
 ) -> SyncStats:
     """Mirror everything in [start, end), window by window, resuming where a previous run stopped.
 
+    A range reaching past now is read up to now (the rest on a later rerun of the same range).
     ``fence`` runs inside each window's transaction (and the watermarks'): the run lock's lease
     check (``service.run_backfill``). If it refuses, that window is not kept and the backfill
     stops; the windows committed before stay, and a rerun resumes after them.
 
     Raises:
         recon.errors.LockError: ``fence`` refused (another run took the shop's lease).
-        ConfigError: the range is empty or naive.
+        ConfigError: the range is empty or naive, or starts at or after now.
         recon.errors.SourceError: an API failed; committed windows stay committed.
         recon.errors.StoreError: the mirror could not be written.
     """
     windows = split_windows(start, end, settings.backfill_window_days)
+    now = clock.now()
+    if start >= now:
+        raise ConfigError(
+            f"backfill --from {start:%Y-%m-%d %H:%M} UTC is not in the past "
+            f"(now {now:%Y-%m-%d %H:%M} UTC): nothing to read yet"
+        )
+    # Days still to come cannot be committed as read: the range is read up to now, and its last
+    # window ends at now, so the same command later reads that window again, to its end.
+    windows = [(lo, min(hi, now)) for lo, hi in windows if lo < now]
     done = store.completed_windows(start, end)
     # A window is done when that very window was committed: a rerun with other window days
     # reads every window again rather than skip days a longer window would claim.

@@ -190,7 +190,12 @@ def backfill(
     settings = _settings(config)
     with build_app(settings) as application:
         stats = run_backfill(application, start=_utc(start), end=_utc(end), progress=True)
+        now = application.clock.now()
     Console().print(f"backfill done: {stats.total} records, {stats.quarantined} quarantined")
+    if _utc(end) > now:
+        Console().print(
+            f"read up to now ({now:%Y-%m-%d %H:%M} UTC): the same command later reads the rest"
+        )
 
 
 @app.command()

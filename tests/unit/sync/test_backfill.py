@@ -237,3 +237,28 @@ def test_a_backfill_whose_lease_was_taken_over_stops_and_keeps_its_windows(
     shopify.iter_payouts = fetched  # type: ignore[method-assign]
     assert run_backfill(app, start=start, end=end, progress=False).windows == 2
     assert mirror.get_watermark("shopify.payouts") == end
+
+
+def test_a_range_reaching_past_now_is_read_up_to_now_and_the_rest_on_a_rerun(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """``--to`` next month: the days still to come cannot be checkpointed as read. On day 10 a
+    backfill of days 0-20 reads up to now; on day 20 the same command reads a return of day 15
+    (it used to "resume" past it, every window committed on day 10)."""
+    loop, shopify = FakeLoop(), FakeShopify()
+    start, end = EPOCH, EPOCH + timedelta(days=20)
+    backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=end, progress=False)
+    assert max(c[2] for c in shopify.calls if c[0] == "iter_payouts") == clock.now()
+    clock.advance(timedelta(days=10))
+    loop.put(make_return(3, EPOCH + timedelta(days=15)))
+    backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=end, progress=False)
+    assert mirror.count_rows("loop_returns") == 1
+
+
+def test_a_range_wholly_in_the_future_is_refused(mirror: SqlStore, clock: VirtualClock) -> None:
+    """A year typed wrong (2027 for 2026): nothing to read, so say so, naming now."""
+    loop, shopify = FakeLoop(), FakeShopify()
+    start = clock.now() + timedelta(days=300)
+    with pytest.raises(ConfigError, match="is not in the past"):
+        backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=start + timedelta(days=5))
+    assert (loop.calls, shopify.calls) == ([], [])
