@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -239,9 +240,13 @@ def report(
 
     first, last = _period(month, start, end)
     settings = _settings(config)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(settings.shop.timezone)).date()
+    if first > today:
+        raise ConfigError(f"report: the period {first}..{last} has not begun (today is {today})")
     store = open_store(settings)
     try:
-        path = build_monthend(settings, store, datetime.now(UTC), first, last)
+        path = build_monthend(settings, store, now, first, last)
     finally:
         store.close()
     Console().print(f"month-end workbook: {path}")
@@ -249,6 +254,8 @@ def report(
 
 def _period(month: str | None, start: datetime | None, end: datetime | None) -> tuple[date, date]:
     """[first, last) days from ``--month`` or ``--from``/``--to``."""
+    if month is not None and (start is not None or end is not None):
+        raise ConfigError("report: give either --month or --from and --to, not both")
     if month is not None:
         try:
             first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).date()

@@ -280,3 +280,18 @@ def test_no_command_prints_the_help(config: Path) -> None:
     result = recon()
     assert "Traceback" not in result.stderr
     assert "backfill" in result.stdout + result.stderr
+
+
+def test_a_report_period_not_begun_or_given_twice_exits_2(config: Path) -> None:
+    """A year typed wrong (2062-10) wrote an empty workbook and exited 0; --month with
+    --from/--to silently dropped the range."""
+    future = recon("report", "--month", "2062-10", "--config", str(config))
+    assert future.returncode == 2 and "has not begun" in future.stderr
+    assert not (
+        config.parent.parent / "reports" / "sandbox" / "month-end" / "2062-10.xlsx"
+    ).exists()
+    both = recon(
+        "report", "--month", "2026-10", "--from", "2026-10-01", "--to", "2026-10-05",
+        "--config", str(config),
+    )  # fmt: skip
+    assert both.returncode == 2 and "either --month or --from and --to" in both.stderr
