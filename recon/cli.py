@@ -352,7 +352,8 @@ def actions_list(
         )
         # Reasons carry Shopify's own error text: print it literally, never as console markup.
         table.add_row(*(escape(c) for c in cells), escape(row.reason))
-    Console().print(table)
+    # Piped (to grep, a file): full lines, so each id, order and state reads whole.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> None:

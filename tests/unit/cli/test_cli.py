@@ -295,3 +295,34 @@ def test_a_report_period_not_begun_or_given_twice_exits_2(config: Path) -> None:
         "--config", str(config),
     )  # fmt: skip
     assert both.returncode == 2 and "either --month or --from and --to" in both.stderr
+
+
+def test_actions_list_piped_keeps_whole_ids_and_states(config: Path) -> None:
+    """``actions list | grep`` (or a file for the approver) printed "5400000…" and "propos…" at
+    80 columns: the order and state could not be read, the id not trusted."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from recon.bootstrap import open_store
+    from recon.config import load_settings
+    from recon.remediation.ledger import ActionRow
+
+    store = open_store(load_settings(config))
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with Session(store.engine) as session, session.begin():
+        session.add(
+            ActionRow(
+                key="k-1", shop="sandbox", rma="12000001", kind="refund", subject="s", n=1,
+                category="MISSING_REFUND", finding_key="MISSING_REFUND|rma=12000001",
+                order_id="5400000000085", amount="105.99", currency="USD", state="needs_review",
+                reason="over the USD limit of 100.00", details={"lines": []},
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    store.close()
+    listed = recon("actions", "list", "--config", str(config))
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [x for x in listed.stdout.splitlines() if "12000001" in x]
+    for whole in ("5400000000085", "MISSING_REFUND", "needs_review", "refund 105.99 USD"):
+        assert whole in line, line
