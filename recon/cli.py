@@ -122,7 +122,8 @@ def run(
     config: ConfigOption = None,
     mode: Annotated[
         RemediationMode | None,
-        typer.Option(help="override [remediation] mode for this run: plan, approval or apply"),
+        # "\\[" is a literal bracket: typer renders help text as rich markup.
+        typer.Option(help="override \\[remediation] mode for this run: plan, approval or apply"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:

@@ -326,3 +326,10 @@ def test_actions_list_piped_keeps_whole_ids_and_states(config: Path) -> None:
     (line,) = [x for x in listed.stdout.splitlines() if "12000001" in x]
     for whole in ("5400000000085", "MISSING_REFUND", "needs_review", "refund 105.99 USD"):
         assert whole in line, line
+
+
+def test_run_help_names_the_setting_its_mode_overrides() -> None:
+    """Rich markup ate "[remediation]": the help read "override  mode for this run"."""
+    result = recon("run", "--help")
+    assert result.returncode == 0
+    assert "[remediation] mode" in result.stdout
