@@ -81,7 +81,12 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
 
             faults = Faults(**settings.sandbox.faults.model_dump())
             state = SandboxState(world, clock=clock, faults=faults)  # type: ignore[arg-type]
-            server = SandboxServer(state, host=settings.sandbox.host)
+            server = SandboxServer(
+                state,
+                host=settings.sandbox.host,
+                shopify_port=settings.sandbox.shopify_port,
+                loop_port=settings.sandbox.loop_port,
+            )
             stack.enter_context(server)
             shopify_base, loop_base = server.shopify_base_url, server.loop_base_url
             token, api_key = server.shopify_token, server.loop_api_key

@@ -147,7 +147,6 @@ class SandboxSettings(_Section):
     host: str = "127.0.0.1"
     shopify_port: int = 0  # 0: any free port
     loop_port: int = 0
-    clock_scale: float = Field(default=1.0, gt=0)
     faults: FaultSettings = Field(default_factory=FaultSettings)
 
 

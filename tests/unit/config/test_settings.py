@@ -210,3 +210,27 @@ def test_sync_max_retries_bounds_the_attempts_of_each_request(
         start = datetime(2026, 10, 1, tzinfo=UTC)
         list(app.loop.iter_returns(start, datetime(2026, 10, 2, tzinfo=UTC), "open"))
     assert "gave up after 2 attempts" in str(info.value)
+
+
+def test_sandbox_ports_in_the_file_are_the_ports_served(tmp_path: Path) -> None:
+    """``[sandbox] shopify_port``/``loop_port`` were accepted and ignored (any free port was
+    served), and ``clock_scale`` did nothing at all: it is refused as unknown now."""
+    import socket
+
+    from recon.bootstrap import build_app
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    text = (
+        '[store]\nurl = "sqlite:///var/x.db"\n[sandbox]\nenabled = true\nreturns = 5\n'
+        f"shopify_port = {ports[0]}\nloop_port = {ports[1]}\n"
+    )
+    with build_app(load_settings(write(tmp_path, text))) as app:
+        assert app.sandbox is not None
+        assert app.sandbox.shopify_base_url.endswith(f":{ports[0]}")
+        assert f":{ports[1]}/" in app.sandbox.loop_base_url + "/"
+    with pytest.raises(ConfigError, match=r"sandbox\.clock_scale: unknown key"):
+        load_settings(write(tmp_path, "[sandbox]\nclock_scale = 2.0\n"))
