@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -284,6 +285,33 @@ class RemediationSettings(_Section):
     note_template: str = "Loop RMA #{rma}"
     status_tag: str = "recon:loop-{state}"
 
+    @field_validator("note_template")
+    @classmethod
+    def _names_the_rma(cls, value: str) -> str:
+        # The note is the strongest join key and the marker a resend looks for: without the RMA,
+        # recon's own refunds would link to no return (Settings checks the patterns read it back).
+        if _SAMPLE_RMA not in _filled(value, rma=_SAMPLE_RMA):
+            raise ValueError("must contain {rma}, e.g. 'Loop RMA #{rma}'")
+        return value
+
+    @field_validator("status_tag")
+    @classmethod
+    def _fills(cls, value: str) -> str:
+        _filled(value, state="closed")
+        return value
+
+
+_SAMPLE_RMA = "12345678"
+
+
+def _filled(template: str, **values: str) -> str:
+    """``template`` formatted with ``values``; a placeholder other than theirs is a ValueError."""
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        names = ", ".join("{" + name + "}" for name in values)
+        raise ValueError(f"the only placeholder is {names} ({type(exc).__name__}: {exc})") from None
+
 
 class SmtpSettings(_Section):
     host: str = "localhost"
@@ -346,6 +374,20 @@ class Settings(BaseSettings):
         # init (the TOML file's content, passed by load_settings) loses to the environment.
         return (env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _note_reads_back(self) -> Settings:
+        # What recon writes on a refund is what links it to its return on the next run.
+        from recon.engine.rma import parse_rmas  # the parser itself (it imports this module)
+
+        note = self.remediation.note_template.format(rma=_SAMPLE_RMA)
+        found = parse_rmas(note, self.engine.rma_patterns)
+        if found != [_SAMPLE_RMA]:
+            raise ValueError(
+                f"remediation.note_template: engine.rma_patterns read {found} out of {note!r}, "
+                f"not the RMA {_SAMPLE_RMA}: recon could not link its own refunds"
+            )
+        return self
+
     def secret(self, env_name: str | None) -> str:
         """Read a secret from the environment variable the settings name.
 
@@ -399,6 +441,8 @@ def load_settings(path: Path | None = None) -> Settings:
             key = _format_location(error["loc"])
             if error["type"] == "extra_forbidden":
                 problem = f"{key}: unknown key"
+            elif not key:  # a check across sections names its keys itself
+                problem = error["msg"].removeprefix("Value error, ")
             else:
                 problem = f"{key}: {error['msg']} ({_shown(key, error.get('input'))})"
             problems.append(problem + _env_source(error["loc"]))

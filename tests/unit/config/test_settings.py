@@ -234,3 +234,30 @@ def test_sandbox_ports_in_the_file_are_the_ports_served(tmp_path: Path) -> None:
         assert f":{ports[1]}/" in app.sandbox.loop_base_url + "/"
     with pytest.raises(ConfigError, match=r"sandbox\.clock_scale: unknown key"):
         load_settings(write(tmp_path, "[sandbox]\nclock_scale = 2.0\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[remediation]\nnote_template = "Refund for {rma_number}"\n', "remediation.note_template"),
+        ('[remediation]\nnote_template = "Refunded by recon"\n', "remediation.note_template"),
+        ('[remediation]\nstatus_tag = "recon-{status}"\n', "remediation.status_tag"),
+        (
+            "[engine]\nrma_patterns = ['ret-(?P<rma>\\d+)']\n",  # cannot read "Loop RMA #123" back
+            "remediation.note_template",
+        ),
+    ],
+)
+def test_a_template_recon_cannot_write_or_read_back_is_refused(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """A placeholder typo crashed the run after the sync (KeyError); a note without the RMA, or
+    one the RMA patterns do not read back, leaves recon's own refunds linked to no return."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert expected in str(info.value)
+
+
+def test_a_note_template_the_patterns_read_back_is_accepted(tmp_path: Path) -> None:
+    text = '[remediation]\nnote_template = "Loop return #{rma} (refunded by recon)"\n'
+    assert load_settings(write(tmp_path, text)).remediation.note_template.startswith("Loop")
