@@ -53,11 +53,9 @@ def sandbox(
     cost_multiplier: Annotated[float, typer.Option(help="scale Shopify's query cost")] = 1.0,
 ) -> None:
     """Serve the Shopify and Loop emulators on localhost until Ctrl-C (faults optional)."""
-    from recon.config import FaultSettings
-    from recon.sandbox.faults import Faults
     from recon.sandbox.server import serve_until_interrupted
 
-    settings = FaultSettings(
+    faults = _faults(
         error_rate=error_rate,
         latency_seconds=latency,
         drop_write_rate=drop_write_rate,
@@ -73,8 +71,31 @@ def sandbox(
         shopify_port=shopify_port,
         loop_port=loop_port,
         console=Console(),
-        faults=Faults(**settings.model_dump()),
+        faults=faults,
     )
+
+
+def _faults(**options: Any) -> Any:
+    """The sandbox's faults from its options; a bad one is exit 2 naming the option.
+
+    Raises:
+        ConfigError: an option is out of range.
+    """
+    from pydantic import ValidationError
+
+    from recon.config import FaultSettings
+    from recon.sandbox.faults import Faults
+
+    try:
+        settings = FaultSettings(**options)
+    except ValidationError as exc:
+        flags = {"latency_seconds": "latency"}  # the one option named unlike its setting
+        problems = [
+            f"--{flags.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise ConfigError("sandbox: " + "; ".join(problems)) from None
+    return Faults(**settings.model_dump())
 
 
 @app.command()

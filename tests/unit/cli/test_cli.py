@@ -333,3 +333,17 @@ def test_run_help_names_the_setting_its_mode_overrides() -> None:
     result = recon("run", "--help")
     assert result.returncode == 0
     assert "[remediation] mode" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("--throttled-status", "500"), "--throttled-status"),
+        (("--error-rate", "2"), "--error-rate"),
+    ],
+)
+def test_a_bad_sandbox_fault_exits_2_naming_the_option(args: tuple[str, ...], named: str) -> None:
+    """These printed a pydantic traceback and exited 1 (before anything was served)."""
+    result = recon("sandbox", "--shopify-port", "0", "--loop-port", "0", *args)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and "Traceback" not in result.stderr
