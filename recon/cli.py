@@ -355,8 +355,12 @@ def actions_list(
     from recon.remediation.planner import ActionState
     from recon.remediation.views import describe
 
+    try:
+        states = [ActionState(s) for s in state] if state else None
+    except ValueError:
+        choices = ", ".join(s.value for s in ActionState)
+        raise ConfigError(f"--state: expected one of {choices}, got {state}") from None
     settings, sessions = _ledger_sessions(config)
-    states = [ActionState(s) for s in state] if state else None
     with sessions() as session:
         rows = list_actions(session, settings.shop.slug, states)
     table = Table(title=f"actions for {settings.shop.slug}")

@@ -347,3 +347,10 @@ def test_a_bad_sandbox_fault_exits_2_naming_the_option(args: tuple[str, ...], na
     result = recon("sandbox", "--shopify-port", "0", "--loop-port", "0", *args)
     assert result.returncode == 2, result.stderr
     assert named in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_actions_state_exits_2_naming_the_choices(config: Path) -> None:
+    """``actions list --state Proposed`` printed a ValueError traceback and exited 1."""
+    result = recon("actions", "list", "--state", "Proposed", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert "--state: expected one of" in result.stderr and "needs_review" in result.stderr
