@@ -7,6 +7,7 @@ a message that cannot be sent is written to the outbox as ``.eml`` and retried b
 
 from __future__ import annotations
 
+import copy
 import email
 import email.policy
 import hashlib
@@ -110,6 +111,10 @@ class SmtpMailer:
         return smtp
 
 
+# Marks an .eml that outbox mode delivered, as opposed to one kept after a failed send.
+DELIVERED_HEADER = "X-Recon-Delivered"
+
+
 def eml_name(message: EmailMessage) -> str:
     """A stable, safe file name for a message: run, team and a digest of its Message-ID."""
     digest = hashlib.sha256(str(message.get("Message-ID", "")).encode()).hexdigest()[:12]
@@ -130,8 +135,11 @@ class OutboxMailer:
         Raises:
             DeliveryError: the file could not be written.
         """
+        delivered = copy.deepcopy(message)
+        # Delivered here, not waiting: a later run in smtp mode must not mail it again.
+        delivered[DELIVERED_HEADER] = "outbox"
         try:
-            write_eml(message, self.directory)
+            write_eml(delivered, self.directory)
         except OSError as exc:
             raise DeliveryError(f"cannot write to outbox {self.directory}: {exc}") from exc
 
@@ -186,8 +194,11 @@ def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) 
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
         for path in sorted(outbox_dir.glob("*.eml")):
+            waiting = read_eml(path)
+            if waiting[DELIVERED_HEADER] is not None:
+                continue  # written by outbox mode: that was its delivery
             try:
-                mailer.send(read_eml(path))
+                mailer.send(waiting)
             except (DeliveryError, ConfigError) as exc:
                 result.kept.append(path)
                 result.errors.append(f"{path.name}: {exc}")

@@ -115,6 +115,19 @@ def test_outbox_mode_writes_eml_and_resends_nothing(
     assert read_eml(files[0])["X-Recon-Run"] == "run-20261101"
 
 
+def test_switching_from_outbox_to_smtp_mails_no_old_report(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """Weeks in outbox mode, then ``mode = "smtp"``: the first SMTP night mailed finance every
+    report the outbox already held (delivered there, not waiting), stale findings and all."""
+    outbox = tmp_path / "outbox"
+    deliver(build_messages(report_data, settings(tmp_path)), OutboxMailer(outbox), outbox)
+    mailer = FakeMailer()
+    result = deliver([], mailer, outbox)
+    assert (mailer.sent, result.resent) == ([], [])
+    assert len(list(outbox.glob("*.eml"))) == 3  # left where outbox mode delivered them
+
+
 def test_a_missing_smtp_credential_keeps_every_message_in_the_outbox(
     tmp_path: Path, report_data: ReportData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
