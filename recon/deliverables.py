@@ -112,7 +112,9 @@ def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str]
     """
     files = write_run_reports(data, settings.reports.dir)
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
-    result = deliver(messages, mailer_for(settings), settings.delivery.outbox_dir)
+    result = deliver(
+        messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug
+    )
     notes = [
         f"delivery: {e}; the message waits in {settings.delivery.outbox_dir}" for e in result.errors
     ]

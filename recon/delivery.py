@@ -111,6 +111,8 @@ class SmtpMailer:
         return smtp
 
 
+# Names the shop whose report a message is (``deliver`` resends only the running shop's).
+SHOP_HEADER = "X-Recon-Shop"
 # Marks an .eml that outbox mode delivered, as opposed to one kept after a failed send.
 DELIVERED_HEADER = "X-Recon-Delivered"
 
@@ -180,8 +182,14 @@ class DeliveryResult:
         return not self.kept
 
 
-def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) -> DeliveryResult:
+def deliver(
+    messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path, *, shop: str | None = None
+) -> DeliveryResult:
     """Resend what waits in the outbox, then send ``messages``; keep failures as ``.eml``.
+
+    Only ``shop``'s waiting mail is resent (when given): shops may share an outbox directory
+    (the default is one for all), and one shop's run must not send another's report through its
+    own SMTP account. Mail kept before messages named their shop is resent by any shop, as then.
 
     With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent. A
     configuration error at the moment of sending (an SMTP credential's variable unset) keeps the
@@ -197,6 +205,8 @@ def deliver(messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path) 
             waiting = read_eml(path)
             if waiting[DELIVERED_HEADER] is not None:
                 continue  # written by outbox mode: that was its delivery
+            if shop is not None and waiting[SHOP_HEADER] not in (None, shop):
+                continue  # another shop's: its own run resends it
             try:
                 mailer.send(waiting)
             except (DeliveryError, ConfigError) as exc:
@@ -287,6 +297,7 @@ def _message(
     message["Date"] = format_datetime(data.as_of)
     message["Message-ID"] = make_msgid(idstring=f"{data.run_id}.{team.value}", domain="recon.local")
     message["X-Recon-Run"] = data.run_id
+    message[SHOP_HEADER] = data.shop
     message["X-Recon-Team"] = team.value
     message.set_content(text)
     message.add_alternative(html, subtype="html")

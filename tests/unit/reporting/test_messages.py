@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from email.message import EmailMessage
 from pathlib import Path
 from unittest.mock import MagicMock
@@ -126,6 +127,21 @@ def test_switching_from_outbox_to_smtp_mails_no_old_report(
     result = deliver([], mailer, outbox)
     assert (mailer.sent, result.resent) == ([], [])
     assert len(list(outbox.glob("*.eml"))) == 3  # left where outbox mode delivered them
+
+
+def test_a_shop_resends_only_its_own_waiting_mail(tmp_path: Path, report_data: ReportData) -> None:
+    """Two shops of an agency share the default outbox. Shop B's SMTP was down; shop A's next
+    run must not send B's reports through A's account: B's own next run does."""
+    outbox = tmp_path / "outbox"
+    theirs = build_messages(dataclasses.replace(report_data, shop="shop-b"), settings(tmp_path))
+    deliver(theirs, FakeMailer(down=True), outbox, shop="shop-b")
+    ours = FakeMailer()
+    a = deliver([], ours, outbox, shop=report_data.shop)
+    assert (ours.sent, a.resent) == ([], [])
+    b_mailer = FakeMailer()
+    b = deliver([], b_mailer, outbox, shop="shop-b")
+    assert len(b.resent) == len(theirs) == len(b_mailer.sent)
+    assert {str(m["X-Recon-Shop"]) for m in b_mailer.sent} == {"shop-b"}
 
 
 def test_a_missing_smtp_credential_keeps_every_message_in_the_outbox(
