@@ -1,8 +1,8 @@
 """``run_recon.py findings``: list the open findings and acknowledge the ones someone checked.
 
 Acknowledged findings stay quiet (not "new", not in the e-mail's new list) until what they say
-changes; an acknowledged ``UNMATCHED_REFUND`` or ``AMBIGUOUS_RMA`` no longer holds back the
-refunds of its order or returns (docs/findings.md).
+changes; an acknowledged ``UNMATCHED_REFUND``, ``UNKNOWN_RMA`` or ``AMBIGUOUS_RMA`` no longer holds
+back the refunds of its order or returns (docs/findings.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from recon.models import FindingStatus
 
 findings_app = typer.Typer(no_args_is_help=True, help="List and acknowledge findings.")
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="settings file (default config/recon.toml)")
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
 ]
 
 

@@ -117,14 +117,20 @@ def json_text(value: Any) -> str:
 
 
 def _create_engine(url: str, schema: str | None) -> Engine:
+    # hide_parameters: a failed statement's error (``StoreError``, then stderr, cron's log and
+    # the runs table) names the SQL but never the row's values: customers' names and addresses
+    # ride in the records' JSON.
     if schema is None:
-        return create_engine(url, json_serializer=json_text)
+        return create_engine(url, json_serializer=json_text, hide_parameters=True)
     if make_url(url).get_backend_name() != "postgresql":
         raise ConfigError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
     if not schema.replace("_", "").isalnum():
         raise ConfigError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
     engine = create_engine(
-        url, connect_args={"options": f"-csearch_path={schema}"}, json_serializer=json_text
+        url,
+        connect_args={"options": f"-csearch_path={schema}"},
+        json_serializer=json_text,
+        hide_parameters=True,
     )
     with engine.begin() as connection:
         # Two processes starting at once (cron and the scheduler after a deploy) would race on

@@ -139,6 +139,20 @@ def test_lean_and_full_versions_in_one_batch_keep_the_lines(store: SqlStore) -> 
     assert store.load_snapshot().orders[0].lines == order.lines
 
 
+def test_a_failed_write_names_the_sql_not_the_values(store: SqlStore) -> None:
+    """The error goes to stderr, cron's log and the runs table: a customer's details in the
+    failed row must not (records carry names and addresses in their JSON)."""
+    from recon.errors import StoreError
+
+    with pytest.raises(StoreError) as failed, store.session() as session:
+        session.execute(
+            text("INSERT INTO no_such_table (email) VALUES (:email)"),
+            {"email": "jane.doe@example.com"},
+        )
+    assert "no_such_table" in str(failed.value)
+    assert "jane.doe@example.com" not in str(failed.value)
+
+
 def test_watermarks_keep_utc(store: SqlStore) -> None:
     assert store.get_watermark("shopify.payouts") is None
     at = datetime(2026, 10, 1, 12, 30, tzinfo=UTC)
