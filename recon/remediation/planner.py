@@ -80,8 +80,8 @@ def plan_actions(
         line = finding_line(finding)
         if finding.category is Category.MISSING_RESTOCK and finding.rma and line:
             draft.unrestocked[(finding.rma, line)] = frozenset(finding.loop_line_item_ids)
-        if finding.category in _HOLDS_ORDER and finding.shopify_order_id:
-            ids = draft.unmatched.setdefault(finding.shopify_order_id, [])
+        for order_id in _held_orders(finding, contexts):
+            ids = draft.unmatched.setdefault(order_id, [])
             ids.extend(
                 f"{refund} ({finding.category.value})" for refund in finding.shopify_refund_ids
             )
@@ -100,6 +100,19 @@ def plan_actions(
 
 # Findings of a paid refund that links to no return: refunds on their order wait for a human.
 _HOLDS_ORDER = frozenset({Category.UNMATCHED_REFUND, Category.UNKNOWN_RMA})
+
+
+def _held_orders(finding: Finding, contexts: Mapping[str, RmaContext]) -> set[str]:
+    """Orders whose refunds a finding of ``_HOLDS_ORDER`` holds back: the refund's own, and for
+    an UNKNOWN_RMA naming a return of another order, that return's order (the refund may be
+    its money, refunded on the wrong order)."""
+    if finding.category not in _HOLDS_ORDER:
+        return set()
+    held = {finding.shopify_order_id} if finding.shopify_order_id else set()
+    named = contexts.get(finding.rma or "") if finding.category is Category.UNKNOWN_RMA else None
+    if named is not None:
+        held.add(named.order.id if named.order else named.loop_return.provider_order_id or "")
+    return held - {""}
 
 
 def _policy(category: Category, settings: RemediationSettings) -> Disposition:

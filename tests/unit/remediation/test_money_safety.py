@@ -490,3 +490,23 @@ def test_a_held_restock_is_proposed_again_once_the_hold_lifts() -> None:
         held.details["units"],
     )
     assert restock.key != held.key
+
+
+def test_a_paid_refund_naming_this_return_on_another_order_sends_the_refund_to_review():
+    """CX refunded 48.60 on order #1009 with the note "Loop RMA #12345701", a return of order
+    #1001 (refunded on the wrong order): the engine leaves 701 owed (MISSING_REFUND) and raises
+    UNKNOWN_RMA on #1009 naming 12345701. That money may be 701's: paying 701 again on #1001
+    would refund the customer twice."""
+    from recon.remediation.planner import Disposition
+
+    elsewhere = finding(Category.UNKNOWN_RMA, "12345701").model_copy(
+        update={
+            "key": "UNKNOWN_RMA|refund=500",
+            "shopify_order_id": "1009",
+            "shopify_refund_ids": ("500",),
+        }
+    )
+    actions = plan([*REFUND_701, elsewhere], settings(), standard_contexts(), shop=SHOP).actions
+    (refund,) = [a for a in actions if a.kind is ActionKind.REFUND]
+    assert refund.disposition is Disposition.REVIEW
+    assert "500 (UNKNOWN_RMA)" in refund.reason
