@@ -166,9 +166,7 @@ def _plan_refund(
         # hand without the RMA (UNMATCHED_REFUND), or with a mistyped one (UNKNOWN_RMA). A human
         # decides (acknowledge the finding if it is not this return's).
         disposition = Disposition.REVIEW
-        reason = "the order has a paid refund linked to no return: " + ", ".join(
-            sorted(draft.unmatched[order.id])
-        )
+        reason = _unmatched_reason(draft, order.id)
     details = {
         "lines": refund_lines(
             ret, settings.restock_after, _restocked_or_maybe(draft.ledger), draft.unrestocked
@@ -242,6 +240,15 @@ def _refund_n(
         if not released:
             return n
     return latest + 1
+
+
+def _unmatched_reason(draft: _Draft, order_id: str) -> str:
+    """Why the order's refunds and restocks wait (a paid refund linked to no return), or ``""``."""
+    if order_id not in draft.unmatched:
+        return ""
+    return "the order has a paid refund linked to no return: " + ", ".join(
+        sorted(draft.unmatched[order_id])
+    )
 
 
 def _unread_refunds(ctx: RmaContext) -> str:
@@ -325,9 +332,10 @@ def _plan_restock(
     order_line = next((x for x in order.lines if x.id == line_id), None)
     item = order_line.inventory_item_id if order_line else None
     whole = len(units) == len(past)
-    # A refund recon could not read (quarantined) may have restocked these units already
-    # (restockType RETURN): restocking on a guess would count them twice.
-    unread = _unread_refunds(ctx)
+    # A refund recon could not read (quarantined), or one it cannot link to a return
+    # (UNMATCHED_REFUND, UNKNOWN_RMA: the engine counts no restock of it), may have restocked
+    # these units already (restockType RETURN): restocking on a guess would count them twice.
+    unread = _unread_refunds(ctx) or _unmatched_reason(draft, order.id)
     for location, ids in sorted(by_location.items(), key=lambda kv: str(kv[0])):
         subject = f"{line_id}@{location}" + ("" if whole else f"/{unit_tag(ids)}")
         action = _restock_action(

@@ -510,3 +510,21 @@ def test_a_paid_refund_naming_this_return_on_another_order_sends_the_refund_to_r
     (refund,) = [a for a in actions if a.kind is ActionKind.REFUND]
     assert refund.disposition is Disposition.REVIEW
     assert "500 (UNKNOWN_RMA)" in refund.reason
+
+
+@pytest.mark.parametrize("category", [Category.UNKNOWN_RMA, Category.UNMATCHED_REFUND])
+def test_a_paid_refund_linked_to_no_return_sends_the_restock_to_review(category):
+    """CX refunded 701 by hand (note "Loop RMA #12354701", RMA mistyped, or no RMA) and put its
+    unit back (restockType RETURN). The engine cannot link that refund, so it counts no restock
+    and raises MISSING_RESTOCK for 701's unit beside the hold: restocking it would count the
+    unit twice."""
+    from recon.remediation.planner import Disposition
+
+    unlinked = finding(category, "12345701").model_copy(
+        update={"key": f"{category.value}|refund=500", "rma": None, "shopify_refund_ids": ("500",)}
+    )
+    findings = [*REFUND_701, *RESTOCK_701, unlinked]
+    actions = plan(findings, settings(), standard_contexts(), shop=SHOP).actions
+    (restock,) = [a for a in actions if a.kind is ActionKind.RESTOCK]
+    assert restock.disposition is Disposition.REVIEW
+    assert f"500 ({category.value})" in restock.reason
