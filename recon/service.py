@@ -54,9 +54,15 @@ class RunOutcome:
 
 
 def reconcile_snapshot(
-    settings: Settings, store: SqlStore, snapshot: Snapshot, as_of: datetime
+    settings: Settings,
+    store: SqlStore,
+    snapshot: Snapshot,
+    as_of: datetime,
+    *,
+    ledger_before: datetime | None = None,
 ) -> ReconResult:
-    """Run the engine over mirrored records (pure; no API calls)."""
+    """Run the engine over mirrored records (pure; no API calls); recon's restocks counted
+    are those done before ``ledger_before`` (all when None)."""
     frames = build_frames(
         snapshot.returns,
         snapshot.orders,
@@ -70,7 +76,10 @@ def reconcile_snapshot(
         settings.engine,
         as_of,
         restocked_by_recon=ledger_restocks(
-            sessions(store), settings.shop.slug, frozenset(frames.refunds["refund_id"].astype(str))
+            sessions(store),
+            settings.shop.slug,
+            frozenset(frames.refunds["refund_id"].astype(str)),
+            ledger_before,
         ),
         restock_after=settings.remediation.restock_after,
     )
@@ -278,7 +287,7 @@ def build_monthend(
     until = datetime.combine(end, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     as_of = min(until, now)
     snapshot = _as_it_stood(store.load_snapshot(since, until), as_of)
-    result = reconcile_snapshot(settings, store, snapshot, as_of)
+    result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     known = {f.key: f for f in store.load_findings()}
     findings = [
         _at_period_end(f, known[f.key])

@@ -338,6 +338,7 @@ def restocked_units(
     *,
     mirrored_refunds: AbstractSet[str] = frozenset(),
     rma: str | None = None,
+    before: datetime | None = None,
 ) -> dict[tuple[str, str], tuple[str, ...]]:
     """The units recon has restocked per (rma, line item id), as Loop line item ids ("" for a
     unit an intent planned before units were recorded): done restocks and RETURN lines of
@@ -349,10 +350,13 @@ def restocked_units(
     stock rules read this (docs/findings.md "Restocks are counted in units"); for them, refunds
     already in the mirror (``mirrored_refunds``, numeric ids) are left out: the engine counts
     their refund lines, and counting both would cover a unit twice. ``rma`` reads one RMA's
-    intents only (the executor's checks before a write).
+    intents only (the executor's checks before a write). ``before`` counts only intents done
+    before then (month-end: the units as they stood at the period's end).
     """
     units: dict[tuple[str, str], list[str]] = {}
     for row in rows_in(session, shop, [S.DONE], rma):
+        if before is not None and row.updated_at >= before:
+            continue
         if row.kind == ActionKind.RESTOCK:
             writes = [row.details]
         elif (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -86,9 +87,12 @@ def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, An
 
 
 def ledger_restocks(
-    sessions: Callable[[], Session], shop: str, mirrored_refunds: AbstractSet[str]
+    sessions: Callable[[], Session],
+    shop: str,
+    mirrored_refunds: AbstractSet[str],
+    before: datetime | None = None,
 ) -> dict[tuple[str, str], tuple[str, ...]]:
     """Units recon restocked per (rma, line item), for the engine's stock rules (refunds in
-    the mirror left out: the engine reads their lines)."""
+    the mirror left out: the engine reads their lines); only those done before ``before``."""
     with sessions() as session:
-        return restocked_units(session, shop, mirrored_refunds=mirrored_refunds)
+        return restocked_units(session, shop, mirrored_refunds=mirrored_refunds, before=before)

@@ -249,3 +249,69 @@ def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
         store.close()
     assert [r["status"] for r in october] == ["new"]  # no nightly run recorded it
     assert november == []
+
+
+@pytest.mark.parametrize("by_recon", [False, True])
+def test_a_refund_restocking_after_the_month_leaves_the_unit_unrestocked_in_that_month(
+    tmp_path: Path, by_recon: bool
+) -> None:
+    """Return 1001 closed on Oct 20; on Nov 3 a refund paid it and put its unit L1 back
+    (RETURN), written by CX or by recon's own intent. At the close of October neither had
+    happened: October's workbook lists the unit's MISSING_RESTOCK beside the MISSING_REFUND,
+    whoever wrote the refund (recon's ledger must not restock it in October either)."""
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from recon.remediation.ledger import ActionRow
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+    from tests.fakes import make_order, make_refund, make_return
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    paid_on = datetime(2026, 11, 3, 15, tzinfo=UTC)
+    closed = make_return(1, datetime(2026, 10, 20, tzinfo=UTC))
+    refund = make_refund(1, paid_on, closed.refund, note="Loop RMA #1001")
+    refund_gid = f"gid://shopify/Refund/{refund.id}"
+    line = {"line_item_id": "50011", "restock_type": "RETURN", "units": ["L1"], "quantity": 1}
+    try:
+        store.upsert_returns([closed])
+        store.upsert_orders([make_order(1, paid_on + timedelta(hours=1), (refund.id,))])
+        store.upsert_refunds([refund])
+        if by_recon:
+            with store.session() as session:
+                session.add(
+                    ActionRow(
+                        key="k-1001",
+                        shop=settings.shop.slug,
+                        rma="1001",
+                        kind="refund",
+                        subject="",
+                        n=1,
+                        category="MISSING_REFUND",
+                        finding_key="MISSING_REFUND|rma=1001",
+                        order_id="50001",
+                        amount=str(closed.refund),
+                        currency="USD",
+                        state="done",
+                        details={"lines": [line]},
+                        result_id=refund_gid,
+                        response={"refund": {"id": refund_gid}},
+                        created_at=paid_on,
+                        updated_at=paid_on,
+                    )
+                )
+        path = build_monthend(
+            settings, store, datetime(2026, 12, 5, tzinfo=UTC), date(2026, 10, 1), date(2026, 11, 1)
+        )
+    finally:
+        store.close()
+    sheet = load_workbook(path)["Exceptions"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert {r["category"] for r in rows if r["rma"] == "1001"} == {
+        "MISSING_REFUND",
+        "MISSING_RESTOCK",
+    }
