@@ -113,7 +113,9 @@ def reconcile(
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
         *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes),
-        *classify_money.classify_unlinked(facts, links, unknown, frames.returns),
+        *classify_money.classify_unlinked(
+            facts, links, unknown, frames.returns, _restocking(frames, codes)
+        ),
         classify_settlement.classify_unsettled(
             settled, links, as_of, settings.unsettled_after_days
         ),
@@ -183,6 +185,15 @@ def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:
     at = facts["refund_code"].to_numpy()
     known = at >= 0
     out[at[known]] = (failed & ~covered)[known]
+    return out
+
+
+def _restocking(frames: Frames, codes: Codes) -> np.ndarray:
+    """Per refund code: a line of the refund restocked units."""
+    out = np.zeros(codes.size("refund"), dtype=bool)
+    at = codes.of("refund_lines", "refund_id")
+    hit = frames.refund_lines["restocked"].to_numpy(dtype=bool) & (at >= 0)
+    out[at[hit]] = True
     return out
 
 

@@ -221,15 +221,30 @@ def classify_linked_refunds(
 
 
 def classify_unlinked(
-    facts: pd.DataFrame, links: pd.DataFrame, unknown: pd.DataFrame, returns: pd.DataFrame
+    facts: pd.DataFrame,
+    links: pd.DataFrame,
+    unknown: pd.DataFrame,
+    returns: pd.DataFrame,
+    restocking: np.ndarray,
 ) -> list[pd.DataFrame]:
-    """UNKNOWN_RMA, AMBIGUOUS_RMA and UNMATCHED_REFUND (amounts in shop money)."""
+    """UNKNOWN_RMA, AMBIGUOUS_RMA and UNMATCHED_REFUND (amounts in shop money).
+
+    ``restocking``: per refund code, whether a line of the refund restocked. A refund with no
+    RMA that moved no money but put units back (a restock-only refund done by hand) is an
+    UNMATCHED_REFUND too: its units may be a return's, which recon must not restock again.
+    """
     named = facts[keys.member(facts["refund_id"], unknown["refund_id"])]  # few rows to join
     unk = unknown.merge(named.drop(columns=["rmas"]), on="refund_id")
     ambiguous = facts[facts["n_rmas"] >= 2]
-    covered = (facts["covered_minor"] > 0) | (facts["covered_shop_minor"] > 0)
     # The cheap masks first: membership is then tested on the few candidate rows only.
-    unmatched = facts[(facts["n_rmas"] == 0) & covered]
+    unmatched = facts[facts["n_rmas"].to_numpy() == 0]
+    code = unmatched["refund_code"].to_numpy()
+    restocked = np.zeros(len(code), dtype=bool)
+    restocked[code >= 0] = restocking[code[code >= 0]]
+    moved = (unmatched["covered_minor"].to_numpy() > 0) | (
+        unmatched["covered_shop_minor"].to_numpy() > 0
+    )
+    unmatched = unmatched[moved | restocked]
     unmatched = unmatched[
         ~keys.member(unmatched["refund_id"], links["refund_id"])
         & keys.member(unmatched["order_id"], returns["order_id"])

@@ -465,6 +465,16 @@ CASES: dict[
         {("UNMATCHED_REFUND", "refund=501")},
         {},
     ),
+    "unmatched: a restock-only refund with no RMA put the returned unit back (no money)": (
+        [ret(RMA), order(), payout(), refund("501", "restocked at the counter", (),
+                                             lines=(rline(PLI, "SKU-A"),))],
+        {
+            ("MISSING_REFUND", f"rma={RMA}"),
+            ("MISSING_RESTOCK", f"rma={RMA},line={PLI}"),
+            ("UNMATCHED_REFUND", "refund=501"),  # holds recon's restock of that unit
+        },
+        {},
+    ),  # fmt: skip
     "sku mismatch: SKU-B refunded for SKU-A returned": (
         [ret(RMA), order(), payout(), *settled_refund(lines=(rline("777", "SKU-B"),))],
         {("SKU_MISMATCH", f"rma={RMA}"), ("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},

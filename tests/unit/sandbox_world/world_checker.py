@@ -205,7 +205,9 @@ def derive(world: World) -> dict[str, Derived]:
                     "UNKNOWN_RMA", elsewhere[f.id], o.id, [f.id], covered(txns, None, o), o.currency
                 ),
             )
-        elif covered(txns, None, o) > 0 and returns_on.get(o.id):
+        elif (covered(txns, None, o) > 0 or any(ln.restocked for ln in f.lines)) and returns_on.get(
+            o.id
+        ):
             ctx.add(
                 f"refund={f.id}",
                 Derived("UNMATCHED_REFUND", None, o.id, [f.id], covered(txns, None, o), o.currency),
