@@ -13,7 +13,7 @@ from recon.config import Settings
 from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
 from recon.engine import ReconResult
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
-from recon.money import exponent, quantize, to_minor
+from recon.money import quantize, to_minor, tolerance_units
 from recon.reporting.data import ReportData, build_report_data
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
 from recon.store.snapshot import Snapshot
@@ -62,8 +62,7 @@ def _credit_status(ret: LoopReturnRecord, carded: bool, issued: Decimal, tol: De
     if not carded:
         return "missing"
     short = to_minor(ret.gift_card, ret.currency) - to_minor(issued, ret.currency)
-    floor = int(tol.scaleb(exponent(ret.currency)).to_integral_value(rounding="ROUND_FLOOR"))
-    return "short" if issued > 0 and short > floor else "issued"
+    return "short" if issued > 0 and short > tolerance_units(tol, ret.currency) else "issued"
 
 
 def report_data(

@@ -107,6 +107,20 @@ def exponent(currency: str) -> int:
     return _EXPONENT.get(currency, 2)
 
 
+def tolerance_units(tolerance: Decimal, currency: str) -> int:
+    """An amount tolerance in ``currency``'s minor units: floored (an integer difference is over
+    ``tolerance`` iff it is over the floor), and at least one unit when above zero.
+
+    The default 0.01 is a rounding allowance of one cent; for JPY it means one yen, not zero
+    (a 1-yen rounding difference would otherwise be a high-severity AMOUNT_MISMATCH). A
+    tolerance of 0 stays exact.
+    """
+    if tolerance <= 0:
+        return 0
+    floored = int(tolerance.scaleb(exponent(currency)).to_integral_value(rounding="ROUND_FLOOR"))
+    return max(floored, 1)
+
+
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """Round to the currency's minor unit (banker's rounding, as payment processors do)."""
     return amount.quantize(Decimal(1).scaleb(-exponent(currency)), rounding=ROUND_HALF_EVEN)

@@ -19,7 +19,7 @@ from recon.models import (
     PayoutRecord,
     RefundRecord,
 )
-from recon.money import exponent, from_minor, to_minor
+from recon.money import from_minor, to_minor, tolerance_units
 
 # Column sets are the engine's contract: the benchmark builds the same frames directly.
 RETURN_COLUMNS = (
@@ -356,11 +356,8 @@ def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def minor_tolerance(tolerance: Decimal, currencies: pd.Series) -> pd.Series:
-    """The amount tolerance in each row's minor units, floored (integer diff > t iff > floor t)."""
-    table = {
-        c: int((tolerance.scaleb(exponent(c))).to_integral_value(rounding="ROUND_FLOOR"))
-        for c in pd.unique(currencies.astype(str))
-    }
+    """The amount tolerance in each row's minor units (``money.tolerance_units``)."""
+    table = {c: tolerance_units(tolerance, c) for c in pd.unique(currencies.astype(str))}
     return currencies.astype(str).map(table).astype(np.int64)
 
 

@@ -64,6 +64,22 @@ def two_unit_refund(restocked: int) -> list[object]:
     return settled_refund(amount="40.00", lines=tuple(lines))
 
 
+def yen_refund(paid: str) -> list[object]:
+    """A 2000-yen return refunded ``paid`` yen (shop and order in JPY), not paid out yet."""
+    return [
+        ret(RMA, refund="2000", currency="JPY"),
+        order(currency="JPY"),
+        refund(
+            "500",
+            f"Loop RMA #{RMA}",
+            (txn("600", paid, currency="JPY", shop_currency="JPY"),),
+            lines=(rline(PLI, "SKU-A"),),
+            currency="JPY",
+            shop_currency="JPY",
+        ),
+    ]
+
+
 def clean() -> list[object]:
     """One closed refund return, refunded, restocked and paid out: the baseline."""
     return [ret(RMA), order(), payout(), *settled_refund()]
@@ -465,16 +481,30 @@ CASES: dict[
         {("UNMATCHED_REFUND", "refund=501")},
         {},
     ),
+    "clean: a 1-yen rounding difference is within the 0.01 tolerance (one minor unit)": (
+        yen_refund(paid="1999"),
+        set(),
+        {},
+    ),
+    "amount mismatch: 2 yen short is more than one minor unit": (
+        yen_refund(paid="1998"),
+        {("AMOUNT_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
     "unmatched: a restock-only refund with no RMA put the returned unit back (no money)": (
-        [ret(RMA), order(), payout(), refund("501", "restocked at the counter", (),
-                                             lines=(rline(PLI, "SKU-A"),))],
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund("501", "restocked at the counter", (), lines=(rline(PLI, "SKU-A"),)),
+        ],
         {
             ("MISSING_REFUND", f"rma={RMA}"),
             ("MISSING_RESTOCK", f"rma={RMA},line={PLI}"),
             ("UNMATCHED_REFUND", "refund=501"),  # holds recon's restock of that unit
         },
         {},
-    ),  # fmt: skip
+    ),
     "sku mismatch: SKU-B refunded for SKU-A returned": (
         [ret(RMA), order(), payout(), *settled_refund(lines=(rline("777", "SKU-B"),))],
         {("SKU_MISMATCH", f"rma={RMA}"), ("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},

@@ -66,3 +66,20 @@ def test_sums_never_cross_currencies() -> None:
         [("USD", Decimal("1.10")), ("EUR", Decimal("2")), ("USD", Decimal("0.90"))]
     )
     assert totals == {"USD": Decimal("2.00"), "EUR": Decimal("2")}
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "currency", "units"),
+    [
+        ("0.01", "USD", 1),
+        ("0.01", "JPY", 1),  # one yen, not zero: a 1-yen rounding difference is tolerated
+        ("0.01", "KWD", 10),
+        ("2.5", "JPY", 2),
+        ("0.5", "USD", 50),
+        ("0", "JPY", 0),  # zero stays exact
+    ],
+)
+def test_a_tolerance_is_at_least_one_minor_unit(tolerance: str, currency: str, units: int) -> None:
+    from recon.money import tolerance_units
+
+    assert tolerance_units(Decimal(tolerance), currency) == units

@@ -14,10 +14,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 from recon.config import DEFAULT_RMA_PATTERNS
-from recon.money import quantize
+from recon.money import exponent, quantize
 from recon.sandbox.world import LoopReturn, Order, Refund, Transaction, World
 
 TOL = Decimal("0.01")
+
+
+def tol(currency: str) -> Decimal:
+    """TOL, but never less than one minor unit of ``currency`` (one yen for JPY)."""
+    return max(TOL, Decimal(1).scaleb(-exponent(currency)))
+
+
 PATTERNS = [re.compile(p, re.IGNORECASE) for p in DEFAULT_RMA_PATTERNS]
 OK, PENDING, FAILED = {"SUCCESS"}, {"PENDING", "AWAITING_RESPONSE", "UNKNOWN"}, {"FAILURE", "ERROR"}
 GONE = {"cancelled", "expired"}
@@ -188,7 +195,7 @@ def derive(world: World) -> dict[str, Derived]:
             if r.id in linked_returns:
                 continue
             conf = 0.0
-            if abs(attempted(txns, r, o) - r.refund) <= TOL:
+            if abs(attempted(txns, r, o) - r.refund) <= tol(r.currency):
                 conf += 0.5
             if skus == Counter(x.sku for x in r.line_items):
                 conf += 0.5
@@ -263,7 +270,9 @@ def _per_return(
         and r.id not in ctx.disputed
     ):
         ctx.add(f"rma={r.id}", Derived("MISSING_REFUND", r.id, o.id, ids, r.refund, r.currency))
-    paid = basis(r, o) is not None and total >= r.refund - TOL  # a retry paid it in full
+    paid = basis(r, o) is not None and total >= r.refund - tol(
+        r.currency
+    )  # a retry paid it in full
     for f, ts in linked:
         failed = [t for t in ts if t.status in FAILED]
         if failed and cov[f.id] == 0 and not paid and r.state not in GONE:
@@ -275,7 +284,7 @@ def _per_return(
             ctx.add(
                 f"refund={f.id}", Derived("REFUND_PENDING", r.id, o.id, [f.id], money, currency)
             )
-    dup = sum(1 for c in cov.values() if c > 0) >= 2 and total > r.refund + TOL
+    dup = sum(1 for c in cov.values() if c > 0) >= 2 and total > r.refund + tol(r.currency)
     if dup and not mismatch:
         ctx.add(
             f"rma={r.id}",
@@ -285,7 +294,7 @@ def _per_return(
         not dup
         and not mismatch
         and total > 0
-        and abs(total - r.refund) > TOL
+        and abs(total - r.refund) > tol(r.currency)
         and r.state not in GONE
     ):
         ctx.add(
@@ -321,7 +330,7 @@ def _per_return(
         ]
         issued = sum((g.initial_value for g in cards if g.currency == r.currency), Decimal(0))
         short = r.gift_card - issued
-        if not cards or (issued > 0 and short > TOL):
+        if not cards or (issued > 0 and short > tol(r.currency)):
             amount = short if cards else r.gift_card
             ctx.add(
                 f"rma={r.id}",
