@@ -34,6 +34,7 @@ from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.loop_parse import parse_return, parse_return_items
 from recon.sources.pacing import TokenBucket
+from recon.sources.parsing import BadFieldError, opt_time
 
 logger = logging.getLogger(__name__)
 
@@ -212,9 +213,9 @@ class LoopClient:
                 )
             seen_cursors.add(cursor)
             if edges and not cursor_breaks_ties(query.get("cursor")):
-                yield from self._edge_second(params, items)
+                yield from self._edge_second(params, _edge_moment(returns, items))
 
-    def _edge_second(self, params: dict[str, str], items: list[LoopItem]) -> Iterator[LoopItem]:
+    def _edge_second(self, params: dict[str, str], edge: datetime | None) -> Iterator[LoopItem]:
         """Re-read the second of the page's last row, paged, same state and filter (§6 trap 4).
 
         Loop's sample cursor holds the filter column's timestamp and no id, so the next page may
@@ -224,16 +225,15 @@ class LoopClient:
         Loop's largest page, since its own next page would again start past T: only more than
         750 rows updated within one second could still slip, which is not a realistic load.
         """
-        last = next((i for i in reversed(items) if isinstance(i, LoopReturnRecord)), None)
-        if last is None:
+        if edge is None:
             return
-        second = last.updated_at.replace(microsecond=0)  # the filter column is updated_at
+        second = edge.replace(microsecond=0)  # the filter column is updated_at
         low = max(second, _from_loop_time(params["from"]))
         high = min(second + timedelta(seconds=1), _from_loop_time(params["to"]))
         if low > high:
             return
-        edge = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
-        yield from self._iter_pages(edge, edges=False)
+        query = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
+        yield from self._iter_pages(query, edges=False)
 
     def _with_details_refunds(self, item: LoopItem) -> LoopItem:
         """Complete a closed refund return's linkage from Get Return Details when the list lacks it.
@@ -315,6 +315,24 @@ def cursor_breaks_ties(cursor: str | None) -> bool:
     except (ValueError, binascii.Error):
         return False
     return isinstance(payload, dict) and payload.get("id") not in (None, "")
+
+
+def _edge_moment(returns: list[Any], items: list[LoopItem]) -> datetime | None:
+    """``updated_at`` of the page's last row as sent, quarantined or not (else the last record's).
+
+    The server's next page starts past the last row's second whatever recon made of that row: a
+    row held back for a bad amount or currency still sets the edge (trap 4).
+    """
+    for raw in reversed(returns):
+        if isinstance(raw, dict):
+            try:
+                moment = opt_time(raw.get("updated_at"), "updated_at")
+            except BadFieldError:
+                continue
+            if moment is not None:
+                return moment
+    last = next((i for i in reversed(items) if isinstance(i, LoopReturnRecord)), None)
+    return last.updated_at if last is not None else None
 
 
 def _from_loop_time(text: str) -> datetime:

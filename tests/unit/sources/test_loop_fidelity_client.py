@@ -90,6 +90,20 @@ def test_timestamp_only_cursors_still_yield_every_record_exactly_once(page_size:
         assert request.url.params["filter"] == "updated_at"
 
 
+def test_a_quarantined_row_at_a_page_edge_does_not_hide_its_second() -> None:
+    """The page's last row is unusable (unknown currency): the next page still starts past *its*
+    second, so the re-read must be of that second, not of the last usable row's."""
+    returns = _tied()
+    returns[4].currency = "XYZ"  # 3004: the newest of its second, last on the first 6-row page
+    http, _sent = _sandbox(returns, loop_cursor_without_id=True)
+    with http:
+        items = list(_loop(http, 6).iter_returns(START, END, "closed"))
+    quarantined = {i.record_id for i in items if not isinstance(i, LoopReturnRecord)}
+    assert quarantined == {"3004"}
+    kept = [i.id for i in items if isinstance(i, LoopReturnRecord)]
+    assert sorted(kept) == sorted(r.id for r in returns if r.id != "3004")
+
+
 def test_cursors_with_an_id_need_no_edge_requery() -> None:
     returns = _tied()
     http, sent = _sandbox(returns)
