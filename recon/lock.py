@@ -186,13 +186,18 @@ def _pid_namespace() -> str:
         return "-"
 
 
-def _start_time(pid: int) -> str:
-    """Field 22 of ``/proc/<pid>/stat`` (after the command name, which may hold spaces)."""
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` from field 3 on (after the command name, which may hold spaces)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
-        return "-"
-    fields = stat.rpartition(")")[2].split()
+        return []
+    return stat.rpartition(")")[2].split()
+
+
+def _start_time(pid: int) -> str:
+    """Field 22 of ``/proc/<pid>/stat``."""
+    fields = _stat_fields(pid)
     return fields[19] if len(fields) > 19 else "-"
 
 
@@ -215,7 +220,10 @@ def holder_process_is_gone(holder: str) -> bool:
         return True
     except PermissionError:
         pass  # it exists, under another user: its start time still tells
-    now = _start_time(int(pid))
+    fields = _stat_fields(int(pid))
+    if fields[:1] in (["Z"], ["X"]):
+        return True  # killed, not yet reaped by its parent: it runs nothing any more
+    now = fields[19] if len(fields) > 19 else "-"
     return start != "-" and now not in ("-", start)  # the PID is another process's now
 
 

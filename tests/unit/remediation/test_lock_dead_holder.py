@@ -6,13 +6,22 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from remediation_world import SHOP
 from run_helpers import TTL
 
 from recon.errors import LockError
-from recon.lock import RunLock, _boot_id, _pid_namespace, holder_name, holder_process_is_gone
+from recon.lock import (
+    RunLock,
+    _boot_id,
+    _pid_namespace,
+    _start_time,
+    holder_name,
+    holder_process_is_gone,
+)
 
 HOST, BOOT, NS = socket.gethostname(), _boot_id(), _pid_namespace()
 
@@ -76,3 +85,20 @@ def test_foreign_or_unknown_holders_are_never_presumed_dead(name: str) -> None:
 
 def test_a_dead_pid_of_this_host_boot_and_namespace_is_gone() -> None:
     assert holder_process_is_gone(holder(dead_pid(), "1"))
+
+
+def test_a_killed_holder_not_yet_reaped_is_gone() -> None:
+    """kill -9 leaves a zombie until its parent waits for it: it runs nothing, so it holds nothing
+    (a parent that never reaps, e.g. a container's PID 1, kept the lease for hours)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = _start_time(child.pid)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while not Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].startswith(" Z"):
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert holder_process_is_gone(holder(child.pid, start))
+    finally:
+        child.kill()
+        child.wait()
