@@ -48,6 +48,17 @@ def settled_refund(
     ]
 
 
+def refund_with(status: str, *, days: float) -> object:
+    """Refund 500 of RMA 12345 (restocking its line): one 20.00 transaction 600 in ``status``,
+    processed ``days`` before as_of, in no payout."""
+    return refund(
+        "500",
+        f"Loop RMA #{RMA}",
+        (txn("600", "20.00", status=status, days=days),),
+        lines=(rline(PLI, "SKU-A"),),
+    )
+
+
 def two_units(*, inspected: bool = False) -> tuple[ReturnLine, ReturnLine]:
     """Two returned units of line item PLI: Loop lines 9001 (graded if ``inspected``) and 9002."""
     return (
@@ -867,6 +878,139 @@ CASES: dict[
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
+    # --- boundaries: each threshold is "more than", so the limit itself raises nothing ----------
+    "amount off by exactly the tolerance (19.99 of 20.00): no mismatch": (
+        [ret(RMA), order(), payout(), *settled_refund(amount="19.99")],
+        set(),
+        {},
+    ),
+    "amount off by one cent more than the tolerance (19.98 of 20.00): mismatch": (
+        [ret(RMA), order(), payout(), *settled_refund(amount="19.98")],
+        {("AMOUNT_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
+    "one refund over-paying (25.00 of 20.00) is an amount mismatch, not a duplicate": (
+        [ret(RMA), order(), payout(), *settled_refund(amount="25.00")],
+        {("AMOUNT_MISMATCH", f"rma={RMA}")},
+        {},
+    ),
+    "refund pending for exactly 3 days (limit 3): not yet": (
+        [ret(RMA), order(), refund_with("PENDING", days=3)],
+        set(),
+        {},
+    ),
+    "refund pending for 3.5 days (limit 3)": (
+        [ret(RMA), order(), refund_with("PENDING", days=3.5)],
+        {("REFUND_PENDING", "refund=500")},
+        {},
+    ),
+    "unsettled: exactly 10 days old, no balance transaction (limit 10): not yet": (
+        [ret(RMA), order(), refund_with("SUCCESS", days=10)],
+        set(),
+        {},
+    ),
+    "unsettled: 10.5 days old, no balance transaction (limit 10)": (
+        [ret(RMA), order(), refund_with("SUCCESS", days=10.5)],
+        {("UNSETTLED_REFUND", "transaction=600")},
+        {},
+    ),
+    "stale: open exactly 30 days (limit 30): not yet": (
+        [ret(RMA, state="open", label="in_transit", processed=False, created_days=30), order()],
+        set(),
+        {},
+    ),
+    "stale: open 30.5 days (limit 30)": (
+        [ret(RMA, state="open", label="in_transit", processed=False, created_days=30.5), order()],
+        {("STALE_RETURN", f"rma={RMA}")},
+        {},
+    ),
+    # --- every status of findings.md's buckets, spelled out (not read from the engine) -------
+    **{
+        f"refund {status} for 5 days: pending": (
+            [ret(RMA), order(), refund_with(status, days=5)],
+            {("REFUND_PENDING", "refund=500")},
+            {},
+        )
+        for status in ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
+    },
+    **{
+        f"refund {status}: failed": (
+            [ret(RMA), order(), refund_with(status, days=2)],
+            {("REFUND_FAILED", "refund=500")},
+            {},
+        )
+        for status in ("FAILURE", "ERROR")
+    },
+    "heuristic: same order and amount, other SKUs: half a match links nothing": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            *settled_refund(note="customer returned it", lines=(rline("1777", "SKU-B"),)),
+        ],
+        {("UNMATCHED_REFUND", "refund=500"), ("MISSING_REFUND", f"rma={RMA}")},
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "clean: store credit one cent short (19.99 of 20.00), within the tolerance": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}.", "19.99"),
+        ],
+        set(),
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "missing store credit: two cents short (19.98 of 20.00), beyond the tolerance": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}.", "19.98"),
+        ],
+        {("MISSING_STORE_CREDIT", f"rma={RMA}")},
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "clean: store credit issued in another currency counts as issued": (
+        [
+            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+            order(),
+            gift("900", f"Store credit for Loop return #{RMA}.", "18.00").model_copy(
+                update={"currency": "EUR"}
+            ),
+        ],
+        set(),
+        {(RMA, PLI): (UNIT,)},
+    ),
+    "clean: a refund's VOID transaction is no refund money (only kind REFUND counts)": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20.00"), txn("601", "20.00").model_copy(update={"kind": "VOID"})),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8600", "600", "20.00"),
+        ],
+        set(),
+        {},
+    ),
+    "status drift: Loop closed, Shopify order still RETURN_REQUESTED": (
+        [
+            ret(RMA),
+            order(return_status="RETURN_REQUESTED"),
+            payout(),
+            *settled_refund(),
+        ],
+        {("STATUS_DRIFT", "order=100")},
+        {},
+    ),
+    "closed by hand, never processed, parcel in transit: nothing is back to restock": (
+        [ret(RMA, label="in_transit", processed=False), order()],
+        {("MISSING_REFUND", f"rma={RMA}")},
+        {},
+    ),
     "clean: linked by heuristic (same order, amount and SKUs)": (
         [ret(RMA), order(), payout(), *settled_refund(note="customer returned it")],
         set(),
@@ -917,16 +1061,52 @@ def test_multi_currency_uses_presentment_when_loop_speaks_it() -> None:
     assert keyset(run(*records)) == set()
 
 
+def test_amounts_at_risk_are_in_the_money_findings_md_names() -> None:
+    """Shop USD, presentment EUR, Loop EUR: a declined refund is at risk in Loop's EUR (the
+    money basis), an unmatched one in shop money, a stale return for its total (not its
+    refund). Amounts worked out by hand from docs/findings.md."""
+    records = [
+        ret(RMA, refund="18.50", currency="EUR"),
+        ret("12399", state="open", label="in_transit", created_days=40, total="35.00"),
+        order(presentment="EUR"),
+        refund(
+            "500",
+            f"Loop RMA #{RMA}",
+            (txn("600", "18.50", status="FAILURE", currency="EUR", shop_amount="20.00"),),
+            lines=(rline(PLI, "SKU-A"),),
+            currency="EUR",
+        ),
+        refund(
+            "501",
+            None,
+            (txn("601", "7.00", currency="EUR", shop_amount="7.60"),),
+            currency="EUR",
+        ),
+    ]
+    found = {f.key: (f.amount_at_risk, f.currency) for f in run(*records).findings}
+    assert found == {
+        "REFUND_FAILED|refund=500": (Decimal("18.50"), "EUR"),
+        "UNMATCHED_REFUND|refund=501": (Decimal("7.60"), "USD"),
+        "STALE_RETURN|rma=12399": (Decimal("35.00"), "USD"),
+    }
+
+
 def test_heuristic_declines_when_two_returns_qualify() -> None:
-    """Two unlinked returns on the order look the same: the refund stays unmatched."""
+    """Two unlinked returns on the order look the same: the refund stays unmatched.
+
+    The refund matches both in amount and SKUs (confidence 1.0 each): it is the tie, not a
+    weak match, that keeps it unlinked.
+    """
     records = [
         ret(RMA, state="open", label="in_transit"),
         ret("12346", state="open", label="in_transit", lines=(line("1345", "SKU-A"),)),
         order(),
         payout(),
-        *settled_refund(note=None, lines=()),
+        *settled_refund(note=None, lines=(UNRESTOCKED,)),
     ]
     assert keyset(run(*records)) == {("UNMATCHED_REFUND", "refund=500")}
+    alone = [r for r in records if getattr(r, "id", None) != "12346"]
+    assert run(*alone).links["rma"].tolist() == [RMA]  # either return alone would link
 
 
 @pytest.mark.parametrize("summary", ["-27.00", "27.00"])  # the summary's sign is unverified
