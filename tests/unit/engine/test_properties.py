@@ -116,10 +116,15 @@ def test_refund_money_is_conserved_per_currency(records) -> None:  # type: ignor
 
 
 def _names_rma(note: str | None, order_id: str) -> bool:
-    """The note names a number besides its own order's (order ``#<id>``): findings.md link 1."""
-    from recon.engine.rma import parse_rmas
+    """The note names a number besides its own order's (order ``#<id>``): findings.md link 1.
 
-    return bool(set(parse_rmas(note)) - {order_id})
+    Read off the NOTES templates, not with the engine's parser (a parser bug would move money
+    between UNKNOWN_RMA and *excluded* on both sides of the equation): every template but
+    "thanks" names an RMA, and none names only the order (RMAs are drawn from 100..140 and
+    each is a Loop return's, "99{r}" is no order number).
+    """
+    del order_id  # the templates never name only the refund's own order number
+    return note is not None and note != "thanks"
 
 
 @settings(max_examples=30, deadline=None)
