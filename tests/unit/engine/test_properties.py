@@ -120,11 +120,11 @@ def _names_rma(note: str | None, order_id: str) -> bool:
 
     Read off the NOTES templates, not with the engine's parser (a parser bug would move money
     between UNKNOWN_RMA and *excluded* on both sides of the equation): every template but
-    "thanks" names an RMA, and none names only the order (RMAs are drawn from 100..140 and
-    each is a Loop return's, "99{r}" is no order number).
+    "thanks" names an RMA. RMAs are drawn from 100..140 and orders are 100..103, so "rma {r}"
+    on order #r names only the refund's own order number: no RMA. ("99{r}" and "4{r}" are no
+    order numbers.)
     """
-    del order_id  # the templates never name only the refund's own order number
-    return note is not None and note != "thanks"
+    return note is not None and note != "thanks" and note != f"rma {order_id}"
 
 
 @settings(max_examples=30, deadline=None)
