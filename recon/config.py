@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +23,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -32,7 +30,6 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    SettingsError,
 )
 
 from recon.errors import ConfigError
@@ -44,10 +41,6 @@ SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Shopify access-token prefixes: a token pasted where its variable's name belongs.
 _TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
-# Keys whose bad values are never echoed in an error (a secret pasted in the wrong place, a
-# password inside a database URL).
-_HIDDEN_KEYS = re.compile(r"(_env|token|password|secret|api_key|url)$", re.IGNORECASE)
-_SHOWN_MAX = 80
 _ENV_PREFIX = "RECON_"
 
 
@@ -402,114 +395,15 @@ class Settings(BaseSettings):
         return value
 
 
-def _shown(key: str, value: Any) -> str:
-    """The bad value for an error message, unless it may be a secret (then only its kind)."""
-    if _HIDDEN_KEYS.search(key) or isinstance(value, (dict, list, tuple)):
-        return "value not shown"  # a table or list may hold a secret a level down
-    shown = repr(value)
-    return f"got {shown}" if len(shown) <= _SHOWN_MAX else "a long value, not shown"
-
-
-def _format_location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
 def load_settings(path: Path | None = None) -> Settings:
     """Load settings from a TOML file (default ``config/recon.toml``) and the environment.
+
+    The loading and its error messages live in ``recon.config_load``.
 
     Raises:
         ConfigError: the file is missing, unreadable or not TOML, or a key is unknown or has a
             bad value; the message names the key and what was expected.
     """
-    path = path or Path(os.environ.get("RECON_CONFIG", DEFAULT_CONFIG))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, not UTF-8
-        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    _check_env_sections()
-    try:
-        settings = Settings(**data)
-    except SettingsError as exc:  # an environment value that is not JSON where a table is due
-        raise ConfigError(_env_unreadable(str(exc))) from None
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors()[:10]:
-            key = _format_location(error["loc"])
-            if error["type"] == "extra_forbidden":
-                problem = f"{key}: unknown key"
-            elif not key:  # a check across sections names its keys itself
-                problem = error["msg"].removeprefix("Value error, ")
-            else:
-                problem = f"{key}: {error['msg']} ({_shown(key, error.get('input'))})"
-            problems.append(problem + _env_source(error["loc"]))
-        raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
-    base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
-    return _resolve_paths(settings, base)
+    from recon.config_load import load
 
-
-def _env_names() -> dict[str, str]:
-    """The environment's ``RECON_`` variables, upper-cased name → name as set."""
-    return {name.upper(): name for name in os.environ if name.upper().startswith(_ENV_PREFIX)}
-
-
-def _check_env_sections() -> None:
-    """Refuse ``RECON_<SECTION>__<KEY>`` naming no section: pydantic-settings ignores it.
-
-    Raises:
-        ConfigError: naming the variable and the sections there are.
-    """
-    sections = set(Settings.model_fields)
-    for upper, name in sorted(_env_names().items()):
-        section = upper.removeprefix(_ENV_PREFIX).split("__", 1)[0].lower()
-        if "__" in upper and section not in sections:
-            raise ConfigError(
-                f"environment variable {name}: unknown section {section!r} "
-                f"(expected RECON_<SECTION>__<KEY>, a section one of {', '.join(sorted(sections))})"
-            )
-
-
-def _env_source(loc: tuple[Any, ...]) -> str:
-    """`` (environment variable RECON_...)`` when the bad key's value came from one, else ''."""
-    names = _env_names()
-    for end in range(len(loc), 0, -1):
-        name = names.get(_ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper())
-        if name is not None:
-            return f" (environment variable {name})"
-    return ""
-
-
-def _env_unreadable(detail: str) -> str:
-    """The message for an environment value pydantic-settings could not decode."""
-    found = re.search(r'field "(\w+)"', detail)
-    section = (found.group(1) if found else "").upper()
-    names = [
-        name
-        for upper, name in sorted(_env_names().items())
-        if section
-        and (upper == _ENV_PREFIX + section or upper.startswith(f"{_ENV_PREFIX}{section}__"))
-    ]
-    return (
-        f"environment variable {' or '.join(names) or 'RECON_...'}: cannot be read as settings "
-        f"(a table or list is written as JSON, e.g. "
-        f'RECON_REMEDIATION__MAX_REFUND_AMOUNT=\'{{"USD": "500.00"}}\')'
-    )
-
-
-def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    """Make relative paths in the file relative to the project directory holding ``config/``."""
-
-    def fix(value: Path) -> Path:
-        return value if value.is_absolute() else base / value
-
-    if settings.sandbox.world is not None:
-        settings.sandbox.world = fix(settings.sandbox.world)
-    settings.delivery.outbox_dir = fix(settings.delivery.outbox_dir)
-    settings.reports.dir = fix(settings.reports.dir)
-    url = settings.store.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        settings.store.url = "sqlite:///" + str(fix(Path(url.removeprefix("sqlite:///"))))
-    return settings
+    return load(path)
