@@ -189,11 +189,29 @@ def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:
 
 
 def _restocking(frames: Frames, codes: Codes) -> np.ndarray:
-    """Per refund code: a line of the refund restocked units."""
+    """Per refund code: a line of the refund restocked units of an item a Loop return on the
+    refund's order returned (same line item, or same SKU): units no return has are none of
+    recon's to restock, and a finding for them would never resolve."""
     out = np.zeros(codes.size("refund"), dtype=bool)
     at = codes.of("refund_lines", "refund_id")
-    hit = frames.refund_lines["restocked"].to_numpy(dtype=bool) & (at >= 0)
-    out[at[hit]] = True
+    hit = np.flatnonzero(frames.refund_lines["restocked"].to_numpy(dtype=bool) & (at >= 0))
+    if hit.size == 0:
+        return out
+    order_of = np.full(codes.size("refund") + 1, None, dtype=object)  # [-1]: no such refund
+    order_of[codes.of("refunds", "refund_id")] = frames.refunds["order_id"].to_numpy()
+    lines = frames.refund_lines.iloc[hit]
+    orders = order_of[at[hit]]
+    by_rma = np.full(codes.size("rma") + 1, None, dtype=object)
+    by_rma[codes.of("returns", "rma")] = frames.returns["order_id"].to_numpy()
+    returned = frames.return_lines
+    returned_on = by_rma[codes.of("return_lines", "rma")]
+    same_item = keys.pair_member(
+        (orders, lines["line_item_id"].to_numpy()),
+        (returned_on, returned["provider_line_item_id"].to_numpy()),
+    ) | keys.pair_member(
+        (orders, lines["sku"].to_numpy()), (returned_on, returned["sku"].to_numpy())
+    )
+    out[at[hit][same_item]] = True
     return out
 
 

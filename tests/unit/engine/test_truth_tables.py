@@ -516,6 +516,16 @@ CASES: dict[
         },
         {},
     ),
+    "unmatched: a restock-only refund of another line item of the returned SKU": (
+        [*clean(), refund("502", None, (), lines=(rline("1399", "SKU-A"),))],
+        {("UNMATCHED_REFUND", "refund=502")},  # the same item: it may be the return's unit
+        {},
+    ),
+    "clean: a restock-only refund of an item no Loop return on the order returned": (
+        [*clean(), refund("502", None, (), lines=(rline("1399", "SKU-B"),))],
+        set(),  # its units are no return's: nothing of recon's to hold, nothing to resolve
+        {},
+    ),
     "sku mismatch: SKU-B refunded for SKU-A returned": (
         [ret(RMA), order(), payout(), *settled_refund(lines=(rline("777", "SKU-B"),))],
         {("SKU_MISMATCH", f"rma={RMA}"), ("MISSING_RESTOCK", f"rma={RMA},line={PLI}")},

@@ -212,8 +212,8 @@ def derive(world: World) -> dict[str, Derived]:
                     "UNKNOWN_RMA", elsewhere[f.id], o.id, [f.id], covered(txns, None, o), o.currency
                 ),
             )
-        elif (covered(txns, None, o) > 0 or any(ln.restocked for ln in f.lines)) and returns_on.get(
-            o.id
+        elif returns_on.get(o.id) and (
+            covered(txns, None, o) > 0 or _restocks_returned_item(o, f, returns_on[o.id])
         ):
             ctx.add(
                 f"refund={f.id}",
@@ -234,6 +234,16 @@ def derive(world: World) -> dict[str, Derived]:
 
 def _line_sku(o: Order, line_id: str) -> str | None:
     return next((li.sku for li in o.line_items if li.id == line_id), None)
+
+
+def _restocks_returned_item(o: Order, f: Refund, returns: list[LoopReturn]) -> bool:
+    """A line of ``f`` restocked units of an item (line item or SKU) a return on ``o`` has."""
+    ids = {x.provider_line_item_id for r in returns for x in r.line_items}
+    skus = {x.sku for r in returns for x in r.line_items}
+    return any(
+        ln.restocked and (ln.line_item_id in ids or _line_sku(o, ln.line_item_id) in skus)
+        for ln in f.lines
+    )
 
 
 def _received(r: LoopReturn) -> bool:
