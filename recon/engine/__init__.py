@@ -114,7 +114,7 @@ def reconcile(
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
         *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes),
         *classify_money.classify_unlinked(
-            facts, links, unknown, frames.returns, _restocking(frames, codes)
+            facts, links, unknown, frames.returns, _restocking(frames, codes, facts)
         ),
         classify_settlement.classify_unsettled(
             settled, links, as_of, settings.unsettled_after_days
@@ -188,13 +188,20 @@ def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:
     return out
 
 
-def _restocking(frames: Frames, codes: Codes) -> np.ndarray:
+def _restocking(frames: Frames, codes: Codes, facts: pd.DataFrame) -> np.ndarray:
     """Per refund code: a line of the refund restocked units of an item a Loop return on the
     refund's order returned (same line item, or same SKU): units no return has are none of
-    recon's to restock, and a finding for them would never resolve."""
+    recon's to restock, and a finding for them would never resolve.
+
+    Only refunds whose note names no RMA are looked at (the only ones UNMATCHED_REFUND reads):
+    at 1M refunds that carry RMAs, nothing is joined.
+    """
     out = np.zeros(codes.size("refund"), dtype=bool)
+    candidate = np.zeros(codes.size("refund") + 1, dtype=bool)  # [-1]: no such refund
+    candidate[facts["refund_code"].to_numpy()[facts["n_rmas"].to_numpy() == 0]] = True
+    candidate[-1] = False
     at = codes.of("refund_lines", "refund_id")
-    hit = np.flatnonzero(frames.refund_lines["restocked"].to_numpy(dtype=bool) & (at >= 0))
+    hit = np.flatnonzero(frames.refund_lines["restocked"].to_numpy(dtype=bool) & candidate[at])
     if hit.size == 0:
         return out
     order_of = np.full(codes.size("refund") + 1, None, dtype=object)  # [-1]: no such refund
