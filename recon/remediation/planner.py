@@ -155,18 +155,13 @@ def _plan_refund(
         draft.skipped.append(f"{finding.key}: Loop refund is {amount}, nothing to refund")
         return
     disposition, reason = _refund_policy(finding.category, amount, ret, order, settings)
-    unread = _unread_refunds(ctx)
-    if unread:
-        # A refund recon could not read (quarantined, or its details not fetched yet) may be the
-        # very refund this finding says is missing: never pay again on a guess.
-        disposition = Disposition.REVIEW
-        reason = unread
-    elif order.id in draft.unmatched:
-        # A paid refund on the order that links to no return may be this return's: refunded by
-        # hand without the RMA (UNMATCHED_REFUND), or with a mistyped one (UNKNOWN_RMA). A human
-        # decides (acknowledge the finding if it is not this return's).
-        disposition = Disposition.REVIEW
-        reason = _unmatched_reason(draft, order.id)
+    # A refund recon could not read (quarantined, or its details not fetched yet), or a paid
+    # refund on the order that links to no return (refunded by hand without the RMA, or with a
+    # mistyped one), may be the very refund this finding says is missing: never pay again on a
+    # guess. A human decides (acknowledge the finding if it is not this return's).
+    held = _held(ctx, draft, order.id)
+    if held:
+        disposition, reason = Disposition.REVIEW, held
     details = {
         "lines": refund_lines(
             ret, settings.restock_after, _restocked_or_maybe(draft.ledger), draft.unrestocked
@@ -242,20 +237,18 @@ def _refund_n(
     return latest + 1
 
 
-def _unmatched_reason(draft: _Draft, order_id: str) -> str:
-    """Why the order's refunds and restocks wait (a paid refund linked to no return), or ``""``."""
-    if order_id not in draft.unmatched:
-        return ""
-    return "the order has a paid refund linked to no return: " + ", ".join(
-        sorted(draft.unmatched[order_id])
-    )
-
-
-def _unread_refunds(ctx: RmaContext) -> str:
-    """Why the order's refunds cannot be trusted (some could not be read), or ``""``."""
+def _held(ctx: RmaContext, draft: _Draft, order_id: str) -> str:
+    """Why recon's refund and restock on the order wait for a human, or ``""``: the order has
+    refunds recon could not read, or a paid refund linked to no return (``_HOLDS_ORDER``)."""
     listed = ctx.order.refund_ids if ctx.order is not None else ()
     unread = sorted({_tail(r) for r in listed} - {_tail(r) for r in ctx.refund_ids})
-    return f"the order has refunds recon could not read: {', '.join(unread)}" if unread else ""
+    if unread:
+        return f"the order has refunds recon could not read: {', '.join(unread)}"
+    if order_id in draft.unmatched:
+        return "the order has a paid refund linked to no return: " + ", ".join(
+            sorted(draft.unmatched[order_id])
+        )
+    return ""
 
 
 def _tail(refund_id: str) -> str:
@@ -335,14 +328,14 @@ def _plan_restock(
     # A refund recon could not read (quarantined), or one it cannot link to a return
     # (UNMATCHED_REFUND, UNKNOWN_RMA: the engine counts no restock of it), may have restocked
     # these units already (restockType RETURN): restocking on a guess would count them twice.
-    unread = _unread_refunds(ctx) or _unmatched_reason(draft, order.id)
+    held = _held(ctx, draft, order.id)
     for location, ids in sorted(by_location.items(), key=lambda kv: str(kv[0])):
         subject = f"{line_id}@{location}" + ("" if whole else f"/{unit_tag(ids)}")
         action = _restock_action(
             finding, settings, shop, (ret.id, order.id, subject), item, location, ids
         )
-        if unread:
-            action = replace(action, disposition=Disposition.REVIEW, reason=unread)
+        if held:
+            action = replace(action, disposition=Disposition.REVIEW, reason=held)
         draft.actions.append(_past_held(action, draft.ledger, shop))
 
 
