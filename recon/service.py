@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,9 +135,7 @@ def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = T
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     try:
-        abandoned = app.store.abandon_unfinished_runs()
-        if abandoned:
-            log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
+        _abandon_earlier_runs(app.store)
         return backfill(
             app.store,
             app.loop,
@@ -154,6 +151,14 @@ def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = T
         lock.release(lease)
 
 
+def _abandon_earlier_runs(store: SqlStore) -> None:
+    """Mark the runs a killed process left ``running`` as abandoned (the caller holds the lock,
+    so none of them is alive)."""
+    abandoned = store.abandon_unfinished_runs()
+    if abandoned:
+        log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
+
+
 def _extended(lock: RunLock, session: Session, lease: Lease) -> None:
     """The sync's fence: its commit stands unless another run took the shop's lease."""
     lock.extend_in(session, lease, RUN_LEASE)
@@ -163,9 +168,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
     from recon.sync import run_sync
 
     slug = app.settings.shop.slug
-    abandoned = store.abandon_unfinished_runs()
-    if abandoned:
-        log.warning("%d earlier run(s) never finished (killed); marked abandoned", abandoned)
+    _abandon_earlier_runs(store)
     run_id = store.start_run("nightly")
     try:
         stats = run_sync(
@@ -261,7 +264,7 @@ def _as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
     October's workbook lists its ``MISSING_REFUND``, open. Loop states and order fields are
     as mirrored now: the mirror keeps no history of them.
     """
-    return dataclasses.replace(
+    return replace(
         snapshot,
         refunds=tuple(r for r in snapshot.refunds if r.processed_at < as_of),
         balance_transactions=tuple(

@@ -229,9 +229,10 @@ def classify_unlinked(
 ) -> list[pd.DataFrame]:
     """UNKNOWN_RMA, AMBIGUOUS_RMA and UNMATCHED_REFUND (amounts in shop money).
 
-    ``restocking``: per refund code, whether a line of the refund restocked. A refund with no
-    RMA that moved no money but put units back (a restock-only refund done by hand) is an
-    UNMATCHED_REFUND too: its units may be a return's, which recon must not restock again.
+    ``restocking``: per refund code, whether the refund restocked an item a Loop return on its
+    order has (``_restocking`` in ``recon.engine``). A refund with no RMA that moved no money
+    but put such units back (a restock-only refund done by hand) is an UNMATCHED_REFUND too:
+    its units may be a return's, which recon must not restock again.
     """
     named = facts[keys.member(facts["refund_id"], unknown["refund_id"])]  # few rows to join
     unk = unknown.merge(named.drop(columns=["rmas"]), on="refund_id")
