@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 # result sets are merged by id (shopify-admin-api.md §5).
 REFUNDED_STATUSES = ("refunded", "partially_refunded")
 NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
+REFUND_NOT_VISIBLE = (
+    "refund not visible: nodes(ids:) returned null (its order deleted or out of sight); "
+    "recon holds its refunds and restocks on the order until it can read it"
+)
 BALANCE_NOT_VISIBLE = (
     "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
     "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
@@ -303,9 +307,13 @@ class ShopifyClient:
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         """Refunds with all their lines and transactions (inner connections followed)."""
-        for _, node in self.pager.by_ids("RefundsById", "Refund", ids):
+        for refund_gid, node in self.pager.by_ids("RefundsById", "Refund", ids):
             if node is None:
-                continue  # its order is gone or out of sight; the order itself is quarantined
+                # Kept for review: the planner holds refunds and restocks on an order whose
+                # listed refunds it could not read, and this says why (its order, if it is gone
+                # too, is quarantined on its own).
+                yield _refund_not_visible(refund_gid)
+                continue
             lines = self.pager.follow("RefundLineItemsPage", "refundLineItems", node)
             transactions = self.pager.follow("RefundTransactionsPage", "transactions", node)
             yield from parse_items(
@@ -380,6 +388,17 @@ def _not_visible(order_gid: str) -> Quarantined:
         field="$",
         reason=NOT_VISIBLE,
         raw={"id": order_gid},
+    )
+
+
+def _refund_not_visible(node_gid: str) -> Quarantined:
+    return Quarantined(
+        source="shopify",
+        kind="refund",
+        record_id=node_gid.rsplit("/", 1)[-1],
+        field="$",
+        reason=REFUND_NOT_VISIBLE,
+        raw={"id": node_gid},
     )
 
 

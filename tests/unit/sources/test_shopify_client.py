@@ -247,6 +247,10 @@ def test_refunds_by_id_follow_overflowing_line_items() -> None:
     )
     refunds = list(_client(transport).iter_refunds_by_id(["1", "404", "2"]))
     assert [r.id for r in refunds if isinstance(r, RefundRecord)] == ["1", "2"]
+    # The refund nodes(ids:) answered null for is kept for review, not dropped unseen.
+    (missing,) = [r for r in refunds if isinstance(r, Quarantined)]
+    assert (missing.kind, missing.record_id) == ("refund", "404")
+    assert "not visible" in missing.reason
     first = refunds[0]
     assert isinstance(first, RefundRecord)
     assert [line.sku for line in first.lines] == ["SKU-1", "SKU-2", "SKU-3"]
