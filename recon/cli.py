@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from recon.cli_findings import findings_app
 from recon.config import RemediationMode
-from recon.errors import ConfigError, ReconError
+from recon.errors import ConfigError, ReconError, RemediationError
 
 if TYPE_CHECKING:
     from recon.config import Settings
@@ -389,15 +389,18 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
 
     settings, sessions = _ledger_sessions(config)
     decide = ledger.approve if approve else ledger.reject
-    with sessions() as session, session.begin():
-        rows = decide(
-            session,
-            settings.shop.slug,
-            ids,
-            actor=f"cli:{getpass.getuser()}",
-            now=datetime.now(UTC),
-            reason=reason,
-        )
+    try:
+        with sessions() as session, session.begin():
+            rows = decide(
+                session,
+                settings.shop.slug,
+                ids,
+                actor=f"cli:{getpass.getuser()}",
+                now=datetime.now(UTC),
+                reason=reason,
+            )
+    except RemediationError as exc:  # an unknown id, or an intent past deciding: the input
+        raise ConfigError(str(exc)) from None  # exit 2, not 1 ("the run failed") for cron
     verb = "approved" if approve else "rejected"
     Console().print(f"{verb}: " + ", ".join(str(r.id) for r in rows))
 

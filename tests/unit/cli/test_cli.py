@@ -62,7 +62,7 @@ def test_month_end_workbook_from_an_empty_mirror(config: Path) -> None:
 
 def test_approving_an_unknown_action_is_refused(config: Path) -> None:
     result = recon("actions", "approve", "999", "--config", str(config))
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input, as the README's exit codes say; 1 is a failed run
     assert "999" in result.stderr
 
 
