@@ -5,7 +5,8 @@ returns alive in the period (created before ``end``, updated at or after ``start
 order whose refund bounced in it (a REFUND_FAILURE dated in the period), refunds processed in it
 or on those orders, the orders of both, balance transactions in it or settling those refunds'
 transactions (and bounces naming them only by ``sourceId``, by order), payouts issued in it or
-carrying those balance transactions, gift cards created in it.
+carrying those balance transactions with every balance transaction they carry, gift cards
+created in it.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         PayoutRecord,
         or_(_between(tbl.PayoutRow.issued_at, lo, hi), _in(tbl.PayoutRow.id, payout_ids)),
     )
+    # A payout is tied out whole: a payout issued on the 1st carries refunds of the month before,
+    # and its summary counts them (without them its refunds sum short of it).
+    carried = _load(
+        session, bt, BalanceTransactionRecord, _in(bt.payout_id, {p.id for p in payouts})
+    )
+    balance = sorted({b.id: b for b in (*balance, *carried)}.values(), key=lambda b: b.id)
     gift_cards = _load(
         session, tbl.GiftCardRow, GiftCardRecord, _between(tbl.GiftCardRow.created_at, lo, hi)
     )

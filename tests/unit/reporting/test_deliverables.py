@@ -315,3 +315,46 @@ def test_a_refund_restocking_after_the_month_leaves_the_unit_unrestocked_in_that
         "MISSING_REFUND",
         "MISSING_RESTOCK",
     }
+
+
+def test_a_payout_issued_in_the_month_ties_out_with_its_refunds_from_the_month_before(
+    tmp_path: Path,
+) -> None:
+    """Payout P1, issued Oct 1 06:00, carries a refund of Sep 28 (-40.00); its summary says
+    refunds -40.00. October's Payouts sheet ties it out as Shopify's payout report does: one
+    refund row, -40.00, difference 0.00 (not 0 rows and a +40.00 difference)."""
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from recon.models import PayoutRecord
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+    from tests.fakes import balance_for, make_order, make_refund
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    refunded_on = datetime(2026, 9, 28, 10, tzinfo=UTC)
+    refund = make_refund(1, refunded_on, Decimal("40.00"), note="customer service")
+    payout = PayoutRecord(
+        id="P1",
+        issued_at=datetime(2026, 10, 1, 6, tzinfo=UTC),
+        status="PAID",
+        currency="USD",
+        net=Decimal("-40.00"),
+        refunds_gross=Decimal("-40.00"),
+    )
+    try:
+        store.upsert_orders([make_order(1, refunded_on + timedelta(hours=1), (refund.id,))])
+        store.upsert_refunds([refund])
+        store.upsert_balance_transactions([balance_for(1, refund, "P1")])
+        store.upsert_payouts([payout])
+        path = build_monthend(settings, store, AS_OF, date(2026, 10, 1), date(2026, 11, 1))
+    finally:
+        store.close()
+    sheet = load_workbook(path)["Payouts"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    (row,) = [r for r in rows if r["payout_id"] == "P1"]
+    assert (row["refunds_count"], row["refunds_sum"], row["difference"]) == (1, -40, 0)
