@@ -159,6 +159,9 @@ class _SummaryRows:
         # New/resolved compare with the previous run, which the workbook does not hold.
         self.add("New since last run", data.headline.new_since_last_run)
         self.add("Resolved since last run", data.headline.resolved_since_last_run)
+        if data.muted:  # muted findings are in no sheet: say so, as the HTML report does
+            muted = ", ".join(f"{category} ({count})" for category, count in data.muted)
+            self.add("Not reported (engine.muted_categories)", muted)
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> None:

@@ -239,3 +239,12 @@ def test_action_amounts_are_numbers_finance_can_sum(workbook_path: Path) -> None
     amounts = [row[header.index("amount")] for row in ws.iter_rows(min_row=2)]
     assert amounts and all(isinstance(c.value, int | float) for c in amounts if c.value)
     assert {c.number_format for c in amounts if c.value} == {"#,##0.00"}
+
+
+def test_the_month_end_summary_says_which_categories_were_muted(tmp_path: Path) -> None:
+    """Muted findings are in no sheet: the Summary says so, as the HTML report and e-mails do,
+    or a controller reads "no MISSING_RESTOCK" where four were not reported."""
+    data = make_data(muted=(("MISSING_RESTOCK", 4),))
+    summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
+    texts = [str(v) for row in summary.iter_rows(values_only=True) for v in row if v is not None]
+    assert any("MISSING_RESTOCK (4)" in text for text in texts)
