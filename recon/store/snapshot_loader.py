@@ -6,7 +6,7 @@ order whose refund bounced in it (a REFUND_FAILURE dated in the period), refunds
 or on those orders, the orders of both, balance transactions in it or settling those refunds'
 transactions (and bounces naming them only by ``sourceId``, by order), payouts issued in it or
 carrying those balance transactions with every balance transaction they carry, gift cards
-created in it.
+created in it or since its oldest return was created.
 """
 
 from __future__ import annotations
@@ -135,8 +135,11 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         session, bt, BalanceTransactionRecord, _in(bt.payout_id, {p.id for p in payouts})
     )
     balance = sorted({b.id: b for b in (*balance, *carried)}.values(), key=lambda b: b.id)
+    # A return of the period may have been credited before it (opened and credited in September,
+    # closed on Oct 2): its card is no older than the return, so cards since the oldest come in.
+    since = min([lo, *(r.created_at for r in returns)])
     gift_cards = _load(
-        session, tbl.GiftCardRow, GiftCardRecord, _between(tbl.GiftCardRow.created_at, lo, hi)
+        session, tbl.GiftCardRow, GiftCardRecord, _between(tbl.GiftCardRow.created_at, since, hi)
     )
     return Snapshot(
         returns=tuple(returns),

@@ -358,3 +358,38 @@ def test_a_payout_issued_in_the_month_ties_out_with_its_refunds_from_the_month_b
     rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
     (row,) = [r for r in rows if r["payout_id"] == "P1"]
     assert (row["refunds_count"], row["refunds_sum"], row["difference"]) == (1, -40, 0)
+
+
+def test_store_credit_issued_before_the_month_for_a_return_closed_in_it_is_issued(
+    tmp_path: Path,
+) -> None:
+    """Return 123456 was opened on Sep 25 and credited on Sep 28 (card g1); Loop closed it on
+    Oct 2. October's workbook shows its credit issued, with no MISSING_STORE_CREDIT."""
+    from openpyxl import load_workbook
+
+    from recon.service import build_monthend
+    from recon.store.sql import SqlStore
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    credited = credit_return("123456").model_copy(
+        update={
+            "created_at": datetime(2026, 9, 25, tzinfo=UTC),
+            "updated_at": datetime(2026, 10, 2, tzinfo=UTC),
+        }
+    )
+    issued = card("g1", "Loop RMA 123456", "50.00").model_copy(
+        update={"created_at": datetime(2026, 9, 28, tzinfo=UTC)}
+    )
+    try:
+        store.upsert_returns([credited])
+        store.upsert_gift_cards([issued])
+        path = build_monthend(settings, store, AS_OF, date(2026, 10, 1), date(2026, 11, 1))
+    finally:
+        store.close()
+    book = load_workbook(path)
+    credit = [r for r in book["Store credit"].iter_rows(min_row=2, values_only=True) if r[0]]
+    categories = [r[0] for r in book["Exceptions"].iter_rows(min_row=2, values_only=True)]
+    assert [(r[0], r[6]) for r in credit] == [("123456", "issued")]
+    assert "MISSING_STORE_CREDIT" not in categories
