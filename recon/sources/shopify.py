@@ -277,7 +277,7 @@ class ShopifyClient:
         document = load_document("OrdersById")
         for order_gid, node in self.pager.by_ids("OrdersById", "Order", ids):
             if node is None:
-                yield _not_visible(order_gid)
+                yield _not_visible("order", order_gid, NOT_VISIBLE)
                 continue
             extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
             yield from self._complete_order(document, node, extra)
@@ -312,7 +312,7 @@ class ShopifyClient:
                 # Kept for review: the planner holds refunds and restocks on an order whose
                 # listed refunds it could not read, and this says why (its order, if it is gone
                 # too, is quarantined on its own).
-                yield _refund_not_visible(refund_gid)
+                yield _not_visible("refund", refund_gid, REFUND_NOT_VISIBLE)
                 continue
             lines = self.pager.follow("RefundLineItemsPage", "refundLineItems", node)
             transactions = self.pager.follow("RefundTransactionsPage", "transactions", node)
@@ -360,7 +360,7 @@ class ShopifyClient:
         kind = "ShopifyPaymentsBalanceTransaction"
         for node_gid, node in self.pager.by_ids("BalanceTransactionsById", kind, ids):
             if node is None:
-                yield _balance_not_visible(node_gid)
+                yield _not_visible("balance_transaction", node_gid, BALANCE_NOT_VISIBLE)
                 continue
             yield from parse_items("balance_transaction", node, parse_balance_transaction)
 
@@ -379,36 +379,14 @@ class ShopifyClient:
             yield from parse_items("gift_card", node, parse_gift_card)
 
 
-def _not_visible(order_gid: str) -> Quarantined:
-    record_id = order_gid.rsplit("/", 1)[-1]
+def _not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
+    """A node ``nodes(ids:)`` answered null for, kept for review with why it matters."""
     return Quarantined(
         source="shopify",
-        kind="order",
-        record_id=record_id,
-        field="$",
-        reason=NOT_VISIBLE,
-        raw={"id": order_gid},
-    )
-
-
-def _refund_not_visible(node_gid: str) -> Quarantined:
-    return Quarantined(
-        source="shopify",
-        kind="refund",
+        kind=kind,
         record_id=node_gid.rsplit("/", 1)[-1],
         field="$",
-        reason=REFUND_NOT_VISIBLE,
-        raw={"id": node_gid},
-    )
-
-
-def _balance_not_visible(node_gid: str) -> Quarantined:
-    return Quarantined(
-        source="shopify",
-        kind="balance_transaction",
-        record_id=node_gid.rsplit("/", 1)[-1],
-        field="$",
-        reason=BALANCE_NOT_VISIBLE,
+        reason=reason,
         raw={"id": node_gid},
     )
 
