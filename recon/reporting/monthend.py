@@ -156,9 +156,17 @@ class _SummaryRows:
         self.header("KPI", "Value")
         self.add("Open findings", "=COUNTA(Exceptions[key])")
         self.add("Critical findings", '=COUNTIFS(Exceptions[severity],"critical")')
-        # New/resolved compare with the previous run, which the workbook does not hold.
-        self.add("New since last run", data.headline.new_since_last_run)
-        self.add("Resolved since last run", data.headline.resolved_since_last_run)
+        # The book has no "last run" to compare with: it counts the open breaks that first
+        # appeared in its period (first seen, UTC days), the rest were carried over. Breaks
+        # resolved since the period's end are in it, open, as they stood.
+        first_seen_in = sum(
+            1
+            for f in data.open_findings
+            if f.first_seen is not None
+            and data.period_start <= f.first_seen.astimezone(UTC).date() < data.period_end
+        )
+        self.add("New in the period (first seen in it)", first_seen_in)
+        self.add("Carried over from before the period", len(data.open_findings) - first_seen_in)
         if data.muted:  # muted findings are in no sheet: say so, as the HTML report does
             muted = ", ".join(f"{category} ({count})" for category, count in data.muted)
             self.add("Not reported (engine.muted_categories)", muted)

@@ -248,3 +248,36 @@ def test_the_month_end_summary_says_which_categories_were_muted(tmp_path: Path) 
     summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
     texts = [str(v) for row in summary.iter_rows(values_only=True) for v in row if v is not None]
     assert any("MISSING_RESTOCK (4)" in text for text in texts)
+
+
+def test_the_month_end_summary_counts_breaks_new_in_the_period_not_since_a_last_run(
+    tmp_path: Path,
+) -> None:
+    """The month-end book has no previous run: "new since last run" counted every finding of a
+    book built from the mirror. It counts the open breaks first seen in the month instead."""
+    from datetime import UTC, datetime
+
+    from report_samples import finding
+
+    from recon.models import Category
+
+    october = finding(
+        Category.MISSING_REFUND,
+        "rma=1",
+        "10.00",
+        "USD",
+        first_seen=datetime(2026, 10, 29, tzinfo=UTC),
+    )
+    september = finding(
+        Category.MISSING_REFUND,
+        "rma=2",
+        "20.00",
+        "USD",
+        first_seen=datetime(2026, 9, 20, tzinfo=UTC),
+    )
+    data = make_data(findings=[october, september], previous_findings=None)
+    summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
+    rows = {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row and row[0]}
+    assert rows["New in the period (first seen in it)"] == 1
+    assert rows["Carried over from before the period"] == 1
+    assert not any("since last run" in str(label) for label in rows)
