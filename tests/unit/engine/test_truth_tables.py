@@ -91,6 +91,15 @@ def yen_refund(paid: str) -> list[object]:
     ]
 
 
+def store_credit(*cards: object) -> list[object]:
+    """A 20.00 store-credit return of RMA on order 100, and the gift cards given."""
+    return [
+        ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
+        order(),
+        *cards,
+    ]
+
+
 def clean() -> list[object]:
     """One closed refund return, refunded, restocked and paid out: the baseline."""
     return [ret(RMA), order(), payout(), *settled_refund()]
@@ -537,30 +546,24 @@ CASES: dict[
         {},
     ),
     "missing store credit: the gift card names 123456, not 12345": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", "Loop RMA 123456"),
-        ],
+        ),
         {("MISSING_STORE_CREDIT", f"rma={RMA}")},
         {(RMA, PLI): (UNIT,)},
     ),
     "missing store credit: the gift card naming the RMA holds 5.00 of 20.00": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}.", "5.00"),
-        ],
+        ),
         {("MISSING_STORE_CREDIT", f"rma={RMA}")},
         {(RMA, PLI): (UNIT,)},
     ),
     "clean: store credit in two gift cards naming the RMA": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}.", "15.00"),
             gift("901", f"Rest of the store credit, return {RMA}, return {RMA}", "5.00"),
-        ],
+        ),
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
@@ -698,11 +701,9 @@ CASES: dict[
         {(RMA, PLI): (UNIT,)},
     ),
     "clean: store credit with its gift card": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}."),
-        ],
+        ),
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
@@ -880,11 +881,9 @@ CASES: dict[
         {},
     ),
     "clean: store credit whose gift card names the RMA in Arabic-Indic digits": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", "Store credit for Loop return #١٢٣٤٥"),
-        ],
+        ),
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
@@ -962,31 +961,25 @@ CASES: dict[
         {(RMA, PLI): (UNIT,)},
     ),
     "clean: store credit one cent short (19.99 of 20.00), within the tolerance": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}.", "19.99"),
-        ],
+        ),
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
     "missing store credit: two cents short (19.98 of 20.00), beyond the tolerance": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}.", "19.98"),
-        ],
+        ),
         {("MISSING_STORE_CREDIT", f"rma={RMA}")},
         {(RMA, PLI): (UNIT,)},
     ),
     "clean: store credit issued in another currency counts as issued": (
-        [
-            ret(RMA, refund="0", gift_card="20.00", outcome="gift_card", total="20.00"),
-            order(),
+        store_credit(
             gift("900", f"Store credit for Loop return #{RMA}.", "18.00").model_copy(
                 update={"currency": "EUR"}
             ),
-        ],
+        ),
         set(),
         {(RMA, PLI): (UNIT,)},
     ),
