@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,7 +162,6 @@ def test_reports_show_the_period_with_its_last_day(
 
 def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path: Path) -> None:
     """Open on Oct 31, fixed on Nov 3: October's workbook lists it, open, first seen Oct 20."""
-    from openpyxl import load_workbook
 
     from recon.models import Category, Finding, FindingStatus, Owner, Severity
     from recon.service import build_monthend
@@ -201,10 +201,7 @@ def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path:
         path = build_monthend(settings, store, now, date(2026, 10, 1), date(2026, 11, 1))
     finally:
         store.close()
-    sheet = load_workbook(path)["Exceptions"]
-    header = [c.value for c in sheet[1]]
-    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    (row,) = [r for r in rows if r["key"] == key]
+    (row,) = [r for r in _exception_rows(path) if r["key"] == key]
     assert row["status"] == "open" and str(row["first_seen"]).startswith("2026-10-20")
 
 
@@ -214,35 +211,17 @@ def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
     """Return 1001 closed on Oct 20; its refund was paid on Nov 3 and is in the mirror. At the
     close of October it was owed: October's workbook lists its MISSING_REFUND, unresolved, and the
     refund is not in October's figures. November's counts the refund."""
-    from datetime import timedelta
-
-    from openpyxl import load_workbook
 
     from recon.service import build_monthend
-    from recon.store.sql import SqlStore
-    from tests.fakes import make_order, make_refund, make_return
 
-    settings = Settings()
-    settings.reports.dir = tmp_path / "reports"
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
-    paid_on = datetime(2026, 11, 3, 15, tzinfo=UTC)
-    closed = make_return(1, datetime(2026, 10, 20, tzinfo=UTC))
-    refund = make_refund(1, paid_on, closed.refund, note="Loop RMA #1001")
+    settings, store, _, _ = _closed_in_october_refunded_in_november(tmp_path)
     now = datetime(2026, 12, 5, tzinfo=UTC)
 
     def missing_refunds(month: date, end: date) -> list[dict[str, object]]:
-        path = build_monthend(settings, store, now, month, end)
-        sheet = load_workbook(path)["Exceptions"]
-        header = [c.value for c in sheet[1]]
-        rows = [
-            dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)
-        ]
+        rows = _exception_rows(build_monthend(settings, store, now, month, end))
         return [r for r in rows if r["category"] == "MISSING_REFUND" and r["rma"] == "1001"]
 
     try:
-        store.upsert_returns([closed])
-        store.upsert_orders([make_order(1, paid_on + timedelta(hours=1), (refund.id,))])
-        store.upsert_refunds([refund])
         october = missing_refunds(date(2026, 10, 1), date(2026, 11, 1))
         november = missing_refunds(date(2026, 11, 1), date(2026, 12, 1))
     finally:
@@ -259,27 +238,15 @@ def test_a_refund_restocking_after_the_month_leaves_the_unit_unrestocked_in_that
     (RETURN), written by CX or by recon's own intent. At the close of October neither had
     happened: October's workbook lists the unit's MISSING_RESTOCK beside the MISSING_REFUND,
     whoever wrote the refund (recon's ledger must not restock it in October either)."""
-    from datetime import timedelta
-
-    from openpyxl import load_workbook
 
     from recon.remediation.ledger import ActionRow
     from recon.service import build_monthend
-    from recon.store.sql import SqlStore
-    from tests.fakes import make_order, make_refund, make_return
 
-    settings = Settings()
-    settings.reports.dir = tmp_path / "reports"
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
-    paid_on = datetime(2026, 11, 3, 15, tzinfo=UTC)
-    closed = make_return(1, datetime(2026, 10, 20, tzinfo=UTC))
-    refund = make_refund(1, paid_on, closed.refund, note="Loop RMA #1001")
+    settings, store, closed, refund = _closed_in_october_refunded_in_november(tmp_path)
+    paid_on = refund.processed_at
     refund_gid = f"gid://shopify/Refund/{refund.id}"
     line = {"line_item_id": "50011", "restock_type": "RETURN", "units": ["L1"], "quantity": 1}
     try:
-        store.upsert_returns([closed])
-        store.upsert_orders([make_order(1, paid_on + timedelta(hours=1), (refund.id,))])
-        store.upsert_refunds([refund])
         if by_recon:
             with store.session() as session:
                 session.add(
@@ -308,10 +275,7 @@ def test_a_refund_restocking_after_the_month_leaves_the_unit_unrestocked_in_that
         )
     finally:
         store.close()
-    sheet = load_workbook(path)["Exceptions"]
-    header = [c.value for c in sheet[1]]
-    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert {r["category"] for r in rows if r["rma"] == "1001"} == {
+    assert {r["category"] for r in _exception_rows(path) if r["rma"] == "1001"} == {
         "MISSING_REFUND",
         "MISSING_RESTOCK",
     }
@@ -393,3 +357,33 @@ def test_store_credit_issued_before_the_month_for_a_return_closed_in_it_is_issue
     categories = [r[0] for r in book["Exceptions"].iter_rows(min_row=2, values_only=True)]
     assert [(r[0], r[6]) for r in credit] == [("123456", "issued")]
     assert "MISSING_STORE_CREDIT" not in categories
+
+
+def _exception_rows(path: Path) -> list[dict[str, object]]:
+    """The month-end workbook's Exceptions sheet as one dict per row."""
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path)["Exceptions"]
+    header = [c.value for c in sheet[1]]
+    return [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def _closed_in_october_refunded_in_november(
+    tmp_path: Path,
+) -> tuple[Settings, Any, LoopReturnRecord, Any]:
+    """A mirror holding return 1001 (closed Oct 20) and its refund, paid Nov 3 15:00 UTC."""
+    from datetime import timedelta
+
+    from recon.store.sql import SqlStore
+    from tests.fakes import make_order, make_refund, make_return
+
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    paid_on = datetime(2026, 11, 3, 15, tzinfo=UTC)
+    closed = make_return(1, datetime(2026, 10, 20, tzinfo=UTC))
+    refund = make_refund(1, paid_on, closed.refund, note="Loop RMA #1001")
+    store.upsert_returns([closed])
+    store.upsert_orders([make_order(1, paid_on + timedelta(hours=1), (refund.id,))])
+    store.upsert_refunds([refund])
+    return settings, store, closed, refund
