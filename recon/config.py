@@ -193,6 +193,10 @@ class EngineSettings(_Section):
     # They are still computed and counted ("not reported" in the run summary and report); their
     # earlier findings are neither resolved nor carried on while muted.
     muted_categories: list[Category] = Field(default_factory=list)
+    # Shopify test orders (``Order.test``, a test gateway: no money moved) and what hangs on them
+    # are left out of reconciliation, reports and remediation, and counted in the run summary.
+    # True reconciles them like live orders (a development store whose orders are all test).
+    include_test_orders: bool = False
 
     @field_validator("muted_categories")
     @classmethod

@@ -76,6 +76,7 @@ def report_data(
     run_id: str,
     as_of: datetime,
     period: tuple[date, date],
+    left_out: tuple[tuple[str, int], ...] = (),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show."""
     return build_report_data(
@@ -94,6 +95,7 @@ def report_data(
         include_customer_pii=settings.reports.include_customer_pii,
         top_n=settings.reports.top_exceptions,
         muted=tuple(result.muted.items()),
+        left_out=left_out,
     )
 
 

@@ -89,6 +89,9 @@ class OrderRecord(Record):
     created_at: datetime | None = None
     updated_at: datetime
     cancelled_at: datetime | None = None
+    # Shopify's ``test``: placed through a test gateway (no money moved). Records mirrored
+    # before recon read this field have False until the order is read again.
+    test: bool = False
     currency: str  # shop currency
     presentment_currency: str
     financial_status: str | None = None
@@ -146,6 +149,8 @@ class PayoutRecord(Record):
     id: str
     issued_at: datetime
     status: str
+    # DEPOSIT or WITHDRAWAL (§13); None when not read (records mirrored before it was).
+    transaction_type: str | None = None
     currency: str
     net: Decimal
     refunds_gross: Decimal  # summary.refundsFeeGross
@@ -167,6 +172,7 @@ class BalanceTransactionRecord(Record):
     transaction_date: datetime
     payout_id: str | None
     payout_status: str
+    test: bool = False  # a test-mode transaction: never paid out
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 

@@ -21,7 +21,7 @@ from recon.lock import Lease, RunLock, holder_name
 from recon.models import Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
-from recon.store.snapshot import Snapshot
+from recon.store.snapshot import Snapshot, describe_left_out, without_test_orders
 from recon.store.sql import SqlStore
 
 if TYPE_CHECKING:
@@ -90,6 +90,25 @@ def muted_notes(muted: dict[str, int]) -> list[str]:
         f"{category}: {count} finding(s) not reported (engine.muted_categories)"
         for category, count in muted.items()
     ]
+
+
+def live_only(
+    settings: Settings, snapshot: Snapshot
+) -> tuple[Snapshot, tuple[tuple[str, int], ...]]:
+    """The snapshot without Shopify test orders unless ``[engine] include_test_orders``, and
+    what was left out per kind (shown in the run summary and reports, never silently)."""
+    if settings.engine.include_test_orders:
+        return snapshot, ()
+    kept, left_out = without_test_orders(snapshot)
+    return kept, tuple(left_out.items())
+
+
+def left_out_notes(left_out: tuple[tuple[str, int], ...]) -> list[str]:
+    """One line saying what the test-order filter left out, if anything."""
+    if not left_out:
+        return []
+    what = describe_left_out(left_out)
+    return [f"Shopify test orders left out: {what} (engine.include_test_orders = false)"]
 
 
 def sessions(store: SqlStore) -> sessionmaker[Session]:
@@ -183,7 +202,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         # A long sync may have eaten most of the lease: renew it before remediation writes
         # (LockError if it was taken over meanwhile: then this run must not write at all).
         lease = lock.renew(lease, RUN_LEASE)
-        snapshot = store.load_snapshot()
+        snapshot, left_out = live_only(app.settings, store.load_snapshot())
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
         # Muted categories' earlier findings stay as they were: muting is not resolving.
         muted = set(app.settings.engine.muted_categories)
@@ -219,9 +238,11 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             run_id=run_id,
             as_of=as_of,
             period=((as_of - timedelta(days=1)).date(), as_of.date()),
+            left_out=left_out,
         )
         reports, notes = publish(app.settings, data)
         notes.extend(muted_notes(result.muted))
+        notes.extend(left_out_notes(left_out))
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
         if applied.halted:
             notes.insert(0, f"remediation halted: {applied.halted}")
@@ -289,7 +310,7 @@ def build_monthend(
     since = datetime.combine(start, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     until = datetime.combine(end, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     as_of = min(until, now)
-    snapshot = _as_it_stood(store.load_snapshot(since, until), as_of)
+    snapshot, left_out = live_only(settings, _as_it_stood(store.load_snapshot(since, until), as_of))
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     known = {f.key: f for f in store.load_findings()}
     findings = [
@@ -310,6 +331,7 @@ def build_monthend(
         run_id=f"month-end {start}..{end}",
         as_of=as_of,
         period=(start, end),
+        left_out=left_out,
     )
     path = monthend_path(settings, start, end)
     path.parent.mkdir(parents=True, exist_ok=True)

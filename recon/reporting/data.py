@@ -19,6 +19,7 @@ import pandas as pd
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
 from recon.money import ZERO, quantize
 from recon.reporting.safety import clean_text
+from recon.store.snapshot import describe_left_out
 
 # Intent states that wait for a person: to approve, to be sent by the next run, or to review.
 WAITING = frozenset({"proposed", "approved", "planned", "needs_review"})
@@ -134,6 +135,13 @@ class ReportData:
     store_credit: tuple[Mapping[str, Any], ...] = field(repr=False)
     # (category, findings this run) of categories muted by settings: shown, never hidden silently.
     muted: tuple[tuple[str, int], ...] = ()
+    # (kind, records) left out as Shopify test orders (engine.include_test_orders = false).
+    left_out: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def left_out_text(self) -> str:
+        """What the test-order filter left out, as people read it ("" when nothing)."""
+        return describe_left_out(self.left_out)
 
     @property
     def period_label(self) -> str:
@@ -307,6 +315,7 @@ def build_report_data(
     include_customer_pii: bool = False,
     top_n: int = 20,
     muted: tuple[tuple[str, int], ...] = (),
+    left_out: tuple[tuple[str, int], ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -354,6 +363,7 @@ def build_report_data(
         actions=tuple(actions),
         store_credit=tuple(store_credit),
         muted=muted,
+        left_out=left_out,
     )
 
 

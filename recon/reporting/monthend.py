@@ -170,6 +170,10 @@ class _SummaryRows:
         if data.muted:  # muted findings are in no sheet: say so, as the HTML report does
             muted = ", ".join(f"{category} ({count})" for category, count in data.muted)
             self.add("Not reported (engine.muted_categories)", muted)
+        if data.left_out:  # as muted: nothing leaves the book unsaid
+            self.add(
+                "Shopify test orders left out (engine.include_test_orders)", data.left_out_text
+            )
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> None:

@@ -324,6 +324,9 @@ class ShopifyBuilder:
         horizon = self.now + self.future_days * DAY
         slots: dict[int, list[Json]] = {}
         for row in self._auto_settle:
+            if self.orders_by_id.get(row["order_id"], {}).get("test"):
+                row["test"] = True  # test mode: no payout ever takes it
+                continue
             k = math.ceil((row["transaction_date"] + PAYOUT_LAG - anchor) / PAYOUT_EVERY)
             slots.setdefault(k, []).append(row)
         for k in sorted(slots):

@@ -126,6 +126,18 @@ def clean_cancelled(b: Builder) -> int:
     return 1
 
 
+def clean_test_order(b: Builder) -> int:
+    """A return on a Shopify test order (a test gateway: no money moved), left as a live order's
+    would be a break: closed and never refunded (``MISSING_REFUND`` on a live order), or
+    refunded with test-mode balance transactions no payout takes (``UNSETTLED_REFUND``). recon
+    leaves test orders out by default (``[engine] include_test_orders``), so nothing is owed."""
+    order, ret, at = closed_return(b)
+    order["test"] = True  # its balance transactions turn test-mode in ``_assign_payouts``
+    if b.rng.random() < 0.5:
+        b.refunded(order, ret, at)
+    return 1
+
+
 CLEAN: dict[str, tuple[int, Callable[[Builder], int]]] = {
     "refund_provider_link": (30, lambda b: clean_linked(b, "provider")),
     "refund_note_link": (8, lambda b: clean_linked(b, "note")),
@@ -142,4 +154,5 @@ CLEAN: dict[str, tuple[int, Callable[[Builder], int]]] = {
     "payout_pending_in_time": (4, clean_settlement_pending),
     "open_young": (8, clean_open),
     "cancelled_or_expired": (4, clean_cancelled),
+    "test_order": (2, clean_test_order),
 }

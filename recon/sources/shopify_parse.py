@@ -173,6 +173,7 @@ def parse_order(node: Mapping[str, Any], extra_lines: Sequence[Any] = ()) -> Ord
         created_at=opt_time(node.get("createdAt"), "createdAt"),
         updated_at=as_time(node.get("updatedAt"), "updatedAt"),
         cancelled_at=opt_time(node.get("cancelledAt"), "cancelledAt"),
+        test=as_bool(node.get("test"), "test"),
         currency=as_currency(node.get("currencyCode"), "currencyCode"),
         presentment_currency=as_currency(
             node.get("presentmentCurrencyCode"), "presentmentCurrencyCode"
@@ -307,6 +308,7 @@ def parse_payout(node: Mapping[str, Any]) -> PayoutRecord:
         id=as_id(node.get("id"), "id"),
         issued_at=as_time(node.get("issuedAt"), "issuedAt"),
         status=as_text(node.get("status"), "status"),
+        transaction_type=opt_text(node.get("transactionType"), "transactionType", single_line=True),
         currency=currency,
         net=net,
         refunds_gross=refunds_gross,
@@ -340,6 +342,7 @@ def parse_balance_transaction(node: Mapping[str, Any]) -> BalanceTransactionReco
         payout_id=opt_id(payout.get("id"), "associatedPayout.id"),
         # PENDING: not yet in a payout (§13).
         payout_status=as_text(payout.get("status") or "PENDING", "associatedPayout.status"),
+        test=as_bool(node.get("test"), "test"),
         raw=dict(node),
     )
 

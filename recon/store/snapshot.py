@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 
 from recon.models import (
     BalanceTransactionRecord,
@@ -24,3 +25,36 @@ class Snapshot:
     payouts: tuple[PayoutRecord, ...] = ()
     balance_transactions: tuple[BalanceTransactionRecord, ...] = ()
     gift_cards: tuple[GiftCardRecord, ...] = ()
+
+
+def describe_left_out(left_out: Iterable[tuple[str, int]]) -> str:
+    """``"returns 2, balance transactions 3"``: what the test-order filter left out."""
+    return ", ".join(f"{kind.replace('_', ' ')} {count}" for kind, count in left_out)
+
+
+def without_test_orders(snapshot: Snapshot) -> tuple[Snapshot, dict[str, int]]:
+    """The snapshot without Shopify test orders and what hangs on them, and how many of each
+    kind were left out (only kinds with some).
+
+    A test order (``Order.test``: placed through a test gateway) moved no money, so nothing on
+    it is owed or at risk: its Loop returns, refunds (with their transactions), balance
+    transactions and store credit are left out, and so are test-mode balance transactions of
+    any order (they are never paid out). Payouts stay. A Loop return whose order is not in the
+    mirror cannot be told apart and is kept: reconciled as a live order's.
+    """
+    test = frozenset(o.id for o in snapshot.orders if o.test)
+    kept = replace(
+        snapshot,
+        orders=tuple(o for o in snapshot.orders if not o.test),
+        returns=tuple(r for r in snapshot.returns if r.provider_order_id not in test),
+        refunds=tuple(r for r in snapshot.refunds if r.order_id not in test),
+        balance_transactions=tuple(
+            b for b in snapshot.balance_transactions if not b.test and b.order_id not in test
+        ),
+        gift_cards=tuple(g for g in snapshot.gift_cards if g.order_id not in test),
+    )
+    left_out = {
+        kind.name: len(getattr(snapshot, kind.name)) - len(getattr(kept, kind.name))
+        for kind in fields(Snapshot)
+    }
+    return kept, {kind: count for kind, count in left_out.items() if count}

@@ -185,6 +185,17 @@ def test_the_html_mail_says_which_categories_were_muted(tmp_path: Path) -> None:
     assert "MISSING_RESTOCK (4)" in body(finance, "plain")
 
 
+def test_the_mails_say_what_test_orders_left_out(tmp_path: Path) -> None:
+    data = make_data(left_out=(("returns", 2),))
+    (finance,) = [
+        m for m in build_messages(data, settings(tmp_path)) if m["X-Recon-Team"] == "finance"
+    ]
+    assert "Shopify test orders left out" in body(finance, "html")
+    assert "test orders left out (engine.include_test_orders = false): returns 2." in body(
+        finance, "plain"
+    )
+
+
 def test_unwritable_outbox_is_an_error(tmp_path: Path, report_data: ReportData) -> None:
     blocker = tmp_path / "outbox"
     blocker.write_text("not a directory")

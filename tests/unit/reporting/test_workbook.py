@@ -250,6 +250,14 @@ def test_the_month_end_summary_says_which_categories_were_muted(tmp_path: Path) 
     assert any("MISSING_RESTOCK (4)" in text for text in texts)
 
 
+def test_the_month_end_summary_says_what_test_orders_left_out(tmp_path: Path) -> None:
+    """Returns on Shopify test orders are in no sheet: the Summary says how many were left out."""
+    data = make_data(left_out=(("returns", 3), ("balance_transactions", 5)))
+    summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
+    texts = [str(v) for row in summary.iter_rows(values_only=True) for v in row if v is not None]
+    assert "returns 3, balance transactions 5" in texts
+
+
 def test_the_month_end_summary_counts_breaks_new_in_the_period_not_since_a_last_run(
     tmp_path: Path,
 ) -> None:

@@ -75,12 +75,29 @@ def basis(r: LoopReturn, o: Order) -> str | None:
     return None
 
 
+def _live(world: World) -> World:
+    """docs/findings.md "Inputs": test orders, what is on them, and test-mode balance
+    transactions are left out (``include_test_orders = false``)."""
+    test = {o.id for o in world.orders if o.test}
+    return world.model_copy(
+        update={
+            "orders": [o for o in world.orders if not o.test],
+            "loop_returns": [r for r in world.loop_returns if r.provider_order_id not in test],
+            "balance_transactions": [
+                b for b in world.balance_transactions if not b.test and b.order_id not in test
+            ],
+            "gift_cards": [g for g in world.gift_cards if g.order_id not in test],
+        }
+    )
+
+
 def derive(world: World) -> dict[str, Derived]:
     """Every finding docs/findings.md raises for ``world`` as of its ``now``."""
     now = world.now
     assert all(rev.at > now for rev in world.revisions), (
         "truth is as of now: no revision applies yet"
     )
+    world = _live(world)
     ctx = _Ctx(world)
     orders = {o.id: o for o in world.orders if o.created_at <= now}
     returns = [r for r in world.loop_returns if r.created_at <= now]

@@ -10,12 +10,19 @@ from typing import Any
 
 import pytest
 
-from recon.models import BalanceTransactionRecord, Quarantined, RefundRecord
+from recon.models import (
+    BalanceTransactionRecord,
+    OrderRecord,
+    PayoutRecord,
+    Quarantined,
+    RefundRecord,
+)
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
     parse_items,
     parse_order,
+    parse_payout,
     parse_refund,
     quarantine_or,
 )
@@ -233,3 +240,40 @@ def test_a_negative_ordered_quantity_quarantines_the_order() -> None:
     result = quarantine_or("order", node, parse_order)
     assert isinstance(result, Quarantined)
     assert (result.record_id, result.field) == ("450789469", "lineItems[0].quantity")
+
+
+ORDER: dict[str, Any] = {
+    "id": "gid://shopify/Order/450789469",
+    "updatedAt": "2026-01-01T14:02:10Z",
+    "currencyCode": "USD",
+    "presentmentCurrencyCode": "USD",
+    "lineItems": {"nodes": []},
+}
+
+
+@pytest.mark.parametrize(("sent", "read"), [(True, True), (False, False), (None, False)])
+def test_an_orders_test_flag_is_read(sent: bool | None, read: bool) -> None:
+    """``test`` (a test gateway) leaves the order out of reconciliation; absent means live."""
+    record = quarantine_or("order", {**ORDER, "test": sent}, parse_order)
+    assert isinstance(record, OrderRecord) and record.test is read
+
+
+def test_an_unreadable_test_flag_quarantines_the_order() -> None:
+    """Read as live, a test order's returns would be owed money no customer paid."""
+    result = quarantine_or("order", {**ORDER, "test": "maybe"}, parse_order)
+    assert isinstance(result, Quarantined) and result.field == "test"
+
+
+def test_a_test_mode_balance_transaction_is_marked() -> None:
+    page = json.loads((EXAMPLES / "graphql-balance-transactions-page.json").read_text())
+    node = page["response"]["data"]["shopifyPaymentsAccount"]["balanceTransactions"]["nodes"][0]
+    live = parse_balance_transaction(node)
+    assert live.test is False
+    assert parse_balance_transaction({**node, "test": True}).test is True
+
+
+def test_a_payouts_transaction_type_is_read_from_the_example_page() -> None:
+    page = json.loads((EXAMPLES / "graphql-payouts-page.json").read_text())
+    node = page["response"]["data"]["shopifyPaymentsAccount"]["payouts"]["nodes"][0]
+    record = quarantine_or("payout", node, parse_payout)
+    assert isinstance(record, PayoutRecord) and record.transaction_type == "DEPOSIT"
