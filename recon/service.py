@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
 from recon.config import Settings
 from recon.deliverables import monthend_path, publish, report_data
-from recon.engine import ReconResult, build_frames, reconcile
+from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
@@ -296,6 +297,25 @@ def _as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
     )
 
 
+def _payout_tieout(
+    settings: Settings, store: SqlStore, payouts: Snapshot, as_of: datetime
+) -> pd.DataFrame:
+    """The period's payouts tied out whole, each refund tied to its RMA whatever its month.
+
+    A payout issued on 4 October carries refunds of late September, whose Loop returns are
+    September's records, not October's: a controller reads an unmatched refund as one nobody
+    can explain, so every refund the mirror can tie to its RMA is tied. Those returns are read
+    as context for this sheet only: October's findings and Matched sheet stay its own.
+    """
+    context = store.load_payout_context([p.id for p in payouts.payouts], as_of)
+    snapshot = _as_it_stood(context, as_of)
+    frames = build_frames(
+        snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
+        snapshot.balance_transactions, snapshot.gift_cards,
+    )  # fmt: skip
+    return tie_out_payouts(frames, settings.engine, as_of)
+
+
 def build_monthend(
     settings: Settings, store: SqlStore, now: datetime, start: date, end: date
 ) -> Path:
@@ -312,6 +332,7 @@ def build_monthend(
     as_of = min(until, now)
     snapshot, left_out = live_only(settings, _as_it_stood(store.load_snapshot(since, until), as_of))
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
+    result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, as_of))
     known = {f.key: f for f in store.load_findings()}
     findings = [
         _at_period_end(f, known[f.key])

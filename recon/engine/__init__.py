@@ -7,7 +7,6 @@ Money columns of the result frames hold ``Decimal`` objects (object dtype); repo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +39,14 @@ from recon.engine.link import (
 from recon.engine.payouts import tie_out
 from recon.models import Category, Finding
 
-__all__ = ["MATCH_COLUMNS", "Frames", "ReconResult", "build_frames", "reconcile"]
+__all__ = [
+    "MATCH_COLUMNS",
+    "Frames",
+    "ReconResult",
+    "build_frames",
+    "reconcile",
+    "tie_out_payouts",
+]
 
 MATCH_COLUMNS = [
     "rma",
@@ -95,15 +101,7 @@ def reconcile(
     Raises:
         ValueError: if ``as_of`` is naive (comparisons with UTC timestamps would be wrong).
     """
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware (UTC)")
-    codes = frames.codes if frames.codes is not None else encode(frames)
-    frames, codes = _one_row_per_id(frames, codes)
-    back = bounced(frames, codes, as_of)
-    facts = refund_facts(
-        frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
-    )
-    tol = minor_tolerance(settings.amount_tolerance, frames.returns["currency"])
+    frames, codes, back, facts, tol = _refund_facts(frames, settings, as_of)
     links, unknown = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
     paid, restocked = _disputed(facts, frames)
     money = classify_money.linked_money(links, facts, frames.returns, codes)
@@ -142,36 +140,39 @@ def reconcile(
     )
 
 
-def _one_row_per_id(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
-    """Frames whose returns name each RMA once and whose refunds each id once: the last row of
-    a repeated id, as ``build_frames`` keeps it. Frames built directly may repeat one; every
-    rule is one finding per scope and the match table one row per RMA. Rows with no id are
-    kept as they are.
+def tie_out_payouts(frames: Frames, settings: EngineSettings, as_of: datetime) -> pd.DataFrame:
+    """The payout tie-out alone: refunds linked to returns as ``reconcile`` links them, nothing
+    classified. The month-end workbook ties its payouts out over returns of other months, of
+    which it reports nothing else.
+
+    Raises:
+        ValueError: if ``as_of`` is naive.
     """
-    for frame, column, kind in (("returns", "rma", "rma"), ("refunds", "refund_id", "refund")):
-        keep = _last_rows(codes.of(frame, column), codes.size(kind))
-        if keep is None:
-            continue
-        columns = {
-            key: (coded[keep] if key[0] == frame else coded) for key, coded in codes.columns.items()
-        }
-        codes = dataclasses.replace(codes, columns=columns)
-        rows = getattr(frames, frame).take(keep).reset_index(drop=True)
-        frames = dataclasses.replace(frames, **{frame: rows, "codes": codes})
-    return frames, codes
+    frames, codes, _, facts, tol = _refund_facts(frames, settings, as_of)
+    links, _ = link_refunds(facts, frames, codes, tol, settings.heuristic_min_confidence)
+    return tie_out(frames, links, codes)
 
 
-def _last_rows(at: np.ndarray, size: int) -> np.ndarray | None:
-    """Rows to keep so that no code repeats (each code's last row; code -1 rows all), or None
-    when none repeats (the usual case: a bincount, no copy)."""
-    if codes_mod.is_unique(at, size):
-        return None
-    last = np.full(size, -1, dtype=np.int64)
-    rows = np.arange(len(at))
-    known = at >= 0
-    np.maximum.at(last, at[known], rows[known])  # each id's last row
-    keep = np.flatnonzero(~known | (last[np.maximum(at, 0)] == rows))
-    return None if len(keep) == len(at) else keep
+def _refund_facts(
+    frames: Frames, settings: EngineSettings, as_of: datetime
+) -> tuple[Frames, Codes, np.ndarray, pd.DataFrame, pd.Series]:
+    """Frames one row per id, their codes, bounced transactions, refund facts and each
+    return's tolerance in minor units: what linking needs."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (UTC)")
+    codes = frames.codes if frames.codes is not None else encode(frames)
+    frames, codes = codes_mod.one_row_per_id(frames, codes)
+    back = bounced(frames, codes, as_of)
+    facts = refund_facts(
+        frames, codes, settings.rma_patterns, as_of, settings.refund_pending_days, back
+    )
+    return (
+        frames,
+        codes,
+        back,
+        facts,
+        minor_tolerance(settings.amount_tolerance, frames.returns["currency"]),
+    )
 
 
 def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:

@@ -8,6 +8,7 @@ turn codes back into strings only for findings and result rows. A missing id (No
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -295,3 +296,35 @@ def is_unique(codes: np.ndarray, size: int) -> bool:
     if len(codes) and codes.min() < 0:
         return False
     return bool(np.bincount(codes, minlength=size).max(initial=0) <= 1)
+
+
+def one_row_per_id(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
+    """Frames whose returns name each RMA once and whose refunds each id once: the last row of
+    a repeated id, as ``build_frames`` keeps it. Frames built directly may repeat one; every
+    rule is one finding per scope and the match table one row per RMA. Rows with no id are
+    kept as they are.
+    """
+    for frame, column, kind in (("returns", "rma", "rma"), ("refunds", "refund_id", "refund")):
+        keep = last_rows(codes.of(frame, column), codes.size(kind))
+        if keep is None:
+            continue
+        columns = {
+            key: (coded[keep] if key[0] == frame else coded) for key, coded in codes.columns.items()
+        }
+        codes = dataclasses.replace(codes, columns=columns)
+        rows = getattr(frames, frame).take(keep).reset_index(drop=True)
+        frames = dataclasses.replace(frames, **{frame: rows, "codes": codes})
+    return frames, codes
+
+
+def last_rows(at: np.ndarray, size: int) -> np.ndarray | None:
+    """Rows to keep so that no code repeats (each code's last row; code -1 rows all), or None
+    when none repeats (the usual case: a bincount, no copy)."""
+    if is_unique(at, size):
+        return None
+    last = np.full(size, -1, dtype=np.int64)
+    rows = np.arange(len(at))
+    known = at >= 0
+    np.maximum.at(last, at[known], rows[known])  # each id's last row
+    keep = np.flatnonzero(~known | (last[np.maximum(at, 0)] == rows))
+    return None if len(keep) == len(at) else keep

@@ -7,6 +7,9 @@ or on those orders, the orders of both, balance transactions in it or settling t
 transactions (and bounces naming them only by ``sourceId``, by order), payouts issued in it or
 carrying those balance transactions with every balance transaction they carry, gift cards
 created in it or since its oldest return was created.
+
+``load_payout_context`` takes what ties a period's payouts' refunds to their RMAs whatever the
+month each refund or return belongs to (context for the payout tie-out only).
 """
 
 from __future__ import annotations
@@ -148,4 +151,49 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         payouts=tuple(payouts),
         balance_transactions=tuple(balance),
         gift_cards=tuple(gift_cards),
+    )
+
+
+def load_payout_context(session: Session, payout_ids: Iterable[str], end: datetime) -> Snapshot:
+    """What ties these payouts' refunds to their RMAs: the payouts, every balance transaction
+    they carry, the orders those settle, and every refund and Loop return on those orders
+    created before ``end``.
+
+    A payout issued on Oct 4 carries refunds of September whose Loop returns are September's:
+    they are none of October's records, but a refund is tied to its RMA on its own order
+    (engine/link.py), so the orders' returns and refunds are all that is needed. This is
+    context for the payout tie-out, not records of the period: the month-end workbook takes
+    no finding and no Matched row from it.
+    """
+    bt, txn, ret = tbl.BalanceTransactionRow, tbl.TransactionRow, tbl.LoopReturnRow
+    payouts = _load(session, tbl.PayoutRow, PayoutRecord, _in(tbl.PayoutRow.id, payout_ids))
+    balance = _load(
+        session, bt, BalanceTransactionRecord, _in(bt.payout_id, {p.id for p in payouts})
+    )
+    # A balance transaction names its order; the order transaction it settles names it too.
+    settled = {b.source_order_transaction_id for b in balance if b.source_order_transaction_id}
+    order_ids = {b.order_id for b in balance if b.order_id} | set(
+        session.scalars(select(txn.order_id).where(_in(txn.id, settled)))
+    )
+    refunds = tbl.RefundRow
+    return Snapshot(
+        returns=tuple(
+            _load(
+                session,
+                ret,
+                LoopReturnRecord,
+                _in(ret.provider_order_id, order_ids) & (ret.created_at < end),
+            )
+        ),
+        orders=tuple(_load(session, tbl.OrderRow, OrderRecord, _in(tbl.OrderRow.id, order_ids))),
+        refunds=tuple(
+            _load(
+                session,
+                refunds,
+                RefundRecord,
+                _in(refunds.order_id, order_ids) & (refunds.processed_at < end),
+            )
+        ),
+        payouts=tuple(payouts),
+        balance_transactions=tuple(balance),
     )

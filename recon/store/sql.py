@@ -42,7 +42,7 @@ from recon.store.bulk import chunks, replace_children, upsert_rows
 from recon.store.migrate import upgrade_to_head
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
-from recon.store.snapshot_loader import load_snapshot
+from recon.store.snapshot_loader import load_payout_context, load_snapshot
 
 _ID = TypeVar(
     "_ID",
@@ -346,6 +346,16 @@ class SqlStore(SyncQueries):
         """
         with self.session() as s:
             return load_snapshot(s, start, end)
+
+    def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
+        """The records that tie these payouts' refunds to their RMAs, created before ``end``
+        (``recon.store.snapshot_loader.load_payout_context``).
+
+        Raises:
+            StoreError: the mirror cannot be read.
+        """
+        with self.session() as s:
+            return load_payout_context(s, payout_ids, end)
 
     # --- quarantine -----------------------------------------------------------------------
 
