@@ -283,14 +283,21 @@ def _as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
 
     The period's snapshot holds every refund of its returns' orders, whatever its date. A return
     closed on 20 October and refunded on 3 November was owed at the close of October, so
-    October's workbook lists its ``MISSING_REFUND``, open. Loop states and order fields are
-    as mirrored now: the mirror keeps no history of them.
+    October's workbook lists its ``MISSING_REFUND``, open. A refund of 30 October paid out on
+    2 November was in no payout at the close of October: its balance transaction is ``PENDING``
+    with no payout, as Shopify showed it then (the mirror keeps its latest status, ``PAID``).
+    Loop states and order fields are as mirrored now: the mirror keeps no history of them.
     """
+    later = {p.id for p in snapshot.payouts if p.issued_at >= as_of}
     return replace(
         snapshot,
         refunds=tuple(r for r in snapshot.refunds if r.processed_at < as_of),
         balance_transactions=tuple(
-            b for b in snapshot.balance_transactions if b.transaction_date < as_of
+            b.model_copy(update={"payout_id": None, "payout_status": "PENDING"})
+            if b.payout_id in later
+            else b
+            for b in snapshot.balance_transactions
+            if b.transaction_date < as_of
         ),
         payouts=tuple(p for p in snapshot.payouts if p.issued_at < as_of),
         gift_cards=tuple(g for g in snapshot.gift_cards if g.created_at < as_of),

@@ -5,7 +5,8 @@ The mirror holds, in USD:
 - return 1001, closed Sep 27; refunded Sep 28 5.00 short of what Loop refunded (September's
   AMOUNT_MISMATCH), paid out in payout P1 (issued Oct 4);
 - return 1002, closed Oct 2; refunded Oct 2, paid out in P1;
-- return 1003, closed Oct 29; refunded Oct 30, paid out in payout P2 (issued Nov 2).
+- return 1003, closed Oct 29; refunded Oct 30, paid out in payout P2 (issued Nov 2);
+- return 1004, closed Oct 14; refunded Oct 15, paid out in P2 too (17 days later).
 
 Each refund's note names its RMA; each Loop return is on its own order.
 """
@@ -53,14 +54,16 @@ def mirror(tmp_path: Path) -> Any:
         1: datetime(2026, 9, 27, tzinfo=UTC),
         2: datetime(2026, 10, 2, tzinfo=UTC),
         3: datetime(2026, 10, 29, tzinfo=UTC),
+        4: datetime(2026, 10, 14, tzinfo=UTC),
     }
     returns = {i: make_return(i, at) for i, at in closed.items()}
     refunds = {
         1: make_refund(1, closed[1] + timedelta(days=1), returns[1].refund - Decimal("5.00")),
         2: make_refund(2, closed[2] + timedelta(hours=10), returns[2].refund),
         3: make_refund(3, closed[3] + timedelta(days=1), returns[3].refund),
+        4: make_refund(4, closed[4] + timedelta(days=1), returns[4].refund),
     }
-    paid_in = {1: "P1", 2: "P1", 3: "P2"}
+    paid_in = {1: "P1", 2: "P1", 3: "P2", 4: "P2"}
     store.upsert_returns(list(returns.values()))
     store.upsert_orders(
         [make_order(i, r.processed_at + timedelta(hours=1), (r.id,)) for i, r in refunds.items()]
@@ -70,7 +73,7 @@ def mirror(tmp_path: Path) -> Any:
     store.upsert_payouts(
         [
             _payout("P1", datetime(2026, 10, 4, 6, tzinfo=UTC), [refunds[1], refunds[2]]),
-            _payout("P2", datetime(2026, 11, 2, 6, tzinfo=UTC), [refunds[3]]),
+            _payout("P2", datetime(2026, 11, 2, 6, tzinfo=UTC), [refunds[3], refunds[4]]),
         ]
     )
     yield settings, store
@@ -111,9 +114,34 @@ def test_returns_read_to_tie_a_payout_out_raise_no_findings_in_the_month(mirror:
     october = _book(mirror, OCTOBER)
     assert ("AMOUNT_MISMATCH", "1001") in {(r["category"], r["rma"]) for r in september}
     assert [r for r in _sheet(october, "Exceptions") if r["rma"] == "1001"] == []
-    assert sorted(r["rma"] for r in _sheet(october, "Matched")) == ["1002", "1003"]
+    assert sorted(r["rma"] for r in _sheet(october, "Matched")) == ["1002", "1003", "1004"]
+
+
+def test_a_refund_paid_out_in_the_next_months_payout_is_not_yet_paid_out_in_the_month(
+    mirror: Any,
+) -> None:
+    """1003's Oct 30 refund went out in P2 on Nov 2. At the close of October it was in no payout:
+    October's Matched sheet names none (it said P2, PAID, a payout in no sheet of the book), and
+    no break (a refund 2 days old waits for its payout)."""
+    october = _book(mirror, OCTOBER)
+    (row,) = [r for r in _sheet(october, "Matched") if r["rma"] == "1003"]
+    assert (row["refund_ids"], row["payout_ids"], row["payout_statuses"]) == ("7003", None, None)
+    assert "P2" not in _tieout(october)
+    assert [r for r in _sheet(october, "Exceptions") if r["rma"] == "1003"] == []
 
 
 def test_the_next_months_payout_ties_the_refund_to_its_rma(mirror: Any) -> None:
-    """November's book ties P2's refund to RMA 1003, a return of October's."""
-    assert _tieout(_book(mirror, NOVEMBER))["P2"] == (1, 1, 0)
+    """November's book ties P2's refunds to RMAs 1003 and 1004, returns of October's."""
+    assert _tieout(_book(mirror, NOVEMBER))["P2"] == (2, 2, 0)
+
+
+def test_a_refund_in_no_payout_past_the_limit_at_the_months_end_is_unsettled_in_the_month(
+    mirror: Any,
+) -> None:
+    """1004's Oct 15 refund was in no payout at the close of October, 16 days later (past
+    ``unsettled_after_days``, 10): October lists its UNSETTLED_REFUND, as a nightly run on
+    Oct 31 did; November's does not (P2 paid it out on Nov 2)."""
+    october = _sheet(_book(mirror, OCTOBER), "Exceptions")
+    november = _sheet(_book(mirror, NOVEMBER), "Exceptions")
+    assert [r["category"] for r in october if r["rma"] == "1004"] == ["UNSETTLED_REFUND"]
+    assert [r for r in november if r["rma"] == "1004"] == []
