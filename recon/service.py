@@ -315,7 +315,7 @@ def _payout_tieout(
     as context for this sheet only: October's findings and Matched sheet stay its own.
     """
     context = store.load_payout_context([p.id for p in payouts.payouts], as_of)
-    snapshot = _as_it_stood(context, as_of)
+    snapshot, _ = live_only(settings, _as_it_stood(context, as_of))  # as the period's
     frames = build_frames(
         snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
         snapshot.balance_transactions, snapshot.gift_cards,
