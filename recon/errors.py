@@ -5,7 +5,8 @@
     ├── WorldError              exit 2  an invalid sandbox world file; names the bad field's path
     ├── SourceError                     talking to Loop or Shopify failed
     │   ├── AuthError           exit 3  401/403/ACCESS_DENIED: bad token or missing scope
-    │   ├── RetryExhaustedError         retriable failures outlasted the retry budget
+    │   ├── RetryExhaustedError         retriable failures outlasted one request's attempts
+    │   │   └── RetryBudgetExhaustedError   ... or the run's retry budget for that API
     │   ├── FatalHTTPError              a non-retriable 4xx, or a GraphQL validation error (a bug)
     │   ├── CursorLoopError             a server handed back a cursor it had already given
     │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
@@ -52,6 +53,10 @@ class AuthError(SourceError):
 
 class RetryExhaustedError(SourceError):
     """Retriable failures (429, 5xx, timeouts, THROTTLED) outlasted the retry budget."""
+
+
+class RetryBudgetExhaustedError(RetryExhaustedError):
+    """One run's retries to one API outran ``[sync] retry_budget`` or ``retry_budget_seconds``."""
 
 
 class FatalHTTPError(SourceError):

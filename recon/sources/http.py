@@ -16,6 +16,8 @@ Outcomes (shopify-admin-api.md §16-17, loop-returns-api.md §4):
 
 Waits go through the injected clock, so a ``VirtualClock`` makes tests instant; ``zero_wait``
 skips waiting altogether. Every message carries the response's ``X-Request-Id`` and no secret.
+Besides each request's attempts, every retry draws on the run's ``RetryBudget`` for the API
+(``recon.sources.retry_budget``): failures count, throttling costs only its seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from recon.errors import (
     ThrottledError,
 )
 from recon.sources.redact import protect_logger, redact_text, redact_url
+from recon.sources.retry_budget import RetryBudget
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,16 @@ class BodyVerdict:
     reason: str
     wait: float | None = None
     executed: bool = False  # True: the request may have run (a write must not be resent)
+    throttle: bool = False  # True: the server is pacing us (THROTTLED), not failing
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A retriable outcome: the wait (seconds, ``_BACKOFF`` or ``_THROTTLE_BACKOFF``) and why."""
+
+    wait: float
+    reason: str
+    throttle: bool = False
 
 
 BodyCheck = Callable[[httpx.Response], BodyVerdict | None]
@@ -124,7 +137,8 @@ def parse_retry_after(value: str | None, clock: Clock) -> float | None:
 
 
 class RetryingSender:
-    """Sends one request under the policy. One instance per API client (it holds no state)."""
+    """Sends one request under the policy. One instance per API client; its only state is the
+    run's ``budget`` for that API (unlimited when none is given)."""
 
     def __init__(
         self,
@@ -134,10 +148,12 @@ class RetryingSender:
         policy: RetryPolicy | None = None,
         service: str,
         secrets: tuple[str, ...] = (),
+        budget: RetryBudget | None = None,
     ) -> None:
         self._http = http
         self._clock = clock
         self.policy = policy or RetryPolicy()
+        self.budget = budget or RetryBudget(service)
         self._service = service
         self._secrets = secrets
         protect_logger("httpx", secrets)
@@ -156,59 +172,70 @@ class RetryingSender:
             AuthError: on 401/403.
             FatalHTTPError: on any other 4xx.
             OutcomeUnknownError: a write got a 5xx, a timeout or a dropped connection.
-            RetryExhaustedError: the attempts budget ran out.
+            RetryExhaustedError: the request's attempts ran out.
+            RetryBudgetExhaustedError: the run's retry budget for this API ran out.
             ThrottledError: the server asked for a wait longer than ``policy.max_wait``.
         """
         where = f"{self._service} {request.method} {redact_url(str(request.url))}"
         for attempt in range(1, self.policy.max_attempts + 1):
             if pace is not None:
-                pace()
-            outcome, reason = self._attempt(request, where, write=write, check_body=check_body)
+                pace()  # pacing before an attempt is not retrying: the budget does not see it
+            began = self._clock.monotonic()
+            outcome = self._attempt(request, where, write=write, check_body=check_body)
             if isinstance(outcome, httpx.Response):
                 return outcome
             if attempt == self.policy.max_attempts:
                 raise RetryExhaustedError(
-                    f"{where}: gave up after {attempt} attempts; last failure: {reason}"
+                    f"{where}: gave up after {attempt} attempts; last failure: {outcome.reason}"
                 )
-            self._wait(outcome, where, reason, attempt)
+            seconds = self._delay(outcome, where, attempt)
+            self.budget.spend(
+                f"{where}: {outcome.reason}",
+                counted=not outcome.throttle,
+                lost=self._clock.monotonic() - began,
+                wait=0.0 if self.policy.zero_wait else seconds,
+            )
+            self._wait(seconds, where, outcome.reason, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
         self, request: httpx.Request, where: str, *, write: bool, check_body: BodyCheck | None
-    ) -> tuple[httpx.Response | float, str]:
-        """One try: the response on success, else (seconds to wait, why)."""
+    ) -> httpx.Response | _Retry:
+        """One try: the response on success, else what to wait and why."""
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
             reason = redact_text(f"{type(exc).__name__}: {exc}", self._secrets)
             if write and not isinstance(exc, _NOT_SENT):
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})") from exc
-            return _BACKOFF, reason
+            return _Retry(_BACKOFF, reason)
         verdict = check_body(response) if check_body is not None else None
         if verdict is not None:
             reason = f"{verdict.reason} (X-Request-Id {request_id(response)})"
             if write and verdict.executed:
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
-            return (verdict.wait if verdict.wait is not None else _BACKOFF), reason
+            wait = verdict.wait if verdict.wait is not None else _BACKOFF
+            return _Retry(wait, reason, throttle=verdict.throttle)
         return self._classify_status(response, where, write=write)
 
     def _classify_status(
         self, response: httpx.Response, where: str, *, write: bool
-    ) -> tuple[httpx.Response | float, str]:
+    ) -> httpx.Response | _Retry:
         status = response.status_code
         rid = request_id(response)
         if status < 400:
-            return response, ""
+            return response
         reason = f"HTTP {status} (X-Request-Id {rid})"
         if status == 429:
             # Retry-After present: honour it. Absent (Loop documents none, §4): the policy's
             # throttle backoff, which for Loop is seconds, not the sub-second 5xx backoff.
             after = self._backoff_for(response)
-            return (_THROTTLE_BACKOFF if after == _BACKOFF else after), reason
+            wait = _THROTTLE_BACKOFF if after == _BACKOFF else after
+            return _Retry(wait, reason, throttle=True)
         if status >= 500 or status == 408:
             if write:
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
-            return self._backoff_for(response), reason
+            return _Retry(self._backoff_for(response), reason)
         if status in (401, 403):
             raise AuthError(
                 f"{where}: {reason}: the {self._service} credentials were refused or lack a scope"
@@ -222,24 +249,34 @@ class RetryingSender:
         after = parse_retry_after(header, self._clock)
         return after if after is not None else _BACKOFF
 
-    def _wait(self, wait: float, where: str, reason: str, attempt: int) -> None:
-        if wait == _BACKOFF:
+    def _delay(self, retry: _Retry, where: str, attempt: int) -> float:
+        """Seconds to wait before the next attempt.
+
+        Raises:
+            ThrottledError: the server asked for a wait longer than ``policy.max_wait``.
+        """
+        if retry.wait == _BACKOFF:
             seconds = self.policy.backoff(attempt)
-        elif wait == _THROTTLE_BACKOFF:
+        elif retry.wait == _THROTTLE_BACKOFF:
             seconds = self.policy.throttle_backoff(attempt)
         else:
-            seconds = wait
+            seconds = retry.wait
         if seconds > self.policy.max_wait:
             raise ThrottledError(
-                f"{where}: asked to wait {seconds:.0f}s (> {self.policy.max_wait:.0f}s): {reason}"
+                f"{where}: asked to wait {seconds:.0f}s (> {self.policy.max_wait:.0f}s): "
+                f"{retry.reason}"
             )
+        return seconds
+
+    def _wait(self, seconds: float, where: str, reason: str, attempt: int) -> None:
         logger.warning(
-            "%s: %s; retry %d/%d in %.2fs",
+            "%s: %s; retry %d/%d in %.2fs (this run: %s)",
             where,
             reason,
             attempt,
             self.policy.max_attempts - 1,
             seconds,
+            self.budget.summary(),
         )
         if not self.policy.zero_wait:
             self._clock.sleep(seconds)

@@ -35,6 +35,7 @@ from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.loop_parse import parse_return, parse_return_items
 from recon.sources.pacing import TokenBucket
 from recon.sources.parsing import BadFieldError, opt_time
+from recon.sources.retry_budget import RetryBudget
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,10 @@ def loop_time(moment: datetime) -> str:
 
 
 class LoopClient:
-    """Reads Loop returns; implements ``recon.ports.LoopSource``."""
+    """Reads Loop returns; implements ``recon.ports.LoopSource``.
+
+    ``retry_budget`` is the run's budget for Loop (``recon.sources.retry_budget``).
+    """
 
     def __init__(
         self,
@@ -111,6 +115,7 @@ class LoopClient:
         page_size: int = 750,
         window_days: int = 100,
         policy: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
     ) -> None:
         if not 1 <= page_size <= 750:
             raise ValueError(f"page_size must be 1..750 (Loop's maximum), got {page_size}")
@@ -122,11 +127,21 @@ class LoopClient:
         self._page_size = page_size
         self._window_days = window_days
         self._sender = RetryingSender(
-            http, clock=clock, policy=loop_policy(policy), service="loop", secrets=(api_key,)
+            http,
+            clock=clock,
+            policy=loop_policy(policy),
+            service="loop",
+            secrets=(api_key,),
+            budget=retry_budget,
         )
         self._bucket = TokenBucket(clock)
         origin = urlsplit(self._root)
         self._origin = (origin.scheme, origin.netloc)
+
+    @property
+    def retry_budget(self) -> RetryBudget:
+        """This client's retry budget (one run's retries to Loop)."""
+        return self._sender.budget
 
     def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[LoopItem]:
         """Returns of one state updated in [start, end), each id once.

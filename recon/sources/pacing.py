@@ -105,7 +105,19 @@ class CostBucket:
             self._clock.sleep(wait)
 
     def throttled_wait(self, extensions: object) -> float:
-        """Wait after a THROTTLED response: (requested - available) / restoreRate (§15)."""
+        """Wait after a THROTTLED response: (requested - available) / restoreRate (§15).
+
+        No jitter, although §15 says "plus jitter". Jitter breaks up clients that would retry in
+        step against one shared limit; recon has none here. The bucket is per app *per store*,
+        so an agency running many shops in one process or one cron minute drains as many
+        separate buckets, and they never contend. Within one shop the run lock admits one run,
+        whose Shopify reads are one thread and whose writes follow them, so recon's requests to
+        one bucket are sequential. Another client of the same app on the same store is not in
+        step with us, so jitter would not spread us apart from it. The wait is computed from
+        the refusal's own throttle status, so it is exactly what the bucket needs; jitter would
+        only lengthen it. (A second refusal just computes a fresh wait. 5xx backoff and Loop's
+        429 wait do carry jitter: there the wait is a guess, and Loop's key may be shared.)
+        """
         status = ThrottleStatus.from_extensions(extensions)
         requested = requested_cost(extensions)
         if status is None or status.restore_rate <= 0:

@@ -31,6 +31,7 @@ from recon.models import (
 from recon.sources.documents import PageSizer, field_first, load_document
 from recon.sources.http import BodyVerdict, RetryingSender, RetryPolicy, request_id
 from recon.sources.pacing import CostBucket, RequestPacer, ThrottleStatus, requested_cost
+from recon.sources.retry_budget import RetryBudget
 from recon.sources.shopify_checks import (
     CostExceededError,
     VersionWatch,
@@ -81,6 +82,7 @@ class ShopifyClient:
 
     ``check_scopes`` reads the granted scopes before the first call and warns about any whose
     absence hides data; ``deep_page_cap`` is Shopify's 25,000 (smaller in tests).
+    ``retry_budget`` is the run's budget for Shopify (``recon.sources.retry_budget``).
     """
 
     def __init__(
@@ -94,12 +96,18 @@ class ShopifyClient:
         policy: RetryPolicy | None = None,
         check_scopes: bool = True,
         deep_page_cap: int = DEEP_PAGE_CAP,
+        retry_budget: RetryBudget | None = None,
     ) -> None:
         self._http = http
         self._url = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self._token = token
         self._sender = RetryingSender(
-            http, clock=clock, policy=policy, service="shopify", secrets=(token,)
+            http,
+            clock=clock,
+            policy=policy,
+            service="shopify",
+            secrets=(token,),
+            budget=retry_budget,
         )
         self.bucket = CostBucket(clock)
         self.sizer = PageSizer()
@@ -108,6 +116,11 @@ class ShopifyClient:
         self.scopes: frozenset[str] | None = None
         self._started = not check_scopes
         self._start_lock = threading.Lock()
+
+    @property
+    def retry_budget(self) -> RetryBudget:
+        """This client's retry budget (one run's retries to Shopify)."""
+        return self._sender.budget
 
     @property
     def pager(self) -> Pager:
@@ -220,7 +233,8 @@ class ShopifyClient:
                     requested,
                 )
             # The cost check runs before execution: a throttled write did not run (§15).
-            return BodyVerdict("THROTTLED", wait=pacer.throttled(body.get("extensions")))
+            wait = pacer.throttled(body.get("extensions"))
+            return BodyVerdict("THROTTLED", wait=wait, throttle=True)
         if "INTERNAL_SERVER_ERROR" in codes:
             return BodyVerdict("INTERNAL_SERVER_ERROR", executed=True)
         return None
