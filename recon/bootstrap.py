@@ -19,6 +19,7 @@ from recon.sources.redact import protect_root_handlers
 if TYPE_CHECKING:
     from recon.sandbox.server import SandboxServer
     from recon.sources.loop import LoopClient
+    from recon.sources.retry_budget import RetryBudget
     from recon.sources.shopify import ShopifyClient
     from recon.store.sql import SqlStore
 
@@ -37,6 +38,12 @@ class App:
     truth: GroundTruth | None = None  # set when running on a generated sandbox world
     sandbox: SandboxServer | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    retry_budgets: tuple[RetryBudget, ...] = ()  # one per API; each run starts them afresh
+
+    def start_retry_budgets(self) -> None:
+        """Give a new run the whole retry budget of each API (``[sync] retry_budget``)."""
+        for budget in self.retry_budgets:
+            budget.reset()
 
 
 def _sandbox_world(settings: Settings) -> tuple[object, GroundTruth | None]:
@@ -66,6 +73,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
     """
     from recon.sources.http import RetryPolicy
     from recon.sources.loop import LoopClient
+    from recon.sources.retry_budget import RetryBudget
     from recon.sources.shopify import ShopifyClient
 
     with ExitStack() as stack:
@@ -101,6 +109,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
         # [sync] max_retries counts the retries after the first try, for every request.
         policy = RetryPolicy(max_attempts=settings.sync.max_retries + 1)
+        # [sync] retry_budget(_seconds): per run, one budget per API (recon.sources.retry_budget).
+        loop_budget, shopify_budget = (
+            RetryBudget(
+                api,
+                retries=settings.sync.retry_budget,
+                seconds=settings.sync.retry_budget_seconds,
+            )
+            for api in ("loop", "shopify")
+        )
         shopify_http = stack.enter_context(httpx.Client(timeout=timeout))
         loop_http = stack.enter_context(httpx.Client(timeout=timeout))
         store = open_store(settings, clock)
@@ -118,6 +135,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 page_size=settings.loop.page_size,
                 window_days=settings.loop.window_days,
                 policy=policy,
+                retry_budget=loop_budget,
             ),
             shopify=ShopifyClient(
                 shopify_http,
@@ -126,9 +144,11 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 token=token,
                 clock=clock,
                 policy=policy,
+                retry_budget=shopify_budget,
             ),
             truth=truth,
             sandbox=server,
+            retry_budgets=(loop_budget, shopify_budget),
         )
 
 

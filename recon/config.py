@@ -178,7 +178,12 @@ class SyncSettings(_Section):
     backfill_window_days: int = Field(default=100, ge=1, le=100)
     initial_days: int = Field(default=60, ge=1)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=6, ge=0)
+    max_retries: int = Field(default=6, ge=0)  # per request, after its first try
+    # Per run and per API (Loop, Shopify): retries after failures (5xx, timeouts, resets), and
+    # seconds lost to failed attempts and to every retry wait (throttling included). A healthy
+    # night spends a handful; the run stops with RetryBudgetExhaustedError past either.
+    retry_budget: int = Field(default=200, ge=0)
+    retry_budget_seconds: float = Field(default=1800.0, gt=0)
 
 
 class EngineSettings(_Section):

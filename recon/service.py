@@ -127,11 +127,13 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
 
     Raises:
         LockError: another run of this shop holds the lock.
-        SourceError: an API could not be read (auth, exhausted retries).
+        SourceError: an API could not be read (auth, exhausted retries, or the run's retry
+            budget for an API spent: nothing of the sync is kept, the watermarks stay).
     """
     store: Any = app.store
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    app.start_retry_budgets()
     try:
         return _run_locked(app, store, lock, lease, until or app.clock.now())
     finally:
@@ -149,11 +151,14 @@ def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = T
 
     Raises:
         LockError: another run of this shop holds the lock, or took it over.
+        SourceError: an API failed (e.g. the run's retry budget was spent); the committed
+            windows stay, and a rerun resumes after them.
     """
     from recon.backfill import backfill
 
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    app.start_retry_budgets()
     try:
         _abandon_earlier_runs(app.store)
         return backfill(

@@ -43,6 +43,8 @@ def test_example_config_is_valid() -> None:
         ('[remediation]\nmode = "yolo"\n', "remediation.mode"),
         ('[delivery]\nsmtp_hots = "x"\n', "delivery.smtp_hots: unknown key"),
         ("[loop]\npage_size = 1000\n", "loop.page_size"),
+        ("[sync]\nretry_budget = -1\n", "sync.retry_budget"),
+        ("[sync]\nretry_budget_seconds = 0\n", "sync.retry_budget_seconds"),
     ],
 )
 def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -210,6 +212,34 @@ def test_sync_max_retries_bounds_the_attempts_of_each_request(
         start = datetime(2026, 10, 1, tzinfo=UTC)
         list(app.loop.iter_returns(start, datetime(2026, 10, 2, tzinfo=UTC), "open"))
     assert "gave up after 2 attempts" in str(info.value)
+
+
+def test_sync_retry_budget_stops_a_run_whose_requests_keep_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[sync] retry_budget = 2``: the third retry of the run is refused whatever
+    ``max_retries`` allows one request, and the error names the API and the setting."""
+    from datetime import UTC, datetime
+
+    from recon.bootstrap import build_app
+    from recon.errors import RetryBudgetExhaustedError
+
+    monkeypatch.setenv("RECON_SHOPIFY_TOKEN", "shpat_test")
+    monkeypatch.setenv("RECON_LOOP_API_KEY", "loop-test")
+    text = (
+        '[store]\nurl = "sqlite:///var/x.db"\n[sync]\nmax_retries = 6\nretry_budget = 2\n'
+        '[loop]\nbase_url = "http://127.0.0.1:9/api"\n'  # discard port: connection refused
+        '[shop]\nbase_url = "http://127.0.0.1:9"\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert settings.sync.retry_budget_seconds > 0  # a default that is a limit, not "none"
+    with build_app(settings) as app, pytest.raises(RetryBudgetExhaustedError) as info:
+        assert app.shopify.retry_budget is not app.loop.retry_budget  # one budget per API
+        start = datetime(2026, 10, 1, tzinfo=UTC)
+        list(app.loop.iter_returns(start, datetime(2026, 10, 2, tzinfo=UTC), "open"))
+    message = str(info.value)
+    assert message.startswith("loop: ") and "[sync] retry_budget = 2" in message
+    assert "ConnectError" in message  # the last failure
 
 
 def test_sandbox_ports_in_the_file_are_the_ports_served(tmp_path: Path) -> None:

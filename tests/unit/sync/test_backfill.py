@@ -262,3 +262,28 @@ def test_a_range_wholly_in_the_future_is_refused(mirror: SqlStore, clock: Virtua
     with pytest.raises(ConfigError, match="is not in the past"):
         backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=start + timedelta(days=5))
     assert (loop.calls, shopify.calls) == ([], [])
+
+
+def test_each_backfill_run_starts_with_the_whole_retry_budget(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """A run that spent its budget does not leave the next run of the same process without one
+    (the scheduler's process lives across nights)."""
+    from recon.errors import RetryBudgetExhaustedError
+    from recon.sources.retry_budget import RetryBudget
+
+    budget = RetryBudget("shopify", retries=1)
+    loop, shopify = sample_dataset(returns=5).fakes()
+    fetched = shopify.iter_payouts
+
+    def one_retry_per_window(since: datetime, until: datetime) -> object:
+        budget.spend("shopify POST graphql.json: HTTP 503", counted=True, lost=0.0, wait=0.0)
+        return fetched(since, until)
+
+    shopify.iter_payouts = one_retry_per_window  # type: ignore[method-assign]
+    app = _backfill_app(mirror, loop, shopify, clock)
+    app.retry_budgets = (budget,)
+    start = EPOCH - timedelta(days=1)
+    with pytest.raises(RetryBudgetExhaustedError):  # 4 windows, 1 retry allowed
+        run_backfill(app, start=start, end=EPOCH + timedelta(days=10), progress=False)
+    assert run_backfill(app, start=start, end=start + timedelta(days=2), progress=False).windows
