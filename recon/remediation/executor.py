@@ -26,6 +26,7 @@ from recon.errors import (
     FatalHTTPError,
     LockError,
     RemediationError,
+    RetryBudgetExhaustedError,
     SourceError,
 )
 from recon.lock import Lease, assert_current
@@ -217,8 +218,9 @@ class Executor:
 
         Raises:
             AuthError: bad credentials stop the run (shopify-admin-api.md §17).
+            RetryBudgetExhaustedError: the run's retries to Shopify are spent; the rest waits.
         """
-        if isinstance(exc, AuthError):
+        if isinstance(exc, AuthError | RetryBudgetExhaustedError):
             raise exc
         if isinstance(exc, FatalHTTPError):
             return self._finish(
@@ -432,8 +434,9 @@ class Executor:
         self._crash("after_mark_sending")
         try:
             raw = self._call(intent, variables)
-        except AuthError as exc:
-            # The run cannot go on without credentials; the next run re-reads before any resend.
+        except (AuthError, RetryBudgetExhaustedError) as exc:
+            # No credentials, or no retries left this run (each other write would get one try
+            # against a failing API): stop; the next run re-reads before any resend.
             self._finish(intent, Verdict(S.UNKNOWN, f"outcome unknown, run stopped: {exc}"), run_id)
             raise
         except SourceError as exc:

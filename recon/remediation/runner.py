@@ -71,6 +71,8 @@ def remediate(
     Raises:
         LockError: the run's lease was taken over, or could not be renewed, before a write.
         AuthError: Shopify refused our credentials during a write.
+        RetryBudgetExhaustedError: the run's retry budget for Shopify was spent (a read or a
+            write that did not run); the intents left wait for the next run.
     """
     open_findings = [f for f in findings if f.status not in _NOT_REMEDIATED]
     with sessions() as session:

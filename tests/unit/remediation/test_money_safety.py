@@ -22,7 +22,13 @@ from remediation_world import (
 from run_helpers import TTL, intents, run
 
 from recon.config import RemediationMode
-from recon.errors import AuthError, FatalHTTPError, LockError, RetryExhaustedError
+from recon.errors import (
+    AuthError,
+    FatalHTTPError,
+    LockError,
+    RetryBudgetExhaustedError,
+    RetryExhaustedError,
+)
 from recon.models import Category, FindingStatus
 from recon.remediation.ledger import approve, reject, restocked_units
 from recon.remediation.limits import check_breaker
@@ -378,12 +384,32 @@ def test_transport_errors_on_a_write_are_unknown_and_the_run_goes_on(
     assert str(error) in report.applied[0].reason
 
 
-def test_auth_error_on_a_write_is_recorded_and_stops_the_run(sessions, gateway, clock):
-    gateway.raise_next["refund"] = AuthError("401 token revoked")
-    with pytest.raises(AuthError):
+@pytest.mark.parametrize(
+    "error",
+    [
+        AuthError("401 token revoked"),
+        # The run's retry budget for Shopify is spent: the run stops rather than try every
+        # remaining intent once more against a failing API (the next run resumes them).
+        RetryBudgetExhaustedError("shopify: this run's retry budget is spent"),
+    ],
+)
+def test_auth_error_on_a_write_is_recorded_and_stops_the_run(sessions, gateway, clock, error):
+    gateway.raise_next["refund"] = error
+    with pytest.raises(type(error)):
         run(sessions, gateway, clock)
     assert [r.state for r in intents(sessions)] == ["unknown", "planned", "planned"]
     assert [c[0] for c in gateway.calls] == ["refund"]
+
+
+def test_a_spent_retry_budget_on_a_read_before_a_write_stops_the_run(sessions, gateway, clock):
+    def spent(order_gid: str) -> object:
+        raise RetryBudgetExhaustedError("shopify: this run's retry budget is spent")
+
+    gateway.order_refunds = spent
+    with pytest.raises(RetryBudgetExhaustedError):
+        run(sessions, gateway, clock)
+    assert [r.state for r in intents(sessions)] == ["planned", "planned", "planned"]
+    assert [c[0] for c in gateway.calls] == []
 
 
 # --- 12. lease renewal ------------------------------------------------------------------------
