@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from recon.sandbox.state import SandboxState
 from recon.sandbox.world import World
 from recon.sources.http import RetryPolicy
 from recon.sources.loop import LoopClient
+from recon.sources.retry_budget import RetryBudget
 from recon.sources.shopify import ShopifyClient
 from recon.store import tables as tbl
 from recon.store.sql import SqlStore
@@ -143,8 +144,10 @@ def build_clients(
     clock: Clock,
     loop_page_size: int = 750,
     policy: RetryPolicy | None = None,
+    budgets: Mapping[str, RetryBudget] | None = None,
 ) -> tuple[LoopClient, ShopifyClient]:
-    """The two real clients on one httpx client."""
+    """The two real clients on one httpx client; ``budgets`` by API name (``loop``, ``shopify``)."""
+    budgets = budgets or {}
     loop = LoopClient(
         http,
         base_url=loop_url,
@@ -153,6 +156,7 @@ def build_clients(
         clock=clock,
         page_size=loop_page_size,
         policy=policy,
+        retry_budget=budgets.get("loop"),
     )
     shopify = ShopifyClient(
         http,
@@ -161,6 +165,7 @@ def build_clients(
         token=shopify_token,
         clock=clock,
         policy=policy,
+        retry_budget=budgets.get("shopify"),
     )
     return loop, shopify
 
@@ -176,6 +181,8 @@ def sandbox_rig(
     loop_wrapper: AppWrapper | None = None,
     store_url: str | None = None,
     loop_page_size: int = 750,
+    policy: RetryPolicy | None = None,
+    budgets: Mapping[str, RetryBudget] | None = None,
 ) -> Iterator[SandboxRig]:
     """Serve ``world`` and yield the rig; everything is closed on exit.
 
@@ -201,6 +208,8 @@ def sandbox_rig(
                 loop_api_key=server.loop_api_key,
                 clock=clock,
                 loop_page_size=loop_page_size,
+                policy=policy,
+                budgets=budgets,
             )
             store = SqlStore(store_url or f"sqlite:///{tmp_path / 'mirror.db'}", clock=clock)
             try:
