@@ -354,3 +354,24 @@ def test_a_bad_actions_state_exits_2_naming_the_choices(config: Path) -> None:
     result = recon("actions", "list", "--state", "Proposed", "--config", str(config))
     assert result.returncode == 2, result.stderr
     assert "--state: expected one of" in result.stderr and "needs_review" in result.stderr
+
+
+def test_a_run_that_spends_its_retry_budget_exits_1_naming_the_api(tmp_path: Path) -> None:
+    """Every request fails: the run stops after the 3 retries the budget allows (not 6 per
+    request), exits 1 (a failed run, for cron) and says which API, what was spent and why."""
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir()
+    path.write_text(
+        '[store]\nurl = "sqlite:///var/recon.db"\n[sync]\nretry_budget = 3\n'
+        "[sandbox]\nenabled = true\nreturns = 5\n[sandbox.faults]\nerror_rate = 1.0\n",
+        encoding="utf-8",
+    )
+    result = recon("run", "--config", str(path))
+    assert result.returncode == 1, result.stderr
+    message = " ".join(result.stderr.split())  # the console wraps long lines
+    spent = "retry budget is spent: 3 retries after failures ([sync] retry_budget = 3)"
+    assert (
+        f"error: loop: this run's {spent}" in message
+        or f"error: shopify: this run's {spent}" in message
+    )
+    assert "; last failure: " in message and "Traceback" not in result.stderr
