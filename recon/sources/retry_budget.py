@@ -81,8 +81,9 @@ class RetryBudget:
             self._seconds_spent += max(0.0, lost)
             retries = self._retries_spent + (1 if counted else 0)
             if self.retries is not None and retries > self.retries:
+                spent = self._retries_spent
                 raise self._exhausted(
-                    f"{self._retries_spent} retries after failures "
+                    f"{spent} {'retry' if spent == 1 else 'retries'} after failures "
                     f"([sync] retry_budget = {self.retries})",
                     failure,
                 )

@@ -177,3 +177,10 @@ def test_the_loop_client_spends_its_own_budget_and_names_loop() -> None:
     with pytest.raises(RetryBudgetExhaustedError, match=r"^loop: .*3 retries"):
         list(client.iter_returns(start, start + timedelta(days=1), "closed"))
     assert len(transport.requests) == 4
+
+
+def test_a_budget_of_one_retry_says_so_in_words() -> None:
+    clock = VirtualClock()
+    transport = ScriptedTransport([httpx.Response(502)], repeat_last=True)
+    with pytest.raises(RetryBudgetExhaustedError, match=r"spent: 1 retry after failures \("):
+        _sender(transport, clock, RetryBudget("shopify", retries=1)).send(_post())
