@@ -98,12 +98,28 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         ),
     )
     order_ids = {r.provider_order_id for r in returns if r.provider_order_id} | bounced_orders
-    refunds = _load(
-        session,
-        tbl.RefundRow,
-        RefundRecord,
-        or_(_between(tbl.RefundRow.processed_at, lo, hi), _in(tbl.RefundRow.order_id, order_ids)),
+    # An order with activity in the period (a return, a refund or a bounce) comes in whole: all
+    # its returns and refunds up to the period's end. A refund of 30 September on an order with
+    # an October return, or an October refund of a return last updated in September, read
+    # without its own return, was a refund nobody could explain (UNMATCHED_REFUND, UNKNOWN_RMA).
+    order_ids |= set(
+        session.scalars(
+            select(tbl.RefundRow.order_id).where(_between(tbl.RefundRow.processed_at, lo, hi))
+        )
     )
+    loaded = {r.id for r in returns}
+    returns += [
+        r
+        for r in _load(
+            session,
+            ret,
+            LoopReturnRecord,
+            (ret.created_at < hi) & _in(ret.provider_order_id, order_ids),
+        )
+        if r.id not in loaded
+    ]
+    returns.sort(key=lambda r: r.id)
+    refunds = _load(session, tbl.RefundRow, RefundRecord, _in(tbl.RefundRow.order_id, order_ids))
     orders = _load(
         session,
         tbl.OrderRow,
