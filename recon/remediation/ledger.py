@@ -34,7 +34,9 @@ _ALLOWED: dict[ActionState, frozenset[ActionState]] = {
     # approved/planned → rejected: a human cancels an intent before it is sent (e.g. one the
     # circuit breaker holds back).
     S.APPROVED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW, S.REJECTED}),
-    S.PLANNED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW, S.REJECTED}),
+    # planned → proposed: policy no longer applies it unattended (approval mode, or its category
+    # left auto_apply) before it was sent: it waits for approval like any proposal.
+    S.PLANNED: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW, S.REJECTED, S.PROPOSED}),
     # sending → sending: a resend of an in-flight intent with the same key and variables (§17).
     S.SENDING: frozenset({S.SENDING, S.DONE, S.FAILED, S.UNKNOWN, S.NEEDS_REVIEW}),
     S.UNKNOWN: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
@@ -184,10 +186,13 @@ def record_plan(
     run_id: str | None = None,
     actor: str = "planner",
 ) -> list[int]:
-    """Insert intents for actions whose key is new; promote proposed ones policy now auto-applies.
+    """Insert intents for actions whose key is new; promote proposed ones policy now auto-applies,
+    and demote planned ones it no longer does.
 
-    An existing key keeps its row and state: the same intent is never recorded twice.
-    Returns the ids of the rows inserted or promoted.
+    An existing key keeps its row: the same intent is never recorded twice. A planned intent
+    not sent yet (the circuit breaker held it) goes back to proposed in approval mode, or in
+    apply mode once its category left ``auto_apply``: only the policy of the run that sends may
+    send it unattended. Returns the ids of the rows inserted, promoted or demoted.
     """
     touched: list[int] = []
     for action in actions:
@@ -196,6 +201,11 @@ def record_plan(
         if row is not None:
             if row.state == S.PROPOSED and state is S.PLANNED:
                 _promote(session, row, now, run_id)
+                touched.append(row.id)
+            elif (
+                row.state == S.PLANNED and state is S.PROPOSED and mode is not RemediationMode.PLAN
+            ):
+                _demote(session, row, mode, now, run_id)
                 touched.append(row.id)
             continue
         row = _new_row(action, state, now, run_id)
@@ -221,6 +231,17 @@ def _promote(session: Session, row: ActionRow, now: datetime, run_id: str | None
     transition(
         session, row, S.PLANNED, actor="policy:auto_apply", now=now, reason=reason, run_id=run_id
     )
+
+
+def _demote(
+    session: Session, row: ActionRow, mode: RemediationMode, now: datetime, run_id: str | None
+) -> None:
+    reason = (
+        "approval mode sends only approved intents: waiting for approval"
+        if mode is RemediationMode.APPROVAL
+        else "category is no longer in auto_apply: waiting for approval"
+    )
+    transition(session, row, S.PROPOSED, actor="policy", now=now, reason=reason, run_id=run_id)
 
 
 def _new_row(

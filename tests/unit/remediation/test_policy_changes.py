@@ -1,0 +1,56 @@
+"""Intents recorded under one policy and sent under another: the mode and ``auto_apply`` of the
+run that sends decide.
+
+The world is remediation_world's: order 1001, RMA 12345701 owed 48.60 (MISSING_REFUND).
+"""
+
+from __future__ import annotations
+
+from remediation_world import SHOP, T0, finding, settings
+from run_helpers import intents, run
+
+from recon.config import RemediationMode
+from recon.models import Category
+from recon.remediation.ledger import approve
+
+APPROVAL, APPLY = RemediationMode.APPROVAL, RemediationMode.APPLY
+REFUND = finding(Category.MISSING_REFUND, "12345701")
+MARKER = "Loop RMA #12345701"
+
+
+def refund_states(sessions) -> list[str]:
+    return [r.state for r in intents(sessions) if r.kind == "refund"]
+
+
+def _approve(sessions, ids) -> None:
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(ids), actor="finance", now=T0)
+
+
+def test_a_refund_the_breaker_held_is_not_sent_in_approval_mode_without_approval(
+    sessions, gateway, clock
+):
+    """Apply mode planned the refund but the breaker held it; finance switches the shop to
+    approval mode. Approval mode sends only what someone approved: the refund waits, proposed."""
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=settings(max_run_count=0))
+    assert refund_states(sessions) == ["planned"]
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="run-2")
+    assert gateway.refunds_with(MARKER) == []
+    assert refund_states(sessions) == ["proposed"]
+    (row,) = intents(sessions)
+    _approve(sessions, [row.id])
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="run-3")
+    assert len(gateway.refunds_with(MARKER)) == 1 and refund_states(sessions) == ["done"]
+
+
+def test_a_refund_planned_under_auto_apply_waits_once_its_category_leaves_it(
+    sessions, gateway, clock
+):
+    """MISSING_REFUND was auto-applied, the breaker held tonight's refund, then the merchant
+    took MISSING_REFUND out of auto_apply: apply mode must not send it unattended."""
+    held = settings(auto_apply=["MISSING_REFUND"], max_run_count=0)
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=held)
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=settings(auto_apply=[]),
+        run_id="run-2")  # fmt: skip
+    assert gateway.refunds_with(MARKER) == []
+    assert refund_states(sessions) == ["proposed"]
