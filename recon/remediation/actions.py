@@ -116,8 +116,9 @@ class LedgerFacts:
     ended_refunds: Mapping[str, tuple[Decimal | None, str | None, Mapping[str, Any]]] = field(
         default_factory=dict
     )
-    # Keys the planner recorded straight into review (a hold such as UNMATCHED_REFUND).
-    held_at_birth: frozenset[str] = frozenset()
+    # Keys the plan sent to review unsent (a hold such as UNMATCHED_REFUND): recorded straight
+    # into review, or withdrawn before the send because tonight's plan held them.
+    held_by_plan: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

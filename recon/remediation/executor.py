@@ -31,8 +31,9 @@ from recon.errors import (
 )
 from recon.lock import Lease, assert_current
 from recon.remediation.guards import (
-    closed_reason,
+    held_by_plan,
     new_refunds_reason,
+    no_longer_called_for,
     resend_overrefund_reason,
     restock_conflict_reason,
     restock_twice_reason,
@@ -41,6 +42,7 @@ from recon.remediation.guards import (
 from recon.remediation.ledger import (
     EXECUTABLE,
     IN_FLIGHT,
+    PLANNER,
     ActionRow,
     note,
     recon_refund_ids,
@@ -141,12 +143,12 @@ class Executor:
         with self._sessions() as session, session.begin():
             for row in rows_in(session, self._shop, [S.PROPOSED]):
                 intent = Intent.of(row)
-                why = _no_longer_called_for(intent, plan)
+                why = no_longer_called_for(intent, plan)
                 if why is not None:
                     why = why.replace("not sent:", "superseded:", 1)
-                    now = self._clock.now()
+                    now, actor = self._clock.now(), self._withdrawer(intent, plan)
                     transition(
-                        session, row, S.NEEDS_REVIEW, actor=self._actor, now=now, reason=why,
+                        session, row, S.NEEDS_REVIEW, actor=actor, now=now, reason=why,
                         run_id=run_id,
                     )  # fmt: skip
             ids = record_plan(
@@ -175,7 +177,8 @@ class Executor:
             if why is None:
                 pending.append(intent)
             else:
-                stale.append(self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id))
+                verdict, actor = Verdict(S.NEEDS_REVIEW, why), self._withdrawer(intent, plan)
+                stale.append(self._finish(intent, verdict, run_id, actor=actor))
         halted = check_breaker([(i.amount, i.currency) for i in pending], self._settings)
         if halted:
             self._hold(pending, halted, run_id)
@@ -188,6 +191,10 @@ class Executor:
     def _intents(self, states: Sequence[ActionState]) -> list[Intent]:
         with self._sessions() as session:
             return [Intent.of(row) for row in rows_in(session, self._shop, states)]
+
+    def _withdrawer(self, intent: Intent, plan: Plan) -> str:
+        """Who withdraws an unsent intent: the planner if it holds it (may lift), else the run."""
+        return PLANNER if held_by_plan(intent, plan) else self._actor
 
     def _fence(self, session: Session) -> None:
         """Inside a ledger write's transaction: the run still holds its lease (if it has one).
@@ -254,7 +261,7 @@ class Executor:
                 return self._unreadable(intent, exc, run_id)
             if found is not None:
                 return self._finish(intent, found, run_id)
-        why = _no_longer_called_for(intent, plan)
+        why = no_longer_called_for(intent, plan)
         if why is not None:
             why = why.replace("not sent:", "not resent:", 1)
             return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
@@ -452,7 +459,13 @@ class Executor:
         return self._finish(intent, verdict, run_id, response=raw)
 
     def _finish(
-        self, intent: Intent, verdict: Verdict, run_id: str, response: dict[str, Any] | None = None
+        self,
+        intent: Intent,
+        verdict: Verdict,
+        run_id: str,
+        response: dict[str, Any] | None = None,
+        *,
+        actor: str | None = None,
     ) -> Outcome:
         with self._sessions() as session, session.begin():
             row = session.get_one(ActionRow, intent.id)
@@ -470,7 +483,7 @@ class Executor:
                 session,
                 row,
                 verdict.state,
-                actor=self._actor,
+                actor=actor or self._actor,
                 now=self._clock.now(),
                 reason=verdict.reason,
                 response=response,
@@ -488,12 +501,3 @@ class Executor:
             verdict.reason,
             verdict.result_id,
         )
-
-
-def _no_longer_called_for(intent: Intent, plan: Plan) -> str | None:
-    """Why tonight's plan no longer calls for an intent not sent yet (or to be resent): a
-    refund must match tonight's action; a restock or tag only needs its finding still open
-    (the planner leaves units with a write in flight out of the plan)."""
-    if intent.kind is ActionKind.REFUND:
-        return stale_reason(intent, plan)
-    return closed_reason(intent, plan)

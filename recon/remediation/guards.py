@@ -16,7 +16,7 @@ from typing import Any
 
 from recon.money import format_amount
 from recon.remediation.actions import write_details
-from recon.remediation.planner import Disposition, Plan, PlannedAction
+from recon.remediation.planner import ActionKind, Disposition, Plan, PlannedAction
 from recon.remediation.verdicts import Intent
 from recon.remediation.writes import OrderRefunds, SuggestedRefund, tail
 
@@ -39,6 +39,18 @@ def stale_reason(intent: Intent, plan: Plan) -> str | None:
     if current.disposition is Disposition.REVIEW:
         return f"not sent: tonight's plan sends it to review: {current.reason}"
     return None
+
+
+def held_by_plan(intent: Intent, plan: Plan) -> bool:
+    """Whether tonight's plan calls for this very write but holds it for review (e.g. an
+    UNMATCHED_REFUND on its order): a hold, which a later plan may lift, not a change."""
+    current = next((a for a in plan.actions if a.key == intent.key), None)
+    return (
+        current is not None
+        and current.disposition is Disposition.REVIEW
+        and closed_reason(intent, plan) is None
+        and not _changes(intent, current)
+    )
 
 
 def closed_reason(intent: Intent, plan: Plan) -> str | None:
@@ -126,3 +138,12 @@ def resend_overrefund_reason(variables: dict[str, Any], suggested: SuggestedRefu
         f"over-refund on resend: stored {format_amount(total, currency)} {currency} exceeds "
         f"maximum refundable {format_amount(suggested.maximum_refundable, currency)}"
     )
+
+
+def no_longer_called_for(intent: Intent, plan: Plan) -> str | None:
+    """Why tonight's plan no longer calls for an intent not sent yet (or to be resent): a
+    refund must match tonight's action; a restock or tag only needs its finding still open
+    (the planner leaves units with a write in flight out of the plan)."""
+    if intent.kind is ActionKind.REFUND:
+        return stale_reason(intent, plan)
+    return closed_reason(intent, plan)

@@ -42,6 +42,9 @@ _ALLOWED: dict[ActionState, frozenset[ActionState]] = {
     S.UNKNOWN: frozenset({S.SENDING, S.DONE, S.FAILED, S.NEEDS_REVIEW}),
 }
 EXECUTABLE = (S.PLANNED, S.APPROVED)
+# The actor of the plan's own decisions: an intent it sends to review unsent (held) is
+# released (a new key) once a later plan holds it no more (``ledger_facts``).
+PLANNER = "planner"
 IN_FLIGHT = (S.SENDING, S.UNKNOWN)
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id for an unbounded log.
 _EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -184,7 +187,7 @@ def record_plan(
     mode: RemediationMode,
     now: datetime,
     run_id: str | None = None,
-    actor: str = "planner",
+    actor: str = PLANNER,
 ) -> list[int]:
     """Insert intents for actions whose key is new; promote proposed ones policy now auto-applies,
     and demote planned ones it no longer does.
@@ -431,16 +434,16 @@ def ledger_facts(session: Session, shop: str) -> LedgerFacts:
         for row in rows
         if row.kind == ActionKind.REFUND.value and row.state in (S.NEEDS_REVIEW, S.FAILED)
     }
-    born_held = select(ActionEventRow.action_id).where(
-        ActionEventRow.from_state.is_(None), ActionEventRow.to_state == S.NEEDS_REVIEW.value
+    by_plan = select(ActionEventRow.action_id).where(
+        ActionEventRow.actor == PLANNER, ActionEventRow.to_state == S.NEEDS_REVIEW.value
     )
-    held = set(session.scalars(born_held))
+    held = set(session.scalars(by_plan))
     return LedgerFacts(
         restocked_units(session, shop),
         states,
         restocks_in_flight(session, shop),
         ended_refunds=ended,
-        held_at_birth=frozenset(row.key for row in rows if row.id in held),
+        held_by_plan=frozenset(row.key for row in rows if row.id in held),
     )
 
 

@@ -215,9 +215,10 @@ def _refund_n(
     The latest intent while it is live, done or rejected (a rejection stays the answer). When
     it ended without writing (needs review, failed), an ended intent with tonight's very write
     is the answer (no new intent every night, even if Loop's amount goes back and forth),
-    except one the planner held when tonight holds it no more (the UNMATCHED_REFUND was
-    acknowledged). Else a new intent (n + 1, a new idempotency key); sending it still passes
-    every guard, and a refund carrying the RMA's marker on the order sends it to review.
+    except one the plan held (recorded into review, or withdrawn unsent because a plan held it)
+    when tonight holds it no more (the UNMATCHED_REFUND was acknowledged). Else a new intent
+    (n + 1, a new idempotency key); sending it still passes every guard, and a refund carrying
+    the RMA's marker on the order sends it to review.
     """
     latest = 1
     while idempotency_key(shop, rma, ActionKind.REFUND, latest + 1) in ledger.states:
@@ -231,7 +232,7 @@ def _refund_n(
         ended = ledger.ended_refunds.get(key)
         if ended is None or (ended[0], ended[1], write_details(ended[2])) != tonight:
             continue
-        released = key in ledger.held_at_birth and disposition is not Disposition.REVIEW
+        released = key in ledger.held_by_plan and disposition is not Disposition.REVIEW
         if not released:
             return n
     return latest + 1
@@ -340,11 +341,11 @@ def _plan_restock(
 
 
 def _past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> PlannedAction:
-    """The restock under the first key the planner did not hold at birth, unless tonight
-    holds it too.
+    """The restock under the first key the plan did not hold, unless tonight holds it too.
 
-    A restock the planner recorded straight into review (a refund on the order recon could
-    not read, a missing location) was never sent, and its key stays in review for good. When
+    A restock the plan sent to review (a refund on the order recon could not read, a missing
+    location), when recording it or before sending it, was never sent, and its key stays in
+    review for good. When
     tonight's plan holds it no more, the same units get the next key (n + 1), as a refund does
     (``_refund_n``); held again, the held key stays the answer (no new intent every night).
     Units of a restock that was sent are covered before this (``restocked``, ``in_flight``).
@@ -352,7 +353,7 @@ def _past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> Planned
     if action.disposition is Disposition.REVIEW:
         return action
     n = action.n
-    while idempotency_key(shop, action.rma, action.kind, n, action.subject) in ledger.held_at_birth:
+    while idempotency_key(shop, action.rma, action.kind, n, action.subject) in ledger.held_by_plan:
         n += 1
     if n == action.n:
         return action

@@ -500,7 +500,7 @@ def test_a_held_restock_is_proposed_again_once_the_hold_lifts() -> None:
     first = plan_actions(standard_findings(), settings(), held_contexts, shop=SHOP)
     held = next(a for a in first.actions if a.kind == "restock" and a.rma == "12345702")
     ledger = LedgerFacts(
-        states={held.key: ActionState.NEEDS_REVIEW}, held_at_birth=frozenset({held.key})
+        states={held.key: ActionState.NEEDS_REVIEW}, held_by_plan=frozenset({held.key})
     )
 
     still = plan_actions(standard_findings(), settings(), held_contexts, shop=SHOP, ledger=ledger)

@@ -110,3 +110,52 @@ def test_an_amount_going_back_and_forth_makes_no_new_intent_every_night(sessions
         run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, UNMATCHED], policy=policy,
             contexts=standard_contexts(refund=amount), run_id=f"run-{night}")  # fmt: skip
     assert states(sessions) == [("needs_review", "48.60"), ("needs_review", "30.00")]
+
+
+def test_a_proposed_refund_held_meanwhile_is_proposed_again_once_the_hold_lifts(
+    sessions, gateway, clock
+):
+    """Night 1 proposes the refund; night 2 a paid refund linked to no return appears on the
+    order (UNMATCHED_REFUND), so the proposal is withdrawn; finance checks it and acknowledges
+    it: night 3 proposes the refund again (it is still owed)."""
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND, UNMATCHED], run_id="run-2")
+    assert [s for s, _ in states(sessions)] == ["needs_review"]
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="run-3")
+    assert [s for s, _ in states(sessions)] == ["needs_review", "proposed"]
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="run-4")
+    assert [s for s, _ in states(sessions)] == [
+        "needs_review",
+        "proposed",
+    ]  # no new intent every night
+
+
+def test_an_approved_refund_held_at_send_time_is_paid_once_the_hold_lifts(sessions, gateway, clock):
+    """Approved, then held at send time (UNMATCHED_REFUND): review, unsent. Once the hold is
+    acknowledged, apply mode (MISSING_REFUND auto-applied) pays it, once."""
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND, UNMATCHED], policy=policy,
+        run_id="run-2")  # fmt: skip
+    assert [s for s, _ in states(sessions)] == ["needs_review"] and gateway.refunds_with(
+        "Loop RMA #12345701"
+    ) == []
+    for night in ("run-3", "run-4"):
+        run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=policy, run_id=night)
+    assert [s for s, _ in states(sessions)] == ["needs_review", "done"]
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+
+
+def test_a_restock_held_at_send_time_is_sent_once_the_hold_lifts(sessions, gateway, clock):
+    """The same for a restock approved, then held (UNMATCHED_REFUND on its order)."""
+    restock = finding(Category.MISSING_RESTOCK, "12345702", line="2002")
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[restock])
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=APPLY, findings=[restock, UNMATCHED], run_id="run-2")
+    assert gateway.available("3002") == 7
+    for night in ("run-3", "run-4"):
+        run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
+    assert gateway.available("3002") == 8  # put back once
