@@ -119,6 +119,9 @@ class LedgerFacts:
     # Keys the plan sent to review unsent (a hold such as UNMATCHED_REFUND): recorded straight
     # into review, or withdrawn before the send because tonight's plan held them.
     held_by_plan: frozenset[str] = frozenset()
+    # Restock intents that ended in review never sent: their details, so that tonight's other
+    # write under the same key (more units of the line past the event) gets the next key.
+    unsent_restocks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,10 @@ class ActionEventRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+# An intent that ever reached ``sending`` may have been written (its answer may be lost).
+_SENT = ActionEventRow.to_state == S.SENDING.value
+
+
 @dataclass(frozen=True)
 class ActionView:
     """An intent as the CLI lists it."""
@@ -405,7 +409,7 @@ def restocks_in_flight(
     refund's RETURN line may put these units back again; a human decides.
     """
     units: dict[tuple[str, str], list[str]] = {}
-    sent = select(ActionEventRow.action_id).where(ActionEventRow.to_state == S.SENDING.value)
+    sent = select(ActionEventRow.action_id).where(_SENT)
     ended = rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)
     was_sent = set(session.scalars(sent.where(ActionEventRow.action_id.in_([r.id for r in ended]))))
     for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
@@ -438,12 +442,20 @@ def ledger_facts(session: Session, shop: str) -> LedgerFacts:
         ActionEventRow.actor == PLANNER, ActionEventRow.to_state == S.NEEDS_REVIEW.value
     )
     held = set(session.scalars(by_plan))
+    sent = set(session.scalars(select(ActionEventRow.action_id).where(_SENT)))
     return LedgerFacts(
         restocked_units(session, shop),
         states,
         restocks_in_flight(session, shop),
         ended_refunds=ended,
         held_by_plan=frozenset(row.key for row in rows if row.id in held),
+        unsent_restocks={
+            row.key: row.details
+            for row in rows
+            if row.kind == ActionKind.RESTOCK.value
+            and row.state == S.NEEDS_REVIEW
+            and row.id not in sent
+        },
     )
 
 

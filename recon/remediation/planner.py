@@ -348,18 +348,28 @@ def _past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> Planned
     review for good. When
     tonight's plan holds it no more, the same units get the next key (n + 1), as a refund does
     (``_refund_n``); held again, the held key stays the answer (no new intent every night).
+    So does a key that ended unsent with other units: the line's key once named fewer units.
     Units of a restock that was sent are covered before this (``restocked``, ``in_flight``).
     """
     if action.disposition is Disposition.REVIEW:
         return action
     n = action.n
-    while idempotency_key(shop, action.rma, action.kind, n, action.subject) in ledger.held_by_plan:
+    while _passed_over(
+        idempotency_key(shop, action.rma, action.kind, n, action.subject), action, ledger
+    ):
         n += 1
     if n == action.n:
         return action
     return replace(
         action, n=n, key=idempotency_key(shop, action.rma, action.kind, n, action.subject)
     )
+
+
+def _passed_over(key: str, action: PlannedAction, ledger: LedgerFacts) -> bool:
+    """Whether a restock key ended unsent in a way tonight's restock does not repeat: the plan
+    held it, or it named other units (the line's key once fewer units were past the event)."""
+    unsent = ledger.unsent_restocks.get(key)
+    return key in ledger.held_by_plan or (unsent is not None and unsent != action.details)
 
 
 def _pick(units: list[ReturnLine], wanted: Counter[str]) -> list[ReturnLine]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from remediation_world import SHOP, finding, make_order, make_return, settings
+from remediation_world import SHOP, T0, finding, make_order, make_return, settings
 from run_helpers import intents, run
 
-from recon.config import WarehouseEvent
+from recon.config import RemediationMode, WarehouseEvent
 from recon.models import Category, ReturnLine
 from recon.remediation.guards import restock_conflict_reason
+from recon.remediation.ledger import approve
 from recon.remediation.planner import ActionKind, LedgerFacts, RmaContext, plan_actions
 
 RMA = "12345702"
@@ -157,3 +158,21 @@ def test_a_repeated_loop_id_restocks_as_many_units_as_named():
     plan = plan_actions([restock_finding("777")], settings(), context, shop=SHOP)
     (action,) = restocks(plan)
     assert action.details["quantity"] == 1
+
+
+def test_units_graded_on_different_nights_are_restocked_in_approval_mode(sessions, gateway, clock):
+    """Approval mode, restock after inspection: night 1 grades A (a restock of A is proposed
+    under the line's key, A being every unit past the event); before finance approves, B and C
+    are graded too, and the restock of all three wants the same key. Finance approves what is
+    proposed each morning: every unit ends up restocked, once."""
+    policy = settings(restock_after=WarehouseEvent.INSPECTED)
+    nights = [("A",), *[("A", "B", "C")] * 4]
+    for night, graded in enumerate(nights):
+        run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, policy=policy,
+            findings=[restock_finding(*graded)], contexts=graded_context(*graded),
+            run_id=f"n{night}")  # fmt: skip
+        proposed = [i.id for i in intents(sessions) if i.state == "proposed"]
+        if proposed:
+            with sessions() as session, session.begin():
+                approve(session, SHOP, proposed, actor="finance", now=T0)
+    assert adjusted(gateway) == 3
