@@ -54,13 +54,18 @@ def _failed(errors: list[Node]) -> Node:
 
 
 def _check_lines(view: OrderView, lines: list[dict[str, Any]]) -> list[Node]:
+    """Each line's item is the order's, and the lines of one item (one per restock location)
+    refund no more units in all than are left unrefunded."""
     errors = []
+    asked: dict[str, int] = {}
     for i, line in enumerate(lines):
         item = view.lines.get(tail(line["lineItemId"]))
         path = ["refundLineItems", str(i)]
         if item is None:
             errors.append(_error([*path, "lineItemId"], "Line item does not belong to this order"))
-        elif line["quantity"] > item.quantity - view.refunded_quantity(item.id):
+            continue
+        asked[item.id] = asked.get(item.id, 0) + line["quantity"]
+        if asked[item.id] > item.quantity - view.refunded_quantity(item.id):
             errors.append(
                 _error([*path, "quantity"], "Quantity cannot refund more items than were purchased")
             )

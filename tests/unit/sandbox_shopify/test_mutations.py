@@ -138,6 +138,23 @@ def test_over_refund_is_refused_and_creates_nothing(one: Shopify) -> None:
     assert body["data"]["refundCreate"]["userErrors"][0]["field"] == ["transactions", "0", "amount"]
 
 
+def test_lines_of_one_item_cannot_refund_more_units_than_were_bought(one: Shopify) -> None:
+    """Line item 100001 has 2 units: two refund lines for it (one per location, as recon sends
+    units restocked at two locations) may refund 2 in all, not 2 each."""
+    line = refund_input()["refundLineItems"][0]
+    lines = [line | {"quantity": 2}, line | {"quantity": 1, "locationId": None}]
+    body = one.gql(REFUND, {"input": refund_input(refundLineItems=lines), "key": "q1"})
+    result = body["data"]["refundCreate"]
+    assert result["refund"] is None
+    assert result["userErrors"] == [
+        {
+            "field": ["refundLineItems", "1", "quantity"],
+            "message": "Quantity cannot refund more items than were purchased",
+        }
+    ]
+    assert one.state.orders_by_id["1001"].refunds == [] and stock(one) == 10
+
+
 def test_currency_must_be_the_presentment_currency(make_shop: Callable[..., Shopify]) -> None:
     doc = order_doc(1, created=T0, presentment_currency="EUR", exchange_rate="1.10")
     shop = make_shop(world_doc([doc]))
