@@ -44,6 +44,7 @@ from recon.remediation.ledger import (
     IN_FLIGHT,
     PLANNER,
     ActionRow,
+    claim,
     note,
     recon_refund_ids,
     record_plan,
@@ -239,7 +240,7 @@ class Executor:
             note(session, row, actor=self._actor, now=self._clock.now(), reason=why, run_id=run_id)
             self._fence(session)
             state = row.state
-        return Outcome(intent.id, intent.key, intent.kind.value, intent.rma, state, why, None)
+        return Outcome.of(intent, state, why)
 
     def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome:
         """Finish an intent a previous run left in flight: re-read, else resend the same request.
@@ -424,7 +425,9 @@ class Executor:
         """
         lease = self._renew(lease)
         with self._sessions() as session, session.begin():
-            row = session.get_one(ActionRow, intent.id)
+            (row,) = claim(session, [intent.id])
+            if row.state == S.REJECTED:  # by a human since this run listed it: it stands
+                return Outcome.of(intent, row.state, row.reason)
             row.variables = variables
             why = "resending with the same key and variables" if resend else "sending"
             transition(
@@ -468,7 +471,9 @@ class Executor:
         actor: str | None = None,
     ) -> Outcome:
         with self._sessions() as session, session.begin():
-            row = session.get_one(ActionRow, intent.id)
+            (row,) = claim(session, [intent.id])
+            if row.state == S.REJECTED and response is None:  # by a human: it stands
+                return Outcome.of(intent, row.state, row.reason)
             if ActionState(row.state) in TERMINAL_STATES:
                 # Another run took the lease over while this one was on its way (stalled between
                 # marking the intent sending and its answer) and finished the intent: stop here,
@@ -492,12 +497,4 @@ class Executor:
             self._fence(session)
             if response is not None:
                 self._crash("before_final_commit")
-        return Outcome(
-            intent.id,
-            intent.key,
-            intent.kind.value,
-            intent.rma,
-            verdict.state.value,
-            verdict.reason,
-            verdict.result_id,
-        )
+        return Outcome.of(intent, verdict.state.value, verdict.reason, verdict.result_id)

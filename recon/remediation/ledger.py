@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from recon.config import RemediationMode
@@ -118,23 +118,8 @@ class ActionView:
 
 
 def _view(row: ActionRow, approved_by: str | None = None) -> ActionView:
-    return ActionView(
-        row.id,
-        row.key,
-        row.kind,
-        row.category,
-        row.rma,
-        row.order_id,
-        row.amount,
-        row.currency,
-        row.state,
-        row.reason,
-        row.result_id,
-        row.details,
-        row.created_at,
-        row.updated_at,
-        approved_by,
-    )
+    names = [f.name for f in fields(ActionView) if f.name != "approved_by"]
+    return ActionView(**{name: getattr(row, name) for name in names}, approved_by=approved_by)
 
 
 def transition(
@@ -291,6 +276,15 @@ def list_actions(
     return [_view(row, approved_by.get(row.id)) for row in rows]
 
 
+def claim(session: Session, ids: Sequence[int]) -> list[ActionRow]:
+    """Intent rows read afresh under their write lock (a no-op UPDATE takes it on SQLite and
+    PostgreSQL alike): a run marking one sending and a human deciding it go one after the
+    other, each seeing the other's state, never both from the same stale one."""
+    session.execute(update(ActionRow).where(ActionRow.id.in_(ids)).values(state=ActionRow.state))
+    query = select(ActionRow).where(ActionRow.id.in_(ids)).order_by(ActionRow.id)
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
 def _decide(
     session: Session,
     shop: str,
@@ -301,9 +295,7 @@ def _decide(
     reason: str,
     from_states: frozenset[ActionState] = frozenset({S.PROPOSED}),
 ) -> list[ActionView]:
-    rows = list(
-        session.scalars(select(ActionRow).where(ActionRow.id.in_(ids), ActionRow.shop == shop))
-    )
+    rows = [row for row in claim(session, ids) if row.shop == shop]
     found = {row.id for row in rows}
     missing = sorted(set(ids) - found)
     if missing:

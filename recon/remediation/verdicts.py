@@ -34,6 +34,10 @@ class Outcome:
     reason: str
     result_id: str | None
 
+    @classmethod
+    def of(cls, intent: Intent, state: str, reason: str, result_id: str | None = None) -> Outcome:
+        return cls(intent.id, intent.key, intent.kind.value, intent.rma, state, reason, result_id)
+
 
 @dataclass(frozen=True)
 class ApplyReport:

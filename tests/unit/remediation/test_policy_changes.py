@@ -11,7 +11,7 @@ from run_helpers import intents, run
 
 from recon.config import RemediationMode
 from recon.models import Category
-from recon.remediation.ledger import approve
+from recon.remediation.ledger import approve, reject
 
 APPROVAL, APPLY = RemediationMode.APPROVAL, RemediationMode.APPLY
 REFUND = finding(Category.MISSING_REFUND, "12345701")
@@ -54,3 +54,23 @@ def test_a_refund_planned_under_auto_apply_waits_once_its_category_leaves_it(
         run_id="run-2")  # fmt: skip
     assert gateway.refunds_with(MARKER) == []
     assert refund_states(sessions) == ["proposed"]
+
+
+def test_an_intent_rejected_while_the_run_is_sending_others_is_not_sent(sessions, gateway, clock):
+    """Apply mode sends three intents; while it sends the first, finance rejects the second
+    (`actions reject`). The rejection stands: the restock is not sent, and the run goes on to
+    the third instead of failing."""
+    rejected: list[int] = []
+
+    def reject_the_restock() -> None:
+        if not rejected:
+            restock = next(r for r in intents(sessions) if r.kind == "restock")
+            with sessions() as session, session.begin():
+                reject(session, SHOP, [restock.id], actor="finance", now=T0)
+            rejected.append(restock.id)
+
+    gateway.on_write = reject_the_restock
+    report = run(sessions, gateway, clock, mode=APPLY)
+    assert [r.state for r in intents(sessions)] == ["done", "rejected", "done"]
+    assert [c[0] for c in gateway.calls] == ["refund", "tags"]
+    assert [o.state for o in report.applied] == ["done", "rejected", "done"]
