@@ -90,6 +90,7 @@ def build(n: int, seed: int = 7) -> Frames:
     })  # fmt: skip
     payouts = pd.DataFrame({
         "payout_id": payout_ids, "issued_at": pd.Timestamp(AS_OF), "status": "PAID",
+        "transaction_type": "DEPOSIT",
         "currency": "USD", "refunds_gross_minor": np.zeros(1000, dtype="int64"),
     })  # fmt: skip
     orders = empty_frame(ORDER_COLUMNS)

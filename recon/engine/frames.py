@@ -62,7 +62,14 @@ TRANSACTION_COLUMNS = (
     "shop_currency",
     "processed_at",
 )
-PAYOUT_COLUMNS = ("payout_id", "issued_at", "status", "currency", "refunds_gross_minor")
+PAYOUT_COLUMNS = (
+    "payout_id",
+    "issued_at",
+    "status",
+    "transaction_type",
+    "currency",
+    "refunds_gross_minor",
+)
 BALANCE_COLUMNS = (
     "balance_transaction_id",
     "type",
@@ -299,6 +306,7 @@ def build_frames(
             "status": p.status,
             "currency": p.currency,
             "refunds_gross_minor": minor(p.refunds_gross, p.currency),
+            "transaction_type": p.transaction_type,
         }
         for p in payouts
     ]

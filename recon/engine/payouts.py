@@ -13,6 +13,7 @@ TIEOUT_COLUMNS = [
     "payout_id",
     "issued_at",
     "status",
+    "transaction_type",
     "currency",
     "refunds_count",
     "refunds_matched",
@@ -34,7 +35,8 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     is not documented (unverified), so it is read either way: ``summary_refunds_gross`` is its
     magnitude as money out (``-abs``), comparable with ``refunds_sum`` whichever sign Shopify
     sends. A refund row is *matched* when its order transaction belongs to a refund linked to an
-    RMA.
+    RMA. ``transaction_type`` is Shopify's DEPOSIT or WITHDRAWAL (empty when not read): a
+    withdrawal's net is money the shop paid back; its refunds are tied out the same way.
 
     ``refund_failures_count`` and ``refund_failures_sum`` show the payout's REFUND_FAILURE rows
     (a refund that bounced: money back in, positive) beside the tie-out, not in it: whether

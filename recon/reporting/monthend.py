@@ -42,6 +42,7 @@ PAYOUT_COLUMNS = (
     Column("payout_id", width=16),
     Column("issued_at", "datetime", 17),
     Column("status", width=11),
+    Column("transaction_type", width=12),
     Column("currency", width=9),
     Column("refunds_count", "int", 10),
     Column("refunds_matched", "int", 10),

@@ -42,6 +42,9 @@ def test_octobers_payouts_tie_every_refund_to_its_rma_as_the_full_history_does(
     }
     assert len(october) >= 10 and october == expected
     assert any(n >= 10 and m == n for n, m in october.values())  # a full early payout
+    # Shopify's payout transactionType, as the sandbox serves it (a negative net: WITHDRAWAL)
+    assert {r["transaction_type"] for r in rows} <= {"DEPOSIT", "WITHDRAWAL"}
+    assert "DEPOSIT" in {r["transaction_type"] for r in rows}
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6, 7, 8])

@@ -167,6 +167,7 @@ def sample_payouts() -> pd.DataFrame:
                 "payout_id": "601",
                 "issued_at": datetime(2026, 10, 20, tzinfo=UTC),
                 "status": "PAID",
+                "transaction_type": "DEPOSIT",
                 "currency": "USD",
                 "refunds_count": 1,
                 "refunds_matched": 1,
