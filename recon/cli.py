@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from recon.cli_findings import findings_app
+from recon.cli_quarantine import quarantine
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RemediationError
 
@@ -292,45 +293,10 @@ def _period(month: str | None, start: datetime | None, end: datetime | None) -> 
     return start.date(), end.date()
 
 
-@app.command()
-def quarantine(
-    config: ConfigOption = None,
-    limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
-) -> None:
-    """List records that could not be parsed: kept with their raw payload for review."""
-    from rich.table import Table
-
-    from recon.bootstrap import open_store
-
-    settings = _settings(config)
-    store = open_store(settings)
-    try:
-        items = store.list_quarantined()
-    finally:
-        store.close()
-    # A record re-read every night (an open return) is quarantined every night: list it once,
-    # with how often, and newest first, so tonight's new ones are never behind the old ones.
-    seen: dict[tuple[str, str, str | None, str, str], int] = {}
-    for item in items:
-        key = (item.source, item.kind, item.record_id, item.field, item.reason)
-        seen[key] = seen.pop(key, 0) + 1
-    table = Table(
-        title=f"quarantined records: {len(seen)} ({len(items)} times in all), newest first"
-    )
-    for column in ("source", "kind", "record id", "field", "reason", "times"):
-        table.add_column(column)
-    for (source, kind, record_id, field, reason), times in list(reversed(seen.items()))[:limit]:
-        table.add_row(
-            *(escape(v) for v in (source, kind, record_id or "?", field)),
-            escape(reason[:120]),
-            str(times),
-        )
-    Console().print(table)
-
-
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 app.add_typer(actions_app, name="actions")
 app.add_typer(findings_app, name="findings")
+app.command()(quarantine)
 
 
 def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:

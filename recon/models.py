@@ -195,8 +195,16 @@ class InventoryObservation(Record):
     observed_at: datetime
 
 
+# The reason prefix of a note on free text that was cleaned: the record itself was usable.
+CLEANED = "kept after cleaning: "
+
+
 class Quarantined(Record):
-    """A record that could not be parsed: kept with its raw payload for review, never dropped."""
+    """A record that could not be parsed: kept with its raw payload for review, never dropped.
+
+    An entry whose reason starts with ``CLEANED`` is a note instead: the record was stored,
+    with that field's free text cleaned.
+    """
 
     source: str  # loop, shopify
     kind: str  # return, order, refund, payout, balance_transaction...
@@ -204,6 +212,11 @@ class Quarantined(Record):
     field: str
     reason: str
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        """Whether the record was stored all the same (a cleaning note, not a rejection)."""
+        return self.reason.startswith(CLEANED)
 
 
 # --- Findings ---------------------------------------------------------------------------------

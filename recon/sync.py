@@ -225,6 +225,18 @@ def _forward_returns(done: Future[Batch], target: Future[list[LoopReturnRecord]]
         target.set_result(done.result().returns)
 
 
+def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:
+    """The ids of the batch's records per (source, kind), as quarantine entries name them."""
+    return {
+        ("loop", "return"): [r.id for r in batch.returns],
+        ("shopify", "order"): [o.id for o in batch.orders],
+        ("shopify", "refund"): [r.id for r in batch.refunds],
+        ("shopify", "payout"): [p.id for p in batch.payouts],
+        ("shopify", "balance_transaction"): [b.id for b in batch.balance_transactions],
+        ("shopify", "gift_card"): [g.id for g in batch.gift_cards],
+    }
+
+
 def api_calls(*sources: object) -> int | None:
     """Sum of the sources' ``api_calls`` counters, or None when a source does not count."""
     counts = [getattr(source, "api_calls", None) for source in sources]
@@ -269,6 +281,8 @@ def commit_batch(
             ),
             "gift_cards": store.upsert_gift_cards(batch.gift_cards, session=s),
         }
+        # Entries of records read cleanly tonight are resolved, then tonight's are added.
+        store.resolve_quarantined(stored_ids(batch), batch.quarantined, session=s)
         store.add_quarantined(batch.quarantined, run_id, session=s)
         for stream, at in (watermarks or {}).items():
             store.set_watermark(stream, at, session=s)

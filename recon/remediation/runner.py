@@ -35,11 +35,17 @@ def gateway_for(shopify: Any) -> GraphQLGateway:
 
 
 def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
-    """Each RMA with its Loop return, its Shopify order and the refunds the mirror has for it."""
+    """Each RMA with its Loop return, its Shopify order and the refunds recon can read for it.
+
+    A refund with an open quarantine entry is left out though the mirror holds an older copy:
+    Shopify's refund could not be read since (a bad transaction, say), so the planner holds
+    recon's writes on the order as for a refund never read, until a clean read resolves it.
+    """
     orders = {o.id: o for o in snapshot.orders}
     refunds: dict[str, list[str]] = {}
     for refund in snapshot.refunds:
-        refunds.setdefault(refund.order_id, []).append(refund.id)
+        if ("refund", refund.id) not in snapshot.unreadable:
+            refunds.setdefault(refund.order_id, []).append(refund.id)
     return {
         r.id: RmaContext(
             loop_return=r,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from recon.models import LoopRefundRecord, LoopReturnRecord, Quarantined, ReturnLine
+from recon.models import CLEANED, LoopRefundRecord, LoopReturnRecord, Quarantined, ReturnLine
 from recon.sources.parsing import MAX_TEXT as _MAX_TEXT
 from recon.sources.parsing import (
     BadFieldError,
@@ -77,7 +77,7 @@ def parse_return_items(item: object) -> list[LoopReturnRecord | Quarantined]:
             kind="return",
             record_id=record_id,
             field=field,
-            reason=f"kept after cleaning: {reason}",
+            reason=f"{CLEANED}{reason}",
             raw=raw,
         )
         for field, reason in _by_field(notes).items()

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from recon.models import (
+    CLEANED,
     BalanceTransactionRecord,
     GiftCardRecord,
     OrderLine,
@@ -114,7 +115,7 @@ def parse_items(
             kind=kind,
             record_id=record_id,
             field=field,
-            reason=f"kept after cleaning: {reason}",
+            reason=f"{CLEANED}{reason}",
             raw=raw,
         )
         for field, reason in merged.items()

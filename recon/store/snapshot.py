@@ -25,6 +25,9 @@ class Snapshot:
     payouts: tuple[PayoutRecord, ...] = ()
     balance_transactions: tuple[BalanceTransactionRecord, ...] = ()
     gift_cards: tuple[GiftCardRecord, ...] = ()
+    # (kind, id) of records an open quarantine entry rejected: the mirror may hold an older
+    # copy, but what the vendor holds now could not be read (recon.store.quarantine).
+    unreadable: frozenset[tuple[str, str]] = frozenset()
 
 
 def describe_left_out(left_out: Iterable[tuple[str, int]]) -> str:

@@ -13,11 +13,12 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -36,10 +37,12 @@ from recon.models import (
     Quarantined,
     RefundRecord,
 )
+from recon.store import quarantine
 from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bulk import chunks, replace_children, upsert_rows
 from recon.store.migrate import upgrade_to_head
+from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
 from recon.store.snapshot_loader import load_payout_context, load_snapshot
@@ -337,7 +340,8 @@ class SqlStore(SyncQueries):
         return [InventoryObservation.model_validate(r) for r in found]
 
     def load_snapshot(self, start: datetime | None = None, end: datetime | None = None) -> Snapshot:
-        """The mirrored records for [start, end) (everything when both are None).
+        """The mirrored records for [start, end) (everything when both are None), and the
+        records an open quarantine entry says cannot be read now (``Snapshot.unreadable``).
 
         See ``recon.store.snapshot_loader`` for which records a window includes.
 
@@ -345,7 +349,7 @@ class SqlStore(SyncQueries):
             StoreError: the mirror cannot be read.
         """
         with self.session() as s:
-            return load_snapshot(s, start, end)
+            return replace(load_snapshot(s, start, end), unreadable=quarantine.unreadable(s))
 
     def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
         """The records that tie these payouts' refunds to their RMAs, created before ``end``
@@ -357,48 +361,37 @@ class SqlStore(SyncQueries):
         with self.session() as s:
             return load_payout_context(s, payout_ids, end)
 
-    # --- quarantine -----------------------------------------------------------------------
+    # --- quarantine (recon.store.quarantine) -----------------------------------------------
 
     def add_quarantined(
         self, items: Iterable[Quarantined], run_id: str | None, *, session: Session | None = None
     ) -> int:
         """Keep records that could not be parsed, with their raw payload, for review."""
-        at = self.clock.now()
-        rows = [
-            {
-                "run_id": run_id,
-                "source": q.source,
-                "kind": q.kind,
-                "record_id": q.record_id,
-                "field": q.field[:255],  # a path through a payload's own keys can be long
-                "reason": q.reason[:2000],
-                "raw": dict(q.raw),
-                "quarantined_at": at,
-            }
-            for q in items
-        ]
-        if rows:
-            with self._tx(session) as s:
-                s.execute(insert(tbl.QuarantineRow), rows)
-        return len(rows)
+        with self._tx(session) as s:
+            return quarantine.add_entries(s, items, run_id, self.clock.now())
+
+    def resolve_quarantined(
+        self,
+        stored: quarantine.Stored,
+        tonight: Sequence[Quarantined],
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """Resolve the open entries of records a sync stored cleanly (see ``resolve_read``)."""
+        with self._tx(session) as s:
+            return quarantine.resolve_read(s, stored, tonight, self.clock.now())
+
+    def quarantine_entries(
+        self, *, include_resolved: bool = False, run_id: str | None = None
+    ) -> list[QuarantineEntry]:
+        """Quarantine entries oldest first: the open ones, or all with ``include_resolved``."""
+        with self.session() as s:
+            return quarantine.list_entries(s, include_resolved=include_resolved, run_id=run_id)
 
     def list_quarantined(self, run_id: str | None = None) -> list[Quarantined]:
-        """Quarantined records, oldest first (only one run's when ``run_id`` is given)."""
-        query = select(tbl.QuarantineRow).order_by(tbl.QuarantineRow.id)
-        if run_id is not None:
-            query = query.where(tbl.QuarantineRow.run_id == run_id)
-        with self.session() as s:
-            return [
-                Quarantined(
-                    source=q.source,
-                    kind=q.kind,
-                    record_id=q.record_id,
-                    field=q.field,
-                    reason=q.reason,
-                    raw=q.raw or {},
-                )
-                for q in s.scalars(query)
-            ]
+        """Every quarantined record, open or resolved, oldest first (one run's with ``run_id``)."""
+        entries = self.quarantine_entries(include_resolved=True, run_id=run_id)
+        return [e.entry for e in entries]
 
     # --- watermarks, checkpoints, runs ----------------------------------------------------
 

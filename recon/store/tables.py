@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, String, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Index, Integer, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -199,7 +199,11 @@ class InventoryObservationRow(Base):
 
 
 class QuarantineRow(Base):
+    """One time a record could not be used (or was cleaned); ``resolved_at`` is set when a later
+    sync read and stored the same record cleanly. Rows are never deleted: they are the history."""
+
     __tablename__ = "quarantine"
+    __table_args__ = (Index("ix_quarantine_record", "kind", "record_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str | None] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(32))
@@ -209,6 +213,7 @@ class QuarantineRow(Base):
     reason: Mapped[str] = mapped_column(String(2000))
     raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     quarantined_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class SyncWatermarkRow(Base):

@@ -375,3 +375,32 @@ def test_a_run_that_spends_its_retry_budget_exits_1_naming_the_api(tmp_path: Pat
         or f"error: shopify: this run's {spent}" in message
     )
     assert "; last failure: " in message and "Traceback" not in result.stderr
+
+
+def test_quarantine_lists_what_is_still_broken_and_resolved_ones_on_request(
+    config: Path,
+) -> None:
+    """Return 111 was fixed in Loop and read cleanly since: it leaves the default listing (it
+    used to stay forever) and is shown with --all, marked resolved, beside refund 222."""
+    from recon.models import Quarantined
+    from recon.store.sql import SqlStore
+
+    store = SqlStore(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
+    fixed = Quarantined(
+        source="loop", kind="return", record_id="111", field="currency", reason="unknown 'XXX'"
+    )
+    broken = Quarantined(
+        source="shopify", kind="refund", record_id="222", field="processedAt", reason="bad"
+    )
+    store.add_quarantined([fixed, broken], "run-1")
+    store.resolve_quarantined({("loop", "return"): ["111"]}, [])
+    store.close()
+    default = recon("quarantine", "--config", str(config))
+    assert default.returncode == 0, default.stderr
+    assert "222" in default.stdout and "111" not in default.stdout
+    everything = recon("quarantine", "--all", "--config", str(config))
+    assert everything.returncode == 0, everything.stderr
+    (line,) = [x for x in everything.stdout.splitlines() if "111" in x]
+    assert "resolved" in line
+    (line,) = [x for x in everything.stdout.splitlines() if "222" in x]
+    assert "open" in line

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -299,23 +298,6 @@ def test_a_period_brings_the_refund_its_bounce_undoes(store: SqlStore, tied: boo
     assert refund.order_id in {o.id for o in later.orders}
     assert refund.order_id in {r.provider_order_id for r in later.returns}
     assert "99990002" in {b.id for b in later.balance_transactions}
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A private schema in the database RECON_TEST_POSTGRES_URL names, dropped afterwards."""
-    base = os.environ.get("RECON_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
-    schema = f"recon_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def test_postgresql_mirror_matches_sqlite(postgres_url: str, store: SqlStore) -> None:

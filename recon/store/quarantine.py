@@ -1,0 +1,133 @@
+"""The quarantine log: records that could not be used, kept for review, resolved by a clean read.
+
+An entry is a row per time a record was quarantined (or stored with cleaned free text), never
+deleted. It stays open until a later sync reads the same record (source, kind and id) and
+stores it cleanly: then it is resolved with that sync's time, its bad payload kept as history.
+An open entry that rejected its record marks the record unreadable: the mirror may hold an older
+copy, but what the vendor holds now is unknown (remediation holds writes on it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from recon.models import CLEANED, Quarantined
+from recon.store import tables as tbl
+from recon.store.bulk import chunks
+
+_IN_CHUNK = 500
+# (source, kind) → ids of the records a sync stored cleanly.
+Stored = Mapping[tuple[str, str], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """One quarantine row: the entry, when it was written, and when (if) it was resolved."""
+
+    entry: Quarantined
+    run_id: str | None
+    quarantined_at: datetime
+    resolved_at: datetime | None
+
+
+def add_entries(
+    session: Session, items: Iterable[Quarantined], run_id: str | None, at: datetime
+) -> int:
+    """Write one open row per entry; returns how many."""
+    rows = [
+        {
+            "run_id": run_id,
+            "source": q.source,
+            "kind": q.kind,
+            "record_id": q.record_id,
+            "field": q.field[:255],  # a path through a payload's own keys can be long
+            "reason": q.reason[:2000],
+            "raw": dict(q.raw),
+            "quarantined_at": at,
+        }
+        for q in items
+    ]
+    if rows:
+        session.execute(insert(tbl.QuarantineRow), rows)
+    return len(rows)
+
+
+def resolve_read(
+    session: Session, stored: Stored, tonight: Sequence[Quarantined], at: datetime
+) -> int:
+    """Resolve the open entries of records stored cleanly in this sync; returns how many.
+
+    A record also rejected in the same sync (two copies, one bad) is not readable now: its
+    entries stay open. A cleaning note stays open while the same field was cleaned again.
+    """
+    rejected = {(q.source, q.kind, q.record_id) for q in tonight if not q.usable}
+    cleaned = {(q.source, q.kind, q.record_id, q.field) for q in tonight if q.usable}
+    row = tbl.QuarantineRow
+    done: list[int] = []
+    for (source, kind), ids in stored.items():
+        readable = sorted({i for i in ids if (source, kind, i) not in rejected})
+        for chunk in chunks(readable, _IN_CHUNK):
+            found = session.execute(
+                select(row.id, row.record_id, row.field, row.reason).where(
+                    row.source == source,
+                    row.kind == kind,
+                    row.record_id.in_(chunk),
+                    row.resolved_at.is_(None),
+                )
+            )
+            done += [
+                row_id
+                for row_id, record_id, field, reason in found
+                if not (reason.startswith(CLEANED) and (source, kind, record_id, field) in cleaned)
+            ]
+    for chunk in chunks(done, _IN_CHUNK):
+        session.execute(update(row).where(row.id.in_(chunk)).values(resolved_at=at))
+    return len(done)
+
+
+def list_entries(
+    session: Session, *, include_resolved: bool = False, run_id: str | None = None
+) -> list[QuarantineEntry]:
+    """Entries oldest first: the open ones, or every one with ``include_resolved``."""
+    row = tbl.QuarantineRow
+    query = select(row).order_by(row.id)
+    if not include_resolved:
+        query = query.where(row.resolved_at.is_(None))
+    if run_id is not None:
+        query = query.where(row.run_id == run_id)
+    return [
+        QuarantineEntry(
+            entry=Quarantined(
+                source=q.source,
+                kind=q.kind,
+                record_id=q.record_id,
+                field=q.field,
+                reason=q.reason,
+                raw=q.raw or {},
+            ),
+            run_id=q.run_id,
+            quarantined_at=q.quarantined_at,
+            resolved_at=q.resolved_at,
+        )
+        for q in session.scalars(query)
+    ]
+
+
+def unreadable(session: Session) -> frozenset[tuple[str, str]]:
+    """(kind, record id) of every record an open entry rejected (cleaning notes excluded)."""
+    row = tbl.QuarantineRow
+    found = session.execute(
+        select(row.kind, row.record_id)
+        .where(
+            row.resolved_at.is_(None),
+            row.record_id.is_not(None),
+            ~row.reason.startswith(CLEANED, autoescape=True),
+        )
+        .distinct()
+    )
+    return frozenset((kind, record_id) for kind, record_id in found if record_id is not None)

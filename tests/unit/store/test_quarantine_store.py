@@ -1,0 +1,126 @@
+"""The quarantine table on both dialects: its migration, resolution and what stays unreadable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import MetaData, create_engine, insert
+
+from recon.clock import VirtualClock
+from recon.models import Quarantined
+from recon.store import tables as tbl
+from recon.store.migrate import alembic_config, upgrade_to_head
+from recon.store.sql import SqlStore
+from tests.fakes import EPOCH
+
+
+def entry(record_id: str, kind: str = "refund", reason: str = "bad amount") -> Quarantined:
+    return Quarantined(
+        source="shopify", kind=kind, record_id=record_id, field="totalRefundedSet", reason=reason
+    )
+
+
+def check_resolution(store: SqlStore, clock: VirtualClock) -> None:
+    store.add_quarantined(
+        [entry("1"), entry("2"), entry("3", reason="kept after cleaning: x")], "r1"
+    )
+    assert store.load_snapshot().unreadable == {("refund", "1"), ("refund", "2")}
+    clock.advance(timedelta(days=1))
+    resolved = store.resolve_quarantined({("shopify", "refund"): ["1", "3"]}, [])
+    assert resolved == 2
+    assert store.load_snapshot().unreadable == {("refund", "2")}
+    assert [e.entry.record_id for e in store.quarantine_entries()] == ["2"]
+    history = store.quarantine_entries(include_resolved=True)
+    assert [(e.entry.record_id, e.resolved_at) for e in history] == [
+        ("1", clock.now()),
+        ("2", None),
+        ("3", clock.now()),
+    ]
+    # The same id of another kind is another record: nothing of it is resolved.
+    assert store.resolve_quarantined({("shopify", "order"): ["2"]}, []) == 0
+
+
+def test_a_clean_read_resolves_only_that_records_entries(tmp_path: Path) -> None:
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    try:
+        check_resolution(store, clock)
+    finally:
+        store.close()
+
+
+def test_a_clean_read_resolves_only_that_records_entries_on_postgresql(postgres_url: str) -> None:
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(postgres_url, clock=clock)
+    try:
+        check_resolution(store, clock)
+    finally:
+        store.close()
+
+
+def _only_quarantine(
+    obj: object, name: str, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table == "quarantine"
+
+
+def _migration_matches_the_table(url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(url)
+    upgrade_to_head(engine)
+    ours = MetaData()
+    tbl.QuarantineRow.__table__.to_metadata(ours)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_object": _only_quarantine})
+        assert compare_metadata(context, ours) == []
+    engine.dispose()
+
+
+def test_the_migration_matches_the_table_on_sqlite(tmp_path: Path) -> None:
+    _migration_matches_the_table(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_the_migration_matches_the_table_on_postgresql(postgres_url: str) -> None:
+    _migration_matches_the_table(postgres_url)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_entries_written_before_the_upgrade_stay_open(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A mirror of the previous version keeps its entries, open, and lists them after upgrade."""
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if dialect == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = create_engine(url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003_store_owner")
+        connection.execute(
+            insert(tbl.QuarantineRow.__table__).values(
+                source="loop",
+                kind="return",
+                record_id="9",
+                field="total",
+                reason="bad",
+                raw={},
+                quarantined_at=EPOCH,
+            )
+        )
+    engine.dispose()
+    store = SqlStore(url, clock=VirtualClock(EPOCH))
+    try:
+        (old,) = store.quarantine_entries()
+        assert (old.entry.record_id, old.resolved_at) == ("9", None)
+        assert store.load_snapshot().unreadable == {("return", "9")}
+    finally:
+        store.close()
