@@ -22,6 +22,7 @@ from recon.errors import ConfigError, ReconError, RemediationError
 
 if TYPE_CHECKING:
     from recon.config import Settings
+    from recon.service import RunOutcome
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -162,6 +163,7 @@ def run(
     with build_app(settings) as application:
         outcome = run_nightly(application)
         print_outcome(Console(), outcome, application.truth)
+    _check_delivered(settings, outcome)
 
 
 @app.command()
@@ -187,6 +189,20 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     with build_app(settings) as application:
         outcome = run_nightly(application)
         print_outcome(console, outcome, application.truth)
+    _check_delivered(settings, outcome)
+
+
+def _check_delivered(settings: Settings, outcome: RunOutcome) -> None:
+    """Exit 5 (``ReportNotDeliveredError``) when, in smtp mode, the report waits unsent.
+
+    Raises:
+        ReportNotDeliveredError: a message could not be sent and waits in the outbox.
+    """
+    from recon.deliverables import undelivered_error
+
+    problem = undelivered_error(settings, outcome.undelivered)
+    if problem is not None:
+        raise problem
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -236,7 +252,8 @@ def schedule(
 
     def job() -> None:
         with build_app(settings) as application:
-            run_nightly(application)
+            outcome = run_nightly(application)
+        _check_delivered(settings, outcome)  # logged by the scheduler; the schedule goes on
 
     scheduler: Any = build_scheduler(cron, job, timezone=settings.shop.timezone)
     Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")

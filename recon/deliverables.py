@@ -12,6 +12,7 @@ from typing import Any
 from recon.config import Settings
 from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
 from recon.engine import ReconResult
+from recon.errors import ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.reporting.data import ReportData, build_report_data
@@ -106,10 +107,11 @@ def mailer_for(settings: Settings) -> Mailer:
     return OutboxMailer(settings.delivery.outbox_dir)
 
 
-def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str]]:
+def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str], list[str]]:
     """Write the run's workbook and HTML report, then e-mail each team (outbox on failure).
 
-    Returns the files and human-readable delivery notes (what was kept for the next run).
+    Returns the files, human-readable delivery notes (what was kept for the next run), and the
+    delivery errors themselves, one per message left waiting (empty when all went out).
     """
     files = write_run_reports(data, settings.reports.dir)
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
@@ -119,7 +121,21 @@ def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str]
     notes = [
         f"delivery: {e}; the message waits in {settings.delivery.outbox_dir}" for e in result.errors
     ]
-    return files, notes
+    return files, notes, list(result.errors)
+
+
+def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDeliveredError | None:
+    """What a completed run ends with when its report waits in the outbox unsent, else None.
+
+    Only in smtp mode: in outbox mode the outbox is the delivery, so nothing is ever waiting.
+    """
+    if settings.delivery.mode != "smtp" or not errors:
+        return None
+    return ReportNotDeliveredError(
+        f"the run completed but its report was not delivered: {len(errors)} message(s) wait in "
+        f"{settings.delivery.outbox_dir} and the next run resends them; check [delivery.smtp] "
+        f"(first error: {errors[0]})"
+    )
 
 
 def monthend_path(settings: Settings, start: date, end: date) -> Path:

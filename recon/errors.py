@@ -15,6 +15,8 @@
     ├── LockError               exit 4  another run holds the run lock / our lease was taken over
     ├── RemediationError                a write could not be planned or applied safely
     └── DeliveryError                   the report could not be delivered (kept in the outbox)
+        └── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
+                                            it waits in the outbox and the next run resends it
 
 Bad *records* are not errors: they are quarantined with the record id, field and reason, and the
 run goes on (see ``recon.models.Quarantined``).
@@ -91,3 +93,14 @@ class RemediationError(ReconError):
 
 class DeliveryError(ReconError):
     """A report could not be delivered; the message stays in the outbox."""
+
+
+class ReportNotDeliveredError(DeliveryError):
+    """The run completed (findings, reports, remediation saved) but, in smtp mode, its report
+    e-mail could not be sent: it waits in the outbox as ``.eml`` and the next run resends it.
+
+    A distinct exit code (5) so cron notices an SMTP setup that stays broken (a changed
+    password) before finance does; outbox mode never raises it (the outbox is the delivery).
+    """
+
+    exit_code = 5

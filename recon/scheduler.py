@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from recon.errors import ConfigError, ReconError
+from recon.errors import ConfigError, ReconError, ReportNotDeliveredError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def _guarded(
     timezone: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[], None]:
-    """Keep the scheduler alive across a failed run (the failure is logged and recorded), and
+    """Keep the scheduler alive across a failed run (the failure is logged and recorded) or a
+    report left in the outbox (logged as such: the run itself completed), and
     run once per wall-clock time: when the clocks go back, a time in the repeated hour (01:30
     in New York on the first Sunday of November) comes twice, and the trigger fires at both.
     """
@@ -69,6 +70,9 @@ def _guarded(
         ran[wall] = at
         try:
             job()
+        except ReportNotDeliveredError as exc:
+            # Not a failed run: its findings and reports are saved; only the mail waits.
+            log.error("scheduled run completed; report not delivered: %s", exc)
         except ReconError as exc:
             log.error("scheduled run failed: %s", exc)
 

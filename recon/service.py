@@ -46,6 +46,8 @@ class RunOutcome:
     sync: dict[str, Any] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Delivery errors of messages left waiting in the outbox (the CLI's exit 5 in smtp mode).
+    undelivered: list[str] = field(default_factory=list)
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -246,7 +248,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             period=((as_of - timedelta(days=1)).date(), as_of.date()),
             left_out=left_out,
         )
-        reports, notes = publish(app.settings, data)
+        reports, notes, undelivered = publish(app.settings, data)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
@@ -262,6 +264,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             sync=stats.as_dict(),
             actions=actions,
             notes=notes,
+            undelivered=undelivered,
         )
     except BaseException:
         store.finish_run(run_id, "failed", {})

@@ -164,3 +164,28 @@ def test_implicit_tls_delivery(ca: trustme.CA, ca_file: Path) -> None:
     finally:
         controller.stop()
     assert [m["Subject"] for m in inbox.messages] == ["[recon] over tls"]
+
+
+def test_a_refused_login_leaves_the_report_waiting_and_the_run_ends_5(
+    server: tuple[Controller, Inbox], ca_file: Path, tmp_path: Path
+) -> None:
+    """A changed SMTP password: every night's mail waits in the outbox. In smtp mode the run
+    ends with exit 5 naming the outbox (never the password); in outbox mode nothing waits."""
+    from recon.config import DeliverySettings, Settings
+    from recon.deliverables import undelivered_error
+    from recon.errors import ReportNotDeliveredError
+
+    controller, inbox = server
+    outbox = tmp_path / "outbox"
+    login = smtp(controller.port, ca_file=ca_file, username_env="U", password_env="P")
+    mailer = SmtpMailer(login, lambda name: {"U": "recon", "P": "hunter2-old"}[name or ""])
+    result = deliver([message("[recon] nightly")], mailer, outbox)
+    assert inbox.messages == [] and len(result.kept) == 1
+
+    smtp_mode = Settings(delivery=DeliverySettings(mode="smtp", outbox_dir=outbox, smtp=login))
+    problem = undelivered_error(smtp_mode, result.errors)
+    assert isinstance(problem, ReportNotDeliveredError) and problem.exit_code == 5
+    assert str(outbox) in str(problem) and "hunter2" not in str(problem)
+    outbox_mode = Settings(delivery=DeliverySettings(mode="outbox", outbox_dir=outbox))
+    assert undelivered_error(outbox_mode, result.errors) is None
+    assert undelivered_error(smtp_mode, []) is None

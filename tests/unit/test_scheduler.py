@@ -90,3 +90,28 @@ def test_a_failed_run_does_not_stop_the_next() -> None:
     guarded()  # logged, not raised
     guarded()
     assert len(calls) == 2
+
+
+def test_a_report_left_undelivered_is_logged_as_such_and_the_schedule_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not "run failed": the run completed, its mail waits in the outbox; the log says so, as
+    an error (someone must fix SMTP), and the next night still runs."""
+    from recon.errors import ReportNotDeliveredError
+
+    calls: list[int] = []
+
+    def job() -> None:
+        calls.append(1)
+        raise ReportNotDeliveredError("2 messages wait in reports/outbox: SMTP refused login")
+
+    times = iter([datetime(2026, 11, 2, 7, tzinfo=UTC), datetime(2026, 11, 3, 7, tzinfo=UTC)])
+    guarded = _guarded(job, NEW_YORK, now=lambda: next(times))
+    with caplog.at_level("INFO", logger="recon.scheduler"):
+        guarded()
+        guarded()
+    assert len(calls) == 2
+    (first, _) = [r for r in caplog.records if r.name == "recon.scheduler"]
+    assert first.levelname == "ERROR"
+    assert "completed" in first.getMessage() and "failed" not in first.getMessage()
+    assert "reports/outbox" in first.getMessage()

@@ -1,0 +1,95 @@
+"""Exit codes of a run whose report could not be mailed: cron must notice a broken SMTP setup."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.unit.cli.test_cli import recon
+
+HOST = "127.0.0.1"
+
+
+class Inbox:
+    """aiosmtpd handler keeping the subjects of the messages it accepts."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        for line in envelope.content.decode("utf-8", "replace").splitlines():
+            if line.startswith("Subject:"):
+                self.subjects.append(line.removeprefix("Subject:").strip())
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def sandbox_config(tmp_path: Path, mode: str, port: int) -> Path:
+    """A small sandbox shop delivering by ``mode``; SMTP (plain, local) on ``port``."""
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        f"""
+[sandbox]
+enabled = true
+returns = 20
+[sync]
+initial_days = 150
+[store]
+url = "sqlite:///var/recon.db"
+[delivery]
+mode = "{mode}"
+outbox_dir = "reports/outbox"
+[delivery.smtp]
+host = "{HOST}"
+port = {port}
+security = "none"
+timeout_seconds = 5
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def waiting(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "reports" / "outbox").glob("*.eml"))
+
+
+def test_a_report_that_could_not_be_mailed_exits_5_until_it_is_sent(tmp_path: Path) -> None:
+    """SMTP down: the run completes (findings, reports) but exits 5 naming the outbox. Once
+    SMTP is back the next run sends the waiting mail and exits 0."""
+    port = free_port()  # nothing listens there yet
+    config = sandbox_config(tmp_path, "smtp", port)
+    down = recon("run", "--config", str(config))
+    assert down.returncode == 5, down.stderr
+    assert "findings:" in down.stdout  # the run itself completed and said so
+    assert "not delivered" in down.stderr and "reports/outbox" in down.stderr
+    kept = waiting(tmp_path)
+    assert kept
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname=HOST, port=port)
+    controller.start()
+    try:
+        up = recon("run", "--config", str(config))
+    finally:
+        controller.stop()
+    assert up.returncode == 0, up.stderr
+    assert waiting(tmp_path) == []
+    assert len(inbox.subjects) == 2 * len(kept)  # last night's, resent, and tonight's
+
+
+def test_outbox_mode_exits_0_whatever_smtp_would_say(tmp_path: Path) -> None:
+    """In outbox mode the outbox is the delivery: a report there is delivered, not waiting."""
+    config = sandbox_config(tmp_path, "outbox", free_port())
+    result = recon("run", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert waiting(tmp_path)
