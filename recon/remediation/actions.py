@@ -101,6 +101,8 @@ class RmaContext:
     loop_return: LoopReturnRecord
     order: OrderRecord | None
     refund_ids: tuple[str, ...] = ()
+    # The order has an open quarantine entry: the mirror's copy may lack refunds Shopify has.
+    order_unreadable: bool = False
 
 
 @dataclass(frozen=True)

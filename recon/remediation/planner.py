@@ -138,6 +138,18 @@ def _refund_policy(
     return _policy(category, settings), ""
 
 
+def _unreadable_order(finding: Finding, ctx: RmaContext | None, draft: _Draft) -> bool:
+    """Skip (no write, listed) a finding whose order could not be read since it was mirrored:
+    the mirror's copy may lack refunds Shopify has, so a write could pay or restock twice."""
+    if ctx is None or not ctx.order_unreadable:
+        return False
+    draft.skipped.append(
+        f"{finding.key}: order {ctx.loop_return.provider_order_id} could not be read "
+        "(run_recon.py quarantine); nothing is written until it reads clean"
+    )
+    return True
+
+
 def _plan_refund(
     finding: Finding,
     settings: RemediationSettings,
@@ -146,6 +158,8 @@ def _plan_refund(
     draft: _Draft,
 ) -> None:
     ctx = contexts.get(finding.rma or "")
+    if _unreadable_order(finding, ctx, draft):
+        return
     if ctx is None or ctx.order is None:
         draft.skipped.append(f"{finding.key}: return or order not in the mirror")
         return
@@ -293,6 +307,8 @@ def _plan_restock(
     """
     ctx = contexts.get(finding.rma or "")
     line_id = finding_line(finding)
+    if _unreadable_order(finding, ctx, draft):
+        return
     if ctx is None or ctx.order is None or line_id is None:
         draft.skipped.append(f"{finding.key}: return, order or line not in the mirror")
         return

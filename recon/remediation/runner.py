@@ -40,6 +40,8 @@ def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
     A refund with an open quarantine entry is left out though the mirror holds an older copy:
     Shopify's refund could not be read since (a bad transaction, say), so the planner holds
     recon's writes on the order as for a refund never read, until a clean read resolves it.
+    So does an order with an open entry (its refunds past what ``Order.refunds`` lists, say):
+    its mirrored copy may lack refunds Shopify has.
     """
     orders = {o.id: o for o in snapshot.orders}
     refunds: dict[str, list[str]] = {}
@@ -51,6 +53,7 @@ def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
             loop_return=r,
             order=orders.get(r.provider_order_id or ""),
             refund_ids=tuple(refunds.get(r.provider_order_id or "", ())),
+            order_unreadable=("order", r.provider_order_id or "") in snapshot.unreadable,
         )
         for r in snapshot.returns
     }

@@ -4,7 +4,7 @@ holding recon's writes on an order while a refund of it is still unreadable."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +23,7 @@ from recon.models import (
 )
 from recon.remediation.planner import Disposition, plan_actions
 from recon.remediation.runner import contexts_for
+from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
 from tests.fakes import EPOCH, FakeLoop, FakeShopify, make_order, make_refund, make_return
@@ -218,3 +219,24 @@ def test_an_entry_of_a_refund_not_read_again_keeps_holding(
     assert not [c for c in shopify.calls if c[0] == "iter_refunds_by_id"]
     assert [e.entry.record_id for e in store.quarantine_entries()] == [staff.id, staff.id]
     assert planned_refund(store)[0] is Disposition.REVIEW
+
+
+def test_an_order_quarantined_after_it_was_mirrored_gets_no_write_until_it_reads_clean() -> None:
+    """An order recon mirrored once and then could not read (its refunds past what
+    ``Order.refunds`` lists, say) may carry refunds the mirror's older copy does not: recon's
+    refund and restock of its returns wait, as for a refund it could not read."""
+    at = EPOCH + timedelta(days=3)
+    snapshot = Snapshot(
+        returns=(make_return(1, at),),
+        orders=(make_order(1, at),),
+        unreadable=frozenset({("order", "5001")}),
+    )
+    policy = RemediationSettings(mode="apply", auto_apply=["MISSING_REFUND"])
+    plan = plan_actions([missing_refund()], policy, contexts_for(snapshot), shop="sandbox")
+    assert not [a for a in plan.actions if a.kind == "refund"]
+    assert any("could not be read" in skipped for skipped in plan.skipped)
+    clean = plan_actions(
+        [missing_refund()], policy, contexts_for(replace(snapshot, unreadable=frozenset())),
+        shop="sandbox",
+    )  # fmt: skip
+    assert [a.disposition for a in clean.actions if a.kind == "refund"] == [Disposition.AUTO]
