@@ -142,7 +142,11 @@ class Executor:
         asked to approve what is no longer owed; the next plan proposes the current write.
         """
         with self._sessions() as session, session.begin():
-            for row in rows_in(session, self._shop, [S.PROPOSED]):
+            proposed = [row.id for row in rows_in(session, self._shop, [S.PROPOSED])]
+            # Under their row locks: one a human decided since the read keeps the decision.
+            for row in claim(session, proposed):
+                if row.state != S.PROPOSED:
+                    continue
                 intent = Intent.of(row)
                 why = no_longer_called_for(intent, plan)
                 if why is not None:

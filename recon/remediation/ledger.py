@@ -191,6 +191,8 @@ def record_plan(
         row = session.scalar(select(ActionRow).where(ActionRow.key == action.key))
         state = _initial_state(action, mode)
         if row is not None:
+            # Under its row lock: a human's reject since the read must stand, not be promoted.
+            (row,) = claim(session, [row.id])
             if row.state == S.PROPOSED and state is S.PLANNED:
                 _promote(session, row, now, run_id)
                 touched.append(row.id)
@@ -280,6 +282,8 @@ def claim(session: Session, ids: Sequence[int]) -> list[ActionRow]:
     """Intent rows read afresh under their write lock (a no-op UPDATE takes it on SQLite and
     PostgreSQL alike): a run marking one sending and a human deciding it go one after the
     other, each seeing the other's state, never both from the same stale one."""
+    if not ids:
+        return []
     session.execute(update(ActionRow).where(ActionRow.id.in_(ids)).values(state=ActionRow.state))
     query = select(ActionRow).where(ActionRow.id.in_(ids)).order_by(ActionRow.id)
     return list(session.scalars(query.execution_options(populate_existing=True)))

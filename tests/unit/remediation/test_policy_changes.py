@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from remediation_world import SHOP, T0, finding, settings
 from run_helpers import intents, run
+from sqlalchemy import event
 
 from recon.config import RemediationMode
 from recon.models import Category
@@ -74,3 +75,33 @@ def test_an_intent_rejected_while_the_run_is_sending_others_is_not_sent(sessions
     assert [r.state for r in intents(sessions)] == ["done", "rejected", "done"]
     assert [c[0] for c in gateway.calls] == ["refund", "tags"]
     assert [o.state for o in report.applied] == ["done", "rejected", "done"]
+
+
+def test_a_reject_landing_while_the_run_records_its_plan_stands(sessions, gateway, clock):
+    """The refund waits, proposed; the merchant adds MISSING_REFUND to auto_apply, and finance
+    rejects the refund just as tonight's run records its plan (after the run read the intent,
+    before it wrote it). The rejection stands: the run does not promote the intent it read as
+    proposed to planned, so nothing is sent."""
+    run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], policy=settings(auto_apply=[]))
+    (row,) = intents(sessions)
+    engine = sessions.kw["bind"]
+    fired: list[str] = []
+
+    def reject_first(_conn, _cursor, statement, *_args) -> None:
+        if (
+            not fired
+            and statement.lstrip().upper().startswith(("UPDATE", "INSERT"))
+            and "run_lock" not in statement
+        ):
+            fired.append(statement)
+            with sessions() as session, session.begin():
+                reject(session, SHOP, [row.id], actor="finance", now=T0, reason="not owed")
+
+    event.listen(engine, "before_cursor_execute", reject_first)
+    try:
+        run(sessions, gateway, clock, mode=APPLY, findings=[REFUND], run_id="run-2")
+    finally:
+        event.remove(engine, "before_cursor_execute", reject_first)
+    assert fired
+    assert gateway.refunds_with(MARKER) == []
+    assert refund_states(sessions) == ["rejected"]
