@@ -313,7 +313,7 @@ def _as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
 
 
 def _payout_tieout(
-    settings: Settings, store: SqlStore, payouts: Snapshot, as_of: datetime
+    settings: Settings, store: SqlStore, payouts: Snapshot, since: datetime, as_of: datetime
 ) -> pd.DataFrame:
     """The period's payouts tied out whole, each refund tied to its RMA whatever its month.
 
@@ -321,8 +321,13 @@ def _payout_tieout(
     September's records, not October's: a controller reads an unmatched refund as one nobody
     can explain, so every refund the mirror can tie to its RMA is tied. Those returns are read
     as context for this sheet only: October's findings and Matched sheet stay its own.
+
+    Only payouts issued in the period are its payouts. The period's snapshot also holds older
+    ones: an order with activity in it comes in whole, with the settlements of its earlier
+    refunds, and a payout of September in October's sheet would be counted in both books.
     """
-    context = store.load_payout_context([p.id for p in payouts.payouts], as_of)
+    issued = [p.id for p in payouts.payouts if since <= p.issued_at < as_of]
+    context = store.load_payout_context(issued, as_of)
     snapshot, _ = live_only(settings, _as_it_stood(context, as_of))  # as the period's
     frames = build_frames(
         snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
@@ -347,7 +352,7 @@ def build_monthend(
     as_of = min(until, now)
     snapshot, left_out = live_only(settings, _as_it_stood(store.load_snapshot(since, until), as_of))
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
-    result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, as_of))
+    result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
     known = {f.key: f for f in store.load_findings()}
     findings = [
         _at_period_end(f, known[f.key])

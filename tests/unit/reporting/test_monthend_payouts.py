@@ -145,3 +145,22 @@ def test_a_refund_in_no_payout_past_the_limit_at_the_months_end_is_unsettled_in_
     november = _sheet(_book(mirror, NOVEMBER), "Exceptions")
     assert [r["category"] for r in october if r["rma"] == "1004"] == ["UNSETTLED_REFUND"]
     assert [r for r in november if r["rma"] == "1004"] == []
+
+
+def test_a_payout_of_the_month_before_is_in_that_months_book_only(mirror: Any) -> None:
+    """Return 1005 closed Sep 3 and was refunded Sep 4, paid out in P0 (issued Sep 8). On Oct 5
+    CX refunds 3.00 of goodwill on its order: the order has activity in October and comes in
+    whole, with the Sep 4 refund and its settlement. P0 is September's payout: October's
+    Payouts sheet (and its Summary's payout refunds) must not count it a second time."""
+    _, store = mirror
+    ret = make_return(5, datetime(2026, 9, 3, tzinfo=UTC))
+    paid = make_refund(5, datetime(2026, 9, 4, tzinfo=UTC), ret.refund)
+    goodwill = make_refund(6, datetime(2026, 10, 5, tzinfo=UTC), Decimal("3.00"), note="goodwill")
+    goodwill = goodwill.model_copy(update={"order_id": paid.order_id})
+    store.upsert_returns([ret])
+    store.upsert_orders([make_order(5, goodwill.processed_at, (paid.id, goodwill.id))])
+    store.upsert_refunds([paid, goodwill])
+    store.upsert_balance_transactions([balance_for(5, paid, "P0")])
+    store.upsert_payouts([_payout("P0", datetime(2026, 9, 8, 6, tzinfo=UTC), [paid])])
+    assert "P0" in _tieout(_book(mirror, (date(2026, 9, 1), date(2026, 10, 1))))
+    assert sorted(_tieout(_book(mirror, OCTOBER))) == ["P1"]
