@@ -361,24 +361,25 @@ def _past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> Planned
 
     A restock the plan sent to review (a refund on the order recon could not read, a missing
     location), when recording it or before sending it, was never sent, and its key stays in
-    review for good. When
-    tonight's plan holds it no more, the same units get the next key (n + 1), as a refund does
-    (``_refund_n``); held again, the held key stays the answer (no new intent every night).
-    So does a key that ended unsent with other units: the line's key once named fewer units.
-    Units of a restock that was sent are covered before this (``restocked``, ``in_flight``).
+    review for good. When tonight's plan holds it no more, the same units get the next key
+    (n + 1), as a refund does (``_refund_n``). So does a key that ended unsent with other
+    units: the line's key once named fewer units. Units of a restock that was sent are covered
+    before this (``restocked``, ``in_flight``). A restock held tonight takes the line's latest
+    key, never a new one: held again, the held key stays the answer (no new intent every
+    night), and a key a lifted hold released (proposed, approved) is withdrawn as held, to be
+    released again once this hold lifts too (it went to review for good).
     """
-    if action.disposition is Disposition.REVIEW:
-        return action
+    held = action.disposition is Disposition.REVIEW
     n = action.n
-    while _passed_over(
-        idempotency_key(shop, action.rma, action.kind, n, action.subject), action, ledger
-    ):
+    while _passed_over(_key(action, n, shop), action, ledger):
+        if held and _key(action, n + 1, shop) not in ledger.states:
+            break
         n += 1
-    if n == action.n:
-        return action
-    return replace(
-        action, n=n, key=idempotency_key(shop, action.rma, action.kind, n, action.subject)
-    )
+    return action if n == action.n else replace(action, n=n, key=_key(action, n, shop))
+
+
+def _key(action: PlannedAction, n: int, shop: str) -> str:
+    return idempotency_key(shop, action.rma, action.kind, n, action.subject)
 
 
 def _passed_over(key: str, action: PlannedAction, ledger: LedgerFacts) -> bool:

@@ -159,3 +159,25 @@ def test_a_restock_held_at_send_time_is_sent_once_the_hold_lifts(sessions, gatew
     for night in ("run-3", "run-4"):
         run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
     assert gateway.available("3002") == 8  # put back once
+
+
+def test_a_restock_released_once_and_held_again_is_sent_once_the_hold_lifts_again(
+    sessions, gateway, clock
+):
+    """Night 1 holds the restock (UNMATCHED_REFUND on its order); finance acknowledges it, so
+    night 2 proposes it afresh under the next key, and finance approves that. Night 3 another
+    unexplained refund holds it again, unsent. Once that is acknowledged too, the restock is
+    sent, once: the released intent must not stay in review for good."""
+    restock = finding(Category.MISSING_RESTOCK, "12345702", line="2002")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[restock, UNMATCHED])
+    second = run(sessions, gateway, clock, mode=APPROVAL, findings=[restock], run_id="run-2")
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(second.recorded), actor="finance", now=T0)
+    for night in ("run-3", "run-3b"):  # held two nights: no new intent the second
+        run(sessions, gateway, clock, mode=APPLY, findings=[restock, UNMATCHED], run_id=night)
+    assert gateway.available("3002") == 7
+    assert [r.state for r in intents(sessions)] == ["needs_review", "needs_review"]
+    for night in ("run-4", "run-5"):
+        run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
+    assert gateway.available("3002") == 8  # put back once
+    assert [r.state for r in intents(sessions)] == ["needs_review", "needs_review", "done"]
