@@ -264,7 +264,15 @@ def _restocks_returned_item(o: Order, f: Refund, returns: list[LoopReturn]) -> b
 
 
 def _received(r: LoopReturn) -> bool:
-    return r.label_status == "delivered" or (r.state == "closed" and r.was_processed)
+    """Delivered, processed, or graded (inspected units are in the warehouse). Read per return:
+    a return with some units graded and some not is beyond this checker."""
+    graded = [bool(x.condition or x.disposition) for x in r.line_items]
+    assert all(graded) or not any(graded), f"{r.id}: some units graded, some not"
+    return (
+        r.label_status == "delivered"
+        or (r.state == "closed" and bool(r.was_processed))
+        or (bool(graded) and all(graded))
+    )
 
 
 def _in_basis(ts: list[Transaction], r: LoopReturn, o: Order) -> tuple[Decimal, str]:
