@@ -6,8 +6,8 @@ finding under ``docs/findings.md`` with default settings; the planters in ``plan
 one return or refund and record exactly the findings that break produces. Format:
 ``docs/world-format.md``. The pieces: ``builder_shopify`` and ``builder`` (the ``Builder``
 primitives), ``construct`` (models without validation), ``scenario_cases`` (clean cases),
-``plants_money`` and ``plants_stock`` (planted discrepancies), ``scenario_future`` (activity after
-*now*) and ``plants`` (the mix).
+``plants_money`` and ``plants_stock`` (planted discrepancies), ``scenario_limits`` (a clean case
+and a plant at each threshold), ``scenario_future`` (activity after *now*) and ``plants`` (the mix).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from recon.sandbox.plants_stock import (
 )
 from recon.sandbox.scenario_cases import CLEAN, LOOP_ORDER_NOTES
 from recon.sandbox.scenario_future import add_future
+from recon.sandbox.scenario_limits import plant_limits
 from recon.sandbox.scenario_shapes import CENT, HOUR
 
 # Names that lived here before the split by concern; still importable from here.
@@ -77,8 +78,10 @@ def plant_count(returns: int) -> int:
 
 
 def populate(b: Builder, *, returns: int, orders: int) -> None:
-    """Fill the builder: plants, clean cases up to ``returns``, plain sales up to ``orders``."""
+    """Fill the builder: plants, the cases at each limit (``scenario_limits``), clean cases up
+    to ``returns``, plain sales up to ``orders``."""
     used = _plant(b, returns)
+    used += plant_limits(b, returns)
     _add_clean(b, returns, used)
     _add_plain_sales(b, orders)
     if b.future_days > 0:

@@ -465,6 +465,8 @@ class GroundTruth(_Model):
     as_of: AwareDatetime
     findings: list[PlantedFinding]
     clean_cases: dict[str, int] = Field(default_factory=dict)
+    # Keys clean cases exactly at a time limit raise once the clock passes ``as_of``.
+    at_limit: list[str] = Field(default_factory=list)
 
 
 def _require_unique(name: str, ids: list[str]) -> None:

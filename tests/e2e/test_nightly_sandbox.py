@@ -61,15 +61,21 @@ def test_every_category_is_planted_and_found(tmp_path: Path) -> None:
     assert found == set(Category)
 
 
-def test_second_night_on_unchanged_data_opens_and_resolves_nothing(tmp_path: Path) -> None:
+def test_second_night_on_unchanged_data_opens_only_what_crossed_a_limit(tmp_path: Path) -> None:
+    """A minute later nothing resolves, and only the clean cases that sat exactly at a time limit
+    open (the truth's ``at_limit``): their refund is now pending or unpaid, or their return
+    open, for longer than the limit."""
     with build_app(sandbox_settings(tmp_path, seed=3)) as app:
         first = run_nightly(app)
         app.clock.sleep(60)  # type: ignore[attr-defined]
         second = run_nightly(app)
+        assert app.truth is not None
+        crossed = set(app.truth.at_limit)
     statuses = Counter(f.status for f in second.findings)
-    assert statuses[FindingStatus.NEW] == 0
+    assert {f.key for f in second.findings if f.status == FindingStatus.NEW} == crossed
+    assert len(crossed) == 3
     assert statuses[FindingStatus.RESOLVED] == 0
-    assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
+    assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings} | crossed
 
 
 def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
@@ -199,8 +205,11 @@ def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Pa
                 second = run_nightly(app)
                 assert app.truth is not None
                 assert score(first.findings, app.truth).perfect
-            assert {f.key for f in second.open_findings} == {f.key for f in first.open_findings}
-            keys[schema] = {f.key for f in first.open_findings}
+                crossed = set(app.truth.at_limit)  # clean cases at a time limit, a minute on
+            assert {f.key for f in second.open_findings} == {
+                f.key for f in first.open_findings
+            } | crossed
+            keys[schema] = {f.key for f in second.open_findings}
         a, b = shops
         with admin.connect() as conn:
             count_a = conn.execute(text(f'SELECT count(*) FROM "{a}".findings')).scalar_one()
