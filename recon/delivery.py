@@ -202,7 +202,11 @@ def deliver(
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
         for path in sorted(outbox_dir.glob("*.eml")):
-            waiting = read_eml(path)
+            try:
+                waiting = read_eml(path)
+            except FileNotFoundError:
+                # Another shop's run, sharing this outbox, sent and moved it since the listing.
+                continue
             if waiting[DELIVERED_HEADER] is not None:
                 continue  # written by outbox mode: that was its delivery
             if shop is not None and waiting[SHOP_HEADER] not in (None, shop):

@@ -201,3 +201,41 @@ def test_unwritable_outbox_is_an_error(tmp_path: Path, report_data: ReportData) 
     blocker.write_text("not a directory")
     with pytest.raises(DeliveryError, match="outbox failed too"):
         deliver(build_messages(report_data, settings(tmp_path)), FakeMailer(down=True), blocker)
+
+
+class RacingMailer(FakeMailer):
+    """Shop A's SMTP; while it sends A's first message, shop B's run (another process sharing
+    the outbox) resends B's waiting mail and moves it to ``sent/``, as ``deliver`` does."""
+
+    def __init__(self, outbox: Path) -> None:
+        super().__init__()
+        self.outbox = outbox
+
+    def send(self, message: EmailMessage) -> None:
+        if not self.sent:
+            for path in self.outbox.glob("*.eml"):
+                if read_eml(path)["X-Recon-Shop"] == "shop-b":
+                    (self.outbox / "sent").mkdir(exist_ok=True)
+                    path.replace(self.outbox / "sent" / path.name)
+        super().send(message)
+
+
+def test_another_shops_run_taking_its_mail_meanwhile_does_not_fail_this_one(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """Both shops' mail waits in the shared outbox after a night the SMTP relay was down; their
+    next runs start at the same minute. B's run sends and moves its files while A's run goes
+    through the outbox: A's run used to fail on B's vanished file (FileNotFoundError) and its
+    own report of the night was neither sent nor kept."""
+    outbox = tmp_path / "outbox"
+    ours = dataclasses.replace(report_data, run_id="a-run")  # A's files sort first
+    theirs = dataclasses.replace(report_data, shop="shop-b", run_id="b-run")
+    for data in (ours, theirs):
+        messages = build_messages(data, settings(tmp_path))
+        deliver(messages, FakeMailer(down=True), outbox, shop=data.shop)
+    tonight = build_messages(dataclasses.replace(ours, run_id="a-tonight"), settings(tmp_path))
+    mailer = RacingMailer(outbox)
+    result = deliver(tonight, mailer, outbox, shop=report_data.shop)
+    assert len(result.resent) == len(tonight) and result.ok
+    assert {str(m["X-Recon-Shop"]) for m in mailer.sent} == {report_data.shop}
+    assert len(mailer.sent) == 2 * len(tonight)  # last night's and tonight's
