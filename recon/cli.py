@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +18,7 @@ from recon.cli_findings import findings_app
 from recon.cli_quarantine import quarantine
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RemediationError
+from recon.logs import configure_logging, name_shop
 
 if TYPE_CHECKING:
     from recon.config import Settings
@@ -118,18 +118,9 @@ def generate(
 def _settings(config: Path | None) -> Settings:
     from recon.config import load_settings
 
-    return load_settings(config)
-
-
-def _configure_logging(verbose: bool) -> None:
-    """One stderr handler with the redacting filter, for every command (secrets never logged)."""
-    from recon.sources.redact import RedactingFilter
-
-    handler = logging.StreamHandler()
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    settings = load_settings(config)
+    name_shop(settings.shop.slug)
+    return settings
 
 
 @app.callback()
@@ -137,7 +128,7 @@ def _global(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress (INFO)")] = False,
 ) -> None:
     """Nightly returns reconciliation between Loop Returns and Shopify."""
-    _configure_logging(verbose)
+    configure_logging(verbose)
 
 
 @app.command()
@@ -156,7 +147,7 @@ def run(
     from recon.summary import print_outcome
 
     if verbose:
-        _configure_logging(verbose)
+        configure_logging(verbose)
     settings = _settings(config)
     if mode is not None:
         settings.remediation.mode = mode
@@ -176,7 +167,7 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     from recon.summary import print_outcome
 
     if verbose:
-        _configure_logging(verbose)
+        configure_logging(verbose)
     settings = _settings(None)
     settings.sandbox.enabled = True
     _fresh_sqlite(settings.store.url)

@@ -404,3 +404,20 @@ def test_quarantine_lists_what_is_still_broken_and_resolved_ones_on_request(
     assert "resolved" in line
     (line,) = [x for x in everything.stdout.splitlines() if "222" in x]
     assert "open" in line
+
+
+def test_every_log_line_names_the_shop(tmp_path: Path) -> None:
+    """An agency sends its shops' cron or scheduler output to one log: each line must say
+    which shop it is about (a credentials failure of one shop read like every shop's)."""
+    path = tmp_path / "config" / "acme.toml"
+    path.parent.mkdir()
+    path.write_text(
+        '[shop]\nslug = "acme"\n[store]\nurl = "sqlite:///var/acme.db"\n'
+        "[sandbox]\nenabled = true\nreturns = 5\n[sandbox.faults]\nerror_rate = 1.0\n",
+        encoding="utf-8",
+    )
+    result = recon("--verbose", "run", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line[:2] == "20"]  # timestamped
+    assert any("HTTP Request" in line for line in lines)  # httpx's own lines, at INFO
+    assert [line for line in lines if " shop=acme " not in line] == []
