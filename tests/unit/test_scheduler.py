@@ -115,3 +115,38 @@ def test_a_report_left_undelivered_is_logged_as_such_and_the_schedule_goes_on(
     assert first.levelname == "ERROR"
     assert "completed" in first.getMessage() and "failed" not in first.getMessage()
     assert "reports/outbox" in first.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("day_of_week", "days"),
+    [
+        ("1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+        ("0", ["Sun"]),
+        ("7", ["Sun"]),
+        ("sun", ["Sun"]),
+        ("5-7", ["Fri", "Sat", "Sun"]),
+        ("1,3", ["Mon", "Wed"]),
+        ("*/2", ["Sun", "Tue", "Thu", "Sat"]),
+        ("mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+    ],
+)
+def test_days_of_the_week_count_as_in_crontab(day_of_week: str, days: list[str]) -> None:
+    """Crontab counts 0 (and 7) as Sunday; APScheduler 3 counts 0 as Monday: "0 2 * * 1-5"
+    (weeknights) ran Tuesday to Saturday, skipping Monday's night."""
+    fires = fire_times(f"0 2 * * {day_of_week}", datetime(2026, 11, 29, 12, tzinfo=UTC), 7)
+    local = [f.astimezone(ZoneInfo(NEW_YORK)) for f in fires]
+    assert {f.strftime("%a") for f in local} == set(days)
+    assert {(f.hour, f.minute) for f in local} == {(2, 0)}
+
+
+@pytest.mark.parametrize("day_of_week", ["8", "mon-", "5-1", "*/0", "funday"])
+def test_a_bad_day_of_the_week_is_a_config_error(day_of_week: str) -> None:
+    with pytest.raises(ConfigError, match="invalid cron expression"):
+        build_scheduler(f"0 2 * * {day_of_week}", lambda: None)
+
+
+def test_a_day_of_the_month_and_of_the_week_together_are_refused() -> None:
+    """Crontab runs "0 2 1 * 1" on the 1st and on Mondays; APScheduler only on Mondays that are
+    the 1st: rather than run on other nights than the operator wrote, it is refused."""
+    with pytest.raises(ConfigError, match="day of the month or a day of the week"):
+        build_scheduler("0 2 1 * 1", lambda: None)
