@@ -224,6 +224,26 @@ class SqlStore(SyncQueries):
             raise StoreError(f"mirror transaction failed: {exc}") from exc
 
     @contextmanager
+    def _consistent_read(self) -> Iterator[Session]:
+        """A read-only transaction that sees the mirror as of one moment, whatever commits
+        meanwhile.
+
+        A snapshot takes a dozen statements. Read one by one (PostgreSQL's READ COMMITTED,
+        SQLite without a transaction until the first write), a month-end report built while a
+        nightly run committed its sync read refunds without their orders, or a payout without
+        its balance transactions: half of that commit.
+
+        Raises:
+            StoreError: the mirror cannot be read.
+        """
+        with self.session() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            else:  # the driver leaves SQLite in autocommit until a write: begin explicitly
+                session.connection().exec_driver_sql("BEGIN")
+            yield session
+
+    @contextmanager
     def _tx(self, session: Session | None) -> Iterator[Session]:
         if session is not None:
             yield session
@@ -348,7 +368,7 @@ class SqlStore(SyncQueries):
         Raises:
             StoreError: the mirror cannot be read.
         """
-        with self.session() as s:
+        with self._consistent_read() as s:
             return replace(load_snapshot(s, start, end), unreadable=quarantine.unreadable(s))
 
     def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
@@ -358,7 +378,7 @@ class SqlStore(SyncQueries):
         Raises:
             StoreError: the mirror cannot be read.
         """
-        with self.session() as s:
+        with self._consistent_read() as s:
             return load_payout_context(s, payout_ids, end)
 
     # --- quarantine (recon.store.quarantine) -----------------------------------------------
