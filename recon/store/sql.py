@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -27,8 +26,6 @@ from recon.clock import Clock, SystemClock
 from recon.errors import ConfigError, StoreError
 from recon.models import (
     BalanceTransactionRecord,
-    Finding,
-    FindingStatus,
     GiftCardRecord,
     InventoryObservation,
     LoopReturnRecord,
@@ -40,6 +37,7 @@ from recon.models import (
 from recon.store import quarantine
 from recon.store import rows as conv
 from recon.store import tables as tbl
+from recon.store.bookkeeping import Bookkeeping
 from recon.store.bulk import chunks, replace_children, upsert_rows
 from recon.store.migrate import upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
@@ -145,7 +143,7 @@ def _create_engine(url: str, schema: str | None) -> Engine:
     return engine
 
 
-class SqlStore(SyncQueries):
+class SqlStore(SyncQueries, Bookkeeping):
     """The mirror. Build one per process with the store URL from settings."""
 
     def __init__(
@@ -412,157 +410,6 @@ class SqlStore(SyncQueries):
         """Every quarantined record, open or resolved, oldest first (one run's with ``run_id``)."""
         entries = self.quarantine_entries(include_resolved=True, run_id=run_id)
         return [e.entry for e in entries]
-
-    # --- watermarks, checkpoints, runs ----------------------------------------------------
-
-    def get_watermark(self, stream: str) -> datetime | None:
-        """Where ``stream`` was last read up to, or None before its first run."""
-        with self.session() as s:
-            return s.scalar(
-                select(tbl.SyncWatermarkRow.at).where(tbl.SyncWatermarkRow.stream == stream)
-            )
-
-    def set_watermark(self, stream: str, at: datetime, *, session: Session | None = None) -> None:
-        """Move ``stream``'s watermark (commit it in the same session as the rows it covers)."""
-        row = {"stream": stream, "at": at, "updated_at": self.clock.now()}
-        with self._tx(session) as s:
-            upsert_rows(s, tbl.SyncWatermarkRow, [row])
-
-    def completed_windows(
-        self, range_start: datetime, range_end: datetime
-    ) -> set[tuple[datetime, datetime]]:
-        """The [start, end) windows of backfill [range_start, range_end) already committed."""
-        table = tbl.BackfillWindowRow
-        query = select(table.window_start, table.window_end).where(
-            table.range_start == range_start, table.range_end == range_end
-        )
-        with self.session() as s:
-            return {(start, end) for start, end in s.execute(query)}
-
-    def mark_window_done(
-        self,
-        range_start: datetime,
-        range_end: datetime,
-        window: tuple[datetime, datetime],
-        stats: Mapping[str, Any],
-        *,
-        session: Session | None = None,
-    ) -> None:
-        """Checkpoint one backfill window; pass the session that wrote its rows."""
-        row = {
-            "range_start": range_start,
-            "range_end": range_end,
-            "window_start": window[0],
-            "window_end": window[1],
-            "completed_at": self.clock.now(),
-            "stats": dict(stats),
-        }
-        with self._tx(session) as s:
-            upsert_rows(s, tbl.BackfillWindowRow, [row])
-
-    def start_run(self, kind: str) -> str:
-        """Record a run as started; returns its id."""
-        run_id = uuid.uuid4().hex
-        with self.session() as s:
-            s.add(
-                tbl.RunRow(
-                    id=run_id,
-                    kind=kind,
-                    status="running",
-                    started_at=self.clock.now(),
-                    finished_at=None,
-                    stats=None,
-                )
-            )
-        return run_id
-
-    def abandon_unfinished_runs(self) -> int:
-        """Mark runs still ``running`` as ``abandoned`` (call while holding the run lock: any such
-        run was killed); returns how many."""
-        with self.session() as s:
-            result = s.execute(
-                update(tbl.RunRow)
-                .where(tbl.RunRow.status == "running")
-                .values(status="abandoned", finished_at=self.clock.now())
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
-
-    def finish_run(self, run_id: str, status: str, stats: Mapping[str, Any]) -> None:
-        """Record how a run ended (``status``: ok, failed...) with its figures (JSON-able)."""
-        with self.session() as s:
-            s.execute(
-                update(tbl.RunRow)
-                .where(tbl.RunRow.id == run_id)
-                .values(status=status, finished_at=self.clock.now(), stats=dict(stats))
-            )
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """A run's row as a dict (id, kind, status, started_at, finished_at, stats)."""
-        with self.session() as s:
-            run = s.get(tbl.RunRow, run_id)
-            if run is None:
-                return None
-            return {
-                "id": run.id,
-                "kind": run.kind,
-                "status": run.status,
-                "started_at": run.started_at,
-                "finished_at": run.finished_at,
-                "stats": run.stats,
-            }
-
-    # --- findings -------------------------------------------------------------------------
-
-    def load_findings(self) -> list[Finding]:
-        """Every stored finding, by key."""
-        with self.session() as s:
-            payloads = s.scalars(select(tbl.FindingRow.payload).order_by(tbl.FindingRow.key)).all()
-        return [Finding.model_validate(p) for p in payloads]
-
-    def save_findings(self, findings: Iterable[Finding], *, session: Session | None = None) -> None:
-        """Insert or update findings by key (the lifecycle is decided by the caller)."""
-        rows = [
-            {
-                "key": f.key,
-                "category": f.category.value,
-                "status": f.status.value,
-                "first_seen": f.first_seen,
-                "last_seen": f.last_seen,
-                "resolved_at": f.resolved_at,
-                "acknowledged": f.status == "acknowledged",
-                "payload": f.model_dump(mode="json"),
-            }
-            for f in findings
-        ]
-        with self._tx(session) as s:
-            upsert_rows(s, tbl.FindingRow, rows)
-
-    def acknowledge_findings(self, keys: Sequence[str], *, by: str, note: str) -> list[Finding]:
-        """Mark open findings acknowledged (checked; quiet until they change), with who and why.
-
-        Raises:
-            ConfigError: a key is unknown or its finding is resolved (nothing to acknowledge);
-                nothing is changed then.
-        """
-        done: list[Finding] = []
-        with self.session() as s:
-            for key in keys:
-                row = s.get(tbl.FindingRow, key)
-                if row is None:
-                    raise ConfigError(f"no finding with key {key!r} (see findings.json)")
-                if row.status == FindingStatus.RESOLVED.value:
-                    raise ConfigError(f"finding {key!r} is resolved: nothing to acknowledge")
-                finding = Finding.model_validate(row.payload).model_copy(
-                    update={
-                        "status": FindingStatus.ACKNOWLEDGED,
-                        "acknowledged_by": by,
-                        "acknowledged_note": note,
-                    }
-                )
-                row.status, row.acknowledged = finding.status.value, True
-                row.payload = finding.model_dump(mode="json")
-                done.append(finding)
-        return done
 
     def count_rows(self, table: str) -> int:
         """Rows in one mirror table (for stats and tests)."""
