@@ -29,13 +29,13 @@ from recon.engine.codes import Codes, encode
 from recon.engine.frames import Frames, build_frames, decimal_arrays, minor_tolerance
 from recon.engine.link import (
     FAILED_STATUSES,
-    LINK_COLUMNS,
     PENDING_STATUSES,
     bounced,
     concat_rows,
     link_refunds,
     refund_facts,
 )
+from recon.engine.link_heuristic import LINK_COLUMNS
 from recon.engine.payouts import tie_out
 from recon.models import Category, Finding
 

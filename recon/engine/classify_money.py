@@ -9,7 +9,8 @@ from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.classify_common import return_rows, rows
 from recon.engine.codes import Codes
-from recon.engine.link import BUCKETS, LISTED_DETAILS, basis_amounts
+from recon.engine.link import LISTED_DETAILS
+from recon.engine.link_heuristic import BUCKETS, basis_amounts
 from recon.models import Category
 
 CLOSED_OUT = ("cancelled", "expired")
