@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from recon.sandbox.generator import generate_world
-from recon.sandbox.world import dump_world
+from recon.sandbox.world_io import dump_world
 
 GOAL_SECONDS = 60.0
 

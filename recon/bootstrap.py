@@ -13,7 +13,7 @@ import httpx
 
 from recon.clock import Clock, SystemClock, VirtualClock
 from recon.config import Settings
-from recon.sandbox.world import GroundTruth
+from recon.sandbox.truth import GroundTruth
 from recon.sources.redact import protect_root_handlers
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class App:
 
 def _sandbox_world(settings: Settings) -> tuple[object, GroundTruth | None]:
     from recon.sandbox.generator import generate_world
-    from recon.sandbox.world import GroundTruth, load_world, truth_path
+    from recon.sandbox.truth import GroundTruth
+    from recon.sandbox.world_io import load_world, truth_path
 
     if settings.sandbox.world is not None:
         world = load_world(settings.sandbox.world)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from recon.models import FindingStatus
 from recon.money import format_amount
-from recon.sandbox.world import GroundTruth
+from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
 
 

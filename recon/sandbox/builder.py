@@ -21,7 +21,8 @@ from recon.sandbox.builder_shopify import (
     iso,
 )
 from recon.sandbox.construct import Json, construct
-from recon.sandbox.world import GroundTruth, World
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world import World
 
 
 class Builder(ShopifyBuilder):

@@ -31,7 +31,9 @@ from recon.sandbox.builder_shopify import (
 )
 from recon.sandbox.construct import Json, construct
 from recon.sandbox.plants import populate
-from recon.sandbox.world import GroundTruth, World, dump_world, truth_path
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world import World
+from recon.sandbox.world_io import dump_world, truth_path
 
 # Names that lived here before the split into builder/construct; still importable from here.
 __all__ = [

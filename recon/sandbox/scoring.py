@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from recon.models import Finding, FindingStatus
-from recon.sandbox.world import GroundTruth
+from recon.sandbox.truth import GroundTruth
 
 
 @dataclass(frozen=True)

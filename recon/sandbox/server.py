@@ -206,7 +206,7 @@ def _load_state(
     world_path: Path | None, seed: int, returns: int, faults: Faults | None = None
 ) -> SandboxState:
     if world_path is not None:
-        from recon.sandbox.world import load_world
+        from recon.sandbox.world_io import load_world
 
         world = load_world(world_path)
     else:

@@ -17,11 +17,9 @@ field, e.g. ``orders[3].line_items[0].price: expected a decimal amount``.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,12 +28,9 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
-
-from recon.errors import WorldError
 
 WORLD_FORMAT_VERSION: Literal[1] = 1
 
@@ -440,97 +435,12 @@ class World(_Model):
         return self
 
 
-class PlantedFinding(_Model):
-    """One discrepancy the generator planted; field names match ``findings.json``."""
-
-    key: str  # CATEGORY|scope, as docs/findings.md defines it
-    category: str
-    rma: str | None = None
-    shopify_order_name: str | None = None
-    shopify_order_id: str | None = None
-    shopify_refund_ids: list[str] = Field(default_factory=list)
-    amount_at_risk: Amount = Decimal("0")
-    currency: Currency | None = None
-    sku: str | None = None
-    payout_id: str | None = None
-    description: str = ""
-
-
-class GroundTruth(_Model):
-    """The planted discrepancies of a world, written beside it as ``<world>.truth.json``."""
-
-    format: Literal["recon-truth"] = "recon-truth"
-    version: Literal[1] = 1
-    seed: int | None = None
-    as_of: AwareDatetime
-    findings: list[PlantedFinding]
-    clean_cases: dict[str, int] = Field(default_factory=dict)
-    # Keys clean cases exactly at a time limit raise once the clock passes ``as_of``.
-    at_limit: list[str] = Field(default_factory=list)
-
-
 def _require_unique(name: str, ids: list[str]) -> None:
     seen: set[str] = set()
     for index, value in enumerate(ids):
         if value in seen:
             raise ValueError(f"{name}[{index}].id: duplicate id {value}")
         seen.add(value)
-
-
-def _error_path(error: Any) -> str:
-    parts: list[str] = []
-    for item in error["loc"]:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(root)"
-
-
-def parse_world(data: Any, *, source: str = "world") -> World:
-    """Validate a decoded world document.
-
-    Raises:
-        WorldError: naming the path of the first bad fields and what was expected.
-    """
-    try:
-        return World.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{_error_path(e)}: {e['msg']}" for e in exc.errors()[:10]]
-        more = exc.error_count() - len(lines)
-        suffix = f"\n  ... and {more} more" if more > 0 else ""
-        raise WorldError(
-            f"{source} is not a valid world:\n  " + "\n  ".join(lines) + suffix
-        ) from None
-
-
-def load_world(path: Path) -> World:
-    """Read and validate a world file.
-
-    Raises:
-        WorldError: if the file is missing, not JSON, or invalid (with the bad field's path).
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorldError(f"cannot read world file {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WorldError(
-            f"{path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    return parse_world(data, source=str(path))
-
-
-def dump_world(world: World, path: Path) -> None:
-    """Write a world file (compact JSON; amounts and ids as strings)."""
-    path.write_text(world.model_dump_json(exclude_defaults=False), encoding="utf-8")
-
-
-def truth_path(world_path: Path) -> Path:
-    """Where a world's ground truth lives: ``x.json`` → ``x.truth.json``."""
-    return world_path.with_name(world_path.stem + ".truth.json")
 
 
 def to_utc_iso(moment: datetime) -> str:

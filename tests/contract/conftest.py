@@ -28,7 +28,8 @@ if str(_ROOT) not in sys.path:  # tests/ is not a package
 from recon.clock import VirtualClock  # noqa: E402
 from recon.sandbox.server import SandboxServer  # noqa: E402
 from recon.sandbox.state import LOOP_API_KEY, SHOPIFY_TOKEN, SandboxState  # noqa: E402
-from recon.sandbox.world import World, parse_world  # noqa: E402
+from recon.sandbox.world import World  # noqa: E402
+from recon.sandbox.world_io import parse_world  # noqa: E402
 
 CASSETTES = _ROOT / "tests" / "cassettes"
 RECORDING = os.environ.get("RECON_RECORD") == "1"

@@ -34,7 +34,8 @@ from recon.sandbox.generator import generate_world
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.shopify.context import AdjustmentGroup
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import GroundTruth, Plan
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world import Plan
 from recon.service import RUN_LEASE
 from recon.store.sql import SqlStore
 

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from recon.backfill import backfill
-from recon.sandbox.world import load_world
+from recon.sandbox.world_io import load_world
 from tests.integration.sandbox_helpers import sandbox_rig, sync_settings_for_tests
 
 

@@ -20,7 +20,8 @@ import pytest
 from recon.clock import VirtualClock
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.state import LOOP_API_KEY, SHOPIFY_TOKEN, SandboxState
-from recon.sandbox.world import World, dump_world, parse_world
+from recon.sandbox.world import World
+from recon.sandbox.world_io import dump_world, parse_world
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

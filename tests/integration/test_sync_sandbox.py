@@ -25,7 +25,8 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
 
 from recon.backfill import CRASH_ENV, backfill  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
-from recon.sandbox.world import World, dump_world  # noqa: E402
+from recon.sandbox.world import World  # noqa: E402
+from recon.sandbox.world_io import dump_world  # noqa: E402
 from recon.store.sql import SqlStore  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402

@@ -14,7 +14,8 @@ from recon.clock import VirtualClock
 from recon.sandbox.faults import Faults
 from recon.sandbox.shopify import create_shopify_app
 from recon.sandbox.state import SHOPIFY_TOKEN, SandboxState
-from recon.sandbox.world import World, parse_world
+from recon.sandbox.world import World
+from recon.sandbox.world_io import parse_world
 
 # Starlette 1.x warns once, at import, that it prefers the `httpx2` fork; plain httpx works.
 with warnings.catch_warnings():

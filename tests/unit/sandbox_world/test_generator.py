@@ -15,7 +15,9 @@ from recon.errors import WorldError
 from recon.models import Category
 from recon.sandbox.generator import generate_world, write_scenario
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import GroundTruth, World, dump_world, load_world, parse_world
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world import World
+from recon.sandbox.world_io import dump_world, load_world, parse_world
 
 
 def _compare(world: World, truth: GroundTruth) -> list[str]:

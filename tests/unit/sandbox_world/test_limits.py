@@ -10,7 +10,8 @@ import pytest
 from world_checker import derive
 
 from recon.sandbox.generator import generate_world
-from recon.sandbox.world import GroundTruth, World
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world import World
 
 SECOND = timedelta(seconds=1)
 LIMIT_CLEAN_KINDS = {

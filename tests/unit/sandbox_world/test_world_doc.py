@@ -8,7 +8,8 @@ from pathlib import Path
 
 from world_checker import derive
 
-from recon.sandbox.world import GroundTruth, parse_world
+from recon.sandbox.truth import GroundTruth
+from recon.sandbox.world_io import parse_world
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "world-format.md"
 

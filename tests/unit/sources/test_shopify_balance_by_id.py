@@ -15,7 +15,7 @@ from recon.clock import VirtualClock
 from recon.models import BalanceTransactionRecord, Quarantined
 from recon.sandbox.shopify import create_shopify_app
 from recon.sandbox.state import SHOPIFY_TOKEN, SandboxState
-from recon.sandbox.world import parse_world
+from recon.sandbox.world_io import parse_world
 from recon.sources.shopify import BALANCE_NOT_VISIBLE, ShopifyClient
 
 with warnings.catch_warnings():  # Starlette 1.x warns at import that it prefers `httpx2`

@@ -22,7 +22,8 @@ from recon.sandbox.faults import Faults
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.shopify import create_shopify_app
 from recon.sandbox.state import SHOPIFY_TOKEN, SandboxState
-from recon.sandbox.world import RECON_SCOPES, parse_world
+from recon.sandbox.world import RECON_SCOPES
+from recon.sandbox.world_io import parse_world
 from recon.sources.http import RetryPolicy
 from recon.sources.shopify import NOT_VISIBLE, ShopifyClient
 
