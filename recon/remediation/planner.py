@@ -138,18 +138,6 @@ def _refund_policy(
     return _policy(category, settings), ""
 
 
-def _unreadable_order(finding: Finding, ctx: RmaContext | None, draft: _Draft) -> bool:
-    """Skip (no write, listed) a finding whose order could not be read since it was mirrored:
-    the mirror's copy may lack refunds Shopify has, so a write could pay or restock twice."""
-    if ctx is None or not ctx.order_unreadable:
-        return False
-    draft.skipped.append(
-        f"{finding.key}: order {ctx.loop_return.provider_order_id} could not be read "
-        "(run_recon.py quarantine); nothing is written until it reads clean"
-    )
-    return True
-
-
 def _plan_refund(
     finding: Finding,
     settings: RemediationSettings,
@@ -158,8 +146,6 @@ def _plan_refund(
     draft: _Draft,
 ) -> None:
     ctx = contexts.get(finding.rma or "")
-    if _unreadable_order(finding, ctx, draft):
-        return
     if ctx is None or ctx.order is None:
         draft.skipped.append(f"{finding.key}: return or order not in the mirror")
         return
@@ -253,8 +239,18 @@ def _refund_n(
 
 
 def _held(ctx: RmaContext, draft: _Draft, order_id: str) -> str:
-    """Why recon's refund and restock on the order wait for a human, or ``""``: the order has
-    refunds recon could not read, or a paid refund linked to no return (``_HOLDS_ORDER``)."""
+    """Why recon's refund and restock on the order wait for a human, or ``""``: the order or
+    refunds of it could not be read, or a paid refund links to no return (``_HOLDS_ORDER``).
+
+    A hold, not a skip: an intent proposed or approved before it is withdrawn as the planner's,
+    so it is planned again once the hold lifts (a skip left it in review for good).
+    """
+    if ctx.order_unreadable:
+        # The mirror's older copy may lack refunds Shopify has: a write could pay or restock twice.
+        return (
+            f"order {order_id} could not be read (run_recon.py quarantine); nothing is written "
+            "until it reads clean"
+        )
     listed = ctx.order.refund_ids if ctx.order is not None else ()
     unread = sorted({_tail(r) for r in listed} - {_tail(r) for r in ctx.refund_ids})
     if unread:
@@ -307,8 +303,6 @@ def _plan_restock(
     """
     ctx = contexts.get(finding.rma or "")
     line_id = finding_line(finding)
-    if _unreadable_order(finding, ctx, draft):
-        return
     if ctx is None or ctx.order is None or line_id is None:
         draft.skipped.append(f"{finding.key}: return, order or line not in the mirror")
         return

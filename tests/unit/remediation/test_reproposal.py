@@ -4,11 +4,14 @@ write, or when the planner's hold on it is lifted; a proposed intent no longer o
 
 from __future__ import annotations
 
+import dataclasses
+
 from remediation_world import SHOP, T0, finding, settings, standard_contexts
 from run_helpers import intents, run
 
 from recon.config import RemediationMode
 from recon.models import Category
+from recon.remediation.actions import RmaContext
 from recon.remediation.ledger import approve, reject
 
 APPROVAL, APPLY = RemediationMode.APPROVAL, RemediationMode.APPLY
@@ -181,3 +184,42 @@ def test_a_restock_released_once_and_held_again_is_sent_once_the_hold_lifts_agai
         run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
     assert gateway.available("3002") == 8  # put back once
     assert [r.state for r in intents(sessions)] == ["needs_review", "needs_review", "done"]
+
+
+def _order_unreadable() -> dict[str, RmaContext]:
+    """Tonight the order could not be read (quarantined): the mirror's copy may be out of date."""
+    return {
+        rma: dataclasses.replace(ctx, order_unreadable=True)
+        for rma, ctx in standard_contexts().items()
+    }
+
+
+def test_a_proposed_refund_whose_order_was_unreadable_is_proposed_again_once_it_reads_clean(
+    sessions, gateway, clock
+):
+    """Night 1 proposes the refund; night 2 its order cannot be read, so it is withdrawn unsent;
+    night 3 the order reads clean and the refund is still owed: finance is asked again."""
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=_order_unreadable(),
+        run_id="run-2")  # fmt: skip
+    assert [s for s, _ in states(sessions)] == ["needs_review"]
+    for night in ("run-3", "run-4"):
+        run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id=night)
+    assert [s for s, _ in states(sessions)] == ["needs_review", "proposed"]
+
+
+def test_an_approved_restock_whose_order_was_unreadable_is_sent_once_it_reads_clean(
+    sessions, gateway, clock
+):
+    """Approved, then its order could not be read at send time: review, unsent. Once the order
+    reads clean the restock is sent, once."""
+    restock = finding(Category.MISSING_RESTOCK, "12345702", line="2002")
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[restock])
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=APPLY, findings=[restock], contexts=_order_unreadable(),
+        run_id="run-2")  # fmt: skip
+    assert gateway.available("3002") == 7
+    for night in ("run-3", "run-4"):
+        run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
+    assert gateway.available("3002") == 8  # put back once
