@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,11 @@ from sqlalchemy import MetaData, create_engine, insert
 
 from recon.clock import VirtualClock
 from recon.models import Quarantined
+from recon.store import rows
 from recon.store import tables as tbl
 from recon.store.migrate import alembic_config, upgrade_to_head
 from recon.store.sql import SqlStore
-from tests.fakes import EPOCH
+from tests.fakes import EPOCH, make_refund
 
 
 def entry(record_id: str, kind: str = "refund", reason: str = "bad amount") -> Quarantined:
@@ -122,5 +124,58 @@ def test_entries_written_before_the_upgrade_stay_open(
         (old,) = store.quarantine_entries()
         assert (old.entry.record_id, old.resolved_at) == ("9", None)
         assert store.load_snapshot().unreadable == {("return", "9")}
+    finally:
+        store.close()
+
+
+def _refund_row(i: int, synced_at: datetime) -> dict[str, object]:
+    """The mirror's row of refund ``7000 + i`` stored by a sync at ``synced_at``."""
+    (parent,), _, _ = rows.refund_rows([make_refund(i, EPOCH, Decimal("10.00"))], synced_at)
+    return parent
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_entries_the_mirror_read_cleanly_since_are_resolved_by_the_upgrade(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Before the upgrade nothing resolved an entry: refund 7001 was quarantined, then read and
+    stored cleanly the next night. It must not hold its order's writes after the upgrade (it
+    may never be read again); refund 7002, quarantined after its last clean read, still does."""
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if dialect == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    day = timedelta(days=1)
+    engine = create_engine(url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003_store_owner")
+        for record_id, at in (("7001", EPOCH), ("7002", EPOCH + day)):
+            connection.execute(
+                insert(tbl.QuarantineRow.__table__).values(
+                    source="shopify",
+                    kind="refund",
+                    record_id=record_id,
+                    field="amount",
+                    reason="bad amount",
+                    raw={},
+                    quarantined_at=at,
+                )
+            )
+        connection.execute(
+            insert(tbl.RefundRow.__table__),
+            [_refund_row(1, EPOCH + day), _refund_row(2, EPOCH)],
+        )
+    engine.dispose()
+    store = SqlStore(url, clock=VirtualClock(EPOCH + 2 * day))
+    try:
+        assert store.load_snapshot().unreadable == {("refund", "7002")}
+        history = store.quarantine_entries(include_resolved=True)
+        assert [(e.entry.record_id, e.resolved_at) for e in history] == [
+            ("7001", EPOCH + day),
+            ("7002", None),
+        ]
     finally:
         store.close()
