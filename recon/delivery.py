@@ -201,27 +201,7 @@ def deliver(
     """
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
-        for path in sorted(outbox_dir.glob("*.eml")):
-            try:
-                waiting = read_eml(path)
-            except FileNotFoundError:
-                # Another shop's run, sharing this outbox, sent and moved it since the listing.
-                continue
-            if waiting[DELIVERED_HEADER] is not None:
-                continue  # written by outbox mode: that was its delivery
-            if shop is not None and waiting[SHOP_HEADER] not in (None, shop):
-                continue  # another shop's: its own run resends it
-            try:
-                mailer.send(waiting)
-            except (DeliveryError, ConfigError) as exc:
-                result.kept.append(path)
-                result.errors.append(f"{path.name}: {exc}")
-                log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
-                continue
-            sent_dir = outbox_dir / "sent"
-            sent_dir.mkdir(exist_ok=True)
-            path.replace(sent_dir / path.name)  # keep an audit copy of what went out
-            result.resent.append(path)
+        _resend_waiting(mailer, outbox_dir, shop, result)
     for message in messages:
         try:
             mailer.send(message)
@@ -240,6 +220,38 @@ def deliver(
                 exc,
             )
     return result
+
+
+def _resend_waiting(
+    mailer: Mailer, outbox_dir: Path, shop: str | None, result: DeliveryResult
+) -> None:
+    """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays."""
+    for path in sorted(outbox_dir.glob("*.eml")):
+        try:
+            waiting = read_eml(path)
+        except FileNotFoundError:
+            # Another shop's run, sharing this outbox, sent and moved it since the listing.
+            continue
+        if waiting[DELIVERED_HEADER] is not None:
+            continue  # written by outbox mode: that was its delivery
+        if shop is not None and waiting[SHOP_HEADER] not in (None, shop):
+            continue  # another shop's: its own run resends it
+        try:
+            mailer.send(waiting)
+        except (DeliveryError, ConfigError) as exc:
+            result.kept.append(path)
+            result.errors.append(f"{path.name}: {exc}")
+            log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
+            continue
+        sent_dir = outbox_dir / "sent"
+        sent_dir.mkdir(exist_ok=True)
+        try:
+            path.replace(sent_dir / path.name)  # keep an audit copy of what went out
+        except FileNotFoundError:
+            # Mail naming no shop is resent by any shop's run: another one sent and moved
+            # it meanwhile (its copy is in sent/). This run's own mail must still go out.
+            log.warning("%s was also resent by another run meanwhile", path.name)
+        result.resent.append(path)
 
 
 def build_messages(

@@ -11,7 +11,14 @@ import pytest
 from report_samples import make_data
 
 from recon.config import DeliverySettings, Settings, SmtpSettings
-from recon.delivery import OutboxMailer, SmtpMailer, build_messages, deliver, read_eml
+from recon.delivery import (
+    OutboxMailer,
+    SmtpMailer,
+    build_messages,
+    deliver,
+    read_eml,
+    write_eml,
+)
 from recon.errors import DeliveryError
 from recon.models import Owner
 from recon.reporting.data import ReportData, for_team
@@ -239,3 +246,38 @@ def test_another_shops_run_taking_its_mail_meanwhile_does_not_fail_this_one(
     assert len(result.resent) == len(tonight) and result.ok
     assert {str(m["X-Recon-Shop"]) for m in mailer.sent} == {report_data.shop}
     assert len(mailer.sent) == 2 * len(tonight)  # last night's and tonight's
+
+
+class SharedLegacyMailer(FakeMailer):
+    """Shop A's SMTP; while it sends a waiting message that names no shop (kept before messages
+    named theirs, so any shop's run resends it), shop B's run sends that file too and moves it
+    to ``sent/``."""
+
+    def __init__(self, outbox: Path) -> None:
+        super().__init__()
+        self.outbox = outbox
+
+    def send(self, message: EmailMessage) -> None:
+        if message["X-Recon-Shop"] is None:
+            for path in self.outbox.glob("*.eml"):
+                (self.outbox / "sent").mkdir(exist_ok=True)
+                path.replace(self.outbox / "sent" / path.name)
+        super().send(message)
+
+
+def test_a_waiting_message_another_run_moved_while_this_one_sent_it_does_not_fail_the_run(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """After the upgrade, mail kept without a shop header waits in the shared outbox; shops A
+    and B run at the same minute and both resend it. B moves the file to ``sent/`` first: A's
+    run used to fail moving it (FileNotFoundError), with tonight's report neither sent nor kept.
+    """
+    outbox = tmp_path / "outbox"
+    (legacy,) = build_messages(report_data, settings(tmp_path))[:1]
+    del legacy["X-Recon-Shop"]
+    write_eml(legacy, outbox)
+    tonight = build_messages(dataclasses.replace(report_data, run_id="tonight"), settings(tmp_path))
+    mailer = SharedLegacyMailer(outbox)
+    result = deliver(tonight, mailer, outbox, shop=report_data.shop)
+    assert result.ok and len(result.sent) == len(tonight)
+    assert (outbox / "sent").is_dir() and not list(outbox.glob("*.eml"))
