@@ -4,16 +4,11 @@ Order of every apply run: resolve in-flight intents (``sending``/``unknown``) fi
 Shopify and, if the write is not there, resending with the SAME key and SAME stored variables; then
 check the per-run circuit breaker; then send the approved/planned intents. Each intent is marked
 ``sending`` (with its variables, under the run lease) and committed before the request goes out.
-
-Crash points (test-only): ``crashpoint(name)`` ends the process with ``os._exit(137)`` when the
-environment variable ``RECON_TEST_CRASH_AT`` equals ``name``. Names, in the order they occur:
-``after_intent_commit``, ``after_mark_sending``, ``after_request_sent`` (the write returned, not yet
-parsed), ``after_response`` (parsed, not yet recorded), ``before_final_commit``.
+Crash points for tests: ``recon.remediation.crash``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +25,7 @@ from recon.errors import (
     SourceError,
 )
 from recon.lock import Lease, assert_current
+from recon.remediation.crash import crashpoint
 from recon.remediation.guards import (
     held_by_plan,
     new_refunds_reason,
@@ -74,14 +70,7 @@ from recon.remediation.writes import (
     restock_input,
 )
 
-CRASH_ENV = "RECON_TEST_CRASH_AT"
 S = ActionState
-
-
-def crashpoint(name: str) -> None:
-    """Test-only: die like ``kill -9`` at the named point when ``RECON_TEST_CRASH_AT`` names it."""
-    if os.environ.get(CRASH_ENV) == name:
-        os._exit(137)
 
 
 class Executor:

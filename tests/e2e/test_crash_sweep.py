@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 from stock import units_to_restock
 
-from recon.remediation.executor import CRASH_ENV
+from recon.remediation.crash import CRASH_ENV
 from recon.remediation.ledger import ActionView, list_actions
 from recon.remediation.planner import TERMINAL_STATES, ActionKind, idempotency_key
 from recon.remediation.writes import note_names_rma

@@ -16,7 +16,7 @@ from remediation_world import T0, FakeGateway, sessions_for
 from run_helpers import run
 
 from recon.clock import VirtualClock
-from recon.remediation.executor import crashpoint
+from recon.remediation.crash import crashpoint
 from recon.remediation.planner import ActionKind, idempotency_key
 
 
