@@ -56,11 +56,8 @@ def plant_refund_failed(b: Builder) -> int:
     return 2
 
 
-def plant_refund_pending(b: Builder) -> int:
-    at = b.ago(5, 9)
-    order, ret = new_return(b, created=at - timedelta(days=b.rng.uniform(5, 10)))
-    b.close(ret, at)
-    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "PENDING")])
+def expect_pending(b: Builder, order: Json, ret: Json, refund: Json, description: str) -> None:
+    """The ``REFUND_PENDING`` a refund of ``ret`` still pending past the limit raises."""
     b.expect(
         "REFUND_PENDING",
         f"refund={refund['id']}",
@@ -69,8 +66,39 @@ def plant_refund_pending(b: Builder) -> int:
         refunds=[refund],
         amount=ret["refund"],
         currency=SHOP_CURRENCY,
-        description="refund pending for days",
+        description=description,
     )
+
+
+def expect_unsettled(
+    b: Builder,
+    order: Json,
+    ret: Json,
+    refund: Json,
+    description: str,
+    payout_id: str | None = None,
+) -> None:
+    """The ``UNSETTLED_REFUND`` a refund of ``ret`` in no paid payout past the limit raises."""
+    txn = txn_of(order, refund)
+    b.expect(
+        "UNSETTLED_REFUND",
+        f"transaction={txn['id']}",
+        order=order,
+        rma=ret["id"],
+        refunds=[refund],
+        amount=txn["amount_shop"],
+        currency=SHOP_CURRENCY,
+        payout_id=payout_id,
+        description=description,
+    )
+
+
+def plant_refund_pending(b: Builder) -> int:
+    at = b.ago(5, 9)
+    order, ret = new_return(b, created=at - timedelta(days=b.rng.uniform(5, 10)))
+    b.close(ret, at)
+    refund = b.refunded(order, ret, at, pays=[(SHOPIFY_PAYMENTS, ret["refund"], "PENDING")])
+    expect_pending(b, order, ret, refund, "refund pending for days")
     return 1
 
 
@@ -188,18 +216,7 @@ def plant_unsettled(b: Builder) -> int:
     payout_id = None
     if variant == "failed":
         payout_id = b.payout([b.balance[-1]], at + timedelta(days=3), "FAILED")["id"]
-    txn = txn_of(order, refund)
-    b.expect(
-        "UNSETTLED_REFUND",
-        f"transaction={txn['id']}",
-        order=order,
-        rma=ret["id"],
-        refunds=[refund],
-        amount=txn["amount_shop"],
-        currency=SHOP_CURRENCY,
-        payout_id=payout_id,
-        description=f"refund not settled ({variant})",
-    )
+    expect_unsettled(b, order, ret, refund, f"refund not settled ({variant})", payout_id)
     return 1
 
 

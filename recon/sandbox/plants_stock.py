@@ -5,6 +5,7 @@ from __future__ import annotations
 from recon.money import quantize
 from recon.sandbox.builder import Builder
 from recon.sandbox.builder_shopify import SHOP_CURRENCY, SHOPIFY_PAYMENTS, ZERO
+from recon.sandbox.construct import Json
 from recon.sandbox.scenario_shapes import (
     HOUR,
     closed_return,
@@ -41,11 +42,10 @@ def plant_sku_mismatch(b: Builder) -> int:
     return 1
 
 
-def plant_missing_restock(b: Builder) -> int:
-    if b.rng.random() < 0.5:
-        return _plant_partial_restock(b)
-    order, ret, at = closed_return(b)
-    refund = b.refunded(order, ret, at, restock=False)
+def expect_missing_restocks(
+    b: Builder, order: Json, ret: Json, refund: Json, description: str
+) -> None:
+    """One ``MISSING_RESTOCK`` per Shopify line of ``ret``, none of whose units is restocked."""
     for line_id, amount in prices_by_line(ret).items():
         b.expect(
             "MISSING_RESTOCK",
@@ -55,8 +55,16 @@ def plant_missing_restock(b: Builder) -> int:
             refunds=[refund],
             amount=amount,
             currency=ret["currency"],
-            description="not restocked",
+            description=description,
         )
+
+
+def plant_missing_restock(b: Builder) -> int:
+    if b.rng.random() < 0.5:
+        return _plant_partial_restock(b)
+    order, ret, at = closed_return(b)
+    refund = b.refunded(order, ret, at, restock=False)
+    expect_missing_restocks(b, order, ret, refund, "not restocked")
     return 1
 
 

@@ -17,6 +17,8 @@ from recon.money import quantize
 from recon.sandbox.builder import Builder
 from recon.sandbox.builder_shopify import SHOP_CURRENCY, SHOPIFY_PAYMENTS
 from recon.sandbox.construct import Json
+from recon.sandbox.plants_money import expect_pending, expect_unsettled
+from recon.sandbox.plants_stock import expect_missing_restocks
 from recon.sandbox.scenario_shapes import CENT, HOUR, closed_return, new_return, txn_of
 
 # The default [engine] settings (recon.config.EngineSettings) the limits sit at.
@@ -217,32 +219,13 @@ def clean_stale(b: Builder) -> int:
 
 def plant_pending(b: Builder) -> int:
     order, ret, refund = pending_refund(b, b.now - timedelta(days=PENDING_DAYS) - SECOND)
-    b.expect(
-        "REFUND_PENDING",
-        f"refund={refund['id']}",
-        order=order,
-        rma=ret["id"],
-        refunds=[refund],
-        amount=ret["refund"],
-        currency=SHOP_CURRENCY,
-        description="pending one second over 3 days",
-    )
+    expect_pending(b, order, ret, refund, "pending one second over 3 days")
     return 1
 
 
 def plant_unsettled(b: Builder) -> int:
     order, ret, refund = unsettled_refund(b, b.now - timedelta(days=UNSETTLED_DAYS) - SECOND)
-    txn = txn_of(order, refund)
-    b.expect(
-        "UNSETTLED_REFUND",
-        f"transaction={txn['id']}",
-        order=order,
-        rma=ret["id"],
-        refunds=[refund],
-        amount=txn["amount_shop"],
-        currency=SHOP_CURRENCY,
-        description="not in a payout one second over 10 days",
-    )
+    expect_unsettled(b, order, ret, refund, "not in a payout one second over 10 days")
     return 1
 
 
@@ -274,22 +257,9 @@ def clean_delivered(b: Builder) -> int:
 def plant_graded(b: Builder) -> int:
     """Graded in the warehouse while the label still says in transit: received, not restocked."""
     order, ret, refund = refunded_open(b, "in_transit", restock=False)
-    units: dict[str, Decimal] = {}
     for line in ret["line_items"]:
         line["condition"] = {"grade": "new"}
-        key = line["provider_line_item_id"]
-        units[key] = units.get(key, Decimal(0)) + line["price"]
-    for line_id, amount in units.items():
-        b.expect(
-            "MISSING_RESTOCK",
-            f"rma={ret['id']},line={line_id}",
-            order=order,
-            rma=ret["id"],
-            refunds=[refund],
-            amount=amount,
-            currency=ret["currency"],
-            description="graded in transit, not restocked",
-        )
+    expect_missing_restocks(b, order, ret, refund, "graded in transit, not restocked")
     return 1
 
 
