@@ -166,7 +166,11 @@ def open_store(settings: Settings, clock: Clock | None = None) -> SqlStore:
 
     _ensure_store_dir(settings.store.url)
     return SqlStore(
-        settings.store.url, clock=clock, schema=settings.store.schema_, shop=settings.shop.slug
+        settings.store.url,
+        clock=clock,
+        schema=settings.store.schema_,
+        shop=settings.shop.slug,
+        domain=settings.shop.domain,
     )
 
 

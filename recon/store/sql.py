@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -153,6 +153,7 @@ class SqlStore(SyncQueries, Bookkeeping):
         clock: Clock | None = None,
         schema: str | None = None,
         shop: str | None = None,
+        domain: str | None = None,
     ) -> None:
         """Open (creating if needed) the database and migrate it to the newest revision.
 
@@ -161,6 +162,8 @@ class SqlStore(SyncQueries, Bookkeeping):
         created on first use. SQLite gives each shop its own file instead. ``shop`` claims the
         store for that shop on first open, and refuses it to any other shop afterwards: mirror
         rows, watermarks and findings carry no shop, so two shops in one store would mix.
+        ``domain`` (the shop's ``[shop] domain``) is recorded beside it, so a config copied for
+        another shop that kept this one's slug is refused too.
 
         Raises:
             StoreError: the database cannot be opened or migrated.
@@ -179,30 +182,59 @@ class SqlStore(SyncQueries, Bookkeeping):
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the mirror at {make_url(url)!r}: {exc}") from exc
         if shop is not None:
-            self._claim(shop, url, schema)
+            self._claim(shop, domain, url, schema)
 
-    def _claim(self, shop: str, url: str, schema: str | None) -> None:
-        """Record ``shop`` as the store's owner, or check that it is.
+    def _claim(self, shop: str, domain: str | None, url: str, schema: str | None) -> None:
+        """Record ``shop`` (and ``domain``) as the store's owner, or check that they are.
+
+        A store claimed before domains were recorded takes the first domain that opens it.
 
         Raises:
-            ConfigError: the store belongs to another shop.
+            ConfigError: the store belongs to another shop, or to this slug at another domain.
         """
         try:
             with self.session() as s:
                 owner = s.get(tbl.StoreOwnerRow, 1)
                 if owner is None:
-                    s.add(tbl.StoreOwnerRow(id=1, shop=shop, claimed_at=self.clock.now()))
+                    row = tbl.StoreOwnerRow(
+                        id=1, shop=shop, domain=domain, claimed_at=self.clock.now()
+                    )
+                    s.add(row)
                     return
-                owner_shop = owner.shop
+                owner_shop, owner_domain = owner.shop, owner.domain
         except StoreError:  # another process claimed it between the read and the insert
-            with self.session() as s:
-                owner_shop = s.get_one(tbl.StoreOwnerRow, 1).shop
+            owner_shop, owner_domain = self._owner()
+        where = f"schema {schema!r} of {make_url(url)!r}" if schema else repr(make_url(url))
         if owner_shop != shop:
-            where = f"schema {schema!r} of {make_url(url)!r}" if schema else repr(make_url(url))
             raise ConfigError(
                 f"the store at {where} belongs to shop {owner_shop!r}, not {shop!r}: give each "
                 "shop its own SQLite file, or its own [store] schema on PostgreSQL"
             )
+        if domain is not None and owner_domain is None:
+            owner_shop, owner_domain = self._owner(adopt=domain)
+        if domain is not None and owner_domain != domain:
+            raise ConfigError(
+                f"the store at {where} belongs to shop {shop!r} at {owner_domain!r}, not "
+                f"{domain!r}: a config copied for another shop kept this shop's [shop] slug; "
+                "give the other shop its own slug (and store)"
+            )
+
+    def _owner(self, adopt: str | None = None) -> tuple[str, str | None]:
+        """The owner's slug and domain, first recording ``adopt`` if no domain is recorded.
+
+        The update is conditional, so of two processes adopting at once one domain lands and
+        the other is checked against it.
+        """
+        if adopt is not None:
+            with self.session() as s:
+                s.execute(
+                    update(tbl.StoreOwnerRow)
+                    .where(tbl.StoreOwnerRow.id == 1, tbl.StoreOwnerRow.domain.is_(None))
+                    .values(domain=adopt)
+                )
+        with self.session() as s:
+            owner = s.get_one(tbl.StoreOwnerRow, 1)
+            return owner.shop, owner.domain
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -265,4 +265,6 @@ class StoreOwnerRow(Base):
     __tablename__ = "store_owner"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     shop: Mapped[str] = mapped_column(String(64))
+    # The shop's domain (``[shop] domain``); None for a store claimed before it was recorded.
+    domain: Mapped[str | None] = mapped_column(String(255), nullable=True)
     claimed_at: Mapped[datetime]

@@ -125,6 +125,19 @@ def test_a_second_shop_on_the_same_store_exits_2_naming_the_owner(
         assert "belongs to shop 'sandbox', not 'beta'" in result.stderr
 
 
+def test_a_copied_config_with_the_same_slug_and_another_domain_exits_2(config: Path) -> None:
+    """The agency's copy-paste mistake: a new shop's domain under the old shop's slug."""
+    assert recon("quarantine", "--config", str(config)).returncode == 0  # "sandbox" claims it
+    copy = config.with_name("copy.toml")
+    copy.write_text(
+        config.read_text() + '\n[shop]\ndomain = "other-shop.myshopify.com"\n', encoding="utf-8"
+    )
+    result = recon("quarantine", "--config", str(copy))
+    assert result.returncode == 2, result.stderr
+    assert "other-shop.myshopify.com" in result.stderr
+    assert "recon-sandbox.myshopify.com" in result.stderr
+
+
 def test_a_schema_for_sqlite_exits_2(config: Path) -> None:
     config.write_text(config.read_text() + 'schema = "acme"\n', encoding="utf-8")
     result = recon("quarantine", "--config", str(config))

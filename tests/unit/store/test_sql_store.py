@@ -372,6 +372,34 @@ def test_a_store_belongs_to_the_first_shop_that_opens_it(tmp_path: Path) -> None
     SqlStore(url).close()  # tools and tests that name no shop are not refused
 
 
+def test_a_store_refuses_the_same_slug_for_another_shop_domain(tmp_path: Path) -> None:
+    """A config copied for a second shop that kept the first one's slug pointed both shops at
+    one store: the second shop's orders mixed into the first's mirror and findings. The store
+    records the shop's domain too and refuses another, naming both."""
+    from recon.errors import ConfigError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    SqlStore(url, shop="acme", domain="acme.myshopify.com").close()
+    SqlStore(url, shop="acme", domain="acme.myshopify.com").close()  # the same shop: fine
+    with pytest.raises(ConfigError, match=r"acme\.myshopify\.com.*beta\.myshopify\.com"):
+        SqlStore(url, shop="acme", domain="beta.myshopify.com")
+    SqlStore(url, shop="acme").close()  # a tool naming the slug only is not refused
+
+
+def test_a_store_claimed_before_domains_were_recorded_adopts_the_first_domain(
+    tmp_path: Path,
+) -> None:
+    """A store claimed by slug alone (before the upgrade) records the next domain that opens
+    it, then holds every later opener to it."""
+    from recon.errors import ConfigError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    SqlStore(url, shop="acme").close()
+    SqlStore(url, shop="acme", domain="acme.myshopify.com").close()
+    with pytest.raises(ConfigError, match=r"belongs to shop 'acme' at 'acme\.myshopify\.com'"):
+        SqlStore(url, shop="acme", domain="beta.myshopify.com")
+
+
 def test_two_processes_opening_a_new_postgresql_schema_at_once_both_succeed(
     postgres_url: str,
 ) -> None:
