@@ -124,6 +124,12 @@ class LedgerFacts:
     # Restock intents that ended in review never sent: their details, so that tonight's other
     # write under the same key (more units of the line past the event) gets the next key.
     unsent_restocks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Intents still proposed (no human has decided, nothing sent): their write (amount,
+    # currency, details), so that tonight's other write gets a new key and the stale proposal
+    # is withdrawn in the same run instead of waiting to be approved and refused.
+    proposed: Mapping[str, tuple[Decimal | None, str | None, Mapping[str, Any]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True)

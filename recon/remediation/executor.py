@@ -127,8 +127,10 @@ class Executor:
         """Commit the plan's intents (new keys only) before anything is sent.
 
         A proposed intent tonight's plan no longer calls for (its finding resolved, or the
-        write changed) is superseded first: sent to review with the reason, so finance is not
-        asked to approve what is no longer owed; the next plan proposes the current write.
+        write changed: amount, units, location) is superseded first: sent to review with the
+        reason, so finance is not asked to approve what is no longer owed. The plan already
+        holds the current write under a new key (the planner knows the proposals), so it is
+        proposed in this same run.
         """
         with self._sessions() as session, session.begin():
             proposed = [row.id for row in rows_in(session, self._shop, [S.PROPOSED])]
@@ -137,7 +139,10 @@ class Executor:
                 if row.state != S.PROPOSED:
                     continue
                 intent = Intent.of(row)
-                why = no_longer_called_for(intent, plan)
+                # Any kind must match tonight's action exactly: nothing of it was sent, so
+                # a restock whose units or location changed is replaced, not left beside
+                # the current one (the planner gave the current one a new key).
+                why = stale_reason(intent, plan)
                 if why is not None:
                     why = why.replace("not sent:", "superseded:", 1)
                     now, actor = self._clock.now(), self._withdrawer(intent, plan)

@@ -430,7 +430,7 @@ def ledger_facts(session: Session, shop: str) -> LedgerFacts:
     rows = rows_in(session, shop, list(S))
     states = {row.key: ActionState(row.state) for row in rows}
     ended = {
-        row.key: (None if row.amount is None else Decimal(row.amount), row.currency, row.details)
+        row.key: _write_of(row)
         for row in rows
         if row.kind == ActionKind.REFUND.value and row.state in (S.NEEDS_REVIEW, S.FAILED)
     }
@@ -452,7 +452,13 @@ def ledger_facts(session: Session, shop: str) -> LedgerFacts:
             and row.state == S.NEEDS_REVIEW
             and row.id not in sent
         },
+        proposed={row.key: _write_of(row) for row in rows if row.state == S.PROPOSED},
     )
+
+
+def _write_of(row: ActionRow) -> tuple[Decimal | None, str | None, dict[str, Any]]:
+    """What an intent writes: its amount, currency and details."""
+    return (None if row.amount is None else Decimal(row.amount), row.currency, row.details)
 
 
 def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:

@@ -223,19 +223,31 @@ def _refund_n(
     latest = 1
     while idempotency_key(shop, rma, ActionKind.REFUND, latest + 1) in ledger.states:
         latest += 1
-    if idempotency_key(shop, rma, ActionKind.REFUND, latest) not in ledger.ended_refunds:
-        return latest
     amount, currency, details = write
     tonight = (amount, currency, write_details(details))
+    latest_key = idempotency_key(shop, rma, ActionKind.REFUND, latest)
+    proposed = ledger.proposed.get(latest_key)
+    # A proposal of another write is withdrawn tonight (``Executor.record``): like an ended
+    # intent, it is not the answer, so the current write is proposed at once.
+    replaced = proposed is not None and _write(proposed) != tonight
+    if latest_key not in ledger.ended_refunds and not replaced:
+        return latest
     for n in range(latest, 0, -1):
         key = idempotency_key(shop, rma, ActionKind.REFUND, n)
         ended = ledger.ended_refunds.get(key)
-        if ended is None or (ended[0], ended[1], write_details(ended[2])) != tonight:
+        if ended is None or _write(ended) != tonight:
             continue
         released = key in ledger.held_by_plan and disposition is not Disposition.REVIEW
         if not released:
             return n
     return latest + 1
+
+
+def _write(
+    write: tuple[Decimal | None, str | None, Mapping[str, Any]],
+) -> tuple[Decimal | None, str | None, dict[str, Any]]:
+    """A recorded write without its plan-time context, to compare with tonight's."""
+    return write[0], write[1], write_details(write[2])
 
 
 def _held(ctx: RmaContext, draft: _Draft, order_id: str) -> str:
@@ -378,9 +390,15 @@ def _key(action: PlannedAction, n: int, shop: str) -> str:
 
 def _passed_over(key: str, action: PlannedAction, ledger: LedgerFacts) -> bool:
     """Whether a restock key ended unsent in a way tonight's restock does not repeat: the plan
-    held it, or it named other units (the line's key once fewer units were past the event)."""
+    held it, or it named other units (the line's key once fewer units were past the event),
+    or it is still proposed with other units (withdrawn tonight, ``Executor.record``)."""
     unsent = ledger.unsent_restocks.get(key)
-    return key in ledger.held_by_plan or (unsent is not None and unsent != action.details)
+    proposed = ledger.proposed.get(key)
+    return (
+        key in ledger.held_by_plan
+        or (unsent is not None and unsent != action.details)
+        or (proposed is not None and proposed[2] != action.details)
+    )
 
 
 def _pick(units: list[ReturnLine], wanted: Counter[str]) -> list[ReturnLine]:

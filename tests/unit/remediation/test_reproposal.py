@@ -53,12 +53,14 @@ def test_after_a_stale_approval_the_corrected_amount_is_proposed(sessions, gatew
 
 
 def test_a_proposed_refund_no_longer_owed_is_superseded(sessions, gateway, clock):
-    """Proposed 48.60; Loop then says 30.00: finance is no longer asked to approve 48.60."""
+    """Proposed 48.60; Loop then says 30.00: finance is no longer asked to approve 48.60, and
+    is asked to approve 30.00 the same night (not the night after)."""
     run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
     lowered = standard_contexts(refund="30.00")
     run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="2")
-    (row,) = [r for r in intents(sessions) if r.kind == "refund"]
-    assert row.state == "needs_review" and row.reason.startswith("superseded:")
+    stale, current = [r for r in intents(sessions) if r.kind == "refund"]
+    assert stale.reason.startswith("superseded:") and current.key != stale.key
+    assert states(sessions) == [("needs_review", "48.60"), ("proposed", "30.00")]  # same night
     run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="3")
     assert states(sessions) == [("needs_review", "48.60"), ("proposed", "30.00")]
     run(sessions, gateway, clock, mode=APPROVAL, findings=[], run_id="4")  # refunded by hand

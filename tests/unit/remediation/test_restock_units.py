@@ -176,3 +176,62 @@ def test_units_graded_on_different_nights_are_restocked_in_approval_mode(session
             with sessions() as session, session.begin():
                 approve(session, SHOP, proposed, actor="finance", now=T0)
     assert adjusted(gateway) == 3
+
+
+def _propose(sessions, gateway, clock, graded, policy, night, *, mode=RemediationMode.APPROVAL):
+    run(sessions, gateway, clock, mode=mode, policy=policy, findings=[restock_finding(*graded)],
+        contexts=graded_context(*graded), run_id=night)  # fmt: skip
+    return [(i.state, i.details["units"]) for i in intents(sessions)]
+
+
+def test_a_proposed_restock_whose_units_changed_is_replaced_in_the_same_run(
+    sessions, gateway, clock
+):
+    """Night 1 proposes A's restock; before finance approves, B and C are graded too. Night 2
+    withdraws the stale proposal (naming only A) and proposes the restock of A, B and C under
+    a new key at once: finance approves what it is shown, and every unit goes back, once."""
+    policy = settings(restock_after=WarehouseEvent.INSPECTED)
+    _propose(sessions, gateway, clock, ("A",), policy, "n0")
+    states = _propose(sessions, gateway, clock, ("A", "B", "C"), policy, "n1")
+    assert states == [("needs_review", ["A"]), ("proposed", ["A", "B", "C"])]
+    stale, current = intents(sessions)
+    assert stale.reason.startswith("superseded:") and current.key != stale.key
+    with sessions() as session, session.begin():
+        approve(session, SHOP, [current.id], actor="finance", now=T0)
+    _propose(sessions, gateway, clock, ("A", "B", "C"), policy, "n2")
+    assert adjusted(gateway) == 3
+
+
+def test_a_proposed_restock_whose_location_changed_is_replaced_in_the_same_run(
+    sessions, gateway, clock
+):
+    """Night 1 proposes the restock at location 4001; Loop then moves the return's restock
+    location to 4002: the stale proposal is withdrawn, not left beside the current one."""
+    approval, named = RemediationMode.APPROVAL, [restock_finding("L2002")]
+    run(sessions, gateway, clock, mode=approval, findings=named, contexts=two_unit_context(),
+        run_id="n0")  # fmt: skip
+    ((rma, ctx),) = two_unit_context().items()
+    moved = tuple(
+        u.model_copy(update={"restock_location_id": "4002"}) for u in ctx.loop_return.lines
+    )
+    context = {rma: RmaContext(ctx.loop_return.model_copy(update={"lines": moved}), ctx.order)}
+    run(sessions, gateway, clock, mode=approval, findings=named, contexts=context, run_id="n1")
+    rows = [(i.state, i.details["location_id"]) for i in intents(sessions)]
+    assert rows == [("needs_review", "4001"), ("proposed", "4002")]
+    assert intents(sessions)[0].reason.startswith("superseded:")
+
+
+def test_an_approved_restock_whose_units_changed_is_not_replaced_unseen(sessions, gateway, clock):
+    """Approved for A; then B and C are graded. A plan-only night leaves the approved intent as
+    it is (a human approved it; it goes to review when a run would send it), and no second
+    restock of A is proposed beside it."""
+    policy = settings(restock_after=WarehouseEvent.INSPECTED)
+    _propose(sessions, gateway, clock, ("A",), policy, "n0")
+    with sessions() as session, session.begin():
+        approve(session, SHOP, [intents(sessions)[0].id], actor="finance", now=T0)
+    states = _propose(sessions, gateway, clock, ("A", "B", "C"), policy, "n1",
+                      mode=RemediationMode.PLAN)  # fmt: skip
+    assert states == [("approved", ["A"])]
+    states = _propose(sessions, gateway, clock, ("A", "B", "C"), policy, "n2")
+    assert states[0][0] == "needs_review" and "would now differ" in intents(sessions)[0].reason
+    assert adjusted(gateway) == 0
