@@ -26,6 +26,7 @@ from recon.errors import (
 )
 from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
+from recon.remediation.facts import recon_refund_ids, restocked_units, restocks_in_flight
 from recon.remediation.guards import (
     held_by_plan,
     new_refunds_reason,
@@ -41,11 +42,9 @@ from recon.remediation.ledger import (
     PLANNER,
     ActionRow,
     claim,
+    claim_keys,
     note,
-    recon_refund_ids,
     record_plan,
-    restocked_units,
-    restocks_in_flight,
     rows_in,
     transition,
 )
@@ -134,7 +133,9 @@ class Executor:
         """
         with self._sessions() as session, session.begin():
             proposed = [row.id for row in rows_in(session, self._shop, [S.PROPOSED])]
-            # Under their row locks: one a human decided since the read keeps the decision.
+            # Every row this transaction touches, locked at once by id (``claim``): one a
+            # human decided since the read keeps the decision, and no deadlock with approve.
+            claim_keys(session, (action.key for action in plan.actions), proposed)
             for row in claim(session, proposed):
                 if row.state != S.PROPOSED:
                     continue

@@ -8,10 +8,8 @@ response; events are never updated or deleted (no retention cap). DESIGN decisio
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
@@ -20,10 +18,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from recon.config import RemediationMode
 from recon.errors import RemediationError
 from recon.remediation.planner import (
-    ActionKind,
     ActionState,
     Disposition,
-    LedgerFacts,
     PlannedAction,
 )
 from recon.store.tables import MONEY, Base, JsonType
@@ -93,7 +89,7 @@ class ActionEventRow(Base):
 
 
 # An intent that ever reached ``sending`` may have been written (its answer may be lost).
-_SENT = ActionEventRow.to_state == S.SENDING.value
+SENT = ActionEventRow.to_state == S.SENDING.value
 
 
 @dataclass(frozen=True)
@@ -187,12 +183,14 @@ def record_plan(
     send it unattended. Returns the ids of the rows inserted, promoted or demoted.
     """
     touched: list[int] = []
+    actions = list(actions)
+    # Under their row locks, all taken at once and by id: a human's reject since the read
+    # must stand, not be promoted; one by one in plan order could deadlock with ``approve``.
+    claim_keys(session, (action.key for action in actions))
     for action in actions:
         row = session.scalar(select(ActionRow).where(ActionRow.key == action.key))
         state = _initial_state(action, mode)
         if row is not None:
-            # Under its row lock: a human's reject since the read must stand, not be promoted.
-            (row,) = claim(session, [row.id])
             if row.state == S.PROPOSED and state is S.PLANNED:
                 _promote(session, row, now, run_id)
                 touched.append(row.id)
@@ -278,15 +276,39 @@ def list_actions(
     return [_view(row, approved_by.get(row.id)) for row in rows]
 
 
-def claim(session: Session, ids: Sequence[int]) -> list[ActionRow]:
-    """Intent rows read afresh under their write lock (a no-op UPDATE takes it on SQLite and
-    PostgreSQL alike): a run marking one sending and a human deciding it go one after the
-    other, each seeing the other's state, never both from the same stale one."""
-    if not ids:
+def claim(session: Session, ids: Iterable[int]) -> list[ActionRow]:
+    """Intent rows read afresh under their write lock, by id: a run marking one sending and a
+    human deciding it go one after the other, each seeing the other's state, never both from
+    the same stale one.
+
+    One statement locks every row, in id order (PostgreSQL: ``ORDER BY id FOR NO KEY UPDATE``,
+    the lock an UPDATE takes), so two transactions claiming overlapping rows, asked in any
+    order, never each hold a row the other waits for (a deadlock: PostgreSQL aborts one, a
+    run recording its plan or a human's ``actions approve``). A transaction claiming more
+    rows later must claim them all up front. SQLite has no row locks: a no-op UPDATE takes
+    its database write lock.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
         return []
-    session.execute(update(ActionRow).where(ActionRow.id.in_(ids)).values(state=ActionRow.state))
-    query = select(ActionRow).where(ActionRow.id.in_(ids)).order_by(ActionRow.id)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(ActionRow).where(ActionRow.id.in_(wanted)).values(state=ActionRow.state)
+        )
+    query = (
+        select(ActionRow)
+        .where(ActionRow.id.in_(wanted))
+        .order_by(ActionRow.id)
+        .with_for_update(key_share=True)
+    )
     return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def claim_keys(session: Session, keys: Iterable[str], ids: Iterable[int] = ()) -> None:
+    """Lock, in one ``claim``, the intents of ``keys`` that exist and the rows ``ids``."""
+    wanted = sorted(set(keys))
+    existing = session.scalars(select(ActionRow.id).where(ActionRow.key.in_(wanted)))
+    claim(session, [*existing, *ids])
 
 
 def _decide(
@@ -354,122 +376,6 @@ def events(session: Session, action_id: int) -> list[ActionEventRow]:
     """The audit trail of one intent, in order."""
     query = select(ActionEventRow).where(ActionEventRow.action_id == action_id)
     return list(session.scalars(query.order_by(ActionEventRow.id)))
-
-
-def restocked_units(
-    session: Session,
-    shop: str,
-    *,
-    mirrored_refunds: AbstractSet[str] = frozenset(),
-    rma: str | None = None,
-    before: datetime | None = None,
-) -> dict[tuple[str, str], tuple[str, ...]]:
-    """The units recon has restocked per (rma, line item id), as Loop line item ids ("" for a
-    unit an intent planned before units were recorded): done restocks and RETURN lines of
-    refunds recon's own write created.
-
-    A refund intent marked done because a refund carrying its RMA marker was found (written by
-    someone else, or by a write whose answer was lost) does not count: that refund may not have
-    restocked; the engine sees its real refund lines (``restocked``) instead. The engine's
-    stock rules read this (docs/findings.md "Restocks are counted in units"); for them, refunds
-    already in the mirror (``mirrored_refunds``, numeric ids) are left out: the engine counts
-    their refund lines, and counting both would cover a unit twice. ``rma`` reads one RMA's
-    intents only (the executor's checks before a write). ``before`` counts only intents done
-    before then (month-end: the units as they stood at the period's end).
-    """
-    units: dict[tuple[str, str], list[str]] = {}
-    for row in rows_in(session, shop, [S.DONE], rma):
-        if before is not None and row.updated_at >= before:
-            continue
-        if row.kind == ActionKind.RESTOCK:
-            writes = [row.details]
-        elif (
-            row.kind == ActionKind.REFUND
-            and _created_by_our_write(row)
-            and str(row.result_id).rsplit("/", 1)[-1] not in mirrored_refunds
-        ):
-            writes = [x for x in row.details.get("lines", []) if x["restock_type"] == "RETURN"]
-        else:
-            continue
-        for write in writes:
-            _add_units(units, row.rma, write)
-    return {key: tuple(ids) for key, ids in units.items()}
-
-
-def restocks_in_flight(
-    session: Session, shop: str, rma: str | None = None
-) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Units of restock intents that were sent and may have landed, per (rma, line): still
-    in flight (sending, unknown), or ended in review or failed after a send (a lost answer
-    then a refused resend: the first write may have gone through). Neither a restock nor a
-    refund's RETURN line may put these units back again; a human decides.
-    """
-    units: dict[tuple[str, str], list[str]] = {}
-    sent = select(ActionEventRow.action_id).where(_SENT)
-    ended = rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)
-    was_sent = set(session.scalars(sent.where(ActionEventRow.action_id.in_([r.id for r in ended]))))
-    for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
-        if row.kind == ActionKind.RESTOCK and (row.state in IN_FLIGHT or row.id in was_sent):
-            _add_units(units, row.rma, row.details)
-    return {key: tuple(ids) for key, ids in units.items()}
-
-
-def _add_units(units: dict[tuple[str, str], list[str]], rma: str, write: dict[str, Any]) -> None:
-    ids = write.get("units") or [""] * int(write["quantity"])
-    units.setdefault((rma, str(write["line_item_id"])), []).extend(map(str, ids))
-
-
-def _created_by_our_write(row: ActionRow) -> bool:
-    """Whether the refund of a done intent is the one ``refundCreate`` answered us with."""
-    created = ((row.response or {}).get("refund") or {}).get("id")
-    return created is not None and created == row.result_id
-
-
-def ledger_facts(session: Session, shop: str) -> LedgerFacts:
-    """What the planner must know from the ledger: restocked units and each intent's state."""
-    rows = rows_in(session, shop, list(S))
-    states = {row.key: ActionState(row.state) for row in rows}
-    ended = {
-        row.key: _write_of(row)
-        for row in rows
-        if row.kind == ActionKind.REFUND.value and row.state in (S.NEEDS_REVIEW, S.FAILED)
-    }
-    by_plan = select(ActionEventRow.action_id).where(
-        ActionEventRow.actor == PLANNER, ActionEventRow.to_state == S.NEEDS_REVIEW.value
-    )
-    held = set(session.scalars(by_plan))
-    sent = set(session.scalars(select(ActionEventRow.action_id).where(_SENT)))
-    return LedgerFacts(
-        restocked_units(session, shop),
-        states,
-        restocks_in_flight(session, shop),
-        ended_refunds=ended,
-        held_by_plan=frozenset(row.key for row in rows if row.id in held),
-        unsent_restocks={
-            row.key: row.details
-            for row in rows
-            if row.kind == ActionKind.RESTOCK.value
-            and row.state == S.NEEDS_REVIEW
-            and row.id not in sent
-        },
-        proposed={row.key: _write_of(row) for row in rows if row.state == S.PROPOSED},
-    )
-
-
-def _write_of(row: ActionRow) -> tuple[Decimal | None, str | None, dict[str, Any]]:
-    """What an intent writes: its amount, currency and details."""
-    return (None if row.amount is None else Decimal(row.amount), row.currency, row.details)
-
-
-def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:
-    """Numeric ids of the refunds recon's intents ended with on one order (its own refunds)."""
-    query = select(ActionRow.result_id).where(
-        ActionRow.shop == shop,
-        ActionRow.order_id == order_id,
-        ActionRow.kind == ActionKind.REFUND.value,
-        ActionRow.result_id.is_not(None),
-    )
-    return {str(rid).rsplit("/", 1)[-1] for rid in session.scalars(query)}
 
 
 def note(

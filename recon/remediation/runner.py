@@ -14,7 +14,8 @@ from recon.config import RemediationSettings
 from recon.lock import Lease
 from recon.models import Finding, FindingStatus
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.ledger import ledger_facts, list_actions, restocked_units
+from recon.remediation.facts import ledger_facts, restocked_units
+from recon.remediation.ledger import list_actions
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from recon.config import RemediationMode
 from recon.lock import RunLock
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.ledger import ActionRow, ledger_facts
+from recon.remediation.facts import ledger_facts
+from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import TERMINAL_STATES, plan_actions
 
 CRASH_POINTS = (

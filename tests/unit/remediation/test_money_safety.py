@@ -30,7 +30,8 @@ from recon.errors import (
     RetryExhaustedError,
 )
 from recon.models import Category, FindingStatus
-from recon.remediation.ledger import approve, reject, restocked_units
+from recon.remediation.facts import restocked_units
+from recon.remediation.ledger import approve, reject
 from recon.remediation.limits import check_breaker
 from recon.remediation.planner import ActionKind, ActionState, LedgerFacts, RmaContext
 from recon.remediation.planner import plan_actions as plan
