@@ -35,6 +35,7 @@ from recon.remediation.guards import (
     restock_conflict_reason,
     restock_twice_reason,
     stale_reason,
+    superseded_reason,
 )
 from recon.remediation.ledger import (
     EXECUTABLE,
@@ -140,10 +141,9 @@ class Executor:
                 if row.state != S.PROPOSED:
                     continue
                 intent = Intent.of(row)
-                # Any kind must match tonight's action exactly: nothing of it was sent, so
-                # a restock whose units or location changed is replaced, not left beside
-                # the current one (the planner gave the current one a new key).
-                why = stale_reason(intent, plan)
+                # Nothing of it was sent: a restock whose units or location changed is
+                # replaced, not left beside the current one (which has a new key).
+                why = superseded_reason(intent, plan)
                 if why is not None:
                     why = why.replace("not sent:", "superseded:", 1)
                     now, actor = self._clock.now(), self._withdrawer(intent, plan)

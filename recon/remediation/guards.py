@@ -140,6 +140,29 @@ def resend_overrefund_reason(variables: dict[str, Any], suggested: SuggestedRefu
     )
 
 
+def superseded_reason(intent: Intent, plan: Plan) -> str | None:
+    """Why a proposed intent (nothing sent, no one decided) gives way to tonight's plan.
+
+    A refund must match tonight's action (``stale_reason``). A restock or tag must match the
+    action under its key, if tonight has one; a restock without one is superseded only when
+    another restock of tonight's plan names one of its units (they changed: more graded, a
+    new location). One whose units nothing else names tonight (a planned refund restocks them,
+    or a write of recon's is in flight) stays proposed: it is still the restock once that
+    refund is rejected, and a run sending it first checks it again (``stale_reason``).
+    """
+    if intent.kind is ActionKind.REFUND or any(a.key == intent.key for a in plan.actions):
+        return stale_reason(intent, plan)
+    closed = closed_reason(intent, plan)
+    if closed is not None or intent.kind is not ActionKind.RESTOCK:
+        return closed
+    units = set(intent.details.get("units", ()))
+    for action in plan.actions:
+        same_line = action.kind is ActionKind.RESTOCK and action.rma == intent.rma
+        if same_line and units & set(action.details.get("units", ())):
+            return f"not sent: replaced by the restock of {action.subject} (units or location)"
+    return None
+
+
 def no_longer_called_for(intent: Intent, plan: Plan) -> str | None:
     """Why tonight's plan no longer calls for an intent not sent yet (or to be resent): a
     refund must match tonight's action; a restock or tag only needs its finding still open

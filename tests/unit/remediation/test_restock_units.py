@@ -10,7 +10,7 @@ from run_helpers import intents, run
 from recon.config import RemediationMode, WarehouseEvent
 from recon.models import Category, ReturnLine
 from recon.remediation.guards import restock_conflict_reason
-from recon.remediation.ledger import approve
+from recon.remediation.ledger import approve, reject
 from recon.remediation.planner import ActionKind, LedgerFacts, RmaContext, plan_actions
 
 RMA = "12345702"
@@ -235,3 +235,27 @@ def test_an_approved_restock_whose_units_changed_is_not_replaced_unseen(sessions
     states = _propose(sessions, gateway, clock, ("A", "B", "C"), policy, "n2")
     assert states[0][0] == "needs_review" and "would now differ" in intents(sessions)[0].reason
     assert adjusted(gateway) == 0
+
+
+def test_a_proposed_restock_a_refund_took_over_is_still_proposed_when_that_refund_is_rejected(
+    sessions, gateway, clock
+):
+    """Night 1: the unit is back, Loop's return not closed yet: its restock is proposed. Night
+    2: the return closed, the refund is proposed and would restock the unit (RETURN), so the
+    restock is not planned. Finance rejects the refund: night 3 the restock is what puts the
+    unit back, and finance can still approve it (it must not be stuck in review)."""
+    restock = finding(Category.MISSING_RESTOCK, "12345701", line="2001")
+    refund = finding(Category.MISSING_REFUND, "12345701")
+    approval = RemediationMode.APPROVAL
+    run(sessions, gateway, clock, mode=approval, findings=[restock], run_id="n0")
+    run(sessions, gateway, clock, mode=approval, findings=[refund, restock], run_id="n1")
+    (refund_row,) = [i for i in intents(sessions) if i.kind == "refund"]
+    with sessions() as session, session.begin():
+        reject(session, SHOP, [refund_row.id], actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=approval, findings=[refund, restock], run_id="n2")
+    proposed = [i.id for i in intents(sessions) if i.kind == "restock" and i.state == "proposed"]
+    assert len(proposed) == 1
+    with sessions() as session, session.begin():
+        approve(session, SHOP, proposed, actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=approval, findings=[refund, restock], run_id="n3")
+    assert gateway.available("3001") == 6  # 5 before: put back once
