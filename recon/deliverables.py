@@ -97,6 +97,7 @@ def report_data(
         top_n=settings.reports.top_exceptions,
         muted=tuple(result.muted.items()),
         left_out=left_out,
+        timezone=settings.shop.timezone,
     )
 
 

@@ -137,6 +137,8 @@ class ReportData:
     muted: tuple[tuple[str, int], ...] = ()
     # (kind, records) left out as Shopify test orders (engine.include_test_orders = false).
     left_out: tuple[tuple[str, int], ...] = ()
+    # The shop's time zone ([shop] timezone): whose days period_start and period_end are.
+    timezone: str = "UTC"
 
     @property
     def left_out_text(self) -> str:
@@ -316,6 +318,7 @@ def build_report_data(
     top_n: int = 20,
     muted: tuple[tuple[str, int], ...] = (),
     left_out: tuple[tuple[str, int], ...] = (),
+    timezone: str = "UTC",
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -364,6 +367,7 @@ def build_report_data(
         store_credit=tuple(store_credit),
         muted=muted,
         left_out=left_out,
+        timezone=timezone,
     )
 
 

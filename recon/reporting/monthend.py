@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -150,24 +151,24 @@ class _SummaryRows:
         self.header("recon month-end workbook")
         self.add("Shop", data.shop)
         self.add("Period", data.period_label)
+        self.add("Days (period)", data.timezone)  # the shop's days: its own midnight cuts them
         self.add("Run", data.run_id)
         as_of = data.as_of.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones
         self.add("As of (UTC)", self.book.styled(self.ws, as_of, "yyyy-mm-dd hh:mm"))
+        self.add("Times in the sheets", "UTC")
         self.add()
         self.header("KPI", "Value")
         self.add("Open findings", "=COUNTA(Exceptions[key])")
         self.add("Critical findings", '=COUNTIFS(Exceptions[severity],"critical")')
         # The book has no "last run" to compare with: it counts the open breaks that first
-        # appeared in its period (first seen, UTC days), the rest were carried over. Breaks
-        # resolved since the period's end are in it, open, as they stood.
-        first_seen_in = sum(
-            1
-            for f in data.open_findings
-            if f.first_seen is not None
-            and data.period_start <= f.first_seen.astimezone(UTC).date() < data.period_end
-        )
-        self.add("New in the period (first seen in it)", first_seen_in)
-        self.add("Carried over from before the period", len(data.open_findings) - first_seen_in)
+        # appeared in its period (first seen on one of the shop's days in it), those carried
+        # over from before it, and those recon first saw after its end (a first run, or a
+        # backfill, after the month). Breaks resolved since the period's end are in it, open.
+        before, within, after = _first_seen_counts(data)
+        self.add("New in the period (first seen in it)", within)
+        self.add("Carried over from before the period", before)
+        if after:
+            self.add("First seen after the period's end", after)
         if data.muted:  # muted findings are in no sheet: say so, as the HTML report does
             muted = ", ".join(f"{category} ({count})" for category, count in data.muted)
             self.add("Not reported (engine.muted_categories)", muted)
@@ -222,6 +223,22 @@ class _SummaryRows:
             ]  # fmt: skip
             self.add(self.book.styled(self.ws, day, "yyyy-mm-dd"), *amounts)
         return (first, len(self.rows), len(currencies))
+
+
+def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:
+    """Open findings first seen before, in and after the period, in the shop's days (a finding
+    with no first-seen time counts as carried over)."""
+    zone = ZoneInfo(data.timezone)
+    counts = [0, 0, 0]
+    for finding in data.open_findings:
+        day = finding.first_seen.astimezone(zone).date() if finding.first_seen else None
+        if day is None or day < data.period_start:
+            counts[0] += 1
+        elif day < data.period_end:
+            counts[1] += 1
+        else:
+            counts[2] += 1
+    return counts[0], counts[1], counts[2]
 
 
 def write_summary(

@@ -289,3 +289,51 @@ def test_the_month_end_summary_counts_breaks_new_in_the_period_not_since_a_last_
     assert rows["New in the period (first seen in it)"] == 1
     assert rows["Carried over from before the period"] == 1
     assert not any("since last run" in str(label) for label in rows)
+
+
+def _summary_rows(path: Path) -> dict[Any, Any]:
+    summary = load_workbook(path)["Summary"]
+    return {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row and row[0]}
+
+
+def test_the_month_end_summary_counts_new_breaks_in_the_shops_days(tmp_path: Path) -> None:
+    """October for a Los Angeles shop ends at Nov 1 07:00 UTC. A break first seen at Oct 31
+    20:00 in Los Angeles (Nov 1 03:00 UTC) is new in October; one first seen on Nov 5 (recon
+    ran for the first time after the month, or found it later) was not carried over from
+    before October. Both were counted "Carried over from before the period" (UTC days, and
+    everything not in the period counted as before it)."""
+    from datetime import UTC, datetime
+
+    from report_samples import finding
+
+    from recon.models import Category
+
+    def seen(scope: str, when: datetime) -> Any:
+        return finding(Category.MISSING_REFUND, scope, "10.00", "USD", first_seen=when)
+
+    findings = [
+        seen("rma=1", datetime(2026, 11, 1, 3, tzinfo=UTC)),  # Oct 31 20:00 in Los Angeles
+        seen("rma=2", datetime(2026, 10, 1, 5, tzinfo=UTC)),  # Sep 30 22:00 in Los Angeles
+        seen("rma=3", datetime(2026, 11, 5, 2, tzinfo=UTC)),  # after the period
+    ]
+    data = make_data(
+        findings=findings,
+        previous_findings=None,
+        timezone="America/Los_Angeles",
+        as_of=datetime(2026, 11, 1, 7, tzinfo=UTC),
+    )
+    rows = _summary_rows(write_monthend_workbook(data, tmp_path / "m.xlsx"))
+    assert rows["New in the period (first seen in it)"] == 1
+    assert rows["Carried over from before the period"] == 1
+    assert rows["First seen after the period's end"] == 1
+
+
+def test_the_month_end_summary_states_the_days_and_times_it_uses(tmp_path: Path) -> None:
+    """A Los Angeles shop's October is cut at its own midnight, and its payout issued at Oct 1
+    06:00 UTC is September's. The Summary showed the period and the sheets'
+    times in UTC without saying whose days the period is."""
+    data = make_data(timezone="America/Los_Angeles")
+    rows = _summary_rows(write_monthend_workbook(data, tmp_path / "m.xlsx"))
+    assert rows["Period"] == "2026-10-01 – 2026-10-31"
+    assert rows["Days (period)"] == "America/Los_Angeles"
+    assert rows["Times in the sheets"] == "UTC"
