@@ -375,7 +375,8 @@ def _slots(
 def _matches(
     agg: pd.DataFrame, links: pd.DataFrame, settled: pd.DataFrame, codes: Codes
 ) -> pd.DataFrame:
-    """One row per RMA: its links, refunded total (basis currency), transactions and payouts.
+    """One row per RMA: its links, refunded total (basis currency; empty for a currency
+    mismatch), transactions and payouts.
 
     Per-RMA values are computed once per RMA slot (integer positions, issues H10, H18).
     """
@@ -386,6 +387,9 @@ def _matches(
     loop_refund, loop_gift_card, refunded_total = decimal_arrays(
         currency, agg["refund_minor"], agg["gift_card_minor"], agg["total"]
     )
+    # A refund in neither of the return's currencies has no total in its currency (findings.md,
+    # money basis): empty, not 0.00, which read as "nothing refunded" beside a paid refund.
+    refunded_total[agg["any_mismatch"].to_numpy(dtype=bool)] = None
     return pd.DataFrame(
         {
             "rma": agg["rma"].to_numpy(),

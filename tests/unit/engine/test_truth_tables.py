@@ -1046,6 +1046,20 @@ def test_match_methods_and_amounts() -> None:
     assert mismatch.matches.loc[0, "refunded_total"] == Decimal("15.00")
 
 
+def test_a_refund_in_another_currency_is_no_refunded_total_of_zero() -> None:
+    """A GBP return refunded 20.00 in the USD order's money: the Matched sheet showed its
+    refunded_total as 0.00 GBP (nothing refunded) beside its paid refund and payout. The total
+    cannot be stated in GBP, so it is left empty; the CURRENCY_MISMATCH says why."""
+    result = run(*CASES["currency mismatch: GBP return, USD/EUR order"][0])
+    row = result.matches.iloc[0]
+    assert row["currency"] == "GBP" and row["refund_ids"] == "500"
+    assert row["refunded_total"] is None
+    clean = run(
+        *CASES["clean: multi-currency (Loop USD; refund 18.50 EUR = 20.00 USD shop money)"][0]
+    )
+    assert clean.matches.loc[0, "refunded_total"] == Decimal("20.00")
+
+
 def test_multi_currency_uses_presentment_when_loop_speaks_it() -> None:
     """Loop EUR, order shop USD / presentment EUR: the 18.50 EUR refund matches 18.50 EUR."""
     records = [
