@@ -11,6 +11,7 @@ from rich.table import Table
 
 from recon.models import FindingStatus
 from recon.money import format_amount
+from recon.reporting.data import WAITING
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
 
@@ -43,10 +44,11 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
             "and are kept for review (`run_recon.py quarantine`)"
         )
     done = [a for a in outcome.actions if a.get("state") == "done"]
-    waiting = [a for a in outcome.actions if a.get("state") in ("proposed", "approved", "planned")]
+    # the report's and e-mail's count: intents in review wait for a person too
+    waiting = [a for a in outcome.actions if a.get("state") in WAITING]
     if outcome.actions:
         console.print(
-            f"actions: {len(done)} applied, {len(waiting)} proposed or waiting "
+            f"actions: {len(done)} applied, {len(waiting)} waiting for a decision "
             "(`run_recon.py actions list`)"
         )
     for note in outcome.notes:
