@@ -256,18 +256,24 @@ class ShopifyClient:
     def _complete_order(
         self, document: str, node: Any, extra_lines: Sequence[Any] = ()
     ) -> list[OrderRecord | Quarantined]:
-        """Parse an order, re-reading its refunds first when the list came back full (§7)."""
+        """Parse an order, re-reading its refunds first when the list came back full (§7).
+
+        Only a whole list makes a clean read: an order whose re-read was cut short (the cost
+        cap, the order gone, fewer refunds than the first read saw) is kept for review, so an
+        open "refunds" entry of it stays open and its writes stay held.
+        """
         limit = field_first(document, "refunds")
         refunds = node.get("refunds") if isinstance(node, Mapping) else None
         if limit is not None and isinstance(refunds, list) and len(refunds) >= limit:
-            every, complete = self._all_refunds(node, limit)
+            every, incomplete = self._all_refunds(node, limit)
             node = {**node, "refunds": every}
-            if not complete:
-                return [_refunds_truncated(node)]
+            if incomplete is not None:
+                return [_refunds_incomplete(node, incomplete)]
         return parse_items("order", node, partial(parse_order, extra_lines=extra_lines))
 
-    def _all_refunds(self, node: Mapping[str, Any], limit: int) -> tuple[list[Any], bool]:
-        """(refund ids, whether that is all of them) for an order whose list filled ``limit``.
+    def _all_refunds(self, node: Mapping[str, Any], limit: int) -> tuple[list[Any], str | None]:
+        """(refunds, None) for an order whose list filled ``limit``, when that is all of them;
+        (the refunds read, why they are not all) otherwise.
 
         ``Order.refunds`` is a plain list: ``first`` truncates silently and there is no cursor
         (shopify-admin-api.md §7), so the only remedy is a larger ``first``, up to 250.
@@ -276,13 +282,26 @@ class ShopifyClient:
         document = load_document("OrderRefunds")
         first = self.sizer.size(document, "first", {"id": node.get("id"), "first": 0})
         if first <= limit or not isinstance(node.get("id"), str):
-            return known, False  # the cost does not allow a longer list
+            return known, _past(len(known))  # the cost does not allow a longer list
         data, _ = self._post(document, {"id": node["id"], "first": first}, write=False)
         fresh = (data.get("node") or {}).get("refunds")
         if not isinstance(fresh, list):
             logger.warning("shopify: order %s vanished while its refunds were re-read", node["id"])
-            return known, True
-        return fresh, len(fresh) < first
+            return known, (
+                f"order deleted (or out of sight) while its refund list was re-read: only the "
+                f"first {len(known)} refunds were read, more may be missing"
+            )
+        if len(fresh) >= first:
+            return fresh, _past(len(fresh))
+        missing = _ids(known) - _ids(fresh)
+        if missing or len(fresh) < len(known):
+            # Shopify never removes a refund: a re-read without one the first read saw is not
+            # the whole list (an order read in part), whatever its length.
+            return known, (
+                f"the re-read of the order's refund list came back with {len(fresh)} refunds, "
+                f"missing some of the {len(known)} the first read saw: not read whole"
+            )
+        return fresh, None
 
     # --- ShopifySource ---------------------------------------------------------------------
 
@@ -405,18 +424,26 @@ def _not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
     )
 
 
-def _refunds_truncated(node: Mapping[str, Any]) -> Quarantined:
+def _past(count: int) -> str:
+    """Why a refund list of ``count`` that filled its ``first`` is not all of them."""
+    return (
+        f"order has at least {count} refunds and Order.refunds cannot be read past {count} "
+        "(a plain list without paging, shopify-admin-api.md §7): some refunds are missing"
+    )
+
+
+def _ids(refunds: Sequence[Any]) -> set[str]:
+    return {str(r.get("id")) for r in refunds if isinstance(r, Mapping)}
+
+
+def _refunds_incomplete(node: Mapping[str, Any], reason: str) -> Quarantined:
     order_gid = str(node.get("id"))
-    count = len(node.get("refunds") or ())
     return Quarantined(
         source="shopify",
         kind="order",
         record_id=order_gid.rsplit("/", 1)[-1],
         field="refunds",
-        reason=(
-            f"order has at least {count} refunds and Order.refunds cannot be read past {count} "
-            "(a plain list without paging, shopify-admin-api.md §7): some refunds are missing"
-        ),
+        reason=reason,
         raw=dict(node),
     )
 

@@ -269,3 +269,42 @@ def test_a_bucket_smaller_than_a_page_shrinks_the_pages_and_loses_nothing() -> N
         swept, bad = _by_kind(list(client.iter_refunded_orders(*EVER)))
         by_id, bad_ids = _by_kind(list(client.iter_orders_by_id(sorted(swept))))
         assert len(swept) == 40 and len(by_id) == 40 and bad == bad_ids == [], check_scopes
+
+
+def _before_the_reread(client: ShopifyClient, change: Any) -> None:
+    """Run ``change`` just before recon asks again for an order's whole refund list."""
+
+    def hook(request: httpx.Request) -> None:
+        if b"OrderRefunds" in request.content:
+            change()
+
+    client._http.event_hooks = {"request": [hook]}
+
+
+@pytest.mark.parametrize("how", ["deleted", "partly read"])
+@pytest.mark.parametrize("read", ["by id", "sweep"])
+def test_an_order_that_changes_while_its_refunds_are_reread_is_not_read_cleanly(
+    how: str, read: str
+) -> None:
+    """Order 5002 has 25 refunds: its list comes back full (20), so recon re-reads it whole.
+    If meanwhile the order is deleted, or the re-read answers with fewer refunds than the
+    first read already saw (refunds are never removed: the answer is not the whole list),
+    the order is kept for review, not stored with the 20 refunds seen: stored, it would count
+    as a clean read and resolve a "refunds truncated" entry with refunds still missing."""
+    state = _state([_order(2, NOW - timedelta(days=2), refunds=25)])
+    client = _client(state)
+    order = state.orders_by_id["5002"]
+    if how == "deleted":
+        _before_the_reread(client, lambda: state.orders_by_id.pop("5002"))
+    else:
+        _before_the_reread(client, lambda: order.refunds.__delitem__(slice(5, None)))
+    items = (
+        list(client.iter_orders_by_id(["5002"]))
+        if read == "by id"
+        else list(client.iter_refunded_orders(*EVER))
+    )
+    found, quarantined = _by_kind(items)
+    assert found == {}
+    (kept,) = quarantined
+    assert (kept.record_id, kept.field) == ("5002", "refunds")
+    assert "20" in kept.reason and ("deleted" in kept.reason) == (how == "deleted")
