@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 from recon.config import DeliverySettings, SmtpSettings
 from recon.errors import ConfigError, DeliveryError
 from recon.models import Owner
+from recon.outbox import CLAIM_TIMEOUT, claim, reclaim_stale
 from recon.reporting.data import ReportData, for_team
 from recon.reporting.html import make_environment, render_email
 
@@ -183,13 +184,21 @@ class DeliveryResult:
 
 
 def deliver(
-    messages: Sequence[EmailMessage], mailer: Mailer, outbox_dir: Path, *, shop: str | None = None
+    messages: Sequence[EmailMessage],
+    mailer: Mailer,
+    outbox_dir: Path,
+    *,
+    shop: str | None = None,
+    claim_timeout: float = CLAIM_TIMEOUT,
 ) -> DeliveryResult:
     """Resend what waits in the outbox, then send ``messages``; keep failures as ``.eml``.
 
     Only ``shop``'s waiting mail is resent (when given): shops may share an outbox directory
     (the default is one for all), and one shop's run must not send another's report through its
-    own SMTP account. Mail kept before messages named their shop is resent by any shop, as then.
+    own SMTP account. Mail kept before messages named their shop is resent by any shop, as then;
+    each waiting message is claimed before it is sent, so two runs at once send it once, and a
+    claim a crashed run left is taken back (at once if its process is gone, else after
+    ``claim_timeout`` seconds) so nothing is lost (``recon.outbox``).
 
     With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent. A
     configuration error at the moment of sending (an SMTP credential's variable unset) keeps the
@@ -201,7 +210,7 @@ def deliver(
     """
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
-        _resend_waiting(mailer, outbox_dir, shop, result)
+        _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout)
     for message in messages:
         try:
             mailer.send(message)
@@ -223,35 +232,48 @@ def deliver(
 
 
 def _resend_waiting(
-    mailer: Mailer, outbox_dir: Path, shop: str | None, result: DeliveryResult
+    mailer: Mailer, outbox_dir: Path, shop: str | None, result: DeliveryResult, timeout: float
 ) -> None:
-    """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays."""
+    """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays.
+
+    Each message is claimed before it is sent (``recon.outbox``): another run resending the
+    same outbox at the same moment skips it, so it goes out once.
+    """
+    reclaim_stale(outbox_dir, timeout)
     for path in sorted(outbox_dir.glob("*.eml")):
         try:
             waiting = read_eml(path)
         except FileNotFoundError:
-            # Another shop's run, sharing this outbox, sent and moved it since the listing.
-            continue
+            continue  # another run, sharing this outbox, claimed it since the listing
         if waiting[DELIVERED_HEADER] is not None:
             continue  # written by outbox mode: that was its delivery
         if shop is not None and waiting[SHOP_HEADER] not in (None, shop):
             continue  # another shop's: its own run resends it
         try:
+            held = claim(path)
+        except OSError as exc:  # the outbox is not writable: unsafe to send, it stays waiting
+            result.kept.append(path)
+            result.errors.append(f"{path.name}: cannot claim it in {outbox_dir}: {exc}")
+            continue
+        if held is None:
+            continue  # another run claimed it first: that run sends it
+        try:
             mailer.send(waiting)
         except (DeliveryError, ConfigError) as exc:
+            held.release()
             result.kept.append(path)
             result.errors.append(f"{path.name}: {exc}")
             log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
             continue
-        sent_dir = outbox_dir / "sent"
-        sent_dir.mkdir(exist_ok=True)
-        try:
-            path.replace(sent_dir / path.name)  # keep an audit copy of what went out
-        except FileNotFoundError:
-            # Mail naming no shop is resent by any shop's run: another one sent and moved
-            # it meanwhile (its copy is in sent/). This run's own mail must still go out.
-            log.warning("%s was also resent by another run meanwhile", path.name)
+        except BaseException:
+            held.release()  # not sent (interrupted): waiting again rather than held to timeout
+            raise
         result.resent.append(path)
+        try:
+            held.sent()
+        except OSError as exc:
+            # Sent, but still claimed: taken back and sent again once the claim is stale.
+            log.error("%s was sent but could not be moved to sent/: %s", path.name, exc)
 
 
 def build_messages(
