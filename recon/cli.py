@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from recon.cli_findings import findings_app
-from recon.cli_quarantine import quarantine
+from recon.cli_quarantine import quarantine_app
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RemediationError
 from recon.logs import configure_logging, name_shop
@@ -304,7 +304,7 @@ def _period(month: str | None, start: datetime | None, end: datetime | None) -> 
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 app.add_typer(actions_app, name="actions")
 app.add_typer(findings_app, name="findings")
-app.command()(quarantine)
+app.add_typer(quarantine_app, name="quarantine")
 
 
 def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:

@@ -2,10 +2,13 @@
 
 An entry is resolved when a later sync read and stored the same record cleanly
 (``recon.store.quarantine``); the default listing shows the open ones, ``--all`` the history.
+``quarantine resolve ENTRY... --note`` resolves entries without a record id by hand.
 """
 
 from __future__ import annotations
 
+import getpass
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,19 +26,30 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
 ]
-# (source, kind, record id, field, reason, open): one listing row.
-_Key = tuple[str, str, str | None, str, str, bool]
+# (source, kind, record id, field, reason, open, entry id if no record id): one listing row.
+_Key = tuple[str, str, str | None, str, str, bool, int | None]
+# The latest entry id, how many times, when last resolved, and by whom and why if by hand.
+_Seen = tuple[int, int, datetime | None, str]
+
+quarantine_app = typer.Typer(
+    invoke_without_command=True,
+    help="List records that could not be used; resolve entries without a record id by hand.",
+)
 
 
+@quarantine_app.callback()
 def quarantine(
+    ctx: typer.Context,
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
     show_all: Annotated[
         bool,
-        typer.Option("--all", help="also list entries resolved since by a clean read"),
+        typer.Option("--all", help="also list resolved entries (by a clean read, or by hand)"),
     ] = False,
 ) -> None:
     """List records that could not be used and are still broken: kept with their raw payload."""
+    if ctx.invoked_subcommand is not None:
+        return
     from recon.bootstrap import open_store
     from recon.cli import _settings
 
@@ -44,22 +58,51 @@ def quarantine(
         entries = store.quarantine_entries(include_resolved=show_all)
     finally:
         store.close()
-    Console().print(_table(entries, limit, show_all))
+    # Piped (to grep, a file): full lines, so each entry id can be copied into ``resolve``.
+    Console(width=None if sys.stdout.isatty() else 240).print(_table(entries, limit, show_all))
 
 
-def _grouped(entries: Sequence[QuarantineEntry]) -> dict[_Key, tuple[int, datetime | None]]:
+@quarantine_app.command("resolve")
+def quarantine_resolve(
+    entries: Annotated[list[int], typer.Argument(help="entry ids (the listing's entry column)")],
+    note: Annotated[str, typer.Option("--note", help="what was checked (kept with the entry)")],
+    config: ConfigOption = None,
+) -> None:
+    """Resolve entries without a record id (the payload was not an object) after checking them.
+
+    No later read can be matched to such an entry, so none resolves it. An entry that names a
+    record is refused: it resolves when a sync reads that record cleanly.
+    """
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    store = open_store(_settings(config))
+    try:
+        done = store.resolve_quarantine_by_hand(entries, by=f"cli:{getpass.getuser()}", note=note)
+    finally:
+        store.close()
+    for entry_id in entries:
+        state = "resolved" if entry_id in done else "already resolved, left as it was"
+        Console().print(f"entry {entry_id}: {state}")
+
+
+def _grouped(entries: Sequence[QuarantineEntry]) -> dict[_Key, _Seen]:
     """Entries of one record, field and reason counted once, the latest last.
 
     A record re-read every night (an open return) is quarantined every night: listed once,
-    with how often, so tonight's new ones are never behind the old ones.
+    with how often, so tonight's new ones are never behind the old ones. Entries without a
+    record id are each their own row: nothing says two of them are the same item.
     """
-    seen: dict[_Key, tuple[int, datetime | None]] = {}
+    seen: dict[_Key, _Seen] = {}
     for e in entries:
         q = e.entry
-        key = (q.source, q.kind, q.record_id, q.field, q.reason, e.resolved_at is None)
-        times, resolved = seen.pop(key, (0, None))
-        latest = max((t for t in (resolved, e.resolved_at) if t is not None), default=None)
-        seen[key] = (times + 1, latest)
+        alone = e.entry_id if q.record_id is None else None
+        key = (q.source, q.kind, q.record_id, q.field, q.reason, e.resolved_at is None, alone)
+        _, times, resolved, why = seen.pop(key, (0, 0, None, ""))
+        if e.resolved_at is not None and (resolved is None or e.resolved_at >= resolved):
+            resolved = e.resolved_at
+            why = f" by {e.resolved_by}: {e.resolved_note}" if e.resolved_by else ""
+        seen[key] = (e.entry_id, times + 1, resolved, why)
     return seen
 
 
@@ -70,16 +113,15 @@ def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Ta
     if show_all:
         title += f", {len(seen) - still_open} resolved"
     table = Table(title=f"{title} ({len(entries)} times in all), newest first")
-    columns = ["source", "kind", "record id", "field", "reason", "times"]
+    columns = ["entry", "source", "kind", "record id", "field", "reason", "times"]
     for column in [*columns, "status"] if show_all else columns:
         table.add_column(column)
-    for (source, kind, record_id, field, reason, is_open), (times, resolved) in list(
-        reversed(seen.items())
-    )[:limit]:
-        cells = [*(escape(v) for v in (source, kind, record_id or "?", field))]
+    for key, (entry_id, times, resolved, why) in list(reversed(seen.items()))[:limit]:
+        source, kind, record_id, field, reason, is_open, _ = key
+        cells = [str(entry_id), *(escape(v) for v in (source, kind, record_id or "?", field))]
         cells += [escape(reason[:120]), str(times)]
         if show_all:
             when = resolved.strftime("%Y-%m-%d %H:%M UTC") if resolved else ""
-            cells.append("open" if is_open else f"resolved {when}")
+            cells.append("open" if is_open else escape(f"resolved {when}{why}"))
         table.add_row(*cells)
     return table

@@ -3,6 +3,9 @@
 An entry is a row per time a record was quarantined (or stored with cleaned free text), never
 deleted. It stays open until a later sync reads the same record (source, kind and id) and
 stores it cleanly: then it is resolved with that sync's time, its bad payload kept as history.
+An entry without a record id (the payload was not even an object) names nothing a later read
+could be matched to, so no read resolves it: someone who checked its payload resolves it by
+hand, with a note (``resolve_by_hand``), kept with who did it.
 An open entry that rejected its record marks the record unreadable: the mirror may hold an older
 copy, but what the vendor holds now is unknown (remediation holds writes on it).
 """
@@ -16,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from recon.errors import ConfigError
 from recon.models import CLEANED, Quarantined
 from recon.store import tables as tbl
 from recon.store.bulk import chunks
@@ -27,12 +31,16 @@ Stored = Mapping[tuple[str, str], Sequence[str]]
 
 @dataclass(frozen=True)
 class QuarantineEntry:
-    """One quarantine row: the entry, when it was written, and when (if) it was resolved."""
+    """One quarantine row: the entry, when it was written, and when (if) it was resolved;
+    ``resolved_by`` and ``resolved_note`` when someone resolved it by hand."""
 
+    entry_id: int
     entry: Quarantined
     run_id: str | None
     quarantined_at: datetime
     resolved_at: datetime | None
+    resolved_by: str | None = None
+    resolved_note: str | None = None
 
 
 def add_entries(
@@ -102,6 +110,7 @@ def list_entries(
         query = query.where(row.run_id == run_id)
     return [
         QuarantineEntry(
+            entry_id=q.id,
             entry=Quarantined(
                 source=q.source,
                 kind=q.kind,
@@ -113,9 +122,47 @@ def list_entries(
             run_id=q.run_id,
             quarantined_at=q.quarantined_at,
             resolved_at=q.resolved_at,
+            resolved_by=q.resolved_by,
+            resolved_note=q.resolved_note,
         )
         for q in session.scalars(query)
     ]
+
+
+def resolve_by_hand(
+    session: Session, entry_ids: Sequence[int], by: str, note: str, at: datetime
+) -> list[int]:
+    """Resolve open entries without a record id, recording who and why; returns those resolved.
+
+    Entries already resolved are left as they are (their first who and why stay).
+
+    Raises:
+        ConfigError: the note is empty, an id names no entry, or an entry names a record (it
+            resolves when a sync reads that record cleanly, and holds writes on it until then).
+    """
+    if not note.strip():
+        raise ConfigError("quarantine resolve: --note must say what was checked")
+    row = tbl.QuarantineRow
+    wanted = sorted(set(entry_ids))
+    found = {q.id: q for q in session.scalars(select(row).where(row.id.in_(wanted)))}
+    for entry_id in wanted:
+        q = found.get(entry_id)
+        if q is None:
+            raise ConfigError(f"quarantine resolve: no quarantine entry {entry_id}")
+        if q.record_id is not None:
+            raise ConfigError(
+                f"quarantine resolve: entry {entry_id} names {q.source} {q.kind} {q.record_id}: "
+                "it resolves when a sync reads that record cleanly (recon holds its writes on "
+                "it until then), not by hand"
+            )
+    todo = [i for i in wanted if found[i].resolved_at is None]
+    if todo:
+        session.execute(
+            update(row)
+            .where(row.id.in_(todo), row.resolved_at.is_(None))
+            .values(resolved_at=at, resolved_by=by[:255], resolved_note=note.strip()[:2000])
+        )
+    return todo
 
 
 def unreadable(session: Session) -> frozenset[tuple[str, str]]:

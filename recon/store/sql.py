@@ -438,6 +438,17 @@ class SqlStore(SyncQueries, Bookkeeping):
         with self.session() as s:
             return quarantine.list_entries(s, include_resolved=include_resolved, run_id=run_id)
 
+    def resolve_quarantine_by_hand(
+        self, entry_ids: Sequence[int], *, by: str, note: str
+    ) -> list[int]:
+        """Resolve entries without a record id, with who and why (see ``resolve_by_hand``).
+
+        Raises:
+            ConfigError: an empty note, an unknown entry, or one that names a record.
+        """
+        with self.session() as s:
+            return quarantine.resolve_by_hand(s, entry_ids, by, note, self.clock.now())
+
     def list_quarantined(self, run_id: str | None = None) -> list[Quarantined]:
         """Every quarantined record, open or resolved, oldest first (one run's with ``run_id``)."""
         entries = self.quarantine_entries(include_resolved=True, run_id=run_id)

@@ -200,7 +200,8 @@ class InventoryObservationRow(Base):
 
 class QuarantineRow(Base):
     """One time a record could not be used (or was cleaned); ``resolved_at`` is set when a later
-    sync read and stored the same record cleanly. Rows are never deleted: they are the history."""
+    sync read and stored the same record cleanly, or (an entry without a record id) when someone
+    resolved it by hand. Rows are never deleted: they are the history."""
 
     __tablename__ = "quarantine"
     __table_args__ = (Index("ix_quarantine_record", "kind", "record_id"),)
@@ -214,6 +215,9 @@ class QuarantineRow(Base):
     raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     quarantined_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # Set when someone resolved the entry by hand (``quarantine resolve``), not a clean read.
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    resolved_note: Mapped[str | None] = mapped_column(String(2000))
 
 
 class SyncWatermarkRow(Base):

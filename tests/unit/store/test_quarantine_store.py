@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import MetaData, create_engine, insert
 
 from recon.clock import VirtualClock
+from recon.errors import ConfigError
 from recon.models import Quarantined
 from recon.store import rows
 from recon.store import tables as tbl
@@ -177,5 +178,70 @@ def test_entries_the_mirror_read_cleanly_since_are_resolved_by_the_upgrade(
             ("7001", EPOCH + day),
             ("7002", None),
         ]
+    finally:
+        store.close()
+
+
+def check_resolving_by_hand(store: SqlStore, clock: VirtualClock) -> None:
+    """A Loop list item that was not even an object (no id to read) and a refund with a bad
+    amount: the first can only be resolved by someone, with a note; the second resolves by a
+    clean read of refund 7001 and is refused here (it holds writes on its order)."""
+    garbage = Quarantined(
+        source="loop",
+        kind="return",
+        record_id=None,
+        field="$",
+        reason="expected an object, got str",
+        raw={"value": "'oops'"},
+    )
+    store.add_quarantined([garbage, entry("7001")], "r1")
+    idless, refund = store.quarantine_entries()
+    assert idless.entry.record_id is None and refund.entry.record_id == "7001"
+    clock.advance(timedelta(hours=3))
+    with pytest.raises(ConfigError, match=rf"entry {refund.entry_id}.*refund 7001.*clean"):
+        store.resolve_quarantine_by_hand([refund.entry_id], by="cli:ann", note="looked at it")
+    with pytest.raises(ConfigError, match="no quarantine entry 999"):
+        store.resolve_quarantine_by_hand([999], by="cli:ann", note="looked at it")
+    with pytest.raises(ConfigError, match="--note"):
+        store.resolve_quarantine_by_hand([idless.entry_id], by="cli:ann", note="  ")
+    assert len(store.quarantine_entries()) == 2  # nothing resolved by the refused calls
+
+    done = store.resolve_quarantine_by_hand(
+        [idless.entry_id], by="cli:ann", note="Loop test webhook"
+    )
+    assert done == [idless.entry_id]
+    assert [e.entry.record_id for e in store.quarantine_entries()] == ["7001"]
+    history = {e.entry_id: e for e in store.quarantine_entries(include_resolved=True)}
+    resolved = history[idless.entry_id]
+    assert (resolved.resolved_at, resolved.resolved_by, resolved.resolved_note) == (
+        clock.now(),
+        "cli:ann",
+        "Loop test webhook",
+    )
+    assert history[refund.entry_id].resolved_by is None
+    assert store.load_snapshot().unreadable == {("refund", "7001")}
+    # Resolving it again changes nothing: the first who and why stay.
+    clock.advance(timedelta(hours=1))
+    assert store.resolve_quarantine_by_hand([idless.entry_id], by="cli:bob", note="again") == []
+    again = {e.entry_id: e for e in store.quarantine_entries(include_resolved=True)}
+    assert again[idless.entry_id] == resolved
+
+
+def test_an_entry_without_a_record_id_is_resolved_by_hand_with_a_note(tmp_path: Path) -> None:
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    try:
+        check_resolving_by_hand(store, clock)
+    finally:
+        store.close()
+
+
+def test_an_entry_without_a_record_id_is_resolved_by_hand_on_postgresql(
+    postgres_url: str,
+) -> None:
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(postgres_url, clock=clock)
+    try:
+        check_resolving_by_hand(store, clock)
     finally:
         store.close()

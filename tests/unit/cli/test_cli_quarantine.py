@@ -1,0 +1,71 @@
+"""``run_recon.py quarantine``: entries without a record id are resolved by hand, with a note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recon.models import Quarantined
+from recon.store.sql import SqlStore
+from tests.unit.cli.test_cli import config, recon
+
+__all__ = ["config"]  # the fixture, shared with test_cli
+
+
+def _seed(config: Path) -> tuple[int, int]:
+    """An item of Loop's returns list that was not an object, and refund 222 with a bad date."""
+    store = SqlStore(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
+    garbage = Quarantined(
+        source="loop",
+        kind="return",
+        record_id=None,
+        field="$",
+        reason="expected an object, got str",
+        raw={"value": "'oops'"},
+    )
+    broken = Quarantined(
+        source="shopify", kind="refund", record_id="222", field="processedAt", reason="bad"
+    )
+    store.add_quarantined([garbage, broken], "run-1")
+    idless, refund = store.quarantine_entries()
+    store.close()
+    return idless.entry_id, refund.entry_id
+
+
+def _line(output: str, text: str) -> str:
+    (line,) = [x for x in output.splitlines() if text in x]
+    return line
+
+
+def test_an_entry_without_a_record_id_leaves_the_listing_once_resolved_by_hand(
+    config: Path,
+) -> None:
+    """It never resolved: no later read can name it. Someone checks its payload and resolves
+    it with a note; it leaves the listing and ``--all`` shows who resolved it and why."""
+    idless, _ = _seed(config)
+    listing = recon("quarantine", "--config", str(config))
+    assert listing.returncode == 0, listing.stderr
+    assert str(idless) in _line(listing.stdout, "expected an object")
+
+    done = recon("quarantine", "resolve", str(idless), "--note", "test webhook", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "resolved" in done.stdout and str(idless) in done.stdout
+
+    after = recon("quarantine", "--config", str(config))
+    assert "expected an object" not in after.stdout and "222" in after.stdout
+    everything = recon("quarantine", "--all", "--config", str(config))
+    line = _line(everything.stdout, "expected an object")
+    assert "resolved" in line and "cli:" in line and "test webhook" in line
+
+
+def test_an_entry_naming_a_record_or_no_entry_is_refused_with_exit_2(config: Path) -> None:
+    """Refund 222's entry holds its order's writes until a sync reads it cleanly: no one can
+    wave it through by hand. A mistyped entry id is named."""
+    _, refund = _seed(config)
+    named = recon("quarantine", "resolve", str(refund), "--note", "ok", "-c", str(config))
+    assert named.returncode == 2
+    said = " ".join(named.stderr.split())
+    assert "refund 222" in said and "reads that record cleanly" in said
+    unknown = recon("quarantine", "resolve", "999", "--note", "ok", "-c", str(config))
+    assert unknown.returncode == 2 and "999" in unknown.stderr
+    still = recon("quarantine", "--config", str(config))
+    assert "222" in still.stdout and "expected an object" in still.stdout
