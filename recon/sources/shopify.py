@@ -50,21 +50,22 @@ from recon.sources.shopify_parse import (
     parse_payout,
     parse_refund,
 )
+from recon.sources.shopify_unread import (
+    BALANCE_NOT_VISIBLE,
+    NOT_VISIBLE,
+    REFUND_NOT_VISIBLE,
+    not_visible,
+    paged_away,
+    past_the_list,
+    refund_ids,
+    refunds_incomplete,
+)
 
 logger = logging.getLogger(__name__)
 
 # The sweep runs once per status: a plain AND query works on every search backend, and the two
 # result sets are merged by id (shopify-admin-api.md §5).
 REFUNDED_STATUSES = ("refunded", "partially_refunded")
-NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
-REFUND_NOT_VISIBLE = (
-    "refund not visible: nodes(ids:) returned null (its order deleted or out of sight); "
-    "recon holds its refunds and restocks on the order until it can read it"
-)
-BALANCE_NOT_VISIBLE = (
-    "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
-    "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
-)
 
 
 def search_time(moment: datetime) -> str:
@@ -268,7 +269,7 @@ class ShopifyClient:
             every, incomplete = self._all_refunds(node, limit)
             node = {**node, "refunds": every}
             if incomplete is not None:
-                return [_refunds_incomplete(node, incomplete)]
+                return [refunds_incomplete(node, incomplete)]
         return parse_items("order", node, partial(parse_order, extra_lines=extra_lines))
 
     def _all_refunds(self, node: Mapping[str, Any], limit: int) -> tuple[list[Any], str | None]:
@@ -282,7 +283,7 @@ class ShopifyClient:
         document = load_document("OrderRefunds")
         first = self.sizer.size(document, "first", {"id": node.get("id"), "first": 0})
         if first <= limit or not isinstance(node.get("id"), str):
-            return known, _past(len(known))  # the cost does not allow a longer list
+            return known, past_the_list(len(known))  # the cost does not allow a longer list
         data, _ = self._post(document, {"id": node["id"], "first": first}, write=False)
         fresh = (data.get("node") or {}).get("refunds")
         if not isinstance(fresh, list):
@@ -292,8 +293,8 @@ class ShopifyClient:
                 f"first {len(known)} refunds were read, more may be missing"
             )
         if len(fresh) >= first:
-            return fresh, _past(len(fresh))
-        missing = _ids(known) - _ids(fresh)
+            return fresh, past_the_list(len(fresh))
+        missing = refund_ids(known) - refund_ids(fresh)
         if missing or len(fresh) < len(known):
             # Shopify never removes a refund: a re-read without one the first read saw is not
             # the whole list (an order read in part), whatever its length.
@@ -310,9 +311,12 @@ class ShopifyClient:
         document = load_document("OrdersById")
         for order_gid, node in self.pager.by_ids("OrdersById", "Order", ids):
             if node is None:
-                yield _not_visible("order", order_gid, NOT_VISIBLE)
+                yield not_visible("order", order_gid, NOT_VISIBLE)
                 continue
             extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
+            if extra is None:
+                yield paged_away("order", node, "lineItems")
+                continue
             yield from self._complete_order(document, node, extra)
 
     def iter_refunded_orders(
@@ -331,7 +335,11 @@ class ShopifyClient:
             )
             for node in nodes:
                 extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
-                items = self._complete_order(document, node, extra)
+                items: list[OrderRecord | Quarantined] = (
+                    [paged_away("order", node, "lineItems")]
+                    if extra is None
+                    else self._complete_order(document, node, extra)
+                )
                 first = items[0]
                 key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
                 if key not in seen:
@@ -345,10 +353,14 @@ class ShopifyClient:
                 # Kept for review: the planner holds refunds and restocks on an order whose
                 # listed refunds it could not read, and this says why (its order, if it is gone
                 # too, is quarantined on its own).
-                yield _not_visible("refund", refund_gid, REFUND_NOT_VISIBLE)
+                yield not_visible("refund", refund_gid, REFUND_NOT_VISIBLE)
                 continue
             lines = self.pager.follow("RefundLineItemsPage", "refundLineItems", node)
             transactions = self.pager.follow("RefundTransactionsPage", "transactions", node)
+            if lines is None or transactions is None:
+                field = "refundLineItems" if lines is None else "transactions"
+                yield paged_away("refund", node, field)
+                continue
             yield from parse_items(
                 "refund",
                 node,
@@ -393,7 +405,7 @@ class ShopifyClient:
         kind = "ShopifyPaymentsBalanceTransaction"
         for node_gid, node in self.pager.by_ids("BalanceTransactionsById", kind, ids):
             if node is None:
-                yield _not_visible("balance_transaction", node_gid, BALANCE_NOT_VISIBLE)
+                yield not_visible("balance_transaction", node_gid, BALANCE_NOT_VISIBLE)
                 continue
             yield from parse_items("balance_transaction", node, parse_balance_transaction)
 
@@ -412,40 +424,13 @@ class ShopifyClient:
             yield from parse_items("gift_card", node, parse_gift_card)
 
 
-def _not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
-    """A node ``nodes(ids:)`` answered null for, kept for review with why it matters."""
-    return Quarantined(
-        source="shopify",
-        kind=kind,
-        record_id=node_gid.rsplit("/", 1)[-1],
-        field="$",
-        reason=reason,
-        raw={"id": node_gid},
-    )
-
-
-def _past(count: int) -> str:
-    """Why a refund list of ``count`` that filled its ``first`` is not all of them."""
-    return (
-        f"order has at least {count} refunds and Order.refunds cannot be read past {count} "
-        "(a plain list without paging, shopify-admin-api.md §7): some refunds are missing"
-    )
-
-
-def _ids(refunds: Sequence[Any]) -> set[str]:
-    return {str(r.get("id")) for r in refunds if isinstance(r, Mapping)}
-
-
-def _refunds_incomplete(node: Mapping[str, Any], reason: str) -> Quarantined:
-    order_gid = str(node.get("id"))
-    return Quarantined(
-        source="shopify",
-        kind="order",
-        record_id=order_gid.rsplit("/", 1)[-1],
-        field="refunds",
-        reason=reason,
-        raw=dict(node),
-    )
-
-
-__all__ = ["REFUNDED_STATUSES", "ShopifyClient", "gid", "search_time", "window_query"]
+__all__ = [
+    "BALANCE_NOT_VISIBLE",
+    "NOT_VISIBLE",
+    "REFUNDED_STATUSES",
+    "REFUND_NOT_VISIBLE",
+    "ShopifyClient",
+    "gid",
+    "search_time",
+    "window_query",
+]

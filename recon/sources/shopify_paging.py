@@ -191,8 +191,9 @@ class Pager:
                 yield node_gid, found.pop(node_gid, None)
             yield from found.items()  # ids Shopify spelled differently: still returned
 
-    def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any]:
-        """Inner-connection pages beyond the first (``node(id:)`` paging, §7)."""
+    def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any] | None:
+        """Inner-connection pages beyond the first (``node(id:)`` paging, §7); None when the
+        node vanished (deleted, out of sight) before its last page: what was read is not all."""
         info = (node.get(field) or {}).get("pageInfo") or {}
         if not info.get("hasNextPage") or not isinstance(node.get("id"), str):
             return []
@@ -210,7 +211,9 @@ class Pager:
                 document, {**variables, "first": first, "after": after}, "first"
             )
             first = used["first"]
-            connection = ((data.get("node") or {}).get(field)) or {}
+            connection = (data.get("node") or {}).get(field)
+            if not isinstance(connection, Mapping):
+                return None
             extra.extend(connection.get("nodes") or [])
             page_info = connection.get("pageInfo") or {}
             after = page_info.get("endCursor") if page_info.get("hasNextPage") else None

@@ -275,7 +275,7 @@ def _before_the_reread(client: ShopifyClient, change: Any) -> None:
     """Run ``change`` just before recon asks again for an order's whole refund list."""
 
     def hook(request: httpx.Request) -> None:
-        if b"OrderRefunds" in request.content:
+        if b"query OrderRefunds" in request.content:
             change()
 
     client._http.event_hooks = {"request": [hook]}
@@ -308,3 +308,61 @@ def test_an_order_that_changes_while_its_refunds_are_reread_is_not_read_cleanly(
     (kept,) = quarantined
     assert (kept.record_id, kept.field) == ("5002", "refunds")
     assert "20" in kept.reason and ("deleted" in kept.reason) == (how == "deleted")
+
+
+def _many_lines(n: int, lines: int) -> dict[str, Any]:
+    """Order 5000+n with ``lines`` line items: more than the first page of 10 holds."""
+    doc = _order(n, NOW - timedelta(days=2))
+    first = doc["line_items"][0]
+    doc["line_items"] = [
+        {**first, "id": str(600000 + n * 100 + i), "sku": f"SKU-{n}-{i}"} for i in range(lines)
+    ]
+    return doc
+
+
+@pytest.mark.parametrize("read", ["by id", "sweep"])
+def test_an_order_deleted_while_its_line_items_are_paged_is_not_read_cleanly(read: str) -> None:
+    """Order 5003 has 12 line items: the first page holds 10, the rest come from the order's
+    own line-item pages. Deleted in between, its next page is null: the order was read with 10
+    of its 12 lines, so it is kept for review, not stored as if read whole."""
+    state = _state([_many_lines(3, 12)])
+    client = _client(state)
+
+    def delete(request: httpx.Request) -> None:
+        if b"query OrderLineItemsPage" in request.content:
+            state.orders_by_id.pop("5003", None)
+
+    client._http.event_hooks = {"request": [delete]}
+    items = (
+        list(client.iter_orders_by_id(["5003"]))
+        if read == "by id"
+        else list(client.iter_refunded_orders(*EVER))
+    )
+    found, quarantined = _by_kind(items)
+    assert found == {}
+    (kept,) = quarantined
+    assert (kept.record_id, kept.field) == ("5003", "lineItems")
+    assert "deleted" in kept.reason
+
+
+def test_a_refund_whose_order_is_deleted_while_its_lines_are_paged_is_not_read_cleanly() -> None:
+    """Refund 10003000 refunds 12 line items, one page of 10 and another: its order is deleted
+    in between, so its next page is null. It is kept for review, not stored with 10 lines."""
+    doc = _many_lines(3, 12)
+    doc["refunds"][0]["lines"] = [
+        {"id": str(900000 + i), "line_item_id": line["id"], "quantity": 1, "subtotal": "0.05"}
+        for i, line in enumerate(doc["line_items"])
+    ]
+    state = _state([doc])
+    client = _client(state)
+
+    def delete(request: httpx.Request) -> None:
+        if b"query RefundLineItemsPage" in request.content:
+            state.orders_by_id.pop("5003", None)
+
+    client._http.event_hooks = {"request": [delete]}
+    items = list(client.iter_refunds_by_id(["10003000"]))
+    assert [type(i).__name__ for i in items] == ["Quarantined"]
+    (kept,) = items
+    assert (kept.record_id, kept.field) == ("10003000", "refundLineItems")
+    assert "deleted" in kept.reason

@@ -1,0 +1,77 @@
+"""Quarantine entries for Shopify records recon could not read, or not read whole.
+
+A record read in part (its refund list cut short, its order gone before its last page) is kept
+for review, never stored as if read cleanly: stored, it would resolve an open entry of the same
+record while some of it is still unread (``recon.store.quarantine``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from recon.models import Quarantined
+
+NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
+REFUND_NOT_VISIBLE = (
+    "refund not visible: nodes(ids:) returned null (its order deleted or out of sight); "
+    "recon holds its refunds and restocks on the order until it can read it"
+)
+BALANCE_NOT_VISIBLE = (
+    "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
+    "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
+)
+
+
+def not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
+    """A node ``nodes(ids:)`` answered null for, kept for review with why it matters."""
+    return Quarantined(
+        source="shopify",
+        kind=kind,
+        record_id=node_gid.rsplit("/", 1)[-1],
+        field="$",
+        reason=reason,
+        raw={"id": node_gid},
+    )
+
+
+def paged_away(kind: str, node: Mapping[str, Any], field: str) -> Quarantined:
+    """A node that vanished while its ``field`` was paged: read in part, kept for review."""
+    node_gid = str(node.get("id"))
+    return Quarantined(
+        source="shopify",
+        kind=kind,
+        record_id=node_gid.rsplit("/", 1)[-1],
+        field=field,
+        reason=(
+            f"{kind} deleted (or out of sight) while its {field} were paged: some pages were "
+            "not read, so it is not stored as if read whole"
+        ),
+        raw=dict(node),
+    )
+
+
+def past_the_list(count: int) -> str:
+    """Why a refund list of ``count`` that filled its ``first`` is not all of them."""
+    return (
+        f"order has at least {count} refunds and Order.refunds cannot be read past {count} "
+        "(a plain list without paging, shopify-admin-api.md §7): some refunds are missing"
+    )
+
+
+def refund_ids(refunds: Sequence[Any]) -> set[str]:
+    """The ids in a refund list as Shopify answered it."""
+    return {str(r.get("id")) for r in refunds if isinstance(r, Mapping)}
+
+
+def refunds_incomplete(node: Mapping[str, Any], reason: str) -> Quarantined:
+    """An order whose refund list could not be read whole, and why (``reason``)."""
+    order_gid = str(node.get("id"))
+    return Quarantined(
+        source="shopify",
+        kind="order",
+        record_id=order_gid.rsplit("/", 1)[-1],
+        field="refunds",
+        reason=reason,
+        raw=dict(node),
+    )
