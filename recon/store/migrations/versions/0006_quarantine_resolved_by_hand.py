@@ -3,8 +3,8 @@
 An entry without a record id (the payload was not even an object) names nothing a later read
 could match, so an operator resolves it with a note; both are kept with the entry.
 
-Revision ID: 0005_quarantine_by_hand
-Revises: 0004_quarantine_resolved
+Revision ID: 0006_quarantine_by_hand
+Revises: 0005_store_owner_domain
 Create Date: 2026-11-29 21:30:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_quarantine_by_hand"
-down_revision = "0004_quarantine_resolved"
+revision = "0006_quarantine_by_hand"
+down_revision = "0005_store_owner_domain"
 branch_labels = None
 depends_on = None
 
