@@ -214,9 +214,14 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
         # Muted categories' earlier findings stay as they were: muting is not resolving.
         muted = set(app.settings.engine.muted_categories)
-        previous = [f for f in store.load_findings() if f.category not in muted]
-        findings = merge(previous, result.findings, as_of)
-        with store.session() as session:  # the findings and the lease check: one transaction
+        # One transaction reads the findings as stored now (locked: SQLite's write lock, or
+        # PostgreSQL's row locks), merges and saves them, under the lease check: a `findings
+        # ack` from another process lands before the read or waits for the save, never
+        # saved over.
+        with store.session() as session:
+            stored = store.load_findings(session=session, lock=True)
+            previous = [f for f in stored if f.category not in muted]
+            findings = merge(previous, result.findings, as_of)
             store.save_findings(findings, session=session)
             lease = lock.extend_in(session, lease, RUN_LEASE)
         applied = remediate(

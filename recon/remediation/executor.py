@@ -26,7 +26,12 @@ from recon.errors import (
 )
 from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
-from recon.remediation.facts import recon_refund_ids, restocked_units, restocks_in_flight
+from recon.remediation.facts import (
+    finding_taken_over,
+    recon_refund_ids,
+    restocked_units,
+    restocks_in_flight,
+)
 from recon.remediation.guards import (
     held_by_plan,
     new_refunds_reason,
@@ -427,19 +432,11 @@ class Executor:
             (row,) = claim(session, [intent.id])
             if row.state == S.REJECTED:  # by a human since this run listed it: it stands
                 return Outcome.of(intent, row.state, row.reason)
-            row.variables = variables
-            why = "resending with the same key and variables" if resend else "sending"
-            transition(
-                session,
-                row,
-                S.SENDING,
-                actor=self._actor,
-                now=self._clock.now(),
-                reason=why,
-                run_id=run_id,
-            )
-            session.flush()  # the first write takes SQLite's write lock before the lease check
-            assert_current(session, lease, self._clock.now())
+            taken = finding_taken_over(session, intent.finding_key)
+            if taken is None:  # else acknowledged (or resolved) since the plan was made
+                self._mark_sending(session, row, variables, lease, run_id, resend=resend)
+        if taken is not None:
+            return self._finish(intent, Verdict(S.NEEDS_REVIEW, taken), run_id)
         self._crash("after_mark_sending")
         try:
             raw = self._call(intent, variables)
@@ -459,6 +456,23 @@ class Executor:
         verdict = classify_write(intent.kind, parse_write(intent.kind, raw))
         self._crash("after_response")
         return self._finish(intent, verdict, run_id, response=raw)
+
+    def _mark_sending(
+        self,
+        session: Session,
+        row: ActionRow,
+        variables: dict[str, Any],
+        lease: Lease,
+        run_id: str,
+        *,
+        resend: bool,
+    ) -> None:
+        row.variables = variables
+        why = "resending with the same key and variables" if resend else "sending"
+        now = self._clock.now()
+        transition(session, row, S.SENDING, actor=self._actor, now=now, reason=why, run_id=run_id)
+        session.flush()  # the first write takes SQLite's write lock before the lease check
+        assert_current(session, lease, self._clock.now())
 
     def _finish(
         self,

@@ -141,3 +141,26 @@ def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:
         ActionRow.result_id.is_not(None),
     )
     return {str(rid).rsplit("/", 1)[-1] for rid in session.scalars(query)}
+
+
+def finding_taken_over(session: Session, key: str) -> str | None:
+    """Why the finding an intent was planned for is no longer recon's to act on, or None.
+
+    The plan is made from the findings as the run computed them; ``findings ack`` (finance
+    refunded by hand, say) may land while the run applies it. Read inside the transaction that
+    marks the intent sending, ``FOR SHARE`` on PostgreSQL, so an acknowledgement either lands
+    first and is seen here, or waits until the intent is marked. No stored finding (a ledger
+    used without the mirror) is no objection.
+    """
+    from recon.store.tables import FindingRow  # the mirror's table; remediation reads only it
+
+    row = session.execute(
+        select(FindingRow.status, FindingRow.payload)
+        .where(FindingRow.key == key)
+        .with_for_update(read=True)
+    ).first()
+    if row is None or row.status not in ("acknowledged", "resolved"):
+        return None
+    by = (row.payload or {}).get("acknowledged_by")
+    who = f" by {by}" if row.status == "acknowledged" and by else ""
+    return f"not sent: its finding was {row.status}{who} after this run planned it"

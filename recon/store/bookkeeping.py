@@ -132,10 +132,14 @@ class Bookkeeping:
 
     # --- findings -------------------------------------------------------------------------
 
-    def load_findings(self) -> list[Finding]:
-        """Every stored finding, by key."""
-        with self.session() as s:
-            payloads = s.scalars(select(tbl.FindingRow.payload).order_by(tbl.FindingRow.key)).all()
+    def load_findings(self, *, session: Session | None = None, lock: bool = False) -> list[Finding]:
+        """Every stored finding, by key; ``lock`` (PostgreSQL) holds their rows until the
+        caller's transaction ends, so an acknowledgement waits for the caller's save."""
+        query = select(tbl.FindingRow.payload).order_by(tbl.FindingRow.key)
+        with self._tx(session) as s:
+            if lock and s.get_bind().dialect.name == "sqlite":
+                _lock_findings(s, ())  # no row locks: the database's write lock, before the read
+            payloads = s.scalars(query.with_for_update() if lock else query).all()
         return [Finding.model_validate(p) for p in payloads]
 
     def save_findings(self, findings: Iterable[Finding], *, session: Session | None = None) -> None:
@@ -165,6 +169,7 @@ class Bookkeeping:
         """
         done: list[Finding] = []
         with self.session() as s:
+            _lock_findings(s, keys)  # a run saving its findings goes first or waits for this
             for key in keys:
                 row = s.get(tbl.FindingRow, key)
                 if row is None:
@@ -182,3 +187,23 @@ class Bookkeeping:
                 row.payload = finding.model_dump(mode="json")
                 done.append(finding)
         return done
+
+
+def _lock_findings(session: Session, keys: Iterable[str]) -> None:
+    """Lock finding rows by key and read them afresh: PostgreSQL ``FOR UPDATE`` in key order,
+    SQLite (no row locks) its database write lock through a no-op UPDATE (an UPDATE takes the
+    lock even when it matches no row, as with no ``keys``)."""
+    wanted = sorted(set(keys))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(tbl.FindingRow)
+            .where(tbl.FindingRow.key.in_(wanted))
+            .values(status=tbl.FindingRow.status)
+        )
+    query = (
+        select(tbl.FindingRow)
+        .where(tbl.FindingRow.key.in_(wanted))
+        .order_by(tbl.FindingRow.key)
+        .with_for_update()
+    )
+    session.scalars(query.execution_options(populate_existing=True)).all()

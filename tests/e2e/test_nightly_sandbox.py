@@ -95,6 +95,45 @@ def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
     assert next(f for f in written if f.key == key).acknowledged_note == "paid by hand in the shop"
 
 
+def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`findings ack` from another process lands while the nightly run merges its findings: the
+    run saved over it with the copy it had loaded, and the acknowledgement was lost. The run
+    now reads and saves its findings in one transaction that the acknowledgement waits for."""
+    import threading
+
+    import recon.service as service
+    from recon.store.sql import SqlStore
+
+    real_merge = service.merge
+    ackers: list[threading.Thread] = []
+
+    def merge_while_finance_acks(previous, current, now):  # type: ignore[no-untyped-def]
+        other = SqlStore(settings.store.url)  # finance's own process and connection
+        acker = threading.Thread(
+            target=lambda: other.acknowledge_findings([key], by="cli:ana", note="checked")
+        )
+        acker.start()
+        acker.join(timeout=1)  # done at once, unless it waits for the run's transaction
+        ackers.append(acker)
+        return real_merge(previous, current, now)
+
+    settings = sandbox_settings(tmp_path, seed=2, returns=60)
+    with build_app(settings) as app:
+        first = run_nightly(app)
+        key = next(f.key for f in first.open_findings if f.category == Category.UNMATCHED_REFUND)
+        monkeypatch.setattr(service, "merge", merge_while_finance_acks)
+        app.clock.sleep(60)  # type: ignore[attr-defined]
+        run_nightly(app)
+        ackers[0].join()
+        stored = {f.key: f for f in app.store.load_findings()}
+    assert (stored[key].status, stored[key].acknowledged_by) == (
+        FindingStatus.ACKNOWLEDGED,
+        "cli:ana",
+    )
+
+
 def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
         lease = RunLock(sessions(app.store), app.clock).acquire(

@@ -33,7 +33,7 @@ from recon.models import (
 )
 from recon.remediation.ledger import ActionEventRow, ActionRow
 from recon.remediation.planner import RmaContext
-from recon.store.tables import Base
+from recon.store.tables import Base, FindingRow
 
 # A unique module name: a bare ``fakes`` could collide with another test folder's helper.
 _spec = importlib.util.spec_from_file_location(
@@ -143,7 +143,9 @@ def settings(**overrides: Any) -> RemediationSettings:
 def sessions_for(url: str) -> Callable[[], Session]:
     engine = create_engine(url)
     # Only remediation's tables: the mirror's are another suite's business (and slow to create).
-    tables = [ActionRow.__table__, ActionEventRow.__table__, RunLockRow.__table__]
+    tables = [
+        ActionRow.__table__, ActionEventRow.__table__, RunLockRow.__table__, FindingRow.__table__
+    ]  # fmt: skip
     Base.metadata.create_all(engine, tables=tables)
     return sessionmaker(engine, expire_on_commit=False)
 

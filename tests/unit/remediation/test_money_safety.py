@@ -18,6 +18,7 @@ from remediation_world import (
     make_return,
     settings,
     standard_contexts,
+    standard_findings,
 )
 from run_helpers import TTL, intents, run
 
@@ -323,6 +324,44 @@ def test_acknowledged_findings_are_not_remediated(sessions, clock, status, recor
         run_id="r1",
     )
     assert len(report.recorded) == recorded
+
+
+def _acknowledge_when(point: str, sessions, finding, status=FindingStatus.ACKNOWLEDGED):
+    """A crash hook that does not crash: at ``point`` a human acknowledges ``finding`` (or a
+    later run resolves it), as ``findings ack`` would in another process mid-run."""
+    from recon.store.tables import FindingRow
+
+    def hook(name: str) -> None:
+        if name == point:
+            done = finding.model_copy(update={"status": status, "acknowledged_by": "cli:ann"})
+            with sessions() as session, session.begin():
+                session.merge(
+                    FindingRow(
+                        key=finding.key,
+                        category=finding.category.value,
+                        status=status.value,
+                        acknowledged=status is FindingStatus.ACKNOWLEDGED,
+                        payload=done.model_dump(mode="json"),
+                    )
+                )
+
+    return hook
+
+
+@pytest.mark.parametrize("status", [FindingStatus.ACKNOWLEDGED, FindingStatus.RESOLVED])
+def test_a_refund_acknowledged_after_it_was_planned_is_not_sent(sessions, gateway, clock, status):
+    """Finance refunded by hand and acknowledged the MISSING_REFUND while tonight's run, which
+    had planned it from the findings as they were, was applying: the run paid it again. The
+    finding is read again where the intent is marked sending."""
+    refund = standard_findings()[0]
+    hook = _acknowledge_when("after_intent_commit", sessions, refund, status)
+    run(sessions, gateway, clock, crash=hook)
+    assert gateway.refunds_with("Loop RMA #12345701") == []
+    (row,) = [r for r in intents(sessions) if r.finding_key == refund.key]
+    assert row.state == ActionState.NEEDS_REVIEW
+    assert status.value in (row.reason or "")
+    # The other findings' writes went out as planned.
+    assert gateway.state["orders"]["gid://shopify/Order/1001"]["tags"] == ["recon:loop-closed"]
 
 
 # --- 5. tender allocation ---------------------------------------------------------------------
