@@ -89,9 +89,10 @@ class OrderRecord(Record):
     created_at: datetime | None = None
     updated_at: datetime
     cancelled_at: datetime | None = None
-    # Shopify's ``test``: placed through a test gateway (no money moved). Records mirrored
-    # before recon read this field have False until the order is read again.
-    test: bool = False
+    # Shopify's ``test``: placed through a test gateway (no money moved). None: not known, an
+    # order mirrored before recon read the field (``recon.store.rows.rebuild``); the nightly
+    # sync reads it again, and until then recon writes nothing to it (remediation planner).
+    test: bool | None = False
     currency: str  # shop currency
     presentment_currency: str
     financial_status: str | None = None

@@ -235,6 +235,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             lease=lease,
             run_id=run_id,
             renew=lambda current: lock.renew(current, RUN_LEASE),
+            include_test_orders=app.settings.engine.include_test_orders,
         )
         actions = action_rows(sessions(app.store), slug)
         out = report_dir(app, as_of)

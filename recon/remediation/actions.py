@@ -103,6 +103,9 @@ class RmaContext:
     refund_ids: tuple[str, ...] = ()
     # The order has an open quarantine entry: the mirror's copy may lack refunds Shopify has.
     order_unreadable: bool = False
+    # The mirror's order predates recon reading ``Order.test`` (it may be a test order) and test
+    # orders are left out: nothing is written to it until the sync has read it again.
+    order_test_unknown: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from recon.errors import (
     AuthError,
     FatalHTTPError,
     LockError,
-    RemediationError,
     RetryBudgetExhaustedError,
     SourceError,
 )
@@ -34,11 +33,7 @@ from recon.remediation.facts import (
 )
 from recon.remediation.guards import (
     held_by_plan,
-    new_refunds_reason,
     no_longer_called_for,
-    resend_overrefund_reason,
-    restock_conflict_reason,
-    restock_twice_reason,
     stale_reason,
     superseded_reason,
 )
@@ -60,19 +55,12 @@ from recon.remediation.planner import (
     ActionState,
     Plan,
     check_breaker,
-    refund_cap_reason,
 )
+from recon.remediation.prepare import WritePreparer
 from recon.remediation.verdicts import ApplyReport as ApplyReport
 from recon.remediation.verdicts import Intent, Outcome, Verdict, classify_write, parse_write
 from recon.remediation.writes import (
-    OrderRefunds,
     ShopifyGateway,
-    allocate_transactions,
-    gid,
-    note_names_rma,
-    presentment_amount,
-    refund_line_inputs,
-    restock_input,
 )
 
 S = ActionState
@@ -82,7 +70,9 @@ class Executor:
     """Records plans in the ledger and applies intents through a ``ShopifyGateway``.
 
     ``renew`` extends the run lease right before each write (``RunLock.renew``), so a long run
-    keeps a valid lease; when it fails (``LockError``) nothing more is sent.
+    keeps a valid lease; when it fails (``LockError``) nothing more is sent. Unless
+    ``include_test_orders``, a refund or restock goes to review unsent when the re-read right
+    before it finds a Shopify test order.
     """
 
     def __init__(
@@ -96,6 +86,7 @@ class Executor:
         actor: str = "recon",
         crash: Callable[[str], None] = crashpoint,
         renew: Callable[[Lease], Lease] | None = None,
+        include_test_orders: bool = False,
     ) -> None:
         self._sessions = sessions
         self._gateway = gateway
@@ -105,6 +96,9 @@ class Executor:
         self._actor = actor
         self._crash = crash
         self._renew = renew or (lambda lease: lease)
+        self._preparer = WritePreparer(
+            sessions, gateway, settings, shop, include_test_orders=include_test_orders
+        )
         # The run's lease while it records and applies: every ledger write checks it in its own
         # transaction (``_fence``), so a run that lost the lease changes nothing, not even an
         # intent's state (a stale run moving tonight's intents to review stops the new run's).
@@ -261,7 +255,14 @@ class Executor:
             )
         if intent.kind is ActionKind.REFUND:
             try:
-                found = self._recheck_in_flight_refund(intent, intent.variables)
+                found = self._preparer.recheck_in_flight_refund(intent, intent.variables)
+            except SourceError as exc:
+                return self._unreadable(intent, exc, run_id)
+            if found is not None:
+                return self._finish(intent, found, run_id)
+        elif intent.kind is ActionKind.RESTOCK:
+            try:
+                found = self._preparer.test_order(intent, resend=True)
             except SourceError as exc:
                 return self._unreadable(intent, exc, run_id)
             if found is not None:
@@ -272,144 +273,14 @@ class Executor:
             return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
         return self._send(intent, intent.variables, lease, run_id, resend=True)
 
-    def _recheck_in_flight_refund(
-        self, intent: Intent, variables: dict[str, Any]
-    ) -> Verdict | None:
-        """Done if the refund is there; review if the order changed so a resend could overpay.
-
-        A resend past the key's retention window is a new refund (§10), so before it: no other
-        refund may have appeared and the stored amount must still be refundable.
-        """
-        order_gid = gid("Order", intent.order_id)
-        order = self._gateway.order_refunds(order_gid)
-        found = self._marked_refund(intent, order, in_flight=True)
-        if found is not None:
-            return found
-        lines = variables["input"].get("refundLineItems", [])
-        guard = self._refund_guard(intent, order, lines)
-        if guard is not None:
-            return guard
-        over = resend_overrefund_reason(variables, self._gateway.suggested_refund(order_gid, lines))
-        return None if over is None else Verdict(S.NEEDS_REVIEW, over)
-
     def _execute(self, intent: Intent, lease: Lease, run_id: str) -> Outcome:
         try:
-            prepared = self._prepare(intent)
+            prepared = self._preparer.prepare(intent)
         except SourceError as exc:
             return self._unreadable(intent, exc, run_id)
         if isinstance(prepared, Verdict):
             return self._finish(intent, prepared, run_id)
         return self._send(intent, prepared, lease, run_id, resend=False)
-
-    def _prepare(self, intent: Intent) -> dict[str, Any] | Verdict:
-        if intent.kind is ActionKind.REFUND:
-            return self._prepare_refund(intent)
-        if intent.kind is ActionKind.RESTOCK:
-            return self._prepare_restock(intent)
-        return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
-
-    def _marked_refund(
-        self, intent: Intent, order: OrderRefunds, *, in_flight: bool
-    ) -> Verdict | None:
-        """A refund on the order whose note carries this RMA's marker.
-
-        For an intent in flight (sent by an earlier run, outcome unknown) it is that write: done.
-        Before the first send recon cannot have written it: someone else did, and tonight's
-        findings still say the money is owed (it moved none, or Loop's record disputes its
-        note: AMBIGUOUS_RMA). Marking the intent done would leave that money unpaid with nothing
-        saying so; a human decides.
-        """
-        marker = self._settings.note_template.format(rma=intent.rma)
-        for refund in order.refunds:
-            if not note_names_rma(refund.note, marker):
-                continue
-            if not in_flight:
-                return Verdict(
-                    S.NEEDS_REVIEW,
-                    f"refund {refund.id} carries {marker!r}, but recon has not sent this refund "
-                    "yet and the money is still owed: someone else wrote it",
-                )
-            return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
-        return None
-
-    def _refund_guard(
-        self, intent: Intent, order: OrderRefunds, lines: Sequence[dict[str, Any]]
-    ) -> Verdict | None:
-        """Review instead of a refund that is over its cap, paid meanwhile or restocks twice."""
-        if intent.amount is None or intent.currency is None:
-            return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
-        with self._sessions() as session:
-            own = recon_refund_ids(session, self._shop, intent.order_id)
-            restocked = restocked_units(session, self._shop, rma=intent.rma)
-            for key, units in restocks_in_flight(session, self._shop, intent.rma).items():
-                restocked[key] = (*restocked.get(key, ()), *units)  # may have landed
-        reasons = (
-            refund_cap_reason(intent.amount, intent.currency, self._settings),
-            new_refunds_reason(intent, order, own),
-            restock_conflict_reason(intent.rma, lines, restocked),
-        )
-        why = next((r for r in reasons if r is not None), None)
-        return None if why is None else Verdict(S.NEEDS_REVIEW, why)
-
-    def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
-        """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""
-        order_gid = gid("Order", intent.order_id)
-        order = self._gateway.order_refunds(order_gid)
-        found = self._marked_refund(intent, order, in_flight=False)
-        if found is not None:
-            return found
-        guard = self._refund_guard(intent, order, intent.details["lines"])
-        if guard is not None or intent.amount is None or intent.currency is None:
-            return guard or Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
-        lines = refund_line_inputs(intent.details["lines"])
-        suggested = self._gateway.suggested_refund(order_gid, lines)
-        try:
-            amount = presentment_amount(intent.amount, intent.currency, suggested)
-            transactions = allocate_transactions(order_gid, amount, suggested)
-        except RemediationError as exc:
-            if order.refunds and "over-refund" in str(exc):
-                return Verdict(S.NEEDS_REVIEW, f"refunded manually meanwhile: {exc}")
-            return Verdict(S.NEEDS_REVIEW, str(exc))
-        refund_input = {
-            "orderId": order_gid,
-            "note": self._settings.note_template.format(rma=intent.rma),
-            "notify": False,
-            "currency": suggested.presentment_currency,
-            "refundLineItems": lines,
-            "transactions": transactions,
-        }
-        return {"input": refund_input, "idempotencyKey": intent.key}
-
-    def _prepare_restock(self, intent: Intent) -> dict[str, Any] | Verdict:
-        """Unless a unit of it was restocked meanwhile, read ``available``: the CAS (§11)."""
-        details = intent.details
-        with self._sessions() as session:
-            done = restocked_units(session, self._shop, rma=intent.rma)
-            again = restock_twice_reason(intent.rma, details, done)
-        if again is not None:
-            return Verdict(S.NEEDS_REVIEW, again)
-        line_gid = gid("LineItem", str(details["line_item_id"]))
-        location_gid = gid("Location", str(details["location_id"]))
-        stock = next(
-            (
-                s
-                for s in self._gateway.line_item_inventory([line_gid], location_gid)
-                if s.line_item_id == line_gid
-            ),
-            None,
-        )
-        if stock is None or stock.inventory_item_id is None or stock.available is None:
-            return Verdict(S.NEEDS_REVIEW, f"{line_gid} is not stocked at {location_gid}")
-        if not stock.tracked:
-            return Verdict(S.NEEDS_REVIEW, f"inventory of {line_gid} is not tracked")
-        adjust = restock_input(
-            intent.rma,
-            stock.inventory_item_id,
-            location_gid,
-            int(details["quantity"]),
-            stock.available,
-        )
-        return {"input": adjust, "idempotencyKey": intent.key}
 
     def _call(self, intent: Intent, variables: dict[str, Any]) -> dict[str, Any]:
         if intent.kind is ActionKind.REFUND:

@@ -75,6 +75,22 @@ def _changes(intent: Intent, current: PlannedAction) -> list[str]:
     return changes
 
 
+def test_order_reason(order_id: str, test: bool) -> str | None:
+    """Why nothing may be written to the order: Shopify says it is a test order (a test
+    gateway: no money moved), and test orders are left out (``[engine] include_test_orders``;
+    a development store that reconciles them does not ask).
+
+    The mirror may have read it as live (mirrored before recon read ``Order.test``, or marked
+    test since): the re-read right before the write is what counts.
+    """
+    if not test:
+        return None
+    return (
+        f"not sent: order {order_id} is a Shopify test order (Order.test: no money moved); "
+        "recon writes no refund or restock to test orders ([engine] include_test_orders)"
+    )
+
+
 def new_refunds_reason(
     intent: Intent, order: OrderRefunds, own_refund_ids: AbstractSet[str]
 ) -> str | None:

@@ -257,6 +257,12 @@ def _held(ctx: RmaContext, draft: _Draft, order_id: str) -> str:
     A hold, not a skip: an intent proposed or approved before it is withdrawn as the planner's,
     so it is planned again once the hold lifts (a skip left it in review for good).
     """
+    if ctx.order_test_unknown:
+        # A test order moved no money: refunding or restocking it would be a real write.
+        return (
+            f"order {order_id} was mirrored before recon read Shopify's test flag (Order.test): "
+            "nothing is written until the next sync has read it again"
+        )
     if ctx.order_unreadable:
         # The mirror's older copy may lack refunds Shopify has: a write could pay or restock twice.
         return (

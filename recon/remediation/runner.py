@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import RemediationSettings
 from recon.lock import Lease
-from recon.models import Finding, FindingStatus
+from recon.models import Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
 from recon.remediation.facts import ledger_facts, restocked_units
 from recon.remediation.ledger import list_actions
@@ -35,14 +35,15 @@ def gateway_for(shopify: Any) -> GraphQLGateway:
     return GraphQLGateway(execute)
 
 
-def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
+def contexts_for(snapshot: Snapshot, *, include_test_orders: bool = False) -> dict[str, RmaContext]:
     """Each RMA with its Loop return, its Shopify order and the refunds recon can read for it.
 
     A refund with an open quarantine entry is left out though the mirror holds an older copy:
     Shopify's refund could not be read since (a bad transaction, say), so the planner holds
     recon's writes on the order as for a refund never read, until a clean read resolves it.
     So does an order with an open entry (its refunds past what ``Order.refunds`` lists, say):
-    its mirrored copy may lack refunds Shopify has.
+    its mirrored copy may lack refunds Shopify has. So does an order mirrored before recon read
+    ``Order.test`` (``test`` None), unless test orders are reconciled (``include_test_orders``).
     """
     orders = {o.id: o for o in snapshot.orders}
     refunds: dict[str, list[str]] = {}
@@ -55,9 +56,15 @@ def contexts_for(snapshot: Snapshot) -> dict[str, RmaContext]:
             order=orders.get(r.provider_order_id or ""),
             refund_ids=tuple(refunds.get(r.provider_order_id or "", ())),
             order_unreadable=("order", r.provider_order_id or "") in snapshot.unreadable,
+            order_test_unknown=_test_unknown(orders.get(r.provider_order_id or ""))
+            and not include_test_orders,
         )
         for r in snapshot.returns
     }
+
+
+def _test_unknown(order: OrderRecord | None) -> bool:
+    return order is not None and order.test is None
 
 
 def remediate(
@@ -72,11 +79,14 @@ def remediate(
     lease: Lease | None,
     run_id: str,
     renew: Callable[[Lease], Lease] | None = None,
+    include_test_orders: bool = False,
 ) -> ApplyReport:
     """Plan actions for the open findings and record/apply them per ``settings.mode``.
 
     Acknowledged findings are left alone like resolved ones. ``renew`` extends the run lease
-    before each write (see ``Executor``).
+    before each write (see ``Executor``). ``include_test_orders`` (``[engine]``) lets recon
+    write to Shopify test orders; otherwise an order whose flag is unknown is held and one
+    Shopify says is a test order gets nothing.
 
     Raises:
         LockError: the run's lease was taken over, or could not be renewed, before a write.
@@ -87,8 +97,17 @@ def remediate(
     open_findings = [f for f in findings if f.status not in _NOT_REMEDIATED]
     with sessions() as session:
         ledger = ledger_facts(session, shop)
-    plan = plan_actions(open_findings, settings, contexts_for(snapshot), shop=shop, ledger=ledger)
-    executor = Executor(sessions, gateway_for(shopify), settings, clock, shop=shop, renew=renew)
+    contexts = contexts_for(snapshot, include_test_orders=include_test_orders)
+    plan = plan_actions(open_findings, settings, contexts, shop=shop, ledger=ledger)
+    executor = Executor(
+        sessions,
+        gateway_for(shopify),
+        settings,
+        clock,
+        shop=shop,
+        renew=renew,
+        include_test_orders=include_test_orders,
+    )
     return executor.run(plan, settings.mode, lease, run_id)
 
 

@@ -54,6 +54,7 @@ class OrderRefunds:
     shop_currency: str
     presentment_currency: str
     refunds: tuple[OrderRefund, ...]
+    test: bool = False  # ``Order.test``: a test order moved no money (nothing to refund)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class ShopifyGateway(Protocol):
         """The order's currencies and refunds with their notes."""
         ...
 
+    def order_test(self, order_gid: str) -> bool:
+        """Whether the order is a Shopify test order (``Order.test``)."""
+        ...
+
     def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
         """What Shopify suggests for these ``RefundLineItemInput``s."""
         ...
@@ -140,6 +145,13 @@ def _money(bag: dict[str, Any] | None, which: str = "presentmentMoney") -> Decim
     if not bag or not bag.get(which):
         raise FatalHTTPError(f"Shopify answer lacks {which}")
     return parse_amount(bag[which]["amount"])
+
+
+def _test_flag(order: dict[str, Any], order_gid: str) -> bool:
+    flag = order.get("test")
+    if not isinstance(flag, bool):
+        raise FatalHTTPError(f"order {order_gid}: Shopify's answer lacks test (got {flag!r})")
+    return flag
 
 
 def _user_errors(payload: dict[str, Any]) -> tuple[UserErrorInfo, ...]:
@@ -208,8 +220,20 @@ class GraphQLGateway:
             for r in order.get("refunds") or ()
         )
         return OrderRefunds(
-            order["id"], order["currencyCode"], order["presentmentCurrencyCode"], refunds
+            order["id"],
+            order["currencyCode"],
+            order["presentmentCurrencyCode"],
+            refunds,
+            _test_flag(order, order_gid),
         )
+
+    def order_test(self, order_gid: str) -> bool:
+        """``Order.test`` as Shopify answers it now.
+
+        Raises:
+            FatalHTTPError: the order is gone, or the answer carries no ``test``.
+        """
+        return _test_flag(self._order("OrderTest", order_gid, {}), order_gid)
 
     def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
         order = self._order("SuggestedRefund", order_gid, {"refundLineItems": list(lines)})

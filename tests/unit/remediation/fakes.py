@@ -158,7 +158,12 @@ class FakeGateway:
         refunds = tuple(
             OrderRefund(r["id"], r["note"], Decimal(r["amount"])) for r in order["refunds"]
         )
-        return OrderRefunds(order_gid, order["currency"], order["presentment"], refunds)
+        return OrderRefunds(
+            order_gid, order["currency"], order["presentment"], refunds, order.get("test", False)
+        )
+
+    def order_test(self, order_gid: str) -> bool:
+        return bool(self.state["orders"][order_gid].get("test", False))
 
     def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
         order = self.state["orders"][order_gid]

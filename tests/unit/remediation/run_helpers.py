@@ -54,6 +54,7 @@ def run(
     run_id="run-1",
     ledger=True,
     renew=False,
+    include_test_orders=False,
 ) -> ApplyReport:
     """One remediation run: plan (knowing the ledger, as the runner does), take the lease,
     record, apply, release (not on a crash)."""
@@ -78,6 +79,7 @@ def run(
         shop=SHOP,
         crash=crash or (lambda _point: None),
         renew=(lambda lease: lock.renew(lease, TTL)) if renew else None,
+        include_test_orders=include_test_orders,
     )
     lease = lock.acquire(SHOP, holder, TTL)
     report = executor.run(plan, mode, lease, run_id)

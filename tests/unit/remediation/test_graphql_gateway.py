@@ -94,7 +94,7 @@ def test_reads_parse_money_as_decimal_and_writes_carry_the_key():
     assert [write for _, _, write in execute.sent] == [False, True, True]
 
 
-def _refunds_answer(count: int) -> dict:
+def _refunds_answer(count: int, test: object = False) -> dict:
     refunds = [
         {"id": f"gid://shopify/Refund/{i}", "note": None, "totalRefundedSet": _money("1.00")}
         for i in range(count)
@@ -102,11 +102,25 @@ def _refunds_answer(count: int) -> dict:
     return {
         "order": {
             "id": "gid://shopify/Order/1",
+            "test": test,
             "currencyCode": "USD",
             "presentmentCurrencyCode": "CAD",
             "refunds": refunds,
         }
     }
+
+
+def test_the_re_reads_before_a_write_say_whether_the_order_is_a_test_order() -> None:
+    """``Order.test`` as Shopify answers it; an answer without it is not a live order."""
+    order = {"order": {"id": "gid://shopify/Order/1", "test": True}}
+    execute = ScriptedExecute({"OrderRefundNotes": _refunds_answer(1, True), "OrderTest": order})
+    gateway = GraphQLGateway(execute)
+    assert gateway.order_refunds("gid://shopify/Order/1").test is True
+    assert gateway.order_test("gid://shopify/Order/1") is True
+    assert [name for name, _, _ in execute.sent] == ["OrderRefundNotes", "OrderTest"]
+    execute.answers["OrderTest"] = {"order": {"id": "gid://shopify/Order/1"}}
+    with pytest.raises(FatalHTTPError, match=r"order gid://shopify/Order/1: .* lacks test"):
+        gateway.order_test("gid://shopify/Order/1")
 
 
 class CostCapped(ScriptedExecute):

@@ -1,0 +1,209 @@
+"""Right before a write: re-read Shopify, run the guards, build the mutation's variables.
+
+The executor decides and sends; this reads and checks (DESIGN decision 8, shopify-admin-api.md
+§9-§11): a refund recon did not write that carries the RMA's marker, a refund that appeared
+since the plan, the caps, a unit restocked twice, a Shopify test order (``Order.test``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from recon.config import RemediationSettings
+from recon.errors import RemediationError
+from recon.remediation.guards import (
+    new_refunds_reason,
+    resend_overrefund_reason,
+    restock_conflict_reason,
+    restock_twice_reason,
+    test_order_reason,
+)
+from recon.remediation.ledger import recon_refund_ids, restocked_units, restocks_in_flight
+from recon.remediation.planner import ActionKind, ActionState, refund_cap_reason
+from recon.remediation.verdicts import Intent, Verdict
+from recon.remediation.writes import (
+    OrderRefunds,
+    ShopifyGateway,
+    allocate_transactions,
+    gid,
+    note_names_rma,
+    presentment_amount,
+    refund_line_inputs,
+    restock_input,
+)
+
+S = ActionState
+
+
+@dataclass(frozen=True)
+class WritePreparer:
+    """The reads and checks before one intent's write (``Executor`` holds one).
+
+    Unless ``include_test_orders``, a refund or restock to an order Shopify now says is a test
+    order goes to review unsent, whatever the mirror said when it was planned.
+    """
+
+    sessions: Callable[[], Session]
+    gateway: ShopifyGateway
+    settings: RemediationSettings
+    shop: str
+    include_test_orders: bool = False
+
+    def recheck_in_flight_refund(self, intent: Intent, variables: dict[str, Any]) -> Verdict | None:
+        """Done if the refund is there; review if the order changed so a resend could overpay.
+
+        A resend past the key's retention window is a new refund (§10), so before it: no other
+        refund may have appeared and the stored amount must still be refundable.
+        """
+        order_gid = gid("Order", intent.order_id)
+        order = self.gateway.order_refunds(order_gid)
+        found = self._marked_refund(intent, order, in_flight=True)
+        if found is not None:
+            return found
+        test = self.test_order(intent, order.test, resend=True)
+        if test is not None:
+            return test
+        lines = variables["input"].get("refundLineItems", [])
+        guard = self._refund_guard(intent, order, lines)
+        if guard is not None:
+            return guard
+        over = resend_overrefund_reason(variables, self.gateway.suggested_refund(order_gid, lines))
+        return None if over is None else Verdict(S.NEEDS_REVIEW, over)
+
+    def prepare(self, intent: Intent) -> dict[str, Any] | Verdict:
+        """The variables of a first send, or why it goes to review (the reads and checks)."""
+        if intent.kind is ActionKind.REFUND:
+            return self._prepare_refund(intent)
+        if intent.kind is ActionKind.RESTOCK:
+            return self._prepare_restock(intent)
+        return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
+
+    def test_order(
+        self, intent: Intent, test: bool | None = None, *, resend: bool = False
+    ) -> Verdict | None:
+        """Review, unsent, if Shopify says the order is a test order (``test``: as just re-read;
+        None reads it now). A development store (``include_test_orders``) writes to them.
+
+        Raises:
+            SourceError: the order could not be read.
+        """
+        if self.include_test_orders:
+            return None
+        if test is None:
+            test = self.gateway.order_test(gid("Order", intent.order_id))
+        why = test_order_reason(intent.order_id, test)
+        if why is not None and resend:
+            why = why.replace("not sent:", "not resent:", 1)
+        return None if why is None else Verdict(S.NEEDS_REVIEW, why)
+
+    def _marked_refund(
+        self, intent: Intent, order: OrderRefunds, *, in_flight: bool
+    ) -> Verdict | None:
+        """A refund on the order whose note carries this RMA's marker.
+
+        For an intent in flight (sent by an earlier run, outcome unknown) it is that write: done.
+        Before the first send recon cannot have written it: someone else did, and tonight's
+        findings still say the money is owed (it moved none, or Loop's record disputes its
+        note: AMBIGUOUS_RMA). Marking the intent done would leave that money unpaid with nothing
+        saying so; a human decides.
+        """
+        marker = self.settings.note_template.format(rma=intent.rma)
+        for refund in order.refunds:
+            if not note_names_rma(refund.note, marker):
+                continue
+            if not in_flight:
+                return Verdict(
+                    S.NEEDS_REVIEW,
+                    f"refund {refund.id} carries {marker!r}, but recon has not sent this refund "
+                    "yet and the money is still owed: someone else wrote it",
+                )
+            return Verdict(S.DONE, f"refund {refund.id} already carries {marker!r}", refund.id)
+        return None
+
+    def _refund_guard(
+        self, intent: Intent, order: OrderRefunds, lines: Sequence[dict[str, Any]]
+    ) -> Verdict | None:
+        """Review instead of a refund that is over its cap, paid meanwhile or restocks twice."""
+        if intent.amount is None or intent.currency is None:
+            return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
+        with self.sessions() as session:
+            own = recon_refund_ids(session, self.shop, intent.order_id)
+            restocked = restocked_units(session, self.shop, rma=intent.rma)
+            for key, units in restocks_in_flight(session, self.shop, intent.rma).items():
+                restocked[key] = (*restocked.get(key, ()), *units)  # may have landed
+        reasons = (
+            refund_cap_reason(intent.amount, intent.currency, self.settings),
+            new_refunds_reason(intent, order, own),
+            restock_conflict_reason(intent.rma, lines, restocked),
+        )
+        why = next((r for r in reasons if r is not None), None)
+        return None if why is None else Verdict(S.NEEDS_REVIEW, why)
+
+    def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
+        """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""
+        order_gid = gid("Order", intent.order_id)
+        order = self.gateway.order_refunds(order_gid)
+        found = self.test_order(intent, order.test) or self._marked_refund(
+            intent, order, in_flight=False
+        )
+        if found is not None:
+            return found
+        guard = self._refund_guard(intent, order, intent.details["lines"])
+        if guard is not None or intent.amount is None or intent.currency is None:
+            return guard or Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
+        lines = refund_line_inputs(intent.details["lines"])
+        suggested = self.gateway.suggested_refund(order_gid, lines)
+        try:
+            amount = presentment_amount(intent.amount, intent.currency, suggested)
+            transactions = allocate_transactions(order_gid, amount, suggested)
+        except RemediationError as exc:
+            if order.refunds and "over-refund" in str(exc):
+                return Verdict(S.NEEDS_REVIEW, f"refunded manually meanwhile: {exc}")
+            return Verdict(S.NEEDS_REVIEW, str(exc))
+        refund_input = {
+            "orderId": order_gid,
+            "note": self.settings.note_template.format(rma=intent.rma),
+            "notify": False,
+            "currency": suggested.presentment_currency,
+            "refundLineItems": lines,
+            "transactions": transactions,
+        }
+        return {"input": refund_input, "idempotencyKey": intent.key}
+
+    def _prepare_restock(self, intent: Intent) -> dict[str, Any] | Verdict:
+        """Unless a unit of it was restocked meanwhile, read ``available``: the CAS (§11)."""
+        details = intent.details
+        with self.sessions() as session:
+            done = restocked_units(session, self.shop, rma=intent.rma)
+            again = restock_twice_reason(intent.rma, details, done)
+        if again is not None:
+            return Verdict(S.NEEDS_REVIEW, again)
+        test = self.test_order(intent)
+        if test is not None:
+            return test
+        line_gid = gid("LineItem", str(details["line_item_id"]))
+        location_gid = gid("Location", str(details["location_id"]))
+        stock = next(
+            (
+                s
+                for s in self.gateway.line_item_inventory([line_gid], location_gid)
+                if s.line_item_id == line_gid
+            ),
+            None,
+        )
+        if stock is None or stock.inventory_item_id is None or stock.available is None:
+            return Verdict(S.NEEDS_REVIEW, f"{line_gid} is not stocked at {location_gid}")
+        if not stock.tracked:
+            return Verdict(S.NEEDS_REVIEW, f"inventory of {line_gid} is not tracked")
+        adjust = restock_input(
+            intent.rma,
+            stock.inventory_item_id,
+            location_gid,
+            int(details["quantity"]),
+            stock.available,
+        )
+        return {"input": adjust, "idempotencyKey": intent.key}
