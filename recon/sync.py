@@ -10,7 +10,8 @@ findings, which remediation may write to: a restock-only refund moves no money, 
 financial status, which the sweep filters on, does not change. So are open and in-review Loop
 returns: their state streams are re-read from the oldest such return's ``updated_at`` (at most
 ``initial_days`` back), because label and ``was_processed`` changes may lag or not move
-``updated_at`` (loop-returns-api.md §6 trap 7).
+``updated_at`` (loop-returns-api.md §6 trap 7). So are orders mirrored before recon read
+``Order.test`` (once: the read settles the flag), so that no operator has to run a backfill.
 """
 
 from __future__ import annotations
@@ -334,6 +335,7 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
                     *store.order_ids_missing(),
                     *store.orders_with_pending_refunds(),
                     *store.orders_with_open_write_findings(),
+                    *store.orders_with_unknown_test_flag(),
                 }
             )
         ),

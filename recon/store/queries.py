@@ -76,6 +76,18 @@ class SyncQueries:
             ids = {p.get("shopify_order_id") for p in s.scalars(query)}
         return sorted(str(i) for i in ids if i)
 
+    def orders_with_unknown_test_flag(self) -> list[str]:
+        """Orders mirrored before recon read ``Order.test``: re-read by id, once.
+
+        Until then they may be test orders: reconciled as live, but remediation writes nothing
+        to them. Every mirrored order is in the nightly snapshot, so all of them are read, in
+        the by-id batches of 250; after the first night only those a read could not settle
+        (quarantined, or gone from Shopify) are left.
+        """
+        order = tbl.OrderRow
+        with self.session() as s:
+            return sorted(s.scalars(select(order.id).where(order.test.is_(None))))
+
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""
         listed = tbl.OrderRefundIdRow

@@ -100,6 +100,8 @@ class OrderRow(_Mirrored, Base):
     return_status: Mapped[str | None] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
     presentment_currency: Mapped[str] = mapped_column(String(3))
+    # ``Order.test``; NULL: mirrored before recon read it (re-read by the next nightly sync).
+    test: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class OrderLineRow(Base):
