@@ -19,10 +19,15 @@ from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
-from recon.models import Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
-from recon.store.snapshot import Snapshot, describe_left_out, without_test_orders
+from recon.store.snapshot import (
+    Snapshot,
+    describe_left_out,
+    on_test_orders,
+    without_test_orders,
+)
 from recon.store.sql import SqlStore
 
 if TYPE_CHECKING:
@@ -51,8 +56,8 @@ class RunOutcome:
 
     @property
     def open_findings(self) -> list[Finding]:
-        """Findings that still need someone (not resolved)."""
-        return [f for f in self.findings if f.status != FindingStatus.RESOLVED]
+        """Findings that still need someone (not resolved, not left out)."""
+        return [f for f in self.findings if f.status not in CLOSED_STATUSES]
 
 
 def reconcile_snapshot(
@@ -104,6 +109,16 @@ def live_only(
         return snapshot, ()
     kept, left_out = without_test_orders(snapshot)
     return kept, tuple(left_out.items())
+
+
+def left_out_keys(
+    settings: Settings, snapshot: Snapshot, previous: list[Finding]
+) -> frozenset[str]:
+    """Keys of earlier findings the test-order filter now leaves out of ``snapshot`` (unfiltered):
+    raised before their order read as a test order, they close as ``left_out``, not resolved."""
+    if settings.engine.include_test_orders:
+        return frozenset()
+    return on_test_orders(snapshot, previous)
 
 
 def left_out_notes(left_out: tuple[tuple[str, int], ...]) -> list[str]:
@@ -210,7 +225,8 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         # A long sync may have eaten most of the lease: renew it before remediation writes
         # (LockError if it was taken over meanwhile: then this run must not write at all).
         lease = lock.renew(lease, RUN_LEASE)
-        snapshot, left_out = live_only(app.settings, store.load_snapshot())
+        mirrored = store.load_snapshot()
+        snapshot, left_out = live_only(app.settings, mirrored)
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
         # Muted categories' earlier findings stay as they were: muting is not resolving.
         muted = set(app.settings.engine.muted_categories)
@@ -221,7 +237,8 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         with store.session() as session:
             stored = store.load_findings(session=session, lock=True)
             previous = [f for f in stored if f.category not in muted]
-            findings = merge(previous, result.findings, as_of)
+            gone = left_out_keys(app.settings, mirrored, previous)
+            findings = merge(previous, result.findings, as_of, left_out=gone)
             store.save_findings(findings, session=session)
             lease = lock.extend_in(session, lease, RUN_LEASE)
         applied = remediate(
@@ -285,7 +302,7 @@ def _at_period_end(finding: Finding, stored: Finding) -> Finding:
     A break resolved since (stored ``resolved``) was still open at the period's end, which is
     what the workbook shows: it stays in the month's exceptions, open.
     """
-    status = FindingStatus.OPEN if stored.status == FindingStatus.RESOLVED else stored.status
+    status = FindingStatus.OPEN if stored.status in CLOSED_STATUSES else stored.status
     return finding.model_copy(
         update={"status": status, "first_seen": stored.first_seen, "last_seen": stored.last_seen}
     )

@@ -1,15 +1,21 @@
-"""Finding lifecycle across runs: new → open → resolved, or acknowledged (DESIGN decision 7)."""
+"""Finding lifecycle across runs: new → open → resolved, or acknowledged (DESIGN decision 7);
+left out when its order turns out to be a Shopify test order."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
-from recon.models import Finding, FindingStatus
-
-_LIVE = (FindingStatus.NEW, FindingStatus.OPEN)
+from recon.models import CLOSED_STATUSES, Finding, FindingStatus
 
 
-def merge(previous: list[Finding], current: list[Finding], now: datetime) -> list[Finding]:
+def merge(
+    previous: list[Finding],
+    current: list[Finding],
+    now: datetime,
+    *,
+    left_out: AbstractSet[str] = frozenset(),
+) -> list[Finding]:
     """Carry statuses from the previous run's findings into this run's, by ``key``.
 
     - first time seen → ``new`` (first_seen = last_seen = now);
@@ -19,24 +25,32 @@ def merge(previous: list[Finding], current: list[Finding], now: datetime) -> lis
       units); else back to ``open`` (someone must look again);
     - previously resolved and back → ``new`` with a fresh first_seen (a new occurrence: the old
       one was closed; a regression should be as loud as a first sighting);
-    - previously new/open/acknowledged and absent now → ``resolved`` (resolved_at = now);
-    - previously resolved and still absent → dropped (the store keeps the history).
+    - previously new/open/acknowledged and absent now → ``resolved`` (resolved_at = now), or
+      ``left_out`` (resolved_at = now) when its key is in ``left_out``: it names a Shopify test
+      order or what hangs on it (``recon.store.snapshot.on_test_orders``), so it is absent
+      because the engine no longer reconciles it, not because anything was fixed;
+    - previously resolved or left out and still absent → dropped (the store keeps the history);
+      back → ``new``, as above.
 
-    Returns the current findings (input order) followed by the newly resolved ones (by key).
+    Returns the current findings (input order) followed by the newly closed ones (by key).
     """
     before = {f.key: f for f in previous}
     merged = [_carry(before.get(f.key), f, now) for f in current]
     present = {f.key for f in current}
-    resolved = [
-        p.model_copy(update={"status": FindingStatus.RESOLVED, "resolved_at": now})
+    closed = [
+        p.model_copy(update={"status": _closing(key, left_out), "resolved_at": now})
         for key, p in sorted(before.items())
-        if key not in present and p.status is not FindingStatus.RESOLVED
+        if key not in present and p.status not in CLOSED_STATUSES
     ]
-    return merged + resolved
+    return merged + closed
+
+
+def _closing(key: str, left_out: AbstractSet[str]) -> FindingStatus:
+    return FindingStatus.LEFT_OUT if key in left_out else FindingStatus.RESOLVED
 
 
 def _carry(prev: Finding | None, cur: Finding, now: datetime) -> Finding:
-    if prev is None or prev.status is FindingStatus.RESOLVED:
+    if prev is None or prev.status in CLOSED_STATUSES:
         update = {"status": FindingStatus.NEW, "first_seen": now}
     elif prev.status is FindingStatus.ACKNOWLEDGED and _same(prev, cur):
         update = {

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import RemediationSettings
 from recon.lock import Lease
-from recon.models import Finding, FindingStatus, OrderRecord
+from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
 from recon.remediation.facts import ledger_facts, restocked_units
 from recon.remediation.ledger import list_actions
@@ -21,8 +21,8 @@ from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
 
-# Resolved findings need nothing; acknowledged ones a human has taken over: recon leaves them be.
-_NOT_REMEDIATED = frozenset({FindingStatus.RESOLVED, FindingStatus.ACKNOWLEDGED})
+# Resolved (or left out) findings need nothing; acknowledged ones a human has taken over.
+_NOT_REMEDIATED = CLOSED_STATUSES | {FindingStatus.ACKNOWLEDGED}
 
 
 def gateway_for(shopify: Any) -> GraphQLGateway:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from recon.models import Category, Finding, FindingStatus, Owner, Severity
+from recon.models import CLOSED_STATUSES, Category, Finding, FindingStatus, Owner, Severity
 from recon.money import ZERO, quantize
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
@@ -139,6 +139,8 @@ class ReportData:
     left_out: tuple[tuple[str, int], ...] = ()
     # The shop's time zone ([shop] timezone): whose days period_start and period_end are.
     timezone: str = "UTC"
+    # Earlier findings left out this run because their order turned out to be a test order.
+    left_out_findings: tuple[ExceptionRow, ...] = ()
 
     @property
     def left_out_text(self) -> str:
@@ -283,11 +285,15 @@ def _frame_currencies(*frames: pd.DataFrame) -> tuple[str, ...]:
 def _changes(
     findings: Sequence[Finding], previous: Sequence[Finding] | None
 ) -> tuple[list[Finding], list[Finding]]:
-    """New and resolved findings: the lifecycle status, completed by a diff with the last run."""
-    current_open = {f.key: f for f in findings if f.status != FindingStatus.RESOLVED}
+    """New and resolved findings: the lifecycle status, completed by a diff with the last run.
+
+    A finding left out (its order turned out to be a Shopify test order) is neither: nothing
+    was fixed (``left_out_findings``)."""
+    current_open = {f.key: f for f in findings if f.status not in CLOSED_STATUSES}
     previous_open = (
-        {f.key: f for f in previous if f.status != FindingStatus.RESOLVED} if previous else {}
+        {f.key: f for f in previous if f.status not in CLOSED_STATUSES} if previous else {}
     )
+    left_out = {f.key for f in findings if f.status is FindingStatus.LEFT_OUT}
     new = [
         f
         for f in current_open.values()
@@ -295,7 +301,7 @@ def _changes(
     ]
     resolved = {f.key: f for f in findings if f.status == FindingStatus.RESOLVED}
     for key, finding in previous_open.items():
-        if key not in current_open and key not in resolved:
+        if key not in current_open and key not in resolved and key not in left_out:
             resolved[key] = finding  # gone from this run: the break was fixed
     return sorted(new, key=_sort_key), sorted(resolved.values(), key=_sort_key)
 
@@ -328,10 +334,11 @@ def build_report_data(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be tz-aware UTC")
     shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
-    open_findings = sorted(
-        (f for f in findings if f.status != FindingStatus.RESOLVED), key=_sort_key
-    )
+    open_findings = sorted((f for f in findings if f.status not in CLOSED_STATUSES), key=_sort_key)
     new, resolved = _changes(findings, previous_findings)
+    left_out_findings = sorted(
+        (f for f in findings if f.status is FindingStatus.LEFT_OUT), key=_sort_key
+    )
 
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
         return tuple(to_row(f, shop_domain, as_of, include_customer_pii) for f in items)
@@ -358,6 +365,7 @@ def build_report_data(
         top_exceptions=rows(open_findings[:top_n]),
         new_findings=rows(new),
         resolved_findings=rows(resolved),
+        left_out_findings=rows(left_out_findings),
         trend=_trend(open_findings),
         top_n=top_n,
         open_findings=tuple(open_findings),
@@ -398,6 +406,7 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             ),
             "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
             "resolved_findings": resolved,
+            "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),
             "trend": _trend(findings),
             "open_findings": tuple(findings),
             # the team's own intents: a restock is the warehouse's, a refund finance's

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from recon.models import Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, Finding
 from recon.sandbox.truth import GroundTruth
 
 
@@ -43,7 +43,7 @@ class Score:
 
 def score(findings: Iterable[Finding], truth: GroundTruth) -> Score:
     """Compare open findings with the planted ones by ``key``, and their amounts at risk."""
-    found = {f.key: f for f in findings if f.status != FindingStatus.RESOLVED}
+    found = {f.key: f for f in findings if f.status not in CLOSED_STATUSES}
     expected = {p.key: p for p in truth.findings}
     categories: dict[str, CategoryScore] = {}
     names = {f.category.value for f in found.values()} | {p.category for p in expected.values()}

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.errors import ConfigError
-from recon.models import Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, Finding, FindingStatus
 from recon.store import tables as tbl
 from recon.store.bulk import upsert_rows
 
@@ -164,8 +164,8 @@ class Bookkeeping:
         """Mark open findings acknowledged (checked; quiet until they change), with who and why.
 
         Raises:
-            ConfigError: a key is unknown or its finding is resolved (nothing to acknowledge);
-                nothing is changed then.
+            ConfigError: a key is unknown or its finding is resolved or left out (nothing to
+                acknowledge); nothing is changed then.
         """
         done: list[Finding] = []
         with self.session() as s:
@@ -174,8 +174,8 @@ class Bookkeeping:
                 row = s.get(tbl.FindingRow, key)
                 if row is None:
                     raise ConfigError(f"no finding with key {key!r} (see findings.json)")
-                if row.status == FindingStatus.RESOLVED.value:
-                    raise ConfigError(f"finding {key!r} is resolved: nothing to acknowledge")
+                if row.status in {s.value for s in CLOSED_STATUSES}:
+                    raise ConfigError(f"finding {key!r} is {row.status}: nothing to acknowledge")
                 finding = Finding.model_validate(row.payload).model_copy(
                     update={
                         "status": FindingStatus.ACKNOWLEDGED,

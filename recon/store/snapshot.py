@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 
 from recon.models import (
     BalanceTransactionRecord,
+    Finding,
     GiftCardRecord,
     LoopReturnRecord,
     OrderRecord,
@@ -28,6 +29,35 @@ class Snapshot:
     # (kind, id) of records an open quarantine entry rejected: the mirror may hold an older
     # copy, but what the vendor holds now could not be read (recon.store.quarantine).
     unreadable: frozenset[tuple[str, str]] = frozenset()
+
+
+def on_test_orders(snapshot: Snapshot, findings: Iterable[Finding]) -> frozenset[str]:
+    """Keys of the findings that name what ``without_test_orders`` leaves out of ``snapshot``:
+    a test order, a Loop return or a refund on one, or only left-out balance transactions'
+    order transactions (a finding naming no order, return, refund or transaction is kept).
+
+    Such a finding raised before the order read as a test order is absent from the run
+    because the order is left out, not because it was fixed (``lifecycle.merge``).
+    """
+    test = frozenset(o.id for o in snapshot.orders if o.test)
+    rmas = {r.id for r in snapshot.returns if r.provider_order_id in test}
+    refunds = {f.id for f in snapshot.refunds if f.order_id in test}
+    transactions = {t.id for f in snapshot.refunds if f.order_id in test for t in f.transactions}
+    transactions |= {
+        b.source_order_transaction_id
+        for b in snapshot.balance_transactions
+        if (b.test or b.order_id in test) and b.source_order_transaction_id
+    }
+
+    def left_out(f: Finding) -> bool:
+        return (
+            f.shopify_order_id in test
+            or f.rma in rmas
+            or any(r in refunds for r in f.shopify_refund_ids)
+            or (bool(f.transaction_ids) and set(f.transaction_ids) <= transactions)
+        )
+
+    return frozenset(f.key for f in findings if left_out(f))
 
 
 def describe_left_out(left_out: Iterable[tuple[str, int]]) -> str:

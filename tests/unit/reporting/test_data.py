@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from report_samples import AS_OF, finding, make_data
+from report_samples import AS_OF, finding, make_data, sample_findings
 
 from recon.models import Category, FindingStatus, Owner
 from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
@@ -127,3 +127,23 @@ def test_report_data_is_frozen(report_data: ReportData) -> None:
 def test_naive_as_of_is_refused() -> None:
     with pytest.raises(ValueError, match="tz-aware"):
         make_data(as_of=AS_OF.replace(tzinfo=None))
+
+
+def test_findings_left_out_as_test_orders_are_neither_open_nor_resolved() -> None:
+    """A break on an order that turned out to be a Shopify test order was not fixed: the report
+    lists it apart, and the headline's "resolved" does not count it."""
+    left = finding(
+        Category.MISSING_REFUND,
+        "rma=12345777",
+        "25.00",
+        "USD",
+        status=FindingStatus.LEFT_OUT,
+        resolved_at=AS_OF,
+    )
+    base = make_data()
+    data = make_data(findings=[*sample_findings(), left])
+    assert left.key not in {f.key for f in data.open_findings}
+    assert left.key not in {r.key for r in data.resolved_findings}
+    assert [r.key for r in data.left_out_findings] == [left.key]
+    assert data.headline.resolved_since_last_run == base.headline.resolved_since_last_run
+    assert data.headline.open_findings == base.headline.open_findings

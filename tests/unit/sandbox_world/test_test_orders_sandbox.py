@@ -11,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from recon.bootstrap import build_app
 from recon.config import RemediationMode, Settings, load_settings
+from recon.models import FindingStatus
 from recon.sandbox.generator import generate_world
 from recon.service import run_nightly
+from recon.store.sql import SqlStore
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -66,3 +69,45 @@ def test_a_development_store_can_reconcile_its_test_orders(tmp_path: Path) -> No
     flagged = {f.rma for f in outcome.findings if f.rma in rmas}
     assert flagged, "the test orders' breaks are reported like a live order's"
     assert not [n for n in outcome.notes if n.startswith("Shopify test orders left out")]
+
+
+def _as_mirrored_before_the_flag(store: SqlStore) -> None:
+    """Orders as the version before ``Order.test`` stored them: no flag in the record (and the
+    column a migration adds to such a mirror is NULL)."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE orders SET test = NULL, record = json_remove(record, '$.test')")
+        )
+
+
+@pytest.mark.slow
+def test_after_the_upgrade_earlier_test_orders_are_read_again_and_their_findings_left_out(
+    tmp_path: Path,
+) -> None:
+    """Night 1 is the version before ``Order.test``: test orders reconciled as live (as
+    ``include_test_orders = true`` does), their breaks reported, the orders mirrored without
+    the flag. Night 2 is the upgrade, in apply mode: the sync reads those orders again, so
+    nothing is refunded or restocked on a test order, and their breaks close as ``left_out``,
+    not ``resolved`` (finance reads that as fixed)."""
+    rmas = _test_order_rmas()
+    settings = _settings(tmp_path)
+    settings.engine.include_test_orders = True
+    settings.remediation.mode = RemediationMode.PLAN
+    with build_app(settings) as app:
+        before = {f.key for f in run_nightly(app).open_findings if f.rma in rmas}
+        assert before, "the version before the flag reported the test orders' breaks"
+        _as_mirrored_before_the_flag(app.store)
+        assert app.store.orders_with_unknown_test_flag()
+        app.settings.engine.include_test_orders = False
+        app.settings.remediation.mode = RemediationMode.APPLY
+        after = run_nightly(app)
+        unknown = app.store.orders_with_unknown_test_flag()
+    assert unknown == []  # read again by the sync: no backfill needed
+    status = {f.key: f.status for f in after.findings if f.key in before}
+    assert status == dict.fromkeys(before, FindingStatus.LEFT_OUT)
+    assert not [f for f in after.open_findings if f.rma in rmas]
+    sent = [a for a in after.actions if a["rma"] in rmas and a["state"] in ("sending", "done")]
+    assert sent == []
+    assert any(a["state"] == "done" for a in after.actions)  # live orders were written to
+    html = after.files["html"].read_text(encoding="utf-8")
+    assert 'id="left-out-findings"' in html
