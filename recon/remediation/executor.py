@@ -27,9 +27,6 @@ from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
 from recon.remediation.facts import (
     finding_taken_over,
-    recon_refund_ids,
-    restocked_units,
-    restocks_in_flight,
 )
 from recon.remediation.guards import (
     held_by_plan,

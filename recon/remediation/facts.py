@@ -159,7 +159,7 @@ def finding_taken_over(session: Session, key: str) -> str | None:
         .where(FindingRow.key == key)
         .with_for_update(read=True)
     ).first()
-    if row is None or row.status not in ("acknowledged", "resolved"):
+    if row is None or row.status not in ("acknowledged", "resolved", "left_out"):
         return None
     by = (row.payload or {}).get("acknowledged_by")
     who = f" by {by}" if row.status == "acknowledged" and by else ""

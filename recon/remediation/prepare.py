@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from recon.config import RemediationSettings
 from recon.errors import RemediationError
+from recon.remediation.facts import recon_refund_ids, restocked_units, restocks_in_flight
 from recon.remediation.guards import (
     new_refunds_reason,
     resend_overrefund_reason,
@@ -22,7 +23,6 @@ from recon.remediation.guards import (
     restock_twice_reason,
     test_order_reason,
 )
-from recon.remediation.ledger import recon_refund_ids, restocked_units, restocks_in_flight
 from recon.remediation.planner import ActionKind, ActionState, refund_cap_reason
 from recon.remediation.verdicts import Intent, Verdict
 from recon.remediation.writes import (

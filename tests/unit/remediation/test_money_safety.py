@@ -348,7 +348,9 @@ def _acknowledge_when(point: str, sessions, finding, status=FindingStatus.ACKNOW
     return hook
 
 
-@pytest.mark.parametrize("status", [FindingStatus.ACKNOWLEDGED, FindingStatus.RESOLVED])
+@pytest.mark.parametrize(
+    "status", [FindingStatus.ACKNOWLEDGED, FindingStatus.RESOLVED, FindingStatus.LEFT_OUT]
+)
 def test_a_refund_acknowledged_after_it_was_planned_is_not_sent(sessions, gateway, clock, status):
     """Finance refunded by hand and acknowledged the MISSING_REFUND while tonight's run, which
     had planned it from the findings as they were, was applying: the run paid it again. The

@@ -4,8 +4,8 @@ Orders mirrored before recon read the flag have none: their column stays NULL (u
 next nightly sync re-reads them by id and remediation writes nothing to them until then. An
 order whose stored record already carries the flag gets it in the column.
 
-Revision ID: 0005_order_test_flag
-Revises: 0004_quarantine_resolved
+Revision ID: 0007_order_test_flag
+Revises: 0006_quarantine_by_hand
 Create Date: 2026-11-29 21:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_order_test_flag"
-down_revision = "0004_quarantine_resolved"
+revision = "0007_order_test_flag"
+down_revision = "0006_quarantine_by_hand"
 branch_labels = None
 depends_on = None
 
