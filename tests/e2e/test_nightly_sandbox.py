@@ -109,7 +109,7 @@ def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(
     real_merge = service.merge
     ackers: list[threading.Thread] = []
 
-    def merge_while_finance_acks(previous, current, now):  # type: ignore[no-untyped-def]
+    def merge_while_finance_acks(previous, current, now, **options):  # type: ignore[no-untyped-def]
         other = SqlStore(settings.store.url)  # finance's own process and connection
         acker = threading.Thread(
             target=lambda: other.acknowledge_findings([key], by="cli:ana", note="checked")
@@ -117,7 +117,7 @@ def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(
         acker.start()
         acker.join(timeout=1)  # done at once, unless it waits for the run's transaction
         ackers.append(acker)
-        return real_merge(previous, current, now)
+        return real_merge(previous, current, now, **options)
 
     settings = sandbox_settings(tmp_path, seed=2, returns=60)
     with build_app(settings) as app:
