@@ -268,6 +268,9 @@ class FindingStatus(StrEnum):
 
 # Findings that need nobody any more: fixed, or left out as a test order's.
 CLOSED_STATUSES = frozenset({FindingStatus.RESOLVED, FindingStatus.LEFT_OUT})
+# Findings that count as open in every headline and alarm. Acknowledged ones (someone checked
+# them: ``findings ack``) are neither closed nor open: quiet until they change, counted apart.
+OPEN_STATUSES = frozenset({FindingStatus.NEW, FindingStatus.OPEN})
 
 
 class Finding(Record):

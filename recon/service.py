@@ -19,7 +19,7 @@ from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
-from recon.models import CLOSED_STATUSES, Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding, FindingStatus
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import (
@@ -56,8 +56,9 @@ class RunOutcome:
 
     @property
     def open_findings(self) -> list[Finding]:
-        """Findings that still need someone (not resolved, not left out)."""
-        return [f for f in self.findings if f.status not in CLOSED_STATUSES]
+        """Findings that still need someone: new or open (not resolved, not left out, not
+        acknowledged: someone checked those, and they stay quiet until they change)."""
+        return [f for f in self.findings if f.status in OPEN_STATUSES]
 
 
 def reconcile_snapshot(

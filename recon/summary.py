@@ -11,18 +11,22 @@ from rich.table import Table
 
 from recon.models import FindingStatus
 from recon.money import format_amount
-from recon.reporting.data import WAITING
+from recon.reporting.data import WAITING, Amount, amounts_at_risk, split_quiet
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
 
 
 def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | None) -> None:
-    """Print what a finance lead wants in ten seconds, then where the files are."""
+    """Print what a finance lead wants in ten seconds, then where the files are.
+
+    Open means new or open, as in the report and e-mails; acknowledged findings are counted
+    apart (quiet until they change)."""
+    open_findings, quiet = split_quiet(outcome.findings)
     table = Table(title=f"recon run {outcome.run_id} as of {outcome.as_of:%Y-%m-%d %H:%M} UTC")
     for column in ("category", "owner", "open", "new", "amount at risk"):
         table.add_column(column, justify="right" if column != "category" else "left")
     groups: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
-    for finding in outcome.open_findings:
+    for finding in open_findings:
         groups[finding.category.value].append(finding)
     for category in sorted(groups):
         items = groups[category]
@@ -35,6 +39,13 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
         new = sum(1 for i in items if i.status == FindingStatus.NEW)
         table.add_row(category, items[0].owner.value, str(len(items)), str(new), amounts or "-")
     console.print(table)
+    at_risk = _total(amounts_at_risk(open_findings))
+    console.print(f"open findings: {len(open_findings)}; money at risk: {at_risk}")
+    if quiet:
+        console.print(
+            f"acknowledged: {len(quiet)}, {_total(amounts_at_risk(quiet))} "
+            "(quiet until they change; `run_recon.py findings list`)"
+        )
     sync = outcome.sync.get("records", {})
     if sync:
         console.print("synced: " + ", ".join(f"{k} {v}" for k, v in sorted(sync.items())))
@@ -57,6 +68,13 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
         console.print(f"{name}: {path}")
     if truth is not None:
         _print_score(console, outcome, truth)
+
+
+def _total(amounts: tuple[Amount, ...]) -> str:
+    """``48.60 USD, 15.25 EUR`` (each currency apart), or ``-`` when there is nothing."""
+    shown = [f"{format_amount(a.amount, a.currency) if a.currency else a.amount} {a.currency}"
+             for a in amounts]  # fmt: skip
+    return ", ".join(shown) or "-"
 
 
 def _print_score(console: Console, outcome: RunOutcome, truth: GroundTruth) -> None:

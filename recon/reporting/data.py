@@ -6,18 +6,25 @@ the previous run's findings. Amounts are per currency and never added across cur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 
-from recon.models import CLOSED_STATUSES, Category, Finding, FindingStatus, Owner, Severity
+from recon.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Category,
+    Finding,
+    FindingStatus,
+    Owner,
+    Severity,
+)
 from recon.money import ZERO, quantize
+from recon.reporting.links import loop_return_url, shop_handle, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
 
@@ -25,8 +32,6 @@ from recon.store.snapshot import describe_left_out
 WAITING = frozenset({"proposed", "approved", "planned", "needs_review"})
 
 SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
-_DIGITS = re.compile(r"^\d{1,30}$")
-_HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 # Which team's e-mail lists which categories (the assignment's routing; finance gets everything).
 TEAM_CATEGORIES: dict[Owner, frozenset[Category]] = {
@@ -99,13 +104,17 @@ class TrendPoint:
 
 @dataclass(frozen=True, slots=True)
 class Headline:
-    """The KPIs at the top of every report."""
+    """The KPIs at the top of every report: open means new or open. Acknowledged findings
+    (checked by someone) are quiet until they change: counted and summed apart, never in the
+    open count, the critical count or the money at risk."""
 
     open_findings: int
     critical: int
     new_since_last_run: int
     resolved_since_last_run: int
     money_at_risk: tuple[Amount, ...]
+    acknowledged: int = 0
+    acknowledged_amounts: tuple[Amount, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +150,9 @@ class ReportData:
     timezone: str = "UTC"
     # Earlier findings left out this run because their order turned out to be a test order.
     left_out_findings: tuple[ExceptionRow, ...] = ()
+    # Acknowledged findings: listed apart (who and why), in no headline figure.
+    acknowledged_findings: tuple[Finding, ...] = field(default=(), repr=False)
+    acknowledged_rows: tuple[ExceptionRow, ...] = ()
 
     @property
     def left_out_text(self) -> str:
@@ -162,39 +174,13 @@ class ReportData:
         return tuple(a for a in self.actions if a.get("status") in WAITING)
 
     def exception_rows(self) -> Iterator[ExceptionRow]:
-        """Open findings as rows, generated lazily (the workbook streams them)."""
-        for finding in self.open_findings:
+        """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""
+        for finding in (*self.open_findings, *self.acknowledged_findings):
             yield to_row(finding, self.shop_domain, self.as_of, self.include_customer_pii)
 
     def text(self, value: object) -> str:
         """Clean untrusted text the way this report was configured (PII scrubbed unless allowed)."""
         return clean_text(value, include_pii=self.include_customer_pii)
-
-
-def shop_handle(shop_domain: str) -> str:
-    """The store handle in admin URLs: ``acme.myshopify.com`` → ``acme``.
-
-    Raises:
-        ValueError: if the domain does not give a valid handle.
-    """
-    handle = shop_domain.strip().lower().removeprefix("https://").split(".", 1)[0]
-    if not _HANDLE.match(handle):
-        raise ValueError(f"cannot derive a store handle from {shop_domain!r}")
-    return handle
-
-
-def shopify_order_url(shop_domain: str, order_id: str | None) -> str | None:
-    """Admin link of an order (format assumed: admin.shopify.com/store/<handle>/orders/<id>)."""
-    if not order_id or not _DIGITS.match(order_id):
-        return None  # only numeric ids recon parsed itself make links
-    return f"https://admin.shopify.com/store/{quote(shop_handle(shop_domain))}/orders/{order_id}"
-
-
-def loop_return_url(rma: str | None) -> str | None:
-    """Loop admin link of a return (format assumed: admin.loopreturns.com/returns/<rma>)."""
-    if not rma or not _DIGITS.match(rma):
-        return None
-    return f"https://admin.loopreturns.com/returns/{rma}"
 
 
 def _next_step(finding: Finding) -> str:
@@ -240,11 +226,39 @@ def _sort_key(finding: Finding) -> tuple[int, Decimal, str]:
     return (SEVERITY_RANK[finding.severity], -finding.amount_at_risk, finding.key)
 
 
-def _amounts(pairs: Iterable[tuple[str, Decimal]]) -> tuple[Amount, ...]:
+def amounts_at_risk(findings: Iterable[Finding]) -> tuple[Amount, ...]:
+    """Σ amount at risk per currency (never added across currencies), sorted by currency."""
     totals: dict[str, Decimal] = {}
-    for currency, amount in pairs:
-        totals[currency] = totals.get(currency, ZERO) + amount
+    for finding in findings:
+        currency = finding.currency or ""
+        totals[currency] = totals.get(currency, ZERO) + finding.amount_at_risk
     return tuple(Amount(c, quantize(a, c) if c else a) for c, a in sorted(totals.items()))
+
+
+def split_quiet(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(open, acknowledged) findings, each in report order; resolved and left out are neither.
+
+    Every headline, alarm and subject counts the open ones only (new or open): an acknowledged
+    finding stays quiet until it changes, when the lifecycle opens it again."""
+    listed = sorted(findings, key=_sort_key)
+    return (
+        [f for f in listed if f.status in OPEN_STATUSES],
+        [f for f in listed if f.status is FindingStatus.ACKNOWLEDGED],
+    )
+
+
+def _headline(
+    open_findings: Sequence[Finding], quiet: Sequence[Finding], new: int, resolved: int
+) -> Headline:
+    return Headline(
+        open_findings=len(open_findings),
+        critical=sum(1 for f in open_findings if f.severity == Severity.CRITICAL),
+        new_since_last_run=new,
+        resolved_since_last_run=resolved,
+        money_at_risk=amounts_at_risk(open_findings),
+        acknowledged=len(quiet),
+        acknowledged_amounts=amounts_at_risk(quiet),
+    )
 
 
 def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:
@@ -256,7 +270,7 @@ def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:
             category=category.value,
             owner=items[0].owner.value,
             count=len(items),
-            amounts=_amounts((f.currency or "", f.amount_at_risk) for f in items),
+            amounts=amounts_at_risk(items),
         )
         for category, items in grouped.items()
     ]
@@ -297,7 +311,12 @@ def _changes(
     new = [
         f
         for f in current_open.values()
-        if f.status == FindingStatus.NEW or (previous is not None and f.key not in previous_open)
+        if f.status == FindingStatus.NEW
+        or (
+            previous is not None
+            and f.key not in previous_open
+            and f.status is not FindingStatus.ACKNOWLEDGED
+        )
     ]
     resolved = {f.key: f for f in findings if f.status == FindingStatus.RESOLVED}
     for key, finding in previous_open.items():
@@ -334,7 +353,7 @@ def build_report_data(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be tz-aware UTC")
     shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
-    open_findings = sorted((f for f in findings if f.status not in CLOSED_STATUSES), key=_sort_key)
+    open_findings, quiet = split_quiet(findings)
     new, resolved = _changes(findings, previous_findings)
     left_out_findings = sorted(
         (f for f in findings if f.status is FindingStatus.LEFT_OUT), key=_sort_key
@@ -343,13 +362,7 @@ def build_report_data(
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
         return tuple(to_row(f, shop_domain, as_of, include_customer_pii) for f in items)
 
-    headline = Headline(
-        open_findings=len(open_findings),
-        critical=sum(1 for f in open_findings if f.severity == Severity.CRITICAL),
-        new_since_last_run=len(new),
-        resolved_since_last_run=len(resolved),
-        money_at_risk=_amounts((f.currency or "", f.amount_at_risk) for f in open_findings),
-    )
+    headline = _headline(open_findings, quiet, len(new), len(resolved))
     return ReportData(
         shop=shop,
         shop_domain=shop_domain,
@@ -366,6 +379,8 @@ def build_report_data(
         new_findings=rows(new),
         resolved_findings=rows(resolved),
         left_out_findings=rows(left_out_findings),
+        acknowledged_findings=tuple(quiet),
+        acknowledged_rows=rows(quiet),
         trend=_trend(open_findings),
         top_n=top_n,
         open_findings=tuple(open_findings),
@@ -385,15 +400,10 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
         return data
     wanted = TEAM_CATEGORIES[team]
     findings = [f for f in data.open_findings if f.category in wanted]
+    quiet = [f for f in data.acknowledged_findings if f.category in wanted]
     new_keys = {r.key for r in data.new_findings if r.category in wanted}
     resolved = tuple(r for r in data.resolved_findings if r.category in wanted)
-    headline = Headline(
-        open_findings=len(findings),
-        critical=sum(1 for f in findings if f.severity == Severity.CRITICAL),
-        new_since_last_run=len(new_keys),
-        resolved_since_last_run=len(resolved),
-        money_at_risk=_amounts((f.currency or "", f.amount_at_risk) for f in findings),
-    )
+    headline = _headline(findings, quiet, len(new_keys), len(resolved))
     return ReportData(
         **{
             **_fields(data),
@@ -409,6 +419,8 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),
             "trend": _trend(findings),
             "open_findings": tuple(findings),
+            "acknowledged_findings": tuple(quiet),
+            "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),
             # the team's own intents: a restock is the warehouse's, a refund finance's
             "actions": tuple(a for a in data.actions if a.get("category") in wanted),
         }

@@ -106,7 +106,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
-        summary.add_chart(bar, "H2")
+        summary.add_chart(bar, "K2")
     first, last, width = layout["trend"]
     if last >= first and width > 0:
         line = LineChart()
@@ -117,11 +117,17 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         line.width, line.height = 18, 9
-        summary.add_chart(line, "H22")
+        summary.add_chart(line, "K22")
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 Layout = dict[str, tuple[int, int, int]]
+
+
+# Acknowledged findings are listed in Exceptions but quiet: no open count or money at risk.
+# "<>acknowledged" alone would count the blank row an empty table keeps (Excel matches blanks).
+_OPEN = 'Exceptions[key],"<>",Exceptions[status],"<>acknowledged"'
+_ACKNOWLEDGED = 'Exceptions[status],"acknowledged"'
 
 
 def _q(text: str) -> str:
@@ -158,8 +164,9 @@ class _SummaryRows:
         self.add("Times in the sheets", "UTC")
         self.add()
         self.header("KPI", "Value")
-        self.add("Open findings", "=COUNTA(Exceptions[key])")
-        self.add("Critical findings", '=COUNTIFS(Exceptions[severity],"critical")')
+        self.add("Open findings", f"=COUNTIFS({_OPEN})")
+        self.add("Critical findings", f'=COUNTIFS(Exceptions[severity],"critical",{_OPEN})')
+        self.add("Acknowledged findings", f"=COUNTIFS({_ACKNOWLEDGED})")
         # The book has no "last run" to compare with: it counts the open breaks that first
         # appeared in its period (first seen on one of the shop's days in it), those carried
         # over from before it, and those recon first saw after its end (a first run, or a
@@ -180,19 +187,22 @@ class _SummaryRows:
 
     def currencies(self, currencies: Sequence[str]) -> None:
         self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
-                    "Payout refunds", "Payout difference", "Bounced refunds")  # fmt: skip
+                    "Payout refunds", "Payout difference", "Bounced refunds",
+                    "Acknowledged amount", "Acknowledged findings")  # fmt: skip
         for cur in currencies:
-            at_risk = f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],{_q(cur)})"
+            at = f"Exceptions[currency],{_q(cur)}"
             self.add(
                 cur,
-                self.money(at_risk, cur),
-                f"=COUNTIFS(Exceptions[currency],{_q(cur)})",
+                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{at},{_OPEN})", cur),
+                f"=COUNTIFS({at},{_OPEN})",
                 self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", cur),
                 self.money(
                     f"=SUMIFS(Payouts[refund_failures_sum],Payouts[currency],{_q(cur)})", cur
                 ),
+                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{at},{_ACKNOWLEDGED})", cur),
+                f"=COUNTIFS({at},{_ACKNOWLEDGED})",
             )  # fmt: skip
         self.add()
 
@@ -203,10 +213,10 @@ class _SummaryRows:
             crit = f"Exceptions[category],{_q(total.category)}"
             amounts = [
                 self.money(f"=SUMIFS(Exceptions[amount_at_risk],{crit},"
-                           f"Exceptions[currency],{_q(cur)})", cur)
+                           f"Exceptions[currency],{_q(cur)},{_OPEN})", cur)
                 for cur in currencies
             ]  # fmt: skip
-            self.add(total.category, f"=COUNTIFS({crit})", *amounts)
+            self.add(total.category, f"=COUNTIFS({crit},{_OPEN})", *amounts)
         block = (first, len(self.rows), 1)
         self.add()
         return block
@@ -218,7 +228,7 @@ class _SummaryRows:
             row_no = len(self.rows) + 1
             amounts = [
                 self.money(f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
-                           f"Exceptions[currency],{_q(cur)})", cur)
+                           f"Exceptions[currency],{_q(cur)},{_OPEN})", cur)
                 for cur in currencies
             ]  # fmt: skip
             self.add(self.book.styled(self.ws, day, "yyyy-mm-dd"), *amounts)
@@ -258,7 +268,7 @@ def write_summary(
         "trend": summary.trend(data, valid),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEF":
+    for letter in "BCDEFGHI":
         ws.column_dimensions[letter].width = 18
     for row in summary.rows:
         ws.append(row)

@@ -14,6 +14,7 @@ from stock import units_to_restock
 
 from recon.bootstrap import build_app
 from recon.config import RemediationMode, Settings, load_settings
+from recon.delivery import read_eml
 from recon.engine.findings_json import read_findings_json
 from recon.errors import LockError
 from recon.lock import RunLock
@@ -82,7 +83,8 @@ def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
     tmp_path: Path,
 ) -> None:
     """Finance checks a finding and acknowledges it (`findings ack`): the next nights keep it
-    acknowledged, with who and why, in findings.json too."""
+    acknowledged, with who and why, in findings.json too, and quiet: out of finance's e-mail's
+    open count (its subject) and money at risk, counted apart."""
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
         first = run_nightly(app)
         key = next(f.key for f in first.open_findings if f.category == Category.UNMATCHED_REFUND)
@@ -93,6 +95,15 @@ def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
     assert (acked.status, acked.acknowledged_by) == (FindingStatus.ACKNOWLEDGED, "cli:ana")
     _, written = read_findings_json(second.files["findings"])
     assert next(f for f in written if f.key == key).acknowledged_note == "paid by hand in the shop"
+    loud = [f for f in written if f.status in (FindingStatus.NEW, FindingStatus.OPEN)]
+    mails = [read_eml(p) for p in (tmp_path / "outbox").glob("*.eml")]
+    (mail,) = [
+        m for m in mails if (m["X-Recon-Run"], m["X-Recon-Team"]) == (second.run_id, "finance")
+    ]
+    assert str(mail["Subject"]).endswith(f": {len(loud)} open findings (finance)")
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert f"Acknowledged: 1, {acked.amount_at_risk:,} {acked.currency}" in body.get_content()
 
 
 def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(

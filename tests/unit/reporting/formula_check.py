@@ -1,9 +1,9 @@
 """A tiny evaluator for the Summary formulas, used when LibreOffice is not installed.
 
 It understands exactly what recon writes: SUMIFS, COUNTIFS and COUNTA over structured table
-references (``Table[column]``) with string-literal or same-sheet cell criteria. It reads the
-table's ref and header from the saved workbook, so it checks that a formula points at the column
-it names, and computes the result from the cells a user would see.
+references (``Table[column]``) with string-literal (``"<>x"``: not x) or same-sheet cell
+criteria. It reads the table's ref and header from the saved workbook, so it checks that a
+formula points at the column it names, and computes the result from the cells a user would see.
 """
 
 from __future__ import annotations
@@ -72,6 +72,10 @@ def _criterion(ws: Any, text: str) -> Any:
 
 
 def _matches(value: Any, criterion: Any) -> bool:
+    if criterion == "<>":
+        return value not in (None, "")  # Excel: "<>" alone matches what is not blank
+    if isinstance(criterion, str) and criterion.startswith("<>"):
+        return not _matches(value, criterion[2:])  # Excel: "<>x" matches blanks too
     if isinstance(criterion, str):
         return isinstance(value, str) and value.lower() == criterion.lower()
     if isinstance(criterion, datetime) and isinstance(value, datetime):

@@ -114,7 +114,8 @@ def test_summary_formulas_compute_what_they_claim(workbook_path: Path) -> None:
     for key, value in expected.items():
         assert results[key] == value, key
     assert formulas[("USD", "Money at risk")] == (
-        '=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],"USD")'
+        '=SUMIFS(Exceptions[amount_at_risk],Exceptions[currency],"USD",'
+        'Exceptions[key],"<>",Exceptions[status],"<>acknowledged")'
     )
     by_day = {(label[:10], cur): v for (label, cur), v in results.items() if label[:2] == "20"}
     assert by_day == {  # the line chart's data: value at risk by first_seen date
