@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+def shop_day(moment: datetime, timezone: str) -> date:
+    """The shop's calendar day at ``moment`` (``[shop] timezone``): 15:00 UTC on 1 November is
+    the 2nd in Sydney. Nightly reports are named and dated by it, as month-end periods are.
+
+    Raises:
+        ValueError: if ``moment`` is naive.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("shop_day needs a tz-aware moment")
+    return moment.astimezone(ZoneInfo(timezone)).date()
 
 
 class Clock(Protocol):

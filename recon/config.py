@@ -89,7 +89,8 @@ class ShopSettings(_Section):
     api_version: str = "2026-04"
     token_env: EnvName = "RECON_SHOPIFY_TOKEN"  # noqa: S105 - the variable's name, not a secret
     base_url: HttpUrl | None = None  # default https://{domain}; the sandbox sets its own
-    timezone: str = "UTC"  # the shop's business day: month-end periods and the scheduler
+    # The shop's business day: nightly report folders and dates, month-end periods, the scheduler.
+    timezone: str = "UTC"
 
     @field_validator("timezone")
     @classmethod

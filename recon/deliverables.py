@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -9,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from recon.clock import shop_day
 from recon.config import Settings
 from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
 from recon.engine import ReconResult
@@ -18,6 +21,61 @@ from recon.money import quantize, to_minor, tolerance_units
 from recon.reporting.data import ReportData, build_report_data
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
 from recon.store.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+def nightly_period(as_of: datetime, timezone: str) -> tuple[date, date]:
+    """The nightly report's period: the shop's day that ended before the run, ``[start, end)``.
+
+    Days are the shop's (``[shop] timezone``), as month-end periods are: the 02:00 run in Sydney
+    on 2 November (15:00 UTC on the 1st) reports on 1 November, not 31 October.
+    """
+    day = shop_day(as_of, timezone)
+    return day - timedelta(days=1), day
+
+
+def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) -> Path:
+    """Create and return ``<reports dir>/<shop>/<YYYY-MM-DD>/`` for the shop's day of the run.
+
+    Before recon named folders by the shop's day it named them by the UTC date, so on the night
+    of the change a folder of tonight's name may hold another shop day's report (a Los Angeles
+    run at 19:00 on 31 October wrote ``2026-11-01/``). That folder is moved aside to
+    ``<name>-utc/`` (``-utc-2``... if taken), never overwritten; a report of the same shop day
+    (a rerun) is replaced, as always.
+
+    Raises:
+        OSError: if the folder cannot be created or moved aside.
+    """
+    day = shop_day(as_of, timezone)
+    folder = reports_dir / shop / day.isoformat()
+    written = _report_moment(folder / "findings.json")
+    if written is not None and shop_day(written, timezone) != day:
+        aside = _free_name(folder)
+        folder.rename(aside)
+        log.warning(
+            "%s held the report of %s UTC (another day in %s): kept as %s",
+            folder, f"{written:%Y-%m-%d %H:%M}", timezone, aside.name,
+        )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _report_moment(findings_json: Path) -> datetime | None:
+    """When the report in a folder was made (its findings.json ``as_of``), or None if unknown."""
+    try:
+        moment = datetime.fromisoformat(json.loads(findings_json.read_text("utf-8"))["as_of"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no report there, or not one recon can date: written over, as before
+    return moment if moment.tzinfo is not None else None
+
+
+def _free_name(folder: Path) -> Path:
+    candidate, n = folder.with_name(f"{folder.name}-utc"), 1
+    while candidate.exists():
+        n += 1
+        candidate = folder.with_name(f"{folder.name}-utc-{n}")
+    return candidate
 
 
 def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, Any]]:

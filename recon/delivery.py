@@ -327,7 +327,7 @@ def _message(
 ) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = (
-        f"[recon] {data.shop} {data.as_of.date().isoformat()}: "
+        f"[recon] {data.shop} {data.report_day.isoformat()}: "
         f"{data.headline.open_findings} open findings ({team.value})"
     )
     message["From"] = settings.smtp.sender

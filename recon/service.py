@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
 from recon.config import Settings
-from recon.deliverables import monthend_path, publish, report_data
+from recon.deliverables import (
+    monthend_path,
+    nightly_period,
+    publish,
+    report_data,
+    report_folder,
+)
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
@@ -135,11 +141,6 @@ def sessions(store: SqlStore) -> sessionmaker[Session]:
     return sessionmaker(store.engine, expire_on_commit=False)
 
 
-def report_dir(app: App, as_of: datetime) -> Path:
-    """``reports/<shop>/<YYYY-MM-DD>/`` for a run at ``as_of``."""
-    return app.settings.reports.dir / app.settings.shop.slug / as_of.strftime("%Y-%m-%d")
-
-
 def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
     """Sync, reconcile, remediate per policy, report and deliver: the nightly job.
 
@@ -256,8 +257,8 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             include_test_orders=app.settings.engine.include_test_orders,
         )
         actions = action_rows(sessions(app.store), slug)
-        out = report_dir(app, as_of)
-        out.mkdir(parents=True, exist_ok=True)
+        shop = app.settings.shop
+        out = report_folder(app.settings.reports.dir, slug, as_of, shop.timezone)
         files = {"findings": out / "findings.json"}
         write_findings_json(files["findings"], findings, shop=slug, run_id=run_id, as_of=as_of)
         data = report_data(
@@ -269,7 +270,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             actions=actions,
             run_id=run_id,
             as_of=as_of,
-            period=((as_of - timedelta(days=1)).date(), as_of.date()),
+            period=nightly_period(as_of, shop.timezone),
             left_out=left_out,
         )
         reports, notes, undelivered = publish(app.settings, data)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from recon.clock import shop_day
 from recon.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -158,6 +159,11 @@ class ReportData:
     def left_out_text(self) -> str:
         """What the test-order filter left out, as people read it ("" when nothing)."""
         return describe_left_out(self.left_out)
+
+    @property
+    def report_day(self) -> date:
+        """The shop's day of the run (``timezone``): names the report folder and the e-mail."""
+        return shop_day(self.as_of, self.timezone)
 
     @property
     def period_label(self) -> str:

@@ -2,7 +2,8 @@
 deliverables.
 
 ``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into
-``<reports dir>/<shop>/<YYYY-MM-DD>/``; the caller writes ``findings.json`` beside them.
+``<reports dir>/<shop>/<YYYY-MM-DD>/`` (the shop's day); the caller writes ``findings.json``
+beside them.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def write_exceptions_workbook(data: ReportData, path: Path) -> Path:
 
 
 def run_directory(data: ReportData, reports_dir: Path) -> Path:
-    """``<reports dir>/<shop>/<YYYY-MM-DD>`` for the run's as-of date (UTC)."""
-    return reports_dir / data.shop / data.as_of.date().isoformat()
+    """``<reports dir>/<shop>/<YYYY-MM-DD>`` for the shop's day of the run (``[shop] timezone``;
+    ``recon.service.report_folder`` names it the same way)."""
+    return reports_dir / data.shop / data.report_day.isoformat()
 
 
 def write_run_reports(data: ReportData, out_dir: Path) -> RunReports:

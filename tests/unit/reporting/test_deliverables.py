@@ -154,7 +154,7 @@ def test_reports_show_the_period_with_its_last_day(
 
     data = make_data(period_start=start, period_end=end)
     assert data.period_label == label
-    assert f"period {label}</div>" in render_report(data)
+    assert f"period {label} (days in UTC)</div>" in render_report(data)
     summary = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))["Summary"]
     periods = [row[1] for row in summary.iter_rows(values_only=True) if row[0] == "Period"]
     assert periods == [label]

@@ -1,0 +1,96 @@
+"""The nightly report is named and dated by the shop's day (``[shop] timezone``), not UTC's.
+
+Dataset: the report samples, run at two moments. 2026-11-01 15:00 UTC is 02:00 on 2 November in
+Sydney (AEDT, UTC+11): the shop's nightly run of the 2nd, a UTC day earlier. 2026-11-01 02:00
+UTC is 19:00 on 31 October in Los Angeles (PDT, UTC-7): a UTC day later.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from report_samples import make_data
+
+from recon.clock import shop_day
+from recon.config import DeliverySettings
+from recon.deliverables import nightly_period, report_folder
+from recon.delivery import build_messages
+from recon.reporting.exceptions_xlsx import run_directory, write_run_reports
+from recon.reporting.html import render_email, render_report
+
+SYDNEY_NIGHT = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
+LA_EVENING = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+CASES = [
+    ("Australia/Sydney", SYDNEY_NIGHT, "2026-11-02", "2026-11-01"),
+    ("America/Los_Angeles", LA_EVENING, "2026-10-31", "2026-10-30"),
+    ("UTC", LA_EVENING, "2026-11-01", "2026-10-31"),
+]
+
+
+@pytest.mark.parametrize(("zone", "as_of", "day", "period"), CASES)
+def test_folder_period_and_subject_are_the_shops_day(
+    tmp_path: Path, zone: str, as_of: datetime, day: str, period: str
+) -> None:
+    start, end = nightly_period(as_of, zone)
+    data = make_data(as_of=as_of, timezone=zone, period_start=start, period_end=end)
+    assert data.period_label == period  # the shop's day that just ended
+    reports = write_run_reports(data, tmp_path)
+    assert reports.directory == tmp_path / "sandbox" / day
+    recipients = {"finance": ["f@example.com"]}
+    (message,) = build_messages(data, DeliverySettings(outbox_dir=tmp_path, recipients=recipients))
+    assert str(message["Subject"]).startswith(f"[recon] sandbox {day}: ")
+
+
+@pytest.mark.parametrize(("zone", "as_of", "day", "period"), CASES)
+def test_the_report_and_mails_say_whose_days_they_are(
+    zone: str, as_of: datetime, day: str, period: str
+) -> None:
+    start, end = nightly_period(as_of, zone)
+    data = make_data(as_of=as_of, timezone=zone, period_start=start, period_end=end)
+    html = render_report(data)
+    assert f"<title>recon exceptions – sandbox – {day}</title>" in html
+    assert f"period {period} (days in {zone})" in html
+    text, mail_html = render_email(data, "finance")
+    for body in (text, mail_html):
+        assert f"report of {day} ({zone})" in body
+        assert f"as of {as_of:%Y-%m-%d %H:%M} UTC" in body
+
+
+def test_the_service_names_the_folder_as_the_report_does(tmp_path: Path) -> None:
+    data = make_data(as_of=SYDNEY_NIGHT, timezone="Australia/Sydney")
+    assert shop_day(SYDNEY_NIGHT, "Australia/Sydney") == date(2026, 11, 2)
+    folder = report_folder(tmp_path, "sandbox", SYDNEY_NIGHT, "Australia/Sydney")
+    assert folder == run_directory(data, tmp_path) == tmp_path / "sandbox" / "2026-11-02"
+
+
+def _old_report(folder: Path, as_of: str) -> None:
+    folder.mkdir(parents=True)
+    document = {"format": "recon-findings", "version": 1, "as_of": as_of, "findings": []}
+    (folder / "findings.json").write_text(json.dumps(document), encoding="utf-8")
+    (folder / "report.html").write_text("the old night's report", encoding="utf-8")
+
+
+def test_a_folder_named_by_utc_for_another_shop_day_is_kept_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """Before the upgrade a Los Angeles run at 19:00 on 31 October (02:00 UTC on 1 November) wrote
+    ``2026-11-01/``. The first run of 1 November in Los Angeles is named ``2026-11-01`` too: the
+    old night's report moves aside to ``2026-11-01-utc/`` instead of being overwritten."""
+    _old_report(tmp_path / "sandbox" / "2026-11-01", "2026-11-01T02:00:00Z")
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # 06:00 on 1 November in Los Angeles
+    folder = report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
+    assert folder == tmp_path / "sandbox" / "2026-11-01"
+    kept = tmp_path / "sandbox" / "2026-11-01-utc" / "report.html"
+    assert kept.read_text(encoding="utf-8") == "the old night's report"
+    assert folder.is_dir() and not (folder / "report.html").exists()
+
+
+def test_a_second_run_on_the_same_shop_day_replaces_that_days_report(tmp_path: Path) -> None:
+    """As before: a rerun later the same day writes over the day's report (nothing moved)."""
+    _old_report(tmp_path / "sandbox" / "2026-11-01", "2026-11-01T10:00:00Z")  # 03:00 in LA
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
+    assert sorted(p.name for p in (tmp_path / "sandbox").iterdir()) == ["2026-11-01"]
