@@ -91,8 +91,10 @@ def write_monthend_workbook(data: ReportData, path: Path) -> Path:
 
 
 def summary_currencies(data: ReportData) -> tuple[str, ...]:
-    """Currencies the Summary shows a row for: open findings, matched refunds and payouts."""
-    return tuple(sorted(set(data.currencies) | set(data.ledger_currencies)))
+    """Currencies the Summary shows a row for: open and acknowledged findings, matched refunds
+    and payouts."""
+    quiet = {a.currency for a in data.headline.acknowledged_amounts}
+    return tuple(sorted(set(data.currencies) | quiet | set(data.ledger_currencies)))
 
 
 def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> None:

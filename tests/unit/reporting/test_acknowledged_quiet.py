@@ -202,3 +202,19 @@ def test_a_spreadsheet_engine_leaves_acknowledged_findings_out_of_the_summary(
     usd = dict(zip(header, labels["USD"], strict=False))
     assert Decimal(str(usd["Money at risk"])) == Decimal("198.60")
     assert Decimal(str(usd["Acknowledged amount"])) == Decimal("40.00")
+
+
+def test_a_currency_with_only_acknowledged_findings_still_has_its_summary_row(
+    tmp_path: Path,
+) -> None:
+    """Its acknowledged amount is shown, beside a money at risk of 0."""
+    yen = acknowledged(
+        finding(Category.MISSING_REFUND, "rma=12345792", "5000", "JPY", rma="12345792"),
+        "cli:ana", "refunded by hand",
+    )  # fmt: skip
+    data = make_data(findings=[*sample_findings(), yen])
+    book = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))
+    summary, tables = book["Summary"], table_columns(book)
+    formulas = summary_formulas(summary)
+    assert evaluate(summary, formulas[("JPY", "Acknowledged amount")], tables) == 5000
+    assert evaluate(summary, formulas[("JPY", "Money at risk")], tables) == 0
