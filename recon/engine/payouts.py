@@ -18,6 +18,7 @@ TIEOUT_COLUMNS = [
     "refunds_count",
     "refunds_matched",
     "refunds_unmatched",
+    "refunds_unmatched_sum",
     "refunds_sum",
     "summary_refunds_gross",
     "difference",
@@ -35,8 +36,10 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     is not documented (unverified), so it is read either way: ``summary_refunds_gross`` is its
     magnitude as money out (``-abs``), comparable with ``refunds_sum`` whichever sign Shopify
     sends. A refund row is *matched* when its order transaction belongs to a refund linked to an
-    RMA. ``transaction_type`` is Shopify's DEPOSIT or WITHDRAWAL (empty when not read): a
-    withdrawal's net is money the shop paid back; its refunds are tied out the same way.
+    RMA; ``refunds_unmatched_sum`` is the sum of the others (negative, money out, as
+    ``refunds_sum``): what no RMA explains, for finance to accrue. ``transaction_type`` is
+    Shopify's DEPOSIT or WITHDRAWAL (empty when not read): a withdrawal's net is money the
+    shop paid back; its refunds are tied out the same way.
 
     ``refund_failures_count`` and ``refund_failures_sum`` show the payout's REFUND_FAILURE rows
     (a refund that bounced: money back in, positive) beside the tie-out, not in it: whether
@@ -47,7 +50,8 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     kind = keys.upper_in(bts["type"], ("REFUND", "REFUND_FAILURE"))
     in_payout = kind & bts["payout_id"].notna().to_numpy()
     refund_bt = in_payout & ~keys.upper_in(bts["type"], ("REFUND_FAILURE",))
-    matched = _matched(frames, links, codes)[refund_bt]
+    linked = _matched(frames, links, codes)
+    matched = linked[refund_bt]
     # Per payout on payout codes (issue H18); a payout with no refund row sums to 0, as the
     # left join's NaN filled with 0 did.
     payout_at, size = codes.of("balance_transactions", "payout_id"), codes.size("payout")
@@ -63,11 +67,13 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
         refunds_count=per_payout(refund_bt, ones),
         refunds_matched=keys.take(keys.sum_at(payout_at[refund_bt], matched, size), row, 0),
         refunds_sum_minor=per_payout(refund_bt, amounts),
+        unmatched_minor=per_payout(refund_bt & ~linked, amounts),
         refund_failures_count=per_payout(failure, ones),
         refund_failures_minor=per_payout(failure, amounts),
     )
     out["refund_failures_sum"] = decimals(out["refund_failures_minor"], out["currency"])
     out["refunds_unmatched"] = out["refunds_count"] - out["refunds_matched"]
+    out["refunds_unmatched_sum"] = decimals(out["unmatched_minor"], out["currency"])
     summary = -out["refunds_gross_minor"].abs()  # money out, whichever sign was sent
     diff = out["refunds_sum_minor"] - summary
     out["refunds_sum"] = decimals(out["refunds_sum_minor"], out["currency"])

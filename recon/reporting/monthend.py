@@ -48,6 +48,7 @@ PAYOUT_COLUMNS = (
     Column("refunds_count", "int", 10),
     Column("refunds_matched", "int", 10),
     Column("refunds_unmatched", "int", 10),
+    Column("refunds_unmatched_sum", "money", 14, currency_column="currency"),
     Column("refunds_sum", "money", 14, currency_column="currency"),
     Column("summary_refunds_gross", "money", 14, currency_column="currency"),
     Column("difference", "money", 13, currency_column="currency"),
@@ -108,7 +109,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
-        summary.add_chart(bar, "K2")
+        summary.add_chart(bar, "L2")
     first, last, width = layout["trend"]
     if last >= first and width > 0:
         line = LineChart()
@@ -119,7 +120,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         line.width, line.height = 18, 9
-        summary.add_chart(line, "K22")
+        summary.add_chart(line, "L22")
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -189,8 +190,8 @@ class _SummaryRows:
 
     def currencies(self, currencies: Sequence[str]) -> None:
         self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
-                    "Payout refunds", "Payout difference", "Bounced refunds",
-                    "Acknowledged amount", "Acknowledged findings")  # fmt: skip
+                    "Payout refunds", "Unmatched payout refunds", "Payout difference",
+                    "Bounced refunds", "Acknowledged amount", "Acknowledged findings")  # fmt: skip
         for cur in currencies:
             at = f"Exceptions[currency],{_q(cur)}"
             self.add(
@@ -199,6 +200,9 @@ class _SummaryRows:
                 f"=COUNTIFS({at},{_OPEN})",
                 self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
                 self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),
+                self.money(
+                    f"=SUMIFS(Payouts[refunds_unmatched_sum],Payouts[currency],{_q(cur)})", cur
+                ),
                 self.money(f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", cur),
                 self.money(
                     f"=SUMIFS(Payouts[refund_failures_sum],Payouts[currency],{_q(cur)})", cur
@@ -270,7 +274,7 @@ def write_summary(
         "trend": summary.trend(data, valid),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEFGHI":
+    for letter in "BCDEFGHIJ":
         ws.column_dimensions[letter].width = 18
     for row in summary.rows:
         ws.append(row)

@@ -1137,6 +1137,18 @@ def test_payout_tieout_counts_matched_and_unmatched_refunds(summary: str) -> Non
     assert row["summary_refunds_gross"] == Decimal("-27.00")
 
 
+def test_payout_tieout_sums_the_unmatched_refunds_for_finance_to_accrue() -> None:
+    """Payout 700 carries the linked 20.00 refund and the 7.00 one with no note: the 7.00 no
+    RMA explains is its unmatched sum, money out (negative) like ``refunds_sum``; a payout
+    whose refunds all link has 0.00 unmatched."""
+    records = CASES["unmatched: a 7.00 refund with no note on a returned order"][0]
+    row = run(*records).payout_tieout.iloc[0]
+    assert (row["refunds_unmatched"], row["refunds_unmatched_sum"]) == (1, Decimal("-7.00"))
+    assert row["refunds_sum"] == Decimal("-27.00")
+    quiet = run(*clean()).payout_tieout.iloc[0]
+    assert (quiet["refunds_unmatched"], quiet["refunds_unmatched_sum"]) == (0, Decimal("0.00"))
+
+
 @pytest.mark.parametrize("summary", ["-20.00", "20.00"])
 def test_payout_tieout_difference_is_the_refunds_the_summary_lacks(summary: str) -> None:
     """Refund rows total -27.00 against a 20.00 summary: 7.00 more went out than it shows."""

@@ -164,3 +164,20 @@ def test_a_payout_of_the_month_before_is_in_that_months_book_only(mirror: Any) -
     store.upsert_payouts([_payout("P0", datetime(2026, 9, 8, 6, tzinfo=UTC), [paid])])
     assert "P0" in _tieout(_book(mirror, (date(2026, 9, 1), date(2026, 10, 1))))
     assert sorted(_tieout(_book(mirror, OCTOBER))) == ["P1"]
+
+
+def test_a_payouts_unmatched_refunds_are_summed_for_finance_to_accrue(mirror: Any) -> None:
+    """On Oct 3 CX refunds 3.00 of goodwill, no RMA in its note, on return 1002's order; P1
+    (Oct 4) pays it out with 1001's and 1002's refunds. October's Payouts sheet says how much
+    of P1 no RMA explains (-3.00, money out like refunds_sum), not only that one refund is."""
+    _, store = mirror
+    goodwill = make_refund(7, datetime(2026, 10, 3, tzinfo=UTC), Decimal("3.00"), note="goodwill")
+    goodwill = goodwill.model_copy(update={"order_id": "5002"})
+    store.upsert_orders([make_order(2, goodwill.processed_at, ("7002", goodwill.id))])
+    store.upsert_refunds([goodwill])
+    store.upsert_balance_transactions([balance_for(7, goodwill, "P1")])
+    rows = {str(r["payout_id"]): r for r in _sheet(_book(mirror, OCTOBER), "Payouts")}
+    p1 = rows["P1"]
+    assert (p1["refunds_count"], p1["refunds_unmatched"]) == (3, 1)
+    assert Decimal(str(p1["refunds_unmatched_sum"])) == Decimal("-3.00")
+    assert Decimal(str(rows["P1"]["refunds_sum"])) < Decimal(str(p1["refunds_unmatched_sum"]))

@@ -106,6 +106,8 @@ def test_summary_formulas_compute_what_they_claim(workbook_path: Path) -> None:
         ("USD", "Matched refunds"): Decimal("20.00"),
         ("EUR", "Matched refunds"): Decimal("7.50"),
         ("USD", "Payout difference"): Decimal("-1.00"),
+        ("USD", "Unmatched payout refunds"): Decimal("-4.00"),
+        ("EUR", "Unmatched payout refunds"): Decimal(0),
         ("USD", "Bounced refunds"): Decimal("12.50"),
         ("MISSING_REFUND", "USD"): Decimal("48.60"),
         ("MISSING_REFUND", "EUR"): Decimal(0),
