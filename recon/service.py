@@ -26,7 +26,7 @@ from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding, FindingStatus
-from recon.remediation.runner import action_rows, ledger_restocks, remediate
+from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import (
     Snapshot,
@@ -386,7 +386,10 @@ def build_monthend(
         for f in result.findings
     ]
     rmas = {r.id for r in snapshot.returns}
-    actions = [a for a in action_rows(sessions(store), settings.shop.slug) if a["rma"] in rmas]
+    # As the ledger stood at the period's end: a book re-built later reads as the one built then.
+    actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)
+    actions = [a for a in actions if a["rma"] in rmas]
+    later = sum(1 for a in created_since if a["rma"] in rmas)
     data = report_data(
         settings,
         findings=findings,
@@ -401,4 +404,4 @@ def build_monthend(
     )
     path = monthend_path(settings, start, end)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_monthend_workbook(data, path)
+    return write_monthend_workbook(data, path, later_actions=later)

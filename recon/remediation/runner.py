@@ -15,6 +15,7 @@ from recon.lock import Lease
 from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
 from recon.remediation.facts import ledger_facts, restocked_units
+from recon.remediation.history import actions_as_of
 from recon.remediation.ledger import list_actions
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.views import report_row
@@ -115,6 +116,16 @@ def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, An
     """Every intent of the shop as plain rows for the reports (the audit trail has no cap)."""
     with sessions() as session:
         return [report_row(view) for view in list_actions(session, shop)]
+
+
+def action_rows_as_of(
+    sessions: Callable[[], Session], shop: str, as_of: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The intents created before ``as_of``, each in its state then, and those created since,
+    as report rows (see ``history.actions_as_of``)."""
+    with sessions() as session:
+        views, later = actions_as_of(session, shop, as_of)
+    return [report_row(view) for view in views], [report_row(view) for view in later]
 
 
 def ledger_restocks(

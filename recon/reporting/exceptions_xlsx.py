@@ -91,11 +91,14 @@ def write_exceptions_sheet(book: StreamingBook, data: ReportData) -> StreamingSh
 
 
 def write_actions_sheet(
-    book: StreamingBook, data: ReportData, actions: Sequence[Mapping[str, Any]]
+    book: StreamingBook,
+    data: ReportData,
+    actions: Sequence[Mapping[str, Any]],
+    columns: Sequence[Column] = ACTION_COLUMNS,
 ) -> StreamingSheet:
     """The intents given, one row each, in an ``Actions`` sheet and table."""
-    sheet = book.sheet("Actions", ACTION_COLUMNS, table="Actions")
-    sheet.extend(dict_rows(data, actions, ACTION_COLUMNS))
+    sheet = book.sheet("Actions", columns, table="Actions")
+    sheet.extend(dict_rows(data, actions, columns))
     return sheet
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_actions_sheet, write_exceptions_sheet
-from recon.reporting.rows import dict_rows, frame_rows
+from recon.reporting.rows import ACTION_COLUMNS, dict_rows, frame_rows
 from recon.reporting.xlsx_writer import Column, StreamingBook, money_format
 
 MATCHED_COLUMNS = (
@@ -55,6 +56,11 @@ PAYOUT_COLUMNS = (
     Column("refund_failures_count", "int", 10),
     Column("refund_failures_sum", "money", 14, currency_column="currency"),
 )
+# The intents' states are as at the period's end, not as now: the header says so.
+PERIOD_END_STATUS = "status_at_period_end"
+MONTHEND_ACTION_COLUMNS = tuple(
+    replace(c, name=PERIOD_END_STATUS) if c.name == "status" else c for c in ACTION_COLUMNS
+)
 STORE_CREDIT_COLUMNS = (
     Column("rma", width=12),
     Column("order_name", width=14),
@@ -66,8 +72,12 @@ STORE_CREDIT_COLUMNS = (
 )
 
 
-def write_monthend_workbook(data: ReportData, path: Path) -> Path:
+def write_monthend_workbook(data: ReportData, path: Path, *, later_actions: int = 0) -> Path:
     """Write the month-end workbook.
+
+    ``data.actions`` are the intents created before the period's end, each in its state at its
+    end (``service.build_monthend``); ``later_actions`` counts those of the period's returns
+    created since, which the Actions sheet does not list (the Summary says how many).
 
     Raises:
         OSError: if the file cannot be written.
@@ -81,14 +91,18 @@ def write_monthend_workbook(data: ReportData, path: Path) -> Path:
     book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts").extend(
         frame_rows(data, data.payout_tieout, PAYOUT_COLUMNS)
     )
-    write_actions_sheet(book, data, data.actions)
+    write_actions_sheet(book, data, _at_period_end(data.actions), MONTHEND_ACTION_COLUMNS)
     book.sheet("Store credit", STORE_CREDIT_COLUMNS, table="StoreCredit").extend(
         dict_rows(data, data.store_credit, STORE_CREDIT_COLUMNS)
     )
-    layout = write_summary(book, summary, data, summary_currencies(data))
+    layout = write_summary(book, summary, data, summary_currencies(data), later_actions)
     _add_charts(summary, layout)
     book.save(path)
     return path
+
+
+def _at_period_end(actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{**action, PERIOD_END_STATUS: action.get("status")} for action in actions]
 
 
 def summary_currencies(data: ReportData) -> tuple[str, ...]:
@@ -156,7 +170,7 @@ class _SummaryRows:
         self.rows.append(list(row))
         return len(self.rows)
 
-    def head(self, data: ReportData) -> None:
+    def head(self, data: ReportData, later_actions: int) -> None:
         self.header("recon month-end workbook")
         self.add("Shop", data.shop)
         self.add("Period", data.period_label)
@@ -186,6 +200,7 @@ class _SummaryRows:
             self.add(
                 "Shopify test orders left out (engine.include_test_orders)", data.left_out_text
             )
+        self.add("Actions", _actions_note(later_actions))
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> None:
@@ -241,6 +256,12 @@ class _SummaryRows:
         return (first, len(self.rows), len(currencies))
 
 
+def _actions_note(later: int) -> str:
+    """What the Actions sheet lists: the ledger as it stood at the period's end."""
+    note = "intents created before the period's end, each in its state at its end"
+    return f"{note}; {later} intent(s) created since are not listed" if later else note
+
+
 def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:
     """Open findings first seen before, in and after the period, in the shop's days (a finding
     with no first-seen time counts as carried over)."""
@@ -258,7 +279,11 @@ def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:
 
 
 def write_summary(
-    book: StreamingBook, ws: Any, data: ReportData, currencies: Sequence[str]
+    book: StreamingBook,
+    ws: Any,
+    data: ReportData,
+    currencies: Sequence[str],
+    later_actions: int = 0,
 ) -> Layout:
     """Fill the Summary sheet; return where the chart data blocks are (first, last row, width).
 
@@ -267,7 +292,7 @@ def write_summary(
     """
     valid = [c for c in currencies if _CURRENCY.match(c)]
     summary = _SummaryRows(book, ws)
-    summary.head(data)
+    summary.head(data, later_actions)
     summary.currencies(valid)
     layout: Layout = {
         "categories": summary.categories(data, valid),

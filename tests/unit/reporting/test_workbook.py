@@ -227,7 +227,7 @@ def test_month_end_actions_sheet_fills_every_column_the_ledger_knows(workbook_pa
     rows = list(load_workbook(workbook_path)["Actions"].iter_rows(values_only=True))
     header = [str(v) for v in rows[0]]
     restock = dict(zip(header, rows[2], strict=True))
-    assert restock["status"] == "done" and restock["approved_by"] == "cli:finance"
+    assert restock["status_at_period_end"] == "done" and restock["approved_by"] == "cli:finance"
     assert restock["shopify_result"] == "gid://shopify/InventoryAdjustmentGroup/9"
     assert restock["created_at"] is not None and restock["updated_at"] is not None
     assert restock["what"] == (

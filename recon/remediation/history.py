@@ -1,0 +1,53 @@
+"""Intents as they stood at a past time, read back from the ledger's append-only events."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recon.remediation.ledger import ActionEventRow, ActionRow, ActionView, list_actions
+from recon.remediation.planner import ActionState
+
+
+def actions_as_of(
+    session: Session, shop: str, as_of: datetime
+) -> tuple[list[ActionView], list[ActionView]]:
+    """The shop's intents created before ``as_of``, each in its state at ``as_of``; and those
+    created since, as they are now.
+
+    An intent's row holds only its latest state; its events (``action_events``, never updated)
+    say what it was when: the state of the last event before ``as_of``, its reason, who had
+    approved it by then. Shopify's result is shown only if nothing changed since ``as_of``
+    (the executor records it with the intent's last transition, to done or failed).
+    """
+    views = list_actions(session, shop)
+    kept = [view for view in views if view.created_at < as_of]
+    ids = select(ActionRow.id).where(ActionRow.shop == shop, ActionRow.created_at < as_of)
+    query = select(ActionEventRow).where(ActionEventRow.action_id.in_(ids))
+    trail: dict[int, list[ActionEventRow]] = {}
+    for event in session.scalars(query.order_by(ActionEventRow.id)):
+        trail.setdefault(event.action_id, []).append(event)
+    later = [view for view in views if view.created_at >= as_of]
+    return [_as_of(view, trail.get(view.id, []), as_of) for view in kept], later
+
+
+def _as_of(view: ActionView, events: list[ActionEventRow], as_of: datetime) -> ActionView:
+    before = [event for event in events if event.at < as_of]
+    if not before or len(before) == len(events):
+        return view  # nothing happened to it since (or it has no trail to read back)
+    # A transition changes the state (or is the first event); ``note`` events keep it and, as
+    # in ``transition``, an empty reason leaves the previous one.
+    moves = [e for e in before if e.from_state is None or e.from_state != e.to_state]
+    reasons = [e.reason for e in moves if e.reason]
+    approvals = [e.actor for e in before if e.to_state == ActionState.APPROVED.value]
+    return replace(
+        view,
+        state=before[-1].to_state,
+        reason=reasons[-1] if reasons else "",
+        result_id=None,
+        updated_at=(moves or before)[-1].at,
+        approved_by=approvals[-1] if approvals else None,
+    )
