@@ -301,3 +301,6 @@ class Finding(Record):
     # Who acknowledged it and why (``run_recon.py findings ack``); cleared when it changes.
     acknowledged_by: str | None = None
     acknowledged_note: str = ""
+    # When (None: acknowledged before recon recorded it): a month-end book shows a finding
+    # acknowledged only if it was by the period's end.
+    acknowledged_at: datetime | None = None

@@ -25,7 +25,8 @@ from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
-from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding, FindingStatus
+from recon.models import OPEN_STATUSES, Finding
+from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import (
@@ -298,45 +299,6 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
     return outcome
 
 
-def _at_period_end(finding: Finding, stored: Finding) -> Finding:
-    """A finding recomputed as of the period's end, with the lifecycle the nightly runs gave it.
-
-    A break resolved since (stored ``resolved``) was still open at the period's end, which is
-    what the workbook shows: it stays in the month's exceptions, open.
-    """
-    status = FindingStatus.OPEN if stored.status in CLOSED_STATUSES else stored.status
-    return finding.model_copy(
-        update={"status": status, "first_seen": stored.first_seen, "last_seen": stored.last_seen}
-    )
-
-
-def _as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
-    """The period's records as they stood at its end: refunds, settlements and payouts dated at
-    or after ``as_of`` had not happened yet.
-
-    The period's snapshot holds every refund of its returns' orders, whatever its date. A return
-    closed on 20 October and refunded on 3 November was owed at the close of October, so
-    October's workbook lists its ``MISSING_REFUND``, open. A refund of 30 October paid out on
-    2 November was in no payout at the close of October: its balance transaction is ``PENDING``
-    with no payout, as Shopify showed it then (the mirror keeps its latest status, ``PAID``).
-    Loop states and order fields are as mirrored now: the mirror keeps no history of them.
-    """
-    later = {p.id for p in snapshot.payouts if p.issued_at >= as_of}
-    return replace(
-        snapshot,
-        refunds=tuple(r for r in snapshot.refunds if r.processed_at < as_of),
-        balance_transactions=tuple(
-            b.model_copy(update={"payout_id": None, "payout_status": "PENDING"})
-            if b.payout_id in later
-            else b
-            for b in snapshot.balance_transactions
-            if b.transaction_date < as_of
-        ),
-        payouts=tuple(p for p in snapshot.payouts if p.issued_at < as_of),
-        gift_cards=tuple(g for g in snapshot.gift_cards if g.created_at < as_of),
-    )
-
-
 def _payout_tieout(
     settings: Settings, store: SqlStore, payouts: Snapshot, since: datetime, as_of: datetime
 ) -> pd.DataFrame:
@@ -353,7 +315,7 @@ def _payout_tieout(
     """
     issued = [p.id for p in payouts.payouts if since <= p.issued_at < as_of]
     context = store.load_payout_context(issued, as_of)
-    snapshot, _ = live_only(settings, _as_it_stood(context, as_of))  # as the period's
+    snapshot, _ = live_only(settings, as_it_stood(context, as_of))  # as the period's
     frames = build_frames(
         snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
         snapshot.balance_transactions, snapshot.gift_cards,
@@ -375,16 +337,11 @@ def build_monthend(
     since = datetime.combine(start, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     until = datetime.combine(end, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     as_of = min(until, now)
-    snapshot, left_out = live_only(settings, _as_it_stood(store.load_snapshot(since, until), as_of))
+    snapshot, left_out = live_only(settings, as_it_stood(store.load_snapshot(since, until), as_of))
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
     known = {f.key: f for f in store.load_findings()}
-    findings = [
-        _at_period_end(f, known[f.key])
-        if f.key in known
-        else f.model_copy(update={"first_seen": as_of, "last_seen": as_of})
-        for f in result.findings
-    ]
+    findings = [at_period_end(f, known.get(f.key), (since, until), as_of) for f in result.findings]
     rmas = {r.id for r in snapshot.returns}
     # As the ledger stood at the period's end: a book re-built later reads as the one built then.
     actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)

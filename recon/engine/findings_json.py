@@ -20,7 +20,7 @@ _FIELDS = (
     "key", "category", "rma", "shopify_order_id", "shopify_order_name", "shopify_refund_ids",
     "transaction_ids", "payout_id", "sku", "location_id", "loop_line_item_ids", "amount_at_risk",
     "currency", "severity", "owner", "status", "first_seen", "last_seen", "resolved_at", "detail",
-    "next_step", "acknowledged_by", "acknowledged_note",
+    "next_step", "acknowledged_by", "acknowledged_note", "acknowledged_at",
 )  # fmt: skip
 
 
@@ -42,7 +42,7 @@ def _as_json(finding: Finding) -> dict[str, Any]:
         value = data[name]
         if name == "amount_at_risk":
             value = format_amount(value, finding.currency) if finding.currency else f"{value:f}"
-        elif isinstance(value, datetime) or name in ("first_seen", "last_seen", "resolved_at"):
+        elif isinstance(value, datetime) or name.endswith(("_seen", "_at")):
             value = _when(value)
         elif isinstance(value, tuple):
             value = list(value)

@@ -58,6 +58,7 @@ def _carry(prev: Finding | None, cur: Finding, now: datetime) -> Finding:
             "first_seen": prev.first_seen or now,
             "acknowledged_by": prev.acknowledged_by,
             "acknowledged_note": prev.acknowledged_note,
+            "acknowledged_at": prev.acknowledged_at,
         }
     else:
         update = {"status": FindingStatus.OPEN, "first_seen": prev.first_seen or now}

@@ -160,8 +160,11 @@ class Bookkeeping:
         with self._tx(session) as s:
             upsert_rows(s, tbl.FindingRow, rows)
 
-    def acknowledge_findings(self, keys: Sequence[str], *, by: str, note: str) -> list[Finding]:
-        """Mark open findings acknowledged (checked; quiet until they change), with who and why.
+    def acknowledge_findings(
+        self, keys: Sequence[str], *, by: str, note: str, at: datetime | None = None
+    ) -> list[Finding]:
+        """Mark open findings acknowledged (checked; quiet until they change), with who, why and
+        when (``at``, default now: a month-end book shows them acknowledged from then on).
 
         Raises:
             ConfigError: a key is unknown or its finding is resolved or left out (nothing to
@@ -181,6 +184,7 @@ class Bookkeeping:
                         "status": FindingStatus.ACKNOWLEDGED,
                         "acknowledged_by": by,
                         "acknowledged_note": note,
+                        "acknowledged_at": at or self.clock.now(),
                     }
                 )
                 row.status, row.acknowledged = finding.status.value, True

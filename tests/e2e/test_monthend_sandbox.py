@@ -10,7 +10,8 @@ from openpyxl import load_workbook
 from test_nightly_sandbox import sandbox_settings
 
 from recon.bootstrap import build_app
-from recon.service import _as_it_stood, build_monthend, live_only, reconcile_snapshot, run_nightly
+from recon.period_end import as_it_stood
+from recon.service import build_monthend, live_only, reconcile_snapshot, run_nightly
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +58,7 @@ def test_octobers_book_raises_no_break_the_full_history_does_not(tmp_path: Path,
         run_nightly(app)
         store, settings = app.store, app.settings
         path = build_monthend(settings, store, app.clock.now(), date(2026, 10, 1), end.date())
-        whole, _ = live_only(settings, _as_it_stood(store.load_snapshot(), end))
+        whole, _ = live_only(settings, as_it_stood(store.load_snapshot(), end))
         truth = {
             f.key
             for f in reconcile_snapshot(settings, store, whole, end, ledger_before=end).findings

@@ -85,6 +85,26 @@ def test_acknowledged_opens_again_when_the_ids_it_names_change(change: dict[str,
     assert changed[0].status is FindingStatus.OPEN and changed[0].acknowledged_by is None
 
 
+def test_when_a_finding_was_acknowledged_is_kept_until_it_opens_again(tmp_path: Path) -> None:
+    """An acknowledgement's time stays with it across runs (a month-end book shows a finding
+    acknowledged only if it was by the period's end), is written to findings.json, and goes
+    with who and why when the finding changes."""
+    ack = {
+        "status": FindingStatus.ACKNOWLEDGED,
+        "acknowledged_by": "cli:ana",
+        "acknowledged_at": AS_OF + timedelta(hours=3),
+    }
+    acked = [finding("K|rma=22222").model_copy(update=ack)]
+    (same,) = merge(acked, [finding("K|rma=22222")], LATER)
+    assert same.acknowledged_at == AS_OF + timedelta(hours=3)
+    path = tmp_path / "findings.json"
+    write_findings_json(path, [same], shop="s", run_id="r", as_of=LATER)
+    assert json.loads(path.read_text())["findings"][0]["acknowledged_at"] == "2026-11-01T05:00:00Z"
+    assert read_findings_json(path)[1][0].acknowledged_at == same.acknowledged_at
+    (changed,) = merge(acked, [finding("K|rma=22222", amount="12.00")], LATER)
+    assert changed.acknowledged_at is None
+
+
 def test_an_acknowledged_over_refund_that_turns_short_opens_again() -> None:
     """Loop owes 15.00; refund 500 paid 10.00 + 10.00, 5.00 too much: finance acknowledges it.
     Then the 10.00 card part bounces: the customer is 5.00 short. The amount at risk is 5.00

@@ -161,7 +161,8 @@ def test_reports_show_the_period_with_its_last_day(
 
 
 def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path: Path) -> None:
-    """Open on Oct 31, fixed on Nov 3: October's workbook lists it, open, first seen Oct 20."""
+    """Open on Oct 31, fixed on Nov 3: October's workbook lists it, not resolved: new in the
+    month (first seen Oct 20)."""
 
     from recon.models import Category, Finding, FindingStatus, Owner, Severity
     from recon.service import build_monthend
@@ -202,7 +203,7 @@ def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path:
     finally:
         store.close()
     (row,) = [r for r in _exception_rows(path) if r["key"] == key]
-    assert row["status"] == "open" and str(row["first_seen"]).startswith("2026-10-20")
+    assert row["status"] == "new" and str(row["first_seen"]).startswith("2026-10-20")
 
 
 def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
@@ -226,7 +227,8 @@ def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
         november = missing_refunds(date(2026, 11, 1), date(2026, 12, 1))
     finally:
         store.close()
-    assert [r["status"] for r in october] == ["new"]  # no nightly run recorded it
+    # No nightly run recorded it: the book first sees it, at the period's end (not in it).
+    assert [r["status"] for r in october] == ["open"]
     assert november == []
 
 
