@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from email.message import EmailMessage
 from pathlib import Path
 from unittest.mock import MagicMock
 
 import pytest
-from report_samples import make_data
+from report_samples import AS_OF, finding, make_data, sample_findings
 
 from recon.config import DeliverySettings, Settings, SmtpSettings
 from recon.delivery import (
@@ -20,7 +21,7 @@ from recon.delivery import (
     write_eml,
 )
 from recon.errors import DeliveryError
-from recon.models import Owner
+from recon.models import Category, FindingStatus, Owner
 from recon.reporting.data import ReportData, for_team
 
 
@@ -281,3 +282,41 @@ def test_a_waiting_message_another_run_moved_while_this_one_sent_it_does_not_fai
     result = deliver(tonight, mailer, outbox, shop=report_data.shop)
     assert result.ok and len(result.sent) == len(tonight)
     assert (outbox / "sent").is_dir() and not list(outbox.glob("*.eml"))
+
+
+def test_each_team_is_told_of_its_findings_left_out_as_test_orders(tmp_path: Path) -> None:
+    """Last night finance had a MISSING_REFUND and the warehouse a MISSING_RESTOCK on an order
+    that has since turned out to be a Shopify test order: both are gone from tonight's open
+    findings though nothing was fixed. Each team's e-mail says so beside new and resolved (the
+    report does), not only a lower open count; CX, who had none, is told nothing."""
+    left = [
+        finding(
+            Category.MISSING_REFUND,
+            "rma=12345777",
+            "25.00",
+            "USD",
+            rma="12345777",
+            status=FindingStatus.LEFT_OUT,
+            resolved_at=AS_OF,
+        ),
+        finding(
+            Category.MISSING_RESTOCK,
+            "rma=12345777,line=9",
+            "25.00",
+            "USD",
+            rma="12345777",
+            owner=Owner.WAREHOUSE,
+            status=FindingStatus.LEFT_OUT,
+            resolved_at=AS_OF,
+        ),
+    ]
+    data = make_data(findings=[*sample_findings(), *left])
+    messages = {str(m["X-Recon-Team"]): m for m in build_messages(data, settings(tmp_path))}
+    for team, count in (("finance", 2), ("warehouse", 1)):
+        for subtype in ("plain", "html"):
+            text = " ".join(body(messages[team], subtype).split())
+            assert re.search(rf"left out[^0-9<]*(<[^>]*>)?{count}\b", text), (team, subtype, text)
+            assert "test order" in text
+    assert "left out" not in body(messages["cx"], "plain").replace(
+        "Shopify test orders left out (engine", ""
+    )
