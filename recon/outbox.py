@@ -48,8 +48,15 @@ class Claim:
         _remove_dir(self.path.parent)
 
     def release(self) -> None:
-        """Put the message back in the waiting list (the send failed): the next run resends."""
-        self.path.replace(self.waiting)
+        """Put the message back in the waiting list (the send failed): the next run resends.
+
+        A claim another run took back meanwhile (it deemed this one stale) is that run's now:
+        the message already waits again, or is being sent, so there is nothing to put back.
+        """
+        try:
+            self.path.replace(self.waiting)
+        except FileNotFoundError:
+            log.warning("%s was taken back by another run while this one sent it", self.path.name)
         _remove_dir(self.path.parent)
 
 

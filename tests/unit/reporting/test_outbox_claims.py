@@ -12,7 +12,7 @@ import pytest
 
 from recon.delivery import deliver, write_eml
 from recon.errors import DeliveryError
-from recon.outbox import CLAIMS_DIR, claim
+from recon.outbox import CLAIMS_DIR, claim, reclaim_stale
 
 SHOPS = ("shop-a", "shop-b")
 
@@ -161,3 +161,33 @@ def test_a_claim_left_by_a_crashed_run_is_taken_back_and_sent(tmp_path: Path, le
     assert relay.delivered == {"<run-1.finance@recon.local>": 1}
     assert result.ok and (outbox / "sent" / path.name).exists()
     assert not list((outbox / CLAIMS_DIR).iterdir())
+
+
+class OutwaitedMailer:
+    """A relay that hangs until another run, deeming this run's claim stale (a send past the
+    timeout, or a host whose clock is ahead), takes the claim back; then the send fails."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+
+    def send(self, message: EmailMessage) -> None:
+        reclaim_stale(self.outbox, timeout=0.0)  # the other run, on another host
+        raise DeliveryError("timed out")
+
+
+def test_a_run_whose_claim_was_taken_back_meanwhile_still_keeps_its_own_mail(
+    tmp_path: Path,
+) -> None:
+    """Another run took this run's claim back while the send hung, then the send failed. The
+    message waits again once (the other run put it back), and this run does not fail: its own
+    new report, which the relay also refused, is kept in the outbox rather than lost with a
+    crash (its findings are saved, so the next run would not mail them as new)."""
+    outbox = tmp_path / "outbox"
+    waiting = write_eml(legacy_message(1), outbox)
+    tonight = legacy_message(2)
+    result = deliver([tonight], OutwaitedMailer(outbox), outbox, shop="shop-a")
+    assert waiting.exists()
+    assert sorted(p.name for p in result.kept) == sorted(
+        [waiting.name, write_eml(tonight, tmp_path / "names").name]
+    )
+    assert sorted(p.name for p in outbox.glob("*.eml")) == sorted(p.name for p in result.kept)
