@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.errors import ConfigError
+
 if TYPE_CHECKING:
     from recon.store.quarantine import QuarantineEntry
 
@@ -49,6 +51,7 @@ def quarantine(
 ) -> None:
     """List records that could not be used and are still broken: kept with their raw payload."""
     if ctx.invoked_subcommand is not None:
+        ctx.obj = config  # `quarantine --config X resolve ...`: X is the store to resolve in
         return
     from recon.bootstrap import open_store
     from recon.cli import _settings
@@ -64,6 +67,7 @@ def quarantine(
 
 @quarantine_app.command("resolve")
 def quarantine_resolve(
+    ctx: typer.Context,
     entries: Annotated[list[int], typer.Argument(help="entry ids (the listing's entry column)")],
     note: Annotated[str, typer.Option("--note", help="what was checked (kept with the entry)")],
     config: ConfigOption = None,
@@ -72,11 +76,14 @@ def quarantine_resolve(
 
     No later read can be matched to such an entry, so none resolves it. An entry that names a
     record is refused: it resolves when a sync reads that record cleanly.
+
+    Raises:
+        ConfigError: ``--config`` given before and after ``resolve``, naming different files.
     """
     from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    store = open_store(_settings(config))
+    store = open_store(_settings(_one_config(config, ctx.obj)))
     try:
         done = store.resolve_quarantine_by_hand(entries, by=f"cli:{getpass.getuser()}", note=note)
     finally:
@@ -84,6 +91,21 @@ def quarantine_resolve(
     for entry_id in entries:
         state = "resolved" if entry_id in done else "already resolved, left as it was"
         Console().print(f"entry {entry_id}: {state}")
+
+
+def _one_config(after: Path | None, before: Path | None) -> Path | None:
+    """The ``--config`` of ``quarantine --config X resolve`` or ``quarantine resolve --config
+    X``: an entry id means something only in its own shop's store, so two files are refused.
+
+    Raises:
+        ConfigError: both were given and name different files.
+    """
+    if after is not None and before is not None and after.resolve() != before.resolve():
+        raise ConfigError(
+            f"quarantine resolve: --config given twice ({before} and {after}): entry ids are "
+            "per shop; give one"
+        )
+    return after or before
 
 
 def _grouped(entries: Sequence[QuarantineEntry]) -> dict[_Key, _Seen]:

@@ -69,3 +69,24 @@ def test_an_entry_naming_a_record_or_no_entry_is_refused_with_exit_2(config: Pat
     assert unknown.returncode == 2 and "999" in unknown.stderr
     still = recon("quarantine", "--config", str(config))
     assert "222" in still.stdout and "expected an object" in still.stdout
+
+
+def test_config_given_before_resolve_is_the_store_resolved_in(tmp_path: Path) -> None:
+    """An agency runs recon for two shops from shop B's directory (its config/recon.toml is the
+    default there). ``quarantine --config A resolve 1`` resolves shop A's entry 1, as the
+    listing ``quarantine --config A`` showed it, and leaves shop B's entry 1 alone."""
+    shops = {}
+    for name in ("a", "b"):
+        path = tmp_path / name / "config" / "recon.toml"
+        path.parent.mkdir(parents=True)
+        path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
+        assert _seed(path)[0] == 1
+        shops[name] = path
+    done = recon(
+        "quarantine", "--config", str(shops["a"]), "resolve", "1", "--note", "test webhook",
+        cwd=tmp_path / "b",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    a = recon("quarantine", "--config", str(shops["a"]))
+    b = recon("quarantine", "--config", str(shops["b"]))
+    assert "expected an object" not in a.stdout and "expected an object" in b.stdout
