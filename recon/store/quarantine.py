@@ -144,7 +144,9 @@ def resolve_by_hand(
         raise ConfigError("quarantine resolve: --note must say what was checked")
     row = tbl.QuarantineRow
     wanted = sorted(set(entry_ids))
-    found = {q.id: q for q in session.scalars(select(row).where(row.id.in_(wanted)))}
+    # Ids no row can have (SQLite refuses a bound integer past 64 bits with an OverflowError).
+    asked = [i for i in wanted if 0 < i < 2**63]
+    found = {q.id: q for q in session.scalars(select(row).where(row.id.in_(asked)))}
     for entry_id in wanted:
         q = found.get(entry_id)
         if q is None:

@@ -90,3 +90,13 @@ def test_config_given_before_resolve_is_the_store_resolved_in(tmp_path: Path) ->
     a = recon("quarantine", "--config", str(shops["a"]))
     b = recon("quarantine", "--config", str(shops["b"]))
     assert "expected an object" not in a.stdout and "expected an object" in b.stdout
+
+
+def test_an_entry_id_too_large_for_the_table_is_refused_with_exit_2(config: Path) -> None:
+    """A mistyped id (a record id pasted for the entry id) names no entry: exit 2, no traceback."""
+    _seed(config)
+    result = recon(
+        "quarantine", "resolve", "5400000000165999999999", "--note", "ok", "-c", str(config)
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "5400000000165999999999" in result.stderr
