@@ -282,7 +282,7 @@ def build_messages(
     """One message per team with recipients: finance gets everything and the attachments.
 
     Warehouse and CX get only their categories (``recon.reporting.data.TEAM_CATEGORIES``), and
-    no message at all when they have nothing open and nothing resolved. The workbook lists every
+    no message at all when they have nothing open, resolved or left out. The workbook lists every
     finding, so it goes to finance only.
 
     Raises:
@@ -300,7 +300,11 @@ def build_messages(
         if not recipients:
             continue
         team_data = for_team(data, team)
-        quiet = not team_data.headline.open_findings and not team_data.resolved_findings
+        quiet = not (
+            team_data.headline.open_findings
+            or team_data.resolved_findings
+            or team_data.left_out_findings  # gone from its open count: say why, as resolved
+        )
         if team != Owner.FINANCE and quiet:
             continue
         text, html = render_email(team_data, team.value, env)

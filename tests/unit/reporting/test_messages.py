@@ -320,3 +320,22 @@ def test_each_team_is_told_of_its_findings_left_out_as_test_orders(tmp_path: Pat
     assert "left out" not in body(messages["cx"], "plain").replace(
         "Shopify test orders left out (engine", ""
     )
+
+
+def test_a_team_whose_last_finding_was_left_out_is_told(tmp_path: Path) -> None:
+    """The warehouse's one open MISSING_RESTOCK was on an order that turned out to be a test
+    order: its open count went from 1 to 0. As when its last finding is resolved, it gets a
+    message saying so (a quiet team gets none), not silence."""
+    left = finding(
+        Category.MISSING_RESTOCK,
+        "rma=12345777,line=9",
+        "25.00",
+        "USD",
+        owner=Owner.WAREHOUSE,
+        status=FindingStatus.LEFT_OUT,
+        resolved_at=AS_OF,
+    )
+    data = make_data(findings=[left], previous_findings=None)
+    messages = {str(m["X-Recon-Team"]): m for m in build_messages(data, settings(tmp_path))}
+    assert set(messages) == {"finance", "warehouse"}
+    assert "left out: 1" in body(messages["warehouse"], "plain")
