@@ -33,7 +33,7 @@ def findings_list(
     config: ConfigOption = None,
     status: Annotated[
         list[str] | None,
-        typer.Option(help="only these statuses (default: all but resolved)"),
+        typer.Option(help="only these statuses (default: all but resolved and left_out)"),
     ] = None,
 ) -> None:
     """List findings with their key, status and amount at risk."""

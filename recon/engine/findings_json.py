@@ -14,7 +14,9 @@ from recon.models import Finding, Severity
 from recon.money import format_amount
 
 FORMAT = "recon-findings"
-VERSION = 1
+# 2: ``status`` may be ``left_out`` and findings carry ``acknowledged_at`` (docs/findings.md).
+VERSION = 2
+READABLE_VERSIONS = frozenset({1, VERSION})  # a version 1 report (older folders) reads the same
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 _FIELDS = (
     "key", "category", "rma", "shopify_order_id", "shopify_order_name", "shopify_refund_ids",
@@ -86,8 +88,9 @@ def read_findings_json(path: Path) -> tuple[dict[str, Any], list[Finding]]:
         OSError: if the file cannot be read.
     """
     document = json.loads(path.read_text(encoding="utf-8"))
-    if document.get("format") != FORMAT or document.get("version") != VERSION:
-        raise ValueError(f"{path} is not a {FORMAT} v{VERSION} document")
+    if document.get("format") != FORMAT or document.get("version") not in READABLE_VERSIONS:
+        known = " or ".join(f"v{v}" for v in sorted(READABLE_VERSIONS))
+        raise ValueError(f"{path} is not a {FORMAT} {known} document")
     findings = [
         Finding.model_validate({**item, "amount_at_risk": Decimal(item["amount_at_risk"])})
         for item in document["findings"]

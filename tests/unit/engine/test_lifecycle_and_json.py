@@ -151,9 +151,11 @@ def test_findings_json_round_trip_sorted_with_string_amounts(tmp_path: Path) -> 
     ]
     write_findings_json(path, items, shop="sandbox", run_id="r1", as_of=AS_OF)
     raw = json.loads(path.read_text())
+    # Version 2: status may be left_out and findings carry acknowledged_at; a consumer that
+    # took "not resolved" for open work would count left-out findings, so the number moved.
     assert (raw["format"], raw["version"], raw["as_of"]) == (
         "recon-findings",
-        1,
+        2,
         "2026-11-01T02:00:00Z",
     )
     assert [f["key"] for f in raw["findings"]] == [
@@ -170,6 +172,20 @@ def test_findings_json_round_trip_sorted_with_string_amounts(tmp_path: Path) -> 
     assert header["run_id"] == "r1"
     assert {f.key: f.amount_at_risk for f in back} == {f.key: f.amount_at_risk for f in items}
     assert [p.name for p in path.parent.iterdir()] == ["findings.json"]  # no temp file left
+
+
+def test_a_version_1_document_is_still_read(tmp_path: Path) -> None:
+    """Reports written before version 2 (no acknowledged_at, no left_out) are read back."""
+    path = tmp_path / "findings.json"
+    write_findings_json(path, [finding("A|rma=1", "2.50", Severity.HIGH)], shop="s", run_id="r",
+                        as_of=AS_OF)  # fmt: skip
+    raw = json.loads(path.read_text())
+    raw["version"] = 1
+    for item in raw["findings"]:
+        del item["acknowledged_at"]
+    path.write_text(json.dumps(raw))
+    header, back = read_findings_json(path)
+    assert (header["version"], [f.key for f in back]) == (1, ["A|rma=1"])
 
 
 def test_read_rejects_other_documents(tmp_path: Path) -> None:
