@@ -3,10 +3,8 @@ both must lock them in one order (by id), or each holds a row the other waits fo
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,8 +12,8 @@ import pytest
 from remediation_world import SHOP, T0, FakeGateway, sessions_for, settings, standard_contexts
 from remediation_world import standard_findings as findings
 from run_helpers import TTL, intents
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from recon.clock import VirtualClock
@@ -28,22 +26,11 @@ from recon.remediation.planner import plan_actions
 
 
 @pytest.fixture
-def pg_sessions() -> Iterator[Callable[[], Session]]:
-    """Ledger sessions in a private schema of RECON_TEST_POSTGRES_URL, dropped afterwards."""
-    base = os.environ.get("RECON_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
-    schema = f"recon_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    factory = sessions_for(url.render_as_string(hide_password=False))
+def pg_sessions(postgres_url: str) -> Iterator[Callable[[], Session]]:
+    """Ledger sessions in a private schema of RECON_TEST_POSTGRES_URL (``postgres_url``)."""
+    factory = sessions_for(postgres_url)
     yield factory
     factory.kw["bind"].dispose()  # type: ignore[attr-defined]
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 def _executor(sessions: Callable[[], Session], clock: VirtualClock) -> Executor:

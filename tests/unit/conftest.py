@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a private PostgreSQL schema when a test server is named."""
+"""Fixtures shared by the unit tests: a private PostgreSQL schema when a test server is named."""
 
 from __future__ import annotations
 
