@@ -29,7 +29,7 @@ from recon.remediation.facts import (
     finding_taken_over,
 )
 from recon.remediation.guards import (
-    held_by_plan,
+    closed_reason,
     no_longer_called_for,
     stale_reason,
     superseded_reason,
@@ -189,8 +189,15 @@ class Executor:
             return [Intent.of(row) for row in rows_in(session, self._shop, states)]
 
     def _withdrawer(self, intent: Intent, plan: Plan) -> str:
-        """Who withdraws an unsent intent: the planner if it holds it (may lift), else the run."""
-        return PLANNER if held_by_plan(intent, plan) else self._actor
+        """Who withdraws an unsent intent: the planner while its finding is open (tonight's
+        plan holds it, or calls for another write), else the run (the finding closed).
+
+        The planner's withdrawals are released (``_refund_n``, ``_passed_over``): when a later
+        plan calls for this very write again (Loop's amount went back, the units came back to
+        this location), it is proposed afresh under the next key. Withdrawn by the run, an
+        ended intent stayed the answer: the money owed again was never proposed again.
+        """
+        return PLANNER if closed_reason(intent, plan) is None else self._actor
 
     def _fence(self, session: Session) -> None:
         """Inside a ledger write's transaction: the run still holds its lease (if it has one).

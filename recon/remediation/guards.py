@@ -41,18 +41,6 @@ def stale_reason(intent: Intent, plan: Plan) -> str | None:
     return None
 
 
-def held_by_plan(intent: Intent, plan: Plan) -> bool:
-    """Whether tonight's plan calls for this very write but holds it for review (e.g. an
-    UNMATCHED_REFUND on its order): a hold, which a later plan may lift, not a change."""
-    current = next((a for a in plan.actions if a.key == intent.key), None)
-    return (
-        current is not None
-        and current.disposition is Disposition.REVIEW
-        and closed_reason(intent, plan) is None
-        and not _changes(intent, current)
-    )
-
-
 def closed_reason(intent: Intent, plan: Plan) -> str | None:
     """Why an intent is not to be sent: its finding is no longer open tonight."""
     if intent.finding_key not in plan.finding_keys:

@@ -215,8 +215,9 @@ def _refund_n(
     The latest intent while it is live, done or rejected (a rejection stays the answer). When
     it ended without writing (needs review, failed), an ended intent with tonight's very write
     is the answer (no new intent every night, even if Loop's amount goes back and forth),
-    except one the plan held (recorded into review, or withdrawn unsent because a plan held it)
-    when tonight holds it no more (the UNMATCHED_REFUND was acknowledged). Else a new intent
+    except one the plan held (recorded into review, or withdrawn unsent because a plan held it
+    or called for another write) when tonight holds it no more (the UNMATCHED_REFUND was
+    acknowledged; Loop's amount went back to it). Else a new intent
     (n + 1, a new idempotency key); sending it still passes every guard, and a refund carrying
     the RMA's marker on the order sends it to review.
     """

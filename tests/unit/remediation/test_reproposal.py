@@ -225,3 +225,36 @@ def test_an_approved_restock_whose_order_was_unreadable_is_sent_once_it_reads_cl
     for night in ("run-3", "run-4"):
         run(sessions, gateway, clock, mode=APPLY, findings=[restock], run_id=night)
     assert gateway.available("3002") == 8  # put back once
+
+
+def test_a_superseded_refund_owed_again_is_proposed_again(sessions, gateway, clock):
+    """Proposed 48.60; Loop then says 30.00 (48.60 superseded, 30.00 proposed); then Loop says
+    48.60 again: finance is asked to approve 48.60 again, not left with every intent in review
+    and nothing to approve (the superseded 48.60 was never sent nor decided)."""
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    lowered = standard_contexts(refund="30.00")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="2")
+    for night in ("3", "4"):
+        run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id=night)
+    assert states(sessions) == [
+        ("needs_review", "48.60"),
+        ("needs_review", "30.00"),
+        ("proposed", "48.60"),
+    ]
+
+
+def test_a_stale_approved_refund_owed_again_is_proposed_again(sessions, gateway, clock):
+    """48.60 approved, then Loop said 30.00 (the approval went to review unsent, 30.00 was
+    proposed), then 48.60 again: 48.60 is proposed again, and paid once approved."""
+    first = run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND])
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(first.recorded), actor="finance", now=T0)
+    lowered = standard_contexts(refund="30.00")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="2")
+    again = run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="3")
+    assert [s for s, _ in states(sessions)][-1:] == ["proposed"]
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(again.recorded)[-1:], actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], run_id="4")
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+    assert states(sessions)[-1] == ("done", "48.60")

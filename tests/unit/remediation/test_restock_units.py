@@ -259,3 +259,25 @@ def test_a_proposed_restock_a_refund_took_over_is_still_proposed_when_that_refun
         approve(session, SHOP, proposed, actor="finance", now=T0)
     run(sessions, gateway, clock, mode=approval, findings=[refund, restock], run_id="n3")
     assert gateway.available("3001") == 6  # 5 before: put back once
+
+
+def test_a_restock_whose_location_moved_back_is_proposed_again(sessions, gateway, clock):
+    """Proposed at 4001; Loop moves the restock location to 4002 (4001's proposal superseded),
+    then back to 4001: the restock at 4001 is proposed again, not left in review for good, and
+    once approved the unit goes back, once."""
+    approval, named = RemediationMode.APPROVAL, [restock_finding("L2002")]
+    ((rma, ctx),) = two_unit_context().items()
+    moved = tuple(
+        u.model_copy(update={"restock_location_id": "4002"}) for u in ctx.loop_return.lines
+    )
+    at_4002 = {rma: RmaContext(ctx.loop_return.model_copy(update={"lines": moved}), ctx.order)}
+    for night, context in (("n0", two_unit_context()), ("n1", at_4002), ("n2", two_unit_context())):
+        run(sessions, gateway, clock, mode=approval, findings=named, contexts=context,
+            run_id=night)  # fmt: skip
+    rows = [(i.state, i.details["location_id"]) for i in intents(sessions)]
+    assert rows == [("needs_review", "4001"), ("needs_review", "4002"), ("proposed", "4001")]
+    with sessions() as session, session.begin():
+        approve(session, SHOP, [intents(sessions)[-1].id], actor="finance", now=T0)
+    run(sessions, gateway, clock, mode=approval, findings=named, contexts=two_unit_context(),
+        run_id="n3")  # fmt: skip
+    assert adjusted(gateway) == 1
