@@ -212,7 +212,8 @@ class SqlStore(SyncQueries, Bookkeeping):
             )
         if domain is not None and owner_domain is None:
             owner_shop, owner_domain = self._owner(adopt=domain)
-        if domain is not None and owner_domain != domain:
+        # Host names ignore letter case: a domain corrected to lower case is the same shop.
+        if domain is not None and (owner_domain or "").lower() != domain.lower():
             raise ConfigError(
                 f"the store at {where} belongs to shop {shop!r} at {owner_domain!r}, not "
                 f"{domain!r}: a config copied for another shop kept this shop's [shop] slug; "

@@ -386,6 +386,17 @@ def test_a_store_refuses_the_same_slug_for_another_shop_domain(tmp_path: Path) -
     SqlStore(url, shop="acme").close()  # a tool naming the slug only is not refused
 
 
+def test_a_store_opened_with_its_domain_in_other_letter_case_is_the_same_shop(
+    tmp_path: Path,
+) -> None:
+    """Host names ignore letter case: ``[shop] domain`` corrected from ``Acme.myshopify.com``
+    to ``acme.myshopify.com`` names the same shop, and its store still opens."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    SqlStore(url, shop="acme", domain="Acme.myshopify.com").close()
+    SqlStore(url, shop="acme", domain="acme.myshopify.com").close()
+    SqlStore(url, shop="acme", domain="ACME.MYSHOPIFY.COM").close()
+
+
 def test_a_store_claimed_before_domains_were_recorded_adopts_the_first_domain(
     tmp_path: Path,
 ) -> None:
