@@ -109,9 +109,10 @@ def test_an_acknowledged_finding_stays_acknowledged_and_out_of_remediation(
 def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`findings ack` from another process lands while the nightly run merges its findings: the
-    run saved over it with the copy it had loaded, and the acknowledgement was lost. The run
-    now reads and saves its findings in one transaction that the acknowledgement waits for."""
+    """An acknowledgement written to the store while the nightly run merges its findings (the
+    CLI's `findings ack` takes the run lock first, so only another path could): the run saved
+    over it with the copy it had loaded. It now reads and saves its findings in one
+    transaction that the acknowledgement waits for."""
     import threading
 
     import recon.service as service
