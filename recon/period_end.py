@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from recon.models import Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, Finding, FindingStatus
 from recon.store.snapshot import Snapshot
 
 
@@ -19,18 +19,16 @@ def at_period_end(
     """A finding recomputed as of the period's end, with its status at that end.
 
     The book must read the same whenever it is built, so nothing done since counts: a break
-    resolved since was still open; one acknowledged since (``acknowledged_at`` at or after
-    ``as_of``) was not acknowledged yet. It is ``new`` when first seen in the period (as the
-    Summary counts it), else ``open``: the nightly's ``new`` only says which run saw it first.
+    resolved since was still open (or acknowledged, if it was by then); one acknowledged since
+    (``acknowledged_at`` at or after ``as_of``) was not acknowledged yet. It is ``new`` when
+    first seen in the period (as the Summary counts it), else ``open``: the nightly's ``new``
+    only says which run saw it first.
     An acknowledgement recon did not date (made before it recorded when) shows as stored. A
     finding no nightly run recorded is first seen by the book, at ``as_of``.
     """
     if stored is None:
         stored = finding.model_copy(update={"first_seen": as_of, "last_seen": as_of})
-    acked = stored.status is FindingStatus.ACKNOWLEDGED and (
-        stored.acknowledged_at is None or stored.acknowledged_at < as_of
-    )
-    if acked:
+    if _acknowledged_at_end(stored, as_of):
         status, who, note, at = (FindingStatus.ACKNOWLEDGED, stored.acknowledged_by,
                                  stored.acknowledged_note, stored.acknowledged_at)  # fmt: skip
     else:
@@ -47,6 +45,19 @@ def at_period_end(
             "acknowledged_at": at,
         }
     )
+
+
+def _acknowledged_at_end(stored: Finding, as_of: datetime) -> bool:
+    """Whether the stored finding was acknowledged at ``as_of``: acknowledged still (before
+    then, or undated), or acknowledged before then and resolved or left out since (closing
+    keeps who acknowledged it and when)."""
+    at = stored.acknowledged_at
+    if stored.status is FindingStatus.ACKNOWLEDGED:
+        return at is None or at < as_of
+    closed_since = stored.status in CLOSED_STATUSES and (
+        stored.resolved_at is None or stored.resolved_at >= as_of
+    )
+    return closed_since and stored.acknowledged_by is not None and at is not None and at < as_of
 
 
 def as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:

@@ -21,7 +21,7 @@ from recon.engine.lifecycle import merge
 from recon.models import FindingStatus
 from recon.service import build_monthend, reconcile_snapshot
 from recon.store.sql import SqlStore
-from tests.fakes import make_order, make_return
+from tests.fakes import make_order, make_refund, make_return
 
 OCTOBER = (date(2026, 10, 1), date(2026, 11, 1))
 KEY = {rma: f"MISSING_REFUND|rma={rma}" for rma in ("1002", "1003", "1004")}
@@ -113,3 +113,27 @@ def test_an_acknowledgement_recon_did_not_date_shows_as_it_is(mirror: Any) -> No
     store.save_findings([stored.model_copy(update=undated)])
     rows = _exceptions(build_monthend(settings, store, datetime(2026, 11, 4, tzinfo=UTC), *OCTOBER))
     assert rows["1004"]["status"] == "acknowledged" and "cli:old" in rows["1004"]["next_step"]
+
+
+def test_a_finding_acknowledged_in_the_period_and_fixed_since_stays_acknowledged(
+    mirror: Any,
+) -> None:
+    """1003, acknowledged on Oct 22 ("refunding by hand"), is refunded on Nov 4 and the
+    nightly run resolves it. October's book re-built on Nov 6 still shows it acknowledged, by
+    bob, as the book built at the close did: resolving it kept who acknowledged it and when."""
+    settings, store = mirror
+    at_close = _exceptions(
+        build_monthend(settings, store, datetime(2026, 11, 2, tzinfo=UTC), *OCTOBER)
+    )
+    assert at_close["1003"]["status"] == "acknowledged"
+    refunded = datetime(2026, 11, 4, tzinfo=UTC)
+    owed = make_return(3, datetime(2026, 10, 20, tzinfo=UTC)).refund
+    store.upsert_refunds([make_refund(3, refunded, owed)])
+    store.upsert_orders([make_order(3, datetime(2026, 10, 20, tzinfo=UTC), refund_ids=("7003",))])
+    _nightly(settings, store, datetime(2026, 11, 5, 2, tzinfo=UTC))
+    assert {f.key: f.status for f in store.load_findings()}[KEY["1003"]] is FindingStatus.RESOLVED
+    rebuilt = _exceptions(
+        build_monthend(settings, store, datetime(2026, 11, 6, tzinfo=UTC), *OCTOBER)
+    )
+    assert rebuilt["1003"]["status"] == "acknowledged"
+    assert rebuilt["1003"]["next_step"] == at_close["1003"]["next_step"]
