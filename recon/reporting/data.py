@@ -182,7 +182,9 @@ class ReportData:
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""
         for finding in (*self.open_findings, *self.acknowledged_findings):
-            yield to_row(finding, self.shop_domain, self.as_of, self.include_customer_pii)
+            yield to_row(
+                finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
+            )
 
     def text(self, value: object) -> str:
         """Clean untrusted text the way this report was configured (PII scrubbed unless allowed)."""
@@ -199,8 +201,11 @@ def _next_step(finding: Finding) -> str:
     return f"Acknowledged by {who}{why} (quiet until it changes)."
 
 
-def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: bool) -> ExceptionRow:
-    """Turn a finding into a report row (age from first_seen, links, cleaned text)."""
+def to_row(
+    finding: Finding, shop_domain: str, as_of: datetime, include_pii: bool, timezone: str = "UTC"
+) -> ExceptionRow:
+    """Turn a finding into a report row (age from first_seen, links, cleaned text); its
+    first-seen day is the shop's (``timezone``), as the report's period and day are."""
     first_seen = finding.first_seen
     age = max((as_of - first_seen).days, 0) if first_seen else 0
     return ExceptionRow(
@@ -212,7 +217,7 @@ def to_row(finding: Finding, shop_domain: str, as_of: datetime, include_pii: boo
         amount_at_risk=finding.amount_at_risk,
         currency=finding.currency or "",
         age_days=age,
-        first_seen=first_seen.date() if first_seen else None,
+        first_seen=shop_day(first_seen, timezone) if first_seen else None,
         rma=clean_text(finding.rma, include_pii=True),
         # Identifiers are never scrubbed: "#1001-2002-3003" or SKU "100-200-300" look like a
         # phone number, and the team could not act on a finding without them.
@@ -283,12 +288,12 @@ def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:
     return tuple(sorted(totals, key=lambda t: (-t.count, t.category)))
 
 
-def _trend(open_findings: Sequence[Finding]) -> tuple[TrendPoint, ...]:
+def _trend(open_findings: Sequence[Finding], timezone: str) -> tuple[TrendPoint, ...]:
     totals: dict[tuple[date, str], Decimal] = {}
     for finding in open_findings:
         if finding.first_seen is None:
             continue
-        key = (finding.first_seen.date(), finding.currency or "")
+        key = (shop_day(finding.first_seen, timezone), finding.currency or "")
         totals[key] = totals.get(key, ZERO) + finding.amount_at_risk
     return tuple(TrendPoint(day, cur, amount) for (day, cur), amount in sorted(totals.items()))
 
@@ -366,7 +371,7 @@ def build_report_data(
     )
 
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
-        return tuple(to_row(f, shop_domain, as_of, include_customer_pii) for f in items)
+        return tuple(to_row(f, shop_domain, as_of, include_customer_pii, timezone) for f in items)
 
     headline = _headline(open_findings, quiet, len(new), len(resolved))
     return ReportData(
@@ -387,7 +392,7 @@ def build_report_data(
         left_out_findings=rows(left_out_findings),
         acknowledged_findings=tuple(quiet),
         acknowledged_rows=rows(quiet),
-        trend=_trend(open_findings),
+        trend=_trend(open_findings, timezone),
         top_n=top_n,
         open_findings=tuple(open_findings),
         matches=matches,
@@ -417,13 +422,13 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "by_category": _by_category(findings),
             "currencies": tuple(a.currency for a in headline.money_at_risk),
             "top_exceptions": tuple(
-                to_row(f, data.shop_domain, data.as_of, data.include_customer_pii)
+                to_row(f, data.shop_domain, data.as_of, data.include_customer_pii, data.timezone)
                 for f in findings[: data.top_n]
             ),
             "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
             "resolved_findings": resolved,
             "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),
-            "trend": _trend(findings),
+            "trend": _trend(findings, data.timezone),
             "open_findings": tuple(findings),
             "acknowledged_findings": tuple(quiet),
             "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),

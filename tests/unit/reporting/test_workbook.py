@@ -340,3 +340,33 @@ def test_the_month_end_summary_states_the_days_and_times_it_uses(tmp_path: Path)
     assert rows["Period"] == "2026-10-01 – 2026-10-31"
     assert rows["Days (period)"] == "America/Los_Angeles"
     assert rows["Times in the sheets"] == "UTC"
+
+
+def test_first_seen_days_are_the_shops_days_as_the_period_is(tmp_path: Path) -> None:
+    """A Los Angeles shop's break first seen at Oct 31 20:00 there (Nov 1 03:00 UTC) is new in
+    October: its Exceptions row and the Summary's first-seen table say Oct 31. They said
+    Nov 1 (UTC), a day after the period the same book counted it new in, and the first-seen
+    table of October's book had a November row."""
+    from datetime import UTC, date, datetime
+
+    from report_samples import finding
+
+    from recon.models import Category
+
+    late = finding(
+        Category.MISSING_REFUND, "rma=1", "10.00", "USD",
+        first_seen=datetime(2026, 11, 1, 3, tzinfo=UTC),
+    )  # fmt: skip
+    data = make_data(
+        findings=[late],
+        previous_findings=None,
+        timezone="America/Los_Angeles",
+        as_of=datetime(2026, 11, 1, 7, tzinfo=UTC),
+    )
+    book = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))
+    header = [c.value for c in book["Exceptions"][1]]
+    (row,) = book["Exceptions"].iter_rows(min_row=2, values_only=True)
+    assert row[header.index("first_seen")].date() == date(2026, 10, 31)
+    summary = [r[0] for r in book["Summary"].iter_rows(values_only=True)]
+    days = [d.date() for d in summary[summary.index("First seen") + 1 :] if d is not None]
+    assert date(2026, 10, 31) in days and date(2026, 11, 1) not in days
