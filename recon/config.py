@@ -269,15 +269,21 @@ class RemediationSettings(_Section):
         default_factory=lambda: {"USD": Decimal("5000.00")}
     )
     max_run_count: int = Field(default=50, ge=0)
+    # Per shop day ([shop] timezone), over every run of the day: what this shop's intents sent
+    # (or may have: sending, unknown) plus tonight's writes. Unset (the default) is no daily
+    # limit, as before these settings: a limit a merchant never chose would hold the second run
+    # of a day that upgraded recon; the per-run limits still bound each run.
+    max_daily_total: dict[CurrencyCode, Decimal] = Field(default_factory=dict)
+    max_daily_count: int | None = Field(default=None, ge=0)
 
-    @field_validator("max_refund_amount", "max_run_total", mode="before")
+    @field_validator("max_refund_amount", "max_run_total", "max_daily_total", mode="before")
     @classmethod
     def _per_currency(cls, value: object) -> object:
         if not isinstance(value, dict):
             raise ValueError('expected a table of currency = amount, e.g. { USD = "500.00" }')
         return value
 
-    @field_validator("max_refund_amount", "max_run_total")
+    @field_validator("max_refund_amount", "max_run_total", "max_daily_total")
     @classmethod
     def _not_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for currency, amount in value.items():

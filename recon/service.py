@@ -256,6 +256,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             run_id=run_id,
             renew=lambda current: lock.renew(current, RUN_LEASE),
             include_test_orders=app.settings.engine.include_test_orders,
+            timezone=app.settings.shop.timezone,
         )
         actions = action_rows(sessions(app.store), slug)
         shop = app.settings.shop

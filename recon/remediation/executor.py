@@ -2,14 +2,16 @@
 
 Order of every apply run: resolve in-flight intents (``sending``/``unknown``) first, by re-reading
 Shopify and, if the write is not there, resending with the SAME key and SAME stored variables; then
-check the per-run circuit breaker; then send the approved/planned intents. Each intent is marked
-``sending`` (with its variables, under the run lease) and committed before the request goes out.
+check the per-run circuit breaker and the shop day's limits (``daily``); then send the
+approved/planned intents. Each intent is marked ``sending`` (with its variables, under the run
+lease) and committed before the request goes out.
 Crash points for tests: ``recon.remediation.crash``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from recon.errors import (
 )
 from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
+from recon.remediation.daily import daily_limit_reason
 from recon.remediation.facts import (
     finding_taken_over,
 )
@@ -69,7 +72,8 @@ class Executor:
     ``renew`` extends the run lease right before each write (``RunLock.renew``), so a long run
     keeps a valid lease; when it fails (``LockError``) nothing more is sent. Unless
     ``include_test_orders``, a refund or restock goes to review unsent when the re-read right
-    before it finds a Shopify test order.
+    before it finds a Shopify test order. ``timezone`` (``[shop] timezone``) says whose day the
+    daily limits count.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class Executor:
         crash: Callable[[str], None] = crashpoint,
         renew: Callable[[Lease], Lease] | None = None,
         include_test_orders: bool = False,
+        timezone: str = "UTC",
     ) -> None:
         self._sessions = sessions
         self._gateway = gateway
@@ -93,6 +98,7 @@ class Executor:
         self._actor = actor
         self._crash = crash
         self._renew = renew or (lambda lease: lease)
+        self._timezone = timezone
         self._preparer = WritePreparer(
             sessions, gateway, settings, shop, include_test_orders=include_test_orders
         )
@@ -175,7 +181,8 @@ class Executor:
             else:
                 verdict, actor = Verdict(S.NEEDS_REVIEW, why), self._withdrawer(intent, plan)
                 stale.append(self._finish(intent, verdict, run_id, actor=actor))
-        halted = check_breaker([(i.amount, i.currency) for i in pending], self._settings)
+        asked = [(i.amount, i.currency) for i in pending]
+        halted = check_breaker(asked, self._settings) or self._over_daily_limit(asked)
         if halted:
             self._hold(pending, halted, run_id)
             return ApplyReport(run_id, recovered=recovered, applied=tuple(stale), halted=halted)
@@ -187,6 +194,12 @@ class Executor:
     def _intents(self, states: Sequence[ActionState]) -> list[Intent]:
         with self._sessions() as session:
             return [Intent.of(row) for row in rows_in(session, self._shop, states)]
+
+    def _over_daily_limit(self, asked: Sequence[tuple[Decimal | None, str | None]]) -> str | None:
+        """Why tonight's writes would take the shop's day past its limits (``daily``), or None."""
+        with self._sessions() as session:
+            now, zone = self._clock.now(), self._timezone
+            return daily_limit_reason(session, self._shop, asked, self._settings, now, zone)
 
     def _withdrawer(self, intent: Intent, plan: Plan) -> str:
         """Who withdraws an unsent intent: the planner while its finding is open (tonight's

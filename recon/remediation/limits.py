@@ -1,4 +1,5 @@
-"""Money limits of remediation, per currency: the per-refund cap and the per-run circuit breaker.
+"""Money limits of remediation, per currency: the per-refund cap, the per-run circuit breaker
+and the per-shop-day limit.
 
 Limits are ``{currency: amount}`` tables (``[remediation]`` in the settings); amounts in different
 currencies are never compared or added, and a currency without a limit is never auto-applied.
@@ -39,6 +40,48 @@ def check_breaker(
                 f"max_run_total {format_amount(limit, currency)} {currency}"
             )
     return None
+
+
+Write = tuple[Decimal | None, str | None]  # (amount, currency); a restock or tag has no amount
+
+
+def check_daily(
+    moved: Sequence[Write], asked: Sequence[Write], settings: RemediationSettings, day: str
+) -> str | None:
+    """Why tonight's writes (``asked``), on top of what the shop's day already ``moved``, exceed
+    ``max_daily_count`` or ``max_daily_total``; None means within limits (or none set).
+
+    ``day`` names the shop day in the reason. Totals are per currency and only for the
+    currencies asked for: amounts in different currencies are never added. Once any daily
+    total is set, a currency asked for without one is held, as ``max_run_total`` does.
+    """
+    limit = settings.max_daily_count
+    if asked and limit is not None and len(moved) + len(asked) > limit:
+        return (
+            f"daily limit: {len(moved)} writes sent on {day} and {len(asked)} asked exceed "
+            f"max_daily_count {limit}"
+        )
+    if not settings.max_daily_total:
+        return None
+    before, tonight = _totals(moved), _totals(asked)
+    for currency, total in sorted(tonight.items()):
+        cap = settings.max_daily_total.get(currency)
+        if cap is None:
+            return f"daily limit: refunds in {currency} but no max_daily_total for {currency}"
+        done = before.get(currency, Decimal(0))
+        if done + total > cap:
+            return (
+                f"daily limit: {format_amount(done, currency)} {currency} moved on {day} and "
+                f"{format_amount(total, currency)} {currency} asked exceed max_daily_total "
+                f"{format_amount(cap, currency)} {currency}"
+            )
+    return None
+
+
+def _totals(writes: Sequence[Write]) -> dict[str, Decimal]:
+    return sum_by_currency(
+        (currency, amount) for amount, currency in writes if amount is not None and currency
+    )
 
 
 def refund_cap_reason(amount: Decimal, currency: str, settings: RemediationSettings) -> str | None:

@@ -81,13 +81,15 @@ def remediate(
     run_id: str,
     renew: Callable[[Lease], Lease] | None = None,
     include_test_orders: bool = False,
+    timezone: str = "UTC",
 ) -> ApplyReport:
     """Plan actions for the open findings and record/apply them per ``settings.mode``.
 
     Acknowledged findings are left alone like resolved ones. ``renew`` extends the run lease
     before each write (see ``Executor``). ``include_test_orders`` (``[engine]``) lets recon
     write to Shopify test orders; otherwise an order whose flag is unknown is held and one
-    Shopify says is a test order gets nothing.
+    Shopify says is a test order gets nothing. ``timezone`` (``[shop]``) is whose day the daily
+    limits count.
 
     Raises:
         LockError: the run's lease was taken over, or could not be renewed, before a write.
@@ -108,6 +110,7 @@ def remediate(
         shop=shop,
         renew=renew,
         include_test_orders=include_test_orders,
+        timezone=timezone,
     )
     return executor.run(plan, settings.mode, lease, run_id)
 

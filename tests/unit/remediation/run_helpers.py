@@ -55,6 +55,7 @@ def run(
     ledger=True,
     renew=False,
     include_test_orders=False,
+    timezone="UTC",
 ) -> ApplyReport:
     """One remediation run: plan (knowing the ledger, as the runner does), take the lease,
     record, apply, release (not on a crash)."""
@@ -80,6 +81,7 @@ def run(
         crash=crash or (lambda _point: None),
         renew=(lambda lease: lock.renew(lease, TTL)) if renew else None,
         include_test_orders=include_test_orders,
+        timezone=timezone,
     )
     lease = lock.acquire(SHOP, holder, TTL)
     report = executor.run(plan, mode, lease, run_id)

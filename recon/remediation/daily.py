@@ -1,0 +1,88 @@
+"""The shop day's remediation so far, read from the ledger, against the daily limits.
+
+recon runs nightly and on demand: ``max_run_total`` bounds each run, ``max_daily_total`` and
+``max_daily_count`` the shop's day (``[shop] timezone``) over all its runs. The executor checks
+them right after the per-run circuit breaker, with the same effect: past either, nothing is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from recon.clock import shop_day
+from recon.config import RemediationSettings
+from recon.remediation.actions import ActionState
+from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
+from recon.remediation.limits import Write, check_daily
+
+S = ActionState
+# Ended without a known write: moved only if an earlier send's answer may have been lost.
+_ENDED = (S.FAILED.value, S.NEEDS_REVIEW.value)
+
+
+def daily_limit_reason(
+    session: Session,
+    shop: str,
+    asked: Sequence[Write],
+    settings: RemediationSettings,
+    now: datetime,
+    timezone: str,
+) -> str | None:
+    """Why tonight's writes (``asked``, as (amount, currency)) would take the shop's day at
+    ``now`` past ``max_daily_total`` or ``max_daily_count``; None if within (or unset)."""
+    if settings.max_daily_count is None and not settings.max_daily_total:
+        return None
+    day, start, end = day_bounds(now, timezone)
+    moved = moved_between(session, shop, start, end)
+    return check_daily(moved, asked, settings, f"{day.isoformat()} ({timezone})")
+
+
+def day_bounds(now: datetime, timezone: str) -> tuple[date, datetime, datetime]:
+    """The shop's day at ``now`` and its first and next day's first moment, in UTC (a day
+    with a clock change is 23 or 25 hours long)."""
+    zone = ZoneInfo(timezone)
+    day = shop_day(now, timezone)
+    start = datetime.combine(day, time(), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    return day, start, end
+
+
+def moved_between(session: Session, shop: str, start: datetime, end: datetime) -> list[Write]:
+    """The writes of ``shop``'s intents sent (or resent) in [start, end) that moved or may have.
+
+    Done, sending and unknown count (an unknown outcome is assumed paid). A send Shopify
+    refused, or one sent to review, counts only after an earlier answer was lost (the first
+    send may have landed). An intent done without a send (the re-read found the write) moved
+    nothing of recon's.
+    """
+    sent = select(ActionEventRow.action_id).where(
+        SENT, ActionEventRow.at >= start, ActionEventRow.at < end
+    )
+    query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
+    rows = list(session.scalars(query.order_by(ActionRow.id)))
+    lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])
+    return [
+        (None if row.amount is None else Decimal(str(row.amount)), row.currency)
+        for row in rows
+        if row.state not in _ENDED or row.id in lost
+    ]
+
+
+def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
+    """Of these intents, those sent more than once or left unknown once: a lost answer."""
+    if not ids:
+        return set()
+    trail = select(ActionEventRow.action_id).where(
+        ActionEventRow.action_id.in_(ids),
+        ActionEventRow.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
+    )
+    seen: dict[int, int] = {}
+    for action_id in session.scalars(trail):
+        seen[action_id] = seen.get(action_id, 0) + 1
+    return {action_id for action_id, n in seen.items() if n > 1}
