@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,16 @@ def test_example_config_is_valid() -> None:
     assert settings.delivery.smtp.verify_certificate
 
 
+def test_example_daily_limits_uncommented_are_valid(tmp_path: Path) -> None:
+    """The example's commented daily limits, switched on, load as the amounts they show."""
+    text = (ROOT / "config" / "recon.example.toml").read_text(encoding="utf-8")
+    text = text.replace("# max_daily_total", "max_daily_total")
+    text = text.replace("# max_daily_count", "max_daily_count")
+    remediation = load_settings(write(tmp_path, text)).remediation
+    assert remediation.max_daily_total == {"USD": Decimal("5000.00"), "EUR": Decimal("4500.00")}
+    assert remediation.max_daily_count == 100
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -45,6 +56,9 @@ def test_example_config_is_valid() -> None:
         ("[loop]\npage_size = 1000\n", "loop.page_size"),
         ("[sync]\nretry_budget = -1\n", "sync.retry_budget"),
         ("[sync]\nretry_budget_seconds = 0\n", "sync.retry_budget_seconds"),
+        ('[remediation]\nmax_daily_total = { USD = "-1" }\n', "remediation.max_daily_total"),
+        ('[remediation]\nmax_daily_total = "5000"\n', "remediation.max_daily_total"),
+        ("[remediation]\nmax_daily_count = -1\n", "remediation.max_daily_count"),
     ],
 )
 def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
