@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import pandas as pd
@@ -181,7 +182,7 @@ class ReportData:
 
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""
-        for finding in (*self.open_findings, *self.acknowledged_findings):
+        for finding in chain(self.open_findings, self.acknowledged_findings):  # no copy
             yield to_row(
                 finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
             )
