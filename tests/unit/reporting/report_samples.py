@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from openpyxl import load_workbook
 
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
 from recon.remediation.ledger import ActionView
@@ -252,3 +254,11 @@ def make_data(**overrides: Any) -> ReportData:
     }
     arguments.update(overrides)
     return build_report_data(**arguments)
+
+
+def sheet_rows(path: Path, name: str) -> list[dict[str, Any]]:
+    """A workbook sheet's rows as {header: value}, blank rows left out."""
+    sheet = load_workbook(path)[name]
+    header = [c.value for c in sheet[1]]
+    rows = sheet.iter_rows(min_row=2, values_only=True)
+    return [dict(zip(header, r, strict=True)) for r in rows if any(v is not None for v in r)]

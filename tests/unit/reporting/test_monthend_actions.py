@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from report_samples import sheet_rows
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.config import Settings
@@ -79,13 +80,6 @@ def mirror(tmp_path: Path) -> Any:
     store.close()
 
 
-def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
-    sheet = load_workbook(path)[name]
-    header = [c.value for c in sheet[1]]
-    rows = sheet.iter_rows(min_row=2, values_only=True)
-    return [dict(zip(header, r, strict=True)) for r in rows if any(v is not None for v in r)]
-
-
 def test_octobers_actions_are_the_intents_created_in_it_as_they_stood_at_its_end(
     mirror: Any,
 ) -> None:
@@ -93,7 +87,7 @@ def test_octobers_actions_are_the_intents_created_in_it_as_they_stood_at_its_end
     Nov 2 with November's Shopify result, and not intent B, proposed in November: the book
     re-built later reads as the one built at the close."""
     settings, store = mirror
-    rows = _sheet(build_monthend(settings, store, NOW, *OCTOBER), "Actions")
+    rows = sheet_rows(build_monthend(settings, store, NOW, *OCTOBER), "Actions")
     assert [(r["kind"], r["status_at_period_end"], r["approved_by"]) for r in rows] == [
         ("refund", "approved", "alice@finance")
     ]
@@ -120,7 +114,7 @@ def test_a_book_of_a_period_not_over_shows_the_intents_as_they_are(mirror: Any) 
     path = build_monthend(
         settings, store, datetime(2026, 11, 3, tzinfo=UTC), date(2026, 10, 1), date(2026, 12, 1)
     )
-    rows = _sheet(path, "Actions")
+    rows = sheet_rows(path, "Actions")
     assert [(r["status_at_period_end"], r["shopify_result"]) for r in rows] == [
         ("done", "gid://shopify/Refund/1")
     ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
+from report_samples import sheet_rows
 
 from recon.config import Settings
 from recon.models import PayoutRecord, RefundRecord
@@ -80,13 +80,6 @@ def mirror(tmp_path: Path) -> Any:
     store.close()
 
 
-def _sheet(path: Path, name: str) -> list[dict[str, Any]]:
-    sheet = load_workbook(path)[name]
-    header = [c.value for c in sheet[1]]
-    rows = sheet.iter_rows(min_row=2, values_only=True)
-    return [dict(zip(header, r, strict=True)) for r in rows if any(v is not None for v in r)]
-
-
 def _book(mirror: Any, period: tuple[date, date]) -> Path:
     settings, store = mirror
     return build_monthend(settings, store, NOW, *period)
@@ -95,7 +88,7 @@ def _book(mirror: Any, period: tuple[date, date]) -> Path:
 def _tieout(path: Path) -> dict[str, tuple[int, int, int]]:
     return {
         str(r["payout_id"]): (r["refunds_count"], r["refunds_matched"], r["refunds_unmatched"])
-        for r in _sheet(path, "Payouts")
+        for r in sheet_rows(path, "Payouts")
     }
 
 
@@ -110,11 +103,11 @@ def test_a_payout_of_the_month_ties_the_refunds_of_the_month_before_to_their_rma
 def test_returns_read_to_tie_a_payout_out_raise_no_findings_in_the_month(mirror: Any) -> None:
     """Return 1001 is September's: its AMOUNT_MISMATCH is in September's book, and October's
     names 1001 in no sheet but the payout's count (the Matched sheet is the month's returns)."""
-    september = _sheet(_book(mirror, (date(2026, 9, 1), date(2026, 10, 1))), "Exceptions")
+    september = sheet_rows(_book(mirror, (date(2026, 9, 1), date(2026, 10, 1))), "Exceptions")
     october = _book(mirror, OCTOBER)
     assert ("AMOUNT_MISMATCH", "1001") in {(r["category"], r["rma"]) for r in september}
-    assert [r for r in _sheet(october, "Exceptions") if r["rma"] == "1001"] == []
-    assert sorted(r["rma"] for r in _sheet(october, "Matched")) == ["1002", "1003", "1004"]
+    assert [r for r in sheet_rows(october, "Exceptions") if r["rma"] == "1001"] == []
+    assert sorted(r["rma"] for r in sheet_rows(october, "Matched")) == ["1002", "1003", "1004"]
 
 
 def test_a_refund_paid_out_in_the_next_months_payout_is_not_yet_paid_out_in_the_month(
@@ -124,10 +117,10 @@ def test_a_refund_paid_out_in_the_next_months_payout_is_not_yet_paid_out_in_the_
     October's Matched sheet names none (it said P2, PAID, a payout in no sheet of the book), and
     no break (a refund 2 days old waits for its payout)."""
     october = _book(mirror, OCTOBER)
-    (row,) = [r for r in _sheet(october, "Matched") if r["rma"] == "1003"]
+    (row,) = [r for r in sheet_rows(october, "Matched") if r["rma"] == "1003"]
     assert (row["refund_ids"], row["payout_ids"], row["payout_statuses"]) == ("7003", None, None)
     assert "P2" not in _tieout(october)
-    assert [r for r in _sheet(october, "Exceptions") if r["rma"] == "1003"] == []
+    assert [r for r in sheet_rows(october, "Exceptions") if r["rma"] == "1003"] == []
 
 
 def test_the_next_months_payout_ties_the_refund_to_its_rma(mirror: Any) -> None:
@@ -141,8 +134,8 @@ def test_a_refund_in_no_payout_past_the_limit_at_the_months_end_is_unsettled_in_
     """1004's Oct 15 refund was in no payout at the close of October, 16 days later (past
     ``unsettled_after_days``, 10): October lists its UNSETTLED_REFUND, as a nightly run on
     Oct 31 did; November's does not (P2 paid it out on Nov 2)."""
-    october = _sheet(_book(mirror, OCTOBER), "Exceptions")
-    november = _sheet(_book(mirror, NOVEMBER), "Exceptions")
+    october = sheet_rows(_book(mirror, OCTOBER), "Exceptions")
+    november = sheet_rows(_book(mirror, NOVEMBER), "Exceptions")
     assert [r["category"] for r in october if r["rma"] == "1004"] == ["UNSETTLED_REFUND"]
     assert [r for r in november if r["rma"] == "1004"] == []
 
@@ -176,7 +169,7 @@ def test_a_payouts_unmatched_refunds_are_summed_for_finance_to_accrue(mirror: An
     store.upsert_orders([make_order(2, goodwill.processed_at, ("7002", goodwill.id))])
     store.upsert_refunds([goodwill])
     store.upsert_balance_transactions([balance_for(7, goodwill, "P1")])
-    rows = {str(r["payout_id"]): r for r in _sheet(_book(mirror, OCTOBER), "Payouts")}
+    rows = {str(r["payout_id"]): r for r in sheet_rows(_book(mirror, OCTOBER), "Payouts")}
     p1 = rows["P1"]
     assert (p1["refunds_count"], p1["refunds_unmatched"]) == (3, 1)
     assert Decimal(str(p1["refunds_unmatched_sum"])) == Decimal("-3.00")
