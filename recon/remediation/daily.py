@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from recon.clock import shop_day
 from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
-from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
+from recon.remediation.ledger import RESENDING, SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
 
 S = ActionState
@@ -61,9 +61,12 @@ def moved_between(session: Session, shop: str, start: datetime, end: datetime) -
     send may have landed). An intent done without a send (the re-read found the write) moved
     nothing of recon's.
     """
-    sent = select(ActionEventRow.action_id).where(
-        SENT, ActionEventRow.at >= start, ActionEventRow.at < end
+    # A note on an in-flight intent (sending → sending, e.g. its re-read failed) sent nothing.
+    event = ActionEventRow
+    sent_now = or_(
+        event.from_state.is_(None), event.from_state != S.SENDING.value, event.reason == RESENDING
     )
+    sent = select(event.action_id).where(SENT, sent_now, event.at >= start, event.at < end)
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
     rows = list(session.scalars(query.order_by(ActionRow.id)))
     lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])

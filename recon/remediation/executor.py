@@ -41,6 +41,7 @@ from recon.remediation.ledger import (
     EXECUTABLE,
     IN_FLIGHT,
     PLANNER,
+    RESENDING,
     ActionRow,
     claim,
     claim_keys,
@@ -356,7 +357,7 @@ class Executor:
         resend: bool,
     ) -> None:
         row.variables = variables
-        why = "resending with the same key and variables" if resend else "sending"
+        why = RESENDING if resend else "sending"
         now = self._clock.now()
         transition(session, row, S.SENDING, actor=self._actor, now=now, reason=why, run_id=run_id)
         session.flush()  # the first write takes SQLite's write lock before the lease check

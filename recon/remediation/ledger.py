@@ -90,6 +90,9 @@ class ActionEventRow(Base):
 
 # An intent that ever reached ``sending`` may have been written (its answer may be lost).
 SENT = ActionEventRow.to_state == S.SENDING.value
+# The reason of a resend (sending → sending); a note on an in-flight intent (its re-read failed,
+# left for the next run) is sending → sending too, but sends nothing.
+RESENDING = "resending with the same key and variables"
 
 
 @dataclass(frozen=True)

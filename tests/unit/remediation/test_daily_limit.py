@@ -15,11 +15,12 @@ from itertools import count, pairwise
 import pytest
 from remediation_world import SHOP, finding, make_order, make_return, settings
 from run_helpers import intents, run
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recon.models import Category
 from recon.remediation.daily import daily_limit_reason
-from recon.remediation.ledger import ActionEventRow, ActionRow, events
+from recon.remediation.ledger import RESENDING, ActionEventRow, ActionRow, events
 from recon.remediation.limits import check_daily
 from recon.remediation.planner import RmaContext
 
@@ -188,3 +189,31 @@ def test_second_run_of_the_day_is_held(sessions, gateway, clock):
     )  # fmt: skip
     assert third.halted is None
     assert len(gateway.refunds_with("Loop RMA #12345702")) == 1
+
+
+def test_in_flight_intent_left_for_the_next_run_is_not_a_send_of_that_day(sessions):
+    """An intent left ``sending`` on the 27th whose re-read failed on the 28th (the run notes
+    it and leaves it for the next run) sent nothing on the 28th: the 28th's limit is untouched.
+    A real resend on the 28th (sending → sending with the same key) does count."""
+    with sessions() as session, session.begin():
+        add_sent(session, at("2026-11-27 15:00"), "sending")
+        row = session.scalars(select(ActionRow)).one()
+        session.add(
+            ActionEventRow(
+                action_id=row.id, at=ON_28, from_state="sending", to_state="sending",
+                actor="recon", reason="could not read Shopify, left for the next run: timeout",
+            )
+        )  # fmt: skip
+    asked = [(Decimal("200.00"), "USD")]
+    with sessions() as session:
+        assert daily_limit_reason(session, SHOP, asked, settings(**USD), NOW, NY) is None
+    with sessions() as session, session.begin():
+        session.add(
+            ActionEventRow(
+                action_id=row.id, at=ON_28, from_state="sending", to_state="sending",
+                actor="recon", reason=RESENDING,
+            )
+        )  # fmt: skip
+    with sessions() as session:
+        why = daily_limit_reason(session, SHOP, asked, settings(**USD), NOW, NY)
+    assert why is not None and "100.00 USD moved on 2026-11-28" in why
