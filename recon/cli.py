@@ -8,7 +8,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -16,6 +15,7 @@ from rich.markup import escape
 
 from recon.cli_findings import findings_app
 from recon.cli_quarantine import quarantine_app
+from recon.clock import shop_day
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RemediationError
 from recon.logs import configure_logging, name_shop
@@ -272,7 +272,7 @@ def report(
     first, last = _period(month, start, end)
     settings = _settings(config)
     now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(settings.shop.timezone)).date()
+    today = shop_day(now, settings.shop.timezone)
     if first > today:
         raise ConfigError(f"report: the period {first}..{last} has not begun (today is {today})")
     store = open_store(settings)

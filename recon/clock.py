@@ -21,6 +21,12 @@ def shop_day(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
+def day_start(day: date, timezone: str) -> datetime:
+    """The first moment of the shop's ``day``, in UTC (days with a clock change are 23 or 25
+    hours long; a skipped midnight starts the day at the first moment that exists)."""
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
+
+
 class Clock(Protocol):
     """What recon needs of time: an aware UTC now, and a way to wait."""
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
+from recon.clock import day_start
 from recon.config import Settings
 from recon.deliverables import (
     monthend_path,
@@ -334,9 +334,8 @@ def build_monthend(
     are recomputed over the period's records as of its end (or now, if earlier), and keep the
     lifecycle (first seen, status) the nightly runs recorded for the same keys.
     """
-    zone = ZoneInfo(settings.shop.timezone)
-    since = datetime.combine(start, datetime.min.time(), tzinfo=zone).astimezone(UTC)
-    until = datetime.combine(end, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    since = day_start(start, settings.shop.timezone)
+    until = day_start(end, settings.shop.timezone)
     as_of = min(until, now)
     snapshot, left_out = live_only(settings, as_it_stood(store.load_snapshot(since, until), as_of))
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)

@@ -8,14 +8,13 @@ them right after the per-run circuit breaker, with the same effect: past either,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from recon.clock import shop_day
+from recon.clock import day_start, shop_day
 from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
 from recon.remediation.ledger import RESENDING, SENT, ActionEventRow, ActionRow
@@ -46,11 +45,8 @@ def daily_limit_reason(
 def day_bounds(now: datetime, timezone: str) -> tuple[date, datetime, datetime]:
     """The shop's day at ``now`` and its first and next day's first moment, in UTC (a day
     with a clock change is 23 or 25 hours long)."""
-    zone = ZoneInfo(timezone)
     day = shop_day(now, timezone)
-    start = datetime.combine(day, time(), zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
-    return day, start, end
+    return day, day_start(day, timezone), day_start(day + timedelta(days=1), timezone)
 
 
 def moved_between(session: Session, shop: str, start: datetime, end: datetime) -> list[Write]:

@@ -13,11 +13,11 @@ from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
 
+from recon.clock import shop_day
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_actions_sheet, write_exceptions_sheet
 from recon.reporting.rows import ACTION_COLUMNS, dict_rows, frame_rows
@@ -265,10 +265,9 @@ def _actions_note(later: int) -> str:
 def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:
     """Open findings first seen before, in and after the period, in the shop's days (a finding
     with no first-seen time counts as carried over)."""
-    zone = ZoneInfo(data.timezone)
     counts = [0, 0, 0]
     for finding in data.open_findings:
-        day = finding.first_seen.astimezone(zone).date() if finding.first_seen else None
+        day = shop_day(finding.first_seen, data.timezone) if finding.first_seen else None
         if day is None or day < data.period_start:
             counts[0] += 1
         elif day < data.period_end:
