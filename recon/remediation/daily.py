@@ -19,6 +19,7 @@ from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
 from recon.remediation.ledger import RESENDING, SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
+from recon.store.id_sets import among
 
 S = ActionState
 # Ended without a known write: moved only if an earlier send's answer may have been lost.
@@ -78,7 +79,7 @@ def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
     if not ids:
         return set()
     trail = select(ActionEventRow.action_id).where(
-        ActionEventRow.action_id.in_(ids),
+        among(ActionEventRow.action_id, ids),
         ActionEventRow.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
     )
     seen: dict[int, int] = {}

@@ -23,6 +23,7 @@ from recon.remediation.ledger import (
     ActionRow,
     rows_in,
 )
+from recon.store.id_sets import among
 
 S = ActionState
 
@@ -78,7 +79,9 @@ def restocks_in_flight(
     units: dict[tuple[str, str], list[str]] = {}
     sent = select(ActionEventRow.action_id).where(SENT)
     ended = rows_in(session, shop, [S.NEEDS_REVIEW, S.FAILED], rma)
-    was_sent = set(session.scalars(sent.where(ActionEventRow.action_id.in_([r.id for r in ended]))))
+    was_sent = set(
+        session.scalars(sent.where(among(ActionEventRow.action_id, [r.id for r in ended])))
+    )
     for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
         if row.kind == ActionKind.RESTOCK and (row.state in IN_FLIGHT or row.id in was_sent):
             _add_units(units, row.rma, row.details)

@@ -22,6 +22,7 @@ from recon.remediation.planner import (
     Disposition,
     PlannedAction,
 )
+from recon.store.id_sets import among
 from recon.store.tables import MONEY, Base, JsonType
 
 S = ActionState
@@ -296,11 +297,11 @@ def claim(session: Session, ids: Iterable[int]) -> list[ActionRow]:
         return []
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
-            update(ActionRow).where(ActionRow.id.in_(wanted)).values(state=ActionRow.state)
+            update(ActionRow).where(among(ActionRow.id, wanted)).values(state=ActionRow.state)
         )
     query = (
         select(ActionRow)
-        .where(ActionRow.id.in_(wanted))
+        .where(among(ActionRow.id, wanted))
         .order_by(ActionRow.id)
         .with_for_update(key_share=True)
     )
@@ -310,7 +311,7 @@ def claim(session: Session, ids: Iterable[int]) -> list[ActionRow]:
 def claim_keys(session: Session, keys: Iterable[str], ids: Iterable[int] = ()) -> None:
     """Lock, in one ``claim``, the intents of ``keys`` that exist and the rows ``ids``."""
     wanted = sorted(set(keys))
-    existing = session.scalars(select(ActionRow.id).where(ActionRow.key.in_(wanted)))
+    existing = session.scalars(select(ActionRow.id).where(among(ActionRow.key, wanted)))
     claim(session, [*existing, *ids])
 
 

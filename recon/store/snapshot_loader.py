@@ -31,11 +31,11 @@ from recon.models import (
     RefundRecord,
 )
 from recon.store import tables as tbl
+from recon.store.id_sets import among
 from recon.store.rows import rebuild
 from recon.store.snapshot import Snapshot
 
 M = TypeVar("M", bound=Record)
-_IN_CHUNK = 500
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -46,14 +46,6 @@ def _load(session: Session, row: Any, model: type[M], where: ColumnElement[bool]
         query = query.where(where)
     records = [rebuild(model, record, raw) for record, raw in session.execute(query)]
     return sorted(records, key=lambda r: str(getattr(r, "id", "")))
-
-
-def _in(column: InstrumentedAttribute[Any], values: Iterable[str]) -> ColumnElement[bool]:
-    """``column IN values``, split so no statement exceeds the bound-parameter limit."""
-    ordered = sorted(set(values))
-    if not ordered:
-        return column.in_([])
-    return or_(*(column.in_(ordered[i : i + _IN_CHUNK]) for i in range(0, len(ordered), _IN_CHUNK)))
 
 
 def _between(column: InstrumentedAttribute[Any], start: datetime, end: datetime) -> Any:
@@ -94,7 +86,7 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         LoopReturnRecord,
         or_(
             (ret.created_at < hi) & (ret.updated_at >= lo),
-            _in(ret.provider_order_id, bounced_orders),
+            among(ret.provider_order_id, bounced_orders),
         ),
     )
     order_ids = {r.provider_order_id for r in returns if r.provider_order_id} | bounced_orders
@@ -114,17 +106,17 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
             session,
             ret,
             LoopReturnRecord,
-            (ret.created_at < hi) & _in(ret.provider_order_id, order_ids),
+            (ret.created_at < hi) & among(ret.provider_order_id, order_ids),
         )
         if r.id not in loaded
     ]
     returns.sort(key=lambda r: r.id)
-    refunds = _load(session, tbl.RefundRow, RefundRecord, _in(tbl.RefundRow.order_id, order_ids))
+    refunds = _load(session, tbl.RefundRow, RefundRecord, among(tbl.RefundRow.order_id, order_ids))
     orders = _load(
         session,
         tbl.OrderRow,
         OrderRecord,
-        _in(tbl.OrderRow.id, order_ids | {f.order_id for f in refunds}),
+        among(tbl.OrderRow.id, order_ids | {f.order_id for f in refunds}),
     )
     txn_ids = {t.id for f in refunds for t in f.transactions}
     balance = _load(
@@ -133,12 +125,12 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         BalanceTransactionRecord,
         or_(
             _between(bt.transaction_date, lo, hi),
-            _in(bt.source_order_transaction_id, txn_ids),
+            among(bt.source_order_transaction_id, txn_ids),
             # A bounce named only by sourceId (engine/link.py ``bounced``), dated outside the
             # window: found by its order, so the refund it undoes is not counted as paid.
             (bt.type == "REFUND_FAILURE")
             & bt.source_order_transaction_id.is_(None)
-            & _in(bt.order_id, {f.order_id for f in refunds}),
+            & among(bt.order_id, {f.order_id for f in refunds}),
         ),
     )
     payout_ids = {b.payout_id for b in balance if b.payout_id}
@@ -146,12 +138,12 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
         session,
         tbl.PayoutRow,
         PayoutRecord,
-        or_(_between(tbl.PayoutRow.issued_at, lo, hi), _in(tbl.PayoutRow.id, payout_ids)),
+        or_(_between(tbl.PayoutRow.issued_at, lo, hi), among(tbl.PayoutRow.id, payout_ids)),
     )
     # A payout is tied out whole: a payout issued on the 1st carries refunds of the month before,
     # and its summary counts them (without them its refunds sum short of it).
     carried = _load(
-        session, bt, BalanceTransactionRecord, _in(bt.payout_id, {p.id for p in payouts})
+        session, bt, BalanceTransactionRecord, among(bt.payout_id, {p.id for p in payouts})
     )
     balance = sorted({b.id: b for b in (*balance, *carried)}.values(), key=lambda b: b.id)
     # A return of the period may have been credited before it (opened and credited in September,
@@ -182,14 +174,14 @@ def load_payout_context(session: Session, payout_ids: Iterable[str], end: dateti
     no finding and no Matched row from it.
     """
     bt, txn, ret = tbl.BalanceTransactionRow, tbl.TransactionRow, tbl.LoopReturnRow
-    payouts = _load(session, tbl.PayoutRow, PayoutRecord, _in(tbl.PayoutRow.id, payout_ids))
+    payouts = _load(session, tbl.PayoutRow, PayoutRecord, among(tbl.PayoutRow.id, payout_ids))
     balance = _load(
-        session, bt, BalanceTransactionRecord, _in(bt.payout_id, {p.id for p in payouts})
+        session, bt, BalanceTransactionRecord, among(bt.payout_id, {p.id for p in payouts})
     )
     # A balance transaction names its order; the order transaction it settles names it too.
     settled = {b.source_order_transaction_id for b in balance if b.source_order_transaction_id}
     order_ids = {b.order_id for b in balance if b.order_id} | set(
-        session.scalars(select(txn.order_id).where(_in(txn.id, settled)))
+        session.scalars(select(txn.order_id).where(among(txn.id, settled)))
     )
     refunds = tbl.RefundRow
     return Snapshot(
@@ -198,16 +190,16 @@ def load_payout_context(session: Session, payout_ids: Iterable[str], end: dateti
                 session,
                 ret,
                 LoopReturnRecord,
-                _in(ret.provider_order_id, order_ids) & (ret.created_at < end),
+                among(ret.provider_order_id, order_ids) & (ret.created_at < end),
             )
         ),
-        orders=tuple(_load(session, tbl.OrderRow, OrderRecord, _in(tbl.OrderRow.id, order_ids))),
+        orders=tuple(_load(session, tbl.OrderRow, OrderRecord, among(tbl.OrderRow.id, order_ids))),
         refunds=tuple(
             _load(
                 session,
                 refunds,
                 RefundRecord,
-                _in(refunds.order_id, order_ids) & (refunds.processed_at < end),
+                among(refunds.order_id, order_ids) & (refunds.processed_at < end),
             )
         ),
         payouts=tuple(payouts),

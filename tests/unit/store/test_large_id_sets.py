@@ -1,0 +1,94 @@
+"""Id sets bigger than a statement's bound-parameter limit (PostgreSQL 65,535; SQLite 32,766
+by default): a period with activity on that many orders, a plan of that many intents.
+
+Each of these failed on PostgreSQL ("number of parameters must be between 0 and 65535"): the
+period's snapshot (the run stopped), and the ledger's row locks a plan and ``actions approve``
+take.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from recon.clock import VirtualClock
+from recon.remediation.ledger import ActionRow, claim, claim_keys
+from recon.store.sql import SqlStore
+from recon.store.tables import Base
+from tests.fakes import EPOCH, make_order, make_return
+
+# Past PostgreSQL's 65,535 parameters per statement (and SQLite's default 32,766).
+MANY = 66_000
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[SqlStore]:
+    """A fresh mirror in a private schema of RECON_TEST_POSTGRES_URL (SQLite runs the same
+    statements in every other store test; this build's SQLite binds 250,000 parameters)."""
+    mirror = SqlStore(postgres_url, clock=VirtualClock(EPOCH))
+    yield mirror
+    mirror.close()
+
+
+def test_a_period_with_activity_on_more_orders_than_a_statement_binds_loads_whole(
+    pg_store: SqlStore,
+) -> None:
+    """Every return of the period comes in, each with its order (read by the orders' ids)."""
+    pg_store.upsert_returns([make_return(i, EPOCH) for i in range(MANY)])
+    orders = [make_order(i, EPOCH) for i in range(MANY)]
+    pg_store.upsert_orders(orders)
+
+    snapshot = pg_store.load_snapshot(EPOCH - timedelta(days=1), EPOCH + timedelta(days=1))
+
+    assert len(snapshot.returns) == MANY
+    assert {o.id for o in snapshot.orders} == {o.id for o in orders}
+
+
+@pytest.fixture
+def pg_ledger(postgres_url: str) -> Iterator[Callable[[], Session]]:
+    engine = create_engine(postgres_url)
+    Base.metadata.create_all(engine)
+    yield sessionmaker(engine)
+    engine.dispose()
+
+
+def _intents(sessions: Callable[[], Session], n: int) -> list[int]:
+    rows = [
+        {
+            "key": f"restock|{i}",
+            "shop": "acme",
+            "rma": str(i),
+            "kind": "restock",
+            "subject": f"line-{i}",
+            "n": 1,
+            "category": "MISSING_RESTOCK",
+            "finding_key": f"MISSING_RESTOCK|rma={i}",
+            "order_id": str(5000 + i),
+            "state": "proposed",
+            "reason": "",
+            "details": {},
+            "created_at": EPOCH,
+            "updated_at": EPOCH,
+        }
+        for i in range(n)
+    ]
+    with sessions.begin() as session:  # type: ignore[attr-defined]
+        session.execute(insert(ActionRow), rows)
+        return sorted(session.scalars(text("SELECT id FROM remediation_actions")))
+
+
+def test_a_plan_of_more_intents_than_a_statement_binds_locks_them_all(
+    pg_ledger: Callable[[], Session],
+) -> None:
+    ids = _intents(pg_ledger, MANY)
+    with pg_ledger.begin() as session:  # type: ignore[attr-defined]
+        locked = claim(session, reversed(ids))
+        assert [row.id for row in locked] == ids  # in id order: the deadlock-free order
+        claim_keys(
+            session, [f"restock|{i}" for i in range(MANY)] + [f"new|{uuid.uuid4().hex[:20]}"]
+        )
