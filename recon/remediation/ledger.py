@@ -190,9 +190,9 @@ def record_plan(
     actions = list(actions)
     # Under their row locks, all taken at once and by id: a human's reject since the read
     # must stand, not be promoted; one by one in plan order could deadlock with ``approve``.
-    claim_keys(session, (action.key for action in actions))
+    existing = {row.key: row for row in claim_keys(session, (action.key for action in actions))}
     for action in actions:
-        row = session.scalar(select(ActionRow).where(ActionRow.key == action.key))
+        row = existing.get(action.key)
         state = _initial_state(action, mode)
         if row is not None:
             if row.state == S.PROPOSED and state is S.PLANNED:
@@ -204,7 +204,7 @@ def record_plan(
                 _demote(session, row, mode, now, run_id)
                 touched.append(row.id)
             continue
-        row = _new_row(action, state, now, run_id)
+        row = existing[action.key] = _new_row(action, state, now, run_id)
         session.add(row)
         session.flush()
         session.add(
@@ -308,11 +308,12 @@ def claim(session: Session, ids: Iterable[int]) -> list[ActionRow]:
     return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
-def claim_keys(session: Session, keys: Iterable[str], ids: Iterable[int] = ()) -> None:
-    """Lock, in one ``claim``, the intents of ``keys`` that exist and the rows ``ids``."""
+def claim_keys(session: Session, keys: Iterable[str], ids: Iterable[int] = ()) -> list[ActionRow]:
+    """Lock, in one ``claim``, the intents of ``keys`` that exist and the rows ``ids``; return
+    the rows read afresh under their locks."""
     wanted = sorted(set(keys))
     existing = session.scalars(select(ActionRow.id).where(among(ActionRow.key, wanted)))
-    claim(session, [*existing, *ids])
+    return claim(session, [*existing, *ids])
 
 
 def _decide(
