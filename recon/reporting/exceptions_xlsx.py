@@ -16,7 +16,13 @@ from typing import Any
 from recon.reporting.data import ExceptionRow, ReportData
 from recon.reporting.html import write_report_html
 from recon.reporting.rows import ACTION_COLUMNS, dict_rows
-from recon.reporting.xlsx_writer import Column, Formula, StreamingBook, StreamingSheet
+from recon.reporting.xlsx_writer import (
+    EXCEL_ROWS,
+    Column,
+    Formula,
+    StreamingBook,
+    StreamingSheet,
+)
 
 EXCEPTIONS_TABLE = "Exceptions"
 EXCEPTION_COLUMNS = (
@@ -102,14 +108,17 @@ def write_actions_sheet(
     return sheet
 
 
-def write_exceptions_workbook(data: ReportData, path: Path) -> Path:
+def write_exceptions_workbook(
+    data: ReportData, path: Path, *, rows_per_sheet: int = EXCEL_ROWS
+) -> Path:
     """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, and an Actions sheet of the
-    intents waiting for a person (to approve, or to review).
+    intents waiting for a person (to approve, or to review). A sheet longer than
+    ``rows_per_sheet`` goes on in continuation sheets.
 
     Raises:
         OSError: if the file cannot be written.
     """
-    book = StreamingBook()
+    book = StreamingBook(rows_per_sheet=rows_per_sheet)
     write_exceptions_sheet(book, data)
     write_actions_sheet(book, data, data.waiting_actions)
     book.save(path)

@@ -21,7 +21,7 @@ from recon.clock import shop_day
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_actions_sheet, write_exceptions_sheet
 from recon.reporting.rows import ACTION_COLUMNS, dict_rows, frame_rows
-from recon.reporting.xlsx_writer import Column, StreamingBook, money_format
+from recon.reporting.xlsx_writer import EXCEL_ROWS, Column, StreamingBook, money_format
 
 MATCHED_COLUMNS = (
     Column("rma", width=12),
@@ -72,30 +72,32 @@ STORE_CREDIT_COLUMNS = (
 )
 
 
-def write_monthend_workbook(data: ReportData, path: Path, *, later_actions: int = 0) -> Path:
+def write_monthend_workbook(
+    data: ReportData, path: Path, *, later_actions: int = 0, rows_per_sheet: int = EXCEL_ROWS
+) -> Path:
     """Write the month-end workbook.
 
     ``data.actions`` are the intents created before the period's end, each in its state at its
     end (``service.build_monthend``); ``later_actions`` counts those of the period's returns
-    created since, which the Actions sheet does not list (the Summary says how many).
+    created since, which the Actions sheet does not list (the Summary says how many). A sheet
+    longer than ``rows_per_sheet`` goes on in continuation sheets; the Summary sums over all.
 
     Raises:
         OSError: if the file cannot be written.
     """
-    book = StreamingBook()
+    book = StreamingBook(rows_per_sheet=rows_per_sheet)
     summary = book.workbook.create_sheet("Summary")  # first tab; filled once the tables exist
-    write_exceptions_sheet(book, data)
-    book.sheet("Matched", MATCHED_COLUMNS, table="Matched").extend(
-        frame_rows(data, data.matches, MATCHED_COLUMNS)
-    )
-    book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts").extend(
-        frame_rows(data, data.payout_tieout, PAYOUT_COLUMNS)
-    )
+    exceptions = write_exceptions_sheet(book, data)
+    matched = book.sheet("Matched", MATCHED_COLUMNS, table="Matched")
+    matched.extend(frame_rows(data, data.matches, MATCHED_COLUMNS))
+    payouts = book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts")
+    payouts.extend(frame_rows(data, data.payout_tieout, PAYOUT_COLUMNS))
     write_actions_sheet(book, data, _at_period_end(data.actions), MONTHEND_ACTION_COLUMNS)
     book.sheet("Store credit", STORE_CREDIT_COLUMNS, table="StoreCredit").extend(
         dict_rows(data, data.store_credit, STORE_CREDIT_COLUMNS)
     )
-    layout = write_summary(book, summary, data, summary_currencies(data), later_actions)
+    tables = {"Exceptions": exceptions.tables, "Matched": matched.tables, "Payouts": payouts.tables}
+    layout = write_summary(book, summary, data, summary_currencies(data), tables, later_actions)
     _add_charts(summary, layout)
     book.save(path)
     return path
@@ -141,10 +143,12 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 Layout = dict[str, tuple[int, int, int]]
 
 
+# Formulas name a table "{t}": ``_SummaryRows.over`` writes one call per part of the sheet (a
+# sheet past Excel's rows goes on in another, ``xlsx_writer.EXCEL_ROWS``) and adds them up.
 # Acknowledged findings are listed in Exceptions but quiet: no open count or money at risk.
 # "<>acknowledged" alone would count the blank row an empty table keeps (Excel matches blanks).
-_OPEN = 'Exceptions[key],"<>",Exceptions[status],"<>acknowledged"'
-_ACKNOWLEDGED = 'Exceptions[status],"acknowledged"'
+_OPEN = '{t}[key],"<>",{t}[status],"<>acknowledged"'
+_ACKNOWLEDGED = '{t}[status],"acknowledged"'
 
 
 def _q(text: str) -> str:
@@ -155,9 +159,22 @@ def _q(text: str) -> str:
 class _SummaryRows:
     """Builds the Summary sheet's rows in memory (a few dozen: one per currency/category/day)."""
 
-    def __init__(self, book: StreamingBook, ws: Any) -> None:
-        self.book, self.ws = book, ws
+    def __init__(self, book: StreamingBook, ws: Any, tables: Mapping[str, Sequence[str]]) -> None:
+        self.book, self.ws, self.tables = book, ws, tables
         self.rows: list[list[object]] = []
+
+    def over(self, table: str, *calls: str) -> str:
+        """``=call+call…``: each call (naming its table ``{t}``) over every part of ``table``."""
+        parts = self.tables.get(table) or [table]
+        return "=" + "+".join(call.replace("{t}", name) for name in parts for call in calls)
+
+    def exceptions(self, call: str) -> str:
+        return self.over("Exceptions", call)
+
+    def sum_of(self, table: str, column: str, *criteria: str, currency: str) -> object:
+        """A money cell: ``SUMIFS`` of ``table[column]`` where every criterion holds."""
+        call = f"SUMIFS({{t}}[{column}],{','.join(criteria)})"
+        return self.money(self.over(table, call), currency)
 
     def header(self, *titles: str) -> None:
         self.rows.append([_bold(self.ws, t, self.book.bold) for t in titles])
@@ -181,9 +198,11 @@ class _SummaryRows:
         self.add("Times in the sheets", "UTC")
         self.add()
         self.header("KPI", "Value")
-        self.add("Open findings", f"=COUNTIFS({_OPEN})")
-        self.add("Critical findings", f'=COUNTIFS(Exceptions[severity],"critical",{_OPEN})')
-        self.add("Acknowledged findings", f"=COUNTIFS({_ACKNOWLEDGED})")
+        self.add("Open findings", self.exceptions(f"COUNTIFS({_OPEN})"))
+        self.add(
+            "Critical findings", self.exceptions(f'COUNTIFS({{t}}[severity],"critical",{_OPEN})')
+        )
+        self.add("Acknowledged findings", self.exceptions(f"COUNTIFS({_ACKNOWLEDGED})"))
         # The book has no "last run" to compare with: it counts the open breaks that first
         # appeared in its period (first seen on one of the shop's days in it), those carried
         # over from before it, and those recon first saw after its end (a first run, or a
@@ -208,36 +227,34 @@ class _SummaryRows:
                     "Payout refunds", "Unmatched payout refunds", "Payout difference",
                     "Bounced refunds", "Acknowledged amount", "Acknowledged findings")  # fmt: skip
         for cur in currencies:
-            at = f"Exceptions[currency],{_q(cur)}"
+            at = f"{{t}}[currency],{_q(cur)}"
             self.add(
                 cur,
-                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{at},{_OPEN})", cur),
-                f"=COUNTIFS({at},{_OPEN})",
-                self.money(f"=SUMIFS(Matched[refunded_total],Matched[currency],{_q(cur)})", cur),
-                self.money(f"=SUMIFS(Payouts[refunds_sum],Payouts[currency],{_q(cur)})", cur),
-                self.money(
-                    f"=SUMIFS(Payouts[refunds_unmatched_sum],Payouts[currency],{_q(cur)})", cur
-                ),
-                self.money(f"=SUMIFS(Payouts[difference],Payouts[currency],{_q(cur)})", cur),
-                self.money(
-                    f"=SUMIFS(Payouts[refund_failures_sum],Payouts[currency],{_q(cur)})", cur
-                ),
-                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{at},{_ACKNOWLEDGED})", cur),
-                f"=COUNTIFS({at},{_ACKNOWLEDGED})",
-            )  # fmt: skip
+                self.sum_of("Exceptions", "amount_at_risk", at, _OPEN, currency=cur),
+                self.exceptions(f"COUNTIFS({at},{_OPEN})"),
+                self.sum_of("Matched", "refunded_total", at, currency=cur),
+                self.sum_of("Payouts", "refunds_sum", at, currency=cur),
+                self.sum_of("Payouts", "refunds_unmatched_sum", at, currency=cur),
+                self.sum_of("Payouts", "difference", at, currency=cur),
+                self.sum_of("Payouts", "refund_failures_sum", at, currency=cur),
+                self.sum_of("Exceptions", "amount_at_risk", at, _ACKNOWLEDGED, currency=cur),
+                self.exceptions(f"COUNTIFS({at},{_ACKNOWLEDGED})"),
+            )
         self.add()
 
     def categories(self, data: ReportData, currencies: Sequence[str]) -> tuple[int, int, int]:
         self.header("Category", "Open findings", *currencies)
         first = len(self.rows) + 1
         for total in data.by_category:
-            crit = f"Exceptions[category],{_q(total.category)}"
+            crit = f"{{t}}[category],{_q(total.category)}"
             amounts = [
-                self.money(f"=SUMIFS(Exceptions[amount_at_risk],{crit},"
-                           f"Exceptions[currency],{_q(cur)},{_OPEN})", cur)
+                self.sum_of(
+                    "Exceptions", "amount_at_risk", crit, f"{{t}}[currency],{_q(cur)}", _OPEN,
+                    currency=cur,
+                )
                 for cur in currencies
             ]  # fmt: skip
-            self.add(total.category, f"=COUNTIFS({crit},{_OPEN})", *amounts)
+            self.add(total.category, self.exceptions(f"COUNTIFS({crit},{_OPEN})"), *amounts)
         block = (first, len(self.rows), 1)
         self.add()
         return block
@@ -247,9 +264,12 @@ class _SummaryRows:
         first = len(self.rows) + 1
         for day in sorted({point.day for point in data.trend}):
             row_no = len(self.rows) + 1
+            seen = f"{{t}}[first_seen],A{row_no}"
             amounts = [
-                self.money(f"=SUMIFS(Exceptions[amount_at_risk],Exceptions[first_seen],A{row_no},"
-                           f"Exceptions[currency],{_q(cur)},{_OPEN})", cur)
+                self.sum_of(
+                    "Exceptions", "amount_at_risk", seen, f"{{t}}[currency],{_q(cur)}", _OPEN,
+                    currency=cur,
+                )
                 for cur in currencies
             ]  # fmt: skip
             self.add(self.book.styled(self.ws, day, "yyyy-mm-dd"), *amounts)
@@ -282,15 +302,17 @@ def write_summary(
     ws: Any,
     data: ReportData,
     currencies: Sequence[str],
+    tables: Mapping[str, Sequence[str]],
     later_actions: int = 0,
 ) -> Layout:
     """Fill the Summary sheet; return where the chart data blocks are (first, last row, width).
 
-    Each KPI and total is a formula over the tables, so the workbook re-computes what it claims
-    after anyone filters or edits the data sheets.
+    Each KPI and total is a formula over the tables (``tables``: per sheet, the table of each
+    of its parts), so the workbook re-computes what it claims after anyone filters or edits the
+    data sheets.
     """
     valid = [c for c in currencies if _CURRENCY.match(c)]
-    summary = _SummaryRows(book, ws)
+    summary = _SummaryRows(book, ws, tables)
     summary.head(data, later_actions)
     summary.currencies(valid)
     layout: Layout = {

@@ -61,23 +61,45 @@ def money_format(currency: str | None) -> str:
     return "#,##0" + ("." + "0" * digits if digits else "")
 
 
+# Excel's grid has 1,048,576 rows per sheet, the header row included. openpyxl writes rows past
+# it without a word, and Excel then refuses the file as corrupt: a sheet that would hold more
+# goes on in "<title> (2)", "(3)", ..., each part its own table ("<table>2", ...).
+EXCEL_ROWS = 1_048_576
+
+
 class StreamingSheet:
-    """A write-only sheet with a header row, frozen panes and an Excel table over its rows."""
+    """A write-only sheet with a header row, frozen panes and an Excel table over its rows.
+
+    Past the book's ``rows_per_sheet`` it goes on in a continuation sheet: ``tables`` names the
+    table of every part, for formulas over all its rows.
+    """
 
     def __init__(
         self, book: StreamingBook, title: str, columns: Sequence[Column], table: str | None
     ) -> None:
         self._book = book
-        self._ws = book.workbook.create_sheet(title)
         self.title = title
         self.columns = tuple(columns)
         self.table_name = table
+        self.tables: list[str] = []
+        self.parts = 0
         self.rows_written = 0
         self._currency_index = {
             i: [c.name for c in self.columns].index(c.currency_column)
             for i, c in enumerate(self.columns)
             if c.currency_column
         }
+        self._open_part()
+
+    def _open_part(self) -> None:
+        self.parts += 1
+        suffix = "" if self.parts == 1 else str(self.parts)
+        self._ws = self._book.workbook.create_sheet(
+            f"{self.title} ({suffix})" if suffix else self.title
+        )
+        if self.table_name is not None:
+            self.tables.append(self.table_name + suffix)
+        self._part_rows = 0
         self._setup_layout()
 
     def _setup_layout(self) -> None:
@@ -99,8 +121,12 @@ class StreamingSheet:
 
     def append(self, values: Sequence[object]) -> None:
         """Write one data row; values line up with ``columns``."""
+        if self._part_rows + 1 >= self._book.rows_per_sheet:  # the header takes one row
+            self._finish_part()
+            self._open_part()
         cells = [self._cell(i, value, values) for i, value in enumerate(values)]
         self._ws.append(cells)
+        self._part_rows += 1
         self.rows_written += 1
 
     def extend(self, rows: Iterable[Sequence[object]]) -> None:
@@ -134,15 +160,18 @@ class StreamingSheet:
         return value
 
     def finish(self) -> None:
-        """Add the Excel table (with autofilter) over the header and the rows written."""
+        """Add the Excel table (with autofilter) over the last part's header and rows."""
+        self._finish_part()
+
+    def _finish_part(self) -> None:
         if self.table_name is None:
             return
-        if self.rows_written == 0:
+        if self._part_rows == 0:
             # A table needs one data row; an empty one keeps formulas over it valid.
             self._ws.append([None] * len(self.columns))
-        last_row = max(self.rows_written, 1) + 1
+        last_row = max(self._part_rows, 1) + 1
         ref = f"A1:{get_column_letter(len(self.columns))}{last_row}"
-        table = Table(displayName=self.table_name, ref=ref)
+        table = Table(displayName=self.tables[-1], ref=ref)
         # openpyxl reads header names back from the cells, which write-only sheets cannot do.
         table.tableColumns = [
             TableColumn(id=i, name=c.name) for i, c in enumerate(self.columns, start=1)
@@ -159,7 +188,10 @@ class StreamingSheet:
 class StreamingBook:
     """A write-only workbook that hands out ``StreamingSheet``s and caches cell styles."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, rows_per_sheet: int = EXCEL_ROWS) -> None:
+        if rows_per_sheet < 2:
+            raise ValueError("a sheet holds its header and at least one row")
+        self.rows_per_sheet = rows_per_sheet
         self.workbook = Workbook(write_only=True)
         self._prototypes: dict[str, WriteOnlyCell] = {}
         self._text_proto: WriteOnlyCell | None = None

@@ -84,7 +84,30 @@ def _matches(value: Any, criterion: Any) -> bool:
 
 
 def evaluate(ws: Any, formula: str, tables: dict[str, dict[str, list[Any]]]) -> Decimal:
-    """Compute one Summary formula from the workbook's cells."""
+    """Compute one Summary formula from the workbook's cells: one call, or calls added up
+    (one per part of a sheet continued past Excel's rows)."""
+    calls = _split_sum(formula.removeprefix("="))
+    return sum((_call(ws, "=" + call, tables) for call in calls), Decimal(0))
+
+
+def _split_sum(text: str) -> list[str]:
+    """``A(…)+B(…)`` → the calls, split on ``+`` outside parentheses and quotes."""
+    parts, depth, current, quoted = [], 0, "", False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if not quoted:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "+" and not quoted and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    parts.append(current)
+    return parts
+
+
+def _call(ws: Any, formula: str, tables: dict[str, dict[str, list[Any]]]) -> Decimal:
     match = _CALL.match(formula)
     assert match, f"unexpected formula {formula}"
     name, args = match.group(1), _split(match.group(2))
