@@ -346,6 +346,9 @@ class DeliverySettings(_Section):
     outbox_dir: Path = Path("reports/outbox")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     recipients: dict[Team, list[str]] = Field(default_factory=_default_recipients)
+    # A workbook larger than this (the file; its e-mail encoding adds a third) is not attached:
+    # the finance mail says where it is. Relays commonly refuse messages over 25 MB.
+    max_attachment_mb: float = Field(default=15, gt=0)
 
 
 class ReportSettings(_Section):

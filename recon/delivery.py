@@ -27,7 +27,7 @@ from recon.errors import ConfigError, DeliveryError
 from recon.models import Owner
 from recon.outbox import CLAIM_TIMEOUT, claim, reclaim_stale
 from recon.reporting.data import ReportData, for_team
-from recon.reporting.html import make_environment, render_email
+from recon.reporting.html import Withheld, make_environment, render_email
 
 log = logging.getLogger(__name__)
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -307,10 +307,13 @@ def build_messages(
         )
         if team != Owner.FINANCE and quiet:
             continue
-        text, html = render_email(team_data, team.value, env)
+        attached, withheld = _fitting(attachments, settings.max_attachment_mb)
+        text, html = render_email(
+            team_data, team.value, env, withheld if team == Owner.FINANCE else ()
+        )
         message = _message(team_data, team, settings, recipients, text, html)
         if team == Owner.FINANCE:
-            for path in attachments:
+            for path in attached:
                 message.add_attachment(
                     path.read_bytes(),
                     maintype=XLSX_TYPE[0],
@@ -319,6 +322,29 @@ def build_messages(
                 )
         messages.append(message)
     return messages
+
+
+def _fitting(paths: Sequence[Path], limit_mb: float) -> tuple[list[Path], list[Withheld]]:
+    """The files to attach, and those over ``limit_mb`` (named in the mail instead).
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    attached: list[Path] = []
+    withheld: list[Withheld] = []
+    for path in paths:
+        size_mb = path.stat().st_size / 2**20
+        if size_mb <= limit_mb:
+            attached.append(path)
+        else:
+            log.warning(
+                "%s is %.1f MB, over [delivery] max_attachment_mb (%g MB): not attached",
+                path.name,
+                size_mb,
+                limit_mb,
+            )
+            withheld.append(Withheld(path.resolve(), size_mb, limit_mb))
+    return attached, withheld
 
 
 def _message(

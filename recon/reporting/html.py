@@ -6,6 +6,8 @@ template into an error instead of a silently empty cell.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -67,10 +69,24 @@ def render_report(data: ReportData, env: Environment | None = None) -> str:
     return env.get_template("report.html.j2").render(_context(data))
 
 
-def render_email(data: ReportData, team: str, env: Environment | None = None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Withheld:
+    """A file too large to attach (``[delivery] max_attachment_mb``): the mail says where it is."""
+
+    path: Path
+    size_mb: float
+    limit_mb: float
+
+
+def render_email(
+    data: ReportData,
+    team: str,
+    env: Environment | None = None,
+    withheld: Sequence[Withheld] = (),
+) -> tuple[str, str]:
     """Plain-text and HTML bodies of one team's e-mail."""
     env = env or make_environment()
-    context = _context(data, team=team)
+    context = _context(data, team=team, withheld=withheld)
     text = env.get_template("email.txt.j2").render(context)
     html = env.get_template("email.html.j2").render(context)
     return text, html

@@ -339,3 +339,28 @@ def test_a_team_whose_last_finding_was_left_out_is_told(tmp_path: Path) -> None:
     messages = {str(m["X-Recon-Team"]): m for m in build_messages(data, settings(tmp_path))}
     assert set(messages) == {"finance", "warehouse"}
     assert "left out: 1" in body(messages["warehouse"], "plain")
+
+
+def test_a_workbook_over_the_attachment_limit_is_named_not_attached(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """A relay refuses a message over its size limit (commonly 25 MB, encoding included): the
+    night of a spike, finance would get no mail at all. Past ``max_attachment_mb`` the finance
+    mail goes without the workbook and says where it is."""
+    big = tmp_path / "reports" / "exceptions.xlsx"
+    big.parent.mkdir()
+    big.write_bytes(b"PK" + b"\0" * 3 * 1024 * 1024)  # 3 MB
+    limited = settings(tmp_path).model_copy(update={"max_attachment_mb": 2})
+
+    (finance, *_) = build_messages(report_data, limited, [big])
+
+    assert str(finance["X-Recon-Team"]) == "finance"
+    assert not list(finance.iter_attachments())
+    for subtype in ("plain", "html"):
+        text = " ".join(body(finance, subtype).split())
+        assert "exceptions.xlsx (3.0 MB) is not attached" in text, subtype
+        assert "max_attachment_mb (2 MB)" in text
+        assert str(big) in text
+    (attached, *_) = build_messages(report_data, settings(tmp_path), [big])  # default 15 MB
+    assert [a.get_filename() for a in attached.iter_attachments()] == ["exceptions.xlsx"]
+    assert "not attached" not in body(attached, "plain")
