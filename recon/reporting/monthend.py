@@ -163,10 +163,10 @@ class _SummaryRows:
         self.book, self.ws, self.tables = book, ws, tables
         self.rows: list[list[object]] = []
 
-    def over(self, table: str, *calls: str) -> str:
-        """``=call+call…``: each call (naming its table ``{t}``) over every part of ``table``."""
+    def over(self, table: str, call: str) -> str:
+        """``=call+call…``: ``call`` (naming its table ``{t}``) over every part of ``table``."""
         parts = self.tables.get(table) or [table]
-        return "=" + "+".join(call.replace("{t}", name) for name in parts for call in calls)
+        return "=" + "+".join(call.replace("{t}", name) for name in parts)
 
     def exceptions(self, call: str) -> str:
         return self.over("Exceptions", call)
