@@ -304,3 +304,32 @@ class Finding(Record):
     # When (None: acknowledged before recon recorded it): a month-end book shows a finding
     # acknowledged only if it was by the period's end.
     acknowledged_at: datetime | None = None
+
+
+class EventOrigin(StrEnum):
+    """What wrote a finding event: a run's save, an acknowledgement, or the upgrade that began
+    the history (the finding's state as stored then; what came before it is not known)."""
+
+    RUN = "run"
+    ACK = "ack"
+    UPGRADE = "upgrade"
+
+
+class FindingEvent(Record):
+    """One change of a finding's status, as the append-only history keeps it.
+
+    ``first_seen`` is the first-seen time of the episode the finding was in (a finding fixed
+    and back starts a new one); ``acknowledged_*`` are set on acknowledgements.
+    """
+
+    key: str
+    at: datetime
+    status: FindingStatus
+    origin: EventOrigin
+    amount_at_risk: Decimal = Decimal("0")
+    currency: str | None = None
+    first_seen: datetime | None = None
+    run_id: str | None = None
+    acknowledged_by: str | None = None
+    acknowledged_note: str = ""
+    acknowledged_at: datetime | None = None

@@ -1,50 +1,94 @@
 """A period's records and findings as they stood at its end, for the month-end workbook.
 
-The mirror keeps the latest copy of each record and finding; a book built after the period's
-end must read as the one built at the close, so what happened since is taken back out here.
+The mirror keeps the latest copy of each record and finding, and the findings' history (each
+change of status, from migration 0008 on); a book built after the period's end must read as
+the one built at the close, so what happened since is taken back out here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from recon.models import CLOSED_STATUSES, Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 from recon.store.snapshot import Snapshot
 
 
 def at_period_end(
-    finding: Finding, stored: Finding | None, period: tuple[datetime, datetime], as_of: datetime
+    finding: Finding,
+    stored: Finding | None,
+    period: tuple[datetime, datetime],
+    as_of: datetime,
+    events: Sequence[FindingEvent] = (),
 ) -> Finding:
     """A finding recomputed as of the period's end, with its status at that end.
 
-    The book must read the same whenever it is built, so nothing done since counts: a break
-    resolved since was still open (or acknowledged, if it was by then); one acknowledged since
-    (``acknowledged_at`` at or after ``as_of``) was not acknowledged yet. It is ``new`` when
-    first seen in the period (as the Summary counts it), else ``open``: the nightly's ``new``
-    only says which run saw it first.
-    An acknowledgement recon did not date (made before it recorded when) shows as stored. A
-    finding no nightly run recorded is first seen by the book, at ``as_of``.
+    The book must read the same whenever it is built, so nothing done since counts. The
+    finding's history (``events``, in time order) says how it stood at ``as_of``: acknowledged
+    (by whom, why, when), or open since the first sighting of the episode open then (a finding
+    fixed and back has several). It is ``new`` when that first sighting is in the period (as
+    the Summary counts it), else ``open``: the nightly's ``new`` only says which run saw it
+    first. A finding the history has closed by then (the nightly saw it fixed, the book finds
+    it) and one no nightly run recorded are first seen by the book, at ``as_of``; one first
+    recorded after it is first seen then.
+
+    A store upgraded from before the history (migration 0008) has events from the upgrade
+    only: for a period that ended before a finding's first event, its state is rebuilt from
+    the finding as stored now (``_reconstructed``), which cannot know an acknowledgement
+    cleared since by a change, nor an earlier episode of a finding fixed and back.
     """
-    if stored is None:
-        stored = finding.model_copy(update={"first_seen": as_of, "last_seen": as_of})
-    if _acknowledged_at_end(stored, as_of):
-        status, who, note, at = (FindingStatus.ACKNOWLEDGED, stored.acknowledged_by,
-                                 stored.acknowledged_note, stored.acknowledged_at)  # fmt: skip
+    state = _from_history(events, as_of) if events else None
+    if state is None:
+        state = _reconstructed(stored, as_of)
+    first, ack = state
+    if ack is not None:
+        status, who, note, at = (FindingStatus.ACKNOWLEDGED, ack.acknowledged_by,
+                                 ack.acknowledged_note, ack.acknowledged_at)  # fmt: skip
     else:
-        first = stored.first_seen
         new = first is not None and period[0] <= first < period[1]
         status, who, note, at = (FindingStatus.NEW if new else FindingStatus.OPEN), None, "", None
     return finding.model_copy(
         update={
             "status": status,
-            "first_seen": stored.first_seen,
-            "last_seen": stored.last_seen,
+            "first_seen": first,
+            "last_seen": stored.last_seen if stored is not None else as_of,
             "acknowledged_by": who,
             "acknowledged_note": note,
             "acknowledged_at": at,
         }
     )
+
+
+# (first seen of the episode open at the end, the acknowledgement standing then or None)
+_EndState = tuple[datetime | None, Finding | FindingEvent | None]
+
+
+def _from_history(events: Sequence[FindingEvent], as_of: datetime) -> _EndState | None:
+    """The state at ``as_of`` from the history; None when it began after ``as_of`` (the
+    finding's first event is the upgrade's)."""
+    before = [e for e in events if e.at < as_of]
+    if not before:
+        if events[0].origin is EventOrigin.UPGRADE:
+            return None
+        return events[0].first_seen or events[0].at, None  # first recorded after the end
+    last = before[-1]
+    if last.status in CLOSED_STATUSES:
+        return as_of, None
+    if last.status is FindingStatus.ACKNOWLEDGED:
+        return last.first_seen, last
+    return last.first_seen, None
+
+
+def _reconstructed(stored: Finding | None, as_of: datetime) -> _EndState:
+    """The state at ``as_of`` from the finding as stored now (no history covers it): a break
+    resolved since was still open (or acknowledged, if it was by then); one acknowledged since
+    (``acknowledged_at`` at or after ``as_of``) was not acknowledged yet. An acknowledgement
+    recon did not date (made before it recorded when) shows as stored. A finding no nightly
+    run recorded is first seen by the book, at ``as_of``."""
+    if stored is None:
+        return as_of, None
+    return stored.first_seen, stored if _acknowledged_at_end(stored, as_of) else None
 
 
 def _acknowledged_at_end(stored: Finding, as_of: datetime) -> bool:

@@ -242,7 +242,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             previous = [f for f in stored if f.category not in muted]
             gone = left_out_keys(app.settings, mirrored, previous)
             findings = merge(previous, result.findings, as_of, left_out=gone)
-            store.save_findings(findings, session=session)
+            store.save_findings(findings, session=session, run_id=run_id, previous=stored)
             lease = lock.extend_in(session, lease, RUN_LEASE)
         applied = remediate(
             sessions(app.store),
@@ -332,7 +332,8 @@ def build_monthend(
     Days are the shop's (``[shop] timezone``): a refund at 18:00 in Los Angeles on the 31st
     belongs to that month, as in Shopify's own figures, though it is the 1st in UTC. Findings
     are recomputed over the period's records as of its end (or now, if earlier), and keep the
-    lifecycle (first seen, status) the nightly runs recorded for the same keys.
+    lifecycle (first seen, status) the nightly runs and acknowledgements recorded for the same
+    keys, as it stood at that end (the findings' history: ``recon.period_end``).
     """
     since = day_start(start, settings.shop.timezone)
     until = day_start(end, settings.shop.timezone)
@@ -341,7 +342,11 @@ def build_monthend(
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
     known = {f.key: f for f in store.load_findings()}
-    findings = [at_period_end(f, known.get(f.key), (since, until), as_of) for f in result.findings]
+    history = store.finding_events(f.key for f in result.findings)
+    findings = [
+        at_period_end(f, known.get(f.key), (since, until), as_of, history.get(f.key, ()))
+        for f in result.findings
+    ]
     rmas = {r.id for r in snapshot.returns}
     # As the ledger stood at the period's end: a book re-built later reads as the one built then.
     actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.errors import ConfigError
-from recon.models import CLOSED_STATUSES, Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 from recon.store import tables as tbl
 from recon.store.bulk import upsert_rows
+from recon.store.history import append_events, finding_event, load_events, status_changes
 
 
 class Bookkeeping:
@@ -142,8 +143,21 @@ class Bookkeeping:
             payloads = s.scalars(query.with_for_update() if lock else query).all()
         return [Finding.model_validate(p) for p in payloads]
 
-    def save_findings(self, findings: Iterable[Finding], *, session: Session | None = None) -> None:
-        """Insert or update findings by key (the lifecycle is decided by the caller)."""
+    def save_findings(
+        self,
+        findings: Iterable[Finding],
+        *,
+        session: Session | None = None,
+        run_id: str | None = None,
+        previous: Iterable[Finding] | None = None,
+    ) -> None:
+        """Insert or update findings by key (the lifecycle is decided by the caller), and append
+        one history event per finding whose status changed, in the same transaction.
+
+        ``previous`` is the findings as stored now, when the caller read them in ``session``
+        (a run does: it merged them); else they are read here. ``run_id`` goes with the events.
+        """
+        saved = list(findings)
         rows = [
             {
                 "key": f.key,
@@ -155,10 +169,18 @@ class Bookkeeping:
                 "acknowledged": f.status == "acknowledged",
                 "payload": f.model_dump(mode="json"),
             }
-            for f in findings
+            for f in saved
         ]
         with self._tx(session) as s:
+            stored = self.load_findings(session=s) if previous is None else previous
+            events = status_changes(stored, saved, self.clock.now(), run_id)
             upsert_rows(s, tbl.FindingRow, rows)
+            append_events(s, events)
+
+    def finding_events(self, keys: Iterable[str] | None = None) -> dict[str, list[FindingEvent]]:
+        """Each finding's history in time order (``keys``: only those findings'; None: all)."""
+        with self.session() as s:
+            return load_events(s, keys)
 
     def acknowledge_findings(
         self, keys: Sequence[str], *, by: str, note: str, at: datetime | None = None
@@ -190,7 +212,13 @@ class Bookkeeping:
                 row.status, row.acknowledged = finding.status.value, True
                 row.payload = finding.model_dump(mode="json")
                 done.append(finding)
+            append_events(s, [finding_event(f, _acked_at(f), EventOrigin.ACK) for f in done])
         return done
+
+
+def _acked_at(finding: Finding) -> datetime:
+    assert finding.acknowledged_at is not None  # acknowledge_findings dates every one
+    return finding.acknowledged_at
 
 
 def _lock_findings(session: Session, keys: Iterable[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import String, Table, delete
+from sqlalchemy import String, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,17 @@ def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) ->
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
     for chunk in chunks(unique, max(1, MAX_PARAMS // len(table.columns))):
         session.execute(stmt, list(chunk))
+
+
+def insert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (an append-only table: no conflicts), in chunks, text cut to fit."""
+    if not rows:
+        return
+    table = table_of(model)
+    keys = [c.name for c in table.primary_key.columns]
+    rows = _fit_text(table, keys, rows)
+    for chunk in chunks(rows, max(1, MAX_PARAMS // len(table.columns))):
+        session.execute(insert(table), list(chunk))
 
 
 def _fit_text(table: Table, keys: list[str], rows: Sequence[Row]) -> Sequence[Row]:

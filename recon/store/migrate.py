@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from alembic import command
@@ -17,8 +18,10 @@ def alembic_config() -> Config:
     return Config(str(ALEMBIC_INI))
 
 
-def upgrade_to_head(engine: Engine) -> None:
+def upgrade_to_head(engine: Engine, now: datetime | None = None) -> None:
     """Upgrade the database behind ``engine`` to the newest revision; a no-op when already there.
+
+    ``now`` dates what a migration records (the store's clock; default the system's).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused a migration (the caller wraps it).
@@ -33,6 +36,7 @@ def upgrade_to_head(engine: Engine) -> None:
             )
         # env.py migrates this connection instead of opening its own (one engine, one file).
         config.attributes["connection"] = connection
+        config.attributes["now"] = now
         command.upgrade(config, "head")
 
 

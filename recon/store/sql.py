@@ -178,7 +178,7 @@ class SqlStore(SyncQueries, Bookkeeping):
             self.engine: Engine = _create_engine(url, schema)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            upgrade_to_head(self.engine)
+            upgrade_to_head(self.engine, self.clock.now())
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the mirror at {make_url(url)!r}: {exc}") from exc
         if shop is not None:

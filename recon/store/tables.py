@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Index, Integer, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -263,6 +273,31 @@ class FindingRow(Base):
     resolved_at: Mapped[datetime | None]
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class FindingEventRow(Base):
+    """One change of a finding's status (append-only: rows are never updated or deleted).
+
+    Written in the transaction that saves the findings or records an acknowledgement, so the
+    history and the findings never disagree; ``origin`` ``upgrade`` rows are each finding's
+    state when the history began (migration 0008).
+    """
+
+    __tablename__ = "finding_events"
+    __table_args__ = (Index("ix_finding_events_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shop: Mapped[str | None] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    origin: Mapped[str] = mapped_column(String(16))
+    amount_at_risk: Mapped[str] = mapped_column(MONEY)
+    currency: Mapped[str | None] = mapped_column(String(16))
+    first_seen: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_note: Mapped[str] = mapped_column(Text, default="")
+    acknowledged_at: Mapped[datetime | None]
 
 
 class StoreOwnerRow(Base):

@@ -22,6 +22,7 @@ from recon.models import FindingStatus
 from recon.service import build_monthend, reconcile_snapshot
 from recon.store.sql import SqlStore
 from tests.fakes import make_order, make_refund, make_return
+from tests.unit.store.history_shop import upgrade_to_the_history
 
 OCTOBER = (date(2026, 10, 1), date(2026, 11, 1))
 KEY = {rma: f"MISSING_REFUND|rma={rma}" for rma in ("1002", "1003", "1004")}
@@ -105,12 +106,14 @@ def test_octobers_book_rebuilt_after_more_nights_and_acks_reads_the_same(mirror:
 
 
 def test_an_acknowledgement_recon_did_not_date_shows_as_it_is(mirror: Any) -> None:
-    """A finding acknowledged before recon recorded when (no ``acknowledged_at``) cannot be
-    placed before or after the period's end: it shows acknowledged, as stored."""
+    """A finding acknowledged before recon recorded when (no ``acknowledged_at``: a store from
+    before the findings' history, upgraded on Nov 4) cannot be placed before or after the
+    period's end: it shows acknowledged, as stored."""
     settings, store = mirror
     (stored,) = [f for f in store.load_findings() if f.key == KEY["1004"]]
     undated = {"status": FindingStatus.ACKNOWLEDGED, "acknowledged_by": "cli:old"}
     store.save_findings([stored.model_copy(update=undated)])
+    upgrade_to_the_history(store, datetime(2026, 11, 4, tzinfo=UTC))
     rows = _exceptions(build_monthend(settings, store, datetime(2026, 11, 4, tzinfo=UTC), *OCTOBER))
     assert rows["1004"]["status"] == "acknowledged" and "cli:old" in rows["1004"]["next_step"]
 
