@@ -1,4 +1,5 @@
-"""``run_recon.py findings``: list the open findings and acknowledge the ones someone checked.
+"""``run_recon.py findings``: list the open findings, acknowledge the ones someone checked, and
+show one finding's history (the audit trail: seen, acknowledged, reopened, cleared).
 
 Acknowledged findings stay quiet (not "new", not in the e-mail's new list) until what they say
 changes; an acknowledged ``UNMATCHED_REFUND``, ``UNKNOWN_RMA`` or ``AMBIGUOUS_RMA`` no longer holds
@@ -19,9 +20,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from recon.errors import ConfigError
-from recon.models import FindingStatus
+from recon.models import EventOrigin, FindingStatus
 
-findings_app = typer.Typer(no_args_is_help=True, help="List and acknowledge findings.")
+findings_app = typer.Typer(
+    no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
+)
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
@@ -93,3 +96,36 @@ def findings_ack(
         store.close()
     for finding in done:
         Console().print("acknowledged: " + escape(finding.key))
+
+
+@findings_app.command("history")
+def findings_history(
+    key: Annotated[str, typer.Argument(help="a finding key (findings list, findings.json)")],
+    config: ConfigOption = None,
+) -> None:
+    """A finding's timeline: when it was seen, acknowledged (by whom, why), reopened, cleared."""
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    store = open_store(_settings(config))
+    try:
+        events = store.finding_history(key)
+    finally:
+        store.close()
+    table = Table(title=f"history of {escape(key)} (times UTC)")
+    for column in ("time", "status", "amount", "source", "acknowledged by", "note"):
+        table.add_column(column)
+    previous = None
+    for e in events:
+        status = e.status.value
+        if e.status is FindingStatus.OPEN and previous is FindingStatus.ACKNOWLEDGED:
+            status = "open (reopened: changed since acknowledged)"
+        amount = f"{e.amount_at_risk} {e.currency or ''}".strip()
+        source = f"run {e.run_id}" if e.run_id else e.origin.value
+        cells = (f"{e.at:%Y-%m-%d %H:%M}", status, amount, source, e.acknowledged_by or "",
+                 e.acknowledged_note)  # fmt: skip
+        table.add_row(*(escape(c) for c in cells))  # notes are typed by people: no markup
+        previous = e.status
+    if events and events[0].origin is EventOrigin.UPGRADE:
+        table.caption = "the history begins at the upgrade that added it: earlier changes unknown"
+    Console(width=None if sys.stdout.isatty() else 240).print(table)

@@ -182,6 +182,18 @@ class Bookkeeping:
         with self.session() as s:
             return load_events(s, keys)
 
+    def finding_history(self, key: str) -> list[FindingEvent]:
+        """One finding's events, oldest first (an upgraded store's begin at the upgrade).
+
+        Raises:
+            ConfigError: no finding has ``key``.
+        """
+        with self.session() as s:
+            events = load_events(s, [key]).get(key, [])
+            if not events and s.get(tbl.FindingRow, key) is None:
+                raise ConfigError(f"no finding with key {key!r} (see findings.json)")
+        return events
+
     def acknowledge_findings(
         self, keys: Sequence[str], *, by: str, note: str, at: datetime | None = None
     ) -> list[Finding]:

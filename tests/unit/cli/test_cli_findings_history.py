@@ -1,0 +1,64 @@
+"""``findings history KEY``: a finding's timeline, the audit trail finance asks for.
+
+Dataset: a finding first seen (new, 48.60 USD) three days ago, acknowledged now with
+``findings ack`` (by the user running it, with a note), and resolved by a run right after.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from test_cli import recon
+
+from recon.bootstrap import open_store
+from recon.config import load_settings
+from recon.models import Category, Finding, FindingStatus, Owner, Severity
+
+KEY = "MISSING_REFUND|rma=12345701"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir()
+    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
+    return path
+
+
+def _save(config: Path, finding: Finding) -> None:
+    store = open_store(load_settings(config))
+    try:
+        store.save_findings([finding])
+    finally:
+        store.close()
+
+
+def test_history_prints_when_it_was_seen_who_acknowledged_it_and_when_it_cleared(
+    config: Path,
+) -> None:
+    seen = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+    finding = Finding(key=KEY, category=Category.MISSING_REFUND, severity=Severity.HIGH,
+                      owner=Owner.FINANCE, amount_at_risk=Decimal("48.60"), currency="USD",
+                      first_seen=seen, last_seen=seen)  # fmt: skip
+    _save(config, finding)
+    acked = recon("findings", "ack", KEY, "--note", "refunding by hand", "--config", str(config))
+    assert acked.returncode == 0, acked.stderr
+    resolved = datetime.now(UTC) + timedelta(minutes=1)
+    _save(config, finding.model_copy(update={"status": FindingStatus.RESOLVED,
+                                             "resolved_at": resolved}))  # fmt: skip
+    result = recon("findings", "history", KEY, "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = [x for x in result.stdout.splitlines() if "USD" in x]
+    assert len(lines) == 3, result.stdout
+    assert f"{seen:%Y-%m-%d %H:%M}" in lines[0] and "new" in lines[0] and "48.60 USD" in lines[0]
+    assert "acknowledged" in lines[1] and "cli:" in lines[1] and "refunding by hand" in lines[1]
+    assert f"{resolved:%Y-%m-%d %H:%M}" in lines[2] and "resolved" in lines[2]
+
+
+def test_history_of_an_unknown_key_exits_2_naming_it(config: Path) -> None:
+    result = recon("findings", "history", "NOPE|x", "-c", str(config))
+    assert result.returncode == 2
+    assert "no finding with key 'NOPE|x'" in result.stderr
