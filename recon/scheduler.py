@@ -11,13 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from recon.crontab import trigger_fields
 from recon.errors import ConfigError, ReconError, ReportNotDeliveredError
 
 log = logging.getLogger(__name__)
 
 
 def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
-    """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, crontab syntax).
+    """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, read as cron reads them:
+    ``recon.crontab``).
 
     A run still going when the next is due is not started twice (``max_instances=1``); runs missed
     while the machine slept or the scheduler was down start once on wake-up, however late
@@ -31,7 +33,7 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        trigger = CronTrigger(**_crontab_fields(cron), timezone=timezone)
+        trigger = CronTrigger(**trigger_fields(cron), timezone=timezone)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
     scheduler = BlockingScheduler(timezone=UTC)
@@ -44,65 +46,6 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         misfire_grace_time=None,
     )
     return scheduler
-
-
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's 0..6 (7 is Sunday too)
-
-
-def _crontab_fields(cron: str) -> dict[str, str]:
-    """CronTrigger's fields from five crontab fields, the days of the week as crontab counts them.
-
-    ``CronTrigger.from_crontab`` passes the day-of-week field as it is, but APScheduler 3 counts
-    0 as Monday where crontab counts 0 (and 7) as Sunday (apscheduler issue 286): weeknights,
-    ``1-5``, ran Tuesday to Saturday. Days are passed by name instead.
-
-    Raises:
-        ValueError: not five fields, a bad day of the week, or a day of the month and a day of
-            the week together (crontab runs on either, APScheduler only on both).
-    """
-    fields = cron.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"expected 5 fields (minute hour day month day-of-week), got {len(fields)}"
-        )
-    minute, hour, day, month, day_of_week = fields
-    if day != "*" and day_of_week != "*":
-        raise ValueError("give a day of the month or a day of the week, not both")
-    return {
-        "minute": minute,
-        "hour": hour,
-        "day": day,
-        "month": month,
-        "day_of_week": _weekday_names(day_of_week),
-    }
-
-
-def _weekday_names(field: str) -> str:
-    """A crontab day-of-week field as APScheduler day names (``1-5`` → ``mon,tue,...,fri``)."""
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        span, slash, step = part.partition("/")
-        if span == "*":
-            first, last = 0, 6
-        else:
-            low, dash, high = span.partition("-")
-            first = _weekday(low)
-            last = _weekday(high) if dash else (6 if slash else first)
-        every = int(step) if step.isdigit() else 0 if slash else 1
-        if every < 1 or last < first:
-            raise ValueError(f"bad day of the week {part!r}")
-        days |= {d % 7 for d in range(first, last + 1, every)}
-    return ",".join(_WEEKDAYS[d] for d in sorted(days))
-
-
-def _weekday(token: str) -> int:
-    if token.isdigit() and int(token) <= 7:
-        return int(token)
-    if token in _WEEKDAYS:
-        return _WEEKDAYS.index(token)
-    raise ValueError(f"bad day of the week {token!r} (0-7 or sun..sat)")
 
 
 def _guarded(
