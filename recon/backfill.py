@@ -23,18 +23,10 @@ from rich.progress import (
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.errors import ConfigError
+from recon.fetch import FetchPlan, Window, fetch
 from recon.ports import LoopSource, ShopifySource
 from recon.store.sql import SqlStore
-from recon.sync import (
-    Fence,
-    FetchPlan,
-    SyncStats,
-    Window,
-    all_streams,
-    api_calls,
-    commit_batch,
-    fetch,
-)
+from recon.sync import Fence, SyncStats, all_streams, api_calls, commit_batch
 
 CRASH_ENV = "RECON_TEST_CRASH_AFTER_WINDOWS"
 

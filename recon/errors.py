@@ -10,6 +10,8 @@
     │   ├── FatalHTTPError              a non-retriable 4xx, or a GraphQL validation error (a bug)
     │   ├── CursorLoopError             a server handed back a cursor it had already given
     │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
+    │   ├── SyncCancelledError          one side of the sync stopped because the other failed
+    │   │                               (internal: the run reports the other side's error)
     │   └── OutcomeUnknownError         a write was sent and no answer came (5xx, timeout, reset)
     ├── StoreError                      the local mirror is unusable (migration, lock, corrupt)
     ├── LockError               exit 4  another run holds the run lock / our lease was taken over
@@ -71,6 +73,13 @@ class CursorLoopError(SourceError):
 
 class ThrottledError(SourceError):
     """The API throttled us and the policy chose not to wait (e.g. the wait exceeds the budget)."""
+
+
+class SyncCancelledError(SourceError):
+    """One side of the sync stopped reading because the other side failed (``recon.fetch.Stop``).
+
+    Never the run's error: the sync raises the failure that stopped it, naming its API.
+    """
 
 
 class OutcomeUnknownError(SourceError):

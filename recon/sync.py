@@ -1,8 +1,7 @@
 """Nightly incremental sync: read each stream since its watermark (minus a look-back) to the mirror.
 
-Loop and Shopify are throttled separately, so one thread reads Loop while another reads Shopify;
-the threads only fetch and return records, and the calling thread writes them (rows and watermarks
-in one transaction), so the store is never shared across threads. Records not final yet
+Both APIs are read at once (``recon.fetch``); this module writes what they return (rows and
+watermarks in one transaction). Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
 re-polled every night until they settle: orders and balance transactions by id, payouts by
 widening their (small) window. So are the orders of open MISSING_REFUND and MISSING_RESTOCK
@@ -16,31 +15,20 @@ returns: their state streams are re-read from the oldest such return's ``updated
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import SyncSettings
-from recon.models import (
-    BalanceTransactionRecord,
-    GiftCardRecord,
-    LoopReturnRecord,
-    OrderRecord,
-    PayoutRecord,
-    Quarantined,
-    RefundRecord,
-)
+from recon.fetch import Batch, FetchPlan, Window, fetch
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.store.queries import OPEN_RETURN_STATES
 from recon.store.sql import SqlStore
 
-Window = tuple[datetime, datetime]
-T = TypeVar("T")
 SWEEP, PAYOUTS, BALANCE, GIFT_CARDS = (
     "shopify.refunded_orders",
     "shopify.payouts",
@@ -85,145 +73,6 @@ class SyncStats:
             "windows": self.windows,
             "api_calls": self.api_calls,
         }
-
-
-@dataclass(frozen=True)
-class FetchPlan:
-    """What to read in one pass. A None window skips that stream."""
-
-    loop: Mapping[str, Window]
-    sweep: Window | None = None
-    payouts: Window | None = None
-    balance: Window | None = None
-    gift_cards: Window | None = None
-    order_ids: tuple[str, ...] = ()  # re-polled or missing orders, besides those returns reference
-    refund_ids: tuple[str, ...] = ()  # refunds whose details are missing
-    balance_ids: tuple[str, ...] = ()  # mirrored balance transactions whose payout is not final
-
-    @classmethod
-    def for_window(cls, window: Window) -> FetchPlan:
-        """Every stream over the same window (a backfill window)."""
-        return cls(
-            loop=dict.fromkeys(LOOP_STATES, window),
-            sweep=window,
-            payouts=window,
-            balance=window,
-            gift_cards=window,
-        )
-
-
-@dataclass
-class Batch:
-    """Records read in one pass, not yet written."""
-
-    returns: list[LoopReturnRecord] = field(default_factory=list)
-    orders: list[OrderRecord] = field(default_factory=list)
-    refunds: list[RefundRecord] = field(default_factory=list)
-    payouts: list[PayoutRecord] = field(default_factory=list)
-    balance_transactions: list[BalanceTransactionRecord] = field(default_factory=list)
-    gift_cards: list[GiftCardRecord] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
-
-
-def _split(items: Iterable[T | Quarantined], quarantine: list[Quarantined]) -> list[T]:
-    records: list[T] = []
-    for item in items:
-        if isinstance(item, Quarantined):
-            quarantine.append(item)
-        else:
-            records.append(item)
-    return records
-
-
-def _read_loop(loop: LoopSource, plan: FetchPlan) -> Batch:
-    batch = Batch()
-    for state, (start, end) in plan.loop.items():
-        batch.returns += _split(loop.iter_returns(start, end, state), batch.quarantined)
-    return batch
-
-
-Versions = Callable[[Sequence[str]], Mapping[str, datetime]]
-
-
-def _read_shopify_windows(shopify: ShopifySource, plan: FetchPlan) -> Batch:
-    batch = Batch()
-    q = batch.quarantined
-    if plan.sweep:
-        batch.orders += _split(shopify.iter_refunded_orders(*plan.sweep), q)
-    if plan.payouts:
-        batch.payouts += _split(shopify.iter_payouts(*plan.payouts), q)
-    if plan.balance:
-        batch.balance_transactions += _split(shopify.iter_balance_transactions(*plan.balance), q)
-    # An unsettled row's payout status changes but its processed_at does not, so no window from
-    # the watermark sees it: re-read it by id unless the window just did (shopify-admin-api.md §13).
-    read = {b.id for b in batch.balance_transactions}
-    if unsettled := [i for i in plan.balance_ids if i not in read]:
-        batch.balance_transactions += _split(shopify.iter_balance_transactions_by_id(unsettled), q)
-    if plan.gift_cards:
-        batch.gift_cards += _split(shopify.iter_gift_cards(*plan.gift_cards), q)
-    return batch
-
-
-def _read_shopify(
-    shopify: ShopifySource,
-    plan: FetchPlan,
-    loop_done: Future[list[LoopReturnRecord]],
-    versions: Versions | None,
-) -> Batch:
-    batch = _read_shopify_windows(shopify, plan)
-    q = batch.quarantined
-    # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
-    # Orders Loop references are read by id with their lines (inventory items for restocks),
-    # unless the sweep just read them (it asks for line items too). A re-polled return that has
-    # not changed since it was mirrored needs no re-read of its order: refunds on it come through
-    # the sweep, and a missing order is in ``plan.order_ids``.
-    returns = loop_done.result()
-    known = versions([r.id for r in returns]) if versions is not None else {}
-    referenced = {
-        r.provider_order_id
-        for r in returns
-        if r.provider_order_id and known.get(r.id) != r.updated_at
-    }
-    # The sweep reads line items too: an order it just saw is complete and is not read again.
-    swept = {o.id for o in batch.orders if o.lines}
-    wanted = sorted((referenced | set(plan.order_ids)) - swept)
-    if wanted:
-        batch.orders += _split(shopify.iter_orders_by_id(wanted), q)
-    refund_ids = sorted({rid for o in batch.orders for rid in o.refund_ids} | set(plan.refund_ids))
-    if refund_ids:
-        batch.refunds += _split(shopify.iter_refunds_by_id(refund_ids), q)
-    return batch
-
-
-def fetch(
-    plan: FetchPlan,
-    loop: LoopSource,
-    shopify: ShopifySource,
-    *,
-    versions: Versions | None = None,
-) -> Batch:
-    """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
-
-    Raises:
-        recon.errors.SourceError: either side failed (the first failure is re-raised here).
-    """
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
-        loop_future = pool.submit(_read_loop, loop, plan)
-        returns_future: Future[list[LoopReturnRecord]] = Future()
-        loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
-        shopify_batch = pool.submit(_read_shopify, shopify, plan, returns_future, versions).result()
-        loop_batch = loop_future.result()
-    shopify_batch.returns = loop_batch.returns
-    shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined
-    return shopify_batch
-
-
-def _forward_returns(done: Future[Batch], target: Future[list[LoopReturnRecord]]) -> None:
-    error = done.exception()
-    if error is not None:
-        target.set_exception(error)
-    else:
-        target.set_result(done.result().returns)
 
 
 def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:

@@ -22,9 +22,10 @@ Besides each request's attempts, every retry draws on the run's ``RetryBudget`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -156,7 +157,21 @@ class RetryingSender:
         self.budget = budget or RetryBudget(service)
         self._service = service
         self._secrets = secrets
+        self._interrupt: Callable[[], object] | None = None
         protect_logger("httpx", secrets)
+
+    @contextlib.contextmanager
+    def interrupted_by(self, check: Callable[[], object]) -> Iterator[None]:
+        """While inside, ``check`` runs before every attempt; it raises to stop this client.
+
+        The sync's two reading threads use it to stop one side when the other fails
+        (``recon.fetch.Stop``): before its next page, or its next retry of the same one.
+        """
+        self._interrupt = check
+        try:
+            yield
+        finally:
+            self._interrupt = None
 
     def send(
         self,
@@ -178,6 +193,8 @@ class RetryingSender:
         """
         where = f"{self._service} {request.method} {redact_url(str(request.url))}"
         for attempt in range(1, self.policy.max_attempts + 1):
+            if self._interrupt is not None:
+                self._interrupt()
             if pace is not None:
                 pace()  # pacing before an attempt is not retrying: the budget does not see it
             began = self._clock.monotonic()

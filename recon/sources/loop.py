@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,6 +138,12 @@ class LoopClient:
         self._bucket = TokenBucket(clock)
         origin = urlsplit(self._root)
         self._origin = (origin.scheme, origin.netloc)
+
+    def interrupted_by(
+        self, check: Callable[[], object]
+    ) -> contextlib.AbstractContextManager[None]:
+        """While inside, ``check`` runs before every request and retry (``RetryingSender``)."""
+        return self._sender.interrupted_by(check)
 
     @property
     def retry_budget(self) -> RetryBudget:

@@ -9,9 +9,10 @@ their last row's timestamp (``recon.sources.shopify_paging``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -117,6 +118,12 @@ class ShopifyClient:
         self.scopes: frozenset[str] | None = None
         self._started = not check_scopes
         self._start_lock = threading.Lock()
+
+    def interrupted_by(
+        self, check: Callable[[], object]
+    ) -> contextlib.AbstractContextManager[None]:
+        """While inside, ``check`` runs before every request and retry (``RetryingSender``)."""
+        return self._sender.interrupted_by(check)
 
     @property
     def retry_budget(self) -> RetryBudget:

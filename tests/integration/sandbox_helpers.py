@@ -85,19 +85,22 @@ class RequestLog:
 
 
 class _WrappingServer(SandboxServer):
-    """A ``SandboxServer`` whose Loop app is wrapped (to corrupt responses in a test).
+    """A ``SandboxServer`` whose apps are wrapped by API name (to corrupt responses in a test).
 
     Workaround: ``SandboxServer`` has no public hook for wrapping its apps, so ``_apps`` is
     extended here; see the report for the hook this asks for.
     """
 
-    def __init__(self, state: SandboxState, loop_wrapper: AppWrapper, **kwargs: Any) -> None:
+    def __init__(
+        self, state: SandboxState, wrappers: Mapping[str, AppWrapper], **kwargs: Any
+    ) -> None:
         super().__init__(state, **kwargs)
-        self._loop_wrapper = loop_wrapper
+        self._wrappers = dict(wrappers)
 
     def _apps(self) -> dict[str, Any]:
         apps = super()._apps()
-        apps["loop"] = self._loop_wrapper(apps["loop"])
+        for name, wrap in self._wrappers.items():
+            apps[name] = wrap(apps[name])
         return apps
 
 
@@ -179,6 +182,7 @@ def sandbox_rig(
     faults: Faults | None = None,
     loop_rate_limit: bool = False,
     loop_wrapper: AppWrapper | None = None,
+    shopify_wrapper: AppWrapper | None = None,
     store_url: str | None = None,
     loop_page_size: int = 750,
     policy: RetryPolicy | None = None,
@@ -192,10 +196,13 @@ def sandbox_rig(
     clock = clock or VirtualClock(world.now)
     state = SandboxState(world, clock=clock, faults=faults)
     kwargs: dict[str, Any] = {"loop_rate_limit": loop_rate_limit}
+    wrappers = {
+        name: wrap
+        for name, wrap in (("loop", loop_wrapper), ("shopify", shopify_wrapper))
+        if wrap is not None
+    }
     server = (
-        _WrappingServer(state, loop_wrapper, **kwargs)
-        if loop_wrapper is not None
-        else SandboxServer(state, **kwargs)
+        _WrappingServer(state, wrappers, **kwargs) if wrappers else SandboxServer(state, **kwargs)
     )
     with server:
         log = RequestLog(loop_port=httpx.URL(server.loop_base_url).port)

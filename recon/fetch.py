@@ -1,0 +1,244 @@
+"""One read of both APIs: Loop in one thread, Shopify in another, and the plan of what to read.
+
+Loop and Shopify are throttled separately, so one thread reads Loop while another reads Shopify;
+the threads only fetch and return records, and the caller writes them, so the store is never
+shared across threads. When one side fails the other stops before its next request (``Stop``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from recon.errors import SyncCancelledError
+from recon.models import (
+    BalanceTransactionRecord,
+    GiftCardRecord,
+    LoopReturnRecord,
+    OrderRecord,
+    PayoutRecord,
+    Quarantined,
+    RefundRecord,
+)
+from recon.ports import LOOP_STATES, LoopSource, ShopifySource
+
+Window = tuple[datetime, datetime]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What to read in one pass. A None window skips that stream."""
+
+    loop: Mapping[str, Window]
+    sweep: Window | None = None
+    payouts: Window | None = None
+    balance: Window | None = None
+    gift_cards: Window | None = None
+    order_ids: tuple[str, ...] = ()  # re-polled or missing orders, besides those returns reference
+    refund_ids: tuple[str, ...] = ()  # refunds whose details are missing
+    balance_ids: tuple[str, ...] = ()  # mirrored balance transactions whose payout is not final
+
+    @classmethod
+    def for_window(cls, window: Window) -> FetchPlan:
+        """Every stream over the same window (a backfill window)."""
+        return cls(
+            loop=dict.fromkeys(LOOP_STATES, window),
+            sweep=window,
+            payouts=window,
+            balance=window,
+            gift_cards=window,
+        )
+
+
+@dataclass
+class Batch:
+    """Records read in one pass, not yet written."""
+
+    returns: list[LoopReturnRecord] = field(default_factory=list)
+    orders: list[OrderRecord] = field(default_factory=list)
+    refunds: list[RefundRecord] = field(default_factory=list)
+    payouts: list[PayoutRecord] = field(default_factory=list)
+    balance_transactions: list[BalanceTransactionRecord] = field(default_factory=list)
+    gift_cards: list[GiftCardRecord] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+class Stop:
+    """Cooperative cancellation between the two reading threads of one ``fetch``.
+
+    The first side to fail records its error and stops the other, which checks between records,
+    so before asking for its next page: the run fails with the first error either way, and the
+    healthy side does not go on paging (possibly for many minutes against an API that is
+    struggling too) for records that will be thrown away, while the run holds its lock.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.side = ""
+
+    def fail(self, side: str, error: BaseException) -> None:
+        """Record ``side``'s failure (the first one wins) and stop the other side."""
+        with self._lock:
+            if self.error is None and not isinstance(error, SyncCancelledError):
+                self.error, self.side = error, side
+        self._event.set()
+
+    def check(self, side: str) -> None:
+        """Raise when the other side has failed.
+
+        Raises:
+            SyncCancelledError: the other side failed; ``side`` reads no further.
+        """
+        if self._event.is_set():
+            raise SyncCancelledError(
+                f"{side}: stopped reading: {self.side or 'the other side'} failed"
+            )
+
+
+def _split(
+    items: Iterable[T | Quarantined], quarantine: list[Quarantined], stop: Stop, side: str
+) -> list[T]:
+    records: list[T] = []
+    stop.check(side)
+    for item in items:
+        if isinstance(item, Quarantined):
+            quarantine.append(item)
+        else:
+            records.append(item)
+        stop.check(side)  # before the iterator is asked for more, which may fetch a page
+    return records
+
+
+def _read_loop(loop: LoopSource, plan: FetchPlan, stop: Stop) -> Batch:
+    batch = Batch()
+    for state, (start, end) in plan.loop.items():
+        batch.returns += _split(
+            loop.iter_returns(start, end, state), batch.quarantined, stop, "loop"
+        )
+    return batch
+
+
+Versions = Callable[[Sequence[str]], Mapping[str, datetime]]
+
+
+def _read_shopify_windows(shopify: ShopifySource, plan: FetchPlan, stop: Stop) -> Batch:
+    batch = Batch()
+    q = batch.quarantined
+
+    def split(items: Iterable[T | Quarantined]) -> list[T]:
+        return _split(items, q, stop, "shopify")
+
+    if plan.sweep:
+        batch.orders += split(shopify.iter_refunded_orders(*plan.sweep))
+    if plan.payouts:
+        batch.payouts += split(shopify.iter_payouts(*plan.payouts))
+    if plan.balance:
+        batch.balance_transactions += split(shopify.iter_balance_transactions(*plan.balance))
+    # An unsettled row's payout status changes but its processed_at does not, so no window from
+    # the watermark sees it: re-read it by id unless the window just did (shopify-admin-api.md §13).
+    read = {b.id for b in batch.balance_transactions}
+    if unsettled := [i for i in plan.balance_ids if i not in read]:
+        batch.balance_transactions += split(shopify.iter_balance_transactions_by_id(unsettled))
+    if plan.gift_cards:
+        batch.gift_cards += split(shopify.iter_gift_cards(*plan.gift_cards))
+    return batch
+
+
+def _read_shopify(
+    shopify: ShopifySource,
+    plan: FetchPlan,
+    loop_done: Future[list[LoopReturnRecord]],
+    versions: Versions | None,
+    stop: Stop,
+) -> Batch:
+    batch = _read_shopify_windows(shopify, plan, stop)
+    q = batch.quarantined
+    # Orders come by id from what Loop references (DESIGN 3), so this part waits for the Loop side.
+    # Orders Loop references are read by id with their lines (inventory items for restocks),
+    # unless the sweep just read them (it asks for line items too). A re-polled return that has
+    # not changed since it was mirrored needs no re-read of its order: refunds on it come through
+    # the sweep, and a missing order is in ``plan.order_ids``.
+    returns = loop_done.result()
+    known = versions([r.id for r in returns]) if versions is not None else {}
+    referenced = {
+        r.provider_order_id
+        for r in returns
+        if r.provider_order_id and known.get(r.id) != r.updated_at
+    }
+    # The sweep reads line items too: an order it just saw is complete and is not read again.
+    swept = {o.id for o in batch.orders if o.lines}
+    wanted = sorted((referenced | set(plan.order_ids)) - swept)
+    if wanted:
+        batch.orders += _split(shopify.iter_orders_by_id(wanted), q, stop, "shopify")
+    refund_ids = sorted({rid for o in batch.orders for rid in o.refund_ids} | set(plan.refund_ids))
+    if refund_ids:
+        batch.refunds += _split(shopify.iter_refunds_by_id(refund_ids), q, stop, "shopify")
+    return batch
+
+
+def fetch(
+    plan: FetchPlan,
+    loop: LoopSource,
+    shopify: ShopifySource,
+    *,
+    versions: Versions | None = None,
+) -> Batch:
+    """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
+
+    When one side fails (e.g. its API's retry budget is spent) the other stops before its next
+    page (``Stop``), and the first failure is raised.
+
+    Raises:
+        recon.errors.SourceError: either side failed (the first failure is re-raised here).
+    """
+    stop = Stop()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
+        loop_future = pool.submit(_guarded, stop, "loop", _read_loop, loop, plan, stop)
+        returns_future: Future[list[LoopReturnRecord]] = Future()
+        loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
+        shopify_future = pool.submit(
+            _guarded, stop, "shopify", _read_shopify, shopify, plan, returns_future, versions, stop
+        )
+        wait([loop_future, shopify_future])
+    if stop.error is not None:
+        raise stop.error
+    shopify_batch, loop_batch = shopify_future.result(), loop_future.result()
+    shopify_batch.returns = loop_batch.returns
+    shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined
+    return shopify_batch
+
+
+def _guarded(
+    stop: Stop, side: str, read: Callable[..., Batch], source: object, *args: Any
+) -> Batch:
+    """Run one side's ``read`` of ``source``; a failure stops the other side.
+
+    A source that can be interrupted (the HTTP clients' ``interrupted_by``) checks before every
+    request, so it also stops inside one iterator (between pages, windows and retries); any
+    other source stops between records.
+    """
+    interrupted_by = getattr(source, "interrupted_by", None)
+    check = functools.partial(stop.check, side)
+    try:
+        with interrupted_by(check) if interrupted_by is not None else contextlib.nullcontext():
+            return read(source, *args)
+    except BaseException as exc:
+        stop.fail(side, exc)
+        raise
+
+
+def _forward_returns(done: Future[Batch], target: Future[list[LoopReturnRecord]]) -> None:
+    error = done.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(done.result().returns)
