@@ -116,6 +116,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 api,
                 retries=settings.sync.retry_budget,
                 seconds=settings.sync.retry_budget_seconds,
+                throttle_seconds=settings.sync.throttle_budget_seconds,
             )
             for api in ("loop", "shopify")
         )

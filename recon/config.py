@@ -181,10 +181,12 @@ class SyncSettings(_Section):
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=6, ge=0)  # per request, after its first try
     # Per run and per API (Loop, Shopify): retries after failures (5xx, timeouts, resets), and
-    # seconds lost to failed attempts and to every retry wait (throttling included). A healthy
-    # night spends a handful; the run stops with RetryBudgetExhaustedError past either.
+    # seconds lost to failed attempts and the waits before retrying them. A healthy night spends
+    # a handful; the run stops with RetryBudgetExhaustedError past either. Throttle waits (429,
+    # THROTTLED) are pacing, not failures: they count only toward throttle_budget_seconds.
     retry_budget: int = Field(default=200, ge=0)
     retry_budget_seconds: float = Field(default=1800.0, gt=0)
+    throttle_budget_seconds: float = Field(default=7200.0, gt=0)
 
 
 class EngineSettings(_Section):

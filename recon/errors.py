@@ -60,7 +60,8 @@ class RetryExhaustedError(SourceError):
 
 
 class RetryBudgetExhaustedError(RetryExhaustedError):
-    """One run's retries to one API outran ``[sync] retry_budget`` or ``retry_budget_seconds``."""
+    """One run's retries to one API outran ``[sync] retry_budget``, ``retry_budget_seconds`` or
+    ``throttle_budget_seconds``."""
 
 
 class FatalHTTPError(SourceError):

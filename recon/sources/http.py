@@ -17,7 +17,8 @@ Outcomes (shopify-admin-api.md §16-17, loop-returns-api.md §4):
 Waits go through the injected clock, so a ``VirtualClock`` makes tests instant; ``zero_wait``
 skips waiting altogether. Every message carries the response's ``X-Request-Id`` and no secret.
 Besides each request's attempts, every retry draws on the run's ``RetryBudget`` for the API
-(``recon.sources.retry_budget``): failures count, throttling costs only its seconds.
+(``recon.sources.retry_budget``): failures count toward its retries and seconds, throttle waits
+only toward its throttle seconds.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ def test_example_daily_limits_uncommented_are_valid(tmp_path: Path) -> None:
         ("[loop]\npage_size = 1000\n", "loop.page_size"),
         ("[sync]\nretry_budget = -1\n", "sync.retry_budget"),
         ("[sync]\nretry_budget_seconds = 0\n", "sync.retry_budget_seconds"),
+        ("[sync]\nthrottle_budget_seconds = 0\n", "sync.throttle_budget_seconds"),
         ('[remediation]\nmax_daily_total = { USD = "-1" }\n', "remediation.max_daily_total"),
         ('[remediation]\nmax_daily_total = "5000"\n', "remediation.max_daily_total"),
         ("[remediation]\nmax_daily_count = -1\n", "remediation.max_daily_count"),
@@ -247,6 +248,7 @@ def test_sync_retry_budget_stops_a_run_whose_requests_keep_failing(
     )
     settings = load_settings(write(tmp_path, text))
     assert settings.sync.retry_budget_seconds > 0  # a default that is a limit, not "none"
+    assert settings.sync.throttle_budget_seconds > settings.sync.retry_budget_seconds
     with build_app(settings) as app, pytest.raises(RetryBudgetExhaustedError) as info:
         assert app.shopify.retry_budget is not app.loop.retry_budget  # one budget per API
         start = datetime(2026, 10, 1, tzinfo=UTC)

@@ -87,12 +87,42 @@ def test_throttling_waits_are_not_counted_as_failures() -> None:
     budget = RetryBudget("shopify", retries=0, seconds=600)
     assert _sender(transport, clock, budget).send(_post()).status_code == 200
     assert budget.retries_spent == 0
-    assert budget.seconds_spent == pytest.approx(10.0)  # but their time is counted
+    assert budget.seconds_spent == 0  # nor is their time lost to failures
+    assert budget.throttle_seconds_spent == pytest.approx(10.0)  # it is waiting on pacing
 
 
-def test_the_seconds_budget_stops_before_a_wait_that_would_overrun_it() -> None:
+def test_a_long_throttled_backfill_is_not_stopped_by_the_failure_seconds_budget() -> None:
+    """Two hundred requests each paced once by a 429 (Retry-After 20 s): 4,000 s of waiting,
+    more than twice ``retry_budget_seconds``, on a run that never failed a request."""
+    clock = VirtualClock()
+    steps = [httpx.Response(429, headers={"Retry-After": "20"}), httpx.Response(200)] * 200
+    transport = ScriptedTransport(steps)
+    budget = RetryBudget("loop", retries=200, seconds=1800)
+    sender = _sender(transport, clock, budget)
+    assert all(sender.send(_post()).status_code == 200 for _ in range(200))
+    assert budget.throttle_seconds_spent == pytest.approx(4000.0)
+    assert clock.monotonic() == pytest.approx(4000.0)
+
+
+def test_the_throttle_budget_bounds_an_api_that_keeps_throttling() -> None:
+    """A stuck API answering 429 to most requests cannot hold the run for ever: past
+    ``[sync] throttle_budget_seconds`` of throttle waits the run stops, naming the API."""
     clock = VirtualClock()
     transport = ScriptedTransport([httpx.Response(429, headers={"Retry-After": "100"})] * 3)
+    budget = RetryBudget("loop", retries=50, seconds=1800, throttle_seconds=250)
+    with pytest.raises(RetryBudgetExhaustedError) as caught:
+        _sender(transport, clock, budget, max_attempts=50).send(_post())
+    message = str(caught.value)
+    assert message.startswith("loop: this run's throttle budget is spent: 200 s waited")
+    assert "[sync] throttle_budget_seconds" in message and "HTTP 429" in message
+    assert clock.monotonic() == pytest.approx(200.0)  # the third wait was not waited out
+    assert len(transport.requests) == 3
+
+
+def test_the_seconds_budget_stops_before_a_failure_wait_that_would_overrun_it() -> None:
+    """A 503 that names a Retry-After is a failure: its wait counts toward the seconds budget."""
+    clock = VirtualClock()
+    transport = ScriptedTransport([httpx.Response(503, headers={"Retry-After": "100"})] * 3)
     budget = RetryBudget("loop", retries=50, seconds=250)
     with pytest.raises(RetryBudgetExhaustedError, match=r"250 s.*retry_budget_seconds"):
         _sender(transport, clock, budget).send(_post())
