@@ -9,6 +9,7 @@
     │   │   └── RetryBudgetExhaustedError   ... or the run's retry budget for that API
     │   ├── FatalHTTPError              a non-retriable 4xx, or a GraphQL validation error (a bug)
     │   ├── CursorLoopError             a server handed back a cursor it had already given
+    │   ├── PagingError                 a page says there is more but gives no way to it
     │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
     │   ├── SyncCancelledError          one side of the sync stopped because the other failed
     │   │                               (internal: the run reports the other side's error)
@@ -70,6 +71,11 @@ class FatalHTTPError(SourceError):
 
 class CursorLoopError(SourceError):
     """A paginated endpoint returned a cursor it had already returned."""
+
+
+class PagingError(SourceError):
+    """A list page's ``pageInfo`` cannot be followed (``hasNextPage`` with no ``endCursor``, or
+    no ``pageInfo``): the list was read in part and must not pass for the whole."""
 
 
 class ThrottledError(SourceError):

@@ -42,7 +42,7 @@ from recon.sources.shopify_checks import (
     raise_for_errors,
     warn_missing_scopes,
 )
-from recon.sources.shopify_paging import DEEP_PAGE_CAP, Pager, gid
+from recon.sources.shopify_paging import DEEP_PAGE_CAP, Pager, PartRead, gid
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
@@ -321,8 +321,8 @@ class ShopifyClient:
                 yield not_visible("order", order_gid, NOT_VISIBLE)
                 continue
             extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
-            if extra is None:
-                yield paged_away("order", node, "lineItems")
+            if isinstance(extra, PartRead):
+                yield paged_away("order", node, extra)
                 continue
             yield from self._complete_order(document, node, extra)
 
@@ -343,8 +343,8 @@ class ShopifyClient:
             for node in nodes:
                 extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
                 items: list[OrderRecord | Quarantined] = (
-                    [paged_away("order", node, "lineItems")]
-                    if extra is None
+                    [paged_away("order", node, extra)]
+                    if isinstance(extra, PartRead)
                     else self._complete_order(document, node, extra)
                 )
                 first = items[0]
@@ -364,9 +364,11 @@ class ShopifyClient:
                 continue
             lines = self.pager.follow("RefundLineItemsPage", "refundLineItems", node)
             transactions = self.pager.follow("RefundTransactionsPage", "transactions", node)
-            if lines is None or transactions is None:
-                field = "refundLineItems" if lines is None else "transactions"
-                yield paged_away("refund", node, field)
+            if isinstance(lines, PartRead):
+                yield paged_away("refund", node, lines)
+                continue
+            if isinstance(transactions, PartRead):
+                yield paged_away("refund", node, transactions)
                 continue
             yield from parse_items(
                 "refund",

@@ -11,12 +11,14 @@ the rows sharing that one second.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from recon.errors import CursorLoopError
+from recon.errors import CursorLoopError, PagingError
 from recon.sources.documents import PageSizer, load_document
 from recon.sources.pacing import requested_cost
 from recon.sources.shopify_checks import CostExceededError
@@ -49,6 +51,45 @@ def resume_point(node: Any, sort_field: str) -> datetime | None:
 def whole_second(moment: datetime) -> datetime:
     """``moment`` cut to the second: what a search value means (``search_time``)."""
     return moment.replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class PartRead:
+    """An inner connection of a node that could not be read to its end: the field at fault
+    (``lineItems``, ``lineItems.pageInfo.endCursor``) and why."""
+
+    field: str
+    reason: str
+
+
+def next_cursor(info: object) -> tuple[str | None, str | None]:
+    """(the cursor of the next page or None at the end, the ``pageInfo`` field at fault or None).
+
+    A page must say whether there is more (``hasNextPage``, a boolean) and, when there is, where
+    (``endCursor``). Anything else cannot be paged further: the list is not known to be whole.
+    """
+    if not isinstance(info, Mapping):
+        return None, "pageInfo"
+    more = info.get("hasNextPage")
+    if not isinstance(more, bool):
+        return None, "pageInfo.hasNextPage"
+    if not more:
+        return None, None
+    cursor = info.get("endCursor")
+    if not isinstance(cursor, str) or not cursor:
+        return None, "pageInfo.endCursor"
+    return cursor, None
+
+
+def _what_is_wrong(field: str, info: object) -> str:
+    """``pageInfo.endCursor is null while hasNextPage is true`` and the like, for messages."""
+    if field.endswith("pageInfo"):
+        return f"{field} is missing" if info is None else f"{field} is not an object"
+    value = info.get(field.rsplit(".", 1)[-1]) if isinstance(info, Mapping) else None
+    shown = json.dumps(value)[:40]
+    if field.endswith("endCursor"):
+        return f"{field} is {shown} while hasNextPage is true"
+    return f"{field} is {shown}, not true or false"
 
 
 def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
@@ -110,6 +151,7 @@ class Pager:
         first = self.sizer.size(document, "first", {**variables, "first": 0})
         after: str | None = None
         seen: set[str] = set()
+        pages = 0
         while True:
             page_vars = {**variables, "first": first, "after": after}
             data, _, used = self._call(document, page_vars, "first")
@@ -120,9 +162,19 @@ class Pager:
             if not isinstance(connection, Mapping):
                 return  # e.g. shopifyPaymentsAccount is null: the shop has no Shopify Payments
             yield list(connection.get("nodes") or [])
-            info = connection.get("pageInfo") or {}
-            after = info.get("endCursor")
-            if not info.get("hasNextPage") or not after:
+            pages += 1
+            info = connection.get("pageInfo")
+            after, wrong = next_cursor(info)
+            if wrong is not None:
+                raise PagingError(
+                    f"shopify {name} {'.'.join(path)} (query {variables.get('query')!r}): "
+                    f"{_what_is_wrong(wrong, info)} on page {pages}: the list cannot be paged "
+                    "further, so it was read in part. A list cut short must not pass for the "
+                    "whole (what was not read would look absent, and the watermark would move "
+                    "past it): the run stops, nothing of this sync is kept, and the next run "
+                    "reads the same window again"
+                )
+            if after is None:
                 return
             if after in seen:
                 raise CursorLoopError(f"shopify {name}: the server repeated cursor {after[:40]}")
@@ -191,19 +243,20 @@ class Pager:
                 yield node_gid, found.pop(node_gid, None)
             yield from found.items()  # ids Shopify spelled differently: still returned
 
-    def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any] | None:
-        """Inner-connection pages beyond the first (``node(id:)`` paging, §7); None when the
-        node vanished (deleted, out of sight) before its last page: what was read is not all."""
-        info = (node.get(field) or {}).get("pageInfo") or {}
-        if not info.get("hasNextPage") or not isinstance(node.get("id"), str):
-            return []
+    def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any] | PartRead:
+        """Inner-connection pages beyond the first (``node(id:)`` paging, §7), or a ``PartRead``
+        when the list could not be read to its end: the node vanished (deleted, out of sight)
+        before its last page, or a page's ``pageInfo`` cannot be followed."""
+        connection = node.get(field)
+        if not isinstance(connection, Mapping) or not isinstance(node.get("id"), str):
+            return []  # no connection to follow: the parser judges the field itself
+        after, wrong = next_cursor(connection.get("pageInfo"))
         document = load_document(name)
         variables: Mapping[str, Any] = {"id": node["id"]}
         first = self.sizer.size(document, "first", {**variables, "first": 0})
-        after = info.get("endCursor")
         seen: set[str] = set()
         extra: list[Any] = []
-        while after:
+        while wrong is None and after is not None:
             if after in seen:
                 raise CursorLoopError(f"shopify {name}: the server repeated cursor {after[:40]}")
             seen.add(after)
@@ -213,8 +266,13 @@ class Pager:
             first = used["first"]
             connection = (data.get("node") or {}).get(field)
             if not isinstance(connection, Mapping):
-                return None
+                return PartRead(field, "deleted (or out of sight) while its {field} were paged")
             extra.extend(connection.get("nodes") or [])
-            page_info = connection.get("pageInfo") or {}
-            after = page_info.get("endCursor") if page_info.get("hasNextPage") else None
+            after, wrong = next_cursor(connection.get("pageInfo"))
+        if wrong is not None:
+            return PartRead(
+                f"{field}.{wrong}",
+                f"{_what_is_wrong(f'{field}.{wrong}', connection.get('pageInfo'))}: its {{field}} "
+                f"cannot be paged further ({name}), so some were not read",
+            )
         return extra

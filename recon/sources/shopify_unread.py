@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recon.models import Quarantined
+from recon.sources.shopify_paging import PartRead
 
 NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
 REFUND_NOT_VISIBLE = (
@@ -35,18 +36,16 @@ def not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
     )
 
 
-def paged_away(kind: str, node: Mapping[str, Any], field: str) -> Quarantined:
-    """A node that vanished while its ``field`` was paged: read in part, kept for review."""
+def paged_away(kind: str, node: Mapping[str, Any], part: PartRead) -> Quarantined:
+    """A node whose inner connection could not be read to its end: kept for review."""
     node_gid = str(node.get("id"))
+    why = part.reason.format(field=part.field.split(".", 1)[0])
     return Quarantined(
         source="shopify",
         kind=kind,
         record_id=node_gid.rsplit("/", 1)[-1],
-        field=field,
-        reason=(
-            f"{kind} deleted (or out of sight) while its {field} were paged: some pages were "
-            "not read, so it is not stored as if read whole"
-        ),
+        field=part.field,
+        reason=f"{kind} {why}: read in part, so it is not stored as if read whole",
         raw=dict(node),
     )
 

@@ -23,6 +23,7 @@ from recon.sources.shopify import ShopifyClient
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)
 TOKEN = "shpat_test_token"
+NO_MORE_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 MUTATION = 'mutation M($id: ID!) { tagsAdd(id: $id, tags: ["x"]) { userErrors { message } } }'
 
 
@@ -268,7 +269,7 @@ def test_orders_by_id_are_chunked_from_the_cost_and_deduplicated() -> None:
         return gql(
             {
                 "nodes": [
-                    _order(int(i.rsplit("/", 1)[1])) | {"lineItems": {"nodes": []}} for i in ids
+                    _order(int(i.rsplit("/", 1)[1])) | {"lineItems": NO_MORE_LINES} for i in ids
                 ]
             }
         )

@@ -57,7 +57,7 @@ def _order(number: int) -> dict[str, Any]:
         "presentmentCurrencyCode": "USD",
         "tags": [],
         "refunds": [],
-        "lineItems": {"nodes": []},
+        "lineItems": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []},
     }
 
 
