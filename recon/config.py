@@ -210,7 +210,7 @@ class EngineSettings(_Section):
     @classmethod
     def _mutable(cls, categories: list[Category]) -> list[Category]:
         # These findings hold recon's own refunds back until someone decides (docs/findings.md,
-        # remediation/planner.py); muted, nothing would say why, and not holding them would
+        # remediation/holds.py); muted, nothing would say why, and not holding them would
         # have recon pay a return again. Acknowledging one finding is the way to release it.
         for category in categories:
             why = _UNMUTABLE.get(category)
