@@ -146,28 +146,6 @@ def test_an_acknowledgement_made_while_the_run_saves_its_findings_is_kept(
     )
 
 
-def test_the_daily_limits_count_the_shops_day(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`max_daily_total` counts the shop's day (`[shop] timezone`): the nightly run hands the
-    shop's zone to remediation, which would otherwise count UTC days."""
-    import recon.service as service
-
-    seen: list[str] = []
-    real = service.remediate
-
-    def remediate(*args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(kwargs["timezone"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(service, "remediate", remediate)
-    settings = sandbox_settings(tmp_path, seed=2, returns=60)
-    settings.shop.timezone = "Australia/Sydney"
-    with build_app(settings) as app:
-        run_nightly(app)
-    assert seen == ["Australia/Sydney"]
-
-
 def test_a_second_run_while_one_holds_the_lock_refuses(tmp_path: Path) -> None:
     with build_app(sandbox_settings(tmp_path, seed=2, returns=60)) as app:
         lease = RunLock(sessions(app.store), app.clock).acquire(
