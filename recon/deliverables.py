@@ -136,6 +136,7 @@ def report_data(
     as_of: datetime,
     period: tuple[date, date],
     left_out: tuple[tuple[str, int], ...] = (),
+    remediation: tuple[str, ...] = (),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show."""
     return build_report_data(
@@ -156,6 +157,7 @@ def report_data(
         muted=tuple(result.muted.items()),
         left_out=left_out,
         timezone=settings.shop.timezone,
+        remediation=remediation,
     )
 
 

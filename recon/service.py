@@ -28,6 +28,7 @@ from recon.lock import Lease, RunLock, holder_name
 from recon.models import OPEN_STATUSES, Finding
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
+from recon.remediation.verdicts import ApplyReport
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import (
     Snapshot,
@@ -135,6 +136,14 @@ def left_out_notes(left_out: tuple[tuple[str, int], ...]) -> list[str]:
         return []
     what = describe_left_out(left_out)
     return [f"Shopify test orders left out: {what} (engine.include_test_orders = false)"]
+
+
+def remediation_lines(applied: ApplyReport) -> tuple[str, ...]:
+    """What the console and the report say of remediation's limits: why this run sent nothing
+    (halted), or in plan mode whether an apply run would be held, with the figures."""
+    if applied.halted:
+        return (f"remediation halted: {applied.halted}",)
+    return applied.preview
 
 
 def sessions(store: SqlStore) -> sessionmaker[Session]:
@@ -259,6 +268,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             timezone=app.settings.shop.timezone,
         )
         actions = action_rows(sessions(app.store), slug)
+        said = remediation_lines(applied)
         shop = app.settings.shop
         out = report_folder(app.settings.reports.dir, slug, as_of, shop.timezone)
         files = {"findings": out / "findings.json"}
@@ -274,13 +284,13 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             as_of=as_of,
             period=nightly_period(as_of, shop.timezone),
             left_out=left_out,
+            remediation=said,
         )
         reports, notes, undelivered = publish(app.settings, data)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
-        if applied.halted:
-            notes.insert(0, f"remediation halted: {applied.halted}")
+        notes[0:0] = said
         outcome = RunOutcome(
             run_id=run_id,
             as_of=as_of,

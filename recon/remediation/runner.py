@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
-from recon.config import RemediationSettings
+from recon.config import RemediationMode, RemediationSettings
 from recon.lock import Lease
 from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
@@ -18,6 +19,7 @@ from recon.remediation.facts import ledger_facts, restocked_units
 from recon.remediation.history import actions_as_of
 from recon.remediation.ledger import list_actions
 from recon.remediation.planner import RmaContext, plan_actions
+from recon.remediation.preview import preview_limits
 from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
@@ -89,7 +91,8 @@ def remediate(
     before each write (see ``Executor``). ``include_test_orders`` (``[engine]``) lets recon
     write to Shopify test orders; otherwise an order whose flag is unknown is held and one
     Shopify says is a test order gets nothing. ``timezone`` (``[shop]``) is whose day the daily
-    limits count.
+    limits count. In plan mode nothing is sent and nothing halted: the report's ``preview``
+    says whether the per-run and daily limits would hold an apply run now, with the figures.
 
     Raises:
         LockError: the run's lease was taken over, or could not be renewed, before a write.
@@ -112,7 +115,15 @@ def remediate(
         include_test_orders=include_test_orders,
         timezone=timezone,
     )
-    return executor.run(plan, settings.mode, lease, run_id)
+    report = executor.run(plan, settings.mode, lease, run_id)
+    if settings.mode is not RemediationMode.PLAN:
+        return report
+    # Nothing is sent, so nothing is halted: say instead what the limits would do in apply mode.
+    with sessions() as session:
+        lines = preview_limits(
+            session, plan, ledger, settings, shop=shop, now=clock.now(), timezone=timezone
+        )
+    return replace(report, halted=None, preview=lines)
 
 
 def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:

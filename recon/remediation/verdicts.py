@@ -48,6 +48,8 @@ class ApplyReport:
     recovered: tuple[Outcome, ...] = ()
     applied: tuple[Outcome, ...] = ()
     halted: str | None = None
+    # Plan mode: whether the limits would hold an apply run now, with the figures (``preview``).
+    preview: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,9 @@ class ReportData:
     # Acknowledged findings: listed apart (who and why), in no headline figure.
     acknowledged_findings: tuple[Finding, ...] = field(default=(), repr=False)
     acknowledged_rows: tuple[ExceptionRow, ...] = ()
+    # What remediation's limits did this run (held every write, and what to do), or in plan
+    # mode would do to an apply run, with the figures; empty when there is nothing to say.
+    remediation: tuple[str, ...] = ()
 
     @property
     def left_out_text(self) -> str:
@@ -356,6 +359,7 @@ def build_report_data(
     muted: tuple[tuple[str, int], ...] = (),
     left_out: tuple[tuple[str, int], ...] = (),
     timezone: str = "UTC",
+    remediation: tuple[str, ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -403,6 +407,7 @@ def build_report_data(
         muted=muted,
         left_out=left_out,
         timezone=timezone,
+        remediation=remediation,
     )
 
 

@@ -9,7 +9,9 @@ shop's midnight would be held and the evening run of the 1st would not: the othe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import html
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,52 @@ def test_the_daily_count_is_the_shops_day_not_the_utc_day(tmp_path: Path) -> Non
         next_day = _run_at(app, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
         assert _state_and_sent_at(app, third)[0] == "done"
         assert not [n for n in next_day.notes if "daily limit" in n]
+
+
+def _html_text(outcome: RunOutcome) -> str:
+    return html.unescape(outcome.files["html"].read_text(encoding="utf-8"))
+
+
+def test_plan_mode_says_whether_the_limits_would_hold_tonights_writes(tmp_path: Path) -> None:
+    """The world (seed 4) owes two refunds. One is approved and sent in the morning; a plan
+    run later that day, with refunds auto-applied and a daily total below what the day would
+    then have moved, sends nothing, and says (console and report) that an apply run would be
+    held, with what moved today, what it plans and the limit. The per-run breaker is within
+    its limit and says so with its figures."""
+    settings = sandbox_settings(tmp_path, seed=4)
+    settings.remediation.mode = RemediationMode.APPROVAL
+    settings.remediation.auto_apply = []
+    with build_app(settings) as app:
+        proposing = run_nightly(app)
+        refunds = [a for a in proposing.actions if a["kind"] == "refund"]
+        assert len(refunds) == 2 and {a["currency"] for a in refunds} == {"USD"}
+        sent, owed = ({**a, "amount": Decimal(a["amount"])} for a in refunds)
+        _approve(app, sent["id"])
+        _run_at(app, app.clock.now() + timedelta(hours=1))
+        assert _state_and_sent_at(app, sent["id"])[0] == "done"
+
+        settings.remediation.mode = RemediationMode.PLAN
+        settings.remediation.auto_apply = ["MISSING_REFUND"]
+        day_total = sent["amount"] + owed["amount"] - Decimal("0.01")
+        settings.remediation.max_daily_total = {"USD": day_total}
+        plan = _run_at(app, app.clock.now() + timedelta(hours=1))
+        assert _state_and_sent_at(app, owed["id"]) == ("proposed", None)
+    day = f"{plan.as_of.date().isoformat()} (UTC)"
+    expected = (
+        "plan only, nothing sent: an apply run now would send 1 write(s) "
+        f"(refunds {owed['amount']} USD); the limits would hold all of them: daily limit: "
+        f"{sent['amount']} USD moved on {day} and {owed['amount']} USD asked exceed "
+        f"max_daily_total {day_total} USD",
+        f"per run: 1 write(s) of max_run_count 50; {owed['amount']} USD planned of "
+        "max_run_total 5000.00 USD",
+        f"per day {day}: 1 write(s) sent so far + 1 planned of max_daily_count (none); "
+        f"{sent['amount']} USD moved so far + {owed['amount']} USD planned = "
+        f"{sent['amount'] + owed['amount']} USD of max_daily_total {day_total} USD",
+    )
+    assert [n for n in plan.notes if n.startswith(("plan only", "per run", "per day"))] == list(
+        expected
+    )
+    assert not [n for n in plan.notes if n.startswith("remediation halted")]
+    report = _html_text(plan)
+    for line in expected:
+        assert line in report

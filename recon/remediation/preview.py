@@ -1,0 +1,122 @@
+"""Plan mode's preview of the remediation limits: would an apply run now be held, and by what.
+
+A run in plan mode sends nothing, so neither the per-run circuit breaker (``max_run_total``,
+``max_run_count``) nor the daily limits (``max_daily_total``, ``max_daily_count``, per shop day)
+ever hold it; the preview says what they would do to the writes an apply run would send now,
+with the figures: what the shop's day moved so far, what tonight's plan asks, each limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from recon.config import RemediationSettings
+from recon.money import format_amount, sum_by_currency
+from recon.remediation.actions import ActionState, Disposition, LedgerFacts, Plan
+from recon.remediation.daily import day_bounds, moved_between
+from recon.remediation.limits import Write, check_breaker, check_daily
+
+S = ActionState
+# An auto-applied write is sent unless a human or an earlier run settled its key already.
+_SENDABLE = frozenset({None, S.PROPOSED, S.PLANNED, S.APPROVED})
+
+
+def apply_writes(plan: Plan, ledger: LedgerFacts) -> list[Write]:
+    """What an apply run would send of ``plan`` (as (amount, currency)): its auto-applied
+    writes not yet sent, decided or ended, and the writes a human approved that it still
+    calls for. Writes held for review are never sent."""
+    asked: list[Write] = []
+    for action in plan.actions:
+        state = ledger.states.get(action.key)
+        auto = action.disposition is Disposition.AUTO and state in _SENDABLE
+        approved = action.disposition is Disposition.APPROVAL and state is S.APPROVED
+        if auto or approved:
+            asked.append((action.amount, action.currency))
+    return asked
+
+
+def preview_limits(
+    session: Session,
+    plan: Plan,
+    ledger: LedgerFacts,
+    settings: RemediationSettings,
+    *,
+    shop: str,
+    now: datetime,
+    timezone: str,
+) -> tuple[str, ...]:
+    """Lines saying whether the limits would hold an apply run now, with the figures; none
+    when it would send nothing."""
+    asked = apply_writes(plan, ledger)
+    if not asked:
+        return ()
+    day, start, end = day_bounds(now, timezone)
+    label = f"{day.isoformat()} ({timezone})"
+    moved = moved_between(session, shop, start, end)
+    held = check_breaker(asked, settings) or check_daily(moved, asked, settings, label)
+    money = _money(_totals(asked))
+    verdict = f"the limits would hold all of them: {held}" if held else "within every limit"
+    return (
+        f"plan only, nothing sent: an apply run now would send {len(asked)} write(s)"
+        + (f" (refunds {money})" if money else "")
+        + f"; {verdict}",
+        _per_run(asked, settings),
+        _per_day(moved, asked, settings, label),
+    )
+
+
+def _per_run(asked: Sequence[Write], settings: RemediationSettings) -> str:
+    parts = [f"{len(asked)} write(s) of max_run_count {settings.max_run_count}"]
+    for currency, total in sorted(_totals(asked).items()):
+        parts.append(
+            f"{_amount(total, currency)} planned of max_run_total "
+            f"{_limit(settings.max_run_total, currency)}"
+        )
+    return "per run: " + "; ".join(parts)
+
+
+def _per_day(
+    moved: Sequence[Write], asked: Sequence[Write], settings: RemediationSettings, day: str
+) -> str:
+    if settings.max_daily_count is None and not settings.max_daily_total:
+        return f"per day {day}: no daily limit set ([remediation] max_daily_total, max_daily_count)"
+    count = settings.max_daily_count
+    parts = [
+        f"{len(moved)} write(s) sent so far + {len(asked)} planned of max_daily_count "
+        + ("(none)" if count is None else str(count))
+    ]
+    before, tonight = _totals(moved), _totals(asked)
+    for currency in sorted(before.keys() | tonight.keys()):
+        done, planned = before.get(currency, Decimal(0)), tonight.get(currency, Decimal(0))
+        parts.append(
+            f"{_amount(done, currency)} moved so far + {_amount(planned, currency)} planned = "
+            f"{_amount(done + planned, currency)} of max_daily_total "
+            f"{_limit(settings.max_daily_total, currency)}"
+        )
+    return f"per day {day}: " + "; ".join(parts)
+
+
+def _totals(writes: Sequence[Write]) -> dict[str, Decimal]:
+    return sum_by_currency(
+        (currency, amount) for amount, currency in writes if amount is not None and currency
+    )
+
+
+def _money(totals: dict[str, Decimal]) -> str:
+    return ", ".join(_amount(total, currency) for currency, total in sorted(totals.items()))
+
+
+def _amount(amount: Decimal, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def _limit(limits: Mapping[str, Decimal], currency: str) -> str:
+    """A currency's limit; once a table names any currency, one it does not name is held."""
+    if not limits:
+        return "(not set)"
+    limit = limits.get(currency)
+    return f"(none for {currency}: held)" if limit is None else _amount(limit, currency)

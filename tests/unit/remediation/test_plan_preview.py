@@ -1,0 +1,114 @@
+"""Plan mode's preview of the limits: what an apply run now would send, and whether the
+per-run breaker or the daily limits would hold it, with the figures.
+
+Dataset: two returns owed a refund, 12345701 (48.60 USD) and 12345702 (30.00 USD), on a New
+York shop. 701's refund was sent by an apply run at 22:00 on 28 November (New York); the
+preview is taken an hour later, the same shop day, with both findings still open.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from remediation_world import SHOP, finding, make_order, make_return, settings
+from run_helpers import run
+from test_daily_limit import NOW, NY
+
+from recon.models import Category
+from recon.remediation.facts import ledger_facts
+from recon.remediation.planner import RmaContext, plan_actions
+from recon.remediation.preview import preview_limits
+
+CONTEXTS = {
+    rma: RmaContext(make_return(rma, line, refund=amount), make_order())
+    for rma, line, amount in [("12345701", "2001", "48.60"), ("12345702", "2002", "30.00")]
+}
+BOTH = [finding(Category.MISSING_REFUND, "12345701"), finding(Category.MISSING_REFUND, "12345702")]
+DAY = "2026-11-28 (America/New_York)"
+
+
+def _preview(sessions, clock, **limits) -> tuple[str, ...]:
+    policy = settings(auto_apply=["MISSING_REFUND"], **limits)
+    with sessions() as session:
+        facts = ledger_facts(session, SHOP)
+        plan = plan_actions(BOTH, policy, CONTEXTS, shop=SHOP, ledger=facts)
+        return preview_limits(session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY)
+
+
+@pytest.fixture
+def sent_701(sessions, gateway, clock):
+    clock.set(NOW)  # 22:00 on the 28th in New York
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    report = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS,
+        findings=BOTH[:1], timezone=NY,
+    )  # fmt: skip
+    assert [a.state for a in report.applied] == ["done"]
+    clock.advance(timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("limits", "verdict"),
+    [
+        ({}, "within every limit"),
+        ({"max_daily_total": {"USD": Decimal("100.00")}}, "within every limit"),
+        (
+            {"max_daily_total": {"USD": Decimal("60.00")}},
+            "the limits would hold all of them: daily limit: 48.60 USD moved on "
+            f"{DAY} and 30.00 USD asked exceed max_daily_total 60.00 USD",
+        ),
+        (
+            {"max_daily_count": 1},
+            "the limits would hold all of them: daily limit: 1 writes sent on "
+            f"{DAY} and 1 asked exceed max_daily_count 1",
+        ),
+        (
+            {"max_run_total": {"USD": Decimal("20.00")}},
+            "the limits would hold all of them: circuit breaker: refunds of 30.00 USD exceed "
+            "max_run_total 20.00 USD",
+        ),
+    ],
+)
+def test_the_preview_says_whether_an_apply_run_would_be_held(
+    sessions, clock, sent_701, limits, verdict
+):
+    headline, per_run, per_day = _preview(sessions, clock, **limits)
+    assert headline == (
+        "plan only, nothing sent: an apply run now would send 1 write(s) (refunds 30.00 USD); "
+        + verdict
+    )
+    run_total = limits.get("max_run_total", settings().max_run_total)["USD"]
+    assert per_run == (
+        f"per run: 1 write(s) of max_run_count 50; 30.00 USD planned of max_run_total "
+        f"{run_total} USD"
+    )
+    if not {"max_daily_total", "max_daily_count"} & limits.keys():
+        assert per_day == (
+            f"per day {DAY}: no daily limit set ([remediation] max_daily_total, max_daily_count)"
+        )
+        return
+    total = limits.get("max_daily_total", {}).get("USD")
+    assert per_day == (
+        f"per day {DAY}: 1 write(s) sent so far + 1 planned of max_daily_count "
+        f"{limits.get('max_daily_count', '(none)')}; 48.60 USD moved so far + 30.00 USD "
+        f"planned = 78.60 USD of max_daily_total {f'{total} USD' if total else '(not set)'}"
+    )
+
+
+def test_nothing_to_send_says_nothing(sessions, clock):
+    """Nothing auto-applied and nothing approved: an apply run would send nothing."""
+    policy = settings(auto_apply=[], max_daily_count=0)
+    with sessions() as session:
+        facts = ledger_facts(session, SHOP)
+        plan = plan_actions(BOTH, policy, CONTEXTS, shop=SHOP, ledger=facts)
+        lines = preview_limits(session, plan, facts, policy, shop=SHOP, now=NOW, timezone=NY)
+    assert lines == ()
+
+
+def test_a_currency_without_a_daily_total_is_shown_held(sessions, clock, sent_701):
+    limits = {"max_daily_total": {"EUR": Decimal("100.00")}}
+    headline, _, per_day = _preview(sessions, clock, **limits)
+    assert headline.endswith("daily limit: refunds in USD but no max_daily_total for USD")
+    assert per_day.endswith("= 78.60 USD of max_daily_total (none for USD: held)")
