@@ -26,6 +26,7 @@ def check_breaker(
     if len(amounts) > settings.max_run_count:
         return (
             f"circuit breaker: {len(amounts)} actions exceed max_run_count {settings.max_run_count}"
+            + _held_until("run", "max_run_count is raised")
         )
     totals = sum_by_currency(
         (currency, amount) for amount, currency in amounts if amount is not None and currency
@@ -33,13 +34,39 @@ def check_breaker(
     for currency, total in sorted(totals.items()):
         limit = settings.max_run_total.get(currency)
         if limit is None:
-            return f"circuit breaker: refunds in {currency} but no max_run_total for {currency}"
+            return (
+                f"circuit breaker: refunds in {currency} but no max_run_total for {currency}"
+                + _held_until("run", f"max_run_total names {currency}")
+            )
         if total > limit:
             return (
                 f"circuit breaker: refunds of {format_amount(total, currency)} {currency} exceed "
                 f"max_run_total {format_amount(limit, currency)} {currency}"
+                + _held_until("run", "max_run_total is raised")
             )
     return None
+
+
+# Held writes are planned or approved: `actions reject` cancels them (`approve` only decides
+# proposals), and the rest go out on the next run once within the limits.
+_REJECT = "run_recon.py actions list, then run_recon.py actions reject ID..."
+
+
+def _held_until(every: str, fix: str, *, alone: bool = True, setting: str = "") -> str:
+    """What follows a hold reason: the limits hold every write or none (no run sends part of
+    a night), and what releases them. Writes over a limit on their own are held on every run
+    (``every``: run or day) until some are rejected or the setting changes (``fix``); writes
+    over the daily limit only with what the day moved go out on the shop's next day."""
+    if not alone:
+        return (
+            "; all or nothing, none of them was sent: the shop's next day sends them, or "
+            f"sooner once some are rejected ({_REJECT}) or [remediation] {fix}"
+        )
+    over = f"these writes alone exceed {setting}, so " if setting else ""
+    return (
+        f"; all or nothing, none of them was sent: {over}every {every} holds them until some "
+        f"are rejected ({_REJECT}) or [remediation] {fix}"
+    )
 
 
 Write = tuple[Decimal | None, str | None]  # (amount, currency); a restock or tag has no amount
@@ -59,7 +86,7 @@ def check_daily(
     if asked and limit is not None and len(moved) + len(asked) > limit:
         return (
             f"daily limit: {len(moved)} writes sent on {day} and {len(asked)} asked exceed "
-            f"max_daily_count {limit}"
+            f"max_daily_count {limit}" + _over_daily("max_daily_count", len(asked) > limit)
         )
     if not settings.max_daily_total:
         return None
@@ -67,15 +94,23 @@ def check_daily(
     for currency, total in sorted(tonight.items()):
         cap = settings.max_daily_total.get(currency)
         if cap is None:
-            return f"daily limit: refunds in {currency} but no max_daily_total for {currency}"
+            return (
+                f"daily limit: refunds in {currency} but no max_daily_total for {currency}"
+                + _held_until("day", f"max_daily_total names {currency}")
+            )
         done = before.get(currency, Decimal(0))
         if done + total > cap:
             return (
                 f"daily limit: {format_amount(done, currency)} {currency} moved on {day} and "
                 f"{format_amount(total, currency)} {currency} asked exceed max_daily_total "
                 f"{format_amount(cap, currency)} {currency}"
+                + _over_daily("max_daily_total", total > cap)
             )
     return None
+
+
+def _over_daily(setting: str, alone: bool) -> str:
+    return _held_until("day", f"{setting} is raised", alone=alone, setting=setting)
 
 
 def _totals(writes: Sequence[Write]) -> dict[str, Decimal]:

@@ -26,6 +26,12 @@ from recon.service import RunOutcome, run_nightly, sessions
 pytestmark = pytest.mark.e2e
 
 LA = "America/Los_Angeles"
+# The daily limits hold every write or none: what a held run tells the operator to do.
+NEXT_DAY = (
+    "; all or nothing, none of them was sent: the shop's next day sends them, or sooner once "
+    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID...) "
+    "or [remediation] max_daily_count is raised"
+)
 SHOP_MIDNIGHT = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # 00:00 on 1 November in Los Angeles
 
 
@@ -82,7 +88,11 @@ def test_the_daily_count_is_the_shops_day_not_the_utc_day(tmp_path: Path) -> Non
         evening = _run_at(app, datetime(2026, 11, 2, 3, 0, tzinfo=UTC))
         assert _state_and_sent_at(app, third) == ("approved", None)
         (held,) = [n for n in evening.notes if "daily limit" in n]
-        assert f"1 writes sent on 2026-11-01 ({LA}) and 1 asked exceed max_daily_count 1" in held
+        assert held == (
+            f"remediation halted: daily limit: 1 writes sent on 2026-11-01 ({LA}) and 1 asked "
+            "exceed max_daily_count 1" + NEXT_DAY
+        )
+        assert held in _html_text(evening)  # the report says it too, not only the console
 
         # 01:00 on the shop's 2 November: a new day, the held write goes out
         next_day = _run_at(app, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
@@ -123,7 +133,7 @@ def test_plan_mode_says_whether_the_limits_would_hold_tonights_writes(tmp_path: 
         "plan only, nothing sent: an apply run now would send 1 write(s) "
         f"(refunds {owed['amount']} USD); the limits would hold all of them: daily limit: "
         f"{sent['amount']} USD moved on {day} and {owed['amount']} USD asked exceed "
-        f"max_daily_total {day_total} USD",
+        f"max_daily_total {day_total} USD" + NEXT_DAY.replace("max_daily_count", "max_daily_total"),
         f"per run: 1 write(s) of max_run_count 50; {owed['amount']} USD planned of "
         "max_run_total 5000.00 USD",
         f"per day {day}: 1 write(s) sent so far + 1 planned of max_daily_count (none); "

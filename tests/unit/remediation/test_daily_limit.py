@@ -137,12 +137,55 @@ def test_hold_reason_names_the_limit_the_day_what_moved_and_what_was_asked():
     why = check_daily(moved, asked, settings(**USD), "2026-11-28 (America/New_York)")
     assert why == (
         "daily limit: 160.00 USD moved on 2026-11-28 (America/New_York) and 120.00 USD asked "
-        "exceed max_daily_total 250.00 USD"
+        "exceed max_daily_total 250.00 USD" + NEXT_DAY.format(setting="max_daily_total")
     )
     why = check_daily(moved, asked, settings(**TWO), "2026-11-28 (America/New_York)")
     assert why == (
         "daily limit: 2 writes sent on 2026-11-28 (America/New_York) and 1 asked exceed "
-        "max_daily_count 2"
+        "max_daily_count 2" + NEXT_DAY.format(setting="max_daily_count")
+    )
+
+
+# What the operator reads after the reason: the limits are all or nothing, and what to do.
+NEXT_DAY = (
+    "; all or nothing, none of them was sent: the shop's next day sends them, or sooner once "
+    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID...) "
+    "or [remediation] {setting} is raised"
+)
+EVERY_DAY = (
+    "; all or nothing, none of them was sent: these writes alone exceed {setting}, so every "
+    "day holds them until some are rejected (run_recon.py actions list, then run_recon.py "
+    "actions reject ID...) or [remediation] {setting} is raised"
+)
+
+
+@pytest.mark.parametrize(
+    ("moved", "asked", "limits", "expected"),
+    [
+        # tonight's writes alone are over: no later day sends them
+        ([], ["300.00"], USD, EVERY_DAY.format(setting="max_daily_total")),
+        ([], ["1.00"] * 3, TWO, EVERY_DAY.format(setting="max_daily_count")),
+        # over only with what the day moved: the next day sends them
+        (["200.00"], ["100.00"], USD, NEXT_DAY.format(setting="max_daily_total")),
+        (["1.00"], ["1.00"] * 2, TWO, NEXT_DAY.format(setting="max_daily_count")),
+    ],
+)
+def test_hold_reason_says_it_is_all_or_nothing_and_what_to_do(moved, asked, limits, expected):
+    why = check_daily(
+        [(Decimal(a), "USD") for a in moved],
+        [(Decimal(a), "USD") for a in asked],
+        settings(**limits),
+        "2026-11-28 (America/New_York)",
+    )
+    assert why is not None and why.endswith(expected)
+
+
+def test_a_currency_without_a_daily_total_says_to_name_it():
+    why = check_daily([], [(Decimal("10.00"), "KWD")], settings(**USD), "2026-11-28 (UTC)")
+    assert why == (
+        "daily limit: refunds in KWD but no max_daily_total for KWD; all or nothing, none of "
+        "them was sent: every day holds them until some are rejected (run_recon.py actions "
+        "list, then run_recon.py actions reject ID...) or [remediation] max_daily_total names KWD"
     )
 
 

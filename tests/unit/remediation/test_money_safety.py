@@ -303,6 +303,25 @@ def test_run_total_is_per_currency(amounts, tripped):
     assert verdict is None if tripped is None else tripped in (verdict or "")
 
 
+@pytest.mark.parametrize(
+    ("amounts", "limits", "fix"),
+    [
+        ([("5000.01", "USD")], {}, "[remediation] max_run_total is raised"),
+        ([("1.00", "USD")] * 3, {"max_run_count": 2}, "[remediation] max_run_count is raised"),
+        ([("1.00", "JPY")], {}, "[remediation] max_run_total names JPY"),
+    ],
+)
+def test_the_breaker_says_it_is_all_or_nothing_and_what_to_do(amounts, limits, fix):
+    """A night over the breaker is held on every run (no later run sends part of it) until
+    someone rejects some of its writes or changes the setting: the reason says both."""
+    policy = settings(max_run_total={"USD": Decimal("5000")}, **limits)
+    verdict = check_breaker([(Decimal(a), c) for a, c in amounts], policy)
+    assert verdict is not None and verdict.endswith(
+        "; all or nothing, none of them was sent: every run holds them until some are "
+        "rejected (run_recon.py actions list, then run_recon.py actions reject ID...) or " + fix
+    )
+
+
 # --- 4. acknowledged findings -----------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from remediation_world import SHOP, finding, make_order, make_return, settings
 from run_helpers import run
-from test_daily_limit import NOW, NY
+from test_daily_limit import NEXT_DAY, NOW, NY
 
 from recon.models import Category
 from recon.remediation.facts import ledger_facts
@@ -57,17 +57,21 @@ def sent_701(sessions, gateway, clock):
         (
             {"max_daily_total": {"USD": Decimal("60.00")}},
             "the limits would hold all of them: daily limit: 48.60 USD moved on "
-            f"{DAY} and 30.00 USD asked exceed max_daily_total 60.00 USD",
+            f"{DAY} and 30.00 USD asked exceed max_daily_total 60.00 USD"
+            + NEXT_DAY.format(setting="max_daily_total"),
         ),
         (
             {"max_daily_count": 1},
             "the limits would hold all of them: daily limit: 1 writes sent on "
-            f"{DAY} and 1 asked exceed max_daily_count 1",
+            f"{DAY} and 1 asked exceed max_daily_count 1"
+            + NEXT_DAY.format(setting="max_daily_count"),
         ),
         (
             {"max_run_total": {"USD": Decimal("20.00")}},
             "the limits would hold all of them: circuit breaker: refunds of 30.00 USD exceed "
-            "max_run_total 20.00 USD",
+            "max_run_total 20.00 USD; all or nothing, none of them was sent: every run holds "
+            "them until some are rejected (run_recon.py actions list, then run_recon.py "
+            "actions reject ID...) or [remediation] max_run_total is raised",
         ),
     ],
 )
@@ -110,5 +114,6 @@ def test_nothing_to_send_says_nothing(sessions, clock):
 def test_a_currency_without_a_daily_total_is_shown_held(sessions, clock, sent_701):
     limits = {"max_daily_total": {"EUR": Decimal("100.00")}}
     headline, _, per_day = _preview(sessions, clock, **limits)
-    assert headline.endswith("daily limit: refunds in USD but no max_daily_total for USD")
+    assert "daily limit: refunds in USD but no max_daily_total for USD;" in headline
+    assert headline.endswith("[remediation] max_daily_total names USD")
     assert per_day.endswith("= 78.60 USD of max_daily_total (none for USD: held)")
