@@ -72,9 +72,9 @@ class Executor:
 
     ``renew`` extends the run lease right before each write (``RunLock.renew``), so a long run
     keeps a valid lease; when it fails (``LockError``) nothing more is sent. Unless
-    ``include_test_orders``, a refund or restock goes to review unsent when the re-read right
-    before it finds a Shopify test order. ``timezone`` (``[shop] timezone``) says whose day the
-    daily limits count.
+    ``include_test_orders``, a refund, restock or tag goes to review unsent when the re-read
+    right before it finds a Shopify test order. ``timezone`` (``[shop] timezone``) says whose
+    day the daily limits count.
     """
 
     def __init__(
@@ -278,7 +278,7 @@ class Executor:
                 return self._unreadable(intent, exc, run_id)
             if found is not None:
                 return self._finish(intent, found, run_id)
-        elif intent.kind is ActionKind.RESTOCK:
+        else:  # a restock or a tag: Order.test is all there is to re-read
             try:
                 found = self._preparer.test_order(intent, resend=True)
             except SourceError as exc:

@@ -75,7 +75,8 @@ def test_order_reason(order_id: str, test: bool) -> str | None:
         return None
     return (
         f"not sent: order {order_id} is a Shopify test order (Order.test: no money moved); "
-        "recon writes no refund or restock to test orders ([engine] include_test_orders)"
+        "recon writes nothing to test orders, no refund, restock or tag "
+        "([engine] include_test_orders)"
     )
 
 

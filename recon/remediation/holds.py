@@ -9,7 +9,7 @@ once the hold lifts. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from recon.config import RemediationSettings
@@ -58,20 +58,29 @@ def refund_policy(
     return policy(category, settings), ""
 
 
-def hold_reason(ctx: RmaContext, unmatched: Mapping[str, list[str]], order_id: str) -> str:
-    """Why recon's refund and restock on the order wait for a human, or ``""``: the order or
-    refunds of it could not be read, or a paid refund links to no return (``HOLDS_ORDER``;
-    ``unmatched`` maps such orders to "<refund id> (<category>)").
-
-    A hold, not a skip: an intent proposed or approved before it is withdrawn as the planner's,
-    so it is planned again once the hold lifts (a skip left it in review for good).
-    """
+def test_flag_hold(ctx: RmaContext, order_id: str) -> str:
+    """Why nothing at all is written to the order, or ``""``: recon does not know whether it
+    is a Shopify test order (a test order moved no money: a refund, restock or tag to it
+    would be a real write). A tag is not planned then; a refund or restock is held."""
     if ctx.order_test_unknown:
-        # A test order moved no money: refunding or restocking it would be a real write.
         return (
             f"order {order_id} was mirrored before recon read Shopify's test flag (Order.test): "
             "nothing is written until the next sync has read it again"
         )
+    return ""
+
+
+def hold_reason(ctx: RmaContext, unmatched: Mapping[str, Sequence[str]], order_id: str) -> str:
+    """Why recon's refund and restock on the order wait for a human, or ``""``: its test flag
+    is unknown, the order or refunds of it could not be read, or a paid refund links to no
+    return (``HOLDS_ORDER``; ``unmatched`` maps such orders to "<refund id> (<category>)").
+
+    A hold, not a skip: an intent proposed or approved before it is withdrawn as the planner's,
+    so it is planned again once the hold lifts (a skip left it in review for good).
+    """
+    flag = test_flag_hold(ctx, order_id)
+    if flag:
+        return flag
     if ctx.order_unreadable:
         # The mirror's older copy may lack refunds Shopify has: a write could pay or restock twice.
         return (

@@ -24,7 +24,13 @@ from recon.remediation.actions import (
     RmaContext,
     idempotency_key,
 )
-from recon.remediation.holds import hold_reason, policy, refund_policy, refund_tail
+from recon.remediation.holds import (
+    hold_reason,
+    policy,
+    refund_policy,
+    refund_tail,
+    test_flag_hold,
+)
 from recon.remediation.succession import past_held, refund_n
 from recon.remediation.units import (
     finding_line,
@@ -257,6 +263,10 @@ def plan_annotate(
     order_id = finding.shopify_order_id or (ctx.order.id if ctx and ctx.order else None)
     if order_id is None:
         draft.skipped.append(f"{finding.key}: no order to annotate")
+        return
+    flag = test_flag_hold(ctx, order_id) if ctx else ""
+    if flag:  # may be a test order: not even a tag (the write's re-read checks it too)
+        draft.skipped.append(f"{finding.key}: {flag}")
         return
     state = ctx.loop_return.state if ctx else "closed"
     tag = settings.status_tag.format(state=state)

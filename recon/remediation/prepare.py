@@ -2,7 +2,8 @@
 
 The executor decides and sends; this reads and checks (DESIGN decision 8, shopify-admin-api.md
 §9-§11): a refund recon did not write that carries the RMA's marker, a refund that appeared
-since the plan, the caps, a unit restocked twice, a Shopify test order (``Order.test``).
+since the plan, the caps, a unit restocked twice, a Shopify test order (``Order.test``: no
+refund, restock or tag is written to one).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ S = ActionState
 class WritePreparer:
     """The reads and checks before one intent's write (``Executor`` holds one).
 
-    Unless ``include_test_orders``, a refund or restock to an order Shopify now says is a test
-    order goes to review unsent, whatever the mirror said when it was planned.
+    Unless ``include_test_orders``, a refund, restock or tag to an order Shopify now says is a
+    test order goes to review unsent, whatever the mirror said when it was planned.
     """
 
     sessions: Callable[[], Session]
@@ -80,7 +81,11 @@ class WritePreparer:
             return self._prepare_refund(intent)
         if intent.kind is ActionKind.RESTOCK:
             return self._prepare_restock(intent)
-        return {"id": gid("Order", intent.order_id), "tags": list(intent.details["tags"])}
+        # A tag moves no money or stock, but a test order gets no write at all: read the flag.
+        return self.test_order(intent) or {
+            "id": gid("Order", intent.order_id),
+            "tags": list(intent.details["tags"]),
+        }
 
     def test_order(
         self, intent: Intent, test: bool | None = None, *, resend: bool = False

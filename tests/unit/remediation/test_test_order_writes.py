@@ -1,4 +1,5 @@
-"""No refund or restock is written to a Shopify test order (``Order.test``: no money moved).
+"""Nothing is written to a Shopify test order (``Order.test``: no money moved): no refund, no
+restock, no tag.
 
 The engine leaves test orders out, but the mirror can be wrong about one: an order mirrored
 before recon read the flag has no ``test`` value (it reads as unknown, ``None``), and an order
@@ -40,6 +41,28 @@ def test_the_re_read_before_a_refund_or_restock_finds_a_test_order_and_writes_no
     assert _money_and_stock(gateway) == ([], [])
     kinds = [kind for kind, _key, _variables in gateway.calls]
     assert "refund" not in kinds and "adjust" not in kinds
+
+
+def test_the_re_read_before_a_tag_finds_a_test_order_and_tags_nothing(sessions, gateway, clock):
+    """A STATUS_DRIFT tag moves no money, but recon writes nothing to a test order at all."""
+    _shopify_says_test(gateway)
+    report = run(sessions, gateway, clock)
+    (tag,) = [o for o in report.applied if o.kind == ActionKind.ANNOTATE]
+    assert tag.state == "needs_review"
+    assert "order 1001 is a Shopify test order" in tag.reason
+    assert gateway.state["orders"][ORDER]["tags"] == []
+    assert "tags" not in [kind for kind, _key, _variables in gateway.calls]
+
+
+def test_a_tag_in_flight_is_not_resent_to_an_order_now_read_as_test(sessions, gateway, clock):
+    gateway.lose = {"tags"}
+    run(sessions, gateway, clock)
+    _shopify_says_test(gateway)
+    report = run(sessions, gateway, clock, run_id="run-2")
+    (tag,) = [o for o in report.recovered if o.kind == ActionKind.ANNOTATE]
+    assert tag.state == "needs_review" and "not resent" in tag.reason
+    assert "order 1001 is a Shopify test order" in tag.reason
+    assert gateway.state["orders"][ORDER]["tags"] == []
 
 
 def test_a_refund_in_flight_is_not_resent_to_an_order_now_read_as_test(sessions, gateway, clock):
@@ -86,11 +109,21 @@ def test_an_order_whose_test_flag_is_unknown_holds_its_refund_and_restock(sessio
     assert _money_and_stock(gateway) == ([], [])
 
 
+def test_an_order_whose_test_flag_is_unknown_gets_no_tag_planned(sessions, gateway, clock):
+    """Held as its refund and restock are: nothing is asked of a human, nothing is sent."""
+    plan = plan_actions(standard_findings(), settings(), _unknown_flag_contexts(), shop=SHOP)
+    assert [a for a in plan.actions if a.kind is ActionKind.ANNOTATE] == []
+    assert any("test flag" in why for why in plan.skipped)
+    run(sessions, gateway, clock, contexts=_unknown_flag_contexts())
+    assert "tags" not in [kind for kind, _key, _variables in gateway.calls]
+
+
 def test_the_hold_lifts_once_the_order_is_read_again(sessions, gateway, clock):
     run(sessions, gateway, clock, contexts=_unknown_flag_contexts())
     run(sessions, gateway, clock, run_id="run-2")  # the sync read the order: live
     refunds, moves = _money_and_stock(gateway)
     assert len(refunds) == 1 and len(moves) == 2
+    assert gateway.state["orders"][ORDER]["tags"] != []
 
 
 def test_a_development_store_does_not_wait_for_the_flag(sessions, gateway, clock):

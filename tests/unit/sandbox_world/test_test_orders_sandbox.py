@@ -16,8 +16,10 @@ from sqlalchemy import text
 from recon.bootstrap import build_app
 from recon.config import RemediationMode, Settings, load_settings
 from recon.models import FindingStatus
+from recon.remediation.ledger import approve
+from recon.remediation.runner import action_rows
 from recon.sandbox.generator import generate_world
-from recon.service import run_nightly
+from recon.service import run_nightly, sessions
 from recon.store.sql import SqlStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -112,3 +114,29 @@ def test_after_the_upgrade_earlier_test_orders_are_read_again_and_their_findings
     assert {"refund", "restock"} <= done  # live orders were written to, re-read first
     html = after.files["html"].read_text(encoding="utf-8")
     assert 'id="left-out-findings"' in html
+
+
+@pytest.mark.slow
+def test_a_tag_is_not_written_to_an_order_shopify_now_says_is_a_test_order(tmp_path: Path) -> None:
+    """Night 1 (approval mode) proposes the STATUS_DRIFT tag of a live order; finance approves
+    it. Before night 2 sends it, Shopify holds the order as a test order (the mirror still says
+    live): the re-read right before the tag refuses it, over real HTTP, and nothing is tagged."""
+    settings = _settings(tmp_path)
+    settings.remediation.mode = RemediationMode.APPROVAL
+    settings.remediation.auto_apply = []
+    with build_app(settings) as app:
+        run_nightly(app)
+        (tag,) = [a for a in action_rows(sessions(app.store), "sandbox") if a["kind"] == "annotate"]
+        assert tag["state"] == "proposed"
+        with sessions(app.store)() as session, session.begin():
+            approve(session, "sandbox", [tag["id"]], actor="finance", now=app.clock.now())
+        assert app.sandbox is not None
+        order = app.sandbox.state.orders_by_id[tag["order_id"]]
+        order.test = True
+        before = list(order.tags)
+        app.clock.sleep(60)  # type: ignore[attr-defined]
+        run_nightly(app)
+        after = {a["id"]: a for a in action_rows(sessions(app.store), "sandbox")}[tag["id"]]
+    assert after["state"] == "needs_review"
+    assert f"order {tag['order_id']} is a Shopify test order" in after["reason"]
+    assert order.tags == before
