@@ -11,11 +11,15 @@ returns: their state streams are re-read from the oldest such return's ``updated
 ``initial_days`` back), because label and ``was_processed`` changes may lag or not move
 ``updated_at`` (loop-returns-api.md §6 trap 7). So are orders mirrored before recon read
 ``Order.test`` (once: the read settles the flag), so that no operator has to run a backfill.
+An order the by-id read answers null for (deleted in Shopify, or older than 60 days without
+``read_all_orders``) is recorded as not visible and re-polled no more: the answer would be null
+every night, for ever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,10 +29,13 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.fetch import Batch, FetchPlan, Window, fetch
+from recon.models import Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
+from recon.sources.shopify_unread import NOT_VISIBLE
 from recon.store.queries import OPEN_RETURN_STATES
 from recon.store.sql import SqlStore
 
+log = logging.getLogger(__name__)
 SWEEP, PAYOUTS, BALANCE, GIFT_CARDS = (
     "shopify.refunded_orders",
     "shopify.payouts",
@@ -87,6 +94,12 @@ def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:
     }
 
 
+def not_visible_orders(quarantined: Iterable[Quarantined]) -> list[str]:
+    """Ids of the orders a by-id read answered null for (``shopify_unread.NOT_VISIBLE``)."""
+    gone = {q.record_id for q in quarantined if q.kind == "order" and q.reason == NOT_VISIBLE}
+    return sorted(i for i in gone if i is not None)
+
+
 def api_calls(*sources: object) -> int | None:
     """Sum of the sources' ``api_calls`` counters, or None when a source does not count."""
     counts = [getattr(source, "api_calls", None) for source in sources]
@@ -131,6 +144,15 @@ def commit_batch(
             ),
             "gift_cards": store.upsert_gift_cards(batch.gift_cards, session=s),
         }
+        gone = not_visible_orders(batch.quarantined)
+        if gone and store.mark_orders_not_visible(gone, session=s):
+            log.warning(
+                "shopify answered null for %d mirrored order(s) by id (deleted, or older than "
+                "60 days without read_all_orders): %s; recon writes nothing to them and asks "
+                "for them no more",
+                len(gone),
+                ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""),
+            )
         # Entries of records read cleanly tonight are resolved, then tonight's are added.
         store.resolve_quarantined(stored_ids(batch), batch.quarantined, session=s)
         store.add_quarantined(batch.quarantined, run_id, session=s)
@@ -178,19 +200,21 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         payouts=payouts,
         balance=balance,
         gift_cards=gifts,
-        order_ids=tuple(
-            sorted(
-                {
-                    *store.order_ids_missing(),
-                    *store.orders_with_pending_refunds(),
-                    *store.orders_with_open_write_findings(),
-                    *store.orders_with_unknown_test_flag(),
-                }
-            )
-        ),
+        order_ids=tuple(sorted(_orders_to_repoll(store))),
         refund_ids=tuple(store.refund_ids_missing_details()),
         balance_ids=tuple(store.unsettled_balance_transaction_ids()),
     )
+
+
+def _orders_to_repoll(store: SqlStore) -> set[str]:
+    """Orders read by id tonight: missing ones, and those not settled yet, but not one Shopify
+    answered null for (it would be null again: deleted, or out of sight)."""
+    unsettled = {
+        *store.orders_with_pending_refunds(),
+        *store.orders_with_open_write_findings(),
+        *store.orders_with_unknown_test_flag(),
+    }
+    return set(store.order_ids_missing()) | (unsettled - set(store.orders_not_visible()))
 
 
 def all_streams() -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from recon.models import (
     TransactionRecord,
 )
 from recon.ports import LOOP_STATES
+from recon.sources.shopify_unread import NOT_VISIBLE, not_visible
 from recon.store import tables as tbl
 from recon.store.sql import SqlStore
 
@@ -130,6 +131,8 @@ class FakeShopify(_CallLog):
     balance_transactions: list[BalanceTransactionRecord] = field(default_factory=list)
     gift_cards: list[GiftCardRecord] = field(default_factory=list)
     call_log: Path | None = None
+    # Order ids deleted in Shopify: ``nodes(ids:)`` answers null for them (quarantined, §6).
+    deleted: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         _CallLog.__init__(self, self.call_log)
@@ -148,7 +151,9 @@ class FakeShopify(_CallLog):
     def iter_orders_by_id(self, ids: Sequence[str]) -> Iterator[OrderRecord | Quarantined]:
         self.record("iter_orders_by_id", sorted(ids))
         wanted = set(ids)
-        yield from (o for o in self.orders if o.id in wanted)
+        yield from (o for o in self.orders if o.id in wanted and o.id not in self.deleted)
+        for gone in sorted(wanted & self.deleted):
+            yield not_visible("order", f"gid://shopify/Order/{gone}", NOT_VISIBLE)
 
     def iter_refunded_orders(
         self, start: datetime, end: datetime

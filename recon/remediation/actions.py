@@ -106,6 +106,8 @@ class RmaContext:
     # The mirror's order predates recon reading ``Order.test`` (it may be a test order) and test
     # orders are left out: nothing is written to it until the sync has read it again.
     order_test_unknown: bool = False
+    # Shopify answered null for the order by id (deleted, or out of sight): nothing is written.
+    order_not_visible: bool = False
 
 
 @dataclass(frozen=True)

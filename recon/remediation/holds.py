@@ -59,9 +59,16 @@ def refund_policy(
 
 
 def test_flag_hold(ctx: RmaContext, order_id: str) -> str:
-    """Why nothing at all is written to the order, or ``""``: recon does not know whether it
-    is a Shopify test order (a test order moved no money: a refund, restock or tag to it
-    would be a real write). A tag is not planned then; a refund or restock is held."""
+    """Why nothing at all is written to the order, or ``""``: Shopify answered null for it (its
+    test flag can never be read, and a write would fail), or recon does not know yet whether
+    it is a Shopify test order (a test order moved no money: a refund, restock or tag to it
+    would be a real write)."""
+    if ctx.order_not_visible:
+        return (
+            f"order {order_id} is not visible in Shopify (nodes(ids:) answered null: deleted, "
+            "or older than 60 days without read_all_orders): nothing is written to it, and "
+            "recon no longer asks for it (a backfill over its dates reads it again)"
+        )
     if ctx.order_test_unknown:
         return (
             f"order {order_id} was mirrored before recon read Shopify's test flag (Order.test): "

@@ -46,7 +46,8 @@ def contexts_for(snapshot: Snapshot, *, include_test_orders: bool = False) -> di
     recon's writes on the order as for a refund never read, until a clean read resolves it.
     So does an order with an open entry (its refunds past what ``Order.refunds`` lists, say):
     its mirrored copy may lack refunds Shopify has. So does an order mirrored before recon read
-    ``Order.test`` (``test`` None), unless test orders are reconciled (``include_test_orders``).
+    ``Order.test`` (``test`` None), unless test orders are reconciled (``include_test_orders``),
+    and one Shopify answered null for by id (``Snapshot.not_visible``: deleted, or out of sight).
     """
     orders = {o.id: o for o in snapshot.orders}
     refunds: dict[str, list[str]] = {}
@@ -61,6 +62,7 @@ def contexts_for(snapshot: Snapshot, *, include_test_orders: bool = False) -> di
             order_unreadable=("order", r.provider_order_id or "") in snapshot.unreadable,
             order_test_unknown=_test_unknown(orders.get(r.provider_order_id or ""))
             and not include_test_orders,
+            order_not_visible=(r.provider_order_id or "") in snapshot.not_visible,
         )
         for r in snapshot.returns
     }

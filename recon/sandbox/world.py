@@ -184,6 +184,9 @@ class Order(_Model):
     processed_at: AwareDatetime | None = None
     cancelled_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
+    # Deleted in Shopify's admin: from then on null for ``order``/``nodes`` and absent from
+    # ``orders``, with its refunds, transactions and returns (a revision can set it).
+    deleted_at: AwareDatetime | None = None
     test: bool = False
     currency: Currency  # shop currency
     presentment_currency: Currency

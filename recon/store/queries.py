@@ -82,11 +82,22 @@ class SyncQueries:
         Until then they may be test orders: reconciled as live, but remediation writes nothing
         to them. Every mirrored order is in the nightly snapshot, so all of them are read, in
         the by-id batches of 250; after the first night only those a read could not settle
-        (quarantined, or gone from Shopify) are left.
+        (quarantined) are left. One Shopify answered null for (``orders_not_visible``) is not
+        asked for again: its flag can never be read.
         """
         order = tbl.OrderRow
+        unknown = order.test.is_(None) & order.not_visible_at.is_(None)
         with self.session() as s:
-            return sorted(s.scalars(select(order.id).where(order.test.is_(None))))
+            return sorted(s.scalars(select(order.id).where(unknown)))
+
+    def orders_not_visible(self) -> list[str]:
+        """Orders a by-id read answered null for: deleted in Shopify, or older than 60 days
+        without ``read_all_orders`` (shopify-admin-api.md §1, §6). Not re-polled by id: the
+        answer would be null again; a read that returns one (a backfill over its dates, its
+        Loop return changing) makes it visible again."""
+        order = tbl.OrderRow
+        with self.session() as s:
+            return sorted(s.scalars(select(order.id).where(order.not_visible_at.is_not(None))))
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""

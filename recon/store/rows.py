@@ -108,6 +108,7 @@ def order_rows(
                 "currency": o.currency,
                 "presentment_currency": o.presentment_currency,
                 "test": o.test,
+                "not_visible_at": None,  # read (it is here): visible again
                 **_mirrored(o, at),
             }
         )

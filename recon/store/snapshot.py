@@ -29,6 +29,9 @@ class Snapshot:
     # (kind, id) of records an open quarantine entry rejected: the mirror may hold an older
     # copy, but what the vendor holds now could not be read (recon.store.quarantine).
     unreadable: frozenset[tuple[str, str]] = frozenset()
+    # Ids of mirrored orders Shopify answered null for by id (deleted in Shopify, or older than
+    # 60 days without read_all_orders): recon writes nothing to them and asks for them no more.
+    not_visible: frozenset[str] = frozenset()
 
 
 def on_test_orders(snapshot: Snapshot, findings: Iterable[Finding]) -> frozenset[str]:

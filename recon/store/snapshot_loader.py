@@ -52,6 +52,12 @@ def _between(column: InstrumentedAttribute[Any], start: datetime, end: datetime)
     return (column >= start) & (column < end)
 
 
+def not_visible_orders(session: Session) -> frozenset[str]:
+    """Ids of the orders Shopify last answered null for by id (``Snapshot.not_visible``)."""
+    order = tbl.OrderRow
+    return frozenset(session.scalars(select(order.id).where(order.not_visible_at.is_not(None))))
+
+
 def load_snapshot(session: Session, start: datetime | None, end: datetime | None) -> Snapshot:
     """Records for [start, end), or all records when both are None (an open side is unbounded)."""
     if start is None and end is None:

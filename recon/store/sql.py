@@ -43,7 +43,7 @@ from recon.store.migrate import upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
-from recon.store.snapshot_loader import load_payout_context, load_snapshot
+from recon.store.snapshot_loader import load_payout_context, load_snapshot, not_visible_orders
 
 _ID = TypeVar(
     "_ID",
@@ -400,7 +400,11 @@ class SqlStore(SyncQueries, Bookkeeping):
             StoreError: the mirror cannot be read.
         """
         with self._consistent_read() as s:
-            return replace(load_snapshot(s, start, end), unreadable=quarantine.unreadable(s))
+            return replace(
+                load_snapshot(s, start, end),
+                unreadable=quarantine.unreadable(s),
+                not_visible=not_visible_orders(s),
+            )
 
     def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
         """The records that tie these payouts' refunds to their RMAs, created before ``end``
@@ -420,6 +424,18 @@ class SqlStore(SyncQueries, Bookkeeping):
         """Keep records that could not be parsed, with their raw payload, for review."""
         with self._tx(session) as s:
             return quarantine.add_entries(s, items, run_id, self.clock.now())
+
+    def mark_orders_not_visible(
+        self, order_ids: Iterable[str], *, session: Session | None = None
+    ) -> int:
+        """Record that Shopify answered null for these mirrored orders by id (deleted, or out
+        of sight): ``orders_not_visible``; returns how many the mirror holds."""
+        row, ids = tbl.OrderRow, sorted(set(order_ids))
+        with self._tx(session) as s:
+            found = s.execute(
+                update(row).where(row.id.in_(ids)).values(not_visible_at=self.clock.now())
+            )
+            return int(found.rowcount or 0)  # type: ignore[attr-defined]
 
     def resolve_quarantined(
         self,

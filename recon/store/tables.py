@@ -112,6 +112,9 @@ class OrderRow(_Mirrored, Base):
     presentment_currency: Mapped[str] = mapped_column(String(3))
     # ``Order.test``; NULL: mirrored before recon read it (re-read by the next nightly sync).
     test: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # When a by-id read last answered null (deleted in Shopify, or older than 60 days without
+    # read_all_orders); NULL: visible at its last read. Such an order is not re-read nightly.
+    not_visible_at: Mapped[datetime | None]
 
 
 class OrderLineRow(Base):

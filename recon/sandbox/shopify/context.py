@@ -118,12 +118,16 @@ class RequestContext:
         return scope in self.state.world.shop.scopes
 
     def order_visible(self, order: Order) -> bool:
-        """Created by now and, without ``read_all_orders``, created in the last 60 days.
+        """Created by now, not deleted by now and, without ``read_all_orders``, created in the
+        last 60 days.
 
         Shopify hides older orders silently: absent from ``orders``, null in ``nodes``, and so are
-        their refunds, transactions and returns (shopify-admin-api.md §1, §5, §6).
+        their refunds, transactions and returns (shopify-admin-api.md §1, §5, §6); a deleted
+        order resolves to null the same way.
         """
         if order.created_at > self.now:
+            return False
+        if order.deleted_at is not None and order.deleted_at <= self.now:
             return False
         return self.has_scope("read_all_orders") or order.created_at >= self.now - timedelta(
             days=ORDER_VISIBILITY_DAYS

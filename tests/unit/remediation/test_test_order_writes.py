@@ -133,3 +133,27 @@ def test_a_development_store_does_not_wait_for_the_flag(sessions, gateway, clock
     assert ctx.order.test is None
     assert contexts_for(snapshot)["12345701"].order_test_unknown
     assert not contexts_for(snapshot, include_test_orders=True)["12345701"].order_test_unknown
+
+
+def _not_visible_contexts():
+    """Order 1001 was deleted in Shopify before the sync could read its flag: the by-id read
+    answered null (the mirror records it as not visible)."""
+    standard = standard_contexts()
+    order = standard["12345701"].order.model_copy(update={"test": None})
+    returns = tuple(ctx.loop_return for ctx in standard.values())
+    snapshot = Snapshot(returns=returns, orders=(order,), not_visible=frozenset({order.id}))
+    return contexts_for(snapshot)
+
+
+def test_an_order_gone_from_shopify_holds_every_write_and_says_why(sessions, gateway, clock):
+    plan = plan_actions(standard_findings(), settings(), _not_visible_contexts(), shop=SHOP)
+    held = [a for a in plan.actions if a.kind in (ActionKind.REFUND, ActionKind.RESTOCK)]
+    assert {a.kind for a in held} == {ActionKind.REFUND, ActionKind.RESTOCK}
+    for action in held:
+        assert action.disposition is Disposition.REVIEW
+        assert "order 1001 is not visible in Shopify" in action.reason
+        assert "deleted" in action.reason
+    assert [a for a in plan.actions if a.kind is ActionKind.ANNOTATE] == []
+    run(sessions, gateway, clock, contexts=_not_visible_contexts())
+    assert _money_and_stock(gateway) == ([], [])
+    assert "tags" not in [kind for kind, _key, _variables in gateway.calls]

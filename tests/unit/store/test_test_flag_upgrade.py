@@ -38,6 +38,7 @@ def _old_mirror(url: str) -> None:
         parents, _, _ = rows.order_rows([before, read], EPOCH)
         for parent in parents:
             parent.pop("test", None)  # no such column at 0004
+            parent.pop("not_visible_at", None)  # nor this one
         del parents[0]["record"]["test"]  # the version before Order.test never wrote it
         connection.execute(insert(tbl.OrderRow.__table__), parents)
     engine.dispose()
@@ -97,3 +98,28 @@ def test_the_migration_matches_the_orders_table(upgraded: SqlStore) -> None:
     with upgraded.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_object": _only_orders})
         assert compare_metadata(context, ours) == []
+
+
+def test_an_order_deleted_in_shopify_is_recorded_gone_and_asked_for_no_more(
+    upgraded: SqlStore,
+) -> None:
+    """Order 5001 was deleted in Shopify: ``nodes(ids:)`` answers null. Its flag can never be
+    read, so it is recorded as not visible (not re-requested every night), and it stays so
+    until a read returns it (a backfill over its dates, a change to its Loop return)."""
+    until = EPOCH + timedelta(days=1)
+    shopify = FakeShopify(deleted={"5001"})
+    run_sync(upgraded, FakeLoop(), shopify, VirtualClock(until), SETTINGS)
+    assert ("iter_orders_by_id", ["5001"]) in shopify.calls
+    assert upgraded.orders_not_visible() == ["5001"]
+    assert upgraded.orders_with_unknown_test_flag() == []
+    snapshot = upgraded.load_snapshot()
+    assert snapshot.not_visible == frozenset({"5001"})
+    assert {o.id: o.test for o in snapshot.orders}["5001"] is None  # still not known
+    later = until + timedelta(days=1)
+    assert "5001" not in plan_nightly(upgraded, SETTINGS, later).order_ids
+    again = FakeShopify(orders=[make_order(1, EPOCH)])
+    run_sync(upgraded, FakeLoop(), again, VirtualClock(later), SETTINGS)
+    assert not [c for c in again.calls if c[0] == "iter_orders_by_id"]
+    upgraded.upsert_orders([make_order(1, EPOCH)])  # read again (a backfill): visible, live
+    assert upgraded.orders_not_visible() == []
+    assert upgraded.load_snapshot().not_visible == frozenset()
