@@ -137,6 +137,7 @@ def report_data(
     period: tuple[date, date],
     left_out: tuple[tuple[str, int], ...] = (),
     remediation: tuple[str, ...] = (),
+    order_flags: tuple[tuple[str, str], ...] = (),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show."""
     return build_report_data(
@@ -158,6 +159,7 @@ def report_data(
         left_out=left_out,
         timezone=settings.shop.timezone,
         remediation=remediation,
+        order_flags=order_flags,
     )
 
 

@@ -26,6 +26,7 @@ from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import OPEN_STATUSES, Finding
+from recon.order_flags import unknown_flags
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
@@ -144,6 +145,20 @@ def remediation_lines(applied: ApplyReport) -> tuple[str, ...]:
     if applied.halted:
         return (f"remediation halted: {applied.halted}",)
     return applied.preview
+
+
+def order_flag_lines(
+    settings: Settings, snapshot: Snapshot, findings: list[Finding]
+) -> tuple[tuple[str, str], ...]:
+    """(label, text) about the orders of ``snapshot`` (unfiltered) counted as live whose test
+    flag is unknown, and those Shopify answers null for; each line is also logged (a warning:
+    the figures finance reads may hang on test orders). ``recon.order_flags`` says why they
+    are counted, not left out."""
+    include = settings.engine.include_test_orders
+    lines = unknown_flags(snapshot, findings, include_test_orders=include).lines()
+    for label, text in lines:
+        log.warning("%s: %s", label, text)
+    return lines
 
 
 def sessions(store: SqlStore) -> sessionmaker[Session]:
@@ -269,6 +284,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         )
         actions = action_rows(sessions(app.store), slug)
         said = remediation_lines(applied)
+        flags = order_flag_lines(app.settings, mirrored, findings)
         shop = app.settings.shop
         out = report_folder(app.settings.reports.dir, slug, as_of, shop.timezone)
         files = {"findings": out / "findings.json"}
@@ -285,10 +301,12 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             period=nightly_period(as_of, shop.timezone),
             left_out=left_out,
             remediation=said,
+            order_flags=flags,
         )
         reports, notes, undelivered = publish(app.settings, data)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
+        notes.extend(f"{label}: {text}" for label, text in flags)
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
         notes[0:0] = said
         outcome = RunOutcome(
@@ -348,7 +366,8 @@ def build_monthend(
     since = day_start(start, settings.shop.timezone)
     until = day_start(end, settings.shop.timezone)
     as_of = min(until, now)
-    snapshot, left_out = live_only(settings, as_it_stood(store.load_snapshot(since, until), as_of))
+    period = as_it_stood(store.load_snapshot(since, until), as_of)
+    snapshot, left_out = live_only(settings, period)
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
     known = {f.key: f for f in store.load_findings()}
@@ -373,6 +392,8 @@ def build_monthend(
         as_of=as_of,
         period=(start, end),
         left_out=left_out,
+        # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
+        order_flags=order_flag_lines(settings, period, findings),
     )
     path = monthend_path(settings, start, end)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -158,6 +158,9 @@ class ReportData:
     # What remediation's limits did this run (held every write, and what to do), or in plan
     # mode would do to an apply run, with the figures; empty when there is nothing to say.
     remediation: tuple[str, ...] = ()
+    # (label, text) about orders counted as live whose Shopify test flag is unknown, and orders
+    # Shopify answers null for (``recon.order_flags``): the figures that hang on them.
+    order_flags: tuple[tuple[str, str], ...] = ()
 
     @property
     def left_out_text(self) -> str:
@@ -360,6 +363,7 @@ def build_report_data(
     left_out: tuple[tuple[str, int], ...] = (),
     timezone: str = "UTC",
     remediation: tuple[str, ...] = (),
+    order_flags: tuple[tuple[str, str], ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -408,6 +412,7 @@ def build_report_data(
         left_out=left_out,
         timezone=timezone,
         remediation=remediation,
+        order_flags=order_flags,
     )
 
 

@@ -219,6 +219,8 @@ class _SummaryRows:
             self.add(
                 "Shopify test orders left out (engine.include_test_orders)", data.left_out_text
             )
+        for label, text in data.order_flags:  # figures that may hang on test orders
+            self.add(label, text)
         self.add("Actions", _actions_note(later_actions))
         self.add()
 
