@@ -188,6 +188,23 @@ def test_only_orders_of_open_breaks_remediation_may_act_on_are_re_read(store: Sq
     assert store.orders_with_open_write_findings() == ["5001", "5002"]
 
 
+def test_an_order_shopify_answers_null_for_is_not_re_polled_for_its_open_break(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 has an open MISSING_REFUND (re-read nightly) and was deleted in Shopify: once
+    the by-id read answers null, no night asks for it again (the answer would be null)."""
+    store.upsert_orders([make_order(1, EPOCH)])
+    store.save_findings([open_finding(Category.MISSING_REFUND, "5001")])
+    shopify = FakeShopify(deleted={"5001"})
+    run_sync(store, FakeLoop(), shopify, clock, SyncSettings(lookback_hours=72))
+    assert ("iter_orders_by_id", ["5001"]) in shopify.calls
+    assert store.orders_not_visible() == ["5001"]
+    clock.sleep(86400)
+    again = FakeShopify(deleted={"5001"})
+    run_sync(store, FakeLoop(), again, clock, SyncSettings(lookback_hours=72))
+    assert [c for c in again.calls if c[0] == "iter_orders_by_id"] == []
+
+
 def test_a_balance_transaction_paid_out_weeks_later_is_re_read_by_id_not_by_window(
     store: SqlStore, clock: VirtualClock
 ) -> None:
