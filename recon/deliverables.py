@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -36,13 +37,17 @@ def nightly_period(as_of: datetime, timezone: str) -> tuple[date, date]:
 
 
 def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) -> Path:
-    """Create and return ``<reports dir>/<shop>/<YYYY-MM-DD>/`` for the shop's day of the run.
+    """Create and return a fresh folder for this run's report, named by the shop's day.
+
+    The first report of a shop day is ``<reports dir>/<shop>/<YYYY-MM-DD>/``; a later run of the
+    same day (an on-demand run after the nightly) gets ``<YYYY-MM-DD>-2/``, ``-3/``...: a report
+    that was produced, and maybe mailed, is never written over (``mark_latest`` points
+    ``<shop>/latest`` at the newest). An empty folder (a run that died before writing) is used.
 
     Before recon named folders by the shop's day it named them by the UTC date, so on the night
     of the change a folder of tonight's name may hold another shop day's report (a Los Angeles
     run at 19:00 on 31 October wrote ``2026-11-01/``). That folder is moved aside to
-    ``<name>-utc/`` (``-utc-2``... if taken), never overwritten; a report of the same shop day
-    (a rerun) is replaced, as always.
+    ``<name>-utc/`` (``-utc-2``... if taken), so the day's first report keeps the day's name.
 
     Raises:
         OSError: if the folder cannot be created or moved aside.
@@ -57,8 +62,41 @@ def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) 
             "%s held the report of %s UTC (another day in %s): kept as %s",
             folder, f"{written:%Y-%m-%d %H:%M}", timezone, aside.name,
         )  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return _claim_fresh(folder)
+
+
+def _claim_fresh(folder: Path) -> Path:
+    """``folder``, or ``folder-2``, ``-3``...: the first that does not exist or is empty."""
+    candidate, n = folder, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            if candidate.is_dir() and not any(candidate.iterdir()):
+                return candidate
+        n += 1
+        candidate = folder.with_name(f"{folder.name}-{n}")
+
+
+LATEST = "latest"
+
+
+def mark_latest(folder: Path) -> None:
+    """Point ``<shop>/latest`` at ``folder`` (a relative symlink, replaced atomically).
+
+    Only a convenience: where the file system has no symlinks the run goes on (logged), and the
+    newest report is the day's folder with the highest suffix.
+    """
+    link = folder.parent / LATEST
+    temporary = folder.parent / f".{LATEST}.{os.getpid()}"
+    try:
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(folder.name, target_is_directory=True)
+        temporary.replace(link)
+    except OSError as exc:
+        log.warning("could not point %s at %s: %s", link, folder.name, exc)
 
 
 def _report_moment(findings_json: Path) -> datetime | None:
@@ -170,13 +208,16 @@ def mailer_for(settings: Settings) -> Mailer:
     return OutboxMailer(settings.delivery.outbox_dir)
 
 
-def publish(settings: Settings, data: ReportData) -> tuple[RunReports, list[str], list[str]]:
-    """Write the run's workbook and HTML report, then e-mail each team (outbox on failure).
+def publish(
+    settings: Settings, data: ReportData, folder: Path
+) -> tuple[RunReports, list[str], list[str]]:
+    """Write the run's workbook and HTML report into ``folder`` (``report_folder``), then
+    e-mail each team (outbox on failure).
 
     Returns the files, human-readable delivery notes (what was kept for the next run), and the
     delivery errors themselves, one per message left waiting (empty when all went out).
     """
-    files = write_run_reports(data, settings.reports.dir)
+    files = write_run_reports(data, folder)
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
     result = deliver(
         messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug

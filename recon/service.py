@@ -15,6 +15,7 @@ from recon.bootstrap import App
 from recon.clock import day_start
 from recon.config import Settings
 from recon.deliverables import (
+    mark_latest,
     monthend_path,
     nightly_period,
     publish,
@@ -303,7 +304,8 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             remediation=said,
             order_flags=flags,
         )
-        reports, notes, undelivered = publish(app.settings, data)
+        reports, notes, undelivered = publish(app.settings, data, out)
+        mark_latest(out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
         notes.extend(f"{label}: {text}" for label, text in flags)

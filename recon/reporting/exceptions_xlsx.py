@@ -1,9 +1,9 @@
 """The Exceptions and Actions sheets (shared with the month-end workbook) and the per-run
 deliverables.
 
-``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into
-``<reports dir>/<shop>/<YYYY-MM-DD>/`` (the shop's day); the caller writes ``findings.json``
-beside them.
+``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into the run's own folder
+(``recon.deliverables.report_folder``: the shop's day, suffixed for a later run of the day); the
+caller writes ``findings.json`` beside them.
 """
 
 from __future__ import annotations
@@ -125,19 +125,13 @@ def write_exceptions_workbook(
     return path
 
 
-def run_directory(data: ReportData, reports_dir: Path) -> Path:
-    """``<reports dir>/<shop>/<YYYY-MM-DD>`` for the shop's day of the run (``[shop] timezone``;
-    ``recon.service.report_folder`` names it the same way)."""
-    return reports_dir / data.shop / data.report_day.isoformat()
-
-
-def write_run_reports(data: ReportData, out_dir: Path) -> RunReports:
-    """Write ``exceptions.xlsx`` and ``report.html`` for one run.
+def write_run_reports(data: ReportData, directory: Path) -> RunReports:
+    """Write ``exceptions.xlsx`` and ``report.html`` for one run into ``directory`` (the run's
+    own folder: ``recon.deliverables.report_folder``).
 
     Raises:
         OSError: if the files cannot be written.
     """
-    directory = run_directory(data, out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     xlsx = write_exceptions_workbook(data, directory / "exceptions.xlsx")
     html = write_report_html(data, directory / "report.html")

@@ -70,3 +70,24 @@ def test_the_upgrade_night_keeps_the_report_a_utc_named_folder_held(tmp_path: Pa
     assert header["run_id"] == first.run_id
     assert (shop_dir / "2026-11-01-utc" / "exceptions.xlsx").exists()
     assert read_findings_json(second.files["findings"])[0]["run_id"] == second.run_id
+
+
+def test_an_on_demand_run_keeps_the_nightly_report_finance_was_sent(tmp_path: Path) -> None:
+    """The 02:00 nightly report was e-mailed to finance; an on-demand run at 10:00 the same day
+    writes its own folder (``<day>-2/``) and leaves the nightly's files as they were sent.
+    ``latest`` names the newest."""
+    settings = sandbox_settings(tmp_path, seed=2, returns=60)
+    with build_app(settings) as app:
+        nightly = run_nightly(app)
+        sent = {name: path.read_bytes() for name, path in nightly.files.items()}
+        app.clock.advance(timedelta(hours=4))  # type: ignore[attr-defined]
+        on_demand = run_nightly(app)
+    shop_dir = tmp_path / "reports" / "sandbox"
+    assert nightly.report_dir == shop_dir / "2026-11-01"
+    assert on_demand.report_dir == shop_dir / "2026-11-01-2"
+    assert {name: path.read_bytes() for name, path in nightly.files.items()} == sent
+    assert read_findings_json(nightly.files["findings"])[0]["run_id"] == nightly.run_id
+    assert read_findings_json(on_demand.files["findings"])[0]["run_id"] == on_demand.run_id
+    assert all(path.parent == on_demand.report_dir for path in on_demand.files.values())
+    latest, _ = read_findings_json(shop_dir / "latest" / "findings.json")
+    assert latest["run_id"] == on_demand.run_id

@@ -166,7 +166,7 @@ def test_the_figures_agree_across_json_excel_html_email_and_console(tmp_path: Pa
     assert cells[("MISSING_REFUND", "USD")] == Decimal("48.60")
     assert cells[("MISSING_REFUND", "Open findings")] == 1
     assert sum(v for (k, c), v in cells.items() if k[:2] == "20" and c == "USD") == at_risk["USD"]
-    sheet = write_run_reports(data, tmp_path / "reports").exceptions_xlsx
+    sheet = write_run_reports(data, tmp_path).exceptions_xlsx
     statuses = [r[3] for r in load_workbook(sheet)["Exceptions"].iter_rows(values_only=True)]
     assert statuses.count("acknowledged") == len(quiet)
     assert len(statuses) - 1 == len(loud) + len(quiet)  # a header, then every listed finding

@@ -16,9 +16,9 @@ from report_samples import make_data
 
 from recon.clock import shop_day
 from recon.config import DeliverySettings
-from recon.deliverables import nightly_period, report_folder
+from recon.deliverables import mark_latest, nightly_period, report_folder
 from recon.delivery import build_messages
-from recon.reporting.exceptions_xlsx import run_directory, write_run_reports
+from recon.reporting.exceptions_xlsx import write_run_reports
 from recon.reporting.html import render_email, render_report
 
 SYDNEY_NIGHT = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
@@ -37,8 +37,9 @@ def test_folder_period_and_subject_are_the_shops_day(
     start, end = nightly_period(as_of, zone)
     data = make_data(as_of=as_of, timezone=zone, period_start=start, period_end=end)
     assert data.period_label == period  # the shop's day that just ended
-    reports = write_run_reports(data, tmp_path)
-    assert reports.directory == tmp_path / "sandbox" / day
+    folder = report_folder(tmp_path, "sandbox", as_of, zone)
+    assert folder == tmp_path / "sandbox" / day
+    assert write_run_reports(data, folder).report_html.parent == folder
     recipients = {"finance": ["f@example.com"]}
     (message,) = build_messages(data, DeliverySettings(outbox_dir=tmp_path, recipients=recipients))
     assert str(message["Subject"]).startswith(f"[recon] sandbox {day}: ")
@@ -63,7 +64,8 @@ def test_the_service_names_the_folder_as_the_report_does(tmp_path: Path) -> None
     data = make_data(as_of=SYDNEY_NIGHT, timezone="Australia/Sydney")
     assert shop_day(SYDNEY_NIGHT, "Australia/Sydney") == date(2026, 11, 2)
     folder = report_folder(tmp_path, "sandbox", SYDNEY_NIGHT, "Australia/Sydney")
-    assert folder == run_directory(data, tmp_path) == tmp_path / "sandbox" / "2026-11-02"
+    assert folder == tmp_path / "sandbox" / data.report_day.isoformat()
+    assert folder.name == "2026-11-02"
 
 
 def _old_report(folder: Path, as_of: str) -> None:
@@ -88,9 +90,41 @@ def test_a_folder_named_by_utc_for_another_shop_day_is_kept_not_overwritten(
     assert folder.is_dir() and not (folder / "report.html").exists()
 
 
-def test_a_second_run_on_the_same_shop_day_replaces_that_days_report(tmp_path: Path) -> None:
-    """As before: a rerun later the same day writes over the day's report (nothing moved)."""
-    _old_report(tmp_path / "sandbox" / "2026-11-01", "2026-11-01T10:00:00Z")  # 03:00 in LA
+def test_a_later_run_on_the_same_shop_day_keeps_the_earlier_report(tmp_path: Path) -> None:
+    """Finance got the 03:00 report by e-mail; an on-demand run at 07:00 the same (LA) day must
+    not write over the archived copy of what was sent: it gets ``2026-11-01-2/``, the next
+    ``-3/``, and the first report stays byte for byte."""
+    shop_dir = tmp_path / "sandbox"
+    _old_report(shop_dir / "2026-11-01", "2026-11-01T10:00:00Z")  # 03:00 in LA
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)  # 07:00 in LA
+    second = report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
+    assert second == shop_dir / "2026-11-01-2"
+    (second / "findings.json").write_text("{}", encoding="utf-8")
+    third = report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
+    assert third == shop_dir / "2026-11-01-3"
+    kept = (shop_dir / "2026-11-01" / "report.html").read_text(encoding="utf-8")
+    assert kept == "the old night's report"
+    assert not list(third.iterdir())  # a fresh folder: nothing of another run in it
+
+
+def test_an_empty_folder_of_the_day_is_used_not_skipped(tmp_path: Path) -> None:
+    """A run that died before writing anything left ``2026-11-01/`` empty: no report to keep."""
+    (tmp_path / "sandbox" / "2026-11-01").mkdir(parents=True)
     now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
-    report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
-    assert sorted(p.name for p in (tmp_path / "sandbox").iterdir()) == ["2026-11-01"]
+    folder = report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
+    assert folder == tmp_path / "sandbox" / "2026-11-01"
+
+
+def test_latest_points_at_the_newest_report(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    first = report_folder(tmp_path, "sandbox", now, "UTC")
+    (first / "report.html").write_text("first", encoding="utf-8")
+    mark_latest(first)
+    assert (tmp_path / "sandbox" / "latest" / "report.html").read_text("utf-8") == "first"
+    second = report_folder(tmp_path, "sandbox", now, "UTC")
+    (second / "report.html").write_text("second", encoding="utf-8")
+    mark_latest(second)
+    latest = tmp_path / "sandbox" / "latest"
+    assert latest.resolve() == second.resolve()
+    assert (latest / "report.html").read_text("utf-8") == "second"
+    assert (first / "report.html").read_text("utf-8") == "first"

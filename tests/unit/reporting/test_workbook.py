@@ -206,11 +206,10 @@ def test_empty_month_still_opens_with_zero_totals(tmp_path: Path) -> None:
     )
 
 
-def test_run_reports_land_in_shop_and_date_directory(
-    tmp_path: Path, report_data: ReportData
-) -> None:
-    reports = write_run_reports(report_data, tmp_path / "reports")
-    assert reports.directory == tmp_path / "reports" / "sandbox" / "2026-11-01"
+def test_run_reports_land_in_the_folder_given(tmp_path: Path, report_data: ReportData) -> None:
+    reports = write_run_reports(report_data, tmp_path)
+    assert reports.directory == tmp_path
+    assert {p.name for p in tmp_path.iterdir()} == {"exceptions.xlsx", "report.html"}
     book = load_workbook(reports.exceptions_xlsx)
     assert book.sheetnames == ["Exceptions", "Actions"]
     actions = list(book["Actions"].iter_rows(values_only=True))
