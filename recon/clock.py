@@ -27,6 +27,21 @@ def day_start(day: date, timezone: str) -> datetime:
     return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone)).astimezone(UTC)
 
 
+def shop_time(moment: datetime, timezone: str) -> str:
+    """``moment`` as the shop reads it, its zone named: ``2026-11-02 02:00 AEDT
+    (Australia/Sydney)``; a UTC shop's is ``2026-11-01 06:00 UTC``.
+
+    Raises:
+        ValueError: if ``moment`` is naive.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("shop_time needs a tz-aware moment")
+    local = moment.astimezone(ZoneInfo(timezone))
+    if timezone.upper() in ("UTC", "ETC/UTC"):
+        return f"{local:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M %Z} ({timezone})"
+
+
 class Clock(Protocol):
     """What recon needs of time: an aware UTC now, and a way to wait."""
 

@@ -63,6 +63,7 @@ class RunOutcome:
     notes: list[str] = field(default_factory=list)
     # Delivery errors of messages left waiting in the outbox (the CLI's exit 5 in smtp mode).
     undelivered: list[str] = field(default_factory=list)
+    timezone: str = "UTC"  # [shop] timezone: the console shows the run's moment in it
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -322,6 +323,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             actions=actions,
             notes=notes,
             undelivered=undelivered,
+            timezone=shop.timezone,
         )
     except BaseException:
         store.finish_run(run_id, "failed", {})

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
 from recon.reporting.data import WAITING, Amount, amounts_at_risk, split_quiet
@@ -22,7 +23,9 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
     Open means new or open, as in the report and e-mails; acknowledged findings are counted
     apart (quiet until they change)."""
     open_findings, quiet = split_quiet(outcome.findings)
-    table = Table(title=f"recon run {outcome.run_id} as of {outcome.as_of:%Y-%m-%d %H:%M} UTC")
+    # The shop's time, as the report's day and period are ([shop] timezone).
+    moment = shop_time(outcome.as_of, outcome.timezone)
+    table = Table(title=f"recon run {outcome.run_id} as of {moment}")
     for column in ("category", "owner", "open", "new", "amount at risk"):
         table.add_column(column, justify="right" if column != "category" else "left")
     groups: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]

@@ -32,3 +32,33 @@ def test_intents_in_review_count_as_waiting_as_in_the_email() -> None:
     console = Console(record=True, width=200)
     print_outcome(console, outcome, None)
     assert "actions: 1 applied, 2 waiting for a decision" in console.export_text()
+
+
+def test_the_title_is_the_shops_time_with_its_zone() -> None:
+    """Sydney's 02:00 nightly run is 15:00 UTC the day before: the reports name 2 November in
+    Australia/Sydney, and the console's title said "2026-11-01 15:00 UTC"."""
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 15, 0, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        timezone="Australia/Sydney",
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    title = " ".join(console.export_text().split())
+    assert "recon run r1 as of 2026-11-02 02:00 AEDT (Australia/Sydney)" in title
+
+
+def test_a_utc_shop_title_names_utc_once() -> None:
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    assert "recon run r1 as of 2026-11-01 06:00 UTC" in " ".join(console.export_text().split())
