@@ -154,6 +154,26 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         )
 
 
+def check_ready(settings: Settings) -> None:
+    """Check what a run needs before any run starts: the output directories can be written and
+    the credentials' environment variables are set (``schedule`` calls this when it starts, so
+    a misconfiguration is not found at 02:00 and every night after).
+
+    Raises:
+        ConfigError: naming the key or variable at fault.
+    """
+    from recon.deliverables import check_output_dirs
+
+    check_output_dirs(settings)
+    if not settings.sandbox.enabled:
+        settings.secret(settings.shop.token_env)
+        settings.secret(settings.loop.api_key_env)
+    smtp = settings.delivery.smtp
+    if settings.delivery.mode == "smtp" and smtp.username_env:
+        settings.secret(smtp.username_env)
+        settings.secret(smtp.password_env)
+
+
 def open_store(settings: Settings, clock: Clock | None = None) -> SqlStore:
     """The shop's store as settings name it: URL, ``[store] schema``, claimed for the shop.
 

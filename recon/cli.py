@@ -235,11 +235,12 @@ def schedule(
     config: ConfigOption = None,
 ) -> None:
     """Run the nightly job on a schedule with the built-in APScheduler (alternative to cron)."""
-    from recon.bootstrap import build_app
+    from recon.bootstrap import build_app, check_ready
     from recon.scheduler import build_scheduler
     from recon.service import run_nightly
 
     settings = _settings(config)
+    check_ready(settings)  # what would fail every night fails now, while someone watches
 
     def job() -> None:
         with build_app(settings) as application:

@@ -412,8 +412,26 @@ class Settings(BaseSettings):
             raise ConfigError("a secret is needed but no environment variable is named for it")
         value = os.environ.get(env_name, "")
         if not value:
-            raise ConfigError(f"environment variable {env_name} is not set (it holds a secret)")
+            key, what = self._naming(env_name)
+            raise ConfigError(
+                f"environment variable {env_name} is not set: it holds {what} ({key} names it); "
+                f"export {env_name}=... in the environment recon runs in (cron's too), or set "
+                f"{key} to the variable that holds it"
+            )
         return value
+
+    def _naming(self, env_name: str) -> tuple[str, str]:
+        """The ``[section] key`` that names ``env_name``, and what the secret is."""
+        smtp = self.delivery.smtp
+        for key, named, what in (
+            ("[shop] token_env", self.shop.token_env, "the Shopify Admin API access token"),
+            ("[loop] api_key_env", self.loop.api_key_env, "the Loop API key"),
+            ("[delivery.smtp] username_env", smtp.username_env, "the SMTP user name"),
+            ("[delivery.smtp] password_env", smtp.password_env, "the SMTP password"),
+        ):
+            if named == env_name:
+                return key, what
+        return "a *_env setting", "a secret"
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from recon.config import _ENV_PREFIX, DEFAULT_CONFIG, Settings
@@ -61,16 +62,36 @@ def load(path: Path | None = None) -> Settings:
         problems = []
         for error in exc.errors()[:10]:
             key = _format_location(error["loc"])
-            if error["type"] == "extra_forbidden":
-                problem = f"{key}: unknown key"
-            elif not key:  # a check across sections names its keys itself
-                problem = error["msg"].removeprefix("Value error, ")
-            else:
-                problem = f"{key}: {error['msg']} ({_shown(key, error.get('input'))})"
-            problems.append(problem + _env_source(error["loc"]))
+            problems.append(_problem(key, error, _env_source(error["loc"])))
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
     base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
     return _resolve_paths(settings, base)
+
+
+def _problem(key: str, error: Any, source: str) -> str:
+    """One line of a ``ValidationError``: the key, what is wrong and what was expected, and
+    ``source`` (the environment variable it came from, if any)."""
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key{source}{_did_you_mean(error['loc'])}"
+    if not key:  # a check across sections names its keys itself
+        return f"{message}{source}"
+    return f"{key}: {message} ({_shown(key, error.get('input'))}){source}"
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`` (did you mean lookback_hours?)`` for a misspelt key, naming the closest key of its
+    section, or ``''`` when none is close."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""  # inside a table of values (a currency, a team): no fixed keys
+        model = annotation
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _env_names() -> dict[str, str]:

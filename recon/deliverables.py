@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from recon.clock import shop_day
 from recon.config import Settings
 from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
 from recon.engine import ReconResult
-from recon.errors import ReportNotDeliveredError
+from recon.errors import ConfigError, ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.reporting.data import ReportData, build_report_data
@@ -114,6 +115,29 @@ def _free_name(folder: Path) -> Path:
         n += 1
         candidate = folder.with_name(f"{folder.name}-utc-{n}")
     return candidate
+
+
+def check_output_dirs(settings: Settings, *, outbox: bool = True) -> None:
+    """Make sure ``[reports] dir`` (and ``[delivery] outbox_dir``) can be written, before a run
+    syncs or writes anything to Shopify: found after remediation, the run's report would be
+    lost and its traceback would be all cron mailed.
+
+    Raises:
+        ConfigError: naming the key, the directory and what to do.
+    """
+    checks = [("reports.dir", settings.reports.dir)]
+    if outbox:
+        checks.append(("delivery.outbox_dir", settings.delivery.outbox_dir))
+    for key, directory in checks:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{key}: {directory} cannot be written ({exc.strerror or exc}); point {key} at "
+                "a directory the user running recon can create and write"
+            ) from None
 
 
 def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, Any]]:

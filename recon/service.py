@@ -15,6 +15,7 @@ from recon.bootstrap import App
 from recon.clock import day_start
 from recon.config import Settings
 from recon.deliverables import (
+    check_output_dirs,
     mark_latest,
     monthend_path,
     nightly_period,
@@ -175,7 +176,10 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
         LockError: another run of this shop holds the lock.
         SourceError: an API could not be read (auth, exhausted retries, or the run's retry
             budget for an API spent: nothing of the sync is kept, the watermarks stay).
+        ConfigError: ``[reports] dir`` or ``[delivery] outbox_dir`` cannot be written (found
+            before anything is synced or sent).
     """
+    check_output_dirs(app.settings)
     store: Any = app.store
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
@@ -366,7 +370,11 @@ def build_monthend(
     are recomputed over the period's records as of its end (or now, if earlier), and keep the
     lifecycle (first seen, status) the nightly runs and acknowledgements recorded for the same
     keys, as it stood at that end (the findings' history: ``recon.period_end``).
+
+    Raises:
+        ConfigError: ``[reports] dir`` cannot be written.
     """
+    check_output_dirs(settings, outbox=False)
     since = day_start(start, settings.shop.timezone)
     until = day_start(end, settings.shop.timezone)
     as_of = min(until, now)

@@ -12,8 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def recon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+def recon(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``run_recon.py args`` without the caller's ``RECON_`` variables, plus ``env``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")} | (env or {})
     return subprocess.run(  # noqa: S603 - our own entry point with fixed arguments
         [sys.executable, str(ROOT / "run_recon.py"), *args],
         cwd=cwd,

@@ -1,0 +1,95 @@
+"""Common misconfigurations as an integration engineer meets them on a first install: exit 2,
+one message naming the key or variable and what to do, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_cli import recon
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config" / "recon.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n' + text, encoding="utf-8")
+    return path
+
+
+def _sandbox(tmp_path: Path, text: str = "") -> Path:
+    return _config(tmp_path, "[sandbox]\nenabled = true\nreturns = 20\n" + text)
+
+
+def _refused(result: object) -> str:
+    stderr: str = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 2, stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    return " ".join(stderr.split())  # rich wraps long lines
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "key"),
+    [
+        ({}, "RECON_SHOPIFY_TOKEN", "shop.token_env"),
+        ({"RECON_SHOPIFY_TOKEN": "shpat_x"}, "RECON_LOOP_API_KEY", "loop.api_key_env"),
+    ],
+)
+def test_a_missing_credential_names_the_variable_the_key_and_what_to_do(
+    tmp_path: Path, env: dict[str, str], variable: str, key: str
+) -> None:
+    message = _refused(recon("run", "--config", str(_config(tmp_path, "")), env=env))
+    assert f"environment variable {variable} is not set" in message
+    assert f"[{key.split('.')[0]}] {key.split('.')[1]} names it" in message
+    assert f"export {variable}=" in message
+
+
+def test_a_misspelt_key_suggests_the_key_it_resembles(tmp_path: Path) -> None:
+    message = _refused(
+        recon("run", "--config", str(_config(tmp_path, "[sync]\nlookback_hour = 1\n")))
+    )
+    assert "sync.lookback_hour: unknown key (did you mean lookback_hours?)" in message
+
+
+def test_a_bad_time_zone_reads_as_a_sentence(tmp_path: Path) -> None:
+    config = _config(tmp_path, '[shop]\ntimezone = "America/New York"\n')
+    message = _refused(recon("run", "--config", str(config)))
+    assert "shop.timezone: expected an IANA time zone name, e.g. America/New_York" in message
+    assert "Value error" not in message
+
+
+def _a_file(tmp_path: Path) -> Path:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    return blocker
+
+
+def test_an_unwritable_reports_dir_stops_the_run_before_it_syncs(tmp_path: Path) -> None:
+    config = _sandbox(tmp_path, f'[reports]\ndir = "{_a_file(tmp_path)}/reports"\n')
+    result = recon("run", "--config", str(config))
+    message = _refused(result)
+    assert "reports.dir" in message and "cannot be written" in message
+    assert "synced:" not in result.stdout  # found before the sync and any write to Shopify
+
+
+def test_an_unwritable_outbox_stops_the_run(tmp_path: Path) -> None:
+    config = _sandbox(tmp_path, f'[delivery]\noutbox_dir = "{_a_file(tmp_path)}/outbox"\n')
+    message = _refused(recon("run", "--config", str(config)))
+    assert "delivery.outbox_dir" in message and "cannot be written" in message
+
+
+def test_an_unwritable_reports_dir_stops_the_month_end(tmp_path: Path) -> None:
+    config = _config(tmp_path, f'[reports]\ndir = "{_a_file(tmp_path)}/reports"\n')
+    message = _refused(recon("report", "--month", "2026-10", "--config", str(config)))
+    assert "reports.dir" in message and "cannot be written" in message
+
+
+def test_schedule_refuses_at_start_what_would_fail_every_night(tmp_path: Path) -> None:
+    """An engineer starting the scheduler learns now, not at 02:00 from a log line, that the
+    outbox cannot be written or a credential is missing."""
+    config = _sandbox(tmp_path, f'[delivery]\noutbox_dir = "{_a_file(tmp_path)}/outbox"\n')
+    message = _refused(recon("schedule", "--config", str(config)))
+    assert "delivery.outbox_dir" in message
+    live = tmp_path / "live"
+    live.mkdir()
+    message = _refused(recon("schedule", "--config", str(_config(live, ""))))
+    assert "environment variable RECON_SHOPIFY_TOKEN is not set" in message
