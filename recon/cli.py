@@ -108,7 +108,7 @@ def generate(
     seed: Annotated[int, typer.Option()] = 7,
     returns: Annotated[int, typer.Option()] = 300,
 ) -> None:
-    """Write a scenario world file and its ground truth (``<out>.truth.json``)."""
+    """Write a scenario world file and its ground truth beside it (world.json: world.truth.json)."""
     from recon.sandbox.generator import write_scenario
 
     world_path, truth = write_scenario(out, seed=seed, returns=returns)

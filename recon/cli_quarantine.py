@@ -76,7 +76,7 @@ def quarantine_resolve(
 
     No later read can be matched to such an entry, so none resolves it. An entry that names a
     record is refused: it resolves when a sync reads that record cleanly.
-
+    \f
     Raises:
         ConfigError: ``--config`` given before and after ``resolve``, naming different files.
     """
