@@ -307,3 +307,12 @@ def test_a_template_recon_cannot_write_or_read_back_is_refused(
 def test_a_note_template_the_patterns_read_back_is_accepted(tmp_path: Path) -> None:
     text = '[remediation]\nnote_template = "Loop return #{rma} (refunded by recon)"\n'
     assert load_settings(write(tmp_path, text)).remediation.note_template.startswith("Loop")
+
+
+def test_recon_config_names_the_file_when_no_config_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's first line: copy it to config/recon.toml, or point RECON_CONFIG at it."""
+    path = write(tmp_path, '[shop]\nslug = "acme"\ndomain = "acme.myshopify.com"\n')
+    monkeypatch.setenv("RECON_CONFIG", str(path))
+    assert load_settings().shop.slug == "acme"
