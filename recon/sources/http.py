@@ -138,6 +138,14 @@ def parse_retry_after(value: str | None, clock: Clock) -> float | None:
     return max(0.0, (moment - clock.now()).total_seconds())
 
 
+# Where an engineer looks when an API refuses recon (config/recon.example.toml lists the scopes).
+_CREDENTIAL_HINTS = {
+    "shopify": "; check the Admin API access token in the variable [shop] token_env names, and "
+    "its scopes (config/recon.example.toml lists them)",
+    "loop": "; check the Loop API key in the variable [loop] api_key_env names (Returns scope)",
+}
+
+
 class RetryingSender:
     """Sends one request under the policy. One instance per API client; its only state is the
     run's ``budget`` for that API (unlimited when none is given)."""
@@ -257,6 +265,7 @@ class RetryingSender:
         if status in (401, 403):
             raise AuthError(
                 f"{where}: {reason}: the {self._service} credentials were refused or lack a scope"
+                + _CREDENTIAL_HINTS.get(self._service, "")
             )
         detail = redact_text(response.text[:300], self._secrets)
         raise FatalHTTPError(f"{where}: {reason}: {detail}")

@@ -172,3 +172,23 @@ def test_throttle_backoff_stays_between_floor_and_cap_on_every_attempt() -> None
     waits = [policy.throttle_backoff(attempt) for attempt in range(1, 9) for _ in range(50)]
     assert min(waits) >= 10.0 and max(waits) <= 60.0
     assert max(waits) > 40.0  # the range widens with attempts (jitter, not a fixed pause)
+
+
+@pytest.mark.parametrize(
+    ("service", "hint"),
+    [("shopify", "[shop] token_env"), ("loop", "[loop] api_key_env")],
+)
+def test_refused_credentials_name_the_setting_to_check(service: str, hint: str) -> None:
+    """401 on a first install: the engineer is told which setting names the credential."""
+    clock = VirtualClock()
+    transport = ScriptedTransport([httpx.Response(401)])
+    sender = RetryingSender(
+        httpx.Client(transport=transport),
+        clock=clock,
+        policy=RetryPolicy(),
+        service=service,
+        secrets=(TOKEN,),  # type: ignore[arg-type]
+    )
+    with pytest.raises(AuthError) as refused:
+        sender.send(_request(transport, clock))
+    assert hint in str(refused.value)
