@@ -206,9 +206,9 @@ class Executor:
         """Who withdraws an unsent intent: the planner while its finding is open (tonight's
         plan holds it, or calls for another write), else the run (the finding closed).
 
-        The planner's withdrawals are released (``_refund_n``, ``_passed_over``): when a later
-        plan calls for this very write again (Loop's amount went back, the units came back to
-        this location), it is proposed afresh under the next key. Withdrawn by the run, an
+        The planner's withdrawals are released (``recon.remediation.succession``): when a
+        later plan calls for this very write again (Loop's amount went back, the units came back
+        to this location), it is proposed afresh under the next key. Withdrawn by the run, an
         ended intent stayed the answer: the money owed again was never proposed again.
         """
         return PLANNER if closed_reason(intent, plan) is None else self._actor
