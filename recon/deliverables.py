@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.reporting.data import ReportData, build_report_data
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
+from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) 
     folder = reports_dir / shop / day.isoformat()
     written = _report_moment(folder / "findings.json")
     if written is not None and shop_day(written, timezone) != day:
-        aside = _free_name(folder)
+        aside = _unused(folder.with_name(f"{folder.name}-utc"))
         folder.rename(aside)
         log.warning(
             "%s held the report of %s UTC (another day in %s): kept as %s",
@@ -109,11 +110,12 @@ def _report_moment(findings_json: Path) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def _free_name(folder: Path) -> Path:
-    candidate, n = folder.with_name(f"{folder.name}-utc"), 1
+def _unused(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``...: the first name nothing has yet."""
+    candidate, n = path, 1
     while candidate.exists():
         n += 1
-        candidate = folder.with_name(f"{folder.name}-utc-{n}")
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
 
 
@@ -264,6 +266,29 @@ def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDel
         f"{settings.delivery.outbox_dir} and the next run resends them; check [delivery.smtp] "
         f"(first error: {errors[0]})"
     )
+
+
+def write_monthend(data: ReportData, path: Path, *, later_actions: int = 0) -> Path:
+    """Write the month-end book at ``path``, keeping a book built there before.
+
+    The book finance closed a month with is its record: a rebuild (a later ``report --month``)
+    moves it aside to ``<name>.<built UTC>.xlsx`` first. The new book is written beside and
+    renamed into place, so a run that dies mid-write leaves the earlier book, not half a file.
+
+    Raises:
+        OSError: the book cannot be written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write_monthend_workbook(data, partial, later_actions=later_actions)
+        if path.exists():
+            built = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            path.rename(_unused(path.with_name(f"{path.stem}.{built:%Y%m%dT%H%M%SZ}.xlsx")))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def monthend_path(settings: Settings, start: date, end: date) -> Path:

@@ -22,6 +22,7 @@ from recon.deliverables import (
     publish,
     report_data,
     report_folder,
+    write_monthend,
 )
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
@@ -32,7 +33,6 @@ from recon.order_flags import unknown_flags
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
-from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import (
     Snapshot,
     describe_left_out,
@@ -407,6 +407,4 @@ def build_monthend(
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
         order_flags=order_flag_lines(settings, period, findings),
     )
-    path = monthend_path(settings, start, end)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_monthend_workbook(data, path, later_actions=later)
+    return write_monthend(data, monthend_path(settings, start, end), later_actions=later)

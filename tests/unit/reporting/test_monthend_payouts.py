@@ -174,3 +174,22 @@ def test_a_payouts_unmatched_refunds_are_summed_for_finance_to_accrue(mirror: An
     assert (p1["refunds_count"], p1["refunds_unmatched"]) == (3, 1)
     assert Decimal(str(p1["refunds_unmatched_sum"])) == Decimal("-3.00")
     assert Decimal(str(rows["P1"]["refunds_sum"])) < Decimal(str(p1["refunds_unmatched_sum"]))
+
+
+def test_rebuilding_a_months_book_keeps_the_one_built_before(mirror: Any) -> None:
+    """The book finance closed the month with is its record: building the month again (a
+    later ``report --month``) writes a new book and keeps the earlier one beside it."""
+    october = (date(2026, 10, 1), date(2026, 11, 1))
+    first = _book(mirror, october)
+    closed_with = first.read_bytes()
+    settings, store = mirror
+    store.upsert_payouts([_payout("P3", datetime(2026, 10, 20, 6, tzinfo=UTC), [])])
+
+    again = _book(mirror, october)
+
+    assert again == first  # the month's name is the newest book
+    assert "P3" in _tieout(again)
+    kept = sorted(p for p in first.parent.iterdir() if p != first)
+    assert [p.read_bytes() for p in kept] == [closed_with]
+    assert kept[0].name.startswith("2026-10.") and kept[0].suffix == ".xlsx"
+    assert "P3" not in _tieout(kept[0])
