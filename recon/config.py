@@ -352,6 +352,18 @@ class DeliverySettings(_Section):
     # the finance mail says where it is. Relays commonly refuse messages over 25 MB.
     max_attachment_mb: float = Field(default=15, gt=0)
 
+    @model_validator(mode="after")
+    def _smtp_names_recipients(self) -> DeliverySettings:
+        # Unset, recipients are the placeholder finance@example.com: fine for the outbox (the
+        # files are read where they land), but smtp would mail the shop's figures to no one.
+        named = "recipients" in self.model_fields_set and any(self.recipients.values())
+        if self.mode == "smtp" and not named:
+            raise ValueError(
+                "mode is smtp but delivery.recipients names no one: set [delivery.recipients] "
+                'finance = ["..."] (and warehouse, cx if they should get their items)'
+            )
+        return self
+
 
 class ReportSettings(_Section):
     dir: Path = Path("reports")

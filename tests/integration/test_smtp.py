@@ -182,7 +182,11 @@ def test_a_refused_login_leaves_the_report_waiting_and_the_run_ends_5(
     result = deliver([message("[recon] nightly")], mailer, outbox)
     assert inbox.messages == [] and len(result.kept) == 1
 
-    smtp_mode = Settings(delivery=DeliverySettings(mode="smtp", outbox_dir=outbox, smtp=login))
+    smtp_mode = Settings(
+        delivery=DeliverySettings(
+            mode="smtp", outbox_dir=outbox, smtp=login, recipients={"finance": ["fin@acme.test"]}
+        )
+    )
     problem = undelivered_error(smtp_mode, result.errors)
     assert isinstance(problem, ReportNotDeliveredError) and problem.exit_code == 5
     assert str(outbox) in str(problem) and "hunter2" not in str(problem)

@@ -53,6 +53,8 @@ host = "{HOST}"
 port = {port}
 security = "none"
 timeout_seconds = 5
+[delivery.recipients]
+finance = ["finance@acme.test"]
 """,
         encoding="utf-8",
     )

@@ -316,3 +316,16 @@ def test_recon_config_names_the_file_when_no_config_is_given(
     path = write(tmp_path, '[shop]\nslug = "acme"\ndomain = "acme.myshopify.com"\n')
     monkeypatch.setenv("RECON_CONFIG", str(path))
     assert load_settings().shop.slug == "acme"
+
+
+def test_smtp_mode_without_recipients_is_refused_naming_the_key(tmp_path: Path) -> None:
+    """Unset, recipients default to the placeholder finance@example.com: in smtp mode the shop's
+    figures would be mailed to nobody who reads them, every night, without a word."""
+    with pytest.raises(ConfigError, match=r"delivery\.recipients") as info:
+        load_settings(write(tmp_path, '[delivery]\nmode = "smtp"\n'))
+    assert "finance" in str(info.value)
+    with pytest.raises(ConfigError, match=r"delivery\.recipients"):
+        load_settings(write(tmp_path, '[delivery]\nmode = "smtp"\n[delivery.recipients]\n'))
+    named = '[delivery]\nmode = "smtp"\n[delivery.recipients]\nfinance = ["ap@acme.test"]\n'
+    assert load_settings(write(tmp_path, named)).delivery.recipients["finance"] == ["ap@acme.test"]
+    assert load_settings(write(tmp_path, "[delivery]\n")).delivery.mode == "outbox"  # as before

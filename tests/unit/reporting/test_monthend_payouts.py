@@ -182,7 +182,7 @@ def test_rebuilding_a_months_book_keeps_the_one_built_before(mirror: Any) -> Non
     october = (date(2026, 10, 1), date(2026, 11, 1))
     first = _book(mirror, october)
     closed_with = first.read_bytes()
-    settings, store = mirror
+    _, store = mirror
     store.upsert_payouts([_payout("P3", datetime(2026, 10, 20, 6, tzinfo=UTC), [])])
 
     again = _book(mirror, october)
