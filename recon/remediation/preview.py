@@ -12,31 +12,50 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recon.config import RemediationSettings
 from recon.money import format_amount, sum_by_currency
 from recon.remediation.actions import ActionState, Disposition, LedgerFacts, Plan
 from recon.remediation.daily import day_bounds, moved_between
+from recon.remediation.guards import stale_reason
+from recon.remediation.ledger import ActionRow
 from recon.remediation.limits import Write, check_breaker, check_daily
+from recon.remediation.verdicts import Intent
+from recon.store.id_sets import among
 
 S = ActionState
 # An auto-applied write is sent unless a human or an earlier run settled its key already.
 _SENDABLE = frozenset({None, S.PROPOSED, S.PLANNED, S.APPROVED})
 
 
-def apply_writes(plan: Plan, ledger: LedgerFacts) -> list[Write]:
+def apply_writes(session: Session, plan: Plan, ledger: LedgerFacts) -> list[Write]:
     """What an apply run would send of ``plan`` (as (amount, currency)): its auto-applied
     writes not yet sent, decided or ended, and the writes a human approved that it still
-    calls for. Writes held for review are never sent."""
+    calls for. Writes held for review are never sent, nor is an intent recorded as planned or
+    approved whose recorded write tonight's plan no longer calls for as it stands (Loop changed
+    the amount since the breaker held it): the apply run withdraws it unsent (``stale_reason``).
+    """
+    withdrawn = _withdrawn(session, plan, ledger)
     asked: list[Write] = []
     for action in plan.actions:
         state = ledger.states.get(action.key)
         auto = action.disposition is Disposition.AUTO and state in _SENDABLE
         approved = action.disposition is Disposition.APPROVAL and state is S.APPROVED
-        if auto or approved:
+        if (auto or approved) and action.key not in withdrawn:
             asked.append((action.amount, action.currency))
     return asked
+
+
+def _withdrawn(session: Session, plan: Plan, ledger: LedgerFacts) -> set[str]:
+    """Keys of the plan recorded as planned or approved (an apply run sends them as recorded)
+    that tonight's plan calls for no more: the apply run withdraws them instead."""
+    recorded = [a.key for a in plan.actions if ledger.states.get(a.key) in (S.PLANNED, S.APPROVED)]
+    if not recorded:
+        return set()
+    rows = session.scalars(select(ActionRow).where(among(ActionRow.key, recorded)))
+    return {row.key for row in rows if stale_reason(Intent.of(row), plan) is not None}
 
 
 def preview_limits(
@@ -51,7 +70,7 @@ def preview_limits(
 ) -> tuple[str, ...]:
     """Lines saying whether the limits would hold an apply run now, with the figures; none
     when it would send nothing."""
-    asked = apply_writes(plan, ledger)
+    asked = apply_writes(session, plan, ledger)
     if not asked:
         return ()
     day, start, end = day_bounds(now, timezone)

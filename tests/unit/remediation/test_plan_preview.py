@@ -117,3 +117,34 @@ def test_a_currency_without_a_daily_total_is_shown_held(sessions, clock, sent_70
     assert "daily limit: refunds in USD but no max_daily_total for USD;" in headline
     assert headline.endswith("[remediation] max_daily_total names USD")
     assert per_day.endswith("= 78.60 USD of max_daily_total (none for USD: held)")
+
+
+def test_a_held_write_whose_amount_changed_since_is_not_counted(sessions, gateway, clock):
+    """An apply run's circuit breaker held both refunds (planned, unsent); then Loop lowered
+    702's to 25.00. An apply run now withdraws 702's intent unsent (the write it holds is no
+    longer owed; the new amount is proposed on the next run) and sends 701's alone: the preview
+    says so, not two writes of 73.60 USD."""
+    clock.set(NOW)
+    held = settings(auto_apply=["MISSING_REFUND"], max_run_total={"USD": Decimal("10.00")})
+    report = run(sessions, gateway, clock, policy=held, contexts=CONTEXTS, findings=BOTH)
+    assert report.halted is not None
+    lowered = {
+        **CONTEXTS,
+        "12345702": RmaContext(make_return("12345702", "2002", refund="25.00"), make_order()),
+    }
+    policy = settings(auto_apply=["MISSING_REFUND"])
+    with sessions() as session:
+        facts = ledger_facts(session, SHOP)
+        plan = plan_actions(BOTH, policy, lowered, shop=SHOP, ledger=facts)
+        headline = preview_limits(
+            session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY
+        )[0]
+
+    applied = run(sessions, gateway, clock, policy=policy, contexts=lowered, findings=BOTH).applied
+
+    sent = [(a.rma, a.state) for a in applied if a.state == "done"]
+    assert sent == [("12345701", "done")]
+    assert headline == (
+        "plan only, nothing sent: an apply run now would send 1 write(s) (refunds 48.60 USD); "
+        "within every limit"
+    )
