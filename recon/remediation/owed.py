@@ -274,20 +274,21 @@ def plan_annotate(
         draft.skipped.append(f"{finding.key}: order already tagged {tag}")
         return
     rma = finding.rma or f"order-{order_id}"
-    draft.actions.append(
-        PlannedAction(
-            key=idempotency_key(shop, rma, ActionKind.ANNOTATE, 1, order_id),
-            kind=ActionKind.ANNOTATE,
-            category=finding.category,
-            finding_key=finding.key,
-            shop=shop,
-            rma=rma,
-            n=1,
-            subject=order_id,
-            order_id=order_id,
-            amount=None,
-            currency=None,
-            details={"tags": [tag]},
-            disposition=policy(finding.category, settings),
-        )
+    # A tag withdrawn unsent while a plan held it (the order out of sight, its flag unknown)
+    # takes the next key once owed again, as a restock does: its key stays in review for good.
+    tag_action = PlannedAction(
+        key=idempotency_key(shop, rma, ActionKind.ANNOTATE, 1, order_id),
+        kind=ActionKind.ANNOTATE,
+        category=finding.category,
+        finding_key=finding.key,
+        shop=shop,
+        rma=rma,
+        n=1,
+        subject=order_id,
+        order_id=order_id,
+        amount=None,
+        currency=None,
+        details={"tags": [tag]},
+        disposition=policy(finding.category, settings),
     )
+    draft.actions.append(past_held(tag_action, draft.ledger, shop))

@@ -81,7 +81,8 @@ def past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> PlannedA
     before this (``restocked``, ``in_flight``). A restock held tonight takes the line's latest
     key, never a new one: held again, the held key stays the answer (no new intent every
     night), and a key a lifted hold released (proposed, approved) is withdrawn as held, to be
-    released again once this hold lifts too (it went to review for good).
+    released again once this hold lifts too (it went to review for good). A tag takes its
+    keys the same way (one withdrawn while its order was out of sight is written once seen).
     """
     held = action.disposition is Disposition.REVIEW
     n = action.n

@@ -14,6 +14,9 @@ from fakes import ORDER
 from remediation_world import SHOP, settings, standard_contexts, standard_findings
 from run_helpers import intents, run
 
+from recon.config import RemediationMode
+from recon.models import Category
+from recon.remediation.ledger import approve
 from recon.remediation.planner import ActionKind, Disposition, plan_actions
 from recon.remediation.runner import contexts_for
 from recon.store.snapshot import Snapshot
@@ -157,3 +160,22 @@ def test_an_order_gone_from_shopify_holds_every_write_and_says_why(sessions, gat
     run(sessions, gateway, clock, contexts=_not_visible_contexts())
     assert _money_and_stock(gateway) == ([], [])
     assert "tags" not in [kind for kind, _key, _variables in gateway.calls]
+
+
+def test_an_approved_tag_withdrawn_while_its_order_was_not_visible_is_sent_once_it_is_again(
+    sessions, gateway, clock
+):
+    """CX approved the tag; the next run found the order out of sight and withdrew it unsent.
+    Once the sync reads the order again the tag is owed again and written, as a refund or
+    restock held meanwhile would be (a skip left the withdrawn tag in review for good)."""
+    drift = [f for f in standard_findings() if f.category is Category.STATUS_DRIFT]
+    run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, findings=drift)
+    (tag,) = intents(sessions)
+    with sessions() as session, session.begin():
+        approve(session, SHOP, [tag.id], actor="cx", now=clock.now())
+
+    run(sessions, gateway, clock, contexts=_not_visible_contexts(), findings=drift, run_id="r2")
+    assert [r.state for r in intents(sessions)] == ["needs_review"]
+    run(sessions, gateway, clock, findings=drift, run_id="run-3")  # read again: visible
+
+    assert gateway.state["orders"][ORDER]["tags"] == ["recon:loop-closed"]
