@@ -39,6 +39,7 @@ from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bookkeeping import Bookkeeping
 from recon.store.bulk import chunks, replace_children, upsert_rows
+from recon.store.id_sets import among
 from recon.store.migrate import upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
@@ -433,7 +434,7 @@ class SqlStore(SyncQueries, Bookkeeping):
         row, ids = tbl.OrderRow, sorted(set(order_ids))
         with self._tx(session) as s:
             found = s.execute(
-                update(row).where(row.id.in_(ids)).values(not_visible_at=self.clock.now())
+                update(row).where(among(row.id, ids)).values(not_visible_at=self.clock.now())
             )
             return int(found.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -17,9 +17,12 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.clock import VirtualClock
+from recon.fetch import Batch
 from recon.remediation.ledger import ActionRow, claim, claim_keys
+from recon.sources.shopify_unread import NOT_VISIBLE, not_visible
 from recon.store.sql import SqlStore
 from recon.store.tables import Base
+from recon.sync import commit_batch
 from tests.fakes import EPOCH, make_order, make_return
 
 # Past PostgreSQL's 65,535 parameters per statement (and SQLite's default 32,766).
@@ -92,3 +95,18 @@ def test_a_plan_of_more_intents_than_a_statement_binds_locks_them_all(
         claim_keys(
             session, [f"restock|{i}" for i in range(MANY)] + [f"new|{uuid.uuid4().hex[:20]}"]
         )
+
+
+def test_a_night_that_finds_more_orders_out_of_sight_than_a_statement_binds_records_them(
+    pg_store: SqlStore,
+) -> None:
+    """The first nightly after the Order.test upgrade re-reads every mirrored order by id; a
+    shop without read_all_orders gets null for each one older than 60 days. The night commits
+    and records them all as not visible (it failed on the bound-parameter limit, every night)."""
+    orders = [make_order(i, EPOCH) for i in range(MANY)]
+    pg_store.upsert_orders(orders)
+    gone = [not_visible("order", f"gid://shopify/Order/{o.id}", NOT_VISIBLE) for o in orders]
+
+    commit_batch(pg_store, Batch(quarantined=gone), run_id=None)
+
+    assert pg_store.orders_not_visible() == sorted(o.id for o in orders)
