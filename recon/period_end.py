@@ -35,12 +35,13 @@ def at_period_end(
 
     A store upgraded from before the history (migration 0008) has events from the upgrade
     only: for a period that ended before a finding's first event, its state is rebuilt from
-    the finding as stored now (``_reconstructed``), which cannot know an acknowledgement
-    cleared since by a change, nor an earlier episode of a finding fixed and back.
+    the finding as the upgrade recorded it (``_reconstructed``; changes since, such as an
+    acknowledgement a change cleared or a second episode of a finding fixed and back, are
+    not the period's), which cannot know an earlier episode closed before the upgrade.
     """
     state = _from_history(events, as_of) if events else None
     if state is None:
-        state = _reconstructed(stored, as_of)
+        state = _reconstructed(_as_upgraded(stored, events), as_of)
     first, ack = state
     if ack is not None:
         status, who, note, at = (FindingStatus.ACKNOWLEDGED, ack.acknowledged_by,
@@ -78,6 +79,27 @@ def _from_history(events: Sequence[FindingEvent], as_of: datetime) -> _EndState 
     if last.status is FindingStatus.ACKNOWLEDGED:
         return last.first_seen, last
     return last.first_seen, None
+
+
+def _as_upgraded(stored: Finding | None, events: Sequence[FindingEvent]) -> Finding | None:
+    """The finding as the upgrade event (the first of ``events``) recorded it, when there is
+    one: its status, episode first seen and acknowledgement then; the stored finding as it is
+    now otherwise. The event keeps no resolution time: the stored one is the same episode's
+    only while the finding is still closed in that episode."""
+    if stored is None or not events or events[0].origin is not EventOrigin.UPGRADE:
+        return stored
+    event = events[0]
+    same_episode = stored.status in CLOSED_STATUSES and stored.first_seen == event.first_seen
+    return stored.model_copy(
+        update={
+            "status": event.status,
+            "first_seen": event.first_seen,
+            "resolved_at": stored.resolved_at if same_episode else None,
+            "acknowledged_by": event.acknowledged_by,
+            "acknowledged_note": event.acknowledged_note,
+            "acknowledged_at": event.acknowledged_at,
+        }
+    )
 
 
 def _reconstructed(stored: Finding | None, as_of: datetime) -> _EndState:

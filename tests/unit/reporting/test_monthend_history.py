@@ -113,12 +113,37 @@ def test_a_store_upgraded_during_the_month_reads_its_state_at_the_upgrade(
     shop: HistoryShop,
 ) -> None:
     """The store got the history on Oct 23, after bob's acknowledgement: the history begins
-    with each finding's state then, so October's book shows 1003 acknowledged. September
-    ended before the history began: its book is rebuilt from the findings as before (1002
-    shows its latest first-seen, Oct 25: the documented limit for such periods)."""
+    with each finding's state then, so October's book shows 1003 acknowledged."""
     _october_nights(shop, upgrade_at=day(10, 23))
     october, _ = _book(shop, OCTOBER)
     assert october[MISSING]["status"] == "acknowledged"
     assert "cli:bob" in october[MISSING]["next_step"]
-    september, _ = _book(shop, SEPTEMBER)
-    assert september[MISMATCH]["first_seen"].date() == date(2026, 10, 25)
+
+
+def test_a_period_ended_before_the_upgrade_reads_the_state_the_upgrade_recorded(
+    shop: HistoryShop,
+) -> None:
+    """September ended before the history began (Oct 23). At the upgrade 1002's mismatch was
+    resolved, its episode first seen Sep 20, and the upgrade event says so; the book read the
+    finding as stored now instead (its second episode, first seen Oct 25), so September's
+    book rebuilt on Nov 4 said it was first seen after the month and nothing was new in it,
+    where the book built at the close said new on Sep 20."""
+    _october_nights(shop, upgrade_at=day(10, 23))
+    september, summary = _book(shop, SEPTEMBER)
+    mismatch = september[MISMATCH]
+    assert (mismatch["status"], mismatch["first_seen"].date()) == ("new", date(2026, 9, 20))
+    assert summary["New in the period (first seen in it)"] == 1
+
+
+def test_an_acknowledgement_standing_at_the_upgrade_holds_for_a_period_before_it(
+    shop: HistoryShop,
+) -> None:
+    """bob acknowledged 1003 on Oct 22; the store got the history on Oct 24 (its upgrade event
+    says acknowledged by bob), and Loop's change reopened it on Nov 3. A book for Oct 1..Oct 23
+    (ended before the upgrade) rebuilt on Nov 4 read the finding as stored now, open with no
+    acknowledgement, where the book built on Oct 23 showed it acknowledged by bob."""
+    _october_nights(shop, upgrade_at=day(10, 24))
+    rows, summary = _book(shop, (date(2026, 10, 1), date(2026, 10, 23)))
+    assert rows[MISSING]["status"] == "acknowledged"
+    assert "cli:bob" in rows[MISSING]["next_step"]
+    assert summary["Acknowledged findings"] == 1

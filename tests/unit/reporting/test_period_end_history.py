@@ -2,9 +2,10 @@
 the end of October (as_of Nov 1), one row per history.
 
 Each row is a history (status and time of each event; ``True``: the upgrade's event, the state
-stored then, first seen Oct 2) and the finding as stored now (``open``, first seen Oct 25, or
-acknowledged by "cli:now" undated, first seen Sep 2), with the status, first-seen and who
-acknowledged it that the book shows. Times are days of 2026 (month, day).
+stored then, first seen Oct 2, acknowledged undated by "cli:now" if it was, as an older version
+stored it) and the finding as stored now (``open``, first seen Oct 25, or acknowledged by
+"cli:now" undated, first seen Oct 2), with the status, first-seen and who acknowledged it that
+the book shows. Times are days of 2026 (month, day).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _event(
     return FindingEvent(
         key="K", at=at, status=status, first_seen=first, amount_at_risk=Decimal("1"),
         origin=EventOrigin.UPGRADE if upgrade else (EventOrigin.ACK if acked else EventOrigin.RUN),
-        acknowledged_by="cli:bob" if acked else None, acknowledged_at=at if acked else None,
+        acknowledged_by=("cli:now" if upgrade else "cli:bob") if acked else None,
+        acknowledged_at=at if acked and not upgrade else None,
     )  # fmt: skip
 
 
@@ -49,7 +51,7 @@ FINDING = Finding(key="K", category=Category.MISSING_REFUND, severity=Severity.H
                   owner=Owner.FINANCE)  # fmt: skip
 STORED = FINDING.model_copy(update={"status": S.OPEN, "first_seen": d(10, 25)})
 ACKED_UNDATED = FINDING.model_copy(
-    update={"status": S.ACKNOWLEDGED, "first_seen": d(9, 2), "acknowledged_by": "cli:now"}
+    update={"status": S.ACKNOWLEDGED, "first_seen": d(10, 2), "acknowledged_by": "cli:now"}
 )
 
 TABLE = [
@@ -65,7 +67,10 @@ TABLE = [
      S.OPEN, AS_OF, None),  # resolved at the end: first seen by the book
     ([(S.NEW, d(11, 5))], STORED, S.OPEN, d(11, 5), None),  # first recorded after the end
     ([(S.ACKNOWLEDGED, d(11, 4), True)], ACKED_UNDATED,
-     S.ACKNOWLEDGED, d(9, 2), "cli:now"),  # history began after the end: as stored
+     S.ACKNOWLEDGED, d(10, 2), "cli:now"),  # history began after the end: as upgraded
+    ([(S.ACKNOWLEDGED, d(11, 4), True), (S.OPEN, d(11, 6))], STORED,
+     S.ACKNOWLEDGED, d(10, 2), "cli:now"),  # reopened since the upgrade: as upgraded
+    ([(S.OPEN, d(11, 4), True)], STORED, S.NEW, d(10, 2), None),  # a later episode stored
     ([(S.OPEN, d(10, 23), True), (S.ACKNOWLEDGED, d(11, 2))], STORED,
      S.NEW, d(10, 2), None),  # from the upgrade's state (first seen as stored then)
 ]  # fmt: skip
