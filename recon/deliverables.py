@@ -20,6 +20,7 @@ from recon.engine import ReconResult
 from recon.errors import ConfigError, ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
+from recon.order_flags import NO_FLAGS, UnknownFlags
 from recon.reporting.data import ReportData, build_report_data
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
 from recon.reporting.monthend import write_monthend_workbook
@@ -201,7 +202,7 @@ def report_data(
     period: tuple[date, date],
     left_out: tuple[tuple[str, int], ...] = (),
     remediation: tuple[str, ...] = (),
-    order_flags: tuple[tuple[str, str], ...] = (),
+    order_flags: UnknownFlags = NO_FLAGS,
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show."""
     return build_report_data(

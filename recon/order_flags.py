@@ -14,7 +14,8 @@ never be read, and recon writes nothing to them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, replace
 
 from recon.models import OPEN_STATUSES, Finding
 from recon.store.snapshot import Snapshot
@@ -24,12 +25,22 @@ _SHOWN = 10  # order ids named in a line; more are counted
 
 @dataclass(frozen=True)
 class UnknownFlags:
-    """Orders reconciled as live whose test flag is unknown, and those Shopify no longer shows."""
+    """Orders reconciled as live whose test flag is unknown, and those Shopify no longer shows,
+    with the keys of the open findings naming them (a team's e-mail counts its own)."""
 
     unread: tuple[str, ...] = ()  # mirrored before recon read Order.test, not read since
-    unread_findings: int = 0  # open findings naming them
+    unread_findings: tuple[str, ...] = ()  # keys of the open findings naming them
     not_visible: tuple[str, ...] = ()  # nodes(ids:) answered null: never re-read
-    not_visible_findings: int = 0
+    not_visible_findings: tuple[str, ...] = ()
+
+    def among(self, keys: AbstractSet[str]) -> UnknownFlags:
+        """The same orders, counting only the open findings whose key is in ``keys`` (those
+        one team's report lists)."""
+        return replace(
+            self,
+            unread_findings=tuple(k for k in self.unread_findings if k in keys),
+            not_visible_findings=tuple(k for k in self.not_visible_findings if k in keys),
+        )
 
     def lines(self) -> tuple[tuple[str, str], ...]:
         """(label, text) per kind there are orders of; none when every flag is known."""
@@ -38,7 +49,7 @@ class UnknownFlags:
             out.append(
                 (
                     "Orders whose Shopify test flag is not known yet",
-                    f"{len(self.unread)} ({self.unread_findings} open finding(s) on them): "
+                    f"{len(self.unread)} ({len(self.unread_findings)} open finding(s) on them): "
                     "mirrored before recon read Order.test, they are counted as live orders, so "
                     "some of these findings may be test orders'; recon writes nothing to them "
                     "until the nightly run has read them again",
@@ -54,13 +65,17 @@ class UnknownFlags:
             out.append(
                 (
                     "Orders not visible in Shopify",
-                    f"{len(self.not_visible)} ({shown}{more}; {self.not_visible_findings} open "
-                    "finding(s) on them): Shopify answers null for them (deleted, or older than "
-                    "60 days without read_all_orders), so their test flag may never be read; "
+                    f"{len(self.not_visible)} ({shown}{more}; "
+                    f"{len(self.not_visible_findings)} open finding(s) on them): Shopify "
+                    "answers null for them (deleted, or older than 60 days without "
+                    "read_all_orders), so their test flag may never be read; "
                     "recon writes nothing to them and no longer asks for them",
                 )
             )
         return tuple(out)
+
+
+NO_FLAGS = UnknownFlags()  # every order's flag known, none out of sight
 
 
 def unknown_flags(
@@ -78,22 +93,23 @@ def unknown_flags(
     open_findings = [f for f in findings if f.status in OPEN_STATUSES]
     return UnknownFlags(
         unread=tuple(sorted(unread)),
-        unread_findings=len(_naming(snapshot, unread, open_findings)),
+        unread_findings=_naming(snapshot, unread, open_findings),
         not_visible=tuple(sorted(gone)),
-        not_visible_findings=len(_naming(snapshot, gone, open_findings)),
+        not_visible_findings=_naming(snapshot, gone, open_findings),
     )
 
 
-def _naming(snapshot: Snapshot, orders: frozenset[str], findings: list[Finding]) -> list[Finding]:
-    """The findings that name one of ``orders``, a Loop return on one, or a refund of one."""
+def _naming(snapshot: Snapshot, orders: frozenset[str], findings: list[Finding]) -> tuple[str, ...]:
+    """The keys of the findings that name one of ``orders``, a Loop return on one, or a refund
+    of one."""
     if not orders:
-        return []
+        return ()
     rmas = {r.id for r in snapshot.returns if r.provider_order_id in orders}
     refunds = {f.id for f in snapshot.refunds if f.order_id in orders}
-    return [
-        f
+    return tuple(
+        f.key
         for f in findings
         if f.shopify_order_id in orders
         or f.rma in rmas
         or any(r in refunds for r in f.shopify_refund_ids)
-    ]
+    )

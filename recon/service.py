@@ -29,7 +29,7 @@ from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import OPEN_STATUSES, Finding
-from recon.order_flags import unknown_flags
+from recon.order_flags import UnknownFlags, unknown_flags
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
@@ -150,18 +150,16 @@ def remediation_lines(applied: ApplyReport) -> tuple[str, ...]:
     return applied.preview
 
 
-def order_flag_lines(
-    settings: Settings, snapshot: Snapshot, findings: list[Finding]
-) -> tuple[tuple[str, str], ...]:
-    """(label, text) about the orders of ``snapshot`` (unfiltered) counted as live whose test
-    flag is unknown, and those Shopify answers null for; each line is also logged (a warning:
-    the figures finance reads may hang on test orders). ``recon.order_flags`` says why they
-    are counted, not left out."""
+def order_flags(settings: Settings, snapshot: Snapshot, findings: list[Finding]) -> UnknownFlags:
+    """The orders of ``snapshot`` (unfiltered) counted as live whose test flag is unknown, and
+    those Shopify answers null for, with the open findings naming them; each of its lines is
+    also logged (a warning: the figures finance reads may hang on test orders).
+    ``recon.order_flags`` says why they are counted, not left out."""
     include = settings.engine.include_test_orders
-    lines = unknown_flags(snapshot, findings, include_test_orders=include).lines()
-    for label, text in lines:
+    flags = unknown_flags(snapshot, findings, include_test_orders=include)
+    for label, text in flags.lines():
         log.warning("%s: %s", label, text)
-    return lines
+    return flags
 
 
 def sessions(store: SqlStore) -> sessionmaker[Session]:
@@ -290,7 +288,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         )
         actions = action_rows(sessions(app.store), slug)
         said = remediation_lines(applied)
-        flags = order_flag_lines(app.settings, mirrored, findings)
+        flags = order_flags(app.settings, mirrored, findings)
         shop = app.settings.shop
         out = report_folder(app.settings.reports.dir, slug, as_of, shop.timezone)
         files = {"findings": out / "findings.json"}
@@ -313,7 +311,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
         mark_latest(out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
-        notes.extend(f"{label}: {text}" for label, text in flags)
+        notes.extend(f"{label}: {text}" for label, text in flags.lines())
         files |= {"workbook": reports.exceptions_xlsx, "html": reports.report_html}
         notes[0:0] = said
         outcome = RunOutcome(
@@ -405,6 +403,6 @@ def build_monthend(
         period=(start, end),
         left_out=left_out,
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
-        order_flags=order_flag_lines(settings, period, findings),
+        order_flags=order_flags(settings, period, findings),
     )
     return write_monthend(data, monthend_path(settings, start, end), later_actions=later)

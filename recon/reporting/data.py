@@ -26,6 +26,7 @@ from recon.models import (
     Severity,
 )
 from recon.money import ZERO, quantize
+from recon.order_flags import NO_FLAGS, UnknownFlags
 from recon.reporting.links import loop_return_url, shop_handle, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
@@ -158,9 +159,15 @@ class ReportData:
     # What remediation's limits did this run (held every write, and what to do), or in plan
     # mode would do to an apply run, with the figures; empty when there is nothing to say.
     remediation: tuple[str, ...] = ()
-    # (label, text) about orders counted as live whose Shopify test flag is unknown, and orders
-    # Shopify answers null for (``recon.order_flags``): the figures that hang on them.
-    order_flags: tuple[tuple[str, str], ...] = ()
+    # Orders counted as live whose Shopify test flag is unknown, and orders Shopify answers
+    # null for, with the open findings naming them (``recon.order_flags``): the figures that
+    # hang on them. ``order_flag_lines`` says so.
+    order_flags: UnknownFlags = NO_FLAGS
+
+    @property
+    def order_flag_lines(self) -> tuple[tuple[str, str], ...]:
+        """(label, text) per kind of such orders there are; none when every flag is known."""
+        return self.order_flags.lines()
 
     @property
     def left_out_text(self) -> str:
@@ -363,7 +370,7 @@ def build_report_data(
     left_out: tuple[tuple[str, int], ...] = (),
     timezone: str = "UTC",
     remediation: tuple[str, ...] = (),
-    order_flags: tuple[tuple[str, str], ...] = (),
+    order_flags: UnknownFlags = NO_FLAGS,
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -441,6 +448,8 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),
             "trend": _trend(findings, data.timezone),
             "open_findings": tuple(findings),
+            # the open findings on unknown orders its mail lists, not every team's
+            "order_flags": data.order_flags.among({f.key for f in findings}),
             "acknowledged_findings": tuple(quiet),
             "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),
             # the team's own intents: a restock is the warehouse's, a refund finance's

@@ -219,7 +219,7 @@ class _SummaryRows:
             self.add(
                 "Shopify test orders left out (engine.include_test_orders)", data.left_out_text
             )
-        for label, text in data.order_flags:  # figures that may hang on test orders
+        for label, text in data.order_flag_lines:  # figures that may hang on test orders
             self.add(label, text)
         self.add("Actions", _actions_note(later_actions))
         self.add()
