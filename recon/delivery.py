@@ -337,13 +337,14 @@ def _fitting(paths: Sequence[Path], limit_mb: float) -> tuple[list[Path], list[W
         if size_mb <= limit_mb:
             attached.append(path)
         else:
+            over = Withheld(path.resolve(), size_mb, limit_mb)
             log.warning(
-                "%s is %.1f MB, over [delivery] max_attachment_mb (%g MB): not attached",
+                "%s is %s MB, over [delivery] max_attachment_mb (%g MB): not attached",
                 path.name,
-                size_mb,
+                over.shown_mb,
                 limit_mb,
             )
-            withheld.append(Withheld(path.resolve(), size_mb, limit_mb))
+            withheld.append(over)
     return attached, withheld
 
 

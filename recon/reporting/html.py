@@ -6,6 +6,7 @@ template into an error instead of a silently empty cell.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -76,6 +77,15 @@ class Withheld:
     path: Path
     size_mb: float
     limit_mb: float
+
+    @property
+    def shown_mb(self) -> str:
+        """The size to one decimal, over the limit as the file is: a file a byte over 2 MB
+        reads "2.1 MB", not "2.0 MB" beside "over 2 MB"."""
+        tenths = round(self.size_mb * 10)
+        if tenths <= self.limit_mb * 10:
+            tenths = math.floor(self.limit_mb * 10) + 1
+        return f"{tenths / 10:.1f}"
 
 
 def render_email(

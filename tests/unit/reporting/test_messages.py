@@ -364,3 +364,26 @@ def test_a_workbook_over_the_attachment_limit_is_named_not_attached(
     (attached, *_) = build_messages(report_data, settings(tmp_path), [big])  # default 15 MB
     assert [a.get_filename() for a in attached.iter_attachments()] == ["exceptions.xlsx"]
     assert "not attached" not in body(attached, "plain")
+
+
+def test_a_workbook_just_over_the_limit_is_said_to_be_over_it(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """A workbook of exactly ``max_attachment_mb`` is attached; one byte more is not, and the
+    mail gave its size rounded to the limit: "exceptions.xlsx (2.0 MB) is not attached: it is
+    over [delivery] max_attachment_mb (2 MB)". The size said is over the limit."""
+    book = tmp_path / "reports" / "exceptions.xlsx"
+    book.parent.mkdir()
+    limited = settings(tmp_path).model_copy(update={"max_attachment_mb": 2})
+    book.write_bytes(b"\0" * 2 * 1024 * 1024)
+    (finance, *_) = build_messages(report_data, limited, [book])
+    assert [a.get_filename() for a in finance.iter_attachments()] == ["exceptions.xlsx"]
+
+    book.write_bytes(b"\0" * (2 * 1024 * 1024 + 1))
+    (finance, *_) = build_messages(report_data, limited, [book])
+    assert not list(finance.iter_attachments())
+    for subtype in ("plain", "html"):
+        text = " ".join(body(finance, subtype).split())
+        said = re.search(r"exceptions\.xlsx \(([\d.]+) MB\) is not attached", text)
+        assert said is not None, subtype
+        assert float(said.group(1)) > 2, text
