@@ -52,10 +52,14 @@ def _between(column: InstrumentedAttribute[Any], start: datetime, end: datetime)
     return (column >= start) & (column < end)
 
 
-def not_visible_orders(session: Session) -> frozenset[str]:
-    """Ids of the orders Shopify last answered null for by id (``Snapshot.not_visible``)."""
+def not_visible_orders(session: Session, end: datetime | None = None) -> frozenset[str]:
+    """Ids of the orders Shopify last answered null for by id (``Snapshot.not_visible``),
+    before ``end`` when given: a period's book reads the orders as they stood at its end."""
     order = tbl.OrderRow
-    return frozenset(session.scalars(select(order.id).where(order.not_visible_at.is_not(None))))
+    query = select(order.id).where(order.not_visible_at.is_not(None))
+    if end is not None:
+        query = query.where(order.not_visible_at < end)
+    return frozenset(session.scalars(query))
 
 
 def load_snapshot(session: Session, start: datetime | None, end: datetime | None) -> Snapshot:

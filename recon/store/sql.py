@@ -392,8 +392,9 @@ class SqlStore(SyncQueries, Bookkeeping):
         return [InventoryObservation.model_validate(r) for r in found]
 
     def load_snapshot(self, start: datetime | None = None, end: datetime | None = None) -> Snapshot:
-        """The mirrored records for [start, end) (everything when both are None), and the
-        records an open quarantine entry says cannot be read now (``Snapshot.unreadable``).
+        """The mirrored records for [start, end) (everything when both are None), the
+        records an open quarantine entry says cannot be read now (``Snapshot.unreadable``), and
+        the orders Shopify answered null for before ``end`` (``Snapshot.not_visible``).
 
         See ``recon.store.snapshot_loader`` for which records a window includes.
 
@@ -404,7 +405,7 @@ class SqlStore(SyncQueries, Bookkeeping):
             return replace(
                 load_snapshot(s, start, end),
                 unreadable=quarantine.unreadable(s),
-                not_visible=not_visible_orders(s),
+                not_visible=not_visible_orders(s, end),
             )
 
     def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:

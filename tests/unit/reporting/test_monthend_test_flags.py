@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from recon.clock import VirtualClock
 from recon.config import Settings
 from recon.service import build_monthend
 from recon.store.sql import SqlStore
@@ -31,7 +32,9 @@ NOW = datetime(2026, 11, 4, tzinfo=UTC)
 def mirror(tmp_path: Path) -> Any:
     settings = Settings()
     settings.reports.dir = tmp_path / "reports"
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    # Shopify answered null for 5004 on Oct 25, before October's close.
+    clock = VirtualClock(datetime(2026, 10, 25, tzinfo=UTC))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
     at = datetime(2026, 10, 20, tzinfo=UTC)
     store.upsert_returns([make_return(i, at) for i in (2, 3, 4)])
     orders = [make_order(i, at) for i in (2, 3, 4)]
@@ -84,3 +87,27 @@ def test_a_book_with_every_flag_known_says_nothing_of_it(mirror: Any) -> None:
     summary = _summary(build_monthend(settings, store, NOW, *OCTOBER))
     assert "Orders whose Shopify test flag is not known yet" not in summary
     assert "Orders not visible in Shopify" not in summary
+
+
+def test_an_order_gone_from_shopify_after_the_close_is_not_said_gone_in_that_book(
+    tmp_path: Path,
+) -> None:
+    """5002 (flag unknown) was visible at October's close; Shopify answered null for it on
+    Nov 15. October's book rebuilt on Dec 1 listed it as not visible in Shopify, where the book
+    built at the close counted it with the orders whose flag is not known yet: it reads as
+    then."""
+    settings = Settings()
+    settings.reports.dir = tmp_path / "reports"
+    clock = VirtualClock(datetime(2026, 11, 15, tzinfo=UTC))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    at = datetime(2026, 10, 20, tzinfo=UTC)
+    store.upsert_returns([make_return(2, at)])
+    store.upsert_orders([make_order(2, at).model_copy(update={"test": None})])
+    store.mark_orders_not_visible(["5002"])
+    try:
+        october = _summary(build_monthend(settings, store, datetime(2026, 12, 1, tzinfo=UTC),
+                                          *OCTOBER))  # fmt: skip
+    finally:
+        store.close()
+    assert "Orders not visible in Shopify" not in october
+    assert october["Orders whose Shopify test flag is not known yet"].startswith("1 (")
