@@ -51,7 +51,7 @@ class UnknownFlags:
                     "Orders whose Shopify test flag is not known yet",
                     f"{len(self.unread)} ({len(self.unread_findings)} open finding(s) on them): "
                     "mirrored before recon read Order.test, they are counted as live orders, so "
-                    "some of these findings may be test orders'; recon writes nothing to them "
+                    "some of these findings may be on test orders; recon writes nothing to them "
                     "until the nightly run has read them again",
                 )
             )

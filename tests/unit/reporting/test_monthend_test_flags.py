@@ -74,7 +74,7 @@ def test_orders_whose_flag_is_unknown_are_counted_live_and_said_so(
     summary = _summary(path)
     unknown = summary["Orders whose Shopify test flag is not known yet"]
     assert unknown.startswith(f"1 ({_open_on(rows, '1002')} open finding(s) on them)")
-    assert "may be test orders" in unknown
+    assert "may be on test orders" in unknown
     gone = summary["Orders not visible in Shopify"]
     assert gone.startswith(f"1 (5004; {_open_on(rows, '1004')} open finding(s) on them)")
     logged = " ".join(r.getMessage() for r in caplog.records)
