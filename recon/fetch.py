@@ -195,20 +195,28 @@ def fetch(
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
     When one side fails (e.g. its API's retry budget is spent) the other stops before its next
-    page (``Stop``), and the first failure is raised.
+    page (``Stop``), and the first failure is raised. So do both when the caller's thread is
+    interrupted (Ctrl-C) while it waits for them.
 
     Raises:
         recon.errors.SourceError: either side failed (the first failure is re-raised here).
     """
     stop = Stop()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
-        loop_future = pool.submit(_guarded, stop, "loop", _read_loop, loop, plan, stop)
-        returns_future: Future[list[LoopReturnRecord]] = Future()
-        loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
-        shopify_future = pool.submit(
-            _guarded, stop, "shopify", _read_shopify, shopify, plan, returns_future, versions, stop
-        )
-        wait([loop_future, shopify_future])
+        try:
+            loop_future = pool.submit(_guarded, stop, "loop", _read_loop, loop, plan, stop)
+            returns_future: Future[list[LoopReturnRecord]] = Future()
+            loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
+            shopify_future = pool.submit(
+                _guarded, stop, "shopify", _read_shopify, shopify, plan, returns_future,
+                versions, stop,
+            )  # fmt: skip
+            wait([loop_future, shopify_future])
+        except BaseException as exc:
+            # Ctrl-C (KeyboardInterrupt) lands here, in the main thread: the readers must stop
+            # too, or leaving this block waits for them to page to the end of their streams.
+            stop.fail("the run (interrupted)", exc)
+            raise
     if stop.error is not None:
         raise stop.error
     shopify_batch, loop_batch = shopify_future.result(), loop_future.result()

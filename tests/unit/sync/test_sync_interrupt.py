@@ -1,0 +1,90 @@
+"""Ctrl-C (SIGINT) during the sync's two-thread read stops both readers, not only the main thread.
+
+The main thread waits for the Loop and Shopify threads; Ctrl-C raises KeyboardInterrupt there,
+and the run must end promptly (releasing the shop's run lock), not after the reader threads
+have paged to the end of their streams for records nobody will keep.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from recon.clock import VirtualClock
+from recon.config import SyncSettings
+from recon.models import PayoutRecord, Quarantined
+from recon.store.sql import SqlStore
+from recon.sync import run_sync
+from tests.fakes import EPOCH, FakeLoop, FakeShopify, sample_dataset
+
+PAGES = 200  # what a reader would read if nobody stopped it
+CTRL_C_AT = 5  # the page the operator presses Ctrl-C on (the run is waiting on its readers)
+
+
+def _unreadable(kind: str, page: int) -> Quarantined:
+    """One record of a page, unreadable: a page's worth of output that needs no fixtures."""
+    return Quarantined(
+        source="test", kind=kind, record_id=f"p{page}", field="$", reason="page", raw={}
+    )
+
+
+class InterruptedShopify(FakeShopify):
+    """Shopify whose payout list is long: its first page is when the operator presses Ctrl-C."""
+
+    pages_read = 0
+
+    def iter_payouts(self, start: datetime, end: datetime) -> Iterator[PayoutRecord | Quarantined]:
+        payouts = super().iter_payouts(start, end)
+        for page in range(PAGES):
+            self.pages_read += 1
+            if page == CTRL_C_AT:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered to the main thread
+            time.sleep(0.02)  # one page's round trip
+            yield from payouts if page == 0 else ()
+            yield _unreadable("payout", page)
+
+
+def test_ctrl_c_during_the_sync_stops_the_other_reader_and_keeps_nothing(tmp_path: Path) -> None:
+    clock = VirtualClock(EPOCH + timedelta(days=30))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    loop, fakes_shopify = sample_dataset(returns=5).fakes()
+    shopify = InterruptedShopify(orders=fakes_shopify.orders, refunds=fakes_shopify.refunds)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(store, loop, shopify, clock, SyncSettings())
+        assert shopify.pages_read < PAGES // 4, "the Shopify reader paged on after Ctrl-C"
+        assert store.get_watermark("shopify.payouts") is None
+        assert store.load_snapshot().orders == ()
+    finally:
+        store.close()
+
+
+def test_ctrl_c_while_loop_is_read_alone_ends_the_read(tmp_path: Path) -> None:
+    """The Loop side alone (Shopify waits for its returns): Ctrl-C still ends the read."""
+
+    class InterruptedLoop(FakeLoop):
+        pages_read = 0
+
+        def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[object]:  # type: ignore[override]
+            for page in range(PAGES):
+                self.pages_read += 1
+                if self.pages_read == CTRL_C_AT:  # once: every state is its own call
+                    os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.02)
+                yield _unreadable("return", page)
+
+    clock = VirtualClock(EPOCH + timedelta(days=30))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    loop = InterruptedLoop()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(store, loop, FakeShopify(), clock, SyncSettings())
+        assert loop.pages_read < PAGES // 4, "the Loop reader paged on after Ctrl-C"
+    finally:
+        store.close()
