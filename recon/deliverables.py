@@ -121,18 +121,22 @@ def _unused(path: Path) -> Path:
 
 
 def check_output_dirs(settings: Settings, *, outbox: bool = True) -> None:
-    """Make sure ``[reports] dir`` (and ``[delivery] outbox_dir``) can be written, before a run
-    syncs or writes anything to Shopify: found after remediation, the run's report would be
-    lost and its traceback would be all cron mailed.
+    """Make sure the shop's folder in ``[reports] dir`` (and ``[delivery] outbox_dir``) can be
+    written, before a run syncs or writes anything to Shopify: found after remediation, the
+    run's report would be lost and its traceback would be all cron mailed.
 
     Raises:
         ConfigError: naming the key, the directory and what to do.
     """
-    checks = [("reports.dir", settings.reports.dir)]
+    # The run writes into the shop's folder, which may exist already and be what is at fault
+    # (a link to a share that is not mounted, a folder left by another user).
+    checks = [("reports.dir", settings.reports.dir / settings.shop.slug)]
     if outbox:
         checks.append(("delivery.outbox_dir", settings.delivery.outbox_dir))
     for key, directory in checks:
         try:
+            if directory.is_symlink() and not directory.exists():
+                raise NotADirectoryError(0, "a link to a directory that does not exist")
             directory.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryFile(dir=directory):
                 pass

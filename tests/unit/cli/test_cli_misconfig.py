@@ -93,3 +93,19 @@ def test_schedule_refuses_at_start_what_would_fail_every_night(tmp_path: Path) -
     live.mkdir()
     message = _refused(recon("schedule", "--config", str(_config(live, ""))))
     assert "environment variable RECON_SHOPIFY_TOKEN is not set" in message
+
+
+def test_a_shop_folder_that_cannot_be_written_stops_the_run_before_it_syncs(
+    tmp_path: Path,
+) -> None:
+    """The reports go in ``<[reports] dir>/<shop>/``: a shop folder that is a link to a share
+    not mounted (or otherwise not a writable directory) is found before the run syncs, not
+    as a traceback after remediation."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "sandbox").symlink_to(tmp_path / "share-not-mounted" / "sandbox")
+    config = _sandbox(tmp_path, f'[reports]\ndir = "{reports}"\n')
+    result = recon("run", "--config", str(config))
+    message = _refused(result)
+    assert "reports.dir" in message and f"{reports / 'sandbox'} cannot be written" in message
+    assert "synced:" not in result.stdout
