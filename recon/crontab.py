@@ -11,6 +11,8 @@ matters:
   Wednesday, Friday *and Sunday*. APScheduler 3 counts 0 as Monday (apscheduler issue 286).
 - Names are the three-letter ones (any case), in the month and day-of-week fields only, also in
   ranges (``MON-FRI``, ``jan-mar``); ``monday``, ``L``, ``last``, ``5#3`` and ``?`` are refused.
+- The nicknames ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily``
+  (``@midnight``) and ``@hourly`` stand for their five fields; ``@reboot`` is refused.
 - A day of the month and a day of the week, when neither field starts with ``*``, fire on days
   matching *either* (cron's DOM_STAR / DOW_STAR rule); APScheduler fires only on days matching
   both, so that form is refused. When one of them starts with ``*`` cron, like APScheduler,
@@ -98,13 +100,15 @@ def _range_values(part: str, field: CronField) -> set[int]:
 
 
 def trigger_fields(cron: str) -> dict[str, str]:
-    """APScheduler ``CronTrigger`` keyword arguments for five crontab fields, as cron reads them.
+    """APScheduler ``CronTrigger`` keyword arguments for five crontab fields (or a nickname such
+    as ``@daily``), as cron reads them.
 
     Raises:
-        ValueError: not five fields, a form cron refuses (naming the field), or a day of the
-            month and a day of the week together that cron would run on either of.
+        ValueError: not five fields nor a nickname (``@reboot`` included), a form cron
+            refuses (naming the field), or a day of the month and a day of the week together
+            that cron would run on either of.
     """
-    fields = cron.split()
+    fields = _unnicknamed(cron).split()
     if len(fields) != 5:
         raise ValueError(
             f"expected 5 fields (minute hour day month day-of-week), got {len(fields)}"
@@ -124,6 +128,37 @@ def trigger_fields(cron: str) -> dict[str, str]:
             "either, the scheduler only on days matching both); start one of them with '*'"
         )
     return out
+
+
+# crontab(5)'s nicknames (cronie ``entry.c``; lower case only, as cron compares them).
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def _unnicknamed(cron: str) -> str:
+    """The five fields a nickname (``@daily``...) stands for; other text as it is.
+
+    Raises:
+        ValueError: ``@reboot`` (once at start-up, not a time), or an unknown nickname.
+    """
+    text = cron.strip()
+    if not text.startswith("@"):
+        return text
+    if text == "@reboot":
+        raise ValueError(
+            "@reboot runs once at start-up, which is not a time of day: start the scheduler "
+            "from your init system (or cron's @reboot) and give it a time here"
+        )
+    if text not in NICKNAMES:
+        raise ValueError(f"unknown nickname {text!r} (cron knows {', '.join(NICKNAMES)})")
+    return NICKNAMES[text]
 
 
 def _listed(values: set[int]) -> str:

@@ -124,3 +124,33 @@ def test_forms_cron_refuses_are_refused_naming_the_field(cron: str, field: str) 
     with pytest.raises(ConfigError, match="invalid cron expression") as refused:
         build_scheduler(cron, lambda: None)
     assert f"{field} field" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("@daily", [datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)]),
+        ("@midnight", [datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)]),
+        ("@hourly", [datetime(2026, 11, 30, 4, tzinfo=UTC), datetime(2026, 11, 30, 5, tzinfo=UTC)]),
+        ("@weekly", [datetime(2026, 12, 6, tzinfo=UTC), datetime(2026, 12, 13, tzinfo=UTC)]),
+        ("@monthly", [datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)]),
+        ("@yearly", [datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)]),
+        (" @annually ", [datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)]),
+    ],
+)
+def test_crontab_nicknames_fire_as_cron_reads_them(cron: str, expected: list[datetime]) -> None:
+    """crontab(5)'s nicknames: @daily is 0 0 * * *, @weekly 0 0 * * 0, and so on."""
+    scheduler: Any = build_scheduler(cron, lambda: None, timezone="UTC")
+    trigger = scheduler._pending_jobs[0][0].trigger
+    first = trigger.get_next_fire_time(None, datetime(2026, 11, 30, 3, 30, tzinfo=UTC))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert [first, second] == expected
+
+
+def test_at_reboot_is_refused_saying_why() -> None:
+    """@reboot means once at start-up: a scheduler cannot do that; say so, not 'got 1 field'."""
+    with pytest.raises(ConfigError, match="invalid cron expression") as refused:
+        build_scheduler("@reboot", lambda: None)
+    assert "@reboot" in str(refused.value) and "start-up" in str(refused.value)
+    with pytest.raises(ConfigError, match="unknown nickname '@nightly'"):
+        build_scheduler("@nightly", lambda: None)
