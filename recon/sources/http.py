@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _BACKOFF = -1.0  # "no wait was prescribed": use the policy's backoff
 _THROTTLE_BACKOFF = -2.0  # a 429 without Retry-After: use the policy's throttle backoff
+_WAIT_SLICE = 1.0  # seconds a retry wait sleeps between checks for cancellation
 
 
 @dataclass(frozen=True)
@@ -306,4 +307,19 @@ class RetryingSender:
             self.budget.summary(),
         )
         if not self.policy.zero_wait:
-            self._clock.sleep(seconds)
+            self._sleep(seconds)
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` in slices, checking ``interrupted_by``'s check between them: a wait
+        of minutes (a ``Retry-After``) ends soon after the other side of the sync fails.
+
+        Raises:
+            recon.errors.SyncCancelledError: from the check, when the wait was interrupted.
+        """
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, _WAIT_SLICE)
+            self._clock.sleep(step)
+            remaining -= step
+            if self._interrupt is not None and remaining > 0:
+                self._interrupt()
