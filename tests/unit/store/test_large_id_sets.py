@@ -41,15 +41,14 @@ def pg_store(postgres_url: str) -> Iterator[SqlStore]:
 def test_a_period_with_activity_on_more_orders_than_a_statement_binds_loads_whole(
     pg_store: SqlStore,
 ) -> None:
-    """Every return of the period comes in, each with its order (read by the orders' ids)."""
-    pg_store.upsert_returns([make_return(i, EPOCH) for i in range(MANY)])
-    orders = [make_order(i, EPOCH) for i in range(MANY)]
-    pg_store.upsert_orders(orders)
+    """Every return of the period comes in: they are read again by their orders' ids (an order
+    with activity in the period comes in whole), one id per order."""
+    returns = [make_return(i, EPOCH) for i in range(MANY)]
+    pg_store.upsert_returns(returns)
 
     snapshot = pg_store.load_snapshot(EPOCH - timedelta(days=1), EPOCH + timedelta(days=1))
 
-    assert len(snapshot.returns) == MANY
-    assert {o.id for o in snapshot.orders} == {o.id for o in orders}
+    assert sorted(r.id for r in snapshot.returns) == sorted(r.id for r in returns)
 
 
 @pytest.fixture
