@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 from recon.store import tables as tbl
-from recon.store.bulk import chunks, insert_rows
+from recon.store.bulk import insert_rows
+from recon.store.id_sets import among
 
 
 def status_changes(
@@ -109,18 +110,11 @@ def load_events(
     """Each finding's events in time order (``keys``: only those findings'; None: all)."""
     table = tbl.FindingEventRow
     query = select(table).order_by(table.key, table.at, table.id)
-    if keys is None:
-        batches: Iterable[Sequence[tbl.FindingEventRow]] = [session.scalars(query).all()]
-    else:
-        wanted = sorted(set(keys))
-        batches = (
-            session.scalars(query.where(table.key.in_(chunk))).all()
-            for chunk in chunks(wanted, 500)
-        )
+    if keys is not None:
+        query = query.where(among(table.key, keys))  # one statement, however many keys
     events: dict[str, list[FindingEvent]] = defaultdict(list)
-    for batch in batches:
-        for row in batch:
-            events[row.key].append(_from_row(row))
+    for row in session.scalars(query):
+        events[row.key].append(_from_row(row))
     return dict(events)
 
 
