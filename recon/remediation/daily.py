@@ -58,6 +58,11 @@ def moved_between(session: Session, shop: str, start: datetime, end: datetime) -
     send may have landed). An intent done without a send (the re-read found the write) moved
     nothing of recon's.
     """
+    return [(_amount(row), row.currency) for row in moved_rows(session, shop, start, end)]
+
+
+def moved_rows(session: Session, shop: str, start: datetime, end: datetime) -> list[ActionRow]:
+    """The intent rows behind ``moved_between``, oldest first."""
     # A note on an in-flight intent (sending → sending, e.g. its re-read failed) sent nothing.
     event = ActionEventRow
     sent_now = or_(
@@ -67,11 +72,11 @@ def moved_between(session: Session, shop: str, start: datetime, end: datetime) -
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
     rows = list(session.scalars(query.order_by(ActionRow.id)))
     lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])
-    return [
-        (None if row.amount is None else Decimal(str(row.amount)), row.currency)
-        for row in rows
-        if row.state not in _ENDED or row.id in lost
-    ]
+    return [row for row in rows if row.state not in _ENDED or row.id in lost]
+
+
+def _amount(row: ActionRow) -> Decimal | None:
+    return None if row.amount is None else Decimal(str(row.amount))
 
 
 def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:

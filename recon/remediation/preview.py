@@ -4,6 +4,12 @@ A run in plan mode sends nothing, so neither the per-run circuit breaker (``max_
 ``max_run_count``) nor the daily limits (``max_daily_total``, ``max_daily_count``, per shop day)
 ever hold it; the preview says what they would do to the writes an apply run would send now,
 with the figures: what the shop's day moved so far, what tonight's plan asks, each limit.
+
+An apply run first resends the intents a run left in flight (``sending``, ``unknown``) whose
+write its re-read does not find, and a resend is a send of the day it goes out: the preview
+counts each one tonight's plan still calls for toward the day's limits (as the apply run would
+once it resent them), unless it was sent on the same day already. It cannot re-read Shopify, so
+it assumes none of them landed.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ from sqlalchemy.orm import Session
 from recon.config import RemediationSettings
 from recon.money import format_amount, sum_by_currency
 from recon.remediation.actions import ActionState, Disposition, LedgerFacts, Plan
-from recon.remediation.daily import day_bounds, moved_between
-from recon.remediation.guards import stale_reason
-from recon.remediation.ledger import ActionRow
+from recon.remediation.daily import day_bounds, moved_rows
+from recon.remediation.guards import no_longer_called_for, stale_reason
+from recon.remediation.ledger import IN_FLIGHT, ActionRow, rows_in
 from recon.remediation.limits import Write, check_breaker, check_daily
 from recon.remediation.verdicts import Intent
 from recon.store.id_sets import among
@@ -75,17 +81,40 @@ def preview_limits(
         return ()
     day, start, end = day_bounds(now, timezone)
     label = f"{day.isoformat()} ({timezone})"
-    moved = moved_between(session, shop, start, end)
-    held = check_breaker(asked, settings) or check_daily(moved, asked, settings, label)
-    money = _money(_totals(asked))
+    rows = moved_rows(session, shop, start, end)
+    moved = [_write(row) for row in rows]
+    resent = resends(session, plan, shop, already={row.id for row in rows})
+    held = check_breaker(asked, settings) or check_daily([*moved, *resent], asked, settings, label)
     verdict = f"the limits would hold all of them: {held}" if held else "within every limit"
     return (
-        f"plan only, nothing sent: an apply run now would send {len(asked)} write(s)"
-        + (f" (refunds {money})" if money else "")
+        f"plan only, nothing sent: an apply run now would send {_writes(asked)}"
+        + (f" after resending {_writes(resent, 'left in flight ')}" if resent else "")
         + f"; {verdict}",
         _per_run(asked, settings),
-        _per_day(moved, asked, settings, label),
+        _per_day(moved, resent, asked, settings, label),
     )
+
+
+def resends(session: Session, plan: Plan, shop: str, *, already: set[int]) -> list[Write]:
+    """The writes an apply run would resend before anything new (``Executor._resolve``): the
+    shop's intents in flight that tonight's plan still calls for, assuming the re-read finds
+    none of them in Shopify; those in ``already`` (ids sent on the day) are counted there."""
+    return [
+        _write(row)
+        for row in rows_in(session, shop, IN_FLIGHT)
+        if row.id not in already
+        and row.variables is not None
+        and no_longer_called_for(Intent.of(row), plan) is None
+    ]
+
+
+def _write(row: ActionRow) -> Write:
+    return (None if row.amount is None else Decimal(str(row.amount)), row.currency)
+
+
+def _writes(writes: Sequence[Write], what: str = "write(s) ") -> str:
+    money = _money(_totals(writes))
+    return f"{len(writes)} {what}".rstrip() + (f" (refunds {money})" if money else "")
 
 
 def _per_run(asked: Sequence[Write], settings: RemediationSettings) -> str:
@@ -99,21 +128,30 @@ def _per_run(asked: Sequence[Write], settings: RemediationSettings) -> str:
 
 
 def _per_day(
-    moved: Sequence[Write], asked: Sequence[Write], settings: RemediationSettings, day: str
+    moved: Sequence[Write],
+    resent: Sequence[Write],
+    asked: Sequence[Write],
+    settings: RemediationSettings,
+    day: str,
 ) -> str:
+    """The day's figures: sent so far, to resend (only when any), planned, each limit."""
     if settings.max_daily_count is None and not settings.max_daily_total:
         return f"per day {day}: no daily limit set ([remediation] max_daily_total, max_daily_count)"
     count = settings.max_daily_count
+    again = f" + {len(resent)} to resend" if resent else ""
     parts = [
-        f"{len(moved)} write(s) sent so far + {len(asked)} planned of max_daily_count "
+        f"{len(moved)} write(s) sent so far{again} + {len(asked)} planned of max_daily_count "
         + ("(none)" if count is None else str(count))
     ]
-    before, tonight = _totals(moved), _totals(asked)
-    for currency in sorted(before.keys() | tonight.keys()):
-        done, planned = before.get(currency, Decimal(0)), tonight.get(currency, Decimal(0))
+    before, redo, tonight = _totals(moved), _totals(resent), _totals(asked)
+    zero = Decimal(0)
+    for currency in sorted(before.keys() | redo.keys() | tonight.keys()):
+        done, planned = before.get(currency, zero), tonight.get(currency, zero)
+        resend = redo.get(currency, zero)
+        again = f" + {_amount(resend, currency)} to resend" if resent else ""
         parts.append(
-            f"{_amount(done, currency)} moved so far + {_amount(planned, currency)} planned = "
-            f"{_amount(done + planned, currency)} of max_daily_total "
+            f"{_amount(done, currency)} moved so far{again} + {_amount(planned, currency)} "
+            f"planned = {_amount(done + resend + planned, currency)} of max_daily_total "
             f"{_limit(settings.max_daily_total, currency)}"
         )
     return f"per day {day}: " + "; ".join(parts)

@@ -14,10 +14,12 @@ from decimal import Decimal
 import pytest
 from remediation_world import SHOP, finding, make_order, make_return, settings
 from run_helpers import run
+from sqlalchemy import select
 from test_daily_limit import NEXT_DAY, NOW, NY
 
 from recon.models import Category
 from recon.remediation.facts import ledger_facts
+from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.preview import preview_limits
 
@@ -147,4 +149,64 @@ def test_a_held_write_whose_amount_changed_since_is_not_counted(sessions, gatewa
     assert headline == (
         "plan only, nothing sent: an apply run now would send 1 write(s) (refunds 48.60 USD); "
         "within every limit"
+    )
+
+
+@pytest.mark.parametrize("left", ["unknown", "sending"])
+def test_an_intent_an_apply_run_would_resend_counts_toward_the_day(sessions, gateway, clock, left):
+    """701's refund (48.60 USD) was sent on the 27th and its answer lost (``unknown``), or the
+    run died while sending it (``sending``). On the 28th an apply run first re-reads Shopify,
+    finds no refund and resends it: a send of the 28th. With 702's 30.00 USD that is 78.60 USD,
+    over max_daily_total 60: the apply run is held, so the preview must say it would be."""
+    clock.set(NOW - timedelta(days=1))  # 22:00 on the 27th in New York
+    policy = settings(auto_apply=["MISSING_REFUND"], max_daily_total={"USD": Decimal("60.00")})
+    gateway.lose = {"refund"}  # the request never arrived: the intent is unknown
+    first = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH[:1],
+        timezone=NY,
+    )  # fmt: skip
+    assert [a.state for a in first.applied] == ["unknown"]
+    if left == "sending":
+        with sessions() as session, session.begin():
+            session.scalars(select(ActionRow)).one().state = "sending"
+    clock.set(NOW)
+
+    headline, _, per_day = _preview(sessions, clock, max_daily_total={"USD": Decimal("60.00")})
+    applied = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH,
+        run_id="run-2", timezone=NY,
+    )  # fmt: skip
+
+    assert applied.halted is not None and "48.60 USD moved" in applied.halted
+    assert headline == (
+        "plan only, nothing sent: an apply run now would send 1 write(s) (refunds 30.00 USD) "
+        "after resending 1 left in flight (refunds 48.60 USD); the limits would hold all of "
+        f"them: {applied.halted}"
+    )
+    assert per_day == (
+        f"per day {DAY}: 0 write(s) sent so far + 1 to resend + 1 planned of max_daily_count "
+        "(none); 0.00 USD moved so far + 48.60 USD to resend + 30.00 USD planned = 78.60 USD "
+        "of max_daily_total 60.00 USD"
+    )
+
+
+def test_an_intent_sent_earlier_the_same_day_is_counted_once(sessions, gateway, clock):
+    """701's answer was lost at 22:00 on the 28th; an hour later its resend would be a second
+    send of the same day, not a second write of it: 48.60 + 30.00 USD, within 100.00."""
+    clock.set(NOW)
+    policy = settings(auto_apply=["MISSING_REFUND"], max_daily_total={"USD": Decimal("100.00")})
+    gateway.lose = {"refund"}
+    run(sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH[:1], timezone=NY)
+    clock.advance(timedelta(hours=1))
+
+    headline, _, per_day = _preview(sessions, clock, max_daily_total={"USD": Decimal("100.00")})
+    applied = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH,
+        run_id="run-2", timezone=NY,
+    )  # fmt: skip
+
+    assert applied.halted is None
+    assert headline.endswith("(refunds 30.00 USD); within every limit")
+    assert per_day.endswith(
+        "48.60 USD moved so far + 30.00 USD planned = 78.60 USD of max_daily_total 100.00 USD"
     )
