@@ -1,0 +1,128 @@
+"""The chaos campaign's invariants catch what they are for: a second refund for an RMA, a unit
+restocked twice, a write no intent stands behind, an intent left in flight.
+
+Dataset: a seeded 60-return world; one planted MISSING_REFUND (its RMA, its order) and one
+planted MISSING_RESTOCK (its RMA, line and units to restock). Writes are planted straight into
+the emulator's state, as Shopify would hold them, then checked against the baseline taken first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from recon.remediation.ledger import ActionView
+from recon.sandbox import invariants as inv
+from recon.sandbox.generator import generate_world
+from recon.sandbox.shopify.context import AdjustmentGroup, StockMovement
+from recon.sandbox.state import SandboxState
+from recon.sandbox.world import Refund, Transaction, TransactionKind
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def shop() -> tuple[SandboxState, Any]:
+    world, truth = generate_world(seed=4, returns=60, now=NOW)
+    state = SandboxState(world)
+    state.inventory_adjustments = []  # type: ignore[attr-defined]  # as the emulator sets it
+    return state, truth
+
+
+def intent(key: str, kind: str, rma: str, state: str = "done") -> ActionView:
+    return ActionView(
+        id=len(key), key=key, kind=kind, category="MISSING_REFUND", rma=rma, order_id="",
+        amount=None, currency=None, state=state, reason="", result_id=None, details={},
+        created_at=NOW, updated_at=NOW,
+    )  # fmt: skip
+
+
+def refund(state: SandboxState, rma: str, key: str) -> None:
+    """A refund of Loop's amount for ``rma`` on its order, recon's note, key ``key``."""
+    ret = state.returns_by_id[rma]
+    order = state.orders_by_id[ret.provider_order_id]
+    made = Refund(id=state.mint_id(), note=f"Loop RMA #{rma}", created_at=NOW, idempotency_key=key)
+    order.refunds.append(made)
+    sale = order.transactions[0].id
+    order.transactions.append(
+        Transaction(
+            id=state.mint_id(), kind=TransactionKind.REFUND, amount=ret.refund,
+            processed_at=NOW, parent_id=sale, refund_id=made.id,
+        )
+    )  # fmt: skip
+
+
+def restock(state: SandboxState, rma: str, line: str, units: int, key: str) -> None:
+    order = state.orders_by_id[state.returns_by_id[rma].provider_order_id]
+    item = next(li.inventory_item_id for li in order.line_items if li.id == line)
+    assert item is not None
+    state.inventory_adjustments.append(  # type: ignore[attr-defined]
+        AdjustmentGroup(
+            id=state.mint_id(), created_at=NOW, reason="restock",
+            reference_document_uri=f"gid://recon/LoopReturn/{rma}",
+            source="inventoryAdjustQuantities", idempotency_key=key,
+            changes=[StockMovement(item, "1", units, units)],
+        )
+    )  # fmt: skip
+
+
+def test_a_second_refund_for_an_rma_is_caught(shop):
+    state, truth = shop
+    base = inv.take_baseline(state)
+    rma = next(p.rma for p in truth.findings if p.category == "MISSING_REFUND")
+    refund(state, rma, "key-1")
+    ledger = [intent("key-1", "refund", rma)]
+    assert inv.check_money(state, base) == []
+    assert inv.check_ledgered(state, base, ledger) == []
+
+    refund(state, rma, "key-2")  # a resend under a new key: money moved twice
+
+    (twice,) = inv.check_money(state, base)
+    assert (twice.invariant, twice.rma) == ("refunded more than Loop", rma)
+    (unledgered,) = inv.check_ledgered(state, base, ledger)
+    assert (unledgered.invariant, unledgered.rma) == ("refund without an intent", rma)
+
+
+def test_a_unit_restocked_twice_is_caught(shop):
+    state, truth = shop
+    base = inv.take_baseline(state)
+    planted = next(p for p in truth.findings if p.category == "MISSING_RESTOCK")
+    rma, line = planted.rma, planted.key.split("line=")[1]
+    ret = state.returns_by_id[rma]
+    order = state.orders_by_id[ret.provider_order_id]
+    units = sum(1 for u in ret.line_items if u.provider_line_item_id == line) - sum(
+        x.quantity for f in order.refunds for x in f.lines if x.line_item_id == line and x.restocked
+    )
+    restock(state, rma, line, units, "key-1")
+    assert inv.check_stock(state, base) == []
+
+    restock(state, rma, line, units, "key-2")
+
+    (twice,) = inv.check_stock(state, base)
+    assert twice.invariant == "restocked twice" and rma in (twice.rma or "")
+
+
+def test_an_intent_left_in_flight_is_not_settled():
+    ledger = [intent("a", "refund", "1001"), intent("b", "restock", "1002", state="unknown")]
+    (left,) = inv.check_settled(ledger)
+    assert (left.invariant, left.rma) == ("intent not resolved", "1002")
+
+
+def test_a_return_neither_mirrored_nor_quarantined_is_lost(shop):
+    state, _ = shop
+    returns = {r.id for r in state.visible_returns()}
+    orders = {r.provider_order_id for r in state.visible_returns()}
+    lost = min(returns)
+    mirrored = {"return": returns - {lost}, "order": orders}
+    (violation,) = inv.check_records(state, mirrored, {})
+    assert (violation.invariant, violation.rma) == ("record lost", lost)
+    assert inv.check_records(state, mirrored, {"return": {lost}}) == []
+
+
+def test_findings_are_scored_against_the_truth_less_what_recon_fixed(shop):
+    _, truth = shop
+    expected = inv.expected_truth(truth)
+    assert {p.category for p in expected.findings}.isdisjoint({"MISSING_REFUND", "MISSING_RESTOCK"})
+    assert set(truth.at_limit) <= {p.key for p in expected.findings}
