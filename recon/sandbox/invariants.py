@@ -9,6 +9,7 @@ against the larger of the baseline and what Loop says: recon must never add to e
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from recon.sandbox.world import LoopState, Order, Refund, TransactionStatus
 FIXED = frozenset({Category.MISSING_REFUND, Category.MISSING_RESTOCK})
 _NO_MONEY = frozenset({TransactionStatus.FAILURE, TransactionStatus.ERROR})
 _NOT_RESTOCKABLE = frozenset({LoopState.CANCELLED, LoopState.EXPIRED})
+_NAMES_RMA = re.compile(r"(?:RMA #|LoopReturn/)(\d+)")
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,9 @@ def check_ledgered(
 
 
 def _unledgered(kind: str, record: str, about: str | None, key: str | None) -> Violation:
-    rma = (about or "").rpartition("#")[2] or (about or "").rpartition("/")[2] or None
+    """``about`` is the refund's note ("Loop RMA #123") or the movement's reference URI."""
+    named = _NAMES_RMA.search(about or "")
+    rma = named.group(1) if named else None
     return Violation(
         f"{kind} without an intent", rma, f"{kind} {record} ({about!r}) has key {key!r}, no intent"
     )

@@ -102,6 +102,8 @@ def test_a_unit_restocked_twice_is_caught(shop):
 
     (twice,) = inv.check_stock(state, base)
     assert twice.invariant == "restocked twice" and rma in (twice.rma or "")
+    (unledgered,) = inv.check_ledgered(state, base, [intent("key-1", "restock", rma)])
+    assert (unledgered.invariant, unledgered.rma) == ("restock without an intent", rma)
 
 
 def test_an_intent_left_in_flight_is_not_settled():
