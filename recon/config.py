@@ -348,8 +348,9 @@ class DeliverySettings(_Section):
     outbox_dir: Path = Path("reports/outbox")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     recipients: dict[Team, list[str]] = Field(default_factory=_default_recipients)
-    # A workbook larger than this (the file; its e-mail encoding adds a third) is not attached:
-    # the finance mail says where it is. Relays commonly refuse messages over 25 MB.
+    # One message's attachments together (the files; their e-mail encoding adds a third): a
+    # file that does not fit with those before it is not attached, and the finance mail says
+    # where it is. Relays commonly refuse messages over 25 MB.
     max_attachment_mb: float = Field(default=15, gt=0)
 
     @model_validator(mode="after")

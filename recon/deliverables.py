@@ -249,6 +249,7 @@ def publish(
     delivery errors themselves, one per message left waiting (empty when all went out).
     """
     files = write_run_reports(data, folder)
+    # In order of priority (``build_messages``): the workbook is the one finance works from.
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
     result = deliver(
         messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug

@@ -283,7 +283,9 @@ def build_messages(
 
     Warehouse and CX get only their categories (``recon.reporting.data.TEAM_CATEGORIES``), and
     no message at all when they have nothing open, resolved or left out. The workbook lists every
-    finding, so it goes to finance only.
+    finding, so it goes to finance only. ``attachments`` are in their order of priority: those
+    that fit together in ``max_attachment_mb`` are attached, first come first, and the mail
+    names the rest with their size and path (``_fitting``).
 
     Raises:
         OSError: an attachment cannot be read.
@@ -325,26 +327,36 @@ def build_messages(
 
 
 def _fitting(paths: Sequence[Path], limit_mb: float) -> tuple[list[Path], list[Withheld]]:
-    """The files to attach, and those over ``limit_mb`` (named in the mail instead).
+    """The files to attach, and those left out (named in the mail instead).
+
+    ``limit_mb`` bounds the message's attachments together: a relay refuses the whole
+    message, not one file. Files are taken in the order given, their order of priority: each
+    is attached if it fits with those attached before it, else withheld; a later, smaller file
+    that still fits is attached.
 
     Raises:
         OSError: a file cannot be read.
     """
     attached: list[Path] = []
     withheld: list[Withheld] = []
+    carried_mb = 0.0
     for path in paths:
         size_mb = path.stat().st_size / 2**20
-        if size_mb <= limit_mb:
+        if carried_mb + size_mb <= limit_mb:
             attached.append(path)
-        else:
-            over = Withheld(path.resolve(), size_mb, limit_mb)
-            log.warning(
-                "%s is %s MB, over [delivery] max_attachment_mb (%g MB): not attached",
-                path.name,
-                over.shown_mb,
-                limit_mb,
-            )
-            withheld.append(over)
+            carried_mb += size_mb
+            continue
+        over = Withheld(
+            path.resolve(), size_mb, limit_mb, 0.0 if size_mb > limit_mb else carried_mb
+        )
+        log.warning(
+            "%s is %s MB, %s [delivery] max_attachment_mb (%g MB): not attached",
+            path.name,
+            over.shown_mb,
+            "over" if over.alone_over else f"with {over.shown_attached_mb} MB attached over",
+            limit_mb,
+        )
+        withheld.append(over)
     return attached, withheld
 
 

@@ -72,20 +72,47 @@ def render_report(data: ReportData, env: Environment | None = None) -> str:
 
 @dataclass(frozen=True)
 class Withheld:
-    """A file too large to attach (``[delivery] max_attachment_mb``): the mail says where it is."""
+    """A file left out of a mail by ``[delivery] max_attachment_mb``: the mail says where it is.
+
+    ``attached_mb`` is what the message already carries when the file would fit alone but not
+    with the files attached before it (the limit bounds a message's attachments together).
+    """
 
     path: Path
     size_mb: float
     limit_mb: float
+    attached_mb: float = 0.0
+
+    @property
+    def alone_over(self) -> bool:
+        """True when the file on its own is over the limit."""
+        return self.size_mb > self.limit_mb
 
     @property
     def shown_mb(self) -> str:
-        """The size to one decimal, over the limit as the file is: a file a byte over 2 MB
-        reads "2.1 MB", not "2.0 MB" beside "over 2 MB"."""
-        tenths = round(self.size_mb * 10)
-        if tenths <= self.limit_mb * 10:
-            tenths = math.floor(self.limit_mb * 10) + 1
-        return f"{tenths / 10:.1f}"
+        """The size to one decimal; a file over the limit on its own reads over it, as it is:
+        a file a byte over 2 MB reads "2.1 MB", not "2.0 MB" beside "over 2 MB"."""
+        if self.alone_over:
+            return _over(self.size_mb, self.limit_mb)
+        return f"{self.size_mb:.1f}"
+
+    @property
+    def shown_attached_mb(self) -> str:
+        """What the message already carries, to one decimal."""
+        return f"{self.attached_mb:.1f}"
+
+    @property
+    def shown_total_mb(self) -> str:
+        """The attachments with this file, to one decimal, over the limit as they are."""
+        return _over(self.attached_mb + self.size_mb, self.limit_mb)
+
+
+def _over(size_mb: float, limit_mb: float) -> str:
+    """``size_mb`` (over ``limit_mb``) to one decimal, never rounded down to the limit."""
+    tenths = round(size_mb * 10)
+    if tenths <= limit_mb * 10:
+        tenths = math.floor(limit_mb * 10) + 1
+    return f"{tenths / 10:.1f}"
 
 
 def render_email(
