@@ -83,6 +83,13 @@ def _claim_fresh(folder: Path) -> Path:
         candidate = folder.with_name(f"{folder.name}-{n}")
 
 
+def run_of_day(folder: Path) -> int:
+    """Which run of its shop day a report folder from ``report_folder`` holds: 1 for
+    ``<YYYY-MM-DD>/``, n for ``<YYYY-MM-DD>-n/``."""
+    _, _, suffix = folder.name[len("YYYY-MM-DD") :].partition("-")
+    return int(suffix) if suffix.isdigit() else 1
+
+
 LATEST = "latest"
 
 
@@ -207,8 +214,10 @@ def report_data(
     left_out: tuple[tuple[str, int], ...] = (),
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
+    day_run: int = 1,
 ) -> ReportData:
-    """Freeze everything the workbook, HTML report and e-mails show."""
+    """Freeze everything the workbook, HTML report and e-mails show (``day_run``: which run
+    of the shop's day, ``run_of_day``)."""
     return build_report_data(
         findings=findings,
         matches=result.matches,
@@ -229,6 +238,7 @@ def report_data(
         timezone=settings.shop.timezone,
         remediation=remediation,
         order_flags=order_flags,
+        day_run=day_run,
     )
 
 

@@ -369,8 +369,11 @@ def _message(
     html: str,
 ) -> EmailMessage:
     message = EmailMessage()
+    # A later run of the shop's day says which, as its folder does (<day>-2/): finance gets
+    # one mail per run, and the first run's subject stays as it always was.
+    run = f" (run {data.day_run})" if data.day_run > 1 else ""
     message["Subject"] = (
-        f"[recon] {data.shop} {data.report_day.isoformat()}: "
+        f"[recon] {data.shop} {data.report_day.isoformat()}{run}: "
         f"{data.headline.open_findings} open findings ({team.value})"
     )
     message["From"] = settings.smtp.sender

@@ -22,6 +22,7 @@ from recon.deliverables import (
     publish,
     report_data,
     report_folder,
+    run_of_day,
     write_monthend,
 )
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
@@ -306,6 +307,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             left_out=left_out,
             remediation=said,
             order_flags=flags,
+            day_run=run_of_day(out),
         )
         reports, notes, undelivered = publish(app.settings, data, out)
         mark_latest(out)

@@ -163,6 +163,15 @@ class ReportData:
     # null for, with the open findings naming them (``recon.order_flags``): the figures that
     # hang on them. ``order_flag_lines`` says so.
     order_flags: UnknownFlags = NO_FLAGS
+    # Which run of the shop's day this is: 1, or 2 for a later run whose report is in
+    # ``<day>-2/`` (``deliverables.report_folder``); the e-mails of a later run say so.
+    day_run: int = 1
+
+    @property
+    def day_folder(self) -> str:
+        """The name of the run's report folder: the shop's day, ``-2``... for a later run."""
+        day = self.report_day.isoformat()
+        return day if self.day_run == 1 else f"{day}-{self.day_run}"
 
     @property
     def order_flag_lines(self) -> tuple[tuple[str, str], ...]:
@@ -371,6 +380,7 @@ def build_report_data(
     timezone: str = "UTC",
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
+    day_run: int = 1,
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -420,6 +430,7 @@ def build_report_data(
         timezone=timezone,
         remediation=remediation,
         order_flags=order_flags,
+        day_run=day_run,
     )
 
 

@@ -16,7 +16,7 @@ from report_samples import make_data
 
 from recon.clock import shop_day
 from recon.config import DeliverySettings
-from recon.deliverables import mark_latest, nightly_period, report_folder
+from recon.deliverables import mark_latest, nightly_period, report_folder, run_of_day
 from recon.delivery import build_messages
 from recon.reporting.exceptions_xlsx import write_run_reports
 from recon.reporting.html import render_email, render_report
@@ -128,3 +128,18 @@ def test_latest_points_at_the_newest_report(tmp_path: Path) -> None:
     assert latest.resolve() == second.resolve()
     assert (latest / "report.html").read_text("utf-8") == "second"
     assert (first / "report.html").read_text("utf-8") == "first"
+
+
+def test_a_later_runs_mails_name_its_run_and_folder(tmp_path: Path) -> None:
+    """The folder ``report_folder`` gives a later run of the day names its run in the mail."""
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    first = report_folder(tmp_path, "sandbox", now, "UTC")
+    (first / "findings.json").write_text("{}", encoding="utf-8")
+    second = report_folder(tmp_path, "sandbox", now, "UTC")
+    assert (run_of_day(first), run_of_day(second)) == (1, 2)
+    data = make_data(as_of=now, day_run=run_of_day(second))
+    recipients = {"finance": ["f@example.com"]}
+    (message,) = build_messages(data, DeliverySettings(outbox_dir=tmp_path, recipients=recipients))
+    assert str(message["Subject"]).startswith("[recon] sandbox 2026-11-01 (run 2): ")
+    for body in render_email(data, "finance"):
+        assert f"run 2 of the day (folder {second.name})" in body
