@@ -215,6 +215,7 @@ def report_data(
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
     day_run: int = 1,
+    remediation_held: tuple[str, ...] = (),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``day_run``: which run
     of the shop's day, ``run_of_day``)."""
@@ -237,6 +238,7 @@ def report_data(
         left_out=left_out,
         timezone=settings.shop.timezone,
         remediation=remediation,
+        remediation_held=remediation_held,
         order_flags=order_flags,
         day_run=day_run,
     )

@@ -306,6 +306,7 @@ def build_messages(
             team_data.headline.open_findings
             or team_data.resolved_findings
             or team_data.left_out_findings  # gone from its open count: say why, as resolved
+            or team_data.remediation  # its writes were held: say why, and what releases them
         )
         if team != Owner.FINANCE and quiet:
             continue

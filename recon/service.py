@@ -306,6 +306,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             period=nightly_period(as_of, shop.timezone),
             left_out=left_out,
             remediation=said,
+            remediation_held=applied.held,
             order_flags=flags,
             day_run=run_of_day(out),
         )

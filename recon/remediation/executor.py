@@ -11,6 +11,7 @@ Crash points for tests: ``recon.remediation.crash``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +29,7 @@ from recon.errors import (
 from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
 from recon.remediation.daily import daily_limit_reason
-from recon.remediation.facts import (
-    finding_taken_over,
-)
+from recon.remediation.facts import finding_taken_over
 from recon.remediation.guards import (
     closed_reason,
     no_longer_called_for,
@@ -59,10 +58,15 @@ from recon.remediation.planner import (
 )
 from recon.remediation.prepare import WritePreparer
 from recon.remediation.verdicts import ApplyReport as ApplyReport
-from recon.remediation.verdicts import Intent, Outcome, Verdict, classify_write, parse_write
-from recon.remediation.writes import (
-    ShopifyGateway,
+from recon.remediation.verdicts import (
+    Intent,
+    Outcome,
+    Verdict,
+    categories,
+    classify_write,
+    parse_write,
 )
+from recon.remediation.writes import ShopifyGateway
 
 S = ActionState
 
@@ -124,7 +128,7 @@ class Executor:
         if lease is None:
             raise LockError("applying remediation needs the run lock")
         report = self.apply(lease, run_id, plan)
-        return ApplyReport(run_id, tuple(recorded), report.recovered, report.applied, report.halted)
+        return replace(report, recorded=tuple(recorded))
 
     def record(self, plan: Plan, mode: RemediationMode, run_id: str) -> list[int]:
         """Commit the plan's intents (new keys only) before anything is sent.
@@ -186,7 +190,8 @@ class Executor:
         halted = check_breaker(asked, self._settings) or self._over_daily_limit(asked)
         if halted:
             self._hold(pending, halted, run_id)
-            return ApplyReport(run_id, recovered=recovered, applied=tuple(stale), halted=halted)
+            held = categories(i.category for i in pending)
+            return ApplyReport(run_id, (), recovered, tuple(stale), halted, held=held)
         applied = tuple(self._execute(i, lease, run_id) for i in pending)
         return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied))
 

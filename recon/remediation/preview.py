@@ -15,6 +15,7 @@ it assumes none of them landed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,12 +24,18 @@ from sqlalchemy.orm import Session
 
 from recon.config import RemediationSettings
 from recon.money import format_amount, sum_by_currency
-from recon.remediation.actions import ActionState, Disposition, LedgerFacts, Plan
+from recon.remediation.actions import (
+    ActionState,
+    Disposition,
+    LedgerFacts,
+    Plan,
+    PlannedAction,
+)
 from recon.remediation.daily import day_bounds, moved_rows
 from recon.remediation.guards import no_longer_called_for, stale_reason
 from recon.remediation.ledger import IN_FLIGHT, ActionRow, rows_in
 from recon.remediation.limits import Write, check_breaker, check_daily
-from recon.remediation.verdicts import Intent
+from recon.remediation.verdicts import Intent, categories
 from recon.store.id_sets import among
 
 S = ActionState
@@ -36,22 +43,22 @@ S = ActionState
 _SENDABLE = frozenset({None, S.PROPOSED, S.PLANNED, S.APPROVED})
 
 
-def apply_writes(session: Session, plan: Plan, ledger: LedgerFacts) -> list[Write]:
-    """What an apply run would send of ``plan`` (as (amount, currency)): its auto-applied
-    writes not yet sent, decided or ended, and the writes a human approved that it still
-    calls for. Writes held for review are never sent, nor is an intent recorded as planned or
-    approved whose recorded write tonight's plan no longer calls for as it stands (Loop changed
-    the amount since the breaker held it): the apply run withdraws it unsent (``stale_reason``).
+def apply_writes(session: Session, plan: Plan, ledger: LedgerFacts) -> list[PlannedAction]:
+    """What an apply run would send of ``plan``: its auto-applied writes not yet sent, decided
+    or ended, and the writes a human approved that it still calls for. Writes held for review
+    are never sent, nor is an intent recorded as planned or approved whose recorded write
+    tonight's plan no longer calls for as it stands (Loop changed the amount since the breaker
+    held it): the apply run withdraws it unsent (``stale_reason``).
     """
     withdrawn = _withdrawn(session, plan, ledger)
-    asked: list[Write] = []
+    sent: list[PlannedAction] = []
     for action in plan.actions:
         state = ledger.states.get(action.key)
         auto = action.disposition is Disposition.AUTO and state in _SENDABLE
         approved = action.disposition is Disposition.APPROVAL and state is S.APPROVED
         if (auto or approved) and action.key not in withdrawn:
-            asked.append((action.amount, action.currency))
-    return asked
+            sent.append(action)
+    return sent
 
 
 def _withdrawn(session: Session, plan: Plan, ledger: LedgerFacts) -> set[str]:
@@ -62,6 +69,15 @@ def _withdrawn(session: Session, plan: Plan, ledger: LedgerFacts) -> set[str]:
         return set()
     rows = session.scalars(select(ActionRow).where(among(ActionRow.key, recorded)))
     return {row.key for row in rows if stale_reason(Intent.of(row), plan) is not None}
+
+
+@dataclass(frozen=True)
+class LimitsPreview:
+    """What plan mode says of the limits (``lines``), and the categories of the writes they
+    would hold (``held``: none when within every limit), whose teams are told."""
+
+    lines: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
 
 def preview_limits(
@@ -75,10 +91,26 @@ def preview_limits(
     timezone: str,
 ) -> tuple[str, ...]:
     """Lines saying whether the limits would hold an apply run now, with the figures; none
-    when it would send nothing."""
-    asked = apply_writes(session, plan, ledger)
-    if not asked:
-        return ()
+    when it would send nothing (``limits_preview``)."""
+    found = limits_preview(session, plan, ledger, settings, shop=shop, now=now, timezone=timezone)
+    return found.lines
+
+
+def limits_preview(
+    session: Session,
+    plan: Plan,
+    ledger: LedgerFacts,
+    settings: RemediationSettings,
+    *,
+    shop: str,
+    now: datetime,
+    timezone: str,
+) -> LimitsPreview:
+    """Whether the limits would hold an apply run now, with the figures, and whose writes."""
+    sendable = apply_writes(session, plan, ledger)
+    if not sendable:
+        return LimitsPreview()
+    asked: list[Write] = [(action.amount, action.currency) for action in sendable]
     day, start, end = day_bounds(now, timezone)
     label = f"{day.isoformat()} ({timezone})"
     rows = moved_rows(session, shop, start, end)
@@ -86,13 +118,14 @@ def preview_limits(
     resent = resends(session, plan, shop, already={row.id for row in rows})
     held = check_breaker(asked, settings) or check_daily([*moved, *resent], asked, settings, label)
     verdict = f"the limits would hold all of them: {held}" if held else "within every limit"
-    return (
+    lines = (
         f"plan only, nothing sent: an apply run now would send {_writes(asked)}"
         + (f" after resending {_writes(resent, 'left in flight ')}" if resent else "")
         + f"; {verdict}",
         _per_run(asked, settings),
         _per_day(moved, resent, asked, settings, label),
     )
+    return LimitsPreview(lines, categories(a.category.value for a in sendable) if held else ())
 
 
 def resends(session: Session, plan: Plan, shop: str, *, already: set[int]) -> list[Write]:

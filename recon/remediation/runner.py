@@ -19,7 +19,7 @@ from recon.remediation.facts import ledger_facts, restocked_units
 from recon.remediation.history import actions_as_of
 from recon.remediation.ledger import list_actions
 from recon.remediation.planner import RmaContext, plan_actions
-from recon.remediation.preview import preview_limits
+from recon.remediation.preview import limits_preview
 from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
@@ -122,10 +122,10 @@ def remediate(
         return report
     # Nothing is sent, so nothing is halted: say instead what the limits would do in apply mode.
     with sessions() as session:
-        lines = preview_limits(
+        found = limits_preview(
             session, plan, ledger, settings, shop=shop, now=clock.now(), timezone=timezone
         )
-    return replace(report, halted=None, preview=lines)
+    return replace(report, halted=None, preview=found.lines, held=found.held)
 
 
 def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ payload to one (shopify-admin-api.md §16, §17). Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,13 @@ class ApplyReport:
     halted: str | None = None
     # Plan mode: whether the limits would hold an apply run now, with the figures (``preview``).
     preview: tuple[str, ...] = ()
+    # The categories of the writes the limits held (``halted``), or would hold (``preview``).
+    held: tuple[str, ...] = ()
+
+
+def categories(names: Iterable[str]) -> tuple[str, ...]:
+    """The distinct categories of some writes, sorted: whose teams hear of a hold."""
+    return tuple(sorted(set(names)))
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class Intent:
     currency: str | None
     details: dict[str, Any]
     variables: dict[str, Any] | None
+    category: str = ""  # the finding's category: whose team a held write is
 
     @classmethod
     def of(cls, row: ActionRow) -> Intent:
@@ -81,6 +90,7 @@ class Intent:
             row.currency,
             dict(row.details),
             row.variables,
+            row.category,
         )
 
 

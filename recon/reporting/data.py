@@ -159,6 +159,9 @@ class ReportData:
     # What remediation's limits did this run (held every write, and what to do), or in plan
     # mode would do to an apply run, with the figures; empty when there is nothing to say.
     remediation: tuple[str, ...] = ()
+    # The categories of the writes those limits held (or would hold): finance and the teams
+    # owning them are told in their e-mails (``for_team``).
+    remediation_held: tuple[str, ...] = ()
     # Orders counted as live whose Shopify test flag is unknown, and orders Shopify answers
     # null for, with the open findings naming them (``recon.order_flags``): the figures that
     # hang on them. ``order_flag_lines`` says so.
@@ -381,6 +384,7 @@ def build_report_data(
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
     day_run: int = 1,
+    remediation_held: tuple[str, ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -429,13 +433,15 @@ def build_report_data(
         left_out=left_out,
         timezone=timezone,
         remediation=remediation,
+        remediation_held=remediation_held,
         order_flags=order_flags,
         day_run=day_run,
     )
 
 
 def for_team(data: ReportData, team: Owner) -> ReportData:
-    """The same report limited to the categories one team acts on (finance: everything)."""
+    """The same report limited to the categories one team acts on (finance: everything); the
+    remediation limits' lines only when they held (or would hold) writes of its categories."""
     if team == Owner.FINANCE:
         return data
     wanted = TEAM_CATEGORIES[team]
@@ -465,6 +471,8 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),
             # the team's own intents: a restock is the warehouse's, a refund finance's
             "actions": tuple(a for a in data.actions if a.get("category") in wanted),
+            # the limits' hold, when it fell on the team's writes (finance hears of every one)
+            "remediation": data.remediation if wanted & set(data.remediation_held) else (),
         }
     )
 

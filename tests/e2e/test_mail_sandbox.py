@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from test_nightly_sandbox import sandbox_settings
 
 from recon.bootstrap import build_app
+from recon.config import RemediationMode
 from recon.delivery import read_eml
 from recon.service import RunOutcome, run_nightly
 
@@ -56,3 +59,72 @@ def test_a_later_run_of_the_day_says_which_run_it_is_in_its_subject(tmp_path: Pa
     for team, mail in first.items():
         assert "(run " not in str(mail["Subject"]), team
         assert "of the day" not in _text(mail, "plain"), team
+
+
+def _report_limit_lines(outcome: RunOutcome) -> list[str]:
+    """The report's lines on remediation's limits, as finance reads them in report.html."""
+    page = outcome.files["html"].read_text(encoding="utf-8")
+    found = re.findall(r'<p class="remediation-limits">(.*?)</p>', page, flags=re.S)
+    return [" ".join(html.unescape(line).split()) for line in found]
+
+
+def _teams_told(mails: dict[str, EmailMessage], lines: list[str]) -> set[str]:
+    """The teams whose mail (plain and HTML alike) carries every one of ``lines``."""
+    told = set()
+    for team, mail in mails.items():
+        said = [
+            all(line in _text(mail, subtype) for line in lines) for subtype in ("plain", "html")
+        ]
+        assert said[0] == said[1], team  # both parts say the same
+        if said[0]:
+            told.add(team)
+    return told
+
+
+def test_a_held_run_is_in_the_mails_of_finance_and_the_team_whose_writes_were_held(
+    tmp_path: Path,
+) -> None:
+    """An apply run whose restocks the circuit breaker held (``max_run_count = 0``) said so on
+    the console and in the report, but the mails said nothing: finance and the warehouse read
+    a normal night. Both mails now carry the report's line (why, and what releases the writes);
+    CX, none of whose writes was held, is not told."""
+    settings = sandbox_settings(tmp_path, seed=2, returns=60)
+    settings.remediation.mode = RemediationMode.APPLY
+    settings.remediation.auto_apply = ["MISSING_RESTOCK"]
+    settings.remediation.max_run_count = 0
+    with build_app(settings) as app:
+        outcome = run_nightly(app)
+    lines = _report_limit_lines(outcome)
+    assert len(lines) == 1 and lines[0].startswith("remediation halted: circuit breaker: ")
+    assert "max_run_count 0" in lines[0] and "actions reject" in lines[0]  # what releases them
+    assert lines[0] in outcome.notes  # the console's wording
+    mails = _mails(settings.delivery.outbox_dir, outcome)
+    assert {"finance", "warehouse", "cx"} <= set(mails), "the world needs every team's mail"
+    assert _teams_told(mails, lines) == {"finance", "warehouse"}
+
+
+def test_plan_mode_mails_finance_what_the_limits_would_do(tmp_path: Path) -> None:
+    """A plan run's preview of the limits (would an apply run be held, with the figures) was
+    in the report and on the console only. Finance's mail now carries it; a hold that would
+    fall on refunds is not the warehouse's or CX's to hear of; one within every limit is
+    finance's alone."""
+    settings = sandbox_settings(tmp_path, seed=2, returns=60)
+    settings.remediation.mode = RemediationMode.PLAN
+    settings.remediation.auto_apply = ["MISSING_REFUND"]
+    settings.remediation.max_run_count = 0
+    with build_app(settings) as app:
+        held = run_nightly(app)
+        settings.remediation.max_run_count = 50
+        app.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
+        within = run_nightly(app)
+    outbox = settings.delivery.outbox_dir
+    for outcome, verdict in ((held, "the limits would hold all of them"), (within, "within")):
+        lines = _report_limit_lines(outcome)
+        assert [line.split(":")[0] for line in lines] == [
+            "plan only, nothing sent",
+            "per run",
+            f"per day {outcome.as_of.date().isoformat()} (UTC)",
+        ]
+        assert verdict in lines[0]
+        assert all(line in outcome.notes for line in lines)
+        assert _teams_told(_mails(outbox, outcome), lines) == {"finance"}

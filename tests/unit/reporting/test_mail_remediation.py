@@ -1,0 +1,43 @@
+"""The remediation limits' lines (a held run, plan mode's preview) in the team e-mails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report_samples import make_data
+from test_messages import body, settings
+
+from recon.delivery import build_messages
+
+HELD = (
+    "remediation halted: circuit breaker: 2 actions exceed max_run_count 1; all or nothing, "
+    "none of them was sent: every run holds them until some are rejected (run_recon.py actions "
+    "list, then run_recon.py actions reject ID...) or [remediation] max_run_count is raised"
+)
+
+
+def _told(tmp_path: Path, held: tuple[str, ...], **overrides: object) -> list[str]:
+    """The teams whose mail (plain and HTML) carries the held line."""
+    data = make_data(remediation=(HELD,), remediation_held=held, **overrides)
+    told = []
+    for message in build_messages(data, settings(tmp_path)):
+        said = {" ".join(body(message, part).split()) for part in ("plain", "html")}
+        if all(HELD in text for text in said):
+            told.append(str(message["X-Recon-Team"]))
+    return told
+
+
+def test_finance_and_the_team_whose_writes_were_held_are_told(tmp_path: Path) -> None:
+    assert _told(tmp_path, ("MISSING_RESTOCK",)) == ["finance", "warehouse"]
+    assert _told(tmp_path, ("MISSING_REFUND", "STATUS_DRIFT")) == ["finance", "cx"]
+    assert _told(tmp_path, ()) == ["finance"]  # e.g. a preview within every limit
+
+
+def test_a_team_with_nothing_else_to_hear_still_hears_its_writes_were_held(
+    tmp_path: Path,
+) -> None:
+    """A team with no open finding gets no mail; one whose writes the limits held does."""
+    assert _told(tmp_path, ("MISSING_RESTOCK",), findings=[], previous_findings=None) == [
+        "finance",
+        "warehouse",
+    ]
