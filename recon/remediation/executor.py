@@ -191,7 +191,9 @@ class Executor:
         if halted:
             self._hold(pending, halted, run_id)
             held = categories(i.category for i in pending)
-            return ApplyReport(run_id, (), recovered, tuple(stale), halted, held=held)
+            return ApplyReport(
+                run_id, recovered=recovered, applied=tuple(stale), halted=halted, held=held
+            )
         applied = tuple(self._execute(i, lease, run_id) for i in pending)
         return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied))
 

@@ -51,14 +51,14 @@ def apply_writes(session: Session, plan: Plan, ledger: LedgerFacts) -> list[Plan
     held it): the apply run withdraws it unsent (``stale_reason``).
     """
     withdrawn = _withdrawn(session, plan, ledger)
-    sent: list[PlannedAction] = []
+    sendable: list[PlannedAction] = []
     for action in plan.actions:
         state = ledger.states.get(action.key)
         auto = action.disposition is Disposition.AUTO and state in _SENDABLE
         approved = action.disposition is Disposition.APPROVAL and state is S.APPROVED
         if (auto or approved) and action.key not in withdrawn:
-            sent.append(action)
-    return sent
+            sendable.append(action)
+    return sendable
 
 
 def _withdrawn(session: Session, plan: Plan, ledger: LedgerFacts) -> set[str]:
