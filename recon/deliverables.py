@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -216,9 +217,11 @@ def report_data(
     order_flags: UnknownFlags = NO_FLAGS,
     day_run: int = 1,
     remediation_held: tuple[str, ...] = (),
+    unreported: AbstractSet[str] = frozenset(),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``day_run``: which run
-    of the shop's day, ``run_of_day``)."""
+    of the shop's day, ``run_of_day``; ``unreported``: keys of the findings no report that went
+    out has shown as they stand, listed as new)."""
     return build_report_data(
         findings=findings,
         matches=result.matches,
@@ -226,6 +229,7 @@ def report_data(
         actions=actions,
         store_credit=store_credit_rows(snapshot, settings.engine.amount_tolerance),
         previous_findings=previous,
+        unreported=unreported,
         shop=settings.shop.slug,
         shop_domain=settings.shop.domain,
         period_start=period[0],

@@ -29,7 +29,7 @@ from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
 from recon.lock import Lease, RunLock, holder_name
-from recon.models import OPEN_STATUSES, Finding
+from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
@@ -272,6 +272,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             gone = left_out_keys(app.settings, mirrored, previous)
             findings = merge(previous, result.findings, as_of, left_out=gone)
             store.save_findings(findings, session=session, run_id=run_id, previous=stored)
+            unreported = store.unreported_keys(session=session)
             lease = lock.extend_in(session, lease, RUN_LEASE)
         applied = remediate(
             sessions(app.store),
@@ -309,8 +310,11 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             remediation_held=applied.held,
             order_flags=flags,
             day_run=run_of_day(out),
+            unreported=unreported,
         )
         reports, notes, undelivered = publish(app.settings, data, out)
+        # Sent, or waiting in the outbox for the next run to resend: either way it went out.
+        store.mark_reported((f.key for f in findings if f.status not in CLOSED_STATUSES), as_of)
         mark_latest(out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))

@@ -7,6 +7,7 @@ the previous run's findings. Amounts are per currency and never added across cur
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -334,12 +335,16 @@ def _frame_currencies(*frames: pd.DataFrame) -> tuple[str, ...]:
 
 
 def _changes(
-    findings: Sequence[Finding], previous: Sequence[Finding] | None
+    findings: Sequence[Finding],
+    previous: Sequence[Finding] | None,
+    unreported: AbstractSet[str] = frozenset(),
 ) -> tuple[list[Finding], list[Finding]]:
     """New and resolved findings: the lifecycle status, completed by a diff with the last run.
 
-    A finding left out (its order turned out to be a Shopify test order) is neither: nothing
-    was fixed (``left_out_findings``)."""
+    New also takes the new or open findings of ``unreported`` keys: no report that went out
+    showed them as they stand (a run that saved them failed before its report went out, or an
+    acknowledged finding changed and reopened). A finding left out (its order turned out to be
+    a Shopify test order) is neither: nothing was fixed (``left_out_findings``)."""
     current_open = {f.key: f for f in findings if f.status not in CLOSED_STATUSES}
     previous_open = (
         {f.key: f for f in previous if f.status not in CLOSED_STATUSES} if previous else {}
@@ -349,6 +354,7 @@ def _changes(
         f
         for f in current_open.values()
         if f.status == FindingStatus.NEW
+        or (f.key in unreported and f.status in OPEN_STATUSES)
         or (
             previous is not None
             and f.key not in previous_open
@@ -370,6 +376,7 @@ def build_report_data(
     actions: Sequence[Mapping[str, Any]],
     store_credit: Sequence[Mapping[str, Any]],
     previous_findings: Sequence[Finding] | None,
+    unreported: AbstractSet[str] = frozenset(),
     shop: str,
     shop_domain: str,
     period_start: date,
@@ -395,7 +402,7 @@ def build_report_data(
         raise ValueError("as_of must be tz-aware UTC")
     shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
     open_findings, quiet = split_quiet(findings)
-    new, resolved = _changes(findings, previous_findings)
+    new, resolved = _changes(findings, previous_findings, unreported)
     left_out_findings = sorted(
         (f for f in findings if f.status is FindingStatus.LEFT_OUT), key=_sort_key
     )

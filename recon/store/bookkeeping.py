@@ -16,10 +16,24 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.errors import ConfigError
-from recon.models import CLOSED_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
+from recon.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    EventOrigin,
+    Finding,
+    FindingEvent,
+    FindingStatus,
+)
 from recon.store import tables as tbl
 from recon.store.bulk import upsert_rows
-from recon.store.history import append_events, finding_event, load_events, status_changes
+from recon.store.history import (
+    append_events,
+    finding_event,
+    load_events,
+    status_changes,
+    to_report,
+)
+from recon.store.id_sets import among
 
 
 class Bookkeeping:
@@ -174,8 +188,35 @@ class Bookkeeping:
         with self._tx(session) as s:
             stored = self.load_findings(session=s) if previous is None else previous
             events = status_changes(stored, saved, self.clock.now(), run_id)
-            upsert_rows(s, tbl.FindingRow, rows)
+            upsert_rows(s, tbl.FindingRow, rows, keep=("reported_at",))
+            again = to_report(stored, saved)
+            if again:  # a new episode, or reopened: no report that went out has shown it so
+                s.execute(
+                    update(tbl.FindingRow)
+                    .where(among(tbl.FindingRow.key, again))
+                    .values(reported_at=None)
+                )
             append_events(s, events)
+
+    def unreported_keys(self, *, session: Session | None = None) -> set[str]:
+        """The keys of the new and open findings no report that went out has shown as they
+        stand (first seen, back, or reopened since the last one): the reports' "new"."""
+        table = tbl.FindingRow
+        loud = [status.value for status in OPEN_STATUSES]
+        query = select(table.key).where(table.reported_at.is_(None), table.status.in_(loud))
+        with self._tx(session) as s:
+            return set(s.scalars(query))
+
+    def mark_reported(self, keys: Iterable[str], at: datetime) -> None:
+        """Record that a report which went out at ``at`` showed the findings of ``keys`` (call
+        once it is written and handed to delivery: the next report lists them new no more)."""
+        table = tbl.FindingRow
+        with self.session() as s:
+            s.execute(
+                update(table)
+                .where(table.reported_at.is_(None), among(table.key, list(keys)))
+                .values(reported_at=at)
+            )
 
     def finding_events(self, keys: Iterable[str] | None = None) -> dict[str, list[FindingEvent]]:
         """Each finding's history in time order (``keys``: only those findings'; None: all)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import String, Table, delete, insert
@@ -30,8 +30,11 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) -> None:
-    """Insert or update ``rows`` by primary key, in chunks, on SQLite or PostgreSQL.
+def upsert_rows(
+    session: Session, model: type[tbl.Base], rows: Sequence[Row], *, keep: Collection[str] = ()
+) -> None:
+    """Insert or update ``rows`` by primary key, in chunks, on SQLite or PostgreSQL; the
+    columns named in ``keep`` keep their stored value on update (a new row gets the row's).
 
     Raises:
         StoreError: the database is neither SQLite nor PostgreSQL.
@@ -47,7 +50,8 @@ def upsert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) ->
         stmt = postgresql.insert(table)
     else:
         raise StoreError(f"unsupported database dialect {dialect!r} (sqlite or postgresql)")
-    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    fixed = {*keys, *keep}
+    changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in fixed}
     rows = _fit_text(table, keys, rows)
     if changes:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)

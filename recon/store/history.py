@@ -33,6 +33,19 @@ def status_changes(
     ]
 
 
+def to_report(previous: Iterable[Finding], saved: Iterable[Finding]) -> list[str]:
+    """The keys of ``saved`` findings the next report that goes out must list as new: a new
+    episode (first seen, or back after it was closed), or an acknowledged finding that changed
+    and reopened (quiet until it changes: then it needs someone again)."""
+    acknowledged = {f.key for f in previous if f.status is FindingStatus.ACKNOWLEDGED}
+    return [
+        f.key
+        for f in saved
+        if f.status is FindingStatus.NEW
+        or (f.status is FindingStatus.OPEN and f.key in acknowledged)
+    ]
+
+
 def _phase(status: FindingStatus) -> FindingStatus:
     return FindingStatus.OPEN if status in OPEN_STATUSES else status
 

@@ -276,6 +276,9 @@ class FindingRow(Base):
     resolved_at: Mapped[datetime | None]
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # When a report that went out (written and handed to delivery) first showed the finding as
+    # it stands: NULL while its episode (or its reopening) is still to be reported as new.
+    reported_at: Mapped[datetime | None]
 
 
 class FindingEventRow(Base):
@@ -297,6 +300,9 @@ class FindingEventRow(Base):
     origin: Mapped[str] = mapped_column(String(16))
     amount_at_risk: Mapped[str] = mapped_column(MONEY)
     currency: Mapped[str | None] = mapped_column(String(16))
+    # The amount at risk and currency before this event, when it changed them (else NULL).
+    amount_before: Mapped[str | None] = mapped_column(MONEY)
+    currency_before: Mapped[str | None] = mapped_column(String(16))
     first_seen: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
     acknowledged_note: Mapped[str] = mapped_column(Text, default="")

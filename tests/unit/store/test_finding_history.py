@@ -9,7 +9,6 @@ Nov 3 (Loop changed what 1003 is owed: the acknowledgement no longer holds).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,18 +25,6 @@ from recon.store import tables as tbl
 from recon.store.migrate import alembic_config
 from recon.store.sql import SqlStore
 from tests.unit.store.history_shop import MISMATCH, MISSING, HistoryShop, day
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistoryShop]:
-    url = (
-        f"sqlite:///{tmp_path / 'recon.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    shop = HistoryShop(url, tmp_path)
-    yield shop
-    shop.close()
 
 
 def _timeline(shop: HistoryShop, key: str) -> list[tuple[object, ...]]:
