@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recon.errors import ConfigError
-from recon.models import EventOrigin, FindingStatus
+from recon.models import OPEN_STATUSES, EventOrigin, FindingEvent, FindingStatus
 
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
@@ -117,10 +117,10 @@ def findings_history(
         table.add_column(column)
     previous = None
     for e in events:
-        status = e.status.value
-        if e.status is FindingStatus.OPEN and previous is FindingStatus.ACKNOWLEDGED:
-            status = "open (reopened: changed since acknowledged)"
+        status = _status_text(e, previous)
         amount = f"{e.amount_at_risk} {e.currency or ''}".strip()
+        if e.amount_before is not None:
+            amount += " (was " + f"{e.amount_before} {e.currency_before or ''}".strip() + ")"
         source = f"run {e.run_id}" if e.run_id else e.origin.value
         cells = (f"{e.at:%Y-%m-%d %H:%M}", status, amount, source, e.acknowledged_by or "",
                  e.acknowledged_note)  # fmt: skip
@@ -129,3 +129,12 @@ def findings_history(
     if events and events[0].origin is EventOrigin.UPGRADE:
         table.caption = "the history begins at the upgrade that added it: earlier changes unknown"
     Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _status_text(event: FindingEvent, previous: FindingStatus | None) -> str:
+    """The status column: reopened after an acknowledgement, or an open finding's amount moved."""
+    if event.status is FindingStatus.OPEN and previous is FindingStatus.ACKNOWLEDGED:
+        return "open (reopened: changed since acknowledged)"
+    if event.amount_before is not None and previous is not None and previous in OPEN_STATUSES:
+        return f"{event.status.value} (amount changed)"
+    return event.status.value

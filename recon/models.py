@@ -316,7 +316,8 @@ class EventOrigin(StrEnum):
 
 
 class FindingEvent(Record):
-    """One change of a finding's status, as the append-only history keeps it.
+    """One change of a finding's status, or of the amount at risk of one still open or
+    acknowledged, as the append-only history keeps it.
 
     ``first_seen`` is the first-seen time of the episode the finding was in (a finding fixed
     and back starts a new one); ``acknowledged_*`` are set on acknowledgements.
@@ -328,6 +329,9 @@ class FindingEvent(Record):
     origin: EventOrigin
     amount_at_risk: Decimal = Decimal("0")
     currency: str | None = None
+    # What the amount at risk and currency were before, when this event changed them.
+    amount_before: Decimal | None = None
+    currency_before: str | None = None
     first_seen: datetime | None = None
     run_id: str | None = None
     acknowledged_by: str | None = None

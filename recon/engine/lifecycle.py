@@ -21,8 +21,8 @@ def merge(
     - first time seen → ``new`` (first_seen = last_seen = now);
     - seen before and new/open → ``open`` (first_seen kept, last_seen = now);
     - acknowledged → stays ``acknowledged`` (with who acknowledged it and why) while what it
-      says is unchanged: amount at risk, detail, and the ids it names (refunds, transactions,
-      units); else back to ``open`` (someone must look again);
+      says is unchanged: amount at risk and currency, detail, and the ids it names (refunds,
+      transactions, units); else back to ``open`` (someone must look again);
     - previously resolved and back → ``new`` with a fresh first_seen (a new occurrence: the old
       one was closed; a regression should be as loud as a first sighting);
     - previously new/open/acknowledged and absent now → ``resolved`` (resolved_at = now), or
@@ -69,6 +69,7 @@ def _same(prev: Finding, cur: Finding) -> bool:
     """Whether a finding says what it said when it was acknowledged."""
     return (
         prev.amount_at_risk == cur.amount_at_risk
+        and prev.currency == cur.currency
         and prev.detail == cur.detail
         and prev.shopify_refund_ids == cur.shopify_refund_ids
         and prev.transaction_ids == cur.transaction_ids

@@ -10,7 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
+from recon.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    EventOrigin,
+    Finding,
+    FindingEvent,
+    FindingStatus,
+)
 from recon.store import tables as tbl
 from recon.store.bulk import insert_rows
 from recon.store.id_sets import among
@@ -20,16 +27,20 @@ def status_changes(
     previous: Iterable[Finding], saved: Iterable[Finding], now: datetime, run_id: str | None = None
 ) -> list[FindingEvent]:
     """The history events of saving ``saved`` over ``previous``: one per finding whose status
-    changed, none for the others (a run over unchanged data adds none).
+    changed, or whose amount at risk or currency changed while it stayed open (the audit
+    trail keeps what it was: ``amount_before``), none for the others (a run over unchanged
+    data adds none).
 
     ``new`` and ``open`` are one state (the nightly's ``new`` only says which run saw it first),
-    so a finding seen again adds no event; an acknowledged finding that changed adds ``open``
-    (reopened), one fixed and back ``new``. Each event is dated by the finding's own times:
-    first seen, resolved, acknowledged, or last seen (``now`` when it has none).
+    so a finding seen again unchanged adds no event; an acknowledged finding that changed adds
+    ``open`` (reopened), one fixed and back ``new``. Each event is dated by the finding's own
+    times: first seen, resolved, acknowledged, or last seen (``now`` when it has none).
     """
     before = {f.key: f for f in previous}
     return [
-        _event(f, now, run_id) for f in saved if f.key not in before or _changed(before[f.key], f)
+        _event(f, now, run_id, before.get(f.key))
+        for f in saved
+        if f.key not in before or _changed(before[f.key], f)
     ]
 
 
@@ -51,7 +62,7 @@ def _phase(status: FindingStatus) -> FindingStatus:
 
 
 def _changed(prev: Finding, cur: Finding) -> bool:
-    if _phase(prev.status) is not _phase(cur.status):
+    if _phase(prev.status) is not _phase(cur.status) or _moved(prev, cur):
         return True
     acknowledged = (cur.acknowledged_by, cur.acknowledged_note, cur.acknowledged_at)
     return cur.status is FindingStatus.ACKNOWLEDGED and acknowledged != (
@@ -61,14 +72,25 @@ def _changed(prev: Finding, cur: Finding) -> bool:
     )
 
 
-def _event(f: Finding, now: datetime, run_id: str | None) -> FindingEvent:
+def _moved(prev: Finding, cur: Finding) -> bool:
+    """Whether the amount at risk or its currency changed within one episode (an open or
+    acknowledged finding seen again; a finding fixed and back starts afresh)."""
+    live = prev.status not in CLOSED_STATUSES and cur.status not in CLOSED_STATUSES
+    return live and (prev.amount_at_risk, prev.currency) != (cur.amount_at_risk, cur.currency)
+
+
+def _event(f: Finding, now: datetime, run_id: str | None, prev: Finding | None) -> FindingEvent:
     at = {
         FindingStatus.NEW: f.first_seen,
         FindingStatus.ACKNOWLEDGED: f.acknowledged_at or f.last_seen,
         FindingStatus.RESOLVED: f.resolved_at,
         FindingStatus.LEFT_OUT: f.resolved_at,
     }.get(f.status, f.last_seen)
-    return finding_event(f, at or now, EventOrigin.RUN, run_id)
+    event = finding_event(f, at or now, EventOrigin.RUN, run_id)
+    if prev is None or not _moved(prev, f):
+        return event
+    update = {"amount_before": prev.amount_at_risk, "currency_before": prev.currency}
+    return event.model_copy(update=update)
 
 
 def finding_event(
@@ -107,6 +129,8 @@ def append_events(session: Session, events: Sequence[FindingEvent]) -> None:
             "origin": e.origin.value,
             "amount_at_risk": str(e.amount_at_risk),
             "currency": e.currency,
+            "amount_before": None if e.amount_before is None else str(e.amount_before),
+            "currency_before": e.currency_before,
             "first_seen": e.first_seen,
             "acknowledged_by": e.acknowledged_by,
             "acknowledged_note": e.acknowledged_note,
@@ -139,6 +163,8 @@ def _from_row(row: tbl.FindingEventRow) -> FindingEvent:
         origin=EventOrigin(row.origin),
         amount_at_risk=Decimal(row.amount_at_risk),
         currency=row.currency,
+        amount_before=None if row.amount_before is None else Decimal(row.amount_before),
+        currency_before=row.currency_before,
         first_seen=row.first_seen,
         run_id=row.run_id,
         acknowledged_by=row.acknowledged_by,

@@ -62,3 +62,20 @@ def test_history_of_an_unknown_key_exits_2_naming_it(config: Path) -> None:
     result = recon("findings", "history", "NOPE|x", "-c", str(config))
     assert result.returncode == 2
     assert "no finding with key 'NOPE|x'" in result.stderr
+
+
+def test_history_shows_an_amount_change_from_what_to_what(config: Path) -> None:
+    seen = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+    finding = Finding(key=KEY, category=Category.MISSING_REFUND, severity=Severity.HIGH,
+                      owner=Owner.FINANCE, amount_at_risk=Decimal("48.60"), currency="USD",
+                      first_seen=seen, last_seen=seen)  # fmt: skip
+    _save(config, finding)
+    later = seen + timedelta(days=1)
+    _save(config, finding.model_copy(update={"status": FindingStatus.OPEN, "last_seen": later,
+                                             "amount_at_risk": Decimal("50.00")}))  # fmt: skip
+    result = recon("findings", "history", KEY, "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = [x for x in result.stdout.splitlines() if "USD" in x]
+    assert len(lines) == 2, result.stdout
+    assert f"{later:%Y-%m-%d %H:%M}" in lines[1] and "open (amount changed)" in lines[1]
+    assert "50.00 USD (was 48.60 USD)" in lines[1]

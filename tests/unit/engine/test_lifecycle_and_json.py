@@ -66,6 +66,7 @@ def test_acknowledged_stays_quiet_until_the_amount_changes() -> None:
         {"shopify_refund_ids": ("501",)},
         {"transaction_ids": ("601",)},
         {"loop_line_item_ids": ("9002",)},  # another unit missing, at the same price
+        {"currency": "EUR"},  # the same figure in another currency is another amount
     ],
 )
 def test_acknowledged_opens_again_when_the_ids_it_names_change(change: dict[str, object]) -> None:

@@ -163,3 +163,43 @@ def test_an_upgraded_store_begins_each_findings_history_with_its_state_then(
 def _history(obj: object, name: str, type_: str, reflected: bool, compare_to: object) -> bool:
     table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
     return table == "finding_events"
+
+
+def test_an_open_findings_amount_change_is_an_event_with_the_amount_before(
+    shop: HistoryShop,
+) -> None:
+    """Loop changes what 1003 is owed while its MISSING_REFUND is open: its status stays
+    open, and the history keeps when the amount at risk moved, from what to what."""
+    shop.night(day(10, 21, 2))
+    shop.loop_changes_1003(day(10, 22), owed="15.00")
+    run = shop.night(day(10, 23, 2)).run_id
+    shop.night(day(10, 24, 2))  # unchanged: nothing more
+    events = shop.events(MISSING)
+    assert [(e.at, e.status, e.amount_at_risk, e.amount_before, e.currency_before)
+            for e in events] == [
+        (day(10, 21, 2), FindingStatus.NEW, Decimal("13.03"), None, None),
+        (day(10, 23, 2), FindingStatus.OPEN, Decimal("15.00"), Decimal("13.03"), "USD"),
+    ]  # fmt: skip
+    assert (events[1].run_id, events[1].first_seen) == (run, day(10, 21, 2))
+
+
+def test_an_acknowledged_finding_whose_amount_changes_is_reopened_recorded_and_new_again(
+    shop: HistoryShop,
+) -> None:
+    """Acknowledged findings stay quiet until they change: then the history says it reopened
+    with the amount before and after, and the next report lists it new again, once."""
+    shop.night(day(10, 21, 2))
+    shop.ack(MISSING, "cli:bob", "refunding by hand", day(10, 22))
+    quiet = shop.night(day(10, 22, 2))
+    assert MISSING not in {f.key for f in quiet.open_findings}
+    shop.loop_changes_1003(day(10, 22, 12), owed="15.00")
+    changed = shop.night(day(10, 23, 2))
+    reopened = shop.events(MISSING)[-1]
+    assert (reopened.status, reopened.amount_at_risk, reopened.amount_before) == (
+        FindingStatus.OPEN, Decimal("15.00"), Decimal("13.03")
+    )  # fmt: skip
+    html = changed.files["html"].read_text("utf-8")
+    new = html.split("<h3>New</h3>", 1)[1].split("</ul>", 1)[0] if "<h3>New</h3>" in html else ""
+    assert "MISSING_REFUND · RMA 1003" in new
+    after = shop.night(day(10, 24, 2)).files["html"].read_text("utf-8")
+    assert "<h3>New</h3>" not in after
