@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recon.errors import ConfigError
-from recon.models import OPEN_STATUSES, EventOrigin, FindingEvent, FindingStatus
+from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
@@ -74,7 +74,8 @@ def findings_ack(
     note: Annotated[str, typer.Option("--note", help="what was checked (kept with it)")],
     config: ConfigOption = None,
 ) -> None:
-    """Acknowledge findings someone checked: quiet until they change."""
+    """Acknowledge findings someone checked: quiet until they change (one acknowledged
+    already keeps its first acknowledgement: who, why and when)."""
     from recon.bootstrap import open_store
     from recon.cli import _settings
     from recon.clock import SystemClock
@@ -94,8 +95,21 @@ def findings_ack(
             lock.release(lease)
     finally:
         store.close()
-    for finding in done:
-        Console().print("acknowledged: " + escape(finding.key))
+    console = Console()
+    for finding in done.done:
+        console.print("acknowledged: " + escape(finding.key))
+    for finding in done.already:
+        console.print(escape(_already(finding, note)))
+
+
+def _already(finding: Finding, note: str) -> str:
+    """What a repeat acknowledgement says: the first one stands, a new reason is not kept."""
+    when = f" on {finding.acknowledged_at:%Y-%m-%d %H:%M} UTC" if finding.acknowledged_at else ""
+    said = f"already acknowledged: {finding.key} by {finding.acknowledged_by}{when}"
+    said += f" ({finding.acknowledged_note!r}); left as it was"
+    if note != finding.acknowledged_note:
+        said += f": your note {note!r} is not recorded (the first acknowledgement stands)"
+    return said
 
 
 @findings_app.command("history")

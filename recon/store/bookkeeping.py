@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -237,15 +237,20 @@ class Bookkeeping:
 
     def acknowledge_findings(
         self, keys: Sequence[str], *, by: str, note: str, at: datetime | None = None
-    ) -> list[Finding]:
+    ) -> Acknowledged:
         """Mark open findings acknowledged (checked; quiet until they change), with who, why and
         when (``at``, default now: a month-end book shows them acknowledged from then on).
+
+        A finding acknowledged already is left as it is, its first acknowledgement standing
+        (who, why, when: the audit trail keeps when it was first acknowledged), and adds no
+        event, whatever ``note`` says; it is returned in ``already`` for the caller to say so.
 
         Raises:
             ConfigError: a key is unknown or its finding is resolved or left out (nothing to
                 acknowledge); nothing is changed then.
         """
         done: list[Finding] = []
+        already: list[Finding] = []
         with self.session() as s:
             _lock_findings(s, keys)  # a run saving its findings goes first or waits for this
             for key in keys:
@@ -254,6 +259,9 @@ class Bookkeeping:
                     raise ConfigError(f"no finding with key {key!r} (see findings.json)")
                 if row.status in {s.value for s in CLOSED_STATUSES}:
                     raise ConfigError(f"finding {key!r} is {row.status}: nothing to acknowledge")
+                if row.status == FindingStatus.ACKNOWLEDGED.value:
+                    already.append(Finding.model_validate(row.payload))
+                    continue
                 finding = Finding.model_validate(row.payload).model_copy(
                     update={
                         "status": FindingStatus.ACKNOWLEDGED,
@@ -266,7 +274,15 @@ class Bookkeeping:
                 row.payload = finding.model_dump(mode="json")
                 done.append(finding)
             append_events(s, [finding_event(f, _acked_at(f), EventOrigin.ACK) for f in done])
-        return done
+        return Acknowledged(done, already)
+
+
+class Acknowledged(NamedTuple):
+    """What ``findings ack`` did: the findings it acknowledged, and those it left as they
+    were (acknowledged already: the first acknowledgement stands)."""
+
+    done: list[Finding]
+    already: list[Finding]
 
 
 def _acked_at(finding: Finding) -> datetime:

@@ -79,3 +79,26 @@ def test_history_shows_an_amount_change_from_what_to_what(config: Path) -> None:
     assert len(lines) == 2, result.stdout
     assert f"{later:%Y-%m-%d %H:%M}" in lines[1] and "open (amount changed)" in lines[1]
     assert "50.00 USD (was 48.60 USD)" in lines[1]
+
+
+def test_acknowledging_again_keeps_the_first_acknowledgement_and_says_so(config: Path) -> None:
+    seen = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+    _save(config, Finding(key=KEY, category=Category.MISSING_REFUND, severity=Severity.HIGH,
+                          owner=Owner.FINANCE, amount_at_risk=Decimal("48.60"), currency="USD",
+                          first_seen=seen, last_seen=seen))  # fmt: skip
+    first = recon("findings", "ack", KEY, "--note", "refunding by hand", "-c", str(config))
+    assert first.returncode == 0, first.stderr
+    again = recon("findings", "ack", KEY, "--note", "customer agreed", "-c", str(config))
+    assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert f"already acknowledged: {KEY}" in said and "refunding by hand" in said, said
+    assert "customer agreed" in said and "not recorded" in said, said
+    store = open_store(load_settings(config))
+    try:
+        (stored,) = store.load_findings()
+        events = store.finding_history(KEY)
+    finally:
+        store.close()
+    assert stored.acknowledged_note == "refunding by hand"
+    assert [e.status for e in events] == [FindingStatus.NEW, FindingStatus.ACKNOWLEDGED]
+    assert events[1].acknowledged_at == stored.acknowledged_at
