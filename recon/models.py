@@ -198,6 +198,9 @@ class InventoryObservation(Record):
 
 # The reason prefix of a note on free text that was cleaned: the record itself was usable.
 CLEANED = "kept after cleaning: "
+# The field of an entry for an id whose ``nodes(ids:)`` answer was malformed (a list of another
+# length than the ids asked): nothing was read for it, and it is asked for again next run.
+NODES_SHAPE_FIELD = "nodes"
 
 
 class Quarantined(Record):

@@ -42,7 +42,7 @@ from recon.sources.shopify_checks import (
     raise_for_errors,
     warn_missing_scopes,
 )
-from recon.sources.shopify_paging import DEEP_PAGE_CAP, Pager, PartRead, gid
+from recon.sources.shopify_paging import DEEP_PAGE_CAP, Misshapen, Pager, PartRead, gid
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
@@ -55,6 +55,7 @@ from recon.sources.shopify_unread import (
     BALANCE_NOT_VISIBLE,
     NOT_VISIBLE,
     REFUND_NOT_VISIBLE,
+    misshapen,
     not_visible,
     paged_away,
     past_the_list,
@@ -317,6 +318,9 @@ class ShopifyClient:
         """Orders by numeric id; an id that resolves to null is quarantined, not dropped (§6)."""
         document = load_document("OrdersById")
         for order_gid, node in self.pager.by_ids("OrdersById", "Order", ids):
+            if isinstance(node, Misshapen):
+                yield misshapen("order", order_gid, node)
+                continue
             if node is None:
                 yield not_visible("order", order_gid, NOT_VISIBLE)
                 continue
@@ -356,6 +360,9 @@ class ShopifyClient:
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         """Refunds with all their lines and transactions (inner connections followed)."""
         for refund_gid, node in self.pager.by_ids("RefundsById", "Refund", ids):
+            if isinstance(node, Misshapen):
+                yield misshapen("refund", refund_gid, node)
+                continue
             if node is None:
                 # Kept for review: the planner holds refunds and restocks on an order whose
                 # listed refunds it could not read, and this says why (its order, if it is gone
@@ -413,6 +420,9 @@ class ShopifyClient:
         """
         kind = "ShopifyPaymentsBalanceTransaction"
         for node_gid, node in self.pager.by_ids("BalanceTransactionsById", kind, ids):
+            if isinstance(node, Misshapen):
+                yield misshapen("balance_transaction", node_gid, node)
+                continue
             if node is None:
                 yield not_visible("balance_transaction", node_gid, BALANCE_NOT_VISIBLE)
                 continue

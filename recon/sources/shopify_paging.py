@@ -62,6 +62,48 @@ class PartRead:
     reason: str
 
 
+@dataclass(frozen=True)
+class Misshapen:
+    """A ``nodes(ids:)`` answer that cannot be matched to the ids asked: why (``reason``)."""
+
+    reason: str
+
+
+_SHOWN_IDS = 10  # ids named in a shape error; more are counted
+
+
+def nodes_by_id(
+    name: str, asked: Sequence[str], nodes: object
+) -> dict[str, Mapping[str, Any]] | Misshapen:
+    """The nodes of a ``nodes(ids:)`` answer by id, or why it is not an answer to ``asked``.
+
+    ``nodes(ids:)`` is ``[Node]!``: one entry per id, ``null`` in place for an id Shopify cannot
+    show (shopify-admin-api.md §6). Results are matched by id, so a well-formed answer leaves as
+    many ids unmatched as it has nulls. A list of another length, or a node in place of an id
+    not answered, cannot say which ids were null: taken at its word, the ids it left out would
+    read as deleted in Shopify.
+    """
+    if not isinstance(nodes, list):
+        said = "no list"
+    elif len(nodes) != len(asked):
+        said = f"{len(nodes)} entries for {len(asked)} ids"
+    else:
+        found = {str(n.get("id")): n for n in nodes if isinstance(n, Mapping) and n}
+        nulls = sum(1 for n in nodes if n is None or (isinstance(n, Mapping) and not n))
+        unmatched = sum(1 for node_gid in asked if node_gid not in found)
+        if nulls == unmatched and all(n is None or isinstance(n, Mapping) for n in nodes):
+            return found
+        said = f"{nulls} null entries for {unmatched} ids not answered"
+    tails = [node_gid.rsplit("/", 1)[-1] for node_gid in asked]
+    shown = ", ".join(tails[:_SHOWN_IDS]) + (
+        f" and {len(tails) - _SHOWN_IDS} more" if len(tails) > _SHOWN_IDS else ""
+    )
+    return Misshapen(
+        f"shopify {name}: nodes(ids:) answered {said} (ids {shown}): a malformed answer, so "
+        "nothing is read from it and no id is taken as deleted; they are asked again next run"
+    )
+
+
 def next_cursor(info: object) -> tuple[str | None, str | None]:
     """(the cursor of the next page or None at the end, the ``pageInfo`` field at fault or None).
 
@@ -221,10 +263,10 @@ class Pager:
 
     def by_ids(
         self, name: str, kind: str, ids: Sequence[str]
-    ) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
-        """(gid, node) for every id via ``nodes(ids:)`` in cost-sized chunks; None for nulls.
-
-        Results are matched back by each node's ``id``, not by position (§6).
+    ) -> Iterator[tuple[str, Mapping[str, Any] | Misshapen | None]]:
+        """(gid, node) for every id via ``nodes(ids:)`` in cost-sized chunks; None for nulls,
+        and a ``Misshapen`` for each id of a chunk whose answer is malformed
+        (``nodes_by_id``). Results are matched back by each node's ``id`` (§6).
         """
         document = load_document(name)
         unique = list(dict.fromkeys(gid(kind, str(value)) for value in ids))
@@ -235,13 +277,13 @@ class Pager:
             data, _, used = self._call(document, {"ids": chunk}, "ids")
             chunk = list(used["ids"])
             size, offset = len(chunk), offset + len(chunk)
-            found: dict[str, Mapping[str, Any]] = {}
-            for node in data.get("nodes") or []:
-                if isinstance(node, Mapping) and node:
-                    found[str(node.get("id"))] = node
+            found = nodes_by_id(name, chunk, data.get("nodes"))
+            if isinstance(found, Misshapen):
+                logger.warning("%s", found.reason)
+                yield from ((node_gid, found) for node_gid in chunk)
+                continue
             for node_gid in chunk:
-                yield node_gid, found.pop(node_gid, None)
-            yield from found.items()  # ids Shopify spelled differently: still returned
+                yield node_gid, found.get(node_gid)
 
     def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any] | PartRead:
         """Inner-connection pages beyond the first (``node(id:)`` paging, §7), or a ``PartRead``

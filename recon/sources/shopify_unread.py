@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from recon.models import Quarantined
-from recon.sources.shopify_paging import PartRead
+from recon.models import NODES_SHAPE_FIELD, Quarantined
+from recon.sources.shopify_paging import Misshapen, PartRead
 
 NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
 REFUND_NOT_VISIBLE = (
@@ -32,6 +32,19 @@ def not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
         record_id=node_gid.rsplit("/", 1)[-1],
         field="$",
         reason=reason,
+        raw={"id": node_gid},
+    )
+
+
+def misshapen(kind: str, node_gid: str, wrong: Misshapen) -> Quarantined:
+    """An id asked in a ``nodes(ids:)`` call whose answer was malformed: kept for review (its
+    writes held) and asked again, never taken as not visible."""
+    return Quarantined(
+        source="shopify",
+        kind=kind,
+        record_id=node_gid.rsplit("/", 1)[-1],
+        field=NODES_SHAPE_FIELD,
+        reason=wrong.reason,
         raw={"id": node_gid},
     )
 
