@@ -187,6 +187,10 @@ class SyncSettings(_Section):
     retry_budget: int = Field(default=200, ge=0)
     retry_budget_seconds: float = Field(default=1800.0, gt=0)
     throttle_budget_seconds: float = Field(default=7200.0, gt=0)
+    # An order Shopify answers null for by id (deleted, or older than 60 days without
+    # read_all_orders) is asked for again only when its Loop return changes, or once this many
+    # days have passed since it was last asked (the app may have been granted read_all_orders).
+    not_visible_recheck_days: int = Field(default=30, ge=1)
 
 
 class EngineSettings(_Section):

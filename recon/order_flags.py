@@ -30,7 +30,7 @@ class UnknownFlags:
 
     unread: tuple[str, ...] = ()  # mirrored before recon read Order.test, not read since
     unread_findings: tuple[str, ...] = ()  # keys of the open findings naming them
-    not_visible: tuple[str, ...] = ()  # nodes(ids:) answered null: never re-read
+    not_visible: tuple[str, ...] = ()  # nodes(ids:) answered null: re-read seldom
     not_visible_findings: tuple[str, ...] = ()
 
     def among(self, keys: AbstractSet[str]) -> UnknownFlags:
@@ -69,7 +69,8 @@ class UnknownFlags:
                     f"{len(self.not_visible_findings)} open finding(s) on them): Shopify "
                     "answers null for them (deleted, or older than 60 days without "
                     "read_all_orders), so their test flag may never be read; "
-                    "recon writes nothing to them and no longer asks for them",
+                    "recon writes nothing to them and asks for them again only when their "
+                    "Loop return changes or after [sync] not_visible_recheck_days",
                 )
             )
         return tuple(out)
@@ -84,7 +85,9 @@ def unknown_flags(
     """The orders of ``snapshot`` (unfiltered) whose flag is unknown, and those not visible,
     with the open findings naming each. With ``include_test_orders`` an unknown flag changes
     nothing (test orders are reconciled too), so only the orders not visible are counted."""
-    gone = frozenset(o.id for o in snapshot.orders if o.id in snapshot.not_visible)
+    # An order Loop names that was never mirrored is not in ``snapshot.orders``: its return is.
+    named = {o.id for o in snapshot.orders} | {r.provider_order_id for r in snapshot.returns}
+    gone = frozenset(i for i in named if i is not None and i in snapshot.not_visible)
     unread = (
         frozenset(o.id for o in snapshot.orders if o.test is None and o.id not in gone)
         if not include_test_orders

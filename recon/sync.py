@@ -12,8 +12,10 @@ returns: their state streams are re-read from the oldest such return's ``updated
 ``updated_at`` (loop-returns-api.md §6 trap 7). So are orders mirrored before recon read
 ``Order.test`` (once: the read settles the flag), so that no operator has to run a backfill.
 An order the by-id read answers null for (deleted in Shopify, or older than 60 days without
-``read_all_orders``) is recorded as not visible and re-polled no more: the answer would be null
-every night, for ever.
+``read_all_orders``), mirrored or only named by a Loop return, is recorded as not visible and
+asked for again only when its return changes or after ``not_visible_recheck_days``: the answer
+would be null every night (``recon.store.visibility``). Records whose by-id answer was malformed
+(quarantined with field ``nodes``) are asked again the next night.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.fetch import Batch, FetchPlan, Window, fetch
-from recon.models import Quarantined
+from recon.models import NODES_SHAPE_FIELD, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.shopify_unread import NOT_VISIBLE
 from recon.store.queries import OPEN_RETURN_STATES
@@ -100,6 +102,21 @@ def not_visible_orders(quarantined: Iterable[Quarantined]) -> list[str]:
     return sorted(i for i in gone if i is not None)
 
 
+def returned_orders(batch: Batch) -> set[str]:
+    """Ids of the orders a read returned, whole (stored) or in part (quarantined: its refund
+    list cut short, a field unreadable): Shopify shows them. Not those answered null, nor those
+    of a malformed ``nodes(ids:)`` answer (nothing was read for them)."""
+    partial = {
+        q.record_id
+        for q in batch.quarantined
+        if q.source == "shopify"
+        and q.kind == "order"
+        and q.reason != NOT_VISIBLE
+        and q.field != NODES_SHAPE_FIELD
+    }
+    return {o.id for o in batch.orders} | {i for i in partial if i is not None}
+
+
 def api_calls(*sources: object) -> int | None:
     """Sum of the sources' ``api_calls`` counters, or None when a source does not count."""
     counts = [getattr(source, "api_calls", None) for source in sources]
@@ -144,15 +161,7 @@ def commit_batch(
             ),
             "gift_cards": store.upsert_gift_cards(batch.gift_cards, session=s),
         }
-        gone = not_visible_orders(batch.quarantined)
-        if gone and store.mark_orders_not_visible(gone, session=s):
-            log.warning(
-                "shopify answered null for %d mirrored order(s) by id (deleted, or older than "
-                "60 days without read_all_orders): %s; recon writes nothing to them and asks "
-                "for them no more",
-                len(gone),
-                ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""),
-            )
+        _record_visibility(store, batch, s)
         # Entries of records read cleanly tonight are resolved, then tonight's are added.
         store.resolve_quarantined(stored_ids(batch), batch.quarantined, session=s)
         store.add_quarantined(batch.quarantined, run_id, session=s)
@@ -165,6 +174,21 @@ def commit_batch(
             s.flush()  # the first write takes SQLite's write lock before the check
             fence(s)
     return stats
+
+
+def _record_visibility(store: SqlStore, batch: Batch, session: Session) -> None:
+    """Mark the orders answered null tonight, and clear the marks of those a read returned."""
+    returned = returned_orders(batch)
+    gone = [i for i in not_visible_orders(batch.quarantined) if i not in returned]
+    store.clear_not_visible(returned, session=session)
+    if gone and store.mark_orders_not_visible(gone, session=session):
+        log.warning(
+            "shopify answered null for %d order(s) by id (deleted, or older than 60 days "
+            "without read_all_orders): %s; recon writes nothing to them and asks for them again "
+            "only when their Loop return changes or after [sync] not_visible_recheck_days",
+            len(gone),
+            ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""),
+        )
 
 
 def _since(store: SqlStore, stream: str, until: datetime, settings: SyncSettings) -> datetime:
@@ -200,21 +224,33 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         payouts=payouts,
         balance=balance,
         gift_cards=gifts,
-        order_ids=tuple(sorted(_orders_to_repoll(store))),
-        refund_ids=tuple(store.refund_ids_missing_details()),
-        balance_ids=tuple(store.unsettled_balance_transaction_ids()),
+        order_ids=tuple(sorted(_orders_to_repoll(store, settings, until))),
+        refund_ids=_with_asked_again(store, "refund", store.refund_ids_missing_details()),
+        balance_ids=_with_asked_again(
+            store, "balance_transaction", store.unsettled_balance_transaction_ids()
+        ),
     )
 
 
-def _orders_to_repoll(store: SqlStore) -> set[str]:
-    """Orders read by id tonight: missing ones, and those not settled yet, but not one Shopify
-    answered null for (it would be null again: deleted, or out of sight)."""
-    unsettled = {
+def _with_asked_again(store: SqlStore, kind: str, ids: Iterable[str]) -> tuple[str, ...]:
+    """``ids`` and those of ``kind`` whose last by-id answer was malformed."""
+    return tuple(sorted({*ids, *store.ids_to_ask_again(kind)}))
+
+
+def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) -> set[str]:
+    """Orders read by id tonight: missing ones, those not settled yet, and those whose last
+    by-id answer was malformed; but not one Shopify answered null for within the last
+    ``not_visible_recheck_days`` (it would most likely be null again: deleted, or out of
+    sight). An order whose Loop return changed is read whatever its mark (``recon.fetch``)."""
+    wanted = {
+        *store.order_ids_missing(),
         *store.orders_with_pending_refunds(),
         *store.orders_with_open_write_findings(),
         *store.orders_with_unknown_test_flag(),
+        *store.ids_to_ask_again("order"),
     }
-    return set(store.order_ids_missing()) | (unsettled - set(store.orders_not_visible()))
+    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    return wanted - set(store.orders_not_visible_checked_after(cutoff))
 
 
 def all_streams() -> tuple[str, ...]:

@@ -133,6 +133,11 @@ class FakeShopify(_CallLog):
     call_log: Path | None = None
     # Order ids deleted in Shopify: ``nodes(ids:)`` answers null for them (quarantined, §6).
     deleted: set[str] = field(default_factory=set)
+    # Order or refund ids a ``nodes(ids:)`` call answers malformed (a list of another length):
+    # kept for review with field ``nodes``, never read as deleted.
+    misshapen: set[str] = field(default_factory=set)
+    # Order ids returned but read in part (their refund list cut short): quarantined, not stored.
+    read_in_part: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         _CallLog.__init__(self, self.call_log)
@@ -151,7 +156,11 @@ class FakeShopify(_CallLog):
     def iter_orders_by_id(self, ids: Sequence[str]) -> Iterator[OrderRecord | Quarantined]:
         self.record("iter_orders_by_id", sorted(ids))
         wanted = set(ids)
-        yield from (o for o in self.orders if o.id in wanted and o.id not in self.deleted)
+        for bad in sorted(wanted & self.misshapen):
+            yield _misshapen("order", bad)
+        wanted -= self.misshapen
+        for order in (o for o in self.orders if o.id in wanted and o.id not in self.deleted):
+            yield _in_part(order) if order.id in self.read_in_part else order
         for gone in sorted(wanted & self.deleted):
             yield not_visible("order", f"gid://shopify/Order/{gone}", NOT_VISIBLE)
 
@@ -170,7 +179,8 @@ class FakeShopify(_CallLog):
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         self.record("iter_refunds_by_id", sorted(ids))
         wanted = set(ids)
-        yield from (f for f in self.refunds if f.id in wanted)
+        yield from (_misshapen("refund", bad) for bad in sorted(wanted & self.misshapen))
+        yield from (f for f in self.refunds if f.id in wanted - self.misshapen)
 
     def iter_payouts(self, start: datetime, end: datetime) -> Iterator[PayoutRecord | Quarantined]:
         _check_window(start, end)
@@ -206,6 +216,30 @@ class FakeShopify(_CallLog):
         _check_window(start, end)
         self.record("iter_gift_cards", start, end)
         yield from (g for g in self.gift_cards if start <= g.created_at < end)
+
+
+def _misshapen(kind: str, record_id: str) -> Quarantined:
+    """What ``ShopifyClient`` yields for an id of a malformed ``nodes(ids:)`` answer."""
+    return Quarantined(
+        source="shopify",
+        kind=kind,
+        record_id=record_id,
+        field="nodes",
+        reason="shopify ById: nodes(ids:) answered 1 entries for 2 ids: a malformed answer",
+        raw={"id": record_id},
+    )
+
+
+def _in_part(order: OrderRecord) -> Quarantined:
+    """An order Shopify returned whose refund list could not be read whole."""
+    return Quarantined(
+        source="shopify",
+        kind="order",
+        record_id=order.id,
+        field="refunds",
+        reason="order has at least 250 refunds: some refunds are missing",
+        raw=dict(order.raw),
+    )
 
 
 # --- a deterministic dataset ------------------------------------------------------------------

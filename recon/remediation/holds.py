@@ -66,8 +66,9 @@ def test_flag_hold(ctx: RmaContext, order_id: str) -> str:
     if ctx.order_not_visible:
         return (
             f"order {order_id} is not visible in Shopify (nodes(ids:) answered null: deleted, "
-            "or older than 60 days without read_all_orders): nothing is written to it, and "
-            "recon no longer asks for it (a backfill over its dates reads it again)"
+            "or older than 60 days without read_all_orders): nothing is written to it; recon "
+            "asks for it again when its Loop return changes, or after [sync] "
+            "not_visible_recheck_days (a backfill over its dates reads it too)"
         )
     if ctx.order_test_unknown:
         return (

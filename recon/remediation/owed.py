@@ -55,6 +55,15 @@ class Draft:
     skipped: list[str] = field(default_factory=list)
 
 
+def not_mirrored(ctx: RmaContext | None, what: str) -> str:
+    """Why nothing is planned for a finding whose return or order the mirror lacks: the order
+    Shopify answers null for (never mirrored, so its return's break is still raised), or
+    ``what`` is not in the mirror."""
+    if ctx is not None and ctx.order is None and ctx.order_not_visible:
+        return test_flag_hold(ctx, ctx.loop_return.provider_order_id or "")
+    return f"{what} not in the mirror"
+
+
 def plan_refund(
     finding: Finding,
     settings: RemediationSettings,
@@ -65,7 +74,7 @@ def plan_refund(
     """The refund a MISSING_REFUND calls for: Loop's amount, restocking the unrestocked units."""
     ctx = contexts.get(finding.rma or "")
     if ctx is None or ctx.order is None:
-        draft.skipped.append(f"{finding.key}: return or order not in the mirror")
+        draft.skipped.append(f"{finding.key}: {not_mirrored(ctx, 'return or order')}")
         return
     ret, order = ctx.loop_return, ctx.order
     amount = quantize(ret.refund, ret.currency)
@@ -158,7 +167,7 @@ def plan_restock(
     ctx = contexts.get(finding.rma or "")
     line_id = finding_line(finding)
     if ctx is None or ctx.order is None or line_id is None:
-        draft.skipped.append(f"{finding.key}: return, order or line not in the mirror")
+        draft.skipped.append(f"{finding.key}: {not_mirrored(ctx, 'return, order or line')}")
         return
     ret, order = ctx.loop_return, ctx.order
     if not finding.loop_line_item_ids:

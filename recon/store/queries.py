@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from recon.models import NODES_SHAPE_FIELD
 from recon.store import tables as tbl
 
 # Refund transaction statuses that may still change (findings.md "pending").
@@ -83,21 +84,26 @@ class SyncQueries:
         to them. Every mirrored order is in the nightly snapshot, so all of them are read, in
         the by-id batches of 250; after the first night only those a read could not settle
         (quarantined) are left. One Shopify answered null for (``orders_not_visible``) is not
-        asked for again: its flag can never be read.
+        asked for again here: ``recon.sync`` asks for it after the recheck days.
         """
         order = tbl.OrderRow
         unknown = order.test.is_(None) & order.not_visible_at.is_(None)
         with self.session() as s:
             return sorted(s.scalars(select(order.id).where(unknown)))
 
-    def orders_not_visible(self) -> list[str]:
-        """Orders a by-id read answered null for: deleted in Shopify, or older than 60 days
-        without ``read_all_orders`` (shopify-admin-api.md §1, §6). Not re-polled by id: the
-        answer would be null again; a read that returns one (a backfill over its dates, its
-        Loop return changing) makes it visible again."""
-        order = tbl.OrderRow
+    def ids_to_ask_again(self, kind: str) -> list[str]:
+        """Shopify records of ``kind`` whose last by-id answer was malformed (an open entry
+        with field ``NODES_SHAPE_FIELD``): nothing was read for them, so they are asked again."""
+        row = tbl.QuarantineRow
+        query = select(row.record_id).where(
+            row.source == "shopify",
+            row.kind == kind,
+            row.field == NODES_SHAPE_FIELD,
+            row.resolved_at.is_(None),
+            row.record_id.is_not(None),
+        )
         with self.session() as s:
-            return sorted(s.scalars(select(order.id).where(order.not_visible_at.is_not(None))))
+            return sorted({str(i) for i in s.scalars(query)})
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""

@@ -109,6 +109,7 @@ def order_rows(
                 "presentment_currency": o.presentment_currency,
                 "test": o.test,
                 "not_visible_at": None,  # read (it is here): visible again
+                "not_visible_checked_at": None,
                 **_mirrored(o, at),
             }
         )

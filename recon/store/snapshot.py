@@ -29,8 +29,9 @@ class Snapshot:
     # (kind, id) of records an open quarantine entry rejected: the mirror may hold an older
     # copy, but what the vendor holds now could not be read (recon.store.quarantine).
     unreadable: frozenset[tuple[str, str]] = frozenset()
-    # Ids of mirrored orders Shopify answered null for by id (deleted in Shopify, or older than
-    # 60 days without read_all_orders): recon writes nothing to them and asks for them no more.
+    # Ids of orders Shopify answered null for by id (deleted in Shopify, or older than 60 days
+    # without read_all_orders), mirrored or only named by a Loop return: recon writes nothing to
+    # them and asks for them again seldom (``recon.store.visibility``).
     not_visible: frozenset[str] = frozenset()
 
 

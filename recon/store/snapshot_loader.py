@@ -52,16 +52,6 @@ def _between(column: InstrumentedAttribute[Any], start: datetime, end: datetime)
     return (column >= start) & (column < end)
 
 
-def not_visible_orders(session: Session, end: datetime | None = None) -> frozenset[str]:
-    """Ids of the orders Shopify last answered null for by id (``Snapshot.not_visible``),
-    before ``end`` when given: a period's book reads the orders as they stood at its end."""
-    order = tbl.OrderRow
-    query = select(order.id).where(order.not_visible_at.is_not(None))
-    if end is not None:
-        query = query.where(order.not_visible_at < end)
-    return frozenset(session.scalars(query))
-
-
 def load_snapshot(session: Session, start: datetime | None, end: datetime | None) -> Snapshot:
     """Records for [start, end), or all records when both are None (an open side is unbounded)."""
     if start is None and end is None:

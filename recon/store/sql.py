@@ -34,17 +34,17 @@ from recon.models import (
     Quarantined,
     RefundRecord,
 )
-from recon.store import quarantine
+from recon.store import quarantine, visibility
 from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bookkeeping import Bookkeeping
 from recon.store.bulk import chunks, replace_children, upsert_rows
-from recon.store.id_sets import among
 from recon.store.migrate import upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
-from recon.store.snapshot_loader import load_payout_context, load_snapshot, not_visible_orders
+from recon.store.snapshot_loader import load_payout_context, load_snapshot
+from recon.store.visibility import Visibility
 
 _ID = TypeVar(
     "_ID",
@@ -144,7 +144,7 @@ def _create_engine(url: str, schema: str | None) -> Engine:
     return engine
 
 
-class SqlStore(SyncQueries, Bookkeeping):
+class SqlStore(SyncQueries, Visibility, Bookkeeping):
     """The mirror. Build one per process with the store URL from settings."""
 
     def __init__(
@@ -321,6 +321,7 @@ class SqlStore(SyncQueries, Bookkeeping):
             upsert_rows(s, tbl.OrderRow, parents)
             replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
             replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)
+            visibility.clear(s, ids)  # read (it is here): visible again
         return len(unique)
 
     def upsert_refunds(
@@ -405,7 +406,7 @@ class SqlStore(SyncQueries, Bookkeeping):
             return replace(
                 load_snapshot(s, start, end),
                 unreadable=quarantine.unreadable(s),
-                not_visible=not_visible_orders(s, end),
+                not_visible=visibility.marked(s, end),
             )
 
     def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
@@ -426,18 +427,6 @@ class SqlStore(SyncQueries, Bookkeeping):
         """Keep records that could not be parsed, with their raw payload, for review."""
         with self._tx(session) as s:
             return quarantine.add_entries(s, items, run_id, self.clock.now())
-
-    def mark_orders_not_visible(
-        self, order_ids: Iterable[str], *, session: Session | None = None
-    ) -> int:
-        """Record that Shopify answered null for these mirrored orders by id (deleted, or out
-        of sight): ``orders_not_visible``; returns how many the mirror holds."""
-        row, ids = tbl.OrderRow, sorted(set(order_ids))
-        with self._tx(session) as s:
-            found = s.execute(
-                update(row).where(among(row.id, ids)).values(not_visible_at=self.clock.now())
-            )
-            return int(found.rowcount or 0)  # type: ignore[attr-defined]
 
     def resolve_quarantined(
         self,

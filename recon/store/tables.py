@@ -112,9 +112,23 @@ class OrderRow(_Mirrored, Base):
     presentment_currency: Mapped[str] = mapped_column(String(3))
     # ``Order.test``; NULL: mirrored before recon read it (re-read by the next nightly sync).
     test: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    # When a by-id read last answered null (deleted in Shopify, or older than 60 days without
-    # read_all_orders); NULL: visible at its last read. Such an order is not re-read nightly.
+    # When a by-id read first answered null (deleted in Shopify, or older than 60 days without
+    # read_all_orders); NULL: visible at its last read. Such an order is asked for again only
+    # when its Loop return changes, or ``[sync] not_visible_recheck_days`` after
+    # ``not_visible_checked_at``, when it was last asked (NULL there: at ``not_visible_at``).
     not_visible_at: Mapped[datetime | None]
+    not_visible_checked_at: Mapped[datetime | None]
+
+
+class UnseenOrderRow(Base):
+    """An order a Loop return names that the mirror never held, which Shopify answered null
+    for by id: ``not_visible_at`` the first time, ``checked_at`` the last (``OrderRow``'s two
+    columns, for an order with no row there). Deleted when a read returns the order."""
+
+    __tablename__ = "unseen_orders"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    not_visible_at: Mapped[datetime]
+    checked_at: Mapped[datetime]
 
 
 class OrderLineRow(Base):

@@ -38,7 +38,8 @@ def _old_mirror(url: str) -> None:
         parents, _, _ = rows.order_rows([before, read], EPOCH)
         for parent in parents:
             parent.pop("test", None)  # no such column at 0004
-            parent.pop("not_visible_at", None)  # nor this one
+            parent.pop("not_visible_at", None)  # nor these
+            parent.pop("not_visible_checked_at", None)
         del parents[0]["record"]["test"]  # the version before Order.test never wrote it
         connection.execute(insert(tbl.OrderRow.__table__), parents)
     engine.dispose()

@@ -1,0 +1,216 @@
+"""Orders Shopify answers null for by id: what marks them not visible, what clears the mark, and
+when they are asked for again (never from a malformed answer; a return that changes, or
+``[sync] not_visible_recheck_days``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from recon.clock import VirtualClock
+from recon.config import Settings, SyncSettings
+from recon.models import Category
+from recon.order_flags import unknown_flags
+from recon.remediation.planner import plan_actions
+from recon.remediation.runner import contexts_for
+from recon.service import reconcile_snapshot
+from recon.store.sql import SqlStore
+from recon.sync import run_sync
+from tests.fakes import EPOCH, FakeLoop, FakeShopify, make_order, make_refund, make_return
+
+SETTINGS = SyncSettings(lookback_hours=72, initial_days=60, not_visible_recheck_days=7)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(EPOCH + timedelta(days=30))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: VirtualClock
+) -> Iterator[SqlStore]:
+    url = (
+        f"sqlite:///{tmp_path / 'recon.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    mirror = SqlStore(url, clock=clock)
+    yield mirror
+    mirror.close()
+
+
+def asked(shopify: FakeShopify, call: str = "iter_orders_by_id") -> list[str]:
+    return [i for c in shopify.calls if c[0] == call for i in c[1]]  # type: ignore[attr-defined]
+
+
+def night(store: SqlStore, loop: FakeLoop, shopify: FakeShopify, clock: VirtualClock) -> None:
+    clock.advance(timedelta(days=1))
+    shopify.calls.clear()
+    run_sync(store, loop, shopify, clock, SETTINGS)
+
+
+def open_entries(store: SqlStore) -> list[tuple[str, str | None, str]]:
+    return sorted(
+        (e.entry.kind, e.entry.record_id, e.entry.field) for e in store.quarantine_entries()
+    )
+
+
+# --- 1. a malformed nodes(ids:) answer --------------------------------------------------------
+
+
+def test_ids_of_a_malformed_nodes_answer_are_not_marked_and_are_asked_again(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 and refund 7002 (of order 5002), mirrored, come back from a ``nodes`` list
+    of the wrong length (their returns changed tonight): nothing is marked, both are held for
+    review, and the next night asks for them again though nothing changed; a clean read
+    resolves them."""
+    seen = clock.now() - timedelta(hours=1)
+    refund = make_refund(2, seen, make_return(2, seen).refund)
+    # A restock-only refund: the order stays "paid", so the refunded-orders sweep misses it.
+    orders = [
+        make_order(1, seen),
+        make_order(2, seen, (refund.id,)).model_copy(update={"financial_status": "paid"}),
+    ]
+    store.upsert_orders(orders)
+    store.upsert_refunds([refund])
+    loop = FakeLoop([make_return(1, seen), make_return(2, seen)])
+    shopify = FakeShopify(orders=orders, refunds=[refund], misshapen={"5001", refund.id})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.orders_not_visible() == []
+    assert open_entries(store) == [("order", "5001", "nodes"), ("refund", refund.id, "nodes")]
+
+    shopify.misshapen.clear()
+    night(store, loop, shopify, clock)  # the returns are unchanged: only the shape error asks
+    assert asked(shopify) == ["5001"]
+    assert asked(shopify, "iter_refunds_by_id") == [refund.id]
+    assert open_entries(store) == []
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == []
+
+
+# --- 2. a read that returns the order clears the mark ------------------------------------------
+
+
+def test_an_order_read_in_part_after_it_was_not_visible_is_visible_again(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 was answered null (marked). A later read returns it, but its refund list is
+    cut short (quarantined, not stored): Shopify shows it, so the mark is cleared (its writes
+    stay held by the open quarantine entry, not by a stale "not visible")."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.orders_not_visible() == ["5001"]
+
+    shopify.deleted.clear()
+    shopify.read_in_part.add("5001")
+    loop.put(make_return(1, clock.now() + timedelta(hours=1)))  # the return changed: asked
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert store.orders_not_visible() == []
+    assert store.load_snapshot().not_visible == frozenset()
+    assert ("order", "5001", "refunds") in open_entries(store)
+
+
+def test_an_order_the_sweep_returns_clears_its_mark(store: SqlStore, clock: VirtualClock) -> None:
+    seen = clock.now() - timedelta(hours=1)
+    refund = make_refund(1, seen, make_return(1, seen).refund)
+    order = make_order(1, seen, (refund.id,))
+    store.upsert_orders([order])
+    store.mark_orders_not_visible(["5001"])
+    run_sync(store, FakeLoop(), FakeShopify(orders=[order], refunds=[refund]), clock, SETTINGS)
+    assert store.orders_not_visible() == []
+
+
+# --- 3. an order Loop names that was never mirrored --------------------------------------------
+
+
+def test_an_order_never_mirrored_that_shopify_answers_null_for_backs_off(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Return 1001 names order 5001, never mirrored and answered null: recorded as not visible,
+    it is not asked for every night; it is asked again when its return changes, and after
+    ``not_visible_recheck_days`` (7) since it was last asked."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    shopify = FakeShopify(deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert asked(shopify) == ["5001"]
+    assert store.orders_not_visible() == ["5001"]
+    assert store.load_snapshot().not_visible == frozenset({"5001"})
+
+    for _ in range(3):
+        night(store, loop, shopify, clock)
+        assert asked(shopify) == []
+    loop.put(make_return(1, clock.now() + timedelta(hours=1)))  # the return changed (day 4)
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    for _ in range(6):  # days 5-10: asked on day 4, so not before day 11
+        night(store, loop, shopify, clock)
+        assert asked(shopify) == []
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert store.orders_not_visible() == ["5001"]
+
+    shopify.deleted.clear()
+    shopify.put(make_order(1, seen))
+    clock.advance(timedelta(days=7))
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert store.orders_not_visible() == []
+    assert store.load_snapshot().not_visible == frozenset()
+
+
+def test_a_mirrored_order_not_visible_is_rechecked_after_the_recheck_days(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """A mirrored order with an open MISSING_REFUND answered null is asked again after the
+    recheck days, and the first date it was found not visible stays (a month's book)."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    first = clock.now()
+    for _ in range(6):
+        night(store, loop, shopify, clock)
+        assert asked(shopify) == []
+    clock.advance(timedelta(days=1))
+    store.save_findings(
+        reconcile_snapshot(Settings(), store, store.load_snapshot(), clock.now()).findings
+    )
+    shopify.calls.clear()
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert asked(shopify) == ["5001"]
+    assert store.load_snapshot(end=first + timedelta(seconds=1)).not_visible == frozenset({"5001"})
+
+
+def test_a_mark_never_hides_a_refund_owed(store: SqlStore, clock: VirtualClock) -> None:
+    """Return 1001 is closed with 11.01 owed; its order was never mirrored and Shopify answers
+    null: the MISSING_REFUND is raised, the report lists the order as not visible with the
+    finding on it, and remediation says why it writes nothing."""
+    seen = clock.now() - timedelta(hours=1)
+    run_sync(
+        store, FakeLoop([make_return(1, seen)]), FakeShopify(deleted={"5001"}), clock, SETTINGS
+    )
+    snapshot = store.load_snapshot()
+    findings = reconcile_snapshot(Settings(), store, snapshot, clock.now()).findings
+    owed = [f for f in findings if f.category == Category.MISSING_REFUND]
+    assert [f.rma for f in owed] == ["1001"]
+    flags = unknown_flags(snapshot, findings)
+    assert flags.not_visible == ("5001",)
+    assert owed[0].key in flags.not_visible_findings
+    assert "Orders not visible in Shopify" in dict(flags.lines())
+    plan = plan_actions(owed, Settings().remediation, contexts_for(snapshot), shop="sandbox")
+    assert plan.actions == ()
+    (why,) = plan.skipped
+    assert "order 5001 is not visible in Shopify" in why
