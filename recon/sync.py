@@ -102,19 +102,19 @@ def not_visible_orders(quarantined: Iterable[Quarantined]) -> list[str]:
     return sorted(i for i in gone if i is not None)
 
 
-def returned_orders(batch: Batch) -> set[str]:
-    """Ids of the orders a read returned, whole (stored) or in part (quarantined: its refund
-    list cut short, a field unreadable): Shopify shows them. Not those answered null, nor those
-    of a malformed ``nodes(ids:)`` answer (nothing was read for them)."""
+def partly_read_orders(quarantined: Iterable[Quarantined]) -> set[str]:
+    """Ids of the orders a read returned but could not store (quarantined: its refund list cut
+    short, a field unreadable): Shopify shows them. Not those answered null, nor those of a
+    malformed ``nodes(ids:)`` answer (nothing was read for them)."""
     partial = {
         q.record_id
-        for q in batch.quarantined
+        for q in quarantined
         if q.source == "shopify"
         and q.kind == "order"
         and q.reason != NOT_VISIBLE
         and q.field != NODES_SHAPE_FIELD
     }
-    return {o.id for o in batch.orders} | {i for i in partial if i is not None}
+    return {i for i in partial if i is not None}
 
 
 def api_calls(*sources: object) -> int | None:
@@ -178,9 +178,10 @@ def commit_batch(
 
 def _record_visibility(store: SqlStore, batch: Batch, session: Session) -> None:
     """Mark the orders answered null tonight, and clear the marks of those a read returned."""
-    returned = returned_orders(batch)
+    partly = partly_read_orders(batch.quarantined)
+    returned = partly | {o.id for o in batch.orders}  # upsert_orders clears the stored ones
     gone = [i for i in not_visible_orders(batch.quarantined) if i not in returned]
-    store.clear_not_visible(returned, session=session)
+    store.clear_not_visible(partly, session=session)
     if gone and store.mark_orders_not_visible(gone, session=session):
         log.warning(
             "shopify answered null for %d order(s) by id (deleted, or older than 60 days "
