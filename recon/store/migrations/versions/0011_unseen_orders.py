@@ -7,7 +7,7 @@ asked for every night, for ever: no row held the mark). Either is asked for agai
 Loop return changes, or ``[sync] not_visible_recheck_days`` after it was last asked.
 
 Revision ID: 0011_unseen_orders
-Revises: 0009_order_not_visible
+Revises: 0010_finding_reported
 Create Date: 2026-11-30 00:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_unseen_orders"
-down_revision = "0009_order_not_visible"
+down_revision = "0010_finding_reported"
 branch_labels = None
 depends_on = None
 
