@@ -13,6 +13,7 @@
     │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
     │   ├── SyncCancelledError          one side of the sync stopped because the other failed
     │   │                               (internal: the run reports the other side's error)
+    │   ├── SourcesFailedError          both APIs failed in one sync: names both, Loop first
     │   └── OutcomeUnknownError         a write was sent and no answer came (5xx, timeout, reset)
     ├── StoreError                      the local mirror is unusable (migration, lock, corrupt)
     ├── LockError               exit 4  another run holds the run lock / our lease was taken over
@@ -87,6 +88,25 @@ class SyncCancelledError(SourceError):
 
     Never the run's error: the sync raises the failure that stopped it, naming its API.
     """
+
+
+class SourcesFailedError(SourceError):
+    """Both sides of one sync failed; the message names both, Loop's first, whichever failed
+    first, so the run's error does not hang on which thread lost the race.
+
+    Its exit code is the first specific one (not 1) in that order: a refused token (3) on
+    either side is the one the operator must fix.
+    """
+
+    def __init__(self, errors: list[tuple[str, ReconError]]) -> None:
+        parts = [
+            str(error) if str(error).startswith(side) else f"{side}: {error}"
+            for side, error in errors
+        ]
+        super().__init__("both APIs failed: " + "; ".join(parts))
+        self.errors = tuple(errors)
+        specific = [e.exit_code for _, e in errors if e.exit_code != ReconError.exit_code]
+        self.exit_code = specific[0] if specific else ReconError.exit_code
 
 
 class OutcomeUnknownError(SourceError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from recon.errors import SyncCancelledError
+from recon.errors import ReconError, SourcesFailedError, SyncCancelledError
 from recon.models import (
     BalanceTransactionRecord,
     GiftCardRecord,
@@ -73,23 +73,32 @@ class Batch:
 class Stop:
     """Cooperative cancellation between the two reading threads of one ``fetch``.
 
-    The first side to fail records its error and stops the other, which checks between records,
-    so before asking for its next page: the run fails with the first error either way, and the
-    healthy side does not go on paging (possibly for many minutes against an API that is
-    struggling too) for records that will be thrown away, while the run holds its lock.
+    The first side to fail stops the other, which checks between records, so before asking
+    for its next page: the healthy side does not go on paging (possibly for many minutes
+    against an API that is struggling too) for records that will be thrown away, while the run
+    holds its lock. A side already in the middle of a request when the other fails may fail
+    too: every side's own failure is kept, and ``raise_failure`` reports them in a fixed order.
     """
+
+    SIDES = ("loop", "shopify")  # the order failures are reported in
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self.error: BaseException | None = None
-        self.side = ""
+        self.errors: dict[str, BaseException] = {}
+        self.side = ""  # the first side that failed, for the other's cancellation message
 
     def fail(self, side: str, error: BaseException) -> None:
-        """Record ``side``'s failure (the first one wins) and stop the other side."""
+        """Record ``side``'s failure and stop the other side.
+
+        A cancellation is not a failure, nor is the other side's error handed on (the Shopify
+        side waits for Loop's returns, and gets Loop's error if Loop fails).
+        """
         with self._lock:
-            if self.error is None and not isinstance(error, SyncCancelledError):
-                self.error, self.side = error, side
+            seen = any(error is e for e in self.errors.values())
+            if not seen and not isinstance(error, SyncCancelledError):
+                self.errors.setdefault(side, error)
+                self.side = self.side or side
         self._event.set()
 
     def check(self, side: str) -> None:
@@ -102,6 +111,25 @@ class Stop:
             raise SyncCancelledError(
                 f"{side}: stopped reading: {self.side or 'the other side'} failed"
             )
+
+    def raise_failure(self) -> None:
+        """Raise what failed, if anything: one side's error as it is; both sides' together
+        (``SourcesFailedError``, Loop first) when both are recon's errors; else the first
+        unexpected one in side order, its traceback intact.
+
+        Raises:
+            BaseException: the failure.
+        """
+        ordered = sorted(
+            self.errors.items(),
+            key=lambda item: self.SIDES.index(item[0]) if item[0] in self.SIDES else -1,
+        )
+        if not ordered:
+            return
+        unexpected = [e for _, e in ordered if not isinstance(e, ReconError)]
+        if len(ordered) == 1 or unexpected:
+            raise (unexpected or [ordered[0][1]])[0]
+        raise SourcesFailedError([(side, e) for side, e in ordered if isinstance(e, ReconError)])
 
 
 def _split(
@@ -195,11 +223,13 @@ def fetch(
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
     When one side fails (e.g. its API's retry budget is spent) the other stops before its next
-    page (``Stop``), and the first failure is raised. So do both when the caller's thread is
+    page (``Stop``), and the failure is raised; when both sides failed, both are named, Loop's
+    first (``SourcesFailedError``). Both sides stop too when the caller's thread is
     interrupted (Ctrl-C) while it waits for them.
 
     Raises:
-        recon.errors.SourceError: either side failed (the first failure is re-raised here).
+        recon.errors.SourceError: a side failed (its error re-raised here), or both did
+            (``SourcesFailedError``).
     """
     stop = Stop()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
@@ -217,8 +247,7 @@ def fetch(
             # too, or leaving this block waits for them to page to the end of their streams.
             stop.fail("the run (interrupted)", exc)
             raise
-    if stop.error is not None:
-        raise stop.error
+    stop.raise_failure()
     shopify_batch, loop_batch = shopify_future.result(), loop_future.result()
     shopify_batch.returns = loop_batch.returns
     shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined
