@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from recon.crontab import trigger_fields
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
     """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, read as cron reads them:
-    ``recon.crontab``).
+    ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
+    (``recon.schedule_trigger``).
 
     A run still going when the next is due is not started twice (``max_instances=1``); runs missed
     while the machine slept or the scheduler was down start once on wake-up, however late
@@ -30,15 +32,11 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         ConfigError: if the cron expression or time zone is invalid.
     """
     from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.cron import CronTrigger
 
-    try:
-        trigger = CronTrigger(**trigger_fields(cron), timezone=timezone)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
+    trigger = cron_trigger(cron, timezone)
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_job(
-        _guarded(job, timezone),
+        _guarded(job),
         trigger,
         id="recon-nightly",
         max_instances=1,
@@ -48,28 +46,28 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
     return scheduler
 
 
-def _guarded(
-    job: Callable[[], object],
-    timezone: str,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Callable[[], None]:
-    """Keep the scheduler alive across a failed run (the failure is logged and recorded) or a
-    report left in the outbox (logged as such: the run itself completed), and
-    run once per wall-clock time: when the clocks go back, a time in the repeated hour (01:30
-    in New York on the first Sunday of November) comes twice, and the trigger fires at both.
+def cron_trigger(cron: str, timezone: str) -> Any:
+    """The APScheduler trigger for ``cron`` in ``timezone``: each wall-clock time once.
+
+    Raises:
+        ConfigError: if the cron expression or time zone is invalid.
     """
-    zone = ZoneInfo(timezone)
-    ran: dict[datetime, datetime] = {}  # wall-clock minute → when (UTC) it ran, last 25 hours
+    from apscheduler.triggers.cron import CronTrigger
+
+    from recon.schedule_trigger import OncePerWallTime
+
+    try:
+        zone = ZoneInfo(timezone)
+        return OncePerWallTime(CronTrigger(**trigger_fields(cron), timezone=zone), zone)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
+
+
+def _guarded(job: Callable[[], object]) -> Callable[[], None]:
+    """Keep the scheduler alive across a failed run (the failure is logged and recorded) or a
+    report left in the outbox (logged as such: the run itself completed)."""
 
     def run() -> None:
-        at = now()
-        wall = at.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)
-        for old in [w for w, when in ran.items() if at - when > timedelta(hours=25)]:
-            del ran[old]
-        if wall in ran:
-            log.info("skipped: %s %s already ran (the clocks went back)", wall, timezone)
-            return
-        ran[wall] = at
         try:
             job()
         except ReportNotDeliveredError as exc:

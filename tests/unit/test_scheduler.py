@@ -3,7 +3,6 @@ and a failed run that does not stop the schedule."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,35 +39,84 @@ def test_the_job_never_overlaps_and_missed_runs_start_once_however_late() -> Non
     assert str(job.trigger.timezone) == NEW_YORK
 
 
-def test_when_the_clocks_go_back_the_repeated_time_runs_once() -> None:
-    """01:30 comes twice in New York on 2026-11-01: the trigger fires at both, the job runs
-    once; the next night runs as usual."""
-    fires = fire_times("30 1 * * *", datetime(2026, 10, 31, 12, tzinfo=UTC), 3)
-    assert fires[:2] == [
-        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # 01:30 EDT
-        datetime(2026, 11, 1, 6, 30, tzinfo=UTC),  # 01:30 EST, the same wall-clock time
-    ]
-    clock: Iterator[datetime] = iter(fires)
+LOS_ANGELES = "America/Los_Angeles"
+
+
+def nightly_runs(
+    cron: str, timezone: str, start: datetime, until: datetime, late: dict[int, timedelta]
+) -> list[datetime]:
+    """When the job started (UTC), driven as APScheduler drives it.
+
+    The scheduler asks the trigger for each next fire time after the last; the ``n``-th job
+    starts ``late[n]`` after its fire time (a busy machine, a slow thread pool), else on time.
+    """
+    scheduler: Any = build_scheduler(cron, lambda: None, timezone=timezone)
+    trigger = scheduler._pending_jobs[0][0].trigger
     ran: list[datetime] = []
-    job = _guarded(lambda: ran.append(fires[len(ran)]), NEW_YORK, now=lambda: next(clock))
-    for _ in fires:
+    clock: list[datetime] = []
+    job = _guarded(lambda: ran.append(clock[-1]))
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire < until:
+        clock.append(fire.astimezone(UTC) + late.get(len(clock), timedelta(0)))
         job()
-    assert len(ran) == 2  # the first 01:30 and the next night's
+        fire = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
+    return ran
 
 
-@pytest.mark.parametrize("step", [30, 20])
-def test_several_times_in_the_repeated_hour_each_run_once(step: int) -> None:
-    """A cron at 01:00 and 01:30 (or every 20 minutes): 01:00 EDT, 01:30 EDT, then 01:00 EST
-    and 01:30 EST again. Each wall-clock time runs once; the repeated hour is skipped."""
-    start = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)  # 01:00 EDT
-    fires = [start + timedelta(minutes=step * i) for i in range(120 // step)]  # 2 hours, UTC
-    tick: list[datetime] = []
-    ran: list[datetime] = []
-    guarded = _guarded(lambda: ran.append(tick[-1]), NEW_YORK, now=lambda: tick[-1])
-    for fire in fires:
-        tick.append(fire)
-        guarded()
-    assert ran == fires[: len(fires) // 2]  # the EDT hour; its EST repeat is skipped
+def shop_days(runs: list[datetime], timezone: str) -> list[str]:
+    return [f"{r.astimezone(ZoneInfo(timezone)):%Y-%m-%d}" for r in runs]
+
+
+@pytest.mark.parametrize(
+    "late",
+    [{}, {0: timedelta(minutes=3)}, {0: timedelta(minutes=45)}],
+    ids=["on-time", "3-minutes-late", "45-minutes-late"],
+)
+def test_when_the_clocks_go_back_each_shop_day_runs_once(late: dict[int, timedelta]) -> None:
+    """01:30 comes twice in Los Angeles on 2026-11-01 (PDT, then PST an hour later). The night
+    runs once, even when that night's run started late in the first 01:30's hour (it ran
+    again at the second 01:30, which read as another wall-clock time)."""
+    runs = nightly_runs(
+        "30 1 * * *",
+        LOS_ANGELES,
+        datetime(2026, 10, 31, 12, tzinfo=UTC),
+        datetime(2026, 11, 3, 12, tzinfo=UTC),
+        late,
+    )
+    assert shop_days(runs, LOS_ANGELES) == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert runs[0] == datetime(2026, 11, 1, 8, 30, tzinfo=UTC) + late.get(0, timedelta(0))
+
+
+@pytest.mark.parametrize("cron", ["0,30 1 * * *", "*/20 1 * * *"])
+def test_several_times_in_the_repeated_hour_each_run_once(cron: str) -> None:
+    """A cron at 01:00 and 01:30 (or every 20 minutes of 01:xx) in New York on 2026-11-01:
+    each wall-clock time runs once, in the first (EDT) hour; its EST repeat is skipped."""
+    runs = nightly_runs(
+        cron,
+        NEW_YORK,
+        datetime(2026, 11, 1, 4, tzinfo=UTC),
+        datetime(2026, 11, 1, 12, tzinfo=UTC),
+        {},
+    )
+    local = [f"{r.astimezone(ZoneInfo(NEW_YORK)):%H:%M %Z}" for r in runs]
+    expected = ["01:00 EDT", "01:30 EDT"] if cron.startswith("0,30") else None
+    assert local == (expected or ["01:00 EDT", "01:20 EDT", "01:40 EDT"])
+
+
+def test_a_scheduler_started_in_the_repeated_hour_runs_that_night() -> None:
+    """Started at 01:10 PST, after the first 01:30 had passed unseen: the night's run is the
+    second 01:30 (no run of that night came before it)."""
+    runs = nightly_runs(
+        "30 1 * * *",
+        LOS_ANGELES,
+        datetime(2026, 11, 1, 9, 10, tzinfo=UTC),
+        datetime(2026, 11, 2, 12, tzinfo=UTC),
+        {},
+    )
+    assert runs == [
+        datetime(2026, 11, 1, 9, 30, tzinfo=UTC),
+        datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+    ]
 
 
 def test_when_the_clocks_go_forward_the_missing_time_runs_once() -> None:
@@ -85,8 +133,7 @@ def test_a_failed_run_does_not_stop_the_next() -> None:
         if len(calls) == 1:
             raise SourceError("Shopify is down")
 
-    times = iter([datetime(2026, 11, 2, 7, tzinfo=UTC), datetime(2026, 11, 3, 7, tzinfo=UTC)])
-    guarded = _guarded(job, NEW_YORK, now=lambda: next(times))
+    guarded = _guarded(job)
     guarded()  # logged, not raised
     guarded()
     assert len(calls) == 2
@@ -105,8 +152,7 @@ def test_a_report_left_undelivered_is_logged_as_such_and_the_schedule_goes_on(
         calls.append(1)
         raise ReportNotDeliveredError("2 messages wait in reports/outbox: SMTP refused login")
 
-    times = iter([datetime(2026, 11, 2, 7, tzinfo=UTC), datetime(2026, 11, 3, 7, tzinfo=UTC)])
-    guarded = _guarded(job, NEW_YORK, now=lambda: next(times))
+    guarded = _guarded(job)
     with caplog.at_level("INFO", logger="recon.scheduler"):
         guarded()
         guarded()
