@@ -14,9 +14,10 @@ matters:
 - The nicknames ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily``
   (``@midnight``) and ``@hourly`` stand for their five fields; ``@reboot`` is refused.
 - A day of the month and a day of the week, when neither field starts with ``*``, fire on days
-  matching *either* (cron's DOM_STAR / DOW_STAR rule); APScheduler fires only on days matching
-  both, so that form is refused. When one of them starts with ``*`` cron, like APScheduler,
-  fires on days matching both.
+  matching *either* (cron's DOM_STAR / DOW_STAR rule). APScheduler's cron trigger fires only on
+  days matching both, so that form becomes two field sets, one per day field (the other left
+  whole), and the scheduler fires at the earlier of the two. When one of them starts with ``*``
+  (even ``*/2``) cron, like APScheduler, fires on days matching both: one field set.
 
 Every field is expanded to its explicit values here and handed to APScheduler as a plain list,
 so APScheduler's reading of the text never comes into it.
@@ -99,14 +100,14 @@ def _range_values(part: str, field: CronField) -> set[int]:
     return set(range(first, last + 1, step))
 
 
-def trigger_fields(cron: str) -> dict[str, str]:
+def trigger_fields(cron: str) -> list[dict[str, str]]:
     """APScheduler ``CronTrigger`` keyword arguments for five crontab fields (or a nickname such
-    as ``@daily``), as cron reads them.
+    as ``@daily``), as cron reads them: one set, or two when the day of the month and the day
+    of the week are both restricted (cron fires on days matching either; fire at the earlier).
 
     Raises:
-        ValueError: not five fields nor a nickname (``@reboot`` included), a form cron
-            refuses (naming the field), or a day of the month and a day of the week together
-            that cron would run on either of.
+        ValueError: not five fields nor a nickname (``@reboot`` included), or a form cron
+            refuses (naming the field).
     """
     fields = _unnicknamed(cron).split()
     if len(fields) != 5:
@@ -122,12 +123,9 @@ def trigger_fields(cron: str) -> dict[str, str]:
         "month": _listed(field_values(month, MONTH)),
         "day_of_week": ",".join(WEEKDAYS[d] for d in sorted(weekdays)),
     }
-    if not day.startswith("*") and not day_of_week.startswith("*"):
-        raise ValueError(
-            "give a day of the month or a day of the week, not both (cron runs on days matching "
-            "either, the scheduler only on days matching both); start one of them with '*'"
-        )
-    return out
+    if day.startswith("*") or day_of_week.startswith("*"):
+        return [out]
+    return [out | {"day_of_week": "*"}, out | {"day": "*"}]
 
 
 # crontab(5)'s nicknames (cronie ``entry.c``; lower case only, as cron compares them).

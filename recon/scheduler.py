@@ -52,13 +52,17 @@ def cron_trigger(cron: str, timezone: str) -> Any:
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
     """
+    from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
 
     from recon.schedule_trigger import OncePerWallTime
 
     try:
         zone = ZoneInfo(timezone)
-        return OncePerWallTime(CronTrigger(**trigger_fields(cron), timezone=zone), zone)
+        crons = [CronTrigger(**fields, timezone=zone) for fields in trigger_fields(cron)]
+        # Two when both day fields are restricted: cron fires on days matching either.
+        inner = crons[0] if len(crons) == 1 else OrTrigger(crons)
+        return OncePerWallTime(inner, zone)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
 

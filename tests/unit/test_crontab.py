@@ -87,6 +87,62 @@ def test_other_fields_fire_as_cron_reads_them(cron: str, expected: list[date]) -
 
 
 @pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        # Both restricted (neither starts with "*"): days matching either.
+        (
+            "0 2 1 * 1",
+            ["12-01 Tue", "12-07 Mon", "12-14 Mon", "12-21 Mon", "12-28 Mon", "01-01 Fri"],
+        ),
+        (
+            "0 2 13 * 5",
+            ["12-04 Fri", "12-11 Fri", "12-13 Sun", "12-18 Fri", "12-25 Fri", "01-01 Fri"],
+        ),
+        (
+            "0 2 1,15 * sat,sun",
+            ["12-01 Tue", "12-05 Sat", "12-06 Sun", "12-12 Sat", "12-13 Sun", "12-15 Tue"],
+        ),
+        (
+            "0 2 1-2 * 7",
+            ["12-01 Tue", "12-02 Wed", "12-06 Sun", "12-13 Sun", "12-20 Sun", "12-27 Sun"],
+        ),
+        # The month still applies to both: the 1st of January or its Mondays.
+        (
+            "0 2 1 jan mon",
+            ["01-01 Fri", "01-04 Mon", "01-11 Mon", "01-18 Mon", "01-25 Mon", "01-01 Sat"],
+        ),
+        # A day the month never has: its Mondays only (cron does the same).
+        (
+            "0 2 31 2 1",
+            ["02-01 Mon", "02-08 Mon", "02-15 Mon", "02-22 Mon", "02-07 Mon", "02-14 Mon"],
+        ),
+        # One starts with "*" (even "*/2"): days matching both.
+        (
+            "0 2 1 * */2",
+            ["12-01 Tue", "04-01 Thu", "05-01 Sat", "06-01 Tue", "07-01 Thu", "08-01 Sun"],
+        ),
+        (
+            "0 2 */10 * 1",
+            ["12-21 Mon", "01-11 Mon", "02-01 Mon", "03-01 Mon", "05-31 Mon", "06-21 Mon"],
+        ),
+        # Neither restricted: every day.
+        (
+            "0 2 * * *",
+            ["12-01 Tue", "12-02 Wed", "12-03 Thu", "12-04 Fri", "12-05 Sat", "12-06 Sun"],
+        ),
+    ],
+)
+def test_day_of_the_month_and_of_the_week_as_cron_combines_them(
+    cron: str, expected: list[str]
+) -> None:
+    """Cron's DOM_STAR / DOW_STAR rule: when both day fields are restricted (neither starts with
+    ``*``), a day matching either fires; when one starts with ``*``, a day must match both."""
+    start = datetime(2026, 11, 30, 3, tzinfo=UTC)  # a Monday, after 02:00
+    days = fire_dates(cron, start, len(expected))
+    assert [f"{d:%m-%d %a}" for d in days] == expected
+
+
+@pytest.mark.parametrize(
     ("cron", "field"),
     [
         ("0 2 * * 8", "day of the week"),
