@@ -17,7 +17,8 @@ from recon.cli_findings import findings_app
 from recon.cli_quarantine import quarantine_app
 from recon.clock import shop_day
 from recon.config import RemediationMode
-from recon.errors import ConfigError, ReconError, RemediationError
+from recon.errors import ConfigError, ReconError, RemediationError, RunInterruptedError
+from recon.interrupt import Interrupt, on_signals
 from recon.logs import configure_logging, name_shop
 
 if TYPE_CHECKING:
@@ -151,8 +152,9 @@ def run(
     settings = _settings(config)
     if mode is not None:
         settings.remediation.mode = mode
-    with build_app(settings) as application:
-        outcome = run_nightly(application)
+    # SIGTERM (cron, systemd) and Ctrl-C stop the run at its next safe point; a second exits.
+    with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
+        outcome = run_nightly(application, interrupt=interrupt)
         print_outcome(Console(), outcome, application.truth)
     _check_delivered(settings, outcome)
 
@@ -177,8 +179,8 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         f"{settings.sandbox.returns} Loop returns; store "
         + escape(make_url(settings.store.url).render_as_string(hide_password=True))
     )
-    with build_app(settings) as application:
-        outcome = run_nightly(application)
+    with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
+        outcome = run_nightly(application, interrupt=interrupt)
         print_outcome(console, outcome, application.truth)
     _check_delivered(settings, outcome)
 
@@ -234,25 +236,38 @@ def schedule(
     cron: Annotated[str, typer.Option(help="crontab expression, e.g. '0 2 * * *'")] = "0 2 * * *",
     config: ConfigOption = None,
 ) -> None:
-    """Run the nightly job on a schedule with the built-in APScheduler (alternative to cron)."""
+    """Run the nightly job on a schedule with the built-in APScheduler (alternative to cron).
+
+    Ctrl-C or SIGTERM stops the schedule; a run in progress stops at its next safe point first
+    (exit 130 or 143, saying what it did); a second signal exits at once.
+    """
     from recon.bootstrap import build_app, check_ready
     from recon.scheduler import build_scheduler
     from recon.service import run_nightly
 
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
+    stopped: list[RunInterruptedError] = []
 
     def job() -> None:
-        with build_app(settings) as application:
-            outcome = run_nightly(application)
+        try:
+            with build_app(settings) as application:
+                outcome = run_nightly(application, interrupt=interrupt)
+        except RunInterruptedError as exc:
+            stopped.append(exc)  # the schedule's own error, once the scheduler has stopped
+            return
         _check_delivered(settings, outcome)  # logged by the scheduler; the schedule goes on
 
-    scheduler: Any = build_scheduler(cron, job, timezone=settings.shop.timezone)
-    Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")
-    try:
+    with on_signals(Interrupt()) as interrupt:
+        scheduler: Any = build_scheduler(cron, job, timezone=settings.shop.timezone)
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")
+        while not interrupt.wait(1.0):
+            pass
+        scheduler.shutdown(wait=True)  # a run in progress stops at its next safe point
+    if stopped:
+        raise stopped[0]
+    Console().print(f"schedule stopped ({interrupt.name}); no run was in progress")
 
 
 @app.command()

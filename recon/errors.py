@@ -17,6 +17,8 @@
     │   └── OutcomeUnknownError         a write was sent and no answer came (5xx, timeout, reset)
     ├── StoreError                      the local mirror is unusable (migration, lock, corrupt)
     ├── LockError               exit 4  another run holds the run lock / our lease was taken over
+    ├── RunInterruptedError     exit 128+signal (130 Ctrl-C, 143 SIGTERM)  the run stopped at a
+    │                                   safe point on a signal; the next run resumes
     ├── RemediationError                a write could not be planned or applied safely
     └── DeliveryError                   the report could not be delivered (kept in the outbox)
         └── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
@@ -121,6 +123,18 @@ class LockError(ReconError):
     """Another run holds the run lock, or this run's lease was taken over."""
 
     exit_code = 4
+
+
+class RunInterruptedError(ReconError):
+    """The run stopped at its next safe point because the process was asked to stop (SIGINT,
+    SIGTERM); the message says what was done, and the next run resumes from there.
+
+    Its exit code is the shell's for that signal: 130 for Ctrl-C, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class RemediationError(ReconError):

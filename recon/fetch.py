@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from recon.errors import ReconError, SourcesFailedError, SyncCancelledError
+from recon.interrupt import Interrupt
 from recon.models import (
     BalanceTransactionRecord,
     GiftCardRecord,
@@ -82,9 +83,10 @@ class Stop:
 
     SIDES = ("loop", "shopify")  # the order failures are reported in
 
-    def __init__(self) -> None:
+    def __init__(self, interrupt: Interrupt | None = None) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
+        self._interrupt = interrupt
         self.errors: dict[str, BaseException] = {}
         self.side = ""  # the first side that failed, for the other's cancellation message
 
@@ -105,8 +107,11 @@ class Stop:
         """Raise when the other side has failed.
 
         Raises:
-            SyncCancelledError: the other side failed; ``side`` reads no further.
+            SyncCancelledError: the other side failed, or the run was asked to stop (a
+                signal: ``recon.interrupt``); ``side`` reads no further.
         """
+        if self._interrupt is not None and self._interrupt.requested:
+            raise SyncCancelledError(f"{side}: stopped reading: {self._interrupt.name}")
         if self._event.is_set():
             raise SyncCancelledError(
                 f"{side}: stopped reading: {self.side or 'the other side'} failed"
@@ -219,19 +224,22 @@ def fetch(
     shopify: ShopifySource,
     *,
     versions: Versions | None = None,
+    interrupt: Interrupt | None = None,
 ) -> Batch:
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
     When one side fails (e.g. its API's retry budget is spent) the other stops before its next
     page (``Stop``), and the failure is raised; when both sides failed, both are named, Loop's
     first (``SourcesFailedError``). Both sides stop too when the caller's thread is
-    interrupted (Ctrl-C) while it waits for them.
+    interrupted (Ctrl-C) while it waits for them, or when ``interrupt`` is requested (a
+    signal): then nothing is returned.
 
     Raises:
         recon.errors.SourceError: a side failed (its error re-raised here), or both did
             (``SourcesFailedError``).
+        recon.errors.RunInterruptedError: ``interrupt`` was requested during the read.
     """
-    stop = Stop()
+    stop = Stop(interrupt)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
         try:
             loop_future = pool.submit(_guarded, stop, "loop", _read_loop, loop, plan, stop)
@@ -248,6 +256,11 @@ def fetch(
             stop.fail("the run (interrupted)", exc)
             raise
     stop.raise_failure()
+    if interrupt is not None:
+        interrupt.check(
+            "during the sync: both APIs' readers stopped before their next request, and "
+            "nothing of tonight's sync was kept (the watermarks stay)"
+        )
     shopify_batch, loop_batch = shopify_future.result(), loop_future.result()
     shopify_batch.returns = loop_batch.returns
     shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined

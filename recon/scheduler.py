@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
-    """A BlockingScheduler that calls ``job`` on ``cron`` (five fields, read as cron reads them:
-    ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
+    """A BackgroundScheduler (not started) that calls ``job`` on ``cron`` (five fields, read as
+    cron reads them: ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
     (``recon.schedule_trigger``).
 
     A run still going when the next is due is not started twice (``max_instances=1``); runs missed
@@ -31,10 +31,12 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
     """
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     trigger = cron_trigger(cron, timezone)
-    scheduler = BlockingScheduler(timezone=UTC)
+    # In the background: the main thread waits for a signal, then stops the schedule and waits
+    # for a run in progress to stop at its next safe point (``cli.schedule``).
+    scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
         _guarded(job),
         trigger,

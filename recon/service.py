@@ -28,10 +28,13 @@ from recon.deliverables import (
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge
+from recon.errors import RunInterruptedError
+from recon.interrupt import Interrupt
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
 from recon.period_end import as_it_stood, at_period_end
+from recon.remediation.actions import ActionState
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
 from recon.store.snapshot import (
@@ -168,10 +171,17 @@ def sessions(store: SqlStore) -> sessionmaker[Session]:
     return sessionmaker(store.engine, expire_on_commit=False)
 
 
-def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
+def run_nightly(
+    app: App, *, until: datetime | None = None, interrupt: Interrupt | None = None
+) -> RunOutcome:
     """Sync, reconcile, remediate per policy, report and deliver: the nightly job.
 
+    ``interrupt`` (set by a signal: ``recon.interrupt``) stops the run at its next safe point:
+    the sync's readers before their next request (nothing of the sync kept), remediation after
+    the write in flight (no other started), or between steps; the lock is released either way.
+
     Raises:
+        RunInterruptedError: ``interrupt`` was requested; the message says what was done.
         LockError: another run of this shop holds the lock.
         SourceError: an API could not be read (auth, exhausted retries, or the run's retry
             budget for an API spent: nothing of the sync is kept, the watermarks stay).
@@ -179,12 +189,14 @@ def run_nightly(app: App, *, until: datetime | None = None) -> RunOutcome:
             before anything is synced or sent).
     """
     check_output_dirs(app.settings)
+    interrupt = interrupt or Interrupt()
+    interrupt.check("before it began: nothing was done")
     store: Any = app.store
     lock = RunLock(sessions(app.store), app.clock)
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     app.start_retry_budgets()
     try:
-        return _run_locked(app, store, lock, lease, until or app.clock.now())
+        return _run_locked(app, store, lock, lease, until or app.clock.now(), interrupt)
     finally:
         lock.release(lease)
 
@@ -238,7 +250,9 @@ def _extended(lock: RunLock, session: Session, lease: Lease) -> None:
     lock.extend_in(session, lease, RUN_LEASE)
 
 
-def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: datetime) -> RunOutcome:
+def _run_locked(
+    app: App, store: Any, lock: RunLock, lease: Lease, as_of: datetime, interrupt: Interrupt
+) -> RunOutcome:
     from recon.sync import run_sync
 
     slug = app.settings.shop.slug
@@ -253,6 +267,11 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             app.settings.sync,
             until=as_of,
             fence=lambda session: _extended(lock, session, lease),
+            interrupt=interrupt,
+        )
+        interrupt.check(
+            f"after the sync ({stats.total} records mirrored, the watermarks moved): nothing "
+            "was reconciled or sent"
         )
         # A long sync may have eaten most of the lease: renew it before remediation writes
         # (LockError if it was taken over meanwhile: then this run must not write at all).
@@ -274,6 +293,7 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             store.save_findings(findings, session=session, run_id=run_id, previous=stored)
             unreported = store.unreported_keys(session=session)
             lease = lock.extend_in(session, lease, RUN_LEASE)
+        interrupt.check("after reconciling (the findings are saved): nothing was sent")
         applied = remediate(
             sessions(app.store),
             app.shopify,
@@ -287,7 +307,9 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             renew=lambda current: lock.renew(current, RUN_LEASE),
             include_test_orders=app.settings.engine.include_test_orders,
             timezone=app.settings.shop.timezone,
+            interrupt=interrupt,
         )
+        interrupt.check(stopped_in_remediation(applied))
         actions = action_rows(sessions(app.store), slug)
         said = remediation_lines(applied)
         flags = order_flags(app.settings, mirrored, findings)
@@ -334,11 +356,26 @@ def _run_locked(app: App, store: Any, lock: RunLock, lease: Lease, as_of: dateti
             undelivered=undelivered,
             timezone=shop.timezone,
         )
+    except RunInterruptedError as exc:
+        store.finish_run(run_id, "interrupted", {"error": str(exc)})
+        raise
     except BaseException:
         store.finish_run(run_id, "failed", {})
         raise
     store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
     return outcome
+
+
+def stopped_in_remediation(applied: ApplyReport) -> str:
+    """What remediation did before a signal stopped the run, for the run's error."""
+    settled = (*applied.recovered, *applied.applied)
+    done = sum(1 for o in settled if o.state == ActionState.DONE)
+    others = len(settled) - done
+    also = f" ({others} other intent(s) settled without a write)" if others else ""
+    return (
+        f"during remediation: {done} write(s) done and recorded{also}, {applied.left} not "
+        "started (they wait for the next run); no report was written"
+    )
 
 
 def _payout_tieout(

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.fetch import Batch, FetchPlan, Window, fetch
+from recon.interrupt import Interrupt
 from recon.models import NODES_SHAPE_FIELD, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.shopify_unread import NOT_VISIBLE
@@ -269,13 +270,16 @@ def run_sync(
     until: datetime | None = None,
     run_id: str | None = None,
     fence: Fence | None = None,
+    interrupt: Interrupt | None = None,
 ) -> SyncStats:
     """The nightly incremental sync up to ``until`` (default: now).
 
     Records a ``sync`` run unless the caller passes its own ``run_id``. ``fence`` checks the
-    run's lease inside the commit (``commit_batch``).
+    run's lease inside the commit (``commit_batch``). ``interrupt`` (a signal) stops the
+    readers before their next request; nothing is then written.
 
     Raises:
+        recon.errors.RunInterruptedError: ``interrupt`` was requested during the read.
         recon.errors.SourceError: an API failed; nothing is written and watermarks stay put.
         recon.errors.StoreError: the mirror could not be written.
     """
@@ -285,7 +289,7 @@ def run_sync(
     calls_before = api_calls(loop, shopify)
     try:
         plan = plan_nightly(store, settings, until)
-        batch = fetch(plan, loop, shopify, versions=store.return_versions)
+        batch = fetch(plan, loop, shopify, versions=store.return_versions, interrupt=interrupt)
         stats = commit_batch(
             store, batch, run_id, watermarks=dict.fromkeys(all_streams(), until), fence=fence
         )

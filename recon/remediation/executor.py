@@ -26,6 +26,7 @@ from recon.errors import (
     RetryBudgetExhaustedError,
     SourceError,
 )
+from recon.interrupt import Interrupt
 from recon.lock import Lease, assert_current
 from recon.remediation.crash import crashpoint
 from recon.remediation.daily import daily_limit_reason
@@ -78,7 +79,8 @@ class Executor:
     keeps a valid lease; when it fails (``LockError``) nothing more is sent. Unless
     ``include_test_orders``, a refund, restock or tag goes to review unsent when the re-read
     right before it finds a Shopify test order. ``timezone`` (``[shop] timezone``) says whose
-    day the daily limits count.
+    day the daily limits count. When ``interrupt`` is requested (a signal), the write in flight
+    is finished and recorded, and no other is started: those wait for the next run.
     """
 
     def __init__(
@@ -94,8 +96,10 @@ class Executor:
         renew: Callable[[Lease], Lease] | None = None,
         include_test_orders: bool = False,
         timezone: str = "UTC",
+        interrupt: Interrupt | None = None,
     ) -> None:
         self._sessions = sessions
+        self._interrupt = interrupt
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
@@ -177,7 +181,8 @@ class Executor:
             AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
         self._lease = lease
-        recovered = tuple(self._resolve(i, lease, run_id, plan) for i in self._intents(IN_FLIGHT))
+        in_flight = self._intents(IN_FLIGHT)
+        recovered = self._each(in_flight, lambda i: self._resolve(i, lease, run_id, plan))
         pending, stale = [], []
         for intent in self._intents(EXECUTABLE):
             why = stale_reason(intent, plan)
@@ -194,8 +199,21 @@ class Executor:
             return ApplyReport(
                 run_id, recovered=recovered, applied=tuple(stale), halted=halted, held=held
             )
-        applied = tuple(self._execute(i, lease, run_id) for i in pending)
-        return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied))
+        applied = self._each(pending, lambda i: self._execute(i, lease, run_id))
+        left = len(in_flight) - len(recovered) + len(pending) - len(applied)
+        return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied), left=left)
+
+    def _each(
+        self, intents: Sequence[Intent], act: Callable[[Intent], Outcome]
+    ) -> tuple[Outcome, ...]:
+        """``act`` on each intent in turn until the run is asked to stop: the one in hand is
+        finished (never left half-sent), the rest are not started."""
+        done: list[Outcome] = []
+        for intent in intents:
+            if self._interrupt is not None and self._interrupt.requested:
+                break
+            done.append(act(intent))
+        return tuple(done)
 
     # --- internals ----------------------------------------------------------------------------
 

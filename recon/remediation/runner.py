@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import RemediationMode, RemediationSettings
+from recon.interrupt import Interrupt
 from recon.lock import Lease
 from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
@@ -86,6 +87,7 @@ def remediate(
     renew: Callable[[Lease], Lease] | None = None,
     include_test_orders: bool = False,
     timezone: str = "UTC",
+    interrupt: Interrupt | None = None,
 ) -> ApplyReport:
     """Plan actions for the open findings and record/apply them per ``settings.mode``.
 
@@ -95,6 +97,8 @@ def remediate(
     Shopify says is a test order gets nothing. ``timezone`` (``[shop]``) is whose day the daily
     limits count. In plan mode nothing is sent and nothing halted: the report's ``preview``
     says whether the per-run and daily limits would hold an apply run now, with the figures.
+    When ``interrupt`` is requested (a signal), the write in flight is finished and no other
+    is started (the report's ``left``).
 
     Raises:
         LockError: the run's lease was taken over, or could not be renewed, before a write.
@@ -116,6 +120,7 @@ def remediate(
         renew=renew,
         include_test_orders=include_test_orders,
         timezone=timezone,
+        interrupt=interrupt,
     )
     report = executor.run(plan, settings.mode, lease, run_id)
     if settings.mode is not RemediationMode.PLAN:

@@ -49,6 +49,8 @@ class ApplyReport:
     recovered: tuple[Outcome, ...] = ()
     applied: tuple[Outcome, ...] = ()
     halted: str | None = None
+    # Intents not started because the run was asked to stop (a signal): the next run's.
+    left: int = 0
     # Plan mode: whether the limits would hold an apply run now, with the figures (``preview``).
     preview: tuple[str, ...] = ()
     # The categories of the writes the limits held (``halted``), or would hold (``preview``).

@@ -18,6 +18,8 @@ import pytest
 
 from recon.clock import VirtualClock
 from recon.config import SyncSettings
+from recon.errors import RunInterruptedError
+from recon.interrupt import Interrupt, on_signals
 from recon.models import PayoutRecord, Quarantined
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
@@ -86,5 +88,38 @@ def test_ctrl_c_while_loop_is_read_alone_ends_the_read(tmp_path: Path) -> None:
         with pytest.raises(KeyboardInterrupt):
             run_sync(store, loop, FakeShopify(), clock, SyncSettings())
         assert loop.pages_read < PAGES // 4, "the Loop reader paged on after Ctrl-C"
+    finally:
+        store.close()
+
+
+def test_sigterm_stops_both_readers_and_the_run_says_so(tmp_path: Path) -> None:
+    """SIGTERM (cron, systemd) under ``on_signals`` does not raise in the main thread: it asks
+    the run to stop, the readers stop before their next page, and the sync ends with
+    ``RunInterruptedError`` (exit 143), keeping nothing."""
+
+    class TerminatedShopify(InterruptedShopify):
+        def iter_payouts(
+            self, start: datetime, end: datetime
+        ) -> Iterator[PayoutRecord | Quarantined]:
+            for page in range(PAGES):
+                self.pages_read += 1
+                if page == CTRL_C_AT:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.02)
+                yield _unreadable("payout", page)
+
+    clock = VirtualClock(EPOCH + timedelta(days=30))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    loop, fakes_shopify = sample_dataset(returns=5).fakes()
+    shopify = TerminatedShopify(orders=fakes_shopify.orders, refunds=fakes_shopify.refunds)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        with on_signals(Interrupt()) as interrupt, pytest.raises(RunInterruptedError) as stopped:
+            run_sync(store, loop, shopify, clock, SyncSettings(), interrupt=interrupt)
+        assert stopped.value.exit_code == 143
+        assert str(stopped.value).startswith("SIGTERM: the run stopped during the sync")
+        assert shopify.pages_read < PAGES // 4, "the Shopify reader paged on after SIGTERM"
+        assert store.get_watermark("shopify.payouts") is None
+        assert signal.getsignal(signal.SIGTERM) == before  # the handlers are put back
     finally:
         store.close()
