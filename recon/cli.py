@@ -427,7 +427,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ReconError as exc:
-        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False)
+        # One line whatever its length: a log or cron mail is no terminal, and a wrapped path
+        # can be neither copied nor grepped.
+        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)

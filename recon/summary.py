@@ -65,10 +65,12 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
             f"actions: {len(done)} applied, {len(waiting)} waiting for a decision "
             "(`run_recon.py actions list`)"
         )
+    # Notes and paths one line each whatever their length (``soft_wrap``): under cron the console
+    # is a log file, and a path folded at 80 columns can be neither copied nor grepped.
     for note in outcome.notes:
-        console.print("[yellow]note:[/] " + escape(note))
+        console.print("[yellow]note:[/] " + escape(note), soft_wrap=True)
     for name, path in outcome.files.items():
-        console.print(f"{name}: {path}")
+        console.print(f"{name}: {path}", soft_wrap=True)
     if truth is not None:
         _print_score(console, outcome, truth)
 

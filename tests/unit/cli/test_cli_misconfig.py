@@ -24,7 +24,7 @@ def _refused(result: object) -> str:
     stderr: str = result.stderr  # type: ignore[attr-defined]
     assert result.returncode == 2, stderr  # type: ignore[attr-defined]
     assert "Traceback" not in stderr
-    return " ".join(stderr.split())  # rich wraps long lines
+    return " ".join(stderr.split())
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,19 @@ def test_a_shop_folder_that_cannot_be_written_stops_the_run_before_it_syncs(
     message = _refused(result)
     assert "reports.dir" in message and f"{reports / 'sandbox'} cannot be written" in message
     assert "synced:" not in result.stdout
+
+
+def test_an_error_is_one_line_whatever_its_length_so_a_log_keeps_its_path_whole(
+    tmp_path: Path,
+) -> None:
+    """cron mails, journald and log files are no terminal: rich wrapped the error at 80
+    columns and broke a long path in the middle ("report s/sandbox"), which no one can copy or
+    grep. The message is one line, the path in it whole."""
+    deep = tmp_path / ("a-share-mounted-under-a-long-folder-name-" * 3) / "reports"
+    deep.mkdir(parents=True)
+    (deep / "sandbox").symlink_to(tmp_path / "share-not-mounted" / "sandbox")
+    result = recon("run", "--config", str(_sandbox(tmp_path, f'[reports]\ndir = "{deep}"\n')))
+
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert f"{deep / 'sandbox'} cannot be written" in lines[0]

@@ -62,3 +62,26 @@ def test_a_utc_shop_title_names_utc_once() -> None:
     console = Console(record=True, width=200)
     print_outcome(console, outcome, None)
     assert "recon run r1 as of 2026-11-01 06:00 UTC" in " ".join(console.export_text().split())
+
+
+def test_file_paths_and_notes_stay_on_one_line_in_a_log() -> None:
+    """Under cron the console is 80 columns of a log file: rich folded a report's long path and
+    a note naming a withheld workbook, so the path could be neither copied nor grepped."""
+    workbook = Path(
+        "/srv/recon/reports/an-agency-client-with-a-long-slug/2026-11-30-2/exceptions.xlsx"
+    )
+    note = f"exceptions.xlsx (31.2 MB) is over max_attachment_mb 15; it is at {workbook}"
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=workbook.parent,
+        files={"workbook": workbook},
+        notes=[note],
+    )
+    console = Console(record=True, width=80)
+    print_outcome(console, outcome, None)
+    lines = console.export_text().splitlines()
+    assert f"workbook: {workbook}" in lines
+    assert f"note: {note}" in lines
