@@ -234,6 +234,7 @@ def backfill(
 @app.command()
 def schedule(
     cron: Annotated[str, typer.Option(help="crontab expression, e.g. '0 2 * * *'")] = "0 2 * * *",
+    now: Annotated[bool, typer.Option("--now", help="also run once at start")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run the nightly job on a schedule with the built-in APScheduler (alternative to cron).
@@ -259,7 +260,10 @@ def schedule(
         _check_delivered(settings, outcome)  # logged by the scheduler; the schedule goes on
 
     with on_signals(Interrupt()) as interrupt:
-        scheduler: Any = build_scheduler(cron, job, timezone=settings.shop.timezone)
+        first_run = datetime.now(UTC) if now else None
+        scheduler: Any = build_scheduler(
+            cron, job, timezone=settings.shop.timezone, first_run=first_run
+        )
         scheduler.start()
         Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")
         while not interrupt.wait(1.0):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,13 @@ from recon.errors import ConfigError, ReconError, ReportNotDeliveredError
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UTC") -> object:
+def build_scheduler(
+    cron: str,
+    job: Callable[[], object],
+    *,
+    timezone: str = "UTC",
+    first_run: datetime | None = None,
+) -> object:
     """A BackgroundScheduler (not started) that calls ``job`` on ``cron`` (five fields, read as
     cron reads them: ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
     (``recon.schedule_trigger``).
@@ -27,6 +33,8 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
     while the machine slept or the scheduler was down start once on wake-up, however late
     (``coalesce``, no grace limit): a late nightly run beats a skipped one, and the next one reads
     from the watermarks either way.
+
+    ``first_run`` (``schedule --now``): the job runs first at that time, then on ``cron``.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
@@ -44,6 +52,7 @@ def build_scheduler(cron: str, job: Callable[[], object], *, timezone: str = "UT
         max_instances=1,
         coalesce=True,
         misfire_grace_time=None,
+        **({} if first_run is None else {"next_run_time": first_run}),
     )
     return scheduler
 

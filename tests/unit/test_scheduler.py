@@ -197,3 +197,32 @@ def test_a_day_of_the_month_and_of_the_week_together_fire_on_either() -> None:
     fires = fire_times("0 2 1 * 1", datetime(2026, 11, 30, 12, tzinfo=UTC), 3)
     local = [f.astimezone(ZoneInfo(NEW_YORK)) for f in fires]
     assert [f"{f:%a %d %H:%M}" for f in local] == ["Tue 01 02:00", "Mon 07 02:00", "Mon 14 02:00"]
+
+
+def test_now_runs_the_job_at_start_then_keeps_the_schedule() -> None:
+    """``schedule --now``: after a deploy or a fix, the operator sees tonight's run at once, and
+    the schedule goes on from there (New Year's 02:00 stays the next)."""
+    import threading
+
+    ran = threading.Event()
+    start = datetime.now(UTC)
+    scheduler: Any = build_scheduler("0 2 1 1 *", ran.set, timezone=NEW_YORK, first_run=start)
+    scheduler.start()
+    try:
+        assert ran.wait(10), "the job did not run at start"
+        job = scheduler.get_job("recon-nightly")
+        following = job.next_run_time.astimezone(ZoneInfo(NEW_YORK))
+        assert (following.month, following.day, following.hour) == (1, 1, 2)
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def test_without_now_the_first_run_is_the_schedules() -> None:
+    ran: list[bool] = []
+    scheduler: Any = build_scheduler("0 2 1 1 *", lambda: ran.append(True), timezone=NEW_YORK)
+    scheduler.start()
+    try:
+        first = scheduler.get_job("recon-nightly").next_run_time.astimezone(ZoneInfo(NEW_YORK))
+        assert (first.month, first.day, first.hour) == (1, 1, 2) and not ran
+    finally:
+        scheduler.shutdown(wait=True)
