@@ -18,8 +18,8 @@ setup: $(STAMP)
 demo: $(STAMP)  ## the nightly job end to end on the embedded default (sandbox + SQLite + outbox)
 	$(BIN)/python run_recon.py demo
 
-test: $(STAMP)  ## the whole test suite
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: $(STAMP)  ## the whole test suite, on every core (pytest-xdist)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check recon tests bench
