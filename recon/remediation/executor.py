@@ -204,16 +204,24 @@ class Executor:
         return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied), left=left)
 
     def _each(
-        self, intents: Sequence[Intent], act: Callable[[Intent], Outcome]
+        self, intents: Sequence[Intent], act: Callable[[Intent], Outcome | None]
     ) -> tuple[Outcome, ...]:
-        """``act`` on each intent in turn until the run is asked to stop: the one in hand is
-        finished (never left half-sent), the rest are not started."""
+        """``act`` on each intent in turn until the run is asked to stop: a write already sent
+        is finished and recorded (never left half-sent); one not yet sent is not started,
+        though its reads are done (``act`` gives None): the rest are not started either."""
         done: list[Outcome] = []
         for intent in intents:
-            if self._interrupt is not None and self._interrupt.requested:
+            outcome = None if self._stopping() else act(intent)
+            if outcome is None:
                 break
-            done.append(act(intent))
+            done.append(outcome)
         return tuple(done)
+
+    def _stopping(self) -> bool:
+        """Whether the run was asked to stop (a signal): no write may start from now on. Checked
+        again right before a write, after the reads that prepare it, which can take minutes
+        (retries with back-off) and outlast a service manager's grace before SIGKILL."""
+        return self._interrupt is not None and self._interrupt.requested
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -283,7 +291,7 @@ class Executor:
             state = row.state
         return Outcome.of(intent, state, why)
 
-    def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome:
+    def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome | None:
         """Finish an intent a previous run left in flight: re-read, else resend the same request.
 
         A resend is a new decision to write, so it must still be what tonight's plan calls for,
@@ -314,15 +322,19 @@ class Executor:
         if why is not None:
             why = why.replace("not sent:", "not resent:", 1)
             return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
+        if self._stopping():
+            return None  # still in flight: the next run's recovery re-reads it first
         return self._send(intent, intent.variables, lease, run_id, resend=True)
 
-    def _execute(self, intent: Intent, lease: Lease, run_id: str) -> Outcome:
+    def _execute(self, intent: Intent, lease: Lease, run_id: str) -> Outcome | None:
         try:
             prepared = self._preparer.prepare(intent)
         except SourceError as exc:
             return self._unreadable(intent, exc, run_id)
         if isinstance(prepared, Verdict):
             return self._finish(intent, prepared, run_id)
+        if self._stopping():
+            return None  # nothing of it was sent: it stays for the next run
         return self._send(intent, prepared, lease, run_id, resend=False)
 
     def _call(self, intent: Intent, variables: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def run(
     renew=False,
     include_test_orders=False,
     timezone="UTC",
+    interrupt=None,
 ) -> ApplyReport:
     """One remediation run: plan (knowing the ledger, as the runner does), take the lease,
     record, apply, release (not on a crash)."""
@@ -82,6 +83,7 @@ def run(
         renew=(lambda lease: lock.renew(lease, TTL)) if renew else None,
         include_test_orders=include_test_orders,
         timezone=timezone,
+        interrupt=interrupt,
     )
     lease = lock.acquire(SHOP, holder, TTL)
     report = executor.run(plan, mode, lease, run_id)

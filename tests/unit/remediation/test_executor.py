@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from fakes import FakeGateway
 from remediation_world import SHOP, make_order, make_return, settings, standard_findings
 from run_helpers import (
     CRASH_POINTS,
@@ -19,8 +21,10 @@ from run_helpers import (
 
 from recon.config import RemediationMode
 from recon.errors import LockError
+from recon.interrupt import Interrupt
 from recon.remediation.ledger import approve, events, list_actions, reject
 from recon.remediation.planner import ActionState, RmaContext
+from recon.remediation.writes import OrderRefunds
 
 
 def test_apply_fixes_everything_once_and_rerun_writes_nothing(sessions, gateway, clock):
@@ -270,3 +274,56 @@ def test_an_interrupted_refund_loop_no_longer_owes_is_not_resent(
     refund = intents(sessions)[0]
     assert (refund.kind, refund.state) == ("refund", "needs_review")
     assert refund.reason.startswith("not resent:")
+
+
+class _SignalDuringReads(FakeGateway):
+    """A gateway whose reads before a write take long enough for SIGTERM to arrive (a 5xx
+    retried with back-off): the signal lands while the first refund is being prepared."""
+
+    def __init__(self, interrupt: Interrupt) -> None:
+        super().__init__()
+        self.interrupt = interrupt
+
+    def order_refunds(self, order_gid: str) -> OrderRefunds:
+        self.interrupt.request(signal.SIGTERM)
+        return super().order_refunds(order_gid)
+
+    def order_test(self, order_gid: str) -> bool:
+        self.interrupt.request(signal.SIGTERM)
+        return super().order_test(order_gid)
+
+
+def test_a_signal_during_the_reads_before_a_write_sends_nothing(sessions, clock) -> None:
+    """SIGTERM arrives while recon re-reads the order before its first refund. That write had
+    not started: nothing may be sent after the stop (systemd's SIGKILL follows), and every
+    intent stays for the next run."""
+    interrupt = Interrupt()
+    gateway = _SignalDuringReads(interrupt)
+    report = run(sessions, gateway, clock, interrupt=interrupt)
+
+    assert gateway.calls == []  # the fake records every write it is sent
+    assert report.applied == () and report.left == len(intents(sessions))
+    assert {row.state for row in intents(sessions)} == {"planned"}
+    after = FakeGateway(gateway.state)  # the next night, no signal: each write once
+    run(sessions, after, clock, run_id="run-2")
+    assert_done_exactly_once(sessions, after)
+
+
+def test_a_signal_during_the_reread_of_a_write_left_in_flight_resends_nothing(
+    sessions, gateway, clock
+) -> None:
+    """The last run died with the refund marked sending. Tonight SIGTERM arrives while recon
+    re-reads the order for it: the refund is not resent; it stays in flight for the next run's
+    recovery, which sends it once."""
+    with pytest.raises(SimulatedCrashError):
+        run(sessions, gateway, clock, crash=crash_once_at("after_mark_sending"))
+    clock.advance(timedelta(minutes=11))
+    interrupt = Interrupt()
+    signalled = _SignalDuringReads(interrupt)
+    signalled.state = gateway.state
+    report = run(sessions, signalled, clock, run_id="run-2", interrupt=interrupt)
+
+    assert signalled.calls == [] and report.recovered == ()
+    assert intents(sessions)[0].state == "sending"
+    run(sessions, gateway, clock, run_id="run-3")
+    assert_done_exactly_once(sessions, gateway)
