@@ -4,7 +4,8 @@ finish; the columns match the tables; it downgrades; on SQLite and PostgreSQL.
 
 Dataset: a store at revision 0009 with three findings: one ``open`` (first seen Sep 20, last
 seen Oct 21), one ``new`` (first and last seen Oct 21) and one acknowledged; the last nightly
-run (Oct 21) finished ``ok`` or ``failed``.
+run (Oct 21) finished ``ok`` or ``failed``, the ``new`` one seen by it or, when it failed before
+saving anything, by the run before (Oct 20).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STATUSES = {"rma=1": FindingStatus.OPEN, "rma=2": FindingStatus.NEW,
             "rma=3": FindingStatus.ACKNOWLEDGED}  # fmt: skip
 
 
-def _store_at_0009(url: str, last_run: str) -> None:
+def _store_at_0009(url: str, last_run: str, new_seen: datetime) -> None:
     engine = create_engine(url)
     config = alembic_config()
     with engine.begin() as connection:
@@ -44,11 +45,12 @@ def _store_at_0009(url: str, last_run: str) -> None:
         connection.execute(insert(tbl.RunRow.__table__), runs)
         rows = []
         for scope, status in STATUSES.items():
-            first = day(10, 21, 2) if status is FindingStatus.NEW else day(9, 20, 2)
+            first = new_seen if status is FindingStatus.NEW else day(9, 20, 2)
+            last = new_seen if status is FindingStatus.NEW else day(10, 21, 2)
             f = Finding(key=f"MISSING_REFUND|{scope}", category=Category.MISSING_REFUND,
                         severity=Severity.HIGH, owner=Owner.FINANCE, currency="USD",
                         amount_at_risk=Decimal("5.00"), status=status, first_seen=first,
-                        last_seen=day(10, 21, 2))  # fmt: skip
+                        last_seen=last)  # fmt: skip
             rows.append({"key": f.key, "category": f.category.value, "status": status.value,
                          "first_seen": first, "last_seen": f.last_seen, "resolved_at": None,
                          "acknowledged": status is FindingStatus.ACKNOWLEDGED,
@@ -65,15 +67,23 @@ def _reported(store: SqlStore) -> dict[str, datetime | None]:
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 @pytest.mark.parametrize(
-    ("last_run", "expected"),
+    ("last_run", "new_seen", "expected"),
     [
-        ("ok", {"rma=1": day(10, 21, 2), "rma=2": day(10, 21, 2), "rma=3": day(10, 21, 2)}),
-        ("failed", {"rma=1": day(10, 21, 2), "rma=2": None, "rma=3": day(10, 21, 2)}),
+        ("ok", day(10, 21, 2),
+         {"rma=1": day(10, 21, 2), "rma=2": day(10, 21, 2), "rma=3": day(10, 21, 2)}),
+        ("failed", day(10, 21, 2),
+         {"rma=1": day(10, 21, 2), "rma=2": None, "rma=3": day(10, 21, 2)}),
+        # The last run failed before it saved any finding (an API down in its sync): the new
+        # finding is the run before's, which finished and mailed it; not listed as new again.
+        ("failed", day(10, 20, 2),
+         {"rma=1": day(10, 21, 2), "rma=2": day(10, 20, 2), "rma=3": day(10, 21, 2)}),
     ],
-)
+    ids=["last-run-ok", "failed-after-saving", "failed-before-saving"],
+)  # fmt: skip
 def test_stored_findings_are_reported_unless_new_in_a_run_that_did_not_finish(
     dialect: str,
     last_run: str,
+    new_seen: datetime,
     expected: dict[str, datetime | None],
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -83,7 +93,7 @@ def test_stored_findings_are_reported_unless_new_in_a_run_that_did_not_finish(
         if dialect == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    _store_at_0009(url, last_run)
+    _store_at_0009(url, last_run, new_seen)
     store = SqlStore(url, clock=VirtualClock(day(10, 23)), shop="hist")
     try:
         assert _reported(store) == expected
