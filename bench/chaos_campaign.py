@@ -45,8 +45,9 @@ from recon.sandbox.generator import generate_world
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.state import SandboxState
 from recon.sandbox.world import Plan
+from recon.sources.shopify_unread import NOT_VISIBLE
 from recon.store.sql import SqlStore
-from recon.store.tables import LoopReturnRow, OrderRow, QuarantineRow
+from recon.store.tables import LoopReturnRow, OrderRow, QuarantineRow, UnseenOrderRow
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).with_name("chaos_child.py")
@@ -241,9 +242,11 @@ class Campaign:
         found = inv.check_money(self.state, self.baseline)
         found += inv.check_stock(self.state, self.baseline)
         found += inv.check_ledgered(self.state, self.baseline, ledger)
-        if "records" in checks:
-            mirrored, quarantined = self.mirror()
-            found += inv.check_records(self.state, mirrored, quarantined)
+        if (self.tmp / "recon.db").exists():
+            mirrored, quarantined, marked = self.mirror()
+            found += inv.check_visibility(self.state, marked)
+            if "records" in checks:
+                found += inv.check_records(self.state, mirrored, quarantined)
         if "settled" in checks:
             found += inv.check_settled(ledger)
         if "findings" in checks and summary is not None:
@@ -261,8 +264,10 @@ class Campaign:
         finally:
             store.engine.dispose()
 
-    def mirror(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-        """Ids mirrored, and ids with an open quarantine entry, per kind (return, order)."""
+    def mirror(self) -> tuple[dict[str, set[str]], dict[str, set[str]], set[str]]:
+        """Ids mirrored, and ids with an open quarantine entry, per kind (return, order); and
+        the orders recon holds as not visible. An order's not-visible entry is such a mark, not
+        a record kept for review: it does not count as quarantined."""
         store = SqlStore(self.store_url)
         try:
             with sessionmaker(store.engine)() as session:
@@ -270,13 +275,20 @@ class Campaign:
                     "return": set(session.scalars(select(LoopReturnRow.id))),
                     "order": set(session.scalars(select(OrderRow.id))),
                 }
+                marked = set(session.scalars(select(UnseenOrderRow.id)))
+                marked |= set(
+                    session.scalars(select(OrderRow.id).where(OrderRow.not_visible_at.is_not(None)))
+                )
                 quarantined: dict[str, set[str]] = {}
                 entries = select(QuarantineRow).where(QuarantineRow.resolved_at.is_(None))
                 for row in session.scalars(entries):
-                    quarantined.setdefault(row.kind, set()).add(row.record_id or "")
+                    if row.reason == NOT_VISIBLE:
+                        marked.add(row.record_id or "")
+                    else:
+                        quarantined.setdefault(row.kind, set()).add(row.record_id or "")
         finally:
             store.engine.dispose()
-        return mirrored, quarantined
+        return mirrored, quarantined, marked
 
 
 def run_campaign(

@@ -292,3 +292,17 @@ def check_records(
                 Violation("record lost", rma, f"{kind} {record} neither mirrored nor quarantined")
             )
     return found
+
+
+def check_visibility(state: SandboxState, marked: Iterable[str]) -> list[Violation]:
+    """No order Shopify shows is recorded as not visible (``marked``: the ids recon holds as
+    deleted or out of sight): such a mark holds its writes and, once backed off, stops recon
+    asking for it (a malformed ``nodes`` answer once did this)."""
+    shown = {o.id for o in state.visible_orders() if o.deleted_at is None}
+    naming: dict[str, str] = {}
+    for ret in state.visible_returns():
+        naming.setdefault(ret.provider_order_id, ret.id)
+    return [
+        Violation("visible order marked not visible", naming.get(order), f"order {order}")
+        for order in sorted(set(marked) & shown)
+    ]

@@ -128,3 +128,14 @@ def test_findings_are_scored_against_the_truth_less_what_recon_fixed(shop):
     expected = inv.expected_truth(truth)
     assert {p.category for p in expected.findings}.isdisjoint({"MISSING_REFUND", "MISSING_RESTOCK"})
     assert set(truth.at_limit) <= {p.key for p in expected.findings}
+
+
+def test_an_order_shopify_shows_but_recon_marked_not_visible_is_caught(shop):
+    """A malformed ``nodes`` answer once marked live orders as deleted: their writes were held
+    and recon stopped asking for them. An order really deleted may be marked."""
+    state, _ = shop
+    ret = min(state.visible_returns(), key=lambda r: r.id)
+    (violation,) = inv.check_visibility(state, {ret.provider_order_id})
+    assert (violation.invariant, violation.rma) == ("visible order marked not visible", ret.id)
+    state.orders_by_id[ret.provider_order_id].deleted_at = NOW
+    assert inv.check_visibility(state, {ret.provider_order_id}) == []
