@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from recon.errors import ConfigError
-from recon.models import CLEANED, Quarantined
+from recon.models import CLEANED, NODES_SHAPE_FIELD, Quarantined
 from recon.store import tables as tbl
 from recon.store.bulk import chunks
 
@@ -93,9 +93,29 @@ def resolve_read(
                 for row_id, record_id, field, reason in found
                 if not (reason.startswith(CLEANED) and (source, kind, record_id, field) in cleaned)
             ]
+    done += _shapes_answered(session, tonight)
     for chunk in chunks(done, _IN_CHUNK):
         session.execute(update(row).where(row.id.in_(chunk)).values(resolved_at=at))
     return len(done)
+
+
+def _shapes_answered(session: Session, tonight: Sequence[Quarantined]) -> list[int]:
+    """Open ``nodes`` shape entries (a malformed answer: the id is asked again) of records a
+    well-formed answer named tonight, though it did not store them (null: not visible; or read
+    in part): the shape question is settled, and that answer's own entry stands for the record.
+    Left open, the id was asked again every night and no one could resolve the entry."""
+    answered = {
+        (q.source, q.kind, q.record_id)
+        for q in tonight
+        if q.field != NODES_SHAPE_FIELD and q.record_id is not None
+    }
+    row = tbl.QuarantineRow
+    shapes = session.execute(
+        select(row.id, row.source, row.kind, row.record_id).where(
+            row.field == NODES_SHAPE_FIELD, row.resolved_at.is_(None)
+        )
+    )
+    return [i for i, source, kind, record in shapes if (source, kind, record) in answered]
 
 
 def list_entries(

@@ -245,3 +245,30 @@ def test_an_entry_without_a_record_id_is_resolved_by_hand_on_postgresql(
         check_resolving_by_hand(store, clock)
     finally:
         store.close()
+
+
+def test_a_well_formed_answer_settles_a_malformed_one_even_when_it_is_null(tmp_path: Path) -> None:
+    """A malformed ``nodes(ids:)`` answer left refund 77 open with field ``nodes``: asked again
+    every night until it is stored. The next answer is well formed and null (the refund is out
+    of sight): that entry stays open as not visible, but the shape entry is settled. It stayed
+    open for good (no read stores the refund; ``quarantine resolve`` refuses an entry naming a
+    record), and the id was asked again every night."""
+    from recon.models import NODES_SHAPE_FIELD
+    from recon.sources.shopify_unread import REFUND_NOT_VISIBLE, not_visible
+
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(f"sqlite:///{tmp_path / 'q.db'}", clock=clock)
+    shape = Quarantined(
+        source="shopify", kind="refund", record_id="77", field=NODES_SHAPE_FIELD,
+        reason="RefundsById answered 1 entries for 2 ids",
+    )  # fmt: skip
+    store.add_quarantined([shape], "r1")
+    assert store.ids_to_ask_again("refund") == ["77"]
+    clock.advance(timedelta(days=1))
+    null = not_visible("refund", "gid://shopify/Refund/77", REFUND_NOT_VISIBLE)
+    store.add_quarantined([null], "r2")
+    store.resolve_quarantined({}, [null])
+
+    assert store.ids_to_ask_again("refund") == []
+    assert [e.entry.field for e in store.quarantine_entries()] == ["$"]
+    store.close()
