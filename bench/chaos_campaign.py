@@ -60,7 +60,7 @@ CRASH_POINTS = (
     "before_final_commit",
 )
 KILLED, RECON_ERROR = 137, 2
-EVERY_NIGHT = ("money", "stock", "ledgered")
+EVERY_NIGHT = ("money", "stock", "ledgered", "visibility")
 CLEAN_NIGHT = (*EVERY_NIGHT, "records", "settled")
 SCORED_NIGHT = (*CLEAN_NIGHT, "findings")
 
@@ -242,9 +242,10 @@ class Campaign:
         found = inv.check_money(self.state, self.baseline)
         found += inv.check_stock(self.state, self.baseline)
         found += inv.check_ledgered(self.state, self.baseline, ledger)
-        if (self.tmp / "recon.db").exists():
+        if (self.tmp / "recon.db").exists() and {"visibility", "records"} & set(checks):
             mirrored, quarantined, marked = self.mirror()
-            found += inv.check_visibility(self.state, marked)
+            if "visibility" in checks:
+                found += inv.check_visibility(self.state, marked)
             if "records" in checks:
                 found += inv.check_records(self.state, mirrored, quarantined)
         if "settled" in checks:

@@ -59,14 +59,16 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time. ``scale`` > 1 makes rate-limit time pass faster (benchmarks only)."""
+    """Wall-clock time. ``scale`` > 1 makes rate-limit time pass faster (benchmarks only);
+    ``shift`` moves ``now`` by a fixed amount (a child process following a sandbox's clock)."""
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, *, shift: timedelta = timedelta(0)) -> None:
         self.scale = scale
+        self.shift = shift
         self._origin = time.monotonic()
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + self.shift
 
     def monotonic(self) -> float:
         return self._origin + (time.monotonic() - self._origin) * self.scale

@@ -16,33 +16,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 SHIFT_ENV = "CRASH_CHILD_CLOCK_SHIFT"
 
 
-class ShiftedClock:
-    """Wall-clock time moved forward by a fixed shift (implements ``recon.clock.Clock``)."""
-
-    def __init__(self, shift: timedelta) -> None:
-        self._shift = shift
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._shift
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
-
 def main(config: Path, summary: Path) -> int:
     """Run one night and write what it saw (open findings, the ledger) to ``summary``."""
     from recon.bootstrap import build_app
+    from recon.clock import SystemClock
     from recon.config import load_settings
     from recon.errors import ReconError
     from recon.service import run_nightly
@@ -50,7 +33,7 @@ def main(config: Path, summary: Path) -> int:
     shift = timedelta(seconds=float(os.environ.get(SHIFT_ENV, "0")))
     try:
         settings = load_settings(config)
-        with build_app(settings, clock=ShiftedClock(shift)) as app:
+        with build_app(settings, clock=SystemClock(shift=shift)) as app:
             outcome = run_nightly(app)
     except ReconError as exc:
         print(f"recon failed: {exc}", file=sys.stderr)

@@ -36,4 +36,5 @@ def test_two_faulted_nights_then_clean_ones_break_no_invariant(tmp_path):
     assert [n.checked for n in faulted] == [EVERY_NIGHT, EVERY_NIGHT]
     assert scored.checked == SCORED_NIGHT and scored.exit_code == 0
     print("\n".join(lines))
-    assert lines[1].startswith("night   1 [") and "checked money, stock, ledgered: ok" in lines[1]
+    assert lines[1].startswith("night   1 [")
+    assert "checked money, stock, ledgered, visibility: ok" in lines[1]
