@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from recon.clock import SystemClock
 from recon.engine.findings_json import read_findings_json
 from recon.remediation.crash import CRASH_ENV
 from recon.remediation.ledger import ActionView, list_actions
@@ -63,23 +64,6 @@ KILLED, RECON_ERROR = 137, 2
 EVERY_NIGHT = ("money", "stock", "ledgered", "visibility")
 CLEAN_NIGHT = (*EVERY_NIGHT, "records", "settled")
 SCORED_NIGHT = (*CLEAN_NIGHT, "findings")
-
-
-class TravelClock:
-    """Real time plus an offset the campaign moves forward; the child gets the same offset."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
 
 
 @dataclass
@@ -162,7 +146,7 @@ class Campaign:
 
     def __init__(self, seed: int, returns: int, tmp: Path, child_timeout: float = 240) -> None:
         self.seed, self.tmp, self.child_timeout = seed, tmp, child_timeout
-        self.clock = TravelClock()
+        self.clock = SystemClock()  # real time, moved forward a minute a night (``shift``)
         world, self.truth = generate_world(
             seed=seed, returns=returns, now=self.clock.now().replace(microsecond=0)
         )
@@ -194,7 +178,7 @@ class Campaign:
         checks: tuple[str, ...] = EVERY_NIGHT,
     ) -> Night:
         """Run one night under ``faults``, then check the invariants named in ``checks``."""
-        self.clock.offset += timedelta(minutes=1)
+        self.clock.shift += timedelta(minutes=1)
         self.state.faults = faults
         night = Night(number, describe(faults), crash_at)
         started = time.monotonic()
@@ -215,7 +199,7 @@ class Campaign:
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RECON_")}
         env["RECON_SHOPIFY_TOKEN"] = self.state.shopify_token
         env["RECON_LOOP_API_KEY"] = self.state.loop_api_key
-        env["CHAOS_CLOCK_SHIFT"] = str(self.clock.offset.total_seconds())
+        env["CHAOS_CLOCK_SHIFT"] = str(self.clock.shift.total_seconds())
         env["PYTHONPATH"] = str(ROOT)
         if crash_at is not None:
             env[CRASH_ENV] = crash_at

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shop_config import real_shop_config
 from sqlalchemy.orm import sessionmaker
 from stock import units_to_restock
 
@@ -100,45 +101,8 @@ class Shop:
         return [p for p in self.truth.findings if p.category == "MISSING_RESTOCK"]
 
 
-def _config(tmp: Path, server: SandboxServer) -> Path:
-    """A real-shop settings file pointing at the sandbox; secrets only by env var name."""
-    text = f"""
-[shop]
-slug = "{SHOP}"
-base_url = "{server.shopify_base_url}"
-token_env = "RECON_SHOPIFY_TOKEN"
-
-[loop]
-base_url = "{server.loop_base_url}"
-api_key_env = "RECON_LOOP_API_KEY"
-
-[sandbox]
-enabled = false
-
-[store]
-url = "sqlite:///{tmp / "recon.db"}"
-
-[sync]
-initial_days = 150
-http_timeout_seconds = 20
-
-[remediation]
-mode = "apply"
-# STATUS_DRIFT too, so that no intent is left waiting for approval: every one must settle.
-auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
-max_refund_amount = {{ USD = "100000", EUR = "100000", CAD = "100000" }}
-max_run_total = {{ USD = "1000000", EUR = "1000000", CAD = "1000000" }}
-max_run_count = 500
-
-[reports]
-dir = "{tmp / "reports"}"
-
-[delivery]
-outbox_dir = "{tmp / "outbox"}"
-"""
-    path = tmp / "recon.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+def _config(tmp: Path, server: Any) -> Path:
+    return real_shop_config(tmp, server, SHOP)
 
 
 @pytest.fixture

@@ -32,6 +32,8 @@ _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT) not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, str(_ROOT))
 
+from shop_config import real_shop_config  # noqa: E402
+
 from recon.lock import RunLockRow  # noqa: E402
 from recon.remediation.actions import ActionState  # noqa: E402
 from recon.remediation.ledger import list_actions  # noqa: E402
@@ -125,44 +127,7 @@ class Shop:
 
 
 def _config(tmp: Path, server: Any) -> Path:
-    path = tmp / "recon.toml"
-    path.write_text(
-        f"""
-[shop]
-slug = "{SHOP}"
-base_url = "{server.shopify_base_url}"
-token_env = "RECON_SHOPIFY_TOKEN"
-
-[loop]
-base_url = "{server.loop_base_url}"
-api_key_env = "RECON_LOOP_API_KEY"
-
-[sandbox]
-enabled = false
-
-[store]
-url = "sqlite:///{tmp / "recon.db"}"
-
-[sync]
-initial_days = 150
-http_timeout_seconds = 20
-
-[remediation]
-mode = "apply"
-auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
-max_refund_amount = {{ USD = "100000", EUR = "100000", CAD = "100000" }}
-max_run_total = {{ USD = "1000000", EUR = "1000000", CAD = "1000000" }}
-max_run_count = 500
-
-[reports]
-dir = "{tmp / "reports"}"
-
-[delivery]
-outbox_dir = "{tmp / "outbox"}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return real_shop_config(tmp, server, SHOP)
 
 
 def _never(scope: dict[str, Any], body: bytes) -> bool:
