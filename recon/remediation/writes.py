@@ -8,16 +8,17 @@ the mutation's raw payload so the executor can mark the moment between "sent" an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from recon.errors import FatalHTTPError, RemediationError
+from recon.errors import FatalHTTPError, RemediationError, SourceError
 from recon.money import format_amount, parse_amount
 from recon.sources.documents import with_idempotency_key
 from recon.sources.shopify_checks import CostExceededError
+from recon.sources.shopify_paging import Misshapen, nodes_by_id
 
 _DOCUMENTS = Path(__file__).resolve().parent.parent / "sources" / "graphql" / "mutations"
 
@@ -265,8 +266,13 @@ class GraphQLGateway:
         self, line_item_gids: Sequence[str], location_gid: str
     ) -> list[LineItemStock]:
         variables = {"ids": list(line_item_gids), "locationId": location_gid}
-        nodes = self._execute(load_document("LineItemInventory"), variables, False)["nodes"]
-        return [_stock(node) for node in nodes if node]
+        nodes = self._execute(load_document("LineItemInventory"), variables, False).get("nodes")
+        found = nodes_by_id("LineItemInventory", variables["ids"], nodes)
+        if isinstance(found, Misshapen):
+            # Not "no such line" (the restock would go to review as not stocked): a read that
+            # failed, so the restock waits for the next run (``Executor._unreadable``).
+            raise SourceError(found.reason)
+        return [_stock(node) for node in found.values()]
 
     def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
         document = with_idempotency_key(load_document("InventoryAdjust"), key)
@@ -278,7 +284,7 @@ class GraphQLGateway:
         return dict(data["tagsAdd"])
 
 
-def _stock(node: dict[str, Any]) -> LineItemStock:
+def _stock(node: Mapping[str, Any]) -> LineItemStock:
     item = (node.get("variant") or {}).get("inventoryItem") or {}
     level = item.get("inventoryLevel")
     available = None

@@ -150,3 +150,25 @@ def test_a_shorter_list_that_may_be_cut_is_not_trusted() -> None:
     with pytest.raises(FatalHTTPError, match="may be incomplete"):
         GraphQLGateway(CostCapped(count=80, cap=200)).order_refunds("gid://shopify/Order/1")
     assert len(GraphQLGateway(CostCapped(count=80, cap=300)).order_refunds("x").refunds) == 80
+
+
+@pytest.mark.parametrize("nodes", [[], None, [None, None]], ids=["empty", "no-list", "too-long"])
+def test_a_malformed_inventory_answer_is_an_error_not_an_item_out_of_stock(nodes) -> None:
+    """``nodes(ids:)`` answers one entry per id. A list of another length was read as "no such
+    line": the restock went to review as "not stocked at the location", which sends the
+    warehouse looking for a stock problem that is not there. It is now a read that failed,
+    naming the query and the id, and the restock waits for the next run."""
+    from recon.errors import SourceError
+
+    execute = ScriptedExecute({"LineItemInventory": {"nodes": nodes}})
+    gateway = GraphQLGateway(execute)
+    with pytest.raises(SourceError, match=r"LineItemInventory.*ids 7"):
+        gateway.line_item_inventory(["gid://shopify/LineItem/7"], "gid://shopify/Location/1")
+
+
+def test_a_line_shopify_answers_null_for_is_absent_from_the_inventory() -> None:
+    execute = ScriptedExecute({"LineItemInventory": {"nodes": [None]}})
+    gateway = GraphQLGateway(execute)
+    assert (
+        gateway.line_item_inventory(["gid://shopify/LineItem/7"], "gid://shopify/Location/1") == []
+    )
