@@ -249,6 +249,7 @@ def schedule(
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
     stopped: list[RunInterruptedError] = []
+    finished: list[bool] = []  # a run the signal found past its last safe point, then done
 
     def job() -> None:
         try:
@@ -257,6 +258,8 @@ def schedule(
         except RunInterruptedError as exc:
             stopped.append(exc)  # the schedule's own error, once the scheduler has stopped
             return
+        if interrupt.requested:
+            finished.append(True)
         _check_delivered(settings, outcome)  # logged by the scheduler; the schedule goes on
 
     with on_signals(Interrupt()) as interrupt:
@@ -271,6 +274,12 @@ def schedule(
         scheduler.shutdown(wait=True)  # a run in progress stops at its next safe point
     if stopped:
         raise stopped[0]
+    if finished:
+        Console().print(
+            f"schedule stopped ({interrupt.name}) after the run in progress finished: it was "
+            "writing its reports and mail, past its last safe point"
+        )
+        return
     Console().print(f"schedule stopped ({interrupt.name}); no run was in progress")
 
 
