@@ -38,7 +38,7 @@ from sqlalchemy.orm import sessionmaker
 
 from recon.clock import SystemClock
 from recon.engine.findings_json import read_findings_json
-from recon.remediation.crash import CRASH_ENV
+from recon.remediation.crash import CRASH_ENV, CRASH_POINTS
 from recon.remediation.ledger import ActionView, list_actions
 from recon.sandbox import invariants as inv
 from recon.sandbox.faults import Faults
@@ -53,13 +53,6 @@ from recon.store.tables import LoopReturnRow, OrderRow, QuarantineRow, UnseenOrd
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).with_name("chaos_child.py")
 SHOP = "chaos"
-CRASH_POINTS = (
-    "after_intent_commit",
-    "after_mark_sending",
-    "after_request_sent",
-    "after_response",
-    "before_final_commit",
-)
 KILLED, RECON_ERROR = 137, 2
 EVERY_NIGHT = ("money", "stock", "ledgered", "visibility")
 CLEAN_NIGHT = (*EVERY_NIGHT, "records", "settled")

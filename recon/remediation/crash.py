@@ -11,6 +11,14 @@ from __future__ import annotations
 import os
 
 CRASH_ENV = "RECON_TEST_CRASH_AT"
+# Every crash point of the write path, in the order a write passes them (the sweeps' list).
+CRASH_POINTS = (
+    "after_intent_commit",
+    "after_mark_sending",
+    "after_request_sent",
+    "after_response",
+    "before_final_commit",
+)
 
 
 def crashpoint(name: str) -> None:

@@ -27,7 +27,7 @@ from shop_config import real_shop_config
 from sqlalchemy.orm import sessionmaker
 from stock import units_to_restock
 
-from recon.remediation.crash import CRASH_ENV
+from recon.remediation.crash import CRASH_ENV, CRASH_POINTS
 from recon.remediation.ledger import ActionView, list_actions
 from recon.remediation.planner import TERMINAL_STATES, ActionKind, idempotency_key
 from recon.remediation.writes import note_names_rma
@@ -45,13 +45,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("crash_child.py")
 SHOP = "crash-sweep"
-CRASH_POINTS = (
-    "after_intent_commit",
-    "after_mark_sending",
-    "after_request_sent",
-    "after_response",
-    "before_final_commit",
-)
 KILLED = 137
 CHILD_TIMEOUT = 90  # seconds of real time; one night of this world takes a few
 

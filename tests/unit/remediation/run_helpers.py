@@ -15,13 +15,6 @@ from recon.remediation.facts import ledger_facts
 from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import TERMINAL_STATES, plan_actions
 
-CRASH_POINTS = (
-    "after_intent_commit",
-    "after_mark_sending",
-    "after_request_sent",
-    "after_response",
-    "before_final_commit",
-)
 TTL = timedelta(minutes=10)
 
 

@@ -11,7 +11,6 @@ import pytest
 from fakes import FakeGateway
 from remediation_world import SHOP, make_order, make_return, settings, standard_findings
 from run_helpers import (
-    CRASH_POINTS,
     SimulatedCrashError,
     assert_done_exactly_once,
     crash_once_at,
@@ -22,6 +21,7 @@ from run_helpers import (
 from recon.config import RemediationMode
 from recon.errors import LockError
 from recon.interrupt import Interrupt
+from recon.remediation.crash import CRASH_POINTS
 from recon.remediation.ledger import approve, events, list_actions, reject
 from recon.remediation.planner import ActionState, RmaContext
 from recon.remediation.writes import OrderRefunds
