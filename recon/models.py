@@ -201,6 +201,18 @@ CLEANED = "kept after cleaning: "
 # The field of an entry for an id whose ``nodes(ids:)`` answer was malformed (a list of another
 # length than the ids asked): nothing was read for it, and it is asked for again next run.
 NODES_SHAPE_FIELD = "nodes"
+# Why a record a ``nodes(ids:)`` read answered null for is kept (``shopify_unread.not_visible``):
+# deleted, or out of sight. A later read that returns the record, even in part, settles it.
+ORDER_NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
+REFUND_NOT_VISIBLE = (
+    "refund not visible: nodes(ids:) returned null (its order deleted or out of sight); "
+    "recon holds its refunds and restocks on the order until it can read it"
+)
+BALANCE_NOT_VISIBLE = (
+    "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
+    "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
+)
+NOT_VISIBLE_REASONS = frozenset({ORDER_NOT_VISIBLE, REFUND_NOT_VISIBLE, BALANCE_NOT_VISIBLE})
 
 
 class Quarantined(Record):
@@ -221,6 +233,23 @@ class Quarantined(Record):
     def usable(self) -> bool:
         """Whether the record was stored all the same (a cleaning note, not a rejection)."""
         return self.reason.startswith(CLEANED)
+
+    @property
+    def not_visible(self) -> bool:
+        """Whether a by-id read answered null for the record (``NOT_VISIBLE_REASONS``)."""
+        return self.reason in NOT_VISIBLE_REASONS
+
+    @property
+    def read_not_stored(self) -> bool:
+        """Whether a read returned the record but could not store it (read in part, a field
+        unreadable): the vendor shows it. Not one answered null, nor one of a malformed
+        ``nodes(ids:)`` answer (nothing was read for it), nor a cleaning note (stored)."""
+        return (
+            self.record_id is not None
+            and not self.usable
+            and not self.not_visible
+            and self.field != NODES_SHAPE_FIELD
+        )
 
 
 # --- Findings ---------------------------------------------------------------------------------

@@ -32,9 +32,8 @@ from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.fetch import Batch, FetchPlan, Window, fetch
 from recon.interrupt import Interrupt
-from recon.models import NODES_SHAPE_FIELD, Quarantined
+from recon.models import Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
-from recon.sources.shopify_unread import NOT_VISIBLE
 from recon.store.queries import OPEN_RETURN_STATES
 from recon.store.sql import SqlStore
 
@@ -98,22 +97,18 @@ def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:
 
 
 def not_visible_orders(quarantined: Iterable[Quarantined]) -> list[str]:
-    """Ids of the orders a by-id read answered null for (``shopify_unread.NOT_VISIBLE``)."""
-    gone = {q.record_id for q in quarantined if q.kind == "order" and q.reason == NOT_VISIBLE}
+    """Ids of the orders a by-id read answered null for (``Quarantined.not_visible``)."""
+    gone = {q.record_id for q in quarantined if q.kind == "order" and q.not_visible}
     return sorted(i for i in gone if i is not None)
 
 
 def partly_read_orders(quarantined: Iterable[Quarantined]) -> set[str]:
     """Ids of the orders a read returned but could not store (quarantined: its refund list cut
-    short, a field unreadable): Shopify shows them. Not those answered null, nor those of a
-    malformed ``nodes(ids:)`` answer (nothing was read for them)."""
+    short, a field unreadable): Shopify shows them (``Quarantined.read_not_stored``)."""
     partial = {
         q.record_id
         for q in quarantined
-        if q.source == "shopify"
-        and q.kind == "order"
-        and q.reason != NOT_VISIBLE
-        and q.field != NODES_SHAPE_FIELD
+        if q.source == "shopify" and q.kind == "order" and q.read_not_stored
     }
     return {i for i in partial if i is not None}
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from recon.models import NODES_SHAPE_FIELD, Quarantined
+from recon.models import (
+    BALANCE_NOT_VISIBLE,
+    NODES_SHAPE_FIELD,
+    ORDER_NOT_VISIBLE,
+    REFUND_NOT_VISIBLE,
+    Quarantined,
+)
 from recon.sources.shopify_paging import Misshapen, PartRead
 
-NOT_VISIBLE = "order not visible: deleted, or older than 60 days without read_all_orders"
-REFUND_NOT_VISIBLE = (
-    "refund not visible: nodes(ids:) returned null (its order deleted or out of sight); "
-    "recon holds its refunds and restocks on the order until it can read it"
-)
-BALANCE_NOT_VISIBLE = (
-    "balance transaction not visible: nodes(ids:) returned null (gone, or the app lost "
-    "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
-)
+NOT_VISIBLE = ORDER_NOT_VISIBLE  # the name the client and its tests import
 
 
 def not_visible(kind: str, node_gid: str, reason: str) -> Quarantined:
@@ -87,3 +85,16 @@ def refunds_incomplete(node: Mapping[str, Any], reason: str) -> Quarantined:
         reason=reason,
         raw=dict(node),
     )
+
+
+__all__ = [
+    "BALANCE_NOT_VISIBLE",
+    "NOT_VISIBLE",
+    "REFUND_NOT_VISIBLE",
+    "misshapen",
+    "not_visible",
+    "paged_away",
+    "past_the_list",
+    "refund_ids",
+    "refunds_incomplete",
+]

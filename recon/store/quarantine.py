@@ -6,6 +6,8 @@ stores it cleanly: then it is resolved with that sync's time, its bad payload ke
 An entry without a record id (the payload was not even an object) names nothing a later read
 could be matched to, so no read resolves it: someone who checked its payload resolves it by
 hand, with a note (``resolve_by_hand``), kept with who did it.
+An entry saying a by-id read answered null for the record (not visible) is resolved too by a
+read that returns the record, even one that cannot store it: Shopify shows it again.
 An open entry that rejected its record marks the record unreadable: the mirror may hold an older
 copy, but what the vendor holds now is unknown (remediation holds writes on it).
 """
@@ -20,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from recon.errors import ConfigError
-from recon.models import CLEANED, NODES_SHAPE_FIELD, Quarantined
+from recon.models import CLEANED, NODES_SHAPE_FIELD, NOT_VISIBLE_REASONS, Quarantined
 from recon.store import tables as tbl
 from recon.store.bulk import chunks
 
@@ -94,6 +96,7 @@ def resolve_read(
                 if not (reason.startswith(CLEANED) and (source, kind, record_id, field) in cleaned)
             ]
     done += _shapes_answered(session, tonight)
+    done += _shown_again(session, tonight)
     for chunk in chunks(done, _IN_CHUNK):
         session.execute(update(row).where(row.id.in_(chunk)).values(resolved_at=at))
     return len(done)
@@ -116,6 +119,24 @@ def _shapes_answered(session: Session, tonight: Sequence[Quarantined]) -> list[i
         )
     )
     return [i for i, source, kind, record in shapes if (source, kind, record) in answered]
+
+
+def _shown_again(session: Session, tonight: Sequence[Quarantined]) -> list[int]:
+    """Open "not visible" entries (a by-id read answered null) of records a read returned
+    tonight but could not store (read in part, a field unreadable): Shopify shows them, so the
+    record's mark is cleared (``recon.sync``) and so is this entry; tonight's own entry stays
+    open and holds the record's writes. Left open, the record read as gone in the quarantine
+    list while the reports no longer said so."""
+    shown = {(q.source, q.kind, q.record_id) for q in tonight if q.read_not_stored}
+    if not shown:
+        return []
+    row = tbl.QuarantineRow
+    nulls = session.execute(
+        select(row.id, row.source, row.kind, row.record_id).where(
+            row.reason.in_(sorted(NOT_VISIBLE_REASONS)), row.resolved_at.is_(None)
+        )
+    )
+    return [i for i, source, kind, record in nulls if (source, kind, record) in shown]
 
 
 def list_entries(

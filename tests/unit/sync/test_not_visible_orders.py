@@ -120,6 +120,34 @@ def test_an_order_read_in_part_after_it_was_not_visible_is_visible_again(
     assert ("order", "5001", "refunds") in open_entries(store)
 
 
+def test_a_partial_read_settles_the_not_visible_entry_and_keeps_its_own_open(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 was answered null (an open "not visible" entry). A later read returns it in
+    part: the "not visible" entry is settled (Shopify shows the order), the partial read's own
+    entry stays open and holds the order's writes; a clean read settles that one too."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert open_entries(store) == [("order", "5001", "$")]
+
+    shopify.deleted.clear()
+    shopify.read_in_part.add("5001")
+    loop.put(make_return(1, clock.now() + timedelta(hours=1)))  # the return changed: asked
+    night(store, loop, shopify, clock)
+    assert open_entries(store) == [("order", "5001", "refunds")]
+    assert ("order", "5001") in store.load_snapshot().unreadable
+
+    shopify.read_in_part.clear()
+    loop.put(make_return(1, clock.now() + timedelta(hours=1)))
+    night(store, loop, shopify, clock)
+    assert open_entries(store) == []
+    assert ("order", "5001") not in store.load_snapshot().unreadable
+
+
 def test_an_order_the_sweep_returns_clears_its_mark(store: SqlStore, clock: VirtualClock) -> None:
     seen = clock.now() - timedelta(hours=1)
     refund = make_refund(1, seen, make_return(1, seen).refund)
