@@ -238,7 +238,10 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
     """Orders read by id tonight: missing ones, those not settled yet, and those whose last
     by-id answer was malformed; but not one Shopify answered null for within the last
     ``not_visible_recheck_days`` (it would most likely be null again: deleted, or out of
-    sight). An order whose Loop return changed is read whatever its mark (``recon.fetch``)."""
+    sight). Every order marked so longer ago is asked again, whether or not anything else
+    asks for it (an app granted ``read_all_orders`` sees it again): in the same ``nodes(ids:)``
+    batches as the rest. An order whose Loop return changed is read whatever its mark
+    (``recon.fetch``)."""
     wanted = {
         *store.order_ids_missing(),
         *store.orders_with_pending_refunds(),
@@ -247,7 +250,8 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
         *store.ids_to_ask_again("order"),
     }
     cutoff = until - timedelta(days=settings.not_visible_recheck_days)
-    return wanted - set(store.orders_not_visible_checked_after(cutoff))
+    backed_off = set(store.orders_not_visible_checked_after(cutoff))
+    return (wanted - backed_off) | set(store.orders_not_visible_checked_by(cutoff))
 
 
 def all_streams() -> tuple[str, ...]:

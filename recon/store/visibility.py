@@ -4,7 +4,8 @@ A mirrored order carries its mark in ``orders`` (``not_visible_at``, the first t
 ``not_visible_checked_at``, the last); an order a Loop return names that was never mirrored has
 a row of its own in ``unseen_orders``. Either is asked for again only when its Loop return
 changes (``recon.fetch``) or once ``[sync] not_visible_recheck_days`` have passed since it was
-last asked (``recon.sync``); a read that returns the order, whole or in part, clears the mark.
+last asked (``recon.sync``: every marked order, whether or not anything else would ask for it);
+a read that returns the order, whole or in part, clears the mark.
 """
 
 from __future__ import annotations
@@ -88,6 +89,15 @@ def checked_after(session: Session, cutoff: datetime) -> frozenset[str]:
     return frozenset(session.scalars(mirrored)) | frozenset(session.scalars(never))
 
 
+def checked_by(session: Session, cutoff: datetime) -> frozenset[str]:
+    """Orders marked not visible whose last ask was at or before ``cutoff``: due again."""
+    row, unseen = tbl.OrderRow, tbl.UnseenOrderRow
+    last = func.coalesce(row.not_visible_checked_at, row.not_visible_at)
+    mirrored = select(row.id).where(row.not_visible_at.is_not(None), last <= cutoff)
+    never = select(unseen.id).where(unseen.checked_at <= cutoff)
+    return frozenset(session.scalars(mirrored)) | frozenset(session.scalars(never))
+
+
 class Visibility:
     """The marks as ``SqlStore`` methods; mixed in, which provides ``session`` and ``clock``."""
 
@@ -129,3 +139,9 @@ class Visibility:
         """Orders marked not visible and last asked for after ``cutoff`` (``checked_after``)."""
         with self.session() as s:
             return sorted(checked_after(s, cutoff))
+
+    def orders_not_visible_checked_by(self, cutoff: datetime) -> list[str]:
+        """Orders marked not visible and last asked for at or before ``cutoff``: asked again
+        tonight, whatever else asks for them (``checked_by``)."""
+        with self.session() as s:
+            return sorted(checked_by(s, cutoff))

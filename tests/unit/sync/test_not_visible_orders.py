@@ -222,6 +222,32 @@ def test_a_mirrored_order_not_visible_is_rechecked_after_the_recheck_days(
     assert store.load_snapshot(end=first + timedelta(seconds=1)).not_visible == frozenset({"5001"})
 
 
+def test_every_marked_order_is_rechecked_after_the_recheck_days_with_no_change_to_its_return(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 (mirrored, nothing pending on it, its return never changes again) is answered
+    null: asked again ``not_visible_recheck_days`` (7) after, though nothing else would ask
+    for it; shown by then, its mark is cleared. The recheck goes in the night's one by-id
+    read with the other orders (5002, missing from the mirror)."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)  # the return is new: its order is asked
+    assert store.orders_not_visible() == ["5001"]
+    for _ in range(6):
+        night(store, loop, shopify, clock)
+        assert asked(shopify) == []
+    shopify.deleted = {"5002"}  # 5001 shown again (e.g. read_all_orders granted)
+    loop.put(make_return(2, clock.now()))  # tomorrow's read also names 5002, never mirrored
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001", "5002"]
+    assert len([c for c in shopify.calls if c[0] == "iter_orders_by_id"]) == 1
+    assert store.orders_not_visible() == ["5002"]
+    assert "5001" not in store.load_snapshot().not_visible
+
+
 def test_a_mark_never_hides_a_refund_owed(store: SqlStore, clock: VirtualClock) -> None:
     """Return 1001 is closed with 11.01 owed; its order was never mirrored and Shopify answers
     null: the MISSING_REFUND is raised, the report lists the order as not visible with the
