@@ -32,7 +32,7 @@ from recon.models import (
     TransactionRecord,
 )
 from recon.ports import LOOP_STATES
-from recon.sources.shopify_unread import NOT_VISIBLE, not_visible
+from recon.sources.shopify_unread import NOT_VISIBLE, REFUND_NOT_VISIBLE, not_visible
 from recon.store import tables as tbl
 from recon.store.sql import SqlStore
 
@@ -173,14 +173,24 @@ class FakeShopify(_CallLog):
         # order stays "paid") is not in it.
         refunded = ("refunded", "partially_refunded")
         yield from (
-            o for o in self.orders if o.financial_status in refunded and start <= o.updated_at < end
+            o
+            for o in self.orders
+            if o.financial_status in refunded
+            and start <= o.updated_at < end
+            and o.id not in self.deleted
         )
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         self.record("iter_refunds_by_id", sorted(ids))
         wanted = set(ids)
         yield from (_misshapen("refund", bad) for bad in sorted(wanted & self.misshapen))
-        yield from (f for f in self.refunds if f.id in wanted - self.misshapen)
+        for refund in (f for f in self.refunds if f.id in wanted - self.misshapen):
+            # A deleted order's refunds are null in ``nodes(ids:)`` too (§6).
+            yield (
+                not_visible("refund", f"gid://shopify/Refund/{refund.id}", REFUND_NOT_VISIBLE)
+                if refund.order_id in self.deleted
+                else refund
+            )
 
     def iter_payouts(self, start: datetime, end: datetime) -> Iterator[PayoutRecord | Quarantined]:
         _check_window(start, end)

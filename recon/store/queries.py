@@ -43,12 +43,17 @@ class SyncQueries:
             return sorted(str(i) for i in s.scalars(query))
 
     def refund_ids_missing_details(self) -> list[str]:
-        """Refund ids listed on mirrored orders whose details (lines, transactions) are missing."""
-        listed, refund = tbl.OrderRefundIdRow, tbl.RefundRow
+        """Refund ids listed on mirrored orders whose details (lines, transactions) are missing.
+
+        Not those of an order Shopify answered null for: its refunds are null too (§6), so
+        they were asked for, and quarantined, every night; they are read when their order is
+        (its recheck, or its Loop return changing), from the refund ids that read lists."""
+        listed, refund, order = tbl.OrderRefundIdRow, tbl.RefundRow, tbl.OrderRow
         query = (
             select(listed.refund_id)
+            .join(order, order.id == listed.order_id)
             .outerjoin(refund, refund.id == listed.refund_id)
-            .where(refund.id.is_(None))
+            .where(refund.id.is_(None), order.not_visible_at.is_(None))
             .distinct()
         )
         with self.session() as s:

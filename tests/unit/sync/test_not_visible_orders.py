@@ -248,6 +248,35 @@ def test_every_marked_order_is_rechecked_after_the_recheck_days_with_no_change_t
     assert "5001" not in store.load_snapshot().not_visible
 
 
+def test_the_refunds_of_an_order_not_visible_are_asked_for_with_it_not_every_night(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 lists refund 7001, whose details the mirror lacks; the order is deleted
+    (answered null, and so is its refund). The refund is asked for again only with its order
+    (the recheck after 7 days), not every night, each night adding an open entry to the
+    quarantine list; once the order is shown again, both are read and nothing stays open."""
+    seen = clock.now() - timedelta(hours=1)
+    refund = make_refund(1, seen, make_return(1, seen).refund)
+    order = make_order(1, seen, (refund.id,))
+    store.upsert_orders([order])
+    loop = FakeLoop([make_return(1, seen)])
+    shopify = FakeShopify(orders=[order], refunds=[refund], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.orders_not_visible() == ["5001"]
+    entries = len(store.quarantine_entries())
+    for _ in range(6):
+        night(store, loop, shopify, clock)
+        assert asked(shopify, "iter_refunds_by_id") == []
+    assert len(store.quarantine_entries()) == entries
+
+    shopify.deleted.clear()
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert asked(shopify, "iter_refunds_by_id") == [refund.id]
+    assert store.orders_not_visible() == []
+    assert open_entries(store) == []
+
+
 def test_a_mark_never_hides_a_refund_owed(store: SqlStore, clock: VirtualClock) -> None:
     """Return 1001 is closed with 11.01 owed; its order was never mirrored and Shopify answers
     null: the MISSING_REFUND is raised, the report lists the order as not visible with the
