@@ -235,23 +235,26 @@ def _with_asked_again(store: SqlStore, kind: str, ids: Iterable[str]) -> tuple[s
 
 
 def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) -> set[str]:
-    """Orders read by id tonight: missing ones, those not settled yet, and those whose last
-    by-id answer was malformed; but not one Shopify answered null for within the last
-    ``not_visible_recheck_days`` (it would most likely be null again: deleted, or out of
-    sight). Every order marked so longer ago is asked again, whether or not anything else
-    asks for it (an app granted ``read_all_orders`` sees it again): in the same ``nodes(ids:)``
-    batches as the rest. An order whose Loop return changed is read whatever its mark
-    (``recon.fetch``)."""
+    """Orders read by id tonight: missing ones and those not settled yet; but not one Shopify
+    answered null for within the last ``not_visible_recheck_days`` (it would most likely be
+    null again: deleted, or out of sight). Every order marked so longer ago is asked again,
+    whether or not anything else asks for it (an app granted ``read_all_orders`` sees it
+    again): in the same ``nodes(ids:)`` batches as the rest. So is every order whose last
+    by-id answer was malformed, marked or not: that ask read nothing. An order whose Loop
+    return changed is read whatever its mark (``recon.fetch``)."""
     wanted = {
         *store.order_ids_missing(),
         *store.orders_with_pending_refunds(),
         *store.orders_with_open_write_findings(),
         *store.orders_with_unknown_test_flag(),
-        *store.ids_to_ask_again("order"),
     }
     cutoff = until - timedelta(days=settings.not_visible_recheck_days)
     backed_off = set(store.orders_not_visible_checked_after(cutoff))
-    return (wanted - backed_off) | set(store.orders_not_visible_checked_by(cutoff))
+    return (
+        (wanted - backed_off)
+        | set(store.orders_not_visible_checked_by(cutoff))
+        | set(store.ids_to_ask_again("order"))
+    )
 
 
 def all_streams() -> tuple[str, ...]:

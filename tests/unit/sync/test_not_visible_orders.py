@@ -93,6 +93,34 @@ def test_ids_of_a_malformed_nodes_answer_are_not_marked_and_are_asked_again(
     assert asked(shopify) == []
 
 
+def test_a_marked_order_whose_ask_came_back_malformed_is_asked_again_the_next_night(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Order 5001 was answered null (marked). Its return changes, so it is asked, but the
+    answer is malformed: nothing was read, so it is asked again the next night (as any id of
+    a malformed answer), not held back by the mark's ``not_visible_recheck_days``."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.orders_not_visible() == ["5001"]
+
+    shopify.deleted.clear()
+    shopify.misshapen.add("5001")
+    loop.put(make_return(1, clock.now() + timedelta(hours=1)))  # the return changed: asked
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert ("order", "5001", "nodes") in open_entries(store)
+
+    shopify.misshapen.clear()
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5001"]
+    assert store.orders_not_visible() == []
+    assert open_entries(store) == []
+
+
 # --- 2. a read that returns the order clears the mark ------------------------------------------
 
 
