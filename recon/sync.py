@@ -13,9 +13,10 @@ returns: their state streams are re-read from the oldest such return's ``updated
 ``Order.test`` (once: the read settles the flag), so that no operator has to run a backfill.
 An order the by-id read answers null for (deleted in Shopify, or older than 60 days without
 ``read_all_orders``), mirrored or only named by a Loop return, is recorded as not visible and
-asked for again only when its return changes or after ``not_visible_recheck_days``: the answer
-would be null every night (``recon.store.visibility``). Records whose by-id answer was malformed
-(quarantined with field ``nodes``) are asked again the next night.
+asked for again (its listed refunds with it) only when its return changes or after
+``not_visible_recheck_days``, whatever else would ask for it: the answer would be null every
+night (``recon.store.visibility``). Records whose by-id answer was malformed (quarantined with
+field ``nodes``) are asked again the next night, marked or not.
 """
 
 from __future__ import annotations
