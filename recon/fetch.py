@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from recon.errors import ReconError, SourcesFailedError, SyncCancelledError
+from recon.errors import (
+    ReconError,
+    RunInterruptedError,
+    SourcesFailedError,
+    SyncCancelledError,
+)
 from recon.interrupt import Interrupt
 from recon.models import (
     BalanceTransactionRecord,
@@ -31,6 +36,7 @@ from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 
 Window = tuple[datetime, datetime]
 T = TypeVar("T")
+_API = {"loop": "Loop", "shopify": "Shopify"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Stop:
         self._interrupt = interrupt
         self.errors: dict[str, BaseException] = {}
         self.side = ""  # the first side that failed, for the other's cancellation message
+        self.cancelled: set[str] = set()  # the sides that stopped before reading everything
 
     def fail(self, side: str, error: BaseException) -> None:
         """Record ``side``'s failure and stop the other side.
@@ -97,6 +104,8 @@ class Stop:
         side waits for Loop's returns, and gets Loop's error if Loop fails).
         """
         with self._lock:
+            if isinstance(error, SyncCancelledError):
+                self.cancelled.add(side)
             seen = any(error is e for e in self.errors.values())
             if not seen and not isinstance(error, SyncCancelledError):
                 self.errors.setdefault(side, error)
@@ -116,6 +125,21 @@ class Stop:
             raise SyncCancelledError(
                 f"{side}: stopped reading: {self.side or 'the other side'} failed"
             )
+
+    def readers(self) -> str:
+        """What each side did when the run was asked to stop: stopped before its next request,
+        or (the stop came as it ended) had read everything already."""
+        stopped = [side for side in self.SIDES if side in self.cancelled]
+        if len(stopped) == len(self.SIDES):
+            return "both APIs' readers stopped before their next request"
+        if not stopped:
+            return "both APIs had been read in full (the stop came as the reads ended)"
+        (side,) = stopped
+        (other,) = [s for s in self.SIDES if s != side]
+        return (
+            f"{_API[side]}'s reader stopped before its next request "
+            f"({_API[other]} had been read in full)"
+        )
 
     def raise_failure(self) -> None:
         """Raise what failed, if anything: one side's error as it is; both sides' together
@@ -225,6 +249,7 @@ def fetch(
     *,
     versions: Versions | None = None,
     interrupt: Interrupt | None = None,
+    stopped: Callable[[str], RunInterruptedError] | None = None,
 ) -> Batch:
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
@@ -232,7 +257,8 @@ def fetch(
     page (``Stop``), and the failure is raised; when both sides failed, both are named, Loop's
     first (``SourcesFailedError``). Both sides stop too when the caller's thread is
     interrupted (Ctrl-C) while it waits for them, or when ``interrupt`` is requested (a
-    signal): then nothing is returned.
+    signal): then nothing is returned, and the error raised is ``stopped`` given what the
+    readers did (``Stop.readers``); by default the nightly sync's.
 
     Raises:
         recon.errors.SourceError: a side failed (its error re-raised here), or both did
@@ -256,15 +282,18 @@ def fetch(
             stop.fail("the run (interrupted)", exc)
             raise
     stop.raise_failure()
-    if interrupt is not None:
-        interrupt.check(
-            "during the sync: both APIs' readers stopped before their next request, and "
-            "nothing of tonight's sync was kept (the watermarks stay)"
-        )
+    if interrupt is not None and interrupt.requested:
+        raise (stopped or functools.partial(_sync_stopped, interrupt))(stop.readers())
     shopify_batch, loop_batch = shopify_future.result(), loop_future.result()
     shopify_batch.returns = loop_batch.returns
     shopify_batch.quarantined = loop_batch.quarantined + shopify_batch.quarantined
     return shopify_batch
+
+
+def _sync_stopped(interrupt: Interrupt, readers: str) -> RunInterruptedError:
+    return interrupt.error(
+        f"during the sync: {readers}, and nothing of tonight's sync was kept (the watermarks stay)"
+    )
 
 
 def _guarded(

@@ -23,6 +23,7 @@ from recon.errors import RunInterruptedError
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RESUME = "the next run resumes from here"
 
 
 class Interrupt:
@@ -48,18 +49,24 @@ class Interrupt:
         """Wait up to ``timeout`` seconds for a request; whether one came."""
         return self._event.wait(timeout)
 
-    def check(self, what: str) -> None:
+    def check(self, what: str, *, who: str = "the run", resume: str = RESUME) -> None:
         """Stop here if asked to: ``what`` says where the run is and what it did.
 
         Raises:
             RunInterruptedError: the run was asked to stop.
         """
         if self.requested:
-            raise RunInterruptedError(
-                f"{self.name}: the run stopped {what}. The run lock is released; "
-                "the next run resumes from here.",
-                self.signum,
-            )
+            raise self.error(what, who=who, resume=resume)
+
+    def error(
+        self, what: str, *, who: str = "the run", resume: str = RESUME
+    ) -> RunInterruptedError:
+        """The error a stop ends ``who`` with: where it stopped and what it did (``what``), and
+        how the work resumes (``resume``)."""
+        return RunInterruptedError(
+            f"{self.name}: {who} stopped {what}. The run lock is released; {resume}.",
+            self.signum,
+        )
 
 
 @contextlib.contextmanager

@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from recon.clock import VirtualClock
 from recon.config import SyncSettings
 from recon.errors import RunInterruptedError
+from recon.fetch import FetchPlan, fetch
 from recon.interrupt import Interrupt, on_signals
-from recon.models import PayoutRecord, Quarantined
+from recon.models import OrderRecord, PayoutRecord, Quarantined, RefundRecord
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
 from tests.fakes import EPOCH, FakeLoop, FakeShopify, sample_dataset
@@ -123,3 +125,65 @@ def test_sigterm_stops_both_readers_and_the_run_says_so(tmp_path: Path) -> None:
         assert signal.getsignal(signal.SIGTERM) == before  # the handlers are put back
     finally:
         store.close()
+
+
+class _StopAsTheReadsEnd(FakeShopify):
+    """Shopify whose last read (the refunds by id) ends as the stop is requested: both readers
+    had read everything when the run checks for the stop."""
+
+    def __init__(self, interrupt: Interrupt, **lists: Any) -> None:
+        super().__init__(**lists)
+        self.interrupt = interrupt
+
+    def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
+        yield from super().iter_refunds_by_id(ids)
+        self.interrupt.request(signal.SIGTERM)
+
+
+class _StopDuringOrders(FakeShopify):
+    """Shopify whose orders by id (read once Loop's returns are all in) are paged slowly, the
+    stop requested on the first page: Loop had finished, Shopify's reader stops."""
+
+    def __init__(self, interrupt: Interrupt, **lists: Any) -> None:
+        super().__init__(**lists)
+        self.interrupt = interrupt
+        self.pages_read = 0
+
+    def iter_orders_by_id(self, ids: Sequence[str]) -> Iterator[OrderRecord | Quarantined]:
+        for order in super().iter_orders_by_id(ids):
+            self.pages_read += 1
+            self.interrupt.request(signal.SIGTERM)
+            yield order
+
+
+def _fetch_stopped(shopify: FakeShopify, loop: FakeLoop, interrupt: Interrupt) -> str:
+    window = (EPOCH - timedelta(days=1), EPOCH + timedelta(days=30))
+    with pytest.raises(RunInterruptedError) as stopped:
+        fetch(FetchPlan.for_window(window), loop, shopify, interrupt=interrupt)
+    return str(stopped.value)
+
+
+def test_a_stop_as_both_reads_ended_does_not_say_the_readers_stopped() -> None:
+    interrupt = Interrupt()
+    loop, fakes_shopify = sample_dataset(returns=5).fakes()
+    shopify = _StopAsTheReadsEnd(
+        interrupt, orders=fakes_shopify.orders, refunds=fakes_shopify.refunds
+    )
+    message = _fetch_stopped(shopify, loop, interrupt)
+    assert message.startswith("SIGTERM: the run stopped during the sync"), message
+    assert "stopped before" not in message, message
+    assert "both APIs had been read in full" in message, message
+    assert "nothing of tonight's sync was kept" in message, message
+
+
+def test_a_stop_after_loop_was_read_says_only_shopify_stopped() -> None:
+    interrupt = Interrupt()
+    loop, fakes_shopify = sample_dataset(returns=5).fakes()
+    shopify = _StopDuringOrders(
+        interrupt, orders=fakes_shopify.orders, refunds=fakes_shopify.refunds
+    )
+    message = _fetch_stopped(shopify, loop, interrupt)
+    assert shopify.pages_read == 1
+    assert "both APIs' readers stopped" not in message, message
+    assert "Shopify's reader stopped before its next request" in message, message
+    assert "Loop had been read in full" in message, message
