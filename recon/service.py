@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
 from recon.clock import day_start
-from recon.config import Settings
+from recon.config import RemediationMode, Settings
 from recon.deliverables import (
     check_output_dirs,
     mark_latest,
@@ -34,7 +34,6 @@ from recon.lock import Lease, RunLock, holder_name
 from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
 from recon.period_end import as_it_stood, at_period_end
-from recon.remediation.actions import ActionState
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
 from recon.store.snapshot import (
@@ -309,7 +308,7 @@ def _run_locked(
             timezone=app.settings.shop.timezone,
             interrupt=interrupt,
         )
-        interrupt.check(stopped_in_remediation(applied))
+        interrupt.check(stopped_in_remediation(applied, app.settings.remediation.mode))
         actions = action_rows(sessions(app.store), slug)
         said = remediation_lines(applied)
         flags = order_flags(app.settings, mirrored, findings)
@@ -366,16 +365,9 @@ def _run_locked(
     return outcome
 
 
-def stopped_in_remediation(applied: ApplyReport) -> str:
+def stopped_in_remediation(applied: ApplyReport, mode: RemediationMode) -> str:
     """What remediation did before a signal stopped the run, for the run's error."""
-    settled = (*applied.recovered, *applied.applied)
-    done = sum(1 for o in settled if o.state == ActionState.DONE)
-    others = len(settled) - done
-    also = f" ({others} other intent(s) settled without a write)" if others else ""
-    return (
-        f"during remediation: {done} write(s) done and recorded{also}, {applied.left} not "
-        "started (they wait for the next run); no report was written"
-    )
+    return applied.stopped(mode)
 
 
 def _payout_tieout(

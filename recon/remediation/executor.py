@@ -183,8 +183,14 @@ class Executor:
         self._lease = lease
         in_flight = self._intents(IN_FLIGHT)
         recovered = self._each(in_flight, lambda i: self._resolve(i, lease, run_id, plan))
+        executable = self._intents(EXECUTABLE)
+        if self._stopping():
+            # Nothing more changes after a stop, not even the ledger: a stale intent is
+            # withdrawn, and a held one noted, by the next run.
+            left = len(in_flight) - len(recovered) + len(executable)
+            return ApplyReport(run_id, recovered=recovered, left=left)
         pending, stale = [], []
-        for intent in self._intents(EXECUTABLE):
+        for intent in executable:
             why = stale_reason(intent, plan)
             if why is None:
                 pending.append(intent)
@@ -197,8 +203,9 @@ class Executor:
             self._hold(pending, halted, run_id)
             held = categories(i.category for i in pending)
             return ApplyReport(
-                run_id, recovered=recovered, applied=tuple(stale), halted=halted, held=held
-            )
+                run_id, recovered=recovered, applied=tuple(stale), halted=halted, held=held,
+                held_writes=len(pending),
+            )  # fmt: skip
         applied = self._each(pending, lambda i: self._execute(i, lease, run_id))
         left = len(in_flight) - len(recovered) + len(pending) - len(applied)
         return ApplyReport(run_id, recovered=recovered, applied=(*stale, *applied), left=left)

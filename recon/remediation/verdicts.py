@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from recon.config import RemediationMode
 from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import ActionKind, ActionState
 from recon.remediation.writes import (
@@ -55,6 +56,29 @@ class ApplyReport:
     preview: tuple[str, ...] = ()
     # The categories of the writes the limits held (``halted``), or would hold (``preview``).
     held: tuple[str, ...] = ()
+    held_writes: int = 0  # how many writes the limits held (``halted``)
+
+    def stopped(self, mode: RemediationMode) -> str:
+        """What this run's remediation did before a signal stopped the run, for its error."""
+        if mode is RemediationMode.PLAN:
+            return (
+                f"during remediation: plan mode, nothing is sent; {len(self.recorded)} "
+                "intent(s) recorded; no report was written"
+            )
+        settled = (*self.recovered, *self.applied)
+        done = sum(1 for o in settled if o.state == ActionState.DONE)
+        others = len(settled) - done
+        also = f" ({others} other intent(s) settled without a write)" if others else ""
+        if self.halted:
+            rest = f"the limits held {self.held_writes} write(s) ({self.halted})"
+        elif self.left:
+            rest = f"{self.left} not started (they wait for the next run)"
+        else:
+            rest = "none was left to start"
+        return (
+            f"during remediation: {done} write(s) done and recorded{also}, {rest}; "
+            "no report was written"
+        )
 
 
 def categories(names: Iterable[str]) -> tuple[str, ...]:
