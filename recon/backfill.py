@@ -1,15 +1,19 @@
 """Resumable backfill over a date range: fixed windows, each committed with its checkpoint.
 
 A window's rows and its checkpoint go in one transaction, so a crash loses at most the window in
-flight; a rerun with the same [start, end) skips the committed windows. Test-only hook: the
+flight; a rerun with the same [start, end) skips the committed windows. A signal
+(``recon.interrupt``) stops it between windows, or between two requests of a window (nothing of
+that window kept), saying which windows were committed and how to resume. Test-only hook: the
 environment variable ``RECON_TEST_CRASH_AFTER_WINDOWS=n`` kills the process (``os._exit(137)``,
 like a SIGKILL) right after the n-th window this process committed; never set it in production.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from rich.progress import (
     BarColumn,
@@ -22,13 +26,15 @@ from rich.progress import (
 
 from recon.clock import Clock
 from recon.config import SyncSettings
-from recon.errors import ConfigError
+from recon.errors import ConfigError, RunInterruptedError
 from recon.fetch import FetchPlan, Window, fetch
+from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
 from recon.store.sql import SqlStore
 from recon.sync import Fence, SyncStats, all_streams, api_calls, commit_batch
 
 CRASH_ENV = "RECON_TEST_CRASH_AFTER_WINDOWS"
+WHO = "the backfill"
 
 
 def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
@@ -47,6 +53,63 @@ def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
         windows.append((cursor, min(cursor + step, end)))
         cursor += step
     return windows
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """What a backfill stopped by a signal says: where it stopped, which windows are committed,
+    and the command that resumes after them."""
+
+    interrupt: Interrupt | None
+    start: datetime
+    end: datetime
+    windows: list[Window]
+    committed: set[Window]
+
+    def before(self, window: Window) -> str:
+        """Stopped between windows, before ``window`` was read."""
+        return f"before {self._which(window)}: {self._committed()}"
+
+    def during(self, window: Window, readers: str) -> RunInterruptedError:
+        """Stopped while ``window`` was read (``readers``: what each API's reader did)."""
+        assert self.interrupt is not None  # fetch calls this only for a requested interrupt
+        what = (
+            f"during {self._which(window)}: {readers}, and nothing of that window was kept; "
+            + self._committed()
+        )
+        return self.interrupt.error(what, who=WHO, resume=self.resume())
+
+    def resume(self) -> str:
+        """The command that resumes after the committed windows."""
+        return (
+            f"rerun the same command (backfill --from {_arg(self.start)} --to {_arg(self.end)}) "
+            "to resume after the committed windows"
+        )
+
+    def _which(self, window: Window) -> str:
+        lo, hi = window
+        return f"window {self.windows.index(window) + 1} of {len(self.windows)} ({_span(lo, hi)})"
+
+    def _committed(self) -> str:
+        count = sum(1 for w in self.windows if w in self.committed)
+        through = None
+        for window in self.windows:  # the range read in full from its start, if any
+            if window not in self.committed:
+                break
+            through = window[1]
+        whole = f", {_span(self.start, through)} read in full" if through is not None else ""
+        return f"{count} of {len(self.windows)} window(s) committed{whole}"
+
+
+def _span(lo: datetime, hi: datetime) -> str:
+    return f"{lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M} UTC"
+
+
+def _arg(moment: datetime) -> str:
+    """``moment`` as ``backfill --from``/``--to`` take it back: a day, or a day and a time."""
+    if moment.time() == time(0):
+        return f"{moment:%Y-%m-%d}"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}"
 
 
 def _crash_after() -> int | None:
@@ -101,15 +164,21 @@ def backfill(
     end: datetime,
     progress: bool = True,
     fence: Fence | None = None,
+    interrupt: Interrupt | None = None,
 ) -> SyncStats:
     """Mirror everything in [start, end), window by window, resuming where a previous run stopped.
 
     A range reaching past now is read up to now (the rest on a later rerun of the same range).
     ``fence`` runs inside each window's transaction (and the watermarks'): the run lock's lease
     check (``service.run_backfill``). If it refuses, that window is not kept and the backfill
-    stops; the windows committed before stay, and a rerun resumes after them.
+    stops; the windows committed before stay, and a rerun resumes after them. So it does when
+    ``interrupt`` is requested (a signal): before the next window, or before the next request
+    of the window being read (nothing of that window is kept). Once the last window is
+    committed the backfill finishes (the watermarks' step reads no API).
 
     Raises:
+        recon.errors.RunInterruptedError: ``interrupt`` was requested; the message names the
+            committed windows and the command that resumes.
         recon.errors.LockError: ``fence`` refused (another run took the shop's lease).
         ConfigError: the range is empty or naive, or starts at or after now.
         recon.errors.SourceError: an API failed; committed windows stay committed.
@@ -129,6 +198,8 @@ def backfill(
     # A window is done when that very window was committed: a rerun with other window days
     # reads every window again rather than skip days a longer window would claim.
     todo = [w for w in windows if w not in done]
+    committed = set(done) & set(windows)
+    stop = _Stop(interrupt, start, end, windows, committed)
     crash_after = _crash_after()
     run_id = store.start_run("backfill")
     stats = SyncStats()
@@ -144,10 +215,16 @@ def backfill(
                 rate="-",
             )
             for window in todo:
-                batch = fetch(FetchPlan.for_window(window), loop, shopify)
+                if interrupt is not None:
+                    interrupt.check(stop.before(window), who=WHO, resume=stop.resume())
+                batch = fetch(
+                    FetchPlan.for_window(window), loop, shopify, interrupt=interrupt,
+                    stopped=functools.partial(stop.during, window),
+                )  # fmt: skip
                 window_stats = commit_batch(
                     store, batch, run_id, checkpoint=(start, end, window), fence=fence
                 )
+                committed.add(window)
                 window_stats.windows = 1
                 stats.merge(window_stats)
                 if crash_after is not None and stats.windows >= crash_after:
@@ -157,8 +234,9 @@ def backfill(
                 bar.update(task, advance=1, records=stats.total, rate=rate)
         _advance_watermarks(store, start, end, clock.now(), fence)
     except BaseException as exc:
+        status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
         store.finish_run(
-            run_id, "failed", {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}
+            run_id, status, {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}
         )
         raise
     calls_after = api_calls(loop, shopify)

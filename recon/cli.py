@@ -215,16 +215,21 @@ def backfill(
     """Fetch a date range into the mirror in checkpointed windows; a rerun resumes.
 
     Takes the shop's run lock: exit 4 while a nightly run holds it (and a nightly run started
-    during a backfill exits 4).
+    during a backfill exits 4). Ctrl-C or SIGTERM stops it between windows or requests (exit
+    130 or 143, naming the committed windows); a second signal exits at once.
     """
     from recon.bootstrap import build_app
     from recon.service import run_backfill
 
     settings = _settings(config)
-    with build_app(settings) as application:
-        stats = run_backfill(application, start=_utc(start), end=_utc(end), progress=True)
+    with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
+        stats = run_backfill(
+            application, start=_utc(start), end=_utc(end), progress=True, interrupt=interrupt
+        )
         now = application.clock.now()
     Console().print(f"backfill done: {stats.total} records, {stats.quarantined} quarantined")
+    if interrupt.requested:  # it came once the last window was committed
+        Console().print(f"({interrupt.name} came after the last window: the backfill finished)")
     if _utc(end) > now:
         Console().print(
             f"read up to now ({now:%Y-%m-%d %H:%M} UTC): the same command later reads the rest"

@@ -2,11 +2,12 @@
 
 The first signal only records the request (``Interrupt``); the run checks it where stopping is
 safe: the sync's readers before their next request (``recon.fetch``), remediation between two
-writes, never in the middle of one (``recon.remediation.executor``), and the nightly run between
-its steps (``recon.service``). The run then releases its lock and ends with
-``RunInterruptedError``, saying what it did. A second signal exits at once: whoever sends it
-prefers a quick exit to a clean one (a write in flight is then resolved by the next run's
-recovery, and a dead holder's run lock is taken over at once on the same host).
+writes, never in the middle of one (``recon.remediation.executor``), the nightly run between
+its steps (``recon.service``), and a backfill between windows (``recon.backfill``). The run then
+releases its lock and ends with ``RunInterruptedError``, saying what it did. A second signal
+exits at once: whoever sends it prefers a quick exit to a clean one (a write in flight is then
+resolved by the next run's recovery, and a dead holder's run lock is taken over at once on the
+same host).
 """
 
 from __future__ import annotations

@@ -200,16 +200,27 @@ def run_nightly(
         lock.release(lease)
 
 
-def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = True) -> SyncStats:
+def run_backfill(
+    app: App,
+    *,
+    start: datetime,
+    end: datetime,
+    progress: bool = True,
+    interrupt: Interrupt | None = None,
+) -> SyncStats:
     """Backfill [start, end) under the shop's run lock, as a nightly run holds it.
 
     The two write the same mirror and watermarks, and a nightly run would reconcile (and
     remediate on) a half-backfilled mirror, so they take turns: a backfill while a run holds
     the lock gets ``LockError``, and so does a run during a backfill. Each window's commit
     extends the lease (a backfill may take hours); if another run took the lease over, the
-    backfill stops, its committed windows stay, and a rerun resumes after them.
+    backfill stops, its committed windows stay, and a rerun resumes after them. So it does
+    when ``interrupt`` is requested (a signal: ``recon.interrupt``), between windows or between
+    two requests of one; the lock is released either way.
 
     Raises:
+        RunInterruptedError: ``interrupt`` was requested; the message names the committed
+            windows and the command that resumes.
         LockError: another run of this shop holds the lock, or took it over.
         SourceError: an API failed (e.g. the run's retry budget was spent); the committed
             windows stay, and a rerun resumes after them.
@@ -231,6 +242,7 @@ def run_backfill(app: App, *, start: datetime, end: datetime, progress: bool = T
             end=end,
             progress=progress,
             fence=lambda session: _extended(lock, session, lease),
+            interrupt=interrupt,
         )
     finally:
         lock.release(lease)

@@ -1,12 +1,15 @@
-"""SIGTERM or Ctrl-C stops a nightly run at its next safe point, and the next run resumes.
+"""SIGTERM or Ctrl-C stops a nightly run (or a backfill) at its next safe point, and the next
+run (the same backfill command) resumes.
 
-recon runs ``run_recon.py run`` in a child process, as cron or systemd would start it, against a
-sandbox shop served here (it outlives the child). The sandbox holds one request of the child's
-until the test has sent its signal, so the signal lands at a known step: in the middle of the
-sync, or while a refund is being written. What an operator checks afterwards: the process ended
-soon, non-zero, saying what was done and that the next run resumes; the run lock is free; the
-write in flight was finished (the ledger holds no intent half-sent) and no other was started;
-and the next run completes the night.
+recon runs ``run_recon.py run`` (or ``backfill``) in a child process, as cron or systemd would
+start it, against a sandbox shop served here (it outlives the child). The sandbox holds one
+request of the child's until the test has sent its signal, so the signal lands at a known step:
+in the middle of the sync, while a refund is being written, or in a backfill's second window.
+What an operator checks afterwards: the process ended soon, non-zero, saying what was done and
+that the next run resumes; the run lock is free; the write in flight was finished (the ledger
+holds no intent half-sent) and no other was started; the backfill kept its committed window and
+nothing of the one it was reading; and the next run completes the night (the backfill's rerun
+reads only the windows left).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select
@@ -69,7 +73,8 @@ class Hold:
     """An ASGI wrapper that holds the first request ``matches`` accepts until ``release``.
 
     ``reached`` is set when that request arrives; ``requests`` counts every request, and
-    ``after_release`` those that arrived once the held one was let go.
+    ``after_release`` those that arrived once the held one was let go; ``queries`` holds each
+    request's query string.
     """
 
     matches: Any
@@ -78,6 +83,7 @@ class Hold:
     requests: int = 0
     after_release: int = 0
     held: bool = False
+    queries: list[bytes] = field(default_factory=list)
 
     def wrap(self, app: Any) -> Any:
         async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -91,6 +97,7 @@ class Hold:
                 body += message.get("body", b"")
                 more = message.get("more_body", False)
             self.requests += 1
+            self.queries.append(scope.get("query_string", b""))
             if self.release.is_set():
                 self.after_release += 1
             if not self.held and self.matches(scope, body):
@@ -305,3 +312,95 @@ def test_a_signal_stops_an_idle_schedule_at_once(shop_held_in_sync: Shop) -> Non
     assert child.returncode == 0, out + err
     assert "no run was in progress" in out, out + err
     assert shop.loop.requests == 0
+
+
+WINDOW_DAYS = 10
+
+
+def _backfill_windows() -> list[tuple[datetime, datetime]]:
+    """The three windows of the last 30 days (to today's midnight, UTC) a backfill reads."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=3 * WINDOW_DAYS)
+    step = timedelta(days=WINDOW_DAYS)
+    return [(start + step * i, start + step * (i + 1)) for i in range(3)]
+
+
+def _loop_from(query: bytes) -> datetime:
+    (value,) = parse_qs(query.decode())["from"]
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _second_window_read(scope: dict[str, Any], body: bytes) -> bool:
+    """Loop's first request of the backfill's second window (the first one is committed)."""
+    return _loop_from(scope.get("query_string", b"")) == _backfill_windows()[1][0]
+
+
+@pytest.fixture
+def shop_held_in_a_backfill_window(tmp_path: Path) -> Iterator[Shop]:
+    """A backfill of three windows whose second window's first Loop request is held."""
+    for shop in _shop(tmp_path, _second_window_read, _never):
+        text = shop.config.read_text(encoding="utf-8")
+        text = text.replace("[sync]\n", f"[sync]\nbackfill_window_days = {WINDOW_DAYS}\n", 1)
+        shop.config.write_text(text, encoding="utf-8")
+        yield shop
+
+
+def _completed_windows(
+    shop: Shop, start: datetime, end: datetime
+) -> set[tuple[datetime, datetime]]:
+    store = SqlStore(shop.store_url, clock=RealClock())
+    try:
+        return store.completed_windows(start, end)
+    finally:
+        store.close()
+
+
+def test_sigterm_stops_a_backfill_mid_window_and_the_rerun_resumes_after_the_committed_one(
+    shop_held_in_a_backfill_window: Shop,
+) -> None:
+    shop = shop_held_in_a_backfill_window
+    windows = _backfill_windows()
+    start, end = windows[0][0], windows[-1][1]
+    command = ("backfill", "--from", f"{start:%Y-%m-%d}", "--to", f"{end:%Y-%m-%d}")
+    child = _start(shop, *command)
+    output = _stop_at(shop, shop.loop, child, signal.SIGTERM)
+    assert child.returncode == 128 + signal.SIGTERM, output
+    assert "SIGTERM: the backfill stopped during window 2 of 3" in output, output
+    assert "nothing of that window was kept; 1 of 3 window(s) committed" in output, output
+    assert " ".join(command) in output, output  # the command that resumes
+    assert _lock_is_free(shop)
+    assert _completed_windows(shop, start, end) == {windows[0]}
+    assert set(_watermarks(shop).values()) == {None}
+    asked_before = len(shop.loop.queries)
+
+    again = _start(shop, *command)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, out + err
+    assert "backfill done" in out, out + err
+    rerun = [_loop_from(q) for q in shop.loop.queries[asked_before:]]
+    assert rerun and min(rerun) >= windows[1][0], rerun  # the committed window is not read again
+    assert _completed_windows(shop, start, end) == set(windows)
+    assert set(_watermarks(shop).values()) == {end}
+
+
+def test_a_second_signal_stops_a_backfill_at_once(shop_held_in_a_backfill_window: Shop) -> None:
+    shop = shop_held_in_a_backfill_window
+    windows = _backfill_windows()
+    child = _start(
+        shop,
+        "backfill",
+        "--from",
+        f"{windows[0][0]:%Y-%m-%d}",
+        "--to",
+        f"{windows[-1][1]:%Y-%m-%d}",
+    )
+    assert shop.loop.reached.wait(90), "the child never reached the held request"
+    child.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    child.send_signal(signal.SIGTERM)
+    try:
+        out, err = child.communicate(timeout=10)  # the held request is still held
+    finally:
+        shop.loop.release.set()
+    assert child.returncode == 128 + signal.SIGTERM, out + err
+    assert "at once" in out + err, out + err
