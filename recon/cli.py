@@ -247,12 +247,17 @@ def schedule(
     Ctrl-C or SIGTERM stops the schedule; a run in progress stops at its next safe point first
     (exit 130 or 143, saying what it did); a second signal exits at once.
     """
-    from recon.bootstrap import build_app, check_ready
-    from recon.scheduler import build_scheduler
+    from recon.bootstrap import build_app, check_ready, open_store
+    from recon.scheduler import build_scheduler, last_nightly_start
     from recon.service import run_nightly
 
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
+    store = open_store(settings)
+    try:  # restarted in the hour the clocks repeat: a night that already ran is not run again
+        last_run = last_nightly_start(store)
+    finally:
+        store.close()
     stopped: list[RunInterruptedError] = []
     finished: list[bool] = []  # a run the signal found past its last safe point, then done
 
@@ -270,7 +275,7 @@ def schedule(
     with on_signals(Interrupt()) as interrupt:
         first_run = datetime.now(UTC) if now else None
         scheduler: Any = build_scheduler(
-            cron, job, timezone=settings.shop.timezone, first_run=first_run
+            cron, job, timezone=settings.shop.timezone, first_run=first_run, last_run=last_run
         )
         scheduler.start()
         Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")

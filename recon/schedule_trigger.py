@@ -19,14 +19,18 @@ class OncePerWallTime(BaseTrigger):  # type: ignore[misc]  # apscheduler is unty
     fires at both. The second is skipped when the trigger has fired at or after the first:
     decided from the fire times themselves, never from when a run happened to start (a run
     that started late in the first hour once ran again at the second 01:30). A scheduler
-    started after the first pass, so that no fire came before, fires at the second.
+    started after the first pass, so that no fire came before, fires at the second, unless
+    ``last_run`` (when the shop's last nightly run started, from the runs table) says the night
+    already ran at or after the first pass: a scheduler restarted between the two passes does
+    not run the night again.
     """
 
-    __slots__ = ("inner", "zone")
+    __slots__ = ("inner", "last_run", "zone")
 
-    def __init__(self, inner: Any, zone: ZoneInfo) -> None:
+    def __init__(self, inner: Any, zone: ZoneInfo, last_run: datetime | None = None) -> None:
         self.inner = inner
         self.zone = zone
+        self.last_run = last_run
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
@@ -34,7 +38,9 @@ class OncePerWallTime(BaseTrigger):  # type: ignore[misc]  # apscheduler is unty
         """The next fire time after ``previous_fire_time`` (or from ``now``), skipping the
         repeat of a wall-clock time already fired at."""
         fire: datetime | None = self.inner.get_next_fire_time(previous_fire_time, now)
-        while fire is not None and self._repeat_of_fired(fire, previous_fire_time):
+        # Before this scheduler's first fire, the last run recorded is what ran last.
+        ran = previous_fire_time or self.last_run
+        while fire is not None and self._repeat_of_fired(fire, ran):
             fire = self.inner.get_next_fire_time(fire, fire.astimezone(UTC) + _TICK)
         return fire
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from recon.crontab import trigger_fields
 from recon.errors import ConfigError, ReconError, ReportNotDeliveredError
+
+if TYPE_CHECKING:
+    from recon.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ def build_scheduler(
     *,
     timezone: str = "UTC",
     first_run: datetime | None = None,
+    last_run: datetime | None = None,
 ) -> object:
     """A BackgroundScheduler (not started) that calls ``job`` on ``cron`` (five fields, read as
     cron reads them: ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
@@ -35,13 +39,15 @@ def build_scheduler(
     from the watermarks either way.
 
     ``first_run`` (``schedule --now``): the job runs first at that time, then on ``cron``.
+    ``last_run`` (``last_nightly_start``): when the shop's last nightly run started, so that a
+    scheduler restarted in the hour the clocks repeat does not run a night that already ran.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
     """
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    trigger = cron_trigger(cron, timezone)
+    trigger = cron_trigger(cron, timezone, last_run=last_run)
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = BackgroundScheduler(timezone=UTC)
@@ -57,8 +63,9 @@ def build_scheduler(
     return scheduler
 
 
-def cron_trigger(cron: str, timezone: str) -> Any:
-    """The APScheduler trigger for ``cron`` in ``timezone``: each wall-clock time once.
+def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) -> Any:
+    """The APScheduler trigger for ``cron`` in ``timezone``: each wall-clock time once, the
+    night ``last_run`` started in included (``recon.schedule_trigger``).
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
@@ -73,9 +80,18 @@ def cron_trigger(cron: str, timezone: str) -> Any:
         crons = [CronTrigger(**fields, timezone=zone) for fields in trigger_fields(cron)]
         # Two when both day fields are restricted: cron fires on days matching either.
         inner = crons[0] if len(crons) == 1 else OrTrigger(crons)
-        return OncePerWallTime(inner, zone)
+        return OncePerWallTime(inner, zone, last_run)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
+
+
+def last_nightly_start(store: SqlStore) -> datetime | None:
+    """When the shop's last nightly run that ran to its end (ok or failed) started.
+
+    One stopped by a signal or killed does not count: that may be the restart itself, and the
+    night must then run again.
+    """
+    return store.last_run_started("nightly", ("ok", "failed"))
 
 
 def _guarded(job: Callable[[], object]) -> Callable[[], None]:

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
@@ -129,6 +129,15 @@ class Bookkeeping:
                 .where(tbl.RunRow.id == run_id)
                 .values(status=status, finished_at=self.clock.now(), stats=dict(stats))
             )
+
+    def last_run_started(self, kind: str, statuses: Iterable[str]) -> datetime | None:
+        """When the latest run of ``kind`` that ended in one of ``statuses`` started, if any."""
+        query = select(func.max(tbl.RunRow.started_at)).where(
+            tbl.RunRow.kind == kind, tbl.RunRow.status.in_(list(statuses))
+        )
+        with self.session() as s:
+            started: datetime | None = s.scalar(query)  # UTC-aware: max keeps the column type
+        return started
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """A run's row as a dict (id, kind, status, started_at, finished_at, stats)."""

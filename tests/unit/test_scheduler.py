@@ -4,13 +4,16 @@ and a failed run that does not stop the schedule."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from recon.clock import VirtualClock
 from recon.errors import ConfigError, SourceError
-from recon.scheduler import _guarded, build_scheduler
+from recon.scheduler import _guarded, build_scheduler, last_nightly_start
+from recon.store.sql import SqlStore
 
 NEW_YORK = "America/New_York"
 
@@ -226,3 +229,56 @@ def test_without_now_the_first_run_is_the_schedules() -> None:
         assert (first.month, first.day, first.hour) == (1, 1, 2) and not ran
     finally:
         scheduler.shutdown(wait=True)
+
+
+def test_a_scheduler_restarted_between_the_two_passes_does_not_run_that_night_again() -> None:
+    """The night's run started at the first 01:30 (PDT, 08:30 UTC), a little late; the schedule
+    was restarted at 01:10 PST, between the two passes. The runs table says the night ran, so
+    the second 01:30 (PST) is skipped: the next run is the next night's."""
+    last_run = datetime(2026, 11, 1, 8, 31, tzinfo=UTC)
+    scheduler: Any = build_scheduler(
+        "30 1 * * *", lambda: None, timezone=LOS_ANGELES, last_run=last_run
+    )
+    trigger = scheduler._pending_jobs[0][0].trigger
+    fire = trigger.get_next_fire_time(None, datetime(2026, 11, 1, 9, 10, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def test_a_restarted_scheduler_whose_last_run_was_an_earlier_night_runs_at_the_second_pass() -> (
+    None
+):
+    """The last nightly run is the night before: nothing ran at the first 01:30, so the night's
+    run is the second."""
+    last_run = datetime(2026, 10, 31, 8, 30, tzinfo=UTC)
+    scheduler: Any = build_scheduler(
+        "30 1 * * *", lambda: None, timezone=LOS_ANGELES, last_run=last_run
+    )
+    trigger = scheduler._pending_jobs[0][0].trigger
+    fire = trigger.get_next_fire_time(None, datetime(2026, 11, 1, 9, 10, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+
+
+def test_a_restarted_schedule_counts_the_last_nightly_run_that_ran_to_its_end(
+    tmp_path: Path,
+) -> None:
+    """A run that ended (ok or failed) counts as the night's; one stopped by a signal or killed
+    (the restart itself, maybe) does not: the night must run again. Backfills are no night."""
+    clock = VirtualClock(datetime(2026, 11, 1, 8, 30, tzinfo=UTC))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    try:
+        assert last_nightly_start(store) is None
+        store.finish_run(store.start_run("nightly"), "ok", {})
+        clock.advance(timedelta(minutes=5))
+        failed_at = clock.now()
+        store.finish_run(store.start_run("nightly"), "failed", {})
+        clock.advance(timedelta(minutes=5))
+        store.finish_run(store.start_run("backfill"), "ok", {})
+        clock.advance(timedelta(minutes=5))
+        store.finish_run(store.start_run("nightly"), "interrupted", {"error": "SIGTERM"})
+        clock.advance(timedelta(minutes=5))
+        store.start_run("nightly")  # killed: still "running", or "abandoned" once noticed
+        assert last_nightly_start(store) == failed_at
+        store.abandon_unfinished_runs()
+        assert last_nightly_start(store) == failed_at
+    finally:
+        store.close()
