@@ -23,8 +23,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recon.models import Category, Finding, Owner, Severity
-from recon.reporting.data import ReportData, build_report_data
+from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import EXCEPTION_COLUMNS, exception_values
+from recon.reporting.figures import build_report_data
 from recon.reporting.monthend import MATCHED_COLUMNS, frame_rows, write_monthend_workbook
 
 AS_OF = datetime(2026, 11, 1, 2, tzinfo=UTC)

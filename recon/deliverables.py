@@ -22,8 +22,9 @@ from recon.errors import ConfigError, ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.reporting.data import ReportData, build_report_data
+from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
+from recon.reporting.figures import build_report_data
 from recon.reporting.monthend import write_monthend_workbook
 from recon.store.snapshot import Snapshot
 

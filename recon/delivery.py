@@ -26,7 +26,8 @@ from recon.config import DeliverySettings, SmtpSettings
 from recon.errors import ConfigError, DeliveryError
 from recon.models import Owner
 from recon.outbox import CLAIM_TIMEOUT, claim, reclaim_stale
-from recon.reporting.data import ReportData, for_team
+from recon.reporting.data import ReportData
+from recon.reporting.figures import for_team
 from recon.reporting.html import Withheld, make_environment, render_email
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ def build_messages(
 ) -> list[EmailMessage]:
     """One message per team with recipients: finance gets everything and the attachments.
 
-    Warehouse and CX get only their categories (``recon.reporting.data.TEAM_CATEGORIES``), and
+    Warehouse and CX get only their categories (``recon.reporting.figures.TEAM_CATEGORIES``), and
     no message at all when they have nothing open, resolved or left out. The workbook lists every
     finding, so it goes to finance only. ``attachments`` are in their order of priority: those
     that fit together in ``max_attachment_mb`` are attached, first come first, and the mail

@@ -12,7 +12,8 @@ from rich.table import Table
 from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
-from recon.reporting.data import WAITING, Amount, amounts_at_risk, split_quiet
+from recon.reporting.data import WAITING, Amount
+from recon.reporting.figures import amounts_at_risk, split_quiet
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
 

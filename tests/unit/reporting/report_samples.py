@@ -18,7 +18,8 @@ from openpyxl import load_workbook
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
 from recon.remediation.ledger import ActionView
 from recon.remediation.views import report_row
-from recon.reporting.data import ReportData, build_report_data
+from recon.reporting.data import ReportData
+from recon.reporting.figures import build_report_data
 
 AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 INJECTION = '=HYPERLINK("http://x","y")'

@@ -27,8 +27,9 @@ from recon.config import DeliverySettings
 from recon.delivery import build_messages
 from recon.engine.findings_json import read_findings_json, write_findings_json
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
-from recon.reporting.data import ReportData, for_team
+from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_run_reports
+from recon.reporting.figures import for_team
 from recon.reporting.html import render_email, render_report
 from recon.reporting.monthend import write_monthend_workbook
 from recon.service import RunOutcome

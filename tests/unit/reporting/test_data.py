@@ -10,7 +10,8 @@ import pytest
 from report_samples import AS_OF, finding, make_data, sample_findings
 
 from recon.models import Category, FindingStatus, Owner
-from recon.reporting.data import Amount, ReportData, for_team, loop_return_url, shopify_order_url
+from recon.reporting.data import Amount, ReportData, loop_return_url, shopify_order_url
+from recon.reporting.figures import for_team
 
 
 def test_money_at_risk_is_per_currency_and_never_added_across(report_data: ReportData) -> None:

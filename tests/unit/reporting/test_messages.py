@@ -22,7 +22,8 @@ from recon.delivery import (
 )
 from recon.errors import DeliveryError
 from recon.models import Category, FindingStatus, Owner
-from recon.reporting.data import ReportData, for_team
+from recon.reporting.data import ReportData
+from recon.reporting.figures import for_team
 
 
 class FakeMailer:

@@ -1,0 +1,285 @@
+"""The reports' figures, computed once from a run's findings: headline, per category, trend,
+what changed since the last report; ``build_report_data`` freezes them into ``ReportData`` and
+``for_team`` narrows it to one team's categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from recon.clock import shop_day
+from recon.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Category,
+    Finding,
+    FindingStatus,
+    Owner,
+    Severity,
+)
+from recon.money import ZERO, quantize
+from recon.order_flags import NO_FLAGS, UnknownFlags
+from recon.reporting.data import (
+    Amount,
+    CategoryTotal,
+    ExceptionRow,
+    Headline,
+    ReportData,
+    TrendPoint,
+    to_row,
+)
+from recon.reporting.links import shop_handle
+
+SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+# Which team's e-mail lists which categories (the assignment's routing; finance gets everything).
+TEAM_CATEGORIES: dict[Owner, frozenset[Category]] = {
+    Owner.WAREHOUSE: frozenset(
+        {Category.MISSING_RESTOCK, Category.GHOST_INVENTORY, Category.SKU_MISMATCH}
+    ),
+    Owner.CX: frozenset(
+        {
+            Category.REFUND_FAILED,
+            Category.MISSING_STORE_CREDIT,
+            Category.STATUS_DRIFT,
+            Category.UNMATCHED_REFUND,
+            Category.STALE_RETURN,
+        }
+    ),
+    Owner.FINANCE: frozenset(Category),
+}
+
+
+def _sort_key(finding: Finding) -> tuple[int, Decimal, str]:
+    # Amounts in different currencies are only compared for ordering, never added.
+    return (SEVERITY_RANK[finding.severity], -finding.amount_at_risk, finding.key)
+
+
+def amounts_at_risk(findings: Iterable[Finding]) -> tuple[Amount, ...]:
+    """Σ amount at risk per currency (never added across currencies), sorted by currency."""
+    totals: dict[str, Decimal] = {}
+    for finding in findings:
+        currency = finding.currency or ""
+        totals[currency] = totals.get(currency, ZERO) + finding.amount_at_risk
+    return tuple(Amount(c, quantize(a, c) if c else a) for c, a in sorted(totals.items()))
+
+
+def split_quiet(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(open, acknowledged) findings, each in report order; resolved and left out are neither.
+
+    Every headline, alarm and subject counts the open ones only (new or open): an acknowledged
+    finding stays quiet until it changes, when the lifecycle opens it again."""
+    listed = sorted(findings, key=_sort_key)
+    return (
+        [f for f in listed if f.status in OPEN_STATUSES],
+        [f for f in listed if f.status is FindingStatus.ACKNOWLEDGED],
+    )
+
+
+def _headline(
+    open_findings: Sequence[Finding], quiet: Sequence[Finding], new: int, resolved: int
+) -> Headline:
+    return Headline(
+        open_findings=len(open_findings),
+        critical=sum(1 for f in open_findings if f.severity == Severity.CRITICAL),
+        new_since_last_run=new,
+        resolved_since_last_run=resolved,
+        money_at_risk=amounts_at_risk(open_findings),
+        acknowledged=len(quiet),
+        acknowledged_amounts=amounts_at_risk(quiet),
+    )
+
+
+def _by_category(open_findings: Sequence[Finding]) -> tuple[CategoryTotal, ...]:
+    grouped: dict[Category, list[Finding]] = {}
+    for finding in open_findings:
+        grouped.setdefault(finding.category, []).append(finding)
+    totals = [
+        CategoryTotal(
+            category=category.value,
+            owner=items[0].owner.value,
+            count=len(items),
+            amounts=amounts_at_risk(items),
+        )
+        for category, items in grouped.items()
+    ]
+    return tuple(sorted(totals, key=lambda t: (-t.count, t.category)))
+
+
+def _trend(open_findings: Sequence[Finding], timezone: str) -> tuple[TrendPoint, ...]:
+    totals: dict[tuple[date, str], Decimal] = {}
+    for finding in open_findings:
+        if finding.first_seen is None:
+            continue
+        key = (shop_day(finding.first_seen, timezone), finding.currency or "")
+        totals[key] = totals.get(key, ZERO) + finding.amount_at_risk
+    return tuple(TrendPoint(day, cur, amount) for (day, cur), amount in sorted(totals.items()))
+
+
+def _frame_currencies(*frames: pd.DataFrame) -> tuple[str, ...]:
+    """Currencies present in the matched and payout frames (computed once, not while writing)."""
+    found: set[str] = set()
+    for frame in frames:
+        if "currency" in frame.columns:
+            found.update(str(c) for c in frame["currency"].dropna().unique() if c)
+    return tuple(sorted(found))
+
+
+def _changes(
+    findings: Sequence[Finding],
+    previous: Sequence[Finding] | None,
+    unreported: AbstractSet[str] = frozenset(),
+) -> tuple[list[Finding], list[Finding]]:
+    """New and resolved findings: the lifecycle status, completed by a diff with the last run.
+
+    New also takes the new or open findings of ``unreported`` keys: no report that went out
+    showed them as they stand (a run that saved them failed before its report went out, or an
+    acknowledged finding changed and reopened). A finding left out (its order turned out to be
+    a Shopify test order) is neither: nothing was fixed (``left_out_findings``)."""
+    current_open = {f.key: f for f in findings if f.status not in CLOSED_STATUSES}
+    previous_open = (
+        {f.key: f for f in previous if f.status not in CLOSED_STATUSES} if previous else {}
+    )
+    left_out = {f.key for f in findings if f.status is FindingStatus.LEFT_OUT}
+    new = [
+        f
+        for f in current_open.values()
+        if f.status == FindingStatus.NEW
+        or (f.key in unreported and f.status in OPEN_STATUSES)
+        or (
+            previous is not None
+            and f.key not in previous_open
+            and f.status is not FindingStatus.ACKNOWLEDGED
+        )
+    ]
+    resolved = {f.key: f for f in findings if f.status == FindingStatus.RESOLVED}
+    for key, finding in previous_open.items():
+        if key not in current_open and key not in resolved and key not in left_out:
+            resolved[key] = finding  # gone from this run: the break was fixed
+    return sorted(new, key=_sort_key), sorted(resolved.values(), key=_sort_key)
+
+
+def build_report_data(
+    *,
+    findings: Sequence[Finding],
+    matches: pd.DataFrame,
+    payout_tieout: pd.DataFrame,
+    actions: Sequence[Mapping[str, Any]],
+    store_credit: Sequence[Mapping[str, Any]],
+    previous_findings: Sequence[Finding] | None,
+    unreported: AbstractSet[str] = frozenset(),
+    shop: str,
+    shop_domain: str,
+    period_start: date,
+    period_end: date,
+    run_id: str,
+    as_of: datetime,
+    include_customer_pii: bool = False,
+    top_n: int = 20,
+    muted: tuple[tuple[str, int], ...] = (),
+    left_out: tuple[tuple[str, int], ...] = (),
+    timezone: str = "UTC",
+    remediation: tuple[str, ...] = (),
+    order_flags: UnknownFlags = NO_FLAGS,
+    day_run: int = 1,
+    remediation_held: tuple[str, ...] = (),
+) -> ReportData:
+    """Compute every figure the reports show, once.
+
+    Raises:
+        ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be tz-aware UTC")
+    shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
+    open_findings, quiet = split_quiet(findings)
+    new, resolved = _changes(findings, previous_findings, unreported)
+    left_out_findings = sorted(
+        (f for f in findings if f.status is FindingStatus.LEFT_OUT), key=_sort_key
+    )
+
+    def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
+        return tuple(to_row(f, shop_domain, as_of, include_customer_pii, timezone) for f in items)
+
+    headline = _headline(open_findings, quiet, len(new), len(resolved))
+    return ReportData(
+        shop=shop,
+        shop_domain=shop_domain,
+        run_id=run_id,
+        as_of=as_of,
+        period_start=period_start,
+        period_end=period_end,
+        include_customer_pii=include_customer_pii,
+        headline=headline,
+        by_category=_by_category(open_findings),
+        currencies=tuple(a.currency for a in headline.money_at_risk),
+        ledger_currencies=_frame_currencies(matches, payout_tieout),
+        top_exceptions=rows(open_findings[:top_n]),
+        new_findings=rows(new),
+        resolved_findings=rows(resolved),
+        left_out_findings=rows(left_out_findings),
+        acknowledged_findings=tuple(quiet),
+        acknowledged_rows=rows(quiet),
+        trend=_trend(open_findings, timezone),
+        top_n=top_n,
+        open_findings=tuple(open_findings),
+        matches=matches,
+        payout_tieout=payout_tieout,
+        actions=tuple(actions),
+        store_credit=tuple(store_credit),
+        muted=muted,
+        left_out=left_out,
+        timezone=timezone,
+        remediation=remediation,
+        remediation_held=remediation_held,
+        order_flags=order_flags,
+        day_run=day_run,
+    )
+
+
+def for_team(data: ReportData, team: Owner) -> ReportData:
+    """The same report limited to the categories one team acts on (finance: everything); the
+    remediation limits' lines only when they held (or would hold) writes of its categories."""
+    if team == Owner.FINANCE:
+        return data
+    wanted = TEAM_CATEGORIES[team]
+    findings = [f for f in data.open_findings if f.category in wanted]
+    quiet = [f for f in data.acknowledged_findings if f.category in wanted]
+    new_keys = {r.key for r in data.new_findings if r.category in wanted}
+    resolved = tuple(r for r in data.resolved_findings if r.category in wanted)
+    headline = _headline(findings, quiet, len(new_keys), len(resolved))
+    return ReportData(
+        **{
+            **_fields(data),
+            "headline": headline,
+            "by_category": _by_category(findings),
+            "currencies": tuple(a.currency for a in headline.money_at_risk),
+            "top_exceptions": tuple(
+                to_row(f, data.shop_domain, data.as_of, data.include_customer_pii, data.timezone)
+                for f in findings[: data.top_n]
+            ),
+            "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
+            "resolved_findings": resolved,
+            "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),
+            "trend": _trend(findings, data.timezone),
+            "open_findings": tuple(findings),
+            # the open findings on unknown orders its mail lists, not every team's
+            "order_flags": data.order_flags.among({f.key for f in findings}),
+            "acknowledged_findings": tuple(quiet),
+            "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),
+            # the team's own intents: a restock is the warehouse's, a refund finance's
+            "actions": tuple(a for a in data.actions if a.get("category") in wanted),
+            # the limits' hold, when it fell on the team's writes (finance hears of every one)
+            "remediation": data.remediation if wanted & set(data.remediation_held) else (),
+        }
+    )
+
+
+def _fields(data: ReportData) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in data.__dataclass_fields__}
