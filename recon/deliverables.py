@@ -219,10 +219,12 @@ def report_data(
     day_run: int = 1,
     remediation_held: tuple[str, ...] = (),
     unreported: AbstractSet[str] = frozenset(),
+    closed_before: Sequence[Finding] = (),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``day_run``: which run
     of the shop's day, ``run_of_day``; ``unreported``: keys of the findings no report that went
-    out has shown as they stand, listed as new)."""
+    out has shown as they stand, listed as new; ``closed_before``: findings an earlier run
+    closed whose report never went out, listed as resolved or left out)."""
     return build_report_data(
         findings=findings,
         matches=result.matches,
@@ -231,6 +233,7 @@ def report_data(
         store_credit=store_credit_rows(snapshot, settings.engine.amount_tolerance),
         previous_findings=previous,
         unreported=unreported,
+        closed_before=closed_before,
         shop=settings.shop.slug,
         shop_domain=settings.shop.domain,
         period_start=period[0],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from recon.engine.lifecycle import merge
 from recon.errors import RunInterruptedError
 from recon.interrupt import Interrupt
 from recon.lock import Lease, RunLock, holder_name
-from recon.models import CLOSED_STATUSES, OPEN_STATUSES, Finding
+from recon.models import OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
 from recon.period_end import as_it_stood, at_period_end
 from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
@@ -303,6 +304,9 @@ def _run_locked(
             findings = merge(previous, result.findings, as_of, left_out=gone)
             store.save_findings(findings, session=session, run_id=run_id, previous=stored)
             unreported = store.unreported_keys(session=session)
+            # Closed by an earlier run whose report never went out: this report says so.
+            unshown = store.unreported_closed_keys(session=session)
+            closed_before = [f for f in previous if f.key in unshown]
             lease = lock.extend_in(session, lease, RUN_LEASE)
         interrupt.check("after reconciling (the findings are saved): nothing was sent")
         applied = remediate(
@@ -344,10 +348,11 @@ def _run_locked(
             order_flags=flags,
             day_run=run_of_day(out),
             unreported=unreported,
+            closed_before=closed_before,
         )
         reports, notes, undelivered = publish(app.settings, data, out)
         # Sent, or waiting in the outbox for the next run to resend: either way it went out.
-        store.mark_reported((f.key for f in findings if f.status not in CLOSED_STATUSES), as_of)
+        store.mark_reported({f.key for f in chain(findings, closed_before)}, as_of)
         mark_latest(out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))

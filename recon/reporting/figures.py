@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import pandas as pd
@@ -135,13 +136,16 @@ def _changes(
     findings: Sequence[Finding],
     previous: Sequence[Finding] | None,
     unreported: AbstractSet[str] = frozenset(),
+    closed_before: Sequence[Finding] = (),
 ) -> tuple[list[Finding], list[Finding]]:
     """New and resolved findings: the lifecycle status, completed by a diff with the last run.
 
     New also takes the new or open findings of ``unreported`` keys: no report that went out
     showed them as they stand (a run that saved them failed before its report went out, or an
-    acknowledged finding changed and reopened). A finding left out (its order turned out to be
-    a Shopify test order) is neither: nothing was fixed (``left_out_findings``)."""
+    acknowledged finding changed and reopened). Resolved also takes the resolved ones of
+    ``closed_before``: an earlier run resolved them and failed before its report went out. A
+    finding left out (its order turned out to be a Shopify test order) is neither: nothing was
+    fixed (``left_out_findings``)."""
     current_open = {f.key: f for f in findings if f.status not in CLOSED_STATUSES}
     previous_open = (
         {f.key: f for f in previous if f.status not in CLOSED_STATUSES} if previous else {}
@@ -158,7 +162,11 @@ def _changes(
             and f.status is not FindingStatus.ACKNOWLEDGED
         )
     ]
-    resolved = {f.key: f for f in findings if f.status == FindingStatus.RESOLVED}
+    resolved = {
+        f.key: f
+        for f in chain(closed_before, findings)
+        if f.status == FindingStatus.RESOLVED and f.key not in current_open
+    }
     for key, finding in previous_open.items():
         if key not in current_open and key not in resolved and key not in left_out:
             resolved[key] = finding  # gone from this run: the break was fixed
@@ -174,6 +182,7 @@ def build_report_data(
     store_credit: Sequence[Mapping[str, Any]],
     previous_findings: Sequence[Finding] | None,
     unreported: AbstractSet[str] = frozenset(),
+    closed_before: Sequence[Finding] = (),
     shop: str,
     shop_domain: str,
     period_start: date,
@@ -192,6 +201,10 @@ def build_report_data(
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
+    ``unreported``: the keys of the findings no report that went out has shown as they stand,
+    listed as new when open; ``closed_before``: the findings an earlier run resolved or left out
+    whose report never went out, listed as resolved or left out (``findings`` no longer has them).
+
     Raises:
         ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
     """
@@ -199,9 +212,14 @@ def build_report_data(
         raise ValueError("as_of must be tz-aware UTC")
     shop_handle(shop_domain)  # fail early rather than in the middle of a workbook
     open_findings, quiet = split_quiet(findings)
-    new, resolved = _changes(findings, previous_findings, unreported)
+    present = {f.key for f in findings}
+    closed_before = [
+        f for f in closed_before if f.status in CLOSED_STATUSES and f.key not in present
+    ]
+    new, resolved = _changes(findings, previous_findings, unreported, closed_before)
     left_out_findings = sorted(
-        (f for f in findings if f.status is FindingStatus.LEFT_OUT), key=_sort_key
+        (f for f in chain(closed_before, findings) if f.status is FindingStatus.LEFT_OUT),
+        key=_sort_key,
     )
 
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:

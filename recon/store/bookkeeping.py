@@ -216,9 +216,20 @@ class Bookkeeping:
         with self._tx(session) as s:
             return set(s.scalars(query))
 
+    def unreported_closed_keys(self, *, session: Session | None = None) -> set[str]:
+        """The keys of the resolved and left-out findings no report that went out has shown
+        closed (a run closed them and failed before its report went out): the reports'
+        "Resolved" and "Left out" take them."""
+        table = tbl.FindingRow
+        closed = [status.value for status in CLOSED_STATUSES]
+        query = select(table.key).where(table.reported_at.is_(None), table.status.in_(closed))
+        with self._tx(session) as s:
+            return set(s.scalars(query))
+
     def mark_reported(self, keys: Iterable[str], at: datetime) -> None:
-        """Record that a report which went out at ``at`` showed the findings of ``keys`` (call
-        once it is written and handed to delivery: the next report lists them new no more)."""
+        """Record that a report which went out at ``at`` showed the findings of ``keys`` as
+        they stand (call once it is written and handed to delivery: the next report lists them
+        new, resolved or left out no more)."""
         table = tbl.FindingRow
         with self.session() as s:
             s.execute(

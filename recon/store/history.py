@@ -45,15 +45,17 @@ def status_changes(
 
 
 def to_report(previous: Iterable[Finding], saved: Iterable[Finding]) -> list[str]:
-    """The keys of ``saved`` findings the next report that goes out must list as new: a new
-    episode (first seen, or back after it was closed), or an acknowledged finding that changed
-    and reopened (quiet until it changes: then it needs someone again)."""
-    acknowledged = {f.key for f in previous if f.status is FindingStatus.ACKNOWLEDGED}
+    """The keys of ``saved`` findings the next report that goes out must show as they stand:
+    a new episode (first seen, or back after it was closed) or an acknowledged finding that
+    changed and reopened (quiet until it changes: then it needs someone again), listed as new;
+    or one closed by this save (resolved or left out), listed as such."""
+    before = {f.key: f.status for f in previous}
     return [
         f.key
         for f in saved
         if f.status is FindingStatus.NEW
-        or (f.status is FindingStatus.OPEN and f.key in acknowledged)
+        or (f.status is FindingStatus.OPEN and before.get(f.key) is FindingStatus.ACKNOWLEDGED)
+        or (f.status in CLOSED_STATUSES and before.get(f.key) not in CLOSED_STATUSES)
     ]
 
 

@@ -291,7 +291,8 @@ class FindingRow(Base):
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
     # When a report that went out (written and handed to delivery) first showed the finding as
-    # it stands: NULL while its episode (or its reopening) is still to be reported as new.
+    # it stands: NULL while its episode (or its reopening) is still to be reported as new, or
+    # its close (resolved, left out) is still to be reported as such.
     reported_at: Mapped[datetime | None]
 
 

@@ -46,6 +46,25 @@ def test_without_a_previous_run_the_lifecycle_status_decides() -> None:
     assert data.headline.new_since_last_run == 3  # AMOUNT_MISMATCH and REFUND_FAILED are "open"
 
 
+def test_closures_of_a_run_whose_report_never_went_out_are_listed_by_the_next() -> None:
+    """An earlier run resolved one finding and left out another (its order is a test order),
+    then failed: this report lists them as resolved and left out. A third it closed is back
+    tonight (new): its closure is not listed."""
+    closed = dict(status=FindingStatus.RESOLVED, resolved_at=AS_OF - timedelta(days=1))
+    fixed = finding(Category.MISSING_REFUND, "rma=1", "5.00", "USD", **closed)
+    test_order = finding(
+        Category.UNMATCHED_REFUND, "refund=2", "6.00", "USD",
+        status=FindingStatus.LEFT_OUT, resolved_at=AS_OF - timedelta(days=1),
+    )  # fmt: skip
+    back = finding(Category.MISSING_REFUND, "rma=12345701", "48.60", "USD", **closed)
+    data = make_data(closed_before=[fixed, test_order, back])
+    resolved = {row.key for row in data.resolved_findings}
+    assert resolved == {"STALE_RETURN|rma=12345699", "UNKNOWN_RMA|refund=800", fixed.key}
+    assert data.headline.resolved_since_last_run == 3
+    assert [row.key for row in data.left_out_findings] == [test_order.key]
+    assert "MISSING_REFUND|rma=12345701" in {row.key for row in data.new_findings}
+
+
 def test_top_exceptions_sorted_by_severity_then_amount() -> None:
     data = make_data(top_n=3)
     assert [r.key for r in data.top_exceptions] == [
