@@ -86,8 +86,10 @@ class Headline:
 
     open_findings: int
     critical: int
-    new_since_last_run: int
-    resolved_since_last_run: int
+    # What no report that went out has shown so (not "since the last run": a run that failed
+    # sent nothing), new or resolved.
+    new_since_last_report: int
+    resolved_since_last_report: int
     money_at_risk: tuple[Amount, ...]
     acknowledged: int = 0
     acknowledged_amounts: tuple[Amount, ...] = ()

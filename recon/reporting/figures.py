@@ -89,8 +89,8 @@ def _headline(
     return Headline(
         open_findings=len(open_findings),
         critical=sum(1 for f in open_findings if f.severity == Severity.CRITICAL),
-        new_since_last_run=new,
-        resolved_since_last_run=resolved,
+        new_since_last_report=new,
+        resolved_since_last_report=resolved,
         money_at_risk=amounts_at_risk(open_findings),
         acknowledged=len(quiet),
         acknowledged_amounts=amounts_at_risk(quiet),

@@ -36,14 +36,14 @@ def test_new_and_resolved_combine_lifecycle_status_and_the_previous_run(
         "MISSING_RESTOCK|rma=12345704,line=77",
     }
     assert resolved == {"STALE_RETURN|rma=12345699", "UNKNOWN_RMA|refund=800"}
-    assert report_data.headline.new_since_last_run == 3
-    assert report_data.headline.resolved_since_last_run == 2
+    assert report_data.headline.new_since_last_report == 3
+    assert report_data.headline.resolved_since_last_report == 2
 
 
 def test_without_a_previous_run_the_lifecycle_status_decides() -> None:
     data = make_data(previous_findings=None)
     assert {r.key for r in data.resolved_findings} == {"STALE_RETURN|rma=12345699"}
-    assert data.headline.new_since_last_run == 3  # AMOUNT_MISMATCH and REFUND_FAILED are "open"
+    assert data.headline.new_since_last_report == 3  # AMOUNT_MISMATCH and REFUND_FAILED are "open"
 
 
 def test_closures_of_a_run_whose_report_never_went_out_are_listed_by_the_next() -> None:
@@ -60,7 +60,7 @@ def test_closures_of_a_run_whose_report_never_went_out_are_listed_by_the_next() 
     data = make_data(closed_before=[fixed, test_order, back])
     resolved = {row.key for row in data.resolved_findings}
     assert resolved == {"STALE_RETURN|rma=12345699", "UNKNOWN_RMA|refund=800", fixed.key}
-    assert data.headline.resolved_since_last_run == 3
+    assert data.headline.resolved_since_last_report == 3
     assert [row.key for row in data.left_out_findings] == [test_order.key]
     assert "MISSING_REFUND|rma=12345701" in {row.key for row in data.new_findings}
 
@@ -165,5 +165,5 @@ def test_findings_left_out_as_test_orders_are_neither_open_nor_resolved() -> Non
     assert left.key not in {f.key for f in data.open_findings}
     assert left.key not in {r.key for r in data.resolved_findings}
     assert [r.key for r in data.left_out_findings] == [left.key]
-    assert data.headline.resolved_since_last_run == base.headline.resolved_since_last_run
+    assert data.headline.resolved_since_last_report == base.headline.resolved_since_last_report
     assert data.headline.open_findings == base.headline.open_findings

@@ -38,6 +38,20 @@ def test_plain_text_body_is_not_html_escaped() -> None:
     assert "Money at risk: 198.60 USD" in text and "Money at risk: 37.35 EUR" in text
 
 
+def test_new_and_resolved_are_labelled_since_the_last_report_that_went_out(
+    report_data: ReportData,
+) -> None:
+    """ "New" and "resolved" count what no report that went out has shown (a run that failed
+    sent none): the labels must not say "since the last run"."""
+    html = render_report(report_data)
+    text, email_html = render_email(report_data, "finance")
+    for body in (html, text, email_html):
+        assert "last run" not in body
+    assert '<div class="label">new since the last report that went out</div>' in html
+    assert '<div class="label">resolved since the last report that went out</div>' in html
+    assert "<h2>What changed since the last report that went out</h2>" in html
+
+
 def test_no_external_resources(report_data: ReportData) -> None:
     html = render_report(report_data)
     assert not re.search(r"<(link|script|img|iframe)\b", html)
