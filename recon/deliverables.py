@@ -41,6 +41,11 @@ def nightly_period(as_of: datetime, timezone: str) -> tuple[date, date]:
     return day - timedelta(days=1), day
 
 
+# In a report folder while its report has not gone out: a run that failed or was killed
+# leaves it, so the day's later reports do not count that run (``day_runs``).
+UNFINISHED = ".unfinished"
+
+
 def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) -> Path:
     """Create and return a fresh folder for this run's report, named by the shop's day.
 
@@ -48,6 +53,7 @@ def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) 
     same day (an on-demand run after the nightly) gets ``<YYYY-MM-DD>-2/``, ``-3/``...: a report
     that was produced, and maybe mailed, is never written over (``mark_latest`` points
     ``<shop>/latest`` at the newest). An empty folder (a run that died before writing) is used.
+    The folder holds ``UNFINISHED`` until its report goes out (``mark_went_out``).
 
     Before recon named folders by the shop's day it named them by the UTC date, so on the night
     of the change a folder of tonight's name may hold another shop day's report (a Los Angeles
@@ -55,7 +61,7 @@ def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) 
     ``<name>-utc/`` (``-utc-2``... if taken), so the day's first report keeps the day's name.
 
     Raises:
-        OSError: if the folder cannot be created or moved aside.
+        OSError: if the folder cannot be created, moved aside or marked.
     """
     day = shop_day(as_of, timezone)
     folder = reports_dir / shop / day.isoformat()
@@ -68,18 +74,25 @@ def report_folder(reports_dir: Path, shop: str, as_of: datetime, timezone: str) 
             folder, f"{written:%Y-%m-%d %H:%M}", timezone, aside.name,
         )  # fmt: skip
     folder.parent.mkdir(parents=True, exist_ok=True)
-    return _claim_fresh(folder)
+    claimed = _claim_fresh(folder)
+    (claimed / UNFINISHED).write_text(
+        f"recon began this report at {as_of:%Y-%m-%d %H:%M} UTC; it has not gone out (the run "
+        "failed or was stopped, or is still running).\n",
+        encoding="utf-8",
+    )
+    return claimed
 
 
 def _claim_fresh(folder: Path) -> Path:
-    """``folder``, or ``folder-2``, ``-3``...: the first that does not exist or is empty."""
+    """``folder``, or ``folder-2``, ``-3``...: the first that does not exist or is empty (or
+    holds only the ``UNFINISHED`` mark of a run that died before writing anything)."""
     candidate, n = folder, 1
     while True:
         try:
             candidate.mkdir()
             return candidate
         except FileExistsError:
-            if candidate.is_dir() and not any(candidate.iterdir()):
+            if candidate.is_dir() and {p.name for p in candidate.iterdir()} <= {UNFINISHED}:
                 return candidate
         n += 1
         candidate = folder.with_name(f"{folder.name}-{n}")
@@ -90,6 +103,36 @@ def run_of_day(folder: Path) -> int:
     ``<YYYY-MM-DD>/``, n for ``<YYYY-MM-DD>-n/``."""
     _, _, suffix = folder.name[len("YYYY-MM-DD") :].partition("-")
     return int(suffix) if suffix.isdigit() else 1
+
+
+def day_runs(folder: Path) -> tuple[int, int]:
+    """(which report of its shop day that goes out ``folder``'s is, how many earlier runs of
+    the day began a report that did not go out): what the mail and report name.
+
+    The day's earlier folders still marked ``UNFINISHED`` are runs that failed or were stopped
+    before their report went out; the others (folders of a version without the mark too)
+    went out.
+    """
+    day = folder.name[: len("YYYY-MM-DD")]
+    went_out = unfinished = 0
+    for n in range(1, run_of_day(folder)):
+        earlier = folder.with_name(day if n == 1 else f"{day}-{n}")
+        if not earlier.is_dir():
+            continue  # removed by hand: nothing to count
+        if (earlier / UNFINISHED).exists():
+            unfinished += 1
+        else:
+            went_out += 1
+    return went_out + 1, unfinished
+
+
+def mark_went_out(folder: Path) -> None:
+    """Record that ``folder``'s report went out (written and handed to delivery).
+
+    Raises:
+        OSError: the mark cannot be removed.
+    """
+    (folder / UNFINISHED).unlink(missing_ok=True)
 
 
 LATEST = "latest"
@@ -216,15 +259,17 @@ def report_data(
     left_out: tuple[tuple[str, int], ...] = (),
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
-    day_run: int = 1,
+    folder: Path | None = None,
     remediation_held: tuple[str, ...] = (),
     unreported: AbstractSet[str] = frozenset(),
     closed_before: Sequence[Finding] = (),
 ) -> ReportData:
-    """Freeze everything the workbook, HTML report and e-mails show (``day_run``: which run
-    of the shop's day, ``run_of_day``; ``unreported``: keys of the findings no report that went
+    """Freeze everything the workbook, HTML report and e-mails show (``folder``: the run's
+    report folder, whose name and the day's earlier folders say which report of the shop's day
+    this is, ``day_runs``; ``unreported``: keys of the findings no report that went
     out has shown as they stand, listed as new; ``closed_before``: findings an earlier run
     closed whose report never went out, listed as resolved or left out)."""
+    day_run, unfinished = day_runs(folder) if folder else (1, 0)
     return build_report_data(
         findings=findings,
         matches=result.matches,
@@ -249,6 +294,8 @@ def report_data(
         remediation_held=remediation_held,
         order_flags=order_flags,
         day_run=day_run,
+        unfinished_runs=unfinished,
+        folder=folder.name if folder else "",
     )
 
 
@@ -274,6 +321,7 @@ def publish(
     result = deliver(
         messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug
     )
+    mark_went_out(folder)  # sent, or waiting in the outbox for the next run to resend
     notes = [
         f"delivery: {e}; the message waits in {settings.delivery.outbox_dir}" for e in result.errors
     ]

@@ -23,7 +23,6 @@ from recon.deliverables import (
     publish,
     report_data,
     report_folder,
-    run_of_day,
     write_monthend,
 )
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
@@ -346,7 +345,7 @@ def _run_locked(
             remediation=said,
             remediation_held=applied.held,
             order_flags=flags,
-            day_run=run_of_day(out),
+            folder=out,
             unreported=unreported,
             closed_before=closed_before,
         )

@@ -141,15 +141,38 @@ class ReportData:
     # null for, with the open findings naming them (``recon.order_flags``): the figures that
     # hang on them. ``order_flag_lines`` says so.
     order_flags: UnknownFlags = NO_FLAGS
-    # Which run of the shop's day this is: 1, or 2 for a later run whose report is in
-    # ``<day>-2/`` (``deliverables.report_folder``); the e-mails of a later run say so.
+    # Which report of the shop's day that goes out this is: 1, or 2 for a later run after one
+    # whose report went out (``deliverables.day_runs``); the e-mails of a later run say so.
     day_run: int = 1
+    # Earlier runs of the shop's day that began a report folder and did not finish (their
+    # report never went out): said beside the folder, which is not the day's first.
+    unfinished_runs: int = 0
+    # The run's report folder (``deliverables.report_folder``); "" for the day's name.
+    folder: str = ""
 
     @property
     def day_folder(self) -> str:
         """The name of the run's report folder: the shop's day, ``-2``... for a later run."""
-        day = self.report_day.isoformat()
-        return day if self.day_run == 1 else f"{day}-{self.day_run}"
+        return self.folder or self.report_day.isoformat()
+
+    @property
+    def run_label(self) -> str:
+        """Which run of the day this is, as the e-mails and ``report.html`` say it: "" for the
+        day's first report in the day's folder; else its run among the day's reports that went
+        out and its folder, and how many earlier runs of the day did not finish."""
+        details = [f"folder {self.day_folder}"]
+        if self.unfinished_runs:
+            n = self.unfinished_runs
+            details.append(
+                "1 earlier run of the day did not finish; its report did not go out"
+                if n == 1
+                else f"{n} earlier runs of the day did not finish; their reports did not go out"
+            )
+        if self.day_run > 1:
+            return f"run {self.day_run} of the day ({'; '.join(details)})"
+        if self.unfinished_runs:
+            return f"{details[0]} ({details[1]})"
+        return ""
 
     @property
     def order_flag_lines(self) -> tuple[tuple[str, str], ...]:

@@ -197,6 +197,8 @@ def build_report_data(
     remediation: tuple[str, ...] = (),
     order_flags: UnknownFlags = NO_FLAGS,
     day_run: int = 1,
+    unfinished_runs: int = 0,
+    folder: str = "",
     remediation_held: tuple[str, ...] = (),
 ) -> ReportData:
     """Compute every figure the reports show, once.
@@ -258,6 +260,8 @@ def build_report_data(
         remediation_held=remediation_held,
         order_flags=order_flags,
         day_run=day_run,
+        unfinished_runs=unfinished_runs,
+        folder=folder,
     )
 
 

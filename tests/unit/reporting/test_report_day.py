@@ -16,7 +16,14 @@ from report_samples import make_data
 
 from recon.clock import shop_day
 from recon.config import DeliverySettings
-from recon.deliverables import mark_latest, nightly_period, report_folder, run_of_day
+from recon.deliverables import (
+    UNFINISHED,
+    day_runs,
+    mark_latest,
+    mark_went_out,
+    nightly_period,
+    report_folder,
+)
 from recon.delivery import build_messages
 from recon.reporting.exceptions_xlsx import write_run_reports
 from recon.reporting.html import render_email, render_report
@@ -104,7 +111,8 @@ def test_a_later_run_on_the_same_shop_day_keeps_the_earlier_report(tmp_path: Pat
     assert third == shop_dir / "2026-11-01-3"
     kept = (shop_dir / "2026-11-01" / "report.html").read_text(encoding="utf-8")
     assert kept == "the old night's report"
-    assert not list(third.iterdir())  # a fresh folder: nothing of another run in it
+    # a fresh folder: nothing of another run in it, only its own mark until it goes out
+    assert [p.name for p in third.iterdir()] == [UNFINISHED]
 
 
 def test_an_empty_folder_of_the_day_is_used_not_skipped(tmp_path: Path) -> None:
@@ -113,6 +121,13 @@ def test_an_empty_folder_of_the_day_is_used_not_skipped(tmp_path: Path) -> None:
     now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
     folder = report_folder(tmp_path, "sandbox", now, "America/Los_Angeles")
     assert folder == tmp_path / "sandbox" / "2026-11-01"
+
+
+def test_a_folder_a_run_died_in_before_writing_is_used_not_skipped(tmp_path: Path) -> None:
+    """A run killed right after it began its folder left only the mark: no report to keep."""
+    now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    first = report_folder(tmp_path, "sandbox", now, "UTC")
+    assert report_folder(tmp_path, "sandbox", now, "UTC") == first
 
 
 def test_latest_points_at_the_newest_report(tmp_path: Path) -> None:
@@ -135,9 +150,10 @@ def test_a_later_runs_mails_name_its_run_and_folder(tmp_path: Path) -> None:
     now = datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
     first = report_folder(tmp_path, "sandbox", now, "UTC")
     (first / "findings.json").write_text("{}", encoding="utf-8")
+    mark_went_out(first)
     second = report_folder(tmp_path, "sandbox", now, "UTC")
-    assert (run_of_day(first), run_of_day(second)) == (1, 2)
-    data = make_data(as_of=now, day_run=run_of_day(second))
+    assert (day_runs(first), day_runs(second)) == ((1, 0), (2, 0))
+    data = make_data(as_of=now, day_run=2, folder=second.name)
     recipients = {"finance": ["f@example.com"]}
     (message,) = build_messages(data, DeliverySettings(outbox_dir=tmp_path, recipients=recipients))
     assert str(message["Subject"]).startswith("[recon] sandbox 2026-11-01 (run 2): ")
