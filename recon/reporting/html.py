@@ -7,6 +7,7 @@ template into an error instead of a silently empty cell.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +42,29 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["money"] = money
+    env.filters["wrap"] = wrap
     return env
+
+
+# Plain-text mail lines are folded here: mail readers show a long line as it is, off screen.
+TEXT_WIDTH = 76
+
+
+def wrap(text: str, indent: str = "", hang: str = "  ") -> str:
+    """``text`` folded at ``TEXT_WIDTH`` columns for the plain-text mail, each line after the
+    first indented by ``hang`` more than the first (``indent``).
+
+    Only spaces break a line: an id, a key or a path is never cut, at a hyphen or anywhere
+    else (a token longer than the width gets a line of its own), so it can still be copied.
+    """
+    return textwrap.fill(
+        text,
+        TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def money(amount: Decimal, currency: str) -> str:

@@ -41,3 +41,22 @@ def test_a_team_with_nothing_else_to_hear_still_hears_its_writes_were_held(
         "finance",
         "warehouse",
     ]
+
+
+def test_the_plain_text_mail_wraps_the_limits_lines_without_breaking_ids_or_paths(
+    tmp_path: Path,
+) -> None:
+    """A limits line is one long sentence: a mail reader shows it as one line scrolling off the
+    screen. The plain text wraps it under its indent; an id or a path is never cut."""
+    path = "/var/lib/recon/reports/sandbox-shop-with-a-long-name/2026-11-01-2/exceptions.xlsx"
+    ident = "gid://shopify/Refund/1234567890123-retry-of-intent-42"
+    line = f"{HELD}; the intent {ident} waits, the report is at {path}"
+    data = make_data(remediation=(line,), remediation_held=())
+    finance = build_messages(data, settings(tmp_path))[0]
+    text = body(finance, "plain").splitlines()
+    start = text.index("Remediation limits:") + 1
+    block = text[start : start + next(i for i, t in enumerate(text[start:]) if t[:1] != " ")]
+    assert len(block) > 1
+    assert all(len(t) <= 78 or " " not in t.strip() for t in block)  # a lone long token stays
+    assert " ".join(t.strip() for t in block) == line  # nothing lost, nothing cut
+    assert any(t.strip() == path or t.strip().endswith(path) for t in block)
