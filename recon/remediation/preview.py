@@ -90,8 +90,9 @@ def preview_limits(
     now: datetime,
     timezone: str,
 ) -> tuple[str, ...]:
-    """Lines saying whether the limits would hold an apply run now, with the figures; none
-    when it would send nothing (``limits_preview``)."""
+    """Lines saying whether the limits would hold an apply run now, with the figures; when it
+    would send nothing new, what it would resend of the writes left in flight (none when
+    nothing: ``limits_preview``)."""
     found = limits_preview(session, plan, ledger, settings, shop=shop, now=now, timezone=timezone)
     return found.lines
 
@@ -106,10 +107,11 @@ def limits_preview(
     now: datetime,
     timezone: str,
 ) -> LimitsPreview:
-    """Whether the limits would hold an apply run now, with the figures, and whose writes."""
+    """Whether the limits would hold an apply run now, with the figures, and whose writes;
+    with nothing new to send, the writes left in flight it would resend first (if any)."""
     sendable = apply_writes(session, plan, ledger)
     if not sendable:
-        return LimitsPreview()
+        return LimitsPreview(_only_resends(resends(session, plan, shop, already=set())))
     asked: list[Write] = [(action.amount, action.currency) for action in sendable]
     day, start, end = day_bounds(now, timezone)
     label = f"{day.isoformat()} ({timezone})"
@@ -126,6 +128,19 @@ def limits_preview(
         _per_day(moved, resent, asked, settings, label),
     )
     return LimitsPreview(lines, categories(a.category.value for a in sendable) if held else ())
+
+
+def _only_resends(resent: Sequence[Write]) -> tuple[str, ...]:
+    """The preview of an apply run with nothing new to send: the writes in flight it would
+    resend first (``Executor.apply`` resends before any limit is checked), if any."""
+    if not resent:
+        return ()
+    it = "its re-read finds it" if len(resent) == 1 else "their re-reads find them"
+    return (
+        "plan only, nothing sent: an apply run now would send nothing new; it would first "
+        f"resend {_writes(resent, 'left in flight ')} unless {it} in Shopify (no limit holds "
+        "a resend)",
+    )
 
 
 def resends(session: Session, plan: Plan, shop: str, *, already: set[int]) -> list[Write]:

@@ -210,3 +210,37 @@ def test_an_intent_sent_earlier_the_same_day_is_counted_once(sessions, gateway, 
     assert per_day.endswith(
         "48.60 USD moved so far + 30.00 USD planned = 78.60 USD of max_daily_total 100.00 USD"
     )
+
+
+def test_the_preview_says_when_an_apply_run_would_only_resend_what_is_in_flight(
+    sessions, gateway, clock
+):
+    """701's refund (48.60 USD) was sent on the 27th and its answer lost (``unknown``); nothing
+    else is owed. Plan mode said nothing of the limits (nothing new to send), though an apply
+    run would resend 701's refund first: the preview says so, and that no limit holds it."""
+    clock.set(NOW - timedelta(days=1))
+    policy = settings(auto_apply=["MISSING_REFUND"], max_daily_count=1)
+    gateway.lose = {"refund"}
+    first = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH[:1],
+        timezone=NY,
+    )  # fmt: skip
+    assert [a.state for a in first.applied] == ["unknown"]
+    gateway.lose = set()
+    clock.set(NOW)
+    with sessions() as session:
+        facts = ledger_facts(session, SHOP)
+        plan = plan_actions(BOTH[:1], policy, CONTEXTS, shop=SHOP, ledger=facts)
+        said = preview_limits(session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY)
+
+    applied = run(
+        sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH[:1],
+        run_id="run-2", timezone=NY,
+    )  # fmt: skip
+
+    assert [(a.rma, a.state) for a in applied.recovered] == [("12345701", "done")]
+    assert said == (
+        "plan only, nothing sent: an apply run now would send nothing new; it would first "
+        "resend 1 left in flight (refunds 48.60 USD) unless its re-read finds it in Shopify "
+        "(no limit holds a resend)",
+    )
