@@ -371,8 +371,8 @@ def _message(
     html: str,
 ) -> EmailMessage:
     message = EmailMessage()
-    # A later run of the shop's day says which, as its folder does (<day>-2/): finance gets
-    # one mail per run, and the first run's subject stays as it always was.
+    # A later report of the shop's day says which (its run among the day's reports that went
+    # out: a run that failed sent no mail): the first one's subject stays as it always was.
     run = f" (run {data.day_run})" if data.day_run > 1 else ""
     message["Subject"] = (
         f"[recon] {data.shop} {data.report_day.isoformat()}{run}: "
