@@ -8,7 +8,8 @@ Dataset: a store at revision 0011; nightly run ``ok1`` finished ``ok``, the last
 2: resolved by ``bad``; 3: left out by ``bad`` (neither ever mailed as closed);
 4: first seen by an earlier failed run and resolved by ``ok1`` (``reported_at`` NULL, yet
 ``ok1``'s mail listed it as resolved); 5: open, reported; 6: resolved before the history
-began (its only event is the upgrade's, with no run).
+began (its only event is the upgrade's, with no run); 7: resolved by ``old``, a run that
+failed before ``ok1`` (never mailed, but old news: not announced a month late).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ STORED = {
     "4": (RESOLVED, None, "ok1"),
     "5": (OPEN, day(9, 20, 2), "bad"),
     "6": (RESOLVED, day(9, 20, 2), None),
+    "7": (RESOLVED, day(9, 20, 2), "old"),
 }
+_CLOSED_AT = {"bad": day(10, 21, 2), "old": day(10, 19, 2)}
 
 
 def _store_at_0011(url: str) -> None:
@@ -48,13 +51,15 @@ def _store_at_0011(url: str) -> None:
         command.upgrade(config, "0011_unseen_orders")
         owner = {"id": 1, "shop": "hist", "domain": None, "claimed_at": day(9, 1)}
         connection.execute(insert(tbl.StoreOwnerRow.__table__), [owner])
-        runs = [{"id": "ok1", "kind": "nightly", "status": "ok", "started_at": day(10, 20, 2)},
+        runs = [{"id": "old", "kind": "nightly", "status": "failed",
+                 "started_at": day(10, 19, 2)},
+                {"id": "ok1", "kind": "nightly", "status": "ok", "started_at": day(10, 20, 2)},
                 {"id": "bad", "kind": "nightly", "status": "failed",
                  "started_at": day(10, 21, 2)}]  # fmt: skip
         connection.execute(insert(tbl.RunRow.__table__), runs)
         findings, events = [], []
         for rma, (status, reported, run) in STORED.items():
-            closed = day(10, 21, 2) if run == "bad" else day(10, 20, 2)
+            closed = _CLOSED_AT.get(run or "", day(10, 20, 2))
             f = Finding(key=f"MISSING_REFUND|rma={rma}", category=Category.MISSING_REFUND,
                         severity=Severity.HIGH, owner=Owner.FINANCE, currency="USD",
                         amount_at_risk=Decimal("5.00"), status=status, first_seen=day(9, 20, 2),
@@ -90,6 +95,7 @@ def test_only_closures_by_a_run_that_did_not_finish_are_left_to_the_next_report(
         assert store.unreported_keys() == set()
         reported = _reported(store)
         assert reported["1"] == reported["5"] == reported["6"] == day(9, 20, 2)  # as they were
+        assert reported["7"] == day(9, 20, 2)  # closed by a run before the last good one
         assert reported["4"] == day(10, 20, 2)  # its resolution, mailed by ok1
         config = alembic_config()
         with store.engine.begin() as connection:
