@@ -68,6 +68,9 @@ class RunOutcome:
     # Delivery errors of messages left waiting in the outbox (the CLI's exit 5 in smtp mode).
     undelivered: list[str] = field(default_factory=list)
     timezone: str = "UTC"  # [shop] timezone: the console shows the run's moment in it
+    # The keys the report listed as new (since the last report that went out): the console's
+    # "new" column counts these, so it agrees with the mail after a run that failed.
+    new_keys: frozenset[str] = frozenset()
 
     @property
     def open_findings(self) -> list[Finding]:
@@ -370,6 +373,7 @@ def _run_locked(
             notes=notes,
             undelivered=undelivered,
             timezone=shop.timezone,
+            new_keys=frozenset(row.key for row in data.new_findings),
         )
     except RunInterruptedError as exc:
         store.finish_run(run_id, "interrupted", {"error": str(exc)})

@@ -22,7 +22,8 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
     """Print what a finance lead wants in ten seconds, then where the files are.
 
     Open means new or open, as in the report and e-mails; acknowledged findings are counted
-    apart (quiet until they change)."""
+    apart (quiet until they change). New is the report's new: since the last report that went
+    out (``RunOutcome.new_keys``)."""
     open_findings, quiet = split_quiet(outcome.findings)
     # The shop's time, as the report's day and period are ([shop] timezone).
     moment = shop_time(outcome.as_of, outcome.timezone)
@@ -40,7 +41,7 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
         amounts = ", ".join(
             f"{format_amount(v, c) if c != '?' else v} {c}" for c, v in sorted(money.items()) if v
         )
-        new = sum(1 for i in items if i.status == FindingStatus.NEW)
+        new = sum(1 for i in items if i.status == FindingStatus.NEW or i.key in outcome.new_keys)
         table.add_row(category, items[0].owner.value, str(len(items)), str(new), amounts or "-")
     console.print(table)
     at_risk = _total(amounts_at_risk(open_findings))

@@ -15,11 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 import recon.deliverables as deliverables
 from recon.delivery import read_eml
 from recon.reporting.data import ReportData
 from recon.service import RunOutcome
+from recon.summary import print_outcome
 from tests.unit.store.history_shop import HistoryShop, day
 
 
@@ -49,6 +51,16 @@ def _first_seen(outcome: RunOutcome, at: datetime) -> list[str]:
     return sorted(f"{f.category} {f.rma}" for f in outcome.open_findings if f.first_seen == at)
 
 
+def _console_new(outcome: RunOutcome) -> int:
+    """The console summary's "new" column, summed over its categories."""
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    row = r"^│ *[A-Z_]+ *│ *\w+ *│ *(\d+) *│ *(\d+) *│"
+    rows = re.findall(row, console.export_text(), re.M)
+    assert rows, console.export_text()
+    return sum(int(new) for _, new in rows)
+
+
 def _disk_full(data: ReportData, directory: Path) -> object:
     raise OSError(errno.ENOSPC, "No space left on device", str(directory))
 
@@ -67,6 +79,7 @@ def test_findings_saved_by_a_run_that_failed_are_new_in_the_next_mail_sent(
     assert "MISSING_REFUND 1003" in failed_run_saw
     assert _listed_new(rerun) == failed_run_saw
     assert f"new: {len(failed_run_saw)}," in _finance_mail_says(shop, rerun)
+    assert _console_new(rerun) == len(failed_run_saw)  # the operator's summary agrees
     after = shop.night(day(10, 22, 2))
     assert _listed_new(after) == []
     assert "new: 0," in _finance_mail_says(shop, after)
