@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,16 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_options import ConfigOption
 from recon.errors import ConfigError
 from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
 )
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
-]
 
 
 @findings_app.command("list")

@@ -19,15 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_options import ConfigOption
 from recon.errors import ConfigError
 
 if TYPE_CHECKING:
     from recon.store.quarantine import QuarantineEntry
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (default config/recon.toml)"),
-]
 # (source, kind, record id, field, reason, open, entry id if no record id): one listing row.
 _Key = tuple[str, str, str | None, str, str, bool, int | None]
 # The latest entry id, how many times, when last resolved, and by whom and why if by hand.

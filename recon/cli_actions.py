@@ -1,0 +1,116 @@
+"""``run_recon.py actions``: list the intents recon recorded (what it would write to Shopify,
+and what it wrote), approve the proposed ones, reject the ones no one should send.
+
+Approval and rejection go into the ledger's audit trail with who did it and why; the next run in
+``approval`` or ``apply`` mode sends what was approved (README "Fixing things safely").
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from recon.cli_options import ConfigOption
+from recon.errors import ConfigError, RemediationError
+
+if TYPE_CHECKING:
+    from recon.config import Settings
+
+actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
+
+
+def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:
+    from sqlalchemy.orm import sessionmaker
+
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    settings = _settings(config)
+    store = open_store(settings)
+    return settings, sessionmaker(store.engine, expire_on_commit=False)
+
+
+@actions_app.command("list")
+def actions_list(
+    config: ConfigOption = None,
+    state: Annotated[list[str] | None, typer.Option(help="only these states")] = None,
+) -> None:
+    """List intents: proposed, approved, done, failed, needs_review..."""
+    from recon.remediation.ledger import list_actions
+    from recon.remediation.planner import ActionState
+    from recon.remediation.views import describe
+
+    try:
+        states = [ActionState(s) for s in state] if state else None
+    except ValueError:
+        choices = ", ".join(s.value for s in ActionState)
+        raise ConfigError(f"--state: expected one of {choices}, got {state}") from None
+    settings, sessions = _ledger_sessions(config)
+    with sessions() as session:
+        rows = list_actions(session, settings.shop.slug, states)
+    table = Table(title=f"actions for {settings.shop.slug}")
+    for column in ("id", "kind", "category", "rma", "order", "what", "state", "reason"):
+        table.add_column(column)
+    for row in rows:
+        cells = (
+            str(row.id),
+            row.kind,
+            row.category,
+            row.rma,
+            row.order_id,
+            describe(row),
+            row.state,
+        )
+        # Reasons carry Shopify's own error text: print it literally, never as console markup.
+        table.add_row(*(escape(c) for c in cells), escape(row.reason))
+    # Piped (to grep, a file): full lines, so each id, order and state reads whole.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> None:
+    from recon.remediation import ledger
+
+    settings, sessions = _ledger_sessions(config)
+    decide = ledger.approve if approve else ledger.reject
+    try:
+        with sessions() as session, session.begin():
+            rows = decide(
+                session,
+                settings.shop.slug,
+                ids,
+                actor=f"cli:{getpass.getuser()}",
+                now=datetime.now(UTC),
+                reason=reason,
+            )
+    except RemediationError as exc:  # an unknown id, or an intent past deciding: the input
+        raise ConfigError(str(exc)) from None  # exit 2, not 1 ("the run failed") for cron
+    verb = "approved" if approve else "rejected"
+    Console().print(f"{verb}: " + ", ".join(str(r.id) for r in rows))
+
+
+@actions_app.command("approve")
+def actions_approve(
+    ids: Annotated[list[int], typer.Argument(help="intent ids from `actions list`")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Approve proposed intents; the next run in approval or apply mode sends them."""
+    _decide(config, ids, reason, approve=True)
+
+
+@actions_app.command("reject")
+def actions_reject(
+    ids: Annotated[list[int], typer.Argument(help="intent ids from `actions list`")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Reject proposed, planned or approved intents (e.g. held by the circuit breaker)."""
+    _decide(config, ids, reason, approve=False)
