@@ -46,6 +46,13 @@ class Builder(ShopifyBuilder):
         # (order, refund, note template): notes naming the order, written once names exist
         self.order_notes: list[tuple[Json, Json, str]] = []
 
+    def follow(self, *, shopify: int, rma: int, loop_order: int, loop_line: int) -> None:
+        """Mint ids after these (the highest in use): a builder adding to a running shop."""
+        self._shopify_ids = itertools.count(shopify + 1)
+        self._return_ids = itertools.count(rma + 1)
+        self._loop_order_ids = itertools.count(loop_order + 1)
+        self._loop_line_ids = itertools.count(loop_line + 1)
+
     def restock_only(self, order: Json, ret: Json, at: datetime) -> Json:
         """The zero-money refund Shopify records when a processed return restocks its units."""
         units = [self.line_item(order, x["provider_line_item_id"]) for x in ret["line_items"]]

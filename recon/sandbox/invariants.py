@@ -65,6 +65,22 @@ def take_baseline(state: SandboxState) -> Baseline:
     )
 
 
+def extend_baseline(base: Baseline, state: SandboxState, order_ids: Iterable[str]) -> Baseline:
+    """``base`` plus what the world itself wrote on ``order_ids`` since (orders that arrived
+    while the shop ran, ``recon.sandbox.arrivals``): their refunds are not recon's writes.
+    Call before recon's next run."""
+    ids = set(order_ids)
+    orders = [state.orders_by_id[i] for i in sorted(ids) if i in state.orders_by_id]
+    rmas = {r.id for r in state.world.loop_returns if r.provider_order_id in ids}
+    refunded, restocked = refunded_per_rma(state), restocked_per_item(state)
+    return Baseline(
+        refunded={**base.refunded, **{r: v for r, v in refunded.items() if r in rmas}},
+        restocked={**base.restocked, **{k: v for k, v in restocked.items() if k[0] in ids}},
+        refund_ids=base.refund_ids | {r.id for o in orders for r in o.refunds},
+        adjustment_ids=base.adjustment_ids,
+    )
+
+
 def adjustments(state: SandboxState) -> list[Any]:
     """The stock movements the Shopify emulator applied (``AdjustmentGroup``s), oldest first."""
     return list(getattr(state, "inventory_adjustments", ()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,11 +59,15 @@ class SandboxState:
             ids.append(int(order.id))
             ids.extend(int(x.id) for x in order.line_items)
             ids.extend(int(x.id) for x in order.transactions)
+            for shopify_return in order.returns:
+                ids.append(int(shopify_return.id))
+                ids.extend(int(x.id) for x in shopify_return.lines)
             for refund in order.refunds:
                 ids.append(int(refund.id))
                 ids.extend(int(x.id) for x in refund.lines)
         ids.extend(int(g.id) for g in self.world.gift_cards)
         ids.extend(int(b.id) for b in self.world.balance_transactions)
+        ids.extend(int(p.id) for p in self.world.payouts)  # minted last by the generator
         return max(ids)
 
     def now(self) -> datetime:
@@ -80,6 +84,24 @@ class SandboxState:
             value = self._next_id
             self._next_id += 1
             return str(value)
+
+    def adopt(
+        self,
+        *,
+        orders: Sequence[Order],
+        returns: Sequence[LoopReturn],
+        balance: Sequence[BalanceTransaction],
+    ) -> None:
+        """Add records made while the shop runs (``recon.sandbox.arrivals``): both emulators
+        serve them from the next request (their indexes rebuild when a list grows)."""
+        with self.lock:
+            self.world.orders.extend(orders)
+            self.world.loop_returns.extend(returns)
+            self.world.balance_transactions.extend(balance)
+            self.orders_by_id.update((o.id, o) for o in orders)
+            self.returns_by_id.update((r.id, r) for r in returns)
+            self.balance_by_id.update((b.id, b) for b in balance)
+            self._next_id = max(self._next_id, self._max_id() + 1)
 
     def refresh(self) -> None:
         """Apply every revision whose time has come (call at the start of each request)."""
