@@ -114,9 +114,13 @@ def _items(order: Order) -> dict[str, str]:
     return {li.id: li.inventory_item_id or "" for li in order.line_items}
 
 
-def restocked_per_item(state: SandboxState) -> dict[tuple[str, str], int]:
-    """Units put back per (order, inventory item): restocked refund lines on the order, plus
-    ``inventoryAdjustQuantities`` movements naming one of the order's returns."""
+def restocked_per_item(
+    state: SandboxState, ledger: Iterable[ActionView] = ()
+) -> dict[tuple[str, str], int]:
+    """Units put back per (order, inventory item): restocked refund lines on the order that
+    holds them, plus ``inventoryAdjustQuantities`` movements. A movement holds no order: it
+    counts on the order Loop names for the RMA of the intent behind it (its key in ``ledger``),
+    or, with no intent behind it, for the RMA its reference names."""
     units: Counter[tuple[str, str]] = Counter()
     for order in state.world.orders:
         items = _items(order)
@@ -124,15 +128,27 @@ def restocked_per_item(state: SandboxState) -> dict[tuple[str, str], int]:
             for line in refund.lines:
                 if line.restocked:
                     units[(order.id, items.get(line.line_item_id, ""))] += line.quantity
-    order_of = {
-        f"gid://recon/LoopReturn/{r.id}": r.provider_order_id for r in state.world.loop_returns
-    }
+    order_of = {r.id: r.provider_order_id for r in state.world.loop_returns}
+    by_key = restock_rmas(ledger)
     for group in adjustments(state):
-        order_id = order_of.get(group.reference_document_uri or "")
+        order_id = order_of.get(movement_rma(group, by_key) or "")
         if group.source == "inventoryAdjustQuantities" and order_id is not None:
             for change in group.changes:
                 units[(order_id, change.inventory_item_id)] += change.delta
     return dict(units)
+
+
+def restock_rmas(ledger: Iterable[ActionView]) -> dict[str, str]:
+    """The RMA of each restock intent, by its key."""
+    return {a.key: a.rma for a in ledger if a.kind == "restock" and a.rma}
+
+
+def movement_rma(group: Any, rma_by_key: Mapping[str, str]) -> str | None:
+    """The RMA a stock movement is for: its intent's (by key), else its reference's."""
+    if group.idempotency_key in rma_by_key:
+        return rma_by_key[group.idempotency_key]
+    named = _NAMES_RMA.search(group.reference_document_uri or "")
+    return named.group(1) if named else None
 
 
 def returned_per_item(state: SandboxState) -> dict[tuple[str, str], int]:
@@ -166,12 +182,18 @@ def check_money(state: SandboxState, base: Baseline) -> list[Violation]:
     return found
 
 
-def check_stock(state: SandboxState, base: Baseline) -> list[Violation]:
+def check_stock(
+    state: SandboxState, base: Baseline, ledger: Iterable[ActionView] = ()
+) -> list[Violation]:
     """No unit restocked twice: per order and item, no more units put back than returned
-    (beyond the baseline), and no adjustment key applied twice."""
+    (beyond the baseline), and no adjustment key applied twice. A movement of an item its
+    order does not hold is a write on the wrong order (``landed.check_landed``)."""
     found = []
     returned, rmas = returned_per_item(state), _rmas_per_order(state)
-    for (order_id, item), units in sorted(restocked_per_item(state).items()):
+    held = {(o.id, li.inventory_item_id) for o in state.world.orders for li in o.line_items}
+    for (order_id, item), units in sorted(restocked_per_item(state, ledger).items()):
+        if (order_id, item) not in held and (order_id, item) not in base.restocked:
+            continue
         limit = max(base.restocked.get((order_id, item), 0), returned.get((order_id, item), 0))
         if units > limit:
             found.append(

@@ -15,6 +15,7 @@ import pytest
 
 from recon.remediation.ledger import ActionView
 from recon.sandbox import invariants as inv
+from recon.sandbox import landed
 from recon.sandbox.generator import generate_world
 from recon.sandbox.shopify.context import AdjustmentGroup, StockMovement
 from recon.sandbox.state import SandboxState
@@ -39,10 +40,11 @@ def intent(key: str, kind: str, rma: str, state: str = "done") -> ActionView:
     )  # fmt: skip
 
 
-def refund(state: SandboxState, rma: str, key: str) -> None:
-    """A refund of Loop's amount for ``rma`` on its order, recon's note, key ``key``."""
+def refund(state: SandboxState, rma: str, key: str, on: str | None = None) -> None:
+    """A refund of Loop's amount for ``rma`` on its order (or order ``on``), recon's note, key
+    ``key``."""
     ret = state.returns_by_id[rma]
-    order = state.orders_by_id[ret.provider_order_id]
+    order = state.orders_by_id[on or ret.provider_order_id]
     made = Refund(id=state.mint_id(), note=f"Loop RMA #{rma}", created_at=NOW, idempotency_key=key)
     order.refunds.append(made)
     sale = order.transactions[0].id
@@ -139,3 +141,95 @@ def test_an_order_shopify_shows_but_recon_marked_not_visible_is_caught(shop):
     assert (violation.invariant, violation.rma) == ("visible order marked not visible", ret.id)
     state.orders_by_id[ret.provider_order_id].deleted_at = NOW
     assert inv.check_visibility(state, {ret.provider_order_id}) == []
+
+
+def other_return(state: SandboxState, rma: str) -> Any:
+    """A return on another order than ``rma``'s, with a unit whose item ``rma``'s order lacks."""
+    mine = state.orders_by_id[state.returns_by_id[rma].provider_order_id]
+    items = {li.inventory_item_id for li in mine.line_items}
+    for ret in sorted(state.world.loop_returns, key=lambda r: r.id):
+        order = state.orders_by_id.get(ret.provider_order_id)
+        if order is None or order.id == mine.id:
+            continue
+        lines = {li.id: li.inventory_item_id for li in order.line_items}
+        if any(lines.get(u.provider_line_item_id) not in items for u in ret.line_items):
+            return ret
+    raise AssertionError("the world has no such return")
+
+
+def test_a_refund_on_the_wrong_order_with_the_right_note_is_caught(shop):
+    """recon's refund for an RMA, its note and key right, written on another order: Loop's
+    order never got the money, and counting refunds by note alone let it pass."""
+    state, truth = shop
+    base = inv.take_baseline(state)
+    rma = next(p.rma for p in truth.findings if p.category == "MISSING_REFUND")
+    assert rma is not None
+    wrong, right = other_return(state, rma), state.returns_by_id[rma].provider_order_id
+    refund(state, rma, "key-1", on=wrong.provider_order_id)  # note "Loop RMA #<rma>"
+    ledger = [intent("key-1", "refund", rma)]
+    assert inv.check_money(state, base) == [] and inv.check_ledgered(state, base, ledger) == []
+
+    (misplaced,) = landed.check_landed(state, base, ledger)
+
+    assert (misplaced.invariant, misplaced.rma) == ("write on the wrong order", rma)
+    assert wrong.provider_order_id in misplaced.detail and right in misplaced.detail
+    (unfixed,) = landed.check_fixed(state, truth.model_copy(update={"findings": [
+        p for p in truth.findings if p.rma == rma and p.category == "MISSING_REFUND"
+    ]}), ledger)  # fmt: skip
+    assert (unfixed.invariant, unfixed.rma) == ("fix not applied", rma)
+
+
+def test_a_restock_of_another_orders_unit_is_caught(shop):
+    """recon's restock for one RMA (its key) moving a unit another RMA returned, its reference
+    naming that other RMA: counted by the reference it looked like the other return's."""
+    state, truth = shop
+    base = inv.take_baseline(state)
+    planted = next(p for p in truth.findings if p.category == "MISSING_RESTOCK")
+    rma = planted.rma or ""
+    wrong = other_return(state, rma)
+    order = state.orders_by_id[wrong.provider_order_id]
+    mine = state.orders_by_id[planted.shopify_order_id or ""]
+    items = {li.inventory_item_id for li in mine.line_items}
+    returned = {u.provider_line_item_id for u in wrong.line_items}
+    line, item = next(
+        (li.id, li.inventory_item_id)
+        for li in order.line_items
+        if li.id in returned and li.inventory_item_id not in items
+    )
+    restock(state, wrong.id, line, 1, "key-1")  # the other RMA's reference and unit
+    ledger = [intent("key-1", "restock", rma)]
+    assert inv.check_ledgered(state, base, ledger) == []
+
+    found = landed.check_landed(state, base, ledger)
+
+    assert {(v.invariant, v.rma) for v in found} == {("write on the wrong order", rma)}
+    assert any(f"moves item(s) {item}" in v.detail for v in found)
+    assert inv.check_stock(state, base, ledger) == []  # reported once, as a wrong order
+
+
+def test_a_planted_fix_that_never_landed_is_caught_and_a_landed_one_passes(shop):
+    state, truth = shop
+    fixable = [p for p in truth.findings if p.category in ("MISSING_REFUND", "MISSING_RESTOCK")]
+    planted = truth.model_copy(update={"findings": fixable})
+    assert {v.rma for v in landed.check_fixed(state, planted, [])} == {p.rma for p in fixable}
+    ledger = []
+    for n, p in enumerate(fixable):
+        key = f"key-{n}"
+        rma = p.rma or ""
+        if p.category == "MISSING_REFUND":
+            refund(state, rma, key)
+            ledger.append(intent(key, "refund", rma))
+        else:
+            line = p.key.split("line=")[1]
+            ret = state.returns_by_id[rma]
+            order = state.orders_by_id[ret.provider_order_id]
+            units = sum(1 for u in ret.line_items if u.provider_line_item_id == line) - sum(
+                x.quantity
+                for f in order.refunds
+                for x in f.lines
+                if x.line_item_id == line and x.restocked
+            )
+            restock(state, rma, line, units, key)
+            ledger.append(intent(key, "restock", rma))
+
+    assert landed.check_fixed(state, planted, ledger) == []
