@@ -11,7 +11,7 @@ refunds, which would otherwise stay PENDING and turn into ``UNSETTLED_REFUND`` a
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +22,14 @@ from recon.sandbox.plants_stock import expect_missing_restocks
 from recon.sandbox.scenario_shapes import HOUR
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import PlantedFinding
-from recon.sandbox.world import BalanceTransaction, LoopReturn, Order, Payout, PayoutSummary
+from recon.sandbox.world import (
+    BalanceTransaction,
+    LoopReturn,
+    Order,
+    Payout,
+    PayoutSummary,
+    World,
+)
 
 # Balance transactions older than this join tonight's payout (the generator pays out anything
 # older than ~6 days; UNSETTLED_REFUND waits 10).
@@ -131,9 +138,33 @@ def _name(state: SandboxState, b: Builder) -> None:
         ret["order_name"] = names[ret["provider_order_id"]]
 
 
-def pay_out(state: SandboxState, *, after: timedelta = PAYOUT_AFTER) -> list[Payout]:
+def hold_until_whole(world: World) -> None:
+    """Move each Loop return's ``updated_at`` to the last event of its order (refunds,
+    transactions, gift cards; the world's end at the latest), so a world generated as of its
+    end can be replayed from days before: Loop lists by ``updated_at``, so a client sees a
+    return only once everything the world records of it has happened (a return refunded and
+    restocked a day after its parcel showed delivered is not listed, unrestocked, between).
+    """
+    orders = {o.id: o for o in world.orders}
+    cards: dict[str, list[datetime]] = {}
+    for card in world.gift_cards:
+        cards.setdefault(card.order_id or "", []).append(card.created_at)
+    for ret in world.loop_returns:
+        order = orders.get(ret.provider_order_id)
+        if order is None:
+            continue
+        moments = [ret.updated_at, *(f.created_at for f in order.refunds)]
+        moments += [t.processed_at for t in order.transactions]
+        moments += cards.get(order.id, [])
+        ret.updated_at = min(max(moments), max(world.now, ret.updated_at))
+
+
+def pay_out(
+    state: SandboxState, *, after: timedelta = PAYOUT_AFTER, leave: Collection[str] = ()
+) -> list[Payout]:
     """Tonight's payouts (one per currency, PAID, issued now) of the balance transactions
-    still waiting for one that are older than ``after``; test-mode rows are never paid."""
+    still waiting for one that are older than ``after``; test-mode rows are never paid, nor
+    those in ``leave`` (the world's own: a planted unsettled refund stays unsettled)."""
     now = state.now()
     with state.lock:
         waiting = [
@@ -141,6 +172,7 @@ def pay_out(state: SandboxState, *, after: timedelta = PAYOUT_AFTER) -> list[Pay
             for row in state.world.balance_transactions
             if row.payout_id is None
             and row.payout_status == "PENDING"
+            and row.id not in leave
             and not row.test
             and row.transaction_date <= now - after
         ]

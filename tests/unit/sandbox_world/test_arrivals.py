@@ -14,7 +14,7 @@ import pytest
 
 from recon.clock import VirtualClock
 from recon.sandbox import invariants as inv
-from recon.sandbox.arrivals import ARRIVALS, arrive, pay_out
+from recon.sandbox.arrivals import ARRIVALS, arrive, hold_until_whole, pay_out
 from recon.sandbox.generator import generate_world
 from recon.sandbox.state import SandboxState
 
@@ -107,3 +107,42 @@ def test_an_arrivals_own_refunds_are_the_worlds_not_recons_writes(state):
 
     assert inv.check_ledgered(state, base, []) == []
     assert inv.check_money(state, base) == [] and inv.check_stock(state, base) == []
+
+
+def test_a_world_replayed_from_days_before_lists_each_return_once_its_story_is_whole():
+    """A world generated as of its end holds each return's final state from its creation: a
+    return refunded (and restocked) a day after its parcel showed delivered would be listed
+    delivered and unrestocked in between. Loop lists by ``updated_at``: it moves to the last
+    event of the return's order, so a client sees the return only once all of it happened."""
+    world, _ = generate_world(seed=3, returns=120, now=NOW)
+    early = [
+        r
+        for r in world.loop_returns
+        for o in world.orders
+        if o.id == r.provider_order_id and any(f.created_at > r.updated_at for f in o.refunds)
+    ]
+    assert early, "the world has returns refunded after their last update"
+
+    hold_until_whole(world)
+
+    orders = {o.id: o for o in world.orders}
+    for ret in world.loop_returns:
+        order = orders[ret.provider_order_id]
+        assert all(f.created_at <= ret.updated_at for f in order.refunds)
+        assert all(t.processed_at <= ret.updated_at for t in order.transactions)
+        assert ret.updated_at <= NOW
+
+
+def test_the_worlds_own_pending_rows_are_left_pending(state):
+    """A planted UNSETTLED_REFUND is a balance transaction no payout ever takes: the payout
+    schedule pays only what arrived or was written since (``leave``: the world's rows)."""
+    world_rows = {b.id for b in state.world.balance_transactions}
+    pending = [b for b in state.world.balance_transactions if b.payout_status == "PENDING"]
+    assert pending, "the world has rows waiting for a payout"
+    arrive(state, seed=7, plants=["MISSING_RESTOCK"])
+    state.clock.advance(timedelta(days=30))  # type: ignore[attr-defined]
+
+    paid = pay_out(state, leave=world_rows)
+
+    assert paid and all(b.payout_status == "PENDING" and b.payout_id is None for b in pending)
+    assert all(b.payout_id for b in state.world.balance_transactions if b.id not in world_rows)
