@@ -4,8 +4,9 @@
 sandbox as at a real shop; tokens come through the environment variables they name;
 ``RECON_TEST_CRASH_AT`` names a crash point (``recon.remediation.crash``);
 ``CHAOS_CLOCK_SHIFT`` (seconds) moves this process's clock with the sandbox's.
-Exit codes: 0 done (summary written), 2 a ``ReconError`` (expected under faults), 137 killed at
-the crash point; anything else (a traceback) is a bug the campaign reports.
+Exit codes: 0 done (summary written), 2 a ``ReconError`` (printed as ``recon failed: <class>:
+<message>``; the campaign accepts it only when the night's faults explain the class), 137 killed
+at the crash point; anything else (a traceback) is a bug the campaign reports.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def main(config: Path, summary: Path) -> int:
         with build_app(settings, clock=SystemClock(shift=shift)) as app:
             outcome = run_nightly(app)
     except ReconError as exc:
-        print(f"recon failed: {exc}", file=sys.stderr)
+        # The campaign reads the class to tell a failure the faults explain from a bug.
+        print(f"recon failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return RECON_ERROR
     report = {
         "findings": str(outcome.files["findings"]),

@@ -1,5 +1,6 @@
 """The chaos campaign's harness (``bench/chaos_campaign.py``) runs and checks: two faulted nights
-(one killed mid-write), then the two clean nights, every invariant holding."""
+(each killed mid-write), then the two clean nights, a day apart, new returns with planted
+discrepancies arriving, every invariant holding and the planted fixes landed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def quick_faults(rng):
 def test_two_faulted_nights_then_clean_ones_break_no_invariant(tmp_path):
     lines: list[str] = []
     nights = run_campaign(
-        2, seed=3, returns=20, crash_rate=1.0, out=lines.append, tmp=tmp_path, draw=quick_faults
+        2, seed=3, returns=12, crash_rate=1.0, out=lines.append, tmp=tmp_path, draw=quick_faults
     )
 
     assert [n.violations for n in nights] == [[], [], [], []], "\n".join(lines)
@@ -35,6 +36,11 @@ def test_two_faulted_nights_then_clean_ones_break_no_invariant(tmp_path):
     assert all(n.faults and n.crash_at for n in faulted)
     assert [n.checked for n in faulted] == [EVERY_NIGHT, EVERY_NIGHT]
     assert scored.checked == SCORED_NIGHT and scored.exit_code == 0
+    assert sum(len(n.arrived) for n in nights) > 0 and not scored.arrived
+    assert sum(n.writes for n in nights) > 0 and scored.writes == 0, "drained before the score"
     print("\n".join(lines))
     assert lines[1].startswith("night   1 [")
-    assert "checked money, stock, ledgered, visibility: ok" in lines[1]
+    assert (
+        "applied " in lines[1]
+        and "checked money, stock, ledgered, landed, visibility: ok" in lines[1]
+    )
