@@ -7,6 +7,7 @@ template into an error instead of a silently empty cell.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
 
 # Plain-text mail lines are folded here: mail readers show a long line as it is, off screen.
 TEXT_WIDTH = 76
+# A figure, then a currency code or a unit: "1,234.50 USD", "25 MB", "7 unit(s)".
+_FIGURE_AND_UNIT = re.compile(r"(\d) ([A-Z]{3}\b|MB\b|units?\b|unit\(s\))")
 
 
 def wrap(text: str, indent: str = "", hang: str = "  ") -> str:
@@ -56,15 +59,21 @@ def wrap(text: str, indent: str = "", hang: str = "  ") -> str:
 
     Only spaces break a line: an id, a key or a path is never cut, at a hyphen or anywhere
     else (a token longer than the width gets a line of its own), so it can still be copied.
+    A path may hold a space ("Finance Reports"), where it would be folded: the templates put
+    a path on a line of its own, outside this filter.
     """
-    return textwrap.fill(
-        text,
+    # A figure and its currency or unit ("1,234.50 USD", "25 MB", "7 units") stay on one line:
+    # textwrap does not break at a no-break space, which is turned back into a space after.
+    held_together = _FIGURE_AND_UNIT.sub("\\1\u00a0\\2", text)
+    folded = textwrap.fill(
+        held_together,
         TEXT_WIDTH,
         initial_indent=indent,
         subsequent_indent=indent + hang,
         break_long_words=False,
         break_on_hyphens=False,
     )
+    return folded.replace("\u00a0", " ")
 
 
 def money(amount: Decimal, currency: str) -> str:

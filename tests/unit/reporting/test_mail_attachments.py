@@ -83,3 +83,19 @@ def test_files_that_fit_together_are_all_attached(tmp_path: Path, report_data: R
 
     assert [a.get_filename() for a in finance.iter_attachments()] == ["a.xlsx", "b.xlsx"]
     assert "not attached" not in _text(finance, "plain")
+
+
+def test_a_withheld_files_path_with_spaces_is_one_line_in_the_plain_text_mail(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """The plain-text mail folds its long lines at spaces, and a reports folder named
+    "Finance Reports" is a path with a space: it came out in two lines, which can be neither
+    copied nor pasted into a file manager. The path is a line of its own, whole."""
+    reports = tmp_path / "Finance Reports" / "acme" / "2026-10-21"
+    first = _file(reports, "exceptions.xlsx", 6)
+    second = _file(reports, "extra.xlsx", 6)
+
+    finance = _finance(report_data, tmp_path, 10, [first, second])
+
+    lines = [line.strip() for line in body(finance, "plain").splitlines()]
+    assert str(second.resolve()) in lines, "\n".join(lines)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from report_samples import make_data
 from test_messages import body, settings
 
 from recon.delivery import build_messages
+from recon.reporting.html import TEXT_WIDTH
 
 HELD = (
     "remediation halted: circuit breaker: 2 actions exceed max_run_count 1; all or nothing, "
@@ -60,3 +62,21 @@ def test_the_plain_text_mail_wraps_the_limits_lines_without_breaking_ids_or_path
     assert all(len(t) <= 78 or " " not in t.strip() for t in block)  # a lone long token stays
     assert " ".join(t.strip() for t in block) == line  # nothing lost, nothing cut
     assert any(t.strip() == path or t.strip().endswith(path) for t in block)
+
+
+def test_the_plain_text_mail_keeps_each_figure_with_its_currency_or_unit(tmp_path: Path) -> None:
+    """Folding at any space left "1,234.50" at the end of one line and "USD" at the start of
+    the next, so a reader scanning the amounts saw figures without their currency. Lines of
+    every length up to one fold's width are tried, so each break lands on each kind of space."""
+    figures = ", ".join(f"{n},234.{n:02d} USD" for n in range(1, 8))
+    for pad in range(1, TEXT_WIDTH // 2):
+        line = f"{'x' * pad} held 3 refunds ({figures}) and 2 restocks (25 MB, 7 units)"
+        data = make_data(remediation=(line,), remediation_held=())
+        text = body(build_messages(data, settings(tmp_path))[0], "plain").splitlines()
+        start = text.index("Remediation limits:") + 1
+        end = start + next(i for i, t in enumerate(text[start:]) if t[:1] != " ")
+        block = [t.strip() for t in text[start:end]]
+        assert len(block) > 1 and " ".join(block) == line
+        for row in block:
+            assert not re.search(r"\d$", row.rstrip(",(")), (pad, row)  # its unit went below
+            assert not re.match(r"(USD|MB|units)\b", row), (pad, row)  # its figure above
