@@ -186,9 +186,11 @@ class Executor:
         executable = self._intents(EXECUTABLE)
         if self._stopping():
             # Nothing more changes after a stop, not even the ledger: a stale intent is
-            # withdrawn, and a held one noted, by the next run.
-            left = len(in_flight) - len(recovered) + len(executable)
-            return ApplyReport(run_id, recovered=recovered, left=left)
+            # withdrawn, and a held one noted, by the next run. Only the writes tonight's plan
+            # still calls for wait for it; the stale ones are named apart (read, not changed).
+            stale_count = sum(1 for i in executable if stale_reason(i, plan) is not None)
+            left = len(in_flight) - len(recovered) + len(executable) - stale_count
+            return ApplyReport(run_id, recovered=recovered, left=left, stale_left=stale_count)
         pending, stale = [], []
         for intent in executable:
             why = stale_reason(intent, plan)

@@ -52,6 +52,9 @@ class ApplyReport:
     halted: str | None = None
     # Intents not started because the run was asked to stop (a signal): the next run's.
     left: int = 0
+    # After a stop: intents tonight's plan no longer calls for, left for the next run to
+    # withdraw to review (never sent).
+    stale_left: int = 0
     # Plan mode: whether the limits would hold an apply run now, with the figures (``preview``).
     preview: tuple[str, ...] = ()
     # The categories of the writes the limits held (``halted``), or would hold (``preview``).
@@ -75,6 +78,11 @@ class ApplyReport:
             rest = f"{self.left} not started (they wait for the next run)"
         else:
             rest = "none was left to start"
+        if self.stale_left:
+            rest += (
+                f", {self.stale_left} no longer called for (the next run withdraws them to "
+                "review; they are not sent)"
+            )
         return (
             f"during remediation: {done} write(s) done and recorded{also}, {rest}; "
             "no report was written"
