@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import SyncSettings
+from recon.errors import RunInterruptedError
 from recon.fetch import Batch, FetchPlan, Window, fetch
 from recon.interrupt import Interrupt
 from recon.models import Quarantined
@@ -301,7 +302,8 @@ def run_sync(
             stats.api_calls = calls_after - calls_before
     except BaseException as exc:
         if own_run:
-            store.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
+            store.finish_run(run_id, status, {"error": f"{type(exc).__name__}: {exc}"})
         raise
     if own_run:
         store.finish_run(run_id, "ok", stats.as_dict())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from recon.clock import VirtualClock
 from recon.config import SyncSettings
@@ -23,6 +24,7 @@ from recon.errors import RunInterruptedError
 from recon.fetch import FetchPlan, fetch
 from recon.interrupt import Interrupt, on_signals
 from recon.models import OrderRecord, PayoutRecord, Quarantined, RefundRecord
+from recon.store import tables as tbl
 from recon.store.sql import SqlStore
 from recon.sync import run_sync
 from tests.fakes import EPOCH, FakeLoop, FakeShopify, sample_dataset
@@ -123,6 +125,8 @@ def test_sigterm_stops_both_readers_and_the_run_says_so(tmp_path: Path) -> None:
         assert shopify.pages_read < PAGES // 4, "the Shopify reader paged on after SIGTERM"
         assert store.get_watermark("shopify.payouts") is None
         assert signal.getsignal(signal.SIGTERM) == before  # the handlers are put back
+        with store.session() as session:  # the run history says stopped, not failed
+            assert session.scalars(select(tbl.RunRow.status)).all() == ["interrupted"]
     finally:
         store.close()
 
