@@ -274,7 +274,8 @@ class Campaign:
             found += inv.check_settled(ledger)
         if "findings" in checks and summary is not None:
             _, findings = read_findings_json(Path(summary["findings"]))
-            found += inv.check_findings(findings, self.truth)
+            unfixed = landed.left_to_a_person(self.truth, ledger)
+            found += inv.check_findings(findings, self.truth, unfixed)
         if "fixed" in checks:
             found += landed.check_fixed(self.state, self.truth, ledger)
         return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -270,12 +271,15 @@ def check_settled(ledger: Iterable[ActionView]) -> list[Violation]:
     ]
 
 
-def expected_truth(truth: GroundTruth, fixed: Iterable[Category] = FIXED) -> GroundTruth:
+def expected_truth(
+    truth: GroundTruth, fixed: Iterable[Category] = FIXED, unfixed: AbstractSet[str] = frozenset()
+) -> GroundTruth:
     """The truth once the clock passed its ``as_of`` and recon fixed ``fixed``: the planted
-    findings of other categories plus the clean cases that sat at a time limit (their amounts
-    are not in the truth: ``check_findings`` scores only their keys)."""
+    findings of other categories, those of ``unfixed`` keys (fixes recon left to a person),
+    plus the clean cases that sat at a time limit (their amounts are not in the truth:
+    ``check_findings`` scores only their keys)."""
     skip = {c.value for c in fixed}
-    kept = [p.model_dump() for p in truth.findings if p.category not in skip]
+    kept = [p.model_dump() for p in truth.findings if p.category not in skip or p.key in unfixed]
     extra = [
         {"key": key, "category": key.partition("|")[0]}
         for key in truth.at_limit
@@ -284,10 +288,12 @@ def expected_truth(truth: GroundTruth, fixed: Iterable[Category] = FIXED) -> Gro
     return GroundTruth.model_validate({**truth.model_dump(), "findings": kept + extra})
 
 
-def check_findings(findings: Iterable[Finding], truth: GroundTruth) -> list[Violation]:
-    """Open findings match ``expected_truth(truth)`` exactly, as the e2e tests score them:
-    precision and recall 1.0 in every category, amounts at risk equal."""
-    expected = expected_truth(truth)
+def check_findings(
+    findings: Iterable[Finding], truth: GroundTruth, unfixed: AbstractSet[str] = frozenset()
+) -> list[Violation]:
+    """Open findings match ``expected_truth(truth, unfixed=unfixed)`` exactly, as the e2e tests
+    score them: precision and recall 1.0 in every category, amounts at risk equal."""
+    expected = expected_truth(truth, unfixed=unfixed)
     result = score([f for f in findings if f.status not in CLOSED_STATUSES], expected)
     found = [Violation("finding missed", _rma(k), k) for k in sorted(result.missed)]
     found += [Violation("finding not planted", _rma(k), k) for k in sorted(result.unexpected)]

@@ -23,11 +23,12 @@ from recon.sandbox.invariants import (
 )
 from recon.sandbox.shopify.render import shop_amount
 from recon.sandbox.state import SandboxState
-from recon.sandbox.truth import GroundTruth
+from recon.sandbox.truth import GroundTruth, PlantedFinding
 from recon.sandbox.world import LoopReturn, Order, Refund, TransactionStatus
 
 WRONG_ORDER = "write on the wrong order"
 NOT_FIXED = "fix not applied"
+_IN_REVIEW = "needs_review"
 _NO_MONEY = frozenset({TransactionStatus.FAILURE, TransactionStatus.ERROR})
 CENT = Decimal("0.01")  # a refund in another presentment currency converts back within this
 
@@ -112,10 +113,15 @@ def check_fixed(
 ) -> list[Violation]:
     """Every planted ``MISSING_REFUND`` and ``MISSING_RESTOCK`` in ``truth`` was fixed in the
     emulators' state: Loop's refund paid (shop money) by refunds naming the RMA on Loop's order;
-    as many units of each returned line's item put back on that order as were returned."""
-    restocked, returned = restocked_per_item(state, list(ledger)), returned_per_item(state)
+    as many units of each returned line's item put back on that order as were returned. A fix
+    recon handed to a person instead (``left_to_a_person``) is not expected to have landed."""
+    views = list(ledger)
+    restocked, returned = restocked_per_item(state, views), returned_per_item(state)
+    with_a_person = left_to_a_person(truth, views)
     found = []
     for planted in truth.findings:
+        if planted.key in with_a_person:
+            continue
         ret = state.returns_by_id.get(planted.rma or "")
         order = state.orders_by_id.get(ret.provider_order_id) if ret else None
         if ret is None or order is None:
@@ -136,6 +142,31 @@ def check_fixed(
                 detail = f"order {order.name} line {line}: {back} units put back, {due} returned"
                 found.append(Violation(NOT_FIXED, ret.id, detail))
     return found
+
+
+def left_to_a_person(truth: GroundTruth, ledger: Iterable[ActionView]) -> frozenset[str]:
+    """Keys of the planted ``MISSING_REFUND`` and ``MISSING_RESTOCK`` whose latest intent recon
+    sent to review rather than to Shopify: e.g. a restock whose answer was lost, resent against
+    stock that had moved since (Shopify refuses the stale compare quantity, and recon cannot
+    tell whether the first went through, so it does not send it blind). Nothing was fixed, so
+    the finding must still be reported; it waits for a person, not for a later night."""
+    views = list(ledger)
+    waiting = set()
+    for planted in truth.findings:
+        mine = [a for a in views if _fixes(a, planted)]
+        if mine and max(mine, key=lambda a: a.id).state == _IN_REVIEW:
+            waiting.add(planted.key)
+    return frozenset(waiting)
+
+
+def _fixes(action: ActionView, planted: PlantedFinding) -> bool:
+    """Whether ``action`` is recon's write for the planted finding (its RMA, and line)."""
+    if action.rma != planted.rma:
+        return False
+    if planted.category == "MISSING_REFUND":
+        return action.kind == "refund"
+    line = planted.key.partition("line=")[2]
+    return action.kind == "restock" and action.details.get("line_item_id") == line
 
 
 def _paid_in_shop_money(order: Order, ret: LoopReturn) -> Decimal:

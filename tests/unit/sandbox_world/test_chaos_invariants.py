@@ -8,6 +8,7 @@ the emulator's state, as Shopify would hold them, then checked against the basel
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -233,3 +234,29 @@ def test_a_planted_fix_that_never_landed_is_caught_and_a_landed_one_passes(shop)
             ledger.append(intent(key, "restock", rma))
 
     assert landed.check_fixed(state, planted, ledger) == []
+
+
+def test_a_fix_recon_left_to_a_person_is_expected_reported_not_landed(shop):
+    """A restock whose answer was lost, resent against stock that moved since: Shopify refuses
+    the stale compare quantity and recon sends it to review rather than blind. The campaign
+    took the planted restock as fixed and recon's still-open finding as "not planted". Such a
+    fix is not expected to land; its finding is expected, and missing it is a violation."""
+    state, truth = shop
+    planted = next(p for p in truth.findings if p.category == "MISSING_RESTOCK")
+    line = planted.key.partition("line=")[2]
+    rma = planted.rma or ""
+    review = intent("key-1", "restock", rma, state="needs_review")
+    review = dataclasses.replace(review, details={"line_item_id": line})
+    other_line = dataclasses.replace(review, details={"line_item_id": "elsewhere"})
+
+    assert landed.left_to_a_person(truth, [review]) == {planted.key}
+    assert landed.left_to_a_person(truth, [other_line]) == set()
+    done_later = dataclasses.replace(review, id=review.id + 1, state="done")
+    assert landed.left_to_a_person(truth, [review, done_later]) == set()
+    only_this = truth.model_copy(update={"findings": [planted]})
+    assert [v.rma for v in landed.check_fixed(state, only_this, [])] == [rma]  # not landed
+    assert landed.check_fixed(state, only_this, [review]) == []  # nor expected to
+    unfixed = landed.left_to_a_person(truth, [review])
+    expected = {p.key for p in inv.expected_truth(truth, unfixed=unfixed).findings}
+    assert planted.key in expected
+    assert planted.key not in {p.key for p in inv.expected_truth(truth).findings}
