@@ -121,11 +121,17 @@ class Executor:
     ) -> ApplyReport:
         """Record the plan; in approval or apply mode also apply what may be applied.
 
+        Asked to stop before (``interrupt``), it records nothing: the report's ``unrecorded``.
+
         Raises:
             LockError: no lease was given for a mode that writes, or it was taken over mid-run.
             AuthError: Shopify refused our credentials during a write (recorded, run stopped).
         """
         self._lease = lease
+        if self._stopping():
+            # Asked to stop before tonight's plan was recorded (the signal landed after the
+            # run's last check): the ledger stays as it is, not even a proposal superseded.
+            return ApplyReport(run_id, unrecorded=True)
         recorded = self.record(plan, mode, run_id)
         if mode is RemediationMode.PLAN:
             return ApplyReport(run_id, tuple(recorded), halted=plan.breaker)

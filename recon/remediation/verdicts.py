@@ -60,9 +60,16 @@ class ApplyReport:
     # The categories of the writes the limits held (``halted``), or would hold (``preview``).
     held: tuple[str, ...] = ()
     held_writes: int = 0  # how many writes the limits held (``halted``)
+    # Asked to stop before tonight's plan was recorded: nothing was recorded, superseded or sent.
+    unrecorded: bool = False
 
     def stopped(self, mode: RemediationMode) -> str:
         """What this run's remediation did before a signal stopped the run, for its error."""
+        if self.unrecorded:
+            return (
+                "as remediation began (the findings are saved): nothing was recorded or sent, "
+                "and no proposal changed; no report was written"
+            )
         if mode is RemediationMode.PLAN:
             return (
                 f"during remediation: plan mode, nothing is sent; {len(self.recorded)} "

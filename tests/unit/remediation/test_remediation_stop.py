@@ -113,3 +113,51 @@ def test_a_stale_intent_is_not_counted_as_waiting_for_the_next_run(
     # 702's restock (stale: withdrawn next run, never sent).
     assert "2 not started" in message, message
     assert "1 no longer called for (the next run withdraws them to review" in message, message
+
+
+def _ledger(sessions) -> list[tuple[str, str, str, int]]:
+    """Every intent as (kind, rma, state, how many events it has): what a stop must not move."""
+    with sessions() as session:
+        return [(r.kind, r.rma, r.state, len(events(session, r.id))) for r in intents(sessions)]
+
+
+def test_a_stop_before_recording_leaves_the_proposals_as_they_were(
+    sessions, gateway, clock
+) -> None:
+    """Last night (approval mode) proposed 701's refund, 702's restock and the tag. Tonight
+    702's unit was restocked by hand, so its proposal is no longer called for; SIGTERM landed
+    after the run's last check and before remediation recorded tonight's plan. Nothing is
+    recorded and nothing superseded (the next run does it), and the message says so."""
+    run(sessions, gateway, clock, mode=RemediationMode.APPROVAL)
+    before = _ledger(sessions)
+    assert {state for _, _, state, _ in before} == {"proposed"}
+    interrupt = Interrupt()
+    interrupt.request(signal.SIGTERM)
+    report = run(
+        sessions, gateway, clock, mode=RemediationMode.APPROVAL, run_id="run-2",
+        findings=_without_restock_of_702(), interrupt=interrupt,
+    )  # fmt: skip
+
+    assert _ledger(sessions) == before
+    message = stopped_in_remediation(report, RemediationMode.APPROVAL)
+    assert "nothing was recorded" in message, message
+    assert "write(s) done and recorded" not in message, message
+
+
+def test_a_stop_before_recording_records_and_sends_nothing(sessions, gateway, clock) -> None:
+    interrupt = Interrupt()
+    interrupt.request(signal.SIGTERM)
+    report = run(sessions, gateway, clock, interrupt=interrupt)
+    assert intents(sessions) == [] and gateway.calls == []
+    message = stopped_in_remediation(report, RemediationMode.APPLY)
+    assert "nothing was recorded" in message, message
+    assert "write(s) done and recorded" not in message, message
+
+
+def test_a_stop_before_recording_in_plan_mode_records_no_intent(sessions, gateway, clock) -> None:
+    interrupt = Interrupt()
+    interrupt.request(signal.SIGTERM)
+    report = run(sessions, gateway, clock, mode=RemediationMode.PLAN, interrupt=interrupt)
+    assert intents(sessions) == []
+    message = stopped_in_remediation(report, RemediationMode.PLAN)
+    assert "nothing was recorded" in message and "intent(s) recorded" not in message, message
