@@ -27,7 +27,7 @@ from recon.deliverables import (
 )
 from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
 from recon.engine.findings_json import write_findings_json
-from recon.engine.lifecycle import merge
+from recon.engine.lifecycle import merge, unreported_closures
 from recon.errors import RunInterruptedError
 from recon.interrupt import Interrupt
 from recon.lock import Lease, RunLock, holder_name
@@ -308,7 +308,7 @@ def _run_locked(
             unreported = store.unreported_keys(session=session)
             # Closed by an earlier run whose report never went out: this report says so.
             unshown = store.unreported_closed_keys(session=session)
-            closed_before = [f for f in previous if f.key in unshown]
+            closed_before, passed_over = unreported_closures(stored, muted, unshown)
             lease = lock.extend_in(session, lease, RUN_LEASE)
         interrupt.check("after reconciling (the findings are saved): nothing was sent")
         applied = remediate(
@@ -354,7 +354,8 @@ def _run_locked(
         )
         reports, notes, undelivered = publish(app.settings, data, out)
         # Sent, or waiting in the outbox for the next run to resend: either way it went out.
-        store.mark_reported({f.key for f in chain(findings, closed_before)}, as_of)
+        shown = {f.key for f in chain(findings, closed_before)}
+        store.mark_reported(shown | passed_over, as_of)
         mark_latest(out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))

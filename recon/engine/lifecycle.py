@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 
-from recon.models import CLOSED_STATUSES, Finding, FindingStatus
+from recon.models import CLOSED_STATUSES, Category, Finding, FindingStatus
 
 
 def merge(
@@ -75,3 +75,19 @@ def _same(prev: Finding, cur: Finding) -> bool:
         and prev.transaction_ids == cur.transaction_ids
         and prev.loop_line_item_ids == cur.loop_line_item_ids
     )
+
+
+def unreported_closures(
+    stored: list[Finding], muted: AbstractSet[Category], unshown: AbstractSet[str]
+) -> tuple[list[Finding], frozenset[str]]:
+    """The findings an earlier run closed whose report never went out (``unshown``): those
+    this report lists as resolved or left out, and the keys of those it passes over, being of
+    a muted category.
+
+    A muted category's closures are not announced, and the report that passes them over
+    counts as having shown them: unmuted months later, the category's old news is not
+    "resolved since the last report that went out".
+    """
+    closed = [f for f in stored if f.key in unshown]
+    listed = [f for f in closed if f.category not in muted]
+    return listed, frozenset(f.key for f in closed if f.category in muted)

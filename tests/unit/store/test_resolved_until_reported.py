@@ -18,6 +18,7 @@ import pytest
 
 import recon.deliverables as deliverables
 from recon.delivery import read_eml
+from recon.models import Category
 from recon.reporting.data import ReportData
 from recon.service import RunOutcome
 from tests.unit.store.history_shop import MISMATCH, HistoryShop, day
@@ -71,3 +72,25 @@ def test_a_normal_night_lists_each_resolution_once(shop: HistoryShop) -> None:
     shop.refund_the_rest_of_1002(day(10, 4), "SUCCESS", seen=day(10, 4))
     assert _listed_resolved(shop.night(day(10, 21, 2))) == ["AMOUNT_MISMATCH 1002"]
     assert _listed_resolved(shop.night(day(10, 22, 2))) == []
+
+
+def test_a_closure_passed_over_while_its_category_was_muted_is_not_announced_later(
+    shop: HistoryShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run that resolved 1002's mismatch failed; AMOUNT_MISMATCH was muted before the
+    rerun, whose report went out without it. Unmuted in December, the category's news of
+    October is not "resolved since the last report that went out"."""
+    shop.night(day(9, 20, 2))
+    shop.refund_the_rest_of_1002(day(10, 4), "SUCCESS", seen=day(10, 4))
+    with monkeypatch.context() as disk:
+        disk.setattr(deliverables, "write_run_reports", _disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            shop.night(day(10, 21, 2))
+    shop.settings.engine.muted_categories = [Category.AMOUNT_MISMATCH]
+    muted = shop.night(day(10, 21, 6))
+    assert _listed_resolved(muted) == []
+    assert "resolved: 0" in _finance_mail_says(shop, muted)
+    shop.settings.engine.muted_categories = []
+    unmuted = shop.night(day(12, 1, 2))
+    assert _listed_resolved(unmuted) == []
+    assert "resolved: 0" in _finance_mail_says(shop, unmuted)
