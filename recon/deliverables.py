@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,9 +16,16 @@ from typing import Any
 
 from recon.clock import shop_day
 from recon.config import Settings
-from recon.delivery import Mailer, OutboxMailer, SmtpMailer, build_messages, deliver
+from recon.delivery import (
+    TEAM_HEADER,
+    Mailer,
+    OutboxMailer,
+    SmtpMailer,
+    build_messages,
+    deliver,
+)
 from recon.engine import ReconResult
-from recon.errors import ConfigError, ReportNotDeliveredError
+from recon.errors import ConfigError, MailLostError, ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.order_flags import NO_FLAGS, UnknownFlags
@@ -307,25 +314,49 @@ def mailer_for(settings: Settings) -> Mailer:
 
 
 def publish(
-    settings: Settings, data: ReportData, folder: Path
+    settings: Settings,
+    data: ReportData,
+    folder: Path,
+    *,
+    went_out: Callable[[], None] = lambda: None,
 ) -> tuple[RunReports, list[str], list[str]]:
     """Write the run's workbook and HTML report into ``folder`` (``report_folder``), then
     e-mail each team (outbox on failure).
 
+    Once the report has gone out (``mark_went_out``: its first message, finance's, sent or
+    waiting in the outbox), ``went_out`` is called: the run marks what the report showed as
+    reported. So it is when a later message was lost: finance has the report.
+
     Returns the files, human-readable delivery notes (what was kept for the next run), and the
     delivery errors themselves, one per message left waiting (empty when all went out).
+
+    Raises:
+        MailLostError: a message could be neither sent nor kept in the outbox (after
+            ``went_out`` if the report went out all the same).
+        OSError: the report's files cannot be written.
     """
     files = write_run_reports(data, folder)
     # In order of priority (``build_messages``): the workbook is the one finance works from.
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
-    result = deliver(
-        messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug
-    )
-    mark_went_out(folder)  # sent, or waiting in the outbox for the next run to resend
+    try:
+        result = deliver(
+            messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug
+        )
+    except MailLostError as exc:
+        if messages and str(messages[0][TEAM_HEADER]) in exc.went_out:
+            _gone_out(folder, went_out)  # finance has the report; another team's mail was lost
+        raise
+    _gone_out(folder, went_out)  # sent, or waiting in the outbox for the next run to resend
     notes = [
         f"delivery: {e}; the message waits in {settings.delivery.outbox_dir}" for e in result.errors
     ]
     return files, notes, list(result.errors)
+
+
+def _gone_out(folder: Path, went_out: Callable[[], None]) -> None:
+    """The report in ``folder`` went out: unmark the folder, then tell the run."""
+    mark_went_out(folder)
+    went_out()
 
 
 def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDeliveredError | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from recon.config import DeliverySettings, SmtpSettings
-from recon.errors import ConfigError, DeliveryError
+from recon.errors import ConfigError, DeliveryError, MailLostError
 from recon.models import Owner
 from recon.outbox import CLAIM_TIMEOUT, claim, reclaim_stale
 from recon.reporting.data import ReportData
@@ -115,6 +115,8 @@ class SmtpMailer:
 
 # Names the shop whose report a message is (``deliver`` resends only the running shop's).
 SHOP_HEADER = "X-Recon-Shop"
+# The team a message is for (finance, warehouse, cx).
+TEAM_HEADER = "X-Recon-Team"
 # Marks an .eml that outbox mode delivered, as opposed to one kept after a failed send.
 DELIVERED_HEADER = "X-Recon-Delivered"
 
@@ -123,7 +125,7 @@ def eml_name(message: EmailMessage) -> str:
     """A stable, safe file name for a message: run, team and a digest of its Message-ID."""
     digest = hashlib.sha256(str(message.get("Message-ID", "")).encode()).hexdigest()[:12]
     run = _UNSAFE_NAME.sub("_", str(message.get("X-Recon-Run", "run")))[:60]
-    team = _UNSAFE_NAME.sub("_", str(message.get("X-Recon-Team", "all")))[:20]
+    team = _UNSAFE_NAME.sub("_", str(message.get(TEAM_HEADER, "all")))[:20]
     return f"{run}-{team}-{digest}.eml"
 
 
@@ -177,6 +179,8 @@ class DeliveryResult:
     resent: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # The teams whose message of this run was sent or kept in the outbox for the next run.
+    went_out: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -206,12 +210,17 @@ def deliver(
     message like any other failure: the run has saved its findings, so the next run would see
     them as open, not new, and their e-mail would be lost.
 
+    A message that can be neither sent nor kept (the outbox cannot be written either) does
+    not stop the others: each team's mail is tried, then ``MailLostError`` names the lost ones
+    and the teams whose message went out (sent or kept).
+
     Raises:
-        DeliveryError: only if a failed message cannot even be written to the outbox.
+        MailLostError: a failed message could not even be written to the outbox.
     """
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
         _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout)
+    lost: list[str] = []
     for message in messages:
         try:
             mailer.send(message)
@@ -220,7 +229,8 @@ def deliver(
             try:
                 kept = write_eml(message, outbox_dir)
             except OSError as write_exc:
-                raise DeliveryError(f"{exc}; and the outbox failed too: {write_exc}") from exc
+                lost.append(_lost(message, exc, write_exc))
+                continue
             result.kept.append(kept)
             result.errors.append(f"{kept.name}: {exc}")
             log.warning(
@@ -229,7 +239,27 @@ def deliver(
                 kept,
                 exc,
             )
+        result.went_out.append(str(message[TEAM_HEADER]))
+    if lost:
+        raise _lost_error(lost, result.went_out)
     return result
+
+
+def _lost(message: EmailMessage, exc: Exception, write_exc: OSError) -> str:
+    """One lost message, for ``MailLostError``: its team and subject, and both failures."""
+    said = f"{message[TEAM_HEADER]} ({message['Subject']}): {exc}; and the outbox failed too: "
+    log.error("lost %s%s", said, write_exc)
+    return f"{said}{write_exc}"
+
+
+def _lost_error(lost: Sequence[str], went_out: Sequence[str]) -> MailLostError:
+    """What ``deliver`` ends with when messages were lost: each, and whose mail went out."""
+    out = f"; the {', '.join(went_out)} message(s) went out" if went_out else ""
+    return MailLostError(
+        f"{len(lost)} message(s) could be neither sent nor kept in the outbox: "
+        f"{'; '.join(lost)}{out}",
+        tuple(went_out),
+    )
 
 
 def _resend_waiting(
@@ -384,7 +414,7 @@ def _message(
     message["Message-ID"] = make_msgid(idstring=f"{data.run_id}.{team.value}", domain="recon.local")
     message["X-Recon-Run"] = data.run_id
     message[SHOP_HEADER] = data.shop
-    message["X-Recon-Team"] = team.value
+    message[TEAM_HEADER] = team.value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -21,8 +21,10 @@
     │                                   safe point on a signal; the next run resumes
     ├── RemediationError                a write could not be planned or applied safely
     └── DeliveryError                   the report could not be delivered (kept in the outbox)
-        └── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
-                                            it waits in the outbox and the next run resends it
+        ├── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
+        │                                   it waits in the outbox and the next run resends it
+        └── MailLostError                   a message could be neither sent nor kept in the
+                                            outbox; names it, and the teams whose mail went out
 
 Bad *records* are not errors: they are quarantined with the record id, field and reason, and the
 run goes on (see ``recon.models.Quarantined``).
@@ -143,6 +145,18 @@ class RemediationError(ReconError):
 
 class DeliveryError(ReconError):
     """A report could not be delivered; the message stays in the outbox."""
+
+
+class MailLostError(DeliveryError):
+    """Messages of a run could be neither sent nor kept in the outbox: they are lost.
+
+    ``went_out`` names the teams whose message of the same run was sent or kept (the others
+    were tried all the same): a report whose finance mail went out has gone out.
+    """
+
+    def __init__(self, message: str, went_out: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.went_out = went_out
 
 
 class ReportNotDeliveredError(DeliveryError):

@@ -352,11 +352,15 @@ def _run_locked(
             unreported=unreported,
             closed_before=closed_before,
         )
-        reports, notes, undelivered = publish(app.settings, data, out)
-        # Sent, or waiting in the outbox for the next run to resend: either way it went out.
-        shown = {f.key for f in chain(findings, closed_before)}
-        store.mark_reported(shown | passed_over, as_of)
-        mark_latest(out)
+        shown = {f.key for f in chain(findings, closed_before)} | passed_over
+
+        def went_out() -> None:
+            # Sent, or waiting in the outbox for the next run to resend: either way it went
+            # out (finance's mail; called though a later team's message was lost).
+            store.mark_reported(shown, as_of)
+            mark_latest(out)
+
+        reports, notes, undelivered = publish(app.settings, data, out, went_out=went_out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
         notes.extend(f"{label}: {text}" for label, text in flags.lines())
