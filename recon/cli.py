@@ -303,7 +303,7 @@ def report(
 ) -> None:
     """Build the month-end workbook from the local mirror (no API calls)."""
     from recon.bootstrap import open_store
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
 
     first, last = _period(month, start, end)
     settings = _settings(config)

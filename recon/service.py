@@ -1,31 +1,28 @@
-"""Service functions the CLI and the scheduler call: the nightly run, backfill, month-end report."""
+"""Service functions the CLI and the scheduler call: the nightly run and backfill (the month-end
+book: ``recon.month_end``)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
-from recon.clock import day_start
 from recon.config import RemediationMode, Settings
 from recon.deliverables import (
     check_output_dirs,
     mark_latest,
-    monthend_path,
     nightly_period,
     publish,
     report_data,
     report_folder,
-    write_monthend,
 )
-from recon.engine import ReconResult, build_frames, reconcile, tie_out_payouts
+from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
 from recon.errors import RunInterruptedError
@@ -33,8 +30,7 @@ from recon.interrupt import Interrupt
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
-from recon.period_end import as_it_stood, at_period_end
-from recon.remediation.runner import action_rows, action_rows_as_of, ledger_restocks, remediate
+from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
 from recon.store.snapshot import (
     Snapshot,
@@ -393,77 +389,3 @@ def _run_locked(
 def stopped_in_remediation(applied: ApplyReport, mode: RemediationMode) -> str:
     """What remediation did before a signal stopped the run, for the run's error."""
     return applied.stopped(mode)
-
-
-def _payout_tieout(
-    settings: Settings, store: SqlStore, payouts: Snapshot, since: datetime, as_of: datetime
-) -> pd.DataFrame:
-    """The period's payouts tied out whole, each refund tied to its RMA whatever its month.
-
-    A payout issued on 4 October carries refunds of late September, whose Loop returns are
-    September's records, not October's: a controller reads an unmatched refund as one nobody
-    can explain, so every refund the mirror can tie to its RMA is tied. Those returns are read
-    as context for this sheet only: October's findings and Matched sheet stay its own.
-
-    Only payouts issued in the period are its payouts. The period's snapshot also holds older
-    ones: an order with activity in it comes in whole, with the settlements of its earlier
-    refunds, and a payout of September in October's sheet would be counted in both books.
-    """
-    issued = [p.id for p in payouts.payouts if since <= p.issued_at < as_of]
-    context = store.load_payout_context(issued, as_of)
-    snapshot, _ = live_only(settings, as_it_stood(context, as_of))  # as the period's
-    frames = build_frames(
-        snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
-        snapshot.balance_transactions, snapshot.gift_cards,
-    )  # fmt: skip
-    return tie_out_payouts(frames, settings.engine, as_of)
-
-
-def build_monthend(
-    settings: Settings, store: SqlStore, now: datetime, start: date, end: date
-) -> Path:
-    """The month-end workbook for [start, end) from the mirror alone (no API calls).
-
-    Days are the shop's (``[shop] timezone``): a refund at 18:00 in Los Angeles on the 31st
-    belongs to that month, as in Shopify's own figures, though it is the 1st in UTC. Findings
-    are recomputed over the period's records as of its end (or now, if earlier), and keep the
-    lifecycle (first seen, status) the nightly runs and acknowledgements recorded for the same
-    keys, as it stood at that end (the findings' history: ``recon.period_end``).
-
-    Raises:
-        ConfigError: ``[reports] dir`` cannot be written.
-    """
-    check_output_dirs(settings, outbox=False)
-    since = day_start(start, settings.shop.timezone)
-    until = day_start(end, settings.shop.timezone)
-    as_of = min(until, now)
-    period = as_it_stood(store.load_snapshot(since, until), as_of)
-    snapshot, left_out = live_only(settings, period)
-    result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
-    result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
-    known = {f.key: f for f in store.load_findings()}
-    history = store.finding_events(f.key for f in result.findings)
-    findings = [
-        at_period_end(f, known.get(f.key), (since, until), as_of, history.get(f.key, ()))
-        for f in result.findings
-    ]
-    rmas = {r.id for r in snapshot.returns}
-    # As the ledger stood at the period's end: a book re-built later reads as the one built then.
-    actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)
-    actions = [a for a in actions if a["rma"] in rmas]
-    later = sum(1 for a in created_since if a["rma"] in rmas)
-    data = report_data(
-        settings,
-        findings=findings,
-        previous=None,
-        result=result,
-        snapshot=snapshot,
-        actions=actions,
-        run_id=f"month-end {start}..{end}",
-        as_of=as_of,
-        period=(start, end),
-        left_out=left_out,
-        # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
-        order_flags=order_flags(settings, period, findings),
-    )
-    return write_monthend(data, monthend_path(settings, start, end), later_actions=later)

@@ -78,7 +78,7 @@ def write_monthend_workbook(
     """Write the month-end workbook.
 
     ``data.actions`` are the intents created before the period's end, each in its state at its
-    end (``service.build_monthend``); ``later_actions`` counts those of the period's returns
+    end (``month_end.build_monthend``); ``later_actions`` counts those of the period's returns
     created since, which the Actions sheet does not list (the Summary says how many). A sheet
     longer than ``rows_per_sheet`` goes on in continuation sheets; the Summary sums over all.
 

@@ -10,8 +10,9 @@ from openpyxl import load_workbook
 from test_nightly_sandbox import sandbox_settings
 
 from recon.bootstrap import build_app
+from recon.month_end import build_monthend
 from recon.period_end import as_it_stood
-from recon.service import build_monthend, live_only, reconcile_snapshot, run_nightly
+from recon.service import live_only, reconcile_snapshot, run_nightly
 
 pytestmark = pytest.mark.e2e
 

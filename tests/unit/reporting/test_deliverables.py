@@ -108,7 +108,7 @@ def test_month_end_period_is_cut_at_the_shops_midnight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """October for a Los Angeles shop is Oct 1 07:00 UTC to Nov 1 07:00 UTC (PDT, UTC-7)."""
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
     from recon.store.sql import SqlStore
 
     settings = Settings(shop=ShopSettings(timezone="America/Los_Angeles"))
@@ -165,7 +165,7 @@ def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path:
     month (first seen Oct 20)."""
 
     from recon.models import Category, Finding, FindingStatus, Owner, Severity
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
     from recon.store.sql import SqlStore
 
     settings = Settings()
@@ -213,7 +213,7 @@ def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(
     close of October it was owed: October's workbook lists its MISSING_REFUND, unresolved, and the
     refund is not in October's figures. November's counts the refund."""
 
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
 
     settings, store, _, _ = _closed_in_october_refunded_in_november(tmp_path)
     now = datetime(2026, 12, 5, tzinfo=UTC)
@@ -241,8 +241,8 @@ def test_a_refund_restocking_after_the_month_leaves_the_unit_unrestocked_in_that
     happened: October's workbook lists the unit's MISSING_RESTOCK beside the MISSING_REFUND,
     whoever wrote the refund (recon's ledger must not restock it in October either)."""
 
+    from recon.month_end import build_monthend
     from recon.remediation.ledger import ActionRow
-    from recon.service import build_monthend
 
     settings, store, closed, refund = _closed_in_october_refunded_in_november(tmp_path)
     paid_on = refund.processed_at
@@ -294,7 +294,7 @@ def test_a_payout_issued_in_the_month_ties_out_with_its_refunds_from_the_month_b
     from openpyxl import load_workbook
 
     from recon.models import PayoutRecord
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
     from recon.store.sql import SqlStore
     from tests.fakes import balance_for, make_order, make_refund
 
@@ -333,7 +333,7 @@ def test_store_credit_issued_before_the_month_for_a_return_closed_in_it_is_issue
     Oct 2. October's workbook shows its credit issued, with no MISSING_STORE_CREDIT."""
     from openpyxl import load_workbook
 
-    from recon.service import build_monthend
+    from recon.month_end import build_monthend
     from recon.store.sql import SqlStore
 
     settings = Settings()

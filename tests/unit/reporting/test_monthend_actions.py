@@ -22,9 +22,9 @@ from report_samples import sheet_rows
 from sqlalchemy.orm import Session, sessionmaker
 
 from recon.config import Settings
+from recon.month_end import build_monthend
 from recon.remediation.ledger import ActionEventRow, ActionRow, approve, transition
 from recon.remediation.planner import ActionState
-from recon.service import build_monthend
 from recon.store.sql import SqlStore
 from tests.fakes import make_order, make_return
 

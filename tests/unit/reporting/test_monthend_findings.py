@@ -19,7 +19,8 @@ from openpyxl import load_workbook
 from recon.config import Settings
 from recon.engine.lifecycle import merge
 from recon.models import FindingStatus
-from recon.service import build_monthend, reconcile_snapshot
+from recon.month_end import build_monthend
+from recon.service import reconcile_snapshot
 from recon.store.sql import SqlStore
 from tests.fakes import make_order, make_refund, make_return
 from tests.unit.store.history_shop import upgrade_to_the_history

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from report_samples import sheet_rows
 from test_workbook import summary_formulas
 
-from recon.service import build_monthend
+from recon.month_end import build_monthend
 from tests.unit.store.history_shop import (
     MISMATCH,
     MISSING,

@@ -23,7 +23,7 @@ from report_samples import sheet_rows
 
 from recon.config import Settings
 from recon.models import PayoutRecord, RefundRecord
-from recon.service import build_monthend
+from recon.month_end import build_monthend
 from recon.store.sql import SqlStore
 from tests.fakes import balance_for, make_order, make_refund, make_return
 

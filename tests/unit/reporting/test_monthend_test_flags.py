@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 
 from recon.clock import VirtualClock
 from recon.config import Settings
-from recon.service import build_monthend
+from recon.month_end import build_monthend
 from recon.store.sql import SqlStore
 from tests.fakes import make_order, make_return
 

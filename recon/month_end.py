@@ -1,0 +1,94 @@
+"""The month-end workbook from the mirror alone: the period's records as they stood at its end,
+their findings with the lifecycle the nightly runs recorded, and its payouts tied out whole."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from recon.clock import day_start
+from recon.config import Settings
+from recon.deliverables import check_output_dirs, monthend_path, report_data, write_monthend
+from recon.engine import build_frames, tie_out_payouts
+from recon.period_end import as_it_stood, at_period_end
+from recon.remediation.runner import action_rows_as_of
+from recon.service import live_only, order_flags, reconcile_snapshot, sessions
+from recon.store.snapshot import Snapshot
+from recon.store.sql import SqlStore
+
+
+def _payout_tieout(
+    settings: Settings, store: SqlStore, payouts: Snapshot, since: datetime, as_of: datetime
+) -> pd.DataFrame:
+    """The period's payouts tied out whole, each refund tied to its RMA whatever its month.
+
+    A payout issued on 4 October carries refunds of late September, whose Loop returns are
+    September's records, not October's: a controller reads an unmatched refund as one nobody
+    can explain, so every refund the mirror can tie to its RMA is tied. Those returns are read
+    as context for this sheet only: October's findings and Matched sheet stay its own.
+
+    Only payouts issued in the period are its payouts. The period's snapshot also holds older
+    ones: an order with activity in it comes in whole, with the settlements of its earlier
+    refunds, and a payout of September in October's sheet would be counted in both books.
+    """
+    issued = [p.id for p in payouts.payouts if since <= p.issued_at < as_of]
+    context = store.load_payout_context(issued, as_of)
+    snapshot, _ = live_only(settings, as_it_stood(context, as_of))  # as the period's
+    frames = build_frames(
+        snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,
+        snapshot.balance_transactions, snapshot.gift_cards,
+    )  # fmt: skip
+    return tie_out_payouts(frames, settings.engine, as_of)
+
+
+def build_monthend(
+    settings: Settings, store: SqlStore, now: datetime, start: date, end: date
+) -> Path:
+    """The month-end workbook for [start, end) from the mirror alone (no API calls).
+
+    Days are the shop's (``[shop] timezone``): a refund at 18:00 in Los Angeles on the 31st
+    belongs to that month, as in Shopify's own figures, though it is the 1st in UTC. Findings
+    are recomputed over the period's records as of its end (or now, if earlier), and keep the
+    lifecycle (first seen, status) the nightly runs and acknowledgements recorded for the same
+    keys, as it stood at that end (the findings' history: ``recon.period_end``).
+
+    Raises:
+        ConfigError: ``[reports] dir`` cannot be written.
+    """
+    check_output_dirs(settings, outbox=False)
+    since = day_start(start, settings.shop.timezone)
+    until = day_start(end, settings.shop.timezone)
+    as_of = min(until, now)
+    period = as_it_stood(store.load_snapshot(since, until), as_of)
+    snapshot, left_out = live_only(settings, period)
+    result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
+    result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
+    known = {f.key: f for f in store.load_findings()}
+    history = store.finding_events(f.key for f in result.findings)
+    findings = [
+        at_period_end(f, known.get(f.key), (since, until), as_of, history.get(f.key, ()))
+        for f in result.findings
+    ]
+    rmas = {r.id for r in snapshot.returns}
+    # As the ledger stood at the period's end: a book re-built later reads as the one built then.
+    actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)
+    actions = [a for a in actions if a["rma"] in rmas]
+    later = sum(1 for a in created_since if a["rma"] in rmas)
+    data = report_data(
+        settings,
+        findings=findings,
+        previous=None,
+        result=result,
+        snapshot=snapshot,
+        actions=actions,
+        run_id=f"month-end {start}..{end}",
+        as_of=as_of,
+        period=(start, end),
+        left_out=left_out,
+        # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
+        order_flags=order_flags(settings, period, findings),
+    )
+    return write_monthend(data, monthend_path(settings, start, end), later_actions=later)
