@@ -190,6 +190,7 @@ class SyncSettings(_Section):
     # An order Shopify answers null for by id (deleted, or older than 60 days without
     # read_all_orders) is asked for again only when its Loop return changes, or once this many
     # days have passed since it was last asked (the app may have been granted read_all_orders).
+    # So is an unsettled balance transaction answered null (or sooner, when its order changes).
     not_visible_recheck_days: int = Field(default=30, ge=1)
 
 

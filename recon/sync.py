@@ -15,8 +15,11 @@ An order the by-id read answers null for (deleted in Shopify, or older than 60 d
 ``read_all_orders``), mirrored or only named by a Loop return, is recorded as not visible and
 asked for again (its listed refunds with it) only when its return changes or after
 ``not_visible_recheck_days``, whatever else would ask for it: the answer would be null every
-night (``recon.store.visibility``). Records whose by-id answer was malformed (quarantined with
-field ``nodes``) are asked again the next night, marked or not.
+night (``recon.store.visibility``). So is an unsettled balance transaction answered null (an
+open "not visible" entry): asked again after ``not_visible_recheck_days``, or when its order
+changes in Shopify; its mirrored row keeps its last payout status, so what it owes is still
+reported. Records whose by-id answer was malformed (quarantined with field ``nodes``) are asked
+again the next night, marked or not.
 """
 
 from __future__ import annotations
@@ -226,9 +229,18 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         order_ids=tuple(sorted(_orders_to_repoll(store, settings, until))),
         refund_ids=_with_asked_again(store, "refund", store.refund_ids_missing_details()),
         balance_ids=_with_asked_again(
-            store, "balance_transaction", store.unsettled_balance_transaction_ids()
+            store, "balance_transaction", _balance_to_repoll(store, settings, until)
         ),
     )
+
+
+def _balance_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) -> set[str]:
+    """Unsettled balance transactions, but not one Shopify answered null for within the last
+    ``not_visible_recheck_days`` while its order stayed as it was (``balance_transactions_
+    held_back``): asked every night, it added an open quarantine entry every night."""
+    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    held = set(store.balance_transactions_held_back(cutoff))
+    return set(store.unsettled_balance_transaction_ids()) - held
 
 
 def _with_asked_again(store: SqlStore, kind: str, ids: Iterable[str]) -> tuple[str, ...]:

@@ -32,7 +32,12 @@ from recon.models import (
     TransactionRecord,
 )
 from recon.ports import LOOP_STATES
-from recon.sources.shopify_unread import NOT_VISIBLE, REFUND_NOT_VISIBLE, not_visible
+from recon.sources.shopify_unread import (
+    BALANCE_NOT_VISIBLE,
+    NOT_VISIBLE,
+    REFUND_NOT_VISIBLE,
+    not_visible,
+)
 from recon.store import tables as tbl
 from recon.store.sql import SqlStore
 
@@ -211,13 +216,10 @@ class FakeShopify(_CallLog):
         known = {b.id: b for b in self.balance_transactions}
         for balance_id in dict.fromkeys(ids):
             found = known.get(balance_id)
-            yield found or Quarantined(
-                source="shopify",
-                kind="balance_transaction",
-                record_id=balance_id,
-                field="$",
-                reason="balance transaction not visible",
-                raw={"id": balance_id},
+            yield found or not_visible(
+                "balance_transaction",
+                f"gid://shopify/ShopifyPaymentsBalanceTransaction/{balance_id}",
+                BALANCE_NOT_VISIBLE,
             )
 
     def iter_gift_cards(

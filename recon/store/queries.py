@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from recon.models import NODES_SHAPE_FIELD
+from recon.models import BALANCE_NOT_VISIBLE, NODES_SHAPE_FIELD
 from recon.store import tables as tbl
 
 # Refund transaction statuses that may still change (findings.md "pending").
@@ -130,6 +130,40 @@ class SyncQueries:
         query = select(bt.id).where(bt.payout_status.not_in(FINAL_PAYOUT_STATUSES))
         with self.session() as s:
             return sorted(s.scalars(query))
+
+    def balance_transactions_held_back(self, cutoff: datetime) -> list[str]:
+        """Balance transactions a by-id read answered null for (an open ``BALANCE_NOT_VISIBLE``
+        entry) after ``cutoff``, and whose order has not changed in Shopify since: not asked
+        again tonight, the answer would most likely be null again (one more entry a night).
+
+        The order's refund transaction is what points at a balance transaction
+        (``sourceOrderTransactionId``, shopify-admin-api.md §13): an order updated after the
+        last ask is asked about again. The mirrored row keeps its last known payout status,
+        so its UNSETTLED_REFUND is raised all the same.
+        """
+        row, bt, order = tbl.QuarantineRow, tbl.BalanceTransactionRow, tbl.OrderRow
+        last_ask = (
+            select(row.record_id, func.max(row.quarantined_at).label("at"))
+            .where(
+                row.source == "shopify",
+                row.kind == "balance_transaction",
+                row.reason == BALANCE_NOT_VISIBLE,
+                row.resolved_at.is_(None),
+            )
+            .group_by(row.record_id)
+            .subquery()
+        )
+        query = (
+            select(last_ask.c.record_id)
+            .outerjoin(bt, bt.id == last_ask.c.record_id)
+            .outerjoin(order, order.id == bt.order_id)
+            .where(
+                last_ask.c.at > cutoff,
+                order.updated_at.is_(None) | (order.updated_at <= last_ask.c.at),
+            )
+        )
+        with self.session() as s:
+            return sorted(str(i) for i in s.scalars(query))
 
     def earliest_open_payout(self) -> datetime | None:
         """The oldest payout not yet final (SCHEDULED, IN_TRANSIT...)."""
