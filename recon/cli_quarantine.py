@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 # (source, kind, record id, field, reason, open, entry id if no record id): one listing row.
 _Key = tuple[str, str, str | None, str, str, bool, int | None]
-# The latest entry id, how many times, when last resolved, and by whom and why if by hand.
-_Seen = tuple[int, int, datetime | None, str]
+# The latest entry id, how many times, when last seen, when last resolved, and by whom and why
+# if by hand.
+_Seen = tuple[int, int, datetime | None, datetime | None, str]
 
 quarantine_app = typer.Typer(
     invoke_without_command=True,
@@ -109,19 +110,21 @@ def _grouped(entries: Sequence[QuarantineEntry]) -> dict[_Key, _Seen]:
     """Entries of one record, field and reason counted once, the latest last.
 
     A record re-read every night (an open return) is quarantined every night: listed once,
-    with how often, so tonight's new ones are never behind the old ones. Entries without a
-    record id are each their own row: nothing says two of them are the same item.
+    with how often, so tonight's new ones are never behind the old ones. A "not visible"
+    entry counts its own rechecks (``QuarantineEntry.times``). Entries without a record id
+    are each their own row: nothing says two of them are the same item.
     """
     seen: dict[_Key, _Seen] = {}
     for e in entries:
         q = e.entry
         alone = e.entry_id if q.record_id is None else None
         key = (q.source, q.kind, q.record_id, q.field, q.reason, e.resolved_at is None, alone)
-        _, times, resolved, why = seen.pop(key, (0, 0, None, ""))
+        _, times, last, resolved, why = seen.pop(key, (0, 0, None, None, ""))
+        when = e.last_seen_at or e.quarantined_at
         if e.resolved_at is not None and (resolved is None or e.resolved_at >= resolved):
             resolved = e.resolved_at
             why = f" by {e.resolved_by}: {e.resolved_note}" if e.resolved_by else ""
-        seen[key] = (e.entry_id, times + 1, resolved, why)
+        seen[key] = (e.entry_id, times + e.times, max(when, last or when), resolved, why)
     return seen
 
 
@@ -131,14 +134,15 @@ def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Ta
     title = f"quarantined records: {still_open} still broken"
     if show_all:
         title += f", {len(seen) - still_open} resolved"
-    table = Table(title=f"{title} ({len(entries)} times in all), newest first")
-    columns = ["entry", "source", "kind", "record id", "field", "reason", "times"]
+    times_in_all = sum(e.times for e in entries)
+    table = Table(title=f"{title} ({times_in_all} times in all), newest first")
+    columns = ["entry", "source", "kind", "record id", "field", "reason", "times", "last seen"]
     for column in [*columns, "status"] if show_all else columns:
         table.add_column(column)
-    for key, (entry_id, times, resolved, why) in list(reversed(seen.items()))[:limit]:
+    for key, (entry_id, times, last, resolved, why) in list(reversed(seen.items()))[:limit]:
         source, kind, record_id, field, reason, is_open, _ = key
         cells = [str(entry_id), *(escape(v) for v in (source, kind, record_id or "?", field))]
-        cells += [escape(reason[:120]), str(times)]
+        cells += [escape(reason[:120]), str(times), last.strftime("%Y-%m-%d") if last else ""]
         if show_all:
             when = resolved.strftime("%Y-%m-%d %H:%M UTC") if resolved else ""
             cells.append("open" if is_open else escape(f"resolved {when}{why}"))

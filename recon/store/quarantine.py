@@ -1,7 +1,10 @@
 """The quarantine log: records that could not be used, kept for review, resolved by a clean read.
 
 An entry is a row per time a record was quarantined (or stored with cleaned free text), never
-deleted. It stays open until a later sync reads the same record (source, kind and id) and
+deleted. But a "not visible" entry (a by-id read answered null: nothing but the id to keep) is
+one row per episode: a recheck answered null again while it is open updates it (``times``, when
+and by which run it was last seen) instead of adding a row a recheck, for ever.
+An entry stays open until a later sync reads the same record (source, kind and id) and
 stores it cleanly: then it is resolved with that sync's time, its bad payload kept as history.
 An entry without a record id (the payload was not even an object) names nothing a later read
 could be matched to, so no read resolves it: someone who checked its payload resolves it by
@@ -14,11 +17,12 @@ copy, but what the vendor holds now is unknown (remediation holds writes on it).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from recon.errors import ConfigError
@@ -34,7 +38,8 @@ Stored = Mapping[tuple[str, str], Sequence[str]]
 @dataclass(frozen=True)
 class QuarantineEntry:
     """One quarantine row: the entry, when it was written, and when (if) it was resolved;
-    ``resolved_by`` and ``resolved_note`` when someone resolved it by hand."""
+    ``resolved_by`` and ``resolved_note`` when someone resolved it by hand; how many times it
+    was seen, the last when and by which run (a "not visible" entry's rechecks)."""
 
     entry_id: int
     entry: Quarantined
@@ -43,28 +48,90 @@ class QuarantineEntry:
     resolved_at: datetime | None
     resolved_by: str | None = None
     resolved_note: str | None = None
+    times: int = 1
+    last_seen_at: datetime | None = None
+    last_run_id: str | None = None
+
+
+# A repeat sighting: (source, kind, record id, reason).
+_Sighting = tuple[str, str, str, str]
 
 
 def add_entries(
     session: Session, items: Iterable[Quarantined], run_id: str | None, at: datetime
 ) -> int:
-    """Write one open row per entry; returns how many."""
-    rows = [
-        {
-            "run_id": run_id,
-            "source": q.source,
-            "kind": q.kind,
-            "record_id": q.record_id,
-            "field": q.field[:255],  # a path through a payload's own keys can be long
-            "reason": q.reason[:2000],
-            "raw": dict(q.raw),
-            "quarantined_at": at,
-        }
-        for q in items
-    ]
+    """Write one open row per entry, except a "not visible" one whose record already has an
+    open entry with the same reason: that one is updated (``_seen_again``); returns how many
+    entries there were."""
+    items = list(items)
+    fresh = [q for q in items if not _is_sighting(q)]
+    sightings = Counter(_sighting(q) for q in items if _is_sighting(q))
+    known = _seen_again(session, sightings, run_id, at)
+    firsts = {key: q for q in items if _is_sighting(q) and (key := _sighting(q)) not in known}
+    rows = [_row(q, run_id, at) for q in fresh]
+    rows += [_row(q, run_id, at, times=sightings[key]) for key, q in firsts.items()]
     if rows:
         session.execute(insert(tbl.QuarantineRow), rows)
-    return len(rows)
+    return len(items)
+
+
+def _is_sighting(q: Quarantined) -> bool:
+    return q.not_visible and q.record_id is not None
+
+
+def _sighting(q: Quarantined) -> _Sighting:
+    return (q.source, q.kind, q.record_id or "", q.reason[:2000])
+
+
+def _row(q: Quarantined, run_id: str | None, at: datetime, times: int = 1) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "source": q.source,
+        "kind": q.kind,
+        "record_id": q.record_id,
+        "field": q.field[:255],  # a path through a payload's own keys can be long
+        "reason": q.reason[:2000],
+        "raw": dict(q.raw),
+        "quarantined_at": at,
+        "times": times,
+        "last_seen_at": at,
+        "last_run_id": run_id,
+    }
+
+
+def _seen_again(
+    session: Session, sightings: Counter[_Sighting], run_id: str | None, at: datetime
+) -> set[_Sighting]:
+    """Count ``sightings`` into the open entries already holding them; returns those found."""
+    row = tbl.QuarantineRow
+    found: dict[_Sighting, int] = {}
+    ids = sorted({key[2] for key in sightings})
+    for chunk in chunks(ids, _IN_CHUNK):
+        open_rows = session.execute(
+            select(row.id, row.source, row.kind, row.record_id, row.reason)
+            .where(
+                row.record_id.in_(chunk),
+                row.reason.in_(sorted(NOT_VISIBLE_REASONS)),
+                row.resolved_at.is_(None),
+            )
+            .order_by(row.id)
+        )
+        for entry_id, source, kind, record_id, reason in open_rows:
+            sighting = (source, kind, record_id or "", reason)
+            if sighting in sightings:
+                found.setdefault(sighting, entry_id)  # the upgrade left one; the first if not
+    by_times: dict[int, list[int]] = {}
+    for sighting, entry_id in found.items():
+        by_times.setdefault(sightings[sighting], []).append(entry_id)
+    for times, entry_ids in by_times.items():
+        for chunk_ids in chunks(sorted(entry_ids), _IN_CHUNK):
+            session.execute(
+                update(row)
+                .where(row.id.in_(chunk_ids))
+                .values(times=row.times + times, last_seen_at=at, last_run_id=run_id)
+                .execution_options(synchronize_session=False)
+            )
+    return set(found)
 
 
 def resolve_read(
@@ -142,13 +209,14 @@ def _shown_again(session: Session, tonight: Sequence[Quarantined]) -> list[int]:
 def list_entries(
     session: Session, *, include_resolved: bool = False, run_id: str | None = None
 ) -> list[QuarantineEntry]:
-    """Entries oldest first: the open ones, or every one with ``include_resolved``."""
+    """Entries oldest first: the open ones, or every one with ``include_resolved``; with
+    ``run_id``, those that run wrote or (a repeat sighting) last saw."""
     row = tbl.QuarantineRow
     query = select(row).order_by(row.id)
     if not include_resolved:
         query = query.where(row.resolved_at.is_(None))
     if run_id is not None:
-        query = query.where(row.run_id == run_id)
+        query = query.where(or_(row.run_id == run_id, row.last_run_id == run_id))
     return [
         QuarantineEntry(
             entry_id=q.id,
@@ -165,6 +233,9 @@ def list_entries(
             resolved_at=q.resolved_at,
             resolved_by=q.resolved_by,
             resolved_note=q.resolved_note,
+            times=q.times,
+            last_seen_at=q.last_seen_at,
+            last_run_id=q.last_run_id,
         )
         for q in session.scalars(query)
     ]

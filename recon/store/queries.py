@@ -143,7 +143,7 @@ class SyncQueries:
         """
         row, bt, order = tbl.QuarantineRow, tbl.BalanceTransactionRow, tbl.OrderRow
         last_ask = (
-            select(row.record_id, func.max(row.quarantined_at).label("at"))
+            select(row.record_id, func.max(row.last_seen_at).label("at"))
             .where(
                 row.source == "shopify",
                 row.kind == "balance_transaction",

@@ -230,7 +230,9 @@ class InventoryObservationRow(Base):
 class QuarantineRow(Base):
     """One time a record could not be used (or was cleaned); ``resolved_at`` is set when a later
     sync read and stored the same record cleanly, or (an entry without a record id) when someone
-    resolved it by hand. Rows are never deleted: they are the history."""
+    resolved it by hand. Rows are never deleted: they are the history. A "not visible" entry
+    (a by-id read answered null) counts its repeat sightings while open: ``times``, and the
+    last one's ``last_seen_at`` and ``last_run_id`` (any other entry: 1, its own)."""
 
     __tablename__ = "quarantine"
     __table_args__ = (Index("ix_quarantine_record", "kind", "record_id"),)
@@ -243,6 +245,9 @@ class QuarantineRow(Base):
     reason: Mapped[str] = mapped_column(String(2000))
     raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     quarantined_at: Mapped[datetime]
+    times: Mapped[int] = mapped_column(Integer, server_default="1")
+    last_seen_at: Mapped[datetime]
+    last_run_id: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None]
     # Set when someone resolved the entry by hand (``quarantine resolve``), not a clean read.
     resolved_by: Mapped[str | None] = mapped_column(String(255))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from recon.clock import VirtualClock
 from recon.models import Quarantined
+from recon.sources.shopify_unread import NOT_VISIBLE, not_visible
 from recon.store.sql import SqlStore
+from tests.fakes import EPOCH
 from tests.unit.cli.test_cli import config, recon
 
 __all__ = ["config"]  # the fixture, shared with test_cli
@@ -100,3 +104,25 @@ def test_an_entry_id_too_large_for_the_table_is_refused_with_exit_2(config: Path
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "5400000000165999999999" in result.stderr
+
+
+def test_an_order_answered_null_on_three_rechecks_is_one_row_seen_three_times(
+    config: Path,
+) -> None:
+    """Order 5001 answered null on days 0, 30 and 60 (its rechecks): the listing shows one
+    entry, 3 times, last seen on day 60; ``--all`` the same, once."""
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}", clock=clock)
+    gone = not_visible("order", "gid://shopify/Order/5001", NOT_VISIBLE)
+    for run in ("r1", "r2", "r3"):
+        store.add_quarantined([gone], run)
+        last = clock.now()
+        clock.advance(timedelta(days=30))
+    store.close()
+    for args in ((), ("--all",)):
+        listing = recon("quarantine", *args, "--config", str(config))
+        assert listing.returncode == 0, listing.stderr
+        (line,) = [x for x in listing.stdout.splitlines() if "5001" in x]
+        cells = [c.strip() for c in line.split("│")]
+        assert "3" in cells and last.strftime("%Y-%m-%d") in line
+        assert "(3 times in all)" in " ".join(listing.stdout.split())

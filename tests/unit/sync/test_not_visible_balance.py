@@ -89,6 +89,8 @@ def test_a_balance_transaction_answered_null_is_asked_again_after_the_recheck_da
         assert asked(shopify) == []
     night(store, shopify, clock)
     assert asked(shopify) == [pending.id]
+    (entry,) = store.quarantine_entries()  # the recheck's null updated it: no second entry
+    assert (entry.entry.record_id, entry.times, entry.last_seen_at) == (pending.id, 2, clock.now())
     (mirrored,) = store.load_snapshot().balance_transactions
     assert (mirrored.id, mirrored.payout_status) == (pending.id, "PENDING")
 
