@@ -15,7 +15,8 @@ An order the by-id read answers null for (deleted in Shopify, or older than 60 d
 ``read_all_orders``), mirrored or only named by a Loop return, is recorded as not visible and
 asked for again (its listed refunds with it) only when its return changes or after
 ``not_visible_recheck_days``, whatever else would ask for it: the answer would be null every
-night (``recon.store.visibility``). So is an unsettled balance transaction answered null (an
+night (``recon.store.visibility``); one never mirrored is forgotten once no Loop return names
+it. So is an unsettled balance transaction answered null (an
 open "not visible" entry): asked again after ``not_visible_recheck_days``, or when its order
 changes in Shopify; its mirrored row keeps its last payout status, so what it owes is still
 reported. Records whose by-id answer was malformed (quarantined with field ``nodes``) are asked
@@ -178,11 +179,13 @@ def commit_batch(
 
 
 def _record_visibility(store: SqlStore, batch: Batch, session: Session) -> None:
-    """Mark the orders answered null tonight, and clear the marks of those a read returned."""
+    """Mark the orders answered null tonight, clear the marks of those a read returned, and
+    forget the never-mirrored ones no Loop return names any more (``forget_unnamed``)."""
     partly = partly_read_orders(batch.quarantined)
     returned = partly | {o.id for o in batch.orders}  # upsert_orders clears the stored ones
     gone = [i for i in not_visible_orders(batch.quarantined) if i not in returned]
     store.clear_not_visible(partly, session=session)
+    store.forget_unnamed_unseen_orders(session=session)
     if gone and store.mark_orders_not_visible(gone, session=session):
         log.warning(
             "shopify answered null for %d order(s) by id (deleted, or older than 60 days "

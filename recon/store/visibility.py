@@ -5,7 +5,9 @@ A mirrored order carries its mark in ``orders`` (``not_visible_at``, the first t
 a row of its own in ``unseen_orders``. Either is asked for again only when its Loop return
 changes (``recon.fetch``) or once ``[sync] not_visible_recheck_days`` have passed since it was
 last asked (``recon.sync``: every marked order, whether or not anything else would ask for it);
-a read that returns the order, whole or in part, clears the mark.
+a read that returns the order, whole or in part, clears the mark. An ``unseen_orders`` row no
+mirrored Loop return names any more (its return now names another order) is dropped: nothing
+reads that order, and it was asked for again every ``not_visible_recheck_days``, for ever.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
@@ -67,6 +69,17 @@ def clear(session: Session, order_ids: Iterable[str]) -> None:
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(tbl.UnseenOrderRow).where(among(tbl.UnseenOrderRow.id, ids)))
+
+
+def forget_unnamed(session: Session) -> int:
+    """Drop the ``unseen_orders`` rows of orders no mirrored Loop return names; returns how
+    many. (A mirrored order keeps its mark: its row is the mirror's, read by the month-end.)"""
+    unseen, ret = tbl.UnseenOrderRow, tbl.LoopReturnRow
+    named = exists().where(ret.provider_order_id == unseen.id)
+    result = session.execute(
+        delete(unseen).where(~named).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def marked(session: Session, end: datetime | None = None) -> frozenset[str]:
@@ -128,6 +141,11 @@ class Visibility:
         """A read returned these orders: clear their marks (``clear``)."""
         with self._visibility_tx(session) as s:
             clear(s, order_ids)
+
+    def forget_unnamed_unseen_orders(self, *, session: Session | None = None) -> int:
+        """Drop the unseen orders no mirrored Loop return names (``forget_unnamed``)."""
+        with self._visibility_tx(session) as s:
+            return forget_unnamed(s)
 
     def orders_not_visible(self) -> list[str]:
         """Orders a by-id read answered null for: deleted in Shopify, or older than 60 days

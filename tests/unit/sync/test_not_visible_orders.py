@@ -225,6 +225,28 @@ def test_an_order_never_mirrored_that_shopify_answers_null_for_backs_off(
     assert store.load_snapshot().not_visible == frozenset()
 
 
+def test_an_unseen_order_no_return_names_any_more_is_no_longer_rechecked(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Return 1001 names order 5001, never mirrored and answered null (recorded unseen). Loop
+    then names order 5002 on it (read, mirrored): no return names 5001 any more, so it is no
+    longer listed as not visible nor asked for again after the recheck days, for ever."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    shopify = FakeShopify(orders=[make_order(2, seen)], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    assert store.orders_not_visible() == ["5001"]
+
+    moved = make_return(1, clock.now() + timedelta(hours=1))
+    loop.put(moved.model_copy(update={"provider_order_id": "5002"}))
+    night(store, loop, shopify, clock)
+    assert asked(shopify) == ["5002"]
+    assert store.orders_not_visible() == []
+    for _ in range(2 * SETTINGS.not_visible_recheck_days):
+        night(store, loop, shopify, clock)
+        assert "5001" not in asked(shopify)
+
+
 def test_a_mirrored_order_not_visible_is_rechecked_after_the_recheck_days(
     store: SqlStore, clock: VirtualClock
 ) -> None:
