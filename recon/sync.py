@@ -16,11 +16,11 @@ An order the by-id read answers null for (deleted in Shopify, or older than 60 d
 asked for again (its listed refunds with it) only when its return changes or after
 ``not_visible_recheck_days``, whatever else would ask for it: the answer would be null every
 night (``recon.store.visibility``); one never mirrored is forgotten once no Loop return names
-it. So is an unsettled balance transaction answered null (an
-open "not visible" entry): asked again after ``not_visible_recheck_days``, or when its order
-changes in Shopify; its mirrored row keeps its last payout status, so what it owes is still
-reported. Records whose by-id answer was malformed (quarantined with field ``nodes``) are asked
-again the next night, marked or not.
+it. An unsettled balance transaction answered null (an open "not visible" entry) is asked
+for again only after ``not_visible_recheck_days``, or once its order changes in Shopify; its
+mirrored row keeps its last payout status, so what it owes is still reported. Records whose
+by-id answer was malformed (quarantined with field ``nodes``) are asked again the next night,
+marked or not.
 """
 
 from __future__ import annotations
