@@ -10,7 +10,9 @@ An entry without a record id (the payload was not even an object) names nothing 
 could be matched to, so no read resolves it: someone who checked its payload resolves it by
 hand, with a note (``resolve_by_hand``), kept with who did it.
 An entry saying a by-id read answered null for the record (not visible) is resolved too by a
-read that returns the record, even one that cannot store it: Shopify shows it again.
+read that returns the record, even one that cannot store it: Shopify shows it again; and, for an
+order never mirrored, once no Loop return names it (``visibility.forget_unnamed``, by "recon",
+with a note): nothing will read it again.
 An open entry that rejected its record marks the record unreadable: the mirror may hold an older
 copy, but what the vendor holds now is unknown (remediation holds writes on it).
 """

@@ -20,6 +20,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
+from recon.models import NOT_VISIBLE_REASONS
 from recon.store import tables as tbl
 from recon.store.bulk import upsert_rows
 from recon.store.id_sets import among
@@ -71,15 +72,41 @@ def clear(session: Session, order_ids: Iterable[str]) -> None:
     session.execute(delete(tbl.UnseenOrderRow).where(among(tbl.UnseenOrderRow.id, ids)))
 
 
-def forget_unnamed(session: Session) -> int:
+def forget_unnamed(session: Session, now: datetime) -> int:
     """Drop the ``unseen_orders`` rows of orders no mirrored Loop return names; returns how
-    many. (A mirrored order keeps its mark: its row is the mirror's, read by the month-end.)"""
+    many. (A mirrored order keeps its mark: its row is the mirror's, read by the month-end.)
+
+    Their open "not visible" entries are settled with a note saying why: nothing will read
+    those orders again, so no read would ever resolve them, and an open entry would hold the
+    order as unreadable and stay in the ``quarantine`` listing for good.
+    """
     unseen, ret = tbl.UnseenOrderRow, tbl.LoopReturnRow
     named = exists().where(ret.provider_order_id == unseen.id)
-    result = session.execute(
-        delete(unseen).where(~named).execution_options(synchronize_session=False)
+    gone = list(session.scalars(select(unseen.id).where(~named)))
+    if not gone:
+        return 0
+    session.execute(
+        delete(unseen).where(among(unseen.id, gone)).execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    entry = tbl.QuarantineRow
+    session.execute(
+        update(entry)
+        .where(
+            entry.kind == "order",
+            among(entry.record_id, gone),
+            entry.reason.in_(sorted(NOT_VISIBLE_REASONS)),
+            entry.resolved_at.is_(None),
+        )
+        .values(resolved_at=now, resolved_by="recon", resolved_note=_UNNAMED_NOTE)
+        .execution_options(synchronize_session=False)
+    )
+    return len(gone)
+
+
+_UNNAMED_NOTE = (
+    "no Loop return names this order any more (its return names another order): recon no "
+    "longer reads it"
+)
 
 
 def marked(session: Session, end: datetime | None = None) -> frozenset[str]:
@@ -145,7 +172,7 @@ class Visibility:
     def forget_unnamed_unseen_orders(self, *, session: Session | None = None) -> int:
         """Drop the unseen orders no mirrored Loop return names (``forget_unnamed``)."""
         with self._visibility_tx(session) as s:
-            return forget_unnamed(s)
+            return forget_unnamed(s, self.clock.now())
 
     def orders_not_visible(self) -> list[str]:
         """Orders a by-id read answered null for: deleted in Shopify, or older than 60 days

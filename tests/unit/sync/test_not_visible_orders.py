@@ -245,6 +245,13 @@ def test_an_unseen_order_no_return_names_any_more_is_no_longer_rechecked(
     for _ in range(2 * SETTINGS.not_visible_recheck_days):
         night(store, loop, shopify, clock)
         assert "5001" not in asked(shopify)
+    # Nothing will read 5001 again: its "not visible" entry is settled, not left open for ever.
+    assert [e.entry.record_id for e in store.quarantine_entries()] == []
+    (settled,) = [e for e in store.quarantine_entries(include_resolved=True)
+                  if e.entry.record_id == "5001"]  # fmt: skip
+    assert settled.resolved_by == "recon" and "no Loop return names" in (
+        settled.resolved_note or ""
+    )
 
 
 def test_a_mirrored_order_not_visible_is_rechecked_after_the_recheck_days(
