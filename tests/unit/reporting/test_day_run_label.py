@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 import recon.deliverables as deliverables
-from recon.delivery import read_eml
 from recon.reporting.data import ReportData
 from recon.service import RunOutcome
-from tests.unit.store.history_shop import HistoryShop, day
+from tests.unit.store.history_shop import HistoryShop, day, finance_mail
 
 
 @pytest.fixture
@@ -30,15 +29,8 @@ def shop(tmp_path: Path) -> Iterator[HistoryShop]:
 
 def _finance_mail(shop: HistoryShop, outcome: RunOutcome) -> tuple[str, str]:
     """The subject and the first line of the run's finance e-mail (in the outbox)."""
-    outbox = shop.settings.delivery.outbox_dir
-    (mail,) = [
-        m
-        for m in (read_eml(p) for p in outbox.glob("*.eml"))
-        if (m["X-Recon-Run"], m["X-Recon-Team"]) == (outcome.run_id, "finance")
-    ]
-    body = mail.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(mail["Subject"]), body.get_content().splitlines()[0]
+    subject, lines = finance_mail(shop, outcome)
+    return subject, lines[0]
 
 
 def _disk_full(data: ReportData, directory: Path) -> object:

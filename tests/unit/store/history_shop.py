@@ -101,3 +101,18 @@ def _second_refund(at: datetime, status: str) -> RefundRecord:
     txn = base.transactions[0].model_copy(update={"id": "9102", "refund_id": "7102"})
     # Money only: its unit was restocked by the first refund.
     return base.model_copy(update={"id": "7102", "transactions": (txn,), "lines": ()})
+
+
+def finance_mail(shop: HistoryShop, outcome: RunOutcome) -> tuple[str, list[str]]:
+    """The subject and the plain-text lines of the run's finance e-mail (in the outbox)."""
+    from recon.delivery import read_eml
+
+    outbox = shop.settings.delivery.outbox_dir
+    (mail,) = [
+        m
+        for m in (read_eml(p) for p in outbox.glob("*.eml"))
+        if (m["X-Recon-Run"], m["X-Recon-Team"]) == (outcome.run_id, "finance")
+    ]
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None
+    return str(mail["Subject"]), body.get_content().splitlines()

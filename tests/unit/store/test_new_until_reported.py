@@ -18,24 +18,15 @@ import pytest
 from rich.console import Console
 
 import recon.deliverables as deliverables
-from recon.delivery import read_eml
 from recon.reporting.data import ReportData
 from recon.service import RunOutcome
 from recon.summary import print_outcome
-from tests.unit.store.history_shop import HistoryShop, day
+from tests.unit.store.history_shop import HistoryShop, day, finance_mail
 
 
 def _finance_mail_says(shop: HistoryShop, outcome: RunOutcome) -> str:
     """The headline line of the run's finance e-mail (in the outbox)."""
-    outbox = shop.settings.delivery.outbox_dir
-    (mail,) = [
-        m
-        for m in (read_eml(p) for p in outbox.glob("*.eml"))
-        if (m["X-Recon-Run"], m["X-Recon-Team"]) == (outcome.run_id, "finance")
-    ]
-    body = mail.get_body(preferencelist=("plain",))
-    assert body is not None
-    return next(line for line in body.get_content().splitlines() if "new:" in line)
+    return next(line for line in finance_mail(shop, outcome)[1] if "new:" in line)
 
 
 def _listed_new(outcome: RunOutcome) -> list[str]:

@@ -4,9 +4,7 @@ recheck; entries that reject a payload stay one row per time. On SQLite and Post
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +18,6 @@ from tests.fakes import EPOCH
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(EPOCH)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: VirtualClock
-) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'recon.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    mirror = SqlStore(url, clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def gone(order_id: str) -> Quarantined:

@@ -17,24 +17,15 @@ from pathlib import Path
 import pytest
 
 import recon.deliverables as deliverables
-from recon.delivery import read_eml
 from recon.models import Category
 from recon.reporting.data import ReportData
 from recon.service import RunOutcome
-from tests.unit.store.history_shop import MISMATCH, HistoryShop, day
+from tests.unit.store.history_shop import MISMATCH, HistoryShop, day, finance_mail
 
 
 def _finance_mail_says(shop: HistoryShop, outcome: RunOutcome) -> str:
     """The headline line of the run's finance e-mail (in the outbox)."""
-    outbox = shop.settings.delivery.outbox_dir
-    (mail,) = [
-        m
-        for m in (read_eml(p) for p in outbox.glob("*.eml"))
-        if (m["X-Recon-Run"], m["X-Recon-Team"]) == (outcome.run_id, "finance")
-    ]
-    body = mail.get_body(preferencelist=("plain",))
-    assert body is not None
-    return next(line for line in body.get_content().splitlines() if "resolved:" in line)
+    return next(line for line in finance_mail(shop, outcome)[1] if "resolved:" in line)
 
 
 def _listed_resolved(outcome: RunOutcome) -> list[str]:

@@ -4,10 +4,8 @@ and what they owe is still reported from the mirrored row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -26,20 +24,6 @@ BY_ID = "iter_balance_transactions_by_id"
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(EPOCH + timedelta(days=30))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: VirtualClock
-) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'recon.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    mirror = SqlStore(url, clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def asked(shopify: FakeShopify) -> list[str]:

@@ -4,9 +4,7 @@ when they are asked for again (never from a malformed answer; a return that chan
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -27,20 +25,6 @@ SETTINGS = SyncSettings(lookback_hours=72, initial_days=60, not_visible_recheck_
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(EPOCH + timedelta(days=30))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: VirtualClock
-) -> Iterator[SqlStore]:
-    url = (
-        f"sqlite:///{tmp_path / 'recon.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    mirror = SqlStore(url, clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def asked(shopify: FakeShopify, call: str = "iter_orders_by_id") -> list[str]:
