@@ -139,7 +139,10 @@ def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Ta
     columns = ["entry", "source", "kind", "record id", "field", "reason", "times", "last seen"]
     for column in [*columns, "status"] if show_all else columns:
         table.add_column(column)
-    for key, (entry_id, times, last, resolved, why) in list(reversed(seen.items()))[:limit]:
+    # Newest first by the last sighting: a "not visible" entry seen again tonight keeps its first
+    # entry id, yet is tonight's news, and ``--limit`` must not cut it behind older rows.
+    newest = sorted(seen.items(), key=_last_seen, reverse=True)
+    for key, (entry_id, times, last, resolved, why) in newest[:limit]:
         source, kind, record_id, field, reason, is_open, _ = key
         cells = [str(entry_id), *(escape(v) for v in (source, kind, record_id or "?", field))]
         cells += [escape(reason[:120]), str(times), last.strftime("%Y-%m-%d") if last else ""]
@@ -148,3 +151,9 @@ def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Ta
             cells.append("open" if is_open else escape(f"resolved {when}{why}"))
         table.add_row(*cells)
     return table
+
+
+def _last_seen(row: tuple[_Key, _Seen]) -> tuple[float, int]:
+    """Sort key of a listing row: when it was last seen, then its entry id."""
+    entry_id, _, last, _, _ = row[1]
+    return (last.timestamp() if last else 0.0, entry_id)

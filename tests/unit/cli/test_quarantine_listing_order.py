@@ -1,5 +1,5 @@
-"""Review s11-rev2: a folded "not visible" entry seen again tonight is listed by its first
-entry id, behind entries written since, so ``--limit`` cuts it from a "newest first" listing.
+"""A folded "not visible" entry seen again tonight was listed by its first entry id, behind
+entries written since, so ``--limit`` cut it from a "newest first" listing (found by review).
 
 Dataset: order 5001 answered null on day 0 (entry 1), refunds 1..3 rejected on days 1..3
 (entries 2..4), order 5001 answered null again on day 30 (folded into entry 1).
@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from recon.cli_quarantine import _table
@@ -21,11 +20,6 @@ from recon.store.sql import SqlStore
 from tests.fakes import EPOCH
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli_quarantine orders rows by first entry id, not last_seen_at: a folded entry "
-    "seen tonight sorts as oldest and --limit drops it",
-)
 def test_an_entry_seen_again_tonight_is_listed_first_under_a_limit(tmp_path: Path) -> None:
     clock = VirtualClock(EPOCH)
     store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
