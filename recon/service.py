@@ -379,8 +379,10 @@ def _run_locked(
     except RunInterruptedError as exc:
         store.finish_run(run_id, "interrupted", {"error": str(exc)})
         raise
-    except BaseException:
-        store.finish_run(run_id, "failed", {})
+    except BaseException as exc:
+        # The runs table says why (a mail lost after the report went out reads apart from a
+        # crash; the error text is the one the CLI prints, which never carries a secret).
+        store.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
     store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
     return outcome

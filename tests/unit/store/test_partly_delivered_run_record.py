@@ -1,6 +1,6 @@
-"""Review s11-rev2: a run whose finance mail went out (its findings marked reported, its folder
-finished) but whose warehouse message was lost is recorded in ``runs`` as ``failed`` with empty
-stats: no error, no findings count, though its report went out.
+"""A run whose finance mail went out (its findings marked reported, its folder finished) but
+whose warehouse message was lost was recorded in ``runs`` as ``failed`` with empty stats: no
+error to tell it from a crash (found by review). A failed run now records its error.
 
 Dataset: as ``test_partly_delivered`` (history_shop, smtp; the relay takes finance's message,
 the outbox breaks, the warehouse message is lost).
@@ -19,11 +19,6 @@ from tests.unit.store.test_partly_delivered import Relay, _break_outbox, _serve,
 __all__ = ["shop"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service._run_locked: MailLostError after went_out() falls into `except "
-    "BaseException: finish_run(run_id, 'failed', {})`: runs says failed, no error text",
-)
 def test_a_run_whose_report_went_out_is_not_recorded_failed_without_a_reason(
     shop: HistoryShop,
 ) -> None:
@@ -41,3 +36,4 @@ def test_a_run_whose_report_went_out_is_not_recorded_failed_without_a_reason(
         status, stats = run.status, dict(run.stats or {})
     # The report went out: the run is not a plain failure, or at least says why it failed.
     assert status != "failed" or "error" in stats, (status, stats)
+    assert "MailLostError" in stats["error"] and "warehouse" in stats["error"], stats
