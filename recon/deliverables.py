@@ -323,9 +323,10 @@ def publish(
     """Write the run's workbook and HTML report into ``folder`` (``report_folder``), then
     e-mail each team (outbox on failure).
 
-    Once the report has gone out (``mark_went_out``: its first message, finance's, sent or
-    waiting in the outbox), ``went_out`` is called: the run marks what the report showed as
-    reported. So it is when a later message was lost: finance has the report.
+    Once the report has gone out (``mark_went_out``: its first message sent or waiting in the
+    outbox; that is finance's, the whole report, unless no finance recipient is configured),
+    ``went_out`` is called: the run marks what the report showed as reported. So it is when a
+    later message was lost: the first has the report.
 
     Returns the files, human-readable delivery notes (what was kept for the next run), and the
     delivery errors themselves, one per message left waiting (empty when all went out).
@@ -344,7 +345,7 @@ def publish(
         )
     except MailLostError as exc:
         if messages and str(messages[0][TEAM_HEADER]) in exc.went_out:
-            _gone_out(folder, went_out)  # finance has the report; another team's mail was lost
+            _gone_out(folder, went_out)  # the first has the report; a later team's was lost
         raise
     _gone_out(folder, went_out)  # sent, or waiting in the outbox for the next run to resend
     notes = [
