@@ -382,7 +382,8 @@ def _run_locked(
     except BaseException as exc:
         # The runs table says why (a mail lost after the report went out reads apart from a
         # crash; the error text is the one the CLI prints, which never carries a secret).
-        store.finish_run(run_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+        error = f"{type(exc).__name__}: {exc}"  # a database error may quote a long statement
+        store.finish_run(run_id, "failed", {"error": error[:2000]})
         raise
     store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
     return outcome
