@@ -80,23 +80,6 @@ class LimitsPreview:
     held: tuple[str, ...] = ()
 
 
-def preview_limits(
-    session: Session,
-    plan: Plan,
-    ledger: LedgerFacts,
-    settings: RemediationSettings,
-    *,
-    shop: str,
-    now: datetime,
-    timezone: str,
-) -> tuple[str, ...]:
-    """Lines saying whether the limits would hold an apply run now, with the figures; when it
-    would send nothing new, what it would resend of the writes left in flight (none when
-    nothing: ``limits_preview``)."""
-    found = limits_preview(session, plan, ledger, settings, shop=shop, now=now, timezone=timezone)
-    return found.lines
-
-
 def limits_preview(
     session: Session,
     plan: Plan,

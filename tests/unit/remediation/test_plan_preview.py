@@ -21,7 +21,7 @@ from recon.models import Category
 from recon.remediation.facts import ledger_facts
 from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import RmaContext, plan_actions
-from recon.remediation.preview import preview_limits
+from recon.remediation.preview import limits_preview
 
 CONTEXTS = {
     rma: RmaContext(make_return(rma, line, refund=amount), make_order())
@@ -36,7 +36,9 @@ def _preview(sessions, clock, **limits) -> tuple[str, ...]:
     with sessions() as session:
         facts = ledger_facts(session, SHOP)
         plan = plan_actions(BOTH, policy, CONTEXTS, shop=SHOP, ledger=facts)
-        return preview_limits(session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY)
+        return limits_preview(
+            session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY
+        ).lines
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_nothing_to_send_says_nothing(sessions, clock):
     with sessions() as session:
         facts = ledger_facts(session, SHOP)
         plan = plan_actions(BOTH, policy, CONTEXTS, shop=SHOP, ledger=facts)
-        lines = preview_limits(session, plan, facts, policy, shop=SHOP, now=NOW, timezone=NY)
+        lines = limits_preview(session, plan, facts, policy, shop=SHOP, now=NOW, timezone=NY).lines
     assert lines == ()
 
 
@@ -138,9 +140,9 @@ def test_a_held_write_whose_amount_changed_since_is_not_counted(sessions, gatewa
     with sessions() as session:
         facts = ledger_facts(session, SHOP)
         plan = plan_actions(BOTH, policy, lowered, shop=SHOP, ledger=facts)
-        headline = preview_limits(
+        headline = limits_preview(
             session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY
-        )[0]
+        ).lines[0]
 
     applied = run(sessions, gateway, clock, policy=policy, contexts=lowered, findings=BOTH).applied
 
@@ -231,7 +233,9 @@ def test_the_preview_says_when_an_apply_run_would_only_resend_what_is_in_flight(
     with sessions() as session:
         facts = ledger_facts(session, SHOP)
         plan = plan_actions(BOTH[:1], policy, CONTEXTS, shop=SHOP, ledger=facts)
-        said = preview_limits(session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY)
+        said = limits_preview(
+            session, plan, facts, policy, shop=SHOP, now=clock.now(), timezone=NY
+        ).lines
 
     applied = run(
         sessions, gateway, clock, policy=policy, contexts=CONTEXTS, findings=BOTH[:1],

@@ -37,6 +37,18 @@ def night(store: SqlStore, loop: FakeLoop, shopify: FakeShopify, clock: VirtualC
     run_sync(store, loop, shopify, clock, SETTINGS)
 
 
+def marked_order(store: SqlStore, clock: VirtualClock) -> tuple[FakeLoop, FakeShopify]:
+    """Order 5001 mirrored, its return 1001 in Loop, and Shopify answering null for it by id:
+    the first night (run here) marks it not visible."""
+    seen = clock.now() - timedelta(hours=1)
+    loop = FakeLoop([make_return(1, seen)])
+    order = make_order(1, seen)
+    store.upsert_orders([order])
+    shopify = FakeShopify(orders=[order], deleted={"5001"})
+    run_sync(store, loop, shopify, clock, SETTINGS)
+    return loop, shopify
+
+
 def open_entries(store: SqlStore) -> list[tuple[str, str | None, str]]:
     return sorted(
         (e.entry.kind, e.entry.record_id, e.entry.field) for e in store.quarantine_entries()
@@ -83,12 +95,7 @@ def test_a_marked_order_whose_ask_came_back_malformed_is_asked_again_the_next_ni
     """Order 5001 was answered null (marked). Its return changes, so it is asked, but the
     answer is malformed: nothing was read, so it is asked again the next night (as any id of
     a malformed answer), not held back by the mark's ``not_visible_recheck_days``."""
-    seen = clock.now() - timedelta(hours=1)
-    loop = FakeLoop([make_return(1, seen)])
-    order = make_order(1, seen)
-    store.upsert_orders([order])
-    shopify = FakeShopify(orders=[order], deleted={"5001"})
-    run_sync(store, loop, shopify, clock, SETTINGS)
+    loop, shopify = marked_order(store, clock)
     assert store.orders_not_visible() == ["5001"]
 
     shopify.deleted.clear()
@@ -114,12 +121,7 @@ def test_an_order_read_in_part_after_it_was_not_visible_is_visible_again(
     """Order 5001 was answered null (marked). A later read returns it, but its refund list is
     cut short (quarantined, not stored): Shopify shows it, so the mark is cleared (its writes
     stay held by the open quarantine entry, not by a stale "not visible")."""
-    seen = clock.now() - timedelta(hours=1)
-    loop = FakeLoop([make_return(1, seen)])
-    order = make_order(1, seen)
-    store.upsert_orders([order])
-    shopify = FakeShopify(orders=[order], deleted={"5001"})
-    run_sync(store, loop, shopify, clock, SETTINGS)
+    loop, shopify = marked_order(store, clock)
     assert store.orders_not_visible() == ["5001"]
 
     shopify.deleted.clear()
@@ -138,12 +140,7 @@ def test_a_partial_read_settles_the_not_visible_entry_and_keeps_its_own_open(
     """Order 5001 was answered null (an open "not visible" entry). A later read returns it in
     part: the "not visible" entry is settled (Shopify shows the order), the partial read's own
     entry stays open and holds the order's writes; a clean read settles that one too."""
-    seen = clock.now() - timedelta(hours=1)
-    loop = FakeLoop([make_return(1, seen)])
-    order = make_order(1, seen)
-    store.upsert_orders([order])
-    shopify = FakeShopify(orders=[order], deleted={"5001"})
-    run_sync(store, loop, shopify, clock, SETTINGS)
+    loop, shopify = marked_order(store, clock)
     assert open_entries(store) == [("order", "5001", "$")]
 
     shopify.deleted.clear()
@@ -243,12 +240,7 @@ def test_a_mirrored_order_not_visible_is_rechecked_after_the_recheck_days(
 ) -> None:
     """A mirrored order with an open MISSING_REFUND answered null is asked again after the
     recheck days, and the first date it was found not visible stays (a month's book)."""
-    seen = clock.now() - timedelta(hours=1)
-    loop = FakeLoop([make_return(1, seen)])
-    order = make_order(1, seen)
-    store.upsert_orders([order])
-    shopify = FakeShopify(orders=[order], deleted={"5001"})
-    run_sync(store, loop, shopify, clock, SETTINGS)
+    loop, shopify = marked_order(store, clock)
     first = clock.now()
     for _ in range(6):
         night(store, loop, shopify, clock)
@@ -270,12 +262,7 @@ def test_every_marked_order_is_rechecked_after_the_recheck_days_with_no_change_t
     null: asked again ``not_visible_recheck_days`` (7) after, though nothing else would ask
     for it; shown by then, its mark is cleared. The recheck goes in the night's one by-id
     read with the other orders (5002, missing from the mirror)."""
-    seen = clock.now() - timedelta(hours=1)
-    loop = FakeLoop([make_return(1, seen)])
-    order = make_order(1, seen)
-    store.upsert_orders([order])
-    shopify = FakeShopify(orders=[order], deleted={"5001"})
-    run_sync(store, loop, shopify, clock, SETTINGS)  # the return is new: its order is asked
+    loop, shopify = marked_order(store, clock)  # the return is new: its order is asked
     assert store.orders_not_visible() == ["5001"]
     for _ in range(6):
         night(store, loop, shopify, clock)
