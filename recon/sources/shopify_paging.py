@@ -6,7 +6,10 @@ pagination stops at 25,000 objects per query and then reports ``hasNextPage: fal
 records match (§1, §5). Window connections are sorted by the window's own timestamp, so a window
 that yields that many resumes with a new query from the last row's timestamp (``>=``, whole
 seconds) and drops the rows it has already seen: nothing is lost and nothing is read twice but
-the rows sharing that one second.
+the rows sharing that one second. A window whose cursor cannot be followed (a ``pageInfo``
+without a way on, or a cursor Shopify refuses: cursors are short-lived, §5 "restart the
+window") resumes the same way; only when the new query could not start later than the last
+is the list refused as read in part (``PagingError``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from recon.errors import CursorLoopError, PagingError
+from recon.errors import CursorLoopError, FatalHTTPError, PagingError, SourceError
 from recon.sources.documents import PageSizer, load_document
 from recon.sources.pacing import requested_cost
 from recon.sources.shopify_checks import CostExceededError
@@ -145,6 +148,16 @@ def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
         yield node
 
 
+class _UnfollowableError(PagingError):
+    """A list page that cannot be followed: its ``pageInfo`` has no way on, or Shopify refused
+    its cursor. ``error`` is what the list raises when it cannot resume without the cursor."""
+
+    def __init__(self, error: SourceError, why: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.why = why
+
+
 class Pager:
     """Paging over one client's ``post`` (the client's ``_post``) and page sizer."""
 
@@ -188,7 +201,13 @@ class Pager:
     def pages(
         self, name: str, variables: Mapping[str, Any], path: Sequence[str]
     ) -> Iterator[list[Any]]:
-        """Every page of the connection at ``path``; cursor loops are refused."""
+        """Every page of the connection at ``path``; cursor loops are refused.
+
+        Raises:
+            PagingError: a page's ``pageInfo`` cannot be followed, or a page asked with a
+                cursor was refused (its ``error`` is the refusal); what was yielded is a part.
+            CursorLoopError: the server repeated a cursor.
+        """
         document = load_document(name)
         first = self.sizer.size(document, "first", {**variables, "first": 0})
         after: str | None = None
@@ -196,7 +215,13 @@ class Pager:
         pages = 0
         while True:
             page_vars = {**variables, "first": first, "after": after}
-            data, _, used = self._call(document, page_vars, "first")
+            try:
+                data, _, used = self._call(document, page_vars, "first")
+            except FatalHTTPError as refused:
+                if after is None or isinstance(refused, CostExceededError):
+                    raise
+                why = f"page {pages + 1} was refused with its cursor ({refused})"
+                raise _UnfollowableError(refused, why) from refused  # e.g. the cursor expired
             first = used["first"]
             connection: Any = data
             for key in path:
@@ -208,13 +233,16 @@ class Pager:
             info = connection.get("pageInfo")
             after, wrong = next_cursor(info)
             if wrong is not None:
-                raise PagingError(
-                    f"shopify {name} {'.'.join(path)} (query {variables.get('query')!r}): "
-                    f"{_what_is_wrong(wrong, info)} on page {pages}: the list cannot be paged "
-                    "further, so it was read in part. A list cut short must not pass for the "
-                    "whole (what was not read would look absent, and the watermark would move "
-                    "past it): the run stops, nothing of this sync is kept, and the next run "
-                    "reads the same window again"
+                raise _UnfollowableError(
+                    PagingError(
+                        f"shopify {name} {'.'.join(path)} (query {variables.get('query')!r}): "
+                        f"{_what_is_wrong(wrong, info)} on page {pages}: the list cannot be "
+                        "paged further, so it was read in part. A list cut short must not pass "
+                        "for the whole (what was not read would look absent, and the watermark "
+                        "would move past it): the run stops, nothing of this sync is kept, and "
+                        "the next run reads the same window again"
+                    ),
+                    f"{_what_is_wrong(wrong, info)} on page {pages}",
                 )
             if after is None:
                 return
@@ -241,10 +269,27 @@ class Pager:
         low = start
         while True:
             count, last = 0, None
-            for page in self.pages(name, {"query": query(low, end)}, path):
-                count += len(page)
-                last = page[-1] if page else last
-                yield from _unseen(page, seen)
+            try:
+                for page in self.pages(name, {"query": query(low, end)}, path):
+                    count += len(page)
+                    last = page[-1] if page else last
+                    yield from _unseen(page, seen)
+            except _UnfollowableError as lost:
+                # Sorted by ``sort_field``: what was not read is at or after the last row read.
+                resume = resume_point(last, sort_field)
+                if resume is None or whole_second(resume) <= whole_second(low):
+                    raise lost.error from None  # no later start: the list was read in part
+                logger.warning(
+                    "shopify %s (query %r): %s; asking again from %s, the last row read (the "
+                    "list is sorted by %s, so the rest is at or after it)",
+                    name,
+                    query(low, end),
+                    lost.why,
+                    resume.isoformat(),
+                    sort_field,
+                )
+                low = whole_second(resume)
+                continue
             if count < self.deep_page_cap:
                 return
             resume = resume_point(last, sort_field)

@@ -175,3 +175,40 @@ def test_an_order_whose_lines_cannot_be_paged_further_is_quarantined_and_the_run
     entry = next(q for q in quarantined if q.field == "lineItems.pageInfo.endCursor")
     assert entry.record_id not in stored  # not stored as if read whole
     assert "OrderLineItemsPage" in entry.reason and "hasNextPage" in entry.reason
+
+
+def _once(corrupt: Corrupt) -> Corrupt:
+    """``corrupt`` on the first answer it can corrupt, then never again."""
+    done: list[bool] = []
+
+    def edit(document: dict[str, Any]) -> bool:
+        if done or not corrupt(document):
+            return False
+        done.append(True)
+        return True
+
+    return edit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corrupt", [no_cursor, no_page_info])
+def test_a_window_page_without_a_way_on_is_read_on_from_its_last_row(
+    tmp_path: Path, corrupt: Corrupt
+) -> None:
+    """One sweep page says there is more without saying where (Shopify answers whole after
+    it): the sweep asks again from that page's last row's time, so the night succeeds and
+    the mirror is the one a clean night builds, every refunded order in it."""
+    holder: dict[str, CorruptQuery] = {}
+
+    def wrap(app: Any) -> Any:
+        holder["shopify"] = CorruptQuery(app, "OrdersPage", _once(corrupt))
+        return holder["shopify"]
+
+    with sandbox_rig(_world(), tmp_path / "broken", shopify_wrapper=wrap) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, _settings())
+        assert holder["shopify"].corrupted == 1
+        broken = mirror_records(rig.store)
+    with sandbox_rig(_world(), tmp_path / "clean") as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, _settings())
+        clean = mirror_records(rig.store)
+    assert clean["orders"] and broken == clean

@@ -1,0 +1,158 @@
+"""A window list whose cursor cannot be followed resumes from its last row's time.
+
+Every window list (the refunded-orders sweep, payouts, balance transactions, gift cards) is
+sorted by the timestamp its window filters on, so the rows not read yet are exactly those at or
+after the last row read: a new query from that row's second reads them without the cursor
+(shopify-admin-api.md §5: "if a cursor is rejected, restart the window"). A page saying there is
+more without a cursor, or a cursor Shopify refuses, used to fail the run, and every run after it
+while Shopify kept answering so. Only when the last row's second is the window's own start (the
+query cannot start later) is the list still refused as read in part.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sources_scripted import ScriptedTransport, gql
+
+from recon.clock import VirtualClock
+from recon.errors import FatalHTTPError, PagingError
+from recon.models import OrderRecord
+from recon.sources.http import RetryPolicy
+from recon.sources.shopify import ShopifyClient
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2026, 2, 1, tzinfo=UTC)
+NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
+
+
+def _client(transport: ScriptedTransport) -> ShopifyClient:
+    return ShopifyClient(
+        httpx.Client(transport=transport),
+        base_url="https://shop.example",
+        api_version="2026-04",
+        token="shpat_test",
+        clock=VirtualClock(),
+        policy=RetryPolicy(base_delay=0.01, zero_wait=True),
+        check_scopes=False,
+    )
+
+
+def _order(number: int, updated: str) -> dict[str, Any]:
+    return {
+        "id": f"gid://shopify/Order/{number}",
+        "name": f"#{number}",
+        "createdAt": "2025-12-20T16:09:21Z",
+        "updatedAt": updated,
+        "cancelledAt": None,
+        "currencyCode": "USD",
+        "presentmentCurrencyCode": "USD",
+        "displayFinancialStatus": "REFUNDED",
+        "returnStatus": "RETURNED",
+        "tags": [],
+        "refunds": [],
+        "lineItems": NO_LINES,
+    }
+
+
+def _page(orders: list[tuple[int, str]], info: object) -> httpx.Response:
+    nodes = [_order(number, updated) for number, updated in orders]
+    connection: dict[str, Any] = {"nodes": nodes}
+    if info is not None:
+        connection["pageInfo"] = info
+    return gql({"orders": connection})
+
+
+EMPTY = _page([], {"hasNextPage": False, "endCursor": None})
+
+
+def _ids(client: ShopifyClient) -> list[str]:
+    return [o.id for o in client.iter_refunded_orders(START, END) if isinstance(o, OrderRecord)]
+
+
+@pytest.mark.parametrize(
+    "broken", [{"hasNextPage": True, "endCursor": None}, None], ids=["no-cursor", "no-pageInfo"]
+)
+def test_a_page_without_a_way_on_resumes_from_its_last_rows_second(broken: object) -> None:
+    """Page 1 says there is more but gives no cursor (or no pageInfo): the sweep asks again
+    from order 2's second, reads order 3 after it, and every order is read once."""
+    transport = ScriptedTransport(
+        [
+            _page([(1, "2026-01-03T10:00:00Z"), (2, "2026-01-05T08:30:00.250Z")], broken),
+            _page(
+                [(2, "2026-01-05T08:30:00.250Z"), (3, "2026-01-09T12:00:00Z")],
+                {"hasNextPage": False, "endCursor": "c9"},
+            ),
+            EMPTY,  # financial_status:partially_refunded
+        ]
+    )
+    client = _client(transport)
+    assert _ids(client) == ["1", "2", "3"]
+    resumed = transport.bodies()[1]["variables"]
+    assert resumed["after"] is None
+    assert "updated_at:>='2026-01-05T08:30:00Z'" in resumed["query"]
+    assert "updated_at:<'2026-02-01T00:00:00Z'" in resumed["query"]
+    assert "financial_status:refunded" in resumed["query"]
+
+
+def test_a_refused_cursor_restarts_the_window_from_the_last_row_read() -> None:
+    """Page 2's cursor is refused (cursors are short-lived): the window is asked again from
+    the last row of page 1, without a cursor, and nothing is lost."""
+    refused = gql(
+        None, errors=[{"message": "Invalid cursor", "extensions": {"code": "BAD_REQUEST"}}]
+    )
+    transport = ScriptedTransport(
+        [
+            _page([(1, "2026-01-03T10:00:00Z")], {"hasNextPage": True, "endCursor": "c1"}),
+            refused,
+            _page(
+                [(1, "2026-01-03T10:00:00Z"), (4, "2026-01-20T00:00:00Z")],
+                {"hasNextPage": False, "endCursor": None},
+            ),
+            EMPTY,
+        ]
+    )
+    client = _client(transport)
+    assert _ids(client) == ["1", "4"]
+    bodies = transport.bodies()
+    assert bodies[1]["variables"]["after"] == "c1"
+    assert bodies[2]["variables"]["after"] is None
+    assert "updated_at:>='2026-01-03T10:00:00Z'" in bodies[2]["variables"]["query"]
+
+
+def test_a_list_that_cannot_start_later_is_still_refused_as_read_in_part() -> None:
+    """Every row read sits in the window's first second: a new query could not start later,
+    so the sweep stops naming the query and the field, as before."""
+    transport = ScriptedTransport(
+        [_page([(1, "2026-01-01T00:00:00.500Z")], {"hasNextPage": True, "endCursor": None})]
+    )
+    with pytest.raises(PagingError) as failed:
+        _ids(_client(transport))
+    assert "pageInfo.endCursor is null while hasNextPage is true" in str(failed.value)
+    assert len(transport.requests) == 1
+
+
+def test_a_first_page_refused_is_not_retried_as_a_cursor_problem() -> None:
+    """A refusal of the window's first page (no cursor sent) is the run's error, as before."""
+    refused = gql(None, errors=[{"message": "Field 'x' doesn't exist"}])
+    transport = ScriptedTransport([refused])
+    with pytest.raises(FatalHTTPError):
+        _ids(_client(transport))
+    assert len(transport.requests) == 1
+
+
+def test_a_list_broken_on_every_page_ends_in_the_error_not_a_loop() -> None:
+    """Shopify drops pageInfo on every page: the sweep goes on while each query starts
+    later, and stops with PagingError once it cannot (no endless asking)."""
+    transport = ScriptedTransport(
+        [
+            _page([(1, "2026-01-03T10:00:00Z"), (2, "2026-01-04T10:00:00Z")], None),
+            _page([(2, "2026-01-04T10:00:00Z")], None),
+        ]
+    )
+    with pytest.raises(PagingError):
+        _ids(_client(transport))
+    assert len(transport.requests) == 2
