@@ -133,7 +133,8 @@ def _progress(enabled: bool) -> Progress:
 def _advance_watermarks(
     store: SqlStore, start: datetime, end: datetime, now: datetime, fence: Fence | None
 ) -> None:
-    """Let the nightly sync continue where a backfill up to now stopped, never moving back.
+    """Let the nightly sync continue where a backfill up to ``now`` (the moment its windows
+    were cut at) stopped reading, never moving back.
 
     A stream's watermark moves only when the backfill began at or before it (or it has none):
     a backfill of a later range would otherwise carry it over the days between, which neither
@@ -232,7 +233,9 @@ def backfill(
                 elapsed = clock.monotonic() - began
                 rate = f"{stats.total / elapsed:,.0f}" if elapsed > 0 else "-"
                 bar.update(task, advance=1, records=stats.total, rate=rate)
-        _advance_watermarks(store, start, end, clock.now(), fence)
+        # Up to the moment the windows were cut at, not the end of the run: what changed
+        # while it ran (hours, days for a big shop) lies in no window it read.
+        _advance_watermarks(store, start, end, now, fence)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
         store.finish_run(

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -287,3 +288,37 @@ def test_each_backfill_run_starts_with_the_whole_retry_budget(
     with pytest.raises(RetryBudgetExhaustedError):  # 4 windows, 1 retry allowed
         run_backfill(app, start=start, end=EPOCH + timedelta(days=10), progress=False)
     assert run_backfill(app, start=start, end=start + timedelta(days=2), progress=False).windows
+
+
+class _SlowLoop(FakeLoop):
+    """A Loop read that takes ``took`` (throttled, a big shop): while it runs, ``arrival`` is
+    updated in Loop, after the moment the backfill read its last window up to."""
+
+    def __init__(self, clock: VirtualClock, took: timedelta, arrival: object) -> None:
+        super().__init__()
+        self.clock, self.took, self.arrival = clock, took, arrival
+
+    def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[Any]:
+        yield from super().iter_returns(start, end, state)
+        if self.took:
+            self.clock.advance(self.took)
+            self.put(self.arrival)  # type: ignore[arg-type]
+            self.took = timedelta(0)
+
+
+def test_the_nightly_after_a_long_backfill_reads_what_changed_while_it_ran(
+    mirror: SqlStore, clock: VirtualClock
+) -> None:
+    """A backfill up to now reads its last window to the moment it began; it ran four days.
+    A return updated half a day into the run was in no window it read, so the nightly sync
+    must carry on from where the backfill read to, not from when it finished: with a 72-hour
+    look-back, carrying on from the end lost that return for good."""
+    began = clock.now()
+    arrival = make_return(7, began + timedelta(hours=12))
+    loop = _SlowLoop(clock, timedelta(days=4), arrival)
+    shopify = FakeShopify()
+    start, end = began - timedelta(days=6), began + timedelta(days=30)
+    backfill(mirror, loop, shopify, clock, SETTINGS, start=start, end=end, progress=False)
+    assert mirror.get_watermark("loop.returns.closed") == began
+    run_sync(mirror, loop, shopify, clock, SETTINGS)
+    assert mirror.return_versions([arrival.id]) == {arrival.id: arrival.updated_at}
