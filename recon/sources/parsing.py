@@ -252,9 +252,25 @@ def as_bool(value: object, field: str, default: bool = False) -> bool:
     raise BadFieldError(field, f"expected a boolean, got {value!r}")
 
 
-def _zone(name: object, field: str) -> tzinfo:
+# Zone abbreviations PHP's DateTime keeps as given (``timezone_type`` 2), as PHP reads them
+# (minutes east of UTC). ``Z`` is what an ISO string ending in Z parses to; the tz database
+# knows none of these but a few, and "CST" there is not PHP's (America/Chicago's) anyway.
+_PHP_ABBREVIATIONS = {
+    "Z": 0, "UT": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 60, "BST": 60, "CET": 60,
+    "CEST": 120, "EET": 120, "EEST": 180, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300,
+    "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480,
+    "HST": -600, "AEST": 600, "AEDT": 660, "JST": 540,
+}  # fmt: skip
+
+
+def _zone(name: object, field: str, kind: object = None) -> tzinfo:
     if not isinstance(name, str) or not name.strip():
         return UTC
+    # Only as an abbreviation (type 2): as an identifier (type 3) "CET" observes summer time.
+    as_abbreviation = kind == 2 or name.strip().upper() == "Z"
+    abbreviation = _PHP_ABBREVIATIONS.get(name.strip().upper()) if as_abbreviation else None
+    if abbreviation is not None:
+        return timezone(timedelta(minutes=abbreviation)) if abbreviation else UTC
     match = _OFFSET.match(name.strip())
     if match:
         sign = -1 if match.group(1) == "-" else 1
@@ -282,7 +298,8 @@ def opt_time(value: object, field: str) -> datetime | None:
     """A timestamp as aware UTC, from any format of loop-returns-api.md §12.
 
     Accepts ``2023-01-01T22:27:15.000Z``, ``2023-08-22 14:08:31`` (no zone: UTC),
-    ``2020-10-29T16:07:31+00:00`` and ``{"date": ..., "timezone_type": 3, "timezone": "UTC"}``.
+    ``2020-10-29T16:07:31+00:00`` and ``{"date": ..., "timezone_type": 3, "timezone": "UTC"}``
+    (PHP's DateTime: type 1 an offset, 2 an abbreviation such as ``Z`` or ``EDT``, 3 a zone).
     A placeholder outside 1900-2199 reads as missing and is noted for review: the record is
     kept (a refund recon cannot see is one it might pay twice); the raw payload keeps it.
 
@@ -313,7 +330,7 @@ def _moment(value: object, field: str) -> datetime | None:
         return None
     zone: tzinfo = UTC
     if isinstance(value, Mapping):
-        zone = _zone(value.get("timezone"), field)
+        zone = _zone(value.get("timezone"), field, value.get("timezone_type"))
         value = value.get("date")
     if not isinstance(value, str) or len(value) > 64:
         raise BadFieldError(field, f"expected a timestamp, got {type(value).__name__}")

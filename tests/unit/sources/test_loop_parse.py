@@ -85,6 +85,31 @@ def _set(path: list[Any], value: Any) -> dict[str, Any]:
 
 _DROP = object()
 
+
+@pytest.mark.parametrize(
+    ("zone", "utc_hour"),
+    [("Z", 14), ("z", 14), ("EDT", 18), ("PST", 22), ("CEST", 12), ("+02:00", 12)],
+)
+def test_a_php_date_with_a_zone_abbreviation_is_read_in_that_zone(zone: str, utc_hour: int) -> None:
+    """PHP's DateTime, which the object form is (§10.3, §12), names a zone given as an
+    abbreviation by the abbreviation (``timezone_type`` 2): ``Z`` when the time was parsed from
+    an ISO string ending in Z, ``EDT`` and the like. A return whose outcome time came so was
+    quarantined whole ("unknown time zone 'Z'"): its refund went unreconciled, its order unread."""
+    stamp = {"date": "2024-03-05 14:22:12.000000", "timezone_type": 2, "timezone": zone}
+    record = parse_return(_set(["outcomes_processed_at", "refund_processed"], stamp))
+    assert isinstance(record, LoopReturnRecord), record
+    assert record.refund_processed_at == datetime(2024, 3, 5, utc_hour, 22, 12, tzinfo=UTC)
+
+
+def test_a_zone_identifier_keeps_its_summer_time() -> None:
+    """``CET`` as an identifier (``timezone_type`` 3) is the tz database's zone, with summer
+    time; only as an abbreviation (type 2) is it a fixed UTC+1."""
+    summer = {"date": "2024-07-05 14:22:12.000000", "timezone_type": 3, "timezone": "CET"}
+    record = parse_return(_set(["outcomes_processed_at", "refund_processed"], summer))
+    assert isinstance(record, LoopReturnRecord)
+    assert record.refund_processed_at == datetime(2024, 7, 5, 12, 22, 12, tzinfo=UTC)
+
+
 BAD = [
     # (what is wrong, path, value, expected quarantine field)
     ("null line amount", ["line_items", 0, "refund"], None, "line_items[0].refund"),
