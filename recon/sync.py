@@ -8,9 +8,10 @@ widening their (small) window. So are the orders of open MISSING_REFUND and MISS
 findings, which remediation may write to: a restock-only refund moves no money, so the order's
 financial status, which the sweep filters on, does not change. So are open and in-review Loop
 returns: their state streams are re-read from the oldest such return's ``updated_at`` (at most
-``initial_days`` back), because label and ``was_processed`` changes may lag or not move
-``updated_at`` (loop-returns-api.md §6 trap 7). So are orders mirrored before recon read
-``Order.test`` (once: the read settles the flag), so that no operator has to run a backfill.
+``initial_days`` back, but never starting later than the watermark's own window), because label
+and ``was_processed`` changes may lag or not move ``updated_at`` (loop-returns-api.md §6 trap
+7). So are orders mirrored before recon read ``Order.test`` (once: the read settles the flag),
+so that no operator has to run a backfill.
 An order the by-id read answers null for (deleted in Shopify, or older than 60 days without
 ``read_all_orders``), mirrored or only named by a Loop return, is recorded as not visible and
 asked for again (its listed refunds with it) only when its return changes or after
@@ -208,7 +209,9 @@ def _loop_window(store: SqlStore, state: str, until: datetime, settings: SyncSet
     start = _since(store, loop_stream(state), until, settings)
     if state in OPEN_RETURN_STATES:
         oldest = store.earliest_update_in_state(state)
-        floor = until - timedelta(days=settings.initial_days)  # bounds the nightly re-read
+        # Bounds how far back the re-read of open returns goes, never the watermark's window:
+        # after a pause longer than ``initial_days`` it would skip what changed since.
+        floor = min(until - timedelta(days=settings.initial_days), start)
         if oldest is not None and oldest < start:
             start = max(oldest, floor)
     return (start, until)

@@ -327,6 +327,25 @@ def test_open_returns_are_re_read_until_they_close(store: SqlStore, clock: Virtu
     assert mirrored.label_status == "delivered"
 
 
+def test_after_a_long_pause_the_open_returns_window_starts_no_later_than_the_watermark(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """recon did not run for 100 days. The re-read of open returns starts at the oldest open
+    return, bounded by ``initial_days`` back; that bound cut the night's window short of the
+    watermark, so an open return updated 80 days ago (after the last night, before the bound)
+    was in no window, ever: the mirror never had it."""
+    last_night = clock.now()
+    loop = FakeLoop([make_return(1, last_night - timedelta(days=10), state="open")])
+    run_sync(store, loop, FakeShopify(), clock, SETTINGS)
+    clock.advance(timedelta(days=100))
+    late = make_return(2, last_night + timedelta(days=20), state="open")
+    loop.put(late)
+    run_sync(store, loop, FakeShopify(), clock, SETTINGS)
+    assert store.return_versions([late.id]) == {late.id: late.updated_at}
+    (opened,) = [w for w in windows(loop.calls, "iter_returns") if w[0] == "open"][-1:]
+    assert opened[1] <= last_night - timedelta(hours=SETTINGS.lookback_hours)
+
+
 def test_an_unchanged_re_polled_return_does_not_re_read_its_order(
     store: SqlStore, clock: VirtualClock
 ) -> None:
