@@ -333,7 +333,9 @@ class Pager:
     def follow(self, name: str, field: str, node: Mapping[str, Any]) -> list[Any] | PartRead:
         """Inner-connection pages beyond the first (``node(id:)`` paging, §7), or a ``PartRead``
         when the list could not be read to its end: the node vanished (deleted, out of sight)
-        before its last page, or a page's ``pageInfo`` cannot be followed."""
+        before its last page, a page's ``pageInfo`` cannot be followed, or it hands back a
+        cursor already followed (one record's list going round in circles spoils that record,
+        not the run)."""
         connection = node.get(field)
         if not isinstance(connection, Mapping) or not isinstance(node.get("id"), str):
             return []  # no connection to follow: the parser judges the field itself
@@ -345,7 +347,11 @@ class Pager:
         extra: list[Any] = []
         while wrong is None and after is not None:
             if after in seen:
-                raise CursorLoopError(f"shopify {name}: the server repeated cursor {after[:40]}")
+                return PartRead(
+                    f"{field}.pageInfo.endCursor",
+                    f"{field}.pageInfo.endCursor repeated a cursor already followed: its "
+                    f"{{field}} cannot be paged further ({name}), so some may not have been read",
+                )
             seen.add(after)
             data, _, used = self._call(
                 document, {**variables, "first": first, "after": after}, "first"

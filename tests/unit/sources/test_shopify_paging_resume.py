@@ -20,7 +20,7 @@ from sources_scripted import ScriptedTransport, gql
 
 from recon.clock import VirtualClock
 from recon.errors import FatalHTTPError, PagingError
-from recon.models import OrderRecord
+from recon.models import OrderRecord, Quarantined, RefundRecord
 from recon.sources.http import RetryPolicy
 from recon.sources.shopify import ShopifyClient
 
@@ -156,3 +156,44 @@ def test_a_list_broken_on_every_page_ends_in_the_error_not_a_loop() -> None:
     with pytest.raises(PagingError):
         _ids(_client(transport))
     assert len(transport.requests) == 2
+
+
+def _refund(number: int, cursor: str | None) -> dict[str, Any]:
+    money = {"amount": "10.00", "currencyCode": "USD"}
+    return {
+        "id": f"gid://shopify/Refund/{number}",
+        "note": None,
+        "createdAt": "2026-01-02T10:00:00Z",
+        "processedAt": "2026-01-02T10:00:00Z",
+        "order": {"id": "gid://shopify/Order/1"},
+        "return": None,
+        "totalRefundedSet": {"shopMoney": money, "presentmentMoney": money},
+        "refundLineItems": {
+            "pageInfo": {"hasNextPage": cursor is not None, "endCursor": cursor},
+            "nodes": [],
+        },
+        "transactions": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []},
+    }
+
+
+def test_an_inner_list_that_repeats_its_cursor_spoils_its_record_not_the_run() -> None:
+    """Refund 1's line items hand back the cursor they were asked with: that refund cannot be
+    read whole, so it is kept for review (as for an inner list without a cursor) and refund 2
+    is read; the night no longer fails on one refund, every night while Shopify answers so."""
+    repeated = gql(
+        {
+            "node": {
+                "refundLineItems": {
+                    "pageInfo": {"hasNextPage": True, "endCursor": "l1"},
+                    "nodes": [],
+                }
+            }
+        }
+    )
+    transport = ScriptedTransport([gql({"nodes": [_refund(1, "l1"), _refund(2, None)]}), repeated])
+    items = list(_client(transport).iter_refunds_by_id(["1", "2"]))
+    assert [r.id for r in items if isinstance(r, RefundRecord)] == ["2"]
+    (kept,) = [q for q in items if isinstance(q, Quarantined)]
+    assert (kept.kind, kept.record_id) == ("refund", "1")
+    assert kept.field == "refundLineItems.pageInfo.endCursor"
+    assert "repeated" in kept.reason and "RefundLineItemsPage" in kept.reason
