@@ -7,9 +7,9 @@ records match (§1, §5). Window connections are sorted by the window's own time
 that yields that many resumes with a new query from the last row's timestamp (``>=``, whole
 seconds) and drops the rows it has already seen: nothing is lost and nothing is read twice but
 the rows sharing that one second. A window whose cursor cannot be followed (a ``pageInfo``
-without a way on, or a cursor Shopify refuses: cursors are short-lived, §5 "restart the
-window") resumes the same way; only when the new query could not start later than the last
-is the list refused as read in part (``PagingError``).
+without a way on, a cursor Shopify refuses: cursors are short-lived, §5 "restart the window";
+or one handed back twice) resumes the same way; only when the new query could not start later
+than the last is the list refused as read in part (``PagingError``, ``CursorLoopError``).
 """
 
 from __future__ import annotations
@@ -204,9 +204,9 @@ class Pager:
         """Every page of the connection at ``path``; cursor loops are refused.
 
         Raises:
-            PagingError: a page's ``pageInfo`` cannot be followed, or a page asked with a
-                cursor was refused (its ``error`` is the refusal); what was yielded is a part.
-            CursorLoopError: the server repeated a cursor.
+            PagingError: a page's ``pageInfo`` cannot be followed, a page asked with a
+                cursor was refused, or a cursor came back a second time (its ``error`` is the
+                refusal, or the ``CursorLoopError``); what was yielded is a part.
         """
         document = load_document(name)
         first = self.sizer.size(document, "first", {**variables, "first": 0})
@@ -247,7 +247,8 @@ class Pager:
             if after is None:
                 return
             if after in seen:
-                raise CursorLoopError(f"shopify {name}: the server repeated cursor {after[:40]}")
+                looped = CursorLoopError(f"shopify {name}: the server repeated cursor {after[:40]}")
+                raise _UnfollowableError(looped, f"page {pages} repeated a cursor")
             seen.add(after)
 
     def windowed(

@@ -124,9 +124,14 @@ def test_refunded_order_sweep_pages_and_returns_each_order_once() -> None:
 
 
 def test_cursor_loop_is_detected() -> None:
-    transport = ScriptedTransport([_orders_page([1], "same"), _orders_page([2], "same")])
+    """The window is asked again from its last row when a cursor comes back; a server that
+    loops there too (no later start) stops the sweep instead of paging for ever."""
+    transport = ScriptedTransport(
+        [_orders_page([1], "same"), _orders_page([2], "same")], repeat_last=True
+    )
     with pytest.raises(CursorLoopError):
         list(_client(transport).iter_refunded_orders(START, END))
+    assert len(transport.requests) == 4
 
 
 @pytest.mark.parametrize("status", [200, 429])

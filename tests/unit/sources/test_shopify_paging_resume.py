@@ -19,7 +19,7 @@ import pytest
 from sources_scripted import ScriptedTransport, gql
 
 from recon.clock import VirtualClock
-from recon.errors import FatalHTTPError, PagingError
+from recon.errors import CursorLoopError, FatalHTTPError, PagingError
 from recon.models import OrderRecord, Quarantined, RefundRecord
 from recon.sources.http import RetryPolicy
 from recon.sources.shopify import ShopifyClient
@@ -197,3 +197,34 @@ def test_an_inner_list_that_repeats_its_cursor_spoils_its_record_not_the_run() -
     assert (kept.kind, kept.record_id) == ("refund", "1")
     assert kept.field == "refundLineItems.pageInfo.endCursor"
     assert "repeated" in kept.reason and "RefundLineItemsPage" in kept.reason
+
+
+def test_a_window_list_repeating_a_cursor_resumes_from_its_last_row() -> None:
+    """Page 2 hands back page 1's cursor: following it would go round in circles, so the
+    sweep asks again from page 2's last row and reads on."""
+    transport = ScriptedTransport(
+        [
+            _page([(1, "2026-01-03T10:00:00Z")], {"hasNextPage": True, "endCursor": "same"}),
+            _page([(2, "2026-01-04T10:00:00Z")], {"hasNextPage": True, "endCursor": "same"}),
+            _page(
+                [(2, "2026-01-04T10:00:00Z"), (3, "2026-01-05T10:00:00Z")],
+                {"hasNextPage": False, "endCursor": None},
+            ),
+            EMPTY,
+        ]
+    )
+    assert _ids(_client(transport)) == ["1", "2", "3"]
+    resumed = transport.bodies()[2]["variables"]
+    assert resumed["after"] is None
+    assert "updated_at:>='2026-01-04T10:00:00Z'" in resumed["query"]
+
+
+def test_a_cursor_loop_that_cannot_start_later_is_still_refused() -> None:
+    transport = ScriptedTransport(
+        [
+            _page([(1, "2026-01-01T00:00:00Z")], {"hasNextPage": True, "endCursor": "same"}),
+            _page([(2, "2026-01-01T00:00:00Z")], {"hasNextPage": True, "endCursor": "same"}),
+        ]
+    )
+    with pytest.raises(CursorLoopError):
+        _ids(_client(transport))
