@@ -149,8 +149,9 @@ def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
 
 
 class _UnfollowableError(PagingError):
-    """A list page that cannot be followed: its ``pageInfo`` has no way on, or Shopify refused
-    its cursor. ``error`` is what the list raises when it cannot resume without the cursor."""
+    """A list page that cannot be followed: its ``pageInfo`` has no way on, Shopify refused its
+    cursor, or handed one back twice. ``error`` is what the list raises when it cannot resume
+    without the cursor; ``why`` says what happened, for the log line of a resume."""
 
     def __init__(self, error: SourceError, why: str) -> None:
         super().__init__(str(error))
@@ -201,7 +202,7 @@ class Pager:
     def pages(
         self, name: str, variables: Mapping[str, Any], path: Sequence[str]
     ) -> Iterator[list[Any]]:
-        """Every page of the connection at ``path``; cursor loops are refused.
+        """Every page of the connection at ``path``; cursor loops are not followed.
 
         Raises:
             PagingError: a page's ``pageInfo`` cannot be followed, a page asked with a
