@@ -353,7 +353,9 @@ class ShopifyClient:
                 )
                 first = items[0]
                 key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
-                if key not in seen:
+                if isinstance(first, Quarantined) and first.record_id is None:
+                    yield from items  # nothing to de-duplicate on: each is its own entry
+                elif key not in seen:
                     seen.add(key)
                     yield from items
 

@@ -228,3 +228,20 @@ def test_a_cursor_loop_that_cannot_start_later_is_still_refused() -> None:
     )
     with pytest.raises(CursorLoopError):
         _ids(_client(transport))
+
+
+def test_every_sweep_order_without_a_readable_id_is_kept_for_review() -> None:
+    """Two orders of the sweep carry no id recon can read: each is kept for review with its
+    payload. The sweep's de-duplication by id took the second for a repeat of the first and
+    dropped it unseen."""
+    nodes = [
+        _order(1, "2026-01-03T10:00:00Z") | {"id": None, "name": "#A"},
+        _order(2, "2026-01-04T10:00:00Z") | {"id": None, "name": "#B"},
+    ]
+    transport = ScriptedTransport(
+        [gql({"orders": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}}),
+         EMPTY]
+    )  # fmt: skip
+    items = list(_client(transport).iter_refunded_orders(START, END))
+    kept = [q for q in items if isinstance(q, Quarantined)]
+    assert sorted(q.raw["name"] for q in kept) == ["#A", "#B"]
