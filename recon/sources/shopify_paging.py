@@ -51,6 +51,19 @@ def resume_point(node: Any, sort_field: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _latest_moment(page: Sequence[Any], sort_field: str) -> datetime | None:
+    """``sort_field`` of the page's last row that has a readable one: a query resumes from it.
+
+    The page is sorted by that field, so a row after it whose time cannot be read (it is
+    quarantined) is at or after it too, and so is all that was not read yet.
+    """
+    for node in reversed(page):
+        moment = resume_point(node, sort_field)
+        if moment is not None:
+            return moment
+    return None
+
+
 def whole_second(moment: datetime) -> datetime:
     """``moment`` cut to the second: what a search value means (``search_time``)."""
     return moment.replace(microsecond=0)
@@ -270,19 +283,18 @@ class Pager:
         seen: set[str] = set()
         low = start
         while True:
-            count, last = 0, None
+            count, resume = 0, None
             try:
                 for page in self.pages(name, {"query": query(low, end)}, path):
                     count += len(page)
-                    last = page[-1] if page else last
+                    resume = _latest_moment(page, sort_field) or resume
                     yield from _unseen(page, seen)
             except _UnfollowableError as lost:
-                # Sorted by ``sort_field``: what was not read is at or after the last row read.
-                resume = resume_point(last, sort_field)
+                # Sorted by ``sort_field``: what was not read is at or after the last time read.
                 if resume is None or whole_second(resume) <= whole_second(low):
                     raise lost.error from None  # no later start: the list was read in part
                 logger.warning(
-                    "shopify %s (query %r): %s; asking again from %s, the last row read (the "
+                    "shopify %s (query %r): %s; asking again from %s, the last time read (the "
                     "list is sorted by %s, so the rest is at or after it)",
                     name,
                     query(low, end),
@@ -294,7 +306,6 @@ class Pager:
                 continue
             if count < self.deep_page_cap:
                 return
-            resume = resume_point(last, sort_field)
             if resume is None or whole_second(resume) <= whole_second(low):
                 logger.error(
                     "shopify %s: %d records from %s on reach the deep-paging cap (%d) and the "

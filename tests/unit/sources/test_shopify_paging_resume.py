@@ -29,7 +29,7 @@ END = datetime(2026, 2, 1, tzinfo=UTC)
 NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 
 
-def _client(transport: ScriptedTransport) -> ShopifyClient:
+def _client(transport: ScriptedTransport, deep_page_cap: int = 25_000) -> ShopifyClient:
     return ShopifyClient(
         httpx.Client(transport=transport),
         base_url="https://shop.example",
@@ -38,6 +38,7 @@ def _client(transport: ScriptedTransport) -> ShopifyClient:
         clock=VirtualClock(),
         policy=RetryPolicy(base_delay=0.01, zero_wait=True),
         check_scopes=False,
+        deep_page_cap=deep_page_cap,
     )
 
 
@@ -245,3 +246,30 @@ def test_every_sweep_order_without_a_readable_id_is_kept_for_review() -> None:
     items = list(_client(transport).iter_refunded_orders(START, END))
     kept = [q for q in items if isinstance(q, Quarantined)]
     assert sorted(q.raw["name"] for q in kept) == ["#A", "#B"]
+
+
+def test_a_capped_window_whose_last_row_has_no_readable_time_resumes_from_the_row_before() -> None:
+    """The deep-paging cap ends the first query on an order whose updatedAt cannot be read
+    (it is quarantined): the window resumes from the last time it can read, the row before,
+    instead of stopping there with orders after it never read."""
+    cap = {"hasNextPage": False, "endCursor": "c"}  # the cap ends paging (§1, §5)
+    one, two, bad = (1, "2026-01-03T10:00:00Z"), (2, "2026-01-04T10:00:00Z"), (9, "garbage")
+    three = (3, "2026-01-09T12:00:00Z")
+    transport = ScriptedTransport(
+        [
+            _page([one, two, bad], cap),
+            _page([two, bad, three], cap),
+            _page([three], {"hasNextPage": False, "endCursor": None}),
+            EMPTY,
+        ]
+    )
+    items = list(_client(transport, deep_page_cap=3).iter_refunded_orders(START, END))
+    assert [o.id for o in items if isinstance(o, OrderRecord)] == ["1", "2", "3"]
+    assert [(q.record_id, q.field) for q in items if isinstance(q, Quarantined)] == [
+        ("9", "updatedAt")
+    ]
+    resumed = [body["variables"]["query"].split(" AND ")[0] for body in transport.bodies()]
+    assert resumed[1:3] == [
+        "updated_at:>='2026-01-04T10:00:00Z'",
+        "updated_at:>='2026-01-09T12:00:00Z'",
+    ]
