@@ -25,6 +25,7 @@ from recon.delivery import (
     deliver,
 )
 from recon.engine import ReconResult
+from recon.engine.rma import ascii_digits
 from recon.errors import ConfigError, MailLostError, ReportNotDeliveredError
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
@@ -210,16 +211,17 @@ def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, 
     """One row per Loop return with store credit, its gift cards and a status that follows the
     ``MISSING_STORE_CREDIT`` rule (docs/findings.md), so the sheet and the findings agree.
 
-    A card counts for a return when its note names the RMA as a whole number. ``issued_amount``
-    adds the cards in the return's currency. Status: ``not due`` (cancelled or expired),
-    ``due`` (open), ``missing`` (closed, no card), ``short`` (closed, cards in its currency fall
-    short by more than ``tolerance``), else ``issued`` (cards in another currency count as
-    issued: they cannot be compared).
+    A card counts for a return when its note names the RMA as a whole number, digits in any
+    script read as ASCII as the rule reads them (a note typed with fullwidth digits names the
+    RMA). ``issued_amount`` adds the cards in the return's currency. Status: ``not due``
+    (cancelled or expired), ``due`` (open), ``missing`` (closed, no card), ``short`` (closed,
+    cards in its currency fall short by more than ``tolerance``), else ``issued`` (cards in
+    another currency count as issued: they cannot be compared).
     """
     orders = {o.id: o.name for o in snapshot.orders}
     by_number: dict[str, list[GiftCardRecord]] = {}
     for card in snapshot.gift_cards:
-        for number in set(re.findall(r"\d+", card.note or "")):
+        for number in set(re.findall(r"\d+", ascii_digits(card.note or ""))):
             by_number.setdefault(number, []).append(card)
     rows: list[dict[str, Any]] = []
     for ret in snapshot.returns:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from recon.config import Settings, ShopSettings
+from recon.config import EngineSettings, Settings, ShopSettings
 from recon.deliverables import monthend_path, store_credit_rows
-from recon.models import GiftCardRecord, LoopReturnRecord
+from recon.engine import build_frames, reconcile
+from recon.models import Category, GiftCardRecord, LoopReturnRecord
 from recon.store.snapshot import Snapshot
 
 AS_OF = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -52,6 +53,15 @@ STATUS_CASES = {
     "closed, no card": ("closed", []),
     "closed, a card naming a longer number": ("closed", [card("g1", "RMA 1234567", "50.00")]),
     "closed, a card in another currency": ("closed", [card("g1", "RMA 123456", "5", "EUR")]),
+    # typed with an IME (fullwidth) or in Arabic-Indic digits: the rule reads them as ASCII
+    "closed, a card naming it in fullwidth digits": (
+        "closed",
+        [card("g1", "Loop RMA \uff11\uff12\uff13\uff14\uff15\uff16", "50.00")],
+    ),
+    "closed, a card naming it in Arabic-Indic digits": (
+        "closed",
+        [card("g1", "RMA \u0661\u0662\u0663\u0664\u0665\u0666", "20.00")],
+    ),
     "open": ("open", []),
     "cancelled": ("cancelled", []),
 }
@@ -63,6 +73,8 @@ EXPECTED = {
     "closed, no card": ("missing", "0.00", ""),
     "closed, a card naming a longer number": ("missing", "0.00", ""),
     "closed, a card in another currency": ("issued", "0.00", "g1"),
+    "closed, a card naming it in fullwidth digits": ("issued", "50.00", "g1"),
+    "closed, a card naming it in Arabic-Indic digits": ("short", "20.00", "g1"),
     "open": ("due", "0.00", ""),
     "cancelled": ("not due", "0.00", ""),
 }
@@ -79,6 +91,20 @@ def test_store_credit_status_follows_the_missing_store_credit_rule(case: str) ->
         Decimal(issued),
         ids,
     )
+
+
+@pytest.mark.parametrize("case", list(STATUS_CASES))
+def test_the_store_credit_sheet_agrees_with_the_findings(case: str) -> None:
+    """The month-end Store credit sheet says ``missing`` or ``short`` exactly when the engine
+    raises MISSING_STORE_CREDIT for the same records (a card naming the RMA in fullwidth
+    digits read as missing, though the findings had none)."""
+    state, cards = STATUS_CASES[case]
+    snapshot = Snapshot(returns=(credit_return("123456", state),), gift_cards=tuple(cards))
+    (row,) = store_credit_rows(snapshot, TOL)
+    frames = build_frames(snapshot.returns, (), (), (), (), snapshot.gift_cards)
+    result = reconcile(frames, EngineSettings(amount_tolerance=TOL), AS_OF)
+    raised = {f.category for f in result.findings} & {Category.MISSING_STORE_CREDIT}
+    assert (row["status"] in ("missing", "short")) == bool(raised)
 
 
 def test_returns_without_store_credit_have_no_row() -> None:
