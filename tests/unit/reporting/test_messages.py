@@ -24,6 +24,7 @@ from recon.errors import DeliveryError
 from recon.models import Category, FindingStatus, Owner
 from recon.reporting.data import ReportData
 from recon.reporting.figures import for_team
+from recon.reporting.html import render_report
 
 
 class FakeMailer:
@@ -183,6 +184,20 @@ def test_team_mails_count_only_the_teams_own_actions(report_data: ReportData) ->
     assert [a["category"] for a in warehouse.actions] == ["MISSING_RESTOCK"]
     assert warehouse.waiting_actions == () and for_team(report_data, Owner.CX).actions == ()
     assert len(for_team(report_data, Owner.FINANCE).waiting_actions) == 1
+
+
+def test_a_mail_with_actions_waiting_does_not_say_there_is_nothing_to_do(tmp_path: Path) -> None:
+    """No finding is open, but the sample's refund waits for approval: finance's mail (and the
+    report) said "Actions waiting for a decision: 1" and then "Nothing for finance to do"."""
+    data = make_data(findings=[], previous_findings=None)
+    assert len(data.waiting_actions) == 1 and data.headline.open_findings == 0
+    (finance,) = build_messages(data, settings(tmp_path))
+    for text in (body(finance, "plain"), body(finance, "html"), render_report(data)):
+        assert "Nothing" not in text
+        assert "No open findings" in text
+    idle = make_data(findings=[], previous_findings=None, actions=[])
+    (quiet,) = build_messages(idle, settings(tmp_path))
+    assert "Nothing for finance to do." in body(quiet, "plain")
 
 
 def test_the_html_mail_says_which_categories_were_muted(tmp_path: Path) -> None:
