@@ -3,6 +3,7 @@ their findings with the lifecycle the nightly runs recorded, and its payouts tie
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from recon.clock import day_start
 from recon.config import Settings
 from recon.deliverables import check_output_dirs, monthend_path, report_data, write_monthend
 from recon.engine import build_frames, tie_out_payouts
-from recon.period_end import as_it_stood, at_period_end
+from recon.models import CLOSED_STATUSES, Finding, FindingEvent, FindingStatus
+from recon.period_end import as_it_stood, at_period_end, carried_at_end
 from recon.remediation.runner import action_rows_as_of
 from recon.service import live_only, order_flags, reconcile_snapshot, sessions
 from recon.store.snapshot import Snapshot
@@ -67,11 +69,14 @@ def build_monthend(
     result = reconcile_snapshot(settings, store, snapshot, as_of, ledger_before=as_of)
     result = replace(result, payout_tieout=_payout_tieout(settings, store, snapshot, since, as_of))
     known = {f.key: f for f in store.load_findings()}
-    history = store.finding_events(f.key for f in result.findings)
+    unseen = _not_recomputed(settings, known.values(), {f.key for f in result.findings}, period,
+                             as_of)  # fmt: skip
+    history = store.finding_events([*(f.key for f in result.findings), *(f.key for f in unseen)])
     findings = [
         at_period_end(f, known.get(f.key), (since, until), as_of, history.get(f.key, ()))
         for f in result.findings
     ]
+    carried = carried_forward(unseen, history, (since, until), as_of)
     rmas = {r.id for r in snapshot.returns}
     # As the ledger stood at the period's end: a book re-built later reads as the one built then.
     actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)
@@ -91,4 +96,57 @@ def build_monthend(
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
         order_flags=order_flags(settings, period, findings),
     )
+    data = replace(data, carried_forward=carried)
     return write_monthend(data, monthend_path(settings, start, end), later_actions=later)
+
+
+def _not_recomputed(
+    settings: Settings,
+    stored: Iterable[Finding],
+    found: set[str],
+    period: Snapshot,
+    as_of: datetime,
+) -> list[Finding]:
+    """Stored findings the book did not recompute and whose records are none of the period's
+    (the book read those and found them fixed by its end), that may have been open at its end.
+
+    A finding closed before the end and still closed was closed at the end (no episode since);
+    one left out as a test order and one of a muted category are in no sheet of the book.
+    """
+    returns = {r.id for r in period.returns}
+    orders = {o.id for o in period.orders}
+    muted = set(settings.engine.muted_categories)
+    return [
+        f
+        for f in stored
+        if f.key not in found
+        and f.category not in muted
+        and f.status is not FindingStatus.LEFT_OUT
+        and not (
+            f.status in CLOSED_STATUSES and f.resolved_at is not None and f.resolved_at < as_of
+        )
+        and f.rma not in returns
+        and f.shopify_order_id not in orders
+    ]
+
+
+def carried_forward(
+    unseen: Iterable[Finding],
+    history: Mapping[str, list[FindingEvent]],
+    period: tuple[datetime, datetime],
+    as_of: datetime,
+) -> tuple[Finding, ...]:
+    """The breaks open (or acknowledged) at the period's end that the book did not recompute,
+    as the findings' history says they stood then: open first, oldest first.
+
+    A return closed on 11 September and never refunded has no record in October: October's
+    Exceptions cannot list its ``MISSING_REFUND``, yet the refund was owed at October's close.
+    """
+    stood = (carried_at_end(f, period, as_of, history.get(f.key, ())) for f in unseen)
+    kept = [f for f in stood if f is not None]
+    return tuple(
+        sorted(
+            kept,
+            key=lambda f: (f.status is FindingStatus.ACKNOWLEDGED, f.first_seen or as_of, f.key),
+        )
+    )

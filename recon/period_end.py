@@ -151,3 +151,39 @@ def as_it_stood(snapshot: Snapshot, as_of: datetime) -> Snapshot:
         payouts=tuple(p for p in snapshot.payouts if p.issued_at < as_of),
         gift_cards=tuple(g for g in snapshot.gift_cards if g.created_at < as_of),
     )
+
+
+def carried_at_end(
+    stored: Finding,
+    period: tuple[datetime, datetime],
+    as_of: datetime,
+    events: Sequence[FindingEvent],
+) -> Finding | None:
+    """A stored finding as it stood at the period's end when it was open or acknowledged then
+    (``at_period_end``'s status and first seen, the amount at risk and currency of its last
+    change before the end); None when it was closed then, or no run had recorded it yet.
+
+    For findings the book does not recompute (their records had no activity in the period):
+    the book cannot see them, and only the history says they were open at the close. A store
+    upgraded to the history after the end has the upgrade's state (``_as_upgraded``): a finding
+    closed then counts only when it was closed in the same episode after the end.
+    """
+    before = [e for e in events if e.at < as_of]
+    if before:
+        last = before[-1]
+        if last.status in CLOSED_STATUSES:
+            return None
+        amount, currency = last.amount_at_risk, last.currency
+    elif events and events[0].origin is EventOrigin.UPGRADE:
+        upgraded = _as_upgraded(stored, events) or stored
+        if upgraded.first_seen is None or upgraded.first_seen >= as_of:
+            return None
+        if upgraded.status in CLOSED_STATUSES and (
+            upgraded.resolved_at is None or upgraded.resolved_at < as_of
+        ):
+            return None  # closed before the end, or when is not known
+        amount, currency = events[0].amount_at_risk, events[0].currency
+    else:
+        return None  # first recorded after the end (or never)
+    stood = stored.model_copy(update={"amount_at_risk": amount, "currency": currency})
+    return at_period_end(stood, stored, period, as_of, events)

@@ -149,6 +149,10 @@ class ReportData:
     unfinished_runs: int = 0
     # The run's report folder (``deliverables.report_folder``); "" for the day's name.
     folder: str = ""
+    # Month-end only: findings open or acknowledged at the period's end (read from the history)
+    # that the book did not recompute, their records having no activity in the period
+    # (``month_end.carried_forward``): the Carried forward sheet.
+    carried_forward: tuple[Finding, ...] = field(default=(), repr=False)
 
     @property
     def day_folder(self) -> str:
@@ -206,6 +210,13 @@ class ReportData:
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""
         for finding in chain(self.open_findings, self.acknowledged_findings):  # no copy
+            yield to_row(
+                finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
+            )
+
+    def carried_rows(self) -> Iterator[ExceptionRow]:
+        """The carried-forward findings as rows, lazily, as ``exception_rows``."""
+        for finding in self.carried_forward:
             yield to_row(
                 finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
             )

@@ -25,6 +25,7 @@ from recon.reporting.xlsx_writer import (
 )
 
 EXCEPTIONS_TABLE = "Exceptions"
+CARRIED_TABLE = "CarriedForward"
 EXCEPTION_COLUMNS = (
     Column("category", width=30),
     Column("severity", width=10),
@@ -93,6 +94,14 @@ def write_exceptions_sheet(book: StreamingBook, data: ReportData) -> StreamingSh
     """Stream every open finding into an ``Exceptions`` sheet and table."""
     sheet = book.sheet("Exceptions", EXCEPTION_COLUMNS, table=EXCEPTIONS_TABLE)
     sheet.extend(exception_values(row) for row in data.exception_rows())
+    return sheet
+
+
+def write_carried_sheet(book: StreamingBook, data: ReportData) -> StreamingSheet:
+    """The month-end book's ``Carried forward`` sheet: the breaks still open (or acknowledged)
+    at the period's end whose records had no activity in it, in the Exceptions' columns."""
+    sheet = book.sheet("Carried forward", EXCEPTION_COLUMNS, table=CARRIED_TABLE)
+    sheet.extend(exception_values(row) for row in data.carried_rows())
     return sheet
 
 

@@ -1,8 +1,8 @@
 """The month-end workbook finance closes the month with: Summary formulas over streamed tables.
 
 Sheets: Summary (KPIs and per-currency totals as real formulas over the tables, two charts),
-Exceptions, Matched, Payouts, Actions, Store credit. Every data sheet is streamed (openpyxl
-write-only), so memory stays flat in the number of rows.
+Exceptions, Carried forward, Matched, Payouts, Actions, Store credit. Every data sheet is
+streamed (openpyxl write-only), so memory stays flat in the number of rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from openpyxl.chart import BarChart, LineChart, Reference
 
 from recon.clock import shop_day
 from recon.reporting.data import ReportData
-from recon.reporting.exceptions_xlsx import write_actions_sheet, write_exceptions_sheet
+from recon.reporting.exceptions_xlsx import (
+    CARRIED_TABLE,
+    write_actions_sheet,
+    write_carried_sheet,
+    write_exceptions_sheet,
+)
 from recon.reporting.rows import ACTION_COLUMNS, dict_rows, frame_rows
 from recon.reporting.xlsx_writer import EXCEL_ROWS, Column, StreamingBook, money_format
 
@@ -88,6 +93,7 @@ def write_monthend_workbook(
     book = StreamingBook(rows_per_sheet=rows_per_sheet)
     summary = book.workbook.create_sheet("Summary")  # first tab; filled once the tables exist
     exceptions = write_exceptions_sheet(book, data)
+    carried = write_carried_sheet(book, data)
     matched = book.sheet("Matched", MATCHED_COLUMNS, table="Matched")
     matched.extend(frame_rows(data, data.matches, MATCHED_COLUMNS))
     payouts = book.sheet("Payouts", PAYOUT_COLUMNS, table="Payouts")
@@ -96,7 +102,12 @@ def write_monthend_workbook(
     book.sheet("Store credit", STORE_CREDIT_COLUMNS, table="StoreCredit").extend(
         dict_rows(data, data.store_credit, STORE_CREDIT_COLUMNS)
     )
-    tables = {"Exceptions": exceptions.tables, "Matched": matched.tables, "Payouts": payouts.tables}
+    tables = {
+        "Exceptions": exceptions.tables,
+        CARRIED_TABLE: carried.tables,
+        "Matched": matched.tables,
+        "Payouts": payouts.tables,
+    }
     layout = write_summary(book, summary, data, summary_currencies(data), tables, later_actions)
     _add_charts(summary, layout)
     book.save(path)
@@ -108,10 +119,11 @@ def _at_period_end(actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
 
 
 def summary_currencies(data: ReportData) -> tuple[str, ...]:
-    """Currencies the Summary shows a row for: open and acknowledged findings, matched refunds
-    and payouts."""
+    """Currencies the Summary shows a row for: open, acknowledged and carried-forward findings,
+    matched refunds and payouts."""
     quiet = {a.currency for a in data.headline.acknowledged_amounts}
-    return tuple(sorted(set(data.currencies) | quiet | set(data.ledger_currencies)))
+    carried = {f.currency for f in data.carried_forward if f.currency}
+    return tuple(sorted(set(data.currencies) | quiet | carried | set(data.ledger_currencies)))
 
 
 def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> None:
@@ -125,7 +137,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
-        summary.add_chart(bar, "L2")
+        summary.add_chart(bar, "P2")  # right of the currency table
     first, last, width = layout["trend"]
     if last >= first and width > 0:
         line = LineChart()
@@ -136,7 +148,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         line.width, line.height = 18, 9
-        summary.add_chart(line, "L22")
+        summary.add_chart(line, "P22")
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -212,6 +224,13 @@ class _SummaryRows:
         self.add("Carried over from before the period", before)
         if after:
             self.add("First seen after the period's end", after)
+        # Breaks open at the close whose records had no activity in the period: in no
+        # Exceptions row, still owed (a refund owed is a liability at the close).
+        carried = self.over(CARRIED_TABLE, f"COUNTIFS({_OPEN})")
+        self.add("Carried forward (open at the end, no activity in the period)", carried)
+        self.add(
+            "Carried forward, acknowledged", self.over(CARRIED_TABLE, f"COUNTIFS({_ACKNOWLEDGED})")
+        )
         if data.muted:  # muted findings are in no sheet: say so, as the HTML report does
             muted = ", ".join(f"{category} ({count})" for category, count in data.muted)
             self.add("Not reported (engine.muted_categories)", muted)
@@ -225,15 +244,22 @@ class _SummaryRows:
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> None:
-        self.header("Currency", "Money at risk", "Open findings", "Matched refunds",
-                    "Payout refunds", "Unmatched payout refunds", "Payout difference",
-                    "Bounced refunds", "Acknowledged amount", "Acknowledged findings")  # fmt: skip
+        self.header("Currency", "Money at risk", "Open findings", "Carried forward at risk",
+                    "Carried forward findings", "Money at risk at the period's end",
+                    "Matched refunds", "Payout refunds", "Unmatched payout refunds",
+                    "Payout difference", "Bounced refunds", "Acknowledged amount",
+                    "Acknowledged findings")  # fmt: skip
         for cur in currencies:
             at = f"{{t}}[currency],{_q(cur)}"
+            risk = f"SUMIFS({{t}}[amount_at_risk],{at},{_OPEN})"
+            both = self.over("Exceptions", risk) + "+" + self.over(CARRIED_TABLE, risk)[1:]
             self.add(
                 cur,
-                self.sum_of("Exceptions", "amount_at_risk", at, _OPEN, currency=cur),
+                self.money(self.over("Exceptions", risk), cur),
                 self.exceptions(f"COUNTIFS({at},{_OPEN})"),
+                self.money(self.over(CARRIED_TABLE, risk), cur),
+                self.over(CARRIED_TABLE, f"COUNTIFS({at},{_OPEN})"),
+                self.money(both, cur),
                 self.sum_of("Matched", "refunded_total", at, currency=cur),
                 self.sum_of("Payouts", "refunds_sum", at, currency=cur),
                 self.sum_of("Payouts", "refunds_unmatched_sum", at, currency=cur),
@@ -322,7 +348,7 @@ def write_summary(
         "trend": summary.trend(data, valid),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEFGHIJ":
+    for letter in "BCDEFGHIJKLM":
         ws.column_dimensions[letter].width = 18
     for row in summary.rows:
         ws.append(row)

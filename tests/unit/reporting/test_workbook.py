@@ -20,7 +20,15 @@ from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import EXCEPTION_COLUMNS, write_run_reports
 from recon.reporting.monthend import write_monthend_workbook
 
-SHEETS = ["Summary", "Exceptions", "Matched", "Payouts", "Actions", "Store credit"]
+SHEETS = [
+    "Summary",
+    "Exceptions",
+    "Carried forward",
+    "Matched",
+    "Payouts",
+    "Actions",
+    "Store credit",
+]
 
 
 @pytest.fixture
@@ -57,6 +65,7 @@ def test_sheets_tables_headers_and_layout(workbook_path: Path) -> None:
     assert table.ref == "A1:R6" and table.autoFilter.ref == "A1:R6"  # 5 open findings
     assert {t for ws in book.worksheets for t in ws.tables} == {
         "Exceptions",
+        "CarriedForward",
         "Matched",
         "Payouts",
         "Actions",

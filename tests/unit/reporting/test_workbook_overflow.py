@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,28 @@ from typing import Any
 import pytest
 from formula_check import evaluate, table_columns
 from openpyxl import load_workbook
-from report_samples import make_data
+from report_samples import make_data as sample_data
+from report_samples import sample_findings
 from test_workbook import summary_formulas
 
+from recon.models import FindingStatus
+from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_exceptions_workbook
 from recon.reporting.monthend import write_monthend_workbook
 
 # The header and one data row per sheet: every sheet of the sample with two rows overflows.
 ONE_ROW = 2
+
+
+def make_data() -> ReportData:
+    """The sample, with two breaks carried forward (open, and acknowledged): every month-end
+    sheet has at least two rows."""
+    first = sample_findings()[0]
+    carried = tuple(
+        first.model_copy(update={"key": f"{first.key}|carried{i}", "status": status})
+        for i, status in enumerate((FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED))
+    )
+    return replace(sample_data(), carried_forward=carried)
 
 
 def _rows(book: Any, title: str) -> Counter[tuple[Any, ...]]:
@@ -50,7 +65,8 @@ def test_every_row_lands_in_exactly_one_part_each_part_a_table(tmp_path: Path) -
         "Exceptions (5)",
     ]
     assert "Matched (2)" in split.sheetnames and "Actions (2)" in split.sheetnames
-    for title in ("Exceptions", "Matched", "Payouts", "Actions", "Store credit"):
+    assert "Carried forward (2)" in split.sheetnames
+    for title in ("Exceptions", "Carried forward", "Matched", "Payouts", "Actions", "Store credit"):
         assert _rows(split, title) == _rows(whole, title), title
     for ws in split.worksheets[1:]:
         assert ws.max_row <= ONE_ROW, ws.title
@@ -76,6 +92,13 @@ def test_the_summary_adds_up_every_part(tmp_path: Path) -> None:
     assert expected[("Open findings", "Value")] == 5  # the sample is not all zeros
     assert expected[("USD", "Matched refunds")] == Decimal("20.00")
     assert "Exceptions5[amount_at_risk]" in formulas[("USD", "Money at risk")]
+    carried = formulas[("USD", "Carried forward at risk")]
+    assert "CarriedForward[amount_at_risk]" in carried
+    assert "CarriedForward2[amount_at_risk]" in carried
+    at_end = expected[("USD", "Money at risk at the period's end")]
+    assert (
+        at_end == expected[("USD", "Money at risk")] + expected[("USD", "Carried forward at risk")]
+    )
 
 
 SOFFICE = shutil.which("soffice")
@@ -93,9 +116,16 @@ def test_a_spreadsheet_opens_the_split_book_and_recomputes_its_totals(tmp_path: 
     )
     values = load_workbook(tmp_path / "lo" / path.name, data_only=True)["Summary"]
     labels = {row[0].value: row for row in values.iter_rows()}
+    usd = dict(zip((c.value for c in labels["Currency"]), labels["USD"], strict=False))
     assert labels["Open findings"][1].value == 5
-    assert Decimal(str(labels["USD"][1].value)) == Decimal("198.60")
-    assert Decimal(str(labels["USD"][3].value)) == Decimal("20.00")  # matched refunds
+    assert Decimal(str(usd["Money at risk"].value)) == Decimal("198.60")
+    assert Decimal(str(usd["Matched refunds"].value)) == Decimal("20.00")
+    carried = sample_findings()[0].amount_at_risk  # the open one of the two carried forward
+    assert sample_findings()[0].currency == "USD"
+    assert Decimal(str(usd["Carried forward at risk"].value)) == carried
+    assert (
+        Decimal(str(usd["Money at risk at the period's end"].value)) == Decimal("198.60") + carried
+    )
 
 
 def test_the_nightly_workbook_keeps_every_finding(tmp_path: Path) -> None:
