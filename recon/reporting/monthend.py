@@ -161,6 +161,7 @@ Layout = dict[str, tuple[int, int, int]]
 # "<>acknowledged" alone would count the blank row an empty table keeps (Excel matches blanks).
 _OPEN = '{t}[key],"<>",{t}[status],"<>acknowledged"'
 _ACKNOWLEDGED = '{t}[status],"acknowledged"'
+_PAYOUT = '{t}[payout_id],"<>"'  # a payout row, not an empty table's blank row
 
 
 def _q(text: str) -> str:
@@ -247,8 +248,8 @@ class _SummaryRows:
         self.header("Currency", "Money at risk", "Open findings", "Carried forward at risk",
                     "Carried forward findings", "Money at risk at the period's end",
                     "Matched refunds", "Payout refunds", "Unmatched payout refunds",
-                    "Payout difference", "Bounced refunds", "Acknowledged amount",
-                    "Acknowledged findings")  # fmt: skip
+                    "Payout difference (signed net)", "Payouts not tied out", "Bounced refunds",
+                    "Acknowledged amount", "Acknowledged findings")  # fmt: skip
         for cur in currencies:
             at = f"{{t}}[currency],{_q(cur)}"
             risk = f"SUMIFS({{t}}[amount_at_risk],{at},{_OPEN})"
@@ -264,6 +265,8 @@ class _SummaryRows:
                 self.sum_of("Payouts", "refunds_sum", at, currency=cur),
                 self.sum_of("Payouts", "refunds_unmatched_sum", at, currency=cur),
                 self.sum_of("Payouts", "difference", at, currency=cur),
+                # +7.00 and -7.00 net to 0.00: the signed sum alone reads as tied out
+                self.over("Payouts", f'COUNTIFS({at},{_PAYOUT},{{t}}[difference],"<>0")'),
                 self.sum_of("Payouts", "refund_failures_sum", at, currency=cur),
                 self.sum_of("Exceptions", "amount_at_risk", at, _ACKNOWLEDGED, currency=cur),
                 self.exceptions(f"COUNTIFS({at},{_ACKNOWLEDGED})"),
@@ -348,7 +351,7 @@ def write_summary(
         "trend": summary.trend(data, valid),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEFGHIJKLM":
+    for letter in "BCDEFGHIJKLMN":
         ws.column_dimensions[letter].width = 18
     for row in summary.rows:
         ws.append(row)

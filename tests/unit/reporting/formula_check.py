@@ -1,9 +1,10 @@
 """A tiny evaluator for the Summary formulas, used when LibreOffice is not installed.
 
 It understands exactly what recon writes: SUMIFS, COUNTIFS and COUNTA over structured table
-references (``Table[column]``) with string-literal (``"<>x"``: not x) or same-sheet cell
-criteria. It reads the table's ref and header from the saved workbook, so it checks that a
-formula points at the column it names, and computes the result from the cells a user would see.
+references (``Table[column]``) with string-literal (``"<>x"``: not x; ``"<>0"``: numeric) or
+same-sheet cell criteria. It reads the table's ref and header from the saved workbook, so it
+checks that a formula points at the column it names, and computes the result from the cells a
+user would see.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openpyxl.utils import range_boundaries
 _CALL = re.compile(r"^=(SUMIFS|COUNTIFS|COUNTA)\((.*)\)$")
 _REF = re.compile(r"^(\w+)\[(\w+)\]$")
 _CELL = re.compile(r"^[A-Z]+\d+$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def table_columns(workbook: Any) -> dict[str, dict[str, list[Any]]]:
@@ -76,6 +78,10 @@ def _matches(value: Any, criterion: Any) -> bool:
         return value not in (None, "")  # Excel: "<>" alone matches what is not blank
     if isinstance(criterion, str) and criterion.startswith("<>"):
         return not _matches(value, criterion[2:])  # Excel: "<>x" matches blanks too
+    if isinstance(criterion, str) and _NUMBER.match(criterion):
+        # Excel: a numeric criterion matches numbers equal to it (a blank is no number)
+        numeric = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        return numeric and Decimal(str(value)) == Decimal(criterion)
     if isinstance(criterion, str):
         return isinstance(value, str) and value.lower() == criterion.lower()
     if isinstance(criterion, datetime) and isinstance(value, datetime):
