@@ -137,7 +137,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
-        summary.add_chart(bar, "P2")  # right of the currency table
+        summary.add_chart(bar, "R2")  # right of the currency table
     first, last, width = layout["trend"]
     if last >= first and width > 0:
         line = LineChart()
@@ -148,7 +148,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         line.width, line.height = 18, 9
-        summary.add_chart(line, "P22")
+        summary.add_chart(line, "R22")
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -167,6 +167,12 @@ _PAYOUT = '{t}[payout_id],"<>"'  # a payout row, not an empty table's blank row
 def _q(text: str) -> str:
     """A string literal inside a formula (criteria are enum values and ISO codes only)."""
     return '"' + text.replace('"', '""') + '"'
+
+
+# Payouts that reached no bank (Shopify's ShopifyPaymentsPayoutStatus: the bank declined it, or
+# Shopify cancelled it) are no money paid: on the Payouts sheet, apart on the Summary.
+UNPAID_PAYOUTS = ("FAILED", "CANCELED")
+_PAID = ",".join(f"{{t}}[status],{_q('<>' + status)}" for status in UNPAID_PAYOUTS)
 
 
 class _SummaryRows:
@@ -249,6 +255,7 @@ class _SummaryRows:
                     "Carried forward findings", "Money at risk at the period's end",
                     "Matched refunds", "Payout refunds", "Unmatched payout refunds",
                     "Payout difference (signed net)", "Payouts not tied out", "Bounced refunds",
+                    "Failed or cancelled payouts", "Refunds in failed or cancelled payouts",
                     "Acknowledged amount", "Acknowledged findings")  # fmt: skip
         for cur in currencies:
             at = f"{{t}}[currency],{_q(cur)}"
@@ -262,12 +269,17 @@ class _SummaryRows:
                 self.over(CARRIED_TABLE, f"COUNTIFS({at},{_OPEN})"),
                 self.money(both, cur),
                 self.sum_of("Matched", "refunded_total", at, currency=cur),
-                self.sum_of("Payouts", "refunds_sum", at, currency=cur),
-                self.sum_of("Payouts", "refunds_unmatched_sum", at, currency=cur),
-                self.sum_of("Payouts", "difference", at, currency=cur),
+                self.sum_of("Payouts", "refunds_sum", at, _PAID, currency=cur),
+                self.sum_of("Payouts", "refunds_unmatched_sum", at, _PAID, currency=cur),
+                self.sum_of("Payouts", "difference", at, _PAID, currency=cur),
                 # +7.00 and -7.00 net to 0.00: the signed sum alone reads as tied out
-                self.over("Payouts", f'COUNTIFS({at},{_PAYOUT},{{t}}[difference],"<>0")'),
-                self.sum_of("Payouts", "refund_failures_sum", at, currency=cur),
+                self.over("Payouts", f'COUNTIFS({at},{_PAYOUT},{_PAID},{{t}}[difference],"<>0")'),
+                self.sum_of("Payouts", "refund_failures_sum", at, _PAID, currency=cur),
+                self.over("Payouts", _unpaid(f"COUNTIFS({at},{_PAYOUT},{{status}})")),
+                self.money(
+                    self.over("Payouts", _unpaid(f"SUMIFS({{t}}[refunds_sum],{at},{{status}})")),
+                    cur,
+                ),
                 self.sum_of("Exceptions", "amount_at_risk", at, _ACKNOWLEDGED, currency=cur),
                 self.exceptions(f"COUNTIFS({at},{_ACKNOWLEDGED})"),
             )
@@ -305,6 +317,12 @@ class _SummaryRows:
             ]  # fmt: skip
             self.add(self.book.styled(self.ws, day, "yyyy-mm-dd"), *amounts)
         return (first, len(self.rows), len(currencies))
+
+
+def _unpaid(call: str) -> str:
+    """``call`` once per status of a payout that reached no bank (``{status}``: the criterion),
+    added up."""
+    return "+".join(call.replace("{status}", f"{{t}}[status],{_q(s)}") for s in UNPAID_PAYOUTS)
 
 
 def _actions_note(later: int) -> str:
@@ -351,7 +369,7 @@ def write_summary(
         "trend": summary.trend(data, valid),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEFGHIJKLMN":
+    for letter in "BCDEFGHIJKLMNOP":
         ws.column_dimensions[letter].width = 18
     for row in summary.rows:
         ws.append(row)

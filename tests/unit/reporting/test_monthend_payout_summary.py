@@ -1,7 +1,8 @@
 """The month-end Summary's payout figures, as finance reads them to say the payouts tie out.
 
-Payouts fed in (the engine's tie-out rows): in USD, 701 (+7.00 difference), 702 (-7.00) and 703
-(tied out, 0.00); in EUR, 704 (tied out).
+Payouts fed in (the engine's tie-out rows), each with 20.00 of refunds: in USD, 701 (+7.00
+difference), 702 (-7.00) and 703 (tied out, 0.00); in EUR, 704 (tied out); and with them, for
+the failed ones, USD 705 (FAILED, 3.00 off) and 706 (CANCELED).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 from formula_check import evaluate, table_columns
 from openpyxl import load_workbook
-from report_samples import make_data
+from report_samples import make_data, sheet_rows
 from test_workbook import summary_formulas
 
 from recon.reporting.monthend import write_monthend_workbook
@@ -53,6 +54,11 @@ PAYOUTS = [
     payout("703", "USD", "0.00"),
     payout("704", "EUR", "0.00"),
 ]
+FAILED_TOO = [
+    *PAYOUTS,
+    payout("705", "USD", "3.00", status="FAILED"),
+    payout("706", "USD", "0.00", status="CANCELED"),
+]
 
 
 def _book(
@@ -76,7 +82,8 @@ def test_payouts_off_both_ways_are_counted_not_netted_to_tied_out(tmp_path: Path
     assert figures[("USD", NOT_TIED)] == 2
     assert figures[("EUR", NOT_TIED)] == 0
     assert formulas[("USD", NOT_TIED)] == (
-        '=COUNTIFS(Payouts[currency],"USD",Payouts[payout_id],"<>",Payouts[difference],"<>0")'
+        '=COUNTIFS(Payouts[currency],"USD",Payouts[payout_id],"<>",Payouts[status],"<>FAILED",'
+        'Payouts[status],"<>CANCELED",Payouts[difference],"<>0")'
     )
 
 
@@ -87,8 +94,8 @@ def test_an_empty_payouts_sheet_counts_no_payout_off(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
-def test_a_spreadsheet_recomputes_the_count(tmp_path: Path) -> None:
-    path, _, _ = _book(tmp_path, PAYOUTS)
+def test_a_spreadsheet_recomputes_the_payout_figures(tmp_path: Path) -> None:
+    path, _, _ = _book(tmp_path, FAILED_TOO)
     subprocess.run(  # noqa: S603 - fixed argv, no shell
         [str(shutil.which("soffice")), "--headless", "--convert-to", "xlsx", "--outdir",
          str(tmp_path / "lo"), str(path)],
@@ -99,3 +106,26 @@ def test_a_spreadsheet_recomputes_the_count(tmp_path: Path) -> None:
     usd = dict(zip((c.value for c in rows["Currency"]), rows["USD"], strict=False))
     assert usd[NOT_TIED].value == 2
     assert Decimal(str(usd[SIGNED].value)) == 0
+    assert Decimal(str(usd["Payout refunds"].value)) == Decimal("-60.00")
+    assert usd["Failed or cancelled payouts"].value == 2
+    assert Decimal(str(usd["Refunds in failed or cancelled payouts"].value)) == Decimal("-40.00")
+
+
+def test_failed_and_cancelled_payouts_are_not_counted_as_paid(tmp_path: Path) -> None:
+    """A payout the bank declined (FAILED) or Shopify cancelled reached no bank, yet its
+    refunds counted in "Payout refunds" (-100.00 for USD instead of -60.00) and its
+    difference in the tie-out. They stay on the Payouts sheet with their status; the Summary
+    counts them and their refunds on columns of their own."""
+    path, formulas, figures = _book(tmp_path, FAILED_TOO)
+    statuses = {r["payout_id"]: r["status"] for r in sheet_rows(path, "Payouts")}
+    assert (statuses["705"], statuses["706"]) == ("FAILED", "CANCELED")
+    paid = [p for p in FAILED_TOO if p["currency"] == "USD" and p["status"] == "PAID"]
+    assert figures[("USD", "Payout refunds")] == sum(p["refunds_sum"] for p in paid)
+    assert figures[("USD", "Payout refunds")] == Decimal("-60.00")
+    assert figures[("USD", NOT_TIED)] == 2  # 701 and 702; 705 reached no bank
+    assert figures[("USD", SIGNED)] == 0
+    assert figures[("USD", "Failed or cancelled payouts")] == 2
+    assert figures[("USD", "Refunds in failed or cancelled payouts")] == Decimal("-40.00")
+    assert figures[("EUR", "Failed or cancelled payouts")] == 0
+    assert '"<>FAILED"' in formulas[("USD", "Payout refunds")]
+    assert '"<>CANCELED"' in formulas[("USD", "Payout refunds")]
