@@ -22,7 +22,13 @@ from report_samples import sheet_rows
 from test_workbook import summary_formulas
 
 from recon.month_end import build_monthend
-from tests.unit.store.history_shop import MISMATCH, MISSING, HistoryShop, day
+from tests.unit.store.history_shop import (
+    MISMATCH,
+    MISSING,
+    HistoryShop,
+    day,
+    upgrade_to_the_history,
+)
 
 OCTOBER = (date(2026, 10, 1), date(2026, 11, 1))
 UNSETTLED = "UNSETTLED_REFUND|transaction=9002"
@@ -112,3 +118,20 @@ def test_a_break_fixed_before_the_close_is_not_carried_one_fixed_since_is(
     carried = {r["key"]: r for r in sheet_rows(path, "Carried forward")}
     assert MISMATCH not in carried
     assert carried[UNSETTLED]["status"] == "new"
+
+
+def test_a_store_upgraded_to_the_history_after_the_close_reads_the_upgrades_state(
+    shop: HistoryShop,
+) -> None:
+    """The store got the history on Nov 2: its events begin then, with each finding's state.
+    1002's mismatch, open since Sep 20 at the upgrade, was open at October's close; its
+    unsettled refund too. One resolved before the close in the same episode is not carried."""
+    shop.night(day(9, 20, 2))
+    shop.refund_the_rest_of_1002(day(9, 25), "SUCCESS", seen=day(9, 25))
+    for at in (day(9, 26, 2), day(10, 5, 2), day(10, 21, 2)):
+        shop.night(at)
+    upgrade_to_the_history(shop.store, day(11, 2))
+    path, _ = _book(shop)
+    carried = {r["key"]: r for r in sheet_rows(path, "Carried forward")}
+    assert MISMATCH not in carried  # resolved on Sep 26, as the upgrade recorded
+    assert (carried[UNSETTLED]["status"], carried[UNSETTLED]["amount_at_risk"]) == ("new", 10)
