@@ -146,6 +146,21 @@ def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:
     return {str(rid).rsplit("/", 1)[-1] for rid in session.scalars(query)}
 
 
+def refund_rmas_in_flight(session: Session, shop: str, order_id: str) -> set[str]:
+    """RMAs whose refund intent on one order was sent and has no answer yet (sending, unknown).
+
+    A refund on the order carrying one's marker is recon's own write whose answer was lost
+    (the next run's re-read marks that intent done by it), not a refund someone else made.
+    """
+    query = select(ActionRow.rma).where(
+        ActionRow.shop == shop,
+        ActionRow.order_id == order_id,
+        ActionRow.kind == ActionKind.REFUND.value,
+        ActionRow.state.in_([s.value for s in IN_FLIGHT]),
+    )
+    return set(session.scalars(query))
+
+
 def finding_taken_over(session: Session, key: str) -> str | None:
     """Why the finding an intent was planned for is no longer recon's to act on, or None.
 

@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from recon.config import RemediationSettings
 from recon.errors import RemediationError
-from recon.remediation.facts import recon_refund_ids, restocked_units, restocks_in_flight
+from recon.remediation.facts import (
+    recon_refund_ids,
+    refund_rmas_in_flight,
+    restocked_units,
+    restocks_in_flight,
+)
 from recon.remediation.guards import (
     new_refunds_reason,
     resend_overrefund_reason,
@@ -35,6 +40,7 @@ from recon.remediation.writes import (
     presentment_amount,
     refund_line_inputs,
     restock_input,
+    tail,
 )
 
 S = ActionState
@@ -137,6 +143,7 @@ class WritePreparer:
             return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
         with self.sessions() as session:
             own = recon_refund_ids(session, self.shop, intent.order_id)
+            own |= self._in_flight_refunds(session, intent, order)
             restocked = restocked_units(session, self.shop, rma=intent.rma)
             for key, units in restocks_in_flight(session, self.shop, intent.rma).items():
                 restocked[key] = (*restocked.get(key, ()), *units)  # may have landed
@@ -147,6 +154,22 @@ class WritePreparer:
         )
         why = next((r for r in reasons if r is not None), None)
         return None if why is None else Verdict(S.NEEDS_REVIEW, why)
+
+    def _in_flight_refunds(self, session: Session, intent: Intent, order: OrderRefunds) -> set[str]:
+        """Numeric ids of the order's refunds that carry the marker of another RMA whose refund
+        intent recon sent without an answer yet (a lost answer: the refund is recon's own).
+
+        Without this, a return's refund sent in the same run as another return's whose answer
+        was lost went to review for good as "refunded manually meanwhile", and its money
+        waited for a human though recon had written nothing twice.
+        """
+        rmas = refund_rmas_in_flight(session, self.shop, intent.order_id) - {intent.rma}
+        markers = [self.settings.note_template.format(rma=rma) for rma in rmas]
+        return {
+            tail(refund.id)
+            for refund in order.refunds
+            if any(note_names_rma(refund.note, marker) for marker in markers)
+        }
 
     def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
         """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""

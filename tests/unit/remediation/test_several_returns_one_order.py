@@ -1,0 +1,57 @@
+"""Several returns on one order: recon's refund of one RMA is not another RMA's "manual" refund.
+
+The world is remediation_world's order 1001 (USD, 100.00 by card): RMA 12345701 returned line
+2001 and is owed 40.00, RMA 12345703 returned line 2002 and is owed 30.00; neither is paid.
+"""
+
+from __future__ import annotations
+
+from remediation_world import finding, make_order, make_return
+from run_helpers import intents, run
+
+from recon.models import Category
+from recon.remediation.planner import RmaContext
+
+ORDER = "gid://shopify/Order/1001"
+
+
+def _two_returns() -> tuple[dict[str, RmaContext], list]:
+    order = make_order()
+    contexts = {
+        "12345701": RmaContext(make_return("12345701", "2001", refund="40.00"), order),
+        "12345703": RmaContext(make_return("12345703", "2002", refund="30.00"), order),
+    }
+    findings = [
+        finding(Category.MISSING_REFUND, "12345701"),
+        finding(Category.MISSING_REFUND, "12345703"),
+    ]
+    return contexts, findings
+
+
+def test_a_lost_answer_on_one_returns_refund_does_not_hold_the_others(sessions, gateway, clock):
+    """701's refund lands but its answer is lost (a 502): the refund on the order carries 701's
+    marker and 701's intent is in flight, so it is recon's own write, not a manual refund of
+    703's money. 703 is paid in the same run; the next run finds 701's refund by its marker."""
+    contexts, findings = _two_returns()
+    gateway.drop.add("refund")
+    run(sessions, gateway, clock, contexts=contexts, findings=findings)
+    by_rma = {row.rma: row for row in intents(sessions)}
+    assert by_rma["12345701"].state == "unknown"
+    assert by_rma["12345703"].state == "done", by_rma["12345703"].reason
+    run(sessions, gateway, clock, contexts=contexts, findings=findings, run_id="run-2")
+    assert [row.state for row in intents(sessions)] == ["done", "done"]
+    refunds = gateway.state["orders"][ORDER]["refunds"]
+    assert sorted((r["note"], r["amount"]) for r in refunds) == [
+        ("Loop RMA #12345701", "40.00"),
+        ("Loop RMA #12345703", "30.00"),
+    ]
+
+
+def test_a_refund_carrying_another_rmas_marker_not_in_flight_still_holds(sessions, gateway, clock):
+    """A refund carrying 701's marker that recon did not send (701 has no intent in flight:
+    someone wrote it by hand) still sends 703's refund to review: it may be 703's money."""
+    contexts, findings = _two_returns()
+    gateway.add_manual_refund("30.00", note="Loop RMA #12345701")
+    run(sessions, gateway, clock, contexts=contexts, findings=findings[1:])
+    (row,) = intents(sessions)
+    assert row.state == "needs_review" and "appeared since the plan" in row.reason
