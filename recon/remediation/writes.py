@@ -8,7 +8,8 @@ the mutation's raw payload so the executor can mark the moment between "sent" an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -180,6 +181,24 @@ def parse_tags_payload(payload: dict[str, Any]) -> WriteResult:
     return WriteResult(node.get("id"), _user_errors(payload))
 
 
+@contextmanager
+def _parsing(document: str, subject: str) -> Iterator[None]:
+    """A malformed answer to one of remediation's reads fails that read, naming what was read
+    (``subject``: the order, or the line items) and the document. An exception of Python's
+    own (a missing key, a null object, an amount that is no number) stopped the whole run, and
+    every run after it, with no report; the executor sends the one write to review instead.
+
+    Raises:
+        FatalHTTPError: the answer does not have the shape the document asks for.
+    """
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # MoneyError: ValueError
+        raise FatalHTTPError(
+            f"{subject}: Shopify's {document} answer is malformed ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 # Refunds read per order before a refund write; fewer when the cost cap refuses that many.
 REFUNDS_FIRST, REFUNDS_FALLBACK = 250, 50
 
@@ -216,17 +235,18 @@ class GraphQLGateway:
                     f"order {order_gid}: {REFUNDS_FALLBACK} refunds or more, and the cost cap "
                     f"refused reading {REFUNDS_FIRST}; the list may be incomplete"
                 ) from None
-        refunds = tuple(
-            OrderRefund(r["id"], r.get("note"), _money(r.get("totalRefundedSet")))
-            for r in order.get("refunds") or ()
-        )
-        return OrderRefunds(
-            order["id"],
-            order["currencyCode"],
-            order["presentmentCurrencyCode"],
-            refunds,
-            _test_flag(order, order_gid),
-        )
+        with _parsing("OrderRefundNotes", f"order {order_gid}"):
+            refunds = tuple(
+                OrderRefund(r["id"], r.get("note"), _money(r.get("totalRefundedSet")))
+                for r in order.get("refunds") or ()
+            )
+            return OrderRefunds(
+                order["id"],
+                order["currencyCode"],
+                order["presentmentCurrencyCode"],
+                refunds,
+                _test_flag(order, order_gid),
+            )
 
     def order_test(self, order_gid: str) -> bool:
         """``Order.test`` as Shopify answers it now.
@@ -237,25 +257,37 @@ class GraphQLGateway:
         return _test_flag(self._order("OrderTest", order_gid, {}), order_gid)
 
     def suggested_refund(self, order_gid: str, lines: Sequence[dict[str, Any]]) -> SuggestedRefund:
+        """What Shopify suggests refunding for these lines (§9).
+
+        Raises:
+            FatalHTTPError: the order is gone, Shopify suggested nothing (``suggestedRefund`` is
+                nullable), or the answer is malformed.
+        """
         order = self._order("SuggestedRefund", order_gid, {"refundLineItems": list(lines)})
-        suggested = order["suggestedRefund"]
-        transactions = tuple(
-            SuggestedTransaction(
-                gateway=t["gateway"],
-                parent_id=(t.get("parentTransaction") or {}).get("id"),
-                amount=_money(t.get("amountSet")),
-                maximum_refundable=_money(t.get("maximumRefundableSet")),
+        suggested = order.get("suggestedRefund")
+        if not isinstance(suggested, dict):
+            raise FatalHTTPError(
+                f"order {order_gid}: Shopify suggested no refund for the lines "
+                f"(suggestedRefund is {suggested!r})"
             )
-            for t in suggested.get("suggestedTransactions") or ()
-        )
-        return SuggestedRefund(
-            shop_currency=order["currencyCode"],
-            presentment_currency=order["presentmentCurrencyCode"],
-            amount=_money(suggested["amountSet"]),
-            amount_shop=_money(suggested["amountSet"], "shopMoney"),
-            maximum_refundable=_money(suggested["maximumRefundableSet"]),
-            transactions=transactions,
-        )
+        with _parsing("SuggestedRefund", f"order {order_gid}"):
+            transactions = tuple(
+                SuggestedTransaction(
+                    gateway=t["gateway"],
+                    parent_id=(t.get("parentTransaction") or {}).get("id"),
+                    amount=_money(t.get("amountSet")),
+                    maximum_refundable=_money(t.get("maximumRefundableSet")),
+                )
+                for t in suggested.get("suggestedTransactions") or ()
+            )
+            return SuggestedRefund(
+                shop_currency=order["currencyCode"],
+                presentment_currency=order["presentmentCurrencyCode"],
+                amount=_money(suggested["amountSet"]),
+                amount_shop=_money(suggested["amountSet"], "shopMoney"),
+                maximum_refundable=_money(suggested["maximumRefundableSet"]),
+                transactions=transactions,
+            )
 
     def create_refund(self, refund_input: dict[str, Any], key: str) -> dict[str, Any]:
         # The key travels as a literal in the document (``with_idempotency_key``, §10).
@@ -272,7 +304,9 @@ class GraphQLGateway:
             # Not "no such line" (the restock would go to review as not stocked): a read that
             # failed, so the restock waits for the next run (``Executor._unreadable``).
             raise SourceError(found.reason)
-        return [_stock(node) for node in found.values()]
+        subject = f"line items {', '.join(variables['ids'])} at {location_gid}"
+        with _parsing("LineItemInventory", subject):
+            return [_stock(node) for node in found.values()]
 
     def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
         document = with_idempotency_key(load_document("InventoryAdjust"), key)

@@ -172,3 +172,62 @@ def test_a_line_shopify_answers_null_for_is_absent_from_the_inventory() -> None:
     assert (
         gateway.line_item_inventory(["gid://shopify/LineItem/7"], "gid://shopify/Location/1") == []
     )
+
+
+def _suggestion(**changes: object) -> dict:
+    transaction = {
+        "gateway": "shopify_payments",
+        "amountSet": _money("60.00"),
+        "maximumRefundableSet": _money("60.00"),
+        "parentTransaction": {"id": "gid://shopify/OrderTransaction/9"},
+    }
+    suggested = {
+        "amountSet": _money("60.00"),
+        "maximumRefundableSet": _money("60.00"),
+        "suggestedTransactions": [transaction],
+    }
+    for name, value in changes.items():
+        target = transaction if name in transaction else suggested
+        target[name] = value
+    order = {"id": "gid://shopify/Order/1", "currencyCode": "USD", "presentmentCurrencyCode": "CAD"}
+    return {"order": order | {"suggestedRefund": suggested}}
+
+
+def _without_currencies(answer: dict) -> dict:
+    order = {k: v for k, v in answer["order"].items() if not k.lower().endswith("currencycode")}
+    return {"order": order}
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ({"order": {"id": "gid://shopify/Order/1", "suggestedRefund": None}}, "suggested no"),
+        (_without_currencies(_suggestion()), "KeyError: 'currencyCode'"),
+        (_suggestion(suggestedTransactions=[{"amountSet": _money("1")}]), "KeyError: 'gateway'"),
+        (_suggestion(amountSet=_money("sixty")), "SuggestedRefund answer is malformed"),
+    ],
+    ids=["null", "no-currency", "no-gateway", "not-a-number"],
+)
+def test_a_malformed_suggestion_is_a_failed_read_naming_the_order(answer, says) -> None:
+    """A null ``suggestedRefund`` (the field is nullable) or a malformed one raised Python's own
+    errors, which stopped the whole run with no report; it is a read that failed, naming the
+    order, and the executor sends that one refund to review."""
+    gateway = GraphQLGateway(ScriptedExecute({"SuggestedRefund": answer}))
+    with pytest.raises(FatalHTTPError, match=f"order gid://shopify/Order/1: .*{says}"):
+        gateway.suggested_refund("gid://shopify/Order/1", [])
+
+
+def test_malformed_refund_and_stock_answers_are_failed_reads() -> None:
+    refunds = _refunds_answer(1)
+    del refunds["order"]["refunds"][0]["id"]
+    gateway = GraphQLGateway(ScriptedExecute({"OrderRefundNotes": refunds}))
+    with pytest.raises(FatalHTTPError, match=r"order gid://shopify/Order/1: .*KeyError: 'id'"):
+        gateway.order_refunds("gid://shopify/Order/1")
+    level = {"quantities": [{"name": "available", "quantity": "many"}]}
+    node = {
+        "id": "gid://shopify/LineItem/7",
+        "variant": {"inventoryItem": {"inventoryLevel": level}},
+    }
+    gateway = GraphQLGateway(ScriptedExecute({"LineItemInventory": {"nodes": [node]}}))
+    with pytest.raises(FatalHTTPError, match=r"line items gid://shopify/LineItem/7 at .*malformed"):
+        gateway.line_item_inventory(["gid://shopify/LineItem/7"], "gid://shopify/Location/1")

@@ -6,11 +6,12 @@ The world is remediation_world's order 1001 (USD, 100.00 by card): RMA 12345701 
 
 from __future__ import annotations
 
-from remediation_world import finding, make_order, make_return
+from remediation_world import FakeGateway, finding, make_order, make_return
 from run_helpers import intents, run
 
 from recon.models import Category
 from recon.remediation.planner import RmaContext
+from recon.remediation.writes import GraphQLGateway
 
 ORDER = "gid://shopify/Order/1001"
 
@@ -55,3 +56,35 @@ def test_a_refund_carrying_another_rmas_marker_not_in_flight_still_holds(session
     run(sessions, gateway, clock, contexts=contexts, findings=findings[1:])
     (row,) = intents(sessions)
     assert row.state == "needs_review" and "appeared since the plan" in row.reason
+
+
+class _NoSuggestionFor703(FakeGateway):
+    """Shopify answers ``suggestedRefund: null`` (the field is nullable) for 703's lines only,
+    parsed by the real GraphQLGateway."""
+
+    def suggested_refund(self, order_gid, lines):
+        if lines[0]["lineItemId"].endswith("/2002"):
+            answer = {
+                "order": {
+                    "id": order_gid,
+                    "currencyCode": "USD",
+                    "presentmentCurrencyCode": "USD",
+                    "suggestedRefund": None,
+                }
+            }
+            return GraphQLGateway(lambda *_: answer).suggested_refund(order_gid, lines)
+        return super().suggested_refund(order_gid, lines)
+
+
+def test_an_unreadable_suggestion_for_one_refund_does_not_stop_the_run(sessions, clock):
+    """A null or malformed ``suggestedRefund`` crashed the run (no report, every night): that
+    refund now goes to review naming the order, and the other return's refund is sent."""
+    gateway = _NoSuggestionFor703()
+    contexts, findings = _two_returns()
+    run(sessions, gateway, clock, contexts=contexts, findings=findings)
+    by_rma = {row.rma: row for row in intents(sessions)}
+    assert by_rma["12345701"].state == "done"
+    assert by_rma["12345703"].state == "needs_review"
+    assert "order gid://shopify/Order/1001" in by_rma["12345703"].reason
+    assert "suggestedRefund" in by_rma["12345703"].reason
+    assert len(gateway.refunds_with("Loop RMA #12345703")) == 0
