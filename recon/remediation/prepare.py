@@ -75,7 +75,11 @@ class WritePreparer:
         if test is not None:
             return test
         lines = variables["input"].get("refundLineItems", [])
-        guard = self._refund_guard(intent, order, lines)
+        # The planned lines the variables were built from (``_prepare_refund``) say how many
+        # units of each line recon had restocked when it was planned (``ledger_units``): the
+        # inputs alone do not, and any earlier restock of another unit of the line (left out
+        # of the refund, NO_RESTOCK) sent the resend to review for good.
+        guard = self._refund_guard(intent, order, intent.details.get("lines") or lines)
         if guard is not None:
             return guard
         over = resend_overrefund_reason(variables, self.gateway.suggested_refund(order_gid, lines))
