@@ -80,14 +80,32 @@ def _amount(row: ActionRow) -> Decimal | None:
 
 
 def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
-    """Of these intents, those sent more than once or left unknown once: a lost answer."""
+    """Of these intents (ended: failed, needs_review), those whose answer to a send was lost:
+    sent more than once or left unknown once, or ended from ``sending`` by a run other than
+    the one that sent it (the sender died before recording Shopify's answer, and the next
+    run ended it without resending: a restock or tag it could not re-read, say).
+
+    A send refused by Shopify is ended by the run that sent it, with the answer; the same
+    lost answer counts whether a 502 (``unknown``) or the sender's death (``sending``) lost it.
+    """
     if not ids:
         return set()
-    trail = select(ActionEventRow.action_id).where(
-        among(ActionEventRow.action_id, ids),
-        ActionEventRow.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
+    event = ActionEventRow
+    trail = select(event.action_id, event.from_state, event.to_state, event.run_id).where(
+        among(event.action_id, ids),
+        or_(
+            event.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
+            event.from_state == S.SENDING.value,
+        ),
     )
     seen: dict[int, int] = {}
-    for action_id in session.scalars(trail):
-        seen[action_id] = seen.get(action_id, 0) + 1
-    return {action_id for action_id, n in seen.items() if n > 1}
+    sender: dict[int, str | None] = {}  # the run of each intent's latest send
+    lost: set[int] = set()
+    for action_id, before, after, run_id in session.execute(trail.order_by(event.id)):
+        if after in (S.SENDING.value, S.UNKNOWN.value):
+            seen[action_id] = seen.get(action_id, 0) + 1
+            if after == S.SENDING.value:
+                sender[action_id] = run_id
+        elif before == S.SENDING.value and run_id != sender.get(action_id, run_id):
+            lost.add(action_id)
+    return lost | {action_id for action_id, n in seen.items() if n > 1}

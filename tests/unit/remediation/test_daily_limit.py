@@ -14,7 +14,7 @@ from itertools import count, pairwise
 
 import pytest
 from remediation_world import SHOP, finding, make_order, make_return, settings
-from run_helpers import intents, run
+from run_helpers import SimulatedCrashError, crash_once_at, intents, run
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -260,3 +260,28 @@ def test_in_flight_intent_left_for_the_next_run_is_not_a_send_of_that_day(sessio
     with sessions() as session:
         why = daily_limit_reason(session, SHOP, asked, settings(**USD), NOW, NY)
     assert why is not None and "100.00 USD moved on 2026-11-28" in why
+
+
+def test_a_write_whose_run_died_before_its_answer_counts_for_the_day(sessions, gateway, clock):
+    """The first run of the day sends 702's restock and is killed before Shopify's answer is
+    recorded (the restock landed). The warehouse then acknowledges 702's MISSING_RESTOCK, so
+    the day's second run sends the restock to review unresent: its outcome was never known,
+    so it counts as moved, as one whose answer was lost to a 502 does. With max_daily_count 1
+    the second run's refund waits for the next day; it went out, two writes on a day of one."""
+    policy = settings(max_daily_count=1)
+    with pytest.raises(SimulatedCrashError):
+        run(
+            sessions, gateway, clock, policy=policy, crash=crash_once_at("after_request_sent"),
+            findings=[finding(Category.MISSING_RESTOCK, "12345702", line="2002")],
+        )  # fmt: skip
+    assert gateway.available("3002") == 8  # the restock landed; its answer was never recorded
+    clock.advance(timedelta(minutes=11))  # the dead run's lease expires; the same day
+    second = run(
+        sessions, gateway, clock, policy=policy, holder="run-b", run_id="run-2",
+        findings=[finding(Category.MISSING_REFUND, "12345701")],
+    )  # fmt: skip
+    restock = next(row for row in intents(sessions) if row.kind == "restock")
+    assert restock.state == "needs_review" and "not resent" in restock.reason
+    assert second.halted is not None and "max_daily_count 1" in second.halted
+    assert "1 writes sent" in second.halted
+    assert gateway.refunds_with("Loop RMA #12345701") == []
