@@ -135,15 +135,15 @@ def _write_of(row: ActionRow) -> tuple[Decimal | None, str | None, dict[str, Any
     return (None if row.amount is None else Decimal(row.amount), row.currency, row.details)
 
 
-def recon_refund_ids(session: Session, shop: str, order_id: str) -> set[str]:
-    """Numeric ids of the refunds recon's intents ended with on one order (its own refunds)."""
-    query = select(ActionRow.result_id).where(
+def recon_refund_ids(session: Session, shop: str, order_id: str) -> dict[str, str]:
+    """The refunds recon's intents ended with on one order (its own refunds): numeric id → RMA."""
+    query = select(ActionRow.result_id, ActionRow.rma).where(
         ActionRow.shop == shop,
         ActionRow.order_id == order_id,
         ActionRow.kind == ActionKind.REFUND.value,
         ActionRow.result_id.is_not(None),
     )
-    return {str(rid).rsplit("/", 1)[-1] for rid in session.scalars(query)}
+    return {str(rid).rsplit("/", 1)[-1]: rma for rid, rma in session.execute(query)}
 
 
 def refund_rmas_in_flight(session: Session, shop: str, order_id: str) -> set[str]:

@@ -146,7 +146,7 @@ class WritePreparer:
         if intent.amount is None or intent.currency is None:
             return Verdict(S.NEEDS_REVIEW, "refund intent without an amount")
         with self.sessions() as session:
-            own = recon_refund_ids(session, self.shop, intent.order_id)
+            own = set(recon_refund_ids(session, self.shop, intent.order_id))
             own |= self._in_flight_refunds(session, intent, order)
             restocked = restocked_units(session, self.shop, rma=intent.rma)
             for key, units in restocks_in_flight(session, self.shop, intent.rma).items():
@@ -175,6 +175,19 @@ class WritePreparer:
             if any(note_names_rma(refund.note, marker) for marker in markers)
         }
 
+    def _refunds_so_far(self, intent: Intent, order: OrderRefunds) -> str:
+        """The refunds on the order, recon's named with their RMA, for a refund the order can
+        no longer pay. The guards ran first, so none appeared since the plan: the order's
+        money went to refunds known when it was planned, or to recon's own (another return's).
+        This said "refunded manually meanwhile", which reads as this return paid: it is not."""
+        with self.sessions() as session:
+            ours = recon_refund_ids(session, self.shop, intent.order_id)
+        named = [
+            f"{r.id} (recon's, RMA {ours[tail(r.id)]})" if tail(r.id) in ours else r.id
+            for r in order.refunds
+        ]
+        return "the order's refunds so far: " + ", ".join(named)
+
     def _prepare_refund(self, intent: Intent) -> dict[str, Any] | Verdict:
         """Re-read the order, check caps, currency and stock; build refundCreate variables (§9)."""
         order_gid = gid("Order", intent.order_id)
@@ -194,7 +207,7 @@ class WritePreparer:
             transactions = allocate_transactions(order_gid, amount, suggested)
         except RemediationError as exc:
             if order.refunds and "over-refund" in str(exc):
-                return Verdict(S.NEEDS_REVIEW, f"refunded manually meanwhile: {exc}")
+                return Verdict(S.NEEDS_REVIEW, f"{exc}; {self._refunds_so_far(intent, order)}")
             return Verdict(S.NEEDS_REVIEW, str(exc))
         refund_input = {
             "orderId": order_gid,

@@ -88,3 +88,30 @@ def test_an_unreadable_suggestion_for_one_refund_does_not_stop_the_run(sessions,
     assert "order gid://shopify/Order/1001" in by_rma["12345703"].reason
     assert "suggestedRefund" in by_rma["12345703"].reason
     assert len(gateway.refunds_with("Loop RMA #12345703")) == 0
+
+
+def test_a_refund_the_order_can_no_longer_pay_does_not_claim_a_manual_refund(
+    sessions, gateway, clock
+):
+    """Order 1001 took 100.00; recon refunds 701's 60.00, and 703's 50.00 is more than the
+    40.00 left. 703's refund goes to review saying so and naming the refunds on the order,
+    not "refunded manually meanwhile": no one refunded 703, and finance acknowledging its
+    MISSING_REFUND on that word would leave the customer unpaid."""
+    order = make_order()
+    contexts = {
+        "12345701": RmaContext(make_return("12345701", "2001", refund="60.00"), order),
+        "12345703": RmaContext(make_return("12345703", "2002", refund="50.00"), order),
+    }
+    findings = [
+        finding(Category.MISSING_REFUND, "12345701"),
+        finding(Category.MISSING_REFUND, "12345703"),
+    ]
+    run(sessions, gateway, clock, contexts=contexts, findings=findings)
+    by_rma = {row.rma: row for row in intents(sessions)}
+    assert by_rma["12345701"].state == "done"
+    ours = by_rma["12345701"].result_id
+    held = by_rma["12345703"]
+    assert held.state == "needs_review"
+    assert "manually" not in held.reason
+    assert "over-refund" in held.reason and "maximum refundable 40.00" in held.reason
+    assert f"{ours} (recon's, RMA 12345701)" in held.reason
