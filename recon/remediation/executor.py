@@ -36,6 +36,7 @@ from recon.remediation.guards import (
     no_longer_called_for,
     stale_reason,
     superseded_reason,
+    with_refunds_known_tonight,
 )
 from recon.remediation.ledger import (
     EXECUTABLE,
@@ -201,7 +202,7 @@ class Executor:
         for intent in executable:
             why = stale_reason(intent, plan)
             if why is None:
-                pending.append(intent)
+                pending.append(with_refunds_known_tonight(intent, plan))
             else:
                 verdict, actor = Verdict(S.NEEDS_REVIEW, why), self._withdrawer(intent, plan)
                 stale.append(self._finish(intent, verdict, run_id, actor=actor))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -93,6 +94,25 @@ def new_refunds_reason(
     if not appeared:
         return None
     return f"refunded manually meanwhile: refund {', '.join(appeared)} appeared since the plan"
+
+
+def with_refunds_known_tonight(intent: Intent, plan: Plan) -> Intent:
+    """A refund intent about to be sent, knowing the order's refunds tonight's plan knows too.
+
+    ``new_refunds_reason`` stops the send for a refund that appeared since the plan. For an
+    intent planned on an earlier night (approved since, or held by the limits) that was its
+    own plan, so a refund Loop made for another return on the order in between, linked to
+    that return by tonight's findings, sent it to review for good, though tonight's findings
+    still say it is owed and a plan made tonight would send it. Tonight's mirror has read and
+    classified every refund it knows (one linked to this return closes its finding; one linked
+    to none, or unreadable, holds it: ``stale_reason`` has withdrawn it already), so only a
+    refund that appeared after tonight's sync still stops the send.
+    """
+    current = next((a for a in plan.actions if a.key == intent.key), None)
+    if intent.kind is not ActionKind.REFUND or current is None:
+        return intent
+    known = {*intent.details.get("refund_ids", ()), *current.details.get("refund_ids", ())}
+    return replace(intent, details={**intent.details, "refund_ids": sorted(known)})
 
 
 def restock_conflict_reason(

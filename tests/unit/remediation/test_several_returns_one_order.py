@@ -6,10 +6,12 @@ The world is remediation_world's order 1001 (USD, 100.00 by card): RMA 12345701 
 
 from __future__ import annotations
 
-from remediation_world import FakeGateway, finding, make_order, make_return
+from remediation_world import SHOP, T0, FakeGateway, finding, make_order, make_return
 from run_helpers import intents, run
 
+from recon.config import RemediationMode
 from recon.models import Category
+from recon.remediation.ledger import approve
 from recon.remediation.planner import RmaContext
 from recon.remediation.writes import GraphQLGateway
 
@@ -115,3 +117,47 @@ def test_a_refund_the_order_can_no_longer_pay_does_not_claim_a_manual_refund(
     assert "manually" not in held.reason
     assert "over-refund" in held.reason and "maximum refundable 40.00" in held.reason
     assert f"{ours} (recon's, RMA 12345701)" in held.reason
+
+
+def test_an_approved_refund_is_sent_though_loop_paid_another_return_since(sessions, gateway, clock):
+    """Night 1 proposes 703's refund (approval mode) and finance approves it. Before night 2,
+    Loop pays 701 on the same order (its own refund, no recon marker, linked to 701 by Loop).
+    Night 2's mirror knows that refund and its findings still say 703 is owed, as a plan made
+    tonight would: the approved refund is sent, where it went to review for good as
+    "refunded manually meanwhile" and 703's customer waited for a human."""
+    contexts, findings = _two_returns()
+    night1 = run(
+        sessions, gateway, clock, mode=RemediationMode.APPROVAL, contexts=contexts,
+        findings=findings[1:],
+    )  # fmt: skip
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(night1.recorded), actor="finance", now=T0)
+    gateway.add_manual_refund("40.00", note="Loop return 12345701")
+    paid = gateway.state["orders"][ORDER]["refunds"][0]["id"]
+    order = make_order()
+    tonight = {
+        rma: RmaContext(ctx.loop_return, order, refund_ids=(paid.rsplit("/", 1)[-1],))
+        for rma, ctx in contexts.items()
+    }
+    run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, contexts=tonight,
+        findings=findings[1:], run_id="run-2")  # fmt: skip
+    (row,) = intents(sessions)
+    assert row.state == "done", row.reason
+    assert len(gateway.refunds_with("Loop RMA #12345703")) == 1
+
+
+def test_a_refund_appearing_after_tonights_sync_still_stops_the_send(sessions, gateway, clock):
+    """A refund on the order that tonight's mirror does not know (it appeared after the sync)
+    still sends an approved refund to review: no one has looked at it yet."""
+    contexts, findings = _two_returns()
+    night1 = run(
+        sessions, gateway, clock, mode=RemediationMode.APPROVAL, contexts=contexts,
+        findings=findings[1:],
+    )  # fmt: skip
+    with sessions() as session, session.begin():
+        approve(session, SHOP, list(night1.recorded), actor="finance", now=T0)
+    gateway.add_manual_refund("30.00", note="goodwill")
+    run(sessions, gateway, clock, mode=RemediationMode.APPROVAL, contexts=contexts,
+        findings=findings[1:], run_id="run-2")  # fmt: skip
+    (row,) = intents(sessions)
+    assert row.state == "needs_review" and "appeared since the plan" in row.reason
