@@ -316,6 +316,7 @@ class Executor:
         resolved by hand (``closed_reason``). A refund the re-read finds on the order is done
         whatever the plan says (it was written).
         """
+        intent = with_refunds_known_tonight(intent, plan)
         if intent.variables is None:
             return self._finish(
                 intent, Verdict(S.NEEDS_REVIEW, "in flight without stored variables"), run_id

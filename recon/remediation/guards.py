@@ -97,7 +97,8 @@ def new_refunds_reason(
 
 
 def with_refunds_known_tonight(intent: Intent, plan: Plan) -> Intent:
-    """A refund intent about to be sent, knowing the order's refunds tonight's plan knows too.
+    """A refund intent about to be sent (or resent), knowing the order's refunds tonight's
+    plan knows too.
 
     ``new_refunds_reason`` stops the send for a refund that appeared since the plan. For an
     intent planned on an earlier night (approved since, or held by the limits) that was its

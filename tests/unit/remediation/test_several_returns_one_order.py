@@ -161,3 +161,23 @@ def test_a_refund_appearing_after_tonights_sync_still_stops_the_send(sessions, g
         findings=findings[1:], run_id="run-2")  # fmt: skip
     (row,) = intents(sessions)
     assert row.state == "needs_review" and "appeared since the plan" in row.reason
+
+
+def test_a_lost_refund_is_resent_though_loop_paid_another_return_since(sessions, gateway, clock):
+    """703's refund is lost on its way (it never arrived); before the next night Loop pays 701
+    on the same order. The next run's re-read finds no refund of 703's and tonight's findings
+    have read Loop's: 703's refund is resent with its key, not sent to review for good."""
+    contexts, findings = _two_returns()
+    gateway.lose.add("refund")
+    run(sessions, gateway, clock, contexts=contexts, findings=findings[1:])
+    assert [row.state for row in intents(sessions)] == ["unknown"]
+    gateway.add_manual_refund("40.00", note="Loop return 12345701")
+    paid = gateway.state["orders"][ORDER]["refunds"][0]["id"].rsplit("/", 1)[-1]
+    tonight = {
+        rma: RmaContext(ctx.loop_return, make_order(), refund_ids=(paid,))
+        for rma, ctx in contexts.items()
+    }
+    run(sessions, gateway, clock, contexts=tonight, findings=findings[1:], run_id="run-2")
+    (row,) = intents(sessions)
+    assert row.state == "done", row.reason
+    assert len(gateway.refunds_with("Loop RMA #12345703")) == 1
