@@ -190,7 +190,8 @@ class SyncSettings(_Section):
     # An order Shopify answers null for by id (deleted, or older than 60 days without
     # read_all_orders) is asked for again only when its Loop return changes, or once this many
     # days have passed since it was last asked (the app may have been granted read_all_orders).
-    # So is an unsettled balance transaction answered null (or sooner, when its order changes).
+    # So is an unsettled balance transaction answered null (or sooner, when its order changes),
+    # and a mirrored order or refund read in part twice running (the first, the next night).
     not_visible_recheck_days: int = Field(default=30, ge=1)
 
 

@@ -21,7 +21,10 @@ it. An unsettled balance transaction answered null (an open "not visible" entry)
 for again only after ``not_visible_recheck_days``, or once its order changes in Shopify; its
 mirrored row keeps its last payout status, so what it owes is still reported. Records whose
 by-id answer was malformed (quarantined with field ``nodes``) are asked again the next night,
-marked or not.
+marked or not. So are mirrored orders and refunds a read returned but could not store (read in
+part, a field unreadable), whatever else asks for them: the next night after a first failure,
+then every ``not_visible_recheck_days`` (``_read_in_part_due``); a clean read resolves their
+entry and releases the writes it held.
 """
 
 from __future__ import annotations
@@ -233,7 +236,14 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         balance=balance,
         gift_cards=gifts,
         order_ids=tuple(sorted(_orders_to_repoll(store, settings, until))),
-        refund_ids=_with_asked_again(store, "refund", store.refund_ids_missing_details()),
+        refund_ids=_with_asked_again(
+            store,
+            "refund",
+            {
+                *store.refund_ids_missing_details(),
+                *_read_in_part_due(store, "refund", settings, until),
+            },
+        ),
         balance_ids=_with_asked_again(
             store, "balance_transaction", _balance_to_repoll(store, settings, until)
         ),
@@ -254,6 +264,23 @@ def _with_asked_again(store: SqlStore, kind: str, ids: Iterable[str]) -> tuple[s
     return tuple(sorted({*ids, *store.ids_to_ask_again(kind)}))
 
 
+def _read_in_part_due(
+    store: SqlStore, kind: str, settings: SyncSettings, until: datetime
+) -> list[str]:
+    """Mirrored orders or refunds of ``kind`` a read returned but could not store, to ask again.
+
+    Without this, nothing asked for one until its Loop return or the order changed, and its
+    open entry held recon's writes on the order (a refund owed waited) over a one-off paging
+    glitch. A first failure is asked the very next night: most are one-off, and a refund may be
+    owed. One that failed again most likely fails for good (an order past what
+    ``Order.refunds`` can list), so it is paced as a record answered null is, every
+    ``not_visible_recheck_days``: asked every night it would add an entry and its calls (up to
+    250 refunds re-read) every night, for ever (``SyncQueries.read_in_part_due``).
+    """
+    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    return store.read_in_part_due(kind, cutoff)
+
+
 def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) -> set[str]:
     """Orders read by id tonight: missing ones and those not settled yet; but not one Shopify
     answered null for within the last ``not_visible_recheck_days`` (it would most likely be
@@ -267,6 +294,7 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
         *store.orders_with_pending_refunds(),
         *store.orders_with_open_write_findings(),
         *store.orders_with_unknown_test_flag(),
+        *_read_in_part_due(store, "order", settings, until),
     }
     cutoff = until - timedelta(days=settings.not_visible_recheck_days)
     backed_off = set(store.orders_not_visible_checked_after(cutoff))

@@ -143,6 +143,8 @@ class FakeShopify(_CallLog):
     misshapen: set[str] = field(default_factory=set)
     # Order ids returned but read in part (their refund list cut short): quarantined, not stored.
     read_in_part: set[str] = field(default_factory=set)
+    # Refund ids returned but read in part (a transactions page that could not be followed).
+    refunds_read_in_part: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         _CallLog.__init__(self, self.call_log)
@@ -191,11 +193,12 @@ class FakeShopify(_CallLog):
         yield from (_misshapen("refund", bad) for bad in sorted(wanted & self.misshapen))
         for refund in (f for f in self.refunds if f.id in wanted - self.misshapen):
             # A deleted order's refunds are null in ``nodes(ids:)`` too (§6).
-            yield (
-                not_visible("refund", f"gid://shopify/Refund/{refund.id}", REFUND_NOT_VISIBLE)
-                if refund.order_id in self.deleted
-                else refund
-            )
+            if refund.order_id in self.deleted:
+                yield not_visible("refund", f"gid://shopify/Refund/{refund.id}", REFUND_NOT_VISIBLE)
+            elif refund.id in self.refunds_read_in_part:
+                yield _refund_in_part(refund)
+            else:
+                yield refund
 
     def iter_payouts(self, start: datetime, end: datetime) -> Iterator[PayoutRecord | Quarantined]:
         _check_window(start, end)
@@ -251,6 +254,18 @@ def _in_part(order: OrderRecord) -> Quarantined:
         field="refunds",
         reason="order has at least 250 refunds: some refunds are missing",
         raw=dict(order.raw),
+    )
+
+
+def _refund_in_part(refund: RefundRecord) -> Quarantined:
+    """A refund Shopify returned whose transactions could not be paged to their end."""
+    return Quarantined(
+        source="shopify",
+        kind="refund",
+        record_id=refund.id,
+        field="transactions.pageInfo.endCursor",
+        reason="refund transactions.pageInfo.endCursor missing: read in part",
+        raw=dict(refund.raw),
     )
 
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from recon.models import BALANCE_NOT_VISIBLE, NODES_SHAPE_FIELD
+from recon.models import BALANCE_NOT_VISIBLE, CLEANED, NODES_SHAPE_FIELD, NOT_VISIBLE_REASONS
 from recon.store import tables as tbl
 
 # Refund transaction statuses that may still change (findings.md "pending").
@@ -109,6 +109,42 @@ class SyncQueries:
         )
         with self.session() as s:
             return sorted({str(i) for i in s.scalars(query)})
+
+    def read_in_part_due(self, kind: str, cutoff: datetime) -> list[str]:
+        """Mirrored Shopify orders or refunds (``kind``) a read returned but could not store
+        (``Quarantined.read_not_stored``: read in part, a field unreadable), due to be asked
+        again by id: those whose open entries all came from one sync (a first failure, most
+        likely a one-off paging glitch: asked the next night), and those whose last entry is
+        from ``cutoff`` or before (failed again: asked every ``not_visible_recheck_days``).
+
+        Nothing else may ask for them (their Loop return and the order unchanged), and until a
+        clean read resolves the entry recon holds its writes on the order over the older copy.
+        A refund of an order marked not visible is left out: it is read with its order.
+        """
+        row = tbl.QuarantineRow
+        mirror = tbl.OrderRow if kind == "order" else tbl.RefundRow
+        first, last = func.min(row.quarantined_at), func.max(row.quarantined_at)
+        query = (
+            select(row.record_id)
+            .join(mirror, mirror.id == row.record_id)
+            .where(
+                row.source == "shopify",
+                row.kind == kind,
+                row.resolved_at.is_(None),
+                row.field != NODES_SHAPE_FIELD,
+                row.reason.not_in(sorted(NOT_VISIBLE_REASONS)),
+                ~row.reason.startswith(CLEANED, autoescape=True),
+            )
+            .group_by(row.record_id)
+            .having(or_(first == last, last <= cutoff))
+        )
+        if mirror is tbl.RefundRow:
+            order = tbl.OrderRow
+            query = query.outerjoin(order, order.id == tbl.RefundRow.order_id).where(
+                order.not_visible_at.is_(None)
+            )
+        with self.session() as s:
+            return sorted(str(i) for i in s.scalars(query))
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""
