@@ -175,7 +175,10 @@ class StoreSettings(_Section):
 
 
 class SyncSettings(_Section):
-    lookback_hours: int = Field(default=72, ge=0)
+    # Each window re-reads this much before its watermark (records stamped late, clock skew).
+    # At least 1: watermarks are the host's clock, so 0 misses whatever an API stamped just
+    # before one (recon.sync also widens a window by a host clock found ahead of an API's).
+    lookback_hours: int = Field(default=72, ge=1)
     backfill_window_days: int = Field(default=100, ge=1, le=100)
     initial_days: int = Field(default=60, ge=1)
     http_timeout_seconds: float = Field(default=30.0, gt=0)

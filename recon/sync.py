@@ -1,5 +1,8 @@
 """Nightly incremental sync: read each stream since its watermark (minus a look-back) to the mirror.
 
+A watermark is the run's time, unless the host clock was ahead of the API's (its ``Date``
+headers) by more than a quarter of the look-back: then it is the API's time (``_watermarks``).
+
 Both APIs are read at once (``recon.fetch``); this module writes what they return (rows and
 watermarks in one transaction). Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
@@ -44,6 +47,7 @@ from recon.fetch import Batch, FetchPlan, Window, fetch
 from recon.interrupt import Interrupt
 from recon.models import Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
+from recon.sources.server_clock import ServerClock, host_ahead
 from recon.store.queries import OPEN_RETURN_STATES
 from recon.store.sql import SqlStore
 
@@ -305,6 +309,34 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
     )
 
 
+def _server_clocks(**sources: object) -> dict[str, ServerClock]:
+    """The sources' ``server_clock`` (their ``Date`` headers) by API name, readings cleared:
+    each run measures its own (a scheduler keeps its clients from one run to the next)."""
+    clocks = {
+        name: clock
+        for name, source in sources.items()
+        if isinstance(clock := getattr(source, "server_clock", None), ServerClock)
+    }
+    for clock in clocks.values():
+        clock.reset()
+    return clocks
+
+
+def _watermarks(
+    until: datetime, settings: SyncSettings, clocks: Mapping[str, ServerClock]
+) -> dict[str, datetime]:
+    """Each stream's watermark: ``until``, earlier by how far the host clock was ahead of its
+    API's (``host_ahead``): the API stamps its records with its own clock, so what it changes
+    after the read but stamps before a host-clock watermark (past the look-back) would be
+    before the next window too, and never read. Never later than ``until``."""
+    lookback = timedelta(hours=settings.lookback_hours)
+    loop = until - host_ahead("Loop", clocks.get("loop"), lookback)
+    shopify = until - host_ahead("Shopify", clocks.get("shopify"), lookback)
+    marks = dict.fromkeys(all_streams(), shopify)
+    marks.update((loop_stream(state), loop) for state in LOOP_STATES)
+    return marks
+
+
 def all_streams() -> tuple[str, ...]:
     """Every watermarked stream name."""
     return (*(loop_stream(s) for s in LOOP_STATES), SWEEP, PAYOUTS, BALANCE, GIFT_CARDS)
@@ -339,10 +371,10 @@ def run_sync(
     calls_before = api_calls(loop, shopify)
     try:
         plan = plan_nightly(store, settings, until)
+        clocks = _server_clocks(loop=loop, shopify=shopify)
         batch = fetch(plan, loop, shopify, versions=store.return_versions, interrupt=interrupt)
-        stats = commit_batch(
-            store, batch, run_id, watermarks=dict.fromkeys(all_streams(), until), fence=fence
-        )
+        watermarks = _watermarks(until, settings, clocks)
+        stats = commit_batch(store, batch, run_id, watermarks=watermarks, fence=fence)
         calls_after = api_calls(loop, shopify)
         if calls_before is not None and calls_after is not None:
             stats.api_calls = calls_after - calls_before

@@ -9,7 +9,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -43,6 +44,30 @@ class OffsetClock:
             time.sleep(seconds)
 
 
+class _Dated:
+    """An ASGI wrapper that dates every response by the emulators' clock (HTTP ``Date``, as the
+    real APIs send it): uvicorn's own is the wall clock, while the world runs on its own (a
+    ``VirtualClock`` shared with recon, or real time shifted to the world's ``now``), and recon
+    compares ``Date`` with its clock to find a skewed host clock (``recon.sync``)."""
+
+    def __init__(self, app: Any, state: SandboxState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                date = format_datetime(self.state.now().astimezone(UTC), usegmt=True).encode()
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, dated)
+
+
 class _ThreadServer(uvicorn.Server):
     """A uvicorn server for a background thread: signals belong to the main thread."""
 
@@ -70,6 +95,7 @@ class _Listener:
             lifespan="off",
             ws="none",
             http="h11",
+            date_header=False,  # ``_Dated`` sends the world's time instead
             timeout_graceful_shutdown=2,
         )
         self.server = _ThreadServer(config)
@@ -135,7 +161,7 @@ class SandboxServer:
             # Imported lazily: the Shopify emulator is a sibling package with its own schema load.
             shopify = importlib.import_module("recon.sandbox.shopify")
             apps["shopify"] = shopify.create_shopify_app(self.state)
-        return apps
+        return {name: _Dated(app, self.state) for name, app in apps.items()}
 
     def start(self) -> SandboxServer:
         """Bind, serve in background threads, and return once both accept connections.

@@ -43,6 +43,7 @@ from recon.errors import (
 )
 from recon.sources.redact import protect_logger, redact_text, redact_url
 from recon.sources.retry_budget import RetryBudget
+from recon.sources.server_clock import ServerClock
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +149,9 @@ _CREDENTIAL_HINTS = {
 
 
 class RetryingSender:
-    """Sends one request under the policy. One instance per API client; its only state is the
-    run's ``budget`` for that API (unlimited when none is given)."""
+    """Sends one request under the policy. One instance per API client; its state is the run's
+    ``budget`` for that API (unlimited when none is given) and what the responses' ``Date``
+    headers say of the host clock (``server_clock``)."""
 
     def __init__(
         self,
@@ -168,6 +170,7 @@ class RetryingSender:
         self._service = service
         self._secrets = secrets
         self._interrupt: Callable[[], object] | None = None
+        self.server_clock = ServerClock(clock)
         protect_logger("httpx", secrets)
 
     @contextlib.contextmanager
@@ -236,6 +239,7 @@ class RetryingSender:
             if write and not isinstance(exc, _NOT_SENT):
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})") from exc
             return _Retry(_BACKOFF, reason)
+        self.server_clock.observe(response)  # any status: an error page is dated too
         verdict = check_body(response) if check_body is not None else None
         if verdict is not None:
             reason = f"{verdict.reason} (X-Request-Id {request_id(response)})"

@@ -37,6 +37,7 @@ from recon.sources.loop_parse import parse_return, parse_return_items
 from recon.sources.pacing import TokenBucket
 from recon.sources.parsing import BadFieldError, opt_time
 from recon.sources.retry_budget import RetryBudget
+from recon.sources.server_clock import ServerClock
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,11 @@ class LoopClient:
     def retry_budget(self) -> RetryBudget:
         """This client's retry budget (one run's retries to Loop)."""
         return self._sender.budget
+
+    @property
+    def server_clock(self) -> ServerClock:
+        """What Loop's ``Date`` headers say of the host clock (``recon.sync`` reads it)."""
+        return self._sender.server_clock
 
     def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[LoopItem]:
         """Returns of one state updated in [start, end), each id once.

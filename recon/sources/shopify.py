@@ -33,6 +33,7 @@ from recon.sources.documents import PageSizer, field_first, load_document
 from recon.sources.http import BodyVerdict, RetryingSender, RetryPolicy, request_id
 from recon.sources.pacing import CostBucket, RequestPacer, ThrottleStatus, requested_cost
 from recon.sources.retry_budget import RetryBudget
+from recon.sources.server_clock import ServerClock
 from recon.sources.shopify_checks import (
     CostExceededError,
     VersionWatch,
@@ -130,6 +131,11 @@ class ShopifyClient:
     def retry_budget(self) -> RetryBudget:
         """This client's retry budget (one run's retries to Shopify)."""
         return self._sender.budget
+
+    @property
+    def server_clock(self) -> ServerClock:
+        """What Shopify's ``Date`` headers say of the host clock (``recon.sync`` reads it)."""
+        return self._sender.server_clock
 
     @property
     def pager(self) -> Pager:

@@ -50,6 +50,10 @@ def test_example_daily_limits_uncommented_are_valid(tmp_path: Path) -> None:
     [
         ('[shop]\napi_version = "2025-10"\n', "shop.api_version"),
         ("[sync]\nlookback_hours = -1\n", "sync.lookback_hours"),
+        (
+            "[sync]\nlookback_hours = 0\n",
+            "sync.lookback_hours: Input should be greater than or equal to 1",
+        ),
         ('[engine]\nrma_patterns = ["RMA (\\\\d+)"]\n', "engine.rma_patterns"),
         ('[remediation]\nmode = "yolo"\n', "remediation.mode"),
         ('[delivery]\nsmtp_hots = "x"\n', "delivery.smtp_hots: unknown key"),
