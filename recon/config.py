@@ -131,6 +131,7 @@ class FaultSettings(_Section):
     throttled_status: Literal[200, 429] = 200
     loop_omit_refund_object: bool = False
     loop_cursor_without_id: bool = False
+    loop_zone_hours: float = Field(default=0.0, ge=-14, le=14)  # UTC offsets run -12..+14
     payout_refunds_positive: bool = False
 
 

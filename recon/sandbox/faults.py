@@ -21,6 +21,10 @@ class Faults:
     ``shopify_refund_object`` out of list items (``refunds[]`` is then only on the details
     endpoint); ``loop_cursor_without_id`` issues cursors keyed on the timestamp alone, as in Loop's
     sample, so rows sharing the page-edge second are skipped by the next page.
+    ``loop_zone_hours`` (§6 trap 6: the zone of ``from``/``to`` is unknown): when not 0, the list
+    endpoint ignores any zone written on ``from``/``to`` and reads their digits as wall time in a
+    shop zone that many hours ahead of UTC (-5: New York in winter), so a window sent in UTC lands
+    that many hours off.
 
     Shopify fidelity switch: ``payout_refunds_positive`` sends ``summary.refundsFeeGross`` as a
     positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
@@ -39,6 +43,7 @@ class Faults:
     throttled_status: int = 200
     loop_omit_refund_object: bool = False
     loop_cursor_without_id: bool = False
+    loop_zone_hours: float = 0.0
     payout_refunds_positive: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)

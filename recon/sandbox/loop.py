@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -140,7 +140,8 @@ class _LoopApi:
             return refused
         now = self.state.now()
         try:
-            query = parse_list_query(request, now)
+            zone = timedelta(hours=self.state.faults.loop_zone_hours)
+            query = parse_list_query(request, now, zone)
         except InvalidParamError as exc:
             return _unprocessable(exc)
         with self.state.lock:

@@ -1,7 +1,8 @@
 """Loop list requests: query validation (§6), page selection and Loop's next/previous page URLs.
 
 Loop documents no order (trap 5); the sandbox serves newest first by the filter column, then id,
-so next pages go back in time. Windows are inclusive at both ends; zone-less times are UTC.
+so next pages go back in time. Windows are inclusive at both ends; zone-less times are UTC, unless
+``Faults.loop_zone_hours`` makes the server read every ``from``/``to`` in a shop zone (trap 6).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class ListQuery:
     paginate: bool
     page_size: int
     cursor: Cursor | None
+    # The shop zone's offset when the server reads from/to as wall time there (trap 6), else 0.
+    zone: timedelta = timedelta(0)
 
 
 def query_param(request: Request, name: str) -> str | None:
@@ -50,13 +53,28 @@ def query_param(request: Request, name: str) -> str | None:
     return value if value else None
 
 
-def _window(raw_from: str | None, raw_to: str | None, now: datetime) -> tuple[datetime, datetime]:
+def _bound(raw: str, field: str, zone: timedelta) -> datetime:
+    """A ``from``/``to`` value; with a shop ``zone`` its written zone is ignored (trap 6).
+
+    Raises:
+        InvalidParamError: for a value that is not a date.
+    """
+    moment = parse_time(raw, field)
+    if not zone:
+        return moment
+    wall = datetime.fromisoformat(raw.strip()).replace(tzinfo=None)  # the digits as written
+    return wall.replace(tzinfo=UTC) - zone
+
+
+def _window(
+    raw_from: str | None, raw_to: str | None, now: datetime, zone: timedelta = timedelta(0)
+) -> tuple[datetime, datetime]:
     if raw_from is None and raw_to is None:
         return now - timedelta(hours=24), now  # §6 trap 1: the last 24 hours only
-    end = parse_time(raw_to, "to") if raw_to is not None else now
+    end = _bound(raw_to, "to", zone) if raw_to is not None else now
     if raw_from is None:
         return _BEGINNING, end  # §6 trap 3: no from → all history up to `to`
-    start = parse_time(raw_from, "from")
+    start = _bound(raw_from, "from", zone)
     if end < start:
         raise InvalidParamError("to", "The to field must be a date after or equal to from.")
     if end - start > MAX_RANGE:
@@ -78,13 +96,13 @@ def _page_size(raw: str | None) -> int:
     return int(raw)
 
 
-def parse_list_query(request: Request, now: datetime) -> ListQuery:
-    """Validate the list endpoint's query string against §6.
+def parse_list_query(request: Request, now: datetime, zone: timedelta = timedelta(0)) -> ListQuery:
+    """Validate the list endpoint's query string against §6; ``zone``: see ``ListQuery.zone``.
 
     Raises:
         InvalidParamError: the first invalid parameter, for a 422.
     """
-    start, end = _window(query_param(request, "from"), query_param(request, "to"), now)
+    start, end = _window(query_param(request, "from"), query_param(request, "to"), now, zone)
     column = query_param(request, "filter") or "created_at"
     if column not in FILTERS:
         raise InvalidParamError("filter", "The selected filter is invalid.")
@@ -105,6 +123,7 @@ def parse_list_query(request: Request, now: datetime) -> ListQuery:
         paginate in {"true", "1"},
         _page_size(query_param(request, "pageSize")),
         cursor,
+        zone,
     )
 
 
@@ -164,7 +183,7 @@ def page_url(request: Request, query: ListQuery, cursor: Cursor | None) -> str |
     if cursor is None:
         return None
     params = {
-        "to": format_time(query.end),
+        "to": format_time(query.end + query.zone),  # in the zone the server reads it
         "filter": query.column,
         "pageSize": str(query.page_size),
         "cursor": cursor.encode(),

@@ -129,3 +129,52 @@ def test_cursors_with_the_id_tie_breaker_return_every_row_once():
         seen, cursors = _walk(client, page_size="5")
     assert "id" in _decode(cursors[0])
     assert sorted(seen) == sorted(r.id for r in returns)
+
+
+def _window_ids(client: TestClient, start: str, end: str) -> list[str]:
+    params = {"from": start, "to": end, "filter": "updated_at", "state": "closed"}
+    response = client.get(LIST, headers=AUTH, params={**params, "paginate": "true"})
+    assert response.status_code == 200, response.text
+    return sorted(str(r["id"]) for r in response.json()["returns"])
+
+
+def _updated_hourly() -> list:
+    """Closed returns 5001..5024, updated at 00:30, 01:30, ... 23:30 UTC on 20 October."""
+    base = datetime(2026, 10, 20, 0, 30, tzinfo=UTC)
+    return [
+        make_return(
+            5001 + h, created_at=base - timedelta(days=2), updated_at=base + timedelta(hours=h)
+        )
+        for h in range(24)
+    ]
+
+
+def test_by_default_from_and_to_are_read_in_the_zone_they_name():
+    with _client(_updated_hourly()) as client:
+        utc = _window_ids(client, "2026-10-20T10:00:00Z", "2026-10-20T12:00:00Z")
+        offset = _window_ids(client, "2026-10-20T12:00:00+02:00", "2026-10-20T14:00:00+02:00")
+    assert utc == offset == ["5011", "5012"]  # 10:30 and 11:30 UTC
+
+
+def test_zone_switch_reads_from_and_to_as_wall_time_in_the_shop_zone():
+    """Loop's zone for from/to is unknown (§6 trap 6): the switch serves the unkind reading, in
+    which a window written in UTC lands ``loop_zone_hours`` off."""
+    with _client(_updated_hourly(), loop_zone_hours=-5) as client:
+        # 10:00..12:00 New York wall time is 15:00..17:00 UTC, whatever zone was written.
+        ids = _window_ids(client, "2026-10-20T10:00:00Z", "2026-10-20T12:00:00Z")
+        response = client.get(
+            LIST,
+            headers=AUTH,
+            params={
+                "from": "2026-10-20 00:00:00",
+                "to": "2026-10-20 23:59:59",
+                "filter": "updated_at",
+                "state": "closed",
+                "paginate": "true",
+                "pageSize": "2",
+            },
+        )
+    assert ids == ["5016", "5017"]  # 15:30 and 16:30 UTC
+    next_url = response.json()["nextPageUrl"]
+    # Loop's next page URL writes `to` back as the server reads it: the wall time sent.
+    assert dict(parse_qsl(urlsplit(next_url).query))["to"] == "2026-10-20 23:59:59"
