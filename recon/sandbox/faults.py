@@ -24,7 +24,8 @@ class Faults:
     ``loop_zone_hours`` (§6 trap 6: the zone of ``from``/``to`` is unknown): when not 0, the list
     endpoint ignores any zone written on ``from``/``to`` and reads their digits as wall time in a
     shop zone that many hours ahead of UTC (-5: New York in winter), so a window sent in UTC lands
-    that many hours off.
+    that many hours off. ``loop_oldest_first`` serves list pages oldest first (§6 trap 5: Loop
+    documents no order; the default is newest first).
 
     Shopify fidelity switch: ``payout_refunds_positive`` sends ``summary.refundsFeeGross`` as a
     positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
@@ -44,6 +45,7 @@ class Faults:
     loop_omit_refund_object: bool = False
     loop_cursor_without_id: bool = False
     loop_zone_hours: float = 0.0
+    loop_oldest_first: bool = False
     payout_refunds_positive: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)

@@ -154,11 +154,15 @@ class _LoopApi:
                     (min(query.end, now), BIG_ID),
                     None,
                     now,
-                    newest_first=True,
+                    newest_first=not self.state.faults.loop_oldest_first,
                 )
                 return JSONResponse([render_list_item(r, self.state) for r in rows])
             page = select_page(
-                index, query, now, cursor_id=not self.state.faults.loop_cursor_without_id
+                index,
+                query,
+                now,
+                cursor_id=not self.state.faults.loop_cursor_without_id,
+                oldest_first=self.state.faults.loop_oldest_first,
             )
             body = {
                 "returns": [render_list_item(r, self.state) for r in page.rows],

@@ -4,9 +4,10 @@ Cursor: base64url JSON in the style of Loop's sample, ``{"<filter column>": "202
 "id": "12345701", "_pointsToNextItems": true}``. Loop's sample carries the timestamp only; by
 default the sandbox adds ``id`` as a tie-breaker so a page edge inside one second neither repeats
 nor skips rows. With ``Faults.loop_cursor_without_id`` it issues Loop's shape instead (trap 4): the
-edge timestamp cut to the second, no id, and the next page starts strictly before that second, so
-rows sharing it that did not fit on the page are skipped (a cursor without ``id`` is always
-accepted). Reference: ``reference/loop-returns-api.md`` §6.
+edge timestamp cut to the second, no id, and the next page starts strictly past that second
+(before it, or after it when pages run oldest first), so rows sharing it that did not fit on the
+page are skipped (a cursor without ``id`` is always accepted). Reference:
+``reference/loop-returns-api.md`` §6.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recon.sandbox.loop_index import Key
@@ -71,8 +72,12 @@ class Cursor:
         return cls(column, at, return_id, forward)
 
     def lower(self) -> Key:
-        """Smallest key strictly after this position."""
-        return (self.at, BIG_ID if self.return_id is None else self.return_id + 1)
+        """Smallest key strictly after this position (an id-less cursor: after its second)."""
+        if self.return_id is None:
+            # Cut to the second like Loop's sample, it stands for that whole second: the page
+            # after it starts at the next one, as the page before it ends before it (``upper``).
+            return (self.at.replace(microsecond=0) + timedelta(seconds=1), -1)
+        return (self.at, self.return_id + 1)
 
     def upper(self) -> Key:
         """Largest key strictly before this position."""

@@ -1,8 +1,9 @@
 """Loop list requests: query validation (§6), page selection and Loop's next/previous page URLs.
 
 Loop documents no order (trap 5); the sandbox serves newest first by the filter column, then id,
-so next pages go back in time. Windows are inclusive at both ends; zone-less times are UTC, unless
-``Faults.loop_zone_hours`` makes the server read every ``from``/``to`` in a shop zone (trap 6).
+so next pages go back in time (``Faults.loop_oldest_first``: the other way round). Windows are
+inclusive at both ends; zone-less times are UTC, unless ``Faults.loop_zone_hours`` makes the server
+read every ``from``/``to`` in a shop zone (trap 6).
 """
 
 from __future__ import annotations
@@ -137,34 +138,52 @@ class Page:
 
 
 def select_page(
-    index: ReturnIndex, query: ListQuery, now: datetime, *, cursor_id: bool = True
+    index: ReturnIndex,
+    query: ListQuery,
+    now: datetime,
+    *,
+    cursor_id: bool = True,
+    oldest_first: bool = False,
 ) -> Page:
-    """The page a query asks for: ``page_size`` rows, newest first, older or newer than its cursor.
+    """The page a query asks for: ``page_size`` rows past its cursor, in page order.
 
-    Next pages go back in time; that is what makes a next page without ``from`` walk back through
-    all history (§6 trap 3). ``cursor_id`` False issues timestamp-only cursors (§6 trap 4).
+    Page order is newest first by the filter column, then id, so next pages go back in time; that
+    is what makes a next page without ``from`` walk back through all history (§6 trap 3).
+    ``oldest_first`` serves the other order (trap 5: Loop documents none). ``cursor_id`` False
+    issues timestamp-only cursors (§6 trap 4).
     """
     col, states, size, cursor = query.column, query.states, query.page_size, query.cursor
-    lower: Key = (query.start, -1)
-    upper: Key = (min(query.end, now), BIG_ID)  # nothing exists after now
-    if cursor is None or cursor.forward:
-        end = min(upper, cursor.upper()) if cursor else upper
-        rows = index.take(col, states, lower, end, size + 1, now, newest_first=True)
-        has_next, rows = len(rows) > size, rows[:size]
-        has_prev = cursor is not None and bool(rows)
+    first: Key = (query.start, -1)
+    last: Key = (min(query.end, now), BIG_ID)  # nothing exists after now
+    forward = cursor is None or cursor.forward
+    # Rows are taken from the cursor outwards: in page order for a next page, against it for a
+    # previous one (then turned round).
+    ascending = forward == oldest_first
+    lower, upper = first, last
+    if cursor is not None:
+        if ascending:
+            lower = max(lower, cursor.lower())
+        else:
+            upper = min(upper, cursor.upper())
+    rows = index.take(col, states, lower, upper, size + 1, now, newest_first=not ascending)
+    more, rows = len(rows) > size, rows[:size]
+
+    def beyond(row: LoopReturn, newer: bool) -> bool:
+        """Whether any row lies past ``row`` (newer or older) inside the query's window."""
+        at, return_id = index.key(col, row)
+        if newer:
+            return bool(
+                index.take(col, states, (at, return_id + 1), last, 1, now, newest_first=False)
+            )
+        return bool(index.take(col, states, first, (at, return_id - 1), 1, now, newest_first=True))
+
+    if forward:
+        has_next = more
+        has_prev = cursor is not None and bool(rows) and beyond(rows[0], not oldest_first)
     else:
-        start = max(lower, cursor.lower())
-        rows = index.take(col, states, start, upper, size + 1, now, newest_first=False)
-        has_prev, rows = len(rows) > size, rows[:size][::-1]
-        has_next = bool(rows)
-    if has_prev and cursor is not None and cursor.forward:
-        first_at, first_id = index.key(col, rows[0])
-        newer: Key = (first_at, first_id + 1)
-        has_prev = bool(index.take(col, states, newer, upper, 1, now, newest_first=False))
-    if has_next and cursor is not None and not cursor.forward:
-        last_at, last_id = index.key(col, rows[-1])
-        older: Key = (last_at, last_id - 1)
-        has_next = bool(index.take(col, states, lower, older, 1, now, newest_first=True))
+        rows = rows[::-1]
+        has_prev = more
+        has_next = bool(rows) and beyond(rows[-1], oldest_first)
     next_cursor = prev_cursor = None
     if has_next:
         next_cursor = edge_cursor(index.key(col, rows[-1]), col, forward=True, with_id=cursor_id)

@@ -12,7 +12,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
-from loop_worlds import AUTH, LIST, NOW, make_return
+from loop_worlds import AUTH, LIST, NOW, TestClient, make_return, make_world
+
+from recon.sandbox.faults import Faults
+from recon.sandbox.loop import create_loop_app
+from recon.sandbox.state import SandboxState
 
 STATES = ["open", "closed", "cancelled", "expired", "review"]
 WINDOW = {"from": "2026-10-25 00:00:00", "to": "2026-11-01 12:00:00", "filter": "updated_at"}
@@ -161,3 +165,40 @@ def test_paginated_default_page_size_is_100(loop_client):
     assert set(body) == {"returns", "nextPageUrl", "previousPageUrl"}
     assert len(body["returns"]) == 100
     assert body["nextPageUrl"] is not None
+
+
+def _oldest_first_client():
+    """The dataset served oldest first (``Faults.loop_oldest_first``; trap 5: no order known)."""
+    state = SandboxState(make_world(_dataset()), faults=Faults(loop_oldest_first=True))
+    return TestClient(create_loop_app(state))
+
+
+@pytest.mark.parametrize("cursor_id", [True, False])
+def test_oldest_first_pages_run_forward_in_time_and_return_every_record_once(cursor_id):
+    state = SandboxState(
+        make_world(_dataset()),
+        faults=Faults(loop_oldest_first=True, loop_cursor_without_id=not cursor_id),
+    )
+    with TestClient(create_loop_app(state)) as client:
+        params = {**WINDOW, "state": "closed", "paginate": "true", "pageSize": "5"}
+        first = client.get(LIST, headers=AUTH, params=params).json()
+        seen, pages = _walk(client, params, resend={**WINDOW, "state": "closed"})
+    keys = [(r["updated_at"], int(r["id"])) for r in first["returns"]]
+    assert keys == sorted(keys)  # oldest first
+    assert pages == 3
+    # No two closed returns share a second here, so either cursor shape reaches every one once.
+    assert sorted(seen) == sorted(str(1000 + n) for n in range(60) if n % 5 == 1)
+
+
+def test_oldest_first_previous_page_url_leads_back_to_the_page_before():
+    with _oldest_first_client() as client:
+        params = {**WINDOW, "state": "closed", "paginate": "true", "pageSize": "5"}
+        first = client.get(LIST, headers=AUTH, params=params).json()
+        resend = WINDOW | {"state": "closed", "paginate": "true"}
+        second = _follow(client, first["nextPageUrl"], resend).json()
+        back = _follow(client, second["previousPageUrl"], resend).json()
+    assert [r["id"] for r in back["returns"]] == [r["id"] for r in first["returns"]]
+    assert back["previousPageUrl"] is None
+    assert [r["updated_at"] for r in second["returns"]] > [
+        r["updated_at"] for r in first["returns"]
+    ]

@@ -5,7 +5,9 @@ provider id, some whose note names the order ("Refund for order #1043 via Loop R
 ``shopify_refund_object`` left out of list items (linkage only on the details endpoint: without
 the client's details fallback this run reports false MISSING_REFUND/MISSING_RESTOCK findings), and
 cursors keyed on the timestamp alone (an end-to-end smoke check; the page-edge ties themselves are
-tested in tests/unit/sources/test_loop_fidelity_client.py).
+tested in tests/unit/sources/test_loop_fidelity_client.py), also with pages served oldest first,
+and windows read in a shop zone behind UTC (a zone ahead of UTC delays the newest returns by a
+night: tests/integration/test_loop_zone_sandbox.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ ROOT = Path(__file__).resolve().parents[3]
 MODES = {
     "no-refund-object": {"loop_omit_refund_object": True},
     "timestamp-only-cursors": {"loop_cursor_without_id": True},
+    # Loop documents no order (§6 trap 5): pages running forward in time, page edges in ties.
+    "oldest-first-timestamp-only-cursors": {
+        "loop_oldest_first": True,
+        "loop_cursor_without_id": True,
+    },
+    # Loop's zone for from/to is unknown (trap 6): a shop zone behind UTC starts every window
+    # later; the first night reads from [sync] initial_days back, far before any return.
+    "windows-read-in-a-zone-behind-utc": {"loop_zone_hours": -10.0},
 }
 
 

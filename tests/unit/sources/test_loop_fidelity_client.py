@@ -72,10 +72,13 @@ def _ids(items: list[object]) -> list[str]:
     return [i.id for i in items if isinstance(i, LoopReturnRecord)]
 
 
+@pytest.mark.parametrize("oldest_first", [False, True])  # Loop documents no order (§6 trap 5)
 @pytest.mark.parametrize("page_size", [3, 4, 7])
-def test_timestamp_only_cursors_still_yield_every_record_exactly_once(page_size: int) -> None:
+def test_timestamp_only_cursors_still_yield_every_record_exactly_once(
+    page_size: int, oldest_first: bool
+) -> None:
     returns = _tied()
-    http, sent = _sandbox(returns, loop_cursor_without_id=True)
+    http, sent = _sandbox(returns, loop_cursor_without_id=True, loop_oldest_first=oldest_first)
     with http:
         ids = _ids(list(_loop(http, page_size).iter_returns(START, END, "closed")))
     assert sorted(ids) == sorted(r.id for r in returns)
