@@ -134,6 +134,7 @@ class FaultSettings(_Section):
     loop_zone_hours: float = Field(default=0.0, ge=-14, le=14)  # UTC offsets run -12..+14
     loop_oldest_first: bool = False
     payout_refunds_positive: bool = False
+    shopify_short_decimals: bool = False
 
 
 class SandboxSettings(_Section):

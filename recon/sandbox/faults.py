@@ -29,7 +29,9 @@ class Faults:
 
     Shopify fidelity switch: ``payout_refunds_positive`` sends ``summary.refundsFeeGross`` as a
     positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
-    summary's sign is not stated, so the tie-out is tested with either.
+    summary's sign is not stated, so the tie-out is tested with either. ``shopify_short_decimals``
+    prints amounts the way Shopify's own payloads do (``"348.0"``, ``"12.3"``) instead of with
+    the currency's decimals (``"348.00"``).
     """
 
     error_rate: float = 0.0
@@ -47,6 +49,7 @@ class Faults:
     loop_zone_hours: float = 0.0
     loop_oldest_first: bool = False
     payout_refunds_positive: bool = False
+    shopify_short_decimals: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 

@@ -26,6 +26,7 @@ from test_nightly_sandbox import sandbox_settings  # noqa: E402
 
 from recon.bootstrap import build_app  # noqa: E402
 from recon.config import RemediationMode  # noqa: E402
+from recon.sandbox.scoring import score  # noqa: E402
 from recon.sandbox.shopify.app import ShopifyEngine  # noqa: E402
 from recon.service import run_nightly  # noqa: E402
 from tests.schema_answers import answer_problems  # noqa: E402
@@ -57,21 +58,33 @@ def _throttled(error: dict[str, Any]) -> bool:
     return bool(error.get("extensions", {}).get("code") == "THROTTLED")
 
 
+@pytest.mark.parametrize("short_decimals", [False, True])
 def test_every_answer_in_an_apply_run_conforms_to_shopifys_schema(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, short_decimals: bool
 ) -> None:
+    """With ``shopify_short_decimals`` the amounts come as in Shopify's own payloads ("348.0"):
+    the run must still find exactly the planted truth and apply each missing refund once."""
     exchanges = _record(monkeypatch)
     settings = sandbox_settings(tmp_path, seed=4, returns=200)
     settings.remediation.mode = RemediationMode.APPLY
     settings.remediation.auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT"]
+    settings.sandbox.faults.shopify_short_decimals = short_decimals
     with build_app(settings) as app:
-        run_nightly(app)
+        outcome = run_nightly(app)
+        assert app.truth is not None
+        result = score(outcome.findings, app.truth)
+        planted = {p.rma for p in app.truth.findings if p.category == "MISSING_REFUND"}
+    assert result.perfect, (sorted(result.missed), sorted(result.unexpected))
+    done = [a["rma"] for a in outcome.actions if a["kind"] == "refund" and a["state"] == "done"]
+    assert sorted(done) == sorted(planted)
     asked = Counter(_name(body) for body, _ in exchanges)
     # Reads of every kind and each write recon makes, or the test proves little.
     assert {"OrdersPage", "RefundsById", "Payouts", "BalanceTransactions", "GiftCards"} <= set(
         asked
     )
     assert {"RefundCreate", "InventoryAdjust", "TagsAdd", "SuggestedRefund"} <= set(asked)
+    amounts = [a for _, payload in exchanges for a in _amounts(payload.get("data"))]
+    assert any(len(a.partition(".")[2]) == 1 for a in amounts) == short_decimals
     problems: list[str] = []
     for body, payload in exchanges:
         name = _name(body)
@@ -87,3 +100,13 @@ def test_every_answer_in_an_apply_run_conforms_to_shopifys_schema(
         found = answer_problems(body["query"], payload, body.get("variables"))
         problems += [f"{name}: {p}" for p in found]
     assert problems == []
+
+
+def _amounts(data: Any) -> list[str]:
+    """Every ``amount`` string in an answer."""
+    if isinstance(data, list):
+        return [a for item in data for a in _amounts(item)]
+    if isinstance(data, dict):
+        own = [data["amount"]] if isinstance(data.get("amount"), str) else []
+        return own + [a for key, value in data.items() if key != "amount" for a in _amounts(value)]
+    return []

@@ -42,6 +42,7 @@ from recon.sandbox.shopify.cost import (
     PageSizeError,
     requested_cost,
 )
+from recon.sandbox.shopify.render import SHORT_DECIMALS
 from recon.sandbox.shopify.resolvers_root import root_value
 from recon.sandbox.state import SandboxState
 
@@ -175,18 +176,22 @@ class ShopifyEngine:
         self, version: str, document: Any, body: dict[str, Any], cost: int
     ) -> dict[str, Any]:
         counter = ActualCost()
-        with self.state.lock:
-            context = RequestContext(
-                self.state, self.catalog, self.memory, self.state.now(), version
-            )
-            result = execute(
-                self.schema,
-                document,
-                root_value=root_value(context),
-                variable_values=body.get("variables") or {},
-                operation_name=body.get("operationName"),
-                middleware=[counter],
-            )
+        short = SHORT_DECIMALS.set(self.state.faults.shopify_short_decimals)
+        try:
+            with self.state.lock:
+                context = RequestContext(
+                    self.state, self.catalog, self.memory, self.state.now(), version
+                )
+                result = execute(
+                    self.schema,
+                    document,
+                    root_value=root_value(context),
+                    variable_values=body.get("variables") or {},
+                    operation_name=body.get("operationName"),
+                    middleware=[counter],
+                )
+        finally:
+            SHORT_DECIMALS.reset(short)
         assert isinstance(result, ExecutionResult)  # every resolver is synchronous
         actual = min(counter.total, cost)
         self.bucket.give_back(cost - actual)

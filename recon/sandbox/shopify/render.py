@@ -7,6 +7,7 @@ them, so nested connections are only built when selected.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,9 +42,25 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else to_utc_iso(moment)
 
 
+# Set per request from ``Faults.shopify_short_decimals`` (the engine executes synchronously).
+SHORT_DECIMALS: ContextVar[bool] = ContextVar("SHORT_DECIMALS", default=False)
+
+
+def decimal_text(amount: Decimal, currency: str) -> str:
+    """An amount as Shopify prints a ``Decimal``: ``"12.30"``, or with ``SHORT_DECIMALS`` the
+    shortest form with at least one decimal (``"348.0"``, ``"12.3"``), as in Shopify's own
+    verbatim payloads (examples/shopify/rest-refund-create.json); which one GraphQL prints is not
+    settled, so the sandbox can send either."""
+    text = format_amount(amount, currency)
+    if not SHORT_DECIMALS.get() or "." not in text:
+        return text
+    text = text.rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
 def money(amount: Decimal, currency: str) -> Node:
     """A ``MoneyV2``: amounts are strings, never floats."""
-    return {"amount": format_amount(amount, currency), "currencyCode": currency}
+    return {"amount": decimal_text(amount, currency), "currencyCode": currency}
 
 
 def bag(order: Order, presentment: Decimal, shop: Decimal | None = None) -> Node:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW, Shopify, order_doc, world_doc
+from conftest import NOW, T0, Shopify, order_doc, world_doc
 
 from recon.sandbox.faults import Faults
 from recon.sandbox.world import RECON_SCOPES
@@ -176,3 +176,22 @@ def test_throttled_status_is_configurable(make_shop: Callable[..., Shopify], sta
 def test_served_version_is_echoed(shop: Shopify, version: str) -> None:
     response = shop.post("{ orders(first: 1) { nodes { id } } }", version=version)
     assert response.headers["X-Shopify-API-Version"] == version
+
+
+def test_short_decimals_switch_prints_amounts_as_shopifys_own_payloads_do(
+    make_shop: Callable[..., Shopify],
+) -> None:
+    """examples/shopify/rest-refund-create.json (verbatim) has "348.0": the form is not settled."""
+    doc = world_doc([order_doc(1, created=T0, refunded="25.00"), order_doc(2, created=T0)])
+    doc["orders"][1]["transactions"][0]["amount"] = "50.10"
+    query = """{ orders(first: 5) { nodes { totalRefundedSet { shopMoney { amount } }
+      transactions { amountSet { presentmentMoney { amount } } } } } }"""
+
+    def amounts(faults: Faults | None) -> list[str]:
+        nodes = make_shop(doc, faults).gql(query)["data"]["orders"]["nodes"]
+        return [n["totalRefundedSet"]["shopMoney"]["amount"] for n in nodes] + [
+            t["amountSet"]["presentmentMoney"]["amount"] for n in nodes for t in n["transactions"]
+        ]
+
+    assert amounts(None) == ["25.00", "0.00", "50.00", "25.00", "50.10"]
+    assert amounts(Faults(shopify_short_decimals=True)) == ["25.0", "0.0", "50.0", "25.0", "50.1"]
