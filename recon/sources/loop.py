@@ -10,7 +10,8 @@ Return Details (§10.3, ``_with_details_refunds``).
 Time zone of ``from``/``to`` (trap 6, unknown): windows are sent in UTC with an explicit ``Z``. A
 server that ignored the zone and read them in the shop's zone would shift a window by at most
 ±14 hours; the nightly look-back (``[sync] lookback_hours``, 72 by default) re-reads far more than
-that, so such a shift can delay a return by a night but never lose it.
+that, so such a shift can delay a return by a night but never lose it. The page-edge re-read of
+one second would miss entirely, so it finds and keeps the shift (``_edge_second``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ WINDOW_OVERLAP = timedelta(minutes=10)
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
 THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
+# Every UTC offset in use (hours), for a server that reads from/to in the shop's zone (trap 6).
+ZONE_SHIFTS = tuple(
+    timedelta(minutes=round(hours * 60))
+    for hours in (
+        *(-12, -11, -10, -9.5, -9, -8, -7, -6, -5, -4, -3.5, -3, -2.5, -2, -1),
+        *(1, 2, 3, 3.5, 4, 4.5, 5, 5.5, 5.75, 6, 6.5, 7, 8, 8.75, 9, 9.5, 10, 10.5, 11, 12),
+        *(12.75, 13, 14),
+    )
+)
 
 LoopItem = LoopReturnRecord | Quarantined
 
@@ -137,6 +147,8 @@ class LoopClient:
             budget=retry_budget,
         )
         self._bucket = TokenBucket(clock)
+        # How far Loop's reading of from/to is off the UTC sent, once a page edge showed it.
+        self._zone_shift: timedelta | None = None
         origin = urlsplit(self._root)
         self._origin = (origin.scheme, origin.netloc)
 
@@ -252,16 +264,52 @@ class LoopClient:
         [T, T + 1 s] once per page edge brings every such row back. The edge query asks for
         Loop's largest page, since its own next page would again start past T: only more than
         750 rows updated within one second could still slip, which is not a realistic load.
+
+        Loop's zone for ``from``/``to`` is unknown too (trap 6): a server reading them as wall
+        time in the shop's zone answers the re-read with another second, and the skipped rows
+        would be lost (again every night on a quiet store, the page edges falling in the same
+        places). A re-read that holds no row of T is therefore asked again shifted by each real
+        UTC offset until one holds T's rows; that shift is kept for the client's later edges.
         """
         if edge is None:
             return
-        second = edge.replace(microsecond=0)  # the filter column is updated_at
+        second = edge.replace(microsecond=0)
         low = max(second, _from_loop_time(params["from"]))
         high = min(second + timedelta(seconds=1), _from_loop_time(params["to"]))
         if low > high:
             return
+        tried = self._zone_shift or timedelta(0)
+        items = self._read_between(params, low + tried, high + tried)
+        if _holds_second(items, second):
+            yield from items
+            return
+        for shift in ZONE_SHIFTS:
+            if shift == tried:
+                continue
+            shifted = self._read_between(params, low + shift, high + shift)
+            if _holds_second(shifted, second):
+                logger.warning(
+                    "loop reads from/to as wall time at UTC%+g h, not as the UTC sent "
+                    "(§6 trap 6): page-edge re-reads are shifted to match",
+                    shift.total_seconds() / 3600,
+                )
+                self._zone_shift = shift
+                yield from items
+                yield from shifted
+                return
+        logger.warning(
+            "loop returns list (%s): the re-read of page-edge second %s held none of its rows; "
+            "rows sharing it may be missing until a later run",
+            params["state"],
+            second.isoformat(),
+        )
+        yield from items
+
+    def _read_between(
+        self, params: dict[str, str], low: datetime, high: datetime
+    ) -> list[LoopItem]:
         query = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
-        yield from self._iter_pages(query, edges=False)
+        return list(self._iter_pages(query, edges=False))
 
     def _with_details_refunds(self, item: LoopItem) -> LoopItem:
         """Complete a closed refund return's linkage from Get Return Details when the list lacks it.
@@ -361,6 +409,22 @@ def _edge_moment(returns: list[Any], items: list[LoopItem]) -> datetime | None:
                 return moment
     last = next((i for i in reversed(items) if isinstance(i, LoopReturnRecord)), None)
     return last.updated_at if last is not None else None
+
+
+def _holds_second(items: list[LoopItem], second: datetime) -> bool:
+    """Whether any row read (quarantined or not) was updated within ``second``."""
+    for item in items:
+        moment: datetime | None
+        if isinstance(item, LoopReturnRecord):
+            moment = item.updated_at
+        else:
+            try:
+                moment = opt_time(item.raw.get("updated_at"), "updated_at")
+            except BadFieldError:
+                continue
+        if moment is not None and second <= moment < second + timedelta(seconds=1):
+            return True
+    return False
 
 
 def _from_loop_time(text: str) -> datetime:

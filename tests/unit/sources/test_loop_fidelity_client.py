@@ -12,6 +12,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from recon.sandbox.loop import create_loop_app
 from recon.sandbox.state import LOOP_API_KEY, SandboxState
 from recon.sandbox.world import LoopReturn
 from recon.sources.http import RetryPolicy
-from recon.sources.loop import LoopClient, cursor_breaks_ties
+from recon.sources.loop import ZONE_SHIFTS, LoopClient, cursor_breaks_ties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox_loop"))
 from loop_worlds import NOW, make_return, make_world
@@ -36,7 +37,7 @@ with warnings.catch_warnings():  # Starlette's one-off import warning (see loop_
 START, END = NOW - timedelta(days=30), NOW
 
 
-def _sandbox(returns: list[LoopReturn], **faults: bool) -> tuple[TestClient, list[httpx.Request]]:
+def _sandbox(returns: list[LoopReturn], **faults: Any) -> tuple[TestClient, list[httpx.Request]]:
     state = SandboxState(make_world(returns), faults=Faults(**faults))
     http = TestClient(create_loop_app(state), base_url="http://testserver")
     sent: list[httpx.Request] = []
@@ -91,6 +92,29 @@ def test_timestamp_only_cursors_still_yield_every_record_exactly_once(
         assert high - low == timedelta(seconds=1)
         assert request.url.params["state"] == "closed"
         assert request.url.params["filter"] == "updated_at"
+
+
+@pytest.mark.parametrize("zone_hours", [3.0, -5.0, 5.5])
+def test_page_edge_seconds_are_found_when_loop_reads_windows_in_the_shop_zone(
+    zone_hours: float,
+) -> None:
+    """Loop's zone for from/to is unknown (trap 6) and its sample cursor has no id (trap 4).
+
+    With both, the re-read of a page-edge second written in UTC lands ``zone_hours`` off and
+    brings back none of the rows the next page skipped: they were lost (18 of 60 here), and on a
+    quiet store lost again every night, the page edges falling in the same places.
+    """
+    returns = _tied(per_second=5)
+    http, sent = _sandbox(returns, loop_cursor_without_id=True, loop_zone_hours=zone_hours)
+    with http:
+        loop = _loop(http, 7)
+        ids = _ids(list(loop.iter_returns(START, END, "closed")))
+        again = _ids(list(loop.iter_returns(START, END, "closed")))
+    assert sorted(ids) == sorted(again) == sorted(r.id for r in returns)
+    assert len(ids) == len(set(ids))
+    # The shift is searched for once, then used at every page edge: per read, 9 pages and 8
+    # edge re-reads.
+    assert len(sent) <= 2 * (9 + 8) + len(ZONE_SHIFTS)
 
 
 def test_a_quarantined_row_at_a_page_edge_does_not_hide_its_second() -> None:
