@@ -374,8 +374,8 @@ def _restocked_codes(
     if codes_mod.is_unique(unit[1], int(width)):  # one unit per line item: a lookup per pli
         first = codes_mod.first_position(unit[1], int(width))
         group = np.arange(len(unit[1]), dtype=np.int64)
-        ref_at, recon_at = (  # pli codes here are >= 0: plain indexing
-            np.where((at >= 0) & (unit[0][at] == rma), at, -1)
+        ref_at, recon_at = (  # pli codes here are >= 0; a line item no unit has is at -1
+            np.where(keys.take(unit[0], at, -1) == rma, at, -1)
             for rma, at in ((refunded[0], first[refunded[1]]), (by_recon[0], first[by_recon[1]]))
         )
         size = len(group)
