@@ -191,8 +191,8 @@ def _refunded_nothing(facts: pd.DataFrame, codes: Codes) -> np.ndarray:
 
 def _restocking(frames: Frames, codes: Codes, facts: pd.DataFrame) -> np.ndarray:
     """Per refund code: a line of the refund restocked units of an item a Loop return on the
-    refund's order returned (same line item, or same SKU): units no return has are none of
-    recon's to restock, and a finding for them would never resolve.
+    refund's order returned (same line item, or same SKU; a missing SKU is no SKU): units no
+    return has are none of recon's to restock, and a finding for them would never resolve.
 
     Only refunds whose note names no RMA are looked at (the only ones UNMATCHED_REFUND reads):
     at 1M refunds that carry RMAs, nothing is joined.
@@ -213,12 +213,14 @@ def _restocking(frames: Frames, codes: Codes, facts: pd.DataFrame) -> np.ndarray
     by_rma[codes.of("returns", "rma")] = frames.returns["order_id"].to_numpy()
     returned = frames.return_lines
     returned_on = by_rma[codes.of("return_lines", "rma")]
+    # Two products without a SKU (Shopify's sku null or "") are not the same item: such a
+    # line is matched by its line item only.
+    sku = lines["sku"].to_numpy(dtype=object)
+    named = pd.notna(sku) & (sku != "")
     same_item = keys.pair_member(
         (orders, lines["line_item_id"].to_numpy()),
         (returned_on, returned["provider_line_item_id"].to_numpy()),
-    ) | keys.pair_member(
-        (orders, lines["sku"].to_numpy()), (returned_on, returned["sku"].to_numpy())
-    )
+    ) | (named & keys.pair_member((orders, sku), (returned_on, returned["sku"].to_numpy())))
     out[at[hit][same_item]] = True
     return out
 

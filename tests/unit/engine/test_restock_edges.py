@@ -1,10 +1,13 @@
-"""Restock rules on inputs at their edges: the engine reads them without failing the run."""
+"""Restock rules on inputs at their edges: returns with no line items, products with no SKU."""
 
 from __future__ import annotations
 
-from engine_builders import keyset, order, ret, run
+from decimal import Decimal
 
-from recon.models import Category
+import pytest
+from engine_builders import bt, keyset, order, payout, refund, ret, rline, run, txn
+
+from recon.models import Category, ReturnLine
 
 RMA = "12345"
 
@@ -17,3 +20,39 @@ def test_a_return_listed_without_lines_and_a_unit_recon_restocked_fail_no_run() 
     records = [ret(RMA, lines=()), order()]
     result = run(*records, restocked={(RMA, ""): ("9001",)})
     assert keyset(result) == {(Category.MISSING_REFUND.value, f"rma={RMA}")}
+
+
+def _no_sku_order(hand_sku: str | None) -> list[object]:
+    """Order 100 sells two products without SKUs (Shopify's ``sku`` null or ""): line item 1,
+    returned through Loop (RMA 12345) and refunded with recon's note, and line item 2, which
+    staff restocked by hand with a restock-only refund (no money, no note)."""
+    unit = ReturnLine(
+        line_item_id="9001", provider_line_item_id="1", sku=hand_sku, price=Decimal("20.00")
+    )
+    paid = rline("1", "X").model_copy(update={"sku": hand_sku})
+    hand = rline("2", "X").model_copy(update={"sku": hand_sku})
+    return [
+        ret(RMA, lines=(unit,)),
+        order(),
+        payout(),
+        refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00"),), lines=(paid,)),
+        bt("8600", "600", "20.00"),
+        refund("501", None, (), lines=(hand,)),
+    ]
+
+
+@pytest.mark.parametrize("no_sku", [None, ""])
+def test_a_hand_restock_of_another_item_without_sku_is_none_of_recons(no_sku: str | None) -> None:
+    """findings.md UNMATCHED_REFUND: a restock-only refund counts when it restocked an item a
+    Loop return on its order has, "same line item, or same SKU". Two products that both lack a
+    SKU are not the same item: the hand restock of line item 2 raised an UNMATCHED_REFUND that
+    held recon's writes on the order and never resolved."""
+    assert keyset(run(*_no_sku_order(no_sku))) == set()
+
+
+def test_a_hand_restock_of_the_returned_line_item_without_sku_still_counts() -> None:
+    """The same refund restocking line item 1 (the returned one) is still recon's business."""
+    records = _no_sku_order(None)
+    hand = rline("1", "X").model_copy(update={"sku": None})
+    records[-1] = refund("501", None, (), lines=(hand,))
+    assert (Category.UNMATCHED_REFUND.value, "refund=501") in keyset(run(*records))

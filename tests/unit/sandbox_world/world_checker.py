@@ -256,7 +256,7 @@ def _line_sku(o: Order, line_id: str) -> str | None:
 def _restocks_returned_item(o: Order, f: Refund, returns: list[LoopReturn]) -> bool:
     """A line of ``f`` restocked units of an item (line item or SKU) a return on ``o`` has."""
     ids = {x.provider_line_item_id for r in returns for x in r.line_items}
-    skus = {x.sku for r in returns for x in r.line_items}
+    skus = {x.sku for r in returns for x in r.line_items if x.sku}  # no SKU is no SKU match
     return any(
         ln.restocked and (ln.line_item_id in ids or _line_sku(o, ln.line_item_id) in skus)
         for ln in f.lines
