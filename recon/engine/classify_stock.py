@@ -20,9 +20,10 @@ def linked_lines(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFr
     """Refund lines of linked refunds, each with its return's RMA and the return line it is for.
 
     findings.md: refund lines link to return lines by ``line_item_id == provider_line_item_id``,
-    then by SKU (the first return line of that SKU, in return-line order). ``pli`` is NaN when
-    neither key finds a unit of the return. Rows carry the codes ``rma_code``, ``sku_code`` and
-    ``pli_code`` (-1 when ``pli`` is missing) for the stock rules (issue H18).
+    then by SKU (the first return line of that SKU, in return-line order; a line with no SKU
+    links by its line item only). ``pli`` is NaN when neither key finds a unit of the return.
+    Rows carry the codes ``rma_code``, ``sku_code`` and ``pli_code`` (-1 when ``pli`` is
+    missing) for the stock rules (issue H18).
     """
     lines = _refund_lines_of(frames, links, codes)
     units = frames.return_lines
@@ -49,11 +50,18 @@ def linked_lines(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFr
     wanted[-1] = False  # return lines with no RMA (-1) pair with no refund line
     near = units.loc[wanted[unit_rma], ["rma", "provider_line_item_id", "sku"]]
     near = near.assign(unit_pli_code=unit_pli[wanted[unit_rma]])
-    by_sku = rest.merge(
-        near.rename(columns={"sku": "unit_sku"}),
-        left_on=["rma", "sku"],
-        right_on=["rma", "unit_sku"],
-    ).drop_duplicates("line_no")
+    # A line with no SKU (Shopify's sku null or "") has none to link by: another product
+    # without a SKU is not the same item (the merge would pair NaN with NaN and "" with "").
+    sku = rest["sku"].to_numpy(dtype=object)
+    by_sku = (
+        rest[pd.notna(sku) & (sku != "")]
+        .merge(
+            near.rename(columns={"sku": "unit_sku"}),
+            left_on=["rma", "sku"],
+            right_on=["rma", "unit_sku"],
+        )
+        .drop_duplicates("line_no")
+    )
     by_sku = by_sku.assign(pli=by_sku["provider_line_item_id"], pli_code=by_sku["unit_pli_code"])
     keep = [*lines.columns, "pli", "pli_code"]
     orphan = rest[~rest["line_no"].isin(by_sku["line_no"])].assign(pli=None, pli_code=-1)

@@ -56,3 +56,23 @@ def test_a_hand_restock_of_the_returned_line_item_without_sku_still_counts() -> 
     hand = rline("1", "X").model_copy(update={"sku": None})
     records[-1] = refund("501", None, (), lines=(hand,))
     assert (Category.UNMATCHED_REFUND.value, "refund=501") in keyset(run(*records))
+
+
+@pytest.mark.parametrize("no_sku", [None, ""])
+def test_a_refund_line_of_another_item_without_sku_restocks_no_unit_of_the_return(
+    no_sku: str | None,
+) -> None:
+    """Refund 500 (recon's note) pays the returned line item 1 and restocks it, and also
+    restocks line item 2, which no return has; neither product has a SKU. Refund lines link to
+    return units by line item, then by SKU (findings.md): line item 2 has no SKU to link by, so
+    it restocked no unit of the return. It was taken for a second restock of line item 1: a
+    GHOST_INVENTORY "restocked more units than were returned", and warehouse told to remove stock
+    that is there."""
+    records = _no_sku_order(no_sku)
+    paid = rline("1", "X").model_copy(update={"sku": no_sku})
+    other = rline("2", "X").model_copy(update={"sku": no_sku})
+    records[3] = refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00"),), lines=(paid, other))
+    del records[-1]
+    found = keyset(run(*records))
+    assert (Category.GHOST_INVENTORY.value, f"rma={RMA},line=1") not in found
+    assert found == {(Category.SKU_MISMATCH.value, f"rma={RMA}")}  # two lines, one returned
