@@ -406,7 +406,8 @@ def _by_note(
             frames.returns[["rma"]], on="rma", how="left", indicator=True
         )
         one = {c: joined[c].to_numpy() for c in columns}
-        known = (joined["_merge"] == "both").to_numpy()
+        # A return of another order (``_on_other_orders`` set its code to -1) is not linked.
+        known = ((joined["_merge"] == "both") & (joined["rma_code"] >= 0)).to_numpy()
     n = int(known.sum())
     by_note = pd.DataFrame(  # fresh arrays, in the links' column order: no copy, no reorder
         {
