@@ -31,7 +31,15 @@ from recon.fetch import FetchPlan, Window, fetch
 from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
 from recon.store.sql import SqlStore
-from recon.sync import Fence, SyncStats, all_streams, api_calls, commit_batch
+from recon.sync import (
+    Fence,
+    SyncStats,
+    all_streams,
+    api_calls,
+    commit_batch,
+    run_watermarks,
+    server_clocks,
+)
 
 CRASH_ENV = "RECON_TEST_CRASH_AFTER_WINDOWS"
 WHO = "the backfill"
@@ -131,24 +139,28 @@ def _progress(enabled: bool) -> Progress:
 
 
 def _advance_watermarks(
-    store: SqlStore, start: datetime, end: datetime, now: datetime, fence: Fence | None
+    store: SqlStore,
+    start: datetime,
+    end: datetime,
+    marks: dict[str, datetime],
+    fence: Fence | None,
 ) -> None:
-    """Let the nightly sync continue where a backfill up to ``now`` (the moment its windows
-    were cut at) stopped reading, never moving back.
+    """Let the nightly sync continue where a backfill up to ``marks`` (the moment its windows
+    were cut at, by each API's clock: ``run_watermarks``) stopped reading, never moving back.
 
     A stream's watermark moves only when the backfill began at or before it (or it has none):
     a backfill of a later range would otherwise carry it over the days between, which neither
     the nightly sync nor the backfill ever read.
     """
-    reached = min(end, now)
+    reached = {stream: min(end, marks[stream]) for stream in all_streams()}
     behind = []
     for stream in all_streams():
         mark = store.get_watermark(stream)
-        if mark is None or start <= mark <= reached:
+        if mark is None or start <= mark <= reached[stream]:
             behind.append(stream)
     with store.session() as session:
         for stream in behind:
-            store.set_watermark(stream, reached, session=session)
+            store.set_watermark(stream, reached[stream], session=session)
         if fence is not None:
             session.flush()  # the first write takes SQLite's write lock before the check
             fence(session)
@@ -205,6 +217,7 @@ def backfill(
     run_id = store.start_run("backfill")
     stats = SyncStats()
     calls_before = api_calls(loop, shopify)
+    clocks = server_clocks(loop=loop, shopify=shopify)
     began = clock.monotonic()
     try:
         with _progress(progress) as bar:
@@ -234,8 +247,10 @@ def backfill(
                 rate = f"{stats.total / elapsed:,.0f}" if elapsed > 0 else "-"
                 bar.update(task, advance=1, records=stats.total, rate=rate)
         # Up to the moment the windows were cut at, not the end of the run: what changed
-        # while it ran (hours, days for a big shop) lies in no window it read.
-        _advance_watermarks(store, start, end, now, fence)
+        # while it ran (hours, days for a big shop) lies in no window it read. By each API's
+        # clock when the host's is ahead of it, as a nightly's (``recon.sync.run_watermarks``).
+        marks = run_watermarks(now, settings, clocks)
+        _advance_watermarks(store, start, end, marks, fence)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
         store.finish_run(

@@ -1,7 +1,7 @@
 """Nightly incremental sync: read each stream since its watermark (minus a look-back) to the mirror.
 
 A watermark is the run's time, unless the host clock was ahead of the API's (its ``Date``
-headers) by more than a quarter of the look-back: then it is the API's time (``_watermarks``).
+headers) by more than a quarter of the look-back: then it is the API's time (``run_watermarks``).
 
 Both APIs are read at once (``recon.fetch``); this module writes what they return (rows and
 watermarks in one transaction). Records not final yet
@@ -309,7 +309,7 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
     )
 
 
-def _server_clocks(**sources: object) -> dict[str, ServerClock]:
+def server_clocks(**sources: object) -> dict[str, ServerClock]:
     """The sources' ``server_clock`` (their ``Date`` headers) by API name, readings cleared:
     each run measures its own (a scheduler keeps its clients from one run to the next)."""
     clocks = {
@@ -322,7 +322,7 @@ def _server_clocks(**sources: object) -> dict[str, ServerClock]:
     return clocks
 
 
-def _watermarks(
+def run_watermarks(
     until: datetime, settings: SyncSettings, clocks: Mapping[str, ServerClock]
 ) -> dict[str, datetime]:
     """Each stream's watermark: ``until``, earlier by how far the host clock was ahead of its
@@ -371,9 +371,9 @@ def run_sync(
     calls_before = api_calls(loop, shopify)
     try:
         plan = plan_nightly(store, settings, until)
-        clocks = _server_clocks(loop=loop, shopify=shopify)
+        clocks = server_clocks(loop=loop, shopify=shopify)
         batch = fetch(plan, loop, shopify, versions=store.return_versions, interrupt=interrupt)
-        watermarks = _watermarks(until, settings, clocks)
+        watermarks = run_watermarks(until, settings, clocks)
         stats = commit_batch(store, batch, run_id, watermarks=watermarks, fence=fence)
         calls_after = api_calls(loop, shopify)
         if calls_before is not None and calls_after is not None:

@@ -166,13 +166,16 @@ class WritePreparer:
         Without this, a return's refund sent in the same run as another return's whose answer
         was lost went to review for good as "refunded manually meanwhile", and its money
         waited for a human though recon had written nothing twice.
+
+        Only a note that is exactly the marker counts: recon writes nothing else on its
+        refunds. A note that names the in-flight RMA among others ("Loop RMA #701 + #703, by
+        hand") is a person's refund, maybe of the very return about to be paid: taken for
+        recon's own, that return was paid twice.
         """
         rmas = refund_rmas_in_flight(session, self.shop, intent.order_id) - {intent.rma}
-        markers = [self.settings.note_template.format(rma=rma) for rma in rmas]
+        markers = {self.settings.note_template.format(rma=rma).strip() for rma in rmas}
         return {
-            tail(refund.id)
-            for refund in order.refunds
-            if any(note_names_rma(refund.note, marker) for marker in markers)
+            tail(refund.id) for refund in order.refunds if (refund.note or "").strip() in markers
         }
 
     def _refunds_so_far(self, intent: Intent, order: OrderRefunds) -> str:

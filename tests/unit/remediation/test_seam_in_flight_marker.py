@@ -12,15 +12,10 @@ The world is remediation_world's order 1001 (USD, 100.00 by card): RMA 12345701 
 
 from __future__ import annotations
 
-import pytest
 from run_helpers import intents, run
 from test_several_returns_one_order import ORDER, _two_returns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a human refund naming an in-flight RMA and this one is taken for recon's own",
-)
 def test_a_person_refunding_both_returns_while_one_is_in_flight_stops_the_other(
     sessions, gateway, clock
 ):

@@ -25,10 +25,6 @@ def clock() -> VirtualClock:
     return VirtualClock(EPOCH + timedelta(days=30))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backfill moves Shopify's watermarks to the host clock, ignoring the skew rule",
-)
 def test_a_refund_made_just_after_a_backfill_is_read_though_the_host_clock_is_ahead(
     store: SqlStore, clock: VirtualClock
 ) -> None:
