@@ -272,12 +272,14 @@ def report_data(
     remediation_held: tuple[str, ...] = (),
     unreported: AbstractSet[str] = frozenset(),
     closed_before: Sequence[Finding] = (),
+    failed_writes: AbstractSet[int] = frozenset(),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``folder``: the run's
     report folder, whose name and the day's earlier folders say which report of the shop's day
     this is, ``day_runs``; ``unreported``: keys of the findings no report that went
     out has shown as they stand, listed as new; ``closed_before``: findings an earlier run
-    closed whose report never went out, listed as resolved or left out)."""
+    closed whose report never went out, listed as resolved or left out; ``failed_writes``: the
+    intents this run ended failed, listed with the writes that did not go through)."""
     day_run, unfinished = day_runs(folder) if folder else (1, 0)
     return build_report_data(
         findings=findings,
@@ -305,6 +307,7 @@ def report_data(
         day_run=day_run,
         unfinished_runs=unfinished,
         folder=folder.name if folder else "",
+        failed_writes=failed_writes,
     )
 
 

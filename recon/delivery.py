@@ -338,6 +338,7 @@ def build_messages(
             or team_data.resolved_findings
             or team_data.left_out_findings  # gone from its open count: say why, as resolved
             or team_data.remediation  # its writes were held: say why, and what releases them
+            or team_data.write_failures  # Shopify refused its writes, or has not answered
         )
         if team != Owner.FINANCE and quiet:
             continue

@@ -347,6 +347,7 @@ def _run_locked(
             folder=out,
             unreported=unreported,
             closed_before=closed_before,
+            failed_writes=applied.failed,
         )
         shown = {f.key for f in chain(findings, closed_before)} | passed_over
 

@@ -63,6 +63,17 @@ class ApplyReport:
     # Asked to stop before tonight's plan was recorded: nothing was recorded, superseded or sent.
     unrecorded: bool = False
 
+    @property
+    def settled(self) -> dict[int, str]:
+        """Each intent this run settled (resolved from in flight, sent, or ended unsent), by
+        id, with the state it ended in: what the run's console line and report count."""
+        return {o.action_id: o.state for o in (*self.recovered, *self.applied)}
+
+    @property
+    def failed(self) -> frozenset[int]:
+        """The intents this run ended ``failed``: Shopify refused the write (not retried)."""
+        return frozenset(i for i, state in self.settled.items() if state == ActionState.FAILED)
+
     def stopped(self, mode: RemediationMode) -> str:
         """What this run's remediation did before a signal stopped the run, for its error."""
         if self.unrecorded:

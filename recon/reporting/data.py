@@ -25,6 +25,8 @@ from recon.store.snapshot import describe_left_out
 
 # Intent states that wait for a person: to approve, to be sent by the next run, or to review.
 WAITING = frozenset({"proposed", "approved", "planned", "needs_review"})
+# Intents sent whose outcome is not known yet (no answer): the next run re-reads Shopify first.
+UNSETTLED = frozenset({"sending", "unknown"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,9 @@ class ReportData:
     # that the book did not recompute, their records having no activity in the period
     # (``month_end.carried_forward``): the Carried forward sheet.
     carried_forward: tuple[Finding, ...] = field(default=(), repr=False)
+    # Ids of the intents this run's remediation ended ``failed`` (Shopify refused the write:
+    # a userError, or a request it rejected before running it): ``write_failures``.
+    failed_writes: frozenset[int] = frozenset()
 
     @property
     def day_folder(self) -> str:
@@ -206,6 +211,19 @@ class ReportData:
     def waiting_actions(self) -> tuple[Mapping[str, Any], ...]:
         """Intents waiting for a person: to approve (proposed), to be sent, or to review."""
         return tuple(a for a in self.actions if a.get("status") in WAITING)
+
+    @property
+    def write_failures(self) -> tuple[Mapping[str, Any], ...]:
+        """recon's writes that did not go through: those Shopify refused in this run (never
+        retried: someone must act, shopify-admin-api.md §17), and those whose outcome is still
+        unknown (the next run re-reads Shopify before any resend). An earlier run's refusal
+        was in that run's report."""
+        return tuple(
+            a
+            for a in self.actions
+            if a.get("status") in UNSETTLED
+            or (a.get("status") == "failed" and a.get("id") in self.failed_writes)
+        )
 
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""

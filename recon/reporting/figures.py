@@ -200,12 +200,14 @@ def build_report_data(
     unfinished_runs: int = 0,
     folder: str = "",
     remediation_held: tuple[str, ...] = (),
+    failed_writes: AbstractSet[int] = frozenset(),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
     ``unreported``: the keys of the findings no report that went out has shown as they stand,
     listed as new when open; ``closed_before``: the findings an earlier run resolved or left out
     whose report never went out, listed as resolved or left out (``findings`` no longer has them).
+    ``failed_writes``: the ids of the intents this run ended failed (``write_failures``).
 
     Raises:
         ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
@@ -262,6 +264,7 @@ def build_report_data(
         day_run=day_run,
         unfinished_runs=unfinished_runs,
         folder=folder,
+        failed_writes=frozenset(failed_writes),
     )
 
 

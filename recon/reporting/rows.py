@@ -19,6 +19,7 @@ from recon.reporting.xlsx_writer import Column
 ACTION_COLUMNS = (
     Column("id", width=10),
     Column("rma", width=12),
+    Column("order_id", width=16),
     Column("kind", width=10),
     Column("what", width=60),
     Column("status", width=12),

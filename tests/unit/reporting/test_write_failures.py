@@ -1,0 +1,108 @@
+"""Writes of recon's that Shopify refused, or whose outcome is still unknown, in the nightly
+report, the e-mails and the workbook's Actions sheet.
+
+Dataset: the sample report (report_samples.py) plus three intents: a refund Shopify refused in
+this run (a userError), a restock left ``unknown`` (no answer; the next run re-reads it), and
+a refund refused by an earlier run (its report went out then; not this run's news).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from report_samples import AS_OF, make_data, sample_actions, sheet_rows
+from test_messages import body, settings
+
+from recon.delivery import build_messages
+from recon.remediation.ledger import ActionView
+from recon.remediation.views import report_row
+from recon.reporting.exceptions_xlsx import write_run_reports
+
+REFUSED = "Shopify refused the refund: Refund amount exceeds refundable amount"
+
+
+def _intent(id_: int, kind: str, category: str, state: str, reason: str, **extra: Any) -> Any:
+    details: dict[str, Any] = (
+        {"lines": [{"line_item_id": "2001", "quantity": 1, "restock_type": "NO_RESTOCK"}]}
+        if kind == "refund"
+        else {"line_item_id": "2002", "location_id": "4001", "quantity": 1, "units": ["L1"]}
+    )
+    view = ActionView(
+        id=id_,
+        key=f"k-{id_}",
+        kind=kind,
+        category=category,
+        rma=extra.get("rma", f"RMA-{id_}"),
+        order_id=extra.get("order_id", f"54441757575{id_}"),
+        amount=extra.get("amount"),
+        currency=extra.get("currency"),
+        state=state,
+        reason=reason,
+        result_id=None,
+        details=details,
+        created_at=AS_OF,
+        updated_at=AS_OF,
+    )
+    return report_row(view)
+
+
+def _data() -> Any:
+    refused = _intent(
+        7, "refund", "MISSING_REFUND", "failed", REFUSED, amount="48.60", currency="USD",
+        rma="12345777", order_id="5444175757577",
+    )  # fmt: skip
+    unknown = _intent(
+        8, "restock", "MISSING_RESTOCK", "unknown",
+        "outcome unknown (OutcomeUnknownError): HTTP 502", rma="12345788",
+    )  # fmt: skip
+    old = _intent(
+        9, "refund", "MISSING_REFUND", "failed", "Shopify refused the refund: old news",
+        amount="5.00", currency="USD",
+    )  # fmt: skip
+    actions = [*sample_actions(), refused, unknown, old]
+    return make_data(actions=actions, failed_writes=frozenset({7}))
+
+
+def test_finance_mail_names_the_refused_refund_and_the_unknown_write(tmp_path: Path) -> None:
+    messages = build_messages(_data(), settings(tmp_path))
+    finance = messages[0]
+    for part in ("plain", "html"):
+        text = " ".join(body(finance, part).split())
+        assert "12345777" in text and "5444175757577" in text, part  # RMA and order
+        assert "48.60" in text and "Refund amount exceeds refundable amount" in text, part
+        assert "12345788" in text and "HTTP 502" in text, part  # outcome still unknown
+        assert "old news" not in text, part  # an earlier run's refusal was told then
+
+
+def test_each_team_hears_of_its_own_failed_writes(tmp_path: Path) -> None:
+    data = make_data(
+        actions=[
+            _intent(8, "restock", "MISSING_RESTOCK", "failed", "Shopify refused the restock: x")
+        ],
+        failed_writes=frozenset({8}),
+        findings=[],
+        previous_findings=None,
+    )
+    told = {
+        str(m["X-Recon-Team"]): " ".join(body(m, "plain").split())
+        for m in build_messages(data, settings(tmp_path))
+    }
+    assert set(told) == {"finance", "warehouse"}  # CX has nothing of its own to hear
+    assert "RMA-8" in told["warehouse"] and "refused the restock" in told["warehouse"]
+    assert "Nothing for warehouse to do" not in told["warehouse"]
+
+
+def test_report_and_workbook_list_the_writes_that_failed_or_are_unknown(tmp_path: Path) -> None:
+    reports = write_run_reports(_data(), tmp_path)
+    html = reports.report_html.read_text(encoding="utf-8")
+    assert 'id="write-failures"' in html
+    section = html.split('id="write-failures"', 1)[1].split("</table>", 1)[0]
+    assert "12345777" in section and "Refund amount exceeds refundable amount" in section
+    assert "12345788" in section and "HTTP 502" in section
+    assert "old news" not in section
+    rows = {r["id"]: r for r in sheet_rows(reports.exceptions_xlsx, "Actions")}
+    assert rows[7]["status"] == "failed" and rows[7]["order_id"] == "5444175757577"
+    assert "refundable amount" in rows[7]["reason"]
+    assert rows[8]["status"] == "unknown"
+    assert 9 not in rows
