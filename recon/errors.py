@@ -8,6 +8,7 @@
     │   ├── RetryExhaustedError         retriable failures outlasted one request's attempts
     │   │   └── RetryBudgetExhaustedError   ... or the run's retry budget for that API
     │   ├── FatalHTTPError              a non-retriable 4xx, or a GraphQL validation error (a bug)
+    │   │   └── RequestRejectedError    top-level GraphQL errors and no data: nothing ran
     │   ├── CursorLoopError             a server handed back a cursor it had already given
     │   ├── PagingError                 a page says there is more but gives no way to it
     │   ├── ThrottledError              THROTTLED/429 that the policy decided not to wait out
@@ -72,6 +73,12 @@ class RetryBudgetExhaustedError(RetryExhaustedError):
 
 class FatalHTTPError(SourceError):
     """A non-retriable response: other 4xx, GraphQL validation errors, malformed bodies."""
+
+
+class RequestRejectedError(FatalHTTPError):
+    """Shopify rejected the whole document before running it: top-level ``errors`` and no
+    ``data`` (a validation or parse error, shopify-admin-api.md §16). A mutation so answered
+    wrote nothing; one answered with ``data`` beside the errors may have run."""
 
 
 class CursorLoopError(SourceError):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from recon.clock import day_start, shop_day
 from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
-from recon.remediation.ledger import RESENDING, SENT, ActionEventRow, ActionRow
+from recon.remediation.ledger import NOT_RUN, RESENDING, SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
 from recon.store.id_sets import among
 
@@ -53,10 +53,11 @@ def day_bounds(now: datetime, timezone: str) -> tuple[date, datetime, datetime]:
 def moved_between(session: Session, shop: str, start: datetime, end: datetime) -> list[Write]:
     """The writes of ``shop``'s intents sent (or resent) in [start, end) that moved or may have.
 
-    Done, sending and unknown count (an unknown outcome is assumed paid). A send Shopify
-    refused, or one sent to review, counts only after an earlier answer was lost (the first
-    send may have landed). An intent done without a send (the re-read found the write) moved
-    nothing of recon's.
+    Done, sending and unknown count (an unknown outcome is assumed paid), but not an unknown
+    whose every send Shopify ran nothing of (``NOT_RUN``: a throttle outlasted). A send Shopify
+    refused (or rejected unrun), or one sent to review, counts only after an earlier answer
+    was lost (the first send may have landed). An intent done without a send (the re-read
+    found the write) moved nothing of recon's.
     """
     return [(_amount(row), row.currency) for row in moved_rows(session, shop, start, end)]
 
@@ -72,11 +73,33 @@ def moved_rows(session: Session, shop: str, start: datetime, end: datetime) -> l
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
     rows = list(session.scalars(query.order_by(ActionRow.id)))
     lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])
-    return [row for row in rows if row.state not in _ENDED or row.id in lost]
+    unrun = _never_run(session, [row.id for row in rows if row.state == S.UNKNOWN.value])
+    return [
+        row for row in rows if (row.state not in _ENDED and row.id not in unrun) or row.id in lost
+    ]
 
 
 def _amount(row: ActionRow) -> Decimal | None:
     return None if row.amount is None else Decimal(str(row.amount))
+
+
+def _never_run(session: Session, ids: Sequence[int]) -> set[int]:
+    """Of these intents (unknown), those Shopify ran none of the sends of: each was answered
+    ``NOT_RUN`` (a throttle outlasted), so nothing of them moved yet; the next run resends."""
+    if not ids:
+        return set()
+    event = ActionEventRow
+    trail = select(event.action_id, event.from_state, event.to_state, event.reason).where(
+        among(event.action_id, ids),
+        event.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
+    )
+    sends: dict[int, int] = {}
+    for action_id, before, after, reason in session.execute(trail.order_by(event.id)):
+        if after == S.SENDING.value and (before != S.SENDING.value or reason == RESENDING):
+            sends[action_id] = sends.get(action_id, 0) + 1
+        elif after == S.UNKNOWN.value and (reason or "").startswith(NOT_RUN):
+            sends[action_id] = sends.get(action_id, 0) - 1
+    return {action_id for action_id, n in sends.items() if n <= 0}
 
 
 def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
@@ -91,7 +114,9 @@ def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
     if not ids:
         return set()
     event = ActionEventRow
-    trail = select(event.action_id, event.from_state, event.to_state, event.run_id).where(
+    trail = select(
+        event.action_id, event.from_state, event.to_state, event.run_id, event.reason
+    ).where(
         among(event.action_id, ids),
         or_(
             event.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
@@ -101,8 +126,10 @@ def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
     seen: dict[int, int] = {}
     sender: dict[int, str | None] = {}  # the run of each intent's latest send
     lost: set[int] = set()
-    for action_id, before, after, run_id in session.execute(trail.order_by(event.id)):
-        if after in (S.SENDING.value, S.UNKNOWN.value):
+    for action_id, before, after, run_id, reason in session.execute(trail.order_by(event.id)):
+        if after == S.UNKNOWN.value and (reason or "").startswith(NOT_RUN):
+            seen[action_id] = seen.get(action_id, 0) - 1  # that send ran nothing: uncounted
+        elif after in (S.SENDING.value, S.UNKNOWN.value):
             seen[action_id] = seen.get(action_id, 0) + 1
             if after == S.SENDING.value:
                 sender[action_id] = run_id

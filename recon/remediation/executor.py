@@ -67,6 +67,7 @@ from recon.remediation.verdicts import (
     categories,
     classify_write,
     parse_write,
+    unanswered,
 )
 from recon.remediation.writes import ShopifyGateway
 
@@ -389,12 +390,9 @@ class Executor:
             self._finish(intent, Verdict(S.UNKNOWN, f"outcome unknown, run stopped: {exc}"), run_id)
             raise
         except SourceError as exc:
-            # 5xx, timeouts, exhausted retries, a refused request: whether the write happened is
-            # not known here; the next run re-reads Shopify, then resends with the same key (§17).
-            kind = type(exc).__name__
-            return self._finish(
-                intent, Verdict(S.UNKNOWN, f"outcome unknown ({kind}): {exc}"), run_id
-            )
+            # No payload: rejected unrun (failed), throttled unrun (left for the next run), or
+            # outcome unknown (re-read by the next run before it resends with the same key).
+            return self._finish(intent, unanswered(intent, exc), run_id)
         self._crash("after_request_sent")
         verdict = classify_write(intent.kind, parse_write(intent.kind, raw))
         self._crash("after_response")

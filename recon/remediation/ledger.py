@@ -94,6 +94,9 @@ SENT = ActionEventRow.to_state == S.SENDING.value
 # The reason of a resend (sending → sending); a note on an in-flight intent (its re-read failed,
 # left for the next run) is sending → sending too, but sends nothing.
 RESENDING = "resending with the same key and variables"
+# The reason of an in-flight intent whose send Shopify ran nothing of (a throttle outlasted): it
+# stays for the next run's re-read and resend, and moved nothing of the day (``daily``).
+NOT_RUN = "not run by Shopify"
 
 
 @dataclass(frozen=True)

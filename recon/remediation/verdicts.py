@@ -1,7 +1,8 @@
 """Intent snapshots, run outcomes, and what Shopify's answer to a write means for an intent.
 
 A ``Verdict`` is an intent's next state with the reason; ``classify_write`` maps a parsed write
-payload to one (shopify-admin-api.md §16, §17). Pure: no I/O.
+payload to one, ``unanswered`` a write that got no payload (shopify-admin-api.md §16, §17).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from recon.config import RemediationMode
-from recon.remediation.ledger import ActionRow
+from recon.errors import RequestRejectedError, RetryExhaustedError, SourceError, ThrottledError
+from recon.remediation.ledger import NOT_RUN, ActionRow
 from recon.remediation.planner import ActionKind, ActionState
 from recon.remediation.writes import (
     WriteResult,
@@ -186,3 +188,28 @@ def classify_write(kind: ActionKind, result: WriteResult) -> Verdict:
     if "IDEMPOTENCY_KEY_PARAMETER_MISMATCH" in codes:
         return Verdict(S.NEEDS_REVIEW, f"same key, different variables (a bug): {message}")
     return Verdict(S.FAILED, f"Shopify refused the {kind.value}: {message}")
+
+
+def unanswered(intent: Intent, exc: SourceError) -> Verdict:
+    """What a write that got no payload back means for its intent (shopify-admin-api.md §16-17).
+
+    A document Shopify rejected whole (top-level errors, no ``data``: a validation error) ran
+    nothing and would be rejected again: failed, with Shopify's message, reported and not
+    resent. A throttle outlasted (THROTTLED or 429 until the attempts ran out, or a wait over
+    the policy's cap; 5xx and timeouts raise ``OutcomeUnknownError`` at once for a write) ran
+    nothing either, but the write is still owed: left in flight, so the next run re-reads
+    Shopify and resends it with the same key; its day counts it only once sent again (``NOT_RUN``,
+    ``daily``). Anything else (5xx, timeouts, an internal error, a bad body) may have run:
+    unknown, resolved by the next run's re-read before any resend.
+    """
+    kind = type(exc).__name__
+    if isinstance(exc, RequestRejectedError):
+        why = f"Shopify rejected the {intent.kind.value} before running it, nothing was written"
+        return Verdict(S.FAILED, f"{why}: {exc}")
+    if isinstance(exc, ThrottledError | RetryExhaustedError):
+        return Verdict(
+            S.UNKNOWN,
+            f"{NOT_RUN} ({kind}: throttled, nothing was written); the next run re-reads the "
+            f"order and resends it with the same key: {exc}",
+        )
+    return Verdict(S.UNKNOWN, f"outcome unknown ({kind}): {exc}")

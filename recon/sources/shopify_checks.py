@@ -15,13 +15,16 @@ from typing import Any
 
 import httpx
 
-from recon.errors import AuthError, FatalHTTPError
+from recon.errors import AuthError, FatalHTTPError, RequestRejectedError
 from recon.sources.http import request_id
 from recon.sources.pacing import requested_cost
 
 logger = logging.getLogger(__name__)
 
 _AUTH_CODES = frozenset({"ACCESS_DENIED", "UNAUTHORIZED", "FORBIDDEN"})
+# Codes that are no rejection of the document: an internal error may have run part of it, and
+# THROTTLED is retried by the sender (it never gets here; a write so answered must be resent).
+_MAY_HAVE_RUN = frozenset({"INTERNAL_SERVER_ERROR", "THROTTLED"})
 ALL_ORDERS_SCOPE = "read_all_orders"
 PAYOUTS_SCOPE = "read_shopify_payments_payouts"
 # Root fields recon reads and the scope each needs (shopify-admin-api.md §3).
@@ -75,6 +78,7 @@ def raise_for_errors(body: Mapping[str, Any], response: httpx.Response) -> None:
     Raises:
         AuthError: ACCESS_DENIED (and kin), naming the missing scope when it can be told.
         CostExceededError: MAX_COST_EXCEEDED, carrying Shopify's requested cost.
+        RequestRejectedError: errors and no ``data``: the document was rejected unrun.
         FatalHTTPError: any other top-level error; partial data is a failed page too (§16).
     """
     errors = errors_of(body)
@@ -92,7 +96,12 @@ def raise_for_errors(body: Mapping[str, Any], response: httpx.Response) -> None:
             f"{where}: query cost over the 1,000-point cap: {messages}",
             requested if requested is not None else _error_cost(errors),
         )
-    raise FatalHTTPError(f"{where}: GraphQL errors {sorted(codes - {''})}: {messages}")
+    said = f"{where}: GraphQL errors {sorted(codes - {''})}: {messages}"
+    if body.get("data") is None and not codes & _MAY_HAVE_RUN:
+        # The whole document was rejected (§16: "no data"): nothing ran, not even a mutation.
+        # An internal error may have run part of it, and partial data is a failed page.
+        raise RequestRejectedError(said)
+    raise FatalHTTPError(said)
 
 
 def _denied_detail(errors: Iterable[Mapping[str, Any]]) -> str:

@@ -1,0 +1,119 @@
+"""A write Shopify answered with top-level GraphQL errors (shopify-admin-api.md §16, §17).
+
+A document rejected whole (validation, parse: no ``data``) ran nothing: the intent fails with
+Shopify's message (reported, not resent every night, not counted toward the day's money). A
+throttle outlasted (THROTTLED or 429 retried until the attempts ran out) ran nothing either,
+but the write is still owed: it stays for the next run, which re-reads the order before it
+resends with the same key, and counts toward the day only once it is sent again.
+``INTERNAL_SERVER_ERROR`` may have run: unknown, counted, as before.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from remediation_world import SHOP, T0, finding
+from run_helpers import intents, run
+
+from recon.errors import (
+    FatalHTTPError,
+    OutcomeUnknownError,
+    RequestRejectedError,
+    RetryExhaustedError,
+)
+from recon.models import Category
+from recon.remediation.daily import moved_between
+from recon.sources.shopify_checks import raise_for_errors
+
+REFUND_701 = [finding(Category.MISSING_REFUND, "12345701")]
+DAY = (T0 - timedelta(hours=2), T0 + timedelta(days=1))
+VALIDATION = {
+    "errors": [
+        {
+            "message": "Variable $input of type RefundInput! was provided invalid value",
+            "extensions": {"code": "INVALID_VARIABLE"},
+        }
+    ]
+}
+
+
+def _rejection(body: dict) -> FatalHTTPError:
+    """What the Shopify client raises for this body (its own check, not a hand-made error)."""
+    response = httpx.Response(200, json=body, headers={"X-Request-Id": "req-1"})
+    with pytest.raises(FatalHTTPError) as caught:
+        raise_for_errors(body, response)
+    return caught.value
+
+
+def _moved(sessions) -> list:
+    with sessions() as session:
+        return moved_between(session, SHOP, *DAY)
+
+
+def test_a_rejected_document_fails_with_shopifys_message_and_is_not_resent(
+    sessions, gateway, clock
+):
+    gateway.raise_next["refund"] = _rejection(VALIDATION)
+    first = run(sessions, gateway, clock, findings=REFUND_701)
+    (outcome,) = first.applied
+    assert outcome.state == "failed", outcome.reason
+    assert "INVALID_VARIABLE" in outcome.reason and "nothing was written" in outcome.reason
+    assert _moved(sessions) == []  # nothing ran: the day moved nothing
+    second = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    assert second.applied == () and second.recovered == ()  # not resent night after night
+    assert gateway.refunds_with("Loop RMA #12345701") == []
+
+
+def test_partial_data_with_errors_may_have_run_and_stays_unknown(sessions, gateway, clock):
+    body = {**VALIDATION, "data": {"refundCreate": None}}
+    gateway.raise_next["refund"] = _rejection(body)
+    (outcome,) = run(sessions, gateway, clock, findings=REFUND_701).applied
+    assert outcome.state == "unknown"
+    assert len(_moved(sessions)) == 1  # counted as paid until the next run re-reads it
+
+
+def test_a_throttle_outlasted_is_sent_by_the_next_run_and_counted_then(sessions, gateway, clock):
+    gateway.raise_next["refund"] = RetryExhaustedError(
+        "shopify POST /graphql.json: gave up after 5 attempts; last failure: THROTTLED"
+    )
+    (outcome,) = run(sessions, gateway, clock, findings=REFUND_701).applied
+    assert outcome.state == "unknown" and "not run" in outcome.reason
+    assert _moved(sessions) == []  # Shopify ran nothing: not counted as paid
+    clock.advance(timedelta(hours=1))
+    second = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2")
+    assert [o.state for o in second.recovered] == ["done"]
+    assert len(gateway.refunds_with("Loop RMA #12345701")) == 1
+    assert len(_moved(sessions)) == 1
+    (row,) = intents(sessions)
+    assert row.state == "done"
+
+
+def test_a_resend_throttled_after_a_lost_answer_still_counts(sessions, gateway, clock):
+    """The first send's answer was lost (it may have landed): the day counts it though the
+    resend ran nothing."""
+    gateway.raise_next["refund"] = OutcomeUnknownError("HTTP 502")  # may have run
+    run(sessions, gateway, clock, findings=REFUND_701)
+    assert len(_moved(sessions)) == 1
+    gateway.raise_next["refund"] = RetryExhaustedError("gave up: THROTTLED")
+    clock.advance(timedelta(hours=1))
+    (resent,) = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2").recovered
+    assert resent.state == "unknown"
+    assert len(_moved(sessions)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "rejected"),
+    [
+        (VALIDATION, True),
+        ({"errors": [{"message": "Parse error on \"}\" (RCURLY) at [1, 2]"}]}, True),
+        ({**VALIDATION, "data": None}, True),
+        ({**VALIDATION, "data": {"refundCreate": None}}, False),  # partial: may have run
+        ({"errors": [{"message": "Internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR",
+          "requestId": "r"}}]}, False),
+        ({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}, False),
+    ],
+)  # fmt: skip
+def test_only_a_document_rejected_whole_is_taken_for_nothing_run(body, rejected):
+    assert isinstance(_rejection(body), RequestRejectedError) is rejected
