@@ -60,6 +60,9 @@ class RunOutcome:
     files: dict[str, Path] = field(default_factory=dict)
     sync: dict[str, Any] = field(default_factory=dict)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # The intents this run settled (``ApplyReport.settled``: id → the state it ended in), as
+    # ``actions`` holds every intent of the shop ever: the console counts this run's writes.
+    settled: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     # Delivery errors of messages left waiting in the outbox (the CLI's exit 5 in smtp mode).
     undelivered: list[str] = field(default_factory=list)
@@ -372,6 +375,7 @@ def _run_locked(
             files=files,
             sync=stats.as_dict(),
             actions=actions,
+            settled=applied.settled,
             notes=notes,
             undelivered=undelivered,
             timezone=shop.timezone,

@@ -12,7 +12,7 @@ from rich.table import Table
 from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
-from recon.reporting.data import WAITING, Amount
+from recon.reporting.data import UNSETTLED, WAITING, Amount
 from recon.reporting.figures import amounts_at_risk, split_quiet
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
@@ -59,14 +59,8 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
             f"[yellow]quarantined:[/] {outcome.sync['quarantined']} records could not be parsed "
             "and are kept for review (`run_recon.py quarantine`)"
         )
-    done = [a for a in outcome.actions if a.get("state") == "done"]
-    # the report's and e-mail's count: intents in review wait for a person too
-    waiting = [a for a in outcome.actions if a.get("state") in WAITING]
     if outcome.actions:
-        console.print(
-            f"actions: {len(done)} applied, {len(waiting)} waiting for a decision "
-            "(`run_recon.py actions list`)"
-        )
+        console.print(_actions_line(outcome), soft_wrap=True)
     # Notes and paths one line each whatever their length (``soft_wrap``): under cron the console
     # is a log file, and a path folded at 80 columns can be neither copied nor grepped.
     for note in outcome.notes:
@@ -75,6 +69,23 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
         console.print(f"{name}: {path}", soft_wrap=True)
     if truth is not None:
         _print_score(console, outcome, truth)
+
+
+def _actions_line(outcome: RunOutcome) -> str:
+    """This run's writes as the report and e-mails count them: applied this run (``actions``
+    holds every intent ever), waiting for a person (intents in review too), and those that
+    did not go through: refused by Shopify this run, or whose outcome is still unknown."""
+    done = sum(1 for state in outcome.settled.values() if state == "done")
+    waiting = sum(1 for a in outcome.actions if a.get("state") in WAITING)
+    refused = sum(1 for state in outcome.settled.values() if state == "failed")
+    unknown = sum(1 for a in outcome.actions if a.get("state") in UNSETTLED)
+    line = f"actions: {done} applied, {waiting} waiting for a decision"
+    if refused or unknown:
+        line += (
+            f", {refused + unknown} did not go through ({refused} refused by Shopify, "
+            f"{unknown} outcome unknown)"
+        )
+    return line + " (`run_recon.py actions list`)"
 
 
 def _total(amounts: tuple[Amount, ...]) -> str:

@@ -28,10 +28,40 @@ def test_intents_in_review_count_as_waiting_as_in_the_email() -> None:
         result=cast(Any, None),  # the summary prints findings and actions, not the frames
         report_dir=Path("reports"),
         actions=actions,
+        settled={3: "done"},
     )
     console = Console(record=True, width=200)
     print_outcome(console, outcome, None)
     assert "actions: 1 applied, 2 waiting for a decision" in console.export_text()
+
+
+def test_applied_counts_this_runs_writes_and_the_failures_agree_with_the_report() -> None:
+    """The ledger holds every intent ever: 40 refunds done on earlier nights, one tonight. The
+    console said "actions: 41 applied" every night. It counts tonight's, and the writes that
+    did not go through as the report lists them: tonight's refusal (not an earlier night's)
+    and every write still unknown."""
+    actions = [{"id": i, "state": "done", "status": "done"} for i in range(1, 42)]
+    actions += [
+        {"id": 50, "state": "failed", "status": "failed"},  # refused tonight
+        {"id": 51, "state": "failed", "status": "failed"},  # refused on an earlier night
+        {"id": 52, "state": "unknown", "status": "unknown"},  # left by an earlier night
+    ]
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=actions,
+        settled={41: "done", 50: "failed"},
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    text = " ".join(console.export_text().split())
+    assert (
+        "actions: 1 applied, 0 waiting for a decision, 2 did not go through "
+        "(1 refused by Shopify, 1 outcome unknown)"
+    ) in text
 
 
 def test_the_title_is_the_shops_time_with_its_zone() -> None:
