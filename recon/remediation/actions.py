@@ -52,7 +52,8 @@ class Disposition(StrEnum):
 
 
 # Plan-time context, not part of the write: a change in it alone does not make a write differ.
-_CONTEXT_DETAILS = frozenset({"refund_ids"})
+# ``presentment_currency``: the order's, which a refund goes out in (shown to whoever approves).
+_CONTEXT_DETAILS = frozenset({"refund_ids", "presentment_currency"})
 
 
 def write_details(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,4 +50,6 @@ def _as_of(view: ActionView, events: list[ActionEventRow], as_of: datetime) -> A
         result_id=None,
         updated_at=(moves or before)[-1].at,
         approved_by=approvals[-1] if approvals else None,
+        # what was sent, only if it had been by then (one key, one set of variables)
+        variables=view.variables if any(e.to_state == "sending" for e in before) else None,
     )

@@ -118,6 +118,8 @@ class ActionView:
     created_at: datetime
     updated_at: datetime
     approved_by: str | None = None
+    # What was (or is being) sent under the key, once it was marked sending: what went out.
+    variables: dict[str, Any] | None = None
 
 
 def _view(row: ActionRow, approved_by: str | None = None) -> ActionView:

@@ -99,6 +99,9 @@ def plan_refund(
         # The refunds the order had when this was planned: any other one appearing before the
         # send means someone refunded meanwhile (executor re-reads the order, §10).
         "refund_ids": sorted({refund_tail(r) for r in (*order.refund_ids, *ctx.refund_ids)}),
+        # Refunds go out in it (§4): a Loop amount in shop currency is sent as Shopify's own
+        # suggestion in this currency (``writes.presentment_amount``); the proposal says so.
+        "presentment_currency": order.presentment_currency,
     }
     n = refund_n(draft.ledger, shop, ret.id, (amount, ret.currency, details), disposition)
     draft.actions.append(

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
+from recon.money import format_amount
 from recon.remediation.ledger import ActionView
 
 
 def describe(view: ActionView) -> str:
-    """What the intent writes to Shopify, in one line (amounts as the ledger stores them)."""
+    """What the intent writes to Shopify, in one line: for a refund, what is (or was) sent, in
+    the order's presentment currency, with Loop's figure beside it when that differs."""
     details = view.details
     if view.kind == "refund":
         units = sum(
             int(x["quantity"]) for x in details.get("lines", []) if x["restock_type"] == "RETURN"
         )
         restock = f", restocking {units} unit(s)" if units else ", no restock"
-        return f"refund {view.amount} {view.currency}{restock}"
+        return f"refund {_refund_amount(view)}{restock}"
     if view.kind == "restock":
         named = details.get("units") or []
         loop = f" (Loop line items {', '.join(named)})" if named else ""
@@ -27,8 +30,38 @@ def describe(view: ActionView) -> str:
     return f"tag the order: {', '.join(details.get('tags', []))}"
 
 
+def _refund_amount(view: ActionView) -> str:
+    """The refund's amount as it goes out: the amount sent (its variables), else Loop's when
+    the refund goes out in Loop's currency, else the presentment currency with Loop's figure.
+
+    A Loop amount in shop currency is sent in the order's presentment currency as Shopify's
+    own suggestion for the lines, read right before the send (``writes.presentment_amount``;
+    a shop amount other than the suggestion's goes to review instead).
+    """
+    loop = f"{view.amount} {view.currency}"
+    sent = _sent(view.variables)
+    if sent is not None:
+        return sent if sent == loop else f"{sent} (Loop: {loop})"
+    currency = view.details.get("presentment_currency")
+    if not currency or currency == view.currency:
+        return loop
+    return (
+        f"in {currency}, the order's currency: Shopify's suggested refund for the lines, read "
+        f"when sent (Loop: {loop} in shop currency; sent only if the suggestion is that much)"
+    )
+
+
+def _sent(variables: dict[str, Any] | None) -> str | None:
+    """``"44.90 EUR"``: the refund's transactions in its currency, as sent; None if unsent."""
+    refund = (variables or {}).get("input")
+    if not isinstance(refund, dict) or not refund.get("transactions") or not refund.get("currency"):
+        return None
+    total = sum((Decimal(str(t["amount"])) for t in refund["transactions"]), Decimal(0))
+    return f"{format_amount(total, str(refund['currency']))} {refund['currency']}"
+
+
 def report_row(view: ActionView) -> dict[str, Any]:
     """An intent as the reports' Actions sheets and sections read it (their column names)."""
     row = asdict(view)
-    del row["details"]  # the write's own payload: ``what`` says it for people
+    del row["details"], row["variables"]  # the write's own payload: ``what`` says it
     return row | {"status": view.state, "shopify_result": view.result_id, "what": describe(view)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from remediation_world import SHOP
+from remediation_world import SHOP, T0, make_order, make_return, standard_findings
 from run_helpers import run
 
 from recon.config import RemediationMode
-from recon.remediation.ledger import approve, list_actions
+from recon.remediation.ledger import ActionView, approve, list_actions
+from recon.remediation.planner import RmaContext
 from recon.remediation.runner import action_rows
+from recon.remediation.views import describe, report_row
 from recon.reporting.rows import ACTION_COLUMNS
 
 
@@ -28,3 +30,40 @@ def test_report_rows_carry_every_actions_column(sessions, gateway, clock):
         "restock 1 unit(s) of line item 2002 at location 4001 (Loop line items L2002)"
     )
     assert rows["annotate"]["what"] == "tag the order: recon:loop-closed"
+
+
+def _only_refund_row(sessions) -> dict:
+    (row,) = [r for r in action_rows(sessions, SHOP) if r["kind"] == "refund"]
+    return row
+
+
+def test_a_proposal_in_shop_currency_says_the_refund_goes_out_in_the_orders_currency(
+    sessions, gateway, clock
+):
+    """Loop reports 48.60 in USD, the shop's currency; the customer paid in EUR, and Shopify
+    refunds in the order's presentment currency (EUR, its own suggestion for the lines). The
+    proposal read "refund 48.60 USD": finance approved a figure that is not what is sent."""
+    order = make_order(currency="USD", presentment="EUR")
+    contexts = {"12345701": RmaContext(make_return("12345701", "2001"), order)}
+    run(
+        sessions, gateway, clock, mode=RemediationMode.APPROVAL, contexts=contexts,
+        findings=standard_findings()[:1],
+    )  # fmt: skip
+    what = _only_refund_row(sessions)["what"]
+    assert what.startswith("refund in EUR"), what
+    assert "Loop: 48.60 USD" in what
+
+
+def test_a_refund_sent_shows_the_amount_and_currency_sent_beside_loops() -> None:
+    view = ActionView(
+        id=1, key="k", kind="refund", category="MISSING_REFUND", rma="12345701",
+        order_id="1001", amount="48.60", currency="USD", state="done", reason="applied",
+        result_id="gid://shopify/Refund/9",
+        details={"lines": [{"line_item_id": "2001", "quantity": 1, "restock_type": "RETURN"}],
+                 "presentment_currency": "EUR"},
+        created_at=T0, updated_at=T0,
+        variables={"input": {"currency": "EUR", "transactions": [
+            {"amount": "30.00", "kind": "REFUND"}, {"amount": "14.90", "kind": "REFUND"}]}},
+    )  # fmt: skip
+    assert describe(view) == "refund 44.90 EUR (Loop: 48.60 USD), restocking 1 unit(s)"
+    assert "variables" not in report_row(view)  # the write's payload is not a sheet column
