@@ -292,7 +292,7 @@ class GraphQLGateway:
     def create_refund(self, refund_input: dict[str, Any], key: str) -> dict[str, Any]:
         # The key travels as a literal in the document (``with_idempotency_key``, §10).
         document = with_idempotency_key(load_document("RefundCreate"), key)
-        return dict(self._execute(document, {"input": refund_input}, True)["refundCreate"])
+        return _payload(self._execute(document, {"input": refund_input}, True), "refundCreate")
 
     def line_item_inventory(
         self, line_item_gids: Sequence[str], location_gid: str
@@ -311,11 +311,20 @@ class GraphQLGateway:
     def adjust_inventory(self, adjust_input: dict[str, Any], key: str) -> dict[str, Any]:
         document = with_idempotency_key(load_document("InventoryAdjust"), key)
         data = self._execute(document, {"input": adjust_input}, True)
-        return dict(data["inventoryAdjustQuantities"])
+        return _payload(data, "inventoryAdjustQuantities")
 
     def add_tags(self, order_gid: str, tags: Sequence[str]) -> dict[str, Any]:
         data = self._execute(load_document("TagsAdd"), {"id": order_gid, "tags": list(tags)}, True)
-        return dict(data["tagsAdd"])
+        return _payload(data, "tagsAdd")
+
+
+def _payload(data: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """A mutation's payload once the write was sent; ``{}`` when Shopify answered it null or
+    left it out with no error. Nothing then says whether the write happened: the empty payload
+    classifies as an outcome unknown (``classify_write``), which the next run re-reads before
+    any resend. A ``dict(None)`` here stopped the run with the intent still sending."""
+    value = data.get(field)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _stock(node: Mapping[str, Any]) -> LineItemStock:

@@ -151,13 +151,23 @@ def _what_is_wrong(field: str, info: object) -> str:
 
 
 def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
-    """The page's nodes whose ``id`` is not in ``seen`` (added as they pass)."""
+    """The page's nodes whose ``id`` is not in ``seen`` (added as they pass).
+
+    A node without a readable id is known by its whole payload: a resume's ``>=`` query reads
+    the rows of the last second again, and one broken row read twice would be two entries to
+    review. A node that is not even an object (null, a string) has nothing to tell it by and
+    is always passed on.
+    """
     for node in page:
-        key = node.get("id") if isinstance(node, Mapping) else None
-        if isinstance(key, str):
-            if key in seen:
-                continue
-            seen.add(key)
+        if not isinstance(node, Mapping):
+            yield node
+            continue
+        key = node.get("id")
+        if not isinstance(key, str):
+            key = "payload:" + json.dumps(node, sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
         yield node
 
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from recon.errors import FatalHTTPError
+from recon.remediation.actions import ActionKind, ActionState
+from recon.remediation.verdicts import classify_write, parse_write
 from recon.remediation.writes import GraphQLGateway, parse_adjust_payload
 from recon.sources.shopify_checks import CostExceededError
 
@@ -231,3 +233,25 @@ def test_malformed_refund_and_stock_answers_are_failed_reads() -> None:
     gateway = GraphQLGateway(ScriptedExecute({"LineItemInventory": {"nodes": [node]}}))
     with pytest.raises(FatalHTTPError, match=r"line items gid://shopify/LineItem/7 at .*malformed"):
         gateway.line_item_inventory(["gid://shopify/LineItem/7"], "gid://shopify/Location/1")
+
+
+@pytest.mark.parametrize(
+    ("answer", "field"),
+    [
+        ({"refundCreate": None}, "refundCreate"),
+        ({}, "refundCreate"),
+        ({"inventoryAdjustQuantities": None}, "inventoryAdjustQuantities"),
+    ],
+    ids=["refund-null", "refund-absent", "restock-null"],
+)
+def test_a_write_answered_with_a_null_payload_is_an_unknown_outcome(answer, field) -> None:
+    """The write was sent, and Shopify answered its payload null (or left it out) with no
+    error: nothing says whether it happened. That raised a TypeError, which stopped the run
+    with the intent still sending; it is an outcome unknown, which the next run re-reads."""
+    mutation = "RefundCreate" if field == "refundCreate" else "InventoryAdjust"
+    gateway = GraphQLGateway(ScriptedExecute({mutation: answer}))
+    if field == "refundCreate":
+        kind, raw = ActionKind.REFUND, gateway.create_refund({"orderId": "x"}, "key-1")
+    else:
+        kind, raw = ActionKind.RESTOCK, gateway.adjust_inventory({"changes": []}, "key-2")
+    assert classify_write(kind, parse_write(kind, raw)).state is ActionState.UNKNOWN

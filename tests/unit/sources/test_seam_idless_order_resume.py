@@ -6,7 +6,6 @@ order is two entries in the quarantine list (two payloads to review, a count of 
 
 from __future__ import annotations
 
-import pytest
 from sources_scripted import ScriptedTransport, gql
 from test_shopify_paging_resume import EMPTY, END, START, _client, _order
 
@@ -25,9 +24,6 @@ def _idless() -> dict[str, object]:
     return node
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an id-less order re-read by the resume's >= query is kept twice"
-)
 def test_an_order_without_an_id_read_again_by_the_resume_is_kept_once() -> None:
     """Page 1 ends on the order without an id and says there is more without a cursor: the
     sweep asks again from that row's second, which reads the same row again, then order 3.
