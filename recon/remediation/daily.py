@@ -53,8 +53,11 @@ def day_bounds(now: datetime, timezone: str) -> tuple[date, datetime, datetime]:
 def moved_between(session: Session, shop: str, start: datetime, end: datetime) -> list[Write]:
     """The writes of ``shop``'s intents sent (or resent) in [start, end) that moved or may have.
 
-    Done, sending and unknown count (an unknown outcome is assumed paid), but not an unknown
-    whose every send Shopify ran nothing of (``NOT_RUN``: a throttle outlasted). A send Shopify
+    Done, sending and unknown count (an unknown outcome is assumed paid), and so does an
+    unknown whose every send Shopify ran nothing of (``NOT_RUN``: a throttle outlasted): the
+    next run resends it before its new writes are checked against the limits, with no check
+    of its own, so it is counted on the day it was first sent, as a write that may move. A
+    send Shopify
     refused (or rejected unrun), or one sent to review, counts only after an earlier answer
     was lost (the first send may have landed). An intent done without a send (the re-read
     found the write) moved nothing of recon's.
@@ -73,33 +76,11 @@ def moved_rows(session: Session, shop: str, start: datetime, end: datetime) -> l
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
     rows = list(session.scalars(query.order_by(ActionRow.id)))
     lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])
-    unrun = _never_run(session, [row.id for row in rows if row.state == S.UNKNOWN.value])
-    return [
-        row for row in rows if (row.state not in _ENDED and row.id not in unrun) or row.id in lost
-    ]
+    return [row for row in rows if row.state not in _ENDED or row.id in lost]
 
 
 def _amount(row: ActionRow) -> Decimal | None:
     return None if row.amount is None else Decimal(str(row.amount))
-
-
-def _never_run(session: Session, ids: Sequence[int]) -> set[int]:
-    """Of these intents (unknown), those Shopify ran none of the sends of: each was answered
-    ``NOT_RUN`` (a throttle outlasted), so nothing of them moved yet; the next run resends."""
-    if not ids:
-        return set()
-    event = ActionEventRow
-    trail = select(event.action_id, event.from_state, event.to_state, event.reason).where(
-        among(event.action_id, ids),
-        event.to_state.in_([S.SENDING.value, S.UNKNOWN.value]),
-    )
-    sends: dict[int, int] = {}
-    for action_id, before, after, reason in session.execute(trail.order_by(event.id)):
-        if after == S.SENDING.value and (before != S.SENDING.value or reason == RESENDING):
-            sends[action_id] = sends.get(action_id, 0) + 1
-        elif after == S.UNKNOWN.value and (reason or "").startswith(NOT_RUN):
-            sends[action_id] = sends.get(action_id, 0) - 1
-    return {action_id for action_id, n in sends.items() if n <= 0}
 
 
 def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:

@@ -26,9 +26,6 @@ def _throttle() -> RetryExhaustedError:
     return RetryExhaustedError("shopify POST /graphql.json: gave up after 5 attempts: THROTTLED")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="resends of throttled (uncounted) writes skip the daily limit"
-)
 def test_throttled_writes_do_not_land_past_max_daily_count(sessions, gateway, clock):
     policy = settings(max_daily_count=1)
     gateway.raise_next["refund"] = _throttle()
