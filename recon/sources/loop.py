@@ -58,6 +58,8 @@ ZONE_SHIFTS = tuple(
     )
 )
 
+_FURTHEST_ZONE = max(abs(shift) for shift in ZONE_SHIFTS)
+
 LoopItem = LoopReturnRecord | Quarantined
 
 
@@ -274,10 +276,15 @@ class LoopClient:
         if edge is None:
             return
         second = edge.replace(microsecond=0)
-        low = max(second, _from_loop_time(params["from"]))
-        high = min(second + timedelta(seconds=1), _from_loop_time(params["to"]))
-        if low > high:
-            return
+        start, end = _from_loop_time(params["from"]), _from_loop_time(params["to"])
+        low, high = second, second + timedelta(seconds=1)
+        if start <= edge <= end:  # kept inside the window asked for
+            low, high = max(low, start), min(high, end)
+        elif not start - _FURTHEST_ZONE <= edge <= end + _FURTHEST_ZONE:
+            return  # no zone explains it: a server that ignored the window, nothing to re-read
+        # An edge just outside it is a server that read the window in another zone: its rows
+        # are served by no other query of this window (a backfill's windows abut), so the
+        # second is re-read whole, and the zone search below runs for it as for any other edge.
         tried = self._zone_shift or timedelta(0)
         items = self._read_between(params, low + tried, high + tried)
         if _holds_second(items, second):
