@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from remediation_world import SHOP, finding, settings
 from run_helpers import run
 
