@@ -258,9 +258,21 @@ def _balance_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime)
     """Unsettled balance transactions, but not one Shopify answered null for within the last
     ``not_visible_recheck_days`` while its order stayed as it was (``balance_transactions_
     held_back``): asked every night, it added an open quarantine entry every night."""
-    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    cutoff = _recheck_cutoff(until, settings)
     held = set(store.balance_transactions_held_back(cutoff))
     return set(store.unsettled_balance_transaction_ids()) - held
+
+
+# A recheck's entry is stamped when its sync commits, minutes or hours after the run's start;
+# runs start at the same time each night, so without this slack a record "asked again every
+# N days" was asked on the N+1th night.
+RECHECK_SLACK = timedelta(hours=12)
+
+
+def _recheck_cutoff(until: datetime, settings: SyncSettings) -> datetime:
+    """Records last asked (or stamped) by this moment are due: ``not_visible_recheck_days``
+    nights before ``until``, give or take how long a sync runs (``RECHECK_SLACK``)."""
+    return until - timedelta(days=settings.not_visible_recheck_days) + RECHECK_SLACK
 
 
 def _with_asked_again(store: SqlStore, kind: str, ids: Iterable[str]) -> tuple[str, ...]:
@@ -281,7 +293,7 @@ def _read_in_part_due(
     ``not_visible_recheck_days``: asked every night it would add an entry and its calls (up to
     250 refunds re-read) every night, for ever (``SyncQueries.read_in_part_due``).
     """
-    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    cutoff = _recheck_cutoff(until, settings)
     return store.read_in_part_due(kind, cutoff)
 
 
@@ -300,7 +312,7 @@ def _orders_to_repoll(store: SqlStore, settings: SyncSettings, until: datetime) 
         *store.orders_with_unknown_test_flag(),
         *_read_in_part_due(store, "order", settings, until),
     }
-    cutoff = until - timedelta(days=settings.not_visible_recheck_days)
+    cutoff = _recheck_cutoff(until, settings)
     backed_off = set(store.orders_not_visible_checked_after(cutoff))
     return (
         (wanted - backed_off)

@@ -54,7 +54,7 @@ ZONE_SHIFTS = tuple(
     for hours in (
         *(-12, -11, -10, -9.5, -9, -8, -7, -6, -5, -4, -3.5, -3, -2.5, -2, -1),
         *(1, 2, 3, 3.5, 4, 4.5, 5, 5.5, 5.75, 6, 6.5, 7, 8, 8.75, 9, 9.5, 10, 10.5, 11, 12),
-        *(12.75, 13, 14),
+        *(12.75, 13, 13.75, 14),
     )
 )
 
@@ -290,15 +290,16 @@ class LoopClient:
         if _holds_second(items, second):
             yield from items
             return
-        for shift in ZONE_SHIFTS:
+        for shift in (timedelta(0), *ZONE_SHIFTS):  # no shift too: Loop may read UTC again
             if shift == tried:
                 continue
             shifted = self._read_between(params, low + shift, high + shift)
             if _holds_second(shifted, second):
                 logger.warning(
-                    "loop reads from/to as wall time at UTC%+g h, not as the UTC sent "
-                    "(§6 trap 6): page-edge re-reads are shifted to match",
+                    "loop reads from/to as wall time at UTC%+g h%s (§6 trap 6): page-edge "
+                    "re-reads are shifted to match",
                     shift.total_seconds() / 3600,
+                    ", not as the UTC sent" if shift else ", as sent, again",
                 )
                 self._zone_shift = shift
                 yield from items

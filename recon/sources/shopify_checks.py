@@ -97,7 +97,10 @@ def raise_for_errors(body: Mapping[str, Any], response: httpx.Response) -> None:
             requested if requested is not None else _error_cost(errors),
         )
     said = f"{where}: GraphQL errors {sorted(codes - {''})}: {messages}"
-    if body.get("data") is None and not codes & _MAY_HAVE_RUN:
+    # How refundCreate reports a key conflict is unverified (§10): a top-level one means its
+    # first request did or may run, so it is no rejection of the document either.
+    idempotency = "IDEMPOTEN" in f"{' '.join(map(str, codes))} {messages}".upper()
+    if body.get("data") is None and not codes & _MAY_HAVE_RUN and not idempotency:
         # The whole document was rejected (§16: "no data"): nothing ran, not even a mutation.
         # An internal error may have run part of it, and partial data is a failed page.
         raise RequestRejectedError(said)

@@ -115,6 +115,12 @@ def test_a_resend_throttled_after_a_lost_answer_still_counts(sessions, gateway, 
         ({"errors": [{"message": "Internal error", "extensions": {"code": "INTERNAL_SERVER_ERROR",
           "requestId": "r"}}]}, False),
         ({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}, False),
+        # How refundCreate reports a key conflict is unverified (shopify-admin-api.md §10): as a
+        # top-level error, its first request did or may run; taken for "nothing ran", the
+        # write would fail and a person might pay it again.
+        ({"errors": [{"message": "busy",
+                      "extensions": {"code": "IDEMPOTENCY_CONCURRENT_REQUEST"}}]}, False),
+        ({"errors": [{"message": "Idempotency key was used with different parameters"}]}, False),
     ],
 )  # fmt: skip
 def test_only_a_document_rejected_whole_is_taken_for_nothing_run(body, rejected):

@@ -117,6 +117,22 @@ def test_page_edge_seconds_are_found_when_loop_reads_windows_in_the_shop_zone(
     assert len(sent) <= 2 * (9 + 8) + len(ZONE_SHIFTS)
 
 
+def test_a_shift_learned_earlier_is_dropped_when_loop_reads_utc_again() -> None:
+    """The client learned Loop's +3 h reading; then Loop reads the UTC sent (fixed, or another
+    host behind the same address). Edge re-reads at the learned shift hold nothing: the search
+    must try no shift too, or the skipped rows are lost."""
+    returns = _tied(per_second=5)
+    state = SandboxState(
+        make_world(returns), faults=Faults(loop_cursor_without_id=True, loop_zone_hours=3.0)
+    )
+    with TestClient(create_loop_app(state), base_url="http://testserver") as http:
+        loop = _loop(http, 7)
+        first = _ids(list(loop.iter_returns(START, END, "closed")))
+        state.faults = Faults(loop_cursor_without_id=True)
+        again = _ids(list(loop.iter_returns(START, END, "closed")))
+    assert sorted(first) == sorted(again) == sorted(r.id for r in returns)
+
+
 def test_a_quarantined_row_at_a_page_edge_does_not_hide_its_second() -> None:
     """The page's last row is unusable (unknown currency): the next page still starts past *its*
     second, so the re-read must be of that second, not of the last usable row's."""

@@ -138,3 +138,29 @@ def test_a_record_that_keeps_failing_is_asked_again_only_every_recheck_days(
     night(store, loop, shopify, clock)
     assert open_entries(store) == []
     assert not held(store)
+
+
+def test_a_slow_night_does_not_put_the_recheck_off_by_a_night(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Runs start at the same time each night (cron), but an entry is stamped when its sync
+    commits, here two hours after the run began. Asked on day 0 and failing again, the record
+    is due ``not_visible_recheck_days`` (7) nights later, not 8."""
+    loop, shopify = mirrored_then_read_in_part(store, clock)
+    slow = timedelta(hours=2)
+    read = shopify.iter_orders_by_id
+
+    def slow_read(ids):  # type: ignore[no-untyped-def]
+        clock.advance(slow)  # the sync is still reading when the entry's time is taken
+        yield from read(ids)
+
+    shopify.iter_orders_by_id = slow_read  # type: ignore[method-assign]
+    start = clock.now() + timedelta(days=1)
+    nights: list[int] = []
+    for n in range(1, 10):
+        clock.advance(start + timedelta(days=n - 1) - clock.now())  # cron: same time each night
+        shopify.calls.clear()
+        run_sync(store, loop, shopify, clock, SETTINGS)
+        if asked(shopify):
+            nights.append(n)
+    assert nights == [1, 8]  # asked the next night, fails again; then 7 nights after that
