@@ -15,6 +15,9 @@ from recon.engine.frames import Frames
 from recon.models import Category
 
 BAD_PAYOUT = ("FAILED", "CANCELED")
+# A balance transaction's payout status that has not put the money in the bank: PENDING (in
+# no payout yet) and ACTION_REQUIRED (its payout waits on the merchant, e.g. bank details).
+NOT_PAID_OUT = ("PENDING", "ACTION_REQUIRED")
 # The transaction columns UNSETTLED_REFUND and the match table read.
 _SETTLED_COLUMNS = (
     "transaction_id",
@@ -32,7 +35,8 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     shopify-admin-api.md §13 "Tying a Shopify refund to a payout": the balance transaction whose
     ``sourceOrderTransactionId`` equals the order transaction id (string compare). Several balance
     transactions for one order transaction are reduced explicitly: settled if any is no longer
-    PENDING, failed if any sits in a FAILED/CANCELED payout, payout = the first one named.
+    PENDING or ACTION_REQUIRED (``NOT_PAID_OUT``), failed if any sits in a FAILED/CANCELED
+    payout, payout = the first one named.
     Adds ``refund_code`` (the refund id's code) for the match table. A transaction that bounced
     (``back``, per transaction row: link.bounced) is failed money, not a refund to settle.
     """
@@ -57,7 +61,7 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     named[group] = True
     at = codes.of("transactions", "transaction_id")[ok]
     at = np.where(named[:-1][at] & (at >= 0), at, -1)
-    settled = keys.any_at(group, keys.upper(bts["payout_status"]) != "PENDING", size)
+    settled = keys.any_at(group, ~keys.upper_in(bts["payout_status"], NOT_PAID_OUT), size)
     bad = keys.any_at(group, payout_status.isin(BAD_PAYOUT), size)
     everything = len(ok) == len(txn)  # usually every transaction is a settled refund: no take
     out = {

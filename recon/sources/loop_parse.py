@@ -129,7 +129,8 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
         refund=as_money(raw.get("refund"), "refund"),
         gift_card=as_money(raw.get("gift_card"), "gift_card"),
         handling_fee=_opt_money(raw, "handling_fee", "handling_fee"),
-        label_status=opt_text(raw.get("label_status"), "label_status", single_line=True),
+        # An open string (§11), compared as ``delivered``: read whatever its case, as ``state``.
+        label_status=_lower(opt_text(raw.get("label_status"), "label_status", single_line=True)),
         was_processed=as_bool(raw.get("was_processed"), "was_processed"),
         refund_before_inspection=as_bool(
             raw.get("refund_before_inspection"), "refund_before_inspection"
@@ -209,3 +210,7 @@ def _refunds(raw: Mapping[str, Any]) -> tuple[LoopRefundRecord, ...]:
             seen.add(refund_id)
             records.append(LoopRefundRecord(provider_refund_id=refund_id))
     return tuple(records)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.strip().lower()

@@ -496,6 +496,38 @@ CASES: dict[
         {("UNSETTLED_REFUND", "transaction=600")},
         {},
     ),
+    "unsettled: its payout waits on the merchant (ACTION_REQUIRED) after 15 days": (
+        [
+            ret(RMA),
+            order(),
+            payout("701", status="SCHEDULED"),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", days=15),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8600", "600", "20", payout="701", status="ACTION_REQUIRED"),
+        ],
+        {("UNSETTLED_REFUND", "transaction=600")},
+        {},
+    ),
+    "payout waits on the merchant for 3 days: inside the allowed days": (
+        [
+            ret(RMA),
+            order(),
+            payout("701", status="SCHEDULED"),
+            refund(
+                "500",
+                f"Loop RMA #{RMA}",
+                (txn("600", "20", days=3),),
+                lines=(rline(PLI, "SKU-A"),),
+            ),
+            bt("8600", "600", "20", payout="701", status="ACTION_REQUIRED"),
+        ],
+        set(),
+        {},
+    ),
     "unmatched: a 7.00 refund with no note on a returned order": (
         [*clean(), *settled_refund("501", note="goodwill", amount="7.00", tid="601", lines=())],
         {("UNMATCHED_REFUND", "refund=501")},

@@ -446,7 +446,10 @@ def _unsettled(ctx: _Ctx, orders: dict[str, Order], refunds: list, links: dict[s
             )
             old = t.processed_at < now - timedelta(days=10)
             if bad_payout or (
-                old and (not mine or all(b.payout_status == "PENDING" for b in mine))
+                old
+                and (
+                    not mine or all(b.payout_status in ("PENDING", "ACTION_REQUIRED") for b in mine)
+                )
             ):
                 ctx.add(
                     f"transaction={t.id}",

@@ -243,3 +243,15 @@ def test_customer_contact_data_is_not_kept_in_raw() -> None:
 def test_non_object_is_quarantined() -> None:
     result = parse_return(["not", "a", "return"])
     assert isinstance(result, Quarantined) and result.field == "$"
+
+
+@pytest.mark.parametrize("sent", ["Delivered", "DELIVERED", " delivered "])
+def test_a_label_status_is_read_whatever_its_case(sent: str) -> None:
+    """Loop's enums are open strings (loop-returns-api.md §11); the engine counts a unit as
+    received when its label is ``delivered``. A "Delivered" label read as sent counted no unit
+    as received: no MISSING_RESTOCK was raised for stock the warehouse got back."""
+    raw = _load("return-closed-refund.json")
+    raw["label_status"] = sent
+    record = parse_return(raw)
+    assert isinstance(record, LoopReturnRecord)
+    assert record.label_status == "delivered"
