@@ -333,9 +333,24 @@ def link_refunds(
         candidates = pd.concat([no_rma, named[["refund_id", "order_id"]]], ignore_index=True)
     by_provider = _by_provider(candidates, frames, codes)
     unknown = unknown[~keys.member(unknown["refund_id"], by_provider["refund_id"])]
+    # A return counts as linked for the heuristic once a refund that moved (or may move) money
+    # is linked to it: one whose every transaction was declined leaves it open, so a retry
+    # made by hand with no note can still link to it (else: REFUND_FAILED "retry the refund"
+    # beside an UNMATCHED_REFUND for a customer already paid, an invitation to pay twice).
+    declined = facts.loc[
+        (facts["covered_minor"].to_numpy() == 0)
+        & (facts["failed_minor"].to_numpy() > 0)
+        & ~facts["bounced"].to_numpy(dtype=bool),
+        "refund_id",
+    ]
     linked = np.zeros(codes.size("rma") + 1, dtype=bool)
-    linked[by_note["rma_code"].to_numpy()] = True
-    linked[codes.lookup("rma", by_provider["rma"])] = True
+    note_rmas = by_note["rma_code"].to_numpy()
+    provider_rmas = codes.lookup("rma", by_provider["rma"])
+    if len(declined):
+        note_rmas = note_rmas[~keys.member(by_note["refund_id"], declined)]
+        provider_rmas = provider_rmas[~keys.member(by_provider["refund_id"], declined)]
+    linked[note_rmas] = True
+    linked[provider_rmas] = True
     linked[-1] = False  # code -1 (no such RMA) marked the spare slot
     # A note naming a return of another order names none of its own: the heuristic may link
     # it on its own order (its one RMA was mistyped); unlinked, it stays UNKNOWN_RMA.

@@ -175,6 +175,17 @@ CASES: dict[
         set(),
         {},
     ),
+    "refund declined, then a retry by hand with no note paid it: the customer has the money": (
+        [
+            ret(RMA),
+            order(),
+            payout(),
+            refund("500", f"Loop RMA #{RMA}", (txn("600", "20.00", status="FAILURE"),)),
+            *settled_refund("501", note=None, tid="601"),
+        ],
+        set(),
+        {},
+    ),
     "refund declined, a retry paid part of it: the failure still stands": (
         [
             ret(RMA),
