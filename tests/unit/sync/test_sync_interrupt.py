@@ -33,6 +33,16 @@ PAGES = 200  # what a reader would read if nobody stopped it
 CTRL_C_AT = 5  # the page the operator presses Ctrl-C on (the run is waiting on its readers)
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as a terminal's shell gives it: a suite started in the
+    background of a shell without job control inherits SIGINT ignored, and Python then
+    installs no handler, so these tests' SIGINT raised nothing there."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _unreadable(kind: str, page: int) -> Quarantined:
     """One record of a page, unreadable: a page's worth of output that needs no fixtures."""
     return Quarantined(
