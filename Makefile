@@ -18,12 +18,8 @@ setup: $(STAMP)
 demo: $(STAMP)  ## the nightly job end to end on the embedded default (sandbox + SQLite + outbox)
 	$(BIN)/python run_recon.py demo
 
-# One worker more than the cores: the suite waits on sockets, sandbox servers and child
-# processes for about a third of its time (2 cores: 1.3 busy on average with 2 workers).
-WORKERS ?= $(shell $(PY) -c 'import os; print((os.cpu_count() or 1) + 1)')
-
 test: $(STAMP)  ## the whole test suite, on every core (pytest-xdist)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check recon tests bench
