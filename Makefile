@@ -19,7 +19,7 @@ demo: $(STAMP)  ## the nightly job end to end on the embedded default (sandbox +
 	$(BIN)/python run_recon.py demo
 
 test: $(STAMP)  ## the whole test suite, on every core (pytest-xdist)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check recon tests bench
