@@ -351,6 +351,7 @@ def _run_locked(
             unreported=unreported,
             closed_before=closed_before,
             failed_writes=applied.failed,
+            done_writes=applied.done,
         )
         shown = {f.key for f in chain(findings, closed_before)} | passed_over
 

@@ -120,6 +120,8 @@ class ActionView:
     approved_by: str | None = None
     # What was (or is being) sent under the key, once it was marked sending: what went out.
     variables: dict[str, Any] | None = None
+    # The finding the intent was planned for (``PlannedAction.finding_key``).
+    finding_key: str = ""
 
 
 def _view(row: ActionRow, approved_by: str | None = None) -> ActionView:

@@ -72,6 +72,11 @@ class ApplyReport:
         return {o.action_id: o.state for o in (*self.recovered, *self.applied)}
 
     @property
+    def done(self) -> frozenset[int]:
+        """The intents this run ended ``done``: sent, or an earlier run's found landed."""
+        return frozenset(i for i, state in self.settled.items() if state == ActionState.DONE)
+
+    @property
     def failed(self) -> frozenset[int]:
         """The intents this run ended ``failed``: Shopify refused the write (not retried)."""
         return frozenset(i for i, state in self.settled.items() if state == ActionState.FAILED)

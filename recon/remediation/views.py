@@ -60,8 +60,28 @@ def _sent(variables: dict[str, Any] | None) -> str | None:
     return f"{format_amount(total, str(refund['currency']))} {refund['currency']}"
 
 
+def finding_keys(view: ActionView) -> tuple[str, ...]:
+    """The findings the intent's write acts on: the one it was planned for, and for a refund
+    the ``MISSING_RESTOCK`` of each line it restocks (``RETURN``): a refund restocks only units
+    such a finding of its run names (``units.refund_lines``), and no restock intent is planned
+    for them. Keys as the engine builds them (docs/findings.md: ``rma=<R.id>,line=<id>``)."""
+    keys = [view.finding_key] if view.finding_key else []
+    if view.kind == "refund":
+        keys.extend(
+            f"MISSING_RESTOCK|rma={view.rma},line={x['line_item_id']}"
+            for x in view.details.get("lines", [])
+            if x.get("restock_type") == "RETURN"
+        )
+    return tuple(keys)
+
+
 def report_row(view: ActionView) -> dict[str, Any]:
     """An intent as the reports' Actions sheets and sections read it (their column names)."""
     row = asdict(view)
     del row["details"], row["variables"]  # the write's own payload: ``what`` says it
-    return row | {"status": view.state, "shopify_result": view.result_id, "what": describe(view)}
+    return row | {
+        "status": view.state,
+        "shopify_result": view.result_id,
+        "what": describe(view),
+        "finding_keys": finding_keys(view),
+    }

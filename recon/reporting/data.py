@@ -7,17 +7,19 @@ currency and never added across currencies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from itertools import chain
 from typing import Any
 
 import pandas as pd
 
 from recon.clock import shop_day
-from recon.models import Finding, FindingStatus
+from recon.models import OPEN_STATUSES, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
 from recon.reporting.links import loop_return_url, shopify_order_url
 from recon.reporting.safety import clean_text
@@ -158,6 +160,9 @@ class ReportData:
     # Ids of the intents this run's remediation ended ``failed`` (Shopify refused the write:
     # a userError, or a request it rejected before running it): ``write_failures``.
     failed_writes: frozenset[int] = frozenset()
+    # Ids of the intents this run's remediation ended ``done`` (``sent_writes``): their
+    # findings stay open until the next run reads the writes back, so their rows say so.
+    done_writes: frozenset[int] = frozenset()
 
     @property
     def day_folder(self) -> str:
@@ -225,29 +230,74 @@ class ReportData:
             or (a.get("status") == "failed" and a.get("id") in self.failed_writes)
         )
 
+    @property
+    def sent_writes(self) -> tuple[Mapping[str, Any], ...]:
+        """recon's writes this run ended done (sent and answered, or an earlier run's found
+        landed): the findings they fix are still open until the next run reads them back."""
+        return sent_writes(self.actions, self.done_writes)
+
+    @cached_property
+    def _sent(self) -> dict[str, tuple[str, ...]]:
+        return sent_by_finding(self.actions, self.done_writes)
+
+    def row(self, finding: Finding) -> ExceptionRow:
+        """One finding as the reports show it (``to_row`` with this report's settings)."""
+        return to_row(
+            finding,
+            self.shop_domain,
+            self.as_of,
+            self.include_customer_pii,
+            self.timezone,
+            self._sent.get(finding.key, ()),
+        )
+
     def exception_rows(self) -> Iterator[ExceptionRow]:
         """Open, then acknowledged findings as rows, lazily (the workbook streams them)."""
         for finding in chain(self.open_findings, self.acknowledged_findings):  # no copy
-            yield to_row(
-                finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
-            )
+            yield self.row(finding)
 
     def carried_rows(self) -> Iterator[ExceptionRow]:
         """The carried-forward findings as rows, lazily, as ``exception_rows``."""
         for finding in self.carried_forward:
-            yield to_row(
-                finding, self.shop_domain, self.as_of, self.include_customer_pii, self.timezone
-            )
+            yield self.row(finding)
 
     def text(self, value: object) -> str:
         """Clean untrusted text the way this report was configured (PII scrubbed unless allowed)."""
         return clean_text(value, include_pii=self.include_customer_pii)
 
 
-def _next_step(finding: Finding) -> str:
+def sent_writes(
+    actions: Iterable[Mapping[str, Any]], done: AbstractSet[int]
+) -> tuple[Mapping[str, Any], ...]:
+    """The intents of ``actions`` this run ended done (``done``: their ids)."""
+    return tuple(a for a in actions if a.get("status") == "done" and a.get("id") in done)
+
+
+def sent_by_finding(
+    actions: Iterable[Mapping[str, Any]], done: AbstractSet[int]
+) -> dict[str, tuple[str, ...]]:
+    """What recon's writes of this run sent, by the key of each finding they act on
+    (``views.finding_keys``): "refund 48.60 USD, no restock (action 7)"."""
+    sent: dict[str, list[str]] = {}
+    for action in sent_writes(actions, done):
+        for key in action.get("finding_keys", ()):
+            sent.setdefault(key, []).append(f"{action.get('what')} (action {action.get('id')})")
+    return {key: tuple(what) for key, what in sent.items()}
+
+
+def _next_step(finding: Finding, sent: Sequence[str] = ()) -> str:
     """The next step, or for an acknowledged finding who checked it and why: its usual next
-    step ("Restock the returned units.") was taken care of, and must not be done twice."""
+    step ("Restock the returned units.") was taken care of, and must not be done twice.
+
+    A finding one of recon's writes fixed in this run is open until the next run reads the
+    write back from Shopify; its usual next step ("Create the refund in Shopify.") would have
+    a person pay the customer a second time, so it says what recon sent instead."""
     if finding.status is not FindingStatus.ACKNOWLEDGED:
+        if sent and finding.status in OPEN_STATUSES:
+            return (
+                f"recon sent {'; '.join(sent)} in this run; do not redo it by hand: the "
+                "finding resolves when the next run reads it back from Shopify."
+            )
         return finding.next_step
     who = finding.acknowledged_by or "someone"
     why = f": {finding.acknowledged_note}" if finding.acknowledged_note else ""
@@ -255,10 +305,16 @@ def _next_step(finding: Finding) -> str:
 
 
 def to_row(
-    finding: Finding, shop_domain: str, as_of: datetime, include_pii: bool, timezone: str = "UTC"
+    finding: Finding,
+    shop_domain: str,
+    as_of: datetime,
+    include_pii: bool,
+    timezone: str = "UTC",
+    sent: Sequence[str] = (),
 ) -> ExceptionRow:
     """Turn a finding into a report row (age from first_seen, links, cleaned text); its
-    first-seen day is the shop's (``timezone``), as the report's period and day are."""
+    first-seen day is the shop's (``timezone``), as the report's period and day are.
+    ``sent``: what recon's writes of this run sent for it (``sent_by_finding``)."""
     first_seen = finding.first_seen
     age = max((as_of - first_seen).days, 0) if first_seen else 0
     return ExceptionRow(
@@ -279,7 +335,7 @@ def to_row(
         refund_ids=clean_text(", ".join(finding.shopify_refund_ids), include_pii=True),
         sku=clean_text(finding.sku, include_pii=True),
         detail=clean_text(finding.detail, include_pii=include_pii),
-        next_step=clean_text(_next_step(finding), include_pii=include_pii),
+        next_step=clean_text(_next_step(finding, sent), include_pii=include_pii),
         shopify_url=shopify_order_url(shop_domain, finding.shopify_order_id),
         loop_url=loop_return_url(finding.rma),
     )

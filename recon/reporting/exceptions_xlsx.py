@@ -121,8 +121,9 @@ def write_exceptions_workbook(
     data: ReportData, path: Path, *, rows_per_sheet: int = EXCEL_ROWS
 ) -> Path:
     """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, and an Actions sheet of the
-    intents waiting for a person (to approve, or to review), then the writes that did not go
-    through (``ReportData.write_failures``: refused this run, or outcome unknown). A sheet
+    intents waiting for a person (to approve, or to review), the writes recon sent this run
+    (``ReportData.sent_writes``), then those that did not go through
+    (``ReportData.write_failures``: refused this run, or outcome unknown). A sheet
     longer than ``rows_per_sheet`` goes on in continuation sheets.
 
     Raises:
@@ -130,7 +131,9 @@ def write_exceptions_workbook(
     """
     book = StreamingBook(rows_per_sheet=rows_per_sheet)
     write_exceptions_sheet(book, data)
-    write_actions_sheet(book, data, (*data.waiting_actions, *data.write_failures))
+    write_actions_sheet(
+        book, data, (*data.waiting_actions, *data.sent_writes, *data.write_failures)
+    )
     book.save(path)
     return path
 

@@ -33,6 +33,7 @@ from recon.reporting.data import (
     Headline,
     ReportData,
     TrendPoint,
+    sent_by_finding,
     to_row,
 )
 from recon.reporting.links import shop_handle
@@ -201,13 +202,15 @@ def build_report_data(
     folder: str = "",
     remediation_held: tuple[str, ...] = (),
     failed_writes: AbstractSet[int] = frozenset(),
+    done_writes: AbstractSet[int] = frozenset(),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
     ``unreported``: the keys of the findings no report that went out has shown as they stand,
     listed as new when open; ``closed_before``: the findings an earlier run resolved or left out
     whose report never went out, listed as resolved or left out (``findings`` no longer has them).
-    ``failed_writes``: the ids of the intents this run ended failed (``write_failures``).
+    ``failed_writes``: the ids of the intents this run ended failed (``write_failures``);
+    ``done_writes``: those it ended done (``sent_writes``: their findings' rows say so).
 
     Raises:
         ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
@@ -226,8 +229,13 @@ def build_report_data(
         key=_sort_key,
     )
 
+    sent = sent_by_finding(actions, done_writes)
+
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
-        return tuple(to_row(f, shop_domain, as_of, include_customer_pii, timezone) for f in items)
+        return tuple(
+            to_row(f, shop_domain, as_of, include_customer_pii, timezone, sent.get(f.key, ()))
+            for f in items
+        )
 
     headline = _headline(open_findings, quiet, len(new), len(resolved))
     return ReportData(
@@ -265,6 +273,7 @@ def build_report_data(
         unfinished_runs=unfinished_runs,
         folder=folder,
         failed_writes=frozenset(failed_writes),
+        done_writes=frozenset(done_writes),
     )
 
 
@@ -285,10 +294,7 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "headline": headline,
             "by_category": _by_category(findings),
             "currencies": tuple(a.currency for a in headline.money_at_risk),
-            "top_exceptions": tuple(
-                to_row(f, data.shop_domain, data.as_of, data.include_customer_pii, data.timezone)
-                for f in findings[: data.top_n]
-            ),
+            "top_exceptions": tuple(data.row(f) for f in findings[: data.top_n]),
             "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
             "resolved_findings": resolved,
             "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from test_nightly_sandbox import sandbox_settings
 
 from recon.bootstrap import build_app
@@ -128,3 +129,44 @@ def test_plan_mode_mails_finance_what_the_limits_would_do(tmp_path: Path) -> Non
         assert verdict in lines[0]
         assert all(line in outcome.notes for line in lines)
         assert _teams_told(_mails(outbox, outcome), lines) == {"finance"}
+
+
+def test_a_finding_recon_fixed_in_the_run_does_not_ask_finance_to_fix_it_again(
+    tmp_path: Path,
+) -> None:
+    """An apply run refunded and restocked the planted breaks, then mailed the findings it had
+    just fixed as open with their usual next step ("Create the refund in Shopify.", "Restock
+    the returned units."), and nothing in the mail, report or workbook said recon had sent
+    them: finance, doing as told, would refund the customer a second time. The findings stay
+    open until the next run reads the writes back (the lifecycle), but their next step now
+    says what recon sent, and the report lists the writes sent this run."""
+    settings = sandbox_settings(tmp_path, seed=4, returns=120)
+    settings.remediation.mode = RemediationMode.APPLY
+    settings.remediation.auto_apply = ["MISSING_REFUND", "MISSING_RESTOCK"]
+    with build_app(settings) as app:
+        outcome = run_nightly(app)
+    done = [a for a in outcome.actions if a["state"] == "done"]
+    refunded = {a["rma"] for a in done if a["kind"] == "refund"}
+    restocked = {a["rma"] for a in done if a["kind"] == "restock"}
+    assert refunded and restocked, "the world needs a refund and a restock to apply"
+    wanted = {("MISSING_REFUND", r) for r in refunded} | {("MISSING_RESTOCK", r) for r in restocked}
+    fixed = [f for f in outcome.open_findings if (f.category.value, f.rma) in wanted]
+    assert fixed  # still open: the next run reads the writes back
+    mails = _mails(settings.delivery.outbox_dir, outcome)
+    finance, warehouse = _text(mails["finance"], "plain"), _text(mails["warehouse"], "plain")
+    for finding in fixed:
+        mail = finance if finding.category.value == "MISSING_REFUND" else warehouse
+        item = mail[mail.index(f"RMA {finding.rma} ") :][:400]
+        assert finding.next_step not in item.split("Loop:")[0], finding.key
+        assert "recon sent" in item and "do not redo it" in item, finding.key
+    assert f"Sent to Shopify by recon this run: {len(done)}" in finance
+    page = " ".join(html.unescape(outcome.files["html"].read_text("utf-8")).split())
+    assert "Sent to Shopify this run" in page
+    sheet = load_workbook(outcome.files["workbook"])
+    rows = list(sheet["Exceptions"].iter_rows(min_row=2, values_only=True))
+    header = [c.value for c in sheet["Exceptions"][1]]
+    steps = {r[header.index("key")]: r[header.index("next_step")] for r in rows}
+    for finding in fixed:
+        assert str(steps[finding.key]).startswith("recon sent"), finding.key
+    listed = [r[0] for r in sheet["Actions"].iter_rows(min_row=2, values_only=True)]
+    assert {a["id"] for a in done} <= set(listed)  # the audit: what went out tonight

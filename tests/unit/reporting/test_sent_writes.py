@@ -1,0 +1,120 @@
+"""Writes recon sent in the run, beside the findings they fix: still open until the next run
+reads them back, their next step says what was sent, so nobody redoes them by hand.
+
+Dataset: the sample report (report_samples.py: MISSING_REFUND 12345701, MISSING_RESTOCK
+12345704 line 77) plus intents: a refund of 12345701 done in this run that restocked line 77
+(``RETURN``), the same RMA's refund done by an earlier run (not this run's), and a restock of
+12345704 done in this run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from report_samples import AS_OF, make_data, sample_actions, sheet_rows
+from test_messages import body, settings
+
+from recon.delivery import build_messages
+from recon.remediation.ledger import ActionView
+from recon.remediation.views import report_row
+from recon.reporting.data import ReportData
+from recon.reporting.exceptions_xlsx import write_run_reports
+
+REFUND_KEY = "MISSING_REFUND|rma=12345701"
+RESTOCK_KEY = "MISSING_RESTOCK|rma=12345704,line=77"
+
+
+def _done(id_: int, kind: str, rma: str, finding_key: str, **details: Any) -> dict[str, Any]:
+    view = ActionView(
+        id=id_,
+        key=f"k-{id_}",
+        kind=kind,
+        category=finding_key.partition("|")[0],
+        rma=rma,
+        order_id="5444175757553",
+        amount="48.60" if kind == "refund" else None,
+        currency="USD" if kind == "refund" else None,
+        state="done",
+        reason="",
+        result_id=f"gid://shopify/Refund/{id_}",
+        details=details,
+        created_at=AS_OF,
+        updated_at=AS_OF,
+        finding_key=finding_key,
+    )
+    return report_row(view)
+
+
+def _refund(id_: int, restocks: str | None = None) -> dict[str, Any]:
+    lines = [{"line_item_id": "2001", "quantity": 1, "restock_type": "NO_RESTOCK"}]
+    if restocks:
+        lines.append({"line_item_id": restocks, "quantity": 1, "restock_type": "RETURN"})
+    return _done(id_, "refund", "12345701", REFUND_KEY, lines=lines)
+
+
+def _restock(id_: int) -> dict[str, Any]:
+    details = {"line_item_id": "77", "location_id": "4001", "quantity": 1, "units": ["L1"]}
+    return _done(id_, "restock", "12345704", RESTOCK_KEY, **details)
+
+
+def _data(done: frozenset[int], *actions: dict[str, Any]) -> ReportData:
+    return make_data(actions=[*sample_actions(), *actions], done_writes=done)
+
+
+def _step(data: ReportData, key: str) -> str:
+    return next(r.next_step for r in data.exception_rows() if r.key == key)
+
+
+def test_a_refund_sent_this_run_says_so_instead_of_asking_for_it_again() -> None:
+    data = _data(frozenset({11}), _refund(11))
+    step = _step(data, REFUND_KEY)
+    assert step.startswith("recon sent refund 48.60 USD, no restock (action 11) in this run")
+    assert "do not redo it by hand" in step
+    assert data.headline.open_findings == make_data().headline.open_findings  # still open
+    top = next(r for r in data.top_exceptions if r.key == REFUND_KEY)
+    assert top.next_step == step  # the report's and e-mail's table too
+
+
+def test_the_units_a_sent_refund_restocked_are_not_asked_of_the_warehouse(
+    tmp_path: Path,
+) -> None:
+    """A refund restocks (``RETURN``) the units of the run's MISSING_RESTOCK of its line: no
+    restock intent is planned for them, so that finding's next step names the refund."""
+    refund = _done(
+        12, "refund", "12345704", "MISSING_REFUND|rma=12345704",
+        lines=[{"line_item_id": "77", "quantity": 1, "restock_type": "RETURN", "units": ["L1"]}],
+    )  # fmt: skip
+    data = _data(frozenset({12}), refund)
+    assert "recon sent refund 48.60 USD, restocking 1 unit(s) (action 12)" in _step(
+        data, RESTOCK_KEY
+    )
+    warehouse = next(m for m in build_messages(data, settings(tmp_path)) if "wh@" in m["To"])
+    text = " ".join(body(warehouse, "plain").split())
+    assert "Restock the returned units." not in text
+    assert "Sent to Shopify by recon this run: 1" not in text  # a refund: finance's write
+
+
+def test_an_earlier_runs_write_or_another_finding_keeps_its_next_step() -> None:
+    """Only this run's writes: a refund done by an earlier run was that report's news (and
+    its finding, still open, needs a look), and a write names only its own findings."""
+    data = _data(frozenset({13}), _refund(11), _restock(13))
+    assert _step(data, REFUND_KEY) == "Create the refund"
+    assert _step(data, RESTOCK_KEY).startswith("recon sent restock")
+
+
+def test_finance_reads_the_writes_sent_in_the_mail_report_and_workbook(tmp_path: Path) -> None:
+    data = _data(frozenset({11}), _refund(11))
+    finance = build_messages(data, settings(tmp_path))[0]
+    for part in ("plain", "html"):
+        text = " ".join(body(finance, part).split())
+        assert "Sent to Shopify by recon this run: 1 " in text.replace("<strong>", "").replace(
+            "</strong>", ""
+        ), part
+    files = write_run_reports(data, tmp_path / "report")
+    page = files.report_html.read_text("utf-8")
+    assert 'id="sent-writes"' in page and "gid://shopify/Refund/11" in page
+    actions = sheet_rows(files.exceptions_xlsx, "Actions")
+    assert [(r["id"], r["status"]) for r in actions if r["id"] == 11] == [(11, "done")]
+    rows = {r["key"]: r for r in sheet_rows(files.exceptions_xlsx, "Exceptions")}
+    assert str(rows[REFUND_KEY]["next_step"]).startswith("recon sent refund 48.60 USD")
