@@ -276,12 +276,21 @@ def sent_writes(
 def sent_by_finding(
     actions: Iterable[Mapping[str, Any]], done: AbstractSet[int]
 ) -> dict[str, tuple[str, ...]]:
-    """What recon's writes of this run sent, by the key of each finding they act on
-    (``views.finding_keys``): "refund 48.60 USD, no restock (action 7)"."""
+    """What recon's writes sent, by the key of each finding they act on
+    (``views.finding_keys``): those this run ended done ("refund 48.60 USD, no restock (action
+    7) in this run"), and those of any run whose outcome is not known yet (no answer: the next
+    run re-reads Shopify, and resends only what did not land)."""
     sent: dict[str, list[str]] = {}
-    for action in sent_writes(actions, done):
+    for action in actions:
+        what = f"{action.get('what')} (action {action.get('id')})"
+        if action.get("status") in UNSETTLED:
+            what += "; no answer came: the next run re-reads Shopify before anything else"
+        elif action.get("status") == "done" and action.get("id") in done:
+            what += " in this run"
+        else:
+            continue
         for key in action.get("finding_keys", ()):
-            sent.setdefault(key, []).append(f"{action.get('what')} (action {action.get('id')})")
+            sent.setdefault(key, []).append(what)
     return {key: tuple(what) for key, what in sent.items()}
 
 
@@ -290,13 +299,14 @@ def _next_step(finding: Finding, sent: Sequence[str] = ()) -> str:
     step ("Restock the returned units.") was taken care of, and must not be done twice.
 
     A finding one of recon's writes fixed in this run is open until the next run reads the
-    write back from Shopify; its usual next step ("Create the refund in Shopify.") would have
-    a person pay the customer a second time, so it says what recon sent instead."""
+    write back from Shopify, as is one whose write got no answer; its usual next step ("Create
+    the refund in Shopify.") would have a person pay the customer a second time, so it says
+    what recon sent instead (``sent_by_finding``)."""
     if finding.status is not FindingStatus.ACKNOWLEDGED:
         if sent and finding.status in OPEN_STATUSES:
             return (
-                f"recon sent {'; '.join(sent)} in this run; do not redo it by hand: the "
-                "finding resolves when the next run reads it back from Shopify."
+                f"recon sent {' / '.join(sent)}; do not redo it by hand: the finding resolves "
+                "when a run reads the write back from Shopify."
             )
         return finding.next_step
     who = finding.acknowledged_by or "someone"

@@ -118,3 +118,14 @@ def test_finance_reads_the_writes_sent_in_the_mail_report_and_workbook(tmp_path:
     assert [(r["id"], r["status"]) for r in actions if r["id"] == 11] == [(11, "done")]
     rows = {r["key"]: r for r in sheet_rows(files.exceptions_xlsx, "Exceptions")}
     assert str(rows[REFUND_KEY]["next_step"]).startswith("recon sent refund 48.60 USD")
+
+
+def test_a_refund_whose_outcome_is_unknown_is_not_asked_for_by_hand() -> None:
+    """A refund sent with no answer (``unknown``, any run's: the next run re-reads Shopify and
+    resends only if it did not land) is listed apart as a write that did not go through, but
+    its finding still said "Create the refund": one made by hand beside it pays twice."""
+    unknown = {**_refund(14), "status": "unknown", "state": "unknown", "shopify_result": None}
+    data = _data(frozenset(), unknown)
+    step = _step(data, REFUND_KEY)
+    assert step.startswith("recon sent refund 48.60 USD, no restock (action 14); no answer")
+    assert "next run re-reads Shopify" in step and "do not redo it by hand" in step
