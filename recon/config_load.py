@@ -64,7 +64,10 @@ def load(path: Path | None = None) -> Settings:
             key = _format_location(error["loc"])
             problems.append(_problem(key, error, _env_source(error["loc"])))
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
-    base = path.resolve().parent.parent if path.parent.name == "config" else path.resolve().parent
+    # The file's own location decides, however it was named: `--config recon.toml` from inside
+    # config/ (whose parent name is "") or a symlink to it must not put the mirror elsewhere.
+    real = path.resolve()
+    base = real.parent.parent if real.parent.name == "config" else real.parent
     return _resolve_paths(settings, base)
 
 

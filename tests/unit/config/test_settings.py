@@ -333,3 +333,26 @@ def test_smtp_mode_without_recipients_is_refused_naming_the_key(tmp_path: Path) 
     named = '[delivery]\nmode = "smtp"\n[delivery.recipients]\nfinance = ["ap@acme.test"]\n'
     assert load_settings(write(tmp_path, named)).delivery.recipients["finance"] == ["ap@acme.test"]
     assert load_settings(write(tmp_path, "[delivery]\n")).delivery.mode == "outbox"  # as before
+
+
+@pytest.mark.parametrize("how", ["from inside config/", "through a symlink"])
+def test_one_file_names_one_store_however_it_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """`cd config && recon run --config recon.toml` (or a symlink to the file elsewhere) is the
+    same file as `--config config/recon.toml`: its relative store, reports and outbox are the
+    project's, not a second, empty mirror under config/ (every finding new again, the ledger
+    and watermarks left behind)."""
+    path = write(tmp_path, '[store]\nurl = "sqlite:///var/x.db"\n')
+    expected = load_settings(path)
+    if how == "through a symlink":
+        named = tmp_path / "etc" / "acme.toml"
+        named.parent.mkdir()
+        named.symlink_to(path)
+    else:
+        monkeypatch.chdir(path.parent)
+        named = Path("recon.toml")
+    settings = load_settings(named)
+    assert settings.store.url == expected.store.url == f"sqlite:///{tmp_path}/var/x.db"
+    assert settings.reports.dir == expected.reports.dir == tmp_path / "reports"
+    assert settings.delivery.outbox_dir == expected.delivery.outbox_dir
