@@ -375,6 +375,20 @@ class DeliverySettings(_Section):
                 "mode is smtp but delivery.recipients names no one: set [delivery.recipients] "
                 'finance = ["..."] (and warehouse, cx if they should get their items)'
             )
+        smtp = self.smtp
+        # The mailer refuses these at the moment of sending (recon.delivery.SmtpMailer): found
+        # there, every night's run would complete and keep its mail unsent (exit 5), for ever.
+        if self.mode == "smtp" and smtp.username_env and smtp.security == "none":
+            raise ValueError(
+                'delivery.smtp.security is "none" but username_env is set: recon never sends a '
+                'password without TLS; use "starttls" or "ssl" (or unset username_env for a '
+                "relay that needs no login)"
+            )
+        if self.mode == "smtp" and smtp.username_env and not smtp.password_env:
+            raise ValueError(
+                "delivery.smtp.password_env is unset but username_env is set: name the "
+                "environment variable that holds the SMTP password"
+            )
         return self
 
 

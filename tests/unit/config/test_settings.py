@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -356,3 +357,32 @@ def test_one_file_names_one_store_however_it_is_named(
     assert settings.store.url == expected.store.url == f"sqlite:///{tmp_path}/var/x.db"
     assert settings.reports.dir == expected.reports.dir == tmp_path / "reports"
     assert settings.delivery.outbox_dir == expected.delivery.outbox_dir
+
+
+SMTP_SHOP = '[delivery]\nmode = "smtp"\n[delivery.recipients]\nfinance = ["ap@acme.test"]\n'
+
+
+@pytest.mark.parametrize(
+    ("smtp", "named"),
+    [
+        (
+            'security = "none"\nusername_env = "RECON_SMTP_USER"\n'
+            'password_env = "RECON_SMTP_PASSWORD"\n',
+            "delivery.smtp.security",
+        ),
+        ('username_env = "RECON_SMTP_USER"\n', "delivery.smtp.password_env"),
+    ],
+    ids=["login without tls", "user without password"],
+)
+def test_an_smtp_login_recon_would_never_make_is_refused_at_start(
+    tmp_path: Path, smtp: str, named: str
+) -> None:
+    """A login over plain text (recon never sends a password without TLS) or a user with no
+    password variable: each night's run synced, reconciled and then kept its mail unsent (exit
+    5), for ever. The file is refused when read (exit 2), naming the key to fix."""
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_settings(write(tmp_path, f"{SMTP_SHOP}[delivery.smtp]\n{smtp}"))
+    outbox = f'[delivery]\nmode = "outbox"\n[delivery.smtp]\n{smtp}'  # never logs in: as before
+    assert load_settings(write(tmp_path, outbox)).delivery.mode == "outbox"
+    plain = f'{SMTP_SHOP}[delivery.smtp]\nsecurity = "none"\n'  # a relay needing no login
+    assert load_settings(write(tmp_path, plain)).delivery.smtp.security == "none"
