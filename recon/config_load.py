@@ -155,6 +155,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         settings.sandbox.world = fix(settings.sandbox.world)
     settings.delivery.outbox_dir = fix(settings.delivery.outbox_dir)
     settings.reports.dir = fix(settings.reports.dir)
+    if settings.delivery.smtp.ca_file is not None:
+        settings.delivery.smtp.ca_file = fix(settings.delivery.smtp.ca_file)
     url = settings.store.url
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         settings.store.url = "sqlite:///" + str(fix(Path(url.removeprefix("sqlite:///"))))

@@ -23,6 +23,7 @@ from recon.delivery import (
     SmtpMailer,
     build_messages,
     deliver,
+    tls_context,
 )
 from recon.engine import ReconResult
 from recon.engine.rma import ascii_digits
@@ -183,10 +184,11 @@ def _unused(path: Path) -> Path:
 def check_output_dirs(settings: Settings, *, outbox: bool = True) -> None:
     """Make sure the shop's folder in ``[reports] dir`` (and ``[delivery] outbox_dir``) can be
     written, before a run syncs or writes anything to Shopify: found after remediation, the
-    run's report would be lost and its traceback would be all cron mailed.
+    run's report would be lost and its traceback would be all cron mailed. With the outbox,
+    smtp mode's ``ca_file`` is loaded too.
 
     Raises:
-        ConfigError: naming the key, the directory and what to do.
+        ConfigError: naming the key, the directory (or file) and what to do.
     """
     # The run writes into the shop's folder, which may exist already and be what is at fault
     # (a link to a share that is not mounted, a folder left by another user).
@@ -205,6 +207,27 @@ def check_output_dirs(settings: Settings, *, outbox: bool = True) -> None:
                 f"{key}: {directory} cannot be written ({exc.strerror or exc}); point {key} at "
                 "a directory the user running recon can create and write"
             ) from None
+    if outbox:
+        _check_ca_file(settings)
+
+
+def _check_ca_file(settings: Settings) -> None:
+    """Load ``[delivery.smtp] ca_file`` now: first opened when the mail goes out, a missing or
+    unreadable one kept every night's report unsent (exit 5) after the run had done the rest.
+
+    Raises:
+        ConfigError: naming the key, the file and why it cannot be loaded.
+    """
+    smtp = settings.delivery.smtp
+    if settings.delivery.mode != "smtp" or smtp.ca_file is None:
+        return
+    try:
+        tls_context(smtp)
+    except OSError as exc:  # ssl.SSLError too: a file that holds no certificate
+        raise ConfigError(
+            f"delivery.smtp.ca_file: {smtp.ca_file} cannot be loaded ({exc.strerror or exc}); "
+            "point it at a PEM file of the CA that signed the relay's certificate"
+        ) from None
 
 
 def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, Any]]:

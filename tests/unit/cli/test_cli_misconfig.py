@@ -125,3 +125,34 @@ def test_an_error_is_one_line_whatever_its_length_so_a_log_keeps_its_path_whole(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert f"{deep / 'sandbox'} cannot be written" in lines[0]
+
+
+SMTP = '[delivery]\nmode = "smtp"\n[delivery.recipients]\nfinance = ["ap@acme.test"]\n'
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["missing", "not a CA"])
+def test_a_ca_file_that_cannot_be_loaded_stops_the_run_before_it_syncs(
+    tmp_path: Path, content: str | None
+) -> None:
+    """``[delivery.smtp] ca_file`` was first opened when the mail went out: each night's run
+    synced and reconciled, then kept its report unsent (exit 5), for ever. It is loaded when
+    the run starts (and when ``schedule`` starts), naming the key."""
+    if content is not None:
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "ca.pem").write_text(content, encoding="utf-8")
+    config = _sandbox(tmp_path, f'{SMTP}[delivery.smtp]\nca_file = "config/ca.pem"\n')
+    result = recon("run", "--config", str(config))
+    message = _refused(result)
+    assert f"delivery.smtp.ca_file: {tmp_path / 'config' / 'ca.pem'} cannot be" in message
+    assert "synced:" not in result.stdout
+    assert "delivery.smtp.ca_file" in _refused(recon("schedule", "--config", str(config)))
+
+
+def test_a_relative_ca_file_is_the_projects_wherever_recon_runs(tmp_path: Path) -> None:
+    """Like the store, reports and outbox: `ca_file = "config/ca.pem"` is the file beside the
+    settings, not one under the directory cron happens to start recon in."""
+    from recon.config import load_settings
+
+    config = _config(tmp_path, '[delivery.smtp]\nca_file = "config/ca.pem"\n')
+    settings = load_settings(config)
+    assert settings.delivery.smtp.ca_file == tmp_path / "config" / "ca.pem"
