@@ -39,7 +39,7 @@ err = Console(stderr=True)
 def sandbox(
     world: Annotated[Path | None, typer.Option(help="serve this world file")] = None,
     seed: Annotated[int, typer.Option(help="generate a world with this seed")] = 7,
-    returns: Annotated[int, typer.Option(help="number of Loop returns to generate")] = 300,
+    returns: Annotated[int, typer.Option(min=0, help="number of Loop returns to generate")] = 300,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     shopify_port: Annotated[int, typer.Option()] = 8701,
     loop_port: Annotated[int, typer.Option()] = 8702,
@@ -104,12 +104,20 @@ def generate(
         "var/world.json"
     ),
     seed: Annotated[int, typer.Option()] = 7,
-    returns: Annotated[int, typer.Option()] = 300,
+    returns: Annotated[int, typer.Option(min=0)] = 300,
 ) -> None:
-    """Write a scenario world file and its ground truth beside it (world.json: world.truth.json)."""
+    """Write a scenario world file and its ground truth beside it (world.json: world.truth.json).
+
+    \f
+    Raises:
+        ConfigError: ``--out`` cannot be written (a directory, or under a file).
+    """
     from recon.sandbox.generator import write_scenario
 
-    world_path, truth = write_scenario(out, seed=seed, returns=returns)
+    try:
+        world_path, truth = write_scenario(out, seed=seed, returns=returns)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
     Console().print(f"world: {world_path}\ntruth: {truth}")
 
 

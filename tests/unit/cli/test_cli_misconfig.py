@@ -156,3 +156,24 @@ def test_a_relative_ca_file_is_the_projects_wherever_recon_runs(tmp_path: Path) 
     config = _config(tmp_path, '[delivery.smtp]\nca_file = "config/ca.pem"\n')
     settings = load_settings(config)
     assert settings.delivery.smtp.ca_file == tmp_path / "config" / "ca.pem"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("generate", "--returns", "-3"), "--returns"),
+        (("sandbox", "--returns", "-3"), "--returns"),
+        (("generate", "--out", "{tmp}"), "--out"),  # a directory, not a file
+        (("generate", "--out", "{tmp}/a-file/world.json"), "--out"),  # under a file
+    ],
+)
+def test_a_bad_sandbox_command_line_exits_2_naming_the_option(
+    tmp_path: Path, args: tuple[str, ...], named: str
+) -> None:
+    """A negative count or an --out that cannot be written printed a traceback and exited 1."""
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    given = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    if given[0] == "generate" and "--out" not in given:
+        given += ["--out", str(tmp_path / "world.json")]
+    message = _refused(recon(*given))
+    assert named in message
