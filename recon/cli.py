@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 import sys
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -176,8 +178,14 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     if verbose:
         configure_logging(verbose)
     settings = _settings(None)
-    settings.sandbox.enabled = True
-    _fresh_sqlite(settings.store.url)
+    if not settings.sandbox.enabled:  # a real shop's settings: its store is no demo's to empty
+        raise ConfigError(
+            "demo: the settings read (RECON_CONFIG, else config/recon.toml) are for shop "
+            f"{settings.shop.slug!r}, not a sandbox ([sandbox] enabled = false); demo starts "
+            "from an empty mirror and would delete that shop's store: use `run`, or run demo "
+            "where config/recon.toml is the embedded default"
+        )
+    _fresh_sqlite(settings.store.url, settings.shop.slug)
     console = Console()
     console.print(
         f"[bold]recon demo[/]: sandbox world seed {settings.sandbox.seed}, "
@@ -203,12 +211,36 @@ def _check_delivered(settings: Settings, outcome: RunOutcome) -> None:
         raise problem
 
 
-def _fresh_sqlite(url: str) -> None:
-    """The demo starts from an empty mirror so it always shows a first night."""
+def _fresh_sqlite(url: str, shop: str) -> None:
+    """The demo starts from an empty mirror so it always shows a first night.
+
+    Raises:
+        ConfigError: the SQLite file is another shop's store (``RECON_STORE__URL`` naming a
+            real shop's mirror): it is left as it is.
+    """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
+        owner = _store_owner(path)
+        if owner not in (None, shop):
+            raise ConfigError(
+                f"demo: the store {path} belongs to shop {owner!r}, not the demo's {shop!r}: "
+                "demo starts from an empty mirror and would delete it (is RECON_STORE__URL "
+                "set for that shop?)"
+            )
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _store_owner(path: Path) -> str | None:
+    """The shop a SQLite store file belongs to, or None (no file, or no shop recorded yet)."""
+    if not path.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT shop FROM store_owner WHERE id = 1").fetchone()
+    except sqlite3.Error:  # not a store yet (no table), or not a database at all
+        return None
+    return None if row is None else str(row[0])
 
 
 @app.command()

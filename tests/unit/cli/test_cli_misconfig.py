@@ -3,6 +3,8 @@ one message naming the key or variable and what to do, never a traceback."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,31 @@ def test_a_bad_sandbox_command_line_exits_2_naming_the_option(
         given += ["--out", str(tmp_path / "world.json")]
     message = _refused(recon(*given))
     assert named in message
+
+
+def _owner(database: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(database)) as db:
+        return list(db.execute("select shop, claimed_at from store_owner"))
+
+
+@pytest.mark.parametrize("how", ["config/recon.toml is the shop's", "RECON_STORE__URL"])
+def test_demo_never_empties_a_real_shops_store(tmp_path: Path, how: str) -> None:
+    """The example says to copy it to config/recon.toml: `demo` run there deleted the shop's
+    SQLite mirror (its ledger, findings history and acknowledgements) and refilled it with the
+    sandbox's world under the shop's name, writing sandbox reports in the shop's folder. The
+    same with the shop's store named from the environment. It exits 2 and touches nothing."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    real = _config(shop, '[shop]\nslug = "acme"\ndomain = "acme.myshopify.com"\n')
+    assert recon("findings", "list", "--config", str(real)).returncode == 0  # claims the store
+    database = shop / "var" / "recon.db"
+    before = _owner(database)
+    env: dict[str, str] = {}
+    if how == "RECON_STORE__URL":
+        _config(tmp_path, "[sandbox]\nenabled = true\nreturns = 20\n")  # the embedded default
+        env = {"RECON_STORE__URL": f"sqlite:///{database}"}
+    result = recon("demo", cwd=shop if how.startswith("config") else tmp_path, env=env)
+    message = _refused(result)
+    assert "acme" in message
+    assert _owner(database) == before
+    assert not (shop / "reports" / "acme").exists()
