@@ -295,7 +295,12 @@ class RemediationSettings(_Section):
     def _per_currency(cls, value: object) -> object:
         if not isinstance(value, dict):
             raise ValueError('expected a table of currency = amount, e.g. { USD = "500.00" }')
-        return value
+        # RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR arrives as "eur": environment names are
+        # read in lower case. Only the environment writes keys so, so it wins over the file's.
+        lowered = {key for key in value if isinstance(key, str) and key.isalpha() and key.islower()}
+        limits = {key: amount for key, amount in value.items() if key not in lowered}
+        limits.update((key.upper(), value[key]) for key in lowered)
+        return limits
 
     @field_validator("max_refund_amount", "max_run_total", "max_daily_total")
     @classmethod

@@ -386,3 +386,17 @@ def test_an_smtp_login_recon_would_never_make_is_refused_at_start(
     assert load_settings(write(tmp_path, outbox)).delivery.mode == "outbox"
     plain = f'{SMTP_SHOP}[delivery.smtp]\nsecurity = "none"\n'  # a relay needing no login
     assert load_settings(write(tmp_path, plain)).delivery.smtp.security == "none"
+
+
+def test_a_currency_limit_set_from_the_environment_is_that_currencys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR=10` (the RECON_<SECTION>__<KEY> form, one level
+    down) was refused as currency 'eur': environment names are read in lower case. It sets the
+    EUR limit, over the file's, and leaves the file's other currencies."""
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR", "10.00")
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_DAILY_TOTAL__JPY", "90000")
+    text = '[remediation]\nmax_refund_amount = { USD = "500.00", EUR = "450.00" }\n'
+    remediation = load_settings(write(tmp_path, text)).remediation
+    assert remediation.max_refund_amount == {"USD": Decimal("500.00"), "EUR": Decimal("10.00")}
+    assert remediation.max_daily_total == {"JPY": Decimal(90000)}
