@@ -143,8 +143,8 @@ class SandboxSettings(_Section):
     seed: int = 7
     returns: int = Field(default=200, ge=1)
     host: str = "127.0.0.1"
-    shopify_port: int = 0  # 0: any free port
-    loop_port: int = 0
+    shopify_port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
+    loop_port: int = Field(default=0, ge=0, le=65535)
     faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
@@ -343,13 +343,14 @@ def _filled(template: str, **values: str) -> str:
 
 class SmtpSettings(_Section):
     host: str = "localhost"
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username_env: EnvName | None = None
     password_env: EnvName | None = None
     verify_certificate: bool = True
     ca_file: Path | None = None
-    timeout_seconds: float = 30.0
+    # Python's sockets refuse 0 (non-blocking) and negatives: found at the mail, after the run.
+    timeout_seconds: float = Field(default=30.0, gt=0)
     sender: str = "recon@localhost"
 
 

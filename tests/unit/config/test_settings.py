@@ -400,3 +400,24 @@ def test_a_currency_limit_set_from_the_environment_is_that_currencys(
     remediation = load_settings(write(tmp_path, text)).remediation
     assert remediation.max_refund_amount == {"USD": Decimal("500.00"), "EUR": Decimal("10.00")}
     assert remediation.max_daily_total == {"JPY": Decimal(90000)}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[delivery.smtp]\ntimeout_seconds = 0\n", "delivery.smtp.timeout_seconds"),
+        ("[delivery.smtp]\ntimeout_seconds = -5\n", "delivery.smtp.timeout_seconds"),
+        ("[delivery.smtp]\nport = 0\n", "delivery.smtp.port"),
+        ("[delivery.smtp]\nport = 5870000\n", "delivery.smtp.port"),
+        ("[sandbox]\nshopify_port = 65536\n", "sandbox.shopify_port"),
+        ("[sandbox]\nloop_port = -1\n", "sandbox.loop_port"),
+    ],
+)
+def test_a_port_or_timeout_no_socket_takes_is_refused_naming_the_key(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    """`timeout_seconds = 0` let every night's run sync, reconcile and remediate, then crash
+    with a traceback at the mail (Python's sockets refuse it), the mail neither sent nor kept;
+    a port out of range failed each night the same way, or at the emulator's start."""
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_settings(write(tmp_path, f"{SMTP_SHOP}{text}"))
