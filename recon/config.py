@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from decimal import Decimal
+from email.utils import parseaddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -66,6 +67,20 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _address(value: str) -> str:
+    """An e-mail address (``ap@acme.test`` or ``Accounts <ap@acme.test>``): a line break would
+    be a header of its own (Python refuses to write it, after the run), an empty or @-less one
+    is refused by every relay, each night."""
+    _, address = parseaddr(value)
+    if _CONTROL_CHARACTER.search(value) or "@" not in address:
+        raise ValueError("expected an e-mail address on one line, e.g. ap@acme.test")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_address)]
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # The shop's host name (the API is at https://{domain}): not a URL.
 _HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
 DEFAULT_RMA_PATTERNS = (
@@ -351,7 +366,7 @@ class SmtpSettings(_Section):
     ca_file: Path | None = None
     # Python's sockets refuse 0 (non-blocking) and negatives: found at the mail, after the run.
     timeout_seconds: float = Field(default=30.0, gt=0)
-    sender: str = "recon@localhost"
+    sender: EmailAddress = "recon@localhost"
 
 
 Team = Literal["finance", "warehouse", "cx"]
@@ -365,7 +380,7 @@ class DeliverySettings(_Section):
     mode: Literal["outbox", "smtp"] = "outbox"
     outbox_dir: Path = Path("reports/outbox")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
-    recipients: dict[Team, list[str]] = Field(default_factory=_default_recipients)
+    recipients: dict[Team, list[EmailAddress]] = Field(default_factory=_default_recipients)
     # One message's attachments together (the files; their e-mail encoding adds a third): a
     # file that does not fit with those before it is not attached, and the finance mail says
     # where it is. Relays commonly refuse messages over 25 MB.

@@ -421,3 +421,25 @@ def test_a_port_or_timeout_no_socket_takes_is_refused_naming_the_key(
     a port out of range failed each night the same way, or at the emulator's start."""
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_settings(write(tmp_path, f"{SMTP_SHOP}{text}"))
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[delivery.recipients]\nfinance = ["ap@acme.test\\nBcc: x@evil.test"]\n', "finance"),
+        ('[delivery.recipients]\nfinance = ["ap@acme.test"]\ncx = [""]\n', "cx"),
+        ('[delivery.recipients]\nwarehouse = ["ops at acme"]\n', "warehouse"),
+        ('[delivery.smtp]\nsender = "recon@acme.test\\r\\nBcc: x@evil.test"\n', "sender"),
+    ],
+)
+def test_an_address_no_mail_can_carry_is_refused_naming_the_key(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    """A line break in an address (a header of its own) crashed every night's run at the mail
+    with a traceback, the mail neither sent nor kept; an empty or @-less one was refused by
+    the relay every night. Refused when the file is read, naming the key."""
+    with pytest.raises(ConfigError, match=key) as info:
+        load_settings(write(tmp_path, f"[delivery]\nmode = 'outbox'\n{text}"))
+    assert "e-mail address" in str(info.value)
+    named = '[delivery.recipients]\nfinance = ["Accounts Payable <ap@acme.test>"]\n'
+    assert load_settings(write(tmp_path, named)).delivery.recipients["finance"]
