@@ -1,0 +1,55 @@
+"""Value types the settings check: environment variable names, API base URLs, e-mail addresses.
+
+Each is a ``str`` refused at load with a sentence saying what was expected (``recon.config``).
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# Shopify access-token prefixes: a token pasted where its variable's name belongs.
+_TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
+
+
+def _env_name(value: str) -> str:
+    """An environment variable's name, never a secret pasted in its place."""
+    if not _ENV_NAME.fullmatch(value) or value.lower().startswith(_TOKEN_PREFIXES):
+        raise ValueError(
+            "must name the environment variable that holds the secret (letters, digits, _), "
+            "not the secret itself"
+        )
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+def _http_url(value: str) -> str:
+    """An http(s) base URL; anything else would only fail at the first request, after retries."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _address(value: str) -> str:
+    """An e-mail address (``ap@acme.test`` or ``Accounts <ap@acme.test>``): a line break would
+    be a header of its own (Python refuses to write it, after the run), an empty or @-less one
+    is refused by every relay, each night."""
+    _, address = parseaddr(value)
+    if _CONTROL_CHARACTER.search(value) or "@" not in address:
+        raise ValueError("expected an e-mail address on one line, e.g. ap@acme.test")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_address)]
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
