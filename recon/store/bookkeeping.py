@@ -266,9 +266,12 @@ class Bookkeeping:
         event, whatever ``note`` says; it is returned in ``already`` for the caller to say so.
 
         Raises:
-            ConfigError: a key is unknown or its finding is resolved or left out (nothing to
-                acknowledge); nothing is changed then.
+            ConfigError: the note is blank (an acknowledgement may release refunds: the trail
+                says why), or a key is unknown or its finding is resolved or left out (nothing
+                to acknowledge); nothing is changed then.
         """
+        if not note.strip():
+            raise ConfigError("findings ack: --note must say what was checked")
         done: list[Finding] = []
         already: list[Finding] = []
         with self.session() as s:
