@@ -103,10 +103,11 @@ def _env_names() -> dict[str, str]:
 
 
 def _check_env_sections() -> None:
-    """Refuse ``RECON_<SECTION>__<KEY>`` naming no section: pydantic-settings ignores it.
+    """Refuse ``RECON_<SECTION>__<KEY>`` naming no section, and ``RECON_<SECTION>_<KEY>`` (one
+    underscore) naming a key of its section: pydantic-settings ignores both, without a word.
 
     Raises:
-        ConfigError: naming the variable and the sections there are.
+        ConfigError: naming the variable and the sections there are, or the spelling meant.
     """
     sections = set(Settings.model_fields)
     for upper, name in sorted(_env_names().items()):
@@ -116,6 +117,28 @@ def _check_env_sections() -> None:
                 f"environment variable {name}: unknown section {section!r} "
                 f"(expected RECON_<SECTION>__<KEY>, a section one of {', '.join(sorted(sections))})"
             )
+        meant = _one_underscore(upper) if "__" not in upper else None
+        if meant is not None:
+            raise ConfigError(
+                f"environment variable {name}: recon reads this setting as {meant} (two "
+                "underscores after the section); as written it is ignored"
+            )
+
+
+def _one_underscore(upper: str) -> str | None:
+    """``RECON_STORE__URL`` for ``RECON_STORE_URL``: a section, one underscore and one of its
+    keys (the secrets' variables, e.g. ``RECON_LOOP_API_KEY``, name no key), else None."""
+    rest = upper.removeprefix(_ENV_PREFIX).lower()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if not rest.startswith(section + "_") or not isinstance(model, type):
+            continue
+        if not issubclass(model, BaseModel):
+            continue
+        key = rest.removeprefix(section + "_")
+        if key in {f.alias or k for k, f in model.model_fields.items()}:
+            return f"{_ENV_PREFIX}{section.upper()}__{key.upper()}"
+    return None
 
 
 def _env_source(loc: tuple[Any, ...]) -> str:
