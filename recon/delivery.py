@@ -7,6 +7,7 @@ a message that cannot be sent is written to the outbox as ``.eml`` and retried b
 
 from __future__ import annotations
 
+import base64
 import copy
 import email
 import email.policy
@@ -85,11 +86,11 @@ class SmtpMailer:
         try:
             with self._connect() as smtp:
                 if s.username_env:
-                    smtp.login(self._secret(s.username_env), self._secret(s.password_env))
+                    login(smtp, self._secret(s.username_env), self._secret(s.password_env))
                 smtp.send_message(message)
         except ConfigError:
             raise
-        except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        except (smtplib.SMTPException, ssl.SSLError, OSError, UnicodeError) as exc:
             raise DeliveryError(
                 f"SMTP {s.host}:{s.port} ({s.security}) failed: {type(exc).__name__}: {exc}"
             ) from exc
@@ -111,6 +112,33 @@ class SmtpMailer:
                 smtp.close()
                 raise
         return smtp
+
+
+def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; a user name or password beyond ASCII goes as UTF-8 over ``AUTH PLAIN``.
+
+    smtplib encodes every AUTH exchange as ASCII (``SMTP.auth``), so a password with "ü" or
+    "£" raised ``UnicodeEncodeError`` before anything was sent. RFC 4616 defines PLAIN's
+    credentials as UTF-8, which relays (Postfix/Dovecot, Microsoft 365, Gmail) accept.
+
+    Raises:
+        smtplib.SMTPException: the relay offers no AUTH (or no PLAIN for such credentials), or
+            refused the credentials.
+    """
+    if user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in mechanisms:
+        raise smtplib.SMTPNotSupportedError(
+            "the SMTP user name or password has characters beyond ASCII, which only AUTH PLAIN "
+            f"carries (RFC 4616), and the relay offers {' '.join(mechanisms) or 'no AUTH'}"
+        )
+    credentials = b"\0" + user.encode() + b"\0" + password.encode()
+    code, answer = smtp.docmd("AUTH", "PLAIN " + base64.b64encode(credentials).decode("ascii"))
+    if code not in (235, 503):  # 503: already authenticated, as smtplib's own login accepts
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 # Names the shop whose report a message is (``deliver`` resends only the running shop's).

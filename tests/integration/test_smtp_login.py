@@ -1,0 +1,139 @@
+"""SMTP login and recipients against a real local relay (aiosmtpd) that authenticates."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from recon.config import SmtpSettings
+from recon.delivery import SmtpMailer, deliver
+
+HOST = "127.0.0.1"
+USER, PASSWORD = "recon@acme.test", "Grüße-£42"  # what a password manager hands out
+
+
+class Relay:
+    """Keeps what it accepts; authenticates ``USER``/``PASSWORD`` (UTF-8, RFC 4616)."""
+
+    def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.refuse = refuse
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (
+        data.login.decode() == USER and data.password.decode("utf-8") == PASSWORD
+    )
+    return AuthResult(success=ok, handled=False)  # refused: the relay answers 535
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+def start(ca: trustme.CA, relay: Relay) -> Controller:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST).configure_cert(context)
+    controller = Controller(
+        relay,
+        hostname=HOST,
+        port=free_port(),
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+    )
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def relay(ca: trustme.CA) -> Iterator[tuple[Controller, Relay]]:
+    inbox = Relay()
+    controller = start(ca, inbox)
+    try:
+        yield controller, inbox
+    finally:
+        controller.stop()
+
+
+def message(to: str = "fin@acme.test") -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "[recon] nightly", "recon@acme.test", to
+    msg["Message-ID"] = "<run-1.finance@recon.local>"
+    msg["X-Recon-Team"] = "finance"
+    msg.set_content("figures")
+    return msg
+
+
+def mailer(port: int, ca_file: Path, password: str = PASSWORD) -> SmtpMailer:
+    settings = SmtpSettings(
+        host=HOST,
+        port=port,
+        security="starttls",
+        ca_file=ca_file,
+        timeout_seconds=5,
+        username_env="SMTP_USER",
+        password_env="SMTP_PASSWORD",
+    )
+    values = {"SMTP_USER": USER, "SMTP_PASSWORD": password}
+    return SmtpMailer(settings, lambda name: values[name or ""])
+
+
+def test_a_password_with_non_ascii_characters_logs_in_and_the_report_goes_out(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    """smtplib encodes AUTH as ASCII: a password with "ü" or "£" raised UnicodeEncodeError,
+    which no one caught. The run died with a traceback after saving its findings, and the
+    report was neither sent nor kept in the outbox. RFC 4616 (PLAIN) carries UTF-8."""
+    controller, inbox = relay
+    result = deliver([message()], mailer(controller.port, ca_file), tmp_path / "outbox")
+    assert result.ok and result.sent == ["[recon] nightly"]
+    assert [to for to, _ in inbox.messages] == [["fin@acme.test"]]
+
+
+def test_a_wrong_non_ascii_password_keeps_the_report_waiting_without_echoing_it(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    controller, inbox = relay
+    outbox = tmp_path / "outbox"
+    result = deliver([message()], mailer(controller.port, ca_file, "Grüße-old"), outbox)
+    assert inbox.messages == [] and len(result.kept) == 1
+    assert "535" in result.errors[0] and "Grüße" not in result.errors[0]
