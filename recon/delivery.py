@@ -7,29 +7,28 @@ a message that cannot be sent is written to the outbox as ``.eml`` and retried b
 
 from __future__ import annotations
 
-import base64
 import copy
 import email
 import email.policy
 import hashlib
 import logging
 import re
-import smtplib
-import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Literal, Protocol
 
-from recon.config import DeliverySettings, SmtpSettings
-from recon.errors import ConfigError, DeliveryError, MailLostError
+from recon.config import DeliverySettings
+from recon.errors import ConfigError, DeliveryError, MailLostError, RecipientsRefusedError
 from recon.models import Owner
-from recon.outbox import CLAIM_TIMEOUT, claim, reclaim_stale
+from recon.outbox import CLAIM_TIMEOUT, Claim, claim, reclaim_stale
 from recon.reporting.data import ReportData
 from recon.reporting.figures import for_team
 from recon.reporting.html import Withheld, make_environment, render_email
+from recon.smtp import RESEND_TO_HEADER
+from recon.smtp import SmtpMailer as SmtpMailer  # the adapter lived here; callers import it here
 
 log = logging.getLogger(__name__)
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -46,99 +45,6 @@ class Mailer(Protocol):
             DeliveryError: the message was not accepted.
         """
         ...
-
-
-def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
-    """A client TLS context: system CAs (or ``ca_file``), certificate and host name verified.
-
-    ``verify_certificate = false`` is an explicit opt-out for a relay with a self-signed
-    certificate; it still encrypts but no longer authenticates the server.
-    """
-    cafile = str(settings.ca_file) if settings.ca_file else None
-    context = ssl.create_default_context(cafile=cafile)
-    if not settings.verify_certificate:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-class SmtpMailer:
-    """Sends through an SMTP relay with STARTTLS, implicit TLS (``ssl``) or, if configured, none."""
-
-    def __init__(self, settings: SmtpSettings, secret: Callable[[str | None], str]) -> None:
-        self._settings = settings
-        self._secret = secret  # Settings.secret: credentials are read at the moment of use
-
-    def send(self, message: EmailMessage) -> None:
-        """Send one message.
-
-        Raises:
-            DeliveryError: connection, TLS (including an untrusted certificate), authentication
-                or the relay refusing the message.
-            ConfigError: a credential's environment variable is unset.
-        """
-        s = self._settings
-        if s.username_env and s.security == "none":
-            # Never send a password in clear text: a relay without TLS gets no credentials.
-            raise ConfigError(
-                'delivery.smtp: username_env is set but security = "none"; use starttls or ssl'
-            )
-        try:
-            with self._connect() as smtp:
-                if s.username_env:
-                    login(smtp, self._secret(s.username_env), self._secret(s.password_env))
-                smtp.send_message(message)
-        except ConfigError:
-            raise
-        except (smtplib.SMTPException, ssl.SSLError, OSError, UnicodeError) as exc:
-            raise DeliveryError(
-                f"SMTP {s.host}:{s.port} ({s.security}) failed: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _connect(self) -> smtplib.SMTP:
-        s = self._settings
-        if s.security == "ssl":
-            return smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout_seconds, context=tls_context(s)
-            )
-        smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
-        if s.security == "starttls":
-            try:
-                smtp.ehlo()
-                # Never fall back to plain text: a relay without STARTTLS is an error.
-                smtp.starttls(context=tls_context(s))
-                smtp.ehlo()
-            except BaseException:
-                smtp.close()
-                raise
-        return smtp
-
-
-def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
-    """Log in; a user name or password beyond ASCII goes as UTF-8 over ``AUTH PLAIN``.
-
-    smtplib encodes every AUTH exchange as ASCII (``SMTP.auth``), so a password with "ü" or
-    "£" raised ``UnicodeEncodeError`` before anything was sent. RFC 4616 defines PLAIN's
-    credentials as UTF-8, which relays (Postfix/Dovecot, Microsoft 365, Gmail) accept.
-
-    Raises:
-        smtplib.SMTPException: the relay offers no AUTH (or no PLAIN for such credentials), or
-            refused the credentials.
-    """
-    if user.isascii() and password.isascii():
-        smtp.login(user, password)
-        return
-    smtp.ehlo_or_helo_if_needed()
-    mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
-    if "PLAIN" not in mechanisms:
-        raise smtplib.SMTPNotSupportedError(
-            "the SMTP user name or password has characters beyond ASCII, which only AUTH PLAIN "
-            f"carries (RFC 4616), and the relay offers {' '.join(mechanisms) or 'no AUTH'}"
-        )
-    credentials = b"\0" + user.encode() + b"\0" + password.encode()
-    code, answer = smtp.docmd("AUTH", "PLAIN " + base64.b64encode(credentials).decode("ascii"))
-    if code not in (235, 503):  # 503: already authenticated, as smtplib's own login accepts
-        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 # Names the shop whose report a message is (``deliver`` resends only the running shop's).
@@ -253,6 +159,12 @@ def deliver(
         try:
             mailer.send(message)
             result.sent.append(str(message["Subject"]))
+        except RecipientsRefusedError as exc:
+            result.sent.append(str(message["Subject"]))
+            try:
+                _keep_for_refused(message, exc, outbox_dir, result)
+            except OSError as write_exc:
+                lost.append(_lost(message, exc, write_exc))
         except (DeliveryError, ConfigError) as exc:
             try:
                 kept = write_eml(message, outbox_dir)
@@ -318,6 +230,13 @@ def _resend_waiting(
             continue  # another run claimed it first: that run sends it
         try:
             mailer.send(waiting)
+        except RecipientsRefusedError as exc:
+            _sent(held, path)  # to the others: only the refused wait, in a copy of their own
+            try:
+                _keep_for_refused(waiting, exc, outbox_dir, result)
+            except OSError as write_exc:
+                log.error("lost %s for %s: %s", path.name, ", ".join(exc.refused), write_exc)
+            continue
         except (DeliveryError, ConfigError) as exc:
             held.release()
             result.kept.append(path)
@@ -328,11 +247,35 @@ def _resend_waiting(
             held.release()  # not sent (interrupted): waiting again rather than held to timeout
             raise
         result.resent.append(path)
-        try:
-            held.sent()
-        except OSError as exc:
-            # Sent, but still claimed: taken back and sent again once the claim is stale.
-            log.error("%s was sent but could not be moved to sent/: %s", path.name, exc)
+        _sent(held, path)
+
+
+def _sent(held: Claim, path: Path) -> None:
+    """Move a sent message's claim to ``sent/``; one that cannot move is logged."""
+    try:
+        held.sent()
+    except OSError as exc:
+        # Sent, but still claimed: taken back and sent again once the claim is stale.
+        log.error("%s was sent but could not be moved to sent/: %s", path.name, exc)
+
+
+def _keep_for_refused(
+    message: EmailMessage, exc: RecipientsRefusedError, outbox_dir: Path, result: DeliveryResult
+) -> None:
+    """Keep ``message`` in the outbox for the recipients the relay refused, and them alone.
+
+    Raises:
+        OSError: the outbox cannot be written.
+    """
+    owed = copy.deepcopy(message)
+    del owed[RESEND_TO_HEADER]
+    owed[RESEND_TO_HEADER] = ", ".join(exc.refused)
+    kept = write_eml(owed, outbox_dir)
+    result.kept.append(kept)
+    result.errors.append(f"{kept.name}: {exc}")
+    log.warning(
+        "%r: kept in the outbox as %s for the next run: %s", str(message["Subject"]), kept, exc
+    )
 
 
 def build_messages(

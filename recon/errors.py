@@ -24,6 +24,8 @@
     └── DeliveryError                   the report could not be delivered (kept in the outbox)
         ├── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
         │                                   it waits in the outbox and the next run resends it
+        ├── RecipientsRefusedError          the relay took a message for some recipients only
+        │                                   (``deliver`` keeps it for the refused ones alone)
         └── MailLostError                   a message could be neither sent nor kept in the
                                             outbox; names it, and the teams whose mail went out
 
@@ -164,6 +166,18 @@ class MailLostError(DeliveryError):
     def __init__(self, message: str, went_out: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.went_out = went_out
+
+
+class RecipientsRefusedError(DeliveryError):
+    """The relay accepted a message for some of its recipients and refused the others.
+
+    ``refused`` maps each refused address to the relay's answer (code, text). The message went
+    to everyone else, so it must not be sent to them again: only the refused addresses wait.
+    """
+
+    def __init__(self, message: str, refused: dict[str, tuple[int, str]]) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class ReportNotDeliveredError(DeliveryError):

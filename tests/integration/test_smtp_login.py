@@ -137,3 +137,34 @@ def test_a_wrong_non_ascii_password_keeps_the_report_waiting_without_echoing_it(
     result = deliver([message()], mailer(controller.port, ca_file, "Grüße-old"), outbox)
     assert inbox.messages == [] and len(result.kept) == 1
     assert "535" in result.errors[0] and "Grüße" not in result.errors[0]
+
+
+def test_a_recipient_the_relay_refuses_gets_the_report_later_and_the_others_get_it_once(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    """Finance's mail to two people, one of whom the relay refuses (a mailbox not created yet,
+    a typo since fixed at the relay): smtplib raises only when every recipient is refused and
+    returns the others, which recon dropped, so the run said the report went out (exit 0) and
+    that person never got it. Now the refused recipient's copy waits in the outbox (the run
+    ends 5 naming the address and the relay's answer) and goes to that person alone next run."""
+    controller, inbox = relay
+    inbox.refuse = frozenset({"ap@acme.test", "cfo@acme.test"})
+    outbox = tmp_path / "outbox"
+    send = mailer(controller.port, ca_file)
+    first = deliver([message("fin@acme.test, ap@acme.test, cfo@acme.test")], send, outbox)
+    assert [to for to, _ in inbox.messages] == [["fin@acme.test"]]
+    assert first.sent == ["[recon] nightly"] and first.went_out == ["finance"]
+    assert not first.ok and len(first.kept) == 1
+    assert "ap@acme.test" in first.errors[0] and "cfo@acme.test" in first.errors[0]
+    assert "550" in first.errors[0]
+    assert "fin@acme.test" not in first.errors[0]
+
+    inbox.refuse = frozenset()  # the mailbox exists now
+    second = deliver([], send, outbox)
+    assert second.ok and len(second.resent) == 1
+    owed = ["ap@acme.test", "cfo@acme.test"]
+    assert [sorted(to) for to, _ in inbox.messages] == [["fin@acme.test"], owed]
+    resent = inbox.messages[1][1]
+    assert resent["Message-ID"] == "<run-1.finance@recon.local>"  # the same message, once more
+    assert resent["To"] == "fin@acme.test, ap@acme.test, cfo@acme.test"
+    assert deliver([], send, outbox).resent == []  # nothing owed any more
