@@ -48,11 +48,24 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def _written_forms(secret: str) -> list[str]:
+    """``secret`` as messages may write it, longest first: as is, escaped by ``repr`` (of the
+    text or of its bytes, as h11 quotes a header value it refuses), and trimmed.
+
+    A key read from a file with its line break (``kubectl create secret --from-file``) is
+    quoted by h11 as ``b'key\\n'``: neither the value nor anything a pattern knows (Loop's
+    keys carry no prefix). Its trimmed core is the part that must never be shown.
+    """
+    forms = {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode())[2:-1]}
+    return sorted((form for form in forms if form), key=len, reverse=True)
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secret values, secret headers, token-like query pairs and Shopify tokens."""
+    """Mask known secret values (in every written form), secret headers, token-like query
+    pairs and Shopify tokens."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
+        for form in _written_forms(secret) if secret else ():
+            text = text.replace(form, MASK)
     text = _HEADER_LINE.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
     text = _QUERY_PAIR.sub(
         lambda m: f"{m['name']}={MASK}" if _SECRET_PARAM.search(m["name"]) else m.group(0), text
