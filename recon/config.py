@@ -423,7 +423,8 @@ class Settings(BaseSettings):
         """Read a secret from the environment variable the settings name.
 
         Raises:
-            ConfigError: if no variable is named or it is unset or empty.
+            ConfigError: if no variable is named, or it is unset, empty or holds a control
+                character (a line break).
         """
         if not env_name:
             raise ConfigError("a secret is needed but no environment variable is named for it")
@@ -434,6 +435,16 @@ class Settings(BaseSettings):
                 f"environment variable {env_name} is not set: it holds {what} ({key} names it); "
                 f"export {env_name}=... in the environment recon runs in (cron's too), or set "
                 f"{key} to the variable that holds it"
+            )
+        if not value.isprintable():
+            # A key file's line break (kubectl create secret --from-file) or a character pasted
+            # with the key: no header or SMTP login can carry it, and every request would be
+            # retried until the run gave up. Never echoed, not even in part.
+            key, what = self._naming(env_name)
+            raise ConfigError(
+                f"environment variable {env_name} holds {what} ({key} names it) with a line "
+                "break, tab or other invisible control character in it (a file's final newline "
+                f"read with it?); set {env_name} to the credential alone"
             )
         return value
 
