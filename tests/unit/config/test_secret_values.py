@@ -30,7 +30,7 @@ def test_a_key_with_a_control_character_fails_before_the_run_naming_the_variable
 ) -> None:
     """A key file's newline (``kubectl create secret --from-file``), or a character pasted
     with the key, cannot be sent in a header: the run used to try, retry every request until
-    its attempts ran out and fail an hour later (exit 1) on "Illegal header value". It is a
+    its attempts ran out and fail (exit 1) on "Illegal header value". It is a
     setting at fault: exit 2 when the run (or ``schedule``) starts, naming the variable and
     the key that names it, never the value."""
     settings = load_settings(real_shop(tmp_path))
