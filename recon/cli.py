@@ -169,10 +169,9 @@ def run(
 @app.command()
 def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the nightly job on the embedded default (sandbox + SQLite + outbox), from scratch."""
-    from sqlalchemy.engine import make_url
-
     from recon.bootstrap import build_app
     from recon.service import run_nightly
+    from recon.sources.redact import redact_database_url
     from recon.summary import print_outcome
 
     if verbose:
@@ -190,7 +189,7 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     console.print(
         f"[bold]recon demo[/]: sandbox world seed {settings.sandbox.seed}, "
         f"{settings.sandbox.returns} Loop returns; store "
-        + escape(make_url(settings.store.url).render_as_string(hide_password=True))
+        + escape(redact_database_url(settings.store.url))
     )
     with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
         outcome = run_nightly(application, interrupt=interrupt)

@@ -60,6 +60,22 @@ def _written_forms(secret: str) -> list[str]:
     return sorted((form for form in forms if form), key=len, reverse=True)
 
 
+def redact_database_url(url: str) -> str:
+    """A store URL to show: the password masked, in ``user:password@`` and in the query.
+
+    SQLAlchemy masks only the first (``render_as_string(hide_password=True)``), but libpq also
+    takes ``?password=`` (and ``sslpassword``), which a password holding ``@`` or ``/`` may use.
+    """
+    from sqlalchemy.engine import make_url  # SQLAlchemy loads with the store, not the sources
+
+    parsed = make_url(url)
+    query = {
+        name: (MASK if _SECRET_PARAM.search(name) else value)
+        for name, value in parsed.query.items()
+    }
+    return parsed.set(query=query).render_as_string(hide_password=True)
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask known secret values (in every written form), secret headers, token-like query
     pairs and Shopify tokens."""

@@ -34,6 +34,7 @@ from recon.models import (
     Quarantined,
     RefundRecord,
 )
+from recon.sources.redact import redact_database_url
 from recon.store import quarantine, visibility
 from recon.store import rows as conv
 from recon.store import tables as tbl
@@ -181,9 +182,14 @@ class SqlStore(SyncQueries, Visibility, Bookkeeping):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             upgrade_to_head(self.engine, self.clock.now())
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"cannot open the mirror at {make_url(url)!r}: {exc}") from exc
+            shown = redact_database_url(url)
+            raise StoreError(f"cannot open the mirror at {shown}: {exc}") from exc
         if shop is not None:
-            self._claim(shop, domain, url, schema)
+            try:
+                self._claim(shop, domain, url, schema)
+            except BaseException:
+                self.engine.dispose()  # refused: no pooled connection left open behind it
+                raise
 
     def _claim(self, shop: str, domain: str | None, url: str, schema: str | None) -> None:
         """Record ``shop`` (and ``domain``) as the store's owner, or check that they are.
@@ -205,7 +211,8 @@ class SqlStore(SyncQueries, Visibility, Bookkeeping):
                 owner_shop, owner_domain = owner.shop, owner.domain
         except StoreError:  # another process claimed it between the read and the insert
             owner_shop, owner_domain = self._owner()
-        where = f"schema {schema!r} of {make_url(url)!r}" if schema else repr(make_url(url))
+        shown = redact_database_url(url)
+        where = f"schema {schema!r} of {shown}" if schema else shown
         if owner_shop != shop:
             raise ConfigError(
                 f"the store at {where} belongs to shop {owner_shop!r}, not {shop!r}: give each "
