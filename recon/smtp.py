@@ -99,27 +99,36 @@ class SmtpMailer:
 
 
 def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
-    """Log in; a user name or password beyond ASCII goes as UTF-8 over ``AUTH PLAIN``.
+    """Log in; a user name or password beyond ASCII goes as UTF-8 (``AUTH PLAIN`` or ``LOGIN``).
 
     smtplib encodes every AUTH exchange as ASCII (``SMTP.auth``), so a password with "ü" or
     "£" raised ``UnicodeEncodeError`` before anything was sent. RFC 4616 defines PLAIN's
-    credentials as UTF-8, which relays (Postfix/Dovecot, Microsoft 365, Gmail) accept.
+    credentials as UTF-8, and relays read LOGIN's the same way (Microsoft 365 offers LOGIN
+    and no PLAIN).
 
     Raises:
-        smtplib.SMTPException: the relay offers no AUTH (or no PLAIN for such credentials), or
-            refused the credentials.
+        smtplib.SMTPException: the relay offers no AUTH (or neither PLAIN nor LOGIN for such
+            credentials), or refused the credentials.
     """
     if user.isascii() and password.isascii():
         smtp.login(user, password)
         return
     smtp.ehlo_or_helo_if_needed()
     mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
-    if "PLAIN" not in mechanisms:
+    if "PLAIN" in mechanisms:
+        code, answer = smtp.docmd("AUTH", "PLAIN " + _utf8_base64(f"\0{user}\0{password}"))
+    elif "LOGIN" in mechanisms:
+        code, answer = smtp.docmd("AUTH", "LOGIN " + _utf8_base64(user))  # RFC 4954 initial
+        if code == 334:
+            code, answer = smtp.docmd(_utf8_base64(password))
+    else:
         raise smtplib.SMTPNotSupportedError(
             "the SMTP user name or password has characters beyond ASCII, which only AUTH PLAIN "
-            f"carries (RFC 4616), and the relay offers {' '.join(mechanisms) or 'no AUTH'}"
+            f"or LOGIN carry, and the relay offers {' '.join(mechanisms) or 'no AUTH'}"
         )
-    credentials = b"\0" + user.encode() + b"\0" + password.encode()
-    code, answer = smtp.docmd("AUTH", "PLAIN " + base64.b64encode(credentials).decode("ascii"))
     if code not in (235, 503):  # 503: already authenticated, as smtplib's own login accepts
         raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+def _utf8_base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")

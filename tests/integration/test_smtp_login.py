@@ -69,7 +69,7 @@ def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
     return path
 
 
-def start(ca: trustme.CA, relay: Relay) -> Controller:
+def start(ca: trustme.CA, relay: Relay, *, without: tuple[str, ...] = ()) -> Controller:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(HOST).configure_cert(context)
     controller = Controller(
@@ -79,15 +79,17 @@ def start(ca: trustme.CA, relay: Relay) -> Controller:
         tls_context=context,
         require_starttls=True,
         authenticator=authenticate,
+        auth_exclude_mechanism=without,
     )
     controller.start()
     return controller
 
 
-@pytest.fixture
-def relay(ca: trustme.CA) -> Iterator[tuple[Controller, Relay]]:
+@pytest.fixture(params=[(), ("PLAIN",)], ids=["plain-and-login", "login-only"])
+def relay(ca: trustme.CA, request: pytest.FixtureRequest) -> Iterator[tuple[Controller, Relay]]:
+    """A relay offering AUTH PLAIN and LOGIN, then one offering LOGIN alone (Microsoft 365)."""
     inbox = Relay()
-    controller = start(ca, inbox)
+    controller = start(ca, inbox, without=request.param)
     try:
         yield controller, inbox
     finally:
