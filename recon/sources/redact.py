@@ -89,6 +89,9 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _SHOPIFY_TOKEN.sub(MASK, text)
 
 
+_TRACEBACKS = logging.Formatter()  # renders tracebacks as every logging.Formatter does
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts every record's rendered message (attach to handlers).
 
@@ -107,6 +110,14 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact_text(record.getMessage(), self._secrets)
         record.args = None
+        # A traceback is written after the message (APScheduler logs a job's exception with
+        # it): render it now, masked, so the formatter writes this text instead.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self._secrets)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self._secrets)
         return True
 
 

@@ -62,3 +62,35 @@ def test_a_key_read_with_its_newline_is_masked_in_the_retry_log_and_the_error(
 )
 def test_every_written_form_of_a_secret_is_masked(said: str) -> None:
     assert KEY not in redact_text(said, [f"{KEY}\r\n"])
+
+
+def test_a_traceback_in_the_log_is_masked_like_its_message() -> None:
+    """The root handlers' filter masked the message alone, while a logged traceback (APScheduler
+    logs a scheduled run's unexpected exception with its traceback, chained causes included)
+    was written as it came: an exception quoting a header carried the key into the log."""
+    import io
+
+    from recon.logs import FORMAT, ShopFilter
+    from recon.sources.redact import RedactingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter([KEY]))
+    handler.addFilter(ShopFilter("acme"))
+    handler.setFormatter(logging.Formatter(FORMAT))
+    logger = logging.getLogger("test.secret_forms.scheduler")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            try:
+                raise httpx.LocalProtocolError(f"Illegal header value b'{KEY}\\n'")
+            except httpx.LocalProtocolError as cause:
+                raise RuntimeError(f"request with X-Authorization {KEY} failed") from cause
+        except RuntimeError:
+            logger.exception('Job "nightly" raised an exception')
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert 'Job "nightly" raised an exception' in written and "RuntimeError" in written
+    assert KEY not in written
