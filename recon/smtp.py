@@ -39,7 +39,7 @@ class SmtpMailer:
         self._secret = secret  # Settings.secret: credentials are read at the moment of use
 
     def send(self, message: EmailMessage) -> None:
-        """Send one message.
+        """Send one message, from ``[delivery.smtp] sender`` (a waiting one's From is updated).
 
         Raises:
             DeliveryError: connection, TLS (including an untrusted certificate), authentication
@@ -52,6 +52,13 @@ class SmtpMailer:
             raise ConfigError(
                 'delivery.smtp: username_env is set but security = "none"; use starttls or ssl'
             )
+        if message["From"] is None:
+            message["From"] = s.sender
+        elif str(message["From"]) != s.sender:
+            # A message waiting in the outbox goes from the sender the settings name now: a
+            # relay that refused the old one (the account may send only as itself) refuses it
+            # every night, and fixing [delivery.smtp] sender is what the error asks for.
+            message.replace_header("From", s.sender)
         # A copy kept for the recipients the relay refused goes to them alone (RESEND_TO_HEADER).
         owed = message.get_all(RESEND_TO_HEADER)
         resend_to = [address for _, address in getaddresses(owed)] if owed else None

@@ -28,6 +28,15 @@ class Relay:
     def __init__(self, refuse: frozenset[str] = frozenset()) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.refuse = refuse
+        self.senders: frozenset[str] | None = None  # None: any sender
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.senders is not None and address not in self.senders:
+            return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user {USER}"
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -105,7 +114,9 @@ def message(to: str = "fin@acme.test") -> EmailMessage:
     return msg
 
 
-def mailer(port: int, ca_file: Path, password: str = PASSWORD) -> SmtpMailer:
+def mailer(
+    port: int, ca_file: Path, password: str = PASSWORD, sender: str = "recon@acme.test"
+) -> SmtpMailer:
     settings = SmtpSettings(
         host=HOST,
         port=port,
@@ -114,6 +125,7 @@ def mailer(port: int, ca_file: Path, password: str = PASSWORD) -> SmtpMailer:
         timeout_seconds=5,
         username_env="SMTP_USER",
         password_env="SMTP_PASSWORD",
+        sender=sender,
     )
     values = {"SMTP_USER": USER, "SMTP_PASSWORD": password}
     return SmtpMailer(settings, lambda name: values[name or ""])
@@ -170,3 +182,27 @@ def test_a_recipient_the_relay_refuses_gets_the_report_later_and_the_others_get_
     assert resent["Message-ID"] == "<run-1.finance@recon.local>"  # the same message, once more
     assert resent["To"] == "fin@acme.test, ap@acme.test, cfo@acme.test"
     assert deliver([], send, outbox).resent == []  # nothing owed any more
+
+
+def test_a_report_refused_for_its_sender_goes_out_once_the_sender_is_fixed(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    """The relay lets the account send only as itself (Microsoft 365's SendAsDenied, Postfix's
+    sender login maps): the report waits, exit 5, and the operator fixes ``[delivery.smtp]
+    sender`` as the error says. The waiting ``.eml`` kept the old From, so every night's resend
+    was refused again and the report never went out. A message goes from the sender the
+    settings name when it is sent."""
+    controller, inbox = relay
+    inbox.senders = frozenset({USER})
+    outbox = tmp_path / "outbox"
+    report = message()
+    report.replace_header("From", "reports@acme.test")  # as built from the first settings
+    first = deliver([report], mailer(controller.port, ca_file, sender="reports@acme.test"), outbox)
+    assert inbox.messages == [] and len(first.kept) == 1 and "553" in first.errors[0]
+
+    fixed = mailer(controller.port, ca_file, sender=f"Recon <{USER}>")
+    second = deliver([], fixed, outbox)
+    assert second.ok and len(second.resent) == 1
+    (received,) = [m for _, m in inbox.messages]
+    assert received["From"] == f"Recon <{USER}>"
+    assert received["Message-ID"] == "<run-1.finance@recon.local>"
