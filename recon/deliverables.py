@@ -370,9 +370,14 @@ def publish(
     files = write_run_reports(data, folder)
     # In order of priority (``build_messages``): the workbook is the one finance works from.
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
+    recipients = {str(team): people for team, people in settings.delivery.recipients.items()}
     try:
         result = deliver(
-            messages, mailer_for(settings), settings.delivery.outbox_dir, shop=settings.shop.slug
+            messages,
+            mailer_for(settings),
+            settings.delivery.outbox_dir,
+            shop=settings.shop.slug,
+            recipients=recipients,
         )
     except MailLostError as exc:
         if messages and str(messages[0][TEAM_HEADER]) in exc.went_out:

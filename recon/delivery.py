@@ -13,7 +13,7 @@ import email.policy
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -128,6 +128,7 @@ def deliver(
     outbox_dir: Path,
     *,
     shop: str | None = None,
+    recipients: Mapping[str, Sequence[str]] | None = None,
     claim_timeout: float = CLAIM_TIMEOUT,
 ) -> DeliveryResult:
     """Resend what waits in the outbox, then send ``messages``; keep failures as ``.eml``.
@@ -137,7 +138,10 @@ def deliver(
     own SMTP account. Mail kept before messages named their shop is resent by any shop, as then;
     each waiting message is claimed before it is sent, so two runs at once send it once, and a
     claim a crashed run left is taken back (at once if its process is gone, else after
-    ``claim_timeout`` seconds) so nothing is lost (``recon.outbox``).
+    ``claim_timeout`` seconds) so nothing is lost (``recon.outbox``). ``shop``'s waiting message
+    goes to its team's ``recipients`` as the settings name them now (``[delivery.recipients]``):
+    a report refused for a mistyped address reaches the corrected one, and one who left the
+    team gets no more (a copy kept for recipients the relay refused goes to them alone).
 
     With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent. A
     configuration error at the moment of sending (an SMTP credential's variable unset) keeps the
@@ -153,7 +157,8 @@ def deliver(
     """
     result = DeliveryResult()
     if not isinstance(mailer, OutboxMailer):
-        _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout)
+        addressed = _readdress(shop, recipients or {})
+        _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout, addressed)
     lost: list[str] = []
     for message in messages:
         try:
@@ -202,8 +207,34 @@ def _lost_error(lost: Sequence[str], went_out: Sequence[str]) -> MailLostError:
     )
 
 
+def _readdress(
+    shop: str | None, recipients: Mapping[str, Sequence[str]]
+) -> Callable[[EmailMessage], EmailMessage]:
+    """What a waiting message is sent as: ``shop``'s own, to its team's current recipients.
+
+    Mail naming no shop (kept by an older version) or another shop, a team no longer
+    configured, and a copy for refused recipients (``RESEND_TO_HEADER``) stay as written.
+    """
+
+    def addressed(waiting: EmailMessage) -> EmailMessage:
+        team = str(waiting[TEAM_HEADER])
+        current = recipients.get(team)
+        own = shop is not None and waiting[SHOP_HEADER] == shop
+        if not own or not current or waiting[RESEND_TO_HEADER] is not None:
+            return waiting
+        waiting.replace_header("To", ", ".join(current))
+        return waiting
+
+    return addressed
+
+
 def _resend_waiting(
-    mailer: Mailer, outbox_dir: Path, shop: str | None, result: DeliveryResult, timeout: float
+    mailer: Mailer,
+    outbox_dir: Path,
+    shop: str | None,
+    result: DeliveryResult,
+    timeout: float,
+    addressed: Callable[[EmailMessage], EmailMessage],
 ) -> None:
     """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays.
 
@@ -229,7 +260,7 @@ def _resend_waiting(
         if held is None:
             continue  # another run claimed it first: that run sends it
         try:
-            mailer.send(waiting)
+            mailer.send(addressed(waiting))
         except RecipientsRefusedError as exc:
             _sent(held, path)  # to the others: only the refused wait, in a copy of their own
             try:
