@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -209,23 +209,40 @@ def _lost_error(lost: Sequence[str], went_out: Sequence[str]) -> MailLostError:
 
 def _readdress(
     shop: str | None, recipients: Mapping[str, Sequence[str]]
-) -> Callable[[EmailMessage], EmailMessage]:
-    """What a waiting message is sent as: ``shop``'s own, to its team's current recipients.
+) -> Callable[[EmailMessage], EmailMessage | None]:
+    """What a waiting message is sent as: ``shop``'s own, to its team's current recipients;
+    None when it is owed to no one any more.
 
-    Mail naming no shop (kept by an older version) or another shop, a team no longer
-    configured, and a copy for refused recipients (``RESEND_TO_HEADER``) stay as written.
+    A copy kept for recipients the relay refused (``RESEND_TO_HEADER``) goes to those still
+    on the team and to any added since the message was written (a corrected address), never
+    to those who got it. Mail naming no shop (kept by an older version) or another shop, and
+    a team no longer configured, stay as written.
     """
 
-    def addressed(waiting: EmailMessage) -> EmailMessage:
-        team = str(waiting[TEAM_HEADER])
-        current = recipients.get(team)
-        own = shop is not None and waiting[SHOP_HEADER] == shop
-        if not own or not current or waiting[RESEND_TO_HEADER] is not None:
+    def addressed(waiting: EmailMessage) -> EmailMessage | None:
+        current = recipients.get(str(waiting[TEAM_HEADER]))
+        if shop is None or waiting[SHOP_HEADER] != shop or not current:
             return waiting
+        owed = waiting[RESEND_TO_HEADER]
+        if owed is not None:
+            written = _addresses(waiting.get_all("To", []))
+            refused = _addresses([str(owed)])
+            # Refused then and still on the team, or new on it (a corrected address).
+            still = [
+                p for p in current if _addresses([p]) <= refused or not _addresses([p]) & written
+            ]
+            if not still:
+                return None
+            waiting.replace_header(RESEND_TO_HEADER, ", ".join(still))
         waiting.replace_header("To", ", ".join(current))
         return waiting
 
     return addressed
+
+
+def _addresses(headers: Sequence[object]) -> set[str]:
+    """The addresses (lower case) in header values such as ``"Name <a@b>, c@d"``."""
+    return {address.lower() for _, address in getaddresses([str(h) for h in headers]) if address}
 
 
 def _resend_waiting(
@@ -234,7 +251,7 @@ def _resend_waiting(
     shop: str | None,
     result: DeliveryResult,
     timeout: float,
-    addressed: Callable[[EmailMessage], EmailMessage],
+    addressed: Callable[[EmailMessage], EmailMessage | None],
 ) -> None:
     """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays.
 
@@ -259,8 +276,13 @@ def _resend_waiting(
             continue
         if held is None:
             continue  # another run claimed it first: that run sends it
+        owed = addressed(waiting)
+        if owed is None:  # its refused recipients left the team: no one is waiting for it
+            log.warning("%s is owed to no one on its team any more: filed in sent/", path.name)
+            _sent(held, path)
+            continue
         try:
-            mailer.send(addressed(waiting))
+            mailer.send(owed)
         except RecipientsRefusedError as exc:
             _sent(held, path)  # to the others: only the refused wait, in a copy of their own
             try:

@@ -206,3 +206,41 @@ def test_a_report_refused_for_its_sender_goes_out_once_the_sender_is_fixed(
     (received,) = [m for _, m in inbox.messages]
     assert received["From"] == f"Recon <{USER}>"
     assert received["Message-ID"] == "<run-1.finance@recon.local>"
+
+
+def test_a_copy_for_a_refused_recipient_goes_to_the_corrected_address_alone(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    """One of finance's two addresses mistyped: the other got the report, a copy waits for the
+    mistyped one. Corrected in the settings, the copy still went to the mistyped address,
+    refused every night (exit 5). It now goes to the corrected address, and only there."""
+    controller, inbox = relay
+    inbox.refuse = frozenset({"ap@acme.tset"})
+    outbox = tmp_path / "outbox"
+    send = mailer(controller.port, ca_file)
+    report = message("fin@acme.test, ap@acme.tset")
+    report["X-Recon-Shop"] = "acme"
+    first = deliver([report], send, outbox, shop="acme")
+    assert [to for to, _ in inbox.messages] == [["fin@acme.test"]] and len(first.kept) == 1
+
+    now = {"finance": ["fin@acme.test", "ap@acme.test"]}
+    second = deliver([], send, outbox, shop="acme", recipients=now)
+    assert second.ok and len(second.resent) == 1
+    assert [to for to, _ in inbox.messages] == [["fin@acme.test"], ["ap@acme.test"]]
+    assert inbox.messages[1][1]["To"] == "fin@acme.test, ap@acme.test"
+
+
+def test_a_copy_owed_to_no_one_any_more_is_not_sent(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> None:
+    """The refused address was taken off the team: its copy is owed to no one and is filed."""
+    controller, inbox = relay
+    inbox.refuse = frozenset({"ap@acme.tset"})
+    outbox = tmp_path / "outbox"
+    send = mailer(controller.port, ca_file)
+    report = message("fin@acme.test, ap@acme.tset")
+    report["X-Recon-Shop"] = "acme"
+    deliver([report], send, outbox, shop="acme")
+    second = deliver([], send, outbox, shop="acme", recipients={"finance": ["fin@acme.test"]})
+    assert second.ok and [to for to, _ in inbox.messages] == [["fin@acme.test"]]
+    assert list(outbox.glob("*.eml")) == [] and len(list((outbox / "sent").glob("*.eml"))) == 1
