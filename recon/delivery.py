@@ -141,7 +141,8 @@ def deliver(
     ``claim_timeout`` seconds) so nothing is lost (``recon.outbox``). ``shop``'s waiting message
     goes to its team's ``recipients`` as the settings name them now (``[delivery.recipients]``):
     a report refused for a mistyped address reaches the corrected one, and one who left the
-    team gets no more (a copy kept for recipients the relay refused goes to them alone).
+    team gets no more. A message the relay took for some recipients and refused for others
+    is sent, and a copy waits for the refused alone (``_keep_for_refused``).
 
     With an ``OutboxMailer`` the outbox *is* the destination, so nothing is resent. A
     configuration error at the moment of sending (an SMTP credential's variable unset) keeps the
