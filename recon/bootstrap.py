@@ -103,8 +103,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
             clock = clock or SystemClock()
             shopify_base = settings.shop.base_url or f"https://{settings.shop.domain}"
             loop_base = settings.loop.base_url
-            token = settings.secret(settings.shop.token_env)
-            api_key = settings.secret(settings.loop.api_key_env)
+            token = settings.secret(settings.shop.token_env, header=True)
+            api_key = settings.secret(settings.loop.api_key_env, header=True)
 
         protect_root_handlers([token, api_key])
         timeout = httpx.Timeout(settings.sync.http_timeout_seconds)
@@ -166,8 +166,8 @@ def check_ready(settings: Settings) -> None:
 
     check_output_dirs(settings)
     if not settings.sandbox.enabled:
-        settings.secret(settings.shop.token_env)
-        settings.secret(settings.loop.api_key_env)
+        settings.secret(settings.shop.token_env, header=True)
+        settings.secret(settings.loop.api_key_env, header=True)
     smtp = settings.delivery.smtp
     if settings.delivery.mode == "smtp" and smtp.username_env:
         settings.secret(smtp.username_env)

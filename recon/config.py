@@ -419,12 +419,13 @@ class Settings(BaseSettings):
             )
         return self
 
-    def secret(self, env_name: str | None) -> str:
-        """Read a secret from the environment variable the settings name.
+    def secret(self, env_name: str | None, *, header: bool = False) -> str:
+        """Read a secret from the environment variable the settings name (``header``: one sent
+        as an HTTP header, the API token and key, which HTTP carries in ASCII only).
 
         Raises:
             ConfigError: if no variable is named, or it is unset, empty or holds a control
-                character (a line break).
+                character (a line break), or a header's is not ASCII.
         """
         if not env_name:
             raise ConfigError("a secret is needed but no environment variable is named for it")
@@ -445,6 +446,13 @@ class Settings(BaseSettings):
                 f"environment variable {env_name} holds {what} ({key} names it) with a line "
                 "break, tab or other invisible control character in it (a file's final newline "
                 f"read with it?); set {env_name} to the credential alone"
+            )
+        if header and not value.isascii():
+            key, what = self._naming(env_name)
+            raise ConfigError(
+                f"environment variable {env_name} holds {what} ({key} names it) with a "
+                "character beyond ASCII (a typographic quote or dash pasted with it?), which "
+                f"no HTTP header carries; set {env_name} to the credential as issued"
             )
         return value
 

@@ -49,3 +49,19 @@ def test_a_password_with_spaces_and_letters_beyond_ascii_is_read_as_it_is(
     settings = load_settings(real_shop(tmp_path))
     monkeypatch.setenv("SMTP_PASSWORD", " Grüße aus Köln ")
     assert settings.secret("SMTP_PASSWORD") == " Grüße aus Köln "
+
+
+@pytest.mark.parametrize("variable", ["RECON_SHOPIFY_TOKEN", "RECON_LOOP_API_KEY"])
+def test_an_api_credential_beyond_ascii_fails_before_the_run_naming_the_variable(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key pasted with a typographic quote (U+2019) cannot go in an HTTP header: the run
+    crashed on its first request with a bare ``UnicodeEncodeError`` traceback (exit 1)."""
+    settings = load_settings(real_shop(tmp_path))
+    monkeypatch.setenv("RECON_SHOPIFY_TOKEN", "shpat_fine")
+    monkeypatch.setenv("RECON_LOOP_API_KEY", "loop-fine")
+    monkeypatch.setenv(variable, f"{KEY}’")
+    with pytest.raises(ConfigError) as refused:
+        check_ready(settings)
+    assert variable in str(refused.value) and "ASCII" in str(refused.value)
+    assert KEY not in str(refused.value)
