@@ -23,7 +23,6 @@ from recon.delivery import (
     SmtpMailer,
     build_messages,
     deliver,
-    tls_context,
 )
 from recon.engine import ReconResult
 from recon.engine.rma import ascii_digits
@@ -35,6 +34,7 @@ from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import RunReports, write_run_reports
 from recon.reporting.figures import build_report_data
 from recon.reporting.monthend import write_monthend_workbook
+from recon.smtp import tls_context
 from recon.store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
