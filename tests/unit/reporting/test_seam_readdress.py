@@ -1,0 +1,59 @@
+"""Seams of the re-addressed waiting mail (``deliver(..., recipients=...)``) with the settings."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+
+import pytest
+from report_samples import make_data
+from test_messages import FakeMailer
+
+from recon.config import DeliverySettings
+from recon.delivery import TEAM_HEADER, build_messages, deliver
+from recon.models import Category
+from recon.reporting.data import ReportData
+
+OLD = "ops-typo@acme.tset"
+
+
+def _to(message: EmailMessage) -> set[str]:
+    return {address for _, address in getaddresses(message.get_all("To", []))}
+
+
+def _with_warehouse_items() -> ReportData:
+    data = make_data()
+    assert any(f.category is Category.MISSING_RESTOCK for f in data.open_findings)
+    return data
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a waiting mail of a team removed from [delivery.recipients] is resent as written",
+)
+def test_a_team_removed_from_the_recipients_gets_no_more_of_its_waiting_mail(
+    tmp_path: Path,
+) -> None:
+    """The warehouse's only address was mistyped: the relay refused it, its mail waits (exit
+    5). The operator removes the warehouse from ``[delivery.recipients]`` (the CHANGELOG:
+    "someone removed from a team still got its waiting mail. A shop's waiting message now goes
+    to its team's [delivery.recipients] as they are when it is sent"). The next run still sends
+    the waiting message to the removed address, refused again every night (exit 5 for ever):
+    ``_readdress`` returns a message of a team with no current recipients as written."""
+    data = _with_warehouse_items()
+    outbox = tmp_path / "outbox"
+    before = DeliverySettings(
+        outbox_dir=outbox, recipients={"finance": ["fin@example.com"], "warehouse": [OLD]}
+    )
+    messages = build_messages(data, before)
+    assert {str(m[TEAM_HEADER]) for m in messages} == {"finance", "warehouse"}
+    warehouse = [m for m in messages if str(m[TEAM_HEADER]) == "warehouse"]
+    first = deliver(warehouse, FakeMailer(down=True), outbox, shop=data.shop)
+    assert len(first.kept) == 1  # waits for the next run
+
+    mailer = FakeMailer()
+    deliver(
+        [], mailer, outbox, shop=data.shop, recipients={"finance": ["fin@example.com"]}
+    )  # the warehouse team is gone from the settings
+    assert all(OLD not in _to(m) for m in mailer.sent), [sorted(_to(m)) for m in mailer.sent]
