@@ -454,6 +454,14 @@ class Settings(BaseSettings):
                 "character beyond ASCII (a typographic quote or dash pasted with it?), which "
                 f"no HTTP header carries; set {env_name} to the credential as issued"
             )
+        if header and value != value.strip():
+            # h11 refuses a header value with a space at an end, as it does a line break.
+            key, what = self._naming(env_name)
+            raise ConfigError(
+                f"environment variable {env_name} holds {what} ({key} names it) with a space "
+                f"at its start or end, which no HTTP header carries; set {env_name} to the "
+                "credential alone"
+            )
         return value
 
     def _naming(self, env_name: str) -> tuple[str, str]:

@@ -64,11 +64,24 @@ def load(path: Path | None = None) -> Settings:
             key = _format_location(error["loc"])
             problems.append(_problem(key, error, _env_source(error["loc"])))
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
-    # The file's own location decides, however it was named: `--config recon.toml` from inside
-    # config/ (whose parent name is "") or a symlink to it must not put the mirror elsewhere.
-    real = path.resolve()
-    base = real.parent.parent if real.parent.name == "config" else real.parent
-    return _resolve_paths(settings, base)
+    return _resolve_paths(settings, _project(path))
+
+
+def _project(path: Path) -> Path:
+    """The directory relative paths of the settings file at ``path`` start from: the project
+    (the parent of its ``config/``), however the file was named.
+
+    `--config recon.toml` from inside config/ names a parent "" (so the path is made absolute
+    first). The project's ``config/recon.toml`` may be a link out (a Kubernetes ConfigMap's
+    ``..data/recon.toml``, or ``/etc/recon/acme.toml``): its own place decides, not its target's.
+    A link elsewhere to a project's ``config/recon.toml`` finds the project by the target.
+    Otherwise the file's own directory.
+    """
+    named = Path(os.path.abspath(path))  # noqa: PTH100 - lexical: ".." resolved, links kept
+    for candidate in (named, path.resolve()):
+        if candidate.parent.name == "config":
+            return candidate.parent.parent
+    return named.parent
 
 
 def _problem(key: str, error: Any, source: str) -> str:

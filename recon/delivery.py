@@ -157,10 +157,10 @@ def deliver(
         MailLostError: a failed message could not even be written to the outbox.
     """
     result = DeliveryResult()
-    if not isinstance(mailer, OutboxMailer):
-        addressed = _readdress(shop, recipients or {})
-        _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout, addressed)
     lost: list[str] = []
+    if not isinstance(mailer, OutboxMailer):
+        addressed = _readdress(shop, recipients)
+        lost = _resend_waiting(mailer, outbox_dir, shop, result, claim_timeout, addressed)
     for message in messages:
         try:
             mailer.send(message)
@@ -209,21 +209,23 @@ def _lost_error(lost: Sequence[str], went_out: Sequence[str]) -> MailLostError:
 
 
 def _readdress(
-    shop: str | None, recipients: Mapping[str, Sequence[str]]
+    shop: str | None, recipients: Mapping[str, Sequence[str]] | None
 ) -> Callable[[EmailMessage], EmailMessage | None]:
     """What a waiting message is sent as: ``shop``'s own, to its team's current recipients;
-    None when it is owed to no one any more.
+    None when it is owed to no one any more (its team was taken out of the recipients).
 
     A copy kept for recipients the relay refused (``RESEND_TO_HEADER``) goes to those still
     on the team and to any added since the message was written (a corrected address), never
-    to those who got it. Mail naming no shop (kept by an older version) or another shop, and
-    a team no longer configured, stay as written.
+    to those who got it. Mail naming no shop (kept by an older version) or another shop stays
+    as written, as does all mail when no ``recipients`` are given.
     """
 
     def addressed(waiting: EmailMessage) -> EmailMessage | None:
-        current = recipients.get(str(waiting[TEAM_HEADER]))
-        if shop is None or waiting[SHOP_HEADER] != shop or not current:
+        if recipients is None or shop is None or waiting[SHOP_HEADER] != shop:
             return waiting
+        current = recipients.get(str(waiting[TEAM_HEADER]))
+        if not current:
+            return None  # the team was removed (a mistyped only address?): no one waits
         owed = waiting[RESEND_TO_HEADER]
         if owed is not None:
             written = _addresses(waiting.get_all("To", []))
@@ -253,12 +255,14 @@ def _resend_waiting(
     result: DeliveryResult,
     timeout: float,
     addressed: Callable[[EmailMessage], EmailMessage | None],
-) -> None:
+) -> list[str]:
     """Resend ``shop``'s waiting mail (and mail naming no shop); what still fails stays.
 
     Each message is claimed before it is sent (``recon.outbox``): another run resending the
-    same outbox at the same moment skips it, so it goes out once.
+    same outbox at the same moment skips it, so it goes out once. Returns the messages lost
+    (sent to some, refused for others whose copy the outbox could not keep: ``_lost``).
     """
+    lost: list[str] = []
     reclaim_stale(outbox_dir, timeout)
     for path in sorted(outbox_dir.glob("*.eml")):
         try:
@@ -278,18 +282,19 @@ def _resend_waiting(
         if held is None:
             continue  # another run claimed it first: that run sends it
         owed = addressed(waiting)
-        if owed is None:  # its refused recipients left the team: no one is waiting for it
+        if owed is None:  # its team, or its refused recipients, left: no one waits for it
             log.warning("%s is owed to no one on its team any more: filed in sent/", path.name)
             _sent(held, path)
             continue
         try:
             mailer.send(owed)
         except RecipientsRefusedError as exc:
-            _sent(held, path)  # to the others: only the refused wait, in a copy of their own
+            result.resent.append(path)  # to the others
+            _sent(held, path)  # only the refused wait, in a copy of their own
             try:
                 _keep_for_refused(waiting, exc, outbox_dir, result)
             except OSError as write_exc:
-                log.error("lost %s for %s: %s", path.name, ", ".join(exc.refused), write_exc)
+                lost.append(_lost(waiting, exc, write_exc))
             continue
         except (DeliveryError, ConfigError) as exc:
             held.release()
@@ -302,6 +307,7 @@ def _resend_waiting(
             raise
         result.resent.append(path)
         _sent(held, path)
+    return lost
 
 
 def _sent(held: Claim, path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "[REDACTED]"
@@ -48,7 +49,8 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _written_forms(secret: str) -> list[str]:
+@lru_cache(maxsize=64)  # the same few secrets, on every log line
+def _written_forms(secret: str) -> tuple[str, ...]:
     """``secret`` as messages may write it, longest first: as is, escaped by ``repr`` (of the
     text or of its bytes, as h11 quotes a header value it refuses), and trimmed.
 
@@ -57,7 +59,7 @@ def _written_forms(secret: str) -> list[str]:
     keys carry no prefix). Its trimmed core is the part that must never be shown.
     """
     forms = {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode())[2:-1]}
-    return sorted((form for form in forms if form), key=len, reverse=True)
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
 
 
 def redact_database_url(url: str) -> str:

@@ -38,10 +38,6 @@ def _linked_elsewhere(project: Path) -> Path:
     return project / "config" / "recon.toml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relative paths follow the symlink's target: a linked config/recon.toml moves the store",
-)
 @pytest.mark.parametrize("layout", [_configmap, _linked_elsewhere], ids=["configmap", "etc"])
 def test_a_project_whose_config_file_is_a_link_keeps_its_store(
     tmp_path: Path, layout: object
@@ -61,9 +57,6 @@ def test_a_project_whose_config_file_is_a_link_keeps_its_store(
     assert settings.reports.dir == project / "reports"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a key with a leading or trailing space passes Settings.secret(header=True)"
-)
 @pytest.mark.parametrize("value", ["loopkey-7Hq2Zr9Wm4 ", " loopkey-7Hq2Zr9Wm4"])
 def test_a_key_pasted_with_a_space_at_an_end_fails_before_the_run(
     value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

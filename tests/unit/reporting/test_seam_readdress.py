@@ -30,10 +30,6 @@ def _with_warehouse_items() -> ReportData:
     return data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a waiting mail of a team removed from [delivery.recipients] is resent as written",
-)
 def test_a_team_removed_from_the_recipients_gets_no_more_of_its_waiting_mail(
     tmp_path: Path,
 ) -> None:
@@ -75,10 +71,6 @@ class PartlyRefusing(FakeMailer):
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a waiting message's copy for refused recipients lost to an outbox error is only logged",
-)
 def test_a_resent_message_whose_refused_recipients_copy_cannot_be_kept_is_not_silent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
