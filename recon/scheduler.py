@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from recon.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
+# The longest the scheduler waits without reading the wall clock (``_wall_clock_scheduler``).
+RECHECK_SECONDS = 60.0
 
 
 def build_scheduler(
@@ -28,6 +30,7 @@ def build_scheduler(
     timezone: str = "UTC",
     first_run: datetime | None = None,
     last_run: datetime | None = None,
+    recheck_seconds: float = RECHECK_SECONDS,
 ) -> object:
     """A BackgroundScheduler (not started) that calls ``job`` on ``cron`` (five fields, read as
     cron reads them: ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
@@ -41,16 +44,16 @@ def build_scheduler(
     ``first_run`` (``schedule --now``): the job runs first at that time, then on ``cron``.
     ``last_run`` (``last_nightly_start``): when the shop's last nightly run started, so that a
     scheduler restarted in the hour the clocks repeat does not run a night that already ran.
+    ``recheck_seconds``: the longest the scheduler waits before reading the wall clock again
+    (``_wall_clock_scheduler``), so a run missed while the host slept starts on wake-up.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
     """
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     trigger = cron_trigger(cron, timezone, last_run=last_run)
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
-    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler = _wall_clock_scheduler(recheck_seconds)
     scheduler.add_job(
         _guarded(job),
         trigger,
@@ -61,6 +64,26 @@ def build_scheduler(
         **({} if first_run is None else {"next_run_time": first_run}),
     )
     return scheduler
+
+
+def _wall_clock_scheduler(recheck_seconds: float) -> Any:
+    """A BackgroundScheduler (UTC) that reads the wall clock at least every ``recheck_seconds``.
+
+    APScheduler waits for the next fire time on a ``threading.Event`` timer, which runs on the
+    monotonic clock: on Linux that clock stops while the host is suspended. Woken at 09:00 after
+    sleeping through 02:00, the scheduler waited out the rest of its timer (hours: up to a day
+    after a nightly run), so the missed run started as late again as the host had slept, or
+    not that day at all. Capping each wait makes it see the missed time within
+    ``recheck_seconds`` of waking (or of the clock being stepped forward).
+    """
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    class WallClockScheduler(BackgroundScheduler):  # type: ignore[misc]  # untyped apscheduler
+        def _process_jobs(self) -> float:
+            wait: float | None = super()._process_jobs()
+            return recheck_seconds if wait is None else min(wait, recheck_seconds)
+
+    return WallClockScheduler(timezone=UTC)
 
 
 def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) -> Any:

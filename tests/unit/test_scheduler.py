@@ -282,3 +282,47 @@ def test_a_restarted_schedule_counts_the_last_nightly_run_that_ran_to_its_end(
         assert last_nightly_start(store) == failed_at
     finally:
         store.close()
+
+
+def test_a_run_missed_while_the_host_slept_starts_on_wake_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler waits for 02:00 on a timer that stops while the host is suspended (Linux's
+    monotonic clock does not count the sleep). Woken hours after 02:00, it went on waiting for
+    the rest of the timer: the night ran as late again as the host had slept, or not at all
+    that day. The wall clock is read again at least every ``recheck_seconds``, so the missed
+    run starts within that of the wake-up, once, and the next is the following night's."""
+    import threading
+
+    from apscheduler.schedulers import base
+
+    slept = [timedelta(0)]
+
+    class WallClock(datetime):
+        """The wall clock as the scheduler reads it: jumps ahead when the host wakes up."""
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + slept[0]
+
+    monkeypatch.setattr(base, "datetime", WallClock)
+    ran: list[datetime] = []
+    started = threading.Event()
+
+    def job() -> None:
+        ran.append(WallClock.now(UTC))
+        started.set()
+
+    scheduler: Any = build_scheduler("0 2 * * *", job, timezone=NEW_YORK, recheck_seconds=0.2)
+    scheduler.start()
+    try:
+        due = scheduler.get_job("recon-nightly").next_run_time.astimezone(UTC)
+        assert not started.wait(0.5)  # 02:00 is hours away: the scheduler sleeps till then
+        slept[0] = due - datetime.now(UTC) + timedelta(hours=7)  # woken at 09:00, 02:00 missed
+        assert started.wait(5), "the missed run did not start on wake-up"
+        following = scheduler.get_job("recon-nightly").next_run_time.astimezone(UTC)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert len(ran) == 1 and ran[0] >= due + timedelta(hours=7)
+    night, following = due.astimezone(ZoneInfo(NEW_YORK)), following.astimezone(ZoneInfo(NEW_YORK))
+    assert (following.date(), following.hour) == (night.date() + timedelta(days=1), 2)
