@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from recon.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
+_TICK = timedelta(seconds=1)
 # The longest the scheduler waits without reading the wall clock (``_wall_clock_scheduler``).
 RECHECK_SECONDS = 60.0
 
@@ -43,7 +44,8 @@ def build_scheduler(
 
     ``first_run`` (``schedule --now``): the job runs first at that time, then on ``cron``.
     ``last_run`` (``last_nightly_start``): when the shop's last nightly run started, so that a
-    scheduler restarted in the hour the clocks repeat does not run a night that already ran.
+    scheduler restarted in the hour the clocks repeat does not run a night that already ran,
+    and one that was down over a scheduled time runs it at once (``missed_run``).
     ``recheck_seconds``: the longest the scheduler waits before reading the wall clock again
     (``_wall_clock_scheduler``), so a run missed while the host slept starts on wake-up.
 
@@ -51,6 +53,14 @@ def build_scheduler(
         ConfigError: if the cron expression or time zone is invalid.
     """
     trigger = cron_trigger(cron, timezone, last_run=last_run)
+    if first_run is None and last_run is not None:
+        first_run = missed_run(trigger, last_run, datetime.now(UTC))
+        if first_run is not None:
+            log.warning(
+                "a scheduled run was missed since the last nightly run (started %s UTC): "
+                "running it now",
+                f"{last_run.astimezone(UTC):%Y-%m-%d %H:%M}",
+            )
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
@@ -64,6 +74,28 @@ def build_scheduler(
         **({} if first_run is None else {"next_run_time": first_run}),
     )
     return scheduler
+
+
+def missed_run(trigger: Any, last_run: datetime, now: datetime) -> datetime | None:
+    """``now`` when a time of the schedule passed since ``last_run`` (the shop's last nightly run
+    that ran to its end) with no run: the scheduler was down then (a reboot, a deploy, a crash;
+    or its run was stopped by the restart, which does not count). Else None.
+
+    An in-memory schedule remembers nothing across a restart: started after 02:00, it waited
+    for tomorrow's, and the night went without a run, a report or its fixes. A missed time in
+    the first pass of the hour the clocks repeat is left to the second pass, due within the
+    hour (``OncePerWallTime``).
+    """
+    missed = trigger.get_next_fire_time(None, last_run + _TICK)
+    if missed is None or missed > now:
+        return None
+    upcoming = trigger.get_next_fire_time(None, now)
+    local = None if upcoming is None else upcoming.astimezone(trigger.timezone)
+    if local is not None and local.fold == 1:
+        first_pass = local.replace(fold=0).astimezone(UTC)
+        if last_run < first_pass <= now and first_pass != upcoming:
+            return None  # the night runs at the second pass, as a scheduler started then would
+    return now
 
 
 def _wall_clock_scheduler(recheck_seconds: float) -> Any:

@@ -326,3 +326,64 @@ def test_a_run_missed_while_the_host_slept_starts_on_wake_up(
     assert len(ran) == 1 and ran[0] >= due + timedelta(hours=7)
     night, following = due.astimezone(ZoneInfo(NEW_YORK)), following.astimezone(ZoneInfo(NEW_YORK))
     assert (following.date(), following.hour) == (night.date() + timedelta(days=1), 2)
+
+
+def _last_2am(timezone: str) -> datetime:
+    """The latest 02:00 in ``timezone`` at or before now, in UTC."""
+    local = datetime.now(ZoneInfo(timezone))
+    night = local.replace(hour=2, minute=0, second=0, microsecond=0)
+    if night > local:
+        night = (night - timedelta(days=1)).replace(tzinfo=ZoneInfo(timezone))
+    return night.astimezone(UTC)
+
+
+def _first_run_of(last_run: datetime | None) -> tuple[bool, datetime]:
+    """Start a "0 2 * * *" schedule in New York whose shop's last nightly run started at
+    ``last_run``: whether the job ran within two seconds, and when the next run is due."""
+    import threading
+
+    ran = threading.Event()
+    scheduler: Any = build_scheduler("0 2 * * *", ran.set, timezone=NEW_YORK, last_run=last_run)
+    scheduler.start()
+    try:
+        started = ran.wait(2)
+        following = scheduler.get_job("recon-nightly").next_run_time.astimezone(UTC)
+    finally:
+        scheduler.shutdown(wait=True)
+    return started, following
+
+
+def test_a_schedule_down_over_the_nights_time_runs_that_night_when_it_starts() -> None:
+    """The host rebooted at 01:55 (or a deploy's SIGTERM stopped the 02:00 run, which ends
+    ``interrupted`` and does not count) and ``schedule`` came back after 02:00: the runs table
+    says the last nightly run started the night before. The night's run starts at once, then
+    the schedule goes on (it waited for tomorrow's 02:00: a night without a run, no report)."""
+    started, following = _first_run_of(_last_2am(NEW_YORK) - timedelta(days=1, seconds=-30))
+    assert started, "the night missed while the schedule was down did not run"
+    assert following.astimezone(ZoneInfo(NEW_YORK)).hour == 2
+    assert following > datetime.now(UTC)
+
+
+def test_a_schedule_restarted_after_the_nights_run_does_not_run_it_again() -> None:
+    """The night's run started at 02:00 (and ended); restarted after it, the schedule waits for
+    the next 02:00. A shop that never had a nightly run (a new install) waits as well."""
+    for last_run in (_last_2am(NEW_YORK) + timedelta(seconds=3), None):
+        started, following = _first_run_of(last_run)
+        assert not started, last_run
+        assert following - _last_2am(NEW_YORK) in (timedelta(hours=h) for h in (23, 24, 25))
+
+
+def test_a_schedule_down_over_the_first_pass_of_the_repeated_hour_runs_at_the_second() -> None:
+    """Down over 01:30 PDT (the first pass) and back at 01:10 PST: the night runs at the second
+    01:30, as README says of a scheduler started in the repeated hour, not twice; back after
+    the second pass too, it runs at once."""
+    from recon.scheduler import cron_trigger, missed_run
+
+    last_run = datetime(2026, 10, 31, 8, 30, tzinfo=UTC)  # the night before
+    trigger = cron_trigger("30 1 * * *", LOS_ANGELES, last_run=last_run)
+    between = datetime(2026, 11, 1, 9, 10, tzinfo=UTC)
+    assert missed_run(trigger, last_run, between) is None
+    upcoming = trigger.get_next_fire_time(None, between)
+    assert upcoming.astimezone(UTC) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    after = datetime(2026, 11, 1, 9, 40, tzinfo=UTC)
+    assert missed_run(trigger, last_run, after) == after
