@@ -8,7 +8,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+
+from recon.errors import StoreError
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -44,3 +46,31 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None before the first migration)."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def create_schema(connection: Connection, schema: str) -> None:
+    """Create ``schema`` unless it exists.
+
+    Only when it is missing: PostgreSQL checks the database's CREATE right before it looks
+    whether the schema exists, even for ``CREATE SCHEMA IF NOT EXISTS``, and a role that does
+    not own the database lacks that right by default. With the schema made by the DBA and
+    granted to recon's role (least privilege), every command failed to open the store.
+
+    Raises:
+        StoreError: the schema is missing and this role may not create it (names both).
+    """
+    found = connection.exec_driver_sql(
+        "SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s", {"schema": schema}
+    ).first()
+    if found is not None:
+        return
+    role, allowed = connection.exec_driver_sql(
+        "SELECT current_user, has_database_privilege(current_database(), 'CREATE')"
+    ).one()
+    if not allowed:
+        raise StoreError(
+            f"[store] schema {schema!r} does not exist and role {role!r} may not create it: "
+            f"have the database's owner run CREATE SCHEMA {schema} AUTHORIZATION {role} (or "
+            f"grant {role} CREATE on the database)"
+        )
+    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

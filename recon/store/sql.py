@@ -40,7 +40,7 @@ from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bookkeeping import Bookkeeping
 from recon.store.bulk import chunks, replace_children, upsert_rows
-from recon.store.migrate import upgrade_to_head
+from recon.store.migrate import create_schema, upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
@@ -135,13 +135,18 @@ def _create_engine(url: str, schema: str | None) -> Engine:
         json_serializer=json_text,
         hide_parameters=True,
     )
-    with engine.begin() as connection:
-        # Two processes starting at once (cron and the scheduler after a deploy) would race on
-        # CREATE SCHEMA IF NOT EXISTS: one of them fails on the catalog's unique index.
-        connection.exec_driver_sql(
-            "SELECT pg_advisory_xact_lock(hashtext(%(key)s))", {"key": f"recon-schema:{schema}"}
-        )
-        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    try:
+        with engine.begin() as connection:
+            # Two processes starting at once (cron and the scheduler after a deploy) would race
+            # on CREATE SCHEMA IF NOT EXISTS: one of them fails on the catalog's unique index.
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
+                {"key": f"recon-schema:{schema}"},
+            )
+            create_schema(connection, schema)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
