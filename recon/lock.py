@@ -12,7 +12,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Integer, String, select, update
@@ -33,6 +33,10 @@ class RunLockRow(Base):
     token: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+# A released lease's expiry: past by any host's clock (``RunLock.release``).
+RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,12 @@ class RunLock:
         return Lease(lease.shop, lease.holder, lease.token, row.expires_at)
 
     def release(self, lease: Lease) -> None:
-        """Give the lease up (expire it now); a lease already taken over is left alone."""
-        now = self._clock.now()
+        """Give the lease up (expire it for good); a lease already taken over is left alone.
+
+        Not expired "now": hosts sharing one PostgreSQL read the lease by their own clocks, and
+        one behind the releasing host's read "now" as still to come: its run was refused (exit
+        4) for as long as the clocks were apart, after the lease was given up.
+        """
         with self._sessions() as session, session.begin():
             session.execute(
                 update(RunLockRow)
@@ -156,7 +164,7 @@ class RunLock:
                     RunLockRow.token == lease.token,
                     RunLockRow.holder == lease.holder,
                 )
-                .values(expires_at=now)
+                .values(expires_at=RELEASED)
             )
 
 
@@ -238,6 +246,8 @@ def assert_current(session: Session, lease: Lease, now: datetime) -> None:
         LockError: the lease expired or another run took it over (higher fencing token).
     """
     row = _held_row(session, lease, read=True)
+    if row.expires_at == RELEASED:
+        raise LockError(f"run lease for shop {lease.shop} was released")
     if row.expires_at <= now:
         raise LockError(f"run lease for shop {lease.shop} expired at {row.expires_at.isoformat()}")
 

@@ -135,3 +135,27 @@ def test_a_store_another_run_is_writing_to_refuses_with_lock_error(tmp_path, clo
             RunLock(other, clock).acquire(SHOP, "run-b", TTL)
         connection.exec_driver_sql("ROLLBACK")
     assert RunLock(other, clock).acquire(SHOP, "run-b", TTL).token == 1
+
+
+def test_a_lease_released_on_a_host_whose_clock_is_ahead_is_free_on_every_host(sessions):
+    """Two hosts share one PostgreSQL: host A's clock runs five minutes ahead. Its nightly run
+    (or a `findings ack`) ends and releases the lease; host B's run starts a minute later and
+    was refused (exit 4, "another run holds the run lock ... until" four minutes on), as
+    release stamped the lease expired at A's "now", still to come by B's clock. A released
+    lease is free at once for every host, whatever its clock."""
+    from datetime import UTC, datetime
+
+    from recon.clock import VirtualClock
+    from recon.lock import RunLock
+
+    real = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+    host_a = RunLock(sessions, VirtualClock(real + timedelta(minutes=5)))
+    host_b_clock = VirtualClock(real)
+    host_b = RunLock(sessions, host_b_clock)
+    lease = host_a.acquire(SHOP, "host-a:run", TTL)
+    host_a.release(lease)
+    host_b_clock.advance(timedelta(minutes=1))
+    taken = host_b.acquire(SHOP, "host-b:run", TTL)
+    assert taken.token == lease.token + 1
+    with pytest.raises(LockError, match="taken over"):
+        host_a.renew(lease, TTL)  # the released lease stays dead
