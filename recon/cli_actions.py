@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recon.cli_options import ConfigOption
-from recon.errors import ConfigError, RemediationError
+from recon.errors import ConfigError, LockError, RemediationError
 
 if TYPE_CHECKING:
     from recon.config import Settings
@@ -76,6 +76,14 @@ def actions_list(
 
 
 def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> None:
+    """Approve or reject intents in one transaction.
+
+    Raises:
+        ConfigError: an unknown id, or an intent past deciding.
+        LockError: a run holds SQLite's write lock (nothing was decided).
+    """
+    from sqlalchemy.exc import OperationalError
+
     from recon.remediation import ledger
 
     settings, sessions = _ledger_sessions(config)
@@ -92,6 +100,16 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
             )
     except RemediationError as exc:  # an unknown id, or an intent past deciding: the input
         raise ConfigError(str(exc)) from None  # exit 2, not 1 ("the run failed") for cron
+    except OperationalError as exc:
+        if "locked" not in str(exc).lower():
+            raise
+        # SQLite has one writer: a run committing its sync held it past the busy timeout.
+        # Nothing was decided; the same command goes through once the run ends.
+        verb = "approve" if approve else "reject"
+        raise LockError(
+            f"another run is writing to shop {settings.shop.slug}'s store: nothing was "
+            f"changed; {verb} again once it ends"
+        ) from None
     verb = "approved" if approve else "rejected"
     Console().print(f"{verb}: " + ", ".join(str(r.id) for r in rows))
 
