@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -25,30 +26,43 @@ from recon.errors import RunInterruptedError
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESUME = "the next run resumes from here"
+_TICK = 0.05  # seconds between two looks at the request while waiting for one
 
 
 class Interrupt:
-    """A request to stop, shared by the run's threads; set once, by the first signal."""
+    """A request to stop, shared by the run's threads; set once, by the first signal.
+
+    Lock-free: ``request`` runs in a signal handler, which runs in the main thread wherever it
+    was. Set through a ``threading.Event``, whose lock the main thread holds inside its own
+    ``wait``, a signal landing there deadlocked the process (and the second signal, too).
+    """
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._requested = False  # one assignment: atomic under the GIL
         self.signum = 0
         self.name = ""
 
     def request(self, signum: int) -> None:
         """Ask the run to stop at its next safe point."""
-        if not self._event.is_set():
+        if not self._requested:
             self.signum, self.name = signum, signal.Signals(signum).name
-        self._event.set()
+        self._requested = True
 
     @property
     def requested(self) -> bool:
         """Whether the run was asked to stop."""
-        return self._event.is_set()
+        return self._requested
 
     def wait(self, timeout: float = 1.0) -> bool:
-        """Wait up to ``timeout`` seconds for a request; whether one came."""
-        return self._event.wait(timeout)
+        """Wait up to ``timeout`` seconds for a request; whether one came (within a tick of
+        it: a signal also cuts the main thread's sleep short)."""
+        deadline = time.monotonic() + timeout
+        while not self._requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, _TICK))
+        return True
 
     def check(self, what: str, *, who: str = "the run", resume: str = RESUME) -> None:
         """Stop here if asked to: ``what`` says where the run is and what it did.
