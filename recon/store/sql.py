@@ -81,11 +81,15 @@ def _prepare_sqlite_file(url: str) -> None:
     os.close(fd)
 
 
+# How long a SQLite statement waits for another connection's write lock before it fails.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers (reports) do not block the nightly writer; busy_timeout rides out short locks.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -249,27 +249,42 @@ def test_findings_ack_waits_for_no_run_and_bad_statuses_exit_2(config: Path) -> 
     assert bad.returncode == 2 and "--status: expected one of" in bad.stderr
 
 
-@pytest.mark.slow
-def test_approving_while_a_run_writes_to_a_sqlite_store_exits_4_saying_so(config: Path) -> None:
+def test_approving_while_a_run_writes_to_a_sqlite_store_exits_4_saying_so(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """SQLite has one writer: while a run commits a long sync, `actions approve` waited out
     the busy timeout (30 s), then printed a SQLAlchemy traceback and exited 1. It exits 4
     (another run holds the store), naming the shop and saying to approve again once it ends;
-    nothing is approved, and the same command then goes through."""
+    nothing is approved, and the same command then goes through. In this process, with the
+    busy timeout cut to 0.2 s, so the test does not wait 30."""
     from sqlalchemy import create_engine
 
+    from recon import cli
+    from recon.store import sql
+
+    def main(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["run_recon.py", *args])
+        for name in [n for n in os.environ if n.startswith("RECON_")]:
+            monkeypatch.delenv(name)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+        return int(ended.value.code or 0), capsys.readouterr().err
+
+    monkeypatch.setattr(sql, "SQLITE_BUSY_TIMEOUT_MS", 200)
     assert recon("actions", "list", "--config", str(config)).returncode == 0  # the store
     writer = create_engine(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
     with writer.connect() as connection:
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # the run's sync, committing
-        busy = recon("actions", "approve", "1", "--config", str(config))
+        code, stderr = main("actions", "approve", "1", "--config", str(config))
         connection.exec_driver_sql("ROLLBACK")
     writer.dispose()
-    assert busy.returncode == 4, busy.stderr
-    said = " ".join(busy.stderr.split())
+    assert code == 4, stderr
+    said = " ".join(stderr.split())
     assert "Traceback" not in said and "OperationalError" not in said
     assert "another run is writing to shop sandbox's store" in said and "again" in said
-    after = recon("actions", "approve", "1", "--config", str(config))
-    assert after.returncode == 2 and "Traceback" not in after.stderr  # no intent 1: the input
+    code, stderr = main("actions", "approve", "1", "--config", str(config))
+    assert code == 2 and "Traceback" not in stderr  # no intent 1: the input
 
 
 def test_a_record_quarantined_every_night_does_not_hide_a_new_one(config: Path) -> None:
