@@ -111,3 +111,44 @@ def test_a_sandbox_night_that_just_ran_is_not_caught_up_again(tmp_path: Path) ->
     finally:
         scheduler.shutdown(wait=True)
     assert not ran_at_start, f"caught up a night that ran a moment ago (recorded {last_run})"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the second pass is decided from the runs table read at start, not at the second pass",
+)
+def test_a_night_in_progress_elsewhere_when_schedule_starts_between_the_passes_runs_once(
+    tmp_path: Path,
+) -> None:
+    """Los Angeles, 2026-11-01, "30 1 * * *": a cron `recon run` (or a second scheduler) starts
+    the night at the first 01:30 (08:30 UTC). ``schedule`` starts at 01:40 PDT, while that run
+    is still going: the runs table shows no ended run that night, so ``missed_run`` leaves the
+    night to the second 01:30 (09:30 UTC). The other run ends ok at 01:50 PDT and frees the
+    lock; at the second 01:30 this scheduler runs the night again (a second report to finance,
+    remediation planned twice), where a scheduler started after 01:50 would not. The second
+    pass must go by what the runs table says then."""
+    from recon.clock import VirtualClock
+    from recon.scheduler import cron_trigger, last_nightly_start, missed_run
+
+    zone = "America/Los_Angeles"
+    clock = VirtualClock(datetime(2026, 10, 31, 8, 30, 2, tzinfo=UTC))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    try:
+        store.finish_run(store.start_run("nightly"), "ok", {})  # the night before
+        clock.set(datetime(2026, 11, 1, 8, 30, 2, tzinfo=UTC))
+        in_progress = store.start_run("nightly")  # the night's run, at the first pass
+        started = datetime(2026, 11, 1, 8, 40, tzinfo=UTC)  # `schedule` starts: 01:40 PDT
+        last_run = last_nightly_start(store)
+        trigger = cron_trigger("30 1 * * *", zone, last_run=last_run)
+        assert last_run is not None and missed_run(trigger, last_run, started) is None
+        clock.set(datetime(2026, 11, 1, 8, 50, tzinfo=UTC))
+        store.finish_run(in_progress, "ok", {})  # it ends: the night ran
+        settled = last_nightly_start(store)
+    finally:
+        store.close()
+    second_pass = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    fresh = cron_trigger("30 1 * * *", zone, last_run=settled)  # a scheduler started now
+    after_it = fresh.get_next_fire_time(None, datetime(2026, 11, 1, 9, 10, tzinfo=UTC))
+    assert after_it.astimezone(UTC) > second_pass  # knowing the night ran: not again
+    fires = trigger.get_next_fire_time(None, started)
+    assert fires.astimezone(UTC) != second_pass, "the night runs a second time at 01:30 PST"
