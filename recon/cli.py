@@ -289,11 +289,17 @@ def schedule(
 
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
-    store = open_store(settings)
-    try:  # restarted in the hour the clocks repeat: a night that already ran is not run again
-        last_run = last_nightly_start(store)
-    finally:
-        store.close()
+
+    def read_last_run() -> datetime | None:
+        store = open_store(settings)
+        try:
+            return last_nightly_start(store, sandbox=settings.sandbox.enabled)
+        finally:
+            store.close()
+
+    # Restarted in the hour the clocks repeat, a night that already ran is not run again; one
+    # missed while the schedule was down runs at once (``recon.scheduler.missed_run``).
+    last_run = read_last_run()
     stopped: list[RunInterruptedError] = []
     finished: list[bool] = []  # a run the signal found past its last safe point, then done
 
@@ -311,7 +317,12 @@ def schedule(
     with on_signals(Interrupt()) as interrupt:
         first_run = datetime.now(UTC) if now else None
         scheduler: Any = build_scheduler(
-            cron, job, timezone=settings.shop.timezone, first_run=first_run, last_run=last_run
+            cron,
+            job,
+            timezone=settings.shop.timezone,
+            first_run=first_run,
+            last_run=last_run,
+            read_last_run=read_last_run,
         )
         scheduler.start()
         Console().print(f"scheduled: '{cron}' ({settings.shop.timezone}); Ctrl-C stops")

@@ -54,8 +54,8 @@ class Interrupt:
         return self._requested
 
     def wait(self, timeout: float = 1.0) -> bool:
-        """Wait up to ``timeout`` seconds for a request; whether one came (within a tick of
-        it: a signal also cuts the main thread's sleep short)."""
+        """Wait up to ``timeout`` seconds for a request; whether one came (seen within a tick,
+        ``_TICK``, of it: a sleep a signal lands in resumes after the handler, PEP 475)."""
         deadline = time.monotonic() + timeout
         while not self._requested:
             left = deadline - time.monotonic()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from recon.crontab import trigger_fields
-from recon.errors import ConfigError, ReconError, ReportNotDeliveredError
+from recon.errors import ConfigError, LockError, ReconError, ReportNotDeliveredError
 
 if TYPE_CHECKING:
     from recon.store.sql import SqlStore
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 _TICK = timedelta(seconds=1)
 # The longest the scheduler waits without reading the wall clock (``_wall_clock_scheduler``).
 RECHECK_SECONDS = 60.0
+# A missed night refused by the run lock is tried again this much later (``_catch_up``).
+CATCH_UP_RETRY = timedelta(minutes=15)
+CATCH_UP_JOB = "recon-catch-up"
 
 
 def build_scheduler(
@@ -32,6 +35,7 @@ def build_scheduler(
     first_run: datetime | None = None,
     last_run: datetime | None = None,
     recheck_seconds: float = RECHECK_SECONDS,
+    read_last_run: Callable[[], datetime | None] | None = None,
 ) -> object:
     """A BackgroundScheduler (not started) that calls ``job`` on ``cron`` (five fields, read as
     cron reads them: ``recon.crontab``) in the shop's ``timezone``, each wall-clock time once
@@ -48,14 +52,17 @@ def build_scheduler(
     and one that was down over a scheduled time runs it at once (``missed_run``).
     ``recheck_seconds``: the longest the scheduler waits before reading the wall clock again
     (``_wall_clock_scheduler``), so a run missed while the host slept starts on wake-up.
+    ``read_last_run``: reads ``last_run`` again, before a missed night is retried
+    (``_catch_up``): a run started elsewhere meanwhile (cron) may have run it.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
     """
     trigger = cron_trigger(cron, timezone, last_run=last_run)
+    missed = None
     if first_run is None and last_run is not None:
-        first_run = missed_run(trigger, last_run, datetime.now(UTC))
-        if first_run is not None:
+        missed = missed_run(trigger, last_run, datetime.now(UTC))
+        if missed is not None:
             log.warning(
                 "a scheduled run was missed since the last nightly run (started %s UTC): "
                 "running it now",
@@ -73,6 +80,9 @@ def build_scheduler(
         misfire_grace_time=None,
         **({} if first_run is None else {"next_run_time": first_run}),
     )
+    if missed is not None:
+        catch_up = _catch_up(job, scheduler, trigger, read_last_run)
+        scheduler.add_job(catch_up, "date", run_date=missed, id=CATCH_UP_JOB)
     return scheduler
 
 
@@ -140,18 +150,63 @@ def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) 
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
 
 
-def last_nightly_start(store: SqlStore) -> datetime | None:
+def last_nightly_start(store: SqlStore, *, sandbox: bool = False) -> datetime | None:
     """When the shop's last nightly run that ran to its end (ok or failed) started.
 
     One stopped by a signal or killed does not count: that may be the restart itself, and the
-    night must then run again.
+    night must then run again. None for the ``sandbox``: its runs are dated by the world's
+    clock, weeks behind the wall clock the schedule fires on, so every start would read a
+    night that just ran as missed.
     """
-    return store.last_run_started("nightly", ("ok", "failed"))
+    return None if sandbox else store.last_run_started("nightly", ("ok", "failed"))
 
 
-def _guarded(job: Callable[[], object]) -> Callable[[], None]:
+def _catch_up(
+    job: Callable[[], object],
+    scheduler: Any,
+    trigger: Any,
+    read_last_run: Callable[[], datetime | None] | None,
+) -> Callable[[], None]:
+    """The missed night's run, tried again every ``CATCH_UP_RETRY`` while the run lock refuses
+    it, until the schedule's next time comes near.
+
+    After a reboot the run it killed still holds the lock until its lease lapses (its process
+    is of another boot: never presumed gone), and a deploy may start this scheduler before the
+    old one has exited: tried once, the night went without a run, a report or its fixes.
+    Before each retry the runs table is read again (``read_last_run``): a run that ended since
+    (cron's, or the old scheduler's) ran the night, and it is not run twice.
+    """
+    retried = 0
+
+    def run() -> None:
+        nonlocal retried
+        now = datetime.now(UTC)
+        if retried and read_last_run is not None:
+            last = read_last_run()
+            if last is not None and missed_run(trigger, last, now) is None:
+                log.info("the missed run was run since (started %s UTC)", f"{last:%H:%M}")
+                return
+        try:
+            _guarded(job, reraise=LockError)()
+        except LockError as exc:
+            upcoming = trigger.get_next_fire_time(None, now)
+            again = now + CATCH_UP_RETRY
+            if upcoming is not None and again >= upcoming - CATCH_UP_RETRY:
+                log.error("the missed run was refused (%s); the next is the scheduled one", exc)
+                return
+            retried += 1  # an id of its own: this one is removed once it has fired
+            log.warning("the missed run was refused (%s); trying again at %s", exc, again)
+            scheduler.add_job(run, "date", run_date=again, id=f"{CATCH_UP_JOB}-{retried}")
+
+    return run
+
+
+def _guarded(
+    job: Callable[[], object], *, reraise: type[ReconError] | None = None
+) -> Callable[[], None]:
     """Keep the scheduler alive across a failed run (the failure is logged and recorded) or a
-    report left in the outbox (logged as such: the run itself completed)."""
+    report left in the outbox (logged as such: the run itself completed); ``reraise``: errors
+    of that kind are the caller's."""
 
     def run() -> None:
         try:
@@ -160,6 +215,8 @@ def _guarded(job: Callable[[], object]) -> Callable[[], None]:
             # Not a failed run: its findings and reports are saved; only the mail waits.
             log.error("scheduled run completed; report not delivered: %s", exc)
         except ReconError as exc:
+            if reraise is not None and isinstance(exc, reraise):
+                raise
             log.error("scheduled run failed: %s", exc)
 
     return run

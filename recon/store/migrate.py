@@ -68,9 +68,16 @@ def create_schema(connection: Connection, schema: str) -> None:
         "SELECT current_user, has_database_privilege(current_database(), 'CREATE')"
     ).one()
     if not allowed:
+        # Quoted as SQL names: PostgreSQL folds an unquoted "Recon" to another role, "recon",
+        # and a hyphen ("recon-app") is a syntax error.
         raise StoreError(
             f"[store] schema {schema!r} does not exist and role {role!r} may not create it: "
-            f"have the database's owner run CREATE SCHEMA {schema} AUTHORIZATION {role} (or "
-            f"grant {role} CREATE on the database)"
+            f"have the database's owner run CREATE SCHEMA {_name(schema)} AUTHORIZATION "
+            f"{_name(role)} (or grant {_name(role)} CREATE on the database)"
         )
     connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+def _name(identifier: str) -> str:
+    """``identifier`` quoted as an SQL name (``"recon-app"``; inner quotes doubled)."""
+    return '"' + identifier.replace('"', '""') + '"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,6 @@ from recon.store.sql import SqlStore
 SHOP = "acme"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the catch-up is tried once: the lease of the run a reboot killed (4 h) refuses it",
-)
 def test_a_catch_up_refused_by_the_lease_of_the_run_a_reboot_killed_still_runs_the_night(
     tmp_path: Path,
 ) -> None:
@@ -61,7 +58,8 @@ def test_a_catch_up_refused_by_the_lease_of_the_run_a_reboot_killed_still_runs_t
     scheduler.start()
     try:
         assert fired.wait(5), "the catch-up did not fire"
-        planned = scheduler.get_job("recon-nightly").next_run_time.astimezone(UTC)
+        time.sleep(0.5)  # the refused catch-up plans its retry
+        planned = min(job.next_run_time for job in scheduler.get_jobs()).astimezone(UTC)
     finally:
         scheduler.shutdown(wait=True)
         store.close()
@@ -73,10 +71,6 @@ def test_a_catch_up_refused_by_the_lease_of_the_run_a_reboot_killed_still_runs_t
     assert planned < tomorrow - timedelta(minutes=1), f"next try {planned}: the night is lost"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the catch-up compares the sandbox's virtual run times with the wall clock",
-)
 def test_a_sandbox_night_that_just_ran_is_not_caught_up_again(tmp_path: Path) -> None:
     """With ``[sandbox] enabled`` (the embedded default) a run's store uses the world's
     virtual clock (``build_app``: ``VirtualClock(world.now)``, 2026-11-01 06:00 for a
@@ -100,7 +94,7 @@ def test_a_sandbox_night_that_just_ran_is_not_caught_up_again(tmp_path: Path) ->
     cron = f"{nightly.minute} {nightly.hour} * * *"
     store = SqlStore(url)  # as `schedule` opens it
     try:
-        last_run = last_nightly_start(store)
+        last_run = last_nightly_start(store, sandbox=True)  # as `schedule` reads it
     finally:
         store.close()
     fired = threading.Event()
@@ -113,42 +107,44 @@ def test_a_sandbox_night_that_just_ran_is_not_caught_up_again(tmp_path: Path) ->
     assert not ran_at_start, f"caught up a night that ran a moment ago (recorded {last_run})"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the second pass is decided from the runs table read at start, not at the second pass",
-)
-def test_a_night_in_progress_elsewhere_when_schedule_starts_between_the_passes_runs_once(
-    tmp_path: Path,
+def test_a_refused_catch_up_is_tried_again_and_not_after_a_run_ran_the_night(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Los Angeles, 2026-11-01, "30 1 * * *": a cron `recon run` (or a second scheduler) starts
-    the night at the first 01:30 (08:30 UTC). ``schedule`` starts at 01:40 PDT, while that run
-    is still going: the runs table shows no ended run that night, so ``missed_run`` leaves the
-    night to the second 01:30 (09:30 UTC). The other run ends ok at 01:50 PDT and frees the
-    lock; at the second 01:30 this scheduler runs the night again (a second report to finance,
-    remediation planned twice), where a scheduler started after 01:50 would not. The second
-    pass must go by what the runs table says then."""
-    from recon.clock import VirtualClock
-    from recon.scheduler import cron_trigger, last_nightly_start, missed_run
+    """The lock refuses the missed night (a run elsewhere holds it); it is tried again after
+    ``CATCH_UP_RETRY``. With the night run meanwhile (the runs table says a nightly run started
+    after the missed time), the retry runs nothing: the night is not run twice."""
+    from recon import scheduler as scheduler_module
+    from recon.errors import LockError
 
-    zone = "America/Los_Angeles"
-    clock = VirtualClock(datetime(2026, 10, 31, 8, 30, 2, tzinfo=UTC))
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    monkeypatch.setattr(scheduler_module, "CATCH_UP_RETRY", timedelta(seconds=0.5))
+    now = datetime.now(UTC)
+    nightly = now - timedelta(hours=1)
+    cron = f"{nightly.minute} {nightly.hour} * * *"
+    last_run = nightly - timedelta(days=1) + timedelta(seconds=5)
+    calls: list[datetime] = []
+    reads: list[datetime | None] = []
+    ran_elsewhere: list[datetime] = []
+
+    def job() -> None:
+        calls.append(datetime.now(UTC))
+        ran_elsewhere.append(datetime.now(UTC))  # the lock holder's run, which ran the night
+        raise LockError("run lock for shop acme is held by another run")
+
+    def read_last_run() -> datetime | None:
+        last = ran_elsewhere[-1] if ran_elsewhere else last_run
+        reads.append(last)
+        return last
+
+    scheduler: Any = build_scheduler(
+        cron, job, timezone="UTC", last_run=last_run, read_last_run=read_last_run
+    )
+    scheduler.start()
     try:
-        store.finish_run(store.start_run("nightly"), "ok", {})  # the night before
-        clock.set(datetime(2026, 11, 1, 8, 30, 2, tzinfo=UTC))
-        in_progress = store.start_run("nightly")  # the night's run, at the first pass
-        started = datetime(2026, 11, 1, 8, 40, tzinfo=UTC)  # `schedule` starts: 01:40 PDT
-        last_run = last_nightly_start(store)
-        trigger = cron_trigger("30 1 * * *", zone, last_run=last_run)
-        assert last_run is not None and missed_run(trigger, last_run, started) is None
-        clock.set(datetime(2026, 11, 1, 8, 50, tzinfo=UTC))
-        store.finish_run(in_progress, "ok", {})  # it ends: the night ran
-        settled = last_nightly_start(store)
+        deadline = time.monotonic() + 5
+        while not reads and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
     finally:
-        store.close()
-    second_pass = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
-    fresh = cron_trigger("30 1 * * *", zone, last_run=settled)  # a scheduler started now
-    after_it = fresh.get_next_fire_time(None, datetime(2026, 11, 1, 9, 10, tzinfo=UTC))
-    assert after_it.astimezone(UTC) > second_pass  # knowing the night ran: not again
-    fires = trigger.get_next_fire_time(None, started)
-    assert fires.astimezone(UTC) != second_pass, "the night runs a second time at 01:30 PST"
+        scheduler.shutdown(wait=True)
+    assert len(calls) == 1, "the night was tried again after a run had run it"
+    assert reads, "the retry did not read the runs table"

@@ -37,9 +37,6 @@ class FakeCatalog:
         return _Result((self.role, False))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the CREATE SCHEMA in the error leaves the role name unquoted"
-)
 @pytest.mark.parametrize("role", ["recon-app", "Recon"])
 def test_the_create_schema_the_error_names_quotes_the_role(role: str) -> None:
     """A role named as many are (``recon-app``, from the URL's user; or ``Recon``) gets
