@@ -174,7 +174,9 @@ class SyncSettings(_Section):
 
 
 class EngineSettings(_Section):
-    amount_tolerance: Decimal = Decimal("0.01")
+    # Per refund, in its currency; 0 is exact. A negative one would mean nothing (the engine
+    # read it as exact): refused, as the example documents the values recon takes.
+    amount_tolerance: Decimal = Field(default=Decimal("0.01"), ge=0)
     rma_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_RMA_PATTERNS))
     refund_pending_days: int = Field(default=3, ge=0)
     unsettled_after_days: int = Field(default=10, ge=0)

@@ -65,6 +65,11 @@ def test_example_daily_limits_uncommented_are_valid(tmp_path: Path) -> None:
         ('[remediation]\nmax_daily_total = { USD = "-1" }\n', "remediation.max_daily_total"),
         ('[remediation]\nmax_daily_total = "5000"\n', "remediation.max_daily_total"),
         ("[remediation]\nmax_daily_count = -1\n", "remediation.max_daily_count"),
+        # The example: "above 0 it is at least one minor unit, 0 is exact"; below 0 means nothing.
+        (
+            '[engine]\namount_tolerance = "-0.01"\n',
+            "engine.amount_tolerance: Input should be greater than or equal to 0",
+        ),
     ],
 )
 def test_bad_file_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
