@@ -77,5 +77,7 @@ def test_a_missing_schema_recon_may_not_create_is_named_in_the_error(locked_down
     """Another shop's schema the DBA has not created yet: the error names the schema and what
     to do, not only PostgreSQL's "permission denied for database"."""
     url = locked_down.render_as_string(hide_password=False)
-    with pytest.raises(StoreError, match=r"schema 'beta' does not exist.*CREATE SCHEMA beta"):
+    with pytest.raises(
+        StoreError, match=r"schema 'beta' does not exist.*CREATE SCHEMA \"beta\" AUTHORIZATION"
+    ):
         SqlStore(url, schema="beta", shop="beta")
