@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import sqlite3
 import sys
-from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -231,15 +229,28 @@ def _fresh_sqlite(url: str, shop: str) -> None:
 
 
 def _store_owner(path: Path) -> str | None:
-    """The shop a SQLite store file belongs to, or None (no file, or no shop recorded yet)."""
+    """The shop a SQLite store file belongs to, or None (no file, or no shop recorded yet).
+
+    Read only (``mode=ro``): opening it as a store would migrate it, or create it.
+    """
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from recon.store.tables import StoreOwnerRow
+
     if not path.is_file():
         return None
+    engine = create_engine(f"sqlite:///{path.resolve().as_uri()}?mode=ro&uri=true")
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute("SELECT shop FROM store_owner WHERE id = 1").fetchone()
-    except sqlite3.Error:  # not a store yet (no table), or not a database at all
+        with engine.connect() as connection:
+            shop = connection.execute(
+                select(StoreOwnerRow.shop).where(StoreOwnerRow.id == 1)
+            ).scalar_one_or_none()
+    except SQLAlchemyError:  # not a store yet (no table), or not a database at all
         return None
-    return None if row is None else str(row[0])
+    finally:
+        engine.dispose()
+    return None if shop is None else str(shop)
 
 
 @app.command()
