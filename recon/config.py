@@ -43,7 +43,10 @@ _HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-
 DEFAULT_RMA_PATTERNS = (
     # recon's own note first: "Loop RMA #12345"
     r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
-    r"\brma\b\s*[#:]?\s*(?P<rma>\d{3,20})",
+    # as staff type it: "RMA 123", "RMA#123", "RMA-123", "RMA #: 123", "RMA: #123",
+    # "RMA no. 123", "RMA No: 123", "RMA number 123" (a "." straight after RMA ends a sentence:
+    # "No RMA. 150.00 refunded" names none). RE2 can run it (no look-around): rma.py's fast path.
+    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*(?P<rma>\d{3,20})",
     r"loop\s+return\s*#?\s*(?P<rma>\d{3,20})",
     r"\breturn\s*#\s*(?P<rma>\d{3,20})",
 )

@@ -4,35 +4,64 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
 
 from recon.engine.rma import parse_rma_series, parse_rmas
 
+# (note, the RMAs it names): the defaults' truth table, read by the scalar and the vectorised parse
+NOTES: list[tuple[str | None, list[str]]] = [
+    ("Loop RMA #12345", ["12345"]),
+    ("RMA 123", ["123"]),
+    ("RMA#123", ["123"]),
+    ("rma: 123", ["123"]),
+    ("Loop return 123", ["123"]),
+    ("Return #123", ["123"]),
+    ("Refund for Loop RMA #12345 (2 items)", ["12345"]),
+    ("Customer returned via RMA 555; see ticket", ["555"]),
+    ("RMA 111 and RMA 222", ["111", "222"]),
+    ("RMA 111, again RMA 111", ["111"]),
+    ("Loop RMA #１２３４５", ["12345"]),  # fullwidth digits (an IME): the same RMA
+    ("RMA ١٢٣٤ and RMA 1234", ["1234"]),  # Arabic-Indic digits: the same RMA, named once
+    # How staff really type it (issue: the defaults read none of these)
+    ("RMA-12345", ["12345"]),
+    ("RMA #: 12345", ["12345"]),
+    ("RMA: #12345", ["12345"]),
+    ("RMA no. 12345", ["12345"]),
+    ("RMA No: 12345", ["12345"]),
+    ("rma no.12345", ["12345"]),
+    ("RMA NO 12345", ["12345"]),
+    ("RMA number: 12345", ["12345"]),
+    ("RMA Nr. 12345", ["12345"]),
+    ("RMA - 12345", ["12345"]),
+    ("Loop RMA 12345", ["12345"]),
+    ("loop rma-12345", ["12345"]),
+    ("LOOP RMA NO. 12345", ["12345"]),
+    ("Refund issued (RMA #: 12345), 2 items", ["12345"]),
+    ("RMA-111 and RMA no. 222", ["111", "222"]),  # two RMAs: still AMBIGUOUS_RMA
+    ("RMA-12345 received 2026-11-30, refunded 49.99", ["12345"]),
+    ("Loop RMA 12345, customer called from 555-123-4567", ["12345"]),
+    # Numbers that are not RMAs: order names, amounts, dates, phone numbers
+    ("#1001", []),
+    ("Order #1001 refunded", []),
+    ("Refunded $123.45 on 2026-11-30", []),
+    ("Refund 2026-11-30, order #1001, 49.99 USD", []),
+    ("Called customer at 555-123-4567", []),
+    ("Customer phone (555) 123 4567, no RMA", []),
+    ("No RMA. 150.00 back to the card", []),
+    ("RMA no longer needed; refunded 123.45", []),
+    ("RMA pending for order #1001", []),
+    ("RMA-12", []),
+    ("PRMA-123", []),
+    ("Returned 2 items", []),
+    ("Returns 2024", []),
+    ("PRMA 123", []),
+    ("RMA 12", []),
+    ("", []),
+    (None, []),
+]
 
-@pytest.mark.parametrize(
-    ("note", "expected"),
-    [
-        ("Loop RMA #12345", ["12345"]),
-        ("RMA 123", ["123"]),
-        ("RMA#123", ["123"]),
-        ("rma: 123", ["123"]),
-        ("Loop return 123", ["123"]),
-        ("Return #123", ["123"]),
-        ("Refund for Loop RMA #12345 (2 items)", ["12345"]),
-        ("Customer returned via RMA 555; see ticket", ["555"]),
-        ("RMA 111 and RMA 222", ["111", "222"]),
-        ("RMA 111, again RMA 111", ["111"]),
-        ("Loop RMA #１２３４５", ["12345"]),  # fullwidth digits (an IME): the same RMA
-        ("RMA ١٢٣٤ and RMA 1234", ["1234"]),  # Arabic-Indic digits: the same RMA, named once
-        ("#1001", []),
-        ("Order #1001 refunded", []),
-        ("Returned 2 items", []),
-        ("Returns 2024", []),
-        ("PRMA 123", []),
-        ("RMA 12", []),
-        ("", []),
-        (None, []),
-    ],
-)
+
+@pytest.mark.parametrize(("note", "expected"), NOTES)
 def test_parse_rmas(note: str | None, expected: list[str]) -> None:
     assert parse_rmas(note) == expected
 
@@ -47,3 +76,42 @@ def test_series_parses_each_note_and_keeps_the_index() -> None:
     parsed = parse_rma_series(notes)
     assert list(parsed.index) == [5, 6, 7, 8]
     assert list(parsed) == [("123",), (), ("123",), ("456", "789")]
+
+
+def test_the_vectorised_parse_reads_the_table_as_the_scalar_one() -> None:
+    """The engine parses notes in bulk (RE2 through Arrow, else ``re``): the same answers."""
+    notes = pd.Series([note for note, _ in NOTES] * 2)
+    assert list(parse_rma_series(notes)) == [tuple(expected) for _, expected in NOTES] * 2
+
+
+@pytest.mark.parametrize("note", ["RMA #: 12345", "RMA-12345", "RMA No: 12345", "rma no. 12345"])
+def test_a_refund_whose_note_is_typed_by_hand_links_by_its_rma(note: str) -> None:
+    """Return 12345 on order 100 refunded 20.00 in paid payout 700; the note names it as staff
+    type it. Finance sees it matched by the note (not guessed by the heuristic), nothing open."""
+    result = run(
+        ret("12345"),
+        order(),
+        payout(),
+        refund("500", note, (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
+        bt("8600", "600", "20.00"),
+    )
+    assert list(result.matches["match_method"]) == ["note"]
+    assert keyset(result) == set()
+
+
+def test_a_hand_typed_note_naming_two_rmas_is_ambiguous() -> None:
+    """One 40.00 refund on order 100 whose note names returns 12345 and 12346 (both closed)."""
+    result = run(
+        ret("12345"),
+        ret("12346", lines=(line("1346", "SKU-A"),)),
+        order(),
+        payout(),
+        refund(
+            "500",
+            "RMA-12345 / RMA no. 12346",
+            (txn("600", "40.00"),),
+            lines=(rline("1345", "SKU-A"), rline("1346", "SKU-A")),
+        ),
+        bt("8600", "600", "40.00"),
+    )
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
