@@ -1,7 +1,8 @@
 """Applying remediation intents so that no money and no stock ever moves twice (DESIGN decision 8).
 
 Order of every apply run: resolve in-flight intents (``sending``/``unknown``) first, by re-reading
-Shopify and, if the write is not there, resending with the SAME key and SAME stored variables; then
+Shopify and, if the write is not there, resending with the SAME key and SAME stored variables (a
+restock Shopify ran none of the sends of, each throttled, compares from its stock read again); then
 check the per-run circuit breaker and the shop day's limits (``daily``); then send the
 approved/planned intents. Each intent is marked ``sending`` (with its variables, under the run
 lease) and committed before the request goes out.
@@ -42,12 +43,12 @@ from recon.remediation.ledger import (
     EXECUTABLE,
     IN_FLIGHT,
     PLANNER,
-    RESENDING,
     ActionRow,
     claim,
     claim_keys,
     note,
     record_plan,
+    resend_reason,
     rows_in,
     transition,
 )
@@ -340,9 +341,17 @@ class Executor:
         if why is not None:
             why = why.replace("not sent:", "not resent:", 1)
             return self._finish(intent, Verdict(S.NEEDS_REVIEW, why), run_id)
+        variables: dict[str, Any] | Verdict = intent.variables
+        if intent.kind is ActionKind.RESTOCK:  # throttled only: its stock read again
+            try:
+                variables = self._preparer.restock_resend(intent, intent.variables)
+            except SourceError as exc:
+                return self._unreadable(intent, exc, run_id)
+        if isinstance(variables, Verdict):
+            return self._finish(intent, variables, run_id)
         if self._stopping():
             return None  # still in flight: the next run's recovery re-reads it first
-        return self._send(intent, intent.variables, lease, run_id, resend=True)
+        return self._send(intent, variables, lease, run_id, resend=True)
 
     def _execute(self, intent: Intent, lease: Lease, run_id: str) -> Outcome | None:
         try:
@@ -408,8 +417,8 @@ class Executor:
         *,
         resend: bool,
     ) -> None:
+        why = resend_reason(row.variables, variables) if resend else "sending"
         row.variables = variables
-        why = RESENDING if resend else "sending"
         now = self._clock.now()
         transition(session, row, S.SENDING, actor=self._actor, now=now, reason=why, run_id=run_id)
         session.flush()  # the first write takes SQLite's write lock before the lease check

@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 from recon.remediation.actions import ActionKind, ActionState, LedgerFacts
 from recon.remediation.ledger import (
     IN_FLIGHT,
+    NOT_RUN,
     PLANNER,
+    RESENDING,
+    RESENDING_REREAD,
     SENT,
     ActionEventRow,
     ActionRow,
@@ -182,3 +185,32 @@ def finding_taken_over(session: Session, key: str) -> str | None:
     by = (row.payload or {}).get("acknowledged_by")
     who = f" by {by}" if row.status == "acknowledged" and by else ""
     return f"not sent: its finding was {row.status}{who} after this run planned it"
+
+
+def never_run(session: Session, action_id: int) -> bool:
+    """Whether the intent was sent and Shopify ran none of its sends: each was answered
+    THROTTLED until its attempts ran out (``NOT_RUN``; the cost check comes before execution,
+    shopify-admin-api.md §15, §17), so nothing of it was written, not even its key.
+
+    False after any send with no such answer: an outcome unknown (5xx, a lost answer), a run
+    that died mid-send (the next run's resend from ``sending``), a refusal; or with none sent.
+    """
+    event = ActionEventRow
+    trail = session.execute(
+        select(event.from_state, event.to_state, event.reason)
+        .where(event.action_id == action_id)
+        .order_by(event.id)
+    )
+    sent = unanswered = False
+    for before, after, reason in trail:
+        why = reason or ""
+        resend = why == RESENDING or why.startswith(RESENDING_REREAD)
+        if after == S.SENDING.value and (before != S.SENDING.value or resend):
+            if unanswered:  # the send before it got no answer: it may have run
+                return False
+            sent = unanswered = True
+        elif before == S.SENDING.value and after != S.SENDING.value:
+            if not (after == S.UNKNOWN.value and why.startswith(NOT_RUN)):
+                return False  # answered, or its outcome unknown
+            unanswered = False
+    return sent and not unanswered

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from recon.config import RemediationSettings
 from recon.errors import RemediationError
 from recon.remediation.facts import (
+    never_run,
     recon_refund_ids,
     refund_rmas_in_flight,
     restocked_units,
@@ -233,8 +234,55 @@ class WritePreparer:
         test = self.test_order(intent)
         if test is not None:
             return test
-        line_gid = gid("LineItem", str(details["line_item_id"]))
+        stock = self._stock(intent)
+        if isinstance(stock, Verdict):
+            return stock
+        item, available = stock
         location_gid = gid("Location", str(details["location_id"]))
+        adjust = restock_input(intent.rma, item, location_gid, int(details["quantity"]), available)
+        return {"input": adjust, "idempotencyKey": intent.key}
+
+    def restock_resend(self, intent: Intent, variables: dict[str, Any]) -> dict[str, Any] | Verdict:
+        """The variables to resend an in-flight restock with, or why it goes to review.
+
+        A restock none of whose sends Shopify ran (each THROTTLED: the cost check comes before
+        execution, shopify-admin-api.md §15, §17) wrote nothing, but the ``available`` it
+        compares from was read before the first send, a night or more ago: any sale since
+        made Shopify refuse the resend as stale (§11) and the unit was never put back. So
+        ``available`` is read again, and the resend (same key, same units) compares from it.
+        After any send whose outcome is not known the stored variables go out unchanged: the
+        same key and variables answer with a restock that landed, and a figure read after it
+        would be a second write (a key reuse, or past the key's retention a second unit).
+
+        Raises:
+            SourceError: the stock could not be read.
+        """
+        with self.sessions() as session:
+            if not never_run(session, intent.id):
+                return variables
+        stock = self._stock(intent, resend=True)
+        if isinstance(stock, Verdict):
+            return stock
+        item, available = stock
+        (change,) = variables["input"]["changes"]
+        if item != change["inventoryItemId"]:
+            return Verdict(
+                S.NEEDS_REVIEW,
+                f"not resent: line item {intent.details['line_item_id']} is inventory item "
+                f"{item} now, not {change['inventoryItemId']} as first sent",
+            )
+        fresh = {**change, "changeFromQuantity": available}
+        return {**variables, "input": {**variables["input"], "changes": [fresh]}}
+
+    def _stock(self, intent: Intent, *, resend: bool = False) -> tuple[str, int] | Verdict:
+        """The restock's inventory item and its ``available`` at the restock's location now
+        (§11), or why it goes to review.
+
+        Raises:
+            SourceError: the stock could not be read.
+        """
+        line_gid = gid("LineItem", str(intent.details["line_item_id"]))
+        location_gid = gid("Location", str(intent.details["location_id"]))
         stock = next(
             (
                 s
@@ -243,15 +291,9 @@ class WritePreparer:
             ),
             None,
         )
+        unsent = "not resent: " if resend else ""
         if stock is None or stock.inventory_item_id is None or stock.available is None:
-            return Verdict(S.NEEDS_REVIEW, f"{line_gid} is not stocked at {location_gid}")
+            return Verdict(S.NEEDS_REVIEW, f"{unsent}{line_gid} is not stocked at {location_gid}")
         if not stock.tracked:
-            return Verdict(S.NEEDS_REVIEW, f"inventory of {line_gid} is not tracked")
-        adjust = restock_input(
-            intent.rma,
-            stock.inventory_item_id,
-            location_gid,
-            int(details["quantity"]),
-            stock.available,
-        )
-        return {"input": adjust, "idempotencyKey": intent.key}
+            return Verdict(S.NEEDS_REVIEW, f"{unsent}inventory of {line_gid} is not tracked")
+        return stock.inventory_item_id, stock.available
