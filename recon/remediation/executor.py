@@ -393,10 +393,18 @@ class Executor:
         self._crash("after_mark_sending")
         try:
             raw = self._call(intent, variables)
-        except (AuthError, RetryBudgetExhaustedError) as exc:
-            # No credentials, or no retries left this run (each other write would get one try
-            # against a failing API): stop; the next run re-reads before any resend.
+        except AuthError as exc:
+            # 401/403: shopify-admin-api.md §16 gives their meanings as unverified and says
+            # nothing of whether a write so answered ran, so recon does not guess: unknown, and
+            # the run stops; the next run re-reads before any resend.
             self._finish(intent, Verdict(S.UNKNOWN, f"outcome unknown, run stopped: {exc}"), run_id)
+            raise
+        except RetryBudgetExhaustedError as exc:
+            # No retries left this run (each other write would get one try against a failing
+            # API): stop. The sender retries a write only after an attempt Shopify did not run
+            # (429 or THROTTLED, §15, §17; a connection never made): nothing of it ran.
+            verdict = unanswered(intent, exc)
+            self._finish(intent, replace(verdict, reason=f"{verdict.reason}; run stopped"), run_id)
             raise
         except SourceError as exc:
             # No payload: rejected unrun (failed), throttled unrun (left for the next run), or

@@ -205,7 +205,10 @@ def unanswered(intent: Intent, exc: SourceError) -> Verdict:
     nothing either, but the write is still owed: left in flight, so the next run re-reads
     Shopify and resends it with the same key; its day counts it only once sent again (``NOT_RUN``,
     ``daily``). Anything else (5xx, timeouts, an internal error, a bad body) may have run:
-    unknown, resolved by the next run's re-read before any resend.
+    unknown, resolved by the next run's re-read before any resend. So does any other HTTP 4xx
+    (``FatalHTTPError``: 400, 402, 404, 422, 423, ...): §16 gives those statuses' meanings as
+    unverified and nothing in the reference says whether a write so answered ran; only 429
+    (§17: "the request did not execute") is taken for nothing run.
     """
     kind = type(exc).__name__
     if isinstance(exc, RequestRejectedError):

@@ -25,7 +25,7 @@ from remediation_world import T0, finding
 from run_helpers import intents, run
 
 from recon.clock import VirtualClock
-from recon.errors import OutcomeUnknownError, RetryExhaustedError
+from recon.errors import OutcomeUnknownError, RetryBudgetExhaustedError, RetryExhaustedError
 from recon.models import Category
 from recon.remediation.runner import gateway_for
 from recon.sandbox.invariants import adjustments
@@ -87,6 +87,22 @@ def test_a_restock_throttled_again_and_again_rereads_before_each_resend(sessions
     assert resent.state == "done", resent.reason
     assert [compared for _, compared in _compared(gateway)] == [7, 6, 3, 3]
     assert gateway.available("3002") == 4
+
+
+def test_a_restock_throttled_until_the_runs_budget_ran_out_is_resent_from_todays_stock(
+    sessions, gateway, clock
+):
+    gateway.raise_next["adjust"] = RetryBudgetExhaustedError(
+        "shopify: this run's throttle budget is spent; last failure: HTTP 429"
+    )
+    with pytest.raises(RetryBudgetExhaustedError):
+        run(sessions, gateway, clock, findings=RESTOCK_702)
+    gateway.state["inventory"][SLOT] -= 1
+    clock.advance(timedelta(days=1))
+    (resent,) = run(sessions, gateway, clock, findings=RESTOCK_702, run_id="run-2").recovered
+    assert resent.state == "done", resent.reason
+    assert [compared for _, compared in _compared(gateway)] == [7, 6]
+    assert gateway.available("3002") == 7
 
 
 def test_a_restock_whose_answer_was_lost_is_resent_as_first_sent(sessions, gateway, clock):

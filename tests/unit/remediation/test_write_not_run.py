@@ -5,7 +5,8 @@ Shopify's message (reported, not resent every night, not counted toward the day'
 throttle outlasted (THROTTLED or 429 retried until the attempts ran out) ran nothing either,
 but the write is still owed: it stays for the next run, which re-reads the order before it
 resends with the same key, and counts toward the day only once it is sent again.
-``INTERNAL_SERVER_ERROR`` may have run: unknown, counted, as before.
+``INTERNAL_SERVER_ERROR`` may have run: unknown, counted, as before. So does any HTTP 4xx
+other than 429 (§16 leaves their meaning for a write unverified): recorded as unknown.
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ import pytest
 from remediation_world import SHOP, T0, finding
 from run_helpers import intents, run
 
+from recon.clock import VirtualClock
 from recon.errors import (
+    AuthError,
     FatalHTTPError,
     OutcomeUnknownError,
     RequestRejectedError,
+    RetryBudgetExhaustedError,
     RetryExhaustedError,
 )
 from recon.models import Category
 from recon.remediation.daily import moved_between
+from recon.remediation.ledger import NOT_RUN
+from recon.sources.http import RetryingSender, RetryPolicy
+from recon.sources.retry_budget import RetryBudget
 from recon.sources.shopify_checks import raise_for_errors
 
 REFUND_701 = [finding(Category.MISSING_REFUND, "12345701")]
@@ -125,3 +132,55 @@ def test_a_resend_throttled_after_a_lost_answer_still_counts(sessions, gateway, 
 )  # fmt: skip
 def test_only_a_document_rejected_whole_is_taken_for_nothing_run(body, rejected):
     assert isinstance(_rejection(body), RequestRejectedError) is rejected
+
+
+def _answered(status: int, *, budget: RetryBudget | None = None) -> Exception:
+    """What the real sender raises for a write Shopify answers ``status`` every time."""
+    answer = httpx.Response(status, text="{}", headers={"Retry-After": "2"})
+    transport = httpx.MockTransport(lambda request: answer)
+    sender = RetryingSender(  # on a virtual clock: its waits take no time
+        httpx.Client(transport=transport),
+        clock=VirtualClock(T0),
+        policy=RetryPolicy(max_attempts=3),
+        service="shopify",
+        budget=budget,
+    )
+    with pytest.raises(Exception) as caught:
+        sender.send(httpx.Request("POST", "https://shop.example/graphql.json"), write=True)
+    return caught.value
+
+
+def test_a_write_answered_429_until_the_runs_budget_ran_out_ran_nothing(sessions, gateway, clock):
+    """429 means Shopify did not run the request (§17). Once the run's throttle budget is
+    spent the run stops; the refund is recorded as not run, not as an outcome unknown: the
+    next run sends it, and a refusal then is no money that may have moved today."""
+    spent = _answered(429, budget=RetryBudget("shopify", throttle_seconds=0.5))
+    assert isinstance(spent, RetryBudgetExhaustedError)
+    gateway.raise_next["refund"] = spent
+    with pytest.raises(RetryBudgetExhaustedError):
+        run(sessions, gateway, clock, findings=REFUND_701)
+    (row,) = intents(sessions)
+    assert row.state == "unknown" and row.reason.startswith(NOT_RUN), row.reason
+    gateway.user_errors["refund"] = {"field": ["orderId"], "message": "Order is archived"}
+    clock.advance(timedelta(hours=1))
+    (refused,) = run(sessions, gateway, clock, findings=REFUND_701, run_id="run-2").recovered
+    assert refused.state == "failed"
+    assert _moved(sessions) == []  # Shopify ran neither send: the day moved nothing
+
+
+@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 422, 423])
+def test_other_4xx_answers_to_a_write_stay_unknown(sessions, gateway, clock, status):
+    """§16 gives these statuses' meanings as unverified and says nothing of whether a write so
+    answered ran: recon does not guess, the next run re-reads before any resend."""
+    error = _answered(status)
+    assert isinstance(error, AuthError | FatalHTTPError)
+    assert not isinstance(error, RequestRejectedError)
+    gateway.raise_next["refund"] = error
+    if isinstance(error, AuthError):
+        with pytest.raises(AuthError):
+            run(sessions, gateway, clock, findings=REFUND_701)
+    else:
+        run(sessions, gateway, clock, findings=REFUND_701)
+    (row,) = intents(sessions)
+    assert row.state == "unknown" and "outcome unknown" in row.reason, row.reason
+    assert len(_moved(sessions)) == 1  # counted as paid until the next run re-reads it
