@@ -12,7 +12,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from itertools import chain
 from typing import Any
 
@@ -163,6 +162,9 @@ class ReportData:
     # Ids of the intents this run's remediation ended ``done`` (``sent_writes``): their
     # findings stay open until the next run reads the writes back, so their rows say so.
     done_writes: frozenset[int] = frozenset()
+    # What those writes (and any whose outcome is unknown) sent, by finding key
+    # (``sent_by_finding``): worked out once, when the data is frozen, and read by every row.
+    sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def day_folder(self) -> str:
@@ -236,10 +238,6 @@ class ReportData:
         landed): the findings they fix are still open until the next run reads them back."""
         return sent_writes(self.actions, self.done_writes)
 
-    @cached_property
-    def _sent(self) -> dict[str, tuple[str, ...]]:
-        return sent_by_finding(self.actions, self.done_writes)
-
     def row(self, finding: Finding) -> ExceptionRow:
         """One finding as the reports show it (``to_row`` with this report's settings)."""
         return to_row(
@@ -248,7 +246,7 @@ class ReportData:
             self.as_of,
             self.include_customer_pii,
             self.timezone,
-            self._sent.get(finding.key, ()),
+            self.sent.get(finding.key, ()),
         )
 
     def exception_rows(self) -> Iterator[ExceptionRow]:

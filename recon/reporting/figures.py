@@ -274,6 +274,7 @@ def build_report_data(
         folder=folder,
         failed_writes=frozenset(failed_writes),
         done_writes=frozenset(done_writes),
+        sent=sent,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from report_samples import AS_OF, make_data, sample_actions, sheet_rows
 from test_messages import body, settings
 
@@ -129,3 +130,29 @@ def test_a_refund_whose_outcome_is_unknown_is_not_asked_for_by_hand() -> None:
     step = _step(data, REFUND_KEY)
     assert step.startswith("recon sent refund 48.60 USD, no restock (action 14); no answer")
     assert "next run re-reads Shopify" in step and "do not redo it by hand" in step
+
+
+def test_what_recon_sent_is_worked_out_once_per_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "What recon sent, per finding" is computed once, when the report data is frozen, and
+    every row (the report's, each team's mail, the workbook) reads that one result. A spy
+    wraps the real function: the figures are unchanged, only the calls are counted."""
+    from recon.reporting import data as data_module
+    from recon.reporting import figures
+
+    calls: list[int] = []
+    real = data_module.sent_by_finding
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, tuple[str, ...]]:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(figures, "sent_by_finding", counted, raising=False)
+    monkeypatch.setattr(data_module, "sent_by_finding", counted)
+    data = _data(frozenset({11, 13}), _refund(11), _restock(13))
+    assert _step(data, REFUND_KEY).startswith("recon sent refund 48.60 USD")
+    assert _step(data, RESTOCK_KEY).startswith("recon sent restock")
+    build_messages(data, settings(tmp_path))
+    write_run_reports(data, tmp_path / "report")
+    assert len(calls) == 1
