@@ -63,6 +63,19 @@ class Amount:
 
 
 @dataclass(frozen=True, slots=True)
+class TopGroup:
+    """The top open findings of one currency ("" for findings with no amount in any).
+
+    recon has no FX rates: amounts of different currencies are never ranked against each
+    other, so each currency has its own list, most severe first, then most money at risk.
+    ``total`` counts the currency's open findings, of which ``rows`` shows the first few."""
+
+    currency: str
+    rows: tuple[ExceptionRow, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class CategoryTotal:
     """Open findings of one category: how many, and money at risk per currency."""
 
@@ -113,7 +126,8 @@ class ReportData:
     by_category: tuple[CategoryTotal, ...]
     currencies: tuple[str, ...]
     ledger_currencies: tuple[str, ...]
-    top_exceptions: tuple[ExceptionRow, ...]
+    # The top ``top_n`` open findings of each currency (``figures.top_groups``).
+    top_groups: tuple[TopGroup, ...]
     new_findings: tuple[ExceptionRow, ...]
     resolved_findings: tuple[ExceptionRow, ...]
     trend: tuple[TrendPoint, ...]
@@ -165,6 +179,11 @@ class ReportData:
     # What those writes (and any whose outcome is unknown) sent, by finding key
     # (``sent_by_finding``): worked out once, when the data is frozen, and read by every row.
     sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def top_exceptions(self) -> tuple[ExceptionRow, ...]:
+        """Every currency's top findings, group after group (``top_groups``)."""
+        return tuple(chain.from_iterable(group.rows for group in self.top_groups))
 
     @property
     def day_folder(self) -> str:

@@ -5,7 +5,7 @@ what changed since the last report; ``build_report_data`` freezes them into ``Re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from recon.reporting.data import (
     ExceptionRow,
     Headline,
     ReportData,
+    TopGroup,
     TrendPoint,
     sent_by_finding,
     to_row,
@@ -122,6 +123,25 @@ def _trend(open_findings: Sequence[Finding], timezone: str) -> tuple[TrendPoint,
         key = (shop_day(finding.first_seen, timezone), finding.currency or "")
         totals[key] = totals.get(key, ZERO) + finding.amount_at_risk
     return tuple(TrendPoint(day, cur, amount) for (day, cur), amount in sorted(totals.items()))
+
+
+def top_groups(
+    open_findings: Sequence[Finding], top_n: int, row: Callable[[Finding], ExceptionRow]
+) -> tuple[TopGroup, ...]:
+    """The top ``top_n`` open findings of each currency, as ``row`` shows them.
+
+    ``open_findings`` are in report order (most severe first, then most money at risk), and
+    each currency keeps that order among its own: amounts are only ever compared within one
+    currency (recon has no FX rates). Groups come largest first (most open findings), ties by
+    currency code; findings with no currency last."""
+    by_currency: dict[str, list[Finding]] = {}
+    for finding in open_findings:
+        by_currency.setdefault(finding.currency or "", []).append(finding)
+    ordered = sorted(by_currency.items(), key=lambda kv: (not kv[0], -len(kv[1]), kv[0]))
+    return tuple(
+        TopGroup(currency, tuple(row(f) for f in items[:top_n]), len(items))
+        for currency, items in ordered
+    )
 
 
 def _frame_currencies(*frames: pd.DataFrame) -> tuple[str, ...]:
@@ -231,11 +251,11 @@ def build_report_data(
 
     sent = sent_by_finding(actions, done_writes)
 
+    def row(f: Finding) -> ExceptionRow:
+        return to_row(f, shop_domain, as_of, include_customer_pii, timezone, sent.get(f.key, ()))
+
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
-        return tuple(
-            to_row(f, shop_domain, as_of, include_customer_pii, timezone, sent.get(f.key, ()))
-            for f in items
-        )
+        return tuple(row(f) for f in items)
 
     headline = _headline(open_findings, quiet, len(new), len(resolved))
     return ReportData(
@@ -250,7 +270,7 @@ def build_report_data(
         by_category=_by_category(open_findings),
         currencies=tuple(a.currency for a in headline.money_at_risk),
         ledger_currencies=_frame_currencies(matches, payout_tieout),
-        top_exceptions=rows(open_findings[:top_n]),
+        top_groups=top_groups(open_findings, top_n, row),
         new_findings=rows(new),
         resolved_findings=rows(resolved),
         left_out_findings=rows(left_out_findings),
@@ -295,7 +315,7 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "headline": headline,
             "by_category": _by_category(findings),
             "currencies": tuple(a.currency for a in headline.money_at_risk),
-            "top_exceptions": tuple(data.row(f) for f in findings[: data.top_n]),
+            "top_groups": top_groups(findings, data.top_n, data.row),
             "new_findings": tuple(r for r in data.new_findings if r.key in new_keys),
             "resolved_findings": resolved,
             "left_out_findings": tuple(r for r in data.left_out_findings if r.category in wanted),

@@ -65,13 +65,12 @@ def test_closures_of_a_run_whose_report_never_went_out_are_listed_by_the_next() 
     assert "MISSING_REFUND|rma=12345701" in {row.key for row in data.new_findings}
 
 
-def test_top_exceptions_sorted_by_severity_then_amount() -> None:
-    data = make_data(top_n=3)
-    assert [r.key for r in data.top_exceptions] == [
-        "DUPLICATE_REFUND|rma=12345702",  # critical
-        "MISSING_REFUND|rma=12345701",  # high, 48.60
-        "REFUND_FAILED|refund=903",  # high, 22.10
-    ]
+def test_top_exceptions_sorted_by_severity_then_amount_within_each_currency() -> None:
+    data = make_data(top_n=2)
+    assert [(g.currency, [r.key for r in g.rows], g.total) for g in data.top_groups] == [
+        ("USD", ["DUPLICATE_REFUND|rma=12345702", "MISSING_REFUND|rma=12345701"], 3),
+        ("EUR", ["REFUND_FAILED|refund=903", "AMOUNT_MISMATCH|rma=12345703"], 2),
+    ]  # critical first, then high 48.60; EUR high 22.10, then high 15.25
 
 
 def test_category_totals_keep_currencies_apart(report_data: ReportData) -> None:
