@@ -74,6 +74,16 @@ class TopGroup:
     rows: tuple[ExceptionRow, ...]
     total: int
 
+    @property
+    def heading(self) -> str:
+        """ "JPY: 20 of 134 open findings": a list that is partial says so, per currency."""
+        return f"{self.currency or 'No currency'}: {len(self.rows)} of {self.total} open findings"
+
+    @property
+    def not_shown(self) -> int:
+        """How many of the currency's open findings the list leaves out."""
+        return self.total - len(self.rows)
+
 
 @dataclass(frozen=True, slots=True)
 class CategoryTotal:
@@ -179,6 +189,13 @@ class ReportData:
     # What those writes (and any whose outcome is unknown) sent, by finding key
     # (``sent_by_finding``): worked out once, when the data is frozen, and read by every row.
     sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    @property
+    def rest_of_top(self) -> str:
+        """Where a partial top list's other findings are: every open finding is a row of the
+        workbook's Exceptions sheet and an entry of ``findings.json``, both in the run's
+        report folder (``<shop>/<folder>`` under ``[reports] dir``)."""
+        return "exceptions.xlsx (sheet Exceptions) and findings.json"
 
     @property
     def top_exceptions(self) -> tuple[ExceptionRow, ...]:

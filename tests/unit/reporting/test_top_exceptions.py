@@ -8,6 +8,7 @@ high) and one of 45.00 USD (finance, critical); for the CX mail, three ``REFUND_
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,29 @@ def test_a_team_mail_ranks_its_own_findings_per_currency(tmp_path: Path) -> None
     ]
     mail = next(m for m in build_messages(data, settings(tmp_path)) if "cx@" in m["To"])
     assert "60.00 USD" in _section(body(mail, "plain"), "Top items")
+
+
+def test_a_partial_list_says_how_many_of_how_many_and_where_the_rest_are(
+    tmp_path: Path,
+) -> None:
+    """JPY shows 20 of its 23 open findings: the reader sees "20 of 23" and where the other 3
+    are; USD's list is whole (3 of 3) and sends nobody looking for more."""
+    data = _data(top_n=20)
+    rest = "3 more in exceptions.xlsx (sheet Exceptions) and findings.json"
+    page = " ".join(_section(render_report(data), "<h2>Top exceptions</h2>", "<h2>").split())
+    assert "JPY: 20 of 23 open findings; " + rest + ", beside this report" in page
+    assert "USD: 3 of 3 open findings</h3>" in page
+    finance = build_messages(data, settings(tmp_path))[0]
+    for part in ("plain", "html"):
+        top = " ".join(re.sub("<[^>]+>", "", _section(body(finance, part), "Top items")).split())
+        assert "JPY: 20 of 23 open findings; " + rest in top, part
+        assert "report folder sandbox/2026-11-01" in top, part
+        assert "USD: 3 of 3 open findings" in top and "0 more" not in top, part
+
+
+def test_a_team_mail_counts_its_own_findings() -> None:
+    cx = for_team(_data(top_n=2), Owner.CX)
+    assert [(g.currency, len(g.rows), g.total) for g in cx.top_groups] == [
+        ("JPY", 2, 3),
+        ("USD", 1, 1),
+    ]
