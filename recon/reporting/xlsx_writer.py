@@ -33,7 +33,8 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One sheet column: header (also the table column name), kind and width in characters.
+    """One sheet column: its name (the key of the values it shows; ``header``, also the table
+    column name, is made from it), kind and width in characters.
 
     A ``money`` column takes its minor-unit digits from the currency in ``currency_column``.
     """
@@ -42,6 +43,13 @@ class Column:
     kind: ColumnKind = "text"
     width: float = 14.0
     currency_column: str | None = None
+
+    @property
+    def header(self) -> str:
+        """The column's header and table column name: its name, and for a column of times
+        ``"<name> (UTC)"``: every time is written in UTC (``StreamingSheet._cell``; Excel
+        cells have no zone), so the header says whose clock it is."""
+        return f"{self.name} (UTC)" if self.kind == "datetime" else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +117,7 @@ class StreamingSheet:
         self._ws.freeze_panes = "A2"
         header = []
         for column in self.columns:
-            cell = WriteOnlyCell(self._ws, column.name)
+            cell = WriteOnlyCell(self._ws, column.header)
             cell.font = self._book.bold
             header.append(cell)
         self._ws.append(header)
@@ -174,7 +182,7 @@ class StreamingSheet:
         table = Table(displayName=self.tables[-1], ref=ref)
         # openpyxl reads header names back from the cells, which write-only sheets cannot do.
         table.tableColumns = [
-            TableColumn(id=i, name=c.name) for i, c in enumerate(self.columns, start=1)
+            TableColumn(id=i, name=c.header) for i, c in enumerate(self.columns, start=1)
         ]
         table.autoFilter = AutoFilter(ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)

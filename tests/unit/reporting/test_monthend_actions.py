@@ -93,7 +93,7 @@ def test_octobers_actions_are_the_intents_created_in_it_as_they_stood_at_its_end
     ]
     (refund,) = rows
     assert refund["shopify_result"] is None
-    assert refund["updated_at"] == APPROVED_AT.replace(tzinfo=None)
+    assert refund["updated_at (UTC)"] == APPROVED_AT.replace(tzinfo=None)
     assert refund["reason"] == "ok"
 
 

@@ -238,7 +238,7 @@ def test_month_end_actions_sheet_fills_every_column_the_ledger_knows(workbook_pa
     restock = dict(zip(header, rows[2], strict=True))
     assert restock["status_at_period_end"] == "done" and restock["approved_by"] == "cli:finance"
     assert restock["shopify_result"] == "gid://shopify/InventoryAdjustmentGroup/9"
-    assert restock["created_at"] is not None and restock["updated_at"] is not None
+    assert restock["created_at (UTC)"] is not None and restock["updated_at (UTC)"] is not None
     assert restock["what"] == (
         "restock 1 unit(s) of line item 2002 at location 4001 (Loop line items L1)"
     )
