@@ -119,6 +119,14 @@ class Headline:
     money_at_risk: tuple[Amount, ...]
     acknowledged: int = 0
     acknowledged_amounts: tuple[Amount, ...] = ()
+    # Of the money at risk, what recon's refunds sent to Shopify in this run, per currency
+    # (``figures.sent_at_risk``): their findings stay open, and counted above as findings.json
+    # counts them, until the next run reads the refunds back; finance must not pay them again.
+    sent_this_run: tuple[Amount, ...] = ()
+
+    def sent_in(self, currency: str) -> Amount | None:
+        """What recon sent this run of the money at risk in ``currency`` (None: nothing)."""
+        return next((a for a in self.sent_this_run if a.currency == currency), None)
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,6 +5,7 @@ what changed since the last report; ``build_report_data`` freezes them into ``Re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from recon.models import (
     Owner,
     Severity,
 )
-from recon.money import ZERO, quantize
+from recon.money import ZERO, MoneyError, parse_amount, quantize, sum_by_currency
 from recon.order_flags import NO_FLAGS, UnknownFlags
 from recon.reporting.data import (
     Amount,
@@ -35,9 +36,12 @@ from recon.reporting.data import (
     TopGroup,
     TrendPoint,
     sent_by_finding,
+    sent_writes,
     to_row,
 )
 from recon.reporting.links import shop_handle
+
+log = logging.getLogger(__name__)
 
 SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
 
@@ -85,8 +89,43 @@ def split_quiet(findings: Iterable[Finding]) -> tuple[list[Finding], list[Findin
     )
 
 
+def sent_at_risk(
+    open_findings: Sequence[Finding],
+    actions: Iterable[Mapping[str, Any]],
+    done: AbstractSet[int],
+) -> tuple[Amount, ...]:
+    """What recon's refunds sent to Shopify in this run (``sent_writes``) toward the money at
+    risk, per currency, sorted by currency: a refund counts in its own amount and currency
+    (Loop's figure, the basis of its finding's amount at risk) when it acts on an open finding
+    of that currency. Never added across currencies; a ledger amount that does not read as one
+    is left out of the figure, and logged naming the action."""
+    currencies: dict[str, set[str]] = {}
+    for finding in open_findings:
+        currencies.setdefault(finding.key, set()).add(finding.currency or "")
+    sent: list[tuple[str, Decimal]] = []
+    for action in sent_writes(actions, done):
+        currency = str(action.get("currency") or "")
+        keys = action.get("finding_keys", ())
+        if action.get("kind") != "refund" or not any(
+            currency in currencies.get(k, ()) for k in keys
+        ):
+            continue
+        try:
+            sent.append((currency, parse_amount(action.get("amount"))))
+        except MoneyError as exc:
+            log.warning("action %s: amount %r is not an amount (%s)", action.get("id"),
+                        action.get("amount"), exc)  # fmt: skip
+    totals = sum_by_currency(sent)
+    return tuple(Amount(c, quantize(a, c)) for c, a in sorted(totals.items()))
+
+
 def _headline(
-    open_findings: Sequence[Finding], quiet: Sequence[Finding], new: int, resolved: int
+    open_findings: Sequence[Finding],
+    quiet: Sequence[Finding],
+    new: int,
+    resolved: int,
+    actions: Iterable[Mapping[str, Any]] = (),
+    done: AbstractSet[int] = frozenset(),
 ) -> Headline:
     return Headline(
         open_findings=len(open_findings),
@@ -96,6 +135,7 @@ def _headline(
         money_at_risk=amounts_at_risk(open_findings),
         acknowledged=len(quiet),
         acknowledged_amounts=amounts_at_risk(quiet),
+        sent_this_run=sent_at_risk(open_findings, actions, done),
     )
 
 
@@ -257,7 +297,7 @@ def build_report_data(
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
         return tuple(row(f) for f in items)
 
-    headline = _headline(open_findings, quiet, len(new), len(resolved))
+    headline = _headline(open_findings, quiet, len(new), len(resolved), actions, done_writes)
     return ReportData(
         shop=shop,
         shop_domain=shop_domain,
@@ -308,7 +348,8 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
     quiet = [f for f in data.acknowledged_findings if f.category in wanted]
     new_keys = {r.key for r in data.new_findings if r.category in wanted}
     resolved = tuple(r for r in data.resolved_findings if r.category in wanted)
-    headline = _headline(findings, quiet, len(new_keys), len(resolved))
+    actions = tuple(a for a in data.actions if a.get("category") in wanted)
+    headline = _headline(findings, quiet, len(new_keys), len(resolved), actions, data.done_writes)
     return ReportData(
         **{
             **_fields(data),
@@ -326,7 +367,7 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
             "acknowledged_findings": tuple(quiet),
             "acknowledged_rows": tuple(r for r in data.acknowledged_rows if r.category in wanted),
             # the team's own intents: a restock is the warehouse's, a refund finance's
-            "actions": tuple(a for a in data.actions if a.get("category") in wanted),
+            "actions": actions,
             # the limits' hold, when it fell on the team's writes (finance hears of every one)
             "remediation": data.remediation if wanted & set(data.remediation_held) else (),
         }

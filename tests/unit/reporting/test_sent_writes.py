@@ -9,6 +9,7 @@ Dataset: the sample report (report_samples.py: MISSING_REFUND 12345701, MISSING_
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from recon.remediation.ledger import ActionView
 from recon.remediation.views import report_row
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_run_reports
+from recon.reporting.html import render_report
 
 REFUND_KEY = "MISSING_REFUND|rma=12345701"
 RESTOCK_KEY = "MISSING_RESTOCK|rma=12345704,line=77"
@@ -156,3 +158,28 @@ def test_what_recon_sent_is_worked_out_once_per_report(
     build_messages(data, settings(tmp_path))
     write_run_reports(data, tmp_path / "report")
     assert len(calls) == 1
+
+
+def test_the_headline_says_how_much_of_the_money_at_risk_recon_sent_this_run(
+    tmp_path: Path,
+) -> None:
+    """recon refunded 48.60 USD in this run; the finding stays open (and in the 198.60 USD at
+    risk, as findings.json counts it) until the next run reads the refund back. Beside the
+    headline, finance reads that 48.60 USD of it was sent and awaits confirmation, so it does
+    not pay it again by hand. EUR had no write: nothing is said beside it. An earlier run's
+    refund of the same RMA is not this run's."""
+    data = _data(frozenset({11, 13}), _refund(11), _refund(15), _restock(13))
+    assert data.headline.money_at_risk == make_data().headline.money_at_risk  # unchanged
+    sent = "of which sent to Shopify this run, awaiting confirmation: 48.60 USD"
+    page = " ".join(
+        write_run_reports(data, tmp_path / "report").report_html.read_text("utf-8").split()
+    )
+    headline = page[page.index('id="headline"') : page.index("</section>")]
+    assert "198.60 USD" in headline and sent in headline and headline.count("of which") == 1
+    finance = build_messages(data, settings(tmp_path))[0]
+    for part in ("plain", "html"):
+        text = " ".join(re.sub("<[^>]+>", "", body(finance, part)).split())
+        assert f"198.60 USD ({sent})" in text, part
+        assert "37.35 EUR (" not in text, part
+    quiet = _data(frozenset(), _refund(11))  # done by an earlier run: not this run's
+    assert "of which" not in render_report(quiet)
