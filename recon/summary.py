@@ -13,7 +13,7 @@ from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
 from recon.reporting.data import UNSETTLED, WAITING, Amount
-from recon.reporting.figures import amounts_at_risk, split_quiet
+from recon.reporting.figures import amounts_at_risk, sent_at_risk, split_quiet
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
 
@@ -46,6 +46,11 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
     console.print(table)
     at_risk = _total(amounts_at_risk(open_findings))
     console.print(f"open findings: {len(open_findings)}; money at risk: {at_risk}")
+    # As the report's headline: what this run's refunds sent toward it, so nobody pays it by hand.
+    done = {i for i, state in outcome.settled.items() if state == "done"}
+    sent = sent_at_risk(open_findings, outcome.actions, done)
+    if sent:
+        console.print(f"  of which sent to Shopify this run, awaiting confirmation: {_total(sent)}")
     if quiet:
         console.print(
             f"acknowledged: {len(quiet)}, {_total(amounts_at_risk(quiet))} "

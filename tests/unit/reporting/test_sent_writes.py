@@ -10,11 +10,13 @@ Dataset: the sample report (report_samples.py: MISSING_REFUND 12345701, MISSING_
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from report_samples import AS_OF, make_data, sample_actions, sheet_rows
+from report_samples import AS_OF, make_data, sample_actions, sample_findings, sheet_rows
+from rich.console import Console
 from test_messages import body, settings
 
 from recon.delivery import build_messages
@@ -23,6 +25,8 @@ from recon.remediation.views import report_row
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_run_reports
 from recon.reporting.html import render_report
+from recon.service import RunOutcome
+from recon.summary import print_outcome
 
 REFUND_KEY = "MISSING_REFUND|rma=12345701"
 RESTOCK_KEY = "MISSING_RESTOCK|rma=12345704,line=77"
@@ -183,3 +187,28 @@ def test_the_headline_says_how_much_of_the_money_at_risk_recon_sent_this_run(
         assert "37.35 EUR (" not in text, part
     quiet = _data(frozenset(), _refund(11))  # done by an earlier run: not this run's
     assert "of which" not in render_report(quiet)
+
+
+def test_the_console_says_how_much_of_the_money_at_risk_recon_sent_this_run() -> None:
+    """The console summary (what cron's log keeps) agrees with the report's headline: of the
+    198.60 USD at risk, 48.60 USD was refunded by recon in this run; an earlier run's refund
+    of the same RMA is not counted."""
+
+    def printed(settled: dict[int, str]) -> str:
+        outcome = RunOutcome(
+            run_id="r1",
+            as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+            findings=list(sample_findings()),
+            result=cast(Any, None),
+            report_dir=Path("reports"),
+            actions=[*sample_actions(), _refund(11), _refund(15)],
+            settled=settled,
+        )
+        console = Console(record=True, width=200)
+        print_outcome(console, outcome, None)
+        return " ".join(console.export_text().split())
+
+    text = printed({11: "done"})
+    assert "money at risk: " in text and "198.60 USD" in text
+    assert "of which sent to Shopify this run, awaiting confirmation: 48.60 USD" in text
+    assert "of which" not in printed({})
