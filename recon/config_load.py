@@ -55,7 +55,7 @@ def load(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     _check_env_sections()
     try:
-        settings = Settings(**data)
+        settings = Settings(**_env_tables_over_defaults(data))
     except SettingsError as exc:  # an environment value that is not JSON where a table is due
         raise ConfigError(_env_unreadable(str(exc))) from None
     except ValidationError as exc:
@@ -65,6 +65,43 @@ def load(path: Path | None = None) -> Settings:
             problems.append(_problem(key, error, _env_source(error["loc"])))
         raise ConfigError(f"{path}: invalid settings:\n  " + "\n  ".join(problems)) from None
     return _resolve_paths(settings, _project(path))
+
+
+# Tables of currency = amount: the environment sets one currency's value
+# (RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR) or several (a JSON table) over the others'.
+# Not [delivery.recipients]: its default is a placeholder (finance@example.com), which an
+# address set from the environment must not keep.
+_MERGED_TABLES = (
+    ("remediation", "max_refund_amount"),
+    ("remediation", "max_run_total"),
+    ("remediation", "max_daily_total"),
+)
+
+
+def _env_tables_over_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (the file's settings) with the default of each currency table the file leaves
+    unset and the environment sets, so the environment's currencies join the defaults.
+
+    pydantic-settings merges an environment table into the file's key by key, but into nothing
+    when the file has none: ``..._AMOUNT__EUR`` alone dropped the USD default, and every USD
+    refund went to review.
+    """
+    names = _env_names()
+    for section, key in _MERGED_TABLES:
+        table = data.get(section, {})
+        if not isinstance(table, dict) or key in table:
+            continue  # the file's own table (merged with the environment's), or a bad section
+        variable = f"{_ENV_PREFIX}{section}__{key}".upper()
+        whole_section = f"{_ENV_PREFIX}{section}".upper()
+        if not any(
+            name in (variable, whole_section) or name.startswith(variable + "__") for name in names
+        ):
+            continue
+        model: Any = Settings.model_fields[section].annotation
+        default = model.model_fields[key].get_default(call_default_factory=True)
+        if default:
+            data = {**data, section: {**table, key: dict(default)}}
+    return data
 
 
 def _project(path: Path) -> Path:

@@ -3,6 +3,7 @@ refused, naming the spelling recon reads."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,31 @@ def test_the_secrets_variables_are_not_mistaken_for_settings(
         monkeypatch.setenv(name, "secret")
     monkeypatch.setenv("RECON_CONFIG", str(write(tmp_path, "")))
     assert load_settings().loop.api_key_env == "RECON_LOOP_API_KEY"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR", "RECON_REMEDIATION__MAX_REFUND_AMOUNT"],
+)
+def test_one_currencys_limit_from_the_environment_keeps_the_default_currencies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A file that sets no refund limit, and the EUR one from the environment (by key, or as a
+    JSON table): the USD default (500.00) was dropped, so every USD refund went to review, the
+    night's fixes silently not applied. The environment's key is added to the defaults, as it
+    is to a file's table; the other tables keep theirs."""
+    value = "450.00" if name.endswith("__EUR") else '{"EUR": "450.00"}'
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_RUN_TOTAL__USD", "7000.00")
+    remediation = load_settings(write(tmp_path, '[shop]\nslug = "acme"\n')).remediation
+    assert remediation.max_refund_amount == {"USD": Decimal("500.00"), "EUR": Decimal("450.00")}
+    assert remediation.max_run_total == {"USD": Decimal("7000.00")}
+    assert remediation.max_daily_total == {}
+
+
+def test_a_currency_table_in_the_file_still_replaces_the_default(tmp_path: Path) -> None:
+    """The file states its table whole (the example: "Unset, each is USD only ... set your
+    currencies"): a file naming EUR alone has no USD limit, so USD refunds go to review."""
+    text = '[remediation]\nmax_refund_amount = { EUR = "450.00" }\n'
+    remediation = load_settings(write(tmp_path, text)).remediation
+    assert remediation.max_refund_amount == {"EUR": Decimal("450.00")}
