@@ -90,8 +90,8 @@ class _Stop:
     def resume(self) -> str:
         """The command that resumes after the committed windows."""
         return (
-            f"rerun the same command (backfill --from {_arg(self.start)} --to {_arg(self.end)}) "
-            "to resume after the committed windows"
+            f"rerun the same command (backfill --from {as_argument(self.start)} "
+            f"--to {as_argument(self.end)}) to resume after the committed windows"
         )
 
     def _which(self, window: Window) -> str:
@@ -113,7 +113,7 @@ def _span(lo: datetime, hi: datetime) -> str:
     return f"{lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M} UTC"
 
 
-def _arg(moment: datetime) -> str:
+def as_argument(moment: datetime) -> str:
     """``moment`` as ``backfill --from``/``--to`` take it back: a day, or a day and a time."""
     if moment.time() == time(0):
         return f"{moment:%Y-%m-%d}"

@@ -265,9 +265,15 @@ def backfill(
     during a backfill exits 4). Ctrl-C or SIGTERM stops it between windows or requests (exit
     130 or 143, naming the committed windows); a second signal exits at once.
     """
+    from recon.backfill import as_argument
     from recon.bootstrap import build_app
     from recon.service import run_backfill
 
+    if _utc(end) <= _utc(start):  # refused before the sandbox is served or the lock taken
+        raise ConfigError(
+            f"backfill: --to {as_argument(end)} must be after --from {as_argument(start)} "
+            "(UTC, end exclusive)"
+        )
     settings = _settings(config)
     with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
         stats = run_backfill(
@@ -393,9 +399,35 @@ def _period(month: str | None, start: datetime | None, end: datetime | None) -> 
         return first, following
     if start is None or end is None:
         raise ConfigError("report: give --month, or both --from and --to")
-    if end <= start:
-        raise ConfigError("report: --to must be after --from")
-    return start.date(), end.date()
+    first, last = _whole_day("--from", start), _whole_day("--to", end)
+    if last <= first:
+        raise ConfigError(
+            f"report: --to {last} must be after --from {first} (end exclusive: "
+            f"--from {first} --to {first + timedelta(days=1)} is the one day {first})"
+        )
+    return first, last
+
+
+def _whole_day(option: str, moment: datetime) -> date:
+    """The day ``moment`` names, for an option of a book of whole days.
+
+    Raises:
+        ConfigError: ``moment`` has a time of day: the book would silently drop it (a range
+            ``D`` to ``D 12:00`` read as ``D..D``, an empty book).
+    """
+    if moment.time() != datetime.min.time():
+        day = moment.date()
+        # The end is exclusive: the day after is what takes in the day the time was on.
+        hint = (
+            f"{day} to start on it"
+            if option == "--from"
+            else f"{day + timedelta(1)} to end with {day}"
+        )
+        raise ConfigError(
+            f"report: {option} {moment.isoformat()}: the book covers whole days of the shop; "
+            f"give a day, e.g. {option} {hint}"
+        )
+    return moment.date()
 
 
 app.add_typer(actions_app, name="actions")
