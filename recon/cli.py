@@ -41,8 +41,8 @@ def sandbox(
     seed: Annotated[int, typer.Option(help="generate a world with this seed")] = 7,
     returns: Annotated[int, typer.Option(min=0, help="number of Loop returns to generate")] = 300,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    shopify_port: Annotated[int, typer.Option()] = 8701,
-    loop_port: Annotated[int, typer.Option()] = 8702,
+    shopify_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port")] = 8701,
+    loop_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port")] = 8702,
     error_rate: Annotated[float, typer.Option(help="share of requests answered 5xx")] = 0.0,
     latency: Annotated[float, typer.Option(help="seconds added to every answer")] = 0.0,
     drop_write_rate: Annotated[

@@ -41,7 +41,9 @@ quarantine_app = typer.Typer(
 def quarantine(
     ctx: typer.Context,
     config: ConfigOption = None,
-    limit: Annotated[int, typer.Option(help="show at most this many")] = 200,
+    # At least 1: a negative one was read as a slice (all but the oldest), 0 showed nothing,
+    # each under a title counting every entry.
+    limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 200,
     show_all: Annotated[
         bool,
         typer.Option("--all", help="also list resolved entries (by a clean read, or by hand)"),
