@@ -16,6 +16,7 @@ from rich.markup import escape
 from recon.cli_actions import actions_app
 from recon.cli_findings import findings_app
 from recon.cli_options import ConfigOption
+from recon.cli_outbox import outbox_app
 from recon.cli_quarantine import quarantine_app
 from recon.clock import shop_day
 from recon.config import RemediationMode
@@ -433,6 +434,7 @@ def _whole_day(option: str, moment: datetime) -> date:
 app.add_typer(actions_app, name="actions")
 app.add_typer(findings_app, name="findings")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _utc(moment: datetime) -> datetime:

@@ -27,6 +27,7 @@ from recon.delivery import (
 from recon.engine import ReconResult
 from recon.engine.rma import ascii_digits
 from recon.errors import ConfigError, MailLostError, ReportNotDeliveredError
+from recon.mail_parked import PARKED_MARK, parked_note
 from recon.models import Finding, GiftCardRecord, LoopReturnRecord
 from recon.money import quantize, to_minor, tolerance_units
 from recon.order_flags import NO_FLAGS, UnknownFlags
@@ -384,9 +385,13 @@ def publish(
             _gone_out(folder, went_out)  # the first has the report; a later team's was lost
         raise
     _gone_out(folder, went_out)  # sent, or waiting in the outbox for the next run to resend
+    outbox = settings.delivery.outbox_dir
     notes = [
-        f"delivery: {e}; the message waits in {settings.delivery.outbox_dir}" for e in result.errors
+        f"delivery: {e}" + ("" if PARKED_MARK in e else f"; the message waits in {outbox}")
+        for e in result.errors
     ]
+    if result.parked_earlier:  # said every night, but no longer a failed delivery (exit 5)
+        notes.append(f"delivery: {parked_note(result.parked_earlier, outbox)}")
     return files, notes, list(result.errors)
 
 
@@ -397,16 +402,28 @@ def _gone_out(folder: Path, went_out: Callable[[], None]) -> None:
 
 
 def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDeliveredError | None:
-    """What a completed run ends with when its report waits in the outbox unsent, else None.
+    """What a completed run ends with when its report waits in the outbox unsent, or the relay
+    refused it for good (parked by this run: later runs only note it), else None.
 
     Only in smtp mode: in outbox mode the outbox is the delivery, so nothing is ever waiting.
     """
     if settings.delivery.mode != "smtp" or not errors:
         return None
+    outbox = settings.delivery.outbox_dir
+    parked = [e for e in errors if PARKED_MARK in e]
+    said = []
+    if len(parked) < len(errors):
+        said.append(
+            f"{len(errors) - len(parked)} message(s) wait in {outbox} and the next run resends "
+            "them; check [delivery.smtp]"
+        )
+    if parked:
+        # Each says where it is, the relay's answer and what to run once the cause is fixed.
+        said.append(f"{len(parked)} message(s) the relay refused for good: " + "; ".join(parked))
+    first = next((e for e in errors if PARKED_MARK not in e), None)
+    tail = f" (first error: {first})" if first is not None else ""
     return ReportNotDeliveredError(
-        f"the run completed but its report was not delivered: {len(errors)} message(s) wait in "
-        f"{settings.delivery.outbox_dir} and the next run resends them; check [delivery.smtp] "
-        f"(first error: {errors[0]})"
+        "the run completed but its report was not delivered: " + "; ".join(said) + tail
     )
 
 

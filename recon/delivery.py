@@ -1,8 +1,9 @@
 """Deliver report e-mails over SMTP or into an outbox directory, never losing a message.
 
 ``deliver`` first resends the ``.eml`` files waiting in the outbox, then sends the new messages;
-a message that cannot be sent is written to the outbox as ``.eml`` and retried by the next run.
-``build_messages`` makes one message per team, listing only that team's items.
+a message that cannot be sent is written to the outbox as ``.eml`` and retried by the next run,
+unless the relay refused it for good: then it is parked (``recon.mail_parked``).
+``build_messages`` (``recon.mail_messages``) makes one message per team.
 """
 
 from __future__ import annotations
@@ -16,22 +17,27 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.utils import getaddresses
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-from recon.config import DeliverySettings
-from recon.errors import ConfigError, DeliveryError, MailLostError, RecipientsRefusedError
-from recon.models import Owner
+from recon.errors import (
+    ConfigError,
+    DeliveryError,
+    MailLostError,
+    MailRefusedError,
+    RecipientsRefusedError,
+)
+from recon.mail_messages import SHOP_HEADER as SHOP_HEADER
+from recon.mail_messages import TEAM_HEADER as TEAM_HEADER
+from recon.mail_messages import XLSX_TYPE as XLSX_TYPE
+from recon.mail_messages import build_messages as build_messages  # callers import it here
+from recon.mail_parked import park_file, park_message, parked_error, parked_mail, parked_note
 from recon.outbox import CLAIM_TIMEOUT, Claim, claim, reclaim_stale
-from recon.reporting.data import ReportData
-from recon.reporting.figures import for_team
-from recon.reporting.html import Withheld, make_environment, render_email
 from recon.smtp import RESEND_TO_HEADER
 from recon.smtp import SmtpMailer as SmtpMailer  # the adapter lived here; callers import it here
 
 log = logging.getLogger(__name__)
-XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -47,10 +53,6 @@ class Mailer(Protocol):
         ...
 
 
-# Names the shop whose report a message is (``deliver`` resends only the running shop's).
-SHOP_HEADER = "X-Recon-Shop"
-# The team a message is for (finance, warehouse, cx).
-TEAM_HEADER = "X-Recon-Team"
 # Marks an .eml that outbox mode delivered, as opposed to one kept after a failed send.
 DELIVERED_HEADER = "X-Recon-Delivered"
 
@@ -115,11 +117,15 @@ class DeliveryResult:
     errors: list[str] = field(default_factory=list)
     # The teams whose message of this run was sent or kept in the outbox for the next run.
     went_out: list[str] = field(default_factory=list)
+    # Refused for good by the relay in this run: parked in refused/, resent only by hand.
+    parked: list[Path] = field(default_factory=list)
+    # Parked by an earlier run and still there: said (a warning), no longer a failure.
+    parked_earlier: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when nothing is left waiting in the outbox."""
-        return not self.kept
+        """True when this run left nothing waiting in the outbox, or parked."""
+        return not self.kept and not self.parked
 
 
 def deliver(
@@ -149,6 +155,10 @@ def deliver(
     message like any other failure: the run has saved its findings, so the next run would see
     them as open, not new, and their e-mail would be lost.
 
+    A message the relay refuses for good (``MailRefusedError``, and the recipients of a
+    ``RecipientsRefusedError`` refused with a 5xx) is parked in ``refused/`` with the answer
+    (``recon.mail_parked``): not resent by later runs, which list it in ``parked_earlier``.
+
     A message that can be neither sent nor kept (the outbox cannot be written either) does
     not stop the others: each team's mail is tried, then ``MailLostError`` names the lost ones
     and the teams whose message went out (sent or kept).
@@ -171,6 +181,15 @@ def deliver(
                 _keep_for_refused(message, exc, outbox_dir, result)
             except OSError as write_exc:
                 lost.append(_lost(message, exc, write_exc))
+        except MailRefusedError as exc:
+            try:
+                parked = park_message(message, eml_name(message), outbox_dir, str(exc))
+            except OSError as write_exc:
+                lost.append(_lost(message, exc, write_exc))
+                continue
+            result.parked.append(parked)
+            result.errors.append(parked_error(parked, exc))
+            log.error("%r refused for good; parked as %s: %s", str(message["Subject"]), parked, exc)
         except (DeliveryError, ConfigError) as exc:
             try:
                 kept = write_eml(message, outbox_dir)
@@ -186,6 +205,11 @@ def deliver(
                 exc,
             )
         result.went_out.append(str(message[TEAM_HEADER]))
+    if not isinstance(mailer, OutboxMailer):
+        earlier = [p for p in parked_mail(outbox_dir, shop) if p not in result.parked]
+        if earlier:
+            result.parked_earlier = earlier
+            log.warning(parked_note(earlier, outbox_dir))
     if lost:
         raise _lost_error(lost, result.went_out)
     return result
@@ -296,6 +320,9 @@ def _resend_waiting(
             except OSError as write_exc:
                 lost.append(_lost(waiting, exc, write_exc))
             continue
+        except MailRefusedError as exc:
+            _park_waiting(held, waiting, exc, outbox_dir, result)
+            continue
         except (DeliveryError, ConfigError) as exc:
             held.release()
             result.kept.append(path)
@@ -310,6 +337,27 @@ def _resend_waiting(
     return lost
 
 
+def _park_waiting(
+    held: Claim,
+    waiting: EmailMessage,
+    exc: MailRefusedError,
+    outbox_dir: Path,
+    result: DeliveryResult,
+) -> None:
+    """Park a waiting message the relay refused for good; one that cannot move waits on."""
+    try:
+        parked = park_file(held.path, outbox_dir, waiting, str(exc))
+    except OSError as move_exc:
+        held.release()
+        result.kept.append(held.waiting)
+        result.errors.append(f"{held.waiting.name}: {exc}; and it could not be parked: {move_exc}")
+        return
+    held.close()
+    result.parked.append(parked)
+    result.errors.append(parked_error(parked, exc))
+    log.error("%s refused for good; parked as %s: %s", held.waiting.name, parked, exc)
+
+
 def _sent(held: Claim, path: Path) -> None:
     """Move a sent message's claim to ``sent/``; one that cannot move is logged."""
     try:
@@ -322,131 +370,28 @@ def _sent(held: Claim, path: Path) -> None:
 def _keep_for_refused(
     message: EmailMessage, exc: RecipientsRefusedError, outbox_dir: Path, result: DeliveryResult
 ) -> None:
-    """Keep ``message`` in the outbox for the recipients the relay refused, and them alone.
+    """Keep ``message`` for the recipients the relay refused, and them alone: a copy for
+    those refused for good (5xx) parked, one for those refused for now (4xx) in the outbox.
 
     Raises:
         OSError: the outbox cannot be written.
     """
-    owed = copy.deepcopy(message)
-    del owed[RESEND_TO_HEADER]
-    owed[RESEND_TO_HEADER] = ", ".join(exc.refused)
-    kept = write_eml(owed, outbox_dir)
-    result.kept.append(kept)
-    result.errors.append(f"{kept.name}: {exc}")
-    log.warning(
-        "%r: kept in the outbox as %s for the next run: %s", str(message["Subject"]), kept, exc
-    )
-
-
-def build_messages(
-    data: ReportData, settings: DeliverySettings, attachments: Sequence[Path] = ()
-) -> list[EmailMessage]:
-    """One message per team with recipients: finance gets everything and the attachments.
-
-    Warehouse and CX get only their categories (``recon.reporting.figures.TEAM_CATEGORIES``), and
-    no message at all when they have nothing open, resolved or left out. The workbook lists every
-    finding, so it goes to finance only. ``attachments`` are in their order of priority: those
-    that fit together in ``max_attachment_mb`` are attached, first come first, and the mail
-    names the rest with their size and path (``_fitting``).
-
-    Raises:
-        OSError: an attachment cannot be read.
-    """
-    env = make_environment()
-    messages = []
-    teams: tuple[tuple[Owner, Literal["finance", "warehouse", "cx"]], ...] = (
-        (Owner.FINANCE, "finance"),
-        (Owner.WAREHOUSE, "warehouse"),
-        (Owner.CX, "cx"),
-    )
-    for team, name in teams:
-        recipients = settings.recipients.get(name) or []
-        if not recipients:
+    final, later = exc.split()
+    for refused in (final, later):
+        if not refused:
             continue
-        team_data = for_team(data, team)
-        quiet = not (
-            team_data.headline.open_findings
-            or team_data.resolved_findings
-            or team_data.left_out_findings  # gone from its open count: say why, as resolved
-            or team_data.remediation  # its writes were held: say why, and what releases them
-            or team_data.write_failures  # Shopify refused its writes, or has not answered
-        )
-        if team != Owner.FINANCE and quiet:
+        owed = copy.deepcopy(message)
+        del owed[RESEND_TO_HEADER]
+        owed[RESEND_TO_HEADER] = ", ".join(refused)
+        if refused is final:
+            parked = park_message(owed, eml_name(owed), outbox_dir, str(exc))
+            result.parked.append(parked)
+            result.errors.append(parked_error(parked, exc))
+            log.error("%r: parked as %s: %s", str(message["Subject"]), parked, exc)
             continue
-        attached, withheld = _fitting(attachments, settings.max_attachment_mb)
-        text, html = render_email(
-            team_data, team.value, env, withheld if team == Owner.FINANCE else ()
-        )
-        message = _message(team_data, team, settings, recipients, text, html)
-        if team == Owner.FINANCE:
-            for path in attached:
-                message.add_attachment(
-                    path.read_bytes(),
-                    maintype=XLSX_TYPE[0],
-                    subtype=XLSX_TYPE[1],
-                    filename=path.name,
-                )
-        messages.append(message)
-    return messages
-
-
-def _fitting(paths: Sequence[Path], limit_mb: float) -> tuple[list[Path], list[Withheld]]:
-    """The files to attach, and those left out (named in the mail instead).
-
-    ``limit_mb`` bounds the message's attachments together: a relay refuses the whole
-    message, not one file. Files are taken in the order given, their order of priority: each
-    is attached if it fits with those attached before it, else withheld; a later, smaller file
-    that still fits is attached.
-
-    Raises:
-        OSError: a file cannot be read.
-    """
-    attached: list[Path] = []
-    withheld: list[Withheld] = []
-    carried_mb = 0.0
-    for path in paths:
-        size_mb = path.stat().st_size / 2**20
-        if carried_mb + size_mb <= limit_mb:
-            attached.append(path)
-            carried_mb += size_mb
-            continue
-        over = Withheld(
-            path.resolve(), size_mb, limit_mb, 0.0 if size_mb > limit_mb else carried_mb
-        )
+        kept = write_eml(owed, outbox_dir)
+        result.kept.append(kept)
+        result.errors.append(f"{kept.name}: {exc}")
         log.warning(
-            "%s is %s MB, %s [delivery] max_attachment_mb (%g MB): not attached",
-            path.name,
-            over.shown_mb,
-            "over" if over.alone_over else f"with {over.shown_attached_mb} MB attached over",
-            limit_mb,
+            "%r: kept in the outbox as %s for the next run: %s", str(message["Subject"]), kept, exc
         )
-        withheld.append(over)
-    return attached, withheld
-
-
-def _message(
-    data: ReportData,
-    team: Owner,
-    settings: DeliverySettings,
-    recipients: Sequence[str],
-    text: str,
-    html: str,
-) -> EmailMessage:
-    message = EmailMessage()
-    # A later report of the shop's day says which (its run among the day's reports that went
-    # out: a run that failed sent no mail): the first one's subject stays as it always was.
-    run = f" (run {data.day_run})" if data.day_run > 1 else ""
-    message["Subject"] = (
-        f"[recon] {data.shop} {data.report_day.isoformat()}{run}: "
-        f"{data.headline.open_findings} open findings ({team.value})"
-    )
-    message["From"] = settings.smtp.sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = format_datetime(data.as_of)
-    message["Message-ID"] = make_msgid(idstring=f"{data.run_id}.{team.value}", domain="recon.local")
-    message["X-Recon-Run"] = data.run_id
-    message[SHOP_HEADER] = data.shop
-    message[TEAM_HEADER] = team.value
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    return message

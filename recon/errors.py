@@ -24,8 +24,11 @@
     └── DeliveryError                   the report could not be delivered (kept in the outbox)
         ├── ReportNotDeliveredError exit 5  the run completed, but SMTP did not take its report:
         │                                   it waits in the outbox and the next run resends it
+        │                                   (refused for good: parked, ``outbox retry`` resends)
         ├── RecipientsRefusedError          the relay took a message for some recipients only
         │                                   (``deliver`` keeps it for the refused ones alone)
+        ├── MailRefusedError                the relay refused a message for good (5xx to MAIL,
+        │                                   RCPT or DATA): parked in the outbox's refused/
         └── MailLostError                   a message could be neither sent nor kept in the
                                             outbox; names it, and the teams whose mail went out
 
@@ -178,6 +181,28 @@ class RecipientsRefusedError(DeliveryError):
     def __init__(self, message: str, refused: dict[str, tuple[int, str]]) -> None:
         super().__init__(message)
         self.refused = refused
+
+    def split(self) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+        """The refused addresses whose answer refuses for good (``permanent``: parked), and
+        those refused for now (a 4xx: they wait for the next run)."""
+        final = {a: answer for a, answer in self.refused.items() if permanent(answer[0])}
+        return final, {a: answer for a, answer in self.refused.items() if a not in final}
+
+
+def permanent(code: int, stage: str = "RCPT") -> bool:
+    """Whether an SMTP reply ``code`` refuses for good: a 5xx, so resending the same message
+    gets the same answer (RFC 5321 §4.2.1). A 552 to RCPT is the exception: RFC 5321
+    §4.5.3.1.10 has clients read it as 452 (too many recipients, or a mailbox over quota for
+    now)."""
+    return 500 <= code < 600 and not (code == 552 and stage == "RCPT")
+
+
+class MailRefusedError(DeliveryError):
+    """The relay refused a message for good: a 5xx answer to MAIL (the sender), RCPT (every
+    recipient) or DATA (its size or content). Sent again unchanged it would be refused again,
+    so ``deliver`` parks it in the outbox's ``refused/`` with the answer beside it, and only
+    ``outbox retry`` (after the cause is fixed) sends it again.
+    """
 
 
 class ReportNotDeliveredError(DeliveryError):

@@ -28,6 +28,8 @@ from recon.lock import holder_name, holder_process_is_gone
 log = logging.getLogger(__name__)
 CLAIMS_DIR = "claimed"
 SENT_DIR = "sent"
+# Mail the relay refused for good (a 5xx answer): kept here, resent by hand (recon.mail_parked).
+REFUSED_DIR = "refused"
 # A claim whose holder cannot be checked is taken back after this long (seconds): far longer
 # than sending one message takes (an SMTP timeout of 30 s a step), short enough for next night.
 CLAIM_TIMEOUT = 3600.0
@@ -45,6 +47,10 @@ class Claim:
         sent_dir = self.waiting.parent / SENT_DIR
         sent_dir.mkdir(exist_ok=True)
         self.path.replace(sent_dir / self.waiting.name)
+        _remove_dir(self.path.parent)
+
+    def close(self) -> None:
+        """End a claim whose message was moved elsewhere (parked: ``recon.mail_parked``)."""
         _remove_dir(self.path.parent)
 
     def release(self) -> None:

@@ -10,7 +10,13 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from recon.config import SmtpSettings
-from recon.errors import ConfigError, DeliveryError, RecipientsRefusedError
+from recon.errors import (
+    ConfigError,
+    DeliveryError,
+    MailRefusedError,
+    RecipientsRefusedError,
+    permanent,
+)
 
 # The recipients a kept message still owes (the relay refused them; the others got it): a copy
 # ``recon.delivery`` keeps for them goes to them alone, its To header unchanged.
@@ -69,6 +75,18 @@ class SmtpMailer:
                 refused = smtp.send_message(message, to_addrs=resend_to)
         except ConfigError:
             raise
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            stage = "MAIL" if isinstance(exc, smtplib.SMTPSenderRefused) else "DATA"
+            said = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            error = MailRefusedError if permanent(exc.smtp_code, stage) else DeliveryError
+            raise error(f"SMTP {s.host}:{s.port} refused the message at {stage}: {said}") from exc
+        except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused
+            answers = {a: (code, _text(text)) for a, (code, text) in exc.recipients.items()}
+            said = "; ".join(f"{a}: {code} {text}" for a, (code, text) in answers.items())
+            # One recipient refused only for now and the message may yet go: it waits.
+            final = all(permanent(code) for code, _ in answers.values())
+            error = MailRefusedError if final else DeliveryError
+            raise error(f"SMTP {s.host}:{s.port} refused every recipient ({said})") from exc
         except (smtplib.SMTPException, ssl.SSLError, OSError, UnicodeError) as exc:
             raise DeliveryError(
                 f"SMTP {s.host}:{s.port} ({s.security}) failed: {type(exc).__name__}: {exc}"
@@ -76,8 +94,7 @@ class SmtpMailer:
         if refused:
             # smtplib raises only when every recipient is refused; the others got the message.
             answers = {
-                address: (code, answer.decode("utf-8", "replace"))
-                for address, (code, answer) in refused.items()
+                address: (code, _text(answer)) for address, (code, answer) in refused.items()
             }
             said = "; ".join(f"{a}: {code} {text}" for a, (code, text) in answers.items())
             raise RecipientsRefusedError(
@@ -135,6 +152,11 @@ def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         )
     if code not in (235, 503):  # 503: already authenticated, as smtplib's own login accepts
         raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+def _text(answer: bytes | str) -> str:
+    """A relay's answer as text (smtplib hands it over as bytes)."""
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
 
 
 def _utf8_base64(text: str) -> str:

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from recon.config import SmtpSettings
 from recon.delivery import SmtpMailer, deliver
+from recon.mail_parked import unpark
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "recon@acme.test", "Grüße-£42"  # what a password manager hands out
@@ -159,8 +160,9 @@ def test_a_recipient_the_relay_refuses_gets_the_report_later_and_the_others_get_
     """Finance's mail to two people, one of whom the relay refuses (a mailbox not created yet,
     a typo since fixed at the relay): smtplib raises only when every recipient is refused and
     returns the others, which recon dropped, so the run said the report went out (exit 0) and
-    that person never got it. Now the refused recipient's copy waits in the outbox (the run
-    ends 5 naming the address and the relay's answer) and goes to that person alone next run."""
+    that person never got it. Now the refused recipient's copy is kept (the run ends 5 naming
+    the address and the relay's answer): a 550 refuses for good, so it is parked until the
+    operator, the mailbox created, runs ``outbox retry``; then it goes to that person alone."""
     controller, inbox = relay
     inbox.refuse = frozenset({"ap@acme.test", "cfo@acme.test"})
     outbox = tmp_path / "outbox"
@@ -168,12 +170,14 @@ def test_a_recipient_the_relay_refuses_gets_the_report_later_and_the_others_get_
     first = deliver([message("fin@acme.test, ap@acme.test, cfo@acme.test")], send, outbox)
     assert [to for to, _ in inbox.messages] == [["fin@acme.test"]]
     assert first.sent == ["[recon] nightly"] and first.went_out == ["finance"]
-    assert not first.ok and len(first.kept) == 1
+    assert not first.ok and len(first.parked) == 1 and first.kept == []
     assert "ap@acme.test" in first.errors[0] and "cfo@acme.test" in first.errors[0]
     assert "550" in first.errors[0]
     assert "fin@acme.test" not in first.errors[0]
 
     inbox.refuse = frozenset()  # the mailbox exists now
+    assert deliver([], send, outbox).resent == []  # parked: not resent on its own
+    unpark(outbox, shop=None)  # outbox retry
     second = deliver([], send, outbox)
     assert second.ok and len(second.resent) == 1
     owed = ["ap@acme.test", "cfo@acme.test"]
@@ -189,18 +193,19 @@ def test_a_report_refused_for_its_sender_goes_out_once_the_sender_is_fixed(
 ) -> None:
     """The relay lets the account send only as itself (Microsoft 365's SendAsDenied, Postfix's
     sender login maps): the report waits, exit 5, and the operator fixes ``[delivery.smtp]
-    sender`` as the error says. The waiting ``.eml`` kept the old From, so every night's resend
-    was refused again and the report never went out. A message goes from the sender the
-    settings name when it is sent."""
+    sender`` as the error says (the 553 parks the report), then ``outbox retry``. The ``.eml``
+    kept the old From, so every resend was refused again and the report never went out. A
+    message goes from the sender the settings name when it is sent."""
     controller, inbox = relay
     inbox.senders = frozenset({USER})
     outbox = tmp_path / "outbox"
     report = message()
     report.replace_header("From", "reports@acme.test")  # as built from the first settings
     first = deliver([report], mailer(controller.port, ca_file, sender="reports@acme.test"), outbox)
-    assert inbox.messages == [] and len(first.kept) == 1 and "553" in first.errors[0]
+    assert inbox.messages == [] and len(first.parked) == 1 and "553" in first.errors[0]
 
     fixed = mailer(controller.port, ca_file, sender=f"Recon <{USER}>")
+    unpark(outbox, shop=None)  # outbox retry, once the sender is fixed
     second = deliver([], fixed, outbox)
     assert second.ok and len(second.resent) == 1
     (received,) = [m for _, m in inbox.messages]
@@ -212,8 +217,9 @@ def test_a_copy_for_a_refused_recipient_goes_to_the_corrected_address_alone(
     relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
 ) -> None:
     """One of finance's two addresses mistyped: the other got the report, a copy waits for the
-    mistyped one. Corrected in the settings, the copy still went to the mistyped address,
-    refused every night (exit 5). It now goes to the corrected address, and only there."""
+    mistyped one (parked: a 550). Corrected in the settings and retried (``outbox retry``),
+    the copy went to the mistyped address, refused again. It now goes to the corrected
+    address, and only there."""
     controller, inbox = relay
     inbox.refuse = frozenset({"ap@acme.tset"})
     outbox = tmp_path / "outbox"
@@ -221,9 +227,10 @@ def test_a_copy_for_a_refused_recipient_goes_to_the_corrected_address_alone(
     report = message("fin@acme.test, ap@acme.tset")
     report["X-Recon-Shop"] = "acme"
     first = deliver([report], send, outbox, shop="acme")
-    assert [to for to, _ in inbox.messages] == [["fin@acme.test"]] and len(first.kept) == 1
+    assert [to for to, _ in inbox.messages] == [["fin@acme.test"]] and len(first.parked) == 1
 
     now = {"finance": ["fin@acme.test", "ap@acme.test"]}
+    unpark(outbox, shop="acme")
     second = deliver([], send, outbox, shop="acme", recipients=now)
     assert second.ok and len(second.resent) == 1
     assert [to for to, _ in inbox.messages] == [["fin@acme.test"], ["ap@acme.test"]]
@@ -241,6 +248,7 @@ def test_a_copy_owed_to_no_one_any_more_is_not_sent(
     report = message("fin@acme.test, ap@acme.tset")
     report["X-Recon-Shop"] = "acme"
     deliver([report], send, outbox, shop="acme")
+    unpark(outbox, shop="acme")
     second = deliver([], send, outbox, shop="acme", recipients={"finance": ["fin@acme.test"]})
     assert second.ok and [to for to, _ in inbox.messages] == [["fin@acme.test"]]
     assert list(outbox.glob("*.eml")) == [] and len(list((outbox / "sent").glob("*.eml"))) == 1

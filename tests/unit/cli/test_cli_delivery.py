@@ -95,3 +95,55 @@ def test_outbox_mode_exits_0_whatever_smtp_would_say(tmp_path: Path) -> None:
     result = recon("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert waiting(tmp_path)
+
+
+class Refusing(Inbox):
+    """A relay that answers DATA with a permanent 554 while ``refusing``."""
+
+    refusing = True
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refusing:
+            return "554 5.6.0 Message content rejected by policy"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_report_the_relay_refuses_for_good_is_parked_once_then_sent_by_outbox_retry(
+    tmp_path: Path,
+) -> None:
+    """A 554 was kept in the outbox and resent every night, refused every night: exit 5 for
+    ever, and the night's real failures drowned in it. The run that gets the answer exits 5
+    naming it and parks the mail in refused/; the next night does not resend it and exits 0,
+    saying it is parked; ``outbox retry`` sends it once the cause is fixed."""
+    inbox = Refusing()
+    controller = Controller(inbox, hostname=HOST, port=free_port())
+    controller.start()
+    try:
+        config = sandbox_config(tmp_path, "smtp", controller.port)
+        first = recon("run", "--config", str(config))
+        assert first.returncode == 5, first.stderr
+        assert "554 5.6.0" in first.stderr and "outbox retry" in first.stderr
+        refused = tmp_path / "reports" / "outbox" / "refused"
+        parked = sorted(refused.glob("*.eml"))
+        assert parked and waiting(tmp_path) == [] and inbox.subjects == []
+        assert all(Path(f"{p}.answer.txt").is_file() for p in parked)
+
+        inbox.refusing = False  # the policy was fixed at the relay
+        second = recon("run", "--config", str(config))
+        assert second.returncode == 0, second.stderr
+        assert "refused for good" in second.stdout + second.stderr
+        assert "outbox retry" in second.stdout + second.stderr
+        assert all("(run 2)" in subject for subject in inbox.subjects)  # only its own mail
+        assert sorted(refused.glob("*.eml")) == parked
+
+        listed = recon("outbox", "list", "--config", str(config))
+        assert listed.returncode == 0 and "554 5.6.0" in listed.stdout
+
+        retried = recon("outbox", "retry", "--config", str(config))
+        assert retried.returncode == 0, retried.stderr
+        assert f"{len(parked)} sent" in retried.stdout
+        assert list(refused.glob("*")) == [] and waiting(tmp_path) == []
+        resent = [s for s in inbox.subjects if "(run 2)" not in s]
+        assert len(resent) == len(parked)
+    finally:
+        controller.stop()

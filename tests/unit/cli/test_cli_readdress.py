@@ -13,6 +13,10 @@ from tests.unit.cli.test_cli_delivery import HOST, free_port, sandbox_config, wa
 TYPO, FIXED = "finance@acme.tset", "finance@acme.test"
 
 
+def parked(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "reports" / "outbox" / "refused").glob("*.eml"))
+
+
 class Relay:
     """Refuses mail for ``TYPO`` (no such domain), keeps who got each subject."""
 
@@ -37,10 +41,11 @@ class Relay:
 def test_a_report_refused_for_a_mistyped_recipient_goes_to_the_corrected_one(
     tmp_path: Path,
 ) -> None:
-    """Finance's address mistyped: the relay refuses it, the report waits (exit 5) and the
-    error names the address. Corrected in ``[delivery.recipients]``, the next run resent the
-    waiting ``.eml`` to the address written in it, refused again: the report of that night
-    never reached finance and every run after ended 5. It now goes to finance as configured."""
+    """Finance's address mistyped: the relay refuses it for good (550), the report is parked
+    (exit 5) and the error names the address. Corrected in ``[delivery.recipients]``, a resend
+    went to the address written in the ``.eml``, refused again: the report of that night never
+    reached finance. The next run sends its own report and leaves the parked one (exit 0);
+    ``outbox retry`` sends it to finance as configured now."""
     relay = Relay()
     controller = Controller(relay, hostname=HOST, port=free_port())
     controller.start()
@@ -50,13 +55,16 @@ def test_a_report_refused_for_a_mistyped_recipient_goes_to_the_corrected_one(
         first = recon("run", "--config", str(config))
         assert first.returncode == 5, first.stderr
         assert TYPO in first.stderr and relay.received == []
-        assert len(waiting(tmp_path)) == 1
+        assert waiting(tmp_path) == [] and len(parked(tmp_path)) == 1
 
         config.write_text(config.read_text().replace(TYPO, FIXED), encoding="utf-8")
         second = recon("run", "--config", str(config))
+        assert second.returncode == 0, second.stderr
+        assert [to for to, _ in relay.received] == [[FIXED]]  # tonight's only
+        retried = recon("outbox", "retry", "--config", str(config))
     finally:
         controller.stop()
-    assert second.returncode == 0, second.stderr
-    assert waiting(tmp_path) == []
-    assert [to for to, _ in relay.received] == [[FIXED], [FIXED]]  # last night's, tonight's
-    assert "(run 2)" in relay.received[1][1] and "(run 2)" not in relay.received[0][1]
+    assert retried.returncode == 0, retried.stderr
+    assert waiting(tmp_path) == [] and parked(tmp_path) == []
+    assert [to for to, _ in relay.received] == [[FIXED], [FIXED]]  # tonight's, then last night's
+    assert "(run 2)" in relay.received[0][1] and "(run 2)" not in relay.received[1][1]

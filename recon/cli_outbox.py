@@ -1,0 +1,86 @@
+"""``run_recon.py outbox``: mail the relay refused for good, parked, and sending it again.
+
+A 5xx answer to MAIL, RCPT or DATA parks the message in ``<outbox>/refused/`` with the answer
+beside it (``recon.mail_parked``); no run resends it on its own. ``outbox list`` shows it and
+``outbox retry`` sends it again once the cause is fixed (a recipient, the sender, the size).
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from recon.cli_options import ConfigOption
+from recon.errors import ConfigError, DeliveryError
+
+outbox_app = typer.Typer(
+    no_args_is_help=True,
+    help="Mail the relay refused for good (parked in the outbox's refused/): list, send again.",
+)
+
+
+@outbox_app.command("list")
+def outbox_list(config: ConfigOption = None) -> None:
+    """List this shop's parked mail: each message, whom it was for and the relay's answer."""
+    from recon.cli import _settings
+    from recon.mail_parked import ANSWER_SUFFIX, parked_mail
+
+    settings = _settings(config)
+    outbox = settings.delivery.outbox_dir
+    console = Console(soft_wrap=True)
+    paths = parked_mail(outbox, settings.shop.slug)
+    if not paths:
+        console.print(escape(f"no parked mail for shop {settings.shop.slug} in {outbox}"))
+        return
+    for path in paths:
+        console.print(escape(str(path)))
+        answer = path.with_name(path.name + ANSWER_SUFFIX)
+        said = answer.read_text("utf-8") if answer.is_file() else "(no answer kept)\n"
+        console.print(escape("".join(f"  {line}\n" for line in said.splitlines())), end="")
+
+
+@outbox_app.command("retry")
+def outbox_retry(config: ConfigOption = None) -> None:
+    """Send this shop's parked mail again, now, once the cause is fixed (the recipients, the
+    sender or the relay): to the team's recipients and from the sender as the settings name
+    them now. Refused again for good, a message is parked again (exit 5, with the answer).
+
+    \f
+    Raises:
+        ConfigError: delivery is in outbox mode (nothing is mailed, so nothing is parked).
+        DeliveryError: the parked mail cannot be moved back into the outbox.
+        ReportNotDeliveredError: a message was not delivered (exit 5): parked again, or
+            waiting for the next run (a relay down).
+    """
+    from recon.cli import _settings
+    from recon.deliverables import mailer_for, undelivered_error
+    from recon.delivery import deliver
+    from recon.mail_parked import unpark
+
+    settings = _settings(config)
+    if settings.delivery.mode != "smtp":
+        raise ConfigError(
+            'outbox retry: [delivery] mode is "outbox": recon mails nothing, so nothing is '
+            'parked or sent again; set mode = "smtp" to mail the reports'
+        )
+    outbox, shop = settings.delivery.outbox_dir, settings.shop.slug
+    try:
+        back = unpark(outbox, shop)
+    except OSError as exc:
+        raise DeliveryError(
+            f"outbox retry: cannot move parked mail back to {outbox}: {exc}"
+        ) from exc
+    console = Console(soft_wrap=True)
+    if not back:
+        console.print(escape(f"no parked mail for shop {shop} in {outbox}"))
+        return
+    recipients = {str(team): people for team, people in settings.delivery.recipients.items()}
+    result = deliver([], mailer_for(settings), outbox, shop=shop, recipients=recipients)
+    console.print(
+        f"outbox retry: {len(back)} parked message(s) taken back; {len(result.resent)} sent, "
+        f"{len(result.parked)} refused again (parked), {len(result.kept)} waiting"
+    )
+    problem = undelivered_error(settings, result.errors)
+    if problem is not None:
+        raise problem
