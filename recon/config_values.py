@@ -1,4 +1,5 @@
-"""Value types the settings check: environment variable names, API base URLs, e-mail addresses.
+"""Value types the settings check: environment variable names, API base URLs, e-mail addresses;
+and the base of every settings section.
 
 Each is a ``str`` refused at load with a sentence saying what was expected (``recon.config``).
 """
@@ -10,7 +11,7 @@ from email.utils import getaddresses
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Shopify access-token prefixes: a token pasted where its variable's name belongs.
@@ -65,3 +66,11 @@ def _address(value: str) -> str:
 
 
 EmailAddress = Annotated[str, AfterValidator(_address)]
+
+
+class Section(BaseModel):
+    """A ``[section]`` of the settings: an unknown key is refused."""
+
+    # validate_assignment: a value set in code ("apply" for the mode) becomes the enum it names,
+    # and a bad one is refused, as in the file; identity checks on enums then hold.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
