@@ -117,17 +117,31 @@ def test_a_message_the_relay_refuses_for_good_is_parked_not_resent_every_night(
     assert deliver([], send, outbox, shop="acme").resent == []  # sent once
 
 
-@pytest.mark.parametrize("answer", ["451 4.3.0 Try again later", "452 4.3.1 Out of storage"])
+@pytest.mark.parametrize(
+    ("stage", "answer"),
+    [
+        ("data", "451 4.3.0 Try again later"),
+        ("data", "452 4.3.1 Out of storage"),
+        ("rcpt", "450 4.2.1 Mailbox busy"),
+        # RFC 5321 §4.5.3.1.10: a 552 to RCPT is read as 452 (a mailbox over quota for now).
+        ("rcpt", "552 5.2.2 Mailbox full"),
+    ],
+)
 def test_a_transient_refusal_still_waits_and_is_resent_the_next_night(
-    relay: tuple[Controller, PickyRelay], ca_file: Path, tmp_path: Path, answer: str
+    relay: tuple[Controller, PickyRelay], ca_file: Path, tmp_path: Path, stage: str, answer: str
 ) -> None:
+    """A relay busy or a mailbox full for now: the message waits in the outbox and the next
+    run resends it, as before (exit 5 that night)."""
     controller, inbox = relay
-    inbox.data = answer
+    if stage == "data":
+        inbox.data = answer
+    else:
+        inbox.rcpt = {"fin@acme.test": answer}
     outbox = tmp_path / "outbox"
     send = mailer(controller.port, ca_file)
     first = deliver([shop_message()], send, outbox, shop="acme")
     assert not first.ok and len(waiting(outbox)) == 1 and parked(outbox) == []
-    inbox.data = None
+    inbox.data, inbox.rcpt = None, {}
     second = deliver([], send, outbox, shop="acme")
     assert second.ok and len(second.resent) == 1 and len(inbox.messages) == 1
 
