@@ -27,7 +27,7 @@ from rich.progress import (
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.errors import ConfigError, RunInterruptedError
-from recon.fetch import FetchPlan, Window, fetch
+from recon.fetch import FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
 from recon.store.sql import SqlStore
@@ -178,6 +178,7 @@ def backfill(
     progress: bool = True,
     fence: Fence | None = None,
     interrupt: Interrupt | None = None,
+    lost_lock: LostLock | None = None,
 ) -> SyncStats:
     """Mirror everything in [start, end), window by window, resuming where a previous run stopped.
 
@@ -187,7 +188,9 @@ def backfill(
     stops; the windows committed before stay, and a rerun resumes after them. So it does when
     ``interrupt`` is requested (a signal): before the next window, or before the next request
     of the window being read (nothing of that window is kept). Once the last window is
-    committed the backfill finishes (the watermarks' step reads no API).
+    committed the backfill finishes (the watermarks' step reads no API). ``lost_lock`` saying
+    the lease was taken over (``recon.lease_keeper``) stops it the same way, with that
+    ``LockError``.
 
     Raises:
         recon.errors.RunInterruptedError: ``interrupt`` was requested; the message names the
@@ -233,7 +236,7 @@ def backfill(
                     interrupt.check(stop.before(window), who=WHO, resume=stop.resume())
                 batch = fetch(
                     FetchPlan.for_window(window), loop, shopify, interrupt=interrupt,
-                    stopped=functools.partial(stop.during, window),
+                    stopped=functools.partial(stop.during, window), lost_lock=lost_lock,
                 )  # fmt: skip
                 window_stats = commit_batch(
                     store, batch, run_id, checkpoint=(start, end, window), fence=fence

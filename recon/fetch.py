@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from recon.errors import (
+    LockError,
     ReconError,
     RunInterruptedError,
     SourcesFailedError,
@@ -35,6 +36,8 @@ from recon.models import (
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 
 Window = tuple[datetime, datetime]
+# The run lock's loss, if a renewal found it taken over (``recon.lease_keeper``), else None.
+LostLock = Callable[[], LockError | None]
 T = TypeVar("T")
 _API = {"loop": "Loop", "shopify": "Shopify"}
 
@@ -89,10 +92,13 @@ class Stop:
 
     SIDES = ("loop", "shopify")  # the order failures are reported in
 
-    def __init__(self, interrupt: Interrupt | None = None) -> None:
+    def __init__(
+        self, interrupt: Interrupt | None = None, lost_lock: LostLock | None = None
+    ) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._interrupt = interrupt
+        self._lost_lock = lost_lock
         self.errors: dict[str, BaseException] = {}
         self.side = ""  # the first side that failed, for the other's cancellation message
         self.cancelled: set[str] = set()  # the sides that stopped before reading everything
@@ -117,10 +123,12 @@ class Stop:
 
         Raises:
             SyncCancelledError: the other side failed, or the run was asked to stop (a
-                signal: ``recon.interrupt``); ``side`` reads no further.
+                signal: ``recon.interrupt``), or it lost its run lock; ``side`` reads no further.
         """
         if self._interrupt is not None and self._interrupt.requested:
             raise SyncCancelledError(f"{side}: stopped reading: {self._interrupt.name}")
+        if self._lost_lock is not None and self._lost_lock() is not None:
+            raise SyncCancelledError(f"{side}: stopped reading: the run lock was lost")
         if self._event.is_set():
             raise SyncCancelledError(
                 f"{side}: stopped reading: {self.side or 'the other side'} failed"
@@ -250,6 +258,7 @@ def fetch(
     versions: Versions | None = None,
     interrupt: Interrupt | None = None,
     stopped: Callable[[str], RunInterruptedError] | None = None,
+    lost_lock: LostLock | None = None,
 ) -> Batch:
     """Read a plan: Loop in one thread, Shopify in another (separate rate limits).
 
@@ -258,14 +267,17 @@ def fetch(
     first (``SourcesFailedError``). Both sides stop too when the caller's thread is
     interrupted (Ctrl-C) while it waits for them, or when ``interrupt`` is requested (a
     signal): then nothing is returned, and the error raised is ``stopped`` given what the
-    readers did (``Stop.readers``); by default the nightly sync's.
+    readers did (``Stop.readers``); by default the nightly sync's. Both stop as well when
+    ``lost_lock`` says the run's lease was taken over: nothing is returned, and its
+    ``LockError`` is raised.
 
     Raises:
         recon.errors.SourceError: a side failed (its error re-raised here), or both did
             (``SourcesFailedError``).
         recon.errors.RunInterruptedError: ``interrupt`` was requested during the read.
+        recon.errors.LockError: the run's lease was taken over during the read.
     """
-    stop = Stop(interrupt)
+    stop = Stop(interrupt, lost_lock)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-sync") as pool:
         try:
             loop_future = pool.submit(_guarded, stop, "loop", _read_loop, loop, plan, stop)
@@ -282,6 +294,8 @@ def fetch(
             stop.fail("the run (interrupted)", exc)
             raise
     stop.raise_failure()
+    if lost_lock is not None and (lost := lost_lock()) is not None:
+        raise lost  # another run has the shop: what was read is not this run's to keep
     if interrupt is not None and interrupt.requested:
         raise (stopped or functools.partial(_sync_stopped, interrupt))(stop.readers())
     shopify_batch, loop_batch = shopify_future.result(), loop_future.result()

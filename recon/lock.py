@@ -135,6 +135,36 @@ class RunLock:
             )
         return Lease(lease.shop, lease.holder, lease.token, expires)
 
+    def keep(self, lease: Lease, ttl: timedelta) -> Lease:
+        """Extend ``lease`` while no other run has taken it over, even if it lapsed meanwhile
+        (a renewal held up by a busy store): one conditional UPDATE, atomic on SQLite and
+        PostgreSQL, so of this and a takeover racing for a lapsed lease exactly one wins.
+        ``recon.lease_keeper`` calls it from its own thread while a run is alive.
+
+        Raises:
+            LockError: another run took the lease over, or it was released.
+        """
+        expires = self._clock.now() + ttl
+        with self._sessions() as session, session.begin():
+            kept = session.execute(
+                update(RunLockRow)
+                .where(
+                    RunLockRow.shop == lease.shop,
+                    RunLockRow.token == lease.token,
+                    RunLockRow.holder == lease.holder,
+                    RunLockRow.expires_at != RELEASED,
+                )
+                .values(expires_at=expires)
+            )
+            if kept.rowcount != 1:  # type: ignore[attr-defined]
+                row = session.get(RunLockRow, lease.shop, populate_existing=True)
+                now = "no holder" if row is None else f"{row.holder}, token {row.token}"
+                raise LockError(
+                    f"the run lock for shop {lease.shop} was taken over by another run ({now}; "
+                    f"this run held token {lease.token}): this run stopped and writes nothing more"
+                )
+        return Lease(lease.shop, lease.holder, lease.token, expires)
+
     def extend_in(self, session: Session, lease: Lease, ttl: timedelta) -> Lease:
         """Inside the caller's write transaction: refuse if the lease was taken over, else
         extend it (even if it lapsed while no one took it). For long work whose commit should

@@ -27,6 +27,7 @@ from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
 from recon.errors import RunInterruptedError
 from recon.interrupt import Interrupt
+from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, holder_name
 from recon.models import OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
@@ -44,7 +45,8 @@ if TYPE_CHECKING:
     from recon.sync import SyncStats
 
 log = logging.getLogger(__name__)
-# Long enough for a one-year backfill-sized night; a crashed run's lease expires after this.
+# A crashed run's lease expires after this; a live run's is renewed all along (``LeaseKeeper``,
+# every RUN_LEASE / 16), so a sync or backfill may read for longer.
 RUN_LEASE = timedelta(hours=4)
 
 
@@ -197,7 +199,9 @@ def run_nightly(
     lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
     app.start_retry_budgets()
     try:
-        return _run_locked(app, store, lock, lease, until or app.clock.now(), interrupt)
+        # Renewed while the run is alive, however long its sync reads (``recon.lease_keeper``).
+        with LeaseKeeper(lock, lease, RUN_LEASE) as keeper:
+            return _run_locked(app, store, lock, lease, until or app.clock.now(), interrupt, keeper)
     finally:
         lock.release(lease)
 
@@ -214,9 +218,10 @@ def run_backfill(
 
     The two write the same mirror and watermarks, and a nightly run would reconcile (and
     remediate on) a half-backfilled mirror, so they take turns: a backfill while a run holds
-    the lock gets ``LockError``, and so does a run during a backfill. Each window's commit
-    extends the lease (a backfill may take hours); if another run took the lease over, the
-    backfill stops, its committed windows stay, and a rerun resumes after them. So it does
+    the lock gets ``LockError``, and so does a run during a backfill. The lease is renewed
+    while it runs (``recon.lease_keeper``: a window may take hours to read); if another run
+    took it over, the backfill stops before its next request, its committed windows stay,
+    and a rerun resumes after them. So it does
     when ``interrupt`` is requested (a signal: ``recon.interrupt``), between windows or between
     two requests of one; the lock is released either way.
 
@@ -234,18 +239,20 @@ def run_backfill(
     app.start_retry_budgets()
     try:
         _abandon_earlier_runs(app.store)
-        return backfill(
-            app.store,
-            app.loop,
-            app.shopify,
-            app.clock,
-            app.settings.sync,
-            start=start,
-            end=end,
-            progress=progress,
-            fence=lambda session: _extended(lock, session, lease),
-            interrupt=interrupt,
-        )
+        with LeaseKeeper(lock, lease, RUN_LEASE) as keeper:
+            return backfill(
+                app.store,
+                app.loop,
+                app.shopify,
+                app.clock,
+                app.settings.sync,
+                start=start,
+                end=end,
+                progress=progress,
+                fence=lambda session: _extended(lock, session, lease),
+                interrupt=interrupt,
+                lost_lock=keeper.lost,
+            )
     finally:
         lock.release(lease)
 
@@ -264,7 +271,13 @@ def _extended(lock: RunLock, session: Session, lease: Lease) -> None:
 
 
 def _run_locked(
-    app: App, store: Any, lock: RunLock, lease: Lease, as_of: datetime, interrupt: Interrupt
+    app: App,
+    store: Any,
+    lock: RunLock,
+    lease: Lease,
+    as_of: datetime,
+    interrupt: Interrupt,
+    keeper: LeaseKeeper,
 ) -> RunOutcome:
     from recon.sync import run_sync
 
@@ -281,6 +294,7 @@ def _run_locked(
             until=as_of,
             fence=lambda session: _extended(lock, session, lease),
             interrupt=interrupt,
+            lost_lock=keeper.lost,
         )
         interrupt.check(
             f"after the sync ({stats.total} records mirrored, the watermarks moved): nothing "
@@ -292,6 +306,7 @@ def _run_locked(
         mirrored = store.load_snapshot()
         snapshot, left_out = live_only(app.settings, mirrored)
         result = reconcile_snapshot(app.settings, store, snapshot, as_of)
+        keeper.check()  # taken over while the engine ran: save nothing
         # Muted categories' earlier findings stay as they were: muting is not resolving.
         muted = set(app.settings.engine.muted_categories)
         # One transaction reads the findings as stored now (locked: SQLite's write lock, or

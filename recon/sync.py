@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from recon.clock import Clock
 from recon.config import SyncSettings
 from recon.errors import RunInterruptedError
-from recon.fetch import Batch, FetchPlan, Window, fetch
+from recon.fetch import Batch, FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.models import Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
@@ -365,15 +365,18 @@ def run_sync(
     run_id: str | None = None,
     fence: Fence | None = None,
     interrupt: Interrupt | None = None,
+    lost_lock: LostLock | None = None,
 ) -> SyncStats:
     """The nightly incremental sync up to ``until`` (default: now).
 
     Records a ``sync`` run unless the caller passes its own ``run_id``. ``fence`` checks the
     run's lease inside the commit (``commit_batch``). ``interrupt`` (a signal) stops the
-    readers before their next request; nothing is then written.
+    readers before their next request; nothing is then written. So does ``lost_lock`` saying
+    the run's lease was taken over (``recon.lease_keeper``).
 
     Raises:
         recon.errors.RunInterruptedError: ``interrupt`` was requested during the read.
+        recon.errors.LockError: the run's lease was taken over; nothing is written.
         recon.errors.SourceError: an API failed; nothing is written and watermarks stay put.
         recon.errors.StoreError: the mirror could not be written.
     """
@@ -384,7 +387,14 @@ def run_sync(
     try:
         plan = plan_nightly(store, settings, until)
         clocks = server_clocks(loop=loop, shopify=shopify)
-        batch = fetch(plan, loop, shopify, versions=store.return_versions, interrupt=interrupt)
+        batch = fetch(
+            plan,
+            loop,
+            shopify,
+            versions=store.return_versions,
+            interrupt=interrupt,
+            lost_lock=lost_lock,
+        )
         watermarks = run_watermarks(until, settings, clocks)
         stats = commit_batch(store, batch, run_id, watermarks=watermarks, fence=fence)
         calls_after = api_calls(loop, shopify)
