@@ -27,6 +27,11 @@ CATCH_UP_RETRY = timedelta(minutes=15)
 CATCH_UP_JOB = "recon-catch-up"
 
 
+def _wall_now() -> datetime:
+    """The wall clock the schedule fires on (UTC)."""
+    return datetime.now(UTC)
+
+
 def build_scheduler(
     cron: str,
     job: Callable[[], object],
@@ -53,7 +58,8 @@ def build_scheduler(
     ``recheck_seconds``: the longest the scheduler waits before reading the wall clock again
     (``_wall_clock_scheduler``), so a run missed while the host slept starts on wake-up.
     ``read_last_run``: reads ``last_run`` again, before a missed night is retried
-    (``_catch_up``): a run started elsewhere meanwhile (cron) may have run it.
+    (``_catch_up``) and before each scheduled run (``_unless_ran``): a run started elsewhere
+    meanwhile (cron, another scheduler) may have run it.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
@@ -61,7 +67,7 @@ def build_scheduler(
     trigger = cron_trigger(cron, timezone, last_run=last_run)
     missed = None
     if first_run is None and last_run is not None:
-        missed = missed_run(trigger, last_run, datetime.now(UTC))
+        missed = missed_run(trigger, last_run, _wall_now())
         if missed is not None:
             log.warning(
                 "a scheduled run was missed since the last nightly run (started %s UTC): "
@@ -72,7 +78,7 @@ def build_scheduler(
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
     scheduler.add_job(
-        _guarded(job),
+        _guarded(_unless_ran(job, trigger, read_last_run, forced=first_run is not None)),
         trigger,
         id="recon-nightly",
         max_instances=1,
@@ -180,7 +186,7 @@ def _catch_up(
 
     def run() -> None:
         nonlocal retried
-        now = datetime.now(UTC)
+        now = _wall_now()
         if retried and read_last_run is not None:
             last = read_last_run()
             if last is not None and missed_run(trigger, last, now) is None:
@@ -199,6 +205,68 @@ def _catch_up(
             scheduler.add_job(run, "date", run_date=again, id=f"{CATCH_UP_JOB}-{retried}")
 
     return run
+
+
+# How far back the job looks for the scheduled time it fires for (``_night_of``), and the most
+# times of the schedule it steps through to find it (a cron firing every minute: two days).
+_DUE_LOOKBACK = timedelta(days=2)
+_DUE_STEPS = 3000
+
+
+def _unless_ran(
+    job: Callable[[], object],
+    trigger: Any,
+    read_last_run: Callable[[], datetime | None] | None,
+    *,
+    forced: bool,
+) -> Callable[[], object]:
+    """``job``, unless the runs table, read again as it fires, says a nightly run started at
+    or after the scheduled time it fires for (the first pass of it when the clocks repeated
+    it) and ended: that night ran already.
+
+    The trigger's rule for the hour the clocks repeat reads the runs table once, at start: a
+    ``schedule`` started between the two passes while another run of that night (cron's, a
+    second scheduler's) was still going planned the second pass, and ran the night again once
+    that run had ended (a second report). ``forced`` (``schedule --now``): the first call is
+    the run asked for at start, always run.
+    """
+    asked_at_start = [forced]
+
+    def run() -> object:
+        if asked_at_start and asked_at_start.pop():  # popped: only the first call
+            return job()
+        now = _wall_now()
+        due = _night_of(trigger, now)
+        last = None if due is None or read_last_run is None else read_last_run()
+        if due is not None and last is not None and last >= due:
+            log.info(
+                "the scheduled run of %s UTC is not run: a nightly run started at %s UTC and "
+                "ended (cron, or another scheduler, ran this night)",
+                f"{due:%Y-%m-%d %H:%M}",
+                f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+            )
+            return None
+        return job()
+
+    return run
+
+
+def _night_of(trigger: Any, now: datetime) -> datetime | None:
+    """The latest time of the schedule at or before ``now`` (UTC), or its first pass when it
+    falls in the second pass of an hour the clocks repeated; None if none within
+    ``_DUE_LOOKBACK``."""
+    inner = getattr(trigger, "inner", trigger)
+    due = None
+    fire = inner.get_next_fire_time(None, now - _DUE_LOOKBACK)
+    for _ in range(_DUE_STEPS):
+        if fire is None or fire > now:
+            break
+        due = fire
+        fire = inner.get_next_fire_time(fire, fire.astimezone(UTC) + _TICK)
+    if due is None:
+        return None
+    local: datetime = due.astimezone(trigger.timezone)
+    return local.replace(fold=0).astimezone(UTC)
 
 
 def _guarded(

@@ -387,3 +387,44 @@ def test_a_schedule_down_over_the_first_pass_of_the_repeated_hour_runs_at_the_se
     assert upcoming.astimezone(UTC) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
     after = datetime(2026, 11, 1, 9, 40, tzinfo=UTC)
     assert missed_run(trigger, last_run, after) == after
+
+
+def _nightly_job(scheduler: Any) -> Any:
+    return next(job for job, *_ in scheduler._pending_jobs if job.id == "recon-nightly")
+
+
+@pytest.mark.parametrize("cron_ran", [True, False], ids=["cron-ran-the-night", "nothing-ran"])
+def test_a_scheduler_started_while_the_first_pass_run_was_going_does_not_run_the_night_again(
+    monkeypatch: pytest.MonkeyPatch, cron_ran: bool
+) -> None:
+    """Cron ran the night at the first 01:30 (PDT, 08:30 UTC); ``schedule`` started at 01:10 PST
+    (09:10 UTC) while that run was still going, so the runs table's last nightly run that had
+    ended was the night before, and the second 01:30 (PST, 09:30 UTC) was planned. By then the
+    cron run had ended: the night ran twice, and finance had two reports. The job reads the
+    runs table again before it runs: it runs nothing, and the next night runs as planned.
+    With no run of that night in the runs table, the second pass runs it."""
+    from recon import scheduler as scheduler_module
+
+    runs_table = [datetime(2026, 10, 31, 8, 30, 2, tzinfo=UTC)]  # as `schedule` read it at start
+    ran: list[datetime] = []
+    wall = [datetime(2026, 11, 1, 9, 10, tzinfo=UTC)]
+    monkeypatch.setattr(scheduler_module, "_wall_now", lambda: wall[0])
+    scheduler: Any = build_scheduler(
+        "30 1 * * *",
+        lambda: ran.append(wall[0]),
+        timezone=LOS_ANGELES,
+        last_run=runs_table[0],
+        read_last_run=lambda: runs_table[-1],
+    )
+    job = _nightly_job(scheduler)
+    second_pass = job.trigger.get_next_fire_time(None, wall[0])
+    assert second_pass.astimezone(UTC) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    if cron_ran:
+        runs_table.append(datetime(2026, 11, 1, 8, 30, 4, tzinfo=UTC))  # it ended (ok) at 09:20
+    wall[0] = second_pass.astimezone(UTC) + timedelta(seconds=1)
+    job.func()
+    assert ran == ([] if cron_ran else [wall[0]])
+    following = job.trigger.get_next_fire_time(second_pass, wall[0])
+    wall[0] = following.astimezone(UTC) + timedelta(seconds=1)
+    job.func()
+    assert ran[-1] == datetime(2026, 11, 2, 9, 30, 1, tzinfo=UTC)  # the next night runs
