@@ -25,6 +25,10 @@ RECHECK_SECONDS = 60.0
 # A missed night refused by the run lock is tried again this much later (``_catch_up``).
 CATCH_UP_RETRY = timedelta(minutes=15)
 CATCH_UP_JOB = "recon-catch-up"
+# A missed night is not caught up this close to the next scheduled run: that run covers it (the
+# sync reads from the watermarks, not from the schedule), and finance gets one report, not two
+# minutes apart.
+CATCH_UP_HORIZON = timedelta(minutes=60)
 
 
 def _wall_now() -> datetime:
@@ -67,13 +71,7 @@ def build_scheduler(
     trigger = cron_trigger(cron, timezone, last_run=last_run)
     missed = None
     if first_run is None and last_run is not None:
-        missed = missed_run(trigger, last_run, _wall_now())
-        if missed is not None:
-            log.warning(
-                "a scheduled run was missed since the last nightly run (started %s UTC): "
-                "running it now",
-                f"{last_run.astimezone(UTC):%Y-%m-%d %H:%M}",
-            )
+        missed = _catch_up_now(trigger, last_run, _wall_now())
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
@@ -112,6 +110,32 @@ def missed_run(trigger: Any, last_run: datetime, now: datetime) -> datetime | No
         if last_run < first_pass <= now and first_pass != upcoming:
             return None  # the night runs at the second pass, as a scheduler started then would
     return now
+
+
+def _catch_up_now(trigger: Any, last_run: datetime, now: datetime) -> datetime | None:
+    """``now`` when the night missed since ``last_run`` (``missed_run``) is to run at once;
+    None when none was missed, or when the next scheduled run comes within
+    ``CATCH_UP_HORIZON``: that run covers it. What was decided is logged."""
+    missed = missed_run(trigger, last_run, now)
+    if missed is None:
+        return None
+    since = f"{last_run.astimezone(UTC):%Y-%m-%d %H:%M}"
+    upcoming = trigger.get_next_fire_time(None, now)
+    if upcoming is not None and upcoming - now <= CATCH_UP_HORIZON:
+        log.warning(
+            "a scheduled run was missed since the last nightly run (started %s UTC); not run "
+            "now: the next scheduled run, at %s UTC (within %d minutes), reads from where the "
+            "last run stopped and covers it",
+            since,
+            f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}",
+            CATCH_UP_HORIZON // timedelta(minutes=1),
+        )
+        return None
+    log.warning(
+        "a scheduled run was missed since the last nightly run (started %s UTC): running it now",
+        since,
+    )
+    return missed
 
 
 def _wall_clock_scheduler(recheck_seconds: float) -> Any:
@@ -174,7 +198,7 @@ def _catch_up(
     read_last_run: Callable[[], datetime | None] | None,
 ) -> Callable[[], None]:
     """The missed night's run, tried again every ``CATCH_UP_RETRY`` while the run lock refuses
-    it, until the schedule's next time comes near.
+    it, until the schedule's next time is within ``CATCH_UP_HORIZON``.
 
     After a reboot the run it killed still holds the lock until its lease lapses (its process
     is of another boot: never presumed gone), and a deploy may start this scheduler before the
@@ -197,7 +221,7 @@ def _catch_up(
         except LockError as exc:
             upcoming = trigger.get_next_fire_time(None, now)
             again = now + CATCH_UP_RETRY
-            if upcoming is not None and again >= upcoming - CATCH_UP_RETRY:
+            if upcoming is not None and again >= upcoming - CATCH_UP_HORIZON:
                 log.error("the missed run was refused (%s); the next is the scheduled one", exc)
                 return
             retried += 1  # an id of its own: this one is removed once it has fired

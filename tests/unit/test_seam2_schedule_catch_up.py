@@ -148,3 +148,51 @@ def test_a_refused_catch_up_is_tried_again_and_not_after_a_run_ran_the_night(
         scheduler.shutdown(wait=True)
     assert len(calls) == 1, "the night was tried again after a run had run it"
     assert reads, "the retry did not read the runs table"
+
+
+@pytest.mark.parametrize(("due_in", "caught_up"), [(30, False), (120, True)])
+def test_a_catch_up_is_left_to_the_scheduled_run_when_that_is_near(
+    caplog: pytest.LogCaptureFixture, due_in: int, caught_up: bool
+) -> None:
+    """``schedule`` comes back 30 minutes before tonight's time, yesterday's run missed: the
+    catch-up ran at once and tonight's run 30 minutes later (two reports minutes apart, the
+    second reading almost nothing). Within ``CATCH_UP_HORIZON`` (60 minutes) of the next
+    scheduled run the catch-up is skipped, and the log says so and when the scheduled run
+    comes; two hours before it, the missed night still runs at once."""
+    from recon.scheduler import CATCH_UP_HORIZON, CATCH_UP_JOB
+
+    assert timedelta(minutes=60) == CATCH_UP_HORIZON  # as README says
+    now = datetime.now(UTC)
+    nightly = now + timedelta(minutes=due_in)
+    cron = f"{nightly.minute} {nightly.hour} * * *"
+    last_run = nightly - timedelta(days=2) + timedelta(seconds=5)  # yesterday's time missed
+    with caplog.at_level("INFO", logger="recon.scheduler"):
+        scheduler: Any = build_scheduler(cron, lambda: None, timezone="UTC", last_run=last_run)
+    planned = [job.id for job, *_ in scheduler._pending_jobs]
+    assert (CATCH_UP_JOB in planned) is caught_up, planned
+    said = " ".join(r.getMessage() for r in caplog.records)
+    if not caught_up:
+        assert "the next scheduled run" in said and f"{nightly:%H:%M}" in said, said
+
+
+def test_a_night_left_to_the_next_scheduled_run_loses_no_record(tmp_path: Path) -> None:
+    """The sync reads from each stream's watermark (less the look-back), not from the
+    schedule: a return updated in the night the catch-up skipped is read by the next run."""
+    from recon.clock import VirtualClock
+    from recon.config import SyncSettings
+    from recon.sync import run_sync
+    from tests.fakes import EPOCH, FakeLoop, FakeShopify, make_return
+
+    clock = VirtualClock(EPOCH)
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    loop, shopify = FakeLoop(), FakeShopify()
+    settings = SyncSettings(lookback_hours=1, initial_days=60)
+    try:
+        run_sync(store, loop, shopify, clock, settings)  # night 1
+        skipped = make_return(1, EPOCH + timedelta(hours=20))  # during the skipped night
+        loop.put(skipped)
+        clock.advance(timedelta(days=2))  # night 2 skipped: night 3 runs
+        run_sync(store, loop, shopify, clock, settings)
+        assert store.return_versions([skipped.id]) == {skipped.id: skipped.updated_at}
+    finally:
+        store.close()
