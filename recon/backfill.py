@@ -144,19 +144,25 @@ def _advance_watermarks(
     end: datetime,
     marks: dict[str, datetime],
     fence: Fence | None,
+    first_night: datetime,
 ) -> None:
     """Let the nightly sync continue where a backfill up to ``marks`` (the moment its windows
     were cut at, by each API's clock: ``run_watermarks``) stopped reading, never moving back.
 
-    A stream's watermark moves only when the backfill began at or before it (or it has none):
-    a backfill of a later range would otherwise carry it over the days between, which neither
-    the nightly sync nor the backfill ever read.
+    A stream's watermark moves only when the backfill began at or before it: a backfill of a
+    later range would otherwise carry it over the days between, which neither the nightly sync
+    nor the backfill ever read. A stream with none (no nightly has run) is read by the first
+    nightly from ``first_night`` (``[sync] initial_days`` back): it is set only when the
+    backfill began at or before that, else the first nightly read only the look-back, and the
+    days between ``first_night`` and the backfill's start were in no read at all.
     """
     reached = {stream: min(end, marks[stream]) for stream in all_streams()}
     behind = []
     for stream in all_streams():
         mark = store.get_watermark(stream)
-        if mark is None or start <= mark <= reached[stream]:
+        # With none, the first nightly's own read begins at ``first_night``.
+        since = first_night if mark is None else mark
+        if start <= since and (mark is None or mark <= reached[stream]):
             behind.append(stream)
     with store.session() as session:
         for stream in behind:
@@ -253,7 +259,8 @@ def backfill(
         # while it ran (hours, days for a big shop) lies in no window it read. By each API's
         # clock when the host's is ahead of it, as a nightly's (``recon.sync.run_watermarks``).
         marks = run_watermarks(now, settings, clocks)
-        _advance_watermarks(store, start, end, marks, fence)
+        first_night = now - timedelta(days=settings.initial_days)
+        _advance_watermarks(store, start, end, marks, fence, first_night)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
         store.finish_run(

@@ -34,7 +34,9 @@ from tests.fakes import (
 )
 
 CHILD = Path(__file__).with_name("backfill_child.py")
-SETTINGS = SyncSettings(backfill_window_days=3, lookback_hours=72)
+# initial_days: these backfills begin before the first nightly would read, so they set the
+# watermarks (``recon.backfill._advance_watermarks``).
+SETTINGS = SyncSettings(backfill_window_days=3, lookback_hours=72, initial_days=1)
 
 
 @pytest.fixture
@@ -322,3 +324,34 @@ def test_the_nightly_after_a_long_backfill_reads_what_changed_while_it_ran(
     assert mirror.get_watermark("loop.returns.closed") == began
     run_sync(mirror, loop, shopify, clock, SETTINGS)
     assert mirror.return_versions([arrival.id]) == {arrival.id: arrival.updated_at}
+
+
+@pytest.mark.parametrize(
+    ("backfilled", "watermark"),
+    [((-10, 0), None), ((-200, -150), -150), ((-90, 0), 0)],
+    ids=["recent-days-only", "an-old-range", "back-past-initial-days"],
+)
+def test_a_backfill_before_any_nightly_never_cuts_the_first_nightly_short(
+    mirror: SqlStore,
+    clock: VirtualClock,
+    backfilled: tuple[int, int],
+    watermark: int | None,
+) -> None:
+    """A new install: no nightly has run; the first would read ``initial_days`` (60) back. A
+    return was processed 30 days ago. Someone backfills the last 10 days only: the backfill
+    set the watermarks to its end, so the first nightly read 72 hours back, and the return
+    of 30 days ago was in no read at all. The watermarks now stay unset (the first nightly
+    reads its 60 days) unless the backfill began at or before those 60 days: an old range
+    (200-150 days ago) sets them to its end, so the first nightly reads every day since."""
+    settings = SyncSettings(backfill_window_days=100, lookback_hours=72, initial_days=60)
+    now = clock.now()
+    loop, shopify = FakeLoop(), FakeShopify()
+    older = make_return(1, now - timedelta(days=30))
+    loop.put(older)
+    start, end = (now + timedelta(days=d) for d in backfilled)
+    backfill(mirror, loop, shopify, clock, settings, start=start, end=end, progress=False)
+    expected = None if watermark is None else now + timedelta(days=watermark)
+    assert mirror.get_watermark("loop.returns.closed") == expected
+    clock.advance(timedelta(hours=2))
+    run_sync(mirror, loop, shopify, clock, settings)
+    assert mirror.return_versions([older.id]) == {older.id: older.updated_at}

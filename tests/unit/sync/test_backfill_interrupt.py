@@ -21,7 +21,9 @@ from recon.models import PayoutRecord, Quarantined
 from recon.store.sql import SqlStore
 from tests.fakes import EPOCH, FakeShopify, sample_dataset
 
-SETTINGS = SyncSettings(backfill_window_days=3)
+# initial_days: the backfills begin before the first nightly would read, so they set the
+# watermarks (``recon.backfill._advance_watermarks``).
+SETTINGS = SyncSettings(backfill_window_days=3, initial_days=1)
 START, END = EPOCH - timedelta(days=1), EPOCH + timedelta(days=23)  # 8 windows
 WINDOWS = split_windows(START, END, 3)
 RESUME = f"backfill --from {START:%Y-%m-%d} --to {END:%Y-%m-%d}"  # the same command, to resume
