@@ -154,6 +154,28 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
         )
 
 
+def run_clock(settings: Settings) -> Clock:
+    """The clock the shop's runs date their run lock by: the wall clock, or in the sandbox the
+    world's (``build_app``: a virtual clock from the world's ``now``).
+
+    A command that takes the lock outside a run (``findings ack``) reads the lease by it: by
+    the wall clock, a sandbox run's live lease, dated by a world weeks behind, read as lapsed
+    and was taken over in the middle of the run.
+
+    Raises:
+        WorldError: the configured world file is invalid.
+    """
+    if not settings.sandbox.enabled:
+        return SystemClock()
+    if settings.sandbox.world is None:
+        from recon.sandbox.generator import DEFAULT_NOW  # a generated world's now
+
+        return VirtualClock(DEFAULT_NOW)
+    from recon.sandbox.world_io import load_world
+
+    return VirtualClock(load_world(settings.sandbox.world).now)
+
+
 def check_ready(settings: Settings) -> None:
     """Check what a run needs before any run starts: the output directories can be written and
     the credentials' environment variables are set (``schedule`` calls this when it starts, so

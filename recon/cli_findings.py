@@ -72,9 +72,8 @@ def findings_ack(
 ) -> None:
     """Acknowledge findings someone checked: quiet until they change (one acknowledged
     already keeps its first acknowledgement: who, why and when)."""
-    from recon.bootstrap import open_store
+    from recon.bootstrap import open_store, run_clock
     from recon.cli import _settings
-    from recon.clock import SystemClock
     from recon.lock import RunLock, holder_name
     from recon.service import sessions
 
@@ -82,8 +81,9 @@ def findings_ack(
     store = open_store(settings)
     try:
         # A nightly run saves the findings it loaded before this ack: it would undo it. Take
-        # the shop's run lock for the moment of the write (LockError, exit 4, while one runs).
-        lock = RunLock(sessions(store), SystemClock())
+        # the shop's run lock for the moment of the write (LockError, exit 4, while one runs),
+        # its lease read by the clock the runs date it by (the sandbox's: the world's).
+        lock = RunLock(sessions(store), run_clock(settings))
         lease = lock.acquire(settings.shop.slug, holder_name(), timedelta(minutes=1))
         try:
             done = store.acknowledge_findings(keys, by=f"cli:{getpass.getuser()}", note=note)
