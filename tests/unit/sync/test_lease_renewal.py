@@ -1,8 +1,8 @@
 """A run's lease is renewed while its sync reads, however long (``recon.lease_keeper``).
 
 Dataset: one closed Loop return (day 3) and its order. Loop is slow: each of its five state
-streams takes 0.4 s to read, so the sync reads for 2 s, twice the lease (``RUN_LEASE`` set to
-1 s). Meanwhile another run (cron, a second scheduler, another host) tries to take the shop's
+streams takes 0.6 s to read, so the sync reads for 3 s, longer than the lease (``RUN_LEASE`` set
+to 2 s). Meanwhile another run (cron, a second scheduler, another host) tries to take the shop's
 lock, as it would every night. Each test runs on SQLite, then on PostgreSQL when
 RECON_TEST_POSTGRES_URL names a server.
 """
@@ -31,8 +31,8 @@ from recon.store.sql import SqlStore
 from tests.fakes import FakeLoop, FakeShopify, make_order, make_return
 
 SHOP = "lease-shop"
-LEASE = timedelta(seconds=1)
-READ_EACH_STATE = 0.4  # seconds: five states, 2 s of reading
+LEASE = timedelta(seconds=2)
+READ_EACH_STATE = 0.6  # seconds: five states, 3 s of reading
 
 
 @pytest.fixture
@@ -41,11 +41,18 @@ def clock() -> SystemClock:
 
 
 class _SlowLoop(FakeLoop):
-    """Loop throttling a big shop: every state stream takes ``READ_EACH_STATE`` to read."""
+    """Loop throttling a big shop: every state stream takes ``READ_EACH_STATE`` to read;
+    ``read`` is set once the last one has been read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read = threading.Event()
 
     def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[Any]:
         time.sleep(READ_EACH_STATE)
         yield from super().iter_returns(start, end, state)
+        if state == LOOP_STATES[-1]:
+            self.read.set()
 
 
 def _app(store: SqlStore, tmp_path: Path) -> tuple[App, _SlowLoop]:
@@ -60,11 +67,14 @@ def _app(store: SqlStore, tmp_path: Path) -> tuple[App, _SlowLoop]:
 
 
 class _OtherRun:
-    """Another run of the shop trying the lock every 0.1 s while ours works (``clock``: its
-    host's; one ahead of ours by more than the lease reads our lease as lapsed)."""
+    """Another run of the shop trying the lock every 0.1 s while our run reads (until
+    ``until``: after it, a takeover fails our run's commit instead); ``clock``: its host's,
+    one ahead of ours by more than the lease reads our lease as lapsed."""
 
-    def __init__(self, store: SqlStore, clock: SystemClock) -> None:
-        self.lock = RunLock(sessions(store), clock)
+    def __init__(self, store: SqlStore, clock: SystemClock, until: threading.Event) -> None:
+        self.until = until
+        self.sessions = sessions(store)
+        self.lock = RunLock(self.sessions, clock)
         self.took: list[int] = []
         self.refused = 0
         self._done = threading.Event()
@@ -79,11 +89,17 @@ class _OtherRun:
         self._thread.join()
 
     def _try(self) -> None:
-        while not self._done.wait(0.1) and not self.took:
+        while not self._done.wait(0.05) and not self._run_holds_the_lock():
+            pass  # our run takes the lock first (else it is the one refused)
+        while not self._done.wait(0.1) and not self.took and not self.until.is_set():
             try:
                 self.took.append(self.lock.acquire(SHOP, "cron-run", LEASE * 10).token)
             except LockError:
                 self.refused += 1
+
+    def _run_holds_the_lock(self) -> bool:
+        with self.sessions() as session:
+            return session.get(RunLockRow, SHOP) is not None
 
 
 def test_a_sync_longer_than_the_lease_keeps_the_shop_and_its_work(
@@ -94,11 +110,11 @@ def test_a_sync_longer_than_the_lease_keeps_the_shop_and_its_work(
     the lease is renewed while the sync reads: the other run is refused all along, and the
     night's run ends ok with the return mirrored."""
     monkeypatch.setattr(service, "RUN_LEASE", LEASE)
-    app, _ = _app(store, tmp_path)
-    with _OtherRun(store, SystemClock()) as other:
+    app, loop = _app(store, tmp_path)
+    with _OtherRun(store, SystemClock(), loop.read) as other:
         outcome = run_nightly(app)
     assert other.took == [], "another run took the shop while the sync was reading"
-    assert other.refused >= 10
+    assert other.refused >= 5
     assert store.count_rows("loop_returns") == 1
     assert store.get_run(outcome.run_id)["status"] == "ok"  # type: ignore[index]
 
@@ -109,10 +125,10 @@ def test_a_backfill_longer_than_the_lease_keeps_the_shop(
     """One backfill window read for twice the lease: no other run takes the shop meanwhile,
     and the window is committed."""
     monkeypatch.setattr(service, "RUN_LEASE", LEASE)
-    app, _ = _app(store, tmp_path)
+    app, loop = _app(store, tmp_path)
     end = datetime.now(UTC)
     start = end - timedelta(days=5)
-    with _OtherRun(store, SystemClock()) as other:
+    with _OtherRun(store, SystemClock(), loop.read) as other:
         stats = run_backfill(app, start=start, end=end, progress=False)
     assert other.took == []
     assert stats.windows == 1 and store.count_rows("loop_returns") == 1
@@ -129,7 +145,7 @@ def test_a_run_whose_lease_is_taken_over_mid_read_stops_and_writes_nothing(
     app, loop = _app(store, tmp_path)
     ahead = SystemClock(shift=timedelta(hours=1))
     started = time.monotonic()
-    with _OtherRun(store, ahead) as other, pytest.raises(LockError) as lost:
+    with _OtherRun(store, ahead, loop.read) as other, pytest.raises(LockError) as lost:
         run_nightly(app)
     took = time.monotonic() - started
     assert other.took == [2]
