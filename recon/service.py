@@ -341,6 +341,7 @@ def _run_locked(
             interrupt=interrupt,
         )
         interrupt.check(stopped_in_remediation(applied, app.settings.remediation.mode))
+        keeper.check()  # taken over meanwhile: the run that took the shop reports, not this one
         actions = action_rows(sessions(app.store), slug)
         said = remediation_lines(applied)
         flags = order_flags(app.settings, mirrored, findings)

@@ -332,6 +332,9 @@ def shop_held_in_a_backfill_window(tmp_path: Path) -> Iterator[Shop]:
     for shop in _shop(tmp_path, _second_window_read, _never):
         text = shop.config.read_text(encoding="utf-8")
         text = text.replace("[sync]\n", f"[sync]\nbackfill_window_days = {WINDOW_DAYS}\n", 1)
+        # The backfill begins where the first nightly would read from, so it sets the
+        # watermarks (``recon.backfill._advance_watermarks``).
+        text = text.replace("initial_days = 150\n", f"initial_days = {3 * WINDOW_DAYS}\n", 1)
         shop.config.write_text(text, encoding="utf-8")
         yield shop
 
