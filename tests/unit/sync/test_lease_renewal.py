@@ -26,6 +26,7 @@ from recon.config import Settings
 from recon.errors import LockError
 from recon.lock import RunLock, RunLockRow
 from recon.ports import LOOP_STATES
+from recon.remediation import runner
 from recon.service import run_backfill, run_nightly, sessions
 from recon.store.sql import SqlStore
 from tests.fakes import FakeLoop, FakeShopify, make_order, make_return
@@ -161,3 +162,29 @@ def test_a_run_whose_lease_is_taken_over_mid_read_stops_and_writes_nothing(
         row = session.scalars(select(RunLockRow).where(RunLockRow.shop == SHOP)).one()
     assert (row.holder, row.token) == ("cron-run", 2)
     assert store.last_run_started("nightly", ("failed",)) is not None
+
+
+def test_a_run_whose_lease_is_taken_over_while_it_writes_reports_nothing(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run takes the shop over while this one is in remediation (its lease lapsed
+    by the other host's clock). The run that took the shop writes that night's report; this
+    one used to write and mail its own too, into the same folder. It now ends with
+    ``LockError`` (exit 4) at the end of remediation and writes no report."""
+    monkeypatch.setattr(service, "RUN_LEASE", LEASE)
+    app, _ = _app(store, tmp_path)
+
+    def taken_over_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        applied = runner.remediate(*args, **kwargs)
+        RunLock(sessions(store), SystemClock(shift=timedelta(hours=1))).acquire(
+            SHOP, "cron-run", LEASE * 10
+        )
+        time.sleep(LEASE.total_seconds() / 2)  # several beats of the heartbeat
+        return applied
+
+    monkeypatch.setattr("recon.service.remediate", taken_over_meanwhile)
+    with pytest.raises(LockError) as lost:
+        run_nightly(app)
+    assert lost.value.exit_code == 4 and "cron-run" in str(lost.value)
+    assert not list((tmp_path / "reports").rglob("findings.json"))
+    assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").rglob("*.eml"))
