@@ -43,8 +43,11 @@ DEFAULT_RMA_PATTERNS = (
     r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
     # as staff type it: "RMA 123", "RMA#123", "RMA-123", "RMA #: 123", "RMA: #123",
     # "RMA no. 123", "RMA No: 123", "RMA number 123" (a "." straight after RMA ends a sentence:
-    # "No RMA. 150.00 refunded" names none). RE2 can run it (no look-around): rma.py's fast path.
-    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*(?P<rma>\d{3,20})",
+    # "No RMA. 150.00 refunded" names none), and not an amount: digits going on with a decimal
+    # part ("No RMA - 150.00 goodwill") match the first branch, which has no ``rma`` group, so
+    # they name none. RE2 has no look-ahead; this needs none: rma.py's fast path runs it.
+    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*"
+    r"(?:\d{3,20}[.,]\d|(?P<rma>\d{3,20}))",
     r"loop\s+return\s*#?\s*(?P<rma>\d{3,20})",
     r"\breturn\s*#\s*(?P<rma>\d{3,20})",
 )

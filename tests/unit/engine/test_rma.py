@@ -48,6 +48,13 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("Called customer at 555-123-4567", []),
     ("Customer phone (555) 123 4567, no RMA", []),
     ("No RMA. 150.00 back to the card", []),
+    ("No RMA - 150.00 goodwill", []),  # an amount after "RMA -": its cents say so
+    ("RMA: 1,500.00 refunded", []),
+    ("RMA 150,00 erstattet", []),  # a decimal comma too
+    ("Refunded for RMA 12345.", ["12345"]),  # a full stop ending the note is not a decimal part
+    ("RMA 12345. Customer happy", ["12345"]),
+    ("RMA 111,RMA 222", ["111", "222"]),
+    ("RMA 12345,", ["12345"]),
     ("RMA no longer needed; refunded 123.45", []),
     ("RMA pending for order #1001", []),
     ("RMA-12", []),

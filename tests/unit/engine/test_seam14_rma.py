@@ -14,10 +14,6 @@ from engine_builders import bt, keyset, order, payout, refund, ret, run, txn
 
 from recon.engine.rma import parse_rmas
 
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="seam: default RMA patterns read 'RMA - 150.00' as RMA 150"
-)
-
 
 @pytest.mark.parametrize(
     "note",
