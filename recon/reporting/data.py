@@ -20,6 +20,7 @@ import pandas as pd
 from recon.clock import shop_day
 from recon.models import OPEN_STATUSES, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
+from recon.remediation.ledger import NOT_RUN
 from recon.reporting.links import loop_return_url, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
@@ -321,11 +322,17 @@ def sent_by_finding(
     """What recon's writes sent, by the key of each finding they act on
     (``views.finding_keys``): those this run ended done ("refund 48.60 USD, no restock (action
     7) in this run"), and those of any run whose outcome is not known yet (no answer: the next
-    run re-reads Shopify, and resends only what did not land)."""
+    run re-reads Shopify, and resends only what did not land; or throttled until the run gave
+    up, ``NOT_RUN``: Shopify wrote nothing, and the next run sends it again)."""
     sent: dict[str, list[str]] = {}
     for action in actions:
         what = f"{action.get('what')} (action {action.get('id')})"
-        if action.get("status") in UNSETTLED:
+        if action.get("status") in UNSETTLED and str(action.get("reason") or "").startswith(
+            NOT_RUN
+        ):
+            # Throttled until the run gave up: Shopify answered, and ran nothing of it.
+            what += "; Shopify throttled it and wrote nothing: the next run re-reads and resends it"
+        elif action.get("status") in UNSETTLED:
             what += "; no answer came: the next run re-reads Shopify before anything else"
         elif action.get("status") == "done" and action.get("id") in done:
             what += " in this run"

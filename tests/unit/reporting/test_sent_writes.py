@@ -20,7 +20,7 @@ from rich.console import Console
 from test_messages import body, settings
 
 from recon.delivery import build_messages
-from recon.remediation.ledger import ActionView
+from recon.remediation.ledger import NOT_RUN, ActionView
 from recon.remediation.views import report_row
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_run_reports
@@ -212,3 +212,21 @@ def test_the_console_says_how_much_of_the_money_at_risk_recon_sent_this_run() ->
     assert "money at risk: " in text and "198.60 USD" in text
     assert "of which sent to Shopify this run, awaiting confirmation: 48.60 USD" in text
     assert "of which" not in printed({})
+
+
+def test_a_refund_shopify_throttled_and_ran_nothing_does_not_say_no_answer_came() -> None:
+    """Shopify answered THROTTLED until the run's retries ran out: it wrote nothing and the
+    next run resends the refund (``NOT_RUN``). Its finding's next step said "no answer came",
+    which sends finance to Shopify looking for a refund that may have landed; it says that
+    Shopify wrote nothing, and still not to redo it by hand."""
+    throttled = {
+        **_refund(16),
+        "status": "unknown",
+        "state": "unknown",
+        "shopify_result": None,
+        "reason": f"{NOT_RUN} (ThrottledError: throttled, nothing was written); run stopped",
+    }
+    step = _step(_data(frozenset(), throttled), REFUND_KEY)
+    assert step.startswith("recon sent refund 48.60 USD, no restock (action 16)")
+    assert "no answer" not in step
+    assert "Shopify throttled it and wrote nothing" in step and "do not redo it by hand" in step
