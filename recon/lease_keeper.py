@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from types import TracebackType
 
@@ -27,6 +28,11 @@ from recon.lock import Lease, RunLock
 log = logging.getLogger(__name__)
 # Beats per lease: a few renewals may fail in a row (a busy store) before the lease is at risk.
 RENEWALS_PER_LEASE = 16
+# The heartbeat renews while the process lives, not while the run makes progress: a run hung
+# (a lock wait behind an idle session, a read that never returns) would hold the shop for good,
+# every later night refused (exit 4). Past this age it stops beating and the lease lapses one
+# lease later, as a crashed run's does; a backfill still extends it at each window's commit.
+MAX_KEPT = timedelta(hours=24)
 
 
 class LeaseKeeper:
@@ -37,9 +43,16 @@ class LeaseKeeper:
     """
 
     def __init__(
-        self, lock: RunLock, lease: Lease, ttl: timedelta, *, every: timedelta | None = None
+        self,
+        lock: RunLock,
+        lease: Lease,
+        ttl: timedelta,
+        *,
+        every: timedelta | None = None,
+        max_kept: timedelta = MAX_KEPT,
     ) -> None:
         self._lock = lock
+        self._max_kept = max_kept.total_seconds()
         self._lease = lease
         self._ttl = ttl
         self._every = (every or ttl / RENEWALS_PER_LEASE).total_seconds()
@@ -76,7 +89,17 @@ class LeaseKeeper:
             raise self._lost
 
     def _beat(self) -> None:
+        started = time.monotonic()
         while not self._stopped.wait(self._every):
+            if time.monotonic() - started > self._max_kept:
+                log.error(
+                    "the run of shop %s has gone on for over %s: its run lock is no longer "
+                    "renewed and lapses in %s, unless the run commits meanwhile (is it hung?)",
+                    self._lease.shop,
+                    timedelta(seconds=self._max_kept),
+                    self._ttl,
+                )
+                return
             try:
                 self._lease = self._lock.keep(self._lease, self._ttl)
             except LockError as exc:

@@ -86,7 +86,10 @@ def build_scheduler(
     )
     if missed is not None:
         catch_up = _catch_up(job, scheduler, trigger, read_last_run)
-        scheduler.add_job(catch_up, "date", run_date=missed, id=CATCH_UP_JOB)
+        # No misfire grace (as the nightly job): a catch-up the host slept through runs on wake-up.
+        scheduler.add_job(
+            catch_up, "date", run_date=missed, id=CATCH_UP_JOB, misfire_grace_time=None
+        )
     return scheduler
 
 
@@ -226,7 +229,9 @@ def _catch_up(
                 return
             retried += 1  # an id of its own: this one is removed once it has fired
             log.warning("the missed run was refused (%s); trying again at %s", exc, again)
-            scheduler.add_job(run, "date", run_date=again, id=f"{CATCH_UP_JOB}-{retried}")
+            scheduler.add_job(
+                run, "date", run_date=again, id=f"{CATCH_UP_JOB}-{retried}", misfire_grace_time=None
+            )
 
     return run
 
@@ -263,7 +268,7 @@ def _unless_ran(
         due = _night_of(trigger, now)
         last = None if due is None or read_last_run is None else read_last_run()
         if due is not None and last is not None and last >= due:
-            log.info(
+            log.warning(  # the README says the skip is logged: the default level shows WARNING
                 "the scheduled run of %s UTC is not run: a nightly run started at %s UTC and "
                 "ended (cron, or another scheduler, ran this night)",
                 f"{due:%Y-%m-%d %H:%M}",

@@ -377,6 +377,7 @@ def _run_locked(
             store.mark_reported(shown, as_of)
             mark_latest(out)
 
+        keeper.check()  # taken over while the report was built: the other run reports
         reports, notes, undelivered = publish(app.settings, data, out, went_out=went_out)
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))

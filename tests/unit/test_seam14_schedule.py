@@ -14,11 +14,6 @@ from recon.errors import LockError
 from recon.scheduler import CATCH_UP_RETRY, build_scheduler
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a catch-up retry whose time passed while the host slept is dropped "
-    "(APScheduler's 1 s misfire grace), unlike the nightly job's misfire_grace_time=None",
-)
 def test_a_catch_up_retry_the_host_slept_through_still_runs_on_wake_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

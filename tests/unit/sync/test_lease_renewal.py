@@ -24,7 +24,8 @@ from recon.bootstrap import App
 from recon.clock import SystemClock
 from recon.config import Settings
 from recon.errors import LockError
-from recon.lock import RunLock, RunLockRow
+from recon.lease_keeper import LeaseKeeper
+from recon.lock import Lease, RunLock, RunLockRow
 from recon.ports import LOOP_STATES
 from recon.remediation import runner
 from recon.service import run_backfill, run_nightly, sessions
@@ -188,3 +189,39 @@ def test_a_run_whose_lease_is_taken_over_while_it_writes_reports_nothing(
     assert lost.value.exit_code == 4 and "cron-run" in str(lost.value)
     assert not list((tmp_path / "reports").rglob("findings.json"))
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").rglob("*.eml"))
+
+
+class _CountingLock:
+    """A run lock whose renewals only count (``LeaseKeeper`` calls ``keep``)."""
+
+    def __init__(self) -> None:
+        self.kept = 0
+
+    def keep(self, lease: Any, ttl: timedelta) -> Any:
+        self.kept += 1
+        return lease
+
+
+def test_a_hung_run_stops_being_renewed_after_the_longest_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The heartbeat renews while the process lives: a run hung in a lock wait would have held
+    the shop for good, every later night refused with exit 4. Past ``max_kept`` it stops
+    renewing (and says so), so the lease lapses as a crashed run's does."""
+    lock = _CountingLock()
+    lease = Lease(SHOP, "host-1", 1, datetime.now(UTC) + LEASE)
+    keeper = LeaseKeeper(
+        lock,  # type: ignore[arg-type]
+        lease,
+        LEASE,
+        every=timedelta(seconds=0.05),
+        max_kept=timedelta(seconds=0.3),
+    )
+    with keeper:
+        time.sleep(0.6)
+        kept_by_then = lock.kept
+        time.sleep(0.4)
+    assert 2 <= kept_by_then <= 7, "it renewed while the run was young"
+    assert lock.kept == kept_by_then, "it went on renewing a run older than max_kept"
+    assert keeper.lost() is None
+    assert "is no longer renewed" in caplog.text and SHOP in caplog.text
