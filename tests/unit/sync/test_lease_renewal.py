@@ -165,29 +165,36 @@ def test_a_run_whose_lease_is_taken_over_mid_read_stops_and_writes_nothing(
     assert store.last_run_started("nightly", ("failed",)) is not None
 
 
-def test_a_run_whose_lease_is_taken_over_while_it_writes_reports_nothing(
-    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("step", "real"),
+    [("remediate", runner.remediate), ("report_data", service.report_data)],
+    ids=["during-remediation", "while-the-report-is-built"],
+)
+def test_a_run_whose_lease_is_taken_over_late_reports_nothing(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, real: Any
 ) -> None:
-    """Another run takes the shop over while this one is in remediation (its lease lapsed
-    by the other host's clock). The run that took the shop writes that night's report; this
-    one used to write and mail its own too, into the same folder. It now ends with
-    ``LockError`` (exit 4) at the end of remediation and writes no report."""
+    """Another run (a host whose clock is an hour ahead) takes the shop over after this run's
+    sync: during its remediation, or while its report data is built (a big shop's takes
+    minutes). The heartbeat finds the lease taken over several beats before the report is
+    written, yet the run wrote report.html, mailed finance and ended ok (exit 0), marking the
+    findings reported: finance got two reports of the night. It now ends with ``LockError``
+    (exit 4), no report and no mail: the run that took the shop reports."""
     monkeypatch.setattr(service, "RUN_LEASE", LEASE)
     app, _ = _app(store, tmp_path)
 
     def taken_over_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        applied = runner.remediate(*args, **kwargs)
+        done = real(*args, **kwargs)
         RunLock(sessions(store), SystemClock(shift=timedelta(hours=1))).acquire(
             SHOP, "cron-run", LEASE * 10
         )
         time.sleep(LEASE.total_seconds() / 2)  # several beats of the heartbeat
-        return applied
+        return done
 
-    monkeypatch.setattr("recon.service.remediate", taken_over_meanwhile)
+    monkeypatch.setattr(f"recon.service.{step}", taken_over_meanwhile)
     with pytest.raises(LockError) as lost:
         run_nightly(app)
     assert lost.value.exit_code == 4 and "cron-run" in str(lost.value)
-    assert not list((tmp_path / "reports").rglob("findings.json"))
+    assert not list((tmp_path / "reports").rglob("report.html"))
     assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").rglob("*.eml"))
 
 
