@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -17,8 +16,7 @@ from aiosmtpd.controller import Controller
 from recon.config import SmtpSettings
 from recon.delivery import SmtpMailer, deliver
 from recon.errors import DeliveryError
-
-HOST = "127.0.0.1"
+from tests.ports import HOST, free_port
 
 
 class Inbox:
@@ -34,17 +32,6 @@ class Inbox:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def server(ca: trustme.CA) -> Iterator[tuple[Controller, Inbox]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -58,13 +45,6 @@ def server(ca: trustme.CA) -> Iterator[tuple[Controller, Inbox]]:
         yield controller, inbox
     finally:
         controller.stop()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 def message(subject: str = "[recon] test") -> EmailMessage:

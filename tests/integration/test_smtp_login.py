@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -18,8 +17,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from recon.config import SmtpSettings
 from recon.delivery import SmtpMailer, deliver
 from recon.mail_parked import unpark
+from tests.ports import HOST, free_port
 
-HOST = "127.0.0.1"
 USER, PASSWORD = "recon@acme.test", "Grüße-£42"  # what a password manager hands out
 
 
@@ -59,24 +58,6 @@ def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data:
         data.login.decode() == USER and data.password.decode("utf-8") == PASSWORD
     )
     return AuthResult(success=ok, handled=False)  # refused: the relay answers 535
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
 
 
 def start(ca: trustme.CA, relay: Relay, *, without: tuple[str, ...] = ()) -> Controller:
@@ -213,6 +194,20 @@ def test_a_report_refused_for_its_sender_goes_out_once_the_sender_is_fixed(
     assert received["Message-ID"] == "<run-1.finance@recon.local>"
 
 
+def _mistyped_night(
+    relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
+) -> tuple[Relay, Path, Any, Any]:
+    """acme's report to finance's two addresses, one mistyped (ap@acme.tset, refused 550):
+    (the relay, the outbox, the mailer, what ``deliver`` did)."""
+    controller, inbox = relay
+    inbox.refuse = frozenset({"ap@acme.tset"})
+    outbox = tmp_path / "outbox"
+    send = mailer(controller.port, ca_file)
+    report = message("fin@acme.test, ap@acme.tset")
+    report["X-Recon-Shop"] = "acme"
+    return inbox, outbox, send, deliver([report], send, outbox, shop="acme")
+
+
 def test_a_copy_for_a_refused_recipient_goes_to_the_corrected_address_alone(
     relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
 ) -> None:
@@ -220,13 +215,7 @@ def test_a_copy_for_a_refused_recipient_goes_to_the_corrected_address_alone(
     mistyped one (parked: a 550). Corrected in the settings and retried (``outbox retry``),
     the copy went to the mistyped address, refused again. It now goes to the corrected
     address, and only there."""
-    controller, inbox = relay
-    inbox.refuse = frozenset({"ap@acme.tset"})
-    outbox = tmp_path / "outbox"
-    send = mailer(controller.port, ca_file)
-    report = message("fin@acme.test, ap@acme.tset")
-    report["X-Recon-Shop"] = "acme"
-    first = deliver([report], send, outbox, shop="acme")
+    inbox, outbox, send, first = _mistyped_night(relay, ca_file, tmp_path)
     assert [to for to, _ in inbox.messages] == [["fin@acme.test"]] and len(first.parked) == 1
 
     now = {"finance": ["fin@acme.test", "ap@acme.test"]}
@@ -241,13 +230,7 @@ def test_a_copy_owed_to_no_one_any_more_is_not_sent(
     relay: tuple[Controller, Relay], ca_file: Path, tmp_path: Path
 ) -> None:
     """The refused address was taken off the team: its copy is owed to no one and is filed."""
-    controller, inbox = relay
-    inbox.refuse = frozenset({"ap@acme.tset"})
-    outbox = tmp_path / "outbox"
-    send = mailer(controller.port, ca_file)
-    report = message("fin@acme.test, ap@acme.tset")
-    report["X-Recon-Shop"] = "acme"
-    deliver([report], send, outbox, shop="acme")
+    inbox, outbox, send, _ = _mistyped_night(relay, ca_file, tmp_path)
     unpark(outbox, shop="acme")
     second = deliver([], send, outbox, shop="acme", recipients={"finance": ["fin@acme.test"]})
     assert second.ok and [to for to, _ in inbox.messages] == [["fin@acme.test"]]

@@ -13,9 +13,7 @@ from aiosmtpd.controller import Controller
 
 from recon.delivery import deliver
 from recon.mail_parked import REFUSED_DIR, unpark
-from tests.integration.test_smtp_login import Relay, ca, ca_file, mailer, message, start
-
-__all__ = ["ca", "ca_file"]  # the fixtures, shared with test_smtp_login
+from tests.integration.test_smtp_login import Relay, mailer, message, start
 
 
 class PickyRelay(Relay):

@@ -192,18 +192,26 @@ def test_every_command_opens_the_shops_own_postgresql_schema(tmp_path: Path) -> 
         admin.dispose()
 
 
-def test_findings_ack_records_who_and_why_and_refuses_unknown_keys(config: Path) -> None:
+def save_unmatched_refund(config: Path, key: str = "UNMATCHED_REFUND|refund=500") -> str:
+    """Store one new UNMATCHED_REFUND finding in the mirror ``config`` names; its key."""
     from recon.bootstrap import open_store
     from recon.config import load_settings
     from recon.models import Category, Finding, Owner, Severity
 
-    key = "UNMATCHED_REFUND|refund=500"
     store = open_store(load_settings(config))
     store.save_findings(
         [Finding(key=key, category=Category.UNMATCHED_REFUND, severity=Severity.MEDIUM,
                  owner=Owner.CX)]
     )  # fmt: skip
     store.close()
+    return key
+
+
+def test_findings_ack_records_who_and_why_and_refuses_unknown_keys(config: Path) -> None:
+    from recon.bootstrap import open_store
+    from recon.config import load_settings
+
+    key = save_unmatched_refund(config)
     acked = recon("findings", "ack", key, "--note", "refunded by hand", "--config", str(config))
     assert acked.returncode == 0, acked.stderr
     listed = recon("findings", "list", "-c", str(config))  # the shorthand every command takes

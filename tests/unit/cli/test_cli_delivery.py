@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.ports import HOST, free_port
 from tests.unit.cli.test_cli import recon
-
-HOST = "127.0.0.1"
 
 
 class Inbox:
@@ -24,12 +22,6 @@ class Inbox:
             if line.startswith("Subject:"):
                 self.subjects.append(line.removeprefix("Subject:").strip())
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def sandbox_config(tmp_path: Path, mode: str, port: int) -> Path:

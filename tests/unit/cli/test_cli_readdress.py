@@ -7,8 +7,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.ports import HOST, free_port
 from tests.unit.cli.test_cli import recon
-from tests.unit.cli.test_cli_delivery import HOST, free_port, sandbox_config, waiting
+from tests.unit.cli.test_cli_delivery import sandbox_config, waiting
 
 TYPO, FIXED = "finance@acme.tset", "finance@acme.test"
 

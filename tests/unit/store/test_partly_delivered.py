@@ -13,7 +13,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,9 +22,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from recon.errors import DeliveryError
+from tests.ports import HOST, free_port
 from tests.unit.store.history_shop import HistoryShop, day
-
-HOST = "127.0.0.1"
 
 
 class Relay:
@@ -49,18 +47,12 @@ class Relay:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[HistoryShop]:
     shop = HistoryShop(f"sqlite:///{tmp_path / 'recon.db'}", tmp_path)
     delivery = shop.settings.delivery
     delivery.recipients = {"finance": ["finance@acme.test"], "warehouse": ["wh@acme.test"]}
-    delivery.smtp.host, delivery.smtp.port = HOST, _free_port()
+    delivery.smtp.host, delivery.smtp.port = HOST, free_port()
     delivery.smtp.security, delivery.smtp.timeout_seconds = "none", 5
     delivery.mode = "smtp"
     yield shop
