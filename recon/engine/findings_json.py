@@ -32,9 +32,21 @@ def _when(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def report_order(finding: Finding) -> tuple[int, bool, str, Decimal, str]:
+    """The order findings are listed in, in ``findings.json`` and every report: severity
+    (critical first), then currency (ISO code; none last), then amount at risk descending, then
+    key. Amounts are only compared within one currency: recon has no exchange rates, and
+    ¥3,000 is not more money at risk than $900."""
+    currency = finding.currency or ""
+    return (
+        _SEVERITY_ORDER[finding.severity], not currency, currency, -finding.amount_at_risk,
+        finding.key,
+    )  # fmt: skip
+
+
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    """Severity (critical first), then amount at risk descending, then key."""
-    return sorted(findings, key=lambda f: (_SEVERITY_ORDER[f.severity], -f.amount_at_risk, f.key))
+    """``findings`` in ``report_order`` (deterministic: the key breaks every tie)."""
+    return sorted(findings, key=report_order)
 
 
 def _as_json(finding: Finding) -> dict[str, Any]:

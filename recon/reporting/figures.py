@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from recon.clock import shop_day
+from recon.engine.findings_json import report_order
 from recon.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -43,8 +44,6 @@ from recon.reporting.links import shop_handle
 
 log = logging.getLogger(__name__)
 
-SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
-
 # Which team's e-mail lists which categories (the assignment's routing; finance gets everything).
 TEAM_CATEGORIES: dict[Owner, frozenset[Category]] = {
     Owner.WAREHOUSE: frozenset(
@@ -63,11 +62,6 @@ TEAM_CATEGORIES: dict[Owner, frozenset[Category]] = {
 }
 
 
-def _sort_key(finding: Finding) -> tuple[int, Decimal, str]:
-    # Amounts in different currencies are only compared for ordering, never added.
-    return (SEVERITY_RANK[finding.severity], -finding.amount_at_risk, finding.key)
-
-
 def amounts_at_risk(findings: Iterable[Finding]) -> tuple[Amount, ...]:
     """Σ amount at risk per currency (never added across currencies), sorted by currency."""
     totals: dict[str, Decimal] = {}
@@ -82,7 +76,7 @@ def split_quiet(findings: Iterable[Finding]) -> tuple[list[Finding], list[Findin
 
     Every headline, alarm and subject counts the open ones only (new or open): an acknowledged
     finding stays quiet until it changes, when the lifecycle opens it again."""
-    listed = sorted(findings, key=_sort_key)
+    listed = sorted(findings, key=report_order)
     return (
         [f for f in listed if f.status in OPEN_STATUSES],
         [f for f in listed if f.status is FindingStatus.ACKNOWLEDGED],
@@ -170,10 +164,10 @@ def top_groups(
 ) -> tuple[TopGroup, ...]:
     """The top ``top_n`` open findings of each currency, as ``row`` shows them.
 
-    ``open_findings`` are in report order (most severe first, then most money at risk), and
-    each currency keeps that order among its own: amounts are only ever compared within one
-    currency (recon has no FX rates). Groups come largest first (most open findings), ties by
-    currency code; findings with no currency last."""
+    ``open_findings`` are in report order (``report_order``: most severe first, then by
+    currency, then most money at risk), and each currency keeps that order among its own:
+    amounts are only ever compared within one currency (recon has no FX rates). Groups come
+    largest first (most open findings), ties by currency code; findings with no currency last."""
     by_currency: dict[str, list[Finding]] = {}
     for finding in open_findings:
         by_currency.setdefault(finding.currency or "", []).append(finding)
@@ -231,7 +225,7 @@ def _changes(
     for key, finding in previous_open.items():
         if key not in current_open and key not in resolved and key not in left_out:
             resolved[key] = finding  # gone from this run: the break was fixed
-    return sorted(new, key=_sort_key), sorted(resolved.values(), key=_sort_key)
+    return sorted(new, key=report_order), sorted(resolved.values(), key=report_order)
 
 
 def build_report_data(
@@ -286,7 +280,7 @@ def build_report_data(
     new, resolved = _changes(findings, previous_findings, unreported, closed_before)
     left_out_findings = sorted(
         (f for f in chain(closed_before, findings) if f.status is FindingStatus.LEFT_OUT),
-        key=_sort_key,
+        key=report_order,
     )
 
     sent = sent_by_finding(actions, done_writes)
