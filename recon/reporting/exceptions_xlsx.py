@@ -129,7 +129,7 @@ def write_exceptions_workbook(
     Raises:
         OSError: if the file cannot be written.
     """
-    book = StreamingBook(rows_per_sheet=rows_per_sheet)
+    book = StreamingBook(rows_per_sheet=rows_per_sheet, timezone=data.timezone)
     write_exceptions_sheet(book, data)
     write_actions_sheet(
         book, data, (*data.waiting_actions, *data.sent_writes, *data.write_failures)

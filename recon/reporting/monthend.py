@@ -21,6 +21,7 @@ from recon.clock import shop_day
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import (
     CARRIED_TABLE,
+    EXCEPTION_COLUMNS,
     write_actions_sheet,
     write_carried_sheet,
     write_exceptions_sheet,
@@ -90,7 +91,7 @@ def write_monthend_workbook(
     Raises:
         OSError: if the file cannot be written.
     """
-    book = StreamingBook(rows_per_sheet=rows_per_sheet)
+    book = StreamingBook(rows_per_sheet=rows_per_sheet, timezone=data.timezone)
     summary = book.workbook.create_sheet("Summary")  # first tab; filled once the tables exist
     exceptions = write_exceptions_sheet(book, data)
     carried = write_carried_sheet(book, data)
@@ -303,11 +304,14 @@ class _SummaryRows:
         return block
 
     def trend(self, data: ReportData, currencies: Sequence[str]) -> tuple[int, int, int]:
-        self.header("First seen", *currencies)
+        # The shop's days, as the Exceptions' first_seen column (its header names the zone: a
+        # name with a space or "/" is written in double brackets in a structured reference).
+        self.header(f"First seen ({data.timezone})", *currencies)
         first = len(self.rows) + 1
+        first_seen = next(c for c in EXCEPTION_COLUMNS if c.name == "first_seen")
         for day in sorted({point.day for point in data.trend}):
             row_no = len(self.rows) + 1
-            seen = f"{{t}}[first_seen],A{row_no}"
+            seen = f"{{t}}[[{first_seen.header(data.timezone)}]],A{row_no}"
             amounts = [
                 self.sum_of(
                     "Exceptions", "amount_at_risk", seen, f"{{t}}[currency],{_q(cur)}", _OPEN,

@@ -44,12 +44,16 @@ class Column:
     width: float = 14.0
     currency_column: str | None = None
 
-    @property
-    def header(self) -> str:
-        """The column's header and table column name: its name, and for a column of times
-        ``"<name> (UTC)"``: every time is written in UTC (``StreamingSheet._cell``; Excel
-        cells have no zone), so the header says whose clock it is."""
-        return f"{self.name} (UTC)" if self.kind == "datetime" else self.name
+    def header(self, timezone: str = "UTC") -> str:
+        """The column's header and table column name: its name, and for a column of times or
+        days the zone they are in (Excel cells have no zone, so the header says whose clock or
+        calendar it is): ``"<name> (UTC)"`` for times, every one written in UTC
+        (``StreamingSheet._cell``), as findings.json keeps them; ``"<name> (<timezone>)"`` for
+        days, the shop's days (``timezone``: ``[shop] timezone``), as the report's period and
+        folder are (``data.to_row`` makes a finding's first-seen day so)."""
+        if self.kind == "datetime":
+            return f"{self.name} (UTC)"
+        return f"{self.name} ({timezone})" if self.kind == "date" else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,7 @@ class StreamingSheet:
         self._ws.freeze_panes = "A2"
         header = []
         for column in self.columns:
-            cell = WriteOnlyCell(self._ws, column.header)
+            cell = WriteOnlyCell(self._ws, column.header(self._book.timezone))
             cell.font = self._book.bold
             header.append(cell)
         self._ws.append(header)
@@ -182,7 +186,8 @@ class StreamingSheet:
         table = Table(displayName=self.tables[-1], ref=ref)
         # openpyxl reads header names back from the cells, which write-only sheets cannot do.
         table.tableColumns = [
-            TableColumn(id=i, name=c.header) for i, c in enumerate(self.columns, start=1)
+            TableColumn(id=i, name=c.header(self._book.timezone))
+            for i, c in enumerate(self.columns, start=1)
         ]
         table.autoFilter = AutoFilter(ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
@@ -196,10 +201,12 @@ class StreamingSheet:
 class StreamingBook:
     """A write-only workbook that hands out ``StreamingSheet``s and caches cell styles."""
 
-    def __init__(self, *, rows_per_sheet: int = EXCEL_ROWS) -> None:
+    def __init__(self, *, rows_per_sheet: int = EXCEL_ROWS, timezone: str = "UTC") -> None:
         if rows_per_sheet < 2:
             raise ValueError("a sheet holds its header and at least one row")
         self.rows_per_sheet = rows_per_sheet
+        # Whose days the sheets' columns of days are (``Column.header``): the shop's.
+        self.timezone = timezone
         self.workbook = Workbook(write_only=True)
         self._prototypes: dict[str, WriteOnlyCell] = {}
         self._text_proto: WriteOnlyCell | None = None

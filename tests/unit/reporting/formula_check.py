@@ -1,10 +1,10 @@
 """A tiny evaluator for the Summary formulas, used when LibreOffice is not installed.
 
 It understands exactly what recon writes: SUMIFS, COUNTIFS and COUNTA over structured table
-references (``Table[column]``) with string-literal (``"<>x"``: not x; ``"<>0"``: numeric) or
-same-sheet cell criteria. It reads the table's ref and header from the saved workbook, so it
-checks that a formula points at the column it names, and computes the result from the cells a
-user would see.
+references (``Table[column]``, ``Table[[column (UTC)]]``) with string-literal (``"<>x"``: not
+x; ``"<>0"``: numeric) or same-sheet cell criteria. It reads the table's ref and header from
+the saved workbook, so it checks that a formula points at the column it names, and computes
+the result from the cells a user would see.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 from openpyxl.utils import range_boundaries
 
 _CALL = re.compile(r"^=(SUMIFS|COUNTIFS|COUNTA)\((.*)\)$")
-_REF = re.compile(r"^(\w+)\[(\w+)\]$")
+# ``Table[column]``, or ``Table[[column (Area/City)]]`` for a name with a space or "/".
+_REF = re.compile(r"^(\w+)\[(?:(\w+)|\[([^\[\]']+)\])\]$")
 _CELL = re.compile(r"^[A-Z]+\d+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -63,7 +64,7 @@ def _split(args: str) -> list[str]:
 def _column(tables: dict[str, dict[str, list[Any]]], ref: str) -> list[Any]:
     match = _REF.match(ref)
     assert match, f"not a structured reference: {ref}"
-    return tables[match.group(1)][match.group(2)]
+    return tables[match.group(1)][match.group(2) or match.group(3)]
 
 
 def _criterion(ws: Any, text: str) -> Any:

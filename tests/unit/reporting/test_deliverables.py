@@ -229,7 +229,7 @@ def test_a_break_resolved_after_the_month_is_in_that_months_exceptions(tmp_path:
     finally:
         store.close()
     (row,) = [r for r in _exception_rows(path) if r["key"] == key]
-    assert row["status"] == "new" and str(row["first_seen"]).startswith("2026-10-20")
+    assert row["status"] == "new" and str(row["first_seen (UTC)"]).startswith("2026-10-20")
 
 
 def test_a_refund_paid_after_the_month_leaves_the_break_open_in_that_month(

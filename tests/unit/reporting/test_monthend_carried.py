@@ -71,10 +71,10 @@ def test_octobers_book_lists_the_breaks_open_at_its_close_with_no_activity_in_it
     carried = {r["key"]: r for r in sheet_rows(path, "Carried forward")}
     assert set(carried) == {MISMATCH, UNSETTLED}
     mismatch, unsettled = carried[MISMATCH], carried[UNSETTLED]
-    assert (mismatch["status"], mismatch["first_seen"].date()) == ("open", date(2026, 9, 20))
+    assert (mismatch["status"], mismatch["first_seen (UTC)"].date()) == ("open", date(2026, 9, 20))
     assert (mismatch["amount_at_risk"], mismatch["currency"]) == (2.02, "USD")
     assert mismatch["rma"] == "1002" and mismatch["category"] == "AMOUNT_MISMATCH"
-    assert (unsettled["status"], unsettled["first_seen"].date()) == ("new", date(2026, 10, 5))
+    assert (unsettled["status"], unsettled["first_seen (UTC)"].date()) == ("new", date(2026, 10, 5))
     # The month's own Exceptions stay its own records' findings.
     exceptions = {r["key"] for r in sheet_rows(path, "Exceptions")}
     assert MISSING in exceptions and not exceptions & set(carried)

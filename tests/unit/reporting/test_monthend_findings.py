@@ -88,7 +88,7 @@ def test_octobers_book_rebuilt_after_more_nights_and_acks_reads_the_same(mirror:
     nights (1002 and 1003 no longer "new" in the nightly findings), lists the same findings
     with the same lifecycle columns."""
     settings, store = mirror
-    columns = ("status", "first_seen", "next_step", "amount_at_risk", "detail")
+    columns = ("status", "first_seen (UTC)", "next_step", "amount_at_risk", "detail")
 
     def book(now: datetime) -> dict[str, tuple[Any, ...]]:
         rows = _exceptions(build_monthend(settings, store, now, *OCTOBER))

@@ -81,11 +81,14 @@ def test_septembers_book_shows_the_first_episode_of_a_finding_fixed_and_back(
     _october_nights(shop)
     rows, summary = _book(shop, SEPTEMBER)
     mismatch = rows[MISMATCH]
-    assert (mismatch["status"], mismatch["first_seen"].date()) == ("new", date(2026, 9, 20))
+    assert (mismatch["status"], mismatch["first_seen (UTC)"].date()) == ("new", date(2026, 9, 20))
     assert summary["New in the period (first seen in it)"] == 1
     # 1002's first refund, unpaid out since Sep 19, was first recorded on Oct 5: after the month.
     unsettled = rows["UNSETTLED_REFUND|transaction=9002"]
-    assert (unsettled["status"], unsettled["first_seen"].date()) == ("open", date(2026, 10, 5))
+    assert (unsettled["status"], unsettled["first_seen (UTC)"].date()) == (
+        "open",
+        date(2026, 10, 5),
+    )
     assert summary["First seen after the period's end"] == 1
     assert summary["Open findings"] == len(
         [r for r in rows.values() if r["status"] in ("new", "open")]
@@ -131,7 +134,7 @@ def test_a_period_ended_before_the_upgrade_reads_the_state_the_upgrade_recorded(
     _october_nights(shop, upgrade_at=day(10, 23))
     september, summary = _book(shop, SEPTEMBER)
     mismatch = september[MISMATCH]
-    assert (mismatch["status"], mismatch["first_seen"].date()) == ("new", date(2026, 9, 20))
+    assert (mismatch["status"], mismatch["first_seen (UTC)"].date()) == ("new", date(2026, 9, 20))
     assert summary["New in the period (first seen in it)"] == 1
 
 

@@ -45,7 +45,7 @@ def summary_formulas(ws: Any) -> dict[tuple[str, str], str]:
         if (
             values
             and isinstance(values[0], str)
-            and values[0] in ("KPI", "Currency", "Category", "First seen")
+            and values[0].startswith(("KPI", "Currency", "Category", "First seen"))
         ):
             header = values
             continue
@@ -59,7 +59,8 @@ def test_sheets_tables_headers_and_layout(workbook_path: Path) -> None:
     book = load_workbook(workbook_path)
     assert book.sheetnames == SHEETS
     exceptions = book["Exceptions"]
-    assert [c.value for c in exceptions[1]] == [c.name for c in EXCEPTION_COLUMNS]
+    assert [c.value for c in exceptions[1]] == [c.header("UTC") for c in EXCEPTION_COLUMNS]
+    assert "first_seen (UTC)" in [c.value for c in exceptions[1]]  # a UTC shop's days
     assert exceptions.freeze_panes == "A2"
     table = exceptions.tables["Exceptions"]
     assert table.ref == "A1:R6" and table.autoFilter.ref == "A1:R6"  # 5 open findings
@@ -375,7 +376,8 @@ def test_first_seen_days_are_the_shops_days_as_the_period_is(tmp_path: Path) -> 
     book = load_workbook(write_monthend_workbook(data, tmp_path / "m.xlsx"))
     header = [c.value for c in book["Exceptions"][1]]
     (row,) = book["Exceptions"].iter_rows(min_row=2, values_only=True)
-    assert row[header.index("first_seen")].date() == date(2026, 10, 31)
+    assert row[header.index("first_seen (America/Los_Angeles)")].date() == date(2026, 10, 31)
     summary = [r[0] for r in book["Summary"].iter_rows(values_only=True)]
-    days = [d.date() for d in summary[summary.index("First seen") + 1 :] if d is not None]
+    at = summary.index("First seen (America/Los_Angeles)")
+    days = [d.date() for d in summary[at + 1 :] if d is not None]
     assert date(2026, 10, 31) in days and date(2026, 11, 1) not in days
