@@ -298,6 +298,7 @@ def report_data(
     closed_before: Sequence[Finding] = (),
     failed_writes: AbstractSet[int] = frozenset(),
     done_writes: AbstractSet[int] = frozenset(),
+    unknown_writes: AbstractSet[int] = frozenset(),
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``folder``: the run's
     report folder, whose name and the day's earlier folders say which report of the shop's day
@@ -305,7 +306,8 @@ def report_data(
     out has shown as they stand, listed as new; ``closed_before``: findings an earlier run
     closed whose report never went out, listed as resolved or left out; ``failed_writes``: the
     intents this run ended failed, listed with the writes that did not go through;
-    ``done_writes``: those it ended done, whose findings' rows say what recon sent)."""
+    ``done_writes``: those it ended done, whose findings' rows say what recon sent;
+    ``unknown_writes``: those it sent and ended unknown, counted as sent this run)."""
     day_run, unfinished = day_runs(folder) if folder else (1, 0)
     return build_report_data(
         findings=findings,
@@ -335,6 +337,7 @@ def report_data(
         folder=folder.name if folder else "",
         failed_writes=failed_writes,
         done_writes=done_writes,
+        unknown_writes=unknown_writes,
     )
 
 

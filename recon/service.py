@@ -368,6 +368,7 @@ def _run_locked(
             closed_before=closed_before,
             failed_writes=applied.failed,
             done_writes=applied.done,
+            unknown_writes=applied.unknown,
         )
         shown = {f.key for f in chain(findings, closed_before)} | passed_over
 

@@ -77,6 +77,13 @@ class ApplyReport:
         return frozenset(i for i, state in self.settled.items() if state == ActionState.DONE)
 
     @property
+    def unknown(self) -> frozenset[int]:
+        """The intents this run sent (or resent) and ended ``unknown``: no answer came, or
+        Shopify throttled them until the run gave up (``ledger.NOT_RUN``); the next run
+        re-reads Shopify first."""
+        return frozenset(i for i, state in self.settled.items() if state == ActionState.UNKNOWN)
+
+    @property
     def failed(self) -> frozenset[int]:
         """The intents this run ended ``failed``: Shopify refused the write (not retried)."""
         return frozenset(i for i, state in self.settled.items() if state == ActionState.FAILED)

@@ -121,8 +121,9 @@ class Headline:
     acknowledged: int = 0
     acknowledged_amounts: tuple[Amount, ...] = ()
     # Of the money at risk, what recon's refunds sent to Shopify in this run, per currency
-    # (``figures.sent_at_risk``): their findings stay open, and counted above as findings.json
-    # counts them, until the next run reads the refunds back; finance must not pay them again.
+    # (``figures.sent_at_risk``): answered, or with no answer yet (their outcome unknown).
+    # Their findings stay open, and counted above as findings.json counts them, until the
+    # next run reads the refunds back; finance must not pay them again.
     sent_this_run: tuple[Amount, ...] = ()
 
     def sent_in(self, currency: str) -> Amount | None:
@@ -195,6 +196,10 @@ class ReportData:
     # Ids of the intents this run's remediation ended ``done`` (``sent_writes``): their
     # findings stay open until the next run reads the writes back, so their rows say so.
     done_writes: frozenset[int] = frozenset()
+    # Ids of the intents this run sent (or resent) and ended ``unknown`` (no answer came, or
+    # throttled until the run gave up): ``Headline.sent_this_run`` counts the refunds among
+    # them Shopify may have run.
+    unknown_writes: frozenset[int] = frozenset()
     # What those writes (and any whose outcome is unknown) sent, by finding key
     # (``sent_by_finding``): worked out once, when the data is frozen, and read by every row.
     sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)

@@ -28,7 +28,9 @@ from recon.models import (
 )
 from recon.money import ZERO, MoneyError, parse_amount, quantize, sum_by_currency
 from recon.order_flags import NO_FLAGS, UnknownFlags
+from recon.remediation.ledger import NOT_RUN
 from recon.reporting.data import (
+    UNSETTLED,
     Amount,
     CategoryTotal,
     ExceptionRow,
@@ -87,17 +89,21 @@ def sent_at_risk(
     open_findings: Sequence[Finding],
     actions: Iterable[Mapping[str, Any]],
     done: AbstractSet[int],
+    unknown: AbstractSet[int] = frozenset(),
 ) -> tuple[Amount, ...]:
-    """What recon's refunds sent to Shopify in this run (``sent_writes``) toward the money at
-    risk, per currency, sorted by currency: a refund counts in its own amount and currency
-    (Loop's figure, the basis of its finding's amount at risk) when it acts on an open finding
-    of that currency. Never added across currencies; a ledger amount that does not read as one
-    is left out of the figure, and logged naming the action."""
+    """What recon's refunds sent to Shopify in this run toward the money at risk, per currency,
+    sorted by currency: those it ended done (``sent_writes``) and those it sent with no answer
+    (``unknown``: this run's intents ended ``unknown``, the next run reads back whether they
+    landed; not one Shopify throttled and ran nothing of, ``NOT_RUN``, nor an earlier run's a
+    plan-mode run did not resend). A refund counts in its own amount and currency (Loop's
+    figure, the basis of its finding's amount at risk) when it acts on an open finding of that
+    currency. Never added across currencies; a ledger amount that does not read as one is left
+    out of the figure, and logged naming the action."""
     currencies: dict[str, set[str]] = {}
     for finding in open_findings:
         currencies.setdefault(finding.key, set()).add(finding.currency or "")
     sent: list[tuple[str, Decimal]] = []
-    for action in sent_writes(actions, done):
+    for action in (*sent_writes(actions, done), *_no_answer(actions, unknown)):
         currency = str(action.get("currency") or "")
         keys = action.get("finding_keys", ())
         if action.get("kind") != "refund" or not any(
@@ -113,6 +119,20 @@ def sent_at_risk(
     return tuple(Amount(c, quantize(a, c)) for c, a in sorted(totals.items()))
 
 
+def _no_answer(
+    actions: Iterable[Mapping[str, Any]], unknown: AbstractSet[int]
+) -> tuple[Mapping[str, Any], ...]:
+    """The intents of ``actions`` this run sent that are still in flight (``unknown``: their
+    ids) and that Shopify may have run: not those it throttled until the run gave up."""
+    return tuple(
+        a
+        for a in actions
+        if a.get("id") in unknown
+        and a.get("status") in UNSETTLED
+        and not str(a.get("reason") or "").startswith(NOT_RUN)
+    )
+
+
 def _headline(
     open_findings: Sequence[Finding],
     quiet: Sequence[Finding],
@@ -120,6 +140,7 @@ def _headline(
     resolved: int,
     actions: Iterable[Mapping[str, Any]] = (),
     done: AbstractSet[int] = frozenset(),
+    unknown: AbstractSet[int] = frozenset(),
 ) -> Headline:
     return Headline(
         open_findings=len(open_findings),
@@ -129,7 +150,7 @@ def _headline(
         money_at_risk=amounts_at_risk(open_findings),
         acknowledged=len(quiet),
         acknowledged_amounts=amounts_at_risk(quiet),
-        sent_this_run=sent_at_risk(open_findings, actions, done),
+        sent_this_run=sent_at_risk(open_findings, actions, done, unknown),
     )
 
 
@@ -257,6 +278,7 @@ def build_report_data(
     remediation_held: tuple[str, ...] = (),
     failed_writes: AbstractSet[int] = frozenset(),
     done_writes: AbstractSet[int] = frozenset(),
+    unknown_writes: AbstractSet[int] = frozenset(),
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -264,7 +286,8 @@ def build_report_data(
     listed as new when open; ``closed_before``: the findings an earlier run resolved or left out
     whose report never went out, listed as resolved or left out (``findings`` no longer has them).
     ``failed_writes``: the ids of the intents this run ended failed (``write_failures``);
-    ``done_writes``: those it ended done (``sent_writes``: their findings' rows say so).
+    ``done_writes``: those it ended done (``sent_writes``: their findings' rows say so);
+    ``unknown_writes``: those it sent and ended ``unknown`` (counted as sent this run).
 
     Raises:
         ValueError: if ``as_of`` is naive or the shop domain gives no admin handle.
@@ -291,7 +314,9 @@ def build_report_data(
     def rows(items: Iterable[Finding]) -> tuple[ExceptionRow, ...]:
         return tuple(row(f) for f in items)
 
-    headline = _headline(open_findings, quiet, len(new), len(resolved), actions, done_writes)
+    headline = _headline(
+        open_findings, quiet, len(new), len(resolved), actions, done_writes, unknown_writes
+    )
     return ReportData(
         shop=shop,
         shop_domain=shop_domain,
@@ -328,6 +353,7 @@ def build_report_data(
         folder=folder,
         failed_writes=frozenset(failed_writes),
         done_writes=frozenset(done_writes),
+        unknown_writes=frozenset(unknown_writes),
         sent=sent,
     )
 
@@ -343,7 +369,10 @@ def for_team(data: ReportData, team: Owner) -> ReportData:
     new_keys = {r.key for r in data.new_findings if r.category in wanted}
     resolved = tuple(r for r in data.resolved_findings if r.category in wanted)
     actions = tuple(a for a in data.actions if a.get("category") in wanted)
-    headline = _headline(findings, quiet, len(new_keys), len(resolved), actions, data.done_writes)
+    headline = _headline(
+        findings, quiet, len(new_keys), len(resolved), actions, data.done_writes,
+        data.unknown_writes,
+    )  # fmt: skip
     return ReportData(
         **{
             **_fields(data),

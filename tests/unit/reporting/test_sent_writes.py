@@ -230,3 +230,59 @@ def test_a_refund_shopify_throttled_and_ran_nothing_does_not_say_no_answer_came(
     assert step.startswith("recon sent refund 48.60 USD, no restock (action 16)")
     assert "no answer" not in step
     assert "Shopify throttled it and wrote nothing" in step and "do not redo it by hand" in step
+
+
+def _no_answer(
+    id_: int, reason: str = "outcome unknown (ReadTimeout): timed out"
+) -> dict[str, Any]:
+    """A refund of 12345701 recon sent this run that got no answer (``unknown``)."""
+    return {**_refund(id_), "status": "unknown", "state": "unknown", "shopify_result": None,
+            "reason": reason}  # fmt: skip
+
+
+def test_a_refund_sent_this_run_with_no_answer_counts_as_sent_awaiting_confirmation(
+    tmp_path: Path,
+) -> None:
+    """recon sent a 48.60 USD refund in this apply run and no answer came: the next run reads
+    back whether it landed. Its finding stays in the 198.60 USD at risk, and finance read
+    nothing beside the headline saying that 48.60 USD of it may already be paid: the report,
+    the mails and the console say it was sent this run, awaiting confirmation, and its row
+    still says not to redo it."""
+    sent = "of which sent to Shopify this run, awaiting confirmation: 48.60 USD"
+    data = make_data(actions=[*sample_actions(), _no_answer(14)], unknown_writes=frozenset({14}))
+    assert data.headline.money_at_risk == make_data().headline.money_at_risk  # still at risk
+    page = " ".join(
+        write_run_reports(data, tmp_path / "report").report_html.read_text("utf-8").split()
+    )
+    headline = page[page.index('id="headline"') : page.index("</section>")]
+    assert "198.60 USD" in headline and sent in headline
+    finance = build_messages(data, settings(tmp_path))[0]
+    for part in ("plain", "html"):
+        text = " ".join(re.sub("<[^>]+>", "", body(finance, part)).split())
+        assert f"198.60 USD ({sent})" in text, part
+    assert "do not redo it by hand" in _step(data, REFUND_KEY)
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=list(sample_findings()),
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=[*sample_actions(), _no_answer(14)],
+        settled={14: "unknown"},
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    assert sent in " ".join(console.export_text().split())
+
+
+def test_a_refund_shopify_throttled_or_an_earlier_run_sent_is_not_sent_this_run() -> None:
+    """Not counted as sent this run: a refund Shopify throttled until the run gave up (it ran
+    nothing, ``NOT_RUN``: the next run sends it), and one an earlier run sent with no answer
+    that this run (plan mode: no resend) did not touch. Their rows still say not to redo
+    them."""
+    throttled = _no_answer(16, f"{NOT_RUN} (ThrottledError: throttled, nothing was written)")
+    data = make_data(actions=[*sample_actions(), throttled], unknown_writes=frozenset({16}))
+    assert data.headline.sent_this_run == ()
+    earlier = make_data(actions=[*sample_actions(), _no_answer(14)])
+    assert earlier.headline.sent_this_run == ()
+    assert "do not redo it by hand" in _step(earlier, REFUND_KEY)
