@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -68,7 +69,8 @@ def load(path: Path | None = None) -> Settings:
 
 
 # Tables of currency = amount: the environment sets one currency's value
-# (RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR) or several (a JSON table) over the others'.
+# (RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR) or several (a JSON table) over the others'; an
+# empty JSON table ('{}') clears them (no limit in any currency: every refund to review).
 # Not [delivery.recipients]: its default is a placeholder (finance@example.com), which an
 # address set from the environment must not keep.
 _MERGED_TABLES = (
@@ -80,17 +82,25 @@ _MERGED_TABLES = (
 
 def _env_tables_over_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` (the file's settings) with the default of each currency table the file leaves
-    unset and the environment sets, so the environment's currencies join the defaults.
+    unset and the environment sets, so the environment's currencies join the defaults; and
+    with an empty table for each the environment sets to an empty JSON table, so it clears the
+    file's and the default's currencies.
 
     pydantic-settings merges an environment table into the file's key by key, but into nothing
     when the file has none: ``..._AMOUNT__EUR`` alone dropped the USD default, and every USD
-    refund went to review.
+    refund went to review. Merged key by key, ``'{}'`` changed nothing: a merchant could not
+    turn the USD default off from the environment.
     """
     names = _env_names()
     for section, key in _MERGED_TABLES:
         table = data.get(section, {})
-        if not isinstance(table, dict) or key in table:
-            continue  # the file's own table (merged with the environment's), or a bad section
+        if not isinstance(table, dict):
+            continue  # a bad section: its own error names it
+        if _env_clears(names, section, key):
+            data = {**data, section: {**table, key: {}}}
+            continue
+        if key in table:
+            continue  # the file's own table, merged with the environment's
         variable = f"{_ENV_PREFIX}{section}__{key}".upper()
         whole_section = f"{_ENV_PREFIX}{section}".upper()
         if not any(
@@ -102,6 +112,26 @@ def _env_tables_over_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if default:
             data = {**data, section: {**table, key: dict(default)}}
     return data
+
+
+def _env_clears(names: dict[str, str], section: str, key: str) -> bool:
+    """Whether the environment sets ``[section] key`` to an empty JSON table: by its own
+    variable (``RECON_REMEDIATION__MAX_REFUND_AMOUNT='{}'``) or inside the section's
+    (``RECON_REMEDIATION='{"max_refund_amount": {}}'``). A value that is not JSON is left to
+    pydantic-settings, whose error names the variable."""
+    variable = names.get(f"{_ENV_PREFIX}{section}__{key}".upper())
+    if variable is not None and _json(os.environ[variable]) == {}:
+        return True
+    whole = names.get(f"{_ENV_PREFIX}{section}".upper())
+    table = _json(os.environ[whole]) if whole is not None else None
+    return isinstance(table, dict) and table.get(key, None) == {}
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _project(path: Path) -> Path:

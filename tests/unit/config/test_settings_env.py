@@ -74,3 +74,49 @@ def test_a_currency_table_in_the_file_still_replaces_the_default(tmp_path: Path)
     text = '[remediation]\nmax_refund_amount = { EUR = "450.00" }\n'
     remediation = load_settings(write(tmp_path, text)).remediation
     assert remediation.max_refund_amount == {"EUR": Decimal("450.00")}
+
+
+@pytest.mark.parametrize(
+    "file",
+    ["", '[remediation]\nmax_refund_amount = { USD = "500.00", EUR = "450.00" }\n'],
+    ids=["defaults", "file's table"],
+)
+def test_an_empty_table_from_the_environment_clears_the_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str
+) -> None:
+    """A merchant who wants no automatic refund in any currency sets
+    RECON_REMEDIATION__MAX_REFUND_AMOUNT='{}': the empty table was merged into the USD default
+    (or the file's table) and changed nothing, so refunds up to 500.00 USD were still sent. An
+    empty table is no limit in any currency: every refund goes to review. The other tables
+    keep theirs."""
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_REFUND_AMOUNT", " {} ")
+    remediation = load_settings(write(tmp_path, file)).remediation
+    assert remediation.max_refund_amount == {}
+    assert remediation.max_run_total == {"USD": Decimal("5000.00")}
+
+
+def test_an_empty_table_then_one_currency_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The empty table clears the defaults, and a currency set beside it by key is the only
+    limit: EUR refunds up to 450.00 go out automatically, USD ones to review."""
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_REFUND_AMOUNT", "{}")
+    monkeypatch.setenv("RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR", "450.00")
+    remediation = load_settings(write(tmp_path, "")).remediation
+    assert remediation.max_refund_amount == {"EUR": Decimal("450.00")}
+
+
+def test_an_empty_table_in_the_file_clears_the_default(tmp_path: Path) -> None:
+    """The file's `max_refund_amount = {}` is no limit in any currency, as documented in
+    config/recon.example.toml: every refund goes to review."""
+    text = "[remediation]\nmax_refund_amount = {}\n"
+    assert load_settings(write(tmp_path, text)).remediation.max_refund_amount == {}
+
+
+def test_an_empty_table_inside_the_sections_json_clears_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECON_REMEDIATION", '{"max_refund_amount": {}}')
+    remediation = load_settings(write(tmp_path, "")).remediation
+    assert remediation.max_refund_amount == {}
+    assert remediation.max_run_total == {"USD": Decimal("5000.00")}
