@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -138,6 +139,15 @@ class StoreSettings(_Section):
             raise ValueError(expected) from None
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(expected)
+        if url.get_backend_name() == "sqlite" and _in_memory(url.database, url.query):
+            # Refused rather than shared through one connection: the mirror is what makes
+            # re-runs safe (watermarks, findings' history, the intent ledger that keeps a
+            # refund from going out twice), and a database gone at exit keeps none of it.
+            raise ValueError(
+                "an SQLite database in memory is not kept: each connection (the run's threads)"
+                " opens its own, empty, and it is gone when the run ends, with the ledger that"
+                " keeps a refund from being sent twice; give a file, e.g. sqlite:///var/recon.db"
+            )
         if "@" in (url.host or ""):
             raise ValueError("an @ in the user name or password must be written %40")
         try:
@@ -145,6 +155,16 @@ class StoreSettings(_Section):
         except (NoSuchModuleError, ImportError):
             raise ValueError(f"the driver {url.drivername} is not installed; {expected}") from None
         return value
+
+
+def _in_memory(database: str | None, query: Mapping[str, object]) -> bool:
+    """Whether an SQLite URL's database lives in memory: no path (``sqlite://``),
+    ``:memory:``, or a URI filename with ``mode=memory`` (https://sqlite.org/inmemorydb.html)."""
+    if not database or database == ":memory:":
+        return True
+    return database.startswith("file:") and (
+        query.get("mode") == "memory" or "mode=memory" in database
+    )
 
 
 class SyncSettings(_Section):

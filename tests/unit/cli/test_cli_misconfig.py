@@ -207,3 +207,14 @@ def test_demo_never_empties_a_real_shops_store(tmp_path: Path, how: str) -> None
     assert "acme" in message
     assert _owner(database) == before
     assert not (shop / "reports" / "acme").exists()
+
+
+def test_an_in_memory_store_from_the_environment_exits_2_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    result = recon(
+        "run", "--config", str(_sandbox(tmp_path)), env={"RECON_STORE__URL": "sqlite://"}
+    )
+    message = _refused(result)
+    assert "store.url" in message and "in memory" in message
+    assert "(environment variable RECON_STORE__URL)" in message

@@ -448,3 +448,23 @@ def test_an_address_no_mail_can_carry_is_refused_naming_the_key(
     assert "e-mail address" in str(info.value)
     named = '[delivery.recipients]\nfinance = ["Accounts Payable <ap@acme.test>"]\n'
     assert load_settings(write(tmp_path, named)).delivery.recipients["finance"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite://",
+        "sqlite:///file:mirror?mode=memory&cache=shared&uri=true",
+    ],
+)
+def test_an_in_memory_sqlite_store_is_refused(tmp_path: Path, url: str) -> None:
+    """`sqlite://` was accepted, but each thread's connection opened a database of its own,
+    empty (the lease keeper's renewals, the sync's readers), and whatever the run stored was
+    gone at exit: the watermarks, the findings' history and the intent ledger that keeps a
+    refund from being sent twice. Refused when the settings load, naming the key, what to
+    write instead, and not the URL (it may hold a password)."""
+    with pytest.raises(ConfigError, match=r"store\.url: .*in memory.*sqlite:///") as info:
+        load_settings(write(tmp_path, f'[store]\nurl = "{url}"\n'))
+    assert "mirror?mode" not in str(info.value)
