@@ -16,6 +16,7 @@ from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.utils import get_column_letter
 
 from recon.clock import shop_day
 from recon.reporting.data import ReportData
@@ -128,6 +129,8 @@ def summary_currencies(data: ReportData) -> tuple[str, ...]:
 
 
 def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> None:
+    # Right of the currency table, one empty column between.
+    column = get_column_letter(layout["currencies"][2] + 2)
     first, last, width = layout["categories"]
     if last >= first:
         bar = BarChart()
@@ -138,7 +141,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         bar.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         bar.width, bar.height = 18, 9
-        summary.add_chart(bar, "R2")  # right of the currency table
+        summary.add_chart(bar, f"{column}2")
     first, last, width = layout["trend"]
     if last >= first and width > 0:
         line = LineChart()
@@ -149,7 +152,7 @@ def _add_charts(summary: Any, layout: Mapping[str, tuple[int, int, int]]) -> Non
         )
         line.set_categories(Reference(summary, min_col=1, min_row=first, max_row=last))
         line.width, line.height = 18, 9
-        summary.add_chart(line, "R22")
+        summary.add_chart(line, f"{column}22")
 
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -251,13 +254,16 @@ class _SummaryRows:
         self.add("Actions", _actions_note(later_actions))
         self.add()
 
-    def currencies(self, currencies: Sequence[str]) -> None:
-        self.header("Currency", "Money at risk", "Open findings", "Carried forward at risk",
-                    "Carried forward findings", "Money at risk at the period's end",
-                    "Matched refunds", "Payout refunds", "Unmatched payout refunds",
-                    "Payout difference (signed net)", "Payouts not tied out", "Bounced refunds",
-                    "Failed or cancelled payouts", "Refunds in failed or cancelled payouts",
-                    "Acknowledged amount", "Acknowledged findings")  # fmt: skip
+    def currencies(self, currencies: Sequence[str]) -> int:
+        """The per-currency table; returns its number of columns."""
+        titles = ("Currency", "Money at risk", "Open findings", "Carried forward at risk",
+                  "Carried forward findings", "Carried forward acknowledged amount",
+                  "Carried forward acknowledged findings", "Money at risk at the period's end",
+                  "Matched refunds", "Payout refunds", "Unmatched payout refunds",
+                  "Payout difference (signed net)", "Payouts not tied out", "Bounced refunds",
+                  "Failed or cancelled payouts", "Refunds in failed or cancelled payouts",
+                  "Acknowledged amount", "Acknowledged findings")  # fmt: skip
+        self.header(*titles)
         for cur in currencies:
             at = f"{{t}}[currency],{_q(cur)}"
             risk = f"SUMIFS({{t}}[amount_at_risk],{at},{_OPEN})"
@@ -268,6 +274,10 @@ class _SummaryRows:
                 self.exceptions(f"COUNTIFS({at},{_OPEN})"),
                 self.money(self.over(CARRIED_TABLE, risk), cur),
                 self.over(CARRIED_TABLE, f"COUNTIFS({at},{_OPEN})"),
+                # Carried acknowledged: quiet, out of the money at risk, but finance closing
+                # the month sums them too (the KPI block only counts them).
+                self.sum_of(CARRIED_TABLE, "amount_at_risk", at, _ACKNOWLEDGED, currency=cur),
+                self.over(CARRIED_TABLE, f"COUNTIFS({at},{_ACKNOWLEDGED})"),
                 self.money(both, cur),
                 self.sum_of("Matched", "refunded_total", at, currency=cur),
                 self.sum_of("Payouts", "refunds_sum", at, _PAID, currency=cur),
@@ -285,6 +295,7 @@ class _SummaryRows:
                 self.exceptions(f"COUNTIFS({at},{_ACKNOWLEDGED})"),
             )
         self.add()
+        return len(titles)
 
     def categories(self, data: ReportData, currencies: Sequence[str]) -> tuple[int, int, int]:
         self.header("Category", "Open findings", *currencies)
@@ -367,14 +378,15 @@ def write_summary(
     valid = [c for c in currencies if _CURRENCY.match(c)]
     summary = _SummaryRows(book, ws, tables)
     summary.head(data, later_actions)
-    summary.currencies(valid)
+    columns = summary.currencies(valid)
     layout: Layout = {
         "categories": summary.categories(data, valid),
         "trend": summary.trend(data, valid),
+        "currencies": (0, 0, columns),
     }
     ws.column_dimensions["A"].width = 28
-    for letter in "BCDEFGHIJKLMNOP":
-        ws.column_dimensions[letter].width = 18
+    for index in range(2, max(columns, 2 + len(valid)) + 1):
+        ws.column_dimensions[get_column_letter(index)].width = 18
     for row in summary.rows:
         ws.append(row)
     return layout

@@ -101,6 +101,22 @@ def test_a_break_acknowledged_by_the_close_is_carried_acknowledged_not_at_risk(
     assert figures[("USD", "Carried forward at risk")] == Decimal("10.00")
 
 
+def test_the_carried_acknowledged_breaks_are_summed_per_currency_not_only_counted(
+    shop: HistoryShop,
+) -> None:
+    """The Summary counted the carried breaks acknowledged by the close ("Carried forward,
+    acknowledged": 1) but summed them nowhere: finance, closing the month, could not say what
+    the acknowledged 2.02 USD was worth without opening the sheet. Per currency, beside the
+    carried open ones: their amount and count, which the money at risk still leaves out."""
+    _nights(shop)
+    shop.ack(MISMATCH, "cli:bob", "customer keeps the 2.02", day(10, 10))
+    _, figures = _book(shop)
+    assert figures[("Carried forward, acknowledged", "Value")] == 1
+    assert figures[("USD", "Carried forward acknowledged amount")] == Decimal("2.02")
+    assert figures[("USD", "Carried forward acknowledged findings")] == 1
+    assert figures[("USD", "Carried forward at risk")] == Decimal("10.00")  # not in it
+
+
 def test_a_break_fixed_before_the_close_is_not_carried_one_fixed_since_is(
     shop: HistoryShop,
 ) -> None:
