@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -22,9 +23,11 @@ log = logging.getLogger(__name__)
 _TICK = timedelta(seconds=1)
 # The longest the scheduler waits without reading the wall clock (``_wall_clock_scheduler``).
 RECHECK_SECONDS = 60.0
-# A missed night refused by the run lock is tried again this much later (``_catch_up``).
+# A night refused by the run lock is tried again this much later (``_retried``).
 CATCH_UP_RETRY = timedelta(minutes=15)
 CATCH_UP_JOB = "recon-catch-up"
+# A scheduled run refused by the run lock is tried again as a missed night is (``_retried``).
+RETRY_JOB = "recon-nightly-retry"
 # A missed night is not caught up this close to the next scheduled run: that run covers it (the
 # sync reads from the watermarks, not from the schedule), and finance gets one report, not two
 # minutes apart.
@@ -61,9 +64,11 @@ def build_scheduler(
     and one that was down over a scheduled time runs it at once (``missed_run``).
     ``recheck_seconds``: the longest the scheduler waits before reading the wall clock again
     (``_wall_clock_scheduler``), so a run missed while the host slept starts on wake-up.
-    ``read_last_run``: reads ``last_run`` again, before a missed night is retried
-    (``_catch_up``) and before each scheduled run (``_unless_ran``): a run started elsewhere
-    meanwhile (cron, another scheduler) may have run it.
+    ``read_last_run``: reads ``last_run`` again, before a missed night is run or retried
+    (``_unless_caught_up``) and before each scheduled run or its retry (``_unless_ran``): a run
+    started elsewhere meanwhile (cron, another scheduler) may have run it. A scheduled run the
+    run lock refuses is tried again (``_retried``) only with it: without the runs table (the
+    sandbox, dated by the world's clock) a retry could run a night twice.
 
     Raises:
         ConfigError: if the cron expression or time zone is invalid.
@@ -75,8 +80,14 @@ def build_scheduler(
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
+    nightly = _unless_ran(job, trigger, read_last_run, forced=first_run is not None)
     scheduler.add_job(
-        _guarded(_unless_ran(job, trigger, read_last_run, forced=first_run is not None)),
+        # Refused by the run lock (a backfill still reading at 02:00, another scheduler's run
+        # of the night) it is tried again as a missed night is; only with the runs table to
+        # read before each try (``_unless_ran``), so the night is never run twice.
+        _guarded(nightly)
+        if read_last_run is None
+        else _retried(nightly, scheduler, trigger, what="the scheduled run", job_id=RETRY_JOB),
         trigger,
         id="recon-nightly",
         max_instances=1,
@@ -85,7 +96,13 @@ def build_scheduler(
         **({} if first_run is None else {"next_run_time": first_run}),
     )
     if missed is not None:
-        catch_up = _catch_up(job, scheduler, trigger, read_last_run)
+        catch_up = _retried(
+            _unless_caught_up(job, trigger, read_last_run),
+            scheduler,
+            trigger,
+            what="the missed run",
+            job_id=CATCH_UP_JOB,
+        )
         # No misfire grace (as the nightly job): a catch-up the host slept through runs on wake-up.
         scheduler.add_job(
             catch_up, "date", run_date=missed, id=CATCH_UP_JOB, misfire_grace_time=None
@@ -194,43 +211,87 @@ def last_nightly_start(store: SqlStore, *, sandbox: bool = False) -> datetime | 
     return None if sandbox else store.last_run_started("nightly", ("ok", "failed"))
 
 
-def _catch_up(
+def _unless_caught_up(
     job: Callable[[], object],
-    scheduler: Any,
     trigger: Any,
     read_last_run: Callable[[], datetime | None] | None,
+) -> Callable[[], object]:
+    """The missed night's ``job``, unless the runs table, read again (``read_last_run``), says
+    a nightly run ended since the missed time: a run that ended meanwhile (cron's, or the old
+    scheduler's) ran the night, and it is not run twice."""
+
+    def run() -> object:
+        last = None if read_last_run is None else read_last_run()
+        if last is not None and missed_run(trigger, last, _wall_now()) is None:
+            log.info("the missed run was run since (started %s UTC)", f"{last:%H:%M}")
+            return None
+        return job()
+
+    return run
+
+
+def _retried(
+    attempt: Callable[[], object],
+    scheduler: Any,
+    trigger: Any,
+    *,
+    what: str,
+    job_id: str,
 ) -> Callable[[], None]:
-    """The missed night's run, tried again every ``CATCH_UP_RETRY`` while the run lock refuses
-    it, until the schedule's next time is within ``CATCH_UP_HORIZON``.
+    """``attempt`` (a missed night's run, or a scheduled one), tried again every
+    ``CATCH_UP_RETRY`` while the run lock refuses it, until the schedule's next time is within
+    ``CATCH_UP_HORIZON``: then given up (a warning naming the shop and the lock's holder), and
+    the next scheduled run reads from where the last run stopped.
 
     After a reboot the run it killed still holds the lock until its lease lapses (its process
-    is of another boot: never presumed gone), and a deploy may start this scheduler before the
-    old one has exited: tried once, the night went without a run, a report or its fixes.
-    Before each retry the runs table is read again (``read_last_run``): a run that ended since
-    (cron's, or the old scheduler's) ran the night, and it is not run twice.
+    is of another boot: never presumed gone); a deploy may start this scheduler before the old
+    one has exited; a backfill started in the evening may still be reading at 02:00. Tried
+    once, the night went without a run, a report or its fixes. ``attempt`` reads the runs table
+    again before it runs (``_unless_caught_up``, ``_unless_ran``): a run that ended meanwhile
+    ran the night, and it is not run twice. Each retry runs on wake-up however late (no
+    misfire grace), as the nightly job does.
     """
     retried = 0
 
-    def run() -> None:
+    def run(*, retry: bool = False) -> None:
         nonlocal retried
         now = _wall_now()
-        if retried and read_last_run is not None:
-            last = read_last_run()
-            if last is not None and missed_run(trigger, last, now) is None:
-                log.info("the missed run was run since (started %s UTC)", f"{last:%H:%M}")
-                return
         try:
-            _guarded(job, reraise=LockError)()
+            _guarded(attempt, reraise=LockError)()
         except LockError as exc:
-            upcoming = trigger.get_next_fire_time(None, now)
+            # The next time after this one (fired on its very second, ``now`` is that time).
+            upcoming = trigger.get_next_fire_time(None, now + _TICK)
             again = now + CATCH_UP_RETRY
             if upcoming is not None and again >= upcoming - CATCH_UP_HORIZON:
-                log.error("the missed run was refused (%s); the next is the scheduled one", exc)
+                log.warning(
+                    "%s was refused by the run lock (%s) and is given up: the next scheduled "
+                    "run, at %s UTC, is within %d minutes and reads from where the last run "
+                    "stopped",
+                    what,
+                    exc,
+                    f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}",
+                    (upcoming - now) // timedelta(minutes=1),
+                )
                 return
             retried += 1  # an id of its own: this one is removed once it has fired
-            log.warning("the missed run was refused (%s); trying again at %s", exc, again)
+            # The first refusal is a warning; the retries of a long night are not (a backfill
+            # may hold the shop for hours): the give-up above is, naming the holder again.
+            log.log(
+                logging.INFO if retry else logging.WARNING,
+                "%s was refused by the run lock (%s); trying again at %s UTC, every %d minutes "
+                "until the next scheduled run is within %d minutes",
+                what,
+                exc,
+                f"{again.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                CATCH_UP_RETRY // timedelta(minutes=1),
+                CATCH_UP_HORIZON // timedelta(minutes=1),
+            )
             scheduler.add_job(
-                run, "date", run_date=again, id=f"{CATCH_UP_JOB}-{retried}", misfire_grace_time=None
+                partial(run, retry=True),
+                "date",
+                run_date=again,
+                id=f"{job_id}-{retried}",
+                misfire_grace_time=None,
             )
 
     return run
