@@ -7,12 +7,24 @@ beside it (``recon.mail_parked``); no run resends it on its own. ``outbox list``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from recon.cli_options import ConfigOption
-from recon.errors import ConfigError, DeliveryError
+from recon.errors import ConfigError, DeliveryError, LockError
+
+if TYPE_CHECKING:
+    from recon.config import Settings
+
+# The lease a retry holds the shop's run lock by; renewed while it sends (``LeaseKeeper``), so a
+# retry that died frees the shop this long after (at once on the same host: ``holder_name``).
+RETRY_LEASE = timedelta(minutes=15)
 
 outbox_app = typer.Typer(
     no_args_is_help=True,
@@ -49,14 +61,14 @@ def outbox_retry(config: ConfigOption = None) -> None:
     \f
     Raises:
         ConfigError: delivery is in outbox mode (nothing is mailed, so nothing is parked).
+        LockError: a run of the shop (or another retry) holds its run lock (exit 4): nothing
+            is moved or sent.
         DeliveryError: the parked mail cannot be moved back into the outbox.
         ReportNotDeliveredError: a message was not delivered (exit 5): parked again, or
             waiting for the next run (a relay down).
     """
     from recon.cli import _settings
-    from recon.deliverables import mailer_for, undelivered_error
-    from recon.delivery import deliver
-    from recon.mail_parked import unpark
+    from recon.mail_parked import parked_mail
 
     settings = _settings(config)
     if settings.delivery.mode != "smtp":
@@ -65,6 +77,63 @@ def outbox_retry(config: ConfigOption = None) -> None:
             'parked or sent again; set mode = "smtp" to mail the reports'
         )
     outbox, shop = settings.delivery.outbox_dir, settings.shop.slug
+    if not parked_mail(outbox, shop):
+        Console(soft_wrap=True).print(escape(f"no parked mail for shop {shop} in {outbox}"))
+        return
+    with _run_lock(settings):
+        _retry(settings)
+
+
+@contextmanager
+def _run_lock(settings: Settings) -> Iterator[None]:
+    """Hold the shop's run lock (renewed while held) for the block.
+
+    A run's delivery and a retry work on the same outbox files: a parked copy the retry put
+    back under the name of a copy the run had claimed (both named by the report's Message-ID)
+    was written over when the run's failed send put its copy back, and that recipient never
+    got the report. The claims keep two senders from sending one file twice, not a file from
+    being replaced; holding the lock, as a run does, keeps a retry and a run apart.
+
+    Raises:
+        LockError: a run (or another retry) holds the shop's lock: exit 4, nothing moved.
+    """
+    from recon.bootstrap import open_store, run_clock
+    from recon.lease_keeper import LeaseKeeper
+    from recon.lock import RunLock, holder_name
+    from recon.service import sessions
+
+    store = open_store(settings)
+    try:
+        # By the clock the shop's runs date their lease by (in the sandbox, the world's).
+        lock = RunLock(sessions(store), run_clock(settings))
+        try:
+            lease = lock.acquire(settings.shop.slug, holder_name(), RETRY_LEASE)
+        except LockError as exc:
+            raise LockError(
+                f"outbox retry: {exc}; nothing was moved or sent: run it again once that run "
+                "has ended"
+            ) from None
+        try:
+            with LeaseKeeper(lock, lease, RETRY_LEASE):
+                yield
+        finally:
+            lock.release(lease)
+    finally:
+        store.close()
+
+
+def _retry(settings: Settings) -> None:
+    """Put the shop's parked mail back in the outbox and send what waits there now.
+
+    Raises:
+        DeliveryError: the parked mail cannot be moved back into the outbox.
+        ReportNotDeliveredError: a message was not delivered.
+    """
+    from recon.deliverables import mailer_for, undelivered_error
+    from recon.delivery import deliver
+    from recon.mail_parked import unpark
+
+    outbox, shop = settings.delivery.outbox_dir, settings.shop.slug
     try:
         back = unpark(outbox, shop)
     except OSError as exc:
@@ -72,7 +141,7 @@ def outbox_retry(config: ConfigOption = None) -> None:
             f"outbox retry: cannot move parked mail back to {outbox}: {exc}"
         ) from exc
     console = Console(soft_wrap=True)
-    if not back:
+    if not back:  # another retry took it between the look and the lock
         console.print(escape(f"no parked mail for shop {shop} in {outbox}"))
         return
     recipients = {str(team): people for team, people in settings.delivery.recipients.items()}
