@@ -4,6 +4,14 @@ A run acquires the shop's lease before it writes to Shopify and keeps it alive w
 crashed run's lease expires (by the injected clock) and the next run takes it over with a higher
 fencing token. The executor calls ``assert_current`` inside the transaction that marks an intent
 ``sending``, so a run whose lease was taken over cannot write (DESIGN decision 8).
+
+On PostgreSQL, shared by many hosts, the injected clock is set right by this host's offset from
+the database's clock (``_skew``) wherever a lease is dated or judged: each host read the lease by
+its own clock, and one running hours ahead took a live run's lease over (one behind waited hours
+past a crashed run's). In production the injected clock is the host's (``SystemClock``), so
+leases are dated and judged by the database's clock; a simulated clock (the sandbox's world, the
+tests') keeps its own time, the offset of one host from the database aside. SQLite is one host's:
+its clock is the only one.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Integer, String, select, update
+from sqlalchemy import Integer, String, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,6 +45,25 @@ class RunLockRow(Base):
 
 # A released lease's expiry: past by any host's clock (``RunLock.release``).
 RELEASED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _host_now() -> datetime:
+    """This host's wall clock (UTC), as it compares with the database's (``_skew``)."""
+    return datetime.now(UTC)
+
+
+def _skew(session: Session) -> timedelta:
+    """How far the database's clock is ahead of this host's, to the second: zero on SQLite.
+
+    Read in the caller's transaction; whole seconds, so the few milliseconds between the two
+    readings do not move a lease's expiry back and forth between two calls.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return timedelta(0)
+    database: datetime | None = session.scalar(select(func.clock_timestamp()))
+    if database is None:  # PostgreSQL always answers; typed as optional
+        return timedelta(0)
+    return timedelta(seconds=round((database - _host_now()).total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -69,10 +96,10 @@ class RunLock:
         Raises:
             LockError: another holder's lease is still live.
         """
-        now = self._clock.now()
-        expires = now + ttl
         try:
             with self._sessions() as session, session.begin():
+                now = self._now(session)
+                expires = now + ttl
                 # A conditional UPDATE is atomic on SQLite and PostgreSQL: of two runs racing for an
                 # expired lease, exactly one matches the row.
                 current = session.get(RunLockRow, shop)
@@ -124,10 +151,10 @@ class RunLock:
         Raises:
             LockError: the lease expired or was taken over.
         """
-        now = self._clock.now()
-        expires = now + ttl
         with self._sessions() as session, session.begin():
-            assert_current(session, lease, now)
+            now = self._now(session)
+            expires = now + ttl
+            _assert_live(session, lease, now)
             session.execute(
                 update(RunLockRow)
                 .where(RunLockRow.shop == lease.shop, RunLockRow.token == lease.token)
@@ -144,8 +171,8 @@ class RunLock:
         Raises:
             LockError: another run took the lease over, or it was released.
         """
-        expires = self._clock.now() + ttl
         with self._sessions() as session, session.begin():
+            expires = self._now(session) + ttl
             kept = session.execute(
                 update(RunLockRow)
                 .where(
@@ -176,15 +203,21 @@ class RunLock:
         """
         session.flush()  # the first write takes SQLite's write lock before the check
         row = _held_row(session, lease, read=False)
-        row.expires_at = self._clock.now() + ttl
+        row.expires_at = self._now(session) + ttl
         return Lease(lease.shop, lease.holder, lease.token, row.expires_at)
+
+    def _now(self, session: Session) -> datetime:
+        """Now, for dating and judging leases: the injected clock, set right by this host's
+        offset from the database's clock on PostgreSQL (``_skew``)."""
+        return self._clock.now() + _skew(session)
 
     def release(self, lease: Lease) -> None:
         """Give the lease up (expire it for good); a lease already taken over is left alone.
 
-        Not expired "now": hosts sharing one PostgreSQL read the lease by their own clocks, and
-        one behind the releasing host's read "now" as still to come: its run was refused (exit
-        4) for as long as the clocks were apart, after the lease was given up.
+        Not expired "now": a host whose clock is behind the releasing host's read "now" as
+        still to come, and its run was refused (exit 4) for as long as the clocks were apart,
+        after the lease was given up (``_skew`` sets clocks right on PostgreSQL, but a
+        simulated clock keeps its own time: past for every clock is past for all).
         """
         with self._sessions() as session, session.begin():
             session.execute(
@@ -270,11 +303,17 @@ def assert_current(session: Session, lease: Lease, now: datetime) -> None:
 
     Call it after the transaction's first write (SQLite then holds the write lock) so no takeover
     can commit between this check and the caller's commit; on PostgreSQL the row is read
-    ``FOR SHARE`` for the same effect.
+    ``FOR SHARE`` for the same effect. ``now`` is the run's clock: on PostgreSQL it is set right
+    by this host's offset from the database's clock, as the lease was dated (``_skew``).
 
     Raises:
         LockError: the lease expired or another run took it over (higher fencing token).
     """
+    _assert_live(session, lease, now + _skew(session))
+
+
+def _assert_live(session: Session, lease: Lease, now: datetime) -> None:
+    """``assert_current`` with ``now`` already set right by the database's clock."""
     row = _held_row(session, lease, read=True)
     if row.expires_at == RELEASED:
         raise LockError(f"run lease for shop {lease.shop} was released")
