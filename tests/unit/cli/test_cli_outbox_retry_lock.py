@@ -80,8 +80,10 @@ class Relay:
 
 
 def parked_and_waiting(tmp_path: Path, config: Path, runs: list[str]) -> None:
-    """For each run, finance's report: a copy for B waiting, a copy for C parked."""
+    """For each run, finance's report: a copy for B waiting, a copy for C parked; the shop's
+    store made, as the runs that sent them made it."""
     settings = load_settings(config)
+    open_store(settings).close()
     outbox = settings.delivery.outbox_dir
     reports = [report(run) for run in runs]
     deliver(reports, SplitRefusal(), outbox, shop="sandbox", recipients=RECIPIENTS)
