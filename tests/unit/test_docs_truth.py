@@ -1,5 +1,5 @@
-"""What README.md and bench/README.md tell a user to type, and the exit codes they promise, are
-what the code has.
+"""What README.md, docs/commands.md and bench/README.md tell a user to type, and the exit codes
+they promise, are what the code has.
 
 An integration engineer copies a command line from the README into cron, and a wrapper script
 branches on the exit codes it lists: an option the CLI does not have is a usage error at 02:00,
@@ -24,6 +24,7 @@ from recon.config import FaultSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMANDS = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
 
 
 def _section(text: str, title: str) -> str:
@@ -46,13 +47,14 @@ def _command_options(words: list[str]) -> tuple[list[str], set[str]]:
 
 
 def _readme_usages() -> list[str]:
-    """Command lines the README shows: the Commands table's first column, and every
-    ``run_recon.py ...`` in backticks anywhere."""
+    """Command lines the README shows (the Commands table's first column) and every
+    ``run_recon.py ...`` in backticks in the README and docs/commands.md."""
     usages = []
     for line in _section(README, "Commands").splitlines():
         if line.startswith("| `"):
             usages += re.findall(r"`([a-z][^`]*)`", line.split(" | ")[0])
-    usages += re.findall(r"`[^`]*run_recon\.py ([a-z][^`]*)`", README)
+    for text in (README, COMMANDS.replace("\n", " ")):
+        usages += re.findall(r"`[^`]*run_recon\.py ([a-z][^`]*)`", text)
     return usages
 
 
@@ -85,6 +87,24 @@ def _raised_exit_codes() -> set[int]:
 
 def test_the_readme_lists_exactly_the_exit_codes_recon_exits_with() -> None:
     assert _readme_exit_codes() == _raised_exit_codes()
+
+
+def _commands_doc_exit_codes() -> set[int]:
+    """The first column of docs/commands.md's exit-code table (``130 / 143`` is two codes)."""
+    table = COMMANDS.split("## Exit codes", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1] for line in table.splitlines() if re.match(r"\| \d", line)]
+    return {int(code) for row in rows for code in row.split("/")}
+
+
+def test_the_commands_doc_lists_exactly_the_exit_codes_recon_exits_with() -> None:
+    assert _commands_doc_exit_codes() == _raised_exit_codes()
+
+
+def test_every_command_of_the_cli_has_its_section_in_the_commands_doc() -> None:
+    """The README's table sends readers to docs/commands.md for each command's details."""
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    sections = set(re.findall(r"^## ([a-z]+)$", COMMANDS, flags=re.MULTILINE))
+    assert set(commands) - sections == set()
 
 
 def test_the_readme_names_every_sandbox_fault_of_the_settings() -> None:
