@@ -39,19 +39,28 @@ SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
 _ENV_PREFIX = "RECON_"
 # The shop's host name (the API is at https://{domain}): not a URL.
 _HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
-DEFAULT_RMA_PATTERNS = (
-    # recon's own note first: "Loop RMA #12345"
-    r"loop\s+rma\s*#?\s*(?P<rma>\d{3,20})",
+# The default RMA pattern: what names an RMA in a refund note, then the number.
+_RMA_BEFORE = (
+    # recon's own note first: "Loop RMA #12345" (rma.py's ``_own_notes`` relies on it)
+    r"loop\s+rma\s*#?\s*",
     # as staff type it: "RMA 123", "RMA#123", "RMA-123", "RMA #: 123", "RMA: #123",
     # "RMA no. 123", "RMA No: 123", "RMA number 123" (a "." straight after RMA ends a sentence:
-    # "No RMA. 150.00 refunded" names none), and not an amount: digits going on with a decimal
-    # part ("No RMA - 150.00 goodwill") match the first branch, which has no ``rma`` group, so
-    # they name none. RE2 has no look-ahead; this needs none: rma.py's fast path runs it.
-    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*"
-    r"(?:\d{3,20}[.,]\d|(?P<rma>\d{3,20}))",
-    r"loop\s+return\s*#?\s*(?P<rma>\d{3,20})",
-    r"\breturn\s*#\s*(?P<rma>\d{3,20})",
+    # "No RMA. 150.00 refunded" names none)
+    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*",
+    r"loop\s+return\s*#?\s*",
+    r"\breturn\s*#\s*",
 )
+# Numbers after those words that are not RMAs: an amount, digits with a decimal part ("No RMA -
+# 150.00 goodwill"); a date, year first ("RMA: 2026-11-30", "2026/11/30"; day or month first, it
+# starts with fewer digits than an RMA has); a phone number, three groups of 3-4 digits split by
+# "-", "." or a space ("RMA 555-123-4567", "020 7946 0958"). They are tried before the ``rma``
+# group and have none, so the note names no RMA there: leftmost-first alternation (``re`` and
+# RE2 alike) needs no look-ahead, which RE2 lacks, so rma.py's fast path runs the default. One
+# pattern, not one per form: RE2 extracts the group in time that grows with the pattern's size,
+# and four copies of these alternatives made a 1M-note parse three times slower.
+_NOT_AN_RMA = r"\d{3,20}[.,]\d|\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{3,4}[-. ]\d{3,4}[-. ]\d{3,4}"
+_RMA_LEAD = "|".join(_RMA_BEFORE)
+DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{_NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)
 
 
 class ShopSettings(_Section):

@@ -26,7 +26,7 @@ from recon.engine.frames import (
     decimal_array,
     empty_frame,
 )
-from recon.engine.rma import parse_rma_arrays, parse_rma_series, parse_rmas
+from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
 
 TRICKY_NOTES = [
     "Loop RMA #12345",
@@ -46,6 +46,8 @@ TRICKY_NOTES = [
     "ſrma 1234",  # long s folds to "s" under IGNORECASE
     "Order #1001 refunded",
     "PRMA 123",
+    "RMA: 2026-11-30",  # a date, a phone number: no RMA
+    "RMA 555-123-4567 then RMA 4321",
     "",
     None,
 ]
@@ -80,6 +82,16 @@ def test_own_notes_parse_as_the_scalar_parse(patterns: tuple[str, ...]) -> None:
         counts, first = parse_rma_arrays(notes, patterns)
         assert list(first) == [e[0] if e else None for e in expected]
         assert list(counts) == [len(e) for e in expected]
+
+
+def test_the_default_patterns_run_on_re2() -> None:
+    """Staff-typed notes are parsed by Arrow's RE2 at 1M refunds (issue H10): a default pattern
+    RE2 cannot run (a look-ahead, a back-reference) would send every one of them to ``re``."""
+    pytest.importorskip("pyarrow")
+    notes = pd.Series(["RMA-12345 received", "RMA #: 777 (call 555-123-4567)", "RMA 2026-11-30"])
+    parsed = parse_notes(notes)
+    assert list(parsed.fast_rows) == [True, True, False]  # the date names no RMA
+    assert list(parsed.first_rmas()) == ["12345", "777", None]
 
 
 def test_member_is_isin_including_missing_ids() -> None:

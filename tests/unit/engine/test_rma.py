@@ -63,6 +63,28 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("Returns 2024", []),
     ("PRMA 123", []),
     ("RMA 12", []),
+    # A date or a phone number after "RMA" is not an RMA (issue: "RMA: 2026-11-30" read RMA 2026)
+    ("RMA: 2026-11-30", []),  # ISO dates
+    ("RMA 2026-11-30 received", []),
+    ("RMA no. 2026/11/30", []),
+    ("RMA received: 2026-11-30T10:15:00Z", []),
+    ("Loop RMA 2026-11-30", []),
+    ("Loop return 2026-11-30, refunded 49.99", []),
+    ("Return #2026-11-30", []),
+    ("RMA 30/11/2026", []),  # d/m/y dates
+    ("RMA: 30.11.2026", []),
+    ("RMA 30-11-2026", []),
+    ("RMA 11/30/26", []),
+    ("RMA 555-123-4567", []),  # phone numbers: dashes, dots, spaces
+    ("RMA: 555.123.4567", []),
+    ("RMA 555 123 4567", []),
+    ("RMA #: 020 7946 0958", []),
+    ("RMA - 0412 345 678", []),
+    ("Loop RMA #555-123-4567", []),
+    ("RMA 2026-11-30 for RMA 12345", ["12345"]),  # a date, then an RMA: the RMA
+    ("RMA 12345 2026-11-30", ["12345"]),
+    ("RMA 12345 555-123-4567", ["12345"]),
+    ("RMA 12345-2026", ["12345"]),  # neither a date nor a phone number
     ("", []),
     (None, []),
 ]
@@ -122,3 +144,45 @@ def test_a_hand_typed_note_naming_two_rmas_is_ambiguous() -> None:
         bt("8600", "600", "40.00"),
     )
     assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
+
+
+@pytest.mark.parametrize("note", ["RMA: 2026-11-30", "Goods back, RMA - 2026-11-30"])
+def test_a_date_after_rma_is_not_an_unknown_rma(note: str) -> None:
+    """Return 12345 on order 100 refunded 20.00; the refund's note gives the day the RMA came
+    in, not its number. Finance sees the refund linked to its return (by order, amount and
+    SKU), not an UNKNOWN_RMA "2026" that no Loop return has."""
+    result = run(
+        ret("12345"),
+        order(),
+        payout(),
+        refund("500", note, (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
+        bt("8600", "600", "20.00"),
+    )
+    assert list(result.matches["match_method"]) == ["heuristic"]
+    assert keyset(result) == set()
+
+
+def test_a_phone_number_after_rma_does_not_name_another_return() -> None:
+    """Order 100 has two closed returns of 20.00: 12345 (SKU-A) and 555 (SKU-B). The one refund,
+    500, pays back 12345's unit; its note says "Customer called, RMA 555-123-4567". Finance
+    sees 500 as return 12345's refund and return 555's refund (and restock) missing, which recon
+    can fix, not 500 tied to return 555 by a phone number and 12345 reported unpaid."""
+    result = run(
+        ret("12345"),
+        ret("555", lines=(line("1555", "SKU-B"),)),
+        order(),
+        payout(),
+        refund(
+            "500",
+            "Customer called, RMA 555-123-4567",
+            (txn("600", "20.00"),),
+            lines=(rline("1345", "SKU-A"),),
+        ),
+        bt("8600", "600", "20.00"),
+    )
+    linked = dict(zip(result.matches["rma"], result.matches["refund_ids"], strict=True))
+    assert linked == {"12345": "500", "555": ""}
+    assert keyset(result) == {
+        ("MISSING_REFUND", "rma=555"),
+        ("MISSING_RESTOCK", "rma=555,line=1555"),
+    }

@@ -60,7 +60,7 @@ def ascii_digits(text: str) -> str:
 
 
 def rmas_in(note: str | None) -> set[str]:
-    return {ascii_digits(m.group("rma")) for p in PATTERNS for m in p.finditer(note or "")}
+    return {ascii_digits(m["rma"]) for p in PATTERNS for m in p.finditer(note or "") if m["rma"]}
 
 
 def shop(t: Transaction) -> Decimal:
