@@ -4,7 +4,8 @@ Page sizes come from each document's static cost (``recon.sources.documents``) s
 refused for cost and none is smaller than it needs to be (DESIGN decision 3); a page refused
 anyway is shrunk and retried. The first call reads the app's granted scopes (the 60-day rule,
 shopify-admin-api.md §1); windows that reach the 25,000-object deep-pagination cap resume from
-their last row's timestamp (``recon.sources.shopify_paging``).
+their last row's timestamp, or read a second that holds more than that by id
+(``recon.sources.shopify_paging``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ pagination stops at 25,000 objects per query and then reports ``hasNextPage: fal
 records match (§1, §5). Window connections are sorted by the window's own timestamp, so a window
 that yields that many resumes with a new query from the last row's timestamp (``>=``, whole
 seconds) and drops the rows it has already seen: nothing is lost and nothing is read twice but
-the rows sharing that one second. A window whose cursor cannot be followed (a ``pageInfo``
+the rows sharing that one second. When every row such a query reached shares its first second
+(more rows were changed in one second than one query reaches), that second is read on its own,
+sorted by ``ID`` and resumed past the cap with an ``id:>=`` filter (both in the schema for
+orders, payouts, balance transactions and gift cards), then the window goes on from the next
+second. A window whose cursor cannot be followed (a ``pageInfo``
 without a way on, a cursor Shopify refuses: cursors are short-lived, §5 "restart the window";
 or one handed back twice) resumes the same way; only when the new query could not start later
 than the last is the list refused as read in part (``PagingError``, ``CursorLoopError``).
@@ -16,9 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from recon.errors import CursorLoopError, FatalHTTPError, PagingError, SourceError
@@ -51,16 +55,27 @@ def resume_point(node: Any, sort_field: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _first_moment(rows: Iterable[Any], sort_field: str) -> datetime | None:
+    """``sort_field`` of the first of ``rows`` that has a readable one, or None."""
+    return next((m for m in (resume_point(n, sort_field) for n in rows) if m is not None), None)
+
+
 def _latest_moment(page: Sequence[Any], sort_field: str) -> datetime | None:
     """``sort_field`` of the page's last row that has a readable one: a query resumes from it.
 
     The page is sorted by that field, so a row after it whose time cannot be read (it is
     quarantined) is at or after it too, and so is all that was not read yet.
     """
+    return _first_moment(reversed(page), sort_field)
+
+
+def _last_id(page: Sequence[Any]) -> int | None:
+    """The numeric id of the page's last row that has a readable one (``gid://shopify/X/123``)."""
     for node in reversed(page):
-        moment = resume_point(node, sort_field)
-        if moment is not None:
-            return moment
+        value = node.get("id") if isinstance(node, Mapping) else None
+        tail = value.rsplit("/", 1)[-1] if isinstance(value, str) else ""
+        if tail.isascii() and tail.isdigit():
+            return int(tail)
     return None
 
 
@@ -293,11 +308,12 @@ class Pager:
         seen: set[str] = set()
         low = start
         while True:
-            count, resume = 0, None
+            count, resume, earliest = 0, None, None
             try:
                 for page in self.pages(name, {"query": query(low, end)}, path):
                     count += len(page)
                     resume = _latest_moment(page, sort_field) or resume
+                    earliest = earliest or _first_moment(page, sort_field)
                     yield from _unseen(page, seen)
             except _UnfollowableError as lost:
                 # Sorted by ``sort_field``: what was not read is at or after the last time read.
@@ -316,18 +332,82 @@ class Pager:
                 continue
             if count < self.deep_page_cap:
                 return
-            if resume is None or whole_second(resume) <= whole_second(low):
-                logger.error(
-                    "shopify %s: %d records from %s on reach the deep-paging cap (%d) and the "
-                    "next query could not start later: some may be hidden; use a bulk operation",
-                    name,
-                    count,
-                    low.isoformat(),
-                    self.deep_page_cap,
+            if resume is None:
+                raise PagingError(
+                    f"shopify {name} (query {query(low, end)!r}): {count} records reach the "
+                    f"deep-paging cap ({self.deep_page_cap}) and none has a readable "
+                    f"{sort_field} to ask again from, so the list was read in part: the run "
+                    "stops, nothing of this sync is kept, and the next run reads it again"
                 )
+            second = whole_second(resume)
+            if earliest is not None and whole_second(earliest) < second:
+                logger.info("shopify %s: deep-paging cap reached; resuming at %s", name, resume)
+                low = second
+                continue
+            # Every row the query reached shares one second, so no query by time can get past
+            # it: that second is read by id, then the window goes on from the next one.
+            following = second + timedelta(seconds=1)
+            yield from self._second_by_id(name, path, query, (second, min(following, end)), seen)
+            if following >= end:
                 return
-            logger.info("shopify %s: deep-paging cap reached; resuming at %s", name, resume)
-            low = whole_second(resume)
+            low = following
+
+    def _second_by_id(
+        self,
+        name: str,
+        path: Sequence[str],
+        query: WindowQuery,
+        second: tuple[datetime, datetime],
+        seen: set[str],
+    ) -> Iterator[Any]:
+        """Every node of ``query(*second)`` (one second, or less), each once, sorted by ``ID``.
+
+        The ids of a second are in no order the time sort gives, so the second is read whole by
+        id and the rows read before are dropped by ``seen``. A query that reaches the cap (or
+        whose cursor cannot be followed) goes on with ``id:>=`` one past the last id read: the
+        schema's ``id`` range filter and ``ID`` sort key on every windowed list (§5).
+
+        Raises:
+            PagingError: a query read no row with a readable id to go on from (its ``error``
+                when its cursor could not be followed).
+        """
+        base = query(*second)
+        logger.warning(
+            "shopify %s: more than %d records share the second %s, more than one query reaches "
+            "(the deep-paging cap); reading that second by id (query %r)",
+            name,
+            self.deep_page_cap,
+            second[0].isoformat(),
+            base,
+        )
+        floor: int | None = None  # the last id read: the next query starts after it
+        while True:
+            text = base if floor is None else f"{base} AND id:>={floor + 1}"
+            count, last = 0, floor
+            try:
+                for page in self.pages(name, {"query": text, "sortKey": "ID"}, path):
+                    count += len(page)
+                    tail = _last_id(page)
+                    last = last if tail is None else tail
+                    yield from _unseen(page, seen)
+            except _UnfollowableError as lost:
+                if last is None or last == floor:
+                    raise lost.error from None  # no later start: the second was read in part
+                logger.warning(
+                    "shopify %s (query %r): %s; asking again by id", name, text, lost.why
+                )
+                floor = last
+                continue
+            if count < self.deep_page_cap:
+                return
+            if last is None or last == floor:
+                raise PagingError(
+                    f"shopify {name} (query {text!r}): {count} records reach the deep-paging cap "
+                    f"({self.deep_page_cap}) and none has a readable id to ask again from, so "
+                    "the list was read in part: the run stops, nothing of this sync is kept, and "
+                    "the next run reads it again"
+                )
+            floor = last
 
     def by_ids(
         self, name: str, kind: str, ids: Sequence[str]

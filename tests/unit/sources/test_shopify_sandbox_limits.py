@@ -188,15 +188,25 @@ def test_windows_at_the_deep_paging_cap_resume_from_the_last_row_and_read_every_
     assert len(_by_kind(list(naive.iter_refunded_orders(*EVER)))[0]) == 5
 
 
-def test_more_rows_than_the_cap_in_one_second_stop_with_an_error_not_a_loop(
+def test_more_rows_than_the_cap_in_one_second_are_read_by_id_each_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Eight refunded orders share one updated_at second, and one query reaches five: the
+    sweep reads that second again sorted by id, past the cap with ``id:>=``, and every order is
+    read once (the five read by time are not yielded twice), in a bounded number of queries."""
     orders = [_order(n, NOW - timedelta(days=1)) for n in range(1, 9)]  # one shared updated_at
     capped = _client(_state(orders, deep_page_cap=5), deep_page_cap=5)
-    with caplog.at_level(logging.ERROR):
-        swept, _ = _by_kind(list(capped.iter_refunded_orders(*EVER)))
-    assert len(swept) == 5
-    assert "bulk operation" in caplog.text
+    per_query = _orders_read_per_query(capped)
+    with caplog.at_level(logging.WARNING):
+        items = list(capped.iter_refunded_orders(*EVER))
+    swept, _ = _by_kind(items)
+    assert sorted(swept) == [str(5000 + n) for n in range(1, 9)]
+    assert len(items) == 8
+    # No refunded order; then the partially refunded: 5 by time, all in one second, so that
+    # second by id (5, then 3 from id 5006), then the window on from the next second (none).
+    assert per_query == [0, 5, 5, 3, 0]
+    assert "share the second 2026-05-31T00:01:00+00:00" in caplog.text
+    assert "ERROR" not in caplog.text
 
 
 def test_orders_with_more_refunds_than_the_list_returns_are_reread_or_quarantined() -> None:
