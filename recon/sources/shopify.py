@@ -440,7 +440,18 @@ class ShopifyClient:
     def iter_gift_cards(
         self, start: datetime, end: datetime
     ) -> Iterator[GiftCardRecord | Quarantined]:
-        """Gift cards created in [start, end) by an API client (Loop's store credit, §12)."""
+        """Gift cards created in [start, end) by an API client (Loop's store credit, §12).
+
+        Read by creation, not by update: ``giftCards(query:)`` has no ``updated_at`` filter (the
+        2026-04 schema lists ``balance_status``, ``created_at``, ``customer_id``, ``expires_on``,
+        ``id``, ``initial_value``, ``recipient_id``, ``source``, ``status``, 2026-01 fewer; §12),
+        so a card changed after the windows that cover its creation (the look-back included:
+        its note edited to name the RMA, disabled, spent) is not read again by a nightly sync,
+        and the mirror keeps it as last read (a backfill over its creation reads it). The schema
+        does have ``sortKey: UPDATED_AT``; reading changes by it (newest first, back to the
+        window's start) is not done: with no filter, a window could not resume past the
+        deep-paging cap, nor a backfill skip the changes made since its range.
+        """
 
         def query(low: datetime, high: datetime) -> str:
             return f"source:api_client AND {window_query('created_at', low, high)}"
