@@ -303,7 +303,12 @@ class Pager:
         """Every node matching ``query(start, end)``, each once, whatever the deep-paging cap.
 
         The document must sort the connection ascending by the window's timestamp, which each
-        node carries as ``sort_field`` (e.g. ``updatedAt`` under ``sortKey: UPDATED_AT``).
+        node carries as ``sort_field`` (e.g. ``updatedAt`` under ``sortKey: UPDATED_AT``), unless
+        its ``$sortKey`` variable says ``ID`` (``_second_by_id``).
+
+        Raises:
+            PagingError: the list was read in part (a cursor that cannot be followed, or a query
+                at the cap, with no later start); ``CursorLoopError`` for a repeated cursor.
         """
         seen: set[str] = set()
         low = start
