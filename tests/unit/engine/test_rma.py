@@ -85,6 +85,7 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("RMA 12345 2026-11-30", ["12345"]),
     ("RMA 12345 555-123-4567", ["12345"]),
     ("RMA 12345-2026", ["12345"]),  # neither a date nor a phone number
+    ("Loop RMA 150.00 goodwill", []),  # an amount after "Loop RMA" is no RMA either
     ("", []),
     (None, []),
 ]
