@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
@@ -114,17 +116,22 @@ def test_the_vectorised_parse_reads_the_table_as_the_scalar_one() -> None:
     assert list(parse_rma_series(notes)) == [tuple(expected) for _, expected in NOTES] * 2
 
 
-@pytest.mark.parametrize("note", ["RMA #: 12345", "RMA-12345", "RMA No: 12345", "rma no. 12345"])
-def test_a_refund_whose_note_is_typed_by_hand_links_by_its_rma(note: str) -> None:
-    """Return 12345 on order 100 refunded 20.00 in paid payout 700; the note names it as staff
-    type it. Finance sees it matched by the note (not guessed by the heuristic), nothing open."""
-    result = run(
+def _one_refund_of_12345(note: str) -> Any:
+    """Return 12345 on order 100, refunded 20.00 by refund 500 (``note``) in paid payout 700."""
+    return run(
         ret("12345"),
         order(),
         payout(),
         refund("500", note, (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
         bt("8600", "600", "20.00"),
     )
+
+
+@pytest.mark.parametrize("note", ["RMA #: 12345", "RMA-12345", "RMA No: 12345", "rma no. 12345"])
+def test_a_refund_whose_note_is_typed_by_hand_links_by_its_rma(note: str) -> None:
+    """Return 12345 on order 100 refunded 20.00 in paid payout 700; the note names it as staff
+    type it. Finance sees it matched by the note (not guessed by the heuristic), nothing open."""
+    result = _one_refund_of_12345(note)
     assert list(result.matches["match_method"]) == ["note"]
     assert keyset(result) == set()
 
@@ -152,13 +159,7 @@ def test_a_date_after_rma_is_not_an_unknown_rma(note: str) -> None:
     """Return 12345 on order 100 refunded 20.00; the refund's note gives the day the RMA came
     in, not its number. Finance sees the refund linked to its return (by order, amount and
     SKU), not an UNKNOWN_RMA "2026" that no Loop return has."""
-    result = run(
-        ret("12345"),
-        order(),
-        payout(),
-        refund("500", note, (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
-        bt("8600", "600", "20.00"),
-    )
+    result = _one_refund_of_12345(note)
     assert list(result.matches["match_method"]) == ["heuristic"]
     assert keyset(result) == set()
 

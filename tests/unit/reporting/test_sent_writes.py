@@ -194,24 +194,26 @@ def test_the_console_says_how_much_of_the_money_at_risk_recon_sent_this_run() ->
     198.60 USD at risk, 48.60 USD was refunded by recon in this run; an earlier run's refund
     of the same RMA is not counted."""
 
-    def printed(settled: dict[int, str]) -> str:
-        outcome = RunOutcome(
-            run_id="r1",
-            as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-            findings=list(sample_findings()),
-            result=cast(Any, None),
-            report_dir=Path("reports"),
-            actions=[*sample_actions(), _refund(11), _refund(15)],
-            settled=settled,
-        )
-        console = Console(record=True, width=200)
-        print_outcome(console, outcome, None)
-        return " ".join(console.export_text().split())
-
-    text = printed({11: "done"})
+    text = _printed([_refund(11), _refund(15)], {11: "done"})
     assert "money at risk: " in text and "198.60 USD" in text
     assert "of which sent to Shopify this run, awaiting confirmation: 48.60 USD" in text
-    assert "of which" not in printed({})
+    assert "of which" not in _printed([_refund(11), _refund(15)], {})
+
+
+def _printed(actions: list[Any], settled: dict[int, str]) -> str:
+    """The console summary of a run with the sample findings and these actions besides."""
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=list(sample_findings()),
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=[*sample_actions(), *actions],
+        settled=settled,
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    return " ".join(console.export_text().split())
 
 
 def test_a_refund_shopify_throttled_and_ran_nothing_does_not_say_no_answer_came() -> None:
@@ -261,18 +263,7 @@ def test_a_refund_sent_this_run_with_no_answer_counts_as_sent_awaiting_confirmat
         text = " ".join(re.sub("<[^>]+>", "", body(finance, part)).split())
         assert f"198.60 USD ({sent})" in text, part
     assert "do not redo it by hand" in _step(data, REFUND_KEY)
-    outcome = RunOutcome(
-        run_id="r1",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=list(sample_findings()),
-        result=cast(Any, None),
-        report_dir=Path("reports"),
-        actions=[*sample_actions(), _no_answer(14)],
-        settled={14: "unknown"},
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, outcome, None)
-    assert sent in " ".join(console.export_text().split())
+    assert sent in _printed([_no_answer(14)], {14: "unknown"})
 
 
 def test_a_refund_shopify_throttled_or_an_earlier_run_sent_is_not_sent_this_run() -> None:
