@@ -1,4 +1,5 @@
-"""Seam review (session 15): the retried scheduled run versus the hour the clocks repeat.
+"""Seam review (session 15): the retried scheduled run versus the hour the clocks repeat, and
+versus ``schedule --now``.
 
 A scheduled run the run lock refuses is tried again every 15 minutes "until the next scheduled
 time is within the hour" (docs/commands.md, schedule). On the night the clocks go back, the
@@ -7,6 +8,9 @@ give-up asks the trigger for the next time with no previous fire (``_retried``:
 hour, which the nightly job never fires (``OncePerWallTime`` skips the repeat of a time it
 fired at). The refused first pass is given up at once, for a "next scheduled run" that does not
 come: that night has no run, no report and no fixes.
+
+``schedule --now`` refused by the lock is retried, but each retry is judged as the cron's
+last scheduled run (``_unless_ran``), so a night that ran at 02:00 drops the run asked for.
 
 Driven as ``test_schedule_refused_night`` drives the scheduler: its jobs called by hand on a
 clock the test sets, a real run lock and runs table on SQLite.
@@ -94,3 +98,62 @@ def test_a_night_refused_at_the_first_pass_of_the_repeated_hour_is_tried_again(
         started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
         tonight = [s for s in started if s >= FIRST_PASS]
     assert tonight == [FIRST_PASS + CATCH_UP_RETRY]
+
+
+NIGHT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 02:00 UTC: "0 2 * * *" in UTC
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="seam: a refused `schedule --now` run is retried as a scheduled one and skipped",
+)
+def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 02:00 run ran. At 14:00, after a fix, the operator starts ``schedule --now``
+    ("tonight's run at once", docs/commands.md) while a backfill holds the lock until 14:10.
+    The refused run is tried again at 14:15 (``_retried``), but that try is judged as the
+    02:00 scheduled run (``_unless_ran`` popped "asked at start" on the refused first call):
+    the night ran at 02:00, so the asked-for run is dropped with a log blaming cron or another
+    scheduler. The run asked for must run once the lock is free."""
+    from recon import scheduler as scheduler_module
+
+    clock = VirtualClock(NIGHT)
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    try:
+        tonight = store.start_run("nightly")  # the 02:00 run, to 02:20
+        clock.advance(timedelta(minutes=20))
+        store.finish_run(tonight, "ok", {})
+        lock = RunLock(sessions(store), clock, holder_dead=lambda _: False)
+        clock.set(NIGHT + timedelta(hours=11))
+        backfill = lock.acquire(SHOP, BACKFILL, RUN_LEASE)
+
+        def job() -> None:
+            lease = lock.acquire(SHOP, "scheduler", RUN_LEASE)
+            store.finish_run(store.start_run("nightly"), "ok", {})
+            lock.release(lease)
+
+        asked = NIGHT + timedelta(hours=12)  # 14:00
+        monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
+        scheduler: Any = build_scheduler(
+            "0 2 * * *",
+            job,
+            timezone="UTC",
+            first_run=asked,
+            last_run=last_nightly_start(store),
+            read_last_run=lambda: last_nightly_start(store),
+        )
+        nightly = next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
+        clock.set(asked)
+        nightly.func()  # refused by the backfill
+        clock.set(asked + timedelta(minutes=10))
+        lock.release(backfill)
+        (retry,) = [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
+        clock.set(retry.trigger.run_date)
+        retry.func()
+        with store.session() as session:
+            started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
+            after_fix = [s for s in started if s >= asked]
+        assert after_fix == [asked + CATCH_UP_RETRY], "the run asked for with --now never ran"
+    finally:
+        store.close()
