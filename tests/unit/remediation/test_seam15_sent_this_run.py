@@ -16,13 +16,48 @@ the order.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
 import pytest
 from remediation_world import SHOP, standard_findings
+from rich.console import Console
 from run_helpers import intents, run
 
 from recon.errors import RetryExhaustedError
+from recon.models import Category, Finding
 from recon.remediation.runner import action_rows
+from recon.reporting.data import Amount
 from recon.reporting.figures import sent_at_risk
+from recon.service import RunOutcome
+from recon.summary import print_outcome
+
+
+def _priced() -> list[Finding]:
+    """The standard findings as the report shows them: the unpaid refund 48.60 USD at risk."""
+    return [
+        f.model_copy(update={"currency": "USD", "amount_at_risk": Decimal("48.60")})
+        if f.category is Category.MISSING_REFUND
+        else f
+        for f in standard_findings()
+    ]
+
+
+def _console(sessions: Any, run_id: str, settled: dict[int, str], clock: Any) -> str:
+    """The run's console summary (``summary.print_outcome`` reads the settled states itself)."""
+    outcome = RunOutcome(
+        run_id=run_id,
+        as_of=clock.now(),
+        findings=_priced(),
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=action_rows(sessions, SHOP),
+        settled=settled,
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    return " ".join(console.export_text().split())
 
 
 @pytest.mark.xfail(
@@ -32,14 +67,19 @@ from recon.reporting.figures import sent_at_risk
 def test_a_refund_an_earlier_run_sent_is_not_sent_again_tonight_when_its_reread_fails(
     sessions, gateway, clock, monkeypatch
 ):
-    """Run 1 sends the 48.60 USD refund and its answer is lost (``unknown``). Run 2 cannot read
-    the order (retries exhausted): it sends nothing and leaves the refund for the next run.
-    Finance must not read run 2's report as "48.60 USD sent to Shopify this run": nothing
-    went to Shopify tonight (run 1's report already said it was sent)."""
+    """Run 1 sends the 48.60 USD refund and its answer is lost (``unknown``): its report says
+    48.60 USD was sent this run, awaiting confirmation. Run 2 cannot read the order (retries
+    exhausted): it sends nothing and leaves the refund for the next run. Finance must not read
+    run 2's report or console as "48.60 USD sent to Shopify this run" again: nothing went to
+    Shopify tonight."""
+    sent = "of which sent to Shopify this run, awaiting confirmation: 48.60 USD"
     gateway.drop = {"refund"}
     first = run(sessions, gateway, clock)
     (refund,) = [row for row in intents(sessions) if row.kind == "refund"]
     assert first.settled[refund.id] == "unknown"
+    usd = (Amount("USD", Decimal("48.60")),)
+    assert sent_at_risk(_priced(), action_rows(sessions, SHOP), first.done, first.unknown) == usd
+    assert sent in _console(sessions, "run-1", first.settled, clock)
     sent_before = len([c for c in gateway.calls if c[0] == "refund"])
 
     def unreachable(order_gid: str) -> object:
@@ -49,8 +89,7 @@ def test_a_refund_an_earlier_run_sent_is_not_sent_again_tonight_when_its_reread_
     second = run(sessions, gateway, clock, run_id="run-2")
 
     assert len([c for c in gateway.calls if c[0] == "refund"]) == sent_before  # nothing sent
+    tonight = sent_at_risk(_priced(), action_rows(sessions, SHOP), second.done, second.unknown)
+    assert tonight == (), f"the report says sent to Shopify this run: {tonight}"
+    assert "sent to Shopify this run" not in _console(sessions, "run-2", second.settled, clock)
     assert refund.id not in second.unknown, "ApplyReport.unknown: sent or resent this run only"
-    tonight = sent_at_risk(
-        standard_findings(), action_rows(sessions, SHOP), second.done, second.unknown
-    )
-    assert tonight == (), f"report says sent to Shopify this run: {tonight}"
