@@ -70,7 +70,9 @@ def load(path: Path | None = None) -> Settings:
 
 # Tables of currency = amount: the environment sets one currency's value
 # (RECON_REMEDIATION__MAX_REFUND_AMOUNT__EUR) or several (a JSON table) over the others'; an
-# empty JSON table ('{}') clears them (no limit in any currency: every refund to review).
+# empty JSON table ('{}') clears the table, as an empty table in the file does: no currency
+# named, so for max_refund_amount and max_run_total every refund goes to review, and for
+# max_daily_total (empty by default) no daily limit applies.
 # Not [delivery.recipients]: its default is a placeholder (finance@example.com), which an
 # address set from the environment must not keep.
 _MERGED_TABLES = (

@@ -87,7 +87,9 @@ def build_scheduler(
         # read before each try (``_unless_ran``), so the night is never run twice.
         _guarded(nightly)
         if read_last_run is None
-        else _retried(nightly, scheduler, trigger, what="the scheduled run", job_id=RETRY_JOB),
+        else _retried(
+            nightly, scheduler, trigger, what="the scheduled run", job_id=RETRY_JOB, scheduled=True
+        ),
         trigger,
         id="recon-nightly",
         max_instances=1,
@@ -102,6 +104,7 @@ def build_scheduler(
             trigger,
             what="the missed run",
             job_id=CATCH_UP_JOB,
+            scheduled=False,
         )
         # No misfire grace (as the nightly job): a catch-up the host slept through runs on wake-up.
         scheduler.add_job(
@@ -237,6 +240,7 @@ def _retried(
     *,
     what: str,
     job_id: str,
+    scheduled: bool,
 ) -> Callable[[], None]:
     """``attempt`` (a missed night's run, or a scheduled one), tried again every
     ``CATCH_UP_RETRY`` while the run lock refuses it, until the schedule's next time is within
@@ -252,26 +256,47 @@ def _retried(
     misfire grace), as the nightly job does.
     """
     retried = 0
+    fired: list[datetime] = []  # when the scheduled run first fired (its retries keep it)
+
+    def upcoming_after(now: datetime) -> datetime | None:
+        """The schedule's next time after ``now``. A scheduled run passes the time it fired at
+        as the trigger's previous fire: in the hour the clocks repeat, the second pass of a
+        time that fired at its first is never fired, so it is no "next scheduled run" to
+        leave the night to (that was given up at once, and the night had no run)."""
+        previous = fired[0] if scheduled and fired else None
+        upcoming: datetime | None = trigger.get_next_fire_time(previous, now + _TICK)
+        return upcoming
+
+    def give_up(reason: str, now: datetime, upcoming: datetime) -> None:
+        log.warning(
+            "%s %s and is given up: the next scheduled run, at %s UTC, is within %d minutes "
+            "and reads from where the last run stopped",
+            what,
+            reason,
+            f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}",
+            (upcoming - now) // timedelta(minutes=1),
+        )
 
     def run(*, retry: bool = False) -> None:
         nonlocal retried
         now = _wall_now()
+        if not retry:
+            fired[:] = [now]
+        else:
+            # A retry the host slept through fires on wake-up (no misfire grace): within the
+            # hour of the next scheduled run it is left to that run, as when it was planned;
+            # else the night ran twice, minutes apart (two reports).
+            upcoming = upcoming_after(now)
+            if upcoming is not None and now >= upcoming - CATCH_UP_HORIZON:
+                give_up("was not tried again before the host slept through it", now, upcoming)
+                return
         try:
             _guarded(attempt, reraise=LockError)()
         except LockError as exc:
-            # The next time after this one (fired on its very second, ``now`` is that time).
-            upcoming = trigger.get_next_fire_time(None, now + _TICK)
+            upcoming = upcoming_after(now)
             again = now + CATCH_UP_RETRY
             if upcoming is not None and again >= upcoming - CATCH_UP_HORIZON:
-                log.warning(
-                    "%s was refused by the run lock (%s) and is given up: the next scheduled "
-                    "run, at %s UTC, is within %d minutes and reads from where the last run "
-                    "stopped",
-                    what,
-                    exc,
-                    f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}",
-                    (upcoming - now) // timedelta(minutes=1),
-                )
+                give_up(f"was refused by the run lock ({exc})", now, upcoming)
                 return
             retried += 1  # an id of its own: this one is removed once it has fired
             # The first refusal is a warning; the retries of a long night are not (a backfill
@@ -320,11 +345,22 @@ def _unless_ran(
     that run had ended (a second report). ``forced`` (``schedule --now``): the first call is
     the run asked for at start, always run.
     """
-    asked_at_start = [forced]
+    asked_at_start = [True] if forced else []  # emptied once that run has run
 
     def run() -> object:
-        if asked_at_start and asked_at_start.pop():  # popped: only the first call
-            return job()
+        if asked_at_start:
+            # The run asked for at start, until it runs: refused by the run lock, its retry is
+            # still that run, not the cron's last scheduled one (a night that ran at 02:00 would
+            # drop a run asked for at 14:00 after a fix).
+            try:
+                result = job()
+            except LockError:
+                raise
+            except BaseException:
+                asked_at_start.clear()
+                raise
+            asked_at_start.clear()
+            return result
         now = _wall_now()
         due = _night_of(trigger, now)
         last = None if due is None or read_last_run is None else read_last_run()

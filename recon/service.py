@@ -65,6 +65,9 @@ class RunOutcome:
     # The intents this run settled (``ApplyReport.settled``: id → the state it ended in), as
     # ``actions`` holds every intent of the shop ever: the console counts this run's writes.
     settled: dict[int, str] = field(default_factory=dict)
+    # Of those, the ones this run sent and got no answer for (``ApplyReport.unknown``): with
+    # the ``done`` ones, what the console counts as sent to Shopify this run.
+    unknown_writes: frozenset[int] = frozenset()
     notes: list[str] = field(default_factory=list)
     # Delivery errors of messages left waiting in the outbox (the CLI's exit 5 in smtp mode).
     undelivered: list[str] = field(default_factory=list)
@@ -395,6 +398,7 @@ def _run_locked(
             sync=stats.as_dict(),
             actions=actions,
             settled=applied.settled,
+            unknown_writes=applied.unknown,
             notes=notes,
             undelivered=undelivered,
             timezone=shop.timezone,

@@ -48,8 +48,7 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
     console.print(f"open findings: {len(open_findings)}; money at risk: {at_risk}")
     # As the report's headline: what this run's refunds sent toward it, so nobody pays it by hand.
     done = {i for i, state in outcome.settled.items() if state == "done"}
-    unknown = {i for i, state in outcome.settled.items() if state == "unknown"}
-    sent = sent_at_risk(open_findings, outcome.actions, done, unknown)
+    sent = sent_at_risk(open_findings, outcome.actions, done, outcome.unknown_writes)
     if sent:
         console.print(f"  of which sent to Shopify this run, awaiting confirmation: {_total(sent)}")
     if quiet:

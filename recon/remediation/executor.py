@@ -307,7 +307,7 @@ class Executor:
             note(session, row, actor=self._actor, now=self._clock.now(), reason=why, run_id=run_id)
             self._fence(session)
             state = row.state
-        return Outcome.of(intent, state, why)
+        return Outcome.of(intent, state, why, sent=False)
 
     def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome | None:
         """Finish an intent a previous run left in flight: re-read, else resend the same request.

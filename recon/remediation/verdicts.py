@@ -37,10 +37,24 @@ class Outcome:
     state: str
     reason: str
     result_id: str | None
+    # False when this run sent nothing for it and left it as it was: a read before the write
+    # failed (``Executor._unreadable``), so an earlier run's unknown write is still unknown but
+    # was not sent (or resent) tonight.
+    sent: bool = True
 
     @classmethod
-    def of(cls, intent: Intent, state: str, reason: str, result_id: str | None = None) -> Outcome:
-        return cls(intent.id, intent.key, intent.kind.value, intent.rma, state, reason, result_id)
+    def of(
+        cls,
+        intent: Intent,
+        state: str,
+        reason: str,
+        result_id: str | None = None,
+        *,
+        sent: bool = True,
+    ) -> Outcome:
+        return cls(
+            intent.id, intent.key, intent.kind.value, intent.rma, state, reason, result_id, sent
+        )
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,13 @@ class ApplyReport:
     def unknown(self) -> frozenset[int]:
         """The intents this run sent (or resent) and ended ``unknown``: no answer came, or
         Shopify throttled them until the run gave up (``ledger.NOT_RUN``); the next run
-        re-reads Shopify first."""
-        return frozenset(i for i, state in self.settled.items() if state == ActionState.UNKNOWN)
+        re-reads Shopify first. Not an earlier run's unknown write this run could not re-read
+        (nothing was sent tonight: it is not "sent to Shopify this run")."""
+        return frozenset(
+            o.action_id
+            for o in (*self.recovered, *self.applied)
+            if o.state == ActionState.UNKNOWN and o.sent
+        )
 
     @property
     def failed(self) -> frozenset[int]:

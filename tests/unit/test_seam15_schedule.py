@@ -55,10 +55,6 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     made.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a refused run at the first pass of the repeated hour is given up at once",
-)
 def test_a_night_refused_at_the_first_pass_of_the_repeated_hour_is_tried_again(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,10 +102,6 @@ def test_a_night_refused_at_the_first_pass_of_the_repeated_hour_is_tried_again(
 NIGHT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 02:00 UTC: "0 2 * * *" in UTC
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a refused `schedule --now` run is retried as a scheduled one and skipped",
-)
 def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,10 +154,6 @@ def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_fr
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a retry fired late (host asleep) runs within the hour of the next night's run",
-)
 def test_a_retry_the_host_slept_through_is_given_up_within_the_hour_of_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -201,7 +201,8 @@ def test_the_console_says_how_much_of_the_money_at_risk_recon_sent_this_run() ->
 
 
 def _printed(actions: list[Any], settled: dict[int, str]) -> str:
-    """The console summary of a run with the sample findings and these actions besides."""
+    """The console summary of a run with the sample findings and these actions besides; the
+    ``settled`` ones ended ``unknown`` were sent this run (``ApplyReport.unknown``)."""
     outcome = RunOutcome(
         run_id="r1",
         as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
@@ -210,6 +211,7 @@ def _printed(actions: list[Any], settled: dict[int, str]) -> str:
         report_dir=Path("reports"),
         actions=[*sample_actions(), *actions],
         settled=settled,
+        unknown_writes=frozenset(i for i, state in settled.items() if state == "unknown"),
     )
     console = Console(record=True, width=200)
     print_outcome(console, outcome, None)
