@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from recon.errors import StoreError
@@ -29,6 +30,8 @@ def upgrade_to_head(engine: Engine, now: datetime | None = None) -> None:
         sqlalchemy.exc.SQLAlchemyError: the database refused a migration (the caller wraps it).
     """
     config = alembic_config()
+    if current_revision(engine) == ScriptDirectory.from_config(config).get_current_head():
+        return  # the usual open: no lock taken, so a long write by a run does not hold it up
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes opening one schema at once would both run the migrations; the
@@ -36,6 +39,13 @@ def upgrade_to_head(engine: Engine, now: datetime | None = None) -> None:
             connection.exec_driver_sql(
                 "SELECT pg_advisory_xact_lock(hashtext('recon-migrate:' || current_schema()))"
             )
+        elif connection.dialect.name == "sqlite":
+            # The same on SQLite (two `outbox retry` on a fresh store): both read "no revision"
+            # and the second failed creating a table the first had made ("cannot open the
+            # mirror"). The write lock, taken before Alembic reads the revision, makes the
+            # second wait (busy_timeout) and then find the store at head; the migrations run
+            # in this one transaction, so a crash leaves no half-made store either.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         # env.py migrates this connection instead of opening its own (one engine, one file).
         config.attributes["connection"] = connection
         config.attributes["now"] = now
