@@ -90,9 +90,10 @@ def _run_lock(settings: Settings) -> Iterator[None]:
 
     A run's delivery and a retry work on the same outbox files: a parked copy the retry put
     back under the name of a copy the run had claimed (both named by the report's Message-ID)
-    was written over when the run's failed send put its copy back, and that recipient never
-    got the report. The claims keep two senders from sending one file twice, not a file from
-    being replaced; holding the lock, as a run does, keeps a retry and a run apart.
+    was once written over when the run's failed send put its copy back, and that recipient
+    never got the report. No file is written over now (``recon.outbox.place``), and the claims
+    keep two senders from sending one file twice; holding the lock, as a run does, keeps a
+    retry and a run of the shop apart all the same (one resends the outbox at a time).
 
     Raises:
         LockError: a run (or another retry) holds the shop's lock: exit 4, nothing moved.

@@ -14,6 +14,7 @@ import email.policy
 import hashlib
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ from recon.mail_messages import TEAM_HEADER as TEAM_HEADER
 from recon.mail_messages import XLSX_TYPE as XLSX_TYPE
 from recon.mail_messages import build_messages as build_messages  # callers import it here
 from recon.mail_parked import park_file, park_message, parked_error, parked_mail, parked_note
-from recon.outbox import CLAIM_TIMEOUT, Claim, claim, reclaim_stale
+from recon.outbox import CLAIM_TIMEOUT, Claim, claim, place, reclaim_stale
 from recon.smtp import RESEND_TO_HEADER
 from recon.smtp import SmtpMailer as SmtpMailer  # the adapter lived here; callers import it here
 
@@ -87,17 +88,21 @@ class OutboxMailer:
 
 
 def write_eml(message: EmailMessage, directory: Path) -> Path:
-    """Write a message atomically (temp file + rename) so a crash never leaves half a file.
+    """Write a message whole (a temp file of its own, then its name) so a crash never leaves
+    half a file; as ``eml_name`` names it, or a free name beside it (``-2``...) when another
+    copy of the report (for other recipients) has that name: nothing is written over.
 
     Raises:
         OSError: the directory or file cannot be written.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / eml_name(message)
-    temp = path.with_suffix(".eml.part")
-    temp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
-    temp.replace(path)
-    return path
+    name = eml_name(message)
+    temp = directory / f".{name}.{secrets.token_hex(4)}.part"
+    try:
+        temp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+        return place(temp, directory, name)
+    finally:
+        temp.unlink(missing_ok=True)  # placed: gone already; else no half file is left
 
 
 def read_eml(path: Path) -> EmailMessage:
@@ -324,10 +329,10 @@ def _resend_waiting(
             _park_waiting(held, waiting, exc, outbox_dir, result)
             continue
         except (DeliveryError, ConfigError) as exc:
-            held.release()
-            result.kept.append(path)
-            result.errors.append(f"{path.name}: {exc}")
-            log.warning("still cannot send %s (kept in the outbox): %s", path.name, exc)
+            kept = held.release() or path  # a copy of the report may have taken its name
+            result.kept.append(kept)
+            result.errors.append(f"{kept.name}: {exc}")
+            log.warning("still cannot send %s (kept in the outbox as %s): %s", path.name, kept, exc)
             continue
         except BaseException:
             held.release()  # not sent (interrupted): waiting again rather than held to timeout
@@ -348,9 +353,9 @@ def _park_waiting(
     try:
         parked = park_file(held.path, outbox_dir, waiting, str(exc))
     except OSError as move_exc:
-        held.release()
-        result.kept.append(held.waiting)
-        result.errors.append(f"{held.waiting.name}: {exc}; and it could not be parked: {move_exc}")
+        kept = held.release() or held.waiting
+        result.kept.append(kept)
+        result.errors.append(f"{kept.name}: {exc}; and it could not be parked: {move_exc}")
         return
     held.close()
     result.parked.append(parked)

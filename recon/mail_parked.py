@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import secrets
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from recon.mail_messages import SHOP_HEADER, TEAM_HEADER
-from recon.outbox import REFUSED_DIR
+from recon.outbox import REFUSED_DIR, claim, move, place
 from recon.smtp import RESEND_TO_HEADER
 
 ANSWER_SUFFIX = ".answer.txt"
@@ -29,32 +30,36 @@ PARKED_MARK = "refused for good, so parked in"
 
 
 def park_message(message: EmailMessage, name: str, outbox_dir: Path, answer: str) -> Path:
-    """Write ``message`` into ``refused/`` as ``name`` (or a free name beside it), with the
-    relay's ``answer``; returns its path.
+    """Write ``message`` into ``refused/`` as ``name`` (or a free name beside it: two copies
+    of one report, for different recipients, have the same name), with the relay's
+    ``answer``; returns its path.
 
     Raises:
         OSError: the outbox cannot be written.
     """
     directory = outbox_dir / REFUSED_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    path = _free(directory, name)
-    temp = path.with_suffix(".eml.part")
-    temp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
-    temp.replace(path)
+    temp = directory / f".{name}.{secrets.token_hex(4)}.part"
+    try:
+        temp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+        path = place(temp, directory, name)
+    finally:
+        temp.unlink(missing_ok=True)  # placed: gone already; else no half file is left
     write_answer(path, message, answer)
     return path
 
 
 def park_file(path: Path, outbox_dir: Path, message: EmailMessage, answer: str) -> Path:
-    """Move a waiting message (claimed by this run, at ``path``) into ``refused/``.
+    """Move a waiting message (claimed by this run, at ``path``) into ``refused/``, under its
+    name or a free one beside it.
 
     Raises:
-        OSError: the outbox cannot be written.
+        OSError: the outbox cannot be written, or another run took the claim back meanwhile
+            (``FileNotFoundError``).
     """
-    directory = outbox_dir / REFUSED_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    parked = _free(directory, path.name)
-    path.replace(parked)
+    parked = move(path, outbox_dir / REFUSED_DIR, path.name)
+    if parked is None:
+        raise FileNotFoundError(f"{path.name} was taken back by another run while parking it")
     write_answer(parked, message, answer)
     return parked
 
@@ -104,11 +109,18 @@ def unpark(outbox_dir: Path, shop: str | None) -> list[Path]:
     """
     back = []
     for path in parked_mail(outbox_dir, shop):
-        target = _free(outbox_dir, path.name)
-        try:
-            path.replace(target)
-        except FileNotFoundError:
+        # Claimed first, as a run claims waiting mail: of two retries (two shops' retries of
+        # mail naming no shop) one alone moves it; and a retry that dies here leaves it to
+        # the next run, which takes the claim back into the outbox.
+        held = claim(path, outbox_dir=outbox_dir)
+        if held is None:
             continue  # moved by another retry since the listing
+        try:
+            target = place(held.path, outbox_dir, path.name)  # beside a waiting copy
+        except OSError:
+            held.release()  # parked again, as it was
+            raise
+        held.close()
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + ANSWER_SUFFIX).unlink()
         back.append(target)
@@ -131,14 +143,3 @@ def parked_note(paths: list[Path], outbox_dir: Path) -> str:
         f"and are not resent (the relay's answer is beside each); fix the cause, then run "
         f"{RETRY_COMMAND}"
     )
-
-
-def _free(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``<stem>-2.eml`` (``-3``...) when that is taken: two copies of
-    one message (for different recipients) have the same name, and neither may replace the
-    other."""
-    path, n = directory / name, 1
-    while path.exists():
-        n += 1
-        path = directory / f"{Path(name).stem}-{n}{Path(name).suffix}"
-    return path

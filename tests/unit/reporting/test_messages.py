@@ -122,7 +122,7 @@ def test_outbox_mode_writes_eml_and_resends_nothing(
     again = deliver(messages, OutboxMailer(outbox), outbox)
     assert result.ok and again.ok and not again.resent
     files = sorted(outbox.glob("*.eml"))
-    assert len(files) == 3  # same run, same names: overwritten, not duplicated
+    assert len(files) == 6  # handed the same messages twice: both kept, nothing written over
     assert read_eml(files[0])["X-Recon-Run"] == "run-20261101"
 
 
