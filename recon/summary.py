@@ -78,18 +78,18 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
 
 def _actions_line(outcome: RunOutcome) -> str:
     """This run's writes as the report and e-mails count them: applied this run (``actions``
-    holds every intent ever), waiting for a person (intents in review too), and those that
-    did not go through: refused by Shopify this run, or whose outcome is still unknown."""
+    holds every intent ever), waiting for a person (intents in review too), those Shopify
+    refused this run (not done), and apart those whose outcome is still unknown (they may
+    have gone through)."""
     done = sum(1 for state in outcome.settled.values() if state == "done")
     waiting = sum(1 for a in outcome.actions if a.get("state") in WAITING)
     refused = sum(1 for state in outcome.settled.values() if state == "failed")
     unknown = sum(1 for a in outcome.actions if a.get("state") in UNSETTLED)
     line = f"actions: {done} applied, {waiting} waiting for a decision"
-    if refused or unknown:
-        line += (
-            f", {refused + unknown} did not go through ({refused} refused by Shopify, "
-            f"{unknown} outcome unknown)"
-        )
+    if refused:
+        line += f", {refused} refused by Shopify (not done)"
+    if unknown:  # no answer: it may well have landed, so not counted as not done
+        line += f", {unknown} outcome unknown (may have gone through: check Shopify before redoing)"
     return line + " (`run_recon.py actions list`)"
 
 

@@ -283,6 +283,17 @@ class ReportData:
         )
 
     @property
+    def refused_writes(self) -> tuple[Mapping[str, Any], ...]:
+        """The ``write_failures`` Shopify refused this run: not done, and never retried."""
+        return tuple(a for a in self.write_failures if a.get("status") not in UNSETTLED)
+
+    @property
+    def unknown_outcome_writes(self) -> tuple[Mapping[str, Any], ...]:
+        """The ``write_failures`` with no answer yet: they may well have gone through (the
+        next run re-reads Shopify before any resend), so they are not listed as not done."""
+        return tuple(a for a in self.write_failures if a.get("status") in UNSETTLED)
+
+    @property
     def sent_writes(self) -> tuple[Mapping[str, Any], ...]:
         """recon's writes this run ended done (sent and answered, or an earlier run's found
         landed): the findings they fix are still open until the next run reads them back."""

@@ -8,6 +8,7 @@ a refund refused by an earlier run (its report went out then; not this run's new
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +94,44 @@ def test_each_team_hears_of_its_own_failed_writes(tmp_path: Path) -> None:
     assert "Nothing for warehouse to do" not in told["warehouse"]
 
 
+def _section(html: str, id_: str) -> str:
+    """The heading and text before the table ``id_``, and the table."""
+    before, table = html.split(f'id="{id_}"', 1)
+    return before.rsplit("<h2>", 1)[-1] + table.split("</table>", 1)[0]
+
+
 def test_report_and_workbook_list_the_writes_that_failed_or_are_unknown(tmp_path: Path) -> None:
     reports = write_run_reports(_data(), tmp_path)
     html = reports.report_html.read_text(encoding="utf-8")
-    assert 'id="write-failures"' in html
-    section = html.split('id="write-failures"', 1)[1].split("</table>", 1)[0]
-    assert "12345777" in section and "Refund amount exceeds refundable amount" in section
-    assert "12345788" in section and "HTTP 502" in section
-    assert "old news" not in section
+    refused = _section(html, "write-failures")
+    assert "12345777" in refused and "Refund amount exceeds refundable amount" in refused
+    unknown = _section(html, "writes-unknown")
+    assert "12345788" in unknown and "HTTP 502" in unknown
+    assert "old news" not in refused + unknown
     rows = {r["id"]: r for r in sheet_rows(reports.exceptions_xlsx, "Actions")}
     assert rows[7]["status"] == "failed" and rows[7]["order_id"] == "5444175757577"
     assert "refundable amount" in rows[7]["reason"]
     assert rows[8]["status"] == "unknown"
     assert 9 not in rows
+
+
+def test_a_write_whose_outcome_is_unknown_is_not_said_to_have_failed(tmp_path: Path) -> None:
+    """The restock left ``unknown`` got no answer: it may well have gone through. It was
+    listed under "Writes that did not go through", and someone redoing it by hand from that
+    would restock the unit twice. The refused refund is under a heading saying it was not
+    done; the unknown restock under one saying its outcome is unknown, to check in Shopify
+    before redoing anything; in the report and in both parts of finance's mail."""
+    reports = write_run_reports(_data(), tmp_path)
+    html = reports.report_html.read_text(encoding="utf-8")
+    refused, unknown = _section(html, "write-failures"), _section(html, "writes-unknown")
+    assert "12345788" not in refused and "12345777" not in unknown
+    assert "not done" in refused.split("</h2>", 1)[0]
+    assert "outcome unknown" in unknown.split("</h2>", 1)[0].lower()
+    assert "check" in unknown and "Shopify" in unknown
+    finance = build_messages(_data(), settings(tmp_path))[0]
+    for shown in [html, body(finance, "plain"), body(finance, "html")]:
+        text = " ".join(re.sub(r"<[^>]+>", "", shown).split())
+        assert "did not go through" not in text
+        refused_at, unknown_at = text.index("refused: 1 (not done"), text.index("unknown: 1")
+        assert refused_at < text.index("12345777") < unknown_at < text.index("12345788")
+        assert "may have gone through" in text and "check Shopify before redoing" in text
