@@ -125,6 +125,12 @@ def reclaim_stale(outbox_dir: Path, timeout: float = CLAIM_TIMEOUT) -> list[Path
             continue
         # A ``.moving`` file is one its run died moving (``move``): its name is before the token.
         for path in [*directory.glob("*.eml"), *directory.glob(f"*{MOVING_SUFFIX}")]:
+            if _placed(path):
+                # Its run died between linking it where it was going (``sent/``, the outbox)
+                # and removing it here: it is there already, and taken back it would go twice.
+                path.unlink(missing_ok=True)
+                log.info("%s was already placed by the run that left %s", path.name, directory)
+                continue
             name = path.name.rsplit(".", 2)[0] if path.name.endswith(MOVING_SUFFIX) else path.name
             waiting = move(path, outbox_dir, name)
             if waiting is None:
@@ -154,6 +160,10 @@ def move(source: Path, directory: Path, name: str) -> Path | None:
     try:
         return place(aside, directory, name)
     except OSError:
+        if not os.path.lexists(aside):
+            # Another process moved it from aside meanwhile (a run taking back the same stale
+            # claim lists the aside file as one its run died moving): it lands once, there.
+            return None
         with contextlib.suppress(OSError):
             aside.rename(source)
         raise
@@ -184,9 +194,20 @@ def place(source: Path, directory: Path, name: str) -> Path:
                 continue
             source.replace(target)
             return target
-        source.unlink()
+        # Gone already only when a run taking back a stale claim found it linked here and
+        # removed it (``reclaim_stale``): it is placed either way.
+        source.unlink(missing_ok=True)
         return target
     raise AssertionError("unreachable: itertools.count never ends")
+
+
+def _placed(path: Path) -> bool:
+    """Whether a claimed file has another name too: ``place`` linked it to its destination and
+    its run died before removing it here. Nothing else links outbox files."""
+    try:
+        return path.stat().st_nlink > 1
+    except FileNotFoundError:
+        return False  # another run took it back since the listing
 
 
 def _stale(name: str, timeout: float) -> bool:

@@ -80,7 +80,9 @@ def build_scheduler(
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
-    nightly = _unless_ran(job, trigger, read_last_run, forced=first_run is not None)
+    # ``schedule --now``: the run asked for at start, until it runs or is given up.
+    asked_at_start = [True] if first_run is not None else []
+    nightly = _unless_ran(job, trigger, read_last_run, asked_at_start=asked_at_start)
     scheduler.add_job(
         # Refused by the run lock (a backfill still reading at 02:00, another scheduler's run
         # of the night) it is tried again as a missed night is; only with the runs table to
@@ -88,7 +90,15 @@ def build_scheduler(
         _guarded(nightly)
         if read_last_run is None
         else _retried(
-            nightly, scheduler, trigger, what="the scheduled run", job_id=RETRY_JOB, scheduled=True
+            nightly,
+            scheduler,
+            trigger,
+            what="the scheduled run",
+            job_id=RETRY_JOB,
+            scheduled=True,
+            # Given up, the run asked for at start is over: the schedule's next run is judged
+            # by the runs table as any scheduled run (else it ran a night cron had run).
+            on_give_up=asked_at_start.clear,
         ),
         trigger,
         id="recon-nightly",
@@ -241,6 +251,7 @@ def _retried(
     what: str,
     job_id: str,
     scheduled: bool,
+    on_give_up: Callable[[], None] | None = None,
 ) -> Callable[[], None]:
     """``attempt`` (a missed night's run, or a scheduled one), tried again every
     ``CATCH_UP_RETRY`` while the run lock refuses it, until the schedule's next time is within
@@ -268,14 +279,22 @@ def _retried(
         return upcoming
 
     def give_up(reason: str, now: datetime, upcoming: datetime) -> None:
+        when = f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}"
+        # After a long sleep the next scheduled time may have passed too: it runs on wake-up.
+        soon = (
+            f"due at {when} UTC, runs now"
+            if upcoming <= now
+            else f"at {when} UTC, within {(upcoming - now) // timedelta(minutes=1)} minutes"
+        )
         log.warning(
-            "%s %s and is given up: the next scheduled run, at %s UTC, is within %d minutes "
-            "and reads from where the last run stopped",
+            "%s %s and is given up: the next scheduled run (%s) reads from where the last run "
+            "stopped",
             what,
             reason,
-            f"{upcoming.astimezone(UTC):%Y-%m-%d %H:%M}",
-            (upcoming - now) // timedelta(minutes=1),
+            soon,
         )
+        if on_give_up is not None:
+            on_give_up()
 
     def run(*, retry: bool = False) -> None:
         nonlocal retried
@@ -333,7 +352,7 @@ def _unless_ran(
     trigger: Any,
     read_last_run: Callable[[], datetime | None] | None,
     *,
-    forced: bool,
+    asked_at_start: list[bool],
 ) -> Callable[[], object]:
     """``job``, unless the runs table, read again as it fires, says a nightly run started at
     or after the scheduled time it fires for (the first pass of it when the clocks repeated
@@ -342,10 +361,10 @@ def _unless_ran(
     The trigger's rule for the hour the clocks repeat reads the runs table once, at start: a
     ``schedule`` started between the two passes while another run of that night (cron's, a
     second scheduler's) was still going planned the second pass, and ran the night again once
-    that run had ended (a second report). ``forced`` (``schedule --now``): the first call is
-    the run asked for at start, always run.
+    that run had ended (a second report). ``asked_at_start`` (``schedule --now``): while it
+    holds ``True``, a call is the run asked for at start, always run; emptied once that run has
+    run, or by ``_retried`` when it is given up.
     """
-    asked_at_start = [True] if forced else []  # emptied once that run has run
 
     def run() -> object:
         if asked_at_start:

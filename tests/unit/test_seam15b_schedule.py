@@ -34,11 +34,6 @@ BACKFILL = "ops-host:boot-1:4026531836:4242:777"  # another host's process: neve
 OTHER = "ops-host:boot-1:4026531836:4343:778"  # a second scheduler (or cron) for the shop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a --now run given up keeps 'asked at start'; the next scheduled retry skips "
-    "the runs-table check",
-)
 def test_a_now_run_given_up_does_not_exempt_the_next_scheduled_run_from_the_runs_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

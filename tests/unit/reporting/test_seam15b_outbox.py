@@ -42,10 +42,6 @@ def linking(hook: Callable[[str, str], None]) -> Callable[..., None]:
     return link
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: a move that loses a stale claim to another run raises out of deliver",
-)
 def test_two_runs_taking_back_one_stale_claim_interleaved_send_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,9 +77,6 @@ def test_two_runs_taking_back_one_stale_claim_interleaved_send_it_once(
     assert (sorted(acme.got + globex.got), failed) == ([A, B], []), f"outbox holds {waiting}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="seam: a run dying between link and unlink leaves a sent copy to resend"
-)
 def test_a_run_killed_as_it_files_a_sent_report_does_not_send_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,9 +102,6 @@ def test_a_run_killed_as_it_files_a_sent_report_does_not_send_it_again(
     assert tomorrow.got == [], "the report filed in sent/ went to A a second time"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="seam: a run dying between link and unlink leaves a message waiting twice"
-)
 def test_a_run_killed_as_it_puts_a_report_back_leaves_it_waiting_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
