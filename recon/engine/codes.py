@@ -110,14 +110,17 @@ def digit_keys(values: Any) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa  # optional dependency, present whenever notes were parsed by RE2
     import pyarrow.compute as pc
 
-    length = pc.utf8_length(values)
+    # Bytes, not characters: they differ only off ASCII, where no value is keyed.
+    length = pc.binary_length(values)
     keyed = pc.and_kleene(pc.ascii_is_decimal(values), pc.less_equal(length, 17))
     keyed = pc.fill_null(keyed, False)
-    digits = pc.if_else(keyed, values, pa.scalar("0", type=values.type))
-    number = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
-    size = pc.fill_null(length, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     mask = keyed.to_numpy(zero_copy_only=False)
-    return np.where(mask, size * 10**17 + number, 0), mask
+    if int(mask.sum()) == len(values) - values.null_count:  # every id keyed (usual): no copy
+        number = pc.fill_null(pc.cast(values, pa.int64()), 0)
+    else:  # a value that is no digit id would fail the cast: cast "0" in its place
+        number = pc.cast(pc.if_else(keyed, values, pa.scalar("0", type=values.type)), pa.int64())
+    size = pc.fill_null(length, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.where(mask, size * 10**17 + number.to_numpy(zero_copy_only=False), 0), mask
 
 
 def _object_keys(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -245,9 +248,24 @@ def _encode_keys(
     found, uniques = pd.factorize(flat[present])  # numbered by first appearance, as strings
     codes[present] = found
     first = first_position(codes, len(uniques))
-    vocab = pd.Index(np.concatenate(arrays)[first] if len(first) else [], dtype=object)
     bounds = np.cumsum([len(a) for a in arrays])[:-1]
+    vocab = pd.Index(_gather(arrays, bounds, first), dtype=object)
     return list(np.split(codes, bounds)), vocab, pd.Index(uniques, dtype=np.int64)
+
+
+def _gather(arrays: list[np.ndarray], bounds: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``np.concatenate(arrays)[rows]`` for increasing ``rows``, without the concatenation.
+
+    Copying every id object of a kind (3-4M at 1M returns) to pick its first rows held the
+    GIL the other coding thread waits on; each array gives its share of ``rows`` instead.
+    """
+    starts = [0, *np.asarray(bounds, dtype=np.int64).tolist()]
+    cuts = np.searchsorted(rows, [*starts, np.iinfo(np.int64).max]).tolist()
+    parts = [
+        values[rows[lo:hi] - start]
+        for values, start, lo, hi in zip(arrays, starts, cuts[:-1], cuts[1:], strict=True)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
 
 def _encode_kind(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], pd.Index]:

@@ -164,7 +164,38 @@ DIGIT_IDS = [
     [["0123", "123", None, "7", "123"], ["123", "99", np.nan, "0123"]],
     [["5", "5", "5"], [], ["6", None]],
     [[None, None], ["1"]],
+    [[], ["8", "9"], ["9", "10", "8"]],  # the first ids all in later columns
+    [["1" * 17, "0" * 17], ["0" * 17, "00"], ["1"]],
 ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["0123", "123", None, "7", "1" * 17, "0"],  # every present value keyed: the direct cast
+        ["0123", "", "12a", None, "1" * 18, "١٢٣", "７", "-1", "+1", " 1", "x", "99"],
+        [None, None],
+        [],
+    ],
+)
+def test_digit_keys_are_length_and_value(values: list[object]) -> None:
+    pa = pytest.importorskip("pyarrow")
+    got, keyed = codes_mod.digit_keys(pa.array(values, type=pa.large_string()))
+    digits = [isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 17 for v in values]
+    want = [len(v) * 10**17 + int(v) if d else 0 for v, d in zip(values, digits, strict=True)]
+    assert list(keyed) == digits
+    assert list(got) == want
+
+
+@pytest.mark.parametrize("lengths", [[3, 0, 2], [0, 0], [5], [1, 1, 1], [0, 4]])
+def test_gather_is_a_pick_from_the_concatenation(lengths: list[int]) -> None:
+    arrays = [np.array([f"{i}-{j}" for j in range(n)], dtype=object) for i, n in enumerate(lengths)]
+    everything = np.concatenate(arrays)
+    bounds = np.cumsum(lengths)[:-1]
+    for rows in ([], list(range(len(everything))), list(range(0, len(everything), 2))):
+        picked = np.array(rows, dtype=np.int64)
+        got = codes_mod._gather(arrays, bounds, picked)
+        assert list(got) == list(everything[picked])
 
 
 @pytest.mark.parametrize("arrays", DIGIT_IDS)
