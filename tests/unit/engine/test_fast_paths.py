@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,11 @@ from recon.engine.frames import (
     TRANSACTION_COLUMNS,
     Frames,
     decimal_array,
+    decimal_arrays,
     empty_frame,
 )
 from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
+from recon.money import from_minor
 
 TRICKY_NOTES = [
     "Loop RMA #12345",
@@ -140,6 +143,28 @@ def test_decimal_array_uses_each_currency_exponent() -> None:
         Decimal("1.234"),
         Decimal("-0.05"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("units", "currencies"),
+    [
+        ([5, 5, -7, 0, 2**40], ["USD"] * 5),  # one currency, a narrow-enough range: the table
+        ([1, -(2**60), 2**60, 1], ["JPY"] * 4),  # a range too wide for a table: hashed
+        ([1234, 1234, 1234, -5, 99, 7], ["USD", "JPY", "KWD", "USD", None, np.nan]),
+        ([10, 20, 10], [None, None, None]),
+        ([], []),
+    ],
+)
+def test_decimal_arrays_equal_from_minor_per_row(units: list[int], currencies: list[Any]) -> None:
+    got = decimal_arrays(pd.Series(currencies, dtype=object), units, [u * 3 for u in units])
+    for column, factor in zip(got, (1, 3), strict=True):
+        want = [
+            None if isinstance(c, float) else from_minor(u * factor, str(c))
+            for u, c in zip(units, currencies, strict=True)
+        ]
+        assert [None if d is None else str(d) for d in column] == [
+            None if d is None else str(d) for d in want
+        ]
 
 
 @pytest.mark.parametrize(
