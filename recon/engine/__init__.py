@@ -13,6 +13,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from recon.config import EngineSettings, WarehouseEvent
 from recon.engine import (
@@ -329,16 +330,22 @@ def _best_link(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[np.ndarr
 
     Strongest = method rank, then highest confidence; ties carry the same values, so any wins.
     """
-    rank = links["match_method"].map(_METHOD_RANK).to_numpy(dtype=np.float64)
     confidence = links["confidence"].to_numpy(dtype=np.float64)
-    order = np.lexsort((-confidence, rank, at))
-    order = order[at[order] >= 0]
-    first = order[np.r_[True, at[order][1:] != at[order][:-1]]] if len(order) else order
-    method = pd.Series(np.full(size, None, dtype=object))
-    method.iloc[at[first]] = links["match_method"].to_numpy(dtype=object)[first]
+    first = np.flatnonzero(at >= 0)
+    if not codes_mod.is_unique(at[first], size):  # an RMA with several links: rank them
+        rank = links["match_method"].map(_METHOD_RANK).to_numpy(dtype=np.float64)
+        order = np.lexsort((-confidence, rank, at))
+        order = order[at[order] >= 0]
+        first = order[np.r_[True, at[order][1:] != at[order][:-1]]] if len(order) else order
+    # else one link per RMA (usual at 1M): each is its RMA's best, no 1M-row sort (issue H18)
+    chosen = links["match_method"].to_numpy(dtype=object)[first]
+    method = keys.constant(size, "none")
+    if infer_dtype(chosen, skipna=False) != "string":  # a missing method reads "none"
+        chosen = np.where(pd.isna(chosen), "none", chosen)
+    method[at[first]] = chosen
     best = np.full(size, np.nan)
     best[at[first]] = confidence[first]
-    return method.fillna("none").to_numpy(dtype=object), np.nan_to_num(best, nan=0.0)
+    return method, np.nan_to_num(best, nan=0.0)
 
 
 def _slots(
@@ -402,13 +409,13 @@ def _matches(
             "currency": currency.to_numpy(),
             "loop_refund": loop_refund,
             "loop_gift_card": loop_gift_card,
-            "refund_ids": keys.join_at(link_at, links["refund_id"], size)[at],
+            "refund_ids": keys.join_rows(link_at, links["refund_id"], size, at),
             "refunded_total": refunded_total,
             "match_method": method[at],
             "match_confidence": confidence[at],
-            "transaction_ids": keys.join_at(txn_at, txn["transaction_id"], size)[at],
-            "payout_ids": keys.join_at(paid_at, txn["payout_id"], size)[at],
-            "payout_statuses": keys.join_at(paid_at, txn["payout_state"], size)[at],
+            "transaction_ids": keys.join_rows(txn_at, txn["transaction_id"], size, at),
+            "payout_ids": keys.join_rows(paid_at, txn["payout_id"], size, at),
+            "payout_statuses": keys.join_rows(paid_at, txn["payout_state"], size, at),
         },
         columns=MATCH_COLUMNS,
         copy=False,  # fresh arrays: no need to stack them into blocks (1M rows)

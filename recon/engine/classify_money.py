@@ -44,7 +44,7 @@ def linked_money(
     data["return_currency"] = returns["currency"].to_numpy()[ret_at]
     shop = data["return_currency"] == data["shop_currency"]
     pres = ~shop & (data["return_currency"] == data["currency"])
-    basis = np.full(len(shop), "mismatch", dtype=object)  # one str object shared by all rows
+    basis = keys.constant(len(shop), "mismatch")  # one str object shared by all rows
     basis[pres] = "presentment"
     basis[shop] = "shop"
     data["basis"] = basis

@@ -428,7 +428,7 @@ def _by_note(
         {
             "refund_id": one["refund_id"][known],
             "rma": one["rma"][known],
-            "match_method": np.full(n, "note", dtype=object),
+            "match_method": keys.constant(n, "note"),
             "confidence": np.ones(n, dtype=np.float64),
             "refund_code": one["refund_code"][known].astype(np.int64),
             "rma_code": one["rma_code"][known].astype(np.int64),

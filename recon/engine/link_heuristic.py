@@ -23,7 +23,7 @@ def basis_amounts(frame: pd.DataFrame, return_currency: pd.Series) -> pd.DataFra
     """
     shop = return_currency.to_numpy() == frame["shop_currency"].to_numpy()
     pres = ~shop & (return_currency.to_numpy() == frame["currency"].to_numpy())
-    basis = np.full(len(frame), "mismatch", dtype=object)
+    basis = keys.constant(len(frame), "mismatch")
     basis[pres] = "presentment"
     basis[shop] = "shop"
     out = keys.with_columns(frame, basis=basis)

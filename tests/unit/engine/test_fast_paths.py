@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recon import engine
 from recon.config import DEFAULT_RMA_PATTERNS
 from recon.engine import codes as codes_mod
 from recon.engine import keys
@@ -110,6 +111,63 @@ def test_join_at_sorts_and_dedupes_per_slot() -> None:
     pos = np.array([0, 2, 2, -1, 0, 2])
     joined = keys.join_at(pos, ["b", "x", "a", "ignored", "b", "x"], 4)
     assert list(joined) == ["b", "", "a,x", ""]
+
+
+@pytest.mark.parametrize(
+    ("pos", "values", "rows"),
+    [
+        ([3, 0, -1, 1], ["d", "a", "ignored", "b"], [0, 1, 2, 3, 3, -1]),  # one value a slot
+        ([0, 2, 2, -1, 0], ["b", "x", "a", "y", "b"], [2, 0, 1, -1]),  # a slot named twice
+        ([1, 0, 2], [None, np.nan, 7], [0, 1, 2, 3]),  # not str: as ``astype(str)`` spells them
+        ([-1, -1], ["a", "b"], [0, 3, -1]),
+        ([], [], []),
+    ],
+)
+def test_join_rows_is_join_at_then_rows(pos: list[int], values: list[Any], rows: list[int]) -> None:
+    at, picked = np.array(pos, dtype=np.int64), np.array(rows, dtype=np.int64)
+    got = keys.join_rows(at, np.array(values, dtype=object), 4, picked)
+    want = keys.join_at(at, np.array(values, dtype=object), 4)[picked]
+    assert list(got) == list(want)
+
+
+def test_constant_is_np_full() -> None:
+    for value in ("none", "", None):
+        assert list(keys.constant(3, value)) == list(np.full(3, value, dtype=object))
+    assert len(keys.constant(0, "x")) == 0
+
+
+def _best_link_by_sorting(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[Any, Any]:
+    """The strongest link per slot by the full sort (the engine's path when slots repeat)."""
+    rank = links["match_method"].map({"note": 0, "provider_refund_id": 1, "heuristic": 2})
+    confidence = links["confidence"].to_numpy(dtype=np.float64)
+    order = np.lexsort((-confidence, rank.to_numpy(dtype=np.float64), at))
+    order = order[at[order] >= 0]
+    first = order[np.r_[True, at[order][1:] != at[order][:-1]]] if len(order) else order
+    method = pd.Series(np.full(size, None, dtype=object))
+    method.iloc[at[first]] = links["match_method"].to_numpy(dtype=object)[first]
+    best = np.full(size, np.nan)
+    best[at[first]] = confidence[first]
+    return list(method.fillna("none")), list(np.nan_to_num(best, nan=0.0))
+
+
+@pytest.mark.parametrize(
+    ("methods", "confidence", "at"),
+    [
+        (["note", "heuristic", "provider_refund_id"], [1.0, 0.7, 1.0], [2, 0, -1]),  # one each
+        (["heuristic", "note", "heuristic"], [0.9, 1.0, 0.95], [1, 1, 1]),  # ranked
+        (["heuristic", None, "note"], [0.8, 1.0, 1.0], [0, 3, 2]),  # no method: "none"
+        ([], [], []),
+    ],
+)
+def test_best_link_equals_the_sort(
+    methods: list[Any], confidence: list[float], at: list[int]
+) -> None:
+    links = pd.DataFrame(
+        {"match_method": pd.Series(methods, dtype=object), "confidence": confidence}
+    )
+    slots = np.array(at, dtype=np.int64)
+    method, best = engine._best_link(links, slots, 4)
+    assert (list(method), list(best)) == _best_link_by_sorting(links, slots, 4)
 
 
 @pytest.mark.parametrize(
