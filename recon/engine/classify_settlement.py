@@ -42,8 +42,8 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     """
     txn = frames.transactions
     ok = np.flatnonzero(
-        keys.upper_in(txn["kind"], ("REFUND",))
-        & keys.upper_in(txn["status"], ("SUCCESS",))
+        codes.upper_in("transactions", "kind", ("REFUND",))
+        & codes.upper_in("transactions", "status", ("SUCCESS",))
         & (txn["gateway"] == "shopify_payments").to_numpy()
         & ~back
     )
@@ -61,7 +61,9 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     named[group] = True
     at = codes.of("transactions", "transaction_id")[ok]
     at = np.where(named[:-1][at] & (at >= 0), at, -1)
-    settled = keys.any_at(group, ~keys.upper_in(bts["payout_status"], NOT_PAID_OUT), size)
+    settled = keys.any_at(
+        group, ~codes.upper_in("balance_transactions", "payout_status", NOT_PAID_OUT), size
+    )
     bad = keys.any_at(group, payout_status.isin(BAD_PAYOUT), size)
     everything = len(ok) == len(txn)  # usually every transaction is a settled refund: no take
     out = {

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
+from recon.engine import keys as keys_mod
+
 if TYPE_CHECKING:
     from recon.engine.frames import Frames
 
@@ -43,6 +45,15 @@ KINDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Text columns the rules test against fixed words, hashed once with the ids (``keys.Words``):
+# 10 tests hashed them again at 1M rows each.
+WORDS: tuple[tuple[str, str], ...] = (
+    ("transactions", "kind"),
+    ("transactions", "status"),
+    ("balance_transactions", "type"),
+    ("balance_transactions", "payout_status"),
+)
+
 # Values ``_object_keys`` checks in Python before converting a column to Arrow.
 _SAMPLE = 64
 
@@ -59,10 +70,16 @@ class Codes:
     rma_key_codes: np.ndarray | None = None
     # Kinds whose ids are all digit strings: their ``digit_keys`` in code order (codes 0 … n-1).
     keys: dict[str, pd.Index] = field(default_factory=dict)
+    # The ``WORDS`` columns (frame, column) → their words.
+    words: dict[tuple[str, str], keys_mod.Words] = field(default_factory=dict)
 
     def of(self, frame: str, column: str) -> np.ndarray:
         """The int64 codes of ``frame.column`` (-1 where the id is missing)."""
         return self.columns[(frame, column)]
+
+    def upper_in(self, frame: str, column: str, options: tuple[str, ...]) -> np.ndarray:
+        """``keys.upper_in(frame.column, options)`` for a ``WORDS`` column, unhashed."""
+        return self.words[(frame, column)].upper_in(options)
 
     def size(self, kind: str) -> int:
         """How many distinct ids of ``kind`` the frames hold (codes are 0 … size-1)."""
@@ -198,7 +215,9 @@ def encode(frames: Frames) -> Codes:
     Each kind's codes are the same whichever thread made them.
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recon-codes") as pool:
+        worded = pool.map(lambda at: keys_mod.words(getattr(frames, at[0])[at[1]]), WORDS)
         coded = list(pool.map(lambda kind: _encode_columns(frames, KINDS[kind]), KINDS))
+        words = dict(zip(WORDS, worded, strict=True))
     vocab: dict[str, pd.Index] = {}
     columns: dict[tuple[str, str], np.ndarray] = {}
     key_index: dict[str, pd.Index] = {}
@@ -218,6 +237,7 @@ def encode(frames: Frames) -> Codes:
         rma_keys=rma_keys,
         rma_key_codes=rma_key_codes,
         keys=key_index,
+        words=words,
     )
 
 

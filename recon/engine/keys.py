@@ -9,6 +9,7 @@ Missing ids (None/NaN) behave as in ``Series.isin``: None matches None, NaN matc
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,40 @@ def upper_in(values: Any, options: tuple[str, ...]) -> np.ndarray:
     missing = np.flatnonzero(codes < 0)  # None → "NONE", NaN → "NAN", as ``upper`` spells them
     hit[missing] = [str(v).upper() in options for v in raw[missing]]
     return hit
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text column (kinds, statuses) hashed once: ``upper_in`` then costs no hashing.
+
+    Built by ``words``; the engine tests one column against several word sets (a refund
+    transaction's status is pending, ok or failed), which hashed 1M cells per test.
+    """
+
+    codes: np.ndarray  # per row, its distinct value's position (-1: None/NaN)
+    upper: tuple[str, ...]  # per distinct value, ``str(value).upper()``
+    missing: np.ndarray  # rows without a code
+    missing_upper: tuple[str, ...]  # theirs: "NONE", "NAN", as ``upper`` spells them
+
+    def upper_in(self, options: tuple[str, ...]) -> np.ndarray:
+        """``upper_in(column, options)``."""
+        hit: np.ndarray = np.array([u in options for u in self.upper] + [False], dtype=bool)
+        hit = hit[self.codes]
+        hit[self.missing] = [u in options for u in self.missing_upper]
+        return hit
+
+
+def words(values: Any) -> Words:
+    """The ``Words`` of a text column."""
+    raw = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(raw)
+    missing = np.flatnonzero(codes < 0)
+    return Words(
+        codes=codes.astype(np.int64, copy=False),
+        upper=tuple(str(u).upper() for u in uniques),
+        missing=missing,
+        missing_upper=tuple(str(v).upper() for v in raw[missing]),
+    )
 
 
 def sum_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:

@@ -72,12 +72,14 @@ def refund_facts(
     at = codes.of("transactions", "refund_id")
     known = np.zeros(size + 1, dtype=bool)
     known[row] = True  # a missing id (-1) marks the spare last slot, which stays unused
-    at = np.where(known[:-1][at] & (at >= 0) & keys.upper_in(txn["kind"], ("REFUND",)), at, -1)
-    is_pending = keys.upper_in(txn["status"], PENDING_STATUSES)
-    is_ok = keys.upper_in(txn["status"], OK_STATUSES)
+    at = np.where(
+        known[:-1][at] & (at >= 0) & codes.upper_in("transactions", "kind", ("REFUND",)), at, -1
+    )
+    is_pending = codes.upper_in("transactions", "status", PENDING_STATUSES)
+    is_ok = codes.upper_in("transactions", "status", OK_STATUSES)
     masks = {
         "covered": (is_ok & ~back) | is_pending,
-        "failed": keys.upper_in(txn["status"], FAILED_STATUSES) | back,
+        "failed": codes.upper_in("transactions", "status", FAILED_STATUSES) | back,
         "pending": is_pending,
     }
     cutoff = as_of - timedelta(days=pending_days)
@@ -112,7 +114,7 @@ def bounced(frames: Frames, codes: Codes, as_of: datetime) -> np.ndarray:
     dated after ``as_of`` has not happened yet for this run.
     """
     bts = frames.balance_transactions
-    failure = keys.upper_in(bts["type"], BOUNCE_TYPES)
+    failure = codes.upper_in("balance_transactions", "type", BOUNCE_TYPES)
     if not failure.any():
         return np.zeros(len(frames.transactions), dtype=bool)
     failure &= (pd.to_datetime(bts["transaction_date"], utc=True) <= as_of).to_numpy()
@@ -120,7 +122,7 @@ def bounced(frames: Frames, codes: Codes, as_of: datetime) -> np.ndarray:
     named[codes.of("balance_transactions", "source_order_transaction_id")[failure]] = True
     named[-1] = False  # code -1: no id
     hit = named[codes.of("transactions", "transaction_id")]
-    ok: np.ndarray = hit & keys.upper_in(frames.transactions["status"], OK_STATUSES)
+    ok: np.ndarray = hit & codes.upper_in("transactions", "status", OK_STATUSES)
     return ok  # only money that went through can bounce
 
 

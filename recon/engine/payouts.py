@@ -47,9 +47,9 @@ def tie_out(frames: Frames, links: pd.DataFrame, codes: Codes) -> pd.DataFrame:
     ``difference`` stays the REFUND rows against the summary and finance sees both.
     """
     bts = frames.balance_transactions
-    kind = keys.upper_in(bts["type"], ("REFUND", "REFUND_FAILURE"))
+    kind = codes.upper_in("balance_transactions", "type", ("REFUND", "REFUND_FAILURE"))
     in_payout = kind & bts["payout_id"].notna().to_numpy()
-    refund_bt = in_payout & ~keys.upper_in(bts["type"], ("REFUND_FAILURE",))
+    refund_bt = in_payout & ~codes.upper_in("balance_transactions", "type", ("REFUND_FAILURE",))
     linked = _matched(frames, links, codes)
     matched = linked[refund_bt]
     # Per payout on payout codes (issue H18); a payout with no refund row sums to 0, as the

@@ -32,6 +32,16 @@ from recon.engine.frames import (
 from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
 from recon.money import from_minor
 
+_FRAME_COLUMNS = (
+    RETURN_COLUMNS,
+    RETURN_LINE_COLUMNS,
+    ORDER_COLUMNS,
+    REFUND_COLUMNS,
+    REFUND_LINE_COLUMNS,
+    TRANSACTION_COLUMNS,
+    PAYOUT_COLUMNS,
+    BALANCE_COLUMNS,
+)
 TRICKY_NOTES = [
     "Loop RMA #12345",
     "Loop RMA #00123",  # recon's own note: parsed without the regex, leading zeros kept
@@ -128,6 +138,34 @@ def test_join_rows_is_join_at_then_rows(pos: list[int], values: list[Any], rows:
     got = keys.join_rows(at, np.array(values, dtype=object), 4, picked)
     want = keys.join_at(at, np.array(values, dtype=object), 4)[picked]
     assert list(got) == list(want)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["refund", "REFUND", None, "Refund", np.nan, "sale", 7, "refund"],
+        ["SUCCESS"] * 5,
+        [None, None],
+        [],
+    ],
+)
+def test_words_upper_in_is_upper_in(column: list[Any]) -> None:
+    values = pd.Series(column, dtype=object)
+    words = keys.words(values)
+    for options in (("REFUND",), ("NONE", "NAN"), ("SALE", "7"), ()):
+        assert list(words.upper_in(options)) == list(keys.upper_in(values, options))
+
+
+def test_encode_hashes_the_word_columns() -> None:
+    frames = Frames(*(empty_frame(c) for c in (*_FRAME_COLUMNS, GIFT_CARD_COLUMNS)))
+    status = pd.Series(["success", None, "PENDING", np.nan, "failure"], dtype=object)
+    txns = pd.DataFrame({c: [None] * 5 for c in TRANSACTION_COLUMNS}, dtype=object)
+    frames = dataclasses.replace(frames, transactions=txns.assign(status=status))
+    codes = codes_mod.encode(frames)
+    assert set(codes.words) == set(codes_mod.WORDS)
+    for options in (("SUCCESS",), ("PENDING", "NONE"), ("NAN",)):
+        got = codes.upper_in("transactions", "status", options)
+        assert list(got) == list(keys.upper_in(status, options))
 
 
 def test_constant_is_np_full() -> None:
@@ -315,9 +353,7 @@ def test_ids_other_than_short_digit_strings_are_hashed_as_strings(column: list[o
 
 def test_keyed_lookup_equals_the_string_lookup() -> None:
     ids = [f"{n:04d}" for n in range(3000)]
-    sets = (RETURN_COLUMNS, RETURN_LINE_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS)
-    sets += (REFUND_LINE_COLUMNS, TRANSACTION_COLUMNS, PAYOUT_COLUMNS, BALANCE_COLUMNS)
-    frames = Frames(*(empty_frame(c) for c in (*sets, GIFT_CARD_COLUMNS)))
+    frames = Frames(*(empty_frame(c) for c in (*_FRAME_COLUMNS, GIFT_CARD_COLUMNS)))
     returns = pd.DataFrame({c: pd.Series([None] * len(ids), dtype=object) for c in RETURN_COLUMNS})
     frames = dataclasses.replace(frames, returns=returns.assign(rma=ids))
     codes = codes_mod.encode(frames)
