@@ -85,7 +85,9 @@ def per_return(money: pd.DataFrame, returns: pd.DataFrame, codes: Codes) -> pd.D
         total=keys.take(keys.sum_at(at, money["basis_covered"], size), row, 0),
         n_covered=keys.take(keys.sum_at(at, money["has_covered"], size), row, 0),
         any_failed=keys.take(keys.any_at(at, money["has_failed"], size), row, False),
-        any_mismatch=keys.take(keys.any_at(at, money["basis"] == "mismatch", size), row, False),
+        any_mismatch=keys.take(
+            keys.any_at(at, keys.eq(money["basis"], "mismatch"), size), row, False
+        ),
         n_links=keys.take(counted, row, 0),
     )
 
@@ -101,7 +103,12 @@ def classify_returns(
     state = agg["state"].astype(str)
     refund = agg["refund_minor"]
     amounts_run = ~agg["any_mismatch"]  # "if neither, ... no amount rule runs for it"
-    missing = (state == "closed") & (refund > 0) & (agg["n_covered"] == 0) & ~agg["any_failed"]
+    missing = (
+        keys.eq_series(state, "closed")
+        & (refund > 0)
+        & (agg["n_covered"] == 0)
+        & ~agg["any_failed"]
+    )
     if disputed:
         missing &= ~agg["rma"].isin(disputed)
     duplicate = amounts_run & (agg["n_covered"] >= 2) & (agg["total"] > refund + tol)
@@ -175,7 +182,7 @@ def classify_linked_refunds(
     customer has the money, and "retry the refund" would pay twice. Nor is a failed refund of a
     cancelled or expired return: nothing is owed, and a retry would pay for a cancelled return.
     """
-    ok = money["basis"] != "mismatch"
+    ok = ~keys.eq_series(money["basis"], "mismatch")
     currency = money["return_currency"].where(ok, money["shop_currency"])
     failed_amt = money["basis_failed"].where(ok, money["failed_shop_minor"])
     pending_amt = money["basis_pending"].where(ok, money["pending_shop_minor"])

@@ -31,8 +31,8 @@ def _units(frames: Frames, event: WarehouseEvent) -> pd.DataFrame:
         ["rma", "state", "label_status", "was_processed", "currency", "order_id", "order_name"]
     ]
     units = keys.inner_join(frames.return_lines, ret, "rma")
-    processed = (units["state"] == "closed") & units["was_processed"]
-    received = (units["label_status"] == "delivered") | processed | units["inspected"]
+    processed = keys.eq_series(units["state"], "closed") & units["was_processed"]
+    received = keys.eq_series(units["label_status"], "delivered") | processed | units["inspected"]
     done = {
         WarehouseEvent.RECEIVED: received,
         WarehouseEvent.PROCESSED: processed,

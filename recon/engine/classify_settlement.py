@@ -44,7 +44,7 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     ok = np.flatnonzero(
         codes.upper_in("transactions", "kind", ("REFUND",))
         & codes.upper_in("transactions", "status", ("SUCCESS",))
-        & (txn["gateway"] == "shopify_payments").to_numpy()
+        & keys.eq(txn["gateway"], "shopify_payments")
         & ~back
     )
     bts = frames.balance_transactions

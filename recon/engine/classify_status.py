@@ -32,13 +32,13 @@ def classify_status_drift(frames: Frames, codes: Codes) -> pd.DataFrame:
     not_final = np.zeros(len(order_ids), dtype=bool)
     not_final[order[known & ~state.isin(FINAL).to_numpy()]] = True
     any_closed = np.zeros(len(order_ids), dtype=bool)
-    any_closed[order[known & (state == "closed").to_numpy()]] = True
+    any_closed[order[known & keys.eq(state, "closed")]] = True
     drifting = order_ids[~not_final & any_closed].to_numpy()
     orders = frames.orders[
         keys.member(frames.orders["order_id"], drifting)
         & frames.orders["return_status"].isin(OPEN_ON_SHOPIFY)
     ]
-    closed = ret[(state == "closed").to_numpy() & keys.member(ret["order_id"], orders["order_id"])]
+    closed = ret[keys.eq(state, "closed") & keys.member(ret["order_id"], orders["order_id"])]
     closed = closed.assign(rma_len=closed["rma"].str.len()).sort_values(
         ["order_id", "rma_len", "rma"]
     )
@@ -96,7 +96,7 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
         value=cards["initial_value_minor"].to_numpy(dtype=np.int64)[at],
     )
     ret = frames.returns
-    owed = (ret["state"] == "closed") & (ret["gift_card_minor"] > 0)
+    owed = keys.eq_series(ret["state"], "closed") & (ret["gift_card_minor"] > 0)
     due = ret[owed.to_numpy()]
     same = due[["rma", "currency"]].merge(named, on=["rma", "currency"], how="left")
     issued = same.groupby(["rma", "currency"], sort=False)["value"].sum(min_count=1)

@@ -103,6 +103,22 @@ def words(values: Any) -> Words:
     )
 
 
+def eq(values: Any, text: str) -> np.ndarray:
+    """``values == text`` as a bool array: numpy's object compare, a third of pandas' time
+    (pandas boxes the comparison per cell; both compare each cell with ``==``)."""
+    cells = np.asarray(values, dtype=object)
+    try:
+        equal: np.ndarray = cells == text
+    except TypeError:  # pd.NA has no truth value; pandas reads it as unequal
+        equal = (pd.Series(cells, dtype=object, copy=False) == text).to_numpy(dtype=bool)
+    return equal
+
+
+def eq_series(values: pd.Series, text: str) -> pd.Series:
+    """``values == text`` as a bool Series on ``values``' index (``eq``, for Series logic)."""
+    return pd.Series(eq(values, text), index=values.index)
+
+
 def sum_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
     """Integer sums of ``values`` per position (rows at -1 are skipped); exact, no float."""
     out = np.zeros(size, dtype=np.int64)

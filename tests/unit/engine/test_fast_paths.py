@@ -168,6 +168,20 @@ def test_encode_hashes_the_word_columns() -> None:
         assert list(got) == list(keys.upper_in(status, options))
 
 
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["closed", None, "Closed", np.nan, 3, "closed ", "closed", pd.NA],
+        [np.nan, np.nan],
+        [],
+    ],
+)
+def test_eq_is_the_series_compare(column: list[Any]) -> None:
+    values = pd.Series(column, dtype=object, index=np.arange(len(column)) * 2)
+    assert list(keys.eq(values, "closed")) == list(values == "closed")
+    pd.testing.assert_series_equal(keys.eq_series(values, "closed"), values == "closed")
+
+
 def test_constant_is_np_full() -> None:
     for value in ("none", "", None):
         assert list(keys.constant(3, value)) == list(np.full(3, value, dtype=object))
