@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from recon.engine.codes import Codes, encode
 from recon.models import (
@@ -380,8 +381,13 @@ def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def minor_tolerance(tolerance: Decimal, currencies: pd.Series) -> pd.Series:
     """The amount tolerance in each row's minor units (``money.tolerance_units``)."""
-    table = {c: tolerance_units(tolerance, c) for c in pd.unique(currencies.astype(str))}
-    return currencies.astype(str).map(table).astype(np.int64)
+    text = currencies.to_numpy(dtype=object)
+    if infer_dtype(text, skipna=False) != "string":  # all ``str`` (usual): no copy to make
+        text = currencies.astype(str).to_numpy()
+    # One hash pass, each currency's units looked up once (a map by dict took 100 ms at 1M).
+    code, names = pd.factorize(text)
+    units = np.array([tolerance_units(tolerance, c) for c in names], dtype=np.int64)
+    return pd.Series(units[code], index=currencies.index, name=currencies.name)
 
 
 def fill_int(values: pd.Series) -> pd.Series:

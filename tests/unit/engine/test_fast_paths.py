@@ -28,9 +28,10 @@ from recon.engine.frames import (
     decimal_array,
     decimal_arrays,
     empty_frame,
+    minor_tolerance,
 )
 from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
-from recon.money import from_minor
+from recon.money import from_minor, tolerance_units
 
 _FRAME_COLUMNS = (
     RETURN_COLUMNS,
@@ -180,6 +181,18 @@ def test_eq_is_the_series_compare(column: list[Any]) -> None:
     values = pd.Series(column, dtype=object, index=np.arange(len(column)) * 2)
     assert list(keys.eq(values, "closed")) == list(values == "closed")
     pd.testing.assert_series_equal(keys.eq_series(values, "closed"), values == "closed")
+
+
+@pytest.mark.parametrize(
+    "currencies",
+    [["USD", "JPY", "USD", "KWD"], ["EUR", None, np.nan, "JPY"], [], ["JPY"] * 3],
+)
+def test_minor_tolerance_is_the_map(currencies: list[Any]) -> None:
+    values = pd.Series(currencies, dtype=object, name="currency", index=np.arange(len(currencies)))
+    for tolerance in (Decimal("0"), Decimal("0.01"), Decimal("1.5")):
+        table = {c: tolerance_units(tolerance, c) for c in pd.unique(values.astype(str))}
+        want = values.astype(str).map(table).astype(np.int64)
+        pd.testing.assert_series_equal(minor_tolerance(tolerance, values), want)
 
 
 def test_constant_is_np_full() -> None:
