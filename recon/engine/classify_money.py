@@ -100,7 +100,7 @@ def classify_returns(
     ``disputed``: RMAs a note names among several (AMBIGUOUS_RMA): their refund may be that one,
     so no MISSING_REFUND asks for another until someone decides.
     """
-    state = agg["state"].astype(str)
+    state = keys.text(agg["state"])
     refund = agg["refund_minor"]
     amounts_run = ~agg["any_mismatch"]  # "if neither, ... no amount rule runs for it"
     missing = (

@@ -25,7 +25,7 @@ def classify_status_drift(frames: Frames, codes: Codes) -> pd.DataFrame:
     then digits, so 20-digit ids do not overflow); its amount is 0 in that return's currency.
     """
     ret = frames.returns
-    state = ret["state"].astype(str)
+    state = keys.text(ret["state"])
     # Per order on integer codes (issue H10): all returns final and at least one closed.
     order, order_ids = codes.of("returns", "order_id"), codes.vocab["order"]
     known = order >= 0  # NaN order ids form no group, as in a groupby

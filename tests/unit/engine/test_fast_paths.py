@@ -195,6 +195,14 @@ def test_minor_tolerance_is_the_map(currencies: list[Any]) -> None:
         pd.testing.assert_series_equal(minor_tolerance(tolerance, values), want)
 
 
+@pytest.mark.parametrize(
+    "column", [["closed", "open"], ["closed", None, np.nan, 4, pd.NA], [], [None]]
+)
+def test_text_is_astype_str(column: list[Any]) -> None:
+    values = pd.Series(column, dtype=object, name="state", index=np.arange(len(column)) + 3)
+    pd.testing.assert_series_equal(keys.text(values), values.astype(str))
+
+
 def test_constant_is_np_full() -> None:
     for value in ("none", "", None):
         assert list(keys.constant(3, value)) == list(np.full(3, value, dtype=object))
