@@ -72,8 +72,8 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     out["has_bt"] = at >= 0
     out["settled"] = keys.take(settled, at, False)
     out["bad"] = keys.take(bad, at, False)
-    out["payout_id"] = keys.take(keys.first_at(group, bts["payout_id"], size), at, np.nan)
-    out["payout_state"] = keys.take(keys.first_at(group, payout_status, size), at, np.nan)
+    out["payout_id"] = keys.first_rows(group, bts["payout_id"], size, at)
+    out["payout_state"] = keys.first_rows(group, payout_status, size, at)
     out["refund_code"] = codes.of("transactions", "refund_id")[ok]
     return pd.DataFrame(out, copy=False)  # fresh takes: no need to stack them into blocks
 

@@ -305,6 +305,26 @@ def first_at(pos: np.ndarray, values: Any, size: int) -> np.ndarray:
     return out
 
 
+def first_rows(pos: np.ndarray, values: Any, size: int, rows: np.ndarray) -> np.ndarray:
+    """``take(first_at(pos, values, size), rows, np.nan)``, read straight from ``values``.
+
+    The per-position array and its NA scan are skipped (``str`` values are never NA): the
+    settlement's payout columns at 1M transactions, a third of the time.
+    """
+    arr = np.asarray(values, dtype=object)
+    present = pos >= 0
+    if infer_dtype(arr, skipna=False) != "string":
+        present &= pd.notna(arr)
+    keep = np.flatnonzero(present)
+    first = np.full(size + 1, -1, dtype=np.int64)  # [size]: rows at -1, no value
+    first[pos[keep[::-1]]] = keep[::-1]  # reversed: each position's first row writes last
+    at = first[np.where(rows >= 0, rows, size)]
+    out = constant(len(rows), np.nan)
+    found = np.flatnonzero(at >= 0)
+    out[found] = arr[at[found]]
+    return out
+
+
 def with_columns(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     """``frame.assign(**columns)`` without a deep copy of the existing columns.
 

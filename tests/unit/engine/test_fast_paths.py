@@ -203,6 +203,24 @@ def test_text_is_astype_str(column: list[Any]) -> None:
     pd.testing.assert_series_equal(keys.text(values), values.astype(str))
 
 
+@pytest.mark.parametrize(
+    ("pos", "values", "rows"),
+    [
+        ([0, 1, 0, -1], ["p1", "p2", "p3", "p4"], [1, 0, -1, 2]),  # str: no NA scan
+        ([0, 0, 1, 2], [None, "p2", np.nan, pd.NA], [0, 1, 2, -1, 0]),  # NA is nobody's first
+        ([-1], ["x"], [-1, 0]),
+        ([], [], []),
+    ],
+)
+def test_first_rows_is_first_at_then_take(
+    pos: list[int], values: list[Any], rows: list[int]
+) -> None:
+    at, picked = np.array(pos, dtype=np.int64), np.array(rows, dtype=np.int64)
+    got = keys.first_rows(at, np.array(values, dtype=object), 3, picked)
+    want = keys.take(keys.first_at(at, np.array(values, dtype=object), 3), picked, np.nan)
+    assert [str(v) for v in got] == [str(v) for v in want]
+
+
 def test_constant_is_np_full() -> None:
     for value in ("none", "", None):
         assert list(keys.constant(3, value)) == list(np.full(3, value, dtype=object))
