@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recon import engine
 from recon.config import DEFAULT_RMA_PATTERNS
 from recon.engine import codes as codes_mod
 from recon.engine import keys
@@ -28,10 +27,9 @@ from recon.engine.frames import (
     decimal_array,
     decimal_arrays,
     empty_frame,
-    minor_tolerance,
 )
 from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
-from recon.money import from_minor, tolerance_units
+from recon.money import from_minor
 
 _FRAME_COLUMNS = (
     RETURN_COLUMNS,
@@ -122,143 +120,6 @@ def test_join_at_sorts_and_dedupes_per_slot() -> None:
     pos = np.array([0, 2, 2, -1, 0, 2])
     joined = keys.join_at(pos, ["b", "x", "a", "ignored", "b", "x"], 4)
     assert list(joined) == ["b", "", "a,x", ""]
-
-
-@pytest.mark.parametrize(
-    ("pos", "values", "rows"),
-    [
-        ([3, 0, -1, 1], ["d", "a", "ignored", "b"], [0, 1, 2, 3, 3, -1]),  # one value a slot
-        ([0, 2, 2, -1, 0], ["b", "x", "a", "y", "b"], [2, 0, 1, -1]),  # a slot named twice
-        ([1, 0, 2], [None, np.nan, 7], [0, 1, 2, 3]),  # not str: as ``astype(str)`` spells them
-        ([-1, -1], ["a", "b"], [0, 3, -1]),
-        ([], [], []),
-    ],
-)
-def test_join_rows_is_join_at_then_rows(pos: list[int], values: list[Any], rows: list[int]) -> None:
-    at, picked = np.array(pos, dtype=np.int64), np.array(rows, dtype=np.int64)
-    got = keys.join_rows(at, np.array(values, dtype=object), 4, picked)
-    want = keys.join_at(at, np.array(values, dtype=object), 4)[picked]
-    assert list(got) == list(want)
-
-
-@pytest.mark.parametrize(
-    "column",
-    [
-        ["refund", "REFUND", None, "Refund", np.nan, "sale", 7, "refund"],
-        ["SUCCESS"] * 5,
-        [None, None],
-        [],
-    ],
-)
-def test_words_upper_in_is_upper_in(column: list[Any]) -> None:
-    values = pd.Series(column, dtype=object)
-    words = keys.words(values)
-    for options in (("REFUND",), ("NONE", "NAN"), ("SALE", "7"), ()):
-        assert list(words.upper_in(options)) == list(keys.upper_in(values, options))
-
-
-def test_encode_hashes_the_word_columns() -> None:
-    frames = Frames(*(empty_frame(c) for c in (*_FRAME_COLUMNS, GIFT_CARD_COLUMNS)))
-    status = pd.Series(["success", None, "PENDING", np.nan, "failure"], dtype=object)
-    txns = pd.DataFrame({c: [None] * 5 for c in TRANSACTION_COLUMNS}, dtype=object)
-    frames = dataclasses.replace(frames, transactions=txns.assign(status=status))
-    codes = codes_mod.encode(frames)
-    assert set(codes.words) == set(codes_mod.WORDS)
-    for options in (("SUCCESS",), ("PENDING", "NONE"), ("NAN",)):
-        got = codes.upper_in("transactions", "status", options)
-        assert list(got) == list(keys.upper_in(status, options))
-
-
-@pytest.mark.parametrize(
-    "column",
-    [
-        ["closed", None, "Closed", np.nan, 3, "closed ", "closed", pd.NA],
-        [np.nan, np.nan],
-        [],
-    ],
-)
-def test_eq_is_the_series_compare(column: list[Any]) -> None:
-    values = pd.Series(column, dtype=object, index=np.arange(len(column)) * 2)
-    assert list(keys.eq(values, "closed")) == list(values == "closed")
-    pd.testing.assert_series_equal(keys.eq_series(values, "closed"), values == "closed")
-
-
-@pytest.mark.parametrize(
-    "currencies",
-    [["USD", "JPY", "USD", "KWD"], ["EUR", None, np.nan, "JPY"], [], ["JPY"] * 3],
-)
-def test_minor_tolerance_is_the_map(currencies: list[Any]) -> None:
-    values = pd.Series(currencies, dtype=object, name="currency", index=np.arange(len(currencies)))
-    for tolerance in (Decimal("0"), Decimal("0.01"), Decimal("1.5")):
-        table = {c: tolerance_units(tolerance, c) for c in pd.unique(values.astype(str))}
-        want = values.astype(str).map(table).astype(np.int64)
-        pd.testing.assert_series_equal(minor_tolerance(tolerance, values), want)
-
-
-@pytest.mark.parametrize(
-    "column", [["closed", "open"], ["closed", None, np.nan, 4, pd.NA], [], [None]]
-)
-def test_text_is_astype_str(column: list[Any]) -> None:
-    values = pd.Series(column, dtype=object, name="state", index=np.arange(len(column)) + 3)
-    pd.testing.assert_series_equal(keys.text(values), values.astype(str))
-
-
-@pytest.mark.parametrize(
-    ("pos", "values", "rows"),
-    [
-        ([0, 1, 0, -1], ["p1", "p2", "p3", "p4"], [1, 0, -1, 2]),  # str: no NA scan
-        ([0, 0, 1, 2], [None, "p2", np.nan, pd.NA], [0, 1, 2, -1, 0]),  # NA is nobody's first
-        ([-1], ["x"], [-1, 0]),
-        ([], [], []),
-    ],
-)
-def test_first_rows_is_first_at_then_take(
-    pos: list[int], values: list[Any], rows: list[int]
-) -> None:
-    at, picked = np.array(pos, dtype=np.int64), np.array(rows, dtype=np.int64)
-    got = keys.first_rows(at, np.array(values, dtype=object), 3, picked)
-    want = keys.take(keys.first_at(at, np.array(values, dtype=object), 3), picked, np.nan)
-    assert [str(v) for v in got] == [str(v) for v in want]
-
-
-def test_constant_is_np_full() -> None:
-    for value in ("none", "", None):
-        assert list(keys.constant(3, value)) == list(np.full(3, value, dtype=object))
-    assert len(keys.constant(0, "x")) == 0
-
-
-def _best_link_by_sorting(links: pd.DataFrame, at: np.ndarray, size: int) -> tuple[Any, Any]:
-    """The strongest link per slot by the full sort (the engine's path when slots repeat)."""
-    rank = links["match_method"].map({"note": 0, "provider_refund_id": 1, "heuristic": 2})
-    confidence = links["confidence"].to_numpy(dtype=np.float64)
-    order = np.lexsort((-confidence, rank.to_numpy(dtype=np.float64), at))
-    order = order[at[order] >= 0]
-    first = order[np.r_[True, at[order][1:] != at[order][:-1]]] if len(order) else order
-    method = pd.Series(np.full(size, None, dtype=object))
-    method.iloc[at[first]] = links["match_method"].to_numpy(dtype=object)[first]
-    best = np.full(size, np.nan)
-    best[at[first]] = confidence[first]
-    return list(method.fillna("none")), list(np.nan_to_num(best, nan=0.0))
-
-
-@pytest.mark.parametrize(
-    ("methods", "confidence", "at"),
-    [
-        (["note", "heuristic", "provider_refund_id"], [1.0, 0.7, 1.0], [2, 0, -1]),  # one each
-        (["heuristic", "note", "heuristic"], [0.9, 1.0, 0.95], [1, 1, 1]),  # ranked
-        (["heuristic", None, "note"], [0.8, 1.0, 1.0], [0, 3, 2]),  # no method: "none"
-        ([], [], []),
-    ],
-)
-def test_best_link_equals_the_sort(
-    methods: list[Any], confidence: list[float], at: list[int]
-) -> None:
-    links = pd.DataFrame(
-        {"match_method": pd.Series(methods, dtype=object), "confidence": confidence}
-    )
-    slots = np.array(at, dtype=np.int64)
-    method, best = engine._best_link(links, slots, 4)
-    assert (list(method), list(best)) == _best_link_by_sorting(links, slots, 4)
 
 
 @pytest.mark.parametrize(
