@@ -15,6 +15,9 @@ last scheduled run (``_unless_ran``), so a night that ran at 02:00 drops the run
 A retry has no misfire grace, and the give-up rule is read only when a retry is planned: one the
 host slept through fires within the hour of the next scheduled run, and both run.
 
+(Second review.) A ``schedule --now`` run given up kept "asked at start", so the next scheduled
+run, or its retry, ran without reading the runs table: a night cron had run ran again.
+
 Driven as ``test_schedule_refused_night`` drives the scheduler: its jobs called by hand on a
 clock the test sets, a real run lock and runs table on SQLite.
 """
@@ -42,6 +45,7 @@ CRON = "30 1 * * *"  # 01:30 in Los Angeles: in the hour repeated on 1 November 
 FIRST_PASS = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)  # 01:30 PDT
 SECOND_PASS = FIRST_PASS + timedelta(hours=1)  # 01:30 PST, never fired: the time ran once
 BACKFILL = "ops-host:boot-1:4026531836:4242:777"  # another host's process: never presumed gone
+OTHER = "ops-host:boot-1:4026531836:4343:778"  # a second scheduler (or cron) for the shop
 
 
 @pytest.fixture
@@ -93,13 +97,23 @@ def test_a_night_refused_at_the_first_pass_of_the_repeated_hour_is_tried_again(
     assert len(retries) == 1, "the refused night was given up for a second pass that never fires"
     clock.set(retries[0].trigger.run_date)
     retries[0].func()
-    with store.session() as session:
-        started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
-        tonight = [s for s in started if s >= FIRST_PASS]
-    assert tonight == [FIRST_PASS + CATCH_UP_RETRY]
+    assert _nightly_starts(store, since=FIRST_PASS) == [FIRST_PASS + CATCH_UP_RETRY]
 
 
 NIGHT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 02:00 UTC: "0 2 * * *" in UTC
+
+
+@pytest.fixture
+def last_night(tmp_path: Path) -> Iterator[tuple[SqlStore, VirtualClock, RunLock]]:
+    """A store on a clock the test sets, whose last nightly run was the night before NIGHT
+    (02:00 to 02:20 UTC), and the shop's run lock."""
+    clock = VirtualClock(NIGHT - timedelta(days=1))
+    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
+    yesterday = store.start_run("nightly")
+    clock.advance(timedelta(minutes=20))
+    store.finish_run(yesterday, "ok", {})
+    yield store, clock, RunLock(sessions(store), clock, holder_dead=lambda _: False)
+    store.close()
 
 
 def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_free(
@@ -111,7 +125,6 @@ def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_fr
     02:00 scheduled run (``_unless_ran`` popped "asked at start" on the refused first call):
     the night ran at 02:00, so the asked-for run is dropped with a log blaming cron or another
     scheduler. The run asked for must run once the lock is free."""
-    from recon import scheduler as scheduler_module
 
     clock = VirtualClock(NIGHT)
     store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
@@ -123,22 +136,8 @@ def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_fr
         clock.set(NIGHT + timedelta(hours=11))
         backfill = lock.acquire(SHOP, BACKFILL, RUN_LEASE)
 
-        def job() -> None:
-            lease = lock.acquire(SHOP, "scheduler", RUN_LEASE)
-            store.finish_run(store.start_run("nightly"), "ok", {})
-            lock.release(lease)
-
         asked = NIGHT + timedelta(hours=12)  # 14:00
-        monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
-        scheduler: Any = build_scheduler(
-            "0 2 * * *",
-            job,
-            timezone="UTC",
-            first_run=asked,
-            last_run=last_nightly_start(store),
-            read_last_run=lambda: last_nightly_start(store),
-        )
-        nightly = next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
+        scheduler, nightly = _at_two(store, lock, monkeypatch, first_run=asked)
         clock.set(asked)
         nightly.func()  # refused by the backfill
         clock.set(asked + timedelta(minutes=10))
@@ -146,16 +145,14 @@ def test_a_run_asked_for_with_now_that_the_lock_refuses_runs_once_the_lock_is_fr
         (retry,) = [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
         clock.set(retry.trigger.run_date)
         retry.func()
-        with store.session() as session:
-            started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
-            after_fix = [s for s in started if s >= asked]
+        after_fix = _nightly_starts(store, since=asked)
         assert after_fix == [asked + CATCH_UP_RETRY], "the run asked for with --now never ran"
     finally:
         store.close()
 
 
 def test_a_retry_the_host_slept_through_is_given_up_within_the_hour_of_the_next_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    last_night: tuple[SqlStore, VirtualClock, RunLock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The 02:00 run is refused (a backfill); its retry is planned for 02:15 and the host
     sleeps until 01:30 the next night. The retry has no misfire grace, so it fires on
@@ -164,46 +161,87 @@ def test_a_retry_the_host_slept_through_is_given_up_within_the_hour_of_the_next_
     night at 01:30, and the 02:00 run (nothing ran at or after 02:00) runs it again: two
     reports half an hour apart, which the catch-up's own horizon exists to prevent. One run
     must cover the night (the retry given up within the hour of the next run, as planned)."""
+
+    store, clock, lock = last_night
+    clock.set(NIGHT - timedelta(hours=3))
+    backfill = lock.acquire(SHOP, BACKFILL, RUN_LEASE)
+
+    scheduler, nightly = _at_two(store, lock, monkeypatch)
+    clock.set(NIGHT)
+    nightly.func()  # refused by the backfill
+    (retry,) = [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
+    assert retry.misfire_grace_time is None  # fired on wake-up however late
+    clock.set(NIGHT + timedelta(minutes=30))
+    lock.release(backfill)
+    woke = NIGHT + timedelta(hours=23, minutes=30)  # 01:30, the next 02:00 within the hour
+    clock.set(woke)
+    retry.func()
+    clock.set(NIGHT + timedelta(days=1))  # the next scheduled run, 02:00
+    nightly.func()
+    ran = _nightly_starts(store, since=NIGHT)
+    assert len(ran) == 1, f"two nightly runs half an hour apart: {ran}"
+
+
+def test_a_now_run_given_up_does_not_exempt_the_next_scheduled_run_from_the_runs_table(
+    last_night: tuple[SqlStore, VirtualClock, RunLock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 01:20 the operator starts ``schedule --now`` while a backfill holds the lock: the
+    02:00 run is within the hour, so the run asked for is given up (docs). At 02:00 cron (or a
+    second scheduler) starts the night first; this scheduler's 02:00 run is refused by it and
+    tried again at 02:15, after that run ended at 02:10. That try must read the runs table and
+    leave the night, which ran: finance gets one report, not two."""
+    store, clock, lock = last_night
+    clock.set(NIGHT - timedelta(hours=1))
+    backfill = lock.acquire(SHOP, BACKFILL, RUN_LEASE)
+
+    asked = NIGHT - timedelta(minutes=40)  # 01:20
+    scheduler, nightly = _at_two(store, lock, monkeypatch, first_run=asked)
+    clock.set(asked)
+    nightly.func()  # refused by the backfill, and given up: 02:00 is within the hour
+    assert [j.id for j, *_ in scheduler._pending_jobs] == ["recon-nightly"]
+    clock.set(NIGHT - timedelta(minutes=10))
+    lock.release(backfill)
+    clock.set(NIGHT)  # cron's run of the night starts first
+    other = lock.acquire(SHOP, OTHER, RUN_LEASE)
+    theirs = store.start_run("nightly")
+    nightly.func()  # this scheduler's 02:00 run: refused by cron's
+    (retry,) = [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
+    clock.set(NIGHT + timedelta(minutes=10))
+    store.finish_run(theirs, "ok", {})
+    lock.release(other)
+    clock.set(retry.trigger.run_date)
+    retry.func()
+    tonight = _nightly_starts(store, since=NIGHT)
+    assert tonight == [NIGHT], f"the night ran twice: {tonight}"
+
+
+def _at_two(
+    store: SqlStore, lock: RunLock, monkeypatch: pytest.MonkeyPatch, *, first_run: Any = None
+) -> tuple[Any, Any]:
+    """A scheduler of "0 2 * * *" in UTC on the store's clock, reading its runs table, whose
+    job is ``run_nightly``'s first steps (the run lock, then a nightly run recorded); and its
+    nightly job, for the test to fire by hand."""
     from recon import scheduler as scheduler_module
 
-    clock = VirtualClock(NIGHT - timedelta(days=1))
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    try:
-        yesterday = store.start_run("nightly")
-        clock.advance(timedelta(minutes=20))
-        store.finish_run(yesterday, "ok", {})
-        lock = RunLock(sessions(store), clock, holder_dead=lambda _: False)
-        clock.set(NIGHT - timedelta(hours=3))
-        backfill = lock.acquire(SHOP, BACKFILL, RUN_LEASE)
+    def job() -> None:
+        lease = lock.acquire(SHOP, "scheduler", RUN_LEASE)
+        store.finish_run(store.start_run("nightly"), "ok", {})
+        lock.release(lease)
 
-        def job() -> None:
-            lease = lock.acquire(SHOP, "scheduler", RUN_LEASE)
-            store.finish_run(store.start_run("nightly"), "ok", {})
-            lock.release(lease)
+    monkeypatch.setattr(scheduler_module, "_wall_now", store.clock.now)
+    scheduler: Any = build_scheduler(
+        "0 2 * * *",
+        job,
+        timezone="UTC",
+        first_run=first_run,
+        last_run=last_nightly_start(store),
+        read_last_run=lambda: last_nightly_start(store),
+    )
+    return scheduler, next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
 
-        monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
-        scheduler: Any = build_scheduler(
-            "0 2 * * *",
-            job,
-            timezone="UTC",
-            last_run=last_nightly_start(store),
-            read_last_run=lambda: last_nightly_start(store),
-        )
-        nightly = next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
-        clock.set(NIGHT)
-        nightly.func()  # refused by the backfill
-        (retry,) = [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
-        assert retry.misfire_grace_time is None  # fired on wake-up however late
-        clock.set(NIGHT + timedelta(minutes=30))
-        lock.release(backfill)
-        woke = NIGHT + timedelta(hours=23, minutes=30)  # 01:30, the next 02:00 within the hour
-        clock.set(woke)
-        retry.func()
-        clock.set(NIGHT + timedelta(days=1))  # the next scheduled run, 02:00
-        nightly.func()
-        with store.session() as session:
-            started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
-            ran = [s for s in started if s >= NIGHT]
-        assert len(ran) == 1, f"two nightly runs half an hour apart: {ran}"
-    finally:
-        store.close()
+
+def _nightly_starts(store: SqlStore, *, since: datetime) -> list[datetime]:
+    """When the nightly runs recorded at or after ``since`` started."""
+    with store.session() as session:
+        started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
+        return [s for s in started if s >= since]

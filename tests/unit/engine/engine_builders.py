@@ -8,6 +8,18 @@ from decimal import Decimal
 
 from recon.config import EngineSettings
 from recon.engine import Frames, ReconResult, build_frames, reconcile
+from recon.engine.frames import (
+    BALANCE_COLUMNS,
+    GIFT_CARD_COLUMNS,
+    ORDER_COLUMNS,
+    PAYOUT_COLUMNS,
+    REFUND_COLUMNS,
+    REFUND_LINE_COLUMNS,
+    RETURN_COLUMNS,
+    RETURN_LINE_COLUMNS,
+    TRANSACTION_COLUMNS,
+    empty_frame,
+)
 from recon.models import (
     BalanceTransactionRecord,
     GiftCardRecord,
@@ -206,6 +218,26 @@ def payout(pid: str = "700", *, status: str = "PAID", refunds_gross: str = "0") 
 def gift(gid: str, note: str, value: str = "20.00") -> GiftCardRecord:
     return GiftCardRecord(
         id=gid, created_at=ago(1), note=note, initial_value=Decimal(value), currency="USD"
+    )
+
+
+def empty_frames() -> Frames:
+    """Every frame empty, with its columns: a test puts in only the frames it needs."""
+    return Frames(
+        *(
+            empty_frame(columns)
+            for columns in (
+                RETURN_COLUMNS,
+                RETURN_LINE_COLUMNS,
+                ORDER_COLUMNS,
+                REFUND_COLUMNS,
+                REFUND_LINE_COLUMNS,
+                TRANSACTION_COLUMNS,
+                PAYOUT_COLUMNS,
+                BALANCE_COLUMNS,
+                GIFT_CARD_COLUMNS,
+            )
+        )
     )
 
 

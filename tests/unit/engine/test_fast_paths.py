@@ -9,38 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from engine_builders import empty_frames
 
 from recon.config import DEFAULT_RMA_PATTERNS
 from recon.engine import codes as codes_mod
 from recon.engine import keys
 from recon.engine.frames import (
-    BALANCE_COLUMNS,
-    GIFT_CARD_COLUMNS,
-    ORDER_COLUMNS,
-    PAYOUT_COLUMNS,
-    REFUND_COLUMNS,
-    REFUND_LINE_COLUMNS,
     RETURN_COLUMNS,
-    RETURN_LINE_COLUMNS,
-    TRANSACTION_COLUMNS,
-    Frames,
     decimal_array,
     decimal_arrays,
-    empty_frame,
 )
 from recon.engine.rma import parse_notes, parse_rma_arrays, parse_rma_series, parse_rmas
 from recon.money import from_minor
 
-_FRAME_COLUMNS = (
-    RETURN_COLUMNS,
-    RETURN_LINE_COLUMNS,
-    ORDER_COLUMNS,
-    REFUND_COLUMNS,
-    REFUND_LINE_COLUMNS,
-    TRANSACTION_COLUMNS,
-    PAYOUT_COLUMNS,
-    BALANCE_COLUMNS,
-)
 TRICKY_NOTES = [
     "Loop RMA #12345",
     "Loop RMA #00123",  # recon's own note: parsed without the regex, leading zeros kept
@@ -267,7 +248,7 @@ def test_ids_other_than_short_digit_strings_are_hashed_as_strings(column: list[o
 
 def test_keyed_lookup_equals_the_string_lookup() -> None:
     ids = [f"{n:04d}" for n in range(3000)]
-    frames = Frames(*(empty_frame(c) for c in (*_FRAME_COLUMNS, GIFT_CARD_COLUMNS)))
+    frames = empty_frames()
     returns = pd.DataFrame({c: pd.Series([None] * len(ids), dtype=object) for c in RETURN_COLUMNS})
     frames = dataclasses.replace(frames, returns=returns.assign(rma=ids))
     codes = codes_mod.encode(frames)

@@ -11,36 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from engine_builders import empty_frames
 
 from recon import engine
 from recon.engine import classify_settlement, keys
 from recon.engine import codes as codes_mod
-from recon.engine.frames import (
-    BALANCE_COLUMNS,
-    GIFT_CARD_COLUMNS,
-    ORDER_COLUMNS,
-    PAYOUT_COLUMNS,
-    REFUND_COLUMNS,
-    REFUND_LINE_COLUMNS,
-    RETURN_COLUMNS,
-    RETURN_LINE_COLUMNS,
-    TRANSACTION_COLUMNS,
-    Frames,
-    empty_frame,
-    minor_tolerance,
-)
+from recon.engine.frames import TRANSACTION_COLUMNS, minor_tolerance
 from recon.money import tolerance_units
-
-_FRAME_COLUMNS = (
-    RETURN_COLUMNS,
-    RETURN_LINE_COLUMNS,
-    ORDER_COLUMNS,
-    REFUND_COLUMNS,
-    REFUND_LINE_COLUMNS,
-    TRANSACTION_COLUMNS,
-    PAYOUT_COLUMNS,
-    BALANCE_COLUMNS,
-)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +54,7 @@ def test_words_upper_in_is_upper_in(column: list[Any]) -> None:
 
 
 def test_encode_hashes_the_word_columns() -> None:
-    frames = Frames(*(empty_frame(c) for c in (*_FRAME_COLUMNS, GIFT_CARD_COLUMNS)))
+    frames = empty_frames()
     status = pd.Series(["success", None, "PENDING", np.nan, "failure"], dtype=object)
     txns = pd.DataFrame({c: [None] * 5 for c in TRANSACTION_COLUMNS}, dtype=object)
     frames = dataclasses.replace(frames, transactions=txns.assign(status=status))
