@@ -267,15 +267,16 @@ def _retried(
     misfire grace), as the nightly job does.
     """
     retried = 0
-    fired: list[datetime] = []  # when the scheduled run first fired (its retries keep it)
+    fired: datetime | None = None  # when the scheduled run first fired (its retries keep it)
 
     def upcoming_after(now: datetime) -> datetime | None:
         """The schedule's next time after ``now``. A scheduled run passes the time it fired at
         as the trigger's previous fire: in the hour the clocks repeat, the second pass of a
         time that fired at its first is never fired, so it is no "next scheduled run" to
         leave the night to (that was given up at once, and the night had no run)."""
-        previous = fired[0] if scheduled and fired else None
-        upcoming: datetime | None = trigger.get_next_fire_time(previous, now + _TICK)
+        upcoming: datetime | None = trigger.get_next_fire_time(
+            fired if scheduled else None, now + _TICK
+        )
         return upcoming
 
     def give_up(reason: str, now: datetime, upcoming: datetime) -> None:
@@ -297,17 +298,17 @@ def _retried(
             on_give_up()
 
     def run(*, retry: bool = False) -> None:
-        nonlocal retried
+        nonlocal retried, fired
         now = _wall_now()
         if not retry:
-            fired[:] = [now]
+            fired = now
         else:
             # A retry the host slept through fires on wake-up (no misfire grace): within the
             # hour of the next scheduled run it is left to that run, as when it was planned;
             # else the night ran twice, minutes apart (two reports).
             upcoming = upcoming_after(now)
             if upcoming is not None and now >= upcoming - CATCH_UP_HORIZON:
-                give_up("was not tried again before the host slept through it", now, upcoming)
+                give_up("was due to be tried again while the host slept", now, upcoming)
                 return
         try:
             _guarded(attempt, reraise=LockError)()
