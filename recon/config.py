@@ -168,12 +168,16 @@ class StoreSettings(_Section):
 
 def _in_memory(database: str | None, query: Mapping[str, object]) -> bool:
     """Whether an SQLite URL's database lives in memory: no path (``sqlite://``),
-    ``:memory:``, or a URI filename with ``mode=memory`` (https://sqlite.org/inmemorydb.html)."""
+    ``:memory:``, or a URI filename with ``mode=memory`` or the path ``:memory:``
+    (``file::memory:?cache=shared``, https://sqlite.org/inmemorydb.html). The last is refused
+    with or without ``uri=true``: with it the database is in memory, without it SQLite makes a
+    file named ``file::memory:`` where nobody would look for the mirror."""
     if not database or database == ":memory:":
         return True
-    return database.startswith("file:") and (
-        query.get("mode") == "memory" or "mode=memory" in database
-    )
+    if not database.startswith("file:"):
+        return False
+    path = database.removeprefix("file:").split("?", 1)[0]
+    return path == ":memory:" or query.get("mode") == "memory" or "mode=memory" in database
 
 
 class SyncSettings(_Section):
