@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Shopify, world_doc
 
 from recon.sandbox.faults import Faults
+from tests.unit.sandbox_shopify.inline_world import Shopify, world_doc
 
 REFERENCE = Path("/work/shared/reference")
 DOCS = {

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import NOW, T0, Shopify, order_doc, world_doc
+from tests.unit.sandbox_shopify.inline_world import NOW, T0, Shopify, order_doc, world_doc
 
 EXAMPLES = Path("/work/shared/reference/examples/shopify")
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW, T0, Shopify, order_doc, world_doc
 
 from recon.sandbox.faults import Faults
 from recon.sandbox.world import RECON_SCOPES
+from tests.unit.sandbox_shopify.inline_world import NOW, T0, Shopify, order_doc, world_doc
 
 WITHOUT_ALL_ORDERS = [s for s in RECON_SCOPES if s != "read_all_orders"]
 ORDERS = "query($q: String) { orders(first: 50, query: $q) { nodes { id } } }"

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from conftest import T0, Shopify, order_doc, world_doc
 from test_mutations import REFUND, refund_input
 
 from recon.sandbox.faults import Faults
 from recon.sandbox.shopify.app import DropWriteResponses
+from tests.unit.sandbox_shopify.inline_world import T0, Shopify, order_doc, world_doc
 
 QUERY = "{ orders(first: 1) { nodes { id } } }"
 

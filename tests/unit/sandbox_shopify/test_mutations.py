@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import NOW, T0, Shopify, order_doc, world_doc
+
+from tests.unit.sandbox_shopify.inline_world import NOW, T0, Shopify, order_doc, world_doc
 
 REFUND = """mutation($input: RefundInput!, $key: String!) {
   refundCreate(input: $input) @idempotent(key: $key) {

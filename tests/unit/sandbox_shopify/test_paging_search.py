@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import NOW, T0, Shopify, order_doc, world_doc
+
+from tests.unit.sandbox_shopify.inline_world import NOW, T0, Shopify, order_doc, world_doc
 
 ORDERS = """query($first: Int!, $after: String, $query: String, $sortKey: OrderSortKeys,
     $reverse: Boolean) {
