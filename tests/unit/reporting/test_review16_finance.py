@@ -9,6 +9,11 @@ Dataset ``duplicate_in_september``: ``history_shop`` (return 1002, 12.02 USD owe
 10.00 on Sep 19) refunded again in full, 12.02, on Sep 22 (refund 7202, no note change since):
 a ``DUPLICATE_REFUND`` (critical, 10.00) first seen on the Sep 23 night and still open on the
 Oct 21 night, the last of October, with return 1003's October breaks.
+
+Dataset ``history_shop`` alone for the November book: return 1003 (13.03 USD owed, closed Oct
+20) never refunded. The Oct 21 night raised its ``MISSING_REFUND`` and ``MISSING_RESTOCK`` and
+proposed refund intent 1 (plan mode) and restock intent 2 (in review: unknown location); the
+Nov 3 and Nov 29 nights saw nothing change.
 """
 
 from __future__ import annotations
@@ -144,3 +149,34 @@ def test_the_books_critical_count_includes_the_critical_breaks_open_at_the_close
         if column == "Value"
     }
     assert sum(value for label, value in figures.items() if "critical" in label.lower()) == 1
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[HistoryShop]:
+    shop = HistoryShop(f"sqlite:///{tmp_path / 'recon.db'}", tmp_path)
+    yield shop
+    shop.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: the month-end Actions sheet omits intents of carried-forward breaks",
+)
+def test_the_books_actions_list_the_intents_of_breaks_carried_forward(history: HistoryShop) -> None:
+    """November's book carries 1003's breaks forward (open at the close, no activity in
+    November), each with its next step "Create the refund in Shopify." / "Restock the returned
+    units.". recon's own refund for it waits for approval since Oct 21, and its restock waits in
+    review: the nightly reports list both, but the book's Actions sheet ("the intents created
+    before the period's end, each in its state at its end") listed neither, as it kept only the
+    intents of the period's own returns. A controller closing November from the book would
+    refund by hand what recon proposes to refund."""
+    for night in (day(10, 21, 2), day(11, 3, 2), day(11, 29, 2)):
+        outcome = history.night(night)
+    waiting = {(a["rma"], a["kind"], a["state"]) for a in outcome.actions}
+    assert waiting == {("1003", "refund", "proposed"), ("1003", "restock", "needs_review")}
+    november = (date(2026, 11, 1), date(2026, 12, 1))
+    path = build_monthend(history.settings, history.store, day(12, 2), *november)
+    carried = {r["key"] for r in sheet_rows(path, "Carried forward")}
+    assert {"MISSING_REFUND|rma=1003", "MISSING_RESTOCK|rma=1003,line=50031"} <= carried
+    listed = {(r["rma"], r["kind"], r["status_at_period_end"]) for r in sheet_rows(path, "Actions")}
+    assert waiting <= listed
