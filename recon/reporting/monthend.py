@@ -239,6 +239,13 @@ class _SummaryRows:
         # Exceptions row, still owed (a refund owed is a liability at the close).
         carried = self.over(CARRIED_TABLE, f"COUNTIFS({_OPEN})")
         self.add("Carried forward (open at the end, no activity in the period)", carried)
+        # "Critical findings" above counts the Exceptions sheet: a critical break carried
+        # forward (a refund paid twice in an earlier month, still open) is counted here, so
+        # the book's critical figures add up to the last nightly's.
+        self.add(
+            "Carried forward, critical",
+            self.over(CARRIED_TABLE, f'COUNTIFS({{t}}[severity],"critical",{_OPEN})'),
+        )
         self.add(
             "Carried forward, acknowledged", self.over(CARRIED_TABLE, f"COUNTIFS({_ACKNOWLEDGED})")
         )

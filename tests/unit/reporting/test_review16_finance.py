@@ -116,10 +116,6 @@ def duplicate_in_september(tmp_path: Path) -> Iterator[HistoryShop]:
     shop.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: the month-end Summary's critical count leaves out carried-forward breaks",
-)
 def test_the_books_critical_count_includes_the_critical_breaks_open_at_the_close(
     duplicate_in_september: HistoryShop,
 ) -> None:
