@@ -77,7 +77,10 @@ def build_monthend(
         for f in result.findings
     ]
     carried = carried_forward(unseen, history, (since, until), as_of)
-    rmas = {r.id for r in snapshot.returns}
+    # The intents of the period's returns, and of the breaks carried forward into it: recon's
+    # refund for a return closed in an earlier month may still wait for approval at the close,
+    # and a controller reading only the carried break's next step would refund it by hand.
+    rmas = {r.id for r in snapshot.returns} | {f.rma for f in carried if f.rma}
     # As the ledger stood at the period's end: a book re-built later reads as the one built then.
     actions, created_since = action_rows_as_of(sessions(store), settings.shop.slug, as_of)
     actions = [a for a in actions if a["rma"] in rmas]

@@ -86,8 +86,9 @@ def write_monthend_workbook(
 
     ``data.actions`` are the intents created before the period's end, each in its state at its
     end (``month_end.build_monthend``); ``later_actions`` counts those of the period's returns
-    created since, which the Actions sheet does not list (the Summary says how many). A sheet
-    longer than ``rows_per_sheet`` goes on in continuation sheets; the Summary sums over all.
+    (and of its carried-forward breaks) created since, which the Actions sheet does not list
+    (the Summary says how many). A sheet longer than ``rows_per_sheet`` goes on in continuation
+    sheets; the Summary sums over all.
 
     Raises:
         OSError: if the file cannot be written.

@@ -154,10 +154,6 @@ def history(tmp_path: Path) -> Iterator[HistoryShop]:
     shop.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: the month-end Actions sheet omits intents of carried-forward breaks",
-)
 def test_the_books_actions_list_the_intents_of_breaks_carried_forward(history: HistoryShop) -> None:
     """November's book carries 1003's breaks forward (open at the close, no activity in
     November), each with its next step "Create the refund in Shopify." / "Restock the returned
