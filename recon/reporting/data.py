@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from recon.clock import shop_day
-from recon.models import OPEN_STATUSES, Finding, FindingStatus
+from recon.models import OPEN_STATUSES, Category, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
 from recon.remediation.ledger import NOT_RUN
 from recon.reporting.links import loop_return_url, shopify_order_url
@@ -412,5 +412,6 @@ def to_row(
         detail=clean_text(finding.detail, include_pii=include_pii),
         next_step=clean_text(_next_step(finding, sent), include_pii=include_pii),
         shopify_url=shopify_order_url(shop_domain, finding.shopify_order_id),
-        loop_url=loop_return_url(finding.rma),
+        # UNKNOWN_RMA names an RMA Loop does not have: a link would open no return.
+        loop_url=None if finding.category is Category.UNKNOWN_RMA else loop_return_url(finding.rma),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-_DIGITS = re.compile(r"^\d{1,30}$")
+# ASCII digits, the whole string: ``\d`` also takes other scripts' digits, and ``$`` a
+# trailing newline, neither of which an id recon links to has.
+_DIGITS = re.compile(r"\A[0-9]{1,30}\Z")
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 

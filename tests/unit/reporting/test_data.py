@@ -88,10 +88,27 @@ def test_age_and_links(report_data: ReportData) -> None:
     assert row.loop_url == "https://admin.loopreturns.com/returns/12345701"
 
 
-@pytest.mark.parametrize("bad", ['1" onclick="x', "../1", "", None, "12 34"])
+@pytest.mark.parametrize(
+    "bad", ['1" onclick="x', "../1", "", None, "12 34", "١٢٣", "123\n", "１２３"]
+)
 def test_links_only_from_numeric_ids(bad: str | None) -> None:
     assert shopify_order_url("acme.myshopify.com", bad) is None
     assert loop_return_url(bad) is None
+
+
+def test_an_unknown_rma_links_to_no_loop_return() -> None:
+    """UNKNOWN_RMA: the refund's note names an RMA Loop does not have, so "Open in Loop" would
+    open a page that is not there; the row keeps the RMA, as text, and its Shopify link."""
+    unknown = finding(
+        Category.UNKNOWN_RMA, "refund=801", "10.00", "USD", rma="12345799",
+        shopify_order_id="5444175757553",
+    )  # fmt: skip
+    known = finding(Category.MISSING_REFUND, "rma=12345701", "10.00", "USD", rma="12345701")
+    rows = {r.key: r for r in make_data(findings=[unknown, known]).exception_rows()}
+    assert rows[unknown.key].rma == "12345799"
+    assert rows[unknown.key].loop_url is None
+    assert rows[unknown.key].shopify_url is not None
+    assert rows[known.key].loop_url == "https://admin.loopreturns.com/returns/12345701"
 
 
 def test_pii_scrubbed_unless_allowed() -> None:
