@@ -1,0 +1,82 @@
+"""Review 16: remediation's reads before a write and the refund input it builds, against the
+2026-04 schema and shopify-admin-api.md §7, §9, §10.
+
+Shopify is scripted through ``GraphQLGateway``'s ``execute`` seam (the documents recon really
+sends, answers shaped as the schema allows); nothing is patched.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import GraphQLSchema, build_schema
+
+from recon.errors import FatalHTTPError
+from recon.remediation.writes import GraphQLGateway
+
+ORDER = "gid://shopify/Order/1"
+SCHEMA = Path("/work/shared/reference/schema/shopify-admin-2026-04.graphql")
+
+
+@cache
+def _schema() -> GraphQLSchema:
+    # assume_valid: Shopify's SDL breaks one graphql-core consistency rule (schema/README.md).
+    return build_schema(SCHEMA.read_text(encoding="utf-8"), assume_valid=True)
+
+
+def _money(amount: str) -> dict[str, Any]:
+    return {
+        "presentmentMoney": {"amount": amount, "currencyCode": "USD"},
+        "shopMoney": {"amount": amount, "currencyCode": "USD"},
+    }
+
+
+class Answers:
+    """``execute(document, variables, write)`` answering by operation name."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def __call__(self, document: str, variables: dict[str, Any], write: bool) -> dict[str, Any]:
+        match = re.search(r"\b(?:query|mutation)\s+(\w+)", document)
+        assert match is not None
+        answer = self.answers[match.group(1)]
+        return dict(answer(variables) if callable(answer) else answer)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: a refund list that fills first: 250 is trusted whole before a refund write",
+)
+def test_a_refund_list_that_fills_the_largest_read_is_not_taken_for_all_of_them() -> None:
+    """§7: ``Order.refunds`` is a plain list that ``first`` truncates silently, with no paging.
+
+    Right before a refund write recon re-reads the order's refunds with ``first: 250`` to find
+    a refund already carrying the RMA's marker (paid meanwhile, or recon's own answer lost).
+    An order with 250 refunds or more answers exactly 250: the marker may be among those left
+    out, and the refund would be paid twice. The gateway promises "all of them, or an error:
+    never a cut list" and keeps that promise on its fallback read of 50, not on this one.
+    """
+
+    def notes(variables: dict[str, Any]) -> dict[str, Any]:
+        shown = min(300, variables["first"])  # the order has 300 refunds
+        refunds = [
+            {"id": f"gid://shopify/Refund/{i}", "note": None, "totalRefundedSet": _money("1.00")}
+            for i in range(shown)
+        ]
+        return {
+            "order": {
+                "id": ORDER,
+                "test": False,
+                "currencyCode": "USD",
+                "presentmentCurrencyCode": "USD",
+                "refunds": refunds,
+            }
+        }
+
+    with pytest.raises(FatalHTTPError):
+        GraphQLGateway(Answers({"OrderRefundNotes": notes})).order_refunds(ORDER)
