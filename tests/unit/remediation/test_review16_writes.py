@@ -8,15 +8,17 @@ sends, answers shaped as the schema allows); nothing is patched.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLSchema, build_schema
+from graphql import GraphQLSchema, build_schema, parse
+from graphql.execution.values import get_variable_values
 
-from recon.errors import FatalHTTPError
-from recon.remediation.writes import GraphQLGateway
+from recon.errors import FatalHTTPError, RemediationError
+from recon.remediation.writes import GraphQLGateway, allocate_transactions, load_document
 
 ORDER = "gid://shopify/Order/1"
 SCHEMA = Path("/work/shared/reference/schema/shopify-admin-2026-04.graphql")
@@ -80,3 +82,61 @@ def test_a_refund_list_that_fills_the_largest_read_is_not_taken_for_all_of_them(
 
     with pytest.raises(FatalHTTPError):
         GraphQLGateway(Answers({"OrderRefundNotes": notes})).order_refunds(ORDER)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: a suggested transaction with gateway null becomes a refund with gateway null",
+)
+def test_a_suggested_transaction_without_a_gateway_never_becomes_a_refund_without_one() -> None:
+    """Schema: ``SuggestedOrderTransaction.gateway: String`` (nullable), while the refund's
+    ``OrderTransactionInput.gateway`` is ``String!``.
+
+    recon copies the suggestion's gateway into refundCreate (§9). With the gateway null it
+    built ``gateway: null``: Shopify rejects the whole document as invalid variables, and the
+    intent ends FAILED with a GraphQL coercion message, although the answer also carried the
+    parent transaction's gateway (``parentTransaction { id kind gateway }``). Either the
+    refund is built from a gateway that exists, or the answer is refused naming the field
+    (the write then goes to review): never a refundCreate Shopify cannot accept.
+    """
+    suggested_answer = {
+        "order": {
+            "id": ORDER,
+            "currencyCode": "USD",
+            "presentmentCurrencyCode": "USD",
+            "suggestedRefund": {
+                "amountSet": _money("60.00"),
+                "maximumRefundableSet": _money("60.00"),
+                "suggestedTransactions": [
+                    {
+                        "kind": "SUGGESTED_REFUND",
+                        "gateway": None,
+                        "amountSet": _money("60.00"),
+                        "maximumRefundableSet": _money("60.00"),
+                        "parentTransaction": {
+                            "id": "gid://shopify/OrderTransaction/9",
+                            "kind": "SALE",
+                            "gateway": "shopify_payments",
+                        },
+                    }
+                ],
+            },
+        }
+    }
+    gateway = GraphQLGateway(Answers({"SuggestedRefund": suggested_answer}))
+    lines = [{"lineItemId": "gid://shopify/LineItem/11", "quantity": 1, "restockType": "RETURN"}]
+    try:
+        suggested = gateway.suggested_refund(ORDER, lines)
+        transactions = allocate_transactions(ORDER, Decimal("60.00"), suggested)
+    except (FatalHTTPError, RemediationError) as refused:
+        assert "gateway" in str(refused)
+        return
+    refund_input = {"orderId": ORDER, "note": "Loop RMA #1", "transactions": transactions}
+    operation = parse(load_document("RefundCreate")).definitions[0]
+    coerced = get_variable_values(
+        _schema(),
+        operation.variable_definitions,  # type: ignore[attr-defined]
+        {"input": refund_input, "idempotencyKey": "k"},
+    )
+    errors = [error.message for error in coerced] if isinstance(coerced, list) else []
+    assert errors == []
