@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from sources_scripted import ScriptedTransport, gql
 
 from recon.clock import VirtualClock
-from recon.models import LoopReturnRecord
+from recon.models import LoopReturnRecord, Quarantined
 from recon.sources.http import RetryPolicy
 from recon.sources.loop import LoopClient
 from recon.sources.shopify import ShopifyClient
@@ -116,3 +117,62 @@ def test_loop_next_page_on_the_same_origin_is_followed_whatever_the_base_url_spe
     assert [item.id for item in items if isinstance(item, LoopReturnRecord)] == ["1", "2"]
     assert len(transport.requests) == 2
     assert transport.params(1)["cursor"] == LOOP_CURSOR
+
+
+REAL_SCHEMA = Path("/work/shared/reference/schema/shopify-admin-2026-04.graphql")
+
+
+def _shopify_currencies() -> list[str]:
+    """The 2026-04 ``CurrencyCode`` values Shopify may send for a live shop: not deprecated,
+    and not ``XXX`` ("Unrecognized currency")."""
+    text = REAL_SCHEMA.read_text(encoding="utf-8")
+    body = text[
+        text.index("enum CurrencyCode {") : text.index("\n}", text.index("enum CurrencyCode {"))
+    ]
+    live = re.findall(r"^  ([A-Z]{3,4})\s*$", body, flags=re.MULTILINE)
+    return [code for code in live if code != "XXX"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: orders in CurrencyCode values outside recon's ISO list are quarantined",
+)
+def test_every_currency_the_schema_lists_is_read_as_a_currency() -> None:
+    """Schema: ``Order.currencyCode: CurrencyCode!``, and ``MoneyV2.currencyCode`` the same enum.
+
+    recon reads currencies against its own list of active ISO 4217 codes and quarantines a
+    record in any other, "a data error, not a currency". Shopify's enum (not deprecated) also
+    holds JEP (Jersey pound), KID (Kiribati dollar), HRK (Croatia's kuna, on every Croatian
+    order before 2023), LTL, LVL and USDC: a Jersey shop's every order, and the Loop returns
+    and payouts in its currency, would be held as bad records and never reconciled.
+    """
+    codes = _shopify_currencies()
+    assert {"USD", "EUR", "JEP", "USDC"} <= set(codes)
+    nodes = {
+        f"gid://shopify/Order/{number}": {
+            "id": f"gid://shopify/Order/{number}",
+            "name": f"#{number}",
+            "updatedAt": "2026-01-01T14:02:11Z",
+            "test": False,
+            "currencyCode": code,
+            "presentmentCurrencyCode": code,
+            "tags": [],
+            "refunds": [],
+            "lineItems": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []},
+        }
+        for number, code in enumerate(codes, start=1)
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked = json.loads(request.content)["variables"]["ids"]
+        return gql({"nodes": [nodes[node_gid] for node_gid in asked]})
+
+    transport = ScriptedTransport([answer], repeat_last=True)
+    client = _client(transport, VirtualClock())
+    read = list(client.iter_orders_by_id([str(n) for n in range(1, len(codes) + 1)]))
+    refused = sorted(
+        nodes[f"gid://shopify/Order/{item.record_id}"]["currencyCode"]
+        for item in read
+        if isinstance(item, Quarantined)
+    )
+    assert refused == []
