@@ -33,6 +33,14 @@ ISO_4217 = frozenset(
     SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU
     UYI UZS VES VED VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()  # noqa: SIM905 - a table reads better than 170 quoted strings
 )
+# Three-letter codes Shopify's ``CurrencyCode`` enum (2026-04) holds beside ISO 4217's active
+# ones: JEP and KID are in use (Jersey, Kiribati); HRK, LTL and LVL were replaced by the euro
+# and BYR, STD and VEF (deprecated in the enum) by new codes, and an older order keeps them.
+SHOPIFY_CURRENCIES = frozenset({"JEP", "KID", "HRK", "LTL", "LVL", "BYR", "STD", "VEF"})
+# The enum's one code that is not three letters. Whether Shopify ever sends it as an order's,
+# a refund's or a payout's currency the reference does not say; recon keeps currency codes in
+# three-letter columns and formats, so a record in it is held for review, saying why.
+NOT_YET_READ = frozenset({"USDC"})
 
 
 class BadFieldError(ValueError):
@@ -177,16 +185,22 @@ def as_money(value: object, field: str) -> Decimal:
 
 
 def as_currency(value: object, field: str) -> str:
-    """An ISO 4217 currency code that exists.
+    """A currency code that exists: ISO 4217's, or one Shopify's ``CurrencyCode`` adds.
 
     Raises:
         BadFieldError: for anything that is not a known three-letter code.
     """
+    if isinstance(value, str) and value.strip().upper() in NOT_YET_READ:
+        raise BadFieldError(
+            field,
+            f"currency {value.strip().upper()!r} is not read by recon yet (its codes are three "
+            "letters); the record is held for review",
+        )
     try:
         code = parse_currency(value)
     except MoneyError as exc:
         raise BadFieldError(field, str(exc)) from exc
-    if code not in ISO_4217:
+    if code not in ISO_4217 and code not in SHOPIFY_CURRENCIES:
         raise BadFieldError(field, f"unknown currency {code!r}")
     return code
 
