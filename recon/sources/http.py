@@ -246,6 +246,12 @@ class RetryingSender:
             if write and verdict.executed:
                 raise OutcomeUnknownError(f"{where}: write outcome unknown ({reason})")
             wait = verdict.wait if verdict.wait is not None else _BACKOFF
+            if verdict.throttle:
+                # A throttle answered with Retry-After (Shopify's 429 THROTTLED, §17) waits at
+                # least that long, though the body's throttleStatus, if any, says less.
+                after = parse_retry_after(response.headers.get("Retry-After"), self._clock)
+                if after is not None and (wait < 0 or after > wait):
+                    wait = after
             return _Retry(wait, reason, throttle=verdict.throttle)
         return self._classify_status(response, where, write=write)
 

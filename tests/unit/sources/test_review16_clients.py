@@ -40,10 +40,6 @@ def _client(transport: ScriptedTransport, clock: VirtualClock) -> ShopifyClient:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: a THROTTLED 429 without throttleStatus ignores Retry-After (waits 1 s)",
-)
 def test_throttled_429_without_throttle_status_waits_what_retry_after_says() -> None:
     """§17: "THROTTLED (any HTTP status), 429 | wait per throttleStatus / Retry-After, retry".
 
