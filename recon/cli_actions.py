@@ -7,7 +7,6 @@ Approval and rejection go into the ledger's audit trail with who did it and why;
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from recon.cli_options import ConfigOption
+from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError, LockError, RemediationError
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
                 session,
                 settings.shop.slug,
                 ids,
-                actor=f"cli:{getpass.getuser()}",
+                actor=cli_actor(),
                 now=datetime.now(UTC),
                 reason=reason,
             )

@@ -8,7 +8,6 @@ back the refunds of its order or returns (docs/findings.md).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import timedelta
 from typing import Annotated
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from recon.cli_options import ConfigOption
+from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
 from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 
@@ -86,7 +85,7 @@ def findings_ack(
         lock = RunLock(sessions(store), run_clock(settings))
         lease = lock.acquire(settings.shop.slug, holder_name(), timedelta(minutes=1))
         try:
-            done = store.acknowledge_findings(keys, by=f"cli:{getpass.getuser()}", note=note)
+            done = store.acknowledge_findings(keys, by=cli_actor(), note=note)
         finally:
             lock.release(lease)
     finally:

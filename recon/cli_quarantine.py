@@ -7,7 +7,6 @@ An entry is resolved when a later sync read and stored the same record cleanly
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from recon.cli_options import ConfigOption
+from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ def quarantine_resolve(
 
     store = open_store(_settings(_one_config(config, ctx.obj)))
     try:
-        done = store.resolve_quarantine_by_hand(entries, by=f"cli:{getpass.getuser()}", note=note)
+        done = store.resolve_quarantine_by_hand(entries, by=cli_actor(), note=note)
     finally:
         store.close()
     for entry_id in entries:

@@ -88,11 +88,6 @@ def _proposed_refund(config: Path) -> int:
     return action_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: actions approve dies with a KeyError traceback (exit 1) under a uid "
-    "with no name (getpass.getuser in cli_actions.py); nothing is approved",
-)
 def test_an_approval_by_a_user_id_with_no_name_is_recorded(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,11 +121,6 @@ def test_an_approval_by_a_user_id_with_no_name_is_recorded(
     assert view.approved_by and str(os.getuid()) in view.approved_by  # who, by uid at least
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: findings ack dies with a KeyError traceback (exit 1) under a uid with "
-    "no name (getpass.getuser in cli_findings.py); nothing is acknowledged",
-)
 def test_an_acknowledgement_by_a_user_id_with_no_name_is_recorded(
     config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -165,3 +155,20 @@ def test_an_acknowledgement_by_a_user_id_with_no_name_is_recorded(
         store.close()
     assert finding.status is FindingStatus.ACKNOWLEDGED
     assert finding.acknowledged_by and str(os.getuid()) in finding.acknowledged_by
+
+
+def test_every_command_that_records_a_decision_names_a_nameless_user_by_uid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`quarantine resolve` records who resolved an entry as the two commands above do: one
+    helper names the user for all three, by login name or, with none, by uid."""
+    from recon import cli_actions, cli_findings, cli_quarantine
+    from recon.cli_options import cli_actor
+
+    monkeypatch.setenv("USER", "ap-clerk")
+    assert cli_actor() == "cli:ap-clerk"
+    _nameless_user(monkeypatch)
+    assert cli_actor() == f"cli:uid-{os.getuid()}"
+    for module in (cli_actions, cli_findings, cli_quarantine):
+        assert module.cli_actor is cli_actor
+        assert "getpass" not in vars(module)
