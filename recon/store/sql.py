@@ -3,22 +3,18 @@
 Writes are bulk upserts by natural id (``INSERT ... ON CONFLICT DO UPDATE`` on both dialects);
 child rows (lines, transactions) are replaced with their parent. Every write method takes an
 optional ``session`` so callers can put rows, watermarks and checkpoints in one transaction.
+How the database is opened (file mode, pragmas, JSON, schema) is in ``recon.store.connect``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -40,7 +36,8 @@ from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bookkeeping import Bookkeeping
 from recon.store.bulk import chunks, replace_children, upsert_rows
-from recon.store.migrate import create_schema, upgrade_to_head
+from recon.store.connect import create_store_engine, prepare_sqlite_file, sqlite_pragmas
+from recon.store.migrate import upgrade_to_head
 from recon.store.quarantine import QuarantineEntry
 from recon.store.queries import SyncQueries
 from recon.store.snapshot import Snapshot
@@ -63,37 +60,6 @@ def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
     return list({r.id: r for r in records}.values())
 
 
-def _prepare_sqlite_file(url: str) -> None:
-    """Create the database file with mode 0600 before SQLite does (it would use the umask).
-
-    The mirror holds customer and payment data (DESIGN decision 5).
-    """
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    path = Path(database)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        path.chmod(0o600)  # a mirror created by an older version or by hand is tightened too
-        return
-    os.close(fd)
-
-
-# How long a SQLite statement waits for another connection's write lock before it fails.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers (reports) do not block the nightly writer; busy_timeout rides out short locks.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
     lean = [o.id for o in orders if not o.lines]
     if not lean:
@@ -107,51 +73,6 @@ def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[Order
             if lines:
                 known[row_id] = lines
     return [o.model_copy(update={"lines": known[o.id]}) if o.id in known else o for o in orders]
-
-
-# JSON text of a NUL character that is not itself an escaped backslash's "u0000".
-_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def json_text(value: Any) -> str:
-    """JSON for the mirror's JSON columns, with NUL characters as U+FFFD.
-
-    PostgreSQL's ``jsonb`` refuses ``\\u0000``: one payload carrying it (a raw field recon never
-    reads, such as a line title) would fail the whole night's transaction and every night after,
-    as the record stays in the window. The character is replaced, on every dialect alike.
-    """
-    return _NUL.sub(r"\1\\ufffd", json.dumps(value))
-
-
-def _create_engine(url: str, schema: str | None) -> Engine:
-    # hide_parameters: a failed statement's error (``StoreError``, then stderr, cron's log and
-    # the runs table) names the SQL but never the row's values: customers' names and addresses
-    # ride in the records' JSON.
-    if schema is None:
-        return create_engine(url, json_serializer=json_text, hide_parameters=True)
-    if make_url(url).get_backend_name() != "postgresql":
-        raise ConfigError("[store] schema is for PostgreSQL; give each shop its own SQLite file")
-    if not schema.replace("_", "").isalnum():
-        raise ConfigError(f"[store] schema: letters, digits and underscores only, got {schema!r}")
-    engine = create_engine(
-        url,
-        connect_args={"options": f"-csearch_path={schema}"},
-        json_serializer=json_text,
-        hide_parameters=True,
-    )
-    try:
-        with engine.begin() as connection:
-            # Two processes starting at once (cron and the scheduler after a deploy) would race
-            # on CREATE SCHEMA IF NOT EXISTS: one of them fails on the catalog's unique index.
-            connection.exec_driver_sql(
-                "SELECT pg_advisory_xact_lock(hashtext(%(key)s))",
-                {"key": f"recon-schema:{schema}"},
-            )
-            create_schema(connection, schema)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 class SqlStore(SyncQueries, Visibility, Bookkeeping):
@@ -185,10 +106,10 @@ class SqlStore(SyncQueries, Visibility, Bookkeeping):
         self.clock: Clock = clock or SystemClock()
         try:
             if url.startswith("sqlite"):
-                _prepare_sqlite_file(url)
-            self.engine: Engine = _create_engine(url, schema)
+                prepare_sqlite_file(url)
+            self.engine: Engine = create_store_engine(url, schema)
             if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "connect", sqlite_pragmas)
             upgrade_to_head(self.engine, self.clock.now())
         except (SQLAlchemyError, OSError) as exc:
             shown = redact_database_url(url)

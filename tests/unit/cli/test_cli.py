@@ -268,7 +268,7 @@ def test_approving_while_a_run_writes_to_a_sqlite_store_exits_4_saying_so(
     from sqlalchemy import create_engine
 
     from recon import cli
-    from recon.store import sql
+    from recon.store import connect
 
     def main(*args: str) -> tuple[int, str]:
         monkeypatch.setattr(sys, "argv", ["run_recon.py", *args])
@@ -279,7 +279,7 @@ def test_approving_while_a_run_writes_to_a_sqlite_store_exits_4_saying_so(
             cli.main()
         return int(ended.value.code or 0), capsys.readouterr().err
 
-    monkeypatch.setattr(sql, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(connect, "SQLITE_BUSY_TIMEOUT_MS", 200)
     assert recon("actions", "list", "--config", str(config)).returncode == 0  # the store
     writer = create_engine(f"sqlite:///{config.parent.parent / 'var' / 'recon.db'}")
     with writer.connect() as connection:
