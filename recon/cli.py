@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +18,8 @@ from recon.cli_findings import findings_app
 from recon.cli_options import ConfigOption
 from recon.cli_outbox import outbox_app
 from recon.cli_quarantine import quarantine_app
-from recon.clock import shop_day
+from recon.cli_report import report
+from recon.cli_sandbox import generate, sandbox
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RunInterruptedError
 from recon.interrupt import Interrupt, on_signals
@@ -35,91 +36,8 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-
-@app.command()
-def sandbox(
-    world: Annotated[Path | None, typer.Option(help="serve this world file")] = None,
-    seed: Annotated[int, typer.Option(help="generate a world with this seed")] = 7,
-    returns: Annotated[int, typer.Option(min=0, help="number of Loop returns to generate")] = 300,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    shopify_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port")] = 8701,
-    loop_port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port")] = 8702,
-    error_rate: Annotated[float, typer.Option(help="share of requests answered 5xx")] = 0.0,
-    latency: Annotated[float, typer.Option(help="seconds added to every answer")] = 0.0,
-    drop_write_rate: Annotated[
-        float, typer.Option(help="share of writes applied but never answered")
-    ] = 0.0,
-    throttle_storm: Annotated[bool, typer.Option(help="answer every query THROTTLED")] = False,
-    throttled_status: Annotated[int, typer.Option(help="HTTP status of THROTTLED: 200|429")] = 200,
-    cost_multiplier: Annotated[float, typer.Option(help="scale Shopify's query cost")] = 1.0,
-) -> None:
-    """Serve the Shopify and Loop emulators on localhost until Ctrl-C (faults optional)."""
-    from recon.sandbox.server import serve_until_interrupted
-
-    faults = _faults(
-        error_rate=error_rate,
-        latency_seconds=latency,
-        drop_write_rate=drop_write_rate,
-        throttle_storm=throttle_storm,
-        throttled_status=throttled_status,
-        cost_multiplier=cost_multiplier,
-    )
-    serve_until_interrupted(
-        world_path=world,
-        seed=seed,
-        returns=returns,
-        host=host,
-        shopify_port=shopify_port,
-        loop_port=loop_port,
-        console=Console(),
-        faults=faults,
-    )
-
-
-def _faults(**options: Any) -> Any:
-    """The sandbox's faults from its options; a bad one is exit 2 naming the option.
-
-    Raises:
-        ConfigError: an option is out of range.
-    """
-    from pydantic import ValidationError
-
-    from recon.config import FaultSettings
-    from recon.sandbox.faults import Faults
-
-    try:
-        settings = FaultSettings(**options)
-    except ValidationError as exc:
-        flags = {"latency_seconds": "latency"}  # the one option named unlike its setting
-        problems = [
-            f"--{flags.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ConfigError("sandbox: " + "; ".join(problems)) from None
-    return Faults(**settings.model_dump())
-
-
-@app.command()
-def generate(
-    out: Annotated[Path, typer.Option(help="where to write the world JSON")] = Path(
-        "var/world.json"
-    ),
-    seed: Annotated[int, typer.Option()] = 7,
-    returns: Annotated[int, typer.Option(min=0)] = 300,
-) -> None:
-    """Write a scenario world file and its ground truth beside it (world.json: world.truth.json).
-
-    \f
-    Raises:
-        ConfigError: ``--out`` cannot be written (a directory, or under a file).
-    """
-    from recon.sandbox.generator import write_scenario
-
-    try:
-        world_path, truth = write_scenario(out, seed=seed, returns=returns)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot write {out} ({exc.strerror or exc})") from None
-    Console().print(f"world: {world_path}\ntruth: {truth}")
+app.command()(sandbox)
+app.command()(generate)
 
 
 def _settings(config: Path | None) -> Settings:
@@ -360,79 +278,7 @@ def schedule(
     Console().print(f"schedule stopped ({interrupt.name}); no run was in progress")
 
 
-@app.command()
-def report(
-    month: Annotated[str | None, typer.Option(help="a calendar month, e.g. 2026-10")] = None,
-    start: Annotated[
-        datetime | None, typer.Option("--from", help="first day (the shop's time zone)")
-    ] = None,
-    end: Annotated[
-        datetime | None, typer.Option("--to", help="end day, exclusive (the shop's time zone)")
-    ] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Build the month-end workbook from the local mirror (no API calls)."""
-    from recon.bootstrap import open_store
-    from recon.month_end import build_monthend
-
-    first, last = _period(month, start, end)
-    settings = _settings(config)
-    now = datetime.now(UTC)
-    today = shop_day(now, settings.shop.timezone)
-    if first > today:
-        raise ConfigError(f"report: the period {first}..{last} has not begun (today is {today})")
-    store = open_store(settings)
-    try:
-        path = build_monthend(settings, store, now, first, last)
-    finally:
-        store.close()
-    Console().print(f"month-end workbook: {path}")
-
-
-def _period(month: str | None, start: datetime | None, end: datetime | None) -> tuple[date, date]:
-    """[first, last) days from ``--month`` or ``--from``/``--to``."""
-    if month is not None and (start is not None or end is not None):
-        raise ConfigError("report: give either --month or --from and --to, not both")
-    if month is not None:
-        try:
-            first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).date()
-        except ValueError:
-            raise ConfigError(f"--month: expected YYYY-MM, got {month!r}") from None
-        following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-        return first, following
-    if start is None or end is None:
-        raise ConfigError("report: give --month, or both --from and --to")
-    first, last = _whole_day("--from", start), _whole_day("--to", end)
-    if last <= first:
-        raise ConfigError(
-            f"report: --to {last} must be after --from {first} (end exclusive: "
-            f"--from {first} --to {first + timedelta(days=1)} is the one day {first})"
-        )
-    return first, last
-
-
-def _whole_day(option: str, moment: datetime) -> date:
-    """The day ``moment`` names, for an option of a book of whole days.
-
-    Raises:
-        ConfigError: ``moment`` has a time of day: the book would silently drop it (a range
-            ``D`` to ``D 12:00`` read as ``D..D``, an empty book).
-    """
-    if moment.time() != datetime.min.time():
-        day = moment.date()
-        # The end is exclusive: the day after is what takes in the day the time was on.
-        hint = (
-            f"{day} to start on it"
-            if option == "--from"
-            else f"{day + timedelta(1)} to end with {day}"
-        )
-        raise ConfigError(
-            f"report: {option} {moment.isoformat()}: the book covers whole days of the shop; "
-            f"give a day, e.g. {option} {hint}"
-        )
-    return moment.date()
-
-
+app.command()(report)
 app.add_typer(actions_app, name="actions")
 app.add_typer(findings_app, name="findings")
 app.add_typer(quarantine_app, name="quarantine")
