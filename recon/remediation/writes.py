@@ -19,7 +19,7 @@ from recon.errors import FatalHTTPError, RemediationError, SourceError
 from recon.money import format_amount, parse_amount
 from recon.sources.documents import with_idempotency_key
 from recon.sources.shopify_checks import CostExceededError
-from recon.sources.shopify_paging import Misshapen, nodes_by_id
+from recon.sources.shopify_answers import Misshapen, nodes_by_id
 
 _DOCUMENTS = Path(__file__).resolve().parent.parent / "sources" / "graphql" / "mutations"
 

@@ -44,7 +44,8 @@ from recon.sources.shopify_checks import (
     raise_for_errors,
     warn_missing_scopes,
 )
-from recon.sources.shopify_paging import DEEP_PAGE_CAP, Misshapen, Pager, PartRead, gid
+from recon.sources.shopify_answers import Misshapen, PartRead, gid
+from recon.sources.shopify_paging import DEEP_PAGE_CAP, Pager
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,

@@ -14,6 +14,7 @@ second. A window whose cursor cannot be followed (a ``pageInfo``
 without a way on, a cursor Shopify refuses: cursors are short-lived, §5 "restart the window";
 or one handed back twice) resumes the same way; only when the new query could not start later
 than the last is the list refused as read in part (``PagingError``, ``CursorLoopError``).
+What an answer says (its next cursor, its nodes by id) is read by ``shopify_answers``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from recon.errors import CursorLoopError, FatalHTTPError, PagingError, SourceError
 from recon.sources.documents import PageSizer, load_document
 from recon.sources.pacing import requested_cost
+from recon.sources.shopify_answers import (
+    Misshapen,
+    PartRead,
+    gid,
+    next_cursor,
+    nodes_by_id,
+    what_is_wrong,
+)
 from recon.sources.shopify_checks import CostExceededError
 
 logger = logging.getLogger(__name__)
@@ -36,11 +44,6 @@ DEEP_PAGE_CAP = 25_000  # objects one paginated query can reach (§1)
 
 Post = Callable[..., tuple[dict[str, Any], Mapping[str, Any]]]
 WindowQuery = Callable[[datetime, datetime], str]
-
-
-def gid(kind: str, numeric_id: str) -> str:
-    """``gid://shopify/<kind>/<id>`` from a numeric id (a GID is passed through)."""
-    return numeric_id if numeric_id.startswith("gid://") else f"gid://shopify/{kind}/{numeric_id}"
 
 
 def resume_point(node: Any, sort_field: str) -> datetime | None:
@@ -82,87 +85,6 @@ def _last_id(page: Sequence[Any]) -> int | None:
 def whole_second(moment: datetime) -> datetime:
     """``moment`` cut to the second: what a search value means (``search_time``)."""
     return moment.replace(microsecond=0)
-
-
-@dataclass(frozen=True)
-class PartRead:
-    """An inner connection of a node that could not be read to its end: the field at fault
-    (``lineItems``, ``lineItems.pageInfo.endCursor``) and why."""
-
-    field: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Misshapen:
-    """A ``nodes(ids:)`` answer that cannot be matched to the ids asked: why (``reason``)."""
-
-    reason: str
-
-
-_SHOWN_IDS = 10  # ids named in a shape error; more are counted
-
-
-def nodes_by_id(
-    name: str, asked: Sequence[str], nodes: object
-) -> dict[str, Mapping[str, Any]] | Misshapen:
-    """The nodes of a ``nodes(ids:)`` answer by id, or why it is not an answer to ``asked``.
-
-    ``nodes(ids:)`` is ``[Node]!``: one entry per id, ``null`` in place for an id Shopify cannot
-    show (shopify-admin-api.md §6). Results are matched by id, so a well-formed answer leaves as
-    many ids unmatched as it has nulls. A list of another length, or a node in place of an id
-    not answered, cannot say which ids were null: taken at its word, the ids it left out would
-    read as deleted in Shopify.
-    """
-    if not isinstance(nodes, list):
-        said = "no list"
-    elif len(nodes) != len(asked):
-        said = f"{len(nodes)} entries for {len(asked)} ids"
-    else:
-        found = {str(n.get("id")): n for n in nodes if isinstance(n, Mapping) and n}
-        nulls = sum(1 for n in nodes if n is None or (isinstance(n, Mapping) and not n))
-        unmatched = sum(1 for node_gid in asked if node_gid not in found)
-        if nulls == unmatched and all(n is None or isinstance(n, Mapping) for n in nodes):
-            return found
-        said = f"{nulls} null entries for {unmatched} ids not answered"
-    tails = [node_gid.rsplit("/", 1)[-1] for node_gid in asked]
-    shown = ", ".join(tails[:_SHOWN_IDS]) + (
-        f" and {len(tails) - _SHOWN_IDS} more" if len(tails) > _SHOWN_IDS else ""
-    )
-    return Misshapen(
-        f"shopify {name}: nodes(ids:) answered {said} (ids {shown}): a malformed answer, so "
-        "nothing is read from it and no id is taken as deleted; they are asked again next run"
-    )
-
-
-def next_cursor(info: object) -> tuple[str | None, str | None]:
-    """(the cursor of the next page or None at the end, the ``pageInfo`` field at fault or None).
-
-    A page must say whether there is more (``hasNextPage``, a boolean) and, when there is, where
-    (``endCursor``). Anything else cannot be paged further: the list is not known to be whole.
-    """
-    if not isinstance(info, Mapping):
-        return None, "pageInfo"
-    more = info.get("hasNextPage")
-    if not isinstance(more, bool):
-        return None, "pageInfo.hasNextPage"
-    if not more:
-        return None, None
-    cursor = info.get("endCursor")
-    if not isinstance(cursor, str) or not cursor:
-        return None, "pageInfo.endCursor"
-    return cursor, None
-
-
-def _what_is_wrong(field: str, info: object) -> str:
-    """``pageInfo.endCursor is null while hasNextPage is true`` and the like, for messages."""
-    if field.endswith("pageInfo"):
-        return f"{field} is missing" if info is None else f"{field} is not an object"
-    value = info.get(field.rsplit(".", 1)[-1]) if isinstance(info, Mapping) else None
-    shown = json.dumps(value)[:40]
-    if field.endswith("endCursor"):
-        return f"{field} is {shown} while hasNextPage is true"
-    return f"{field} is {shown}, not true or false"
 
 
 def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
@@ -275,13 +197,13 @@ class Pager:
                 raise _UnfollowableError(
                     PagingError(
                         f"shopify {name} {'.'.join(path)} (query {variables.get('query')!r}): "
-                        f"{_what_is_wrong(wrong, info)} on page {pages}: the list cannot be "
+                        f"{what_is_wrong(wrong, info)} on page {pages}: the list cannot be "
                         "paged further, so it was read in part. A list cut short must not pass "
                         "for the whole (what was not read would look absent, and the watermark "
                         "would move past it): the run stops, nothing of this sync is kept, and "
                         "the next run reads the same window again"
                     ),
-                    f"{_what_is_wrong(wrong, info)} on page {pages}",
+                    f"{what_is_wrong(wrong, info)} on page {pages}",
                 )
             if after is None:
                 return
@@ -473,7 +395,7 @@ class Pager:
         if wrong is not None:
             return PartRead(
                 f"{field}.{wrong}",
-                f"{_what_is_wrong(f'{field}.{wrong}', connection.get('pageInfo'))}: its {{field}} "
+                f"{what_is_wrong(f'{field}.{wrong}', connection.get('pageInfo'))}: its {{field}} "
                 f"cannot be paged further ({name}), so some were not read",
             )
         return extra

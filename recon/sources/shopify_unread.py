@@ -17,7 +17,7 @@ from recon.models import (
     REFUND_NOT_VISIBLE,
     Quarantined,
 )
-from recon.sources.shopify_paging import Misshapen, PartRead
+from recon.sources.shopify_answers import Misshapen, PartRead
 
 NOT_VISIBLE = ORDER_NOT_VISIBLE  # the name the client and its tests import
 
