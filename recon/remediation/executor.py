@@ -6,14 +6,15 @@ restock Shopify ran none of the sends of, each throttled, compares from its stoc
 check the per-run circuit breaker and the shop day's limits (``daily``); then send the
 approved/planned intents. Each intent is marked ``sending`` (with its variables, under the run
 lease) and committed before the request goes out.
-Crash points for tests: ``recon.remediation.crash``.
+Crash points for tests: ``recon.remediation.crash``. What is written to the ledger as intents
+are judged (verdicts, notes, holds, each fenced by the run's lease) is in
+``recon.remediation.recording``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,18 +23,15 @@ from recon.clock import Clock
 from recon.config import RemediationMode, RemediationSettings
 from recon.errors import (
     AuthError,
-    FatalHTTPError,
     LockError,
     RetryBudgetExhaustedError,
     SourceError,
 )
 from recon.interrupt import Interrupt
-from recon.lock import Lease, assert_current
+from recon.lock import Lease
 from recon.remediation.crash import crashpoint
-from recon.remediation.daily import daily_limit_reason
 from recon.remediation.facts import finding_taken_over
 from recon.remediation.guards import (
-    closed_reason,
     no_longer_called_for,
     stale_reason,
     superseded_reason,
@@ -42,24 +40,20 @@ from recon.remediation.guards import (
 from recon.remediation.ledger import (
     EXECUTABLE,
     IN_FLIGHT,
-    PLANNER,
-    ActionRow,
     claim,
     claim_keys,
-    note,
     record_plan,
-    resend_reason,
     rows_in,
     transition,
 )
 from recon.remediation.planner import (
-    TERMINAL_STATES,
     ActionKind,
     ActionState,
     Plan,
     check_breaker,
 )
 from recon.remediation.prepare import WritePreparer
+from recon.remediation.recording import IntentRecorder
 from recon.remediation.verdicts import ApplyReport as ApplyReport
 from recon.remediation.verdicts import (
     Intent,
@@ -75,7 +69,7 @@ from recon.remediation.writes import ShopifyGateway
 S = ActionState
 
 
-class Executor:
+class Executor(IntentRecorder):
     """Records plans in the ledger and applies intents through a ``ShopifyGateway``.
 
     ``renew`` extends the run lease right before each write (``RunLock.renew``), so a long run
@@ -101,23 +95,15 @@ class Executor:
         timezone: str = "UTC",
         interrupt: Interrupt | None = None,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(
+            sessions, settings, clock, shop=shop, actor=actor, crash=crash, timezone=timezone
+        )
         self._interrupt = interrupt
         self._gateway = gateway
-        self._settings = settings
-        self._clock = clock
-        self._shop = shop
-        self._actor = actor
-        self._crash = crash
         self._renew = renew or (lambda lease: lease)
-        self._timezone = timezone
         self._preparer = WritePreparer(
             sessions, gateway, settings, shop, include_test_orders=include_test_orders
         )
-        # The run's lease while it records and applies: every ledger write checks it in its own
-        # transaction (``_fence``), so a run that lost the lease changes nothing, not even an
-        # intent's state (a stale run moving tonight's intents to review stops the new run's).
-        self._lease: Lease | None = None
 
     def run(
         self, plan: Plan, mode: RemediationMode, lease: Lease | None, run_id: str
@@ -243,72 +229,6 @@ class Executor:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _intents(self, states: Sequence[ActionState]) -> list[Intent]:
-        with self._sessions() as session:
-            return [Intent.of(row) for row in rows_in(session, self._shop, states)]
-
-    def _over_daily_limit(self, asked: Sequence[tuple[Decimal | None, str | None]]) -> str | None:
-        """Why tonight's writes would take the shop's day past its limits (``daily``), or None."""
-        with self._sessions() as session:
-            now, zone = self._clock.now(), self._timezone
-            return daily_limit_reason(session, self._shop, asked, self._settings, now, zone)
-
-    def _withdrawer(self, intent: Intent, plan: Plan) -> str:
-        """Who withdraws an unsent intent: the planner while its finding is open (tonight's
-        plan holds it, or calls for another write), else the run (the finding closed).
-
-        The planner's withdrawals are released (``recon.remediation.succession``): when a
-        later plan calls for this very write again (Loop's amount went back, the units came back
-        to this location), it is proposed afresh under the next key. Withdrawn by the run, an
-        ended intent stayed the answer: the money owed again was never proposed again.
-        """
-        return PLANNER if closed_reason(intent, plan) is None else self._actor
-
-    def _fence(self, session: Session) -> None:
-        """Inside a ledger write's transaction: the run still holds its lease (if it has one).
-
-        Raises:
-            LockError: the lease expired or was taken over; the transaction rolls back.
-        """
-        if self._lease is not None:
-            session.flush()  # the first write takes SQLite's write lock before the check
-            assert_current(session, self._lease, self._clock.now())
-
-    def _hold(self, intents: Sequence[Intent], reason: str, run_id: str) -> None:
-        with self._sessions() as session, session.begin():
-            self._fence(session)
-            for intent in intents:
-                row = session.get_one(ActionRow, intent.id)
-                note(
-                    session,
-                    row,
-                    actor=self._actor,
-                    now=self._clock.now(),
-                    reason=reason,
-                    run_id=run_id,
-                )
-
-    def _unreadable(self, intent: Intent, exc: SourceError, run_id: str) -> Outcome:
-        """A read before a write failed: a bad answer goes to review, a transient one waits.
-
-        Raises:
-            AuthError: bad credentials stop the run (shopify-admin-api.md §17).
-            RetryBudgetExhaustedError: the run's retries to Shopify are spent; the rest waits.
-        """
-        if isinstance(exc, AuthError | RetryBudgetExhaustedError):
-            raise exc
-        if isinstance(exc, FatalHTTPError):
-            return self._finish(
-                intent, Verdict(S.NEEDS_REVIEW, f"could not read Shopify: {exc}"), run_id
-            )
-        why = f"could not read Shopify, left for the next run: {exc}"
-        with self._sessions() as session, session.begin():
-            row = session.get_one(ActionRow, intent.id)
-            note(session, row, actor=self._actor, now=self._clock.now(), reason=why, run_id=run_id)
-            self._fence(session)
-            state = row.state
-        return Outcome.of(intent, state, why, sent=False)
-
     def _resolve(self, intent: Intent, lease: Lease, run_id: str, plan: Plan) -> Outcome | None:
         """Finish an intent a previous run left in flight: re-read, else resend the same request.
 
@@ -414,58 +334,3 @@ class Executor:
         verdict = classify_write(intent.kind, parse_write(intent.kind, raw))
         self._crash("after_response")
         return self._finish(intent, verdict, run_id, response=raw)
-
-    def _mark_sending(
-        self,
-        session: Session,
-        row: ActionRow,
-        variables: dict[str, Any],
-        lease: Lease,
-        run_id: str,
-        *,
-        resend: bool,
-    ) -> None:
-        why = resend_reason(row.variables, variables) if resend else "sending"
-        row.variables = variables
-        now = self._clock.now()
-        transition(session, row, S.SENDING, actor=self._actor, now=now, reason=why, run_id=run_id)
-        session.flush()  # the first write takes SQLite's write lock before the lease check
-        assert_current(session, lease, self._clock.now())
-
-    def _finish(
-        self,
-        intent: Intent,
-        verdict: Verdict,
-        run_id: str,
-        response: dict[str, Any] | None = None,
-        *,
-        actor: str | None = None,
-    ) -> Outcome:
-        with self._sessions() as session, session.begin():
-            (row,) = claim(session, [intent.id])
-            if row.state == S.REJECTED and response is None:  # by a human: it stands
-                return Outcome.of(intent, row.state, row.reason)
-            if ActionState(row.state) in TERMINAL_STATES:
-                # Another run took the lease over while this one was on its way (stalled between
-                # marking the intent sending and its answer) and finished the intent: stop here,
-                # as on any lost lease; the same key made the two sends one write.
-                raise LockError(
-                    f"action {row.id} was finished ({row.state}) by another run while this one "
-                    "was sending it: the lease was taken over"
-                )
-            if verdict.result_id is not None:
-                row.result_id = verdict.result_id
-            transition(
-                session,
-                row,
-                verdict.state,
-                actor=actor or self._actor,
-                now=self._clock.now(),
-                reason=verdict.reason,
-                response=response,
-                run_id=run_id,
-            )
-            self._fence(session)
-            if response is not None:
-                self._crash("before_final_commit")
-        return Outcome.of(intent, verdict.state.value, verdict.reason, verdict.result_id)

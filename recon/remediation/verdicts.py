@@ -38,8 +38,8 @@ class Outcome:
     reason: str
     result_id: str | None
     # False when this run sent nothing for it and left it as it was: a read before the write
-    # failed (``Executor._unreadable``), so an earlier run's unknown write is still unknown but
-    # was not sent (or resent) tonight.
+    # failed (``IntentRecorder._unreadable``), so an earlier run's unknown write is still
+    # unknown but was not sent (or resent) tonight.
     sent: bool = True
 
     @classmethod

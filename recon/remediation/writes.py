@@ -302,7 +302,7 @@ class GraphQLGateway:
         found = nodes_by_id("LineItemInventory", variables["ids"], nodes)
         if isinstance(found, Misshapen):
             # Not "no such line" (the restock would go to review as not stocked): a read that
-            # failed, so the restock waits for the next run (``Executor._unreadable``).
+            # failed, so the restock waits for the next run (``IntentRecorder._unreadable``).
             raise SourceError(found.reason)
         subject = f"line items {', '.join(variables['ids'])} at {location_gid}"
         with _parsing("LineItemInventory", subject):
