@@ -16,14 +16,11 @@ one second would miss entirely, so it finds and keeps the shift (``_edge_second`
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,60 +32,30 @@ from recon.models import LoopReturnRecord, Quarantined
 from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.loop_parse import parse_return, parse_return_items
+from recon.sources.loop_windows import (
+    FURTHEST_ZONE,
+    MAX_WINDOW_DAYS,
+    ZONE_SHIFTS,
+    LoopItem,
+    check_window,
+    cursor_breaks_ties,
+    edge_moment,
+    from_loop_time,
+    holds_second,
+    loop_time,
+    page_parts,
+    split_windows,
+)
 from recon.sources.pacing import TokenBucket
-from recon.sources.parsing import BadFieldError, opt_time
 from recon.sources.retry_budget import RetryBudget
 from recon.sources.server_clock import ServerClock
 
 logger = logging.getLogger(__name__)
 
-MAX_WINDOW_DAYS = 120
 MAX_PAGE = "750"  # §6: Loop's largest pageSize
-WINDOW_OVERLAP = timedelta(minutes=10)
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
 THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
-# Every UTC offset in use (hours), for a server that reads from/to in the shop's zone (trap 6).
-ZONE_SHIFTS = tuple(
-    timedelta(minutes=round(hours * 60))
-    for hours in (
-        *(-12, -11, -10, -9.5, -9, -8, -7, -6, -5, -4, -3.5, -3, -2.5, -2, -1),
-        *(1, 2, 3, 3.5, 4, 4.5, 5, 5.5, 5.75, 6, 6.5, 7, 8, 8.75, 9, 9.5, 10, 10.5, 11, 12),
-        *(12.75, 13, 13.75, 14),
-    )
-)
-
-_FURTHEST_ZONE = max(abs(shift) for shift in ZONE_SHIFTS)
-
-LoopItem = LoopReturnRecord | Quarantined
-
-
-def split_windows(
-    start: datetime, end: datetime, *, days: int, overlap: timedelta = WINDOW_OVERLAP
-) -> list[tuple[datetime, datetime]]:
-    """[start, end) cut into windows of at most ``days``, each after the first starting early.
-
-    Raises:
-        ValueError: if ``days`` is outside 1..120 or the overlap is not shorter than a window.
-    """
-    if not 1 <= days <= MAX_WINDOW_DAYS:
-        raise ValueError(f"window_days must be 1..{MAX_WINDOW_DAYS}, got {days}")
-    span = timedelta(days=days)
-    if overlap >= span:
-        raise ValueError("the window overlap must be shorter than a window")
-    windows: list[tuple[datetime, datetime]] = []
-    cursor = start
-    while cursor < end:
-        window_end = min(cursor + span, end)
-        windows.append((cursor, window_end))
-        if window_end >= end:
-            break
-        # Overlap: a row updated exactly at a window boundary belongs to both windows under either
-        # reading of inclusive/exclusive bounds, and Loop's zone handling of from/to is unknown
-        # (§6 trap 6); duplicates are dropped by id. Rows skipped at a page edge inside a window
-        # (cursor keyed on one timestamp, trap 4) are a different problem: see _edge_second.
-        cursor = window_end - overlap
-    return windows
 
 
 def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
@@ -105,11 +72,6 @@ def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
     return replace(
         chosen, throttle_min_delay=THROTTLE_MIN_SECONDS, throttle_max_delay=THROTTLE_MAX_SECONDS
     )
-
-
-def loop_time(moment: datetime) -> str:
-    """UTC ISO 8601 with an explicit zone: Loop's zone for from/to is undocumented (§6 trap 6)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LoopClient:
@@ -177,7 +139,7 @@ class LoopClient:
             ValueError: without both bounds, with naive datetimes, or with an unknown state.
             SourceError: subclasses from the retry policy, or ``CursorLoopError``.
         """
-        _check_window(start, end)
+        check_window(start, end)
         if state not in LOOP_STATES:
             raise ValueError(f"state must be one of {', '.join(LOOP_STATES)}, got {state!r}")
         yield from self._dedupe(self._iter_windows(start, end, state), set())
@@ -188,7 +150,7 @@ class LoopClient:
         Raises:
             ValueError: as ``iter_returns``.
         """
-        _check_window(start, end)
+        check_window(start, end)
         seen: set[str] = set()
         for state in LOOP_STATES:
             yield from self._dedupe(self._iter_windows(start, end, state), seen)
@@ -237,7 +199,7 @@ class LoopClient:
         query = dict(params)
         seen_cursors: set[str] = set()
         while url is not None:
-            returns, next_url = _page_parts(self._get(url, query))
+            returns, next_url = page_parts(self._get(url, query))
             items = [
                 self._with_details_refunds(item) if isinstance(item, LoopReturnRecord) else item
                 for raw in returns
@@ -255,7 +217,7 @@ class LoopClient:
                 )
             seen_cursors.add(cursor)
             if edges and not cursor_breaks_ties(query.get("cursor")):
-                yield from self._edge_second(params, _edge_moment(returns, items))
+                yield from self._edge_second(params, edge_moment(returns, items))
 
     def _edge_second(self, params: dict[str, str], edge: datetime | None) -> Iterator[LoopItem]:
         """Re-read the second of the page's last row, paged, same state and filter (§6 trap 4).
@@ -276,25 +238,25 @@ class LoopClient:
         if edge is None:
             return
         second = edge.replace(microsecond=0)
-        start, end = _from_loop_time(params["from"]), _from_loop_time(params["to"])
+        start, end = from_loop_time(params["from"]), from_loop_time(params["to"])
         low, high = second, second + timedelta(seconds=1)
         if start <= edge <= end:  # kept inside the window asked for
             low, high = max(low, start), min(high, end)
-        elif not start - _FURTHEST_ZONE <= edge <= end + _FURTHEST_ZONE:
+        elif not start - FURTHEST_ZONE <= edge <= end + FURTHEST_ZONE:
             return  # no zone explains it: a server that ignored the window, nothing to re-read
         # An edge just outside it is a server that read the window in another zone: its rows
         # are served by no other query of this window (a backfill's windows abut), so the
         # second is re-read whole, and the zone search below runs for it as for any other edge.
         tried = self._zone_shift or timedelta(0)
         items = self._read_between(params, low + tried, high + tried)
-        if _holds_second(items, second):
+        if holds_second(items, second):
             yield from items
             return
         for shift in (timedelta(0), *ZONE_SHIFTS):  # no shift too: Loop may read UTC again
             if shift == tried:
                 continue
             shifted = self._read_between(params, low + shift, high + shift)
-            if _holds_second(shifted, second):
+            if holds_second(shifted, second):
                 logger.warning(
                     "loop reads from/to as wall time at UTC%+g h%s (§6 trap 6): page-edge "
                     "re-reads are shifted to match",
@@ -383,88 +345,3 @@ def _needs_details(record: LoopReturnRecord) -> bool:
     if any(refund.provider_refund_id for refund in record.refunds):
         return False
     return record.raw.get("shopify_refund_object") is None
-
-
-def cursor_breaks_ties(cursor: str | None) -> bool:
-    """True when a page cursor provably carries an id tie-breaker beside its timestamp.
-
-    Cursors are never built by hand (§6); this only reads one. Loop's sample cursor is base64
-    JSON with the timestamp alone (trap 4); a cursor that also names an ``id`` cannot skip rows
-    at the page edge, so the edge second need not be re-read. Anything unreadable counts as "no".
-    """
-    if not cursor:
-        return False
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        return False
-    return isinstance(payload, dict) and payload.get("id") not in (None, "")
-
-
-def _edge_moment(returns: list[Any], items: list[LoopItem]) -> datetime | None:
-    """``updated_at`` of the page's last row as sent, quarantined or not (else the last record's).
-
-    The server's next page starts past the last row's second whatever recon made of that row: a
-    row held back for a bad amount or currency still sets the edge (trap 4).
-    """
-    for raw in reversed(returns):
-        if isinstance(raw, dict):
-            try:
-                moment = opt_time(raw.get("updated_at"), "updated_at")
-            except BadFieldError:
-                continue
-            if moment is not None:
-                return moment
-    last = next((i for i in reversed(items) if isinstance(i, LoopReturnRecord)), None)
-    return last.updated_at if last is not None else None
-
-
-def _holds_second(items: list[LoopItem], second: datetime) -> bool:
-    """Whether any row read (quarantined or not) was updated within ``second``."""
-    for item in items:
-        moment: datetime | None
-        if isinstance(item, LoopReturnRecord):
-            moment = item.updated_at
-        else:
-            try:
-                moment = opt_time(item.raw.get("updated_at"), "updated_at")
-            except BadFieldError:
-                continue
-        if moment is not None and second <= moment < second + timedelta(seconds=1):
-            return True
-    return False
-
-
-def _from_loop_time(text: str) -> datetime:
-    """Parse back a bound written by ``loop_time``."""
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _page_parts(body: Any) -> tuple[list[Any], str | None]:
-    """(returns, nextPageUrl) of a paginated page; a bare array is one last page (§6)."""
-    if isinstance(body, list):
-        return body, None
-    # With paginate=true the page is always {"returns": [...], ...} (§6). A 200 without that
-    # list (an error object such as {"message": "Server busy"}) is no empty page: reading it as
-    # one would move the watermark past returns never read.
-    if not isinstance(body, dict) or not isinstance(body.get("returns"), list):
-        keys = sorted(body)[:5] if isinstance(body, dict) else type(body).__name__
-        raise FatalHTTPError(
-            f"loop returns list: unexpected response shape (no returns list: {keys})"
-        )
-    next_url = body.get("nextPageUrl")
-    return list(body["returns"]), next_url if isinstance(next_url, str) else None
-
-
-def _check_window(start: datetime | None, end: datetime | None) -> None:
-    """Refuse calls that Loop would silently narrow to the last 24 hours (§6 trap 1).
-
-    Raises:
-        ValueError: without both bounds, with naive datetimes, or with start after end.
-    """
-    if start is None or end is None:
-        raise ValueError("Loop returns need both start and end (without them Loop sends 24 hours)")
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("Loop window bounds must be tz-aware")
-    if start > end:
-        raise ValueError(f"Loop window start {start} is after end {end}")

@@ -16,7 +16,8 @@ from recon.clock import VirtualClock
 from recon.errors import CursorLoopError, FatalHTTPError
 from recon.models import LoopReturnRecord, Quarantined
 from recon.sources.http import RetryPolicy
-from recon.sources.loop import LoopClient, split_windows
+from recon.sources.loop import LoopClient
+from recon.sources.loop_windows import split_windows
 
 EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "examples" / "loop"
 BASE = "https://api.loopreturns.com/api"

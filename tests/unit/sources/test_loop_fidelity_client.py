@@ -25,7 +25,8 @@ from recon.sandbox.loop import create_loop_app
 from recon.sandbox.state import LOOP_API_KEY, SandboxState
 from recon.sandbox.world import LoopReturn
 from recon.sources.http import RetryPolicy
-from recon.sources.loop import ZONE_SHIFTS, LoopClient, cursor_breaks_ties
+from recon.sources.loop import LoopClient
+from recon.sources.loop_windows import ZONE_SHIFTS, cursor_breaks_ties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox_loop"))
 from loop_worlds import NOW, make_return, make_world
