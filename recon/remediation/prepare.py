@@ -32,17 +32,14 @@ from recon.remediation.guards import (
 )
 from recon.remediation.planner import ActionKind, ActionState, refund_cap_reason
 from recon.remediation.verdicts import Intent, Verdict
-from recon.remediation.writes import (
-    OrderRefunds,
-    ShopifyGateway,
+from recon.remediation.write_inputs import (
     allocate_transactions,
-    gid,
     note_names_rma,
     presentment_amount,
     refund_line_inputs,
     restock_input,
-    tail,
 )
+from recon.remediation.writes import OrderRefunds, ShopifyGateway, gid, tail
 
 S = ActionState
 

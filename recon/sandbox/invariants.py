@@ -20,7 +20,7 @@ from typing import Any
 from recon.models import CLOSED_STATUSES, Category, Finding
 from recon.remediation.actions import TERMINAL_STATES, ActionState
 from recon.remediation.ledger import ActionView
-from recon.remediation.writes import note_names_rma
+from recon.remediation.write_inputs import note_names_rma
 from recon.sandbox.scoring import score
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import GroundTruth

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from recon.remediation.ledger import ActionView
-from recon.remediation.writes import note_names_rma
+from recon.remediation.write_inputs import note_names_rma
 from recon.sandbox.invariants import (
     Baseline,
     Violation,

@@ -30,7 +30,7 @@ from stock import units_to_restock
 from recon.remediation.crash import CRASH_ENV, CRASH_POINTS
 from recon.remediation.ledger import ActionView, list_actions
 from recon.remediation.planner import TERMINAL_STATES, ActionKind, idempotency_key
-from recon.remediation.writes import note_names_rma
+from recon.remediation.write_inputs import note_names_rma
 from recon.sandbox.generator import generate_world
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.shopify.context import AdjustmentGroup

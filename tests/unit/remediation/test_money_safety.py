@@ -37,7 +37,8 @@ from recon.remediation.limits import check_breaker
 from recon.remediation.planner import ActionKind, ActionState, LedgerFacts, RmaContext
 from recon.remediation.planner import plan_actions as plan
 from recon.remediation.runner import remediate
-from recon.remediation.writes import SuggestedRefund, SuggestedTransaction, allocate_transactions
+from recon.remediation.write_inputs import allocate_transactions
+from recon.remediation.writes import SuggestedRefund, SuggestedTransaction
 from recon.store.snapshot import Snapshot
 
 ORDER = "gid://shopify/Order/1001"

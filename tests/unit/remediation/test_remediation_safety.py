@@ -15,7 +15,7 @@ from run_helpers import assert_done_exactly_once
 from sqlalchemy import create_engine
 
 from recon.remediation.planner import ActionKind, idempotency_key
-from recon.remediation.writes import allocate_transactions, refund_line_inputs, restock_input
+from recon.remediation.write_inputs import allocate_transactions, refund_line_inputs, restock_input
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
