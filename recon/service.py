@@ -14,14 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recon.bootstrap import App
 from recon.config import RemediationMode, Settings
-from recon.deliverables import (
-    check_output_dirs,
-    mark_latest,
-    nightly_period,
-    publish,
-    report_data,
-    report_folder,
-)
+from recon.deliverables import check_output_dirs, nightly_period, publish, report_data
 from recon.engine import ReconResult, build_frames, reconcile
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
@@ -33,6 +26,7 @@ from recon.models import OPEN_STATUSES, Finding
 from recon.order_flags import UnknownFlags, unknown_flags
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
+from recon.report_folders import mark_latest, report_folder
 from recon.store.snapshot import (
     Snapshot,
     describe_left_out,

@@ -179,12 +179,12 @@ class ReportData:
     # hang on them. ``order_flag_lines`` says so.
     order_flags: UnknownFlags = NO_FLAGS
     # Which report of the shop's day that goes out this is: 1, or 2 for a later run after one
-    # whose report went out (``deliverables.day_runs``); the e-mails of a later run say so.
+    # whose report went out (``report_folders.day_runs``); the e-mails of a later run say so.
     day_run: int = 1
     # Earlier runs of the shop's day that began a report folder and did not finish (their
     # report never went out): said beside the folder, which is not the day's first.
     unfinished_runs: int = 0
-    # The run's report folder (``deliverables.report_folder``); "" for the day's name.
+    # The run's report folder (``report_folders.report_folder``); "" for the day's name.
     folder: str = ""
     # Month-end only: findings open or acknowledged at the period's end (read from the history)
     # that the book did not recompute, their records having no activity in the period

@@ -2,7 +2,7 @@
 deliverables.
 
 ``write_run_reports`` writes ``exceptions.xlsx`` and ``report.html`` into the run's own folder
-(``recon.deliverables.report_folder``: the shop's day, suffixed for a later run of the day); the
+(``recon.report_folders.report_folder``: the shop's day, suffixed for a later run of the day); the
 caller writes ``findings.json`` beside them.
 """
 
@@ -140,7 +140,7 @@ def write_exceptions_workbook(
 
 def write_run_reports(data: ReportData, directory: Path) -> RunReports:
     """Write ``exceptions.xlsx`` and ``report.html`` for one run into ``directory`` (the run's
-    own folder: ``recon.deliverables.report_folder``).
+    own folder: ``recon.report_folders.report_folder``).
 
     Raises:
         OSError: if the files cannot be written.

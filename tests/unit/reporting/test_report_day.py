@@ -16,15 +16,9 @@ from report_samples import make_data
 
 from recon.clock import shop_day
 from recon.config import DeliverySettings
-from recon.deliverables import (
-    UNFINISHED,
-    day_runs,
-    mark_latest,
-    mark_went_out,
-    nightly_period,
-    report_folder,
-)
+from recon.deliverables import nightly_period
 from recon.delivery import build_messages
+from recon.report_folders import UNFINISHED, day_runs, mark_latest, mark_went_out, report_folder
 from recon.reporting.exceptions_xlsx import write_run_reports
 from recon.reporting.html import render_email, render_report
 
