@@ -22,14 +22,8 @@ from recon.sandbox.plants_stock import expect_missing_restocks
 from recon.sandbox.scenario_shapes import HOUR
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import PlantedFinding
-from recon.sandbox.world import (
-    BalanceTransaction,
-    LoopReturn,
-    Order,
-    Payout,
-    PayoutSummary,
-    World,
-)
+from recon.sandbox.world import BalanceTransaction, Order, Payout, PayoutSummary, World
+from recon.sandbox.world_loop import LoopReturn
 
 # Balance transactions older than this join tonight's payout (the generator pays out anything
 # older than ~6 days; UNSETTLED_REFUND waits 10).

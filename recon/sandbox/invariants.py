@@ -24,7 +24,8 @@ from recon.remediation.write_inputs import note_names_rma
 from recon.sandbox.scoring import score
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import GroundTruth
-from recon.sandbox.world import LoopState, Order, Refund, TransactionStatus
+from recon.sandbox.world import Order, Refund, TransactionStatus
+from recon.sandbox.world_loop import LoopState
 
 # The categories whose planted findings recon's writes fix (a refund, a restock). An order tag
 # for STATUS_DRIFT annotates the order but leaves its return status open: the finding stays.

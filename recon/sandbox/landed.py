@@ -24,7 +24,8 @@ from recon.sandbox.invariants import (
 from recon.sandbox.shopify.render import shop_amount
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import GroundTruth, PlantedFinding
-from recon.sandbox.world import LoopReturn, Order, Refund, TransactionStatus
+from recon.sandbox.world import Order, Refund, TransactionStatus
+from recon.sandbox.world_loop import LoopReturn
 
 WRONG_ORDER = "write on the wrong order"
 NOT_FIXED = "fix not applied"

@@ -37,7 +37,7 @@ from recon.sandbox.loop_paging import (
 )
 from recon.sandbox.loop_render import render_details, render_list_item
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import LoopReturn
+from recon.sandbox.world_loop import LoopReturn
 
 # Names that lived here before the split into loop_cursor/loop_paging; still importable from here.
 __all__ = [

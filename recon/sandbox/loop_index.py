@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from recon.sandbox.world import LoopReturn
+from recon.sandbox.world_loop import LoopReturn
 
 Key = tuple[datetime, int]  # (filter column value, numeric id): the order of list results
 COLUMNS = ("created_at", "updated_at")

@@ -23,7 +23,7 @@ from recon.sandbox.loop_cursor import (
     parse_time,
 )
 from recon.sandbox.loop_index import Key, ReturnIndex
-from recon.sandbox.world import LoopReturn, LoopState
+from recon.sandbox.world_loop import LoopReturn, LoopState
 
 DEFAULT_STATES = ("open", "closed", "expired")  # §6 trap 2
 FILTERS = ("created_at", "updated_at")

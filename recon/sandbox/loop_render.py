@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import LoopLineItem, LoopRefund, LoopReturn
+from recon.sandbox.world_loop import LoopLineItem, LoopRefund, LoopReturn
 
 _CENT = Decimal("0.01")
 _LABEL_RATE = 6.1  # label postage is not money recon reconciles; Loop sends it as a JSON number

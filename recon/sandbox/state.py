@@ -9,13 +9,8 @@ from typing import Any
 
 from recon.clock import Clock, VirtualClock
 from recon.sandbox.faults import Faults
-from recon.sandbox.world import (
-    BalanceTransaction,
-    LoopReturn,
-    Order,
-    Payout,
-    World,
-)
+from recon.sandbox.world import BalanceTransaction, Order, Payout, World
+from recon.sandbox.world_loop import LoopReturn
 
 SHOPIFY_TOKEN = "shpat_sandbox_not_a_secret"  # noqa: S105 - the sandbox's published credential
 LOOP_API_KEY = "loop_sandbox_not_a_secret"

@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from recon.sandbox.world import Amount, Currency, _Model
+from recon.sandbox.world_fields import Amount, Currency, WorldModel
 
 
-class PlantedFinding(_Model):
+class PlantedFinding(WorldModel):
     """One discrepancy the generator planted; field names match ``findings.json``."""
 
     key: str  # CATEGORY|scope, as docs/findings.md defines it
@@ -26,7 +26,7 @@ class PlantedFinding(_Model):
     description: str = ""
 
 
-class GroundTruth(_Model):
+class GroundTruth(WorldModel):
     """The planted discrepancies of a world, written beside it as ``<world>.truth.json``."""
 
     format: Literal["recon-truth"] = "recon-truth"

@@ -12,7 +12,8 @@ invisible, and a record's ``revisions`` apply once their ``at`` has passed. That
 describes several nights: returns closing later, refunds landing late, payouts settling days after.
 
 Loading validates with pydantic; an invalid file raises ``WorldError`` naming the path of the bad
-field, e.g. ``orders[3].line_items[0].price: expected a decimal amount``.
+field, e.g. ``orders[3].line_items[0].price: expected a decimal amount``. Loop's records are in
+``recon.sandbox.world_loop``; the field types all parts share in ``recon.sandbox.world_fields``.
 """
 
 from __future__ import annotations
@@ -24,23 +25,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
+from recon.sandbox.world_fields import Amount, Currency, Id, WorldModel
+from recon.sandbox.world_loop import LoopReturn
+
 WORLD_FORMAT_VERSION: Literal[1] = 1
-
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
 
 
 class Plan(StrEnum):
@@ -58,12 +52,12 @@ class Plan(StrEnum):
         ]
 
 
-class Location(_Model):
+class Location(WorldModel):
     id: Id
     name: str
 
 
-class InventoryItem(_Model):
+class InventoryItem(WorldModel):
     """One stocked variant; ``available`` is keyed by location id."""
 
     id: Id
@@ -73,7 +67,7 @@ class InventoryItem(_Model):
     available: dict[str, int] = Field(default_factory=dict)
 
 
-class LineItem(_Model):
+class LineItem(WorldModel):
     id: Id
     sku: str | None = None
     title: str = ""
@@ -105,7 +99,7 @@ class TransactionStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
-class Transaction(_Model):
+class Transaction(WorldModel):
     """An order transaction (sale, capture, refund...). Refund transactions name their refund."""
 
     id: Id
@@ -128,7 +122,7 @@ class RestockType(StrEnum):
     LEGACY_RESTOCK = "LEGACY_RESTOCK"
 
 
-class RefundLine(_Model):
+class RefundLine(WorldModel):
     id: Id
     line_item_id: Id
     quantity: int = Field(ge=1)
@@ -138,7 +132,7 @@ class RefundLine(_Model):
     subtotal: Amount  # presentment currency
 
 
-class Refund(_Model):
+class Refund(WorldModel):
     """A Shopify refund. Money moved only through its transactions (``Transaction.refund_id``)."""
 
     id: Id
@@ -159,13 +153,13 @@ class ShopifyReturnStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
-class ShopifyReturnLine(_Model):
+class ShopifyReturnLine(WorldModel):
     id: Id
     line_item_id: Id
     quantity: int = Field(ge=1)
 
 
-class ShopifyReturn(_Model):
+class ShopifyReturn(WorldModel):
     """A Shopify ``Return`` object (Loop mirrors its returns into Shopify's Returns API)."""
 
     id: Id
@@ -176,7 +170,7 @@ class ShopifyReturn(_Model):
     lines: list[ShopifyReturnLine] = Field(default_factory=list)
 
 
-class Order(_Model):
+class Order(WorldModel):
     id: Id
     name: str
     created_at: AwareDatetime
@@ -199,81 +193,6 @@ class Order(_Model):
     returns: list[ShopifyReturn] = Field(default_factory=list)
 
 
-class LoopState(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    REVIEW = "review"
-
-
-class LoopLineItem(_Model):
-    """One returned unit (Loop documents no quantity field: one line item is one unit)."""
-
-    line_item_id: Id
-    provider_line_item_id: Id  # Shopify order line item id
-    product_id: Id | None = None
-    variant_id: Id | None = None
-    sku: str | None = None
-    title: str = ""
-    price: Amount
-    discount: Amount = Decimal("0")
-    tax: Amount = Decimal("0")
-    refund: Amount
-    returned_at: AwareDatetime
-    return_reason: str = ""
-    provider_restock_location_id: Id | None = None
-    outcome: str = "default"
-    # Warehouse grading; set once the unit was inspected (None until then).
-    condition: dict[str, Any] | None = None
-    disposition: dict[str, Any] | None = None
-
-
-class LoopRefund(_Model):
-    """Loop's ``refunds[]`` entry (details endpoint and webhook)."""
-
-    gateway: str
-    amount: Amount
-    currency: Currency
-    provider_refund_id: str | None = None
-    provider: str = "shopify"
-
-
-class LoopReturn(_Model):
-    """A Loop return (RMA). Field names are Loop's; money in the shop currency (``currency``)."""
-
-    id: Id
-    state: LoopState
-    created_at: AwareDatetime
-    updated_at: AwareDatetime
-    outcome: str  # open string: refund, exchange, gift_card, combinations...
-    order_id: Id  # Loop's own order id
-    provider_order_id: Id  # Shopify order id
-    order_name: str
-    currency: Currency
-    multi_currency: bool = False
-    customer: str = ""
-    total: Amount
-    refund: Amount = Decimal("0")
-    gift_card: Amount = Decimal("0")
-    handling_fee: Amount = Decimal("0")
-    exchange_credit_total: Amount = Decimal("0")
-    return_total: Amount | None = None
-    line_items: list[LoopLineItem] = Field(min_length=1)
-    refunds: list[LoopRefund] = Field(default_factory=list)
-    label_status: str = "pending"
-    carrier: str = ""
-    tracking_number: str = ""
-    destination_id: Id | None = None
-    was_processed: bool = False
-    refund_before_inspection: bool = False
-    return_processed_at: AwareDatetime | None = None
-    refund_processed_at: AwareDatetime | None = None
-    gift_card_processed_at: AwareDatetime | None = None
-    exchange_processed_at: AwareDatetime | None = None
-    type: Literal["standard", "warranty"] = "standard"
-
-
 class PayoutStatus(StrEnum):
     SCHEDULED = "SCHEDULED"
     PAID = "PAID"
@@ -281,7 +200,7 @@ class PayoutStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
-class PayoutSummary(_Model):
+class PayoutSummary(WorldModel):
     """``ShopifyPaymentsPayoutSummary``; omitted fields are zero."""
 
     charges_gross: Amount = Decimal("0")
@@ -299,7 +218,7 @@ class PayoutSummary(_Model):
     usdc_rebate_credit_amount: Amount = Decimal("0")
 
 
-class Payout(_Model):
+class Payout(WorldModel):
     id: Id
     issued_at: AwareDatetime
     status: PayoutStatus
@@ -309,7 +228,7 @@ class Payout(_Model):
     summary: PayoutSummary = Field(default_factory=PayoutSummary)
 
 
-class BalanceTransaction(_Model):
+class BalanceTransaction(WorldModel):
     """A Shopify Payments balance transaction. Refund rows are negative."""
 
     id: Id
@@ -330,7 +249,7 @@ class BalanceTransaction(_Model):
     test: bool = False
 
 
-class GiftCard(_Model):
+class GiftCard(WorldModel):
     id: Id
     created_at: AwareDatetime
     note: str | None = None
@@ -344,7 +263,7 @@ class GiftCard(_Model):
     last_characters: str = "0000"
 
 
-class Revision(_Model):
+class Revision(WorldModel):
     """A change that happens to a record at ``at`` (e.g. a Loop return closing on night 3).
 
     ``target`` is ``loop_return:<id>``, ``order:<id>``, ``balance_transaction:<id>`` or
@@ -373,7 +292,7 @@ RECON_SCOPES: tuple[str, ...] = (
 )
 
 
-class Shop(_Model):
+class Shop(WorldModel):
     domain: str = "recon-sandbox.myshopify.com"
     name: str = "Recon Sandbox"
     currency: Currency = "USD"
@@ -391,7 +310,7 @@ class Shop(_Model):
     deep_page_cap: int = Field(default=25_000, ge=1)
 
 
-class World(_Model):
+class World(WorldModel):
     """A whole sandbox world. ``now`` is where the sandbox clock starts."""
 
     format: Literal["recon-world"] = "recon-world"

@@ -10,7 +10,7 @@ from loop_worlds import NOW, TestClient, make_world
 from recon.clock import VirtualClock
 from recon.sandbox.loop import create_loop_app
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import LoopReturn
+from recon.sandbox.world_loop import LoopReturn
 
 
 @pytest.fixture

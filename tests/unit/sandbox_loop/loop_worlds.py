@@ -10,18 +10,8 @@ from typing import Any
 from starlette.exceptions import StarletteDeprecationWarning
 
 from recon.sandbox.state import LOOP_API_KEY
-from recon.sandbox.world import (
-    LineItem,
-    Location,
-    LoopLineItem,
-    LoopRefund,
-    LoopReturn,
-    LoopState,
-    Order,
-    Refund,
-    Shop,
-    World,
-)
+from recon.sandbox.world import LineItem, Location, Order, Refund, Shop, World
+from recon.sandbox.world_loop import LoopLineItem, LoopRefund, LoopReturn, LoopState
 
 # Starlette 1.x warns once, at import, that it prefers the `httpx2` fork; plain httpx works and is
 # what the project depends on, so the warning is silenced for this one import only.

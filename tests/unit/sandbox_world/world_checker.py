@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from recon.config import DEFAULT_RMA_PATTERNS
 from recon.money import exponent, quantize
-from recon.sandbox.world import LoopReturn, Order, Refund, Transaction, World
+from recon.sandbox.world import Order, Refund, Transaction, World
+from recon.sandbox.world_loop import LoopReturn
 
 TOL = Decimal("0.01")
 

@@ -23,7 +23,7 @@ from recon.models import LoopReturnRecord
 from recon.sandbox.faults import Faults
 from recon.sandbox.loop import create_loop_app
 from recon.sandbox.state import LOOP_API_KEY, SandboxState
-from recon.sandbox.world import LoopReturn
+from recon.sandbox.world_loop import LoopReturn
 from recon.sources.http import RetryPolicy
 from recon.sources.loop import LoopClient
 from recon.sources.loop_windows import ZONE_SHIFTS, cursor_breaks_ties
