@@ -234,7 +234,7 @@ def schedule(
             store.close()
 
     # Restarted in the hour the clocks repeat, a night that already ran is not run again; one
-    # missed while the schedule was down runs at once (``recon.scheduler.missed_run``).
+    # missed while the schedule was down runs at once (``recon.schedule_times.missed_run``).
     last_run = read_last_run()
     stopped: list[RunInterruptedError] = []
     finished: list[bool] = []  # a run the signal found past its last safe point, then done

@@ -2,6 +2,8 @@
 
 Cron users do not need this: ``run_recon.py run`` from crontab does the same, and the run lock
 (``recon.lock``) keeps two runs of one shop from overlapping whichever way they were started.
+The schedule's times (the trigger, a missed night, the night a firing is for) are
+in ``recon.schedule_times``; this module builds the scheduler and wraps the job.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from recon.crontab import trigger_fields
-from recon.errors import ConfigError, LockError, ReconError, ReportNotDeliveredError
+from recon.errors import LockError, ReconError, ReportNotDeliveredError
+from recon.schedule_times import cron_trigger, missed_run, night_of
 
 if TYPE_CHECKING:
     from recon.store.sql import SqlStore
@@ -123,28 +124,6 @@ def build_scheduler(
     return scheduler
 
 
-def missed_run(trigger: Any, last_run: datetime, now: datetime) -> datetime | None:
-    """``now`` when a time of the schedule passed since ``last_run`` (the shop's last nightly run
-    that ran to its end) with no run: the scheduler was down then (a reboot, a deploy, a crash;
-    or its run was stopped by the restart, which does not count). Else None.
-
-    An in-memory schedule remembers nothing across a restart: started after 02:00, it waited
-    for tomorrow's, and the night went without a run, a report or its fixes. A missed time in
-    the first pass of the hour the clocks repeat is left to the second pass, due within the
-    hour (``OncePerWallTime``).
-    """
-    missed = trigger.get_next_fire_time(None, last_run + _TICK)
-    if missed is None or missed > now:
-        return None
-    upcoming = trigger.get_next_fire_time(None, now)
-    local = None if upcoming is None else upcoming.astimezone(trigger.timezone)
-    if local is not None and local.fold == 1:
-        first_pass = local.replace(fold=0).astimezone(UTC)
-        if last_run < first_pass <= now and first_pass != upcoming:
-            return None  # the night runs at the second pass, as a scheduler started then would
-    return now
-
-
 def _catch_up_now(trigger: Any, last_run: datetime, now: datetime) -> datetime | None:
     """``now`` when the night missed since ``last_run`` (``missed_run``) is to run at once;
     None when none was missed, or when the next scheduled run comes within
@@ -189,28 +168,6 @@ def _wall_clock_scheduler(recheck_seconds: float) -> Any:
             return recheck_seconds if wait is None else min(wait, recheck_seconds)
 
     return WallClockScheduler(timezone=UTC)
-
-
-def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) -> Any:
-    """The APScheduler trigger for ``cron`` in ``timezone``: each wall-clock time once, the
-    night ``last_run`` started in included (``recon.schedule_trigger``).
-
-    Raises:
-        ConfigError: if the cron expression or time zone is invalid.
-    """
-    from apscheduler.triggers.combining import OrTrigger
-    from apscheduler.triggers.cron import CronTrigger
-
-    from recon.schedule_trigger import OncePerWallTime
-
-    try:
-        zone = ZoneInfo(timezone)
-        crons = [CronTrigger(**fields, timezone=zone) for fields in trigger_fields(cron)]
-        # Two when both day fields are restricted: cron fires on days matching either.
-        inner = crons[0] if len(crons) == 1 else OrTrigger(crons)
-        return OncePerWallTime(inner, zone, last_run)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
 
 
 def last_nightly_start(store: SqlStore, *, sandbox: bool = False) -> datetime | None:
@@ -342,12 +299,6 @@ def _retried(
     return run
 
 
-# How far back the job looks for the scheduled time it fires for (``_night_of``), and the most
-# times of the schedule it steps through to find it (a cron firing every minute: two days).
-_DUE_LOOKBACK = timedelta(days=2)
-_DUE_STEPS = 3000
-
-
 def _unless_ran(
     job: Callable[[], object],
     trigger: Any,
@@ -382,7 +333,7 @@ def _unless_ran(
             asked_at_start.clear()
             return result
         now = _wall_now()
-        due = _night_of(trigger, now)
+        due = night_of(trigger, now)
         last = None if due is None or read_last_run is None else read_last_run()
         if due is not None and last is not None and last >= due:
             log.warning(  # the README says the skip is logged: the default level shows WARNING
@@ -395,24 +346,6 @@ def _unless_ran(
         return job()
 
     return run
-
-
-def _night_of(trigger: Any, now: datetime) -> datetime | None:
-    """The latest time of the schedule at or before ``now`` (UTC), or its first pass when it
-    falls in the second pass of an hour the clocks repeated; None if none within
-    ``_DUE_LOOKBACK``."""
-    inner = getattr(trigger, "inner", trigger)
-    due = None
-    fire = inner.get_next_fire_time(None, now - _DUE_LOOKBACK)
-    for _ in range(_DUE_STEPS):
-        if fire is None or fire > now:
-            break
-        due = fire
-        fire = inner.get_next_fire_time(fire, fire.astimezone(UTC) + _TICK)
-    if due is None:
-        return None
-    local: datetime = due.astimezone(trigger.timezone)
-    return local.replace(fold=0).astimezone(UTC)
 
 
 def _guarded(

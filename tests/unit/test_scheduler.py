@@ -377,7 +377,7 @@ def test_a_schedule_down_over_the_first_pass_of_the_repeated_hour_runs_at_the_se
     """Down over 01:30 PDT (the first pass) and back at 01:10 PST: the night runs at the second
     01:30, as README says of a scheduler started in the repeated hour, not twice; back after
     the second pass too, it runs at once."""
-    from recon.scheduler import cron_trigger, missed_run
+    from recon.schedule_times import cron_trigger, missed_run
 
     last_run = datetime(2026, 10, 31, 8, 30, tzinfo=UTC)  # the night before
     trigger = cron_trigger("30 1 * * *", LOS_ANGELES, last_run=last_run)

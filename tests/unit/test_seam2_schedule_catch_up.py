@@ -1,4 +1,4 @@
-"""Seams of ``schedule``'s catch-up (``recon.scheduler.missed_run``) with the run lock."""
+"""Seams of ``schedule``'s catch-up (``recon.schedule_times.missed_run``) with the run lock."""
 
 from __future__ import annotations
 
