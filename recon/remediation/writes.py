@@ -200,6 +200,26 @@ def _parsing(document: str, subject: str) -> Iterator[None]:
         ) from exc
 
 
+def _gateway(transaction: dict[str, Any], order_gid: str) -> str:
+    """A suggested transaction's gateway: its own, else its parent transaction's.
+
+    ``SuggestedOrderTransaction.gateway`` is nullable in the schema while the refund's
+    ``OrderTransactionInput.gateway`` is required: a null copied through made Shopify refuse
+    the whole refundCreate. The refund goes back through its parent's gateway; with neither
+    named, the answer is refused here (the write goes to review), naming the field.
+
+    Raises:
+        FatalHTTPError: neither the suggestion nor its parent names a gateway.
+    """
+    gateway = transaction["gateway"] or (transaction.get("parentTransaction") or {}).get("gateway")
+    if not isinstance(gateway, str) or not gateway:
+        raise FatalHTTPError(
+            f"order {order_gid}: suggestedTransactions[].gateway is null and its "
+            "parentTransaction names none; a refund cannot be built without one"
+        )
+    return gateway
+
+
 # Refunds read per order before a refund write; fewer when the cost cap refuses that many.
 REFUNDS_FIRST, REFUNDS_FALLBACK = 250, 50
 
@@ -226,6 +246,14 @@ class GraphQLGateway:
         """
         try:
             order = self._order("OrderRefundNotes", order_gid, {"first": REFUNDS_FIRST})
+            # ``refunds(first:)`` is a plain list, cut silently at its size (§7): one that
+            # fills it may hold more, and the RMA's marker could be past the cut. The sync
+            # holds such an order's writes; this covers one that reached 250 since.
+            if len(order.get("refunds") or ()) >= REFUNDS_FIRST:
+                raise FatalHTTPError(
+                    f"order {order_gid}: {REFUNDS_FIRST} refunds or more; the list may be "
+                    "incomplete"
+                )
         except CostExceededError:
             # The cost model priced 250 refunds over Shopify's cap (its costs are estimates
             # that can change): read fewer. A list that fills the smaller size may be cut
@@ -274,7 +302,7 @@ class GraphQLGateway:
         with _parsing("SuggestedRefund", f"order {order_gid}"):
             transactions = tuple(
                 SuggestedTransaction(
-                    gateway=t["gateway"],
+                    gateway=_gateway(t, order_gid),
                     parent_id=(t.get("parentTransaction") or {}).get("id"),
                     amount=_money(t.get("amountSet")),
                     maximum_refundable=_money(t.get("maximumRefundableSet")),
