@@ -113,8 +113,7 @@ class LoopClient:
         self._bucket = TokenBucket(clock)
         # How far Loop's reading of from/to is off the UTC sent, once a page edge showed it.
         self._zone_shift: timedelta | None = None
-        origin = urlsplit(self._root)
-        self._origin = (origin.scheme, origin.netloc)
+        self._origin = _origin_of(self._root)
 
     def interrupted_by(
         self, check: Callable[[], object]
@@ -318,7 +317,7 @@ class LoopClient:
             FatalHTTPError: if the next page points at another host (the key must not leak).
         """
         parts = urlsplit(next_url)
-        if (parts.scheme, parts.netloc) != self._origin:
+        if _origin_of(next_url) != self._origin:
             raise FatalHTTPError("loop nextPageUrl points at another host; refusing to follow it")
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         query.update(params)
@@ -345,3 +344,15 @@ def _needs_details(record: LoopReturnRecord) -> bool:
     if any(refund.provider_refund_id for refund in record.refunds):
         return False
     return record.raw.get("shopify_refund_object") is None
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None]:
+    """A URL's origin as the web compares it: scheme and host in lower case, the default port
+    as none (``https://API.loopreturns.com:443`` is ``https://api.loopreturns.com``). A
+    ``[loop] base_url`` spelled either way follows Loop's next pages; another host is refused.
+    An unparsable URL has no origin (the empty one), so it matches no real one."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return ("", "", None)
+    return (parsed.scheme, parsed.host, parsed.port)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from sources_scripted import ScriptedTransport, gql
 
 from recon.clock import VirtualClock
@@ -84,10 +83,6 @@ def _loop_page(return_id: str | None, next_url: str | None) -> httpx.Response:
     return httpx.Response(200, json=body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: Loop's nextPageUrl on the same origin is refused when base_url names :443",
-)
 def test_loop_next_page_on_the_same_origin_is_followed_whatever_the_base_url_spelling() -> None:
     """``[loop] base_url = "https://api.loopreturns.com:443/api"`` names the same origin as the
     ``https://api.loopreturns.com/...`` Loop writes in ``nextPageUrl`` (RFC 3986 §6.2.3: the
