@@ -171,6 +171,7 @@ def report_data(
     failed_writes: AbstractSet[int] = frozenset(),
     done_writes: AbstractSet[int] = frozenset(),
     unknown_writes: AbstractSet[int] = frozenset(),
+    held_records: int = 0,
 ) -> ReportData:
     """Freeze everything the workbook, HTML report and e-mails show (``folder``: the run's
     report folder, whose name and the day's earlier folders say which report of the shop's day
@@ -179,7 +180,8 @@ def report_data(
     closed whose report never went out, listed as resolved or left out; ``failed_writes``: the
     intents this run ended failed, listed with the writes that did not go through;
     ``done_writes``: those it ended done, whose findings' rows say what recon sent;
-    ``unknown_writes``: those it sent and ended unknown, counted as sent this run)."""
+    ``unknown_writes``: those it sent and ended unknown, counted as sent this run;
+    ``held_records``: the records held for review, ``quarantine.held_records``)."""
     day_run, unfinished = day_runs(folder) if folder else (1, 0)
     return build_report_data(
         findings=findings,
@@ -210,6 +212,7 @@ def report_data(
         failed_writes=failed_writes,
         done_writes=done_writes,
         unknown_writes=unknown_writes,
+        held_records=held_records,
     )
 
 

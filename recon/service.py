@@ -27,6 +27,7 @@ from recon.order_flags import UnknownFlags, unknown_flags
 from recon.remediation.runner import action_rows, ledger_restocks, remediate
 from recon.remediation.verdicts import ApplyReport
 from recon.report_folders import mark_latest, report_folder
+from recon.store.quarantine import held_records
 from recon.store.snapshot import (
     Snapshot,
     describe_left_out,
@@ -366,6 +367,7 @@ def _run_locked(
             failed_writes=applied.failed,
             done_writes=applied.done,
             unknown_writes=applied.unknown,
+            held_records=held_records(store.quarantine_entries()),
         )
         shown = {f.key for f in chain(findings, closed_before)} | passed_over
 

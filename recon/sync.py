@@ -33,7 +33,7 @@ entry and releases the writes it held.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,7 +45,7 @@ from recon.config import SyncSettings
 from recon.errors import RunInterruptedError
 from recon.fetch import Batch, FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
-from recon.models import Quarantined
+from recon.models import CLEANED, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.server_clock import ServerClock, host_ahead
 from recon.store.queries import OPEN_RETURN_STATES
@@ -183,7 +183,29 @@ def commit_batch(
         if fence is not None:
             s.flush()  # the first write takes SQLite's write lock before the check
             fence(s)
+    _log_held(batch.quarantined)
     return stats
+
+
+# Records named one by one in the log per batch; the rest are counted (``quarantine`` lists all).
+HELD_LOGGED = 20
+
+
+def _log_held(quarantined: Sequence[Quarantined]) -> None:
+    """Name each record tonight's batch kept for review (kind, id, field, why) once it is stored:
+    a return that could not be read raises no finding, so its refund is checked by no one
+    until someone reads the quarantine. Cleaning notes (the record was stored) are not held."""
+    held = [q for q in quarantined if not q.reason.startswith(CLEANED)]
+    for q in held[:HELD_LOGGED]:
+        log.warning(
+            "held for review (quarantine): %s %s %s, field %s: %s",
+            q.source, q.kind, q.record_id or "(no id)", q.field, q.reason[:300],
+        )  # fmt: skip
+    if len(held) > HELD_LOGGED:
+        log.warning(
+            "held for review (quarantine): %d more records; `run_recon.py quarantine` lists all",
+            len(held) - HELD_LOGGED,
+        )
 
 
 def _record_visibility(store: SqlStore, batch: Batch, session: Session) -> None:

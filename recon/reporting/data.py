@@ -200,6 +200,9 @@ class ReportData:
     # throttled until the run gave up): ``Headline.sent_this_run`` counts the refunds among
     # them Shopify may have run.
     unknown_writes: frozenset[int] = frozenset()
+    # Records the mirror holds for review (open quarantine entries, cleaning notes aside): what
+    # they say is reconciled by no one until they are read cleanly, so every report counts them.
+    held_records: int = 0
     # What those writes (and any whose outcome is unknown) sent, by finding key
     # (``sent_by_finding``): worked out once, when the data is frozen, and read by every row.
     sent: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)

@@ -279,6 +279,7 @@ def build_report_data(
     failed_writes: AbstractSet[int] = frozenset(),
     done_writes: AbstractSet[int] = frozenset(),
     unknown_writes: AbstractSet[int] = frozenset(),
+    held_records: int = 0,
 ) -> ReportData:
     """Compute every figure the reports show, once.
 
@@ -354,6 +355,7 @@ def build_report_data(
         failed_writes=frozenset(failed_writes),
         done_writes=frozenset(done_writes),
         unknown_writes=frozenset(unknown_writes),
+        held_records=held_records,
         sent=sent,
     )
 

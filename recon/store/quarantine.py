@@ -294,3 +294,13 @@ def unreadable(session: Session) -> frozenset[tuple[str, str]]:
         .distinct()
     )
     return frozenset((kind, record_id) for kind, record_id in found if record_id is not None)
+
+
+def held_records(entries: Iterable[QuarantineEntry]) -> int:
+    """How many records open entries hold for review: one per record (an entry without a
+    record id is one), leaving out cleaning notes (``CLEANED``: the record was stored)."""
+    return len({
+        (e.entry.source, e.entry.kind, e.entry.record_id or f"entry {e.entry_id}")
+        for e in entries
+        if e.resolved_at is None and not e.entry.reason.startswith(CLEANED)
+    })  # fmt: skip

@@ -68,11 +68,6 @@ class _BadRefundAmount:
         await send({"type": "http.response.body", "body": body})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: a record the nightly sync quarantines is logged nowhere (sync.py "
-    "commit_batch adds the entry silently; reports and mails never mention quarantine)",
-)
 def test_a_quarantined_loop_return_is_named_in_the_log_with_its_field(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
