@@ -37,7 +37,7 @@ from recon.engine.link import (
     refund_facts,
 )
 from recon.engine.link_heuristic import LINK_COLUMNS
-from recon.engine.payouts import tie_out
+from recon.engine.payouts import payout_columns, tie_out
 from recon.models import Category, Finding
 
 __all__ = [
@@ -414,8 +414,7 @@ def _matches(
             "match_method": method[at],
             "match_confidence": confidence[at],
             "transaction_ids": keys.join_rows(txn_at, txn["transaction_id"], size, at),
-            "payout_ids": keys.join_rows(paid_at, txn["payout_id"], size, at),
-            "payout_statuses": keys.join_rows(paid_at, txn["payout_state"], size, at),
+            **payout_columns(paid_at, txn, size, at),
         },
         columns=MATCH_COLUMNS,
         copy=False,  # fresh arrays: no need to stack them into blocks (1M rows)

@@ -1,4 +1,5 @@
-"""Payout tie-out: each payout's refund balance transactions against its summary and our links."""
+"""Payout tie-out: each payout's refund balance transactions against its summary and our links;
+and the match table's payout columns."""
 
 from __future__ import annotations
 
@@ -100,3 +101,41 @@ def _matched(frames: Frames, links: pd.DataFrame, codes: Codes) -> np.ndarray:
     named[txn_ids[linked[codes.of("transactions", "refund_id")]]] = True
     found: np.ndarray = named[codes.of("balance_transactions", "source_order_transaction_id")]
     return found
+
+
+def payout_columns(
+    paid_at: np.ndarray, txn: pd.DataFrame, size: int, at: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``payout_ids`` and ``payout_statuses`` of the match table, read side by side: the n-th
+    status is the n-th payout's. Each column joined on its own was sorted and de-duplicated
+    apart ("P1,P2" beside "IN_TRANSIT,PAID"; two payouts both paid read "PAID"), so an RMA paid
+    out in several payouts joins its (payout, status) pairs together, ordered by payout id.
+    An RMA in one payout (nearly all) keeps the plain joins.
+    """
+    ids = keys.join_rows(paid_at, txn["payout_id"], size, at)
+    states = keys.join_rows(paid_at, txn["payout_state"], size, at)
+    paid = np.flatnonzero(paid_at >= 0)
+    slot = paid_at[paid]
+    several = paid[np.bincount(slot, minlength=size)[slot] > 1]
+    if several.size == 0:
+        return {"payout_ids": ids, "payout_statuses": states}
+    pairs = pd.DataFrame({
+        "k": paid_at[several],
+        "id": pd.Series(txn["payout_id"].to_numpy()[several], dtype=object).astype(str),
+        "s": pd.Series(txn["payout_state"].to_numpy()[several], dtype=object)
+        .fillna("")
+        .astype(str),
+    }).drop_duplicates().sort_values(["k", "id", "s"])  # fmt: skip
+    grouped = pairs.groupby("k", sort=False)
+    by_slot = {
+        "payout_ids": grouped["id"].agg(",".join),
+        "payout_statuses": grouped["s"].agg(",".join),
+    }
+    out = {"payout_ids": ids, "payout_statuses": states}
+    for name, joined in by_slot.items():
+        per_slot = np.full(size, None, dtype=object)
+        per_slot[joined.index.to_numpy()] = joined.to_numpy()
+        rows = np.flatnonzero((at >= 0) & pd.notna(per_slot[np.maximum(at, 0)]))
+        out[name] = out[name].copy()
+        out[name][rows] = per_slot[at[rows]]
+    return out

@@ -79,10 +79,6 @@ def split_payouts(tmp_path: Path) -> Iterator[tuple[Settings, SqlStore]]:
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: Matched payout_ids and payout_statuses are sorted apart, so they misalign",
-)
 def test_matched_payout_statuses_line_up_with_their_payouts(split_payouts: Any) -> None:
     """A return refunded in two parts paid out in two payouts: the Matched row lists both
     payouts and their statuses. A controller reads them side by side (the first id with the
