@@ -6,7 +6,8 @@ numpy, seeded) with their id codes (``with_codes``, as ``build_frames`` does; ti
 runs ``reconcile`` end to end, then times ``datacompy.PandasCompare`` (1.x name of ``Compare``)
 of the returns frame against the refunds frame joined on the RMA. A first run warms the process
 up and is printed but not counted; the median of the next ``--runs`` runs is reported for both
-sides. Prints wall times, peak RSS and the ratio (goal ≤ 1.0).
+sides. Prints wall times, the engine's CPU time (all threads: steadier than wall time on a
+shared machine), peak RSS and the ratio (goal ≤ 1.0).
 """
 
 from __future__ import annotations
@@ -156,21 +157,23 @@ def _profile(frames: Frames) -> None:
     stats.sort_stats("cumulative").print_stats(r"recon/engine", 25)
 
 
-def _time_engine(returns: int) -> tuple[float, float, int, Frames]:
+def _time_engine(returns: int) -> tuple[float, float, float, int, Frames]:
     """Fresh frames (untimed), then their id codes and ``reconcile`` timed: (codes s, classify s,
-    findings, coded frames).
+    CPU s of both, findings, coded frames).
 
     Id codes are built by ``build_frames`` in a real run. They are engine work (datacompy gets its
     frames as they are), so the headline ratio counts them; the classification alone is printed
     beside it.
     """
     frames = build(returns)
+    cpu = time.process_time()  # all threads: beside wall time, a gauge on a shared machine
     start = time.perf_counter()
     frames = with_codes(frames)
     codes_s = time.perf_counter() - start
     start = time.perf_counter()
     result = reconcile(frames, EngineSettings(), AS_OF)
-    return codes_s, time.perf_counter() - start, len(result.findings), frames
+    engine_s = time.perf_counter() - start
+    return codes_s, engine_s, time.process_time() - cpu, len(result.findings), frames
 
 
 def main() -> None:
@@ -188,19 +191,21 @@ def main() -> None:
     # an engine run, would otherwise get warm memory while the engine's first run did not). It is
     # printed, not counted. Each run builds fresh frames, so nothing computed is carried over.
     timed: list[tuple[float, float, float]] = []
+    cpus: list[float] = []
     engine_rss = 0.0
     for run in range(args.runs + 1):
-        codes_s, engine_s, findings, frames = _time_engine(args.returns)
+        codes_s, engine_s, cpu_s, findings, frames = _time_engine(args.returns)
         engine_rss = max(engine_rss, _peak_rss_mb())
         compare_s = run_datacompy(frames)
         label = "warm-up run (cold process, not counted)" if run == 0 else f"run {run}"
         print(
             f"{label}: engine {codes_s + engine_s:.2f} s ({codes_s:.2f} s id codes + "
-            f"{engine_s:.2f} s classification), {findings:,} findings; "
+            f"{engine_s:.2f} s classification; CPU {cpu_s:.2f} s), {findings:,} findings; "
             f"datacompy.PandasCompare {compare_s:.2f} s"
         )
         if run:
             timed.append((codes_s, engine_s, compare_s))
+            cpus.append(cpu_s)
         if args.profile and run == args.runs:
             _profile(frames)
         del frames
@@ -209,7 +214,8 @@ def main() -> None:
     compare = statistics.median(d for _, _, d in timed)
     print(
         f"engine: {args.returns:,} returns, median of {len(timed)} runs {engine:.2f} s "
-        f"(classification {classify:.2f} s), peak RSS {engine_rss:,.0f} MB"
+        f"(classification {classify:.2f} s; CPU {statistics.median(cpus):.2f} s), "
+        f"peak RSS {engine_rss:,.0f} MB"
     )
     print(f"datacompy.PandasCompare: median {compare:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB")
     print(
