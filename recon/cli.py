@@ -225,6 +225,7 @@ def schedule(
 
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
+    slug, zone = settings.shop.slug, settings.shop.timezone
 
     def read_last_run() -> datetime | None:
         store = open_store(settings)
@@ -240,15 +241,27 @@ def schedule(
     finished: list[bool] = []  # a run the signal found past its last safe point, then done
 
     def job() -> None:
+        # The settings are read again before each run, as each of cron's runs reads them: an
+        # edit made to stop writes ([remediation] mode = "plan") holds from the next run, not
+        # from a restart. A file that no longer loads fails that run (logged; the schedule
+        # goes on). The schedule's own times are its start's: another shop or zone needs a
+        # restart, and a run for them is refused rather than run on the old schedule.
+        current = _settings(config)
+        if (current.shop.slug, current.shop.timezone) != (slug, zone):
+            raise ConfigError(
+                f"schedule: the settings now name shop {current.shop.slug} in "
+                f"{current.shop.timezone}, but this schedule was started for {slug} in {zone}; "
+                "restart `schedule` to run it"
+            )
         try:
-            with build_app(settings) as application:
+            with build_app(current) as application:
                 outcome = run_nightly(application, interrupt=interrupt)
         except RunInterruptedError as exc:
             stopped.append(exc)  # the schedule's own error, once the scheduler has stopped
             return
         if interrupt.requested:
             finished.append(True)
-        _check_delivered(settings, outcome)  # logged by the scheduler; the schedule goes on
+        _check_delivered(current, outcome)  # logged by the scheduler; the schedule goes on
 
     with on_signals(Interrupt()) as interrupt:
         first_run = datetime.now(UTC) if now else None
