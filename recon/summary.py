@@ -12,7 +12,8 @@ from rich.table import Table
 from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
-from recon.reporting.data import UNSETTLED, WAITING, Amount
+from recon.reporting.data import UNSETTLED, Amount
+from recon.reporting.data import waiting as waiting_for
 from recon.reporting.figures import amounts_at_risk, sent_at_risk, split_quiet
 from recon.sandbox.truth import GroundTruth
 from recon.service import RunOutcome
@@ -82,7 +83,7 @@ def _actions_line(outcome: RunOutcome) -> str:
     refused this run (not done), and apart those whose outcome is still unknown (they may
     have gone through)."""
     done = sum(1 for state in outcome.settled.values() if state == "done")
-    waiting = sum(1 for a in outcome.actions if a.get("state") in WAITING)
+    waiting = len(waiting_for(outcome.actions, {f.key for f in outcome.open_findings}))
     refused = sum(1 for state in outcome.settled.values() if state == "failed")
     unknown = sum(1 for a in outcome.actions if a.get("state") in UNSETTLED)
     line = f"actions: {done} applied, {waiting} waiting for a decision"

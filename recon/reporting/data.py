@@ -31,6 +31,32 @@ WAITING = frozenset({"proposed", "approved", "planned", "needs_review"})
 UNSETTLED = frozenset({"sending", "unknown"})
 
 
+def waiting(
+    actions: Iterable[Mapping[str, Any]], open_keys: AbstractSet[str]
+) -> tuple[Mapping[str, Any], ...]:
+    """Intents waiting for a person: to approve (proposed), to be sent (approved, planned), or
+    to review (needs_review). Review is a state no intent leaves, so one in review waits only
+    while the break it was planned for is still open (not fixed by hand, not acknowledged) and
+    no later intent for the same break replaced it (superseded: Loop's amount changed): else
+    every review since the first night was listed as waiting, night after night, beside its
+    replacement. ``actions list`` keeps them all. An intent that names no finding (planned
+    before recon recorded it) still waits.
+    """
+    actions = list(actions)
+    latest: dict[tuple[object, ...], int] = {}
+    for a in actions:
+        at = (a.get("rma"), a.get("kind"), a.get("finding_key"))
+        latest[at] = max(latest.get(at, -1), int(a.get("id") or 0))
+
+    def waits(a: Mapping[str, Any]) -> bool:
+        if a.get("status") != "needs_review" or not a.get("finding_key"):
+            return a.get("status") in WAITING
+        replaced = latest[(a.get("rma"), a.get("kind"), a.get("finding_key"))] > int(a["id"])
+        return not replaced and a["finding_key"] in open_keys
+
+    return tuple(a for a in actions if waits(a))
+
+
 @dataclass(frozen=True, slots=True)
 class ExceptionRow:
     """One open finding as the reports show it (text already cleaned, links built by recon)."""
@@ -269,8 +295,8 @@ class ReportData:
 
     @property
     def waiting_actions(self) -> tuple[Mapping[str, Any], ...]:
-        """Intents waiting for a person: to approve (proposed), to be sent, or to review."""
-        return tuple(a for a in self.actions if a.get("status") in WAITING)
+        """Intents waiting for a person (``waiting``)."""
+        return waiting(self.actions, {f.key for f in self.open_findings})
 
     @property
     def write_failures(self) -> tuple[Mapping[str, Any], ...]:
