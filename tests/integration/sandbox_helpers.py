@@ -10,6 +10,7 @@ mirrored table back as ``{table: {id: record JSON}}`` so two mirrors can be comp
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -238,3 +239,45 @@ def mirror_records(store: SqlStore) -> dict[str, dict[str, Any]]:
 def sync_settings_for_tests(**overrides: Any) -> SyncSettings:
     """Sync settings for tests: wide backfill windows keep the request count low."""
     return SyncSettings(**{"backfill_window_days": 30, **overrides})
+
+
+# A change made to one rendered Loop return on the wire (``CorruptReturns``).
+Corruption = Callable[[dict[str, Any]], None]
+
+
+class CorruptReturns:
+    """ASGI wrapper around the Loop emulator that corrupts chosen returns in list responses."""
+
+    def __init__(self, app: Any, damage: dict[str, Corruption]) -> None:
+        self.app = app
+        self.damage = damage
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/warehouse/return/list"):
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await self._send(send, start, b"".join(chunks))
+
+        await self.app(scope, receive, capture)
+
+    async def _send(self, send: Any, start: dict[str, Any], body: bytes) -> None:
+        if start.get("status") == 200:
+            page = json.loads(body)
+            for item in page.get("returns", []) if isinstance(page, dict) else page:
+                corrupt = self.damage.get(str(item.get("id")))
+                if corrupt is not None:
+                    corrupt(item)
+            body = json.dumps(page).encode()
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,6 @@ name the record and the field at fault, as every other bad-input error does.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -25,47 +24,11 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
+    CorruptReturns,
     normalise_generated_world,
     sandbox_rig,
     sync_settings_for_tests,
 )
-
-
-class _BadRefundAmount:
-    """ASGI wrapper around the Loop emulator: one return's ``refund`` reads "1,000.00"."""
-
-    def __init__(self, app: Any, victim: str) -> None:
-        self.app = app
-        self.victim = victim
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith("/warehouse/return/list"):
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    await self._send(send, start, b"".join(chunks))
-
-        await self.app(scope, receive, capture)
-
-    async def _send(self, send: Any, start: dict[str, Any], body: bytes) -> None:
-        if start.get("status") == 200:
-            page = json.loads(body)
-            for item in page.get("returns", []) if isinstance(page, dict) else page:
-                if str(item.get("id")) == self.victim:
-                    item["refund"] = "1,000.00"
-            body = json.dumps(page).encode()
-        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
 
 def test_a_quarantined_loop_return_is_named_in_the_log_with_its_field(
@@ -76,7 +39,7 @@ def test_a_quarantined_loop_return_is_named_in_the_log_with_its_field(
     victim = max(world.loop_returns, key=lambda r: r.updated_at).id  # in tonight's window
 
     def wrapper(app: Any) -> Any:
-        return _BadRefundAmount(app, victim)
+        return CorruptReturns(app, {victim: lambda r: r.update(refund="1,000.00")})
 
     with (
         caplog.at_level(logging.INFO),

@@ -8,11 +8,9 @@ run. (c) Corrupt Loop payloads on the wire are quarantined and listed; the run c
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,8 @@ from recon.sandbox.world_io import dump_world  # noqa: E402
 from recon.store.sql import SqlStore  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
+    Corruption,
+    CorruptReturns,
     LoggedRequest,
     mirror_records,
     normalise_generated_world,
@@ -187,7 +187,6 @@ def _loop_froms(requests: list[LoggedRequest]) -> set[str | None]:
 
 # --- (c) corrupt payloads on the wire ---------------------------------------------------------
 
-Corruption = Callable[[dict[str, Any]], None]
 CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
     # name: (what is done to the rendered return, the field the quarantine must name)
     "null total": (lambda r: r.update(total=None), "total"),
@@ -202,44 +201,6 @@ CORRUPTIONS: dict[str, tuple[Corruption, str]] = {
 
 
 CLEANED_FIELDS = {"line_items[0].return_comment", "order_name"}
-
-
-class CorruptReturns:
-    """ASGI wrapper around the Loop emulator that corrupts chosen returns in list responses."""
-
-    def __init__(self, app: Any, damage: dict[str, Corruption]) -> None:
-        self.app = app
-        self.damage = damage
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith("/warehouse/return/list"):
-            await self.app(scope, receive, send)
-            return
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    await self._send(send, start, b"".join(chunks))
-
-        await self.app(scope, receive, capture)
-
-    async def _send(self, send: Any, start: dict[str, Any], body: bytes) -> None:
-        if start.get("status") == 200:
-            page = json.loads(body)
-            for item in page.get("returns", []) if isinstance(page, dict) else page:
-                corrupt = self.damage.get(str(item.get("id")))
-                if corrupt is not None:
-                    corrupt(item)
-            body = json.dumps(page).encode()
-        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
 
 def test_corrupt_loop_payloads_are_quarantined_and_the_run_completes(tmp_path: Path) -> None:

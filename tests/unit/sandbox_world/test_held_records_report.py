@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recon.bootstrap import build_app
-from recon.config import load_settings
+from recon.config import Settings, load_settings
 from recon.models import CLEANED, Quarantined
 from recon.service import run_nightly
 from recon.store.quarantine import held_records
@@ -37,7 +37,8 @@ def _held() -> list[Quarantined]:
     ]
 
 
-def test_every_report_counts_the_records_held_for_review(tmp_path: Path) -> None:
+def _settings(tmp_path: Path) -> Settings:
+    """The sandbox world of the module docstring, its mirror and outputs under ``tmp_path``."""
     settings = load_settings(ROOT / "config" / "recon.toml")
     settings.sandbox.enabled = True
     settings.sandbox.seed = 3
@@ -45,7 +46,11 @@ def test_every_report_counts_the_records_held_for_review(tmp_path: Path) -> None
     settings.store.url = f"sqlite:///{tmp_path / 'recon.db'}"
     settings.reports.dir = tmp_path / "reports"
     settings.delivery.outbox_dir = tmp_path / "outbox"
-    with build_app(settings) as app:
+    return settings
+
+
+def test_every_report_counts_the_records_held_for_review(tmp_path: Path) -> None:
+    with build_app(_settings(tmp_path)) as app:
         app.store.add_quarantined(_held(), "an-earlier-night")
         assert held_records(app.store.quarantine_entries()) == 2
         outcome = run_nightly(app)
@@ -58,14 +63,7 @@ def test_every_report_counts_the_records_held_for_review(tmp_path: Path) -> None
 
 
 def test_no_line_when_nothing_is_held(tmp_path: Path) -> None:
-    settings = load_settings(ROOT / "config" / "recon.toml")
-    settings.sandbox.enabled = True
-    settings.sandbox.seed = 3
-    settings.sandbox.returns = 30
-    settings.store.url = f"sqlite:///{tmp_path / 'recon.db'}"
-    settings.reports.dir = tmp_path / "reports"
-    settings.delivery.outbox_dir = tmp_path / "outbox"
-    with build_app(settings) as app:
+    with build_app(_settings(tmp_path)) as app:
         outcome = run_nightly(app)
     assert "Records held for review" not in (outcome.report_dir / "report.html").read_text(
         encoding="utf-8"
