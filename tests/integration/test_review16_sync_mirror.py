@@ -24,6 +24,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
 from recon.backfill import backfill  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.shopify.render import OrderView  # noqa: E402
-from recon.sandbox.world import ShopifyReturnStatus, World  # noqa: E402
+from recon.sandbox.world import (  # noqa: E402
+    Refund,
+    RefundLine,
+    RestockType,
+    ShopifyReturnStatus,
+    World,
+)
 from recon.sandbox.world_loop import LoopState  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
@@ -140,6 +147,65 @@ def test_a_shopify_return_closed_after_loop_reaches_the_mirror(tmp_path: Path) -
     assert before == "IN_PROGRESS"  # the drift was mirrored: the test starts where it should
     assert shopify_shows == "RETURNED"
     assert mirrored == shopify_shows
+
+
+# --- (c) a restock-only refund on an order with no refund -------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: a restock-only refund (no money) on an unrefunded order is never "
+    "mirrored: GHOST_INVENTORY and SKU checks never see it",
+)
+def test_a_restock_only_refund_on_an_unrefunded_order_reaches_the_mirror(tmp_path: Path) -> None:
+    """The customer cancelled the Loop return; days later the warehouse restocks its unit in
+    Shopify anyway (Shopify's restock: a refund of no money, ``restockType: RETURN``), so
+    Shopify now shows stock the warehouse does not have, which ``GHOST_INVENTORY`` exists to
+    catch. The order's financial status stays ``PAID`` (no money moved), so the refunded-orders
+    sweep skips it, and the Loop return did not change, so no by-id read asks for the order:
+    three nights later the mirror still has no such refund."""
+    world = _world(seed=11, returns=40)
+    order_id = _unrefunded_closed_return_order(world)
+    order = next(o for o in world.orders if o.id == order_id)
+    loop_return = next(r for r in world.loop_returns if r.provider_order_id == order_id)
+    loop_return.state = LoopState.CANCELLED  # the customer cancelled: nothing comes back
+    order.returns[0].status = ShopifyReturnStatus.CANCELED
+    # The restock happens a day after the world's now: the emulator shows it (and moves the
+    # order's updatedAt) once the clock passes it.
+    restocked_at = world.now + timedelta(days=1)
+    line = order.line_items[0]
+    restock = Refund(
+        id="5400000099001",
+        created_at=restocked_at,
+        processed_at=restocked_at,
+        lines=[
+            RefundLine(
+                id="5400000099002",
+                line_item_id=line.id,
+                quantity=1,
+                restock_type=RestockType.RETURN,
+                restocked=True,
+                location_id=world.shop.locations[0].id,
+                subtotal=Decimal("0"),
+            )
+        ],
+    )
+    order.refunds.append(restock)
+    settings = sync_settings_for_tests()
+    with sandbox_rig(world, tmp_path) as rig:
+        backfill(
+            rig.store, rig.loop, rig.shopify, rig.clock, settings,
+            start=_range_start(world), end=world.now, progress=False,
+        )  # fmt: skip
+        for _night in range(3):
+            rig.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+            run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)
+        mirror = mirror_records(rig.store)
+        financial = OrderView(order, rig.clock.now(), world.shop, None).financial_status()
+    assert financial == "PAID"  # no money moved: the sweep's filter does not match it
+    assert restock.id in mirror["refunds"]
+    assert restock.id in mirror["orders"][order_id]["refund_ids"]
 
 
 # --- (b) a lone surrogate in a Loop return's text ---------------------------------------------
