@@ -8,6 +8,11 @@ mirror), on a virtual clock.
 outcome): the refunded-orders sweep never sees it (its financial status is ``PAID``), its Loop
 return did not change, so no by-id read asks for it, and ``STATUS_DRIFT`` is not among the
 categories whose orders are re-read every night. The mirror keeps the return open for good.
+The same happens when Loop mirrors its close into Shopify minutes after the night's read.
+
+(c) The same blind spot for a restock-only refund (no money moved) on such an order: the
+warehouse restocks a cancelled return's unit in Shopify, which ``GHOST_INVENTORY`` is for, and
+the mirror never holds that refund.
 
 (b) One Loop return whose free text carries a lone UTF-16 surrogate (``"\\ud83d"``: an emoji cut
 in half by a 255-character truncation; valid JSON, and ``json.loads`` accepts it). The sync's
