@@ -42,6 +42,7 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
     sys.path.insert(0, _ROOT)
 
 from recon.backfill import backfill  # noqa: E402
+from recon.sandbox.faults import Faults  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.shopify.render import OrderView  # noqa: E402
 from recon.sandbox.world import (  # noqa: E402
@@ -52,6 +53,7 @@ from recon.sandbox.world import (  # noqa: E402
     World,
 )
 from recon.sandbox.world_loop import LoopState  # noqa: E402
+from recon.sources.http import RetryPolicy  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     mirror_records,
@@ -286,3 +288,76 @@ def test_a_lone_surrogate_in_one_returns_text_costs_that_return_at_most(
     assert visible - set(victims) <= mirrored  # the rest of the night was kept
     for victim, field in damage.items():
         assert victim in mirrored or field in held.get(victim, ""), victim
+
+
+# --- (d) Loop's details endpoint failing for one return -----------------------------------------
+
+
+class _DetailsDown:
+    """ASGI wrapper around the Loop emulator: Get Return Details answers 500 for ``victim``."""
+
+    def __init__(self, app: Any, victim: str) -> None:
+        self.app = app
+        self.victim = victim
+        self.refused = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        asked = scope.get("query_string", b"").decode()
+        if (
+            scope["type"] == "http"
+            and scope["path"].endswith("/warehouse/return/details")
+            and f"return_id={self.victim}" in asked.split("&")
+        ):
+            self.refused += 1
+            body = b'{"message": "Server Error"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: Loop's details endpoint failing (500) for one return fails every night's "
+    "sync; a 404 there keeps the list item",
+)
+def test_loop_details_failing_for_one_return_costs_that_return_at_most(tmp_path: Path) -> None:
+    """List items without ``shopify_refund_object`` (a Loop account that does not send it), so
+    recon asks Get Return Details for each closed refund return's ``refunds[]``; for one return
+    Loop answers 500 every time. The night completes: every return is mirrored (that one as the
+    list gave it, or quarantined naming it), and the watermarks move."""
+    world = _world(seed=23, returns=20)
+    closed = sorted(
+        r.id
+        for r in world.loop_returns
+        if r.state == LoopState.CLOSED and r.outcome == "refund" and r.created_at <= world.now
+    )
+    victim = closed[0]
+    wrapped: list[_DetailsDown] = []
+
+    def wrapper(app: Any) -> Any:
+        wrapped.append(_DetailsDown(app, victim))
+        return wrapped[-1]
+
+    faults = Faults(loop_omit_refund_object=True)
+    quick = RetryPolicy(max_attempts=3, zero_wait=True)
+    with sandbox_rig(world, tmp_path, faults=faults, loop_wrapper=wrapper, policy=quick) as rig:
+        settings = sync_settings_for_tests(initial_days=400)
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)
+        mirrored = set(mirror_records(rig.store)["loop_returns"])
+        held = {q.record_id for q in rig.store.list_quarantined() if q.source == "loop"}
+        watermark = rig.store.get_watermark("loop.returns.closed")
+    assert wrapped[0].refused > 0  # recon did ask for the victim's details
+    visible = {r.id for r in rig.state.visible_returns()}
+    assert visible - {victim} <= mirrored
+    assert victim in mirrored | held
+    assert watermark is not None
