@@ -21,6 +21,8 @@ MAX_TEXT = 10_000
 MAX_ID = 64  # the mirror's id columns (real ids: at most 20 digits)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # keeps \t \n \r
+# A surrogate code point in a ``str`` is always a lone one (JSON's escaped pairs decode whole).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NOTES: ContextVar[list[tuple[str, str]] | None] = ContextVar("recon_parse_notes", default=None)
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 # ISO 4217 active codes: a three-letter string outside this set is a data error, not a currency.
@@ -131,6 +133,11 @@ def clean_text(value: str, field: str, *, single_line: bool) -> str:
     cleaned = pattern.sub("", value)
     if cleaned != value:
         note_cleaned(field, "control characters removed")
+    # Half of a UTF-16 pair (valid JSON, ``"\ud83d"``): no database column takes it.
+    whole = _SURROGATE.sub("\ufffd", cleaned)
+    if whole != cleaned:
+        note_cleaned(field, "lone surrogate characters replaced by U+FFFD")
+        cleaned = whole
     if len(cleaned) > MAX_TEXT:
         note_cleaned(field, f"text of {len(cleaned)} characters cut to {MAX_TEXT}")
         cleaned = cleaned[:MAX_TEXT]

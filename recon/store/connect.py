@@ -56,14 +56,26 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 _NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
-def json_text(value: Any) -> str:
-    """JSON for the mirror's JSON columns, with NUL characters as U+FFFD.
+# JSON text of a UTF-16 surrogate escape, a whole pair or a lone half, not itself escaped.
+_SURROGATE = re.compile(
+    r"(?<!\\)((?:\\\\)*)(\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}|\\ud[89a-f][0-9a-f]{2})"
+)
 
-    PostgreSQL's ``jsonb`` refuses ``\\u0000``: one payload carrying it (a raw field recon never
-    reads, such as a line title) would fail the whole night's transaction and every night after,
-    as the record stays in the window. The character is replaced, on every dialect alike.
+
+def _whole_pairs(match: re.Match[str]) -> str:
+    escape = match.group(2)
+    return match.group(1) + (escape if len(escape) == 12 else "\\ufffd")
+
+
+def json_text(value: Any) -> str:
+    """JSON for the mirror's JSON columns, with NUL characters and lone surrogates as U+FFFD.
+
+    PostgreSQL's ``jsonb`` refuses ``\\u0000`` and half of a UTF-16 pair (``\\ud83d`` alone):
+    one payload carrying either (a raw field recon never reads, such as a line title) would
+    fail the whole night's transaction and every night after, as the record stays in the
+    window. The character is replaced, on every dialect alike.
     """
-    return _NUL.sub(r"\1\\ufffd", json.dumps(value))
+    return _SURROGATE.sub(_whole_pairs, _NUL.sub(r"\1\\ufffd", json.dumps(value)))
 
 
 def create_store_engine(url: str, schema: str | None) -> Engine:

@@ -20,8 +20,10 @@ FINAL_PAYOUT_STATUSES = ("PAID", "FAILED", "CANCELED")
 OPEN_RETURN_STATES = ("open", "review")
 # Open findings whose order is re-read every night: remediation may write to it (a refund or a
 # restock), and a refund that moves no money (a restock-only refund made by hand) leaves the
-# order's financial status as it was, so the refunded-orders sweep never sees it.
-REREAD_CATEGORIES = ("MISSING_REFUND", "MISSING_RESTOCK")
+# order's financial status as it was, so the refunded-orders sweep never sees it. A
+# STATUS_DRIFT is fixed by closing the Shopify return by hand, which moves no money either: its
+# order is re-read too, or the finding stays open for good.
+REREAD_CATEGORIES = ("MISSING_REFUND", "MISSING_RESTOCK", "STATUS_DRIFT")
 
 
 class SyncQueries:

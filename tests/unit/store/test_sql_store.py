@@ -328,7 +328,8 @@ def _nul_records(store: SqlStore) -> None:
     ordinary return beside it, and a quarantined record whose raw payload holds one too."""
     data = sample_dataset(returns=2)
     odd = data.returns[0]
-    raw = {**odd.raw, "line_items": [{"title": "Tee\x00 shirt"}], "k\x00": "literal \\u0000"}
+    raw = {**odd.raw, "line_items": [{"title": "Tee\x00 shirt"}], "k\x00": "literal \\u0000",
+           "half": "cut \ud83d", "emoji": "\U0001f600", "spelled": "literal \\ud83d"}  # fmt: skip
     store.upsert_returns([odd.model_copy(update={"raw": raw}), data.returns[1]])
     bad = Quarantined(
         source="loop", kind="return", record_id="9", field="id", reason="bad", raw={"x": "a\x00"}
@@ -342,6 +343,13 @@ def _check_nul_records(store: SqlStore) -> None:
     raw = returns[0].raw
     assert raw["line_items"] == [{"title": "Tee\ufffd shirt"}]
     assert raw["k\ufffd"] == "literal \\u0000"  # text that only spells the escape is kept
+    # Half of a UTF-16 pair (jsonb refuses it too) is replaced; a whole pair, or text that only
+    # spells the escape, is kept.
+    assert (raw["half"], raw["emoji"], raw["spelled"]) == (
+        "cut \ufffd",
+        "\U0001f600",
+        "literal \\ud83d",
+    )
     assert [q.raw for q in store.list_quarantined()] == [{"x": "a\ufffd"}]
 
 
