@@ -27,7 +27,12 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from recon.clock import Clock
-from recon.errors import CursorLoopError, FatalHTTPError
+from recon.errors import (
+    CursorLoopError,
+    FatalHTTPError,
+    RetryBudgetExhaustedError,
+    RetryExhaustedError,
+)
 from recon.models import LoopReturnRecord, Quarantined
 from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
@@ -298,7 +303,13 @@ class LoopClient:
             return item
         try:
             details = self.get_return(item.id)
-        except FatalHTTPError as exc:  # e.g. 404: keep what the list said, do not fail the run
+        except RetryBudgetExhaustedError:
+            raise  # Loop is failing as a whole: the run stops, as for any other call
+        except (FatalHTTPError, RetryExhaustedError) as exc:
+            # A 404, or one return's details failing (a 5xx) until its attempts ran out: keep
+            # what the list said, as for every other return, rather than fail the night (and
+            # every night, the watermark never moving). A refund Loop made is then linked by
+            # the heuristic, or raises UNMATCHED_REFUND, which holds recon's refunds on the order.
             logger.warning("loop return %s: details unavailable (%s)", item.id, exc)
             return item
         if not isinstance(details, LoopReturnRecord) or not details.refunds:

@@ -308,11 +308,6 @@ class _DetailsDown:
         await self.app(scope, receive, send)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: Loop's details endpoint failing (500) for one return fails every night's "
-    "sync; a 404 there keeps the list item",
-)
 def test_loop_details_failing_for_one_return_costs_that_return_at_most(tmp_path: Path) -> None:
     """List items without ``shopify_refund_object`` (a Loop account that does not send it), so
     recon asks Get Return Details for each closed refund return's ``refunds[]``; for one return
