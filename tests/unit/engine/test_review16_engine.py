@@ -94,3 +94,30 @@ def test_the_order_number_beside_an_rma_is_dropped_though_another_order_has_that
     linked = result.links.set_index("refund_id")
     assert linked.loc["500", "rma"] == RMA
     assert linked.loc["500", "match_method"] == "note"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review16: UNSETTLED_REFUND says 'not in any payout yet' of a payout awaiting the shop",
+)
+def test_an_unsettled_refund_waiting_on_the_merchant_does_not_say_it_is_in_no_payout() -> None:
+    """Refund transaction 600 (15 days old) sits in payout 701, whose balance transaction is
+    ACTION_REQUIRED: findings.md "its payout waits on the merchant: no money in the bank".
+
+    The finding names payout 701 (``payout_id``) and its detail says "refund transaction not in
+    any payout yet". Finance, told it is in no payout, chases Shopify for a payout that exists;
+    what is needed is the merchant's action on payout 701 (bank details, verification).
+    """
+    result = run(
+        ret(RMA),
+        order(),
+        payout("701", status="SCHEDULED"),
+        refund(
+            "500", f"Loop RMA #{RMA}", (txn("600", "20", days=15),), lines=(rline(PLI, "SKU-A"),)
+        ),
+        bt("8600", "600", "20", payout="701", status="ACTION_REQUIRED"),
+    )
+    (finding,) = result.findings
+    assert finding.key == "UNSETTLED_REFUND|transaction=600"
+    assert finding.payout_id == "701"
+    assert "not in any payout" not in finding.detail
