@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
 
+from recon.engine.rma import parse_rmas
 from recon.models import Category
 
 RMA = "12345"
@@ -121,3 +122,14 @@ def test_an_unsettled_refund_waiting_on_the_merchant_does_not_say_it_is_in_no_pa
     assert finding.key == "UNSETTLED_REFUND|transaction=600"
     assert finding.payout_id == "701"
     assert "not in any payout" not in finding.detail
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review16: a number of 21+ digits after 'RMA' is read as its first 20"
+)
+def test_a_number_longer_than_an_rma_names_no_rma() -> None:
+    """findings.md: an RMA has "3 to 20 digits". A 21-digit reference typed after "RMA" (a
+    card or carrier reference) is no RMA; the pattern has no end boundary, so its first 20
+    digits are read as RMA 12345678901234567890, a number the note does not contain, and the
+    refund raises UNKNOWN_RMA (holding the order's refunds) naming it."""
+    assert parse_rmas("RMA 123456789012345678901") == []
