@@ -111,7 +111,14 @@ def classify_returns(
     )
     if disputed:
         missing &= ~agg["rma"].isin(disputed)
-    duplicate = amounts_run & (agg["n_covered"] >= 2) & (agg["total"] > refund + tol)
+    # Not for a cancelled/expired return: REFUND_ON_CANCELLED_RETURN prices every refunded
+    # dollar of it, and a duplicate beside it counted the second refund twice.
+    duplicate = (
+        amounts_run
+        & (agg["n_covered"] >= 2)
+        & (agg["total"] > refund + tol)
+        & ~state.isin(CLOSED_OUT)
+    )
     mismatch = (
         amounts_run
         & (agg["total"] > 0)

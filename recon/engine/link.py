@@ -182,18 +182,33 @@ def _drop_order_number_beside(
     """Counts of notes naming several numbers, the refund's own order number left out.
 
     "Return #1043 - Loop RMA #12345" on order #1043 names one RMA, 12345, not two: the order
-    number (when no Loop return carries it) is dropped before the RMAs are counted, as for a
-    note naming only the order. A note left with one RMA links by it; ``rmas``, ``first_rma``
-    and ``rma_code`` in ``out`` are updated for those notes.
+    number (when no Loop return of this order carries it) is dropped before the RMAs are
+    counted, as for a note naming only the order. A note left with one RMA links by it;
+    ``rmas``, ``first_rma`` and ``rma_code`` in ``out`` are updated for those notes.
     """
     counts = np.asarray(counts).copy()
     many = np.flatnonzero(counts >= 2)
     if not len(many):
         return counts
     digits = _order_digits(frames, many)
+    first = codes_mod.first_position(codes.of("returns", "rma"), codes.size("rma"))
+    return_orders = frames.returns["order_id"].to_numpy(dtype=object)
+    refund_orders = frames.refunds["order_id"].to_numpy(dtype=object)
+
+    def a_return_of(rma: str, at: int) -> bool:
+        """Loop has a return ``rma`` that may be this refund's: on its own order (or either
+        order unknown). A return of that number on another order is not (link 1), so the
+        number is the refund's order number, as when no return carries it."""
+        code = int(codes.lookup("rma", [rma])[0])
+        row = int(first[code]) if code >= 0 else -1
+        if row < 0:
+            return False
+        theirs, mine = return_orders[row], refund_orders[at]
+        return bool(pd.isna(theirs) or pd.isna(mine) or theirs == mine)
+
     for at, order in zip(many.tolist(), digits, strict=True):
         named = out["rmas"][at]
-        kept = tuple(r for r in named if r != order or codes.lookup("rma", [r])[0] >= 0)
+        kept = tuple(r for r in named if r != order or a_return_of(r, at))
         if len(kept) == len(named):
             continue
         counts[at] = len(set(kept))

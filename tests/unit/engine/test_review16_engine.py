@@ -29,10 +29,6 @@ def _paid(fid: str, tid: str, note: str, amount: str = "20.00", **kw: object) ->
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: DUPLICATE_REFUND and REFUND_ON_CANCELLED_RETURN price the same dollars",
-)
 def test_a_cancelled_return_refunded_twice_puts_its_money_at_risk_once() -> None:
     """Return 12345 (20.00) was cancelled; Shopify still refunded it twice, 20.00 each, both
     notes naming the RMA. 40.00 left the shop for a return that owes nothing.
@@ -56,10 +52,6 @@ def test_a_cancelled_return_refunded_twice_puts_its_money_at_risk_once() -> None
     assert sum((f.amount_at_risk for f in mine), Decimal(0)) == Decimal("40.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: the order number beside an RMA is kept when another order has a return of it",
-)
 def test_the_order_number_beside_an_rma_is_dropped_though_another_order_has_that_return() -> None:
     """Refund 500 on order #1043 says "Return #1043 - Loop RMA #12345": findings.md link 1's own
     example, which names one RMA, 12345. Here Loop also has a return numbered 1043, on order
