@@ -103,7 +103,12 @@ def classify_unsettled(
     # merge pairs with it): the same join without hashing 1M link ids for a few hits.
     mine = keys.member(links["refund_code"].to_numpy(), hit["refund_code"].to_numpy())
     hit = hit.merge(links.loc[mine, ["refund_id", "rma"]], on="refund_id", how="left")
-    detail = hit["bad"].map({True: "its payout failed", False: "not in any payout yet"})
+    detail = [
+        _unsettled_detail(bad, has_bt, payout, state)
+        for bad, has_bt, payout, state in zip(
+            hit["bad"], hit["has_bt"], hit["payout_id"], hit["payout_state"], strict=True
+        )
+    ]
     return rows(
         Category.UNSETTLED_REFUND,
         hit,
@@ -115,5 +120,19 @@ def classify_unsettled(
         payout_id=hit["payout_id"],
         amount_minor=hit["amount_shop_minor"],
         currency=hit["shop_currency"],
-        detail="refund transaction " + detail,
+        detail=pd.Series(detail, index=hit.index, dtype=object),
     )
+
+
+def _unsettled_detail(bad: bool, has_bt: bool, payout: object, state: object) -> str:
+    """Why a refund transaction is unsettled, naming its payout when it has one: finance told
+    "not in any payout" of one waiting on the merchant chased Shopify for a payout that exists."""
+    named = f" {payout}" if isinstance(payout, str) and payout else ""
+    if bad:
+        how = "was cancelled" if str(state).upper() == "CANCELED" else "failed"
+        return f"refund transaction's payout{named} {how}"
+    if not has_bt:
+        return "refund transaction not in any payout yet"
+    waits = f" ({str(state).upper()})" if isinstance(state, str) and state else ""
+    where = f"in payout{named}{waits}" if named else "in a payout"
+    return f"refund transaction {where}, not paid out yet"

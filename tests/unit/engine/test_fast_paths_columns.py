@@ -174,6 +174,7 @@ def test_unsettled_joins_only_the_hit_refunds_links() -> None:
             "settled": [False, False, False, True, True, False],
             "bad": [False, True, False, False, False, False],
             "payout_id": pd.Series([np.nan, "p1", np.nan, "p2", "p2", np.nan], dtype=object),
+            "payout_state": pd.Series([np.nan, "FAILED", np.nan, "PAID", "PAID", np.nan]),
         }
     )
     links = pd.DataFrame(

@@ -89,10 +89,6 @@ def test_the_order_number_beside_an_rma_is_dropped_though_another_order_has_that
     assert linked.loc["500", "match_method"] == "note"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review16: UNSETTLED_REFUND says 'not in any payout yet' of a payout awaiting the shop",
-)
 def test_an_unsettled_refund_waiting_on_the_merchant_does_not_say_it_is_in_no_payout() -> None:
     """Refund transaction 600 (15 days old) sits in payout 701, whose balance transaction is
     ACTION_REQUIRED: findings.md "its payout waits on the merchant: no money in the bank".
