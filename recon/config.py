@@ -50,15 +50,17 @@ _RMA_BEFORE = (
     r"loop\s+return\s*#?\s*",
     r"\breturn\s*#\s*",
 )
-# Numbers after those words that are not RMAs: an amount, digits with a decimal part ("No RMA -
-# 150.00 goodwill"); a date, year first ("RMA: 2026-11-30", "2026/11/30"; day or month first, it
-# starts with fewer digits than an RMA has); a phone number, three groups of 3-4 digits split by
-# "-", "." or a space ("RMA 555-123-4567", "020 7946 0958"). They are tried before the ``rma``
-# group and have none, so the note names no RMA there: leftmost-first alternation (``re`` and
-# RE2 alike) needs no look-ahead, which RE2 lacks, so rma.py's fast path runs the default. One
-# pattern, not one per form: RE2 extracts the group in time that grows with the pattern's size,
-# and four copies of these alternatives made a 1M-note parse three times slower.
-_NOT_AN_RMA = r"\d{3,20}[.,]\d|\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{3,4}[-. ]\d{3,4}[-. ]\d{3,4}"
+# Numbers after those words that are not RMAs: more digits than an RMA has (21 or more: the
+# group would take the first 20, a number the note does not hold); an amount, digits with a
+# decimal part ("No RMA - 150.00 goodwill"); a date, year first ("RMA: 2026-11-30",
+# "2026/11/30"; day or month first, it starts with fewer digits than an RMA has); a phone
+# number, three groups of 3-4 digits split by "-", "." or a space ("RMA 555-123-4567",
+# "020 7946 0958"). They are tried before the ``rma`` group and have none, so the note names no
+# RMA there: leftmost-first alternation (``re`` and RE2 alike) needs no look-ahead, which RE2
+# lacks, so rma.py's fast path runs the default. One pattern, not one per form: RE2 extracts
+# the group in time that grows with the pattern's size, and four copies of these alternatives
+# made a 1M-note parse three times slower.
+_NOT_AN_RMA = r"\d{21,}|\d{3,20}[.,]\d|\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{3,4}[-. ]\d{3,4}[-. ]\d{3,4}"
 _RMA_LEAD = "|".join(_RMA_BEFORE)
 DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{_NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)
 

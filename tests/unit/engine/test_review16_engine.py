@@ -112,9 +112,6 @@ def test_an_unsettled_refund_waiting_on_the_merchant_does_not_say_it_is_in_no_pa
     assert "not in any payout" not in finding.detail
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review16: a number of 21+ digits after 'RMA' is read as its first 20"
-)
 def test_a_number_longer_than_an_rma_names_no_rma() -> None:
     """findings.md: an RMA has "3 to 20 digits". A 21-digit reference typed after "RMA" (a
     card or carrier reference) is no RMA; the pattern has no end boundary, so its first 20
