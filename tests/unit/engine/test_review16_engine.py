@@ -2,15 +2,13 @@
 
 Each test builds a tiny dataset (order 100 in USD unless it says otherwise; ``as_of`` is
 2026-11-01 02:00 UTC) and checks what a finance analyst would check in ``findings.json`` or the
-match table. They fail on the code as reviewed (``xfail(strict=True)``); the lead removes the
-marker with the fix.
+match table. Each failed on the code as reviewed, and passes with its fix.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
 
 from recon.engine.rma import parse_rmas
