@@ -119,8 +119,11 @@ def test_after_the_upgrade_earlier_test_orders_are_read_again_and_their_findings
 @pytest.mark.slow
 def test_a_tag_is_not_written_to_an_order_shopify_now_says_is_a_test_order(tmp_path: Path) -> None:
     """Night 1 (approval mode) proposes the STATUS_DRIFT tag of a live order; finance approves
-    it. Before night 2 sends it, Shopify holds the order as a test order (the mirror still says
-    live): the re-read right before the tag refuses it, over real HTTP, and nothing is tagged."""
+    it. Before night 2 sends it, Shopify holds the order as a test order. Night 2's sync reads
+    the order again (the order of an open STATUS_DRIFT is re-read every night), so the finding
+    is left out and the approved tag goes to review unsent; nothing is tagged. (Had the mirror
+    still said live, the re-read right before the tag refuses it:
+    tests/unit/remediation/test_test_order_writes.py.)"""
     settings = _settings(tmp_path)
     settings.remediation.mode = RemediationMode.APPROVAL
     settings.remediation.auto_apply = []
@@ -138,7 +141,7 @@ def test_a_tag_is_not_written_to_an_order_shopify_now_says_is_a_test_order(tmp_p
         run_nightly(app)
         after = {a["id"]: a for a in action_rows(sessions(app.store), "sandbox")}[tag["id"]]
     assert after["state"] == "needs_review"
-    assert f"order {tag['order_id']} is a Shopify test order" in after["reason"]
+    assert f"STATUS_DRIFT|order={tag['order_id']} is no longer open" in after["reason"]
     assert order.tags == before
 
 
