@@ -23,18 +23,13 @@ Nothing of the night is kept and the watermarks stay, so the same record fails e
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
@@ -67,23 +62,11 @@ from tests.integration.sandbox_helpers import (  # noqa: E402
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh mirror: a SQLite file, or a private schema of RECON_TEST_POSTGRES_URL."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mirror.db'}"
-        return
-    base = os.environ.get("RECON_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
-    schema = f"recon_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+        return f"sqlite:///{tmp_path / 'mirror.db'}"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 def _world(seed: int, returns: int) -> World:
