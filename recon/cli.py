@@ -222,6 +222,7 @@ def schedule(
     from recon.bootstrap import build_app, check_ready, open_store
     from recon.scheduler import build_scheduler, last_nightly_start
     from recon.service import run_nightly
+    from recon.summary import print_outcome
 
     settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
@@ -256,6 +257,9 @@ def schedule(
         try:
             with build_app(current) as application:
                 outcome = run_nightly(application, interrupt=interrupt)
+                # What `run` prints, after each scheduled run: the service's journal (stdout)
+                # says what the night found and did, not only that the schedule is up.
+                print_outcome(Console(), outcome, application.truth)
         except RunInterruptedError as exc:
             stopped.append(exc)  # the schedule's own error, once the scheduler has stopped
             return

@@ -14,6 +14,7 @@ import pytest
 import recon.bootstrap
 import recon.cli
 import recon.service
+import recon.summary
 from recon.cli import schedule
 from recon.interrupt import Interrupt
 
@@ -36,8 +37,10 @@ def test_a_signal_during_the_reports_lets_the_run_finish_and_says_so(
         ran.append(True)
         return types.SimpleNamespace(undelivered=())
 
-    monkeypatch.setattr(recon.bootstrap, "build_app", lambda _s: contextlib.nullcontext())
+    app = types.SimpleNamespace(truth=None)
+    monkeypatch.setattr(recon.bootstrap, "build_app", lambda _s: contextlib.nullcontext(app))
     monkeypatch.setattr(recon.service, "run_nightly", nightly)
+    monkeypatch.setattr(recon.summary, "print_outcome", lambda *_: None)
 
     schedule(cron="0 2 1 1 *", now=True, config=config)
 
@@ -85,7 +88,7 @@ def _schedule_two_nights(
 
     def build_app(settings: Any) -> Any:
         built.append((settings.shop.slug, settings.remediation.mode.value))
-        return contextlib.nullcontext()
+        return contextlib.nullcontext(types.SimpleNamespace(truth=None))
 
     def nightly(app: Any, **_: Any) -> Any:
         return types.SimpleNamespace(undelivered=())
@@ -108,6 +111,7 @@ def _schedule_two_nights(
 
     monkeypatch.setattr(recon.bootstrap, "build_app", build_app)
     monkeypatch.setattr(recon.service, "run_nightly", nightly)
+    monkeypatch.setattr(recon.summary, "print_outcome", lambda *_: None)
     monkeypatch.setattr(
         recon.scheduler,
         "build_scheduler",
@@ -147,3 +151,33 @@ def test_a_schedule_refuses_to_run_another_shop_than_it_was_started_for(
     assert built == [("sandbox", "apply")]
     (error,) = failed
     assert "restart `schedule`" in str(error) and "other" in str(error)
+
+
+@pytest.mark.slow
+def test_each_scheduled_run_prints_what_run_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`schedule` printed nothing about a run it made: the service's journal said the schedule
+    was up and nothing of what the night found or did. Each run now prints `run`'s summary.
+    Dataset: the sandbox's default world, 20 returns; `--now` runs once, then SIGTERM stops."""
+    config = tmp_path / "config" / "recon.toml"
+    config.parent.mkdir()
+    config.write_text(
+        '[store]\nurl = "sqlite:///var/recon.db"\n[sandbox]\nenabled = true\nreturns = 20\n'
+        f'[reports]\ndir = "{tmp_path / "reports"}"\n'
+        f'[delivery]\noutbox_dir = "{tmp_path / "outbox"}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    real = recon.service.run_nightly
+
+    def nightly(app: Any, *, interrupt: Any, **kw: Any) -> Any:
+        outcome = real(app, interrupt=interrupt, **kw)
+        interrupt.request(signal.SIGTERM)  # one night is enough: stop the schedule after it
+        return outcome
+
+    monkeypatch.setattr(recon.service, "run_nightly", nightly)
+    schedule(cron="0 2 1 1 *", now=True, config=config)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "open findings:" in said and "money at risk" in said
+    assert "actions:" in said and "findings.json" in said
