@@ -74,6 +74,14 @@ def _world(seed: int, returns: int) -> World:
     return normalise_generated_world(world)
 
 
+def _backfill(rig: Any, world: World, settings: Any) -> None:
+    """Backfill the mirror from before the world's first record up to its now."""
+    backfill(
+        rig.store, rig.loop, rig.shopify, rig.clock, settings,
+        start=_range_start(world), end=world.now, progress=False,
+    )  # fmt: skip
+
+
 def _range_start(world: World) -> datetime:
     """A day before the oldest record of any kind, so a backfill from here misses nothing."""
     moments = [o.created_at for o in world.orders] + [r.created_at for r in world.loop_returns]
@@ -134,10 +142,7 @@ def test_a_shopify_return_closed_after_loop_reaches_the_mirror(tmp_path: Path) -
     )
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path) as rig:
-        backfill(
-            rig.store, rig.loop, rig.shopify, rig.clock, settings,
-            start=_range_start(world), end=world.now, progress=False,
-        )  # fmt: skip
+        _backfill(rig, world, settings)
         before = mirror_records(rig.store)["orders"][order_id]["return_status"]
         # The night's run reports the drift (the findings a nightly run stores).
         found = reconcile_snapshot(Settings(), rig.store, rig.store.load_snapshot(), world.now)
@@ -200,10 +205,7 @@ def test_a_restock_only_refund_on_an_unrefunded_order_reaches_the_mirror(tmp_pat
     order.refunds.append(restock)
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path) as rig:
-        backfill(
-            rig.store, rig.loop, rig.shopify, rig.clock, settings,
-            start=_range_start(world), end=world.now, progress=False,
-        )  # fmt: skip
+        _backfill(rig, world, settings)
         for _night in range(3):
             rig.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
             run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)

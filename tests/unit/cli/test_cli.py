@@ -29,14 +29,6 @@ def recon(
     )
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config" / "recon.toml"
-    path.parent.mkdir()
-    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
-    return path
-
-
 def test_a_bad_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "config" / "recon.toml"
     bad.parent.mkdir()

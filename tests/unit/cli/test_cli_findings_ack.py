@@ -9,9 +9,7 @@ import pytest
 from recon.bootstrap import open_store
 from recon.config import load_settings
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
-from tests.unit.cli.test_cli import config, recon, save_unmatched_refund
-
-__all__ = ["config"]  # the fixture, shared with test_cli
+from tests.unit.cli.test_cli import recon, save_unmatched_refund
 
 
 @pytest.mark.parametrize("note", ["", "   "])

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from test_cli import recon
 
 from recon.bootstrap import open_store
@@ -18,14 +17,6 @@ from recon.config import load_settings
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
 
 KEY = "MISSING_REFUND|rma=12345701"
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config" / "recon.toml"
-    path.parent.mkdir()
-    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
-    return path
 
 
 def _save(config: Path, finding: Finding) -> None:

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.cli.test_cli import config, recon
-
-__all__ = ["config"]  # the fixture, shared with test_cli
+from tests.unit.cli.test_cli import recon
 
 
 @pytest.mark.parametrize("limit", ["-1", "0"])

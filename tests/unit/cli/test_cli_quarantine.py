@@ -10,9 +10,7 @@ from recon.models import Quarantined
 from recon.sources.shopify_unread import NOT_VISIBLE, not_visible
 from recon.store.sql import SqlStore
 from tests.fakes import EPOCH
-from tests.unit.cli.test_cli import config, recon
-
-__all__ = ["config"]  # the fixture, shared with test_cli
+from tests.unit.cli.test_cli import recon
 
 
 def _seed(config: Path) -> tuple[int, int]:

@@ -13,14 +13,6 @@ import pytest
 from recon import cli
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config" / "recon.toml"
-    path.parent.mkdir()
-    path.write_text('[store]\nurl = "sqlite:///var/recon.db"\n', encoding="utf-8")
-    return path
-
-
 def _nameless_user(monkeypatch: pytest.MonkeyPatch) -> None:
     """The environment of ``docker run --user 1001`` or an OpenShift pod (an arbitrary uid):
     no USER, LOGNAME, LNAME or USERNAME, and no /etc/passwd entry for the uid, so
