@@ -6,6 +6,13 @@ A generated world is served with Shopify at the Standard plan (bucket 2,000 poin
 and Loop at 300 requests/minute, both enforced. Emulators and clients share one clock that runs
 ``scale`` times faster than real time, so rate-limit time passes quickly; every time below is in
 that clock's seconds ("API seconds"). Two runs: a one-year backfill, then one simulated night.
+
+The "minimum" calls are a model of the reads a sync must make (``FORMULA``): each stream's
+records over the largest page the cost cap allows. The updated-orders list (``OrdersUpdated``,
+ids and times of every order changed in a window) writes no record, so the model counts it from
+the orders it listed (``SyncStats.listed``): ``max(1, ceil(listed / 250))`` per run, the same
+"at least one query" the sweep is given. Its calls are in the measured figures like any other,
+and so are the full reads of the orders it picks (they are written: ``orders``).
 """
 
 from __future__ import annotations
@@ -122,6 +129,7 @@ def page_sizes() -> dict[str, int]:
     sizes = {}
     for name in (
         "OrdersPage",
+        "OrdersUpdated",
         "OrdersById",
         "RefundsById",
         "Payouts",
@@ -142,12 +150,14 @@ STREAM_DOCS = {
 }
 
 
-def minimum_calls(records: dict[str, int], loop_windows: int) -> tuple[int, int]:
-    """(Loop, Shopify) fewest calls that could fetch ``records`` (see ``FORMULA``)."""
+def minimum_calls(records: dict[str, int], loop_windows: int, listed: int = 0) -> tuple[int, int]:
+    """(Loop, Shopify) fewest calls that could fetch ``records``, the updated-orders list
+    having named ``listed`` orders (see ``FORMULA``)."""
     sizes = page_sizes()
     returns = records.get("returns", 0)
     loop = max(math.ceil(returns / LOOP_PAGE), len(LOOP_STATES) * loop_windows)
     shopify = 2  # the refunded-orders sweep: at least one query per financial status
+    shopify += max(1, math.ceil(listed / sizes["OrdersUpdated"]))  # the updated-orders list
     for kind, doc in STREAM_DOCS.items():
         shopify += max(1, math.ceil(records.get(kind, 0) / sizes[doc]))
     return loop, shopify
@@ -156,7 +166,8 @@ def minimum_calls(records: dict[str, int], loop_windows: int) -> tuple[int, int]
 FORMULA = """minimum calls = for each stream, ceil(records / largest page the cost cap allows):
   Loop:    max(ceil(returns / 750), 5 states x ceil(days / 120))  (a state is its own call
            sequence; a window may not exceed 120 days)
-  Shopify: 2 (sweep, one per status) + sum over OrdersById, RefundsById, Payouts,
+  Shopify: 2 (sweep, one per status) + max(1, ceil(orders the updated-orders list named /
+           OrdersUpdated page)) + sum over OrdersById, RefundsById, Payouts,
            BalanceTransactions, GiftCards of max(1, ceil(records / page)); pages: {sizes}
 floors (API seconds): Shopify = max(0, requested cost - 2,000 bucket) / 100 per s;
   Loop = calls / 5 per s; floor = the slower of the two (they run concurrently).
@@ -201,7 +212,7 @@ def measure(
     loop, shopify, throttled, too_many, cost, actual = (
         a - b for a, b in zip(after, before, strict=True)
     )
-    min_loop, min_shopify = minimum_calls(stats.records, loop_windows)
+    min_loop, min_shopify = minimum_calls(stats.records, loop_windows, stats.listed)
     return Result(
         name,
         int(loop),

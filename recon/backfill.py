@@ -240,9 +240,12 @@ def backfill(
             for window in todo:
                 if interrupt is not None:
                     interrupt.check(stop.before(window), who=WHO, resume=stop.resume())
+                # The orders a mirrored Loop return names that changed since the mirror read
+                # them are read in full, as a nightly's (``recon.fetch.changed_orders``).
                 batch = fetch(
                     FetchPlan.for_window(window), loop, shopify, interrupt=interrupt,
                     stopped=functools.partial(stop.during, window), lost_lock=lost_lock,
+                    order_versions=store.returned_order_versions,
                 )  # fmt: skip
                 window_stats = commit_batch(
                     store, batch, run_id, checkpoint=(start, end, window), fence=fence

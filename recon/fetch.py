@@ -29,6 +29,7 @@ from recon.models import (
     GiftCardRecord,
     LoopReturnRecord,
     OrderRecord,
+    OrderStamp,
     PayoutRecord,
     Quarantined,
     RefundRecord,
@@ -48,6 +49,7 @@ class FetchPlan:
 
     loop: Mapping[str, Window]
     sweep: Window | None = None
+    updated: Window | None = None  # the updated-orders list: which orders to read in full
     payouts: Window | None = None
     balance: Window | None = None
     gift_cards: Window | None = None
@@ -61,6 +63,7 @@ class FetchPlan:
         return cls(
             loop=dict.fromkeys(LOOP_STATES, window),
             sweep=window,
+            updated=window,
             payouts=window,
             balance=window,
             gift_cards=window,
@@ -78,6 +81,8 @@ class Batch:
     balance_transactions: list[BalanceTransactionRecord] = field(default_factory=list)
     gift_cards: list[GiftCardRecord] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
+    # The orders the updated-orders list named: not written, they pick which are read in full.
+    stamps: list[OrderStamp] = field(default_factory=list)
 
 
 class Stop:
@@ -193,6 +198,9 @@ def _read_loop(loop: LoopSource, plan: FetchPlan, stop: Stop) -> Batch:
 
 
 Versions = Callable[[Sequence[str]], Mapping[str, datetime]]
+# Among order ids, those a mirrored Loop return names: each one's mirrored ``updated_at``, None
+# when the mirror has no such order (``SqlStore.returned_order_versions``).
+OrderVersions = Callable[[Sequence[str]], Mapping[str, datetime | None]]
 
 
 def _read_shopify_windows(shopify: ShopifySource, plan: FetchPlan, stop: Stop) -> Batch:
@@ -204,6 +212,8 @@ def _read_shopify_windows(shopify: ShopifySource, plan: FetchPlan, stop: Stop) -
 
     if plan.sweep:
         batch.orders += split(shopify.iter_refunded_orders(*plan.sweep))
+    if plan.updated:
+        batch.stamps += split(shopify.iter_updated_orders(*plan.updated))
     if plan.payouts:
         batch.payouts += split(shopify.iter_payouts(*plan.payouts))
     if plan.balance:
@@ -223,6 +233,7 @@ def _read_shopify(
     plan: FetchPlan,
     loop_done: Future[list[LoopReturnRecord]],
     versions: Versions | None,
+    order_versions: OrderVersions | None,
     stop: Stop,
 ) -> Batch:
     batch = _read_shopify_windows(shopify, plan, stop)
@@ -240,8 +251,10 @@ def _read_shopify(
         if r.provider_order_id and known.get(r.id) != r.updated_at
     }
     # The sweep reads line items too: an order it just saw is complete and is not read again.
+    # The changed orders of the updated-orders list join the same ``nodes(ids:)`` calls.
     swept = {o.id for o in batch.orders if o.lines}
-    wanted = sorted((referenced | set(plan.order_ids)) - swept)
+    changed = changed_orders(batch.stamps, order_versions)
+    wanted = sorted((referenced | set(plan.order_ids) | changed) - swept)
     if wanted:
         batch.orders += _split(shopify.iter_orders_by_id(wanted), q, stop, "shopify")
     refund_ids = sorted({rid for o in batch.orders for rid in o.refund_ids} | set(plan.refund_ids))
@@ -250,12 +263,34 @@ def _read_shopify(
     return batch
 
 
+def changed_orders(stamps: Sequence[OrderStamp], order_versions: OrderVersions | None) -> set[str]:
+    """The orders of ``stamps`` to read in full: those a mirrored Loop return names whose
+    ``updatedAt`` is not the one mirrored (or that the mirror does not hold).
+
+    This is what reaches a change that moves no money on an order nothing else reads tonight:
+    a restock-only refund after its return was cancelled keeps the order ``PAID`` (the sweep
+    skips it) and changes no Loop return (``GHOST_INVENTORY``'s case). An order no Loop return
+    names is none of recon's (every finding is about a Loop return's order, docs/findings.md),
+    and one unchanged since the mirror read it needs no read: the look-back lists most orders
+    on three nights, and only the first of them reads it.
+    """
+    if not stamps or order_versions is None:
+        return set()
+    known = order_versions(sorted({s.id for s in stamps}))
+    return {
+        s.id
+        for s in stamps
+        if s.id in known and (s.updated_at is None or known[s.id] != s.updated_at)
+    }
+
+
 def fetch(
     plan: FetchPlan,
     loop: LoopSource,
     shopify: ShopifySource,
     *,
     versions: Versions | None = None,
+    order_versions: OrderVersions | None = None,
     interrupt: Interrupt | None = None,
     stopped: Callable[[str], RunInterruptedError] | None = None,
     lost_lock: LostLock | None = None,
@@ -269,7 +304,9 @@ def fetch(
     signal): then nothing is returned, and the error raised is ``stopped`` given what the
     readers did (``Stop.readers``); by default the nightly sync's. Both stop as well when
     ``lost_lock`` says the run's lease was taken over: nothing is returned, and its
-    ``LockError`` is raised.
+    ``LockError`` is raised. ``versions`` (the mirrored returns' ``updated_at``) spares the
+    read of orders whose return did not change; ``order_versions`` picks which orders of the
+    updated-orders list are read in full (``changed_orders``): without it, none is.
 
     Raises:
         recon.errors.SourceError: a side failed (its error re-raised here), or both did
@@ -285,7 +322,7 @@ def fetch(
             loop_future.add_done_callback(lambda f: _forward_returns(f, returns_future))
             shopify_future = pool.submit(
                 _guarded, stop, "shopify", _read_shopify, shopify, plan, returns_future,
-                versions, stop,
+                versions, order_versions, stop,
             )  # fmt: skip
             wait([loop_future, shopify_future])
         except BaseException as exc:

@@ -103,6 +103,16 @@ class OrderRecord(Record):
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
+class OrderStamp(Record):
+    """An order as the updated-orders list names it (``ShopifySource.iter_updated_orders``):
+    its id and when Shopify last changed it. None: that time could not be read, so the order
+    counts as changed (its full read judges the payload). Not stored: it only says which
+    orders to read in full."""
+
+    id: str
+    updated_at: datetime | None = None
+
+
 class RefundLineRecord(Record):
     id: str | None
     line_item_id: str

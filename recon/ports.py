@@ -15,6 +15,7 @@ from recon.models import (
     GiftCardRecord,
     LoopReturnRecord,
     OrderRecord,
+    OrderStamp,
     PayoutRecord,
     Quarantined,
     RefundRecord,
@@ -44,6 +45,12 @@ class ShopifySource(Protocol):
         self, start: datetime, end: datetime
     ) -> Iterator[OrderRecord | Quarantined]:
         """Orders updated in [start, end) that carry refunds (the sweep for unknown RMAs)."""
+        ...
+
+    def iter_updated_orders(
+        self, start: datetime, end: datetime
+    ) -> Iterator[OrderStamp | Quarantined]:
+        """Every order updated in [start, end), id and update time only (which to read in full)."""
         ...
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:

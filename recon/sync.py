@@ -32,6 +32,7 @@ from recon.sync_plan import (
     GIFT_CARDS,
     PAYOUTS,
     SWEEP,
+    UPDATED,
     all_streams,
     loop_stream,
     plan_nightly,
@@ -43,6 +44,7 @@ __all__ = [
     "GIFT_CARDS",
     "PAYOUTS",
     "SWEEP",
+    "UPDATED",
     "Fence",
     "SyncStats",
     "all_streams",
@@ -62,12 +64,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SyncStats:
-    """What a sync or backfill wrote: records per kind, quarantined, windows and API calls."""
+    """What a sync or backfill wrote: records per kind, quarantined, windows and API calls;
+    ``listed``: the orders the updated-orders list named (read, not written: the benchmark's
+    model of the fewest calls counts that list's pages from it)."""
 
     records: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     windows: int = 0
     api_calls: int | None = None
+    listed: int = 0
 
     def merge(self, other: SyncStats) -> None:
         """Add ``other``'s figures to these."""
@@ -75,6 +80,7 @@ class SyncStats:
             self.records[kind] = self.records.get(kind, 0) + count
         self.quarantined += other.quarantined
         self.windows += other.windows
+        self.listed += other.listed
         if other.api_calls is not None:
             self.api_calls = (self.api_calls or 0) + other.api_calls
 
@@ -90,6 +96,7 @@ class SyncStats:
             "quarantined": self.quarantined,
             "windows": self.windows,
             "api_calls": self.api_calls,
+            "listed": self.listed,
         }
 
 
@@ -154,7 +161,7 @@ def commit_batch(
         recon.errors.StoreError: the transaction failed; nothing of the batch is kept.
         recon.errors.LockError: ``fence`` refused (the lease was lost); nothing is kept.
     """
-    stats = SyncStats(quarantined=len(batch.quarantined))
+    stats = SyncStats(quarantined=len(batch.quarantined), listed=len(batch.stamps))
     with store.session() as s:
         stats.records = {
             "returns": store.upsert_returns(batch.returns, session=s),
@@ -287,6 +294,7 @@ def run_sync(
             loop,
             shopify,
             versions=store.return_versions,
+            order_versions=store.returned_order_versions,
             interrupt=interrupt,
             lost_lock=lost_lock,
         )

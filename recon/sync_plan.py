@@ -1,5 +1,11 @@
 """The nightly's plan: each stream's window from its watermark, and what is re-read by id.
 
+Besides the refunded-orders sweep, every order changed in Shopify is listed over its own window
+(``UPDATED``: id and ``updatedAt`` only, about 1 point an order), and those a mirrored Loop
+return names that changed since the mirror read them are read by id with the rest
+(``recon.fetch.changed_orders``): a change that moves no money (a restock-only refund on an
+order whose return was cancelled) reaches the mirror although no sweep or return asks for it.
+
 Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
 re-polled every night until they settle: orders and balance transactions by id, payouts by
@@ -43,6 +49,9 @@ SWEEP, PAYOUTS, BALANCE, GIFT_CARDS = (
     "shopify.balance_transactions",
     "shopify.gift_cards",
 )
+# The updated-orders list (ids and times of every order changed): its own watermark, so a shop
+# upgraded to a recon that reads it lists the last ``initial_days`` once, not only a look-back.
+UPDATED = "shopify.updated_orders"
 
 
 def loop_stream(state: str) -> str:
@@ -52,7 +61,14 @@ def loop_stream(state: str) -> str:
 
 def all_streams() -> tuple[str, ...]:
     """Every watermarked stream name."""
-    return (*(loop_stream(s) for s in LOOP_STATES), SWEEP, PAYOUTS, BALANCE, GIFT_CARDS)
+    return (
+        *(loop_stream(s) for s in LOOP_STATES),
+        SWEEP,
+        UPDATED,
+        PAYOUTS,
+        BALANCE,
+        GIFT_CARDS,
+    )
 
 
 def _since(store: SqlStore, stream: str, until: datetime, settings: SyncSettings) -> datetime:
@@ -77,9 +93,9 @@ def _loop_window(store: SqlStore, state: str, until: datetime, settings: SyncSet
 
 def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> FetchPlan:
     """Windows from each stream's watermark, plus what has not settled yet (by id or widened)."""
-    sweep, payouts, balance, gifts = (
+    sweep, updated, payouts, balance, gifts = (
         (_since(store, stream, until, settings), until)
-        for stream in (SWEEP, PAYOUTS, BALANCE, GIFT_CARDS)
+        for stream in (SWEEP, UPDATED, PAYOUTS, BALANCE, GIFT_CARDS)
     )
     open_payout = store.earliest_open_payout()
     if open_payout is not None and open_payout < payouts[0]:
@@ -87,6 +103,7 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
     return FetchPlan(
         loop={s: _loop_window(store, s, until, settings) for s in LOOP_STATES},
         sweep=sweep,
+        updated=updated,
         payouts=payouts,
         balance=balance,
         gift_cards=gifts,

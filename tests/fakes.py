@@ -24,6 +24,7 @@ from recon.models import (
     LoopReturnRecord,
     OrderLine,
     OrderRecord,
+    OrderStamp,
     PayoutRecord,
     Quarantined,
     RefundLineRecord,
@@ -186,6 +187,16 @@ class FakeShopify(_CallLog):
             and start <= o.updated_at < end
             and o.id not in self.deleted
         )
+
+    def iter_updated_orders(
+        self, start: datetime, end: datetime
+    ) -> Iterator[OrderStamp | Quarantined]:
+        _check_window(start, end)
+        self.record("iter_updated_orders", start, end)
+        # Every order changed in the window, whatever its financial status (ids and times only).
+        for order in self.orders:
+            if start <= order.updated_at < end and order.id not in self.deleted:
+                yield OrderStamp(id=order.id, updated_at=order.updated_at)
 
     def iter_refunds_by_id(self, ids: Sequence[str]) -> Iterator[RefundRecord | Quarantined]:
         self.record("iter_refunds_by_id", sorted(ids))

@@ -231,6 +231,24 @@ class SyncQueries:
                     versions[return_id] = updated_at
         return versions
 
+    def returned_order_versions(self, ids: Sequence[str]) -> dict[str, datetime | None]:
+        """Among order ``ids``, those a mirrored Loop return names: each one's mirrored
+        ``updated_at``, None when the mirror holds no such order (``fetch.changed_orders``)."""
+        ret, order = tbl.LoopReturnRow, tbl.OrderRow
+        versions: dict[str, datetime | None] = {}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                query = (
+                    select(ret.provider_order_id, order.updated_at)
+                    .outerjoin(order, order.id == ret.provider_order_id)
+                    .where(ret.provider_order_id.in_(chunk))
+                    .distinct()
+                )
+                for order_id, updated_at in s.execute(query):
+                    versions[str(order_id)] = updated_at
+        return versions
+
     def earliest_update_in_state(self, state: str) -> datetime | None:
         """The oldest ``updated_at`` among mirrored returns in ``state`` (re-poll start)."""
         ret = tbl.LoopReturnRow

@@ -12,7 +12,8 @@ The same happens when Loop mirrors its close into Shopify minutes after the nigh
 
 (c) The same blind spot for a restock-only refund (no money moved) on such an order: the
 warehouse restocks a cancelled return's unit in Shopify, which ``GHOST_INVENTORY`` is for, and
-the mirror never holds that refund.
+the mirror never held that refund. The updated-orders list (every order changed in the night's
+window, ids and times only) now names the order, and a Loop return names it, so it is read.
 
 (b) One Loop return whose free text carries a lone UTF-16 surrogate (``"\\ud83d"``: an emoji cut
 in half by a 255-character truncation; valid JSON, and ``json.loads`` accepts it). The sync's
@@ -163,19 +164,14 @@ def test_a_shopify_return_closed_after_loop_reaches_the_mirror(tmp_path: Path) -
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed: a restock-only refund (no money) on an order whose return was "
-    "cancelled changes neither its financial nor its return status, and no Loop return: no "
-    "sweep or by-id read asks for it (README, 'Look-back and clock skew')",
-)
 def test_a_restock_only_refund_on_an_unrefunded_order_reaches_the_mirror(tmp_path: Path) -> None:
     """The customer cancelled the Loop return; days later the warehouse restocks its unit in
     Shopify anyway (Shopify's restock: a refund of no money, ``restockType: RETURN``), so
     Shopify now shows stock the warehouse does not have, which ``GHOST_INVENTORY`` exists to
     catch. The order's financial status stays ``PAID`` (no money moved), so the refunded-orders
-    sweep skips it, and the Loop return did not change, so no by-id read asks for the order:
-    three nights later the mirror still has no such refund."""
+    sweep skips it, and the Loop return did not change, so no by-id read asks for the order
+    but the one the updated-orders list leads to: three nights later the mirror holds the
+    refund."""
     world = _world(seed=11, returns=40)
     order_id = _unrefunded_closed_return_order(world)
     order = next(o for o in world.orders if o.id == order_id)

@@ -53,6 +53,7 @@ def _variables(world: World) -> dict[str, dict[str, Any]]:
     return {
         "AccessScopes": {},
         "OrdersPage": {"first": 10, "query": f"{EVER} AND financial_status:partially_refunded"},
+        "OrdersUpdated": {"first": 250, "query": EVER},
         # The last id never existed: nodes answers null for it.
         "OrdersById": {"ids": [gid("Order", o.id) for o in refunded[:9]] + [gid("Order", "1")]},
         "OrderLineItemsPage": {"id": gid("Order", many_lines.id), "first": 1},
