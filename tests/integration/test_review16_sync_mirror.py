@@ -207,9 +207,14 @@ def test_a_restock_only_refund_on_an_unrefunded_order_reaches_the_mirror(tmp_pat
             run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)
         mirror = mirror_records(rig.store)
         financial = OrderView(order, rig.clock.now(), world.shop, None).financial_status()
+        snapshot = rig.store.load_snapshot()
+        found = reconcile_snapshot(Settings(), rig.store, snapshot, rig.clock.now())
     assert financial == "PAID"  # no money moved: the sweep's filter does not match it
     assert restock.id in mirror["refunds"]
     assert restock.id in mirror["orders"][order_id]["refund_ids"]
+    # What the warehouse is told: stock Shopify shows that never came back, on that return.
+    ghosts = [f.key for f in found.findings if f.category.value == "GHOST_INVENTORY"]
+    assert any(f"rma={loop_return.id}," in key for key in ghosts), ghosts
 
 
 # --- (b) a lone surrogate in a Loop return's text ---------------------------------------------
