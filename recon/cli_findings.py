@@ -74,7 +74,7 @@ def findings_ack(
     from recon.bootstrap import open_store, run_clock
     from recon.cli import _settings
     from recon.lock import RunLock, holder_name
-    from recon.service import sessions
+    from recon.run_steps import sessions
 
     settings = _settings(config)
     store = open_store(settings)

@@ -101,7 +101,7 @@ def _run_lock(settings: Settings) -> Iterator[None]:
     from recon.bootstrap import open_store, run_clock
     from recon.lease_keeper import LeaseKeeper
     from recon.lock import RunLock, holder_name
-    from recon.service import sessions
+    from recon.run_steps import sessions
 
     store = open_store(settings)
     try:

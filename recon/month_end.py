@@ -17,7 +17,7 @@ from recon.engine import build_frames, tie_out_payouts
 from recon.models import CLOSED_STATUSES, Finding, FindingEvent, FindingStatus
 from recon.period_end import as_it_stood, at_period_end, carried_at_end
 from recon.remediation.runner import action_rows_as_of
-from recon.service import live_only, order_flags, reconcile_snapshot, sessions
+from recon.run_steps import live_only, order_flags, reconcile_snapshot, sessions
 from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
 
