@@ -30,6 +30,7 @@ from recon.errors import ConfigError, RunInterruptedError
 from recon.fetch import FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
+from recon.store.bookkeeping import RunStatus
 from recon.store.sql import SqlStore
 from recon.sync import (
     Fence,
@@ -265,7 +266,7 @@ def backfill(
         first_night = now - timedelta(days=settings.initial_days)
         _advance_watermarks(store, start, end, marks, fence, first_night)
     except BaseException as exc:
-        status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
+        status = RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
         store.finish_run(
             run_id, status, {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}
         )
@@ -273,5 +274,5 @@ def backfill(
     calls_after = api_calls(loop, shopify)
     if calls_before is not None and calls_after is not None:
         stats.api_calls = calls_after - calls_before
-    store.finish_run(run_id, "ok", stats.as_dict())
+    store.finish_run(run_id, RunStatus.OK, stats.as_dict())
     return stats

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from recon.errors import LockError, ReconError, ReportNotDeliveredError
 from recon.schedule_times import cron_trigger, missed_run, night_of
+from recon.store.bookkeeping import RAN_TO_THE_END
 
 if TYPE_CHECKING:
     from recon.store.sql import SqlStore
@@ -171,14 +172,16 @@ def _wall_clock_scheduler(recheck_seconds: float) -> Any:
 
 
 def last_nightly_start(store: SqlStore, *, sandbox: bool = False) -> datetime | None:
-    """When the shop's last nightly run that ran to its end (ok or failed) started.
+    """When the shop's last nightly run that ran to its end (ok, undelivered or failed) started.
 
-    One stopped by a signal or killed does not count: that may be the restart itself, and the
-    night must then run again. None for the ``sandbox``: its runs are dated by the world's
-    clock, weeks behind the wall clock the schedule fires on, so every start would read a
-    night that just ran as missed.
+    One whose report was not mailed ran the night (its findings, reports and fixes are saved;
+    the mail waits in the outbox): it is not run again. One stopped by a signal or killed does
+    not count: that may be the restart itself, and the night must then run again; nor does
+    one the run lock refused (it did nothing). None for the ``sandbox``: its runs are dated by
+    the world's clock, weeks behind the wall clock the schedule fires on, so every start would
+    read a night that just ran as missed.
     """
-    return None if sandbox else store.last_run_started("nightly", ("ok", "failed"))
+    return None if sandbox else store.last_run_started("nightly", RAN_TO_THE_END)
 
 
 def _unless_caught_up(

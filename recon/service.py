@@ -10,15 +10,22 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from recon.bootstrap import App
-from recon.config import RemediationMode
-from recon.deliverables import check_output_dirs, nightly_period, publish, report_data
+from recon.config import RemediationMode, Settings
+from recon.deliverables import (
+    check_output_dirs,
+    nightly_period,
+    publish,
+    report_data,
+    undelivered_error,
+)
 from recon.engine import ReconResult
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
-from recon.errors import RunInterruptedError
+from recon.errors import LockError, RunInterruptedError
 from recon.interrupt import Interrupt
 from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, holder_name
@@ -36,6 +43,7 @@ from recon.run_steps import (
     remediation_lines,
     sessions,
 )
+from recon.store.bookkeeping import RunStatus
 from recon.store.quarantine import held_records
 from recon.store.sql import SqlStore
 
@@ -103,7 +111,7 @@ def run_nightly(
     interrupt.check("before it began: nothing was done")
     store: Any = app.store
     lock = RunLock(sessions(app.store), app.clock)
-    lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    lease = _acquire(app, lock, "nightly")
     app.start_retry_budgets()
     try:
         # Renewed while the run is alive, however long its sync reads (``recon.lease_keeper``).
@@ -142,7 +150,7 @@ def run_backfill(
     from recon.backfill import backfill
 
     lock = RunLock(sessions(app.store), app.clock)
-    lease = lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    lease = _acquire(app, lock, "backfill")
     app.start_retry_budgets()
     try:
         _abandon_earlier_runs(app.store)
@@ -162,6 +170,26 @@ def run_backfill(
             )
     finally:
         lock.release(lease)
+
+
+def _acquire(app: App, lock: RunLock, kind: str) -> Lease:
+    """The shop's run lease for a run of ``kind``; a refusal is recorded in the runs table.
+
+    Under cron a refused night (exit 4) had no run, no report and no row: the runs table read
+    as if nothing had been tried. The ``refused`` row is all this writes: no lease is taken, and
+    the holder's runs (``running``) are not touched.
+
+    Raises:
+        LockError: another run holds the lock (recorded as ``refused``).
+    """
+    try:
+        return lock.acquire(app.settings.shop.slug, holder_name(), RUN_LEASE)
+    except LockError as exc:
+        try:
+            app.store.record_refused_run(kind, str(exc))
+        except SQLAlchemyError as failed:  # SQLite's writer may be the very run holding it
+            log.warning("the refused %s run could not be recorded: %s", kind, failed)
+        raise
 
 
 def _abandon_earlier_runs(store: SqlStore) -> None:
@@ -310,16 +338,26 @@ def _run_locked(
             new_keys=frozenset(row.key for row in data.new_findings),
         )
     except RunInterruptedError as exc:
-        store.finish_run(run_id, "interrupted", {"error": str(exc)})
+        store.finish_run(run_id, RunStatus.INTERRUPTED, {"error": str(exc)})
         raise
     except BaseException as exc:
         # The runs table says why (a mail lost after the report went out reads apart from a
         # crash; the error text is the one the CLI prints, which never carries a secret).
         error = f"{type(exc).__name__}: {exc}"  # a database error may quote a long statement
-        store.finish_run(run_id, "failed", {"error": error[:2000]})
+        store.finish_run(run_id, RunStatus.FAILED, {"error": error[:2000]})
         raise
-    store.finish_run(run_id, "ok", {"sync": outcome.sync, "findings": len(outcome.open_findings)})
+    store.finish_run(run_id, *_ended(app.settings, outcome))
     return outcome
+
+
+def _ended(settings: Settings, outcome: RunOutcome) -> tuple[RunStatus, dict[str, Any]]:
+    """How a completed run is recorded: ``undelivered`` with the error the CLI exits 5 with
+    when its report waits unsent (smtp mode), else ``ok``; with its figures either way."""
+    stats: dict[str, Any] = {"sync": outcome.sync, "findings": len(outcome.open_findings)}
+    problem = undelivered_error(settings, outcome.undelivered)
+    if problem is None:
+        return RunStatus.OK, stats
+    return RunStatus.UNDELIVERED, stats | {"error": str(problem)[:2000]}
 
 
 def stopped_in_remediation(applied: ApplyReport, mode: RemediationMode) -> str:

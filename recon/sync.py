@@ -26,6 +26,7 @@ from recon.interrupt import Interrupt
 from recon.models import CLEANED, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.server_clock import ServerClock, host_ahead
+from recon.store.bookkeeping import RunStatus
 from recon.store.sql import SqlStore
 from recon.sync_plan import (
     BALANCE,
@@ -305,9 +306,11 @@ def run_sync(
             stats.api_calls = calls_after - calls_before
     except BaseException as exc:
         if own_run:
-            status = "interrupted" if isinstance(exc, RunInterruptedError) else "failed"
+            status = (
+                RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
+            )
             store.finish_run(run_id, status, {"error": f"{type(exc).__name__}: {exc}"})
         raise
     if own_run:
-        store.finish_run(run_id, "ok", stats.as_dict())
+        store.finish_run(run_id, RunStatus.OK, stats.as_dict())
     return stats

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
@@ -34,6 +35,29 @@ from recon.store.history import (
     to_report,
 )
 from recon.store.id_sets import among
+
+
+class RunStatus(StrEnum):
+    """How a run ended, in the runs table (``runs.status``; docs/commands.md "The runs table").
+
+    The exit code's, so an operator reading the table tells the nights apart: ``ok`` (exit 0),
+    ``undelivered`` (exit 5: completed, findings and reports saved, the report not mailed),
+    ``failed`` (1), ``interrupted`` (130/143), ``refused`` (4: the run lock was held; the run
+    did nothing), ``abandoned`` (killed: a later run found it still ``running``).
+    """
+
+    RUNNING = "running"
+    OK = "ok"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    REFUSED = "refused"
+    ABANDONED = "abandoned"
+
+
+# A run that ran to its end: its night ran (the scheduler does not run it again). Not one
+# stopped, killed or refused: that night must run again.
+RAN_TO_THE_END = (RunStatus.OK, RunStatus.UNDELIVERED, RunStatus.FAILED)
 
 
 class Bookkeeping:
@@ -102,7 +126,7 @@ class Bookkeeping:
                 tbl.RunRow(
                     id=run_id,
                     kind=kind,
-                    status="running",
+                    status=RunStatus.RUNNING.value,
                     started_at=self.clock.now(),
                     finished_at=None,
                     stats=None,
@@ -116,24 +140,45 @@ class Bookkeeping:
         with self.session() as s:
             result = s.execute(
                 update(tbl.RunRow)
-                .where(tbl.RunRow.status == "running")
-                .values(status="abandoned", finished_at=self.clock.now())
+                .where(tbl.RunRow.status == RunStatus.RUNNING.value)
+                .values(status=RunStatus.ABANDONED.value, finished_at=self.clock.now())
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def finish_run(self, run_id: str, status: str, stats: Mapping[str, Any]) -> None:
-        """Record how a run ended (``status``: ok, failed...) with its figures (JSON-able)."""
+    def record_refused_run(self, kind: str, error: str) -> str:
+        """Record a run the run lock refused (``refused``, started and ended now, ``error``
+        naming the holder); returns its id. Call without the lock: this row is all it writes
+        (the holder's runs stay as they are, ``running`` included)."""
+        run_id = uuid.uuid4().hex
+        now = self.clock.now()
+        with self.session() as s:
+            s.add(
+                tbl.RunRow(
+                    id=run_id,
+                    kind=kind,
+                    status=RunStatus.REFUSED.value,
+                    started_at=now,
+                    finished_at=now,
+                    stats={"error": error[:2000]},
+                )
+            )
+        return run_id
+
+    def finish_run(self, run_id: str, status: RunStatus, stats: Mapping[str, Any]) -> None:
+        """Record how a run ended (``RunStatus``) with its figures (JSON-able)."""
         with self.session() as s:
             s.execute(
                 update(tbl.RunRow)
                 .where(tbl.RunRow.id == run_id)
-                .values(status=status, finished_at=self.clock.now(), stats=dict(stats))
+                .values(
+                    status=RunStatus(status).value, finished_at=self.clock.now(), stats=dict(stats)
+                )
             )
 
-    def last_run_started(self, kind: str, statuses: Iterable[str]) -> datetime | None:
+    def last_run_started(self, kind: str, statuses: Iterable[RunStatus]) -> datetime | None:
         """When the latest run of ``kind`` that ended in one of ``statuses`` started, if any."""
         query = select(func.max(tbl.RunRow.started_at)).where(
-            tbl.RunRow.kind == kind, tbl.RunRow.status.in_(list(statuses))
+            tbl.RunRow.kind == kind, tbl.RunRow.status.in_([RunStatus(s).value for s in statuses])
         )
         with self.session() as s:
             started: datetime | None = s.scalar(query)  # UTC-aware: max keeps the column type

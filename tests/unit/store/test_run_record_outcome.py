@@ -1,0 +1,93 @@
+"""The runs table says how each run ended, as the exit code did: an operator reading it (and the
+scheduler deciding whether a night ran) told a night whose report was never mailed from one
+that was, and knew nothing of a night the run lock refused (found by review).
+
+Dataset: ``history_shop`` (two returns, one mismatch and one missing refund) on SQLite and on
+PostgreSQL. Mailed: smtp mode to a port nothing listens on (the relay is down: the report
+waits in the outbox, exit 5). Refused: another host's run holds the shop's lock and has its
+own run row still ``running``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from recon.errors import LockError
+from recon.lock import RunLock
+from recon.scheduler import last_nightly_start
+from recon.service import RUN_LEASE, run_backfill, sessions
+from recon.store import tables as tbl
+from tests.ports import HOST, free_port
+from tests.unit.store.history_shop import HistoryShop, day
+
+OTHER = "other-host:-:-:4242:-"  # another machine's run: never presumed dead
+
+
+def _runs(shop: HistoryShop) -> list[tuple[str, str, dict[str, object]]]:
+    with shop.store.session() as s:
+        rows = s.scalars(select(tbl.RunRow).order_by(tbl.RunRow.started_at, tbl.RunRow.kind))
+        return [(r.kind, r.status, dict(r.stats or {})) for r in rows]
+
+
+def _lock_row(shop: HistoryShop) -> tuple[str, int, object]:
+    from recon.lock import RunLockRow
+
+    with shop.store.session() as s:
+        row = s.get_one(RunLockRow, "hist")
+        return row.holder, row.token, row.expires_at
+
+
+def test_a_run_whose_report_was_not_mailed_is_recorded_undelivered(shop: HistoryShop) -> None:
+    delivery = shop.settings.delivery
+    delivery.recipients = {"finance": ["finance@acme.test"]}
+    delivery.smtp.host, delivery.smtp.port = HOST, free_port()  # nothing listens: relay down
+    delivery.smtp.security, delivery.smtp.timeout_seconds = "none", 2
+    delivery.mode = "smtp"
+    outcome = shop.night(day(10, 21, 2))
+    assert outcome.undelivered  # the CLI's exit 5
+    ((kind, status, stats),) = [run for run in _runs(shop) if run[0] == "nightly"]
+    assert (kind, status) == ("nightly", "undelivered"), stats
+    assert "not delivered" in str(stats["error"]), stats
+    assert stats["findings"] == len(outcome.open_findings), stats
+    # It ran the night (findings saved, reports written): the scheduler does not run it again.
+    started = shop.store.get_run(outcome.run_id)["started_at"]  # type: ignore[index]
+    assert last_nightly_start(shop.store) == started
+
+
+def test_a_mailed_run_is_still_recorded_ok(shop: HistoryShop) -> None:
+    outcome = shop.night(day(10, 21, 2))  # outbox mode: the outbox is the delivery
+    assert shop.store.get_run(outcome.run_id)["status"] == "ok"  # type: ignore[index]
+
+
+def test_a_run_the_lock_refused_is_recorded_refused_touching_nothing_else(
+    shop: HistoryShop,
+) -> None:
+    shop.clock.set(day(10, 21, 2))
+    lock = RunLock(sessions(shop.store), shop.clock)
+    lock.acquire("hist", OTHER, RUN_LEASE)
+    theirs = shop.store.start_run("backfill")  # the holder's own run, in progress
+    held = _lock_row(shop)
+    with pytest.raises(LockError, match="other-host"):
+        shop.night(day(10, 21, 2))
+    with pytest.raises(LockError, match="other-host"):
+        run_backfill(shop.app, start=day(10, 1), end=day(10, 2), progress=False)
+    runs = _runs(shop)
+    assert [(kind, status) for kind, status, _ in runs] == [
+        ("backfill", "running"),  # the live holder's run is not marked abandoned
+        ("backfill", "refused"),
+        ("nightly", "refused"),
+    ]
+    assert all("other-host" in str(stats["error"]) for _, status, stats in runs[1:])
+    assert shop.store.get_run(theirs)["finished_at"] is None  # type: ignore[index]
+    assert _lock_row(shop) == held  # the lease was not taken, renewed or released
+    assert shop.store.count_rows("loop_returns") == 0  # nothing synced
+    assert shop.store.load_findings() == []
+    # A refused night is not a night that ran: the scheduler's catch-up still runs it.
+    assert last_nightly_start(shop.store) is None
+    shop.clock.set(day(10, 21, 2) + RUN_LEASE + timedelta(minutes=1))  # the lease lapsed
+    outcome = shop.night(shop.clock.now())
+    started = shop.store.get_run(outcome.run_id)["started_at"]  # type: ignore[index]
+    assert last_nightly_start(shop.store) == started
