@@ -42,9 +42,11 @@ def actions_list(
     config: ConfigOption = None,
     state: Annotated[list[str] | None, typer.Option(help="only these states")] = None,
 ) -> None:
-    """List intents: proposed, approved, done, failed, needs_review..."""
+    """List intents: proposed, approved, done, failed, needs_review... An unsent one in
+    review that a later intent replaced shows as "superseded by <id>", with what changed."""
     from recon.remediation.ledger import list_actions
     from recon.remediation.planner import ActionState
+    from recon.remediation.supersession import superseded_by
     from recon.remediation.views import describe
 
     try:
@@ -55,10 +57,17 @@ def actions_list(
     settings, sessions = _ledger_sessions(config)
     with sessions() as session:
         rows = list_actions(session, settings.shop.slug, states)
+        listed = None if states is None else {row.id for row in rows}
+        replaced = superseded_by(session, settings.shop.slug, listed)
     table = Table(title=f"actions for {settings.shop.slug}")
     for column in ("id", "kind", "category", "rma", "order", "what", "state", "reason"):
         table.add_column(column)
     for row in rows:
+        shown, reason = row.state, row.reason
+        by = replaced.get(row.id)
+        if by is not None:  # in review for good, beside the intent that replaced it
+            shown = f"superseded by {by.by}"
+            reason = f"action {by.by} ({by.by_state}) replaced it: {by.change}"
         cells = (
             str(row.id),
             row.kind,
@@ -66,10 +75,10 @@ def actions_list(
             row.rma,
             row.order_id,
             describe(row),
-            row.state,
+            shown,
         )
         # Reasons carry Shopify's own error text: print it literally, never as console markup.
-        table.add_row(*(escape(c) for c in cells), escape(row.reason))
+        table.add_row(*(escape(c) for c in cells), escape(reason))
     # Piped (to grep, a file): full lines, so each id, order and state reads whole.
     Console(width=None if sys.stdout.isatty() else 240).print(table)
 

@@ -355,8 +355,11 @@ def _decide(
         raise RemediationError(f"no action with id {', '.join(map(str, missing))} for shop {shop}")
     for row in rows:
         if row.state not in from_states:
-            allowed = ", ".join(sorted(from_states))
-            raise RemediationError(f"action {row.id} is {row.state}; only {allowed} can be decided")
+            # A superseded intent's refusal names the intent that replaced it.
+            from recon.remediation.supersession import refusal
+
+            verb = "approve" if to_state is S.APPROVED else "reject"
+            raise RemediationError(refusal(session, row, from_states, verb))
         transition(session, row, to_state, actor=actor, now=now, reason=reason)
     return [_view(row) for row in rows]
 
