@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from recon.clock import day_start, shop_day
 from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
-from recon.remediation.ledger import NOT_RUN, RESENDING, SENT, ActionEventRow, ActionRow
+from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
+from recon.remediation.trail import NOT_RUN, RESENDING
 from recon.store.id_sets import among
 
 S = ActionState

@@ -17,15 +17,13 @@ from sqlalchemy.orm import Session
 from recon.remediation.actions import ActionKind, ActionState, LedgerFacts
 from recon.remediation.ledger import (
     IN_FLIGHT,
-    NOT_RUN,
     PLANNER,
-    RESENDING,
-    RESENDING_REREAD,
     SENT,
     ActionEventRow,
     ActionRow,
     rows_in,
 )
+from recon.remediation.trail import NOT_RUN, RESENDING, RESENDING_REREAD
 from recon.store.id_sets import among
 
 S = ActionState

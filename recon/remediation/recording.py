@@ -30,11 +30,11 @@ from recon.remediation.ledger import (
     ActionRow,
     claim,
     note,
-    resend_reason,
     rows_in,
     transition,
 )
 from recon.remediation.planner import TERMINAL_STATES, ActionState, Plan
+from recon.remediation.trail import resend_reason
 from recon.remediation.verdicts import Intent, Outcome, Verdict
 
 S = ActionState

@@ -14,8 +14,9 @@ from typing import Any
 
 from recon.config import RemediationMode
 from recon.errors import RequestRejectedError, RetryExhaustedError, SourceError, ThrottledError
-from recon.remediation.ledger import NOT_RUN, ActionRow
+from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import ActionKind, ActionState
+from recon.remediation.trail import NOT_RUN
 from recon.remediation.writes import (
     WriteResult,
     parse_adjust_payload,

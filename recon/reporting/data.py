@@ -20,7 +20,7 @@ import pandas as pd
 from recon.clock import shop_day
 from recon.models import OPEN_STATUSES, Category, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.remediation.ledger import NOT_RUN
+from recon.remediation.trail import NOT_RUN
 from recon.reporting.links import loop_return_url, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out

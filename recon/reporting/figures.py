@@ -28,7 +28,7 @@ from recon.models import (
 )
 from recon.money import ZERO, MoneyError, parse_amount, quantize, sum_by_currency
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.remediation.ledger import NOT_RUN
+from recon.remediation.trail import NOT_RUN
 from recon.reporting.data import (
     UNSETTLED,
     Amount,

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from recon.models import Category
 from recon.remediation.daily import daily_limit_reason
-from recon.remediation.ledger import RESENDING, ActionEventRow, ActionRow, events
+from recon.remediation.ledger import ActionEventRow, ActionRow, events
 from recon.remediation.limits import check_daily
 from recon.remediation.planner import RmaContext
+from recon.remediation.trail import RESENDING
 
 NY = "America/New_York"
 NOW = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)  # 22:00 on 28 November in New York

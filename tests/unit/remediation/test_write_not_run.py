@@ -29,7 +29,7 @@ from recon.errors import (
 )
 from recon.models import Category
 from recon.remediation.daily import moved_between
-from recon.remediation.ledger import NOT_RUN
+from recon.remediation.trail import NOT_RUN
 from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.retry_budget import RetryBudget
 from recon.sources.shopify_checks import raise_for_errors

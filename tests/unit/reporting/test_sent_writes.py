@@ -20,7 +20,8 @@ from rich.console import Console
 from test_messages import body, settings
 
 from recon.delivery import build_messages
-from recon.remediation.ledger import NOT_RUN, ActionView
+from recon.remediation.ledger import ActionView
+from recon.remediation.trail import NOT_RUN
 from recon.remediation.views import report_row
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import write_run_reports
