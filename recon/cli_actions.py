@@ -1,5 +1,6 @@
 """``run_recon.py actions``: list the intents recon recorded (what it would write to Shopify,
-and what it wrote), approve the proposed ones, reject the ones no one should send.
+and what it wrote), approve the proposed ones, reject the ones no one should send (saying why),
+and show one intent's audit trail (``history``).
 
 Approval and rejection go into the ledger's audit trail with who did it and why; the next run in
 ``approval`` or ``apply`` mode sends what was approved (README "Fixing things safely").
@@ -7,6 +8,7 @@ Approval and rejection go into the ledger's audit trail with who did it and why;
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,8 +137,69 @@ def actions_approve(
 @actions_app.command("reject")
 def actions_reject(
     ids: Annotated[list[int], typer.Argument(help="intent ids from `actions list`")],
-    reason: Annotated[str, typer.Option(help="why (kept in the audit trail)")] = "",
+    reason: Annotated[
+        str, typer.Option(help="why it is not to be sent (required; kept in the audit trail)")
+    ],
     config: ConfigOption = None,
 ) -> None:
-    """Reject proposed, planned or approved intents (e.g. held by the circuit breaker)."""
+    """Reject proposed, planned or approved intents (e.g. held by the circuit breaker),
+    saying why: money not paid back, or stock not put back, needs a reason in the trail."""
+    if not reason.strip():  # ConfigError: exit 2, nothing rejected
+        raise ConfigError("actions reject: --reason must say why the write is not to be sent")
     _decide(config, ids, reason, approve=False)
+
+
+@actions_app.command("history")
+def actions_history(
+    action_id: Annotated[int, typer.Argument(help="an intent id from `actions list`")],
+    config: ConfigOption = None,
+) -> None:
+    """One intent's audit trail: who recorded, approved, rejected or sent it, when and why,
+    what was sent under its key and what Shopify answered (read-only)."""
+    from recon.remediation.history import action_trail
+    from recon.remediation.supersession import superseded_by
+    from recon.remediation.views import describe
+
+    settings, sessions = _ledger_sessions(config)
+    with sessions() as session:
+        try:
+            view, trail = action_trail(session, settings.shop.slug, action_id)
+        except RemediationError as exc:  # an unknown id: the input, exit 2
+            raise ConfigError(str(exc)) from None
+        replaced = superseded_by(session, settings.shop.slug, [action_id]).get(action_id)
+    console = Console(width=None if sys.stdout.isatty() else 240)
+    said = [
+        f"action {view.id}: {describe(view)}",
+        f"  RMA {view.rma}, order {view.order_id}, {view.category} (finding {view.finding_key})",
+        f"  key {view.key}; state {view.state}; Shopify's result {view.result_id or '-'}",
+    ]
+    if replaced is not None:
+        said.append(
+            f"  superseded by action {replaced.by} ({replaced.by_state}): {replaced.change}"
+        )
+    for line in said:  # ids, notes and Shopify's text: literal, never console markup
+        console.print(escape(line), soft_wrap=True, highlight=False)
+    table = Table(title=f"trail of action {view.id} (times UTC)")
+    for column in ("time", "change", "by", "reason", "run"):
+        table.add_column(column)
+    for e in trail:
+        change = _change(e.from_state, e.to_state)
+        cells = (f"{e.at:%Y-%m-%d %H:%M}", change, e.actor, e.reason, e.run_id or "")
+        table.add_row(*(escape(c) for c in cells))
+    console.print(table)
+    # Whole, one line each: what went out under the key, and each answer as Shopify gave it.
+    if view.variables is not None:
+        sent = "sent under the key: " + json.dumps(view.variables, sort_keys=True)
+        console.print(escape(sent), soft_wrap=True, highlight=False)
+    for e in trail:
+        if e.response is not None:
+            answer = json.dumps(e.response, sort_keys=True)
+            line = f"Shopify's answer, {e.at:%Y-%m-%d %H:%M} UTC ({e.to_state}): {answer}"
+            console.print(escape(line), soft_wrap=True, highlight=False)
+
+
+def _change(before: str | None, after: str) -> str:
+    """A trail event as a change of state: recorded, moved, or a note that kept the state."""
+    if before is None:
+        return f"recorded {after}"
+    return f"{before} → {after}" if before != after else f"note ({after})"

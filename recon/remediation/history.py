@@ -1,4 +1,5 @@
-"""Intents as they stood at a past time, read back from the ledger's append-only events."""
+"""Intents as they stood at a past time, and one intent's whole trail, read back from the
+ledger's append-only events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from recon.remediation.ledger import ActionEventRow, ActionRow, ActionView, list_actions
+from recon.errors import RemediationError
+from recon.remediation.ledger import (
+    ActionEventRow,
+    ActionRow,
+    ActionView,
+    decision_events,
+    events,
+    list_actions,
+)
 from recon.remediation.planner import ActionState
 
 
@@ -42,7 +51,9 @@ def _as_of(view: ActionView, events: list[ActionEventRow], as_of: datetime) -> A
     # in ``transition``, an empty reason leaves the previous one.
     moves = [e for e in before if e.from_state is None or e.from_state != e.to_state]
     reasons = [e.reason for e in moves if e.reason]
-    approvals = [e.actor for e in before if e.to_state == ActionState.APPROVED.value]
+    decisions = decision_events(before).get(view.id, [])
+    approvals = [e.actor for e in decisions if e.to_state == ActionState.APPROVED.value]
+    rejections = [e.actor for e in decisions if e.to_state == ActionState.REJECTED.value]
     return replace(
         view,
         state=before[-1].to_state,
@@ -50,6 +61,23 @@ def _as_of(view: ActionView, events: list[ActionEventRow], as_of: datetime) -> A
         result_id=None,
         updated_at=(moves or before)[-1].at,
         approved_by=approvals[-1] if approvals else None,
+        rejected_by=rejections[-1] if rejections else None,
+        decision_reason=decisions[-1].reason if decisions else "",
         # what was sent, only if it had been by then (one key, one set of variables)
         variables=view.variables if any(e.to_state == "sending" for e in before) else None,
     )
+
+
+def action_trail(
+    session: Session, shop: str, action_id: int
+) -> tuple[ActionView, list[ActionEventRow]]:
+    """One intent of ``shop`` as it is now, and its whole trail, oldest first: who recorded,
+    approved, rejected or sent it, when, why, and Shopify's answers (``actions history``).
+
+    Raises:
+        RemediationError: no intent of ``shop`` has ``action_id``.
+    """
+    view = next((v for v in list_actions(session, shop, ids=[action_id])), None)
+    if view is None:
+        raise RemediationError(f"no action with id {action_id} for shop {shop}")
+    return view, events(session, action_id)

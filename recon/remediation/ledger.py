@@ -116,11 +116,38 @@ class ActionView:
     variables: dict[str, Any] | None = None
     # The finding the intent was planned for (``PlannedAction.finding_key``).
     finding_key: str = ""
+    # Who rejected it, and the reason given with its latest approval or rejection (``reason``
+    # is its latest transition's: once sent, Shopify's answer).
+    rejected_by: str | None = None
+    decision_reason: str = ""
 
 
-def _view(row: ActionRow, approved_by: str | None = None) -> ActionView:
-    names = [f.name for f in fields(ActionView) if f.name != "approved_by"]
-    return ActionView(**{name: getattr(row, name) for name in names}, approved_by=approved_by)
+_DECISION = frozenset({"approved_by", "rejected_by", "decision_reason"})
+
+
+def _view(row: ActionRow, decisions: Sequence[ActionEventRow] = ()) -> ActionView:
+    """``row`` as a view; ``decisions``: its approval and rejection events, oldest first."""
+    names = [f.name for f in fields(ActionView) if f.name not in _DECISION]
+    approved = [e for e in decisions if e.to_state == S.APPROVED.value]
+    rejected = [e for e in decisions if e.to_state == S.REJECTED.value]
+    return ActionView(
+        **{name: getattr(row, name) for name in names},
+        approved_by=approved[-1].actor if approved else None,
+        rejected_by=rejected[-1].actor if rejected else None,
+        decision_reason=decisions[-1].reason if decisions else "",
+    )
+
+
+def decision_events(events: Iterable[ActionEventRow]) -> dict[int, list[ActionEventRow]]:
+    """The approval and rejection events among ``events``, per intent, in their order."""
+    decided: dict[int, list[ActionEventRow]] = {}
+    for event in events:
+        if (
+            event.to_state in (S.APPROVED.value, S.REJECTED.value)
+            and event.from_state != event.to_state
+        ):
+            decided.setdefault(event.action_id, []).append(event)
+    return decided
 
 
 def transition(
@@ -266,19 +293,26 @@ def _new_row(
 
 
 def list_actions(
-    session: Session, shop: str, states: Sequence[ActionState] | None = None
+    session: Session,
+    shop: str,
+    states: Sequence[ActionState] | None = None,
+    *,
+    ids: Sequence[int] | None = None,
 ) -> list[ActionView]:
-    """Intents of one shop, oldest first, optionally only in the given states."""
+    """Intents of one shop, oldest first, optionally only in the given states (or ``ids``)."""
     query = select(ActionRow).where(ActionRow.shop == shop).order_by(ActionRow.id)
+    mine = select(ActionRow.id).where(ActionRow.shop == shop)  # a subquery: no id list to bind
+    if ids is not None:
+        query, mine = query.where(among(ActionRow.id, ids)), mine.where(among(ActionRow.id, ids))
     if states:
         query = query.where(ActionRow.state.in_([s.value for s in states]))
     rows = list(session.scalars(query))
-    mine = select(ActionRow.id).where(ActionRow.shop == shop)  # a subquery: no id list to bind
-    approvals = select(ActionEventRow.action_id, ActionEventRow.actor).where(
-        ActionEventRow.action_id.in_(mine), ActionEventRow.to_state == S.APPROVED.value
+    decisions = select(ActionEventRow).where(
+        ActionEventRow.action_id.in_(mine),
+        ActionEventRow.to_state.in_([S.APPROVED.value, S.REJECTED.value]),
     )
-    approved_by = dict(session.execute(approvals.order_by(ActionEventRow.id)).all())
-    return [_view(row, approved_by.get(row.id)) for row in rows]
+    decided = decision_events(session.scalars(decisions.order_by(ActionEventRow.id)))
+    return [_view(row, decided.get(row.id, ())) for row in rows]
 
 
 def claim(session: Session, ids: Iterable[int]) -> list[ActionRow]:

@@ -27,13 +27,16 @@ ACTION_COLUMNS = (
     Column("currency", width=9),
     Column("reason", width=40),
     Column("approved_by", width=18),
+    Column("rejected_by", width=18),
+    # The reason given with the latest approval or rejection (``reason``: the latest step's).
+    Column("decision_reason", width=40),
     Column("created_at", "datetime", 17),
     Column("updated_at", "datetime", 17),
     Column("shopify_result", width=40),
 )
 # Columns holding people's free text: PII-scrubbed unless the report allows it. Identifiers
 # (order names, SKUs, ids) are not: an order name "#1001-2002-3003" reads like a phone number.
-FREE_TEXT = frozenset({"reason", "shopify_result", "what"})
+FREE_TEXT = frozenset({"reason", "decision_reason", "shopify_result", "what"})
 
 
 def plain(value: object) -> object:

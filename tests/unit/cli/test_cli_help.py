@@ -19,6 +19,7 @@ COMMANDS = [
     ["actions", "list"],
     ["actions", "approve"],
     ["actions", "reject"],
+    ["actions", "history"],
     ["findings", "list"],
     ["findings", "ack"],
     ["quarantine"],

@@ -87,3 +87,20 @@ def test_html_snapshot() -> None:
         SNAPSHOT.write_text(html, encoding="utf-8")
     assert SNAPSHOT.exists(), "no snapshot: run with RECON_UPDATE_SNAPSHOTS=1"
     assert html == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_an_approved_action_waiting_to_be_sent_shows_who_approved_it() -> None:
+    """The report's "waiting" table lists approved intents (the next run sends them) beside
+    proposed ones, with no word of who approved them: finance could not tell a decision taken
+    from one waiting (found by review)."""
+    from report_samples import sample_actions
+
+    refund, restock = sample_actions()
+    decided = {"approved_by": "cli:alice", "decision_reason": "checked in Loop"}
+    approved = refund | {"status": "approved", "state": "approved"} | decided
+    html = render_report(make_data(actions=[approved, restock]))
+    table = html[html.index('<table id="actions">') :]
+    table = table[: table.index("</table>")]
+    assert "Decided by" in table, table
+    (row,) = [r for r in table.split("<tr>") if "approved" in r and "<td" in r]
+    assert "cli:alice" in row, row

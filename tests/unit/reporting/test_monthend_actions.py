@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recon.config import Settings
 from recon.month_end import build_monthend
-from recon.remediation.ledger import ActionEventRow, ActionRow, approve, transition
+from recon.remediation.ledger import ActionEventRow, ActionRow, approve, reject, transition
 from recon.remediation.planner import ActionState
 from recon.store.sql import SqlStore
 from tests.fakes import make_order, make_return
@@ -118,3 +118,34 @@ def test_a_book_of_a_period_not_over_shows_the_intents_as_they_are(mirror: Any) 
     assert [(r["status_at_period_end"], r["shopify_result"]) for r in rows] == [
         ("done", "gid://shopify/Refund/1")
     ]
+
+
+def test_a_rejected_intent_shows_who_rejected_it_and_why(mirror: Any) -> None:
+    """An auditor reads why money was not paid back: intent C, a second refund proposed Oct 4
+    and rejected by bob@finance on Oct 12, shows its rejecter and reason at the period's end;
+    intent A, approved (and done in November), keeps its approver's reason beside Shopify's
+    answer once done (found by review: only an approver was shown, and an intent's
+    reason is its latest transition's): a book of October and November shows it done."""
+    settings, store = mirror
+    sessions = sessionmaker(store.engine, expire_on_commit=False)
+    with sessions() as session, session.begin():
+        rejected = _intent(session, "k-c", "refund", datetime(2026, 10, 4, 9, tzinfo=UTC))
+    why = "customer kept the item: no refund owed"
+    with sessions() as session, session.begin():
+        at = datetime(2026, 10, 12, 9, tzinfo=UTC)
+        reject(session, SHOP, [rejected.id], actor="bob@finance", now=at, reason=why)
+    rows = sheet_rows(build_monthend(settings, store, NOW, *OCTOBER), "Actions")
+    decided = {
+        r["id"]: (r["status_at_period_end"], r["approved_by"], r["rejected_by"],
+                  r["decision_reason"])
+        for r in rows
+    }  # fmt: skip
+    assert decided == {
+        1: ("approved", "alice@finance", None, "ok"),
+        rejected.id: ("rejected", None, "bob@finance", why),
+    }
+    october_to_november = (date(2026, 10, 1), date(2026, 12, 1))
+    rows = sheet_rows(build_monthend(settings, store, NOW, *october_to_november), "Actions")
+    done = next(r for r in rows if r["id"] == 1)
+    assert (done["status_at_period_end"], done["reason"]) == ("done", "refunded")
+    assert (done["approved_by"], done["decision_reason"]) == ("alice@finance", "ok")
