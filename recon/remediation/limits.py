@@ -49,7 +49,7 @@ def check_breaker(
 
 # Held writes are planned or approved: `actions reject` cancels them (`approve` only decides
 # proposals), and the rest go out on the next run once within the limits.
-_REJECT = "run_recon.py actions list, then run_recon.py actions reject ID..."
+_REJECT = "run_recon.py actions list, then run_recon.py actions reject ID... --reason TEXT"
 
 
 def _held_until(every: str, fix: str, *, alone: bool = True, setting: str = "") -> str:

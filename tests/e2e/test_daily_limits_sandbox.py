@@ -29,7 +29,8 @@ LA = "America/Los_Angeles"
 # The daily limits hold every write or none: what a held run tells the operator to do.
 NEXT_DAY = (
     "; all or nothing, none of them was sent: the shop's next day sends them, or sooner once "
-    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID...) "
+    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID... "
+    "--reason TEXT) "
     "or [remediation] max_daily_count is raised"
 )
 SHOP_MIDNIGHT = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)  # 00:00 on 1 November in Los Angeles

@@ -150,13 +150,14 @@ def test_hold_reason_names_the_limit_the_day_what_moved_and_what_was_asked():
 # What the operator reads after the reason: the limits are all or nothing, and what to do.
 NEXT_DAY = (
     "; all or nothing, none of them was sent: the shop's next day sends them, or sooner once "
-    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID...) "
+    "some are rejected (run_recon.py actions list, then run_recon.py actions reject ID... "
+    "--reason TEXT) "
     "or [remediation] {setting} is raised"
 )
 EVERY_DAY = (
     "; all or nothing, none of them was sent: these writes alone exceed {setting}, so every "
     "day holds them until some are rejected (run_recon.py actions list, then run_recon.py "
-    "actions reject ID...) or [remediation] {setting} is raised"
+    "actions reject ID... --reason TEXT) or [remediation] {setting} is raised"
 )
 
 
@@ -186,7 +187,8 @@ def test_a_currency_without_a_daily_total_says_to_name_it():
     assert why == (
         "daily limit: refunds in KWD but no max_daily_total for KWD; all or nothing, none of "
         "them was sent: every day holds them until some are rejected (run_recon.py actions "
-        "list, then run_recon.py actions reject ID...) or [remediation] max_daily_total names KWD"
+        "list, then run_recon.py actions reject ID... --reason TEXT) or [remediation] "
+        "max_daily_total names KWD"
     )
 
 

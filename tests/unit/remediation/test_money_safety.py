@@ -319,7 +319,8 @@ def test_the_breaker_says_it_is_all_or_nothing_and_what_to_do(amounts, limits, f
     verdict = check_breaker([(Decimal(a), c) for a, c in amounts], policy)
     assert verdict is not None and verdict.endswith(
         "; all or nothing, none of them was sent: every run holds them until some are "
-        "rejected (run_recon.py actions list, then run_recon.py actions reject ID...) or " + fix
+        "rejected (run_recon.py actions list, then run_recon.py actions reject ID... "
+        "--reason TEXT) or " + fix
     )
 
 

@@ -75,7 +75,7 @@ def sent_701(sessions, gateway, clock):
             "the limits would hold all of them: circuit breaker: refunds of 30.00 USD exceed "
             "max_run_total 20.00 USD; all or nothing, none of them was sent: every run holds "
             "them until some are rejected (run_recon.py actions list, then run_recon.py "
-            "actions reject ID...) or [remediation] max_run_total is raised",
+            "actions reject ID... --reason TEXT) or [remediation] max_run_total is raised",
         ),
     ],
 )

@@ -14,7 +14,8 @@ from recon.reporting.html import TEXT_WIDTH
 HELD = (
     "remediation halted: circuit breaker: 2 actions exceed max_run_count 1; all or nothing, "
     "none of them was sent: every run holds them until some are rejected (run_recon.py actions "
-    "list, then run_recon.py actions reject ID...) or [remediation] max_run_count is raised"
+    "list, then run_recon.py actions reject ID... --reason TEXT) or [remediation] "
+    "max_run_count is raised"
 )
 
 
