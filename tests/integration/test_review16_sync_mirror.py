@@ -62,14 +62,6 @@ from tests.integration.sandbox_helpers import (  # noqa: E402
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh mirror: a SQLite file, or a private schema of RECON_TEST_POSTGRES_URL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mirror.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def _world(seed: int, returns: int) -> World:
     world, _truth = generate_world(seed=seed, returns=returns)
     return normalise_generated_world(world)

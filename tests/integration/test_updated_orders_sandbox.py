@@ -36,14 +36,6 @@ from tests.integration.sandbox_helpers import (  # noqa: E402
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh mirror: a SQLite file, or a private schema of RECON_TEST_POSTGRES_URL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'mirror.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def _paid_orders(world: World) -> tuple[Order, Order]:
     """(a paid order one Loop return names, a paid order no Loop return names), both with no
     refund yet, placed before the world's now."""
