@@ -111,7 +111,7 @@ def reconcile(
     settled = classify_settlement.settle(frames, codes, back)
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
-        *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes),
+        *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes, facts),
         *classify_money.classify_unlinked(
             facts, links, unknown, frames.returns, _restocking(frames, codes, facts)
         ),

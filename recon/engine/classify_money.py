@@ -179,7 +179,11 @@ def _mismatch_detail(hit: pd.DataFrame) -> pd.Series:
 
 
 def classify_linked_refunds(
-    money: pd.DataFrame, agg: pd.DataFrame, tol: pd.Series, codes: Codes
+    money: pd.DataFrame,
+    agg: pd.DataFrame,
+    tol: pd.Series,
+    codes: Codes,
+    facts: pd.DataFrame,
 ) -> list[pd.DataFrame]:
     """REFUND_FAILED and REFUND_PENDING on linked refunds (amounts in the basis currency).
 
@@ -188,6 +192,8 @@ def classify_linked_refunds(
     refunds paid in full (``agg`` per return, ``tol`` its tolerance) is no REFUND_FAILED: the
     customer has the money, and "retry the refund" would pay twice. Nor is a failed refund of a
     cancelled or expired return: nothing is owed, and a retry would pay for a cancelled return.
+    A return's failed refunds together put at risk no more than it still owes (``_owed_shares``:
+    a declined retry of a declined refund is the same money); ``facts`` gives their times.
     """
     ok = ~keys.eq_series(money["basis"], "mismatch")
     currency = money["return_currency"].where(ok, money["shop_currency"])
@@ -213,6 +219,9 @@ def classify_linked_refunds(
             False: "refund transactions failed, none went through",
         }
     )
+    failed_amt, failed_detail = _owed_shares(
+        money[failed], failed_amt, failed_detail, ok, agg, codes, facts
+    )
     out = []
     for category, mask, amount, detail in (
         (Category.REFUND_FAILED, failed, failed_amt, failed_detail),
@@ -233,6 +242,61 @@ def classify_linked_refunds(
             )
         )
     return out
+
+
+# Appended to a REFUND_FAILED priced below its failed money: why (docs/findings.md).
+_SHARED = "; at risk: what the return still owes, once across its failed refunds (latest first)"
+
+
+def _owed_shares(
+    hit: pd.DataFrame,
+    amount: pd.Series,
+    detail: pd.Series,
+    ok: pd.Series,
+    agg: pd.DataFrame,
+    codes: Codes,
+    facts: pd.DataFrame,
+) -> tuple[pd.Series, pd.Series]:
+    """REFUND_FAILED amounts capped so a return's failed refunds share what it still owes.
+
+    A declined refund and its declined retry (or a refund bigger than the return) are one debt:
+    pricing each at its failed money put 40.00 at risk for 20.00 owed. What the return still
+    owes (Loop's refund less the money that went through, in the basis currency) goes to its
+    latest failed refund first (the attempt CX acts on; by ``processedAt``, then refund id),
+    each taking at most its failed money; earlier ones get the rest, often 0. A return with no
+    basis (currency mismatch: no amount rule runs for it) keeps its amounts. ``hit`` is the
+    few REFUND_FAILED rows: the work is on them only.
+    """
+    priced = hit.index[ok[hit.index].to_numpy() & (hit["rma_code"].to_numpy() >= 0)]
+    if not len(priced):
+        return amount, detail
+    owed = np.zeros(codes.size("rma") + 1, dtype=np.int64)  # [-1]: no return
+    still = (agg["refund_minor"] - agg["total"]).clip(lower=0).to_numpy(dtype=np.int64)
+    owed[codes.of("returns", "rma")] = still
+    ids = hit.loc[priced, "refund_id"].astype(str)
+    when = hit.loc[priced, "refund_id"].map(
+        facts.drop_duplicates("refund_id").set_index("refund_id")["processed_at"]
+    )
+    order = pd.DataFrame(
+        {
+            "code": hit.loc[priced, "rma_code"].to_numpy(dtype=np.int64),
+            "at": pd.to_datetime(when, utc=True).to_numpy(),
+            "width": ids.str.len().to_numpy(),
+            "id": ids.to_numpy(),
+            "amount": amount[priced].to_numpy(dtype=np.int64),
+        },
+        index=priced,
+    ).sort_values(
+        ["code", "at", "width", "id"], ascending=[True, False, False, False], na_position="last"
+    )
+    before = order.groupby("code", sort=False)["amount"].cumsum() - order["amount"]
+    cost = order["amount"].to_numpy()
+    share = np.clip(owed[order["code"].to_numpy()] - before.to_numpy(), 0, cost)
+    amount, detail = amount.copy(), detail.astype(object).copy()
+    amount[order.index] = share
+    less = order.index[share < cost]
+    detail[less] = detail[less] + _SHARED
+    return amount, detail
 
 
 def classify_unlinked(

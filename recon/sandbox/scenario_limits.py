@@ -146,7 +146,9 @@ def plant_retry(b: Builder) -> int:
         order=order,
         rma=ret["id"],
         refunds=[declined],
-        amount=ret["refund"],
+        # At risk: what the return still owes (the retry paid all but ``off``), not the
+        # declined refund's whole amount (docs/findings.md REFUND_FAILED).
+        amount=off,
         currency=SHOP_CURRENCY,
         description="declined; the retry fell one cent past the tolerance short",
     )
