@@ -246,6 +246,7 @@ def classify_linked_refunds(
 
 # Appended to a REFUND_FAILED priced below its failed money: why (docs/findings.md).
 _SHARED = "; at risk: what the return still owes, once across its failed refunds (latest first)"
+_PARTLY_PAID = "; the return is partly paid: its AMOUNT_MISMATCH prices what it still owes"
 
 
 def _owed_shares(
@@ -263,16 +264,23 @@ def _owed_shares(
     pricing each at its failed money put 40.00 at risk for 20.00 owed. What the return still
     owes (Loop's refund less the money that went through, in the basis currency) goes to its
     latest failed refund first (the attempt CX acts on; by ``processedAt``, then refund id),
-    each taking at most its failed money; earlier ones get the rest, often 0. A return with no
-    basis (currency mismatch: no amount rule runs for it) keeps its amounts. ``hit`` is the
-    few REFUND_FAILED rows: the work is on them only.
+    each taking at most its failed money; earlier ones get the rest, often 0. A return some
+    money went through for owes its rest on its AMOUNT_MISMATCH (total > 0 and short: the
+    same break), so its failed refunds are priced 0 beside it, not a second time. A return
+    with no basis (currency mismatch: no amount rule runs for it) keeps its amounts. ``hit``
+    is the few REFUND_FAILED rows: the work is on them only.
     """
     priced = hit.index[ok[hit.index].to_numpy() & (hit["rma_code"].to_numpy() >= 0)]
     if not len(priced):
         return amount, detail
     owed = np.zeros(codes.size("rma") + 1, dtype=np.int64)  # [-1]: no return
-    still = (agg["refund_minor"] - agg["total"]).clip(lower=0).to_numpy(dtype=np.int64)
-    owed[codes.of("returns", "rma")] = still
+    total = agg["total"].to_numpy(dtype=np.int64)
+    partly = np.zeros(codes.size("rma") + 1, dtype=bool)
+    partly[codes.of("returns", "rma")] = total > 0
+    partly[-1] = False
+    owed[codes.of("returns", "rma")] = np.where(
+        total > 0, 0, np.maximum(agg["refund_minor"].to_numpy(dtype=np.int64) - total, 0)
+    )
     ids = hit.loc[priced, "refund_id"].astype(str)
     when = hit.loc[priced, "refund_id"].map(
         facts.drop_duplicates("refund_id").set_index("refund_id")["processed_at"]
@@ -294,8 +302,10 @@ def _owed_shares(
     share = np.clip(owed[order["code"].to_numpy()] - before.to_numpy(), 0, cost)
     amount, detail = amount.copy(), detail.astype(object).copy()
     amount[order.index] = share
-    less = order.index[share < cost]
+    aside = partly[order["code"].to_numpy()]
+    less = order.index[(share < cost) & ~aside]
     detail[less] = detail[less] + _SHARED
+    detail[order.index[aside]] = detail[order.index[aside]] + _PARTLY_PAID
     return amount, detail
 
 

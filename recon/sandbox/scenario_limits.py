@@ -146,9 +146,9 @@ def plant_retry(b: Builder) -> int:
         order=order,
         rma=ret["id"],
         refunds=[declined],
-        # At risk: what the return still owes (the retry paid all but ``off``), not the
-        # declined refund's whole amount (docs/findings.md REFUND_FAILED).
-        amount=off,
+        # Nothing: the retry went through, so what the return still owes (``off``) is its
+        # AMOUNT_MISMATCH's, priced once (docs/findings.md REFUND_FAILED).
+        amount=Decimal("0.00"),
         currency=SHOP_CURRENCY,
         description="declined; the retry fell one cent past the tolerance short",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from engine_builders import order, refund, ret, rline, run, txn
+from engine_builders import line, order, refund, ret, rline, run, txn
 
 from recon.models import LoopReturnRecord, RefundRecord
 
@@ -61,6 +61,25 @@ CASES: dict[str, tuple[list[object], dict[str, Decimal]]] = {
         [ret(RMA), order(), declined("500", "25.00")],
         {"REFUND_FAILED|refund=500": Decimal("20.00")},
     ),
+    "40.00 owed, 20.00 paid, the other 20.00 declined: the shortfall is priced once": (
+        [
+            ret(RMA, refund="40.00", lines=(line("1345", "SKU-A", "40.00"),)),
+            order(),
+            paid("500", "20.00", days=3),
+            declined("501", "20.00"),
+        ],
+        {
+            "AMOUNT_MISMATCH|rma=12345": Decimal("20.00"),
+            "REFUND_FAILED|refund=501": Decimal("0.00"),
+        },
+    ),
+    "declined, then a retry paid 12.00 of 20.00: 8.00 short, priced once": (
+        [ret(RMA), order(), declined("500", "20.00", days=3), paid("501", "12.00")],
+        {
+            "AMOUNT_MISMATCH|rma=12345": Decimal("8.00"),
+            "REFUND_FAILED|refund=500": Decimal("0.00"),
+        },
+    ),
 }
 
 
@@ -101,3 +120,14 @@ def test_a_returns_failed_refunds_never_put_more_at_risk_than_it_owes(name: str)
         Decimal(0),
     )
     assert at_risk <= owed
+
+
+def test_a_refund_failed_priced_zero_says_where_its_money_is() -> None:
+    """The declined part of a partly paid return: CX still sees the declined refund and its
+    transaction, and the detail says the shortfall is on the return's AMOUNT_MISMATCH."""
+    records, _ = CASES[
+        "40.00 owed, 20.00 paid, the other 20.00 declined: the shortfall is priced once"
+    ]
+    (failed,) = [f for f in run(*records).findings if f.category.value == "REFUND_FAILED"]
+    assert failed.transaction_ids == ("6501",)
+    assert "AMOUNT_MISMATCH" in failed.detail

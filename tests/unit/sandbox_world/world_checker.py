@@ -309,11 +309,22 @@ def _per_return(
     paid = basis(r, o) is not None and total >= r.refund - tol(
         r.currency
     )  # a retry paid it in full
-    for f, ts in linked:
+    # A return's failed refunds share what it still owes, latest first; once money went
+    # through, the shortfall is its AMOUNT_MISMATCH's and they are priced 0.
+    owed = Decimal(0) if total > 0 else r.refund
+    latest_first = sorted(
+        linked,
+        key=lambda p: (p[0].processed_at or p[0].created_at, len(p[0].id), p[0].id),
+        reverse=True,
+    )
+    for f, ts in latest_first:
         failed = [t for t in ts if t.status in FAILED]
         if failed and cov[f.id] == 0 and not paid and r.state not in GONE:
             money, currency = _in_basis(failed, r, o)
+            if not mismatch:
+                money, owed = min(money, owed), owed - min(money, owed)
             ctx.add(f"refund={f.id}", Derived("REFUND_FAILED", r.id, o.id, [f.id], money, currency))
+    for f, ts in linked:
         pend = [t for t in ts if t.status in PENDING]
         if any(t.processed_at < now - timedelta(days=3) for t in pend):
             money, currency = _in_basis(pend, r, o)
