@@ -55,12 +55,17 @@ _RMA_BEFORE = (
 # decimal part ("No RMA - 150.00 goodwill"); a date, year first ("RMA: 2026-11-30",
 # "2026/11/30"; day or month first, it starts with fewer digits than an RMA has); a phone
 # number, three groups of 3-4 digits split by "-", "." or a space ("RMA 555-123-4567",
-# "020 7946 0958"). They are tried before the ``rma`` group and have none, so the note names no
+# "020 7946 0958"); a number glued to "-<digit>" ("RMA 555-1234", "RMA 2026-11", "RMA
+# 12345-2"), part of a phone number, a date or a hyphenated reference: Loop's RMAs are plain
+# integers (loop-returns-api.md), so its head is none, and a refund so noted falls through
+# to the weaker keys. They are tried before the ``rma`` group and have none, so the note names no
 # RMA there: leftmost-first alternation (``re`` and RE2 alike) needs no look-ahead, which RE2
 # lacks, so rma.py's fast path runs the default. One pattern, not one per form: RE2 extracts
 # the group in time that grows with the pattern's size, and four copies of these alternatives
 # made a 1M-note parse three times slower.
-_NOT_AN_RMA = r"\d{21,}|\d{3,20}[.,]\d|\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{3,4}[-. ]\d{3,4}[-. ]\d{3,4}"
+_NOT_AN_RMA = (
+    r"\d{21,}|\d{3,20}[.,]\d|\d{3,20}-\d|\d{4}/\d{1,2}[-/]\d{1,2}|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
+)
 _RMA_LEAD = "|".join(_RMA_BEFORE)
 DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{_NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)
 

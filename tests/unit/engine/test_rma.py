@@ -86,7 +86,17 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("RMA 2026-11-30 for RMA 12345", ["12345"]),  # a date, then an RMA: the RMA
     ("RMA 12345 2026-11-30", ["12345"]),
     ("RMA 12345 555-123-4567", ["12345"]),
-    ("RMA 12345-2026", ["12345"]),  # neither a date nor a phone number
+    # A number glued to "-<digit>" is part of something else (a phone number, a date, a
+    # hyphenated reference): Loop's RMAs are plain integers, so it names no RMA
+    ("RMA 12345-2026", []),
+    ("RMA 555-1234", []),
+    ("RMA 2026-11", []),
+    ("RMA: 2026-11 returns batch", []),
+    ("RMA 12345-2", []),
+    ("Loop RMA #12345-2", []),
+    ("RMA 12345-2 and RMA 12346", ["12346"]),
+    ("RMA 12345 - 2 items", ["12345"]),  # a dash with spaces is punctuation
+    ("RMA 12345-A", ["12345"]),  # no digit after the dash
     ("Loop RMA 150.00 goodwill", []),  # an amount after "Loop RMA" is no RMA either
     ("", []),
     (None, []),

@@ -1,0 +1,54 @@
+"""RMA notes finance reads wrong: numbers glued to "-<digit>", and lists after one "RMA".
+
+Each dataset is order 100 (USD shop) with closed 20.00 returns; ``as_of`` is 2026-11-01 02:00
+UTC. What is asserted is what finance sees: which return a refund is tied to, and the findings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
+
+
+def _refund_of_12345_beside_555(note: str) -> Any:
+    """Returns 12345 (SKU-A) and 555 (SKU-B) on order 100; refund 500 pays back 12345's unit
+    (20.00, paid out) with ``note``."""
+    return run(
+        ret("12345"),
+        ret("555", lines=(line("1555", "SKU-B"),)),
+        order(),
+        payout(),
+        refund("500", note, (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
+        bt("8600", "600", "20.00"),
+    )
+
+
+@pytest.mark.parametrize("note", ["Customer called, RMA 555-1234", "RMA 555-12 (ticket)"])
+def test_a_number_glued_to_a_dash_and_digits_does_not_name_that_return(note: str) -> None:
+    """ "RMA 555-1234" is a phone number, not return 555: the refund is 12345's (same order,
+    amount and SKU), and 555's refund is missing, which recon can pay; before, 500 was tied to
+    555 by its note, 555 looked paid and 12345 unpaid."""
+    result = _refund_of_12345_beside_555(note)
+    linked = dict(zip(result.matches["rma"], result.matches["refund_ids"], strict=True))
+    assert linked == {"12345": "500", "555": ""}
+    assert keyset(result) == {
+        ("MISSING_REFUND", "rma=555"),
+        ("MISSING_RESTOCK", "rma=555,line=1555"),
+    }
+
+
+def test_a_date_after_rma_with_no_return_to_fall_back_on_is_an_unmatched_refund() -> None:
+    """ "RMA 2026-11" is a month: no return 2026 exists, and the refund (8.00, no SKU, matching
+    no return on the order) is an UNMATCHED_REFUND for CX to tie, not an UNKNOWN_RMA "2026"
+    sending finance to look for a return that never was."""
+    result = run(
+        ret("12345"),
+        order(),
+        payout(),
+        refund("500", "Goodwill, RMA 2026-11 batch", (txn("600", "8.00"),)),
+        bt("8600", "600", "8.00"),
+    )
+    assert ("UNMATCHED_REFUND", "refund=500") in keyset(result)
+    assert not {k for k in keyset(result) if k[0] == "UNKNOWN_RMA"}
