@@ -45,8 +45,8 @@ _RMA_BEFORE = (
     r"loop\s+rma\s*#?\s*",
     # as staff type it: "RMA 123", "RMA#123", "RMA-123", "RMA #: 123", "RMA: #123",
     # "RMA no. 123", "RMA No: 123", "RMA number 123" (a "." straight after RMA ends a sentence:
-    # "No RMA. 150.00 refunded" names none)
-    r"\brma\b(?:\s*(?:number|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*",
+    # "No RMA. 150.00 refunded" names none); before a list, "RMAs 123 and 124", "RMA numbers"
+    r"\brmas?\b(?:\s*(?:numbers?|num|nr|no)\.?)?\s*(?:#\s*:?|:\s*#?|-)?\s*",
     r"loop\s+return\s*#?\s*",
     r"\breturn\s*#\s*",
 )
@@ -62,12 +62,12 @@ _RMA_BEFORE = (
 # RMA there: leftmost-first alternation (``re`` and RE2 alike) needs no look-ahead, which RE2
 # lacks, so rma.py's fast path runs the default. One pattern, not one per form: RE2 extracts
 # the group in time that grows with the pattern's size, and four copies of these alternatives
-# made a 1M-note parse three times slower.
-_NOT_AN_RMA = (
+# made a 1M-note parse three times slower. rma.py reads list items after an RMA with them too.
+NOT_AN_RMA = (
     r"\d{21,}|\d{3,20}[.,]\d|\d{3,20}-\d|\d{4}/\d{1,2}[-/]\d{1,2}|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
 )
 _RMA_LEAD = "|".join(_RMA_BEFORE)
-DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{_NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)
+DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)
 
 
 class ShopSettings(_Section):

@@ -12,13 +12,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recon.config import DEFAULT_RMA_PATTERNS
+from recon.config import DEFAULT_RMA_PATTERNS, NOT_AN_RMA
 
 # Notes the RE2 fast path may parse: printable ASCII only (Arrow's ``ascii_is_printable``, true
 # for "" too). On such text RE2 and Python ``re``
 # agree on \d, \w, \s, \b and case folding; anything else (Unicode digits, \x1c-\x1f or \v, which
 # Python counts as whitespace) goes through ``parse_rmas``.
 _PLAIN_NOTE = r"^[\x20-\x7e]*$"
+
+# A list after one RMA names every RMA in it: "RMA 12345, 12346", "RMAs 12345 and 12346",
+# "RMA #12345 / #12346" (issue: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick of
+# the first). Items are read after a match of any pattern, skipping what is no RMA after "RMA"
+# either (an amount, a date, a phone number: ``NOT_AN_RMA``); a word between ends the list.
+_LIST_SEPARATOR = r"\s*(?:,|/|&|\+|\band\b|\bor\b)\s*#?\s*"
+_LIST_NEXT = re.compile(rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))", re.IGNORECASE)
+# RE2, over plain notes: digits, a separator, 3 digits. A note with one match and this may
+# hold a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone).
+_LIST_HINT = rf"(?i)\d{_LIST_SEPARATOR}\d{{3}}"
 
 
 @lru_cache(maxsize=32)
@@ -49,7 +59,8 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
 
     Every pattern must have a named group ``rma``. The patterns are tried as one alternation
     (earlier patterns win at a position), so ``"RMA 1 and RMA 2"`` gives two ids (findings.md: a
-    note naming two RMAs is AMBIGUOUS_RMA). Leading zeros are kept: an RMA is an id, not a number.
+    note naming two RMAs is AMBIGUOUS_RMA), and so does a list after one match, ``"RMA 123,
+    124"`` (``_LIST_NEXT``). Leading zeros are kept: an RMA is an id, not a number.
     Digits are given in ASCII (``ascii_digits``): fullwidth "RMA 123" names RMA 123.
 
     Raises:
@@ -60,8 +71,13 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
     found: dict[str, None] = {}
     for match in _compile(tuple(patterns)).finditer(note):
         rma = next((v for k, v in match.groupdict().items() if k.startswith("rma_") and v), None)
-        if rma is not None:
-            found.setdefault(ascii_digits(rma), None)
+        if rma is None:
+            continue
+        found.setdefault(ascii_digits(rma), None)
+        end = match.end()
+        while (item := _LIST_NEXT.match(note, end)) is not None and item["rma"]:
+            found.setdefault(ascii_digits(item["rma"]), None)  # "RMA 12345, 12346"
+            end = item.end()
     return list(found)
 
 
@@ -238,7 +254,8 @@ def _fast_parse(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # RE2 lacks it: use ``re``
         return everything, None, none
     plain = pc.ascii_is_printable(arr).to_numpy(zero_copy_only=False)  # ``_PLAIN_NOTE``
-    one = plain & (matched == 1)
+    listed = pc.match_substring_regex(arr, _LIST_HINT).to_numpy(zero_copy_only=False)
+    one = plain & (matched == 1) & ~listed  # a list after the one match: ``parse_rmas``
     rma = pa.nulls(len(filled), pa.string())
     for name in (f.name for f in groups.type if f.name.startswith("rma_")):
         value = pc.struct_field(groups, name)  # "" is no RMA, as in ``parse_rmas``

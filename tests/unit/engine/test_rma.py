@@ -98,6 +98,21 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("RMA 12345 - 2 items", ["12345"]),  # a dash with spaces is punctuation
     ("RMA 12345-A", ["12345"]),  # no digit after the dash
     ("Loop RMA 150.00 goodwill", []),  # an amount after "Loop RMA" is no RMA either
+    # A list after one "RMA" names every RMA in it (then AMBIGUOUS_RMA, not a silent pick)
+    ("RMA 12345, 12346", ["12345", "12346"]),
+    ("RMAs 12345 and 12346", ["12345", "12346"]),
+    ("RMA #12345 / #12346", ["12345", "12346"]),
+    ("rma 12345 & 12346", ["12345", "12346"]),
+    ("RMA numbers 12345 or 12346", ["12345", "12346"]),
+    ("Loop RMA #12345, #12346 and #12347", ["12345", "12346", "12347"]),
+    ("Refund for RMA 12345, 12346.", ["12345", "12346"]),
+    ("RMA 12345, 12345", ["12345"]),
+    ("RMA 12345, 150.00 refunded", ["12345"]),  # an amount is no list item
+    ("RMA 12345, 2 items", ["12345"]),
+    ("RMA 12345 and 2026-11-30", ["12345"]),
+    ("RMA 12345, 555-123-4567", ["12345"]),
+    ("RMA 12345 and customer 12346", ["12345"]),  # a word between: no list
+    ("RMA 2026-11-30, 12345", []),  # no RMA heads the list
     ("", []),
     (None, []),
 ]

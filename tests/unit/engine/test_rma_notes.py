@@ -52,3 +52,28 @@ def test_a_date_after_rma_with_no_return_to_fall_back_on_is_an_unmatched_refund(
     )
     assert ("UNMATCHED_REFUND", "refund=500") in keyset(result)
     assert not {k for k in keyset(result) if k[0] == "UNKNOWN_RMA"}
+
+
+@pytest.mark.parametrize(
+    "note", ["RMA 12345, 12346", "RMAs 12345 and 12346", "RMA #12345 / #12346"]
+)
+def test_a_note_listing_two_rmas_after_one_rma_is_ambiguous(note: str) -> None:
+    """One 40.00 refund on order 100 for returns 12345 and 12346 (20.00 each), its note a list.
+    Finance sees AMBIGUOUS_RMA to decide, not the refund silently tied to 12345 (an
+    over-refund there) while 12346 shows unpaid and recon proposes paying it again."""
+    result = run(
+        ret("12345"),
+        ret("12346", lines=(line("1346", "SKU-A"),)),
+        order(),
+        payout(),
+        refund(
+            "500",
+            note,
+            (txn("600", "40.00"),),
+            lines=(rline("1345", "SKU-A"), rline("1346", "SKU-A")),
+        ),
+        bt("8600", "600", "40.00"),
+    )
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
+    (finding,) = result.findings
+    assert finding.detail == "the note names several RMAs: 12345, 12346"
