@@ -73,14 +73,19 @@ def classify_stale(frames: Frames, as_of: datetime, stale_days: int) -> pd.DataF
     )
 
 
-def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
+def classify_store_credit(frames: Frames, tol: pd.Series) -> list[pd.DataFrame]:
     """MISSING_STORE_CREDIT: no gift card note names the RMA as a whole number, or the cards that
-    do, in the return's currency, add up to less than ``R.gift_card`` (beyond the tolerance).
+    do, in the return's currency, add up to less than ``R.gift_card`` (beyond the tolerance);
+    and AMBIGUOUS_RMA for a card whose note names several returns.
 
     "Whole number" = a maximal run of digits in the note equals the RMA (so 1234 is not found in
     a note saying 12345; digits in any script read as ASCII, as in refund notes). A card
     naming an RMA twice counts once; cards in another currency
-    count as issued but cannot be compared.
+    count as issued but cannot be compared. A card naming two or more Loop returns counted in
+    full for each (a 20.00 card "RMA 12345, 12346" paid both): it counts for none and is
+    AMBIGUOUS_RMA (``gift_card=<id>``, its value), as a refund note naming several RMAs is,
+    and the returns it names raise no MISSING_STORE_CREDIT for want of a card until someone
+    decides (a card of their own that falls short still does).
     """
     cards = frames.gift_cards
     numbers = cards["note"].fillna("").astype(str).map(ascii_digits).str.findall(r"\d+")
@@ -90,12 +95,13 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
             "rma": np.array([n for found in numbers.tolist() for n in found], dtype=object),
         }
     ).drop_duplicates()
+    ret = frames.returns
+    named, ambiguous = _shared_cards(named, cards, ret)
     at = named["card"].to_numpy()
     named = named.assign(
         currency=cards["currency"].to_numpy(dtype=object)[at],
         value=cards["initial_value_minor"].to_numpy(dtype=np.int64)[at],
     )
-    ret = frames.returns
     owed = keys.eq_series(ret["state"], "closed") & (ret["gift_card_minor"] > 0)
     due = ret[owed.to_numpy()]
     same = due[["rma", "currency"]].merge(named, on=["rma", "currency"], how="left")
@@ -103,18 +109,53 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> pd.DataFrame:
     key = pd.MultiIndex.from_arrays([due["rma"], due["currency"]])
     issued_minor = issued.reindex(key).fillna(0).astype(np.int64).to_numpy()
     any_card = due["rma"].astype(str).isin(set(named["rma"])).to_numpy()
+    disputed = due["rma"].astype(str).isin(set(ambiguous["rma"])).to_numpy()
     short = due["gift_card_minor"].to_numpy(dtype=np.int64) - issued_minor
     in_currency = issued_minor > 0
-    mask = ~any_card | (in_currency & (short > tol[owed.to_numpy()].to_numpy()))
+    mask = (~any_card & ~disputed) | (in_currency & (short > tol[owed.to_numpy()].to_numpy()))
     hit = due[mask]
     detail = np.where(
         any_card[mask],
         "gift cards naming the RMA add up to less than the store credit",
         "store-credit outcome with no gift card naming the RMA",
     )
-    return return_rows(
+    missing = return_rows(
         Category.MISSING_STORE_CREDIT,
         hit,
         amount_minor=np.where(any_card[mask], short[mask], hit["gift_card_minor"].to_numpy()),
         detail=detail,
+    )
+    return [missing, _ambiguous_cards(ambiguous, cards)]
+
+
+def _shared_cards(
+    named: pd.DataFrame, cards: pd.DataFrame, ret: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``named`` (card position, number) split: the numbers of cards naming one Loop return at
+    most, and the (card, rma) pairs of cards naming two or more (the few AMBIGUOUS_RMA ones)."""
+    is_return = keys.member(named["rma"], ret["rma"].astype(str))
+    returns_named = named[is_return]
+    per_card = np.bincount(returns_named["card"].to_numpy(dtype=np.int64), minlength=len(cards))
+    shared = per_card[named["card"].to_numpy(dtype=np.int64)] >= 2
+    return named[~shared], named[shared & is_return]
+
+
+def _ambiguous_cards(ambiguous: pd.DataFrame, cards: pd.DataFrame) -> pd.DataFrame:
+    """AMBIGUOUS_RMA rows of gift cards whose note names several returns (few rows)."""
+    groups: dict[int, list[str]] = {}
+    for card, rma in zip(ambiguous["card"].tolist(), ambiguous["rma"].tolist(), strict=True):
+        groups.setdefault(int(card), []).append(str(rma))
+    hit = cards.iloc[sorted(groups)]
+    rmas = [sorted(groups[c], key=lambda r: (len(r), r)) for c in sorted(groups)]
+    return rows(
+        Category.AMBIGUOUS_RMA,
+        hit,
+        scope="gift_card=" + hit["gift_card_id"].astype(str),
+        amount_minor=hit["initial_value_minor"],
+        currency=hit["currency"],
+        detail=pd.Series(
+            ["the gift card's note names several RMAs: " + ", ".join(r) for r in rmas],
+            index=hit.index,
+            dtype=object,
+        ),
     )
