@@ -282,9 +282,10 @@ def _owed_shares(
         total > 0, 0, np.maximum(agg["refund_minor"].to_numpy(dtype=np.int64) - total, 0)
     )
     ids = hit.loc[priced, "refund_id"].astype(str)
-    when = hit.loc[priced, "refund_id"].map(
-        facts.drop_duplicates("refund_id").set_index("refund_id")["processed_at"]
-    )
+    # Each refund's time by code: no 1M-row index is built for these few rows.
+    first = codes_mod.first_position(facts["refund_code"].to_numpy(), codes.size("refund"))
+    at = keys.take(first, codes.lookup("refund", hit.loc[priced, "refund_id"]), -1)
+    when = keys.take(facts["processed_at"].to_numpy(), at, None)
     order = pd.DataFrame(
         {
             "code": hit.loc[priced, "rma_code"].to_numpy(dtype=np.int64),

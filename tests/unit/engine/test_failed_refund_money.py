@@ -43,6 +43,13 @@ CASES: dict[str, tuple[list[object], dict[str, Decimal]]] = {
             "REFUND_FAILED|refund=501": Decimal("20.00"),
         },
     ),
+    "the retry declined carries a lower id than the first attempt: its time decides": (
+        [ret(RMA), order(), declined("502", "20.00", days=3), declined("501", "20.00")],
+        {
+            "REFUND_FAILED|refund=501": Decimal("20.00"),
+            "REFUND_FAILED|refund=502": Decimal("0.00"),
+        },
+    ),
     "three declined attempts, the last one for part: the owed 20.00 is spread, latest first": (
         [
             ret(RMA),
