@@ -29,7 +29,9 @@ def plant_missing_refund(b: Builder) -> int:
 
 def plant_refund_failed(b: Builder) -> int:
     """Two refunds that never reached the customer: one declined (its transaction FAILURE), one
-    that went through and bounced days later (a REFUND_FAILURE balance transaction)."""
+    that went through and bounced days later (a REFUND_FAILURE balance transaction). Every
+    other declined one is retried by hand half an hour later and declined again: the return
+    still owes its refund once, which the retry (the latest attempt) carries."""
     for bounced in (False, True):
         order, ret, at = closed_return(b)
         if bounced:
@@ -41,6 +43,21 @@ def plant_refund_failed(b: Builder) -> int:
         else:
             pays = [(SHOPIFY_PAYMENTS, ret["refund"], "FAILURE")]
             refund = b.refunded(order, ret, at, pays=pays)
+            if int(refund["id"]) % 2 == 0:  # no draw from the generator's random stream
+                first = refund
+                refund = b.refund(
+                    order, at + timedelta(minutes=30), pays=pays, note=f"Loop RMA #{ret['id']}"
+                )
+                b.expect(
+                    "REFUND_FAILED",
+                    f"refund={first['id']}",
+                    order=order,
+                    rma=ret["id"],
+                    refunds=[first],
+                    amount=Decimal("0.00"),  # the retry carries what is owed
+                    currency=SHOP_CURRENCY,
+                    description="card refund declined, then its retry declined too",
+                )
         b.expect(
             "REFUND_FAILED",
             f"refund={refund['id']}",
