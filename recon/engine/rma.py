@@ -24,7 +24,7 @@ _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 # "RMA #12345 / #12346" (issue: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick of
 # the first). Items are read after a match of any pattern, skipping what is no RMA after "RMA"
 # either (an amount, a date, a phone number: ``NOT_AN_RMA``); a word between ends the list.
-_LIST_SEPARATOR = r"\s*(?:,|/|&|\+|\band\b|\bor\b)\s*#?\s*"
+_LIST_SEPARATOR = r"\s*(?:,|/|&|\band\b|\bor\b)\s*#?\s*"
 _LIST_NEXT = re.compile(rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))", re.IGNORECASE)
 # RE2, over plain notes: digits, a separator, 3 digits. A note with one match and this may
 # hold a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone).

@@ -113,6 +113,7 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("RMA 12345, 555-123-4567", ["12345"]),
     ("RMA 12345 and customer 12346", ["12345"]),  # a word between: no list
     ("RMA 2026-11-30, 12345", []),  # no RMA heads the list
+    ("Loop RMA #12345 + 500 shipping", ["12345"]),  # "+" adds an amount, not an RMA
     ("", []),
     (None, []),
 ]
