@@ -124,7 +124,7 @@ def reconcile(
         ),
         classify_status.classify_status_drift(frames, codes),
         classify_status.classify_stale(frames, as_of, settings.stale_return_days),
-        *classify_status.classify_store_credit(frames, tol),
+        *classify_status.classify_store_credit(frames, tol, codes),
     ]
     finding_rows = _with_linked_refunds(concat_rows(parts, ROW_COLUMNS), links, codes)
     finding_rows = _with_transactions(finding_rows, frames.transactions, back)

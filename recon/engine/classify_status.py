@@ -73,7 +73,7 @@ def classify_stale(frames: Frames, as_of: datetime, stale_days: int) -> pd.DataF
     )
 
 
-def classify_store_credit(frames: Frames, tol: pd.Series) -> list[pd.DataFrame]:
+def classify_store_credit(frames: Frames, tol: pd.Series, codes: Codes) -> list[pd.DataFrame]:
     """MISSING_STORE_CREDIT: no gift card note names the RMA as a whole number, or the cards that
     do, in the return's currency, add up to less than ``R.gift_card`` (beyond the tolerance);
     and AMBIGUOUS_RMA for a card whose note names several returns.
@@ -96,7 +96,7 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> list[pd.DataFrame]:
         }
     ).drop_duplicates()
     ret = frames.returns
-    named, ambiguous = _shared_cards(named, cards, ret)
+    named, ambiguous = _shared_cards(named, cards, codes)
     at = named["card"].to_numpy()
     named = named.assign(
         currency=cards["currency"].to_numpy(dtype=object)[at],
@@ -129,11 +129,15 @@ def classify_store_credit(frames: Frames, tol: pd.Series) -> list[pd.DataFrame]:
 
 
 def _shared_cards(
-    named: pd.DataFrame, cards: pd.DataFrame, ret: pd.DataFrame
+    named: pd.DataFrame, cards: pd.DataFrame, codes: Codes
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``named`` (card position, number) split: the numbers of cards naming one Loop return at
-    most, and the (card, rma) pairs of cards naming two or more (the few AMBIGUOUS_RMA ones)."""
-    is_return = keys.member(named["rma"], ret["rma"].astype(str))
+    most, and the (card, rma) pairs of cards naming two or more (the few AMBIGUOUS_RMA ones).
+    Numbers are looked up as RMA codes: the returns are not hashed again."""
+    present = np.zeros(codes.size("rma") + 1, dtype=bool)
+    present[codes.of("returns", "rma")] = True
+    present[-1] = False  # code -1: no such RMA
+    is_return = present[codes.lookup("rma", named["rma"].to_numpy(dtype=object))]
     returns_named = named[is_return]
     per_card = np.bincount(returns_named["card"].to_numpy(dtype=np.int64), minlength=len(cards))
     shared = per_card[named["card"].to_numpy(dtype=np.int64)] >= 2
