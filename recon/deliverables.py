@@ -228,15 +228,18 @@ def publish(
     data: ReportData,
     folder: Path,
     *,
-    went_out: Callable[[], None] = lambda: None,
+    went_out: Callable[[bool], None] = lambda told: None,
 ) -> tuple[RunReports, list[str], list[str]]:
     """Write the run's workbook and HTML report into ``folder`` (``report_folder``), then
     e-mail each team (outbox on failure).
 
-    Once the report has gone out (``mark_went_out``: its first message sent or waiting in the
-    outbox; that is finance's, the whole report, unless no finance recipient is configured),
-    ``went_out`` is called: the run marks what the report showed as reported. So it is when a
-    later message was lost: the first has the report.
+    Once the report has gone out (``mark_went_out``: its first message sent, waiting in the
+    outbox, or parked; that is finance's, the whole report, unless no finance recipient is
+    configured), ``went_out`` is called. So it is when a later message was lost: the first has
+    the report. Its argument says whether the report reached finance or will (sent, or waiting
+    for the next run to resend): only then does the run mark what it showed as reported. A
+    message the relay refused for good is parked and resent by no run, so its findings stay
+    new for the next report; finance would otherwise never hear of them.
 
     Returns the files, human-readable delivery notes (what was kept for the next run), and the
     delivery errors themselves, one per message left waiting (empty when all went out).
@@ -259,10 +262,13 @@ def publish(
             recipients=recipients,
         )
     except MailLostError as exc:
-        if messages and str(messages[0][TEAM_HEADER]) in exc.went_out:
-            _gone_out(folder, went_out)  # the first has the report; a later team's was lost
+        first = str(messages[0][TEAM_HEADER]) if messages else None
+        if first in exc.went_out:  # the first has the report; a later team's was lost
+            _gone_out(folder, went_out, told=first not in exc.refused)
         raise
-    _gone_out(folder, went_out)  # sent, or waiting in the outbox for the next run to resend
+    # Sent, or waiting in the outbox for the next run to resend; or parked (refused for good).
+    first = str(messages[0][TEAM_HEADER]) if messages else None
+    _gone_out(folder, went_out, told=first not in result.refused)
     outbox = settings.delivery.outbox_dir
     notes = [
         f"delivery: {e}" + ("" if PARKED_MARK in e else f"; the message waits in {outbox}")
@@ -273,10 +279,11 @@ def publish(
     return files, notes, list(result.errors)
 
 
-def _gone_out(folder: Path, went_out: Callable[[], None]) -> None:
-    """The report in ``folder`` went out: unmark the folder, then tell the run."""
+def _gone_out(folder: Path, went_out: Callable[[bool], None], *, told: bool) -> None:
+    """The report in ``folder`` went out: unmark the folder, then tell the run whether it
+    reached finance (``told``: not parked)."""
     mark_went_out(folder)
-    went_out()
+    went_out(told)
 
 
 def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDeliveredError | None:

@@ -126,6 +126,9 @@ class DeliveryResult:
     parked: list[Path] = field(default_factory=list)
     # Parked by an earlier run and still there: said (a warning), no longer a failure.
     parked_earlier: list[Path] = field(default_factory=list)
+    # The teams whose message of this run the relay refused for good, whole: parked, it
+    # reached none of them, and no run resends it (in ``went_out`` too: it is kept on disk).
+    refused: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -193,6 +196,7 @@ def deliver(
                 lost.append(_lost(message, exc, write_exc))
                 continue
             result.parked.append(parked)
+            result.refused.append(str(message[TEAM_HEADER]))
             result.errors.append(parked_error(parked, exc))
             log.error("%r refused for good; parked as %s: %s", str(message["Subject"]), parked, exc)
         except (DeliveryError, ConfigError) as exc:
@@ -216,7 +220,7 @@ def deliver(
             result.parked_earlier = earlier
             log.warning(parked_note(earlier, outbox_dir))
     if lost:
-        raise _lost_error(lost, result.went_out)
+        raise _lost_error(lost, result.went_out, result.refused)
     return result
 
 
@@ -227,13 +231,17 @@ def _lost(message: EmailMessage, exc: Exception, write_exc: OSError) -> str:
     return f"{said}{write_exc}"
 
 
-def _lost_error(lost: Sequence[str], went_out: Sequence[str]) -> MailLostError:
-    """What ``deliver`` ends with when messages were lost: each, and whose mail went out."""
+def _lost_error(
+    lost: Sequence[str], went_out: Sequence[str], refused: Sequence[str]
+) -> MailLostError:
+    """What ``deliver`` ends with when messages were lost: each, whose mail went out, and
+    whose of those the relay refused for good (parked)."""
     out = f"; the {', '.join(went_out)} message(s) went out" if went_out else ""
     return MailLostError(
         f"{len(lost)} message(s) could be neither sent nor kept in the outbox: "
         f"{'; '.join(lost)}{out}",
         tuple(went_out),
+        tuple(refused),
     )
 
 

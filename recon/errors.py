@@ -163,12 +163,16 @@ class MailLostError(DeliveryError):
     """Messages of a run could be neither sent nor kept in the outbox: they are lost.
 
     ``went_out`` names the teams whose message of the same run was sent or kept (the others
-    were tried all the same): a report whose finance mail went out has gone out.
+    were tried all the same): a report whose finance mail went out has gone out. ``refused``
+    names those of them whose message the relay refused for good (parked: it reached no one).
     """
 
-    def __init__(self, message: str, went_out: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, went_out: tuple[str, ...] = (), refused: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.went_out = went_out
+        self.refused = refused
 
 
 class RecipientsRefusedError(DeliveryError):

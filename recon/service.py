@@ -308,10 +308,12 @@ def _run_locked(
         )
         shown = {f.key for f in chain(findings, closed_before)} | passed_over
 
-        def went_out() -> None:
-            # Sent, or waiting in the outbox for the next run to resend: either way it went
-            # out (finance's mail; called though a later team's message was lost).
-            store.mark_reported(shown, as_of)
+        def went_out(told: bool) -> None:
+            # Sent, or waiting in the outbox for the next run to resend: either way finance
+            # hears of it (called though a later team's message was lost). Parked (refused for
+            # good, resent by no run): not reported, so the next report lists them as new.
+            if told:
+                store.mark_reported(shown, as_of)
             mark_latest(out)
 
         keeper.check()  # taken over while the report was built: the other run reports

@@ -94,6 +94,7 @@ def test_a_message_the_relay_refuses_for_good_is_parked_not_resent_every_night(
     first = deliver([shop_message()], send, outbox, shop="acme")
     assert inbox.messages == [] and not first.ok
     assert first.went_out == ["finance"]  # kept on disk: the report is not lost
+    assert first.refused == ["finance"]  # but it reached no one: its findings stay new
     (kept,) = parked(outbox)
     assert waiting(outbox) == []
     code = answer.split()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -137,5 +138,50 @@ def test_a_report_the_relay_refuses_for_good_is_parked_once_then_sent_by_outbox_
         assert list(refused.glob("*")) == [] and waiting(tmp_path) == []
         resent = [s for s in inbox.subjects if "(run 2)" not in s]
         assert len(resent) == len(parked)
+    finally:
+        controller.stop()
+
+
+def unreported(tmp_path: Path) -> tuple[int, int]:
+    """(open findings, those no report that reached finance has shown yet), from the store."""
+    with sqlite3.connect(tmp_path / "var" / "recon.db") as db:
+        loud = "status IN ('new', 'open')"
+        (total,) = db.execute(f"SELECT count(*) FROM findings WHERE {loud}").fetchone()
+        (fresh,) = db.execute(
+            f"SELECT count(*) FROM findings WHERE {loud} AND reported_at IS NULL"
+        ).fetchone()
+    return total, fresh
+
+
+def statuses(tmp_path: Path) -> list[str]:
+    """The nightly runs' statuses in the runs table, in the order they were recorded."""
+    with sqlite3.connect(tmp_path / "var" / "recon.db") as db:
+        rows = db.execute("SELECT status FROM runs WHERE kind = 'nightly' ORDER BY rowid")
+        return [str(status) for (status,) in rows]
+
+
+def test_findings_of_a_report_the_relay_refused_for_good_are_new_in_the_next_report(
+    tmp_path: Path,
+) -> None:
+    """Finance's report parked (a 554 to DATA) was counted as gone out: its findings were
+    marked reported, so the next report did not list them as new and finance, who never got
+    the parked one, never heard of them. The parked run ends 5, recorded ``undelivered``, and
+    marks nothing reported; the next report that reaches finance lists them as new."""
+    inbox = Refusing()
+    controller = Controller(inbox, hostname=HOST, port=free_port())
+    controller.start()
+    try:
+        config = sandbox_config(tmp_path, "smtp", controller.port)
+        first = recon("run", "--config", str(config))
+        assert first.returncode == 5, first.stderr
+        assert statuses(tmp_path) == ["undelivered"]
+        total, fresh = unreported(tmp_path)
+        assert total > 0 and fresh == total  # finance has been told of none of them
+
+        inbox.refusing = False
+        second = recon("run", "--config", str(config))
+        assert second.returncode == 0, second.stderr
+        assert statuses(tmp_path) == ["undelivered", "ok"]
+        assert inbox.subjects and unreported(tmp_path)[1] == 0  # this report told finance
     finally:
         controller.stop()
