@@ -12,6 +12,7 @@ from rich.table import Table
 from recon.clock import shop_time
 from recon.models import FindingStatus
 from recon.money import format_amount
+from recon.remediation.trail import not_run
 from recon.reporting.data import UNSETTLED, Amount
 from recon.reporting.data import waiting as waiting_for
 from recon.reporting.figures import amounts_at_risk, sent_at_risk, split_quiet
@@ -80,15 +81,22 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
 def _actions_line(outcome: RunOutcome) -> str:
     """This run's writes as the report and e-mails count them: applied this run (``actions``
     holds every intent ever), waiting for a person (intents in review too), those Shopify
-    refused this run (not done), and apart those whose outcome is still unknown (they may
-    have gone through)."""
+    refused this run (not done), those it did not run (throttled: the next run sends them
+    again, so nobody redoes them by hand), and apart those whose outcome is still unknown
+    (they may have gone through)."""
     done = sum(1 for state in outcome.settled.values() if state == "done")
     waiting = len(waiting_for(outcome.actions, {f.key for f in outcome.open_findings}))
     refused = sum(1 for state in outcome.settled.values() if state == "failed")
-    unknown = sum(1 for a in outcome.actions if a.get("state") in UNSETTLED)
+    not_run_ = sum(1 for a in outcome.actions if not_run(a.get("state"), a.get("reason")))
+    unknown = sum(1 for a in outcome.actions if a.get("state") in UNSETTLED) - not_run_
     line = f"actions: {done} applied, {waiting} waiting for a decision"
     if refused:
         line += f", {refused} refused by Shopify (not done)"
+    if not_run_:  # THROTTLED or 429: the request did not execute (shopify-admin-api.md §17)
+        line += (
+            f", {not_run_} not run by Shopify (throttled, nothing written: the next run sends "
+            "it again; do not redo it by hand)"
+        )
     if unknown:  # no answer: it may well have landed, so not counted as not done
         line += f", {unknown} outcome unknown (may have gone through: check Shopify before redoing)"
     return line + " (`run_recon.py actions list`)"

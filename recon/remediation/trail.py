@@ -11,10 +11,20 @@ RESENDING = "resending with the same key and variables"
 # The reason of an in-flight intent whose send Shopify ran nothing of (a throttle outlasted): it
 # stays for the next run's re-read and resend, and moved nothing of the day (``daily``).
 NOT_RUN = "not run by Shopify"
+# What the reports call such an intent (its ledger state is still ``unknown``): not done, and
+# sent again by the next run; unlike a write with no answer, it cannot have gone through.
+NOT_RUN_STATUS = "not run"
 # The reason of the resend of a restock none of whose sends Shopify ran (each THROTTLED): the
 # same key, its compare quantity read again (``WritePreparer.restock_resend``). It leaves
 # ``unknown``, never ``sending``, so ``daily`` counts it as any send from another state.
 RESENDING_REREAD = "resending with the same key, stock read again"
+
+
+def not_run(state: object, reason: object) -> bool:
+    """Whether an intent in flight (``sending``/``unknown``) is there because Shopify ran none
+    of its send (``NOT_RUN``: THROTTLED or 429, "the request did not execute",
+    shopify-admin-api.md §17), as a report row's ``status`` and ``reason`` say."""
+    return state in ("sending", "unknown") and str(reason or "").startswith(NOT_RUN)
 
 
 def resend_reason(sent: dict[str, Any] | None, resent: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from recon.clock import shop_day
 from recon.models import OPEN_STATUSES, Category, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.remediation.trail import NOT_RUN
+from recon.remediation.trail import NOT_RUN_STATUS, not_run
 from recon.reporting.links import loop_return_url, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
@@ -301,9 +301,9 @@ class ReportData:
     @property
     def write_failures(self) -> tuple[Mapping[str, Any], ...]:
         """recon's writes that did not go through: those Shopify refused in this run (never
-        retried: someone must act, shopify-admin-api.md §17), and those whose outcome is still
-        unknown (the next run re-reads Shopify before any resend). An earlier run's refusal
-        was in that run's report."""
+        retried: someone must act, shopify-admin-api.md §17), those it did not run (throttled:
+        the next run sends them again) and those whose outcome is still unknown (the next run
+        re-reads Shopify before any resend). An earlier run's refusal was in its report."""
         return tuple(
             a
             for a in self.actions
@@ -320,7 +320,15 @@ class ReportData:
     def unknown_outcome_writes(self) -> tuple[Mapping[str, Any], ...]:
         """The ``write_failures`` with no answer yet: they may well have gone through (the
         next run re-reads Shopify before any resend), so they are not listed as not done."""
-        return tuple(a for a in self.write_failures if a.get("status") in UNSETTLED)
+        return tuple(a for a in self.write_failures if a.get("status") in UNSETTLED
+                     and not not_run(a.get("status"), a.get("reason")))  # fmt: skip
+
+    @property
+    def not_run_writes(self) -> tuple[Mapping[str, Any], ...]:
+        """The ``write_failures`` Shopify throttled and ran nothing of (``not_run``), their
+        status ``NOT_RUN_STATUS``: not done, and the next run sends them again."""
+        return tuple({**a, "status": NOT_RUN_STATUS} for a in self.write_failures
+                     if not_run(a.get("status"), a.get("reason")))  # fmt: skip
 
     @property
     def sent_writes(self) -> tuple[Mapping[str, Any], ...]:
@@ -372,9 +380,7 @@ def sent_by_finding(
     sent: dict[str, list[str]] = {}
     for action in actions:
         what = f"{action.get('what')} (action {action.get('id')})"
-        if action.get("status") in UNSETTLED and str(action.get("reason") or "").startswith(
-            NOT_RUN
-        ):
+        if not_run(action.get("status"), action.get("reason")):
             # Throttled until the run gave up: Shopify answered, and ran nothing of it.
             what += "; Shopify throttled it and wrote nothing: the next run re-reads and resends it"
         elif action.get("status") in UNSETTLED:

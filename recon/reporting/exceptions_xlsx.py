@@ -122,18 +122,18 @@ def write_exceptions_workbook(
 ) -> Path:
     """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, and an Actions sheet of the
     intents waiting for a person (to approve, or to review), the writes recon sent this run
-    (``ReportData.sent_writes``), then those that did not go through
-    (``ReportData.write_failures``: refused this run, or outcome unknown). A sheet
-    longer than ``rows_per_sheet`` goes on in continuation sheets.
+    (``ReportData.sent_writes``), then those that did not go through, each kind together:
+    refused this run, not run by Shopify (throttled; their status says ``not run``), then
+    those whose outcome is unknown. A sheet longer than ``rows_per_sheet`` goes on in
+    continuation sheets.
 
     Raises:
         OSError: if the file cannot be written.
     """
     book = StreamingBook(rows_per_sheet=rows_per_sheet, timezone=data.timezone)
     write_exceptions_sheet(book, data)
-    write_actions_sheet(
-        book, data, (*data.waiting_actions, *data.sent_writes, *data.write_failures)
-    )
+    failures = (*data.refused_writes, *data.not_run_writes, *data.unknown_outcome_writes)
+    write_actions_sheet(book, data, (*data.waiting_actions, *data.sent_writes, *failures))
     book.save(path)
     return path
 

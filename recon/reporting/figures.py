@@ -28,7 +28,7 @@ from recon.models import (
 )
 from recon.money import ZERO, MoneyError, parse_amount, quantize, sum_by_currency
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.remediation.trail import NOT_RUN
+from recon.remediation.trail import not_run
 from recon.reporting.data import (
     UNSETTLED,
     Amount,
@@ -129,7 +129,7 @@ def _no_answer(
         for a in actions
         if a.get("id") in unknown
         and a.get("status") in UNSETTLED
-        and not str(a.get("reason") or "").startswith(NOT_RUN)
+        and not not_run(a.get("status"), a.get("reason"))
     )
 
 

@@ -19,6 +19,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.utils import get_column_letter
 
 from recon.clock import shop_day
+from recon.remediation.trail import NOT_RUN_STATUS, not_run
 from recon.reporting.data import ReportData
 from recon.reporting.exceptions_xlsx import (
     CARRIED_TABLE,
@@ -118,7 +119,13 @@ def write_monthend_workbook(
 
 
 def _at_period_end(actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{**action, PERIOD_END_STATUS: action.get("status")} for action in actions]
+    """Each intent with its state at the period's end; ``not run`` for one Shopify throttled
+    and ran nothing of (``trail.not_run``: its ledger state ``unknown`` reads "may have run")."""
+    return [
+        {**a, PERIOD_END_STATUS: NOT_RUN_STATUS if not_run(s, a.get("reason")) else s}
+        for a in actions
+        for s in [a.get("status")]
+    ]
 
 
 def summary_currencies(data: ReportData) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from rich.console import Console
 
+from recon.remediation.trail import NOT_RUN
 from recon.service import RunOutcome
 from recon.summary import print_outcome
 
@@ -115,3 +116,34 @@ def test_file_paths_and_notes_stay_on_one_line_in_a_log() -> None:
     lines = console.export_text().splitlines()
     assert f"workbook: {workbook}" in lines
     assert f"note: {note}" in lines
+
+
+def test_a_throttled_write_reads_as_not_run_not_as_may_have_gone_through() -> None:
+    """Shopify answered THROTTLED until the run gave up: the request did not execute
+    (shopify-admin-api.md §17), and the ledger sends it again next run under the same key.
+    The console counted it "outcome unknown (may have gone through: check Shopify before
+    redoing)", so someone could redo it by hand, and then the next run's resend paid twice.
+    It is counted apart as not run, sent again by the next run; the write with no answer
+    stays unknown."""
+    throttled = (
+        f"{NOT_RUN} (ThrottledError: throttled, nothing was written); the next run re-reads "
+        "the order and resends it with the same key: THROTTLED"
+    )
+    actions = [
+        {"id": 60, "state": "unknown", "status": "unknown", "reason": throttled},
+        {"id": 61, "state": "unknown", "status": "unknown", "reason": "outcome unknown: 502"},
+    ]
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=actions,
+        settled={60: "unknown", 61: "unknown"},
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    text = " ".join(console.export_text().split())
+    assert "1 not run by Shopify (throttled, nothing written: the next run sends it again" in text
+    assert "1 outcome unknown (may have gone through" in text

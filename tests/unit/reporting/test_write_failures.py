@@ -17,8 +17,10 @@ from test_messages import body, settings
 
 from recon.delivery import build_messages
 from recon.remediation.ledger import ActionView
+from recon.remediation.trail import NOT_RUN
 from recon.remediation.views import report_row
 from recon.reporting.exceptions_xlsx import write_run_reports
+from recon.reporting.monthend import write_monthend_workbook
 
 REFUSED = "Shopify refused the refund: Refund amount exceeds refundable amount"
 
@@ -135,3 +137,58 @@ def test_a_write_whose_outcome_is_unknown_is_not_said_to_have_failed(tmp_path: P
         refused_at, unknown_at = text.index("refused: 1 (not done"), text.index("unknown: 1")
         assert refused_at < text.index("12345777") < unknown_at < text.index("12345788")
         assert "may have gone through" in text and "check Shopify before redoing" in text
+
+
+THROTTLED = (
+    f"{NOT_RUN} (ThrottledError: throttled, nothing was written); the next run re-reads the "
+    "order and resends it with the same key: Throttled"
+)
+
+
+def _with_throttled() -> Any:
+    """``_data`` plus a refund Shopify throttled until the run gave up (the ledger's word)."""
+    data = _data()
+    throttled = _intent(
+        10, "refund", "MISSING_REFUND", "unknown", THROTTLED, amount="30.00", currency="USD",
+        rma="12345710",
+    )  # fmt: skip
+    return make_data(actions=[*data.actions, throttled], failed_writes=frozenset({7}))
+
+
+def test_a_throttled_write_reads_as_not_run_apart_from_refused_and_unknown(
+    tmp_path: Path,
+) -> None:
+    """THROTTLED (or 429) means Shopify did not run the request (shopify-admin-api.md §17);
+    the ledger sends it again next run under the same key. The report and mail listed it under
+    "Writes with outcome unknown (may have gone through: check Shopify before redoing one by
+    hand)": someone redoing it by hand would pay the customer twice once the next run resent
+    it. It is listed apart, as not run, sent again by the next run and not to be redone by
+    hand; and in the Actions sheet its status says not run, its rows grouped with their kind:
+    refused, then not run, then unknown."""
+    data = _with_throttled()
+    reports = write_run_reports(data, tmp_path)
+    html = reports.report_html.read_text(encoding="utf-8")
+    not_run = _section(html, "writes-not-run")
+    assert "12345710" in not_run and "may have gone through" not in not_run
+    heading = not_run.split("</h2>", 1)[0]
+    assert "not run" in heading.lower() and "1" in heading
+    assert "next run" in not_run and "do not redo" in not_run.lower()
+    assert "12345710" not in _section(html, "writes-unknown")
+    assert "12345710" not in _section(html, "write-failures")
+    finance = build_messages(data, settings(tmp_path))[0]
+    for part in ("plain", "html"):
+        text = " ".join(re.sub(r"<[^>]+>", "", body(finance, part)).split())
+        said = text.index("Writes Shopify did not run (throttled): 1")
+        unknown_at = text.index("Writes with outcome unknown: 1")
+        assert said < text.index("12345710") < unknown_at < text.index("12345788"), part
+    rows = sheet_rows(reports.exceptions_xlsx, "Actions")
+    failures = [(r["id"], r["status"]) for r in rows if r["id"] in (7, 8, 10)]
+    assert failures == [(7, "failed"), (10, "not run"), (8, "unknown")]
+
+
+def test_the_month_end_book_says_a_throttled_write_was_not_run(tmp_path: Path) -> None:
+    """The month-end Actions sheet showed the throttled refund ``unknown`` at the period's
+    end, as a write that may have gone through; it says ``not run``, the others unchanged."""
+    book = write_monthend_workbook(_with_throttled(), tmp_path / "2026-10.xlsx")
+    rows = {r["id"]: r["status_at_period_end"] for r in sheet_rows(book, "Actions")}
+    assert (rows[7], rows[8], rows[10]) == ("failed", "unknown", "not run")
