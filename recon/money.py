@@ -141,6 +141,18 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return f"{quantize(amount, currency):f}"
 
 
+def display_amount(amount: Decimal, currency: str) -> str:
+    """``1234.5, "USD"`` → ``"1,234.50 USD"`` (minor units per ISO 4217): money as people read
+    it, in the reports, the mails and on the console; ``format_amount`` is the API's form."""
+    if not currency:
+        return f"{amount:,f}"
+    text = format_amount(amount, currency)
+    whole, _, fraction = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-')):,}"
+    return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
+
+
 def sum_by_currency(items: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
     """Sum (currency, amount) pairs per currency; never adds across currencies."""
     totals: dict[str, Decimal] = {}

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from recon.clock import shop_time
 from recon.models import FindingStatus
-from recon.money import format_amount
+from recon.money import display_amount as money
 from recon.remediation.trail import not_run
 from recon.reporting.data import UNSETTLED, Amount
 from recon.reporting.data import waiting as waiting_for
@@ -40,9 +40,9 @@ def print_outcome(console: Console, outcome: RunOutcome, truth: GroundTruth | No
         money: dict[str, Decimal] = defaultdict(Decimal)
         for item in items:
             money[item.currency or "?"] += item.amount_at_risk
-        amounts = ", ".join(
-            f"{format_amount(v, c) if c != '?' else v} {c}" for c, v in sorted(money.items()) if v
-        )
+        # Each currency's sum, 0.00 included (a declined refund priced 0 beside its retry):
+        # "-" only where no finding of the category names a currency, so no amount is meant.
+        amounts = ", ".join(_amount(v, c) for c, v in sorted(money.items()) if v or c != "?")
         new = sum(1 for i in items if i.status == FindingStatus.NEW or i.key in outcome.new_keys)
         table.add_row(category, items[0].owner.value, str(len(items)), str(new), amounts or "-")
     console.print(table)
@@ -102,11 +102,14 @@ def _actions_line(outcome: RunOutcome) -> str:
     return line + " (`run_recon.py actions list`)"
 
 
+def _amount(amount: Decimal, currency: str) -> str:
+    """``12,345.60 USD`` as the report prints it; an amount of no known currency as ``5 ?``."""
+    return money(amount, currency) if currency not in ("", "?") else f"{money(amount, '')} ?"
+
+
 def _total(amounts: tuple[Amount, ...]) -> str:
-    """``48.60 USD, 15.25 EUR`` (each currency apart), or ``-`` when there is nothing."""
-    shown = [f"{format_amount(a.amount, a.currency) if a.currency else a.amount} {a.currency}"
-             for a in amounts]  # fmt: skip
-    return ", ".join(shown) or "-"
+    """``1,048.60 USD, 15.25 EUR`` (each currency apart), or ``0.00`` when there is nothing."""
+    return ", ".join(_amount(a.amount, a.currency) for a in amounts) or "0.00"
 
 
 def _print_score(console: Console, outcome: RunOutcome, truth: GroundTruth) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from recon.money import format_amount
+from recon.money import display_amount
 from recon.remediation.ledger import ActionView
 
 
@@ -38,7 +38,7 @@ def _refund_amount(view: ActionView) -> str:
     own suggestion for the lines, read right before the send (``writes.presentment_amount``;
     a shop amount other than the suggestion's goes to review instead).
     """
-    loop = f"{view.amount} {view.currency}"
+    loop = _shown(view.amount, view.currency)
     sent = _sent(view.variables)
     if sent is not None:
         return sent if sent == loop else f"{sent} (Loop: {loop})"
@@ -57,7 +57,15 @@ def _sent(variables: dict[str, Any] | None) -> str | None:
     if not isinstance(refund, dict) or not refund.get("transactions") or not refund.get("currency"):
         return None
     total = sum((Decimal(str(t["amount"])) for t in refund["transactions"]), Decimal(0))
-    return f"{format_amount(total, str(refund['currency']))} {refund['currency']}"
+    return display_amount(total, str(refund["currency"]))
+
+
+def _shown(amount: str | None, currency: str | None) -> str:
+    """Loop's amount as the reports print money (``12,345.60 USD``); as stored if unreadable."""
+    try:
+        return display_amount(Decimal(str(amount)), currency or "")
+    except (InvalidOperation, ValueError):
+        return f"{amount} {currency}"
 
 
 def finding_keys(view: ActionView) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from recon.money import format_amount
+from recon.money import display_amount
 from recon.reporting.charts import findings_by_category_chart
 from recon.reporting.data import ReportData
 
@@ -77,14 +77,8 @@ def wrap(text: str, indent: str = "", hang: str = "  ") -> str:
 
 
 def money(amount: Decimal, currency: str) -> str:
-    """``1234.5, "USD"`` → ``"1,234.50 USD"`` (minor units per ISO 4217)."""
-    if not currency:
-        return f"{amount:,f}"
-    text = format_amount(amount, currency)
-    whole, _, fraction = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    grouped = f"{int(whole.lstrip('-')):,}"
-    return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
+    """``1234.5, "USD"`` → ``"1,234.50 USD"`` (``recon.money.display_amount``)."""
+    return display_amount(amount, currency)
 
 
 def _context(data: ReportData, **extra: Any) -> dict[str, Any]:

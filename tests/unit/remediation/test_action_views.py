@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from remediation_world import SHOP, T0, make_order, make_return, standard_findings
 from run_helpers import run
 
@@ -67,3 +69,21 @@ def test_a_refund_sent_shows_the_amount_and_currency_sent_beside_loops() -> None
     )  # fmt: skip
     assert describe(view) == "refund 44.90 EUR (Loop: 48.60 USD), restocking 1 unit(s)"
     assert "variables" not in report_row(view)  # the write's payload is not a sheet column
+
+
+def test_a_large_refund_reads_with_thousands_separators_as_the_report_prints_money() -> None:
+    """``actions list`` and the Actions sheets said "refund 12345.60 USD" where the report's
+    money reads 12,345.60 USD: a finance reader approving it compares the two."""
+    view = ActionView(
+        id=1, key="k", kind="refund", category="MISSING_REFUND", rma="12345701",
+        order_id="1001", amount="12345.60", currency="USD", state="proposed", reason="",
+        result_id=None,
+        details={"lines": [{"line_item_id": "2001", "quantity": 1, "restock_type": "NO_RESTOCK"}]},
+        created_at=T0, updated_at=T0,
+    )  # fmt: skip
+    assert describe(view) == "refund 12,345.60 USD, no restock"
+    paid = [{"amount": "11000.00", "kind": "REFUND"}, {"amount": "40.5", "kind": "REFUND"}]
+    sent = replace(
+        view, state="done", variables={"input": {"currency": "EUR", "transactions": paid}}
+    )
+    assert describe(sent) == "refund 11,040.50 EUR (Loop: 12,345.60 USD), no restock"

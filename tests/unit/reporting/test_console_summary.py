@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
 from rich.console import Console
 
+from recon.models import Category, Finding, Owner, Severity
 from recon.remediation.trail import NOT_RUN
 from recon.service import RunOutcome
 from recon.summary import print_outcome
@@ -147,3 +149,46 @@ def test_a_throttled_write_reads_as_not_run_not_as_may_have_gone_through() -> No
     text = " ".join(console.export_text().split())
     assert "1 not run by Shopify (throttled, nothing written: the next run sends it again" in text
     assert "1 outcome unknown (may have gone through" in text
+
+
+def test_amounts_print_with_thousands_separators_and_zero_as_zero() -> None:
+    """The report says 12,345.60 USD; the console said 12345.60 USD, and "-" for a category
+    whose findings are priced 0.00 (a declined refund a retry stands beside) and for no money
+    at risk at all, which reads as unknown. Amounts print as the report prints them, 0.00
+    as 0.00."""
+    findings = [
+        Finding(
+            key="MISSING_REFUND|rma=1", category=Category.MISSING_REFUND,
+            severity=Severity.HIGH, owner=Owner.FINANCE, amount_at_risk=Decimal("12345.6"),
+            currency="USD",
+        ),
+        Finding(
+            key="REFUND_FAILED|refund=2", category=Category.REFUND_FAILED,
+            severity=Severity.HIGH, owner=Owner.CX, amount_at_risk=Decimal("0"), currency="USD",
+        ),
+    ]  # fmt: skip
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=findings,
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    lines = console.export_text().splitlines()
+    (missing,) = [line for line in lines if "MISSING_REFUND" in line]
+    (failed,) = [line for line in lines if "REFUND_FAILED" in line]
+    assert "12,345.60 USD" in missing and "0.00 USD" in failed and "-" not in failed
+    assert "open findings: 2; money at risk: 12,345.60 USD" in lines
+
+    nothing = RunOutcome(
+        run_id="r2",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=[],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, nothing, None)
+    assert "open findings: 0; money at risk: 0.00" in console.export_text().splitlines()
