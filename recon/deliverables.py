@@ -253,6 +253,7 @@ def publish(
     # In order of priority (``build_messages``): the workbook is the one finance works from.
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
     recipients = {str(team): people for team, people in settings.delivery.recipients.items()}
+    first = str(messages[0][TEAM_HEADER]) if messages else None  # the report's own message
     try:
         result = deliver(
             messages,
@@ -262,12 +263,10 @@ def publish(
             recipients=recipients,
         )
     except MailLostError as exc:
-        first = str(messages[0][TEAM_HEADER]) if messages else None
         if first in exc.went_out:  # the first has the report; a later team's was lost
             _gone_out(folder, went_out, told=first not in exc.refused)
         raise
     # Sent, or waiting in the outbox for the next run to resend; or parked (refused for good).
-    first = str(messages[0][TEAM_HEADER]) if messages else None
     _gone_out(folder, went_out, told=first not in result.refused)
     outbox = settings.delivery.outbox_dir
     notes = [
