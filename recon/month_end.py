@@ -17,6 +17,7 @@ from recon.engine import build_frames, tie_out_payouts
 from recon.models import CLOSED_STATUSES, Finding, FindingEvent, FindingStatus
 from recon.period_end import as_it_stood, at_period_end, carried_at_end
 from recon.remediation.runner import action_rows_as_of
+from recon.reporting.data import ReportData
 from recon.run_steps import live_only, order_flags, reconcile_snapshot, sessions
 from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
@@ -55,12 +56,27 @@ def build_monthend(
     belongs to that month, as in Shopify's own figures, though it is the 1st in UTC. Findings
     are recomputed over the period's records as of its end (or now, if earlier), and keep the
     lifecycle (first seen, status) the nightly runs and acknowledgements recorded for the same
-    keys, as it stood at that end (the findings' history: ``recon.period_end``).
+    keys, as it stood at that end (the findings' history: ``recon.period_end``). Everything
+    the book shows is read in one read-only transaction (``SqlStore.reading``).
 
     Raises:
         ConfigError: ``[reports] dir`` cannot be written.
+        StoreError: the mirror cannot be read.
     """
     check_output_dirs(settings, outbox=False)
+    # Every sheet from the mirror as of one moment: a nightly run or a backfill committing
+    # while the book reads must not make the Payouts sheet tie a refund Exceptions says is
+    # missing, nor count a finding in one sheet that it resolved before another was read.
+    with store.reading() as view:
+        data, later = _read_book(settings, view, now, start, end)
+    return write_monthend(data, monthend_path(settings, start, end), later_actions=later)
+
+
+def _read_book(
+    settings: Settings, store: SqlStore, now: datetime, start: date, end: date
+) -> tuple[ReportData, int]:
+    """What the book shows for [start, end), from ``store`` (a view as of one moment), and how
+    many intents of its returns were created since its end."""
     since = day_start(start, settings.shop.timezone)
     until = day_start(end, settings.shop.timezone)
     as_of = min(until, now)
@@ -99,8 +115,7 @@ def build_monthend(
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
         order_flags=order_flags(settings, period, findings),
     )
-    data = replace(data, carried_forward=carried)
-    return write_monthend(data, monthend_path(settings, start, end), later_actions=later)
+    return replace(data, carried_forward=carried), later
 
 
 def _not_recomputed(

@@ -115,5 +115,6 @@ def order_flags(settings: Settings, snapshot: Snapshot, findings: list[Finding])
 
 
 def sessions(store: SqlStore) -> sessionmaker[Session]:
-    """A session factory on the mirror for the ledger and the run lock."""
-    return sessionmaker(store.engine, expire_on_commit=False)
+    """A session factory on the mirror for the ledger and the run lock (on a view from
+    ``SqlStore.reading``, in its one read transaction)."""
+    return sessionmaker(store.bind, expire_on_commit=False)

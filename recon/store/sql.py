@@ -8,13 +8,14 @@ How the database is opened (file mode, pragmas, JSON, schema) is in ``recon.stor
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,18 @@ _ID = TypeVar(
     BalanceTransactionRecord,
     GiftCardRecord,
 )
+
+
+# A snapshot read: one moment for every statement, and no write slips in (PostgreSQL).
+_READ_ONLY = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+def _begin_snapshot(session: Session) -> None:
+    """Begin ``session``'s transaction as a snapshot read (``SqlStore._consistent_read``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options=_READ_ONLY)
+    else:  # the driver leaves SQLite in autocommit until a write: begin explicitly
+        session.connection().exec_driver_sql("BEGIN")
 
 
 def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
@@ -105,6 +118,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         """
         self.url = url
         self.clock: Clock = clock or SystemClock()
+        self._reading: Connection | None = None  # a view's read transaction (``reading``)
         try:
             if url.startswith("sqlite"):
                 prepare_sqlite_file(url)
@@ -134,7 +148,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
             StoreError: the database refused the transaction (the original error is chained).
         """
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with Session(self.bind, expire_on_commit=False) as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
             raise StoreError(f"mirror transaction failed: {exc}") from exc
@@ -153,11 +167,41 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
             StoreError: the mirror cannot be read.
         """
         with self.session() as session:
-            if self.engine.dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            else:  # the driver leaves SQLite in autocommit until a write: begin explicitly
-                session.connection().exec_driver_sql("BEGIN")
+            if self._reading is None:  # a view's sessions all join its one read (``reading``)
+                _begin_snapshot(session)
             yield session
+
+    @property
+    def bind(self) -> Engine | Connection:
+        """What sessions on the mirror run on: the engine, or a view's one read transaction."""
+        return self.engine if self._reading is None else self._reading
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlStore]:
+        """A read-only view of the mirror as of one moment: every read through it (records,
+        findings, their history, and the ledger through ``recon.run_steps.sessions``) is in one
+        transaction, so whatever commits meanwhile is seen by none of them. On PostgreSQL the
+        transaction is read only: a write through the view fails (``StoreError``).
+
+        The month-end book reads a dozen things (its period, its payouts' context, the
+        findings, their history, the ledger): read each in its own transaction, a backfill
+        committing between two reads made the Payouts sheet tie a refund the Exceptions sheet
+        said was missing.
+
+        Raises:
+            StoreError: the mirror cannot be read.
+        """
+        try:
+            # Closed without a commit: the read ends with a rollback, which keeps nothing.
+            with Session(self.engine) as session:
+                _begin_snapshot(session)
+                view = copy.copy(self)
+                # Sessions bound to a connection in a transaction join it and leave it to its
+                # owner: their commits do not end it (SQLAlchemy's "conservative_savepoint").
+                view._reading = session.connection()
+                yield view
+        except SQLAlchemyError as exc:
+            raise StoreError(f"mirror read failed: {exc}") from exc
 
     @contextmanager
     def _tx(self, session: Session | None) -> Iterator[Session]:

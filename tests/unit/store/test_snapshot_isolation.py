@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from recon.clock import VirtualClock
+from recon.errors import StoreError
 from recon.store.sql import SqlStore
 from tests.fakes import EPOCH, make_order, make_refund, make_return
 
@@ -83,6 +84,29 @@ def test_a_run_committing_while_a_snapshot_loads_is_seen_whole_or_not_at_all(
             commit_after.clear()
             after = reader.load_snapshot(*window)
             assert snapshot in (before, after), f"torn after statement {k}: {statements[k - 1]}"
+    finally:
+        reader.close()
+        run.close()
+
+
+def test_a_read_view_sees_one_moment_and_writes_nothing(
+    store_url: tuple[str, str | None],
+) -> None:
+    """A view (``SqlStore.reading``: the month-end book's) reads the mirror as it was when it
+    began, whatever a nightly run commits meanwhile; on PostgreSQL a write through it fails."""
+    url, schema = store_url
+    reader = SqlStore(url, clock=VirtualClock(EPOCH), schema=schema, shop="acme")
+    run = SqlStore(url, clock=VirtualClock(EPOCH), schema=schema, shop="acme")
+    try:
+        _sync_commit(run, 1, refunded=True)
+        with reader.reading() as view:
+            first = view.load_snapshot()
+            _sync_commit(run, 2, refunded=True)
+            assert view.load_snapshot() == first
+            if url.startswith("postgresql"):
+                with pytest.raises(StoreError, match="read-only"):
+                    view.upsert_returns([make_return(3, EPOCH)])
+        assert len(reader.load_snapshot().returns) == 2
     finally:
         reader.close()
         run.close()
