@@ -209,6 +209,12 @@ class SyncSettings(_Section):
     # So is an unsettled balance transaction answered null (or sooner, when its order changes),
     # and a mirrored order or refund read in part twice running (the first, the next night).
     not_visible_recheck_days: int = Field(default=30, ge=1)
+    # Payouts issued this many days back are read again every night, whatever their status.
+    # Shopify documents PAID ("deposited into the bank") and FAILED ("declined by the bank") but
+    # not whether a bank can return a payout after PAID: read again, one that turns FAILED
+    # reaches the mirror and its refunds read UNSETTLED_REFUND again. About one payout a day
+    # per currency: a page a night. 0 reads payouts from the watermark's look-back only.
+    payout_recheck_days: int = Field(default=14, ge=0)
 
 
 class EngineSettings(_Section):

@@ -9,9 +9,12 @@ order whose return was cancelled) reaches the mirror although no sweep or return
 Records not final yet
 (pending refund transactions, balance transactions without a paid payout, scheduled payouts) are
 re-polled every night until they settle: orders and balance transactions by id, payouts by
-widening their (small) window. So are the orders of open MISSING_REFUND and MISSING_RESTOCK
-findings, which remediation may write to: a restock-only refund moves no money, so the order's
-financial status, which the sweep filters on, does not change. So are open and in-review Loop
+widening their (small) window. So are the payouts of the last ``payout_recheck_days`` whatever
+their status: whether a bank can return a payout Shopify said PAID (FAILED) is not documented,
+and one that is must reach the mirror, its refunds unsettled again. So are the orders of open
+MISSING_REFUND and MISSING_RESTOCK findings, which remediation may write to: a restock-only
+refund moves no money, so the order's financial status, which the sweep filters on, does not
+change. So are open and in-review Loop
 returns: their state streams are re-read from the oldest such return's ``updated_at`` (at most
 ``initial_days`` back, but never starting later than the watermark's own window), because label
 and ``was_processed`` changes may lag or not move ``updated_at`` (loop-returns-api.md §6 trap
@@ -97,6 +100,8 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         (_since(store, stream, until, settings), until)
         for stream in (SWEEP, UPDATED, PAYOUTS, BALANCE, GIFT_CARDS)
     )
+    # A payout PAID may yet be returned by the bank (FAILED): the schema does not say it cannot.
+    payouts = (min(payouts[0], until - timedelta(days=settings.payout_recheck_days)), until)
     open_payout = store.earliest_open_payout()
     if open_payout is not None and open_payout < payouts[0]:
         payouts = (open_payout, until)

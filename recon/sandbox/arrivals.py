@@ -6,6 +6,7 @@ return created and closed since the last night, so Loop lists it by ``updated_at
 the findings it planted, for the campaign's ground truth. ``pay_out`` is the payout schedule for
 balance transactions the world did not settle in advance: those of arrivals and of recon's own
 refunds, which would otherwise stay PENDING and turn into ``UNSETTLED_REFUND`` as days pass.
+``return_payout`` is the bank sending a PAID payout back (FAILED).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from recon.sandbox.plants_stock import expect_missing_restocks
 from recon.sandbox.scenario_shapes import HOUR
 from recon.sandbox.state import SandboxState
 from recon.sandbox.truth import PlantedFinding
-from recon.sandbox.world import BalanceTransaction, Order, Payout, PayoutSummary, World
+from recon.sandbox.world import (
+    BalanceTransaction,
+    Order,
+    Payout,
+    PayoutStatus,
+    PayoutSummary,
+    World,
+)
 from recon.sandbox.world_loop import LoopReturn
 
 # Balance transactions older than this join tonight's payout (the generator pays out anything
@@ -200,4 +208,25 @@ def _payout(
         row.payout_id, row.payout_status = payout.id, "PAID"
     state.world.payouts.append(payout)
     state.payouts_by_id[payout.id] = payout
+    return payout
+
+
+def return_payout(state: SandboxState, payout_id: str) -> Payout:
+    """The bank returns payout ``payout_id`` after Shopify showed it PAID: it reads ``FAILED``
+    ("declined by the bank", ``ShopifyPaymentsPayoutStatus``) from now on, and so does each
+    balance transaction it carried (``associatedPayout.status``), their money back in the
+    balance. Its ``issuedAt`` stays: no window from a watermark sees the change.
+
+    Shopify does not document whether a PAID payout can still fail; this lets a test plant one
+    that does, so recon is shown to read it if it happens.
+
+    Raises:
+        KeyError: no payout has that id.
+    """
+    with state.lock:
+        payout = state.payouts_by_id[payout_id]
+        payout.status = PayoutStatus.FAILED
+        for row in state.world.balance_transactions:
+            if row.payout_id == payout_id:
+                row.payout_status = "FAILED"
     return payout

@@ -14,7 +14,8 @@ from recon.store import tables as tbl
 
 # Refund transaction statuses that may still change (findings.md "pending").
 PENDING_TRANSACTION_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
-# Payout states that no longer change (shopify-admin-api.md, ShopifyPaymentsPayoutStatus).
+# Payout states no longer polled for (shopify-admin-api.md, ShopifyPaymentsPayoutStatus). PAID
+# may still turn FAILED (not documented either way): ``sync_plan`` re-reads recent payouts.
 FINAL_PAYOUT_STATUSES = ("PAID", "FAILED", "CANCELED")
 # Loop states a return can still leave (loop-returns-api.md).
 OPEN_RETURN_STATES = ("open", "review")

@@ -83,7 +83,9 @@ def test_first_night_reads_initial_days_then_only_since_watermark_minus_lookback
         (state, oldest_open if state == "open" else since, clock.now()) for state in LOOP_STATES
     )
     for name in WINDOWED:
-        assert windows(shopify.calls, name) == [(since, clock.now())], name
+        # Payouts go back ``payout_recheck_days`` (14): a PAID one may yet be returned.
+        start = clock.now() - timedelta(days=14) if name == "iter_payouts" else since
+        assert windows(shopify.calls, name) == [(start, clock.now())], name
 
 
 def test_orders_come_by_id_from_returns_and_refund_details_by_id(
