@@ -21,6 +21,7 @@ from recon.reporting.data import ReportData
 from recon.run_steps import live_only, order_flags, reconcile_snapshot, sessions
 from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
+from recon.sync_plan import PAYOUTS
 
 
 def _payout_tieout(
@@ -115,7 +116,9 @@ def _read_book(
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
         order_flags=order_flags(settings, period, findings),
     )
-    return replace(data, carried_forward=carried), later
+    # The mirror keeps a payout's latest status only: the book says when it was read.
+    read_at = store.get_watermark(PAYOUTS)
+    return replace(data, carried_forward=carried, payouts_read_at=read_at), later
 
 
 def _not_recomputed(

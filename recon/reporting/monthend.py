@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +267,7 @@ class _SummaryRows:
         for label, text in data.order_flag_lines:  # figures that may hang on test orders
             self.add(label, text)
         self.add("Actions", _actions_note(later_actions))
+        self.add("Payout statuses", _payout_status_note(data.payouts_read_at))
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> int:
@@ -359,6 +360,16 @@ def _actions_note(later: int) -> str:
     """What the Actions sheet lists: the ledger as it stood at the period's end."""
     note = "intents created before the period's end, each in its state at its end"
     return f"{note}; {later} intent(s) created since are not listed" if later else note
+
+
+def _payout_status_note(read_at: datetime | None) -> str:
+    """Whose payout statuses the Payouts and Matched sheets show: the last read, not the close.
+
+    The mirror keeps each payout's latest status, no history of it: a payout PAID at the close
+    and returned by the bank since (FAILED) shows FAILED, and its refunds read unsettled.
+    """
+    when = f" ({read_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if read_at else ""
+    return f"as recon last read them from Shopify{when}, not at the period's end"
 
 
 def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:

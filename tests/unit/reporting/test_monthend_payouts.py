@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from report_samples import sheet_rows
 
 from recon.config import Settings
@@ -193,3 +194,22 @@ def test_rebuilding_a_months_book_keeps_the_one_built_before(mirror: Any) -> Non
     assert [p.read_bytes() for p in kept] == [closed_with]
     assert kept[0].name.startswith("2026-10.") and kept[0].suffix == ".xlsx"
     assert "P3" not in _tieout(kept[0])
+
+
+def test_a_payout_returned_after_the_close_shows_its_status_as_read_and_the_summary_says_so(
+    mirror: Any,
+) -> None:
+    """The bank returned P1 (issued Oct 4) on Nov 3; the nightly of Nov 4 read it FAILED. The
+    mirror keeps no payout status history, so October's book, built Dec 5, shows P1 FAILED,
+    as recon last read it, and the Summary says whose status that is and when it was read
+    (finance would otherwise take it for P1's status at October's close)."""
+    _, store = mirror
+    (p1,) = [p for p in store.load_snapshot().payouts if p.id == "P1"]
+    store.upsert_payouts([p1.model_copy(update={"status": "FAILED"})])
+    store.set_watermark("shopify.payouts", datetime(2026, 11, 4, 2, tzinfo=UTC))
+    path = _book(mirror, OCTOBER)
+    assert {r["payout_id"]: r["status"] for r in sheet_rows(path, "Payouts")}["P1"] == "FAILED"
+    summary = load_workbook(path)["Summary"]
+    labels = {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row and row[0]}
+    note = labels["Payout statuses"]
+    assert "2026-11-04 02:00 UTC" in note and "not at the period's end" in note
