@@ -114,6 +114,7 @@ def _disagreements(sheets: dict[str, list[dict[str, Any]]]) -> list[str]:
     return found
 
 
+@pytest.mark.slow  # a book per statement it reads, on each dialect
 def test_a_backfill_committing_while_the_book_reads_is_in_every_sheet_or_in_none(
     mirror: tuple[Settings, SqlStore, SqlStore],
 ) -> None:
