@@ -15,6 +15,28 @@ from recon.service import RunOutcome
 from recon.summary import print_outcome
 
 
+def _printed(
+    *,
+    findings: list[Finding] | None = None,
+    actions: list[dict[str, Any]] | None = None,
+    settled: dict[int, str] | None = None,
+) -> str:
+    """What ``print_outcome`` prints for a run with these findings and actions (no frames:
+    the summary prints findings and actions)."""
+    outcome = RunOutcome(
+        run_id="r1",
+        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
+        findings=findings or [],
+        result=cast(Any, None),
+        report_dir=Path("reports"),
+        actions=actions or [],
+        settled=settled or {},
+    )
+    console = Console(record=True, width=200)
+    print_outcome(console, outcome, None)
+    return str(console.export_text())
+
+
 def test_intents_in_review_count_as_waiting_as_in_the_email() -> None:
     """Two intents wait for a person: one proposed, one a check stopped (needs_review). The
     e-mail said "Actions waiting for a decision: 2"; the console said "1 proposed or waiting"."""
@@ -24,18 +46,8 @@ def test_intents_in_review_count_as_waiting_as_in_the_email() -> None:
         {"id": 3, "state": "done", "status": "done"},
         {"id": 4, "state": "rejected", "status": "rejected"},
     ]
-    outcome = RunOutcome(
-        run_id="r1",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=[],
-        result=cast(Any, None),  # the summary prints findings and actions, not the frames
-        report_dir=Path("reports"),
-        actions=actions,
-        settled={3: "done"},
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, outcome, None)
-    assert "actions: 1 applied, 2 waiting for a decision" in console.export_text()
+    printed = _printed(actions=actions, settled={3: "done"})
+    assert "actions: 1 applied, 2 waiting for a decision" in printed
 
 
 def test_applied_counts_this_runs_writes_and_the_failures_agree_with_the_report() -> None:
@@ -49,18 +61,8 @@ def test_applied_counts_this_runs_writes_and_the_failures_agree_with_the_report(
         {"id": 51, "state": "failed", "status": "failed"},  # refused on an earlier night
         {"id": 52, "state": "unknown", "status": "unknown"},  # left by an earlier night
     ]
-    outcome = RunOutcome(
-        run_id="r1",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=[],
-        result=cast(Any, None),
-        report_dir=Path("reports"),
-        actions=actions,
-        settled={41: "done", 50: "failed"},
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, outcome, None)
-    text = " ".join(console.export_text().split())
+    printed = _printed(actions=actions, settled={41: "done", 50: "failed"})
+    text = " ".join(printed.split())
     assert (
         "actions: 1 applied, 0 waiting for a decision, 1 refused by Shopify (not done), "
         "1 outcome unknown (may have gone through: check Shopify before redoing)"
@@ -135,18 +137,8 @@ def test_a_throttled_write_reads_as_not_run_not_as_may_have_gone_through() -> No
         {"id": 60, "state": "unknown", "status": "unknown", "reason": throttled},
         {"id": 61, "state": "unknown", "status": "unknown", "reason": "outcome unknown: 502"},
     ]
-    outcome = RunOutcome(
-        run_id="r1",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=[],
-        result=cast(Any, None),
-        report_dir=Path("reports"),
-        actions=actions,
-        settled={60: "unknown", 61: "unknown"},
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, outcome, None)
-    text = " ".join(console.export_text().split())
+    printed = _printed(actions=actions, settled={60: "unknown", 61: "unknown"})
+    text = " ".join(printed.split())
     assert "1 not run by Shopify (throttled, nothing written: the next run sends it again" in text
     assert "1 outcome unknown (may have gone through" in text
 
@@ -167,28 +159,10 @@ def test_amounts_print_with_thousands_separators_and_zero_as_zero() -> None:
             severity=Severity.HIGH, owner=Owner.CX, amount_at_risk=Decimal("0"), currency="USD",
         ),
     ]  # fmt: skip
-    outcome = RunOutcome(
-        run_id="r1",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=findings,
-        result=cast(Any, None),
-        report_dir=Path("reports"),
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, outcome, None)
-    lines = console.export_text().splitlines()
+    lines = _printed(findings=findings).splitlines()
     (missing,) = [line for line in lines if "MISSING_REFUND" in line]
     (failed,) = [line for line in lines if "REFUND_FAILED" in line]
     assert "12,345.60 USD" in missing and "0.00 USD" in failed and "-" not in failed
     assert "open findings: 2; money at risk: 12,345.60 USD" in lines
 
-    nothing = RunOutcome(
-        run_id="r2",
-        as_of=datetime(2026, 11, 1, 6, tzinfo=UTC),
-        findings=[],
-        result=cast(Any, None),
-        report_dir=Path("reports"),
-    )
-    console = Console(record=True, width=200)
-    print_outcome(console, nothing, None)
-    assert "open findings: 0; money at risk: 0.00" in console.export_text().splitlines()
+    assert "open findings: 0; money at risk: 0.00" in _printed().splitlines()

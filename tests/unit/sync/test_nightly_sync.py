@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -42,13 +41,6 @@ WINDOWED = ("iter_refunded_orders", "iter_payouts", "iter_balance_transactions",
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(EPOCH + timedelta(days=30))
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
-    mirror = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def windows(calls: list[tuple[object, ...]], name: str) -> list[tuple[object, ...]]:

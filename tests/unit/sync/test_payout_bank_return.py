@@ -12,9 +12,7 @@ balance transaction's payout too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -41,13 +39,6 @@ DAY0 = EPOCH + timedelta(days=20)
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(DAY0 + timedelta(days=3))
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
-    mirror = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def _shop() -> tuple[FakeLoop, FakeShopify, PayoutRecord]:

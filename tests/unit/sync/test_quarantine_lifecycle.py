@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -34,13 +33,6 @@ SETTINGS = SyncSettings(lookback_hours=72, initial_days=60)
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(EPOCH + timedelta(days=30))
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
-    mirror = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    yield mirror
-    mirror.close()
 
 
 def bad_return(record_id: str = "1001", field_name: str = "total") -> Quarantined:

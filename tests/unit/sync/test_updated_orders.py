@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -56,13 +55,6 @@ def test_which_listed_orders_are_read_in_full(
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock(T)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: VirtualClock) -> Iterator[SqlStore]:
-    mirror = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    yield mirror
-    mirror.close()
 
 
 class FlakyShopify(FakeShopify):
