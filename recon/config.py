@@ -52,7 +52,8 @@ _RMA_BEFORE = (
 )
 # Numbers after those words that are not RMAs: more digits than an RMA has (21 or more: the
 # group would take the first 20, a number the note does not hold); an amount, digits with a
-# decimal part ("No RMA - 150.00 goodwill"); a date, year first ("RMA: 2026-11-30",
+# decimal part ("No RMA - 150.00 goodwill", "150,00 EUR": a comma then one or two digits; a
+# comma then more digits is a list, "RMA 12345,12346"); a date, year first ("RMA: 2026-11-30",
 # "2026/11/30"; day or month first, it starts with fewer digits than an RMA has); a phone
 # number, three groups of 3-4 digits split by "-", "." or a space ("RMA 555-123-4567",
 # "020 7946 0958"); a number glued to "-<digit>" ("RMA 555-1234", "RMA 2026-11", "RMA
@@ -64,7 +65,8 @@ _RMA_BEFORE = (
 # the group in time that grows with the pattern's size, and four copies of these alternatives
 # made a 1M-note parse three times slower. rma.py reads list items after an RMA with them too.
 NOT_AN_RMA = (
-    r"\d{21,}|\d{3,20}[.,]\d|\d{3,20}-\d|\d{4}/\d{1,2}[-/]\d{1,2}|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
+    r"\d{21,}|\d{3,20}(?:\.\d|,\d{1,2}\b)|\d{3,20}-\d|\d{4}/\d{1,2}[-/]\d{1,2}"
+    r"|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
 )
 _RMA_LEAD = "|".join(_RMA_BEFORE)
 DEFAULT_RMA_PATTERNS = (rf"(?:{_RMA_LEAD})(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))",)

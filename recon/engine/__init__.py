@@ -111,7 +111,14 @@ def reconcile(
     settled = classify_settlement.settle(frames, codes, back)
     parts = [
         *classify_money.classify_returns(agg, tol.set_axis(agg.index), paid),
-        *classify_money.classify_linked_refunds(money, agg, tol.set_axis(agg.index), codes, facts),
+        *classify_money.classify_linked_refunds(
+            money,
+            agg,
+            tol.set_axis(agg.index),
+            codes,
+            facts,
+            shortfall_reported=Category.AMOUNT_MISMATCH not in settings.muted_categories,
+        ),
         *classify_money.classify_unlinked(
             facts, links, unknown, frames.returns, _restocking(frames, codes, facts)
         ),

@@ -184,6 +184,8 @@ def classify_linked_refunds(
     tol: pd.Series,
     codes: Codes,
     facts: pd.DataFrame,
+    *,
+    shortfall_reported: bool = True,
 ) -> list[pd.DataFrame]:
     """REFUND_FAILED and REFUND_PENDING on linked refunds (amounts in the basis currency).
 
@@ -194,6 +196,8 @@ def classify_linked_refunds(
     cancelled or expired return: nothing is owed, and a retry would pay for a cancelled return.
     A return's failed refunds together put at risk no more than it still owes (``_owed_shares``:
     a declined retry of a declined refund is the same money); ``facts`` gives their times.
+    ``shortfall_reported`` is False when AMOUNT_MISMATCH is muted: a partly paid return's
+    REFUND_FAILED then carries its shortfall, which no reported finding would price.
     """
     ok = ~keys.eq_series(money["basis"], "mismatch")
     currency = money["return_currency"].where(ok, money["shop_currency"])
@@ -220,7 +224,7 @@ def classify_linked_refunds(
         }
     )
     failed_amt, failed_detail = _owed_shares(
-        money[failed], failed_amt, failed_detail, ok, agg, codes, facts
+        money[failed], failed_amt, failed_detail, ok, agg, codes, facts, shortfall_reported
     )
     out = []
     for category, mask, amount, detail in (
@@ -257,6 +261,7 @@ def _owed_shares(
     agg: pd.DataFrame,
     codes: Codes,
     facts: pd.DataFrame,
+    shortfall_reported: bool,
 ) -> tuple[pd.Series, pd.Series]:
     """REFUND_FAILED amounts capped so a return's failed refunds share what it still owes.
 
@@ -266,7 +271,8 @@ def _owed_shares(
     latest failed refund first (the attempt CX acts on; by ``processedAt``, then refund id),
     each taking at most its failed money; earlier ones get the rest, often 0. A return some
     money went through for owes its rest on its AMOUNT_MISMATCH (total > 0 and short: the
-    same break), so its failed refunds are priced 0 beside it, not a second time. A return
+    same break), so its failed refunds are priced 0 beside it, not a second time (unless
+    AMOUNT_MISMATCH is muted: ``shortfall_reported`` False, they share the rest). A return
     with no basis (currency mismatch: no amount rule runs for it) keeps its amounts. ``hit``
     is the few REFUND_FAILED rows: the work is on them only.
     """
@@ -276,10 +282,12 @@ def _owed_shares(
     owed = np.zeros(codes.size("rma") + 1, dtype=np.int64)  # [-1]: no return
     total = agg["total"].to_numpy(dtype=np.int64)
     partly = np.zeros(codes.size("rma") + 1, dtype=bool)
-    partly[codes.of("returns", "rma")] = total > 0
+    partly[codes.of("returns", "rma")] = (total > 0) & shortfall_reported
     partly[-1] = False
     owed[codes.of("returns", "rma")] = np.where(
-        total > 0, 0, np.maximum(agg["refund_minor"].to_numpy(dtype=np.int64) - total, 0)
+        partly[codes.of("returns", "rma")],
+        0,
+        np.maximum(agg["refund_minor"].to_numpy(dtype=np.int64) - total, 0),
     )
     ids = hit.loc[priced, "refund_id"].astype(str)
     # Each refund's time by code: no 1M-row index is built for these few rows.

@@ -18,11 +18,6 @@ from recon.models import Category
 UNIT = rline("1345", "SKU-A")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: '12345,12346' (no space after the comma) is read as the amount "
-    "'12345,1' (NOT_AN_RMA), so a list typed without spaces names no RMA or stops early",
-)
 @pytest.mark.parametrize(
     ("note", "named"),
     [
@@ -38,11 +33,6 @@ def test_a_list_typed_without_spaces_names_every_rma(note: str, named: list[str]
     assert parse_rmas(note) == named
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: 'RMA 12345, 12346,12347' links the refund to 12345 (silent pick) and "
-    "MISSING_REFUND asks remediation to pay 12346 and 12347 again",
-)
 def test_a_refund_naming_three_returns_holds_them_all_not_just_two() -> None:
     """Three returns on order 100, 20.00 each; one 20.00 refund whose note names all three
     ("RMA 12345, 12346,12347"). Which return(s) it paid is for a human to decide: the note is
@@ -62,11 +52,6 @@ def test_a_refund_naming_three_returns_holds_them_all_not_just_two() -> None:
     assert not [f.key for f in result.findings if f.category is Category.MISSING_REFUND]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: with AMOUNT_MISMATCH muted, a partly paid return's declined rest is "
-    "REFUND_FAILED at 0.00 and the money still owed is in no reported finding",
-)
 def test_declined_rest_of_a_partly_paid_return_is_at_risk_when_amount_mismatch_is_muted() -> None:
     """40.00 owed; 20.00 paid; the other 20.00 declined. docs/findings.md prices the shortfall
     once, on AMOUNT_MISMATCH, and the REFUND_FAILED beside it at 0. A shop that mutes
