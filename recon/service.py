@@ -25,7 +25,7 @@ from recon.deliverables import (
 from recon.engine import ReconResult
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
-from recon.errors import LockError, RunInterruptedError
+from recon.errors import LockError, RunInterruptedError, StoreError
 from recon.interrupt import Interrupt
 from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, holder_name
@@ -187,7 +187,9 @@ def _acquire(app: App, lock: RunLock, kind: str) -> Lease:
     except LockError as exc:
         try:
             app.store.record_refused_run(kind, str(exc))
-        except SQLAlchemyError as failed:  # SQLite's writer may be the very run holding it
+        except (StoreError, SQLAlchemyError) as failed:  # SQLite's writer may be the holder
+            # (the store wraps the database's error in StoreError): the night still ends
+            # refused (exit 4, retried), not failed (exit 1, never retried).
             log.warning("the refused %s run could not be recorded: %s", kind, failed)
         raise
 

@@ -35,10 +35,6 @@ def sqlite_shop(tmp_path: Path) -> Iterator[HistoryShop]:
     shop.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: _acquire catches SQLAlchemyError, but record_refused_run raises StoreError",
-)
 def test_a_night_refused_while_the_holder_writes_still_exits_as_refused(
     sqlite_shop: HistoryShop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
