@@ -185,20 +185,22 @@ def finding_taken_over(session: Session, key: str) -> str | None:
     return f"not sent: its finding was {row.status}{who} after this run planned it"
 
 
-def never_run(session: Session, action_id: int) -> bool:
+def never_run(session: Session, action_id: int, until: datetime | None = None) -> bool:
     """Whether the intent was sent and Shopify ran none of its sends: each was answered
     THROTTLED until its attempts ran out (``NOT_RUN``; the cost check comes before execution,
-    shopify-admin-api.md §15, §17), so nothing of it was written, not even its key.
+    shopify-admin-api.md §15, §17), so nothing of it was written, not even its key. With
+    ``until``, as its trail stood then (the month-end book's state at the close).
 
     False after any send with no such answer: an outcome unknown (5xx, a lost answer), a run
     that died mid-send (the next run's resend from ``sending``), a refusal; or with none sent.
     """
     event = ActionEventRow
-    trail = session.execute(
-        select(event.from_state, event.to_state, event.reason)
-        .where(event.action_id == action_id)
-        .order_by(event.id)
+    query = select(event.from_state, event.to_state, event.reason).where(
+        event.action_id == action_id
     )
+    if until is not None:
+        query = query.where(event.at < until)
+    trail = session.execute(query.order_by(event.id))
     sent = unanswered = False
     for before, after, reason in trail:
         why = reason or ""

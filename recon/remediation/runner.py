@@ -16,11 +16,12 @@ from recon.interrupt import Interrupt
 from recon.lock import Lease
 from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.facts import ledger_facts, restocked_units
+from recon.remediation.facts import ledger_facts, never_run, restocked_units
 from recon.remediation.history import actions_as_of
 from recon.remediation.ledger import list_actions
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.preview import limits_preview
+from recon.remediation.trail import not_run
 from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
@@ -136,7 +137,7 @@ def remediate(
 def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:
     """Every intent of the shop as plain rows for the reports (the audit trail has no cap)."""
     with sessions() as session:
-        return [report_row(view) for view in list_actions(session, shop)]
+        return _ran_maybe(session, [report_row(view) for view in list_actions(session, shop)])
 
 
 def action_rows_as_of(
@@ -146,7 +147,30 @@ def action_rows_as_of(
     as report rows (see ``history.actions_as_of``)."""
     with sessions() as session:
         views, later = actions_as_of(session, shop, as_of)
-    return [report_row(view) for view in views], [report_row(view) for view in later]
+        return (
+            _ran_maybe(session, [report_row(view) for view in views], as_of),
+            _ran_maybe(session, [report_row(view) for view in later]),
+        )
+
+
+# Before the reason of a throttled resend whose earlier send got no answer (``_ran_maybe``).
+EARLIER_SEND_UNKNOWN = "outcome unknown: an earlier send got no answer and may have gone through"
+
+
+def _ran_maybe(
+    session: Session, rows: list[dict[str, Any]], before: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The rows, a throttled resend's reason prefixed when an earlier send may have run.
+
+    A row's latest reason says ``NOT_RUN`` when the last send was throttled until the run gave
+    up; the reports then call the write "not run, nothing written" (``trail.not_run``). If an
+    earlier send got no answer (a lost answer, a 5xx), it may have landed (a restock back on the
+    shelf): the trail decides (``facts.never_run``), and such a row reads as outcome unknown.
+    """
+    for row in rows:
+        if not_run(row["status"], row.get("reason")) and not never_run(session, row["id"], before):
+            row["reason"] = f"{EARLIER_SEND_UNKNOWN}; then {row['reason']}"
+    return rows
 
 
 def ledger_restocks(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from remediation_world import SHOP, T0, finding
 from run_helpers import run
 
@@ -27,10 +26,6 @@ from tests.unit.reporting.report_samples import make_data, sheet_rows
 RESTOCK_702 = [finding(Category.MISSING_RESTOCK, "12345702", line="2002")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: not_run reads the latest reason only; an earlier send may have landed",
-)
 def test_a_resend_throttled_after_a_lost_answer_is_not_reported_as_not_run(
     sessions, gateway, clock
 ):
@@ -50,10 +45,6 @@ def test_a_resend_throttled_after_a_lost_answer_is_not_reported_as_not_run(
     assert not data.not_run_writes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: the month-end Actions sheet reads the latest reason only, as the nightly",
-)
 def test_the_month_end_book_does_not_say_not_run_after_a_lost_answer(
     sessions, gateway, clock, tmp_path
 ):
