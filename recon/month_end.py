@@ -21,7 +21,6 @@ from recon.reporting.data import ReportData
 from recon.run_steps import live_only, order_flags, reconcile_snapshot, sessions
 from recon.store.snapshot import Snapshot
 from recon.store.sql import SqlStore
-from recon.sync_plan import PAYOUTS
 
 
 def _payout_tieout(
@@ -116,9 +115,11 @@ def _read_book(
         # Counted as live, and said so (Summary, and a warning for ``run_recon.py report``).
         order_flags=order_flags(settings, period, findings),
     )
-    # The mirror keeps a payout's latest status only: the book says when it was read.
-    read_at = store.get_watermark(PAYOUTS)
-    return replace(data, carried_forward=carried, payouts_read_at=read_at), later
+    # The mirror keeps a payout's latest status only: the book says when the period's payouts
+    # were read. Each one's own last read, not the payouts watermark: the nightly re-reads only
+    # recent and open payouts, so an older PAID one was last read weeks before it.
+    read = store.payouts_read_between([p.id for p in snapshot.payouts])
+    return replace(data, carried_forward=carried, payouts_read=read), later
 
 
 def _not_recomputed(

@@ -216,8 +216,9 @@ class ReportData:
     # that the book did not recompute, their records having no activity in the period
     # (``month_end.carried_forward``): the Carried forward sheet.
     carried_forward: tuple[Finding, ...] = field(default=(), repr=False)
-    # Month-end only: when recon last read the payouts, whose status the sheets show (None: never).
-    payouts_read_at: datetime | None = None
+    # Month-end only: the earliest and latest of the period's payouts' last reads, whose status
+    # the sheets show (None: no payout in the period).
+    payouts_read: tuple[datetime, datetime] | None = None
     # Ids of the intents this run's remediation ended ``failed`` (Shopify refused the write:
     # a userError, or a request it rejected before running it): ``write_failures``.
     failed_writes: frozenset[int] = frozenset()

@@ -267,7 +267,7 @@ class _SummaryRows:
         for label, text in data.order_flag_lines:  # figures that may hang on test orders
             self.add(label, text)
         self.add("Actions", _actions_note(later_actions))
-        self.add("Payout statuses", _payout_status_note(data.payouts_read_at))
+        self.add("Payout statuses", _payout_status_note(data.payouts_read))
         self.add()
 
     def currencies(self, currencies: Sequence[str]) -> int:
@@ -362,14 +362,19 @@ def _actions_note(later: int) -> str:
     return f"{note}; {later} intent(s) created since are not listed" if later else note
 
 
-def _payout_status_note(read_at: datetime | None) -> str:
+def _payout_status_note(read: tuple[datetime, datetime] | None) -> str:
     """Whose payout statuses the Payouts and Matched sheets show: the last read, not the close.
 
     The mirror keeps each payout's latest status, no history of it: a payout PAID at the close
-    and returned by the bank since (FAILED) shows FAILED, and its refunds read unsettled.
+    and returned by the bank since (FAILED) shows FAILED, and its refunds read unsettled. ``read``
+    is the earliest and the latest of the period's payouts' last reads: the nightly re-reads
+    only recent and open payouts, so an older one's status may be weeks old.
     """
-    when = f" ({read_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" if read_at else ""
-    return f"as recon last read them from Shopify{when}, not at the period's end"
+    if read is None:
+        return "as recon last read them from Shopify, not at the period's end"
+    first, last = (f"{t.astimezone(UTC):%Y-%m-%d %H:%M}" for t in read)
+    when = f"{first} UTC" if first == last else f"between {first} and {last} UTC"
+    return f"as recon last read them from Shopify ({when}), not at the period's end"
 
 
 def _first_seen_counts(data: ReportData) -> tuple[int, int, int]:

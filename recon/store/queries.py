@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from recon.models import BALANCE_NOT_VISIBLE, CLEANED, NODES_SHAPE_FIELD, NOT_VISIBLE_REASONS
 from recon.store import tables as tbl
+from recon.store.id_sets import among
 
 # Refund transaction statuses that may still change (findings.md "pending").
 PENDING_TRANSACTION_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
@@ -212,6 +213,16 @@ class SyncQueries:
         )
         with self.session() as s:
             return s.scalar(query)
+
+    def payouts_read_between(self, ids: Sequence[str]) -> tuple[datetime, datetime] | None:
+        """When the mirror last wrote the earliest and the latest read of these payouts (their
+        ``synced_at``): the month-end book says how old its payout statuses are. None if the
+        mirror holds none of them."""
+        row = tbl.PayoutRow
+        query = select(func.min(row.synced_at), func.max(row.synced_at)).where(among(row.id, ids))
+        with self.session() as s:
+            first, last = s.execute(query).one()
+        return None if first is None or last is None else (first, last)
 
     def open_return_ids(self) -> list[str]:
         """Loop returns still open or in review (changes arrive through updated_at windows)."""

@@ -22,6 +22,7 @@ import pytest
 from openpyxl import load_workbook
 from report_samples import sheet_rows
 
+from recon.clock import VirtualClock
 from recon.config import Settings
 from recon.models import PayoutRecord, RefundRecord
 from recon.month_end import build_monthend
@@ -50,7 +51,10 @@ def mirror(tmp_path: Path) -> Any:
     """The mirror the module docstring describes, and settings writing into ``tmp_path``."""
     settings = Settings()
     settings.reports.dir = tmp_path / "reports"
-    store = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}")
+    # Everything read on Nov 1 (each payout's ``synced_at``: the book says when it was read).
+    store = SqlStore(
+        f"sqlite:///{tmp_path / 'recon.db'}", clock=VirtualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    )
     closed = {
         1: datetime(2026, 9, 27, tzinfo=UTC),
         2: datetime(2026, 10, 2, tzinfo=UTC),
@@ -205,6 +209,7 @@ def test_a_payout_returned_after_the_close_shows_its_status_as_read_and_the_summ
     (finance would otherwise take it for P1's status at October's close)."""
     _, store = mirror
     (p1,) = [p for p in store.load_snapshot().payouts if p.id == "P1"]
+    store.clock.set(datetime(2026, 11, 4, 2, tzinfo=UTC))  # the nightly of Nov 4 re-reads P1
     store.upsert_payouts([p1.model_copy(update={"status": "FAILED"})])
     store.set_watermark("shopify.payouts", datetime(2026, 11, 4, 2, tzinfo=UTC))
     path = _book(mirror, OCTOBER)
@@ -212,4 +217,20 @@ def test_a_payout_returned_after_the_close_shows_its_status_as_read_and_the_summ
     summary = load_workbook(path)["Summary"]
     labels = {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row and row[0]}
     note = labels["Payout statuses"]
-    assert "2026-11-04 02:00 UTC" in note and "not at the period's end" in note
+    # P1's own last read (Nov 4), not the Nov 1 read of everything else.
+    assert "(2026-11-04 02:00 UTC)" in note and "not at the period's end" in note, note
+
+
+def test_the_payout_status_note_spans_the_earliest_and_latest_read() -> None:
+    """Payouts last read on different nights: the note gives both ends, so finance sees how old
+    the oldest status is; none in the period: no time at all."""
+    from recon.reporting.monthend import _payout_status_note
+
+    read = (datetime(2026, 10, 10, 2, tzinfo=UTC), datetime(2026, 11, 20, 2, tzinfo=UTC))
+    assert _payout_status_note(read) == (
+        "as recon last read them from Shopify (between 2026-10-10 02:00 and 2026-11-20 02:00 "
+        "UTC), not at the period's end"
+    )
+    assert _payout_status_note(None) == (
+        "as recon last read them from Shopify, not at the period's end"
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from recon.clock import VirtualClock
@@ -33,10 +32,6 @@ READ_P1 = datetime(2026, 10, 10, 2, tzinfo=UTC)
 LAST_NIGHTLY = datetime(2026, 11, 20, 2, tzinfo=UTC)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: Payout statuses names the payouts watermark, not when each was last read",
-)
 def test_the_summary_says_when_a_payout_not_read_again_was_last_read(tmp_path: Path) -> None:
     settings = Settings()
     settings.reports.dir = tmp_path / "reports"
