@@ -19,6 +19,7 @@ from typing import Any
 from recon.clock import shop_day
 from recon.config import Settings
 from recon.delivery import (
+    REPORTED_AT_HEADER,
     TEAM_HEADER,
     Mailer,
     OutboxMailer,
@@ -229,6 +230,7 @@ def publish(
     folder: Path,
     *,
     went_out: Callable[[bool], None] = lambda told: None,
+    unreported: Callable[[datetime], None] = lambda at: None,
 ) -> tuple[RunReports, list[str], list[str]]:
     """Write the run's workbook and HTML report into ``folder`` (``report_folder``), then
     e-mail each team (outbox on failure).
@@ -239,7 +241,10 @@ def publish(
     the report. Its argument says whether the report reached finance or will (sent, or waiting
     for the next run to resend): only then does the run mark what it showed as reported. A
     message the relay refused for good is parked and resent by no run, so its findings stay
-    new for the next report; finance would otherwise never hear of them.
+    new for the next report; finance would otherwise never hear of them. So it is for an
+    earlier run's report that waited in the outbox (counted as told then) and that the relay
+    now refuses for good: ``unreported`` is called with when that run marked it
+    (``REPORTED_AT_HEADER``), to undo those marks.
 
     Returns the files, human-readable delivery notes (what was kept for the next run), and the
     delivery errors themselves, one per message left waiting (empty when all went out).
@@ -254,6 +259,8 @@ def publish(
     messages = build_messages(data, settings.delivery, attachments=[files.exceptions_xlsx])
     recipients = {str(team): people for team, people in settings.delivery.recipients.items()}
     first = str(messages[0][TEAM_HEADER]) if messages else None  # the report's own message
+    if messages:
+        messages[0][REPORTED_AT_HEADER] = data.as_of.isoformat()
     try:
         result = deliver(
             messages,
@@ -268,6 +275,8 @@ def publish(
         raise
     # Sent, or waiting in the outbox for the next run to resend; or parked (refused for good).
     _gone_out(folder, went_out, told=first not in result.refused)
+    for stamp in result.unreported:
+        unreported(datetime.fromisoformat(stamp))
     outbox = settings.delivery.outbox_dir
     notes = [
         f"delivery: {e}" + ("" if PARKED_MARK in e else f"; the message waits in {outbox}")

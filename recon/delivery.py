@@ -29,6 +29,7 @@ from recon.errors import (
     MailRefusedError,
     RecipientsRefusedError,
 )
+from recon.mail_messages import REPORTED_AT_HEADER as REPORTED_AT_HEADER
 from recon.mail_messages import SHOP_HEADER as SHOP_HEADER
 from recon.mail_messages import TEAM_HEADER as TEAM_HEADER
 from recon.mail_messages import XLSX_TYPE as XLSX_TYPE
@@ -129,6 +130,9 @@ class DeliveryResult:
     # The teams whose message of this run the relay refused for good, whole: parked, it
     # reached none of them, and no run resends it (in ``went_out`` too: it is kept on disk).
     refused: list[str] = field(default_factory=list)
+    # The ``REPORTED_AT_HEADER`` of earlier runs' reports that waited in the outbox and were
+    # parked on resend: counted as told when kept, they reached no one after all.
+    unreported: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -367,6 +371,8 @@ def _park_waiting(
         return
     held.close()
     result.parked.append(parked)
+    if (stamp := waiting[REPORTED_AT_HEADER]) is not None:
+        result.unreported.append(str(stamp))
     result.errors.append(parked_error(parked, exc))
     log.error("%s refused for good; parked as %s: %s", held.waiting.name, parked, exc)
 

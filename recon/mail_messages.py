@@ -22,6 +22,9 @@ XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.she
 SHOP_HEADER = "X-Recon-Shop"
 # The team a message is for (finance, warehouse, cx).
 TEAM_HEADER = "X-Recon-Team"
+# On the report's own message: when its run marked what it showed reported (``publish``). A
+# copy left waiting and later parked on resend reached no one: those marks are undone.
+REPORTED_AT_HEADER = "X-Recon-Reported-At"
 
 
 def build_messages(

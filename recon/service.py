@@ -319,7 +319,9 @@ def _run_locked(
             mark_latest(out)
 
         keeper.check()  # taken over while the report was built: the other run reports
-        reports, notes, undelivered = publish(app.settings, data, out, went_out=went_out)
+        reports, notes, undelivered = publish(
+            app.settings, data, out, went_out=went_out, unreported=store.unmark_reported
+        )
         notes.extend(muted_notes(result.muted))
         notes.extend(left_out_notes(left_out))
         notes.extend(f"{label}: {text}" for label, text in flags.lines())

@@ -283,6 +283,14 @@ class Bookkeeping:
                 .values(reported_at=at)
             )
 
+    def unmark_reported(self, at: datetime) -> None:
+        """Undo ``mark_reported(..., at)``: the report that went out at ``at`` reached no one
+        (it waited in the outbox, then the relay refused it for good), so the next report
+        lists what it showed as new, resolved or left out again."""
+        table = tbl.FindingRow
+        with self.session() as s:
+            s.execute(update(table).where(table.reported_at == at).values(reported_at=None))
+
     def finding_events(self, keys: Iterable[str] | None = None) -> dict[str, list[FindingEvent]]:
         """Each finding's history in time order (``keys``: only those findings'; None: all)."""
         with self.session() as s:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from aiosmtpd.controller import Controller
 
 from tests.ports import HOST, free_port
@@ -23,10 +22,6 @@ from tests.unit.cli.test_cli import recon
 from tests.unit.cli.test_cli_delivery import Refusing, sandbox_config, unreported, waiting
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review17: a waiting report parked on resend keeps its findings marked reported",
-)
 def test_findings_of_a_waiting_report_parked_on_resend_are_not_marked_reported(
     tmp_path: Path,
 ) -> None:
