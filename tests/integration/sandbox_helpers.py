@@ -14,12 +14,14 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
+from recon.backfill import backfill
 from recon.clock import Clock, VirtualClock
 from recon.config import SyncSettings
 from recon.sandbox.faults import Faults
@@ -281,3 +283,19 @@ class CorruptReturns:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def backfill_world(rig: SandboxRig, world: World, settings: SyncSettings) -> None:
+    """Backfill the rig's mirror from before the world's first record up to its now."""
+    backfill(
+        rig.store, rig.loop, rig.shopify, rig.clock, settings,
+        start=_range_start(world), end=world.now, progress=False,
+    )  # fmt: skip
+
+
+def _range_start(world: World) -> datetime:
+    """A day before the oldest record of any kind, so a backfill from here misses nothing."""
+    moments = [o.created_at for o in world.orders] + [r.created_at for r in world.loop_returns]
+    moments += [p.issued_at for p in world.payouts]
+    moments += [b.transaction_date for b in world.balance_transactions]
+    return min(moments) - timedelta(days=1)

@@ -19,7 +19,6 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, _ROOT)
 
-from recon.backfill import backfill  # noqa: E402
 from recon.config import Settings  # noqa: E402
 from recon.models import Category  # noqa: E402
 from recon.run_steps import reconcile_snapshot  # noqa: E402
@@ -27,6 +26,7 @@ from recon.sandbox.arrivals import pay_out, return_payout  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
+    backfill_world,
     normalise_generated_world,
     sandbox_rig,
     sync_settings_for_tests,
@@ -40,11 +40,7 @@ def test_a_payout_returned_a_week_after_paid_reads_failed_and_its_refunds_unsett
     world = normalise_generated_world(generate_world(seed=11, returns=40)[0])
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path, store_url=store_url) as rig:
-        start = min(o.created_at for o in world.orders) - timedelta(days=1)
-        backfill(
-            rig.store, rig.loop, rig.shopify, rig.clock, settings,
-            start=start, end=world.now, progress=False,
-        )  # fmt: skip
+        backfill_world(rig, world, settings)
         rig.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
         payouts = pay_out(rig.state, after=timedelta(0))
         assert payouts, "the world has balance transactions waiting for a payout"

@@ -25,7 +25,7 @@ Nothing of the night is kept and the watermarks stay, so the same record fails e
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, _ROOT)
 
-from recon.backfill import backfill  # noqa: E402
 from recon.config import Settings  # noqa: E402
 from recon.sandbox.faults import Faults  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
@@ -55,6 +54,7 @@ from recon.sources.http import RetryPolicy  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     CorruptReturns,
+    backfill_world,
     mirror_records,
     normalise_generated_world,
     sandbox_rig,
@@ -65,22 +65,6 @@ from tests.integration.sandbox_helpers import (  # noqa: E402
 def _world(seed: int, returns: int) -> World:
     world, _truth = generate_world(seed=seed, returns=returns)
     return normalise_generated_world(world)
-
-
-def _backfill(rig: Any, world: World, settings: Any) -> None:
-    """Backfill the mirror from before the world's first record up to its now."""
-    backfill(
-        rig.store, rig.loop, rig.shopify, rig.clock, settings,
-        start=_range_start(world), end=world.now, progress=False,
-    )  # fmt: skip
-
-
-def _range_start(world: World) -> datetime:
-    """A day before the oldest record of any kind, so a backfill from here misses nothing."""
-    moments = [o.created_at for o in world.orders] + [r.created_at for r in world.loop_returns]
-    moments += [p.issued_at for p in world.payouts]
-    moments += [b.transaction_date for b in world.balance_transactions]
-    return min(moments) - timedelta(days=1)
 
 
 # --- (a) a Shopify return closed on an order with no refund ---------------------------------
@@ -135,7 +119,7 @@ def test_a_shopify_return_closed_after_loop_reaches_the_mirror(tmp_path: Path) -
     )
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path) as rig:
-        _backfill(rig, world, settings)
+        backfill_world(rig, world, settings)
         before = mirror_records(rig.store)["orders"][order_id]["return_status"]
         # The night's run reports the drift (the findings a nightly run stores).
         found = reconcile_snapshot(Settings(), rig.store, rig.store.load_snapshot(), world.now)
@@ -193,7 +177,7 @@ def test_a_restock_only_refund_on_an_unrefunded_order_reaches_the_mirror(tmp_pat
     order.refunds.append(restock)
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path) as rig:
-        _backfill(rig, world, settings)
+        backfill_world(rig, world, settings)
         for _night in range(3):
             rig.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
             run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)

@@ -22,13 +22,13 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, _ROOT)
 
-from recon.backfill import backfill  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.shopify.render import OrderView  # noqa: E402
 from recon.sandbox.world import Order, Refund, RefundLine, RestockType, World  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     RequestLog,
+    backfill_world,
     mirror_records,
     normalise_generated_world,
     sandbox_rig,
@@ -94,11 +94,7 @@ def test_only_a_changed_order_a_loop_return_names_is_read_in_full(
     _restock(world, unnamed, "5400000099201")
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path, store_url=store_url) as rig:
-        start = min(o.created_at for o in world.orders) - timedelta(days=1)
-        backfill(
-            rig.store, rig.loop, rig.shopify, rig.clock, settings,
-            start=start, end=world.now, progress=False,
-        )  # fmt: skip
+        backfill_world(rig, world, settings)
         rig.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
         rig.log.requests.clear()
         stats = run_sync(rig.store, rig.loop, rig.shopify, rig.clock, settings)

@@ -269,3 +269,21 @@ def run(
 
 def keyset(result: ReconResult) -> set[tuple[str, str]]:
     return {(f.category.value, f.key.split("|", 1)[1]) for f in result.findings}
+
+
+def one_refund_of_two_returns(note: str) -> ReconResult:
+    """Returns 12345 and 12346 on order 100 (20.00 each), both refunded by one 40.00 refund
+    500 (``note``) paid out in payout 700."""
+    return run(
+        ret("12345"),
+        ret("12346", lines=(line("1346", "SKU-A"),)),
+        order(),
+        payout(),
+        refund(
+            "500",
+            note,
+            (txn("600", "40.00"),),
+            lines=(rline("1345", "SKU-A"), rline("1346", "SKU-A")),
+        ),
+        bt("8600", "600", "40.00"),
+    )

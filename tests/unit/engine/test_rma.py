@@ -6,7 +6,19 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
+from engine_builders import (
+    bt,
+    keyset,
+    line,
+    one_refund_of_two_returns,
+    order,
+    payout,
+    refund,
+    ret,
+    rline,
+    run,
+    txn,
+)
 
 from recon.engine.rma import parse_rma_series, parse_rmas
 
@@ -164,19 +176,7 @@ def test_a_refund_whose_note_is_typed_by_hand_links_by_its_rma(note: str) -> Non
 
 def test_a_hand_typed_note_naming_two_rmas_is_ambiguous() -> None:
     """One 40.00 refund on order 100 whose note names returns 12345 and 12346 (both closed)."""
-    result = run(
-        ret("12345"),
-        ret("12346", lines=(line("1346", "SKU-A"),)),
-        order(),
-        payout(),
-        refund(
-            "500",
-            "RMA-12345 / RMA no. 12346",
-            (txn("600", "40.00"),),
-            lines=(rline("1345", "SKU-A"), rline("1346", "SKU-A")),
-        ),
-        bt("8600", "600", "40.00"),
-    )
+    result = one_refund_of_two_returns("RMA-12345 / RMA no. 12346")
     assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
 
 

@@ -9,7 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine_builders import bt, keyset, line, order, payout, refund, ret, rline, run, txn
+from engine_builders import (
+    bt,
+    keyset,
+    line,
+    one_refund_of_two_returns,
+    order,
+    payout,
+    refund,
+    ret,
+    rline,
+    run,
+    txn,
+)
 
 
 def _refund_of_12345_beside_555(note: str) -> Any:
@@ -61,19 +73,7 @@ def test_a_note_listing_two_rmas_after_one_rma_is_ambiguous(note: str) -> None:
     """One 40.00 refund on order 100 for returns 12345 and 12346 (20.00 each), its note a list.
     Finance sees AMBIGUOUS_RMA to decide, not the refund silently tied to 12345 (an
     over-refund there) while 12346 shows unpaid and recon proposes paying it again."""
-    result = run(
-        ret("12345"),
-        ret("12346", lines=(line("1346", "SKU-A"),)),
-        order(),
-        payout(),
-        refund(
-            "500",
-            note,
-            (txn("600", "40.00"),),
-            lines=(rline("1345", "SKU-A"), rline("1346", "SKU-A")),
-        ),
-        bt("8600", "600", "40.00"),
-    )
+    result = one_refund_of_two_returns(note)
     assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
     (finding,) = result.findings
     assert finding.detail == "the note names several RMAs: 12345, 12346"
