@@ -124,6 +124,7 @@ class FaultSettings(_Section):
     loop_oldest_first: bool = False
     payout_refunds_positive: bool = False
     shopify_short_decimals: bool = False
+    shopify_nodes_omit_nulls: bool = False
 
 
 class SandboxSettings(_Section):

@@ -31,7 +31,9 @@ class Faults:
     positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
     summary's sign is not stated, so the tie-out is tested with either. ``shopify_short_decimals``
     prints amounts the way Shopify's own payloads do (``"348.0"``, ``"12.3"``) instead of with
-    the currency's decimals (``"348.00"``).
+    the currency's decimals (``"348.00"``). ``shopify_nodes_omit_nulls`` leaves the ids
+    ``nodes(ids:)`` cannot show out of its list instead of answering ``null`` in place (§6: the
+    Relay convention of nulls in place is unverified for Shopify).
     """
 
     error_rate: float = 0.0
@@ -50,6 +52,7 @@ class Faults:
     loop_oldest_first: bool = False
     payout_refunds_positive: bool = False
     shopify_short_decimals: bool = False
+    shopify_nodes_omit_nulls: bool = False
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 

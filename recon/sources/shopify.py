@@ -130,7 +130,8 @@ class ShopifyClient(ShopifyTransport):
     # --- ShopifySource ---------------------------------------------------------------------
 
     def iter_orders_by_id(self, ids: Sequence[str]) -> Iterator[OrderRecord | Quarantined]:
-        """Orders by numeric id; an id that resolves to null is quarantined, not dropped (§6)."""
+        """Orders by numeric id; an id that resolves to null, or that a shorter list leaves
+        out (``Pager.by_ids``), is quarantined as not visible, not dropped (§6)."""
         document = load_document("OrdersById")
         for order_gid, node in self.pager.by_ids("OrdersById", "Order", ids):
             if isinstance(node, Misshapen):

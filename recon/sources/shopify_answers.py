@@ -41,23 +41,24 @@ def nodes_by_id(
 ) -> dict[str, Mapping[str, Any]] | Misshapen:
     """The nodes of a ``nodes(ids:)`` answer by id, or why it is not an answer to ``asked``.
 
-    ``nodes(ids:)`` is ``[Node]!``: one entry per id, ``null`` in place for an id Shopify cannot
-    show (shopify-admin-api.md §6). Results are matched by id, so a well-formed answer leaves as
-    many ids unmatched as it has nulls. A list of another length, or a node in place of an id
-    not answered, cannot say which ids were null: taken at its word, the ids it left out would
-    read as deleted in Shopify.
+    ``nodes(ids:)`` is ``[Node]!``. By the Relay convention it has one entry per id, ``null`` in
+    place for an id Shopify cannot show; that is unverified for Shopify (shopify-admin-api.md
+    §6), which may as well leave such ids out. Both readings are taken, and results are matched
+    by each node's ``id`` either way (§6), so an id with no node in a well-formed answer is
+    absent from the result: the caller treats it as answered null (not visible; it is not
+    asked again at once). Well-formed is: every entry that is not null (or ``{}``, an id of
+    another type) is a node carrying an id asked, each id once; a list as long as ``asked``
+    may hold nulls in place; a shorter one holds none (a null there fits neither reading), and
+    an empty one shows none of the ids (a chunk of orders all deleted, when Shopify leaves them
+    out). Anything else (longer, no list, a node without an id or with one not asked, an id
+    twice)
+    cannot say which ids were not shown: taken at its word, the ids it left out would read as
+    deleted in Shopify, so the whole answer is ``Misshapen``.
     """
-    if not isinstance(nodes, list):
-        said = "no list"
-    elif len(nodes) != len(asked):
-        said = f"{len(nodes)} entries for {len(asked)} ids"
-    else:
-        found = {str(n.get("id")): n for n in nodes if isinstance(n, Mapping) and n}
-        nulls = sum(1 for n in nodes if n is None or (isinstance(n, Mapping) and not n))
-        unmatched = sum(1 for node_gid in asked if node_gid not in found)
-        if nulls == unmatched and all(n is None or isinstance(n, Mapping) for n in nodes):
-            return found
-        said = f"{nulls} null entries for {unmatched} ids not answered"
+    said = _unmatchable(asked, nodes)
+    if said is None:
+        assert isinstance(nodes, list)  # checked by _unmatchable
+        return {str(n["id"]): n for n in nodes if isinstance(n, Mapping) and n}
     tails = [node_gid.rsplit("/", 1)[-1] for node_gid in asked]
     shown = ", ".join(tails[:_SHOWN_IDS]) + (
         f" and {len(tails) - _SHOWN_IDS} more" if len(tails) > _SHOWN_IDS else ""
@@ -66,6 +67,32 @@ def nodes_by_id(
         f"shopify {name}: nodes(ids:) answered {said} (ids {shown}): a malformed answer, so "
         "nothing is read from it and no id is taken as deleted; they are asked again next run"
     )
+
+
+def _unmatchable(asked: Sequence[str], nodes: object) -> str | None:
+    """Why ``nodes`` cannot be matched to ``asked`` by id (``nodes_by_id``), or None."""
+    if not isinstance(nodes, list):
+        return "no list"
+    if len(nodes) > len(asked):
+        return f"{len(nodes)} entries for {len(asked)} ids"
+    wanted, matched = set(asked), set()
+    for node in nodes:
+        if node is None or (isinstance(node, Mapping) and not node):
+            if len(nodes) < len(asked):
+                what = "a null" if node is None else "an empty node"
+                return f"{what} in a list of {len(nodes)} entries for {len(asked)} ids"
+            continue
+        if not isinstance(node, Mapping):
+            return "an entry that is not a node"
+        node_gid = node.get("id")
+        if not isinstance(node_gid, str):
+            return "a node without an id"
+        if node_gid not in wanted:
+            return f"a node for an id not asked ({node_gid.rsplit('/', 1)[-1]})"
+        if node_gid in matched:
+            return f"id {node_gid.rsplit('/', 1)[-1]} twice"
+        matched.add(node_gid)
+    return None
 
 
 def next_cursor(info: object) -> tuple[str | None, str | None]:

@@ -339,9 +339,11 @@ class Pager:
     def by_ids(
         self, name: str, kind: str, ids: Sequence[str]
     ) -> Iterator[tuple[str, Mapping[str, Any] | Misshapen | None]]:
-        """(gid, node) for every id via ``nodes(ids:)`` in cost-sized chunks; None for nulls,
-        and a ``Misshapen`` for each id of a chunk whose answer is malformed
-        (``nodes_by_id``). Results are matched back by each node's ``id`` (§6).
+        """(gid, node) for every id via ``nodes(ids:)`` in cost-sized chunks; None for nulls
+        and for the ids a shorter list leaves out (Shopify may drop what it cannot show rather
+        than answer null in place, §6 unverified: the callers quarantine both as not visible,
+        and do not ask again at once), and a ``Misshapen`` for each id of a chunk whose answer
+        cannot be matched (``nodes_by_id``). Results are matched back by each node's ``id``.
         """
         document = load_document(name)
         unique = list(dict.fromkeys(gid(kind, str(value)) for value in ids))

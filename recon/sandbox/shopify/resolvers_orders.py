@@ -108,7 +108,9 @@ def resolve_node(ctx: RequestContext, node_gid: str) -> Node | None:
 
 
 def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | GraphQLError | None]:
-    """``QueryRoot.nodes``: results in input order, null where an id does not resolve.
+    """``QueryRoot.nodes``: results in input order, null where an id does not resolve; with
+    ``faults.shopify_nodes_omit_nulls`` those ids are left out of the list instead (§6: which
+    one Shopify does is unverified). An item that failed keeps its place (its error names it).
 
     Raises:
         GraphQLError: for more than 250 ids (shopify-admin-api.md §1: input arrays max 250).
@@ -117,7 +119,10 @@ def resolve_nodes(ctx: RequestContext, ids: list[str]) -> list[Node | GraphQLErr
         raise GraphQLError(
             f"The input array size of {len(ids)} is greater than the maximum allowed of {MAX_PAGE}."
         )
-    return [_node_or_error(ctx, node_id) for node_id in ids]
+    items = [_node_or_error(ctx, node_id) for node_id in ids]
+    if ctx.state.faults.shopify_nodes_omit_nulls:
+        return [item for item in items if item is not None]
+    return items
 
 
 def _node_or_error(ctx: RequestContext, node_id: str) -> Node | GraphQLError | None:

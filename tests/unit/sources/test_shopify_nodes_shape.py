@@ -1,8 +1,11 @@
-"""``nodes(ids:)`` answers of the wrong shape: nothing may be read as "not visible" from them.
+"""``nodes(ids:)`` answers: matched back by id, and nothing read from one that cannot be.
 
-Shopify answers ``[Node]!`` with one entry per id asked, ``null`` in place for an id it cannot
-show (shopify-admin-api.md §6). A list of another length (or no list) cannot be matched to the
-ids: every id of the call is kept for review as a shape error, none is marked not visible.
+Shopify answers ``[Node]!``; by the Relay convention one entry per id asked, ``null`` in place
+for an id it cannot show, which is unverified for Shopify (shopify-admin-api.md §6). A shorter
+list whose every entry is a node carrying an id asked (each once) is matched by id too: the ids
+it leaves out are read as answered null (not visible), the rest are read. A list that cannot be
+matched (longer, no list, a node without an id or with one not asked, an id twice, a null in
+a shorter list) keeps every id of the call for review as a shape error, none marked not visible.
 """
 
 from __future__ import annotations
@@ -56,9 +59,13 @@ def _order(number: int) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("nodes", "said"),
     [
-        ([_order(1)], "1 entries for 3 ids"),  # shorter: two ids would have read as deleted
         ([_order(1), None, None, None], "4 entries for 3 ids"),  # longer
         (None, "no list"),
+        ([_order(1), _order(9)], "a node for an id not asked (9)"),  # shorter, one not asked
+        ([_order(1), _order(1)], "id 1 twice"),  # shorter, a duplicate
+        ([_order(1), {**_order(2), "id": None}], "a node without an id"),
+        ([_order(1), {}], "an empty node in a list of 2 entries"),  # whose {} is it?
+        ([_order(1), None], "a null in a list of 2 entries for 3 ids"),  # neither convention
     ],
 )
 def test_a_nodes_list_of_another_length_marks_no_order_not_visible(
@@ -103,7 +110,9 @@ def test_a_node_in_place_of_one_asked_for_is_a_shape_error_not_a_deletion() -> N
     ]
 
 
-def test_refunds_from_a_short_nodes_list_are_held_not_read() -> None:
+def test_refunds_from_a_short_nodes_list_with_a_null_are_held_not_read() -> None:
+    """A null in a shorter list fits neither reading of §6 (nulls in place, or left out)."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         assert len(json.loads(request.content)["variables"]["ids"]) == 2
         return gql({"nodes": [None]})
@@ -115,3 +124,52 @@ def test_refunds_from_a_short_nodes_list_are_held_not_read() -> None:
         ("refund", "20", "nodes"),
     ]
     assert all("RefundsById" in q.reason for q in items if isinstance(q, Quarantined))
+
+
+def test_an_empty_list_shows_none_of_the_ids_asked() -> None:
+    """Left out, every id of a chunk whose orders are all gone: each is not visible."""
+    items = list(_client(ScriptedTransport([gql({"nodes": []})])).iter_orders_by_id(["1", "2"]))
+    assert not_visible_orders([i for i in items if isinstance(i, Quarantined)]) == ["1", "2"]
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_a_shorter_list_of_nodes_asked_for_is_read_and_the_rest_are_not_visible(
+    position: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shopify may leave the ids it cannot show out of the list instead of answering null in
+    place (§6: unverified). Every node names an id asked, so the answer is matched by id: the
+    orders it returned are read, whatever their place, and only the one it left out is marked
+    not visible, as a null would be; nothing is held as a shape error."""
+    orders = [_order(1), _order(2), _order(3)]
+    left_out = orders.pop(position)
+    transport = ScriptedTransport([gql({"nodes": list(reversed(orders))})])
+    items = list(_client(transport).iter_orders_by_id(["1", "2", "3"]))
+    read = sorted(i.id for i in items if isinstance(i, OrderRecord))
+    assert read == sorted(o["id"].rsplit("/", 1)[-1] for o in orders)
+    held = [i for i in items if isinstance(i, Quarantined)]
+    assert [(q.record_id, q.field, q.reason) for q in held] == [
+        (left_out["id"].rsplit("/", 1)[-1], "$", NOT_VISIBLE)
+    ]
+    assert not_visible_orders(held) == [left_out["id"].rsplit("/", 1)[-1]]
+    assert "malformed" not in caplog.text
+
+
+def test_a_shorter_list_of_refunds_reads_those_returned() -> None:
+    """The same for refunds: of 2 asked, the one answered is read, the other not visible."""
+    refund = {
+        "id": "gid://shopify/Refund/20",
+        "note": "RMA 1001",
+        "createdAt": "2026-01-02T10:00:00Z",
+        "processedAt": "2026-01-02T10:00:00Z",
+        "order": {"id": "gid://shopify/Order/1"},
+        "totalRefundedSet": {
+            "presentmentMoney": {"amount": "10.00", "currencyCode": "USD"},
+            "shopMoney": {"amount": "10.00", "currencyCode": "USD"},
+        },
+        "refundLineItems": NO_MORE,
+        "transactions": NO_MORE,
+    }
+    transport = ScriptedTransport([gql({"nodes": [refund]})])
+    items = list(_client(transport).iter_refunds_by_id(["10", "20"]))
+    assert [i.id for i in items if isinstance(i, RefundRecord)] == ["20"]
+    assert [(q.record_id, q.field) for q in items if isinstance(q, Quarantined)] == [("10", "$")]
