@@ -137,7 +137,7 @@ class LoopClient:
         return self._sender.server_clock
 
     def iter_returns(self, start: datetime, end: datetime, state: str) -> Iterator[LoopItem]:
-        """Returns of one state updated in [start, end), each id once.
+        """Returns of one state updated in [start, end), each copy once.
 
         Raises:
             ValueError: without both bounds, with naive datetimes, or with an unknown state.
@@ -146,16 +146,16 @@ class LoopClient:
         check_window(start, end)
         if state not in LOOP_STATES:
             raise ValueError(f"state must be one of {', '.join(LOOP_STATES)}, got {state!r}")
-        yield from self._dedupe(self._iter_windows(start, end, state), set())
+        yield from self._dedupe(self._iter_windows(start, end, state), {})
 
     def iter_all_states(self, start: datetime, end: datetime) -> Iterator[LoopItem]:
-        """Returns of every state (one call sequence per state: §6 trap 2), each id once.
+        """Returns of every state (one call sequence per state: §6 trap 2), each copy once.
 
         Raises:
             ValueError: as ``iter_returns``.
         """
         check_window(start, end)
-        seen: set[str] = set()
+        seen: dict[str, LoopItem] = {}
         for state in LOOP_STATES:
             yield from self._dedupe(self._iter_windows(start, end, state), seen)
 
@@ -174,15 +174,18 @@ class LoopClient:
         return parse_return(body)
 
     @staticmethod
-    def _dedupe(items: Iterator[LoopItem], seen: set[str]) -> Iterator[LoopItem]:
+    def _dedupe(items: Iterator[LoopItem], seen: dict[str, LoopItem]) -> Iterator[LoopItem]:
+        """Each return once as read: a copy read again unchanged (windows and pages overlap)
+        is dropped; one that changed since (read again by a later window or state) is passed
+        on, and the store keeps the later ``updated_at`` (``SqlStore._latest_by_id``)."""
         for item in items:
             key = item.id if isinstance(item, LoopReturnRecord) else f"q:{item.record_id}"
             if isinstance(item, Quarantined) and item.record_id is None:
                 yield item  # nothing to de-duplicate on
                 continue
-            if key in seen:
+            if seen.get(key) == item:
                 continue
-            seen.add(key)
+            seen[key] = item
             yield item
 
     def _iter_windows(self, start: datetime, end: datetime, state: str) -> Iterator[LoopItem]:

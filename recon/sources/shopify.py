@@ -28,6 +28,7 @@ from recon.models import (
 )
 from recon.sources.documents import field_first, load_document
 from recon.sources.shopify_answers import Misshapen, PartRead, gid
+from recon.sources.shopify_paging import unseen
 from recon.sources.shopify_parse import (
     parse_balance_transaction,
     parse_gift_card,
@@ -149,9 +150,13 @@ class ShopifyClient(ShopifyTransport):
     def iter_refunded_orders(
         self, start: datetime, end: datetime
     ) -> Iterator[OrderRecord | Quarantined]:
-        """Orders updated in [start, end) that are refunded or partially refunded, each once."""
+        """Orders updated in [start, end) that are refunded or partially refunded, each once
+        as read (an order changed during the read is passed on again as it then was)."""
         document = load_document("OrdersPage")
-        seen: set[str] = set()
+        # An order in both passes changed between them (its status moved): the later copy is
+        # passed on too, and the store keeps the later ``updatedAt`` (``unseen``). The same
+        # copy twice is passed on once, before its pages are followed.
+        seen: dict[str, Any] = {}
         for status in REFUNDED_STATUSES:
 
             def query(low: datetime, high: datetime, status: str = status) -> str:
@@ -160,20 +165,12 @@ class ShopifyClient(ShopifyTransport):
             nodes = self.pager.windowed(
                 "OrdersPage", ("orders",), query, start, end, sort_field="updatedAt"
             )
-            for node in nodes:
+            for node in unseen(nodes, seen):
                 extra = self.pager.follow("OrderLineItemsPage", "lineItems", node)
-                items: list[OrderRecord | Quarantined] = (
-                    [paged_away("order", node, extra)]
-                    if isinstance(extra, PartRead)
-                    else self._complete_order(document, node, extra)
-                )
-                first = items[0]
-                key = first.id if isinstance(first, OrderRecord) else f"q:{first.record_id}"
-                if isinstance(first, Quarantined) and first.record_id is None:
-                    yield from items  # nothing to de-duplicate on: each is its own entry
-                elif key not in seen:
-                    seen.add(key)
-                    yield from items
+                if isinstance(extra, PartRead):
+                    yield paged_away("order", node, extra)
+                else:
+                    yield from self._complete_order(document, node, extra)
 
     def iter_updated_orders(
         self, start: datetime, end: datetime

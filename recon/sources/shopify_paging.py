@@ -5,9 +5,10 @@ Shopify's own cost figure and the *same* page is asked again (shopify-admin-api.
 pagination stops at 25,000 objects per query and then reports ``hasNextPage: false`` although more
 records match (§1, §5). Window connections are sorted by the window's own timestamp, so a window
 that yields that many resumes with a new query from the last row's timestamp (``>=``, whole
-seconds) and drops the rows it has already seen: nothing is lost and nothing is read twice but
-the rows sharing that one second. When every row such a query reached shares its first second
-(more rows were changed in one second than one query reaches), that second is read on its own,
+seconds) and drops the rows it has already seen as they were: nothing is lost and nothing is
+read twice but the rows sharing that one second (a row changed since is passed on again). When
+every row such a query reached shares its first second (more rows were changed in one second
+than one query reaches), that second is read on its own,
 sorted by ``ID`` and resumed past the cap with an ``id:>=`` filter (both in the schema for
 orders, payouts, balance transactions and gift cards), then the window goes on from the next
 second. A window whose cursor cannot be followed (a ``pageInfo``
@@ -87,13 +88,17 @@ def whole_second(moment: datetime) -> datetime:
     return moment.replace(microsecond=0)
 
 
-def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
-    """The page's nodes whose ``id`` is not in ``seen`` (added as they pass).
+def unseen(page: Iterable[Any], seen: dict[str, Any]) -> Iterator[Any]:
+    """The page's nodes not passed on before as they are: ``seen`` holds the copy of each id
+    last passed on (added as they pass).
 
-    A node without a readable id is known by its whole payload: a resume's ``>=`` query reads
-    the rows of the last second again, and one broken row read twice would be two entries to
-    review. A node that is not even an object (null, a string) has nothing to tell it by and
-    is always passed on.
+    A resume's ``>=`` query reads the rows of the last second again: the same copy twice is
+    passed on once. A copy that differs (the record changed while the list was paged, so it
+    comes again later in the sort) is passed on too: it is the later read, and the store keeps
+    the copy with the later ``updatedAt`` (``SqlStore._latest_by_id``), so the mirror does not
+    keep the record as it was before the change. A node without a readable id is known by its
+    whole payload (one broken row read twice would be two entries to review). A node that is
+    not even an object (null, a string) has nothing to tell it by and is always passed on.
     """
     for node in page:
         if not isinstance(node, Mapping):
@@ -102,9 +107,9 @@ def _unseen(page: list[Any], seen: set[str]) -> Iterator[Any]:
         key = node.get("id")
         if not isinstance(key, str):
             key = "payload:" + json.dumps(node, sort_keys=True, default=str)
-        if key in seen:
+        if key in seen and seen[key] == node:
             continue
-        seen.add(key)
+        seen[key] = node
         yield node
 
 
@@ -232,7 +237,7 @@ class Pager:
             PagingError: the list was read in part (a cursor that cannot be followed, or a query
                 at the cap, with no later start); ``CursorLoopError`` for a repeated cursor.
         """
-        seen: set[str] = set()
+        seen: dict[str, Any] = {}
         low = start
         while True:
             count, resume, earliest = 0, None, None
@@ -241,7 +246,7 @@ class Pager:
                     count += len(page)
                     resume = _latest_moment(page, sort_field) or resume
                     earliest = earliest or _first_moment(page, sort_field)
-                    yield from _unseen(page, seen)
+                    yield from unseen(page, seen)
             except _UnfollowableError as lost:
                 # Sorted by ``sort_field``: what was not read is at or after the last time read.
                 if resume is None or whole_second(resume) <= whole_second(low):
@@ -285,7 +290,7 @@ class Pager:
         path: Sequence[str],
         query: WindowQuery,
         second: tuple[datetime, datetime],
-        seen: set[str],
+        seen: dict[str, Any],
     ) -> Iterator[Any]:
         """Every node of ``query(*second)`` (one second, or less), each once, sorted by ``ID``.
 
@@ -316,7 +321,7 @@ class Pager:
                     count += len(page)
                     tail = _last_id(page)
                     last = last if tail is None else tail
-                    yield from _unseen(page, seen)
+                    yield from unseen(page, seen)
             except _UnfollowableError as lost:
                 if last is None or last == floor:
                     raise lost.error from None  # no later start: the second was read in part

@@ -70,8 +70,26 @@ def _begin_snapshot(session: Session) -> None:
 
 
 def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
-    """One record per id, the last given (a page boundary can repeat a record)."""
-    return list({r.id: r for r in records}.values())
+    """One record per id: the copy with the later ``updated_at``, or on a tie (or a kind
+    without one) the last given, the later read.
+
+    A batch holds a record twice when it changed while a list was paged (read again on a later
+    page) or when two streams read it (the sweep and the by-id read, a Loop return in two
+    states' lists). The later read is not always the newer copy (a search listing can lag),
+    so the record's own time decides first.
+    """
+    kept: dict[str, _ID] = {}
+    for record in records:
+        held = kept.get(record.id)
+        if held is None or not _older(record, held):
+            kept[record.id] = record
+    return list(kept.values())
+
+
+def _older(copy: _ID, than: _ID) -> bool:
+    """Whether ``copy`` was changed before ``than`` by its own ``updated_at`` (both known)."""
+    mine, theirs = getattr(copy, "updated_at", None), getattr(than, "updated_at", None)
+    return isinstance(mine, datetime) and isinstance(theirs, datetime) and mine < theirs
 
 
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:

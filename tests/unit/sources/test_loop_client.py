@@ -183,3 +183,25 @@ def test_get_return_parses_details_shape() -> None:
     assert isinstance(record, LoopReturnRecord)
     assert record.refunds[0].provider_refund_id == "918273645123"
     assert transport.params(0)["return_id"] == "12345701"
+
+
+def test_a_return_changed_between_two_windows_keeps_its_later_copy() -> None:
+    """Return 2 is read by the first window, then changes (Loop closes it) before the second
+    window, which reads it again: the later copy is passed on too (the store keeps the later
+    ``updated_at``), where the first copy alone was kept and the mirror missed the change. A
+    copy read again unchanged (the windows' overlap) is passed on once, as before."""
+    changed = _item("2")
+    changed["updated_at"] = "2026-01-20T09:00:00.000Z"
+    later = {"returns": [changed, _item("3")], "nextPageUrl": None, "previousPageUrl": None}
+    transport = ScriptedTransport(
+        [_page(["1", "2"], None), httpx.Response(200, json=later), _page(["3"], None)]
+    )
+    client = _client(transport, window_days=60)
+    items = list(client.iter_returns(START, START + timedelta(days=150), "closed"))
+    copies = [(i.id, i.updated_at.isoformat()) for i in items if isinstance(i, LoopReturnRecord)]
+    assert copies == [
+        ("1", "2024-03-05T14:22:15+00:00"),
+        ("2", "2024-03-05T14:22:15+00:00"),
+        ("2", "2026-01-20T09:00:00+00:00"),
+        ("3", "2024-03-05T14:22:15+00:00"),
+    ]
