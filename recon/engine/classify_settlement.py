@@ -39,6 +39,9 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     payout, payout = the first one named.
     Adds ``refund_code`` (the refund id's code) for the match table. A transaction that bounced
     (``back``, per transaction row: link.bounced) is failed money, not a refund to settle.
+    A refund transaction with no id (frames built directly; ``build_frames`` refuses one) is
+    left out: a balance transaction names it by that id and UNSETTLED_REFUND is keyed by it.
+    Its money still counts for its refund (link.refund_facts).
     """
     txn = frames.transactions
     ok = np.flatnonzero(
@@ -46,6 +49,7 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
         & codes.upper_in("transactions", "status", ("SUCCESS",))
         & keys.eq(txn["gateway"], "shopify_payments")
         & ~back
+        & (codes.of("transactions", "transaction_id") >= 0)
     )
     bts = frames.balance_transactions
     payout_status = keys.upper(
@@ -59,8 +63,8 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     )
     named = np.zeros(size + 1, dtype=bool)
     named[group] = True
-    at = codes.of("transactions", "transaction_id")[ok]
-    at = np.where(named[:-1][at] & (at >= 0), at, -1)
+    at = codes.of("transactions", "transaction_id")[ok]  # ids only (``ok``): codes >= 0
+    at = np.where(named[at], at, -1)
     settled = keys.any_at(
         group, ~codes.upper_in("balance_transactions", "payout_status", NOT_PAID_OUT), size
     )
@@ -115,7 +119,8 @@ def classify_unsettled(
         scope="transaction=" + hit["transaction_id"].astype(str),
         rma=hit["rma"],
         order_id=hit["order_id"],
-        refund_ids=[(r,) for r in hit["refund_id"]],
+        # A transaction of no refund id (frames built directly) names no refund.
+        refund_ids=[() if pd.isna(r) else (r,) for r in hit["refund_id"]],
         transaction_ids=[(t,) for t in hit["transaction_id"]],
         payout_id=hit["payout_id"],
         amount_minor=hit["amount_shop_minor"],

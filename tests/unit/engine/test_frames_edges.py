@@ -4,9 +4,11 @@ give the same findings as for the records without them."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pandas as pd
-from engine_builders import AS_OF, frames_of, keyset, run
+import pytest
+from engine_builders import AS_OF, frames_of, keyset, line, order, refund, ret, rline, run, txn
 from test_truth_tables import CASES
 
 from recon.config import EngineSettings
@@ -27,3 +29,67 @@ def test_a_return_row_with_no_rma_changes_no_link_by_note() -> None:
     returns = pd.concat([frames.returns, blank], ignore_index=True)
     result = reconcile(replace(frames, returns=returns, codes=None), EngineSettings(), AS_OF)
     assert keyset(result) == expected == keyset(run(*records))
+
+
+def _two_unsettled_refunds() -> list[object]:
+    """Returns 12345 (order 100) and 12346 (order 101), each refunded 20.00 by refund 500
+    (transaction 600) and 501 (transaction 601) 20 days ago, neither in any payout."""
+    return [
+        ret("12345"),
+        ret("12346", "101", lines=(line("1346", "SKU-A"),)),
+        order(),
+        order("101"),
+        refund(
+            "500",
+            "Loop RMA #12345",
+            (txn("600", "20.00", days=20),),
+            lines=(rline("1345", "SKU-A"),),
+        ),
+        refund(
+            "501",
+            "Loop RMA #12346",
+            (txn("601", "20.00", days=20),),
+            order_id="101",
+            lines=(rline("1346", "SKU-A"),),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["beside-another", "the-only-one"])
+def test_a_refund_transaction_with_no_id_is_left_out_of_settlement(alone: bool) -> None:
+    """UNSETTLED_REFUND is keyed by the transaction's id and a balance transaction names it by
+    that id: a refund transaction with no id (frames built directly) crashed the run (an
+    IndexError when it was the only one, a Finding with transaction id None beside others).
+    It is left out of settlement; its money still counts for its refund (no MISSING_REFUND)."""
+    records = _two_unsettled_refunds()
+    if alone:  # return 12345, its order and refund 500 only
+        records = [records[0], records[2], records[4]]
+    frames = frames_of(*records)
+    txn_rows = frames.transactions.assign(
+        transaction_id=frames.transactions["transaction_id"].where(
+            frames.transactions["refund_id"] != "500", None
+        )
+    )
+    result = reconcile(replace(frames, transactions=txn_rows, codes=None), EngineSettings(), AS_OF)
+    expected = set() if alone else {("UNSETTLED_REFUND", "transaction=601")}
+    assert keyset(result) == expected
+    row = result.matches.set_index("rma").loc["12345"]
+    assert (row["refund_ids"], row["refunded_total"], row["transaction_ids"]) == (
+        "500",
+        Decimal("20.00"),
+        "",
+    )
+
+
+def test_a_refund_transaction_with_no_refund_id_is_unsettled_naming_no_refund() -> None:
+    """A refund transaction with no refund id counts for no refund (link.py), but its money
+    left the shop and is in no payout: UNSETTLED_REFUND names it by its id and names no
+    refund (the run crashed on a Finding with refund id None)."""
+    frames = frames_of(*_two_unsettled_refunds())
+    txns = frames.transactions
+    txn_rows = txns.assign(refund_id=txns["refund_id"].where(txns["refund_id"] != "500", None))
+    result = reconcile(replace(frames, transactions=txn_rows, codes=None), EngineSettings(), AS_OF)
+    found = {f.key: f for f in result.findings}
+    assert found["UNSETTLED_REFUND|transaction=600"].shopify_refund_ids == ()
+    assert found["UNSETTLED_REFUND|transaction=600"].amount_at_risk == Decimal("20.00")
+    assert found["UNSETTLED_REFUND|transaction=601"].shopify_refund_ids == ("501",)
