@@ -26,9 +26,11 @@ _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 # either (an amount, a date, a phone number: ``NOT_AN_RMA``); a word between ends the list.
 _LIST_SEPARATOR = r"\s*(?:,|/|&|\band\b|\bor\b)\s*#?\s*"
 _LIST_NEXT = re.compile(rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))", re.IGNORECASE)
-# RE2, over plain notes: digits, a separator, 3 digits. A note with one match and this may
-# hold a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone).
-_LIST_HINT = rf"(?i)\d{_LIST_SEPARATOR}\d{{3}}"
+# RE2, over plain notes: a separator, then 3 digits. A note with one match and this may hold
+# a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone). Not "digits, a
+# separator": a list is read from the end of the match, and a custom pattern may end in text
+# ("(?P<rma>\d+) returned" on "12345 returned, 12346"), which RE2 then read as one RMA.
+_LIST_HINT = rf"(?i){_LIST_SEPARATOR}\d{{3}}"
 
 
 @lru_cache(maxsize=32)
