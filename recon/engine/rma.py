@@ -25,7 +25,20 @@ _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 # the first). Items are read after a match of any pattern, skipping what is no RMA after "RMA"
 # either (an amount, a date, a phone number: ``NOT_AN_RMA``); a word between ends the list.
 _LIST_SEPARATOR = r"\s*(?:,|/|&|\band\b|\bor\b)\s*#?\s*"
-_LIST_NEXT = re.compile(rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<rma>\d{{3,20}}))", re.IGNORECASE)
+# A list item with a currency after it is an amount, as a person reads it: "RMA 12345, 150
+# USD", "RMA 12345 / 150 €", "150 dollars". Only codes that are no English word or name (not
+# ALL, TOP, RON), and not a currency that leads an amount after it ("RMA 12345, 12346 USD
+# 40.00", "12346 $40": 12346 is an RMA). A word alone ("RMA 12345, 12346 refunded") proves
+# nothing: read as an amount, a real second RMA would look unpaid and be refunded again. The
+# list goes on after such an amount ("RMA 12345, 150 USD, 12346" names two RMAs).
+_CURRENCY_AFTER = (
+    r"\d{3,20}\s*(?:(?:usd|eur|gbp|cad|aud|nzd|jpy|chf|sek|nok|dkk|pln|czk|huf|mxn|brl|inr"
+    r"|sgd|hkd|cny|krw|zar|aed|ils|dollars?|euros?)\b|[$€£¥])(?!\s*\d)"
+)
+_LIST_NEXT = re.compile(
+    rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<amount>{_CURRENCY_AFTER})|(?P<rma>\d{{3,20}}))",
+    re.IGNORECASE,
+)
 # RE2, over plain notes: a separator, then 3 digits. A note with one match and this may hold
 # a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone). Not "digits, a
 # separator": a list is read from the end of the match, and a custom pattern may end in text
@@ -77,8 +90,11 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
             continue
         found.setdefault(ascii_digits(rma), None)
         end = match.end()
-        while (item := _LIST_NEXT.match(note, end)) is not None and item["rma"]:
-            found.setdefault(ascii_digits(item["rma"]), None)  # "RMA 12345, 12346"
+        while (item := _LIST_NEXT.match(note, end)) is not None:
+            if item["rma"]:
+                found.setdefault(ascii_digits(item["rma"]), None)  # "RMA 12345, 12346"
+            elif not item["amount"]:  # an amount with decimals, a date, a phone number
+                break
             end = item.end()
     return list(found)
 

@@ -77,3 +77,53 @@ def test_a_note_listing_two_rmas_after_one_rma_is_ambiguous(note: str) -> None:
     assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
     (finding,) = result.findings
     assert finding.detail == "the note names several RMAs: 12345, 12346"
+
+
+def _refund_of_12345_for_150(note: str) -> Any:
+    """Return 12345 on order 100 owed 150.00 (one SKU-A unit); refund 500 pays 150.00 (paid
+    out in payout 700) and restocks it, with ``note``."""
+    return run(
+        ret("12345", refund="150.00", lines=(line("1345", "SKU-A", "150.00"),)),
+        order(),
+        payout(),
+        refund("500", note, (txn("600", "150.00"),), lines=(rline("1345", "SKU-A"),)),
+        bt("8600", "600", "150.00"),
+    )
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "RMA 12345, 150 USD refunded",
+        "RMA 12345 / 150 USD",
+        "RMA 12345 / 150USD",
+        "RMA #12345 & 150 eur",
+        "RMA 12345, 150 €",
+        "RMA 12345, 150 dollars back to card",
+    ],
+)
+def test_a_whole_amount_with_its_currency_after_an_rma_is_no_second_rma(note: str) -> None:
+    """A whole number with a currency code or sign after it is an amount, as finance reads it:
+    the refund is return 12345's (linked by its note), not AMBIGUOUS_RMA naming RMA 150,
+    which held the return and sent a paid refund to review."""
+    result = _refund_of_12345_for_150(note)
+    assert keyset(result) == set()
+    (match,) = result.matches.to_dict("records")
+    assert (match["refund_ids"], match["match_method"]) == ("500", "note")
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "RMA 12345, 12346 refunded",  # a word after a list item: it may be an RMA
+        "RMA 12345, 12346 USD 40.00",  # a currency leading the amount after it
+        "RMA 12345 / 12346 $40",
+        "RMAs 12345 and 12346 (USD)",
+        "RMA 12345, 150 USD, 12346",  # the list goes on after an amount
+    ],
+)
+def test_an_rma_list_before_other_text_still_names_both_returns(note: str) -> None:
+    """A two-RMA list followed by a word, or by a currency that leads an amount, is not read
+    as one RMA and an amount: the refund stays AMBIGUOUS_RMA for a human to decide."""
+    result = one_refund_of_two_returns(note)
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
