@@ -339,11 +339,16 @@ def is_unique(codes: np.ndarray, size: int) -> bool:
 def one_row_per_id(frames: Frames, codes: Codes) -> tuple[Frames, Codes]:
     """Frames whose returns name each RMA once and whose refunds each id once: the last row of
     a repeated id, as ``build_frames`` keeps it. Frames built directly may repeat one; every
-    rule is one finding per scope and the match table one row per RMA. Rows with no id are
-    kept as they are.
+    rule is one finding per scope and the match table one row per RMA. Returns with no RMA
+    are kept as they are (they link nothing). Refunds with no id are left out: every refund
+    finding is keyed by the id (``refund=<id>``) and links are kept by it, so one crashed the
+    run; its transactions, naming no refund, count for none already (link.refund_facts).
     """
     for frame, column, kind in (("returns", "rma", "rma"), ("refunds", "refund_id", "refund")):
-        keep = last_rows(codes.of(frame, column), codes.size(kind))
+        at = codes.of(frame, column)
+        keep = last_rows(at, codes.size(kind))
+        if kind == "refund" and len(at) and at.min() < 0:
+            keep = np.flatnonzero(at >= 0) if keep is None else keep[at[keep] >= 0]
         if keep is None:
             continue
         columns = {

@@ -93,3 +93,33 @@ def test_a_refund_transaction_with_no_refund_id_is_unsettled_naming_no_refund() 
     assert found["UNSETTLED_REFUND|transaction=600"].shopify_refund_ids == ()
     assert found["UNSETTLED_REFUND|transaction=600"].amount_at_risk == Decimal("20.00")
     assert found["UNSETTLED_REFUND|transaction=601"].shopify_refund_ids == ("501",)
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["Loop RMA #99999", "RMA 12345, 12346", None],
+    ids=["unknown-rma", "two-rmas", "no-note"],
+)
+def test_a_refund_row_with_no_id_raises_what_the_frames_without_it_raise(
+    note: str | None,
+) -> None:
+    """Every refund finding is keyed by the refund's id (``refund=<id>``) and links are kept
+    by it: a refund row with no id crashed the run (a Finding naming refund None for its
+    UNKNOWN_RMA or AMBIGUOUS_RMA, a ValueError in the heuristic link for one with no note).
+    It is left out, as its transactions (which name no refund) already were."""
+    records = [
+        ret("12345"),
+        ret("12346", lines=(line("1346", "SKU-B"),)),
+        order(),
+        refund("500", "Loop RMA #12345", (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
+        refund("501", note, (txn("601", "20.00"),), lines=(rline("1346", "SKU-B"),)),
+    ]
+    frames = frames_of(*records)
+    blank = frames.refunds["refund_id"] == "501"
+    refunds = frames.refunds.assign(refund_id=frames.refunds["refund_id"].where(~blank, None))
+    result = reconcile(replace(frames, refunds=refunds, codes=None), EngineSettings(), AS_OF)
+    without = reconcile(
+        replace(frames, refunds=frames.refunds[~blank], codes=None), EngineSettings(), AS_OF
+    )
+    assert keyset(result) == keyset(without)
+    assert ("MISSING_REFUND", "rma=12346") in keyset(result)  # nothing says 12346 was paid
