@@ -56,6 +56,8 @@ class FetchPlan:
     order_ids: tuple[str, ...] = ()  # re-polled or missing orders, besides those returns reference
     refund_ids: tuple[str, ...] = ()  # refunds whose details are missing
     balance_ids: tuple[str, ...] = ()  # mirrored balance transactions whose payout is not final
+    # Mirrored Loop returns whose details (refund link) could not be read: asked again by id.
+    return_details: tuple[LoopReturnRecord, ...] = ()
 
     @classmethod
     def for_window(cls, window: Window) -> FetchPlan:
@@ -194,6 +196,11 @@ def _read_loop(loop: LoopSource, plan: FetchPlan, stop: Stop) -> Batch:
         batch.returns += _split(
             loop.iter_returns(start, end, state), batch.quarantined, stop, "loop"
         )
+    # Returns whose details could not be read before: a return tonight's list named was asked
+    # (or held back) there already; the others are asked by id, completed from the mirror's copy.
+    named = {r.id for r in batch.returns} | {q.record_id for q in batch.quarantined}
+    if pending := [r for r in plan.return_details if r.id not in named]:
+        batch.returns += _split(loop.iter_details(pending), batch.quarantined, stop, "loop")
     return batch
 
 

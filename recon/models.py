@@ -223,6 +223,10 @@ BALANCE_NOT_VISIBLE = (
     "read_shopify_payments_payouts); the mirrored row keeps its last known payout status"
 )
 NOT_VISIBLE_REASONS = frozenset({ORDER_NOT_VISIBLE, REFUND_NOT_VISIBLE, BALANCE_NOT_VISIBLE})
+# The reason prefix of an entry for a closed refund return stored as Loop's list gave it, its
+# Get Return Details unread (404, or 5xx until its attempts ran out): its refund link is unknown
+# (``recon.sources.loop``). It is asked for again (``recon.sync_plan``) until a read settles it.
+RETURN_DETAILS_UNREAD = "refund link unknown: "
 
 
 class Quarantined(Record):

@@ -33,6 +33,13 @@ class LoopSource(Protocol):
         """Returns of one state updated in [start, end); the window may exceed 120 days (split)."""
         ...
 
+    def iter_details(
+        self, records: Sequence[LoopReturnRecord]
+    ) -> Iterator[LoopReturnRecord | Quarantined]:
+        """Mirrored returns completed from Get Return Details (their ``refunds[]``); one whose
+        details still cannot be read comes as it was, followed by its entry."""
+        ...
+
 
 class ShopifySource(Protocol):
     """Reads Shopify orders, refunds, payouts, balance transactions and gift cards."""

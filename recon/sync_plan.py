@@ -32,7 +32,9 @@ by-id answer was malformed (quarantined with field ``nodes``) are asked again th
 marked or not. So are mirrored orders and refunds a read returned but could not store (read in
 part, a field unreadable), whatever else asks for them: the next night after a first failure,
 then every ``not_visible_recheck_days`` (``_read_in_part_due``); a clean read resolves their
-entry and releases the writes it held.
+entry and releases the writes it held. Closed refund Loop returns whose Get Return Details could
+not be read (stored as the list gave them, refund link unknown) are asked again by id at the
+same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         balance_ids=_with_asked_again(
             store, "balance_transaction", _balance_to_repoll(store, settings, until)
         ),
+        return_details=tuple(store.returns_details_due(_recheck_cutoff(until, settings))),
     )
 
 

@@ -126,6 +126,16 @@ class FakeLoop(_CallLog):
         if state == "open":
             yield from (q for at, q in self.quarantined if start <= at < end)
 
+    def iter_details(
+        self, records: Sequence[LoopReturnRecord]
+    ) -> Iterator[LoopReturnRecord | Quarantined]:
+        """Each record with the refunds Loop holds for it now (as Get Return Details gives)."""
+        self.record("iter_details", [r.id for r in records])
+        held = {r.id: r for r in self.returns}
+        for record in records:
+            now = held.get(record.id)
+            yield record.model_copy(update={"refunds": now.refunds}) if now else record
+
 
 @dataclass
 class FakeShopify(_CallLog):

@@ -5,7 +5,9 @@ cancelled, not review", windows over 120 days are refused, and ``nextPageUrl`` d
 ``state`` and ``paginate``, so every page re-sends them. A cursor keyed on the timestamp alone
 (trap 4) can skip rows sharing the page-edge second, so that second is re-read (``_edge_second``).
 A closed refund return whose list item carries no refund linkage at all is completed from Get
-Return Details (§10.3, ``_with_details_refunds``).
+Return Details (§10.3, ``_with_details_refunds``); one whose details cannot be read is kept as the
+list gave it, with an entry saying its refund link is unknown, and asked again later
+(``iter_details``).
 
 Time zone of ``from``/``to`` (trap 6, unknown): windows are sent in UTC with an explicit ``Z``. A
 server that ignored the zone and read them in the shop's zone would shift a window by at most
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +35,7 @@ from recon.errors import (
     RetryBudgetExhaustedError,
     RetryExhaustedError,
 )
-from recon.models import LoopReturnRecord, Quarantined
+from recon.models import RETURN_DETAILS_UNREAD, LoopReturnRecord, Quarantined
 from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.loop_parse import parse_return, parse_return_items
@@ -173,13 +175,30 @@ class LoopClient:
             raise FatalHTTPError(f"loop return details {return_id}: expected an object")
         return parse_return(body)
 
+    def iter_details(self, records: Sequence[LoopReturnRecord]) -> Iterator[LoopItem]:
+        """Mirrored returns whose details could not be read before, completed from Get Return
+        Details now (``recon.sync_plan`` picks them): each record with Loop's ``refunds[]``,
+        or as it was with a new entry when the details still cannot be read.
+
+        Raises:
+            SourceError: as any Loop call (a spent retry budget, refused credentials).
+        """
+        for record in records:
+            yield from self._with_details_refunds(record)
+
     @staticmethod
     def _dedupe(items: Iterator[LoopItem], seen: dict[str, LoopItem]) -> Iterator[LoopItem]:
         """Each return once as read: a copy read again unchanged (windows and pages overlap)
         is dropped; one that changed since (read again by a later window or state) is passed
         on, and the store keeps the later ``updated_at`` (``SqlStore._latest_by_id``)."""
         for item in items:
-            key = item.id if isinstance(item, LoopReturnRecord) else f"q:{item.record_id}"
+            # An entry is one per record and field: a cleaning note and an unread-details entry
+            # of the same return are two.
+            key = (
+                item.id
+                if isinstance(item, LoopReturnRecord)
+                else f"q:{item.record_id}:{item.field}"
+            )
             if isinstance(item, Quarantined) and item.record_id is None:
                 yield item  # nothing to de-duplicate on
                 continue
@@ -208,9 +227,10 @@ class LoopClient:
         while url is not None:
             returns, next_url = page_parts(self._get(url, query))
             items = [
-                self._with_details_refunds(item) if isinstance(item, LoopReturnRecord) else item
+                completed
                 for raw in returns
                 for item in parse_return_items(raw)
+                for completed in self._with_details_refunds(item)
             ]
             yield from items
             if not next_url:
@@ -288,7 +308,7 @@ class LoopClient:
         query = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
         return list(self._iter_pages(query, edges=False))
 
-    def _with_details_refunds(self, item: LoopItem) -> LoopItem:
+    def _with_details_refunds(self, item: LoopItem) -> Iterator[LoopItem]:
         """Complete a closed refund return's linkage from Get Return Details when the list lacks it.
 
         Two cases (§10.1, §10.3): ``shopify_refund_object[]`` is only *observed* on list items;
@@ -301,24 +321,40 @@ class LoopClient:
         Loop call) and their ``refunds[]`` taken; without this the engine would find no link for
         a refund Loop itself made and raise false findings (MISSING_REFUND, MISSING_RESTOCK,
         UNMATCHED_REFUND).
+
+        Yields the item, and after it an entry (``RETURN_DETAILS_UNREAD``, field ``refunds``) when
+        the details could not be read: a 404, or a 5xx until its attempts ran out. The return is
+        kept as the list gave it rather than failing the night (and every night, the watermark
+        never moving), but its refund link is unknown: the entry marks it unreadable, so recon
+        holds its refund and restock for review (a refund Loop made may be the one "missing"),
+        and the next nights ask for the details again (``recon.sync_plan``) until they answer.
+        What a 404 there means is not documented (loop-returns-api.md §7, §14): the return
+        deleted in Loop, or one this key's shop does not own (a key scoped to another shop of a
+        multi-store account), or a passing fault. Both readings are designed for: the entry holds
+        the writes whichever it is, and a details 404 that is for good is asked again only at
+        the recheck pace, as a record Shopify answers null for, not every night.
         """
         if not isinstance(item, LoopReturnRecord) or not _needs_details(item):
-            return item
+            yield item
+            return
         try:
             details = self.get_return(item.id)
         except RetryBudgetExhaustedError:
             raise  # Loop is failing as a whole: the run stops, as for any other call
         except (FatalHTTPError, RetryExhaustedError) as exc:
-            # A 404, or one return's details failing (a 5xx) until its attempts ran out: keep
-            # what the list said, as for every other return, rather than fail the night (and
-            # every night, the watermark never moving). A refund Loop made is then linked by
-            # the heuristic, or raises UNMATCHED_REFUND, which holds recon's refunds on the order.
             logger.warning("loop return %s: details unavailable (%s)", item.id, exc)
-            return item
-        if not isinstance(details, LoopReturnRecord) or not details.refunds:
-            return item
+            yield item
+            yield _details_unread(item, str(exc))
+            return
+        if isinstance(details, Quarantined):  # answered, but its refunds cannot be trusted
+            yield item
+            yield _details_unread(item, f"its answer's {details.field}: {details.reason}")
+            return
+        if not details.refunds:
+            yield item
+            return
         raw = {**item.raw, "refunds": details.raw.get("refunds", [])}  # audit: what was used
-        return item.model_copy(update={"refunds": details.refunds, "raw": raw})
+        yield item.model_copy(update={"refunds": details.refunds, "raw": raw})
 
     def _next_request(self, next_url: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
         """Split ``nextPageUrl`` and re-apply every first-page parameter (§6 trap 3).
@@ -349,6 +385,22 @@ class LoopClient:
             return response.json()
         except ValueError as exc:
             raise FatalHTTPError(f"loop {request.url.path}: response is not JSON") from exc
+
+
+def _details_unread(record: LoopReturnRecord, why: str) -> Quarantined:
+    """The entry of a return stored without its refund link: its details could not be read."""
+    return Quarantined(
+        source="loop",
+        kind="return",
+        record_id=record.id,
+        field="refunds",
+        reason=(
+            f"{RETURN_DETAILS_UNREAD}Loop's Get Return Details could not be read ({why}); the "
+            "return is kept as the list gave it and asked for again; recon's refund and restock "
+            "of it wait for review until a read links or clears its refunds"
+        ),
+        raw=dict(record.raw),
+    )
 
 
 def _needs_details(record: LoopReturnRecord) -> bool:

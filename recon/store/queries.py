@@ -9,9 +9,17 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from recon.models import BALANCE_NOT_VISIBLE, CLEANED, NODES_SHAPE_FIELD, NOT_VISIBLE_REASONS
+from recon.models import (
+    BALANCE_NOT_VISIBLE,
+    CLEANED,
+    NODES_SHAPE_FIELD,
+    NOT_VISIBLE_REASONS,
+    RETURN_DETAILS_UNREAD,
+    LoopReturnRecord,
+)
 from recon.store import tables as tbl
 from recon.store.id_sets import among
+from recon.store.rows import rebuild
 
 # Refund transaction statuses that may still change (findings.md "pending").
 PENDING_TRANSACTION_STATUSES = ("PENDING", "AWAITING_RESPONSE", "UNKNOWN")
@@ -149,6 +157,35 @@ class SyncQueries:
             )
         with self.session() as s:
             return sorted(str(i) for i in s.scalars(query))
+
+    def returns_details_due(self, cutoff: datetime) -> list[LoopReturnRecord]:
+        """Mirrored Loop returns whose details could not be read (an open
+        ``RETURN_DETAILS_UNREAD`` entry: the refund link unknown), due to be asked again, as
+        ``read_in_part_due`` paces records read in part: those whose open entries all came from
+        one sync (a first failure, most likely a passing one: asked the next night), and those
+        whose last entry is from ``cutoff`` or before (failed again: asked every
+        ``not_visible_recheck_days``). Each as the mirror holds it, to complete with Loop's
+        ``refunds[]``.
+
+        Once the look-back has passed a return, nothing else asks for it unless it changes in
+        Loop, and until a read settles its entry recon holds its refund and restock.
+        """
+        row, ret = tbl.QuarantineRow, tbl.LoopReturnRow
+        first, last = func.min(row.quarantined_at), func.max(row.quarantined_at)
+        due = (
+            select(row.record_id)
+            .where(
+                row.source == "loop",
+                row.kind == "return",
+                row.resolved_at.is_(None),
+                row.reason.startswith(RETURN_DETAILS_UNREAD, autoescape=True),
+            )
+            .group_by(row.record_id)
+            .having(or_(first == last, last <= cutoff))
+        )
+        query = select(ret.record, ret.raw).where(ret.id.in_(due)).order_by(ret.id)
+        with self.session() as s:
+            return [rebuild(LoopReturnRecord, record, raw) for record, raw in s.execute(query)]
 
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""

@@ -1,0 +1,183 @@
+"""A closed refund return whose Loop details could not be read is read again, at a bounded pace.
+
+Over real HTTP against the sandbox (the Loop emulator with list items that carry no
+``shopify_refund_object``, so recon asks Get Return Details for each closed refund return's
+``refunds[]``), on a virtual clock, with a SQLite or PostgreSQL mirror. For one return (the
+victim) Get Return Details answers 404 or 5xx. Before, the return was kept as the list gave it
+(no refund link) and, once the look-back had passed it, never asked about again unless it
+changed in Loop: a refund Loop made stayed unlinked, and the engine could raise a false
+MISSING_REFUND on a paid return.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
+    sys.path.insert(0, _ROOT)
+
+from recon.models import RETURN_DETAILS_UNREAD  # noqa: E402
+from recon.sandbox.faults import Faults  # noqa: E402
+from recon.sandbox.generator import generate_world  # noqa: E402
+from recon.sandbox.world import World  # noqa: E402
+from recon.sandbox.world_loop import LoopState  # noqa: E402
+from recon.sources.http import RetryPolicy  # noqa: E402
+from recon.store.sql import SqlStore  # noqa: E402
+from recon.sync import run_sync  # noqa: E402
+from tests.integration.sandbox_helpers import (  # noqa: E402
+    SandboxRig,
+    mirror_records,
+    normalise_generated_world,
+    sandbox_rig,
+    sync_settings_for_tests,
+)
+
+SETTINGS = sync_settings_for_tests(initial_days=400, lookback_hours=72, not_visible_recheck_days=30)
+
+
+class DetailsRefused:
+    """ASGI wrapper around the Loop emulator: Get Return Details of ``victim`` answers
+    ``status`` (None: the emulator answers); counts the victim's details requests."""
+
+    def __init__(self, app: Any, victim: str, status: int | None) -> None:
+        self.app = app
+        self.victim = victim
+        self.status = status
+        self.asked = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        query = scope.get("query_string", b"").decode().split("&")
+        if (
+            scope["type"] == "http"
+            and scope["path"].endswith("/warehouse/return/details")
+            and f"return_id={self.victim}" in query
+        ):
+            self.asked += 1
+            if self.status is not None:
+                body = b'{"message": "Return not found."}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _world() -> tuple[World, str]:
+    """A generated world and its victim: a closed return Loop refunded itself (its details
+    carry ``refunds[]`` with a provider refund id), last updated over four days before the
+    world's now, so no nightly look-back after the first night lists it again."""
+    world, _truth = generate_world(seed=23, returns=20)
+    world = normalise_generated_world(world)
+    victim = min(
+        r.id
+        for r in world.loop_returns
+        if r.state == LoopState.CLOSED
+        and r.refunds
+        and any(f.provider_refund_id for f in r.refunds)
+        and r.updated_at <= world.now - timedelta(days=4)
+    )
+    return world, victim
+
+
+def _link(store: SqlStore, victim: str) -> list[str | None]:
+    record = mirror_records(store)["loop_returns"][victim]
+    return [r.get("provider_refund_id") for r in record["refunds"]]
+
+
+def _open_entries(store: SqlStore, victim: str) -> list[str]:
+    return [
+        e.entry.reason
+        for e in store.quarantine_entries()
+        if e.entry.kind == "return" and e.entry.record_id == victim and e.resolved_at is None
+    ]
+
+
+def _night(rig: SandboxRig, days: float) -> None:
+    rig.clock.advance(timedelta(days=days))
+    run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+
+
+def _rig(
+    tmp_path: Path, store_url: str, world: World, refused: tuple[str, int], wrapped: list[Any]
+) -> Any:
+    """A sandbox rig whose Loop answers ``refused`` (victim, status) to Get Return Details."""
+
+    def wrapper(app: Any) -> Any:
+        wrapped.append(DetailsRefused(app, *refused))
+        return wrapped[-1]
+
+    return sandbox_rig(
+        world,
+        tmp_path,
+        faults=Faults(loop_omit_refund_object=True),
+        loop_wrapper=wrapper,
+        policy=RetryPolicy(max_attempts=2, zero_wait=True),
+        store_url=store_url,
+    )
+
+
+def test_details_that_failed_are_asked_again_the_next_night_and_link_the_refund(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Night 1: the victim's details fail (503 until the attempts run out). The return is
+    mirrored as the list gave it, with an open entry saying its refund link is unknown, which
+    marks it unreadable (recon's writes on it wait). Night 2, past the look-back (the list no
+    longer names it): its details are asked again by id, answer, and link Loop's refund; the
+    entry is resolved."""
+    world, victim = _world()
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victim, 503), wrapped) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        assert details.asked == 2  # the list read asked, with its one retry
+        assert _link(rig.store, victim) == []
+        reasons = _open_entries(rig.store, victim)
+        assert len(reasons) == 1 and reasons[0].startswith(RETURN_DETAILS_UNREAD)
+        assert "503" in reasons[0]
+        assert ("return", victim) in rig.store.load_snapshot().unreadable
+
+        details.status, details.asked = None, 0
+        _night(rig, 4)
+        assert details.asked == 1
+        loop_return = next(r for r in rig.state.world.loop_returns if r.id == victim)
+        expected = [f.provider_refund_id for f in loop_return.refunds]
+        assert _link(rig.store, victim) == expected
+        assert _open_entries(rig.store, victim) == []
+        assert ("return", victim) not in rig.store.load_snapshot().unreadable
+
+
+def test_details_that_stay_unavailable_are_asked_at_the_recheck_pace_not_every_night(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Get Return Details answers 404 for the victim every time. After the first failure it
+    is asked the next night (most failures are one-off); once it failed again, only every
+    ``not_visible_recheck_days``, as a record Shopify answered null for: a 404 that is for good
+    costs one call a month, not one a night. The entry stays open all along (its writes wait)."""
+    world, victim = _world()
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victim, 404), wrapped) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        assert details.asked == 1  # a 404 is not retried
+        asked = []
+        for days in (4, 1, 1, 27, 1):  # nights 2..6: the last on day 34, 30 days after night 2
+            details.asked = 0
+            _night(rig, days)
+            asked.append(details.asked)
+        assert asked == [1, 0, 0, 0, 1]
+        reasons = _open_entries(rig.store, victim)
+        assert reasons and all(r.startswith(RETURN_DETAILS_UNREAD) for r in reasons)
+        assert "404" in reasons[-1]
+        assert _link(rig.store, victim) == []
