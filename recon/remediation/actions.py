@@ -109,6 +109,9 @@ class RmaContext:
     order_test_unknown: bool = False
     # Shopify answered null for the order by id (deleted, or out of sight): nothing is written.
     order_not_visible: bool = False
+    # The Loop return has an open quarantine entry (its Get Return Details unread: the refund
+    # link unknown): a refund Loop made may be the one its findings call missing.
+    return_unreadable: bool = False
 
 
 @dataclass(frozen=True)

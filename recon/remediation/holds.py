@@ -80,8 +80,9 @@ def test_flag_hold(ctx: RmaContext, order_id: str) -> str:
 
 def hold_reason(ctx: RmaContext, unmatched: Mapping[str, Sequence[str]], order_id: str) -> str:
     """Why recon's refund and restock on the order wait for a human, or ``""``: its test flag
-    is unknown, the order or refunds of it could not be read, or a paid refund links to no
-    return (``HOLDS_ORDER``; ``unmatched`` maps such orders to "<refund id> (<category>)").
+    is unknown, the order, the return (its details) or refunds of the order could not be read,
+    or a paid refund links to no return (``HOLDS_ORDER``; ``unmatched`` maps such orders to
+    "<refund id> (<category>)").
 
     A hold, not a skip: an intent proposed or approved before it is withdrawn as the planner's,
     so it is planned again once the hold lifts (a skip left it in review for good).
@@ -94,6 +95,16 @@ def hold_reason(ctx: RmaContext, unmatched: Mapping[str, Sequence[str]], order_i
         return (
             f"order {order_id} could not be read (run_recon.py quarantine); nothing is written "
             "until it reads clean"
+        )
+    if ctx.return_unreadable:
+        # Loop's list lacked the refund link and Get Return Details could not be read: a refund
+        # Loop made is then linked to nothing, and the finding may call a paid return unpaid
+        # (its restockType RETURN uncounted). Never pay or restock again on that guess.
+        return (
+            f"Loop return {ctx.loop_return.id} could not be read in full (run_recon.py "
+            "quarantine): its Get Return Details are unread, so its refund link is unknown and "
+            "a refund Loop made may be the one missing; nothing is written until a read links "
+            "or clears it (recon asks again)"
         )
     listed = ctx.order.refund_ids if ctx.order is not None else ()
     unread = sorted({refund_tail(r) for r in listed} - {refund_tail(r) for r in ctx.refund_ids})

@@ -50,6 +50,8 @@ def contexts_for(snapshot: Snapshot, *, include_test_orders: bool = False) -> di
     its mirrored copy may lack refunds Shopify has. So does an order mirrored before recon read
     ``Order.test`` (``test`` None), unless test orders are reconciled (``include_test_orders``),
     and one Shopify answered null for by id (``Snapshot.not_visible``: deleted, or out of sight).
+    So does a Loop return with an open entry (its Get Return Details unread, so its refund link
+    unknown: a refund Loop made may be linked to nothing), for that return's writes.
     """
     orders = {o.id: o for o in snapshot.orders}
     refunds: dict[str, list[str]] = {}
@@ -65,6 +67,7 @@ def contexts_for(snapshot: Snapshot, *, include_test_orders: bool = False) -> di
             order_test_unknown=_test_unknown(orders.get(r.provider_order_id or ""))
             and not include_test_orders,
             order_not_visible=(r.provider_order_id or "") in snapshot.not_visible,
+            return_unreadable=("return", r.id) in snapshot.unreadable,
         )
         for r in snapshot.returns
     }

@@ -21,6 +21,8 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
     sys.path.insert(0, _ROOT)
 
 from recon.models import RETURN_DETAILS_UNREAD  # noqa: E402
+from recon.remediation.holds import hold_reason  # noqa: E402
+from recon.remediation.runner import contexts_for  # noqa: E402
 from recon.sandbox.faults import Faults  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.world import World  # noqa: E402
@@ -135,7 +137,7 @@ def test_details_that_failed_are_asked_again_the_next_night_and_link_the_refund(
     mirrored as the list gave it, with an open entry saying its refund link is unknown, which
     marks it unreadable (recon's writes on it wait). Night 2, past the look-back (the list no
     longer names it): its details are asked again by id, answer, and link Loop's refund; the
-    entry is resolved."""
+    entry is resolved, releasing the writes."""
     world, victim = _world()
     wrapped: list[DetailsRefused] = []
     with _rig(tmp_path, store_url, world, (victim, 503), wrapped) as rig:
@@ -146,7 +148,9 @@ def test_details_that_failed_are_asked_again_the_next_night_and_link_the_refund(
         reasons = _open_entries(rig.store, victim)
         assert len(reasons) == 1 and reasons[0].startswith(RETURN_DETAILS_UNREAD)
         assert "503" in reasons[0]
-        assert ("return", victim) in rig.store.load_snapshot().unreadable
+        context = contexts_for(rig.store.load_snapshot())[victim]
+        held = hold_reason(context, {}, context.loop_return.provider_order_id or "")
+        assert context.return_unreadable and "Get Return Details" in held  # its writes wait
 
         details.status, details.asked = None, 0
         _night(rig, 4)
@@ -155,7 +159,8 @@ def test_details_that_failed_are_asked_again_the_next_night_and_link_the_refund(
         expected = [f.provider_refund_id for f in loop_return.refunds]
         assert _link(rig.store, victim) == expected
         assert _open_entries(rig.store, victim) == []
-        assert ("return", victim) not in rig.store.load_snapshot().unreadable
+        context = contexts_for(rig.store.load_snapshot())[victim]
+        assert not context.return_unreadable
 
 
 def test_details_that_stay_unavailable_are_asked_at_the_recheck_pace_not_every_night(
