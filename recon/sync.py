@@ -23,7 +23,7 @@ from recon.config import SyncSettings
 from recon.errors import RunInterruptedError
 from recon.fetch import Batch, LostLock, Window, fetch
 from recon.interrupt import Interrupt
-from recon.models import CLEANED, Quarantined
+from recon.models import CLEANED, RETURN_DETAILS_UNREAD, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.server_clock import ServerClock, host_ahead
 from recon.store.bookkeeping import RunStatus
@@ -162,6 +162,7 @@ def commit_batch(
         recon.errors.StoreError: the transaction failed; nothing of the batch is kept.
         recon.errors.LockError: ``fence`` refused (the lease was lost); nothing is kept.
     """
+    _keep_known_links(store, batch)
     stats = SyncStats(quarantined=len(batch.quarantined), listed=len(batch.stamps))
     with store.session() as s:
         stats.records = {
@@ -188,6 +189,41 @@ def commit_batch(
             fence(s)
     _log_held(batch.quarantined)
     return stats
+
+
+def _keep_known_links(store: SqlStore, batch: Batch) -> None:
+    """Returns whose Get Return Details failed tonight but whose mirrored copy of the same
+    version (same ``updated_at``) holds Loop's refund link: that link is kept, and nothing is
+    unknown, so their entries are dropped. Without this a look-back re-read whose details
+    failed wrote the link read on an earlier night over with none: the refund Loop made linked
+    nothing, and its return read as unpaid."""
+    unread = {
+        q.record_id
+        for q in batch.quarantined
+        if q.source == "loop" and q.kind == "return" and q.reason.startswith(RETURN_DETAILS_UNREAD)
+    }
+    if not unread:
+        return
+    mirrored = store.mirrored_returns(sorted(i for i in unread if i is not None))
+    kept: set[str] = set()
+    for index, record in enumerate(batch.returns):
+        known = mirrored.get(record.id)
+        if record.id not in unread or known is None or known.updated_at != record.updated_at:
+            continue
+        if not any(refund.provider_refund_id for refund in known.refunds):
+            continue  # the mirror knows no more than tonight
+        raw = {**record.raw, "refunds": known.raw.get("refunds", [])}
+        batch.returns[index] = record.model_copy(update={"refunds": known.refunds, "raw": raw})
+        kept.add(record.id)
+    batch.quarantined = [
+        q
+        for q in batch.quarantined
+        if not (
+            q.source == "loop"
+            and q.record_id in kept
+            and q.reason.startswith(RETURN_DETAILS_UNREAD)
+        )
+    ]
 
 
 # Records named one by one in the log per batch; the rest are counted (``quarantine`` lists all).

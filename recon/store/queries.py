@@ -187,6 +187,19 @@ class SyncQueries:
         with self.session() as s:
             return [rebuild(LoopReturnRecord, record, raw) for record, raw in s.execute(query)]
 
+    def mirrored_returns(self, ids: Sequence[str]) -> dict[str, LoopReturnRecord]:
+        """The mirrored Loop returns among ``ids``, as upserted (absent ids are not mirrored)."""
+        ret = tbl.LoopReturnRow
+        found: dict[str, LoopReturnRecord] = {}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                query = select(ret.record, ret.raw).where(ret.id.in_(chunk))
+                for record, raw in s.execute(query):
+                    mirrored = rebuild(LoopReturnRecord, record, raw)
+                    found[mirrored.id] = mirrored
+        return found
+
     def refund_ids_of_orders(self, order_ids: list[str]) -> list[str]:
         """The refund ids the mirror lists for these orders."""
         listed = tbl.OrderRefundIdRow

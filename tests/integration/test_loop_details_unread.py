@@ -186,3 +186,32 @@ def test_details_that_stay_unavailable_are_asked_at_the_recheck_pace_not_every_n
         assert reasons and all(r.startswith(RETURN_DETAILS_UNREAD) for r in reasons)
         assert "404" in reasons[-1]
         assert _link(rig.store, victim) == []
+
+
+def test_a_link_read_before_is_kept_when_the_look_back_rereads_the_same_return_and_fails(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Night 1 reads the victim's details and links Loop's refund. Night 2's look-back lists the
+    same return again (unchanged: same ``updated_at``) and its details fail this time. Before,
+    the mirror's link was written over with none (and the refund Loop made linked nothing: a
+    false MISSING_REFUND); the mirror's link of that same version now stands, and nothing is
+    unknown, so no entry holds its writes."""
+    world, victim = _world()
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victim, 503), wrapped) as rig:
+        details = wrapped[0]
+        details.status = None
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        linked = _link(rig.store, victim)
+        assert linked and all(linked)
+
+        details.status, details.asked = 503, 0
+        # The victim was updated over four days ago: a look-back that long lists it again.
+        updated = next(r.updated_at for r in world.loop_returns if r.id == victim)
+        hours = int((rig.clock.now() - updated).total_seconds() // 3600) + 48
+        reread = sync_settings_for_tests(initial_days=400, lookback_hours=hours)
+        rig.clock.advance(timedelta(days=1))
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, reread)
+        assert details.asked == 2  # listed again, its details asked (and retried)
+        assert _link(rig.store, victim) == linked
+        assert _open_entries(rig.store, victim) == []
