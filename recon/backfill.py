@@ -26,7 +26,7 @@ from rich.progress import (
 
 from recon.clock import Clock
 from recon.config import SyncSettings
-from recon.errors import ConfigError, RunInterruptedError
+from recon.errors import ConfigError, RunInterruptedError, exit_code_of
 from recon.fetch import FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
@@ -267,9 +267,8 @@ def backfill(
         _advance_watermarks(store, start, end, marks, fence, first_night)
     except BaseException as exc:
         status = RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
-        store.finish_run(
-            run_id, status, {"error": f"{type(exc).__name__}: {exc}", **stats.as_dict()}
-        )
+        error = {"error": f"{type(exc).__name__}: {exc}", "exit_code": exit_code_of(exc)}
+        store.finish_run(run_id, status, error | stats.as_dict())
         raise
     calls_after = api_calls(loop, shopify)
     if calls_before is not None and calls_after is not None:

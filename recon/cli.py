@@ -19,6 +19,7 @@ from recon.cli_options import ConfigOption
 from recon.cli_outbox import outbox_app
 from recon.cli_quarantine import quarantine_app
 from recon.cli_report import report
+from recon.cli_runs import runs
 from recon.cli_sandbox import generate, sandbox
 from recon.config import RemediationMode
 from recon.errors import ConfigError, ReconError, RunInterruptedError
@@ -296,6 +297,7 @@ def schedule(
 
 
 app.command()(report)
+app.command()(runs)
 app.add_typer(actions_app, name="actions")
 app.add_typer(findings_app, name="findings")
 app.add_typer(quarantine_app, name="quarantine")

@@ -218,3 +218,8 @@ class ReportNotDeliveredError(DeliveryError):
     """
 
     exit_code = 5
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code the CLI ends with for ``exc`` (1 for anything not recon's own error)."""
+    return exc.exit_code if isinstance(exc, ReconError) else 1

@@ -25,7 +25,7 @@ from recon.deliverables import (
 from recon.engine import ReconResult
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
-from recon.errors import LockError, RunInterruptedError, StoreError
+from recon.errors import LockError, RunInterruptedError, StoreError, exit_code_of
 from recon.interrupt import Interrupt
 from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, holder_name
@@ -344,13 +344,16 @@ def _run_locked(
             new_keys=frozenset(row.key for row in data.new_findings),
         )
     except RunInterruptedError as exc:
-        store.finish_run(run_id, RunStatus.INTERRUPTED, {"error": str(exc)})
+        ended = {"error": str(exc), "exit_code": exc.exit_code}
+        store.finish_run(run_id, RunStatus.INTERRUPTED, ended)
         raise
     except BaseException as exc:
         # The runs table says why (a mail lost after the report went out reads apart from a
-        # crash; the error text is the one the CLI prints, which never carries a secret).
+        # crash; the error text is the one the CLI prints, which never carries a secret), and
+        # the exit code `runs` shows (a failed run exits 1, 3 or 4: its status cannot say).
         error = f"{type(exc).__name__}: {exc}"  # a database error may quote a long statement
-        store.finish_run(run_id, RunStatus.FAILED, {"error": error[:2000]})
+        failed = {"error": error[:2000], "exit_code": exit_code_of(exc)}
+        store.finish_run(run_id, RunStatus.FAILED, failed)
         raise
     store.finish_run(run_id, *_ended(app.settings, outcome))
     return outcome

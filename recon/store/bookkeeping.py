@@ -184,20 +184,18 @@ class Bookkeeping:
             started: datetime | None = s.scalar(query)  # UTC-aware: max keeps the column type
         return started
 
+    def recent_runs(self, limit: int) -> list[dict[str, Any]]:
+        """The latest ``limit`` runs, newest first, each as ``get_run`` gives it."""
+        table = tbl.RunRow
+        query = select(table).order_by(table.started_at.desc(), table.id.desc()).limit(limit)
+        with self.session() as s:
+            return [_run_dict(run) for run in s.scalars(query)]
+
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """A run's row as a dict (id, kind, status, started_at, finished_at, stats)."""
         with self.session() as s:
             run = s.get(tbl.RunRow, run_id)
-            if run is None:
-                return None
-            return {
-                "id": run.id,
-                "kind": run.kind,
-                "status": run.status,
-                "started_at": run.started_at,
-                "finished_at": run.finished_at,
-                "stats": run.stats,
-            }
+            return None if run is None else _run_dict(run)
 
     # --- findings -------------------------------------------------------------------------
 
@@ -359,6 +357,17 @@ class Acknowledged(NamedTuple):
 
     done: list[Finding]
     already: list[Finding]
+
+
+def _run_dict(run: tbl.RunRow) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "stats": run.stats,
+    }
 
 
 def _acked_at(finding: Finding) -> datetime:

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from recon.errors import LockError
+from recon.errors import AuthError, LockError
 from recon.lock import RunLock
 from recon.scheduler import last_nightly_start
 from recon.service import RUN_LEASE, run_backfill, sessions
@@ -91,3 +91,18 @@ def test_a_run_the_lock_refused_is_recorded_refused_touching_nothing_else(
     outcome = shop.night(shop.clock.now())
     started = shop.store.get_run(outcome.run_id)["started_at"]  # type: ignore[index]
     assert last_nightly_start(shop.store) == started
+
+
+def test_a_failed_run_records_the_exit_code_it_ended_with(shop: HistoryShop) -> None:
+    """A failed run exits 1, 3 (credentials refused) or 4 (its lease taken over): the status
+    alone cannot say which, so the row keeps the code ``runs`` shows."""
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise AuthError("Loop refused the API key (401)")
+
+    shop.loop.iter_returns = refused  # type: ignore[method-assign]
+    with pytest.raises(AuthError):
+        shop.night(day(10, 21, 2))
+    ((_, status, stats),) = [run for run in _runs(shop) if run[0] == "nightly"]
+    assert (status, stats["exit_code"]) == ("failed", 3), stats
+    assert "Loop refused the API key" in str(stats["error"]), stats
