@@ -143,14 +143,23 @@ def format_amount(amount: Decimal, currency: str) -> str:
 
 def display_amount(amount: Decimal, currency: str) -> str:
     """``1234.5, "USD"`` → ``"1,234.50 USD"`` (minor units per ISO 4217): money as people read
-    it, in the reports, the mails and on the console; ``format_amount`` is the API's form."""
+    it, in the reports, the mails and on the console; ``format_amount`` is the API's form.
+
+    Never ``-0.00``: a zero (a negated zero, or a negative amount under half a minor unit)
+    reads ``0.00``, as nothing is owed either way.
+    """
     if not currency:
-        return f"{amount:,f}"
-    text = format_amount(amount, currency)
+        return f"{_unsigned_zero(amount):,f}"
+    text = format_amount(_unsigned_zero(quantize(amount, currency)), currency)
     whole, _, fraction = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
     grouped = f"{int(whole.lstrip('-')):,}"
     return f"{sign}{grouped}{'.' + fraction if fraction else ''} {currency}"
+
+
+def _unsigned_zero(amount: Decimal) -> Decimal:
+    """``amount``, its sign dropped when it is zero (``Decimal("-0.00")`` keeps its sign)."""
+    return amount.copy_abs() if amount.is_zero() else amount
 
 
 def sum_by_currency(items: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:

@@ -8,6 +8,7 @@ import pytest
 
 from recon.money import (
     MoneyError,
+    display_amount,
     format_amount,
     parse_amount,
     parse_currency,
@@ -83,3 +84,24 @@ def test_a_tolerance_is_at_least_one_minor_unit(tolerance: str, currency: str, u
     from recon.money import tolerance_units
 
     assert tolerance_units(Decimal(tolerance), currency) == units
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        ("1234.5", "USD", "1,234.50 USD"),
+        ("-1234.5", "USD", "-1,234.50 USD"),
+        ("-0", "USD", "0.00 USD"),  # a negated zero (``-Decimal("0.00")``): no "-0.00"
+        ("-0.00", "EUR", "0.00 EUR"),
+        ("-0.004", "USD", "0.00 USD"),  # rounds to nothing: nothing is owed either way
+        ("-0.4", "JPY", "0 JPY"),
+        ("-0.0004", "KWD", "0.000 KWD"),
+        ("-0.005", "USD", "0.00 USD"),  # half-even: to no cent at all
+        ("-0.015", "USD", "-0.02 USD"),  # half-even to a cent that is still money
+        ("-0", "", "0"),  # no known currency: as it is, but never "-0"
+        ("-0.00", "", "0.00"),
+        ("-1500.5", "", "-1,500.5"),
+    ],
+)
+def test_display_amount_never_reads_minus_zero(amount: str, currency: str, shown: str) -> None:
+    assert display_amount(Decimal(amount), currency) == shown
