@@ -156,7 +156,7 @@ def actions_history(
 ) -> None:
     """One intent's audit trail: who recorded, approved, rejected or sent it, when and why,
     what was sent under its key and what Shopify answered (read-only)."""
-    from recon.remediation.history import action_trail
+    from recon.remediation.history import action_trail, sends
     from recon.remediation.supersession import superseded_by
     from recon.remediation.views import describe
 
@@ -179,18 +179,28 @@ def actions_history(
         )
     for line in said:  # ids, notes and Shopify's text: literal, never console markup
         console.print(escape(line), soft_wrap=True, highlight=False)
+    # Each send reads as one (a resend is sending → sending: no mere note), numbered.
+    sent = sends(trail, view.variables)
+    labels = {id(s.event): s.label for s in sent}
     table = Table(title=f"trail of action {view.id} (times UTC)")
     for column in ("time", "change", "by", "reason", "run"):
         table.add_column(column)
     for e in trail:
         change = _change(e.from_state, e.to_state)
+        if id(e) in labels:
+            change = f"{labels[id(e)]} ({e.from_state or 'new'} → {e.to_state})"
         cells = (f"{e.at:%Y-%m-%d %H:%M}", change, e.actor, e.reason, e.run_id or "")
         table.add_row(*(escape(c) for c in cells))
     console.print(table)
-    # Whole, one line each: what went out under the key, and each answer as Shopify gave it.
-    if view.variables is not None:
-        sent = "sent under the key: " + json.dumps(view.variables, sort_keys=True)
-        console.print(escape(sent), soft_wrap=True, highlight=False)
+    # Whole, one line each: what each send put out under the key, and each answer as Shopify
+    # gave it.
+    for s in sent:
+        what = "(not kept)" if s.variables is None else json.dumps(s.variables, sort_keys=True)
+        line = f"{s.label}, {s.event.at:%Y-%m-%d %H:%M} UTC, sent under the key: {what}"
+        console.print(escape(line), soft_wrap=True, highlight=False)
+    if not sent and view.variables is not None:  # a trail that records no send: what it holds
+        line = "sent under the key: " + json.dumps(view.variables, sort_keys=True)
+        console.print(escape(line), soft_wrap=True, highlight=False)
     for e in trail:
         if e.response is not None:
             answer = json.dumps(e.response, sort_keys=True)

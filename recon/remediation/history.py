@@ -3,8 +3,10 @@ ledger's append-only events."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import copy
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from recon.remediation.ledger import (
     list_actions,
 )
 from recon.remediation.planner import ActionState
+from recon.remediation.trail import RESENDING, RESENDING_REREAD, reread_before
 
 
 def actions_as_of(
@@ -81,3 +84,50 @@ def action_trail(
     if view is None:
         raise RemediationError(f"no action with id {action_id} for shop {shop}")
     return view, events(session, action_id)
+
+
+@dataclass(frozen=True)
+class Send:
+    """One send under an intent's key, as the trail records it: ``label`` "first send" or
+    "resend <n>", and the variables it carried (None: the intent keeps none)."""
+
+    event: ActionEventRow
+    label: str
+    variables: dict[str, Any] | None
+
+
+def is_send(event: ActionEventRow) -> bool:
+    """Whether a trail event sent the write: a move to ``sending``, or a resend from it
+    (sending → sending with a resend's reason; a note there, as a failed read, sends nothing)."""
+    if event.to_state != ActionState.SENDING.value:
+        return False
+    why = event.reason or ""
+    resend = why == RESENDING or why.startswith(RESENDING_REREAD)
+    return event.from_state != ActionState.SENDING.value or resend
+
+
+def sends(trail: list[ActionEventRow], variables: dict[str, Any] | None) -> list[Send]:
+    """Each send of ``trail`` (oldest first), numbered, with what it carried.
+
+    The intent keeps the variables of its last send; each resend carries the same, but for a
+    restock resent with its stock read again, whose reason says the figure the sends before
+    it carried (``trail.resend_reason``): read back from the last send to the first.
+    """
+    events = [event for event in trail if is_send(event)]
+    carried: list[dict[str, Any] | None] = []
+    current = variables
+    for event in reversed(events):
+        carried.append(current)
+        before = reread_before(event.reason or "")
+        if before is not None and current is not None:
+            current = _with_compare(current, before)
+    carried.reverse()
+    labels = [f"resend {n}" if n else "first send" for n in range(len(events))]
+    return [Send(e, label, v) for e, label, v in zip(events, labels, carried, strict=True)]
+
+
+def _with_compare(variables: dict[str, Any], quantity: int) -> dict[str, Any]:
+    """A restock's variables with its first change's ``changeFromQuantity`` set to ``quantity``."""
+    earlier = copy.deepcopy(variables)
+    earlier["input"]["changes"][0]["changeFromQuantity"] = quantity
+    return earlier

@@ -3,6 +3,7 @@ daily limits, the ledger's facts and the reports read them back from ``action_ev
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # The reason of a resend (sending → sending); a note on an in-flight intent (its re-read failed,
@@ -18,6 +19,8 @@ NOT_RUN_STATUS = "not run"
 # same key, its compare quantity read again (``WritePreparer.restock_resend``). It leaves
 # ``unknown``, never ``sending``, so ``daily`` counts it as any send from another state.
 RESENDING_REREAD = "resending with the same key, stock read again"
+# ``resend_reason``'s figure the earlier sends carried: "changeFromQuantity 7 (was 5)".
+_WAS = re.compile(r"changeFromQuantity \S+ \(was (-?\d+)\)")
 
 
 def not_run(state: object, reason: object) -> bool:
@@ -36,3 +39,10 @@ def resend_reason(sent: dict[str, Any] | None, resent: dict[str, Any]) -> str:
         f"{RESENDING_REREAD}: changeFromQuantity {now} (was {before}); Shopify ran none of "
         "the earlier sends (throttled)"
     )
+
+
+def reread_before(reason: str) -> int | None:
+    """The ``changeFromQuantity`` the sends before a resend with the stock read again carried
+    (the ``was`` of ``resend_reason``), or None for any other reason."""
+    found = _WAS.search(reason) if reason.startswith(RESENDING_REREAD) else None
+    return None if found is None else int(found.group(1))
