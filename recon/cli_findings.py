@@ -20,6 +20,7 @@ from rich.table import Table
 from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
 from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
+from recon.money import display_amount  # as the report and the run's summary print money
 
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
@@ -55,7 +56,7 @@ def findings_list(
     for column in ("key", "status", "owner", "amount", "acknowledged by", "note"):
         table.add_column(column)
     for f in rows:
-        amount = f"{f.amount_at_risk} {f.currency or ''}".strip()
+        amount = display_amount(f.amount_at_risk, f.currency or "")
         cells = (f.key, f.status.value, f.owner.value, amount, f.acknowledged_by or "",
                  f.acknowledged_note)  # fmt: skip
         table.add_row(*(escape(c) for c in cells))  # text from the APIs: never console markup
@@ -127,9 +128,9 @@ def findings_history(
     previous = None
     for e in events:
         status = _status_text(e, previous)
-        amount = f"{e.amount_at_risk} {e.currency or ''}".strip()
+        amount = display_amount(e.amount_at_risk, e.currency or "")
         if e.amount_before is not None:
-            amount += " (was " + f"{e.amount_before} {e.currency_before or ''}".strip() + ")"
+            amount += f" (was {display_amount(e.amount_before, e.currency_before or '')})"
         source = f"run {e.run_id}" if e.run_id else e.origin.value
         cells = (f"{e.at:%Y-%m-%d %H:%M}", status, amount, source, e.acknowledged_by or "",
                  e.acknowledged_note)  # fmt: skip

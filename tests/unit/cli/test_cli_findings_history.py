@@ -93,3 +93,24 @@ def test_acknowledging_again_keeps_the_first_acknowledgement_and_says_so(config:
     assert stored.acknowledged_note == "refunding by hand"
     assert [e.status for e in events] == [FindingStatus.NEW, FindingStatus.ACKNOWLEDGED]
     assert events[1].acknowledged_at == stored.acknowledged_at
+
+
+def test_list_and_history_print_amounts_as_the_report_does(config: Path) -> None:
+    """Thousands grouped and the currency's decimals (``1,048.60 USD``), as in the report and
+    the run's summary: ``1048.6 USD`` read as another figure beside them."""
+    seen = (datetime.now(UTC) - timedelta(days=3)).replace(second=0, microsecond=0)
+    finding = Finding(key=KEY, category=Category.MISSING_REFUND, severity=Severity.HIGH,
+                      owner=Owner.FINANCE, amount_at_risk=Decimal("1048.6"), currency="USD",
+                      first_seen=seen, last_seen=seen)  # fmt: skip
+    _save(config, finding)
+    later = seen + timedelta(days=1)
+    _save(config, finding.model_copy(update={"status": FindingStatus.OPEN, "last_seen": later,
+                                             "amount_at_risk": Decimal("12500")}))  # fmt: skip
+    listed = recon("findings", "list", "-c", str(config))
+    assert listed.returncode == 0, listed.stderr
+    assert "12,500.00 USD" in listed.stdout, listed.stdout
+    history = recon("findings", "history", KEY, "-c", str(config))
+    assert history.returncode == 0, history.stderr
+    lines = [x for x in history.stdout.splitlines() if "USD" in x]
+    assert "1,048.60 USD" in lines[0], history.stdout
+    assert "12,500.00 USD (was 1,048.60 USD)" in lines[1], history.stdout
