@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recon.money import display_amount
 from recon.remediation.actions import write_details
 from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
 from recon.remediation.planner import ActionState
@@ -99,9 +101,8 @@ def _changes(before: ActionRow, after: ActionRow) -> tuple[str, ...]:
     (plan-time context left out, as ``guards.stale_reason`` compares them)."""
     changes = []
     if (before.amount, before.currency) != (after.amount, after.currency):
-        changes.append(
-            f"amount {before.amount} {before.currency} → {after.amount} {after.currency}"
-        )
+        was, now = _money(before.amount, before.currency), _money(after.amount, after.currency)
+        changes.append(f"amount {was} → {now}")
     if before.order_id != after.order_id:
         changes.append(f"order {before.order_id} → {after.order_id}")
     old, new = write_details(before.details), write_details(after.details)
@@ -130,3 +131,11 @@ def refusal(session: Session, row: ActionRow, decidable: Collection[ActionState]
     if found.latest != found.by:
         return f"{said}; the latest intent for it is action {found.latest} ({found.latest_state})"
     return said
+
+
+def _money(amount: object, currency: str | None) -> str:
+    """``1,048.60 USD``, as the listing and the reports print money; as stored if unreadable."""
+    try:
+        return display_amount(Decimal(str(amount)), currency or "")
+    except (InvalidOperation, ValueError):
+        return f"{amount} {currency}"

@@ -86,3 +86,16 @@ def test_an_intent_sent_then_reviewed_is_never_called_superseded(sessions, gatew
         )  # fmt: skip
     with sessions() as session:
         assert superseded_by(session, SHOP) == {}
+
+
+def test_what_changed_prints_amounts_as_the_report_does(sessions, gateway, clock):
+    """``amount 1,048.60 USD → 30.00 USD`` (``actions list``, the refusal to decide it):
+    thousands grouped, as the listing's amounts and the report's money read."""
+    big = standard_contexts(refund="1048.60")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=big)
+    lowered = standard_contexts(refund="30.00")
+    run(sessions, gateway, clock, mode=APPROVAL, findings=[REFUND], contexts=lowered, run_id="2")
+    stale, _ = [r for r in intents(sessions) if r.kind == "refund"]
+    with sessions() as session:
+        found = superseded_by(session, SHOP)
+    assert found[stale.id].change == "amount 1,048.60 USD → 30.00 USD", found[stale.id]
