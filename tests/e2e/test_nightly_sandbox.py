@@ -250,6 +250,8 @@ def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Pa
             settings.store.url = url
             settings.store.schema_ = schema
             settings.shop.slug = schema.replace("_", "-")
+            # Two shops, two Shopify shops: one domain under two slugs is refused.
+            settings.shop.domain = f"{settings.shop.slug}.myshopify.com"
             with build_app(settings) as app:
                 first = run_nightly(app)
                 app.clock.sleep(60)  # type: ignore[attr-defined]

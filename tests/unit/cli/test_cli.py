@@ -159,7 +159,8 @@ def test_every_command_opens_the_shops_own_postgresql_schema(tmp_path: Path) -> 
     for shop in ("acme", "beta"):
         path = tmp_path / f"{shop}.toml"
         path.write_text(
-            f'[shop]\nslug = "{shop}"\n[store]\nurl = "{base}"\nschema = "{shop}_{suffix}"\n',
+            f'[shop]\nslug = "{shop}"\ndomain = "{shop}-{suffix}.myshopify.com"\n'
+            f'[store]\nurl = "{base}"\nschema = "{shop}_{suffix}"\n',
             encoding="utf-8",
         )
         configs[shop] = path
