@@ -14,7 +14,7 @@ Mixed into ``SqlStore``, which provides ``session``.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
@@ -175,10 +175,11 @@ def _refuse_rival(session: Session, shop: str, domain: str, claimed_at: datetime
     for rival_schema, rival, rival_claimed in sorted(rivals, key=lambda r: (r[2], r[0])):
         if claimed_at is not None and (claimed_at, here) < (rival_claimed, rival_schema):
             continue  # this store claimed the domain first: the other gives way
+        when = rival_claimed.astimezone(UTC)
         release = f"UPDATE {_name(rival_schema)}.store_owner SET domain = NULL"  # noqa: S608 - shown, not run
         raise ConfigError(
             f"shop {shop!r} talks to {same_domain(domain)}, which shop {rival!r} claimed "
-            f"(schema {rival_schema!r} of this database, {rival_claimed:%Y-%m-%d %H:%M} UTC): "
+            f"(schema {rival_schema!r} of this database, {when:%Y-%m-%d %H:%M} UTC): "
             "one Shopify shop under two slugs would send its refunds under two sets of "
             f'idempotency keys, so one could go out twice; use [shop] slug = "{rival}" and '
             f'[store] schema = "{rival_schema}" for this shop, or, if that schema is retired, '
