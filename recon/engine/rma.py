@@ -22,21 +22,30 @@ _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 
 # A list after one RMA names every RMA in it: "RMA 12345, 12346", "RMAs 12345 and 12346",
 # "RMA #12345 / #12346" (issue: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick of
-# the first). Items are read after a match of any pattern, skipping what is no RMA after "RMA"
-# either (an amount, a date, a phone number: ``NOT_AN_RMA``); a word between ends the list.
+# the first). Items are read after a match of any pattern; a word between ends the list.
 _LIST_SEPARATOR = r"\s*(?:,|/|&|\band\b|\bor\b)\s*#?\s*"
+_CURRENCY = (
+    r"(?:usd|eur|gbp|cad|aud|nzd|jpy|chf|sek|nok|dkk|pln|czk|huf|mxn|brl|inr"
+    r"|sgd|hkd|cny|krw|zar|aed|ils|dollars?|euros?)\b|[$€£¥]"
+)
 # A list item with a currency after it is an amount, as a person reads it: "RMA 12345, 150
 # USD", "RMA 12345 / 150 €", "150 dollars". Only codes that are no English word or name (not
 # ALL, TOP, RON), and not a currency that leads an amount after it ("RMA 12345, 12346 USD
 # 40.00", "12346 $40": 12346 is an RMA). A word alone ("RMA 12345, 12346 refunded") proves
-# nothing: read as an amount, a real second RMA would look unpaid and be refunded again. The
-# list goes on after such an amount ("RMA 12345, 150 USD, 12346" names two RMAs).
-_CURRENCY_AFTER = (
-    r"\d{3,20}\s*(?:(?:usd|eur|gbp|cad|aud|nzd|jpy|chf|sek|nok|dkk|pln|czk|huf|mxn|brl|inr"
-    r"|sgd|hkd|cny|krw|zar|aed|ils|dollars?|euros?)\b|[$€£¥])(?!\s*\d)"
+# nothing: read as an amount, a real second RMA would look unpaid and be refunded again.
+_CURRENCY_AFTER = rf"\d{{3,20}}\s*(?:{_CURRENCY})(?!\s*\d)"
+# A list item that is no RMA after "RMA" either (``NOT_AN_RMA``: an amount with decimals, a
+# date, a phone number, a number glued to "-<digit>"), or is one with fewer digits than an RMA
+# ("15.00", "15,00", "30.11.2026", "02/11/2026"), read to its last digit ("150.0" is where
+# ``NOT_AN_RMA`` stops in "150.00") and its currency. It is skipped, not the list's end:
+# "RMA 12345, 150.00, 12346" names 12346 too, which would otherwise look unpaid.
+_NO_ITEM = (
+    rf"(?:{NOT_AN_RMA}|\d{{1,2}}(?:[.-]\d|,\d{{1,2}}\b)|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b)"
+    rf"(?:[.-]?\d)*(?:\s*(?:{_CURRENCY}))?"
 )
+# The list goes on after such an item or a whole amount ("RMA 12345, 150 USD, 12346").
 _LIST_NEXT = re.compile(
-    rf"{_LIST_SEPARATOR}(?:{NOT_AN_RMA}|(?P<amount>{_CURRENCY_AFTER})|(?P<rma>\d{{3,20}}))",
+    rf"{_LIST_SEPARATOR}(?:{_NO_ITEM}|{_CURRENCY_AFTER}|(?P<rma>\d{{3,20}}))",
     re.IGNORECASE,
 )
 # RE2, over plain notes: a separator, then 3 digits. A note with one match and this may hold
@@ -91,10 +100,8 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
         found.setdefault(ascii_digits(rma), None)
         end = match.end()
         while (item := _LIST_NEXT.match(note, end)) is not None:
-            if item["rma"]:
+            if item["rma"]:  # else an amount, a date or a phone number: read past it
                 found.setdefault(ascii_digits(item["rma"]), None)  # "RMA 12345, 12346"
-            elif not item["amount"]:  # an amount with decimals, a date, a phone number
-                break
             end = item.end()
     return list(found)
 

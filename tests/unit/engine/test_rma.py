@@ -120,6 +120,10 @@ NOTES: list[tuple[str | None, list[str]]] = [
     ("Refund for RMA 12345, 12346.", ["12345", "12346"]),
     ("RMA 12345, 12345", ["12345"]),
     ("RMA 12345, 150.00 refunded", ["12345"]),  # an amount is no list item
+    ("RMA 12345, 150.00, 12346", ["12345", "12346"]),  # ... and the list goes on after it
+    ("RMA 12345, 150.00 USD refunded", ["12345"]),
+    ("RMA 12345, 30.11.2026 / 12346", ["12345", "12346"]),
+    ("RMA 12345, 555-1234, order 1043", ["12345"]),  # a word still ends the list
     ("RMA 12345, 2 items", ["12345"]),
     ("RMA 12345 and 2026-11-30", ["12345"]),
     ("RMA 12345, 555-123-4567", ["12345"]),

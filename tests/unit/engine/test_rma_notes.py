@@ -127,3 +127,25 @@ def test_an_rma_list_before_other_text_still_names_both_returns(note: str) -> No
     as one RMA and an amount: the refund stays AMBIGUOUS_RMA for a human to decide."""
     result = one_refund_of_two_returns(note)
     assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "RMA 12345, 150.00, 12346",  # an amount with decimals
+        "RMA 12345, 2026-11-02, 12346",  # a date
+        "RMA 12345, 555-1234, 12346",  # a phone number
+        "RMAs 12345, 150.00 USD and 12346",
+    ],
+)
+def test_a_list_with_an_amount_a_date_or_a_phone_number_in_it_still_names_both_returns(
+    note: str,
+) -> None:
+    """One 40.00 refund for returns 12345 and 12346, its note a list with an amount, a date or
+    a phone number between them. The list stopped there: the refund was tied to 12345 alone
+    and 12346 raised MISSING_REFUND, which recon proposes paying a second time. Finance now
+    sees AMBIGUOUS_RMA naming both, to decide."""
+    result = one_refund_of_two_returns(note)
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
+    (finding,) = result.findings
+    assert finding.detail == "the note names several RMAs: 12345, 12346"
