@@ -1,0 +1,59 @@
+"""Review 18: a currency that leads an amount after a list item keeps that item an RMA.
+
+docs/findings.md (link 1): a whole amount with its currency after it is no RMA ("RMA 12345,
+150 USD"), but a currency leading an amount after it is, "so does a currency leading an amount
+after it, ``RMA 12345, 12346 USD 40.00``" (rma.py ``_CURRENCY_AFTER``: "not a currency that
+leads an amount after it"). The check is ``(?!\\s*\\d)``: only spaces may stand between the
+currency and its amount. Staff put a colon, an equals sign, a bracket or a minus there ("12346
+EUR: 40.00"); the currency still leads the amount, yet 12346 is read as an amount and dropped.
+The note names two returns and links to the first alone: the second looks unpaid
+(MISSING_REFUND, a refund recon proposes to send again) instead of AMBIGUOUS_RMA holding both.
+
+Dataset: notes naming RMAs 12345 and 12346, the second followed by a currency and its amount.
+Both paths (with and without pyarrow) are read, as test_rma_paths does.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from recon.config import DEFAULT_RMA_PATTERNS
+from recon.engine.rma import parse_rma_series, parse_rmas
+from tests.unit.engine.test_rma_paths import _without_pyarrow
+
+BOTH = ("12345", "12346")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review18: a currency leading an amount after ':', '=', '(' or '-' reads the RMA as one",
+)
+@pytest.mark.parametrize(
+    "note",
+    [
+        "RMA 12345, 12346 EUR: 40.00",
+        "RMA 12345, 12346 USD = 40.00",
+        "RMA 12345, 12346 USD (40.00)",
+        "RMA 12345 / 12346 €: 40",
+        "RMA 12345, 12346 USD -40.00",
+    ],
+)
+def test_a_currency_leading_an_amount_after_punctuation_keeps_the_item_an_rma(note: str) -> None:
+    assert tuple(parse_rmas(note, DEFAULT_RMA_PATTERNS)) == BOTH
+    notes = pd.Series([note, "no rma here"])
+    assert parse_rma_series(notes, DEFAULT_RMA_PATTERNS).iloc[0] == BOTH
+    assert _without_pyarrow(notes, DEFAULT_RMA_PATTERNS)[0] == BOTH
+
+
+@pytest.mark.parametrize(
+    ("note", "named"),
+    [
+        ("RMA 12345, 12346 USD 40.00", BOTH),  # the documented form: already an RMA
+        ("RMA 12345, 150 USD", ("12345",)),  # a whole amount with its currency: no RMA
+        ("RMA 12345, 150 EUR: refunded", ("12345",)),  # a colon leading no amount
+    ],
+)
+def test_what_the_fix_must_keep(note: str, named: tuple[str, ...]) -> None:
+    """The documented readings around it, which a widened look-ahead must not change."""
+    assert tuple(parse_rmas(note, DEFAULT_RMA_PATTERNS)) == named
