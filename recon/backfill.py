@@ -267,7 +267,8 @@ def backfill(
         _advance_watermarks(store, start, end, marks, fence, first_night)
     except BaseException as exc:
         status = RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
-        error = {"error": f"{type(exc).__name__}: {exc}", "exit_code": exit_code_of(exc)}
+        said = f"{type(exc).__name__}: {exc}"
+        error = {"error": said[:2000], "exit_code": exit_code_of(exc)}
         store.finish_run(run_id, status, error | stats.as_dict())
         raise
     calls_after = api_calls(loop, shopify)

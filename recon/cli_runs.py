@@ -37,9 +37,9 @@ def runs(
 
     settings = _settings(config)
     slug = settings.shop.slug
-    missing = _missing_sqlite(settings.store.url)
-    if missing is not None:  # read-only: opening it would create (and migrate) a store
-        Console().print(f"no runs for {escape(slug)}: its store {escape(str(missing))} does "
+    missing = _missing_store(settings.store.url, settings.store.schema_)
+    if missing is not None:  # read-only: opening it would create, migrate and claim a store
+        Console().print(f"no runs for {escape(slug)}: its store {escape(missing)} does "
                         "not exist yet (no run or backfill has used it)")  # fmt: skip
         return
     store = open_store(settings)
@@ -64,12 +64,44 @@ def runs(
     Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
-def _missing_sqlite(url: str) -> Path | None:
-    """The SQLite file ``url`` names when it does not exist yet, else None."""
-    if not url.startswith("sqlite:///"):
+def _missing_store(url: str, schema: str | None) -> str | None:
+    """The store ``url`` (and ``[store] schema``) names, when it does not exist yet, else None.
+
+    Looked up without opening it: ``open_store`` creates an SQLite file, or a PostgreSQL schema,
+    migrates it and claims it for the shop. A server that cannot be reached is left to
+    ``open_store``, which says so as every command does.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from recon.sources.redact import redact_database_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # open_store names the bad URL
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or Path(database).is_file():
+            return None
+        return database
+    if backend != "postgresql":
         return None
-    path = Path(url.removeprefix("sqlite:///"))
-    return None if path.is_file() else path
+    table = f'"{schema}".runs' if schema else "runs"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    if found is not None:
+        return None
+    where = redact_database_url(url)
+    return f"(schema {schema!r} of {where})" if schema else f"at {where}"
 
 
 def _exit(status: str, stats: dict[str, Any]) -> str:

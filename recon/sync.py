@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import SyncSettings
-from recon.errors import RunInterruptedError
+from recon.errors import RunInterruptedError, exit_code_of
 from recon.fetch import Batch, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.models import CLEANED, RETURN_DETAILS_UNREAD, Quarantined
@@ -345,7 +345,9 @@ def run_sync(
             status = (
                 RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
             )
-            store.finish_run(run_id, status, {"error": f"{type(exc).__name__}: {exc}"})
+            error = f"{type(exc).__name__}: {exc}"
+            failed = {"error": error[:2000], "exit_code": exit_code_of(exc)}
+            store.finish_run(run_id, status, failed)
         raise
     if own_run:
         store.finish_run(run_id, RunStatus.OK, stats.as_dict())

@@ -20,10 +20,6 @@ from sqlalchemy import create_engine, text
 from test_cli import recon
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review18: runs creates (and claims) a PostgreSQL schema no run has created",
-)
 def test_runs_on_a_postgresql_schema_not_created_yet_says_so_and_creates_nothing(
     tmp_path: Path,
 ) -> None:

@@ -25,10 +25,6 @@ from tests.unit.engine.test_rma_paths import _without_pyarrow
 BOTH = ("12345", "12346")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review18: a currency leading an amount after ':', '=', '(' or '-' reads the RMA as one",
-)
 @pytest.mark.parametrize(
     "note",
     [

@@ -21,9 +21,6 @@ from recon.store import tables as tbl
 from tests.unit.store.history_shop import HistoryShop, day
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review18: a failed sync run records no exit_code (sync.py finish_run)"
-)
 def test_the_sync_row_of_a_night_refused_its_credentials_keeps_exit_3(shop: HistoryShop) -> None:
     def refused(*args: object, **kwargs: object) -> object:
         raise AuthError("Loop refused the API key (401)")
