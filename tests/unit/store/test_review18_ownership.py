@@ -13,21 +13,27 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from recon.store.owner import _refuse_rival
 from recon.store.sql import SqlStore
 
 
+class _RolledBackError(Exception):
+    """Raised to end a session's transaction with a rollback (nothing it made is kept)."""
+
+
 @pytest.fixture
-def shared_database() -> Iterator[tuple[str, str]]:
-    """(the database URL, a suffix for this test's schemas); the schemas are dropped after."""
+def store_schema() -> Iterator[tuple[SqlStore, str]]:
+    """A migrated recon store in a schema of its own (not claimed yet), and a suffix."""
     base = os.environ.get("RECON_TEST_POSTGRES_URL")
     if not base:
         pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
     suffix = uuid.uuid4().hex[:8]
-    yield base, suffix
+    store = SqlStore(base, schema=f"acme_{suffix}")
+    yield store, suffix
+    store.close()
     admin = create_engine(base)
     with admin.begin() as conn:
-        for schema in (f"storefront_{suffix}", f"acme_{suffix}"):
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS acme_{suffix} CASCADE"))
     admin.dispose()
 
 
@@ -36,40 +42,36 @@ def shared_database() -> Iterator[tuple[str, str]]:
     reason="review18: another application's store_owner table (with a domain column) "
     "stops every recon store in the database from opening",
 )
-def test_another_applications_store_owner_table_does_not_stop_recon(
-    shared_database: tuple[str, str],
+def test_another_applications_store_owner_table_claims_no_domain(
+    store_schema: tuple[SqlStore, str],
 ) -> None:
     """The agency's PostgreSQL also holds its storefront app, whose schema has a table named
-    ``store_owner`` with a ``domain`` column (a name any shop app may use), and nothing else
-    recon knows. The integration engineer sets ``[store] schema = "acme"`` for a new shop: its
-    first run must claim the store and go on (the other table is no recon store, so it claims
-    no domain). Today ``_STORES_BESIDE`` takes any ``store_owner`` with a ``domain`` column
-    for a recon store, and the rival query asks it for ``shop``, ``claimed_at`` and ``id``:
-    the open fails (a ``StoreError`` the first-claim path misreads as a race), every night."""
-    base, suffix = shared_database
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA storefront_{suffix}"))
-        conn.execute(
+    ``store_owner`` with a ``domain`` column (a name any shop app may use) and none of
+    recon's columns. A new shop's first run (``[store] schema = "acme"``) must claim its store:
+    that table is no recon store and claims no domain. Today ``_STORES_BESIDE`` takes any
+    ``store_owner`` with a ``domain`` column for a recon store and the rival query asks it for
+    ``shop``, ``claimed_at`` and ``id``: the query fails, and ``SqlStore`` (``_claim``, which
+    reads a ``StoreError`` as a lost first-claim race) stops every run on every store of the
+    database with "mirror transaction failed: No row was found when one was required".
+
+    The other application's schema is made inside the check's own transaction and rolled back,
+    so no other test sharing the database sees it."""
+    store, suffix = store_schema
+    domain = f"acme-{suffix}.myshopify.com"
+    with pytest.raises(_RolledBackError), store.session() as s:
+        s.execute(text(f"CREATE SCHEMA storefront_{suffix}"))
+        s.execute(
             text(
                 f"CREATE TABLE storefront_{suffix}.store_owner "
                 "(owner_id serial PRIMARY KEY, email text, domain text)"
             )
         )
-        conn.execute(
+        s.execute(
             text(
                 f"INSERT INTO storefront_{suffix}.store_owner (email, domain) "
                 "VALUES ('owner@example.com', :domain)"
             ),
-            {"domain": f"acme-{suffix}.myshopify.com"},
+            {"domain": domain},
         )
-    admin.dispose()
-    store = SqlStore(
-        base, schema=f"acme_{suffix}", shop="acme", domain=f"acme-{suffix}.myshopify.com"
-    )
-    try:
-        with store.session() as s:
-            owner = s.execute(text("SELECT shop, domain FROM store_owner")).one()
-    finally:
-        store.close()
-    assert tuple(owner) == ("acme", f"acme-{suffix}.myshopify.com")
+        _refuse_rival(s, "acme", domain, None)  # the first claim's check: no rival here
+        raise _RolledBackError
