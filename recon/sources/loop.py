@@ -148,7 +148,7 @@ class LoopClient:
         check_window(start, end)
         if state not in LOOP_STATES:
             raise ValueError(f"state must be one of {', '.join(LOOP_STATES)}, got {state!r}")
-        yield from self._dedupe(self._iter_windows(start, end, state), {})
+        yield from self._completed(self._dedupe(self._iter_windows(start, end, state), {}))
 
     def iter_all_states(self, start: datetime, end: datetime) -> Iterator[LoopItem]:
         """Returns of every state (one call sequence per state: §6 trap 2), each copy once.
@@ -159,7 +159,7 @@ class LoopClient:
         check_window(start, end)
         seen: dict[str, LoopItem] = {}
         for state in LOOP_STATES:
-            yield from self._dedupe(self._iter_windows(start, end, state), seen)
+            yield from self._completed(self._dedupe(self._iter_windows(start, end, state), seen))
 
     def get_return(self, return_id: str) -> LoopItem:
         """One return from Get Return Details (integer ids, zone-less timestamps: §7).
@@ -185,6 +185,12 @@ class LoopClient:
         """
         for record in records:
             yield from self._with_details_refunds(record)
+
+    def _completed(self, items: Iterator[LoopItem]) -> Iterator[LoopItem]:
+        """Each listed copy completed from Get Return Details where its list item lacks the
+        refund link (``_with_details_refunds``), once per copy passed on by ``_dedupe``."""
+        for item in items:
+            yield from self._with_details_refunds(item)
 
     @staticmethod
     def _dedupe(items: Iterator[LoopItem], seen: dict[str, LoopItem]) -> Iterator[LoopItem]:
@@ -226,12 +232,10 @@ class LoopClient:
         seen_cursors: set[str] = set()
         while url is not None:
             returns, next_url = page_parts(self._get(url, query))
-            items = [
-                completed
-                for raw in returns
-                for item in parse_return_items(raw)
-                for completed in self._with_details_refunds(item)
-            ]
+            # Details are asked after de-duplication (``_completed``): a return listed twice
+            # (overlapping windows, a page-edge second read again) costs one details call, and
+            # one answer, so a second call failing cannot unlink what the first one read.
+            items = [item for raw in returns for item in parse_return_items(raw)]
             yield from items
             if not next_url:
                 return

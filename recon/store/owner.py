@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from sqlalchemy import text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
@@ -25,15 +26,18 @@ from recon.sources.redact import redact_database_url
 from recon.store import tables as tbl
 
 # The other schemas of this database that hold a recon store recording domains, and which this
-# role may read (a schema granted to another shop's role alone is not seen).
+# role may read (a schema granted to another shop's role alone is not seen). A shared database
+# also holds other applications' schemas: a ``store_owner`` table counts only with every column
+# recon's has (an app's own ``store_owner (domain)`` is no store, and no claim).
 _STORES_BESIDE = """
 SELECT n.nspname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relname = 'store_owner' AND c.relkind IN ('r', 'p')
   AND n.nspname <> current_schema()
   AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
-  AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid = c.oid AND a.attname = 'domain' AND NOT a.attisdropped)
+  AND (SELECT count(*) FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = c.oid AND NOT a.attisdropped
+         AND a.attname IN ('id', 'shop', 'domain', 'claimed_at')) = 4
 ORDER BY n.nspname
 """
 
@@ -73,7 +77,10 @@ class Ownership:
                     s.add(row)
                     return
                 owner_shop, owner_domain = owner.shop, owner.domain
-        except StoreError:  # another process claimed it between the read and the insert
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise  # not a lost race: the database's own error, not "no row was found"
+            # another process claimed it between the read and the insert
             owner_shop, owner_domain = self._owner()
         shown = redact_database_url(url)
         where = f"schema {schema!r} of {shown}" if schema else shown

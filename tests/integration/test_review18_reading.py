@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from recon.clock import VirtualClock
 from recon.fetch import Batch
@@ -80,27 +79,9 @@ def _read(loop: TwoListings) -> Batch:
     return batch
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review18: a second listing whose details fail overwrites the link read tonight",
-)
-@pytest.mark.parametrize(
-    "statuses", [[200, 404], [404, 200]], ids=["read-then-lost", "lost-then-read"]
-)
-def test_a_return_listed_twice_whose_details_answered_once_is_linked_and_not_held(
-    store_url: str, statuses: list[int]
-) -> None:
-    """The return sits in the overlap of two windows. Its Get Return Details answer one of the
-    two times (with Loop's refund, provider refund id 918273645123) and 404 the other. Both
-    listings are the same version of the return (same ``updated_at``): the night did read its
-    refund link. Finance expects the mirror to hold that link (else the engine calls Loop's own
-    refund missing, MISSING_REFUND on a paid return) and no open entry saying the link is
-    unknown (which holds the return's writes and lists it in ``quarantine``). Today the copy
-    read last wins on the tie (``SqlStore._latest_by_id``) and the failed read's entry stays
-    open (``quarantine.resolve_read`` sees the record rejected in the same sync)."""
-    loop = TwoListings(statuses)
-    batch = _read(loop)
-    assert loop.details_asked == 2  # both listings asked (the premise)
+def _commit(store_url: str, batch: Batch) -> tuple[list[str | None], list[str]]:
+    """Commit a night's batch; the mirrored return's provider refund ids and its open
+    refund-link-unknown entries."""
     store = SqlStore(store_url, clock=VirtualClock())
     try:
         commit_batch(store, batch, None)
@@ -112,5 +93,29 @@ def test_a_return_listed_twice_whose_details_answered_once_is_linked_and_not_hel
         ]
     finally:
         store.close()
-    assert [r.provider_refund_id for r in mirrored.refunds] == ["918273645123"]
+    return [r.provider_refund_id for r in mirrored.refunds], open_entries
+
+
+def test_a_return_listed_twice_has_its_details_read_once_and_is_linked_and_not_held(
+    store_url: str,
+) -> None:
+    """The return sits in the overlap of two windows; both listings are the same version. Its
+    Get Return Details are asked once (the copy read again is dropped before they are asked):
+    one answer, so a second call failing (404, a 5xx) cannot unlink what the first read, which
+    made the engine call Loop's own refund missing (MISSING_REFUND on a paid return) and held
+    the return's writes behind an entry saying the link was unknown."""
+    loop = TwoListings([200, 404])
+    refunds, open_entries = _commit(store_url, _read(loop))
+    assert loop.details_asked == 1
+    assert refunds == ["918273645123"]
     assert open_entries == []
+
+
+def test_a_return_listed_twice_whose_details_fail_is_asked_once_and_held(store_url: str) -> None:
+    """The same listings, Get Return Details failing: one call, not one per listing, and the
+    return is held (refund link unknown) for the next night to ask again."""
+    loop = TwoListings([404, 200])
+    refunds, open_entries = _commit(store_url, _read(loop))
+    assert loop.details_asked == 1
+    assert refunds == []
+    assert len(open_entries) == 1

@@ -37,11 +37,6 @@ def store_schema() -> Iterator[tuple[SqlStore, str]]:
     admin.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review18: another application's store_owner table (with a domain column) "
-    "stops every recon store in the database from opening",
-)
 def test_another_applications_store_owner_table_claims_no_domain(
     store_schema: tuple[SqlStore, str],
 ) -> None:
