@@ -21,6 +21,7 @@ from recon.engine.codes import is_unique as codes_unique
 from recon.engine.frames import Frames
 from recon.engine.link_heuristic import LINK_COLUMNS, heuristic_links
 from recon.engine.rma import ParsedNotes, parse_notes, parse_rmas
+from recon.engine.rma_siblings import name_siblings
 
 # Refund transaction status buckets (findings.md "Vocabulary").
 OK_STATUSES = ("SUCCESS",)
@@ -40,8 +41,10 @@ def refund_facts(
 ) -> pd.DataFrame:
     """One row per refund: parsed RMAs and covered/failed/pending sums in both monies.
 
-    Columns added to the refund frame: ``first_rma`` (the note's first RMA) and ``n_rmas``,
-    ``<bucket>_minor`` (presentment), ``<bucket>_shop_minor`` for covered/failed/pending,
+    Columns added to the refund frame: ``first_rma`` (the note's first RMA), ``n_rmas`` and
+    ``rmas`` (those of a note naming several; one naming an RMA names too the other returns
+    of its order it mentions, ``name_siblings``), ``<bucket>_minor`` (presentment),
+    ``<bucket>_shop_minor`` for covered/failed/pending,
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
     row, from ``bounced``), ``listed_by_loop`` (why its RMAs come from Loop's record, see
@@ -61,6 +64,9 @@ def refund_facts(
     # A note left with one RMA once its order number is dropped: checked the same way.
     beside = (counts >= 2) & (out["n_rmas"] == 1)
     elsewhere |= _on_other_orders(frames, codes, beside, out["rma_code"])
+    # A note naming an RMA that mentions another return of its order names it too, whatever
+    # shape the grammar missed ("RMA 12345, $150.00, 12346"): AMBIGUOUS_RMA, not a silent pick.
+    name_siblings(frames, codes, out)
     out["listed_by_loop"] = _loop_disagrees(frames, codes, out)
     # Still one RMA, a return of another order's (not the order number, not made ambiguous).
     out["rma_elsewhere"] = elsewhere & (out["n_rmas"] == 1) & (out["rma_code"] < 0)
