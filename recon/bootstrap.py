@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -218,5 +217,8 @@ def open_store(settings: Settings, clock: Clock | None = None) -> SqlStore:
 
 
 def _ensure_store_dir(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from recon.config_load import sqlite_file
+
+    named = sqlite_file(url)
+    if named is not None:
+        named[1].parent.mkdir(parents=True, exist_ok=True)

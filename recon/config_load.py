@@ -262,7 +262,24 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.reports.dir = fix(settings.reports.dir)
     if settings.delivery.smtp.ca_file is not None:
         settings.delivery.smtp.ca_file = fix(settings.delivery.smtp.ca_file)
-    url = settings.store.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        settings.store.url = "sqlite:///" + str(fix(Path(url.removeprefix("sqlite:///"))))
+    relative = sqlite_file(settings.store.url)
+    if relative is not None and not relative[1].is_absolute():
+        head, path, tail = relative
+        settings.store.url = f"{head}{fix(path)}{tail}"
     return settings
+
+
+# An SQLite URL naming a file, whatever driver it names (``sqlite+pysqlite:///``): a relative
+# path is the project's, wherever the command starts (a cron run from $HOME and a run by hand
+# must open one mirror, one ledger). Not ``:memory:`` or a ``file:`` URI (``?uri=true``).
+_SQLITE_FILE = re.compile(
+    r"^(sqlite(?:\+\w+)?:///)(?!:memory:|file:)([^?]+)(\?.*)?$", re.IGNORECASE
+)
+
+
+def sqlite_file(url: str) -> tuple[str, Path, str] | None:
+    """(scheme and slashes, file path, query) of an SQLite URL naming a file, else None."""
+    match = _SQLITE_FILE.match(url)
+    if match is None:
+        return None
+    return match.group(1), Path(match.group(2)), match.group(3) or ""

@@ -30,11 +30,13 @@ _CURRENCY = (
 )
 # A list item with a currency after it is an amount, as a person reads it: "RMA 12345, 150
 # USD", "RMA 12345 / 150 €", "150 dollars". Only codes that are no English word or name (not
-# ALL, TOP, RON), and not a currency that leads an amount after it, spaces or ":=(-" between
-# ("RMA 12345, 12346 USD 40.00", "12346 $40", "12346 EUR: 40.00", "12346 USD (40.00)": 12346
-# is an RMA). A word alone ("RMA 12345, 12346 refunded") proves nothing: read as an amount, a
-# real second RMA would look unpaid and be refunded again.
-_CURRENCY_AFTER = rf"\d{{3,20}}\s*(?:{_CURRENCY})(?![\s:=(\-]*\d)"
+# ALL, TOP, RON), and not a currency that leads an amount after it ("RMA 12345, 12346 USD
+# 40.00", "12346 $40": 12346 is an RMA). A word alone ("RMA 12345, 12346 refunded") proves
+# nothing: read as an amount, a real second RMA would look unpaid and be refunded again. With
+# punctuation between ("12346 EUR: 40.00") the grammar cannot tell "150 USD (2 items)", an
+# amount, from a currency leading one; the note's other return of the same order is named by
+# ``rma_siblings`` whatever the grammar read, which is where a missed RMA could cost money.
+_CURRENCY_AFTER = rf"\d{{3,20}}\s*(?:{_CURRENCY})(?!\s*\d)"
 # A list item that is no RMA after "RMA" either (``NOT_AN_RMA``: an amount with decimals, a
 # date, a phone number, a number glued to "-<digit>"), or is one with fewer digits than an RMA
 # ("15.00", "15,00", "30.11.2026", "02/11/2026"), read to its last digit ("150.0" is where

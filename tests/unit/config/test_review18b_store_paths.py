@@ -24,11 +24,6 @@ from sqlalchemy.engine import make_url
 from recon.bootstrap import open_store
 from recon.config import load_settings
 
-REASON = (
-    "review18: _resolve_paths resolves only 'sqlite:///' URLs; 'sqlite+pysqlite:///var/x.db' "
-    "stays relative to the working directory"
-)
-
 
 def _project(tmp_path: Path, url: str) -> Path:
     config = tmp_path / "project" / "config" / "recon.toml"
@@ -37,14 +32,12 @@ def _project(tmp_path: Path, url: str) -> Path:
     return config
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_a_relative_store_path_with_the_driver_named_is_the_project_s(tmp_path: Path) -> None:
     settings = load_settings(_project(tmp_path, "sqlite+pysqlite:///var/x.db"))
     database = make_url(settings.store.url).database
     assert database == str(tmp_path / "project" / "var" / "x.db")
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_a_command_started_elsewhere_opens_the_project_s_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

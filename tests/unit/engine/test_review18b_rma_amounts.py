@@ -28,19 +28,13 @@ NOTES = [
     "RMA 12345, 150 USD (2026-11-01)",
     "RMA 12345, 150 USD: 2 items restocked",
 ]
-REASON = (
-    "review18: _CURRENCY_AFTER's look-ahead [\\s:=(\\-]*\\d takes '150 USD (2 items)' for a "
-    "currency leading an amount, so 150 is read as a second RMA"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 @pytest.mark.parametrize("note", NOTES)
 def test_an_amount_with_its_currency_after_it_is_no_rma_when_text_follows(note: str) -> None:
     assert tuple(parse_rmas(note, DEFAULT_RMA_PATTERNS)) == ("12345",)
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 @pytest.mark.parametrize("note", NOTES)
 def test_a_full_refund_whose_note_names_its_amount_links_to_its_return(note: str) -> None:
     """Finance sees no finding: refund 500 pays return 12345 in full and is linked by its note."""
