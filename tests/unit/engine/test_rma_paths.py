@@ -8,10 +8,9 @@ so finance must not get different findings on a server that happens to lack pyar
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import pytest
+from engine_builders import without_pyarrow
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,16 +63,8 @@ NOTES = st.lists(CHUNKS, min_size=1, max_size=4).map("".join)
 
 def _without_pyarrow(notes: pd.Series, patterns: tuple[str, ...]) -> list[tuple[str, ...]]:
     """``parse_rma_series`` as it runs on a server without pyarrow (its import fails)."""
-    saved = {name: sys.modules.get(name) for name in ("pyarrow", "pyarrow.compute")}
-    try:
-        sys.modules.update(dict.fromkeys(saved))  # None in sys.modules: ImportError
+    with without_pyarrow():
         return list(parse_rma_series(notes, patterns))
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 @pytest.mark.parametrize(

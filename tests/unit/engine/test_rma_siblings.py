@@ -11,9 +11,7 @@ AMBIGUOUS_RMA for finance. Order 100 (USD shop), closed 20.00 returns, ``as_of``
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
 from engine_builders import (
@@ -28,6 +26,7 @@ from engine_builders import (
     rline,
     run,
     txn,
+    without_pyarrow,
 )
 
 from recon.engine import ReconResult, rma_siblings
@@ -50,18 +49,8 @@ def arrow(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.importorskip("pyarrow")
         yield
         return
-    names = {"pyarrow", "pyarrow.compute"}
-    names |= {n for n in sys.modules if n.startswith("pyarrow.")}
-    saved: dict[str, ModuleType | None] = {name: sys.modules.get(name) for name in names}
-    try:
-        sys.modules.update(dict.fromkeys(saved))  # None in sys.modules: ImportError
+    with without_pyarrow():
         yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 @pytest.mark.usefixtures("arrow")

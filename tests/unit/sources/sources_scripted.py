@@ -85,3 +85,21 @@ def throttled(
         status=status,
         errors=[{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
     )
+
+
+def shopify_client(transport: ScriptedTransport, deep_page_cap: int = 25_000) -> Any:
+    """A ``ShopifyClient`` on ``transport``: virtual clock, no waits, no scope check."""
+    from recon.clock import VirtualClock
+    from recon.sources.http import RetryPolicy
+    from recon.sources.shopify import ShopifyClient
+
+    return ShopifyClient(
+        httpx.Client(transport=transport),
+        base_url="https://shop.example",
+        api_version="2026-04",
+        token="shpat_test",
+        clock=VirtualClock(),
+        policy=RetryPolicy(base_delay=0.01, zero_wait=True),
+        check_scopes=False,
+        deep_page_cap=deep_page_cap,
+    )

@@ -15,29 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sources_scripted import ScriptedTransport, gql
+from sources_scripted import ScriptedTransport, gql, shopify_client
 
-from recon.clock import VirtualClock
 from recon.models import OrderRecord
-from recon.sources.http import RetryPolicy
 from recon.sources.shopify import ShopifyClient
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)
 NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 BEFORE, AFTER = "2026-01-03T10:00:00Z", "2026-01-20T09:15:00Z"
-
-
-def _client(transport: ScriptedTransport) -> ShopifyClient:
-    return ShopifyClient(
-        httpx.Client(transport=transport),
-        base_url="https://shop.example",
-        api_version="2026-04",
-        token="shpat_test",
-        clock=VirtualClock(),
-        policy=RetryPolicy(base_delay=0.01, zero_wait=True),
-        check_scopes=False,
-    )
 
 
 def _order(
@@ -88,7 +74,7 @@ def test_an_order_changed_between_two_pages_keeps_the_copy_of_the_later_page() -
             EMPTY,  # financial_status:partially_refunded
         ]
     )
-    kept = _last_copies(_client(transport))
+    kept = _last_copies(shopify_client(transport))
     assert kept["1"].updated_at == datetime.fromisoformat(AFTER)
     assert kept["1"].refund_ids == ("71", "73")
     assert kept["2"].refund_ids == ("72",)
@@ -103,7 +89,7 @@ def test_an_order_seen_by_both_status_passes_keeps_the_later_copy() -> None:
             _page([_order(1, AFTER, (71,))]),
         ]
     )
-    kept = _last_copies(_client(transport))
+    kept = _last_copies(shopify_client(transport))
     assert kept["1"].updated_at == datetime.fromisoformat(AFTER)
     assert kept["1"].financial_status == "PARTIALLY_REFUNDED"
 
@@ -116,5 +102,5 @@ def test_a_copy_read_again_unchanged_is_passed_on_once() -> None:
             _page([_order(2, AFTER, (72,))]),
         ]
     )
-    ids = [o.id for o in _client(transport).iter_refunded_orders(START, END)]
+    ids = [o.id for o in shopify_client(transport).iter_refunded_orders(START, END)]
     assert ids == ["1", "2"]

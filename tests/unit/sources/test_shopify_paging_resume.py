@@ -16,12 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sources_scripted import ScriptedTransport, gql
+from sources_scripted import ScriptedTransport, gql, shopify_client
 
-from recon.clock import VirtualClock
 from recon.errors import CursorLoopError, FatalHTTPError, PagingError
 from recon.models import OrderRecord, Quarantined, RefundRecord
-from recon.sources.http import RetryPolicy
 from recon.sources.shopify import ShopifyClient
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -30,16 +28,8 @@ NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 
 
 def _client(transport: ScriptedTransport, deep_page_cap: int = 25_000) -> ShopifyClient:
-    return ShopifyClient(
-        httpx.Client(transport=transport),
-        base_url="https://shop.example",
-        api_version="2026-04",
-        token="shpat_test",
-        clock=VirtualClock(),
-        policy=RetryPolicy(base_delay=0.01, zero_wait=True),
-        check_scopes=False,
-        deep_page_cap=deep_page_cap,
-    )
+    client: ShopifyClient = shopify_client(transport, deep_page_cap)
+    return client
 
 
 def _order(number: int, updated: str) -> dict[str, Any]:
