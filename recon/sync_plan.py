@@ -34,7 +34,8 @@ part, a field unreadable), whatever else asks for them: the next night after a f
 then every ``not_visible_recheck_days`` (``_read_in_part_due``); a clean read resolves their
 entry and releases the writes it held. Closed refund Loop returns whose Get Return Details could
 not be read (stored as the list gave them, refund link unknown) are asked again by id at the
-same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them.
+same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them: one
+attempt each, at most ``DETAILS_REASKS_PER_RUN`` a night.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ SWEEP, PAYOUTS, BALANCE, GIFT_CARDS = (
     "shopify.balance_transactions",
     "shopify.gift_cards",
 )
+# At most this many Loop returns whose details could not be read are asked again in one run,
+# those asked longest ago first; the rest wait for the next night. Each is one request with no
+# retry (``LoopClient.iter_details``): bounded, so a backlog (an outage's worth of failures)
+# costs a night minutes at most, not its retry budget or its window.
+DETAILS_REASKS_PER_RUN = 100
 # The updated-orders list (ids and times of every order changed): its own watermark, so a shop
 # upgraded to a recon that reads it lists the last ``initial_days`` once, not only a look-back.
 UPDATED = "shopify.updated_orders"
@@ -126,7 +132,9 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
         balance_ids=_with_asked_again(
             store, "balance_transaction", _balance_to_repoll(store, settings, until)
         ),
-        return_details=tuple(store.returns_details_due(_recheck_cutoff(until, settings))),
+        return_details=tuple(
+            store.returns_details_due(_recheck_cutoff(until, settings), DETAILS_REASKS_PER_RUN)
+        ),
     )
 
 

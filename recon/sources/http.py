@@ -193,8 +193,12 @@ class RetryingSender:
         write: bool = False,
         check_body: BodyCheck | None = None,
         pace: Pace | None = None,
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send, retrying what is safe to retry, and return the successful response.
+
+        ``attempts`` caps this request's attempts below the policy's (1: no retry, so nothing
+        is drawn from the run's budget): a best-effort read that must not cost the run.
 
         Raises:
             AuthError: on 401/403.
@@ -205,7 +209,8 @@ class RetryingSender:
             ThrottledError: the server asked for a wait longer than ``policy.max_wait``.
         """
         where = f"{self._service} {request.method} {redact_url(str(request.url))}"
-        for attempt in range(1, self.policy.max_attempts + 1):
+        most = min(self.policy.max_attempts, attempts or self.policy.max_attempts)
+        for attempt in range(1, most + 1):
             if self._interrupt is not None:
                 self._interrupt()
             if pace is not None:
@@ -214,7 +219,7 @@ class RetryingSender:
             outcome = self._attempt(request, where, write=write, check_body=check_body)
             if isinstance(outcome, httpx.Response):
                 return outcome
-            if attempt == self.policy.max_attempts:
+            if attempt == most:
                 raise RetryExhaustedError(
                     f"{where}: gave up after {attempt} attempts; last failure: {outcome.reason}"
                 )

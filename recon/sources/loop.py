@@ -161,14 +161,15 @@ class LoopClient:
         for state in LOOP_STATES:
             yield from self._completed(self._dedupe(self._iter_windows(start, end, state), seen))
 
-    def get_return(self, return_id: str) -> LoopItem:
-        """One return from Get Return Details (integer ids, zone-less timestamps: §7).
+    def get_return(self, return_id: str, *, attempts: int | None = None) -> LoopItem:
+        """One return from Get Return Details (integer ids, zone-less timestamps: §7);
+        ``attempts`` caps the request's attempts (``RetryingSender.send``).
 
         Raises:
             FatalHTTPError: if the body is not a return object.
         """
         url = f"{self._root}{DETAILS_PATH}"
-        body = self._get(url, {"return_id": return_id})
+        body = self._get(url, {"return_id": return_id}, attempts=attempts)
         if isinstance(body, dict) and isinstance(body.get("return"), dict):
             body = body["return"]
         if not isinstance(body, dict):
@@ -180,11 +181,16 @@ class LoopClient:
         Details now (``recon.sync_plan`` picks them): each record with Loop's ``refunds[]``,
         or as it was with a new entry when the details still cannot be read.
 
+        Each is asked once, with no retry: a re-ask is a best-effort repair of one record (its
+        writes stay held while it fails), so it draws nothing from the run's retry budget.
+        Retried, some fifty returns failing with 5xx on the night they fall due (they failed
+        together, so they do) spent the budget and stopped the night, and every recheck after.
+
         Raises:
-            SourceError: as any Loop call (a spent retry budget, refused credentials).
+            SourceError: as any Loop call (refused credentials).
         """
         for record in records:
-            yield from self._with_details_refunds(record)
+            yield from self._with_details_refunds(record, attempts=1)
 
     def _completed(self, items: Iterator[LoopItem]) -> Iterator[LoopItem]:
         """Each listed copy completed from Get Return Details where its list item lacks the
@@ -312,7 +318,9 @@ class LoopClient:
         query = {**params, "from": loop_time(low), "to": loop_time(high), "pageSize": MAX_PAGE}
         return list(self._iter_pages(query, edges=False))
 
-    def _with_details_refunds(self, item: LoopItem) -> Iterator[LoopItem]:
+    def _with_details_refunds(
+        self, item: LoopItem, *, attempts: int | None = None
+    ) -> Iterator[LoopItem]:
         """Complete a closed refund return's linkage from Get Return Details when the list lacks it.
 
         Two cases (§10.1, §10.3): ``shopify_refund_object[]`` is only *observed* on list items;
@@ -342,7 +350,7 @@ class LoopClient:
             yield item
             return
         try:
-            details = self.get_return(item.id)
+            details = self.get_return(item.id, attempts=attempts)
         except RetryBudgetExhaustedError:
             raise  # Loop is failing as a whole: the run stops, as for any other call
         except (FatalHTTPError, RetryExhaustedError) as exc:
@@ -377,14 +385,14 @@ class LoopClient:
         query.update(params)
         return f"{parts.scheme}://{parts.netloc}{parts.path}", query
 
-    def _get(self, url: str, params: dict[str, str]) -> Any:
+    def _get(self, url: str, params: dict[str, str], *, attempts: int | None = None) -> Any:
         request = self._http.build_request(
             "GET",
             url,
             params=params,
             headers={"X-Authorization": self._api_key, "Accept": "application/json"},
         )
-        response = self._sender.send(request, pace=self._bucket.acquire)
+        response = self._sender.send(request, pace=self._bucket.acquire, attempts=attempts)
         try:
             return response.json()
         except ValueError as exc:

@@ -158,14 +158,17 @@ class SyncQueries:
         with self.session() as s:
             return sorted(str(i) for i in s.scalars(query))
 
-    def returns_details_due(self, cutoff: datetime) -> list[LoopReturnRecord]:
+    def returns_details_due(
+        self, cutoff: datetime, limit: int | None = None
+    ) -> list[LoopReturnRecord]:
         """Mirrored Loop returns whose details could not be read (an open
         ``RETURN_DETAILS_UNREAD`` entry: the refund link unknown), due to be asked again, as
         ``read_in_part_due`` paces records read in part: those whose open entries all came from
         one sync (a first failure, most likely a passing one: asked the next night), and those
         whose last entry is from ``cutoff`` or before (failed again: asked every
         ``not_visible_recheck_days``). Each as the mirror holds it, to complete with Loop's
-        ``refunds[]``.
+        ``refunds[]``; at most ``limit``, those asked longest ago first (the rest wait for a
+        later night, and each one asked moves to the back of the queue).
 
         Once the look-back has passed a return, nothing else asks for it unless it changes in
         Loop, and until a read settles its entry recon holds its refund and restock.
@@ -173,7 +176,7 @@ class SyncQueries:
         row, ret = tbl.QuarantineRow, tbl.LoopReturnRow
         first, last = func.min(row.quarantined_at), func.max(row.quarantined_at)
         due = (
-            select(row.record_id)
+            select(row.record_id, last.label("asked"))
             .where(
                 row.source == "loop",
                 row.kind == "return",
@@ -182,8 +185,14 @@ class SyncQueries:
             )
             .group_by(row.record_id)
             .having(or_(first == last, last <= cutoff))
+            .subquery()
         )
-        query = select(ret.record, ret.raw).where(ret.id.in_(due)).order_by(ret.id)
+        query = (
+            select(ret.record, ret.raw)
+            .join(due, due.c.record_id == ret.id)
+            .order_by(due.c.asked, ret.id)
+            .limit(limit)
+        )
         with self.session() as s:
             return [rebuild(LoopReturnRecord, record, raw) for record, raw in s.execute(query)]
 

@@ -28,6 +28,7 @@ from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.world import World  # noqa: E402
 from recon.sandbox.world_loop import LoopState  # noqa: E402
 from recon.sources.http import RetryPolicy  # noqa: E402
+from recon.sources.retry_budget import RetryBudget  # noqa: E402
 from recon.store.sql import SqlStore  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
@@ -42,12 +43,13 @@ SETTINGS = sync_settings_for_tests(initial_days=400, lookback_hours=72, not_visi
 
 
 class DetailsRefused:
-    """ASGI wrapper around the Loop emulator: Get Return Details of ``victim`` answers
-    ``status`` (None: the emulator answers); counts the victim's details requests."""
+    """ASGI wrapper around the Loop emulator: Get Return Details of ``victim`` (one id, or a
+    set of them) answers ``status`` (None: the emulator answers); counts the victims' details
+    requests."""
 
-    def __init__(self, app: Any, victim: str, status: int | None) -> None:
+    def __init__(self, app: Any, victim: str | frozenset[str], status: int | None) -> None:
         self.app = app
-        self.victim = victim
+        self.victims = {victim} if isinstance(victim, str) else set(victim)
         self.status = status
         self.asked = 0
 
@@ -56,7 +58,7 @@ class DetailsRefused:
         if (
             scope["type"] == "http"
             and scope["path"].endswith("/warehouse/return/details")
-            and f"return_id={self.victim}" in query
+            and any(f"return_id={victim}" in query for victim in self.victims)
         ):
             self.asked += 1
             if self.status is not None:
@@ -112,9 +114,14 @@ def _night(rig: SandboxRig, days: float) -> None:
 
 
 def _rig(
-    tmp_path: Path, store_url: str, world: World, refused: tuple[str, int], wrapped: list[Any]
+    tmp_path: Path,
+    store_url: str,
+    world: World,
+    refused: tuple[str | frozenset[str], int],
+    wrapped: list[Any],
+    budget: RetryBudget | None = None,
 ) -> Any:
-    """A sandbox rig whose Loop answers ``refused`` (victim, status) to Get Return Details."""
+    """A sandbox rig whose Loop answers ``refused`` (victims, status) to Get Return Details."""
 
     def wrapper(app: Any) -> Any:
         wrapped.append(DetailsRefused(app, *refused))
@@ -127,6 +134,7 @@ def _rig(
         loop_wrapper=wrapper,
         policy=RetryPolicy(max_attempts=2, zero_wait=True),
         store_url=store_url,
+        budgets={"loop": budget} if budget is not None else None,
     )
 
 
@@ -215,3 +223,54 @@ def test_a_link_read_before_is_kept_when_the_look_back_rereads_the_same_return_a
         assert details.asked == 2  # listed again, its details asked (and retried)
         assert _link(rig.store, victim) == linked
         assert _open_entries(rig.store, victim) == []
+
+
+def _victims(world: World) -> frozenset[str]:
+    """Every closed return Loop refunded itself, updated over four days before ``world.now``
+    (as ``_world``'s victim): their details are asked by id once the look-back passed them."""
+    return frozenset(
+        r.id
+        for r in world.loop_returns
+        if r.state == LoopState.CLOSED
+        and r.refunds
+        and any(f.provider_refund_id for f in r.refunds)
+        and r.updated_at <= world.now - timedelta(days=4)
+    )
+
+
+def test_re_asking_many_unread_details_while_loop_fails_does_not_stop_the_night(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Night 1: the details of a dozen returns fail (503) and are quarantined. Night 2, past
+    the look-back, they are all due, and still answer 503. Before, each re-ask retried, drawing
+    on the run's retry budget: a dozen of them (fifty with the default budget of 200) spent it,
+    and the nightly stopped (and again at every recheck). A re-ask is one attempt now, outside
+    the budget: the night completes, each return was asked once, and its entry stays open
+    (its writes still wait). A later night, Loop answering, links every one."""
+    world, _victim = _world()
+    victims = _victims(world)
+    assert len(victims) >= 10
+    budget = RetryBudget("loop", retries=len(victims) * 2)  # the first asks' retries fit
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victims, 503), wrapped, budget) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        assert all(_open_entries(rig.store, v) for v in victims)
+
+        budget.reset()
+        budget.retries = 5  # fewer retries than there are returns to ask again
+        details.asked = 0
+        _night(rig, 4)  # raised RetryBudgetExhaustedError before
+        assert details.asked == len(victims)  # one attempt each
+        assert budget.retries_spent == 0
+        unreadable = rig.store.load_snapshot().unreadable
+        for victim in victims:
+            assert _link(rig.store, victim) == []
+            assert ("return", victim) in unreadable  # the hold on its writes stays
+
+        details.status = None
+        _night(rig, SETTINGS.not_visible_recheck_days)
+        assert rig.store.load_snapshot().unreadable & {("return", v) for v in victims} == set()
+        for victim in victims:
+            assert _open_entries(rig.store, victim) == []
+            assert _link(rig.store, victim) and all(_link(rig.store, victim))
