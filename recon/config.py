@@ -211,7 +211,8 @@ class SyncSettings(_Section):
     # days have passed since it was last asked (the app may have been granted read_all_orders).
     # So is an unsettled balance transaction answered null (or sooner, when its order changes),
     # and a mirrored order or refund read in part twice running (the first, the next night),
-    # and a closed refund Loop return whose Get Return Details failed twice running.
+    # and a closed refund Loop return whose Get Return Details were refused twice running (a
+    # 404; one Loop failed to answer, a 5xx or a timeout, is asked again every night).
     not_visible_recheck_days: int = Field(default=30, ge=1)
     # Payouts issued this many days back are read again every night, whatever their status.
     # Shopify documents PAID ("deposited into the bank") and FAILED ("declined by the bank") but

@@ -227,6 +227,11 @@ NOT_VISIBLE_REASONS = frozenset({ORDER_NOT_VISIBLE, REFUND_NOT_VISIBLE, BALANCE_
 # Get Return Details unread (404, or 5xx until its attempts ran out): its refund link is unknown
 # (``recon.sources.loop``). It is asked for again (``recon.sync_plan``) until a read settles it.
 RETURN_DETAILS_UNREAD = "refund link unknown: "
+# Its variant when Loop failed to answer (5xx, timeouts, throttling until the attempts ran out:
+# Loop down for a while), not when it refused (404: deleted, or another shop's) or answered
+# something unusable: such a return is asked again every night while its entry is open, not
+# at the ``not_visible_recheck_days`` pace (``SyncQueries.returns_details_due``).
+RETURN_DETAILS_FAILING = f"{RETURN_DETAILS_UNREAD}Loop failed to answer: "
 
 
 class Quarantined(Record):

@@ -34,8 +34,9 @@ part, a field unreadable), whatever else asks for them: the next night after a f
 then every ``not_visible_recheck_days`` (``_read_in_part_due``); a clean read resolves their
 entry and releases the writes it held. Closed refund Loop returns whose Get Return Details could
 not be read (stored as the list gave them, refund link unknown) are asked again by id at the
-same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them: one
-attempt each, at most ``DETAILS_REASKS_PER_RUN`` a night.
+same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them, but
+every night while Loop's last answer was a failure (5xx, timeout: Loop down for a while, not
+the return gone as after a 404): one attempt each, at most ``DETAILS_REASKS_PER_RUN`` a night.
 """
 
 from __future__ import annotations

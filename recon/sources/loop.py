@@ -35,7 +35,12 @@ from recon.errors import (
     RetryBudgetExhaustedError,
     RetryExhaustedError,
 )
-from recon.models import RETURN_DETAILS_UNREAD, LoopReturnRecord, Quarantined
+from recon.models import (
+    RETURN_DETAILS_FAILING,
+    RETURN_DETAILS_UNREAD,
+    LoopReturnRecord,
+    Quarantined,
+)
 from recon.ports import LOOP_STATES
 from recon.sources.http import RetryingSender, RetryPolicy
 from recon.sources.loop_parse import parse_return, parse_return_items
@@ -356,7 +361,9 @@ class LoopClient:
         except (FatalHTTPError, RetryExhaustedError) as exc:
             logger.warning("loop return %s: details unavailable (%s)", item.id, exc)
             yield item
-            yield _details_unread(item, str(exc))
+            # Which it was goes in the entry: Loop failing (asked again nightly) or refusing.
+            failing = isinstance(exc, RetryExhaustedError)
+            yield _details_unread(item, str(exc), failing=failing)
             return
         if isinstance(details, Quarantined):  # answered, but its refunds cannot be trusted
             yield item
@@ -399,15 +406,21 @@ class LoopClient:
             raise FatalHTTPError(f"loop {request.url.path}: response is not JSON") from exc
 
 
-def _details_unread(record: LoopReturnRecord, why: str) -> Quarantined:
-    """The entry of a return stored without its refund link: its details could not be read."""
+def _details_unread(record: LoopReturnRecord, why: str, *, failing: bool = False) -> Quarantined:
+    """The entry of a return stored without its refund link: its details could not be read.
+
+    ``failing``: Loop failed to answer (5xx, a timeout, throttling until the attempts ran out),
+    so the reason starts ``RETURN_DETAILS_FAILING`` and the return is asked again every night;
+    otherwise (a 404, an unusable answer) it is paced as a record that may be gone for good.
+    """
+    prefix = RETURN_DETAILS_FAILING if failing else RETURN_DETAILS_UNREAD
     return Quarantined(
         source="loop",
         kind="return",
         record_id=record.id,
         field="refunds",
         reason=(
-            f"{RETURN_DETAILS_UNREAD}Loop's Get Return Details could not be read ({why}); the "
+            f"{prefix}Loop's Get Return Details could not be read ({why}); the "
             "return is kept as the list gave it and asked for again; recon's refund and restock "
             "of it wait for review until a read links or clears its refunds"
         ),

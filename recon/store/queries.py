@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from recon.models import (
@@ -14,6 +14,7 @@ from recon.models import (
     CLEANED,
     NODES_SHAPE_FIELD,
     NOT_VISIBLE_REASONS,
+    RETURN_DETAILS_FAILING,
     RETURN_DETAILS_UNREAD,
     LoopReturnRecord,
 )
@@ -166,7 +167,10 @@ class SyncQueries:
         ``read_in_part_due`` paces records read in part: those whose open entries all came from
         one sync (a first failure, most likely a passing one: asked the next night), and those
         whose last entry is from ``cutoff`` or before (failed again: asked every
-        ``not_visible_recheck_days``). Each as the mirror holds it, to complete with Loop's
+        ``not_visible_recheck_days``), and those whose last entry says Loop failed to answer
+        (``RETURN_DETAILS_FAILING``: a 5xx, a timeout; Loop down for a while, not the return
+        gone): asked every night while it is open, as a 404 (deleted, or another shop's) is
+        not. Each as the mirror holds it, to complete with Loop's
         ``refunds[]``; at most ``limit``, those asked longest ago first (the rest wait for a
         later night, and each one asked moves to the back of the queue).
 
@@ -175,6 +179,8 @@ class SyncQueries:
         """
         row, ret = tbl.QuarantineRow, tbl.LoopReturnRow
         first, last = func.min(row.quarantined_at), func.max(row.quarantined_at)
+        failing = row.reason.startswith(RETURN_DETAILS_FAILING, autoescape=True)
+        last_failing = func.max(case((failing, row.quarantined_at)))  # the last 5xx's time
         due = (
             select(row.record_id, last.label("asked"))
             .where(
@@ -184,7 +190,7 @@ class SyncQueries:
                 row.reason.startswith(RETURN_DETAILS_UNREAD, autoescape=True),
             )
             .group_by(row.record_id)
-            .having(or_(first == last, last <= cutoff))
+            .having(or_(first == last, last <= cutoff, last_failing == last))
             .subquery()
         )
         query = (

@@ -274,3 +274,26 @@ def test_re_asking_many_unread_details_while_loop_fails_does_not_stop_the_night(
         for victim in victims:
             assert _open_entries(rig.store, victim) == []
             assert _link(rig.store, victim) and all(_link(rig.store, victim))
+
+
+def test_details_that_keep_failing_with_a_server_error_are_asked_every_night(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Get Return Details answers 503 for the victim every time (Loop down for a while): unlike
+    a 404 (deleted, or another shop's), it is asked again every night while its entry is open,
+    not every ``not_visible_recheck_days``, and the entry says Loop failed to answer."""
+    world, victim = _world()
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victim, 503), wrapped) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        asked = []
+        for days in (4, 1, 1, 27, 1):
+            details.asked = 0
+            _night(rig, days)
+            asked.append(details.asked)
+        assert asked == [1, 1, 1, 1, 1]  # one attempt each night
+        reasons = _open_entries(rig.store, victim)
+        assert reasons and all(r.startswith(RETURN_DETAILS_UNREAD) for r in reasons)
+        assert "503" in reasons[-1] and "failed to answer" in reasons[-1]
+        assert ("return", victim) in rig.store.load_snapshot().unreadable
