@@ -68,6 +68,8 @@ MAX_PAGE = "750"  # §6: Loop's largest pageSize
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
 THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
+# Re-asks of unread details stop for the night after this many Loop failed to answer running.
+REASK_FAILURES_IN_A_ROW = 3
 
 
 def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
@@ -191,11 +193,30 @@ class LoopClient:
         Retried, some fifty returns failing with 5xx on the night they fall due (they failed
         together, so they do) spent the budget and stopped the night, and every recheck after.
 
+        Once Loop fails to answer ``REASK_FAILURES_IN_A_ROW`` of them in a row (5xx,
+        timeouts) the night stops asking: the rest keep their entries as they are and are asked
+        on a later night. A hung details endpoint costs three timeouts, not one per return due,
+        while Shopify's reads of the orders wait for Loop's side to finish.
+
         Raises:
             SourceError: as any Loop call (refused credentials).
         """
+        in_a_row = 0
         for record in records:
-            yield from self._with_details_refunds(record, attempts=1)
+            items = list(self._with_details_refunds(record, attempts=1))
+            yield from items
+            failed = any(
+                isinstance(i, Quarantined) and i.reason.startswith(RETURN_DETAILS_FAILING)
+                for i in items
+            )
+            in_a_row = in_a_row + 1 if failed else 0
+            if in_a_row >= REASK_FAILURES_IN_A_ROW:
+                logger.warning(
+                    "loop: Get Return Details failed %d times in a row; the other returns "
+                    "due to be asked again wait for a later night",
+                    in_a_row,
+                )
+                return
 
     def _completed(self, items: Iterator[LoopItem]) -> Iterator[LoopItem]:
         """Each listed copy completed from Get Return Details where its list item lacks the

@@ -28,6 +28,7 @@ from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.world import World  # noqa: E402
 from recon.sandbox.world_loop import LoopState  # noqa: E402
 from recon.sources.http import RetryPolicy  # noqa: E402
+from recon.sources.loop import REASK_FAILURES_IN_A_ROW  # noqa: E402
 from recon.sources.retry_budget import RetryBudget  # noqa: E402
 from recon.store.sql import SqlStore  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
@@ -52,6 +53,7 @@ class DetailsRefused:
         self.victims = {victim} if isinstance(victim, str) else set(victim)
         self.status = status
         self.asked = 0
+        self.asked_ids: list[str] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         query = scope.get("query_string", b"").decode().split("&")
@@ -61,6 +63,7 @@ class DetailsRefused:
             and any(f"return_id={victim}" in query for victim in self.victims)
         ):
             self.asked += 1
+            self.asked_ids += [q.removeprefix("return_id=") for q in query if "return_id=" in q]
             if self.status is not None:
                 body = b'{"message": "Return not found."}'
                 await send(
@@ -245,8 +248,9 @@ def test_re_asking_many_unread_details_while_loop_fails_does_not_stop_the_night(
     the look-back, they are all due, and still answer 503. Before, each re-ask retried, drawing
     on the run's retry budget: a dozen of them (fifty with the default budget of 200) spent it,
     and the nightly stopped (and again at every recheck). A re-ask is one attempt now, outside
-    the budget: the night completes, each return was asked once, and its entry stays open
-    (its writes still wait). A later night, Loop answering, links every one."""
+    the budget: the night completes, each return asked was asked once (three, then the night
+    stops asking: Loop is failing), and every entry stays open (the writes still wait). A
+    later night, Loop answering, links every one."""
     world, _victim = _world()
     victims = _victims(world)
     assert len(victims) >= 10
@@ -261,7 +265,9 @@ def test_re_asking_many_unread_details_while_loop_fails_does_not_stop_the_night(
         budget.retries = 5  # fewer retries than there are returns to ask again
         details.asked = 0
         _night(rig, 4)  # raised RetryBudgetExhaustedError before
-        assert details.asked == len(victims)  # one attempt each
+        assert (
+            details.asked == REASK_FAILURES_IN_A_ROW
+        )  # one attempt each, until three failed in a row
         assert budget.retries_spent == 0
         unreadable = rig.store.load_snapshot().unreadable
         for victim in victims:
@@ -297,3 +303,30 @@ def test_details_that_keep_failing_with_a_server_error_are_asked_every_night(
         assert reasons and all(r.startswith(RETURN_DETAILS_UNREAD) for r in reasons)
         assert "503" in reasons[-1] and "failed to answer" in reasons[-1]
         assert ("return", victim) in rig.store.load_snapshot().unreadable
+
+
+def test_re_asks_stop_for_the_night_once_loop_fails_three_in_a_row(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A dozen returns due, Loop failing every details call (as it would time out, 30 s
+    each): after three failures in a row the night stops asking (the rest wait, still due),
+    so a hung endpoint costs the night three calls, not a hundred timeouts before Shopify's
+    reads of the orders can start. The next night asks three others first (those asked
+    longest ago)."""
+    world, _victim = _world()
+    victims = _victims(world)
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victims, 503), wrapped) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        details.asked_ids.clear()
+        _night(rig, 4)
+        first = list(details.asked_ids)
+        assert len(first) == REASK_FAILURES_IN_A_ROW
+        details.asked_ids.clear()
+        _night(rig, 1)
+        assert len(details.asked_ids) == REASK_FAILURES_IN_A_ROW and not set(
+            details.asked_ids
+        ) & set(first)
+        unreadable = rig.store.load_snapshot().unreadable
+        assert all(("return", v) in unreadable for v in victims)
