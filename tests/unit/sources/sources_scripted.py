@@ -103,3 +103,25 @@ def shopify_client(transport: ScriptedTransport, deep_page_cap: int = 25_000) ->
         check_scopes=False,
         deep_page_cap=deep_page_cap,
     )
+
+
+def order_node(
+    number: int, updated: str, refunds: tuple[int, ...] = (), status: str = "REFUNDED"
+) -> dict[str, Any]:
+    """An ``OrdersPage`` order node: USD, returned, no line items, ``refunds`` by number."""
+    return {
+        "id": f"gid://shopify/Order/{number}",
+        "name": f"#{number}",
+        "createdAt": "2025-12-20T16:09:21Z",
+        "updatedAt": updated,
+        "cancelledAt": None,
+        "currencyCode": "USD",
+        "presentmentCurrencyCode": "USD",
+        "displayFinancialStatus": status,
+        "returnStatus": "RETURNED",
+        "tags": [],
+        "refunds": [
+            {"id": f"gid://shopify/Refund/{r}", "note": None, "createdAt": updated} for r in refunds
+        ],
+        "lineItems": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []},
+    }

@@ -15,36 +15,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sources_scripted import ScriptedTransport, gql, shopify_client
+from sources_scripted import ScriptedTransport, gql, order_node, shopify_client
 
 from recon.models import OrderRecord
 from recon.sources.shopify import ShopifyClient
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)
-NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 BEFORE, AFTER = "2026-01-03T10:00:00Z", "2026-01-20T09:15:00Z"
 
 
 def _order(
     number: int, updated: str, refunds: tuple[int, ...] = (), status: str = "PARTIALLY_REFUNDED"
 ) -> dict[str, Any]:
-    return {
-        "id": f"gid://shopify/Order/{number}",
-        "name": f"#{number}",
-        "createdAt": "2025-12-20T16:09:21Z",
-        "updatedAt": updated,
-        "cancelledAt": None,
-        "currencyCode": "USD",
-        "presentmentCurrencyCode": "USD",
-        "displayFinancialStatus": status,
-        "returnStatus": "RETURNED",
-        "tags": [],
-        "refunds": [
-            {"id": f"gid://shopify/Refund/{r}", "note": None, "createdAt": updated} for r in refunds
-        ],
-        "lineItems": NO_LINES,
-    }
+    return order_node(number, updated, refunds, status)
 
 
 def _page(nodes: list[dict[str, Any]], cursor: str | None = None) -> httpx.Response:

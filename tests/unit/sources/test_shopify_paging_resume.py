@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sources_scripted import ScriptedTransport, gql, shopify_client
+from sources_scripted import ScriptedTransport, gql, order_node, shopify_client
 
 from recon.errors import CursorLoopError, FatalHTTPError, PagingError
 from recon.models import OrderRecord, Quarantined, RefundRecord
@@ -24,7 +24,6 @@ from recon.sources.shopify import ShopifyClient
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 2, 1, tzinfo=UTC)
-NO_LINES = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []}
 
 
 def _client(transport: ScriptedTransport, deep_page_cap: int = 25_000) -> ShopifyClient:
@@ -33,20 +32,7 @@ def _client(transport: ScriptedTransport, deep_page_cap: int = 25_000) -> Shopif
 
 
 def _order(number: int, updated: str) -> dict[str, Any]:
-    return {
-        "id": f"gid://shopify/Order/{number}",
-        "name": f"#{number}",
-        "createdAt": "2025-12-20T16:09:21Z",
-        "updatedAt": updated,
-        "cancelledAt": None,
-        "currencyCode": "USD",
-        "presentmentCurrencyCode": "USD",
-        "displayFinancialStatus": "REFUNDED",
-        "returnStatus": "RETURNED",
-        "tags": [],
-        "refunds": [],
-        "lineItems": NO_LINES,
-    }
+    return order_node(number, updated)
 
 
 def _page(orders: list[tuple[int, str]], info: object) -> httpx.Response:
