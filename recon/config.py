@@ -59,13 +59,20 @@ _RMA_BEFORE = (
 # "020 7946 0958"); a number glued to "-<digit>" ("RMA 555-1234", "RMA 2026-11", "RMA
 # 12345-2"), part of a phone number, a date or a hyphenated reference: Loop's RMAs are plain
 # integers (loop-returns-api.md), so its head is none, and a refund so noted falls through
-# to the weaker keys. They are tried before the ``rma`` group and have none, so the note names no
+# to the weaker keys. Not two numbers of five digits or more ("RMA 12345-12347"): a range or
+# a list, read as its two ends (rma.py ``_LIST_NEXT``; then AMBIGUOUS_RMA: expanding a range
+# would name returns the note does not, and reading none let the heuristic link the refund to
+# one of them silently); shorter on either side it stays a phone number ("RMA 1234-5678") or
+# a ZIP+4 ("12345-6789"). RE2 has no look-ahead: ``\b`` or a letter ends the short side
+# ("12345-2a"), never a digit or a separator ("12345-2, 12346" leaves its comma to the list).
+# They are tried before the ``rma`` group and have none, so the note names no
 # RMA there: leftmost-first alternation (``re`` and RE2 alike) needs no look-ahead, which RE2
 # lacks, so rma.py's fast path runs the default. One pattern, not one per form: RE2 extracts
 # the group in time that grows with the pattern's size, and four copies of these alternatives
 # made a 1M-note parse three times slower. rma.py reads list items after an RMA with them too.
 NOT_AN_RMA = (
-    r"\d{21,}|\d{3,20}(?:\.\d|,\d{1,2}\b)|\d{3,20}-\d|\d{4}/\d{1,2}[-/]\d{1,2}"
+    r"\d{21,}|\d{3,20}(?:\.\d|,\d{1,2}\b)|\d{3,4}-\d|\d{5,20}-\d{1,4}(?:\b|[^\W\d])"
+    r"|\d{4}/\d{1,2}[-/]\d{1,2}"
     r"|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
 )
 _RMA_LEAD = "|".join(_RMA_BEFORE)

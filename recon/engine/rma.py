@@ -21,9 +21,19 @@ from recon.config import DEFAULT_RMA_PATTERNS, NOT_AN_RMA
 _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 
 # A list after one RMA names every RMA in it: "RMA 12345, 12346", "RMAs 12345 and 12346",
-# "RMA #12345 / #12346" (issue: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick of
-# the first). Items are read after a match of any pattern; a word between ends the list.
-_LIST_SEPARATOR = r"\s*(?:,|/|&|\band\b|\bor\b)\s*#?\s*"
+# "RMA #12345 / #12346" (issue #4: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick
+# of the first). Items are read after a match of any pattern; a word between ends the list.
+# Items split by a punctuation mark or a word ("," "/" "&" ";" "|" "+", "and", "or"); by "-"
+# between numbers ("RMA 12345 - 12346"; glued, "12345-12347", only between two of five digits
+# or more: a range, read as its two ends, never expanded, see ``NOT_AN_RMA``); by whitespace
+# alone between numbers ("RMA 12345 12346"); by "#" repeated ("RMA #12345 #12346": the id
+# before had one, else "RMA 12345 #1001" is an RMA and an order name). "Between numbers"
+# (the look-behind) keeps a dash or a space after a word out: "RMA-12345" and "ticket 12345
+# returned 12346" hold no list there. "+" before a number with fewer digits than the id
+# before it adds an amount ("Loop RMA #12345 + 500 shipping"): ``parse_rmas`` skips it.
+_PUNCTUATION = r"[,/&;|]|(?P<plus>\+)|\band\b|\bor\b"
+_DASH = r"(?<=\d)(?:\s+-|-\s)\s*#?|(?<=\d{5})-(?=\d{5})"  # glued: as ``NOT_AN_RMA`` reads it
+_LIST_SEPARATOR = rf"(?:\s*(?:{_PUNCTUATION})\s*#?|{_DASH}|(?<=\d)\s*(?P<hash>#)|(?<=\d)\s)\s*"
 _CURRENCY = (
     r"(?:usd|eur|gbp|cad|aud|nzd|jpy|chf|sek|nok|dkk|pln|czk|huf|mxn|brl|inr"
     r"|sgd|hkd|cny|krw|zar|aed|ils|dollars?|euros?)\b|[$€£¥]"
@@ -51,11 +61,18 @@ _LIST_NEXT = re.compile(
     rf"{_LIST_SEPARATOR}(?:{_NO_ITEM}|{_CURRENCY_AFTER}|(?P<rma>\d{{3,20}}))",
     re.IGNORECASE,
 )
-# RE2, over plain notes: a separator, then 3 digits. A note with one match and this may hold
-# a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone). Not "digits, a
-# separator": a list is read from the end of the match, and a custom pattern may end in text
-# ("(?P<rma>\d+) returned" on "12345 returned, 12346"), which RE2 then read as one RMA.
-_LIST_HINT = rf"(?i){_LIST_SEPARATOR}\d{{3}}"
+# RE2, over plain notes: a separator, then 3 digits, anywhere. A note with one match and this
+# may hold a list, so ``parse_rmas`` reads it (few notes: most name their RMA alone). Each
+# ``_LIST_SEPARATOR`` before an item is found by it (the look-behinds' digit read as one), so
+# it misses no list; not "digits, a separator" for the punctuation: a list is read from the
+# end of the match, and a custom pattern may end in text ("(?P<rma>\d+) returned" on "12345
+# returned, 12346"), which RE2 then read as one RMA. A dash or a space counts after a digit
+# only, so "RMA-12345", "Refund RMA 12345" and "RMA 777 (call 555-123-4567)" stay on the
+# fast path.
+_LIST_HINT = (
+    r"(?i)(?:(?:[,/&;|+]|\band\b|\bor\b)\s*#?|\d(?:\s+-|-\s)\s*#?|\d\s*#|\d\s)\s*\d{3}"
+    r"|\d{5}-\d{5}"
+)
 
 
 @lru_cache(maxsize=32)
@@ -97,14 +114,20 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
         return []
     found: dict[str, None] = {}
     for match in _compile(tuple(patterns)).finditer(note):
-        rma = next((v for k, v in match.groupdict().items() if k.startswith("rma_") and v), None)
-        if rma is None:
+        group = next((k for k, v in match.groupdict().items() if k.startswith("rma_") and v), "")
+        if not group:
             continue
+        rma, end = match[group], match.end()
         found.setdefault(ascii_digits(rma), None)
-        end = match.end()
+        hashed = note[: match.start(group)].rstrip().endswith("#")  # "RMA #12345"
         while (item := _LIST_NEXT.match(note, end)) is not None:
-            if item["rma"]:  # else an amount, a date or a phone number: read past it
-                found.setdefault(ascii_digits(item["rma"]), None)  # "RMA 12345, 12346"
+            if item["hash"] and not hashed:
+                break  # "RMA 12345 #1001": an order name after the RMA
+            # else an amount, a date or a phone number, or "+ 500" after 12345: read past it
+            if item["rma"] and not (item["plus"] and len(item["rma"]) < len(rma)):
+                hashed = hashed or "#" in note[end : item.start("rma")]
+                rma = item["rma"]
+                found.setdefault(ascii_digits(rma), None)  # "RMA 12345, 12346"
             end = item.end()
     return list(found)
 

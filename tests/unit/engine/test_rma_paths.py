@@ -55,6 +55,13 @@ TAILS = [
     ",50",
     "-",
     " items ",
+    # issue #4's separators: ";", "+", "|", "-" or whitespace between numbers, "#" repeated
+    "; ",
+    " + ",
+    "+",
+    "|",
+    " - ",
+    " #",
 ]
 NUMBER = st.sampled_from(NUMBERS) | st.sampled_from(NOT_RMAS)
 CHUNKS = st.tuples(st.sampled_from(LEADS), NUMBER, st.sampled_from(TAILS)).map("".join)
