@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,7 +30,10 @@ if TYPE_CHECKING:
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 
 
-def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:
+@contextmanager
+def _ledger_sessions(config: Path | None) -> Iterator[tuple[Settings, Any]]:
+    """The settings and sessions of the shop's store, closed after the block (PostgreSQL's
+    pooled connection was left to the garbage collector, which warns of it)."""
     from sqlalchemy.orm import sessionmaker
 
     from recon.bootstrap import open_store
@@ -36,7 +41,10 @@ def _ledger_sessions(config: Path | None) -> tuple[Settings, Any]:
 
     settings = _settings(config)
     store = open_store(settings)
-    return settings, sessionmaker(store.engine, expire_on_commit=False)
+    try:
+        yield settings, sessionmaker(store.engine, expire_on_commit=False)
+    finally:
+        store.close()
 
 
 @actions_app.command("list")
@@ -56,8 +64,7 @@ def actions_list(
     except ValueError:
         choices = ", ".join(s.value for s in ActionState)
         raise ConfigError(f"--state: expected one of {choices}, got {state}") from None
-    settings, sessions = _ledger_sessions(config)
-    with sessions() as session:
+    with _ledger_sessions(config) as (settings, sessions), sessions() as session:
         rows = list_actions(session, settings.shop.slug, states)
         listed = None if states is None else {row.id for row in rows}
         replaced = superseded_by(session, settings.shop.slug, listed)
@@ -96,10 +103,13 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
 
     from recon.remediation import ledger
 
-    settings, sessions = _ledger_sessions(config)
     decide = ledger.approve if approve else ledger.reject
     try:
-        with sessions() as session, session.begin():
+        with (
+            _ledger_sessions(config) as (settings, sessions),
+            sessions() as session,
+            session.begin(),
+        ):
             rows = decide(
                 session,
                 settings.shop.slug,
@@ -160,8 +170,7 @@ def actions_history(
     from recon.remediation.supersession import superseded_by
     from recon.remediation.views import describe
 
-    settings, sessions = _ledger_sessions(config)
-    with sessions() as session:
+    with _ledger_sessions(config) as (settings, sessions), sessions() as session:
         try:
             view, trail = action_trail(session, settings.shop.slug, action_id)
         except RemediationError as exc:  # an unknown id: the input, exit 2
