@@ -21,11 +21,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_json import JsonOption, money, print_document, when
 from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError, LockError, RemediationError
 
 if TYPE_CHECKING:
     from recon.config import Settings
+    from recon.remediation.history import Send
+    from recon.remediation.ledger import ActionEventRow, ActionView
+    from recon.remediation.supersession import Supersession
 
 actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes to change.")
 
@@ -51,6 +55,7 @@ def _ledger_sessions(config: Path | None) -> Iterator[tuple[Settings, Any]]:
 def actions_list(
     config: ConfigOption = None,
     state: Annotated[list[str] | None, typer.Option(help="only these states")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List intents: proposed, approved, done, failed, needs_review... An unsent one in
     review that a later intent replaced shows as "superseded by <id>", with what changed."""
@@ -68,6 +73,10 @@ def actions_list(
         rows = list_actions(session, settings.shop.slug, states)
         listed = None if states is None else {row.id for row in rows}
         replaced = superseded_by(session, settings.shop.slug, listed)
+    if as_json:
+        rows_json = [_action_json(row, replaced.get(row.id)) for row in rows]
+        print_document("actions", settings.shop.slug, "actions", rows_json)
+        return
     table = Table(title=f"actions for {settings.shop.slug}")
     for column in ("id", "kind", "category", "rma", "order", "what", "state", "reason"):
         table.add_column(column)
@@ -163,6 +172,7 @@ def actions_reject(
 def actions_history(
     action_id: Annotated[int, typer.Argument(help="an intent id from `actions list`")],
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """One intent's audit trail: who recorded, approved, rejected or sent it, when and why,
     what was sent under its key and what Shopify answered (read-only)."""
@@ -176,6 +186,9 @@ def actions_history(
         except RemediationError as exc:  # an unknown id: the input, exit 2
             raise ConfigError(str(exc)) from None
         replaced = superseded_by(session, settings.shop.slug, [action_id]).get(action_id)
+    if as_json:
+        _print_trail(settings.shop.slug, view, trail, replaced)
+        return
     console = Console(width=None if sys.stdout.isatty() else 240)
     said = [
         f"action {view.id}: {describe(view)}",
@@ -222,3 +235,45 @@ def _change(before: str | None, after: str) -> str:
     if before is None:
         return f"recorded {after}"
     return f"{before} → {after}" if before != after else f"note ({after})"
+
+
+def _action_json(view: ActionView, replaced: Supersession | None) -> dict[str, Any]:
+    """An intent for ``--json``: the ledger's columns (``amount`` exact, with ``currency``),
+    who decided it, and ``superseded_by`` (null, or the intent that replaced it: its id, its
+    state and what changed) where the table shows "superseded by <id>"; ``state`` stays the
+    ledger's own."""
+    instead = None
+    if replaced is not None:
+        instead = {"id": str(replaced.by), "state": replaced.by_state, "change": replaced.change}
+    return {
+        "id": str(view.id), "key": view.key, "kind": view.kind, "category": view.category,
+        "rma": view.rma, "order_id": view.order_id, "finding_key": view.finding_key,
+        "amount": money(view.amount, view.currency), "currency": view.currency,
+        "state": view.state, "reason": view.reason, "result_id": view.result_id,
+        "approved_by": view.approved_by, "rejected_by": view.rejected_by,
+        "decision_reason": view.decision_reason, "details": view.details,
+        "created_at": when(view.created_at), "updated_at": when(view.updated_at),
+        "superseded_by": instead,
+    }  # fmt: skip
+
+
+def _print_trail(
+    shop: str, view: ActionView, trail: list[ActionEventRow], replaced: Supersession | None
+) -> None:
+    """``actions history --json``: the intent (with what it sent, ``variables``) and its
+    trail, oldest first: the ``action_events`` columns, each send's label (``first send``,
+    ``resend 1``...; null for an event that sent nothing) and what that send carried."""
+    from recon.remediation.history import sends
+
+    sent: dict[int, Send] = {id(s.event): s for s in sends(trail, view.variables)}
+    events = []
+    for e in trail:
+        send = sent.get(id(e))
+        events.append({
+            "id": str(e.id), "at": when(e.at), "from_state": e.from_state,
+            "to_state": e.to_state, "actor": e.actor, "reason": e.reason, "run_id": e.run_id,
+            "response": e.response, "send": None if send is None else send.label,
+            "variables": None if send is None else send.variables,
+        })  # fmt: skip
+    action = _action_json(view, replaced) | {"variables": view.variables}
+    print_document("action-history", shop, "events", events, action=action)

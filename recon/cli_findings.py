@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_json import JsonOption, money, print_document, when
 from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
 from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
@@ -34,6 +35,7 @@ def findings_list(
         list[str] | None,
         typer.Option(help="only these statuses (default: all but resolved and left_out)"),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List findings with their key, status and amount at risk."""
     from recon.bootstrap import open_store
@@ -52,6 +54,12 @@ def findings_list(
         rows = [f for f in store.load_findings() if f.status in wanted]
     finally:
         store.close()
+    if as_json:  # each as findings.json has it (docs/findings.md), in the table's order
+        from recon.engine.findings_json import finding_json  # pandas loads with the engine
+
+        rows_json = [finding_json(f) for f in rows]
+        print_document("findings-list", settings.shop.slug, "findings", rows_json)
+        return
     table = Table(title=f"findings for {settings.shop.slug}")
     for column in ("key", "status", "owner", "amount", "acknowledged by", "note"):
         table.add_column(column)
@@ -112,16 +120,22 @@ def _already(finding: Finding, note: str) -> str:
 def findings_history(
     key: Annotated[str, typer.Argument(help="a finding key (findings list, findings.json)")],
     config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A finding's timeline: when it was seen, acknowledged (by whom, why), reopened, cleared."""
     from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    store = open_store(_settings(config))
+    settings = _settings(config)
+    store = open_store(settings)
     try:
         events = store.finding_history(key)
     finally:
         store.close()
+    if as_json:  # the finding_events columns, oldest first
+        rows = [_event_json(e) for e in events]
+        print_document("finding-history", settings.shop.slug, "events", rows, key=key)
+        return
     table = Table(title=f"history of {escape(key)} (times UTC)")
     for column in ("time", "status", "amount", "source", "acknowledged by", "note"):
         table.add_column(column)
@@ -139,6 +153,20 @@ def findings_history(
     if events and events[0].origin is EventOrigin.UPGRADE:
         table.caption = "the history begins at the upgrade that added it: earlier changes unknown"
     Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _event_json(event: FindingEvent) -> dict[str, Any]:
+    """One history event for ``--json``: the ``finding_events`` table's columns."""
+    return {
+        "at": when(event.at), "status": event.status.value, "origin": event.origin.value,
+        "amount_at_risk": money(event.amount_at_risk, event.currency),
+        "currency": event.currency,
+        "amount_before": money(event.amount_before, event.currency_before),
+        "currency_before": event.currency_before, "first_seen": when(event.first_seen),
+        "run_id": event.run_id, "acknowledged_by": event.acknowledged_by,
+        "acknowledged_note": event.acknowledged_note,
+        "acknowledged_at": when(event.acknowledged_at),
+    }  # fmt: skip
 
 
 def _status_text(event: FindingEvent, previous: FindingStatus | None) -> str:

@@ -7,15 +7,18 @@ beside it (``recon.mail_parked``); no run resends it on its own. ``outbox list``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from recon.cli_json import JsonOption, print_document
 from recon.cli_options import ConfigOption
 from recon.errors import ConfigError, DeliveryError, LockError
 
@@ -25,6 +28,11 @@ if TYPE_CHECKING:
 # The lease a retry holds the shop's run lock by; renewed while it sends (``LeaseKeeper``), so a
 # retry that died frees the shop this long after (at once on the same host: ``holder_name``).
 RETRY_LEASE = timedelta(minutes=15)
+# The first line of a parked message's answer file: when the relay refused it for good.
+_REFUSED_AT = re.compile(r"refused for good at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC")
+# The relay's answer in it: up to the closing line saying what to do (a relay may answer in
+# several lines).
+_RELAY_ANSWER = re.compile(r"^answer: (.*?)\n(?:once the cause is fixed|\Z)", re.M | re.S)
 
 outbox_app = typer.Typer(
     no_args_is_help=True,
@@ -33,7 +41,7 @@ outbox_app = typer.Typer(
 
 
 @outbox_app.command("list")
-def outbox_list(config: ConfigOption = None) -> None:
+def outbox_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List this shop's parked mail: each message, whom it was for and the relay's answer."""
     from recon.cli import _settings
     from recon.mail_parked import ANSWER_SUFFIX, parked_mail
@@ -42,6 +50,10 @@ def outbox_list(config: ConfigOption = None) -> None:
     outbox = settings.delivery.outbox_dir
     console = Console(soft_wrap=True)
     paths = parked_mail(outbox, settings.shop.slug)
+    if as_json:
+        rows = [_parked_json(path) for path in paths]
+        print_document("outbox", settings.shop.slug, "messages", rows, outbox=str(outbox))
+        return
     if not paths:
         console.print(escape(f"no parked mail for shop {settings.shop.slug} in {outbox}"))
         return
@@ -50,6 +62,28 @@ def outbox_list(config: ConfigOption = None) -> None:
         answer = path.with_name(path.name + ANSWER_SUFFIX)
         said = answer.read_text("utf-8") if answer.is_file() else "(no answer kept)\n"
         console.print(escape("".join(f"  {line}\n" for line in said.splitlines())), end="")
+
+
+def _parked_json(path: Path) -> dict[str, str | None]:
+    """A parked message for ``--json``: its file, and what the answer beside it records
+    (``mail_parked.write_answer``): when it was refused, the shop, team, subject, recipients
+    and the relay's answer (whole, however many lines); null where no answer was kept."""
+    from recon.mail_parked import ANSWER_SUFFIX
+
+    answer = path.with_name(path.name + ANSWER_SUFFIX)
+    said = answer.read_text("utf-8") if answer.is_file() else ""
+    lines = said.splitlines()
+    fields = {
+        name: next((x.removeprefix(f"{name}: ") for x in lines if x.startswith(f"{name}: ")), None)
+        for name in ("shop", "team", "subject", "to")
+    }
+    refused = _REFUSED_AT.match(said)
+    relay = _RELAY_ANSWER.search(said)
+    return {
+        "name": path.name, "path": str(path),
+        "refused_at": refused.expand(r"\1T\2Z") if refused else None, **fields,
+        "answer": relay.group(1) if relay else None,
+    }  # fmt: skip
 
 
 @outbox_app.command("retry")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_json import JsonOption, print_document, when
 from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 # (source, kind, record id, field, reason, open, entry id if no record id): one listing row.
 _Key = tuple[str, str, str | None, str, str, bool, int | None]
 # The latest entry id, how many times, when last seen, when last resolved, and by whom and why
-# if by hand.
-_Seen = tuple[int, int, datetime | None, datetime | None, str]
+# if by hand (None: by a clean read, or open).
+_Seen = tuple[int, int, datetime | None, datetime | None, str | None, str | None]
 
 quarantine_app = typer.Typer(
     invoke_without_command=True,
@@ -47,6 +48,7 @@ def quarantine(
         bool,
         typer.Option("--all", help="also list resolved entries (by a clean read, or by hand)"),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List records that could not be used and are still broken: kept with their raw payload."""
     if ctx.invoked_subcommand is not None:
@@ -55,11 +57,16 @@ def quarantine(
     from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    store = open_store(_settings(config))
+    settings = _settings(config)
+    store = open_store(settings)
     try:
         entries = store.quarantine_entries(include_resolved=show_all)
     finally:
         store.close()
+    if as_json:
+        rows = [_entry_json(row) for row in _newest(entries)[:limit]]
+        print_document("quarantine", settings.shop.slug, "entries", rows)
+        return
     # Piped (to grep, a file): full lines, so each entry id can be copied into ``resolve``.
     Console(width=None if sys.stdout.isatty() else 240).print(_table(entries, limit, show_all))
 
@@ -120,13 +127,32 @@ def _grouped(entries: Sequence[QuarantineEntry]) -> dict[_Key, _Seen]:
         q = e.entry
         alone = e.entry_id if q.record_id is None else None
         key = (q.source, q.kind, q.record_id, q.field, q.reason, e.resolved_at is None, alone)
-        _, times, last, resolved, why = seen.pop(key, (0, 0, None, None, ""))
-        when = e.last_seen_at or e.quarantined_at
+        _, times, last, resolved, by, note = seen.pop(key, (0, 0, None, None, None, None))
+        moment = e.last_seen_at or e.quarantined_at
         if e.resolved_at is not None and (resolved is None or e.resolved_at >= resolved):
-            resolved = e.resolved_at
-            why = f" by {e.resolved_by}: {e.resolved_note}" if e.resolved_by else ""
-        seen[key] = (e.entry_id, times + e.times, max(when, last or when), resolved, why)
+            resolved, by, note = e.resolved_at, e.resolved_by, e.resolved_note
+        seen[key] = (e.entry_id, times + e.times, max(moment, last or moment), resolved, by, note)
     return seen
+
+
+def _newest(entries: Sequence[QuarantineEntry]) -> list[tuple[_Key, _Seen]]:
+    """The listing's rows, newest first by the last sighting: a "not visible" entry seen again
+    tonight keeps its first entry id, yet is tonight's news, and ``--limit`` must not cut it
+    behind older rows."""
+    return sorted(_grouped(entries).items(), key=_last_seen, reverse=True)
+
+
+def _entry_json(row: tuple[_Key, _Seen]) -> dict[str, object]:
+    """A listing row for ``--json``: the quarantine table's columns, ``id`` the latest entry's
+    (the one ``resolve`` takes), ``times`` and ``last_seen_at`` over the row's entries, the
+    reason whole; ``resolved_at`` null while the record is still broken."""
+    (source, kind, record_id, field, reason, _, _), seen = row
+    entry_id, times, last, resolved, by, note = seen
+    return {
+        "id": str(entry_id), "source": source, "kind": kind, "record_id": record_id,
+        "field": field, "reason": reason, "times": times, "last_seen_at": when(last),
+        "resolved_at": when(resolved), "resolved_by": by, "resolved_note": note,
+    }  # fmt: skip
 
 
 def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Table:
@@ -140,21 +166,19 @@ def _table(entries: Sequence[QuarantineEntry], limit: int, show_all: bool) -> Ta
     columns = ["entry", "source", "kind", "record id", "field", "reason", "times", "last seen"]
     for column in [*columns, "status"] if show_all else columns:
         table.add_column(column)
-    # Newest first by the last sighting: a "not visible" entry seen again tonight keeps its first
-    # entry id, yet is tonight's news, and ``--limit`` must not cut it behind older rows.
-    newest = sorted(seen.items(), key=_last_seen, reverse=True)
-    for key, (entry_id, times, last, resolved, why) in newest[:limit]:
+    for key, (entry_id, times, last, resolved, by, note) in _newest(entries)[:limit]:
         source, kind, record_id, field, reason, is_open, _ = key
+        why = f" by {by}: {note}" if by else ""
         cells = [str(entry_id), *(escape(v) for v in (source, kind, record_id or "?", field))]
         cells += [escape(reason[:120]), str(times), last.strftime("%Y-%m-%d") if last else ""]
         if show_all:
-            when = resolved.strftime("%Y-%m-%d %H:%M UTC") if resolved else ""
-            cells.append("open" if is_open else escape(f"resolved {when}{why}"))
+            at = resolved.strftime("%Y-%m-%d %H:%M UTC") if resolved else ""
+            cells.append("open" if is_open else escape(f"resolved {at}{why}"))
         table.add_row(*cells)
     return table
 
 
 def _last_seen(row: tuple[_Key, _Seen]) -> tuple[float, int]:
     """Sort key of a listing row: when it was last seen, then its entry id."""
-    entry_id, _, last, _, _ = row[1]
+    entry_id, _, last, _, _, _ = row[1]
     return (last.timestamp() if last else 0.0, entry_id)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from recon.cli_json import JsonOption, print_document, when
 from recon.cli_options import ConfigOption
 
 # The exit code each status stands for when the run did not record its own (docs/commands.md
@@ -30,6 +31,7 @@ def runs(
     config: ConfigOption = None,
     # At least 1: 0 would show nothing under a title promising runs.
     limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """The shop's latest runs, newest first: kind, status, exit code, times (UTC), figures."""
     from recon.bootstrap import open_store
@@ -39,6 +41,9 @@ def runs(
     slug = settings.shop.slug
     missing = _missing_store(settings.store.url, settings.store.schema_)
     if missing is not None:  # read-only: opening it would create, migrate and claim a store
+        if as_json:  # no runs: an empty list, as for a store with none (and no store URL)
+            print_document("runs", slug, "runs", [])
+            return
         Console().print(f"no runs for {escape(slug)}: its store {escape(missing)} does "
                         "not exist yet (no run or backfill has used it)")  # fmt: skip
         return
@@ -47,6 +52,9 @@ def runs(
         rows = store.recent_runs(limit)
     finally:
         store.close()
+    if as_json:
+        print_document("runs", slug, "runs", [_as_json(row) for row in rows])
+        return
     if not rows:
         Console().print(f"no runs recorded for {escape(slug)} yet")
         return
@@ -102,6 +110,18 @@ def _missing_store(url: str, schema: str | None) -> str | None:
         return None
     where = redact_database_url(url)
     return f"(schema {schema!r} of {where})" if schema else f"at {where}"
+
+
+def _as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A run for ``--json``: the runs table's columns (``stats`` whole, its error unshortened)
+    and the exit code the table shows (null where it shows none)."""
+    stats: dict[str, Any] = row["stats"] or {}
+    code = _exit(row["status"], stats)
+    return {
+        "id": str(row["id"]), "kind": row["kind"], "status": row["status"],
+        "exit_code": int(code) if code else None, "started_at": when(row["started_at"]),
+        "finished_at": when(row["finished_at"]), "stats": stats,
+    }  # fmt: skip
 
 
 def _exit(status: str, stats: dict[str, Any]) -> str:

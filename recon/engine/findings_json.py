@@ -49,7 +49,8 @@ def sort_findings(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=report_order)
 
 
-def _as_json(finding: Finding) -> dict[str, Any]:
+def finding_json(finding: Finding) -> dict[str, Any]:
+    """One finding as findings.json lists it (docs/findings.md), also ``findings list --json``."""
     data = finding.model_dump(mode="python")
     out: dict[str, Any] = {}
     for name in _FIELDS:
@@ -76,7 +77,7 @@ def write_findings_json(
     """
     document = {
         "format": FORMAT, "version": VERSION, "shop": shop, "run_id": run_id,
-        "as_of": _when(as_of), "findings": [_as_json(f) for f in sort_findings(findings)],
+        "as_of": _when(as_of), "findings": [finding_json(f) for f in sort_findings(findings)],
     }  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

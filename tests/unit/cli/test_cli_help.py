@@ -24,6 +24,9 @@ COMMANDS = [
     ["findings", "ack"],
     ["quarantine"],
     ["quarantine", "resolve"],
+    ["findings", "history"],
+    ["runs"],
+    ["outbox", "list"],
 ]
 
 
