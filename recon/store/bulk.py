@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, delete, insert
+from sqlalchemy import String, Table, delete, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,10 +32,17 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def upsert_rows(
-    session: Session, model: type[tbl.Base], rows: Sequence[Row], *, keep: Collection[str] = ()
+    session: Session,
+    model: type[tbl.Base],
+    rows: Sequence[Row],
+    *,
+    keep: Collection[str] = (),
+    newer_by: str | None = None,
 ) -> None:
     """Insert or update ``rows`` by primary key, in chunks, on SQLite or PostgreSQL; the
     columns named in ``keep`` keep their stored value on update (a new row gets the row's).
+    With ``newer_by`` (a time column) a stored row whose time is after the incoming row's is
+    left as it is (``ON CONFLICT ... DO UPDATE ... WHERE``); see ``not_before``.
 
     Raises:
         StoreError: the database is neither SQLite nor PostgreSQL.
@@ -54,13 +62,40 @@ def upsert_rows(
     changes = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in fixed}
     rows = _fit_text(table, keys, rows)
     if changes:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes)
+        where = not_before(stmt.excluded[newer_by], table.c[newer_by]) if newer_by else None
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=changes, where=where)
     else:  # a table of keys only (order_refund_ids): nothing to update
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     # ON CONFLICT cannot touch one row twice in a statement: keep the last row per key.
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
     for chunk in chunks(unique, max(1, MAX_PARAMS // len(table.columns))):
         session.execute(stmt, list(chunk))
+
+
+def not_before(incoming: Any, stored: Any) -> Any:
+    """SQL for "the incoming copy is not older than the stored one" by their own times.
+
+    An equal time is the same version read again: it is written (it may carry a field an older
+    parser dropped). A time missing on either side (the columns are NOT NULL today; a record
+    kind read without one) cannot say which copy is older: the incoming one is written, as
+    before this check. SQLite keeps times as naive UTC text of one width, which compares in
+    time order (``tables.UTCDateTime``); PostgreSQL compares ``timestamptz``.
+    """
+    return or_(incoming.is_(None), stored.is_(None), incoming >= stored)
+
+
+def mirrored_times(
+    session: Session, model: type[tbl.Base], column: str, ids: Sequence[str]
+) -> dict[str, datetime]:
+    """``column`` (a time) of the stored rows among ``ids`` (by ``id``); absent ids are left out."""
+    table = table_of(model)
+    found: dict[str, datetime] = {}
+    for chunk in chunks(list(dict.fromkeys(ids)), 500):
+        query = select(table.c.id, table.c[column]).where(table.c.id.in_(chunk))
+        for row_id, moment in session.execute(query):
+            if moment is not None:
+                found[str(row_id)] = moment
+    return found
 
 
 def insert_rows(session: Session, model: type[tbl.Base], rows: Sequence[Row]) -> None:

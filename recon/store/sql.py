@@ -36,7 +36,7 @@ from recon.store import quarantine, visibility
 from recon.store import rows as conv
 from recon.store import tables as tbl
 from recon.store.bookkeeping import Bookkeeping
-from recon.store.bulk import chunks, replace_children, upsert_rows
+from recon.store.bulk import chunks, mirrored_times, replace_children, upsert_rows
 from recon.store.connect import create_store_engine, prepare_sqlite_file, sqlite_pragmas
 from recon.store.migrate import upgrade_to_head
 from recon.store.owner import Ownership
@@ -90,6 +90,27 @@ def _older(copy: _ID, than: _ID) -> bool:
     """Whether ``copy`` was changed before ``than`` by its own ``updated_at`` (both known)."""
     mine, theirs = getattr(copy, "updated_at", None), getattr(than, "updated_at", None)
     return isinstance(mine, datetime) and isinstance(theirs, datetime) and mine < theirs
+
+
+# Kinds whose copies carry the API's own ``updated_at``: an older copy never replaces a newer.
+_Versioned = TypeVar("_Versioned", LoopReturnRecord, OrderRecord)
+
+
+def _not_older(
+    session: Session, model: type[tbl.Base], records: list[_Versioned]
+) -> list[_Versioned]:
+    """The copies not older than the mirrored ones (by ``updated_at``, same id).
+
+    Across batches and runs a copy can come after a newer one: a listing page served from a
+    search index that lags, a page read later in the night, a backfill window read again after
+    the nightly. Written, the mirror went back to the record as it was before its change (a
+    refund made looked missing, a restock done undone) and the engine reconciled against that.
+    Such a copy is not written, nor are its children (lines, refund ids): they belong to its
+    version. An equal ``updated_at`` is written (the same version read again), and so is a copy
+    with no mirrored row (``bulk.not_before`` says the same in SQL, for the upsert itself).
+    """
+    stored = mirrored_times(session, model, "updated_at", [r.id for r in records])
+    return [r for r in records if r.id not in stored or r.updated_at >= stored[r.id]]
 
 
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
@@ -236,11 +257,14 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
     def upsert_returns(
         self, records: Iterable[LoopReturnRecord], *, session: Session | None = None
     ) -> int:
-        """Insert or update Loop returns and replace their lines; returns the count written."""
-        unique = _latest_by_id(records)
-        parents, lines = conv.return_rows(unique, self.clock.now())
+        """Insert or update Loop returns and replace their lines; returns the count written.
+
+        A copy older than the mirrored one (``updated_at``) is not written (``_not_older``).
+        """
         with self._tx(session) as s:
-            upsert_rows(s, tbl.LoopReturnRow, parents)
+            unique = _not_older(s, tbl.LoopReturnRow, _latest_by_id(records))
+            parents, lines = conv.return_rows(unique, self.clock.now())
+            upsert_rows(s, tbl.LoopReturnRow, parents, newer_by="updated_at")
             replace_children(s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines)
         return len(unique)
 
@@ -251,6 +275,8 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
 
         An order always has line items, so a record without any was read by a lean query (the
         refunded-orders sweep) that did not ask for them: the lines already mirrored are kept.
+        A copy older than the mirrored one (``updated_at``) is not written, nor are its lines
+        and refund ids (``_not_older``); the order is visible all the same.
         """
         batch = list(records)
         in_batch = {o.id: o.lines for o in batch if o.lines}
@@ -260,14 +286,15 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
             else o
             for o in _latest_by_id(batch)
         ]
-        ids = [o.id for o in unique]
+        read = [o.id for o in unique]
         with self._tx(session) as s:
-            unique = _keep_known_lines(s, unique)
+            unique = _keep_known_lines(s, _not_older(s, tbl.OrderRow, unique))
+            ids = [o.id for o in unique]
             parents, lines, refund_ids = conv.order_rows(unique, self.clock.now())
-            upsert_rows(s, tbl.OrderRow, parents)
+            upsert_rows(s, tbl.OrderRow, parents, newer_by="updated_at")
             replace_children(s, tbl.OrderLineRow, "order_id", ids, lines)
             replace_children(s, tbl.OrderRefundIdRow, "order_id", ids, refund_ids)
-            visibility.clear(s, ids)  # read (it is here): visible again
+            visibility.clear(s, read)  # read (it is here): visible again, whichever copy
         return len(unique)
 
     def upsert_refunds(
