@@ -3,7 +3,9 @@
 Outcomes (shopify-admin-api.md §16-17, loop-returns-api.md §4):
 
     success (< 400, no retry verdict from the body)   -> returned
-    body verdict (THROTTLED, INTERNAL_SERVER_ERROR)   -> retried; THROTTLED is safe for writes
+    body verdict (THROTTLED, INTERNAL_SERVER_ERROR,   -> retried; THROTTLED is safe for writes;
+      an empty nodes(ids:) list for ids asked)           the last empty list is returned when
+                                                         the attempts run out (``last_answer``)
     429                                               -> retried, Retry-After honoured (writes too:
                                                          the request was refused before executing);
                                                          without the header, the policy's throttle
@@ -100,6 +102,10 @@ class BodyVerdict:
     wait: float | None = None
     executed: bool = False  # True: the request may have run (a write must not be resent)
     throttle: bool = False  # True: the server is pacing us (THROTTLED), not failing
+    # True: when the attempts run out, the last response is returned for the caller to judge
+    # instead of ``RetryExhaustedError`` (an answer that is wrong but whole, as an empty
+    # ``nodes(ids:)`` list: it costs the ids asked, which the caller keeps unread, not the run).
+    last_answer: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class _Retry:
     wait: float
     reason: str
     throttle: bool = False
+    answer: httpx.Response | None = None  # returned when the attempts run out (``last_answer``)
 
 
 BodyCheck = Callable[[httpx.Response], BodyVerdict | None]
@@ -220,6 +227,9 @@ class RetryingSender:
             if isinstance(outcome, httpx.Response):
                 return outcome
             if attempt == most:
+                if outcome.answer is not None:
+                    logger.warning("%s: %s after %d attempts", where, outcome.reason, attempt)
+                    return outcome.answer
                 raise RetryExhaustedError(
                     f"{where}: gave up after {attempt} attempts; last failure: {outcome.reason}"
                 )
@@ -257,7 +267,8 @@ class RetryingSender:
                 after = parse_retry_after(response.headers.get("Retry-After"), self._clock)
                 if after is not None and (wait < 0 or after > wait):
                     wait = after
-            return _Retry(wait, reason, throttle=verdict.throttle)
+            answer = response if verdict.last_answer else None
+            return _Retry(wait, reason, throttle=verdict.throttle, answer=answer)
         return self._classify_status(response, where, write=write)
 
     def _classify_status(

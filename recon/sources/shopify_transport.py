@@ -154,10 +154,11 @@ class ShopifyTransport:
             json={"query": document, "variables": dict(variables)},
             headers={"X-Shopify-Access-Token": self._token, "Accept": "application/json"},
         )
+        asked = None if write else variables.get("ids")
         response = self._sender.send(
             request,
             write=write,
-            check_body=partial(self._check_body, pacer=pacer),
+            check_body=partial(self._check_body, pacer=pacer, asked=asked),
             pace=pacer.pace,
         )
         self.versions.check(response)
@@ -175,8 +176,18 @@ class ShopifyTransport:
             )
         return data, extensions or {}
 
-    def _check_body(self, response: httpx.Response, *, pacer: RequestPacer) -> BodyVerdict | None:
-        """THROTTLED (any HTTP status) and INTERNAL_SERVER_ERROR in the body are retriable (§16).
+    def _check_body(
+        self, response: httpx.Response, *, pacer: RequestPacer, asked: object = None
+    ) -> BodyVerdict | None:
+        """THROTTLED (any HTTP status) and INTERNAL_SERVER_ERROR in the body are retriable (§16),
+        and so is an empty ``nodes`` list for the ids ``asked`` (a read's ``ids``).
+
+        ``nodes(ids:)`` answers one entry per id asked, null where it cannot show one (§6): an
+        empty list for a non-empty ask is a broken answer, not "none of them visible", which
+        held up to 250 orders' writes until their recheck. It is asked again under the retry
+        policy; if every attempt answers ``[]``, the last answer is returned and its ids are
+        kept unread, asked again next run (``shopify_answers.nodes_by_id``). A shorter list that
+        is not empty is matched by id as before: the ids it leaves out read as not visible.
 
         Raises:
             CostExceededError: THROTTLED for a query dearer than the whole bucket: no wait makes
@@ -205,6 +216,11 @@ class ShopifyTransport:
             return BodyVerdict("THROTTLED", wait=wait, throttle=True)
         if "INTERNAL_SERVER_ERROR" in codes:
             return BodyVerdict("INTERNAL_SERVER_ERROR", executed=True)
+        data = body.get("data")
+        nodes = data.get("nodes") if isinstance(data, Mapping) else None
+        if isinstance(asked, list) and asked and nodes == []:
+            why = f"nodes(ids:) answered an empty list for {len(asked)} ids"
+            return BodyVerdict(f"{why} (X-Request-Id {request_id(response)})", last_answer=True)
         return None
 
     @staticmethod

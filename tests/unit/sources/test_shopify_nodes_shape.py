@@ -126,10 +126,43 @@ def test_refunds_from_a_short_nodes_list_with_a_null_are_held_not_read() -> None
     assert all("RefundsById" in q.reason for q in items if isinstance(q, Quarantined))
 
 
-def test_an_empty_list_shows_none_of_the_ids_asked() -> None:
-    """Left out, every id of a chunk whose orders are all gone: each is not visible."""
-    items = list(_client(ScriptedTransport([gql({"nodes": []})])).iter_orders_by_id(["1", "2"]))
-    assert not_visible_orders([i for i in items if isinstance(i, Quarantined)]) == ["1", "2"]
+def test_an_empty_list_for_ids_asked_is_asked_again_and_the_answer_read() -> None:
+    """``nodes(ids:)`` answers one entry per id asked (§6): an empty list for a non-empty ask
+    is a broken answer, not "none of them visible". It was taken for the latter, and up to 250
+    orders' writes were held until their recheck. It is asked again (the retry policy)."""
+    transport = ScriptedTransport([gql({"nodes": []}), gql({"nodes": [_order(1), _order(2)]})])
+    client = _client(transport)
+    items = list(client.iter_orders_by_id(["1", "2"]))
+    assert sorted(i.id for i in items if isinstance(i, OrderRecord)) == ["1", "2"]
+    assert not [i for i in items if isinstance(i, Quarantined)]
+    assert len(transport.requests) == 2
+    assert client.retry_budget.retries_spent == 1  # drawn from the run's budget like a 5xx
+
+
+@pytest.mark.parametrize("kind", ["order", "refund", "balance_transaction"])
+def test_an_empty_list_that_stays_empty_leaves_the_ids_unread_not_invisible(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every attempt of the policy answered ``[]``: the ids asked are kept for review as unread
+    (a shape entry: their writes held, asked again next run), none marked not visible."""
+    transport = ScriptedTransport([gql({"nodes": []})], repeat_last=True)
+    client = _client(transport)
+    read = {
+        "order": client.iter_orders_by_id,
+        "refund": client.iter_refunds_by_id,
+        "balance_transaction": client.iter_balance_transactions_by_id,
+    }[kind]
+    items = list(read(["1", "2"]))
+    assert len(transport.requests) == RetryPolicy().max_attempts
+    held = [i for i in items if isinstance(i, Quarantined)]
+    assert len(held) == len(items) == 2
+    assert sorted((q.kind, q.record_id, q.field) for q in held) == [
+        (kind, "1", "nodes"),
+        (kind, "2", "nodes"),
+    ]
+    assert all(not q.not_visible and "an empty list for 2 ids" in q.reason for q in held)
+    assert not_visible_orders(held) == []
+    assert "an empty list for 2 ids" in caplog.text
 
 
 @pytest.mark.parametrize("position", [0, 1, 2])
