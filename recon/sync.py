@@ -53,6 +53,7 @@ __all__ = [
     "commit_batch",
     "loop_stream",
     "not_visible_orders",
+    "one_entry_per_record",
     "partly_read_orders",
     "plan_nightly",
     "run_sync",
@@ -163,7 +164,10 @@ def commit_batch(
         recon.errors.LockError: ``fence`` refused (the lease was lost); nothing is kept.
     """
     _keep_known_links(store, batch)
-    stats = SyncStats(quarantined=len(batch.quarantined), listed=len(batch.stamps))
+    batch.quarantined = one_entry_per_record(batch.quarantined)
+    # An order changed while the list was paged is named again on a later page: once here.
+    listed = len({stamp.id for stamp in batch.stamps})
+    stats = SyncStats(quarantined=len(batch.quarantined), listed=listed)
     with store.session() as s:
         stats.records = {
             "returns": store.upsert_returns(batch.returns, session=s),
@@ -189,6 +193,19 @@ def commit_batch(
             fence(s)
     _log_held(batch.quarantined)
     return stats
+
+
+def one_entry_per_record(quarantined: Sequence[Quarantined]) -> list[Quarantined]:
+    """One entry per record and field, the last read's: a record that changed while its list
+    was paged comes twice (``shopify_paging.unseen``), and two unreadable copies made two open
+    entries for one problem. Entries without a record id are all kept (nothing tells them
+    apart but their payloads, each one to check)."""
+    last = {(q.source, q.kind, q.record_id, q.field): i for i, q in enumerate(quarantined)}
+    return [
+        q
+        for i, q in enumerate(quarantined)
+        if q.record_id is None or last[(q.source, q.kind, q.record_id, q.field)] == i
+    ]
 
 
 def _keep_known_links(store: SqlStore, batch: Batch) -> None:
