@@ -102,9 +102,14 @@ class SyncStats:
         }
 
 
-def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:
-    """The ids of the batch's records per (source, kind), as quarantine entries name them."""
-    return {
+def stored_ids(
+    batch: Batch, not_taken: Mapping[tuple[str, str], Sequence[str]] | None = None
+) -> dict[tuple[str, str], list[str]]:
+    """The ids of the batch's records per (source, kind), as quarantine entries name them,
+    less ``not_taken``: copies older than the mirror's, which it did not write
+    (``SqlStore.older_copies``). Such a copy says nothing of the version an open entry could
+    not read, so it must not resolve that entry and release the record's writes."""
+    ids = {
         ("loop", "return"): [r.id for r in batch.returns],
         ("shopify", "order"): [o.id for o in batch.orders],
         ("shopify", "refund"): [r.id for r in batch.refunds],
@@ -112,6 +117,8 @@ def stored_ids(batch: Batch) -> dict[tuple[str, str], list[str]]:
         ("shopify", "balance_transaction"): [b.id for b in batch.balance_transactions],
         ("shopify", "gift_card"): [g.id for g in batch.gift_cards],
     }
+    skip = {key: set(found) for key, found in (not_taken or {}).items()}
+    return {key: [i for i in found if i not in skip.get(key, set())] for key, found in ids.items()}
 
 
 def not_visible_orders(quarantined: Iterable[Quarantined]) -> list[str]:
@@ -169,6 +176,7 @@ def commit_batch(
     listed = len({stamp.id for stamp in batch.stamps})
     stats = SyncStats(quarantined=len(batch.quarantined), listed=listed)
     with store.session() as s:
+        not_taken = store.older_copies(batch.returns, batch.orders, session=s)
         stats.records = {
             "returns": store.upsert_returns(batch.returns, session=s),
             "orders": store.upsert_orders(batch.orders, session=s),
@@ -181,7 +189,9 @@ def commit_batch(
         }
         _record_visibility(store, batch, s)
         # Entries of records read cleanly tonight are resolved, then tonight's are added.
-        store.resolve_quarantined(stored_ids(batch), batch.quarantined, session=s)
+        store.resolve_quarantined(
+            stored_ids(batch, not_taken), batch.quarantined, shown=not_taken, session=s
+        )
         store.add_quarantined(batch.quarantined, run_id, session=s)
         for stream, at in (watermarks or {}).items():
             store.set_watermark(stream, at, session=s)

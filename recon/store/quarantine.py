@@ -137,12 +137,18 @@ def _seen_again(
 
 
 def resolve_read(
-    session: Session, stored: Stored, tonight: Sequence[Quarantined], at: datetime
+    session: Session,
+    stored: Stored,
+    tonight: Sequence[Quarantined],
+    at: datetime,
+    shown: Stored | None = None,
 ) -> int:
     """Resolve the open entries of records stored cleanly in this sync; returns how many.
 
     A record also rejected in the same sync (two copies, one bad) is not readable now: its
     entries stay open. A cleaning note stays open while the same field was cleaned again.
+    ``shown``: records read cleanly but not stored (a copy older than the mirror's): only
+    their "not visible" entries are resolved (Shopify shows them; ``_shown_again``).
     """
     rejected = {(q.source, q.kind, q.record_id) for q in tonight if not q.usable}
     cleaned = {(q.source, q.kind, q.record_id, q.field) for q in tonight if q.usable}
@@ -165,7 +171,7 @@ def resolve_read(
                 if not (reason.startswith(CLEANED) and (source, kind, record_id, field) in cleaned)
             ]
     done += _shapes_answered(session, tonight)
-    done += _shown_again(session, tonight)
+    done += _shown_again(session, tonight, shown or {})
     for chunk in chunks(done, _IN_CHUNK):
         session.execute(update(row).where(row.id.in_(chunk)).values(resolved_at=at))
     return len(done)
@@ -190,13 +196,15 @@ def _shapes_answered(session: Session, tonight: Sequence[Quarantined]) -> list[i
     return [i for i, source, kind, record in shapes if (source, kind, record) in answered]
 
 
-def _shown_again(session: Session, tonight: Sequence[Quarantined]) -> list[int]:
+def _shown_again(session: Session, tonight: Sequence[Quarantined], not_stored: Stored) -> list[int]:
     """Open "not visible" entries (a by-id read answered null) of records a read returned
-    tonight but could not store (read in part, a field unreadable): Shopify shows them, so the
-    record's mark is cleared (``recon.sync``) and so is this entry; tonight's own entry stays
-    open and holds the record's writes. Left open, the record read as gone in the quarantine
-    list while the reports no longer said so."""
+    tonight but could not store (read in part, a field unreadable; or ``not_stored``, a copy
+    older than the mirror's): Shopify shows them, so the record's mark is cleared
+    (``recon.sync``) and so is this entry; tonight's own entry, if any, stays open and holds
+    the record's writes. Left open, the record read as gone in the quarantine list while the
+    reports no longer said so."""
     shown = {(q.source, q.kind, q.record_id) for q in tonight if q.read_not_stored}
+    shown |= {(source, kind, i) for (source, kind), ids in not_stored.items() for i in ids}
     if not shown:
         return []
     row = tbl.QuarantineRow

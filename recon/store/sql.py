@@ -109,8 +109,14 @@ def _not_older(
     version. An equal ``updated_at`` is written (the same version read again), and so is a copy
     with no mirrored row (``bulk.not_before`` says the same in SQL, for the upsert itself).
     """
+    older = _older_ids(session, model, records)
+    return [r for r in records if r.id not in older]
+
+
+def _older_ids(session: Session, model: type[tbl.Base], records: list[_Versioned]) -> set[str]:
+    """Ids of ``records`` (one copy per id) older than the mirrored copy (``_not_older``)."""
     stored = mirrored_times(session, model, "updated_at", [r.id for r in records])
-    return [r for r in records if r.id not in stored or r.updated_at >= stored[r.id]]
+    return {r.id for r in records if r.id in stored and r.updated_at < stored[r.id]}
 
 
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
@@ -310,6 +316,23 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
             replace_children(s, tbl.TransactionRow, "refund_id", ids, transactions)
         return len(unique)
 
+    def older_copies(
+        self,
+        returns: Iterable[LoopReturnRecord],
+        orders: Iterable[OrderRecord],
+        *,
+        session: Session | None = None,
+    ) -> dict[tuple[str, str], list[str]]:
+        """Ids of the returns and orders ``upsert_returns`` and ``upsert_orders`` would not
+        write, by (source, kind): older than the mirrored copy (``_not_older``)."""
+        with self._tx(session) as s:
+            return {
+                ("loop", "return"): sorted(
+                    _older_ids(s, tbl.LoopReturnRow, _latest_by_id(returns))
+                ),
+                ("shopify", "order"): sorted(_older_ids(s, tbl.OrderRow, _latest_by_id(orders))),
+            }
+
     def upsert_payouts(
         self, records: Iterable[PayoutRecord], *, session: Session | None = None
     ) -> int:
@@ -406,11 +429,12 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         stored: quarantine.Stored,
         tonight: Sequence[Quarantined],
         *,
+        shown: quarantine.Stored | None = None,
         session: Session | None = None,
     ) -> int:
         """Resolve the open entries of records a sync stored cleanly (see ``resolve_read``)."""
         with self._tx(session) as s:
-            return quarantine.resolve_read(s, stored, tonight, self.clock.now())
+            return quarantine.resolve_read(s, stored, tonight, self.clock.now(), shown)
 
     def quarantine_entries(
         self, *, include_resolved: bool = False, run_id: str | None = None
