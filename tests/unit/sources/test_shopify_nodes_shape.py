@@ -140,11 +140,13 @@ def test_an_empty_list_for_ids_asked_is_asked_again_and_the_answer_read() -> Non
 
 
 @pytest.mark.parametrize("kind", ["order", "refund", "balance_transaction"])
-def test_an_empty_list_that_stays_empty_leaves_the_ids_unread_not_invisible(
+def test_an_empty_list_asked_twice_shows_none_of_the_ids(
     kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every attempt of the policy answered ``[]``: the ids asked are kept for review as unread
-    (a shape entry: their writes held, asked again next run), none marked not visible."""
+    """A second ``[]`` is taken as the answer: Shopify may leave ids it cannot show out of the
+    list (§6 is unverified), and a chunk of deleted orders then answers ``[]`` for good. The
+    ids read as not visible (their writes held until the recheck), after one re-ask only: the
+    whole policy (8 attempts, about a minute of waits) would be spent on every such recheck."""
     transport = ScriptedTransport([gql({"nodes": []})], repeat_last=True)
     client = _client(transport)
     read = {
@@ -153,15 +155,12 @@ def test_an_empty_list_that_stays_empty_leaves_the_ids_unread_not_invisible(
         "balance_transaction": client.iter_balance_transactions_by_id,
     }[kind]
     items = list(read(["1", "2"]))
-    assert len(transport.requests) == RetryPolicy().max_attempts
+    assert len(transport.requests) == 2
+    assert client.retry_budget.retries_spent == 1
     held = [i for i in items if isinstance(i, Quarantined)]
     assert len(held) == len(items) == 2
-    assert sorted((q.kind, q.record_id, q.field) for q in held) == [
-        (kind, "1", "nodes"),
-        (kind, "2", "nodes"),
-    ]
-    assert all(not q.not_visible and "an empty list for 2 ids" in q.reason for q in held)
-    assert not_visible_orders(held) == []
+    assert all(q.not_visible for q in held)
+    assert sorted(q.record_id for q in held) == ["1", "2"]
     assert "an empty list for 2 ids" in caplog.text
 
 
