@@ -3,7 +3,11 @@
 An entry is a row per time a record was quarantined (or stored with cleaned free text), never
 deleted. But a "not visible" entry (a by-id read answered null: nothing but the id to keep) is
 one row per episode: a recheck answered null again while it is open updates it (``times``, when
-and by which run it was last seen) instead of adding a row a recheck, for ever.
+and by which run it was last seen) instead of adding a row a recheck, for ever. So is a Loop
+return's unread Get Return Details (``RETURN_DETAILS_UNREAD``), re-asked every night while Loop
+fails to answer: one open entry per kind of answer (Loop failing, ``RETURN_DETAILS_FAILING``,
+or refusing: a 404), whatever its words (the status, the attempts); the kind that came last
+sets the pace of the re-asks (``SyncQueries.returns_details_due``), so the two stay apart.
 An entry stays open until a later sync reads the same record (source, kind and id) and
 stores it cleanly: then it is resolved with that sync's time, its bad payload kept as history.
 An entry without a record id (the payload was not even an object) names nothing a later read
@@ -28,7 +32,14 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from recon.errors import ConfigError
-from recon.models import CLEANED, NODES_SHAPE_FIELD, NOT_VISIBLE_REASONS, Quarantined
+from recon.models import (
+    CLEANED,
+    NODES_SHAPE_FIELD,
+    NOT_VISIBLE_REASONS,
+    RETURN_DETAILS_FAILING,
+    RETURN_DETAILS_UNREAD,
+    Quarantined,
+)
 from recon.store import tables as tbl
 from recon.store.bulk import chunks
 
@@ -55,21 +66,24 @@ class QuarantineEntry:
     last_run_id: str | None = None
 
 
-# A repeat sighting: (source, kind, record id, reason).
+# A repeat sighting: (source, kind, record id, what repeats: ``_repeating``).
 _Sighting = tuple[str, str, str, str]
 
 
 def add_entries(
     session: Session, items: Iterable[Quarantined], run_id: str | None, at: datetime
 ) -> int:
-    """Write one open row per entry, except a "not visible" one whose record already has an
-    open entry with the same reason: that one is updated (``_seen_again``); returns how many
-    entries there were."""
+    """Write one open row per entry, except a repeat (a "not visible" one, an unread Loop
+    return's details) whose record already has an open entry of the same kind: that one is
+    updated (``_seen_again``); returns how many entries there were."""
     items = list(items)
     fresh = [q for q in items if not _is_sighting(q)]
     sightings = Counter(_sighting(q) for q in items if _is_sighting(q))
     known = _seen_again(session, sightings, run_id, at)
-    firsts = {key: q for q in items if _is_sighting(q) and (key := _sighting(q)) not in known}
+    firsts: dict[_Sighting, Quarantined] = {}
+    for q in items:
+        if _is_sighting(q) and (key := _sighting(q)) not in known:
+            firsts.setdefault(key, q)  # the first one's words and payload, as an open entry's
     rows = [_row(q, run_id, at) for q in fresh]
     rows += [_row(q, run_id, at, times=sightings[key]) for key, q in firsts.items()]
     if rows:
@@ -78,11 +92,21 @@ def add_entries(
 
 
 def _is_sighting(q: Quarantined) -> bool:
-    return q.not_visible and q.record_id is not None
+    return q.record_id is not None and (q.not_visible or q.reason.startswith(RETURN_DETAILS_UNREAD))
 
 
 def _sighting(q: Quarantined) -> _Sighting:
-    return (q.source, q.kind, q.record_id or "", q.reason[:2000])
+    return (q.source, q.kind, q.record_id or "", _repeating(q.reason[:2000]))
+
+
+def _repeating(reason: str) -> str:
+    """What two entries of one record share when the second repeats the first: a "not
+    visible" reason as it is; an unread-details one, which kind of answer it was (Loop failing
+    or refusing), not its words (status, attempts, timeout), which change from night to night."""
+    for prefix in (RETURN_DETAILS_FAILING, RETURN_DETAILS_UNREAD):  # the longer one first
+        if reason.startswith(prefix):
+            return prefix
+    return reason
 
 
 def _row(q: Quarantined, run_id: str | None, at: datetime, times: int = 1) -> dict[str, object]:
@@ -113,15 +137,19 @@ def _seen_again(
             select(row.id, row.source, row.kind, row.record_id, row.reason)
             .where(
                 row.record_id.in_(chunk),
-                row.reason.in_(sorted(NOT_VISIBLE_REASONS)),
+                or_(
+                    row.reason.in_(sorted(NOT_VISIBLE_REASONS)),
+                    row.reason.startswith(RETURN_DETAILS_UNREAD, autoescape=True),
+                ),
                 row.resolved_at.is_(None),
             )
             .order_by(row.id)
         )
         for entry_id, source, kind, record_id, reason in open_rows:
-            sighting = (source, kind, record_id or "", reason)
+            sighting = (source, kind, record_id or "", _repeating(reason))
             if sighting in sightings:
-                found.setdefault(sighting, entry_id)  # the upgrade left one; the first if not
+                # One open entry, or (left by an older recon) several: counted into the first.
+                found.setdefault(sighting, entry_id)
     by_times: dict[int, list[int]] = {}
     for sighting, entry_id in found.items():
         by_times.setdefault(sightings[sighting], []).append(entry_id)

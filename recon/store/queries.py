@@ -178,9 +178,10 @@ class SyncQueries:
         Loop, and until a read settles its entry recon holds its refund and restock.
         """
         row, ret = tbl.QuarantineRow, tbl.LoopReturnRow
-        first, last = func.min(row.quarantined_at), func.max(row.quarantined_at)
+        # An entry counts its repeats (``recon.store.quarantine``): first written, last seen.
+        first, last = func.min(row.quarantined_at), func.max(row.last_seen_at)
         failing = row.reason.startswith(RETURN_DETAILS_FAILING, autoescape=True)
-        last_failing = func.max(case((failing, row.quarantined_at)))  # the last 5xx's time
+        last_failing = func.max(case((failing, row.last_seen_at)))  # the last 5xx's time
         due = (
             select(row.record_id, last.label("asked"))
             .where(

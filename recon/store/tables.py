@@ -232,9 +232,9 @@ class QuarantineRow(Base):
     sync read and stored the same record cleanly, or (an entry without a record id) when someone
     resolved it by hand. Rows are never deleted: they are the history (migration 0013 folded
     the repeat "not visible" rows of one record, which held only its id, into the first). A
-    "not visible" entry (a by-id read answered null) counts its repeat sightings while open:
-    ``times``, and the last one's ``last_seen_at`` and ``last_run_id`` (any other entry: 1,
-    its own)."""
+    "not visible" entry (a by-id read answered null), and a Loop return's unread details, count
+    their repeat sightings while open: ``times``, and the last one's ``last_seen_at`` and
+    ``last_run_id`` (any other entry: 1, its own)."""
 
     __tablename__ = "quarantine"
     __table_args__ = (Index("ix_quarantine_record", "kind", "record_id"),)

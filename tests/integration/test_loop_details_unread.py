@@ -20,7 +20,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, _ROOT)
 
-from recon.models import RETURN_DETAILS_UNREAD  # noqa: E402
+from recon.models import RETURN_DETAILS_FAILING, RETURN_DETAILS_UNREAD  # noqa: E402
 from recon.remediation.holds import hold_reason  # noqa: E402
 from recon.remediation.runner import contexts_for  # noqa: E402
 from recon.sandbox.faults import Faults  # noqa: E402
@@ -330,3 +330,43 @@ def test_re_asks_stop_for_the_night_once_loop_fails_three_in_a_row(
         ) & set(first)
         unreadable = rig.store.load_snapshot().unreadable
         assert all(("return", v) in unreadable for v in victims)
+
+
+def _entries(store: SqlStore, victim: str) -> list[tuple[bool, int]]:
+    """The victim's open entries, oldest first: (Loop failed to answer, times seen)."""
+    return [
+        (e.entry.reason.startswith(RETURN_DETAILS_FAILING), e.times)
+        for e in store.quarantine_entries()
+        if e.entry.kind == "return" and e.entry.record_id == victim
+    ]
+
+
+def test_details_that_keep_failing_are_one_entry_counting_its_nights_not_a_row_a_night(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Get Return Details answers 503 for the victim for six nights (Loop down for a week).
+    Before, each night's failed re-ask added an open entry: finance's quarantine list showed
+    one return six times (thirty after a month). The repeats now count into its one open
+    entry (times, last seen), which still says Loop failed to answer and holds the writes. A
+    404 after them is an entry of its own, and sets the pace: not asked the next night."""
+    world, victim = _world()
+    wrapped: list[DetailsRefused] = []
+    with _rig(tmp_path, store_url, world, (victim, 503), wrapped) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        details = wrapped[0]
+        for days in (4, 1, 1, 1, 1):
+            _night(rig, days)
+        assert _entries(rig.store, victim) == [(True, 6)]
+        (entry,) = [e for e in rig.store.quarantine_entries() if e.entry.record_id == victim]
+        assert entry.last_seen_at is not None
+        assert entry.last_seen_at >= entry.quarantined_at + timedelta(days=8)
+        assert ("return", victim) in rig.store.load_snapshot().unreadable
+
+        details.status, details.asked = 404, 0
+        _night(rig, 1)
+        assert details.asked == 1  # Loop's last answer was a failure: asked the next night
+        assert _entries(rig.store, victim) == [(True, 6), (False, 1)]
+        details.asked = 0
+        _night(rig, 1)
+        assert details.asked == 0  # a 404 last: the recheck pace
+        assert ("return", victim) in rig.store.load_snapshot().unreadable

@@ -9,7 +9,12 @@ from datetime import timedelta
 import pytest
 
 from recon.clock import VirtualClock
-from recon.models import ORDER_NOT_VISIBLE, Quarantined
+from recon.models import (
+    ORDER_NOT_VISIBLE,
+    RETURN_DETAILS_FAILING,
+    RETURN_DETAILS_UNREAD,
+    Quarantined,
+)
 from recon.sources.shopify_unread import not_visible
 from recon.store.sql import SqlStore
 from tests.fakes import EPOCH
@@ -81,3 +86,35 @@ def test_entries_that_reject_a_payload_stay_one_row_per_time(
     assert [e.times for e in refunds] == [1, 1]
     orders = [(e.entry.record_id, e.times) for e in entries if e.entry.kind == "order"]
     assert orders == [("5001", 2), ("5002", 2)]
+
+
+def unread_details(return_id: str, answer: str) -> Quarantined:
+    """A return's Get Return Details unread: a 5xx or timeout (Loop failed to answer), else
+    a 404; the reason names the answer, which differs from one failure to the next."""
+    failing = not answer.startswith("HTTP 404")
+    prefix = RETURN_DETAILS_FAILING if failing else RETURN_DETAILS_UNREAD
+    return Quarantined(
+        source="loop",
+        kind="return",
+        record_id=return_id,
+        field="refunds",
+        reason=f"{prefix}Loop's Get Return Details could not be read ({answer})",
+        raw={"id": return_id},
+    )
+
+
+def test_a_return_whose_details_keep_failing_is_one_entry_per_kind_of_answer(
+    store: SqlStore, clock: VirtualClock
+) -> None:
+    """Return 1001's details: 503, a timeout, 502 (Loop failing three nights), then a 404,
+    then a 503 again. One entry counts the failures (4, last seen on the fifth night), one the
+    404: which kind of answer came last sets the pace of the re-asks, so the two stay apart."""
+    for night, answer in enumerate(("HTTP 503", "timed out", "HTTP 502", "HTTP 404", "HTTP 503")):
+        store.add_quarantined([unread_details("1001", answer)], f"r{night}")
+        last = clock.now()
+        clock.advance(timedelta(days=1))
+    entries = store.quarantine_entries()
+    kinds = [(e.entry.reason.startswith(RETURN_DETAILS_FAILING), e.times) for e in entries]
+    assert kinds == [(True, 4), (False, 1)]
+    assert (entries[0].last_seen_at, entries[0].last_run_id) == (last, "r4")
+    assert "HTTP 503" in entries[0].entry.reason  # the first failure's words are kept
