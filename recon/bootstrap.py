@@ -137,6 +137,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> Iterator[App
                 window_days=settings.loop.window_days,
                 policy=policy,
                 retry_budget=loop_budget,
+                details_reask_stop_after=settings.loop.details_reask_stop_after,
             ),
             shopify=ShopifyClient(
                 shopify_http,

@@ -34,6 +34,10 @@ from recon.errors import ConfigError
 from recon.models import Category
 
 DEFAULT_CONFIG = Path("config/recon.toml")
+# Re-asks of unread Loop Get Return Details (``[loop] details_reask_*``): how many returns a
+# night, and after how many that Loop failed to answer in a row the night stops asking.
+DETAILS_REASK_PER_NIGHT = 100
+DETAILS_REASK_STOP_AFTER = 3
 SUPPORTED_SHOPIFY_VERSIONS = ("2026-01", "2026-04")
 
 _ENV_PREFIX = "RECON_"
@@ -113,6 +117,14 @@ class LoopSettings(_Section):
     api_key_env: EnvName = "RECON_LOOP_API_KEY"
     page_size: int = Field(default=750, ge=1, le=750)
     window_days: int = Field(default=100, ge=1, le=120)
+    # A closed refund return whose Get Return Details could not be read is held (its refund and
+    # restock wait) and asked again by id, one request each, no retry. At most this many a
+    # night, those asked longest ago first; the rest wait for a later night. 0 would never ask
+    # again, and the holds would never lift (a return unchanged in Loop is not listed again).
+    details_reask_per_night: int = Field(default=DETAILS_REASK_PER_NIGHT, ge=1)
+    # The night stops asking once Loop failed to answer this many re-asks in a row (5xx,
+    # timeouts): a hung details endpoint costs that many timeouts, not one per return due.
+    details_reask_stop_after: int = Field(default=DETAILS_REASK_STOP_AFTER, ge=1)
 
 
 class FaultSettings(_Section):

@@ -232,6 +232,7 @@ def _run_locked(
             fence=lambda session: _extended(lock, session, lease),
             interrupt=interrupt,
             lost_lock=keeper.lost,
+            details_reasks=app.settings.loop.details_reask_per_night,
         )
         interrupt.check(
             f"after the sync ({stats.total} records mirrored, the watermarks moved): nothing "

@@ -30,6 +30,7 @@ from recon.store.bookkeeping import RunStatus
 from recon.store.sql import SqlStore
 from recon.sync_plan import (
     BALANCE,
+    DETAILS_REASKS_PER_RUN,
     GIFT_CARDS,
     PAYOUTS,
     SWEEP,
@@ -332,8 +333,11 @@ def run_sync(
     fence: Fence | None = None,
     interrupt: Interrupt | None = None,
     lost_lock: LostLock | None = None,
+    details_reasks: int = DETAILS_REASKS_PER_RUN,
 ) -> SyncStats:
-    """The nightly incremental sync up to ``until`` (default: now).
+    """The nightly incremental sync up to ``until`` (default: now); at most ``details_reasks``
+    Loop returns whose details could not be read are asked again (``[loop]
+    details_reask_per_night``).
 
     Records a ``sync`` run unless the caller passes its own ``run_id``. ``fence`` checks the
     run's lease inside the commit (``commit_batch``). ``interrupt`` (a signal) stops the
@@ -351,7 +355,7 @@ def run_sync(
     run_id = run_id or store.start_run("sync")
     calls_before = api_calls(loop, shopify)
     try:
-        plan = plan_nightly(store, settings, until)
+        plan = plan_nightly(store, settings, until, details_reasks=details_reasks)
         clocks = server_clocks(loop=loop, shopify=shopify)
         batch = fetch(
             plan,

@@ -36,7 +36,8 @@ entry and releases the writes it held. Closed refund Loop returns whose Get Retu
 not be read (stored as the list gave them, refund link unknown) are asked again by id at the
 same pace (``SyncQueries.returns_details_due``), once the look-back no longer lists them, but
 every night while Loop's last answer was a failure (5xx, timeout: Loop down for a while, not
-the return gone as after a 404): one attempt each, at most ``DETAILS_REASKS_PER_RUN`` a night.
+the return gone as after a 404): one attempt each, at most ``[loop] details_reask_per_night``
+(``details_reasks``; 100 by default) a night.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from recon.config import SyncSettings
+from recon.config import DETAILS_REASK_PER_NIGHT, SyncSettings
 from recon.fetch import FetchPlan, Window
 from recon.ports import LOOP_STATES
 from recon.store.queries import OPEN_RETURN_STATES
@@ -56,11 +57,12 @@ SWEEP, PAYOUTS, BALANCE, GIFT_CARDS = (
     "shopify.balance_transactions",
     "shopify.gift_cards",
 )
-# At most this many Loop returns whose details could not be read are asked again in one run,
-# those asked longest ago first; the rest wait for the next night. Each is one request with no
-# retry (``LoopClient.iter_details``): bounded, so a backlog (an outage's worth of failures)
-# costs a night minutes at most, not its retry budget or its window.
-DETAILS_REASKS_PER_RUN = 100
+# At most this many Loop returns whose details could not be read are asked again in one run
+# by default (``[loop] details_reask_per_night``), those asked longest ago first; the rest wait
+# for the next night. Each is one request with no retry (``LoopClient.iter_details``): bounded,
+# so a backlog (an outage's worth of failures) costs a night minutes at most, not its retry
+# budget or its window.
+DETAILS_REASKS_PER_RUN = DETAILS_REASK_PER_NIGHT
 # The updated-orders list (ids and times of every order changed): its own watermark, so a shop
 # upgraded to a recon that reads it lists the last ``initial_days`` once, not only a look-back.
 UPDATED = "shopify.updated_orders"
@@ -103,8 +105,15 @@ def _loop_window(store: SqlStore, state: str, until: datetime, settings: SyncSet
     return (start, until)
 
 
-def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> FetchPlan:
-    """Windows from each stream's watermark, plus what has not settled yet (by id or widened)."""
+def plan_nightly(
+    store: SqlStore,
+    settings: SyncSettings,
+    until: datetime,
+    *,
+    details_reasks: int = DETAILS_REASKS_PER_RUN,
+) -> FetchPlan:
+    """Windows from each stream's watermark, plus what has not settled yet (by id or widened);
+    at most ``details_reasks`` returns' unread details asked again."""
     sweep, updated, payouts, balance, gifts = (
         (_since(store, stream, until, settings), until)
         for stream in (SWEEP, UPDATED, PAYOUTS, BALANCE, GIFT_CARDS)
@@ -134,7 +143,7 @@ def plan_nightly(store: SqlStore, settings: SyncSettings, until: datetime) -> Fe
             store, "balance_transaction", _balance_to_repoll(store, settings, until)
         ),
         return_details=tuple(
-            store.returns_details_due(_recheck_cutoff(until, settings), DETAILS_REASKS_PER_RUN)
+            store.returns_details_due(_recheck_cutoff(until, settings), details_reasks)
         ),
     )
 

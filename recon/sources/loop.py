@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from recon.clock import Clock
+from recon.config import DETAILS_REASK_STOP_AFTER
 from recon.errors import (
     CursorLoopError,
     FatalHTTPError,
@@ -68,8 +69,9 @@ MAX_PAGE = "750"  # §6: Loop's largest pageSize
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
 THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
-# Re-asks of unread details stop for the night after this many Loop failed to answer running.
-REASK_FAILURES_IN_A_ROW = 3
+# Re-asks of unread details stop for the night after this many Loop failed to answer running
+# (the default of ``[loop] details_reask_stop_after``).
+REASK_FAILURES_IN_A_ROW = DETAILS_REASK_STOP_AFTER
 
 
 def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
@@ -91,7 +93,8 @@ def loop_policy(policy: RetryPolicy | None = None) -> RetryPolicy:
 class LoopClient:
     """Reads Loop returns; implements ``recon.ports.LoopSource``.
 
-    ``retry_budget`` is the run's budget for Loop (``recon.sources.retry_budget``).
+    ``retry_budget`` is the run's budget for Loop (``recon.sources.retry_budget``);
+    ``details_reask_stop_after`` ends a night's re-asks of unread details (``iter_details``).
     """
 
     def __init__(
@@ -106,11 +109,17 @@ class LoopClient:
         window_days: int = 100,
         policy: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,
+        details_reask_stop_after: int = REASK_FAILURES_IN_A_ROW,
     ) -> None:
         if not 1 <= page_size <= 750:
             raise ValueError(f"page_size must be 1..750 (Loop's maximum), got {page_size}")
         if not 1 <= window_days <= MAX_WINDOW_DAYS:
             raise ValueError(f"window_days must be 1..{MAX_WINDOW_DAYS}, got {window_days}")
+        if details_reask_stop_after < 1:
+            raise ValueError(
+                f"details_reask_stop_after must be at least 1, got {details_reask_stop_after}"
+            )
+        self._reask_stop_after = details_reask_stop_after
         self._http = http
         self._root = f"{base_url.rstrip('/')}/{api_version}"
         self._api_key = api_key
@@ -193,10 +202,10 @@ class LoopClient:
         Retried, some fifty returns failing with 5xx on the night they fall due (they failed
         together, so they do) spent the budget and stopped the night, and every recheck after.
 
-        Once Loop fails to answer ``REASK_FAILURES_IN_A_ROW`` of them in a row (5xx,
-        timeouts) the night stops asking: the rest keep their entries as they are and are asked
-        on a later night. A hung details endpoint costs three timeouts, not one per return due,
-        while Shopify's reads of the orders wait for Loop's side to finish.
+        Once Loop fails to answer ``details_reask_stop_after`` of them in a row (``[loop]``,
+        3 by default; 5xx, timeouts) the night stops asking: the rest keep their entries as they
+        are and are asked on a later night. A hung details endpoint costs three timeouts, not
+        one per return due, while Shopify's reads of the orders wait for Loop's side to finish.
 
         Raises:
             SourceError: as any Loop call (refused credentials).
@@ -210,7 +219,7 @@ class LoopClient:
                 for i in items
             )
             in_a_row = in_a_row + 1 if failed else 0
-            if in_a_row >= REASK_FAILURES_IN_A_ROW:
+            if in_a_row >= self._reask_stop_after:
                 logger.warning(
                     "loop: Get Return Details failed %d times in a row; the other returns "
                     "due to be asked again wait for a later night",

@@ -59,6 +59,16 @@ def test_example_daily_limits_uncommented_are_valid(tmp_path: Path) -> None:
         ('[remediation]\nmode = "yolo"\n', "remediation.mode"),
         ('[delivery]\nsmtp_hots = "x"\n', "delivery.smtp_hots: unknown key"),
         ("[loop]\npage_size = 1000\n", "loop.page_size"),
+        # A night that asks none again, or stops before its first failure: the hold on those
+        # returns' writes would never lift.
+        (
+            "[loop]\ndetails_reask_per_night = 0\n",
+            "loop.details_reask_per_night: Input should be greater than or equal to 1",
+        ),
+        (
+            "[loop]\ndetails_reask_stop_after = -1\n",
+            "loop.details_reask_stop_after: Input should be greater than or equal to 1",
+        ),
         ("[sync]\nretry_budget = -1\n", "sync.retry_budget"),
         ("[sync]\nretry_budget_seconds = 0\n", "sync.retry_budget_seconds"),
         ("[sync]\nthrottle_budget_seconds = 0\n", "sync.throttle_budget_seconds"),
