@@ -27,7 +27,7 @@ from recon.models import CLEANED, RETURN_DETAILS_UNREAD, Quarantined
 from recon.ports import LOOP_STATES, LoopSource, ShopifySource
 from recon.sources.server_clock import ServerClock, host_ahead
 from recon.store.bookkeeping import RunStatus
-from recon.store.sql import SqlStore
+from recon.store.sql import SqlStore, latest_by_id
 from recon.sync_plan import (
     BALANCE,
     DETAILS_REASKS_PER_RUN,
@@ -171,6 +171,7 @@ def commit_batch(
         recon.errors.StoreError: the transaction failed; nothing of the batch is kept.
         recon.errors.LockError: ``fence`` refused (the lease was lost); nothing is kept.
     """
+    _drop_other_copies_unread(batch)
     _keep_known_links(store, batch)
     batch.quarantined = one_entry_per_record(batch.quarantined)
     # An order changed while the list was paged is named again on a later page: once here.
@@ -216,6 +217,32 @@ def one_entry_per_record(quarantined: Sequence[Quarantined]) -> list[Quarantined
         q
         for i, q in enumerate(quarantined)
         if q.record_id is None or last[(q.source, q.kind, q.record_id, q.field)] == i
+    ]
+
+
+def _is_unread_details(q: Quarantined) -> bool:
+    return q.source == "loop" and q.kind == "return" and q.reason.startswith(RETURN_DETAILS_UNREAD)
+
+
+def _drop_other_copies_unread(batch: Batch) -> None:
+    """Entries of a return listed twice tonight (it changed while its list was paged) whose
+    details failed for a copy other than the one the mirror keeps (the later ``updated_at``:
+    ``latest_by_id``): the kept copy's own details answered (or it needed none), so its refund
+    link is known, and the other copy's failure is dropped. Left in, it held the return's
+    refund and restock until a later night read it again. An entry of the kept copy itself
+    (its payload is that copy's) stays: that link is unknown, whatever an older copy read."""
+    unread = {q.record_id for q in batch.quarantined if _is_unread_details(q)}
+    if not unread:
+        return
+    kept = {r.id: r for r in latest_by_id(r for r in batch.returns if r.id in unread)}
+    batch.quarantined = [
+        q
+        for q in batch.quarantined
+        if not (
+            _is_unread_details(q)
+            and (copy := kept.get(q.record_id or "")) is not None
+            and copy.raw != q.raw
+        )
     ]
 
 

@@ -237,7 +237,7 @@ class LoopClient:
     def _dedupe(items: Iterator[LoopItem], seen: dict[str, LoopItem]) -> Iterator[LoopItem]:
         """Each return once as read: a copy read again unchanged (windows and pages overlap)
         is dropped; one that changed since (read again by a later window or state) is passed
-        on, and the store keeps the later ``updated_at`` (``SqlStore._latest_by_id``)."""
+        on, and the store keeps the later ``updated_at`` (``recon.store.sql.latest_by_id``)."""
         for item in items:
             # An entry is one per record and field: a cleaning note and an unread-details entry
             # of the same return are two.

@@ -95,7 +95,7 @@ def unseen(page: Iterable[Any], seen: dict[str, Any]) -> Iterator[Any]:
     A resume's ``>=`` query reads the rows of the last second again: the same copy twice is
     passed on once. A copy that differs (the record changed while the list was paged, so it
     comes again later in the sort) is passed on too: it is the later read, and the store keeps
-    the copy with the later ``updatedAt`` (``SqlStore._latest_by_id``), so the mirror does not
+    the copy with the later ``updatedAt`` (``recon.store.sql.latest_by_id``), so the mirror does not
     keep the record as it was before the change. A node without a readable id is known by its
     whole payload (one broken row read twice would be two entries to review). A node that is
     not even an object (null, a string) has nothing to tell it by and is always passed on.

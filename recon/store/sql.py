@@ -69,7 +69,7 @@ def _begin_snapshot(session: Session) -> None:
         session.connection().exec_driver_sql("BEGIN")
 
 
-def _latest_by_id(records: Iterable[_ID]) -> list[_ID]:
+def latest_by_id(records: Iterable[_ID]) -> list[_ID]:
     """One record per id: the copy with the later ``updated_at``, or on a tie (or a kind
     without one) the last given, the later read.
 
@@ -268,7 +268,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         A copy older than the mirrored one (``updated_at``) is not written (``_not_older``).
         """
         with self._tx(session) as s:
-            unique = _not_older(s, tbl.LoopReturnRow, _latest_by_id(records))
+            unique = _not_older(s, tbl.LoopReturnRow, latest_by_id(records))
             parents, lines = conv.return_rows(unique, self.clock.now())
             upsert_rows(s, tbl.LoopReturnRow, parents, newer_by="updated_at")
             replace_children(s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines)
@@ -290,7 +290,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
             o.model_copy(update={"lines": in_batch[o.id]})
             if not o.lines and o.id in in_batch
             else o
-            for o in _latest_by_id(batch)
+            for o in latest_by_id(batch)
         ]
         read = [o.id for o in unique]
         with self._tx(session) as s:
@@ -307,7 +307,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         self, records: Iterable[RefundRecord], *, session: Session | None = None
     ) -> int:
         """Insert or update refunds and replace their lines and transactions."""
-        unique = _latest_by_id(records)
+        unique = latest_by_id(records)
         parents, lines, transactions = conv.refund_rows(unique, self.clock.now())
         ids = [f.id for f in unique]
         with self._tx(session) as s:
@@ -327,17 +327,15 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         write, by (source, kind): older than the mirrored copy (``_not_older``)."""
         with self._tx(session) as s:
             return {
-                ("loop", "return"): sorted(
-                    _older_ids(s, tbl.LoopReturnRow, _latest_by_id(returns))
-                ),
-                ("shopify", "order"): sorted(_older_ids(s, tbl.OrderRow, _latest_by_id(orders))),
+                ("loop", "return"): sorted(_older_ids(s, tbl.LoopReturnRow, latest_by_id(returns))),
+                ("shopify", "order"): sorted(_older_ids(s, tbl.OrderRow, latest_by_id(orders))),
             }
 
     def upsert_payouts(
         self, records: Iterable[PayoutRecord], *, session: Session | None = None
     ) -> int:
         """Insert or update Shopify Payments payouts."""
-        unique = _latest_by_id(records)
+        unique = latest_by_id(records)
         with self._tx(session) as s:
             upsert_rows(s, tbl.PayoutRow, conv.payout_rows(unique, self.clock.now()))
         return len(unique)
@@ -346,7 +344,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         self, records: Iterable[BalanceTransactionRecord], *, session: Session | None = None
     ) -> int:
         """Insert or update Shopify Payments balance transactions."""
-        unique = _latest_by_id(records)
+        unique = latest_by_id(records)
         with self._tx(session) as s:
             rows = conv.balance_rows(unique, self.clock.now())
             upsert_rows(s, tbl.BalanceTransactionRow, rows)
@@ -356,7 +354,7 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         self, records: Iterable[GiftCardRecord], *, session: Session | None = None
     ) -> int:
         """Insert or update gift cards (Loop's store credit)."""
-        unique = _latest_by_id(records)
+        unique = latest_by_id(records)
         with self._tx(session) as s:
             upsert_rows(s, tbl.GiftCardRow, conv.gift_card_rows(unique, self.clock.now()))
         return len(unique)

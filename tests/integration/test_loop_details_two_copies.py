@@ -1,0 +1,144 @@
+"""A Loop return listed twice in one night as two versions, the first copy's Get Return Details
+failing and the second's answering.
+
+Over real HTTP against the sandbox (list items without ``shopify_refund_object``, so each
+closed refund return's details are asked), with a SQLite or PostgreSQL mirror. A wrapper
+around the Loop emulator lists the victim twice on its page, the second copy a minute newer
+(the return changed while the list was being paged), and fails the victim's first details
+requests (503 until the first copy's attempts run out); the second copy's details answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
+    sys.path.insert(0, _ROOT)
+
+from recon.sandbox.faults import Faults  # noqa: E402
+from recon.sandbox.loop_render import list_timestamp  # noqa: E402
+from recon.sources.http import RetryPolicy  # noqa: E402
+from recon.sync import run_sync  # noqa: E402
+from tests.integration.sandbox_helpers import sandbox_rig  # noqa: E402
+from tests.integration.test_loop_details_unread import (  # noqa: E402
+    SETTINGS,
+    _link,
+    _open_entries,
+    _world,
+)
+
+ATTEMPTS = 2  # the rig's retry policy: the first copy's details fail on both attempts
+
+
+class ListedTwice:
+    """ASGI wrapper around the Loop emulator: a list page naming ``victim`` names it twice,
+    the second copy a minute newer, or (``newer_first``) the newer copy first; the victim's
+    first ``fail`` Get Return Details requests answer 503."""
+
+    def __init__(self, app: Any, victim: str, fail: int, *, newer_first: bool = False) -> None:
+        self.app = app
+        self.victim = victim
+        self.fail = fail
+        self.newer_first = newer_first
+        self.asked = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        query = scope.get("query_string", b"").decode().split("&")
+        if path.endswith("/warehouse/return/details") and f"return_id={self.victim}" in query:
+            self.asked += 1
+            if self.asked <= self.fail:
+                await _answer(send, 503, b'{"message": "Server busy."}', [])
+                return
+        if not path.endswith("/warehouse/return/list"):
+            await self.app(scope, receive, send)
+            return
+        sent: list[dict[str, Any]] = []
+
+        async def keep(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, keep)
+        start = sent[0]
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        if start["status"] == 200:
+            body = self._twice(body)
+        await _answer(send, start["status"], body, start["headers"])
+
+    def _twice(self, body: bytes) -> bytes:
+        page = json.loads(body)
+        returns = page.get("returns") if isinstance(page, dict) else None
+        if not isinstance(returns, list):
+            return body
+        for index, item in enumerate(returns):
+            if str(item.get("id")) == self.victim:
+                was = datetime.fromisoformat(item["updated_at"].replace("Z", "+00:00"))
+                newer = {**item, "updated_at": list_timestamp(was + timedelta(minutes=1))}
+                copies = [newer, item] if self.newer_first else [item, newer]
+                returns[index : index + 1] = copies
+                return json.dumps(page).encode()
+        return body
+
+
+async def _answer(send: Any, status: int, body: bytes, headers: list[Any]) -> None:
+    kept = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
+    kept += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": kept})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _night_one(tmp_path: Path, store_url: str, *, newer_first: bool) -> tuple[Any, str, Any]:
+    """Night 1 over the wrapped emulator: (the victim's link, its open entries, unreadable)."""
+    world, victim = _world()
+    wrapped: list[ListedTwice] = []
+
+    def wrapper(app: Any) -> Any:
+        wrapped.append(ListedTwice(app, victim, ATTEMPTS, newer_first=newer_first))
+        return wrapped[-1]
+
+    with sandbox_rig(
+        world,
+        tmp_path,
+        faults=Faults(loop_omit_refund_object=True),
+        loop_wrapper=wrapper,
+        policy=RetryPolicy(max_attempts=ATTEMPTS, zero_wait=True),
+        store_url=store_url,
+    ) as rig:
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        assert wrapped[0].asked == ATTEMPTS + 1  # both copies asked: one failed, one answered
+        expected = [
+            f.provider_refund_id
+            for r in rig.state.world.loop_returns
+            if r.id == victim
+            for f in r.refunds
+        ]
+        held = ("return", victim) in rig.store.load_snapshot().unreadable
+        return (_link(rig.store, victim), expected), _open_entries(rig.store, victim), held
+
+
+def test_a_return_whose_newer_copy_read_its_details_is_not_held_for_the_older_copys_failure(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The older copy's details fail, the newer copy's answer and link Loop's refund, and the
+    mirror keeps the newer copy. Before, the older copy's entry stayed open all the same: the
+    return's refund and restock were held (its writes waited) until the next night's read."""
+    (link, expected), entries, held = _night_one(tmp_path, store_url, newer_first=False)
+    assert expected and link == expected
+    assert entries == []
+    assert not held
+
+
+def test_a_return_whose_newer_copy_failed_its_details_stays_held(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The newer copy is listed first and its details fail; the older copy's answer. The
+    mirror keeps the newer copy, whose refund link is unknown (Loop may have refunded since
+    the older version): the hold on its writes stays until its details answer."""
+    (link, _expected), entries, held = _night_one(tmp_path, store_url, newer_first=True)
+    assert link == []
+    assert len(entries) == 1 and held
