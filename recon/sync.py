@@ -229,20 +229,28 @@ def _drop_other_copies_unread(batch: Batch) -> None:
     details failed for a copy other than the one the mirror keeps (the later ``updated_at``:
     ``latest_by_id``): the kept copy's own details answered (or it needed none), so its refund
     link is known, and the other copy's failure is dropped. Left in, it held the return's
-    refund and restock until a later night read it again. An entry of the kept copy itself
-    (its payload is that copy's) stays: that link is unknown, whatever an older copy read."""
+    refund and restock until a later night read it again. An entry stays unless its payload
+    is that of a copy read tonight other than the kept one: the kept copy's own failure holds
+    the return (its link is unknown, whatever an older copy read), and so does one whose copy
+    cannot be told."""
     unread = {q.record_id for q in batch.quarantined if _is_unread_details(q)}
     if not unread:
         return
-    kept = {r.id: r for r in latest_by_id(r for r in batch.returns if r.id in unread)}
+    copies = [r for r in batch.returns if r.id in unread]
+    kept = {r.id: r for r in latest_by_id(copies)}
+    others: dict[str, list[dict[str, Any]]] = {}
+    for copy in copies:
+        if copy is not kept[copy.id]:
+            others.setdefault(copy.id, []).append(copy.raw)
+
+    def superseded(q: Quarantined) -> bool:
+        record_id = q.record_id or ""
+        return q.raw != kept[record_id].raw and q.raw in others.get(record_id, [])
+
     batch.quarantined = [
         q
         for q in batch.quarantined
-        if not (
-            _is_unread_details(q)
-            and (copy := kept.get(q.record_id or "")) is not None
-            and copy.raw != q.raw
-        )
+        if not (_is_unread_details(q) and q.record_id in kept and superseded(q))
     ]
 
 

@@ -10,8 +10,10 @@ requests (503 until the first copy's attempts run out); the second copy's detail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,10 @@ from recon.sandbox.faults import Faults  # noqa: E402
 from recon.sandbox.loop_render import list_timestamp  # noqa: E402
 from recon.sources.http import RetryPolicy  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
-from tests.integration.sandbox_helpers import sandbox_rig  # noqa: E402
+from tests.integration.sandbox_helpers import (  # noqa: E402
+    SandboxRig,
+    sandbox_rig,
+)
 from tests.integration.test_loop_details_unread import (  # noqa: E402
     SETTINGS,
     _link,
@@ -40,11 +45,14 @@ class ListedTwice:
     the second copy a minute newer, or (``newer_first``) the newer copy first; the victim's
     first ``fail`` Get Return Details requests answer 503."""
 
-    def __init__(self, app: Any, victim: str, fail: int, *, newer_first: bool = False) -> None:
+    def __init__(
+        self, app: Any, victim: str, *, fail: int, newer_first: bool = False, twice: bool = True
+    ) -> None:
         self.app = app
         self.victim = victim
         self.fail = fail
         self.newer_first = newer_first
+        self.twice = twice
         self.asked = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -66,7 +74,7 @@ class ListedTwice:
         await self.app(scope, receive, keep)
         start = sent[0]
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        if start["status"] == 200:
+        if start["status"] == 200 and self.twice:
             body = self._twice(body)
         await _answer(send, start["status"], body, start["headers"])
 
@@ -92,13 +100,16 @@ async def _answer(send: Any, status: int, body: bytes, headers: list[Any]) -> No
     await send({"type": "http.response.body", "body": body})
 
 
-def _night_one(tmp_path: Path, store_url: str, *, newer_first: bool) -> tuple[Any, str, Any]:
-    """Night 1 over the wrapped emulator: (the victim's link, its open entries, unreadable)."""
-    world, victim = _world()
+@contextlib.contextmanager
+def _rig(
+    tmp_path: Path, store_url: str, victim: str, world: Any, **listed: Any
+) -> Iterator[tuple[SandboxRig, ListedTwice]]:
+    """A sandbox rig whose Loop emulator is wrapped in ``ListedTwice`` (``listed``: its
+    options), and that wrapper."""
     wrapped: list[ListedTwice] = []
 
     def wrapper(app: Any) -> Any:
-        wrapped.append(ListedTwice(app, victim, ATTEMPTS, newer_first=newer_first))
+        wrapped.append(ListedTwice(app, victim, **listed))
         return wrapped[-1]
 
     with sandbox_rig(
@@ -109,15 +120,29 @@ def _night_one(tmp_path: Path, store_url: str, *, newer_first: bool) -> tuple[An
         policy=RetryPolicy(max_attempts=ATTEMPTS, zero_wait=True),
         store_url=store_url,
     ) as rig:
+        yield rig, wrapped[0]
+
+
+def _held(rig: SandboxRig, victim: str) -> bool:
+    return ("return", victim) in rig.store.load_snapshot().unreadable
+
+
+def _night_one(tmp_path: Path, store_url: str, *, newer_first: bool) -> tuple[Any, str, Any]:
+    """Night 1 over the wrapped emulator: (the victim's link, its open entries, unreadable)."""
+    world, victim = _world()
+    with _rig(tmp_path, store_url, victim, world, fail=ATTEMPTS, newer_first=newer_first) as (
+        rig,
+        listed,
+    ):
         run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
-        assert wrapped[0].asked == ATTEMPTS + 1  # both copies asked: one failed, one answered
+        assert listed.asked == ATTEMPTS + 1  # both copies asked: one failed, one answered
         expected = [
             f.provider_refund_id
             for r in rig.state.world.loop_returns
             if r.id == victim
             for f in r.refunds
         ]
-        held = ("return", victim) in rig.store.load_snapshot().unreadable
+        held = _held(rig, victim)
         return (_link(rig.store, victim), expected), _open_entries(rig.store, victim), held
 
 
