@@ -259,7 +259,10 @@ def _keep_known_links(store: SqlStore, batch: Batch) -> None:
     version (same ``updated_at``) holds Loop's refund link: that link is kept, and nothing is
     unknown, so their entries are dropped. Without this a look-back re-read whose details
     failed wrote the link read on an earlier night over with none: the refund Loop made linked
-    nothing, and its return read as unpaid."""
+    nothing, and its return read as unpaid. Only the copy the mirror keeps counts (the later
+    ``updated_at``): a return listed twice, unchanged and then changed, both copies' details
+    failing, had the unchanged copy's link release the changed one, stored unlinked and
+    unheld (the refund Loop made could be paid again)."""
     unread = {
         q.record_id
         for q in batch.quarantined
@@ -268,10 +271,11 @@ def _keep_known_links(store: SqlStore, batch: Batch) -> None:
     if not unread:
         return
     mirrored = store.mirrored_returns(sorted(i for i in unread if i is not None))
+    latest = {id(r) for r in latest_by_id(r for r in batch.returns if r.id in unread)}
     kept: set[str] = set()
     for index, record in enumerate(batch.returns):
         known = mirrored.get(record.id)
-        if record.id not in unread or known is None or known.updated_at != record.updated_at:
+        if id(record) not in latest or known is None or known.updated_at != record.updated_at:
             continue
         if not any(refund.provider_refund_id for refund in known.refunds):
             continue  # the mirror knows no more than tonight

@@ -29,6 +29,7 @@ from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     SandboxRig,
     sandbox_rig,
+    sync_settings_for_tests,
 )
 from tests.integration.test_loop_details_unread import (  # noqa: E402
     SETTINGS,
@@ -167,3 +168,33 @@ def test_a_return_whose_newer_copy_failed_its_details_stays_held(
     (link, _expected), entries, held = _night_one(tmp_path, store_url, newer_first=True)
     assert link == []
     assert len(entries) == 1 and held
+
+
+def test_a_link_the_mirror_keeps_for_the_older_copy_does_not_release_the_newer_one(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Night 1 lists the victim once and links Loop's refund. Night 2's look-back lists it
+    again unchanged, and a minute newer after it (changed while paged); both copies' details
+    fail. The mirror's link is that of the unchanged version: the newer copy, which the mirror
+    keeps, has its link unknown, and its writes stay held. Before, the link kept for the older
+    copy dropped the newer copy's entry too: the return was stored unlinked and not held, and
+    a refund Loop made could be read as missing and paid again."""
+    world, victim = _world()
+    with _rig(tmp_path, store_url, victim, world, fail=0, twice=False) as (rig, listed):
+        run_sync(rig.store, rig.loop, rig.shopify, rig.clock, SETTINGS)
+        assert _link(rig.store, victim) and not _held(rig, victim)
+
+        listed.twice, listed.fail, listed.asked = True, 2 * ATTEMPTS, 0
+        updated = next(r.updated_at for r in world.loop_returns if r.id == victim)
+        hours = int((rig.clock.now() - updated).total_seconds() // 3600) + 48
+        rig.clock.advance(timedelta(days=1))
+        run_sync(
+            rig.store,
+            rig.loop,
+            rig.shopify,
+            rig.clock,
+            sync_settings_for_tests(initial_days=400, lookback_hours=hours),
+        )
+        assert listed.asked == 2 * ATTEMPTS  # each copy asked, and retried
+        assert _held(rig, victim)
+        assert len(_open_entries(rig.store, victim)) == 1
