@@ -257,9 +257,11 @@ def _read_shopify(
         for r in returns
         if r.provider_order_id and known.get(r.id) != r.updated_at
     }
-    # The sweep reads line items too: an order it just saw is complete and is not read again.
+    # The sweep reads line items too: an order it just saw is complete and is not read again,
+    # unless its copy is older than the mirrored one (a lagging sweep page): the store skips
+    # such a copy, so it cannot stand in for the read by id the night planned for the order.
     # The changed orders of the updated-orders list join the same ``nodes(ids:)`` calls.
-    swept = {o.id for o in batch.orders if o.lines}
+    swept = _swept(batch.orders, order_versions)
     changed = changed_orders(batch.stamps, order_versions)
     wanted = sorted((referenced | set(plan.order_ids) | changed) - swept)
     if wanted:
@@ -268,6 +270,19 @@ def _read_shopify(
     if refund_ids:
         batch.refunds += _split(shopify.iter_refunds_by_id(refund_ids), q, stop, "shopify")
     return batch
+
+
+def _swept(orders: Sequence[OrderRecord], order_versions: OrderVersions | None) -> set[str]:
+    """Orders read whole (with lines) tonight in a copy not older than the mirrored one."""
+    whole = {o.id: o.updated_at for o in orders if o.lines}
+    if not whole or order_versions is None:
+        return set(whole)
+    mirrored = order_versions(sorted(whole))
+    return {
+        i
+        for i, at in whole.items()
+        if (stored := mirrored.get(i)) is None or at is None or at >= stored
+    }
 
 
 def changed_orders(stamps: Sequence[OrderStamp], order_versions: OrderVersions | None) -> set[str]:

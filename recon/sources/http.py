@@ -222,6 +222,7 @@ class RetryingSender:
         """
         where = f"{self._service} {request.method} {redact_url(str(request.url))}"
         most = min(self.policy.max_attempts, attempts or self.policy.max_attempts)
+        answers = 0  # attempts that gave a whole but doubtful answer (``last_answer``)
         for attempt in range(1, most + 1):
             if self._interrupt is not None:
                 self._interrupt()
@@ -231,7 +232,8 @@ class RetryingSender:
             outcome = self._attempt(request, where, write=write, check_body=check_body)
             if isinstance(outcome, httpx.Response):
                 return outcome
-            if attempt == most or (outcome.answer is not None and attempt >= _ANSWER_ATTEMPTS):
+            answers += outcome.answer is not None  # a throttle or 5xx before it does not count
+            if attempt == most or (outcome.answer is not None and answers >= _ANSWER_ATTEMPTS):
                 if outcome.answer is not None:
                     logger.warning("%s: %s after %d attempts", where, outcome.reason, attempt)
                     return outcome.answer

@@ -114,9 +114,21 @@ def _not_older(
 
 
 def _older_ids(session: Session, model: type[tbl.Base], records: list[_Versioned]) -> set[str]:
-    """Ids of ``records`` (one copy per id) older than the mirrored copy (``_not_older``)."""
-    stored = mirrored_times(session, model, "updated_at", [r.id for r in records])
-    return {r.id for r in records if r.id in stored and r.updated_at < stored[r.id]}
+    """Ids of ``records`` (one copy per id) older than the mirrored copy (``_not_older``).
+
+    A copy without a time of its own (``_dated``) is never older: it is written, as a later
+    read (README "look-back").
+    """
+    dated = [r for r in records if _dated(r)]
+    stored = mirrored_times(session, model, "updated_at", [r.id for r in dated])
+    return {r.id for r in dated if r.id in stored and r.updated_at < stored[r.id]}
+
+
+def _dated(record: LoopReturnRecord | OrderRecord) -> bool:
+    """Whether the copy carries the API's own ``updated_at``. A Loop return in the 2020
+    webhook shape has none and the parser fills in ``created_at`` (``loop_parse``): compared,
+    that copy always read as older than the mirrored one, and was never written again."""
+    return not isinstance(record, LoopReturnRecord) or record.raw.get("updated_at") is not None
 
 
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
@@ -270,7 +282,14 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
         with self._tx(session) as s:
             unique = _not_older(s, tbl.LoopReturnRow, latest_by_id(records))
             parents, lines = conv.return_rows(unique, self.clock.now())
-            upsert_rows(s, tbl.LoopReturnRow, parents, newer_by="updated_at")
+            undated = {r.id for r in unique if not _dated(r)}  # written whatever the times
+            upsert_rows(
+                s,
+                tbl.LoopReturnRow,
+                [p for p in parents if p["id"] not in undated],
+                newer_by="updated_at",
+            )
+            upsert_rows(s, tbl.LoopReturnRow, [p for p in parents if p["id"] in undated])
             replace_children(s, tbl.LoopReturnLineRow, "return_id", [r.id for r in unique], lines)
         return len(unique)
 

@@ -40,10 +40,6 @@ def _order(number: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review19: an empty nodes list after a THROTTLED or 5xx attempt is not asked again",
-)
 @pytest.mark.parametrize(
     "refused",
     [

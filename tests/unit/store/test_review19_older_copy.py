@@ -45,10 +45,6 @@ def _parsed(item: dict[str, Any]) -> LoopReturnRecord:
     return record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review19: a Loop return copy without updated_at (read as created_at) is never written",
-)
 def test_a_return_listed_without_updated_at_is_written_not_skipped_as_older(
     store: SqlStore,
 ) -> None:

@@ -47,10 +47,6 @@ class LaggingSweep(FakeShopify):
         yield make_order(1, LAGGING, refund_ids=("7001",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review19: a sweep copy older than the mirror displaces the by-id read of the order",
-)
 def test_a_lagging_sweep_copy_does_not_keep_the_changed_order_out_of_the_mirror(
     store: SqlStore, clock: VirtualClock
 ) -> None:
