@@ -103,3 +103,41 @@ def test_a_refund_noted_with_a_dated_reference_still_links_by_the_heuristic() ->
     assert keyset(result) == set()
     linked = dict(zip(result.matches["rma"], result.matches["refund_ids"], strict=True))
     assert linked == {"12345": "500"}
+
+
+# --- 2. a list split by an en or em dash --------------------------------------------------
+
+# En dash (U+2013) and em dash (U+2014), spaced and glued.
+DASHED = [
+    "RMA 12345 \u2013 12346",
+    "RMA 12345 \u2014 12346",
+    "RMA 12345\u201312346",
+    "RMA 12345\u201412346",
+]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review19: a list split by an en or em dash names its first RMA alone"
+)
+@pytest.mark.parametrize("note", DASHED)
+def test_a_list_split_by_an_en_or_em_dash_names_every_rma(note: str) -> None:
+    """ "RMA 12345 - 12346" names both since today; the same note as Outlook, Word or macOS
+    rewrite the dash (an en dash, U+2013, or an em dash, U+2014), or pasted from a mail,
+    names 12345 alone."""
+    assert parse_rmas(note) == ["12345", "12346"]
+    assert _both_paths(note) == [("12345", "12346")] * 2
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review19: a list split by an en dash links the refund to its first RMA"
+)
+@pytest.mark.usefixtures("arrow")
+@pytest.mark.parametrize("note", DASHED[:2])
+def test_a_refund_naming_two_rmas_split_by_a_typographic_dash_is_ambiguous(note: str) -> None:
+    """Issue #4's symptom, with the dash a mail client typed: the refund is tied to 12345
+    silently (match by note) while the note names 12346 too; finance must see AMBIGUOUS_RMA
+    naming both, as for "RMA 12345 - 12346"."""
+    result = _refund_of_12345(note, other_order_return=True)
+    assert ("AMBIGUOUS_RMA", "refund=500") in keyset(result)
+    linked = dict(zip(result.matches["rma"], result.matches["refund_ids"], strict=True))
+    assert linked["12345"] == ""
