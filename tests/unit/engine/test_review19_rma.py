@@ -141,3 +141,22 @@ def test_a_refund_naming_two_rmas_split_by_a_typographic_dash_is_ambiguous(note:
     assert ("AMBIGUOUS_RMA", "refund=500") in keyset(result)
     linked = dict(zip(result.matches["rma"], result.matches["refund_ids"], strict=True))
     assert linked["12345"] == ""
+
+
+# --- 3. "#" repeated after "RMA #: 12345" ---------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review19: 'RMA #: 12345 #12346' is read as an RMA then an order name"
+)
+@pytest.mark.parametrize(
+    "note", ["RMA #: 12345 #12346", "RMA#: 12345 #12346", "RMA #:12345 #12346"]
+)
+def test_a_hash_repeated_after_rma_hash_colon_names_every_rma(note: str) -> None:
+    """docs/findings.md: "RMA #: 12345" is an RMA written with "#", and a list by "#"
+    repeated ("RMA #12345 #12346") names every RMA; only after an RMA written without "#" is
+    "#1001" an order name. rma.py decides "written with #" by the text right before the
+    digits ending in "#", so "#: " does not count and 12346 is dropped: the refund links to
+    12345 alone (while "RMA #: 12345, #12346" names both)."""
+    assert parse_rmas(note) == ["12345", "12346"]
+    assert _both_paths(note) == [("12345", "12346")] * 2
