@@ -107,12 +107,15 @@ def test_a_refund_noted_with_a_dated_reference_still_links_by_the_heuristic() ->
 
 # --- 2. a list split by an en or em dash --------------------------------------------------
 
-# En dash (U+2013) and em dash (U+2014), spaced and glued.
+# En dash (U+2013) and em dash (U+2014), spaced and glued; "--" for an em dash.
 DASHED = [
     "RMA 12345 \u2013 12346",
     "RMA 12345 \u2014 12346",
     "RMA 12345\u201312346",
     "RMA 12345\u201412346",
+    # two hyphens, the em dash as typed on a keyboard without one
+    "RMA 12345 -- 12346",
+    "RMA 12345--12346",
 ]
 
 
@@ -123,7 +126,7 @@ DASHED = [
 def test_a_list_split_by_an_en_or_em_dash_names_every_rma(note: str) -> None:
     """ "RMA 12345 - 12346" names both since today; the same note as Outlook, Word or macOS
     rewrite the dash (an en dash, U+2013, or an em dash, U+2014), or pasted from a mail,
-    names 12345 alone."""
+    or with the em dash typed as "--", names 12345 alone."""
     assert parse_rmas(note) == ["12345", "12346"]
     assert _both_paths(note) == [("12345", "12346")] * 2
 
