@@ -190,3 +190,38 @@ def test_unsettled_joins_only_the_hit_refunds_links() -> None:
     want = classify_settlement.classify_unsettled(settled.assign(refund_code=-1), every, as_of, 5)
     pd.testing.assert_frame_equal(got, want)
     assert list(got["rma"]) == ["b", "a", "d", "c", "c"]  # r2 twice; None and NaN pair up
+
+
+def _appended_take(values: Any, pos: np.ndarray, fill: Any) -> np.ndarray:
+    """``take`` as it was: ``fill`` appended to the values, -1 reading it."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf" or not isinstance(fill, (int, float, bool)):
+        arr = arr.astype(object)
+    return np.concatenate([arr, np.array([fill], dtype=arr.dtype)])[
+        np.where(pos >= 0, pos, len(arr))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "fill"),
+    [
+        (np.array([5, 7, 9]), 0),
+        (np.array([3, 4, 5], dtype=np.int32), -1),
+        (np.array([True, False, True]), False),
+        (np.array([1.5, 2.5, 3.5]), 0),
+        (np.array(["a", None, "c"], dtype=object), None),
+        (np.array(["a", "b", "c"], dtype=object), np.nan),
+        (np.array(["a", "bb", "c"]), ""),  # fixed-width text: read as objects
+        (pd.Series(pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"], utc=True)), None),
+        (np.array([], dtype=object), None),
+        (np.array([], dtype=np.int64), -1),
+    ],
+)
+def test_take_reads_as_the_appended_fill_did(values: Any, fill: Any) -> None:
+    pos = np.array([2, -1, 0, 0, -1, 1]) if len(values) else np.array([-1, -1])
+    got, want = keys.take(values, pos, fill), _appended_take(values, pos, fill)
+    assert got.dtype == want.dtype
+    assert [type(v) for v in got] == [type(v) for v in want]
+    assert pd.Series(got, dtype=object).equals(pd.Series(want, dtype=object))
+    every = np.arange(len(values))  # no -1: nothing filled
+    assert list(keys.take(values, every, fill)) == list(_appended_take(values, every, fill))
