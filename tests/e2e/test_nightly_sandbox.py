@@ -236,7 +236,9 @@ def _stock(state: object) -> dict[tuple[str, str], int]:
 
 
 def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Path) -> None:
-    """An agency's shops on one PostgreSQL: mirror, ledger and lock kept apart by schema."""
+    """An agency's shops on one PostgreSQL: mirror, ledger and lock kept apart by schema.
+    Worlds of 60 returns: what is checked is the separation (both nights of each shop score
+    perfectly and see only their own findings), not the engine at scale (the tests above)."""
     url = os.environ.get("RECON_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("set RECON_TEST_POSTGRES_URL=postgresql+psycopg://... to run")
@@ -246,7 +248,7 @@ def test_two_shops_share_one_postgresql_server_in_their_own_schemas(tmp_path: Pa
     try:
         keys = {}
         for schema, seed in shops.items():
-            settings = sandbox_settings(tmp_path / schema, seed=seed)
+            settings = sandbox_settings(tmp_path / schema, seed=seed, returns=60)
             settings.store.url = url
             settings.store.schema_ = schema
             settings.shop.slug = schema.replace("_", "-")
