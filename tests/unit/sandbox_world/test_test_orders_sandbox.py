@@ -1,6 +1,6 @@
 """Returns on Shopify test orders raise nothing and move nothing, over real HTTP.
 
-Dataset: the generated world (seed 1, 300 returns) has four returns on test orders
+Dataset: the generated world (seed 1, 200 returns) has three returns on test orders
 (``clean_test_order``): closed and never refunded, or refunded with test-mode balance
 transactions no payout takes. Read as live orders, they are MISSING_REFUND, MISSING_RESTOCK and
 UNSETTLED_REFUND breaks, and apply mode would refund them.
@@ -29,7 +29,7 @@ def _settings(tmp_path: Path) -> Settings:
     settings = load_settings(ROOT / "config" / "recon.toml")
     settings.sandbox.enabled = True
     settings.sandbox.seed = 1
-    settings.sandbox.returns = 300
+    settings.sandbox.returns = 200
     settings.store.url = f"sqlite:///{tmp_path / 'recon.db'}"
     settings.reports.dir = tmp_path / "reports"
     settings.delivery.outbox_dir = tmp_path / "outbox"
@@ -39,7 +39,7 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 def _test_order_rmas() -> set[str]:
-    world, truth = generate_world(seed=1, returns=300)
+    world, truth = generate_world(seed=1, returns=200)
     test_orders = {o.id for o in world.orders if o.test}
     assert truth.clean_cases["test_order"] == len(test_orders) > 0
     return {str(r.id) for r in world.loop_returns if str(r.provider_order_id) in test_orders}
