@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
@@ -29,6 +30,8 @@ from recon.store import tables as tbl
 # role may read (a schema granted to another shop's role alone is not seen). A shared database
 # also holds other applications' schemas: a ``store_owner`` table counts only with every column
 # recon's has (an app's own ``store_owner (domain)`` is no store, and no claim).
+# Listings of the other schemas' claims, when one is dropped while it is read (``_rival_claims``).
+_LIST_ATTEMPTS = 3
 _STORES_BESIDE = """
 SELECT n.nspname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -166,19 +169,7 @@ def _refuse_rival(session: Session, shop: str, domain: str, claimed_at: datetime
     if session.get_bind().dialect.name != "postgresql":
         return  # one SQLite file, one store: another file is another database
     here = session.execute(text("SELECT current_schema()")).scalar_one()
-    beside = list(session.execute(text(_STORES_BESIDE)).scalars())
-    if not beside:
-        return
-    params: dict[str, object] = {"domain": same_domain(domain), "shop": shop}
-    parts = []
-    for n, name in enumerate(beside):
-        params[f"s{n}"] = name
-        # The schema names are the catalog's, quoted; every value is bound.
-        parts.append(
-            f"SELECT CAST(:s{n} AS text), shop, claimed_at FROM {_name(name)}.store_owner"  # noqa: S608
-            " WHERE id = 1 AND shop <> :shop AND lower(trim(domain)) = :domain"
-        )
-    rivals = session.execute(text(" UNION ALL ".join(parts)), params).all()
+    rivals = _rival_claims(session, shop, domain)
     for rival_schema, rival, rival_claimed in sorted(rivals, key=lambda r: (r[2], r[0])):
         if claimed_at is not None and (claimed_at, here) < (rival_claimed, rival_schema):
             continue  # this store claimed the domain first: the other gives way
@@ -192,6 +183,36 @@ def _refuse_rival(session: Session, shop: str, domain: str, claimed_at: datetime
             f'[store] schema = "{rival_schema}" for this shop, or, if that schema is retired, '
             f'stop its cron and release its claim: {release} (README, "Many shops")'
         )
+
+
+def _rival_claims(session: Session, shop: str, domain: str) -> list[Any]:
+    """(schema, shop, claimed_at) of the other schemas' claims on ``domain``.
+
+    The schemas are listed, then read in one query. A schema dropped in between (another
+    shop retired, a test's schema removed) failed that query, and so every command of every
+    shop on the server while it lasted; the read runs in a savepoint and is made again with a
+    fresh list when a table it names is gone (SQLSTATE 42P01), a few times at most.
+    """
+    for attempt in range(1, _LIST_ATTEMPTS + 1):
+        beside = list(session.execute(text(_STORES_BESIDE)).scalars())
+        if not beside:
+            return []
+        params: dict[str, object] = {"domain": same_domain(domain), "shop": shop}
+        parts = []
+        for n, name in enumerate(beside):
+            params[f"s{n}"] = name
+            # The schema names are the catalog's, quoted; every value is bound.
+            parts.append(
+                f"SELECT CAST(:s{n} AS text), shop, claimed_at FROM {_name(name)}.store_owner"  # noqa: S608
+                " WHERE id = 1 AND shop <> :shop AND lower(trim(domain)) = :domain"
+            )
+        try:
+            with session.begin_nested():
+                return list(session.execute(text(" UNION ALL ".join(parts)), params).all())
+        except ProgrammingError as exc:
+            if attempt == _LIST_ATTEMPTS or getattr(exc.orig, "sqlstate", None) != "42P01":
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _name(identifier: str) -> str:

@@ -133,3 +133,32 @@ def test_two_slugs_claiming_one_domain_at_once_leave_one_claim(
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(claim, shops))
     assert sorted(outcomes) == ["claimed", "refused", "refused", "refused"]
+
+
+def test_a_schema_dropped_while_the_claims_are_read_fails_no_other_shop(
+    schemas: tuple[Opener, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another shop's schema is dropped between the listing of the schemas and the read of
+    their claims (a retired shop removed, on a server many shops share): that read failed
+    ("store_owner does not exist") and so did every command of every other shop while it
+    lasted. The claims are read again with a fresh list, and a rival claim is still found."""
+    from recon.store import owner
+
+    open_store, domain = schemas
+    open_store("acme", "acme", domain).close()
+    real_text = owner.text
+    listed: list[str] = []
+
+    def one_gone(sql: str) -> object:
+        if sql is owner._STORES_BESIDE and not listed:
+            listed.append(sql)  # the first listing names a schema dropped since
+            return real_text(f"SELECT 'dropped_{uuid.uuid4().hex[:8]}' UNION ALL ({sql})")
+        return real_text(sql)
+
+    monkeypatch.setattr(owner, "text", one_gone)
+    open_store("acme_eu", "acme-eu", "other-" + domain).close()
+    assert listed
+    listed.clear()
+    with pytest.raises(ConfigError, match="'acme'"):
+        open_store("acme_uk", "acme-uk", domain)
+    assert listed
