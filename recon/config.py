@@ -69,6 +69,8 @@ _RMA_BEFORE = (
 # one of them silently); shorter on either side it stays a phone number ("RMA 1234-5678") or
 # a ZIP+4 ("12345-6789"). RE2 has no look-ahead: ``\b`` or a letter ends the short side
 # ("12345-2a"), never a digit or a separator ("12345-2, 12346" leaves its comma to the list).
+# Nor is a reference of three parts or more ending in "-<1-4 digits>" ("RMA 12345-67890-1",
+# "RMA 20261102-00017-1"): its first two parts are no range, so it names none.
 # They are tried before the ``rma`` group and have none, so the note names no
 # RMA there: leftmost-first alternation (``re`` and RE2 alike) needs no look-ahead, which RE2
 # lacks, so rma.py's fast path runs the default. One pattern, not one per form: RE2 extracts
@@ -76,7 +78,7 @@ _RMA_BEFORE = (
 # made a 1M-note parse three times slower. rma.py reads list items after an RMA with them too.
 NOT_AN_RMA = (
     r"\d{21,}|\d{3,20}(?:\.\d|,\d{1,2}\b)|\d{3,4}-\d|\d{5,20}-\d{1,4}(?:\b|[^\W\d])"
-    r"|\d{4}/\d{1,2}[-/]\d{1,2}"
+    r"|\d{5,20}-\d{5,20}-\d{1,4}(?:\b|[^\W\d])|\d{4}/\d{1,2}[-/]\d{1,2}"
     r"|\d{3,4}[. ]\d{3,4}[-. ]\d{3,4}"
 )
 _RMA_LEAD = "|".join(_RMA_BEFORE)

@@ -23,17 +23,30 @@ _PLAIN_NOTE = r"^[\x20-\x7e]*$"
 # A list after one RMA names every RMA in it: "RMA 12345, 12346", "RMAs 12345 and 12346",
 # "RMA #12345 / #12346" (issue #4: a note naming two RMAs is AMBIGUOUS_RMA, not a silent pick
 # of the first). Items are read after a match of any pattern; a word between ends the list.
-# Items split by a punctuation mark or a word ("," "/" "&" ";" "|" "+", "and", "or"); by "-"
-# between numbers ("RMA 12345 - 12346"; glued, "12345-12347", only between two of five digits
-# or more: a range, read as its two ends, never expanded, see ``NOT_AN_RMA``); by whitespace
-# alone between numbers ("RMA 12345 12346"); by "#" repeated ("RMA #12345 #12346": the id
-# before had one, else "RMA 12345 #1001" is an RMA and an order name). "Between numbers"
-# (the look-behind) keeps a dash or a space after a word out: "RMA-12345" and "ticket 12345
-# returned 12346" hold no list there. "+" before a number with fewer digits than the id
-# before it adds an amount ("Loop RMA #12345 + 500 shipping"): ``parse_rmas`` skips it.
+# Items split by a punctuation mark or a word ("," "/" "&" ";" "|" "+", "and", "or"); by a
+# dash between numbers ("-", "--" for an em dash typed without one, or the en and em dashes,
+# U+2013 and U+2014, a mail client writes for " - "): "RMA 12345 - 12346"; glued, "12345-12347",
+# only between two of five digits or more: a range, read as its two ends, never expanded, see
+# ``NOT_AN_RMA``; by whitespace alone between numbers ("RMA 12345 12346"); by "#" repeated
+# ("RMA #12345 #12346": the id before had one, else "RMA 12345 #1001" is an RMA and an order
+# name). "Between numbers" (the look-behind) keeps a dash or a space after a word out:
+# "RMA-12345" and "ticket 12345 returned 12346" hold no list there. A line break alone is no
+# separator: the list goes on past one only after a separator on the line before ("RMA
+# 12345,\n12346"), so an address under the note ("Loop RMA #12345\n1001 Main St") is none.
+# "+" or whitespace alone before a number with fewer digits than the id before it is an amount
+# or a year, a phone number ("Loop RMA #12345 + 500 shipping", "RMA 12345 2026", "RMA 12345
+# 555 1234"): ``parse_rmas`` skips it (the ``plus`` and ``space`` groups).
+_SPACE = r"[^\S\n\r\v\f\x1c-\x1e\x85\u2028\u2029]"  # \s but no line break (str.splitlines)
 _PUNCTUATION = r"[,/&;|]|(?P<plus>\+)|\band\b|\bor\b"
-_DASH = r"(?<=\d)(?:\s+-|-\s)\s*#?|(?<=\d{5})-(?=\d{5})"  # glued: as ``NOT_AN_RMA`` reads it
-_LIST_SEPARATOR = rf"(?:\s*(?:{_PUNCTUATION})\s*#?|{_DASH}|(?<=\d)\s*(?P<hash>#)|(?<=\d)\s)\s*"
+_DASH_MARK = "(?:--?|[\u2013\u2014])"
+_DASH = (
+    rf"(?<=\d)(?:{_SPACE}+{_DASH_MARK}|{_DASH_MARK}\s)\s*#?\s*"
+    rf"|(?<=\d{{5}}){_DASH_MARK}(?=\d{{5}})"  # glued: as ``NOT_AN_RMA`` reads it
+)
+_LIST_SEPARATOR = (
+    rf"(?:{_SPACE}*(?:{_PUNCTUATION})\s*#?\s*|{_DASH}"
+    rf"|(?<=\d){_SPACE}*(?P<hash>#)\s*|(?<=\d)(?P<space>{_SPACE}+))"
+)
 _CURRENCY = (
     r"(?:usd|eur|gbp|cad|aud|nzd|jpy|chf|sek|nok|dkk|pln|czk|huf|mxn|brl|inr"
     r"|sgd|hkd|cny|krw|zar|aed|ils|dollars?|euros?)\b|[$€£¥]"
@@ -70,8 +83,8 @@ _LIST_NEXT = re.compile(
 # only, so "RMA-12345", "Refund RMA 12345" and "RMA 777 (call 555-123-4567)" stay on the
 # fast path.
 _LIST_HINT = (
-    r"(?i)(?:(?:[,/&;|+]|\band\b|\bor\b)\s*#?|\d(?:\s+-|-\s)\s*#?|\d\s*#|\d\s)\s*\d{3}"
-    r"|\d{5}-\d{5}"
+    r"(?i)(?:(?:[,/&;|+]|\band\b|\bor\b)\s*#?|\d(?:\s+--?|--?\s)\s*#?|\d\s*#|\d\s)\s*\d{3}"
+    r"|\d{5}--?\d{5}"
 )
 
 
@@ -119,12 +132,14 @@ def parse_rmas(note: str | None, patterns: Iterable[str] = DEFAULT_RMA_PATTERNS)
             continue
         rma, end = match[group], match.end()
         found.setdefault(ascii_digits(rma), None)
-        hashed = note[: match.start(group)].rstrip().endswith("#")  # "RMA #12345"
+        # "RMA #12345", "RMA #: 12345": written with "#"
+        hashed = note[: match.start(group)].rstrip().removesuffix(":").rstrip().endswith("#")
         while (item := _LIST_NEXT.match(note, end)) is not None:
             if item["hash"] and not hashed:
                 break  # "RMA 12345 #1001": an order name after the RMA
-            # else an amount, a date or a phone number, or "+ 500" after 12345: read past it
-            if item["rma"] and not (item["plus"] and len(item["rma"]) < len(rma)):
+            # else an amount, a date or a phone number, "+ 500" or " 2026" after 12345: read past
+            weak = item["plus"] or item["space"]
+            if item["rma"] and not (weak and len(item["rma"]) < len(rma)):
                 hashed = hashed or "#" in note[end : item.start("rma")]
                 rma = item["rma"]
                 found.setdefault(ascii_digits(rma), None)  # "RMA 12345, 12346"

@@ -74,10 +74,6 @@ def _refund_of_12345(note: str, *, other_order_return: bool = False) -> ReconRes
 # --- 1. a hyphenated reference of three parts -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review19: '12345-67890-1' reads its head as an RMA (the range rule skips the tail)",
-)
 @pytest.mark.parametrize("note", ["RMA 12345-67890-1", "RMA 20261102-00017-1"])
 def test_a_hyphenated_reference_of_three_parts_names_no_rma(note: str) -> None:
     """ "RMA 12345-2" names none (a hyphenated reference, docs/findings.md), and so did
@@ -88,10 +84,6 @@ def test_a_hyphenated_reference_of_three_parts_names_no_rma(note: str) -> None:
     assert _both_paths(note) == [(), ()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review19: a dated reference 'RMA 20261102-00017-1' is UNKNOWN_RMA + MISSING_REFUND",
-)
 @pytest.mark.usefixtures("arrow")
 def test_a_refund_noted_with_a_dated_reference_still_links_by_the_heuristic() -> None:
     """A warehouse writes its own dated reference, "RMA 20261102-00017-1", on the refund of
@@ -119,9 +111,6 @@ DASHED = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review19: a list split by an en or em dash names its first RMA alone"
-)
 @pytest.mark.parametrize("note", DASHED)
 def test_a_list_split_by_an_en_or_em_dash_names_every_rma(note: str) -> None:
     """ "RMA 12345 - 12346" names both since today; the same note as Outlook, Word or macOS
@@ -131,9 +120,6 @@ def test_a_list_split_by_an_en_or_em_dash_names_every_rma(note: str) -> None:
     assert _both_paths(note) == [("12345", "12346")] * 2
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review19: a list split by an en dash links the refund to its first RMA"
-)
 @pytest.mark.usefixtures("arrow")
 @pytest.mark.parametrize("note", DASHED[:2])
 def test_a_refund_naming_two_rmas_split_by_a_typographic_dash_is_ambiguous(note: str) -> None:
@@ -149,9 +135,6 @@ def test_a_refund_naming_two_rmas_split_by_a_typographic_dash_is_ambiguous(note:
 # --- 3. "#" repeated after "RMA #: 12345" ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review19: 'RMA #: 12345 #12346' is read as an RMA then an order name"
-)
 @pytest.mark.parametrize(
     "note", ["RMA #: 12345 #12346", "RMA#: 12345 #12346", "RMA #:12345 #12346"]
 )
