@@ -44,34 +44,45 @@ outbox_app = typer.Typer(
 def outbox_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List this shop's parked mail: each message, whom it was for and the relay's answer."""
     from recon.cli import _settings
-    from recon.mail_parked import ANSWER_SUFFIX, parked_mail
+    from recon.mail_parked import parked_mail
 
     settings = _settings(config)
     outbox = settings.delivery.outbox_dir
     console = Console(soft_wrap=True)
     paths = parked_mail(outbox, settings.shop.slug)
     if as_json:
-        rows = [_parked_json(path) for path in paths]
+        rows = [row for path in paths if (row := _parked_json(path)) is not None]
         print_document("outbox", settings.shop.slug, "messages", rows, outbox=str(outbox))
         return
     if not paths:
         console.print(escape(f"no parked mail for shop {settings.shop.slug} in {outbox}"))
         return
     for path in paths:
+        if (said := _answer(path)) is None:
+            continue  # sent again since the listing
         console.print(escape(str(path)))
-        answer = path.with_name(path.name + ANSWER_SUFFIX)
-        said = answer.read_text("utf-8") if answer.is_file() else "(no answer kept)\n"
+        said = said or "(no answer kept)\n"
         console.print(escape("".join(f"  {line}\n" for line in said.splitlines())), end="")
 
 
-def _parked_json(path: Path) -> dict[str, str | None]:
-    """A parked message for ``--json``: its file, and what the answer beside it records
-    (``mail_parked.write_answer``): when it was refused, the shop, team, subject, recipients
-    and the relay's answer (whole, however many lines); null where no answer was kept."""
+def _answer(path: Path) -> str | None:
+    """The answer kept beside parked ``path`` ("" if none); None once the message is gone:
+    an ``outbox retry`` moves it and drops its answer, at any moment after the listing."""
     from recon.mail_parked import ANSWER_SUFFIX
 
-    answer = path.with_name(path.name + ANSWER_SUFFIX)
-    said = answer.read_text("utf-8") if answer.is_file() else ""
+    try:
+        return path.with_name(path.name + ANSWER_SUFFIX).read_text("utf-8")
+    except FileNotFoundError:
+        return "" if path.exists() else None
+
+
+def _parked_json(path: Path) -> dict[str, str | None] | None:
+    """A parked message for ``--json``: its file, and what the answer beside it records
+    (``mail_parked.write_answer``): when it was refused, the shop, team, subject, recipients
+    and the relay's answer (whole, however many lines); null where no answer was kept. None
+    when a retry took the message since the listing (``_answer``): it is parked no more."""
+    if (said := _answer(path)) is None:
+        return None
     lines = said.splitlines()
     fields = {
         name: next((x.removeprefix(f"{name}: ") for x in lines if x.startswith(f"{name}: ")), None)

@@ -24,7 +24,7 @@ from recon.clock import VirtualClock
 from recon.models import Quarantined
 from recon.store.sql import SqlStore
 from tests.fakes import EPOCH
-from tests.unit.cli.json_output import document, in_env, store_env
+from tests.unit.cli.json_output import document, in_env, listed, store_env
 from tests.unit.cli.test_cli_action_audit import _ledger
 from tests.unit.cli.test_cli_superseded import _two_nights
 
@@ -189,3 +189,42 @@ def test_outbox_list_json_gives_each_parked_message_and_the_relays_answer(
         "550 5.1.1 <finance@example.com>: no such mailbox\n550 5.1.1 see the relay's log"
     )
     assert message["refused_at"].endswith("Z") and "T" in message["refused_at"]
+
+
+def _retried_while_read(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``outbox retry`` (``unpark``) moves the parked message and drops its answer file right
+    as ``outbox list`` reads that answer, after the listing found it."""
+    from recon.config import load_settings
+    from recon.mail_parked import ANSWER_SUFFIX, unpark
+
+    outbox = load_settings(config).delivery.outbox_dir
+    read_text = Path.read_text
+
+    def racing(self: Path, *args: object, **kwargs: object) -> str:
+        if self.name.endswith(ANSWER_SUFFIX):
+            unpark(outbox, "sandbox")
+        return read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", racing)
+
+
+def test_outbox_list_json_leaves_out_a_message_a_retry_moves_while_it_reads(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitoring script runs ``outbox list --json`` while an operator retries: it gets a
+    document without the message the retry took back to the outbox (it was a traceback)."""
+    _park(config)
+    _retried_while_read(config, monkeypatch)
+    doc = document(monkeypatch, "outbox", "list", "-c", str(config))
+    assert doc["format"] == "recon-outbox" and doc["messages"] == []
+
+
+def test_outbox_list_leaves_out_a_message_a_retry_moves_while_it_reads(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table form: no traceback, and the moved message is not listed as parked."""
+    parked = _park(config)
+    _retried_while_read(config, monkeypatch)
+    code, out, err = listed(monkeypatch, "outbox", "list", "-c", str(config))
+    assert code == 0, (out, err)
+    assert str(parked) not in out and "Traceback" not in out + err
