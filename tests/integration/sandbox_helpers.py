@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from recon.config import SyncSettings
 from recon.sandbox.faults import Faults
 from recon.sandbox.server import SandboxServer
 from recon.sandbox.state import SandboxState
-from recon.sandbox.world import World
+from recon.sandbox.world import Order, Refund, RefundLine, RestockType, World
 from recon.sources.http import RetryPolicy
 from recon.sources.loop import LoopClient
 from recon.sources.retry_budget import RetryBudget
@@ -299,3 +300,26 @@ def _range_start(world: World) -> datetime:
     moments += [p.issued_at for p in world.payouts]
     moments += [b.transaction_date for b in world.balance_transactions]
     return min(moments) - timedelta(days=1)
+
+
+def restock_one_unit(world: World, order: Order, refund_id: str) -> Refund:
+    """One unit of ``order`` back to stock a day after the world's now, no money moved."""
+    at = world.now + timedelta(days=1)
+    refund = Refund(
+        id=refund_id,
+        created_at=at,
+        processed_at=at,
+        lines=[
+            RefundLine(
+                id=f"{refund_id}1",
+                line_item_id=order.line_items[0].id,
+                quantity=1,
+                restock_type=RestockType.RETURN,
+                restocked=True,
+                location_id=world.shop.locations[0].id,
+                subtotal=Decimal("0"),
+            )
+        ],
+    )
+    order.refunds.append(refund)
+    return refund

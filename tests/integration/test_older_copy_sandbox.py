@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,13 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
 
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.shopify.render import OrderView  # noqa: E402
-from recon.sandbox.world import Order, Refund, RefundLine, RestockType, World  # noqa: E402
+from recon.sandbox.world import Order, World  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     backfill_world,
     mirror_records,
     normalise_generated_world,
+    restock_one_unit,
     sandbox_rig,
     sync_settings_for_tests,
 )
@@ -118,36 +118,13 @@ def _refunded_order(world: World) -> Order:
     )
 
 
-def _restock(world: World, order: Order, refund_id: str) -> Refund:
-    """One unit of ``order`` back to stock a day after the world's now, no money moved."""
-    at = world.now + timedelta(days=1)
-    refund = Refund(
-        id=refund_id,
-        created_at=at,
-        processed_at=at,
-        lines=[
-            RefundLine(
-                id=f"{refund_id}1",
-                line_item_id=order.line_items[0].id,
-                quantity=1,
-                restock_type=RestockType.RETURN,
-                restocked=True,
-                location_id=world.shop.locations[0].id,
-                subtotal=Decimal("0"),
-            )
-        ],
-    )
-    order.refunds.append(refund)
-    return refund
-
-
 @pytest.mark.slow
 def test_a_lagging_sweep_page_does_not_take_the_mirror_back_to_an_older_order(
     tmp_path: Path, store_url: str
 ) -> None:
     world = normalise_generated_world(generate_world(seed=11, returns=40)[0])
     order = _refunded_order(world)
-    restock = _restock(world, order, "5400000099301")
+    restock = restock_one_unit(world, order, "5400000099301")
     settings = sync_settings_for_tests()
     sweep: list[LaggingSweep] = []
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,14 @@ if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported b
 
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.shopify.render import OrderView  # noqa: E402
-from recon.sandbox.world import Order, Refund, RefundLine, RestockType, World  # noqa: E402
+from recon.sandbox.world import Order, World  # noqa: E402
 from recon.sync import run_sync  # noqa: E402
 from tests.integration.sandbox_helpers import (  # noqa: E402
     RequestLog,
     backfill_world,
     mirror_records,
     normalise_generated_world,
+    restock_one_unit,
     sandbox_rig,
     sync_settings_for_tests,
 )
@@ -54,29 +54,6 @@ def _paid_orders(world: World) -> tuple[Order, Order]:
     return candidates(True)[0], candidates(False)[0]
 
 
-def _restock(world: World, order: Order, refund_id: str) -> Refund:
-    """One unit of ``order`` back to stock a day after the world's now, no money moved."""
-    at = world.now + timedelta(days=1)
-    refund = Refund(
-        id=refund_id,
-        created_at=at,
-        processed_at=at,
-        lines=[
-            RefundLine(
-                id=f"{refund_id}1",
-                line_item_id=order.line_items[0].id,
-                quantity=1,
-                restock_type=RestockType.RETURN,
-                restocked=True,
-                location_id=world.shop.locations[0].id,
-                subtotal=Decimal("0"),
-            )
-        ],
-    )
-    order.refunds.append(refund)
-    return refund
-
-
 def _asked(log: RequestLog, document: str) -> list[dict[str, object]]:
     """The variables of every Shopify request that sent ``document``."""
     bodies = [json.loads(r.body) for r in log.requests if r.api == "shopify" and r.body]
@@ -90,8 +67,8 @@ def test_only_a_changed_order_a_loop_return_names_is_read_in_full(
     world, _truth = generate_world(seed=11, returns=40)
     world = normalise_generated_world(world)
     named, unnamed = _paid_orders(world)
-    restock = _restock(world, named, "5400000099101")
-    _restock(world, unnamed, "5400000099201")
+    restock = restock_one_unit(world, named, "5400000099101")
+    restock_one_unit(world, unnamed, "5400000099201")
     settings = sync_settings_for_tests()
     with sandbox_rig(world, tmp_path, store_url=store_url) as rig:
         backfill_world(rig, world, settings)

@@ -13,8 +13,6 @@ Both parser paths are read (with pyarrow: RE2 first; without: Python ``re`` on e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from engine_builders import (
@@ -33,17 +31,6 @@ from engine_builders import (
 
 from recon.engine import ReconResult
 from recon.engine.rma import parse_rma_series, parse_rmas
-
-
-@pytest.fixture(params=["pyarrow", "no pyarrow"])
-def arrow(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Run the engine as installed, then as on a server without pyarrow (its import fails)."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-        yield
-        return
-    with without_pyarrow():
-        yield
 
 
 def _both_paths(note: str) -> list[tuple[str, ...]]:

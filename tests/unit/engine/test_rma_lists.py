@@ -10,8 +10,6 @@ with pyarrow (RE2 fast path) and without it (Python ``re`` on every note).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from engine_builders import bt, keyset, order, payout, refund, ret, rline, run, txn, without_pyarrow
@@ -127,17 +125,6 @@ def test_custom_patterns_read_the_same_lists(
     assert parse_rma_series(notes, patterns).iloc[0] == tuple(named)
     with without_pyarrow():
         assert parse_rma_series(notes, patterns).iloc[0] == tuple(named)
-
-
-@pytest.fixture(params=["pyarrow", "no pyarrow"])
-def arrow(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Run the engine as installed, then as on a server without pyarrow (its import fails)."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-        yield
-        return
-    with without_pyarrow():
-        yield
 
 
 def _refund_naming(note: str) -> ReconResult:

@@ -11,7 +11,6 @@ AMBIGUOUS_RMA for finance. Order 100 (USD shop), closed 20.00 returns, ``as_of``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from engine_builders import (
@@ -26,7 +25,6 @@ from engine_builders import (
     rline,
     run,
     txn,
-    without_pyarrow,
 )
 
 from recon.engine import ReconResult, rma_siblings
@@ -40,17 +38,6 @@ MISSED = [
     "RMA 12345 refunded in full; customer says it covers 12346 too",
     "Per 12346 and RMA 12345",  # the other return named first
 ]
-
-
-@pytest.fixture(params=["pyarrow", "no pyarrow"])
-def arrow(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Run the engine as installed, then as on a server without pyarrow (its import fails)."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-        yield
-        return
-    with without_pyarrow():
-        yield
 
 
 @pytest.mark.usefixtures("arrow")

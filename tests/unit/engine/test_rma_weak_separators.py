@@ -17,8 +17,6 @@ without: Python ``re`` on every note).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from engine_builders import bt, keyset, order, payout, refund, ret, rline, run, txn, without_pyarrow
@@ -74,17 +72,6 @@ def test_the_bulk_parser_reads_the_table_without_pyarrow() -> None:
     with without_pyarrow():
         parsed = list(parse_rma_series(notes))
     assert parsed == [tuple(n) for _, n in TABLE] + [("777",), ()]
-
-
-@pytest.fixture(params=["pyarrow", "no pyarrow"])
-def arrow(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Run the engine as installed, then as on a server without pyarrow (its import fails)."""
-    if request.param == "pyarrow":
-        pytest.importorskip("pyarrow")
-        yield
-        return
-    with without_pyarrow():
-        yield
 
 
 def _refund_of_12345(note: str) -> ReconResult:
