@@ -413,7 +413,8 @@ def make_return(
                 provider_refund_id=str(7000 + i),
             ),
         ),
-        raw={"id": 1000 + i, "state": state, "total": str(amount)},
+        # Loop's list always carries ``updated_at`` (a payload without one is read as undated).
+        raw={"id": 1000 + i, "state": state, "total": str(amount), "updated_at": at.isoformat()},
     )
 
 

@@ -127,8 +127,11 @@ def _older_ids(session: Session, model: type[tbl.Base], records: list[_Versioned
 def _dated(record: LoopReturnRecord | OrderRecord) -> bool:
     """Whether the copy carries the API's own ``updated_at``. A Loop return in the 2020
     webhook shape has none and the parser fills in ``created_at`` (``loop_parse``): compared,
-    that copy always read as older than the mirrored one, and was never written again."""
-    return not isinstance(record, LoopReturnRecord) or record.raw.get("updated_at") is not None
+    that copy always read as older than the mirrored one, and was never written again. Only
+    a payload that says so counts: a record built without one (``raw`` empty) is dated."""
+    if not isinstance(record, LoopReturnRecord) or not record.raw:
+        return True
+    return record.raw.get("updated_at") is not None
 
 
 def _keep_known_lines(session: Session, orders: list[OrderRecord]) -> list[OrderRecord]:
