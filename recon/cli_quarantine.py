@@ -2,11 +2,13 @@
 
 An entry is resolved when a later sync read and stored the same record cleanly
 (``recon.store.quarantine``); the default listing shows the open ones, ``--all`` the history.
+``quarantine show ENTRY...`` prints an entry whole, with the payload kept for review;
 ``quarantine resolve ENTRY... --note`` resolves entries without a record id by hand.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -97,6 +99,44 @@ def quarantine_resolve(
     for entry_id in entries:
         state = "resolved" if entry_id in done else "already resolved, left as it was"
         Console().print(f"entry {entry_id}: {state}")
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    ctx: typer.Context,
+    entries: Annotated[list[int], typer.Argument(help="entry ids (the listing's entry column)")],
+    config: ConfigOption = None,
+) -> None:
+    """Show entries whole, with the payload kept for review (JSON; may hold customer data).
+
+    The reason in full and the API's payload, to check against the API before resolving.
+    \f
+    Raises:
+        ConfigError: an entry id this shop's store does not hold (exit 2), or ``--config``
+            given before and after ``show``, naming different files.
+    """
+    from recon.bootstrap import open_store
+    from recon.cli import _settings
+
+    store = open_store(_settings(_one_config(config, ctx.obj)))
+    try:
+        held = {e.entry_id: e for e in store.quarantine_entries(include_resolved=True)}
+    finally:
+        store.close()
+    unknown = [str(i) for i in entries if i not in held]
+    if unknown:
+        raise ConfigError(f"quarantine show: no entry {', '.join(unknown)} in this shop's store")
+    for entry_id in entries:
+        e = held[entry_id]
+        q = e.entry
+        state = "open" if e.resolved_at is None else f"resolved {when(e.resolved_at)}"
+        # Plain lines, no markup: a payload's brackets are data, not rich styles.
+        print(
+            f"entry {entry_id}: {q.source} {q.kind} {q.record_id or '(no record id)'}, "
+            f"field {q.field}, {state}, seen {e.times} time(s)"
+        )
+        print(f"reason: {q.reason}")
+        print(json.dumps(q.raw, indent=2, sort_keys=True, ensure_ascii=False, default=str))
 
 
 def _one_config(after: Path | None, before: Path | None) -> Path | None:

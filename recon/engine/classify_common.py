@@ -86,7 +86,11 @@ def return_rows(
 
 
 def _opt(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):  # NaN from a left join
+    """The value as text, or None where it is missing: None, NaN (a left join), and pandas'
+    ``NA``/``NaT`` (frames with nullable dtypes), which ``str`` made "<NA>"/"NaT" ids."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
         return None
     return str(value)
 

@@ -24,6 +24,7 @@ COMMANDS = [
     ["findings", "ack"],
     ["quarantine"],
     ["quarantine", "resolve"],
+    ["quarantine", "show"],
     ["findings", "history"],
     ["runs"],
     ["outbox", "list"],

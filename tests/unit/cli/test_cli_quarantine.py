@@ -124,3 +124,25 @@ def test_an_order_answered_null_on_three_rechecks_is_one_row_seen_three_times(
         cells = [c.strip() for c in line.split("│")]
         assert "3" in cells and last.strftime("%Y-%m-%d") in line
         assert "(3 times in all)" in " ".join(listing.stdout.split())
+
+
+def test_show_prints_an_entrys_payload_to_check_before_resolving_it(config: Path) -> None:
+    """The README's procedure for an entry without a record id: check its payload (``raw``)
+    against the API, then resolve it. No command showed the payload (the listing cuts the
+    reason and leaves the payload out), so it could only be read in the database."""
+    import json
+
+    idless, refund = _seed(config)
+    shown = recon("quarantine", "show", str(idless), str(refund), "--config", str(config))
+    assert shown.returncode == 0, shown.stderr
+    head = _line(shown.stdout, f"entry {idless}:")
+    assert "loop return (no record id)" in head and "field $" in head and "open" in head
+    assert "reason: expected an object, got str" in shown.stdout
+    start = shown.stdout.index("{", shown.stdout.index("reason: expected"))
+    payload, _ = json.JSONDecoder().raw_decode(shown.stdout[start:])
+    assert payload == {"value": "'oops'"}
+    assert f"entry {refund}: shopify refund 222, field processedAt" in shown.stdout
+
+    unknown = recon("quarantine", "show", "999999", "--config", str(config))
+    assert unknown.returncode == 2
+    assert "no entry 999999" in unknown.stderr and not unknown.stdout.strip()
