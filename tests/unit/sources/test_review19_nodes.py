@@ -12,32 +12,16 @@ HTTP 503), the second answers ``[]`` (the glitch), the third answers both orders
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
-from sources_scripted import ScriptedTransport, gql, shopify_client, throttled
+from sources_scripted import ScriptedTransport, gql, order_node, shopify_client, throttled
 
 from recon.models import OrderRecord, Quarantined
 from recon.sync import not_visible_orders
 
 
-def _order(number: int) -> dict[str, Any]:
-    return {
-        "id": f"gid://shopify/Order/{number}",
-        "name": f"#{number}",
-        "createdAt": "2025-12-20T16:09:21Z",
-        "updatedAt": "2026-01-01T14:02:11Z",
-        "cancelledAt": None,
-        "currencyCode": "USD",
-        "presentmentCurrencyCode": "USD",
-        "displayFinancialStatus": "PAID",
-        "returnStatus": "NO_RETURN",
-        "test": False,
-        "tags": [],
-        "refunds": [],
-        "lineItems": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": []},
-    }
+def _paid(number: int) -> dict[str, object]:
+    return order_node(number, "2026-01-01T14:02:11Z", status="PAID")
 
 
 @pytest.mark.parametrize(
@@ -56,7 +40,7 @@ def test_an_empty_list_after_a_refused_attempt_is_still_asked_again(
     of sight) and their writes were held until the recheck, though asking once more shows
     them. The empty list must be asked once more, as it is when it comes first."""
     transport = ScriptedTransport(
-        [refused, gql({"nodes": []}), gql({"nodes": [_order(1), _order(2)]})]
+        [refused, gql({"nodes": []}), gql({"nodes": [_paid(1), _paid(2)]})]
     )
     items = list(shopify_client(transport).iter_orders_by_id(["1", "2"]))
     held = [i for i in items if isinstance(i, Quarantined)]
