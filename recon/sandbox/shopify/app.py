@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import math
 import uuid
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLFormattedError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -59,6 +62,25 @@ def emulator_schema() -> GraphQLSchema:
     return build_schema(Path(__file__).with_name("schema.graphql").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=256)
+def checked_document(query: str) -> DocumentNode | tuple[GraphQLFormattedError, ...]:
+    """A request's query parsed and validated against the emulator's schema, or its errors.
+
+    Recon sends the same few documents again and again (a night of a few hundred returns is
+    dozens of requests, a chaos campaign thousands); parsing and validating each copy afresh
+    was about half of the emulator's time. The schema is fixed, so the answer for one text is
+    always the same: it is worked out once. Executing it still happens per request.
+    """
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return (exc.formatted,)
+    problems = validate(emulator_schema(), document)
+    if problems:
+        return tuple(p.formatted for p in problems)
+    return document
+
+
 def _error(message: str, **extensions: Any) -> dict[str, Any]:
     return {"message": message, **({"extensions": extensions} if extensions else {})}
 
@@ -82,13 +104,9 @@ class ShopifyEngine:
         query, variables = body.get("query"), body.get("variables") or {}
         if not isinstance(query, str) or not isinstance(variables, dict):
             return {"errors": [_error("Parse error: query must be a string")]}, False
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
-            return {"errors": [exc.formatted]}, False
-        problems = validate(self.schema, document)
-        if problems:
-            return {"errors": [p.formatted for p in problems]}, False
+        document = checked_document(query)
+        if isinstance(document, tuple):
+            return {"errors": copy.deepcopy(list(document))}, False
         operation = get_operation_ast(document, body.get("operationName"))
         if operation is None:
             return {"errors": [_error("An operation name is required")]}, False

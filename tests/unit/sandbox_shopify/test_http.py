@@ -42,6 +42,19 @@ def test_invalid_document_is_an_error_without_data(shop: Shopify) -> None:
     assert "data" not in body and "refundsGross" in body["errors"][0]["message"]
 
 
+def test_a_document_sent_again_is_answered_as_the_first_time(shop: Shopify) -> None:
+    """The emulator checks each distinct document once: a second copy of a valid one reads
+    today's data, and a bad one (syntax or schema) is refused with the same errors each time."""
+    first, again = shop.gql(QUERY), shop.gql(QUERY)
+    assert first["data"] == again["data"] and again["data"]["orders"]["nodes"]
+    assert again["extensions"]["cost"]["actualQueryCost"] > 0  # still executed and charged
+    for bad in ("{ orders(first: 1) { nodes { refundsGross } } }", "{ orders(first: 1) {"):
+        first = shop.gql(bad)
+        assert "data" not in first and first["errors"] and shop.gql(bad) == first
+    syntax = shop.gql("{ orders(first: 1) {")["errors"][0]
+    assert syntax["message"].startswith("Syntax Error") and syntax["locations"]
+
+
 def _drive(app: Any, body: bytes) -> list[dict[str, Any]]:
     """Run one POST through the ASGI app and collect what it sends."""
     sent: list[dict[str, Any]] = []
