@@ -248,7 +248,11 @@ def schedule(
         # from a restart. A file that no longer loads fails that run (logged; the schedule
         # goes on). The schedule's own times are its start's: another shop or zone needs a
         # restart, and a run for them is refused rather than run on the old schedule.
-        current = _settings(config)
+        from recon.config import load_settings
+
+        # Not ``_settings``: that names the shop in every later log line, and a file edited
+        # to name another shop would stamp this schedule's refusal with the other's name.
+        current = load_settings(config)
         if (current.shop.slug, current.shop.timezone) != (slug, zone):
             raise ConfigError(
                 f"schedule: the settings now name shop {current.shop.slug} in "

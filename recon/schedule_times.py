@@ -28,14 +28,15 @@ def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) 
     from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
 
-    from recon.schedule_trigger import OncePerWallTime
+    from recon.schedule_trigger import OncePerWallTime, WallClockCron
 
     try:
         zone = ZoneInfo(timezone)
-        crons = [CronTrigger(**fields, timezone=zone) for fields in trigger_fields(cron)]
+        # In UTC on the shop's naive wall-clock times: ``WallClockCron`` places them in the zone.
+        crons = [CronTrigger(**fields, timezone=UTC) for fields in trigger_fields(cron)]
         # Two when both day fields are restricted: cron fires on days matching either.
-        inner = crons[0] if len(crons) == 1 else OrTrigger(crons)
-        return OncePerWallTime(inner, zone, last_run)
+        wall = crons[0] if len(crons) == 1 else OrTrigger(crons)
+        return OncePerWallTime(WallClockCron(wall, zone), zone, last_run)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None
 

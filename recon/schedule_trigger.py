@@ -9,6 +9,76 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 _TICK = timedelta(seconds=1)
+# Longer than any change of a zone's UTC offset (2 hours at most, e.g. Antarctica/Troll).
+_SHIFT = timedelta(hours=3)
+
+
+class WallClockCron(BaseTrigger):  # type: ignore[misc]  # apscheduler is untyped
+    """Cron times on the shop's wall clock, as cron reads them, as instants (UTC).
+
+    ``wall`` is APScheduler's cron trigger (or an ``OrTrigger`` of them) in UTC, asked about
+    the shop's naive local times: it only ever steps a calendar, never a clock change. Its
+    own zone handling (3.11) stepped a day across the spring change an hour late and then
+    past that day: a midnight schedule in New York had no run on 9 March 2026, and a Monday
+    one went two weeks without a report. Each wall time is then placed on the shop's clock:
+    a time the clocks skip runs when they jump past it (cron's rule: 02:30 on the spring night
+    in New York runs at 03:00); a time the clocks repeat comes at both passes, and
+    ``OncePerWallTime`` keeps one.
+    """
+
+    __slots__ = ("wall", "zone")
+
+    def __init__(self, wall: Any, zone: ZoneInfo) -> None:
+        self.wall = wall
+        self.zone = zone
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first instant at or after ``now`` (after ``previous_fire_time``, when it is
+        later than ``now`` allows: APScheduler's convention) the wall clock reads a time of
+        the schedule."""
+        start = now.astimezone(UTC)
+        if previous_fire_time is not None:
+            after = previous_fire_time.astimezone(UTC) + timedelta(microseconds=1)
+            start = min(start, after)
+            if start == previous_fire_time:  # never the time just fired again
+                start = after
+        # An instant after ``start`` can read an earlier wall time (the hour the clocks repeat).
+        wall = self.wall.get_next_fire_time(None, self._wall(start) - _SHIFT)
+        best: datetime | None = None
+        while wall is not None and (best is None or wall <= self._wall(best) + _SHIFT):
+            for instant in self._instants(wall):
+                if instant >= start and (best is None or instant < best):
+                    best = instant
+            wall = self.wall.get_next_fire_time(None, wall + _TICK)
+        return best
+
+    def _wall(self, instant: datetime) -> datetime:
+        """The shop's wall-clock reading of ``instant``, written as a UTC time."""
+        return instant.astimezone(self.zone).replace(tzinfo=UTC, fold=0)
+
+    def _instants(self, wall: datetime) -> list[datetime]:
+        """When the shop's clock reads ``wall``: once, twice (the repeated hour), or never (the
+        skipped hour: then the instant the clocks jump past it)."""
+        naive = wall.replace(tzinfo=None)
+        passes = sorted({
+            naive.replace(tzinfo=self.zone, fold=fold).astimezone(UTC) for fold in (0, 1)
+        })  # fmt: skip
+        real = [p for p in passes if self._wall(p) == wall]
+        if real:
+            return real
+        early, late = passes[0], passes[-1]  # either side of the jump
+        while late - early > _TICK:
+            middle = early + (late - early) / 2
+            if self._wall(middle) >= wall:
+                late = middle
+            else:
+                early = middle
+        return [late.replace(microsecond=0)]
+
+    def __str__(self) -> str:
+        return f"{self.wall} on the wall clock of {self.zone.key}"
 
 
 class OncePerWallTime(BaseTrigger):  # type: ignore[misc]  # apscheduler is untyped

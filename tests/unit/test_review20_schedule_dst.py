@@ -36,10 +36,6 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a midnight schedule skips the night after the spring clock change",
-)
 @pytest.mark.parametrize(
     ("zone", "cron", "first", "last"),
     [
@@ -60,10 +56,6 @@ def test_a_midnight_schedule_runs_every_night_across_the_spring_clock_change(
     assert _nights_run(cron, zone, first, last) == _days(first, last)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a Monday-midnight schedule skips the Monday after the spring clock change",
-)
 def test_a_weekly_monday_midnight_schedule_runs_the_monday_after_the_clocks_go_forward() -> None:
     """`0 0 * * 1` in New York: no run on Monday 9 March, two weeks between two reports."""
     nights = _nights_run("0 0 * * 1", "America/New_York", date(2026, 3, 1), date(2026, 3, 17))
@@ -78,10 +70,6 @@ def test_the_other_hours_run_every_night_across_the_spring_clock_change() -> Non
         assert _nights_run(cron, "America/New_York", first, last) == _days(first, last)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: the midnight night after the spring clock change is not caught up",
-)
 def test_a_schedule_restarted_after_the_skipped_midnight_catches_it_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

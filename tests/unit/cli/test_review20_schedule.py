@@ -51,10 +51,6 @@ def shop_lines() -> Iterator[_Collect]:
         logging.getLogger().removeHandler(handler)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a schedule's log lines are stamped with the shop an edited config names",
-)
 def test_a_schedule_logs_its_own_shop_after_the_settings_name_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shop_lines: _Collect
 ) -> None:
