@@ -114,18 +114,29 @@ def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, 
     (cancelled or expired), ``due`` (open), ``missing`` (closed, no card), ``short`` (closed,
     cards in its currency fall short by more than ``tolerance``), else ``issued`` (cards in
     another currency count as issued: they cannot be compared).
+
+    A card whose note names two or more of the returns counts for none of them, as in the rule
+    (the engine's ``AMBIGUOUS_RMA``): a closed return with no card of its own but such a card
+    is ``ambiguous``, and its ``gift_card_id`` names the disputed cards.
     """
     orders = {o.id: o.name for o in snapshot.orders}
+    returns = {r.id for r in snapshot.returns}
     by_number: dict[str, list[GiftCardRecord]] = {}
+    disputed: dict[str, list[GiftCardRecord]] = {}
     for card in snapshot.gift_cards:
-        for number in set(re.findall(r"\d+", ascii_digits(card.note or ""))):
-            by_number.setdefault(number, []).append(card)
+        numbers = set(re.findall(r"\d+", ascii_digits(card.note or "")))
+        named = by_number if len(numbers & returns) < 2 else disputed
+        for number in numbers:
+            named.setdefault(number, []).append(card)
     rows: list[dict[str, Any]] = []
     for ret in snapshot.returns:
         if ret.gift_card <= 0:
             continue
         cards = sorted(by_number.get(ret.id, []), key=lambda g: g.id)
         issued = sum((g.initial_value for g in cards if g.currency == ret.currency), Decimal(0))
+        status = _credit_status(ret, bool(cards), issued, tolerance)
+        if status == "missing" and ret.id in disputed:
+            status, cards = "ambiguous", sorted(disputed[ret.id], key=lambda g: g.id)
         rows.append(
             {
                 "rma": ret.id,
@@ -134,7 +145,7 @@ def store_credit_rows(snapshot: Snapshot, tolerance: Decimal) -> list[dict[str, 
                 "issued_amount": quantize(issued, ret.currency),
                 "currency": ret.currency,
                 "gift_card_id": ", ".join(g.id for g in cards),
-                "status": _credit_status(ret, bool(cards), issued, tolerance),
+                "status": status,
             }
         )
     return rows

@@ -429,7 +429,13 @@ def to_row(
     first-seen day is the shop's (``timezone``), as the report's period and day are.
     ``sent``: what recon's writes of this run sent for it (``sent_by_finding``)."""
     first_seen = finding.first_seen
-    age = max((as_of - first_seen).days, 0) if first_seen else 0
+    # Shop days, as the row's first-seen day: counting 24-hour spans made a finding first seen
+    # by a run that started a few seconds later last night 0 days old tonight.
+    age = (
+        max((shop_day(as_of, timezone) - shop_day(first_seen, timezone)).days, 0)
+        if first_seen
+        else 0
+    )
     return ExceptionRow(
         key=clean_text(finding.key, include_pii=True),
         category=finding.category.value,
