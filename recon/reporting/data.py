@@ -379,7 +379,9 @@ def sent_by_finding(
     (``views.finding_keys``): those this run ended done ("refund 48.60 USD, no restock (action
     7) in this run"), and those of any run whose outcome is not known yet (no answer: the next
     run re-reads Shopify, and resends only what did not land; or throttled until the run gave
-    up, ``NOT_RUN``: Shopify wrote nothing, and the next run sends it again)."""
+    up, ``NOT_RUN``: Shopify wrote nothing, and the next run sends it again); and those an
+    earlier run ended done whose finding is still open (a finding a write fixed stays open
+    until a run reads it back)."""
     sent: dict[str, list[str]] = {}
     for action in actions:
         what = f"{action.get('what')} (action {action.get('id')})"
@@ -390,6 +392,10 @@ def sent_by_finding(
             what += "; no answer came: the next run re-reads Shopify before anything else"
         elif action.get("status") == "done" and action.get("id") in done:
             what += " in this run"
+        elif action.get("status") == "done":
+            # Its finding still open: Shopify's copy is not read back yet (a second run the same
+            # day, a lagging read). "Create the refund" would have a person pay it again.
+            what += " in an earlier run, done by Shopify's answer; check the order in Shopify"
         else:
             continue
         for key in action.get("finding_keys", ()):

@@ -103,10 +103,19 @@ def test_the_units_a_sent_refund_restocked_are_not_asked_of_the_warehouse(
     assert "Sent to Shopify by recon this run: 1" not in text  # a refund: finance's write
 
 
-def test_an_earlier_runs_write_or_another_finding_keeps_its_next_step() -> None:
-    """Only this run's writes: a refund done by an earlier run was that report's news (and
-    its finding, still open, needs a look), and a write names only its own findings."""
+def test_an_earlier_runs_write_whose_finding_is_still_open_is_not_asked_for_by_hand() -> None:
+    """A refund an earlier run made (Shopify answered it done) whose finding is still open: the
+    mirror has not read it back yet (a second run the same day). Its next step said "Create the
+    refund", and a person following it pays the customer twice."""
     data = _data(frozenset({13}), _refund(11), _restock(13))
+    step = _step(data, REFUND_KEY)
+    assert step.startswith("recon sent refund 48.60 USD, no restock (action 11) in an earlier run")
+    assert "do not redo it by hand" in step and "Create the refund" not in step
+    assert _step(data, RESTOCK_KEY).startswith("recon sent restock")
+
+
+def test_a_write_names_only_its_own_findings() -> None:
+    data = _data(frozenset({13}), _restock(13))
     assert _step(data, REFUND_KEY) == "Create the refund"
     assert _step(data, RESTOCK_KEY).startswith("recon sent restock")
 
