@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from rich.progress import (
     BarColumn,
@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from recon.clock import Clock
+from recon.clock import Clock, as_argument
 from recon.config import SyncSettings
 from recon.errors import ConfigError, RunInterruptedError, exit_code_of
 from recon.fetch import FetchPlan, LostLock, Window, fetch
@@ -112,13 +112,6 @@ class _Stop:
 
 def _span(lo: datetime, hi: datetime) -> str:
     return f"{lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M} UTC"
-
-
-def as_argument(moment: datetime) -> str:
-    """``moment`` as ``backfill --from``/``--to`` take it back: a day, or a day and a time."""
-    if moment.time() == time(0):
-        return f"{moment:%Y-%m-%d}"
-    return f"{moment:%Y-%m-%dT%H:%M:%S}"
 
 
 def _crash_after() -> int | None:

@@ -22,6 +22,7 @@ from recon.cli_report import report
 from recon.cli_runs import runs
 from recon.cli_sandbox import generate, sandbox
 from recon.config import RemediationMode
+from recon.clock import as_argument
 from recon.errors import ConfigError, ReconError, RunInterruptedError
 from recon.interrupt import Interrupt, on_signals
 from recon.logs import configure_logging, name_shop
@@ -68,15 +69,17 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """The nightly job: sync, reconcile, remediate per policy, report, deliver."""
-    from recon.bootstrap import build_app
-    from recon.service import run_nightly
-    from recon.summary import print_outcome
-
     if verbose:
         configure_logging(verbose)
     settings = _settings(config)
     if mode is not None:
         settings.remediation.mode = mode
+    # Loaded once the settings are: a bad config is refused at once, not after ~1.5 s of
+    # pandas, SQLAlchemy and httpx (so in every command).
+    from recon.bootstrap import build_app
+    from recon.service import run_nightly
+    from recon.summary import print_outcome
+
     # SIGTERM (cron, systemd) and Ctrl-C stop the run at its next safe point; a second exits.
     with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
         outcome = run_nightly(application, interrupt=interrupt)
@@ -87,10 +90,7 @@ def run(
 @app.command()
 def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the nightly job on the embedded default (sandbox + SQLite + outbox), from scratch."""
-    from recon.bootstrap import build_app
-    from recon.service import run_nightly
     from recon.sources.redact import redact_database_url
-    from recon.summary import print_outcome
 
     if verbose:
         configure_logging(verbose)
@@ -103,6 +103,10 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
             "where config/recon.toml is the embedded default"
         )
     _fresh_sqlite(settings.store.url, settings.shop.slug)
+    from recon.bootstrap import build_app
+    from recon.service import run_nightly
+    from recon.summary import print_outcome
+
     console = Console()
     console.print(
         f"[bold]recon demo[/]: sandbox world seed {settings.sandbox.seed}, "
@@ -185,16 +189,15 @@ def backfill(
     during a backfill exits 4). Ctrl-C or SIGTERM stops it between windows or requests (exit
     130 or 143, naming the committed windows); a second signal exits at once.
     """
-    from recon.backfill import as_argument
-    from recon.bootstrap import build_app
-    from recon.service import run_backfill
-
     if _utc(end) <= _utc(start):  # refused before the sandbox is served or the lock taken
         raise ConfigError(
             f"backfill: --to {as_argument(end)} must be after --from {as_argument(start)} "
             "(UTC, end exclusive)"
         )
     settings = _settings(config)
+    from recon.bootstrap import build_app
+    from recon.service import run_backfill
+
     with on_signals(Interrupt()) as interrupt, build_app(settings) as application:
         stats = run_backfill(
             application, start=_utc(start), end=_utc(end), progress=True, interrupt=interrupt
@@ -220,12 +223,12 @@ def schedule(
     Ctrl-C or SIGTERM stops the schedule; a run in progress stops at its next safe point first
     (exit 130 or 143, saying what it did); a second signal exits at once.
     """
+    settings = _settings(config)
     from recon.bootstrap import build_app, check_ready, open_store
     from recon.scheduler import build_scheduler, last_nightly_start
     from recon.service import run_nightly
     from recon.summary import print_outcome
 
-    settings = _settings(config)
     check_ready(settings)  # what would fail every night fails now, while someone watches
     slug, zone = settings.shop.slug, settings.shop.timezone
 

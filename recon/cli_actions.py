@@ -35,18 +35,16 @@ actions_app = typer.Typer(no_args_is_help=True, help="Review what recon proposes
 
 
 @contextmanager
-def _ledger_sessions(config: Path | None) -> Iterator[tuple[Settings, Any]]:
-    """The settings and sessions of the shop's store, closed after the block (PostgreSQL's
-    pooled connection was left to the garbage collector, which warns of it)."""
+def _ledger_sessions(settings: Settings) -> Iterator[Any]:
+    """Sessions of the shop's store, closed after the block (PostgreSQL's pooled connection
+    was left to the garbage collector, which warns of it)."""
     from sqlalchemy.orm import sessionmaker
 
     from recon.bootstrap import open_store
-    from recon.cli import _settings
 
-    settings = _settings(config)
     store = open_store(settings)
     try:
-        yield settings, sessionmaker(store.engine, expire_on_commit=False)
+        yield sessionmaker(store.engine, expire_on_commit=False)
     finally:
         store.close()
 
@@ -59,17 +57,20 @@ def actions_list(
 ) -> None:
     """List intents: proposed, approved, done, failed, needs_review... An unsent one in
     review that a later intent replaced shows as "superseded by <id>", with what changed."""
-    from recon.remediation.ledger import list_actions
-    from recon.remediation.planner import ActionState
-    from recon.remediation.supersession import superseded_by
-    from recon.remediation.views import describe
+    from recon.cli import _settings
+    from recon.remediation.actions import ActionState
 
     try:
         states = [ActionState(s) for s in state] if state else None
     except ValueError:
         choices = ", ".join(s.value for s in ActionState)
         raise ConfigError(f"--state: expected one of {choices}, got {state}") from None
-    with _ledger_sessions(config) as (settings, sessions), sessions() as session:
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
+    from recon.remediation.ledger import list_actions
+    from recon.remediation.supersession import superseded_by
+    from recon.remediation.views import describe
+
+    with _ledger_sessions(settings) as sessions, sessions() as session:
         rows = list_actions(session, settings.shop.slug, states)
         listed = None if states is None else {row.id for row in rows}
         replaced = superseded_by(session, settings.shop.slug, listed)
@@ -108,6 +109,9 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
         ConfigError: an unknown id, or an intent past deciding.
         LockError: a run holds SQLite's write lock (nothing was decided).
     """
+    from recon.cli import _settings
+
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
     from sqlalchemy.exc import OperationalError
 
     from recon.remediation import ledger
@@ -115,7 +119,7 @@ def _decide(config: Path | None, ids: list[int], reason: str, approve: bool) -> 
     decide = ledger.approve if approve else ledger.reject
     try:
         with (
-            _ledger_sessions(config) as (settings, sessions),
+            _ledger_sessions(settings) as sessions,
             sessions() as session,
             session.begin(),
         ):
@@ -176,11 +180,14 @@ def actions_history(
 ) -> None:
     """One intent's audit trail: who recorded, approved, rejected or sent it, when and why,
     what was sent under its key and what Shopify answered (read-only)."""
+    from recon.cli import _settings
+
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
     from recon.remediation.history import action_trail, sends
     from recon.remediation.supersession import superseded_by
     from recon.remediation.views import describe
 
-    with _ledger_sessions(config) as (settings, sessions), sessions() as session:
+    with _ledger_sessions(settings) as sessions, sessions() as session:
         try:
             view, trail = action_trail(session, settings.shop.slug, action_id)
         except RemediationError as exc:  # an unknown id: the input, exit 2

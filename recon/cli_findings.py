@@ -38,7 +38,6 @@ def findings_list(
     as_json: JsonOption = False,
 ) -> None:
     """List findings with their key, status and amount at risk."""
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
     try:
@@ -48,7 +47,9 @@ def findings_list(
     except ValueError:
         choices = ", ".join(s.value for s in FindingStatus)
         raise ConfigError(f"--status: expected one of {choices}, got {status}") from None
-    settings = _settings(config)
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store
+
     store = open_store(settings)
     try:
         rows = [f for f in store.load_findings() if f.status in wanted]
@@ -80,12 +81,13 @@ def findings_ack(
 ) -> None:
     """Acknowledge findings someone checked: quiet until they change (one acknowledged
     already keeps its first acknowledgement: who, why and when)."""
-    from recon.bootstrap import open_store, run_clock
     from recon.cli import _settings
+
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store, run_clock
     from recon.lock import RunLock, holder_name
     from recon.run_steps import sessions
 
-    settings = _settings(config)
     store = open_store(settings)
     try:
         # A nightly run saves the findings it loaded before this ack: it would undo it. Take
@@ -123,10 +125,11 @@ def findings_history(
     as_json: JsonOption = False,
 ) -> None:
     """A finding's timeline: when it was seen, acknowledged (by whom, why), reopened, cleared."""
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    settings = _settings(config)
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store
+
     store = open_store(settings)
     try:
         events = store.finding_history(key)

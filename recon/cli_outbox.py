@@ -44,9 +44,10 @@ outbox_app = typer.Typer(
 def outbox_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List this shop's parked mail: each message, whom it was for and the relay's answer."""
     from recon.cli import _settings
+
+    settings = _settings(config)  # before the mail modules: a bad config is refused at once
     from recon.mail_parked import parked_mail
 
-    settings = _settings(config)
     outbox = settings.delivery.outbox_dir
     console = Console(soft_wrap=True)
     paths = parked_mail(outbox, settings.shop.slug)
@@ -113,9 +114,10 @@ def outbox_retry(config: ConfigOption = None) -> None:
             waiting for the next run (a relay down).
     """
     from recon.cli import _settings
+
+    settings = _settings(config)  # before the mail modules: a bad config is refused at once
     from recon.mail_parked import parked_mail
 
-    settings = _settings(config)
     if settings.delivery.mode != "smtp":
         raise ConfigError(
             'outbox retry: [delivery] mode is "outbox": recon mails nothing, so nothing is '

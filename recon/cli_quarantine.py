@@ -56,10 +56,11 @@ def quarantine(
     if ctx.invoked_subcommand is not None:
         ctx.obj = config  # `quarantine --config X resolve ...`: X is the store to resolve in
         return
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    settings = _settings(config)
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store
+
     store = open_store(settings)
     try:
         entries = store.quarantine_entries(include_resolved=show_all)
@@ -88,10 +89,12 @@ def quarantine_resolve(
     Raises:
         ConfigError: ``--config`` given before and after ``resolve``, naming different files.
     """
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    store = open_store(_settings(_one_config(config, ctx.obj)))
+    settings = _settings(_one_config(config, ctx.obj))  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store
+
+    store = open_store(settings)
     try:
         done = store.resolve_quarantine_by_hand(entries, by=cli_actor(), note=note)
     finally:
@@ -115,10 +118,12 @@ def quarantine_show(
         ConfigError: an entry id this shop's store does not hold (exit 2), or ``--config``
             given before and after ``show``, naming different files.
     """
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    store = open_store(_settings(_one_config(config, ctx.obj)))
+    settings = _settings(_one_config(config, ctx.obj))  # before the store's modules: a bad config is refused at once
+    from recon.bootstrap import open_store
+
+    store = open_store(settings)
     try:
         held = {e.entry_id: e for e in store.quarantine_entries(include_resolved=True)}
     finally:

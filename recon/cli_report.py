@@ -28,9 +28,7 @@ def report(
     config: ConfigOption = None,
 ) -> None:
     """Build the month-end workbook from the local mirror (no API calls)."""
-    from recon.bootstrap import open_store
     from recon.cli import _settings
-    from recon.month_end import build_monthend
 
     first, last = _period(month, start, end)
     settings = _settings(config)
@@ -38,6 +36,10 @@ def report(
     today = shop_day(now, settings.shop.timezone)
     if first > today:
         raise ConfigError(f"report: the period {first}..{last} has not begun (today is {today})")
+    # Loaded once the period and the settings are checked: a bad one is refused at once.
+    from recon.bootstrap import open_store
+    from recon.month_end import build_monthend
+
     store = open_store(settings)
     try:
         path = build_monthend(settings, store, now, first, last)

@@ -34,10 +34,9 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """The shop's latest runs, newest first: kind, status, exit code, times (UTC), figures."""
-    from recon.bootstrap import open_store
     from recon.cli import _settings
 
-    settings = _settings(config)
+    settings = _settings(config)  # before the store's modules: a bad config is refused at once
     slug = settings.shop.slug
     missing = _missing_store(settings.store.url, settings.store.schema_)
     if missing is not None:  # read-only: opening it would create, migrate and claim a store
@@ -47,6 +46,8 @@ def runs(
         Console().print(f"no runs for {escape(slug)}: its store {escape(missing)} does "
                         "not exist yet (no run or backfill has used it)")  # fmt: skip
         return
+    from recon.bootstrap import open_store
+
     store = open_store(settings)
     try:
         rows = store.recent_runs(limit)

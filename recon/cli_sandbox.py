@@ -32,8 +32,6 @@ def sandbox(
     cost_multiplier: Annotated[float, typer.Option(help="scale Shopify's query cost")] = 1.0,
 ) -> None:
     """Serve the Shopify and Loop emulators on localhost until Ctrl-C (faults optional)."""
-    from recon.sandbox.server import serve_until_interrupted
-
     faults = _faults(
         error_rate=error_rate,
         latency_seconds=latency,
@@ -42,6 +40,8 @@ def sandbox(
         throttled_status=throttled_status,
         cost_multiplier=cost_multiplier,
     )
+    from recon.sandbox.server import serve_until_interrupted  # once the options are checked
+
     serve_until_interrupted(
         world_path=world,
         seed=seed,

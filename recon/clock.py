@@ -21,6 +21,17 @@ def shop_day(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
+def as_argument(moment: datetime) -> str:
+    """``moment`` as ``backfill --from``/``--to`` take it back: a day, or a day and a time.
+
+    Here, not in ``recon.backfill``: the CLI refuses a bad range with it before it loads the
+    backfill's heavy modules.
+    """
+    if moment.time() == datetime.min.time():
+        return f"{moment:%Y-%m-%d}"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}"
+
+
 def day_start(day: date, timezone: str) -> datetime:
     """The first moment of the shop's ``day``, in UTC (days with a clock change are 23 or 25
     hours long; a skipped midnight starts the day at the first moment that exists)."""
