@@ -469,6 +469,7 @@ def test_an_address_no_mail_can_carry_is_refused_naming_the_key(
         "sqlite:///file:mirror?mode=memory&cache=shared&uri=true",
         "sqlite:///file::memory:?cache=shared&uri=true",
         "sqlite:///file::memory:",
+        "sqlite:///%3Amemory%3A",  # escaped: read as :memory: once unescaped
     ],
 )
 def test_an_in_memory_sqlite_store_is_refused(tmp_path: Path, url: str) -> None:
