@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,8 +20,10 @@ from rich.table import Table
 from recon.cli_json import JsonOption, money, print_document, when
 from recon.cli_options import ConfigOption, cli_actor
 from recon.errors import ConfigError
-from recon.models import OPEN_STATUSES, EventOrigin, Finding, FindingEvent, FindingStatus
 from recon.money import display_amount  # as the report and the run's summary print money
+
+if TYPE_CHECKING:  # the models load with the command that uses them (`--help` needs none)
+    from recon.models import Finding, FindingEvent, FindingStatus
 
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
@@ -39,6 +41,7 @@ def findings_list(
 ) -> None:
     """List findings with their key, status and amount at risk."""
     from recon.cli import _settings
+    from recon.models import FindingStatus
 
     try:
         wanted = {FindingStatus(s) for s in status} if status else {
@@ -126,6 +129,7 @@ def findings_history(
 ) -> None:
     """A finding's timeline: when it was seen, acknowledged (by whom, why), reopened, cleared."""
     from recon.cli import _settings
+    from recon.models import EventOrigin
 
     settings = _settings(config)  # before the store's modules: a bad config is refused at once
     from recon.bootstrap import open_store
@@ -174,6 +178,8 @@ def _event_json(event: FindingEvent) -> dict[str, Any]:
 
 def _status_text(event: FindingEvent, previous: FindingStatus | None) -> str:
     """The status column: reopened after an acknowledgement, or an open finding's amount moved."""
+    from recon.models import OPEN_STATUSES, FindingStatus
+
     if event.status is FindingStatus.OPEN and previous is FindingStatus.ACKNOWLEDGED:
         return "open (reopened: changed since acknowledged)"
     if event.amount_before is not None and previous is not None and previous in OPEN_STATUSES:

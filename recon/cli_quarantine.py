@@ -91,7 +91,8 @@ def quarantine_resolve(
     """
     from recon.cli import _settings
 
-    settings = _settings(_one_config(config, ctx.obj))  # before the store's modules: a bad config is refused at once
+    # Before the store's modules: a bad config is refused at once.
+    settings = _settings(_one_config(config, ctx.obj))
     from recon.bootstrap import open_store
 
     store = open_store(settings)
@@ -120,7 +121,8 @@ def quarantine_show(
     """
     from recon.cli import _settings
 
-    settings = _settings(_one_config(config, ctx.obj))  # before the store's modules: a bad config is refused at once
+    # Before the store's modules: a bad config is refused at once.
+    settings = _settings(_one_config(config, ctx.obj))
     from recon.bootstrap import open_store
 
     store = open_store(settings)

@@ -11,15 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from recon.config_modes import RemediationMode as RemediationMode
 from recon.config_values import EmailAddress, EnvName, Section
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-
-class RemediationMode(StrEnum):
-    PLAN = "plan"
-    APPROVAL = "approval"
-    APPLY = "apply"
 
 
 class WarehouseEvent(StrEnum):
