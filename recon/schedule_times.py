@@ -63,24 +63,29 @@ def missed_run(trigger: Any, last_run: datetime, now: datetime) -> datetime | No
     return now
 
 
-# How far back the job looks for the scheduled time it fires for (``night_of``), and the most
-# times of the schedule it steps through to find it (a cron firing every minute: two days).
-_DUE_LOOKBACK = timedelta(days=2)
-_DUE_STEPS = 3000
+# How far back the job looks for the scheduled time it fires for (``night_of``): a yearly
+# schedule's last time. The search starts an hour back and doubles, so a schedule firing every
+# minute steps through an hour of times, not a year of them.
+_DUE_LOOKBACK = timedelta(days=400)
 
 
 def night_of(trigger: Any, now: datetime) -> datetime | None:
     """The latest time of the schedule at or before ``now`` (UTC), or its first pass when it
     falls in the second pass of an hour the clocks repeated; None if none within
-    ``_DUE_LOOKBACK``."""
+    ``_DUE_LOOKBACK``.
+
+    A weekly run fired days late (a host asleep from Sunday to Thursday) is Monday's: looking
+    back two days found no time, and the job ran without reading the runs table.
+    """
     inner = getattr(trigger, "inner", trigger)
+    window = timedelta(hours=1)
     due = None
-    fire = inner.get_next_fire_time(None, now - _DUE_LOOKBACK)
-    for _ in range(_DUE_STEPS):
-        if fire is None or fire > now:
-            break
-        due = fire
-        fire = inner.get_next_fire_time(fire, fire.astimezone(UTC) + _TICK)
+    while due is None and window <= 2 * _DUE_LOOKBACK:
+        fire = inner.get_next_fire_time(None, now - min(window, _DUE_LOOKBACK))
+        while fire is not None and fire <= now:  # on to the newest time of the window
+            due = fire
+            fire = inner.get_next_fire_time(fire, fire.astimezone(UTC) + _TICK)
+        window *= 2
     if due is None:
         return None
     local: datetime = due.astimezone(trigger.timezone)

@@ -44,6 +44,9 @@ class WallClockCron(BaseTrigger):  # type: ignore[misc]  # apscheduler is untype
             start = min(start, after)
             if start == previous_fire_time:  # never the time just fired again
                 start = after
+        quick = self._away_from_changes(start)
+        if quick is not None:
+            return quick
         # An instant after ``start`` can read an earlier wall time (the hour the clocks repeat).
         wall = self.wall.get_next_fire_time(None, self._wall(start) - _SHIFT)
         best: datetime | None = None
@@ -53,6 +56,23 @@ class WallClockCron(BaseTrigger):  # type: ignore[misc]  # apscheduler is untype
                     best = instant
             wall = self.wall.get_next_fire_time(None, wall + _TICK)
         return best
+
+    def _away_from_changes(self, start: datetime) -> datetime | None:
+        """The answer when the clocks change neither within ``_SHIFT`` of ``start`` nor at the
+        wall time found (it is read once): then wall time moves on with the clock and the next
+        wall time of the schedule is the next fire. None: ask the full search (which steps
+        through every time of the schedule within hours of ``start``: thousands for a
+        schedule that fires every minute)."""
+        offset = start.astimezone(self.zone).utcoffset()
+        if any((start + d).astimezone(self.zone).utcoffset() != offset for d in (-_SHIFT, _SHIFT)):
+            return None
+        wall = self.wall.get_next_fire_time(None, self._wall(start))
+        if wall is None:
+            return None
+        instants = self._instants(wall)
+        if len(instants) != 1 or self._wall(instants[0]) != wall or instants[0] < start:
+            return None
+        return instants[0]
 
     def _wall(self, instant: datetime) -> datetime:
         """The shop's wall-clock reading of ``instant``, written as a UTC time."""

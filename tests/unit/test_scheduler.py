@@ -428,3 +428,32 @@ def test_a_scheduler_started_while_the_first_pass_run_was_going_does_not_run_the
     wall[0] = following.astimezone(UTC) + timedelta(seconds=1)
     job.func()
     assert ran[-1] == datetime(2026, 11, 2, 9, 30, 1, tzinfo=UTC)  # the next night runs
+
+
+@pytest.mark.parametrize("cron_ran", [True, False], ids=["cron-ran-the-night", "nothing-ran"])
+def test_a_weekly_run_firing_days_late_reads_the_runs_table_for_its_night(
+    monkeypatch: pytest.MonkeyPatch, cron_ran: bool
+) -> None:
+    """`0 2 * * 1`: the host slept from Sunday to Thursday, and the scheduler fires Monday's run
+    on waking (misfire grace). Cron had run Monday's night meanwhile (another host, a manual
+    run): the job looked back only two days for the time it fires for, found none, and ran the
+    night again (a second report, writes planned twice). With no run of Monday's night in the
+    runs table, it runs."""
+    from recon import scheduler as scheduler_module
+
+    monday = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+    runs_table = [monday - timedelta(days=7)]
+    ran: list[datetime] = []
+    wall = [datetime(2026, 11, 5, 9, 0, tzinfo=UTC)]  # Thursday
+    monkeypatch.setattr(scheduler_module, "_wall_now", lambda: wall[0])
+    scheduler: Any = build_scheduler(
+        "0 2 * * 1",
+        lambda: ran.append(wall[0]),
+        timezone="UTC",
+        last_run=runs_table[0],
+        read_last_run=lambda: runs_table[-1],
+    )
+    if cron_ran:
+        runs_table.append(monday + timedelta(seconds=3))
+    _nightly_job(scheduler).func()
+    assert ran == ([] if cron_ran else [wall[0]])
