@@ -144,9 +144,18 @@ class ShopifyGateway(Protocol):
         ...
 
 
-def _money(bag: dict[str, Any] | None, which: str = "presentmentMoney") -> Decimal:
+_SUGGESTED = "suggestedRefund."
+_TXN = "suggestedRefund.suggestedTransactions."
+
+
+def _money(
+    bag: dict[str, Any] | None, which: str = "presentmentMoney", *, field: str = "", where: str = ""
+) -> Decimal:
+    """``bag[which]``'s amount; the error names ``where`` (the order) and ``field`` (the
+    answer's field), so a refund held for review says what to look at."""
     if not bag or not bag.get(which):
-        raise FatalHTTPError(f"Shopify answer lacks {which}")
+        named = f"{field}.{which}" if field else which
+        raise FatalHTTPError(f"{where + ': ' if where else ''}Shopify answer lacks {named}")
     return parse_amount(bag[which]["amount"])
 
 
@@ -299,22 +308,33 @@ class GraphQLGateway:
                 f"order {order_gid}: Shopify suggested no refund for the lines "
                 f"(suggestedRefund is {suggested!r})"
             )
-        with _parsing("SuggestedRefund", f"order {order_gid}"):
+        at = f"order {order_gid}"
+        with _parsing("SuggestedRefund", at):
             transactions = tuple(
                 SuggestedTransaction(
                     gateway=_gateway(t, order_gid),
                     parent_id=(t.get("parentTransaction") or {}).get("id"),
-                    amount=_money(t.get("amountSet")),
-                    maximum_refundable=_money(t.get("maximumRefundableSet")),
+                    amount=_money(t.get("amountSet"), field=_TXN + "amountSet", where=at),
+                    # Nullable in the schema (2026-01, 2026-04); what null means is not
+                    # documented, so no cap is guessed: the refund waits for review.
+                    maximum_refundable=_money(
+                        t.get("maximumRefundableSet"), field=_TXN + "maximumRefundableSet", where=at
+                    ),
                 )
                 for t in suggested.get("suggestedTransactions") or ()
             )
             return SuggestedRefund(
                 shop_currency=order["currencyCode"],
                 presentment_currency=order["presentmentCurrencyCode"],
-                amount=_money(suggested["amountSet"]),
-                amount_shop=_money(suggested["amountSet"], "shopMoney"),
-                maximum_refundable=_money(suggested["maximumRefundableSet"]),
+                amount=_money(suggested["amountSet"], field=_SUGGESTED + "amountSet", where=at),
+                amount_shop=_money(
+                    suggested["amountSet"], "shopMoney", field=_SUGGESTED + "amountSet", where=at
+                ),
+                maximum_refundable=_money(
+                    suggested["maximumRefundableSet"],
+                    field=_SUGGESTED + "maximumRefundableSet",
+                    where=at,
+                ),
                 transactions=transactions,
             )
 

@@ -66,6 +66,8 @@ from recon.sources.server_clock import ServerClock
 logger = logging.getLogger(__name__)
 
 MAX_PAGE = "750"  # §6: Loop's largest pageSize
+# The page-edge re-read starts this far before the edge second: Loop's `from` may be exclusive.
+_EDGE_MARGIN = timedelta(seconds=1)
 LIST_PATH = "/warehouse/return/list"
 DETAILS_PATH = "/warehouse/return/details"
 THROTTLE_MIN_SECONDS, THROTTLE_MAX_SECONDS = 10.0, 60.0  # 429 without Retry-After (§4)
@@ -297,7 +299,8 @@ class LoopClient:
         Loop's sample cursor holds the filter column's timestamp and no id, so the next page may
         start strictly past that second: rows sharing it that did not fit on this page would be
         skipped (or, the other way round, repeated; repeats are dropped by id). Asking for
-        [T, T + 1 s] once per page edge brings every such row back. The edge query asks for
+        [T - 1 s, T + 1 s] once per page edge brings every such row back, whether Loop's bounds
+        include their instant or not. The edge query asks for
         Loop's largest page, since its own next page would again start past T: only more than
         750 rows updated within one second could still slip, which is not a realistic load.
 
@@ -311,9 +314,11 @@ class LoopClient:
             return
         second = edge.replace(microsecond=0)
         start, end = from_loop_time(params["from"]), from_loop_time(params["to"])
-        low, high = second, second + timedelta(seconds=1)
-        if start <= edge <= end:  # kept inside the window asked for
-            low, high = max(low, start), min(high, end)
+        # A second of margin below: a Loop reading ``from`` as "after" (unverified either way)
+        # answered [T, T + 1 s] without T's rows, and they stayed unread night after night.
+        low, high = second - _EDGE_MARGIN, second + timedelta(seconds=1)
+        if start <= edge <= end:  # kept inside the window asked for, and its margin
+            low, high = max(low, start - _EDGE_MARGIN), min(high, end)
         elif not start - FURTHEST_ZONE <= edge <= end + FURTHEST_ZONE:
             return  # no zone explains it: a server that ignored the window, nothing to re-read
         # An edge just outside it is a server that read the window in another zone: its rows

@@ -57,11 +57,6 @@ def _execute(document: str, variables: dict[str, Any], write: bool) -> dict[str,
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a null suggestedTransactions[].maximumRefundableSet fails with "
-    "'Shopify answer lacks presentmentMoney', naming neither the order nor the field",
-)
 def test_null_transaction_cap_names_the_order_and_the_field() -> None:
     """Either the suggestion is read (the null cap handled), or the refusal says which order
     and which field, so the held refund can be reviewed."""

@@ -138,11 +138,6 @@ def test_paged_read_keeps_every_return_when_loop_reads_from_as_inclusive() -> No
     assert _read(StrictFromLoop(rows, from_exclusive=False), page_size=2) == {r["id"] for r in rows}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: page-edge re-read asks from=T; a Loop reading from as exclusive "
-    "answers none of T's rows and the returns the cursor skipped are lost",
-)
 def test_paged_read_keeps_every_return_when_loop_reads_from_as_exclusive() -> None:
     """Pages of two split each second: the cursor (timestamp only, trap 4) then skips the
     second's third row. recon re-reads [T, T + 1 s] to bring it back; a Loop that reads
