@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from recon.errors import ReconError
 from recon.remediation.writes import GraphQLGateway
 
