@@ -17,6 +17,8 @@
     │   ├── SourcesFailedError          both APIs failed in one sync: names both, Loop first
     │   └── OutcomeUnknownError         a write was sent and no answer came (5xx, timeout, reset)
     ├── StoreError                      the local mirror is unusable (migration, lock, corrupt)
+    │   └── LockReleaseError            a run completed, but the store failed as it gave its run
+    │                                   lock up: the lease expires by itself
     ├── LockError               exit 4  another run holds the run lock / our lease was taken over
     ├── RunInterruptedError     exit 128+signal (130 Ctrl-C, 143 SIGTERM)  the run stopped at a
     │                                   safe point on a signal; the next run resumes
@@ -131,6 +133,11 @@ class OutcomeUnknownError(SourceError):
 
 class StoreError(ReconError):
     """The local mirror cannot be used."""
+
+
+class LockReleaseError(StoreError):
+    """A run completed but the store failed as it gave its run lock up: nothing of the run is
+    lost, and its lease expires by itself (until then other runs of the shop are refused)."""
 
 
 class LockError(ReconError):

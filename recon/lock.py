@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Integer, String, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, Integer, String, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from recon.clock import Clock
-from recon.errors import LockError
+from recon.errors import LockError, StoreError
+from recon.sources.redact import redact_database_url
 from recon.store.tables import Base
 
 
@@ -95,9 +96,12 @@ class RunLock:
 
         Raises:
             LockError: another holder's lease is still live.
+            StoreError: the store cannot be reached or refused the transaction (the message
+                names it, its password masked).
         """
+        session = self._sessions()
         try:
-            with self._sessions() as session, session.begin():
+            with session, session.begin():
                 now = self._now(session)
                 expires = now + ttl
                 # A conditional UPDATE is atomic on SQLite and PostgreSQL: of two runs racing for an
@@ -137,12 +141,12 @@ class RunLock:
                 )
         except IntegrityError:
             raise LockError(f"another run took the run lock for shop {shop} first") from None
-        except OperationalError as exc:
-            if "locked" not in str(exc).lower():
-                raise
-            # SQLite: another run has held the write lock past the busy timeout (a long sync
-            # commits in one transaction); it is running, so this run is the one to stop.
-            raise LockError(f"another run is writing to shop {shop}'s store") from None
+        except SQLAlchemyError as exc:  # the database is down, or the connection dropped
+            if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
+                # SQLite: another run has held the write lock past the busy timeout (a long
+                # sync commits in one transaction); it is running, so this run is the one to stop.
+                raise LockError(f"another run is writing to shop {shop}'s store") from None
+            raise _store_failed(f"cannot take the run lock for shop {shop}", session, exc) from exc
         return Lease(shop, holder, 1, expires)
 
     def renew(self, lease: Lease, ttl: timedelta) -> Lease:
@@ -218,17 +222,38 @@ class RunLock:
         still to come, and its run was refused (exit 4) for as long as the clocks were apart,
         after the lease was given up (``_skew`` sets clocks right on PostgreSQL, but a
         simulated clock keeps its own time: past for every clock is past for all).
+
+        Raises:
+            StoreError: the store cannot be reached (the lease then expires by itself).
         """
-        with self._sessions() as session, session.begin():
-            session.execute(
-                update(RunLockRow)
-                .where(
-                    RunLockRow.shop == lease.shop,
-                    RunLockRow.token == lease.token,
-                    RunLockRow.holder == lease.holder,
+        session = self._sessions()
+        try:
+            with session, session.begin():
+                session.execute(
+                    update(RunLockRow)
+                    .where(
+                        RunLockRow.shop == lease.shop,
+                        RunLockRow.token == lease.token,
+                        RunLockRow.holder == lease.holder,
+                    )
+                    .values(expires_at=RELEASED)
                 )
-                .values(expires_at=RELEASED)
-            )
+        except SQLAlchemyError as exc:
+            raise _store_failed(
+                f"cannot release the run lock for shop {lease.shop}", session, exc
+            ) from exc
+
+
+def _store_failed(what: str, session: Session, exc: SQLAlchemyError) -> StoreError:
+    """``exc`` as recon's one-line store error: what failed, the store it failed in (its
+    password masked: ``redact_database_url``), and the database's reason, not SQLAlchemy's
+    statement and background link."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    where = redact_database_url(engine.url.render_as_string(hide_password=False))
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = " ".join(str(cause).split())  # libpq's hints come on lines of their own
+    return StoreError(f"{what}: the store at {where} failed: {reason}")
 
 
 def holder_name() -> str:

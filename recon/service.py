@@ -25,7 +25,13 @@ from recon.deliverables import (
 from recon.engine import ReconResult
 from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
-from recon.errors import LockError, RunInterruptedError, StoreError, exit_code_of
+from recon.errors import (
+    LockError,
+    LockReleaseError,
+    RunInterruptedError,
+    StoreError,
+    exit_code_of,
+)
 from recon.interrupt import Interrupt
 from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, holder_name
@@ -105,6 +111,9 @@ def run_nightly(
             budget for an API spent: nothing of the sync is kept, the watermarks stay).
         ConfigError: ``[reports] dir`` or ``[delivery] outbox_dir`` cannot be written (found
             before anything is synced or sent).
+        StoreError: the store could not be reached to take the lock.
+        LockReleaseError: the run completed, but the store failed as it gave the lock up (the
+            lease expires by itself); a run that failed ends with its own error instead.
     """
     check_output_dirs(app.settings)
     interrupt = interrupt or Interrupt()
@@ -116,9 +125,17 @@ def run_nightly(
     try:
         # Renewed while the run is alive, however long its sync reads (``recon.lease_keeper``).
         with LeaseKeeper(lock, lease, RUN_LEASE) as keeper:
-            return _run_locked(app, store, lock, lease, until or app.clock.now(), interrupt, keeper)
-    finally:
-        lock.release(lease)
+            outcome = _run_locked(
+                app, store, lock, lease, until or app.clock.now(), interrupt, keeper
+            )
+    except BaseException:
+        _release(lock, lease, completed=None)  # the run's own error is the one it ends with
+        raise
+    # A report left in the outbox ends the run with exit 5 (the CLI's): that outcome wins.
+    undelivered = undelivered_error(app.settings, outcome.undelivered) is not None
+    done = f"run {outcome.run_id} completed (its findings, reports and mail are saved)"
+    _release(lock, lease, completed=None if undelivered else done)
+    return outcome
 
 
 def run_backfill(
@@ -146,6 +163,7 @@ def run_backfill(
         LockError: another run of this shop holds the lock, or took it over.
         SourceError: an API failed (e.g. the run's retry budget was spent); the committed
             windows stay, and a rerun resumes after them.
+        LockReleaseError: the backfill completed, but the store failed as it gave the lock up.
     """
     from recon.backfill import backfill
 
@@ -155,7 +173,7 @@ def run_backfill(
     try:
         _abandon_earlier_runs(app.store)
         with LeaseKeeper(lock, lease, RUN_LEASE) as keeper:
-            return backfill(
+            stats = backfill(
                 app.store,
                 app.loop,
                 app.shopify,
@@ -168,8 +186,11 @@ def run_backfill(
                 interrupt=interrupt,
                 lost_lock=keeper.lost,
             )
-    finally:
-        lock.release(lease)
+    except BaseException:
+        _release(lock, lease, completed=None)  # the backfill's own error is the one it ends with
+        raise
+    _release(lock, lease, completed="the backfill completed (its windows are committed)")
+    return stats
 
 
 def _acquire(app: App, lock: RunLock, kind: str) -> Lease:
@@ -192,6 +213,30 @@ def _acquire(app: App, lock: RunLock, kind: str) -> Lease:
             # refused (exit 4, retried), not failed (exit 1, never retried).
             log.warning("the refused %s run could not be recorded: %s", kind, failed)
         raise
+
+
+def _release(lock: RunLock, lease: Lease, *, completed: str | None) -> None:
+    """Give the run's lease up; a store that fails meanwhile (the connection dropped at the end
+    of the run) is logged, and the lease expires by itself (``RUN_LEASE``).
+
+    ``completed`` says what the run completed when it has nothing else to report: then the failed
+    release is its error. None when the run ends with an error of its own (or a report left in
+    the outbox): that one wins, and the operator fixes what it names.
+
+    Raises:
+        LockReleaseError: the store failed and ``completed`` is given.
+    """
+    try:
+        lock.release(lease)
+    except StoreError as exc:
+        hours = RUN_LEASE // timedelta(hours=1)
+        log.warning("the run lock could not be released (%s); it expires by itself", exc)
+        if completed is not None:
+            raise LockReleaseError(
+                f"{completed}, but {exc}; "
+                f"its lease expires by itself within {hours} hours, and until then the shop's "
+                "runs are refused (exit 4): it need not be run again"
+            ) from exc
 
 
 def _abandon_earlier_runs(store: SqlStore) -> None:
