@@ -82,8 +82,8 @@ def build_scheduler(
     # In the background: the main thread waits for a signal, then stops the schedule and waits
     # for a run in progress to stop at its next safe point (``cli.schedule``).
     scheduler = _wall_clock_scheduler(recheck_seconds)
-    # ``schedule --now``: the run asked for at start, until it runs or is given up.
-    asked_at_start = [True] if first_run is not None else []
+    # ``schedule --now``: when the run asked for at start was asked, until it runs or is given up.
+    asked_at_start = [first_run] if first_run is not None else []
     nightly = _unless_ran(job, trigger, read_last_run, asked_at_start=asked_at_start)
     scheduler.add_job(
         # Refused by the run lock (a backfill still reading at 02:00, another scheduler's run
@@ -307,7 +307,7 @@ def _unless_ran(
     trigger: Any,
     read_last_run: Callable[[], datetime | None] | None,
     *,
-    asked_at_start: list[bool],
+    asked_at_start: list[datetime],
 ) -> Callable[[], object]:
     """``job``, unless the runs table, read again as it fires, says a nightly run started at
     or after the scheduled time it fires for (the first pass of it when the clocks repeated
@@ -317,15 +317,29 @@ def _unless_ran(
     ``schedule`` started between the two passes while another run of that night (cron's, a
     second scheduler's) was still going planned the second pass, and ran the night again once
     that run had ended (a second report). ``asked_at_start`` (``schedule --now``): while it
-    holds ``True``, a call is the run asked for at start, always run; emptied once that run has
-    run, or by ``_retried`` when it is given up.
+    holds the moment the run was asked for, a call is that run: run unless a nightly run
+    started at or after that moment and ended; emptied once that run has run, or by
+    ``_retried`` when it is given up.
     """
 
     def run() -> object:
         if asked_at_start:
             # The run asked for at start, until it runs: refused by the run lock, its retry is
             # still that run, not the cron's last scheduled one (a night that ran at 02:00 would
-            # drop a run asked for at 14:00 after a fix).
+            # drop a run asked for at 14:00 after a fix). A run since the ask that ended ran it:
+            # this one, taken over part-way (``LockError``, as a refusal), or the one that took
+            # the shop over; run again once that one had ended, finance got a second report.
+            asked = asked_at_start[0]
+            last = None if read_last_run is None else read_last_run()
+            if last is not None and last >= asked:
+                log.warning(
+                    "the run asked for at start (schedule --now, at %s UTC) is not run: a "
+                    "nightly run started at %s UTC and ended",
+                    f"{asked.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                    f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                )
+                asked_at_start.clear()
+                return None
             try:
                 result = job()
             except LockError:
