@@ -229,6 +229,11 @@ def schedule(
     (exit 130 or 143, saying what it did); a second signal exits at once.
     """
     settings = _settings(config)
+    from recon.schedule_times import cron_trigger
+
+    # A bad --cron (or zone) exits 2 before anything touches the store: opening it creates and
+    # claims a new shop's, for a schedule that never starts.
+    cron_trigger(cron, settings.shop.timezone)
     from recon.bootstrap import build_app, check_ready, open_store
     from recon.scheduler import build_scheduler, last_nightly_start
     from recon.service import run_nightly
