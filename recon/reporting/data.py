@@ -373,15 +373,20 @@ def sent_writes(
 
 
 def sent_by_finding(
-    actions: Iterable[Mapping[str, Any]], done: AbstractSet[int]
+    actions: Iterable[Mapping[str, Any]],
+    done: AbstractSet[int],
+    first_seen: Mapping[str, datetime | None] | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """What recon's writes sent, by the key of each finding they act on
     (``views.finding_keys``): those this run ended done ("refund 48.60 USD, no restock (action
     7) in this run"), and those of any run whose outcome is not known yet (no answer: the next
     run re-reads Shopify, and resends only what did not land; or throttled until the run gave
-    up, ``NOT_RUN``: Shopify wrote nothing, and the next run sends it again); and those an
-    earlier run ended done whose finding is still open (a finding a write fixed stays open
-    until a run reads it back)."""
+    up, ``NOT_RUN``: Shopify wrote nothing, and the next run sends it again); and a refund an
+    earlier run ended done on the finding it was planned for, when that finding's current
+    occurrence (``first_seen``: its key's first-seen time) began before it: a refund stays
+    unread until a run reads it back. Not a tag (it fixes no status), not a restock (the engine
+    counts recon's done restocks itself), not a write older than the finding's occurrence (a
+    unit received since)."""
     sent: dict[str, list[str]] = {}
     for action in actions:
         what = f"{action.get('what')} (action {action.get('id')})"
@@ -392,15 +397,25 @@ def sent_by_finding(
             what += "; no answer came: the next run re-reads Shopify before anything else"
         elif action.get("status") == "done" and action.get("id") in done:
             what += " in this run"
-        elif action.get("status") == "done":
+        elif _earlier_refund_unread(action, first_seen or {}):
             # Its finding still open: Shopify's copy is not read back yet (a second run the same
             # day, a lagging read). "Create the refund" would have a person pay it again.
             what += " in an earlier run, done by Shopify's answer; check the order in Shopify"
+            sent.setdefault(str(action.get("finding_key")), []).append(what)
+            continue
         else:
             continue
         for key in action.get("finding_keys", ()):
             sent.setdefault(key, []).append(what)
     return {key: tuple(what) for key, what in sent.items()}
+
+
+def _earlier_refund_unread(action: Mapping[str, Any], first_seen: Mapping[str, Any]) -> bool:
+    """A refund an earlier run ended done, on a finding open since before it was done."""
+    if action.get("status") != "done" or action.get("kind") != "refund":
+        return False
+    since, done_at = first_seen.get(str(action.get("finding_key"))), action.get("updated_at")
+    return isinstance(since, datetime) and isinstance(done_at, datetime) and since <= done_at
 
 
 def _next_step(finding: Finding, sent: Sequence[str] = ()) -> str:
@@ -437,11 +452,10 @@ def to_row(
     first_seen = finding.first_seen
     # Shop days, as the row's first-seen day: counting 24-hour spans made a finding first seen
     # by a run that started a few seconds later last night 0 days old tonight.
-    age = (
-        max((shop_day(as_of, timezone) - shop_day(first_seen, timezone)).days, 0)
-        if first_seen
-        else 0
-    )
+    # The instant before ``as_of``: a month-end book is as of the next month's first moment,
+    # and its last day is the period's (a finding first seen on it is 0 days old, not 1).
+    today = shop_day(as_of - timedelta(microseconds=1), timezone)
+    age = max((today - shop_day(first_seen, timezone)).days, 0) if first_seen else 0
     return ExceptionRow(
         key=clean_text(finding.key, include_pii=True),
         category=finding.category.value,

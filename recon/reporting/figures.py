@@ -307,7 +307,7 @@ def build_report_data(
         key=report_order,
     )
 
-    sent = sent_by_finding(actions, done_writes)
+    sent = sent_by_finding(actions, done_writes, {f.key: f.first_seen for f in findings})
 
     def row(f: Finding) -> ExceptionRow:
         return to_row(f, shop_domain, as_of, include_customer_pii, timezone, sent.get(f.key, ()))

@@ -16,11 +16,6 @@ from recon.scheduler import build_scheduler
 
 
 @pytest.mark.timeout(3)  # as it was before the wall-clock trigger: under half a second
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: each firing of an every-minute schedule spends minutes of CPU before "
-    "its run (schedule_trigger.WallClockCron searches 3 h either side of every step)",
-)
 @pytest.mark.parametrize("cron", ["* * * * *", "*/5 * * * *"])
 def test_a_frequent_schedule_starts_its_run_when_it_fires(cron: str) -> None:
     """Each call of the trigger walks every time of the schedule from three hours before to

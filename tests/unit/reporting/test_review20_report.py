@@ -9,9 +9,10 @@ sheet's test has its own records: two closed store-credit returns of 50.00 USD, 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from report_samples import AS_OF, finding, make_data, sheet_rows
@@ -20,6 +21,7 @@ from recon.config import EngineSettings
 from recon.deliverables import store_credit_rows
 from recon.engine import build_frames, reconcile
 from recon.models import Category, FindingStatus, GiftCardRecord, LoopReturnRecord
+from recon.reporting.data import to_row
 from recon.reporting.exceptions_xlsx import write_exceptions_workbook
 from recon.store.snapshot import Snapshot
 
@@ -94,3 +96,18 @@ def test_a_card_naming_two_returns_is_not_store_credit_issued_for_each() -> None
     assert rows["12000001"]["issued_amount"] == Decimal("5.00")
     assert sum(row["issued_amount"] for row in rows.values()) <= Decimal("55.00")
     assert (rows["12000002"]["status"], rows["12000002"]["gift_card_id"]) == ("ambiguous", "g2")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Australia/Sydney"])
+def test_a_month_end_books_last_day_finding_is_0_days_old_at_the_close(zone: str) -> None:
+    """The month-end book is as of the next month's first moment (the shop's midnight): a
+    finding first seen on the period's last day is 0 days old in it, one seen the day before 1."""
+    local = ZoneInfo(zone)
+    close = datetime(2026, 11, 1, tzinfo=local).astimezone(UTC)
+    for first_seen, age in ((datetime(2026, 10, 31, 2, tzinfo=local), 0),
+                            (datetime(2026, 10, 30, 23, tzinfo=local), 1)):  # fmt: skip
+        seen = finding(
+            Category.MISSING_REFUND, "rma=12345800", "48.60", "USD", rma="12345800",
+            first_seen=first_seen.astimezone(UTC), status=FindingStatus.OPEN,
+        )  # fmt: skip
+        assert to_row(seen, "shop.example", close, False, zone).age_days == age

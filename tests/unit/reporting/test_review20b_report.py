@@ -53,11 +53,6 @@ def _next_step(found: Finding, action: Any) -> str:
     return row.next_step
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: an earlier run's STATUS_DRIFT tag makes the report say the finding "
-    "resolves by itself and hides 'Close the return' (reporting/data.py sent_by_finding)",
-)
 def test_a_status_drift_tagged_by_an_earlier_run_still_asks_cx_to_close_the_return() -> None:
     """recon's answer to a STATUS_DRIFT is a tag on the order (DESIGN: "annotate order"), for
     CX: it changes no return status, so the finding stays open until someone closes the return
@@ -83,11 +78,6 @@ def test_a_status_drift_tagged_by_an_earlier_run_still_asks_cx_to_close_the_retu
     assert "Close the return on the Shopify order." in step
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a restock done months ago for another unit of the line tells the "
-    "warehouse not to restock tonight's unit (reporting/data.py sent_by_finding)",
-)
 def test_a_restock_done_months_ago_does_not_stand_for_tonights_unit() -> None:
     """The return's second unit of line 77 (L2) was received today: its MISSING_RESTOCK is new
     tonight (the one for L1 resolved two months ago, when recon restocked L1; the engine counts
