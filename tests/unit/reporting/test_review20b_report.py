@@ -16,7 +16,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from report_samples import AS_OF, finding, make_data
 
 from recon.models import Category, Finding, FindingStatus, Owner, Severity
