@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,40 @@ from recon.money import display_amount
 from recon.reporting.charts import findings_by_category_chart
 from recon.reporting.data import ReportData
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+# Where the templates are in a source checkout (and an editable install): the top-level folder.
+SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def make_environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
-    """The one Jinja2 environment for reports and e-mails.
+def template_folder() -> Path:
+    """The folder of the report and e-mail templates.
+
+    An installed wheel carries them inside the package (``recon/templates``: setup.py maps the
+    top-level folder there at build time); a source checkout has only the top-level
+    ``templates/``. The package's copy is looked for first: above an installed package,
+    ``parents[2]`` is site-packages, where a folder named ``templates`` may be anyone's.
+
+    Raises:
+        FileNotFoundError: neither place has the templates (a broken install).
+    """
+    packaged = resources.files("recon").joinpath("templates")
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    if SOURCE_TEMPLATES.is_dir():
+        return SOURCE_TEMPLATES
+    raise FileNotFoundError(
+        f"recon's report templates are missing: neither {packaged} nor {SOURCE_TEMPLATES} exists "
+        "(reinstall recon: its wheel carries them in recon/templates)"
+    )
+
+
+def make_environment(templates_dir: Path | None = None) -> Environment:
+    """The one Jinja2 environment for reports and e-mails (``template_folder()`` by default).
 
     Autoescape is chosen by file name: ``*.html`` and ``*.html.j2`` (and anything unknown) are
     escaped; only ``*.txt.j2`` is not, or the plain-text e-mail would be full of ``&amp;``.
     """
     env = Environment(
-        loader=FileSystemLoader(str(templates_dir)),
+        loader=FileSystemLoader(str(templates_dir or template_folder())),
         autoescape=select_autoescape(
             enabled_extensions=("html", "html.j2"),
             disabled_extensions=("txt", "txt.j2"),
