@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from recon.money import display_amount
+from recon.remediation.actions import NEVER_SENT
 from recon.remediation.ledger import ActionView
 
 
@@ -53,11 +54,18 @@ def _refund_amount(view: ActionView) -> str:
 
 def _sent(variables: dict[str, Any] | None) -> str | None:
     """``"44.90 EUR"``: the refund's transactions in its currency, as sent; None if unsent."""
+    sent = sent_money(variables)
+    return None if sent is None else display_amount(*sent)
+
+
+def sent_money(variables: dict[str, Any] | None) -> tuple[Decimal, str] | None:
+    """(total, currency) of a refund's transactions as sent (its ``variables``: what went out
+    under the key, in the order's presentment currency); None if nothing was sent."""
     refund = (variables or {}).get("input")
     if not isinstance(refund, dict) or not refund.get("transactions") or not refund.get("currency"):
         return None
     total = sum((Decimal(str(t["amount"])) for t in refund["transactions"]), Decimal(0))
-    return display_amount(total, str(refund["currency"]))
+    return total, str(refund["currency"])
 
 
 def _shown(amount: str | None, currency: str | None) -> str:
@@ -87,7 +95,15 @@ def report_row(view: ActionView) -> dict[str, Any]:
     """An intent as the reports' Actions sheets and sections read it (their column names)."""
     row = asdict(view)
     del row["details"], row["variables"]  # the write's own payload: ``what`` says it
+    # ``amount``/``currency`` are Loop's figure; what Shopify holds (and pays out) is the amount
+    # sent, in the order's presentment currency: the figure a controller ties to Shopify. None
+    # for a write that ended without writing (refused, sent to review, rejected): a column
+    # summed against Shopify must not count it. One in flight keeps it: it may have landed.
+    sent = None if view.state in NEVER_SENT else sent_money(view.variables)
+    sent_amount, sent_currency = sent or (None, None)
     return row | {
+        "sent_amount": sent_amount,
+        "sent_currency": sent_currency,
         "status": view.state,
         "shopify_result": view.result_id,
         "what": describe(view),

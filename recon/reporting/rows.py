@@ -23,8 +23,12 @@ ACTION_COLUMNS = (
     Column("kind", width=10),
     Column("what", width=60),
     Column("status", width=12),
+    # Loop's figure, in Loop's currency (shop currency), then what recon sent to Shopify: the
+    # refund's amount in the order's presentment currency (empty until sent; docs/commands.md).
     Column("amount", "money", 12, currency_column="currency"),
     Column("currency", width=9),
+    Column("sent_amount", "money", 12, currency_column="sent_currency"),
+    Column("sent_currency", width=9),
     Column("reason", width=40),
     Column("approved_by", width=18),
     Column("rejected_by", width=18),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from openpyxl import load_workbook
 from report_samples import AS_OF, make_data, sample_actions, sample_findings, sheet_rows
 from rich.console import Console
 from test_messages import body, settings
@@ -289,3 +290,50 @@ def test_a_refund_shopify_throttled_or_an_earlier_run_sent_is_not_sent_this_run(
     earlier = make_data(actions=[*sample_actions(), _no_answer(14)])
     assert earlier.headline.sent_this_run == ()
     assert "do not redo it by hand" in _step(earlier, REFUND_KEY)
+
+
+def _sent_in(id_: int, currency: str, *amounts: str, state: str = "done") -> dict[str, Any]:
+    """A refund done this run (or ended in ``state``) that Loop reported as 48.60 USD (shop
+    currency) and recon sent in the order's presentment currency, as ``amounts`` (one per
+    transaction)."""
+    view = ActionView(
+        id=id_, key=f"k-{id_}", kind="refund", category="MISSING_REFUND", rma="12345701",
+        order_id="5444175757553", amount="48.60", currency="USD", state=state, reason="",
+        result_id=f"gid://shopify/Refund/{id_}", created_at=AS_OF, updated_at=AS_OF,
+        details={"lines": [], "presentment_currency": currency}, finding_key=REFUND_KEY,
+        variables={"input": {"currency": currency, "transactions": [
+            {"amount": a, "kind": "REFUND"} for a in amounts]}},
+    )  # fmt: skip
+    return report_row(view)
+
+
+def test_the_actions_sheet_shows_the_amount_sent_to_shopify_as_a_number_beside_loops(
+    tmp_path: Path,
+) -> None:
+    """A controller ties the Actions sheet to Shopify's refunds (and so its payouts): the sheet
+    showed only Loop's 48.60 USD, while Shopify holds 44.90 EUR (two transactions) or ¥7,250;
+    the figure sent was only in the ``what`` text. Amounts sent are numbers with their
+    currency's decimals; a write not sent (the restock, the proposals) has none, nor one
+    Shopify refused (nothing written: it must not add to a sum tied to Shopify)."""
+    actions = [_sent_in(21, "EUR", "30.00", "14.90"), _sent_in(22, "JPY", "7250"), _restock(13),
+               _sent_in(23, "EUR", "44.90", state="failed")]  # fmt: skip
+    data = make_data(actions=[*sample_actions(), *actions], done_writes=frozenset({21, 22, 13}),
+                     failed_writes=frozenset({23}))  # fmt: skip
+    files = write_run_reports(data, tmp_path / "report")
+    rows = {r["id"]: r for r in sheet_rows(files.exceptions_xlsx, "Actions")}
+    picked = ("amount", "currency", "sent_amount", "sent_currency")
+    assert {i: tuple(rows[i][c] for c in picked) for i in (21, 22, 13, 23)} == {
+        21: (48.6, "USD", 44.9, "EUR"),
+        22: (48.6, "USD", 7250, "JPY"),
+        13: (None, None, None, None),
+        23: (48.6, "USD", None, None),
+    }
+    assert all(r["sent_amount"] is None for r in rows.values() if r["status"] != "done")
+    sheet = load_workbook(files.exceptions_xlsx)["Actions"]
+    header = [c.value for c in sheet[1]]
+    formats = {
+        row[0].value: row[header.index("sent_amount")].number_format
+        for row in sheet.iter_rows(min_row=2)
+        if row[0].value in (21, 22)
+    }
+    assert formats == {21: "#,##0.00", 22: "#,##0"}
