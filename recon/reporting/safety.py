@@ -31,6 +31,14 @@ _PHONE = re.compile(
     r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w])"
     r"|\+\d{8,15}(?!\d)"
 )
+# A Shopify order name as Shopify writes it, "#" then digits with dashes between groups
+# ("#1001", "#1001-2002-3003" with a custom prefix or suffix): a finding's detail quotes another
+# order by it, and its groups read like a phone number's. Kept whole, at a word's start only
+# ("tel#555-123-4567" is scrubbed), and not where a digit group goes on after it
+# ("#1001 555 1234"): a phone number may follow, so that text is scrubbed as before.
+_ORDER_NAME = r"(?<!\w)#\d+(?:-\d+)*(?![\w-]|[\s.]\d)"
+# One pass: at a "#" the order name is tried first, so no phone match starts inside it.
+_PHONE_OR_ORDER_NAME = re.compile(f"(?P<order>{_ORDER_NAME})|{_PHONE.pattern}")
 EMAIL_PLACEHOLDER = "[email removed]"
 PHONE_PLACEHOLDER = "[phone removed]"
 
@@ -71,8 +79,13 @@ def looks_like_formula(text: str) -> bool:
 
 
 def scrub_pii(text: str) -> str:
-    """Replace e-mail addresses and phone numbers with placeholders."""
-    return _PHONE.sub(PHONE_PLACEHOLDER, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
+    """Replace e-mail addresses and phone numbers with placeholders; Shopify order names
+    ("#1001-2002-3003") are kept."""
+    return _PHONE_OR_ORDER_NAME.sub(_phone_removed, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
+
+
+def _phone_removed(match: re.Match[str]) -> str:
+    return match.group() if match.group("order") else PHONE_PLACEHOLDER
 
 
 def clean_text(value: object, *, include_pii: bool = False) -> str:

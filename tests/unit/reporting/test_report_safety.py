@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from report_samples import make_data, sample_findings
 
 from recon.reporting.safety import (
     EXCEL_CELL_LIMIT,
@@ -67,3 +68,40 @@ def test_pii_kept_when_configured() -> None:
     assert clean_text("jane@example.com", include_pii=True) == "jane@example.com"
     assert clean_text("jane@example.com") == "[email removed]"
     assert clean_text(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A finding's detail quoting another order by its Shopify name: kept, however many groups.
+        ("also refunded on #1001-2002-3003", "also refunded on #1001-2002-3003"),
+        ("see #1001-2002-3003-4004.", "see #1001-2002-3003-4004."),
+        ("orders #1001, #1001-2002-3003 (#7400123)", "orders #1001, #1001-2002-3003 (#7400123)"),
+        ("#1001-2002-3003: refund 48.60", "#1001-2002-3003: refund 48.60"),
+        # Real phone numbers in free text still go, beside an order name too.
+        ("call 555-123-4567", "call [phone removed]"),
+        ("call +1 555-123-4567 about #1001", "call [phone removed] about #1001"),
+        ("(555) 123 4567 re #1001-2002-3003", "[phone removed] re #1001-2002-3003"),
+        ("+4915112345678 / #1001-2002-3003", "[phone removed] / #1001-2002-3003"),
+        # Without the "#", or glued to a word, it is not written as an order name: scrubbed.
+        ("1001-2002-3003", "[phone removed]"),
+        ("tel#555-123-4567", "tel#[phone removed]"),
+        # A name a digit group goes on from may be followed by a phone number: scrubbed.
+        ("#1001-2002-3003 555 123 4567", "#[phone removed] [phone removed]"),
+        ("jane@example.com re #1001-2002-3003", "[email removed] re #1001-2002-3003"),
+    ],
+)
+def test_shopify_order_names_survive_the_phone_scrub_in_free_text(text: str, expected: str) -> None:
+    """A MISSING_REFUND's detail naming another return's order ("#1001-2002-3003") read
+    "[phone removed]": finance could not find the order it meant."""
+    assert scrub_pii(text) == expected
+    assert clean_text(text) == expected
+
+
+def test_the_exceptions_detail_names_the_other_order_and_still_hides_the_phone() -> None:
+    """The report row finance reads (the Exceptions sheet's and the HTML's ``detail``)."""
+    detail = "refund also on #1001-2002-3003; customer called 555-123-4567"
+    first, *rest = sample_findings()
+    data = make_data(findings=[first.model_copy(update={"detail": detail}), *rest])
+    row = next(r for r in data.exception_rows() if r.key == first.key)
+    assert row.detail == "refund also on #1001-2002-3003; customer called [phone removed]"
