@@ -18,8 +18,8 @@ from recon.sources.parsing import (
     as_currency,
     as_id,
     as_list,
-    as_mapping,
     as_money,
+    as_php_mapping,
     as_text,
     as_time,
     collecting_notes,
@@ -113,10 +113,11 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
     if overlong is not None:  # in a field recon does not read: the record is still usable
         note_cleaned(overlong, f"text longer than {_MAX_TEXT} characters (kept in raw only)")
     created = as_time(raw.get("created_at"), "created_at")
-    processed = as_mapping(raw.get("outcomes_processed_at"), "outcomes_processed_at")
+    # PHP sends an object with no keys as [] (``as_php_mapping``); its entries may be null.
+    processed = as_php_mapping(raw.get("outcomes_processed_at"), "outcomes_processed_at")
     return LoopReturnRecord(
         id=as_id(raw.get("id"), "id"),
-        state=as_text(raw.get("state"), "state").strip().lower(),
+        state=_state(raw.get("state")),
         # The details endpoint has no return-level outcome (§7): an empty string, not a failure.
         outcome=(opt_text(raw.get("outcome"), "outcome", single_line=True) or "").strip(),
         created_at=created,
@@ -128,6 +129,9 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
         total=as_money(raw.get("total"), "total"),
         refund=as_money(raw.get("refund"), "refund"),
         gift_card=as_money(raw.get("gift_card"), "gift_card"),
+        # A fee kept from a card refund (§10.1); recon reads none of its money from it: absent
+        # and null are 0. ``total``, ``refund`` and ``gift_card`` above are the money owed
+        # (§10.1 marks none optional or nullable): null there is refused, never read as 0.
         handling_fee=_opt_money(raw, "handling_fee", "handling_fee"),
         # An open string (§11), compared as ``delivered``: read whatever its case, as ``state``.
         label_status=_lower(opt_text(raw.get("label_status"), "label_status", single_line=True)),
@@ -154,14 +158,32 @@ def _build(raw: dict[str, Any]) -> LoopReturnRecord:
 
 
 def _opt_money(item: Mapping[str, Any], key: str, path: str) -> Decimal:
-    """An amount that may be absent (absent → 0); present values must parse."""
-    if key not in item:
+    """An optional amount: absent or ``null`` → 0; any other value must parse.
+
+    PHP (Loop's API is Laravel) writes a field with no value as ``null`` where another payload
+    leaves it out: both mean "no amount". For an amount that carries money owed, use
+    ``as_money``, which refuses null (a guess of 0 could hide a refund).
+    """
+    value = item.get(key)
+    if value is None:
         return Decimal("0")
-    return as_money(item[key], path)
+    return as_money(value, path)
+
+
+def _state(value: object) -> str:
+    """The return's state (an open string, §11), trimmed and in lower case.
+
+    Raises:
+        BadFieldError: if missing or blank: what is owed on a return depends on its state.
+    """
+    state = as_text(value, "state").strip().lower()
+    if not state:
+        raise BadFieldError("state", "blank state")
+    return state
 
 
 def _line(value: object, path: str) -> ReturnLine:
-    line = as_mapping(value, path)
+    line = as_php_mapping(value, path)
     if not line:
         raise BadFieldError(path, "empty line item")
     return ReturnLine(
@@ -170,6 +192,9 @@ def _line(value: object, path: str) -> ReturnLine:
             line.get("provider_line_item_id"), f"{path}.provider_line_item_id"
         ),
         sku=opt_text(line.get("sku"), f"{path}.sku", single_line=True, clean=True),
+        # ``price`` only prices restock findings (docs/findings.md) and orders units; recon reads
+        # it as "absent = 0", so null is too. ``refund`` is the line's credited money (§10.2):
+        # refused when null.
         price=_opt_money(line, "price", f"{path}.price"),
         refund=as_money(line.get("refund"), f"{path}.refund"),
         returned_at=opt_time(line.get("returned_at"), f"{path}.returned_at"),
@@ -187,7 +212,7 @@ def _refunds(raw: Mapping[str, Any]) -> tuple[LoopRefundRecord, ...]:
     seen: set[str] = set()
     for index, value in enumerate(as_list(raw.get("refunds"), "refunds")):
         path = f"refunds[{index}]"
-        entry = as_mapping(value, path)
+        entry = as_php_mapping(value, path)
         amount = entry.get("amount")
         currency = entry.get("currency")
         record = LoopRefundRecord(
@@ -204,7 +229,7 @@ def _refunds(raw: Mapping[str, Any]) -> tuple[LoopRefundRecord, ...]:
     objects = as_list(raw.get("shopify_refund_object"), "shopify_refund_object")
     for index, value in enumerate(objects):
         path = f"shopify_refund_object[{index}]"
-        entry = as_mapping(value, path)
+        entry = as_php_mapping(value, path)
         refund_id = opt_id(entry.get("provider_refund_id"), f"{path}.provider_refund_id")
         if refund_id is not None and refund_id not in seen:
             seen.add(refund_id)

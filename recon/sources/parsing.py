@@ -384,6 +384,21 @@ def as_mapping(value: object, field: str) -> Mapping[str, Any]:
     return value
 
 
+def as_php_mapping(value: object, field: str) -> Mapping[str, Any]:
+    """A JSON object from a PHP service (Loop): ``None`` and ``[]`` read as empty.
+
+    PHP's ``json_encode`` writes an associative array with no keys as ``[]``, not ``{}``; Loop's
+    API is PHP (Laravel), so an object with nothing in it may come as an empty list. A list that
+    holds anything is no object and is refused.
+
+    Raises:
+        BadFieldError: for any other type, and for a non-empty list.
+    """
+    if isinstance(value, list) and not value:
+        return {}
+    return as_mapping(value, field)
+
+
 def as_list(value: object, field: str) -> list[Any]:
     """A JSON array; ``None`` reads as empty.
 
