@@ -143,6 +143,7 @@ class FaultSettings(_Section):
     loop_cursor_without_id: bool = False
     loop_zone_hours: float = Field(default=0.0, ge=-14, le=14)  # UTC offsets run -12..+14
     loop_oldest_first: bool = False
+    loop_php_nulls: bool = False
     payout_refunds_positive: bool = False
     shopify_short_decimals: bool = False
     shopify_nodes_omit_nulls: bool = False

@@ -25,7 +25,9 @@ class Faults:
     endpoint ignores any zone written on ``from``/``to`` and reads their digits as wall time in a
     shop zone that many hours ahead of UTC (-5: New York in winter), so a window sent in UTC lands
     that many hours off. ``loop_oldest_first`` serves list pages oldest first (§6 trap 5: Loop
-    documents no order; the default is newest first).
+    documents no order; the default is newest first). ``loop_php_nulls`` sends list items as a PHP
+    service may: a zero ``handling_fee`` as ``null`` and an ``outcomes_processed_at`` with nothing
+    processed as ``[]`` (PHP's empty associative array).
 
     Shopify fidelity switch: ``payout_refunds_positive`` sends ``summary.refundsFeeGross`` as a
     positive figure. Balance transactions of refunds are negative (shopify-admin-api.md §13); the
@@ -50,6 +52,7 @@ class Faults:
     loop_cursor_without_id: bool = False
     loop_zone_hours: float = 0.0
     loop_oldest_first: bool = False
+    loop_php_nulls: bool = False
     payout_refunds_positive: bool = False
     shopify_short_decimals: bool = False
     shopify_nodes_omit_nulls: bool = False

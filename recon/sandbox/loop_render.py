@@ -245,7 +245,22 @@ def render_list_item(ret: LoopReturn, state: SandboxState) -> dict[str, Any]:
         # §10.1/§10.3: shopify_refund_object[] is only observed; an account may not send it, and
         # then the refund linkage is on the details endpoint's refunds[] alone.
         del item["shopify_refund_object"]
+    if state.faults.loop_php_nulls:
+        _as_php_would(item)
     return item
+
+
+def _as_php_would(item: dict[str, Any]) -> None:
+    """No fee as ``null``, and an ``outcomes_processed_at`` with nothing processed as ``[]``.
+
+    Loop is a PHP (Laravel) service: whether a field with no value comes as null or a value is
+    not settled by the reference, and ``json_encode`` writes an associative array with no keys
+    as ``[]``. The sandbox can serve both so the client is tested with each.
+    """
+    if item["handling_fee"] == money(Decimal("0")):
+        item["handling_fee"] = None
+    if not any(item["outcomes_processed_at"].values()):
+        item["outcomes_processed_at"] = []
 
 
 def _details_refund(refund: LoopRefund) -> dict[str, Any]:

@@ -6,8 +6,10 @@ provider id, some whose note names the order ("Refund for order #1043 via Loop R
 the client's details fallback this run reports false MISSING_REFUND/MISSING_RESTOCK findings), and
 cursors keyed on the timestamp alone (an end-to-end smoke check; the page-edge ties themselves are
 tested in tests/unit/sources/test_loop_fidelity_client.py), also with pages served oldest first,
-and windows read in a shop zone behind UTC (a zone ahead of UTC delays the newest returns by a
-night: tests/integration/test_loop_zone_sandbox.py).
+windows read in a shop zone behind UTC (a zone ahead of UTC delays the newest returns by a
+night: tests/integration/test_loop_zone_sandbox.py), and list items sent as PHP sends them (a zero
+fee as null, an ``outcomes_processed_at`` with nothing processed as ``[]``: each quarantined the
+return, and its planted findings were missed).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ MODES = {
     # Loop's zone for from/to is unknown (trap 6): a shop zone behind UTC starts every window
     # later; the first night reads from [sync] initial_days back, far before any return.
     "windows-read-in-a-zone-behind-utc": {"loop_zone_hours": -10.0},
+    # Loop is PHP: a zero fee as null, an outcome map with nothing processed as [] (§10.1, §10.3).
+    "php-nulls-and-empty-maps": {"loop_php_nulls": True},
 }
 
 

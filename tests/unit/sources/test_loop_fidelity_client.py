@@ -29,7 +29,7 @@ from recon.sources.loop import LoopClient
 from recon.sources.loop_windows import ZONE_SHIFTS, cursor_breaks_ties
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox_loop"))
-from loop_worlds import NOW, make_return, make_world
+from loop_worlds import AUTH, LIST, NOW, make_return, make_world
 
 with warnings.catch_warnings():  # Starlette's one-off import warning (see loop_worlds.py)
     warnings.simplefilter("ignore")
@@ -273,3 +273,27 @@ def test_a_429_with_retry_after_waits_what_it_says() -> None:
     )
     list(client.iter_returns(START, END, "open"))
     assert 2 <= clock.monotonic() < 2.6
+
+
+def test_a_php_null_fee_and_an_empty_outcome_map_are_read_not_quarantined() -> None:
+    """Loop is PHP (Laravel): a zero fee may come as ``null`` and ``outcomes_processed_at`` with
+    nothing processed as ``[]`` (``json_encode`` of an empty associative array). Both sent each
+    such return to quarantine: its refund and restock were not reconciled that night, nor any
+    night it stayed in the window. Dataset: two closed returns awaiting their outcome (no fee,
+    nothing processed yet) and one processed, refunded by Loop."""
+    waiting = [make_return(6001 + n, created_at=NOW - timedelta(days=2)) for n in range(2)]
+    http, _ = _sandbox([*waiting, _loop_refunded(6100)], loop_php_nulls=True)
+    with http:
+        items = list(_loop(http).iter_returns(START, END, "closed"))
+        window = {"from": "2026-10-01 00:00:00", "to": "2026-11-01 12:00:00"}
+        params = {**window, "filter": "updated_at", "state": "closed", "paginate": "true"}
+        raw = http.get(LIST, headers=AUTH, params=params).json()["returns"]
+    sent = {r["id"]: (r["handling_fee"], r["outcomes_processed_at"]) for r in raw}
+    assert sent["6001"] == (None, []) and sent["6100"][0] is None  # the payloads the switch sends
+    assert [type(i).__name__ for i in items] == ["LoopReturnRecord"] * 3, items
+    records = {i.id: i for i in items if isinstance(i, LoopReturnRecord)}
+    assert {r.handling_fee for r in records.values()} == {Decimal("0")}
+    assert (
+        records["6001"].refund == Decimal("48.60") and records["6001"].refund_processed_at is None
+    )
+    assert records["6100"].refund_processed_at is not None
