@@ -154,16 +154,24 @@ class RunLock:
 
         Raises:
             LockError: the lease expired or was taken over.
+            StoreError: the store cannot be reached or refused the transaction (the message
+                names it, its password masked).
         """
-        with self._sessions() as session, session.begin():
-            now = self._now(session)
-            expires = now + ttl
-            _assert_live(session, lease, now)
-            session.execute(
-                update(RunLockRow)
-                .where(RunLockRow.shop == lease.shop, RunLockRow.token == lease.token)
-                .values(expires_at=expires)
-            )
+        session = self._sessions()
+        try:
+            with session, session.begin():
+                now = self._now(session)
+                expires = now + ttl
+                _assert_live(session, lease, now)
+                session.execute(
+                    update(RunLockRow)
+                    .where(RunLockRow.shop == lease.shop, RunLockRow.token == lease.token)
+                    .values(expires_at=expires)
+                )
+        except SQLAlchemyError as exc:
+            raise _store_failed(
+                f"cannot renew the run lock for shop {lease.shop}", session, exc
+            ) from exc
         return Lease(lease.shop, lease.holder, lease.token, expires)
 
     def keep(self, lease: Lease, ttl: timedelta) -> Lease:
@@ -174,26 +182,35 @@ class RunLock:
 
         Raises:
             LockError: another run took the lease over, or it was released.
+            StoreError: the store cannot be reached or refused the transaction (named, its
+                password masked): ``recon.lease_keeper`` tries again at its next beat.
         """
-        with self._sessions() as session, session.begin():
-            expires = self._now(session) + ttl
-            kept = session.execute(
-                update(RunLockRow)
-                .where(
-                    RunLockRow.shop == lease.shop,
-                    RunLockRow.token == lease.token,
-                    RunLockRow.holder == lease.holder,
-                    RunLockRow.expires_at != RELEASED,
+        session = self._sessions()
+        try:
+            with session, session.begin():
+                expires = self._now(session) + ttl
+                kept = session.execute(
+                    update(RunLockRow)
+                    .where(
+                        RunLockRow.shop == lease.shop,
+                        RunLockRow.token == lease.token,
+                        RunLockRow.holder == lease.holder,
+                        RunLockRow.expires_at != RELEASED,
+                    )
+                    .values(expires_at=expires)
                 )
-                .values(expires_at=expires)
-            )
-            if kept.rowcount != 1:  # type: ignore[attr-defined]
-                row = session.get(RunLockRow, lease.shop, populate_existing=True)
-                now = "no holder" if row is None else f"{row.holder}, token {row.token}"
-                raise LockError(
-                    f"the run lock for shop {lease.shop} was taken over by another run ({now}; "
-                    f"this run held token {lease.token}): this run stopped and writes nothing more"
-                )
+                if kept.rowcount != 1:  # type: ignore[attr-defined]
+                    row = session.get(RunLockRow, lease.shop, populate_existing=True)
+                    now = "no holder" if row is None else f"{row.holder}, token {row.token}"
+                    raise LockError(
+                        f"the run lock for shop {lease.shop} was taken over by another run "
+                        f"({now}; this run held token {lease.token}): this run stopped and "
+                        "writes nothing more"
+                    )
+        except SQLAlchemyError as exc:
+            raise _store_failed(
+                f"cannot renew the run lock for shop {lease.shop}", session, exc
+            ) from exc
         return Lease(lease.shop, lease.holder, lease.token, expires)
 
     def extend_in(self, session: Session, lease: Lease, ttl: timedelta) -> Lease:
@@ -204,10 +221,17 @@ class RunLock:
 
         Raises:
             LockError: another run took the lease over (higher token or another holder).
+            StoreError: the store failed meanwhile (named, its password masked); the caller's
+                transaction is then to be rolled back, as for any failed statement.
         """
-        session.flush()  # the first write takes SQLite's write lock before the check
-        row = _held_row(session, lease, read=False)
-        row.expires_at = self._now(session) + ttl
+        try:
+            session.flush()  # the first write takes SQLite's write lock before the check
+            row = _held_row(session, lease, read=False)
+            row.expires_at = self._now(session) + ttl
+        except SQLAlchemyError as exc:
+            raise _store_failed(
+                f"cannot extend the run lock for shop {lease.shop}", session, exc
+            ) from exc
         return Lease(lease.shop, lease.holder, lease.token, row.expires_at)
 
     def _now(self, session: Session) -> datetime:
