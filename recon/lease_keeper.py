@@ -11,7 +11,10 @@ passing reason (SQLite's write lock held past its busy timeout by the run's own 
 dropped connection) is tried again at the next beat: the lease has many beats left. A renewal
 that finds the lease taken over records it (``lost``): the sync's readers stop before their next
 request (``recon.fetch``), and every write after it is refused by the lease checks inside the
-write transactions, so the run ends with that ``LockError`` (exit 4) and writes nothing more.
+write transactions, so the run ends with that ``LockError`` (exit 4) and writes nothing more. So
+it does once renewals have failed for a whole lease: the lease may have lapsed and been taken
+over meanwhile, and a heartbeat that went on trying let the run read and report as if it held
+the shop.
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ class LeaseKeeper:
         self._thread.join()
 
     def lost(self) -> LockError | None:
-        """The error of the renewal that found the lease taken over, or None while it is held."""
+        """The error of the renewal that found the lease taken over (or of the heartbeat that
+        could not renew it for a whole lease), or None while it is held."""
         return self._lost
 
     def check(self) -> None:
@@ -89,7 +93,7 @@ class LeaseKeeper:
             raise self._lost
 
     def _beat(self) -> None:
-        started = time.monotonic()
+        started = kept = time.monotonic()
         while not self._stopped.wait(self._every):
             if time.monotonic() - started > self._max_kept:
                 log.error(
@@ -102,11 +106,20 @@ class LeaseKeeper:
                 return
             try:
                 self._lease = self._lock.keep(self._lease, self._ttl)
+                kept = time.monotonic()
             except LockError as exc:
                 self._lost = exc
                 log.error("%s", exc)
                 return
             except Exception as exc:  # a passing store error: try again at the next beat
+                if time.monotonic() - kept >= self._ttl.total_seconds():
+                    self._lost = LockError(
+                        f"the run lock for shop {self._lease.shop} could not be renewed for "
+                        f"{self._ttl} ({exc}): it may have lapsed and been taken over by "
+                        "another run; this run stopped and writes nothing more"
+                    )
+                    log.error("%s", self._lost)
+                    return
                 log.warning(
                     "could not renew the run lock for shop %s (%s: %s); trying again in %.0f s",
                     self._lease.shop,
