@@ -25,6 +25,9 @@ from recon.money import display_amount  # as the report and the run's summary pr
 if TYPE_CHECKING:  # the models load with the command that uses them (`--help` needs none)
     from recon.models import Finding, FindingEvent, FindingStatus
 
+# The lease an ack holds the shop's run lock by, for the moment of its write.
+ACK_LEASE = timedelta(minutes=1)
+
 findings_app = typer.Typer(
     no_args_is_help=True, help="List and acknowledge findings; show a finding's history."
 )
@@ -88,7 +91,7 @@ def findings_ack(
 
     settings = _settings(config)  # before the store's modules: a bad config is refused at once
     from recon.bootstrap import open_store, run_clock
-    from recon.lock import RunLock, holder_name
+    from recon.lock import RunLock, give_up, holder_name
     from recon.run_steps import sessions
 
     store = open_store(settings)
@@ -97,18 +100,22 @@ def findings_ack(
         # the shop's run lock for the moment of the write (LockError, exit 4, while one runs),
         # its lease read by the clock the runs date it by (the sandbox's: the world's).
         lock = RunLock(sessions(store), run_clock(settings))
-        lease = lock.acquire(settings.shop.slug, holder_name(), timedelta(minutes=1))
+        lease = lock.acquire(settings.shop.slug, holder_name(), ACK_LEASE)
         try:
             done = store.acknowledge_findings(keys, by=cli_actor(), note=note)
-        finally:
-            lock.release(lease)
+        except BaseException:
+            give_up(lock, lease, completed=None, ttl=ACK_LEASE)  # the refusal is what it says
+            raise
+        # Shown before the lock is given up: a release that fails says the ack was recorded.
+        console = Console()
+        for finding in done.done:
+            console.print("acknowledged: " + escape(finding.key))
+        for finding in done.already:
+            console.print(escape(_already(finding, note)))
+        recorded = f"findings ack: {len(done.done)} finding(s) acknowledged (recorded)"
+        give_up(lock, lease, completed=recorded, ttl=ACK_LEASE)
     finally:
         store.close()
-    console = Console()
-    for finding in done.done:
-        console.print("acknowledged: " + escape(finding.key))
-    for finding in done.already:
-        console.print(escape(_already(finding, note)))
 
 
 def _already(finding: Finding, note: str) -> str:

@@ -144,10 +144,12 @@ def _run_lock(settings: Settings) -> Iterator[None]:
 
     Raises:
         LockError: a run (or another retry) holds the shop's lock: exit 4, nothing moved.
+        LockReleaseError: the block completed, but the store failed as the lock was given up
+            (an error of the block's own wins: ``recon.lock.give_up``).
     """
     from recon.bootstrap import open_store, run_clock
     from recon.lease_keeper import LeaseKeeper
-    from recon.lock import RunLock, holder_name
+    from recon.lock import RunLock, give_up, holder_name
     from recon.run_steps import sessions
 
     store = open_store(settings)
@@ -164,8 +166,11 @@ def _run_lock(settings: Settings) -> Iterator[None]:
         try:
             with LeaseKeeper(lock, lease, RETRY_LEASE):
                 yield
-        finally:
-            lock.release(lease)
+        except BaseException:
+            give_up(lock, lease, completed=None, ttl=RETRY_LEASE)  # the retry's own error wins
+            raise
+        done = "outbox retry completed (the parked mail was sent or waits in the outbox)"
+        give_up(lock, lease, completed=done, ttl=RETRY_LEASE)
     finally:
         store.close()
 

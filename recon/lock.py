@@ -16,6 +16,7 @@ its clock is the only one.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -28,9 +29,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from recon.clock import Clock
-from recon.errors import LockError, StoreError
+from recon.errors import LockError, LockReleaseError, StoreError
 from recon.sources.redact import redact_database_url
 from recon.store.tables import Base
+
+log = logging.getLogger(__name__)
 
 
 class RunLockRow(Base):
@@ -265,6 +268,31 @@ class RunLock:
         except SQLAlchemyError as exc:
             raise _store_failed(
                 f"cannot release the run lock for shop {lease.shop}", session, exc
+            ) from exc
+
+
+def give_up(lock: RunLock, lease: Lease, *, completed: str | None, ttl: timedelta) -> None:
+    """Release the lease a command held for a moment (``findings ack``, ``outbox retry``); a
+    store that fails meanwhile (the connection dropped) is logged, and the lease expires by
+    itself within ``ttl``, as ``recon.service`` does for a run.
+
+    ``completed`` says what the command did when it has nothing else to report: then the
+    failed release is its error. None when the command ends with an error of its own: that one
+    wins (its exit code and message), and the operator fixes what it names.
+
+    Raises:
+        LockReleaseError: the store failed and ``completed`` is given.
+    """
+    try:
+        lock.release(lease)
+    except StoreError as exc:
+        log.warning("the run lock could not be released (%s); it expires by itself", exc)
+        if completed is not None:
+            minutes = max(1, round(ttl / timedelta(minutes=1)))
+            raise LockReleaseError(
+                f"{completed}, but {exc}; its lease expires by itself within {minutes} "
+                f"minute{'s' if minutes > 1 else ''}, and until then the shop's runs are "
+                "refused (exit 4): it need not be run again"
             ) from exc
 
 
