@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from recon.errors import LockError, ReconError, ReportNotDeliveredError
+from recon.errors import LockError, LockReleaseError, ReconError, ReportNotDeliveredError
 from recon.schedule_times import cron_trigger, missed_run, night_of
 from recon.store.bookkeeping import RAN_TO_THE_END
 
@@ -368,9 +368,9 @@ def _unless_ran(
 def _guarded(
     job: Callable[[], object], *, reraise: type[ReconError] | None = None
 ) -> Callable[[], None]:
-    """Keep the scheduler alive across a failed run (the failure is logged and recorded) or a
-    report left in the outbox (logged as such: the run itself completed); ``reraise``: errors
-    of that kind are the caller's."""
+    """Keep the scheduler alive across a failed run (the failure is logged and recorded), a
+    report left in the outbox or a run lock that could not be given up (each logged as such:
+    the run itself completed); ``reraise``: errors of that kind are the caller's."""
 
     def run() -> None:
         try:
@@ -378,6 +378,10 @@ def _guarded(
         except ReportNotDeliveredError as exc:
             # Not a failed run: its findings and reports are saved; only the mail waits.
             log.error("scheduled run completed; report not delivered: %s", exc)
+        except LockReleaseError as exc:
+            # Nor this one: the run is saved, its lease expires by itself (the shop's runs are
+            # refused until then), and nothing is to be run again.
+            log.error("scheduled run completed; its lock could not be given up: %s", exc)
         except ReconError as exc:
             if reraise is not None and isinstance(exc, reraise):
                 raise

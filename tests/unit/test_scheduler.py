@@ -166,6 +166,37 @@ def test_a_report_left_undelivered_is_logged_as_such_and_the_schedule_goes_on(
     assert "reports/outbox" in first.getMessage()
 
 
+def test_a_run_whose_lock_could_not_be_given_up_is_logged_as_completed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The run completed, then the store failed as it gave its lock up (``LockReleaseError``):
+    the log said "scheduled run failed: run X completed ...", which reads as a failed night
+    to whoever greps the log for failures. It says the run completed and its lock could not be
+    given up, as an error (the shop's runs are refused until the lease expires), and the next
+    night still runs."""
+    from recon.errors import LockReleaseError
+
+    calls: list[int] = []
+
+    def job() -> None:
+        calls.append(1)
+        raise LockReleaseError(
+            "run 42 completed (its findings, reports and mail are saved), but cannot release "
+            "the run lock for shop acme: the store failed; its lease expires by itself"
+        )
+
+    guarded = _guarded(job)
+    with caplog.at_level("INFO", logger="recon.scheduler"):
+        guarded()
+        guarded()
+    assert len(calls) == 2
+    (first, _) = [r for r in caplog.records if r.name == "recon.scheduler"]
+    said = first.getMessage()
+    assert first.levelname == "ERROR"
+    assert said.startswith("scheduled run completed; its lock could not be given up: "), said
+    assert "failed: run" not in said and "run 42" in said, said
+
+
 @pytest.mark.parametrize(
     ("day_of_week", "days"),
     [
