@@ -19,8 +19,10 @@ from sqlalchemy import select
 from recon.clock import VirtualClock
 from recon.errors import StoreError
 from recon.lock import RunLock
+from recon.run_steps import sessions
 from recon.scheduler import build_scheduler, last_nightly_start
-from recon.service import RUN_LEASE, sessions
+from recon.service import RUN_LEASE
+from recon.store.bookkeeping import RunStatus
 from recon.store.sql import SqlStore
 from recon.store.tables import RunRow
 
@@ -37,7 +39,7 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
     """A store on a clock the test sets, whose 02:00 run ran (to 02:20)."""
     clock = VirtualClock(NIGHT)
     made = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    made.finish_run(made.start_run("nightly"), "ok", {})
+    made.finish_run(made.start_run("nightly"), RunStatus.OK, {})
     yield made
     made.close()
 
@@ -77,7 +79,7 @@ def test_a_failed_read_of_the_runs_table_does_not_leave_the_now_ask_to_drop_a_la
 
     def job() -> None:  # ``run_nightly``: the lock, then a nightly run to its end
         lease = lock.acquire(SHOP, US, RUN_LEASE)
-        store.finish_run(store.start_run("nightly"), "ok", {})
+        store.finish_run(store.start_run("nightly"), RunStatus.OK, {})
         lock.release(lease)
 
     monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
@@ -98,7 +100,7 @@ def test_a_failed_read_of_the_runs_table_does_not_leave_the_now_ask_to_drop_a_la
     retry.func()  # the store cannot be read: logged, the retry ends
     lock.release(backfill)
     clock.set(ASKED + timedelta(hours=1))  # 15:00: the night run by hand, to its end
-    store.finish_run(store.start_run("nightly"), "ok", {})
+    store.finish_run(store.start_run("nightly"), RunStatus.OK, {})
     clock.set(NEXT_NIGHT)
     nightly.func()
     assert _nightly_starts(store, since=NEXT_NIGHT) == [NEXT_NIGHT], "the night had no run"

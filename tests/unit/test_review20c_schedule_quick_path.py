@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,13 +55,15 @@ def instants(draw: st.DrawFn, zone: str) -> datetime:
     """Within three days of a change of ``zone``'s clocks (or anywhere in 2026), to the
     microsecond or the second."""
     changes = _changes(zone)
-    if changes and draw(st.booleans()):
+    near: bool = draw(st.booleans())
+    if changes and near:
         base = draw(st.sampled_from(changes))
         offset = draw(st.floats(min_value=-3 * 86400, max_value=3 * 86400))
     else:
         base, offset = datetime(2026, 1, 1, tzinfo=UTC), draw(st.floats(0, 365 * 86400))
     moment = base + timedelta(seconds=offset)
-    return moment if draw(st.booleans()) else moment.replace(microsecond=0)
+    exact: bool = draw(st.booleans())
+    return moment if exact else moment.replace(microsecond=0)
 
 
 @st.composite
@@ -88,13 +91,13 @@ def test_the_quick_path_answers_as_the_full_search(
     assert inner.get_next_fire_time(previous, now) == _full_search(inner, previous, now), case
 
 
-def _night_of_by_steps(trigger: object, now: datetime) -> datetime | None:
+def _night_of_by_steps(trigger: Any, now: datetime) -> datetime | None:
     """``night_of`` stepping through every time of the schedule from 40 days back."""
     inner = getattr(trigger, "inner", trigger)
     due, fire = None, inner.get_next_fire_time(None, now - 40 * DAYS)
     while fire is not None and fire <= now:
         due, fire = fire, inner.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    tz = trigger.timezone  # type: ignore[attr-defined]
+    tz = trigger.timezone
     return None if due is None else due.astimezone(tz).replace(fold=0).astimezone(UTC)
 
 

@@ -7,13 +7,17 @@ creates the refund, its transaction ``FAILURE``) holds less than was sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from fakes import FakeGateway
 from remediation_world import SHOP
 from run_helpers import run
+from sqlalchemy.orm import Session
 
+from recon.clock import VirtualClock
 from recon.remediation.runner import action_rows
 
 
@@ -56,7 +60,7 @@ def _declining_last_transaction(gateway: Any) -> None:
     reason="review20: sent_amount adds up the transactions sent, not those Shopify's refund holds",
 )
 def test_sent_amount_ties_to_shopifys_refund_when_a_transaction_was_declined(
-    sessions, gateway, clock
+    sessions: Callable[[], Session], gateway: FakeGateway, clock: VirtualClock
 ) -> None:
     """A controller sums ``sent_amount`` against Shopify's refunds (and its payouts): a refund
     whose card transaction was declined holds nothing of it, and the sheet still said the whole
