@@ -2,7 +2,9 @@
 
 docs/commands.md: ``sent_amount``/``sent_currency`` are "the figure Shopify's refund holds, to
 tie to Shopify". A refund whose transaction the gateway declined (an expired card: Shopify
-creates the refund, its transaction ``FAILURE``) holds less than was sent.
+creates the refund, its transaction ``FAILURE``) holds less than was sent: "A Refund existing
+does not mean money moved: look at its transactions with kind REFUND and their status"
+(reference/shopify-admin-api.md). recon keeps Shopify's answer (``ActionRow.response``).
 """
 
 from __future__ import annotations
