@@ -322,6 +322,8 @@ def _unless_ran(
     ``_retried`` when it is given up.
     """
 
+    tried: list[bool] = []  # the run asked for at start was called before
+
     def run() -> object:
         if asked_at_start:
             # The run asked for at start, until it runs: refused by the run lock, its retry is
@@ -329,18 +331,23 @@ def _unless_ran(
             # drop a run asked for at 14:00 after a fix). A run since the ask that ended ran it:
             # this one, taken over part-way (``LockError``, as a refusal), or the one that took
             # the shop over; run again once that one had ended, finance got a second report.
+            # Only a retry reads the runs table: the first call always runs (a run dated by
+            # another host's clock, a little ahead, would otherwise drop the run asked for).
+            # A read that fails gives the ask up as a failed run does: left standing, it would
+            # be taken for the next night's scheduled run, and drop that night.
             asked = asked_at_start[0]
-            last = None if read_last_run is None else read_last_run()
-            if last is not None and last >= asked:
-                log.warning(
-                    "the run asked for at start (schedule --now, at %s UTC) is not run: a "
-                    "nightly run started at %s UTC and ended",
-                    f"{asked.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                    f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                )
-                asked_at_start.clear()
-                return None
             try:
+                last = None if not tried or read_last_run is None else read_last_run()
+                if last is not None and last >= asked:
+                    log.warning(
+                        "the run asked for at start (schedule --now, at %s UTC) is not run: a "
+                        "nightly run started at %s UTC and ended",
+                        f"{asked.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                        f"{last.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+                    )
+                    asked_at_start.clear()
+                    return None
+                tried.append(True)
                 result = job()
             except LockError:
                 raise

@@ -68,6 +68,7 @@ def _as_of(view: ActionView, events: list[ActionEventRow], as_of: datetime) -> A
         decision_reason=decisions[-1].reason if decisions else "",
         # what was sent, only if it had been by then (one key, one set of variables)
         variables=view.variables if any(e.to_state == "sending" for e in before) else None,
+        response=view.response if before[-1].to_state == "done" else None,
     )
 
 

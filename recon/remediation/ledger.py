@@ -114,6 +114,8 @@ class ActionView:
     approved_by: str | None = None
     # What was (or is being) sent under the key, once it was marked sending: what went out.
     variables: dict[str, Any] | None = None
+    # Shopify's answer to the write, as stored (a refund's transactions and their statuses).
+    response: dict[str, Any] | None = None
     # The finding the intent was planned for (``PlannedAction.finding_key``).
     finding_key: str = ""
     # Who rejected it, and the reason given with its latest approval or rejection (``reason``

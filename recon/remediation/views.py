@@ -68,6 +68,36 @@ def sent_money(variables: dict[str, Any] | None) -> tuple[Decimal, str] | None:
     return total, str(refund["currency"])
 
 
+# Transaction statuses under which the gateway moved no money (shopify-admin-api.md: a refund
+# existing does not mean money moved; its transactions' status says).
+_NO_MONEY = frozenset({"FAILURE", "ERROR"})
+
+
+def held_money(
+    response: dict[str, Any] | None, variables: dict[str, Any] | None
+) -> tuple[Decimal, str] | None:
+    """(total, currency) of what Shopify's refund holds: its REFUND transactions the gateway did
+    not decline, from Shopify's stored answer; what was sent (``sent_money``) when the answer
+    lists no transactions (a write in flight, or one settled by a later re-read)."""
+    refund = (response or {}).get("refund")
+    nodes = (
+        ((refund or {}).get("transactions") or {}).get("nodes")
+        if isinstance(refund, dict)
+        else None
+    )
+    if not nodes:
+        return sent_money(variables)
+    total, currency = Decimal(0), None
+    for node in nodes:
+        money = (node.get("amountSet") or {}).get("presentmentMoney") or {}
+        if node.get("kind") != "REFUND" or node.get("status") in _NO_MONEY or not money:
+            continue
+        total += Decimal(str(money["amount"]))
+        currency = str(money["currencyCode"])
+    sent = sent_money(variables)
+    return total, currency or (sent[1] if sent else "")
+
+
 def _shown(amount: str | None, currency: str | None) -> str:
     """Loop's amount as the reports print money (``12,345.60 USD``); as stored if unreadable."""
     try:
@@ -94,12 +124,12 @@ def finding_keys(view: ActionView) -> tuple[str, ...]:
 def report_row(view: ActionView) -> dict[str, Any]:
     """An intent as the reports' Actions sheets and sections read it (their column names)."""
     row = asdict(view)
-    del row["details"], row["variables"]  # the write's own payload: ``what`` says it
+    del row["details"], row["variables"], row["response"]  # the write's own: ``what`` says it
     # ``amount``/``currency`` are Loop's figure; what Shopify holds (and pays out) is the amount
     # sent, in the order's presentment currency: the figure a controller ties to Shopify. None
     # for a write that ended without writing (refused, sent to review, rejected): a column
     # summed against Shopify must not count it. One in flight keeps it: it may have landed.
-    sent = None if view.state in NEVER_SENT else sent_money(view.variables)
+    sent = None if view.state in NEVER_SENT else held_money(view.response, view.variables)
     sent_amount, sent_currency = sent or (None, None)
     return row | {
         "sent_amount": sent_amount,

@@ -39,6 +39,14 @@ _PHONE = re.compile(
 _ORDER_NAME = r"(?<!\w)#\d+(?:-\d+)*(?![\w-]|[\s.]\d)"
 # One pass: at a "#" the order name is tried first, so no phone match starts inside it.
 _PHONE_OR_ORDER_NAME = re.compile(f"(?P<order>{_ORDER_NAME})|{_PHONE.pattern}")
+# Words (or a country code) that say the "#" number after them is a phone's ("call me at",
+# "phone no."): up to three words before it, within this reach. Scrubbing an order name after
+# such a word by mistake hides an id; keeping a phone would send a customer's number to finance.
+_PHONE_CUE = re.compile(
+    r"(?i)(?:\b(?:phone|ph|tel|telephone|cell|mobile|mob|call|fax|sms|text|whatsapp)\b"
+    r"|\+\d{1,3})(?:\W+\w+){0,3}\W*$"
+)
+_CUE_REACH = 40
 EMAIL_PLACEHOLDER = "[email removed]"
 PHONE_PLACEHOLDER = "[phone removed]"
 
@@ -85,7 +93,15 @@ def scrub_pii(text: str) -> str:
 
 
 def _phone_removed(match: re.Match[str]) -> str:
-    return match.group() if match.group("order") else PHONE_PLACEHOLDER
+    name = match.group("order")
+    if not name:
+        return PHONE_PLACEHOLDER
+    # US notes write a phone as "Phone #555-123-4567": a phone-shaped name after a phone word
+    # (or a country code) is a phone number, whatever its "#".
+    before = match.string[max(0, match.start() - _CUE_REACH) : match.start()]
+    if _PHONE.fullmatch(name[1:]) and _PHONE_CUE.search(before):
+        return PHONE_PLACEHOLDER
+    return name
 
 
 def clean_text(value: object, *, include_pii: bool = False) -> str:

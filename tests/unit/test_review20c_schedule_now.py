@@ -50,10 +50,6 @@ def _nightly_starts(store: SqlStore, *, since: datetime) -> list[datetime]:
         return sorted(s for s in started if s >= since)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a failed runs-table read keeps the --now ask, which then drops a night",
-)
 def test_a_failed_read_of_the_runs_table_does_not_leave_the_now_ask_to_drop_a_later_night(
     store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from fakes import FakeGateway
 from remediation_world import SHOP
 from run_helpers import run
@@ -57,10 +56,6 @@ def _declining_last_transaction(gateway: Any) -> None:
     gateway.create_refund = create_refund
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: sent_amount adds up the transactions sent, not those Shopify's refund holds",
-)
 def test_sent_amount_ties_to_shopifys_refund_when_a_transaction_was_declined(
     sessions: Callable[[], Session], gateway: FakeGateway, clock: VirtualClock
 ) -> None:
