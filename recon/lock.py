@@ -145,7 +145,9 @@ class RunLock:
         except IntegrityError:
             raise LockError(f"another run took the run lock for shop {shop} first") from None
         except SQLAlchemyError as exc:  # the database is down, or the connection dropped
-            if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
+            # The driver's own message: SQLAlchemy's quotes the statement too, and a word in it
+            # (a table or shop name holding "locked") must not read as SQLite's lock timeout.
+            if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
                 # SQLite: another run has held the write lock past the busy timeout (a long
                 # sync commits in one transaction); it is running, so this run is the one to stop.
                 raise LockError(f"another run is writing to shop {shop}'s store") from None

@@ -16,6 +16,7 @@ from recon.crontab import trigger_fields
 from recon.errors import ConfigError
 
 _TICK = timedelta(seconds=1)
+_ANY_YEAR = datetime(2000, 1, 1, tzinfo=UTC)  # cron's five fields fire every year or never
 
 
 def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) -> Any:
@@ -36,6 +37,13 @@ def cron_trigger(cron: str, timezone: str, *, last_run: datetime | None = None) 
         crons = [CronTrigger(**fields, timezone=UTC) for fields in trigger_fields(cron)]
         # Two when both day fields are restricted: cron fires on days matching either.
         wall = crons[0] if len(crons) == 1 else OrTrigger(crons)
+        # Five cron fields repeat every year or never ("0 0 30 2 *": 30 February): a schedule
+        # that never fires started, said "scheduled" and ran nothing, night after night.
+        if wall.get_next_fire_time(None, _ANY_YEAR) is None:
+            raise ConfigError(
+                f"schedule: the cron expression {cron!r} never fires (no such date): "
+                "check its day-of-month and month fields"
+            )
         return OncePerWallTime(WallClockCron(wall, zone), zone, last_run)
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"schedule: invalid cron expression {cron!r}: {exc}") from None

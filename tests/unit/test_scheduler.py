@@ -35,6 +35,18 @@ def test_a_bad_cron_expression_is_a_config_error() -> None:
         build_scheduler("61 2 * * *", lambda: None)
 
 
+@pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 2 31 4,6,9,11 *"])
+def test_a_cron_expression_that_never_fires_is_refused(cron: str) -> None:
+    """30 February, or the 31st of a 30-day month: the schedule started, said "scheduled" and
+    never ran a night."""
+    with pytest.raises(ConfigError, match="never fires"):
+        build_scheduler(cron, lambda: None, timezone=NEW_YORK)
+
+
+def test_a_leap_day_cron_is_accepted() -> None:
+    assert build_scheduler("0 0 29 2 *", lambda: None, timezone=NEW_YORK) is not None
+
+
 def test_the_job_never_overlaps_and_missed_runs_start_once_however_late() -> None:
     scheduler: Any = build_scheduler("0 2 * * *", lambda: None, timezone=NEW_YORK)
     job = scheduler._pending_jobs[0][0]
