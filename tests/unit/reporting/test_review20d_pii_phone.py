@@ -1,0 +1,37 @@
+"""Review 20d: a phone number written after a phone word and a "#" is scrubbed only when what
+follows the "#" is phone-shaped by ``_PHONE``; a US number written with its trunk prefix
+("1-800-555-1234", as US notes and toll-free numbers are written) is not, so after "#" it reads as
+an order name and is kept whole in a report sent without ``include_customer_pii``."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from recon.reporting.safety import PHONE_PLACEHOLDER, clean_text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review20: 'call me at #1-800-555-1234' keeps the phone (trunk prefix not phone-shaped)",
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "customer says: call me at #1-800-555-1234 after 5pm",
+        "Phone #1-555-123-4567",
+    ],
+)
+def test_a_phone_with_its_trunk_prefix_after_a_phone_word_is_removed(text: str) -> None:
+    """The same number written without the "#" ("phone: 1-800-555-1234") is scrubbed today; with
+    it, after a phone word, a reviewer still finds the customer's number in the finance report."""
+    cleaned = clean_text(text)
+    assert PHONE_PLACEHOLDER in cleaned, cleaned
+    assert not re.search(r"555\D?1234|555\D?123\D?4567", cleaned), cleaned
+
+
+def test_the_same_number_without_the_hash_is_removed() -> None:
+    """The baseline the test above compares with: no "#", the number goes."""
+    cleaned = clean_text("customer says: call me at 1-800-555-1234 after 5pm")
+    assert not re.search(r"555\D?1234", cleaned), cleaned
