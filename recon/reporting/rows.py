@@ -39,8 +39,7 @@ ACTION_COLUMNS = (
     Column("shopify_result", width=40),
 )
 # Columns holding people's free text: PII-scrubbed unless the report allows it. Identifiers
-# (order names, SKUs, ids) are not: SKU "100-200-300" reads like a phone number (free text
-# keeps only an order name written with its "#": ``safety.scrub_pii``).
+# (order names, SKUs, ids) are not: an order name "#1001-2002-3003" reads like a phone number.
 FREE_TEXT = frozenset({"reason", "decision_reason", "shopify_result", "what"})
 
 

@@ -31,22 +31,6 @@ _PHONE = re.compile(
     r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w])"
     r"|\+\d{8,15}(?!\d)"
 )
-# A Shopify order name as Shopify writes it, "#" then digits with dashes between groups
-# ("#1001", "#1001-2002-3003" with a custom prefix or suffix): a finding's detail quotes another
-# order by it, and its groups read like a phone number's. Kept whole, at a word's start only
-# ("tel#555-123-4567" is scrubbed), and not where a digit group goes on after it
-# ("#1001 555 1234"): a phone number may follow, so that text is scrubbed as before.
-_ORDER_NAME = r"(?<!\w)#\d+(?:-\d+)*(?![\w-]|[\s.]\d)"
-# One pass: at a "#" the order name is tried first, so no phone match starts inside it.
-_PHONE_OR_ORDER_NAME = re.compile(f"(?P<order>{_ORDER_NAME})|{_PHONE.pattern}")
-# Words (or a country code) that say the "#" number after them is a phone's ("call me at",
-# "phone no."): up to three words before it, within this reach. Scrubbing an order name after
-# such a word by mistake hides an id; keeping a phone would send a customer's number to finance.
-_PHONE_CUE = re.compile(
-    r"(?i)(?:\b(?:phone|ph|tel|telephone|cell|mobile|mob|call|fax|sms|text|whatsapp)\b"
-    r"|\+\d{1,3})(?:\W+\w+){0,3}\W*$"
-)
-_CUE_REACH = 40
 EMAIL_PLACEHOLDER = "[email removed]"
 PHONE_PLACEHOLDER = "[phone removed]"
 
@@ -87,21 +71,8 @@ def looks_like_formula(text: str) -> bool:
 
 
 def scrub_pii(text: str) -> str:
-    """Replace e-mail addresses and phone numbers with placeholders; Shopify order names
-    ("#1001-2002-3003") are kept."""
-    return _PHONE_OR_ORDER_NAME.sub(_phone_removed, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
-
-
-def _phone_removed(match: re.Match[str]) -> str:
-    name = match.group("order")
-    if not name:
-        return PHONE_PLACEHOLDER
-    # US notes write a phone as "Phone #555-123-4567": a phone-shaped name after a phone word
-    # (or a country code) is a phone number, whatever its "#".
-    before = match.string[max(0, match.start() - _CUE_REACH) : match.start()]
-    if _PHONE.fullmatch(name[1:]) and _PHONE_CUE.search(before):
-        return PHONE_PLACEHOLDER
-    return name
+    """Replace e-mail addresses and phone numbers with placeholders."""
+    return _PHONE.sub(PHONE_PLACEHOLDER, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
 
 
 def clean_text(value: object, *, include_pii: bool = False) -> str:

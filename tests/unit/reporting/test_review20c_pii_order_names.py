@@ -29,11 +29,3 @@ def test_a_phone_number_written_after_a_hash_is_still_removed(text: str) -> None
     cleaned = clean_text(text)
     assert PHONE_PLACEHOLDER in cleaned
     assert not re.search(r"555\D?123\D?4567", cleaned), cleaned
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["refund note names order #1001-2002-3003", "Loop RMA #12345 for order #1001-2002-3003"],
-)
-def test_an_order_name_with_no_phone_word_before_it_is_kept(text: str) -> None:
-    assert clean_text(text) == text

@@ -12,10 +12,6 @@ import pytest
 from recon.reporting.safety import PHONE_PLACEHOLDER, clean_text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: 'call me at #1-800-555-1234' keeps the phone (trunk prefix not phone-shaped)",
-)
 @pytest.mark.parametrize(
     "text",
     [
@@ -37,11 +33,6 @@ def test_the_same_number_without_the_hash_is_removed() -> None:
     assert not re.search(r"555\D?1234", cleaned), cleaned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review20: a second '#' phone after a first one is kept (the first's digits use up "
-    "the cue's three words)",
-)
 @pytest.mark.parametrize(
     "text",
     [
