@@ -186,6 +186,9 @@ def _line(value: object, path: str) -> ReturnLine:
     line = as_php_mapping(value, path)
     if not line:
         raise BadFieldError(path, "empty line item")
+    if line.get("price") is None:  # §10.2 lists it per item: its absence is worth a look
+        note_cleaned(f"{path}.price", "no price (missing or null): read as 0.00, so restock "
+                     "findings on this line show no amount at risk")  # fmt: skip
     return ReturnLine(
         line_item_id=as_id(line.get("line_item_id"), f"{path}.line_item_id"),
         provider_line_item_id=opt_id(
