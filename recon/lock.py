@@ -274,9 +274,9 @@ class RunLock:
 
 
 def give_up(lock: RunLock, lease: Lease, *, completed: str | None, ttl: timedelta) -> None:
-    """Release the lease a command held for a moment (``findings ack``, ``outbox retry``); a
+    """Release a lease (a nightly run's or backfill's, ``findings ack``'s, ``outbox retry``'s); a
     store that fails meanwhile (the connection dropped) is logged, and the lease expires by
-    itself within ``ttl``, as ``recon.service`` does for a run.
+    itself within ``ttl``.
 
     ``completed`` says what the command did when it has nothing else to report: then the
     failed release is its error. None when the command ends with an error of its own: that one
@@ -290,12 +290,19 @@ def give_up(lock: RunLock, lease: Lease, *, completed: str | None, ttl: timedelt
     except StoreError as exc:
         log.warning("the run lock could not be released (%s); it expires by itself", exc)
         if completed is not None:
-            minutes = max(1, round(ttl / timedelta(minutes=1)))
             raise LockReleaseError(
-                f"{completed}, but {exc}; its lease expires by itself within {minutes} "
-                f"minute{'s' if minutes > 1 else ''}, and until then the shop's runs are "
-                "refused (exit 4): it need not be run again"
+                f"{completed}, but {exc}; its lease expires by itself within {_span(ttl)}, "
+                "and until then the shop's runs are refused (exit 4): it need not be run again"
             ) from exc
+
+
+def _span(ttl: timedelta) -> str:
+    """``4 hours`` for a run's lease, ``10 minutes`` for a command's."""
+    if ttl >= timedelta(hours=1) and ttl % timedelta(hours=1) == timedelta(0):
+        hours = ttl // timedelta(hours=1)
+        return f"{hours} hour{'s' if hours > 1 else ''}"
+    minutes = max(1, round(ttl / timedelta(minutes=1)))
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
 def _store_failed(what: str, session: Session, exc: SQLAlchemyError) -> StoreError:

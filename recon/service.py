@@ -27,14 +27,13 @@ from recon.engine.findings_json import write_findings_json
 from recon.engine.lifecycle import merge, unreported_closures
 from recon.errors import (
     LockError,
-    LockReleaseError,
     RunInterruptedError,
     StoreError,
     exit_code_of,
 )
 from recon.interrupt import Interrupt
 from recon.lease_keeper import LeaseKeeper
-from recon.lock import Lease, RunLock, holder_name
+from recon.lock import Lease, RunLock, give_up, holder_name
 from recon.models import OPEN_STATUSES, Finding
 from recon.remediation.runner import action_rows, remediate
 from recon.remediation.verdicts import ApplyReport
@@ -216,27 +215,15 @@ def _acquire(app: App, lock: RunLock, kind: str) -> Lease:
 
 
 def _release(lock: RunLock, lease: Lease, *, completed: str | None) -> None:
-    """Give the run's lease up; a store that fails meanwhile (the connection dropped at the end
-    of the run) is logged, and the lease expires by itself (``RUN_LEASE``).
-
-    ``completed`` says what the run completed when it has nothing else to report: then the failed
-    release is its error. None when the run ends with an error of its own (or a report left in
-    the outbox): that one wins, and the operator fixes what it names.
+    """Give the run's lease up (``lock.give_up``): a store that fails meanwhile is logged and
+    the lease expires by itself (``RUN_LEASE``). ``completed`` says what the run completed when
+    it has nothing else to report; None when the run ends with an error of its own (or a report
+    left in the outbox): that one wins.
 
     Raises:
         LockReleaseError: the store failed and ``completed`` is given.
     """
-    try:
-        lock.release(lease)
-    except StoreError as exc:
-        hours = RUN_LEASE // timedelta(hours=1)
-        log.warning("the run lock could not be released (%s); it expires by itself", exc)
-        if completed is not None:
-            raise LockReleaseError(
-                f"{completed}, but {exc}; "
-                f"its lease expires by itself within {hours} hours, and until then the shop's "
-                "runs are refused (exit 4): it need not be run again"
-            ) from exc
+    give_up(lock, lease, completed=completed, ttl=RUN_LEASE)
 
 
 def _abandon_earlier_runs(store: SqlStore) -> None:

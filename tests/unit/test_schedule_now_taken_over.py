@@ -12,49 +12,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from recon.clock import VirtualClock
 from recon.errors import LockError
 from recon.lock import RunLock
-from recon.scheduler import CATCH_UP_RETRY, build_scheduler, last_nightly_start
+from recon.scheduler import CATCH_UP_RETRY
 from recon.service import RUN_LEASE, sessions
 from recon.store.sql import SqlStore
-from recon.store.tables import RunRow
-
-SHOP = "acme"
-NIGHT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # 02:00 UTC: "0 2 * * *" in UTC
-ASKED = NIGHT + timedelta(hours=12)  # 14:00: the operator starts `schedule --now` after a fix
-US = "app-host:boot-1:4026531836:4242:777"  # this scheduler's runs
-OTHER = "ops-host:boot-2:4026531836:4343:778"  # cron, or a second scheduler, on another host
+from tests.unit.now_schedule import (
+    ASKED,
+    OTHER,
+    SHOP,
+    US,
+    nightly_starts,
+    now_scheduler,
+    opened_store,
+    retries,
+)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqlStore]:
-    """A store on a clock the test sets, whose 02:00 run ran (to 02:20)."""
-    clock = VirtualClock(NIGHT)
-    made = SqlStore(f"sqlite:///{tmp_path / 'recon.db'}", clock=clock)
-    tonight = made.start_run("nightly")
-    clock.advance(timedelta(minutes=20))
-    made.finish_run(tonight, "ok", {})
-    yield made
-    made.close()
-
-
-def _nightly_starts(store: SqlStore, *, since: datetime) -> list[datetime]:
-    with store.session() as session:
-        started = session.scalars(select(RunRow.started_at).where(RunRow.kind == "nightly"))
-        return sorted(s for s in started if s >= since)
-
-
-def _retries(scheduler: Any) -> list[Any]:
-    """The retries planned so far, in the order they were added."""
-    return [j for j, *_ in scheduler._pending_jobs if j.id != "recon-nightly"]
+    yield from opened_store(tmp_path)
 
 
 def test_a_now_run_taken_over_is_not_run_again_after_the_run_that_took_the_shop_ended(
@@ -66,8 +50,6 @@ def test_a_now_run_taken_over_is_not_run_again_after_the_run_that_took_the_shop_
     14:15 is refused (the other run still holds the lock); the one at 14:30 came after that run
     ended: it must read the runs table, leave the night (run since the ask) and say so at
     WARNING. Before, it ran it a third time: a second report to finance."""
-    from recon import scheduler as scheduler_module
-
     clock = store.clock
     assert isinstance(clock, VirtualClock)
     ours = RunLock(sessions(store), clock, holder_dead=lambda _: False)
@@ -91,29 +73,20 @@ def test_a_now_run_taken_over_is_not_run_again_after_the_run_that_took_the_shop_
         ours.release(lease)  # left alone: the lease is theirs now
         raise lost
 
-    monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
-    scheduler: Any = build_scheduler(
-        "0 2 * * *",
-        job,
-        timezone="UTC",
-        first_run=ASKED,
-        last_run=last_nightly_start(store),
-        read_last_run=lambda: last_nightly_start(store),
-    )
-    nightly = next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
+    scheduler, nightly = now_scheduler(store, job, monkeypatch)
     clock.set(ASKED)
     nightly.func()  # taken over at 14:05
     with caplog.at_level(logging.WARNING, logger="recon.scheduler"):
-        (first,) = _retries(scheduler)
+        (first,) = retries(scheduler)
         clock.set(first.trigger.run_date)  # 14:15: the other run still holds the shop
         first.func()
         clock.set(ASKED + timedelta(minutes=25))  # 14:25: the other run ends
         store.finish_run(theirs[0], "ok", {})
         theirs_lock.release(their_lease[0])
-        for retry in _retries(scheduler)[1:]:  # 14:30, if one was planned
+        for retry in retries(scheduler)[1:]:  # 14:30, if one was planned
             clock.set(retry.trigger.run_date)
             retry.func()
-    ran = _nightly_starts(store, since=ASKED)
+    ran = nightly_starts(store, since=ASKED)
     assert ran == [ASKED, ASKED + timedelta(minutes=5)], f"the night ran again: {ran}"
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("not run" in said and "--now" in said for said in warned), warned
@@ -125,8 +98,6 @@ def test_a_now_run_the_lock_refuses_still_runs_once_a_run_started_before_the_ask
     """The runs table satisfies the run asked for only with a run started at or after the
     ask: a run that started before it (cron's, at 13:55, before the fix) holds the lock at
     14:00 and ends at 14:10; the retry at 14:15 runs the night, as asked."""
-    from recon import scheduler as scheduler_module
-
     clock = store.clock
     assert isinstance(clock, VirtualClock)
     lock = RunLock(sessions(store), clock, holder_dead=lambda _: False)
@@ -139,22 +110,13 @@ def test_a_now_run_the_lock_refuses_still_runs_once_a_run_started_before_the_ask
         store.finish_run(store.start_run("nightly"), "ok", {})
         lock.release(lease)
 
-    monkeypatch.setattr(scheduler_module, "_wall_now", clock.now)
-    scheduler: Any = build_scheduler(
-        "0 2 * * *",
-        job,
-        timezone="UTC",
-        first_run=ASKED,
-        last_run=last_nightly_start(store),
-        read_last_run=lambda: last_nightly_start(store),
-    )
-    nightly = next(j for j, *_ in scheduler._pending_jobs if j.id == "recon-nightly")
+    scheduler, nightly = now_scheduler(store, job, monkeypatch)
     clock.set(ASKED)
     nightly.func()  # refused
     clock.set(ASKED + timedelta(minutes=10))
     store.finish_run(before, "ok", {})
     lock.release(other)
-    (retry,) = _retries(scheduler)
+    (retry,) = retries(scheduler)
     clock.set(retry.trigger.run_date)
     retry.func()
-    assert _nightly_starts(store, since=ASKED) == [ASKED + CATCH_UP_RETRY]
+    assert nightly_starts(store, since=ASKED) == [ASKED + CATCH_UP_RETRY]
