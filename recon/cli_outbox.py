@@ -203,6 +203,8 @@ def _retry(settings: Settings) -> None:
         f"outbox retry: {len(back)} parked message(s) taken back; {len(result.resent)} sent, "
         f"{len(result.parked)} refused again (parked), {len(result.kept)} waiting"
     )
-    problem = undelivered_error(settings, result.errors)
+    problem = undelivered_error(
+        settings, result.errors, lead="outbox retry: not every message was delivered"
+    )
     if problem is not None:
         raise problem

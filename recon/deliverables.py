@@ -305,10 +305,16 @@ def _gone_out(folder: Path, went_out: Callable[[bool], None], *, told: bool) -> 
     went_out(told)
 
 
-def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDeliveredError | None:
+def undelivered_error(
+    settings: Settings,
+    errors: Sequence[str],
+    *,
+    lead: str = "the run completed but its report was not delivered",
+) -> ReportNotDeliveredError | None:
     """What a completed run ends with when its report waits in the outbox unsent, or the relay
     refused it for good (parked by this run: later runs only note it), else None.
 
+    ``lead`` opens the message: ``outbox retry`` runs no reconciliation, so it says what it did.
     Only in smtp mode: in outbox mode the outbox is the delivery, so nothing is ever waiting.
     """
     if settings.delivery.mode != "smtp" or not errors:
@@ -326,9 +332,7 @@ def undelivered_error(settings: Settings, errors: Sequence[str]) -> ReportNotDel
         said.append(f"{len(parked)} message(s) the relay refused for good: " + "; ".join(parked))
     first = next((e for e in errors if PARKED_MARK not in e), None)
     tail = f" (first error: {first})" if first is not None else ""
-    return ReportNotDeliveredError(
-        "the run completed but its report was not delivered: " + "; ".join(said) + tail
-    )
+    return ReportNotDeliveredError(f"{lead}: " + "; ".join(said) + tail)
 
 
 def write_monthend(data: ReportData, path: Path, *, later_actions: int = 0) -> Path:

@@ -142,6 +142,27 @@ def test_a_report_the_relay_refuses_for_good_is_parked_once_then_sent_by_outbox_
         controller.stop()
 
 
+def test_an_outbox_retry_the_relay_still_refuses_says_what_it_did_not_a_run(
+    tmp_path: Path,
+) -> None:
+    """``outbox retry`` runs no reconciliation; refused again, its exit 5 said "the run
+    completed but its report was not delivered", naming a run that never took place. It says
+    the retry did not deliver, and still how many were refused and what to check."""
+    inbox = Refusing()
+    controller = Controller(inbox, hostname=HOST, port=free_port())
+    controller.start()
+    try:
+        config = sandbox_config(tmp_path, "smtp", controller.port)
+        assert recon("run", "--config", str(config)).returncode == 5
+        retried = recon("outbox", "retry", "--config", str(config))  # the relay still refuses
+        assert retried.returncode == 5, retried.stderr
+        assert "outbox retry: not every message was delivered" in retried.stderr
+        assert "refused for good" in retried.stderr and "554 5.6.0" in retried.stderr
+        assert "run completed" not in retried.stderr
+    finally:
+        controller.stop()
+
+
 def unreported(tmp_path: Path) -> tuple[int, int]:
     """(open findings, those no report that reached finance has shown yet), from the store."""
     with sqlite3.connect(tmp_path / "var" / "recon.db") as db:
