@@ -76,7 +76,7 @@ def moved_rows(session: Session, shop: str, start: datetime, end: datetime) -> l
     sent = select(event.action_id).where(SENT, sent_now, event.at >= start, event.at < end)
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
     rows = list(session.scalars(query.order_by(ActionRow.id)))
-    lost = _answer_lost(session, [row.id for row in rows if row.state in _ENDED])
+    lost = answer_lost(session, [row.id for row in rows if row.state in _ENDED])
     return [row for row in rows if row.state not in _ENDED or row.id in lost]
 
 
@@ -84,7 +84,7 @@ def _amount(row: ActionRow) -> Decimal | None:
     return None if row.amount is None else Decimal(str(row.amount))
 
 
-def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
+def answer_lost(session: Session, ids: Sequence[int], until: datetime | None = None) -> set[int]:
     """Of these intents (ended: failed, needs_review), those whose answer to a send was lost:
     sent more than once or left unknown once, or ended from ``sending`` by a run other than
     the one that sent it (the sender died before recording Shopify's answer, and the next
@@ -92,6 +92,7 @@ def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
 
     A send refused by Shopify is ended by the run that sent it, with the answer; the same
     lost answer counts whether a 502 (``unknown``) or the sender's death (``sending``) lost it.
+    ``until``: the trail as it stood then (a report as of a past date).
     """
     if not ids:
         return set()
@@ -105,6 +106,8 @@ def _answer_lost(session: Session, ids: Sequence[int]) -> set[int]:
             event.from_state == S.SENDING.value,
         ),
     )
+    if until is not None:
+        trail = trail.where(event.at < until)
     seen: dict[int, int] = {}
     sender: dict[int, str | None] = {}  # the run of each intent's latest send
     lost: set[int] = set()

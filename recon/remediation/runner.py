@@ -15,10 +15,12 @@ from recon.config import RemediationMode, RemediationSettings
 from recon.interrupt import Interrupt
 from recon.lock import Lease
 from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
+from recon.remediation.actions import NEVER_SENT
+from recon.remediation.daily import answer_lost
 from recon.remediation.executor import ApplyReport, Executor
 from recon.remediation.facts import ledger_facts, never_run, restocked_units
 from recon.remediation.history import actions_as_of
-from recon.remediation.ledger import list_actions
+from recon.remediation.ledger import ActionView, list_actions
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.preview import limits_preview
 from recon.remediation.trail import not_run
@@ -140,7 +142,7 @@ def remediate(
 def action_rows(sessions: Callable[[], Session], shop: str) -> list[dict[str, Any]]:
     """Every intent of the shop as plain rows for the reports (the audit trail has no cap)."""
     with sessions() as session:
-        return _ran_maybe(session, [report_row(view) for view in list_actions(session, shop)])
+        return _report_rows(session, list_actions(session, shop))
 
 
 def action_rows_as_of(
@@ -150,14 +152,31 @@ def action_rows_as_of(
     as report rows (see ``history.actions_as_of``)."""
     with sessions() as session:
         views, later = actions_as_of(session, shop, as_of)
-        return (
-            _ran_maybe(session, [report_row(view) for view in views], as_of),
-            _ran_maybe(session, [report_row(view) for view in later]),
-        )
+        return _report_rows(session, views, as_of), _report_rows(session, later)
 
 
 # Before the reason of a throttled resend whose earlier send got no answer (``_ran_maybe``).
 EARLIER_SEND_UNKNOWN = "outcome unknown: an earlier send got no answer and may have gone through"
+
+
+def _report_rows(
+    session: Session, views: list[ActionView], before: datetime | None = None
+) -> list[dict[str, Any]]:
+    """``report_row`` of each intent, as the trail stood ``before`` (None: now).
+
+    An intent that ended (refused, sent to review) after a send whose answer was lost may have
+    landed: Shopify may hold the refund or the restock, and the daily limits count it as moved
+    (``daily.answer_lost``). Its row keeps what was sent (``sent_amount``) and says the outcome
+    is unknown; it showed no amount, as if nothing had gone out, to a controller summing the
+    column against Shopify.
+    """
+    ended = [view.id for view in views if view.state in NEVER_SENT]
+    lost = answer_lost(session, ended, before)
+    rows = [report_row(view, may_have_landed=view.id in lost) for view in views]
+    for row in rows:
+        if row["id"] in lost:
+            row["reason"] = f"{EARLIER_SEND_UNKNOWN}; then {row['reason']}"
+    return _ran_maybe(session, rows, before)
 
 
 def _ran_maybe(

@@ -121,15 +121,21 @@ def finding_keys(view: ActionView) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def report_row(view: ActionView) -> dict[str, Any]:
-    """An intent as the reports' Actions sheets and sections read it (their column names)."""
+def report_row(view: ActionView, *, may_have_landed: bool = False) -> dict[str, Any]:
+    """An intent as the reports' Actions sheets and sections read it (their column names).
+
+    ``may_have_landed``: the intent ended (refused, sent to review) after a send whose answer
+    was lost (``daily.answer_lost``), so Shopify may hold what it sent.
+    """
     row = asdict(view)
     del row["details"], row["variables"], row["response"]  # the write's own: ``what`` says it
     # ``amount``/``currency`` are Loop's figure; what Shopify holds (and pays out) is the amount
     # sent, in the order's presentment currency: the figure a controller ties to Shopify. None
     # for a write that ended without writing (refused, sent to review, rejected): a column
-    # summed against Shopify must not count it. One in flight keeps it: it may have landed.
-    sent = None if view.state in NEVER_SENT else held_money(view.response, view.variables)
+    # summed against Shopify must not count it. One in flight keeps it: it may have landed; so
+    # does one that ended after a lost answer (the daily limits count it as moved, too).
+    ended = view.state in NEVER_SENT and not may_have_landed
+    sent = None if ended else held_money(view.response, view.variables)
     sent_amount, sent_currency = sent or (None, None)
     return row | {
         "sent_amount": sent_amount,
