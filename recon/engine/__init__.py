@@ -421,7 +421,7 @@ def _matches(
             "match_method": method[at],
             "match_confidence": confidence[at],
             "transaction_ids": keys.join_rows(txn_at, txn["transaction_id"], size, at),
-            **payout_columns(paid_at, txn, size, at),
+            **payout_columns(paid_at, txn, size, at, txn_at),
         },
         columns=MATCH_COLUMNS,
         copy=False,  # fresh arrays: no need to stack them into blocks (1M rows)

@@ -103,26 +103,48 @@ def _matched(frames: Frames, links: pd.DataFrame, codes: Codes) -> np.ndarray:
     return found
 
 
+# The Matched sheet's pair for a refund transaction in no payout beside others of its RMA that
+# are: Shopify's status of a balance transaction not yet paid out (or of no balance yet).
+NO_PAYOUT = "(none)"
+NOT_PAID = "PENDING"
+
+
 def payout_columns(
-    paid_at: np.ndarray, txn: pd.DataFrame, size: int, at: np.ndarray
+    paid_at: np.ndarray, txn: pd.DataFrame, size: int, at: np.ndarray, txn_at: np.ndarray
 ) -> dict[str, np.ndarray]:
     """``payout_ids`` and ``payout_statuses`` of the match table, read side by side: the n-th
     status is the n-th payout's. Each column joined on its own was sorted and de-duplicated
     apart ("P1,P2" beside "IN_TRANSIT,PAID"; two payouts both paid read "PAID"), so an RMA paid
     out in several payouts joins its (payout, status) pairs together, ordered by payout id.
     An RMA in one payout (nearly all) keeps the plain joins.
+
+    ``paid_at`` is the RMA slot of each settled refund transaction in a payout (-1 otherwise),
+    ``txn_at`` that of every one. An RMA none of whose refunds is in a payout names none. One
+    part paid out and part not (a second refund after the first was paid out, at a month's
+    close) read "P1 / PAID" beside its whole refunded total, as if all of it were in P1: each
+    transaction in no payout adds the pair ``(none)`` / its balance's payout status (PENDING).
     """
     ids = keys.join_rows(paid_at, txn["payout_id"], size, at)
     states = keys.join_rows(paid_at, txn["payout_state"], size, at)
     paid = np.flatnonzero(paid_at >= 0)
     slot = paid_at[paid]
-    several = paid[np.bincount(slot, minlength=size)[slot] > 1]
+    per_slot_paid = np.bincount(slot, minlength=size)
+    unpaid = np.flatnonzero((txn_at >= 0) & (paid_at < 0))
+    unpaid = unpaid[per_slot_paid[txn_at[unpaid]] > 0]  # beside a paid one of the same RMA
+    several = paid[(per_slot_paid[slot] > 1) | _has(txn_at[unpaid], slot, size)]
     if several.size == 0:
         return {"payout_ids": ids, "payout_statuses": states}
+    payout_ids, payout_states = txn["payout_id"].to_numpy(), txn["payout_state"].to_numpy()
     pairs = pd.DataFrame({
-        "k": paid_at[several],
-        "id": pd.Series(txn["payout_id"].to_numpy()[several], dtype=object).astype(str),
-        "s": pd.Series(txn["payout_state"].to_numpy()[several], dtype=object)
+        "k": np.concatenate([paid_at[several], txn_at[unpaid]]),
+        "id": pd.Series(
+            np.concatenate([payout_ids[several], np.full(len(unpaid), NO_PAYOUT, dtype=object)]),
+            dtype=object,
+        ).astype(str),
+        "s": pd.Series(
+            np.concatenate([payout_states[several], _not_paid(payout_states[unpaid])]),
+            dtype=object,
+        )
         .fillna("")
         .astype(str),
     }).drop_duplicates().sort_values(["k", "id", "s"])  # fmt: skip
@@ -138,4 +160,20 @@ def payout_columns(
         rows = np.flatnonzero((at >= 0) & pd.notna(per_slot[np.maximum(at, 0)]))
         out[name] = out[name].copy()
         out[name][rows] = per_slot[at[rows]]
+    return out
+
+
+def _has(slots: np.ndarray, of: np.ndarray, size: int) -> np.ndarray:
+    """Per value of ``of``, whether ``slots`` holds it."""
+    held = np.zeros(size + 1, dtype=bool)
+    held[slots] = True
+    found: np.ndarray = held[of]
+    return found
+
+
+def _not_paid(states: np.ndarray) -> np.ndarray:
+    """A status for each transaction in no payout: its balance's, else PENDING (no balance
+    transaction yet: Shopify has not paid it out either)."""
+    filled = pd.Series(states, dtype=object)
+    out: np.ndarray = filled.where(filled.notna() & (filled != ""), NOT_PAID).to_numpy(dtype=object)
     return out

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from recon.clock import VirtualClock
@@ -86,12 +85,6 @@ def _october_book(tmp_path: Path) -> Path:
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review21D: an RMA with one refund paid out (P1) and one still PENDING at the close "
-    "reads 'P1 / PAID' on the Matched sheet beside its whole refunded_total: the unpaid part "
-    "is dropped from the payout columns, so finance ties 12.02 to a payout carrying 7.00",
-)
 def test_a_refund_not_yet_paid_out_shows_on_the_matched_row(tmp_path: Path) -> None:
     sheet = load_workbook(_october_book(tmp_path))["Matched"]
     rows = list(sheet.iter_rows(values_only=True))
@@ -102,7 +95,5 @@ def test_a_refund_not_yet_paid_out_shows_on_the_matched_row(tmp_path: Path) -> N
     assert row["refund_ids"] == "7002,7102"
     assert Decimal(str(row["refunded_total"])) == Decimal("12.02")
     # At the close 5.02 of it was in no payout: the row must say so, not "PAID" alone.
-    assert "PENDING" in str(row["payout_statuses"] or ""), (
-        row["payout_ids"],
-        row["payout_statuses"],
-    )
+    # Side by side: P1 paid, and a part in no payout yet.
+    assert (row["payout_ids"], row["payout_statuses"]) == ("(none),P1", "PENDING,PAID")
