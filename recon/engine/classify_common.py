@@ -56,15 +56,19 @@ ROW_COLUMNS = [
 
 
 def rows(category: Category, frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
-    """Finding rows for one category: ``columns`` map ROW_COLUMNS names to Series or constants."""
-    out = pd.DataFrame(index=frame.index)
-    out["category"] = category.value
+    """Finding rows for one category: ``columns`` map ROW_COLUMNS names to Series or constants.
+
+    The frame is built once from a dict (Series aligned on ``frame``'s index, constants
+    broadcast, as column-by-column inserts did): each insert cost a block copy, 14 per call and
+    most of a small reconcile's time.
+    """
+    data: dict[str, Any] = {"category": category.value}
     for name in ROW_COLUMNS[1:]:
         value = columns.get(name)
         if name in ("refund_ids", "transaction_ids", "unit_ids") and value is None:
             value = [()] * len(frame)
-        out[name] = value
-    return out.reset_index(drop=True)
+        data[name] = value
+    return pd.DataFrame(data, index=frame.index).reset_index(drop=True)
 
 
 def return_rows(

@@ -50,6 +50,22 @@ def _per_line(units: pd.DataFrame) -> pd.DataFrame:
         amount=units["price_minor"].to_numpy(dtype=np.int64) * units["weight"].to_numpy(),
         listed_id=units["line_item_id"].where(units["listed"].to_numpy(dtype=bool)),
     )
+    if _one_unit_per_line(units):  # usual: groups are rows, in order (no groupby to set up)
+        return pd.DataFrame(
+            {
+                "rma": units["rma"].to_numpy(),
+                "pli": units["pli"].to_numpy(),
+                "amount": units["amount"].to_numpy(),
+                "sku": units["sku"].to_numpy(),
+                "currency": units["currency"].to_numpy(),
+                "order_id": units["order_id"].to_numpy(),
+                "order_name": units["order_name"].to_numpy(),
+                "location_id": units["restock_location_id"].to_numpy(),
+                "done": units["done"].to_numpy(),
+                "extra": units["extra"].to_numpy(),
+                "unit_ids": [_ids([i]) for i in units["listed_id"].tolist()],
+            }
+        )
     grouped = units.groupby(["rma", "pli"], sort=False)
     out = grouped.agg(
         amount=("amount", "sum"),
@@ -66,6 +82,15 @@ def _per_line(units: pd.DataFrame) -> pd.DataFrame:
     else:
         out["unit_ids"] = grouped["listed_id"].agg(_ids).tolist()
     return out
+
+
+def _one_unit_per_line(units: pd.DataFrame) -> bool:
+    """Whether each unit is its own (rma, line item) group: no RMA missing (a groupby drops
+    such keys) and no pair twice. Then each group's sum and first value are the unit's own."""
+    if units["rma"].hasnans:
+        return False
+    pairs = keys.pair_codes((units["rma"], units["pli"]))[0]
+    return len(pd.unique(pairs)) == len(pairs)
 
 
 def _ids(values: Any) -> tuple[str, ...]:
