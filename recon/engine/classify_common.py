@@ -55,6 +55,14 @@ ROW_COLUMNS = [
 ]
 
 
+def no_rows() -> pd.DataFrame:
+    """No finding rows: what a classifier returns when nothing is hit, before building any column
+    (``concat_rows`` leaves empty parts out, so an empty part's columns never reach a finding;
+    at a handful of records most rules hit nothing and their column work was most of the time).
+    """
+    return pd.DataFrame(columns=ROW_COLUMNS)
+
+
 def rows(category: Category, frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     """Finding rows for one category: ``columns`` map ROW_COLUMNS names to Series or constants.
 
@@ -76,6 +84,8 @@ def return_rows(
 ) -> pd.DataFrame:
     """Finding rows scoped to one return (``rma=<id>``) from rows carrying the return's columns
     (rma, order_id, order_name, currency)."""
+    if hit.empty:
+        return no_rows()
     return rows(
         category,
         hit,

@@ -232,6 +232,8 @@ def classify_linked_refunds(
         (Category.REFUND_PENDING, pending, pending_amt, "refund transaction pending too long"),
     ):
         hit = money[mask]
+        if hit.empty:
+            continue  # concat_rows leaves empty parts out
         out.append(
             rows(
                 category,
@@ -354,6 +356,8 @@ def classify_unlinked(
         (Category.AMBIGUOUS_RMA, ambiguous, None, "the note names several RMAs"),
         (Category.UNMATCHED_REFUND, unmatched, None, "refund on a returned order with no RMA"),
     ):
+        if hit.empty:
+            continue  # concat_rows leaves empty parts out
         detail_col: str | pd.Series = detail
         if category is Category.UNKNOWN_RMA and hit["rma_elsewhere"].any():
             detail_col = _elsewhere_detail(hit, returns, detail)

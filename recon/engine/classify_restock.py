@@ -124,10 +124,13 @@ def classify_restock(
     if disputed:  # a refund naming several RMAs may have restocked these: decided first
         missing = missing[~missing["rma"].astype(str).isin(disputed).to_numpy()]
     out = []
-    for category, hit, detail in (
-        (Category.MISSING_RESTOCK, _per_line(missing), _missing_detail),
-        (Category.GHOST_INVENTORY, _per_line(ghost), _ghost_detail),
+    for category, units, detail in (
+        (Category.MISSING_RESTOCK, missing, _missing_detail),
+        (Category.GHOST_INVENTORY, ghost, _ghost_detail),
     ):
+        if units.empty:
+            continue  # concat_rows leaves empty parts out
+        hit = _per_line(units)
         out.append(
             rows(
                 category,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from recon.engine import codes as codes_mod
 from recon.engine import keys
-from recon.engine.classify_common import rows
+from recon.engine.classify_common import no_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.models import Category
@@ -103,6 +103,8 @@ def classify_unsettled(
     old = settled["processed_at"] < as_of - timedelta(days=after_days)
     mask = (old & (~settled["has_bt"] | ~settled["settled"])) | settled["bad"]
     hit = settled[mask]
+    if hit.empty:
+        return no_rows()
     # Only the links of these refunds (by refund code; -1, a missing id, keeps the NA links the
     # merge pairs with it): the same join without hashing 1M link ids for a few hits.
     mine = keys.member(links["refund_code"].to_numpy(), hit["refund_code"].to_numpy())

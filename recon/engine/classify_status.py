@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recon.engine import keys
-from recon.engine.classify_common import return_rows, rows
+from recon.engine.classify_common import no_rows, return_rows, rows
 from recon.engine.codes import Codes
 from recon.engine.frames import Frames
 from recon.engine.rma import ascii_digits
@@ -38,6 +38,8 @@ def classify_status_drift(frames: Frames, codes: Codes) -> pd.DataFrame:
         keys.member(frames.orders["order_id"], drifting)
         & frames.orders["return_status"].isin(OPEN_ON_SHOPIFY)
     ]
+    if orders.empty:
+        return no_rows()
     closed = ret[keys.eq(state, "closed") & keys.member(ret["order_id"], orders["order_id"])]
     closed = closed.assign(rma_len=closed["rma"].str.len()).sort_values(
         ["order_id", "rma_len", "rma"]
@@ -104,6 +106,8 @@ def classify_store_credit(frames: Frames, tol: pd.Series, codes: Codes) -> list[
     )
     owed = keys.eq_series(ret["state"], "closed") & (ret["gift_card_minor"] > 0)
     due = ret[owed.to_numpy()]
+    if due.empty:  # no store credit owed: no card to look for
+        return [no_rows(), _ambiguous_cards(ambiguous, cards)]
     same = due[["rma", "currency"]].merge(named, on=["rma", "currency"], how="left")
     issued = same.groupby(["rma", "currency"], sort=False)["value"].sum(min_count=1)
     key = pd.MultiIndex.from_arrays([due["rma"], due["currency"]])
@@ -146,6 +150,8 @@ def _shared_cards(
 
 def _ambiguous_cards(ambiguous: pd.DataFrame, cards: pd.DataFrame) -> pd.DataFrame:
     """AMBIGUOUS_RMA rows of gift cards whose note names several returns (few rows)."""
+    if ambiguous.empty:
+        return no_rows()
     groups: dict[int, list[str]] = {}
     for card, rma in zip(ambiguous["card"].tolist(), ambiguous["rma"].tolist(), strict=True):
         groups.setdefault(int(card), []).append(str(rma))

@@ -464,7 +464,11 @@ def _by_note(
 
 def concat_rows(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     """Concatenate non-empty parts (pandas warns on empty ones); typed empty frame if none."""
-    kept = [part[columns] for part in parts if not part.empty]
+    kept = [
+        part if part.columns.tolist() == columns else part[columns]  # no copy to reorder
+        for part in parts
+        if not part.empty
+    ]
     if not kept:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     return pd.concat(kept, ignore_index=True)
