@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 RUNS = [
     ["bench_world.py", "--returns", "100000"],
     ["bench_engine.py", "--returns", "1000000"],
+    ["bench_engine_small.py"],
     ["bench_report.py", "--rows", "100000"],
     ["bench_sync.py", "--orders", "50000", "--returns", "10000"],
 ]
