@@ -259,7 +259,7 @@ def backfill(
         first_night = now - timedelta(days=settings.initial_days)
         _advance_watermarks(store, start, end, marks, fence, first_night)
     except BaseException as exc:
-        status = RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
+        status = RunStatus.stopped_by(exc)
         said = f"{type(exc).__name__}: {exc}"
         error = {"error": said[:2000], "exit_code": exit_code_of(exc)}
         store.finish_run(run_id, status, error | stats.as_dict())

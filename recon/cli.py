@@ -242,10 +242,15 @@ def schedule(
     check_ready(settings)  # what would fail every night fails now, while someone watches
     slug, zone = settings.shop.slug, settings.shop.timezone
 
+    # The mode the schedule runs in: its start's, then what each run read (the settings are
+    # read again before each run). A night counts as run only by a run in at least that mode:
+    # a `run --mode plan` preview does not stand for an apply-mode night (``last_nightly_start``).
+    mode = [settings.remediation.mode]
+
     def read_last_run() -> datetime | None:
         store = open_store(settings)
         try:
-            return last_nightly_start(store, sandbox=settings.sandbox.enabled)
+            return last_nightly_start(store, sandbox=settings.sandbox.enabled, mode=mode[0])
         finally:
             store.close()
 
@@ -272,6 +277,7 @@ def schedule(
                 f"{current.shop.timezone}, but this schedule was started for {slug} in {zone}; "
                 "restart `schedule` to run it"
             )
+        mode[0] = current.remediation.mode
         try:
             with build_app(current) as application:
                 outcome = run_nightly(application, interrupt=interrupt)

@@ -20,9 +20,9 @@ from recon.cli_json import JsonOption, print_document, when
 from recon.cli_options import ConfigOption
 
 # The exit code each status stands for when the run did not record its own (docs/commands.md
-# "The runs table"); a failed run exits 1, 3 or 4, an interrupted one 130 or 143: left blank
-# for runs recorded before their code was kept.
-_STATUS_EXIT = {"ok": 0, "undelivered": 5, "refused": 4}
+# "The runs table"); a failed run exits 1 or 3 (4 if recorded before `lease_lost`), an
+# interrupted one 130 or 143: left blank for runs recorded before their code was kept.
+_STATUS_EXIT = {"ok": 0, "undelivered": 5, "refused": 4, "lease_lost": 4}
 # An error is shown up to here on the console; the runs table keeps it whole (2,000 characters).
 _ERROR_SHOWN = 200
 

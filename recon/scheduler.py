@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from recon.config_modes import RemediationMode
 from recon.errors import LockError, LockReleaseError, ReconError, ReportNotDeliveredError
 from recon.schedule_times import cron_trigger, missed_run, night_of
 from recon.store.bookkeeping import RAN_TO_THE_END
@@ -171,17 +172,31 @@ def _wall_clock_scheduler(recheck_seconds: float) -> Any:
     return WallClockScheduler(timezone=UTC)
 
 
-def last_nightly_start(store: SqlStore, *, sandbox: bool = False) -> datetime | None:
+def last_nightly_start(
+    store: SqlStore, *, sandbox: bool = False, mode: RemediationMode | None = None
+) -> datetime | None:
     """When the shop's last nightly run that ran to its end (ok, undelivered or failed) started.
 
     One whose report was not mailed ran the night (its findings, reports and fixes are saved;
     the mail waits in the outbox): it is not run again. One stopped by a signal or killed does
     not count: that may be the restart itself, and the night must then run again; nor does
-    one the run lock refused (it did nothing). None for the ``sandbox``: its runs are dated by
-    the world's clock, weeks behind the wall clock the schedule fires on, so every start would
-    read a night that just ran as missed.
+    one the run lock refused (it did nothing), nor one stopped because its lease was lost
+    (``lease_lost``: taken over, or not renewed for a whole lease; it did not finish the
+    night). None for the ``sandbox``: its runs are dated by the world's clock, weeks behind the
+    wall clock the schedule fires on, so every start would read a night that just ran as
+    missed.
+
+    ``mode`` (the schedule's ``[remediation] mode``): only a run in at least that mode counts
+    (plan < approval < apply). A finance user's ``run --mode plan`` preview after the
+    scheduled time, while the apply-mode run was refused by the lock or missed, made no
+    refunds or restocks: counted, the retry or catch-up left them a day. A run recorded
+    before runs kept their mode counts as before (``SqlStore.last_run_started``). None: any
+    mode counts.
     """
-    return None if sandbox else store.last_run_started("nightly", RAN_TO_THE_END)
+    if sandbox:
+        return None
+    modes = None if mode is None else mode.covering()
+    return store.last_run_started("nightly", RAN_TO_THE_END, modes=modes)
 
 
 def _unless_caught_up(

@@ -253,6 +253,9 @@ def _run_locked(
     slug = app.settings.shop.slug
     _abandon_earlier_runs(store)
     run_id = store.start_run("nightly")
+    # Kept with how the run ended (``stats.mode``): the schedule counts a night as run only by
+    # a run in at least its own mode (``recon.scheduler.last_nightly_start``).
+    mode: str = app.settings.remediation.mode.value
     try:
         stats = run_sync(
             store,
@@ -377,18 +380,22 @@ def _run_locked(
             new_keys=frozenset(row.key for row in data.new_findings),
         )
     except RunInterruptedError as exc:
-        ended = {"error": str(exc), "exit_code": exc.exit_code}
+        ended = {"error": str(exc), "exit_code": exc.exit_code, "mode": mode}
         store.finish_run(run_id, RunStatus.INTERRUPTED, ended)
         raise
     except BaseException as exc:
         # The runs table says why (a mail lost after the report went out reads apart from a
         # crash; the error text is the one the CLI prints, which never carries a secret), and
-        # the exit code `runs` shows (a failed run exits 1, 3 or 4: its status cannot say).
+        # the exit code `runs` shows (a failed run exits 1 or 3: its status cannot say). A
+        # lease lost mid-run (taken over, or the lease keeper's renewals failing for a whole
+        # lease) is ``lease_lost``: the run stopped short of the night, so the schedule's
+        # retry runs it again, as it does a run a signal stopped.
         error = f"{type(exc).__name__}: {exc}"  # a database error may quote a long statement
-        failed = {"error": error[:2000], "exit_code": exit_code_of(exc)}
-        store.finish_run(run_id, RunStatus.FAILED, failed)
+        failed = {"error": error[:2000], "exit_code": exit_code_of(exc), "mode": mode}
+        store.finish_run(run_id, RunStatus.stopped_by(exc), failed)
         raise
-    store.finish_run(run_id, *_ended(app.settings, outcome))
+    status, figures = _ended(app.settings, outcome)
+    store.finish_run(run_id, status, figures | {"mode": mode})
     return outcome
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from recon.clock import Clock
 from recon.config import SyncSettings
-from recon.errors import RunInterruptedError, exit_code_of
+from recon.errors import exit_code_of
 from recon.fetch import Batch, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.models import CLEANED, RETURN_DETAILS_UNREAD, Quarantined
@@ -412,9 +412,7 @@ def run_sync(
             stats.api_calls = calls_after - calls_before
     except BaseException as exc:
         if own_run:
-            status = (
-                RunStatus.INTERRUPTED if isinstance(exc, RunInterruptedError) else RunStatus.FAILED
-            )
+            status = RunStatus.stopped_by(exc)
             error = f"{type(exc).__name__}: {exc}"
             failed = {"error": error[:2000], "exit_code": exit_code_of(exc)}
             store.finish_run(run_id, status, failed)

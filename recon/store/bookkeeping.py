@@ -12,11 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from recon.clock import Clock
-from recon.errors import ConfigError
+from recon.config_modes import RemediationMode
+from recon.errors import ConfigError, LockError, RunInterruptedError
 from recon.models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -43,7 +44,9 @@ class RunStatus(StrEnum):
     The exit code's, so an operator reading the table tells the nights apart: ``ok`` (exit 0),
     ``undelivered`` (exit 5: completed, findings and reports saved, the report not mailed),
     ``failed`` (1), ``interrupted`` (130/143), ``refused`` (4: the run lock was held; the run
-    did nothing), ``abandoned`` (killed: a later run found it still ``running``).
+    did nothing), ``abandoned`` (killed: a later run found it still ``running``), ``lease_lost``
+    (4: it stopped at a safe point because its run lock's lease was taken over, or could not
+    be renewed for a whole lease; it wrote nothing more).
     """
 
     RUNNING = "running"
@@ -53,10 +56,24 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     REFUSED = "refused"
     ABANDONED = "abandoned"
+    LEASE_LOST = "lease_lost"
+
+    @classmethod
+    def stopped_by(cls, exc: BaseException) -> RunStatus:
+        """How a run that ``exc`` ended is recorded: ``interrupted`` for a signal,
+        ``lease_lost`` for its lease lost mid-run (``LockError``: the run lock is taken before
+        the run row is written, so a refusal never gets here), else ``failed``."""
+        if isinstance(exc, RunInterruptedError):
+            return cls.INTERRUPTED
+        if isinstance(exc, LockError):
+            return cls.LEASE_LOST
+        return cls.FAILED
 
 
 # A run that ran to its end: its night ran (the scheduler does not run it again). Not one
-# stopped, killed or refused: that night must run again.
+# stopped (by a signal, or by its lease lost: the lease keeper stops a run whose lease could
+# not be renewed for a whole lease, and the night is not done), killed or refused: that night
+# must run again.
 RAN_TO_THE_END = (RunStatus.OK, RunStatus.UNDELIVERED, RunStatus.FAILED)
 
 
@@ -175,11 +192,30 @@ class Bookkeeping:
                 )
             )
 
-    def last_run_started(self, kind: str, statuses: Iterable[RunStatus]) -> datetime | None:
-        """When the latest run of ``kind`` that ended in one of ``statuses`` started, if any."""
-        query = select(func.max(tbl.RunRow.started_at)).where(
-            tbl.RunRow.kind == kind, tbl.RunRow.status.in_([RunStatus(s).value for s in statuses])
+    def last_run_started(
+        self,
+        kind: str,
+        statuses: Iterable[RunStatus],
+        *,
+        modes: Iterable[RemediationMode] | None = None,
+    ) -> datetime | None:
+        """When the latest run of ``kind`` that ended in one of ``statuses`` started, if any;
+        with ``modes``, only a run recorded in one of them (``stats.mode``) counts.
+
+        A run recorded without a mode (by a version before runs kept it) counts whatever
+        ``modes`` says: it ran in the mode its settings said, most likely the schedule's, and
+        a shop upgraded in the middle of the night would otherwise run that night again (a
+        second report, and the fixes already made planned again).
+        """
+        table = tbl.RunRow
+        query = select(func.max(table.started_at)).where(
+            table.kind == kind, table.status.in_([RunStatus(s).value for s in statuses])
         )
+        if modes is not None:
+            mode = table.stats["mode"].as_string()  # JSON_EXTRACT (SQLite), ->> (PostgreSQL)
+            query = query.where(
+                or_(mode.is_(None), mode.in_([RemediationMode(m).value for m in modes]))
+            )
         with self.session() as s:
             started: datetime | None = s.scalar(query)  # UTC-aware: max keeps the column type
         return started

@@ -10,16 +10,22 @@ own run row still ``running``.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from recon.errors import AuthError, LockError
+from recon import service
+from recon.config_modes import RemediationMode
+from recon.errors import AuthError, LockError, exit_code_of
 from recon.lock import RunLock
 from recon.scheduler import last_nightly_start
 from recon.service import RUN_LEASE, run_backfill, sessions
 from recon.store import tables as tbl
+from recon.store.bookkeeping import RunStatus
 from tests.ports import HOST, free_port
 from tests.unit.store.history_shop import HistoryShop, day
 
@@ -106,3 +112,91 @@ def test_a_failed_run_records_the_exit_code_it_ended_with(shop: HistoryShop) -> 
     ((_, status, stats),) = [run for run in _runs(shop) if run[0] == "nightly"]
     assert (status, stats["exit_code"]) == ("failed", 3), stats
     assert "Loop refused the API key" in str(stats["error"]), stats
+
+
+def test_a_run_records_its_mode_and_a_weaker_one_does_not_stand_for_the_schedules_night(
+    shop: HistoryShop,
+) -> None:
+    """The 02:00 run ran in apply mode (the schedule's); at 09:00 finance previewed with
+    ``run --mode plan``. Each row keeps the mode it ran in, and the schedule (apply) reads the
+    02:00 run as the night's: the preview made no refunds or restocks. Before, the preview
+    was the last nightly run, and a retry or catch-up of an apply-mode night skipped it."""
+    shop.settings.remediation.mode = RemediationMode.APPLY
+    scheduled = shop.night(day(10, 21, 2))
+    shop.settings.remediation.mode = RemediationMode.PLAN  # `run --mode plan`
+    preview = shop.night(day(10, 21, 9))
+    modes = [(stats.get("mode")) for kind, _, stats in _runs(shop) if kind == "nightly"]
+    assert modes == ["apply", "plan"]
+    started = {
+        run.run_id: shop.store.get_run(run.run_id)["started_at"]  # type: ignore[index]
+        for run in (scheduled, preview)
+    }
+    assert last_nightly_start(shop.store, mode=RemediationMode.APPLY) == started[scheduled.run_id]
+    assert (
+        last_nightly_start(shop.store, mode=RemediationMode.APPROVAL) == (started[scheduled.run_id])
+    )
+    assert last_nightly_start(shop.store, mode=RemediationMode.PLAN) == started[preview.run_id]
+
+
+def test_a_run_recorded_before_runs_kept_their_mode_counts_for_any_mode(
+    shop: HistoryShop,
+) -> None:
+    """A shop upgraded in the middle of the night: its 02:00 run was recorded by the version
+    before, with no mode in its figures. It counts as it did (the night is not run a second
+    time, with a second report), whatever mode the schedule runs in."""
+    shop.clock.set(day(10, 21, 2))
+    old = shop.store.start_run("nightly")
+    shop.store.finish_run(old, RunStatus.OK, {"sync": {}, "findings": 0})
+    started = shop.store.get_run(old)["started_at"]  # type: ignore[index]
+    for mode in RemediationMode:
+        assert last_nightly_start(shop.store, mode=mode) == started, mode
+
+
+def test_a_run_its_lease_keeper_stopped_is_recorded_lease_lost_and_runs_again(
+    shop: HistoryShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store answered the run but not its heartbeat (the lease keeper's connection kept
+    dropping) for a whole lease: the keeper stops the run at its next safe point (exit 4).
+    It was recorded ``failed``, and ``failed`` counts as a night that ran: the schedule's
+    retry left the night, though the run stopped before it reconciled or fixed anything. It
+    is now ``lease_lost`` with its exit code and error, and the night is not counted as run."""
+    monkeypatch.setattr(service, "RUN_LEASE", timedelta(seconds=0.4))
+    engine = shop.store.engine
+    dbapi = engine.dialect.loaded_dbapi
+
+    def heartbeat_cut_off(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.current_thread().name.startswith("recon-lease-"):
+            raise dbapi.OperationalError("server closed the connection unexpectedly")
+
+    stalled: list[bool] = []
+
+    def reconciling_past_the_lease(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 30  # until the keeper gave up (its thread ends)
+        while not stalled and _heartbeat_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stalled.append(True)  # the retry's run reconciles at once
+        return real_reconcile(*args, **kwargs)
+
+    real_reconcile = service.reconcile_snapshot
+    monkeypatch.setattr(service, "reconcile_snapshot", reconciling_past_the_lease)
+    event.listen(engine, "before_cursor_execute", heartbeat_cut_off)
+    try:
+        with pytest.raises(LockError) as stopped:
+            shop.night(day(10, 21, 2))
+    finally:
+        event.remove(engine, "before_cursor_execute", heartbeat_cut_off)
+    assert exit_code_of(stopped.value) == 4 and "could not be renewed" in str(stopped.value)
+    ((_, status, stats),) = [run for run in _runs(shop) if run[0] == "nightly"]
+    assert (status, stats["exit_code"]) == ("lease_lost", 4), stats
+    assert "could not be renewed" in str(stats["error"]), stats
+    assert shop.store.load_findings() == []  # stopped before the findings were saved
+    assert last_nightly_start(shop.store) is None  # the retry runs the night
+    monkeypatch.setattr(service, "RUN_LEASE", RUN_LEASE)
+    shop.clock.set(day(10, 21, 2) + timedelta(minutes=15))  # the retry, its lease released
+    again = shop.night(shop.clock.now())
+    started = shop.store.get_run(again.run_id)["started_at"]  # type: ignore[index]
+    assert last_nightly_start(shop.store) == started
+
+
+def _heartbeat_alive() -> bool:
+    return any(t.name.startswith("recon-lease-") for t in threading.enumerate())

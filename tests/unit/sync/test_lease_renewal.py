@@ -28,6 +28,7 @@ from recon.lease_keeper import LeaseKeeper
 from recon.lock import Lease, RunLock, RunLockRow
 from recon.ports import LOOP_STATES
 from recon.remediation import runner
+from recon.scheduler import last_nightly_start
 from recon.service import run_backfill, run_nightly, sessions
 from recon.store.sql import SqlStore
 from tests.fakes import FakeLoop, FakeShopify, make_order, make_return
@@ -162,7 +163,9 @@ def test_a_run_whose_lease_is_taken_over_mid_read_stops_and_writes_nothing(
     with sessions(store)() as session:
         row = session.scalars(select(RunLockRow).where(RunLockRow.shop == SHOP)).one()
     assert (row.holder, row.token) == ("cron-run", 2)
-    assert store.last_run_started("nightly", ("failed",)) is not None
+    # Recorded as stopped short of the night (exit 4), not as a night that ran.
+    assert store.last_run_started("nightly", ("lease_lost",)) is not None
+    assert last_nightly_start(store) is None
 
 
 @pytest.mark.parametrize(
