@@ -38,7 +38,7 @@ def _payout_tieout(
     refunds, and a payout of September in October's sheet would be counted in both books.
     """
     issued = [p.id for p in payouts.payouts if since <= p.issued_at < as_of]
-    context = store.load_payout_context(issued, as_of)
+    context = store.load_payout_context(issued, as_of, settings.engine.rma_patterns)
     snapshot, _ = live_only(settings, as_it_stood(context, as_of))  # as the period's
     frames = build_frames(
         snapshot.returns, snapshot.orders, snapshot.refunds, snapshot.payouts,

@@ -14,7 +14,7 @@ month each refund or return belongs to (context for the payout tie-out only).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -162,17 +162,28 @@ def load_snapshot(session: Session, start: datetime | None, end: datetime | None
     )
 
 
-def load_payout_context(session: Session, payout_ids: Iterable[str], end: datetime) -> Snapshot:
+def load_payout_context(
+    session: Session,
+    payout_ids: Iterable[str],
+    end: datetime,
+    rma_patterns: Sequence[str] | None = None,
+) -> Snapshot:
     """What ties these payouts' refunds to their RMAs: the payouts, every balance transaction
-    they carry, the orders those settle, and every refund and Loop return on those orders
-    created before ``end``.
+    they carry, the orders those settle, every refund on those orders created before ``end``,
+    and the Loop returns created before ``end`` on those orders or named by those refunds'
+    notes (``rma_patterns``, the engine's; its defaults when None).
 
     A payout issued on Oct 4 carries refunds of September whose Loop returns are September's:
-    they are none of October's records, but a refund is tied to its RMA on its own order
-    (engine/link.py), so the orders' returns and refunds are all that is needed. This is
-    context for the payout tie-out, not records of the period: the month-end workbook takes
-    no finding and no Matched row from it.
+    they are none of October's records, but a refund is tied to its RMA on its own order, or
+    by the RMA its note names (engine/link.py), so those are all that is needed. A return
+    Loop sent without a Shopify order id is linked by the note alone: loaded by order only, it
+    was missing here, and October's Payouts sheet counted a refund September's book tied to
+    its RMA as one no RMA explains. This is context for the payout tie-out, not records of the
+    period: the month-end workbook takes no finding and no Matched row from it.
     """
+    from recon.config import DEFAULT_RMA_PATTERNS
+    from recon.engine.rma import parse_rmas  # the engine's own parser (it loads pandas)
+
     bt, txn, ret = tbl.BalanceTransactionRow, tbl.TransactionRow, tbl.LoopReturnRow
     payouts = _load(session, tbl.PayoutRow, PayoutRecord, among(tbl.PayoutRow.id, payout_ids))
     balance = _load(
@@ -184,24 +195,23 @@ def load_payout_context(session: Session, payout_ids: Iterable[str], end: dateti
         session.scalars(select(txn.order_id).where(among(txn.id, settled)))
     )
     refunds = tbl.RefundRow
+    loaded = _load(
+        session,
+        refunds,
+        RefundRecord,
+        among(refunds.order_id, order_ids) & (refunds.processed_at < end),
+    )
+    patterns = DEFAULT_RMA_PATTERNS if rma_patterns is None else tuple(rma_patterns)
+    named = {rma for refund in loaded for rma in parse_rmas(refund.note, patterns)}
+    returns = {
+        r.id: r
+        for where in (among(ret.provider_order_id, order_ids), among(ret.id, named))
+        for r in _load(session, ret, LoopReturnRecord, where & (ret.created_at < end))
+    }
     return Snapshot(
-        returns=tuple(
-            _load(
-                session,
-                ret,
-                LoopReturnRecord,
-                among(ret.provider_order_id, order_ids) & (ret.created_at < end),
-            )
-        ),
+        returns=tuple(returns[key] for key in sorted(returns)),
         orders=tuple(_load(session, tbl.OrderRow, OrderRecord, among(tbl.OrderRow.id, order_ids))),
-        refunds=tuple(
-            _load(
-                session,
-                refunds,
-                RefundRecord,
-                among(refunds.order_id, order_ids) & (refunds.processed_at < end),
-            )
-        ),
+        refunds=tuple(loaded),
         payouts=tuple(payouts),
         balance_transactions=tuple(balance),
     )

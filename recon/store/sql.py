@@ -425,15 +425,17 @@ class SqlStore(Ownership, SyncQueries, Visibility, Bookkeeping):
                 not_visible=visibility.marked(s, end),
             )
 
-    def load_payout_context(self, payout_ids: Iterable[str], end: datetime) -> Snapshot:
+    def load_payout_context(
+        self, payout_ids: Iterable[str], end: datetime, rma_patterns: Sequence[str] | None = None
+    ) -> Snapshot:
         """The records that tie these payouts' refunds to their RMAs, created before ``end``
-        (``recon.store.snapshot_loader.load_payout_context``).
+        (``recon.store.snapshot_loader.load_payout_context``; ``rma_patterns``: the engine's).
 
         Raises:
             StoreError: the mirror cannot be read.
         """
         with self._consistent_read() as s:
-            return load_payout_context(s, payout_ids, end)
+            return load_payout_context(s, payout_ids, end, rma_patterns)
 
     # --- quarantine (recon.store.quarantine) -----------------------------------------------
 

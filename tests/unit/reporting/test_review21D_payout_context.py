@@ -73,12 +73,6 @@ def _rows(path: Path, sheet: str) -> list[dict[str, Any]]:
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review21D: a refund tied to its RMA by its note (September's Matched) reads as "
-    "unmatched on October's Payouts sheet when the Loop return has no provider_order_id: "
-    "load_payout_context loads returns by order only, so finance accrues explained money",
-)
 def test_a_refund_matched_in_its_month_is_matched_in_its_payout(books: dict[str, Path]) -> None:
     (matched,) = [r for r in _rows(books["september"], "Matched") if r["rma"] == "1002"]
     assert matched["refund_ids"] == "7002"  # September ties refund 7002 to RMA 1002
