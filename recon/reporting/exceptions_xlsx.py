@@ -9,10 +9,12 @@ caller writes ``findings.json`` beside them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from recon.models import FindingStatus
 from recon.reporting.data import ExceptionRow, ReportData
 from recon.reporting.html import write_report_html
 from recon.reporting.rows import ACTION_COLUMNS, dict_rows
@@ -26,6 +28,7 @@ from recon.reporting.xlsx_writer import (
 
 EXCEPTIONS_TABLE = "Exceptions"
 CARRIED_TABLE = "CarriedForward"
+RESOLVED_TABLE = "Resolved"
 EXCEPTION_COLUMNS = (
     Column("category", width=30),
     Column("severity", width=10),
@@ -105,6 +108,20 @@ def write_carried_sheet(book: StreamingBook, data: ReportData) -> StreamingSheet
     return sheet
 
 
+def write_resolved_sheet(book: StreamingBook, data: ReportData) -> StreamingSheet:
+    """The per-run ``Resolved`` sheet: the findings closed since the last report that reached
+    finance, resolved (seen fixed) then left out (their order turned out to be a Shopify test
+    order: nothing was fixed), each with its ``status``. Only ``report.html`` listed them, and
+    it is not mailed: the mail gave their count, and finance could not tell which breaks had
+    closed (a refund that landed, a restock done) without the report folder."""
+    sheet = book.sheet("Resolved", EXCEPTION_COLUMNS, table=RESOLVED_TABLE)
+    # A break gone from tonight's findings is resolved by its absence: its row still carries
+    # the status the last run gave it (new, open), which the sheet must not show.
+    resolved = (replace(row, status=FindingStatus.RESOLVED.value) for row in data.resolved_findings)
+    sheet.extend(exception_values(row) for row in chain(resolved, data.left_out_findings))
+    return sheet
+
+
 def write_actions_sheet(
     book: StreamingBook,
     data: ReportData,
@@ -120,12 +137,12 @@ def write_actions_sheet(
 def write_exceptions_workbook(
     data: ReportData, path: Path, *, rows_per_sheet: int = EXCEL_ROWS
 ) -> Path:
-    """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, and an Actions sheet of the
+    """Write the per-run ``exceptions.xlsx``: the Exceptions sheet, an Actions sheet of the
     intents waiting for a person (to approve, or to review), the writes recon sent this run
     (``ReportData.sent_writes``), then those that did not go through, each kind together:
     refused this run, not run by Shopify (throttled; their status says ``not run``), then
-    those whose outcome is unknown. A sheet longer than ``rows_per_sheet`` goes on in
-    continuation sheets.
+    those whose outcome is unknown; and the Resolved sheet (``write_resolved_sheet``). A sheet
+    longer than ``rows_per_sheet`` goes on in continuation sheets.
 
     Raises:
         OSError: if the file cannot be written.
@@ -134,6 +151,7 @@ def write_exceptions_workbook(
     write_exceptions_sheet(book, data)
     failures = (*data.refused_writes, *data.not_run_writes, *data.unknown_outcome_writes)
     write_actions_sheet(book, data, (*data.waiting_actions, *data.sent_writes, *failures))
+    write_resolved_sheet(book, data)
     book.save(path)
     return path
 

@@ -222,7 +222,7 @@ def test_run_reports_land_in_the_folder_given(tmp_path: Path, report_data: Repor
     assert reports.directory == tmp_path
     assert {p.name for p in tmp_path.iterdir()} == {"exceptions.xlsx", "report.html"}
     book = load_workbook(reports.exceptions_xlsx)
-    assert book.sheetnames == ["Exceptions", "Actions"]
+    assert book.sheetnames == ["Exceptions", "Actions", "Resolved"]
     actions = list(book["Actions"].iter_rows(values_only=True))
     header = [str(v) for v in actions[0]]
     waiting = [dict(zip(header, row, strict=True)) for row in actions[1:]]
@@ -231,6 +231,30 @@ def test_run_reports_land_in_the_folder_given(tmp_path: Path, report_data: Repor
         (1, "proposed", "refund 48.60 USD, restocking 1 unit(s)")
     ]
     assert "Returns reconciliation: sandbox" in reports.report_html.read_text(encoding="utf-8")
+
+
+def test_the_run_workbook_lists_the_findings_closed_since_the_last_report(
+    tmp_path: Path, report_data: ReportData
+) -> None:
+    """The mail counts the findings resolved since the last report; only report.html, which
+    is not mailed, said which. The mailed workbook lists them too, each with its status, the
+    same columns as Exceptions, and none of them among the open ones."""
+    book = load_workbook(write_run_reports(report_data, tmp_path).exceptions_xlsx)
+    rows = list(book["Resolved"].iter_rows(values_only=True))
+    header = [str(v) for v in rows[0]]
+    assert header == [str(c.value) for c in next(book["Exceptions"].iter_rows(max_row=1))]
+    closed = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    expected = {r.key for r in (*report_data.resolved_findings, *report_data.left_out_findings)}
+    assert expected and {r["key"] for r in closed} == expected
+    status = {r.key: "resolved" for r in report_data.resolved_findings} | {
+        r.key: "left_out" for r in report_data.left_out_findings
+    }
+    assert {r["key"]: r["status"] for r in closed} == status  # gone by absence: resolved too
+    still_open = {
+        row[header.index("key")]
+        for row in book["Exceptions"].iter_rows(min_row=2, values_only=True)
+    }
+    assert not still_open & expected
 
 
 def test_month_end_actions_sheet_fills_every_column_the_ledger_knows(workbook_path: Path) -> None:
