@@ -139,6 +139,10 @@ class LedgerFacts:
     proposed: Mapping[str, tuple[Decimal | None, str | None, Mapping[str, Any]]] = field(
         default_factory=dict
     )
+    # Restock keys Shopify refused as stale with no answer lost (``facts.stale_refusals``):
+    # nothing was written, and Shopify keeps the refusal under the key (a resend would get it
+    # back, or a key mismatch with a fresh compare quantity), so the units take the next key.
+    stale_refused: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

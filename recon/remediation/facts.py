@@ -6,6 +6,7 @@ Split from ``ledger`` (the ledger's rows and transitions); DESIGN decisions 8 an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recon.remediation.actions import ActionKind, ActionState, LedgerFacts
+from recon.remediation.daily import answer_lost
 from recon.remediation.ledger import (
     IN_FLIGHT,
     PLANNER,
@@ -23,7 +25,7 @@ from recon.remediation.ledger import (
     ActionRow,
     rows_in,
 )
-from recon.remediation.trail import NOT_RUN, RESENDING, RESENDING_REREAD
+from recon.remediation.trail import NOT_RUN, REFUSED_STALE, RESENDING, RESENDING_REREAD
 from recon.store.id_sets import among
 
 S = ActionState
@@ -76,6 +78,9 @@ def restocks_in_flight(
     in flight (sending, unknown), or ended in review or failed after a send (a lost answer
     then a refused resend: the first write may have gone through). Neither a restock nor a
     refund's RETURN line may put these units back again; a human decides.
+
+    A restock Shopify refused as stale on its only send (``stale_refusals``) is known not to
+    have landed: its units are not counted, so the next run plans them again.
     """
     units: dict[tuple[str, str], list[str]] = {}
     sent = select(ActionEventRow.action_id).where(SENT)
@@ -83,10 +88,32 @@ def restocks_in_flight(
     was_sent = set(
         session.scalars(sent.where(among(ActionEventRow.action_id, [r.id for r in ended])))
     )
+    refused = set(stale_refusals(session, ended).values())
     for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
-        if row.kind == ActionKind.RESTOCK and (row.state in IN_FLIGHT or row.id in was_sent):
+        if row.kind != ActionKind.RESTOCK or row.key in refused:
+            continue
+        if row.state in IN_FLIGHT or row.id in was_sent:
             _add_units(units, row.rma, row.details)
     return {key: tuple(ids) for key, ids in units.items()}
+
+
+def stale_refusals(session: Session, rows: Sequence[ActionRow]) -> dict[int, str]:
+    """Of these intents, the restocks that wrote nothing for sure, by id → key: ended in review
+    by Shopify's ``CHANGE_FROM_QUANTITY_STALE`` (``trail.REFUSED_STALE``: the compare-and-swap
+    failed, shopify-admin-api.md §11) with no send's answer lost before it (``daily.
+    answer_lost``: a 502, a timeout, a sender that died). A lost answer may have landed
+    whatever a later send was told: the stale refusal of a resend proves nothing about the
+    first, and that restock still counts as maybe landed.
+    """
+    ended = {
+        row.id: row.key
+        for row in rows
+        if row.kind == ActionKind.RESTOCK
+        and row.state == S.NEEDS_REVIEW
+        and row.reason.startswith(REFUSED_STALE)
+    }
+    lost = answer_lost(session, sorted(ended))
+    return {action_id: key for action_id, key in ended.items() if action_id not in lost}
 
 
 def _add_units(units: dict[tuple[str, str], list[str]], rma: str, write: dict[str, Any]) -> None:
@@ -128,6 +155,7 @@ def ledger_facts(session: Session, shop: str) -> LedgerFacts:
             and row.id not in sent
         },
         proposed={row.key: _write_of(row) for row in rows if row.state == S.PROPOSED},
+        stale_refused=frozenset(stale_refusals(session, rows).values()),
     )
 
 

@@ -20,6 +20,7 @@ from recon.remediation.actions import (
     idempotency_key,
     write_details,
 )
+from recon.remediation.trail import STALE_REPLANS
 
 
 def refund_n(
@@ -83,14 +84,41 @@ def past_held(action: PlannedAction, ledger: LedgerFacts, shop: str) -> PlannedA
     night), and a key a lifted hold released (proposed, approved) is withdrawn as held, to be
     released again once this hold lifts too (it went to review for good). A tag takes its
     keys the same way (one withdrawn while its order was out of sight is written once seen).
+
+    A key Shopify refused as stale (``LedgerFacts.stale_refused``: nothing written, no answer
+    lost) was sent, yet its units take the next key too: Shopify keeps the refusal under the
+    key, and the new intent's compare quantity is read right before its send. Retried in the
+    next run, not the refusing one (stock that just moved may still be moving; the finding is
+    recomputed first), and at most ``STALE_REPLANS`` refusals of the units in all: past that
+    the last refusal stays the answer, in review for a human, instead of an intent a night.
     """
     held = action.disposition is Disposition.REVIEW
-    n = action.n
-    while _passed_over(_key(action, n, shop), action, ledger):
+    n, refusals = action.n, 0
+    while True:
+        key = _key(action, n, shop)
+        if key in ledger.stale_refused:
+            refusals += 1
+            if refusals >= STALE_REPLANS:
+                break  # stock keeps moving: the last refusal stays the answer, a human restocks
+        elif not _passed_over(key, action, ledger):
+            break
         if held and _key(action, n + 1, shop) not in ledger.states:
             break
         n += 1
-    return action if n == action.n else replace(action, n=n, key=_key(action, n, shop))
+    if n == action.n:
+        return action
+    again = replace(action, n=n, key=_key(action, n, shop))
+    before = _key(action, n - 1, shop)
+    if before in ledger.stale_refused and key not in ledger.stale_refused and not held:
+        # What the Actions sheet and ``actions list`` say of the new intent until it is sent.
+        again = replace(again, reason=f"planned again: {_REPLANNED}")
+    return again
+
+
+_REPLANNED = (
+    "Shopify refused the last restock of these units as stale (stock moved since recon read "
+    "it), nothing was written; sent under a new key, compared from the stock read right before"
+)
 
 
 def _key(action: PlannedAction, n: int, shop: str) -> str:

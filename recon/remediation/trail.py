@@ -19,6 +19,16 @@ NOT_RUN_STATUS = "not run"
 # same key, its compare quantity read again (``WritePreparer.restock_resend``). It leaves
 # ``unknown``, never ``sending``, so ``daily`` counts it as any send from another state.
 RESENDING_REREAD = "resending with the same key, stock read again"
+# The reason of a restock Shopify refused as stale (``CHANGE_FROM_QUANTITY_STALE``: stock moved
+# between recon's read and its write, shopify-admin-api.md §11, §17): the compare-and-swap failed,
+# nothing was written. Unless an earlier send's answer was lost, the next run plans its units
+# again under the next key, compared from a fresh read (``facts.stale_refusals``,
+# ``succession.past_held``); only rows ended with this reason count, so a refusal recorded
+# before recon re-planned them (a human may have restocked by hand) stays in review.
+REFUSED_STALE = "refused as stale: stock moved since recon read it (changeFromQuantity)"
+# How many stale refusals in a row of one restock's units are planned again: a shop whose stock
+# moves between every read and write would otherwise get a new intent every night for good.
+STALE_REPLANS = 3
 # ``resend_reason``'s figure the earlier sends carried: "changeFromQuantity 7 (was 5)".
 _WAS = re.compile(r"changeFromQuantity \S+ \(was (-?\d+)\)")
 

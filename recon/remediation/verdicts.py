@@ -16,7 +16,7 @@ from recon.config import RemediationMode
 from recon.errors import RequestRejectedError, RetryExhaustedError, SourceError, ThrottledError
 from recon.remediation.ledger import ActionRow
 from recon.remediation.planner import ActionKind, ActionState
-from recon.remediation.trail import NOT_RUN
+from recon.remediation.trail import NOT_RUN, REFUSED_STALE
 from recon.remediation.writes import (
     WriteResult,
     parse_adjust_payload,
@@ -214,9 +214,12 @@ def classify_write(kind: ActionKind, result: WriteResult) -> Verdict:
         # (a concurrent request, a key reuse) says nothing about whether the refund exists.
         return Verdict(S.UNKNOWN, f"idempotency conflict, resolve next run: {message}")
     if "CHANGE_FROM_QUANTITY_STALE" in codes:
-        return Verdict(
-            S.NEEDS_REVIEW, f"stock moved since it was read (stale changeFromQuantity): {message}"
-        )
+        # A definitive refusal (the compare failed, nothing written), but not for a human yet:
+        # the next run plans the units again with the stock read again (``REFUSED_STALE``).
+        # The other InventoryAdjustQuantitiesUserErrorCode values write nothing either, but
+        # would be refused again as sent (INVALID_*, ITEM_NOT_STOCKED_AT_LOCATION, ...) or say
+        # only "try again" (ADJUST_QUANTITIES_FAILED, SERVICE_UNAVAILABLE): §17, not retried.
+        return Verdict(S.NEEDS_REVIEW, f"{REFUSED_STALE}, nothing was written: {message}")
     if "IDEMPOTENCY_KEY_PARAMETER_MISMATCH" in codes:
         return Verdict(S.NEEDS_REVIEW, f"same key, different variables (a bug): {message}")
     return Verdict(S.FAILED, f"Shopify refused the {kind.value}: {message}")
