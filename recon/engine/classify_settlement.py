@@ -15,9 +15,33 @@ from recon.engine.frames import Frames
 from recon.models import Category
 
 BAD_PAYOUT = ("FAILED", "CANCELED")
+# A failed payout's money may be paid again in a later payout, but the API does not say so per
+# refund: ShopifyPaymentsPayoutSummary has ``retriedPayoutsGross`` ("Total gross amount for all
+# retried payouts", a later payout's total), no field names the payout it retries, and whether
+# Shopify moves the failed payout's balance transactions to the retry (their
+# ``associatedPayout``) is not documented (shopify-admin-api.md §13; unverified either way).
+# Designed for both: rows moved to the retry settle the refund once the mirror reads them again
+# (a backfill over their dates: the nightly treats FAILED as final, store/queries.py
+# FINAL_PAYOUT_STATUSES, and does not re-poll them by id); rows left on the FAILED payout keep
+# the finding open, and its detail says recon cannot tell, so finance checks the payout in
+# Shopify and acknowledges the finding rather than chasing money already paid.
+NOT_TOLD_RETRIED = (
+    "; if a later payout paid it again, Shopify shows that only as that payout's retried"
+    " total, not per refund: check the payout in Shopify"
+)
 # A balance transaction's payout status that has not put the money in the bank: PENDING (in
 # no payout yet) and ACTION_REQUIRED (its payout waits on the merchant, e.g. bank details).
 NOT_PAID_OUT = ("PENDING", "ACTION_REQUIRED")
+# The balance transaction type that is a refund's money leaving the balance, the one row that
+# settles it (shopify-admin-api.md §13 "Tying a Shopify refund to a payout"). The reference
+# documents ``sourceOrderTransactionId`` for every type ("the id of the Order Transaction that
+# resulted in this balance transaction") without saying which types fill it, and the schema's
+# ShopifyPaymentsTransactionType says nothing of what REFUND_ADJUSTMENT or ADJUSTMENT mean
+# (unverified either way). Designed for both cases: when such a row names the refund's
+# transaction, it decides neither its payout, nor its status, nor a failure (its own payout's
+# status is on the Payouts sheet); when none does, nothing changes. REFUND_FAILURE rows are
+# read apart (link.bounced: the refund's money came back).
+SETTLING_TYPES = ("REFUND",)
 # The transaction columns UNSETTLED_REFUND and the match table read.
 _SETTLED_COLUMNS = (
     "transaction_id",
@@ -33,10 +57,11 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     """Refund transactions (ok, shopify_payments) with their balance transaction and payout.
 
     shopify-admin-api.md §13 "Tying a Shopify refund to a payout": the balance transaction whose
-    ``sourceOrderTransactionId`` equals the order transaction id (string compare). Several balance
-    transactions for one order transaction are reduced explicitly: settled if any is no longer
-    PENDING or ACTION_REQUIRED (``NOT_PAID_OUT``), failed if any sits in a FAILED/CANCELED
-    payout, payout = the first one named.
+    ``sourceOrderTransactionId`` equals the order transaction id (string compare), of type
+    REFUND (``SETTLING_TYPES``: a REFUND_ADJUSTMENT or other row naming it is not the refund's
+    money and settles nothing). Several REFUND rows for one order transaction are reduced
+    explicitly: settled if any is no longer PENDING or ACTION_REQUIRED (``NOT_PAID_OUT``),
+    failed if any sits in a FAILED/CANCELED payout, payout = the first one named.
     Adds ``refund_code`` (the refund id's code) for the match table. A transaction that bounced
     (``back``, per transaction row: link.bounced) is failed money, not a refund to settle.
     A refund transaction with no id (frames built directly; ``build_frames`` refuses one) is
@@ -56,9 +81,15 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
         pd.Series(_payout_status(frames, codes), index=bts.index).fillna(bts["payout_status"])
     )
     # Reduce per order transaction on its code (issues H10, H18): a missing id (-1) forms no
-    # group, and a refund transaction no balance transaction names finds none.
+    # group, and a refund transaction no balance transaction names finds none. Only REFUND
+    # rows (``SETTLING_TYPES``) join a group: another type naming the transaction is not its
+    # money leaving the balance.
     group, size = (
-        codes.of("balance_transactions", "source_order_transaction_id"),
+        np.where(
+            codes.upper_in("balance_transactions", "type", SETTLING_TYPES),
+            codes.of("balance_transactions", "source_order_transaction_id"),
+            -1,
+        ),
         codes.size("transaction"),
     )
     named = np.zeros(size + 1, dtype=bool)
@@ -137,7 +168,7 @@ def _unsettled_detail(bad: bool, has_bt: bool, payout: object, state: object) ->
     named = f" {payout}" if isinstance(payout, str) and payout else ""
     if bad:
         how = "was cancelled" if str(state).upper() == "CANCELED" else "failed"
-        return f"refund transaction's payout{named} {how}"
+        return f"refund transaction's payout{named} {how}{NOT_TOLD_RETRIED}"
     if not has_bt:
         return "refund transaction not in any payout yet"
     waits = f" ({str(state).upper()})" if isinstance(state, str) and state else ""
