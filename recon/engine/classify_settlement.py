@@ -23,12 +23,10 @@ BAD_PAYOUT = ("FAILED", "CANCELED")
 # Designed for both: rows moved to the retry settle the refund once the mirror reads them again
 # (a backfill over their dates: the nightly treats FAILED as final, store/queries.py
 # FINAL_PAYOUT_STATUSES, and does not re-poll them by id); rows left on the FAILED payout keep
-# the finding open, and its detail says recon cannot tell, so finance checks the payout in
-# Shopify and acknowledges the finding rather than chasing money already paid.
-NOT_TOLD_RETRIED = (
-    "; if a later payout paid it again, Shopify shows that only as that payout's retried"
-    " total, not per refund: check the payout in Shopify"
-)
+# the finding open, and docs/findings.md tells finance to check the payout in Shopify and
+# acknowledge the finding once paid. The finding's detail keeps its wording: an acknowledged
+# finding whose detail changes opens again (lifecycle._same), and these are the findings
+# finance acknowledges after checking a retry.
 # A balance transaction's payout status that has not put the money in the bank: PENDING (in
 # no payout yet) and ACTION_REQUIRED (its payout waits on the merchant, e.g. bank details).
 NOT_PAID_OUT = ("PENDING", "ACTION_REQUIRED")
@@ -168,7 +166,7 @@ def _unsettled_detail(bad: bool, has_bt: bool, payout: object, state: object) ->
     named = f" {payout}" if isinstance(payout, str) and payout else ""
     if bad:
         how = "was cancelled" if str(state).upper() == "CANCELED" else "failed"
-        return f"refund transaction's payout{named} {how}{NOT_TOLD_RETRIED}"
+        return f"refund transaction's payout{named} {how}"
     if not has_bt:
         return "refund transaction not in any payout yet"
     waits = f" ({str(state).upper()})" if isinstance(state, str) and state else ""

@@ -118,15 +118,16 @@ def test_payout_tieout_counts_only_refund_rows(kind: str) -> None:
 
 
 @pytest.mark.parametrize(("status", "how"), [("FAILED", "failed"), ("CANCELED", "was cancelled")])
-def test_a_refund_in_a_failed_payout_says_recon_cannot_see_a_retry(status: str, how: str) -> None:
+def test_a_refund_in_a_failed_payout_names_the_payout_in_the_detail_it_always_had(
+    status: str, how: str
+) -> None:
     """Refund 500's REFUND row sits in payout 701, which failed (or Shopify cancelled). A later
-    payout may have paid it again; Shopify gives only that payout's retried total
-    (``retriedPayoutsGross``), so the finding names payout 701 and says recon cannot tell,
-    instead of reading as money certainly not paid out."""
+    payout may have paid it again, and Shopify gives only that payout's retried total
+    (``retriedPayoutsGross``): docs/findings.md says so. The detail keeps its wording: finance
+    acknowledges these once the retry is checked, and an acknowledged finding whose detail
+    changes opens again (one reopened by an upgrade's new wording is noise)."""
     records = [*base(), bt("8600", "600", "20.00", payout="701", status=status)]
     records[3] = payout("701", status=status)
     (finding,) = run(*records).findings
     assert finding.payout_id == "701"
-    assert finding.detail.startswith(f"refund transaction's payout 701 {how}; ")
-    assert "if a later payout paid it again" in finding.detail
-    assert "not per refund" in finding.detail
+    assert finding.detail == f"refund transaction's payout 701 {how}"
