@@ -371,22 +371,24 @@ def test_a_run_missed_while_the_host_slept_starts_on_wake_up(
     assert (following.date(), following.hour) == (night.date() + timedelta(days=1), 2)
 
 
-def _last_2am(timezone: str) -> datetime:
-    """The latest 02:00 in ``timezone`` at or before now, in UTC."""
+def _last_2am(timezone: str, hour: int = 2) -> datetime:
+    """The latest ``hour``:00 (02:00) in ``timezone`` at or before now, in UTC."""
     local = datetime.now(ZoneInfo(timezone))
-    night = local.replace(hour=2, minute=0, second=0, microsecond=0)
+    night = local.replace(hour=hour, minute=0, second=0, microsecond=0)
     if night > local:
         night = (night - timedelta(days=1)).replace(tzinfo=ZoneInfo(timezone))
     return night.astimezone(UTC)
 
 
-def _first_run_of(last_run: datetime | None) -> tuple[bool, datetime]:
-    """Start a "0 2 * * *" schedule in New York whose shop's last nightly run started at
+def _first_run_of(last_run: datetime | None, hour: int = 2) -> tuple[bool, datetime]:
+    """Start a "0 <hour> * * *" schedule in New York whose shop's last nightly run started at
     ``last_run``: whether the job ran within two seconds, and when the next run is due."""
     import threading
 
     ran = threading.Event()
-    scheduler: Any = build_scheduler("0 2 * * *", ran.set, timezone=NEW_YORK, last_run=last_run)
+    scheduler: Any = build_scheduler(
+        f"0 {hour} * * *", ran.set, timezone=NEW_YORK, last_run=last_run
+    )
     scheduler.start()
     try:
         started = ran.wait(2)
@@ -400,10 +402,16 @@ def test_a_schedule_down_over_the_nights_time_runs_that_night_when_it_starts() -
     """The host rebooted at 01:55 (or a deploy's SIGTERM stopped the 02:00 run, which ends
     ``interrupted`` and does not count) and ``schedule`` came back after 02:00: the runs table
     says the last nightly run started the night before. The night's run starts at once, then
-    the schedule goes on (it waited for tomorrow's 02:00: a night without a run, no report)."""
-    started, following = _first_run_of(_last_2am(NEW_YORK) - timedelta(days=1, seconds=-30))
+    the schedule goes on (it waited for tomorrow's 02:00: a night without a run, no report).
+
+    The schedule's hour is half a day from now: run on the wall clock, within the hour before
+    02:00 the missed night is rightly given up to the next run (``CATCH_UP_HORIZON``), and this
+    test failed every day between 01:00 and 02:00 in New York."""
+    hour = (datetime.now(ZoneInfo(NEW_YORK)).hour + 12) % 24
+    last = _last_2am(NEW_YORK, hour) - timedelta(days=1, seconds=-30)
+    started, following = _first_run_of(last, hour)
     assert started, "the night missed while the schedule was down did not run"
-    assert following.astimezone(ZoneInfo(NEW_YORK)).hour == 2
+    assert following.astimezone(ZoneInfo(NEW_YORK)).hour == hour
     assert following > datetime.now(UTC)
 
 
