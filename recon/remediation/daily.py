@@ -19,7 +19,7 @@ from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
 from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
-from recon.remediation.trail import NOT_RUN, RESENDING
+from recon.remediation.trail import NOT_RUN, RESENDING, sends_write
 from recon.store.id_sets import among
 
 S = ActionState
@@ -112,6 +112,8 @@ def answer_lost(session: Session, ids: Sequence[int], until: datetime | None = N
     sender: dict[int, str | None] = {}  # the run of each intent's latest send
     lost: set[int] = set()
     for action_id, before, after, run_id, reason in session.execute(trail.order_by(event.id)):
+        if before == after and not sends_write(before, after, reason):
+            continue  # a note that keeps the state (a failed re-read): nothing sent or answered
         if after == S.UNKNOWN.value and (reason or "").startswith(NOT_RUN):
             seen[action_id] = seen.get(action_id, 0) - 1  # that send ran nothing: uncounted
         elif after in (S.SENDING.value, S.UNKNOWN.value):

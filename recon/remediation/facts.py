@@ -25,7 +25,7 @@ from recon.remediation.ledger import (
     ActionRow,
     rows_in,
 )
-from recon.remediation.trail import NOT_RUN, REFUSED_STALE, RESENDING, RESENDING_REREAD
+from recon.remediation.trail import NOT_RUN, REFUSED_STALE, sends_write
 from recon.store.id_sets import among
 
 S = ActionState
@@ -232,8 +232,7 @@ def never_run(session: Session, action_id: int, until: datetime | None = None) -
     sent = unanswered = False
     for before, after, reason in trail:
         why = reason or ""
-        resend = why == RESENDING or why.startswith(RESENDING_REREAD)
-        if after == S.SENDING.value and (before != S.SENDING.value or resend):
+        if sends_write(before, after, reason):
             if unanswered:  # the send before it got no answer: it may have run
                 return False
             sent = unanswered = True

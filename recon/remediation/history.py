@@ -21,7 +21,7 @@ from recon.remediation.ledger import (
     list_actions,
 )
 from recon.remediation.planner import ActionState
-from recon.remediation.trail import RESENDING, RESENDING_REREAD, reread_before
+from recon.remediation.trail import reread_before, sends_write
 
 
 def actions_as_of(
@@ -100,11 +100,7 @@ class Send:
 def is_send(event: ActionEventRow) -> bool:
     """Whether a trail event sent the write: a move to ``sending``, or a resend from it
     (sending → sending with a resend's reason; a note there, as a failed read, sends nothing)."""
-    if event.to_state != ActionState.SENDING.value:
-        return False
-    why = event.reason or ""
-    resend = why == RESENDING or why.startswith(RESENDING_REREAD)
-    return event.from_state != ActionState.SENDING.value or resend
+    return sends_write(event.from_state, event.to_state, event.reason)
 
 
 def sends(trail: list[ActionEventRow], variables: dict[str, Any] | None) -> list[Send]:

@@ -33,6 +33,16 @@ STALE_REPLANS = 3
 _WAS = re.compile(r"changeFromQuantity \S+ \(was (-?\d+)\)")
 
 
+def sends_write(before: str | None, after: str, reason: str | None) -> bool:
+    """Whether a trail event (``before`` → ``after``, its ``reason``) sent the write: a move to
+    ``sending``, or a resend from it (sending → sending with a resend's reason). A note that
+    keeps the state (a failed re-read on ``sending`` or ``unknown``) sent nothing."""
+    if after != "sending":
+        return False
+    why = reason or ""
+    return before != "sending" or why == RESENDING or why.startswith(RESENDING_REREAD)
+
+
 def not_run(state: object, reason: object) -> bool:
     """Whether an intent in flight (``sending``/``unknown``) is there because Shopify ran none
     of its send (``NOT_RUN``: THROTTLED or 429, "the request did not execute",

@@ -56,9 +56,15 @@ def add_sent(
     session.flush()
     trail = ["planned", *(["sending"] * sends), state]
     for before, after in pairwise(trail):
+        resend = RESENDING if before == after == "sending" else ""  # as the executor says it
         session.add(
             ActionEventRow(
-                action_id=row.id, at=sent_at, from_state=before, to_state=after, actor="recon"
+                action_id=row.id,
+                at=sent_at,
+                from_state=before,
+                to_state=after,
+                actor="recon",
+                reason=resend,
             )
         )
 

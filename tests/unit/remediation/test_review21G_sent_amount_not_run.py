@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fakes import FakeGateway
 from remediation_world import SHOP, finding
 from run_helpers import run
@@ -46,12 +45,6 @@ def _reread_fails_once(gateway: Any) -> None:
     gateway.order_refunds = order_refunds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review21G: daily.answer_lost counts a note on an in-flight intent (a failed re-read) "
-    "as a send, so a refund throttled then refused shows a sent_amount on the Actions sheet "
-    "though Shopify holds nothing",
-)
 def test_refund_throttled_then_refused_shows_no_sent_amount(
     sessions: Callable[[], Session], gateway: FakeGateway, clock: VirtualClock
 ) -> None:
