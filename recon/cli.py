@@ -124,6 +124,20 @@ def demo(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     _check_delivered(settings, outcome)
 
 
+def schedule_mode(config: Path | None, last: RemediationMode) -> RemediationMode:
+    """The ``[remediation] mode`` the schedule's next run would read: the file as it stands
+    now, else ``last`` (the mode last read; a file that no longer loads fails that run, with
+    its error). The schedule's catch-up and retry checks read it before the run does: with the
+    mode of the run before, an edit from plan to apply let a ``run --mode plan`` preview stand
+    for the first apply night."""
+    from recon.config import load_settings
+
+    try:
+        return load_settings(config).remediation.mode
+    except ConfigError:
+        return last
+
+
 def _check_delivered(settings: Settings, outcome: RunOutcome) -> None:
     """Exit 5 (``ReportNotDeliveredError``) when, in smtp mode, the report waits unsent.
 
@@ -248,6 +262,7 @@ def schedule(
     mode = [settings.remediation.mode]
 
     def read_last_run() -> datetime | None:
+        mode[0] = schedule_mode(config, mode[0])
         store = open_store(settings)
         try:
             return last_nightly_start(store, sandbox=settings.sandbox.enabled, mode=mode[0])

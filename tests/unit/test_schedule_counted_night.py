@@ -220,3 +220,21 @@ def test_a_now_run_its_lease_keeper_stopped_is_run_again(
     _clock(store).set(retry.trigger.run_date)
     retry.func()
     assert nightly_starts(store, since=ASKED) == [ASKED, ASKED + CATCH_UP_RETRY]
+
+
+def test_the_schedule_counts_by_the_mode_the_file_says_now(tmp_path: Path) -> None:
+    """The catch-up and retry checks read the runs table before the next run reads its
+    settings. With the mode of the run before, a shop that switched its file from plan to apply
+    had a `run --mode plan` preview after the scheduled time count as its first apply night.
+    ``schedule_mode`` reads the file as it stands; a file that no longer loads keeps the mode
+    last read (the run itself then fails, naming the error)."""
+    from recon.cli import schedule_mode
+
+    config = tmp_path / "recon.toml"
+    config.write_text('[remediation]\nmode = "plan"\n', encoding="utf-8")
+    assert schedule_mode(config, RemediationMode.PLAN) is RemediationMode.PLAN
+    config.write_text('[remediation]\nmode = "apply"\n', encoding="utf-8")  # switched
+    assert schedule_mode(config, RemediationMode.PLAN) is RemediationMode.APPLY
+    config.write_text('[remediation]\nmode = "sometimes"\n', encoding="utf-8")  # broken
+    assert schedule_mode(config, RemediationMode.APPLY) is RemediationMode.APPLY
+    assert schedule_mode(config, RemediationMode.APPROVAL) is RemediationMode.APPROVAL
