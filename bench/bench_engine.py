@@ -144,8 +144,9 @@ def run_datacompy(frames: Frames) -> float:
     return time.perf_counter() - start
 
 
-def _profile(frames: Frames) -> None:
-    """Run ``reconcile`` again under cProfile; print the engine's steps by cumulative time."""
+def profile(frames: Frames, where: str = r"recon/engine", lines: int = 25) -> None:
+    """Run ``reconcile`` again under cProfile; print the steps in ``where`` (a regex of file
+    paths) by cumulative time, ``lines`` of them."""
     import cProfile
     import pstats
 
@@ -154,7 +155,7 @@ def _profile(frames: Frames) -> None:
     reconcile(frames, EngineSettings(), AS_OF)
     profiler.disable()
     stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(r"recon/engine", 25)
+    stats.sort_stats("cumulative").print_stats(where, lines)
 
 
 def _time_engine(returns: int) -> tuple[float, float, float, int, Frames]:
@@ -207,7 +208,7 @@ def main() -> None:
             timed.append((codes_s, engine_s, compare_s))
             cpus.append(cpu_s)
         if args.profile and run == args.runs:
-            _profile(frames)
+            profile(frames)
         del frames
     engine = statistics.median(c + e for c, e, _ in timed)
     classify = statistics.median(e for _, e, _ in timed)

@@ -19,7 +19,7 @@ import statistics
 import time
 
 import numpy as np
-from bench_engine import AS_OF, build
+from bench_engine import AS_OF, build, profile
 
 from recon.config import EngineSettings
 from recon.engine import Frames, reconcile
@@ -67,19 +67,6 @@ def small_frames(n: int) -> Frames:
     )
 
 
-def _profile(frames: Frames) -> None:
-    """One ``reconcile`` under cProfile: recon/engine's and pandas' calls by cumulative time."""
-    import cProfile
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    reconcile(frames, EngineSettings(), AS_OF)
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    stats.sort_stats("cumulative").print_stats(r"recon/engine|pandas", 60)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returns", type=int, default=10)
@@ -108,7 +95,7 @@ def main() -> None:
         f"findings: {sorted(f.category.value for f in result.findings)}"
     )
     if args.profile:
-        _profile(frames)
+        profile(frames, r"recon/engine|pandas", 60)  # one call: recon/engine's and pandas'
 
 
 if __name__ == "__main__":
