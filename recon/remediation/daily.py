@@ -19,7 +19,7 @@ from recon.config import RemediationSettings
 from recon.remediation.actions import ActionState
 from recon.remediation.ledger import SENT, ActionEventRow, ActionRow
 from recon.remediation.limits import Write, check_daily
-from recon.remediation.trail import NOT_RUN, RESENDING, sends_write
+from recon.remediation.trail import NOT_RUN, RESENDING, RESENDING_REREAD, sends_write
 from recon.store.id_sets import among
 
 S = ActionState
@@ -70,8 +70,11 @@ def moved_rows(session: Session, shop: str, start: datetime, end: datetime) -> l
     """The intent rows behind ``moved_between``, oldest first."""
     # A note on an in-flight intent (sending → sending, e.g. its re-read failed) sent nothing.
     event = ActionEventRow
-    sent_now = or_(
-        event.from_state.is_(None), event.from_state != S.SENDING.value, event.reason == RESENDING
+    sent_now = or_(  # ``trail.sends_write`` in SQL
+        event.from_state.is_(None),
+        event.from_state != S.SENDING.value,
+        event.reason == RESENDING,
+        event.reason.startswith(RESENDING_REREAD, autoescape=True),
     )
     sent = select(event.action_id).where(SENT, sent_now, event.at >= start, event.at < end)
     query = select(ActionRow).where(ActionRow.shop == shop, ActionRow.id.in_(sent))
@@ -86,9 +89,12 @@ def _amount(row: ActionRow) -> Decimal | None:
 
 def answer_lost(session: Session, ids: Sequence[int], until: datetime | None = None) -> set[int]:
     """Of these intents (ended: failed, needs_review), those whose answer to a send was lost:
-    sent more than once or left unknown once, or ended from ``sending`` by a run other than
-    the one that sent it (the sender died before recording Shopify's answer, and the next
-    run ended it without resending: a restock or tag it could not re-read, say).
+    sent again before an answer (a resend after the sender died), left unknown once (a 5xx, a
+    timeout), or ended from ``sending`` by a run other than the one that sent it (the sender
+    died before recording Shopify's answer, and the next run ended it without resending: a
+    restock or tag it could not re-read, say). A send Shopify ran nothing of (``NOT_RUN``) is
+    answered; it does not answer a send before it: a dead run's send resent and throttled
+    still counts as lost (it was counted as one send too many, then one less).
 
     A send refused by Shopify is ended by the run that sent it, with the answer; the same
     lost answer counts whether a 502 (``unknown``) or the sender's death (``sending``) lost it.
@@ -108,18 +114,18 @@ def answer_lost(session: Session, ids: Sequence[int], until: datetime | None = N
     )
     if until is not None:
         trail = trail.where(event.at < until)
-    seen: dict[int, int] = {}
-    sender: dict[int, str | None] = {}  # the run of each intent's latest send
+    unanswered: dict[int, str | None] = {}  # a send with no answer yet → the run that sent it
     lost: set[int] = set()
     for action_id, before, after, run_id, reason in session.execute(trail.order_by(event.id)):
-        if before == after and not sends_write(before, after, reason):
+        if sends_write(before, after, reason):
+            if action_id in unanswered:  # sent again before an answer: the first may have run
+                lost.add(action_id)
+            unanswered[action_id] = run_id
+        elif before == after:
             continue  # a note that keeps the state (a failed re-read): nothing sent or answered
-        if after == S.UNKNOWN.value and (reason or "").startswith(NOT_RUN):
-            seen[action_id] = seen.get(action_id, 0) - 1  # that send ran nothing: uncounted
-        elif after in (S.SENDING.value, S.UNKNOWN.value):
-            seen[action_id] = seen.get(action_id, 0) + 1
-            if after == S.SENDING.value:
-                sender[action_id] = run_id
-        elif before == S.SENDING.value and run_id != sender.get(action_id, run_id):
-            lost.add(action_id)
-    return lost | {action_id for action_id, n in seen.items() if n > 1}
+        elif after == S.UNKNOWN.value and not (reason or "").startswith(NOT_RUN):
+            lost.add(action_id)  # no answer (a 5xx, a timeout): it may have run
+            unanswered.pop(action_id, None)
+        elif before == S.SENDING.value and unanswered.pop(action_id, run_id) != run_id:
+            lost.add(action_id)  # its sender died; another run ended it without an answer
+    return lost
