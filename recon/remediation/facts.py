@@ -23,6 +23,7 @@ from recon.remediation.ledger import (
     SENT,
     ActionEventRow,
     ActionRow,
+    ActionView,
     rows_in,
 )
 from recon.remediation.trail import NOT_RUN, REFUSED_STALE, sends_write
@@ -97,7 +98,7 @@ def restocks_in_flight(
     return {key: tuple(ids) for key, ids in units.items()}
 
 
-def stale_refusals(session: Session, rows: Sequence[ActionRow]) -> dict[int, str]:
+def stale_refusals(session: Session, rows: Sequence[ActionRow | ActionView]) -> dict[int, str]:
     """Of these intents, the restocks that wrote nothing for sure, by id → key: ended in review
     by Shopify's ``CHANGE_FROM_QUANTITY_STALE`` (``trail.REFUSED_STALE``: the compare-and-swap
     failed, shopify-admin-api.md §11) with no send's answer lost before it (``daily.

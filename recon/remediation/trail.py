@@ -26,6 +26,9 @@ RESENDING_REREAD = "resending with the same key, stock read again"
 # ``succession.past_held``); only rows ended with this reason count, so a refusal recorded
 # before recon re-planned them (a human may have restocked by hand) stays in review.
 REFUSED_STALE = "refused as stale: stock moved since recon read it (changeFromQuantity)"
+# The report rows' status of such a refusal the next run plans again (``runner._report_rows``):
+# not waiting for a person, who would restock by hand what recon restocks too.
+PLANNED_AGAIN_STATUS = "stale, planned again"
 # How many stale refusals in a row of one restock's units are planned again: a shop whose stock
 # moves between every read and write would otherwise get a new intent every night for good.
 STALE_REPLANS = 3

@@ -7,7 +7,7 @@ currency and never added across currencies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,7 +20,7 @@ import pandas as pd
 from recon.clock import shop_day
 from recon.models import OPEN_STATUSES, Category, Finding, FindingStatus
 from recon.order_flags import NO_FLAGS, UnknownFlags
-from recon.remediation.trail import NOT_RUN_STATUS, not_run
+from recon.remediation.trail import NOT_RUN_STATUS, PLANNED_AGAIN_STATUS, not_run
 from recon.reporting.links import loop_return_url, shopify_order_url
 from recon.reporting.safety import clean_text
 from recon.store.snapshot import describe_left_out
@@ -43,18 +43,42 @@ def waiting(
     before recon recorded it) still waits.
     """
     actions = list(actions)
+    current = _current(actions, open_keys)
+
+    def waits(a: Mapping[str, Any]) -> bool:
+        if a.get("status") != "needs_review" or not a.get("finding_key"):
+            return a.get("status") in WAITING
+        return current(a)
+
+    return tuple(a for a in actions if waits(a))
+
+
+def planned_again(
+    actions: Iterable[Mapping[str, Any]], open_keys: AbstractSet[str]
+) -> tuple[Mapping[str, Any], ...]:
+    """Restocks Shopify refused as stale that the next run plans again under a new key
+    (``PLANNED_AGAIN_STATUS``: nothing was written), while their break is open and no later
+    intent replaced them: listed apart from those waiting for a person, who would restock by
+    hand what recon then restocks too."""
+    actions = list(actions)
+    current = _current(actions, open_keys)
+    return tuple(a for a in actions if a.get("status") == PLANNED_AGAIN_STATUS and current(a))
+
+
+def _current(
+    actions: list[Mapping[str, Any]], open_keys: AbstractSet[str]
+) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether an intent is its break's latest while the break is open (``waiting``)."""
     latest: dict[tuple[object, ...], int] = {}
     for a in actions:
         at = (a.get("rma"), a.get("kind"), a.get("finding_key"))
         latest[at] = max(latest.get(at, -1), int(a.get("id") or 0))
 
-    def waits(a: Mapping[str, Any]) -> bool:
-        if a.get("status") != "needs_review" or not a.get("finding_key"):
-            return a.get("status") in WAITING
+    def current(a: Mapping[str, Any]) -> bool:
         replaced = latest[(a.get("rma"), a.get("kind"), a.get("finding_key"))] > int(a["id"])
-        return not replaced and a["finding_key"] in open_keys
+        return not replaced and a.get("finding_key") in open_keys
 
-    return tuple(a for a in actions if waits(a))
+    return current
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +324,11 @@ class ReportData:
     def waiting_actions(self) -> tuple[Mapping[str, Any], ...]:
         """Intents waiting for a person (``waiting``)."""
         return waiting(self.actions, {f.key for f in self.open_findings})
+
+    @property
+    def planned_again_writes(self) -> tuple[Mapping[str, Any], ...]:
+        """Restocks refused as stale that the next run plans again (``planned_again``)."""
+        return planned_again(self.actions, {f.key for f in self.open_findings})
 
     @property
     def write_failures(self) -> tuple[Mapping[str, Any], ...]:

@@ -149,7 +149,12 @@ def write_exceptions_workbook(
     """
     book = StreamingBook(rows_per_sheet=rows_per_sheet, timezone=data.timezone)
     write_exceptions_sheet(book, data)
-    failures = (*data.refused_writes, *data.not_run_writes, *data.unknown_outcome_writes)
+    failures = (
+        *data.refused_writes,
+        *data.not_run_writes,
+        *data.planned_again_writes,
+        *data.unknown_outcome_writes,
+    )
     write_actions_sheet(book, data, (*data.waiting_actions, *data.sent_writes, *failures))
     write_resolved_sheet(book, data)
     book.save(path)
