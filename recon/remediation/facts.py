@@ -6,7 +6,7 @@ Split from ``ledger`` (the ledger's rows and transitions); DESIGN decisions 8 an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from decimal import Decimal
@@ -26,7 +26,7 @@ from recon.remediation.ledger import (
     ActionView,
     rows_in,
 )
-from recon.remediation.trail import NOT_RUN, REFUSED_STALE, sends_write
+from recon.remediation.trail import NOT_RUN, REFUSED_STALE, STALE_REPLANS, sends_write
 from recon.store.id_sets import among
 
 S = ActionState
@@ -80,8 +80,10 @@ def restocks_in_flight(
     then a refused resend: the first write may have gone through). Neither a restock nor a
     refund's RETURN line may put these units back again; a human decides.
 
-    A restock Shopify refused as stale on its only send (``stale_refusals``) is known not to
-    have landed: its units are not counted, so the next run plans them again.
+    A restock Shopify refused as stale on its only send, below the cap (``planned_again``), is
+    known not to have landed: its units are not counted, so the next run plans them again.
+    The refusal at the cap is left to a person and still counts: a refund's RETURN line must
+    not put back a unit the person was told to restock by hand.
     """
     units: dict[tuple[str, str], list[str]] = {}
     sent = select(ActionEventRow.action_id).where(SENT)
@@ -89,9 +91,9 @@ def restocks_in_flight(
     was_sent = set(
         session.scalars(sent.where(among(ActionEventRow.action_id, [r.id for r in ended])))
     )
-    refused = set(stale_refusals(session, ended).values())
+    refused = planned_again(ended, stale_refusals(session, ended))
     for row in [*rows_in(session, shop, list(IN_FLIGHT), rma), *ended]:
-        if row.kind != ActionKind.RESTOCK or row.key in refused:
+        if row.kind != ActionKind.RESTOCK or row.id in refused:
             continue
         if row.state in IN_FLIGHT or row.id in was_sent:
             _add_units(units, row.rma, row.details)
@@ -115,6 +117,20 @@ def stale_refusals(session: Session, rows: Sequence[ActionRow | ActionView]) -> 
     }
     lost = answer_lost(session, sorted(ended))
     return {action_id: key for action_id, key in ended.items() if action_id not in lost}
+
+
+def planned_again(rows: Sequence[ActionRow | ActionView], refused: Mapping[int, str]) -> set[int]:
+    """Of the ``stale_refusals`` (id → key) among ``rows``, those the next run plans again:
+    each finding's first ``STALE_REPLANS`` - 1 refusals (``succession.past_held`` stops at the
+    cap, counting along one subject's keys: the same units unless the finding changed them).
+    The refusal at the cap is left in review, to a person."""
+    seen: dict[str, int] = {}
+    again: set[int] = set()
+    for row in sorted((r for r in rows if r.id in refused), key=lambda r: r.id):
+        seen[row.finding_key] = seen.get(row.finding_key, 0) + 1
+        if seen[row.finding_key] < STALE_REPLANS:
+            again.add(row.id)
+    return again
 
 
 def _add_units(units: dict[tuple[str, str], list[str]], rma: str, write: dict[str, Any]) -> None:

@@ -18,12 +18,18 @@ from recon.models import CLOSED_STATUSES, Finding, FindingStatus, OrderRecord
 from recon.remediation.actions import NEVER_SENT
 from recon.remediation.daily import answer_lost
 from recon.remediation.executor import ApplyReport, Executor
-from recon.remediation.facts import ledger_facts, never_run, restocked_units, stale_refusals
+from recon.remediation.facts import (
+    ledger_facts,
+    never_run,
+    planned_again,
+    restocked_units,
+    stale_refusals,
+)
 from recon.remediation.history import actions_as_of
 from recon.remediation.ledger import ActionView, list_actions
 from recon.remediation.planner import RmaContext, plan_actions
 from recon.remediation.preview import limits_preview
-from recon.remediation.trail import PLANNED_AGAIN_STATUS, STALE_REPLANS, not_run
+from recon.remediation.trail import PLANNED_AGAIN_STATUS, not_run
 from recon.remediation.views import report_row
 from recon.remediation.writes import GraphQLGateway
 from recon.store.snapshot import Snapshot
@@ -172,7 +178,7 @@ def _report_rows(
     """
     ended = [view.id for view in views if view.state in NEVER_SENT]
     lost = answer_lost(session, ended, before)
-    again = _planned_again(session, views)
+    again = planned_again(views, stale_refusals(session, views))
     rows = [report_row(view, may_have_landed=view.id in lost) for view in views]
     for row in rows:
         if row["id"] in lost:
@@ -180,22 +186,6 @@ def _report_rows(
         if row["id"] in again:
             row["status"] = PLANNED_AGAIN_STATUS
     return _ran_maybe(session, rows, before)
-
-
-def _planned_again(session: Session, views: list[ActionView]) -> set[int]:
-    """The restocks Shopify refused as stale that the next run plans again (``facts.
-    stale_refusals``: nothing written, no answer lost), below ``STALE_REPLANS`` refusals of
-    their finding's units: listed in review, they read as waiting for a person, who restocked
-    by hand what recon then restocked too. Counted per finding (``succession.past_held``
-    counts along one subject's keys: the same units, unless the finding changed them)."""
-    refused = stale_refusals(session, views)
-    seen: dict[str, int] = {}
-    again: set[int] = set()
-    for view in sorted((v for v in views if v.id in refused), key=lambda v: v.id):
-        seen[view.finding_key] = seen.get(view.finding_key, 0) + 1
-        if seen[view.finding_key] < STALE_REPLANS:
-            again.add(view.id)
-    return again
 
 
 def _ran_maybe(

@@ -100,6 +100,10 @@ def test_stock_that_keeps_moving_is_retried_a_bounded_number_of_times(sessions, 
     # Stock still: the last refusal stays the answer, for a human; recon sends nothing more.
     run(sessions, gateway, clock, findings=RESTOCK_702, run_id="run-still")
     assert len(_adjusts(gateway)) == STALE_REPLANS and _restocks(gateway) == []
+    # Left to a person, the unit counts as being restocked: a later refund's RETURN line must
+    # not put it back too, if the person restocks it by hand (review21H).
+    with sessions() as session:
+        assert restocks_in_flight(session, SHOP) == {("12345702", "2002"): ("L2002",)}
 
 
 def test_a_refusal_recorded_before_recon_planned_them_again_still_blocks(sessions, gateway, clock):
