@@ -121,14 +121,16 @@ def stale_refusals(session: Session, rows: Sequence[ActionRow | ActionView]) -> 
 
 def planned_again(rows: Sequence[ActionRow | ActionView], refused: Mapping[int, str]) -> set[int]:
     """Of the ``stale_refusals`` (id → key) among ``rows``, those the next run plans again:
-    each finding's first ``STALE_REPLANS`` - 1 refusals (``succession.past_held`` stops at the
-    cap, counting along one subject's keys: the same units unless the finding changed them).
+    each finding's first ``STALE_REPLANS`` - 1 refusals at a location (``succession.past_held``
+    stops at the cap, counting along one subject's keys, ``line@location``: the same units
+    unless the finding changed them).
     The refusal at the cap is left in review, to a person."""
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, object], int] = {}
     again: set[int] = set()
     for row in sorted((r for r in rows if r.id in refused), key=lambda r: r.id):
-        seen[row.finding_key] = seen.get(row.finding_key, 0) + 1
-        if seen[row.finding_key] < STALE_REPLANS:
+        units = (row.finding_key, row.details.get("location_id"))  # one restock per location
+        seen[units] = seen.get(units, 0) + 1
+        if seen[units] < STALE_REPLANS:
             again.add(row.id)
     return again
 

@@ -138,6 +138,9 @@ def report_row(view: ActionView, *, may_have_landed: bool = False) -> dict[str, 
     sent = None if ended else held_money(view.response, view.variables)
     sent_amount, sent_currency = sent or (None, None)
     return row | {
+        # A finding's units may go back to several locations, one restock each: the reports
+        # tell those apart by it (``reporting.data.waiting``).
+        "location_id": view.details.get("location_id") if view.kind == "restock" else None,
         "sent_amount": sent_amount,
         "sent_currency": sent_currency,
         "status": view.state,

@@ -68,14 +68,23 @@ def planned_again(
 def _current(
     actions: list[Mapping[str, Any]], open_keys: AbstractSet[str]
 ) -> Callable[[Mapping[str, Any]], bool]:
-    """Whether an intent is its break's latest while the break is open (``waiting``)."""
+    """Whether an intent is its break's latest while the break is open (``waiting``).
+
+    A restock is its break's latest at its location: a finding's units may go back to two
+    locations, one restock each, and the one done at B did not replace the one in review at
+    A (whose unit stayed off the shelf, and nobody was asked to put it back). A restock
+    replaced with fewer units, at the same location, still is replaced.
+    """
+
+    def at(a: Mapping[str, Any]) -> tuple[object, ...]:
+        return (a.get("rma"), a.get("kind"), a.get("finding_key"), a.get("location_id"))
+
     latest: dict[tuple[object, ...], int] = {}
     for a in actions:
-        at = (a.get("rma"), a.get("kind"), a.get("finding_key"))
-        latest[at] = max(latest.get(at, -1), int(a.get("id") or 0))
+        latest[at(a)] = max(latest.get(at(a), -1), int(a.get("id") or 0))
 
     def current(a: Mapping[str, Any]) -> bool:
-        replaced = latest[(a.get("rma"), a.get("kind"), a.get("finding_key"))] > int(a["id"])
+        replaced = latest[at(a)] > int(a["id"])
         return not replaced and a.get("finding_key") in open_keys
 
     return current

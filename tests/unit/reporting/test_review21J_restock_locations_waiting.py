@@ -14,8 +14,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from recon.remediation.ledger import ActionView
 from recon.remediation.views import report_row
 from recon.reporting.data import waiting
@@ -57,12 +55,6 @@ ACTIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review21J: waiting() keys 'replaced' by (rma, kind, finding_key), but a restock "
-    "finding has one intent per location: location A's restock in review is hidden from the "
-    "person who must put the unit back, because location B's intent has a higher id",
-)
 def test_restock_in_review_at_one_location_waits_beside_the_other_locations_done_one() -> None:
     listed = [a["id"] for a in waiting(ACTIONS, {FINDING})]
 
