@@ -18,12 +18,14 @@ setup: $(STAMP)
 demo: $(STAMP)  ## the nightly job end to end on the embedded default (sandbox + SQLite + outbox)
 	$(BIN)/python run_recon.py demo
 
-# One pytest-xdist worker more than the cores: many tests wait on a subprocess, a socket or a
-# lease's clock, so with one per core the cores idled about a third of the time (2 cores: tests
-# 9 min 26 s with two workers, 7 min 41 s with three). TEST_WORKERS=N overrides it.
-TEST_WORKERS ?= $(shell $(PY) -c 'import os; print((os.cpu_count() or 1) + 1)')
+# Two pytest-xdist workers more than the cores: many tests wait on a subprocess, a socket or a
+# lease's clock, so with one per core the cores idled about a third of the time. On 2 cores the
+# tests took 9 min 26 s with two workers, 7 min 41 s with three (an earlier suite); this suite
+# 8 min 20 s with three (1.64 cores busy) and 7 min 39 s with four (1.83). TEST_WORKERS=N
+# overrides it.
+TEST_WORKERS ?= $(shell $(PY) -c 'import os; print((os.cpu_count() or 1) + 2)')
 
-test: $(STAMP)  ## the whole test suite, one worker per core and one more (pytest-xdist)
+test: $(STAMP)  ## the whole test suite, one worker per core and two more (pytest-xdist)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)

@@ -124,7 +124,11 @@ def reclaim_stale(outbox_dir: Path, timeout: float = CLAIM_TIMEOUT) -> list[Path
         if not directory.is_dir() or not _stale(directory.name, timeout):
             continue
         # A ``.moving`` file is one its run died moving (``move``): its name is before the token.
-        for path in [*directory.glob("*.eml"), *directory.glob(f"*{MOVING_SUFFIX}")]:
+        try:
+            paths = [*directory.glob("*.eml"), *directory.glob(f"*{MOVING_SUFFIX}")]
+        except FileNotFoundError:
+            continue  # another run took this claim back and removed it since the listing
+        for path in paths:
             if _placed(path):
                 # Its run died between linking it where it was going (``sent/``, the outbox)
                 # and removing it here: it is there already, and taken back it would go twice.

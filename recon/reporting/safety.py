@@ -26,11 +26,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # 40,000-character note took 0.8 s per cell (quadratic), a 400,000-character one over a minute.
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Phone numbers need a leading + or separators between digit groups, so that RMA numbers and
-# Shopify ids (long bare digit strings) are never mistaken for phones.
+# Shopify ids (long bare digit strings) are never mistaken for phones. An international number
+# (+ and a country code) may be written in any grouping: "+33 6 12 34 56 78", "+44 7700 900123",
+# "+44 (0)20 7946 0958", "+15551234567"; it is a phone when it holds 8 to 15 digits (E.164 has at
+# most 15), so "+100.00" stays. A national one needs three groups: "(555)123-4567", "555 123 4567".
 _PHONE = re.compile(
-    r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]\d{3,4}[\s.-]\d{3,4}(?![\w])"
-    r"|\+\d{8,15}(?!\d)"
+    r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(\d{1,4}\))?(?:[\s.-]?\d{1,6}){1,7}(?![\w])"
+    r"|(?<![\w])(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?![\w])"
 )
+_E164_DIGITS = range(8, 16)
 EMAIL_PLACEHOLDER = "[email removed]"
 PHONE_PLACEHOLDER = "[phone removed]"
 
@@ -72,7 +76,16 @@ def looks_like_formula(text: str) -> bool:
 
 def scrub_pii(text: str) -> str:
     """Replace e-mail addresses and phone numbers with placeholders."""
-    return _PHONE.sub(PHONE_PLACEHOLDER, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
+    return _PHONE.sub(_phone_placeholder, _EMAIL.sub(EMAIL_PLACEHOLDER, text))
+
+
+def _phone_placeholder(match: re.Match[str]) -> str:
+    """The placeholder for a phone; an international-looking match of too few or too many digits
+    (a signed amount, a long id) is kept."""
+    text = match.group(0)
+    if text.startswith("+") and sum(ch.isdigit() for ch in text) not in _E164_DIGITS:
+        return text
+    return PHONE_PLACEHOLDER
 
 
 def clean_text(value: object, *, include_pii: bool = False) -> str:

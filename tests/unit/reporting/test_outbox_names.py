@@ -14,6 +14,9 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
 
+import pytest
+
+from recon import outbox as outbox_module
 from recon.delivery import deliver, read_eml, write_eml
 from recon.errors import DeliveryError, MailRefusedError, RecipientsRefusedError, permanent
 from recon.mail_messages import SHOP_HEADER, TEAM_HEADER
@@ -221,3 +224,34 @@ def test_two_runs_taking_back_one_stale_claim_at_once_put_it_back_once(tmp_path:
     assert sorted(len(paths) for paths in back) == [0, 1]
     assert copies(outbox) == {frozenset({A}): 1}
     assert not list((outbox / CLAIMS_DIR).rglob("*"))
+
+
+def test_a_claim_another_run_removes_after_the_listing_is_skipped_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs taking back stale claims at once: the other run takes this claim back and
+    removes its directory between this run's listing and its look inside. That claim is the
+    other run's now; this run goes on (it raised FileNotFoundError and its delivery stopped)."""
+    outbox = tmp_path / "outbox"
+    held = claim(write_eml(report(A, shop=None), outbox), holder="elsewhere:-:-:1:-")
+    assert held is not None
+    stale = outbox_module._stale
+
+    def taken_by_the_other_run(name: str, timeout: float) -> bool:
+        directory = outbox / CLAIMS_DIR / name
+        for path in directory.iterdir():
+            path.rename(outbox / path.name)
+        directory.rmdir()
+        return stale(name, timeout)
+
+    def scandir_too_late(self: Path, pattern: str) -> list[Path]:
+        # pathlib checks that the directory is there, then lists it: the other run removed it
+        # in between (the race CI met), and the listing raises.
+        raise FileNotFoundError(2, "No such file or directory", str(self))
+
+    monkeypatch.setattr(outbox_module, "_stale", taken_by_the_other_run)
+    monkeypatch.setattr(Path, "glob", scandir_too_late)
+    back = reclaim_stale(outbox, timeout=0.0)
+    monkeypatch.undo()
+    assert back == []
+    assert copies(outbox) == {frozenset({A}): 1}

@@ -21,11 +21,6 @@ from recon.reporting.safety import PHONE_PLACEHOLDER, clean_text
 PHONES = ["+33 6 12 34 56 78", "(555)123-4567", "+44 7700 900123"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22C: safety._PHONE misses common phone shapes (+33 6 12 34 56 78, "
-    "(555)123-4567...): kept whole in reports mailed without customer PII",
-)
 @pytest.mark.parametrize("phone", PHONES)
 def test_a_phone_number_in_an_acknowledgement_note_is_scrubbed(phone: str) -> None:
     """CX acknowledges a MISSING_REFUND paid by hand and notes how the customer was reached;
