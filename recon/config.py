@@ -28,7 +28,7 @@ from recon.config_outputs import ReportSettings as ReportSettings
 from recon.config_outputs import SmtpSettings as SmtpSettings
 from recon.config_outputs import Team as Team
 from recon.config_outputs import WarehouseEvent as WarehouseEvent
-from recon.config_values import EnvName, HttpUrl
+from recon.config_values import EnvName, HttpUrl, shown_env_name
 from recon.config_values import Section as _Section
 from recon.errors import ConfigError
 from recon.models import Category
@@ -369,42 +369,54 @@ class Settings(BaseSettings):
         if not env_name:
             raise ConfigError("a secret is needed but no environment variable is named for it")
         value = os.environ.get(env_name, "")
-        if not value:
-            key, what = self._naming(env_name)
+        variable, key, what = self._naming(env_name)
+        if not value and variable == env_name:
             raise ConfigError(
                 f"environment variable {env_name} is not set: it holds {what} ({key} names it); "
                 f"export {env_name}=... in the environment recon runs in (cron's too), or set "
                 f"{key} to the variable that holds it"
             )
+        if not value:
+            raise ConfigError(
+                f"the environment variable {key} names is not set: it holds {what}; the value "
+                f"of {key} is not shown because it does not look like a variable name (upper "
+                "case letters, digits and _, e.g. RECON_LOOP_API_KEY): was the secret itself "
+                f"pasted there? Set {key} to the name of the variable that holds it, and export "
+                "that variable in the environment recon runs in (cron's too)"
+            )
         if not value.isprintable():
             # A key file's line break (kubectl create secret --from-file) or a character pasted
             # with the key: no header or SMTP login can carry it, and every request would be
             # retried until the run gave up. Never echoed, not even in part.
-            key, what = self._naming(env_name)
             raise ConfigError(
-                f"environment variable {env_name} holds {what} ({key} names it) with a line "
+                f"environment variable {variable} holds {what} ({key} names it) with a line "
                 "break, tab or other invisible control character in it (a file's final newline "
-                f"read with it?); set {env_name} to the credential alone"
+                f"read with it?); set {variable} to the credential alone"
             )
         if header and not value.isascii():
-            key, what = self._naming(env_name)
             raise ConfigError(
-                f"environment variable {env_name} holds {what} ({key} names it) with a "
+                f"environment variable {variable} holds {what} ({key} names it) with a "
                 "character beyond ASCII (a typographic quote or dash pasted with it?), which "
-                f"no HTTP header carries; set {env_name} to the credential as issued"
+                f"no HTTP header carries; set {variable} to the credential as issued"
             )
         if header and value != value.strip():
             # h11 refuses a header value with a space at an end, as it does a line break.
-            key, what = self._naming(env_name)
             raise ConfigError(
-                f"environment variable {env_name} holds {what} ({key} names it) with a space "
-                f"at its start or end, which no HTTP header carries; set {env_name} to the "
+                f"environment variable {variable} holds {what} ({key} names it) with a space "
+                f"at its start or end, which no HTTP header carries; set {variable} to the "
                 "credential alone"
             )
         return value
 
-    def _naming(self, env_name: str) -> tuple[str, str]:
-        """The ``[section] key`` that names ``env_name``, and what the secret is."""
+    def _naming(self, env_name: str) -> tuple[str, str, str]:
+        """The variable as messages write it, the ``[section] key`` that names it, and what the
+        secret is.
+
+        The variable's name is written only if it looks like one (``shown_env_name``), else
+        the name is "(name not shown)": a Loop key or a password pasted in the name's place is
+        a valid name too, and the message goes to stderr (cron's mail, the job log).
+        """
+        variable = env_name if shown_env_name(env_name) else "(name not shown)"
         smtp = self.delivery.smtp
         for key, named, what in (
             ("[shop] token_env", self.shop.token_env, "the Shopify Admin API access token"),
@@ -413,8 +425,8 @@ class Settings(BaseSettings):
             ("[delivery.smtp] password_env", smtp.password_env, "the SMTP password"),
         ):
             if named == env_name:
-                return key, what
-        return "a *_env setting", "a secret"
+                return variable, key, what
+        return variable, "a *_env setting", "a secret"
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -13,14 +13,18 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from recon.sources.redact import SHOPIFY_TOKEN_PREFIXES
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-# Shopify access-token prefixes: a token pasted where its variable's name belongs.
-_TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_")
+# A variable's name as people write them (RECON_LOOP_API_KEY, SMTP_PASSWORD_2): upper case,
+# digits and _, no 16 letters or digits in a row. A key or token has such a run (Shopify's 32 hex,
+# Loop's 36 letters and digits, an AWS key id's 20, a base32 secret's 16), a password lower case.
+_CONVENTIONAL_ENV_NAME = re.compile(r"(?![A-Z0-9_]*[A-Z0-9]{16})[A-Z_][A-Z0-9_]{0,63}")
 
 
 def _env_name(value: str) -> str:
     """An environment variable's name, never a secret pasted in its place."""
-    if not _ENV_NAME.fullmatch(value) or value.lower().startswith(_TOKEN_PREFIXES):
+    if not _ENV_NAME.fullmatch(value) or value.lower().startswith(SHOPIFY_TOKEN_PREFIXES):
         raise ValueError(
             "must name the environment variable that holds the secret (letters, digits, _), "
             "not the secret itself"
@@ -29,6 +33,15 @@ def _env_name(value: str) -> str:
 
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+def shown_env_name(value: str) -> bool:
+    """Whether a ``*_env`` value may be written in a message: only a conventional variable
+    name is. A Loop key or a password of letters and digits is a valid name, so it loads, and a
+    message saying that "variable" is unset would print the credential to stderr (cron's mail,
+    the job log); messages name the ``[section] key`` instead.
+    """
+    return _CONVENTIONAL_ENV_NAME.fullmatch(value) is not None
 
 
 def _http_url(value: str) -> str:

@@ -25,8 +25,13 @@ _HEADER_LINE = re.compile(
     re.I,
 )
 _QUERY_PAIR = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&\s'\"#]+)")
-# Shopify token prefixes (shpat_ admin, shpca_ custom app, shppa_ private, shpss_ shared secret).
-_SHOPIFY_TOKEN = re.compile(r"\bshp(?:at|ca|pa|ss|ua)_[A-Za-z0-9]+")
+# Shopify token prefixes (shpat_ admin, shpca_ custom app, shppa_ private, shpss_ shared secret,
+# shpua_ user access). One list: the settings refuse a ``*_env`` value with one of them
+# (``recon.config_values``), and the logs mask a token that starts with one.
+SHOPIFY_TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_", "shpss_", "shpua_")
+_SHOPIFY_TOKEN = re.compile(
+    r"\b(?:" + "|".join(map(re.escape, SHOPIFY_TOKEN_PREFIXES)) + r")[A-Za-z0-9]+"
+)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -10,7 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from recon.config import RemediationMode, load_settings
+from recon.config_values import shown_env_name
 from recon.errors import ConfigError
+from recon.sources.redact import MASK, SHOPIFY_TOKEN_PREFIXES, redact_text
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -95,6 +97,7 @@ TOKEN = "shpat_" + "0123456789abcdef" * 2  # a fake token
     ("text", "key"),
     [
         (f'[shop]\ntoken_env = "{TOKEN}"\n', "shop.token_env"),
+        (f'[shop]\ntoken_env = "{TOKEN.replace("shpat_", "shpua_")}"\n', "shop.token_env"),
         (f'[loop]\napi_key_env = "{TOKEN} "\n', "loop.api_key_env"),
         (f'[delivery.smtp]\npassword_env = "pa ss {TOKEN}"\n', "delivery.smtp.password_env"),
         (f'[store]\nurl = ["postgresql://recon:{TOKEN}@db/recon"]\n', "store.url"),
@@ -110,6 +113,32 @@ def test_a_secret_in_the_wrong_place_is_refused_and_not_echoed(
     message = str(info.value)
     assert key in message and "value not shown" in message
     assert TOKEN not in message and "0123456789abcdef" not in message
+
+
+@pytest.mark.parametrize("prefix", SHOPIFY_TOKEN_PREFIXES)
+def test_every_token_the_logs_mask_is_refused_as_a_variable_name(
+    tmp_path: Path, prefix: str
+) -> None:
+    """One list of Shopify's token prefixes: a token the redactor masks is refused at load."""
+    token = prefix + "0123456789abcdef" * 2
+    assert redact_text(token) == MASK
+    with pytest.raises(ConfigError, match=r"shop\.token_env"):
+        load_settings(write(tmp_path, f'[shop]\ntoken_env = "{token}"\n'))
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("RECON_LOOP_API_KEY", True),
+        ("SMTP_PASSWORD_2", True),
+        ("b7e3f1a9c2d44e0f8a6b5c3d2e1f0a9b", False),  # a key: lower case hex
+        ("AKIAIOSFODNN7EXAMPLE", False),  # upper case, but 20 letters and digits in a row
+        ("Winter2026Sunshine", False),  # a password
+        ("loop_key", False),  # a valid name, but not written as one
+    ],
+)
+def test_only_a_conventional_variable_name_is_shown(value: str, *, shown: bool) -> None:
+    assert shown_env_name(value) is shown
 
 
 def test_an_ordinary_bad_value_is_still_shown(tmp_path: Path) -> None:
