@@ -30,6 +30,7 @@ from recon.errors import ConfigError, RunInterruptedError, exit_code_of
 from recon.fetch import FetchPlan, LostLock, Window, fetch
 from recon.interrupt import Interrupt
 from recon.ports import LoopSource, ShopifySource
+from recon.sources.loop_windows import FURTHEST_ZONE, WINDOW_OVERLAP
 from recon.store.bookkeeping import RunStatus
 from recon.store.sql import SqlStore
 from recon.sync import (
@@ -62,6 +63,27 @@ def split_windows(start: datetime, end: datetime, days: int) -> list[Window]:
         windows.append((cursor, min(cursor + step, end)))
         cursor += step
     return windows
+
+
+def loop_window(window: Window, windows: list[Window]) -> Window:
+    """What Loop is asked for to read ``window`` of ``windows`` (the range, in order) in full.
+
+    Loop's zone for ``from``/``to`` is not documented (loop-returns-api.md §6 trap 6). A server
+    reading them as wall time in the shop's zone shifts every window alike, so windows that
+    meet still meet, but the range's own ends move: behind UTC its first hours are read by
+    nothing, ahead of UTC its last. The nightly look-back re-reads far more than that; a
+    backfill has none, so the range's first window starts, and its last ends, the furthest UTC
+    offset (14 hours) beyond the range. The others start a little early, as the client's own
+    windows do (``recon.sources.loop_windows.split_windows``), for a row on a boundary under
+    either reading of inclusive bounds. Reading more is safe: upserts are idempotent and an
+    older copy never replaces a newer one. Only Loop's side widens; the checkpoint, Shopify's
+    windows and the watermarks keep ``window``.
+    """
+    lo, hi = window
+    lo -= FURTHEST_ZONE if window == windows[0] else WINDOW_OVERLAP
+    if window == windows[-1]:
+        hi += FURTHEST_ZONE
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -237,7 +259,8 @@ def backfill(
                 # The orders a mirrored Loop return names that changed since the mirror read
                 # them are read in full, as a nightly's (``recon.fetch.changed_orders``).
                 batch = fetch(
-                    FetchPlan.for_window(window), loop, shopify, interrupt=interrupt,
+                    FetchPlan.for_window(window, loop=loop_window(window, windows)),
+                    loop, shopify, interrupt=interrupt,
                     stopped=functools.partial(stop.during, window), lost_lock=lost_lock,
                     order_versions=store.returned_order_versions,
                 )  # fmt: skip

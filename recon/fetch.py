@@ -60,10 +60,11 @@ class FetchPlan:
     return_details: tuple[LoopReturnRecord, ...] = ()
 
     @classmethod
-    def for_window(cls, window: Window) -> FetchPlan:
-        """Every stream over the same window (a backfill window)."""
+    def for_window(cls, window: Window, *, loop: Window | None = None) -> FetchPlan:
+        """Every stream over the same window (a backfill window); Loop's over ``loop`` if given
+        (``recon.backfill.loop_window``: wider, Loop's zone for its bounds being unknown)."""
         return cls(
-            loop=dict.fromkeys(LOOP_STATES, window),
+            loop=dict.fromkeys(LOOP_STATES, loop or window),
             sweep=window,
             updated=window,
             payouts=window,

@@ -12,8 +12,10 @@ list gave it, with an entry saying its refund link is unknown, and asked again l
 Time zone of ``from``/``to`` (trap 6, unknown): windows are sent in UTC with an explicit ``Z``. A
 server that ignored the zone and read them in the shop's zone would shift a window by at most
 ±14 hours; the nightly look-back (``[sync] lookback_hours``, 72 by default) re-reads far more than
-that, so such a shift can delay a return by a night but never lose it. The page-edge re-read of
-one second would miss entirely, so it finds and keeps the shift (``_edge_second``).
+that, so such a shift can delay a return by a night but never lose it. A backfill has no
+look-back: it asks Loop for 14 hours more at each end of its range (``recon.backfill.loop_window``).
+The page-edge re-read of one second would miss entirely, so it finds and keeps the shift
+(``_edge_second``).
 """
 
 from __future__ import annotations
@@ -322,8 +324,9 @@ class LoopClient:
         elif not start - FURTHEST_ZONE <= edge <= end + FURTHEST_ZONE:
             return  # no zone explains it: a server that ignored the window, nothing to re-read
         # An edge just outside it is a server that read the window in another zone: its rows
-        # are served by no other query of this window (a backfill's windows abut), so the
-        # second is re-read whole, and the zone search below runs for it as for any other edge.
+        # are served by no other query of this window (a backfill's windows barely overlap), so
+        # the second is re-read whole, and the zone search below runs for it as for any other
+        # edge.
         tried = self._zone_shift or timedelta(0)
         items = self._read_between(params, low + tried, high + tried)
         if holds_second(items, second):

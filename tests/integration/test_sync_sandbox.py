@@ -21,7 +21,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:  # tests/ is not a package; the helpers are imported by path
     sys.path.insert(0, _ROOT)
 
-from recon.backfill import CRASH_ENV, backfill  # noqa: E402
+from recon.backfill import CRASH_ENV, backfill, loop_window, split_windows  # noqa: E402
 from recon.sandbox.generator import generate_world  # noqa: E402
 from recon.sandbox.world import World  # noqa: E402
 from recon.sandbox.world_io import dump_world  # noqa: E402
@@ -174,7 +174,10 @@ def test_a_killed_backfill_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         uninterrupted = mirror_records(whole)
         whole.close()
         whole_froms = _loop_froms(rig.log.requests[before_whole:])
-    done_froms = {w.strftime("%Y-%m-%dT%H:%M:%SZ") for w, _ in committed}
+    # Loop is asked a little more than each window (``loop_window``): its own ``from``.
+    windows = split_windows(start, end, sync_settings_for_tests().backfill_window_days)
+    loop_starts = (loop_window(w, windows)[0] for w in committed)
+    done_froms = {lo.strftime("%Y-%m-%dT%H:%M:%SZ") for lo in loop_starts}
     assert done_froms <= whole_froms  # an uninterrupted run does fetch those windows
     assert loop_froms and not (loop_froms & done_froms), "a committed window was fetched again"
     assert total_windows > 2

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from recon.backfill import CRASH_ENV, backfill, split_windows
+from recon.backfill import CRASH_ENV, backfill, loop_window, split_windows
 from recon.bootstrap import App
 from recon.clock import VirtualClock
 from recon.config import Settings, SyncSettings
@@ -64,6 +64,22 @@ def test_windows_cover_the_range_without_gaps() -> None:
     ]
     with pytest.raises(ConfigError):
         split_windows(EPOCH, EPOCH, 3)
+
+
+def test_loop_reads_reach_past_the_range_ends_and_overlap_between_windows() -> None:
+    """Loop's zone for from/to is unknown (trap 6): 14 hours more at the range's two ends, ten
+    minutes of overlap between windows; a one-window range gets both ends."""
+    wins = split_windows(EPOCH, EPOCH + timedelta(days=8), 3)
+    assert [loop_window(w, wins) for w in wins] == [
+        (EPOCH - timedelta(hours=14), EPOCH + timedelta(days=3)),
+        (EPOCH + timedelta(days=3, minutes=-10), EPOCH + timedelta(days=6)),
+        (EPOCH + timedelta(days=6, minutes=-10), EPOCH + timedelta(days=8, hours=14)),
+    ]
+    (only,) = split_windows(EPOCH, EPOCH + timedelta(days=1), 3)
+    assert loop_window(only, [only]) == (
+        EPOCH - timedelta(hours=14),
+        EPOCH + timedelta(days=1, hours=14),
+    )
 
 
 def test_a_finished_backfill_rerun_fetches_nothing(mirror: SqlStore, clock: VirtualClock) -> None:

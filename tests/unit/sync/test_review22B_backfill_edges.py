@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from recon.backfill import backfill
 from recon.clock import VirtualClock
@@ -93,22 +92,12 @@ def test_control_the_scripted_loop_serves_a_mid_range_return(tmp_path: Path) -> 
     assert _mirrored_after_backfill(tmp_path, -5.0, START + timedelta(days=4)) == {"4242"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22B: backfill Loop windows start exactly at --from with no overlap; a Loop "
-    "reading from/to in a zone behind UTC (trap 6) never serves the range's first hours",
-)
 def test_a_return_updated_in_the_first_hours_of_the_range_is_backfilled(tmp_path: Path) -> None:
     """A US shop (UTC-5): a return updated at 02:00 UTC on --from's day is in the range asked
     for, but Loop reads 'from=...T00:00:00Z' as 05:00 UTC and nothing else reads those hours."""
     assert _mirrored_after_backfill(tmp_path, -5.0, START + timedelta(hours=2)) == {"4242"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22B: backfill Loop windows end exactly at --to with no overlap; a Loop "
-    "reading from/to in a zone ahead of UTC (trap 6) never serves the range's last hours",
-)
 def test_a_return_updated_in_the_last_hours_of_the_range_is_backfilled(tmp_path: Path) -> None:
     """An Australian shop (UTC+10): a return updated 3 hours before --to is in the range, but
     Loop reads 'to=...T00:00:00Z' as 14:00 UTC the day before; the nightly watermarks are a
