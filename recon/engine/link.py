@@ -48,8 +48,9 @@ def refund_facts(
     ``pending_old`` (a pending refund transaction processed more than ``pending_days`` before
     ``as_of``), ``bounced`` (a refund transaction of it bounced: ``back``, per transaction
     row, from ``bounced``), ``listed_by_loop`` (why its RMAs come from Loop's record, see
-    ``_loop_disagrees``; 0 for most), ``rma_elsewhere`` (its note's one RMA is a return of
-    another order: ``_on_other_orders``) and the id codes ``refund_code`` and ``rma_code``.
+    ``_loop_disagrees``, or from its own lines, ``name_siblings``; 0 for most),
+    ``rma_elsewhere`` (its note's one RMA is a return of another order: ``_on_other_orders``)
+    and the id codes ``refund_code`` and ``rma_code``.
     """
     # Columns are collected in a dict and framed once: adding them one by one to a 1M-row
     # frame made pandas re-copy its blocks (issue H10). Sums run on refund codes (issue H18).
@@ -65,9 +66,12 @@ def refund_facts(
     beside = (counts >= 2) & (out["n_rmas"] == 1)
     elsewhere |= _on_other_orders(frames, codes, beside, out["rma_code"])
     # A note naming an RMA that mentions another return of its order names it too, whatever
-    # shape the grammar missed ("RMA 12345, $150.00, 12346"): AMBIGUOUS_RMA, not a silent pick.
-    name_siblings(frames, codes, out)
-    out["listed_by_loop"] = _loop_disagrees(frames, codes, out)
+    # shape the grammar missed ("RMA 12345, $150.00, 12346"), and so does one whose refund's
+    # lines are that return's units: AMBIGUOUS_RMA, not a silent pick.
+    by_lines = name_siblings(frames, codes, out)
+    reason = _loop_disagrees(frames, codes, out)
+    reason[(reason == 0) & by_lines] = LINES_NAME_ANOTHER
+    out["listed_by_loop"] = reason
     # Still one RMA, a return of another order's (not the order number, not made ambiguous).
     out["rma_elsewhere"] = elsewhere & (out["n_rmas"] == 1) & (out["rma_code"] < 0)
     row = codes.of("refunds", "refund_id")
@@ -224,11 +228,13 @@ def _drop_order_number_beside(
     return counts
 
 
-# Why a refund's RMAs come from Loop's record (facts column ``listed_by_loop``; 0: they don't).
-LOOP_LISTS_SEVERAL, LOOP_DISAGREES = 1, 2
+# Why a refund's RMAs come from Loop's record or its own lines (facts column ``listed_by_loop``;
+# 0: from its note alone).
+LOOP_LISTS_SEVERAL, LOOP_DISAGREES, LINES_NAME_ANOTHER = 1, 2, 3
 LISTED_DETAILS = {
     LOOP_LISTS_SEVERAL: "Loop lists the refund on several returns",
     LOOP_DISAGREES: "the note and Loop's record name different returns",
+    LINES_NAME_ANOTHER: "the refund's lines are units of a return its note does not name",
 }
 
 

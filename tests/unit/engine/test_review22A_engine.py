@@ -48,11 +48,6 @@ def two_returns_one_refund(amount: str) -> set[tuple[str, str]]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22A: a refund linked to one return that restocks another return's line item "
-    "leaves that unit MISSING_RESTOCK: recon restocks a unit Shopify already restocked",
-)
 def test_a_unit_restocked_by_a_refund_of_another_rma_is_not_missing_a_restock() -> None:
     """DESIGN decision 9: "A refund with restockType: RETURN already restocks: never adjust
     inventory for the same unit twice." Refund 500 (note "Loop RMA #12345") restocked line item
@@ -65,11 +60,6 @@ def test_a_unit_restocked_by_a_refund_of_another_rma_is_not_missing_a_restock() 
     assert ("MISSING_RESTOCK", "rma=12346,line=1346") not in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22A: a refund whose note names 12345 but whose lines and money cover 12346 "
-    "too leaves 12346 MISSING_REFUND: recon proposes paying it a second time",
-)
 def test_a_refund_paying_two_returns_lines_does_not_leave_the_second_owed() -> None:
     """One 40.00 refund of order 100, note "Loop RMA #12345", refunding and restocking the
     line items of both returns (20.00 each): the customer has 12346's money. findings.md link 1

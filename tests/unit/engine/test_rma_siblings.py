@@ -147,13 +147,15 @@ def test_a_note_on_an_order_with_one_return_is_not_scanned_for_others() -> None:
 def test_a_note_naming_an_unknown_rma_and_mentioning_a_return_of_its_order_names_both() -> None:
     """A mistyped RMA (55555, no return's) beside 12346, a return of the refund's order: the
     refund is not an UNKNOWN_RMA that Loop's own record could then tie to 12345 alone; it is
-    AMBIGUOUS_RMA naming 55555 and 12346, and 12346 is not reported unpaid."""
+    AMBIGUOUS_RMA naming 55555 and 12346, and 12346 is not reported unpaid. Its lines refund
+    and restock 12345's unit too (line item 1345), so it names 12345 last, and 12345 is not
+    reported unpaid or not restocked either (review 22A)."""
     result = one_refund_of_two_returns("RMA 55555, $40.00, 12346")
-    assert ("AMBIGUOUS_RMA", "refund=500") in keyset(result)
-    assert ("MISSING_REFUND", "rma=12346") not in keyset(result)
-    assert ("UNKNOWN_RMA", "refund=500") not in keyset(result)
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
     (ambiguous,) = [f for f in result.findings if f.category.value == "AMBIGUOUS_RMA"]
-    assert ambiguous.detail == "the note names several RMAs: 55555, 12346"
+    assert ambiguous.detail == (
+        "the refund's lines are units of a return its note does not name: 55555, 12346, 12345"
+    )
 
 
 def test_only_notes_of_refunds_on_orders_with_several_returns_are_read(
@@ -185,3 +187,74 @@ def test_only_notes_of_refunds_on_orders_with_several_returns_are_read(
     )
     assert read == ["RMA 12345, $40.00, 12346"]
     assert ("AMBIGUOUS_RMA", "refund=502") in keyset(result)
+
+
+def _one_item_returned_twice(refund_qty: int, amount: str) -> ReconResult:
+    """Order 100 sold two units of line item 1345; return 12345 returned one (Loop line 91345)
+    and return 12346 the other (91346). Refund 500, "Loop RMA #12345", refunds ``amount`` and
+    restocks ``refund_qty`` units of 1345."""
+    return run(
+        ret("12345"),
+        ret("12346", lines=(line("1345", "SKU-A", uid="91346"),)),
+        order(),
+        payout(),
+        refund(
+            "500",
+            "Loop RMA #12345",
+            (txn("600", amount),),
+            lines=(rline("1345", "SKU-A", qty=refund_qty),),
+        ),
+        bt("8600", "600", amount),
+    )
+
+
+def test_a_refund_of_one_unit_of_an_item_two_returns_hold_links_to_its_note() -> None:
+    """Each return holds one unit of line item 1345: a refund of one unit noted 12345 is
+    12345's (its return holds the unit), not a reason to hold both. 12346 is still owed."""
+    result = _one_item_returned_twice(1, "20.00")
+    assert ("AMBIGUOUS_RMA", "refund=500") not in keyset(result)
+    assert ("MISSING_REFUND", "rma=12346") in keyset(result)
+    assert dict(zip(result.links["refund_id"], result.links["rma"], strict=True)) == {
+        "500": "12345"
+    }
+
+
+def test_a_refund_of_more_units_than_its_return_holds_names_the_other_return() -> None:
+    """The same refund noted 12345 restocks both units of 1345 (40.00): the second unit is
+    12346's, which Shopify restocked and the customer was paid for. It is AMBIGUOUS_RMA naming
+    both, and 12346 is neither unpaid nor missing a restock."""
+    result = _one_item_returned_twice(2, "40.00")
+    assert keyset(result) == {("AMBIGUOUS_RMA", "refund=500")}
+    (finding,) = result.findings
+    assert finding.detail == (
+        "the refund's lines are units of a return its note does not name: 12345, 12346"
+    )
+
+
+def test_lines_do_not_name_a_return_for_a_note_naming_none_of_its_order() -> None:
+    """A note whose one RMA is another order's (77777, order 200) ties the refund to no return
+    of its own order: its lines are the heuristic's to read, which links it to 12346 (amount
+    and SKUs match), not AMBIGUOUS_RMA."""
+    result = run(
+        ret("12345"),
+        ret("12346", lines=(line("1346", "SKU-B"),)),
+        ret("77777", "200", lines=(line("1777", "SKU-C"),)),
+        order(),
+        order("200"),
+        payout(),
+        refund("500", "Loop RMA #12345", (txn("600", "20.00"),), lines=(rline("1345", "SKU-A"),)),
+        refund("501", "Loop RMA #77777", (txn("601", "20.00"),), lines=(rline("1346", "SKU-B"),)),
+        refund(
+            "502",
+            "Loop RMA #77777",
+            (txn("602", "20.00"),),
+            order_id="200",
+            lines=(rline("1777", "SKU-C"),),
+        ),
+        bt("8600", "600", "20.00"),
+        bt("8601", "601", "20.00"),
+        bt("8602", "602", "20.00"),
+    )
+    assert ("AMBIGUOUS_RMA", "refund=501") not in keyset(result)
+    links = dict(zip(result.links["refund_id"], result.links["rma"], strict=True))
+    assert links == {"500": "12345", "501": "12346", "502": "77777"}
