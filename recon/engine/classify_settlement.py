@@ -65,6 +65,10 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     A refund transaction with no id (frames built directly; ``build_frames`` refuses one) is
     left out: a balance transaction names it by that id and UNSETTLED_REFUND is keyed by it.
     Its money still counts for its refund (link.refund_facts).
+    Adds ``moves_money``: a 0.00 transaction (a restock-only refund's) took nothing from the
+    balance, so no balance transaction or payout will ever carry it and it needs no settling
+    (no UNSETTLED_REFUND, no "(none)" payout on the Matched sheet); it is still listed, as a
+    transaction of its refund.
     """
     txn = frames.transactions
     ok = np.flatnonzero(
@@ -102,6 +106,8 @@ def settle(frames: Frames, codes: Codes, back: np.ndarray) -> pd.DataFrame:
     out = {
         c: keys.raw(txn[c]) if everything else keys.raw(txn[c]).take(ok) for c in _SETTLED_COLUMNS
     }
+    moves = (txn["amount_minor"].to_numpy() != 0) | (txn["amount_shop_minor"].to_numpy() != 0)
+    out["moves_money"] = moves if everything else moves[ok]
     out["has_bt"] = at >= 0
     out["settled"] = keys.take(settled, at, False)
     out["bad"] = keys.take(bad, at, False)
@@ -128,9 +134,12 @@ def _payout_status(frames: Frames, codes: Codes) -> np.ndarray:
 def classify_unsettled(
     settled: pd.DataFrame, links: pd.DataFrame, as_of: datetime, after_days: int
 ) -> pd.DataFrame:
-    """UNSETTLED_REFUND per transaction (findings.md), amount in shop money."""
+    """UNSETTLED_REFUND per transaction (findings.md), amount in shop money; none for a
+    transaction that moved no money (``settle``'s ``moves_money``): nothing to pay out."""
     old = settled["processed_at"] < as_of - timedelta(days=after_days)
-    mask = (old & (~settled["has_bt"] | ~settled["settled"])) | settled["bad"]
+    mask = ((old & (~settled["has_bt"] | ~settled["settled"])) | settled["bad"]) & settled[
+        "moves_money"
+    ]
     hit = settled[mask]
     if hit.empty:
         return no_rows()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -298,13 +298,14 @@ def build_frames(
     """Build the engine's frames from mirrored records.
 
     Refund transactions come from ``RefundRecord.transactions``. Duplicate records (same natural
-    id) keep the last one, as the mirror's upsert would.
+    id) keep the last one, as the mirror's upsert would; a return's or a refund's lines,
+    transactions and Loop refund ids come from that copy only (``_last_copies``).
 
     Raises:
         recon.money.MoneyError: never for records built by sources (they validate currencies).
     """
-    ret_rows, line_rows, ref_rows = _return_rows(returns)
-    refund_rows, refund_line_rows, txn_rows = _refund_rows(refunds)
+    ret_rows, line_rows, ref_rows = _return_rows(_last_copies(returns))
+    refund_rows, refund_line_rows, txn_rows = _refund_rows(_last_copies(refunds))
     order_rows = [
         {
             "order_id": o.id,
@@ -349,10 +350,10 @@ def build_frames(
         for g in gift_cards
     ]
     frames = Frames(
-        returns=_dedupe(_frame(ret_rows, RETURN_COLUMNS), "rma"),
+        returns=_frame(ret_rows, RETURN_COLUMNS),
         return_lines=_frame(line_rows, RETURN_LINE_COLUMNS),
         orders=_dedupe(_frame(order_rows, ORDER_COLUMNS), "order_id"),
-        refunds=_dedupe(_frame(refund_rows, REFUND_COLUMNS), "refund_id"),
+        refunds=_frame(refund_rows, REFUND_COLUMNS),
         refund_lines=_frame(refund_line_rows, REFUND_LINE_COLUMNS),
         transactions=_dedupe(_frame(txn_rows, TRANSACTION_COLUMNS), "transaction_id"),
         payouts=_dedupe(_frame(payout_rows, PAYOUT_COLUMNS), "payout_id"),
@@ -373,6 +374,22 @@ def _source_transaction(b: BalanceTransactionRecord) -> str | None:
     if b.source_order_transaction_id or str(b.type).upper() != "REFUND_FAILURE":
         return b.source_order_transaction_id
     return b.source_id
+
+
+_Parent = TypeVar("_Parent", LoopReturnRecord, RefundRecord)
+
+
+def _last_copies(records: Iterable[_Parent]) -> list[_Parent]:
+    """Each id's last record, where ``_dedupe`` keeps it (its last position).
+
+    Returns and refunds are deduplicated as records, before their rows are made: a frame of
+    parents deduplicated by ``_dedupe`` kept every copy's child rows, so a one-unit return
+    read twice counted two units (MISSING_RESTOCK) and a refund read twice restocked its
+    unit twice (GHOST_INVENTORY). The upsert this mirrors replaces a record with its children.
+    """
+    listed = list(records)
+    last = {r.id: i for i, r in enumerate(listed)}
+    return [r for i, r in enumerate(listed) if last[r.id] == i]
 
 
 def _dedupe(frame: pd.DataFrame, key: str) -> pd.DataFrame:

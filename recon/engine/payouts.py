@@ -122,14 +122,16 @@ def payout_columns(
     ``txn_at`` that of every one. An RMA none of whose refunds is in a payout names none. One
     part paid out and part not (a second refund after the first was paid out, at a month's
     close) read "P1 / PAID" beside its whole refunded total, as if all of it were in P1: each
-    transaction in no payout adds the pair ``(none)`` / its balance's payout status (PENDING).
+    transaction in no payout adds the pair ``(none)`` / its balance's payout status (PENDING),
+    unless it moved no money (``moves_money``, a 0.00 restock-only refund's): no payout will
+    ever carry it, and "(none) / PENDING" would read as money still to be paid out.
     """
     ids = keys.join_rows(paid_at, txn["payout_id"], size, at)
     states = keys.join_rows(paid_at, txn["payout_state"], size, at)
     paid = np.flatnonzero(paid_at >= 0)
     slot = paid_at[paid]
     per_slot_paid = np.bincount(slot, minlength=size)
-    unpaid = np.flatnonzero((txn_at >= 0) & (paid_at < 0))
+    unpaid = np.flatnonzero((txn_at >= 0) & (paid_at < 0) & txn["moves_money"].to_numpy(bool))
     unpaid = unpaid[per_slot_paid[txn_at[unpaid]] > 0]  # beside a paid one of the same RMA
     several = paid[(per_slot_paid[slot] > 1) | _has(txn_at[unpaid], slot, size)]
     if several.size == 0:

@@ -170,6 +170,7 @@ def test_unsettled_joins_only_the_hit_refunds_links() -> None:
             "amount_shop_minor": np.arange(n, dtype=np.int64) * 100,
             "shop_currency": ["USD"] * n,
             "processed_at": pd.Timestamp("2026-01-01", tz="UTC"),
+            "moves_money": True,
             "has_bt": [False, True, False, True, True, False],
             "settled": [False, False, False, True, True, False],
             "bad": [False, True, False, False, False, False],

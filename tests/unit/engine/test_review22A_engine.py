@@ -73,11 +73,6 @@ def test_a_refund_paying_two_returns_lines_does_not_leave_the_second_owed() -> N
     assert ("MISSING_REFUND", "rma=12346") not in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22A: build_frames keeps the last record of a repeated id but every copy's "
-    "lines: a return passed twice has its units counted twice (false MISSING_RESTOCK)",
-)
 def test_a_return_passed_twice_keeps_one_copy_of_its_units() -> None:
     """build_frames: "Duplicate records (same natural id) keep the last one, as the mirror's
     upsert would." Return 12345 read twice (open in transit, then closed and processed) keeps
@@ -99,11 +94,6 @@ def test_a_return_passed_twice_keeps_one_copy_of_its_units() -> None:
     assert ("SKU_MISMATCH", "rma=12345") not in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22A: build_frames keeps every copy's refund lines of a repeated refund: its "
-    "restock is counted twice (false GHOST_INVENTORY)",
-)
 def test_a_refund_passed_twice_restocks_its_unit_once() -> None:
     """Refund 500 of return 12345 (one unit, restocked) read twice: build_frames keeps one
     refund row and one transaction row, but both copies' refund lines, so the unit reads as
@@ -114,11 +104,6 @@ def test_a_refund_passed_twice_restocks_its_unit_once() -> None:
     assert keyset(reconcile(frames, EngineSettings(), AS_OF)) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review22A: a 0.00 SUCCESS shopify_payments refund transaction is UNSETTLED_REFUND "
-    "for ever: no balance transaction will ever settle nothing",
-)
 def test_a_zero_amount_refund_transaction_is_not_unsettled() -> None:
     """An exchange return 12345 (nothing owed to the card) processed by a restock-only refund
     500 ("Loop RMA #12345") 20 days ago whose one transaction is 0.00 SUCCESS on
@@ -140,3 +125,31 @@ def test_a_zero_amount_refund_transaction_is_not_unsettled() -> None:
         )
     )
     assert ("UNSETTLED_REFUND", "transaction=600") not in found
+
+
+def test_a_zero_amount_refund_beside_a_paid_one_reads_paid_out_whole() -> None:
+    """Return 12345 refunded 20.00 by refund 500 (paid out in 700), then a restock-only refund
+    501 of the same RMA whose one transaction is 0.00: the Matched sheet lists both
+    transactions and names payout 700 alone, PAID. A "(none) / PENDING" pair for the 0.00 one
+    read as money still to be paid out, which no payout will ever carry. The tie-out is the
+    payout's balance transactions, untouched."""
+    result = run(
+        ret("12345"),
+        order(),
+        payout(refunds_gross="20.00"),
+        refund("500", "Loop RMA #12345", (txn("600", "20.00", days=20),), days=20),
+        refund(
+            "501",
+            "Loop RMA #12345",
+            (txn("601", "0.00", days=20),),
+            lines=(rline("1345", "SKU-A"),),
+            days=20,
+        ),
+        bt("8600", "600", "20.00"),
+    )
+    assert keyset(result) == set()
+    row = result.matches.set_index("rma").loc["12345"]
+    assert row["transaction_ids"] == "600,601"
+    assert (row["payout_ids"], row["payout_statuses"]) == ("700", "PAID")
+    tie = result.payout_tieout.set_index("payout_id").loc["700"]
+    assert (tie["refunds_count"], tie["refunds_matched"], str(tie["difference"])) == (1, 1, "0.00")
