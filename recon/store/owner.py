@@ -4,10 +4,7 @@ One Shopify shop is talked to by one slug: the remediation ledger's idempotency 
 slug (``actions.idempotency_key``), so two slugs for one domain would send a refund under two
 keys, which Shopify's ``@idempotent`` cannot tell apart. A store (an SQLite file, a PostgreSQL
 schema) holds one shop; on PostgreSQL, whose schemas hold an agency's shops side by side, a
-slug is also refused a domain another schema's shop claimed, and a domain is refused a slug
-another schema's shop at another domain claimed (two shops under one slug would share
-everything recon keys by the slug outside the store: ``reports/<slug>/``, the outbox's mail,
-the log's ``shop=``). Stores in two databases (an old
+slug is also refused a domain another schema's shop claimed. Stores in two databases (an old
 SQLite file and a new PostgreSQL, both running during a move) cannot see each other: the
 re-read of the order before each write (``remediation.guards``) is what remains between them.
 
@@ -68,12 +65,11 @@ class Ownership:
 
         Raises:
             ConfigError: the store belongs to another shop, or to this slug at another domain,
-                or another schema's shop claimed ``domain`` (another slug) or this slug
-                (another domain) first.
+                or another schema's shop (another slug) claimed ``domain`` first.
         """
         try:
             with self.session() as s:
-                _lock_claims(s, shop, domain)
+                _lock_domain(s, domain)
                 owner = s.get(tbl.StoreOwnerRow, 1)
                 if owner is None:
                     if domain is not None:
@@ -122,11 +118,10 @@ class Ownership:
         gives way.
 
         Raises:
-            ConfigError: another slug holds ``domain``, or another domain this slug
-                (``_refuse_rival``).
+            ConfigError: another slug holds ``domain`` (``_refuse_rival``).
         """
         with self.session() as s:
-            _lock_claims(s, shop, domain)
+            _lock_domain(s, domain)
             owner = s.get_one(tbl.StoreOwnerRow, 1)
             if owner.domain is None:
                 _refuse_rival(s, shop, domain, None)
@@ -148,52 +143,38 @@ class Ownership:
             return owner.shop, owner.domain
 
 
-def _lock_claims(session: Session, shop: str, domain: str | None) -> None:
-    """On PostgreSQL, take turns with every process claiming ``shop`` or ``domain`` in this
-    database.
+def _lock_domain(session: Session, domain: str | None) -> None:
+    """On PostgreSQL, take turns with every process claiming ``domain`` in this database.
 
-    Held to the commit, so a shop claiming the slug or the domain in another schema at the same
-    moment waits, then sees this claim (READ COMMITTED reads each statement afresh). The slug
-    is always locked before the domain, so two claims never wait for each other.
+    Held to the commit, so a shop claiming the domain in another schema at the same moment
+    waits, then sees this claim (READ COMMITTED reads each statement afresh).
     """
     if domain is not None and session.get_bind().dialect.name == "postgresql":
-        for key in (f"recon-slug:{shop}", f"recon-domain:{same_domain(domain)}"):
-            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"recon-domain:{same_domain(domain)}"},
+        )
 
 
 def _refuse_rival(session: Session, shop: str, domain: str, claimed_at: datetime | None) -> None:
-    """Refuse ``shop`` if another slug in another schema of this database claimed ``domain``,
-    or ``shop`` there claimed another domain (a config copied for a new shop that kept the
-    slug: the two would share ``reports/<slug>/``, the outbox and the log's ``shop=``).
+    """Refuse ``shop`` if another slug in another schema of this database claimed ``domain``.
 
     ``claimed_at`` is this store's own claim on the domain (None: it has none yet, and any
     rival's stands). Two claims made before this check existed: the earlier one stands, then
     the schema first by name.
 
     Raises:
-        ConfigError: naming the other slug or domain, its schema and how to fix it.
+        ConfigError: naming the other slug, its schema and how to fix it.
     """
     if session.get_bind().dialect.name != "postgresql":
         return  # one SQLite file, one store: another file is another database
     here = session.execute(text("SELECT current_schema()")).scalar_one()
     rivals = _rival_claims(session, shop, domain)
-    for rival_schema, rival, rival_domain, rival_claimed in sorted(
-        rivals, key=lambda r: (r[3], r[0])
-    ):
+    for rival_schema, rival, rival_claimed in sorted(rivals, key=lambda r: (r[2], r[0])):
         if claimed_at is not None and (claimed_at, here) < (rival_claimed, rival_schema):
-            continue  # this store claimed first: the other gives way
+            continue  # this store claimed the domain first: the other gives way
         when = rival_claimed.astimezone(UTC)
         release = f"UPDATE {_name(rival_schema)}.store_owner SET domain = NULL"  # noqa: S608 - shown, not run
-        if rival == shop:
-            raise ConfigError(
-                f"shop {shop!r} talks to {same_domain(domain)}, but shop {shop!r} in schema "
-                f"{rival_schema!r} of this database talks to {same_domain(rival_domain)} "
-                f"(claimed {when:%Y-%m-%d %H:%M} UTC): a config copied for another shop kept "
-                f"this shop's [shop] slug, and the two would share reports/{shop}/, the "
-                "outbox's mail and the log's shop=; give this shop its own [shop] slug, or, if "
-                f"that schema is retired, stop its cron and release its claim: {release} "
-                '(README, "Many shops")'
-            )
         raise ConfigError(
             f"shop {shop!r} talks to {same_domain(domain)}, which shop {rival!r} claimed "
             f"(schema {rival_schema!r} of this database, {when:%Y-%m-%d %H:%M} UTC): "
@@ -205,8 +186,7 @@ def _refuse_rival(session: Session, shop: str, domain: str, claimed_at: datetime
 
 
 def _rival_claims(session: Session, shop: str, domain: str) -> list[Any]:
-    """(schema, shop, domain, claimed_at) of the other schemas' claims on ``domain`` by
-    another slug, and on ``shop`` at another domain.
+    """(schema, shop, claimed_at) of the other schemas' claims on ``domain``.
 
     The schemas are listed, then read in one query. A schema dropped in between (another
     shop retired, a test's schema removed) failed that query, and so every command of every
@@ -223,10 +203,8 @@ def _rival_claims(session: Session, shop: str, domain: str) -> list[Any]:
             params[f"s{n}"] = name
             # The schema names are the catalog's, quoted; every value is bound.
             parts.append(
-                f"SELECT CAST(:s{n} AS text), shop, domain, claimed_at"  # noqa: S608
-                f" FROM {_name(name)}.store_owner WHERE id = 1"
-                " AND (shop <> :shop AND lower(trim(domain)) = :domain"
-                " OR shop = :shop AND lower(trim(domain)) <> :domain)"
+                f"SELECT CAST(:s{n} AS text), shop, claimed_at FROM {_name(name)}.store_owner"  # noqa: S608
+                " WHERE id = 1 AND shop <> :shop AND lower(trim(domain)) = :domain"
             )
         try:
             with session.begin_nested():

@@ -32,6 +32,11 @@ def _settings(path: Path, slug: str, domain: str, store: str) -> Path:
     return path
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="review22C: a second domain under an existing slug in another PostgreSQL schema is "
+    "not refused: two shops share reports/<slug>/, the outbox's mail and the log's shop=",
+)
 def test_a_copied_config_that_kept_the_slug_for_another_domain_is_refused(
     tmp_path: Path,
 ) -> None:
